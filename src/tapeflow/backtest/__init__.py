@@ -1,0 +1,1 @@
+"""backtest: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""book: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,88 @@
+"""The ``tapeflow`` command line: one typer app, sub-command groups added by the packages that own them.
+
+User errors (``TapeflowError``) print one line on stderr saying what was wrong and what to do, and exit 2. A
+traceback is printed only with ``--debug``. Every command that prints results takes ``--json`` and then prints
+exactly one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+import typer
+from rich.console import Console
+
+from tapeflow import __version__
+from tapeflow.model.errors import TapeflowError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="tapeflow",
+    help="Event-driven trading for US equities: one event queue for backtest and live.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state = {"debug": False}
+err_console = Console(stderr=True)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"tapeflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON object on stdout (the ``--json`` contract)."""
+    sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")
+
+
+def fail(exc: TapeflowError) -> None:
+    """Report a user error as one line and exit 2 (with the traceback under --debug)."""
+    if _state["debug"]:
+        raise exc
+    err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def demo(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML run configuration (defaults built in).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    events: Annotated[
+        int | None, typer.Option("--events", min=1, help="Events per symbol (overrides the config).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the synthetic market.")] = None,
+) -> None:
+    """Run the example strategy over the built-in synthetic market and print a summary."""
+    from tapeflow.report.demo import run_demo
+
+    try:
+        run_demo(config_path=config, json_out=json_out, events_per_symbol=events, seed=seed)
+    except TapeflowError as exc:
+        fail(exc)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,1 @@
+"""compliance: see docs/ARCHITECTURE.md."""

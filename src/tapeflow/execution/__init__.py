@@ -1,0 +1,1 @@
+"""execution: see docs/ARCHITECTURE.md."""

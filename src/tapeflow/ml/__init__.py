@@ -1,0 +1,1 @@
+"""ml: see docs/ARCHITECTURE.md."""

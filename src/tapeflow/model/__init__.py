@@ -1,0 +1,118 @@
+"""Value types and events: the bottom layer of tapeflow.
+
+Nothing here imports from the rest of tapeflow, and everything else may import from here. Prices are int
+1/10,000 dollar (``prices``), quantities int shares, timestamps int ns UTC. Events (``events``, ``market``,
+``orders``) are frozen msgspec structs; ``codec`` turns them into bytes and back exactly.
+"""
+
+from tapeflow.model.codec import event_types, from_json, from_msgpack, to_json, to_msgpack
+from tapeflow.model.enums import (
+    Aggressor,
+    BookAction,
+    LiquiditySide,
+    MarketStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from tapeflow.model.errors import (
+    ConfigError,
+    DataError,
+    EngineError,
+    OutOfOrderError,
+    TapeflowError,
+    ValueRangeError,
+)
+from tapeflow.model.events import Event, ModelUpdated, Signal, TimerFired, TradingStatus
+from tapeflow.model.instruments import RULE_612, Instrument, TickRule
+from tapeflow.model.market import (
+    Bar,
+    BookDelta,
+    BookLevel,
+    BookOrder,
+    BookSnapshot,
+    OrderAdded,
+    OrderDeleted,
+    OrderExecuted,
+    OrderReduced,
+    OrderReplaced,
+    Quote,
+    Trade,
+)
+from tapeflow.model.orders import (
+    CancelOrder,
+    ModifyOrder,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    RiskRejected,
+    SubmitOrder,
+)
+from tapeflow.model.prices import (
+    NO_PRICE,
+    PRICE_SCALE,
+    price_from_decimal,
+    price_from_str,
+    price_to_decimal,
+    price_to_fraction,
+    price_to_str,
+)
+
+__all__ = [
+    "NO_PRICE",
+    "PRICE_SCALE",
+    "RULE_612",
+    "Aggressor",
+    "Bar",
+    "BookAction",
+    "BookDelta",
+    "BookLevel",
+    "BookOrder",
+    "BookSnapshot",
+    "CancelOrder",
+    "ConfigError",
+    "DataError",
+    "EngineError",
+    "Event",
+    "Instrument",
+    "LiquiditySide",
+    "MarketStatus",
+    "ModelUpdated",
+    "ModifyOrder",
+    "OrderAccepted",
+    "OrderAdded",
+    "OrderCancelled",
+    "OrderDeleted",
+    "OrderExecuted",
+    "OrderExpired",
+    "OrderFilled",
+    "OrderReduced",
+    "OrderRejected",
+    "OrderReplaced",
+    "OrderType",
+    "OutOfOrderError",
+    "Quote",
+    "RiskRejected",
+    "Side",
+    "Signal",
+    "SubmitOrder",
+    "TapeflowError",
+    "TickRule",
+    "TimeInForce",
+    "TimerFired",
+    "Trade",
+    "TradingStatus",
+    "ValueRangeError",
+    "event_types",
+    "from_json",
+    "from_msgpack",
+    "price_from_decimal",
+    "price_from_str",
+    "price_to_decimal",
+    "price_to_fraction",
+    "price_to_str",
+    "to_json",
+    "to_msgpack",
+]

@@ -1,0 +1,79 @@
+"""The one error hierarchy of tapeflow.
+
+    TapeflowError                 anything tapeflow raises on purpose; the CLI prints it as one line, exit 2
+    ├── ConfigError               a run configuration is missing, unreadable or has a bad field
+    ├── DataError                 an input file or feed message cannot be read; carries file and line/offset
+    ├── ValueRangeError           a value (price, size, timestamp) cannot be represented exactly or is out of range
+    └── EngineError               the kernel was driven into an impossible state
+        └── OutOfOrderError       an event arrived with a timestamp earlier than the clock
+
+Each message says what was wrong, the value and the limit, where, and what to do: a user who reads only the one
+line the CLI prints must know how to fix the input. Third-party errors are translated at the edge with
+``raise ... from exc`` so that the cause stays visible under ``--debug``.
+
+This module lives in ``model`` because ``model`` is the bottom layer and every other layer may import it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TapeflowError(Exception):
+    """Base of every error tapeflow raises deliberately (never a bug)."""
+
+
+class ConfigError(TapeflowError):
+    """Raised when a configuration file is missing, malformed, or a field has a bad value."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, field: str | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.field = field
+        where = ""
+        if self.path is not None:
+            where += f"{self.path}: "
+        if field is not None:
+            where += f"field `{field}`: "
+        super().__init__(where + message)
+
+
+class DataError(TapeflowError):
+    """Raised when input data cannot be read; names the file and the line (text) or byte offset (binary)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.offset = offset
+        where = self.path or "<input>"
+        if line is not None:
+            where += f", line {line}"
+        if offset is not None:
+            where += f", byte offset {offset}"
+        super().__init__(f"{where}: {message}")
+
+
+class ValueRangeError(TapeflowError, ValueError):
+    """Raised when a price, size or time cannot be represented exactly in tapeflow's integer units."""
+
+
+class EngineError(TapeflowError):
+    """Raised when the kernel is used in a way that would break determinism or ordering."""
+
+
+class OutOfOrderError(EngineError):
+    """Raised when an event's timestamp is earlier than the simulated clock: time never goes backwards."""
+
+    def __init__(self, ts: int, now: int, what: str = "event") -> None:
+        self.ts = ts
+        self.now = now
+        super().__init__(
+            f"{what} at ts={ts} is earlier than the clock at ts={now} (by {now - ts} ns); "
+            "sources must be sorted by ts_init: sort the input or fix its timestamps"
+        )

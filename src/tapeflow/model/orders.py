@@ -1,0 +1,119 @@
+"""Order commands (strategy -> risk -> venue) and order events (venue -> strategy).
+
+Commands say what a strategy wants; events say what happened. Every command and event names the strategy and the
+client order id, so that the audit trail can tie each fill back to the decision that caused it.
+"""
+
+from __future__ import annotations
+
+from tapeflow.model.enums import LiquiditySide, OrderType, Side, TimeInForce
+from tapeflow.model.events import Event, Money, NonNegQty, PriceUnits, Qty, Symbol
+from tapeflow.model.prices import NO_PRICE
+
+
+class SubmitOrder(Event, frozen=True, kw_only=True):
+    """A new order. ``price`` is the limit (``NO_PRICE`` for MARKET and STOP), ``stop_price`` the trigger."""
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    side: Side
+    order_type: OrderType
+    quantity: Qty
+    price: PriceUnits = NO_PRICE
+    stop_price: PriceUnits = NO_PRICE
+    time_in_force: TimeInForce = TimeInForce.DAY
+    venue: str = ""
+    reason: str = ""
+    """Why the strategy sent it, in words; the Signal that led to it is in the audit trail."""
+
+
+class CancelOrder(Event, frozen=True, kw_only=True):
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+
+
+class ModifyOrder(Event, frozen=True, kw_only=True):
+    """Change quantity or prices of a working order. Raising the size or changing the price loses priority."""
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    quantity: Qty
+    price: PriceUnits = NO_PRICE
+    stop_price: PriceUnits = NO_PRICE
+
+
+class OrderAccepted(Event, frozen=True, kw_only=True):
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    venue_order_id: str = ""
+    venue: str = ""
+
+
+class OrderRejected(Event, frozen=True, kw_only=True):
+    """The venue refused the order (bad tick, halted, unknown order); ``reason`` says which and why."""
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    reason: str
+    venue: str = ""
+
+
+class OrderFilled(Event, frozen=True, kw_only=True):
+    """A (partial) fill. ``fee`` is the total of all fee components in 1/10,000 dollar; negative for a rebate."""
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    side: Side
+    price: PriceUnits
+    quantity: Qty
+    leaves_quantity: NonNegQty
+    liquidity_side: LiquiditySide
+    fee: Money = 0
+    trade_id: str = ""
+    venue_order_id: str = ""
+    venue: str = ""
+
+
+class OrderCancelled(Event, frozen=True, kw_only=True):
+    """The order is no longer working; ``cancelled_quantity`` shares were never filled."""
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    cancelled_quantity: NonNegQty = 0
+    reason: str = ""
+    venue: str = ""
+
+
+class OrderExpired(Event, frozen=True, kw_only=True):
+    """A DAY (or OPG/CLS) order reached the end of its life unfilled."""
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    expired_quantity: NonNegQty = 0
+    venue: str = ""
+
+
+class RiskRejected(Event, frozen=True, kw_only=True):
+    """The risk engine stopped an order before it reached a venue.
+
+    ``limit`` and ``value`` are what was configured and what the order would have made it: the pair a compliance
+    officer asks for first.
+    """
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    stage: str
+    rule: str
+    reason: str
+    limit: int | float | str | None = None
+    value: int | float | str | None = None
+

@@ -1,0 +1,1 @@
+"""portfolio: see docs/ARCHITECTURE.md."""

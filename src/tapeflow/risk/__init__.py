@@ -1,0 +1,1 @@
+"""risk: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""strategy: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""venues: see docs/ARCHITECTURE.md."""

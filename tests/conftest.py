@@ -1,0 +1,30 @@
+"""Shared fixtures. Real market data comes from TAPEFLOW_DATA (default ../shared/data) and is never copied here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _data_root() -> Path:
+    raw = os.environ.get("TAPEFLOW_DATA", "../shared/data")
+    root = Path(raw)
+    if not root.is_absolute():
+        root = (REPO / root).resolve()
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared real-data folder; skips (or fails under TAPEFLOW_REQUIRE_DATA=1) when it is missing."""
+    root = _data_root()
+    if not root.is_dir():
+        reason = f"real market data not found at {root}; set TAPEFLOW_DATA to the shared data folder"
+        if os.environ.get("TAPEFLOW_REQUIRE_DATA") == "1":
+            pytest.fail(reason + " (TAPEFLOW_REQUIRE_DATA=1 makes this a failure)")
+        pytest.skip(reason)
+    return root
