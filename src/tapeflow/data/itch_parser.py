@@ -160,8 +160,8 @@ def detect_framing(head: bytes) -> Literal["length", "raw"]:
 def _consistent(head: bytes, *, prefixed: bool, messages: int = 8) -> bool:
     """True when ``head`` starts like ITCH 5.0 in that framing.
 
-    Length-prefixed: the first message has a known type and at least its length (later ones may be unknown types,
-    which the prefix lets us skip). Back to back: the first few messages all have known types.
+    Length-prefixed: the first message has a known type and at least its length (later ones may be unknown
+    types, which the prefix lets us skip). Back to back: the first few messages all have known types.
     """
     if prefixed:
         if len(head) < 3:

@@ -1,0 +1,253 @@
+"""The hot loop: length-prefixed ITCH 5.0 to tapeflow events at the speed pure Python allows.
+
+The seven order messages that make up nearly all of a Nasdaq day (A, D, U, E, X, F, C) are unpacked inline
+with one precompiled ``struct`` each, the length prefix included, and turned into events without a function
+call per message. Anything else, and any of those that fails a check, goes through ``itch_mapping.slow_event``
+so that counting and error reporting live in one place. Where the time goes is in docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import Final
+
+from tapeflow.model.enums import Side
+from tapeflow.model.events import Event
+from tapeflow.model.market import OrderAdded, OrderDeleted, OrderExecuted, OrderReduced, OrderReplaced
+
+from .itch_mapping import EventMapper, slow_event
+from .itch_messages import LAYOUTS
+from .itch_parser import Frame, ItchStats, report_truncated
+
+_MAX_FRAME: Final = 2 + max(layout.length for layout in LAYOUTS.values())
+_MASK48: Final = (1 << 48) - 1
+# Fast-path layouts include the 2-byte length prefix; ``Q`` at byte 5 spans tracking number and timestamp.
+_A = struct.Struct(">HBHQQBI8xI").unpack_from
+_F = struct.Struct(">HBHQQBI8xI4s").unpack_from
+_D = struct.Struct(">HBHQQ").unpack_from
+_U = struct.Struct(">HBHQQQII").unpack_from
+_E = struct.Struct(">HBHQQIQ").unpack_from
+_X = struct.Struct(">HBHQQI").unpack_from
+_C = struct.Struct(">HBHQQIQBI").unpack_from
+# The hot loop spells lengths as literals (a local constant is the cheapest operand); they must match the
+# spec.
+assert [LAYOUTS[ord(c)].length for c in "ADUEXFC"] == [36, 19, 35, 31, 23, 40, 36]
+
+
+def fast_batches(
+    chunks: Iterator[bytes], mapper: EventMapper, stats: ItchStats, *, strict: bool, name: str
+) -> Iterator[list[Event]]:
+    """The hot loop for length-prefixed streams; anything it does not expect goes to ``_slow_event``.
+
+    One ``if`` per message type in order of frequency, locals for everything, and ``continue`` only after a
+    message fully passed its checks (length prefix equal to the spec, known locate, non-zero shares), so that
+    the generic path decides, counts and reports every irregular case exactly as ``messages()`` would.
+    """
+    syms = mapper.symbols
+    known = mapper.known
+    base = mapper.base_ns
+    mask = _MASK48
+    sides: list[Side | None] = [None] * 256
+    sides[ord("B")], sides[ord("S")] = Side.BUY, Side.SELL
+    added, deleted, replaced, executed, reduced = (
+        OrderAdded,
+        OrderDeleted,
+        OrderReplaced,
+        OrderExecuted,
+        OrderReduced,
+    )
+    unpack_a, unpack_f, unpack_d, unpack_u, unpack_e, unpack_x, unpack_c = _A, _F, _D, _U, _E, _X, _C
+    carry = b""
+    offset = 0  # stream offset of data[0]
+    seq = 0
+    filtered = 0
+    for chunk in chunks:
+        data = carry + chunk if carry else chunk
+        n = len(data)
+        limit = n - _MAX_FRAME  # every known message starting before this is complete
+        pos = 0
+        out: list[Event] = []
+        app = out.append
+        while pos < limit:
+            t = data[pos + 2]
+            seq += 1
+            if t == 65:  # A: Add Order
+                ln, _, loc, tt, ref, side, sh, px = unpack_a(data, pos)
+                if ln == 36 and sh and (sd := sides[side]) is not None:
+                    sym = syms[loc]
+                    if sym is not None:
+                        ts = base + (tt & mask)
+                        app(
+                            added(
+                                ts_event=ts,
+                                ts_init=ts,
+                                symbol=sym,
+                                order_id=ref,
+                                side=sd,
+                                price=px,
+                                size=sh,
+                                sequence=seq,
+                            )
+                        )
+                        pos += 38
+                        continue
+                    if known[loc]:
+                        filtered += 1
+                        pos += 38
+                        continue
+            elif t == 68:  # D: Order Delete
+                ln, _, loc, tt, ref = unpack_d(data, pos)
+                if ln == 19:
+                    sym = syms[loc]
+                    if sym is not None:
+                        ts = base + (tt & mask)
+                        app(deleted(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref, sequence=seq))
+                        pos += 21
+                        continue
+                    if known[loc]:
+                        filtered += 1
+                        pos += 21
+                        continue
+            elif t == 85:  # U: Order Replace
+                ln, _, loc, tt, ref, new, sh, px = unpack_u(data, pos)
+                if ln == 35 and sh:
+                    sym = syms[loc]
+                    if sym is not None:
+                        ts = base + (tt & mask)
+                        app(
+                            replaced(
+                                ts_event=ts,
+                                ts_init=ts,
+                                symbol=sym,
+                                order_id=ref,
+                                new_order_id=new,
+                                price=px,
+                                size=sh,
+                                sequence=seq,
+                            )
+                        )
+                        pos += 37
+                        continue
+                    if known[loc]:
+                        filtered += 1
+                        pos += 37
+                        continue
+            elif t == 69:  # E: Order Executed
+                ln, _, loc, tt, ref, sh, match = unpack_e(data, pos)
+                if ln == 31 and sh:
+                    sym = syms[loc]
+                    if sym is not None:
+                        ts = base + (tt & mask)
+                        app(
+                            executed(
+                                ts_event=ts,
+                                ts_init=ts,
+                                symbol=sym,
+                                order_id=ref,
+                                size=sh,
+                                trade_id=str(match),
+                                sequence=seq,
+                            )
+                        )
+                        pos += 33
+                        continue
+                    if known[loc]:
+                        filtered += 1
+                        pos += 33
+                        continue
+            elif t == 88:  # X: Order Cancel (partial)
+                ln, _, loc, tt, ref, sh = unpack_x(data, pos)
+                if ln == 23 and sh:
+                    sym = syms[loc]
+                    if sym is not None:
+                        ts = base + (tt & mask)
+                        app(reduced(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref, size=sh, sequence=seq))
+                        pos += 25
+                        continue
+                    if known[loc]:
+                        filtered += 1
+                        pos += 25
+                        continue
+            elif t == 70:  # F: Add Order with MPID
+                ln, _, loc, tt, ref, side, sh, px, mpid = unpack_f(data, pos)
+                if ln == 40 and sh and (sd := sides[side]) is not None:
+                    sym = syms[loc]
+                    if sym is not None:
+                        ts = base + (tt & mask)
+                        app(
+                            added(
+                                ts_event=ts,
+                                ts_init=ts,
+                                symbol=sym,
+                                order_id=ref,
+                                side=sd,
+                                price=px,
+                                size=sh,
+                                sequence=seq,
+                                mpid=mpid.decode("latin-1").rstrip(" "),
+                            )
+                        )
+                        pos += 42
+                        continue
+                    if known[loc]:
+                        filtered += 1
+                        pos += 42
+                        continue
+            elif t == 67:  # C: Order Executed With Price
+                ln, _, loc, tt, ref, sh, match, printable, px = unpack_c(data, pos)
+                if ln == 36 and sh:
+                    sym = syms[loc]
+                    if sym is not None:
+                        ts = base + (tt & mask)
+                        app(
+                            executed(
+                                ts_event=ts,
+                                ts_init=ts,
+                                symbol=sym,
+                                order_id=ref,
+                                size=sh,
+                                price=px,
+                                trade_id=str(match),
+                                sequence=seq,
+                                printable=printable == 89,
+                            )
+                        )
+                        pos += 38
+                        continue
+                    if known[loc]:
+                        filtered += 1
+                        pos += 38
+                        continue
+            size = data[pos] << 8 | data[pos + 1]
+            if pos + 2 + size > n:  # a long unknown message runs past the chunk: finish it next time
+                seq -= 1
+                break
+            frame = Frame(data, pos + 2, size, offset + pos)
+            event = slow_event(frame, seq, mapper, strict=strict, name=name)
+            if event is not None:
+                app(event)
+            pos += 2 + size
+        stats.filtered += filtered
+        filtered = 0
+        # The tail of the chunk: complete messages go the generic way, the rest waits for the next chunk.
+        while pos + 3 <= n:
+            size = data[pos] << 8 | data[pos + 1]
+            if pos + 2 + size > n:
+                break
+            seq += 1
+            event = slow_event(
+                Frame(data, pos + 2, size, offset + pos), seq, mapper, strict=strict, name=name
+            )
+            if event is not None:
+                app(event)
+            pos += 2 + size
+        carry = data[pos:]
+        offset += pos
+        stats.messages = seq
+        stats.bytes = offset
+        if out:
+            stats.events += len(out)
+            yield out
+    if carry:
+        report_truncated(stats, offset, len(carry), strict=strict, name=name)
