@@ -1,0 +1,435 @@
+"""LOBSTER reader: a day of NASDAQ order-by-order messages, streamed straight from the zip LOBSTER ships.
+
+A LOBSTER level-N zip holds a message file (one ITCH-derived message per row) and an orderbook file (the top N
+levels after each message). The messages alone cannot rebuild the book, for two reasons, and the orderbook
+file is read for exactly these and nothing else:
+
+- the day starts with a non-empty book: the initial book is orderbook row 1 with message 1 undone, as levels
+  whose orders nobody saw arrive; a message naming one of those orders first turns its shares into a known
+  order (``discover``, ``OrderDiscovered``);
+- messages only cover the top N levels: when a message removes a level, the level that comes into view from
+  beyond N is read from the orderbook row (``reveal``, ``DepthRevealed``); levels the book still holds that
+  the row shows are gone changed while out of view.
+
+Everything else comes from the messages. Parsing is column-wise per block (one ``split`` and ``map(int)`` per
+column, no per-row ``Decimal`` or float); the orderbook rows stay bytes unless a message may have changed the
+visible levels. ``LobsterDecoder`` pushes into a sink with the write methods of ``tapeflow.book.L3Book`` (the
+book itself, for replay) and yields after each block; ``iter_events`` turns the same pushes into tapeflow
+events.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import IO, Final, Protocol
+
+import msgspec
+
+from tapeflow.data.nytime import NS_PER_SECOND, day_base_ns, ny_to_utc_ns, seconds_column_to_ns
+from tapeflow.model.enums import Aggressor, MarketStatus, Side
+from tapeflow.model.errors import DataError
+from tapeflow.model.market import BookLevel
+from tapeflow.model.prices import NO_PRICE
+
+_MEMBER = re.compile(
+    r"(?P<symbol>[A-Za-z0-9.^-]+)_(?P<day>\d{4}-\d{2}-\d{2})_\d+_\d+_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
+)
+_EMPTY_ASK: Final = 9_999_999_999
+_EMPTY_BID: Final = -9_999_999_999
+_EMPTY_PRICES: Final = (b"9999999999", b"-9999999999")
+_STATUS: Final = {-1: MarketStatus.HALTED, 0: MarketStatus.QUOTING, 1: MarketStatus.TRADING}
+_EARLY_NS: Final = 3 * 3600 * NS_PER_SECOND
+
+TradeSink = Callable[[int, int, int, Aggressor, int], None]
+"""(ts, price, size, aggressor, message type 4/5/6): an execution, visible or not."""
+StatusSink = Callable[[int, MarketStatus], None]
+RowSink = Callable[[int, bytes], None]
+"""(row number, 1-based; the orderbook row after that message, as bytes)."""
+
+
+class LobsterSink(Protocol):
+    """The book writes a LOBSTER day needs: ``tapeflow.book.L3Book`` has exactly these."""
+
+    def load(
+        self, bids: list[BookLevel], asks: list[BookLevel], orders: tuple[()] = (), ts: int = 0
+    ) -> None: ...
+    def add(self, order_id: int, side: Side, price: int, size: int, ts: int = 0) -> None: ...
+    def execute(self, order_id: int, size: int, ts: int = 0) -> bool: ...
+    def cancel(self, order_id: int, size: int, ts: int = 0) -> bool: ...
+    def delete(self, order_id: int, ts: int = 0, size: int = 0) -> bool: ...
+    def discover(self, order_id: int, side: Side, price: int, size: int, ts: int = 0) -> None: ...
+    def reveal(
+        self, side: Side, after_price: int, levels: list[tuple[int, int]], through_end: bool, ts: int = 0
+    ) -> int: ...
+
+
+class LobsterFile(msgspec.Struct, frozen=True, kw_only=True):
+    path: str
+    symbol: str
+    day: date
+    levels: int
+    message_member: str
+    orderbook_member: str
+
+
+class LobsterCounts(msgspec.Struct, kw_only=True):
+    rows: int = 0
+    by_type: dict[int, int] = {}
+    levels_from_file: int = 0
+    """Levels taken from the orderbook file after the initial book (came into view from beyond level N)."""
+    reveals: int = 0
+    discovered: int = 0
+    """Messages naming an order that was in the book before the file or arrived beyond level N."""
+
+    @property
+    def trades(self) -> int:
+        return sum(self.by_type.get(k, 0) for k in (4, 5, 6))
+
+
+def open_lobster(path: str | Path) -> LobsterFile:
+    """Check that ``path`` is a readable LOBSTER zip with a message file and its orderbook file."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError("no such file; give the path of a LOBSTER zip", path=p)
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"not a readable zip (truncated or corrupt?): {exc}", path=p) from exc
+    found: dict[str, re.Match[str]] = {}
+    for name in names:
+        m = _MEMBER.search(name)
+        if m:
+            found[m["kind"]] = m
+    msg = found.get("message")
+    if msg is None:
+        raise DataError(
+            "no LOBSTER message file (<SYMBOL>_<DATE>_<START>_<END>_message_<N>.csv) in zip", path=p
+        )
+    book = found.get("orderbook")
+    if book is None or book["levels"] != msg["levels"]:
+        raise DataError(
+            f"{msg.string} has no orderbook file (orderbook_{msg['levels']}.csv) beside it; LOBSTER ships "
+            "them in pairs and the book cannot be rebuilt without it",
+            path=p,
+        )
+    return LobsterFile(
+        path=str(p),
+        symbol=msg["symbol"],
+        day=date.fromisoformat(msg["day"]),
+        levels=int(msg["levels"]),
+        message_member=msg.string,
+        orderbook_member=book.string,
+    )
+
+
+class _Lines:
+    """Whole lines from a zip member, read in blocks."""
+
+    def __init__(self, stream: IO[bytes], where: str, block: int) -> None:
+        self._stream = stream
+        self._where = where
+        self._block = block
+        self._lines: list[bytes] = []
+        self._pos = 0
+        self._tail = b""
+        self.eof = False
+
+    def _fill(self, row: int) -> bool:
+        try:
+            data = self._stream.read(self._block)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise DataError(
+                f"truncated or corrupt near row {row}: {exc}", path=self._where, line=row
+            ) from exc
+        if not data:
+            self.eof = True
+            if self._tail.strip():
+                self._lines = [*self._lines[self._pos :], self._tail]
+                self._pos = 0
+                self._tail = b""
+                return True
+            return False
+        data = self._tail + data
+        cut = data.rfind(b"\n") + 1
+        self._tail = data[cut:]
+        if b"\r" in data:
+            data = data.replace(b"\r", b"")
+        self._lines = (
+            self._lines[self._pos :] + data[: cut - 1].split(b"\n") if cut else self._lines[self._pos :]
+        )
+        self._pos = 0
+        return True
+
+    def block(self, row: int) -> list[bytes]:
+        """The next block of lines (empty at the end); ``row`` is the number of rows read so far, for
+        errors."""
+        while self._pos >= len(self._lines):
+            if self.eof or not self._fill(row):
+                return []
+        out = self._lines[self._pos :] if self._pos else self._lines
+        self._lines = []
+        self._pos = 0
+        return out
+
+    def take(self, n: int, row: int) -> list[bytes]:
+        while len(self._lines) - self._pos < n:
+            if self.eof or not self._fill(row):
+                last = row + len(self._lines) - self._pos
+                raise DataError(
+                    f"orderbook file ends at row {last} but the message file goes on; the two files must have "
+                    "one row per message",
+                    path=self._where,
+                    line=last + 1,
+                )
+        out = self._lines[self._pos : self._pos + n]
+        self._pos += n
+        return out
+
+
+def _bad_row(lines: list[bytes], where: str, first_row: int) -> DataError:
+    """Find the first malformed row of a block (the fast parse only knows that one is)."""
+    for i, line in enumerate(lines):
+        fields = line.split(b",")
+        problem = ""
+        if len(fields) != 6:
+            problem = f"has {len(fields)} fields, expected 6 (time,type,order id,size,price,direction)"
+        else:
+            try:
+                seconds_column_to_ns([fields[0]])
+                kind, _, size, _, direction = (int(f) for f in fields[1:])
+            except ValueError:
+                problem = "has a field that is not a number"
+            else:
+                if not 1 <= kind <= 7:
+                    problem = f"has event type {kind}, expected 1-7"
+                elif direction not in (1, -1):
+                    problem = f"has direction {direction}, expected 1 or -1"
+                elif size < 0:
+                    problem = f"has a negative size {size}"
+        if problem:
+            text = line[:120].decode("utf-8", "replace")
+            return DataError(f"malformed message row {text!r}: it {problem}", path=where, line=first_row + i)
+    return DataError("malformed block (no single bad row found)", path=where, line=first_row)
+
+
+def _parse_block(lines: list[bytes], where: str, first_row: int) -> tuple[list[int], ...]:
+    """Columns of a block of message rows: seconds (as ns after midnight), type, id, size, price,
+    direction."""
+    n = len(lines)
+    fields = b",".join(lines).split(b",")
+    if len(fields) != 6 * n:
+        raise _bad_row(lines, where, first_row)
+    try:
+        kinds = list(map(int, fields[1::6]))
+        ids = list(map(int, fields[2::6]))
+        sizes = list(map(int, fields[3::6]))
+        prices = list(map(int, fields[4::6]))
+        dirs = list(map(int, fields[5::6]))
+        secs = seconds_column_to_ns(fields[0::6])
+    except ValueError:
+        raise _bad_row(lines, where, first_row) from None
+    if dirs.count(1) + dirs.count(-1) != n or min(kinds) < 1 or max(kinds) > 7 or min(sizes) < 0:
+        raise _bad_row(lines, where, first_row)
+    return secs, kinds, ids, sizes, prices, dirs
+
+
+def _side_levels(fields: list[bytes], offset: int) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for j in range(offset, len(fields), 4):
+        price = int(fields[j])
+        if price not in (_EMPTY_ASK, _EMPTY_BID):
+            out[price] = int(fields[j + 1])
+    return out
+
+
+class LobsterDecoder:
+    """Pushes one LOBSTER day into a ``LobsterSink``; ``run()`` yields the rows done after each block."""
+
+    def __init__(
+        self,
+        file: LobsterFile,
+        sink: LobsterSink,
+        *,
+        on_trade: TradeSink | None = None,
+        on_status: StatusSink | None = None,
+        on_row: RowSink | None = None,
+        block_bytes: int = 1 << 20,
+    ) -> None:
+        self.file = file
+        self.counts = LobsterCounts()
+        self._sink = sink
+        self._on_trade = on_trade
+        self._on_status = on_status
+        self._on_row = on_row
+        self._block_bytes = block_bytes
+        self._base = day_base_ns(file.day)
+        self._known: set[int] = set()
+        self._prev_line = b""
+        self._msg_where = f"{file.path}:{file.message_member}"
+        self._book_where = f"{file.path}:{file.orderbook_member}"
+        self._lines: list[bytes] = []
+        self._first_row = 1
+
+    def message_text(self, row: int) -> str:
+        """The message row ``row`` (1-based) as text, while its block is the current one (for reports)."""
+        i = row - self._first_row
+        return self._lines[i].decode("utf-8", "replace") if 0 <= i < len(self._lines) else f"row {row}"
+
+    def run(self) -> Iterator[int]:
+        f = self.file
+        row = 0
+        try:
+            with (
+                zipfile.ZipFile(f.path) as zf,
+                zf.open(f.message_member) as mf,
+                zf.open(f.orderbook_member) as bf,
+            ):
+                messages = _Lines(mf, self._msg_where, self._block_bytes)
+                books = _Lines(bf, self._book_where, self._block_bytes * 3)
+                while lines := messages.block(row):
+                    self._block(lines, books.take(len(lines), row), row + 1)
+                    row += len(lines)
+                    yield row
+                if books.block(row):
+                    raise DataError(
+                        f"orderbook file has more rows than the {row} of the message file",
+                        path=self._book_where,
+                        line=row + 1,
+                    )
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise DataError(
+                f"truncated or corrupt zip after row {row}: {exc}", path=f.path, line=row
+            ) from exc
+        if row == 0:
+            raise DataError("the message file is empty", path=self._msg_where)
+
+    def _initial_book(self, line: bytes, kind: int, side: Side, price: int, size: int, ts: int) -> None:
+        """Orderbook row 1 with message 1 undone: the book as the day began."""
+        fields = line.split(b",")
+        if len(fields) != 4 * self.file.levels:
+            raise DataError(
+                f"orderbook row has {len(fields)} fields, expected {4 * self.file.levels}",
+                path=self._book_where,
+                line=1,
+            )
+        asks = _side_levels(fields, 0)
+        bids = _side_levels(fields, 2)
+        levels = bids if side is Side.BUY else asks
+        if kind == 1:
+            levels[price] = levels.get(price, 0) - size
+        elif kind in (2, 3, 4):
+            levels[price] = levels.get(price, 0) + size
+        self._sink.load(
+            [BookLevel(p, s) for p, s in sorted(bids.items(), reverse=True) if s > 0],
+            [BookLevel(p, s) for p, s in sorted(asks.items()) if s > 0],
+            ts=ts,
+        )
+        self._prev_line = line
+
+    def _block(self, lines: list[bytes], book_lines: list[bytes], first_row: int) -> None:
+        secs, kinds, ids, sizes, prices, dirs = _parse_block(lines, self._msg_where, first_row)
+        self._lines = lines
+        self._first_row = first_row
+        if min(secs) < _EARLY_NS:
+            day = self.file.day
+            stamps = [ny_to_utc_ns(day, s) for s in secs]
+        else:
+            base = self._base
+            stamps = [base + s for s in secs]
+        by_type = self.counts.by_type
+        for k in set(kinds):
+            by_type[k] = by_type.get(k, 0) + kinds.count(k)
+        self.counts.rows += len(lines)
+        buy, sell = Side.BUY, Side.SELL
+        if first_row == 1:
+            self._initial_book(
+                book_lines[0], kinds[0], buy if dirs[0] == 1 else sell, prices[0], sizes[0], stamps[0]
+            )
+        sink = self._sink
+        add, execute, cancel, delete, discover = (
+            sink.add,
+            sink.execute,
+            sink.cancel,
+            sink.delete,
+            sink.discover,
+        )
+        known = self._known
+        remember = known.add
+        on_trade, on_row = self._on_trade, self._on_row
+        prev_line = self._prev_line
+        row = first_row - 1
+        discovered = 0
+        for k, oid, size, price, d, ts, line in zip(
+            kinds, ids, sizes, prices, dirs, stamps, book_lines, strict=True
+        ):
+            row += 1
+            side = buy if d == 1 else sell
+            if k == 1:
+                add(oid, side, price, size, ts)
+                remember(oid)
+            elif k <= 4:
+                if oid not in known:
+                    discover(oid, side, price, size, ts)
+                    discovered += 1
+                if k == 3:
+                    delete(oid, ts, size)
+                elif k == 4:
+                    execute(oid, size, ts)
+                    if on_trade is not None:
+                        on_trade(ts, price, size, Aggressor.BUY if d == -1 else Aggressor.SELL, 4)
+                else:
+                    cancel(oid, size, ts)
+                if line != prev_line and row > 1:
+                    self._reveal(prev_line, line, ts, row)
+            else:
+                self._other(k, price, size, d, ts)
+            if on_row is not None:
+                on_row(row, line)
+            prev_line = line
+        self._prev_line = prev_line
+        self.counts.discovered += discovered
+
+    def _other(self, kind: int, price: int, size: int, direction: int, ts: int) -> None:
+        if kind == 7:
+            status = _STATUS.get(price)
+            if status is not None and self._on_status is not None:
+                self._on_status(ts, status)
+        elif self._on_trade is not None:  # 5: hidden execution, 6: cross (auction) trade
+            if kind == 5:
+                aggressor = Aggressor.BUY if direction == -1 else Aggressor.SELL
+            else:
+                aggressor = Aggressor.UNKNOWN
+            self._on_trade(ts, price, size, aggressor, kind)
+
+    def _reveal(self, prev_line: bytes, line: bytes, ts: int, row: int) -> None:
+        """Levels that came into view from beyond level N after a message removed one (see the module doc)."""
+        cur = line.split(b",")
+        prev = prev_line.split(b",")
+        if len(cur) != len(prev):
+            raise DataError(
+                f"orderbook row has {len(cur)} fields, expected {len(prev)}", path=self._book_where, line=row
+            )
+        for side, offset in ((Side.SELL, 0), (Side.BUY, 2)):
+            now = cur[offset::4]
+            before = prev[offset::4]
+            if now == before:
+                continue
+            seen = set(before)
+            revealed = [
+                (int(p), int(cur[4 * j + offset + 1]))
+                for j, p in enumerate(now)
+                if p not in seen and p not in _EMPTY_PRICES
+            ]
+            through_end = now[-1] in _EMPTY_PRICES
+            if revealed or through_end:
+                visible = [p for p in before if p not in _EMPTY_PRICES]
+                after = int(visible[-1]) if visible else NO_PRICE
+                self._sink.reveal(side, after, revealed, through_end, ts)
+                self.counts.reveals += 1
+                self.counts.levels_from_file += len(revealed)
