@@ -83,6 +83,11 @@ def demo(
         fail(exc)
 
 
+from tapeflow.report.book_cmd import book_app  # noqa: E402
+
+app.add_typer(book_app, name="book")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -42,6 +42,9 @@ _MEMBER = re.compile(
 _EMPTY_ASK: Final = 9_999_999_999
 _EMPTY_BID: Final = -9_999_999_999
 _EMPTY_PRICES: Final = (b"9999999999", b"-9999999999")
+_SIDES: Final = {1: Side.BUY, -1: Side.SELL}
+_AGGRESSOR: Final = {Side.SELL: Aggressor.BUY, Side.BUY: Aggressor.SELL}
+"""The aggressor of an execution against a resting order of that side."""
 _STATUS: Final = {-1: MarketStatus.HALTED, 0: MarketStatus.QUOTING, 1: MarketStatus.TRADING}
 _EARLY_NS: Final = 3 * 3600 * NS_PER_SECOND
 
@@ -182,8 +185,8 @@ class _Lines:
             if self.eof or not self._fill(row):
                 last = row + len(self._lines) - self._pos
                 raise DataError(
-                    f"orderbook file ends at row {last} but the message file goes on; the two files must have "
-                    "one row per message",
+                    f"orderbook file ends at row {last} but the message file goes on; the two files must "
+                    "have one row per message",
                     path=self._where,
                     line=last + 1,
                 )
@@ -218,7 +221,7 @@ def _bad_row(lines: list[bytes], where: str, first_row: int) -> DataError:
     return DataError("malformed block (no single bad row found)", path=where, line=first_row)
 
 
-def _parse_block(lines: list[bytes], where: str, first_row: int) -> tuple[list[int], ...]:
+def _parse_block(lines: list[bytes], where: str, first_row: int, base: int) -> tuple[list[int], ...]:
     """Columns of a block of message rows: seconds (as ns after midnight), type, id, size, price,
     direction."""
     n = len(lines)
@@ -231,7 +234,7 @@ def _parse_block(lines: list[bytes], where: str, first_row: int) -> tuple[list[i
         sizes = list(map(int, fields[3::6]))
         prices = list(map(int, fields[4::6]))
         dirs = list(map(int, fields[5::6]))
-        secs = seconds_column_to_ns(fields[0::6])
+        secs = seconds_column_to_ns(fields[0::6], base)
     except ValueError:
         raise _bad_row(lines, where, first_row) from None
     if dirs.count(1) + dirs.count(-1) != n or min(kinds) < 1 or max(kinds) > 7 or min(sizes) < 0:
@@ -333,43 +336,32 @@ class LobsterDecoder:
         self._prev_line = line
 
     def _block(self, lines: list[bytes], book_lines: list[bytes], first_row: int) -> None:
-        secs, kinds, ids, sizes, prices, dirs = _parse_block(lines, self._msg_where, first_row)
+        secs, kinds, ids, sizes, prices, dirs = _parse_block(lines, self._msg_where, first_row, self._base)
         self._lines = lines
         self._first_row = first_row
-        if min(secs) < _EARLY_NS:
+        if min(secs) < self._base + _EARLY_NS:
             day = self.file.day
-            stamps = [ny_to_utc_ns(day, s) for s in secs]
-        else:
-            base = self._base
-            stamps = [base + s for s in secs]
+            secs = [ny_to_utc_ns(day, s - self._base) for s in secs]
         by_type = self.counts.by_type
         for k in set(kinds):
             by_type[k] = by_type.get(k, 0) + kinds.count(k)
         self.counts.rows += len(lines)
-        buy, sell = Side.BUY, Side.SELL
+        sides = list(map(_SIDES.__getitem__, dirs))
         if first_row == 1:
-            self._initial_book(
-                book_lines[0], kinds[0], buy if dirs[0] == 1 else sell, prices[0], sizes[0], stamps[0]
-            )
+            self._initial_book(book_lines[0], kinds[0], sides[0], prices[0], sizes[0], secs[0])
         sink = self._sink
-        add, execute, cancel, delete, discover = (
-            sink.add,
-            sink.execute,
-            sink.cancel,
-            sink.delete,
-            sink.discover,
-        )
+        add, execute, cancel, delete = sink.add, sink.execute, sink.cancel, sink.delete
+        discover = sink.discover
         known = self._known
         remember = known.add
-        on_trade, on_row = self._on_trade, self._on_row
+        on_trade, on_row, reveal = self._on_trade, self._on_row, self._reveal
         prev_line = self._prev_line
         row = first_row - 1
         discovered = 0
-        for k, oid, size, price, d, ts, line in zip(
-            kinds, ids, sizes, prices, dirs, stamps, book_lines, strict=True
+        for k, oid, size, price, side, ts, line in zip(
+            kinds, ids, sizes, prices, sides, secs, book_lines, strict=True
         ):
             row += 1
-            side = buy if d == 1 else sell
             if k == 1:
                 add(oid, side, price, size, ts)
                 remember(oid)
@@ -382,54 +374,72 @@ class LobsterDecoder:
                 elif k == 4:
                     execute(oid, size, ts)
                     if on_trade is not None:
-                        on_trade(ts, price, size, Aggressor.BUY if d == -1 else Aggressor.SELL, 4)
+                        on_trade(ts, price, size, _AGGRESSOR[side], 4)
                 else:
                     cancel(oid, size, ts)
-                if line != prev_line and row > 1:
-                    self._reveal(prev_line, line, ts, row)
+                if line != prev_line:
+                    reveal(side, prev_line, line, ts, row)
             else:
-                self._other(k, price, size, d, ts)
+                self._other(k, price, size, side, ts)
             if on_row is not None:
                 on_row(row, line)
             prev_line = line
         self._prev_line = prev_line
         self.counts.discovered += discovered
 
-    def _other(self, kind: int, price: int, size: int, direction: int, ts: int) -> None:
+    def _other(self, kind: int, price: int, size: int, side: Side, ts: int) -> None:
         if kind == 7:
             status = _STATUS.get(price)
             if status is not None and self._on_status is not None:
                 self._on_status(ts, status)
         elif self._on_trade is not None:  # 5: hidden execution, 6: cross (auction) trade
-            if kind == 5:
-                aggressor = Aggressor.BUY if direction == -1 else Aggressor.SELL
-            else:
-                aggressor = Aggressor.UNKNOWN
+            aggressor = _AGGRESSOR[side] if kind == 5 else Aggressor.UNKNOWN
             self._on_trade(ts, price, size, aggressor, kind)
 
-    def _reveal(self, prev_line: bytes, line: bytes, ts: int, row: int) -> None:
-        """Levels that came into view from beyond level N after a message removed one (see the module doc)."""
-        cur = line.split(b",")
-        prev = prev_line.split(b",")
-        if len(cur) != len(prev):
+    def _reveal(self, side: Side, prev_line: bytes, line: bytes, ts: int, row: int) -> None:
+        """After a message on ``side``: a level that came into view from beyond level N (see the module doc).
+
+        Only a removal can bring a level into view, and a removal within the top N always changes the price at
+        level N (the old level N+1 moves up), so comparing the last level of the two rows is the whole test; a
+        side that was not full (an empty level N) needs the full comparison.
+        """
+        offset = -4 if side is Side.SELL else -2
+        tail = line.rsplit(b",", 4)
+        before = prev_line.rsplit(b",", 4)
+        if len(tail) != len(before):
             raise DataError(
-                f"orderbook row has {len(cur)} fields, expected {len(prev)}", path=self._book_where, line=row
+                f"orderbook row has {line.count(b',') + 1} fields, expected {prev_line.count(b',') + 1}",
+                path=self._book_where,
+                line=row,
             )
-        for side, offset in ((Side.SELL, 0), (Side.BUY, 2)):
-            now = cur[offset::4]
-            before = prev[offset::4]
-            if now == before:
-                continue
-            seen = set(before)
-            revealed = [
-                (int(p), int(cur[4 * j + offset + 1]))
-                for j, p in enumerate(now)
-                if p not in seen and p not in _EMPTY_PRICES
-            ]
-            through_end = now[-1] in _EMPTY_PRICES
-            if revealed or through_end:
-                visible = [p for p in before if p not in _EMPTY_PRICES]
-                after = int(visible[-1]) if visible else NO_PRICE
-                self._sink.reveal(side, after, revealed, through_end, ts)
-                self.counts.reveals += 1
-                self.counts.levels_from_file += len(revealed)
+        new, old = tail[offset], before[offset]
+        if new == old and old not in _EMPTY_PRICES:
+            return
+        counts = self.counts
+        if old in _EMPTY_PRICES:
+            self._reveal_all(side, prev_line.split(b","), line.split(b","), ts)
+        elif new in _EMPTY_PRICES:
+            self._sink.reveal(side, int(old), [], True, ts)
+            counts.reveals += 1
+        else:
+            self._sink.reveal(side, int(old), [(int(new), int(tail[offset + 1]))], False, ts)
+            counts.reveals += 1
+            counts.levels_from_file += 1
+
+    def _reveal_all(self, side: Side, prev: list[bytes], cur: list[bytes], ts: int) -> None:
+        offset = 0 if side is Side.SELL else 2
+        now = cur[offset::4]
+        before = prev[offset::4]
+        if now == before:
+            return
+        seen = set(before)
+        revealed = [
+            (int(p), int(cur[4 * j + offset + 1]))
+            for j, p in enumerate(now)
+            if p not in seen and p not in _EMPTY_PRICES
+        ]
+        visible = [p for p in before if p not in _EMPTY_PRICES]
+        after = int(visible[-1]) if visible else NO_PRICE
+        self._sink.reveal(side, after, revealed, now[-1] in _EMPTY_PRICES, ts)
+        self.counts.reveals += 1
+        self.counts.levels_from_file += len(revealed)
