@@ -13,6 +13,7 @@ two agree). A name ending in ``.gz`` writes gzip.
 from __future__ import annotations
 
 import argparse
+import bisect
 import random
 import sys
 import time
@@ -50,11 +51,12 @@ def generate(path: Path, messages: int, *, symbols: int = 200, seed: int = 1) ->
     """Write about ``messages`` messages (exactly that many) to ``path``; returns the count written."""
     rng = random.Random(seed)
     names = _symbols(symbols)
-    cum: list[tuple[str, int]] = []
+    kinds = [kind for kind, _ in _MIX]
+    edges: list[int] = []
     total = 0
-    for kind, weight in _MIX:
+    for _, weight in _MIX:
         total += weight
-        cum.append((kind, total))
+        edges.append(total)
     live: list[list[int]] = [[] for _ in names]  # per locate-1: live order refs
     orders: dict[int, tuple[int, int, int, int]] = {}  # ref -> (locate, side, shares, price)
     mid = [rng.randint(50, 500) * 10_000 for _ in names]
@@ -95,7 +97,7 @@ def generate(path: Path, messages: int, *, symbols: int = 200, seed: int = 1) ->
             ts += randrange(1, 20_000)
             hi, lo = ts >> 32, ts & 0xFFFFFFFF
             k = randrange(total)
-            kind = next(name for name, edge in cum if k < edge)
+            kind = kinds[bisect.bisect_right(edges, k)]
             loc = randrange(len(names)) + 1
             book = live[loc - 1]
             if kind in "AF" or not book:

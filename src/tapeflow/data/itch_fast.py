@@ -230,24 +230,29 @@ def fast_batches(
             pos += 2 + size
         stats.filtered += filtered
         filtered = 0
-        # The tail of the chunk: complete messages go the generic way, the rest waits for the next chunk.
-        while pos + 3 <= n:
-            size = data[pos] << 8 | data[pos + 1]
-            if pos + 2 + size > n:
-                break
-            seq += 1
-            event = slow_event(
-                Frame(data, pos + 2, size, offset + pos), seq, mapper, strict=strict, name=name
-            )
-            if event is not None:
-                app(event)
-            pos += 2 + size
-        carry = data[pos:]
+        carry = data[pos:]  # whatever may be incomplete waits for the next chunk
         offset += pos
         stats.messages = seq
         stats.bytes = offset
         if out:
             stats.events += len(out)
             yield out
-    if carry:
-        report_truncated(stats, offset, len(carry), strict=strict, name=name)
+    # The end of the input: complete messages go the generic way; anything left is a truncated message.
+    tail: list[Event] = []
+    pos = 0
+    while pos + 3 <= len(carry):
+        size = carry[pos] << 8 | carry[pos + 1]
+        if pos + 2 + size > len(carry):
+            break
+        seq += 1
+        event = slow_event(Frame(carry, pos + 2, size, offset + pos), seq, mapper, strict=strict, name=name)
+        if event is not None:
+            tail.append(event)
+        pos += 2 + size
+    stats.messages = seq
+    stats.bytes = offset + pos
+    if tail:
+        stats.events += len(tail)
+        yield tail
+    if pos < len(carry):
+        report_truncated(stats, offset + pos, len(carry) - pos, strict=strict, name=name)
