@@ -1,1 +1,5 @@
-"""live: see docs/ARCHITECTURE.md."""
+"""live: the asyncio edge. Feeds from sockets (or a replayed tape) drive the same kernel as a backtest."""
+
+from tapeflow.live.driver import replay, run_live
+
+__all__ = ["replay", "run_live"]

@@ -116,4 +116,3 @@ class RiskRejected(Event, frozen=True, kw_only=True):
     reason: str
     limit: int | float | str | None = None
     value: int | float | str | None = None
-

@@ -1,0 +1,235 @@
+"""The kernel: one queue, one step, driven by a backtest or a live driver.
+
+Events come from two places:
+
+- the *feed*: time-sorted events handed to ``run`` (by the backtest driver from ``merge_sorted``, by the live driver
+  one arrival at a time);
+- the *schedule*: a heap of ``(ts, seq, item)`` holding events that components ``emit`` (orders, fills, signals,
+  with or without modelled latency) and timers.
+
+Order is strict ``(ts, seq)``: before a feed event at ``ts`` is dispatched, every scheduled item due at or before
+``ts`` runs, in time order, equal times in the order they were scheduled (``seq``). After the last event of a
+``run``, items due at or before the current time run too. Because of that rule, feeding a tape in one ``run`` call
+or in one call per event gives the same dispatch order: that is what lets the live driver and the backtest share
+this code and produce byte-identical output.
+
+Handlers are found through a dispatch table keyed by the event's exact type, built on first use from the
+subscriptions of that type and of its base classes (subscribing to ``Event`` sees everything), in subscription
+order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from heapq import heappop, heappush
+from typing import Any, Protocol, TypeVar
+
+from tapeflow.engine.clock import Clock, SimClock
+from tapeflow.engine.timers import Timer
+from tapeflow.model.errors import EngineError, OutOfOrderError
+from tapeflow.model.events import Event, TimerFired
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Any], None]
+
+
+class Component(Protocol):
+    """Something that lives on the kernel: subscribes in ``attach``, is told when the run starts and stops."""
+
+    def attach(self, kernel: Kernel) -> None: ...
+
+    def on_start(self) -> None: ...
+
+    def on_stop(self) -> None: ...
+
+
+def _noop(event: Event) -> None:
+    return None
+
+
+def _fanout(handlers: tuple[Handler, ...]) -> Handler:
+    def dispatch_all(event: Event) -> None:
+        for handler in handlers:
+            handler(event)
+
+    return dispatch_all
+
+
+class Kernel:
+    """Synchronous, deterministic event loop. See the module docstring for the ordering contract."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._time = SimClock()
+        """Event time, always: orders the queue whatever clock components are shown."""
+        self.clock: Clock = clock if clock is not None else self._time
+        self._subscriptions: list[tuple[type[Event], Handler]] = []
+        self._table: dict[type[Event], Handler] = {}
+        self._heap: list[tuple[int, int, Event | Timer]] = []
+        self._seq = 0
+        self._components: list[Component] = []
+        self._running = False
+        self.feed_events = 0
+        """Feed events dispatched so far."""
+        self.scheduled_events = 0
+        """Emitted events and timer firings dispatched so far."""
+
+    # -- wiring -------------------------------------------------------------------------------------------------
+
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
+        """Call ``handler`` for every event of ``event_type`` or a subclass, after earlier subscribers."""
+        self._subscriptions.append((event_type, handler))
+        self._table.clear()
+
+    def add(self, component: Component) -> None:
+        self._components.append(component)
+        component.attach(self)
+
+    def _resolve(self, event_type: type[Event]) -> Handler:
+        handlers = tuple(h for cls, h in self._subscriptions if issubclass(event_type, cls))
+        handler = _noop if not handlers else handlers[0] if len(handlers) == 1 else _fanout(handlers)
+        self._table[event_type] = handler
+        return handler
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> int:
+        """Event time: ``ts_init`` of the event being handled (or of the last one)."""
+        return self._time._now
+
+    def start(self, at: int | None = None) -> None:
+        """Start the components at event time ``at`` (drivers pass the first event's time or the wall clock).
+
+        Components set their first timers in ``on_start``, relative to this time.
+        """
+        if self._running:
+            raise EngineError("kernel already started; call stop() before starting it again")
+        if at is not None:
+            self._time.advance_to(at)
+        self._running = True
+        for component in self._components:
+            component.on_start()
+
+    def stop(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        for component in reversed(self._components):
+            component.on_stop()
+
+    # -- scheduling ---------------------------------------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Queue ``event`` for dispatch at its ``ts_init`` (now or later, never earlier)."""
+        ts = event.ts_init
+        if ts < self._time._now:
+            raise OutOfOrderError(ts, self._time._now, f"emitted {type(event).__name__}")
+        heappush(self._heap, (ts, self._seq, event))
+        self._seq += 1
+
+    def set_timer(
+        self,
+        name: str,
+        *,
+        at: int | None = None,
+        interval: int | None = None,
+        callback: Callable[[TimerFired], None] | None = None,
+    ) -> Timer:
+        """A one-shot timer at ``at``, or a repeating one every ``interval`` ns (first at ``at`` or now+interval).
+
+        When it fires, a ``TimerFired`` event is dispatched to its subscribers, then ``callback`` is called.
+        """
+        now = self._time._now
+        if interval is not None and interval <= 0:
+            raise EngineError(f"timer {name!r}: interval must be positive, got {interval} ns")
+        if at is None:
+            if interval is None:
+                raise EngineError(f"timer {name!r}: give `at` (absolute ns) or `interval` (ns), or both")
+            at = now + interval
+        if at < now:
+            raise OutOfOrderError(at, now, f"timer {name!r}")
+        timer = Timer(name, self._seq, at, interval, callback)
+        heappush(self._heap, (at, self._seq, timer))
+        self._seq += 1
+        return timer
+
+    def next_due(self) -> int | None:
+        """Time of the earliest scheduled item (live drivers sleep until then), or None."""
+        heap = self._heap
+        while heap and type(heap[0][2]) is Timer and heap[0][2].cancelled:
+            heappop(heap)
+        return heap[0][0] if heap else None
+
+    # -- running ------------------------------------------------------------------------------------------------
+
+    def run(self, events: Iterable[Event]) -> None:
+        """Dispatch ``events`` (sorted by ``ts_init``) with everything scheduled in between. The one step loop."""
+        heap = self._heap
+        table = self._table
+        time = self._time
+        now = time._now
+        count = 0
+        for event in events:
+            ts = event.ts_init
+            if ts < now:
+                self.feed_events += count
+                raise OutOfOrderError(ts, now, type(event).__name__)
+            if heap and heap[0][0] <= ts:
+                self._drain(ts)
+            time._now = now = ts
+            try:
+                handler = table[type(event)]
+            except KeyError:
+                handler = self._resolve(type(event))
+            handler(event)
+            count += 1
+        self.feed_events += count
+        if heap and heap[0][0] <= now:
+            self._drain(now)
+
+    def advance(self, ts: int) -> None:
+        """Move event time to ``ts``, running everything scheduled up to it (live drivers on a timer wake-up)."""
+        if ts < self._time._now:
+            raise OutOfOrderError(ts, self._time._now, "advance")
+        self._drain(ts)
+        self._time._now = ts
+
+    def finish(self, until: int | None = None) -> None:
+        """End of input: fire timers due up to ``until`` (default: now) and deliver every event still queued.
+
+        Timers due after ``until`` are dropped (the run is over before they come due); emitted events are never
+        dropped, however late, because they are consequences of what already happened (an ack, a fill).
+        """
+        limit = self._time._now if until is None else until
+        self.advance(max(limit, self._time._now))
+        heap = self._heap
+        while heap:
+            if type(heap[0][2]) is Timer:
+                heappop(heap)
+                continue
+            self._drain(heap[0][0])
+
+    def _drain(self, limit: int) -> None:
+        heap = self._heap
+        table = self._table
+        time = self._time
+        while heap and heap[0][0] <= limit:
+            ts, _, item = heappop(heap)
+            time._now = ts
+            if type(item) is Timer:
+                if item.cancelled:
+                    continue
+                event: Event = item.fire(ts)
+                if item.interval is not None:
+                    heappush(heap, (item.when, self._seq, item))
+                    self._seq += 1
+            else:
+                event = item  # type: ignore[assignment]
+            self.scheduled_events += 1
+            try:
+                handler = table[type(event)]
+            except KeyError:
+                handler = self._resolve(type(event))
+            handler(event)
+            if type(item) is Timer and item.callback is not None:
+                item.callback(event)  # type: ignore[arg-type]

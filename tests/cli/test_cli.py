@@ -1,0 +1,90 @@
+"""The command line: version, demo as table and JSON, and user errors as one line with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tapeflow import __version__
+from tapeflow.cli import app
+
+runner = CliRunner()
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"tapeflow {__version__}"
+
+
+def test_demo_json_prints_exactly_one_object() -> None:
+    result = runner.invoke(app, ["demo", "--json", "--events", "3000", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1
+    summary = json.loads(lines[0])
+    assert summary["feed_events"] == 4 * 3000
+    assert summary["events"] == summary["feed_events"] + summary["scheduled_events"]
+    assert summary["signals"] == summary["events_by_type"].get("Signal", 0)
+    assert summary["seed"] == 2
+
+
+def test_demo_table_names_the_measures() -> None:
+    result = runner.invoke(app, ["demo", "--events", "2000"])
+    assert result.exit_code == 0, result.output
+    for word in ("events processed", "signals", "events/s"):
+        assert word in result.stdout
+
+
+def test_missing_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tapeflow", "demo", "--config", str(missing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "missing.toml: file not found" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_field_names_the_field(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[strategy]\nfast_window = 0\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tapeflow", "demo", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "field `strategy.fast_window`: Expected `int` >= 1" in proc.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tapeflow", "--debug", "demo", "--config", str(tmp_path / "nope.toml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "ConfigError" in proc.stderr
+
+
+def test_config_file_is_used(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[market]\nsymbols = ["IBM", "KO"]\nevents_per_symbol = 1500\nseed = 4\n')
+    result = runner.invoke(app, ["demo", "--json", "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["symbols"] == ["IBM", "KO"]
+    assert summary["feed_events"] == 3000

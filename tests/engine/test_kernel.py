@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import pytest
+
+from tapeflow.engine import Kernel, SimClock
+from tapeflow.model import EngineError, Event, OutOfOrderError, Signal, TimerFired, Trade
+
+from .helpers import trade
+
+
+def _log(kernel: Kernel) -> list[str]:
+    seen: list[str] = []
+
+    def on_event(e: Event) -> None:
+        if isinstance(e, Trade):
+            seen.append(f"T{e.trade_id}@{e.ts_init}")
+        elif isinstance(e, TimerFired):
+            seen.append(f"timer:{e.name}@{e.ts_init}")
+        elif isinstance(e, Signal):
+            seen.append(f"sig:{e.name}@{e.ts_init}")
+
+    kernel.subscribe(Event, on_event)
+    return seen
+
+
+def _signal(ts: int, name: str) -> Signal:
+    return Signal(ts_event=ts, ts_init=ts, strategy_id="s", symbol="AAPL", name=name, value=1.0, reason="test")
+
+
+def test_sim_clock_refuses_to_go_backwards() -> None:
+    clock = SimClock(10)
+    clock.advance_to(10)
+    with pytest.raises(OutOfOrderError, match="ts=9 is earlier than the clock at ts=10"):
+        clock.advance_to(9)
+
+
+def test_out_of_order_feed_event_names_both_timestamps() -> None:
+    kernel = Kernel()
+    with pytest.raises(OutOfOrderError, match=r"Trade at ts=4 is earlier than the clock at ts=5 \(by 1 ns\)"):
+        kernel.run([trade(5), trade(4)])
+    assert kernel.feed_events == 1
+
+
+def test_scheduled_items_run_before_a_feed_event_at_the_same_time() -> None:
+    kernel = Kernel()
+    seen = _log(kernel)
+    kernel.start(at=0)
+    kernel.set_timer("t", at=10)
+    kernel.emit(_signal(10, "early"))
+    kernel.run([trade(5, "a"), trade(10, "b"), trade(11, "c")])
+    assert seen == ["Ta@5", "timer:t@10", "sig:early@10", "Tb@10", "Tc@11"]
+
+
+def test_events_emitted_by_a_handler_run_before_the_next_feed_event() -> None:
+    kernel = Kernel()
+    seen = _log(kernel)
+
+    def react(e: Trade) -> None:
+        kernel.emit(_signal(e.ts_init, f"re-{e.trade_id}"))
+        kernel.emit(_signal(e.ts_init + 3, f"late-{e.trade_id}"))
+
+    kernel.subscribe(Trade, react)
+    kernel.run([trade(1, "a"), trade(1, "b"), trade(5, "c")])
+    kernel.finish()
+    assert seen == [
+        "Ta@1",
+        "sig:re-a@1",
+        "Tb@1",
+        "sig:re-b@1",
+        "sig:late-a@4",
+        "sig:late-b@4",
+        "Tc@5",
+        "sig:re-c@5",
+        "sig:late-c@8",  # delivered by finish(): consequences are never dropped
+    ]
+
+
+def test_emitting_into_the_past_is_refused() -> None:
+    kernel = Kernel()
+
+    def bad(e: Trade) -> None:
+        kernel.emit(_signal(e.ts_init - 1, "past"))
+
+    kernel.subscribe(Trade, bad)
+    with pytest.raises(OutOfOrderError, match="emitted Signal at ts=4"):
+        kernel.run([trade(5)])
+
+
+def test_repeating_timer_fires_in_time_order_and_stops_when_cancelled() -> None:
+    kernel = Kernel()
+    seen = _log(kernel)
+    kernel.start(at=0)
+    every = kernel.set_timer("every3", interval=3)
+    kernel.set_timer("once", at=7)
+    kernel.run([trade(8, "x")])
+    every.cancel()
+    kernel.run([trade(20, "y")])
+    assert seen == ["timer:every3@3", "timer:every3@6", "timer:once@7", "Tx@8", "Ty@20"]
+    assert every.fired == 2 and not every.active
+
+
+def test_equal_time_timers_fire_in_the_order_they_were_set() -> None:
+    kernel = Kernel()
+    seen = _log(kernel)
+    kernel.start(at=0)
+    for name in ("b", "a", "c"):
+        kernel.set_timer(name, at=5)
+    kernel.advance(5)
+    assert seen == ["timer:b@5", "timer:a@5", "timer:c@5"]
+
+
+def test_finish_drops_timers_after_until_but_fires_those_before() -> None:
+    kernel = Kernel()
+    seen = _log(kernel)
+    kernel.start(at=0)
+    kernel.set_timer("tick", interval=10)
+    kernel.run([trade(15)])
+    kernel.finish(until=35)
+    assert seen == ["timer:tick@10", "T15@15", "timer:tick@20", "timer:tick@30"]
+    assert kernel.next_due() is None
+
+
+def test_timer_callback_runs_after_subscribers() -> None:
+    kernel = Kernel()
+    order: list[str] = []
+    kernel.subscribe(TimerFired, lambda e: order.append("subscriber"))
+    kernel.start(at=0)
+    kernel.set_timer("cb", at=1, callback=lambda e: order.append(f"callback:{e.name}"))
+    kernel.advance(1)
+    assert order == ["subscriber", "callback:cb"]
+
+
+def test_timer_arguments_are_validated() -> None:
+    kernel = Kernel()
+    kernel.start(at=100)
+    with pytest.raises(EngineError, match="give `at`"):
+        kernel.set_timer("x")
+    with pytest.raises(EngineError, match="interval must be positive"):
+        kernel.set_timer("x", interval=0)
+    with pytest.raises(OutOfOrderError, match="timer 'x' at ts=5"):
+        kernel.set_timer("x", at=5)
+
+
+def test_subscription_to_a_base_class_sees_subclasses_in_subscription_order() -> None:
+    kernel = Kernel()
+    order: list[str] = []
+    kernel.subscribe(Event, lambda e: order.append("all"))
+    kernel.subscribe(Trade, lambda e: order.append("trade"))
+    kernel.run([trade(1)])
+    kernel.subscribe(Trade, lambda e: order.append("late"))  # the dispatch table is rebuilt
+    kernel.run([trade(2)])
+    assert order == ["all", "trade", "all", "trade", "late"]
+
+
+def test_components_start_in_order_and_stop_in_reverse() -> None:
+    calls: list[str] = []
+
+    class C:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def attach(self, kernel: Kernel) -> None:
+            calls.append(f"attach {self.name}")
+
+        def on_start(self) -> None:
+            calls.append(f"start {self.name}")
+
+        def on_stop(self) -> None:
+            calls.append(f"stop {self.name}")
+
+    kernel = Kernel()
+    kernel.add(C("a"))
+    kernel.add(C("b"))
+    kernel.start()
+    with pytest.raises(EngineError, match="already started"):
+        kernel.start()
+    kernel.stop()
+    kernel.stop()  # idempotent
+    assert calls == ["attach a", "attach b", "start a", "start b", "stop b", "stop a"]
+
+
+def test_one_run_call_and_one_call_per_event_dispatch_identically() -> None:
+    def build() -> tuple[Kernel, list[str]]:
+        kernel = Kernel()
+        seen = _log(kernel)
+        kernel.subscribe(Trade, lambda e: kernel.emit(_signal(e.ts_init + 2, e.trade_id)))
+        kernel.start(at=0)
+        kernel.set_timer("t", interval=3)
+        return kernel, seen
+
+    tape = [trade(t, str(i)) for i, t in enumerate([1, 1, 2, 4, 4, 9, 12, 12, 13])]
+    k1, whole = build()
+    k1.run(tape)
+    k1.finish(until=20)
+    k2, single = build()
+    for e in tape:
+        k2.run((e,))
+    k2.finish(until=20)
+    assert whole == single
+    assert len(whole) > len(tape)
