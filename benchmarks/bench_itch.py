@@ -48,11 +48,7 @@ def _child(path: str, mode: str, limit: int) -> None:
                 break
     took = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps(
-            {"messages": reader.stats.messages, "events": events, "seconds": took, "peak_rss_kib": peak_kib}
-        )
-    )
+    print(json.dumps({"messages": reader.stats.messages, "events": events, "seconds": took, "peak_rss_kib": peak_kib}))
 
 
 def _run(path: Path, mode: str, limit: int) -> dict[str, float]:

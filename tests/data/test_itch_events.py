@@ -53,19 +53,14 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def _directory(locate: int, stock: str) -> ItchStockDirectory:
-    return ItchStockDirectory(
-        locate, 0, 1, stock, "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N"
-    )
+    return ItchStockDirectory(locate, 0, 1, stock, "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N")
 
 
 def test_midnight_new_york_is_utc_minus_5_in_winter_and_minus_4_in_summer() -> None:
     assert midnight_utc_ns(DAY) == MIDNIGHT
     assert midnight_utc_ns(dt.date(2019, 7, 30)) == 1_564_459_200 * 10**9
     # 2019-03-11 is the Monday after clocks went forward: a whole EDT session.
-    assert (
-        midnight_utc_ns(dt.date(2019, 3, 11)) - midnight_utc_ns(dt.date(2019, 3, 8))
-        == (3 * 24 - 1) * 3600 * 10**9
-    )
+    assert midnight_utc_ns(dt.date(2019, 3, 11)) - midnight_utc_ns(dt.date(2019, 3, 8)) == (3 * 24 - 1) * 3600 * 10**9
 
 
 def test_every_book_and_trade_message_maps_to_its_event() -> None:
@@ -92,12 +87,8 @@ def test_every_book_and_trade_message_maps_to_its_event() -> None:
     ]
     t = MIDNIGHT + ts
     expected = [
-        TradingStatus(
-            ts_event=t, ts_init=t, symbol="MSFT", status=MarketStatus.HALTED, reason="LUDP", venue="XNAS"
-        ),
-        TradingStatus(
-            ts_event=t, ts_init=t, symbol="MSFT", status=MarketStatus.HALTED, reason="PAUSED", venue="XNAS"
-        ),
+        TradingStatus(ts_event=t, ts_init=t, symbol="MSFT", status=MarketStatus.HALTED, reason="LUDP", venue="XNAS"),
+        TradingStatus(ts_event=t, ts_init=t, symbol="MSFT", status=MarketStatus.HALTED, reason="PAUSED", venue="XNAS"),
         TradingStatus(ts_event=t, ts_init=t, symbol="MSFT", status=MarketStatus.QUOTING, venue="XNAS"),
         TradingStatus(ts_event=t, ts_init=t, symbol="MSFT", status=MarketStatus.TRADING, venue="XNAS"),
         OrderAdded(
@@ -108,7 +99,6 @@ def test_every_book_and_trade_message_maps_to_its_event() -> None:
             side=Side.BUY,
             price=1_575_000,
             size=300,
-            sequence=7,
         ),
         OrderAdded(
             ts_event=t + 2,
@@ -118,12 +108,9 @@ def test_every_book_and_trade_message_maps_to_its_event() -> None:
             side=Side.SELL,
             price=1_576_000,
             size=200,
-            sequence=8,
             mpid="GSCO",
         ),
-        OrderExecuted(
-            ts_event=t + 3, ts_init=t + 3, symbol="MSFT", order_id=10, size=100, trade_id="9001", sequence=9
-        ),
+        OrderExecuted(ts_event=t + 3, ts_init=t + 3, symbol="MSFT", order_id=10, size=100, trade_id="9001"),
         OrderExecuted(
             ts_event=t + 4,
             ts_init=t + 4,
@@ -132,10 +119,9 @@ def test_every_book_and_trade_message_maps_to_its_event() -> None:
             size=50,
             price=1_575_100,
             trade_id="9002",
-            sequence=10,
             printable=False,
         ),
-        OrderReduced(ts_event=t + 5, ts_init=t + 5, symbol="MSFT", order_id=10, size=50, sequence=11),
+        OrderReduced(ts_event=t + 5, ts_init=t + 5, symbol="MSFT", order_id=10, size=50),
         OrderReplaced(
             ts_event=t + 6,
             ts_init=t + 6,
@@ -144,9 +130,8 @@ def test_every_book_and_trade_message_maps_to_its_event() -> None:
             new_order_id=12,
             price=1_577_000,
             size=150,
-            sequence=12,
         ),
-        OrderDeleted(ts_event=t + 7, ts_init=t + 7, symbol="MSFT", order_id=12, sequence=13),
+        OrderDeleted(ts_event=t + 7, ts_init=t + 7, symbol="MSFT", order_id=12),
         Trade(
             ts_event=t + 8,
             ts_init=t + 8,

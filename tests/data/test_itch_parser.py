@@ -29,9 +29,7 @@ FIXTURE = "nasdaq-itch50-head-fixture/sample.itch"
 
 
 def _directory(locate: int, stock: str) -> ItchStockDirectory:
-    return ItchStockDirectory(
-        locate, 0, 10, stock, "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N"
-    )
+    return ItchStockDirectory(locate, 0, 10, stock, "Q", "N", 100, "N", "C", "Z", "P", "N", "N", "1", "N", 0, "N")
 
 
 SAMPLE: list[ItchMessage] = [
@@ -87,9 +85,7 @@ def test_real_fixture_trading_actions_become_trading_status_events(data_dir: Pat
     assert reader.stats.messages == 1000
 
 
-def test_real_fixture_read_in_tiny_chunks_and_from_gzip_gives_the_same(
-    data_dir: Path, tmp_path: Path
-) -> None:
+def test_real_fixture_read_in_tiny_chunks_and_from_gzip_gives_the_same(data_dir: Path, tmp_path: Path) -> None:
     raw = (data_dir / FIXTURE).read_bytes()
     expected = list(ItchReader(raw, date=DAY).messages())
     assert list(ItchReader(raw, date=DAY, chunk_size=7).messages()) == expected

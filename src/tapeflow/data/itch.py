@@ -9,8 +9,9 @@ Mapping: A/F -> ``OrderAdded`` (F keeps its MPID), E -> ``OrderExecuted`` at the
 ``OrderExecuted`` with the execution price and the printable flag, X -> ``OrderReduced``, D ->
 ``OrderDeleted``, U -> ``OrderReplaced``, P (non-cross trade against a hidden order) and Q (cross, when it
 matched shares) -> ``Trade``, H -> ``TradingStatus``. Other messages carry no book or trade information and
-produce no event; ``messages()`` returns all of them as structs. ``sequence`` is the message's number in the
-stream from 1 (the MoldUDP64 sequence number of a full-day file), so it has gaps per symbol; ``trade_id`` is
+produce no event; ``messages()`` returns all of them as structs. ``sequence`` is 0: historical files carry no feed
+sequence numbers (MoldUDP64 keeps them in packet headers, which the files drop), and a message count would
+look like a gap to every per-symbol book whenever another symbol's message came between; ``trade_id`` is
 the match number.
 
 Time: ITCH stamps ns since midnight New York time and leaves the date out, so the caller gives it. Midnight's
@@ -128,9 +129,7 @@ class ItchReader:
         else:
             yield from fast_batches(chunks, mapper, self.stats, strict=self.strict, name=source.name)
 
-    def _generic_batches(
-        self, chunks: Iterator[bytes], mapper: EventMapper, name: str
-    ) -> Iterator[list[Event]]:
+    def _generic_batches(self, chunks: Iterator[bytes], mapper: EventMapper, name: str) -> Iterator[list[Event]]:
         stats = self.stats
         batch: list[Event] = []
         for frame in iter_frames(chunks, "raw", stats, strict=self.strict, name=name):

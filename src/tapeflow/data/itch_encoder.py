@@ -53,21 +53,16 @@ def encode_message(message: ItchMessage) -> bytes:
         try:
             raw = value.encode("latin-1")
         except UnicodeEncodeError as exc:
-            raise ValueRangeError(
-                f"ITCH {layout.type_char} field `{field.name}`: {value!r} is not 8-bit text"
-            ) from exc
+            raise ValueRangeError(f"ITCH {layout.type_char} field `{field.name}`: {value!r} is not 8-bit text") from exc
         if len(raw) > width or (width == 1 and len(raw) != 1):
             raise ValueRangeError(
-                f"ITCH {layout.type_char} field `{field.name}`: {value!r} does not fit "
-                f"the {width}-character field"
+                f"ITCH {layout.type_char} field `{field.name}`: {value!r} does not fit the {width}-character field"
             )
         args.append(raw.ljust(width, b" "))
     try:
         return layout.codec.pack(*args)
     except struct.error as exc:
-        raise ValueRangeError(
-            f"ITCH {layout.type_char} message {message!r} cannot be encoded: {exc}"
-        ) from exc
+        raise ValueRangeError(f"ITCH {layout.type_char} message {message!r} cannot be encoded: {exc}") from exc
 
 
 def frame(body: bytes, framing: Framing = "length") -> bytes:

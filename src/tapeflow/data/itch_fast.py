@@ -87,7 +87,6 @@ def fast_batches(
                                 side=sd,
                                 price=px,
                                 size=sh,
-                                sequence=seq,
                             )
                         )
                         pos += 38
@@ -102,7 +101,7 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(deleted(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref, sequence=seq))
+                        app(deleted(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref))
                         pos += 21
                         continue
                     if known[loc]:
@@ -124,7 +123,6 @@ def fast_batches(
                                 new_order_id=new,
                                 price=px,
                                 size=sh,
-                                sequence=seq,
                             )
                         )
                         pos += 37
@@ -147,7 +145,6 @@ def fast_batches(
                                 order_id=ref,
                                 size=sh,
                                 trade_id=str(match),
-                                sequence=seq,
                             )
                         )
                         pos += 33
@@ -162,7 +159,7 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(reduced(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref, size=sh, sequence=seq))
+                        app(reduced(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref, size=sh))
                         pos += 25
                         continue
                     if known[loc]:
@@ -184,7 +181,6 @@ def fast_batches(
                                 side=sd,
                                 price=px,
                                 size=sh,
-                                sequence=seq,
                                 mpid=mpid.decode("latin-1").rstrip(" "),
                             )
                         )
@@ -209,7 +205,6 @@ def fast_batches(
                                 size=sh,
                                 price=px,
                                 trade_id=str(match),
-                                sequence=seq,
                                 printable=printable == 89,
                             )
                         )

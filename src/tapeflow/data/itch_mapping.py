@@ -142,7 +142,6 @@ class EventMapper:
                     side=side,
                     price=msg.price,
                     size=msg.shares,
-                    sequence=seq,
                     mpid=mpid,
                 )
         elif isinstance(msg, ItchOrderExecuted):
@@ -154,7 +153,6 @@ class EventMapper:
                     order_id=msg.order_reference_number,
                     size=msg.executed_shares,
                     trade_id=str(msg.match_number),
-                    sequence=seq,
                 )
         elif isinstance(msg, ItchOrderExecutedWithPrice):
             if msg.executed_shares:
@@ -166,7 +164,6 @@ class EventMapper:
                     size=msg.executed_shares,
                     price=msg.execution_price,
                     trade_id=str(msg.match_number),
-                    sequence=seq,
                     printable=msg.printable == "Y",
                 )
         elif isinstance(msg, ItchOrderCancel):
@@ -177,12 +174,9 @@ class EventMapper:
                     symbol=symbol,
                     order_id=msg.order_reference_number,
                     size=msg.cancelled_shares,
-                    sequence=seq,
                 )
         elif isinstance(msg, ItchOrderDelete):
-            event = OrderDeleted(
-                ts_event=ts, ts_init=ts, symbol=symbol, order_id=msg.order_reference_number, sequence=seq
-            )
+            event = OrderDeleted(ts_event=ts, ts_init=ts, symbol=symbol, order_id=msg.order_reference_number)
         elif isinstance(msg, ItchOrderReplace):
             if msg.shares:
                 event = OrderReplaced(
@@ -193,7 +187,6 @@ class EventMapper:
                     new_order_id=msg.new_order_reference_number,
                     price=msg.price,
                     size=msg.shares,
-                    sequence=seq,
                 )
         elif isinstance(msg, ItchTrade):
             if msg.shares:

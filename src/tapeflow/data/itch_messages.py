@@ -276,9 +276,7 @@ def _build_layouts() -> dict[int, Layout]:
         codec = struct.Struct(HEADER_FORMAT + "".join(codes))
         widths = tuple(int(code[:-1] or 1) if code[-1] in "cs" else 0 for code in codes)
         if codec.size != SPEC_LENGTHS[type_char]:
-            raise AssertionError(
-                f"ITCH layout {type_char}: {codec.size} bytes, spec says {SPEC_LENGTHS[type_char]}"
-            )
+            raise AssertionError(f"ITCH layout {type_char}: {codec.size} bytes, spec says {SPEC_LENGTHS[type_char]}")
         if len(widths) + 3 != len(msgspec.structs.fields(cls)):
             raise AssertionError(f"ITCH layout {type_char}: fields do not match {cls.__name__}")
         layouts[ord(type_char)] = Layout(type_char, cls, codec, codec.size, widths, tuple(codes))
@@ -288,9 +286,7 @@ def _build_layouts() -> dict[int, Layout]:
 LAYOUTS: Final[dict[int, Layout]] = _build_layouts()
 """Layout per type byte (``ord("A")`` -> layout of Add Order)."""
 
-LENGTH_BY_TYPE: Final[tuple[int, ...]] = tuple(
-    LAYOUTS[code].length if code in LAYOUTS else 0 for code in range(256)
-)
+LENGTH_BY_TYPE: Final[tuple[int, ...]] = tuple(LAYOUTS[code].length if code in LAYOUTS else 0 for code in range(256))
 """Message length per type byte, 0 for a byte that is no ITCH 5.0 type: the table that frames raw streams."""
 
 MESSAGE_TYPES: Final[tuple[type[ItchMessage], ...]] = tuple(layout.cls for layout in LAYOUTS.values())

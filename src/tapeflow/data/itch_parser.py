@@ -118,9 +118,7 @@ class ItchInput:
                         inflater = zlib.decompressobj(wbits=31)
                         fed = False
                         if data and data[:2] != GZIP_MAGIC:
-                            raise DataError(
-                                "bytes after the end of the gzip data are not gzip", path=self.name
-                            )
+                            raise DataError("bytes after the end of the gzip data are not gzip", path=self.name)
                     else:
                         data = inflater.unconsumed_tail
             except zlib.error as exc:
@@ -266,11 +264,7 @@ def check_frame(frame: Frame, stats: ItchStats, *, strict: bool, name: str) -> L
     layout = LAYOUTS.get(frame.buf[frame.start]) if frame.length else None
     if layout is None:
         stats.unknown_types += 1
-        what = (
-            f"unknown ITCH message type byte 0x{frame.buf[frame.start]:02x}"
-            if frame.length
-            else "empty message"
-        )
+        what = f"unknown ITCH message type byte 0x{frame.buf[frame.start]:02x}" if frame.length else "empty message"
         if strict:
             raise DataError(f"{what} ({frame.length} bytes)", path=name, offset=frame.offset)
         return None
@@ -278,8 +272,7 @@ def check_frame(frame: Frame, stats: ItchStats, *, strict: bool, name: str) -> L
         stats.malformed += 1
         if strict or stats.framing == "raw":
             raise DataError(
-                f"ITCH {layout.type_char} message is {frame.length} bytes, "
-                f"the specification says {layout.length}",
+                f"ITCH {layout.type_char} message is {frame.length} bytes, the specification says {layout.length}",
                 path=name,
                 offset=frame.offset,
             )
