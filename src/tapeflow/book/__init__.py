@@ -7,8 +7,28 @@ book updates). Readers use the ``BookView`` read methods; feed handlers use the 
 ``L2Book``/``L3Book``.
 """
 
+from tapeflow.book.depth import ExecutionEstimate, LevelFill, execution_price
 from tapeflow.book.integrity import BookHealth
 from tapeflow.book.l2 import L2Book
+from tapeflow.book.l3 import L3Book, OrderView, QueuePosition
+from tapeflow.book.signals import BookSignals, SignalConfig, imbalance, microprice, ofi
 from tapeflow.book.view import BookView, Depth, TopOfBook
 
-__all__ = ["BookHealth", "BookView", "Depth", "L2Book", "TopOfBook"]
+__all__ = [
+    "BookHealth",
+    "BookSignals",
+    "BookView",
+    "Depth",
+    "ExecutionEstimate",
+    "L2Book",
+    "L3Book",
+    "LevelFill",
+    "OrderView",
+    "QueuePosition",
+    "SignalConfig",
+    "TopOfBook",
+    "execution_price",
+    "imbalance",
+    "microprice",
+    "ofi",
+]

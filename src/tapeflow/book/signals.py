@@ -183,9 +183,7 @@ class BookSignals:
             counts = sum(len(book.side_queues(side)[p]) for p in levels)
             average = sum(book.size_at(side, p) for p in levels) / counts if counts else 0.0
         large = (cfg.large_order_size > 0 and size >= cfg.large_order_size) or (
-            cfg.large_order_level_multiple > 0
-            and average > 0
-            and size >= cfg.large_order_level_multiple * average
+            cfg.large_order_level_multiple > 0 and average > 0 and size >= cfg.large_order_level_multiple * average
         )
         if large:
             self._watched[order_id] = _Watched(ts, size, average)
@@ -215,9 +213,7 @@ class BookSignals:
         if cfg.ofi:
             e = ofi(prev, top)
             self._ofi_sum += e
-            self._emit(
-                OrderFlowImbalance(ts_event=ts, ts_init=ts, symbol=symbol, ofi=e, cumulative=self._ofi_sum)
-            )
+            self._emit(OrderFlowImbalance(ts_event=ts, ts_init=ts, symbol=symbol, ofi=e, cumulative=self._ofi_sum))
         if cfg.microprice:
             mp = microprice(top)
             if mp is not None:

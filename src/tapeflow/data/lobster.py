@@ -58,9 +58,7 @@ RowSink = Callable[[int, bytes], None]
 class LobsterSink(Protocol):
     """The book writes a LOBSTER day needs: ``tapeflow.book.L3Book`` has exactly these."""
 
-    def load(
-        self, bids: list[BookLevel], asks: list[BookLevel], orders: tuple[()] = (), ts: int = 0
-    ) -> None: ...
+    def load(self, bids: list[BookLevel], asks: list[BookLevel], orders: tuple[()] = (), ts: int = 0) -> None: ...
     def add(self, order_id: int, side: Side, price: int, size: int, ts: int = 0) -> None: ...
     def execute(self, order_id: int, size: int, ts: int = 0) -> bool: ...
     def cancel(self, order_id: int, size: int, ts: int = 0) -> bool: ...
@@ -111,9 +109,7 @@ def open_lobster(path: str | Path) -> LobsterFile:
             found[m["kind"]] = m
     msg = found.get("message")
     if msg is None:
-        raise DataError(
-            "no LOBSTER message file (<SYMBOL>_<DATE>_<START>_<END>_message_<N>.csv) in zip", path=p
-        )
+        raise DataError("no LOBSTER message file (<SYMBOL>_<DATE>_<START>_<END>_message_<N>.csv) in zip", path=p)
     book = found.get("orderbook")
     if book is None or book["levels"] != msg["levels"]:
         raise DataError(
@@ -147,9 +143,7 @@ class _Lines:
         try:
             data = self._stream.read(self._block)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise DataError(
-                f"truncated or corrupt near row {row}: {exc}", path=self._where, line=row
-            ) from exc
+            raise DataError(f"truncated or corrupt near row {row}: {exc}", path=self._where, line=row) from exc
         if not data:
             self.eof = True
             if self._tail.strip():
@@ -163,9 +157,7 @@ class _Lines:
         self._tail = data[cut:]
         if b"\r" in data:
             data = data.replace(b"\r", b"")
-        self._lines = (
-            self._lines[self._pos :] + data[: cut - 1].split(b"\n") if cut else self._lines[self._pos :]
-        )
+        self._lines = self._lines[self._pos :] + data[: cut - 1].split(b"\n") if cut else self._lines[self._pos :]
         self._pos = 0
         return True
 
@@ -306,9 +298,7 @@ class LobsterDecoder:
                         line=row + 1,
                     )
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise DataError(
-                f"truncated or corrupt zip after row {row}: {exc}", path=f.path, line=row
-            ) from exc
+            raise DataError(f"truncated or corrupt zip after row {row}: {exc}", path=f.path, line=row) from exc
         if row == 0:
             raise DataError("the message file is empty", path=self._msg_where)
 
@@ -358,9 +348,7 @@ class LobsterDecoder:
         prev_line = self._prev_line
         row = first_row - 1
         discovered = 0
-        for k, oid, size, price, side, ts, line in zip(
-            kinds, ids, sizes, prices, sides, secs, book_lines, strict=True
-        ):
+        for k, oid, size, price, side, ts, line in zip(kinds, ids, sizes, prices, sides, secs, book_lines, strict=True):
             row += 1
             if k == 1:
                 add(oid, side, price, size, ts)

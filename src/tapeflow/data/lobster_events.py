@@ -41,9 +41,7 @@ class _EventSink:
         self.events: list[Event] = []
         self._sizes: dict[int, int] = {}
 
-    def load(
-        self, bids: Iterable[BookLevel], asks: Iterable[BookLevel], orders: tuple[()] = (), ts: int = 0
-    ) -> None:
+    def load(self, bids: Iterable[BookLevel], asks: Iterable[BookLevel], orders: tuple[()] = (), ts: int = 0) -> None:
         self.events.append(
             BookSnapshot(
                 ts_event=ts,
@@ -92,16 +90,12 @@ class _EventSink:
 
     def execute(self, order_id: int, size: int, ts: int = 0) -> bool:
         self._reduce(order_id, size)
-        self.events.append(
-            OrderExecuted(ts_event=ts, ts_init=ts, symbol=self.symbol, order_id=order_id, size=size)
-        )
+        self.events.append(OrderExecuted(ts_event=ts, ts_init=ts, symbol=self.symbol, order_id=order_id, size=size))
         return True
 
     def cancel(self, order_id: int, size: int, ts: int = 0) -> bool:
         self._reduce(order_id, size)
-        self.events.append(
-            OrderReduced(ts_event=ts, ts_init=ts, symbol=self.symbol, order_id=order_id, size=size)
-        )
+        self.events.append(OrderReduced(ts_event=ts, ts_init=ts, symbol=self.symbol, order_id=order_id, size=size))
         return True
 
     def delete(self, order_id: int, ts: int = 0, size: int = 0) -> bool:

@@ -45,9 +45,7 @@ def ny_to_utc_ns(day: date, ns_after_midnight: int) -> int:
     wall = datetime(day.year, day.month, day.day) + timedelta(seconds=seconds)
     offset = wall.replace(tzinfo=NEW_YORK).utcoffset()
     assert offset is not None
-    return (
-        _naive_midnight_ns(day) + seconds * NS_PER_SECOND + ns - int(offset.total_seconds()) * NS_PER_SECOND
-    )
+    return _naive_midnight_ns(day) + seconds * NS_PER_SECOND + ns - int(offset.total_seconds()) * NS_PER_SECOND
 
 
 _TOO_PRECISE: Final = re.compile(rb"\.[0-9]{10}")

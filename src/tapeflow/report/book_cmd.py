@@ -42,12 +42,8 @@ def replay_cmd(
     verify: Annotated[
         bool, typer.Option("--verify", help="Compare the rebuilt top N levels with every orderbook row.")
     ] = False,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
-    ] = False,
-    max_examples: Annotated[
-        int, typer.Option("--examples", min=0, help="Mismatches to describe in full.")
-    ] = 10,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    max_examples: Annotated[int, typer.Option("--examples", min=0, help="Mismatches to describe in full.")] = 10,
 ) -> None:
     """Replay a LOBSTER day through the L3 order book; with --verify, prove it against the orderbook file.
 
