@@ -27,12 +27,12 @@ E = TypeVar("E", bound=Event)
 _ts_init = attrgetter("ts_init")
 
 
-def merge_sorted(sources: Iterable[Iterable[E]], *, chunk: int = 4096) -> Iterator[E]:
+def merge_sorted(sources: Iterable[Iterable[E]], *, chunk: int = 1024) -> Iterator[E]:
     """Merge sources sorted by ``ts_init`` into one sorted stream, streaming (see the module doc for the order)."""
     return chain.from_iterable(merge_batches(sources, chunk=chunk))
 
 
-def merge_batches(sources: Iterable[Iterable[E]], *, chunk: int = 4096) -> Iterator[list[E]]:
+def merge_batches(sources: Iterable[Iterable[E]], *, chunk: int = 1024) -> Iterator[list[E]]:
     """Like ``merge_sorted`` but yields lists of consecutive events (cheaper to consume in a tight loop)."""
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1, got {chunk}")
