@@ -26,11 +26,12 @@ import zlib
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import IO, Final, Protocol
+from typing import Final, Protocol
 
 import msgspec
 
-from tapeflow.data.nytime import NS_PER_SECOND, day_base_ns, ny_to_utc_ns, seconds_column_to_ns
+from tapeflow.data.lobster_parse import LineReader, parse_block
+from tapeflow.data.nytime import NS_PER_SECOND, day_base_ns, ny_to_utc_ns
 from tapeflow.model.enums import Aggressor, MarketStatus, Side
 from tapeflow.model.errors import DataError
 from tapeflow.model.market import BookLevel
@@ -127,113 +128,6 @@ def open_lobster(path: str | Path) -> LobsterFile:
     )
 
 
-class _Lines:
-    """Whole lines from a zip member, read in blocks."""
-
-    def __init__(self, stream: IO[bytes], where: str, block: int) -> None:
-        self._stream = stream
-        self._where = where
-        self._block = block
-        self._lines: list[bytes] = []
-        self._pos = 0
-        self._tail = b""
-        self.eof = False
-
-    def _fill(self, row: int) -> bool:
-        try:
-            data = self._stream.read(self._block)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise DataError(f"truncated or corrupt near row {row}: {exc}", path=self._where, line=row) from exc
-        if not data:
-            self.eof = True
-            if self._tail.strip():
-                self._lines = [*self._lines[self._pos :], self._tail]
-                self._pos = 0
-                self._tail = b""
-                return True
-            return False
-        data = self._tail + data
-        cut = data.rfind(b"\n") + 1
-        self._tail = data[cut:]
-        if b"\r" in data:
-            data = data.replace(b"\r", b"")
-        self._lines = self._lines[self._pos :] + data[: cut - 1].split(b"\n") if cut else self._lines[self._pos :]
-        self._pos = 0
-        return True
-
-    def block(self, row: int) -> list[bytes]:
-        """The next block of lines (empty at the end); ``row`` is the number of rows read so far, for
-        errors."""
-        while self._pos >= len(self._lines):
-            if self.eof or not self._fill(row):
-                return []
-        out = self._lines[self._pos :] if self._pos else self._lines
-        self._lines = []
-        self._pos = 0
-        return out
-
-    def take(self, n: int, row: int) -> list[bytes]:
-        while len(self._lines) - self._pos < n:
-            if self.eof or not self._fill(row):
-                last = row + len(self._lines) - self._pos
-                raise DataError(
-                    f"orderbook file ends at row {last} but the message file goes on; the two files must "
-                    "have one row per message",
-                    path=self._where,
-                    line=last + 1,
-                )
-        out = self._lines[self._pos : self._pos + n]
-        self._pos += n
-        return out
-
-
-def _bad_row(lines: list[bytes], where: str, first_row: int) -> DataError:
-    """Find the first malformed row of a block (the fast parse only knows that one is)."""
-    for i, line in enumerate(lines):
-        fields = line.split(b",")
-        problem = ""
-        if len(fields) != 6:
-            problem = f"has {len(fields)} fields, expected 6 (time,type,order id,size,price,direction)"
-        else:
-            try:
-                seconds_column_to_ns([fields[0]])
-                kind, _, size, _, direction = (int(f) for f in fields[1:])
-            except ValueError:
-                problem = "has a field that is not a number"
-            else:
-                if not 1 <= kind <= 7:
-                    problem = f"has event type {kind}, expected 1-7"
-                elif direction not in (1, -1):
-                    problem = f"has direction {direction}, expected 1 or -1"
-                elif size < 0:
-                    problem = f"has a negative size {size}"
-        if problem:
-            text = line[:120].decode("utf-8", "replace")
-            return DataError(f"malformed message row {text!r}: it {problem}", path=where, line=first_row + i)
-    return DataError("malformed block (no single bad row found)", path=where, line=first_row)
-
-
-def _parse_block(lines: list[bytes], where: str, first_row: int, base: int) -> tuple[list[int], ...]:
-    """Columns of a block of message rows: seconds (as ns after midnight), type, id, size, price,
-    direction."""
-    n = len(lines)
-    fields = b",".join(lines).split(b",")
-    if len(fields) != 6 * n:
-        raise _bad_row(lines, where, first_row)
-    try:
-        kinds = list(map(int, fields[1::6]))
-        ids = list(map(int, fields[2::6]))
-        sizes = list(map(int, fields[3::6]))
-        prices = list(map(int, fields[4::6]))
-        dirs = list(map(int, fields[5::6]))
-        secs = seconds_column_to_ns(fields[0::6], base)
-    except ValueError:
-        raise _bad_row(lines, where, first_row) from None
-    if dirs.count(1) + dirs.count(-1) != n or min(kinds) < 1 or max(kinds) > 7 or min(sizes) < 0:
-        raise _bad_row(lines, where, first_row)
-    return secs, kinds, ids, sizes, prices, dirs
-
-
 def _side_levels(fields: list[bytes], offset: int) -> dict[int, int]:
     out: dict[int, int] = {}
     for j in range(offset, len(fields), 4):
@@ -268,13 +162,14 @@ class LobsterDecoder:
         self._prev_line = b""
         self._msg_where = f"{file.path}:{file.message_member}"
         self._book_where = f"{file.path}:{file.orderbook_member}"
-        self._lines: list[bytes] = []
+        self._text = b""
         self._first_row = 1
 
     def message_text(self, row: int) -> str:
         """The message row ``row`` (1-based) as text, while its block is the current one (for reports)."""
         i = row - self._first_row
-        return self._lines[i].decode("utf-8", "replace") if 0 <= i < len(self._lines) else f"row {row}"
+        lines = self._text.split(b"\n")
+        return lines[i].decode("utf-8", "replace") if 0 <= i < len(lines) - 1 else f"row {row}"
 
     def run(self) -> Iterator[int]:
         f = self.file
@@ -285,11 +180,14 @@ class LobsterDecoder:
                 zf.open(f.message_member) as mf,
                 zf.open(f.orderbook_member) as bf,
             ):
-                messages = _Lines(mf, self._msg_where, self._block_bytes)
-                books = _Lines(bf, self._book_where, self._block_bytes * 3)
-                while lines := messages.block(row):
-                    self._block(lines, books.take(len(lines), row), row + 1)
-                    row += len(lines)
+                messages = LineReader(mf, self._msg_where, self._block_bytes)
+                books = LineReader(bf, self._book_where, self._block_bytes * 3)
+                while True:
+                    block, n = messages.raw_block(row)
+                    if not n:
+                        break
+                    self._block(block, n, books.take(n, row), row + 1)
+                    row += n
                     yield row
                 if books.block(row):
                     raise DataError(
@@ -325,9 +223,9 @@ class LobsterDecoder:
         )
         self._prev_line = line
 
-    def _block(self, lines: list[bytes], book_lines: list[bytes], first_row: int) -> None:
-        secs, kinds, ids, sizes, prices, dirs = _parse_block(lines, self._msg_where, first_row, self._base)
-        self._lines = lines
+    def _block(self, block: bytes, n: int, book_lines: list[bytes], first_row: int) -> None:
+        secs, kinds, ids, sizes, prices, dirs = parse_block(block, n, self._msg_where, first_row, self._base)
+        self._text = block
         self._first_row = first_row
         if min(secs) < self._base + _EARLY_NS:
             day = self.file.day
@@ -335,7 +233,7 @@ class LobsterDecoder:
         by_type = self.counts.by_type
         for k in set(kinds):
             by_type[k] = by_type.get(k, 0) + kinds.count(k)
-        self.counts.rows += len(lines)
+        self.counts.rows += n
         sides = list(map(_SIDES.__getitem__, dirs))
         if first_row == 1:
             self._initial_book(book_lines[0], kinds[0], sides[0], prices[0], sizes[0], secs[0])
