@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapeflow.data.itch import ItchReader, midnight_utc_ns, read_itch_events
+from tapeflow.book.l3 import L3Book
+from tapeflow.data.itch import ItchReader, books_by_symbol, midnight_utc_ns, read_itch_events
 from tapeflow.data.itch_encoder import encode_message, encode_stream
 from tapeflow.data.itch_messages import (
     ItchAddOrder,
@@ -272,3 +273,19 @@ def test_generated_benchmark_file_parses_and_agrees_with_the_encoder(tmp_path: P
     assert kinds["A"] > kinds["E"] > 0 and kinds["D"] > 0 and kinds["U"] > 0 and kinds["X"] > 0
     events = list(ItchReader(path, date=DAY, strict=True).events())
     assert len(events) == 3_000 - 2 - 20  # all but the two system events and the stock directory
+
+
+def test_one_l3_book_per_symbol_and_the_filter_builds_the_same_book(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("gen_itch", BENCHMARKS / "gen_itch.py")
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    path = tmp_path / "synthetic.itch"
+    gen.generate(path, 20_000, symbols=12, seed=5)
+    books = books_by_symbol(ItchReader(path, date=DAY, strict=True).events(), L3Book)
+    assert len(books) == 12
+    assert all(book.unknown_order_refs == 0 and len(book) > 0 for book in books.values())
+    for symbol in sorted(books)[:3]:
+        alone = books_by_symbol(ItchReader(path, date=DAY, symbols=[symbol]).events(), L3Book)
+        assert list(alone) == [symbol]
+        assert alone[symbol].snapshot(ts=0) == books[symbol].snapshot(ts=0)

@@ -27,9 +27,11 @@ docs/PERFORMANCE.md.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol, TypeVar
 
 from tapeflow.model.events import Event
+from tapeflow.model.market import OrderAdded, OrderDeleted, OrderExecuted, OrderReduced, OrderReplaced
 
 from .itch_fast import fast_batches
 from .itch_mapping import EventMapper, midnight_utc_ns, slow_event
@@ -46,7 +48,10 @@ from .itch_parser import (
     iter_frames,
 )
 
-__all__ = ["ItchReader", "ItchStats", "midnight_utc_ns", "read_itch_events"]
+__all__ = ["ItchReader", "ItchStats", "L3EventSink", "books_by_symbol", "midnight_utc_ns", "read_itch_events"]
+
+L3_EVENTS = (OrderAdded, OrderExecuted, OrderReduced, OrderDeleted, OrderReplaced)
+"""The events that change an order-by-order book; ``Trade`` (P, Q) and ``TradingStatus`` (H) do not."""
 
 
 class ItchReader:
@@ -157,3 +162,30 @@ def read_itch_events(
 ) -> Iterator[Event]:
     """Tapeflow events of an ITCH 5.0 file, for callers that need no statistics."""
     return ItchReader(source, date=date, symbols=symbols, strict=strict).events()
+
+
+class L3EventSink(Protocol):
+    """What ``books_by_symbol`` feeds: ``tapeflow.book.L3Book`` is one (data does not import book)."""
+
+    def apply(self, event: Event) -> None: ...
+
+
+BookT = TypeVar("BookT", bound=L3EventSink)
+
+
+def books_by_symbol(events: Iterable[Event], factory: Callable[[str], BookT]) -> dict[str, BookT]:
+    """Feed every symbol's L3 events to its own book, made by ``factory(symbol)`` when the symbol first appears.
+
+    ITCH interleaves all symbols in one stream, so one book per symbol is the natural unit; pair with
+    ``ItchReader(..., symbols=...)`` to build only the books you need, e.g. ``books_by_symbol(reader.events(),
+    L3Book)``.
+    """
+    books: dict[str, BookT] = {}
+    l3 = L3_EVENTS
+    for event in events:
+        if isinstance(event, l3):
+            book = books.get(event.symbol)
+            if book is None:
+                book = books[event.symbol] = factory(event.symbol)
+            book.apply(event)
+    return books
