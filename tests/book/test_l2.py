@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -158,3 +159,9 @@ def test_book_equals_two_dict_reference_after_any_sequence(ops: list[tuple[Side,
     assert book.levels(BUY) == sorted(ref[BUY].items(), reverse=True)
     assert book.levels(SELL) == sorted(ref[SELL].items())
     assert len(book.bids) == len(ref[BUY])
+    evented, _ = _book()
+    for seq, (side, price, size) in enumerate(ops, 1):
+        action = BookAction.UPDATE if size else BookAction.DELETE
+        evented.apply(_delta(action, side, price, size, seq=seq))
+    assert evented.snapshot(ts=0) == msgspec.structs.replace(book.snapshot(ts=0), sequence=len(ops))
+    assert not evented.stale

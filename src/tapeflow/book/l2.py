@@ -64,15 +64,29 @@ class L2Book(BookBase):
     def apply(self, event: Event) -> None:
         """Apply a ``BookDelta``, ``BookSnapshot`` or ``DepthRevealed``; other events are not book updates."""
         if type(event) is BookDelta:
-            if not self._accept(event.sequence, event.ts_event):
+            integrity = self.integrity
+            seq = event.sequence
+            if seq and seq == integrity.sequence + 1:  # the common case, inline
+                integrity.sequence = seq
+                integrity.ts = event.ts_event
+            elif not self._accept(seq, event.ts_event):
                 return
             action = event.action
-            if action is _DELETE:
-                self.update(event.side, event.price, 0)
-            elif action is _CLEAR:
+            if action is _CLEAR:
                 self.clear()
-            else:
-                self.update(event.side, event.price, event.size)
+                return
+            # ``update`` inlined: a kernel-fed book pays one call per delta (tested equal to ``update``)
+            ladder = self.bids if event.side is _BUY else self.asks
+            sizes = ladder.sizes
+            price = event.price
+            size = 0 if action is _DELETE else event.size
+            if price in sizes:
+                if size > 0:
+                    sizes[price] = size
+                elif ladder.remove(price) and integrity.crossed:
+                    self._check_uncross()
+            elif size > 0 and ladder.insert(price, size):
+                self._check_cross()
         elif isinstance(event, BookSnapshot):
             self.load(event.bids, event.asks)
             self.integrity.on_snapshot(event.sequence, event.ts_event)

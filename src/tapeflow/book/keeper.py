@@ -1,0 +1,93 @@
+"""Keeps one local book per symbol up to date from the feed, for everyone on the kernel to read.
+
+It must be added to the kernel before the components that read books (strategies, the simulated exchange, the
+risk engine's price collar), because handlers run in subscription order: when a strategy's ``on_book`` runs, the
+book already includes the event. Integrity events (gap, resync, crossed, unknown order) and, when enabled, the
+microstructure signals go back onto the kernel queue through ``emit``.
+
+This module does not import the engine: it needs only something with ``subscribe`` and ``emit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+from tapeflow.book.l2 import L2Book
+from tapeflow.book.l3 import L3Book
+from tapeflow.book.signals import BookSignals, SignalConfig
+from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
+from tapeflow.model.events import Event
+from tapeflow.model.market import (
+    BookDelta,
+    BookSnapshot,
+    OrderAdded,
+    OrderDeleted,
+    OrderExecuted,
+    OrderReduced,
+    OrderReplaced,
+)
+
+L2_EVENTS: tuple[type[Event], ...] = (BookDelta, BookSnapshot)
+L3_EVENTS: tuple[type[Event], ...] = (
+    BookSnapshot,
+    OrderAdded,
+    OrderExecuted,
+    OrderReduced,
+    OrderDeleted,
+    OrderReplaced,
+    OrderDiscovered,
+    DepthRevealed,
+)
+
+
+class _Bus(Protocol):
+    def subscribe(self, event_type: Any, handler: Callable[[Any], None]) -> None: ...
+
+    def emit(self, event: Event) -> None: ...
+
+
+class BookKeeper:
+    """Books by symbol, built on first sight of a symbol. ``level`` says which kind the feed carries."""
+
+    def __init__(self, level: Literal["L2", "L3"] = "L2", *, signals: SignalConfig | None = None) -> None:
+        self.level = level
+        self.signals = signals
+        self._books: dict[str, L2Book | L3Book] = {}
+        self._apply: dict[str, Callable[[Event], None]] = {}
+        self._bus: _Bus | None = None
+
+    def attach(self, kernel: _Bus) -> None:
+        self._bus = kernel
+        for event_type in L3_EVENTS if self.level == "L3" else L2_EVENTS:
+            kernel.subscribe(event_type, self.on_event)
+
+    def on_start(self) -> None:
+        return None
+
+    def on_stop(self) -> None:
+        return None
+
+    def _emit(self, event: Event) -> None:
+        assert self._bus is not None
+        self._bus.emit(event)
+
+    def _create(self, symbol: str) -> Callable[[Event], None]:
+        book: L2Book | L3Book = L3Book(symbol, self._emit) if self.level == "L3" else L2Book(symbol, self._emit)
+        self._books[symbol] = book
+        apply = BookSignals(book, self._emit, self.signals).on_event if self.signals is not None else book.apply
+        self._apply[symbol] = apply
+        return apply
+
+    def on_event(self, event: Event) -> None:
+        symbol: str = event.symbol  # type: ignore[attr-defined]
+        apply = self._apply.get(symbol)
+        if apply is None:
+            apply = self._create(symbol)
+        apply(event)
+
+    def book(self, symbol: str) -> L2Book | L3Book | None:
+        return self._books.get(symbol)
+
+    def symbols(self) -> list[str]:
+        return sorted(self._books)
