@@ -36,6 +36,7 @@ def _child(path: str, mode: str, limit: int) -> None:
 
     reader = ItchReader(path, date=DAY)
     events = 0
+    cpu = time.process_time()
     start = time.perf_counter()
     if mode == "messages":
         for _ in reader.messages():
@@ -47,8 +48,19 @@ def _child(path: str, mode: str, limit: int) -> None:
             if reader.stats.messages >= limit:
                 break
     took = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"messages": reader.stats.messages, "events": events, "seconds": took, "peak_rss_kib": peak_kib}))
+    print(
+        json.dumps(
+            {
+                "messages": reader.stats.messages,
+                "events": events,
+                "seconds": took,
+                "cpu_seconds": cpu,
+                "peak_rss_kib": peak_kib,
+            }
+        )
+    )
 
 
 def _run(path: Path, mode: str, limit: int) -> dict[str, float]:
@@ -60,6 +72,7 @@ def _run(path: Path, mode: str, limit: int) -> dict[str, float]:
     )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     result["msgs_per_s"] = result["messages"] / result["seconds"]
+    result["msgs_per_cpu_s"] = result["messages"] / result["cpu_seconds"]
     result["peak_rss_mb"] = round(result.pop("peak_rss_kib") / 1024, 1)
     return result
 
@@ -169,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in runs.items():
         print(
             f"{name:>22}: {result['messages']:>11,} msgs {result['events']:>11,} events "
-            f"{result['seconds']:7.2f} s {result['msgs_per_s'] / 1e6:6.2f} M msgs/s  "
+            f"{result['seconds']:7.2f} s {result['msgs_per_s'] / 1e6:6.2f} M msgs/s "
+            f"({result['msgs_per_cpu_s'] / 1e6:.2f} M per CPU s)  "
             f"peak RSS {result['peak_rss_mb']:7.1f} MB"
         )
     print("breakdown (ns per message): " + ", ".join(f"{k}={v}" for k, v in breakdown.items()))
@@ -180,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
         "msgs_per_s": round(runs[f"events_{total}"]["msgs_per_s"]),
+        "msgs_per_cpu_s": round(runs[f"events_{total}"]["msgs_per_cpu_s"]),
         "peak_rss_mb": {
             str(small): runs[f"events_{small}"]["peak_rss_mb"],
             str(total): runs[f"events_{total}"]["peak_rss_mb"],

@@ -139,7 +139,7 @@ class ItchReader:
         batch: list[Event] = []
         for frame in iter_frames(chunks, "raw", stats, strict=self.strict, name=name):
             stats.messages += 1
-            event = slow_event(frame, stats.messages, mapper, strict=self.strict, name=name)
+            event = slow_event(frame, mapper, strict=self.strict, name=name)
             if event is not None:
                 batch.append(event)
                 if len(batch) >= 4096:

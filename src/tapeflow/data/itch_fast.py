@@ -23,13 +23,13 @@ from .itch_parser import Frame, ItchStats, report_truncated
 _MAX_FRAME: Final = 2 + max(layout.length for layout in LAYOUTS.values())
 _MASK48: Final = (1 << 48) - 1
 # Fast-path layouts include the 2-byte length prefix; ``Q`` at byte 5 spans tracking number and timestamp.
-_A = struct.Struct(">HBHQQBI8xI").unpack_from
-_F = struct.Struct(">HBHQQBI8xI4s").unpack_from
-_D = struct.Struct(">HBHQQ").unpack_from
-_U = struct.Struct(">HBHQQQII").unpack_from
-_E = struct.Struct(">HBHQQIQ").unpack_from
-_X = struct.Struct(">HBHQQI").unpack_from
-_C = struct.Struct(">HBHQQIQBI").unpack_from
+_A = struct.Struct(">HxHQQBI8xI").unpack_from
+_F = struct.Struct(">HxHQQBI8xI4s").unpack_from
+_D = struct.Struct(">HxHQQ").unpack_from
+_U = struct.Struct(">HxHQQQII").unpack_from
+_E = struct.Struct(">HxHQQIQ").unpack_from
+_X = struct.Struct(">HxHQQI").unpack_from
+_C = struct.Struct(">HxHQQIQBI").unpack_from
 # The hot loop spells lengths as literals (a local constant is the cheapest operand); they must match the
 # spec.
 assert [LAYOUTS[ord(c)].length for c in "ADUEXFC"] == [36, 19, 35, 31, 23, 40, 36]
@@ -60,8 +60,9 @@ def fast_batches(
     unpack_a, unpack_f, unpack_d, unpack_u, unpack_e, unpack_x, unpack_c = _A, _F, _D, _U, _E, _X, _C
     carry = b""
     offset = 0  # stream offset of data[0]
-    seq = 0
-    filtered = 0
+    filtered = 0  # fast-path messages dropped by the symbol filter
+    slow = 0  # messages that went the generic way
+    slow_events = 0  # events those produced
     for chunk in chunks:
         data = carry + chunk if carry else chunk
         n = len(data)
@@ -71,9 +72,8 @@ def fast_batches(
         app = out.append
         while pos < limit:
             t = data[pos + 2]
-            seq += 1
             if t == 65:  # A: Add Order
-                ln, _, loc, tt, ref, side, sh, px = unpack_a(data, pos)
+                ln, loc, tt, ref, side, sh, px = unpack_a(data, pos)
                 if ln == 36 and sh and (sd := sides[side]) is not None:
                     sym = syms[loc]
                     if sym is not None:
@@ -96,7 +96,7 @@ def fast_batches(
                         pos += 38
                         continue
             elif t == 68:  # D: Order Delete
-                ln, _, loc, tt, ref = unpack_d(data, pos)
+                ln, loc, tt, ref = unpack_d(data, pos)
                 if ln == 19:
                     sym = syms[loc]
                     if sym is not None:
@@ -109,7 +109,7 @@ def fast_batches(
                         pos += 21
                         continue
             elif t == 85:  # U: Order Replace
-                ln, _, loc, tt, ref, new, sh, px = unpack_u(data, pos)
+                ln, loc, tt, ref, new, sh, px = unpack_u(data, pos)
                 if ln == 35 and sh:
                     sym = syms[loc]
                     if sym is not None:
@@ -132,7 +132,7 @@ def fast_batches(
                         pos += 37
                         continue
             elif t == 69:  # E: Order Executed
-                ln, _, loc, tt, ref, sh, match = unpack_e(data, pos)
+                ln, loc, tt, ref, sh, match = unpack_e(data, pos)
                 if ln == 31 and sh:
                     sym = syms[loc]
                     if sym is not None:
@@ -154,7 +154,7 @@ def fast_batches(
                         pos += 33
                         continue
             elif t == 88:  # X: Order Cancel (partial)
-                ln, _, loc, tt, ref, sh = unpack_x(data, pos)
+                ln, loc, tt, ref, sh = unpack_x(data, pos)
                 if ln == 23 and sh:
                     sym = syms[loc]
                     if sym is not None:
@@ -167,7 +167,7 @@ def fast_batches(
                         pos += 25
                         continue
             elif t == 70:  # F: Add Order with MPID
-                ln, _, loc, tt, ref, side, sh, px, mpid = unpack_f(data, pos)
+                ln, loc, tt, ref, side, sh, px, mpid = unpack_f(data, pos)
                 if ln == 40 and sh and (sd := sides[side]) is not None:
                     sym = syms[loc]
                     if sym is not None:
@@ -191,7 +191,7 @@ def fast_batches(
                         pos += 42
                         continue
             elif t == 67:  # C: Order Executed With Price
-                ln, _, loc, tt, ref, sh, match, printable, px = unpack_c(data, pos)
+                ln, loc, tt, ref, sh, match, printable, px = unpack_c(data, pos)
                 if ln == 36 and sh:
                     sym = syms[loc]
                     if sym is not None:
@@ -216,18 +216,19 @@ def fast_batches(
                         continue
             size = data[pos] << 8 | data[pos + 1]
             if pos + 2 + size > n:  # a long unknown message runs past the chunk: finish it next time
-                seq -= 1
                 break
-            frame = Frame(data, pos + 2, size, offset + pos)
-            event = slow_event(frame, seq, mapper, strict=strict, name=name)
+            slow += 1
+            event = slow_event(Frame(data, pos + 2, size, offset + pos), mapper, strict=strict, name=name)
             if event is not None:
                 app(event)
+                slow_events += 1
             pos += 2 + size
+        # Messages are counted per chunk, not per message: one addition less in the hot loop.
+        stats.messages += len(out) - slow_events + filtered + slow
         stats.filtered += filtered
-        filtered = 0
+        filtered = slow = slow_events = 0
         carry = data[pos:]  # whatever may be incomplete waits for the next chunk
         offset += pos
-        stats.messages = seq
         stats.bytes = offset
         if out:
             stats.events += len(out)
@@ -239,12 +240,11 @@ def fast_batches(
         size = carry[pos] << 8 | carry[pos + 1]
         if pos + 2 + size > len(carry):
             break
-        seq += 1
-        event = slow_event(Frame(carry, pos + 2, size, offset + pos), seq, mapper, strict=strict, name=name)
+        stats.messages += 1
+        event = slow_event(Frame(carry, pos + 2, size, offset + pos), mapper, strict=strict, name=name)
         if event is not None:
             tail.append(event)
         pos += 2 + size
-    stats.messages = seq
     stats.bytes = offset + pos
     if tail:
         stats.events += len(tail)

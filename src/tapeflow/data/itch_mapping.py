@@ -104,7 +104,7 @@ class EventMapper:
             )
         return None
 
-    def event_for(self, msg: ItchMessage, seq: int, *, name: str, offset: int, strict: bool) -> Event | None:
+    def event_for(self, msg: ItchMessage, *, name: str, offset: int, strict: bool) -> Event | None:
         """The tapeflow event for ``msg``; None when it has none, or is filtered out or unusable (counted)."""
         if isinstance(msg, ItchStockDirectory):
             self.learn(msg.stock_locate, msg.stock)
@@ -230,10 +230,10 @@ class EventMapper:
         return event
 
 
-def slow_event(frame: Frame, seq: int, mapper: EventMapper, *, strict: bool, name: str) -> Event | None:
+def slow_event(frame: Frame, mapper: EventMapper, *, strict: bool, name: str) -> Event | None:
     """Decode one framed message generically and map it: the path for everything irregular or rare."""
     layout = check_frame(frame, mapper.stats, strict=strict, name=name)
     if layout is None:
         return None
     msg = decode_message(layout, frame.buf, frame.start)
-    return mapper.event_for(msg, seq, name=name, offset=frame.offset, strict=strict)
+    return mapper.event_for(msg, name=name, offset=frame.offset, strict=strict)
