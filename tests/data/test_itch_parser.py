@@ -95,12 +95,14 @@ def test_real_fixture_read_in_tiny_chunks_and_from_gzip_gives_the_same(data_dir:
 
 
 @pytest.mark.parametrize("framing", ["length", "raw"])
-def test_framing_is_detected_from_the_first_bytes(framing: str) -> None:
+@pytest.mark.parametrize("chunk_size", [1, 2, 5, 1 << 14])
+def test_framing_is_detected_from_the_first_bytes_whatever_the_chunk_size(framing: str, chunk_size: int) -> None:
     data = encode_stream(SAMPLE, framing)  # type: ignore[arg-type]
     assert detect_framing(data) == framing
-    reader = ItchReader(data, date=DAY)
+    reader = ItchReader(data, date=DAY, chunk_size=chunk_size)
     assert list(reader.messages()) == SAMPLE
     assert reader.stats.framing == framing
+    assert len(list(ItchReader(data, date=DAY, chunk_size=chunk_size).events())) == 3  # H, A, D
 
 
 def test_bytes_that_are_not_itch_are_refused_with_a_hint() -> None:

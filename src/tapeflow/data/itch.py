@@ -38,6 +38,7 @@ from .itch_mapping import EventMapper, midnight_utc_ns, slow_event
 from .itch_messages import ItchMessage, ItchStockDirectory
 from .itch_parser import (
     CHUNK_SIZE,
+    HEAD_BYTES,
     FramingChoice,
     ItchInput,
     ItchSource,
@@ -126,7 +127,7 @@ class ItchReader:
         framing = self.framing
         if framing == "auto":
             first = next(chunks, b"")
-            framing = detect_framing(first[:1024])
+            framing = detect_framing(first[:HEAD_BYTES])
             chunks = _prepend(first, chunks)
         self.stats.framing = framing
         if framing == "raw":

@@ -39,6 +39,7 @@ FramingChoice = Literal["auto", "length", "raw"]
 CHUNK_SIZE: Final = 1 << 14
 """16 KiB: few enough events per batch that they are still in the CPU cache when the consumer frees them."""
 GZIP_MAGIC: Final = b"\x1f\x8b"
+HEAD_BYTES: Final = 256
 _PREFIX = struct.Struct(">H")
 
 
@@ -89,7 +90,22 @@ class ItchInput:
         self.compressed = False
 
     def chunks(self) -> Iterator[bytes]:
-        """Decompressed data in chunks of about ``chunk_size`` bytes (never the whole file at once)."""
+        """Decompressed data in chunks of about ``chunk_size`` bytes (never the whole file at once).
+
+        The first chunk holds at least ``HEAD_BYTES`` (or the whole input), so that framing detection always
+        sees a few messages, whatever the chunk size.
+        """
+        pieces = self._decompressed()
+        head = b""
+        for piece in pieces:
+            head += piece
+            if len(head) >= HEAD_BYTES:
+                break
+        if head:
+            yield head
+        yield from pieces
+
+    def _decompressed(self) -> Iterator[bytes]:
         try:
             first = self._stream.read(self.chunk_size)
             if first[:2] == GZIP_MAGIC:
@@ -215,7 +231,7 @@ def iter_frames(
     for chunk in chunks:
         data = carry + chunk if carry else chunk
         if not stats.framing:
-            stats.framing = detect_framing(data[:1024]) if framing == "auto" else framing
+            stats.framing = detect_framing(data[:HEAD_BYTES]) if framing == "auto" else framing
         pos = 0
         end = len(data)
         if stats.framing == "length":
