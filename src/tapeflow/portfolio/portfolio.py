@@ -1,0 +1,208 @@
+"""The portfolio: cash, netting positions, fees and the equity curve, kept from events alone.
+
+It is a kernel component: fills move positions and cash, quotes and bars move marks, a repeating timer samples
+the equity curve. Nothing calls into it to change state except ``mark`` (for an integrator who marks from an
+order book) and ``sample`` (for bar data, where a sample per bar is the natural periodicity); strategies and the
+risk engine only read it.
+
+Money is ``int`` 1/10,000 dollar throughout. Cash is exact: a buy of q at p costs ``q * p + fee``, a sell brings
+``q * p - fee``. Realized PnL is gross of fees and fees are a separate total, so that the identity
+``equity == starting_cash + realized - fees + unrealized`` holds to the unit (see ``position`` for why rounding of
+half-unit marks cannot break it).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from tapeflow.model.market import Bar, Quote
+from tapeflow.model.orders import OrderFilled
+from tapeflow.model.prices import NO_PRICE
+from tapeflow.portfolio.position import Position, PositionView, mark_x2_of
+
+if TYPE_CHECKING:
+    from tapeflow.engine.kernel import Kernel
+    from tapeflow.model.events import TimerFired
+
+DEFAULT_SAMPLE_INTERVAL_NS = 1_000_000_000
+"""One equity sample per simulated second: fine enough for tick data, cheap enough for a full session."""
+
+
+class EquityCurve:
+    """Append-only columns of equity samples (one list per column: appending is all a run pays)."""
+
+    __slots__ = ("cash", "equity", "fees", "gross", "net", "realized", "ts", "unrealized")
+    COLUMNS = ("ts", "equity", "cash", "gross", "net", "realized", "unrealized", "fees")
+    """Column order of ``columns()`` and of ``equity.parquet``; money in 1/10,000 dollar, ``ts`` in ns."""
+
+    def __init__(self) -> None:
+        self.ts: list[int] = []
+        self.equity: list[int] = []
+        self.cash: list[int] = []
+        self.gross: list[int] = []
+        self.net: list[int] = []
+        self.realized: list[int] = []
+        self.unrealized: list[int] = []
+        self.fees: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def columns(self) -> dict[str, list[int]]:
+        return {name: getattr(self, name) for name in self.COLUMNS}
+
+
+class PortfolioConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """``starting_cash`` in 1/10,000 dollar; ``sample_interval_ns`` None disables the sampling timer."""
+
+    starting_cash: int = 1_000_000 * 10_000
+    sample_interval_ns: int | None = DEFAULT_SAMPLE_INTERVAL_NS
+    strategy_id: str | None = None
+    """Only fills of this strategy count (None: every fill, the whole account)."""
+
+
+class Portfolio:
+    """Cash, positions and the equity curve of one account (or one strategy, see ``PortfolioConfig``)."""
+
+    def __init__(self, config: PortfolioConfig | None = None) -> None:
+        self.config = config if config is not None else PortfolioConfig()
+        self.starting_cash = self.config.starting_cash
+        self.cash = self.starting_cash
+        self.fees = 0
+        """Sum of ``OrderFilled.fee`` (negative components are rebates)."""
+        self.traded_notional = 0
+        """Sum of ``quantity * price`` over fills, for turnover."""
+        self.fill_count = 0
+        self.curve = EquityCurve()
+        self._positions: dict[str, Position] = {}
+        self._marks_x2: dict[str, int] = {}
+        self._kernel: Kernel | None = None
+
+    # -- component ----------------------------------------------------------------------------------------------
+
+    def attach(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        kernel.subscribe(OrderFilled, self.on_fill)
+        kernel.subscribe(Quote, self.on_quote)
+        kernel.subscribe(Bar, self.on_bar)
+
+    def on_start(self) -> None:
+        kernel = self._kernel
+        if kernel is None:
+            return
+        self.sample(kernel.now)
+        if self.config.sample_interval_ns is not None:
+            kernel.set_timer("portfolio.sample", interval=self.config.sample_interval_ns, callback=self._on_timer)
+
+    def on_stop(self) -> None:
+        if self._kernel is not None:
+            self.sample(self._kernel.now)
+
+    def _on_timer(self, event: TimerFired) -> None:
+        self.sample(event.ts_init)
+
+    # -- writes (events) ----------------------------------------------------------------------------------------
+
+    def on_fill(self, event: OrderFilled) -> None:
+        strategy = self.config.strategy_id
+        if strategy is not None and event.strategy_id != strategy:
+            return
+        sign = event.side.sign
+        notional = event.quantity * event.price
+        self.cash -= sign * notional + event.fee
+        self.fees += event.fee
+        self.traded_notional += notional
+        self.fill_count += 1
+        position = self._position(event.symbol)
+        if event.symbol not in self._marks_x2:
+            position.mark_x2 = 2 * event.price
+        position.apply_fill(sign * event.quantity, event.price, event.fee)
+
+    def on_quote(self, event: Quote) -> None:
+        """Mark at the mid, only when both sides are present: a one-sided quote has no mid to trust."""
+        if event.bid_size and event.ask_size and event.bid_price != NO_PRICE and event.ask_price != NO_PRICE:
+            self._set_mark_x2(event.symbol, event.bid_price + event.ask_price)
+
+    def on_bar(self, event: Bar) -> None:
+        self._set_mark_x2(event.symbol, 2 * event.close)
+
+    def mark(self, symbol: str, price: int | Fraction) -> None:
+        """Mark ``symbol`` at ``price`` (price units; a Fraction must be a multiple of half a unit, e.g. a mid)."""
+        self._set_mark_x2(symbol, mark_x2_of(price))
+
+    def _set_mark_x2(self, symbol: str, mark_x2: int) -> None:
+        self._marks_x2[symbol] = mark_x2
+        position = self._positions.get(symbol)
+        if position is not None:
+            position.mark_x2 = mark_x2
+
+    def _position(self, symbol: str) -> Position:
+        position = self._positions.get(symbol)
+        if position is None:
+            position = self._positions[symbol] = Position(symbol)
+            position.mark_x2 = self._marks_x2.get(symbol)
+        return position
+
+    def sample(self, ts: int) -> None:
+        """Append one equity sample at ``ts``; a second sample at the same ``ts`` replaces the first.
+
+        Replacing keeps one row per time: the timer fires before feed events of its time, and the final sample
+        at ``on_stop`` must see what those events did.
+        """
+        curve = self.curve
+        gross = net = unrealized = 0
+        for position in self._positions.values():
+            value = position.market_value()
+            gross += abs(value)
+            net += value
+            unrealized += value - position.cost_basis
+        row = (ts, self.cash + net, self.cash, gross, net, self.realized_pnl(), unrealized, self.fees)
+        replace = bool(curve.ts) and curve.ts[-1] == ts
+        for name, value in zip(EquityCurve.COLUMNS, row, strict=True):
+            column: list[int] = getattr(curve, name)
+            if replace:
+                column[-1] = value
+            else:
+                column.append(value)
+
+    # -- reads --------------------------------------------------------------------------------------------------
+
+    def position(self, symbol: str) -> PositionView:
+        """The position in ``symbol`` (flat, never marked, when nothing was traded)."""
+        position = self._positions.get(symbol)
+        if position is None:
+            position = Position(symbol)
+            position.mark_x2 = self._marks_x2.get(symbol)
+        return position.view()
+
+    def positions(self) -> list[PositionView]:
+        """Every symbol ever traded, flat ones included, in symbol order (deterministic)."""
+        return [self._positions[symbol].view() for symbol in sorted(self._positions)]
+
+    def quantity(self, symbol: str) -> int:
+        """Signed shares held: the one number the risk engine asks for on every order, without building a view."""
+        position = self._positions.get(symbol)
+        return 0 if position is None else position.quantity
+
+    def mark_price(self, symbol: str) -> Fraction | None:
+        mark_x2 = self._marks_x2.get(symbol)
+        return None if mark_x2 is None else Fraction(mark_x2, 2)
+
+    def equity(self) -> int:
+        return self.cash + self.net_exposure()
+
+    def gross_exposure(self) -> int:
+        return sum(abs(p.market_value()) for p in self._positions.values())
+
+    def net_exposure(self) -> int:
+        return sum(p.market_value() for p in self._positions.values())
+
+    def realized_pnl(self) -> int:
+        """Gross of fees; subtract ``fees`` for the net figure."""
+        return sum(p.realized for p in self._positions.values())
+
+    def unrealized_pnl(self) -> int:
+        return sum(p.unrealized() for p in self._positions.values())

@@ -1,0 +1,438 @@
+"""Results of a run: orders and fills recorded from events, Parquet files, the summary and its terminal table.
+
+``ResultsCollector`` learns everything from events on the kernel (``SubmitOrder`` through the final order
+event), never from the execution engine's internals, so any engine (or a live venue) gives the same results. The
+arrival mid of an order is the mid known when its ``SubmitOrder`` is dispatched: from ``mid_of`` when the
+integrator injects one (e.g. read from the L3 book), else the last two-sided ``Quote`` seen for the symbol.
+Mids are kept doubled (``bid + ask``) so that they stay exact integers; ``arrival_mid_x2`` columns say so.
+
+Parquet files are written to a temporary name in the target folder and renamed into place, so a reader never
+sees half a file; with the writer options pinned below, the same events give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from tapeflow.model.enums import LiquiditySide, OrderType, Side, TimeInForce
+from tapeflow.model.market import Quote
+from tapeflow.model.orders import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    RiskRejected,
+    SubmitOrder,
+)
+from tapeflow.model.prices import NO_PRICE, price_to_str
+from tapeflow.portfolio.position import round_div
+from tapeflow.report import metrics
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tapeflow.engine.kernel import Kernel
+    from tapeflow.portfolio.portfolio import Portfolio
+
+MidOf = Callable[[str], Fraction | None]
+MONEY_UNIT = "1/10000 USD"
+_UNITS = {
+    "tapeflow.units": "prices and money (price, fee, fees, filled_notional, equity, cash, gross, net, realized, "
+    "unrealized) are int64 1/10000 USD; arrival_mid_x2 is bid + ask (twice the mid) in the same unit; ts_* and ts "
+    "are int64 ns since the Unix epoch, UTC; quantities are shares",
+}
+
+
+class OrderStatus(enum.Enum):
+    SUBMITTED = "SUBMITTED"
+    ACCEPTED = "ACCEPTED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+    RISK_REJECTED = "RISK_REJECTED"
+
+
+class OrderRecord(msgspec.Struct, kw_only=True):
+    """What happened to one order (mutable: updated as its events arrive).
+
+    ``order_type`` is None for an order whose ``SubmitOrder`` was never seen (a fill is still recorded).
+    """
+
+    strategy_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    order_type: OrderType | None = None
+    time_in_force: TimeInForce | None = None
+    price: int = NO_PRICE
+    stop_price: int = NO_PRICE
+    arrival_mid_x2: int | None = None
+    status: OrderStatus = OrderStatus.SUBMITTED
+    filled_quantity: int = 0
+    filled_notional: int = 0
+    fees: int = 0
+    ts_submit: int | None = None
+    ts_accepted: int | None = None
+    ts_done: int | None = None
+    reason: str = ""
+
+
+class Summary(msgspec.Struct, frozen=True, kw_only=True):
+    """The run in one object (the ``--json`` output). Money fields end in ``_units``: int 1/10,000 dollar.
+
+    Equity-based fields are None when the collector had no portfolio; ratios are None when undefined.
+    """
+
+    start_ns: int | None
+    end_ns: int | None
+    equity_samples: int
+    starting_equity_units: int | None
+    final_equity_units: int | None
+    pnl_units: int | None
+    realized_pnl_units: int | None
+    unrealized_pnl_units: int | None
+    fees_units: int
+    traded_notional_units: int
+    total_return: float | None
+    sharpe: float | None
+    sortino: float | None
+    periodicity: str
+    periods_per_year: float | None
+    max_drawdown: float | None
+    max_drawdown_units: int | None
+    turnover: float | None
+    orders: int
+    orders_by_status: dict[str, int]
+    fills: int
+    round_trips: int
+    winning_round_trips: int
+    open_round_trips: int
+    hit_ratio: float | None
+    avg_slippage_units: float | None
+    avg_slippage_bps: float | None
+    limit_orders: int
+    limit_fill_ratio: float | None
+    money_unit: str = MONEY_UNIT
+
+
+class ResultsCollector:
+    """Kernel component recording orders and fills; ``portfolio`` supplies the equity curve for the summary."""
+
+    def __init__(self, *, portfolio: Portfolio | None = None, mid_of: MidOf | None = None) -> None:
+        self.portfolio = portfolio
+        self.mid_of = mid_of
+        self.orders: dict[tuple[str, str], OrderRecord] = {}
+        """By (strategy_id, client_order_id), in submission order."""
+        self.fills: list[OrderFilled] = []
+        self.fill_mids_x2: list[int | None] = []
+        """Arrival mid (doubled) of each fill's order, parallel to ``fills``."""
+        self._mids_x2: dict[str, int] = {}
+
+    def attach(self, kernel: Kernel) -> None:
+        if self.mid_of is None:
+            kernel.subscribe(Quote, self.on_quote)
+        kernel.subscribe(SubmitOrder, self.on_submit)
+        kernel.subscribe(OrderAccepted, self.on_accepted)
+        kernel.subscribe(OrderFilled, self.on_filled)
+        kernel.subscribe(OrderCancelled, self.on_done)
+        kernel.subscribe(OrderExpired, self.on_done)
+        kernel.subscribe(OrderRejected, self.on_done)
+        kernel.subscribe(RiskRejected, self.on_done)
+
+    def on_start(self) -> None:
+        return None
+
+    def on_stop(self) -> None:
+        return None
+
+    def on_quote(self, event: Quote) -> None:
+        if event.bid_size and event.ask_size and event.bid_price != NO_PRICE and event.ask_price != NO_PRICE:
+            self._mids_x2[event.symbol] = event.bid_price + event.ask_price
+
+    def _arrival_mid_x2(self, symbol: str) -> int | None:
+        if self.mid_of is None:
+            return self._mids_x2.get(symbol)
+        mid = self.mid_of(symbol)
+        if mid is None:
+            return None
+        doubled = Fraction(mid) * 2
+        return round_div(doubled.numerator, doubled.denominator)
+
+    def on_submit(self, event: SubmitOrder) -> None:
+        self.orders[(event.strategy_id, event.client_order_id)] = OrderRecord(
+            strategy_id=event.strategy_id,
+            client_order_id=event.client_order_id,
+            symbol=event.symbol,
+            side=event.side,
+            quantity=event.quantity,
+            order_type=event.order_type,
+            time_in_force=event.time_in_force,
+            price=event.price,
+            stop_price=event.stop_price,
+            ts_submit=event.ts_init,
+            arrival_mid_x2=self._arrival_mid_x2(event.symbol),
+        )
+
+    def on_accepted(self, event: OrderAccepted) -> None:
+        record = self.orders.get((event.strategy_id, event.client_order_id))
+        if record is not None:
+            record.ts_accepted = event.ts_init
+            if record.status is OrderStatus.SUBMITTED:
+                record.status = OrderStatus.ACCEPTED
+
+    def on_filled(self, event: OrderFilled) -> None:
+        key = (event.strategy_id, event.client_order_id)
+        record = self.orders.get(key)
+        if record is None:  # its SubmitOrder came before this collector was attached, or went around the kernel
+            record = self.orders[key] = OrderRecord(
+                strategy_id=event.strategy_id,
+                client_order_id=event.client_order_id,
+                symbol=event.symbol,
+                side=event.side,
+                quantity=event.quantity + event.leaves_quantity,
+            )
+        record.filled_quantity += event.quantity
+        record.filled_notional += event.quantity * event.price
+        record.fees += event.fee
+        if event.leaves_quantity == 0:
+            record.status = OrderStatus.FILLED
+            record.ts_done = event.ts_init
+        else:
+            record.status = OrderStatus.PARTIALLY_FILLED
+        self.fills.append(event)
+        self.fill_mids_x2.append(record.arrival_mid_x2)
+
+    def on_done(self, event: OrderCancelled | OrderExpired | OrderRejected | RiskRejected) -> None:
+        record = self.orders.get((event.strategy_id, event.client_order_id))
+        if record is None:
+            return
+        record.status = _DONE_STATUS[type(event)]
+        record.ts_done = event.ts_init
+        if isinstance(event, OrderRejected | RiskRejected | OrderCancelled):
+            record.reason = event.reason
+
+    # -- outputs ------------------------------------------------------------------------------------------------
+
+    def summary(self) -> Summary:
+        fills = self.fills
+        signs = [f.side.sign for f in fills]
+        quantities = [f.quantity for f in fills]
+        prices = [f.price for f in fills]
+        fees = sum(f.fee for f in fills)
+        notional = sum(q * p for q, p in zip(quantities, prices, strict=True))
+        trips = metrics.round_trips([f.symbol for f in fills], signs, quantities, prices, [f.fee for f in fills])
+        slip = metrics.slippage(signs, quantities, prices, self.fill_mids_x2)
+        limits = [r for r in self.orders.values() if r.order_type is OrderType.LIMIT]
+        statuses = Counter(r.status.value for r in self.orders.values())
+        equity_fields = _equity_fields(self.portfolio, notional)
+        return Summary(
+            **equity_fields,
+            fees_units=fees,
+            traded_notional_units=notional,
+            orders=len(self.orders),
+            orders_by_status=dict(sorted(statuses.items())),
+            fills=len(fills),
+            round_trips=trips.count,
+            winning_round_trips=trips.wins,
+            open_round_trips=len(trips.open_symbols),
+            hit_ratio=metrics.hit_ratio(trips),
+            avg_slippage_units=slip.units,
+            avg_slippage_bps=slip.bps,
+            limit_orders=len(limits),
+            limit_fill_ratio=metrics.fill_ratio([r.quantity for r in limits], [r.filled_quantity for r in limits]),
+        )
+
+    def tables(self) -> dict[str, Any]:
+        """The three Arrow tables, by file stem: ``orders``, ``fills``, ``equity``."""
+        tables = {"orders": _orders_table(self.orders.values()), "fills": self._fills_table(), "equity": self._equity()}
+        return {stem: table.replace_schema_metadata(_UNITS) for stem, table in tables.items()}
+
+    def write_parquet(self, directory: str | Path) -> list[Path]:
+        """Write ``orders.parquet``, ``fills.parquet`` and ``equity.parquet`` atomically; return their paths."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        return [write_table_atomic(table, folder / f"{stem}.parquet") for stem, table in self.tables().items()]
+
+    def _fills_table(self) -> Any:
+        fills = self.fills
+        columns = {
+            "ts_init": _ints([f.ts_init for f in fills]),
+            "ts_event": _ints([f.ts_event for f in fills]),
+            "strategy_id": pa.array([f.strategy_id for f in fills], pa.string()),
+            "client_order_id": pa.array([f.client_order_id for f in fills], pa.string()),
+            "symbol": _dict_strings([f.symbol for f in fills]),
+            "side": _enum_column([f.side for f in fills], Side),
+            "price": _ints([f.price for f in fills]),
+            "quantity": _ints([f.quantity for f in fills]),
+            "leaves_quantity": _ints([f.leaves_quantity for f in fills]),
+            "liquidity_side": _enum_column([f.liquidity_side for f in fills], LiquiditySide),
+            "fee": _ints([f.fee for f in fills]),
+            "arrival_mid_x2": _ints(self.fill_mids_x2),
+            "trade_id": pa.array([f.trade_id for f in fills], pa.string()),
+            "venue_order_id": pa.array([f.venue_order_id for f in fills], pa.string()),
+            "venue": _dict_strings([f.venue for f in fills]),
+        }
+        return pa.table(columns)
+
+    def _equity(self) -> Any:
+        rows = self.portfolio.curve.columns() if self.portfolio is not None else {"ts": []}
+        return pa.table({name: _ints(values) for name, values in rows.items()})
+
+
+_DONE_STATUS: dict[type[Any], OrderStatus] = {
+    OrderCancelled: OrderStatus.CANCELLED,
+    OrderExpired: OrderStatus.EXPIRED,
+    OrderRejected: OrderStatus.REJECTED,
+    RiskRejected: OrderStatus.RISK_REJECTED,
+}
+
+
+def _equity_fields(portfolio: Portfolio | None, notional: int) -> dict[str, Any]:
+    if portfolio is None or not len(portfolio.curve):
+        keys = ("start_ns", "end_ns", "starting_equity_units", "final_equity_units", "pnl_units")
+        more = ("realized_pnl_units", "unrealized_pnl_units", "total_return", "sharpe", "sortino", "periods_per_year")
+        last = ("max_drawdown", "max_drawdown_units", "turnover")
+        return dict.fromkeys(keys + more + last) | {"equity_samples": 0, "periodicity": "none"}
+    curve = portfolio.curve
+    returns = metrics.period_returns(curve.ts, curve.equity)
+    drawdown = metrics.max_drawdown(curve.equity)
+    per_year = returns.periods_per_year
+    return {
+        "start_ns": curve.ts[0],
+        "end_ns": curve.ts[-1],
+        "equity_samples": len(curve),
+        "starting_equity_units": portfolio.starting_cash,
+        "final_equity_units": curve.equity[-1],
+        "pnl_units": curve.equity[-1] - portfolio.starting_cash,
+        "realized_pnl_units": curve.realized[-1],
+        "unrealized_pnl_units": curve.unrealized[-1],
+        "total_return": metrics.total_return([portfolio.starting_cash, curve.equity[-1]]),
+        "sharpe": metrics.sharpe(returns.values, per_year),
+        "sortino": metrics.sortino(returns.values, per_year),
+        "periodicity": returns.periodicity,
+        "periods_per_year": per_year if per_year == per_year else None,
+        "max_drawdown": drawdown.fraction,
+        "max_drawdown_units": drawdown.money,
+        "turnover": metrics.turnover(notional, curve.equity),
+    }
+
+
+def _ints(values: list[int] | list[int | None]) -> Any:
+    return pa.array(values, pa.int64())
+
+
+def _dict_strings(values: list[str]) -> Any:
+    """Dictionary-encoded strings, dictionary in order of first appearance (deterministic)."""
+    return pa.array(values, pa.string()).dictionary_encode()
+
+
+def _enum_column(values: list[Any], enum_type: type[enum.Enum]) -> Any:
+    """Dictionary column whose dictionary is every member in declaration order, so files of one schema agree."""
+    members = list(enum_type)
+    index = {member: i for i, member in enumerate(members)}
+    codes = pa.array([None if v is None else index[v] for v in values], pa.int8())
+    return pa.DictionaryArray.from_arrays(codes, pa.array([m.value for m in members], pa.string()))
+
+
+def _orders_table(records: Any) -> Any:
+    rows: list[OrderRecord] = list(records)
+    return pa.table(
+        {
+            "ts_submit": _ints([r.ts_submit for r in rows]),
+            "strategy_id": pa.array([r.strategy_id for r in rows], pa.string()),
+            "client_order_id": pa.array([r.client_order_id for r in rows], pa.string()),
+            "symbol": _dict_strings([r.symbol for r in rows]),
+            "side": _enum_column([r.side for r in rows], Side),
+            "order_type": _enum_column([r.order_type for r in rows], OrderType),
+            "time_in_force": _enum_column([r.time_in_force for r in rows], TimeInForce),
+            "quantity": _ints([r.quantity for r in rows]),
+            "price": _ints([r.price for r in rows]),
+            "stop_price": _ints([r.stop_price for r in rows]),
+            "arrival_mid_x2": _ints([r.arrival_mid_x2 for r in rows]),
+            "status": _enum_column([r.status for r in rows], OrderStatus),
+            "filled_quantity": _ints([r.filled_quantity for r in rows]),
+            "filled_notional": _ints([r.filled_notional for r in rows]),
+            "fees": _ints([r.fees for r in rows]),
+            "ts_accepted": _ints([r.ts_accepted for r in rows]),
+            "ts_done": _ints([r.ts_done for r in rows]),
+            "reason": pa.array([r.reason for r in rows], pa.string()),
+        }
+    )
+
+
+def write_table_atomic(table: Any, path: Path) -> Path:
+    """Write ``table`` to a temporary file beside ``path`` and rename it into place (readers see all or nothing)."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(
+            table,
+            tmp_name,
+            compression="zstd",
+            use_dictionary=True,
+            write_statistics=True,
+            version="2.6",
+        )
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def print_summary(summary: Summary, console: Console) -> None:
+    """The summary as a two-column rich table; dollars shown exactly (four decimals at most)."""
+    from rich.table import Table
+
+    table = Table(title="tapeflow backtest results", show_header=True)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for label, value in _summary_rows(summary):
+        table.add_row(label, value)
+    console.print(table)
+
+
+def _summary_rows(s: Summary) -> list[tuple[str, str]]:
+    def money(units: int | None) -> str:
+        return "n/a" if units is None else f"${price_to_str(units)}"
+
+    def ratio(value: float | None, fmt: str = "{:.3f}") -> str:
+        return "n/a" if value is None else fmt.format(value)
+
+    return [
+        ("starting equity", money(s.starting_equity_units)),
+        ("final equity", money(s.final_equity_units)),
+        ("PnL (net of fees)", money(s.pnl_units)),
+        ("  realized (gross)", money(s.realized_pnl_units)),
+        ("  unrealized", money(s.unrealized_pnl_units)),
+        ("  fees", money(s.fees_units)),
+        ("total return", ratio(s.total_return, "{:.4%}")),
+        (f"Sharpe ({s.periodicity}, annualized)", ratio(s.sharpe)),
+        (f"Sortino ({s.periodicity}, annualized)", ratio(s.sortino)),
+        ("max drawdown", f"{ratio(s.max_drawdown, '{:.4%}')} ({money(s.max_drawdown_units)})"),
+        ("turnover", ratio(s.turnover, "{:.2f}x")),
+        ("traded notional", money(s.traded_notional_units)),
+        ("orders", f"{s.orders:,}"),
+        *((f"  {status}", f"{count:,}") for status, count in s.orders_by_status.items()),
+        ("fills", f"{s.fills:,}"),
+        ("round trips (closed)", f"{s.round_trips:,} (+{s.open_round_trips} open)"),
+        ("hit ratio", ratio(s.hit_ratio, "{:.2%}")),
+        ("avg slippage vs arrival mid", f"{ratio(s.avg_slippage_units, '{:.2f}')} units/share"),
+        ("avg slippage (bps)", ratio(s.avg_slippage_bps, "{:.2f}")),
+        ("limit fill ratio", f"{ratio(s.limit_fill_ratio, '{:.2%}')} of {s.limit_orders:,} orders"),
+    ]

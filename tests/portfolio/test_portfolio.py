@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tapeflow.engine import Kernel
+from tapeflow.model import Bar, LiquiditySide, OrderFilled, Quote, Side, ValueRangeError
+from tapeflow.portfolio import Portfolio, PortfolioConfig, Position, round_div
+
+START = 100_000 * 10_000  # $100,000.00
+D = 10_000  # one dollar in price units
+
+
+def fill(ts: int, side: Side, qty: int, price: int, fee: int = 0, symbol: str = "AAPL", sid: str = "s1") -> OrderFilled:
+    return OrderFilled(
+        ts_event=ts,
+        ts_init=ts,
+        strategy_id=sid,
+        client_order_id=f"o{ts}",
+        symbol=symbol,
+        side=side,
+        price=price,
+        quantity=qty,
+        leaves_quantity=0,
+        liquidity_side=LiquiditySide.TAKER,
+        fee=fee,
+    )
+
+
+def quote(ts: int, bid: int, ask: int, symbol: str = "AAPL", bid_size: int = 100, ask_size: int = 100) -> Quote:
+    return Quote(
+        ts_event=ts,
+        ts_init=ts,
+        symbol=symbol,
+        bid_price=bid,
+        bid_size=bid_size,
+        ask_price=ask,
+        ask_size=ask_size,
+    )
+
+
+def portfolio(**kw: object) -> Portfolio:
+    return Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=None, **kw))  # type: ignore[arg-type]
+
+
+def test_round_div_rounds_half_to_even_for_both_signs() -> None:
+    assert [round_div(n, 2) for n in (-3, -1, 1, 3, 5)] == [-2, 0, 0, 2, 2]
+    assert round_div(7, 3) == 2 and round_div(-7, 3) == -2
+    with pytest.raises(ValueRangeError, match="denominator must be positive"):
+        round_div(1, 0)
+
+
+def test_two_buys_average_cost_is_exact_and_a_partial_sale_realizes_against_it() -> None:
+    p = portfolio()
+    p.on_fill(fill(1, Side.BUY, 100, 10 * D, fee=5_000))
+    p.on_fill(fill(2, Side.BUY, 100, 11 * D, fee=5_000))
+    view = p.position("AAPL")
+    assert view.quantity == 200
+    assert view.avg_cost == Fraction(105_000)  # $10.50
+    p.on_fill(fill(3, Side.SELL, 150, 12 * D, fee=5_000))
+    view = p.position("AAPL")
+    assert view.quantity == 50
+    assert view.realized == 225 * D  # gross of fees: 150 * (12.00 - 10.50)
+    assert p.realized_pnl() == 225 * D
+    assert p.fees == 15_000  # $1.50, kept apart
+    assert view.avg_cost == Fraction(105_000)  # a reduction does not move the average
+    assert view.cost_basis == 50 * 105_000
+    # cash: -1000 - 1100 + 1800 - 3 * 0.50
+    assert p.cash == START - 1_000 * D - 1_100 * D + 1_800 * D - 15_000
+
+
+def test_long_flips_short_through_zero_and_the_new_short_opens_at_the_fill_price() -> None:
+    p = portfolio()
+    p.on_fill(fill(1, Side.BUY, 100, 10 * D))
+    p.on_fill(fill(2, Side.SELL, 300, 12 * D))
+    view = p.position("AAPL")
+    assert view.quantity == -200
+    assert view.realized == 200 * D  # only the 100 closed shares realize
+    assert view.avg_cost == 12 * D
+    assert view.cost_basis == -200 * 12 * D
+
+
+def test_covering_a_short_realizes_the_fall_in_price() -> None:
+    p = portfolio()
+    p.on_fill(fill(1, Side.SELL, 100, 20 * D))
+    p.on_fill(fill(2, Side.BUY, 40, 18 * D))
+    assert p.position("AAPL").realized == 40 * 2 * D
+    p.on_fill(fill(3, Side.BUY, 60, 21 * D))
+    view = p.position("AAPL")
+    assert view.quantity == 0
+    assert view.realized == 80 * D - 60 * D
+    assert view.cost_basis == 0 and view.avg_cost == 0
+
+
+def test_reduction_rounding_leaves_the_remainder_in_the_basis_so_the_round_trip_is_exact() -> None:
+    p = portfolio()
+    p.on_fill(fill(1, Side.BUY, 1, 10 * D))
+    p.on_fill(fill(2, Side.BUY, 2, 11 * D))  # basis 320,000 over 3 shares: 106,666.67 each
+    p.on_fill(fill(3, Side.SELL, 1, 12 * D))
+    assert p.position("AAPL").realized == 120_000 - 106_667
+    p.on_fill(fill(4, Side.SELL, 2, 12 * D))
+    assert p.position("AAPL").realized == 3 * 120_000 - 320_000  # exact over the round trip
+
+
+def test_unrealized_is_marked_to_the_quote_mid_and_a_half_unit_mid_rounds_half_up() -> None:
+    p = portfolio()
+    p.on_quote(quote(1, 99_999, 100_002))  # mid 100,000.5
+    p.on_fill(fill(2, Side.BUY, 3, 10 * D))
+    view = p.position("AAPL")
+    assert view.mark == Fraction(200_001, 2)
+    assert view.market_value == 300_002  # 300,001.5 rounds half up
+    assert view.unrealized == 2
+    assert p.equity() == START + 2
+    p.on_quote(quote(3, 100_100, 0, ask_size=0))  # one-sided: no mid, the mark stays
+    assert p.position("AAPL").mark == Fraction(200_001, 2)
+
+
+def test_unmarked_position_is_valued_at_its_last_fill_price_until_a_mark_arrives() -> None:
+    p = portfolio()
+    p.on_fill(fill(1, Side.BUY, 10, 10 * D))
+    assert p.position("AAPL").unrealized == 0
+    p.on_bar(Bar(ts_event=2, ts_init=2, symbol="AAPL", open=1, high=1, low=1, close=11 * D, volume=1))
+    assert p.position("AAPL").unrealized == 10 * D
+    p.mark("AAPL", Fraction(2 * 95_001, 2))
+    assert p.position("AAPL").unrealized == -49_990
+    with pytest.raises(ValueRangeError, match="not a multiple of half a price unit"):
+        p.mark("AAPL", Fraction(1, 3))
+
+
+def test_exposures_cash_and_fees_with_a_long_and_a_short() -> None:
+    p = portfolio()
+    p.on_fill(fill(1, Side.BUY, 100, 10 * D, fee=100, symbol="AAPL"))
+    p.on_fill(fill(2, Side.SELL, 50, 20 * D, fee=-30, symbol="MSFT"))  # a maker rebate
+    p.mark("AAPL", 11 * D)
+    p.mark("MSFT", 21 * D)
+    assert p.gross_exposure() == 1_100 * D + 1_050 * D
+    assert p.net_exposure() == 1_100 * D - 1_050 * D
+    assert p.fees == 70
+    assert p.cash == START - 1_000 * D - 100 + 1_000 * D + 30
+    assert p.unrealized_pnl() == 100 * D - 50 * D
+    assert p.equity() == START + p.realized_pnl() + p.unrealized_pnl() - p.fees
+    assert [v.symbol for v in p.positions()] == ["AAPL", "MSFT"]
+    assert p.quantity("MSFT") == -50 and p.quantity("IBM") == 0
+
+
+def test_strategy_filter_ignores_other_strategies_fills() -> None:
+    p = portfolio(strategy_id="s1")
+    p.on_fill(fill(1, Side.BUY, 10, 10 * D, sid="s2"))
+    assert p.quantity("AAPL") == 0 and p.cash == START
+
+
+def test_through_the_kernel_fills_quotes_and_timer_samples_build_the_equity_curve() -> None:
+    p = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=10))
+    kernel = Kernel()
+    kernel.add(p)
+    kernel.start(at=0)
+    kernel.run([quote(5, 99 * D, 101 * D), fill(7, Side.BUY, 10, 100 * D, fee=50), quote(25, 103 * D, 105 * D)])
+    kernel.finish(until=25)
+    kernel.stop()
+    curve = p.curve
+    # start, timer at 10 and 20 (before the quote at 25), final at stop (25)
+    assert curve.ts == [0, 10, 20, 25]
+    assert curve.equity == [START, START - 50, START - 50, START - 50 + 40 * D]
+    assert curve.gross == [0, 1_000 * D, 1_000 * D, 1_040 * D]
+    assert curve.fees[-1] == 50 and curve.cash[-1] == START - 1_000 * D - 50
+
+
+def test_a_second_sample_at_the_same_time_replaces_the_first() -> None:
+    p = portfolio()
+    p.sample(5)
+    p.on_fill(fill(5, Side.BUY, 1, 10 * D, fee=7))
+    p.sample(5)
+    assert p.curve.ts == [5] and p.curve.equity == [START - 7]
+
+
+fills_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["AAPL", "MSFT"]),
+        st.sampled_from([Side.BUY, Side.SELL]),
+        st.integers(1, 500),
+        st.integers(1, 5_000_000),
+        st.integers(-500, 5_000),
+        st.one_of(st.none(), st.integers(1, 5_000_000)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(fills_strategy)
+def test_equity_identity_holds_exactly_over_random_fill_sequences(
+    steps: list[tuple[str, Side, int, int, int, int | None]],
+) -> None:
+    p = portfolio()
+    for ts, (symbol, side, qty, price, fee, mark_x2) in enumerate(steps):
+        p.on_fill(fill(ts, side, qty, price, fee, symbol=symbol))
+        if mark_x2 is not None:
+            p.mark(symbol, Fraction(mark_x2, 2))
+        assert p.equity() == START + p.realized_pnl() + p.unrealized_pnl() - p.fees
+        assert p.equity() == p.cash + p.net_exposure()
+    for view in p.positions():
+        assert view.quantity * view.avg_cost == view.cost_basis
+
+
+def test_position_repr_names_its_state() -> None:
+    position = Position("AAPL")
+    position.apply_fill(5, 10, 0)
+    assert repr(position) == "Position('AAPL', quantity=5, cost_basis=50, realized=0, mark_x2=None)"
