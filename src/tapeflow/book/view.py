@@ -8,6 +8,7 @@ units because half a unit is a real value.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from fractions import Fraction
 from typing import Protocol
 
@@ -213,6 +214,15 @@ class BookBase:
         """
         self.integrity.ts = ts
         ladder = self.side(side)
+        if len(levels) == 1 and not through_end:  # the usual case: one level moved up into view
+            price, size = levels[0]
+            keys = ladder.keys
+            key = price * ladder.sign
+            lo = bisect_left(keys, key)
+            hi = len(keys) if after_price == NO_PRICE else bisect_left(keys, after_price * ladder.sign)
+            if hi - lo == (lo < len(keys) and keys[lo] == key):  # nothing stale in between
+                self.set_level(side, price, size)
+                return 0
         listed = {p for p, _ in levels}
         last = NO_PRICE if through_end or not levels else levels[-1][0]
         gone = [p for p in ladder.between(after_price, last) if p not in listed]

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Final, Protocol
 
 import msgspec
+import numpy as np
 
-from tapeflow.data.lobster_parse import LineReader, parse_block
+from tapeflow.data.lobster_parse import LineReader, bad_book_row, last_level_prices, parse_block
 from tapeflow.data.nytime import NS_PER_SECOND, day_base_ns, ny_to_utc_ns
 from tapeflow.model.enums import Aggressor, MarketStatus, Side
 from tapeflow.model.errors import DataError
@@ -163,6 +164,8 @@ class LobsterDecoder:
         self._msg_where = f"{file.path}:{file.message_member}"
         self._book_where = f"{file.path}:{file.orderbook_member}"
         self._text = b""
+        self._last_ask = _EMPTY_ASK
+        self._last_bid = _EMPTY_BID
         self._first_row = 1
 
     def message_text(self, row: int) -> str:
@@ -237,16 +240,16 @@ class LobsterDecoder:
         sides = list(map(_SIDES.__getitem__, dirs))
         if first_row == 1:
             self._initial_book(book_lines[0], kinds[0], sides[0], prices[0], sizes[0], secs[0])
+        flags = self._reveal_flags(book_lines, kinds, dirs, first_row)
         sink = self._sink
         add, execute, cancel, delete = sink.add, sink.execute, sink.cancel, sink.delete
         discover = sink.discover
         known = self._known
         remember = known.add
         on_trade, on_row, reveal = self._on_trade, self._on_row, self._reveal
-        prev_line = self._prev_line
         row = first_row - 1
         discovered = 0
-        for k, oid, size, price, side, ts, line in zip(kinds, ids, sizes, prices, sides, secs, book_lines, strict=True):
+        for k, oid, size, price, side, ts, flag in zip(kinds, ids, sizes, prices, sides, secs, flags, strict=True):
             row += 1
             if k == 1:
                 add(oid, side, price, size, ts)
@@ -263,15 +266,37 @@ class LobsterDecoder:
                         on_trade(ts, price, size, _AGGRESSOR[side], 4)
                 else:
                     cancel(oid, size, ts)
-                if line != prev_line:
-                    reveal(side, prev_line, line, ts, row)
+                if flag:
+                    i = row - first_row
+                    reveal(side, book_lines[i - 1] if i else self._prev_line, book_lines[i], ts, row)
             else:
                 self._other(k, price, size, side, ts)
             if on_row is not None:
-                on_row(row, line)
-            prev_line = line
-        self._prev_line = prev_line
+                on_row(row, book_lines[row - first_row])
+        self._prev_line = book_lines[-1]
         self.counts.discovered += discovered
+
+    def _reveal_flags(self, lines: list[bytes], kinds: list[int], dirs: list[int], first_row: int) -> list[bool]:
+        """Per row: may this message have brought a level into view? (A type 2-4 message after which the
+        price of the deepest level shown on its side changed, or that side was not full.)"""
+        last = last_level_prices(lines, self.file.levels)
+        if last is None:
+            raise bad_book_row(lines, self.file.levels, self._book_where, first_row)
+        ask, bid = last
+        prev_ask = np.concatenate(([self._last_ask if first_row > 1 else ask[0]], ask[:-1]))
+        prev_bid = np.concatenate(([self._last_bid if first_row > 1 else bid[0]], bid[:-1]))
+        self._last_ask, self._last_bid = int(ask[-1]), int(bid[-1])
+        k = np.array(kinds, dtype=np.int64)
+        changed = np.where(
+            np.array(dirs, dtype=np.int64) == -1,
+            (ask != prev_ask) | (prev_ask == _EMPTY_ASK),
+            (bid != prev_bid) | (prev_bid == _EMPTY_BID),
+        )
+        flags = (k >= 2) & (k <= 4) & changed
+        if first_row == 1:
+            flags[0] = False
+        result: list[bool] = flags.tolist()
+        return result
 
     def _other(self, kind: int, price: int, size: int, side: Side, ts: int) -> None:
         if kind == 7:

@@ -239,3 +239,41 @@ def parse_block(block: bytes, rows: int, where: str, first_row: int, base: int) 
     lines = block.split(b"\n")[:rows]
     secs, kinds, ids, sizes, prices, dirs = _parse_block(lines, where, first_row, base)
     return secs, kinds, ids, sizes, prices, dirs
+
+
+def last_level_prices(lines: list[bytes], levels: int) -> tuple[I64, I64] | None:
+    """Ask and bid price of level ``levels`` (the deepest shown) in each orderbook row; None if a row is bad.
+
+    The decoder compares them between consecutive rows to find the messages that brought a level into view,
+    without splitting every row in Python.
+    """
+    blob = b"\n".join(lines) + b"\n"
+    buf = np.frombuffer(blob, dtype=np.uint8)
+    if not _ALLOWED[buf].all():
+        return None
+    seps = np.flatnonzero((buf == _COMMA) | (buf == _NL)).astype(np.int64)
+    per = 4 * levels
+    if len(seps) != per * len(lines) or not np.all(buf[seps[per - 1 :: per]] == _NL):
+        return None
+    starts = np.empty_like(seps)
+    starts[0] = 0
+    starts[1:] = seps[:-1] + 1
+    ask = _ints(buf, starts[per - 4 :: per], seps[per - 4 :: per], signed=True)
+    bid = _ints(buf, starts[per - 2 :: per], seps[per - 2 :: per], signed=True)
+    if ask is None or bid is None:
+        return None
+    return ask, bid
+
+
+def bad_book_row(lines: list[bytes], levels: int, where: str, first_row: int) -> DataError:
+    """The first orderbook row that is not 4 x levels integers."""
+    for i, line in enumerate(lines):
+        fields = line.split(b",")
+        if len(fields) != 4 * levels or not all(f.lstrip(b"-").isdigit() for f in fields):
+            text = line[:120].decode("utf-8", "replace")
+            return DataError(
+                f"malformed orderbook row {text!r}: expected {4 * levels} integers (price,size per side and level)",
+                path=where,
+                line=first_row + i,
+            )
+    return DataError("malformed orderbook block (no single bad row found)", path=where, line=first_row)
