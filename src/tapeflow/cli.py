@@ -87,6 +87,10 @@ from tapeflow.report.book_cmd import book_app  # noqa: E402
 
 app.add_typer(book_app, name="book")
 
+from tapeflow.venues.latency_cmd import latency_command  # noqa: E402
+
+app.command(name="latency")(latency_command)
+
 
 def main() -> None:
     """Console-script entry point."""
