@@ -16,8 +16,8 @@ runner = CliRunner()
 
 
 def test_speeds_follow_from_the_constants() -> None:
-    assert geo.FIBER_US_PER_KM == pytest.approx(4.9034, abs=1e-4)
-    assert geo.MICROWAVE_US_PER_KM == pytest.approx(3.3366, abs=1e-4)
+    assert abs(geo.FIBER_US_PER_KM - 4.9034) < 1e-4
+    assert abs(geo.MICROWAVE_US_PER_KM - 3.3366) < 1e-4
 
 
 def test_carteret_to_mahwah_is_about_55_km() -> None:
