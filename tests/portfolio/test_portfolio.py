@@ -162,9 +162,9 @@ def test_through_the_kernel_fills_quotes_and_timer_samples_build_the_equity_curv
     kernel.stop()
     curve = p.curve
     # start, timer at 10 and 20 (before the quote at 25), final at stop (25)
-    assert curve.ts == [0, 10, 20, 25]
-    assert curve.equity == [START, START - 50, START - 50, START - 50 + 40 * D]
-    assert curve.gross == [0, 1_000 * D, 1_000 * D, 1_040 * D]
+    assert list(curve.ts) == [0, 10, 20, 25]
+    assert list(curve.equity) == [START, START - 50, START - 50, START - 50 + 40 * D]
+    assert list(curve.gross) == [0, 1_000 * D, 1_000 * D, 1_040 * D]
     assert curve.fees[-1] == 50 and curve.cash[-1] == START - 1_000 * D - 50
 
 
@@ -173,7 +173,7 @@ def test_a_second_sample_at_the_same_time_replaces_the_first() -> None:
     p.sample(5)
     p.on_fill(fill(5, Side.BUY, 1, 10 * D, fee=7))
     p.sample(5)
-    assert p.curve.ts == [5] and p.curve.equity == [START - 7]
+    assert list(p.curve.ts) == [5] and list(p.curve.equity) == [START - 7]
 
 
 fills_strategy = st.lists(

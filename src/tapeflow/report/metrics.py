@@ -6,8 +6,10 @@ zero volatility, no round trips) is ``None``, never NaN, so that the summary sta
 
 Periodicity of Sharpe and Sortino (see docs/PORTFOLIO.md for the caveats):
 
-- a run whose samples span more than one UTC calendar day is resampled to daily (last equity of each day, the
-  first sample as the opening value) and annualized with 252 periods a year;
+- a run whose samples span more than one New York trading day is resampled to daily (last equity of each day,
+  the first sample as the opening value) and annualized with 252 periods a year. The day is the calendar day of
+  ``ts - 5 h`` (UTC-5): exact for every US equity session (04:00-20:00 New York time) in winter and summer alike,
+  with no time-zone database in the loop;
 - otherwise every sample interval is a period, annualized with ``252 * 6.5 h / median sample interval``.
 
 Risk-free rate 0; Sortino's downside deviation is ``sqrt(mean(min(r, 0)^2))`` over all periods (target 0).
@@ -27,6 +29,8 @@ TRADING_DAYS = 252
 SESSION_NS = 23_400 * 1_000_000_000
 """6.5 hours: the regular US equity session."""
 DAY_NS = 86_400 * 1_000_000_000
+DAY_SHIFT_NS = 5 * 3_600 * 1_000_000_000
+"""Shift from UTC to a clock whose midnight never falls inside a US equity session (EST is UTC-5, EDT UTC-4)."""
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -77,7 +81,7 @@ def period_returns(ts: Sequence[int] | IntArray, equity: Sequence[int] | IntArra
     values = np.asarray(equity, dtype=np.int64)
     if len(times) < 2:
         return Returns(values=[], periods_per_year=float(TRADING_DAYS), periodicity="daily")
-    days = times // DAY_NS
+    days = (times - DAY_SHIFT_NS) // DAY_NS
     if days[-1] != days[0]:
         last_of_day = [*np.flatnonzero(np.diff(days)).tolist(), len(days) - 1]
         closes = [int(values[0]), *(int(values[i]) for i in last_of_day)]

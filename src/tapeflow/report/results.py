@@ -16,7 +16,7 @@ import enum
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ from tapeflow.model.orders import (
     SubmitOrder,
 )
 from tapeflow.model.prices import NO_PRICE, price_to_str
+from tapeflow.portfolio.portfolio import EquityCurve
 from tapeflow.portfolio.position import round_div
 from tapeflow.report import metrics
 
@@ -290,8 +291,8 @@ class ResultsCollector:
         return pa.table(columns)
 
     def _equity(self) -> Any:
-        rows = self.portfolio.curve.columns() if self.portfolio is not None else {"ts": []}
-        return pa.table({name: _ints(values) for name, values in rows.items()})
+        curve = self.portfolio.curve if self.portfolio is not None else EquityCurve()
+        return pa.table({name: _ints(values) for name, values in curve.columns().items()})
 
 
 _DONE_STATUS: dict[type[Any], OrderStatus] = {
@@ -332,7 +333,7 @@ def _equity_fields(portfolio: Portfolio | None, notional: int) -> dict[str, Any]
     }
 
 
-def _ints(values: list[int] | list[int | None]) -> Any:
+def _ints(values: Sequence[int] | Sequence[int | None]) -> Any:
     return pa.array(values, pa.int64())
 
 
