@@ -22,6 +22,8 @@ from tapeflow.model.enums import Side
 from tapeflow.model.market import BookLevel, BookSnapshot
 from tapeflow.model.prices import NO_PRICE
 
+_BUY = Side.BUY
+
 
 class TopOfBook(msgspec.Struct, frozen=True, kw_only=True):
     """Best bid and ask with their sizes; a price of ``NO_PRICE`` (size 0) means that side is empty."""
@@ -213,14 +215,13 @@ class BookBase:
         levels were removed that way.
         """
         self.integrity.ts = ts
-        ladder = self.side(side)
+        ladder = self.bids if side is _BUY else self.asks
         if len(levels) == 1 and not through_end:  # the usual case: one level moved up into view
             price, size = levels[0]
             keys = ladder.keys
-            key = price * ladder.sign
-            lo = bisect_left(keys, key)
-            hi = len(keys) if after_price == NO_PRICE else bisect_left(keys, after_price * ladder.sign)
-            if hi - lo == (lo < len(keys) and keys[lo] == key):  # nothing stale in between
+            sign = ladder.sign
+            hi = len(keys) if after_price == NO_PRICE else bisect_left(keys, after_price * sign)
+            if not hi or keys[hi - 1] <= price * sign:  # no level strictly between: nothing went stale
                 self.set_level(side, price, size)
                 return 0
         listed = {p for p, _ in levels}

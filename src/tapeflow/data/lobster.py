@@ -31,7 +31,7 @@ from typing import Final, Protocol
 import msgspec
 import numpy as np
 
-from tapeflow.data.lobster_parse import LineReader, bad_book_row, last_level_prices, parse_block
+from tapeflow.data.lobster_parse import LineReader, bad_book_row, field_pattern, last_level_fields, parse_block
 from tapeflow.data.nytime import NS_PER_SECOND, day_base_ns, ny_to_utc_ns
 from tapeflow.model.enums import Aggressor, MarketStatus, Side
 from tapeflow.model.errors import DataError
@@ -44,6 +44,8 @@ _MEMBER = re.compile(
 _EMPTY_ASK: Final = 9_999_999_999
 _EMPTY_BID: Final = -9_999_999_999
 _EMPTY_PRICES: Final = (b"9999999999", b"-9999999999")
+_ASK_SENTINEL: Final = field_pattern(_EMPTY_PRICES[0])
+_BID_SENTINEL: Final = field_pattern(_EMPTY_PRICES[1])
 _SIDES: Final = {1: Side.BUY, -1: Side.SELL}
 _AGGRESSOR: Final = {Side.SELL: Aggressor.BUY, Side.BUY: Aggressor.SELL}
 """The aggressor of an execution against a resting order of that side."""
@@ -164,8 +166,8 @@ class LobsterDecoder:
         self._msg_where = f"{file.path}:{file.message_member}"
         self._book_where = f"{file.path}:{file.orderbook_member}"
         self._text = b""
-        self._last_ask = _EMPTY_ASK
-        self._last_bid = _EMPTY_BID
+        self._last_ask = _ASK_SENTINEL[None, :]
+        self._last_bid = _BID_SENTINEL[None, :]
         self._first_row = 1
 
     def message_text(self, row: int) -> str:
@@ -279,18 +281,18 @@ class LobsterDecoder:
     def _reveal_flags(self, lines: list[bytes], kinds: list[int], dirs: list[int], first_row: int) -> list[bool]:
         """Per row: may this message have brought a level into view? (A type 2-4 message after which the
         price of the deepest level shown on its side changed, or that side was not full.)"""
-        last = last_level_prices(lines, self.file.levels)
+        last = last_level_fields(lines, self.file.levels)
         if last is None:
             raise bad_book_row(lines, self.file.levels, self._book_where, first_row)
         ask, bid = last
-        prev_ask = np.concatenate(([self._last_ask if first_row > 1 else ask[0]], ask[:-1]))
-        prev_bid = np.concatenate(([self._last_bid if first_row > 1 else bid[0]], bid[:-1]))
-        self._last_ask, self._last_bid = int(ask[-1]), int(bid[-1])
+        prev_ask = np.concatenate((self._last_ask if first_row > 1 else ask[:1], ask[:-1]))
+        prev_bid = np.concatenate((self._last_bid if first_row > 1 else bid[:1], bid[:-1]))
+        self._last_ask, self._last_bid = ask[-1:], bid[-1:]
         k = np.array(kinds, dtype=np.int64)
         changed = np.where(
             np.array(dirs, dtype=np.int64) == -1,
-            (ask != prev_ask) | (prev_ask == _EMPTY_ASK),
-            (bid != prev_bid) | (prev_bid == _EMPTY_BID),
+            (ask != prev_ask).any(axis=1) | (prev_ask == _ASK_SENTINEL).all(axis=1),
+            (bid != prev_bid).any(axis=1) | (prev_bid == _BID_SENTINEL).all(axis=1),
         )
         flags = (k >= 2) & (k <= 4) & changed
         if first_row == 1:
