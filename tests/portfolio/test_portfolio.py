@@ -207,5 +207,5 @@ def test_equity_identity_holds_exactly_over_random_fill_sequences(
 
 def test_position_repr_names_its_state() -> None:
     position = Position("AAPL")
-    position.apply_fill(5, 10, 0)
-    assert repr(position) == "Position('AAPL', quantity=5, cost_basis=50, realized=0, mark_x2=None)"
+    position.apply_fill(5, 10, 2)
+    assert repr(position) == "Position('AAPL', quantity=5, cost_basis=50, realized=0, fees=2)"

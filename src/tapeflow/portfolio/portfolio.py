@@ -21,7 +21,6 @@ import msgspec
 
 from tapeflow.model.market import Bar, Quote
 from tapeflow.model.orders import OrderFilled
-from tapeflow.model.prices import NO_PRICE
 from tapeflow.portfolio.position import Position, PositionView, mark_x2_of
 
 if TYPE_CHECKING:
@@ -84,6 +83,9 @@ class Portfolio:
         self.curve = EquityCurve()
         self._positions: dict[str, Position] = {}
         self._marks_x2: dict[str, int] = {}
+        """Doubled marks given by quotes, bars and ``mark``."""
+        self._fill_marks_x2: dict[str, int] = {}
+        """Doubled last fill prices: the mark of a symbol nothing else has marked yet."""
         self._kernel: Kernel | None = None
 
     # -- component ----------------------------------------------------------------------------------------------
@@ -121,35 +123,32 @@ class Portfolio:
         self.fees += event.fee
         self.traded_notional += notional
         self.fill_count += 1
-        position = self._position(event.symbol)
-        if event.symbol not in self._marks_x2:
-            position.mark_x2 = 2 * event.price
+        self._fill_marks_x2[event.symbol] = 2 * event.price
+        position = self._positions.get(event.symbol)
+        if position is None:
+            position = self._positions[event.symbol] = Position(event.symbol)
         position.apply_fill(sign * event.quantity, event.price, event.fee)
 
     def on_quote(self, event: Quote) -> None:
-        """Mark at the mid, only when both sides are present: a one-sided quote has no mid to trust."""
-        if event.bid_size and event.ask_size and event.bid_price != NO_PRICE and event.ask_price != NO_PRICE:
-            self._set_mark_x2(event.symbol, event.bid_price + event.ask_price)
+        """Mark at the mid, only when both sides are present: a one-sided quote has no mid to trust.
+
+        The hot path of the portfolio (every quote of every symbol): one test, one dict store. ``NO_PRICE`` is 0,
+        so the truth tests below also refuse a side without a price.
+        """
+        if event.bid_size and event.ask_size and event.bid_price and event.ask_price:
+            self._marks_x2[event.symbol] = event.bid_price + event.ask_price
 
     def on_bar(self, event: Bar) -> None:
-        self._set_mark_x2(event.symbol, 2 * event.close)
+        self._marks_x2[event.symbol] = 2 * event.close
 
     def mark(self, symbol: str, price: int | Fraction) -> None:
         """Mark ``symbol`` at ``price`` (price units; a Fraction must be a multiple of half a unit, e.g. a mid)."""
-        self._set_mark_x2(symbol, mark_x2_of(price))
+        self._marks_x2[symbol] = mark_x2_of(price)
 
-    def _set_mark_x2(self, symbol: str, mark_x2: int) -> None:
-        self._marks_x2[symbol] = mark_x2
-        position = self._positions.get(symbol)
-        if position is not None:
-            position.mark_x2 = mark_x2
-
-    def _position(self, symbol: str) -> Position:
-        position = self._positions.get(symbol)
-        if position is None:
-            position = self._positions[symbol] = Position(symbol)
-            position.mark_x2 = self._marks_x2.get(symbol)
-        return position
+    def _mark_x2(self, symbol: str) -> int | None:
+        """The given mark, else the last fill price (doubled), else None."""
+        mark = self._marks_x2.get(symbol)
+        return mark if mark is not None else self._fill_marks_x2.get(symbol)
 
     def sample(self, ts: int) -> None:
         """Append one equity sample at ``ts``; a second sample at the same ``ts`` replaces the first.
@@ -159,8 +158,8 @@ class Portfolio:
         """
         curve = self.curve
         gross = net = unrealized = 0
-        for position in self._positions.values():
-            value = position.market_value()
+        for symbol, position in self._positions.items():
+            value = position.market_value(self._mark_x2(symbol))
             gross += abs(value)
             net += value
             unrealized += value - position.cost_basis
@@ -178,14 +177,11 @@ class Portfolio:
     def position(self, symbol: str) -> PositionView:
         """The position in ``symbol`` (flat, never marked, when nothing was traded)."""
         position = self._positions.get(symbol)
-        if position is None:
-            position = Position(symbol)
-            position.mark_x2 = self._marks_x2.get(symbol)
-        return position.view()
+        return (position if position is not None else Position(symbol)).view(self._mark_x2(symbol))
 
     def positions(self) -> list[PositionView]:
         """Every symbol ever traded, flat ones included, in symbol order (deterministic)."""
-        return [self._positions[symbol].view() for symbol in sorted(self._positions)]
+        return [self._positions[symbol].view(self._mark_x2(symbol)) for symbol in sorted(self._positions)]
 
     def quantity(self, symbol: str) -> int:
         """Signed shares held: the one number the risk engine asks for on every order, without building a view."""
@@ -193,21 +189,22 @@ class Portfolio:
         return 0 if position is None else position.quantity
 
     def mark_price(self, symbol: str) -> Fraction | None:
-        mark_x2 = self._marks_x2.get(symbol)
+        """The price positions in ``symbol`` are valued at (see ``PositionView.mark``)."""
+        mark_x2 = self._mark_x2(symbol)
         return None if mark_x2 is None else Fraction(mark_x2, 2)
 
     def equity(self) -> int:
         return self.cash + self.net_exposure()
 
     def gross_exposure(self) -> int:
-        return sum(abs(p.market_value()) for p in self._positions.values())
+        return sum(abs(p.market_value(self._mark_x2(s))) for s, p in self._positions.items())
 
     def net_exposure(self) -> int:
-        return sum(p.market_value() for p in self._positions.values())
+        return sum(p.market_value(self._mark_x2(s)) for s, p in self._positions.items())
 
     def realized_pnl(self) -> int:
         """Gross of fees; subtract ``fees`` for the net figure."""
         return sum(p.realized for p in self._positions.values())
 
     def unrealized_pnl(self) -> int:
-        return sum(p.unrealized() for p in self._positions.values())
+        return sum(p.unrealized(self._mark_x2(s)) for s, p in self._positions.items())

@@ -66,9 +66,13 @@ class PositionView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Position:
-    """Mutable netting position of one symbol; the ``Portfolio`` owns it and marks it."""
+    """Mutable netting position of one symbol; the ``Portfolio`` owns it and passes the mark in.
 
-    __slots__ = ("cost_basis", "fees", "mark_x2", "quantity", "realized", "symbol")
+    The mark is not stored here so that a quote costs the portfolio one dict store, whether or not it holds
+    the symbol: quotes outnumber fills by orders of magnitude.
+    """
+
+    __slots__ = ("cost_basis", "fees", "quantity", "realized", "symbol")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -78,7 +82,6 @@ class Position:
         self.realized = 0
         """Realized PnL, gross of fees (fees are kept apart in ``fees``)."""
         self.fees = 0
-        self.mark_x2: int | None = None
 
     def apply_fill(self, signed_quantity: int, price: int, fee: int) -> int:
         """Apply a fill of ``signed_quantity`` shares (+ buy, - sell) at ``price``; return the PnL it realized.
@@ -105,20 +108,20 @@ class Position:
             self.cost_basis += opening * price
         return pnl
 
-    def market_value(self) -> int:
-        """Quantity at the mark, rounded half up per position; the cost basis when never marked."""
-        if self.mark_x2 is None:
+    def market_value(self, mark_x2: int | None) -> int:
+        """Quantity at the doubled mark, rounded half up; the cost basis when there is no mark at all."""
+        if mark_x2 is None:
             return self.cost_basis
-        return (self.quantity * self.mark_x2 + 1) // 2
+        return (self.quantity * mark_x2 + 1) // 2
 
-    def unrealized(self) -> int:
-        return self.market_value() - self.cost_basis
+    def unrealized(self, mark_x2: int | None) -> int:
+        return self.market_value(mark_x2) - self.cost_basis
 
     def avg_cost(self) -> Fraction:
         return Fraction(self.cost_basis, self.quantity) if self.quantity else Fraction(0)
 
-    def view(self) -> PositionView:
-        value = self.market_value()
+    def view(self, mark_x2: int | None) -> PositionView:
+        value = self.market_value(mark_x2)
         return PositionView(
             symbol=self.symbol,
             quantity=self.quantity,
@@ -127,12 +130,12 @@ class Position:
             realized=self.realized,
             unrealized=value - self.cost_basis,
             market_value=value,
-            mark=None if self.mark_x2 is None else Fraction(self.mark_x2, 2),
+            mark=None if mark_x2 is None else Fraction(mark_x2, 2),
             fees=self.fees,
         )
 
     def __repr__(self) -> str:
         return (
             f"Position({self.symbol!r}, quantity={self.quantity}, cost_basis={self.cost_basis}, "
-            f"realized={self.realized}, mark_x2={self.mark_x2})"
+            f"realized={self.realized}, fees={self.fees})"
         )

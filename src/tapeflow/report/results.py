@@ -162,7 +162,7 @@ class ResultsCollector:
         return None
 
     def on_quote(self, event: Quote) -> None:
-        if event.bid_size and event.ask_size and event.bid_price != NO_PRICE and event.ask_price != NO_PRICE:
+        if event.bid_size and event.ask_size and event.bid_price and event.ask_price:  # NO_PRICE is 0
             self._mids_x2[event.symbol] = event.bid_price + event.ask_price
 
     def _arrival_mid_x2(self, symbol: str) -> int | None:
