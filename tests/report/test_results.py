@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -139,6 +140,15 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary_behind(
         collector.write_parquet(tmp_path)
     assert (tmp_path / "fills.parquet").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["equity.parquet", "fills.parquet", "orders.parquet"]
+
+
+def test_written_files_get_the_usual_permissions_not_those_of_a_private_temporary(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        (path,) = [p for p in run()[1].write_parquet(tmp_path) if p.name == "fills.parquet"]
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_summary_metrics_from_a_kernel_run() -> None:

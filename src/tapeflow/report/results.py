@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -377,21 +376,27 @@ def _orders_table(records: Any) -> Any:
 
 
 def write_table_atomic(table: Any, path: Path) -> Path:
-    """Write ``table`` to a temporary file beside ``path`` and rename it into place (readers see all or nothing)."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    """Write ``table`` beside ``path`` under a temporary name, flush it to disk, then rename it into place.
+
+    Readers see the old file or the new one, never half of one, even after a crash (the data is on disk before
+    the rename is). The temporary is opened normally, not with ``mkstemp``, so the result gets the permissions
+    the umask gives any other output file rather than 0600.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         pq.write_table(
             table,
-            tmp_name,
+            str(tmp),
             compression="zstd",
             use_dictionary=True,
             write_statistics=True,
             version="2.6",
         )
-        os.replace(tmp_name, path)
+        with tmp.open("rb") as written:
+            os.fsync(written.fileno())
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
