@@ -56,6 +56,7 @@ class BookKeeper:
         self._books: dict[str, L2Book | L3Book] = {}
         self._apply: dict[str, Callable[[Event], None]] = {}
         self._bus: _Bus | None = None
+        self._before: list[Callable[[Event, L2Book | L3Book], None]] = []
 
     def attach(self, kernel: _Bus) -> None:
         self._bus = kernel
@@ -79,11 +80,24 @@ class BookKeeper:
         self._apply[symbol] = apply
         return apply
 
+    def observe_before(self, callback: Callable[[Event, L2Book | L3Book], None]) -> None:
+        """Call ``callback(event, book)`` before each book event is applied.
+
+        For whoever must compare the book before and after an update without depending on the order in which
+        components were added: the simulated exchange reads the size of the order an L3 execution refers to, and
+        the size a level had before an L2 delta, to move its own orders up their queues.
+        """
+        self._before.append(callback)
+
     def on_event(self, event: Event) -> None:
         symbol: str = event.symbol  # type: ignore[attr-defined]
         apply = self._apply.get(symbol)
         if apply is None:
             apply = self._create(symbol)
+        if self._before:
+            book = self._books[symbol]
+            for callback in self._before:
+                callback(event, book)
         apply(event)
 
     def book(self, symbol: str) -> L2Book | L3Book | None:

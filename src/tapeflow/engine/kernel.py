@@ -47,6 +47,16 @@ def _noop(event: Event) -> None:
     return None
 
 
+class _Call:
+    """A directed action on the schedule: ``fn(arg)`` at a time, ordered like everything else, not dispatched."""
+
+    __slots__ = ("arg", "fn")
+
+    def __init__(self, fn: Callable[[Any], None], arg: Any) -> None:
+        self.fn = fn
+        self.arg = arg
+
+
 def _fanout(handlers: tuple[Handler, ...]) -> Handler:
     def dispatch_all(event: Event) -> None:
         for handler in handlers:
@@ -64,7 +74,7 @@ class Kernel:
         self.clock: Clock = clock if clock is not None else self._time
         self._subscriptions: list[tuple[type[Event], Handler]] = []
         self._table: dict[type[Event], Handler] = {}
-        self._heap: list[tuple[int, int, Event | Timer]] = []
+        self._heap: list[tuple[int, int, Event | Timer | _Call]] = []
         self._seq = 0
         self._components: list[Component] = []
         self._running = False
@@ -123,8 +133,21 @@ class Kernel:
         """Queue ``event`` for dispatch at its ``ts_init`` (now or later, never earlier)."""
         ts = event.ts_init
         if ts < self._time._now:
-            raise OutOfOrderError(ts, self._time._now, f"emitted {type(event).__name__}")
+            raise OutOfOrderError(
+                ts, self._time._now, f"emitted {type(event).__name__}", "a component cannot schedule into the past"
+            )
         heappush(self._heap, (ts, self._seq, event))
+        self._seq += 1
+
+    def call_at(self, ts: int, fn: Callable[[Any], None], arg: Any = None) -> None:
+        """Run ``fn(arg)`` at ``ts`` in ``(ts, seq)`` order with everything else; nothing is dispatched.
+
+        For a component's own delayed work that no one else should see as an event, such as an order reaching
+        the simulated exchange after the order-entry latency (what the exchange does then is reported as events).
+        """
+        if ts < self._time._now:
+            raise OutOfOrderError(ts, self._time._now, "call_at", "a component cannot schedule into the past")
+        heappush(self._heap, (ts, self._seq, _Call(fn, arg)))
         self._seq += 1
 
     def set_timer(
@@ -147,7 +170,7 @@ class Kernel:
                 raise EngineError(f"timer {name!r}: give `at` (absolute ns) or `interval` (ns), or both")
             at = now + interval
         if at < now:
-            raise OutOfOrderError(at, now, f"timer {name!r}")
+            raise OutOfOrderError(at, now, f"timer {name!r}", "set timers for now or later")
         timer = Timer(name, self._seq, at, interval, callback)
         heappush(self._heap, (at, self._seq, timer))
         self._seq += 1
@@ -216,6 +239,9 @@ class Kernel:
         while heap and heap[0][0] <= limit:
             ts, _, item = heappop(heap)
             time._now = ts
+            if type(item) is _Call:
+                item.fn(item.arg)
+                continue
             if type(item) is Timer:
                 if item.cancelled:
                     continue

@@ -70,10 +70,9 @@ class EngineError(TapeflowError):
 class OutOfOrderError(EngineError):
     """Raised when an event's timestamp is earlier than the simulated clock: time never goes backwards."""
 
-    def __init__(self, ts: int, now: int, what: str = "event") -> None:
+    def __init__(self, ts: int, now: int, what: str = "event", hint: str | None = None) -> None:
         self.ts = ts
         self.now = now
-        super().__init__(
-            f"{what} at ts={ts} is earlier than the clock at ts={now} (by {now - ts} ns); "
-            "sources must be sorted by ts_init: sort the input or fix its timestamps"
-        )
+        if hint is None:
+            hint = "sources must be sorted by ts_init: sort the input or fix its timestamps"
+        super().__init__(f"{what} at ts={ts} is earlier than the clock at ts={now} (by {now - ts} ns); {hint}")

@@ -78,6 +78,8 @@ class OrderFilled(Event, frozen=True, kw_only=True):
     trade_id: str = ""
     venue_order_id: str = ""
     venue: str = ""
+    fee_components: dict[str, int] = {}  # noqa: RUF012 - msgspec gives each instance its own empty dict
+    """The parts of ``fee`` by name (sec_fee, finra_taf, exchange, commission); zero parts are left out."""
 
 
 class OrderCancelled(Event, frozen=True, kw_only=True):
@@ -116,3 +118,37 @@ class RiskRejected(Event, frozen=True, kw_only=True):
     reason: str
     limit: int | float | str | None = None
     value: int | float | str | None = None
+
+
+class OrderUpdated(Event, frozen=True, kw_only=True):
+    """The venue applied a ``ModifyOrder``; ``quantity`` is the new total, ``priority_lost`` says whether the
+    order went to the back of its queue (a price change or a size increase)."""
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    quantity: Qty
+    price: PriceUnits = NO_PRICE
+    stop_price: PriceUnits = NO_PRICE
+    priority_lost: bool = False
+    venue: str = ""
+
+
+class CancelRejected(Event, frozen=True, kw_only=True):
+    """A ``CancelOrder`` could not be applied (unknown order, already filled or cancelled); the order is unchanged."""
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    reason: str
+    venue: str = ""
+
+
+class ModifyRejected(Event, frozen=True, kw_only=True):
+    """A ``ModifyOrder`` could not be applied; the order keeps working as it was."""
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    reason: str
+    venue: str = ""

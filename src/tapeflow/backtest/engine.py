@@ -1,0 +1,127 @@
+"""The backtest assembly: every component of a trading node, wired once, in the order that matters.
+
+Handlers run in subscription order, so the order of ``kernel.add`` is part of the design:
+
+1. ``BookKeeper``: books include an event before anyone reads them;
+2. ``SimulatedExchange``: matches our resting orders against the same event (it reads the book *before* the
+   update through ``observe_before``);
+3. ``ExecutionEngine``, then ``Portfolio``: order state and positions are current before a strategy hears of a
+   fill;
+4. ``RiskEngine``: the only subscriber to order commands;
+5. ``ResultsCollector``, then the strategies, then any extra components (audit, recorders).
+
+A live node wires the same components with a network venue in place of the simulated exchange.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from fractions import Fraction
+from typing import Any, Literal
+
+import msgspec
+
+from tapeflow.backtest.driver import run_backtest
+from tapeflow.book.keeper import BookKeeper
+from tapeflow.book.signals import SignalConfig
+from tapeflow.engine.kernel import Component, Kernel
+from tapeflow.execution.engine import ExecutionEngine
+from tapeflow.model.events import Event
+from tapeflow.portfolio import Portfolio, PortfolioConfig
+from tapeflow.report.results import ResultsCollector, Summary
+from tapeflow.risk.engine import RiskEngine, RiskRule
+from tapeflow.strategy.base import Strategy, TradingContext
+from tapeflow.venues.sim.exchange import SimExchangeConfig, SimulatedExchange
+from tapeflow.venues.sim.fees import FeeModel
+from tapeflow.venues.sim.latency import FixedLatency, LatencyModel
+
+NO_LATENCY = FixedLatency()
+
+
+class Backtest:
+    """One run: build it, ``run`` it over sources, read ``summary()`` and the components."""
+
+    def __init__(
+        self,
+        strategies: Sequence[Strategy],
+        *,
+        level: Literal["L2", "L3"] = "L2",
+        latency: LatencyModel = NO_LATENCY,
+        fees: FeeModel | None = None,
+        exchange: SimExchangeConfig | None = None,
+        portfolio: PortfolioConfig | None = None,
+        risk_rules: Sequence[RiskRule] = (),
+        signals: SignalConfig | None = None,
+        extra: Sequence[Component] = (),
+    ) -> None:
+        self.kernel = Kernel()
+        self.latency = latency
+        if level == "L3" and signals is None:
+            signals = SignalConfig()  # L3 feeds carry no quotes or prints: the book derives them
+        self.books = BookKeeper(level, signals=signals)
+        self.exchange = SimulatedExchange(self.books, latency, fees, exchange)
+        self.execution = ExecutionEngine([self.exchange])
+        self.portfolio = Portfolio(portfolio)
+        self.risk = RiskEngine(self.execution, risk_rules)
+        self.results = ResultsCollector(portfolio=self.portfolio, mid_of=self._mid_of)
+        self.strategies = list(strategies)
+        ctx = TradingContext(
+            self.kernel,
+            books=self.books,
+            orders=self.execution,
+            portfolio=self.portfolio,
+            compute_delay_ns=latency.compute_delay(),
+        )
+        core: tuple[Component, ...] = (
+            self.books,
+            self.exchange,
+            self.execution,
+            self.portfolio,
+            self.risk,
+            self.results,
+        )
+        for component in core:
+            self.kernel.add(component)
+        for strategy in self.strategies:
+            strategy.bind(ctx)
+            self.kernel.add(strategy)
+        for component in extra:
+            self.kernel.add(component)
+
+    def _mid_of(self, symbol: str) -> Fraction | None:
+        book = self.books.book(symbol)
+        if book is not None:
+            mid = book.mid()
+            if mid is not None:
+                return mid
+        mark = self.portfolio.mark_price(symbol)
+        return mark
+
+    def _delayed(self, source: Iterable[Event]) -> Iterator[Event]:
+        """What the strategy sees: each market event ``feed_delay`` after the exchange stamped it."""
+        delay = self.latency.feed_delay()
+        replace = msgspec.structs.replace
+        for event in source:
+            yield replace(event, ts_init=event.ts_event + delay)
+
+    def run(self, sources: Sequence[Iterable[Event]], *, until: int | None = None) -> Backtest:
+        if self.latency.feed_delay():
+            sources = [self._delayed(s) for s in sources]
+        run_backtest(self.kernel, sources, until=until)
+        return self
+
+    def summary(self) -> Summary:
+        return self.results.summary()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters that are not in the results summary (for --json output and tests)."""
+        return {
+            "feed_events": self.kernel.feed_events,
+            "scheduled_events": self.kernel.scheduled_events,
+            "exchange_fills": self.exchange.fills,
+            "exchange_rejects": self.exchange.rejects,
+            "risk_passed": self.risk.passed,
+            "risk_rejected": self.risk.rejected,
+            "risk_rejections_by_rule": dict(self.risk.rejections_by_rule),
+            "refused_reports": self.execution.refused_reports,
+        }

@@ -1,0 +1,145 @@
+"""Order state, changed only through one transition table.
+
+Every status change of an order comes from an event (the venue's accept, fill, cancel, expire, reject), looked up
+in ``TRANSITIONS``. An event that the table does not allow in the current status is not applied: it is counted
+and reported (a venue bug or a duplicated report must never corrupt what we believe we hold).
+"""
+
+from __future__ import annotations
+
+import enum
+from fractions import Fraction
+from typing import Final
+
+from tapeflow.model.enums import OrderType, Side, TimeInForce
+from tapeflow.model.events import Event
+from tapeflow.model.orders import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderUpdated,
+    SubmitOrder,
+)
+
+
+class OrderStatus(enum.Enum):
+    SUBMITTED = "SUBMITTED"
+    """Passed risk, sent to the venue, no answer yet."""
+    ACCEPTED = "ACCEPTED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+
+    @property
+    def is_open(self) -> bool:
+        return self in _OPEN
+
+
+_OPEN: Final = frozenset({OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+
+_S = OrderStatus
+TRANSITIONS: Final[dict[tuple[OrderStatus, type[Event]], OrderStatus]] = {
+    (_S.SUBMITTED, OrderAccepted): _S.ACCEPTED,
+    (_S.SUBMITTED, OrderRejected): _S.REJECTED,
+    # a venue may fill (IOC, marketable) or cancel before the ack reaches us: reports can overtake each other
+    (_S.SUBMITTED, OrderFilled): _S.PARTIALLY_FILLED,
+    (_S.SUBMITTED, OrderCancelled): _S.CANCELLED,
+    (_S.SUBMITTED, OrderExpired): _S.EXPIRED,
+    (_S.ACCEPTED, OrderFilled): _S.PARTIALLY_FILLED,
+    (_S.ACCEPTED, OrderCancelled): _S.CANCELLED,
+    (_S.ACCEPTED, OrderExpired): _S.EXPIRED,
+    (_S.ACCEPTED, OrderUpdated): _S.ACCEPTED,
+    (_S.PARTIALLY_FILLED, OrderFilled): _S.PARTIALLY_FILLED,
+    (_S.PARTIALLY_FILLED, OrderCancelled): _S.CANCELLED,
+    (_S.PARTIALLY_FILLED, OrderExpired): _S.EXPIRED,
+    (_S.PARTIALLY_FILLED, OrderUpdated): _S.PARTIALLY_FILLED,
+}
+"""(status, event type) -> next status. A fill that completes the order goes to FILLED (see ``Order.apply``)."""
+
+
+class Order:
+    """What we know about one of our orders. Mutable, owned by the execution engine; others get views."""
+
+    __slots__ = (
+        "client_order_id",
+        "filled_notional",
+        "filled_quantity",
+        "order_type",
+        "price",
+        "quantity",
+        "side",
+        "status",
+        "stop_price",
+        "strategy_id",
+        "symbol",
+        "time_in_force",
+        "ts_last",
+        "ts_submitted",
+        "venue",
+        "venue_order_id",
+    )
+
+    def __init__(self, command: SubmitOrder, venue: str) -> None:
+        self.client_order_id = command.client_order_id
+        self.strategy_id = command.strategy_id
+        self.symbol = command.symbol
+        self.side: Side = command.side
+        self.order_type: OrderType = command.order_type
+        self.quantity = command.quantity
+        self.price = command.price
+        self.stop_price = command.stop_price
+        self.time_in_force: TimeInForce = command.time_in_force
+        self.venue = venue
+        self.venue_order_id = ""
+        self.status = OrderStatus.SUBMITTED
+        self.filled_quantity = 0
+        self.filled_notional = 0
+        """Sum of price x quantity over fills (exact, price units x shares)."""
+        self.ts_submitted = command.ts_init
+        self.ts_last = command.ts_init
+
+    @property
+    def leaves_quantity(self) -> int:
+        return self.quantity - self.filled_quantity if self.status.is_open else 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open
+
+    @property
+    def avg_fill_price(self) -> Fraction | None:
+        if not self.filled_quantity:
+            return None
+        return Fraction(self.filled_notional, self.filled_quantity)
+
+    def apply(self, event: Event) -> bool:
+        """Apply a venue report; False (and no change) when the table does not allow it in this status."""
+        nxt = TRANSITIONS.get((self.status, type(event)))
+        if nxt is None:
+            return False
+        if isinstance(event, OrderFilled):
+            if event.quantity > self.quantity - self.filled_quantity:
+                return False  # an overfill is a venue error: refuse it rather than hold a position we cannot have
+            self.filled_quantity += event.quantity
+            self.filled_notional += event.price * event.quantity
+            if self.filled_quantity == self.quantity:
+                nxt = OrderStatus.FILLED
+        elif isinstance(event, OrderAccepted):
+            self.venue_order_id = event.venue_order_id
+        elif isinstance(event, OrderUpdated):
+            self.quantity = event.quantity
+            self.price = event.price
+            self.stop_price = event.stop_price
+        self.status = nxt
+        self.ts_last = event.ts_init
+        return True
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.client_order_id} {self.side.value} {self.quantity} {self.symbol} "
+            f"{self.order_type.value} @{self.price} {self.status.value} filled={self.filled_quantity})"
+        )

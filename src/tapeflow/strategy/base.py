@@ -1,0 +1,331 @@
+"""The Strategy base class: handlers for what happens, and a context to act through.
+
+A strategy reacts to events (trades, quotes, book updates, bars, timers, its own order reports) and acts only by
+putting commands and signals on the kernel queue. It never touches a venue, the risk engine or another component
+directly, which is why the same class runs unchanged in a backtest and live: both wire the same context.
+
+Override only the handlers you need: the base class subscribes a handler only when a subclass overrides it, so
+an unused handler costs nothing per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tapeflow.model.enums import OrderType, Side, TimeInForce
+from tapeflow.model.events import Event, Signal, TimerFired
+from tapeflow.model.market import (
+    Bar,
+    BookDelta,
+    OrderAdded,
+    OrderDeleted,
+    OrderExecuted,
+    OrderReduced,
+    OrderReplaced,
+    Quote,
+    Trade,
+)
+from tapeflow.model.orders import (
+    CancelOrder,
+    CancelRejected,
+    ModifyOrder,
+    ModifyRejected,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderUpdated,
+    RiskRejected,
+    SubmitOrder,
+)
+from tapeflow.model.prices import NO_PRICE
+
+if TYPE_CHECKING:
+    from tapeflow.book.keeper import BookKeeper
+    from tapeflow.book.l2 import L2Book
+    from tapeflow.book.l3 import L3Book
+    from tapeflow.engine.kernel import Kernel
+    from tapeflow.engine.timers import Timer
+    from tapeflow.execution.orders import Order
+
+
+class OrderSource(Protocol):
+    def open_orders(self, symbol: str | None = None, strategy_id: str | None = None) -> Iterator[Order]: ...
+
+    def order(self, client_order_id: str) -> Order | None: ...
+
+
+class PositionSource(Protocol):
+    def position(self, symbol: str) -> Any: ...
+
+
+class TradingContext:
+    """What a strategy may read and do; built once by the backtest or live assembly."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        *,
+        books: BookKeeper | None = None,
+        orders: OrderSource | None = None,
+        portfolio: PositionSource | None = None,
+        compute_delay_ns: int = 0,
+    ) -> None:
+        self.kernel = kernel
+        self.books = books
+        self.orders = orders
+        self.portfolio = portfolio
+        self.compute_delay_ns = compute_delay_ns
+
+
+_BOOK_EVENTS = (BookDelta, OrderAdded, OrderExecuted, OrderReduced, OrderDeleted, OrderReplaced)
+_ORDER_REPORTS: dict[type[Event], str] = {
+    OrderAccepted: "on_order_accepted",
+    OrderRejected: "on_order_rejected",
+    OrderFilled: "on_fill",
+    OrderCancelled: "on_order_cancelled",
+    OrderExpired: "on_order_expired",
+    OrderUpdated: "on_order_updated",
+    CancelRejected: "on_cancel_rejected",
+    ModifyRejected: "on_modify_rejected",
+    RiskRejected: "on_risk_rejected",
+}
+
+
+class Strategy:
+    """Subclass and override handlers. ``symbols`` limits market data to those symbols (None: all)."""
+
+    def __init__(self, strategy_id: str, *, symbols: tuple[str, ...] | None = None) -> None:
+        self.strategy_id = strategy_id
+        self.symbols = frozenset(symbols) if symbols is not None else None
+        self._ctx: TradingContext | None = None
+        self._next_order = 0
+        self.last_signal: Signal | None = None
+
+    # -- wiring (called by the assembly) ------------------------------------------------------------------------
+
+    def bind(self, ctx: TradingContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def ctx(self) -> TradingContext:
+        if self._ctx is None:
+            raise RuntimeError(f"strategy {self.strategy_id!r} is not bound to a context; add it through an assembly")
+        return self._ctx
+
+    def attach(self, kernel: Kernel) -> None:
+        if self._ctx is None:
+            self._ctx = TradingContext(kernel)
+        market: list[tuple[tuple[type[Event], ...], str]] = [
+            ((Trade,), "on_trade"),
+            ((Quote,), "on_quote"),
+            (_BOOK_EVENTS, "on_book"),
+            ((Bar,), "on_bar"),
+        ]
+        for types, name in market:
+            if self._overrides(name):
+                handler = getattr(self, name)
+                if self.symbols is not None:
+                    handler = self._only_my_symbols(handler)
+                for t in types:
+                    kernel.subscribe(t, handler)
+        if self._overrides("on_timer"):
+            prefix = f"{self.strategy_id}."
+            on_timer = self.on_timer
+
+            def my_timers(event: TimerFired) -> None:
+                if event.name.startswith(prefix):
+                    on_timer(event)
+
+            kernel.subscribe(TimerFired, my_timers)
+        for report, name in _ORDER_REPORTS.items():
+            if self._overrides(name) or self._overrides("on_order_event"):
+                kernel.subscribe(report, self._mine(getattr(self, name)))
+
+    def _overrides(self, name: str) -> bool:
+        return getattr(type(self), name) is not getattr(Strategy, name)
+
+    def _only_my_symbols(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        symbols = self.symbols
+        assert symbols is not None
+
+        def filtered(event: Any) -> None:
+            if event.symbol in symbols:
+                handler(event)
+
+        return filtered
+
+    def _mine(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        sid = self.strategy_id
+        generic = self.on_order_event
+
+        def route(event: Any) -> None:
+            if event.strategy_id == sid:
+                generic(event)
+                handler(event)
+
+        return route
+
+    # -- handlers to override -----------------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Set timers and read the initial state here."""
+
+    def on_stop(self) -> None:
+        """Last chance to look at positions; orders can no longer be sent."""
+
+    def on_trade(self, trade: Trade) -> None: ...
+
+    def on_quote(self, quote: Quote) -> None: ...
+
+    def on_book(self, event: Event) -> None:
+        """A book update (L2 delta or L3 message) was applied: ``self.book(event.symbol)`` includes it."""
+
+    def on_bar(self, bar: Bar) -> None: ...
+
+    def on_timer(self, event: TimerFired) -> None: ...
+
+    def on_order_event(self, event: Event) -> None:
+        """Every report about this strategy's orders, before the specific handler."""
+
+    def on_order_accepted(self, event: OrderAccepted) -> None: ...
+
+    def on_order_rejected(self, event: OrderRejected) -> None: ...
+
+    def on_fill(self, fill: OrderFilled) -> None: ...
+
+    def on_order_cancelled(self, event: OrderCancelled) -> None: ...
+
+    def on_order_expired(self, event: OrderExpired) -> None: ...
+
+    def on_order_updated(self, event: OrderUpdated) -> None: ...
+
+    def on_cancel_rejected(self, event: CancelRejected) -> None: ...
+
+    def on_modify_rejected(self, event: ModifyRejected) -> None: ...
+
+    def on_risk_rejected(self, event: RiskRejected) -> None: ...
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> int:
+        return self.ctx.kernel.clock.now()
+
+    def book(self, symbol: str) -> L2Book | L3Book | None:
+        books = self.ctx.books
+        return books.book(symbol) if books is not None else None
+
+    def position(self, symbol: str) -> Any:
+        portfolio = self.ctx.portfolio
+        return portfolio.position(symbol) if portfolio is not None else None
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        orders = self.ctx.orders
+        return list(orders.open_orders(symbol, self.strategy_id)) if orders is not None else []
+
+    # -- acting -------------------------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        *,
+        price: int = NO_PRICE,
+        order_type: OrderType | None = None,
+        stop_price: int = NO_PRICE,
+        time_in_force: TimeInForce = TimeInForce.DAY,
+        reason: str = "",
+        venue: str = "",
+    ) -> str:
+        """Send an order (through risk). Returns its client order id. A price makes it a LIMIT by default."""
+        if order_type is None:
+            order_type = OrderType.LIMIT if price != NO_PRICE else OrderType.MARKET
+        self._next_order += 1
+        cid = f"{self.strategy_id}-{self._next_order}"
+        decided = self.now
+        sent = decided + self.ctx.compute_delay_ns
+        self.ctx.kernel.emit(
+            SubmitOrder(
+                ts_event=decided,
+                ts_init=sent,
+                strategy_id=self.strategy_id,
+                client_order_id=cid,
+                symbol=symbol,
+                side=side,
+                order_type=order_type,
+                quantity=quantity,
+                price=price,
+                stop_price=stop_price,
+                time_in_force=time_in_force,
+                venue=venue,
+                reason=reason,
+            )
+        )
+        return cid
+
+    def buy(self, symbol: str, quantity: int, price: int = NO_PRICE, **kwargs: Any) -> str:
+        return self.submit(symbol, Side.BUY, quantity, price=price, **kwargs)
+
+    def sell(self, symbol: str, quantity: int, price: int = NO_PRICE, **kwargs: Any) -> str:
+        return self.submit(symbol, Side.SELL, quantity, price=price, **kwargs)
+
+    def cancel(self, client_order_id: str, symbol: str) -> None:
+        decided = self.now
+        self.ctx.kernel.emit(
+            CancelOrder(
+                ts_event=decided,
+                ts_init=decided + self.ctx.compute_delay_ns,
+                strategy_id=self.strategy_id,
+                client_order_id=client_order_id,
+                symbol=symbol,
+            )
+        )
+
+    def cancel_all(self, symbol: str | None = None) -> int:
+        orders = self.open_orders(symbol)
+        for order in orders:
+            self.cancel(order.client_order_id, order.symbol)
+        return len(orders)
+
+    def modify(
+        self, client_order_id: str, symbol: str, quantity: int, *, price: int = NO_PRICE, stop_price: int = NO_PRICE
+    ) -> None:
+        decided = self.now
+        self.ctx.kernel.emit(
+            ModifyOrder(
+                ts_event=decided,
+                ts_init=decided + self.ctx.compute_delay_ns,
+                strategy_id=self.strategy_id,
+                client_order_id=client_order_id,
+                symbol=symbol,
+                quantity=quantity,
+                price=price,
+                stop_price=stop_price,
+            )
+        )
+
+    def signal(
+        self, symbol: str, name: str, value: float, reason: str, features: dict[str, float] | None = None
+    ) -> Signal:
+        """Record why: the signal goes on the queue (and into the audit trail) before any order it causes."""
+        now = self.now
+        sig = Signal(
+            ts_event=now,
+            ts_init=now,
+            strategy_id=self.strategy_id,
+            symbol=symbol,
+            name=name,
+            value=value,
+            reason=reason,
+            features=features or {},
+        )
+        self.last_signal = sig
+        self.ctx.kernel.emit(sig)
+        return sig
+
+    def set_timer(self, name: str, *, at: int | None = None, interval: int | None = None) -> Timer:
+        return self.ctx.kernel.set_timer(f"{self.strategy_id}.{name}", at=at, interval=interval)

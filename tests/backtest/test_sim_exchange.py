@@ -1,0 +1,211 @@
+"""The simulated exchange on hand-built L2 scenarios with known answers."""
+
+from __future__ import annotations
+
+from tapeflow.model import (
+    Aggressor,
+    CancelRejected,
+    LiquiditySide,
+    MarketStatus,
+    ModifyRejected,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    OrderType,
+    OrderUpdated,
+    Side,
+    TimeInForce,
+    TradingStatus,
+)
+from tapeflow.venues.sim.queue import QueueModel
+
+from .scenario import MS, SYM, T0, delta, px, run, snapshot, trade
+
+BOOK = snapshot(T0, bids=[("100.00", 500), ("99.99", 800)], asks=[("100.01", 300), ("100.02", 400)])
+
+
+def test_marketable_limit_walks_the_depth_and_liquidity_is_not_used_twice() -> None:
+    tape = [
+        snapshot(T0, bids=[("120.45", 100)], asks=[("120.50", 200), ("120.55", 500), ("120.60", 300), ("120.65", 9)]),
+        delta(T0 + 10 * MS, Side.BUY, "120.45", 200),
+    ]
+    _, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 1_000, px("120.60")),
+            T0 + 2 * MS: lambda s: s.buy(SYM, 100, px("120.60"), time_in_force=TimeInForce.IOC),
+        },
+    )
+    first = [(f.price, f.quantity, f.liquidity_side) for f in s.fills if f.client_order_id == "s-1"]
+    assert first == [
+        (px("120.50"), 200, LiquiditySide.TAKER),
+        (px("120.55"), 500, LiquiditySide.TAKER),
+        (px("120.60"), 300, LiquiditySide.TAKER),
+    ]
+    vwap_x1000 = sum(p * q for p, q, _ in first) * 1000 // 1000
+    assert vwap_x1000 == 1_205_550 * 1000  # 120.555 a share, as the depth-walk example says
+    # the second order finds the liquidity the first one took still consumed: nothing fills, IOC cancels
+    assert [type(r).__name__ for r in s.reports if r.client_order_id == "s-2"] == ["OrderAccepted", "OrderCancelled"]
+
+
+def test_resting_order_fills_only_after_the_queue_ahead_trades() -> None:
+    tape = [
+        BOOK,
+        trade(T0 + 5 * MS, "100.00", 300, Aggressor.SELL),
+        delta(T0 + 5 * MS, Side.BUY, "100.00", 200),
+        trade(T0 + 6 * MS, "100.00", 250, Aggressor.SELL),
+        delta(T0 + 6 * MS, Side.BUY, "100.00", 0),
+    ]
+    _, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"))})
+    assert [(f.ts_event, f.quantity, f.price, f.liquidity_side) for f in s.fills] == [
+        (T0 + 6 * MS, 50, px("100.00"), LiquiditySide.MAKER)  # 500 ahead: 300 + 200 traded first, then 50 reached us
+    ]
+
+
+def test_resting_order_fills_when_the_market_trades_through_its_price() -> None:
+    tape = [BOOK, trade(T0 + 5 * MS, "99.99", 700, Aggressor.SELL)]
+    _, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"))})
+    assert [(f.quantity, f.price) for f in s.fills] == [(100, px("100.00"))]
+
+
+def test_no_fill_while_the_market_never_reaches_the_price() -> None:
+    tape = [BOOK, trade(T0 + 5 * MS, "100.00", 400, Aggressor.SELL), delta(T0 + 5 * MS, Side.BUY, "100.00", 100)]
+    _, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("99.99"))})
+    assert s.fills == []
+
+
+def _cancel_scenario(model: QueueModel) -> int:
+    """500 ahead at arrival, 500 join behind, 300 cancel, then 500 trade: what reaches us depends on the model."""
+    tape = [
+        BOOK,
+        delta(T0 + 2 * MS, Side.BUY, "100.00", 1_000),
+        delta(T0 + 3 * MS, Side.BUY, "100.00", 700),
+        trade(T0 + 4 * MS, "100.00", 500, Aggressor.SELL),
+    ]
+    from tapeflow.venues.sim.exchange import SimExchangeConfig
+
+    _, s = run(
+        tape,
+        {T0 + 1 * MS: lambda s: s.buy(SYM, 300, px("100.00"))},
+        exchange=SimExchangeConfig(queue_model=model),
+    )
+    return sum(f.quantity for f in s.fills)
+
+
+def test_queue_models_place_cancellations_front_back_or_in_proportion() -> None:
+    assert _cancel_scenario(QueueModel.FRONT) == 300  # ahead 500 -> 200; 500 traded: 200 market, 300 ours
+    assert _cancel_scenario(QueueModel.PROPORTIONAL) == 300 - 150  # ahead 500 -> 350; 150 reach us
+    assert _cancel_scenario(QueueModel.BACK) == 0  # the 300 left from behind us: still 500 ahead
+
+
+def test_order_at_the_back_of_the_queue_fills_later_than_one_at_the_front() -> None:
+    tape = [
+        BOOK,
+        delta(T0 + 2 * MS, Side.BUY, "100.00", 900),
+        trade(T0 + 5 * MS, "100.00", 600, Aggressor.SELL),
+        delta(T0 + 5 * MS, Side.BUY, "100.00", 300),
+        trade(T0 + 9 * MS, "100.00", 600, Aggressor.SELL),
+    ]
+    _, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00")),
+            T0 + 3 * MS: lambda s: s.buy(SYM, 100, px("100.00")),
+        },
+    )
+    when = {f.client_order_id: f.ts_event for f in s.fills}
+    assert when == {"s-1": T0 + 5 * MS, "s-2": T0 + 9 * MS}
+
+
+def test_rejects_say_why() -> None:
+    tape = [
+        BOOK,
+        TradingStatus(ts_event=T0 + 5 * MS, ts_init=T0 + 5 * MS, symbol=SYM, status=MarketStatus.HALTED),
+    ]
+    _, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.005")),
+            T0 + 2 * MS: lambda s: s.cancel("s-404", SYM),
+            T0 + 3 * MS: lambda s: s.modify("s-405", SYM, 100, price=px("99.00")),
+            T0 + 6 * MS: lambda s: s.buy(SYM, 100, px("99.00")),
+            T0 + 7 * MS: lambda s: s.submit(SYM, Side.BUY, 100, order_type=OrderType.LIMIT),
+        },
+    )
+    reasons = [(type(r).__name__, getattr(r, "reason", "")) for r in s.reports]
+    assert reasons == [
+        ("OrderRejected", "limit price 100.005 is not on the Rule 612 tick grid"),
+        ("CancelRejected", "unknown order"),
+        ("ModifyRejected", "unknown order"),
+        ("OrderRejected", "AAPL is halted"),
+        ("OrderRejected", "LIMIT order without a limit price"),
+    ]
+    assert isinstance(s.reports[1], CancelRejected) and isinstance(s.reports[2], ModifyRejected)
+
+
+def test_day_orders_expire_at_the_close_gtc_orders_do_not() -> None:
+    close = T0 + 6 * 3600 * 1_000_000_000  # 16:00 New York
+    tape = [BOOK, delta(close + 1_000, Side.BUY, "99.99", 700)]
+    _, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("99.00")),
+            T0 + 2 * MS: lambda s: s.buy(SYM, 100, px("99.00"), time_in_force=TimeInForce.GTC),
+        },
+    )
+    expired = [r for r in s.reports if isinstance(r, OrderExpired)]
+    assert [(e.client_order_id, e.ts_event, e.expired_quantity) for e in expired] == [("s-1", close, 100)]
+
+
+def test_modify_down_keeps_priority_price_change_loses_it() -> None:
+    tape = [BOOK, trade(T0 + 5 * MS, "100.00", 550, Aggressor.SELL)]
+    _, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 200, px("100.00")),
+            T0 + 2 * MS: lambda s: s.modify("s-1", SYM, 100),
+        },
+    )
+    updated = [r for r in s.reports if isinstance(r, OrderUpdated)]
+    assert [(u.quantity, u.priority_lost) for u in updated] == [(100, False)]
+    assert [f.quantity for f in s.fills] == [50]  # still 500 ahead: the 550 print leaves 50 for us
+
+    _, s2 = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 200, px("99.99")),
+            T0 + 2 * MS: lambda s: s.modify("s-1", SYM, 200, price=px("100.00")),
+        },
+    )
+    assert [u.priority_lost for u in s2.reports if isinstance(u, OrderUpdated)] == [True]
+
+
+def test_fok_all_or_nothing_and_market_order_remainder_cancelled() -> None:
+    _, s = run(
+        [BOOK],
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 800, px("100.02"), time_in_force=TimeInForce.FOK),
+            T0 + 2 * MS: lambda s: s.buy(SYM, 1_000),
+        },
+    )
+    fok = [r for r in s.reports if r.client_order_id == "s-1"]
+    assert [type(r) for r in fok] == [OrderAccepted, OrderCancelled]
+    assert "only 700 of 800" in fok[1].reason  # type: ignore[attr-defined]
+    mkt = [r for r in s.reports if r.client_order_id == "s-2"]
+    assert sum(f.quantity for f in s.fills) == 700
+    assert isinstance(mkt[-1], OrderCancelled) and mkt[-1].cancelled_quantity == 300
+
+
+def test_stop_order_triggers_on_a_print_through_its_stop() -> None:
+    tape = [BOOK, trade(T0 + 5 * MS, "100.01", 100, Aggressor.BUY)]
+    _, s = run(
+        tape, {T0 + 1 * MS: lambda s: s.submit(SYM, Side.BUY, 100, order_type=OrderType.STOP, stop_price=px("100.01"))}
+    )
+    assert [(f.price, f.quantity, f.ts_event) for f in s.fills] == [(px("100.01"), 100, T0 + 5 * MS)]
+
+
+def test_rejected_orders_are_not_counted_as_open() -> None:
+    bt, s = run([BOOK], {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("1.0001"))})
+    assert isinstance(s.reports[0], OrderRejected)
+    assert list(bt.execution.open_orders()) == []
