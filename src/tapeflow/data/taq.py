@@ -1,0 +1,381 @@
+"""AlgoSeek TAQ as LEAN ships it: a day's consolidated trades and per-exchange quotes, merged into one stream.
+
+A LEAN tick day is two zips, ``YYYYMMDD_trade.zip`` and ``YYYYMMDD_quote.zip``, each holding one headerless CSV
+(``YYYYMMDD_<sym>_Trade_Tick.csv`` / ``..._Quote_Tick.csv``), times in ms after midnight New York time, prices
+in 1/10,000 dollar (tapeflow's unit: no conversion). Quote rows carry one exchange's bid *or* offer; the NBBO is
+not in the data, so it is rebuilt (``nbbo.NbboBuilder``) and trades are signed against it (``lee_ready``).
+
+Order: both files are read as streams and merged by time; within a millisecond the trades come before the
+quotes, because a quote stamped in the trade's millisecond is usually its consequence, and the classifier must
+see the NBBO that was in force before the trade (the same order a strategy then sees). Within a file, file
+order is kept.
+
+What the reader emits: every trade (``Trade``: venue = exchange letter, ``conditions`` = AlgoSeek's sale
+condition bits by name, plus ``SUSPICIOUS`` for prints AlgoSeek flags), every applied exchange quote (``Quote``
+with that exchange's letter and both its sides as they now stand) and every NBBO change (``Quote``, venue
+``"NBBO"``, sizes summed over the exchanges at the best price). ``exclude=`` drops trades carrying any of the
+given conditions from the output after they were signed (they still drive the tick test).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from tapeflow.data.detect import iter_lines, open_binary, single_member
+from tapeflow.data.lee_ready import LeeReady, LeeReadyStats
+from tapeflow.data.nbbo import NbboBuilder, NbboStats
+from tapeflow.data.nytime import day_base_ns, ny_to_utc_ns
+from tapeflow.model.errors import DataError
+from tapeflow.model.market import Quote, Trade
+
+MEMBER: Final = re.compile(r"(?P<day>\d{8})_(?P<symbol>[A-Za-z0-9.\-]+)_(?P<kind>Trade|Quote)_Tick\.csv$", re.I)
+NS_PER_MS: Final = 1_000_000
+_EARLY_MS: Final = 3 * 3600 * 1000
+
+TRADE_FLAGS: Final = (
+    "REGULAR", "CASH", "NEXT_DAY", "SELLER", "YELLOW_FLAG", "INTERMARKET_SWEEP", "OPENING_PRINT", "CLOSING_PRINT",
+    "REOPENING_PRINT", "DERIVATIVELY_PRICED", "FORM_T", "SOLD_LAST", "STOPPED", "EXTENDED_HOURS",
+    "OUT_OF_SEQUENCE", "SPLIT", "ACQUISITION", "BUNCHED", "STOCK_OPTION", "DISTRIBUTION", "AVERAGE_PRICE",
+    "CROSS", "PRICE_VARIATION", "RULE_155", "OFFICIAL_CLOSE", "PRIOR_REFERENCE_PRICE", "OFFICIAL_OPEN",
+    "CAP_ELECTION", "AUTO_EXECUTION", "TRADE_THROUGH_EXEMPT", "UNDOCUMENTED_30", "ODD_LOT",
+)  # fmt: skip
+"""AlgoSeek sale-condition bits, bit 0 first (LEAN ``TradeConditionFlags``); the CSV holds them in hex."""
+SUSPICIOUS: Final = "SUSPICIOUS"
+NOT_FIRM_QUOTE: Final = 0x2 | 0x4 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x1000 | 0x8000
+NOT_FIRM_QUOTE_REST: Final = 0x10000 | 0x20000 | 0x100000 | 0x400000
+"""Quote conditions (LEAN ``QuoteConditionFlags``) under which a quote is not firm or trading is halted (slow,
+gap, news, trading range, imbalance, closed market maker, pause, non-firm, related security, equipment,
+sub-penny, no-open, manual, influx): such a side does not count towards the NBBO."""
+_NOT_FIRM: Final = NOT_FIRM_QUOTE | NOT_FIRM_QUOTE_REST
+
+
+class TaqFile(msgspec.Struct, frozen=True, kw_only=True):
+    path: str
+    member: str
+    symbol: str
+    day: date
+    kind: str
+    """"trade" or "quote"."""
+
+
+class TaqStats(msgspec.Struct, kw_only=True):
+    trade_rows: int = 0
+    quote_rows: int = 0
+    trades: int = 0
+    exchange_quotes: int = 0
+    nbbo_quotes: int = 0
+    filtered: int = 0
+    suspicious_trades: int = 0
+    suspicious_quotes: int = 0
+    """Not applied to the books (AlgoSeek marks them likely erroneous)."""
+    not_firm_quotes: int = 0
+    empty_quotes: int = 0
+    malformed: int = 0
+    out_of_order: int = 0
+    first_problem: str = ""
+    nbbo: NbboStats = msgspec.field(default_factory=NbboStats)
+    lee_ready: LeeReadyStats = msgspec.field(default_factory=LeeReadyStats)
+
+
+def open_taq(path: str | Path) -> TaqFile:
+    """Check that ``path`` is a LEAN tick zip and say what it holds."""
+    p = Path(path)
+    member = single_member(p)
+    m = MEMBER.search(member)
+    if m is None:
+        raise DataError(f"{member!r} is not a LEAN tick file (YYYYMMDD_<sym>_Trade_Tick.csv)", path=p)
+    d = m["day"]
+    return TaqFile(
+        path=str(p),
+        member=member,
+        symbol=m["symbol"].upper(),
+        day=date(int(d[:4]), int(d[4:6]), int(d[6:])),
+        kind=m["kind"].lower(),
+    )
+
+
+def sibling(path: str | Path) -> Path | None:
+    """The other half of a LEAN tick day (``..._trade.zip`` <-> ``..._quote.zip``) when it exists."""
+    p = Path(path)
+    for a, b in (("_trade.zip", "_quote.zip"), ("_quote.zip", "_trade.zip")):
+        if p.name.endswith(a):
+            other = p.with_name(p.name[: -len(a)] + b)
+            return other if other.is_file() else None
+    return None
+
+
+def condition_names(flags: int, suspicious: bool = False) -> tuple[str, ...]:
+    names = tuple(name for bit, name in enumerate(TRADE_FLAGS) if flags >> bit & 1)
+    return (*names, SUSPICIOUS) if suspicious else names
+
+
+_Row = tuple[int, list[bytes]]
+
+
+class TaqReader:
+    """One symbol-day of TAQ: trades, quotes or both. ``events()`` may be called once."""
+
+    def __init__(
+        self,
+        trades: str | Path | None = None,
+        quotes: str | Path | None = None,
+        *,
+        exchange_quotes: bool = True,
+        quotes_are: str = "top",
+        exclude: Iterable[str] = (),
+        strict: bool = False,
+    ) -> None:
+        if trades is None and quotes is None:
+            raise ValueError("give a trade file, a quote file or both")
+        self.trade_file = open_taq(trades) if trades is not None else None
+        self.quote_file = open_taq(quotes) if quotes is not None else None
+        files = [f for f in (self.trade_file, self.quote_file) if f is not None]
+        if len({(f.symbol, f.day) for f in files}) != 1:
+            raise DataError(f"trade and quote files are of different days or symbols: {[f.member for f in files]}")
+        self.symbol = files[0].symbol
+        self.day = files[0].day
+        self.exchange_quotes = exchange_quotes
+        if quotes_are not in ("top", "exchange"):
+            raise ValueError(f"quotes_are must be 'top' or 'exchange', not {quotes_are!r}")
+        self.quotes_are = quotes_are
+        self.exclude = frozenset(exclude)
+        self.strict = strict
+        self.stats = TaqStats()
+        self.nbbo = NbboBuilder()
+        self.classifier = LeeReady()
+        self.stats.nbbo = self.nbbo.stats
+        self.stats.lee_ready = self.classifier.stats
+        self._base = day_base_ns(self.day)
+
+    @classmethod
+    def for_day(cls, path: str | Path, **kwargs: object) -> TaqReader:
+        """The reader of the day ``path`` belongs to, with its sibling file when there is one."""
+        f = open_taq(path)
+        other = sibling(path)
+        trades, quotes = (path, other) if f.kind == "trade" else (other, path)
+        return cls(trades, quotes, **kwargs)  # type: ignore[arg-type]
+
+    def ts(self, ms: int) -> int:
+        if ms >= _EARLY_MS:
+            return self._base + ms * NS_PER_MS
+        return ny_to_utc_ns(self.day, ms * NS_PER_MS)
+
+    def _bad(self, f: TaqFile, line: int, why: str) -> None:
+        if self.strict:
+            raise DataError(why, path=f"{f.path}!{f.member}", line=line)
+        self.stats.malformed += 1
+        if not self.stats.first_problem:
+            self.stats.first_problem = f"{f.path}!{f.member}, line {line}: {why}"
+
+    def _rows(self, f: TaqFile | None, width: int) -> Iterator[_Row]:
+        """(ms, fields) of each well-formed row, in file order; out-of-order rows are counted and skipped."""
+        if f is None:
+            return
+        last = -1
+        with open_binary(Path(f.path), f.member) as fh:
+            for n, line in enumerate(iter_lines(fh, f"{f.path}!{f.member}"), 1):
+                fields = line.split(b",")
+                if len(fields) != width:
+                    if line.strip():
+                        self._bad(f, n, f"expected {width} fields, found {len(fields)}: {line[:80]!r}")
+                    continue
+                try:
+                    ms = int(fields[0])
+                except ValueError:
+                    self._bad(f, n, f"time {fields[0][:20]!r} is not an integer of ms")
+                    continue
+                if ms < last:
+                    self.stats.out_of_order += 1
+                    if self.strict:
+                        raise DataError(f"time {ms} ms is before the previous row's {last} ms", path=f.path, line=n)
+                    continue
+                last = ms
+                yield ms, fields
+
+    def events(self) -> Iterator[Trade | Quote]:
+        trades = self._rows(self.trade_file, 6)
+        quotes = _paired(self._rows(self.quote_file, 8))
+        t = next(trades, None)
+        q = next(quotes, None)
+        last_ms = 0
+        while t is not None or q is not None:
+            if q is None or (t is not None and t[0] <= q[0]):
+                assert t is not None
+                last_ms = t[0]
+                trade = self._trade(t)
+                if trade is not None:
+                    yield trade
+                t = next(trades, None)
+            else:
+                last_ms = q[0]
+                yield from self._quote(q)
+                q = next(quotes, None)
+        self.nbbo.finish(self.ts(last_ms))
+
+    def _trade(self, row: _Row) -> Trade | None:
+        ms, fields = row
+        st = self.stats
+        st.trade_rows += 1
+        f = self.trade_file
+        assert f is not None
+        try:
+            price = int(fields[1])
+            size = int(fields[2])
+            flags = int(fields[4], 16)
+            suspicious = fields[5].strip() == b"1"
+            venue = fields[3].decode("ascii").strip()
+        except (ValueError, UnicodeDecodeError):
+            self._bad(f, st.trade_rows, f"unreadable trade row {b','.join(fields)[:80]!r}")
+            return None
+        if price <= 0 or size <= 0 or len(venue) != 1:
+            self._bad(f, st.trade_rows, f"price, size or exchange out of range: {b','.join(fields)[:80]!r}")
+            return None
+        nb = self.nbbo
+        aggressor = self.classifier.classify(price, nb.bid_price, nb.ask_price, update_tick=not suspicious)
+        conditions = condition_names(flags, suspicious)
+        if suspicious:
+            st.suspicious_trades += 1
+        if self.exclude and not self.exclude.isdisjoint(conditions):
+            st.filtered += 1
+            return None
+        st.trades += 1
+        ts = self.ts(ms)
+        return Trade(
+            ts_event=ts,
+            ts_init=ts,
+            symbol=self.symbol,
+            price=price,
+            size=size,
+            aggressor=aggressor,
+            venue=venue,
+            conditions=conditions,
+        )
+
+    def _side(self, fields: list[bytes], n: int) -> tuple[str, int, int, int, int] | None:
+        """(exchange, bid, bid size, ask, ask size) of a usable quote row, after counting what is not."""
+        st = self.stats
+        f = self.quote_file
+        assert f is not None
+        try:
+            bp, bs, ap, az = int(fields[1]), int(fields[2]), int(fields[3]), int(fields[4])
+            venue = fields[5].decode("ascii").strip()
+            cond = int(fields[6], 16)
+            suspicious = fields[7].strip() == b"1"
+        except (ValueError, UnicodeDecodeError):
+            self._bad(f, n, f"unreadable quote row {b','.join(fields)[:80]!r}")
+            return None
+        if min(bp, bs, ap, az) < 0 or len(venue) != 1 or not "A" <= venue <= "Z":
+            self._bad(f, n, f"price, size or exchange out of range: {b','.join(fields)[:80]!r}")
+            return None
+        if suspicious:
+            st.suspicious_quotes += 1
+            return None
+        if not (bp or bs or ap or az):
+            st.empty_quotes += 1
+            return None
+        if cond & _NOT_FIRM:
+            st.not_firm_quotes += 1
+            bp = bs = 0 if bp or bs else -1
+            ap = az = 0 if ap or az else -1
+        else:
+            bp = bp if bp or bs else -1
+            ap = ap if ap or az else -1
+        return venue, bp, bs, ap, az
+
+    def _quote(self, row: _Pair) -> Iterator[Quote]:
+        """Apply a quote row, or a bid row and the ask row of the same millisecond together."""
+        ms, first, second = row
+        st = self.stats
+        nb = self.nbbo
+        top = self.quotes_are == "top"
+        changed = False
+        venues: list[str] = []
+        for fields in (first, second):
+            if fields is None:
+                continue
+            st.quote_rows += 1
+            side = self._side(fields, st.quote_rows)
+            if side is None:
+                continue
+            venue, bp, bs, ap, az = side
+            if bp >= 0:
+                changed = (nb.set_top_bid(venue, bp, bs) if top else nb.set_bid(venue, bp, bs)) or changed
+            if ap >= 0:
+                changed = (nb.set_top_ask(venue, ap, az) if top else nb.set_ask(venue, ap, az)) or changed
+            if venue not in venues:
+                venues.append(venue)
+        ts = self.ts(ms)
+        if self.exchange_quotes:
+            for venue in venues:
+                xb, xbs, xa, xas = nb.exchange_quote(venue)
+                st.exchange_quotes += 1
+                yield Quote(
+                    ts_event=ts,
+                    ts_init=ts,
+                    symbol=self.symbol,
+                    bid_price=xb,
+                    bid_size=xbs,
+                    ask_price=xa,
+                    ask_size=xas,
+                    venue=venue,
+                )
+        if changed:
+            nb.record(ts)
+            st.nbbo_quotes += 1
+            yield Quote(
+                ts_event=ts,
+                ts_init=ts,
+                symbol=self.symbol,
+                bid_price=nb.bid_price,
+                bid_size=nb.bid_size,
+                ask_price=nb.ask_price,
+                ask_size=nb.ask_size,
+                venue="NBBO",
+            )
+
+
+_Pair = tuple[int, list[bytes], list[bytes] | None]
+
+
+def _paired(rows: Iterator[_Row]) -> Iterator[_Pair]:
+    """Join a bid-only row and the ask-only row that follows it in the same millisecond into one update.
+
+    AlgoSeek writes a best bid and offer as two rows (one side each, same time); applying them as one update
+    gives one NBBO change instead of a half-updated, often crossed, intermediate state.
+    """
+    pending: _Row | None = None
+    for row in rows:
+        if pending is not None:
+            f = row[1]
+            if row[0] == pending[0] and f[1] == b"0" and f[2] == b"0":
+                yield pending[0], pending[1], f
+                pending = None
+                continue
+            yield pending[0], pending[1], None
+            pending = None
+        f = row[1]
+        if f[3] == b"0" and f[4] == b"0" and f[1] != b"0":
+            pending = row
+        else:
+            yield row[0], f, None
+    if pending is not None:
+        yield pending[0], pending[1], None
+
+
+def read_taq(path: str | Path, **kwargs: object) -> Iterator[Trade | Quote]:
+    """Events of the TAQ day ``path`` belongs to (trades and quotes when both files are there)."""
+    return TaqReader.for_day(path, **kwargs).events()
+
+
+def keep_trade(event: object, exclude: frozenset[str]) -> bool:
+    """False for a ``Trade`` with any condition in ``exclude`` (e.g. ``{"SUSPICIOUS", "ODD_LOT"}``)."""
+    return not (isinstance(event, Trade) and not exclude.isdisjoint(event.conditions))
+
+
+__all__ = ["SUSPICIOUS", "TRADE_FLAGS", "TaqFile", "TaqReader", "TaqStats", "keep_trade", "open_taq"]

@@ -1,0 +1,90 @@
+"""TAQ reader on LEAN's AlgoSeek files: counts checked by an independent count, NBBO sanity, Lee-Ready shares."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tapeflow.data.nytime import ny_to_utc_ns
+from tapeflow.data.taq import SUSPICIOUS, TaqReader, condition_names, open_taq
+from tapeflow.model.errors import DataError
+from tapeflow.model.market import Quote, Trade
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with zipfile.ZipFile(path) as zf:
+        text = zf.read(zf.namelist()[0]).decode()
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_condition_bits_by_name() -> None:
+    assert condition_names(0x20002020) == ("INTERMARKET_SWEEP", "EXTENDED_HOURS", "TRADE_THROUGH_EXEMPT")
+    assert condition_names(0x80000000, suspicious=True) == ("ODD_LOT", SUSPICIOUS)
+
+
+def test_real_day_counts_nbbo_never_crossed_and_rule_shares(data_dir: Path) -> None:
+    tick = data_dir / "lean-algoseek-us-equity" / "tick" / "bac"
+    trade_rows = _rows(tick / "20131007_trade.zip")
+    quote_rows = _rows(tick / "20131007_quote.zip")
+    assert (len(trade_rows), len(quote_rows)) == (88_172, 476_855)  # also in SOURCE.md / MANIFEST.tsv
+    reader = TaqReader.for_day(tick / "20131007_trade.zip")
+    trades = 0
+    last = 0
+    first_trade_ts = -1
+    for e in reader.events():
+        assert e.ts_init == e.ts_event >= last
+        last = e.ts_init
+        if isinstance(e, Trade):
+            if not trades:
+                first_trade_ts = e.ts_event
+            trades += 1
+        elif e.venue == "NBBO" and e.bid_price and e.ask_price:
+            assert e.bid_price <= e.ask_price  # never crossed: the data has no crossed top row on this day
+    st = reader.stats
+    assert trades == st.trades == len(trade_rows)
+    assert st.quote_rows == len(quote_rows) and st.malformed == 0
+    assert st.nbbo.crossed_updates == 0
+    assert 0 < st.nbbo.locked_updates < st.nbbo.updates // 20  # locked on about 2% of updates
+    shares = st.lee_ready.shares()
+    assert shares["quote_rule"] > 0.9 and shares["unclassified"] == 0
+    # first trade: 14400614 ms = 04:00:00.614 EDT (UTC-4) = 2013-10-07 08:00:00.614 UTC
+    first = int(trade_rows[0][0]) * 1_000_000
+    assert ny_to_utc_ns(date(2013, 10, 7), first) == 1381132800614000000 == first_trade_ts
+
+
+def test_suspicious_spy_trades_are_kept_flagged_and_can_be_excluded(data_dir: Path) -> None:
+    path = data_dir / "lean-algoseek-us-equity" / "tick" / "spy" / "20131010_trade.zip"
+    flagged = sum(1 for r in _rows(path) if r[5] == "1")
+    assert flagged == 10
+    reader = TaqReader(path, exclude={SUSPICIOUS})
+    n = sum(1 for _ in reader.events())
+    assert reader.stats.suspicious_trades == 10 and reader.stats.filtered == 10
+    assert n == 460_032 - 10
+
+
+def test_malformed_rows_are_counted_not_fatal(tmp_path: Path) -> None:
+    p = tmp_path / "20131007_trade.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr(
+            "20131007_abc_Trade_Tick.csv", "36000000,100,1,N,1,0\nbad\n36000001,x,1,N,1,0\n36000002,100,1,N,1,0\n"
+        )
+    reader = TaqReader(p)
+    assert len(list(reader.events())) == 2
+    assert reader.stats.malformed == 2
+    assert "line 2" in reader.stats.first_problem
+    with pytest.raises(DataError, match="line 2"):
+        list(TaqReader(p, strict=True).events())
+
+
+def test_not_a_tick_zip_names_the_member(tmp_path: Path) -> None:
+    p = tmp_path / "x.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("hello.csv", "1\n")
+    with pytest.raises(DataError, match="not a LEAN tick file"):
+        open_taq(p)
+    assert isinstance(Quote, type)
