@@ -175,3 +175,23 @@ def test_event_stream_rebuilds_the_same_book_as_the_raw_replay(data_dir: Path) -
     a, b = raw.snapshot(ts=0), evented.snapshot(ts=0)
     assert (a.bids, a.asks, a.orders) == (b.bids, b.asks, b.orders)
     assert evented.unknown_order_refs == 0
+
+
+def test_levels_that_left_view_and_vanished_are_dropped_when_the_side_thins(tmp_path: Path) -> None:
+    # level 2 file: asks 100, 101; a better ask pushes 101 out of view, where it is cancelled unseen
+    msgs = [
+        "34200.1,1,1,5,999000,1",
+        "34200.2,1,2,7,990000,-1",
+        "34200.3,3,10,3,1000000,-1",
+        "34200.4,3,2,7,990000,-1",
+    ]
+    books = [
+        "1000000,3,999000,5,1010000,4,-9999999999,0",
+        "990000,7,999000,5,1000000,3,-9999999999,0",
+        "990000,7,999000,5,9999999999,0,-9999999999,0",
+        "9999999999,0,999000,5,9999999999,0,-9999999999,0",
+    ]
+    path = _zip(tmp_path / "thin.zip", msgs, books, levels=2)
+    report = replay(path, verify=True)
+    assert (report.mismatches, report.unknown_order_refs) == (0, 0), report.mismatch_examples
+    assert report.book_levels_at_end == (1, 0)

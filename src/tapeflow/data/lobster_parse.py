@@ -1,11 +1,12 @@
-"""Reading LOBSTER csv members fast: blocks of whole lines, and message columns parsed without per-field objects.
+"""Reading LOBSTER csv members fast: blocks of whole lines, and message columns parsed without per-field
+objects.
 
-A day is 50k-160k rows of six small integers, and in CPython every ``bytes`` or ``int`` object a parser creates
-costs about as much as the arithmetic it feeds. So the message block is parsed by numpy straight from its bytes:
-separator positions give each field's span, digits are gathered right-aligned into a small matrix and weighted by
-powers of ten, the decimal time is split at its dot and padded to nanoseconds, all without a float. Only the
-final ``tolist()`` creates Python ints. Any byte that does not fit the format sends the block to the checking,
-row-by-row parser, which names the first bad row.
+A day is 50k-160k rows of six small integers, and in CPython every ``bytes`` or ``int`` object a parser
+creates costs about as much as the arithmetic it feeds. So the message block is parsed by numpy straight from
+its bytes: separator positions give each field's span, digits are gathered right-aligned into a small matrix
+and weighted by powers of ten, the decimal time is split at its dot and padded to nanoseconds, all without a
+float. Only the final ``tolist()`` creates Python ints. Any byte that does not fit the format sends the block
+to the checking, row-by-row parser, which names the first bad row.
 """
 
 from __future__ import annotations
@@ -31,21 +32,30 @@ _COMMA, _NL, _DOT, _MINUS, _ZERO = 44, 10, 46, 45, 48
 I64 = npt.NDArray[np.int64]
 
 
-def _ints(buf: npt.NDArray[np.uint8], start: I64, end: I64, signed: bool) -> I64 | None:
+_PAD: Final = 19
+"""Widest integer field parsed (digits): what fits an int64."""
+
+
+def _windows(buf: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """``w[e]`` is the ``_PAD`` bytes that end just before offset ``e`` of ``buf`` (zero-padded at the start):
+    a field that ends at ``e`` is right-aligned in it. A view: gathering rows of it copies only n x width
+    bytes."""
+    padded = np.concatenate((np.zeros(_PAD, dtype=np.uint8), buf))
+    return np.lib.stride_tricks.sliding_window_view(padded, _PAD)
+
+
+def _ints(win: npt.NDArray[np.uint8], buf: npt.NDArray[np.uint8], start: I64, end: I64, signed: bool) -> I64 | None:
     """Integers in ``buf[start:end]`` per row; None when a field is empty, too long or not a number."""
     neg = buf[start] == _MINUS if signed else np.zeros(len(start), dtype=bool)
-    first = start + neg
-    width = end - first
+    width = end - start - neg
     if not len(width) or width.min() < 1 or width.max() > 18:
         return None
-    k = np.arange(int(width.max()))
-    valid = k[None, :] < width[:, None]
-    pos = np.where(valid, end[:, None] - 1 - k[None, :], 0)
-    digits = buf[pos].astype(np.int64) - _ZERO
-    digits[~valid] = 0
+    w = int(width.max())
+    digits = win[end][:, _PAD - w :].astype(np.int64) - _ZERO
+    digits[np.arange(w)[None, :] < (w - width)[:, None]] = 0
     if digits.min() < 0 or digits.max() > 9:
         return None
-    values: I64 = (digits * _POW10[: len(k)]).sum(axis=1)
+    values: I64 = digits @ _POW10[w - 1 :: -1]
     if signed:
         values[neg] = -values[neg]
     return values
@@ -62,9 +72,10 @@ def parse_block_fast(block: bytes, rows: int, base: int) -> Columns | None:
     starts = np.empty_like(seps)
     starts[0] = 0
     starts[1:] = seps[:-1] + 1
+    win = _windows(buf)
     cols: list[I64] = []
     for c in range(1, 6):
-        values = _ints(buf, starts[c::6], seps[c::6], signed=True)
+        values = _ints(win, buf, starts[c::6], seps[c::6], signed=True)
         if values is None:
             return None
         cols.append(values)
@@ -75,7 +86,7 @@ def parse_block_fast(block: bytes, rows: int, base: int) -> Columns | None:
         return None  # a dot outside the time field, or two in one
     dot = t_end.copy()
     dot[row_of] = dots
-    whole = _ints(buf, t_start, dot, signed=False)
+    whole = _ints(win, buf, t_start, dot, signed=False)
     if whole is None:
         return None
     frac_width = np.maximum(t_end - dot - 1, 0)
@@ -84,7 +95,7 @@ def parse_block_fast(block: bytes, rows: int, base: int) -> Columns | None:
     if has_frac.any():
         idx = np.flatnonzero(has_frac)
         width = np.minimum(frac_width[idx], 9)
-        frac = _ints(buf, dot[idx] + 1, dot[idx] + 1 + width, signed=False)
+        frac = _ints(win, buf, dot[idx] + 1, dot[idx] + 1 + width, signed=False)
         if frac is None:
             return None
         ns[idx] += frac * _POW10[9 - width]
@@ -245,14 +256,12 @@ _FIELD: Final = 12
 """Widest orderbook price field compared (the empty-bid sentinel -9999999999 has 11 characters)."""
 
 
-def _right_aligned(buf: npt.NDArray[np.uint8], start: I64, end: I64) -> npt.NDArray[np.uint8] | None:
+def _right_aligned(win: npt.NDArray[np.uint8], start: I64, end: I64) -> npt.NDArray[np.uint8] | None:
     width = end - start
     if not len(width) or width.min() < 1 or width.max() > _FIELD:
         return None
-    k = np.arange(_FIELD)
-    valid = k[None, :] < width[:, None]
-    out = buf[np.where(valid, end[:, None] - 1 - k[None, :], 0)]
-    out[~valid] = 0
+    out = win[end][:, _PAD - _FIELD :].copy()
+    out[np.arange(_FIELD)[None, :] < (_FIELD - width)[:, None]] = 0
     return out
 
 
@@ -277,8 +286,9 @@ def last_level_fields(lines: list[bytes], levels: int) -> tuple[npt.NDArray[np.u
     if np.any(c[:, 0] <= line_start) or np.any(c[:, -1] >= line_end - 1):
         return None  # commas are in the wrong rows, or a field is empty
     ask_start = line_start if levels == 1 else c[:, per - 4] + 1
-    ask = _right_aligned(buf, ask_start, c[:, per - 3])
-    bid = _right_aligned(buf, c[:, per - 2] + 1, c[:, per - 1])
+    win = _windows(buf)
+    ask = _right_aligned(win, ask_start, c[:, per - 3])
+    bid = _right_aligned(win, c[:, per - 2] + 1, c[:, per - 1])
     if ask is None or bid is None:
         return None
     return ask, bid
@@ -287,7 +297,7 @@ def last_level_fields(lines: list[bytes], levels: int) -> tuple[npt.NDArray[np.u
 def field_pattern(text: bytes) -> npt.NDArray[np.uint8]:
     """``text`` right-aligned like ``last_level_fields`` rows, to compare with them."""
     row = np.zeros(_FIELD, dtype=np.uint8)
-    row[: len(text)] = np.frombuffer(text[::-1], dtype=np.uint8)
+    row[_FIELD - len(text) :] = np.frombuffer(text, dtype=np.uint8)
     return row
 
 
