@@ -18,6 +18,7 @@ from tapeflow.model import (
     OrderCancelled,
     OrderFilled,
     OrderType,
+    OrderUpdated,
     Quote,
     RiskRejected,
     Side,
@@ -44,7 +45,9 @@ def submit(ts: int, cid: str, side: Side, qty: int, order_type: OrderType, price
     return SubmitOrder(**_ids(ts, cid), side=side, order_type=order_type, quantity=qty, price=price)  # type: ignore[arg-type]
 
 
-def filled(ts: int, cid: str, side: Side, qty: int, price: int, leaves: int, fee: int) -> OrderFilled:
+def filled(
+    ts: int, cid: str, side: Side, qty: int, price: int, leaves: int, fee: int, components: dict[str, int] | None = None
+) -> OrderFilled:
     return OrderFilled(
         **_ids(ts, cid),  # type: ignore[arg-type]
         side=side,
@@ -53,6 +56,7 @@ def filled(ts: int, cid: str, side: Side, qty: int, price: int, leaves: int, fee
         leaves_quantity=leaves,
         liquidity_side=LiquiditySide.MAKER if leaves else LiquiditySide.TAKER,
         fee=fee,
+        fee_components=components or {},
         trade_id=f"t{ts}",
     )
 
@@ -62,12 +66,13 @@ def tape() -> list[Event]:
         quote(T0, 1_000_000, 1_000_100),  # mid $100.005
         submit(T0 + 1, "o1", Side.BUY, 100, OrderType.MARKET),
         OrderAccepted(**_ids(T0 + 2, "o1")),  # type: ignore[arg-type]
-        filled(T0 + 3, "o1", Side.BUY, 100, 1_000_100, 0, 300),
+        filled(T0 + 3, "o1", Side.BUY, 100, 1_000_100, 0, 300, {"commission": 250, "exchange": 50}),
         quote(T0 + 2 * SEC, 1_010_000, 1_010_001),
         submit(T0 + 2 * SEC + 1, "o2", Side.SELL, 200, OrderType.LIMIT, 1_010_000),
         OrderAccepted(**_ids(T0 + 2 * SEC + 2, "o2")),  # type: ignore[arg-type]
-        filled(T0 + 2 * SEC + 3, "o2", Side.SELL, 100, 1_010_000, 100, -200),
-        OrderCancelled(**_ids(T0 + 3 * SEC, "o2"), cancelled_quantity=100, reason="user"),  # type: ignore[arg-type]
+        OrderUpdated(**_ids(T0 + 2 * SEC + 2, "o2"), quantity=250, price=1_010_100),  # type: ignore[arg-type]
+        filled(T0 + 2 * SEC + 3, "o2", Side.SELL, 100, 1_010_100, 150, -200, {"exchange": -300, "sec_fee": 100}),
+        OrderCancelled(**_ids(T0 + 3 * SEC, "o2"), cancelled_quantity=150, reason="user"),  # type: ignore[arg-type]
         submit(T0 + 3 * SEC + 1, "o3", Side.BUY, 50, OrderType.LIMIT, 999_900),
         RiskRejected(**_ids(T0 + 3 * SEC + 1, "o3"), stage="pre", rule="max_qty", reason="too big"),  # type: ignore[arg-type]
     ]
@@ -97,13 +102,15 @@ def test_parquet_files_read_back_with_the_recorded_values(tmp_path: Path) -> Non
     assert orders.column("order_type").to_pylist() == ["MARKET", "LIMIT", "LIMIT"]
     assert orders.column("arrival_mid_x2").to_pylist() == [2_000_100, 2_020_001, 2_020_001]
     assert orders.column("filled_quantity").to_pylist() == [100, 100, 0]
+    assert orders.column("quantity").to_pylist() == [100, 250, 50]  # o2 as modified by OrderUpdated
+    assert orders.column("price").to_pylist() == [0, 1_010_100, 999_900]
     assert orders.column("ts_done").to_pylist() == [T0 + 3, T0 + 3 * SEC, T0 + 3 * SEC + 1]
     assert orders.column("reason").to_pylist() == ["", "user", "too big"]
     assert str(orders.schema.field("side").type) == "dictionary<values=string, indices=int8, ordered=0>"
     assert str(orders.schema.field("price").type) == "int64"
 
     fills = pq.read_table(tmp_path / "fills.parquet")
-    assert fills.column("price").to_pylist() == [1_000_100, 1_010_000]
+    assert fills.column("price").to_pylist() == [1_000_100, 1_010_100]
     assert fills.column("fee").to_pylist() == [300, -200]
     assert fills.column("side").to_pylist() == ["BUY", "SELL"]
     assert fills.column("liquidity_side").to_pylist() == ["TAKER", "MAKER"]
@@ -157,14 +164,15 @@ def test_summary_metrics_from_a_kernel_run() -> None:
     assert s.orders == 3 and s.fills == 2
     assert s.orders_by_status == {"CANCELLED": 1, "FILLED": 1, "RISK_REJECTED": 1}
     assert s.fees_units == 100
-    assert s.realized_pnl_units == 100 * (1_010_000 - 1_000_100)
+    assert s.realized_pnl_units == 100 * (1_010_100 - 1_000_100)
     assert s.pnl_units == portfolio.equity() - START
     assert s.round_trips == 1 and s.winning_round_trips == 1 and s.hit_ratio == 1.0
-    # buy 50 units above a mid of 1,000,050; sell 0.5 units below a mid of 1,010,000.5: both costs
-    assert s.avg_slippage_units == pytest.approx((100 * 50 + 100 * 0.5) / 200)
-    assert s.limit_orders == 2 and s.limit_fill_ratio == pytest.approx(100 / 250)
+    # buy 50 units above a mid of 1,000,050 (a cost); sell 99.5 units above a mid of 1,010,000.5 (a gain)
+    assert s.avg_slippage_units == pytest.approx((100 * 50 - 100 * 99.5) / 200)
+    assert s.limit_orders == 2 and s.limit_fill_ratio == pytest.approx(100 / (250 + 50))  # o2 modified to 250
     assert s.periodicity == "per-sample"
-    assert s.traded_notional_units == 100 * 1_000_100 + 100 * 1_010_000
+    assert s.traded_notional_units == 100 * 1_000_100 + 100 * 1_010_100
+    assert s.fees_by_component_units == {"commission": 250, "exchange": -250, "sec_fee": 100}
     assert s.start_ns == T0 and s.end_ns == T0 + 3 * SEC + 1
 
 

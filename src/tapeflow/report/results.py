@@ -32,6 +32,7 @@ from tapeflow.model.orders import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderUpdated,
     RiskRejected,
     SubmitOrder,
 )
@@ -128,6 +129,8 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     limit_orders: int
     limit_fill_ratio: float | None
     money_unit: str = MONEY_UNIT
+    fees_by_component_units: dict[str, int] = {}
+    """``OrderFilled.fee_components`` summed by name (sec_fee, finra_taf, exchange, commission)."""
 
 
 class ResultsCollector:
@@ -148,6 +151,7 @@ class ResultsCollector:
             kernel.subscribe(Quote, self.on_quote)
         kernel.subscribe(SubmitOrder, self.on_submit)
         kernel.subscribe(OrderAccepted, self.on_accepted)
+        kernel.subscribe(OrderUpdated, self.on_updated)
         kernel.subscribe(OrderFilled, self.on_filled)
         kernel.subscribe(OrderCancelled, self.on_done)
         kernel.subscribe(OrderExpired, self.on_done)
@@ -195,6 +199,16 @@ class ResultsCollector:
             if record.status is OrderStatus.SUBMITTED:
                 record.status = OrderStatus.ACCEPTED
 
+    def on_updated(self, event: OrderUpdated) -> None:
+        """A venue-applied modify changes what was ordered (``quantity`` is the new total, fills included)."""
+        record = self.orders.get((event.strategy_id, event.client_order_id))
+        if record is not None:
+            record.quantity = event.quantity
+            if event.price != NO_PRICE:
+                record.price = event.price
+            if event.stop_price != NO_PRICE:
+                record.stop_price = event.stop_price
+
     def on_filled(self, event: OrderFilled) -> None:
         key = (event.strategy_id, event.client_order_id)
         record = self.orders.get(key)
@@ -239,6 +253,9 @@ class ResultsCollector:
         slip = metrics.slippage(signs, quantities, prices, self.fill_mids_x2)
         limits = [r for r in self.orders.values() if r.order_type is OrderType.LIMIT]
         statuses = Counter(r.status.value for r in self.orders.values())
+        components: Counter[str] = Counter()
+        for f in fills:
+            components.update(f.fee_components)
         equity_fields = _equity_fields(self.portfolio, notional)
         return Summary(
             **equity_fields,
@@ -255,6 +272,7 @@ class ResultsCollector:
             avg_slippage_bps=slip.bps,
             limit_orders=len(limits),
             limit_fill_ratio=metrics.fill_ratio([r.quantity for r in limits], [r.filled_quantity for r in limits]),
+            fees_by_component_units=dict(sorted(components.items())),
         )
 
     def tables(self) -> dict[str, Any]:
@@ -427,6 +445,7 @@ def _summary_rows(s: Summary) -> list[tuple[str, str]]:
         ("  realized (gross)", money(s.realized_pnl_units)),
         ("  unrealized", money(s.unrealized_pnl_units)),
         ("  fees", money(s.fees_units)),
+        *((f"    {name}", money(units)) for name, units in s.fees_by_component_units.items()),
         ("total return", ratio(s.total_return, "{:.4%}")),
         (f"Sharpe ({s.periodicity}, annualized)", ratio(s.sharpe)),
         (f"Sortino ({s.periodicity}, annualized)", ratio(s.sortino)),
