@@ -1,0 +1,261 @@
+"""Bar files as ``Bar`` events stamped at the bar's close: Yahoo/backtrader and zipline CSVs, LEAN zips.
+
+A bar cannot be known before it ends, so ``ts_event`` is its close: 16:00 New York for a daily bar (converted
+with the day's own UTC offset), start + 1 s / 1 min for LEAN's second and minute bars (LEAN stamps the start).
+LEAN quote bars become ``Quote`` events (venue ``"NBBO"``: LEAN builds them from the consolidated best quote)
+with the closing bid, offer and their sizes, at the close too.
+
+Prices: LEAN's are integers in 1/10,000 dollar already. The other CSVs hold dollars as decimal text, read
+without floats; Yahoo's split-adjusted prices are binary fractions (1.953125) and some zipline fixtures carry
+float noise (523.4200440000001), which 1/10,000 dollar cannot hold, so such values are rounded half-to-even to
+the unit and counted (``stats.rounded``), never silently.
+
+Supported layouts, recognised by header or member name:
+
+- ``Date,Open,High,Low,Close,Adj Close,Volume`` (Yahoo, backtrader's samples): Adj Close is not read;
+- ``date,open,high,low,close,volume[,dividend,split]`` and ``day,open,...`` (zipline csvdir, pipeline inputs);
+- ``ticker,date,open,high,low,close,volume,...`` (Quandl WIKI, several symbols per file, each in date order:
+  read as one stream per symbol over the same file and merged by time, so memory stays bounded);
+- LEAN ``daily/<sym>.zip`` (``YYYYMMDD 00:00,o,h,l,c,v``) and ``minute|second/<sym>/YYYYMMDD_trade|quote.zip``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from tapeflow.data.detect import iter_lines, open_binary, single_member, sniff
+from tapeflow.data.nytime import NS_PER_SECOND, ny_to_utc_ns
+from tapeflow.model.errors import DataError
+from tapeflow.model.market import Bar, Quote
+
+DAY_CLOSE_NS: Final = 16 * 3600 * NS_PER_SECOND
+SESSION_NS: Final = 23_400 * NS_PER_SECOND
+"""A daily bar's ``interval_ns``: the regular session, 09:30-16:00."""
+_LEAN_INTRADAY: Final = re.compile(
+    r"(?P<day>\d{8})_(?P<sym>[A-Za-z0-9.\-]+)_(?P<res>minute|second)_(?P<kind>trade|quote)\.csv$"
+)
+_LEAN_DAILY: Final = re.compile(r"^(?P<sym>[A-Za-z0-9.\-]+)\.csv$")
+_RES: Final = {"minute": 60 * NS_PER_SECOND, "second": NS_PER_SECOND}
+
+
+class BarStats(msgspec.Struct, kw_only=True):
+    rows: int = 0
+    bars: int = 0
+    quotes: int = 0
+    malformed: int = 0
+    rounded: int = 0
+    """Prices with more than four decimals, rounded half-to-even to 1/10,000 dollar."""
+    first_problem: str = ""
+
+
+def parse_price(text: bytes) -> tuple[int, bool]:
+    """Decimal dollars to price units, rounded half-to-even beyond four decimals; (units, was it rounded)."""
+    whole, dot, frac = text.strip().partition(b".")
+    if not whole.isdigit() or (dot and frac and not frac.isdigit()):
+        raise ValueError(f"not a price: {text!r}")
+    if len(frac) <= 4:
+        return int(whole) * 10_000 + int(frac.ljust(4, b"0")), False
+    units = int(whole) * 10_000 + int(frac[:4])
+    rest = frac[4:].rstrip(b"0")
+    if not rest:
+        return units, False
+    half = b"5"
+    if rest > half or (rest == half and units % 2 == 1):
+        units += 1
+    return units, True
+
+
+def parse_volume(text: bytes) -> int:
+    """Shares: an integer, or a decimal with nothing after the point (Quandl writes ``12345.0``)."""
+    whole, _, frac = text.strip().partition(b".")
+    if not whole.isdigit() or frac.strip(b"0"):
+        raise ValueError(f"not a whole number of shares: {text!r}")
+    return int(whole)
+
+
+def daily_close_ns(day: date) -> int:
+    return ny_to_utc_ns(day, DAY_CLOSE_NS)
+
+
+def _day(text: bytes) -> date:
+    t = text.strip()
+    if len(t) >= 10 and t[4:5] == b"-":
+        return date(int(t[:4]), int(t[5:7]), int(t[8:10]))
+    return date(int(t[:4]), int(t[4:6]), int(t[6:8]))
+
+
+def symbol_from_name(path: Path) -> str:
+    """``nvda-1999-2014.txt.gz`` -> NVDA, ``csvdir_daily_AAPL.csv.gz`` -> AAPL, ``pipeline_inputs_BRK-A`` -> BRK-A."""
+    name = path.name.split(".")[0]
+    for prefix in ("csvdir_daily_", "pipeline_inputs_"):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+    name = re.sub(r"(-\d{4})+$", "", name)
+    return name.upper()
+
+
+class BarReader:
+    """Bars (and LEAN quote bars) of one file, in time order. ``events()`` may be called more than once."""
+
+    def __init__(self, path: str | Path, *, symbol: str | None = None, strict: bool = False) -> None:
+        self.path = Path(path)
+        self.strict = strict
+        self.stats = BarStats()
+        self.member: str | None = None
+        self.layout = ""
+        self.interval_ns = SESSION_NS
+        self.day: date | None = None
+        self.symbol = symbol or symbol_from_name(self.path)
+        if sniff(self.path, 4).startswith(b"PK\x03\x04"):
+            self.member = single_member(self.path)
+            m = _LEAN_INTRADAY.search(self.member)
+            d = _LEAN_DAILY.search(self.member)
+            if m is not None:
+                self.layout = f"lean-{m['res']}-{m['kind']}"
+                self.interval_ns = _RES[m["res"]]
+                self.day = _day(m["day"].encode())
+                self.symbol = symbol or m["sym"].upper()
+            elif d is not None and d["sym"].upper() != "QUANDL_SAMPLE_TABLE":
+                self.layout = "lean-daily"
+                self.symbol = symbol or d["sym"].upper()
+        if not self.layout:
+            self.layout = self._header_layout()
+
+    def _header_layout(self) -> str:
+        with open_binary(self.path, self.member) as fh:
+            first = next(iter_lines(fh, self.path), b"").strip().lower()
+        cols = first.split(b",")
+        if cols[:7] == [b"date", b"open", b"high", b"low", b"close", b"adj close", b"volume"]:
+            return "yahoo"
+        if cols[:6] in (
+            [b"date", b"open", b"high", b"low", b"close", b"volume"],
+            [b"day", b"open", b"high", b"low", b"close", b"volume"],
+        ):
+            return "zipline"
+        if cols[:7] == [b"ticker", b"date", b"open", b"high", b"low", b"close", b"volume"]:
+            return "quandl"
+        raise DataError(f"not a bar file this reader knows (header {first[:80]!r})", path=self.path, line=1)
+
+    def _bad(self, line: int, why: str) -> None:
+        if self.strict:
+            raise DataError(why, path=self.path, line=line)
+        self.stats.malformed += 1
+        if not self.stats.first_problem:
+            self.stats.first_problem = f"{self.path}, line {line}: {why}"
+
+    def _lines(self) -> Iterator[tuple[int, bytes]]:
+        with open_binary(self.path, self.member) as fh:
+            for n, line in enumerate(iter_lines(fh, self.path), 1):
+                if line.strip():
+                    yield n, line
+
+    def symbols(self) -> list[str]:
+        if self.layout != "quandl":
+            return [self.symbol]
+        seen: dict[str, None] = {}
+        for n, line in self._lines():
+            if n > 1:
+                seen.setdefault(line.split(b",", 1)[0].decode("ascii", "replace").upper(), None)
+        return list(seen)
+
+    def events(self) -> Iterator[Bar | Quote]:
+        self.stats = BarStats()
+        if self.layout == "quandl":
+            streams = [self._text_bars(only=s) for s in self.symbols()]
+            yield from heapq.merge(*streams, key=lambda b: b.ts_init)
+        elif self.layout.startswith("lean"):
+            yield from self._lean()
+        else:
+            yield from self._text_bars()
+
+    def _prices(self, fields: list[bytes]) -> tuple[int, int, int, int]:
+        o, r1 = parse_price(fields[0])
+        h, r2 = parse_price(fields[1])
+        lo, r3 = parse_price(fields[2])
+        c, r4 = parse_price(fields[3])
+        self.stats.rounded += r1 + r2 + r3 + r4
+        return o, h, lo, c
+
+    def _text_bars(self, only: str | None = None) -> Iterator[Bar]:
+        quandl = self.layout == "quandl"
+        first = 2 if quandl else 1
+        vol_col = 6 if quandl else (6 if self.layout == "yahoo" else 5)
+        last = -1
+        for n, line in self._lines():
+            if n == 1:
+                continue
+            f = line.split(b",")
+            symbol = self.symbol
+            if quandl:
+                symbol = f[0].decode("ascii", "replace").upper()
+                if symbol != only:
+                    continue
+            self.stats.rows += 1
+            try:
+                day = _day(f[first - 1])
+                o, h, lo, c = self._prices(f[first : first + 4])
+                volume = parse_volume(f[vol_col])
+            except (ValueError, IndexError) as exc:
+                self._bad(n, f"unreadable bar row ({exc}): {line[:80]!r}")
+                continue
+            ts = daily_close_ns(day)
+            if ts <= last or not (lo <= min(o, c) and h >= max(o, c)):
+                self._bad(n, f"bar out of date order or high/low not bracketing open/close: {line[:80]!r}")
+                continue
+            last = ts
+            self.stats.bars += 1
+            yield Bar(
+                ts_event=ts, ts_init=ts, symbol=symbol, open=o, high=h, low=lo, close=c, volume=volume,
+                interval_ns=SESSION_NS,
+            )  # fmt: skip
+
+    def _lean(self) -> Iterator[Bar | Quote]:
+        quote = self.layout.endswith("quote")
+        width = 11 if quote else 6
+        last = -1
+        for n, line in self._lines():
+            f = line.split(b",")
+            self.stats.rows += 1
+            if len(f) != width:
+                self._bad(n, f"expected {width} fields, found {len(f)}")
+                continue
+            try:
+                if self.day is None:
+                    close = daily_close_ns(_day(f[0][:8]))
+                else:
+                    close = ny_to_utc_ns(self.day, int(f[0]) * 1_000_000 + self.interval_ns)
+                v = [int(x) if x.strip() else 0 for x in f[1:]]
+            except ValueError as exc:
+                self._bad(n, f"unreadable LEAN row ({exc}): {line[:80]!r}")
+                continue
+            if close < last or min(v) < 0:
+                self._bad(n, f"row out of time order or negative: {line[:80]!r}")
+                continue
+            last = close
+            if quote:
+                self.stats.quotes += 1
+                yield Quote(
+                    ts_event=close, ts_init=close, symbol=self.symbol, bid_price=v[3], bid_size=v[4],
+                    ask_price=v[8], ask_size=v[9], venue="NBBO",
+                )  # fmt: skip
+                continue
+            o, h, lo, c, vol = v
+            if not (lo <= min(o, c) and h >= max(o, c)):
+                self._bad(n, f"high/low do not bracket open/close: {line[:80]!r}")
+                continue
+            self.stats.bars += 1
+            yield Bar(
+                ts_event=close, ts_init=close, symbol=self.symbol, open=o, high=h, low=lo, close=c, volume=vol,
+                interval_ns=self.interval_ns if self.day is not None else SESSION_NS,
+            )  # fmt: skip
+
+
+def read_bars(path: str | Path, **kwargs: object) -> Iterator[Bar | Quote]:
+    return BarReader(path, **kwargs).events()  # type: ignore[arg-type]
