@@ -92,6 +92,11 @@ from tapeflow.venues.latency_cmd import latency_command  # noqa: E402
 app.command(name="latency")(latency_command)
 
 
+from tapeflow.report.backtest_cmd import backtest_command  # noqa: E402
+
+app.command(name="backtest")(backtest_command)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

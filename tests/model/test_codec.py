@@ -49,7 +49,8 @@ def _strategy_for(tp: Any, name: str) -> st.SearchStrategy[Any]:
     if tp is bool:
         return st.booleans()
     if origin is dict:
-        return st.dictionaries(_text, _finite, max_size=4)
+        _key, value = typing.get_args(tp)
+        return st.dictionaries(_text, _strategy_for(value, name), max_size=4)
     if origin is tuple:
         (item, _ellipsis) = typing.get_args(tp)
         return st.lists(_strategy_for(item, name), max_size=4).map(tuple)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
+import msgspec
+
 from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
 from tapeflow.book.signals import BookSignals, SignalConfig
@@ -57,6 +59,7 @@ class BookKeeper:
         self._apply: dict[str, Callable[[Event], None]] = {}
         self._bus: _Bus | None = None
         self._before: list[Callable[[Event, L2Book | L3Book], None]] = []
+        self._seen = 0
 
     def attach(self, kernel: _Bus) -> None:
         self._bus = kernel
@@ -70,7 +73,14 @@ class BookKeeper:
         return None
 
     def _emit(self, event: Event) -> None:
+        """Events a book derives from a feed event are seen when that feed event is seen: same ``ts_init``.
+
+        (Books stamp what they derive with the exchange time ``ts_event``; with a modelled feed delay the feed
+        event itself reached us later, and a derived event cannot be seen before its cause.)
+        """
         assert self._bus is not None
+        if event.ts_init != self._seen:
+            event = msgspec.structs.replace(event, ts_init=self._seen)
         self._bus.emit(event)
 
     def _create(self, symbol: str) -> Callable[[Event], None]:
@@ -94,6 +104,7 @@ class BookKeeper:
         apply = self._apply.get(symbol)
         if apply is None:
             apply = self._create(symbol)
+        self._seen = event.ts_init
         if self._before:
             book = self._books[symbol]
             for callback in self._before:

@@ -57,6 +57,10 @@ TRANSITIONS: Final[dict[tuple[OrderStatus, type[Event]], OrderStatus]] = {
     (_S.PARTIALLY_FILLED, OrderCancelled): _S.CANCELLED,
     (_S.PARTIALLY_FILLED, OrderExpired): _S.EXPIRED,
     (_S.PARTIALLY_FILLED, OrderUpdated): _S.PARTIALLY_FILLED,
+    # an ack can arrive after the order's end when the latency model answers inserts slower than cancels
+    (_S.FILLED, OrderAccepted): _S.FILLED,
+    (_S.CANCELLED, OrderAccepted): _S.CANCELLED,
+    (_S.EXPIRED, OrderAccepted): _S.EXPIRED,
 }
 """(status, event type) -> next status. A fill that completes the order goes to FILLED (see ``Order.apply``)."""
 

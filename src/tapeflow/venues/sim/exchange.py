@@ -34,6 +34,7 @@ from tapeflow.model.enums import BookAction, LiquiditySide, MarketStatus, OrderT
 from tapeflow.model.events import Event, TradingStatus
 from tapeflow.model.instruments import RULE_612
 from tapeflow.model.market import (
+    Bar,
     BookDelta,
     BookSnapshot,
     OrderAdded,
@@ -78,7 +79,7 @@ class SimExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
 
 class _SymbolState:
-    __slots__ = ("consumed", "halted", "resting", "stops", "traded")
+    __slots__ = ("bar_orders", "consumed", "halted", "resting", "stops", "traded")
 
     def __init__(self) -> None:
         self.resting: dict[Side, dict[int, list[SimOrder]]] = {Side.BUY: {}, Side.SELL: {}}
@@ -88,6 +89,8 @@ class _SymbolState:
         self.traded: dict[tuple[Side, int], int] = {}
         """L2: shares printed at a level since its last delta (a decrease they explain is not a cancellation)."""
         self.halted = False
+        self.bar_orders: list[SimOrder] = []
+        """Bar data only: orders waiting for the next bar of their symbol."""
 
     def own(self, side: Side, price: int) -> list[SimOrder] | None:
         return self.resting[side].get(price)
@@ -114,6 +117,7 @@ class SimulatedExchange:
         self._closed: set[str] = set()
         self._expiry_days: set[datetime.date] = set()
         self._kernel: Kernel | None = None
+        self._bar_symbols: set[str] = set()
         self._seq = 0
         self._trade_seq = 0
         self.fills = 0
@@ -125,6 +129,7 @@ class SimulatedExchange:
         self._kernel = kernel
         kernel.subscribe(Trade, self.on_trade)
         kernel.subscribe(TradingStatus, self.on_status)
+        kernel.subscribe(Bar, self.on_bar)
         self._books.observe_before(self._before_book)
 
     def on_start(self) -> None:
@@ -266,6 +271,9 @@ class SimulatedExchange:
     def _match_incoming(self, order: SimOrder, st: _SymbolState, at: int, action: OrderAction) -> None:
         """Walk the other side's visible depth up to the limit; the rest rests, or is cancelled (IOC/FOK/market)."""
         book = self._book(order.symbol)
+        if book is None and order.symbol in self._bar_symbols:
+            st.bar_orders.append(order)  # bar data: no depth to walk; the next bar decides (``on_bar``)
+            return
         market = order.order_type in (OrderType.MARKET, OrderType.STOP)
         opp = order.side.opposite
         levels = book.levels(opp) if book is not None else []
@@ -309,6 +317,8 @@ class SimulatedExchange:
             self._unrest(order, st)
         elif order in st.stops:
             st.stops.remove(order)
+        elif order in st.bar_orders:
+            st.bar_orders.remove(order)
         self._orders.pop(order.client_order_id, None)
         self._closed.add(order.client_order_id)
 
@@ -376,6 +386,34 @@ class SimulatedExchange:
         return budget
 
     # -- market events ------------------------------------------------------------------------------------------
+
+    def on_bar(self, bar: Bar) -> None:
+        """Bar data: orders placed since the last bar fill against this one, as a bar-based backtester does.
+
+        A market order fills at the bar's open (the first price anyone could trade at after the order was sent);
+        a limit order fills at the open if the open is at or better than its limit, else at the limit if the bar's
+        range reached it, else it waits for the next bar. Fills are stamped at the bar's time, when we learn of
+        them. Volume is not modelled: a bar can fill any size (documented as a limitation of bar data).
+        """
+        self._bar_symbols.add(bar.symbol)
+        st = self._states.get(bar.symbol)
+        if st is None or not st.bar_orders:
+            return
+        at = bar.ts_event
+        waiting = st.bar_orders
+        st.bar_orders = []
+        for order in waiting:
+            if order.order_type in (OrderType.MARKET, OrderType.STOP) or order.crosses(bar.open):
+                price = bar.open
+            elif order.crosses(bar.low if order.side is Side.BUY else bar.high):
+                price = order.price
+            else:
+                if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                    self._cancel_rest(order, at, OrderAction.INSERT, "IOC: the bar did not reach the limit")
+                else:
+                    st.bar_orders.append(order)
+                continue
+            self._fill(order, price, order.remaining, LiquiditySide.TAKER, at, OrderAction.INSERT)
 
     def on_status(self, event: TradingStatus) -> None:
         self._state(event.symbol).halted = event.status is not MarketStatus.TRADING
@@ -571,7 +609,8 @@ class SimulatedExchange:
             self.kernel.call_at(close_ns + self._latency.feed_delay(), self._expire_day, close_ns)
 
     def _expire_day(self, close_ns: int) -> None:
-        for order in [o for o in self._orders.values() if o.time_in_force is TimeInForce.DAY]:
+        parked = {id(o) for st in self._states.values() for o in st.bar_orders}  # bar data: the next bar decides
+        for order in [o for o in self._orders.values() if o.time_in_force is TimeInForce.DAY and id(o) not in parked]:
             left = order.remaining
             self._close(order)
             self._report(

@@ -1,0 +1,97 @@
+"""``tapeflow backtest CONFIG.toml``: what to replay, which strategy, where the server stands, fees and capital.
+
+```toml
+[data]
+kind = "lobster"                      # synthetic | lobster | bars | taq
+paths = ["../shared/data/lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"]
+
+[strategy]
+name = "imbalance_quoter"             # or sma_cross, or "package.module:ClassName" for your own
+params = { quantity = 100, threshold = 0.3 }
+
+[latency]
+location = "colo"                     # a site of `tapeflow latency`; or give the fields of [latency.fixed]
+venue = "XNAS"
+
+[portfolio]
+capital = "1000000.00"
+```
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from tapeflow.config import SyntheticConfig
+from tapeflow.model.errors import ConfigError
+from tapeflow.model.prices import price_from_str
+from tapeflow.venues.sim.exchange import SimExchangeConfig
+from tapeflow.venues.sim.fees import FeesConfig
+from tapeflow.venues.sim.latency import FixedLatency
+
+ParamValue = int | float | str | bool
+
+
+class DataConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    kind: Literal["synthetic", "lobster", "bars", "taq"] = "synthetic"
+    paths: tuple[str, ...] = ()
+    symbols: tuple[str, ...] = ()
+    """Keep only these symbols (bars and TAQ); empty: all."""
+    synthetic: SyntheticConfig = SyntheticConfig()
+    limit: int | None = None
+    """Stop after this many events per source (a quick look at a long file)."""
+
+
+class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: str = "imbalance_quoter"
+    id: str | None = None
+    params: dict[str, ParamValue] = {}
+
+
+class LatencyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    location: str | None = "colo"
+    """Where the strategy runs (see `tapeflow latency`); None: use ``fixed`` (zero when not given)."""
+    venue: str = "XNAS"
+    medium: Literal["fiber", "microwave"] = "fiber"
+    fixed: FixedLatency | None = None
+
+    def build(self) -> FixedLatency:
+        if self.fixed is not None:
+            return self.fixed
+        if self.location is None:
+            return FixedLatency()
+        from tapeflow.venues.geography import preset
+
+        try:
+            return preset(self.location, self.venue, medium=self.medium)
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(str(exc).strip("'\""), field="latency.location") from exc
+
+
+class PortfolioSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    capital: str = "1000000.00"
+    """Starting cash in dollars, as decimal text."""
+    sample_interval_ms: int = 1_000
+
+    def capital_units(self) -> int:
+        try:
+            return price_from_str(self.capital)
+        except ValueError as exc:
+            raise ConfigError(str(exc), field="portfolio.capital") from exc
+
+
+class OutputConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    dir: str | None = None
+    """Write orders, fills and the equity curve as Parquet here."""
+
+
+class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    data: DataConfig = DataConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    latency: LatencyConfig = LatencyConfig()
+    fees: FeesConfig = FeesConfig()
+    exchange: SimExchangeConfig = SimExchangeConfig()
+    portfolio: PortfolioSection = PortfolioSection()
+    output: OutputConfig = OutputConfig()

@@ -1,0 +1,77 @@
+"""Run a ``BacktestConfig`` end to end: sources, strategy, assembly, results. Shared by ``backtest`` and ``demo``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tapeflow.backtest.config import BacktestConfig
+from tapeflow.backtest.engine import Backtest
+from tapeflow.backtest.sources import build_sources, build_strategy
+from tapeflow.model.events import Event
+from tapeflow.portfolio import PortfolioConfig
+
+Progress = Callable[[int], None]
+"""Called with the number of feed events read since the last call."""
+
+
+def _counted(source: Iterable[Event], progress: Progress, every: int = 8192) -> Iterator[Event]:
+    n = 0
+    for event in source:
+        yield event
+        n += 1
+        if n == every:
+            progress(n)
+            n = 0
+    if n:
+        progress(n)
+
+
+def run_backtest_config(
+    cfg: BacktestConfig,
+    *,
+    progress: Progress | None = None,
+    on_total: Callable[[int | None], None] | None = None,
+    output_dir: str | Path | None = None,
+) -> tuple[Backtest, dict[str, Any]]:
+    sources, level, total = build_sources(cfg.data)
+    if on_total is not None:
+        on_total(total)
+    if progress is not None:
+        sources = [_counted(s, progress) for s in sources]
+    strategy = build_strategy(cfg.strategy)
+    bt = Backtest(
+        [strategy],
+        level=level,
+        latency=cfg.latency.build(),
+        fees=cfg.fees.build(),
+        exchange=cfg.exchange,
+        portfolio=PortfolioConfig(
+            starting_cash=cfg.portfolio.capital_units(),
+            sample_interval_ns=cfg.portfolio.sample_interval_ms * 1_000_000,
+        ),
+    )
+    started = time.perf_counter()
+    bt.run(sources)
+    elapsed = time.perf_counter() - started
+    out = output_dir if output_dir is not None else cfg.output.dir
+    written: list[str] = []
+    if out is not None:
+        written = [str(p) for p in bt.results.write_parquet(out)]
+    stats = bt.stats()
+    events = stats["feed_events"] + stats["scheduled_events"]
+    report: dict[str, Any] = {
+        "strategy": strategy.strategy_id,
+        "data": cfg.data.kind,
+        "level": level,
+        "summary": msgspec.to_builtins(bt.summary()),
+        "engine": stats,
+        "elapsed_s": round(elapsed, 3),
+        "events_per_s": round(events / elapsed) if elapsed > 0 else None,
+        "written": written,
+    }
+    return bt, report

@@ -1,0 +1,84 @@
+"""``tapeflow backtest CONFIG.toml``: run a configured backtest with a progress bar, print its summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tapeflow.model.errors import TapeflowError
+
+
+def backtest_command(
+    config: Annotated[Path, typer.Argument(help="TOML run configuration (see docs/BACKTEST.md).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write orders, fills, equity as Parquet here.")] = None,
+) -> None:
+    """Replay history through the kernel, the simulated exchange, risk and portfolio, and summarise the run."""
+    from tapeflow.cli import fail, print_json
+
+    try:
+        report = run_with_progress(config, out, quiet=json_out)
+    except TapeflowError as exc:
+        fail(exc)
+        return
+    if json_out:
+        print_json(report)
+    else:
+        print_report(report)
+
+
+def run_with_progress(config: Path, out: Path | None, *, quiet: bool) -> dict[str, Any]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from tapeflow.backtest.config import BacktestConfig
+    from tapeflow.backtest.run import run_backtest_config
+    from tapeflow.config import load_config
+
+    cfg = load_config(config, BacktestConfig)
+    columns = (
+        TextColumn("[bold]backtest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True, disable=quiet) as bar:
+        task = bar.add_task("replay", total=None)
+        _, report = run_backtest_config(
+            cfg,
+            progress=lambda n: bar.advance(task, n),
+            on_total=lambda total: bar.update(task, total=total),
+            output_dir=out,
+        )
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from tapeflow.report.results import Summary, print_summary
+
+    console = Console()
+    import msgspec
+
+    print_summary(msgspec.convert(report["summary"], Summary), console)
+    table = Table(title="engine", show_header=False)
+    for key, value in report["engine"].items():
+        table.add_row(key, str(value))
+    table.add_row("elapsed", f"{report['elapsed_s']} s")
+    table.add_row("events/s", f"{report['events_per_s']:,}" if report["events_per_s"] else "-")
+    for path in report["written"]:
+        table.add_row("written", path)
+    console.print(table)
