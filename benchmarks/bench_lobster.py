@@ -20,10 +20,13 @@ import json
 import os
 import statistics
 import time
+import zipfile
 from pathlib import Path
 
 from tapeflow.book import L3Book
+from tapeflow.data.lobster import LobsterDecoder, open_lobster
 from tapeflow.data.lobster_events import iter_events
+from tapeflow.data.lobster_parse import LineReader, last_level_fields, parse_block
 from tapeflow.model import Trade, TradingStatus
 from tapeflow.report.book_replay import replay
 
@@ -52,6 +55,75 @@ def calibrate() -> dict[str, float]:
     return {"empty_loop_ns": loop * 1e9, "python_call_ns": call * 1e9}
 
 
+class _NullSink:
+    """Accepts the decoder's pushes and does nothing: measures the decoder alone."""
+
+    def load(self, bids: object, asks: object, orders: object = (), ts: int = 0) -> None:
+        return None
+
+    def add(self, order_id: int, side: object, price: int, size: int, ts: int = 0) -> None:
+        return None
+
+    def execute(self, order_id: int, size: int, ts: int = 0) -> bool:
+        return True
+
+    def cancel(self, order_id: int, size: int, ts: int = 0) -> bool:
+        return True
+
+    def delete(self, order_id: int, ts: int = 0, size: int = 0) -> bool:
+        return True
+
+    def discover(self, order_id: int, side: object, price: int, size: int, ts: int = 0) -> None:
+        return None
+
+    def reveal(self, side: object, after: int, levels: object, through_end: bool, ts: int = 0) -> int:
+        return 0
+
+
+def breakdown(path: Path, repeat: int = 3) -> dict[str, float]:
+    """CPU ns per message of each stage, cumulative (best of ``repeat``)."""
+    lf = open_lobster(path)
+
+    def inflate(parse: bool) -> None:
+        with zipfile.ZipFile(lf.path) as zf, zf.open(lf.message_member) as mf, zf.open(lf.orderbook_member) as bf:
+            messages, books = LineReader(mf, "m", 1 << 20), LineReader(bf, "b", 3 << 20)
+            row = 0
+            while True:
+                block, n = messages.raw_block(row)
+                if not n:
+                    break
+                lines = books.take(n, row)
+                if parse:
+                    parse_block(block, n, "m", row + 1, 0)
+                    last_level_fields(lines, lf.levels)
+                row += n
+
+    def decode(sink: object) -> None:
+        for _ in LobsterDecoder(lf, sink).run():  # type: ignore[arg-type]
+            pass
+
+    stages = {
+        "inflate_and_rows": lambda: inflate(False),
+        "parse_and_reveal_scan": lambda: inflate(True),
+        "decode_loop_null_sink": lambda: decode(_NullSink()),
+        "l3_book": lambda: decode(L3Book("BENCH")),
+    }
+    rows = LobsterDecoder(lf, _NullSink())
+    for _ in rows.run():
+        pass
+    out: dict[str, float] = {}
+    gc.disable()
+    for name, fn in stages.items():
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.process_time()
+            fn()
+            best = min(best, time.process_time() - t0)
+        out[name] = best / rows.counts.rows * 1e9
+    gc.enable()
+    return out
+
+
 def bench_events(path: Path) -> tuple[int, float]:
     book = L3Book("BENCH")
     apply = book.apply
@@ -71,6 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=None)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--breakdown", action="store_true", help="Also time each stage (CPU ns per message).")
     args = parser.parse_args()
     path = args.file or _data_root() / DEFAULT
     if not path.is_file():
@@ -103,6 +176,9 @@ def main() -> None:
         "median_events_per_s": statistics.median(rates),
         "best_events_per_s": max(rates),
     }
+    stages = breakdown(path) if args.breakdown else {}
+    for name, ns in stages.items():
+        print(f"  cumulative CPU ns/msg up to {name:24s} {ns:8,.0f}")
     rows = results["replay"]["rows"]
     for name, r in results.items():
         unit = "events" if name == "events" else "messages"
