@@ -30,19 +30,6 @@ class SyntheticConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """2024-06-21 09:30:00 New York time."""
 
 
-class DemoStrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    fast_window: PositiveInt = 20
-    slow_window: PositiveInt = 100
-    report_interval_ms: PositiveInt = 1_000
-
-
-class RunConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Top-level run configuration; each section is owned by the package that uses it."""
-
-    market: SyntheticConfig = SyntheticConfig()
-    strategy: DemoStrategyConfig = DemoStrategyConfig()
-
-
 def _field_from(exc: msgspec.ValidationError) -> str | None:
     text = str(exc)
     marker = "at `$."
@@ -63,7 +50,7 @@ def decode_toml(data: bytes | str, type_: type[T], *, path: str | Path = "<strin
     return result
 
 
-def load_config(path: str | Path, type_: type[T] = RunConfig) -> T:  # type: ignore[assignment]
+def load_config(path: str | Path, type_: type[T]) -> T:
     """Read and validate a TOML configuration file."""
     p = Path(path)
     try:

@@ -26,17 +26,20 @@ def test_demo_json_prints_exactly_one_object() -> None:
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert len(lines) == 1
-    summary = json.loads(lines[0])
-    assert summary["feed_events"] == 4 * 3000
-    assert summary["events"] == summary["feed_events"] + summary["scheduled_events"]
-    assert summary["signals"] == summary["events_by_type"].get("Signal", 0)
-    assert summary["seed"] == 2
+    report = json.loads(lines[0])
+    assert report["engine"]["feed_events"] == 4 * 3000
+    assert report["seed"] == 2
+    assert report["data"] == "synthetic" and report["level"] == "L2"
+    summary = report["summary"]
+    assert summary["orders"] > 0
+    assert summary["fills"] == report["engine"]["exchange_fills"] > 0
+    assert summary["final_equity_units"] == summary["starting_equity_units"] + summary["pnl_units"]
 
 
 def test_demo_table_names_the_measures() -> None:
     result = runner.invoke(app, ["demo", "--events", "2000"])
     assert result.exit_code == 0, result.output
-    for word in ("events processed", "signals", "events/s"):
+    for word in ("final equity", "fills", "events/s", "feed_events"):
         assert word in result.stdout
 
 
@@ -58,7 +61,7 @@ def test_missing_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_bad_field_names_the_field(tmp_path: Path) -> None:
     cfg = tmp_path / "run.toml"
-    cfg.write_text("[strategy]\nfast_window = 0\n")
+    cfg.write_text("[data.synthetic]\nevents_per_symbol = 0\n")
     proc = subprocess.run(
         [sys.executable, "-m", "tapeflow", "demo", "--config", str(cfg)],
         capture_output=True,
@@ -66,7 +69,7 @@ def test_bad_field_names_the_field(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2
-    assert "field `strategy.fast_window`: Expected `int` >= 1" in proc.stderr
+    assert "field `data.synthetic.events_per_symbol`: Expected `int` >= 1" in proc.stderr
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
@@ -82,9 +85,9 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_config_file_is_used(tmp_path: Path) -> None:
     cfg = tmp_path / "run.toml"
-    cfg.write_text('[market]\nsymbols = ["IBM", "KO"]\nevents_per_symbol = 1500\nseed = 4\n')
+    cfg.write_text('[data.synthetic]\nsymbols = ["IBM", "KO"]\nevents_per_symbol = 1500\nseed = 4\n')
     result = runner.invoke(app, ["demo", "--json", "--config", str(cfg)])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
-    assert summary["symbols"] == ["IBM", "KO"]
-    assert summary["feed_events"] == 3000
+    report = json.loads(result.stdout)
+    assert report["symbols"] == ["IBM", "KO"]
+    assert report["engine"]["feed_events"] == 3000

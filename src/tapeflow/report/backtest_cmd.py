@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tapeflow.model.errors import TapeflowError
+
+if TYPE_CHECKING:
+    from tapeflow.backtest.config import BacktestConfig
 
 
 def backtest_command(
@@ -30,6 +33,13 @@ def backtest_command(
 
 
 def run_with_progress(config: Path, out: Path | None, *, quiet: bool) -> dict[str, Any]:
+    from tapeflow.backtest.config import BacktestConfig
+    from tapeflow.config import load_config
+
+    return run_config_with_progress(load_config(config, BacktestConfig), out, quiet=quiet)
+
+
+def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bool) -> dict[str, Any]:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -39,11 +49,8 @@ def run_with_progress(config: Path, out: Path | None, *, quiet: bool) -> dict[st
         TimeRemainingColumn,
     )
 
-    from tapeflow.backtest.config import BacktestConfig
     from tapeflow.backtest.run import run_backtest_config
-    from tapeflow.config import load_config
 
-    cfg = load_config(config, BacktestConfig)
     columns = (
         TextColumn("[bold]backtest"),
         BarColumn(),
