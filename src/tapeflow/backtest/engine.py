@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import msgspec
 
 from tapeflow.backtest.driver import run_backtest
 from tapeflow.book.keeper import BookKeeper
 from tapeflow.book.signals import SignalConfig
+from tapeflow.compliance.audit import AuditTrail
+from tapeflow.compliance.stp import StpGate, StpMode
 from tapeflow.engine.kernel import Component, Kernel
 from tapeflow.execution.engine import ExecutionEngine
 from tapeflow.model.events import Event
@@ -53,6 +55,8 @@ class Backtest:
         risk_rules: Sequence[RiskRule] = (),
         signals: SignalConfig | None = None,
         extra: Sequence[Component] = (),
+        stp: StpMode | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.kernel = Kernel()
         self.latency = latency
@@ -61,8 +65,9 @@ class Backtest:
         self.books = BookKeeper(level, signals=signals)
         self.exchange = SimulatedExchange(self.books, latency, fees, exchange)
         self.execution = ExecutionEngine([self.exchange])
+        self.stp = StpGate(self.execution, stp) if stp is not None else None  # self-trade check before the venue
         self.portfolio = Portfolio(portfolio)
-        self.risk = RiskEngine(self.execution, risk_rules)
+        self.risk = RiskEngine(self.execution if self.stp is None else cast(ExecutionEngine, self.stp), risk_rules)
         self.results = ResultsCollector(portfolio=self.portfolio, mid_of=self._mid_of)
         self.strategies = list(strategies)
         ctx = TradingContext(
@@ -82,11 +87,16 @@ class Backtest:
         )
         for component in core:
             self.kernel.add(component)
+        if self.stp is not None:
+            self.kernel.add(self.stp)
         for strategy in self.strategies:
             strategy.bind(ctx)
             self.kernel.add(strategy)
         for component in extra:
             self.kernel.add(component)
+        if audit is not None:
+            audit.books = self.books
+            self.kernel.add(audit)
 
     def _mid_of(self, symbol: str) -> Fraction | None:
         book = self.books.book(symbol)

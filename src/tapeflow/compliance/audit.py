@@ -1,0 +1,297 @@
+"""The audit trail component: every order's life with its cause, handed to the writer thread.
+
+It subscribes to the event types a regulator asks about (order commands and reports, risk decisions and kill-switch
+changes, signals, model updates, self-trade decisions, large pulled orders) and to nothing else, so that a run
+without it pays nothing and a run with it pays a list append per record. For every order command it also
+records the cause, as the loop saw it when the command was dispatched:
+
+- the last ``Signal`` the strategy emitted for that symbol (reason text and feature values),
+- the version of every model announced by ``ModelUpdated`` so far,
+- the book: best bid and ask with sizes, and whether the book was stale (a feed gap not yet repaired).
+
+Record timestamps are event times (``ts_init``, the dispatch time), never the wall clock: two runs of the same tape
+write the same records and the same chain. Records are handed to the writer in batches, when a batch is full or
+when event time has moved ``flush_interval_ns`` past the last hand-over, and always on stop and on a kill switch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from tapeflow.compliance.audit_store import SqliteAuditStore
+from tapeflow.compliance.audit_writer import AuditWriter, Pending
+from tapeflow.model.book_events import LargeOrderPulled
+from tapeflow.model.codec import event_types, from_msgpack
+from tapeflow.model.compliance_events import CloseWindowVolume, SelfTradePrevented
+from tapeflow.model.enums import Side
+from tapeflow.model.events import Event, ModelUpdated, Signal
+from tapeflow.model.market import Trade
+from tapeflow.model.orders import (
+    CancelOrder,
+    CancelRejected,
+    ModifyOrder,
+    ModifyRejected,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderUpdated,
+    RiskRejected,
+    SubmitOrder,
+)
+from tapeflow.model.prices import NO_PRICE
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tapeflow.compliance.chain import Row
+    from tapeflow.engine.kernel import Kernel
+
+NEW_YORK = ZoneInfo("America/New_York")
+NS = 1_000_000_000
+COMMANDS: tuple[type[Event], ...] = (SubmitOrder, ModifyOrder, CancelOrder)
+ORDER_REPORTS: tuple[type[Event], ...] = (
+    OrderAccepted,
+    OrderRejected,
+    OrderFilled,
+    OrderCancelled,
+    OrderExpired,
+    OrderUpdated,
+    CancelRejected,
+    ModifyRejected,
+    RiskRejected,
+    SelfTradePrevented,
+)
+KILL_SWITCH = "KillSwitchChanged"
+
+
+class OrderCause(msgspec.Struct, frozen=True, kw_only=True):
+    """Why an order command was sent, and what the market looked like when it was."""
+
+    strategy_id: str
+    signal: Signal | None = None
+    models: dict[str, int] = {}
+    book: bool = False
+    """Whether a book existed for the symbol; the fields below are meaningful only when it did."""
+    bid_price: int = NO_PRICE
+    bid_size: int = 0
+    ask_price: int = NO_PRICE
+    ask_size: int = 0
+    book_stale: bool = False
+
+
+_cause_decoder = msgspec.msgpack.Decoder(OrderCause)
+
+
+def decode_row(row: Row) -> tuple[Event, OrderCause | None]:
+    """The event and (for order commands) the cause a stored record holds."""
+    return from_msgpack(row.body), (_cause_decoder.decode(row.cause) if row.cause else None)
+
+
+class _Book(Protocol):
+    @property
+    def best_bid(self) -> int: ...
+    @property
+    def best_ask(self) -> int: ...
+    @property
+    def stale(self) -> bool: ...
+    def size_at(self, side: Any, price: int) -> int: ...
+
+
+class BookSource(Protocol):
+    def book(self, symbol: str) -> Any: ...
+
+
+def risk_event_types() -> tuple[type[Event], ...]:
+    """Events of the risk package's model module (kill switch, limit changes), found without importing it."""
+    return tuple(t for t in event_types() if t.__module__ == "tapeflow.model.risk_events")
+
+
+class AuditTrail:
+    """A kernel component writing to an ``AuditWriter``. ``books`` (a ``BookKeeper``) gives the market state.
+
+    ``close_window_ns`` > 0 also sums market prints in that window before each day's close
+    (``close_time_ns`` after New York midnight), written as ``CloseWindowVolume`` records for surveillance.
+    """
+
+    def __init__(
+        self,
+        writer: AuditWriter,
+        *,
+        books: BookSource | None = None,
+        batch_size: int = 512,
+        flush_interval_ns: int = NS,
+        close_window_ns: int = 10 * 60 * NS,
+        close_time_ns: int = 16 * 3600 * NS,
+        owns_writer: bool = False,
+    ) -> None:
+        self.writer = writer
+        self.books = books
+        self.batch_size = batch_size
+        self.flush_interval_ns = flush_interval_ns
+        self.close_window_ns = close_window_ns
+        self.close_time_ns = close_time_ns
+        self.owns_writer = owns_writer
+        self.records = 0
+        self._buf: list[Pending] = []
+        self._last_handover = 0
+        self._signals: dict[tuple[str, str], Signal] = {}
+        self._models: dict[str, int] = {}
+        self._day_end = -1
+        self._window_start = 0
+        self._close = 0
+        self._session = ""
+        self._window: dict[str, list[int]] = {}  # symbol -> [reference, volume, trades, last]
+
+    @classmethod
+    def open(cls, path: str | Path, *, key: bytes | None = None, **kwargs: Any) -> AuditTrail:
+        """A trail writing to the SQLite file ``path`` (created if needed, continued if it holds a trail)."""
+        writer = AuditWriter(SqliteAuditStore(path), key=key)
+        return cls(writer, owns_writer=True, **kwargs)
+
+    # -- component ----------------------------------------------------------------------------------------------
+
+    def attach(self, kernel: Kernel) -> None:
+        subscribe = kernel.subscribe
+        for t in COMMANDS:
+            subscribe(t, self._on_command)
+        for t in ORDER_REPORTS:
+            subscribe(t, self._on_report)
+        subscribe(Signal, self._on_signal)
+        subscribe(ModelUpdated, self._on_model)
+        subscribe(LargeOrderPulled, self._on_other)
+        for t in risk_event_types():
+            subscribe(t, self._on_risk)
+        if self.close_window_ns > 0:
+            subscribe(Trade, self._on_trade)
+
+    def on_start(self) -> None:
+        self.writer.start()
+
+    def on_stop(self) -> None:
+        self._close_day()
+        self.flush()
+        if self.owns_writer:
+            self.writer.close()
+
+    def flush(self) -> int:
+        """Hand over what is buffered and wait until it is committed; the last committed sequence number."""
+        self._handover()
+        return self.writer.flush()
+
+    # -- handlers -----------------------------------------------------------------------------------------------
+
+    def _push(self, ts: int, kind: str, order_id: str, strategy_id: str, symbol: str, event: Event, cause: Any) -> None:
+        buf = self._buf
+        buf.append((ts, kind, order_id, strategy_id, symbol, event, cause))
+        self.records += 1
+        if len(buf) >= self.batch_size or ts - self._last_handover >= self.flush_interval_ns:
+            self._last_handover = ts
+            self._handover()
+
+    def _handover(self) -> None:
+        if self._buf:
+            self.writer.submit(self._buf)
+            self._buf = []
+
+    def _on_command(self, cmd: Any) -> None:
+        sid = cmd.strategy_id
+        symbol = cmd.symbol
+        cause = self._cause(sid, symbol)
+        self._push(cmd.ts_init, type(cmd).__name__, cmd.client_order_id, sid, symbol, cmd, cause)
+
+    def _cause(self, strategy_id: str, symbol: str) -> OrderCause:
+        signal = self._signals.get((strategy_id, symbol))
+        books = self.books
+        book = books.book(symbol) if books is not None else None
+        if book is None:
+            return OrderCause(strategy_id=strategy_id, signal=signal, models=dict(self._models))
+        bid = book.best_bid
+        ask = book.best_ask
+        return OrderCause(
+            strategy_id=strategy_id,
+            signal=signal,
+            models=dict(self._models),
+            book=True,
+            bid_price=bid,
+            bid_size=book.size_at(Side.BUY, bid) if bid != NO_PRICE else 0,
+            ask_price=ask,
+            ask_size=book.size_at(Side.SELL, ask) if ask != NO_PRICE else 0,
+            book_stale=bool(book.stale),
+        )
+
+    def _on_report(self, event: Any) -> None:
+        self._push(
+            event.ts_init, type(event).__name__, event.client_order_id, event.strategy_id, event.symbol, event, None
+        )
+
+    def _on_signal(self, sig: Signal) -> None:
+        self._signals[(sig.strategy_id, sig.symbol)] = sig
+        self._push(sig.ts_init, "Signal", "", sig.strategy_id, sig.symbol, sig, None)
+
+    def _on_model(self, event: ModelUpdated) -> None:
+        self._models[event.model_id] = event.version
+        self._push(event.ts_init, "ModelUpdated", "", "", "", event, None)
+
+    def _on_other(self, event: Any) -> None:
+        self._push(event.ts_init, type(event).__name__, "", "", getattr(event, "symbol", ""), event, None)
+
+    def _on_risk(self, event: Any) -> None:
+        self._on_other(event)
+        if type(event).__name__ == KILL_SWITCH:
+            self.flush()  # what led to the kill switch must be on disk before anyone acts on it
+
+    # -- market prints before the close -------------------------------------------------------------------------
+
+    def _on_trade(self, trade: Trade) -> None:
+        ts = trade.ts_event
+        if ts >= self._day_end:
+            self._roll_day(ts)
+        if ts < self._window_start:
+            state = self._window.get(trade.symbol)
+            if state is None:
+                self._window[trade.symbol] = [trade.price, 0, 0, NO_PRICE]
+            else:
+                state[0] = trade.price
+        elif ts <= self._close:
+            state = self._window.get(trade.symbol)
+            if state is None:
+                state = self._window[trade.symbol] = [NO_PRICE, 0, 0, NO_PRICE]
+            state[1] += trade.size
+            state[2] += 1
+            state[3] = trade.price
+
+    def _roll_day(self, ts: int) -> None:
+        self._close_day()
+        day = dt.datetime.fromtimestamp(ts // NS, NEW_YORK).date()
+        midnight = int(dt.datetime(day.year, day.month, day.day, tzinfo=NEW_YORK).timestamp()) * NS
+        nxt = day + dt.timedelta(days=1)
+        self._day_end = int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=NEW_YORK).timestamp()) * NS
+        self._close = midnight + self.close_time_ns
+        self._window_start = self._close - self.close_window_ns
+        self._session = day.isoformat()
+
+    def _close_day(self) -> None:
+        for symbol in sorted(self._window):
+            ref, volume, trades, last = self._window[symbol]
+            if trades == 0:
+                continue
+            record = CloseWindowVolume(
+                ts_event=self._close,
+                ts_init=self._close,
+                symbol=symbol,
+                session_date=self._session,
+                window_start=self._window_start,
+                close=self._close,
+                volume=volume,
+                trades=trades,
+                reference_price=ref,
+                last_price=last,
+            )
+            self._push(self._close, "CloseWindowVolume", "", "", symbol, record, None)
+        self._window.clear()
