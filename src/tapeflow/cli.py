@@ -86,6 +86,9 @@ def demo(
 from tapeflow.report.book_cmd import book_app  # noqa: E402
 
 app.add_typer(book_app, name="book")
+from tapeflow.report.data_cmd import data_app  # noqa: E402
+
+app.add_typer(data_app, name="data")
 
 from tapeflow.venues.latency_cmd import latency_command  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Text inputs as streams of lines: plain, gzip or a one-CSV zip, read in blocks so memory stays flat.
+"""Input formats recognised by content, and text inputs as streams of lines read in blocks.
 
 The bar and TAQ readers share this so that every text format reports a corrupt archive the same way: a
 ``DataError`` naming the file, the member and the line reached, never a ``zlib.error`` traceback.
@@ -7,14 +7,17 @@ The bar and TAQ readers share this so that every text format reports a corrupt a
 from __future__ import annotations
 
 import gzip
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import IO, Final, cast
 
 from tapeflow.model.errors import DataError
+from tapeflow.model.events import Event
 
 BLOCK: Final = 1 << 20
 GZIP_MAGIC: Final = b"\x1f\x8b"
@@ -92,3 +95,101 @@ def iter_lines(stream: IO[bytes], where: str | Path, block: int = BLOCK) -> Iter
         yield from body.split(b"\n")
     if tail.strip():
         yield tail.rstrip(b"\r")
+
+
+ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+STORE_MARKER: Final = "_tapeflow_store.json"
+_LOBSTER_MEMBER: Final = re.compile(r"_\d{4}-\d{2}-\d{2}_\d+_\d+_message_\d+\.csv$")
+_TAQ_MEMBER: Final = re.compile(r"\d{8}_[A-Za-z0-9.\-]+_(Trade|Quote)_Tick\.csv$", re.I)
+_BAR_MEMBER: Final = re.compile(r"(_(minute|second)_(trade|quote)\.csv|^[A-Za-z0-9.\-]+\.csv)$")
+_BAR_HEADERS: Final = (b"date,open,high,low,close", b"day,open,high,low,close", b"ticker,date,open,high,low,close")
+_ITCH_NAME: Final = re.compile(r"(\d{2})(\d{2})(\d{4})\.")
+
+
+def detect_format(path: str | Path) -> str:
+    """One of ``parquet-store``, ``lobster``, ``taq``, ``bars``, ``dbn``, ``itch``; a ``DataError`` otherwise.
+
+    Decided by content (magic bytes, zip member names, CSV header, ITCH framing), never by extension alone, so
+    that a renamed or truncated file gets a clear "unknown format" rather than a wrong reader's traceback.
+    """
+    p = Path(path)
+    if p.is_dir():
+        if (p / STORE_MARKER).is_file():
+            return "parquet-store"
+        raise DataError(f"a directory, but not a tapeflow Parquet store (no {STORE_MARKER})", path=p)
+    if not p.is_file():
+        raise DataError("no such file", path=p)
+    head = sniff(p, 8)
+    if head.startswith(ZIP_MAGIC):
+        names = zip_members(p)
+        if any(_LOBSTER_MEMBER.search(n) for n in names):
+            return "lobster"
+        if len(names) == 1 and _TAQ_MEMBER.search(names[0]):
+            return "taq"
+        if len(names) == 1 and (_BAR_MEMBER.search(names[0]) or _csv_header_is_bars(p)):
+            return "bars"
+        raise DataError(f"a zip this reader does not know (members {names[:3]})", path=p, offset=0)
+    if head.startswith((ZSTD_MAGIC, b"DBN")):
+        return "dbn"
+    if _csv_header_is_bars(p):
+        return "bars"
+    from tapeflow.data.itch_parser import detect_framing
+
+    try:
+        with open_binary(p) as fh:
+            detect_framing(fh.read(4096))
+    except (DataError, ValueError, OSError) as exc:
+        raise DataError(
+            f"unknown or corrupt input (not LOBSTER, TAQ, bars, DBN or ITCH): {exc}", path=p, offset=0
+        ) from exc
+    return "itch"
+
+
+def _csv_header_is_bars(p: Path) -> bool:
+    try:
+        with open_binary(p) as fh:
+            first = fh.read(200).split(b"\n", 1)[0].strip().lower()
+    except (DataError, OSError, EOFError, zlib.error, gzip.BadGzipFile):
+        return False
+    return first.startswith(_BAR_HEADERS)
+
+
+def itch_date(path: Path) -> date:
+    """The trading day of an ITCH file from its Nasdaq name (``MMDDYYYY.NASDAQ_ITCH50``); 1970-01-01 if none."""
+    m = _ITCH_NAME.match(path.name)
+    return date(int(m[3]), int(m[1]), int(m[2])) if m else date(1970, 1, 1)
+
+
+def open_events(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator[Event], object]:
+    """(format, event stream, the reader's statistics object or None) for any input tapeflow reads."""
+    p = Path(path)
+    fmt = fmt or detect_format(p)
+    if fmt == "lobster":
+        from tapeflow.data.lobster_events import iter_events
+
+        return fmt, iter_events(p), None
+    if fmt == "taq":
+        from tapeflow.data.taq import TaqReader
+
+        taq = TaqReader.for_day(p)
+        return fmt, iter(taq.events()), taq.stats
+    if fmt == "bars":
+        from tapeflow.data.bars import BarReader
+
+        bars = BarReader(p)
+        return fmt, iter(bars.events()), bars.stats
+    if fmt == "dbn":
+        from tapeflow.data.dbn import DbnReader
+
+        dbn = DbnReader(p)
+        return fmt, iter(dbn.events()), dbn.stats
+    if fmt == "parquet-store":
+        from tapeflow.data.parquet_store import read_store
+
+        return fmt, iter(read_store(p)), None
+    if fmt == "itch":
+        from tapeflow.data.itch import ItchReader
+
+        itch = ItchReader(p, date=itch_date(p))
+        return fmt, iter(itch.events()), itch.stats
+    raise DataError(f"unknown format {fmt!r}", path=p)

@@ -1,0 +1,125 @@
+"""``tapeflow data ...``: what a market-data file holds, and conversion to the Parquet event store.
+
+This module must not import ``tapeflow.cli`` at import time (``cli`` imports it); the error and JSON helpers are
+imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tapeflow.model.errors import TapeflowError
+
+data_app = typer.Typer(
+    name="data", help="Market data: inspect files, convert them to the Parquet store.", no_args_is_help=True
+)
+
+
+def summarize(path: Path) -> dict[str, Any]:
+    """Format, symbols, time span and counts by event type of one input (read once, streaming)."""
+    from tapeflow.data.detect import open_events
+
+    fmt, events, stats = open_events(path)
+    counts: dict[str, int] = {}
+    symbols: dict[str, None] = {}
+    first = last = None
+    for ev in events:
+        name = type(ev).__name__
+        counts[name] = counts.get(name, 0) + 1
+        sym = getattr(ev, "symbol", None)
+        if sym is not None and sym not in symbols:
+            symbols[sym] = None
+        if first is None:
+            first = ev.ts_init
+        last = ev.ts_init
+    out: dict[str, Any] = {
+        "file": str(path),
+        "format": fmt,
+        "symbols": sorted(symbols),
+        "events": sum(counts.values()),
+        "counts": dict(sorted(counts.items())),
+        "first_ts": first,
+        "last_ts": last,
+    }
+    if counts.get("Quote") and fmt == "taq":
+        out["nbbo_quotes"] = getattr(stats, "nbbo_quotes", 0)
+    if stats is not None:
+        out["stats"] = msgspec.to_builtins(stats)
+    return out
+
+
+def _iso(ts: int | None) -> str:
+    if ts is None:
+        return "-"
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+@data_app.command("info")
+def info_cmd(
+    file: Annotated[
+        Path,
+        typer.Argument(help="A data file (LOBSTER zip, ITCH, LEAN tick/bar zip, bar CSV, DBN) or a Parquet store."),
+    ],
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+) -> None:
+    """Say what FILE holds: format, symbols, time span, events by type."""
+    from tapeflow.cli import fail, print_json
+
+    try:
+        summary = summarize(file)
+    except TapeflowError as exc:
+        fail(exc)
+        return
+    if json_out:
+        print_json(summary)
+        return
+    table = Table(title=f"{file.name}  ({summary['format']})")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("symbols", ", ".join(summary["symbols"][:10]) + (" ..." if len(summary["symbols"]) > 10 else ""))
+    table.add_row("first", _iso(summary["first_ts"]))
+    table.add_row("last", _iso(summary["last_ts"]))
+    for name, n in summary["counts"].items():
+        table.add_row(name, f"{n:,}")
+    table.add_row("events", f"{summary['events']:,}")
+    Console().print(table)
+
+
+@data_app.command("convert")
+def convert_cmd(
+    source: Annotated[Path, typer.Argument(help="Any input `tapeflow data info` reads.")],
+    to: Annotated[Path, typer.Option("--to", help="Output directory of the Parquet store (must not exist).")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Write SOURCE's events to a Parquet store partitioned by symbol and date; nothing is left on failure."""
+    from tapeflow.cli import fail, print_json
+    from tapeflow.data.detect import open_events
+    from tapeflow.data.parquet_store import write_store
+
+    err = Console(stderr=True)
+    progress = Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.completed:,} events"),
+        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
+    )  # fmt: skip
+    try:
+        fmt, events, _ = open_events(source)
+        with progress:
+            task = progress.add_task(f"convert {source.name}", total=None)
+            n = write_store(events, to, overwrite=overwrite, progress=lambda k: progress.update(task, completed=k))
+    except TapeflowError as exc:
+        fail(exc)
+        return
+    if json_out:
+        print_json({"source": str(source), "format": fmt, "out": str(to), "events": n})
+    else:
+        typer.echo(f"{n:,} events from {source} ({fmt}) -> {to}")

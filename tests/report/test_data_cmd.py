@@ -1,0 +1,61 @@
+"""``tapeflow data info`` on every shared folder's files, and ``convert``'s contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tapeflow.cli import app
+
+runner = CliRunner()
+
+CASES = [  # file, format, counts (verified independently: SOURCE.md / MANIFEST.tsv rows, unzip | wc -l)
+    ("lobster-samples-2012-06-21/LOBSTER_SampleFile_AMZN_2012-06-21_1.zip", "lobster", None),
+    ("nasdaq-itch50-head-fixture/sample.itch", "itch", {"TradingStatus": 3}),
+    ("lean-algoseek-us-equity/tick/spy/20131007_trade.zip", "taq", {"Trade": 250_601}),
+    ("lean-algoseek-us-equity/daily/spy.zip", "bars", {"Bar": 5849}),
+    ("lean-algoseek-us-equity/second/ibm/20131007_trade.zip", "bars", None),
+    ("backtrader-yahoo-daily/orcl-1995-2014.txt.gz", "bars", {"Bar": 5036}),
+    ("zipline-test-daily/csvdir_daily_KO.csv.gz", "bars", {"Bar": 754}),
+    ("zipline-test-daily/QUANDL_ARCHIVE.zip", "bars", {"Bar": 916}),
+    ("databento-dbn-us-equity-fixtures/EQUS.MINI/test_data.tbbo.dbn.zst", "dbn", {"Quote": 4, "Trade": 4}),
+]
+
+
+@pytest.mark.parametrize(("rel", "fmt", "counts"), CASES)
+def test_info_reads_every_shared_folder(data_dir: Path, rel: str, fmt: str, counts: dict[str, int] | None) -> None:
+    result = runner.invoke(app, ["data", "info", str(data_dir / rel), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["format"] == fmt and out["events"] > 0
+    if counts is not None:
+        assert out["counts"] == counts
+
+
+def test_info_unknown_file_one_line_exit_2(tmp_path: Path) -> None:
+    p = tmp_path / "junk.bin"
+    p.write_bytes(b"\x00\x01hello world, not market data" * 10)
+    result = runner.invoke(app, ["data", "info", str(p)])
+    assert result.exit_code == 2
+    assert "junk.bin" in result.output and "offset 0" in result.output
+
+
+def test_convert_then_info_on_the_store(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "store"
+    src = data_dir / "zipline-test-daily/pipeline_inputs_MSFT.csv.gz"
+    result = runner.invoke(app, ["data", "convert", str(src), "--to", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["events"] == 127
+    info = json.loads(runner.invoke(app, ["data", "info", str(out), "--json"]).stdout)
+    assert info["format"] == "parquet-store" and info["counts"] == {"Bar": 127}
+
+
+def test_convert_corrupt_input_leaves_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK\x03\x04" + b"\x00" * 50)
+    result = runner.invoke(app, ["data", "convert", str(bad), "--to", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.zip"]
