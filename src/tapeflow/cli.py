@@ -100,6 +100,11 @@ from tapeflow.report.backtest_cmd import backtest_command  # noqa: E402
 app.command(name="backtest")(backtest_command)
 
 
+from tapeflow.report.compare_cmd import compare_command  # noqa: E402
+
+app.command(name="compare")(compare_command)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
