@@ -31,6 +31,9 @@ from tapeflow.execution.engine import ExecutionEngine
 from tapeflow.model.events import Event
 from tapeflow.portfolio import Portfolio, PortfolioConfig
 from tapeflow.report.results import ResultsCollector, Summary
+from tapeflow.risk.build import build_kill_switch, build_rules, build_trips
+from tapeflow.risk.config import RiskConfig
+from tapeflow.risk.context import RiskContext
 from tapeflow.risk.engine import RiskEngine, RiskRule
 from tapeflow.strategy.base import Strategy, TradingContext
 from tapeflow.venues.sim.exchange import SimExchangeConfig, SimulatedExchange
@@ -53,6 +56,7 @@ class Backtest:
         exchange: SimExchangeConfig | None = None,
         portfolio: PortfolioConfig | None = None,
         risk_rules: Sequence[RiskRule] = (),
+        risk: RiskConfig | None = None,
         signals: SignalConfig | None = None,
         extra: Sequence[Component] = (),
         stp: StpMode | None = None,
@@ -67,7 +71,14 @@ class Backtest:
         self.execution = ExecutionEngine([self.exchange])
         self.stp = StpGate(self.execution, stp) if stp is not None else None  # self-trade check before the venue
         self.portfolio = Portfolio(portfolio)
-        self.risk = RiskEngine(self.execution if self.stp is None else cast(ExecutionEngine, self.stp), risk_rules)
+        route = self.execution if self.stp is None else cast(ExecutionEngine, self.stp)
+        risk_ctx = RiskContext(books=self.books, portfolio=self.portfolio, orders=self.execution)
+        if risk is None:
+            self.risk = RiskEngine(route, risk_rules, context=risk_ctx)
+        else:  # the configured pipeline (validated here: errors name the field), then any extra rules
+            rules: list[RiskRule] = [*build_rules(risk, risk_ctx), *risk_rules]
+            trips, kill_switch = build_trips(risk), build_kill_switch(risk)
+            self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips)
         self.results = ResultsCollector(portfolio=self.portfolio, mid_of=self._mid_of)
         self.strategies = list(strategies)
         ctx = TradingContext(
@@ -132,6 +143,7 @@ class Backtest:
             "exchange_rejects": self.exchange.rejects,
             "risk_passed": self.risk.passed,
             "risk_rejected": self.risk.rejected,
-            "risk_rejections_by_rule": dict(self.risk.rejections_by_rule),
+            "risk_rejections_by_rule": dict(sorted(self.risk.rejections_by_rule.items())),
+            "risk_kill_switch": self.risk.stats()["kill_switch"],
             "refused_reports": self.execution.refused_reports,
         }

@@ -1,110 +1,315 @@
 """The pre-trade risk engine: the only path from a strategy's command to a venue.
 
 Strategies put ``SubmitOrder`` / ``ModifyOrder`` / ``CancelOrder`` on the queue; this engine is their only
-subscriber. Each command runs through the rules in order (cheapest first) and stops at the first failure, which
-becomes a ``RiskRejected`` event for the strategy; a command that passes every rule goes to the execution engine.
-Cancels are never blocked: reducing risk must always be possible.
+subscriber. A submit or modify runs through the rules in order (cheapest first) and stops at the first failure,
+which becomes a ``RiskRejected`` event for the strategy; a command that passes every rule goes to the execution
+engine. A modify is checked as the order it would become. Cancels are never blocked: reducing risk must always be
+possible (the message-rate throttle counts them all the same).
 
-Rules are small objects with a name, a stage and one method; the rule set here is deliberately minimal and is
-grown by the risk issue (order checks, account checks, flow checks, kill switch).
+The kill switch is checked before any rule. When it engages (by hand: ``kill``, a ``SetKillSwitch`` event, the
+signal file; or by a trip rule: runaway, repeated rejects, loss) the engine records a ``KillSwitchChanged`` event
+and sends a ``CancelOrder`` for every open order straight to the execution engine. Limits change at run time
+only through ``UpdateRiskLimit`` events, answered by ``RiskLimitsChanged``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import msgspec
-
-from tapeflow.model.orders import CancelOrder, ModifyOrder, RiskRejected, SubmitOrder
+from tapeflow.model.enums import MarketStatus
+from tapeflow.model.events import TimerFired, TradingStatus
+from tapeflow.model.orders import (
+    CancelOrder,
+    ModifyOrder,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderUpdated,
+    RiskRejected,
+    SubmitOrder,
+)
+from tapeflow.model.prices import NO_PRICE
+from tapeflow.model.risk_events import KillSwitchChanged, RiskLimitsChanged, SetKillSwitch, UpdateRiskLimit
+from tapeflow.risk.context import RiskContext
+from tapeflow.risk.killswitch import KillSwitch
+from tapeflow.risk.order_rules import MaxOrderQuantity
+from tapeflow.risk.rules import FLOW, RiskRule, Violation
 from tapeflow.venues.base import Command
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
     from tapeflow.execution.engine import ExecutionEngine
 
+__all__ = ["MaxOrderQuantity", "RiskEngine", "RiskRule", "TripRule", "Violation"]
 
-class Violation(msgspec.Struct, frozen=True, kw_only=True):
-    """Why a rule refused a command: the limit, the value that broke it, and a sentence for a human."""
-
-    reason: str
-    limit: int | float | str | None = None
-    value: int | float | str | None = None
+KILL_SWITCH = "kill_switch"
+_REPORTS = (OrderFilled, OrderCancelled, OrderExpired, OrderRejected, OrderUpdated)
 
 
-class RiskRule(Protocol):
+class TripRule(Protocol):
+    """Sees every submit and modify after the decision; a returned sentence engages the kill switch."""
+
     name: str
-    stage: str
 
-    def check(self, command: SubmitOrder | ModifyOrder) -> Violation | None: ...
-
-
-class MaxOrderQuantity:
-    """Stage 1 example rule: no order larger than ``limit`` shares."""
-
-    stage = "order"
-
-    def __init__(self, limit: int, name: str = "max_order_quantity") -> None:
-        self.limit = limit
-        self.name = name
-
-    def check(self, command: SubmitOrder | ModifyOrder) -> Violation | None:
-        if command.quantity > self.limit:
-            return Violation(
-                reason=f"order quantity {command.quantity} exceeds the maximum of {self.limit} shares",
-                limit=self.limit,
-                value=command.quantity,
-            )
-        return None
+    def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None: ...
 
 
 class RiskEngine:
-    def __init__(self, execution: ExecutionEngine, rules: Sequence[RiskRule] = ()) -> None:
+    def __init__(
+        self,
+        execution: ExecutionEngine,
+        rules: Sequence[RiskRule] = (),
+        *,
+        context: RiskContext | None = None,
+        kill_switch: KillSwitch | None = None,
+        trips: Sequence[TripRule] = (),
+    ) -> None:
         self._execution = execution
         self.rules = list(rules)
+        self.context = context if context is not None else RiskContext(orders=execution)
+        self.kill_switch = kill_switch if kill_switch is not None else KillSwitch()
+        self.trips = list(trips)
+        self._commits = [r.commit for r in self.rules if hasattr(r, "commit")]
+        self._cancel_hooks = [r.on_cancel for r in self.rules if hasattr(r, "on_cancel")]
         self._kernel: Kernel | None = None
         self.passed = 0
         self.rejected = 0
         self.rejections_by_rule: dict[str, int] = {}
+        self.kill_events: list[KillSwitchChanged] = []
+
+    # -- component ----------------------------------------------------------------------------------------------
 
     def attach(self, kernel: Kernel) -> None:
         self._kernel = kernel
         kernel.subscribe(SubmitOrder, self.on_command)
         kernel.subscribe(ModifyOrder, self.on_command)
         kernel.subscribe(CancelOrder, self.on_command)
+        kernel.subscribe(TradingStatus, self.on_status)
+        kernel.subscribe(SetKillSwitch, self.on_set_kill_switch)
+        kernel.subscribe(UpdateRiskLimit, self.on_update_limit)
+        for report in _REPORTS:
+            kernel.subscribe(report, self.on_report)
 
     def on_start(self) -> None:
-        return None
+        kernel = self.kernel
+        self.context.begin(kernel.now, False)
+        self.context.daily_loss()  # the day's baseline equity
+        state = self.kill_switch.state
+        if self.kill_switch.restored:
+            self._announce(state.reason, "restored", state.rule, self._cancel_all())
+        ks = self.kill_switch
+        if ks.signal_file is not None:
+            kernel.set_timer("risk.kill_signal", interval=ks.check_ns, callback=self._on_signal_timer)
 
     def on_stop(self) -> None:
         return None
 
-    def on_command(self, command: Command) -> None:
-        if not isinstance(command, CancelOrder):
-            for rule in self.rules:
-                violation = rule.check(command)
-                if violation is not None:
-                    self._reject(command, rule, violation)
-                    return
-        self.passed += 1
-        self._execution.execute(command)
-
-    def _reject(self, command: SubmitOrder | ModifyOrder, rule: RiskRule, violation: Violation) -> None:
+    @property
+    def kernel(self) -> Kernel:
         assert self._kernel is not None, "RiskEngine used before it was added to a kernel"
+        return self._kernel
+
+    # -- commands -----------------------------------------------------------------------------------------------
+
+    def on_command(self, command: Command) -> None:
+        now = self.kernel.now
+        ks = self.kill_switch
+        if ks.signal_file is not None and now >= ks.next_check and ks.signalled(now):
+            self.kill(f"signal file {ks.signal_file} present", source="signal_file")
+        if type(command) is CancelOrder:
+            for hook in self._cancel_hooks:
+                hook(command)
+            self.passed += 1
+            self._execution.execute(command)
+            return
+        ctx = self.context
+        order: SubmitOrder
+        if type(command) is ModifyOrder:
+            proposed = self._as_order(command)
+            if proposed is None:  # unknown or closed: nothing to check, the venue answers with a reject
+                self.passed += 1
+                self._execution.execute(command)
+                return
+            order = proposed
+            ctx.begin(now, True)
+        else:
+            order = command  # type: ignore[assignment]
+            ctx.begin(now, False)
+        violation: Violation | None = None
+        failed: Any = None
+        if ks.state.engaged:
+            violation = Violation(reason=f"kill switch engaged: {ks.state.reason}", value=ks.state.source)
+        else:
+            for rule in self.rules:
+                violation = rule.check(order)
+                if violation is not None:
+                    failed = rule
+                    break
+        if violation is None:
+            for commit in self._commits:
+                commit(order)
+            self.passed += 1
+            ctx.ledger.add(
+                order.strategy_id, order.client_order_id, order.symbol, order.side, order.quantity, ctx.ref_price(order)
+            )
+            self._execution.execute(command)
+        elif failed is None:
+            self._reject(order, KILL_SWITCH, FLOW, violation)
+        else:
+            self._reject(order, failed.name, failed.stage, violation)
+        if self.trips and not ks.state.engaged:
+            for trip in self.trips:
+                reason = trip.observe(order, violation is not None, ctx)
+                if reason is not None:
+                    self.kill(reason, source="rule", rule=trip.name)
+                    break
+
+    def _as_order(self, command: ModifyOrder) -> SubmitOrder | None:
+        """The order a modify would leave working, for the rules to check like a new one."""
+        existing = self._execution.order(command.client_order_id)
+        if existing is None or not existing.is_open:
+            return None
+        return SubmitOrder(
+            ts_event=command.ts_event,
+            ts_init=command.ts_init,
+            strategy_id=command.strategy_id,
+            client_order_id=command.client_order_id,
+            symbol=existing.symbol,
+            side=existing.side,
+            order_type=existing.order_type,
+            quantity=max(command.quantity - existing.filled_quantity, 1),
+            price=command.price if command.price != NO_PRICE else existing.price,
+            stop_price=command.stop_price if command.stop_price != NO_PRICE else existing.stop_price,
+            time_in_force=existing.time_in_force,
+            venue=existing.venue,
+        )
+
+    def _reject(self, command: SubmitOrder, rule: str, stage: str, violation: Violation) -> None:
         self.rejected += 1
-        self.rejections_by_rule[rule.name] = self.rejections_by_rule.get(rule.name, 0) + 1
-        now = self._kernel.now
-        self._kernel.emit(
+        self.rejections_by_rule[rule] = self.rejections_by_rule.get(rule, 0) + 1
+        now = self.kernel.now
+        self.kernel.emit(
             RiskRejected(
                 ts_event=now,
                 ts_init=now,
                 strategy_id=command.strategy_id,
                 client_order_id=command.client_order_id,
                 symbol=command.symbol,
-                stage=rule.stage,
-                rule=rule.name,
+                stage=stage,
+                rule=rule,
                 reason=violation.reason,
                 limit=violation.limit,
                 value=violation.value,
             )
         )
+
+    # -- kill switch --------------------------------------------------------------------------------------------
+
+    def kill(self, reason: str, *, source: str = "manual", rule: str = "") -> bool:
+        """Engage the kill switch: persist, record, cancel every open order. False when it was already on."""
+        if not self.kill_switch.engage(reason, source, self.kernel.now, rule):
+            return False
+        self._announce(reason, source, rule, self._cancel_all())
+        return True
+
+    def reset_kill_switch(self, reason: str) -> bool:
+        """Release the kill switch on purpose (persisted, recorded)."""
+        if not self.kill_switch.reset(reason, self.kernel.now):
+            return False
+        now = self.kernel.now
+        event = KillSwitchChanged(ts_event=now, ts_init=now, engaged=False, reason=reason, source="reset")
+        self.kill_events.append(event)
+        self.kernel.emit(event)
+        return True
+
+    def _cancel_all(self) -> int:
+        now = self.kernel.now
+        orders = list(self._execution.open_orders())
+        for order in orders:
+            cancel = CancelOrder(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=order.strategy_id,
+                client_order_id=order.client_order_id,
+                symbol=order.symbol,
+            )
+            self.passed += 1
+            self._execution.execute(cancel)
+        return len(orders)
+
+    def _announce(self, reason: str, source: str, rule: str, cancelled: int) -> None:
+        now = self.kernel.now
+        event = KillSwitchChanged(
+            ts_event=now,
+            ts_init=now,
+            engaged=True,
+            reason=reason,
+            source=source,
+            rule=rule,
+            cancelled_orders=cancelled,
+        )
+        self.kill_events.append(event)
+        self.kernel.emit(event)
+
+    def _on_signal_timer(self, event: TimerFired) -> None:
+        ks = self.kill_switch
+        if not ks.engaged and ks.signalled(event.ts_init):
+            self.kill(f"signal file {ks.signal_file} present", source="signal_file")
+
+    def on_set_kill_switch(self, event: SetKillSwitch) -> None:
+        if event.engaged:
+            self.kill(event.reason, source=event.source)
+        else:
+            self.reset_kill_switch(event.reason)
+
+    # -- events -------------------------------------------------------------------------------------------------
+
+    def on_status(self, event: TradingStatus) -> None:
+        status = self.context.status
+        if event.status is MarketStatus.TRADING:
+            status.pop(event.symbol, None)
+        else:
+            status[event.symbol] = event.status
+
+    def on_report(self, event: Any) -> None:
+        cid: str = event.client_order_id
+        ledger = self.context.ledger
+        if cid in ledger:
+            ledger.update(cid, self._execution.order(cid))
+
+    def on_update_limit(self, event: UpdateRiskLimit) -> None:
+        rule = next((r for r in self.rules if r.name == event.rule), None)
+        accepted, old, why = False, None, event.reason
+        if rule is None or not hasattr(rule, "set_limit"):
+            why = f"no rule named {event.rule!r} with updatable limits"
+        else:
+            try:
+                old = rule.set_limit(event.field, event.value, event.symbol)
+                accepted = True
+            except ValueError as exc:
+                why = str(exc)
+        now = self.kernel.now
+        self.kernel.emit(
+            RiskLimitsChanged(
+                ts_event=now,
+                ts_init=now,
+                rule=event.rule,
+                field=event.field,
+                symbol=event.symbol,
+                old=old,
+                new=event.value if accepted else old,
+                accepted=accepted,
+                reason=why,
+            )
+        )
+
+    def stats(self) -> dict[str, Any]:
+        state = self.kill_switch.state
+        return {
+            "passed": self.passed,
+            "rejected": self.rejected,
+            "rejections_by_rule": dict(sorted(self.rejections_by_rule.items())),
+            "kill_switch": {"engaged": state.engaged, "reason": state.reason, "source": state.source, "ts": state.ts},
+        }

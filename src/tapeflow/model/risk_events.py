@@ -1,0 +1,60 @@
+"""Risk events: the kill switch and run-time limit changes, as records on the same queue as orders.
+
+A risk decision that is not an event cannot be audited: a compliance officer reading the log must see when the
+kill switch went on and why, and every change of a limit with its old and new value. Requests (``SetKillSwitch``,
+``UpdateRiskLimit``) are events too, so that an operator's action is recorded before its effect.
+"""
+
+from __future__ import annotations
+
+from tapeflow.model.events import Event
+
+LimitValue = int | float | str | None
+
+
+class SetKillSwitch(Event, frozen=True, kw_only=True):
+    """Ask the risk engine to engage (or, deliberately, reset) the kill switch."""
+
+    engaged: bool
+    reason: str
+    source: str = "manual"
+
+
+class KillSwitchChanged(Event, frozen=True, kw_only=True):
+    """The kill switch changed state (or was found engaged at start: ``source="restored"``).
+
+    ``rule`` names the rule that tripped it when a rule did; ``cancelled_orders`` is how many open orders the
+    engine sent cancels for when it engaged.
+    """
+
+    engaged: bool
+    reason: str
+    source: str
+    rule: str = ""
+    cancelled_orders: int = 0
+
+
+class UpdateRiskLimit(Event, frozen=True, kw_only=True):
+    """Ask the risk engine to change one limit of one rule (for one symbol when ``symbol`` is set).
+
+    Limits change only this way at run time, never by mutating a configuration object, so the log shows who
+    changed what and when. ``value`` None removes the limit (or the per-symbol override).
+    """
+
+    rule: str
+    field: str
+    value: LimitValue
+    symbol: str = ""
+    reason: str = ""
+
+
+class RiskLimitsChanged(Event, frozen=True, kw_only=True):
+    """The answer to ``UpdateRiskLimit``: applied (``accepted``) with the old and new value, or refused and why."""
+
+    rule: str
+    field: str
+    old: LimitValue
+    new: LimitValue
+    accepted: bool
+    reason: str
+    symbol: str = ""

@@ -1,0 +1,293 @@
+"""What the rules may read: books, the portfolio, our open orders, trading status and the clock.
+
+The context is rebuilt around each command (``begin``) so that values several rules need, such as the reference
+price of the order or what the account would hold if it filled, are computed once per command, lazily, by the
+first rule that asks: the pipeline runs on the tick-to-trade path and each rule must stay a handful of
+operations.
+
+Open orders are kept in an incremental ledger (shares and notional per symbol and side, counts per strategy)
+updated when an order passes and when the venue reports on it, so that "open orders count against limits as if
+filled" costs a dict lookup instead of a walk over every open order.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, ClassVar, Protocol
+from zoneinfo import ZoneInfo
+
+from tapeflow.model.enums import MarketStatus, OrderType, Side
+from tapeflow.model.orders import SubmitOrder
+from tapeflow.model.prices import NO_PRICE
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from fractions import Fraction
+
+    from tapeflow.book.keeper import BookKeeper
+    from tapeflow.execution.orders import Order
+
+NY = ZoneInfo("America/New_York")
+NS = 1_000_000_000
+_UNSET = -1
+
+
+class OrderRegistry(Protocol):
+    def order(self, client_order_id: str) -> Order | None: ...
+
+    def open_orders(self, symbol: str | None = None, strategy_id: str | None = None) -> Iterator[Order]: ...
+
+
+class AccountView(Protocol):
+    cash: int
+
+    def quantity(self, symbol: str) -> int: ...
+
+    def mark_price(self, symbol: str) -> Fraction | None: ...
+
+    def gross_exposure(self) -> int: ...
+
+    def net_exposure(self) -> int: ...
+
+
+class _Side:
+    """Open shares and notional on one side of one symbol."""
+
+    __slots__ = ("notional", "shares")
+
+    def __init__(self) -> None:
+        self.shares = 0
+        self.notional = 0
+
+
+class OpenOrderLedger:
+    """Our open orders as the risk engine must count them: what each could still add if it filled."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[str, str, Side, int, int]] = {}
+        """client order id -> (strategy, symbol, side, leaves, price used for notional)."""
+        self._sides: dict[tuple[str, Side], _Side] = {}
+        self.by_strategy: dict[str, int] = {}
+        self.buy_notional = 0
+        self.sell_notional = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, client_order_id: str) -> bool:
+        return client_order_id in self._entries
+
+    def side(self, symbol: str, side: Side) -> _Side:
+        entry = self._sides.get((symbol, side))
+        if entry is None:
+            entry = self._sides[(symbol, side)] = _Side()
+        return entry
+
+    def add(self, strategy: str, cid: str, symbol: str, side: Side, leaves: int, price: int) -> None:
+        self.remove(cid)
+        self._entries[cid] = (strategy, symbol, side, leaves, price)
+        self.by_strategy[strategy] = self.by_strategy.get(strategy, 0) + 1
+        self._move(symbol, side, leaves, leaves * price)
+
+    def remove(self, cid: str) -> None:
+        entry = self._entries.pop(cid, None)
+        if entry is None:
+            return
+        strategy, symbol, side, leaves, price = entry
+        self.by_strategy[strategy] -= 1
+        self._move(symbol, side, -leaves, -leaves * price)
+
+    def update(self, cid: str, order: Order | None) -> None:
+        """Re-read one order after a venue report (the execution engine has already applied it)."""
+        entry = self._entries.get(cid)
+        if entry is None:
+            return
+        if order is None or not order.is_open:
+            self.remove(cid)
+            return
+        strategy, symbol, side, _, price = entry
+        new_price = order.price if order.price != NO_PRICE else price
+        self.add(strategy, cid, symbol, side, order.leaves_quantity, new_price)
+
+    def entry(self, cid: str) -> tuple[str, str, Side, int, int] | None:
+        return self._entries.get(cid)
+
+    def _move(self, symbol: str, side: Side, shares: int, notional: int) -> None:
+        s = self.side(symbol, side)
+        s.shares += shares
+        s.notional += notional
+        if side is Side.BUY:
+            self.buy_notional += notional
+        else:
+            self.sell_notional += notional
+
+
+class NyCalendar:
+    """New York day boundaries and session times, cached per day (zoneinfo once a day, integer compares after)."""
+
+    SESSIONS: ClassVar[dict[str, tuple[tuple[int, int], tuple[int, int]]]] = {
+        "pre": ((4, 0), (9, 30)),
+        "regular": ((9, 30), (16, 0)),
+        "post": ((16, 0), (20, 0)),
+    }
+
+    def __init__(self) -> None:
+        self.day_start = 0
+        self.day_end = 0
+        self.weekday = 0
+        self._bounds: dict[str, tuple[int, int]] = {}
+
+    def _load(self, ts: int) -> None:
+        day = datetime.datetime.fromtimestamp(ts // NS, tz=NY).date()
+        nxt = day + datetime.timedelta(days=1)
+        self.day_start = _ns(day, 0, 0)
+        self.day_end = _ns(nxt, 0, 0)
+        self.weekday = day.weekday()
+        self._bounds = {k: (_ns(day, *a), _ns(day, *b)) for k, (a, b) in self.SESSIONS.items()}
+
+    def day_of(self, ts: int) -> int:
+        """The start (ns) of the New York day holding ``ts``."""
+        if not self.day_start <= ts < self.day_end:
+            self._load(ts)
+        return self.day_start
+
+    def session_of(self, ts: int) -> str | None:
+        """The session ``ts`` falls in ("pre", "regular", "post"), None at night and on weekends."""
+        self.day_of(ts)
+        if self.weekday >= 5:
+            return None
+        for name, (start, end) in self._bounds.items():
+            if start <= ts < end:
+                return name
+        return None
+
+
+def _ns(day: datetime.date, hour: int, minute: int) -> int:
+    return int(datetime.datetime(day.year, day.month, day.day, hour, minute, tzinfo=NY).timestamp()) * NS
+
+
+class RiskContext:
+    """Read access for the rules, plus per-command memos. Built by the assembly, bound by the engine."""
+
+    def __init__(
+        self,
+        *,
+        books: BookKeeper | None = None,
+        portfolio: AccountView | None = None,
+        orders: OrderRegistry | None = None,
+    ) -> None:
+        self.books = books
+        self.portfolio = portfolio
+        self.orders = orders
+        self.ledger = OpenOrderLedger()
+        self.calendar = NyCalendar()
+        self.status: dict[str, MarketStatus] = {}
+        self.now = 0
+        self.modifying = False
+        """True while the command being checked is a ``ModifyOrder`` (presented as the order it would become)."""
+        self._ref = _UNSET
+        self._projected = _UNSET
+        self._reducing: bool | None = None
+        self._gross = _UNSET
+        self._net: int | None = None
+        self._loss_day = -1
+        self._day_equity = 0
+
+    def begin(self, now: int, modifying: bool) -> None:
+        self.now = now
+        self.modifying = modifying
+        self._ref = _UNSET
+        self._projected = _UNSET
+        self._reducing = None
+        self._gross = _UNSET
+        self._net = None
+
+    def gross(self) -> int:
+        """The portfolio's gross exposure now (positions only), once per command."""
+        if self._gross == _UNSET:
+            self._gross = self.portfolio.gross_exposure() if self.portfolio is not None else 0
+        return self._gross
+
+    def net(self) -> int:
+        if self._net is None:
+            self._net = self.portfolio.net_exposure() if self.portfolio is not None else 0
+        return self._net
+
+    def equity(self) -> int:
+        """Net liquidation value: cash plus the marked value of the positions."""
+        return (self.portfolio.cash if self.portfolio is not None else 0) + self.net()
+
+    def daily_loss(self) -> int:
+        """Loss since the New York day began (since the engine started on its first day); negative is a gain.
+
+        The day's baseline is the equity at the first command (or start) of the day: equity includes realized
+        and unrealized PnL net of fees, so the difference is exactly the day's PnL.
+        """
+        day = self.calendar.day_of(self.now)
+        if day != self._loss_day:
+            self._loss_day = day
+            self._day_equity = self.equity()
+        return self._day_equity - self.equity()
+
+    def ref_price(self, order: SubmitOrder) -> int:
+        """The price to value ``order`` at: its limit, its stop, else the far side of the book, the mid, the
+        mark; ``NO_PRICE`` when nothing is known (rules that need a value then refuse the order)."""
+        if self._ref != _UNSET:
+            return self._ref
+        price = order.price
+        if price == NO_PRICE and order.order_type is OrderType.STOP:
+            price = order.stop_price
+        if price == NO_PRICE and self.books is not None:
+            book = self.books.book(order.symbol)
+            if book is not None:
+                price = book.best_ask if order.side is Side.BUY else book.best_bid
+        if price == NO_PRICE and self.portfolio is not None:
+            mark = self.portfolio.mark_price(order.symbol)
+            if mark is not None:
+                price = -(-mark.numerator // mark.denominator)
+        self._ref = price
+        return price
+
+    def position(self, symbol: str) -> int:
+        return self.portfolio.quantity(symbol) if self.portfolio is not None else 0
+
+    def projected_position(self, order: SubmitOrder) -> int:
+        """Signed shares held if this order and every open order on its side filled (the worst case)."""
+        if self._projected != _UNSET:
+            return self._projected
+        open_same = self.ledger.side(order.symbol, order.side).shares - self._own_leaves(order)
+        qty = self.position(order.symbol)
+        projected = qty + open_same + order.quantity if order.side is Side.BUY else qty - open_same - order.quantity
+        self._projected = projected
+        return projected
+
+    def reducing(self, order: SubmitOrder) -> bool:
+        """True when the order can only bring the position closer to flat, open orders on its side included."""
+        if self._reducing is None:
+            qty = self.position(order.symbol)
+            projected = self.projected_position(order)
+            if qty > 0:
+                self._reducing = order.side is Side.SELL and projected >= 0
+            else:
+                self._reducing = qty < 0 and order.side is Side.BUY and projected <= 0
+        return self._reducing
+
+    def open_notional(self, order: SubmitOrder) -> tuple[int, int]:
+        """Open buy and sell notional of the order's symbol, excluding the order a modify replaces."""
+        ledger = self.ledger
+        buy = ledger.side(order.symbol, Side.BUY).notional
+        sell = ledger.side(order.symbol, Side.SELL).notional
+        if self.modifying:
+            entry = ledger.entry(order.client_order_id)
+            if entry is not None:
+                if entry[2] is Side.BUY:
+                    buy -= entry[3] * entry[4]
+                else:
+                    sell -= entry[3] * entry[4]
+        return buy, sell
+
+    def _own_leaves(self, order: SubmitOrder) -> int:
+        if not self.modifying:
+            return 0
+        entry = self.ledger.entry(order.client_order_id)
+        return entry[3] if entry is not None and entry[2] is order.side else 0

@@ -1,0 +1,239 @@
+"""Stage 3: how fast and how many, and the rules that trip the kill switch.
+
+Throttles are token buckets in exact integers: a bucket holds up to ``burst`` tokens of ``NS`` units each and
+gains ``rate`` units per nanosecond, so "``rate`` orders a second with bursts of ``burst``" needs no float and
+gives the same answer on every run. A bucket is spent in ``commit``, only by a command that passed every rule,
+so that what it limits is exactly what reaches the venue.
+
+Trip rules (``observe``) see every submit and modify after the decision, passed or refused: a runaway strategy is
+recognised by what it tries, not by what gets through.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from tapeflow.model.orders import SubmitOrder
+from tapeflow.model.prices import price_to_str
+from tapeflow.risk.context import NS, RiskContext
+from tapeflow.risk.rules import FLOW, Rule, Violation
+
+
+class _Bucket:
+    __slots__ = ("last", "tokens")
+
+    def __init__(self, tokens: int, last: int) -> None:
+        self.tokens = tokens
+        self.last = last
+
+
+class OrderRate(Rule):
+    """New orders per second with a burst, per strategy (``by="strategy"``) or per symbol (``by="symbol"``)."""
+
+    stage = FLOW
+    updatable = ("limit", "burst")
+
+    def __init__(self, ctx: RiskContext, limit: int | None, burst: int, by: str, name: str = "") -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.limit = limit
+        self.burst = burst
+        self.by_symbol = by == "symbol"
+        self.name = name or f"{by}_order_rate"
+        self._buckets: dict[str, _Bucket] = {}
+
+    def _bucket(self, command: SubmitOrder) -> _Bucket | None:
+        limit = self.limit
+        if limit is None:
+            return None
+        key = command.symbol if self.by_symbol else command.strategy_id
+        now = self.ctx.now
+        bucket = self._buckets.get(key)
+        cap = self.burst * NS
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(cap, now)
+        elif now > bucket.last:
+            bucket.tokens = min(cap, bucket.tokens + (now - bucket.last) * limit)
+            bucket.last = now
+        return bucket
+
+    def counts(self, command: SubmitOrder) -> bool:
+        return not self.ctx.modifying
+
+    def check(self, command: SubmitOrder) -> Violation | None:
+        if not self.counts(command):
+            return None
+        bucket = self._bucket(command)
+        if bucket is not None and bucket.tokens < NS:
+            assert self.limit is not None
+            wait_us = -(-(NS - bucket.tokens) // self.limit) // 1_000
+            who = command.symbol if self.by_symbol else f"strategy {command.strategy_id}"
+            return Violation(
+                reason=f"{who} is over {self.limit} orders/s (burst {self.burst}); next allowed in {wait_us} us",
+                limit=self.limit,
+                value=f"burst of {self.burst} spent",
+            )
+        return None
+
+    def commit(self, command: SubmitOrder) -> None:
+        if self.counts(command):
+            bucket = self._bucket(command)
+            if bucket is not None:
+                bucket.tokens -= NS
+
+
+class MessageRate(OrderRate):
+    """Every command of a strategy, modifies and cancels included; a cancel spends a token (when there is one)
+    but is never refused, because reducing risk must always be possible."""
+
+    def __init__(self, ctx: RiskContext, limit: int | None, burst: int) -> None:
+        super().__init__(ctx, limit, burst, "strategy", "message_rate")
+
+    def counts(self, command: SubmitOrder) -> bool:
+        return True
+
+    def on_cancel(self, command: SubmitOrder) -> None:
+        bucket = self._bucket(command)
+        if bucket is not None and bucket.tokens >= NS:
+            bucket.tokens -= NS
+
+
+class DuplicateOrder(Rule):
+    """The same strategy, symbol, side, size, type and price again within ``limit`` ns: a loop, not a decision."""
+
+    stage = FLOW
+    name = "duplicate_order"
+
+    def __init__(self, ctx: RiskContext, limit: int | None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.limit = limit
+        self._seen: dict[tuple[object, ...], int] = {}
+
+    @staticmethod
+    def _key(c: SubmitOrder) -> tuple[object, ...]:
+        return (c.strategy_id, c.symbol, c.side, c.quantity, c.price, c.order_type, c.stop_price)
+
+    def check(self, command: SubmitOrder) -> Violation | None:
+        if self.limit is None or self.ctx.modifying:
+            return None
+        last = self._seen.get(self._key(command))
+        if last is not None and self.ctx.now - last < self.limit:
+            age = (self.ctx.now - last) // 1_000
+            return Violation(
+                reason=f"same order as one sent {age} us ago (window {self.limit // 1_000_000} ms)",
+                limit=self.limit,
+                value=self.ctx.now - last,
+            )
+        return None
+
+    def commit(self, command: SubmitOrder) -> None:
+        if self.limit is None or self.ctx.modifying:
+            return
+        seen = self._seen
+        if len(seen) > 4_096:
+            horizon = self.ctx.now - self.limit
+            for key in [k for k, ts in seen.items() if ts <= horizon]:
+                del seen[key]
+        seen[self._key(command)] = self.ctx.now
+
+
+class MaxOpenOrders(Rule):
+    """At most ``limit`` open orders per strategy and ``total`` in all; a modify opens nothing new."""
+
+    stage = FLOW
+    name = "max_open_orders"
+    updatable = ("limit", "total")
+
+    def __init__(self, ctx: RiskContext, limit: int | None, total: int | None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.limit = limit
+        self.total = total
+
+    def check(self, command: SubmitOrder) -> Violation | None:
+        if self.ctx.modifying:
+            return None
+        ledger = self.ctx.ledger
+        if self.limit is not None:
+            count = ledger.by_strategy.get(command.strategy_id, 0)
+            if count >= self.limit:
+                return Violation(
+                    reason=f"strategy {command.strategy_id} already has {count} open orders (limit {self.limit})",
+                    limit=self.limit,
+                    value=count + 1,
+                )
+        if self.total is not None and len(ledger) >= self.total:
+            return Violation(
+                reason=f"{len(ledger)} open orders in all (limit {self.total})", limit=self.total, value=len(ledger) + 1
+            )
+        return None
+
+
+class _Window:
+    """Timestamps of events in a sliding window, per strategy."""
+
+    def __init__(self, window_ns: int) -> None:
+        self.window_ns = window_ns
+        self._times: dict[str, deque[int]] = {}
+
+    def add(self, key: str, now: int) -> int:
+        times = self._times.get(key)
+        if times is None:
+            times = self._times[key] = deque()
+        times.append(now)
+        horizon = now - self.window_ns
+        while times[0] <= horizon:
+            times.popleft()
+        return len(times)
+
+
+class RunawayDetector:
+    """More than ``limit`` orders attempted by one strategy within the window: a loop (the Knight Capital case)."""
+
+    name = "runaway"
+
+    def __init__(self, limit: int, window_ns: int) -> None:
+        self.limit = limit
+        self._window = _Window(window_ns)
+
+    def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None:
+        count = self._window.add(command.strategy_id, ctx.now)
+        if count > self.limit:
+            ms = self._window.window_ns // 1_000_000
+            return f"strategy {command.strategy_id} attempted {count} orders within {ms} ms (limit {self.limit})"
+        return None
+
+
+class RepeatedRejects:
+    """More than ``limit`` risk rejections of one strategy within the window: it is not listening."""
+
+    name = "repeated_rejects"
+
+    def __init__(self, limit: int, window_ns: int) -> None:
+        self.limit = limit
+        self._window = _Window(window_ns)
+
+    def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None:
+        if not rejected:
+            return None
+        count = self._window.add(command.strategy_id, ctx.now)
+        if count > self.limit:
+            ms = self._window.window_ns // 1_000_000
+            return f"strategy {command.strategy_id} had {count} risk rejections within {ms} ms (limit {self.limit})"
+        return None
+
+
+class LossTrip:
+    """The day's loss reached ``limit`` (1/10,000 dollar): stop everything, not only new exposure."""
+
+    name = "daily_loss_kill"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None:
+        loss = ctx.daily_loss()
+        if loss >= self.limit:
+            return f"today's loss ${price_to_str(loss)} reached the kill limit of ${price_to_str(self.limit)}"
+        return None
