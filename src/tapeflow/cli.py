@@ -105,6 +105,12 @@ from tapeflow.report.compare_cmd import compare_command  # noqa: E402
 app.command(name="compare")(compare_command)
 
 
+from tapeflow.report.audit_cmd import audit_app, surveil_command  # noqa: E402
+
+app.add_typer(audit_app, name="audit")
+app.command(name="surveil")(surveil_command)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
