@@ -111,6 +111,11 @@ app.add_typer(audit_app, name="audit")
 app.command(name="surveil")(surveil_command)
 
 
+from tapeflow.risk.kill_cmd import kill_command  # noqa: E402
+
+app.command(name="kill")(kill_command)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,0 +1,165 @@
+"""Small fakes for risk tests: a book, a portfolio, a recording venue, and a kernel with a risk engine on it."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from tapeflow.engine.kernel import Kernel
+from tapeflow.execution.engine import ExecutionEngine
+from tapeflow.model import CancelOrder, Event, ModifyOrder, OrderType, Side, SubmitOrder
+from tapeflow.risk.build import build_kill_switch, build_rules, build_trips
+from tapeflow.risk.config import RiskConfig
+from tapeflow.risk.context import RiskContext
+from tapeflow.risk.engine import RiskEngine
+
+T0 = 1_718_978_400_000_000_000
+"""2024-06-21 10:00:00 New York (a Friday, regular session)."""
+MS = 1_000_000
+SYM = "AAPL"
+BID = 1_000_000  # $100.00
+ASK = 1_000_100  # $100.01
+
+
+class FakeBook:
+    def __init__(self, bid: int = BID, ask: int = ASK, stale: bool = False) -> None:
+        self.best_bid = bid
+        self.best_ask = ask
+        self.stale = stale
+
+
+class FakeBooks:
+    def __init__(self, **books: FakeBook) -> None:
+        self.books = books or {SYM: FakeBook()}
+
+    def book(self, symbol: str) -> FakeBook | None:
+        return self.books.get(symbol)
+
+
+class FakePortfolio:
+    def __init__(self, cash: int = 1_000_000 * 10_000, positions: dict[str, int] | None = None) -> None:
+        self.cash = cash
+        self.positions = positions or {}
+        self.mark = Fraction(BID + ASK, 2)
+
+    def quantity(self, symbol: str) -> int:
+        return self.positions.get(symbol, 0)
+
+    def mark_price(self, symbol: str) -> Fraction | None:
+        return self.mark
+
+    def _values(self) -> list[int]:
+        return [int(q * self.mark) for q in self.positions.values()]
+
+    def gross_exposure(self) -> int:
+        return sum(abs(v) for v in self._values())
+
+    def net_exposure(self) -> int:
+        return sum(self._values())
+
+
+class RecordingVenue:
+    name = "SIM"
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def send(self, command: Any) -> None:
+        self.sent.append(command)
+
+
+class Rig:
+    """A kernel with an execution engine on a recording venue and a risk engine built from ``config``."""
+
+    def __init__(
+        self,
+        config: RiskConfig | None = None,
+        *,
+        books: FakeBooks | None = None,
+        portfolio: FakePortfolio | None = None,
+        start: int = T0,
+    ) -> None:
+        self.config = config or RiskConfig()
+        self.venue = RecordingVenue()
+        self.execution = ExecutionEngine([self.venue])  # type: ignore[list-item]
+        self.books = books if books is not None else FakeBooks()
+        self.portfolio = portfolio if portfolio is not None else FakePortfolio()
+        self.ctx = RiskContext(books=self.books, portfolio=self.portfolio, orders=self.execution)  # type: ignore[arg-type]
+        self.engine = RiskEngine(
+            self.execution,
+            build_rules(self.config, self.ctx),
+            context=self.ctx,
+            kill_switch=build_kill_switch(self.config),
+            trips=build_trips(self.config),
+        )
+        self.kernel = Kernel()
+        self.seen: list[Event] = []
+        self.kernel.subscribe(Event, self.seen.append)
+        self.kernel.add(self.execution)
+        self.kernel.add(self.engine)
+        self.kernel.start(at=start)
+        self.n = 0
+
+    def submit(
+        self,
+        quantity: int = 100,
+        price: int = BID,
+        side: Side = Side.BUY,
+        *,
+        at: int | None = None,
+        symbol: str = SYM,
+        order_type: OrderType | None = None,
+        strategy: str = "s",
+    ) -> SubmitOrder:
+        self.n += 1
+        ts = self.kernel.now if at is None else at
+        cmd = SubmitOrder(
+            ts_event=ts,
+            ts_init=ts,
+            strategy_id=strategy,
+            client_order_id=f"o{self.n}",
+            symbol=symbol,
+            side=side,
+            order_type=order_type or (OrderType.LIMIT if price else OrderType.MARKET),
+            quantity=quantity,
+            price=price,
+        )
+        self.kernel.run([cmd])
+        return cmd
+
+    def cancel(self, cid: str, *, at: int | None = None, strategy: str = "s") -> None:
+        ts = self.kernel.now if at is None else at
+        self.kernel.run([CancelOrder(ts_event=ts, ts_init=ts, strategy_id=strategy, client_order_id=cid, symbol=SYM)])
+
+    def modify(self, cid: str, quantity: int, price: int = 0, *, at: int | None = None) -> None:
+        ts = self.kernel.now if at is None else at
+        self.kernel.run(
+            [
+                ModifyOrder(
+                    ts_event=ts,
+                    ts_init=ts,
+                    strategy_id="s",
+                    client_order_id=cid,
+                    symbol=SYM,
+                    quantity=quantity,
+                    price=price,
+                )
+            ]
+        )
+
+    def sent_submits(self) -> list[SubmitOrder]:
+        return [c for c in self.venue.sent if isinstance(c, SubmitOrder)]
+
+    def last_rule(self) -> str | None:
+        from tapeflow.model import RiskRejected
+
+        rejects = [e for e in self.seen if isinstance(e, RiskRejected)]
+        return rejects[-1].rule if rejects else None
+
+    def passed(self, cmd: SubmitOrder) -> bool:
+        return any(c is cmd for c in self.venue.sent)
+
+
+def state_path(tmp: Path) -> str:
+    return str(tmp / "kill.json")
