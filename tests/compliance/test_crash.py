@@ -19,7 +19,8 @@ from tapeflow.model import Signal
 
 db, ack = sys.argv[1], sys.argv[2]
 out = open(ack, "w", buffering=1)
-writer = AuditWriter(SqliteAuditStore(db), key=b"crash-key", checkpoint_every=500, on_commit=lambda s: out.write(f"{s}\\n"))
+ack_line = lambda s: out.write(f"{s}\\n")
+writer = AuditWriter(SqliteAuditStore(db), key=b"crash-key", checkpoint_every=500, on_commit=ack_line)
 writer.start()
 ts = 1_718_978_400_000_000_000
 while True:

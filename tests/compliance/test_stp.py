@@ -38,7 +38,7 @@ def test_without_stp_both_orders_reach_the_venue(tmp_path: Path) -> None:
 
 
 def test_cancel_newest_refuses_the_incoming_order(tmp_path: Path) -> None:
-    kinds, events, (bt, strategies) = _run(tmp_path, StpMode.CANCEL_NEWEST)
+    kinds, events, (_, strategies) = _run(tmp_path, StpMode.CANCEL_NEWEST)
     assert kinds == {"maker": ["OrderAccepted"], "taker": ["RiskRejected"]}
     rejected = strategies["taker"].reports[0]
     assert isinstance(rejected, RiskRejected) and rejected.rule == "self_trade_prevention"
