@@ -99,6 +99,7 @@ class Rig:
         self.kernel.add(self.execution)
         self.kernel.add(self.engine)
         self.kernel.start(at=start)
+        self.kernel.advance(start)  # deliver what on_start emitted (a restored kill switch)
         self.n = 0
 
     def submit(
