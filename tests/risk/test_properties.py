@@ -1,0 +1,93 @@
+"""Property: whatever a strategy sends, no order breaking a configured limit reaches the venue.
+
+Hypothesis draws limits and a stream of orders (sizes, prices around the book, sides, gaps between them); the
+test checks every command the venue received against the limits from outside the engine.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tapeflow.model import OrderType, Side, SubmitOrder
+from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig
+from tests.risk.helpers import ASK, BID, MS, SYM, FakePortfolio, Rig
+
+orders = st.lists(
+    st.tuples(
+        st.integers(1, 3_000),  # quantity
+        st.integers(-800, 800),  # price offset from the bid, in cents; 0 and below -> sometimes market
+        st.sampled_from([Side.BUY, Side.SELL]),
+        st.integers(0, 300),  # ms since the previous order
+        st.booleans(),  # market order
+    ),
+    min_size=1,
+    max_size=120,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    orders=orders,
+    max_qty=st.integers(1, 2_000),
+    max_notional=st.integers(1_000, 200_000),
+    collar=st.integers(0, 800),
+    rate=st.integers(1, 50),
+    burst=st.integers(1, 20),
+    max_open=st.integers(1, 40),
+    max_position=st.integers(100, 5_000),
+    position=st.integers(-2_000, 2_000),
+    located=st.integers(0, 3_000),
+)
+def test_no_order_breaking_a_limit_reaches_the_venue(
+    orders: list[tuple[int, int, Side, int, bool]],
+    max_qty: int,
+    max_notional: int,
+    collar: int,
+    rate: int,
+    burst: int,
+    max_open: int,
+    max_position: int,
+    position: int,
+    located: int,
+) -> None:
+    config = RiskConfig(
+        order=OrderChecks(
+            max_quantity=max_qty, max_notional_usd=max_notional, collar_bps=collar, locates={SYM: located}
+        ),
+        account=AccountChecks(max_position=max_position),
+        flow=FlowChecks(strategy_orders_per_second=rate, strategy_burst=burst, max_open_orders=max_open),
+        kill_switch=KillSwitchConfig(runaway_orders=None, max_rejects=None),
+    )
+    rig = Rig(config, portfolio=FakePortfolio(positions={SYM: position}))
+    t = rig.kernel.now
+    for qty, offset, side, gap, market in orders:
+        t += gap * MS
+        price = 0 if market else max(BID + offset * 100, 100)
+        rig.submit(qty, price, side, at=t, order_type=OrderType.MARKET if market else OrderType.LIMIT)
+
+    sent = rig.sent_submits()
+    open_buy = open_sell = 0
+    first = sent[0].ts_init if sent else 0
+    for n, cmd in enumerate(sent, start=1):
+        assert cmd.quantity <= max_qty
+        value_price = cmd.price or (ASK if cmd.side is Side.BUY else BID)
+        assert value_price * cmd.quantity <= max_notional * 10_000
+        if cmd.order_type is OrderType.LIMIT and cmd.side is Side.BUY:
+            assert cmd.price * 20_000 <= (BID + ASK) * (10_000 + collar)
+        elif cmd.order_type is OrderType.LIMIT:
+            assert cmd.price * 20_000 >= (BID + ASK) * (10_000 - collar)
+        assert n <= max_open  # nothing fills or cancels here, so every order stays open
+        assert n <= burst + rate * (cmd.ts_init - first) // 1_000_000_000
+        if cmd.side is Side.BUY:
+            open_buy += cmd.quantity
+            projected = position + open_buy
+        else:
+            open_sell += cmd.quantity
+            projected = position - open_sell
+            assert projected >= -located  # Reg SHO: never short beyond the locate
+        reducing = (position > 0 and cmd.side is Side.SELL and projected >= 0) or (
+            position < 0 and cmd.side is Side.BUY and projected <= 0
+        )
+        assert abs(projected) <= max_position or reducing
+    assert all(isinstance(c, SubmitOrder) for c in rig.venue.sent)
