@@ -92,6 +92,8 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     strategy: StrategyConfig = StrategyConfig()
     latency: LatencyConfig = LatencyConfig()
     fees: FeesConfig = FeesConfig()
+    no_fees: bool = False
+    """Ignore all fees. For data older than the fee tables (decades of daily bars) when you have no rates."""
     exchange: SimExchangeConfig = SimExchangeConfig()
     portfolio: PortfolioSection = PortfolioSection()
     output: OutputConfig = OutputConfig()

@@ -50,7 +50,7 @@ class Backtest:
         self,
         strategies: Sequence[Strategy],
         *,
-        level: Literal["L2", "L3"] = "L2",
+        level: Literal["L1", "L2", "L3"] = "L2",
         latency: LatencyModel = NO_LATENCY,
         fees: FeeModel | None = None,
         exchange: SimExchangeConfig | None = None,

@@ -48,7 +48,7 @@ def run_backtest_config(
         [strategy],
         level=level,
         latency=cfg.latency.build(),
-        fees=cfg.fees.build(),
+        fees=None if cfg.no_fees else cfg.fees.build(),
         exchange=cfg.exchange,
         portfolio=PortfolioConfig(
             starting_cash=cfg.portfolio.capital_units(),

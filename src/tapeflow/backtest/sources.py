@@ -14,7 +14,7 @@ from tapeflow.model.events import Event
 from tapeflow.strategy.base import Strategy
 
 
-def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Literal["L2", "L3"], int | None]:
+def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Literal["L1", "L2", "L3"], int | None]:
     """(sources, book level, expected event count or None)."""
     paths = [Path(p) for p in data.paths]
     for p in paths:
@@ -23,7 +23,7 @@ def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Literal["L2"
     if data.kind != "synthetic" and not paths:
         raise ConfigError(f"data kind {data.kind!r} needs at least one file in `paths`", field="data.paths")
     sources: list[Iterable[Event]]
-    level: Literal["L2", "L3"] = "L2"
+    level: Literal["L1", "L2", "L3"] = "L2"
     total: int | None = None
     if data.kind == "synthetic":
         from tapeflow.data.synthetic import SyntheticMarket
@@ -40,6 +40,7 @@ def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Literal["L2"
         from tapeflow.data.taq import read_taq
 
         sources = [read_taq(p) for p in paths]
+        level = "L1"  # consolidated quotes: the NBBO is the book
     else:
         sources = [_bars(p) for p in paths]
     if data.symbols and data.kind in ("taq", "bars"):
@@ -68,6 +69,7 @@ def _only(source: Iterable[Event], keep: frozenset[str]) -> Iterator[Event]:
 
 
 STRATEGIES = {
+    "ema_quote_cross": "tapeflow.strategy.examples.ema_quote:EmaQuoteCross",
     "imbalance_quoter": "tapeflow.strategy.examples.imbalance_quoter:ImbalanceQuoter",
     "sma_cross": "tapeflow.strategy.examples.sma_cross:SmaCross",
 }

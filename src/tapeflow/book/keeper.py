@@ -17,6 +17,7 @@ import msgspec
 
 from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
+from tapeflow.book.quote_book import QuoteBook
 from tapeflow.book.signals import BookSignals, SignalConfig
 from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
 from tapeflow.model.events import Event
@@ -28,7 +29,11 @@ from tapeflow.model.market import (
     OrderExecuted,
     OrderReduced,
     OrderReplaced,
+    Quote,
 )
+
+AnyBook = L2Book | L3Book | QuoteBook
+"""What ``BookKeeper.book`` returns: every kind answers the read methods the exchange and strategies use."""
 
 L2_EVENTS: tuple[type[Event], ...] = (BookDelta, BookSnapshot)
 L3_EVENTS: tuple[type[Event], ...] = (
@@ -50,21 +55,42 @@ class _Bus(Protocol):
 
 
 class BookKeeper:
-    """Books by symbol, built on first sight of a symbol. ``level`` says which kind the feed carries."""
+    """Books by symbol, built on first sight of a symbol. ``level`` says which kind the feed carries.
 
-    def __init__(self, level: Literal["L2", "L3"] = "L2", *, signals: SignalConfig | None = None) -> None:
+    ``L1``: quotes only; each symbol's book is its last quote (``QuoteBook``).
+    """
+
+    def __init__(self, level: Literal["L1", "L2", "L3"] = "L2", *, signals: SignalConfig | None = None) -> None:
         self.level = level
         self.signals = signals
-        self._books: dict[str, L2Book | L3Book] = {}
+        self._books: dict[str, L2Book | L3Book | QuoteBook] = {}
         self._apply: dict[str, Callable[[Event], None]] = {}
         self._bus: _Bus | None = None
         self._before: list[Callable[[Event, L2Book | L3Book], None]] = []
         self._seen = 0
+        self._nbbo: set[str] = set()
 
     def attach(self, kernel: _Bus) -> None:
         self._bus = kernel
+        if self.level == "L1":
+            kernel.subscribe(Quote, self.on_quote)
+            return
         for event_type in L3_EVENTS if self.level == "L3" else L2_EVENTS:
             kernel.subscribe(event_type, self.on_event)
+
+    def on_quote(self, quote: Quote) -> None:
+        """Consolidated data carries each exchange's quote and the NBBO: once a symbol has an NBBO, only the
+        NBBO moves its book."""
+        symbol = quote.symbol
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = QuoteBook(symbol)
+        if quote.venue == "NBBO":
+            self._nbbo.add(symbol)
+        elif symbol in self._nbbo:
+            return
+        assert isinstance(book, QuoteBook)
+        book.apply(quote)
 
     def on_start(self) -> None:
         return None
@@ -84,8 +110,11 @@ class BookKeeper:
         self._bus.emit(event)
 
     def _create(self, symbol: str) -> Callable[[Event], None]:
-        book: L2Book | L3Book = L3Book(symbol, self._emit) if self.level == "L3" else L2Book(symbol, self._emit)
+        book: L2Book | L3Book | QuoteBook = (
+            L3Book(symbol, self._emit) if self.level == "L3" else L2Book(symbol, self._emit)
+        )
         self._books[symbol] = book
+        assert not isinstance(book, QuoteBook)
         apply = BookSignals(book, self._emit, self.signals).on_event if self.signals is not None else book.apply
         self._apply[symbol] = apply
         return apply
@@ -107,11 +136,12 @@ class BookKeeper:
         self._seen = event.ts_init
         if self._before:
             book = self._books[symbol]
+            assert not isinstance(book, QuoteBook)
             for callback in self._before:
                 callback(event, book)
         apply(event)
 
-    def book(self, symbol: str) -> L2Book | L3Book | None:
+    def book(self, symbol: str) -> AnyBook | None:
         return self._books.get(symbol)
 
     def symbols(self) -> list[str]:

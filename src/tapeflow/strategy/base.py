@@ -43,9 +43,7 @@ from tapeflow.model.orders import (
 from tapeflow.model.prices import NO_PRICE
 
 if TYPE_CHECKING:
-    from tapeflow.book.keeper import BookKeeper
-    from tapeflow.book.l2 import L2Book
-    from tapeflow.book.l3 import L3Book
+    from tapeflow.book.keeper import AnyBook, BookKeeper
     from tapeflow.engine.kernel import Kernel
     from tapeflow.engine.timers import Timer
     from tapeflow.execution.orders import Order
@@ -214,7 +212,7 @@ class Strategy:
     def now(self) -> int:
         return self.ctx.kernel.clock.now()
 
-    def book(self, symbol: str) -> L2Book | L3Book | None:
+    def book(self, symbol: str) -> AnyBook | None:
         books = self.ctx.books
         return books.book(symbol) if books is not None else None
 

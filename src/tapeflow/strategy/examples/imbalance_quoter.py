@@ -8,6 +8,7 @@ touch is cancelled and replaced. It rests in queues and so exercises queue posit
 from __future__ import annotations
 
 from tapeflow.book.signals import imbalance
+from tapeflow.book.view import BookBase
 from tapeflow.model.enums import Side
 from tapeflow.model.market import Quote
 from tapeflow.model.orders import OrderCancelled, OrderFilled, OrderRejected
@@ -32,8 +33,8 @@ class ImbalanceQuoter(Strategy):
 
     def on_quote(self, q: Quote) -> None:
         book = self.book(q.symbol)
-        if book is None or not q.bid_size or not q.ask_size or not book.trustworthy:
-            return
+        if not isinstance(book, BookBase) or not q.bid_size or not q.ask_size or not book.trustworthy:
+            return  # needs depth beyond the top level, and a book known to be in sync
         imb = imbalance(book, self.levels)
         if imb is None:
             return

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from tapeflow.book.keeper import BookKeeper
+from tapeflow.book.keeper import AnyBook, BookKeeper
 from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
 from tapeflow.model.book_events import OrderDiscovered
@@ -42,6 +42,7 @@ from tapeflow.model.market import (
     OrderExecuted,
     OrderReduced,
     OrderReplaced,
+    Quote,
     Trade,
 )
 from tapeflow.model.orders import (
@@ -118,6 +119,7 @@ class SimulatedExchange:
         self._expiry_days: set[datetime.date] = set()
         self._kernel: Kernel | None = None
         self._bar_symbols: set[str] = set()
+        self._last_report = 0
         self._seq = 0
         self._trade_seq = 0
         self.fills = 0
@@ -130,6 +132,8 @@ class SimulatedExchange:
         kernel.subscribe(Trade, self.on_trade)
         kernel.subscribe(TradingStatus, self.on_status)
         kernel.subscribe(Bar, self.on_bar)
+        if self._books.level == "L1":
+            kernel.subscribe(Quote, self.on_quote)
         self._books.observe_before(self._before_book)
 
     def on_start(self) -> None:
@@ -173,7 +177,10 @@ class SimulatedExchange:
 
     def _report(self, event_type: Callable[..., Event], at: int, action: OrderAction, **fields: Any) -> None:
         delay = max(self._latency.response_delay(action), self._latency.feed_delay())
-        ts_init = max(at + delay, self.kernel.now)
+        # one order-entry session delivers its reports in the order the venue sent them: a cancel confirmation
+        # sent after a fill never overtakes it, whatever the per-action latencies say
+        ts_init = max(at + delay, self.kernel.now, self._last_report)
+        self._last_report = ts_init
         self.kernel.emit(event_type(ts_event=at, ts_init=ts_init, venue=self.name, **fields))
 
     def _check(self, side_price: int, order_type: OrderType, stop_price: int) -> str | None:
@@ -265,7 +272,7 @@ class SimulatedExchange:
 
     # -- matching -----------------------------------------------------------------------------------------------
 
-    def _book(self, symbol: str) -> L2Book | L3Book | None:
+    def _book(self, symbol: str) -> AnyBook | None:
         return self._books.book(symbol)
 
     def _match_incoming(self, order: SimOrder, st: _SymbolState, at: int, action: OrderAction) -> None:
@@ -297,7 +304,7 @@ class SimulatedExchange:
             return
         self._rest(order, st, book)
 
-    def _rest(self, order: SimOrder, st: _SymbolState, book: L2Book | L3Book | None) -> None:
+    def _rest(self, order: SimOrder, st: _SymbolState, book: AnyBook | None) -> None:
         order.resting = True
         order.ahead = book.size_at(order.side, order.price) if book is not None else 0
         order.behind_ids = set()
@@ -387,6 +394,12 @@ class SimulatedExchange:
 
     # -- market events ------------------------------------------------------------------------------------------
 
+    def on_quote(self, quote: Quote) -> None:
+        """L1 data: a new quote refreshes the top level, so what our orders took from it is no longer taken."""
+        st = self._states.get(quote.symbol)
+        if st is not None and st.consumed:
+            st.consumed.clear()
+
     def on_bar(self, bar: Bar) -> None:
         """Bar data: orders placed since the last bar fill against this one, as a bar-based backtester does.
 
@@ -429,7 +442,7 @@ class SimulatedExchange:
         passive = Side.SELL if trade.aggressor.value == "BUY" else Side.BUY if trade.aggressor.value == "SELL" else None
         if passive is None:
             return
-        l2 = self._books.level == "L2"
+        l2 = self._books.level != "L3"  # L3 moves queues from executions; L1/L2 from prints
         if l2:
             key = (passive, trade.price)
             st.traded[key] = st.traded.get(key, 0) + trade.size

@@ -1,0 +1,91 @@
+"""A one-level book made of the last quote: what an L1 feed (quotes only) lets anyone know of the market.
+
+With quote data the simulated exchange, the risk engine and strategies still ask a book for the best prices and
+what can be taken there; this answers from the last ``Quote`` of the symbol, in four attribute stores per quote
+(an L2 book would cost a sorted update per side). It has no sequence numbers, so it can never know it is stale.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from tapeflow.book.view import Depth, TopOfBook
+from tapeflow.model.enums import Side
+from tapeflow.model.market import BookLevel, BookSnapshot, Quote
+from tapeflow.model.prices import NO_PRICE
+
+
+class QuoteBook:
+    __slots__ = ("ask_price", "ask_size", "bid_price", "bid_size", "symbol", "ts")
+
+    stale = False
+    crossed = False
+    trustworthy = True
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bid_price = NO_PRICE
+        self.bid_size = 0
+        self.ask_price = NO_PRICE
+        self.ask_size = 0
+        self.ts = 0
+
+    def apply(self, quote: Quote) -> None:
+        self.bid_price = quote.bid_price if quote.bid_size else NO_PRICE
+        self.bid_size = quote.bid_size
+        self.ask_price = quote.ask_price if quote.ask_size else NO_PRICE
+        self.ask_size = quote.ask_size
+        self.ts = quote.ts_event
+
+    @property
+    def best_bid(self) -> int:
+        return self.bid_price
+
+    @property
+    def best_ask(self) -> int:
+        return self.ask_price
+
+    def top(self) -> TopOfBook:
+        return TopOfBook(
+            bid_price=self.bid_price, bid_size=self.bid_size, ask_price=self.ask_price, ask_size=self.ask_size
+        )
+
+    def spread(self) -> int | None:
+        if self.bid_price == NO_PRICE or self.ask_price == NO_PRICE:
+            return None
+        return self.ask_price - self.bid_price
+
+    def mid(self) -> Fraction | None:
+        if self.bid_price == NO_PRICE or self.ask_price == NO_PRICE:
+            return None
+        return Fraction(self.bid_price + self.ask_price, 2)
+
+    def levels(self, side: Side, n: int | None = None) -> list[tuple[int, int]]:
+        price, size = (self.bid_price, self.bid_size) if side is Side.BUY else (self.ask_price, self.ask_size)
+        return [(price, size)] if price != NO_PRICE and size and (n is None or n > 0) else []
+
+    def size_at(self, side: Side, price: int) -> int:
+        best, size = (self.bid_price, self.bid_size) if side is Side.BUY else (self.ask_price, self.ask_size)
+        return size if price == best else 0
+
+    def depth(self, n: int) -> Depth:
+        bids = self.levels(Side.BUY, n)
+        asks = self.levels(Side.SELL, n)
+        return Depth(
+            bid_prices=np.array([p for p, _ in bids], dtype=np.int64),
+            bid_sizes=np.array([s for _, s in bids], dtype=np.int64),
+            ask_prices=np.array([p for p, _ in asks], dtype=np.int64),
+            ask_sizes=np.array([s for _, s in asks], dtype=np.int64),
+        )
+
+    def snapshot(self, ts: int | None = None) -> BookSnapshot:
+        t = self.ts if ts is None else ts
+        return BookSnapshot(
+            ts_event=t,
+            ts_init=t,
+            symbol=self.symbol,
+            bids=tuple(BookLevel(p, s) for p, s in self.levels(Side.BUY)),
+            asks=tuple(BookLevel(p, s) for p, s in self.levels(Side.SELL)),
+        )
