@@ -32,7 +32,7 @@ class EmaQuoteCross(Strategy):
         self._as = 2.0 / (slow + 1)
         self._state: dict[str, list[float]] = {}
         """Per symbol: [fast ema, slow ema, quotes seen, last sign]."""
-        self.position: dict[str, int] = {}
+        self.held: dict[str, int] = {}
         self.crossings = 0
 
     def on_quote(self, q: Quote) -> None:
@@ -54,11 +54,11 @@ class EmaQuoteCross(Strategy):
             return
         st[3] = sign
         self.crossings += 1
-        held = self.position.get(q.symbol, 0)
+        held = self.held.get(q.symbol, 0)
         side = Side.BUY if sign > 0 else Side.SELL
         if held:
             self.submit(q.symbol, side, abs(held), reason="EMA crossing: close the position")
         self.submit(q.symbol, side, self.quantity, reason=f"EMA{self.fast} crossed {'above' if sign > 0 else 'below'}")
 
     def on_fill(self, fill: OrderFilled) -> None:
-        self.position[fill.symbol] = self.position.get(fill.symbol, 0) + fill.side.sign * fill.quantity
+        self.held[fill.symbol] = self.held.get(fill.symbol, 0) + fill.side.sign * fill.quantity
