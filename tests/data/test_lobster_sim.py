@@ -65,7 +65,7 @@ def days(draw: Any) -> tuple[int, list[str], list[str]]:
         if kind == "add":
             d = draw(st.sampled_from([1, -1]))
             best_other = book.levels(-d)
-            bound = best_other[0][0] if best_other else (10_000 if d == 1 else 10_000)
+            bound = best_other[0][0] if best_other else 10_000
             price = draw(st.integers(94, 100) if d == 1 else st.integers(100, 106)) * 100
             if (d == 1 and price >= bound) or (d == -1 and price <= bound):
                 continue  # never cross
