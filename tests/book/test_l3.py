@@ -237,3 +237,22 @@ def test_random_valid_streams_give_the_same_l2_view_and_queues_as_a_naive_book(s
     again, _ = _book()
     again.apply(snap)
     assert again.snapshot(ts=0) == snap
+
+
+def test_sequence_gap_in_order_messages_marks_the_l3_book_stale_until_a_snapshot() -> None:
+    from tapeflow.model import BookSnapshot
+    from tapeflow.model.book_events import BookGap, BookResynced
+
+    book, events = _book()
+    for seq, oid in ((1, 1), (2, 2), (4, 3)):
+        book.apply(
+            OrderAdded(ts_event=seq, ts_init=seq, symbol="X", order_id=oid, side=BUY, price=100, size=5, sequence=seq)
+        )
+    assert book.stale and [type(e) for e in events] == [BookGap]
+    book.apply(OrderDeleted(ts_event=5, ts_init=5, symbol="X", order_id=1, sequence=3))
+    assert 1 in book, "a message older than the last applied is dropped"
+    snap = book.snapshot(ts=9)
+    book.apply(BookSnapshot(ts_event=9, ts_init=9, symbol="X", bids=snap.bids, orders=snap.orders, sequence=10))
+    assert not book.stale and book.trustworthy
+    assert isinstance(events[-1], BookResynced) and events[-1].stale_for_ns == 5
+    assert [o.order_id for o in book.orders_at(BUY, 100)] == [1, 2, 3]

@@ -341,37 +341,37 @@ class L3Book(BookBase):
 
 
 def _added(book: L3Book, e: OrderAdded) -> None:
-    if book._accept(e.sequence, e.ts_event):
+    if not e.sequence or book._accept(e.sequence, e.ts_event):
         book.add(e.order_id, e.side, e.price, e.size, e.ts_event)
 
 
 def _executed(book: L3Book, e: OrderExecuted) -> None:
-    if book._accept(e.sequence, e.ts_event):
+    if not e.sequence or book._accept(e.sequence, e.ts_event):
         book.execute(e.order_id, e.size, e.ts_event)
 
 
 def _reduced(book: L3Book, e: OrderReduced) -> None:
-    if book._accept(e.sequence, e.ts_event):
+    if not e.sequence or book._accept(e.sequence, e.ts_event):
         book.cancel(e.order_id, e.size, e.ts_event)
 
 
 def _deleted(book: L3Book, e: OrderDeleted) -> None:
-    if book._accept(e.sequence, e.ts_event):
+    if not e.sequence or book._accept(e.sequence, e.ts_event):
         book.delete(e.order_id, e.ts_event)
 
 
 def _replaced(book: L3Book, e: OrderReplaced) -> None:
-    if book._accept(e.sequence, e.ts_event):
+    if not e.sequence or book._accept(e.sequence, e.ts_event):
         book.replace(e.order_id, e.new_order_id, e.price, e.size, e.ts_event)
 
 
 def _discovered(book: L3Book, e: OrderDiscovered) -> None:
-    if book._accept(e.sequence, e.ts_event):
+    if not e.sequence or book._accept(e.sequence, e.ts_event):
         book.discover(e.order_id, e.side, e.price, e.size, e.ts_event)
 
 
 def _revealed(book: L3Book, e: DepthRevealed) -> None:
-    if book._accept(e.sequence, e.ts_event):
+    if not e.sequence or book._accept(e.sequence, e.ts_event):
         levels = [(lv.price, lv.size) for lv in e.levels]
         book.reveal(e.side, e.after_price, levels, e.through_end, e.ts_event)
 
