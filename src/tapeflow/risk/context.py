@@ -66,7 +66,9 @@ class OpenOrderLedger:
     def __init__(self) -> None:
         self._entries: dict[str, tuple[str, str, Side, int, int]] = {}
         """client order id -> (strategy, symbol, side, leaves, price used for notional)."""
-        self._sides: dict[tuple[str, Side], _Side] = {}
+        self._buys: dict[str, _Side] = {}
+        self._sells: dict[str, _Side] = {}
+        """Keyed by symbol, one dict per side: an enum in a tuple key costs a Python-level hash per lookup."""
         self.by_strategy: dict[str, int] = {}
         self.buy_notional = 0
         self.sell_notional = 0
@@ -78,9 +80,10 @@ class OpenOrderLedger:
         return client_order_id in self._entries
 
     def side(self, symbol: str, side: Side) -> _Side:
-        entry = self._sides.get((symbol, side))
+        sides = self._buys if side is Side.BUY else self._sells
+        entry = sides.get(symbol)
         if entry is None:
-            entry = self._sides[(symbol, side)] = _Side()
+            entry = sides[symbol] = _Side()
         return entry
 
     def add(self, strategy: str, cid: str, symbol: str, side: Side, leaves: int, price: int) -> None:
@@ -199,11 +202,14 @@ class RiskContext:
         self._ref = _UNSET
         self._projected = _UNSET
         self._reducing = None
+
+    def revalue(self, event: object = None) -> None:
+        """Forget the cached exposures: a fill moved a position or a quote or bar moved a mark."""
         self._gross = _UNSET
         self._net = None
 
     def gross(self) -> int:
-        """The portfolio's gross exposure now (positions only), once per command."""
+        """The portfolio's gross exposure (positions only), kept until the next fill, quote or bar."""
         if self._gross == _UNSET:
             self._gross = self.portfolio.gross_exposure() if self.portfolio is not None else 0
         return self._gross

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tapeflow.model.enums import MarketStatus
 from tapeflow.model.events import TimerFired, TradingStatus
+from tapeflow.model.market import Bar, Quote
 from tapeflow.model.orders import (
     CancelOrder,
     ModifyOrder,
@@ -91,6 +92,8 @@ class RiskEngine:
         kernel.subscribe(UpdateRiskLimit, self.on_update_limit)
         for report in _REPORTS:
             kernel.subscribe(report, self.on_report)
+        for moves_a_mark in (OrderFilled, Quote, Bar):
+            kernel.subscribe(moves_a_mark, self.context.revalue)
 
     def on_start(self) -> None:
         kernel = self.kernel
