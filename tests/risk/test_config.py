@@ -1,0 +1,75 @@
+"""The [risk] TOML section: read, validated at start, errors that name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tapeflow.model import ConfigError
+from tapeflow.risk.config import load_risk_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    return path
+
+
+def test_full_section_is_read_in_its_units(tmp_path: Path) -> None:
+    config = load_risk_config(
+        write(
+            tmp_path,
+            """
+[market]
+ignored = true
+
+[risk.order]
+max_quantity = 500
+collar_bps = 300
+restricted = ["TSLA"]
+locates = { AAPL = 1000 }
+sessions = ["pre", "regular"]
+
+[risk.account]
+initial_margin_bps = 6000
+maintenance_margin_bps = 3000
+max_daily_loss_usd = 25000
+
+[risk.flow]
+strategy_orders_per_second = 5
+
+[risk.kill_switch]
+state_file = "var/kill.json"
+
+[risk.symbols.AAPL]
+max_quantity = 200
+""",
+        )
+    )
+    assert config.order.max_quantity == 500 and config.order.restricted == ("TSLA",)
+    assert config.order.locates == {"AAPL": 1000} and config.order.sessions == ("pre", "regular")
+    assert config.account.initial_margin_bps == 6000 and config.account.max_daily_loss_usd == 25000
+    assert config.flow.strategy_orders_per_second == 5 and config.symbols["AAPL"].max_quantity == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("[risk.order]\nmax_quantity = 0", "risk.order.max_quantity", ">= 1"),
+        ("[risk.order]\ncollar_bps = 10001", "risk.order.collar_bps", "<= 10000"),
+        ("[risk.order]\nsessions = ['lunch']", "risk.order.sessions[0]", "lunch"),
+        ("[risk.flow]\nmax_open_order = 3", "risk.flow", "unknown field `max_open_order`"),
+        (
+            "[risk.account]\ninitial_margin_bps = 2000\nmaintenance_margin_bps = 2500",
+            "risk.account.maintenance_margin_bps",
+            "above the initial margin",
+        ),
+        ("[risk.order]\nrestricted = ['GME']\nlocates = { GME = 10 }", "risk.order.locates", "both restricted"),
+    ],
+)
+def test_bad_values_name_the_field(tmp_path: Path, text: str, field: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_risk_config(write(tmp_path, text))
+    assert info.value.field is not None and info.value.field.startswith(field)
+    assert message in str(info.value) and "run.toml" in str(info.value)
