@@ -195,3 +195,18 @@ def test_levels_that_left_view_and_vanished_are_dropped_when_the_side_thins(tmp_
     report = replay(path, verify=True)
     assert (report.mismatches, report.unknown_order_refs) == (0, 0), report.mismatch_examples
     assert report.book_levels_at_end == (1, 0)
+
+
+def test_event_stream_is_deterministic(data_dir: Path) -> None:
+    import hashlib
+
+    from tapeflow.model import to_msgpack
+
+    path = data_dir / SAMPLES / "LOBSTER_SampleFile_GOOG_2012-06-21_1.zip"
+    digests = set()
+    for _ in range(2):
+        h = hashlib.sha256()
+        for event in iter_events(path):
+            h.update(to_msgpack(event))
+        digests.add(h.hexdigest())
+    assert len(digests) == 1
