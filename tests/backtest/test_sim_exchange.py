@@ -209,3 +209,30 @@ def test_rejected_orders_are_not_counted_as_open() -> None:
     bt, s = run([BOOK], {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("1.0001"))})
     assert isinstance(s.reports[0], OrderRejected)
     assert list(bt.execution.open_orders()) == []
+
+
+def test_l1_quote_liquidity_is_consumed_until_the_next_quote() -> None:
+    from tapeflow.model import Quote
+
+    def quote(ts: int) -> Quote:
+        return Quote(
+            ts_event=ts,
+            ts_init=ts,
+            symbol=SYM,
+            bid_price=px("99.99"),
+            bid_size=100,
+            ask_price=px("100.01"),
+            ask_size=300,
+        )
+
+    tape = [quote(T0), quote(T0 + 5 * MS)]
+    _, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 200),
+            T0 + 2 * MS: lambda s: s.buy(SYM, 200),  # only 100 left of the 300 shown
+            T0 + 6 * MS: lambda s: s.buy(SYM, 200),  # a new quote: the level is fresh again
+        },
+        level="L1",
+    )
+    assert [(f.client_order_id, f.quantity) for f in s.fills] == [("s-1", 200), ("s-2", 100), ("s-3", 200)]

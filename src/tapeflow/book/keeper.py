@@ -68,7 +68,7 @@ class BookKeeper:
         self._bus: _Bus | None = None
         self._before: list[Callable[[Event, L2Book | L3Book], None]] = []
         self._seen = 0
-        self._nbbo: set[str] = set()
+        self._quote_books: dict[str, QuoteBook] = {}
 
     def attach(self, kernel: _Bus) -> None:
         self._bus = kernel
@@ -81,15 +81,14 @@ class BookKeeper:
     def on_quote(self, quote: Quote) -> None:
         """Consolidated data carries each exchange's quote and the NBBO: once a symbol has an NBBO, only the
         NBBO moves its book."""
-        symbol = quote.symbol
-        book = self._books.get(symbol)
+        book = self._quote_books.get(quote.symbol)
         if book is None:
-            book = self._books[symbol] = QuoteBook(symbol)
+            book = self._quote_books[quote.symbol] = QuoteBook(quote.symbol)
+            self._books[quote.symbol] = book
         if quote.venue == "NBBO":
-            self._nbbo.add(symbol)
-        elif symbol in self._nbbo:
+            book.nbbo = True
+        elif book.nbbo:
             return
-        assert isinstance(book, QuoteBook)
         book.apply(quote)
 
     def on_start(self) -> None:

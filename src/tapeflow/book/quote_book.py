@@ -18,7 +18,7 @@ from tapeflow.model.prices import NO_PRICE
 
 
 class QuoteBook:
-    __slots__ = ("ask_price", "ask_size", "bid_price", "bid_size", "symbol", "ts")
+    __slots__ = ("ask_price", "ask_size", "bid_price", "bid_size", "nbbo", "symbol", "ts", "version")
 
     stale = False
     crossed = False
@@ -31,6 +31,10 @@ class QuoteBook:
         self.ask_price = NO_PRICE
         self.ask_size = 0
         self.ts = 0
+        self.version = 0
+        """Quotes applied so far: tells a reader that the top level was refreshed, even at an equal ts."""
+        self.nbbo = False
+        """This symbol's feed has an NBBO: per-exchange quotes no longer move the book."""
 
     def apply(self, quote: Quote) -> None:
         self.bid_price = quote.bid_price if quote.bid_size else NO_PRICE
@@ -38,6 +42,7 @@ class QuoteBook:
         self.ask_price = quote.ask_price if quote.ask_size else NO_PRICE
         self.ask_size = quote.ask_size
         self.ts = quote.ts_event
+        self.version += 1
 
     @property
     def best_bid(self) -> int:

@@ -1,50 +1,67 @@
 """SMA crossover on bars: buy when the fast average crosses above the slow one, close when it crosses below.
 
 The textbook bar strategy, written the way backtrader's SMA crossover example trades (a fixed quantity, long
-only, market orders), so the two can be compared trade for trade. Averages are kept as exact integer sums.
+only, market orders), so the two can be compared trade for trade. Averages are exact integer running sums over a
+ring buffer of closes: one bar costs a few additions, whatever the window.
 """
 
 from __future__ import annotations
-
-from collections import deque
 
 from tapeflow.model.market import Bar
 from tapeflow.strategy.base import Strategy
 
 
+class _Windows:
+    __slots__ = ("above", "count", "fast_sum", "held", "ring", "slow_sum")
+
+    def __init__(self, slow: int) -> None:
+        self.ring = [0] * slow
+        self.count = 0
+        self.fast_sum = 0
+        self.slow_sum = 0
+        self.above: bool | None = None
+        self.held = 0
+
+
 class SmaCross(Strategy):
     def __init__(self, strategy_id: str = "sma-cross", *, fast: int = 10, slow: int = 30, quantity: int = 100):
         super().__init__(strategy_id)
+        if not 0 < fast < slow:
+            from tapeflow.model.errors import ConfigError
+
+            raise ConfigError(f"need 0 < fast < slow, got fast={fast}, slow={slow}", field="strategy.params")
         self.fast, self.slow, self.quantity = fast, slow, quantity
-        self._closes: dict[str, deque[int]] = {}
-        self._sums: dict[str, tuple[int, int]] = {}
-        self._above: dict[str, bool | None] = {}
-        self._holding: dict[str, int] = {}
+        self._windows: dict[str, _Windows] = {}
 
     def on_bar(self, bar: Bar) -> None:
-        sym = bar.symbol
-        closes = self._closes.setdefault(sym, deque())
-        fast_sum, slow_sum = self._sums.get(sym, (0, 0))
-        closes.append(bar.close)
-        fast_sum += bar.close - (closes[-self.fast - 1] if len(closes) > self.fast else 0)
-        slow_sum += bar.close - (closes.popleft() if len(closes) > self.slow else 0)
-        self._sums[sym] = (fast_sum, slow_sum)
-        if len(closes) < self.slow:
+        w = self._windows.get(bar.symbol)
+        if w is None:
+            w = self._windows[bar.symbol] = _Windows(self.slow)
+        close, slow, fast, ring, i = bar.close, self.slow, self.fast, w.ring, w.count
+        if i >= fast:
+            w.fast_sum += close - ring[(i - fast) % slow]
+        else:
+            w.fast_sum += close
+        pos = i % slow
+        w.slow_sum += close - ring[pos]  # the ring starts at zeros: nothing leaves before the window is full
+        ring[pos] = close
+        w.count = i + 1
+        if i + 1 < slow:
             return
-        lhs, rhs = fast_sum * self.slow, slow_sum * self.fast  # the two averages compared without division
+        lhs, rhs = w.fast_sum * slow, w.slow_sum * fast  # the two averages compared without division
         if lhs == rhs:
             return  # touching is not crossing: the last non-zero difference decides (as backtrader's CrossOver)
         above = lhs > rhs
-        was = self._above.get(sym)
-        self._above[sym] = above
+        was = w.above
+        w.above = above
         if was is None or above == was:
             return
-        held = self._holding.get(sym, 0)
-        if above and held == 0:
-            self.signal(sym, "sma_cross", 1.0, f"SMA{self.fast} crossed above SMA{self.slow}")
+        sym = bar.symbol
+        if above and w.held == 0:
+            self.signal(sym, "sma_cross", 1.0, f"SMA{fast} crossed above SMA{slow}")
             self.buy(sym, self.quantity, reason="fast SMA crossed above slow SMA")
-            self._holding[sym] = self.quantity
-        elif not above and held > 0:
-            self.signal(sym, "sma_cross", -1.0, f"SMA{self.fast} crossed below SMA{self.slow}")
-            self.sell(sym, held, reason="fast SMA crossed below slow SMA: close the position")
-            self._holding[sym] = 0
+            w.held = self.quantity
+        elif not above and w.held > 0:
+            self.signal(sym, "sma_cross", -1.0, f"SMA{fast} crossed below SMA{slow}")
+            self.sell(sym, w.held, reason="fast SMA crossed below slow SMA: close the position")
+            w.held = 0

@@ -29,6 +29,7 @@ import msgspec
 from tapeflow.book.keeper import AnyBook, BookKeeper
 from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
+from tapeflow.book.quote_book import QuoteBook
 from tapeflow.model.book_events import OrderDiscovered
 from tapeflow.model.enums import BookAction, LiquiditySide, MarketStatus, OrderType, Side, TimeInForce
 from tapeflow.model.events import Event, TradingStatus
@@ -42,7 +43,6 @@ from tapeflow.model.market import (
     OrderExecuted,
     OrderReduced,
     OrderReplaced,
-    Quote,
     Trade,
 )
 from tapeflow.model.orders import (
@@ -80,7 +80,7 @@ class SimExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
 
 class _SymbolState:
-    __slots__ = ("bar_orders", "consumed", "halted", "resting", "stops", "traded")
+    __slots__ = ("bar_orders", "consumed", "consumed_at", "halted", "resting", "stops", "traded")
 
     def __init__(self) -> None:
         self.resting: dict[Side, dict[int, list[SimOrder]]] = {Side.BUY: {}, Side.SELL: {}}
@@ -90,6 +90,8 @@ class _SymbolState:
         self.traded: dict[tuple[Side, int], int] = {}
         """L2: shares printed at a level since its last delta (a decrease they explain is not a cancellation)."""
         self.halted = False
+        self.consumed_at = 0
+        """L1: the quote (``QuoteBook.version``) that ``consumed`` refers to."""
         self.bar_orders: list[SimOrder] = []
         """Bar data only: orders waiting for the next bar of their symbol."""
 
@@ -132,8 +134,6 @@ class SimulatedExchange:
         kernel.subscribe(Trade, self.on_trade)
         kernel.subscribe(TradingStatus, self.on_status)
         kernel.subscribe(Bar, self.on_bar)
-        if self._books.level == "L1":
-            kernel.subscribe(Quote, self.on_quote)
         self._books.observe_before(self._before_book)
 
     def on_start(self) -> None:
@@ -281,6 +281,9 @@ class SimulatedExchange:
         if book is None and order.symbol in self._bar_symbols:
             st.bar_orders.append(order)  # bar data: no depth to walk; the next bar decides (``on_bar``)
             return
+        if isinstance(book, QuoteBook) and st.consumed_at != book.version:
+            st.consumed.clear()  # L1: a newer quote refreshed the top level; what we took is no longer taken
+            st.consumed_at = book.version
         market = order.order_type in (OrderType.MARKET, OrderType.STOP)
         opp = order.side.opposite
         levels = book.levels(opp) if book is not None else []
@@ -393,12 +396,6 @@ class SimulatedExchange:
         return budget
 
     # -- market events ------------------------------------------------------------------------------------------
-
-    def on_quote(self, quote: Quote) -> None:
-        """L1 data: a new quote refreshes the top level, so what our orders took from it is no longer taken."""
-        st = self._states.get(quote.symbol)
-        if st is not None and st.consumed:
-            st.consumed.clear()
 
     def on_bar(self, bar: Bar) -> None:
         """Bar data: orders placed since the last bar fill against this one, as a bar-based backtester does.
