@@ -21,7 +21,6 @@ from typing import Any
 
 from gen_bars import bars as make_bars
 from gen_bars import columns
-
 from tapeflow.backtest.engine import Backtest
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.strategy.examples.sma_cross import SmaCross

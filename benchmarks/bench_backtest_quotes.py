@@ -21,7 +21,6 @@ import time
 from typing import Any
 
 from gen_l2 import ADD, DELETE, generate
-
 from tapeflow.backtest.engine import Backtest
 from tapeflow.model import Quote
 from tapeflow.portfolio import PortfolioConfig
