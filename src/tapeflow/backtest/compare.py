@@ -82,3 +82,55 @@ def compare_sma(cfg: BacktestConfig) -> dict[str, Any]:
         "paired_trades": pairs,
         "causes": list(CAUSES),
     }
+
+
+def compare_push_pull(cfg: BacktestConfig, poll_ms: int) -> dict[str, Any]:
+    """The configured tick strategy driven by every quote (push) and by a poll every ``poll_ms`` (pull)."""
+    from tapeflow.backtest.run import build_backtest
+    from tapeflow.backtest.sources import build_strategy
+    from tapeflow.strategy.polling import QuotePoller
+
+    runs: dict[str, Any] = {}
+    for mode in ("push", "pull"):
+        sources, level, _ = build_sources(cfg.data)
+        strategy = build_strategy(cfg.strategy)
+        poller = QuotePoller(strategy, poll_ms * 1_000_000) if mode == "pull" else None
+        bt = build_backtest(cfg, strategy, level, extra=[poller] if poller is not None else [])
+        bt.run(sources)
+        summary = bt.summary()
+        run: dict[str, Any] = {
+            "orders": summary.orders,
+            "fills": summary.fills,
+            "filled_quantity": sum(f.quantity for f in bt.results.fills),
+            "pnl_units": summary.pnl_units,
+            "fees_units": summary.fees_units,
+            "limit_fill_ratio": summary.limit_fill_ratio,
+            "avg_slippage_bps": summary.avg_slippage_bps,
+        }
+        if poller is not None:
+            delays = sorted(poller.delays_ns)
+            run.update(
+                quotes=poller.quotes,
+                quotes_delivered=poller.delivered,
+                quotes_never_seen=poller.never_seen,
+                never_seen_share=poller.never_seen / poller.quotes if poller.quotes else 0.0,
+                reaction_delay_mean_us=(sum(delays) / len(delays) / 1_000) if delays else None,
+                reaction_delay_p50_us=delays[len(delays) // 2] / 1_000 if delays else None,
+                reaction_delay_max_us=delays[-1] / 1_000 if delays else None,
+            )
+        runs[mode] = run
+    push, pull = runs["push"], runs["pull"]
+    return {
+        "strategy": cfg.strategy.name,
+        "data": cfg.data.kind,
+        "poll_ms": poll_ms,
+        "push": push,
+        "pull": pull,
+        "pnl_difference_units": (push["pnl_units"] or 0) - (pull["pnl_units"] or 0),
+        "fills_difference": push["fills"] - pull["fills"],
+        "blind_spot": (
+            f"polling every {poll_ms} ms the strategy never saw {pull.get('quotes_never_seen', 0):,} of "
+            f"{pull.get('quotes', 0):,} quotes and reacted on average "
+            f"{(pull.get('reaction_delay_mean_us') or 0) / 1_000:.1f} ms after the change it acted on"
+        ),
+    }

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from tapeflow.backtest.config import BacktestConfig
 from tapeflow.backtest.engine import Backtest
 from tapeflow.backtest.sources import build_sources, build_strategy
+from tapeflow.engine.kernel import Component
 from tapeflow.model.events import Event
 from tapeflow.portfolio import PortfolioConfig
+from tapeflow.strategy.base import Strategy
 
 Progress = Callable[[int], None]
 """Called with the number of feed events read since the last call."""
@@ -31,6 +33,28 @@ def _counted(source: Iterable[Event], progress: Progress, every: int = 8192) -> 
         progress(n)
 
 
+def build_backtest(
+    cfg: BacktestConfig,
+    strategy: Strategy,
+    level: Literal["L1", "L2", "L3"],
+    *,
+    extra: Sequence[Component] = (),
+) -> Backtest:
+    """The assembly a configuration describes (one place, shared by ``backtest``, ``demo`` and ``compare``)."""
+    return Backtest(
+        [strategy],
+        level=level,
+        latency=cfg.latency.build(),
+        fees=None if cfg.no_fees else cfg.fees.build(),
+        exchange=cfg.exchange,
+        portfolio=PortfolioConfig(
+            starting_cash=cfg.portfolio.capital_units(),
+            sample_interval_ns=cfg.portfolio.sample_interval_ms * 1_000_000,
+        ),
+        extra=extra,
+    )
+
+
 def run_backtest_config(
     cfg: BacktestConfig,
     *,
@@ -44,17 +68,7 @@ def run_backtest_config(
     if progress is not None:
         sources = [_counted(s, progress) for s in sources]
     strategy = build_strategy(cfg.strategy)
-    bt = Backtest(
-        [strategy],
-        level=level,
-        latency=cfg.latency.build(),
-        fees=None if cfg.no_fees else cfg.fees.build(),
-        exchange=cfg.exchange,
-        portfolio=PortfolioConfig(
-            starting_cash=cfg.portfolio.capital_units(),
-            sample_interval_ns=cfg.portfolio.sample_interval_ms * 1_000_000,
-        ),
-    )
+    bt = build_backtest(cfg, strategy, level)
     started = time.perf_counter()
     bt.run(sources)
     elapsed = time.perf_counter() - started

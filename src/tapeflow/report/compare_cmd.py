@@ -14,22 +14,61 @@ def compare_command(
     config: Annotated[Path, typer.Argument(help="TOML run configuration with bar data and the sma_cross strategy.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     show: Annotated[int, typer.Option("--show", help="How many paired trades to list.")] = 10,
+    push_pull: Annotated[
+        bool, typer.Option("--push-pull", help="Compare event-driven (push) with polling (pull) instead.")
+    ] = False,
+    poll_ms: Annotated[int, typer.Option("--poll-ms", min=1, help="Polling interval for --push-pull.")] = 100,
 ) -> None:
-    """Run an SMA crossover both ways and show what the vectorized (look-ahead) version gets wrong."""
-    from tapeflow.backtest.compare import compare_sma
+    """Vectorized against event-driven on bars (look-ahead), or with --push-pull, events against polling."""
+    from tapeflow.backtest.compare import compare_push_pull, compare_sma
     from tapeflow.backtest.config import BacktestConfig
     from tapeflow.cli import fail, print_json
     from tapeflow.config import load_config
 
     try:
-        report = compare_sma(load_config(config, BacktestConfig))
+        cfg = load_config(config, BacktestConfig)
+        report = compare_push_pull(cfg, poll_ms) if push_pull else compare_sma(cfg)
     except TapeflowError as exc:
         fail(exc)
         return
     if json_out:
         print_json(report)
+    elif push_pull:
+        _print_push_pull(report)
     else:
         _print(report, show)
+
+
+def _print_push_pull(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{report['strategy']} on {report['data']}: every event (push) vs a poll every "
+        f"{report['poll_ms']} ms (pull)"
+    )
+    table.add_column("")
+    table.add_column("push", justify="right")
+    table.add_column("pull", justify="right")
+    push, pull = report["push"], report["pull"]
+    for key in ("orders", "fills", "filled_quantity", "pnl_units", "fees_units", "limit_fill_ratio"):
+        table.add_row(key, _fmt(push.get(key)), _fmt(pull.get(key)))
+    for key in ("quotes", "quotes_never_seen", "reaction_delay_mean_us", "reaction_delay_max_us"):
+        table.add_row(key, "0" if "never" in key or "delay" in key else "-", _fmt(pull.get(key)))
+    console = Console()
+    console.print(table)
+    console.print(f"blind spot: {report['blind_spot']}")
+    console.print(f"PnL difference (push - pull): {report['pnl_difference_units'] / 10_000:,.2f} dollars")
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 def _print(report: dict[str, Any], show: int) -> None:

@@ -101,6 +101,8 @@ class Strategy:
         self._ctx: TradingContext | None = None
         self._next_order = 0
         self.last_signal: Signal | None = None
+        self.quote_delivery = "push"
+        """"push": ``on_quote`` for every quote; "pull": a ``QuotePoller`` hands it the latest quote every N ms."""
 
     # -- wiring (called by the assembly) ------------------------------------------------------------------------
 
@@ -123,6 +125,8 @@ class Strategy:
             ((Bar,), "on_bar"),
         ]
         for types, name in market:
+            if name == "on_quote" and self.quote_delivery == "pull":
+                continue
             if self._overrides(name):
                 handler = getattr(self, name)
                 if self.symbols is not None:
