@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from itertools import chain
 
 from tapeflow.engine.kernel import Kernel
-from tapeflow.engine.merge import merge_sorted
+from tapeflow.engine.merge import merge_batches
 from tapeflow.model.events import Event
 
 
@@ -16,12 +16,12 @@ def run_backtest(kernel: Kernel, sources: Sequence[Iterable[Event]], *, until: i
     ``until`` is the end of the simulated session: timers due after it never fire. Emitted events still queued at
     the end (acks, fills) are delivered regardless.
     """
-    tape = merge_sorted(sources)
-    first = next(tape, None)
-    kernel.start(at=None if first is None else first.ts_init)
+    batches = merge_batches(sources)
+    first = next(batches, None)
+    kernel.start(at=None if first is None else first[0].ts_init)
     try:
         if first is not None:
-            kernel.run(chain((first,), tape))
+            kernel.run_sorted(chain((first,), batches))
         kernel.finish(until)
     finally:
         kernel.stop()
