@@ -271,26 +271,37 @@ class Kernel:
         heap = self._heap
         table = self._table
         time = self._time
-        while heap and heap[0][0] <= limit:
-            ts, _, item = heappop(heap)
-            time._now = ts
-            if type(item) is _Call:
-                item.fn(item.arg)
-                continue
-            if type(item) is Timer:
-                if item.cancelled:
+        dispatched = 0
+        try:
+            while heap and heap[0][0] <= limit:
+                ts, _, item = heappop(heap)
+                time._now = ts
+                kind = type(item)
+                if kind is _Call:
+                    item.fn(item.arg)  # type: ignore[union-attr]
                     continue
-                event: Event = item.fire(ts)
-                if item.interval is not None:
-                    heappush(heap, (item.when, self._seq, item))
+                if kind is not Timer:  # an emitted event: the common case
+                    dispatched += 1
+                    try:
+                        handler = table[kind]  # type: ignore[index]
+                    except KeyError:
+                        handler = self._resolve(kind)  # type: ignore[arg-type]
+                    handler(item)
+                    continue
+                timer: Timer = item  # type: ignore[assignment]
+                if timer.cancelled:
+                    continue
+                fired = timer.fire(ts)
+                if timer.interval is not None:
+                    heappush(heap, (timer.when, self._seq, timer))
                     self._seq += 1
-            else:
-                event = item  # type: ignore[assignment]
-            self.scheduled_events += 1
-            try:
-                handler = table[type(event)]
-            except KeyError:
-                handler = self._resolve(type(event))
-            handler(event)
-            if type(item) is Timer and item.callback is not None:
-                item.callback(event)  # type: ignore[arg-type]
+                dispatched += 1
+                try:
+                    handler = table[TimerFired]
+                except KeyError:
+                    handler = self._resolve(TimerFired)
+                handler(fired)
+                if timer.callback is not None:
+                    timer.callback(fired)
+        finally:
+            self.scheduled_events += dispatched
