@@ -11,16 +11,14 @@ Usage: python benchmarks/bench_backtest_bars.py [--bars 1000000] [--peer-bars N]
 from __future__ import annotations
 
 import argparse
-import cProfile
 import datetime
-import io
 import json
-import pstats
 import time
 from typing import Any
 
 from gen_bars import bars as make_bars
 from gen_bars import columns
+from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.strategy.examples.sma_cross import SmaCross
@@ -32,19 +30,7 @@ def run_tapeflow(n: int, profile: bool) -> tuple[float, int, str]:
         [SmaCross(fast=10, slow=30, quantity=100)],
         portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
     )
-    prof = cProfile.Profile() if profile else None
-    start = time.perf_counter()
-    if prof is not None:
-        prof.enable()
-    bt.run([data])
-    if prof is not None:
-        prof.disable()
-    elapsed = time.perf_counter() - start
-    text = ""
-    if prof is not None:
-        out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(12)
-        text = out.getvalue()
+    elapsed, text = timed_call(lambda: bt.run([data]), profile=profile, top=12)
     return elapsed, len(bt.results.fills), text
 
 

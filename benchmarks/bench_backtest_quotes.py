@@ -13,14 +13,12 @@ Usage: python benchmarks/bench_backtest_quotes.py [--quotes 1000000] [--peer-quo
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
-import pstats
 import time
 from typing import Any
 
 from gen_l2 import ADD, DELETE, generate
+from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
 from tapeflow.model import Quote
 from tapeflow.portfolio import PortfolioConfig
@@ -58,19 +56,7 @@ def run_tapeflow(tops: list[tuple[int, int, int, int, int]], profile: bool) -> t
         level="L1",
         portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
     )
-    prof = cProfile.Profile() if profile else None
-    start = time.perf_counter()
-    if prof is not None:
-        prof.enable()
-    bt.run([quotes])
-    if prof is not None:
-        prof.disable()
-    elapsed = time.perf_counter() - start
-    text = ""
-    if prof is not None:
-        out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(14)
-        text = out.getvalue()
+    elapsed, text = timed_call(lambda: bt.run([quotes]), profile=profile, top=14)
     return elapsed, len(bt.results.orders), strategy.crossings, text
 
 
@@ -158,9 +144,8 @@ def main() -> None:
     tops = top_of_book(int(args.quotes * 1.02) + 10)[: args.quotes]
     elapsed, orders, crossings, prof = run_tapeflow(tops, args.profile)
     ours = len(tops) / elapsed
-    print(
-        f"tapeflow: {len(tops):,} quotes in {elapsed:.2f} s = {ours:,.0f} quotes/s ({crossings:,} crossings, {orders:,} orders)"
-    )
+    print(f"tapeflow: {len(tops):,} quotes in {elapsed:.2f} s = {ours:,.0f} quotes/s", end=" ")
+    print(f"({crossings:,} crossings, {orders:,} orders)")
     if prof:
         print(prof)
     result: dict[str, Any] = {"benchmark": "backtest_quotes", "quotes": len(tops), "tapeflow_quotes_per_s": round(ours)}
@@ -174,9 +159,8 @@ def main() -> None:
         peer_elapsed, peer_crossings = peer
         theirs = len(peer_tops) / peer_elapsed
         ratio = ours / theirs
-        print(
-            f"NautilusTrader: {len(peer_tops):,} quotes in {peer_elapsed:.2f} s = {theirs:,.0f} quotes/s ({peer_crossings:,} crossings)"
-        )
+        print(f"NautilusTrader: {len(peer_tops):,} quotes in {peer_elapsed:.2f} s = {theirs:,.0f} quotes/s", end=" ")
+        print(f"({peer_crossings:,} crossings)")
         print(f"tapeflow / Nautilus: {ratio:.2f}x (goal >= 10x: {'met' if ratio >= 10 else 'NOT met'})")
         result.update(nautilus_quotes_per_s=round(theirs), nautilus_crossings=peer_crossings, ratio=round(ratio, 2))
     print(json.dumps(result))
