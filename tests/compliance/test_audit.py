@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from typer.testing import CliRunner
 
 from tapeflow.cli import app
 from tapeflow.compliance import SqliteAuditStore, decode_row, verify
+from tapeflow.compliance.audit_store import encode_block
 from tapeflow.compliance.cat_export import export_cat
+from tapeflow.compliance.chain import GENESIS, Row, record_hash, stored_of
 from tests.compliance.trails import KEY, normal_actions, run_trail
 
 runner = CliRunner()
@@ -72,35 +75,49 @@ def _tamper(path: Path, sql: str) -> None:
     db.close()
 
 
+def _rewrite(path: Path, edit: Callable[[list[Row]], list[Row]]) -> None:
+    """What an attacker holding the file can do: decode every block, change records, store them back (one block
+    per record, so that block boundaries cannot be what gives the change away)."""
+    rows = list(SqliteAuditStore(path, readonly=True).rows())
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM blocks")
+    for row in edit(rows):
+        db.execute("INSERT INTO blocks VALUES (?,?,?)", (row.seq, row.seq, encode_block([stored_of(row)])))
+    db.commit()
+    db.close()
+
+
+def _edit_body(rows: list[Row]) -> list[Row]:
+    row = rows[2]
+    assert b"momentum entry" in row.body
+    rows[2] = row._replace(body=row.body.replace(b"momentum entry", b"momentum exit!"))
+    return rows
+
+
+def _insert(rows: list[Row]) -> list[Row]:
+    moved = [r._replace(seq=r.seq + 1) for r in rows[6:]]
+    return [*rows[:6], rows[2]._replace(seq=7), *moved]
+
+
+def _reorder(rows: list[Row]) -> list[Row]:
+    return [*rows[:4], rows[5]._replace(seq=5), rows[4]._replace(seq=6), *rows[6:]]
+
+
 @pytest.mark.parametrize(
-    ("sql", "first_bad", "words"),
+    ("edit", "first_bad", "words"),
     [
-        (
-            "UPDATE records SET body = CAST(replace(CAST(body AS TEXT), 'momentum entry', 'momentum exit!') AS BLOB) "
-            "WHERE seq = 3",
-            3,
-            "altered",
-        ),
-        ("UPDATE records SET ts = ts + 1 WHERE seq = 5", 5, "altered"),
-        ("DELETE FROM records WHERE seq = 6", 6, "missing"),
-        (
-            "UPDATE records SET seq = seq + 1000 WHERE seq >= 7; UPDATE records SET seq = seq - 999 WHERE seq >= 1007;"
-            "INSERT INTO records SELECT 7, ts, kind, order_id, strategy_id, symbol, body, cause, prev, hash "
-            "FROM records WHERE seq = 3",
-            7,
-            "link",
-        ),
-        (
-            "UPDATE records SET seq = -1 WHERE seq = 5; UPDATE records SET seq = 5 WHERE seq = 6;"
-            "UPDATE records SET seq = 6 WHERE seq = -1",
-            5,
-            "link",
-        ),
+        (_edit_body, 3, "altered"),
+        (lambda rows: [r._replace(ts=r.ts + 1) if r.seq == 5 else r for r in rows], 5, "altered"),
+        (lambda rows: [r for r in rows if r.seq != 6], 6, "missing"),
+        (_insert, 7, "link"),
+        (_reorder, 5, "link"),
     ],
     ids=["edit-body", "edit-time", "delete", "insert", "reorder"],
 )
-def test_verify_names_the_first_bad_record(trail: Path, sql: str, first_bad: int, words: str) -> None:
-    _tamper(trail, sql)
+def test_verify_names_the_first_bad_record(
+    trail: Path, edit: Callable[[list[Row]], list[Row]], first_bad: int, words: str
+) -> None:
+    _rewrite(trail, edit)
     store = SqliteAuditStore(trail, readonly=True)
     result = verify(store.rows(), store.checkpoints(), KEY)
     assert not result.ok
@@ -111,19 +128,39 @@ def test_verify_names_the_first_bad_record(trail: Path, sql: str, first_bad: int
     assert f"first bad record {first_bad}" in cli.stdout
 
 
-def test_rewritten_chain_is_caught_by_the_signed_checkpoint(trail: Path) -> None:
-    from tapeflow.compliance.chain import GENESIS, record_hash
-
+def test_bytes_moved_between_body_and_cause_are_caught(trail: Path) -> None:
+    """The canonical encoding inlines body and cause; a store keeping them apart must not let bytes move across."""
     rows = list(SqliteAuditStore(trail, readonly=True).rows())
-    db = sqlite3.connect(trail)
-    prev = GENESIS
-    for r in rows:  # an attacker edits record 2 and recomputes every hash after it
-        ts = r.ts + (1 if r.seq == 2 else 0)
-        h = record_hash(prev, r.seq, ts, r.kind, r.order_id, r.strategy_id, r.symbol, r.body, r.cause)
-        db.execute("UPDATE records SET ts = ?, prev = ?, hash = ? WHERE seq = ?", (ts, prev, h, r.seq))
-        prev = h
-    db.commit()
-    db.close()
+    bad = next(r for r in rows if r.cause)
+    moved = bad._replace(body=bad.body + bad.cause[:1], cause=bad.cause[1:])
+    assert record_hash(moved.prev, *moved[:8]) == bad.hash  # the same bytes hashed...
+    result = verify([moved if r.seq == bad.seq else r for r in rows])
+    assert not result.ok and result.first_bad_seq == bad.seq  # ...and still caught
+
+
+def test_verify_names_a_corrupt_or_deleted_block(trail: Path) -> None:
+    whole = sqlite3.connect(trail).execute("SELECT count(*) FROM blocks").fetchone()[0]
+    assert whole >= 1
+    _rewrite(trail, lambda rows: rows)  # one block per record
+    _tamper(trail, "DELETE FROM blocks WHERE first_seq = 4")
+    result = verify(SqliteAuditStore(trail, readonly=True).rows())
+    assert not result.ok and result.first_bad_seq == 4 and "missing" in result.problem
+    _tamper(trail, "UPDATE blocks SET data = substr(data, 1, 50) WHERE first_seq = 2")
+    result = verify(SqliteAuditStore(trail, readonly=True).rows())
+    assert not result.ok and result.first_bad_seq == 2 and "altered" in result.problem
+
+
+def test_rewritten_chain_is_caught_by_the_signed_checkpoint(trail: Path) -> None:
+    def rechain(rows: list[Row]) -> list[Row]:  # an attacker edits record 2 and recomputes every hash after it
+        out, prev = [], GENESIS
+        for r in rows:
+            ts = r.ts + (1 if r.seq == 2 else 0)
+            h = record_hash(prev, r.seq, ts, r.kind, r.order_id, r.strategy_id, r.symbol, r.body, r.cause)
+            out.append(r._replace(ts=ts, prev=prev, hash=h))
+            prev = h
+        return out
+
+    _rewrite(trail, rechain)
     store = SqliteAuditStore(trail, readonly=True)
     assert verify(store.rows()).ok  # the chain alone is consistent again
     result = verify(store.rows(), store.checkpoints(), KEY)
@@ -133,7 +170,7 @@ def test_rewritten_chain_is_caught_by_the_signed_checkpoint(trail: Path) -> None
 
 def test_truncated_tail_is_caught_by_the_last_checkpoint(trail: Path) -> None:
     last = len(_kinds(trail))
-    _tamper(trail, f"DELETE FROM records WHERE seq = {last}")
+    _rewrite(trail, lambda rows: rows[:-1])
     store = SqliteAuditStore(trail, readonly=True)
     result = verify(store.rows(), store.checkpoints(), KEY)
     assert not result.ok and result.first_bad_seq == last
