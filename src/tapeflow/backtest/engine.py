@@ -70,7 +70,7 @@ class Backtest:
         self.exchange = SimulatedExchange(self.books, latency, fees, exchange)
         self.execution = ExecutionEngine([self.exchange])
         self.stp = StpGate(self.execution, stp) if stp is not None else None  # self-trade check before the venue
-        self.portfolio = Portfolio(portfolio)
+        self.portfolio = Portfolio(portfolio, book_marks=self._book_mark_x2)
         route = self.execution if self.stp is None else cast(ExecutionEngine, self.stp)
         risk_ctx = RiskContext(books=self.books, portfolio=self.portfolio, orders=self.execution)
         if risk is None:
@@ -108,6 +108,14 @@ class Backtest:
         if audit is not None:
             audit.books = self.books
             self.kernel.add(audit)
+
+    def _book_mark_x2(self, symbol: str) -> int | None:
+        """Doubled mid of the symbol's book when both sides are there (the portfolio's mark)."""
+        book = self.books.book(symbol)
+        if book is None:
+            return None
+        bid, ask = book.best_bid, book.best_ask
+        return bid + ask if bid and ask else None
 
     def _mid_of(self, symbol: str) -> Fraction | None:
         book = self.books.book(symbol)

@@ -14,6 +14,7 @@ half-unit marks cannot break it).
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -71,8 +72,17 @@ class PortfolioConfig(msgspec.Struct, frozen=True, kw_only=True):
 class Portfolio:
     """Cash, positions and the equity curve of one account (or one strategy, see ``PortfolioConfig``)."""
 
-    def __init__(self, config: PortfolioConfig | None = None) -> None:
+    def __init__(
+        self, config: PortfolioConfig | None = None, *, book_marks: Callable[[str], int | None] | None = None
+    ) -> None:
+        """``book_marks(symbol)``: the doubled mid of the symbol's local book now, or None.
+
+        Given it, positions are valued at the book's mid when asked, and the portfolio no longer listens to every
+        quote (a handler less on the hottest path); quotes still mark nothing when a book exists. Bars, ``mark``
+        and fills remain the marks of symbols without a two-sided book.
+        """
         self.config = config if config is not None else PortfolioConfig()
+        self._book_marks = book_marks
         self.starting_cash = self.config.starting_cash
         self.cash = self.starting_cash
         self.fees = 0
@@ -93,7 +103,8 @@ class Portfolio:
     def attach(self, kernel: Kernel) -> None:
         self._kernel = kernel
         kernel.subscribe(OrderFilled, self.on_fill)
-        kernel.subscribe(Quote, self.on_quote)
+        if self._book_marks is None:
+            kernel.subscribe(Quote, self.on_quote)
         kernel.subscribe(Bar, self.on_bar)
 
     def on_start(self) -> None:
@@ -146,7 +157,11 @@ class Portfolio:
         self._marks_x2[symbol] = mark_x2_of(price)
 
     def _mark_x2(self, symbol: str) -> int | None:
-        """The given mark, else the last fill price (doubled), else None."""
+        """The book's mid, else the given mark, else the last fill price (doubled), else None."""
+        if self._book_marks is not None:
+            book_mark = self._book_marks(symbol)
+            if book_mark is not None:
+                return book_mark
         mark = self._marks_x2.get(symbol)
         return mark if mark is not None else self._fill_marks_x2.get(symbol)
 
