@@ -1,15 +1,17 @@
-"""The audit writer process: ``python -m tapeflow.compliance.writer_process``, started by ``AuditWriter``.
+"""The audit writer process: started by ``AuditWriter`` (``audit_writer._BOOT`` runs ``main``).
 
-Two threads. One reads frames from stdin into a queue, so the trading process's writes never wait while this
-process is busy committing. The main thread takes whatever batches are waiting (up to ``MAX_GROUP``), numbers and
-chains their records (``ChainWriter``), commits them as one transaction and writes the acknowledgement to stdout.
-A flush frame commits at once, with a signed checkpoint, and is acknowledged with its token. End of file on stdin
-(the trading process closed the pipe, or died) commits what was received completely, checkpoints, and exits.
+One thread, so that nothing here waits for the GIL. It reads frames from stdin, numbers and chains the records of
+each batch (``ChainWriter``) and, between batches, reads whatever else has arrived, so the pipe stays drained and
+the trading process's writes do not wait while this process is busy. When no frame is left (or ``MAX_GROUP``
+batches are done) it commits them as one transaction and writes the acknowledgement to stdout. A flush frame
+commits at once, with a signed checkpoint, and is acknowledged with its token. End of file on stdin (the trading
+process closed the pipe, or died) commits what was received completely, checkpoints, and exits; a torn frame at
+the end was never acknowledged and is dropped.
 
 On an error the process reports it to the trading process (a ``FAILED`` frame with the message) and exits with
 code 1; the trading process raises it on its next submit or flush.
 
-It imports only the chain, the store and msgspec (not the trading code), so it starts in well under a second.
+It imports only the chain, the store and msgspec (not the trading code), so it starts in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import queue
+import select
 import sys
-import threading
-from typing import Any, BinaryIO
+from collections import deque
+from typing import Any
 
 import msgspec
 
@@ -41,23 +43,40 @@ from tapeflow.compliance.audit_writer import (
 MAX_GROUP = 64
 """Batches committed in one transaction at most (bounds how long a flush waits behind them)."""
 
-_EOF = (0, b"")
+_READ = 1 << 20
 
 
-def _read_frames(stream: BinaryIO, out: queue.SimpleQueue[tuple[int, bytes]]) -> None:
-    size = TO_WRITER.size
-    try:
-        while True:
-            header = stream.read(size)
-            if len(header) < size:
+class _Frames:
+    """Frames read from ``fd`` (non-blocking) and not yet handled."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = bytearray()
+        self.ready: deque[tuple[int, bytes]] = deque()
+        self.eof = False
+
+    def pump(self, *, block: bool) -> None:
+        """Read what has arrived (waiting for something first if ``block``) and split it into frames."""
+        if block and not self.eof:
+            select.select([self.fd], [], [])
+        while not self.eof:
+            try:
+                chunk = os.read(self.fd, _READ)
+            except BlockingIOError:
                 break
-            length, kind = TO_WRITER.unpack(header)
-            payload = stream.read(length) if length else b""
-            if len(payload) < length:  # the trading process died mid-frame: that batch was never acknowledged
+            if not chunk:
+                self.eof = True
+            self.buf += chunk
+        buf = self.buf
+        size = TO_WRITER.size
+        pos = 0
+        while len(buf) - pos >= size:
+            length, kind = TO_WRITER.unpack_from(buf, pos)
+            if len(buf) - pos - size < length:
                 break
-            out.put((kind, payload))
-    finally:
-        out.put(_EOF)
+            self.ready.append((kind, bytes(buf[pos + size : pos + size + length])))
+            pos += size + length
+        del buf[:pos]
 
 
 class _Acks:
@@ -76,43 +95,37 @@ def _open_store(config: WriterConfig) -> Any:
     return getattr(importlib.import_module(module), name)(**config.store_kwargs)
 
 
-def serve(stream: BinaryIO, acks: _Acks) -> None:
-    frames: queue.SimpleQueue[tuple[int, bytes]] = queue.SimpleQueue()
-    kind, payload = _EOF
-    header = stream.read(TO_WRITER.size)
-    if len(header) == TO_WRITER.size:
-        length, kind = TO_WRITER.unpack(header)
-        payload = stream.read(length)
-    if kind != CONFIG:
+def serve(fd: int, acks: _Acks) -> None:
+    os.set_blocking(fd, False)
+    frames = _Frames(fd)
+    while not frames.ready and not frames.eof:
+        frames.pump(block=True)
+    if not frames.ready or frames.ready[0][0] != CONFIG:
         return  # started by hand, or the trading process died before configuring us
-    config = msgspec.msgpack.decode(payload, type=WriterConfig)
+    config = msgspec.msgpack.decode(frames.ready.popleft()[1], type=WriterConfig)
     store = _open_store(config)
     try:
         writer = ChainWriter(store, config.key, config.key_id, config.checkpoint_every)
         acks.send(READY, writer.seq)
-        threading.Thread(target=_read_frames, args=(stream, frames), name="frames", daemon=True).start()
-        get = frames.get
+        ready = frames.ready
         while True:
-            items = [get()]
-            while len(items) < MAX_GROUP:
-                try:
-                    items.append(frames.get_nowait())
-                except queue.Empty:
-                    break
-            pending = False
-            for kind, payload in items:
+            while not ready and not frames.eof:
+                frames.pump(block=True)
+            if not ready:  # end of file
+                acks.send(COMMITTED, writer.commit(force_checkpoint=True))
+                return
+            pending = 0
+            while ready and pending < MAX_GROUP:
+                kind, payload = ready.popleft()
                 if kind == BATCH:
                     writer.add(payload)
                     acks.batches += 1
-                    pending = True
+                    pending += 1
+                    frames.pump(block=False)  # keep the pipe drained while we work
                 elif kind == FLUSH:
                     seq = writer.commit(force_checkpoint=True)
-                    pending = False
+                    pending = 0
                     acks.send(FLUSHED, seq, int.from_bytes(payload, "little"))
-                else:  # end of file
-                    seq = writer.commit(force_checkpoint=True)
-                    acks.send(COMMITTED, seq)
-                    return
             if pending:
                 acks.send(COMMITTED, writer.commit(force_checkpoint=False))
     finally:
@@ -124,7 +137,7 @@ def main() -> int:
     os.dup2(2, 1)  # nothing but acknowledgements may reach the trading process's pipe
     acks = _Acks(ack_fd)
     try:
-        serve(sys.stdin.buffer, acks)
+        serve(0, acks)
     except BaseException as exc:
         acks.send(FAILED, 0, text=f"{type(exc).__name__}: {exc}")
         raise
