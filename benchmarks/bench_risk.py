@@ -164,7 +164,8 @@ def run_pass(orders: list[SubmitOrder]) -> int:
 
 def run_reject(orders: list[SubmitOrder]) -> int:
     kernel, engine, _ = build()
-    engine.rules[0].limit = 10**9  # type: ignore[attr-defined]  # minimum size: every order refused first
+    engine.rules[0].set_limit("limit", 10**9)  # type: ignore[attr-defined]  # minimum size: every order refused first
+    engine.recompile()
     clock = kernel._time
     on_command = engine.on_command
     for order in orders:

@@ -79,6 +79,7 @@ class Rig:
         books: FakeBooks | None = None,
         portfolio: FakePortfolio | None = None,
         start: int = T0,
+        fused: bool = True,
     ) -> None:
         self.config = config or RiskConfig()
         self.venue = RecordingVenue()
@@ -92,6 +93,7 @@ class Rig:
             context=self.ctx,
             kill_switch=build_kill_switch(self.config),
             trips=build_trips(self.config),
+            fused=fused,
         )
         self.kernel = Kernel()
         self.seen: list[Event] = []

@@ -34,6 +34,8 @@ from tapeflow.model.orders import (
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.risk_events import KillSwitchChanged, RiskLimitsChanged, SetKillSwitch, UpdateRiskLimit
 from tapeflow.risk.context import RiskContext
+from tapeflow.risk.fast import compile_check
+from tapeflow.risk.flow_rules import RepeatedRejects
 from tapeflow.risk.killswitch import KillSwitch
 from tapeflow.risk.order_rules import MaxOrderQuantity
 from tapeflow.risk.rules import FLOW, RiskRule, Violation
@@ -66,19 +68,31 @@ class RiskEngine:
         context: RiskContext | None = None,
         kill_switch: KillSwitch | None = None,
         trips: Sequence[TripRule] = (),
+        fused: bool = True,
     ) -> None:
         self._execution = execution
         self.rules = list(rules)
         self.context = context if context is not None else RiskContext(orders=execution)
         self.kill_switch = kill_switch if kill_switch is not None else KillSwitch()
         self.trips = list(trips)
-        self._commits = [r.commit for r in self.rules if hasattr(r, "commit")]
-        self._cancel_hooks = [r.on_cancel for r in self.rules if hasattr(r, "on_cancel")]
+        self.fused = fused
+        """False runs every submit rule by rule (the reference the fused path is tested against)."""
         self._kernel: Kernel | None = None
+        self.recompile()
         self.passed = 0
         self.rejected = 0
         self.rejections_by_rule: dict[str, int] = {}
         self.kill_events: list[KillSwitchChanged] = []
+
+    def recompile(self) -> None:
+        """Rebuild what is derived from the rules: the fused check, commit and cancel hooks, the trip plan.
+
+        Called at construction and after every accepted limit change; call it after changing ``rules`` or a
+        rule's limits by hand (limits are meant to change only through ``UpdateRiskLimit``).
+        """
+        self._commits = [r.commit for r in self.rules if hasattr(r, "commit")]
+        self._cancel_hooks = [r.on_cancel for r in self.rules if hasattr(r, "on_cancel")]
+        self._check, self._rest = compile_check(self.rules, self.trips, self.context, self, self._execution.execute)
 
     # -- component ----------------------------------------------------------------------------------------------
 
@@ -121,6 +135,14 @@ class RiskEngine:
         ks = self.kill_switch
         if ks.signal_file is not None and now >= ks.next_check and ks.signalled(now):
             self.kill(f"signal file {ks.signal_file} present", source="signal_file")
+        if (
+            type(command) is SubmitOrder
+            and self.fused
+            and not ks.state.engaged
+            and self._check(command, now)
+            and (not self._rest or self._pass_fused(command, now))
+        ):
+            return
         if type(command) is CancelOrder:
             for hook in self._cancel_hooks:
                 hook(command)
@@ -168,6 +190,38 @@ class RiskEngine:
                 if reason is not None:
                     self.kill(reason, source="rule", rule=trip.name)
                     break
+
+    def _pass_fused(self, order: SubmitOrder, now: int) -> bool:
+        """A submit the fused check passed, with rules it does not know: those rules, then what a pass does.
+
+        False when one of them refuses: nothing has been spent, the ordered pipeline decides (and names it).
+        """
+        ctx = self.context
+        ctx.begin(now, False)
+        for rule in self._rest:
+            if rule.check(order) is not None:
+                return False
+        for commit in self._commits:
+            commit(order)
+        self.passed += 1
+        ctx.ledger.add(
+            order.strategy_id, order.client_order_id, order.symbol, order.side, order.quantity, ctx.ref_price(order)
+        )
+        self._execution.execute(order)
+        if self.trips and not self.kill_switch.state.engaged:
+            self.observe_pass(order, ctx)
+        return True
+
+    def observe_pass(self, order: SubmitOrder, ctx: RiskContext) -> None:
+        """The trip rules after a passed submit, in their order; a ``RepeatedRejects`` sees only refusals."""
+        for trip in self.trips:
+            kind = type(trip)
+            if kind is RepeatedRejects:
+                continue
+            reason = trip.observe(order, False, ctx)
+            if reason is not None:
+                self.kill(reason, source="rule", rule=trip.name)
+                return
 
     def _as_order(self, command: ModifyOrder) -> SubmitOrder | None:
         """The order a modify would leave working, for the rules to check like a new one."""
@@ -293,6 +347,7 @@ class RiskEngine:
                 accepted = True
             except ValueError as exc:
                 why = str(exc)
+            self.recompile()
         now = self.kernel.now
         self.kernel.emit(
             RiskLimitsChanged(

@@ -112,7 +112,8 @@ class DuplicateOrder(Rule):
 
     @staticmethod
     def _key(c: SubmitOrder) -> tuple[object, ...]:
-        return (c.strategy_id, c.symbol, c.side, c.quantity, c.price, c.order_type, c.stop_price)
+        """The enums by their value: an enum member hashes in Python code, its value string in C."""
+        return (c.strategy_id, c.symbol, c.side._value_, c.quantity, c.price, c.order_type._value_, c.stop_price)
 
     def check(self, command: SubmitOrder) -> Violation | None:
         if self.limit is None or self.ctx.modifying:
@@ -132,10 +133,17 @@ class DuplicateOrder(Rule):
             return
         seen = self._seen
         if len(seen) > 4_096:
-            horizon = self.ctx.now - self.limit
-            for key in [k for k, ts in seen.items() if ts <= horizon]:
-                del seen[key]
+            self.prune(self.ctx.now)
         seen[self._key(command)] = self.ctx.now
+
+    def prune(self, now: int) -> None:
+        """Forget orders older than the window, so the map stays small however long the session runs."""
+        if self.limit is None:
+            return
+        seen = self._seen
+        horizon = now - self.limit
+        for key in [k for k, ts in seen.items() if ts <= horizon]:
+            del seen[key]
 
 
 class MaxOpenOrders(Rule):
@@ -199,10 +207,12 @@ class RunawayDetector:
 
     def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None:
         count = self._window.add(command.strategy_id, ctx.now)
-        if count > self.limit:
-            ms = self._window.window_ns // 1_000_000
-            return f"strategy {command.strategy_id} attempted {count} orders within {ms} ms (limit {self.limit})"
-        return None
+        return self.reason(command.strategy_id, count) if count > self.limit else None
+
+    def reason(self, strategy: str, count: int) -> str:
+        """The sentence for the kill event (shared with the fused path in ``risk.fast``)."""
+        ms = self._window.window_ns // 1_000_000
+        return f"strategy {strategy} attempted {count} orders within {ms} ms (limit {self.limit})"
 
 
 class RepeatedRejects:
@@ -234,6 +244,7 @@ class LossTrip:
 
     def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None:
         loss = ctx.daily_loss()
-        if loss >= self.limit:
-            return f"today's loss ${price_to_str(loss)} reached the kill limit of ${price_to_str(self.limit)}"
-        return None
+        return self.reason(loss) if loss >= self.limit else None
+
+    def reason(self, loss: int) -> str:
+        return f"today's loss ${price_to_str(loss)} reached the kill limit of ${price_to_str(self.limit)}"

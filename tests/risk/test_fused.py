@@ -1,0 +1,211 @@
+"""The fused check (``risk.fast``) against the rule-by-rule pipeline: same decisions, same rejections, same state.
+
+The fused path only ever decides "passes"; a refusal always comes from the ordered rules. What must hold is that it
+never passes an order one of the rules would refuse, and that a pass leaves the same state (token buckets,
+duplicate window, open-order ledger, trip windows) as the rules would. Hypothesis draws limits and a stream of
+commands (submits in two symbols and two strategies, cancels, modifies, halts, limit changes, moves of the
+account) and runs it through two engines, one with the fused path and one without, comparing everything they
+emit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tapeflow.model import MarketStatus, OrderType, RiskRejected, Side, TradingStatus
+from tapeflow.model.risk_events import KillSwitchChanged, RiskLimitsChanged, UpdateRiskLimit
+from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig, SymbolLimits
+from tests.risk.helpers import BID, MS, FakeBook, FakeBooks, FakePortfolio, Rig
+
+SYMBOLS = ("AAPL", "MSFT")
+
+submit = st.tuples(
+    st.just("submit"),
+    st.one_of(st.integers(1, 300), st.sampled_from([100, 200, 500]), st.integers(1, 3_000)),  # quantity
+    st.one_of(st.integers(-50, 50), st.integers(-600, 600)),  # price offset from the bid, in cents
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.sampled_from([OrderType.LIMIT, OrderType.LIMIT, OrderType.MARKET]),
+    st.sampled_from(SYMBOLS),
+    st.sampled_from(["s", "t"]),
+    st.integers(0, 120),  # ms since the previous command
+)
+other = st.one_of(
+    st.tuples(st.just("cancel"), st.integers(0, 50)),
+    st.tuples(st.just("modify"), st.integers(0, 50), st.integers(1, 1_500), st.integers(-300, 300)),
+    st.tuples(st.just("status"), st.sampled_from(SYMBOLS), st.sampled_from(list(MarketStatus))),
+    st.tuples(
+        st.just("limit"),
+        st.sampled_from(
+            [
+                ("max_order_quantity", "limit"),
+                ("max_position", "limit"),
+                ("max_gross_exposure", "limit"),
+                ("price_collar", "limit"),
+                ("strategy_order_rate", "burst"),
+                ("max_open_orders", "limit"),
+            ]
+        ),
+        st.sampled_from(["", "AAPL"]),
+        st.integers(1, 2_000_000),
+    ),
+    st.tuples(st.just("account"), st.sampled_from(SYMBOLS), st.integers(-3_000, 3_000), st.integers(-50_000, 50_000)),
+)
+commands = st.lists(st.one_of(submit, submit, submit, submit, other), min_size=5, max_size=80)
+usd = st.one_of(st.none(), st.integers(1_000, 2_000_000), st.integers(100_000, 5_000_000))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    commands=commands,
+    max_qty=st.one_of(st.none(), st.integers(1, 3_000)),
+    aapl_qty=st.one_of(st.none(), st.integers(1, 1_500)),
+    max_notional=usd,
+    collar=st.one_of(st.none(), st.integers(0, 600)),
+    spread=st.one_of(st.none(), st.integers(1, 200)),
+    round_lots=st.sampled_from([False, False, True]),
+    rate=st.one_of(st.none(), st.integers(1, 40)),
+    burst=st.integers(1, 15),
+    duplicate_ms=st.one_of(st.none(), st.integers(1, 300)),
+    max_open=st.one_of(st.none(), st.integers(1, 30)),
+    max_position=st.one_of(st.none(), st.integers(1, 4_000)),
+    symbol_net=usd,
+    symbol_gross=usd,
+    gross=usd,
+    net=usd,
+    margin=st.one_of(st.none(), st.integers(2_500, 10_000)),
+    floor=st.one_of(st.none(), st.integers(0, 2_000_000)),
+    daily_loss=usd,
+    located=st.integers(0, 3_000),
+    require_locate=st.booleans(),
+    runaway=st.one_of(st.none(), st.integers(1, 30)),
+    loss_kill=usd,
+    cash=st.one_of(st.integers(-100_000, 2_000_000), st.just(10_000_000)),
+)
+def test_fused_and_rule_by_rule_agree(
+    commands: list[tuple[Any, ...]],
+    max_qty: int | None,
+    aapl_qty: int | None,
+    max_notional: int | None,
+    collar: int | None,
+    spread: int | None,
+    round_lots: bool,
+    rate: int | None,
+    burst: int,
+    duplicate_ms: int | None,
+    max_open: int | None,
+    max_position: int | None,
+    symbol_net: int | None,
+    symbol_gross: int | None,
+    gross: int | None,
+    net: int | None,
+    margin: int | None,
+    floor: int | None,
+    daily_loss: int | None,
+    located: int,
+    require_locate: bool,
+    runaway: int | None,
+    loss_kill: int | None,
+    cash: int,
+) -> None:
+    config = RiskConfig(
+        order=OrderChecks(
+            max_quantity=max_qty,
+            max_notional_usd=max_notional,
+            collar_bps=collar,
+            max_spread_bps=spread,
+            round_lots_only=round_lots,
+            locates={"AAPL": located} if located else {},
+            hard_to_borrow=("MSFT",),
+            require_locate=require_locate,
+        ),
+        account=AccountChecks(
+            max_position=max_position,
+            max_symbol_net_usd=symbol_net,
+            max_symbol_gross_usd=symbol_gross,
+            max_gross_usd=gross,
+            max_net_usd=net,
+            initial_margin_bps=margin,
+            maintenance_margin_bps=2_500,
+            min_net_liquidation_usd=floor,
+            max_daily_loss_usd=daily_loss,
+        ),
+        flow=FlowChecks(
+            strategy_orders_per_second=rate,
+            strategy_burst=burst,
+            symbol_orders_per_second=rate,
+            symbol_burst=burst + 1,
+            messages_per_second=rate,
+            message_burst=burst + 2,
+            duplicate_window_ms=duplicate_ms,
+            max_open_orders=max_open,
+            max_open_orders_total=max_open * 2 if max_open else None,
+        ),
+        kill_switch=KillSwitchConfig(runaway_orders=runaway, max_rejects=None, max_daily_loss_usd=loss_kill),
+        symbols={"AAPL": SymbolLimits(max_quantity=aapl_qty)} if aapl_qty else {},
+    )
+    rigs = [
+        Rig(
+            config,
+            books=FakeBooks(AAPL=FakeBook(), MSFT=FakeBook(BID - 500, BID + 700)),
+            portfolio=FakePortfolio(cash=cash * 10_000, positions={"AAPL": 200}),
+            fused=fused,
+        )
+        for fused in (True, False)
+    ]
+    t = rigs[0].kernel.now
+    sent: list[str] = []
+    for command in commands:
+        kind = command[0]
+        for rig in rigs:
+            if kind == "submit":
+                _, qty, offset, side, order_type, symbol, strategy, gap = command
+                if rig is rigs[0]:
+                    t += gap * MS
+                price = 0 if order_type is OrderType.MARKET else max(BID + offset * 100, 100)
+                cmd = rig.submit(qty, price, side, at=t, symbol=symbol, order_type=order_type, strategy=strategy)
+                if rig is rigs[0]:
+                    sent.append(cmd.client_order_id)
+            elif kind == "cancel" and sent:
+                rig.cancel(sent[command[1] % len(sent)], at=t)
+            elif kind == "modify" and sent:
+                rig.modify(sent[command[1] % len(sent)], command[2], BID + command[3] * 100, at=t)
+            elif kind == "status":
+                rig.kernel.run([TradingStatus(ts_event=t, ts_init=t, symbol=command[1], status=command[2])])
+            elif kind == "limit":
+                (rule, field), symbol, value = command[1], command[2], command[3]
+                event = UpdateRiskLimit(ts_event=t, ts_init=t, rule=rule, field=field, symbol=symbol, value=value)
+                rig.kernel.run([event])
+            elif kind == "account":
+                _, symbol, position, cash_delta = command
+                portfolio: FakePortfolio = rig.portfolio
+                portfolio.positions[symbol] = position
+                portfolio.cash += cash_delta * 10_000
+                rig.ctx.revalue()
+    fused, reference = rigs
+
+    def seen(rig: Rig) -> list[Any]:
+        return [e for e in rig.seen if isinstance(e, (RiskRejected, KillSwitchChanged, RiskLimitsChanged))]
+
+    assert seen(fused) == seen(reference)
+    assert [(type(c).__name__, c.client_order_id) for c in fused.venue.sent] == [
+        (type(c).__name__, c.client_order_id) for c in reference.venue.sent
+    ]
+    assert (fused.engine.passed, fused.engine.rejected) == (reference.engine.passed, reference.engine.rejected)
+    assert fused.ctx.ledger._entries == reference.ctx.ledger._entries
+
+
+def test_fused_path_is_taken_for_an_ordinary_order() -> None:
+    """Guard against a fused check that silently always falls back (it would still agree with the rules)."""
+    rig = Rig(RiskConfig())
+    assert rig.passed(rig.submit(quantity=100))  # the first order of a day sets the day's loss baseline
+
+    def refuse(command: object) -> None:
+        raise AssertionError("the rule-by-rule pipeline ran for an order the fused check passes")
+
+    for rule in rig.engine.rules:
+        rule.check = refuse  # type: ignore[method-assign]
+    assert rig.passed(rig.submit(quantity=101))
+    assert rig.engine.passed == 2
