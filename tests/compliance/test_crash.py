@@ -36,7 +36,7 @@ try:
         for _ in range(100):
             ts += 1000
             sig = Signal(ts_event=ts, ts_init=ts, strategy_id="s", symbol="AAPL", name="x", value=1.0, reason="r")
-            batch.append((ts, "Signal", "", "s", "AAPL", sig, None))
+            batch.append(sig)
         writer.submit(batch)
 except EngineError as exc:
     print(exc, flush=True)

@@ -92,7 +92,7 @@ def test_wash_trade_between_two_strategies_of_one_account(tmp_path: Path) -> Non
         _fill("a-2", "a", Side.BUY, T0 + 10**9),
         _fill("c-1", "c", Side.SELL, T0 + 10**9),
     ]
-    writer.submit([(f.ts_init, "OrderFilled", f.client_order_id, f.strategy_id, SYM, f, None) for f in fills])
+    writer.submit(fills)
     writer.close()
     alerts = _alerts(tmp_path / "w.db", SurveillanceConfig(accounts={"c": "client-7"}))
     assert [(a.kind, a.evidence[0]["fill_of"], a.evidence[1]["fill_of"]) for a in alerts] == [  # type: ignore[attr-defined]

@@ -2,10 +2,11 @@
 
 It subscribes to the event types a regulator asks about (order commands and reports, risk decisions and kill-switch
 changes, signals, model updates, self-trade decisions, large pulled orders) and to nothing else, so that a run
-without it pays nothing and a run with it pays a tuple and a list append per record (the frequent handlers are
-written out rather than sharing a helper: a Python call is a measurable part of that cost), plus one msgspec
-encode per batch in ``AuditWriter.submit``; hashing and storage run in the writer process. For every order command
-it also records the cause, as the loop saw it when the command was dispatched:
+without it pays nothing and a run with it pays a list append per record (the event itself: its time, kind, order,
+strategy and symbol are read back from it, so nothing is built per record; the frequent handlers are written out
+rather than sharing a helper, a Python call being a measurable part of that cost), plus one msgspec encode per
+batch in ``AuditWriter.submit`` (about 0.3 us a record); hashing and storage run in the writer process. For every
+order command it also records the cause, as the loop saw it when the command was dispatched:
 
 - the last ``Signal`` the strategy emitted for that symbol (reason text and feature values),
 - the version of every model announced by ``ModelUpdated`` so far,
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from tapeflow.compliance.audit_store import SqliteAuditStore
-from tapeflow.compliance.audit_writer import AuditWriter, Pending
+from tapeflow.compliance.audit_writer import AuditWriter
 from tapeflow.model.book_events import LargeOrderPulled
 from tapeflow.model.codec import event_types, from_msgpack
 from tapeflow.model.compliance_events import CloseWindowVolume, SelfTradePrevented
@@ -140,7 +141,8 @@ class AuditTrail:
         self.close_time_ns = close_time_ns
         self.owns_writer = owns_writer
         self._handed = 0
-        self._buf: list[Pending] = []
+        self._buf: list[Event] = []
+        self._causes: list[tuple[int, OrderCause]] = []
         self._last_handover = 0
         self._signals: dict[tuple[str, str], Signal] = {}
         self._models: dict[str, int] = {}
@@ -193,9 +195,10 @@ class AuditTrail:
 
     # -- handlers -----------------------------------------------------------------------------------------------
 
-    def _push(self, ts: int, kind: str, order_id: str, strategy_id: str, symbol: str, event: Event, cause: Any) -> None:
+    def _push(self, event: Event) -> None:
         buf = self._buf
-        buf.append((ts, kind, order_id, strategy_id, symbol, event, cause))
+        buf.append(event)
+        ts = event.ts_init
         if len(buf) >= self.batch_size or ts - self._last_handover >= self.flush_interval_ns:
             self._last_handover = ts
             self._handover()
@@ -203,14 +206,13 @@ class AuditTrail:
     def _handover(self) -> None:
         if self._buf:
             self._handed += len(self._buf)
-            self.writer.submit(self._buf)
+            self.writer.submit(self._buf, self._causes)
             self._buf = []
+            self._causes = []
 
     def _on_command(self, cmd: Any) -> None:
-        sid = cmd.strategy_id
-        symbol = cmd.symbol
-        cause = self._cause(sid, symbol)
-        self._push(cmd.ts_init, type(cmd).__name__, cmd.client_order_id, sid, symbol, cmd, cause)
+        self._causes.append((len(self._buf), self._cause(cmd.strategy_id, cmd.symbol)))
+        self._push(cmd)
 
     def _cause(self, strategy_id: str, symbol: str) -> OrderCause:
         signal = self._signals.get((strategy_id, symbol))
@@ -234,29 +236,27 @@ class AuditTrail:
 
     def _on_report(self, event: Any) -> None:
         buf = self._buf
+        buf.append(event)
         ts = event.ts_init
-        buf.append((ts, type(event).__name__, event.client_order_id, event.strategy_id, event.symbol, event, None))
         if len(buf) >= self.batch_size or ts - self._last_handover >= self.flush_interval_ns:
             self._last_handover = ts
             self._handover()
 
     def _on_signal(self, sig: Signal) -> None:
-        sid = sig.strategy_id
-        symbol = sig.symbol
-        self._signals[(sid, symbol)] = sig
+        self._signals[(sig.strategy_id, sig.symbol)] = sig
         buf = self._buf
+        buf.append(sig)
         ts = sig.ts_init
-        buf.append((ts, "Signal", "", sid, symbol, sig, None))
         if len(buf) >= self.batch_size or ts - self._last_handover >= self.flush_interval_ns:
             self._last_handover = ts
             self._handover()
 
     def _on_model(self, event: ModelUpdated) -> None:
         self._models[event.model_id] = event.version
-        self._push(event.ts_init, "ModelUpdated", "", "", "", event, None)
+        self._push(event)
 
     def _on_other(self, event: Any) -> None:
-        self._push(event.ts_init, type(event).__name__, "", "", getattr(event, "symbol", ""), event, None)
+        self._push(event)
 
     def _on_risk(self, event: Any) -> None:
         self._on_other(event)
@@ -310,5 +310,5 @@ class AuditTrail:
                 reference_price=ref,
                 last_price=last,
             )
-            self._push(self._close, "CloseWindowVolume", "", "", symbol, record, None)
+            self._push(record)
         self._window.clear()

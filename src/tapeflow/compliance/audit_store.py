@@ -7,8 +7,8 @@ the process being killed. ``synchronous=NORMAL`` (the default here) is durable a
 power loss use ``FULL``, which syncs the WAL on every commit.
 
 **One row per transaction, not per record.** Each ``append`` stores its records as one *block*: a row holding the
-records as a msgpack array of ``[seq, canonical record, prev, hash]`` (``chain.Stored``; the canonical record is
-the array the trading loop encoded, inline, the very bytes that were hashed). SQLite's cost is then per transaction
+records as a msgpack array of ``[seq, event, cause or nil, prev, hash]`` (``chain.Stored``; event and cause
+inline, the very bytes the trading loop encoded and the writer hashed). SQLite's cost is then per transaction
 (about 2 us a record of which most is writing the bytes) instead of about 9-15 us per 10-column row, which is what
 kept the writer under 100k records/s. Readers see the same ``Row`` objects as before, one per record, in ``seq``
 order; ``verify`` still walks records, so it still names the first bad *record*. A block that no longer decodes is
@@ -53,11 +53,11 @@ overflow pages, and the WAL checkpoints (which fsync) come 16 times as often; 64
 (about 5.5 -> 2.8 us a record measured on the benchmark machine)."""
 
 _encode = msgspec.msgpack.Encoder().encode
-_decode_block = msgspec.msgpack.Decoder(list[tuple[int, msgspec.Raw, bytes, bytes]]).decode
+_decode_block = msgspec.msgpack.Decoder(list[tuple[int, msgspec.Raw, msgspec.Raw, bytes, bytes]]).decode
 
 
 def encode_block(records: Sequence[Stored]) -> bytes:
-    """The stored form of a block: a msgpack array of ``[seq, canonical record (inline), prev, hash]``."""
+    """The stored form of a block: a msgpack array of ``[seq, event, cause or nil, prev, hash]``, inline."""
     return _encode(records)
 
 
@@ -67,6 +67,7 @@ def decode_block(first_seq: int, data: bytes) -> list[Row]:
         stored = _decode_block(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         return [Row(first_seq, 0, f"<corrupt block: {exc}>", "", "", "", b"", b"", b"", b"")]
+    # a nil cause comes back as the Raw b"\xc0", which row_of reads as no cause
     return [row_of(*record) for record in stored]
 
 

@@ -1,12 +1,13 @@
 """The audit writer: a separate process that owns the store, fed with encoded batches, so the loop never waits on
 disk and never shares the GIL with hashing and SQLite.
 
-Loop side (``AuditWriter``, in the trading process): ``submit`` encodes a batch of pending records with one
-msgspec call (about 0.3-0.6 us a record) and writes it to the writer process's stdin as one frame. That is all the
-loop pays: numbering, the SHA-256 chain, checkpoints and SQLite run in the writer process (``writer_process``),
-on another core. A thread in the trading process reads the writer's acknowledgements from its stdout (one per
-commit: the last committed sequence number, and how many batches are done), updates ``committed_seq`` and calls
-``on_commit``. It wakes a few hundred times a second at most, so it takes next to nothing from the loop.
+Loop side (``AuditWriter``, in the trading process): ``submit`` encodes a batch of events (and the causes of the
+order commands among them) with one msgspec call, about 0.3 us a record, and writes it to the writer process's
+stdin as one frame. That is all the loop pays: numbering, the SHA-256 chain, checkpoints and SQLite run in the
+writer process (``writer_process``), on another core, without the loop's GIL. A thread in the trading process
+reads the writer's acknowledgements from its stdout (one per commit: the last committed sequence number, and how
+many batches are done), updates ``committed_seq`` and calls ``on_commit``; it wakes once per commit, a few hundred
+times a second at most.
 
 Bounded, and nothing dropped: at most ``max_batches`` batches are in flight (sent, not yet committed). When the
 writer falls that far behind (the disk cannot keep up), ``submit`` counts it in ``full_waits``, logs a warning and
@@ -37,7 +38,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -45,13 +46,14 @@ from tapeflow.compliance.audit_store import AuditStore
 from tapeflow.compliance.chain import Checkpoint, Stored, checkpoint_mac
 from tapeflow.model.errors import EngineError
 
+if TYPE_CHECKING:
+    from tapeflow.model.events import Event
+
 log = logging.getLogger(__name__)
 
-Pending = tuple[int, str, str, str, str, Any, Any]
-"""(ts, kind, order_id, strategy_id, symbol, event, cause or None): a record before it has a number and a hash."""
 
 # Frames to the writer: header (payload length, kind) then payload. Kinds: config (msgpack WriterConfig, first
-# frame only), batch (msgpack array of Pending), flush (8-byte token). End of file means stop.
+# frame only), batch (msgpack [events, [[index, cause], ...]]), flush (8-byte token). End of file means stop.
 TO_WRITER = struct.Struct("<IB")
 CONFIG, BATCH, FLUSH = 1, 2, 3
 # Frames from the writer: kind, last committed seq, batches done, flush token, length of the text that follows.
@@ -87,23 +89,29 @@ class ChainWriter:
         self.committed_seq = self.seq
         self.transactions = 0
         self._rows: list[Stored] = []
-        self._decode = msgspec.msgpack.Decoder(list[msgspec.Raw]).decode
+        self._decode = msgspec.msgpack.Decoder(tuple[list[msgspec.Raw], list[tuple[int, msgspec.Raw]]]).decode
 
     def add(self, batch: bytes) -> None:
         """Number and chain the records of an encoded batch; they are committed by the next ``commit``.
 
-        Each record's bytes as the loop encoded them are its canonical encoding (``chain.canonical``): they are
-        hashed and stored as they are, never decoded here. This loop is the writer's whole per-record cost in
-        Python (about 1.5 us), the rest is SQLite writing the bytes."""
+        A batch is ``[events, [[index, cause], ...]]``: the events as the loop encoded them, and the causes of the
+        order commands among them. Those bytes are hashed (``chain.record_hash``, written out here) and stored as
+        they are, never decoded: this loop is the writer's whole per-record cost in Python, the rest is SQLite."""
         seq = self.seq
         prev = self.prev
         append = self._rows.append
         sha256 = hashlib.sha256
         join = b"".join
-        for raw in self._decode(batch):
+        events, cause_list = self._decode(batch)
+        causes = dict(cause_list)
+        get = causes.get
+        for i, raw in enumerate(events):
             seq += 1
-            digest = sha256(join((prev, seq.to_bytes(8, "big"), raw))).digest()
-            append((seq, raw, prev, digest))
+            cause = get(i)
+            digest = sha256(
+                join((prev, seq.to_bytes(8, "big"), len(raw).to_bytes(4, "big"), raw, b"" if cause is None else cause))
+            ).digest()
+            append((seq, raw, cause, prev, digest))
             prev = digest
         self.seq = seq
         self.prev = prev
@@ -210,17 +218,18 @@ class AuditWriter:
         config = WriterConfig(store, kwargs, self.key, self.key_id, self.checkpoint_every)
         self._send(CONFIG, msgspec.msgpack.encode(config))
 
-    def submit(self, batch: Sequence[Pending]) -> None:
-        """Encode ``batch`` and send it to the writer. Waits only when ``max_batches`` batches are in flight."""
+    def submit(self, events: Sequence[Event], causes: Sequence[tuple[int, Any]] = ()) -> None:
+        """Encode ``events`` (with ``causes``: ``(index in events, OrderCause)`` for order commands) and send them
+        to the writer, to be recorded in this order. Waits only when ``max_batches`` batches are in flight."""
         if self._error is not None:
             self._raise()
         if self._proc is None:
             self.start()
         if self._batches_sent - self._batches_done >= self.max_batches:
             self._wait_for_room()
-        self._send(BATCH, self._encode(batch))
+        self._send(BATCH, self._encode((events, causes)))
         self._batches_sent += 1
-        self.submitted += len(batch)
+        self.submitted += len(events)
 
     def flush(self) -> int:
         """Wait until every submitted record is committed; returns the last committed sequence number."""

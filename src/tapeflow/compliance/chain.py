@@ -1,13 +1,13 @@
 """The hash chain that makes the audit trail tamper-evident, HMAC-signed checkpoints, and the verifier.
 
-Each record's hash is SHA-256 over the previous record's hash, the record's sequence number (8 bytes, big-endian)
-and its canonical encoding: the msgpack array ``[ts, kind, order_id, strategy_id, symbol, event, cause]`` with the
-event and the cause (or nil) inline, exactly as the trading loop encoded the record. So every field of every
-record is covered, the bytes hashed never depend on Python dict order or on the store, and the writer hashes the
-bytes it received without decoding them (``Stored``: what a store keeps per record). Editing a record changes
-its hash; deleting, inserting or reordering records breaks the link from one record to the next or the run of
-sequence numbers. ``verify`` also requires body and cause to be one msgpack object each, so that bytes cannot
-move from one to the other and keep the canonical encoding.
+Each record's hash is SHA-256 over the previous record's hash, the record's sequence number (8 bytes, big-endian),
+the length of the event's encoding (4 bytes), the event as the trading loop encoded it (tapeflow's exact msgpack
+encoding, ``body``) and the cause (msgpack of ``OrderCause``; nothing for records without one). Every byte of the
+record is covered, nothing hashed depends on Python dict order or on the store, the length keeps bytes from moving
+between event and cause unnoticed, and the writer hashes the bytes it received without decoding them. A record's
+other fields (time, kind, order, strategy, symbol) are read from the event (``row_of``), so they cannot disagree
+with what was hashed. Editing a record changes its hash; deleting, inserting or reordering records breaks the link
+from one record to the next or the run of sequence numbers.
 
 A chain alone proves only internal consistency: whoever can write the database can also recompute every hash
 after an edit. Checkpoints close that gap: every so often the writer signs ``(seq, hash)`` with a secret key
@@ -28,13 +28,25 @@ GENESIS = bytes(32)
 """``prev`` of the first record of a trail."""
 
 _CHECKPOINT_DOMAIN = b"tapeflow-audit-checkpoint-v1"
-_encode = msgspec.msgpack.Encoder().encode
-_decode_fields = msgspec.msgpack.Decoder(tuple[int, str, str, str, str, msgspec.Raw, msgspec.Raw]).decode
 _NIL = b"\xc0"
 
 
+class _Head(msgspec.Struct):
+    """The fields of an encoded event a record is filed under; the decoder skips every other field."""
+
+    type: str = ""
+    ts_init: int = 0
+    client_order_id: str = ""
+    strategy_id: str = ""
+    symbol: str = ""
+
+
+_decode_head = msgspec.msgpack.Decoder(_Head).decode
+
+
 class Row(NamedTuple):
-    """One stored record, as the store keeps it: the fields hashed, then the link and the hash."""
+    """One record as readers see it. ``ts`` (the event's ``ts_init``), ``kind`` (its type), ``order_id`` (its
+    ``client_order_id``), ``strategy_id`` and ``symbol`` are read from ``body``; ``prev`` and ``hash`` link it."""
 
     seq: int
     ts: int
@@ -48,31 +60,28 @@ class Row(NamedTuple):
     hash: bytes
 
 
-Stored = tuple[int, msgspec.Raw, bytes, bytes]
-"""A record as the writer produces and a store keeps it: ``(seq, canonical, prev, hash)``."""
+Stored = tuple[int, msgspec.Raw, "msgspec.Raw | None", bytes, bytes]
+"""A record as the writer produces and a store keeps it: ``(seq, event, cause or None, prev, hash)``, the event
+and the cause being their msgpack bytes as the trading loop encoded them."""
 
 
-def canonical(ts: int, kind: str, order_id: str, strategy_id: str, symbol: str, body: bytes, cause: bytes) -> bytes:
-    """The canonical encoding of a record's fields (``body`` and ``cause`` are msgpack already, inlined)."""
-    return _encode((ts, kind, order_id, strategy_id, symbol, msgspec.Raw(body), msgspec.Raw(cause) if cause else None))
-
-
-def row_of(seq: int, data: bytes | msgspec.Raw, prev: bytes, digest: bytes) -> Row:
-    """The ``Row`` a stored record stands for. A record whose canonical bytes do not parse becomes a row that fails
-    its hash check (kind ``<corrupt record>``), so that ``verify`` names it."""
+def row_of(seq: int, body: bytes | msgspec.Raw, cause: bytes | msgspec.Raw | None, prev: bytes, digest: bytes) -> Row:
+    """The ``Row`` a stored record stands for. A record whose event does not parse becomes a row with an empty hash
+    (kind ``<corrupt record>``), which ``verify`` reports as altered."""
+    body_bytes = bytes(body)
     try:
-        ts, kind, order_id, strategy_id, symbol, body, cause = _decode_fields(data)
+        head = _decode_head(body_bytes)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        return Row(seq, 0, f"<corrupt record: {exc}>", "", "", "", b"", b"", prev, b"")
-    cause_bytes = bytes(cause)
+        return Row(seq, 0, f"<corrupt record: {exc}>", "", "", "", body_bytes, b"", prev, b"")
+    cause_bytes = b"" if cause is None else bytes(cause)
     return Row(
         seq,
-        ts,
-        kind,
-        order_id,
-        strategy_id,
-        symbol,
-        bytes(body),
+        head.ts_init,
+        head.type,
+        head.client_order_id,
+        head.strategy_id,
+        head.symbol,
+        body_bytes,
         b"" if cause_bytes == _NIL else cause_bytes,
         prev,
         digest,
@@ -81,18 +90,7 @@ def row_of(seq: int, data: bytes | msgspec.Raw, prev: bytes, digest: bytes) -> R
 
 def stored_of(row: Row) -> Stored:
     """What a store keeps for ``row`` (the inverse of ``row_of``; for tools that rewrite a trail, and tests)."""
-    data = canonical(row.ts, row.kind, row.order_id, row.strategy_id, row.symbol, row.body, row.cause)
-    return (row.seq, msgspec.Raw(data), row.prev, row.hash)
-
-
-def _one_object(data: bytes) -> bool:
-    """Whether ``data`` is exactly one msgpack object: otherwise bytes could move between body and cause and keep
-    the canonical encoding, hence the hash."""
-    try:
-        msgspec.msgpack.decode(data, type=msgspec.Raw)
-    except msgspec.DecodeError:
-        return False
-    return True
+    return (row.seq, msgspec.Raw(row.body), msgspec.Raw(row.cause) if row.cause else None, row.prev, row.hash)
 
 
 class Checkpoint(NamedTuple):
@@ -102,12 +100,9 @@ class Checkpoint(NamedTuple):
     mac: bytes
 
 
-def record_hash(
-    prev: bytes, seq: int, ts: int, kind: str, order_id: str, strategy_id: str, symbol: str, body: bytes, cause: bytes
-) -> bytes:
-    """SHA-256 of ``prev``, ``seq`` and the canonical encoding of the record's fields."""
-    data = canonical(ts, kind, order_id, strategy_id, symbol, body, cause)
-    return hashlib.sha256(prev + seq.to_bytes(8, "big") + data).digest()
+def record_hash(prev: bytes, seq: int, body: bytes, cause: bytes) -> bytes:
+    """SHA-256 of ``prev``, ``seq``, the length of ``body``, ``body`` and ``cause`` (the writer inlines this)."""
+    return hashlib.sha256(b"".join((prev, seq.to_bytes(8, "big"), len(body).to_bytes(4, "big"), body, cause))).digest()
 
 
 def checkpoint_mac(key: bytes, seq: int, chain_hash: bytes) -> bytes:
@@ -163,10 +158,8 @@ def verify(rows: Iterable[Row], checkpoints: Iterable[Checkpoint] = (), key: byt
             return bad(row.seq, f"record {row.seq} was altered: it cannot be read ({row.kind})")
         if row.prev != prev:
             return bad(row.seq, f"record {row.seq} does not link to record {row.seq - 1} (inserted, moved or edited)")
-        digest = record_hash(
-            prev, row.seq, row.ts, row.kind, row.order_id, row.strategy_id, row.symbol, row.body, row.cause
-        )
-        if digest != row.hash or not _one_object(row.body) or (row.cause and not _one_object(row.cause)):
+        digest = record_hash(prev, row.seq, row.body, row.cause)
+        if digest != row.hash:
             return bad(row.seq, f"record {row.seq} ({row.kind}) was altered: its content does not match its hash")
         if row.seq in wanted:
             hashes[row.seq] = digest
