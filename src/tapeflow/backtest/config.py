@@ -27,6 +27,7 @@ import msgspec
 from tapeflow.config import SyntheticConfig
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.prices import price_from_str
+from tapeflow.risk.config import RiskConfig
 from tapeflow.venues.sim.exchange import SimExchangeConfig
 from tapeflow.venues.sim.fees import FeesConfig
 from tapeflow.venues.sim.latency import FixedLatency
@@ -97,3 +98,5 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     exchange: SimExchangeConfig = SimExchangeConfig()
     portfolio: PortfolioSection = PortfolioSection()
     output: OutputConfig = OutputConfig()
+    risk: RiskConfig | None = None
+    """The ``[risk]`` section (``tapeflow.risk.config``, docs/RISK.md); left out, only hand-made rules run."""

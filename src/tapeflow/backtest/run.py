@@ -52,6 +52,7 @@ def build_backtest(
             sample_interval_ns=cfg.portfolio.sample_interval_ms * 1_000_000,
         ),
         extra=extra,
+        risk=cfg.risk,
     )
 
 

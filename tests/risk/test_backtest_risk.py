@@ -1,0 +1,56 @@
+"""``tapeflow backtest`` reads a ``[risk]`` section and its rejections show up by rule in ``--json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tapeflow.cli import app
+
+CONFIG = """
+[data]
+kind = "synthetic"
+
+[data.synthetic]
+symbols = ["AAPL"]
+events_per_symbol = 3000
+seed = 7
+
+[strategy]
+name = "imbalance_quoter"
+params = { quantity = 100, threshold = 0.3, max_position = 500 }
+
+[portfolio]
+capital = "1000000.00"
+"""
+
+RISK = """
+[risk.order]
+max_quantity = 50
+
+[risk.kill_switch]
+max_rejects = 1000000
+"""
+
+
+def run(tmp_path: Path, text: str) -> dict[str, object]:
+    path = tmp_path / "bt.toml"
+    path.write_text(text)
+    result = CliRunner().invoke(app, ["backtest", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    engine: dict[str, object] = json.loads(result.stdout)["engine"]
+    return engine
+
+
+def test_risk_section_rejects_by_rule(tmp_path: Path) -> None:
+    engine = run(tmp_path, CONFIG + RISK)
+    by_rule = engine["risk_rejections_by_rule"]
+    assert isinstance(by_rule, dict) and by_rule.get("max_order_quantity", 0) > 0
+    assert engine["risk_rejected"] == sum(by_rule.values())
+
+
+def test_no_risk_section_builds_no_configured_rules(tmp_path: Path) -> None:
+    engine = run(tmp_path, CONFIG)
+    assert engine["risk_rejections_by_rule"] == {}
