@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import msgspec
 
@@ -27,7 +27,7 @@ from tapeflow.book.signals import SignalConfig
 from tapeflow.compliance.audit import AuditTrail
 from tapeflow.compliance.stp import StpGate, StpMode
 from tapeflow.engine.kernel import Component, Kernel
-from tapeflow.execution.engine import ExecutionEngine
+from tapeflow.execution.engine import ExecutionEngine, OrderRoute
 from tapeflow.model.events import Event
 from tapeflow.portfolio import Portfolio, PortfolioConfig
 from tapeflow.report.results import ResultsCollector, Summary
@@ -71,7 +71,7 @@ class Backtest:
         self.execution = ExecutionEngine([self.exchange])
         self.stp = StpGate(self.execution, stp) if stp is not None else None  # self-trade check before the venue
         self.portfolio = Portfolio(portfolio, book_marks=self._book_mark_x2)
-        route = self.execution if self.stp is None else cast(ExecutionEngine, self.stp)
+        route: OrderRoute = self.execution if self.stp is None else self.stp
         risk_ctx = RiskContext(books=self.books, portfolio=self.portfolio, orders=self.execution)
         if risk is None:
             self.risk = RiskEngine(route, risk_rules, context=risk_ctx)

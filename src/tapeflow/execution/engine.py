@@ -9,7 +9,7 @@ table. Reports the table refuses are counted in ``refused_reports`` and kept in 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tapeflow.execution.orders import Order
 from tapeflow.model.errors import ConfigError
@@ -29,6 +29,17 @@ if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
 
 _REPORTS = (OrderAccepted, OrderRejected, OrderFilled, OrderCancelled, OrderExpired, OrderUpdated)
+
+
+class OrderRoute(Protocol):
+    """What the risk engine hands approved commands to: the execution engine, or a gate in front of it (the
+    self-trade prevention gate) that answers the same three methods."""
+
+    def execute(self, command: Command) -> None: ...
+
+    def order(self, client_order_id: str) -> Order | None: ...
+
+    def open_orders(self, symbol: str | None = None, strategy_id: str | None = None) -> Iterator[Order]: ...
 
 
 class ExecutionEngine:

@@ -43,7 +43,7 @@ from tapeflow.venues.base import Command
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
-    from tapeflow.execution.engine import ExecutionEngine
+    from tapeflow.execution.engine import OrderRoute
 
 __all__ = ["MaxOrderQuantity", "RiskEngine", "RiskRule", "TripRule", "Violation"]
 
@@ -62,7 +62,7 @@ class TripRule(Protocol):
 class RiskEngine:
     def __init__(
         self,
-        execution: ExecutionEngine,
+        execution: OrderRoute,
         rules: Sequence[RiskRule] = (),
         *,
         context: RiskContext | None = None,
