@@ -4,10 +4,10 @@ disk and never shares the GIL with hashing and SQLite.
 Loop side (``AuditWriter``, in the trading process): ``submit`` encodes a batch of events (and the causes of the
 order commands among them) with one msgspec call, about 0.3 us a record, and writes it to the writer process's
 stdin as one frame. That is all the loop pays: numbering, the SHA-256 chain, checkpoints and SQLite run in the
-writer process (``writer_process``), on another core, without the loop's GIL. A thread in the trading process
-reads the writer's acknowledgements from its stdout (one per commit: the last committed sequence number, and how
-many batches are done), updates ``committed_seq`` and calls ``on_commit``; it wakes once per commit, a few hundred
-times a second at most.
+writer process (``writer_process``), on another core, without the loop's GIL. The writer acknowledges each commit
+on its stdout (the last committed sequence number, and how many batches are done); the trading process reads the
+acknowledgements at each hand-over, in ``flush`` and while waiting for room, updates ``committed_seq`` and calls
+``on_commit``.
 
 Bounded, and nothing dropped: at most ``max_batches`` batches are in flight (sent, not yet committed). When the
 writer falls that far behind (the disk cannot keep up), ``submit`` counts it in ``full_waits``, logs a warning and
@@ -32,13 +32,14 @@ import fcntl
 import hashlib
 import logging
 import os
+import select
 import struct
 import subprocess
 import sys
-import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import msgspec
 
@@ -153,7 +154,12 @@ def _package_root() -> str:
 
 class AuditWriter:
     """Owns a writer process for ``store`` from ``start`` to ``close``. ``store`` is opened again by the writer
-    (``store.spec()``); this process uses its own connection only to learn where the chain resumes."""
+    (``store.spec()``); this process uses its own connection only to learn where the chain resumes.
+
+    Acknowledgements are read by the caller's thread, not by a thread of their own: without blocking at every
+    ``submit`` (one ``read`` that usually finds nothing), and waiting in ``flush``, ``close`` and when the queue is
+    full. A reader thread would take the GIL from the loop at every commit and cost it a thread switch each time;
+    the price is that ``committed_seq`` and ``on_commit`` learn of a commit at the next hand-over or flush."""
 
     def __init__(
         self,
@@ -180,8 +186,9 @@ class AuditWriter:
         self._flushed = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._fd = -1
-        self._reader: threading.Thread | None = None
-        self._cond = threading.Condition()
+        self._ack_fd = -1
+        self._acks = bytearray()
+        self._eof = False
         self._error: str | None = None
         self._closing = False
         self._encode = msgspec.msgpack.Encoder().encode
@@ -211,20 +218,24 @@ class AuditWriter:
         assert proc.stdin is not None and proc.stdout is not None
         self._proc = proc
         self._fd = proc.stdin.fileno()
+        self._ack_fd = proc.stdout.fileno()
+        os.set_blocking(self._ack_fd, False)
+        os.set_blocking(self._fd, False)
         with contextlib.suppress(OSError):  # Linux only; elsewhere the default pipe size is slower, not wrong
             fcntl.fcntl(self._fd, _F_SETPIPE_SZ, _PIPE_BYTES)
-        self._reader = threading.Thread(target=self._read_acks, name="tapeflow-audit-acks", daemon=True)
-        self._reader.start()
+            fcntl.fcntl(self._ack_fd, _F_SETPIPE_SZ, _PIPE_BYTES)  # unread acks must never block the writer
         config = WriterConfig(store, kwargs, self.key, self.key_id, self.checkpoint_every)
         self._send(CONFIG, msgspec.msgpack.encode(config))
 
     def submit(self, events: Sequence[Event], causes: Sequence[tuple[int, Any]] = ()) -> None:
         """Encode ``events`` (with ``causes``: ``(index in events, OrderCause)`` for order commands) and send them
         to the writer, to be recorded in this order. Waits only when ``max_batches`` batches are in flight."""
-        if self._error is not None:
-            self._raise()
         if self._proc is None:
             self.start()
+        else:
+            self._poll(block=False)
+        if self._error is not None:
+            self._raise()
         if self._batches_sent - self._batches_done >= self.max_batches:
             self._wait_for_room()
         self._send(BATCH, self._encode((events, causes)))
@@ -240,9 +251,8 @@ class AuditWriter:
         self._flush_token += 1
         token = self._flush_token
         self._send(FLUSH, token.to_bytes(8, "little"))
-        with self._cond:
-            while self._flushed < token and self._error is None:
-                self._cond.wait()
+        while self._flushed < token and self._error is None:
+            self._poll(block=True)
         if self._error is not None:
             self._raise()
         return self.committed_seq
@@ -256,95 +266,118 @@ class AuditWriter:
                     self.flush()
             finally:
                 self._closing = True
-                assert proc.stdin is not None
+                assert proc.stdin is not None and proc.stdout is not None
                 with contextlib.suppress(OSError):
                     proc.stdin.close()  # end of file: the writer commits what it has and exits
+                deadline = time.monotonic() + 60
+                while not self._eof and time.monotonic() < deadline:
+                    self._poll(block=True, timeout=1.0)
                 try:
-                    proc.wait(timeout=60)
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-                if self._reader is not None:
-                    self._reader.join()
-                assert proc.stdout is not None
+                    self._fail("the writer process did not exit within 60 s after the end of the run; killed")
                 proc.stdout.close()
                 self._proc = None
         self.store.close()
+        if self._error is not None:
+            self._raise()  # records after committed_seq are not in the store: the run must not end as if they were
 
     def _send(self, kind: int, payload: bytes) -> None:
+        """Write one frame. The pipe is non-blocking: when it is full (the writer is busy committing and has not
+        read for a while) the wait is counted in ``full_waits`` like a full queue, never hidden in a write."""
         header = TO_WRITER.pack(len(payload), kind)
         try:
             written = os.writev(self._fd, (header, payload))
-            total = len(header) + len(payload)
-            if written < total:  # a signal interrupted a large write: send the rest
-                rest = (header + payload)[written:]
-                while rest:
-                    rest = rest[os.write(self._fd, rest) :]
+        except BlockingIOError:
+            written = 0
         except OSError as exc:
-            self._fail(f"cannot send to the audit writer process: {exc}")
-            self._raise()
+            self._broken(exc)
+        total = len(header) + len(payload)
+        if written == total:
+            return
+        self._report_full("the pipe to the writer is full")
+        rest = memoryview(header + payload)[written:]
+        while rest:
+            select.select([self._ack_fd], [self._fd], [], 1.0)
+            self._poll(block=False)  # keep reading acknowledgements, so the writer never blocks on them
+            if self._error is not None:
+                self._raise()
+            try:
+                rest = rest[os.write(self._fd, rest) :]
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                self._broken(exc)
 
-    def _wait_for_room(self) -> None:
+    def _broken(self, exc: OSError) -> NoReturn:
+        self._poll(block=False)  # the writer may have said why it stopped
+        self._fail(f"cannot send to the audit writer process: {exc}")
+        self._raise()
+
+    def _report_full(self, why: str) -> None:
         self.full_waits += 1
         if self.full_waits == 1 or self.full_waits % 1000 == 0:
             log.warning(
-                "audit queue full (%d batches in flight, %d times so far): the trading loop waits for the writer",
-                self.max_batches,
-                self.full_waits,
+                "audit queue full (%s, %d times so far): the trading loop waits for the writer", why, self.full_waits
             )
-        with self._cond:
-            while self._batches_sent - self._batches_done >= self.max_batches and self._error is None:
-                self._cond.wait()
+
+    def _wait_for_room(self) -> None:
+        self._report_full(f"{self.max_batches} batches in flight")
+        while self._batches_sent - self._batches_done >= self.max_batches and self._error is None:
+            self._poll(block=True)
         if self._error is not None:
             self._raise()
 
-    def _raise(self) -> None:
+    def _raise(self) -> NoReturn:
         raise EngineError(f"the audit writer stopped: {self._error}; no record after {self.committed_seq} is kept")
 
     def _fail(self, message: str) -> None:
-        with self._cond:
-            if self._error is None:
-                self._error = message
-            self._cond.notify_all()
+        if self._error is None:
+            self._error = message
+            log.error("audit writer: %s", message)
 
-    # -- acknowledgement thread ---------------------------------------------------------------------------------
+    # -- acknowledgements ---------------------------------------------------------------------------------------
 
-    def _read_acks(self) -> None:
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
-        stream = proc.stdout
-        size = FROM_WRITER.size
+    def _poll(self, *, block: bool, timeout: float | None = None) -> None:
+        """Read and apply the acknowledgements that have arrived (waiting for some first if ``block``)."""
+        if self._eof:
+            return
+        if block:
+            select.select([self._ack_fd], [], [], timeout)
+        buf = self._acks
         while True:
-            header = _read_exact(stream, size)
-            if header is None:
+            try:
+                chunk = os.read(self._ack_fd, 65536)
+            except BlockingIOError:
                 break
-            kind, seq, done, token, text_len = FROM_WRITER.unpack(header)
-            text = _read_exact(stream, text_len) if text_len else b""
+            if not chunk:
+                self._eof = True
+                break
+            buf += chunk
+        size = FROM_WRITER.size
+        pos = 0
+        while len(buf) - pos >= size:
+            kind, seq, done, token, text_len = FROM_WRITER.unpack_from(buf, pos)
+            if len(buf) - pos - size < text_len:
+                break
+            text = bytes(buf[pos + size : pos + size + text_len])
+            pos += size + text_len
             if kind == FAILED:
-                self._fail((text or b"").decode(errors="replace"))
-                log.error("audit writer failed: %s", self._error)
+                self._fail(text.decode(errors="replace"))
                 continue
-            with self._cond:
-                if seq > self.committed_seq:
-                    self.committed_seq = seq
-                self._batches_done = max(self._batches_done, done)
-                if kind == FLUSHED:
-                    self._flushed = token
-                self._cond.notify_all()
+            if seq > self.committed_seq:
+                self.committed_seq = seq
+            if done > self._batches_done:
+                self._batches_done = done
+            if kind == FLUSHED:
+                self._flushed = token
             if kind != READY and self.on_commit is not None:
                 self.on_commit(seq)
-        code = proc.wait()
-        if not (self._closing and code == 0):
-            self._fail(f"the writer process exited (code {code})")
-
-
-def _read_exact(stream: Any, n: int) -> bytes | None:
-    """``n`` bytes, or None at end of file (a torn frame at the end counts as end of file)."""
-    parts = []
-    while n:
-        chunk = stream.read(n)
-        if not chunk:
-            return None
-        parts.append(chunk)
-        n -= len(chunk)
-    return b"".join(parts)
+        del buf[:pos]
+        if self._eof:
+            assert self._proc is not None
+            code = self._proc.wait()
+            if not (self._closing and code == 0):
+                self._fail(f"the writer process exited (code {code})")

@@ -40,8 +40,9 @@ from tapeflow.compliance.audit_writer import (
     WriterConfig,
 )
 
-MAX_GROUP = 64
-"""Batches committed in one transaction at most (bounds how long a flush waits behind them)."""
+MAX_GROUP = 8
+"""Batches committed in one transaction at most (about 1 MB): bounds how long a flush waits behind them, and how
+long the pipe goes unread while SQLite writes (the pipe holds 1 MB; a longer commit would make the loop wait)."""
 
 _READ = 1 << 20
 
