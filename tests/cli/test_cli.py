@@ -34,6 +34,8 @@ def test_demo_json_prints_exactly_one_object() -> None:
     assert summary["orders"] > 0
     assert summary["fills"] == report["engine"]["exchange_fills"] > 0
     assert summary["final_equity_units"] == summary["starting_equity_units"] + summary["pnl_units"]
+    # the built-in configuration has pre-trade risk on: the quoter's naked short sales are refused
+    assert report["engine"]["risk_rejections_by_rule"].get("short_locate", 0) > 0
 
 
 def test_demo_table_names_the_measures() -> None:

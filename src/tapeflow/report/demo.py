@@ -1,8 +1,8 @@
 """``tapeflow demo``: a full backtest on the built-in synthetic market, runnable on a fresh machine with no data.
 
 The imbalance quoter trades four synthetic symbols through everything a real run uses: the kernel, the L2 books,
-the simulated exchange with colocated latency, queue position and fees, risk, execution, the portfolio and the
-results. ``--config`` takes the same TOML as ``tapeflow backtest`` (examples/synthetic_quoter.toml).
+the simulated exchange with colocated latency, queue position and fees, pre-trade risk (its rejections by rule
+are in the summary), execution, the portfolio and the results. ``--config`` takes the same TOML as ``tapeflow backtest`` (examples/synthetic_quoter.toml).
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ from tapeflow.config import load_config
 
 
 def build_config(config_path: Path | None, events_per_symbol: int | None, seed: int | None) -> BacktestConfig:
-    cfg = load_config(config_path, BacktestConfig) if config_path is not None else BacktestConfig()
+    """The given configuration, or the built-in one: examples/synthetic_quoter.toml with its risk section."""
+    if config_path is not None:
+        cfg = load_config(config_path, BacktestConfig)
+    else:
+        from tapeflow.risk.config import OrderChecks, RiskConfig
+
+        cfg = BacktestConfig(risk=RiskConfig(order=OrderChecks(max_quantity=1_000)))
     market = cfg.data.synthetic
     if events_per_symbol is not None:
         market = msgspec.structs.replace(market, events_per_symbol=events_per_symbol)
