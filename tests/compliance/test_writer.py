@@ -1,0 +1,57 @@
+"""The writer process: a full queue is counted and logged and nothing is dropped; an old file is refused."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tapeflow.compliance import AuditWriter, SqliteAuditStore, verify
+from tapeflow.model import DataError, Signal
+
+T0 = 1_718_978_400_000_000_000
+
+
+def _signals(start: int, n: int) -> list[Signal]:
+    return [
+        Signal(ts_event=t, ts_init=t, strategy_id="s", symbol="AAPL", name="x", value=1.0, reason="r")
+        for t in range(start, start + n)
+    ]
+
+
+def test_full_queue_is_reported_and_nothing_is_dropped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    writer = AuditWriter(SqliteAuditStore(tmp_path / "a.db"), max_batches=1, key=b"k")
+    writer.start()
+    with caplog.at_level(logging.WARNING, logger="tapeflow.compliance.audit_writer"):
+        for i in range(5):  # the writer process is still starting: every batch after the first waits for room
+            writer.submit(_signals(T0 + i * 100, 100))
+    assert writer.full_waits >= 1
+    assert any("audit queue full" in r.getMessage() for r in caplog.records)
+    assert writer.flush() == 500
+    writer.close()
+    store = SqliteAuditStore(tmp_path / "a.db", readonly=True)
+    result = verify(store.rows(), store.checkpoints(), b"k")
+    assert result.ok and result.records == 500
+    assert [r.ts for r in store.rows()] == list(range(T0, T0 + 500))
+
+
+def test_a_second_run_continues_the_chain(tmp_path: Path) -> None:
+    for run in range(2):
+        writer = AuditWriter(SqliteAuditStore(tmp_path / "a.db"), key=b"k")
+        writer.submit(_signals(T0 + run * 10, 10))
+        writer.close()
+        assert writer.committed_seq == 10 * (run + 1)
+    store = SqliteAuditStore(tmp_path / "a.db", readonly=True)
+    result = verify(store.rows(), store.checkpoints(), b"k")
+    assert result.ok and result.records == 20
+
+
+def test_a_file_of_the_old_format_is_refused(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "old.db")
+    db.execute("CREATE TABLE records (seq INTEGER PRIMARY KEY, body BLOB)")
+    db.commit()
+    db.close()
+    with pytest.raises(DataError, match="older tapeflow"):
+        SqliteAuditStore(tmp_path / "old.db", readonly=True)
