@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,16 @@ def test_a_file_of_the_old_format_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(DataError, match="older tapeflow"):
         SqliteAuditStore(tmp_path / "old.db", readonly=True)
+
+
+def test_ctrl_c_does_not_stop_the_writer(tmp_path: Path) -> None:
+    """An interrupt reaches the whole process group; the trading process decides when the trail ends."""
+    writer = AuditWriter(SqliteAuditStore(tmp_path / "a.db"))
+    writer.submit(_signals(T0, 10))
+    writer.flush()
+    assert writer.pid is not None
+    os.kill(writer.pid, signal.SIGINT)
+    time.sleep(0.1)
+    writer.submit(_signals(T0 + 10, 10))
+    assert writer.flush() == 20
+    writer.close()

@@ -9,10 +9,11 @@ on its stdout (the last committed sequence number, and how many batches are done
 acknowledgements at each hand-over, in ``flush`` and while waiting for room, updates ``committed_seq`` and calls
 ``on_commit``.
 
-Bounded, and nothing dropped: at most ``max_batches`` batches are in flight (sent, not yet committed). When the
-writer falls that far behind (the disk cannot keep up), ``submit`` counts it in ``full_waits``, logs a warning and
-waits for the writer: a trading loop that outruns its audit trail must slow down rather than trade unrecorded.
-``flush`` waits until everything submitted so far is committed (on stop, and on a kill switch).
+Bounded, and nothing dropped: at most ``max_batches`` batches are in flight (sent, not yet committed), and the pipe
+(1 MB) is written without blocking. When the writer falls that far behind (the disk cannot keep up) or has not
+read the pipe for a while, ``submit`` counts it in ``full_waits``, logs a warning and waits for the writer: a
+trading loop that outruns its audit trail must slow down rather than trade unrecorded. ``flush`` waits until
+everything submitted so far is committed (on stop, and on a kill switch).
 
 Records are numbered and chained in the writer, in the order the batches arrive through one pipe, which is the
 loop's order: the chain is the same on every run (only how records are grouped into transactions varies).

@@ -20,6 +20,7 @@ import contextlib
 import importlib
 import os
 import select
+import signal
 import sys
 from collections import deque
 from typing import Any
@@ -134,6 +135,9 @@ def serve(fd: int, acks: _Acks) -> None:
 
 
 def main() -> int:
+    # Ctrl-C reaches every process of the terminal's group: the trading process decides when the run ends (it
+    # flushes, then closes our stdin), so an interrupt must not kill the writer with batches still in flight.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     ack_fd = os.dup(1)
     os.dup2(2, 1)  # nothing but acknowledgements may reach the trading process's pipe
     acks = _Acks(ack_fd)
