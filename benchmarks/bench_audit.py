@@ -141,12 +141,41 @@ def bench_loop(events: list[Event], audit_path: Path | None) -> tuple[float, flo
     return ran - start, cpu, stopped - ran, trail.records, trail.writer.full_waits
 
 
+def bench_backtest(events_per_symbol: int, audit_path: Path | None) -> tuple[float, float, int]:
+    """The demo's full backtest (synthetic quoter, risk on); with an audit trail when ``audit_path`` is given.
+
+    Returns (wall seconds of the run including the final flush, CPU seconds of this process, records written).
+    """
+    from tapeflow.backtest.engine import Backtest
+    from tapeflow.config import SyntheticConfig
+    from tapeflow.data.synthetic import SyntheticMarket
+    from tapeflow.risk.config import OrderChecks, RiskConfig
+    from tapeflow.strategy.examples.imbalance_quoter import ImbalanceQuoter
+    from tapeflow.venues.geography import preset
+
+    market = SyntheticMarket(SyntheticConfig(events_per_symbol=events_per_symbol))
+    sources = [list(s) for s in market.sources()]
+    audit = AuditTrail.open(audit_path) if audit_path is not None else None
+    bt = Backtest(
+        [ImbalanceQuoter()],
+        latency=preset("colo", "XNAS"),
+        risk=RiskConfig(order=OrderChecks(max_quantity=1_000)),
+        audit=audit,
+    )
+    start, start_cpu = time.perf_counter(), time.process_time()
+    bt.run(sources)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    records = audit.records if audit is not None else 0
+    return elapsed, cpu, records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=300_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--backtest-events", type=int, default=50_000, help="events per symbol of the backtest run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -197,9 +226,32 @@ def main() -> None:
             f"slowdown, CPU time of the loop's thread: {cpu_slowdown * 100:.1f}% (median of paired runs), "
             f"{per_record:.2f} us per record"
         )
+        # the trading loop as a strategy runs it: the demo's backtest, with and without the trail
+        bt_base: list[float] = []
+        bt_runs: list[float] = []
+        bt_base_cpu: list[float] = []
+        bt_runs_cpu: list[float] = []
+        bt_records = 0
+        for i in range(args.repeat):
+            t, c, _ = bench_backtest(args.backtest_events, None)
+            bt_base.append(t)
+            bt_base_cpu.append(c)
+            t, c, bt_records = bench_backtest(args.backtest_events, tmp / f"bt{i}.db")
+            bt_runs.append(t)
+            bt_runs_cpu.append(c)
+        bt_slowdown = med(r / q for r, q in zip(bt_runs, bt_base, strict=True)) - 1
+        bt_cpu_slowdown = med(r / q for r, q in zip(bt_runs_cpu, bt_base_cpu, strict=True)) - 1
+        print(
+            f"backtest (demo: synthetic quoter, risk on, {4 * args.backtest_events:,} feed events): "
+            f"{med(bt_base):.2f} s without the trail, {med(bt_runs):.2f} s with it ({bt_records:,} records); "
+            f"slowdown {bt_slowdown * 100:.1f}% wall, {bt_cpu_slowdown * 100:.1f}% CPU of this process"
+        )
         print(
             json.dumps(
                 {
+                    "backtest_slowdown": round(bt_slowdown, 4),
+                    "backtest_cpu_slowdown": round(bt_cpu_slowdown, 4),
+                    "backtest_records": bt_records,
                     "writer_records_per_s": round(statistics.median(rates)),
                     "writer_records_per_s_best": round(max(rates)),
                     "loop_events_per_s": round(args.events / b),
