@@ -2,7 +2,8 @@
 
 The imbalance quoter trades four synthetic symbols through everything a real run uses: the kernel, the L2 books,
 the simulated exchange with colocated latency, queue position and fees, pre-trade risk (its rejections by rule
-are in the summary), execution, the portfolio and the results. ``--config`` takes the same TOML as ``tapeflow backtest`` (examples/synthetic_quoter.toml).
+are in the summary), execution, the portfolio and the results. ``--config`` takes the same TOML as
+``tapeflow backtest`` (examples/synthetic_quoter.toml).
 """
 
 from __future__ import annotations
