@@ -23,7 +23,7 @@ audit_app = typer.Typer(help="Read, verify and export an audit trail.", no_args_
 T = TypeVar("T")
 DbArg = Annotated[Path, typer.Argument(help="The audit SQLite file a run wrote.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML with [surveillance] and [cat] tables.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML with surveillance and cat tables.")]
 
 
 def _section(path: Path | None, name: str, kind: type[T]) -> T:
