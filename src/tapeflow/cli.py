@@ -74,7 +74,7 @@ def demo(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the synthetic market.")] = None,
 ) -> None:
-    """Run the example strategy over the built-in synthetic market and print a summary."""
+    """A full backtest (quoter, latency, fees, risk) on the built-in synthetic market, with its summary."""
     from tapeflow.report.demo import run_demo
 
     try:
