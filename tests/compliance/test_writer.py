@@ -71,3 +71,65 @@ def test_ctrl_c_does_not_stop_the_writer(tmp_path: Path) -> None:
     writer.submit(_signals(T0 + 10, 10))
     assert writer.flush() == 20
     writer.close()
+
+
+STOP_SCRIPT = """
+import sys
+from tapeflow.compliance import AuditTrail
+from tapeflow.engine import Kernel
+from tapeflow.model import Signal
+
+kernel = Kernel()
+trail = AuditTrail.open(sys.argv[1], key=b"k", close_window_ns=0)
+kernel.add(trail)
+kernel.start(at=1)
+kernel.run([Signal(ts_event=t, ts_init=t, strategy_id="s", symbol="A", name="x", value=1.0, reason="r")
+            for t in range(1, 1001)])
+pid = trail.writer.pid
+kernel.stop()
+print(pid, flush=True)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_stop_does_not_wait_for_the_writer_to_exit_yet_every_record_is_committed(tmp_path: Path) -> None:
+    """The trail's stop returns once the final flush is acknowledged; the writer's exit is reaped later."""
+    from tapeflow.compliance import AuditTrail
+    from tapeflow.compliance.audit_writer import _exiting, _reap
+    from tapeflow.engine import Kernel
+
+    kernel = Kernel()
+    trail = AuditTrail.open(tmp_path / "a.db", key=b"k", close_window_ns=0)
+    kernel.add(trail)
+    kernel.start(at=T0)
+    kernel.run(_signals(T0, 1000))
+    pid = trail.writer.pid
+    assert pid is not None
+    kernel.stop()
+    assert trail.writer.committed_seq == 1000
+    store = SqliteAuditStore(tmp_path / "a.db", readonly=True)
+    result = verify(store.rows(), store.checkpoints(), b"k")
+    assert result.ok and result.records == 1000
+    store.close()
+    _reap(wait=True)
+    assert not _exiting and not _alive(pid)
+
+
+def test_no_writer_process_outlives_the_trading_process(tmp_path: Path) -> None:
+    """A writer left to exit by itself at stop is waited for when the trading process's interpreter exits."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", STOP_SCRIPT, str(tmp_path / "a.db")], capture_output=True, text=True, check=True
+    )
+    assert not _alive(int(out.stdout.split()[0]))
+    store = SqliteAuditStore(tmp_path / "a.db", readonly=True)
+    assert verify(store.rows(), store.checkpoints(), b"k").records == 1000

@@ -146,6 +146,7 @@ class AuditTrail:
         self._last_handover = 0
         self._signals: dict[tuple[str, str], Signal] = {}
         self._models: dict[str, int] = {}
+        """Replaced, never changed in place: every cause since the last ``ModelUpdated`` shares it, uncopied."""
         self._day_end = -1
         self._window_start = 0
         self._close = 0
@@ -181,7 +182,9 @@ class AuditTrail:
         self._close_day()
         self.flush()
         if self.owns_writer:
-            self.writer.close()
+            # every record is committed once the flush above is acknowledged; the writer process's exit is reaped
+            # later (next trail, interpreter exit), so the end of a run does not wait for it
+            self.writer.close(wait=False)
 
     @property
     def records(self) -> int:
@@ -219,13 +222,13 @@ class AuditTrail:
         books = self.books
         book = books.book(symbol) if books is not None else None
         if book is None:
-            return OrderCause(strategy_id=strategy_id, signal=signal, models=dict(self._models))
+            return OrderCause(strategy_id=strategy_id, signal=signal, models=self._models)
         bid = book.best_bid
         ask = book.best_ask
         return OrderCause(
             strategy_id=strategy_id,
             signal=signal,
-            models=dict(self._models),
+            models=self._models,
             book=True,
             bid_price=bid,
             bid_size=book.size_at(Side.BUY, bid) if bid != NO_PRICE else 0,
@@ -252,7 +255,7 @@ class AuditTrail:
             self._handover()
 
     def _on_model(self, event: ModelUpdated) -> None:
-        self._models[event.model_id] = event.version
+        self._models = {**self._models, event.model_id: event.version}
         self._push(event)
 
     def _on_other(self, event: Any) -> None:
