@@ -7,7 +7,7 @@ Configuration is read once, at the edge, and handed to components as frozen stru
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import msgspec
 
@@ -60,8 +60,3 @@ def load_config(path: str | Path, type_: type[T]) -> T:
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", path=p) from exc
     return decode_toml(data, type_, path=p)
-
-
-def to_toml_dict(config: Any) -> Any:
-    """The plain-builtins form of a config struct (for printing the effective configuration)."""
-    return msgspec.to_builtins(config)
