@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapeflow.model import DataError, Event, event_types, from_json, from_msgpack, to_json, to_msgpack
-from tapeflow.model.market import BookLevel, BookOrder
+from tapeflow.model.codec import to_dict
+from tapeflow.model.market import BookLevel, BookOrder, Trade
 
 _ints = st.integers(min_value=0, max_value=2**53 - 1)
 _pos = st.integers(min_value=1, max_value=10**9)
@@ -144,7 +145,23 @@ def test_dropping_any_required_field_is_refused_with_its_name(event: Event, data
     n_required = len(cls.__struct_fields__) - len(cls.__struct_defaults__)
     required = list(cls.__struct_fields__[:n_required])
     field = data.draw(st.sampled_from(required))
-    raw = msgspec.to_builtins(event)
+    raw = to_dict(event)
     del raw[field]
     with pytest.raises(DataError, match=f"missing required field `{field}`"):
         from_json(msgspec.json.encode(raw))
+
+
+def test_msgpack_is_the_array_form_and_json_the_named_form() -> None:
+    trade = Trade(ts_event=1, ts_init=2, symbol="AAPL", price=1_205_500, size=5)
+    assert msgspec.msgpack.decode(to_msgpack(trade))[:6] == ["Trade", 1, 2, "AAPL", 1_205_500, 5]
+    assert msgspec.json.decode(to_json(trade))["type"] == "Trade"
+    assert msgspec.json.decode(to_json(trade))["size"] == 5
+
+
+def test_msgpack_errors_name_the_field_a_position_stands_for() -> None:
+    bad = msgspec.msgpack.encode(["Trade", 1, 2, "AAPL", 1_205_500, -5])
+    with pytest.raises(DataError, match=r"at `\$\[5\]` \(field `size` of Trade\)"):
+        from_msgpack(bad)
+    short = msgspec.msgpack.encode(["Trade", 1, 2, "AAPL"])
+    with pytest.raises(DataError, match=r"missing required field\(s\) `price`, `size` of Trade"):
+        from_msgpack(short)

@@ -20,9 +20,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
-from typing import NamedTuple
+from functools import cache
+from typing import Any, NamedTuple
 
 import msgspec
+
+from tapeflow.model.codec import event_types
 
 GENESIS = bytes(32)
 """``prev`` of the first record of a trail."""
@@ -31,17 +34,37 @@ _CHECKPOINT_DOMAIN = b"tapeflow-audit-checkpoint-v1"
 _NIL = b"\xc0"
 
 
-class _Head(msgspec.Struct):
-    """The fields of an encoded event a record is filed under; the decoder skips every other field."""
-
-    type: str = ""
-    ts_init: int = 0
-    client_order_id: str = ""
-    strategy_id: str = ""
-    symbol: str = ""
+_HEAD_FIELDS = ("ts_init", "client_order_id", "strategy_id", "symbol")
+"""The fields of an event a record is filed under (with its type, the array's first element)."""
 
 
-_decode_head = msgspec.msgpack.Decoder(_Head).decode
+@cache
+def _head_positions() -> dict[str, tuple[int, ...]]:
+    """Per event type, where each of ``_HEAD_FIELDS`` sits in its array form (-1 where the type has no such field)."""
+    out: dict[str, tuple[int, ...]] = {}
+    for cls in event_types():
+        names = cls.__struct_fields__
+        out[cls.__name__] = tuple(names.index(f) + 1 if f in names else -1 for f in _HEAD_FIELDS)
+    return out
+
+
+def _read_head(body: bytes) -> tuple[str, int, str, str, str]:
+    """Type, ``ts_init``, order id, strategy and symbol of an encoded event; ValueError when it is no event."""
+    values = _decode_array(body)
+    if not values or not isinstance(values[0], str):
+        raise ValueError("not an event: an array starting with its type name was expected")
+    kind = values[0]
+    positions = _head_positions().get(kind)
+    if positions is None:
+        return kind, 0, "", "", ""  # a type this version does not know: filed under its name, hash still checked
+    got = [values[p] if 0 < p < len(values) else None for p in positions]
+    ts, order_id, strategy_id, symbol = got
+    if not isinstance(ts, int) or not all(isinstance(v, str) or v is None for v in (order_id, strategy_id, symbol)):
+        raise ValueError(f"a {kind} whose ts_init, client_order_id, strategy_id or symbol has the wrong type")
+    return kind, ts, order_id or "", strategy_id or "", symbol or ""
+
+
+_decode_array = msgspec.msgpack.Decoder(list[Any]).decode
 
 
 class Row(NamedTuple):
@@ -70,17 +93,17 @@ def row_of(seq: int, body: bytes | msgspec.Raw, cause: bytes | msgspec.Raw | Non
     (kind ``<corrupt record>``), which ``verify`` reports as altered."""
     body_bytes = bytes(body)
     try:
-        head = _decode_head(body_bytes)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        kind, ts, order_id, strategy_id, symbol = _read_head(body_bytes)
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
         return Row(seq, 0, f"<corrupt record: {exc}>", "", "", "", body_bytes, b"", prev, b"")
     cause_bytes = b"" if cause is None else bytes(cause)
     return Row(
         seq,
-        head.ts_init,
-        head.type,
-        head.client_order_id,
-        head.strategy_id,
-        head.symbol,
+        ts,
+        kind,
+        order_id,
+        strategy_id,
+        symbol,
         body_bytes,
         b"" if cause_bytes == _NIL else cause_bytes,
         prev,

@@ -93,7 +93,7 @@ def show_command(
     """An order's life, in order, with the signal, models and market state behind it."""
     from tapeflow.cli import fail, print_json
     from tapeflow.compliance.audit import decode_row
-    from tapeflow.model.codec import to_json
+    from tapeflow.model.codec import to_dict
 
     try:
         rows = _store(db).rows_for_order(order)
@@ -109,10 +109,12 @@ def show_command(
             "seq": row.seq,
             "ts": row.ts,
             "kind": row.kind,
-            "event": msgspec.json.decode(to_json(event)),
+            "event": to_dict(event),
         }
         if cause is not None:
             entry["cause"] = msgspec.to_builtins(cause)
+            if cause.signal is not None:
+                entry["cause"]["signal"] = to_dict(cause.signal)
         life.append(entry)
     if json_out:
         print_json({"order": order, "life": life})
