@@ -143,8 +143,11 @@ class AuditTrail:
         self._handed = 0
         self._buf: list[Event] = []
         self._causes: list[tuple[int, OrderCause]] = []
-        self._last_handover = 0
-        self._signals: dict[tuple[str, str], Signal] = {}
+        self._due = flush_interval_ns
+        """Event time at which the next record is handed over whatever the batch's size: ``flush_interval_ns``
+        after the last hand-over (compared, not subtracted: no int is made per record)."""
+        self._signals: dict[str, dict[str, Signal]] = {}
+        """Last signal per strategy, then symbol (two lookups; a tuple key would be built and hashed per signal)."""
         self._models: dict[str, int] = {}
         """Replaced, never changed in place: every cause since the last ``ModelUpdated`` shares it, uncopied."""
         self._day_end = -1
@@ -201,9 +204,8 @@ class AuditTrail:
     def _push(self, event: Event) -> None:
         buf = self._buf
         buf.append(event)
-        ts = event.ts_init
-        if len(buf) >= self.batch_size or ts - self._last_handover >= self.flush_interval_ns:
-            self._last_handover = ts
+        if len(buf) >= self.batch_size or event.ts_init >= self._due:
+            self._due = event.ts_init + self.flush_interval_ns
             self._handover()
 
     def _handover(self) -> None:
@@ -218,7 +220,8 @@ class AuditTrail:
         self._push(cmd)
 
     def _cause(self, strategy_id: str, symbol: str) -> OrderCause:
-        signal = self._signals.get((strategy_id, symbol))
+        signals = self._signals.get(strategy_id)
+        signal = signals.get(symbol) if signals is not None else None
         books = self.books
         book = books.book(symbol) if books is not None else None
         if book is None:
@@ -240,18 +243,19 @@ class AuditTrail:
     def _on_report(self, event: Any) -> None:
         buf = self._buf
         buf.append(event)
-        ts = event.ts_init
-        if len(buf) >= self.batch_size or ts - self._last_handover >= self.flush_interval_ns:
-            self._last_handover = ts
+        if len(buf) >= self.batch_size or event.ts_init >= self._due:
+            self._due = event.ts_init + self.flush_interval_ns
             self._handover()
 
     def _on_signal(self, sig: Signal) -> None:
-        self._signals[(sig.strategy_id, sig.symbol)] = sig
+        signals = self._signals.get(sig.strategy_id)
+        if signals is None:
+            signals = self._signals[sig.strategy_id] = {}
+        signals[sig.symbol] = sig
         buf = self._buf
         buf.append(sig)
-        ts = sig.ts_init
-        if len(buf) >= self.batch_size or ts - self._last_handover >= self.flush_interval_ns:
-            self._last_handover = ts
+        if len(buf) >= self.batch_size or sig.ts_init >= self._due:
+            self._due = sig.ts_init + self.flush_interval_ns
             self._handover()
 
     def _on_model(self, event: ModelUpdated) -> None:

@@ -75,6 +75,11 @@ _PIPE_BYTES = 1 << 20
 """Pipe buffer asked for (Linux): a few dozen batches, so a writer busy committing does not stall the loop's write."""
 
 
+_RECORD_HEAD = struct.Struct(">QI").pack
+"""What ``chain.record_hash`` puts between ``prev`` and the body: the sequence number (8 bytes) and the body's length
+(4 bytes), big-endian, in one call."""
+
+
 class WriterConfig(msgspec.Struct, frozen=True):
     """What the writer process needs, sent over its stdin (never its command line: the key must not show in ps)."""
 
@@ -112,17 +117,22 @@ class ChainWriter:
         append = self._rows.append
         sha256 = hashlib.sha256
         join = b"".join
+        head = _RECORD_HEAD
         events, cause_list = self._decode(batch)
-        causes = dict(cause_list)
-        get = causes.get
-        for i, raw in enumerate(events):
-            seq += 1
-            cause = get(i)
-            digest = sha256(
-                join((prev, seq.to_bytes(8, "big"), len(raw).to_bytes(4, "big"), raw, b"" if cause is None else cause))
-            ).digest()
-            append((seq, raw, cause, prev, digest))
-            prev = digest
+        if not cause_list:  # most batches: reports and signals, no order command among them
+            for raw in events:
+                seq += 1
+                digest = sha256(join((prev, head(seq, len(raw)), raw))).digest()
+                append((seq, raw, None, prev, digest))
+                prev = digest
+        else:
+            get = dict(cause_list).get
+            for i, raw in enumerate(events):
+                seq += 1
+                cause = get(i)
+                digest = sha256(join((prev, head(seq, len(raw)), raw, b"" if cause is None else cause))).digest()
+                append((seq, raw, cause, prev, digest))
+                prev = digest
         self.seq = seq
         self.prev = prev
 
