@@ -25,8 +25,6 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from tapeflow.model.codec import event_types
-
 GENESIS = bytes(32)
 """``prev`` of the first record of a trail."""
 
@@ -40,7 +38,12 @@ _HEAD_FIELDS = ("ts_init", "client_order_id", "strategy_id", "symbol")
 
 @cache
 def _head_positions() -> dict[str, tuple[int, ...]]:
-    """Per event type, where each of ``_HEAD_FIELDS`` sits in its array form (-1 where the type has no such field)."""
+    """Per event type, where each of ``_HEAD_FIELDS`` sits in its array form (-1 where the type has no such field).
+
+    Imported here, on the readers' first use: the writer process imports this module and never reads a head, and
+    its start-up is what every trail pays."""
+    from tapeflow.model.codec import event_types
+
     out: dict[str, tuple[int, ...]] = {}
     for cls in event_types():
         names = cls.__struct_fields__
