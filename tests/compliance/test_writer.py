@@ -9,6 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tapeflow.compliance import AuditWriter, SqliteAuditStore, verify
@@ -133,3 +134,52 @@ def test_no_writer_process_outlives_the_trading_process(tmp_path: Path) -> None:
     assert not _alive(int(out.stdout.split()[0]))
     store = SqliteAuditStore(tmp_path / "a.db", readonly=True)
     assert verify(store.rows(), store.checkpoints(), b"k").records == 1000
+
+
+def test_a_lone_record_reaches_the_writer_at_the_live_drivers_upkeep(tmp_path: Path) -> None:
+    """In a live run nothing may follow a record for minutes: it must not wait in the loop's batch for company."""
+    import asyncio
+    from collections.abc import AsyncIterator
+
+    from tapeflow.compliance import AuditTrail
+    from tapeflow.engine import Kernel
+    from tapeflow.live.driver import run_live
+
+    trail = AuditTrail.open(tmp_path / "a.db", close_window_ns=0)
+    kernel = Kernel()
+    kernel.add(trail)
+    handed_while_quiet: list[int] = []
+
+    async def feed() -> AsyncIterator[Signal]:
+        yield Signal(ts_event=0, ts_init=0, strategy_id="s", symbol="AAPL", name="m", value=1.0, reason="lone")
+        await asyncio.sleep(0.5)  # a quiet market: no event, no record, for longer than the upkeep interval
+        handed_while_quiet.append(trail.writer.submitted)
+
+    asyncio.run(run_live(kernel, feed(), realtime=True, upkeep_interval_ns=100_000_000))
+    assert handed_while_quiet == [1]  # handed over during the quiet spell, not at the end of the run
+    rows = list(SqliteAuditStore(tmp_path / "a.db", readonly=True).rows())
+    assert [row.kind for row in rows] == ["Signal"]
+
+
+def test_upkeep_hands_over_what_the_batch_holds() -> None:
+    from tapeflow.compliance import AuditTrail
+    from tapeflow.engine import Kernel
+
+    class Writer:
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+
+        def submit(self, events: list[object], causes: object = ()) -> None:
+            self.batches.append(len(events))
+
+    writer = Writer()
+    trail = AuditTrail(writer, close_window_ns=0)  # type: ignore[arg-type]
+    kernel = Kernel()
+    kernel.add(trail)
+    kernel.upkeep()  # nothing waiting: nothing sent
+    record = Signal(ts_event=T0, ts_init=T0, strategy_id="s", symbol="AAPL", name="m", value=1.0, reason="r")
+    kernel.run([record])  # the first record of a run is handed over at once (no hand-over yet)
+    kernel.run([msgspec.structs.replace(record, ts_event=T0 + 1, ts_init=T0 + 1)])
+    assert writer.batches == [1]
+    kernel.upkeep()
+    assert writer.batches == [1, 1]

@@ -14,7 +14,9 @@ order command it also records the cause, as the loop saw it when the command was
 
 Record timestamps are event times (``ts_init``, the dispatch time), never the wall clock: two runs of the same tape
 write the same records and the same chain. Records are handed to the writer in batches, when a batch is full or
-when event time has moved ``flush_interval_ns`` past the last hand-over, and always on stop and on a kill switch.
+when event time has moved ``flush_interval_ns`` past the last hand-over, and always on stop and on a kill switch;
+in a real-time live run also at every ``Kernel.upkeep`` (every 0.2 s of the wall clock), so that a lone record
+reaches the writer then rather than whenever the next record comes.
 """
 
 from __future__ import annotations
@@ -180,6 +182,10 @@ class AuditTrail:
 
     def on_start(self) -> None:
         self.writer.start()
+
+    def on_upkeep(self) -> None:
+        """A live driver's periodic call: hand over what is waiting, however little (no disk wait: only a pipe)."""
+        self._handover()
 
     def on_stop(self) -> None:
         self._close_day()

@@ -77,6 +77,7 @@ class Kernel:
         self._heap: list[tuple[int, int, Event | Timer | _Call]] = []
         self._seq = 0
         self._components: list[Component] = []
+        self._upkeep: list[Callable[[], None]] = []
         self._running = False
         self.feed_events = 0
         """Feed events dispatched so far."""
@@ -93,6 +94,19 @@ class Kernel:
     def add(self, component: Component) -> None:
         self._components.append(component)
         component.attach(self)
+        on_upkeep = getattr(component, "on_upkeep", None)
+        if on_upkeep is not None:
+            self._upkeep.append(on_upkeep)
+
+    def upkeep(self) -> None:
+        """Call ``on_upkeep()`` of the components that have one (in the order they were added).
+
+        A live driver calls this every so often by the wall clock, whatever arrives: work that must not wait for
+        the next event, such as the audit trail handing a lone record to its writer. A backtest never calls it (its
+        run ends with ``stop``), so the loop pays nothing for it; and it is not on the schedule, where a pending
+        item would cost every feed event a comparison."""
+        for hook in self._upkeep:
+            hook()
 
     def _resolve(self, event_type: type[Event]) -> Handler:
         handlers = tuple(h for cls, h in self._subscriptions if issubclass(event_type, cls))

@@ -8,7 +8,9 @@ Two modes:
 - ``realtime=False`` (replay): time comes from the events themselves (``ts_init``); timers fire as event time
   passes them. A recorded tape replayed this way gives byte-identical output to the backtest driver.
 - ``realtime=True``: each event is stamped with wall time on arrival (``ts_init``; never earlier than the kernel's
-  current time), and the driver wakes up for timers when the wall clock reaches them even if no data arrives.
+  current time), and the driver wakes up for timers when the wall clock reaches them even if no data arrives. It
+  also calls ``Kernel.upkeep`` every ``upkeep_interval_ns`` of wall time, busy or quiet (the audit trail hands a
+  lone record to its writer there instead of waiting for the next record).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from tapeflow.engine.clock import Clock, LiveClock
 from tapeflow.engine.kernel import Kernel
 from tapeflow.model.events import Event
 
+UPKEEP_INTERVAL_NS = 200_000_000
+"""How often (wall time) a real-time run calls ``Kernel.upkeep``: a lone audit record reaches the writer within it."""
+
 
 async def run_live(
     kernel: Kernel,
@@ -31,6 +36,7 @@ async def run_live(
     realtime: bool = False,
     wall: Clock | None = None,
     until: int | None = None,
+    upkeep_interval_ns: int = UPKEEP_INTERVAL_NS,
 ) -> Kernel:
     """Drive ``kernel`` from ``source`` until it is exhausted, then finish and stop the kernel."""
     events = source.__aiter__()
@@ -42,7 +48,7 @@ async def run_live(
         kernel.start(at=None if first is None else first.ts_init)
     try:
         if realtime:
-            await _run_realtime(kernel, events, clock)
+            await _run_realtime(kernel, events, clock, upkeep_interval_ns)
         else:
             if first is not None:
                 kernel.run((first,))
@@ -54,26 +60,30 @@ async def run_live(
     return kernel
 
 
-async def _run_realtime(kernel: Kernel, events: AsyncIterator[Event], wall: Clock) -> None:
+async def _run_realtime(kernel: Kernel, events: AsyncIterator[Event], wall: Clock, upkeep_ns: int) -> None:
     pending: asyncio.Task[Event] | None = None
+    next_upkeep = wall.now() + upkeep_ns
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(events))
             due = kernel.next_due()
-            timeout = None if due is None else max(0.0, (due - wall.now()) / 1e9)
-            done, _ = await asyncio.wait({pending}, timeout=timeout)
-            if not done:
-                kernel.advance(max(wall.now(), kernel.now))
-                continue
-            try:
-                event = pending.result()
-            except StopAsyncIteration:
+            wake = next_upkeep if due is None else min(due, next_upkeep)
+            done, _ = await asyncio.wait({pending}, timeout=max(0.0, (wake - wall.now()) / 1e9))
+            now = wall.now()
+            if done:
+                try:
+                    event = pending.result()
+                except StopAsyncIteration:
+                    pending = None
+                    return
                 pending = None
-                return
-            pending = None
-            stamped = max(wall.now(), kernel.now)
-            kernel.run((_restamp(event, stamped),))
+                kernel.run((_restamp(event, max(now, kernel.now)),))
+            else:
+                kernel.advance(max(now, kernel.now))
+            if now >= next_upkeep:
+                kernel.upkeep()
+                next_upkeep = now + upkeep_ns
     finally:
         if pending is not None and not pending.done():
             pending.cancel()
