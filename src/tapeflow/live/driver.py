@@ -23,6 +23,7 @@ import msgspec
 
 from tapeflow.engine.clock import Clock, LiveClock
 from tapeflow.engine.kernel import Kernel
+from tapeflow.model.errors import EngineError
 from tapeflow.model.events import Event
 
 UPKEEP_INTERVAL_NS = 200_000_000
@@ -39,6 +40,8 @@ async def run_live(
     upkeep_interval_ns: int = UPKEEP_INTERVAL_NS,
 ) -> Kernel:
     """Drive ``kernel`` from ``source`` until it is exhausted, then finish and stop the kernel."""
+    if upkeep_interval_ns <= 0:
+        raise EngineError(f"upkeep_interval_ns must be positive, got {upkeep_interval_ns}; the default is 0.2 s")
     events = source.__aiter__()
     clock = wall if wall is not None else LiveClock()
     if realtime:
