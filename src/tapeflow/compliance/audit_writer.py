@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import msgspec
 
 from tapeflow.compliance.audit_store import AuditStore
-from tapeflow.compliance.chain import Checkpoint, Stored, checkpoint_mac
+from tapeflow.compliance.chain import RECORD_HEAD, Checkpoint, Stored, checkpoint_mac
 from tapeflow.model.errors import EngineError
 
 if TYPE_CHECKING:
@@ -73,11 +73,6 @@ on the 2-vCPU VM of docs/PERFORMANCE.md): reading at every hand-over of 512 reco
 _F_SETPIPE_SZ = 1031
 _PIPE_BYTES = 1 << 20
 """Pipe buffer asked for (Linux): a few dozen batches, so a writer busy committing does not stall the loop's write."""
-
-
-_RECORD_HEAD = struct.Struct(">QI").pack
-"""What ``chain.record_hash`` puts between ``prev`` and the body: the sequence number (8 bytes) and the body's length
-(4 bytes), big-endian, in one call."""
 
 
 class WriterConfig(msgspec.Struct, frozen=True):
@@ -117,22 +112,15 @@ class ChainWriter:
         append = self._rows.append
         sha256 = hashlib.sha256
         join = b"".join
-        head = _RECORD_HEAD
+        head = RECORD_HEAD
         events, cause_list = self._decode(batch)
-        if not cause_list:  # most batches: reports and signals, no order command among them
-            for raw in events:
-                seq += 1
-                digest = sha256(join((prev, head(seq, len(raw)), raw))).digest()
-                append((seq, raw, None, prev, digest))
-                prev = digest
-        else:
-            get = dict(cause_list).get
-            for i, raw in enumerate(events):
-                seq += 1
-                cause = get(i)
-                digest = sha256(join((prev, head(seq, len(raw)), raw, b"" if cause is None else cause))).digest()
-                append((seq, raw, cause, prev, digest))
-                prev = digest
+        get = dict(cause_list).get
+        for i, raw in enumerate(events):
+            seq += 1
+            cause = get(i)
+            digest = sha256(join((prev, head(seq, len(raw)), raw, b"" if cause is None else cause))).digest()
+            append((seq, raw, cause, prev, digest))
+            prev = digest
         self.seq = seq
         self.prev = prev
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import struct
 from collections.abc import Iterable
 from functools import cache
 from typing import Any, NamedTuple
@@ -126,9 +127,14 @@ class Checkpoint(NamedTuple):
     mac: bytes
 
 
+RECORD_HEAD = struct.Struct(">QI").pack
+"""What a record's hash covers between ``prev`` and the body: the sequence number (8 bytes) and the body's length
+(4 bytes), big-endian."""
+
+
 def record_hash(prev: bytes, seq: int, body: bytes, cause: bytes) -> bytes:
     """SHA-256 of ``prev``, ``seq``, the length of ``body``, ``body`` and ``cause`` (the writer inlines this)."""
-    return hashlib.sha256(b"".join((prev, seq.to_bytes(8, "big"), len(body).to_bytes(4, "big"), body, cause))).digest()
+    return hashlib.sha256(b"".join((prev, RECORD_HEAD(seq, len(body)), body, cause))).digest()
 
 
 def checkpoint_mac(key: bytes, seq: int, chain_hash: bytes) -> bytes:
