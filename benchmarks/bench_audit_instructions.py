@@ -34,26 +34,15 @@ HERE = Path(__file__).resolve().parent
 
 
 def inner(mode: str, events: int, every: int) -> None:
-    """The measured process: build the feed, then run the loop (``mode`` ``feed``: build only)."""
+    """The measured process: build the feed, then run ``bench_audit``'s loop (``mode`` ``feed``: build only)."""
     sys.path.insert(0, str(HERE))
     import bench_audit
-    from tapeflow.compliance import AuditTrail
-    from tapeflow.engine import Kernel
-    from tapeflow.model import Quote
 
     feed = bench_audit.feed(events, every)
     if mode == "feed":
         return
-    kernel = Kernel()
-    strategy = bench_audit.Strategy()
-    kernel.subscribe(Quote, strategy.on_quote)
     with tempfile.TemporaryDirectory() as d:
-        if mode == "trail":
-            trail = AuditTrail.open(Path(d) / "audit.db", key=b"bench", close_window_ns=0)
-            kernel.add(trail)
-        kernel.start(at=feed[0].ts_init)
-        kernel.run(feed)
-        kernel.stop()
+        bench_audit.bench_loop(feed, Path(d) / "audit.db" if mode == "trail" else None)
 
 
 def count(mode: str, events: int, every: int) -> int:
