@@ -20,7 +20,7 @@ capital = "1000000.00"
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -31,8 +31,6 @@ from tapeflow.risk.config import RiskConfig
 from tapeflow.venues.sim.exchange import SimExchangeConfig
 from tapeflow.venues.sim.fees import FeesConfig
 from tapeflow.venues.sim.latency import FixedLatency
-
-ParamValue = int | float | str | bool
 
 
 class DataConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -47,8 +45,11 @@ class DataConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str = "imbalance_quoter"
+    """A built-in (``tapeflow.backtest.strategies.STRATEGIES``), ``package.module:Class`` or ``file.py:Class``."""
     id: str | None = None
-    params: dict[str, ParamValue] = {}
+    params: dict[str, Any] = {}
+    """Decoded into the strategy's ``Params`` struct when it is built (``tapeflow.backtest.strategies``), so the
+    strategy, not this section, decides which names and types are valid."""
 
 
 class LatencyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -100,3 +101,8 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     output: OutputConfig = OutputConfig()
     risk: RiskConfig | None = None
     """The ``[risk]`` section (``tapeflow.risk.config``, docs/RISK.md); left out, only hand-made rules run."""
+
+
+def is_file_target(location: str) -> bool:
+    """``path/to/file.py`` (a file to load) rather than ``package.module`` (a module to import)."""
+    return location.endswith(".py") or "/" in location or "\\" in location
