@@ -25,16 +25,16 @@ def _config(name: str, data_dir: Path, tmp_path: Path, limit: int | None) -> Pat
 
 
 @pytest.mark.parametrize(
-    ("name", "limit", "level"),
+    ("name", "limit", "level", "risk"),
     [
-        ("lobster_aapl.toml", 30_000, "L3"),
-        ("taq_bac.toml", 150_000, "L1"),
-        ("bars_nvda.toml", None, "L2"),
-        ("synthetic_quoter.toml", None, "L2"),
+        ("lobster_aapl.toml", 30_000, "L3", "default"),
+        ("taq_bac.toml", 150_000, "L1", "default"),
+        ("bars_nvda.toml", None, "L2", "off"),
+        ("synthetic_quoter.toml", None, "L2", "configured"),
     ],
 )
 def test_backtest_runs_on_each_data_kind(
-    data_dir: Path, tmp_path: Path, name: str, limit: int | None, level: str
+    data_dir: Path, tmp_path: Path, name: str, limit: int | None, level: str, risk: str
 ) -> None:
     cfg = _config(name, data_dir, tmp_path, limit)
     out = tmp_path / "out"
@@ -42,7 +42,10 @@ def test_backtest_runs_on_each_data_kind(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["level"] == level
+    assert report["risk"] == risk
     engine, summary = report["engine"], report["summary"]
+    # Default rules refuse these strategies' unlocated short sales and repeats; only "off" lets everything through.
+    assert (engine["risk_rejected"] > 0) == (risk != "off")
     assert engine["feed_events"] > 1_000
     assert summary["orders"] > 0 and summary["fills"] == engine["exchange_fills"] > 0
     assert engine["refused_reports"] == 0

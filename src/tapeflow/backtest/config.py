@@ -32,6 +32,8 @@ from tapeflow.venues.sim.exchange import SimExchangeConfig
 from tapeflow.venues.sim.fees import FeesConfig
 from tapeflow.venues.sim.latency import FixedLatency
 
+RiskMode = Literal["default", "configured", "off"]
+
 
 class DataConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kind: Literal["synthetic", "lobster", "bars", "taq"] = "synthetic"
@@ -99,8 +101,22 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     exchange: SimExchangeConfig = SimExchangeConfig()
     portfolio: PortfolioSection = PortfolioSection()
     output: OutputConfig = OutputConfig()
-    risk: RiskConfig | None = None
-    """The ``[risk]`` section (``tapeflow.risk.config``, docs/RISK.md); left out, only hand-made rules run."""
+    risk: RiskConfig | Literal["off"] | msgspec.UnsetType = msgspec.UNSET
+    """The ``[risk]`` section (``tapeflow.risk.config``, docs/RISK.md). Left out, the documented default rules run
+    (``RiskConfig()``): pre-trade checks are on unless a configuration says ``risk = "off"`` in so many words."""
+
+    @property
+    def risk_mode(self) -> RiskMode:
+        """What the run report states: "default" (no section), "configured" (a ``[risk]`` table) or "off"."""
+        if isinstance(self.risk, msgspec.UnsetType):
+            return "default"
+        return "off" if self.risk == "off" else "configured"
+
+    def risk_config(self) -> RiskConfig | None:
+        """The rules to build; None only for an explicit ``risk = "off"``."""
+        if isinstance(self.risk, RiskConfig):
+            return self.risk
+        return None if self.risk == "off" else RiskConfig()
 
 
 def is_file_target(location: str) -> bool:
