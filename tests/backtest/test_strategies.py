@@ -170,3 +170,16 @@ def test_build_strategy_valid_sma_params_reach_the_strategy(fast: int, extra: in
     strategy = _build("sma_cross", {"fast": fast, "slow": fast + extra, "quantity": quantity})
     assert isinstance(strategy, SmaCross)
     assert (strategy.fast, strategy.slow, strategy.quantity) == (fast, fast + extra, quantity)
+
+
+def test_docs_strategy_named_by_file_with_its_params_struct_builds(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "BACKTEST.md").read_text()
+    blocks = doc.split("```python\n")
+    assert len(blocks) >= 3  # the strategy, then its params struct
+    strategy_code, params_code = blocks[1].split("```")[0], blocks[2].split("```")[0]
+    params_code = params_code.split("class LeanBuyer(Strategy):")[0]  # the struct; the doc elides the class body
+    (tmp_path / "leanbuyer.py").write_text(f"{strategy_code}\n{params_code}\nLeanBuyer.Params = LeanBuyerParams\n")
+    strategy = _build("leanbuyer.py:LeanBuyer", {"threshold": 0.5}, base_dir=tmp_path)
+    assert getattr(strategy, "threshold") == 0.5  # noqa: B009
+    with pytest.raises(ConfigError, match=r"^field `strategy\.params\.threshold`: Expected `float` <= 1"):
+        _build("leanbuyer.py:LeanBuyer", {"threshold": 2}, base_dir=tmp_path)
