@@ -6,8 +6,8 @@ kind = "lobster"                      # synthetic | lobster | bars | taq
 paths = ["../shared/data/lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"]
 
 [strategy]
-name = "imbalance_quoter"             # or sma_cross, or "package.module:ClassName" for your own
-params = { quantity = 100, threshold = 0.3 }
+name = "imbalance_quoter"             # a built-in, or your own: "package.module:Class" or "path/to/file.py:Class"
+params = { quantity = 100, threshold = 0.3 }   # decoded into the strategy's typed Params struct
 
 [latency]
 location = "colo"                     # a site of `tapeflow latency`; or give the fields of [latency.fixed]
@@ -15,7 +15,12 @@ venue = "XNAS"
 
 [portfolio]
 capital = "1000000.00"
+
+# No [risk] section: the default pre-trade rules run. `risk = "off"` (top level) is the only way to run without.
 ```
+
+``load_backtest_config`` reads and checks a file whole, so a mistake is one line naming the field before any
+data is read.
 """
 
 from __future__ import annotations
