@@ -60,3 +60,11 @@ def test_load_config_with_one_setting_decodes_it(tmp_path: Path) -> None:
 def test_decode_toml_bad_choice_lists_the_valid_values(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         decode_toml(text, BacktestConfig)
+
+
+def test_decode_toml_struct_check_error_names_the_full_field_and_file() -> None:
+    text = "[latency.fixed]\nfeed_ns = 10\ninsert_response_ns = 5\n"
+    with pytest.raises(
+        ConfigError, match=r"^run\.toml: field `latency\.fixed\.insert_response_ns`: 5 ns is shorter than feed_ns"
+    ):
+        decode_toml(text, BacktestConfig, path="run.toml")

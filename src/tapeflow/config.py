@@ -101,7 +101,29 @@ def decode_toml(data: bytes | str, type_: type[T], *, path: str | Path = "<strin
         raise ConfigError(f"{message}; fix the value and run again", path=path, field=field) from exc
     except msgspec.DecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path) from exc
+    except ConfigError as exc:  # a struct's own check (``__post_init__``) names its field, not where it sits
+        if exc.path is not None or exc.field is None:
+            raise
+        places = _paths_to(msgspec.inspect.type_info(type_), exc.field, "", set())
+        field = places[0] if len(places) == 1 else exc.field
+        raise ConfigError(str(exc).removeprefix(f"field `{exc.field}`: "), path=path, field=field) from exc
     return result
+
+
+def _paths_to(info: msgspec.inspect.Type, name: str, prefix: str, seen: set[type]) -> list[str]:
+    """Every dotted path to a struct field called ``name`` (tables only; an ambiguous name keeps its short form)."""
+    if isinstance(info, msgspec.inspect.UnionType):
+        return [p for t in info.types for p in _paths_to(t, name, prefix, seen)]
+    if not isinstance(info, msgspec.inspect.StructType) or info.cls in seen:
+        return []
+    seen = seen | {info.cls}
+    found: list[str] = []
+    for f in info.fields:
+        here = f"{prefix}{f.encode_name}"
+        if f.encode_name == name:
+            found.append(here)
+        found.extend(_paths_to(f.type, name, here + ".", seen))
+    return found
 
 
 def load_config(path: str | Path, type_: type[T]) -> T:
