@@ -183,3 +183,15 @@ def test_docs_strategy_named_by_file_with_its_params_struct_builds(tmp_path: Pat
     assert getattr(strategy, "threshold") == 0.5  # noqa: B009
     with pytest.raises(ConfigError, match=r"^field `strategy\.params\.threshold`: Expected `float` <= 1"):
         _build("leanbuyer.py:LeanBuyer", {"threshold": 2}, base_dir=tmp_path)
+
+
+@pytest.mark.parametrize("module", ["builtins", "os", "subprocess", "shutil", "importlib", "pickle"])
+def test_resolve_class_no_attribute_of_a_dangerous_module_is_a_strategy(module: str) -> None:
+    names = [n for n in dir(__import__(module)) if n.isidentifier()]
+    assert len(names) > 10
+    refused = 0
+    for name in names:
+        with pytest.raises(ConfigError, match=r"field `strategy\.name`: .*(not a class|not a Strategy|has no)"):
+            resolve_class(f"{module}:{name}")
+        refused += 1
+    assert refused == len(names)
