@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tapeflow.backtest.config import BacktestConfig
-from tapeflow.config import decode_toml
+from tapeflow.config import decode_toml, load_config
 from tapeflow.model import ConfigError
 
 
@@ -24,3 +26,45 @@ def test_wrong_type_names_the_field_and_file() -> None:
 def test_invalid_toml_is_refused() -> None:
     with pytest.raises(ConfigError, match="not valid TOML"):
         decode_toml("[market\n", BacktestConfig)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_load_config_empty_file_is_refused_naming_the_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"run\.toml: the file is empty: it sets nothing; give at least one section"):
+        load_config(path, BacktestConfig)
+
+
+def test_load_config_with_one_setting_decodes_it(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("[data.synthetic]\nseed = 3\n")
+    assert load_config(path, BacktestConfig).data.synthetic.seed == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[data]\nkind = "csv"\n',
+            r"`data\.kind`: Invalid enum value 'csv'; valid values: 'bars', 'lobster', 'synthetic', 'taq'; ",
+        ),
+        ('risk = "on"\n', r"field `risk`: Invalid enum value 'on'; valid values: 'off' or a table; fix"),
+        ('[risk.order]\nsessions = ["night"]\n', r"`risk\.order\.sessions\[0\]`: .*valid values: 'post', 'pre'"),
+        (
+            '[exchange]\nqueue_model = "X"\n',
+            r"`exchange\.queue_model`: .*values: 'FRONT', 'BACK', 'PROPORTIONAL'",
+        ),
+    ],
+)
+def test_decode_toml_bad_choice_lists_the_valid_values(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        decode_toml(text, BacktestConfig)
+
+
+def test_decode_toml_struct_check_error_names_the_full_field_and_file() -> None:
+    text = "[latency.fixed]\nfeed_ns = 10\ninsert_response_ns = 5\n"
+    with pytest.raises(
+        ConfigError, match=r"^run\.toml: field `latency\.fixed\.insert_response_ns`: 5 ns is shorter than feed_ns"
+    ):
+        decode_toml(text, BacktestConfig, path="run.toml")

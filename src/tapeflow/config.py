@@ -38,16 +38,92 @@ def _field_from(exc: msgspec.ValidationError) -> str | None:
     return None
 
 
+def _choices(type_: object, field: str) -> str:
+    """``; valid values: 'a', 'b'`` for the Literal or Enum at ``field`` (a dotted path), or "" if there is none.
+
+    msgspec says only "Invalid enum value 'x'"; a user needs to see what would have been accepted.
+    """
+    info: msgspec.inspect.Type = msgspec.inspect.type_info(type_)
+    for part in field.replace("[", ".[").split("."):
+        info = _unwrap(info)
+        if isinstance(info, msgspec.inspect.UnionType):  # e.g. a table or "off": follow the member with fields
+            containers = [t for t in info.types if not isinstance(t, msgspec.inspect.LiteralType)]
+            if len(containers) != 1:
+                return ""
+            info = containers[0]
+        if isinstance(info, msgspec.inspect.StructType) and not part.startswith("["):
+            fields = {f.encode_name: f.type for f in info.fields}
+            if part not in fields:
+                return ""
+            info = fields[part]
+        elif isinstance(info, msgspec.inspect.DictType):  # msgspec writes a key as `[...]`
+            info = info.value_type
+        elif isinstance(info, msgspec.inspect.VarTupleType | msgspec.inspect.ListType) and part.startswith("["):
+            info = info.item_type
+        else:
+            return ""
+    options = _unwrap(info, literals=True)
+    values: list[object] = []
+    table = False
+    for option in options.types if isinstance(options, msgspec.inspect.UnionType) else (options,):
+        if isinstance(option, msgspec.inspect.LiteralType):
+            values.extend(option.values)
+        elif isinstance(option, msgspec.inspect.EnumType):
+            values.extend(member.value for member in option.cls)
+        elif isinstance(option, msgspec.inspect.StructType):
+            table = True
+    if not values:
+        return ""
+    listed = ", ".join(repr(v) for v in values)
+    return f"; valid values: {listed}" + (" or a table" if table else "")
+
+
+def _unwrap(info: msgspec.inspect.Type, *, literals: bool = False) -> msgspec.inspect.Type:
+    """Strip Optional around one type; with ``literals``, keep a union whose members carry the choices."""
+    if isinstance(info, msgspec.inspect.UnionType):
+        inner = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]  # UNSET is left out
+        if len(inner) == 1:
+            return inner[0]
+        if literals:
+            return msgspec.inspect.UnionType(types=tuple(inner))
+    return info
+
+
 def decode_toml(data: bytes | str, type_: type[T], *, path: str | Path = "<string>") -> T:
     """Decode TOML into ``type_``; a bad field raises ConfigError naming it (``strategy.fast_window``)."""
     try:
         result: T = msgspec.toml.decode(data, type=type_)
     except msgspec.ValidationError as exc:
         message = str(exc).split(" - at `", 1)[0]
-        raise ConfigError(f"{message}; fix the value and run again", path=path, field=_field_from(exc)) from exc
+        field = _field_from(exc)
+        if field is not None and message.startswith("Invalid enum value"):
+            message += _choices(type_, field)
+        raise ConfigError(f"{message}; fix the value and run again", path=path, field=field) from exc
     except msgspec.DecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path) from exc
+    except ConfigError as exc:  # a struct's own check (``__post_init__``) names its field, not where it sits
+        if exc.path is not None or exc.field is None:
+            raise
+        places = _paths_to(msgspec.inspect.type_info(type_), exc.field, "", set())
+        field = places[0] if len(places) == 1 else exc.field
+        raise ConfigError(str(exc).removeprefix(f"field `{exc.field}`: "), path=path, field=field) from exc
     return result
+
+
+def _paths_to(info: msgspec.inspect.Type, name: str, prefix: str, seen: set[type]) -> list[str]:
+    """Every dotted path to a struct field called ``name`` (tables only; an ambiguous name keeps its short form)."""
+    if isinstance(info, msgspec.inspect.UnionType):
+        return [p for t in info.types for p in _paths_to(t, name, prefix, seen)]
+    if not isinstance(info, msgspec.inspect.StructType) or info.cls in seen:
+        return []
+    seen = seen | {info.cls}
+    found: list[str] = []
+    for f in info.fields:
+        here = f"{prefix}{f.encode_name}"
+        if f.encode_name == name:
+            found.append(here)
+        found.extend(_paths_to(f.type, name, here + ".", seen))
+    return found
 
 
 def load_config(path: str | Path, type_: type[T]) -> T:
@@ -59,4 +135,10 @@ def load_config(path: str | Path, type_: type[T]) -> T:
         raise ConfigError("file not found; pass the path of an existing TOML file", path=p) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", path=p) from exc
+    try:
+        empty = msgspec.toml.decode(data) == {}
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=p) from exc
+    if empty:  # every field has a default, so an empty (or truncated, or wrong) file would silently run defaults
+        raise ConfigError("the file is empty: it sets nothing; give at least one section (see examples/)", path=p)
     return decode_toml(data, type_, path=p)

@@ -25,16 +25,16 @@ def _config(name: str, data_dir: Path, tmp_path: Path, limit: int | None) -> Pat
 
 
 @pytest.mark.parametrize(
-    ("name", "limit", "level"),
+    ("name", "limit", "level", "risk"),
     [
-        ("lobster_aapl.toml", 30_000, "L3"),
-        ("taq_bac.toml", 150_000, "L1"),
-        ("bars_nvda.toml", None, "L2"),
-        ("synthetic_quoter.toml", None, "L2"),
+        ("lobster_aapl.toml", 30_000, "L3", "default"),
+        ("taq_bac.toml", 150_000, "L1", "default"),
+        ("bars_nvda.toml", None, "L2", "off"),
+        ("synthetic_quoter.toml", None, "L2", "configured"),
     ],
 )
 def test_backtest_runs_on_each_data_kind(
-    data_dir: Path, tmp_path: Path, name: str, limit: int | None, level: str
+    data_dir: Path, tmp_path: Path, name: str, limit: int | None, level: str, risk: str
 ) -> None:
     cfg = _config(name, data_dir, tmp_path, limit)
     out = tmp_path / "out"
@@ -42,7 +42,10 @@ def test_backtest_runs_on_each_data_kind(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["level"] == level
+    assert report["risk"] == risk
     engine, summary = report["engine"], report["summary"]
+    # Default rules refuse these strategies' unlocated short sales and repeats; only "off" lets everything through.
+    assert (engine["risk_rejected"] > 0) == (risk != "off")
     assert engine["feed_events"] > 1_000
     assert summary["orders"] > 0 and summary["fills"] == engine["exchange_fills"] > 0
     assert engine["refused_reports"] == 0
@@ -56,3 +59,119 @@ def test_backtest_with_a_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["backtest", str(cfg)])
     assert result.exit_code == 2
     assert "no such file" in result.output
+
+
+SMALL = "[data.synthetic]\nevents_per_symbol = 200\n\n"
+FILE_STRATEGIES = """
+from pathlib import Path
+import msgspec
+from tapeflow.strategy.base import Strategy
+
+MARKER = Path(__file__).with_name("called.txt")
+
+
+class NotAStrategy:
+    def __init__(self, **kwargs):
+        MARKER.write_text("called")
+
+
+class Sized(Strategy):
+    class Params(msgspec.Struct, forbid_unknown_fields=True):
+        size: int = 100
+
+    def __init__(self, strategy_id="sized", *, size=100):
+        MARKER.write_text("called")
+        super().__init__(strategy_id)
+"""
+
+
+def _invoke(tmp_path: Path, text: str, *args: str) -> tuple[int, str]:
+    """Run `tapeflow backtest` on a config written into a folder of its own (files resolve against it)."""
+    folder = tmp_path / "cfg"
+    folder.mkdir(exist_ok=True)
+    (folder / "strats.py").write_text(FILE_STRATEGIES)
+    path = folder / "run.toml"
+    path.write_text(text)
+    result = CliRunner().invoke(app, ["backtest", str(path), "--json", *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        ('name = "subprocess:run"\nparams = { args = "touch {marker}", shell = true }', "is a function, not a class"),
+        ('name = "os:system"\nparams = { command = "touch {marker}" }', "not a class"),
+        ("name = \"builtins:eval\"\nparams = { source = \"open('{marker}', 'w')\" }", "not a class"),
+        ('name = "strats.py:NotAStrategy"\nparams = { size = 1 }', "strats.py:NotAStrategy is not a Strategy"),
+        ('name = "no_such_module_tf.sub:Thing"', "no module 'no_such_module_tf'"),
+        ('name = "missing/strats.py:Sized"', "strats.py: no such file; fix the path"),
+        ('name = "strats.py:Sized"\nparams = { size = "big" }', "`strategy.params.size`: Expected `int`, got `str`"),
+        ('name = "strats.py:Sized"\nparams = { colour = 1 }', "field `strategy.params.colour`: Sized has no parameter"),
+    ],
+)
+def test_backtest_strategy_that_is_not_a_safe_strategy_is_one_line_exit_2_and_calls_nothing(
+    tmp_path: Path, strategy: str, message: str
+) -> None:
+    marker = tmp_path / "cfg" / "called.txt"
+    section = strategy.replace("{marker}", str(marker))
+    code, output = _invoke(tmp_path, f"{SMALL}[strategy]\n{section}\n")
+    assert code == 2, output
+    assert len(output.strip().splitlines()) == 1 and output.startswith("error: ")
+    assert message in output
+    assert not marker.exists()  # neither the named callable nor the class was ever called
+
+
+def test_backtest_strategy_from_a_file_next_to_the_config_runs(tmp_path: Path) -> None:
+    code, output = _invoke(tmp_path, f'{SMALL}[strategy]\nname = "strats.py:Sized"\nparams = {{ size = 5 }}\n')
+    assert code == 0, output
+    assert json.loads(output)["strategy"] == "sized"
+
+
+def test_backtest_out_at_an_existing_file_or_link_is_refused_before_the_run(tmp_path: Path) -> None:
+    marker = tmp_path / "cfg" / "called.txt"
+    existing = tmp_path / "results.parquet"
+    existing.write_text("keep me")
+    link = tmp_path / "link"
+    link.symlink_to(existing)
+    for out in (existing, link):
+        code, output = _invoke(tmp_path, f'{SMALL}[strategy]\nname = "strats.py:Sized"\n', "--out", str(out))
+        assert code == 2, output
+        assert len(output.strip().splitlines()) == 1
+        assert f"field `--out`: {out} is not a folder" in output
+    assert existing.read_text() == "keep me"
+    assert not marker.exists()  # the strategy was never built: the run did not start
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("# nothing here\n", "the file is empty: it sets nothing"),
+        ('[portfolio]\ncapital = "-1.00"\n', "field `portfolio.capital`: starting cash '-1.00' is not positive"),
+        (
+            '[[fees.sec_fee]]\neffective = 2020-01-01\nrate = "-8.00"\n',
+            "field `fees.sec_fee[0].rate`: -8.00 is negative",
+        ),
+        ("[latency]\nlocation = 'nowhere'\n", "field `latency.location`: unknown location 'nowhere'; choose one of"),
+        ('[data]\nkind = "csv"\n', "valid values: 'bars', 'lobster', 'synthetic', 'taq'"),
+        ('[output]\ndir = "run.toml"\n', "field `output.dir`: run.toml is not a folder"),
+    ],
+)
+def test_backtest_bad_configuration_is_one_line_naming_the_field_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    (tmp_path / "cfg").mkdir()
+    monkeypatch.chdir(tmp_path / "cfg")  # output.dir, like data.paths, is relative to the working directory
+    code, output = _invoke(tmp_path, text)
+    assert code == 2, output
+    assert len(output.strip().splitlines()) == 1 and "run.toml: " in output
+    assert message in output
+
+
+def test_backtest_risk_off_is_explicit_and_reported(tmp_path: Path) -> None:
+    code, output = _invoke(tmp_path, f'risk = "off"\n{SMALL}')
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["risk"] == "off" and report["engine"]["risk_rejected"] == 0
+    code, output = _invoke(tmp_path, SMALL)
+    assert code == 0, output
+    assert json.loads(output)["risk"] == "default"

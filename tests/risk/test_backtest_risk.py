@@ -51,6 +51,12 @@ def test_risk_section_rejects_by_rule(tmp_path: Path) -> None:
     assert engine["risk_rejected"] == sum(by_rule.values())
 
 
-def test_no_risk_section_builds_no_configured_rules(tmp_path: Path) -> None:
+def test_no_risk_section_runs_the_default_rules(tmp_path: Path) -> None:
     engine = run(tmp_path, CONFIG)
-    assert engine["risk_rejections_by_rule"] == {}
+    by_rule = engine["risk_rejections_by_rule"]
+    assert isinstance(by_rule, dict) and by_rule.get("short_locate", 0) > 0  # RiskConfig(): no locates, no shorts
+
+
+def test_risk_off_builds_no_configured_rules(tmp_path: Path) -> None:
+    engine = run(tmp_path, 'risk = "off"\n' + CONFIG)
+    assert engine["risk_rejections_by_rule"] == {} and engine["risk_rejected"] == 0

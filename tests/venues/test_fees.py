@@ -179,3 +179,35 @@ def test_fees_config_decodes_from_toml_and_builds() -> None:
     assert b == FeeBreakdown(sec_fee=27_004, finra_taf=950, exchange=30_000, commission=0)
     with pytest.raises(ConfigError, match="commision"):
         decode_toml("[commision]\nmodel = 'zero'", FeesConfig)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            FeesConfig(sec_fee=(DatedRate(effective=D(2020, 1, 1), rate=Decimal("-8.00")),)),
+            r"^field `fees\.sec_fee\[0\]\.rate`: -8\.00 is negative; this is a charge",
+        ),
+        (
+            FeesConfig(finra_taf=(DatedRate(effective=D(2020, 1, 1), rate=Decimal("0.0001"), cap=Decimal("-1")),)),
+            r"^field `fees\.finra_taf\[0\]\.cap`: -1 is negative",
+        ),
+        (
+            FeesConfig(venues={"XNAS": VenueFees(taker=Decimal("Infinity"), maker=Decimal(0))}),
+            r"^field `fees\.venues\.XNAS\.taker`: Infinity is not a number of dollars",
+        ),
+        (
+            FeesConfig(commission=CommissionConfig(model="zero", per_share=Decimal("-0.01"))),
+            r"^field `fees\.commission\.per_share`: -0\.01 is negative",
+        ),
+    ],
+)
+def test_fees_config_build_refuses_negative_or_non_finite_charges(config: FeesConfig, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config.build()
+
+
+def test_fees_config_build_accepts_rebates_for_makers_and_takers() -> None:
+    venues = {"BYXX": VenueFees(taker=Decimal("-0.0005"), maker=Decimal("0.0018"))}
+    schedule = FeesConfig(venues=venues).build()
+    assert schedule.exchange_fee(JUNE_2024, "BYXX", PX_120_55, 100, LiquiditySide.TAKER) == -500

@@ -6,8 +6,8 @@ kind = "lobster"                      # synthetic | lobster | bars | taq
 paths = ["../shared/data/lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"]
 
 [strategy]
-name = "imbalance_quoter"             # or sma_cross, or "package.module:ClassName" for your own
-params = { quantity = 100, threshold = 0.3 }
+name = "imbalance_quoter"             # a built-in, or your own: "package.module:Class" or "path/to/file.py:Class"
+params = { quantity = 100, threshold = 0.3 }   # decoded into the strategy's typed Params struct
 
 [latency]
 location = "colo"                     # a site of `tapeflow latency`; or give the fields of [latency.fixed]
@@ -15,16 +15,22 @@ venue = "XNAS"
 
 [portfolio]
 capital = "1000000.00"
+
+# No [risk] section: the default pre-trade rules run. `risk = "off"` (top level) is the only way to run without.
 ```
+
+``load_backtest_config`` reads and checks a file whole, so a mistake is one line naming the field before any
+data is read.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-from tapeflow.config import SyntheticConfig
+from tapeflow.config import SyntheticConfig, load_config
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.prices import price_from_str
 from tapeflow.risk.config import RiskConfig
@@ -32,7 +38,7 @@ from tapeflow.venues.sim.exchange import SimExchangeConfig
 from tapeflow.venues.sim.fees import FeesConfig
 from tapeflow.venues.sim.latency import FixedLatency
 
-ParamValue = int | float | str | bool
+RiskMode = Literal["default", "configured", "off"]
 
 
 class DataConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -41,14 +47,17 @@ class DataConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     symbols: tuple[str, ...] = ()
     """Keep only these symbols (bars and TAQ); empty: all."""
     synthetic: SyntheticConfig = SyntheticConfig()
-    limit: int | None = None
+    limit: Annotated[int, msgspec.Meta(gt=0)] | None = None
     """Stop after this many events per source (a quick look at a long file)."""
 
 
 class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str = "imbalance_quoter"
+    """A built-in (``tapeflow.backtest.strategies.STRATEGIES``), ``package.module:Class`` or ``file.py:Class``."""
     id: str | None = None
-    params: dict[str, ParamValue] = {}
+    params: dict[str, Any] = {}
+    """Decoded into the strategy's ``Params`` struct when it is built (``tapeflow.backtest.strategies``), so the
+    strategy, not this section, decides which names and types are valid."""
 
 
 class LatencyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -69,18 +78,29 @@ class LatencyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             return preset(self.location, self.venue, medium=self.medium)
         except (KeyError, ValueError) as exc:
             raise ConfigError(str(exc).strip("'\""), field="latency.location") from exc
+        except ConfigError as exc:  # the geography names its own argument; the user wrote it in [latency]
+            if exc.field is None or exc.path is not None:
+                raise
+            message = str(exc).removeprefix(f"field `{exc.field}`: ")
+            raise ConfigError(message, field=f"latency.{exc.field}") from exc
 
 
 class PortfolioSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     capital: str = "1000000.00"
     """Starting cash in dollars, as decimal text."""
-    sample_interval_ms: int = 1_000
+    sample_interval_ms: Annotated[int, msgspec.Meta(gt=0)] = 1_000
 
     def capital_units(self) -> int:
         try:
-            return price_from_str(self.capital)
+            units = price_from_str(self.capital)
         except ValueError as exc:
             raise ConfigError(str(exc), field="portfolio.capital") from exc
+        if units <= 0:
+            raise ConfigError(
+                f'starting cash {self.capital!r} is not positive; give the dollars to start with, e.g. "100000.00"',
+                field="portfolio.capital",
+            )
+        return units
 
 
 class OutputConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -98,5 +118,79 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     exchange: SimExchangeConfig = SimExchangeConfig()
     portfolio: PortfolioSection = PortfolioSection()
     output: OutputConfig = OutputConfig()
-    risk: RiskConfig | None = None
-    """The ``[risk]`` section (``tapeflow.risk.config``, docs/RISK.md); left out, only hand-made rules run."""
+    risk: RiskConfig | Literal["off"] | msgspec.UnsetType = msgspec.UNSET
+    """The ``[risk]`` section (``tapeflow.risk.config``, docs/RISK.md). Left out, the documented default rules run
+    (``RiskConfig()``): pre-trade checks are on unless a configuration says ``risk = "off"`` in so many words."""
+
+    @property
+    def risk_mode(self) -> RiskMode:
+        """What the run report states: "default" (no section), "configured" (a ``[risk]`` table) or "off"."""
+        if isinstance(self.risk, msgspec.UnsetType):
+            return "default"
+        return "off" if self.risk == "off" else "configured"
+
+    def risk_config(self) -> RiskConfig | None:
+        """The rules to build; None only for an explicit ``risk = "off"``."""
+        if isinstance(self.risk, RiskConfig):
+            return self.risk
+        return None if self.risk == "off" else RiskConfig()
+
+
+def is_file_target(location: str) -> bool:
+    """``path/to/file.py`` (a file to load) rather than ``package.module`` (a module to import)."""
+    return location.endswith(".py") or "/" in location or "\\" in location
+
+
+def load_backtest_config(path: str | Path) -> BacktestConfig:
+    """Read a run configuration and check it whole, so every mistake is reported before any data is read.
+
+    A strategy named by a relative file path (``strategies/mine.py:Mine``) is resolved against the
+    configuration's folder, not the working directory, so a configuration runs the same from anywhere.
+    """
+    p = Path(path)
+    cfg = load_config(p, BacktestConfig)
+    location, sep, class_name = cfg.strategy.name.rpartition(":")
+    if sep and is_file_target(location) and not Path(location).is_absolute():
+        resolved = f"{(p.parent / location).resolve()}:{class_name}"
+        cfg = msgspec.structs.replace(cfg, strategy=msgspec.structs.replace(cfg.strategy, name=resolved))
+    try:
+        check_backtest_config(cfg)
+    except ConfigError as exc:
+        if exc.path is not None:
+            raise
+        prefix = f"field `{exc.field}`: " if exc.field is not None else ""
+        raise ConfigError(str(exc).removeprefix(prefix), path=p, field=exc.field) from exc
+    return cfg
+
+
+def check_backtest_config(cfg: BacktestConfig) -> None:
+    """What decoding cannot check: money and rates in range, the output folder, the strategy and its params.
+
+    Builds nothing that runs: the strategy class is resolved and its params decoded, but it is not instantiated.
+    """
+    from tapeflow.backtest.strategies import decode_params, resolve_class
+    from tapeflow.risk.config import validate
+
+    cfg.portfolio.capital_units()
+    cfg.fees.check()
+    cfg.latency.build()
+    risk = cfg.risk_config()
+    if risk is not None:
+        validate(risk)
+    if cfg.output.dir is not None:
+        check_output_dir(Path(cfg.output.dir), field="output.dir")
+    decode_params(resolve_class(cfg.strategy.name), cfg.strategy.params)
+
+
+def check_output_dir(path: Path, *, field: str) -> None:
+    """Results go into a folder: refuse a file, a link to one or a dangling link now, not after a long run."""
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(f"{path} is a link to nothing; give a folder for the results", field=field)
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        what = "" if probe == path else f" ({probe} is a file)"
+        raise ConfigError(
+            f"{path} is not a folder{what}; results are several files: give a new or existing folder", field=field
+        )

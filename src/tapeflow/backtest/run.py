@@ -52,7 +52,7 @@ def build_backtest(
             sample_interval_ns=cfg.portfolio.sample_interval_ms * 1_000_000,
         ),
         extra=extra,
-        risk=cfg.risk,
+        risk=cfg.risk_config(),
     )
 
 
@@ -83,6 +83,7 @@ def run_backtest_config(
         "strategy": strategy.strategy_id,
         "data": cfg.data.kind,
         "level": level,
+        "risk": cfg.risk_mode,
         "summary": msgspec.to_builtins(bt.summary()),
         "engine": stats,
         "elapsed_s": round(elapsed, 3),

@@ -8,10 +8,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from tapeflow.backtest.config import DataConfig, StrategyConfig
+from tapeflow.backtest.config import DataConfig
+from tapeflow.backtest.strategies import STRATEGIES, build_strategy
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
-from tapeflow.strategy.base import Strategy
+
+__all__ = ["STRATEGIES", "build_sources", "build_strategy"]
 
 
 def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Literal["L1", "L2", "L3"], int | None]:
@@ -66,33 +68,3 @@ def _only(source: Iterable[Event], keep: frozenset[str]) -> Iterator[Event]:
     for event in source:
         if getattr(event, "symbol", None) in keep:
             yield event
-
-
-STRATEGIES = {
-    "ema_quote_cross": "tapeflow.strategy.examples.ema_quote:EmaQuoteCross",
-    "imbalance_quoter": "tapeflow.strategy.examples.imbalance_quoter:ImbalanceQuoter",
-    "sma_cross": "tapeflow.strategy.examples.sma_cross:SmaCross",
-}
-
-
-def build_strategy(cfg: StrategyConfig) -> Strategy:
-    """A shipped strategy by name, or any ``package.module:ClassName``; ``params`` are keyword arguments."""
-    target = STRATEGIES.get(cfg.name, cfg.name)
-    module_name, _, class_name = target.partition(":")
-    if not class_name:
-        known = ", ".join(sorted(STRATEGIES))
-        raise ConfigError(f"unknown strategy {cfg.name!r}: use one of {known} or 'module:Class'", field="strategy.name")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot import {target!r}: {exc}", field="strategy.name") from exc
-    kwargs: dict[str, Any] = dict(cfg.params)
-    if cfg.id is not None:
-        kwargs["strategy_id"] = cfg.id
-    try:
-        strategy = cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{class_name} does not take these params: {exc}", field="strategy.params") from exc
-    if not isinstance(strategy, Strategy):
-        raise ConfigError(f"{target} is not a tapeflow Strategy", field="strategy.name")
-    return strategy

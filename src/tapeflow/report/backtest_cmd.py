@@ -22,6 +22,10 @@ def backtest_command(
     from tapeflow.cli import fail, print_json
 
     try:
+        if out is not None:  # refused now, not after a run that may take minutes
+            from tapeflow.backtest.config import check_output_dir
+
+            check_output_dir(out, field="--out")
         report = run_with_progress(config, out, quiet=json_out)
     except TapeflowError as exc:
         fail(exc)
@@ -33,10 +37,9 @@ def backtest_command(
 
 
 def run_with_progress(config: Path, out: Path | None, *, quiet: bool) -> dict[str, Any]:
-    from tapeflow.backtest.config import BacktestConfig
-    from tapeflow.config import load_config
+    from tapeflow.backtest.config import load_backtest_config
 
-    return run_config_with_progress(load_config(config, BacktestConfig), out, quiet=quiet)
+    return run_config_with_progress(load_backtest_config(config), out, quiet=quiet)
 
 
 def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bool) -> dict[str, Any]:

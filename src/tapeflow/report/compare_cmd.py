@@ -21,12 +21,11 @@ def compare_command(
 ) -> None:
     """Vectorized against event-driven on bars (look-ahead), or with --push-pull, events against polling."""
     from tapeflow.backtest.compare import compare_push_pull, compare_sma
-    from tapeflow.backtest.config import BacktestConfig
+    from tapeflow.backtest.config import load_backtest_config
     from tapeflow.cli import fail, print_json
-    from tapeflow.config import load_config
 
     try:
-        cfg = load_config(config, BacktestConfig)
+        cfg = load_backtest_config(config)
         report = compare_push_pull(cfg, poll_ms) if push_pull else compare_sma(cfg)
     except TapeflowError as exc:
         fail(exc)

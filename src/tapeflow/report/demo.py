@@ -13,14 +13,13 @@ from typing import Any
 
 import msgspec
 
-from tapeflow.backtest.config import BacktestConfig
-from tapeflow.config import load_config
+from tapeflow.backtest.config import BacktestConfig, load_backtest_config
 
 
 def build_config(config_path: Path | None, events_per_symbol: int | None, seed: int | None) -> BacktestConfig:
     """The given configuration, or the built-in one: examples/synthetic_quoter.toml with its risk section."""
     if config_path is not None:
-        cfg = load_config(config_path, BacktestConfig)
+        cfg = load_backtest_config(config_path)
     else:
         from tapeflow.risk.config import OrderChecks, RiskConfig
 

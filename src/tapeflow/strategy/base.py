@@ -11,7 +11,9 @@ an unused handler costs nothing per event.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import msgspec
 
 from tapeflow.model.enums import OrderType, Side, TimeInForce
 from tapeflow.model.events import Event, Signal, TimerFired
@@ -94,6 +96,11 @@ _ORDER_REPORTS: dict[type[Event], str] = {
 
 class Strategy:
     """Subclass and override handlers. ``symbols`` limits market data to those symbols (None: all)."""
+
+    Params: ClassVar[type[msgspec.Struct] | None] = None
+    """The typed parameters a run configuration may pass (``[strategy] params``), as a msgspec Struct whose fields
+    are constructor keywords: a configuration's table is converted into it, so a wrong type or an unknown name is
+    refused naming the field before the strategy is built. Declare one with ``forbid_unknown_fields=True``."""
 
     def __init__(self, strategy_id: str, *, symbols: tuple[str, ...] | None = None) -> None:
         self.strategy_id = strategy_id

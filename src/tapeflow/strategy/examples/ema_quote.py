@@ -7,13 +7,27 @@ another. An EMA is "ready" after ``period`` quotes, as in Nautilus' ``Exponentia
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from tapeflow.model.enums import Side
 from tapeflow.model.market import Quote
 from tapeflow.model.orders import OrderFilled
 from tapeflow.strategy.base import Strategy
 
 
+class EmaQuoteCrossParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    fast: Annotated[int, msgspec.Meta(gt=0)] = 100
+    slow: Annotated[int, msgspec.Meta(gt=0)] = 300
+    quantity: Annotated[int, msgspec.Meta(gt=0)] = 100
+    symbols: tuple[str, ...] | None = None
+    quote_venue: str | None = None
+
+
 class EmaQuoteCross(Strategy):
+    Params = EmaQuoteCrossParams
+
     def __init__(
         self,
         strategy_id: str = "ema-quote-cross",

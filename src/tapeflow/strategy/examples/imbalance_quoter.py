@@ -7,6 +7,10 @@ touch is cancelled and replaced. It rests in queues and so exercises queue posit
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from tapeflow.book.signals import imbalance
 from tapeflow.book.view import BookBase
 from tapeflow.model.enums import Side
@@ -15,7 +19,18 @@ from tapeflow.model.orders import OrderCancelled, OrderFilled, OrderRejected
 from tapeflow.strategy.base import Strategy
 
 
+class ImbalanceQuoterParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    levels: Annotated[int, msgspec.Meta(gt=0)] = 3
+    threshold: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.3
+    """Imbalance lies in [-1, 1]: a threshold above 1 would never quote."""
+    quantity: Annotated[int, msgspec.Meta(gt=0)] = 100
+    max_position: Annotated[int, msgspec.Meta(ge=0)] = 500
+    symbols: tuple[str, ...] | None = None
+
+
 class ImbalanceQuoter(Strategy):
+    Params = ImbalanceQuoterParams
+
     def __init__(
         self,
         strategy_id: str = "imbalance-quoter",

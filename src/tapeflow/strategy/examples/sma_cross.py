@@ -7,8 +7,26 @@ ring buffer of closes: one bar costs a few additions, whatever the window.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from tapeflow.model.market import Bar
 from tapeflow.strategy.base import Strategy
+
+Window = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class SmaCrossParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a configuration may set; the constructor keeps checking ``fast < slow`` for callers in Python."""
+
+    fast: Window = 10
+    slow: Window = 30
+    quantity: Annotated[int, msgspec.Meta(gt=0)] = 100
+
+    def __post_init__(self) -> None:
+        if self.fast >= self.slow:  # ValueError: msgspec reports it as a validation error of these params
+            raise ValueError(f"need fast < slow, got fast={self.fast}, slow={self.slow}")
 
 
 class _Windows:
@@ -24,6 +42,8 @@ class _Windows:
 
 
 class SmaCross(Strategy):
+    Params = SmaCrossParams
+
     def __init__(self, strategy_id: str = "sma-cross", *, fast: int = 10, slow: int = 30, quantity: int = 100):
         super().__init__(strategy_id)
         if not 0 < fast < slow:

@@ -366,6 +366,19 @@ class FeeSchedule:
         )
 
 
+def _finite(value: Decimal, field: str) -> None:
+    if not value.is_finite():
+        raise ConfigError(f'{value} is not a number of dollars; write decimal text such as "0.0030"', field=field)
+
+
+def _charge(value: Decimal | None, field: str) -> None:
+    if value is None:
+        return
+    _finite(value, field)
+    if value < 0:
+        raise ConfigError(f"{value} is negative; this is a charge, write it as zero or more", field=field)
+
+
 def _default_venues() -> dict[str, VenueFees]:
     return dict(DEFAULT_VENUE_FEES)
 
@@ -385,7 +398,31 @@ class FeesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     commission: CommissionConfig = CommissionConfig()
     regulatory_rounding: Literal["cent_up", "unit_up"] = "cent_up"
 
+    def check(self) -> None:
+        """Refuse rates that cannot be right: not a finite number, or a negative charge.
+
+        Regulatory fees, caps, the Rule 610 cap, sub-dollar taking and commissions are charges, so a negative one is
+        a typo that would pay the strategy on every fill. A venue's ``maker`` and ``taker`` may be negative: that is
+        how a rebate is written (inverted venues rebate takers), so those are only required to be finite.
+        """
+        for table, rows in (("sec_fee", self.sec_fee), ("finra_taf", self.finra_taf)):
+            for i, row in enumerate(rows):
+                _charge(row.rate, f"fees.{table}[{i}].rate")
+                _charge(row.cap, f"fees.{table}[{i}].cap")
+        for i, cap in enumerate(self.access_fee_cap):
+            _charge(cap.per_share, f"fees.access_fee_cap[{i}].per_share")
+            _charge(cap.sub_dollar_pct, f"fees.access_fee_cap[{i}].sub_dollar_pct")
+        for mic, venue in sorted(self.venues.items()):
+            _finite(venue.maker, f"fees.venues.{mic}.maker")
+            _finite(venue.taker, f"fees.venues.{mic}.taker")
+            _finite(venue.sub_dollar_maker, f"fees.venues.{mic}.sub_dollar_maker")
+            _charge(venue.sub_dollar_taker_pct, f"fees.venues.{mic}.sub_dollar_taker_pct")
+        c = self.commission
+        for name in ("per_share", "minimum", "max_pct_of_value", "max_per_order"):
+            _charge(getattr(c, name), f"fees.commission.{name}")
+
     def build(self) -> FeeSchedule:
+        self.check()
         return FeeSchedule(
             sec_fee=self.sec_fee,
             finra_taf=self.finra_taf,
