@@ -136,7 +136,8 @@ class Backtest:
     def run(self, sources: Sequence[Iterable[Event]], *, until: int | None = None) -> Backtest:
         if self.latency.feed_delay():
             sources = [self._delayed(s) for s in sources]
-        run_backtest(self.kernel, sources, until=until)
+        on_batch = self.portfolio.on_batch if self.portfolio.samples_on_data else None
+        run_backtest(self.kernel, sources, until=until, on_batch=on_batch)
         return self
 
     def summary(self) -> Summary:
