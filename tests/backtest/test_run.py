@@ -133,6 +133,20 @@ def test_sixteen_years_of_daily_bars_sample_once_per_bar_in_seconds(data_dir: Pa
     assert report["elapsed_s"] < 30, "a 1 s timer over 16 calendar years fired 500 million times"
 
 
+def test_a_tick_run_samples_once_per_second_that_had_events(data_dir: Path, tmp_path: Path) -> None:
+    """The LOBSTER day: one sample per busy second (the 1 s timer also sampled the quiet ones), plus the start."""
+    from itertools import islice
+
+    from tapeflow.data.lobster_events import iter_events
+
+    path = data_dir / LOBSTER / "LOBSTER_SampleFile_AMZN_2012-06-21_1.zip"
+    times = [e.ts_event for e in islice(iter_events(path), 20_000)]
+    seconds = {(t - times[0]) // 1_000_000_000 for t in times}
+    assert len(seconds) < (times[-1] - times[0]) // 1_000_000_000, "precondition: some seconds had no event"
+    _, report = run_backtest_config(load_config(_lobster_config(tmp_path, path, 20_000), BacktestConfig))
+    assert report["summary"]["equity_samples"] == len(seconds) + 1
+
+
 @pytest.mark.parametrize("kind", ["lobster", "synthetic"])
 def test_every_source_of_a_run_reports_what_it_read(data_dir: Path, tmp_path: Path, kind: str) -> None:
     if kind == "lobster":

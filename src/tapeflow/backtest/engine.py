@@ -155,7 +155,8 @@ class Backtest:
 
     def summary(self) -> Summary:
         """The results with what the readers saw and what went wrong with the books."""
-        return self.results.summary(data=[r.quality() for r in self.readers], books=self.books.totals())
+        data = [msgspec.structs.replace(r.quality()) for r in self.readers]  # copies: readers keep counting
+        return self.results.summary(data=data, books=self.books.totals())
 
     def stats(self) -> dict[str, Any]:
         """Counters that are not in the results summary (for --json output and tests)."""
