@@ -158,3 +158,9 @@ def test_every_source_of_a_run_reports_what_it_read(data_dir: Path, tmp_path: Pa
     data = report["summary"]["data"]
     assert data and sum(q["events"] for q in data) == report["engine"]["feed_events"]
     assert all(q["format"] == kind for q in data)
+
+
+def test_the_backtest_help_documents_the_halted_exit_status() -> None:
+    result = CliRunner().invoke(app, ["backtest", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "3 the kill switch halted trading during the run" in " ".join(result.stdout.split())
