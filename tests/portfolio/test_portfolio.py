@@ -153,7 +153,7 @@ def test_strategy_filter_ignores_other_strategies_fills() -> None:
 
 
 def test_through_the_kernel_fills_quotes_and_timer_samples_build_the_equity_curve() -> None:
-    p = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=10))
+    p = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=10, sample_clock="timer"))
     kernel = Kernel()
     kernel.add(p)
     kernel.start(at=0)
@@ -209,3 +209,74 @@ def test_position_repr_names_its_state() -> None:
     position = Position("AAPL")
     position.apply_fill(5, 10, 2)
     assert repr(position) == "Position('AAPL', quantity=5, cost_basis=50, realized=0, fees=2)"
+
+
+# -- sampling on the data's clock ----------------------------------------------------------------------------------
+
+
+def _drive(p: Portfolio, batches: list[list[Quote]]) -> Kernel:
+    """What the backtest driver does: start at the first event, show each batch to ``on_batch``, dispatch it."""
+    kernel = Kernel()
+    kernel.add(p)
+    kernel.start(at=batches[0][0].ts_init)
+    for batch in batches:
+        p.on_batch(list(batch))
+        kernel.run_sorted([list(batch)])
+    kernel.finish()
+    kernel.stop()
+    return kernel
+
+
+def test_data_clock_samples_once_per_interval_with_events_and_nothing_through_a_weekend() -> None:
+    sec = 1_000_000_000
+    weekend = 2 * 86_400 * sec
+    times = [0, sec // 2, sec + 3, 3 * sec + 7, weekend, weekend + 10, weekend + sec]
+    p = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=sec))
+    _drive(p, [[quote(t, 99 * D, 101 * D)] for t in times[:3]] + [[quote(t, 99 * D, 101 * D) for t in times[3:]]])
+    # the start, then the last event of each interval that had one; the weekend's empty intervals cost nothing
+    assert list(p.curve.ts) == [0, sec // 2, sec + 3, 3 * sec + 7, weekend + 10, weekend + sec]
+
+
+def test_a_data_clock_sample_includes_what_happened_at_its_time() -> None:
+    sec = 1_000_000_000
+    p = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=sec))
+    _drive(p, [[quote(5, 99 * D, 101 * D), fill(5, Side.BUY, 10, 100 * D, fee=50), quote(2 * sec, 103 * D, 105 * D)]])
+    assert list(p.curve.ts) == [5, 2 * sec]
+    assert list(p.curve.equity) == [START - 50, START - 50 + 40 * D]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(0, 40), min_size=1, max_size=60),
+    st.integers(1, 9),
+    st.lists(st.integers(1, 8), min_size=1, max_size=10),
+)
+def test_data_clock_samples_do_not_depend_on_how_the_tape_is_cut_into_batches(
+    steps: list[int], interval: int, cuts: list[int]
+) -> None:
+    """Whatever the batch sizes: one sample at the last event of each interval, plus the start."""
+    times = [sum(steps[: i + 1]) for i in range(len(steps))]
+    events = [quote(t, 99 * D, 101 * D) for t in times]
+    batches: list[list[Quote]] = []
+    i = 0
+    while i < len(events):
+        size = cuts[len(batches) % len(cuts)]
+        batches.append(events[i : i + size])
+        i += size
+    p = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=interval))
+    _drive(p, batches)
+    origin = times[0]
+    last_of: dict[int, int] = {}
+    for t in times:
+        last_of[(t - origin) // interval] = t
+    assert list(p.curve.ts) == sorted({origin, *last_of.values()})
+
+
+def test_without_a_driver_the_data_clock_samples_only_at_start_and_stop() -> None:
+    p = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=10))
+    kernel = Kernel()
+    kernel.add(p)
+    kernel.start(at=0)
+    kernel.run([quote(5, 99 * D, 101 * D), quote(25, 103 * D, 105 * D)])
+    kernel.stop()
+    assert p.samples_on_data and list(p.curve.ts) == [0, 25]

@@ -10,6 +10,8 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 from rich.console import Console
 
+from tapeflow.book.integrity import IntegrityTotals
+from tapeflow.data.quality import SourceQuality
 from tapeflow.engine import Kernel
 from tapeflow.model import (
     Event,
@@ -24,9 +26,10 @@ from tapeflow.model import (
     Side,
     SubmitOrder,
 )
+from tapeflow.model.risk_events import KillSwitchChanged
 from tapeflow.portfolio import Portfolio, PortfolioConfig
 from tapeflow.report import results
-from tapeflow.report.results import ResultsCollector, Summary, print_summary
+from tapeflow.report.results import Halt, ResultsCollector, Summary, print_summary
 
 SEC = 1_000_000_000
 T0 = 1_700_000_000 * SEC  # 2023-11-14 22:13:20 UTC
@@ -79,7 +82,7 @@ def tape() -> list[Event]:
 
 
 def run(mid_of: results.MidOf | None = None) -> tuple[Portfolio, ResultsCollector]:
-    portfolio = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=SEC))
+    portfolio = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=SEC, sample_clock="timer"))
     collector = ResultsCollector(portfolio=portfolio, mid_of=mid_of)
     kernel = Kernel()
     kernel.add(portfolio)
@@ -207,3 +210,47 @@ def test_a_collector_without_portfolio_still_summarizes_orders_and_writes_an_emp
     collector.write_parquet(tmp_path)
     empty = pq.read_table(tmp_path / "equity.parquet")
     assert empty.num_rows == 0 and empty.schema.names[:2] == ["ts", "equity"]
+
+
+def _kill(ts: int, engaged: bool, reason: str, source: str = "rule", rule: str = "") -> KillSwitchChanged:
+    return KillSwitchChanged(ts_event=ts, ts_init=ts, engaged=engaged, reason=reason, source=source, rule=rule)
+
+
+def _collect(events: list[Event]) -> ResultsCollector:
+    collector = ResultsCollector()
+    kernel = Kernel()
+    kernel.add(collector)
+    kernel.start(at=T0)
+    kernel.run(events)
+    kernel.stop()
+    return collector
+
+
+def test_a_run_the_kill_switch_halted_keeps_its_first_engagement_even_after_a_reset() -> None:
+    collector = _collect(
+        [
+            _kill(T0 + 5, True, "4 orders within 1000 ms", rule="runaway"),
+            _kill(T0 + 6, True, "a second reason is ignored", source="manual"),
+            _kill(T0 + 9, False, "operator reset", source="reset"),
+        ]
+    )
+    assert collector.summary().halted == Halt(
+        ts_ns=T0 + 5, reason="4 orders within 1000 ms", source="rule", rule="runaway", engaged_at_end=False
+    )
+
+
+def test_a_run_without_engagement_is_not_halted_and_a_reset_alone_does_not_halt_it() -> None:
+    assert _collect([]).summary().halted is None
+    assert _collect([_kill(T0 + 9, False, "reset", source="reset")]).summary().halted is None
+
+
+def test_reader_and_book_counts_set_anomalies_only_when_one_is_not_zero() -> None:
+    collector = _collect([])
+    clean = SourceQuality(source="a.zip", format="lobster", rows=10, events=10)
+    assert not collector.summary(data=[clean], books=[IntegrityTotals(symbol="X", stale_ns=0)]).anomalies
+    crossed = collector.summary(data=[clean], books=[IntegrityTotals(symbol="X", crossings=1, crossed_ns=5)])
+    assert crossed.anomalies and crossed.books[0].crossings == 1
+    bad = SourceQuality(source="a.zip", format="lobster", rows=10, events=9, malformed=1)
+    assert collector.summary(data=[bad]).anomalies
+    decoded = msgspec.json.decode(msgspec.json.encode(crossed))
+    assert decoded["anomalies"] is True and decoded["books"][0]["crossed_ns"] == 5 and decoded["data"][0]["rows"] == 10

@@ -26,6 +26,7 @@ from tapeflow.book.keeper import BookKeeper
 from tapeflow.book.signals import SignalConfig
 from tapeflow.compliance.audit import AuditTrail
 from tapeflow.compliance.stp import StpGate, StpMode
+from tapeflow.data.quality import QualityReporter
 from tapeflow.engine.kernel import Component, Kernel
 from tapeflow.execution.engine import ExecutionEngine, OrderRoute
 from tapeflow.model.events import Event
@@ -81,6 +82,8 @@ class Backtest:
             self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips)
         self.results = ResultsCollector(portfolio=self.portfolio, mid_of=self._mid_of)
         self.strategies = list(strategies)
+        self.readers: list[QualityReporter] = []
+        """The sources of the last ``run`` that report what they read (``quality()``), for the summary."""
         ctx = TradingContext(
             self.kernel,
             books=self.books,
@@ -133,14 +136,27 @@ class Backtest:
         for event in source:
             yield replace(event, ts_init=event.ts_event + delay)
 
-    def run(self, sources: Sequence[Iterable[Event]], *, until: int | None = None) -> Backtest:
+    def run(
+        self,
+        sources: Sequence[Iterable[Event]],
+        *,
+        until: int | None = None,
+        readers: Sequence[QualityReporter] | None = None,
+    ) -> Backtest:
+        """Replay ``sources``; ``readers`` (default: the sources that report quality) go into the summary."""
+        if readers is None:
+            readers = [s for s in sources if isinstance(s, QualityReporter)]
+        self.readers = list(readers)
         if self.latency.feed_delay():
             sources = [self._delayed(s) for s in sources]
-        run_backtest(self.kernel, sources, until=until)
+        on_batch = self.portfolio.on_batch if self.portfolio.samples_on_data else None
+        run_backtest(self.kernel, sources, until=until, on_batch=on_batch)
         return self
 
     def summary(self) -> Summary:
-        return self.results.summary()
+        """The results with what the readers saw and what went wrong with the books."""
+        data = [msgspec.structs.replace(r.quality()) for r in self.readers]  # copies: readers keep counting
+        return self.results.summary(data=data, books=self.books.totals())
 
     def stats(self) -> dict[str, Any]:
         """Counters that are not in the results summary (for --json output and tests)."""

@@ -12,6 +12,7 @@ import msgspec
 from tapeflow.backtest.config import BacktestConfig
 from tapeflow.backtest.engine import Backtest
 from tapeflow.backtest.sources import build_sources, build_strategy
+from tapeflow.data.quality import QualityReporter
 from tapeflow.engine.kernel import Component
 from tapeflow.model.events import Event
 from tapeflow.portfolio import PortfolioConfig
@@ -66,12 +67,13 @@ def run_backtest_config(
     sources, level, total = build_sources(cfg.data)
     if on_total is not None:
         on_total(total)
+    readers = [s for s in sources if isinstance(s, QualityReporter)]
     if progress is not None:
         sources = [_counted(s, progress) for s in sources]
     strategy = build_strategy(cfg.strategy)
     bt = build_backtest(cfg, strategy, level)
     started = time.perf_counter()
-    bt.run(sources)
+    bt.run(sources, readers=readers)
     elapsed = time.perf_counter() - started
     out = output_dir if output_dir is not None else cfg.output.dir
     written: list[str] = []
@@ -79,12 +81,15 @@ def run_backtest_config(
         written = [str(p) for p in bt.results.write_parquet(out)]
     stats = bt.stats()
     events = stats["feed_events"] + stats["scheduled_events"]
+    summary = bt.summary()
     report: dict[str, Any] = {
         "strategy": strategy.strategy_id,
         "data": cfg.data.kind,
         "level": level,
         "risk": cfg.risk_mode,
-        "summary": msgspec.to_builtins(bt.summary()),
+        "anomalies": summary.anomalies,
+        "halted": summary.halted is not None,
+        "summary": msgspec.to_builtins(summary),
         "engine": stats,
         "elapsed_s": round(elapsed, 3),
         "events_per_s": round(events / elapsed) if elapsed > 0 else None,

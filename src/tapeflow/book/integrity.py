@@ -13,6 +13,10 @@ event:
   exception, because one bad message must not stop a feed.
 
 ``trustworthy`` is the one question a consumer needs: not stale and not crossed.
+
+For the run summary the same state is also counted over time (``totals``): how many crossing episodes, how long
+the book was crossed and stale in total. The counters move only when the state changes (a cross starts or ends, a
+gap opens, a snapshot repairs it), never per message, so they cost the hot path nothing.
 """
 
 from __future__ import annotations
@@ -39,16 +43,46 @@ class BookHealth(msgspec.Struct, frozen=True, kw_only=True):
     stale_since_ns: int | None
 
 
+class IntegrityTotals(msgspec.Struct, frozen=True, kw_only=True):
+    """What went wrong with one book over a whole run (the run summary's ``books`` rows).
+
+    Times are event time in ns; an episode still open at the end is closed at the run's last event time.
+    """
+
+    symbol: str
+    gaps: int = 0
+    """Sequence gaps (messages lost)."""
+    crossings: int = 0
+    """Episodes of best bid >= best ask."""
+    crossed_ns: int = 0
+    """Total time the book was crossed."""
+    stale_ns: int = 0
+    """Total time the book was stale (from a gap to the snapshot that repaired it)."""
+    unknown_order_refs: int = 0
+    """Messages naming an order the book did not hold."""
+    duplicates: int = 0
+    """Messages dropped because their sequence number was already applied."""
+
+    @property
+    def anomalies(self) -> int:
+        """Count of things that went wrong (times are consequences of these, not separate events)."""
+        return self.gaps + self.crossings + self.unknown_order_refs + self.duplicates
+
+
 class Integrity:
     """Staleness, crossing and bad references of one book; emits integrity events through ``emit``."""
 
     __slots__ = (
         "crossed",
+        "crossed_ns",
+        "crossed_since_ns",
+        "crossings",
         "duplicates",
         "emit",
         "gaps",
         "sequence",
         "stale",
+        "stale_ns",
         "stale_since_ns",
         "symbol",
         "ts",
@@ -63,6 +97,13 @@ class Integrity:
         self.stale = False
         self.stale_since_ns: int | None = None
         self.crossed = False
+        self.crossings = 0
+        """Crossing episodes so far (``on_crossed`` while not crossed)."""
+        self.crossed_since_ns = 0
+        self.crossed_ns = 0
+        """Time crossed in closed episodes; ``totals`` adds the open one."""
+        self.stale_ns = 0
+        """Time stale in repaired episodes; ``totals`` adds the open one."""
         self.gaps = 0
         self.duplicates = 0
         self.unknown_order_refs = 0
@@ -110,8 +151,10 @@ class Integrity:
         if self.crossed:
             return
         self.crossed = True
+        self.crossings += 1
+        ts = self.ts
+        self.crossed_since_ns = ts
         if self.emit is not None:
-            ts = self.ts
             self.emit(
                 BookCrossed(
                     ts_event=ts,
@@ -122,6 +165,12 @@ class Integrity:
                     sequence=self.sequence,
                 )
             )
+
+    def uncross(self) -> None:
+        """The cross ended (a best level went away, or the book was cleared): close the episode at ``ts``."""
+        if self.crossed:
+            self.crossed = False
+            self.crossed_ns += max(0, self.ts - self.crossed_since_ns)
 
     def on_unknown(self, order_id: int, operation: str) -> bool:
         """Count a reference to an order the book does not hold; always returns False (the write did
@@ -146,10 +195,12 @@ class Integrity:
         self.ts = ts
         was_untrusted = self.stale or self.crossed
         since = self.stale_since_ns
+        if since is not None:
+            self.stale_ns += max(0, ts - since)
+        self.uncross()
         self.sequence = sequence
         self.stale = False
         self.stale_since_ns = None
-        self.crossed = False
         if was_untrusted and self.emit is not None:
             self.emit(
                 BookResynced(
@@ -170,4 +221,20 @@ class Integrity:
             gaps=self.gaps,
             unknown_order_refs=self.unknown_order_refs,
             stale_since_ns=self.stale_since_ns,
+        )
+
+    def totals(self, end_ns: int | None = None) -> IntegrityTotals:
+        """Counts and times so far, an open crossed or stale episode closed at ``end_ns`` (default: ``ts``)."""
+        end = self.ts if end_ns is None else max(end_ns, self.ts)
+        crossed_ns = self.crossed_ns + (max(0, end - self.crossed_since_ns) if self.crossed else 0)
+        since = self.stale_since_ns
+        stale_ns = self.stale_ns + (max(0, end - since) if since is not None else 0)
+        return IntegrityTotals(
+            symbol=self.symbol,
+            gaps=self.gaps,
+            crossings=self.crossings,
+            crossed_ns=crossed_ns,
+            stale_ns=stale_ns,
+            unknown_order_refs=self.unknown_order_refs,
+            duplicates=self.duplicates,
         )

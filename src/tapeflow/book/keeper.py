@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from tapeflow.book.integrity import IntegrityTotals
 from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
 from tapeflow.book.quote_book import QuoteBook
@@ -145,3 +146,15 @@ class BookKeeper:
 
     def symbols(self) -> list[str]:
         return sorted(self._books)
+
+    def totals(self, end_ns: int | None = None) -> list[IntegrityTotals]:
+        """Per symbol, what went wrong with its book over the run, in symbol order (for the run summary).
+
+        An episode still open (a book crossed or stale at the end) is closed at ``end_ns``, by default the last
+        time any book saw, the end of the run as the books know it. Quote books (L1) keep no integrity state and
+        are left out.
+        """
+        books = [b for _, b in sorted(self._books.items()) if not isinstance(b, QuoteBook)]
+        end = max((b.integrity.ts for b in books), default=self._seen) if end_ns is None else end_ns
+        end = max(end, self._seen)
+        return [b.integrity.totals(end) for b in books]

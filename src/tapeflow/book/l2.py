@@ -51,7 +51,7 @@ class L2Book(BookBase):
     def clear(self) -> None:
         self.bids.clear()
         self.asks.clear()
-        self.integrity.crossed = False
+        self.integrity.uncross()
 
     def load(self, bids: Iterable[BookLevel], asks: Iterable[BookLevel]) -> None:
         """Replace the whole book with these levels (any order; zero sizes are skipped)."""
@@ -88,6 +88,7 @@ class L2Book(BookBase):
             elif size > 0 and ladder.insert(price, size):
                 self._check_cross()
         elif isinstance(event, BookSnapshot):
+            self.integrity.ts = event.ts_event  # before ``load``: a cross the snapshot ends, ends now
             self.load(event.bids, event.asks)
             self.integrity.on_snapshot(event.sequence, event.ts_event)
         elif isinstance(event, DepthRevealed):

@@ -137,7 +137,7 @@ class L3Book(BookBase):
         if rest > 0:
             sizes[price] = rest
         else:
-            self._drop_level(ladder, price)
+            self._drop_level(ladder, price, ts)
         return True
 
     def cancel(self, order_id: int, size: int, ts: int = 0) -> bool:
@@ -161,7 +161,7 @@ class L3Book(BookBase):
         if rest > 0:
             sizes[price] = rest
         else:
-            self._drop_level(ladder, price)
+            self._drop_level(ladder, price, ts)
         return True
 
     def delete(self, order_id: int, ts: int = 0, size: int = 0) -> bool:
@@ -183,7 +183,7 @@ class L3Book(BookBase):
         if rest > 0:
             sizes[price] = rest
         else:
-            self._drop_level(ladder, price)
+            self._drop_level(ladder, price, ts)
         return True
 
     def replace(self, order_id: int, new_order_id: int, price: int, size: int, ts: int = 0) -> bool:
@@ -221,7 +221,7 @@ class L3Book(BookBase):
             if size > 0:
                 sizes[price] = size
             else:
-                self._drop_level(ladder, price)
+                self._drop_level(ladder, price, self.integrity.ts)
         elif size > 0:
             ladder.queues[price] = {}
             if ladder.insert(price, size):
@@ -231,7 +231,7 @@ class L3Book(BookBase):
         self._orders.clear()
         self.bids.clear()
         self.asks.clear()
-        self.integrity.crossed = False
+        self.integrity.uncross()
 
     def load(
         self,
@@ -242,8 +242,8 @@ class L3Book(BookBase):
     ) -> None:
         """Replace the book: ``orders`` in priority order, then the levels' sizes (their excess
         unattributed)."""
+        self.integrity.ts = ts  # before ``clear``: a cross the snapshot ends, ends now
         self.clear()
-        self.integrity.ts = ts
         for o in orders:
             self.add(o.order_id, o.side, o.price, o.size)
         for level in bids:
@@ -259,7 +259,7 @@ class L3Book(BookBase):
             raise TypeError(f"L3Book cannot apply {type(event).__name__}")
         handler(self, event)
 
-    def _drop_level(self, ladder: QueueLadder, price: int) -> None:
+    def _drop_level(self, ladder: QueueLadder, price: int, ts: int) -> None:
         queue = ladder.queues.pop(price)
         if queue:
             orders = self._orders
@@ -267,6 +267,7 @@ class L3Book(BookBase):
                 del orders[order_id]
             self.dropped_orders += len(queue)
         if ladder.remove(price) and self.integrity.crossed:
+            self.integrity.ts = ts  # the time a cross may end (the raw write path keeps no time otherwise)
             self._check_uncross()
 
     # --- read interface -------------------------------------------------------------------------------

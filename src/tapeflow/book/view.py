@@ -191,7 +191,7 @@ class BookBase:
         bid = self.bids.best
         ask = self.asks.best
         if bid == NO_PRICE or ask == NO_PRICE or bid < ask:
-            self.integrity.crossed = False
+            self.integrity.uncross()
 
     def _accept(self, sequence: int, ts: int) -> bool:
         """Sequence bookkeeping for an event-driven write; False when the message must be dropped."""

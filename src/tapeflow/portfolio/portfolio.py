@@ -1,9 +1,9 @@
 """The portfolio: cash, netting positions, fees and the equity curve, kept from events alone.
 
-It is a kernel component: fills move positions and cash, quotes and bars move marks, a repeating timer samples
-the equity curve. Nothing calls into it to change state except ``mark`` (for an integrator who marks from an
-order book) and ``sample`` (for bar data, where a sample per bar is the natural periodicity); strategies and the
-risk engine only read it.
+It is a kernel component: fills move positions and cash, quotes and bars move marks, and the equity curve is
+sampled on the data's own clock (``on_batch``, called by the backtest driver with each batch of feed events) or,
+where no driver does that, by a repeating kernel timer. Nothing calls into it to change state except ``mark`` (for
+an integrator who marks from an order book) and ``sample``; strategies and the risk engine only read it.
 
 Money is ``int`` 1/10,000 dollar throughout. Cash is exact: a buy of q at p costs ``q * p + fee``, a sell brings
 ``q * p - fee``. Realized PnL is gross of fees and fees are a separate total, so that the identity
@@ -14,9 +14,11 @@ half-unit marks cannot break it).
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from operator import attrgetter
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
@@ -26,10 +28,12 @@ from tapeflow.portfolio.position import Position, PositionView, mark_x2_of
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
-    from tapeflow.model.events import TimerFired
+    from tapeflow.model.events import Event, TimerFired
+
+_ts_init = attrgetter("ts_init")
 
 DEFAULT_SAMPLE_INTERVAL_NS = 1_000_000_000
-"""One equity sample per simulated second: fine enough for tick data, cheap enough for a full session."""
+"""At most one equity sample per simulated second: fine enough for tick data, cheap enough for a full session."""
 
 
 class EquityCurve:
@@ -61,10 +65,14 @@ class EquityCurve:
 
 
 class PortfolioConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """``starting_cash`` in 1/10,000 dollar; ``sample_interval_ns`` None disables the sampling timer."""
+    """``starting_cash`` in 1/10,000 dollar; ``sample_interval_ns`` None samples only at start and stop."""
 
     starting_cash: int = 1_000_000 * 10_000
     sample_interval_ns: int | None = DEFAULT_SAMPLE_INTERVAL_NS
+    sample_clock: Literal["data", "timer"] = "data"
+    """``data``: after the last event of each interval that had events, from ``on_batch`` (the backtest driver
+    calls it; nothing is sampled through nights and weekends, so memory follows the data, whatever the bar size).
+    ``timer``: a repeating kernel timer every interval of event time, events or not (a kernel no driver feeds)."""
     strategy_id: str | None = None
     """Only fills of this strategy count (None: every fill, the whole account)."""
 
@@ -97,6 +105,12 @@ class Portfolio:
         self._fill_marks_x2: dict[str, int] = {}
         """Doubled last fill prices: the mark of a symbol nothing else has marked yet."""
         self._kernel: Kernel | None = None
+        self._origin = 0
+        """Start of the sampling grid: intervals are ``[origin + k * interval, origin + (k + 1) * interval)``."""
+        self._due = 0
+        """End of the interval the last feed event seen belongs to: an event at or after it starts a new one."""
+        self._open: int | None = None
+        """Time of the last feed event seen in the current interval, not yet sampled (None: none seen)."""
 
     # -- component ----------------------------------------------------------------------------------------------
 
@@ -112,8 +126,14 @@ class Portfolio:
         if kernel is None:
             return
         self.sample(kernel.now)
-        if self.config.sample_interval_ns is not None:
-            kernel.set_timer("portfolio.sample", interval=self.config.sample_interval_ns, callback=self._on_timer)
+        interval = self.config.sample_interval_ns
+        if interval is None:
+            return
+        if self.config.sample_clock == "timer":
+            kernel.set_timer("portfolio.sample", interval=interval, callback=self._on_timer)
+        self._origin = kernel.now
+        self._due = kernel.now + interval
+        self._open = None
 
     def on_stop(self) -> None:
         if self._kernel is not None:
@@ -121,6 +141,43 @@ class Portfolio:
 
     def _on_timer(self, event: TimerFired) -> None:
         self.sample(event.ts_init)
+
+    @property
+    def samples_on_data(self) -> bool:
+        """True when a driver must call ``on_batch`` for the curve to have samples between start and stop."""
+        return self.config.sample_clock == "data" and self.config.sample_interval_ns is not None
+
+    def on_batch(self, batch: list[Event]) -> None:
+        """Schedule the samples this batch of feed events (sorted, about to be dispatched) closes.
+
+        An interval is sampled once, after its last event: the sample runs 1 ns after that event's time, when
+        everything the event caused at that time (an order, a zero-latency fill) has been handled, and is stamped
+        with the event's time. For bars that is one sample per bar, valued at its close; for ticks one per
+        interval that had events. Cost: one comparison for a batch within one interval, else a bisection per
+        sample, never a step per event; intervals without events cost nothing.
+        """
+        interval = self.config.sample_interval_ns
+        kernel = self._kernel
+        if interval is None or kernel is None or not batch or self.config.sample_clock != "data":
+            return
+        due = self._due
+        if batch[-1].ts_init < due:  # the common case: the whole batch falls in the current interval
+            self._open = batch[-1].ts_init
+            return
+        start, n = 0, len(batch)
+        while True:
+            j = bisect_left(batch, due, lo=start, key=_ts_init)
+            last = batch[j - 1].ts_init if j > start else self._open
+            if j == n:
+                self._open = last
+                self._due = due
+                return
+            if last is not None:
+                kernel.call_at(last + 1, self.sample, last)
+            first = batch[j].ts_init
+            due = self._origin + ((first - self._origin) // interval + 1) * interval
+            self._open = None
+            start = j
 
     # -- writes (events) ----------------------------------------------------------------------------------------
 

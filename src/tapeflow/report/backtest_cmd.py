@@ -10,7 +10,13 @@ import typer
 from tapeflow.model.errors import TapeflowError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from tapeflow.backtest.config import BacktestConfig
+
+HALTED_EXIT = 3
+"""Exit status of a run the kill switch halted (0: ran to the end, 2: user error): scripts must not take its
+results for a normal run's."""
 
 
 def backtest_command(
@@ -18,7 +24,11 @@ def backtest_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write orders, fills, equity as Parquet here.")] = None,
 ) -> None:
-    """Replay history through the kernel, the simulated exchange, risk and portfolio, and summarise the run."""
+    """Replay history through the kernel, the simulated exchange, risk and portfolio, and summarise the run.
+
+    Exit status: 0 the run completed, 2 user error (bad configuration or data path), 3 the kill switch halted
+    trading during the run (the summary says when and why).
+    """
     from tapeflow.cli import fail, print_json
 
     try:
@@ -34,6 +44,8 @@ def backtest_command(
         print_json(report)
     else:
         print_report(report)
+    if report.get("halted"):
+        raise typer.Exit(code=HALTED_EXIT)
 
 
 def run_with_progress(config: Path, out: Path | None, *, quiet: bool) -> dict[str, Any]:
@@ -75,14 +87,14 @@ def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bo
 
 
 def print_report(report: dict[str, Any]) -> None:
+    import msgspec
     from rich.console import Console
     from rich.table import Table
 
     from tapeflow.report.results import Summary, print_summary
 
     console = Console()
-    import msgspec
-
+    print_risk_header(report, console)
     print_summary(msgspec.convert(report["summary"], Summary), console)
     table = Table(title="engine", show_header=False)
     for key, value in report["engine"].items():
@@ -92,3 +104,14 @@ def print_report(report: dict[str, Any]) -> None:
     for path in report["written"]:
         table.add_row("written", path)
     console.print(table)
+
+
+def print_risk_header(report: dict[str, Any], console: Console) -> None:
+    """Which pre-trade checks ran: a run without any is not comparable to one with them, so OFF stands out."""
+    risk = report.get("risk")
+    if risk is None:
+        return
+    if risk == "off":
+        console.print("Risk checks: OFF (no pre-trade checks ran)", style="bold red", markup=False, highlight=False)
+    else:
+        console.print(f"Risk checks: {risk}", markup=False, highlight=False)

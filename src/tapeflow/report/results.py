@@ -37,12 +37,15 @@ from tapeflow.model.orders import (
     SubmitOrder,
 )
 from tapeflow.model.prices import NO_PRICE
+from tapeflow.model.risk_events import KillSwitchChanged
 from tapeflow.portfolio.portfolio import EquityCurve
 from tapeflow.portfolio.position import round_div
 from tapeflow.report import metrics
-from tapeflow.report.summary import MONEY_UNIT, Summary, print_summary
+from tapeflow.report.summary import MONEY_UNIT, Halt, Summary, has_anomalies, print_summary
 
 if TYPE_CHECKING:
+    from tapeflow.book.integrity import IntegrityTotals
+    from tapeflow.data.quality import SourceQuality
     from tapeflow.engine.kernel import Kernel
     from tapeflow.portfolio.portfolio import Portfolio
 
@@ -103,6 +106,10 @@ class ResultsCollector:
         self.fill_mids_x2: list[int | None] = []
         """Arrival mid (doubled) of each fill's order, parallel to ``fills``."""
         self._mids_x2: dict[str, int] = {}
+        self.halt: KillSwitchChanged | None = None
+        """The first engagement of the kill switch (``KillSwitchChanged``, the risk engine's public record)."""
+        self.kill_switch_engaged = False
+        """Whether the switch is on now (it can be reset later in a run)."""
 
     def attach(self, kernel: Kernel) -> None:
         if self.mid_of is None:
@@ -115,6 +122,7 @@ class ResultsCollector:
         kernel.subscribe(OrderExpired, self.on_done)
         kernel.subscribe(OrderRejected, self.on_done)
         kernel.subscribe(RiskRejected, self.on_done)
+        kernel.subscribe(KillSwitchChanged, self.on_kill_switch)
 
     def on_start(self) -> None:
         return None
@@ -198,9 +206,16 @@ class ResultsCollector:
         if isinstance(event, OrderRejected | RiskRejected | OrderCancelled):
             record.reason = event.reason
 
+    def on_kill_switch(self, event: KillSwitchChanged) -> None:
+        """A run that was halted says so (summary ``halted``, exit code 3), even if the switch was reset later."""
+        self.kill_switch_engaged = event.engaged
+        if event.engaged and self.halt is None:
+            self.halt = event
+
     # -- outputs ------------------------------------------------------------------------------------------------
 
-    def summary(self) -> Summary:
+    def summary(self, *, data: Sequence[SourceQuality] = (), books: Sequence[IntegrityTotals] = ()) -> Summary:
+        """The run's summary; ``data`` and ``books`` are what the readers and books counted (see ``Backtest``)."""
         fills = self.fills
         signs = [f.side.sign for f in fills]
         quantities = [f.quantity for f in fills]
@@ -231,6 +246,23 @@ class ResultsCollector:
             limit_orders=len(limits),
             limit_fill_ratio=metrics.fill_ratio([r.quantity for r in limits], [r.filled_quantity for r in limits]),
             fees_by_component_units=dict(sorted(components.items())),
+            anomalies=has_anomalies(list(data), list(books)),
+            data=list(data),
+            books=list(books),
+            halted=self._halted(),
+        )
+
+    def _halted(self) -> Halt | None:
+        h = self.halt
+        if h is None:
+            return None
+        return Halt(
+            ts_ns=h.ts_event,
+            reason=h.reason,
+            source=h.source,
+            rule=h.rule,
+            cancelled_orders=h.cancelled_orders,
+            engaged_at_end=self.kill_switch_engaged,
         )
 
     def tables(self) -> dict[str, Any]:
@@ -379,6 +411,7 @@ def write_table_atomic(table: Any, path: Path) -> Path:
 
 __all__ = [
     "MONEY_UNIT",
+    "Halt",
     "OrderRecord",
     "OrderStatus",
     "ResultsCollector",

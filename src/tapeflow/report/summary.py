@@ -1,17 +1,40 @@
-"""The summary of a run (the ``--json`` object of ``tapeflow backtest``) and its terminal table."""
+"""The summary of a run (the ``--json`` object of ``tapeflow backtest``) and its terminal table.
+
+Besides what the strategy did, the summary says what the run stood on: what each reader saw (``data``), what
+went wrong with each book (``books``), and whether the kill switch halted trading (``halted``). A backtest on a
+crossed book or a file full of skipped lines is a confident wrong answer, so ``anomalies`` is raised by any
+count that is not zero, and the terminal shows it above the results, where nobody can miss it.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import msgspec
 
+from tapeflow.book.integrity import IntegrityTotals
+from tapeflow.data.quality import SourceQuality
 from tapeflow.model.prices import price_to_str
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 MONEY_UNIT = "1/10000 USD"
+
+
+class Halt(msgspec.Struct, frozen=True, kw_only=True):
+    """The kill switch engaged during the run: when (event time, ns UTC), by what, and why."""
+
+    ts_ns: int
+    reason: str
+    source: str
+    """``manual``, ``signal_file``, ``rule``, ``restored`` (engaged when the run started), ..."""
+    rule: str = ""
+    """The rule that tripped it, when a rule did."""
+    cancelled_orders: int = 0
+    engaged_at_end: bool = True
+    """False when it was reset later in the run; the run was halted all the same."""
 
 
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,18 +75,137 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     money_unit: str = MONEY_UNIT
     fees_by_component_units: dict[str, int] = {}
     """``OrderFilled.fee_components`` summed by name (sec_fee, finra_taf, exchange, commission)."""
+    anomalies: bool = False
+    """True when any reader or book count below is not zero: the results stand on damaged data."""
+    data: list[SourceQuality] = []
+    """What each source's reader saw, in source order."""
+    books: list[IntegrityTotals] = []
+    """What went wrong with each book, in symbol order (quote books keep no such state and are absent)."""
+    halted: Halt | None = None
+    """The first engagement of the kill switch, or None when it never engaged."""
+
+
+def has_anomalies(data: list[SourceQuality], books: list[IntegrityTotals]) -> bool:
+    return any(q.anomalies for q in data) or any(b.anomalies for b in books)
 
 
 def print_summary(summary: Summary, console: Console) -> None:
-    """The summary as a two-column rich table; dollars shown exactly (four decimals at most)."""
+    """The summary as a two-column rich table; dollars shown exactly (four decimals at most).
+
+    A halt and any anomaly come first, one line each in red and yellow; the data and book tables follow the
+    results when there is something to show.
+    """
     from rich.table import Table
 
+    for line, style in warning_lines(summary):
+        console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
     table = Table(title="tapeflow backtest results", show_header=True)
     table.add_column("measure")
     table.add_column("value", justify="right")
     for label, value in _summary_rows(summary):
         table.add_row(label, value)
     console.print(table)
+    if summary.data:
+        console.print(_data_table(summary.data))
+    if summary.books:
+        console.print(_books_table(summary.books))
+
+
+def warning_lines(s: Summary) -> list[tuple[str, str]]:
+    """(text, rich style) of the lines printed above the results: a halt, then what was wrong with the data."""
+    lines: list[tuple[str, str]] = []
+    if s.halted is not None:
+        h = s.halted
+        by = f"rule {h.rule}" if h.rule else h.source
+        still = "" if h.engaged_at_end else " (reset later in the run)"
+        lines.append((f"HALTED: kill switch engaged at {format_ts(h.ts_ns)} by {by}: {h.reason}{still}", "bold red"))
+    if s.anomalies:
+        parts: list[str] = []
+        for q in s.data:
+            counts = _counts(
+                ("malformed", q.malformed),
+                ("out of order", q.out_of_order),
+                ("duplicates", q.duplicates),
+                ("unknown ids", q.unknown_ids),
+            )
+            if counts:
+                parts.append(f"{q.source}: {counts}")
+        for b in s.books:
+            counts = _counts(
+                ("crossed", b.crossings),
+                ("gaps", b.gaps),
+                ("unknown order refs", b.unknown_order_refs),
+                ("duplicates", b.duplicates),
+            )
+            spans = (("crossed", b.crossed_ns), ("stale", b.stale_ns))
+            times = ", ".join(f"{label} {format_duration(ns)}" for label, ns in spans if ns)
+            if counts:
+                parts.append(f"{b.symbol} book: {counts}" + (f" ({times})" if times else ""))
+        lines.append(("DATA ANOMALIES, results may be wrong: " + "; ".join(parts), "bold yellow"))
+    return lines
+
+
+def _counts(*counts: tuple[str, int]) -> str:
+    """``3 malformed, 1 duplicates``: the counts that are not zero."""
+    return ", ".join(f"{value:,} {label}" for label, value in counts if value)
+
+
+def format_ts(ts_ns: int) -> str:
+    """UTC time of an event, to the microsecond (exact: integer arithmetic, no float seconds)."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1_000)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def format_duration(ns: int) -> str:
+    """A duration for a person: the two largest units (``2d 3h``, ``4m 12s``, ``350ms``, ``900ns``)."""
+    if ns < 1_000_000:
+        return f"{ns:,}ns" if ns < 1_000 else f"{ns // 1_000:,}us"
+    if ns < 1_000_000_000:
+        return f"{ns // 1_000_000}ms"
+    seconds = ns // 1_000_000_000
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{value}{unit}" for value, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if value]
+    return " ".join(parts[:2])
+
+
+def _data_table(data: list[SourceQuality]) -> object:
+    """One row per source; the first-problem column only when there is one to show (terminals are narrow)."""
+    from rich.table import Table
+
+    table = Table(title="data read", show_header=True)
+    table.add_column("source", overflow="fold")
+    for column in ("rows", "events", "malformed", "out of order", "dupl.", "unknown ids"):
+        table.add_column(column, justify="right")
+    problems = any(q.first_problem for q in data)
+    if problems:
+        table.add_column("first problem", overflow="fold")
+    for q in data:
+        counts = (q.rows, q.events, q.malformed, q.out_of_order, q.duplicates, q.unknown_ids)
+        row = [f"{q.source} ({q.format})", *(f"{n:,}" for n in counts)]
+        table.add_row(*row, *([q.first_problem or "-"] if problems else []))
+    return table
+
+
+def _books_table(books: list[IntegrityTotals]) -> object:
+    from rich.table import Table
+
+    table = Table(title="book integrity", show_header=True)
+    table.add_column("symbol")
+    for column in ("gaps", "crossed", "time crossed", "time stale", "unknown refs", "dupl."):
+        table.add_column(column, justify="right")
+    for b in books:
+        table.add_row(
+            b.symbol,
+            f"{b.gaps:,}",
+            f"{b.crossings:,}",
+            format_duration(b.crossed_ns) if b.crossed_ns else "-",
+            format_duration(b.stale_ns) if b.stale_ns else "-",
+            f"{b.unknown_order_refs:,}",
+            f"{b.duplicates:,}",
+        )
+    return table
 
 
 def _summary_rows(s: Summary) -> list[tuple[str, str]]:
