@@ -71,7 +71,7 @@ def test_anomalies_are_one_yellow_line_above_the_table_naming_each_damaged_sourc
     (line,) = warning_lines(summary)
     assert line == (
         "DATA ANOMALIES, results may be wrong: day.zip: 2 malformed; "
-        "AAPL book: 1 crossed, 2 unknown order refs (crossed 1h 1m)",
+        "AAPL book: 1 crossing episodes, 2 unknown order refs (crossed for 1h 1m)",
         "bold yellow",
     )
     printed = _printed(summary)

@@ -132,12 +132,12 @@ def warning_lines(s: Summary) -> list[tuple[str, str]]:
                 parts.append(f"{q.source}: {counts}")
         for b in s.books:
             counts = _counts(
-                ("crossed", b.crossings),
+                ("crossing episodes", b.crossings),
                 ("gaps", b.gaps),
                 ("unknown order refs", b.unknown_order_refs),
                 ("duplicates", b.duplicates),
             )
-            spans = (("crossed", b.crossed_ns), ("stale", b.stale_ns))
+            spans = (("crossed for", b.crossed_ns), ("stale for", b.stale_ns))
             times = ", ".join(f"{label} {format_duration(ns)}" for label, ns in spans if ns)
             if counts:
                 parts.append(f"{b.symbol} book: {counts}" + (f" ({times})" if times else ""))
