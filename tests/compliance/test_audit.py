@@ -202,10 +202,12 @@ def test_cli_verify_ok_and_show_prints_the_reason(trail: Path, tmp_path: Path) -
 
 
 def test_cat_export_maps_the_order_life(trail: Path) -> None:
-    events = list(export_cat(SqliteAuditStore(trail, readonly=True).rows()))
+    store = SqliteAuditStore(trail, readonly=True)
+    events = list(export_cat(store.rows(), runs=store.runs()))
     types = [(e["type"], e["orderID"]) for e in events]
-    assert types[:3] == [("MENO", "mom-1"), ("MEOR", "mom-1"), ("EXECUTION", "mom-1")]
-    assert ("MEOC", "mom-2") in types
+    assert types[:3] == [("MENO", "R1.mom-1"), ("MEOR", "R1.mom-1"), ("EXECUTION", "R1.mom-1")]
+    assert events[1]["routedOrderID"] == "mom-1"  # what the venue was sent
+    assert ("MEOC", "R1.mom-2") in types
     meno = events[0]
     assert meno["side"] == "B" and meno["price"] == "100.02" and meno["quantity"] == 100
     assert meno["orderType"] == "LMT" and meno["timeInForce"].startswith("DAY=2024062")

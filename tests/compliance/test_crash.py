@@ -25,7 +25,7 @@ from tapeflow.model import EngineError, Signal
 db, ack, pid = sys.argv[1], sys.argv[2], sys.argv[3]
 out = open(ack, "w", buffering=1)
 ack_line = lambda s: out.write(f"{s}\\n")
-writer = AuditWriter(SqliteAuditStore(db), key=b"crash-key", checkpoint_every=500, on_commit=ack_line)
+writer = AuditWriter(SqliteAuditStore(db), key=b"crash-key", on_commit=ack_line)
 writer.start()
 with open(pid, "w") as f:
     f.write(str(writer.pid))
