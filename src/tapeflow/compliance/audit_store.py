@@ -39,8 +39,8 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
-from tapeflow.compliance.chain import GENESIS, Checkpoint, Row, Stored, row_of
-from tapeflow.compliance.head import head_path
+from tapeflow.compliance.chain import GENESIS, Checkpoint, Row, Stored, VerifyResult, row_of, verify
+from tapeflow.compliance.head import ExpectedHead, head_path, read_heads
 from tapeflow.model.errors import DataError
 
 _SCHEMA = """
@@ -94,6 +94,14 @@ def decode_block(first_seq: int, data: bytes) -> list[Row]:
         return [Row(first_seq, 0, f"<corrupt block: {exc}>", "", "", "", b"", b"", b"", b"")]
     # a nil cause comes back as the Raw b"\xc0", which row_of reads as no cause
     return [row_of(*record) for record in stored]
+
+
+def verify_store(store: AuditStore, key: bytes | None, expect: ExpectedHead | None = None) -> VerifyResult:
+    """Everything ``verify`` can check about ``store``: its chain, checkpoints (signed with ``key``), runs, the
+    head file beside it, and ``expect``, a head the user kept."""
+    path = store.head_path()
+    heads = read_heads(path) if path is not None else []
+    return verify(store.rows(), store.checkpoints(), key, runs=store.runs(), heads=heads, expect=expect)
 
 
 class AuditStore(Protocol):

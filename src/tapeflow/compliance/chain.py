@@ -200,10 +200,11 @@ def verify(
     repeat or a step back is an insertion or a reorder), ``prev`` equals the previous record's hash, and ``hash``
     equals the recomputed one (an edit). Then each checkpoint: with ``key`` its MAC; its hash must equal the
     record's at that ``seq`` (a checkpoint beyond the last record means the tail was cut off) and its run must be
-    where ``runs`` (``(run, first seq)`` pairs) says. With ``key``, every record must be covered by a checkpoint:
-    the writer signs every commit, so an uncovered tail (or a trail without checkpoints) was appended or had its
-    checkpoints deleted. Then each head (a head file's lines) and ``expect`` (a head the user kept): the record at
-    its ``seq`` must exist and have its hash, signed with ``key`` when one is given.
+    where ``runs`` (``(run, first seq)`` pairs) says. Then each head (a head file's lines, signed with ``key`` when
+    one is given) and ``expect`` (a head the user kept): the record at its ``seq`` must exist and have its hash.
+    Last, with ``key``, every record must be covered by a checkpoint: the writer signs every commit, so an uncovered
+    tail (or a trail without checkpoints) was appended or had its checkpoints deleted. (A cut-off tail is named as
+    such before the records left uncovered by the cut.)
     """
     cps = list(checkpoints)
     head_list = list(heads)
@@ -286,17 +287,6 @@ def verify(
                 f"the run table was edited: checkpoint {cp.seq} was signed by run {cp.run} "
                 f"starting at record {cp.run_first}",
             )
-    if key is not None:
-        covered = max((cp.seq for cp in cps), default=0)
-        if count == 0 and not head_list:
-            return bad(1, "the trail holds no records and no signed checkpoint (an empty or wiped database)")
-        if covered < last_seq:
-            where = "no signed checkpoint at all" if not cps else f"the last signed checkpoint is at {covered}"
-            return bad(
-                covered + 1,
-                f"records {covered + 1}..{last_seq} are not covered by a signed checkpoint ({where}); the writer "
-                "signs every commit, so checkpoints were deleted, records appended, or a run wrote without the key",
-            )
     last_head = 0
     for h in head_list:
         if not h.hash:
@@ -331,6 +321,17 @@ def verify(
                 None,
                 "the expected head is not in the trail: records were rewritten or the tail cut off (pass SEQ:HEX "
                 "to learn where)",
+            )
+    if key is not None:
+        covered = max((cp.seq for cp in cps), default=0)
+        if count == 0 and not head_list:
+            return bad(1, "the trail holds no records and no signed checkpoint (an empty or wiped database)")
+        if covered < last_seq:
+            where = "no signed checkpoint at all" if not cps else f"the last signed checkpoint is at {covered}"
+            return bad(
+                covered + 1,
+                f"records {covered + 1}..{last_seq} are not covered by a signed checkpoint ({where}); the writer "
+                "signs every commit, so checkpoints were deleted, records appended, or a run wrote without the key",
             )
     return VerifyResult(
         ok=True,

@@ -80,12 +80,10 @@ def _store(db: Path) -> Any:
 
 def _verify(store: Any, key: bytes | None, expect: str | None = None) -> VerifyResult:
     """The chain, its checkpoints (signed with ``key``), its runs, the head file beside it, and ``expect``."""
-    from tapeflow.compliance.chain import verify
-    from tapeflow.compliance.head import parse_expected, read_heads
+    from tapeflow.compliance.audit_store import verify_store
+    from tapeflow.compliance.head import parse_expected
 
-    expected = parse_expected(expect) if expect is not None else None
-    heads = read_heads(store.head_path())
-    return verify(store.rows(), store.checkpoints(), key, runs=store.runs(), heads=heads, expect=expected)
+    return verify_store(store, key, parse_expected(expect) if expect is not None else None)
 
 
 def _tampered(result: VerifyResult) -> str:
