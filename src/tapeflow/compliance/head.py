@@ -28,7 +28,7 @@ from typing import NamedTuple
 from tapeflow.model.errors import ConfigError, DataError
 
 _HEAD_DOMAIN = b"tapeflow-audit-head-v1"
-_LINE = re.compile(r"run=(\d{1,18}) seq=(\d{1,18}) hash=([0-9a-f]{64}) mac=([0-9a-f]{64}|-)")
+_LINE = re.compile(r"run=(\d{1,20}) seq=(\d{1,20}) hash=([0-9a-f]{64}) mac=([0-9a-f]{64}|-)")
 
 
 class Head(NamedTuple):
