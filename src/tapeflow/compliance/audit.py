@@ -212,7 +212,7 @@ class AuditTrail:
         # process's exit is reaped later (next trail, interpreter exit), so the end of a run does not wait for it
         self.writer.close(wait=False)
         head = self.writer.head
-        if head is not None and self.announce is not None:
+        if head is not None and head.seq > 0 and self.announce is not None:
             self.announce(self.head_line(head))
 
     def head_line(self, head: Head) -> str:

@@ -171,15 +171,8 @@ class SqliteAuditStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(f"PRAGMA synchronous={synchronous}")
                 self._db.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES}")
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    if not self._tables():  # a new file: this process lays it out, in one transaction
-                        for statement in _SCHEMA.split(";"):
-                            if statement.strip():
-                                self._db.execute(statement)
-                        self._db.execute(f"PRAGMA user_version={FORMAT}")
-                finally:
-                    self._db.execute("COMMIT")
+                if not self._tables():
+                    self._create()
             tables = self._tables()
             version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if "records" in tables:
@@ -197,6 +190,19 @@ class SqliteAuditStore:
                 path=self.path,
             )
         self._has = tables
+
+    def _create(self) -> None:
+        """Lay out a new file in one transaction (the check repeated under the lock: another process may have
+        laid it out meanwhile), stamped with ``FORMAT``."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._tables():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={FORMAT}")
+        finally:
+            self._db.execute("COMMIT")
 
     @contextlib.contextmanager
     def _reading(self, what: str) -> Iterator[None]:

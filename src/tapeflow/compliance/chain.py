@@ -258,6 +258,12 @@ def verify(
     if run_list is not None:
         for i, (run, first) in enumerate(run_list, 1):
             after = first_seqs[-1] if first_seqs else 0
+            if run == i and after < first and first > last_seq:
+                return bad(
+                    last_seq + 1,
+                    f"records from {last_seq + 1} on are missing: run {run} started at record {first} (the tail "
+                    "was cut off)",
+                )
             if run != i or not after < first <= last_seq or (i == 1 and first != 1):
                 return bad(
                     min(max(first, 1), last_seq + 1),
