@@ -36,6 +36,7 @@ KeyEnvOpt = Annotated[str | None, typer.Option("--key-env", help="Environment va
 NoVerifyOpt = Annotated[
     bool, typer.Option("--no-verify", help="Read the trail without verifying it first (said on stderr and in JSON).")
 ]
+UNSIGNED = "note: the chain and head file verified, but not the signed checkpoints: pass --key-file to check them"
 UNVERIFIED = "WARNING: the audit trail was NOT verified (--no-verify): what follows may come from altered records"
 
 
@@ -98,10 +99,13 @@ def _verified_store(db: Path, key_file: Path | None, key_env: str | None, no_ver
     if no_verify:
         typer.echo(UNVERIFIED, err=True)
         return store
-    result = _verify(store, _key(key_file, key_env))
+    key = _key(key_file, key_env)
+    result = _verify(store, key)
     if not result.ok:
         typer.echo(f"{_tampered(result)}; nothing was read from the trail (--no-verify reads it anyway)", err=True)
         raise typer.Exit(code=1)
+    if key is None:
+        typer.echo(UNSIGNED, err=True)
     return store
 
 
