@@ -276,7 +276,7 @@ def test_verify_with_the_key_fails_when_checkpoints_are_deleted(trail: Path, tmp
     run_trail(trail, {"mom": normal_actions()})  # a second run: a second commit, a second checkpoint
     last = len(_kinds(trail))
     key = _key_file(tmp_path)
-    checkpoints = SqliteAuditStore(trail, readonly=True).checkpoints()
+    checkpoints = list(SqliteAuditStore(trail, readonly=True).checkpoints())
     assert len(checkpoints) >= 2 and checkpoints[-1].seq == last  # the writer signs every commit
     _tamper(trail, f"DELETE FROM checkpoints WHERE seq = {last}")
     out = runner.invoke(app, ["audit", "verify", str(trail), "--key-file", key])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from tapeflow.compliance.chain import GENESIS, Row, record_hash, row_of, run_of, signed_checkpoint, verify
+from tapeflow.compliance.chain import GENESIS, Checkpoint, Row, record_hash, row_of, run_of, signed_checkpoint, verify
 from tapeflow.compliance.head import ExpectedHead, Head, signed_head
 from tapeflow.model import Signal
 from tapeflow.model.codec import to_msgpack
@@ -58,13 +60,42 @@ def test_a_tail_cut_with_its_checkpoints_but_not_its_runs_is_named_as_missing_re
         ([(1, 1), (2, 12), (3, 21)], "checkpoint 15 was signed by run 2 starting at record 11"),
         ([(1, 1), (3, 11), (2, 21)], "run 3 starting at record 11 cannot be run 2"),
         ([(1, 2), (2, 11), (3, 21)], "run 1 starting at record 2 cannot be run 1"),
-        ([], "the run table was emptied"),
+        ([], "checkpoint 5 was signed by run 1 starting at record 1"),
     ],
     ids=["moved", "renumbered", "first-moved", "emptied"],
 )
 def test_an_edited_run_table_fails(runs: list[tuple[int, int]], says: str) -> None:
     result = verify(ROWS, CPS, KEY, runs=runs)
     assert not result.ok and says in result.problem
+    assert "the run table was edited" in result.problem
+
+
+def test_an_emptied_run_table_fails_without_the_key_too() -> None:
+    result = verify(ROWS, runs=[])
+    assert result.first_bad_seq == 1 and result.problem == "the run table was emptied: no run wrote records 1..30"
+
+
+def test_checkpoints_are_read_as_the_records_pass_not_held() -> None:
+    """A long trail has a checkpoint per commit: verify consumes them lazily, in step with the records."""
+    taken: list[int] = []
+
+    def lazily() -> Iterator[Checkpoint]:
+        for cp in CPS:
+            taken.append(cp.seq)
+            yield cp
+
+    rows = iter(ROWS)
+    first = next(rows)
+    calls = []
+
+    def watched() -> Iterator[Row]:
+        yield first
+        for row in rows:
+            calls.append((row.seq, list(taken)))
+            yield row
+
+    assert verify(watched(), lazily(), KEY).ok
+    assert dict(calls)[6] == [5, 10]  # at record 6, only the checkpoint at 5 and the next one have been read
 
 
 def test_head_lines_must_be_signed_in_order_and_name_records_of_this_chain() -> None:

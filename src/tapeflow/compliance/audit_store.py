@@ -127,7 +127,9 @@ class AuditStore(Protocol):
 
     def rows_for_order(self, order_id: str) -> list[Row]: ...
 
-    def checkpoints(self) -> list[Checkpoint]: ...
+    def checkpoints(self) -> Iterator[Checkpoint]:
+        """Every checkpoint in ``seq`` order, read as it is consumed (the writer signs every commit)."""
+        ...
 
     def runs(self) -> list[tuple[int, int]]:
         """``(run, first seq)`` of every run, in order."""
@@ -282,14 +284,15 @@ class SqliteAuditStore:
             found = cursor.fetchall()
         return [r for first, data in found for r in decode_block(int(first), bytes(data)) if r.order_id == order_id]
 
-    def checkpoints(self) -> list[Checkpoint]:
+    def checkpoints(self) -> Iterator[Checkpoint]:
         """Every checkpoint in ``seq`` order; none if the table was dropped (``verify`` with a key then fails)."""
         if "checkpoints" not in self._has:
-            return []
+            return
         with self._reading("read"):
             cursor = self._db.execute("SELECT seq, hash, key_id, mac, run, run_first FROM checkpoints ORDER BY seq")
-            found = cursor.fetchall()
-        return [Checkpoint(int(s), bytes(h), str(k), bytes(m), int(r), int(f)) for s, h, k, m, r, f in found]
+            while batch := cursor.fetchmany(256):
+                for s, h, k, m, r, f in batch:
+                    yield Checkpoint(int(s), bytes(h), str(k), bytes(m), int(r), int(f))
 
     def runs(self) -> list[tuple[int, int]]:
         """Every run in order; none if the table was dropped (``verify`` then fails for a trail with records)."""

@@ -185,6 +185,24 @@ def run_of(first_seqs: list[int], seq: int) -> int:
     return bisect.bisect_right(first_seqs, seq)
 
 
+def _checkpoint_problem(cp: Checkpoint, digest: bytes, key: bytes | None, first_seqs: list[int] | None) -> str:
+    """What is wrong with checkpoint ``cp`` of the record whose hash is ``digest`` ("" if nothing)."""
+    if key is not None and not hmac.compare_digest(cp.mac, checkpoint_mac(key, cp.run, cp.run_first, cp.seq, cp.hash)):
+        return f"checkpoint at record {cp.seq} has a bad signature (wrong key or edited checkpoint)"
+    if digest != cp.hash:
+        return f"record {cp.seq} differs from the signed checkpoint (the chain was rewritten)"
+    if first_seqs is not None and (
+        not 0 < cp.run <= len(first_seqs)
+        or first_seqs[cp.run - 1] != cp.run_first
+        or run_of(first_seqs, cp.seq) != cp.run
+    ):
+        return (
+            f"the run table was edited: checkpoint {cp.seq} was signed by run {cp.run} starting at record "
+            f"{cp.run_first}"
+        )
+    return ""
+
+
 def verify(
     rows: Iterable[Row],
     checkpoints: Iterable[Checkpoint] = (),
@@ -194,22 +212,22 @@ def verify(
     heads: Iterable[Head] = (),
     expect: ExpectedHead | None = None,
 ) -> VerifyResult:
-    """Walk the records in ``seq`` order and recompute the chain; then check checkpoints, runs and heads against it.
+    """Walk the records in ``seq`` order and recompute the chain, checking the checkpoints (in ``seq`` order too) as
+    their records pass; then runs, heads and coverage.
 
     Checks, in order for each record: the sequence number follows the previous one (a gap is a deletion, a
     repeat or a step back is an insertion or a reorder), ``prev`` equals the previous record's hash, and ``hash``
-    equals the recomputed one (an edit). Then each checkpoint: with ``key`` its MAC; its hash must equal the
-    record's at that ``seq`` (a checkpoint beyond the last record means the tail was cut off) and its run must be
-    where ``runs`` (``(run, first seq)`` pairs) says. Then each head (a head file's lines, signed with ``key`` when
-    one is given) and ``expect`` (a head the user kept): the record at its ``seq`` must exist and have its hash.
-    Last, with ``key``, every record must be covered by a checkpoint: the writer signs every commit, so an uncovered
-    tail (or a trail without checkpoints) was appended or had its checkpoints deleted. (A cut-off tail is named as
-    such before the records left uncovered by the cut.)
+    equals the recomputed one (an edit); then a checkpoint at that record: with ``key`` its MAC, its hash, and its
+    run where ``runs`` (``(run, first seq)`` pairs) says. Checkpoints are read alongside the records, never held:
+    the writer signs every commit, and a long trail has millions. After the walk: a checkpoint or a run beyond the
+    last record means the tail was cut off; each head (a head file's lines, signed with ``key`` when one is given)
+    and ``expect`` (a head the user kept) must name a record with its hash. Last, with ``key``, every record must be
+    covered by a checkpoint: an uncovered tail (or a trail without checkpoints) was appended or had its checkpoints
+    deleted. (A cut-off tail is named as such before the records the cut left uncovered.)
     """
-    cps = list(checkpoints)
     head_list = list(heads)
     run_list = list(runs) if runs is not None else None
-    wanted = {cp.seq for cp in cps} | {h.seq for h in head_list}
+    wanted = {h.seq for h in head_list}
     if expect is not None and expect.seq is not None:
         wanted.add(expect.seq)
     expect_at: int | None = None
@@ -218,13 +236,17 @@ def verify(
     count = 0
     last_seq = 0
     hashes: dict[int, bytes] = {}
+    cp_iter = iter(checkpoints)
+    cp = next(cp_iter, None)
+    n_cps = 0
+    covered = 0
 
     def bad(seq: int | None, problem: str) -> VerifyResult:
         return VerifyResult(
             ok=False,
             records=count,
             last_seq=last_seq,
-            checkpoints=len(cps),
+            checkpoints=n_cps,
             checkpoints_signed=key is not None,
             runs=len(run_list or ()),
             heads=len(head_list),
@@ -232,6 +254,18 @@ def verify(
             first_bad_seq=seq,
             problem=problem,
         )
+
+    first_seqs: list[int] | None = None
+    if run_list is not None:
+        first_seqs = []
+        for i, (run, first) in enumerate(run_list, 1):
+            after = first_seqs[-1] if first_seqs else 0
+            if run != i or first <= after or (i == 1 and first != 1):
+                return bad(
+                    max(first, 1),
+                    f"the run table was edited: run {run} starting at record {first} cannot be run {i} of the trail",
+                )
+            first_seqs.append(first)
 
     for row in rows:
         if row.seq != expected:
@@ -245,6 +279,15 @@ def verify(
         digest = record_hash(prev, row.seq, row.body, row.cause)
         if digest != row.hash:
             return bad(row.seq, f"record {row.seq} ({row.kind}) was altered: its content does not match its hash")
+        while cp is not None and cp.seq <= row.seq:
+            if cp.seq < row.seq:
+                return bad(row.seq, f"checkpoint at record {cp.seq} is out of order (edited checkpoint table)")
+            problem = _checkpoint_problem(cp, digest, key, first_seqs)
+            if problem:
+                return bad(cp.seq, problem)
+            n_cps += 1
+            covered = cp.seq
+            cp = next(cp_iter, None)
         if row.seq in wanted:
             hashes[row.seq] = digest
         if expect is not None and expect.seq is None and digest == expect.hash:
@@ -254,45 +297,26 @@ def verify(
         count += 1
         last_seq = row.seq
 
-    first_seqs: list[int] = []
-    if run_list is not None:
-        for i, (run, first) in enumerate(run_list, 1):
-            after = first_seqs[-1] if first_seqs else 0
-            if run == i and after < first and first > last_seq:
-                return bad(
-                    last_seq + 1,
-                    f"records from {last_seq + 1} on are missing: run {run} started at record {first} (the tail "
-                    "was cut off)",
-                )
-            if run != i or not after < first <= last_seq or (i == 1 and first != 1):
-                return bad(
-                    min(max(first, 1), last_seq + 1),
-                    f"the run table was edited: run {run} starting at record {first} cannot be run {i} of the trail",
-                )
-            first_seqs.append(first)
-        if count and not first_seqs:
-            return bad(1, f"the run table was emptied: no run wrote records 1..{last_seq}")
-    for cp in cps:
+    if cp is not None:  # checkpoints beyond the last record
         if key is not None and not hmac.compare_digest(
             cp.mac, checkpoint_mac(key, cp.run, cp.run_first, cp.seq, cp.hash)
         ):
             return bad(cp.seq, f"checkpoint at record {cp.seq} has a bad signature (wrong key or edited checkpoint)")
-        if cp.seq > last_seq:
+        beyond = [cp.seq, *(c.seq for c in cp_iter)]
+        n_cps += len(beyond)
+        return bad(
+            last_seq + 1, f"records {last_seq + 1}..{max(beyond)} are missing: a checkpoint was signed at {max(beyond)}"
+        )
+    if first_seqs is not None:
+        if first_seqs and first_seqs[-1] > last_seq:
+            cut = next(i for i, first in enumerate(first_seqs, 1) if first > last_seq)
             return bad(
-                last_seq + 1, f"records {last_seq + 1}..{cp.seq} are missing: a checkpoint was signed at {cp.seq}"
+                last_seq + 1,
+                f"records from {last_seq + 1} on are missing: run {cut} started at record {first_seqs[cut - 1]} "
+                "(the tail was cut off)",
             )
-        if hashes.get(cp.seq) != cp.hash:
-            return bad(cp.seq, f"record {cp.seq} differs from the signed checkpoint (the chain was rewritten)")
-        if run_list is not None and (
-            not 0 < cp.run <= len(first_seqs)
-            or first_seqs[cp.run - 1] != cp.run_first
-            or run_of(first_seqs, cp.seq) != cp.run
-        ):
-            return bad(
-                cp.run_first,
-                f"the run table was edited: checkpoint {cp.seq} was signed by run {cp.run} "
-                f"starting at record {cp.run_first}",
-            )
+        if count and not first_seqs:
+            return bad(1, f"the run table was emptied: no run wrote records 1..{last_seq}")
     last_head = 0
     for h in head_list:
         if not h.hash:
@@ -311,7 +335,7 @@ def verify(
             )
         if hashes.get(h.seq) != h.hash:
             return bad(h.seq, f"record {h.seq} differs from head file line {h.line} (rewritten, or not this trail)")
-        if run_list is not None and h.seq and run_of(first_seqs, h.seq) != h.run:
+        if first_seqs is not None and h.seq and run_of(first_seqs, h.seq) != h.run:
             return bad(h.seq, f"the run table was edited: head file line {h.line} names run {h.run} at {h.seq}")
     if expect is not None:
         if expect.seq is not None:
@@ -329,11 +353,10 @@ def verify(
                 "to learn where)",
             )
     if key is not None:
-        covered = max((cp.seq for cp in cps), default=0)
         if count == 0 and not head_list:
             return bad(1, "the trail holds no records and no signed checkpoint (an empty or wiped database)")
         if covered < last_seq:
-            where = "no signed checkpoint at all" if not cps else f"the last signed checkpoint is at {covered}"
+            where = "no signed checkpoint at all" if not n_cps else f"the last signed checkpoint is at {covered}"
             return bad(
                 covered + 1,
                 f"records {covered + 1}..{last_seq} are not covered by a signed checkpoint ({where}); the writer "
@@ -343,7 +366,7 @@ def verify(
         ok=True,
         records=count,
         last_seq=last_seq,
-        checkpoints=len(cps),
+        checkpoints=n_cps,
         checkpoints_signed=key is not None,
         runs=len(run_list or ()),
         heads=len(head_list),
