@@ -270,6 +270,14 @@ def test_two_backtests_into_one_database_export_unique_cat_order_ids(tmp_path: P
     verified = runner.invoke(app, ["audit", "verify", str(path), "--key-file", _key_file(tmp_path)])
     assert verified.exit_code == 0 and f"{2 * first} records in 2 runs" in verified.stdout
     assert "2 head file lines match" in verified.stdout
+    head = Path(f"{path}.head")
+    head.write_text(head.read_text().splitlines()[0] + "\n")  # as if run 2's writer had been killed
+    verified = runner.invoke(app, ["audit", "verify", str(path), "--key-file", _key_file(tmp_path)])
+    assert verified.exit_code == 0
+    assert f"1 head file lines match ({first} records after the last head line" in verified.stdout
+    head.unlink()
+    verified = runner.invoke(app, ["audit", "verify", str(path)])
+    assert "no head file (pass --expect-head to check that the tail is all there)" in verified.stdout
 
 
 def test_verify_with_the_key_fails_when_checkpoints_are_deleted(trail: Path, tmp_path: Path) -> None:

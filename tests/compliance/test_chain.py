@@ -131,3 +131,11 @@ def test_an_expected_head_names_where_the_chain_differs_or_how_much_is_missing()
     assert result.first_bad_seq == 12 and "record 12 differs from the expected head" in result.problem
     result = verify(ROWS[:20], expect=ExpectedHead(None, ROWS[29].hash))
     assert result.first_bad_seq is None and result.problem.startswith("the expected head is not in the trail")
+
+
+def test_records_after_the_last_head_line_are_counted_not_failed() -> None:
+    """A run whose writer was killed writes no head line; its records are signed, so they verify, and are counted."""
+    result = verify(ROWS, CPS, KEY, heads=HEADS[:1])
+    assert result.ok and result.unanchored == 20
+    assert verify(ROWS, CPS, KEY, heads=HEADS).unanchored == 0
+    assert verify(ROWS, CPS, KEY).unanchored == 0  # no head file: nothing to count from

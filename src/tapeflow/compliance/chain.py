@@ -175,6 +175,8 @@ class VerifyResult(msgspec.Struct, frozen=True, kw_only=True):
     """Lines of the head file checked."""
     expected_head: bool = False
     """Whether a head the user kept was given and found."""
+    unanchored: int = 0
+    """Records after the last head file line (when there is one): a run that did not end cleanly wrote none."""
     head: str = ""
     first_bad_seq: int | None = None
     problem: str = ""
@@ -371,5 +373,6 @@ def verify(
         runs=len(run_list or ()),
         heads=len(head_list),
         expected_head=expect is not None,
+        unanchored=last_seq - last_head if head_list else 0,
         head=f"{last_seq}:{prev.hex()}",
     )

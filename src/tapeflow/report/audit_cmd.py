@@ -133,11 +133,16 @@ def verify_command(
         print_json(result)
     elif result.ok:
         signed = "signed and checked" if result.checkpoints_signed else "not checked (no key given)"
-        heads = f"{result.heads} head file lines" if result.heads else "no head file"
-        expected = "; the expected head is in the trail" if result.expected_head else ""
+        heads = f"{result.heads} head file lines match" if result.heads else "no head file"
+        if result.unanchored:
+            heads += f" ({result.unanchored} records after the last head line: a run that did not end cleanly)"
+        if result.expected_head:
+            heads += "; the expected head is in the trail"
+        elif not result.heads:
+            heads += " (pass --expect-head to check that the tail is all there)"
         typer.echo(
             f"OK: {result.records} records in {result.runs} runs chain correctly; {result.checkpoints} checkpoints "
-            f"{signed}; {heads} match{expected}; head {result.head}"
+            f"{signed}; {heads}; head {result.head}"
         )
     else:
         typer.echo(_tampered(result))
