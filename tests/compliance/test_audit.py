@@ -202,10 +202,12 @@ def test_cli_verify_ok_and_show_prints_the_reason(trail: Path, tmp_path: Path) -
 
 
 def test_cat_export_maps_the_order_life(trail: Path) -> None:
-    events = list(export_cat(SqliteAuditStore(trail, readonly=True).rows()))
+    store = SqliteAuditStore(trail, readonly=True)
+    events = list(export_cat(store.rows(), runs=store.runs()))
     types = [(e["type"], e["orderID"]) for e in events]
-    assert types[:3] == [("MENO", "mom-1"), ("MEOR", "mom-1"), ("EXECUTION", "mom-1")]
-    assert ("MEOC", "mom-2") in types
+    assert types[:3] == [("MENO", "R1.mom-1"), ("MEOR", "R1.mom-1"), ("EXECUTION", "R1.mom-1")]
+    assert events[1]["routedOrderID"] == "mom-1"  # what the venue was sent
+    assert ("MEOC", "R1.mom-2") in types
     meno = events[0]
     assert meno["side"] == "B" and meno["price"] == "100.02" and meno["quantity"] == 100
     assert meno["orderType"] == "LMT" and meno["timeInForce"].startswith("DAY=2024062")
@@ -213,3 +215,158 @@ def test_cat_export_maps_the_order_life(trail: Path) -> None:
     cli = runner.invoke(app, ["audit", "export", str(trail), "--format", "cat"])
     assert cli.exit_code == 0
     assert [json.loads(line)["type"] for line in cli.stdout.splitlines()] == [e["type"] for e in events]
+
+
+def _key_file(tmp_path: Path) -> str:
+    key = tmp_path / "checkpoint.key"
+    key.write_bytes(KEY)
+    return str(key)
+
+
+def test_a_run_prints_its_head_and_appends_it_to_the_head_file(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    said: list[str] = []
+    run_trail(path, {"mom": normal_actions()}, announce=said.append)
+    store = SqliteAuditStore(path, readonly=True)
+    rows = list(store.rows())
+    head = f"{rows[-1].seq}:{rows[-1].hash.hex()}"
+    assert said == [
+        f"audit trail {path}: run 1 ended at record {rows[-1].seq}; keep its head {head} "
+        f"(check with `tapeflow audit verify {path} --expect-head {head}`)"
+    ]
+    (line,) = Path(f"{path}.head").read_text().splitlines()
+    assert line.startswith(f"run=1 seq={rows[-1].seq} hash={rows[-1].hash.hex()} mac=")
+    ok = runner.invoke(app, ["audit", "verify", str(path), "--key-file", _key_file(tmp_path), "--expect-head", head])
+    assert ok.exit_code == 0, ok.output
+    assert "1 head file lines match; the expected head is in the trail" in ok.stdout
+    other = rows[-2].hash.hex()
+    bad = runner.invoke(app, ["audit", "verify", str(path), "--expect-head", f"{rows[-1].seq}:{other}"])
+    assert bad.exit_code == 1
+    assert f"TAMPERED: first bad record {rows[-1].seq}: record {rows[-1].seq} differs from the expected head" in (
+        bad.stdout
+    )
+    elsewhere = runner.invoke(app, ["audit", "verify", str(path), "--expect-head", "ab" * 32])
+    assert elsewhere.exit_code == 1 and "the expected head is not in the trail" in elsewhere.stdout
+
+
+def test_two_backtests_into_one_database_export_unique_cat_order_ids(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    run_trail(path, {"mom": normal_actions()})
+    first = len(_kinds(path))
+    run_trail(path, {"mom": normal_actions()})  # the same strategy: its client order ids start again at mom-1
+    store = SqliteAuditStore(path, readonly=True)
+    assert store.runs() == [(1, 1), (2, first + 1)]
+    submits = [r.order_id for r in store.rows() if r.kind == "SubmitOrder"]
+    assert len(submits) == 6 and len(set(submits)) == 3  # the precondition: the runs did reuse ids
+    result = runner.invoke(app, ["audit", "export", str(path), "--key-file", _key_file(tmp_path)])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    new_orders = [e["orderID"] for e in events if e["type"] == "MENO"]
+    assert new_orders == ["R1.mom-1", "R1.mom-2", "R1.mom-3", "R2.mom-1", "R2.mom-2", "R2.mom-3"]
+    assert len(set(new_orders)) == len(new_orders)
+    fills = [(e["orderID"], e["firmROEID"]) for e in events if e["type"] == "EXECUTION"]
+    assert [f[0] for f in fills] == ["R1.mom-1", "R1.mom-3", "R2.mom-1", "R2.mom-3"]
+    assert len({e["firmROEID"] for e in events}) == len(events)
+    verified = runner.invoke(app, ["audit", "verify", str(path), "--key-file", _key_file(tmp_path)])
+    assert verified.exit_code == 0 and f"{2 * first} records in 2 runs" in verified.stdout
+    assert "2 head file lines match" in verified.stdout
+    head = Path(f"{path}.head")
+    head.write_text(head.read_text().splitlines()[0] + "\n")  # as if run 2's writer had been killed
+    verified = runner.invoke(app, ["audit", "verify", str(path), "--key-file", _key_file(tmp_path)])
+    assert verified.exit_code == 0
+    assert f"1 head file lines match ({first} records after the last head line" in verified.stdout
+    head.unlink()
+    verified = runner.invoke(app, ["audit", "verify", str(path)])
+    assert "no head file (pass --expect-head to check that the tail is all there)" in verified.stdout
+
+
+def test_verify_with_the_key_fails_when_checkpoints_are_deleted(trail: Path, tmp_path: Path) -> None:
+    run_trail(trail, {"mom": normal_actions()})  # a second run: a second commit, a second checkpoint
+    last = len(_kinds(trail))
+    key = _key_file(tmp_path)
+    checkpoints = list(SqliteAuditStore(trail, readonly=True).checkpoints())
+    assert len(checkpoints) >= 2 and checkpoints[-1].seq == last  # the writer signs every commit
+    _tamper(trail, f"DELETE FROM checkpoints WHERE seq = {last}")
+    out = runner.invoke(app, ["audit", "verify", str(trail), "--key-file", key])
+    assert out.exit_code == 1
+    since = checkpoints[-2].seq + 1
+    assert out.stdout.startswith(
+        f"TAMPERED: first bad record {since}: records {since}..{last} are not covered by a signed checkpoint "
+        f"(the last signed checkpoint is at {since - 1})"
+    )
+    _tamper(trail, "DELETE FROM checkpoints")
+    out = runner.invoke(app, ["audit", "verify", str(trail), "--key-file", key])
+    assert out.exit_code == 1
+    assert f"records 1..{last} are not covered by a signed checkpoint (no signed checkpoint at all)" in out.stdout
+    assert runner.invoke(app, ["audit", "verify", str(trail)]).exit_code == 0  # without the key only the chain
+
+
+def test_a_run_cut_off_with_its_checkpoints_is_caught_by_the_head_file(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    run_trail(path, {"mom": normal_actions()})
+    first = len(_kinds(path))
+    run_trail(path, {"mom": normal_actions()})
+    _tamper(
+        path,
+        f"DELETE FROM blocks WHERE first_seq > {first}; DELETE FROM checkpoints WHERE seq > {first};"
+        f"DELETE FROM runs WHERE run = 2",
+    )
+    store = SqliteAuditStore(path, readonly=True)
+    assert verify(store.rows(), store.checkpoints(), KEY, runs=store.runs()).ok  # what is left is all genuine
+    out = runner.invoke(app, ["audit", "verify", str(path), "--key-file", _key_file(tmp_path)])
+    assert out.exit_code == 1
+    assert out.stdout.strip() == (
+        f"TAMPERED: first bad record {first + 1}: records {first + 1}..{2 * first} are missing: head file line 2 "
+        f"says run 2 ended at record {2 * first} (the tail was cut off)"
+    )
+
+
+def test_a_moved_run_boundary_is_caught_by_the_signed_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    run_trail(path, {"mom": normal_actions()})
+    first = len(_kinds(path))
+    run_trail(path, {"mom": normal_actions()})
+    _tamper(path, f"UPDATE runs SET first_seq = {first + 2} WHERE run = 2")  # run 2's first orders into run 1
+    out = runner.invoke(app, ["audit", "verify", str(path), "--key-file", _key_file(tmp_path)])
+    assert out.exit_code == 1
+    assert "the run table was edited: checkpoint" in out.stdout
+
+
+def test_export_and_surveil_refuse_a_tampered_trail_unless_told_not_to_verify(trail: Path) -> None:
+    _rewrite(trail, _edit_body)
+    for command in (["audit", "export"], ["surveil"], ["surveil", "--json"]):
+        out = runner.invoke(app, [*command, str(trail)])
+        assert out.exit_code == 1, (command, out.output)
+        assert out.stdout == ""
+        assert out.stderr.startswith("TAMPERED: first bad record 3: record 3 (SubmitOrder) was altered")
+        assert "nothing was read from the trail" in out.stderr
+    warning = "WARNING: the audit trail was NOT verified (--no-verify)"
+    exported = runner.invoke(app, ["audit", "export", str(trail), "--no-verify"])
+    assert exported.exit_code == 0 and exported.stderr.startswith(warning)
+    lines = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert lines and all(line["trailVerified"] is False for line in lines)
+    surveyed = runner.invoke(app, ["surveil", str(trail), "--no-verify", "--json"])
+    assert surveyed.exit_code == 0 and surveyed.stderr.startswith(warning)
+    report = json.loads(surveyed.stdout)
+    assert report["verified"] is False and report["warning"].startswith(warning)
+
+
+def test_export_and_surveil_say_they_verified_an_intact_trail(trail: Path) -> None:
+    report = json.loads(runner.invoke(app, ["surveil", str(trail), "--json"]).stdout)
+    assert report["verified"] is True and "warning" not in report
+    exported = runner.invoke(app, ["audit", "export", str(trail)])
+    assert exported.exit_code == 0
+    assert exported.stderr.startswith("note: the chain and head file verified, but not the signed checkpoints")
+    keyed = runner.invoke(app, ["audit", "export", str(trail), "--key-file", _key_file(trail.parent)])
+    assert keyed.exit_code == 0 and keyed.stderr == "" and keyed.stdout == exported.stdout
+    assert all("trailVerified" not in json.loads(line) for line in exported.stdout.splitlines())
+
+
+def test_verify_without_the_key_still_checks_the_head_file(trail: Path) -> None:
+    head = Path(f"{trail}.head")
+    line = head.read_text()
+    assert "hash=" in line
+    head.write_text(line.replace("hash=", "hash=0", 1).replace(" mac=", "x mac=", 1)[:-2] + "\n")
+    out = runner.invoke(app, ["audit", "verify", str(trail)])
+    assert out.exit_code == 1
+    assert out.stdout.strip() == "TAMPERED: head file line 1 cannot be read (edited or replaced)"

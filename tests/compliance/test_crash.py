@@ -14,7 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from tapeflow.compliance import SqliteAuditStore, verify
+from tapeflow.compliance import SqliteAuditStore
+from tapeflow.compliance.audit_store import verify_store
+from tapeflow.compliance.head import head_path, read_heads
 
 KEY = b"crash-key"
 SCRIPT = """
@@ -25,7 +27,7 @@ from tapeflow.model import EngineError, Signal
 db, ack, pid = sys.argv[1], sys.argv[2], sys.argv[3]
 out = open(ack, "w", buffering=1)
 ack_line = lambda s: out.write(f"{s}\\n")
-writer = AuditWriter(SqliteAuditStore(db), key=b"crash-key", checkpoint_every=500, on_commit=ack_line)
+writer = AuditWriter(SqliteAuditStore(db), key=b"crash-key", on_commit=ack_line)
 writer.start()
 with open(pid, "w") as f:
     f.write(str(writer.pid))
@@ -67,15 +69,18 @@ def _run_until_acknowledged(tmp_path: Path) -> tuple[subprocess.Popen[str], int,
     return proc, writer_pid, db, ack
 
 
-def _check(db: Path, ack: Path) -> None:
+def _check(db: Path, ack: Path, *, head_lines: int) -> None:
     complete = [line for line in ack.read_text().split("\n")[:-1] if line]  # a torn last line is not an ack
     acknowledged = int(complete[-1])
     assert acknowledged >= 20_000
     store = SqliteAuditStore(db)  # opening for write recovers the WAL as a restarted writer would
-    result = verify(store.rows(), store.checkpoints(), KEY)
+    result = verify_store(store, KEY)  # every committed record is signed, even with no clean stop
     assert result.ok, result
     assert result.last_seq >= acknowledged
     assert result.records == result.last_seq
+    assert result.heads == head_lines
+    if head_lines:  # the writer that outlived its trading process ended the run: its head is the trail's
+        assert read_heads(head_path(db))[-1].seq == result.last_seq
 
 
 def test_sigkill_of_the_trading_process_keeps_every_acknowledged_record(tmp_path: Path) -> None:
@@ -93,7 +98,7 @@ def test_sigkill_of_the_trading_process_keeps_every_acknowledged_record(tmp_path
     finally:
         if _alive(writer_pid):
             os.kill(writer_pid, signal.SIGKILL)
-    _check(db, ack)
+    _check(db, ack, head_lines=1)
 
 
 def test_sigkill_of_the_writer_process_keeps_every_acknowledged_record_and_stops_the_loop(tmp_path: Path) -> None:
@@ -107,4 +112,4 @@ def test_sigkill_of_the_writer_process_keeps_every_acknowledged_record_and_stops
             proc.wait()
     assert proc.returncode == 3
     assert "audit writer stopped" in out and "exited" in out
-    _check(db, ack)
+    _check(db, ack, head_lines=0)  # a killed writer writes no head line; its signed records verify all the same

@@ -38,6 +38,15 @@ def test_large_sell_pulled_while_buying_is_flagged_as_spoofing(tmp_path: Path) -
     assert evidence[1]["fill_of"] == "s-2" and evidence[1]["side"] == "BUY"
 
 
+def test_a_second_run_reusing_order_ids_keeps_the_first_runs_orders(tmp_path: Path) -> None:
+    for _ in range(2):  # the same strategy twice into one trail: s-1 and s-2 are sent again by run 2
+        run_trail(tmp_path / "a.db", {"s": spoof_actions(layers=1)})
+    (alert,) = _alerts(tmp_path / "a.db")  # the same tape twice: both runs' orders are alive at the same times
+    evidence = alert.evidence  # type: ignore[attr-defined]
+    assert [e.get("order") for e in evidence if "order" in e] == ["s-1", "s-1"]
+    assert [e.get("fill_of") for e in evidence if "fill_of" in e] == ["s-2", "s-2"]
+
+
 def test_several_price_levels_are_flagged_as_layering_with_json_output(tmp_path: Path) -> None:
     run_trail(tmp_path / "a.db", {"s": spoof_actions(layers=3)})
     out = runner.invoke(app, ["surveil", str(tmp_path / "a.db"), "--json"])

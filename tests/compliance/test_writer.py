@@ -13,6 +13,8 @@ import msgspec
 import pytest
 
 from tapeflow.compliance import AuditWriter, SqliteAuditStore, verify
+from tapeflow.compliance.audit_store import verify_store
+from tapeflow.compliance.head import head_path, read_heads
 from tapeflow.model import DataError, Signal
 
 T0 = 1_718_978_400_000_000_000
@@ -50,6 +52,35 @@ def test_a_second_run_continues_the_chain(tmp_path: Path) -> None:
     store = SqliteAuditStore(tmp_path / "a.db", readonly=True)
     result = verify(store.rows(), store.checkpoints(), b"k")
     assert result.ok and result.records == 20
+
+
+def test_every_commit_carries_a_checkpoint_of_its_run_and_each_run_ends_with_a_head_line(tmp_path: Path) -> None:
+    for run in range(2):
+        writer = AuditWriter(SqliteAuditStore(tmp_path / "a.db"), key=b"k")
+        for i in range(3):
+            writer.submit(_signals(T0 + run * 100 + i * 10, 10))
+            writer.flush()  # one commit per batch
+        writer.close()
+        assert writer.head is not None and (writer.head.run, writer.head.seq) == (run + 1, 30 * (run + 1))
+    store = SqliteAuditStore(tmp_path / "a.db", readonly=True)
+    assert store.runs() == [(1, 1), (2, 31)]
+    cps = store.checkpoints()
+    assert [(c.seq, c.run, c.run_first) for c in cps] == [(s, 1 + s // 31, 1 + s // 31 * 30) for s in range(10, 61, 10)]
+    heads = read_heads(head_path(tmp_path / "a.db"))
+    assert [(h.run, h.seq) for h in heads] == [(1, 30), (2, 60)]
+    assert verify_store(store, b"k").ok
+
+
+def test_a_run_that_records_nothing_adds_no_run_and_no_head_line(tmp_path: Path) -> None:
+    writer = AuditWriter(SqliteAuditStore(tmp_path / "a.db"), key=b"k")
+    writer.submit(_signals(T0, 5))
+    writer.close()
+    idle = AuditWriter(SqliteAuditStore(tmp_path / "a.db"), key=b"k")
+    idle.start()
+    idle.close()
+    assert idle.head is not None and (idle.head.run, idle.head.seq) == (1, 5)  # the trail's head, unchanged
+    store = SqliteAuditStore(tmp_path / "a.db", readonly=True)
+    assert store.runs() == [(1, 1)] and len(read_heads(head_path(tmp_path / "a.db"))) == 1
 
 
 def test_a_file_of_the_old_format_is_refused(tmp_path: Path) -> None:

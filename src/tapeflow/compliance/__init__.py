@@ -1,6 +1,7 @@
 """Compliance: the audit trail, self-trade prevention and surveillance.
 
-Layering, bottom up: ``chain`` (hash chain, signed checkpoints, verify; no I/O) -> ``audit_store`` (the store
+Layering, bottom up: ``head`` (the head file: a trail's anchor outside its database) -> ``chain`` (hash chain,
+signed checkpoints, verify; no I/O) -> ``audit_store`` (the store
 interface and SQLite) -> ``audit_writer`` (the loop side: encode and send batches to the writer process) and
 ``writer_process`` (numbers, chains and commits them) -> ``audit`` (the kernel component that records every order's
 life with its cause). ``stp`` is a gate in front of the execution engine. ``cat_export`` and ``surveillance`` read a

@@ -17,11 +17,17 @@ write the same records and the same chain. Records are handed to the writer in b
 when event time has moved ``flush_interval_ns`` past the last hand-over, and always on stop and on a kill switch;
 in a real-time live run also at every ``Kernel.upkeep`` (every 0.2 s of the wall clock), so that a lone record
 reaches the writer then rather than whenever the next record comes.
+
+At stop, a trail that owns its writer ends the run: the writer appends the run's head to the head file beside the
+database, and the trail prints it (``announce``, stderr by default) for the user to keep somewhere else: ``tapeflow
+audit verify --expect-head SEQ:HEX`` then detects a trail cut short or rewritten together with its head file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -55,6 +61,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tapeflow.compliance.chain import Row
+    from tapeflow.compliance.head import Head
     from tapeflow.engine.kernel import Kernel
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -117,8 +124,14 @@ def risk_event_types() -> tuple[type[Event], ...]:
     return tuple(t for t in event_types() if t.__module__ == "tapeflow.model.risk_events")
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 class AuditTrail:
     """A kernel component writing to an ``AuditWriter``. ``books`` (a ``BookKeeper``) gives the market state.
+
+    ``announce`` receives the line naming the run's head at stop (when the trail owns its writer); None is silent.
 
     ``close_window_ns`` > 0 also sums market prints in that window before each day's close
     (``close_time_ns`` after New York midnight), written as ``CloseWindowVolume`` records for surveillance.
@@ -134,6 +147,7 @@ class AuditTrail:
         close_window_ns: int = 10 * 60 * NS,
         close_time_ns: int = 16 * 3600 * NS,
         owns_writer: bool = False,
+        announce: Callable[[str], None] | None = _to_stderr,
     ) -> None:
         self.writer = writer
         self.books = books
@@ -142,6 +156,7 @@ class AuditTrail:
         self.close_window_ns = close_window_ns
         self.close_time_ns = close_time_ns
         self.owns_writer = owns_writer
+        self.announce = announce
         self._handed = 0
         self._buf: list[Event] = []
         self._causes: list[tuple[int, OrderCause]] = []
@@ -189,11 +204,24 @@ class AuditTrail:
 
     def on_stop(self) -> None:
         self._close_day()
-        self.flush()
-        if self.owns_writer:
-            # every record is committed once the flush above is acknowledged; the writer process's exit is reaped
-            # later (next trail, interpreter exit), so the end of a run does not wait for it
-            self.writer.close(wait=False)
+        if not self.owns_writer:
+            self.flush()  # the run is the owner's to end
+            return
+        self._handover()
+        # close ends the run (every record committed, the head line written) before it returns; the writer
+        # process's exit is reaped later (next trail, interpreter exit), so the end of a run does not wait for it
+        self.writer.close(wait=False)
+        head = self.writer.head
+        if head is not None and head.seq > 0 and self.announce is not None:
+            self.announce(self.head_line(head))
+
+    def head_line(self, head: Head) -> str:
+        """What the user is told to keep: where the trail is, and its head as ``--expect-head`` takes it."""
+        where = getattr(self.writer.store, "path", "the audit trail")
+        return (
+            f"audit trail {where}: run {head.run} ended at record {head.seq}; keep its head {head.seq}:"
+            f"{head.hash.hex()} (check with `tapeflow audit verify {where} --expect-head {head.seq}:{head.hash.hex()}`)"
+        )
 
     @property
     def records(self) -> int:

@@ -25,6 +25,12 @@ killed, the writer reads end-of-file on its stdin, commits every complete batch 
 writer is killed, the trading process gets an ``EngineError`` on its next ``submit`` or ``flush``. Either way
 every acknowledged record is in the database and the chain verifies (``tests/compliance/test_crash.py``).
 
+Runs and heads: each writer that commits records is a run of the trail (``audit_store``), and every transaction it
+commits carries a checkpoint signed over its last record (with a key): one HMAC and one small row per transaction
+of up to ``MAX_GROUP`` batches, nothing per record, and no committed record is ever outside a checkpoint. At the end
+of the run (``close``, or end of file when the trading process died) the writer appends the run's head to the head
+file beside the store and sends it back (``head``), so the trail can print it for the user to keep.
+
 ``ChainWriter`` is the part that does not care about processes: number, hash, checkpoint and commit a batch.
 """
 
@@ -48,7 +54,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import msgspec
 
 from tapeflow.compliance.audit_store import AuditStore
-from tapeflow.compliance.chain import RECORD_HEAD, Checkpoint, Stored, checkpoint_mac
+from tapeflow.compliance.chain import RECORD_HEAD, Stored, signed_checkpoint
+from tapeflow.compliance.head import Head, append_head, parse_head, signed_head
 from tapeflow.model.errors import EngineError
 
 if TYPE_CHECKING:
@@ -58,9 +65,10 @@ log = logging.getLogger(__name__)
 
 
 # Frames to the writer: header (payload length, kind) then payload. Kinds: config (msgpack WriterConfig, first
-# frame only), batch (msgpack [events, [[index, cause], ...]]), flush (8-byte token). End of file means stop.
+# frame only), batch (msgpack [events, [[index, cause], ...]]), flush (8-byte token), end (a flush that also writes
+# the run's head line and answers with it). End of file means stop.
 TO_WRITER = struct.Struct("<IB")
-CONFIG, BATCH, FLUSH = 1, 2, 3
+CONFIG, BATCH, FLUSH, END = 1, 2, 3, 4
 # Frames from the writer: kind, last committed seq, batches done, flush token, length of the text that follows.
 FROM_WRITER = struct.Struct("<Bqqqi")
 READY, COMMITTED, FLUSHED, FAILED = 1, 2, 3, 4
@@ -82,20 +90,23 @@ class WriterConfig(msgspec.Struct, frozen=True):
     store_kwargs: dict[str, Any]
     key: bytes | None
     key_id: str
-    checkpoint_every: int
 
 
 class ChainWriter:
-    """Numbers, chains and commits batches into ``store``; signs a checkpoint every ``checkpoint_every`` records
-    (and at every flush) when given ``key``. Runs in the writer process."""
+    """Numbers, chains and commits batches into ``store`` as one run; with ``key``, signs a checkpoint with every
+    commit, and ``end`` writes the run's head line. Runs in the writer process."""
 
-    def __init__(self, store: AuditStore, key: bytes | None, key_id: str, checkpoint_every: int) -> None:
+    def __init__(self, store: AuditStore, key: bytes | None, key_id: str) -> None:
         self.store = store
         self.key = key
         self.key_id = key_id
-        self.checkpoint_every = checkpoint_every
         self.seq, self.prev = store.last()
+        self.run = store.last_run()
+        """This writer's run once it has committed records; until then the last run of the store."""
+        self.run_first = 0
+        self._new_run = True
         self._last_checkpoint = self.seq
+        self._head_seq = -1
         self.committed_seq = self.seq
         self.transactions = 0
         self._rows: list[Stored] = []
@@ -124,20 +135,36 @@ class ChainWriter:
         self.seq = seq
         self.prev = prev
 
-    def commit(self, *, force_checkpoint: bool) -> int:
-        """One transaction: the records added since the last commit, and a checkpoint if one is due."""
+    def commit(self) -> int:
+        """One transaction: the records added since the last commit, the run they start (the first time), and
+        with a key a checkpoint over the last of them: a record is never committed without its signature."""
         rows, self._rows = self._rows, []
         seq = self.seq
+        run = None
+        if rows and self._new_run:
+            self._new_run = False
+            self.run += 1
+            self.run_first = rows[0][0]
+            run = (self.run, self.run_first)
         checkpoint = None
-        due = force_checkpoint or seq - self._last_checkpoint >= self.checkpoint_every
-        if self.key is not None and due and seq > self._last_checkpoint:
-            checkpoint = Checkpoint(seq, self.prev, self.key_id, checkpoint_mac(self.key, seq, self.prev))
+        if self.key is not None and not self._new_run and seq > self._last_checkpoint:
+            checkpoint = signed_checkpoint(self.key, self.key_id, self.run, self.run_first, seq, self.prev)
             self._last_checkpoint = seq
         if rows or checkpoint is not None:
-            self.store.append(rows, checkpoint)
+            self.store.append(rows, checkpoint, run)
             self.transactions += 1
         self.committed_seq = seq
         return seq
+
+    def end(self) -> Head:
+        """Commit, and append the run's head to the store's head file (once; not for a run that wrote nothing)."""
+        seq = self.commit()
+        head = signed_head(self.key, self.run, seq, self.prev)
+        path = self.store.head_path()
+        if path is not None and not self._new_run and seq != self._head_seq:
+            append_head(path, head)
+            self._head_seq = seq
+        return head
 
 
 _BOOT = """
@@ -201,18 +228,19 @@ class AuditWriter:
         max_batches: int = 256,
         key: bytes | None = None,
         key_id: str = "default",
-        checkpoint_every: int = 10_000,
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.max_batches = max_batches
         self.key = key
         self.key_id = key_id
-        self.checkpoint_every = checkpoint_every
         self.on_commit = on_commit
         self.committed_seq = 0
         self.submitted = 0
         self.full_waits = 0
+        self.head: Head | None = None
+        """The run's head (last run, last record, its hash, signed with the key), once ``finish`` or ``close``
+        has ended the run."""
         self._batches_sent = 0
         self._batches_done = 0
         self._flush_token = 0
@@ -260,7 +288,7 @@ class AuditWriter:
         with contextlib.suppress(OSError):  # Linux only; elsewhere the default pipe size is slower, not wrong
             fcntl.fcntl(self._fd, _F_SETPIPE_SZ, _PIPE_BYTES)
             fcntl.fcntl(self._ack_fd, _F_SETPIPE_SZ, _PIPE_BYTES)  # unread acks must never block the writer
-        config = WriterConfig(store, kwargs, self.key, self.key_id, self.checkpoint_every)
+        config = WriterConfig(store, kwargs, self.key, self.key_id)
         self._send(CONFIG, msgspec.msgpack.encode(config))
 
     def submit(self, events: Sequence[Event], causes: Sequence[tuple[int, Any]] = ()) -> None:
@@ -288,13 +316,22 @@ class AuditWriter:
 
     def flush(self) -> int:
         """Wait until every submitted record is committed; returns the last committed sequence number."""
+        return self._flush(FLUSH)
+
+    def finish(self) -> Head | None:
+        """End the run: wait until every record is committed and the run's head is written to the head file; the
+        head (also in ``head``). None if the writer never started (nothing was recorded)."""
+        self._flush(END)
+        return self.head
+
+    def _flush(self, kind: int) -> int:
         if self._proc is None:
             return self.committed_seq
         if self._error is not None:
             self._raise()
         self._flush_token += 1
         token = self._flush_token
-        self._send(FLUSH, token.to_bytes(8, "little"))
+        self._send(kind, token.to_bytes(8, "little"))
         while self._flushed < token and self._error is None:
             self._poll(block=True)
         if self._error is not None:
@@ -302,7 +339,7 @@ class AuditWriter:
         return self.committed_seq
 
     def close(self, *, wait: bool = True) -> None:
-        """Flush, end the writer process, and close this process's connection to the store.
+        """End the run (``finish``), end the writer process, and close this process's connection to the store.
 
         With ``wait`` false (the trail's stop), return once the final flush is acknowledged: every record is
         committed then, and the writer's exit (SQLite's last WAL checkpoint, the interpreter's teardown, ~0.1 s) is
@@ -312,7 +349,7 @@ class AuditWriter:
         if proc is not None:
             try:
                 if self._error is None:
-                    self.flush()
+                    self.finish()
             finally:
                 self._closing = True
                 assert proc.stdin is not None and proc.stdout is not None
@@ -432,6 +469,8 @@ class AuditWriter:
                 self._batches_done = done
             if kind == FLUSHED:
                 self._flushed = token
+                if text:
+                    self.head = parse_head(text.decode(errors="replace"))
             if kind != READY and self.on_commit is not None:
                 self.on_commit(seq)
         del buf[:pos]

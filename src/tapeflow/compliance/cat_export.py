@@ -10,6 +10,12 @@ The mapping (see docs/COMPLIANCE.md for the field list and what is left to the f
 - ``OrderFilled`` -> an execution record (``type: "EXECUTION"``, ``catReportable: false``): on an exchange the
   exchange reports the trade to CAT; the firm keeps it to reconcile.
 
+Order ids: a run chooses its client order ids itself, and a second run into the same trail starts again at
+``mom-1``, while CAT requires an ``orderID`` unique per firm and date. So ``orderID`` (and ``priorOrderID``) is
+the client order id qualified by the run that sent it, ``R<run>.<client order id>``, the run being the one the trail
+records (``audit_store``: each run's first record, signed into its checkpoints). ``routedOrderID`` stays what was
+sent to the venue.
+
 Timestamps are int ns since the epoch (UTC), prices decimal strings in dollars, as CAT accepts. Firm and account
 identifiers come from ``CatConfig``; nothing is invented: a field the trail cannot know is left to the firm.
 """
@@ -17,15 +23,16 @@ identifiers come from ``CatConfig``; nothing is invented: a field the trail cann
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
 
 from tapeflow.compliance.audit import decode_row
-from tapeflow.compliance.chain import Row
+from tapeflow.compliance.chain import Row, run_of
 from tapeflow.model.enums import OrderType, Side, TimeInForce
+from tapeflow.model.errors import DataError
 from tapeflow.model.orders import (
     ModifyOrder,
     OrderCancelled,
@@ -78,40 +85,54 @@ def _price(price: int) -> str | None:
     return price_to_str(price) if price != NO_PRICE else None
 
 
-def export_cat(rows: Iterable[Row], config: CatConfig | None = None) -> Iterator[dict[str, Any]]:
-    """CAT events in trail order. Two passes over ``rows`` (a list, or a store's ``rows`` called twice)."""
+def export_cat(
+    rows: Iterable[Row], config: CatConfig | None = None, *, runs: Sequence[tuple[int, int]]
+) -> Iterator[dict[str, Any]]:
+    """CAT events in trail order. Two passes over ``rows`` (a list, or a store's ``rows`` called twice). ``runs``
+    are the trail's ``(run, first seq)`` (``AuditStore.runs``): order ids are qualified by them."""
     cfg = config or CatConfig()
     rows = list(rows)
-    stopped = {r.order_id for r in rows if r.kind in _STOPPED}
-    orders: dict[str, SubmitOrder] = {}
-    modifies: dict[str, int] = {}
+    first_seqs = [first for _, first in runs]
+
+    def run(row: Row) -> int:
+        found = run_of(first_seqs, row.seq)
+        if found == 0:
+            raise DataError(
+                f"record {row.seq} belongs to no run of the trail's run table; run `tapeflow audit verify` on it"
+            )
+        return found
+
+    stopped = {(run(r), r.order_id) for r in rows if r.kind in _STOPPED}
+    orders: dict[tuple[int, str], SubmitOrder] = {}
+    modifies: dict[tuple[int, str], int] = {}
     common = {"actionType": "NEW", "CATReporterIMID": cfg.reporter_imid, "manualFlag": False}
     for row in rows:
         if row.kind not in _KINDS:
             continue
         event, _ = decode_row(row)
         key = f"{_date(row.ts)}_{row.seq}"
+        r = run(row)
         if isinstance(event, SubmitOrder):
-            orders[event.client_order_id] = event
-            yield {**common, **_new_order(event, cfg, key)}
-            if event.client_order_id not in stopped:
-                yield {**common, **_route(event, cfg, f"{key}R")}
+            orders[r, event.client_order_id] = event
+            yield {**common, **_new_order(event, cfg, key, r)}
+            if (r, event.client_order_id) not in stopped:
+                yield {**common, **_route(event, cfg, f"{key}R", r)}
             continue
         if isinstance(event, ModifyOrder):
-            modifies[event.client_order_id] = event.ts_init
+            modifies[r, event.client_order_id] = event.ts_init
             continue
-        order = orders.get(getattr(event, "client_order_id", ""))
+        order = orders.get((r, getattr(event, "client_order_id", "")))
         if order is None:
             continue
-        base = _ids(order, key)
+        base = _ids(order, key, r)
         if isinstance(event, OrderUpdated):
             yield {
                 **common,
                 **base,
                 "type": "MEOM",
-                "eventTimestamp": modifies.get(order.client_order_id, event.ts_event),
+                "eventTimestamp": modifies.get((r, order.client_order_id), event.ts_event),
                 "priorOrderKeyDate": order.ts_event,
-                "priorOrderID": order.client_order_id,
+                "priorOrderID": base["orderID"],
                 "side": _side(order.side),
                 "price": _price(event.price or order.price),
                 "quantity": event.quantity,
@@ -160,13 +181,23 @@ def export_cat(rows: Iterable[Row], config: CatConfig | None = None) -> Iterator
             }
 
 
-def _ids(order: SubmitOrder, key: str) -> dict[str, Any]:
-    return {"firmROEID": key, "orderKeyDate": order.ts_event, "orderID": order.client_order_id, "symbol": order.symbol}
+def order_id(run: int, client_order_id: str) -> str:
+    """The CAT ``orderID`` of a client order id sent by ``run``: unique across the runs of one trail."""
+    return f"R{run}.{client_order_id}"
 
 
-def _new_order(o: SubmitOrder, cfg: CatConfig, key: str) -> dict[str, Any]:
+def _ids(order: SubmitOrder, key: str, run: int) -> dict[str, Any]:
     return {
-        **_ids(o, key),
+        "firmROEID": key,
+        "orderKeyDate": order.ts_event,
+        "orderID": order_id(run, order.client_order_id),
+        "symbol": order.symbol,
+    }
+
+
+def _new_order(o: SubmitOrder, cfg: CatConfig, key: str, run: int) -> dict[str, Any]:
+    return {
+        **_ids(o, key, run),
         "type": "MENO",
         "eventTimestamp": o.ts_event,
         "deptType": cfg.dept_type,
@@ -187,9 +218,9 @@ def _new_order(o: SubmitOrder, cfg: CatConfig, key: str) -> dict[str, Any]:
     }
 
 
-def _route(o: SubmitOrder, cfg: CatConfig, key: str) -> dict[str, Any]:
+def _route(o: SubmitOrder, cfg: CatConfig, key: str, run: int) -> dict[str, Any]:
     return {
-        **_ids(o, key),
+        **_ids(o, key, run),
         "type": "MEOR",
         "eventTimestamp": o.ts_init,
         "side": _side(o.side),

@@ -121,6 +121,10 @@ class Surveillance:
     def __init__(self, config: SurveillanceConfig | None = None) -> None:
         self.config = config or SurveillanceConfig()
         self._orders: dict[str, _Order] = {}
+        """The latest order of each client order id, for its fills and cancel: a second run into the same trail
+        reuses ids, and its reports (which follow its own submit) belong to its own order."""
+        self._all: list[_Order] = []
+        """Every order, in trail order (an earlier run's order of a reused id included)."""
         self._fills: list[OrderFilled] = []
         self._pulls: list[LargeOrderPulled] = []
         self._windows: list[CloseWindowVolume] = []
@@ -136,7 +140,8 @@ class Surveillance:
             return
         event, cause = decode_row(row)
         if isinstance(event, SubmitOrder):
-            self._orders[event.client_order_id] = _Order(event, cause, row.ts)
+            submitted = self._orders[event.client_order_id] = _Order(event, cause, row.ts)
+            self._all.append(submitted)
         elif isinstance(event, OrderFilled):
             self._fills.append(event)
             order = self._orders.get(event.client_order_id)
@@ -181,7 +186,7 @@ class Surveillance:
     def _spoofing(self) -> list[Alert]:
         cfg = self.config
         groups: dict[tuple[str, str, Side], list[_Order]] = {}
-        for o in self._orders.values():
+        for o in self._all:
             if self._suspect(o):
                 groups.setdefault((o.cmd.strategy_id, o.cmd.symbol, o.cmd.side), []).append(o)
         alerts = []
@@ -259,7 +264,7 @@ class Surveillance:
     def _marking_the_close(self) -> list[Alert]:
         cfg = self.config
         acts: dict[tuple[str, str, str, Side], list[_Order]] = {}
-        for o in self._orders.values():
+        for o in self._all:
             session, close = self._close_of(o.submit_ts)
             if close - cfg.close_window_ns <= o.submit_ts <= close:
                 acts.setdefault((session, o.cmd.symbol, o.cmd.strategy_id, o.cmd.side), []).append(o)

@@ -5,9 +5,10 @@ each batch (``ChainWriter``) and, between batches, reads whatever else has arriv
 the trading process's writes do not wait while this process is busy. Waiting for frames, it polls on a timer for
 a while before blocking on the pipe (``_Frames.pump`` says why). When no frame is left (or ``MAX_GROUP``
 batches are done) it commits them as one transaction and writes the acknowledgement to stdout. A flush frame
-commits at once, with a signed checkpoint, and is acknowledged with its token. End of file on stdin (the trading
-process closed the pipe, or died) commits what was received completely, checkpoints, and exits; a torn frame at
-the end was never acknowledged and is dropped.
+commits at once and is acknowledged with its token; an end frame also appends the run's head to the head file and
+sends it back with the acknowledgement. End of file on stdin (the trading process closed the pipe, or died)
+commits what was received completely, writes the head line (if no end frame did), and exits; a torn frame at the
+end was never acknowledged and is dropped. Every commit carries a signed checkpoint when the run has a key.
 
 On an error the process reports it to the trading process (a ``FAILED`` frame with the message) and exits with
 code 1; the trading process raises it on its next submit or flush.
@@ -34,6 +35,7 @@ from tapeflow.compliance.audit_writer import (
     BATCH,
     COMMITTED,
     CONFIG,
+    END,
     FAILED,
     FLUSH,
     FLUSHED,
@@ -43,6 +45,7 @@ from tapeflow.compliance.audit_writer import (
     ChainWriter,
     WriterConfig,
 )
+from tapeflow.compliance.head import format_head
 
 MAX_GROUP = 8
 """Batches committed in one transaction at most (about 1 MB): bounds how long a flush waits behind them, and how
@@ -128,14 +131,15 @@ def serve(fd: int, acks: _Acks) -> None:
     config = msgspec.msgpack.decode(frames.ready.popleft()[1], type=WriterConfig)
     store = _open_store(config)
     try:
-        writer = ChainWriter(store, config.key, config.key_id, config.checkpoint_every)
+        writer = ChainWriter(store, config.key, config.key_id)
         acks.send(READY, writer.seq)
         ready = frames.ready
         while True:
             while not ready and not frames.eof:
                 frames.pump(block=True)
             if not ready:  # end of file
-                acks.send(COMMITTED, writer.commit(force_checkpoint=True))
+                writer.end()
+                acks.send(COMMITTED, writer.seq)
                 return
             pending = 0
             while ready and pending < MAX_GROUP:
@@ -146,11 +150,15 @@ def serve(fd: int, acks: _Acks) -> None:
                     pending += 1
                     frames.pump(block=False)  # keep the pipe drained while we work
                 elif kind == FLUSH:
-                    seq = writer.commit(force_checkpoint=True)
+                    seq = writer.commit()
                     pending = 0
                     acks.send(FLUSHED, seq, int.from_bytes(payload, "little"))
+                elif kind == END:
+                    head = writer.end()
+                    pending = 0
+                    acks.send(FLUSHED, head.seq, int.from_bytes(payload, "little"), format_head(head))
             if pending:
-                acks.send(COMMITTED, writer.commit(force_checkpoint=False))
+                acks.send(COMMITTED, writer.commit())
     finally:
         store.close()
 

@@ -1,8 +1,12 @@
 """``tapeflow audit verify|show|export`` and ``tapeflow surveil``: reading an audit trail from the command line.
 
-``verify`` exits 1 when the trail was tampered with (and names the first bad record), 0 when it verifies, 2 on a
-user error, so that a nightly job can gate on it. Thresholds and CAT identifiers come from a TOML file with
-``[surveillance]`` and ``[cat]`` tables.
+``verify`` exits 1 when the trail was tampered with (and names the first bad record or the missing range), 0 when
+it verifies, 2 on a user error (a missing or unreadable key file, a damaged or foreign database file, a malformed
+``--expect-head``), so that a nightly job can gate on it. It checks the head file beside the database when there
+is one, and ``--expect-head`` against a head the user kept. ``export`` and ``surveil`` verify the trail the same
+way before they read it and exit 1 on a tampered one; with ``--no-verify`` they say on stderr (and in their JSON)
+that they did not. Thresholds and CAT identifiers come from a TOML file with ``[surveillance]`` and ``[cat]``
+tables.
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import msgspec
 import typer
 
 from tapeflow.model.errors import ConfigError, TapeflowError
+
+if TYPE_CHECKING:
+    from tapeflow.compliance.chain import VerifyResult
 
 audit_app = typer.Typer(help="Read, verify and export an audit trail.", no_args_is_help=True)
 
@@ -24,6 +31,13 @@ T = TypeVar("T")
 DbArg = Annotated[Path, typer.Argument(help="The audit SQLite file a run wrote.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML with surveillance and cat tables.")]
+KeyFileOpt = Annotated[Path | None, typer.Option("--key-file", help="File holding the checkpoint key.")]
+KeyEnvOpt = Annotated[str | None, typer.Option("--key-env", help="Environment variable holding the key.")]
+NoVerifyOpt = Annotated[
+    bool, typer.Option("--no-verify", help="Read the trail without verifying it first (said on stderr and in JSON).")
+]
+UNSIGNED = "note: the chain and head file verified, but not the signed checkpoints: pass --key-file to check them"
+UNVERIFIED = "WARNING: the audit trail was NOT verified (--no-verify): what follows may come from altered records"
 
 
 def _section(path: Path | None, name: str, kind: type[T]) -> T:
@@ -41,7 +55,16 @@ def _section(path: Path | None, name: str, kind: type[T]) -> T:
 
 def _key(key_file: Path | None, key_env: str | None) -> bytes | None:
     if key_file is not None:
-        return key_file.read_bytes().strip()
+        try:
+            key = key_file.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the key file ({exc.strerror}); pass the file that holds the checkpoint key",
+                path=key_file,
+            ) from exc
+        if not key:
+            raise ConfigError("the key file is empty; pass the file that holds the checkpoint key", path=key_file)
+        return key
     if key_env:
         value = os.environ.get(key_env)
         if value is None:
@@ -56,20 +79,53 @@ def _store(db: Path) -> Any:
     return SqliteAuditStore(db, readonly=True)
 
 
+def _verify(store: Any, key: bytes | None, expect: str | None = None) -> VerifyResult:
+    """The chain, its checkpoints (signed with ``key``), its runs, the head file beside it, and ``expect``."""
+    from tapeflow.compliance.audit_store import verify_store
+    from tapeflow.compliance.head import parse_expected
+
+    return verify_store(store, key, parse_expected(expect) if expect is not None else None)
+
+
+def _tampered(result: VerifyResult) -> str:
+    where = f"first bad record {result.first_bad_seq}: " if result.first_bad_seq is not None else ""
+    return f"TAMPERED: {where}{result.problem}"
+
+
+def _verified_store(db: Path, key_file: Path | None, key_env: str | None, no_verify: bool) -> Any:
+    """The store of ``db`` once its trail verified; exit 1 with the finding on stderr if it did not. With
+    ``no_verify`` the warning goes to stderr instead and the store is read as it is."""
+    store = _store(db)
+    if no_verify:
+        typer.echo(UNVERIFIED, err=True)
+        return store
+    key = _key(key_file, key_env)
+    result = _verify(store, key)
+    if not result.ok:
+        typer.echo(f"{_tampered(result)}; nothing was read from the trail (--no-verify reads it anyway)", err=True)
+        raise typer.Exit(code=1)
+    if key is None:
+        typer.echo(UNSIGNED, err=True)
+    return store
+
+
 @audit_app.command("verify")
 def verify_command(
     db: DbArg,
-    key_file: Annotated[Path | None, typer.Option("--key-file", help="File holding the checkpoint key.")] = None,
-    key_env: Annotated[str | None, typer.Option("--key-env", help="Environment variable holding the key.")] = None,
+    key_file: KeyFileOpt = None,
+    key_env: KeyEnvOpt = None,
+    expect_head: Annotated[
+        str | None,
+        typer.Option("--expect-head", help="The head printed at the end of a run (SEQ:HEX, or HEX); must be there."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Recompute the hash chain (and check signed checkpoints with a key); exit 1 if anything was altered."""
+    """Recompute the hash chain, check signed checkpoints (with a key), the head file and an expected head; exit 1
+    if anything was altered, cut off or rewritten."""
     from tapeflow.cli import fail, print_json
-    from tapeflow.compliance.chain import verify
 
     try:
-        store = _store(db)
-        result = verify(store.rows(), store.checkpoints(), _key(key_file, key_env))
+        result = _verify(_store(db), _key(key_file, key_env), expect_head)
     except TapeflowError as exc:
         fail(exc)
         return
@@ -77,9 +133,19 @@ def verify_command(
         print_json(result)
     elif result.ok:
         signed = "signed and checked" if result.checkpoints_signed else "not checked (no key given)"
-        typer.echo(f"OK: {result.records} records chain correctly; {result.checkpoints} checkpoints {signed}")
+        heads = f"{result.heads} head file lines match" if result.heads else "no head file"
+        if result.unanchored:
+            heads += f" ({result.unanchored} records after the last head line: a run that did not end cleanly)"
+        if result.expected_head:
+            heads += "; the expected head is in the trail"
+        elif not result.heads:
+            heads += " (pass --expect-head to check that the tail is all there)"
+        typer.echo(
+            f"OK: {result.records} records in {result.runs} runs chain correctly; {result.checkpoints} checkpoints "
+            f"{signed}; {heads}; head {result.head}"
+        )
     else:
-        typer.echo(f"TAMPERED: first bad record {result.first_bad_seq}: {result.problem}")
+        typer.echo(_tampered(result))
     if not result.ok:
         raise typer.Exit(code=1)
 
@@ -147,20 +213,27 @@ def export_command(
     fmt: Annotated[str, typer.Option("--format", help="Only 'cat' for now.")] = "cat",
     config: ConfigOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    key_file: KeyFileOpt = None,
+    key_env: KeyEnvOpt = None,
+    no_verify: NoVerifyOpt = False,
 ) -> None:
-    """Order events as FINRA CAT events, one JSON object per line (fields: docs/COMPLIANCE.md)."""
+    """Order events as FINRA CAT events, one JSON object per line (fields: docs/COMPLIANCE.md), from a trail that
+    verifies (each line says ``"trailVerified": false`` under ``--no-verify``)."""
     from tapeflow.cli import fail
     from tapeflow.compliance.cat_export import CatConfig, export_cat
 
     try:
         if fmt != "cat":
             raise ConfigError(f"unknown export format {fmt!r}; use --format cat", field="format")
-        events = export_cat(_store(db).rows(), _section(config, "cat", CatConfig))
+        cat = _section(config, "cat", CatConfig)
+        store = _verified_store(db, key_file, key_env, no_verify)
+        events = export_cat(store.rows(), cat, runs=store.runs())
         encode = msgspec.json.encode
+        mark = {"trailVerified": False} if no_verify else {}
         handle = sys.stdout if out is None else out.open("w")
         try:
             for event in events:
-                handle.write(encode(event).decode() + "\n")
+                handle.write(encode({**event, **mark}).decode() + "\n")
         finally:
             if out is not None:
                 handle.close()
@@ -168,18 +241,29 @@ def export_command(
         fail(exc)
 
 
-def surveil_command(db: DbArg, config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
-    """Spoofing/layering, marking the close and wash trades in an audit trail, with evidence."""
+def surveil_command(
+    db: DbArg,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+    key_file: KeyFileOpt = None,
+    key_env: KeyEnvOpt = None,
+    no_verify: NoVerifyOpt = False,
+) -> None:
+    """Spoofing/layering, marking the close and wash trades in an audit trail that verifies, with evidence."""
     from tapeflow.cli import fail, print_json
     from tapeflow.compliance.surveillance import SurveillanceConfig, review
 
     try:
-        alerts = review(_store(db).rows(), _section(config, "surveillance", SurveillanceConfig))
+        surveillance = _section(config, "surveillance", SurveillanceConfig)
+        alerts = review(_verified_store(db, key_file, key_env, no_verify).rows(), surveillance)
     except TapeflowError as exc:
         fail(exc)
         return
     if json_out:
-        print_json({"alerts": alerts, "count": len(alerts)})
+        out: dict[str, Any] = {"alerts": alerts, "count": len(alerts), "verified": not no_verify}
+        if no_verify:
+            out["warning"] = UNVERIFIED
+        print_json(out)
         return
     if not alerts:
         typer.echo("no alerts")
