@@ -134,7 +134,7 @@ def bench_loop(events: list[Event], audit_path: Path | None) -> tuple[float, flo
     kernel.subscribe(Quote, strategy.on_quote)
     trail = None
     if audit_path is not None:
-        trail = AuditTrail.open(audit_path, key=b"bench", close_window_ns=0)
+        trail = AuditTrail.open(audit_path, key=b"bench", close_window_ns=0, announce=None)
         kernel.add(trail)
     kernel.start(at=events[0].ts_init)
     if trail is not None:
@@ -163,7 +163,7 @@ def bench_backtest(events_per_symbol: int, audit_path: Path | None) -> tuple[flo
 
     market = SyntheticMarket(SyntheticConfig(events_per_symbol=events_per_symbol))
     sources = [list(s) for s in market.sources()]
-    audit = AuditTrail.open(audit_path) if audit_path is not None else None
+    audit = AuditTrail.open(audit_path, announce=None) if audit_path is not None else None
     bt = Backtest(
         [ImbalanceQuoter()],
         latency=preset("colo", "XNAS"),
