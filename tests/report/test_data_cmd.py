@@ -59,3 +59,48 @@ def test_convert_corrupt_input_leaves_nothing(tmp_path: Path) -> None:
     result = runner.invoke(app, ["data", "convert", str(bad), "--to", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.zip"]
+
+
+def test_convert_to_an_existing_file_is_refused_before_the_input_is_read(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("not a store")
+    result = runner.invoke(app, ["data", "convert", str(tmp_path / "no-such-input"), "--to", str(tmp_path / "out"),
+                                 "--overwrite"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "output exists and is not a folder; give --to a new folder path" in result.output
+    assert "no-such-input" not in result.output  # the input was never opened
+    assert (tmp_path / "out").read_text() == "not a store"
+
+
+def test_convert_to_a_symlink_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    src = data_dir / "zipline-test-daily/pipeline_inputs_MSFT.csv.gz"
+    result = runner.invoke(app, ["data", "convert", str(src), "--to", str(tmp_path / "link")])
+    assert result.exit_code == 2
+    assert "output is a symbolic link; give a real folder path to --to" in result.output
+    assert list((tmp_path / "real").iterdir()) == []
+
+
+def test_convert_overwrite_keeps_a_folder_that_is_not_a_store(data_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("keep me")
+    src = data_dir / "zipline-test-daily/pipeline_inputs_MSFT.csv.gz"
+    result = runner.invoke(app, ["data", "convert", str(src), "--to", str(tmp_path / "docs"), "--overwrite"])
+    assert result.exit_code == 2
+    assert "--overwrite replaces only a tapeflow Parquet store" in result.output
+    assert (tmp_path / "docs" / "a.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs"]
+
+
+def test_convert_overwrite_replaces_a_store(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "store"
+    for rel, n in (
+        ("zipline-test-daily/pipeline_inputs_MSFT.csv.gz", 127),
+        ("zipline-test-daily/csvdir_daily_KO.csv.gz", 754),
+    ):
+        result = runner.invoke(app, ["data", "convert", str(data_dir / rel), "--to", str(out), "--overwrite", "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["events"] == n
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+    info = json.loads(runner.invoke(app, ["data", "info", str(out), "--json"]).stdout)
+    assert info["counts"] == {"Bar": 754}

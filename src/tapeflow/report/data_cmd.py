@@ -97,14 +97,17 @@ def info_cmd(
 @data_app.command("convert")
 def convert_cmd(
     source: Annotated[Path, typer.Argument(help="Any input `tapeflow data info` reads.")],
-    to: Annotated[Path, typer.Option("--to", help="Output directory of the Parquet store (must not exist).")],
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
+    to: Annotated[Path, typer.Option("--to", help="Output folder of the Parquet store (must not exist).")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing tapeflow store at --to (never anything else).")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Write SOURCE's events to a Parquet store partitioned by symbol and date; nothing is left on failure."""
     from tapeflow.cli import fail, print_json
     from tapeflow.data.detect import open_events
-    from tapeflow.data.parquet_store import write_store
+    from tapeflow.data.store_manifest import check_output
+    from tapeflow.data.store_writer import write_store
 
     err = Console(stderr=True)
     progress = Progress(
@@ -112,6 +115,7 @@ def convert_cmd(
         TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
     )  # fmt: skip
     try:
+        check_output(to, overwrite=overwrite)  # a wrong --to is refused before the input is opened
         fmt, events, _ = open_events(source)
         with progress:
             task = progress.add_task(f"convert {source.name}", total=None)
