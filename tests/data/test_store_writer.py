@@ -119,22 +119,33 @@ def test_reader_failing_midway_leaves_no_partial_and_the_old_store_unchanged(tmp
     assert _files(tmp_path / "store") == old
 
 
-def test_failure_while_writing_files_at_close_leaves_no_partial(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("at", ["third file", "manifest"])
+def test_failure_while_writing_files_at_close_leaves_no_partial_and_the_old_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: str
 ) -> None:
-    calls = []
+    write_store(_events(n=9), tmp_path / "store")
+    old = _files(tmp_path / "store")
+    opened: list[Path] = []
 
-    def broken_hash(path: Path) -> str:
-        calls.append(path)
-        if len(calls) == 3:
-            raise OSError(28, "No space left on device")
-        return "0" * 64
+    class DiskFull(store_writer._HashingFile):
+        def __init__(self, path: Path) -> None:
+            opened.append(path)
+            if len(opened) == 3:
+                raise OSError(28, "No space left on device")
+            super().__init__(path)
 
-    monkeypatch.setattr(store_writer, "sha256_of", broken_hash)
+    def no_manifest(root: Path, manifest: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    if at == "third file":
+        monkeypatch.setattr(store_writer, "_HashingFile", DiskFull)
+    else:
+        monkeypatch.setattr(store_writer, "write_manifest", no_manifest)
     with pytest.raises(OSError, match="No space"):
-        write_store(_events(), tmp_path / "store", buffer_rows=8)
-    assert len(calls) == 3
-    assert list(tmp_path.iterdir()) == []
+        write_store(_events(), tmp_path / "store", overwrite=True, buffer_rows=8)
+    assert len(opened) == (3 if at == "third file" else 0)
+    assert [p.name for p in tmp_path.iterdir()] == ["store"]
+    assert _files(tmp_path / "store") == old
 
 
 def test_overwrite_replaces_a_store(tmp_path: Path) -> None:

@@ -82,7 +82,8 @@ def inside(root: Path, rel: str) -> Path:
     """``root / rel``, refused unless it resolves to a place inside ``root`` (defence against any escape)."""
     path = root / rel
     base = root.resolve()
-    if not path.resolve().is_relative_to(base) or path.resolve() == base:
+    resolved = path.resolve()
+    if resolved == base or not resolved.is_relative_to(base):
         raise DataError(f"path {rel!r} would leave the store folder; refused", path=root)
     return path
 

@@ -14,6 +14,9 @@ after the manifest is written; any failure removes it and leaves an existing sto
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
 import shutil
 import tempfile
 from array import array
@@ -35,7 +38,6 @@ from tapeflow.data.store_manifest import (
     file_path,
     inside,
     partition_name,
-    sha256_of,
     symbol_problem,
     write_manifest,
 )
@@ -50,6 +52,32 @@ _Key = tuple[str, str, type[Event]]  # (symbol, New York date, event type)
 
 def _ny_date(ts: int) -> str:
     return datetime.fromtimestamp(ts // 1_000_000_000, NEW_YORK).date().isoformat()
+
+
+class _HashingFile(io.RawIOBase):
+    """A file that hashes what is written to it: the manifest's SHA-256 and size without reading the file back."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._fh = path.open("wb")
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self._fh.write(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def close(self) -> None:
+        if not self.closed:
+            self._fh.close()
+        super().close()
 
 
 class StoreWriter:
@@ -67,10 +95,11 @@ class StoreWriter:
         self._buf: dict[_Key, list[list[Any]]] = {}
         self._buffered = 0
         self._spilled: dict[_Key, array[int]] = {}  # offset, length pairs of each key's spilled chunks, in order
-        self._spill: IO[bytes] | None = None
+        self._spill: IO[bytes] | None = None  # appended through a 1 MiB buffer, read back with ``os.pread``
         self._spill_end = 0
         self._encode = msgspec.msgpack.Encoder().encode
         self._symbols: dict[str, None] = {}
+        self._folders: dict[str, Path] = {}
         self._day_cache: tuple[int, int, str] = (0, -1, "")
 
     def write(self, ev: Event) -> None:
@@ -127,9 +156,9 @@ class StoreWriter:
         if pairs:
             assert self._spill is not None
             dec = schema(key[2]).spill_decoder
+            fd = self._spill.fileno()
             for i in range(0, len(pairs), 2):
-                self._spill.seek(pairs[i])
-                yield list(dec.decode(self._spill.read(pairs[i + 1])))
+                yield list(dec.decode(os.pread(fd, pairs[i + 1], pairs[i])))
         cols = self._buf.pop(key, None)
         if cols is not None:
             yield cols
@@ -138,11 +167,11 @@ class StoreWriter:
         symbol, day, cls = key
         sch = schema(cls)
         rel = file_path(symbol, day, cls.__name__)
-        path = inside(self.tmp, rel)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self._inside(rel)
         pending: list[list[Any]] = [[] for _ in range(len(sch.names) + 1)]
         rows = 0
-        with pq.ParquetWriter(path, sch.arrow) as writer:
+        out = _HashingFile(path)
+        with out, pq.ParquetWriter(out, sch.arrow) as writer:
             for chunk in self._chunks(key):
                 for dst, src in zip(pending, chunk, strict=True):
                     dst.extend(src)
@@ -154,9 +183,20 @@ class StoreWriter:
                 writer.write_table(sch.table(pending), row_group_size=ROW_GROUP)
                 rows += len(pending[0])
         return FileEntry(
-            path=rel, symbol=symbol, date=day, type=cls.__name__, rows=rows, bytes=path.stat().st_size,
-            sha256=sha256_of(path),
+            path=rel, symbol=symbol, date=day, type=cls.__name__, rows=rows, bytes=out.size,
+            sha256=out.sha256.hexdigest(),
         )  # fmt: skip
+
+    def _inside(self, rel: str) -> Path:
+        """The file's path, its folder created and checked to lie inside the store (resolved once per folder)."""
+        folder, _, name = rel.rpartition("/")
+        if folder not in self._folders:
+            checked = inside(self.tmp, folder)
+            checked.mkdir(parents=True, exist_ok=True)
+            self._folders[folder] = inside(self.tmp, folder)  # again: resolved now that it exists
+        if name in ("", ".", "..") or "/" in name or "\\" in name:
+            raise DataError(f"file name {name!r} is not a plain name; refused", path=self.tmp)
+        return self._folders[folder] / name
 
     def close(self) -> int:
         """Write every file, then the manifest, then swap the folder into place; returns the event count."""
