@@ -226,6 +226,8 @@ def test_garbage_listed_as_a_file_is_a_data_error_not_a_pyarrow_error(tmp_path: 
         (lambda m: m["files"][0].update(type="Exploit"), "unknown event type 'Exploit'"),
         (lambda m: m.update(events=80), "its files hold 79 rows but it says 80 events"),
         (lambda m: m.update(version=1), "store format 'tapeflow-parquet' version 1, this tapeflow reads"),
+        (lambda m: m.pop("files") and m.update(version="2"), "store format 'tapeflow-parquet' version '2', this"),
+        (lambda m: m["files"][0].pop("sha256"), "store manifest unreadable or damaged (Object missing required field"),
         (lambda m: m["files"].append(dict(m["files"][0])), "is listed twice"),
         (lambda m: m.update(extra=1), "store manifest unreadable or damaged (Object contains unknown field"),
     ],
@@ -253,3 +255,14 @@ def test_many_files_are_read_with_one_open_at_a_time(tmp_path: Path, monkeypatch
         out.append(ev)
     assert out == evs
     assert max(seen) <= before
+
+
+def test_store_of_the_first_format_without_a_file_list_is_refused(tmp_path: Path) -> None:
+    _small_store(tmp_path / "s")
+    marker = tmp_path / "s" / "_tapeflow_store.json"
+    marker.write_text('{"format": "tapeflow-parquet", "version": 1, "events": 79}')
+    err = _error(tmp_path / "s")
+    assert str(err) == (
+        f"{marker}: store format 'tapeflow-parquet' version 1, this tapeflow reads 'tapeflow-parquet' version 2 "
+        "(with a list of its files); convert the source again"
+    )

@@ -107,15 +107,20 @@ def load_manifest(root: Path) -> Manifest:
         raise DataError(f"not a tapeflow Parquet store (no {STORE_MARKER})", path=root)
     try:
         raw = marker.read_bytes()
-        manifest = msgspec.json.decode(raw, type=Manifest)
+        head = msgspec.json.decode(raw)
     except (OSError, msgspec.DecodeError) as exc:
         raise DataError(f"store manifest unreadable or damaged ({exc}); convert the source again", path=marker) from exc
-    if manifest.format != FORMAT or manifest.version != VERSION:
+    fmt, version = (head.get("format"), head.get("version")) if isinstance(head, dict) else (None, None)
+    if fmt != FORMAT or version != VERSION:
         raise DataError(
-            f"store format {manifest.format!r} version {manifest.version}, this tapeflow reads {FORMAT!r} version "
-            f"{VERSION}; convert the source again",
+            f"store format {fmt!r} version {version!r}, this tapeflow reads {FORMAT!r} version {VERSION} (with a "
+            "list of its files); convert the source again",
             path=marker,
         )
+    try:
+        manifest = msgspec.json.decode(raw, type=Manifest)
+    except msgspec.DecodeError as exc:
+        raise DataError(f"store manifest unreadable or damaged ({exc}); convert the source again", path=marker) from exc
     seen: set[str] = set()
     total = 0
     for e in manifest.files:
