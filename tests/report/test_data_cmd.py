@@ -104,3 +104,30 @@ def test_convert_overwrite_replaces_a_store(data_dir: Path, tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
     info = json.loads(runner.invoke(app, ["data", "info", str(out), "--json"]).stdout)
     assert info["counts"] == {"Bar": 754}
+
+
+def test_convert_terminated_by_sigterm_leaves_no_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    from collections.abc import Iterator
+
+    from tapeflow.data import detect
+    from tapeflow.model.events import Event
+    from tapeflow.model.market import Trade
+
+    sent = []
+
+    def feed() -> Iterator[Event]:
+        for t in range(1, 200_000):
+            if t == 1000:
+                sent.append(t)
+                os.kill(os.getpid(), signal.SIGTERM)  # as `timeout` or a scheduler would
+            yield Trade(ts_event=t, ts_init=t, symbol=f"S{t % 7}", price=t, size=1)
+
+    monkeypatch.setattr(detect, "open_events", lambda path: ("itch", feed(), None))
+    before = signal.getsignal(signal.SIGTERM)
+    result = runner.invoke(app, ["data", "convert", str(tmp_path / "in.itch"), "--to", str(tmp_path / "out")])
+    assert sent == [1000], result.output
+    assert result.exit_code == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) == before
