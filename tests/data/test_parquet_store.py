@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
@@ -266,3 +267,25 @@ def test_store_of_the_first_format_without_a_file_list_is_refused(tmp_path: Path
         f"{marker}: store format 'tapeflow-parquet' version 1, this tapeflow reads 'tapeflow-parquet' version 2 "
         "(with a list of its files); convert the source again"
     )
+
+
+def test_merge_of_many_single_batch_files_is_one_round() -> None:
+    """Files whose last batch is loaded do not bound a round: 300 small files merge in one argsort, not 300."""
+    evs = [Trade(ts_event=t, ts_init=t, symbol=f"S{t % 300}", price=t, size=1) for t in range(900)]
+    files = []
+    for k in range(300):
+        seq = np.arange(k, 900, 300, dtype=np.int64)
+        files.append((iter([(seq, [evs[i] for i in seq.tolist()])]), 3))
+    blocks = list(parquet_store._merge(files))
+    assert len(blocks) == 1
+    assert blocks[0] == evs
+
+
+def test_merge_waits_for_a_file_with_rows_still_to_load() -> None:
+    """A file with another batch to come bounds the round, so its next batch is merged in order."""
+    evs = [Trade(ts_event=t, ts_init=t, symbol="A", price=t, size=1) for t in range(6)]
+    long = iter([(np.array([0, 2], np.int64), [evs[0], evs[2]]), (np.array([3, 5], np.int64), [evs[3], evs[5]])])
+    short = iter([(np.array([1, 4], np.int64), [evs[1], evs[4]])])  # 4 must wait for the long file's 3
+    blocks = list(parquet_store._merge([(long, 4), (short, 2)]))
+    assert blocks == [evs[:3], evs[3:]]
+    assert [e for b in blocks for e in b] == evs

@@ -133,37 +133,42 @@ def _decode_binary(col: pa.Array, decoder: Any) -> list[Any]:
 
 
 class _Cursor:
-    """One file's current batch and how far into it the merge has got."""
+    """One file's current batch, how far into it the merge has got, and how many rows are still to load."""
 
-    __slots__ = ("batches", "events", "pos", "seq")
+    __slots__ = ("batches", "events", "left", "pos", "seq")
 
-    def __init__(self, batches: _Batches) -> None:
+    def __init__(self, batches: _Batches, rows: int) -> None:
         self.batches = batches
         self.seq: npt.NDArray[np.int64] = np.empty(0, np.int64)
         self.events: list[Event] = []
         self.pos = 0
+        self.left = rows  # the manifest's count, checked against the file's metadata before the first batch
 
     def advance(self) -> bool:
         """Load the next non-empty batch once the current one is drained; False when the file is exhausted."""
         if self.pos < len(self.events):
             return True
         for seq, evs in self.batches:
+            self.left -= len(evs)
             if evs:
                 self.seq, self.events, self.pos = seq, evs, 0
                 return True
         return False
 
 
-def _merge(files: list[_Batches]) -> Iterator[list[Event]]:
+def _merge(files: list[tuple[_Batches, int]]) -> Iterator[list[Event]]:
     """Merge per-type batches by ``_seq`` into ordered blocks, instead of one ``heapq`` step per event.
 
-    Each round, everything up to the smallest last ``_seq`` among the current batches is complete (every file
-    is sorted by ``_seq``), so it is ordered with one numpy argsort and yielded as one list; the file that set
-    that bound is drained, so each round consumes at least one batch and memory stays one batch per file.
-    Blocks rather than events: ``read_store`` flattens them with ``chain``, so no Python frame runs per event.
-    The first round opens (and verifies) every file before anything is yielded.
+    Each round, everything up to the smallest last ``_seq`` among the current batches of files with rows still
+    to load is complete (every file is sorted by ``_seq``; a file whose last batch is loaded constrains
+    nothing), so it is ordered with one numpy argsort and yielded as one list; the file that set that bound is
+    drained, so each round consumes at least one batch and memory stays one batch per file. Without the
+    "rows still to load" rule a store of thousands of one-batch files took one round per file, each over all
+    files (quadratic); now it is one round. Blocks rather than events: ``read_store`` flattens them with
+    ``chain``, so no Python frame runs per event. The first round opens (and verifies) every file before
+    anything is yielded.
     """
-    cursors = [_Cursor(f) for f in files]
+    cursors = [_Cursor(f, rows) for f, rows in files]
     while True:
         cursors = [c for c in cursors if c.advance()]
         if not cursors:
@@ -174,11 +179,12 @@ def _merge(files: list[_Batches]) -> Iterator[list[Event]]:
             for _, evs in c.batches:
                 yield evs
             return
-        bound = min(int(c.seq[-1]) for c in cursors)
+        limits = [int(c.seq[-1]) for c in cursors if c.left > 0]
+        bound = min(limits) if limits else None
         seqs = []
         chunk: list[Event] = []
         for c in cursors:
-            end = int(np.searchsorted(c.seq, bound, side="right"))
+            end = len(c.seq) if bound is None else int(np.searchsorted(c.seq, bound, side="right"))
             seqs.append(c.seq[c.pos : end])
             chunk.extend(c.events[c.pos : end])
             c.pos = end
@@ -197,4 +203,4 @@ def read_store(path: str | Path, *, symbols: Iterable[str] | None = None) -> Ite
     check_listing(root, manifest)
     wanted = set(symbols) if symbols is not None else None
     chosen = [e for e in manifest.files if wanted is None or e.symbol in wanted]
-    return itertools.chain.from_iterable(_merge([_read_file(inside(root, e.path), e) for e in chosen]))
+    return itertools.chain.from_iterable(_merge([(_read_file(inside(root, e.path), e), e.rows) for e in chosen]))
