@@ -203,3 +203,12 @@ def test_existing_output_without_overwrite_is_refused(tmp_path: Path) -> None:
     assert str(err.value) == (
         f"{tmp_path / 'store'}: output exists; pass --overwrite to replace a tapeflow store, or give --to a new path"
     )
+
+
+@pytest.mark.parametrize("name", [".", "..", "x/.."])
+def test_output_without_a_name_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    with pytest.raises(DataError, match="output must be a named folder"):
+        write_store(_events(n=3), Path(name), overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["sub"] and list((tmp_path / "sub").iterdir()) == []

@@ -200,6 +200,8 @@ def check_output(out: Path, *, overwrite: bool) -> None:
     replaced. ``--overwrite`` deletes only what a store consists of: a folder with a valid manifest and nothing
     but the files it lists.
     """
+    if out.name in ("", ".", ".."):
+        raise DataError("output must be a named folder (the store is written beside it, then renamed)", path=out)
     if out.is_symlink():
         raise DataError("output is a symbolic link; give a real folder path to --to", path=out)
     if not out.exists():
