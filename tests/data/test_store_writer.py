@@ -212,3 +212,17 @@ def test_output_without_a_name_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(DataError, match="output must be a named folder"):
         write_store(_events(n=3), Path(name), overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["sub"] and list((tmp_path / "sub").iterdir()) == []
+
+
+def test_real_lobster_day_spilled_every_few_rows_writes_identical_bytes(data_dir: Path, tmp_path: Path) -> None:
+    """Six event types, nested book levels and conditions go through the spill's msgpack and come back exact."""
+    from tapeflow.data.detect import open_events
+
+    _, events, _ = open_events(data_dir / "lobster-samples-2012-06-21/LOBSTER_SampleFile_GOOG_2012-06-21_1.zip")
+    original = list(events)
+    write_store(original, tmp_path / "unbounded", buffer_rows=10**9)
+    write_store(original, tmp_path / "bounded", buffer_rows=97)
+    files = _files(tmp_path / "bounded")
+    assert len([p for p in files if p.endswith(".parquet")]) >= 5
+    assert files == _files(tmp_path / "unbounded")
+    assert list(read_store(tmp_path / "bounded")) == original

@@ -57,6 +57,12 @@ mutations = st.one_of(
     st.tuples(st.just("duplicate"), st.integers(0, 999), st.integers(0, 999), st.sampled_from(_NEW_NAMES)),
     st.tuples(st.just("rename"), st.integers(0, 999), st.integers(0, 999), st.sampled_from(_NEW_NAMES)),
     st.tuples(st.just("manifest"), st.sampled_from(_MANIFEST_EDITS), st.integers(0, 999), st.integers(-3, 3)),
+    st.tuples(
+        st.sampled_from(["copy_dir", "rename_dir"]),
+        st.integers(0, 999),
+        st.booleans(),
+        st.integers(0, 1),
+    ),
 )
 
 
@@ -101,6 +107,8 @@ def _mutate(root: Path, files: list[str], mutation: tuple[Any, ...]) -> set[Path
     if kind == "manifest":
         _edit_manifest(root, *mutation[1:])
         return {marker} | {root / f for f in files}
+    if kind in ("copy_dir", "rename_dir"):
+        return _move_partition(root, files, mutation)
     src = files[mutation[1] % len(files)]
     path = root / src
     named = {path} | ({marker, root} | {root / f for f in files} if src == STORE_MARKER else set())
@@ -123,6 +131,20 @@ def _mutate(root: Path, files: list[str], mutation: tuple[Any, ...]) -> set[Path
                 path.unlink()
         named |= {dst, marker, root} if dst.name == STORE_MARKER else {dst}
     return named
+
+
+def _move_partition(root: Path, files: list[str], mutation: tuple[Any, ...]) -> set[Path]:
+    """Copy or rename a symbol or date folder (as a hand-made "fix" of a store would); errors name its files."""
+    kind, pick, symbol_level, which = mutation
+    parts = sorted({f.split("/")[0] if symbol_level else f.rsplit("/", 1)[0] for f in files if "/" in f})
+    src = root / parts[pick % len(parts)]
+    names = ["symbol=GOOX", "symbol=%47OOG"] if symbol_level else ["date=2012-06-22", "date=2012-6-21"]
+    dst = src.parent / names[which]
+    assert dst != src and not dst.exists()
+    shutil.copytree(src, dst)
+    if kind == "rename_dir":
+        shutil.rmtree(src)
+    return {p for p in (*dst.rglob("*"), *(root / f for f in files)) if p.suffix == ".parquet"}
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
