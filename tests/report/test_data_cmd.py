@@ -131,3 +131,36 @@ def test_convert_terminated_by_sigterm_leaves_no_partial(tmp_path: Path, monkeyp
     assert result.exit_code == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+_QUANDL = b"ticker,date,open,high,low,close,volume\n"
+
+
+def test_convert_symbol_that_climbs_out_of_the_folder_stays_inside(tmp_path: Path) -> None:
+    """The issue's example: a ticker ``/../../X`` in the data must not write beside or above the store."""
+    src = tmp_path / "in" / "bars.csv"
+    src.parent.mkdir()
+    src.write_bytes(_QUANDL + b"AAPL,2014-01-02,1,2,0.5,1.5,100\n/../../x,2014-01-02,1,2,0.5,1.5,100\n")
+    out = tmp_path / "a" / "b" / "store"
+    out.parent.mkdir(parents=True)
+    result = runner.invoke(app, ["data", "convert", str(src), "--to", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["events"] == 2
+    assert sorted(p.name for p in out.iterdir()) == ["_tapeflow_store.json", "symbol=%2F..%2F..%2FX", "symbol=AAPL"]
+    assert sorted(
+        p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file() and out not in p.parents
+    ) == ["in/bars.csv"]
+    info = json.loads(runner.invoke(app, ["data", "info", str(out), "--json"]).stdout)
+    assert info["symbols"] == ["/../../X", "AAPL"]
+
+
+def test_convert_symbol_outside_printable_ascii_is_one_line_exit_2(tmp_path: Path) -> None:
+    src = tmp_path / "bars.csv"
+    src.write_bytes(_QUANDL + b"AAPL,2014-01-02,1,2,0.5,1.5,100\nA\xffB,2014-01-03,1,2,0.5,1.5,100\n")
+    result = runner.invoke(app, ["data", "convert", str(src), "--to", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    line = " ".join(result.output.split())
+    assert "event #2 (Bar at ts_init=" in line
+    assert "symbol 'A\ufffdB' has a character outside printable ASCII" in line
+    assert "fix or filter the input" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bars.csv"]
