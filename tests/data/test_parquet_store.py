@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
 from tapeflow.data import parquet_store
@@ -104,3 +111,181 @@ def test_mixed_types_symbols_and_days_in_small_batches(tmp_path: Path, monkeypat
 def test_not_a_store_fails_when_opened(tmp_path: Path) -> None:
     with pytest.raises(DataError):
         read_store(tmp_path)
+
+
+def _small_store(root: Path) -> list[Event]:
+    evs: list[Event] = [
+        Trade(ts_event=t, ts_init=t, symbol=s, price=100 + t, size=1) for t in range(1, 40) for s in ("A", "B")
+    ]
+    evs += [OrderDeleted(ts_event=50, ts_init=50, symbol="A", order_id=3)]
+    write_store(evs, root)
+    return evs
+
+
+def _error(root: Path) -> DataError:
+    with pytest.raises(DataError) as err:
+        list(read_store(root))
+    return err.value
+
+
+def test_manifest_lists_every_file_with_rows_size_and_hash(tmp_path: Path) -> None:
+    _small_store(tmp_path / "s")
+    manifest = json.loads((tmp_path / "s" / "_tapeflow_store.json").read_text())
+    assert manifest["format"] == "tapeflow-parquet" and manifest["version"] == 2 and manifest["events"] == 79
+    by_path = {e["path"]: e for e in manifest["files"]}
+    assert sorted(by_path) == [
+        "symbol=A/date=1969-12-31/OrderDeleted.parquet",
+        "symbol=A/date=1969-12-31/Trade.parquet",
+        "symbol=B/date=1969-12-31/Trade.parquet",
+    ]
+    f = tmp_path / "s" / "symbol=B/date=1969-12-31/Trade.parquet"
+    assert by_path["symbol=B/date=1969-12-31/Trade.parquet"] == {
+        "path": "symbol=B/date=1969-12-31/Trade.parquet", "symbol": "B", "date": "1969-12-31", "type": "Trade",
+        "rows": 39, "bytes": f.stat().st_size, "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+    }  # fmt: skip
+
+
+def test_partition_copied_into_the_store_is_refused_naming_the_copy(tmp_path: Path) -> None:
+    _small_store(tmp_path / "s")
+    shutil.copytree(tmp_path / "s" / "symbol=B", tmp_path / "s" / "symbol=C")
+    err = _error(tmp_path / "s")
+    assert err.path == str(tmp_path / "s" / "symbol=C/date=1969-12-31/Trade.parquet")
+    assert "file is not part of the store (not in its manifest" in str(err)
+
+
+def test_missing_file_is_refused_naming_it(tmp_path: Path) -> None:
+    _small_store(tmp_path / "s")
+    gone = tmp_path / "s" / "symbol=A/date=1969-12-31/OrderDeleted.parquet"
+    gone.unlink()
+    err = _error(tmp_path / "s")
+    assert str(err) == f"{gone}: file of the store is missing (listed in its manifest); convert the source again"
+
+
+def test_truncated_file_is_refused_before_any_event(tmp_path: Path) -> None:
+    _small_store(tmp_path / "s")
+    f = tmp_path / "s" / "symbol=B/date=1969-12-31/Trade.parquet"
+    size = f.stat().st_size
+    f.write_bytes(f.read_bytes()[:-10])
+    events = read_store(tmp_path / "s")
+    with pytest.raises(DataError) as err:
+        next(events)  # the first event already needs every file verified
+    assert str(err.value) == (
+        f"{f}: store file is {size - 10} bytes, its manifest says {size}: truncated or changed since it was "
+        "written; convert the source again"
+    )
+
+
+def test_flipped_byte_is_refused_by_its_hash(tmp_path: Path) -> None:
+    _small_store(tmp_path / "s")
+    f = tmp_path / "s" / "symbol=A/date=1969-12-31/Trade.parquet"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    f.write_bytes(bytes(data))
+    err = _error(tmp_path / "s")
+    assert err.path == str(f) and "SHA-256 differs from its manifest" in str(err)
+
+
+def _relist(root: Path, rel: str) -> None:
+    """Make the manifest agree with a replaced file, as a store written by another version would."""
+    manifest = json.loads((root / "_tapeflow_store.json").read_text())
+    f = root / rel
+    for e in manifest["files"]:
+        if e["path"] == rel:
+            e["bytes"], e["sha256"] = f.stat().st_size, hashlib.sha256(f.read_bytes()).hexdigest()
+    (root / "_tapeflow_store.json").write_text(json.dumps(manifest))
+
+
+def test_file_of_another_layout_is_refused_not_misread(tmp_path: Path) -> None:
+    _small_store(tmp_path / "s")
+    rel = "symbol=A/date=1969-12-31/Trade.parquet"
+    table = pq.read_table(tmp_path / "s" / rel).drop_columns(["size"])
+    pq.write_table(table, tmp_path / "s" / rel)
+    _relist(tmp_path / "s", rel)
+    err = _error(tmp_path / "s")
+    assert str(err) == (
+        f"{tmp_path / 's' / rel}: store file does not hold 39 Trade rows of this tapeflow's layout (written by "
+        "another version?); convert the source again"
+    )
+
+
+def test_garbage_listed_as_a_file_is_a_data_error_not_a_pyarrow_error(tmp_path: Path) -> None:
+    _small_store(tmp_path / "s")
+    rel = "symbol=B/date=1969-12-31/Trade.parquet"
+    (tmp_path / "s" / rel).write_bytes(b"PAR1" + b"\x00" * 100)
+    _relist(tmp_path / "s", rel)
+    err = _error(tmp_path / "s")
+    assert err.path == str(tmp_path / "s" / rel)
+    assert str(err).startswith(f"{tmp_path / 's' / rel}: not a readable Parquet file (")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m["files"][0].update(path="../../etc/passwd"), "is not where its symbol, date and type put it"),
+        (lambda m: m["files"][0].update(symbol="../x", path="symbol=../x/date=1969-12-31/OrderDeleted.parquet"),
+         "is not where its symbol, date and type put it"),
+        (lambda m: m["files"][0].update(type="Exploit"), "unknown event type 'Exploit'"),
+        (lambda m: m.update(events=80), "its files hold 79 rows but it says 80 events"),
+        (lambda m: m.update(version=1), "store format 'tapeflow-parquet' version 1, this tapeflow reads"),
+        (lambda m: m.pop("files") and m.update(version="2"), "store format 'tapeflow-parquet' version '2', this"),
+        (lambda m: m["files"][0].pop("sha256"), "store manifest unreadable or damaged (Object missing required field"),
+        (lambda m: m["files"].append(dict(m["files"][0])), "is listed twice"),
+        (lambda m: m.update(extra=1), "store manifest unreadable or damaged (Object contains unknown field"),
+    ],
+)  # fmt: skip
+def test_edited_manifest_is_refused_naming_it(tmp_path: Path, edit: Any, message: str) -> None:
+    _small_store(tmp_path / "s")
+    marker = tmp_path / "s" / "_tapeflow_store.json"
+    manifest = json.loads(marker.read_text())
+    edit(manifest)
+    marker.write_text(json.dumps(manifest))
+    err = _error(tmp_path / "s")
+    assert err.path == str(marker) and message in str(err)
+
+
+def test_many_files_are_read_with_one_open_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store of thousands of symbols has more files than a process may keep open."""
+    evs: list[Event] = [Trade(ts_event=t, ts_init=t, symbol=f"S{t % 50}", price=t, size=1) for t in range(400)]
+    write_store(evs, tmp_path / "s")
+    monkeypatch.setattr(parquet_store, "_READ_BATCH", 3)
+    before = len(os.listdir("/proc/self/fd"))
+    seen = []
+    out = []
+    for ev in read_store(tmp_path / "s"):
+        seen.append(len(os.listdir("/proc/self/fd")))
+        out.append(ev)
+    assert out == evs
+    assert max(seen) <= before
+
+
+def test_store_of_the_first_format_without_a_file_list_is_refused(tmp_path: Path) -> None:
+    _small_store(tmp_path / "s")
+    marker = tmp_path / "s" / "_tapeflow_store.json"
+    marker.write_text('{"format": "tapeflow-parquet", "version": 1, "events": 79}')
+    err = _error(tmp_path / "s")
+    assert str(err) == (
+        f"{marker}: store format 'tapeflow-parquet' version 1, this tapeflow reads 'tapeflow-parquet' version 2 "
+        "(with a list of its files); convert the source again"
+    )
+
+
+def test_merge_of_many_single_batch_files_is_one_round() -> None:
+    """Files whose last batch is loaded do not bound a round: 300 small files merge in one argsort, not 300."""
+    evs = [Trade(ts_event=t, ts_init=t, symbol=f"S{t % 300}", price=t, size=1) for t in range(900)]
+    files = []
+    for k in range(300):
+        seq = np.arange(k, 900, 300, dtype=np.int64)
+        files.append((iter([(seq, [evs[i] for i in seq.tolist()])]), 3))
+    blocks = list(parquet_store._merge(files))
+    assert len(blocks) == 1
+    assert blocks[0] == evs
+
+
+def test_merge_waits_for_a_file_with_rows_still_to_load() -> None:
+    """A file with another batch to come bounds the round, so its next batch is merged in order."""
+    evs = [Trade(ts_event=t, ts_init=t, symbol="A", price=t, size=1) for t in range(6)]
+    long = iter([(np.array([0, 2], np.int64), [evs[0], evs[2]]), (np.array([3, 5], np.int64), [evs[3], evs[5]])])
+    short = iter([(np.array([1, 4], np.int64), [evs[1], evs[4]])])  # 4 must wait for the long file's 3
+    blocks = list(parquet_store._merge([(long, 4), (short, 2)]))
+    assert blocks == [evs[:3], evs[3:]]
+    assert [e for b in blocks for e in b] == evs

@@ -59,3 +59,108 @@ def test_convert_corrupt_input_leaves_nothing(tmp_path: Path) -> None:
     result = runner.invoke(app, ["data", "convert", str(bad), "--to", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.zip"]
+
+
+def test_convert_to_an_existing_file_is_refused_before_the_input_is_read(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("not a store")
+    result = runner.invoke(app, ["data", "convert", str(tmp_path / "no-such-input"), "--to", str(tmp_path / "out"),
+                                 "--overwrite"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "output exists and is not a folder; give --to a new folder path" in result.output
+    assert "no-such-input" not in result.output  # the input was never opened
+    assert (tmp_path / "out").read_text() == "not a store"
+
+
+def test_convert_to_a_symlink_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    src = data_dir / "zipline-test-daily/pipeline_inputs_MSFT.csv.gz"
+    result = runner.invoke(app, ["data", "convert", str(src), "--to", str(tmp_path / "link")])
+    assert result.exit_code == 2
+    assert "output is a symbolic link; give a real folder path to --to" in result.output
+    assert list((tmp_path / "real").iterdir()) == []
+
+
+def test_convert_overwrite_keeps_a_folder_that_is_not_a_store(data_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("keep me")
+    src = data_dir / "zipline-test-daily/pipeline_inputs_MSFT.csv.gz"
+    result = runner.invoke(app, ["data", "convert", str(src), "--to", str(tmp_path / "docs"), "--overwrite"])
+    assert result.exit_code == 2
+    assert "--overwrite replaces only a tapeflow Parquet store" in result.output
+    assert (tmp_path / "docs" / "a.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs"]
+
+
+def test_convert_overwrite_replaces_a_store(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "store"
+    for rel, n in (
+        ("zipline-test-daily/pipeline_inputs_MSFT.csv.gz", 127),
+        ("zipline-test-daily/csvdir_daily_KO.csv.gz", 754),
+    ):
+        result = runner.invoke(app, ["data", "convert", str(data_dir / rel), "--to", str(out), "--overwrite", "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["events"] == n
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+    info = json.loads(runner.invoke(app, ["data", "info", str(out), "--json"]).stdout)
+    assert info["counts"] == {"Bar": 754}
+
+
+def test_convert_terminated_by_sigterm_leaves_no_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    from collections.abc import Iterator
+
+    from tapeflow.data import detect
+    from tapeflow.model.events import Event
+    from tapeflow.model.market import Trade
+
+    sent = []
+
+    def feed() -> Iterator[Event]:
+        for t in range(1, 200_000):
+            if t == 1000:
+                sent.append(t)
+                os.kill(os.getpid(), signal.SIGTERM)  # as `timeout` or a scheduler would
+            yield Trade(ts_event=t, ts_init=t, symbol=f"S{t % 7}", price=t, size=1)
+
+    monkeypatch.setattr(detect, "open_events", lambda path: ("itch", feed(), None))
+    before = signal.getsignal(signal.SIGTERM)
+    result = runner.invoke(app, ["data", "convert", str(tmp_path / "in.itch"), "--to", str(tmp_path / "out")])
+    assert sent == [1000], result.output
+    assert result.exit_code == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+_QUANDL = b"ticker,date,open,high,low,close,volume\n"
+
+
+def test_convert_symbol_that_climbs_out_of_the_folder_stays_inside(tmp_path: Path) -> None:
+    """The issue's example: a ticker ``/../../X`` in the data must not write beside or above the store."""
+    src = tmp_path / "in" / "bars.csv"
+    src.parent.mkdir()
+    src.write_bytes(_QUANDL + b"AAPL,2014-01-02,1,2,0.5,1.5,100\n/../../x,2014-01-02,1,2,0.5,1.5,100\n")
+    out = tmp_path / "a" / "b" / "store"
+    out.parent.mkdir(parents=True)
+    result = runner.invoke(app, ["data", "convert", str(src), "--to", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["events"] == 2
+    assert sorted(p.name for p in out.iterdir()) == ["_tapeflow_store.json", "symbol=%2F..%2F..%2FX", "symbol=AAPL"]
+    assert sorted(
+        p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file() and out not in p.parents
+    ) == ["in/bars.csv"]
+    info = json.loads(runner.invoke(app, ["data", "info", str(out), "--json"]).stdout)
+    assert info["symbols"] == ["/../../X", "AAPL"]
+
+
+def test_convert_symbol_outside_printable_ascii_is_one_line_exit_2(tmp_path: Path) -> None:
+    src = tmp_path / "bars.csv"
+    src.write_bytes(_QUANDL + b"AAPL,2014-01-02,1,2,0.5,1.5,100\nA\xffB,2014-01-03,1,2,0.5,1.5,100\n")
+    result = runner.invoke(app, ["data", "convert", str(src), "--to", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    line = " ".join(result.output.split())
+    assert "event #2 (Bar at ts_init=" in line
+    assert "symbol 'A\ufffdB' has a character outside printable ASCII" in line
+    assert "fix or filter the input" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bars.csv"]

@@ -6,7 +6,9 @@ imported inside the commands.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import msgspec
@@ -94,24 +96,35 @@ def info_cmd(
     Console().print(table)
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 @data_app.command("convert")
 def convert_cmd(
     source: Annotated[Path, typer.Argument(help="Any input `tapeflow data info` reads.")],
-    to: Annotated[Path, typer.Option("--to", help="Output directory of the Parquet store (must not exist).")],
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")] = False,
+    to: Annotated[Path, typer.Option("--to", help="Output folder of the Parquet store (must not exist).")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing tapeflow store at --to (never anything else).")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Write SOURCE's events to a Parquet store partitioned by symbol and date; nothing is left on failure."""
     from tapeflow.cli import fail, print_json
     from tapeflow.data.detect import open_events
-    from tapeflow.data.parquet_store import write_store
+    from tapeflow.data.store_manifest import check_output
+    from tapeflow.data.store_writer import write_store
 
     err = Console(stderr=True)
     progress = Progress(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.completed:,} events"),
         TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
     )  # fmt: skip
+    # SIGTERM (a timeout, a killed job) would end the process without cleanup and leave the .partial folder:
+    # turned into SystemExit, it unwinds through write_store's clean-up like Ctrl-C does
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        check_output(to, overwrite=overwrite)  # a wrong --to is refused before the input is opened
         fmt, events, _ = open_events(source)
         with progress:
             task = progress.add_task(f"convert {source.name}", total=None)
@@ -119,6 +132,8 @@ def convert_cmd(
     except TapeflowError as exc:
         fail(exc)
         return
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if json_out:
         print_json({"source": str(source), "format": fmt, "out": str(to), "events": n})
     else:
