@@ -32,6 +32,7 @@ import msgspec
 
 from tapeflow.data.detect import iter_lines, open_binary, single_member, sniff
 from tapeflow.data.nytime import NS_PER_SECOND, ny_to_utc_ns
+from tapeflow.data.quality import SourceQuality
 from tapeflow.model.errors import DataError
 from tapeflow.model.market import Bar, Quote
 
@@ -43,16 +44,29 @@ _LEAN_INTRADAY: Final = re.compile(
 )
 _LEAN_DAILY: Final = re.compile(r"^(?P<sym>[A-Za-z0-9.\-]+)\.csv$")
 _RES: Final = {"minute": 60 * NS_PER_SECOND, "second": NS_PER_SECOND}
+_DAY_MS: Final = 24 * 3600 * 1000
+_INT64: Final = 1 << 63
 
 
 class BarStats(msgspec.Struct, kw_only=True):
+    """Counts of the latest pass. One object per reader, reset in place when a pass starts, so that whoever
+    holds it (``data info``, a run summary) reads the pass that ran, not a stale copy."""
+
     rows: int = 0
+    """Non-blank data rows (the header not included): each is a bar, a quote, malformed or out of order."""
     bars: int = 0
     quotes: int = 0
     malformed: int = 0
+    out_of_order: int = 0
+    """Rows at or before the previous row's time, or (LEAN intraday) outside the day; skipped."""
     rounded: int = 0
     """Prices with more than four decimals, rounded half-to-even to 1/10,000 dollar."""
     first_problem: str = ""
+
+    def reset(self) -> None:
+        fresh = BarStats()
+        for name in self.__struct_fields__:
+            setattr(self, name, getattr(fresh, name))
 
 
 def parse_price(text: bytes) -> tuple[int, bool]:
@@ -120,7 +134,14 @@ class BarReader:
             if m is not None:
                 self.layout = f"lean-{m['res']}-{m['kind']}"
                 self.interval_ns = _RES[m["res"]]
-                self.day = _day(m["day"].encode())
+                try:
+                    self.day = _day(m["day"].encode())
+                except ValueError:
+                    raise DataError(
+                        f"{self.member!r}: {m['day']!r} in the name is not a calendar date (YYYYMMDD); LEAN "
+                        "intraday times are read relative to it",
+                        path=self.path,
+                    ) from None
                 self.symbol = symbol or m["sym"].upper()
             elif d is not None and d["sym"].upper() != "QUANDL_SAMPLE_TABLE":
                 self.layout = "lean-daily"
@@ -130,7 +151,9 @@ class BarReader:
 
     def _header_layout(self) -> str:
         with open_binary(self.path, self.member) as fh:
-            first = next(iter_lines(fh, self.path), b"").strip().lower()
+            first = next(iter_lines(fh, self.where), b"").strip().lower()
+        if not first:
+            raise DataError("the file is empty (no header line); a bar file starts with its header", path=self.where)
         cols = first.split(b",")
         if cols[:7] == [b"date", b"open", b"high", b"low", b"close", b"adj close", b"volume"]:
             return "yahoo"
@@ -143,16 +166,38 @@ class BarReader:
             return "quandl"
         raise DataError(f"not a bar file this reader knows (header {first[:80]!r})", path=self.path, line=1)
 
-    def _bad(self, line: int, why: str) -> None:
+    @property
+    def where(self) -> str:
+        """The file, and the zip member when there is one, as errors and counts name it."""
+        return f"{self.path}!{self.member}" if self.member else str(self.path)
+
+    def quality(self) -> SourceQuality:
+        """The counts of the latest pass of ``events()`` (complete once it is exhausted), in the shared shape."""
+        st = self.stats
+        return SourceQuality(
+            source=self.where,
+            format="bars",
+            rows=st.rows,
+            events=st.bars + st.quotes,
+            malformed=st.malformed,
+            out_of_order=st.out_of_order,
+            first_problem=st.first_problem,
+        )
+
+    def _bad(self, line: int, why: str, out_of_order: bool = False) -> None:
+        """Count a skipped row (``strict``: raise instead): one bad day of thousands does not spoil the rest."""
         if self.strict:
-            raise DataError(why, path=self.path, line=line)
-        self.stats.malformed += 1
+            raise DataError(why, path=self.where, line=line)
+        if out_of_order:
+            self.stats.out_of_order += 1
+        else:
+            self.stats.malformed += 1
         if not self.stats.first_problem:
-            self.stats.first_problem = f"{self.path}, line {line}: {why}"
+            self.stats.first_problem = f"{self.where}, line {line}: {why}"
 
     def _lines(self) -> Iterator[tuple[int, bytes]]:
         with open_binary(self.path, self.member) as fh:
-            for n, line in enumerate(iter_lines(fh, self.path), 1):
+            for n, line in enumerate(iter_lines(fh, self.where), 1):
                 if line.strip():
                     yield n, line
 
@@ -166,7 +211,7 @@ class BarReader:
         return list(seen)
 
     def events(self) -> Iterator[Bar | Quote]:
-        self.stats = BarStats()
+        self.stats.reset()
         if self.layout == "quandl":
             streams = [self._text_bars(only=s) for s in self.symbols()]
             yield from heapq.merge(*streams, key=lambda b: b.ts_init)
@@ -174,6 +219,8 @@ class BarReader:
             yield from self._lean()
         else:
             yield from self._text_bars()
+        if not self.stats.rows:
+            raise DataError("the file has no data rows; a bar file holds at least one bar", path=self.where)
 
     def _prices(self, fields: list[bytes]) -> tuple[int, int, int, int]:
         o, r1 = parse_price(fields[0])
@@ -206,8 +253,14 @@ class BarReader:
                 self._bad(n, f"unreadable bar row ({exc}): {line[:80]!r}")
                 continue
             ts = daily_close_ns(day)
-            if ts <= last or not (lo <= min(o, c) and h >= max(o, c)):
-                self._bad(n, f"bar out of date order or high/low not bracketing open/close: {line[:80]!r}")
+            if max(o, h, lo, c, volume) >= _INT64:
+                self._bad(n, f"a price or volume does not fit a 64-bit integer: {line[:80]!r}")
+                continue
+            if ts <= last:
+                self._bad(n, f"bar at or before the previous bar's date: {line[:80]!r}", out_of_order=True)
+                continue
+            if not (lo <= min(o, c) and h >= max(o, c)):
+                self._bad(n, f"high/low do not bracket open/close: {line[:80]!r}")
                 continue
             last = ts
             self.stats.bars += 1
@@ -230,13 +283,20 @@ class BarReader:
                 if self.day is None:
                     close = daily_close_ns(_day(f[0][:8]))
                 else:
-                    close = ny_to_utc_ns(self.day, int(f[0]) * 1_000_000 + self.interval_ns)
+                    ms = int(f[0])
+                    if not 0 <= ms < _DAY_MS:
+                        self._bad(n, f"time {ms} ms is outside the day: {line[:80]!r}", out_of_order=True)
+                        continue
+                    close = ny_to_utc_ns(self.day, ms * 1_000_000 + self.interval_ns)
                 v = [int(x) if x.strip() else 0 for x in f[1:]]
             except ValueError as exc:
                 self._bad(n, f"unreadable LEAN row ({exc}): {line[:80]!r}")
                 continue
-            if close < last or min(v) < 0:
-                self._bad(n, f"row out of time order or negative: {line[:80]!r}")
+            if min(v) < 0 or max(v) >= _INT64:
+                self._bad(n, f"a negative value or one that does not fit a 64-bit integer: {line[:80]!r}")
+                continue
+            if close < last:
+                self._bad(n, f"row before the previous row's time: {line[:80]!r}", out_of_order=True)
                 continue
             last = close
             if quote:

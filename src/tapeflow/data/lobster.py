@@ -25,6 +25,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import date
+from itertools import compress
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -39,7 +40,8 @@ from tapeflow.model.market import BookLevel
 from tapeflow.model.prices import NO_PRICE
 
 _MEMBER = re.compile(
-    r"(?P<symbol>[A-Za-z0-9.^-]+)_(?P<day>\d{4}-\d{2}-\d{2})_\d+_\d+_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
+    r"(?P<symbol>[A-Za-z0-9.^-]+)_(?P<day>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_"
+    r"(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
 )
 _EMPTY_ASK: Final = 9_999_999_999
 _EMPTY_BID: Final = -9_999_999_999
@@ -51,6 +53,8 @@ _AGGRESSOR: Final = {Side.SELL: Aggressor.BUY, Side.BUY: Aggressor.SELL}
 """The aggressor of an execution against a resting order of that side."""
 _STATUS: Final = {-1: MarketStatus.HALTED, 0: MarketStatus.QUOTING, 1: MarketStatus.TRADING}
 _EARLY_NS: Final = 3 * 3600 * NS_PER_SECOND
+_DAY_MS: Final = 24 * 3600 * 1000
+_NS_PER_MS: Final = 1_000_000
 
 TradeSink = Callable[[int, int, int, Aggressor, int], None]
 """(ts, price, size, aggressor, message type 4/5/6): an execution, visible or not."""
@@ -80,6 +84,9 @@ class LobsterFile(msgspec.Struct, frozen=True, kw_only=True):
     levels: int
     message_member: str
     orderbook_member: str
+    start_ms: int = 0
+    """The window the file's name claims, ms after midnight New York: every message time lies in it."""
+    end_ms: int = _DAY_MS
 
 
 class LobsterCounts(msgspec.Struct, kw_only=True):
@@ -90,6 +97,9 @@ class LobsterCounts(msgspec.Struct, kw_only=True):
     reveals: int = 0
     discovered: int = 0
     """Messages naming an order that was in the book before the file or arrived beyond level N."""
+    duplicates: int = 0
+    """Adds (type 1) of an order id already added that day: counted and not applied (the first order stays)."""
+    first_problem: str = ""
 
     @property
     def trades(self) -> int:
@@ -121,13 +131,30 @@ def open_lobster(path: str | Path) -> LobsterFile:
             "them in pairs and the book cannot be rebuilt without it",
             path=p,
         )
+    try:
+        day = date.fromisoformat(msg["day"])
+    except ValueError:
+        raise DataError(
+            f"{msg.string}: {msg['day']!r} in the name is not a calendar date; LOBSTER names the trading day "
+            "as YYYY-MM-DD, and times are read relative to it",
+            path=p,
+        ) from None
+    start, end = int(msg["start"]), int(msg["end"])
+    if not start <= end <= _DAY_MS:
+        raise DataError(
+            f"{msg.string}: the time window {start}-{end} ms in the name is not within one day "
+            f"(0-{_DAY_MS} ms after midnight)",
+            path=p,
+        )
     return LobsterFile(
         path=str(p),
         symbol=msg["symbol"],
-        day=date.fromisoformat(msg["day"]),
+        day=day,
         levels=int(msg["levels"]),
         message_member=msg.string,
         orderbook_member=book.string,
+        start_ms=start,
+        end_ms=end,
     )
 
 
@@ -169,6 +196,8 @@ class LobsterDecoder:
         self._last_ask = _ASK_SENTINEL[None, :]
         self._last_bid = _BID_SENTINEL[None, :]
         self._first_row = 1
+        self._last_ts = self._base + file.start_ms * _NS_PER_MS
+        self._end_ts = self._base + file.end_ms * _NS_PER_MS
 
     def message_text(self, row: int) -> str:
         """The message row ``row`` (1-based) as text, while its block is the current one (for reports)."""
@@ -232,6 +261,9 @@ class LobsterDecoder:
         secs, kinds, ids, sizes, prices, dirs = parse_block(block, n, self._msg_where, first_row, self._base)
         self._text = block
         self._first_row = first_row
+        if secs[0] < self._last_ts or secs[-1] > self._end_ts or sorted(secs) != secs:
+            raise self._bad_time(secs, first_row)
+        self._last_ts = secs[-1]
         if min(secs) < self._base + _EARLY_NS:
             day = self.file.day
             secs = [ny_to_utc_ns(day, s - self._base) for s in secs]
@@ -249,13 +281,18 @@ class LobsterDecoder:
         known = self._known
         remember = known.add
         on_trade, on_row, reveal = self._on_trade, self._on_row, self._reveal
+        adds = list(compress(ids, map((1).__eq__, kinds)))
+        check = len(set(adds)) != len(adds) or not known.isdisjoint(adds)
         row = first_row - 1
         discovered = 0
         for k, oid, size, price, side, ts, flag in zip(kinds, ids, sizes, prices, sides, secs, flags, strict=True):
             row += 1
             if k == 1:
-                add(oid, side, price, size, ts)
-                remember(oid)
+                if check and oid in known:
+                    self._duplicate(oid, row)
+                else:
+                    add(oid, side, price, size, ts)
+                    remember(oid)
             elif k <= 4:
                 if oid not in known:
                     discover(oid, side, price, size, ts)
@@ -277,6 +314,35 @@ class LobsterDecoder:
                 on_row(row, book_lines[row - first_row])
         self._prev_line = book_lines[-1]
         self.counts.discovered += discovered
+
+    def _duplicate(self, oid: int, row: int) -> None:
+        counts = self.counts
+        counts.duplicates += 1
+        if not counts.first_problem:
+            counts.first_problem = (
+                f"{self._msg_where}, line {row}: order id {oid} added again (already added that day); not applied"
+            )
+
+    def _bad_time(self, secs: list[int], first_row: int) -> DataError:
+        """The first message whose time goes backwards or leaves the window the file's name claims: fatal,
+        because a message cannot be skipped without the orderbook file (one row per message) disagreeing."""
+        f = self.file
+        start = self._base + f.start_ms * _NS_PER_MS
+        last = self._last_ts
+        for i, ts in enumerate(secs):
+            whole, frac = divmod(ts - self._base, NS_PER_SECOND)
+            if not start <= ts <= self._end_ts:
+                why = (
+                    f"time {whole}.{frac:09d} s is outside the window {f.start_ms}-{f.end_ms} ms after midnight "
+                    "that the file's name claims"
+                )
+            elif ts < last:
+                why = f"time {whole}.{frac:09d} s is before the previous message's; LOBSTER messages are in time order"
+            else:
+                last = ts
+                continue
+            return DataError(f"{why}: {self.message_text(first_row + i)!r}", path=self._msg_where, line=first_row + i)
+        return DataError("message times out of order", path=self._msg_where, line=first_row)
 
     def _reveal_flags(self, lines: list[bytes], kinds: list[int], dirs: list[int], first_row: int) -> list[bool]:
         """Per row: may this message have brought a level into view? (A type 2-4 message after which the
