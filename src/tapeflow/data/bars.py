@@ -126,6 +126,8 @@ class BarReader:
         self.layout = ""
         self.interval_ns = SESSION_NS
         self.day: date | None = None
+        self.width = 0
+        """Fields per row of a CSV with a header: the header's; a row with another count is malformed."""
         self.symbol = symbol or symbol_from_name(self.path)
         if sniff(self.path, 4).startswith(b"PK\x03\x04"):
             self.member = single_member(self.path)
@@ -155,6 +157,7 @@ class BarReader:
         if not first:
             raise DataError("the file is empty (no header line); a bar file starts with its header", path=self.where)
         cols = first.split(b",")
+        self.width = len(cols)
         if cols[:7] == [b"date", b"open", b"high", b"low", b"close", b"adj close", b"volume"]:
             return "yahoo"
         if cols[:6] in (
@@ -241,10 +244,17 @@ class BarReader:
             f = line.split(b",")
             symbol = self.symbol
             if quandl:
+                if len(f) != self.width and f[0].decode("ascii", "replace").upper() == only:
+                    self.stats.rows += 1
+                    self._bad(n, f"expected {self.width} fields as in the header, found {len(f)}: {line[:80]!r}")
+                    continue
                 symbol = f[0].decode("ascii", "replace").upper()
                 if symbol != only:
                     continue
             self.stats.rows += 1
+            if len(f) != self.width:
+                self._bad(n, f"expected {self.width} fields as in the header, found {len(f)}: {line[:80]!r}")
+                continue
             try:
                 day = _day(f[first - 1])
                 o, h, lo, c = self._prices(f[first : first + 4])

@@ -112,8 +112,10 @@ def iter_lines(stream: IO[bytes], where: str | Path, block: int = BLOCK, max_lin
             continue
         body = tail + data[: cut - 1] if tail else data[: cut - 1]
         tail = data[cut:]
-        if b"\r" in body:
-            body = body.replace(b"\r", b"")
+        if b"\r" in body:  # a carriage return ends a line only before its newline; elsewhere it is data
+            body = body.replace(b"\r\n", b"\n")
+            if body.endswith(b"\r"):
+                body = body[:-1]
         lines = body.split(b"\n")
         if len(body) > max_line and max(map(len, lines)) > max_line:
             start = read - len(data) - (len(body) - cut + 1)
@@ -125,7 +127,7 @@ def iter_lines(stream: IO[bytes], where: str | Path, block: int = BLOCK, max_lin
     if len(tail) > max_line:
         raise line_too_long(where, read - len(tail), max_line)
     if tail.strip():
-        yield tail.rstrip(b"\r")
+        yield tail.removesuffix(b"\r")
 
 
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"

@@ -243,8 +243,11 @@ class LobsterDecoder:
                 path=self._book_where,
                 line=1,
             )
-        asks = _side_levels(fields, 0)
-        bids = _side_levels(fields, 2)
+        try:
+            asks = _side_levels(fields, 0)
+            bids = _side_levels(fields, 2)
+        except ValueError:
+            raise bad_book_row([line], self.file.levels, self._book_where, 1) from None
         levels = bids if side is Side.BUY else asks
         if kind == 1:
             levels[price] = levels.get(price, 0) - size
@@ -307,7 +310,11 @@ class LobsterDecoder:
                     cancel(oid, size, ts)
                 if flag:
                     i = row - first_row
-                    reveal(side, book_lines[i - 1] if i else self._prev_line, book_lines[i], ts, row)
+                    try:
+                        reveal(side, book_lines[i - 1] if i else self._prev_line, book_lines[i], ts, row)
+                    except ValueError:
+                        lines = [book_lines[i - 1] if i else self._prev_line, book_lines[i]]
+                        raise bad_book_row(lines, self.file.levels, self._book_where, row - 1) from None
             else:
                 self._other(k, price, size, side, ts)
             if on_row is not None:

@@ -139,7 +139,7 @@ class LineReader:
         if not data:
             self.eof = True
             if self._tail.strip():
-                self._lines = [*self._lines[self._pos :], self._tail]
+                self._lines = [*self._lines[self._pos :], self._tail.removesuffix(b"\r")]
                 self._pos = 0
                 self._tail = b""
                 return True
@@ -148,9 +148,10 @@ class LineReader:
         cut = data.rfind(b"\n") + 1
         self._tail = data[cut:]
         self._check_tail()
+        data = data[:cut]
         if b"\r" in data:
-            data = data.replace(b"\r", b"")
-        self._lines = self._lines[self._pos :] + data[: cut - 1].split(b"\n") if cut else self._lines[self._pos :]
+            data = data.replace(b"\r\n", b"\n")
+        self._lines = self._lines[self._pos :] + data[:-1].split(b"\n") if cut else self._lines[self._pos :]
         self._pos = 0
         return True
 
@@ -188,8 +189,8 @@ class LineReader:
                 if not data.strip():
                     return b"", 0
                 data += b"\n"
-            if b"\r" in data:
-                data = data.replace(b"\r", b"")
+            if b"\r" in data:  # a carriage return ends a line only before its newline; elsewhere it is bad data
+                data = data.replace(b"\r\n", b"\n")
             return data, data.count(b"\n")
 
     def _check_tail(self) -> None:
