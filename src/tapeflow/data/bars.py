@@ -99,10 +99,13 @@ def daily_close_ns(day: date) -> int:
 
 
 def _day(text: bytes) -> date:
+    """``YYYY-MM-DD`` or ``YYYYMMDD``, nothing else: a stray byte in a date is a bad row, not another day."""
     t = text.strip()
-    if len(t) >= 10 and t[4:5] == b"-":
+    if len(t) == 10 and t[4:5] == t[7:8] == b"-" and (t[:4] + t[5:7] + t[8:]).isdigit():
         return date(int(t[:4]), int(t[5:7]), int(t[8:10]))
-    return date(int(t[:4]), int(t[4:6]), int(t[6:8]))
+    if len(t) == 8 and t.isdigit():
+        return date(int(t[:4]), int(t[4:6]), int(t[6:8]))
+    raise ValueError(f"not a date (YYYY-MM-DD or YYYYMMDD): {text[:20]!r}")
 
 
 def symbol_from_name(path: Path) -> str:
@@ -291,22 +294,26 @@ class BarReader:
                 continue
             try:
                 if self.day is None:
+                    if f[0][8:] != b" 00:00":
+                        raise ValueError(f"not a LEAN daily time (YYYYMMDD 00:00): {f[0][:20]!r}")
                     close = daily_close_ns(_day(f[0][:8]))
                 else:
                     ms = int(f[0])
                     if not 0 <= ms < _DAY_MS:
                         self._bad(n, f"time {ms} ms is outside the day: {line[:80]!r}", out_of_order=True)
                         continue
+                    if ms % (self.interval_ns // 1_000_000):
+                        raise ValueError(f"a bar starts on a whole {self.layout.split('-')[1]}, not at {ms} ms")
                     close = ny_to_utc_ns(self.day, ms * 1_000_000 + self.interval_ns)
-                v = [int(x) if x.strip() else 0 for x in f[1:]]
+                v = [int(x) if x.strip() or not quote else 0 for x in f[1:]]  # a quote bar's empty side: 0
             except ValueError as exc:
                 self._bad(n, f"unreadable LEAN row ({exc}): {line[:80]!r}")
                 continue
             if min(v) < 0 or max(v) >= _INT64:
                 self._bad(n, f"a negative value or one that does not fit a 64-bit integer: {line[:80]!r}")
                 continue
-            if close < last:
-                self._bad(n, f"row before the previous row's time: {line[:80]!r}", out_of_order=True)
+            if close <= last:  # LEAN writes one bar per period: a second one at the same time is a duplicate
+                self._bad(n, f"row at or before the previous row's time: {line[:80]!r}", out_of_order=True)
                 continue
             last = close
             if quote:

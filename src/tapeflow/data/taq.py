@@ -125,6 +125,15 @@ def condition_names(flags: int, suspicious: bool = False) -> tuple[str, ...]:
     return (*names, SUSPICIOUS) if suspicious else names
 
 
+_FLAG: Final = {b"0": False, b"1": True}
+"""AlgoSeek's suspicious-record flag: anything else is a malformed row, not a silent "not suspicious"."""
+
+
+def _is_exchange(venue: str) -> bool:
+    """One capital letter: AlgoSeek's exchange codes."""
+    return len(venue) == 1 and "A" <= venue <= "Z"
+
+
 _Row = tuple[int, int, list[bytes]]
 """(time in ms after midnight, line number, fields)."""
 
@@ -270,12 +279,12 @@ class TaqReader:
             price = int(fields[1])
             size = int(fields[2])
             flags = int(fields[4], 16)
-            suspicious = fields[5].strip() == b"1"
+            suspicious = _FLAG[fields[5].strip()]
             venue = fields[3].decode("ascii").strip()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, KeyError):
             self._bad(f, n, f"unreadable trade row {b','.join(fields)[:80]!r}")
             return None
-        if not (0 < price < _INT64 and 0 < size < _INT64 and 0 <= flags < _INT64) or len(venue) != 1:
+        if not (0 < price < _INT64 and 0 < size < _INT64 and 0 <= flags < _INT64) or not _is_exchange(venue):
             self._bad(f, n, f"price, size, conditions or exchange out of range: {b','.join(fields)[:80]!r}")
             return None
         nb = self.nbbo
@@ -309,17 +318,11 @@ class TaqReader:
             bp, bs, ap, az = int(fields[1]), int(fields[2]), int(fields[3]), int(fields[4])
             venue = fields[5].decode("ascii").strip()
             cond = int(fields[6], 16)
-            suspicious = fields[7].strip() == b"1"
-        except (ValueError, UnicodeDecodeError):
+            suspicious = _FLAG[fields[7].strip()]
+        except (ValueError, UnicodeDecodeError, KeyError):
             self._bad(f, n, f"unreadable quote row {b','.join(fields)[:80]!r}")
             return None
-        if (
-            min(bp, bs, ap, az) < 0
-            or max(bp, bs, ap, az, cond) >= _INT64
-            or cond < 0
-            or len(venue) != 1
-            or not "A" <= venue <= "Z"
-        ):
+        if min(bp, bs, ap, az) < 0 or max(bp, bs, ap, az, cond) >= _INT64 or cond < 0 or not _is_exchange(venue):
             self._bad(f, n, f"price, size or exchange out of range: {b','.join(fields)[:80]!r}")
             return None
         if suspicious:
