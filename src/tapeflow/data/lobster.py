@@ -190,8 +190,8 @@ class LobsterDecoder:
         self._base = day_base_ns(file.day)
         self._known: set[int] = set()
         self._prev_line = b""
-        self._msg_where = f"{file.path}:{file.message_member}"
-        self._book_where = f"{file.path}:{file.orderbook_member}"
+        self._msg_where = f"{file.path}!{file.message_member}"
+        self._book_where = f"{file.path}!{file.orderbook_member}"
         self._text = b""
         self._last_ask = _ASK_SENTINEL[None, :]
         self._last_bid = _BID_SENTINEL[None, :]

@@ -39,7 +39,6 @@ MEMBER: Final = re.compile(r"(?P<day>\d{8})_(?P<symbol>[A-Za-z0-9.\-]+)_(?P<kind
 NS_PER_MS: Final = 1_000_000
 _EARLY_MS: Final = 3 * 3600 * 1000
 _DAY_MS: Final = 24 * 3600 * 1000
-_INT64: Final = 1 << 63
 
 TRADE_FLAGS: Final = (
     "REGULAR", "CASH", "NEXT_DAY", "SELLER", "YELLOW_FLAG", "INTERMARKET_SWEEP", "OPENING_PRINT", "CLOSING_PRINT",
@@ -69,7 +68,7 @@ class TaqFile(msgspec.Struct, frozen=True, kw_only=True):
 
 class TaqStats(msgspec.Struct, kw_only=True):
     rows: int = 0
-    """Non-blank lines of both files: each is exactly one of a trade (kept or ``filtered``), an applied quote
+    """Non-empty lines of both files: each is exactly one of a trade (kept or ``filtered``), an applied quote
     (``quotes_applied``), a suspicious or empty quote, ``malformed`` or ``out_of_order``."""
     trade_rows: int = 0
     quote_rows: int = 0
@@ -129,9 +128,8 @@ _FLAG: Final = {b"0": False, b"1": True}
 """AlgoSeek's suspicious-record flag: anything else is a malformed row, not a silent "not suspicious"."""
 
 
-def _is_exchange(venue: str) -> bool:
-    """One capital letter: AlgoSeek's exchange codes."""
-    return len(venue) == 1 and "A" <= venue <= "Z"
+_EXCHANGES: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+"""AlgoSeek's exchange codes: one capital letter."""
 
 
 _Row = tuple[int, int, list[bytes]]
@@ -220,15 +218,15 @@ class TaqReader:
         """
         if f is None:
             return
-        last = -1
-        seen = 0
+        last = 0
         st = self.stats
+        before = st.rows
+        day_ms = _DAY_MS
         with open_binary(Path(f.path), f.member) as fh:
             for n, line in enumerate(iter_lines(fh, f"{f.path}!{f.member}"), 1):
-                if not line.strip():
+                if not line:  # an empty line (the end of the file); one of spaces is a malformed row
                     continue
                 st.rows += 1
-                seen += 1
                 fields = line.split(b",")
                 if len(fields) != width:
                     self._bad(f, n, f"expected {width} fields, found {len(fields)}: {line[:80]!r}")
@@ -238,15 +236,15 @@ class TaqReader:
                 except ValueError:
                     self._bad(f, n, f"time {fields[0][:20]!r} is not an integer of ms")
                     continue
-                if not 0 <= ms < _DAY_MS:
-                    self._bad(f, n, f"time {ms} ms is outside the day (0-{_DAY_MS} ms after midnight)", True)
-                    continue
-                if ms < last:
-                    self._bad(f, n, f"time {ms} ms is before the previous row's {last} ms", True)
+                if ms < last or ms >= day_ms:
+                    if 0 <= ms < day_ms:
+                        self._bad(f, n, f"time {ms} ms is before the previous row's {last} ms", True)
+                    else:
+                        self._bad(f, n, f"time {ms} ms is outside the day (0-{_DAY_MS} ms after midnight)", True)
                     continue
                 last = ms
                 yield ms, n, fields
-        if not seen:
+        if st.rows == before:
             raise DataError("the file has no rows; a LEAN tick file holds at least one", path=f"{f.path}!{f.member}")
 
     def events(self) -> Iterator[Trade | Quote]:
@@ -284,7 +282,7 @@ class TaqReader:
         except (ValueError, UnicodeDecodeError, KeyError):
             self._bad(f, n, f"unreadable trade row {b','.join(fields)[:80]!r}")
             return None
-        if not (0 < price < _INT64 and 0 < size < _INT64 and 0 <= flags < _INT64) or not _is_exchange(venue):
+        if price <= 0 or size <= 0 or flags < 0 or (price | size | flags) >> 63 or venue not in _EXCHANGES:
             self._bad(f, n, f"price, size, conditions or exchange out of range: {b','.join(fields)[:80]!r}")
             return None
         nb = self.nbbo
@@ -322,7 +320,7 @@ class TaqReader:
         except (ValueError, UnicodeDecodeError, KeyError):
             self._bad(f, n, f"unreadable quote row {b','.join(fields)[:80]!r}")
             return None
-        if min(bp, bs, ap, az) < 0 or max(bp, bs, ap, az, cond) >= _INT64 or cond < 0 or not _is_exchange(venue):
+        if min(bp, bs, ap, az, cond) < 0 or (bp | bs | ap | az | cond) >> 63 or venue not in _EXCHANGES:
             self._bad(f, n, f"price, size or exchange out of range: {b','.join(fields)[:80]!r}")
             return None
         if suspicious:
