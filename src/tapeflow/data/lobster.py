@@ -25,7 +25,6 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import date
-from itertools import compress
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -196,7 +195,8 @@ class LobsterDecoder:
         self._last_ask = _ASK_SENTINEL[None, :]
         self._last_bid = _BID_SENTINEL[None, :]
         self._first_row = 1
-        self._last_ts = self._base + file.start_ms * _NS_PER_MS
+        self._start_ts = self._base + file.start_ms * _NS_PER_MS
+        self._last_ts = self._start_ts
         self._end_ts = self._base + file.end_ms * _NS_PER_MS
 
     def message_text(self, row: int) -> str:
@@ -264,9 +264,8 @@ class LobsterDecoder:
         secs, kinds, ids, sizes, prices, dirs = parse_block(block, n, self._msg_where, first_row, self._base)
         self._text = block
         self._first_row = first_row
-        if secs[0] < self._last_ts or secs[-1] > self._end_ts or sorted(secs) != secs:
+        if secs[0] < self._start_ts or secs[-1] > self._end_ts:  # with the order checked below: all in the window
             raise self._bad_time(secs, first_row)
-        self._last_ts = secs[-1]
         if min(secs) < self._base + _EARLY_NS:
             day = self.file.day
             secs = [ny_to_utc_ns(day, s - self._base) for s in secs]
@@ -284,14 +283,16 @@ class LobsterDecoder:
         known = self._known
         remember = known.add
         on_trade, on_row, reveal = self._on_trade, self._on_row, self._reveal
-        adds = list(compress(ids, map((1).__eq__, kinds)))
-        check = len(set(adds)) != len(adds) or not known.isdisjoint(adds)
+        last = self._last_ts
         row = first_row - 1
         discovered = 0
         for k, oid, size, price, side, ts, flag in zip(kinds, ids, sizes, prices, sides, secs, flags, strict=True):
             row += 1
+            if ts < last:
+                raise self._bad_time(secs, first_row)
+            last = ts
             if k == 1:
-                if check and oid in known:
+                if oid in known:
                     self._duplicate(oid, row)
                 else:
                     add(oid, side, price, size, ts)
@@ -320,6 +321,7 @@ class LobsterDecoder:
             if on_row is not None:
                 on_row(row, book_lines[row - first_row])
         self._prev_line = book_lines[-1]
+        self._last_ts = last
         self.counts.discovered += discovered
 
     def _duplicate(self, oid: int, row: int) -> None:
