@@ -151,7 +151,7 @@ def test_stats_object_is_reset_in_place_by_each_pass(tmp_path: Path) -> None:
     held = reader.stats
     first = list(reader.events())
     assert reader.stats is held and (held.rows, held.bars, held.malformed) == (2, 1, 1)
-    assert list(reader.events()) == first
+    assert list(reader) == first  # the reader is itself iterable: a source whose quality() can be asked
     assert reader.stats is held and (held.rows, held.bars, held.malformed) == (2, 1, 1)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import zipfile
 from datetime import date
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tapeflow.data.nytime import ny_to_utc_ns
@@ -142,3 +144,15 @@ def test_bad_value_is_counted_malformed_at_its_own_line(tmp_path: Path, row: str
     q = reader.quality()
     assert (q.rows, q.malformed) == (3, 1)
     assert ", line 3: " in q.first_problem and why in q.first_problem
+
+
+def test_second_pass_starts_from_an_empty_nbbo_and_fresh_counts_in_the_same_stats(data_dir: Path) -> None:
+    path = data_dir / "lean-algoseek-us-equity" / "tick" / "aig" / "20131007_trade.zip"
+    reader = TaqReader.for_day(path)
+    held = reader.stats
+    first = list(itertools.islice(iter(reader), 20_000))
+    counts = msgspec.to_builtins(held)
+    assert counts["rows"] > 0 and counts["nbbo"]["updates"] > 0
+    second = list(itertools.islice(iter(reader), 20_000))
+    assert second == first and reader.stats is held
+    assert msgspec.to_builtins(held) == counts

@@ -216,6 +216,9 @@ class BarReader:
                 seen.setdefault(line.split(b",", 1)[0].decode("ascii", "replace").upper(), None)
         return list(seen)
 
+    def __iter__(self) -> Iterator[Bar | Quote]:
+        return self.events()
+
     def events(self) -> Iterator[Bar | Quote]:
         self.stats.reset()
         if self.layout == "quandl":

@@ -137,7 +137,11 @@ _Row = tuple[int, int, list[bytes]]
 
 
 class TaqReader:
-    """One symbol-day of TAQ: trades, quotes or both. ``events()`` may be called once."""
+    """One symbol-day of TAQ: trades, quotes or both, iterable (``events()``) as often as needed.
+
+    Each pass starts from an empty NBBO and fresh counts (``stats`` is reset in place, so whoever holds it reads
+    the latest pass), and ``quality()`` describes that pass.
+    """
 
     def __init__(
         self,
@@ -169,6 +173,7 @@ class TaqReader:
         self.classifier = LeeReady()
         self.stats.nbbo = self.nbbo.stats
         self.stats.lee_ready = self.classifier.stats
+        self._started = False
         self._base = day_base_ns(self.day)
 
     @classmethod
@@ -247,7 +252,21 @@ class TaqReader:
         if st.rows == before:
             raise DataError("the file has no rows; a LEAN tick file holds at least one", path=f"{f.path}!{f.member}")
 
+    def __iter__(self) -> Iterator[Trade | Quote]:
+        return self.events()
+
+    def _new_pass(self) -> None:
+        """Fresh NBBO, classifier and counts for a second pass; the stats object itself stays the same."""
+        self.nbbo = NbboBuilder()
+        self.classifier = LeeReady()
+        fresh = TaqStats(nbbo=self.nbbo.stats, lee_ready=self.classifier.stats)
+        for name in self.stats.__struct_fields__:
+            setattr(self.stats, name, getattr(fresh, name))
+
     def events(self) -> Iterator[Trade | Quote]:
+        if self._started:
+            self._new_pass()
+        self._started = True
         trades = self._rows(self.trade_file, 6)
         quotes = _paired(self._rows(self.quote_file, 8))
         t = next(trades, None)
