@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from tapeflow.data.lobster_events import LobsterEvents
@@ -145,13 +145,12 @@ def test_mutated_day_raises_counts_or_changes_what_the_mutation_explains(day: Da
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(size=st.integers(100, 20_000))
+@given(size=st.integers(1, 1 << 30))
 def test_message_member_cut_short_is_refused_with_its_place(day: Day, size: int) -> None:
     path, members = day.path, day.members
     message = next(name for name in members if "_message_" in name)
-    cut = members[message][:size]
-    if cut.endswith(b"\n") or len(cut) == len(members[message]):
-        return
+    cut = members[message][: size % len(members[message])]
+    assume(cut and not cut.endswith(b"\n"))  # nothing left, or whole rows left: other tests cover those
     write_zip(path, {**members, message: cut})
     with pytest.raises(DataError) as info:
         list(LobsterEvents(path))
