@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import zipfile
 from datetime import date
 from fractions import Fraction
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from tapeflow.data.adjust import FactorRow, FactorTable, adjust_bars
 from tapeflow.data.bars import BarReader, daily_close_ns, parse_price
+from tapeflow.model.errors import DataError
 from tapeflow.model.market import Bar, Quote
 
 
@@ -48,6 +50,8 @@ def test_every_row_becomes_one_event_in_time_order(data_dir: Path, rel: str, hea
     reader = BarReader(path)
     events = list(reader.events())
     assert len(events) == expected and reader.stats.malformed == 0
+    q = reader.quality()
+    assert (q.format, q.rows, q.events, q.anomalies, q.first_problem) == ("bars", expected, expected, 0, "")
     assert all(a.ts_init <= b.ts_init for a, b in itertools.pairwise(events))
 
 
@@ -123,3 +127,100 @@ def test_split_adjustment_from_factor_table(data_dir: Path) -> None:
     assert before.close == round(Fraction(raw_before.close, 7)) and before.volume == raw_before.volume * 7
     assert abs(after.open - before.close) < after.open // 20  # no 7:1 cliff any more
     assert list(adjust_bars(bars, None)) == bars
+
+
+def test_data_info_json_reports_the_counts_of_the_pass_that_ran(data_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tapeflow.cli import app
+
+    result = CliRunner().invoke(
+        app, ["data", "info", str(data_dir / "backtrader-yahoo-daily/nvda-1999-2014.txt.gz"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    stats = out["stats"]
+    assert stats["rows"] == stats["bars"] == out["counts"]["Bar"] == 4012
+    assert stats["rounded"] > 0 and stats["malformed"] == stats["out_of_order"] == 0
+
+
+def test_stats_object_is_reset_in_place_by_each_pass(tmp_path: Path) -> None:
+    p = tmp_path / "x.csv"
+    p.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n2014-01-02,1,2,0.5,1.5,1.5,100\n2014-01-03,1,x,1,1,1,1\n")
+    reader = BarReader(p, symbol="X")
+    held = reader.stats
+    first = list(reader.events())
+    assert reader.stats is held and (held.rows, held.bars, held.malformed) == (2, 1, 1)
+    assert list(reader) == first  # the reader is itself iterable: a source whose quality() can be asked
+    assert reader.stats is held and (held.rows, held.bars, held.malformed) == (2, 1, 1)
+
+
+YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        (YAHOO_HEADER, "the file has no data rows"),
+        (YAHOO_HEADER + "\n\n", "the file has no data rows"),
+    ],
+)
+def test_empty_or_header_only_file_is_refused(tmp_path: Path, text: str, message: str) -> None:
+    p = tmp_path / "x.csv"
+    p.write_text(text)
+    with pytest.raises(DataError, match=rf"x\.csv: {message}"):
+        list(BarReader(p, symbol="X").events())
+
+
+@pytest.mark.parametrize(
+    ("row", "what", "why"),
+    [
+        ("2014-01-03,1,2,0.5,1.5,1.5", "malformed", "expected 7 fields as in the header, found 6"),
+        ("2014-01-03,1,2,0.5,1.5,1.5,100,7", "malformed", "expected 7 fields as in the header, found 8"),
+        ("2014-+1-03,1,2,0.5,1.5,1.5,100", "malformed", "not a date"),
+        ("2014-01-02,1,2,0.5,1.5,1.5,100", "out_of_order", "at or before the previous bar's date"),
+        ("2014-01-01,1,2,0.5,1.5,1.5,100", "out_of_order", "at or before the previous bar's date"),
+        ("2014-01-03,1,2,0.5,1000000000000000.5,1.5,100", "malformed", "does not fit a 64-bit integer"),
+    ],
+)
+def test_bad_text_row_is_counted_in_its_class_with_its_line(tmp_path: Path, row: str, what: str, why: str) -> None:
+    p = tmp_path / "x.csv"
+    p.write_text(YAHOO_HEADER + "2014-01-02,1,2,0.5,1.5,1.5,100\n" + row + "\n2014-01-06,1,2,0.5,1.5,1.5,100\n")
+    reader = BarReader(p, symbol="X")
+    assert len(list(reader.events())) == 2
+    q = reader.quality()
+    assert (q.rows, q.anomalies, getattr(q, what)) == (3, 1, 1)
+    assert q.first_problem.startswith(f"{p}, line 3: ") and why in q.first_problem
+
+
+def _lean_minute(path: Path, rows: list[str], day: str = "20140605") -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{day}_aapl_minute_trade.csv", "\n".join(rows) + "\n")
+    return path
+
+
+def test_impossible_date_in_a_lean_member_name_is_refused(tmp_path: Path) -> None:
+    p = _lean_minute(tmp_path / "20141345_trade.zip", ["34200000,1,1,1,1,1"], day="20141345")
+    with pytest.raises(DataError, match=r"'20141345_aapl_minute_trade\.csv': '20141345' in the name is not a calendar"):
+        BarReader(p)
+
+
+@pytest.mark.parametrize(
+    ("row", "what", "why"),
+    [
+        ("34200000,6455000,6455000,6455000,6455000,10", "out_of_order", "at or before the previous row's time"),
+        ("34230000,6455000,6455000,6455000,6455000,10", "malformed", "a bar starts on a whole minute"),
+        ("86400000,6455000,6455000,6455000,6455000,10", "out_of_order", "outside the day"),
+        ("34260000,6455000,6455000,6455000,6455000,", "malformed", "unreadable LEAN row"),
+        ("34260000,6455000,6455000,6455000,6455000,99999999999999999999", "malformed", "64-bit"),
+    ],
+)
+def test_bad_lean_row_is_counted_in_its_class_with_its_line(tmp_path: Path, row: str, what: str, why: str) -> None:
+    first = "34200000,6455000,6455000,6455000,6455000,10"
+    p = _lean_minute(tmp_path / "20140605_trade.zip", [first, row, "34320000,6455000,6455000,6455000,6455000,10"])
+    reader = BarReader(p)
+    assert len(list(reader.events())) == 2
+    q = reader.quality()
+    assert (q.rows, q.anomalies, getattr(q, what)) == (3, 1, 1)
+    assert q.first_problem.startswith(f"{p}!20140605_aapl_minute_trade.csv, line 2: ") and why in q.first_problem

@@ -210,3 +210,59 @@ def test_event_stream_is_deterministic(data_dir: Path) -> None:
             h.update(to_msgpack(event))
         digests.add(h.hexdigest())
     assert len(digests) == 1
+
+
+def _named_zip(path: Path, stem: str, messages: list[str], books: list[str]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{stem}_message_1.csv", "\n".join(messages) + "\n")
+        zf.writestr(f"{stem}_orderbook_1.csv", "\n".join(books) + "\n")
+    return path
+
+
+def test_impossible_date_in_the_member_name_is_refused_naming_it(tmp_path: Path) -> None:
+    path = _named_zip(tmp_path / "day.zip", "TEST_2012-13-45_34200000_57600000", BUILT_MESSAGES, BUILT_BOOKS)
+    with pytest.raises(DataError, match=r"day\.zip: TEST_2012-13-45_.*'2012-13-45' in the name is not a calendar date"):
+        open_lobster(path)
+
+
+def test_time_window_beyond_one_day_in_the_member_name_is_refused(tmp_path: Path) -> None:
+    path = _named_zip(tmp_path / "day.zip", "TEST_2012-06-21_34200000_99999999", BUILT_MESSAGES, BUILT_BOOKS)
+    with pytest.raises(DataError, match="time window 34200000-99999999 ms in the name is not within one day"):
+        open_lobster(path)
+
+
+def test_message_time_going_backwards_is_refused_with_its_row(tmp_path: Path) -> None:
+    msgs = [*BUILT_MESSAGES[:3], "34200.9,7,0,0,0,-1", *BUILT_MESSAGES[4:]]
+    path = _zip(tmp_path / "back.zip", msgs, BUILT_BOOKS)
+    with pytest.raises(DataError, match=r"message_1\.csv, line 4: time 34200\.900000000 s is before the previous") as e:
+        list(iter_events(path))
+    assert e.value.line == 4 and "back.zip" in str(e.value)
+
+
+def test_message_time_outside_the_window_the_name_claims_is_refused(tmp_path: Path) -> None:
+    msgs = [*BUILT_MESSAGES[:-1], "57600.5,5,0,10,1000050,1"]
+    path = _zip(tmp_path / "late.zip", msgs, BUILT_BOOKS)
+    with pytest.raises(DataError, match=r"line 7: time 57600\.500000000 s is outside the window 34200000-57600000"):
+        list(iter_events(path))
+
+
+def test_order_id_that_does_not_fit_int64_is_refused_with_its_row(tmp_path: Path) -> None:
+    msgs = [*BUILT_MESSAGES[:1], "34200.2,1,99999999999999999999,5,1000000,1", *BUILT_MESSAGES[2:]]
+    path = _zip(tmp_path / "big.zip", msgs, BUILT_BOOKS)
+    with pytest.raises(DataError, match=r"line 2: malformed message row .* does not fit a 64-bit integer"):
+        list(iter_events(path))
+
+
+def test_empty_message_file_is_refused(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w") as zf:
+        zf.writestr("TEST_2012-06-21_34200000_57600000_message_1.csv", "")
+        zf.writestr("TEST_2012-06-21_34200000_57600000_orderbook_1.csv", "")
+    with pytest.raises(DataError, match=r"message_1\.csv: the message file is empty"):
+        list(iter_events(tmp_path / "empty.zip"))
+
+
+def test_non_numeric_orderbook_field_read_for_a_reveal_is_a_data_error(tmp_path: Path) -> None:
+    msgs = ["34200.1,1,1,10,1000200,-1", "34200.2,3,1,10,1000200,-1"]
+    path = _zip(tmp_path / "book.zip", msgs, ["1000200,10,1000000,5", "10003x0,30,1000000,5"])
+    with pytest.raises(DataError, match=r"orderbook_1\.csv, line 2: malformed orderbook row '10003x0,30"):
+        list(iter_events(path))

@@ -32,6 +32,7 @@ import msgspec
 
 from tapeflow.data.detect import iter_lines, open_binary, single_member, sniff
 from tapeflow.data.nytime import NS_PER_SECOND, ny_to_utc_ns
+from tapeflow.data.quality import SourceQuality
 from tapeflow.model.errors import DataError
 from tapeflow.model.market import Bar, Quote
 
@@ -43,16 +44,29 @@ _LEAN_INTRADAY: Final = re.compile(
 )
 _LEAN_DAILY: Final = re.compile(r"^(?P<sym>[A-Za-z0-9.\-]+)\.csv$")
 _RES: Final = {"minute": 60 * NS_PER_SECOND, "second": NS_PER_SECOND}
+_DAY_MS: Final = 24 * 3600 * 1000
+_INT64: Final = 1 << 63
 
 
 class BarStats(msgspec.Struct, kw_only=True):
+    """Counts of the latest pass. One object per reader, reset in place when a pass starts, so that whoever
+    holds it (``data info``, a run summary) reads the pass that ran, not a stale copy."""
+
     rows: int = 0
+    """Non-blank data rows (the header not included): each is a bar, a quote, malformed or out of order."""
     bars: int = 0
     quotes: int = 0
     malformed: int = 0
+    out_of_order: int = 0
+    """Rows at or before the previous row's time, or (LEAN intraday) outside the day; skipped."""
     rounded: int = 0
     """Prices with more than four decimals, rounded half-to-even to 1/10,000 dollar."""
     first_problem: str = ""
+
+    def reset(self) -> None:
+        fresh = BarStats()
+        for name in self.__struct_fields__:
+            setattr(self, name, getattr(fresh, name))
 
 
 def parse_price(text: bytes) -> tuple[int, bool]:
@@ -85,10 +99,13 @@ def daily_close_ns(day: date) -> int:
 
 
 def _day(text: bytes) -> date:
+    """``YYYY-MM-DD`` or ``YYYYMMDD``, nothing else: a stray byte in a date is a bad row, not another day."""
     t = text.strip()
-    if len(t) >= 10 and t[4:5] == b"-":
+    if len(t) == 10 and t[4:5] == t[7:8] == b"-" and (t[:4] + t[5:7] + t[8:]).isdigit():
         return date(int(t[:4]), int(t[5:7]), int(t[8:10]))
-    return date(int(t[:4]), int(t[4:6]), int(t[6:8]))
+    if len(t) == 8 and t.isdigit():
+        return date(int(t[:4]), int(t[4:6]), int(t[6:8]))
+    raise ValueError(f"not a date (YYYY-MM-DD or YYYYMMDD): {text[:20]!r}")
 
 
 def symbol_from_name(path: Path) -> str:
@@ -112,6 +129,8 @@ class BarReader:
         self.layout = ""
         self.interval_ns = SESSION_NS
         self.day: date | None = None
+        self.width = 0
+        """Fields per row of a CSV with a header: the header's; a row with another count is malformed."""
         self.symbol = symbol or symbol_from_name(self.path)
         if sniff(self.path, 4).startswith(b"PK\x03\x04"):
             self.member = single_member(self.path)
@@ -120,7 +139,14 @@ class BarReader:
             if m is not None:
                 self.layout = f"lean-{m['res']}-{m['kind']}"
                 self.interval_ns = _RES[m["res"]]
-                self.day = _day(m["day"].encode())
+                try:
+                    self.day = _day(m["day"].encode())
+                except ValueError:
+                    raise DataError(
+                        f"{self.member!r}: {m['day']!r} in the name is not a calendar date (YYYYMMDD); LEAN "
+                        "intraday times are read relative to it",
+                        path=self.path,
+                    ) from None
                 self.symbol = symbol or m["sym"].upper()
             elif d is not None and d["sym"].upper() != "QUANDL_SAMPLE_TABLE":
                 self.layout = "lean-daily"
@@ -130,8 +156,11 @@ class BarReader:
 
     def _header_layout(self) -> str:
         with open_binary(self.path, self.member) as fh:
-            first = next(iter_lines(fh, self.path), b"").strip().lower()
+            first = next(iter_lines(fh, self.where), b"").strip().lower()
+        if not first:
+            raise DataError("the file is empty (no header line); a bar file starts with its header", path=self.where)
         cols = first.split(b",")
+        self.width = len(cols)
         if cols[:7] == [b"date", b"open", b"high", b"low", b"close", b"adj close", b"volume"]:
             return "yahoo"
         if cols[:6] in (
@@ -143,16 +172,38 @@ class BarReader:
             return "quandl"
         raise DataError(f"not a bar file this reader knows (header {first[:80]!r})", path=self.path, line=1)
 
-    def _bad(self, line: int, why: str) -> None:
+    @property
+    def where(self) -> str:
+        """The file, and the zip member when there is one, as errors and counts name it."""
+        return f"{self.path}!{self.member}" if self.member else str(self.path)
+
+    def quality(self) -> SourceQuality:
+        """The counts of the latest pass of ``events()`` (complete once it is exhausted), in the shared shape."""
+        st = self.stats
+        return SourceQuality(
+            source=self.where,
+            format="bars",
+            rows=st.rows,
+            events=st.bars + st.quotes,
+            malformed=st.malformed,
+            out_of_order=st.out_of_order,
+            first_problem=st.first_problem,
+        )
+
+    def _bad(self, line: int, why: str, out_of_order: bool = False) -> None:
+        """Count a skipped row (``strict``: raise instead): one bad day of thousands does not spoil the rest."""
         if self.strict:
-            raise DataError(why, path=self.path, line=line)
-        self.stats.malformed += 1
+            raise DataError(why, path=self.where, line=line)
+        if out_of_order:
+            self.stats.out_of_order += 1
+        else:
+            self.stats.malformed += 1
         if not self.stats.first_problem:
-            self.stats.first_problem = f"{self.path}, line {line}: {why}"
+            self.stats.first_problem = f"{self.where}, line {line}: {why}"
 
     def _lines(self) -> Iterator[tuple[int, bytes]]:
         with open_binary(self.path, self.member) as fh:
-            for n, line in enumerate(iter_lines(fh, self.path), 1):
+            for n, line in enumerate(iter_lines(fh, self.where), 1):
                 if line.strip():
                     yield n, line
 
@@ -165,8 +216,11 @@ class BarReader:
                 seen.setdefault(line.split(b",", 1)[0].decode("ascii", "replace").upper(), None)
         return list(seen)
 
+    def __iter__(self) -> Iterator[Bar | Quote]:
+        return self.events()
+
     def events(self) -> Iterator[Bar | Quote]:
-        self.stats = BarStats()
+        self.stats.reset()
         if self.layout == "quandl":
             streams = [self._text_bars(only=s) for s in self.symbols()]
             yield from heapq.merge(*streams, key=lambda b: b.ts_init)
@@ -174,6 +228,8 @@ class BarReader:
             yield from self._lean()
         else:
             yield from self._text_bars()
+        if not self.stats.rows:
+            raise DataError("the file has no data rows; a bar file holds at least one bar", path=self.where)
 
     def _prices(self, fields: list[bytes]) -> tuple[int, int, int, int]:
         o, r1 = parse_price(fields[0])
@@ -194,10 +250,17 @@ class BarReader:
             f = line.split(b",")
             symbol = self.symbol
             if quandl:
+                if len(f) != self.width and f[0].decode("ascii", "replace").upper() == only:
+                    self.stats.rows += 1
+                    self._bad(n, f"expected {self.width} fields as in the header, found {len(f)}: {line[:80]!r}")
+                    continue
                 symbol = f[0].decode("ascii", "replace").upper()
                 if symbol != only:
                     continue
             self.stats.rows += 1
+            if len(f) != self.width:
+                self._bad(n, f"expected {self.width} fields as in the header, found {len(f)}: {line[:80]!r}")
+                continue
             try:
                 day = _day(f[first - 1])
                 o, h, lo, c = self._prices(f[first : first + 4])
@@ -206,8 +269,14 @@ class BarReader:
                 self._bad(n, f"unreadable bar row ({exc}): {line[:80]!r}")
                 continue
             ts = daily_close_ns(day)
-            if ts <= last or not (lo <= min(o, c) and h >= max(o, c)):
-                self._bad(n, f"bar out of date order or high/low not bracketing open/close: {line[:80]!r}")
+            if max(o, h, lo, c, volume) >= _INT64:
+                self._bad(n, f"a price or volume does not fit a 64-bit integer: {line[:80]!r}")
+                continue
+            if ts <= last:
+                self._bad(n, f"bar at or before the previous bar's date: {line[:80]!r}", out_of_order=True)
+                continue
+            if not (lo <= min(o, c) and h >= max(o, c)):
+                self._bad(n, f"high/low do not bracket open/close: {line[:80]!r}")
                 continue
             last = ts
             self.stats.bars += 1
@@ -228,15 +297,26 @@ class BarReader:
                 continue
             try:
                 if self.day is None:
+                    if f[0][8:] != b" 00:00":
+                        raise ValueError(f"not a LEAN daily time (YYYYMMDD 00:00): {f[0][:20]!r}")
                     close = daily_close_ns(_day(f[0][:8]))
                 else:
-                    close = ny_to_utc_ns(self.day, int(f[0]) * 1_000_000 + self.interval_ns)
-                v = [int(x) if x.strip() else 0 for x in f[1:]]
+                    ms = int(f[0])
+                    if not 0 <= ms < _DAY_MS:
+                        self._bad(n, f"time {ms} ms is outside the day: {line[:80]!r}", out_of_order=True)
+                        continue
+                    if ms % (self.interval_ns // 1_000_000):
+                        raise ValueError(f"a bar starts on a whole {self.layout.split('-')[1]}, not at {ms} ms")
+                    close = ny_to_utc_ns(self.day, ms * 1_000_000 + self.interval_ns)
+                v = [int(x) if x.strip() or not quote else 0 for x in f[1:]]  # a quote bar's empty side: 0
             except ValueError as exc:
                 self._bad(n, f"unreadable LEAN row ({exc}): {line[:80]!r}")
                 continue
-            if close < last or min(v) < 0:
-                self._bad(n, f"row out of time order or negative: {line[:80]!r}")
+            if min(v) < 0 or max(v) >= _INT64:
+                self._bad(n, f"a negative value or one that does not fit a 64-bit integer: {line[:80]!r}")
+                continue
+            if close <= last:  # LEAN writes one bar per period: a second one at the same time is a duplicate
+                self._bad(n, f"row at or before the previous row's time: {line[:80]!r}", out_of_order=True)
                 continue
             last = close
             if quote:

@@ -69,8 +69,29 @@ def open_binary(path: Path, member: str | None = None) -> Iterator[IO[bytes]]:
         raise DataError(f"not a readable zip (truncated or corrupt?): {exc}", path=path) from exc
 
 
-def iter_lines(stream: IO[bytes], where: str | Path, block: int = BLOCK) -> Iterator[bytes]:
-    """Lines without their end-of-line bytes; a last line without a newline is kept, blank lines too."""
+MAX_LINE: Final = 1 << 20
+"""Longest text line accepted (bytes). Real rows are under 3 KB (a 50-level LOBSTER orderbook row); a longer one
+means the input is not line text (a binary file, a corrupt member), and keeping it would cost memory without
+bound."""
+
+
+def line_too_long(where: str | Path, offset: int, limit: int) -> DataError:
+    """The error of a line that passed ``limit`` bytes without a newline, at the byte offset where it began."""
+    return DataError(
+        f"line longer than {limit} bytes without a newline (not a text file of rows, or corrupt); "
+        "check that this is the file you meant",
+        path=str(where),
+        offset=offset,
+    )
+
+
+def iter_lines(stream: IO[bytes], where: str | Path, block: int = BLOCK, max_line: int = MAX_LINE) -> Iterator[bytes]:
+    """Lines without their end-of-line bytes; a last line without a newline is kept, blank lines too.
+
+    Linear in the input and bounded in memory: only the unfinished last line of a block is carried over, and a
+    line that grows past ``max_line`` bytes is a ``DataError`` at the offset where it began, after reading at most
+    ``max_line + block`` bytes of it.
+    """
     tail = b""
     read = 0
     while True:
@@ -83,18 +104,30 @@ def iter_lines(stream: IO[bytes], where: str | Path, block: int = BLOCK) -> Iter
         if not data:
             break
         read += len(data)
-        data = tail + data
         cut = data.rfind(b"\n") + 1
         if not cut:
-            tail = data
+            tail += data
+            if len(tail) > max_line:
+                raise line_too_long(where, read - len(tail), max_line)
             continue
+        body = tail + data[: cut - 1] if tail else data[: cut - 1]
         tail = data[cut:]
-        body = data[: cut - 1]
-        if b"\r" in body:
-            body = body.replace(b"\r", b"")
-        yield from body.split(b"\n")
+        if b"\r" in body:  # a carriage return ends a line only before its newline; elsewhere it is data
+            body = body.replace(b"\r\n", b"\n")
+            if body.endswith(b"\r"):
+                body = body[:-1]
+        lines = body.split(b"\n")
+        if len(body) > max_line and max(map(len, lines)) > max_line:
+            start = read - len(data) - (len(body) - cut + 1)
+            for line in lines:
+                if len(line) > max_line:
+                    raise line_too_long(where, start, max_line)
+                start += len(line) + 1
+        yield from lines
+    if len(tail) > max_line:
+        raise line_too_long(where, read - len(tail), max_line)
     if tail.strip():
-        yield tail.rstrip(b"\r")
+        yield tail.removesuffix(b"\r")
 
 
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
@@ -167,7 +200,7 @@ def open_events(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator
     if fmt == "lobster":
         from tapeflow.data.lobster_events import iter_events
 
-        return fmt, iter_events(p), None
+        return fmt, iter(iter_events(p)), None
     if fmt == "taq":
         from tapeflow.data.taq import TaqReader
 

@@ -39,7 +39,8 @@ from tapeflow.model.market import BookLevel
 from tapeflow.model.prices import NO_PRICE
 
 _MEMBER = re.compile(
-    r"(?P<symbol>[A-Za-z0-9.^-]+)_(?P<day>\d{4}-\d{2}-\d{2})_\d+_\d+_(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
+    r"(?P<symbol>[A-Za-z0-9.^-]+)_(?P<day>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_"
+    r"(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
 )
 _EMPTY_ASK: Final = 9_999_999_999
 _EMPTY_BID: Final = -9_999_999_999
@@ -51,6 +52,8 @@ _AGGRESSOR: Final = {Side.SELL: Aggressor.BUY, Side.BUY: Aggressor.SELL}
 """The aggressor of an execution against a resting order of that side."""
 _STATUS: Final = {-1: MarketStatus.HALTED, 0: MarketStatus.QUOTING, 1: MarketStatus.TRADING}
 _EARLY_NS: Final = 3 * 3600 * NS_PER_SECOND
+_DAY_MS: Final = 24 * 3600 * 1000
+_NS_PER_MS: Final = 1_000_000
 
 TradeSink = Callable[[int, int, int, Aggressor, int], None]
 """(ts, price, size, aggressor, message type 4/5/6): an execution, visible or not."""
@@ -80,6 +83,9 @@ class LobsterFile(msgspec.Struct, frozen=True, kw_only=True):
     levels: int
     message_member: str
     orderbook_member: str
+    start_ms: int = 0
+    """The window the file's name claims, ms after midnight New York: every message time lies in it."""
+    end_ms: int = _DAY_MS
 
 
 class LobsterCounts(msgspec.Struct, kw_only=True):
@@ -90,6 +96,9 @@ class LobsterCounts(msgspec.Struct, kw_only=True):
     reveals: int = 0
     discovered: int = 0
     """Messages naming an order that was in the book before the file or arrived beyond level N."""
+    duplicates: int = 0
+    """Adds (type 1) of an order id already added that day: counted and not applied (the first order stays)."""
+    first_problem: str = ""
 
     @property
     def trades(self) -> int:
@@ -121,13 +130,30 @@ def open_lobster(path: str | Path) -> LobsterFile:
             "them in pairs and the book cannot be rebuilt without it",
             path=p,
         )
+    try:
+        day = date.fromisoformat(msg["day"])
+    except ValueError:
+        raise DataError(
+            f"{msg.string}: {msg['day']!r} in the name is not a calendar date; LOBSTER names the trading day "
+            "as YYYY-MM-DD, and times are read relative to it",
+            path=p,
+        ) from None
+    start, end = int(msg["start"]), int(msg["end"])
+    if not start <= end <= _DAY_MS:
+        raise DataError(
+            f"{msg.string}: the time window {start}-{end} ms in the name is not within one day "
+            f"(0-{_DAY_MS} ms after midnight)",
+            path=p,
+        )
     return LobsterFile(
         path=str(p),
         symbol=msg["symbol"],
-        day=date.fromisoformat(msg["day"]),
+        day=day,
         levels=int(msg["levels"]),
         message_member=msg.string,
         orderbook_member=book.string,
+        start_ms=start,
+        end_ms=end,
     )
 
 
@@ -163,12 +189,15 @@ class LobsterDecoder:
         self._base = day_base_ns(file.day)
         self._known: set[int] = set()
         self._prev_line = b""
-        self._msg_where = f"{file.path}:{file.message_member}"
-        self._book_where = f"{file.path}:{file.orderbook_member}"
+        self._msg_where = f"{file.path}!{file.message_member}"
+        self._book_where = f"{file.path}!{file.orderbook_member}"
         self._text = b""
         self._last_ask = _ASK_SENTINEL[None, :]
         self._last_bid = _BID_SENTINEL[None, :]
         self._first_row = 1
+        self._start_ts = self._base + file.start_ms * _NS_PER_MS
+        self._last_ts = self._start_ts
+        self._end_ts = self._base + file.end_ms * _NS_PER_MS
 
     def message_text(self, row: int) -> str:
         """The message row ``row`` (1-based) as text, while its block is the current one (for reports)."""
@@ -214,8 +243,11 @@ class LobsterDecoder:
                 path=self._book_where,
                 line=1,
             )
-        asks = _side_levels(fields, 0)
-        bids = _side_levels(fields, 2)
+        try:
+            asks = _side_levels(fields, 0)
+            bids = _side_levels(fields, 2)
+        except ValueError:
+            raise bad_book_row([line], self.file.levels, self._book_where, 1) from None
         levels = bids if side is Side.BUY else asks
         if kind == 1:
             levels[price] = levels.get(price, 0) - size
@@ -232,6 +264,8 @@ class LobsterDecoder:
         secs, kinds, ids, sizes, prices, dirs = parse_block(block, n, self._msg_where, first_row, self._base)
         self._text = block
         self._first_row = first_row
+        if secs[0] < self._start_ts or secs[-1] > self._end_ts:  # with the order checked below: all in the window
+            raise self._bad_time(secs, first_row)
         if min(secs) < self._base + _EARLY_NS:
             day = self.file.day
             secs = [ny_to_utc_ns(day, s - self._base) for s in secs]
@@ -249,13 +283,20 @@ class LobsterDecoder:
         known = self._known
         remember = known.add
         on_trade, on_row, reveal = self._on_trade, self._on_row, self._reveal
+        last = self._last_ts
         row = first_row - 1
         discovered = 0
         for k, oid, size, price, side, ts, flag in zip(kinds, ids, sizes, prices, sides, secs, flags, strict=True):
             row += 1
+            if ts < last:
+                raise self._bad_time(secs, first_row)
+            last = ts
             if k == 1:
-                add(oid, side, price, size, ts)
-                remember(oid)
+                if oid in known:
+                    self._duplicate(oid, row)
+                else:
+                    add(oid, side, price, size, ts)
+                    remember(oid)
             elif k <= 4:
                 if oid not in known:
                     discover(oid, side, price, size, ts)
@@ -270,13 +311,47 @@ class LobsterDecoder:
                     cancel(oid, size, ts)
                 if flag:
                     i = row - first_row
-                    reveal(side, book_lines[i - 1] if i else self._prev_line, book_lines[i], ts, row)
+                    try:
+                        reveal(side, book_lines[i - 1] if i else self._prev_line, book_lines[i], ts, row)
+                    except ValueError:
+                        lines = [book_lines[i - 1] if i else self._prev_line, book_lines[i]]
+                        raise bad_book_row(lines, self.file.levels, self._book_where, row - 1) from None
             else:
                 self._other(k, price, size, side, ts)
             if on_row is not None:
                 on_row(row, book_lines[row - first_row])
         self._prev_line = book_lines[-1]
+        self._last_ts = last
         self.counts.discovered += discovered
+
+    def _duplicate(self, oid: int, row: int) -> None:
+        counts = self.counts
+        counts.duplicates += 1
+        if not counts.first_problem:
+            counts.first_problem = (
+                f"{self._msg_where}, line {row}: order id {oid} added again (already added that day); not applied"
+            )
+
+    def _bad_time(self, secs: list[int], first_row: int) -> DataError:
+        """The first message whose time goes backwards or leaves the window the file's name claims: fatal,
+        because a message cannot be skipped without the orderbook file (one row per message) disagreeing."""
+        f = self.file
+        start = self._base + f.start_ms * _NS_PER_MS
+        last = self._last_ts
+        for i, ts in enumerate(secs):
+            whole, frac = divmod(ts - self._base, NS_PER_SECOND)
+            if not start <= ts <= self._end_ts:
+                why = (
+                    f"time {whole}.{frac:09d} s is outside the window {f.start_ms}-{f.end_ms} ms after midnight "
+                    "that the file's name claims"
+                )
+            elif ts < last:
+                why = f"time {whole}.{frac:09d} s is before the previous message's; LOBSTER messages are in time order"
+            else:
+                last = ts
+                continue
+            return DataError(f"{why}: {self.message_text(first_row + i)!r}", path=self._msg_where, line=first_row + i)
+        return DataError("message times out of order", path=self._msg_where, line=first_row)
 
     def _reveal_flags(self, lines: list[bytes], kinds: list[int], dirs: list[int], first_row: int) -> list[bool]:
         """Per row: may this message have brought a level into view? (A type 2-4 message after which the

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tapeflow.data.lobster import LobsterDecoder, LobsterFile, open_lobster
+from tapeflow.data.lobster import LobsterCounts, LobsterDecoder, LobsterFile, open_lobster
+from tapeflow.data.quality import SourceQuality
 from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
 from tapeflow.model.enums import Aggressor, MarketStatus, Side
 from tapeflow.model.events import Event, TradingStatus
@@ -148,11 +149,46 @@ class _EventSink:
         )
 
 
-def iter_events(path: str | Path | LobsterFile) -> Iterator[Event]:
-    """Stream a LOBSTER zip as tapeflow events (one block of rows in memory at a time)."""
-    lf = path if isinstance(path, LobsterFile) else open_lobster(path)
-    sink = _EventSink(lf.symbol)
-    decoder = LobsterDecoder(lf, sink, on_trade=sink.trade, on_status=sink.status)
-    for _ in decoder.run():
-        yield from sink.events
-        sink.events.clear()
+class LobsterEvents:
+    """A LOBSTER day as an iterable of events that can say afterwards what it read (``quality()``).
+
+    Each iteration reads the file again from the start, with fresh counts: ``quality()`` describes the latest
+    pass, complete once the iteration has ended. A malformed row, a time that goes backwards or leaves the
+    file's window, and a row-count mismatch between the two members are ``DataError`` (the message file and the
+    orderbook file must agree row by row, so nothing can be skipped); an order id added twice is counted in
+    ``duplicates`` and not applied; messages naming orders the file never added (the book the day began with,
+    orders beyond level N) are the format's normal ``OrderDiscovered`` and are counted in ``unknown_ids``.
+    """
+
+    def __init__(self, path: str | Path | LobsterFile) -> None:
+        self.file = path if isinstance(path, LobsterFile) else open_lobster(path)
+        self.counts = LobsterCounts()
+        self._events = 0
+
+    def __iter__(self) -> Iterator[Event]:
+        lf = self.file
+        sink = _EventSink(lf.symbol)
+        decoder = LobsterDecoder(lf, sink, on_trade=sink.trade, on_status=sink.status)
+        self.counts = decoder.counts
+        self._events = 0
+        for _ in decoder.run():
+            self._events += len(sink.events)
+            yield from sink.events
+            sink.events.clear()
+
+    def quality(self) -> SourceQuality:
+        c = self.counts
+        return SourceQuality(
+            source=f"{self.file.path}!{self.file.message_member}",
+            format="lobster",
+            rows=c.rows,
+            events=self._events,
+            duplicates=c.duplicates,
+            unknown_ids=c.discovered,
+            first_problem=c.first_problem,
+        )
+
+
+def iter_events(path: str | Path | LobsterFile) -> LobsterEvents:
+    """A LOBSTER zip as tapeflow events, streamed (one block of rows in memory at a time), with its counts."""
+    return LobsterEvents(path)

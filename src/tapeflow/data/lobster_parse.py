@@ -18,6 +18,7 @@ from typing import IO, Final
 import numpy as np
 import numpy.typing as npt
 
+from tapeflow.data.detect import MAX_LINE, line_too_long
 from tapeflow.data.nytime import NS_PER_SECOND, seconds_column_to_ns
 from tapeflow.model.errors import DataError
 
@@ -32,6 +33,8 @@ _COMMA, _NL, _DOT, _MINUS, _ZERO = 44, 10, 46, 45, 48
 I64 = npt.NDArray[np.int64]
 
 
+_INT64: Final = 1 << 63
+"""Integers must fit a signed 64-bit field: events are stored and compared as int64 downstream."""
 _PAD: Final = 19
 """Widest integer field parsed (digits): what fits an int64."""
 
@@ -110,12 +113,18 @@ def parse_block_fast(block: bytes, rows: int, base: int) -> Columns | None:
 
 
 class LineReader:
-    """Whole lines from a zip member, read in blocks."""
+    """Whole lines from a zip member, read in blocks.
 
-    def __init__(self, stream: IO[bytes], where: str, block: int) -> None:
+    Only an unfinished last line is carried from one read to the next, and it may not grow past ``max_line``
+    bytes: a member without newlines fails after a bounded read instead of being gathered into memory whole.
+    """
+
+    def __init__(self, stream: IO[bytes], where: str, block: int, max_line: int = MAX_LINE) -> None:
         self._stream = stream
         self._where = where
         self._block = block
+        self._max_line = max_line
+        self._read = 0
         self._lines: list[bytes] = []
         self._pos = 0
         self._tail = b""
@@ -126,10 +135,11 @@ class LineReader:
             data = self._stream.read(self._block)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise DataError(f"truncated or corrupt near row {row}: {exc}", path=self._where, line=row) from exc
+        self._read += len(data)
         if not data:
             self.eof = True
             if self._tail.strip():
-                self._lines = [*self._lines[self._pos :], self._tail]
+                self._lines = [*self._lines[self._pos :], self._tail.removesuffix(b"\r")]
                 self._pos = 0
                 self._tail = b""
                 return True
@@ -137,9 +147,11 @@ class LineReader:
         data = self._tail + data
         cut = data.rfind(b"\n") + 1
         self._tail = data[cut:]
+        self._check_tail()
+        data = data[:cut]
         if b"\r" in data:
-            data = data.replace(b"\r", b"")
-        self._lines = self._lines[self._pos :] + data[: cut - 1].split(b"\n") if cut else self._lines[self._pos :]
+            data = data.replace(b"\r\n", b"\n")
+        self._lines = self._lines[self._pos :] + data[:-1].split(b"\n") if cut else self._lines[self._pos :]
         self._pos = 0
         return True
 
@@ -161,12 +173,15 @@ class LineReader:
                 data = self._stream.read(self._block)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
                 raise DataError(f"truncated or corrupt near row {row}: {exc}", path=self._where, line=row) from exc
+            self._read += len(data)
             if data:
-                data = self._tail + data
                 cut = data.rfind(b"\n") + 1
                 if not cut:
-                    self._tail = data
+                    self._tail += data
+                    self._check_tail()
                     continue
+                data = self._tail + data
+                cut += len(self._tail)
                 self._tail = data[cut:]
                 data = data[:cut]
             else:
@@ -174,9 +189,13 @@ class LineReader:
                 if not data.strip():
                     return b"", 0
                 data += b"\n"
-            if b"\r" in data:
-                data = data.replace(b"\r", b"")
+            if b"\r" in data:  # a carriage return ends a line only before its newline; elsewhere it is bad data
+                data = data.replace(b"\r\n", b"\n")
             return data, data.count(b"\n")
+
+    def _check_tail(self) -> None:
+        if len(self._tail) > self._max_line:
+            raise line_too_long(self._where, self._read - len(self._tail), self._max_line)
 
     def take(self, n: int, row: int) -> list[bytes]:
         while len(self._lines) - self._pos < n:
@@ -213,6 +232,8 @@ def _bad_row(lines: list[bytes], where: str, first_row: int) -> DataError:
                     problem = f"has direction {direction}, expected 1 or -1"
                 elif size < 0:
                     problem = f"has a negative size {size}"
+                elif any(abs(int(f)) >= _INT64 for f in fields[1:]):
+                    problem = "has a value that does not fit a 64-bit integer"
         if problem:
             text = line[:120].decode("utf-8", "replace")
             return DataError(f"malformed message row {text!r}: it {problem}", path=where, line=first_row + i)
@@ -236,6 +257,8 @@ def _parse_block(lines: list[bytes], where: str, first_row: int, base: int) -> t
     except ValueError:
         raise _bad_row(lines, where, first_row) from None
     if dirs.count(1) + dirs.count(-1) != n or min(kinds) < 1 or max(kinds) > 7 or min(sizes) < 0:
+        raise _bad_row(lines, where, first_row)
+    if max(map(abs, ids)) >= _INT64 or max(sizes) >= _INT64 or max(map(abs, prices)) >= _INT64:
         raise _bad_row(lines, where, first_row)
     return secs, kinds, ids, sizes, prices, dirs
 

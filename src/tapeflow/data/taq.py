@@ -31,12 +31,14 @@ from tapeflow.data.detect import iter_lines, open_binary, single_member
 from tapeflow.data.lee_ready import LeeReady, LeeReadyStats
 from tapeflow.data.nbbo import NbboBuilder, NbboStats
 from tapeflow.data.nytime import day_base_ns, ny_to_utc_ns
+from tapeflow.data.quality import SourceQuality
 from tapeflow.model.errors import DataError
 from tapeflow.model.market import Quote, Trade
 
 MEMBER: Final = re.compile(r"(?P<day>\d{8})_(?P<symbol>[A-Za-z0-9.\-]+)_(?P<kind>Trade|Quote)_Tick\.csv$", re.I)
 NS_PER_MS: Final = 1_000_000
 _EARLY_MS: Final = 3 * 3600 * 1000
+_DAY_MS: Final = 24 * 3600 * 1000
 
 TRADE_FLAGS: Final = (
     "REGULAR", "CASH", "NEXT_DAY", "SELLER", "YELLOW_FLAG", "INTERMARKET_SWEEP", "OPENING_PRINT", "CLOSING_PRINT",
@@ -65,6 +67,9 @@ class TaqFile(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TaqStats(msgspec.Struct, kw_only=True):
+    rows: int = 0
+    """Non-empty lines of both files: each is exactly one of a trade (kept or ``filtered``), an applied quote
+    (``quotes_applied``), a suspicious or empty quote, ``malformed`` or ``out_of_order``."""
     trade_rows: int = 0
     quote_rows: int = 0
     trades: int = 0
@@ -75,9 +80,12 @@ class TaqStats(msgspec.Struct, kw_only=True):
     suspicious_quotes: int = 0
     """Not applied to the books (AlgoSeek marks them likely erroneous)."""
     not_firm_quotes: int = 0
+    quotes_applied: int = 0
+    """Quote rows applied to an exchange's book (not-firm ones included, their sides emptied)."""
     empty_quotes: int = 0
     malformed: int = 0
     out_of_order: int = 0
+    """Rows whose time went backwards or fell outside the day (0-24 h after midnight); skipped."""
     first_problem: str = ""
     nbbo: NbboStats = msgspec.field(default_factory=NbboStats)
     lee_ready: LeeReadyStats = msgspec.field(default_factory=LeeReadyStats)
@@ -91,13 +99,14 @@ def open_taq(path: str | Path) -> TaqFile:
     if m is None:
         raise DataError(f"{member!r} is not a LEAN tick file (YYYYMMDD_<sym>_Trade_Tick.csv)", path=p)
     d = m["day"]
-    return TaqFile(
-        path=str(p),
-        member=member,
-        symbol=m["symbol"].upper(),
-        day=date(int(d[:4]), int(d[4:6]), int(d[6:])),
-        kind=m["kind"].lower(),
-    )
+    try:
+        day = date(int(d[:4]), int(d[4:6]), int(d[6:]))
+    except ValueError:
+        raise DataError(
+            f"{member!r}: {d!r} in the name is not a calendar date (YYYYMMDD); times are read relative to it",
+            path=p,
+        ) from None
+    return TaqFile(path=str(p), member=member, symbol=m["symbol"].upper(), day=day, kind=m["kind"].lower())
 
 
 def sibling(path: str | Path) -> Path | None:
@@ -115,11 +124,24 @@ def condition_names(flags: int, suspicious: bool = False) -> tuple[str, ...]:
     return (*names, SUSPICIOUS) if suspicious else names
 
 
-_Row = tuple[int, list[bytes]]
+_FLAG: Final = {b"0": False, b"1": True}
+"""AlgoSeek's suspicious-record flag: anything else is a malformed row, not a silent "not suspicious"."""
+
+
+_EXCHANGES: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+"""AlgoSeek's exchange codes: one capital letter."""
+
+
+_Row = tuple[int, int, list[bytes]]
+"""(time in ms after midnight, line number, fields)."""
 
 
 class TaqReader:
-    """One symbol-day of TAQ: trades, quotes or both. ``events()`` may be called once."""
+    """One symbol-day of TAQ: trades, quotes or both, iterable (``events()``) as often as needed.
+
+    Each pass starts from an empty NBBO and fresh counts (``stats`` is reset in place, so whoever holds it reads
+    the latest pass), and ``quality()`` describes that pass.
+    """
 
     def __init__(
         self,
@@ -151,6 +173,7 @@ class TaqReader:
         self.classifier = LeeReady()
         self.stats.nbbo = self.nbbo.stats
         self.stats.lee_ready = self.classifier.stats
+        self._started = False
         self._base = day_base_ns(self.day)
 
     @classmethod
@@ -166,39 +189,84 @@ class TaqReader:
             return self._base + ms * NS_PER_MS
         return ny_to_utc_ns(self.day, ms * NS_PER_MS)
 
-    def _bad(self, f: TaqFile, line: int, why: str) -> None:
+    def quality(self) -> SourceQuality:
+        """The counts of both files so far (complete once ``events()`` is exhausted), in the shared shape."""
+        st = self.stats
+        files = [f"{f.path}!{f.member}" for f in (self.trade_file, self.quote_file) if f is not None]
+        return SourceQuality(
+            source=" + ".join(files),
+            format="taq",
+            rows=st.rows,
+            events=st.trades + st.exchange_quotes + st.nbbo_quotes,
+            malformed=st.malformed,
+            out_of_order=st.out_of_order,
+            first_problem=st.first_problem,
+        )
+
+    def _bad(self, f: TaqFile, line: int, why: str, out_of_order: bool = False) -> None:
+        """Count a skipped row (``strict``: raise instead), remembering the first one's place."""
         if self.strict:
             raise DataError(why, path=f"{f.path}!{f.member}", line=line)
-        self.stats.malformed += 1
+        if out_of_order:
+            self.stats.out_of_order += 1
+        else:
+            self.stats.malformed += 1
         if not self.stats.first_problem:
             self.stats.first_problem = f"{f.path}!{f.member}, line {line}: {why}"
 
     def _rows(self, f: TaqFile | None, width: int) -> Iterator[_Row]:
-        """(ms, fields) of each well-formed row, in file order; out-of-order rows are counted and skipped."""
+        """Each well-formed row in file order; malformed and out-of-order rows are counted and skipped.
+
+        A row is skipped rather than the day refused: one bad line of half a million says nothing about the
+        others, and the count (with the first one's line) says it happened. A file with no row at all is not a
+        day of TAQ and is refused.
+        """
         if f is None:
             return
-        last = -1
+        last = 0
+        st = self.stats
+        before = st.rows
+        day_ms = _DAY_MS
         with open_binary(Path(f.path), f.member) as fh:
             for n, line in enumerate(iter_lines(fh, f"{f.path}!{f.member}"), 1):
+                if not line:  # an empty line (the end of the file); one of spaces is a malformed row
+                    continue
+                st.rows += 1
                 fields = line.split(b",")
                 if len(fields) != width:
-                    if line.strip():
-                        self._bad(f, n, f"expected {width} fields, found {len(fields)}: {line[:80]!r}")
+                    self._bad(f, n, f"expected {width} fields, found {len(fields)}: {line[:80]!r}")
                     continue
                 try:
                     ms = int(fields[0])
                 except ValueError:
                     self._bad(f, n, f"time {fields[0][:20]!r} is not an integer of ms")
                     continue
-                if ms < last:
-                    self.stats.out_of_order += 1
-                    if self.strict:
-                        raise DataError(f"time {ms} ms is before the previous row's {last} ms", path=f.path, line=n)
+                if ms < last or ms >= day_ms:
+                    if 0 <= ms < day_ms:
+                        self._bad(f, n, f"time {ms} ms is before the previous row's {last} ms", True)
+                    else:
+                        self._bad(f, n, f"time {ms} ms is outside the day (0-{_DAY_MS} ms after midnight)", True)
                     continue
                 last = ms
-                yield ms, fields
+                yield ms, n, fields
+        if st.rows == before:
+            raise DataError("the file has no rows; a LEAN tick file holds at least one", path=f"{f.path}!{f.member}")
+
+    def __iter__(self) -> Iterator[Trade | Quote]:
+        return self.events()
+
+    def _new_pass(self) -> None:
+        """Fresh NBBO, classifier and counts for a second pass; the stats object itself stays the same."""
+        self.nbbo = NbboBuilder()
+        self.classifier = LeeReady()
+        fresh = TaqStats(nbbo=self.nbbo.stats, lee_ready=self.classifier.stats)
+        for name in self.stats.__struct_fields__:
+            setattr(self.stats, name, getattr(fresh, name))
 
     def events(self) -> Iterator[Trade | Quote]:
+        if self._started:
+            self._new_pass()
+        self._started = True
         trades = self._rows(self.trade_file, 6)
         quotes = _paired(self._rows(self.quote_file, 8))
         t = next(trades, None)
@@ -219,7 +287,7 @@ class TaqReader:
         self.nbbo.finish(self.ts(last_ms))
 
     def _trade(self, row: _Row) -> Trade | None:
-        ms, fields = row
+        ms, n, fields = row
         st = self.stats
         st.trade_rows += 1
         f = self.trade_file
@@ -228,13 +296,13 @@ class TaqReader:
             price = int(fields[1])
             size = int(fields[2])
             flags = int(fields[4], 16)
-            suspicious = fields[5].strip() == b"1"
+            suspicious = _FLAG[fields[5].strip()]
             venue = fields[3].decode("ascii").strip()
-        except (ValueError, UnicodeDecodeError):
-            self._bad(f, st.trade_rows, f"unreadable trade row {b','.join(fields)[:80]!r}")
+        except (ValueError, UnicodeDecodeError, KeyError):
+            self._bad(f, n, f"unreadable trade row {b','.join(fields)[:80]!r}")
             return None
-        if price <= 0 or size <= 0 or len(venue) != 1:
-            self._bad(f, st.trade_rows, f"price, size or exchange out of range: {b','.join(fields)[:80]!r}")
+        if price <= 0 or size <= 0 or flags < 0 or (price | size | flags) >> 63 or venue not in _EXCHANGES:
+            self._bad(f, n, f"price, size, conditions or exchange out of range: {b','.join(fields)[:80]!r}")
             return None
         nb = self.nbbo
         aggressor = self.classifier.classify(price, nb.bid_price, nb.ask_price, update_tick=not suspicious)
@@ -257,8 +325,9 @@ class TaqReader:
             conditions=conditions,
         )
 
-    def _side(self, fields: list[bytes], n: int) -> tuple[str, int, int, int, int] | None:
+    def _side(self, row: _Row) -> tuple[str, int, int, int, int] | None:
         """(exchange, bid, bid size, ask, ask size) of a usable quote row, after counting what is not."""
+        _, n, fields = row
         st = self.stats
         f = self.quote_file
         assert f is not None
@@ -266,11 +335,11 @@ class TaqReader:
             bp, bs, ap, az = int(fields[1]), int(fields[2]), int(fields[3]), int(fields[4])
             venue = fields[5].decode("ascii").strip()
             cond = int(fields[6], 16)
-            suspicious = fields[7].strip() == b"1"
-        except (ValueError, UnicodeDecodeError):
+            suspicious = _FLAG[fields[7].strip()]
+        except (ValueError, UnicodeDecodeError, KeyError):
             self._bad(f, n, f"unreadable quote row {b','.join(fields)[:80]!r}")
             return None
-        if min(bp, bs, ap, az) < 0 or len(venue) != 1 or not "A" <= venue <= "Z":
+        if min(bp, bs, ap, az, cond) < 0 or (bp | bs | ap | az | cond) >> 63 or venue not in _EXCHANGES:
             self._bad(f, n, f"price, size or exchange out of range: {b','.join(fields)[:80]!r}")
             return None
         if suspicious:
@@ -279,6 +348,7 @@ class TaqReader:
         if not (bp or bs or ap or az):
             st.empty_quotes += 1
             return None
+        st.quotes_applied += 1
         if cond & _NOT_FIRM:
             st.not_firm_quotes += 1
             bp = bs = 0 if bp or bs else -1
@@ -296,11 +366,11 @@ class TaqReader:
         top = self.quotes_are == "top"
         changed = False
         venues: list[str] = []
-        for fields in (first, second):
-            if fields is None:
+        for quote_row in (first, second):
+            if quote_row is None:
                 continue
             st.quote_rows += 1
-            side = self._side(fields, st.quote_rows)
+            side = self._side(quote_row)
             if side is None:
                 continue
             venue, bp, bs, ap, az = side
@@ -340,7 +410,7 @@ class TaqReader:
             )
 
 
-_Pair = tuple[int, list[bytes], list[bytes] | None]
+_Pair = tuple[int, _Row, _Row | None]
 
 
 def _paired(rows: Iterator[_Row]) -> Iterator[_Pair]:
@@ -352,20 +422,20 @@ def _paired(rows: Iterator[_Row]) -> Iterator[_Pair]:
     pending: _Row | None = None
     for row in rows:
         if pending is not None:
-            f = row[1]
+            f = row[2]
             if row[0] == pending[0] and f[1] == b"0" and f[2] == b"0":
-                yield pending[0], pending[1], f
+                yield pending[0], pending, row
                 pending = None
                 continue
-            yield pending[0], pending[1], None
+            yield pending[0], pending, None
             pending = None
-        f = row[1]
+        f = row[2]
         if f[3] == b"0" and f[4] == b"0" and f[1] != b"0":
             pending = row
         else:
-            yield row[0], f, None
+            yield row[0], row, None
     if pending is not None:
-        yield pending[0], pending[1], None
+        yield pending[0], pending, None
 
 
 def read_taq(path: str | Path, **kwargs: object) -> Iterator[Trade | Quote]:
