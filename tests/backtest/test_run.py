@@ -61,7 +61,7 @@ def test_one_bad_add_that_crosses_the_book_is_reported_as_crossed_episodes_and_a
     (book,) = report["summary"]["books"]
     assert book["symbol"] == "AAPL" and book["crossings"] >= 1 and book["crossed_ns"] > 0
     (source,) = report["summary"]["data"]
-    assert source["format"] == "lobster" and source["rows"] == source["events"] == 30_000
+    assert source["format"] == "lobster" and source["events"] == 30_000 and source["rows"] >= 20_000
     code, text = _backtest(str(cfg))
     assert code == 0
     warning = text.find("DATA ANOMALIES, results may be wrong: AAPL book: 5 crossing episodes")

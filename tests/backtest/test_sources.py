@@ -8,20 +8,31 @@ import pytest
 
 from tapeflow.backtest.config import DataConfig
 from tapeflow.backtest.sources import build_sources
+from tapeflow.config import SyntheticConfig
 from tapeflow.data.quality import QualityReporter, SourceQuality
 
 NVDA = "backtrader-yahoo-daily/nvda-1999-2014.txt.gz"
 
 
-def test_a_reader_without_quality_is_counted_by_what_it_yields_after_limit_and_filters(data_dir: Path) -> None:
+def test_a_source_without_reader_counts_is_counted_by_what_it_yields_after_the_limit() -> None:
+    cfg = SyntheticConfig(symbols=("AAA", "BBB"), events_per_symbol=500)
+    sources, level, total = build_sources(DataConfig(kind="synthetic", synthetic=cfg, limit=100))
+    assert level == "L2" and total == 200 and len(sources) == 2
+    for name, source in zip(("AAA", "BBB"), sources, strict=True):
+        assert isinstance(source, QualityReporter)
+        assert source.quality() == SourceQuality(source=f"synthetic:{name}", format="synthetic")
+        assert len(list(source)) == 100
+        q = source.quality()
+        assert (q.rows, q.events, q.anomalies) == (100, 100, 0)
+
+
+def test_the_lobster_reader_reports_what_a_limited_run_consumed(data_dir: Path) -> None:
     path = data_dir / "lobster-samples-2012-06-21" / "LOBSTER_SampleFile_AMZN_2012-06-21_1.zip"
-    sources, level, total = build_sources(DataConfig(kind="lobster", paths=[str(path)], limit=100))
-    (source,) = sources
+    (source,), level, total = build_sources(DataConfig(kind="lobster", paths=[str(path)], limit=100))
     assert level == "L3" and total == 100 and isinstance(source, QualityReporter)
-    assert source.quality() == SourceQuality(source=str(path), format="lobster")
     assert len(list(source)) == 100
     q = source.quality()
-    assert (q.rows, q.events, q.anomalies) == (100, 100, 0)
+    assert q.format == "lobster" and q.events == 100 and q.rows >= 1 and q.anomalies == 0
 
 
 def test_a_reader_that_reports_quality_is_asked_directly_without_a_change_here(
@@ -39,14 +50,3 @@ def test_a_reader_that_reports_quality_is_asked_directly_without_a_change_here(
     monkeypatch.setattr(bars, "BarReader", CountingBarReader)
     (source,), _, _ = build_sources(DataConfig(kind="bars", paths=[str(data_dir / NVDA)]))
     assert isinstance(source, QualityReporter) and source.quality() is answer
-
-
-def test_bar_sources_without_reader_quality_still_report_their_events(data_dir: Path) -> None:
-    from tapeflow.data import bars
-
-    if hasattr(bars.BarReader, "quality"):
-        pytest.skip("the bar reader reports its own quality now: covered by the test above")
-    (source,), _, _ = build_sources(DataConfig(kind="bars", paths=[str(data_dir / NVDA)]))
-    assert isinstance(source, QualityReporter)
-    events = sum(1 for _ in source)
-    assert events == 4_012 and source.quality().events == events

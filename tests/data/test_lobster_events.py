@@ -29,7 +29,7 @@ def test_real_day_quality_counts_every_row_and_event_and_no_anomaly_but_discover
     q = reader.quality()
     assert (q.format, q.rows, q.events) == ("lobster", 49_482, n)
     assert q.source == f"{path}!GOOG_2012-06-21_34200000_57600000_message_1.csv"
-    assert q.unknown_ids == reader.counts.discovered > 0 and q.anomalies == q.unknown_ids
+    assert q.discovered == reader.counts.discovered > 0 and q.unknown_ids == 0 and q.anomalies == 0
     assert q.first_problem == ""
 
 

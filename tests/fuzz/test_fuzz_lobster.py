@@ -106,7 +106,7 @@ def day(request: pytest.FixtureRequest, data_dir: Path, tmp_path_factory: pytest
     assert len(members) == 2
     folder = tmp_path_factory.mktemp("lobster")
     events, quality, error = _read(write_zip(folder / request.param, members))
-    assert error is None and events is not None and quality.rows == ROWS and quality.anomalies == quality.unknown_ids
+    assert error is None and events is not None and quality.rows == ROWS and quality.anomalies == 0
     return Day(folder / request.param, members, events)
 
 

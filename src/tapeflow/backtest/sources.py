@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from tapeflow.backtest.config import DataConfig
 from tapeflow.backtest.strategies import STRATEGIES, build_strategy
 from tapeflow.data.quality import CountedSource, QualityReporter, SourceQuality
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
+
+if TYPE_CHECKING:
+    from tapeflow.data.bars import BarReader
 
 __all__ = ["STRATEGIES", "build_sources", "build_strategy"]
 
@@ -96,12 +98,10 @@ def _reporter(events: Iterable[Event], reader: object, name: str, fmt: str) -> Q
     return CountedSource(events, name, fmt)
 
 
-def _bar_reader(path: Path) -> Any:
-    try:
-        bars = importlib.import_module("tapeflow.data.bars")
-    except ImportError as exc:  # pragma: no cover - the bar readers ship with the data issue
-        raise ConfigError("bar data needs tapeflow.data.bars, which this install does not have", field="data") from exc
-    return bars.BarReader(path)
+def _bar_reader(path: Path) -> BarReader:
+    from tapeflow.data.bars import BarReader
+
+    return BarReader(path)
 
 
 def _only(source: Iterable[Event], keep: frozenset[str]) -> Iterator[Event]:

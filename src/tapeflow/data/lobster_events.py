@@ -15,6 +15,7 @@ missing cancel is made explicit as an ``OrderReduced`` just before the ``OrderDe
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from operator import length_hint
 from pathlib import Path
 
 from tapeflow.data.lobster import LobsterCounts, LobsterDecoder, LobsterFile, open_lobster
@@ -157,7 +158,7 @@ class LobsterEvents:
     file's window, and a row-count mismatch between the two members are ``DataError`` (the message file and the
     orderbook file must agree row by row, so nothing can be skipped); an order id added twice is counted in
     ``duplicates`` and not applied; messages naming orders the file never added (the book the day began with,
-    orders beyond level N) are the format's normal ``OrderDiscovered`` and are counted in ``unknown_ids``.
+    orders beyond level N) are the format's normal ``OrderDiscovered``, counted in ``discovered``, not an anomaly.
     """
 
     def __init__(self, path: str | Path | LobsterFile) -> None:
@@ -171,10 +172,16 @@ class LobsterEvents:
         decoder = LobsterDecoder(lf, sink, on_trade=sink.trade, on_status=sink.status)
         self.counts = decoder.counts
         self._events = 0
-        for _ in decoder.run():
-            self._events += len(sink.events)
-            yield from sink.events
-            sink.events.clear()
+        batch: Iterator[Event] = iter(())
+        try:
+            for _ in decoder.run():
+                self._events += len(sink.events)
+                batch = iter(sink.events)
+                yield from batch
+                sink.events.clear()
+        finally:
+            # a consumer that stops early (``islice``, an error) did not get the rest of the batch
+            self._events -= length_hint(batch)
 
     def quality(self) -> SourceQuality:
         c = self.counts
@@ -184,7 +191,7 @@ class LobsterEvents:
             rows=c.rows,
             events=self._events,
             duplicates=c.duplicates,
-            unknown_ids=c.discovered,
+            discovered=c.discovered,
             first_problem=c.first_problem,
         )
 

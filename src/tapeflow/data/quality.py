@@ -39,6 +39,9 @@ class SourceQuality(msgspec.Struct, kw_only=True):
     unknown_ids: int = 0
     """Records that refer to an order id the reader never saw added; counted, handled as the format says."""
     first_problem: str = ""
+    discovered: int = 0
+    """Orders first seen after they were added (the book a LOBSTER day opens with, orders beyond its level N): the
+    format's normal way, handled as ``OrderDiscovered``, and not an anomaly."""
     """Where the first anomaly was and what it was (file, member, line or byte offset): the place to look."""
 
     @property
