@@ -144,6 +144,10 @@ class RiskEngine:
         ):
             return
         if type(command) is CancelOrder:
+            # the message bucket refills to the cancel's own time before it spends: from the time of the last
+            # order it would spend from the bucket as it was before a pause, and the refill after the pause
+            # (capped at the burst) would erase that spend, letting a burst plus a cancel through at once
+            self.context.now = now
             for hook in self._cancel_hooks:
                 hook(command)
             self.passed += 1
