@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import json
@@ -136,7 +137,7 @@ def test_an_unwritable_state_path_halts(kind: str, depth: int, error: int, exist
                 path.write_bytes(encode_state(existing))
         refusal = OSError(error, "refused by the disk")
         with (
-            mock.patch("tempfile.mkstemp", side_effect=refusal) if kind == "refused" else mock.MagicMock(),
+            mock.patch("tempfile.mkstemp", side_effect=refusal) if kind == "refused" else contextlib.nullcontext(),
             pytest.raises(ConfigError) as info,
         ):
             KillSwitch(path)
