@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from tapeflow.book.view import BookBase
 from tapeflow.model.enums import MarketStatus, OrderType, Side
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.risk import account_rules as acc
@@ -190,7 +191,7 @@ def compile_check(
 
     check_stale = stale_rule is not None
     check_crossed = crossed_rule is not None
-    check_trust = check_stale and check_crossed  # one property read for both (``trustworthy``)
+    check_book = check_stale or check_crossed
     check_collar = collar is not None
     spread_bps = _lim(collar.max_spread_bps) if collar is not None else BIG
     books = ctx.books
@@ -270,11 +271,13 @@ def compile_check(
         is_buy = o.side is buy
         book = books.book(symbol) if need_book else None  # type: ignore[union-attr]
         if book is not None:
-            if check_trust:
-                if not book.trustworthy:
+            if check_book:
+                if isinstance(book, BookBase):  # L2 and L3: the flags themselves, not two property calls
+                    health = book.integrity
+                    if (check_stale and health.stale) or (check_crossed and health.crossed):
+                        return 0
+                elif (check_stale and book.stale) or (check_crossed and book.crossed):
                     return 0
-            elif (check_stale and book.stale) or (check_crossed and book.crossed):
-                return 0
             bid, ask = book.best_bid, book.best_ask
         else:
             bid = ask = 0
