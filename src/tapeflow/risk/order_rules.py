@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tapeflow.book.view import BookBase
 from tapeflow.model.enums import MarketStatus, OrderType, Side
 from tapeflow.model.instruments import RULE_612, TickRule
 from tapeflow.model.orders import SubmitOrder
@@ -210,7 +211,7 @@ class StaleBook(Rule):
     def check(self, command: SubmitOrder) -> Violation | None:
         books = self.ctx.books
         book = books.book(command.symbol) if books is not None else None
-        if book is not None and book.stale:
+        if book is not None and (book.integrity.stale if isinstance(book, BookBase) else book.stale):
             return Violation(reason=f"the {command.symbol} book is stale (sequence gap not yet repaired)")
         return None
 
@@ -233,7 +234,7 @@ class CrossedBook(Rule):
     def check(self, command: SubmitOrder) -> Violation | None:
         books = self.ctx.books
         book = books.book(command.symbol) if books is not None else None
-        if book is not None and book.crossed:
+        if book is not None and (book.integrity.crossed if isinstance(book, BookBase) else book.crossed):
             bid, ask = price_to_str(book.best_bid), price_to_str(book.best_ask)
             return Violation(
                 reason=f"the {command.symbol} book is crossed (bid {bid} >= ask {ask}); wait until it uncrosses",
