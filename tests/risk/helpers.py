@@ -20,13 +20,22 @@ MS = 1_000_000
 SYM = "AAPL"
 BID = 1_000_000  # $100.00
 ASK = 1_000_100  # $100.01
+FUSED_DEFAULT = True
+"""What a ``Rig`` built without ``fused=`` uses; the ``risk_path`` fixture (``conftest.py``) switches it."""
 
 
 class FakeBook:
-    def __init__(self, bid: int = BID, ask: int = ASK, stale: bool = False) -> None:
+    """Best prices and integrity flags; ``crossed`` is set by hand, as a real book's integrity would set it."""
+
+    def __init__(self, bid: int = BID, ask: int = ASK, stale: bool = False, crossed: bool = False) -> None:
         self.best_bid = bid
         self.best_ask = ask
         self.stale = stale
+        self.crossed = crossed
+
+    @property
+    def trustworthy(self) -> bool:
+        return not self.stale and not self.crossed
 
 
 class FakeBooks:
@@ -79,7 +88,7 @@ class Rig:
         books: FakeBooks | None = None,
         portfolio: FakePortfolio | None = None,
         start: int = T0,
-        fused: bool = True,
+        fused: bool | None = None,
     ) -> None:
         self.config = config or RiskConfig()
         self.venue = RecordingVenue()
@@ -93,7 +102,7 @@ class Rig:
             context=self.ctx,
             kill_switch=build_kill_switch(self.config),
             trips=build_trips(self.config),
-            fused=fused,
+            fused=FUSED_DEFAULT if fused is None else fused,
         )
         self.kernel = Kernel()
         self.seen: list[Event] = []

@@ -10,6 +10,8 @@ from tapeflow.risk.config import AccountChecks, FlowChecks, OrderChecks
 from tests.risk.helpers import ASK, BID, MS, SYM, FakePortfolio, Rig
 from tests.risk.test_rules import OFF_ACCOUNT, OFF_FLOW, OFF_ORDER, cfg, one
 
+pytestmark = pytest.mark.usefixtures("risk_path")  # every test through both paths (conftest.py)
+
 LOCATED = OrderChecks(max_quantity=None, max_notional_usd=None, collar_bps=None, locates={SYM: 1_000_000})
 
 
@@ -134,6 +136,34 @@ def test_message_rate_counts_cancels_but_never_refuses_them() -> None:
     cancels = [c for c in rig.venue.sent if type(c).__name__ == "CancelOrder"]
     assert len(cancels) == 3
     assert one(rig, quantity=101) == "message_rate"
+
+
+THROTTLES = {
+    "message_rate": {"messages_per_second": 1, "message_burst": 2},
+    "strategy_order_rate": {"strategy_orders_per_second": 1, "strategy_burst": 2},
+    "symbol_order_rate": {"symbol_orders_per_second": 1, "symbol_burst": 2},
+}
+
+
+@pytest.mark.parametrize("throttle", sorted(THROTTLES))
+def test_throttle_refills_to_its_burst_not_past_it_after_idle(throttle: str) -> None:
+    """Rate 1/s, burst 2: one order, 10 s idle, then three orders at once: the bucket holds 2, the third is refused."""
+    rig = Rig(cfg(flow=flow(**THROTTLES[throttle])))
+    t = rig.kernel.now
+    assert one(rig, quantity=100, at=t) is None
+    later = t + 10_000 * MS
+    assert [one(rig, quantity=101 + i, at=later) for i in range(3)] == [None, None, throttle]
+
+
+def test_message_rate_cancel_after_idle_spends_a_refilled_token() -> None:
+    """A cancel is counted at its own time: after 10 s idle the bucket is full (2), the cancel spends one, so only
+    one order passes at that instant (the cancel must not spend from the bucket as it was before the pause)."""
+    rig = Rig(cfg(flow=flow(messages_per_second=1, message_burst=2)))
+    t = rig.kernel.now
+    first = rig.submit(quantity=100, at=t)
+    later = t + 10_000 * MS
+    rig.cancel(first.client_order_id, at=later)
+    assert [one(rig, quantity=101 + i, at=later) for i in range(2)] == [None, "message_rate"]
 
 
 @pytest.mark.parametrize(("gap_ms", "rule"), [(99, "duplicate_order"), (100, None), (101, None)])

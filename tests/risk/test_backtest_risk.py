@@ -60,3 +60,16 @@ def test_no_risk_section_runs_the_default_rules(tmp_path: Path) -> None:
 def test_risk_off_builds_no_configured_rules(tmp_path: Path) -> None:
     engine = run(tmp_path, 'risk = "off"\n' + CONFIG)
     assert engine["risk_rejections_by_rule"] == {} and engine["risk_rejected"] == 0
+
+
+def test_unwritable_kill_switch_state_path_is_one_line_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("a file where a directory should be")
+    state = tmp_path / "plain" / "kill.json"
+    path = tmp_path / "bt.toml"
+    path.write_text(CONFIG + f'\n[risk.kill_switch]\nstate_file = "{state}"\n')
+    result = CliRunner().invoke(app, ["backtest", str(path), "--json"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: {state}: field `risk.kill_switch.state_file`: the kill switch state cannot be written there "
+        "(a parent of it is a file, not a directory); point it at a file in a writable directory\n"
+    )

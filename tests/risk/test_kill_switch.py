@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -10,10 +12,13 @@ from typer.testing import CliRunner
 
 from tapeflow.cli import app
 from tapeflow.model import CancelOrder, ConfigError, RiskRejected, Side
-from tapeflow.model.risk_events import KillSwitchChanged, SetKillSwitch
+from tapeflow.model.risk_events import KillSwitchChanged, KillSwitchPersistFailed, SetKillSwitch
 from tapeflow.risk.config import KillSwitchConfig, OrderChecks
+from tapeflow.risk.killswitch import INVALID, KillSwitchState, read_state
 from tests.risk.helpers import MS, FakePortfolio, Rig
 from tests.risk.test_rules import OFF_KILL, cfg, one
+
+pytestmark = pytest.mark.usefixtures("risk_path")  # every test through both paths (conftest.py)
 
 
 def kill_cfg(tmp_path: Path, **kw: object) -> KillSwitchConfig:
@@ -58,10 +63,142 @@ def test_kill_switch_survives_a_restart_until_reset(tmp_path: Path) -> None:
     assert kills(third) == [] and one(third) is None
 
 
-def test_unreadable_state_file_refuses_to_start(tmp_path: Path) -> None:
-    (tmp_path / "kill.json").write_text("{not json")
-    with pytest.raises(ConfigError, match=r"kill\.json.*unreadable"):
-        Rig(cfg(kill_switch=kill_cfg(tmp_path)))
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "Input data was truncated"),
+        (b"{not json", "JSON is malformed"),
+        (b'{"version": 1, "engaged": false, "reason": "", "source": "", "ru', "truncated"),
+        (b'{"version": 1, "engaged": "false", "reason": "", "source": "", "rule": "", "ts": 0}', "Expected `bool`"),
+        (b'{"version": 2, "engaged": false, "reason": "", "source": "", "rule": "", "ts": 0}', "Invalid enum value 2"),
+        (b'{"version": 1, "reason": "", "source": "", "rule": "", "ts": 0}', "missing required field `engaged`"),
+        (b'{"engaged": false, "reason": "", "source": "", "rule": "", "ts": 0}', "missing required field `version`"),
+        (b'{"version": 1, "engaged": false, "reason": "", "source": "", "rule": "", "ts": -1}', "Expected `int` >= 0"),
+    ],
+)
+def test_invalid_state_file_starts_engaged_and_names_the_problem(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, content: bytes, problem: str
+) -> None:
+    (tmp_path / "kill.json").write_bytes(content)
+    with caplog.at_level(logging.ERROR, logger="tapeflow.risk.engine"):
+        rig = Rig(cfg(kill_switch=kill_cfg(tmp_path)))
+    [event] = kills(rig)
+    assert (event.engaged, event.source) == (True, "restored")
+    assert event.reason.startswith(f"kill switch state file {tmp_path / 'kill.json'} is not a valid state (")
+    assert problem in event.reason and event.reason.endswith("engaged until reset on purpose")
+    assert rig.engine.kill_switch.state.source == INVALID
+    assert one(rig) == "kill_switch"
+    assert [r.message for r in caplog.records] == [event.reason]
+
+
+def test_invalid_state_file_is_replaced_by_a_deliberate_reset(tmp_path: Path) -> None:
+    (tmp_path / "kill.json").write_bytes(b"\x00garbage")
+    rig = Rig(cfg(kill_switch=kill_cfg(tmp_path)))
+    assert rig.engine.reset_kill_switch("file checked, it was a disk error")
+    assert one(rig) is None
+    assert read_state(tmp_path / "kill.json").engaged is False
+
+
+@pytest.mark.parametrize("where", ["directory", "under_a_file"])
+def test_unwritable_state_path_refuses_the_start_in_one_line(tmp_path: Path, where: str) -> None:
+    if where == "directory":
+        state = tmp_path / "kill.json"
+        state.mkdir()
+        why = "it is a directory"
+    else:
+        (tmp_path / "plain").write_text("a file, not a directory")
+        state = tmp_path / "plain" / "kill.json"
+        why = "a parent of it is a file, not a directory"
+    config = cfg(kill_switch=KillSwitchConfig(runaway_orders=None, max_rejects=None, state_file=str(state)))
+    with pytest.raises(ConfigError) as info:
+        Rig(config)
+    assert str(info.value) == (
+        f"{state}: field `risk.kill_switch.state_file`: the kill switch state cannot be written there ({why}); "
+        "point it at a file in a writable directory"
+    )
+    assert read_state(state).engaged  # and a reader of that path would see it engaged, never off
+
+
+def test_engage_cancels_first_and_a_failed_write_keeps_it_engaged_with_an_alarm(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The state file's place is taken by a directory after the start (as a disk going read-only would): the
+    write fails, yet orders are refused, open ones are cancelled, and the failure is an event and an error log."""
+    rig = Rig(cfg(kill_switch=kill_cfg(tmp_path)))
+    resting = rig.submit(quantity=100)
+    (tmp_path / "kill.json").mkdir()
+    with caplog.at_level(logging.ERROR, logger="tapeflow.risk.engine"):
+        assert rig.engine.kill("desk saw a loop")
+    rig.kernel.advance(rig.kernel.now)
+    [cancel] = [c for c in rig.venue.sent if isinstance(c, CancelOrder)]
+    assert cancel.client_order_id == resting.client_order_id
+    [failed] = [e for e in rig.seen if isinstance(e, KillSwitchPersistFailed)]
+    assert (failed.path, failed.action, failed.engaged) == (str(tmp_path / "kill.json"), "engage", True)
+    assert failed.error.startswith("Is a directory")
+    [changed] = kills(rig)
+    assert rig.seen.index(changed) < rig.seen.index(failed)  # recorded as engaged, then the alarm
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert "kill switch state not written" in caplog.records[0].getMessage()
+    assert "stays engaged" in caplog.records[0].getMessage()
+    assert rig.engine.kill_switch.engaged and one(rig, quantity=101) == "kill_switch"
+    assert rig.engine.stats()["kill_switch"]["persist_failures"] == 1
+
+
+def test_engage_survives_any_write_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = Rig(cfg(kill_switch=kill_cfg(tmp_path)))
+    rig.submit(quantity=100)
+
+    def full_disk(path: object, state: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("tapeflow.risk.killswitch.write_state", full_disk)
+    assert rig.engine.kill("runaway")
+    rig.kernel.advance(rig.kernel.now)
+    assert sum(isinstance(c, CancelOrder) for c in rig.venue.sent) == 1
+    [failed] = [e for e in rig.seen if isinstance(e, KillSwitchPersistFailed)]
+    assert failed.error == f"No space left on device: {tmp_path / 'kill.json'}"
+    assert one(rig, quantity=101) == "kill_switch"
+
+
+def test_a_reset_that_cannot_be_written_does_not_release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = Rig(cfg(kill_switch=kill_cfg(tmp_path)))
+    rig.engine.kill("stop")
+
+    def read_only(path: object, state: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr("tapeflow.risk.killswitch.write_state", read_only)
+    assert not rig.engine.reset_kill_switch("resume")
+    rig.kernel.advance(rig.kernel.now)
+    [failed] = [e for e in rig.seen if isinstance(e, KillSwitchPersistFailed)]
+    assert (failed.action, failed.engaged) == ("reset", True)
+    assert one(rig) == "kill_switch"
+    assert read_state(tmp_path / "kill.json").engaged  # the file still says engaged too
+
+
+def test_cli_status_shows_an_invalid_state_as_engaged_and_engage_repairs_it(tmp_path: Path) -> None:
+    state = tmp_path / "kill.json"
+    state.write_text('{"engaged": false}')  # not a complete state: never read as off
+    runner = CliRunner()
+    result = runner.invoke(app, ["kill", "--state", str(state), "--status", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert (shown["engaged"], shown["source"]) == (True, INVALID)
+    assert runner.invoke(app, ["kill", "--state", str(state), "-r", "desk"]).exit_code == 0
+    assert read_state(state) == KillSwitchState(
+        engaged=True, reason="desk", source="manual:cli", ts=read_state(state).ts
+    )
+
+
+def test_cli_kill_on_an_unwritable_path_is_one_line_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("x")
+    state = tmp_path / "plain" / "kill.json"
+    result = CliRunner().invoke(app, ["kill", "--state", str(state), "-r", "stop"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: {state}: cannot write: a parent of it is a file, not a directory; "
+        "pass a --state path in a writable directory\n"
+    )
 
 
 def test_signal_file_engages_at_the_next_check(tmp_path: Path) -> None:

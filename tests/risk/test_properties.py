@@ -6,12 +6,15 @@ test checks every command the venue received against the limits from outside the
 
 from __future__ import annotations
 
+from fractions import Fraction
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapeflow.model import OrderType, Side, SubmitOrder
+from tapeflow.model import CancelOrder, OrderType, Side, SubmitOrder
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig
-from tests.risk.helpers import ASK, BID, MS, SYM, FakePortfolio, Rig
+from tests.risk.helpers import ASK, BID, MS, SYM, FakeBook, FakeBooks, FakePortfolio, Rig
 
 orders = st.lists(
     st.tuples(
@@ -91,3 +94,91 @@ def test_no_order_breaking_a_limit_reaches_the_venue(
         )
         assert abs(projected) <= max_position or reducing
     assert all(isinstance(c, SubmitOrder) for c in rig.venue.sent)
+
+
+class _Bucket:
+    """The throttle's meaning, written independently of ``flow_rules``: ``burst`` tokens, ``rate`` a second."""
+
+    def __init__(self, rate: int | None, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens: Fraction = Fraction(burst)
+        self.last: int | None = None
+
+    def at(self, t: int) -> Fraction:
+        if self.rate is None:
+            return Fraction(10**9)
+        if self.last is not None and t > self.last:
+            self.tokens = min(Fraction(self.burst), self.tokens + Fraction((t - self.last) * self.rate, 10**9))
+        if self.last is None or t > self.last:
+            self.last = t
+        return self.tokens
+
+    def spend(self) -> None:
+        self.tokens -= 1
+
+
+throttle = st.tuples(st.one_of(st.none(), st.integers(1, 5)), st.integers(1, 6))
+flow_commands = st.lists(
+    st.tuples(
+        st.sampled_from(["submit", "submit", "submit", "cancel"]),
+        st.sampled_from(["AAPL", "MSFT"]),
+        st.one_of(st.integers(0, 400), st.sampled_from([2_000, 10_000])),  # ms since the previous command
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@pytest.mark.usefixtures("risk_path")
+@settings(max_examples=100, deadline=None)
+@given(commands=flow_commands, message=throttle, strategy=throttle, symbol=throttle)
+def test_every_throttle_holds_whichever_binds(
+    commands: list[tuple[str, str, int]],
+    message: tuple[int | None, int],
+    strategy: tuple[int | None, int],
+    symbol: tuple[int | None, int],
+) -> None:
+    """Rates and bursts drawn independently, so a throttle that is not the binding one is still exercised; cancels
+    spend a message token when there is one. A passed order had a token in every bucket; a throttle refusal had
+    none in the bucket it names."""
+    config = RiskConfig(
+        order=OrderChecks(max_quantity=None, max_notional_usd=None, collar_bps=None),
+        account=AccountChecks(max_position=None, initial_margin_bps=None),
+        flow=FlowChecks(
+            messages_per_second=message[0],
+            message_burst=message[1],
+            strategy_orders_per_second=strategy[0],
+            strategy_burst=strategy[1],
+            symbol_orders_per_second=symbol[0],
+            symbol_burst=symbol[1],
+            duplicate_window_ms=None,
+            max_open_orders=None,
+            max_open_orders_total=None,
+        ),
+        kill_switch=KillSwitchConfig(runaway_orders=None, max_rejects=None),
+    )
+    rig = Rig(config, books=FakeBooks(AAPL=FakeBook(), MSFT=FakeBook()))
+    msg, strat = _Bucket(*message), _Bucket(*strategy)
+    by_symbol = {s: _Bucket(*symbol) for s in ("AAPL", "MSFT")}
+    t = rig.kernel.now
+    refused = {"message_rate": 0, "strategy_order_rate": 0, "symbol_order_rate": 0}
+    for kind, sym, gap in commands:
+        t += gap * MS
+        if kind == "cancel":
+            rig.cancel("o1", at=t)  # known or not, a cancel passes and counts
+            if msg.at(t) >= 1:
+                msg.spend()
+            continue
+        tokens = (msg.at(t), strat.at(t), by_symbol[sym].at(t))
+        cmd = rig.submit(100, BID, Side.BUY, at=t, symbol=sym)
+        if rig.passed(cmd):
+            assert min(tokens) >= 1
+            msg.spend()
+            strat.spend()
+            by_symbol[sym].spend()
+        else:
+            rule = rig.last_rule()
+            assert rule in refused
+            refused[rule] += 1
+            assert tokens[list(refused).index(rule)] < 1
+    assert sum(isinstance(c, CancelOrder) for c in rig.venue.sent) == sum(k == "cancel" for k, _, _ in commands)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tapeflow.book.l2 import L2Book
 from tapeflow.model import MarketStatus, RiskRejected, Side, TradingStatus
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig, SymbolLimits
 from tests.risk.helpers import ASK, BID, SYM, FakeBook, FakeBooks, FakePortfolio, Rig
+
+pytestmark = pytest.mark.usefixtures("risk_path")  # every test through both paths (conftest.py)
 
 OFF_ORDER = OrderChecks(max_quantity=None, max_notional_usd=None, collar_bps=None, max_spread_bps=None)
 OFF_ACCOUNT = AccountChecks(max_position=None, initial_margin_bps=None)
@@ -171,6 +174,56 @@ def test_one_sided_or_stale_book_refused() -> None:
     )
     assert one(rig) == "price_collar"
     assert one(rig, symbol="MSFT") == "stale_book"
+
+
+def test_crossed_book_refuses_orders_names_the_prices_and_lets_cancels_through() -> None:
+    books = FakeBooks(AAPL=FakeBook(), MSFT=FakeBook())
+    rig = Rig(cfg(order=OFF_ORDER), books=books)
+    resting = rig.submit(quantity=100)
+    assert rig.passed(resting)
+    books.books[SYM].crossed = True
+    books.books[SYM].best_ask = BID  # locked: bid == ask counts as crossed for the book's integrity
+    assert one(rig, quantity=101) == "crossed_book"
+    reject = [e for e in rig.seen if isinstance(e, RiskRejected)][-1]
+    assert (reject.stage, reject.reason) == (
+        "order",
+        "the AAPL book is crossed (bid 100.00 >= ask 100.00); wait until it uncrosses",
+    )
+    assert one(rig, quantity=102, symbol="MSFT") is None  # only the crossed symbol
+    rig.modify(resting.client_order_id, 300)
+    assert rig.last_rule() == "crossed_book"  # a modify is checked as the order it becomes
+    rig.cancel(resting.client_order_id)
+    assert type(rig.venue.sent[-1]).__name__ == "CancelOrder"  # reducing risk always passes
+    books.books[SYM].crossed = False
+    books.books[SYM].best_ask = ASK
+    assert one(rig, quantity=103) is None
+
+
+def test_crossed_real_l2_book_refused_until_it_uncrosses() -> None:
+    book = L2Book(SYM)
+    book.update(Side.BUY, BID, 500)
+    book.update(Side.SELL, ASK, 500)
+    rig = Rig(cfg(order=OFF_ORDER), books=FakeBooks(AAPL=book))  # type: ignore[arg-type]
+    assert one(rig, quantity=100) is None
+    book.update(Side.BUY, ASK + 100, 200)  # a bid through the ask: the book's integrity marks it crossed
+    assert book.crossed and one(rig, quantity=101) == "crossed_book"
+    book.update(Side.BUY, ASK + 100, 0)  # the crossing level goes: uncrossed
+    assert not book.crossed and one(rig, quantity=102) is None
+
+
+def test_crossed_book_rule_is_on_by_default_and_can_be_turned_off() -> None:
+    from tapeflow.risk.build import build_rules
+    from tapeflow.risk.context import RiskContext
+
+    ctx = RiskContext(books=FakeBooks())  # type: ignore[arg-type]
+    assert "crossed_book" in [r.name for r in build_rules(RiskConfig(), ctx)]
+    off = OrderChecks(max_quantity=None, max_notional_usd=None, collar_bps=None, reject_crossed_book=False)
+    rig = Rig(cfg(order=off), books=FakeBooks(AAPL=FakeBook(crossed=True)))
+    assert one(rig) is None
+
+
+def test_risk_path_fixture_switches_the_engine(risk_path: str) -> None:
+    assert Rig().engine.fused is (risk_path == "fused")
 
 
 def test_halt_and_quoting_status() -> None:

@@ -58,3 +58,18 @@ class RiskLimitsChanged(Event, frozen=True, kw_only=True):
     accepted: bool
     reason: str
     symbol: str = ""
+
+
+class KillSwitchPersistFailed(Event, frozen=True, kw_only=True):
+    """The kill switch state could not be written (read-only path, full disk): an alarm, not a release.
+
+    The switch stays as it was in memory (engaged, when the failed write was an engage or a reset): new orders
+    stay refused and open orders were already cancelled. A restart may then find the older state on disk, so
+    whoever reads this must fix the path and engage again (``tapeflow kill``). ``action`` is what was being
+    written: ``"engage"`` or ``"reset"``.
+    """
+
+    path: str
+    error: str
+    action: str
+    engaged: bool = True

@@ -51,6 +51,8 @@ def build_rules(config: RiskConfig, ctx: RiskContext) -> list[Rule]:
     if ctx.books is not None:
         if o.reject_stale_book:
             rules.append(order.StaleBook(ctx))
+        if o.reject_crossed_book:
+            rules.append(order.CrossedBook(ctx))
         if o.collar_bps is not None or o.max_spread_bps is not None:
             rules.append(order.PriceCollar(ctx, o.collar_bps, o.max_spread_bps))
     add(

@@ -60,6 +60,8 @@ class OrderChecks(_Section, frozen=True, kw_only=True):
     max_spread_bps: Pos | None = 100
     """Market orders are refused when the spread is wider than this (in bps of the mid) or a side is empty."""
     reject_stale_book: bool = True
+    reject_crossed_book: bool = True
+    """Refuse orders while the symbol's book is crossed or locked (best bid >= best ask)."""
     sessions: tuple[Session, ...] = ("regular",)
     """pre 04:00-09:30, regular 09:30-16:00, post 16:00-20:00 New York time."""
     block_halted: bool = True

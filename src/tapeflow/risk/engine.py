@@ -14,6 +14,7 @@ only through ``UpdateRiskLimit`` events, answered by ``RiskLimitsChanged``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,11 +33,17 @@ from tapeflow.model.orders import (
     SubmitOrder,
 )
 from tapeflow.model.prices import NO_PRICE
-from tapeflow.model.risk_events import KillSwitchChanged, RiskLimitsChanged, SetKillSwitch, UpdateRiskLimit
+from tapeflow.model.risk_events import (
+    KillSwitchChanged,
+    KillSwitchPersistFailed,
+    RiskLimitsChanged,
+    SetKillSwitch,
+    UpdateRiskLimit,
+)
 from tapeflow.risk.context import RiskContext
 from tapeflow.risk.fast import compile_check
 from tapeflow.risk.flow_rules import RepeatedRejects
-from tapeflow.risk.killswitch import KillSwitch
+from tapeflow.risk.killswitch import INVALID, KillSwitch, describe
 from tapeflow.risk.order_rules import MaxOrderQuantity
 from tapeflow.risk.rules import FLOW, RiskRule, Violation
 from tapeflow.venues.base import Command
@@ -48,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["MaxOrderQuantity", "RiskEngine", "RiskRule", "TripRule", "Violation"]
 
 KILL_SWITCH = "kill_switch"
+log = logging.getLogger(__name__)
 _REPORTS = (OrderFilled, OrderCancelled, OrderExpired, OrderRejected, OrderUpdated)
 
 
@@ -83,6 +91,8 @@ class RiskEngine:
         self.rejected = 0
         self.rejections_by_rule: dict[str, int] = {}
         self.kill_events: list[KillSwitchChanged] = []
+        self.persist_failures = 0
+        """Kill switch states that could not be written (each one a ``KillSwitchPersistFailed`` alarm)."""
 
     def recompile(self) -> None:
         """Rebuild what is derived from the rules: the fused check, commit and cancel hooks, the trip plan.
@@ -115,6 +125,8 @@ class RiskEngine:
         self.context.daily_loss()  # the day's baseline equity
         state = self.kill_switch.state
         if self.kill_switch.restored:
+            if state.source == INVALID:
+                log.error("%s", state.reason)
             self._announce(state.reason, "restored", state.rule, self._cancel_all())
         ks = self.kill_switch
         if ks.signal_file is not None:
@@ -144,6 +156,10 @@ class RiskEngine:
         ):
             return
         if type(command) is CancelOrder:
+            # the message bucket refills to the cancel's own time before it spends: from the time of the last
+            # order it would spend from the bucket as it was before a pause, and the refill after the pause
+            # (capped at the burst) would erase that spend, letting a burst plus a cancel through at once
+            self.context.now = now
             for hook in self._cancel_hooks:
                 hook(command)
             self.passed += 1
@@ -265,21 +281,55 @@ class RiskEngine:
     # -- kill switch --------------------------------------------------------------------------------------------
 
     def kill(self, reason: str, *, source: str = "manual", rule: str = "") -> bool:
-        """Engage the kill switch: persist, record, cancel every open order. False when it was already on."""
-        if not self.kill_switch.engage(reason, source, self.kernel.now, rule):
+        """Engage the kill switch: stop new orders, cancel every open order, record, then persist.
+
+        False when it was already on. In that order so that nothing waits on the disk: a state that cannot be
+        written (read-only path, full disk) leaves the switch engaged and raises an alarm
+        (``KillSwitchPersistFailed``, logged at error) instead of stopping the run before the cancels.
+        """
+        ks = self.kill_switch
+        if not ks.engage(reason, source, self.kernel.now, rule):
             return False
         self._announce(reason, source, rule, self._cancel_all())
+        error = ks.persist()
+        if error is not None:
+            self._persist_failed(error, "engage")
         return True
 
     def reset_kill_switch(self, reason: str) -> bool:
-        """Release the kill switch on purpose (persisted, recorded)."""
-        if not self.kill_switch.reset(reason, self.kernel.now):
+        """Release the kill switch on purpose (persisted first, recorded); a release that cannot be written
+        does not happen (it stays engaged, with a ``KillSwitchPersistFailed`` alarm)."""
+        try:
+            released = self.kill_switch.reset(reason, self.kernel.now)
+        except OSError as exc:
+            self._persist_failed(exc, "reset")
+            return False
+        if not released:
             return False
         now = self.kernel.now
         event = KillSwitchChanged(ts_event=now, ts_init=now, engaged=False, reason=reason, source="reset")
         self.kill_events.append(event)
         self.kernel.emit(event)
         return True
+
+    def _persist_failed(self, error: OSError, action: str) -> None:
+        ks = self.kill_switch
+        path = str(ks.state_file)
+        text = describe(error)
+        self.persist_failures += 1
+        log.error(
+            "kill switch state not written to %s (%s, on %s): the switch stays %s; fix the path and engage again",
+            path,
+            text,
+            action,
+            "engaged" if ks.engaged else "off",
+        )
+        now = self.kernel.now
+        self.kernel.emit(
+            KillSwitchPersistFailed(
+                ts_event=now, ts_init=now, path=path, error=text, action=action, engaged=ks.state.engaged
+            )
+        )
 
     def _cancel_all(self) -> int:
         now = self.kernel.now
@@ -369,5 +419,11 @@ class RiskEngine:
             "passed": self.passed,
             "rejected": self.rejected,
             "rejections_by_rule": dict(sorted(self.rejections_by_rule.items())),
-            "kill_switch": {"engaged": state.engaged, "reason": state.reason, "source": state.source, "ts": state.ts},
+            "kill_switch": {
+                "engaged": state.engaged,
+                "reason": state.reason,
+                "source": state.source,
+                "ts": state.ts,
+                "persist_failures": self.persist_failures,
+            },
         }

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from tapeflow.book.view import BookBase
 from tapeflow.model.enums import MarketStatus, OrderType, Side
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.risk import account_rules as acc
@@ -58,6 +59,7 @@ def split_rules(rules: Sequence[Any]) -> tuple[dict[type, Any], list[Any]]:
         order.RestrictedList,
         order.TradingHours,
         order.StaleBook,
+        order.CrossedBook,
         order.PriceCollar,
         order.MaxOrderNotional,
         order.ShortLocate,
@@ -135,6 +137,7 @@ def compile_check(
     restricted_rule = get(order.RestrictedList)
     hours = get(order.TradingHours)
     stale_rule = get(order.StaleBook)
+    crossed_rule = get(order.CrossedBook)
     collar = get(order.PriceCollar)
     notional = get(order.MaxOrderNotional)
     locate = get(order.ShortLocate)
@@ -187,6 +190,8 @@ def compile_check(
     session_window = [0, 0]  # bounds of the allowed session the last order fell in (integer compares after)
 
     check_stale = stale_rule is not None
+    check_crossed = crossed_rule is not None
+    check_book = check_stale or check_crossed
     check_collar = collar is not None
     spread_bps = _lim(collar.max_spread_bps) if collar is not None else BIG
     books = ctx.books
@@ -266,8 +271,13 @@ def compile_check(
         is_buy = o.side is buy
         book = books.book(symbol) if need_book else None  # type: ignore[union-attr]
         if book is not None:
-            if check_stale and book.stale:
-                return 0
+            if check_book:
+                if isinstance(book, BookBase):  # L2 and L3: the flags themselves, not two property calls
+                    health = book.integrity
+                    if (check_stale and health.stale) or (check_crossed and health.crossed):
+                        return 0
+                elif (check_stale and book.stale) or (check_crossed and book.crossed):
+                    return 0
             bid, ask = book.best_bid, book.best_ask
         else:
             bid = ask = 0

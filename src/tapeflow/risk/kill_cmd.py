@@ -2,7 +2,8 @@
 
 Engaging writes the state file (read by every node at start, so a restarted node stays stopped) and, with
 ``--signal``, creates the signal file a running live node watches. Resetting is deliberate: it needs ``--reset``
-and a reason, and it removes the signal file too, or a running node would engage again at its next check.
+and a reason, and it removes the signal file too, or a running node would engage again at its next check. A state
+file that is not a valid state shows as engaged (as a node would read it); engaging or resetting replaces it.
 
 This module must not import ``tapeflow.cli`` at import time (``cli`` imports it).
 """
@@ -33,7 +34,7 @@ def kill_command(
     import msgspec
 
     from tapeflow.cli import fail, print_json
-    from tapeflow.risk.killswitch import KillSwitchState, read_state, write_state
+    from tapeflow.risk.killswitch import INVALID, KillSwitchState, read_state, write_state
 
     try:
         current = read_state(state)
@@ -50,15 +51,17 @@ def kill_command(
             new = KillSwitchState(
                 engaged=True, reason=reason or "engaged by hand", source="manual:cli", ts=time.time_ns()
             )
-            if current.engaged:
-                new = current  # keep the first reason
+            if current.engaged and current.source != INVALID:
+                new = current  # keep the first reason (an invalid file is replaced by a valid engaged state)
             else:
                 write_state(state, new)
             if signal is not None:
                 signal.parent.mkdir(parents=True, exist_ok=True)
                 signal.touch()
     except OSError as exc:
-        fail(ConfigError(f"cannot write: {exc.strerror}", path=exc.filename))
+        fail(
+            ConfigError(f"cannot write: {exc.strerror}; pass a --state path in a writable directory", path=exc.filename)
+        )
         return
     except TapeflowError as exc:
         fail(exc)

@@ -1,15 +1,16 @@
 """Stage 1: checks on one order by itself, cheapest first.
 
 Size, notional, lots and ticks (Rule 612), the restricted and hard-to-borrow lists with Reg SHO locates, the
-price collar against the mid, a stale book, the symbol's trading status and the allowed sessions. None of these
-needs the account; the locate check reads the position, because only a sale that makes or deepens a short
-position is a short sale.
+price collar against the mid, a stale or crossed book, the symbol's trading status and the allowed sessions. None
+of these needs the account; the locate check reads the position, because only a sale that makes or deepens a
+short position is a short sale.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tapeflow.book.view import BookBase
 from tapeflow.model.enums import MarketStatus, OrderType, Side
 from tapeflow.model.instruments import RULE_612, TickRule
 from tapeflow.model.orders import SubmitOrder
@@ -210,8 +211,35 @@ class StaleBook(Rule):
     def check(self, command: SubmitOrder) -> Violation | None:
         books = self.ctx.books
         book = books.book(command.symbol) if books is not None else None
-        if book is not None and book.stale:
+        if book is not None and (book.integrity.stale if isinstance(book, BookBase) else book.stale):
             return Violation(reason=f"the {command.symbol} book is stale (sequence gap not yet repaired)")
+        return None
+
+
+class CrossedBook(Rule):
+    """No trading on a crossed or locked book (best bid at or above best ask, as the book's integrity tracks it).
+
+    A crossed book is a feed that went wrong or a market in a state nobody can price: the collar would measure
+    against a mid that means nothing and a marketable order would be valued at a side that is not there. Cancels
+    never reach a rule, so they still pass.
+    """
+
+    name = "crossed_book"
+    updatable = ()
+
+    def __init__(self, ctx: RiskContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    def check(self, command: SubmitOrder) -> Violation | None:
+        books = self.ctx.books
+        book = books.book(command.symbol) if books is not None else None
+        if book is not None and (book.integrity.crossed if isinstance(book, BookBase) else book.crossed):
+            bid, ask = price_to_str(book.best_bid), price_to_str(book.best_ask)
+            return Violation(
+                reason=f"the {command.symbol} book is crossed (bid {bid} >= ask {ask}); wait until it uncrosses",
+                value=f"{bid} >= {ask}",
+            )
         return None
 
 
