@@ -568,13 +568,16 @@ class SimulatedExchange:
         own = st.own(view.side, view.price)
         if not own:
             return
+        # the seller reached an order that queued after these of ours: it met them first, each after the shares
+        # still counted ahead of it (none, on a FIFO tape whose every departure we saw), as a print does in L2
         behind = [o for o in own if e.order_id in o.behind_ids]
-        if behind:
-            # the incoming order reached an order that queued after ours: ours would have traded first
-            self._fill_queue(behind, e.size, e.ts_event)
         for order in own:
             if e.order_id not in order.behind_ids:
                 order.ahead = max(0, order.ahead - e.size)
+            elif e.size >= view.size:
+                order.behind_ids.discard(e.order_id)  # traded out: it cannot come back
+        if behind:
+            self._queue_print(behind, e.size, e.ts_event)
 
     def _l3_reduced(self, st: _SymbolState, e: OrderReduced, book: L2Book | L3Book) -> None:
         self._l3_left(st, e.order_id, e.size, book, e.ts_event)
