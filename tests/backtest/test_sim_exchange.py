@@ -71,8 +71,14 @@ def test_resting_order_fills_when_the_market_trades_through_its_price() -> None:
 
 def test_no_fill_while_the_market_never_reaches_the_price() -> None:
     tape = [BOOK, trade(T0 + 5 * MS, "100.00", 400, Aggressor.SELL), delta(T0 + 5 * MS, Side.BUY, "100.00", 100)]
-    _, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("99.99"))})
+    bt, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("99.99"), time_in_force=TimeInForce.GTC)})
     assert s.fills == []
+    # ... because it rests where the prints never reached: accepted, open, at 99.99 behind the 800 shown there
+    assert s.kinds() == ["OrderAccepted"]
+    assert [(o.client_order_id, o.price, o.remaining, o.ahead) for o in bt.exchange.resting(SYM)] == [
+        ("s-1", px("99.99"), 100, 800)
+    ]
+    assert [o.client_order_id for o in bt.execution.open_orders()] == ["s-1"]
 
 
 def _cancel_scenario(model: QueueModel) -> int:
@@ -236,3 +242,24 @@ def test_l1_quote_liquidity_is_consumed_until_the_next_quote() -> None:
         level="L1",
     )
     assert [(f.client_order_id, f.quantity) for f in s.fills] == [("s-1", 200), ("s-2", 100), ("s-3", 200)]
+
+
+def test_contra_liquidity_fills_only_the_resting_orders_it_crosses() -> None:
+    """An ask appears at 100.01: our bid at 100.02 would have traded with it (at its own price); our bid at 99.99
+    is below it and keeps resting."""
+    tape = [
+        snapshot(T0, bids=[("99.98", 100)], asks=[("100.05", 100)]),
+        delta(T0 + 5 * MS, Side.SELL, "100.01", 300),
+    ]
+    gtc = TimeInForce.GTC
+    bt, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.02"), time_in_force=gtc),
+            T0 + 2 * MS: lambda s: s.buy(SYM, 100, px("99.99"), time_in_force=gtc),
+        },
+    )
+    assert [(f.client_order_id, f.ts_event, f.price, f.quantity, f.liquidity_side) for f in s.fills] == [
+        ("s-1", T0 + 5 * MS, px("100.02"), 100, LiquiditySide.MAKER)
+    ]
+    assert [(o.client_order_id, o.price, o.remaining) for o in bt.exchange.resting(SYM)] == [("s-2", px("99.99"), 100)]
