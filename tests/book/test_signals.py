@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import pytest
 
 from tapeflow.book import BookSignals, L2Book, L3Book, SignalConfig, TopOfBook, imbalance, microprice, ofi
@@ -23,13 +25,15 @@ from tapeflow.model.book_events import BookImbalance, LargeOrderPulled, Micropri
 
 BUY, SELL = Side.BUY, Side.SELL
 SECOND = 1_000_000_000
+E = TypeVar("E", bound=Event)
 
 
 def add(ts: int, oid: int, side: Side, price: int, size: int) -> OrderAdded:
     return OrderAdded(ts_event=ts, ts_init=ts, symbol="X", order_id=oid, side=side, price=price, size=size)
 
 
-def only(events: list[Event], cls: type[Event]) -> list[Event]:
+def only(events: list[Event], cls: type[E]) -> list[E]:
+    """The events of one type, typed as such (no ``isinstance`` needed, and none that could not fail)."""
     return [e for e in events if isinstance(e, cls)]
 
 
@@ -45,16 +49,15 @@ def test_execution_of_resting_sell_is_a_buyer_initiated_trade_and_quotes_follow(
     out.clear()
     sig.on_event(OrderExecuted(ts_event=5, ts_init=5, symbol="X", order_id=2, size=50))
     (trade,) = only(out, Trade)
-    assert isinstance(trade, Trade)
     assert (trade.price, trade.size, trade.aggressor, trade.ts_event) == (102, 50, Aggressor.BUY, 5)
     (quote,) = only(out, Quote)
-    assert isinstance(quote, Quote)
     assert (quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size) == (100, 100, 102, 150)
     (flow,) = only(out, OrderFlowImbalance)
-    assert isinstance(flow, OrderFlowImbalance) and flow.ofi == 50
+    assert flow.ofi == 50
     sig.on_event(OrderExecuted(ts_event=6, ts_init=6, symbol="X", order_id=1, size=100))
     trades = only(out, Trade)
-    assert isinstance(trades[-1], Trade) and trades[-1].aggressor is Aggressor.SELL
+    assert len(trades) == 2
+    assert (trades[1].price, trades[1].size, trades[1].aggressor, trades[1].ts_event) == (100, 100, Aggressor.SELL, 6)
 
 
 def test_no_quote_when_a_change_is_behind_the_touch() -> None:
@@ -63,7 +66,7 @@ def test_no_quote_when_a_change_is_behind_the_touch() -> None:
     out.clear()
     sig.on_event(add(1, 2, BUY, 99, 100))
     assert not only(out, Quote)
-    assert only(out, BookImbalance), "the top-5 shares changed"
+    assert [(b.bid_size, b.ask_size) for b in only(out, BookImbalance)] == [(200, 0)], "the top-5 shares changed"
 
 
 def test_microprice_and_imbalance_known_values() -> None:
@@ -71,9 +74,9 @@ def test_microprice_and_imbalance_known_values() -> None:
     sig.on_event(add(0, 1, BUY, 100, 100))
     sig.on_event(add(1, 2, SELL, 102, 200))
     mp = only(out, Microprice)[-1]
-    assert isinstance(mp, Microprice) and mp.microprice == pytest.approx((100 * 200 + 102 * 100) / 300)
+    assert mp.microprice == pytest.approx((100 * 200 + 102 * 100) / 300)
     imb = only(out, BookImbalance)[-1]
-    assert isinstance(imb, BookImbalance) and imb.imbalance == pytest.approx(-1 / 3)
+    assert imb.imbalance == pytest.approx(-1 / 3)
     assert imbalance(sig.book, 5) == pytest.approx(-1 / 3)
     assert microprice(sig.book.top()) == pytest.approx(100.6666666)
 
@@ -94,7 +97,6 @@ def test_large_order_pulled_soon_after_arrival_names_the_order() -> None:
     sig.on_event(add(1_000, 3, BUY, 99, 5000))
     sig.on_event(OrderDeleted(ts_event=500_000_000, ts_init=500_000_000, symbol="X", order_id=3))
     (pulled,) = only(out, LargeOrderPulled)
-    assert isinstance(pulled, LargeOrderPulled)
     assert (pulled.order_id, pulled.side, pulled.price, pulled.size, pulled.pulled_size) == (3, BUY, 99, 5000, 5000)
     assert (pulled.distance, pulled.lifetime_ns) == (1, 499_999_000)
 
@@ -121,7 +123,7 @@ def test_large_against_level_average_and_partial_cancel_or_replace() -> None:
     sig.on_event(OrderReduced(ts_event=20, ts_init=20, symbol="X", order_id=4, size=400))
     sig.on_event(OrderReplaced(ts_event=30, ts_init=30, symbol="X", order_id=3, new_order_id=9, price=103, size=1))
     pulled = only(out, LargeOrderPulled)
-    assert [(p.order_id, p.size, p.pulled_size, p.level_average) for p in pulled] == [  # type: ignore[attr-defined]
+    assert [(p.order_id, p.size, p.pulled_size, p.level_average) for p in pulled] == [
         (3, 1000, 600, 100.0),
         (3, 1000, 400, 100.0),
     ]
@@ -134,5 +136,7 @@ def test_l2_books_get_quotes_and_imbalance_but_no_trades() -> None:
         sig.on_event(
             BookDelta(ts_event=1, ts_init=1, symbol="X", action=BookAction.ADD, side=side, price=price, size=10)
         )
-    assert len(only(out, Quote)) == 2 and not only(out, Trade)
-    assert isinstance(only(out, BookImbalance)[-1], BookImbalance)
+    quotes = [(q.bid_price, q.bid_size, q.ask_price, q.ask_size) for q in only(out, Quote)]
+    assert quotes == [(100, 10, 0, 0), (100, 10, 101, 10)]
+    assert not only(out, Trade)
+    assert [(b.bid_size, b.ask_size, b.imbalance) for b in only(out, BookImbalance)] == [(10, 0, 1.0), (10, 10, 0.0)]
