@@ -36,6 +36,7 @@ def test_real_day_counts_nbbo_never_crossed_and_rule_shares(data_dir: Path) -> N
     trades = 0
     last = 0
     first_trade_ts = -1
+    nbbo_quotes = 0
     for e in reader.events():
         assert e.ts_init == e.ts_event >= last
         last = e.ts_init
@@ -43,9 +44,11 @@ def test_real_day_counts_nbbo_never_crossed_and_rule_shares(data_dir: Path) -> N
             if not trades:
                 first_trade_ts = e.ts_event
             trades += 1
-        elif e.venue == "NBBO" and e.bid_price and e.ask_price:
+        elif isinstance(e, Quote) and e.venue == "NBBO" and e.bid_price and e.ask_price:
+            nbbo_quotes += 1
             assert e.bid_price <= e.ask_price  # never crossed: the data has no crossed top row on this day
     st = reader.stats
+    assert st.nbbo.updates * 99 // 100 < nbbo_quotes <= st.nbbo.updates  # the check above saw nearly every NBBO
     assert trades == st.trades == len(trade_rows)
     assert st.quote_rows == len(quote_rows) and st.malformed == 0
     assert st.nbbo.crossed_updates == 0
@@ -87,4 +90,3 @@ def test_not_a_tick_zip_names_the_member(tmp_path: Path) -> None:
         zf.writestr("hello.csv", "1\n")
     with pytest.raises(DataError, match="not a LEAN tick file"):
         open_taq(p)
-    assert isinstance(Quote, type)
