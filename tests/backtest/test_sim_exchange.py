@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tapeflow.backtest.engine import Backtest
 from tapeflow.model import (
     Aggressor,
     CancelRejected,
@@ -263,3 +264,104 @@ def test_contra_liquidity_fills_only_the_resting_orders_it_crosses() -> None:
         ("s-1", T0 + 5 * MS, px("100.02"), 100, LiquiditySide.MAKER)
     ]
     assert [(o.client_order_id, o.price, o.remaining) for o in bt.exchange.resting(SYM)] == [("s-2", px("99.99"), 100)]
+
+
+def _resting(bt: Backtest) -> list[tuple[str, int, int, int]]:
+    return [(o.client_order_id, o.price, o.remaining, o.ahead) for o in bt.exchange.resting(SYM)]
+
+
+def test_modify_up_in_size_loses_priority_and_joins_the_back() -> None:
+    tape = [
+        BOOK,
+        delta(T0 + 2 * MS, Side.BUY, "100.00", 800),  # 300 join behind us
+        trade(T0 + 5 * MS, "100.00", 700, Aggressor.SELL),
+        delta(T0 + 5 * MS, Side.BUY, "100.00", 100),
+    ]
+    bt, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"), time_in_force=TimeInForce.GTC),
+            T0 + 3 * MS: lambda s: s.modify("s-1", SYM, 200),
+        },
+    )
+    assert [(u.quantity, u.priority_lost) for u in s.reports if isinstance(u, OrderUpdated)] == [(200, True)]
+    assert s.fills == []  # behind all 800 now: the 700 traded did not reach it (with its old place, 200 would fill)
+    assert _resting(bt) == [("s-1", px("100.00"), 200, 100)]
+
+
+def test_modify_to_no_more_than_the_filled_quantity_is_rejected() -> None:
+    tape = [BOOK, trade(T0 + 5 * MS, "100.00", 550, Aggressor.SELL)]
+    bt, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 200, px("100.00"), time_in_force=TimeInForce.GTC),
+            T0 + 6 * MS: lambda s: s.modify("s-1", SYM, 50),
+        },
+    )
+    assert [f.quantity for f in s.fills] == [50]
+    assert [(type(r).__name__, getattr(r, "reason", "")) for r in s.reports[2:]] == [
+        ("ModifyRejected", "new quantity 50 is not above the 50 shares already filled")
+    ]
+    assert _resting(bt) == [("s-1", px("100.00"), 150, 0)]
+
+
+def test_fok_fills_when_the_visible_depth_is_exactly_enough() -> None:
+    _, s = run([BOOK], {T0 + 1 * MS: lambda s: s.buy(SYM, 700, px("100.02"), time_in_force=TimeInForce.FOK)})
+    assert [(f.price, f.quantity, f.liquidity_side) for f in s.fills] == [
+        (px("100.01"), 300, LiquiditySide.TAKER),
+        (px("100.02"), 400, LiquiditySide.TAKER),
+    ]
+    assert s.kinds() == ["OrderAccepted", "OrderFilled", "OrderFilled"]
+
+
+def test_modify_to_a_marketable_price_trades_at_once() -> None:
+    _, s = run(
+        [BOOK],
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("99.99"), time_in_force=TimeInForce.GTC),
+            T0 + 2 * MS: lambda s: s.modify("s-1", SYM, 100, price=px("100.01")),
+        },
+    )
+    assert [(f.ts_event, f.price, f.quantity, f.liquidity_side) for f in s.fills] == [
+        (T0 + 2 * MS, px("100.01"), 100, LiquiditySide.TAKER)
+    ]
+
+
+def test_a_print_through_several_of_our_prices_fills_the_best_first() -> None:
+    tape = [
+        snapshot(T0, bids=[("100.00", 500)], asks=[("100.04", 100)]),
+        trade(T0 + 5 * MS, "100.05", 150, Aggressor.BUY),
+    ]
+    gtc = TimeInForce.GTC
+    bt, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.sell(SYM, 100, px("100.03"), time_in_force=gtc),
+            T0 + 2 * MS: lambda s: s.sell(SYM, 100, px("100.02"), time_in_force=gtc),
+        },
+    )
+    assert [(f.client_order_id, f.price, f.quantity) for f in s.fills] == [
+        ("s-2", px("100.02"), 100),  # the buyer paid 100.05: our cheaper offer would have sold first
+        ("s-1", px("100.03"), 50),
+    ]
+    assert _resting(bt) == [("s-1", px("100.03"), 50, 0)]
+
+
+def test_contra_liquidity_our_resting_order_took_is_not_there_for_the_next_order() -> None:
+    tape = [
+        snapshot(T0, bids=[("99.98", 100)], asks=[("100.05", 100)]),
+        delta(T0 + 5 * MS, Side.SELL, "100.01", 300),
+    ]
+    _, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.02"), time_in_force=TimeInForce.GTC),
+            T0 + 6 * MS: lambda s: s.buy(SYM, 300, px("100.01"), time_in_force=TimeInForce.IOC),
+        },
+    )
+    assert [(f.client_order_id, f.price, f.quantity, f.liquidity_side) for f in s.fills] == [
+        ("s-1", px("100.02"), 100, LiquiditySide.MAKER),
+        ("s-2", px("100.01"), 200, LiquiditySide.TAKER),  # 100 of the 300 shown went to our resting bid
+    ]
+    cancelled = [r for r in s.reports if isinstance(r, OrderCancelled)]
+    assert [(c.client_order_id, c.cancelled_quantity) for c in cancelled] == [("s-2", 100)]
