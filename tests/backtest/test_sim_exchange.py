@@ -5,6 +5,7 @@ from __future__ import annotations
 from tapeflow.backtest.engine import Backtest
 from tapeflow.model import (
     Aggressor,
+    Bar,
     CancelRejected,
     LiquiditySide,
     MarketStatus,
@@ -365,3 +366,38 @@ def test_contra_liquidity_our_resting_order_took_is_not_there_for_the_next_order
     ]
     cancelled = [r for r in s.reports if isinstance(r, OrderCancelled)]
     assert [(c.client_order_id, c.cancelled_quantity) for c in cancelled] == [("s-2", 100)]
+
+
+def _bar(ts: int, o: str, h: str, lo: str, c: str) -> Bar:
+    return Bar(ts_event=ts, ts_init=ts, symbol=SYM, open=px(o), high=px(h), low=px(lo), close=px(c), volume=1_000)
+
+
+def test_bar_data_fills_at_the_open_if_better_else_at_the_limit_if_the_range_reached_it() -> None:
+    minute = 60_000 * MS
+    tape = [_bar(T0, "100.00", "100.10", "99.90", "100.00"), _bar(T0 + minute, "99.50", "100.50", "99.40", "100.20")]
+    gtc, ioc = TimeInForce.GTC, TimeInForce.IOC
+    _, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00")),  # the open, 99.50, is better
+            T0 + 2 * MS: lambda s: s.sell(SYM, 100, px("100.40")),  # the high, 100.50, reaches it
+            T0 + 3 * MS: lambda s: s.buy(SYM, 100, px("99.00"), time_in_force=ioc),  # the low is 99.40: cancelled
+            T0 + 4 * MS: lambda s: s.buy(SYM, 100, px("99.00"), time_in_force=gtc),  # waits for a later bar
+        },
+    )
+    assert [(f.client_order_id, f.ts_event, f.price) for f in s.fills] == [
+        ("s-1", T0 + minute, px("99.50")),
+        ("s-2", T0 + minute, px("100.40")),
+    ]
+    cancelled = [r for r in s.reports if isinstance(r, OrderCancelled)]
+    assert [(c.client_order_id, c.reason) for c in cancelled] == [("s-3", "IOC: the bar did not reach the limit")]
+    assert [r.client_order_id for r in s.reports if isinstance(r, OrderAccepted)] == ["s-1", "s-2", "s-3", "s-4"]
+    assert len(s.reports) == 4 + 2 + 1  # s-4: accepted, nothing else
+
+
+def test_bar_data_day_order_waiting_for_the_next_bar_does_not_expire_at_the_close() -> None:
+    day = 24 * 3600 * 1_000_000_000
+    tape = [_bar(T0, "100.00", "100.10", "99.90", "100.00"), _bar(T0 + day, "99.80", "99.90", "99.60", "99.70")]
+    _, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"))})
+    assert [(f.ts_event, f.price) for f in s.fills] == [(T0 + day, px("99.80"))]
+    assert not [r for r in s.reports if isinstance(r, OrderExpired)]
