@@ -401,3 +401,19 @@ def test_bar_data_day_order_waiting_for_the_next_bar_does_not_expire_at_the_clos
     _, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"))})
     assert [(f.ts_event, f.price) for f in s.fills] == [(T0 + day, px("99.80"))]
     assert not [r for r in s.reports if isinstance(r, OrderExpired)]
+
+
+def test_stop_orders_without_a_valid_stop_price_are_rejected() -> None:
+    _, s = run(
+        [BOOK],
+        {
+            T0 + 1 * MS: lambda s: s.submit(SYM, Side.BUY, 100, order_type=OrderType.STOP),
+            T0 + 2 * MS: lambda s: s.submit(
+                SYM, Side.BUY, 100, price=px("100.05"), order_type=OrderType.STOP_LIMIT, stop_price=px("100.005")
+            ),
+        },
+    )
+    assert [(type(r).__name__, getattr(r, "reason", "")) for r in s.reports] == [
+        ("OrderRejected", "STOP order without a stop price"),
+        ("OrderRejected", "stop price 100.005 is not on the Rule 612 tick grid"),
+    ]

@@ -92,8 +92,15 @@ def _run(tape: Tape, orders: dict[int, int], unseen: int = 0) -> tuple[Backtest,
     with a snapshot of ``unseen`` shares at ``LEVEL`` whose orders nobody saw arrive."""
     bids = (BookLevel(LEVEL, unseen),) if unseen else ()
     start = BookSnapshot(ts_event=T0, ts_init=T0, symbol=SYM, bids=bids, asks=())
-    s = Scripted({t: _buy(q) for t, q in orders.items()})
+    return _run_actions(tape, {t: _buy(q) for t, q in orders.items()}, start)
+
+
+def _run_actions(
+    tape: Tape, actions: dict[int, Callable[[Scripted], object]], start: BookSnapshot | None = None
+) -> tuple[Backtest, Scripted]:
+    s = Scripted(actions)
     bt = Backtest([s], level="L3")
+    start = start or BookSnapshot(ts_event=T0, ts_init=T0, symbol=SYM, bids=(), asks=())
     bt.run([[start, *tape.events]], until=tape.next_ts)
     return bt, s
 
@@ -331,3 +338,27 @@ def test_l3_fills_and_queue_position_equal_a_reference_fifo_queue() -> None:
 
     check()
     assert outcomes["filled"] >= 30 and outcomes["resting"] >= 30, outcomes
+
+
+def test_l3_liquidity_we_took_is_consumed_until_an_order_joins_that_level() -> None:
+    tape = Tape()
+    tape.add(1, 300, price=px("50.05"), side=Side.SELL)
+    first = tape.now()
+    tape.add(2, 50, price=px("50.06"), side=Side.SELL)  # another level: ours stays consumed
+    second = tape.now()
+    tape.add(3, 100, price=px("50.05"), side=Side.SELL)  # the feed changed our level: all 400 shown are there
+    third = tape.now()
+    ioc = TimeInForce.IOC
+    _, s = _run_actions(
+        tape,
+        {
+            first: lambda s: s.buy(SYM, 200, px("50.05"), time_in_force=ioc),
+            second: lambda s: s.buy(SYM, 200, px("50.05"), time_in_force=ioc),
+            third: lambda s: s.buy(SYM, 500, px("50.05"), time_in_force=ioc),
+        },
+    )
+    assert [(f.client_order_id, f.quantity, f.liquidity_side) for f in s.fills] == [
+        ("s-1", 200, LiquiditySide.TAKER),
+        ("s-2", 100, LiquiditySide.TAKER),
+        ("s-3", 400, LiquiditySide.TAKER),
+    ]
