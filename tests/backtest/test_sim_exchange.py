@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from tapeflow.backtest.engine import Backtest
 from tapeflow.model import (
     Aggressor,
@@ -20,6 +22,7 @@ from tapeflow.model import (
     TimeInForce,
     TradingStatus,
 )
+from tapeflow.venues.sim.fees import CommissionConfig, FeesConfig
 from tapeflow.venues.sim.queue import QueueModel
 
 from .scenario import MS, SYM, T0, delta, px, run, snapshot, trade
@@ -417,3 +420,20 @@ def test_stop_orders_without_a_valid_stop_price_are_rejected() -> None:
         ("OrderRejected", "STOP order without a stop price"),
         ("OrderRejected", "stop price 100.005 is not on the Rule 612 tick grid"),
     ]
+
+
+def test_commission_minimum_is_charged_once_per_order_across_partial_fills() -> None:
+    """1 cent a share, $1 minimum: 150 then 50 shares pay $1.50 then $0.50 (the order's $2.00), not a second
+    minimum and not nothing."""
+    commission = CommissionConfig(per_share=Decimal("0.01"), minimum=Decimal("1.00"), max_pct_of_value=None)
+    tape = [
+        BOOK,
+        trade(T0 + 5 * MS, "100.00", 650, Aggressor.SELL),
+        trade(T0 + 6 * MS, "100.00", 50, Aggressor.SELL),
+    ]
+    _, s = run(
+        tape,
+        {T0 + 1 * MS: lambda s: s.buy(SYM, 200, px("100.00"))},
+        fees=FeesConfig(commission=commission).build(),
+    )
+    assert [(f.quantity, f.fee_components.get("commission")) for f in s.fills] == [(150, 15_000), (50, 5_000)]
