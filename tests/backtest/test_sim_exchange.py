@@ -19,13 +19,14 @@ from tapeflow.model import (
     OrderType,
     OrderUpdated,
     Side,
+    SubmitOrder,
     TimeInForce,
     TradingStatus,
 )
 from tapeflow.venues.sim.fees import CommissionConfig, FeesConfig
 from tapeflow.venues.sim.queue import QueueModel
 
-from .scenario import MS, SYM, T0, delta, px, run, snapshot, trade
+from .scenario import MS, SYM, T0, Scripted, delta, px, run, snapshot, trade
 
 BOOK = snapshot(T0, bids=[("100.00", 500), ("99.99", 800)], asks=[("100.01", 300), ("100.02", 400)])
 
@@ -437,3 +438,32 @@ def test_commission_minimum_is_charged_once_per_order_across_partial_fills() -> 
         fees=FeesConfig(commission=commission).build(),
     )
     assert [(f.quantity, f.fee_components.get("commission")) for f in s.fills] == [(150, 15_000), (50, 5_000)]
+
+
+def test_the_venue_itself_rejects_a_client_order_id_it_has_already_closed() -> None:
+    """The execution engine refuses a reused id first; the venue still checks (a live venue would), so a
+    command sent straight to it with a filled order's id is rejected, not traded a second time."""
+    rejected: list[OrderRejected] = []
+
+    def resend(s: Scripted) -> None:
+        bt.exchange.send(
+            SubmitOrder(
+                ts_event=s.now,
+                ts_init=s.now,
+                strategy_id="s",
+                client_order_id="s-1",
+                symbol=SYM,
+                side=Side.BUY,
+                order_type=OrderType.LIMIT,
+                quantity=100,
+                price=px("100.01"),
+            )
+        )
+
+    strategy = Scripted({T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.01")), T0 + 2 * MS: resend})
+    bt = Backtest([strategy])
+    bt.kernel.subscribe(OrderRejected, rejected.append)
+    bt.run([[BOOK]], until=T0 + 3 * MS)
+    assert [f.quantity for f in strategy.fills] == [100]
+    assert [(r.client_order_id, r.reason) for r in rejected] == [("s-1", "duplicate client order id s-1")]
+    assert bt.exchange.fills == 1
