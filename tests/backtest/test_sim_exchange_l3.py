@@ -232,6 +232,8 @@ def test_l3_execution_behind_the_order_fills_it_only_after_the_shares_still_coun
 
 OURS = -1
 """Our order's place in the reference queue (market order ids are positive)."""
+UNSEEN = 0
+"""The reference's entry for shares at the level whose orders nobody saw arrive (always at the front)."""
 
 
 @dataclass
@@ -271,13 +273,18 @@ class Reference:
             self.queue.remove(front)
 
 
-_KINDS = ["add", "reduce", "delete", "execute", "trade out", "trade out"]
+_KINDS = ["add", "reduce", "replace", "delete", "execute", "trade out", "trade out"]
 _op = st.tuples(st.sampled_from(_KINDS), st.integers(0, 10**6))
 
 
-def _replay(before: list[int], ops: list[tuple[str, int]], arrive_at: int, quantity: int) -> Reference:
-    """Build the tape and the reference side by side, run the exchange on the tape and compare."""
+def _replay(before: list[int], unseen: int, ops: list[tuple[str, int]], arrive_at: int, quantity: int) -> Reference:
+    """Build the tape and the reference side by side, run the exchange on the tape and compare.
+
+    ``unseen`` shares rest at the level from the start with no order we saw arrive (the front of the queue); a
+    message about some of them names an order the feed handler first discovers."""
     tape, ref = Tape(), Reference()
+    if unseen:
+        ref.queue.append([UNSEEN, unseen])
     next_id = 1
     for size in before:
         tape.add(next_id, size)
@@ -289,7 +296,8 @@ def _replay(before: list[int], ops: list[tuple[str, int]], arrive_at: int, quant
             arrival = tape.now()
             ref.arrive(quantity)
         market = ref.market()
-        cuttable = [o for o in market if o[1] > 1]
+        known = [o for o in market if o[0] != UNSEEN]
+        cuttable = [o for o in known if o[1] > 1]
         if kind == "add" or (kind != "end" and not market):
             size = 1 + pick % 600
             tape.add(next_id, size)
@@ -300,16 +308,39 @@ def _replay(before: list[int], ops: list[tuple[str, int]], arrive_at: int, quant
             cut = 1 + pick % (target[1] - 1)
             tape.reduce(target[0], cut)
             target[1] -= cut
+        elif kind == "replace" and known:
+            target = known[pick % len(known)]
+            size = 1 + pick % 600
+            elsewhere = pick % 3 == 0  # to another price: it leaves our level
+            tape.replace(target[0], next_id, size, price=LEVEL - 100 if elsewhere else LEVEL)
+            ref.queue.remove(target)
+            if not elsewhere:
+                ref.queue.append([next_id, size])
+            next_id += 1
         elif kind == "delete":
             target = market[pick % len(market)]
-            tape.delete(target[0])
-            ref.queue.remove(target)
-        elif kind in ("execute", "reduce", "trade out"):
+            if target[0] == UNSEEN:  # some of the unseen shares were one order, which leaves
+                gone = 1 + pick % target[1]
+                tape.discover(next_id, gone)
+                tape.delete(next_id)
+                next_id += 1
+                target[1] -= gone
+                if not target[1]:
+                    ref.queue.remove(target)
+            else:
+                tape.delete(target[0])
+                ref.queue.remove(target)
+        elif kind in ("execute", "reduce", "replace", "trade out"):
             front = market[0]
             size = front[1] if kind == "trade out" else 1 + pick % front[1]
-            ref.execute(tape.execute(front[0], size), size)
+            oid = front[0]
+            if oid == UNSEEN:
+                oid = next_id
+                next_id += 1
+                tape.discover(oid, size)
+            ref.execute(tape.execute(oid, size), size)
     assert arrival is not None
-    bt, s = _run(tape, {arrival: quantity})
+    bt, s = _run(tape, {arrival: quantity}, unseen=unseen)
     assert s.kinds()[0] == "OrderAccepted"
     assert [(f.ts_event, f.quantity) for f in s.fills] == ref.fills
     resting = [(o.remaining, o.ahead) for o in bt.exchange.resting(SYM)]
@@ -318,20 +349,22 @@ def _replay(before: list[int], ops: list[tuple[str, int]], arrive_at: int, quant
 
 
 def test_l3_fills_and_queue_position_equal_a_reference_fifo_queue() -> None:
-    """Random adds, partial cancels, deletes and front executions at one level, our order arriving after any of
-    them: every fill (time, shares) and, if it still rests, the shares ahead of it equal the reference's. The
-    generator must reach both outcomes often, or the comparison proves little."""
+    """Random adds, partial cancels, replaces, deletes and front executions at one level, some shares there from
+    the start unseen, our order arriving after any of them: every fill (time, shares) and, if it still rests, the
+    shares ahead of it equal the reference's. The generator must reach both outcomes often, or the comparison
+    proves little."""
     outcomes = {"filled": 0, "resting": 0}
 
     @settings(max_examples=150, deadline=None)
     @given(
         st.lists(st.integers(1, 600), max_size=4),
+        st.sampled_from([0, 0, 1, 250, 800]),
         st.lists(_op, min_size=8, max_size=40),
         st.integers(0, 12),
         st.integers(1, 900),
     )
-    def check(before: list[int], ops: list[tuple[str, int]], arrive_at: int, quantity: int) -> None:
-        ref = _replay(before, ops, arrive_at, quantity)
+    def check(before: list[int], unseen: int, ops: list[tuple[str, int]], arrive_at: int, quantity: int) -> None:
+        ref = _replay(before, unseen, ops, arrive_at, quantity)
         event(f"fills: {min(len(ref.fills), 2)}, resting: {bool(ref.ours)}")
         outcomes["filled"] += bool(ref.fills)
         outcomes["resting"] += bool(ref.ours)
