@@ -467,3 +467,15 @@ def test_the_venue_itself_rejects_a_client_order_id_it_has_already_closed() -> N
     assert [f.quantity for f in strategy.fills] == [100]
     assert [(r.client_order_id, r.reason) for r in rejected] == [("s-1", "duplicate client order id s-1")]
     assert bt.exchange.fills == 1
+
+
+def test_a_snapshot_bounds_the_queue_ahead_by_the_level_it_shows() -> None:
+    """A resync shows 200 shares at our price where we counted 500 ahead: at most 200 can be ahead now."""
+    tape = [
+        BOOK,
+        snapshot(T0 + 5 * MS, bids=[("100.00", 200), ("99.99", 800)], asks=[("100.01", 300)]),
+        trade(T0 + 6 * MS, "100.00", 250, Aggressor.SELL),
+    ]
+    bt, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"), time_in_force=TimeInForce.GTC)})
+    assert [(f.ts_event, f.quantity) for f in s.fills] == [(T0 + 6 * MS, 50)]
+    assert _resting(bt) == [("s-1", px("100.00"), 50, 0)]

@@ -22,7 +22,7 @@ from tapeflow.model import (
     TimeInForce,
 )
 from tapeflow.model.book_events import OrderDiscovered
-from tapeflow.model.market import BookLevel, BookSnapshot
+from tapeflow.model.market import BookLevel, BookOrder, BookSnapshot
 
 from .scenario import MS, SYM, T0, Scripted, px
 
@@ -75,6 +75,14 @@ class Tape:
         self.events.append(
             OrderDiscovered(ts_event=ts, ts_init=ts, symbol=SYM, order_id=oid, side=Side.BUY, price=LEVEL, size=size)
         )
+        return ts
+
+    def resync(self, orders: list[tuple[int, int]]) -> int:
+        """A snapshot of our level alone, holding exactly ``orders`` (id, size) in queue order."""
+        ts = self.next_ts
+        level = BookLevel(LEVEL, sum(size for _, size in orders))
+        book = tuple(BookOrder(oid, Side.BUY, LEVEL, size) for oid, size in orders)
+        self.events.append(BookSnapshot(ts_event=ts, ts_init=ts, symbol=SYM, bids=(level,), orders=book))
         return ts
 
     def now(self) -> int:
@@ -226,6 +234,24 @@ def test_l3_execution_behind_the_order_fills_it_only_after_the_shares_still_coun
     bt, s = _run(tape, {arrival: 200}, unseen=300)
     assert _fills(s) == [("s-1", fill, 150, LiquiditySide.MAKER)]
     assert _ahead(bt) == [("s-1", LEVEL, 50, 0)]
+
+
+def test_l3_resync_snapshot_recounts_what_is_ahead_from_the_orders_it_shows() -> None:
+    """A gap, then a snapshot: order 1 left unseen; 2 (ahead) and 3 (behind us) are still there. At most
+    600 - 400 = 200 shares can be ahead now, not the 500 counted before the gap."""
+    tape = Tape()
+    tape.add(1, 300)
+    tape.add(2, 200)
+    arrival = tape.now()
+    tape.add(3, 400)
+    tape.resync([(2, 200), (3, 400)])
+    bt, s = _run(tape, {arrival: 100})
+    assert _ahead(bt) == [("s-1", LEVEL, 100, 200)]
+
+    tape.execute(2, 200)
+    fill = tape.execute(3, 150)  # order 3 is still known to be behind us: the seller met us first
+    bt, s = _run(tape, {arrival: 100})
+    assert _fills(s) == [("s-1", fill, 100, LiquiditySide.MAKER)]
 
 
 # -- property: the exchange against a reference FIFO queue ------------------------------------------------------

@@ -10,7 +10,8 @@ of it at its price and when the market would have reached it.
   on a FIFO tape whose every departure we saw).
 
 ``SimOrder.ahead`` is the one count of shares ahead in both modes and fills read it (``_queue_print``): in L2 a
-print at our price, in L3 an execution behind us, first uses up the shares ahead, then fills us.
+print at our price, in L3 an execution behind us, first uses up the shares ahead, then fills us. A snapshot
+bounds it (``exchange._recount_ahead``): what is ahead only leaves, and only orders known to be behind us are.
 - **L2 (market by price), modelled.** At arrival, the level's size is ahead of us. A trade at our price takes from
   the front (ahead first, then us). A decrease of the level that no trade explains is a cancellation, and where in
   the queue it happened is unknown: ``QueueModel`` decides. ``FRONT`` takes it from ahead of us (optimistic),
