@@ -111,6 +111,10 @@ def test_large_order_that_traded_or_lived_too_long_is_not_reported() -> None:
     sig.on_event(add(0, 6, BUY, 98, 999))
     sig.on_event(OrderDeleted(ts_event=3, ts_init=3, symbol="X", order_id=6))
     assert not only(out, LargeOrderPulled)
+    # the same detector does report a large order pulled soon after arrival: the silence above is not a dead one
+    sig.on_event(add(4, 7, BUY, 98, 1000))
+    sig.on_event(OrderDeleted(ts_event=5, ts_init=5, symbol="X", order_id=7))
+    assert [(p.order_id, p.size) for p in only(out, LargeOrderPulled)] == [(7, 1000)]
 
 
 def test_large_against_level_average_and_partial_cancel_or_replace() -> None:
