@@ -144,3 +144,64 @@ def test_l2_books_get_quotes_and_imbalance_but_no_trades() -> None:
     assert quotes == [(100, 10, 0, 0), (100, 10, 101, 10)]
     assert not only(out, Trade)
     assert [(b.bid_size, b.ask_size, b.imbalance) for b in only(out, BookImbalance)] == [(10, 0, 1.0), (10, 10, 0.0)]
+
+
+def test_execution_at_another_price_prints_at_that_price() -> None:
+    """ITCH C: an execution can carry its own price (a cross); the trade is at it, not at the order's."""
+    sig, out = _signals()
+    sig.on_event(add(0, 1, SELL, 102, 200))
+    sig.on_event(OrderExecuted(ts_event=5, ts_init=5, symbol="X", order_id=1, size=50, price=101))
+    assert [(t.price, t.size, t.aggressor) for t in only(out, Trade)] == [(101, 50, Aggressor.BUY)]
+
+
+def test_ofi_accumulates_over_quote_changes() -> None:
+    sig, out = _signals()
+    sig.on_event(add(0, 1, BUY, 100, 100))
+    sig.on_event(add(1, 2, SELL, 102, 200))
+    sig.on_event(add(2, 3, BUY, 100, 40))  # bid size 100 -> 140: +40
+    sig.on_event(add(3, 4, SELL, 102, 10))  # ask size 200 -> 210: -10
+    flows = [(f.ofi, f.cumulative) for f in only(out, OrderFlowImbalance)]
+    assert flows[-2:] == [(40, 40), (-10, 30)]
+
+
+def test_large_order_pulled_exactly_at_the_window_edge_is_reported() -> None:
+    sig, out = _signals(large_order_size=1000, large_order_window_ns=SECOND)
+    sig.on_event(add(0, 1, BUY, 100, 100))
+    sig.on_event(add(0, 2, SELL, 102, 100))
+    sig.on_event(add(SECOND, 3, BUY, 99, 5000))
+    sig.on_event(OrderDeleted(ts_event=2 * SECOND, ts_init=2 * SECOND, symbol="X", order_id=3))
+    assert [(p.order_id, p.lifetime_ns) for p in only(out, LargeOrderPulled)] == [(3, SECOND)]
+
+
+def test_large_sell_pulled_names_its_distance_from_the_best_offer_and_caps_an_overcancel() -> None:
+    sig, out = _signals(large_order_size=1000, large_order_window_ns=SECOND)
+    sig.on_event(add(0, 1, BUY, 100, 100))
+    sig.on_event(add(0, 2, SELL, 102, 100))
+    sig.on_event(add(1, 3, SELL, 105, 3000))
+    sig.on_event(OrderReduced(ts_event=2, ts_init=2, symbol="X", order_id=3, size=3500))  # more than it has
+    assert [(p.order_id, p.side, p.distance, p.pulled_size) for p in only(out, LargeOrderPulled)] == [
+        (3, SELL, 3, 3000)
+    ]
+
+
+def test_large_order_replaced_is_still_watched_under_its_new_id() -> None:
+    sig, out = _signals(large_order_size=1000, large_order_window_ns=SECOND)
+    sig.on_event(add(0, 1, BUY, 100, 100))
+    sig.on_event(add(0, 2, SELL, 102, 100))
+    sig.on_event(add(1, 3, BUY, 99, 4000))
+    sig.on_event(OrderReplaced(ts_event=2, ts_init=2, symbol="X", order_id=3, new_order_id=8, price=98, size=4000))
+    sig.on_event(OrderDeleted(ts_event=3, ts_init=3, symbol="X", order_id=8))
+    pulled = [(p.order_id, p.price, p.pulled_size, p.lifetime_ns) for p in only(out, LargeOrderPulled)]
+    assert pulled == [(3, 99, 4000, 1), (8, 98, 4000, 1)]
+
+
+def test_large_order_at_a_new_level_is_compared_with_the_sides_average_order() -> None:
+    sig, out = _signals(large_order_level_multiple=5.0, large_order_window_ns=SECOND)
+    sig.on_event(add(0, 1, BUY, 100, 100))
+    sig.on_event(add(0, 2, BUY, 100, 300))  # the bid side's average order: 200 shares
+    sig.on_event(add(0, 3, SELL, 102, 100))
+    sig.on_event(add(1, 4, BUY, 98, 1000))  # a new level, 5 x 200: large
+    sig.on_event(add(1, 5, BUY, 97, 2000))  # the average is now (400 + 1000) / 3: 2000 is under 5 x that
+    sig.on_event(OrderDeleted(ts_event=2, ts_init=2, symbol="X", order_id=4))
+    sig.on_event(OrderDeleted(ts_event=2, ts_init=2, symbol="X", order_id=5))
+    assert [(p.order_id, p.level_average) for p in only(out, LargeOrderPulled)] == [(4, 200.0)]
