@@ -479,3 +479,15 @@ def test_a_snapshot_bounds_the_queue_ahead_by_the_level_it_shows() -> None:
     bt, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"), time_in_force=TimeInForce.GTC)})
     assert [(f.ts_event, f.quantity) for f in s.fills] == [(T0 + 6 * MS, 50)]
     assert _resting(bt) == [("s-1", px("100.00"), 50, 0)]
+
+
+def test_a_snapshot_showing_more_at_our_price_does_not_push_us_back() -> None:
+    """Shares that arrived during a gap arrived after our order: a resync showing 900 where 500 were ahead leaves
+    500 ahead, so a 600-share print reaches us."""
+    tape = [
+        BOOK,
+        snapshot(T0 + 5 * MS, bids=[("100.00", 900), ("99.99", 800)], asks=[("100.01", 300)]),
+        trade(T0 + 6 * MS, "100.00", 600, Aggressor.SELL),
+    ]
+    _, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"), time_in_force=TimeInForce.GTC)})
+    assert [(f.ts_event, f.quantity) for f in s.fills] == [(T0 + 6 * MS, 100)]
