@@ -30,6 +30,7 @@ def test_vectorized_fills_at_the_signal_close_event_driven_at_the_next_open(data
     bars = [b for b in read_bars(cfg.data.paths[0]) if isinstance(b, Bar)]
     by_ts = {b.ts_event: i for i, b in enumerate(bars)}
     assert report["vectorized"]["trades"] == report["event_driven"]["trades"] > 50
+    assert len(report["paired_trades"]) == report["vectorized"]["trades"]  # the loop below checks every trade
     for pair in report["paired_trades"]:
         v, e = pair["vectorized"], pair["event_driven"]
         i = by_ts[v["ts"]]

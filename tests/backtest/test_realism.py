@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from tapeflow.backtest.engine import Backtest
@@ -129,46 +129,65 @@ def test_two_runs_of_the_same_config_give_identical_results() -> None:
 
 
 _side = st.sampled_from([Side.BUY, Side.SELL])
+_market = st.lists(st.tuples(_side, st.integers(1, 6), st.integers(0, 900), st.booleans()), min_size=1, max_size=40)
+_orders = st.lists(st.tuples(_side, st.integers(0, 8), st.integers(1, 5)), min_size=1, max_size=8)
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.tuples(_side, st.integers(1, 6), st.integers(0, 900), st.booleans()), min_size=1, max_size=40),
-    st.lists(st.tuples(_side, st.integers(0, 8), st.integers(1, 5)), min_size=1, max_size=8),
-)
-def test_no_fill_at_a_price_the_market_never_showed(
-    market: list[tuple[Side, int, int, bool]], orders: list[tuple[Side, int, int]]
-) -> None:
-    """Taker fills happen at a level the book showed; maker fills at our limit, after a print at or through it
-    or contra liquidity at or through it."""
+def _fills_at_shown_prices(market: list[tuple[Side, int, int, bool]], orders: list[tuple[Side, int, int]]) -> int:
+    """Taker fills happen at a level the book showed; a maker fill at our limit is stamped with a print at or
+    through it, or with contra liquidity shown at or through it. Returns the maker fills checked.
+
+    A marketable buy for 100 at the snapshot's 100.01 goes first, so every case checks at least one fill."""
     mid = px("100.00")
     tape: list = [snapshot(T0, bids=[("99.99", 300)], asks=[("100.01", 300)])]  # type: ignore[type-arg]
     shown: dict[Side, set[int]] = {Side.BUY: {px("99.99")}, Side.SELL: {px("100.01")}}
-    prints: list[int] = []
+    reached: dict[int, list[tuple[Side, int]]] = {}
+    """Per time: (side whose orders a maker fill needs, price) for each print or contra level shown."""
     for i, (side, ticks, size, is_trade) in enumerate(market):
         t = T0 + (i + 1) * MS
         price = mid - ticks * 100 if side is Side.BUY else mid + ticks * 100
         if is_trade and size:
             aggressor = Aggressor.SELL if side is Side.BUY else Aggressor.BUY
             tape.append(Trade(ts_event=t, ts_init=t, symbol=SYM, price=price, size=size, aggressor=aggressor))
-            prints.append(price)
+            reached.setdefault(t, []).append((side, price))  # a sell print reaches our buys at or above it
         else:
             tape.append(delta(t, side, f"{price / 10_000:.2f}", size))
             if size:
                 shown[side].add(price)
-    actions = {}
+                reached.setdefault(t, []).append((side.opposite, price))  # a shown ask reaches our buys
+    actions = {T0 + MS // 4: lambda s: s.buy(SYM, 100, px("100.01"))}
+    limits = {"s-1": px("100.01")}
     for j, (side, ticks, lots) in enumerate(orders):
         price = mid - 400 + ticks * 100
+        limits[f"s-{j + 2}"] = price
         actions[T0 + j * MS + MS // 2] = (lambda sd, p, q: lambda s: s.submit(SYM, sd, q, price=p))(
             side, price, lots * 100
         )
     _, s = run(tape, actions)
+    assert s.fills[0].client_order_id == "s-1"
+    assert (s.fills[0].price, s.fills[0].quantity) == (px("100.01"), 100)
+    makers = 0
     for fill in s.fills:
         if fill.liquidity_side is LiquiditySide.TAKER:
             assert fill.price in shown[fill.side.opposite]
         else:
-            through = [p for p in prints if (p <= fill.price if fill.side is Side.BUY else p >= fill.price)]
-            contra = [
-                p for p in shown[fill.side.opposite] if (p <= fill.price if fill.side is Side.BUY else p >= fill.price)
-            ]
-            assert through or contra
+            makers += 1
+            assert fill.price == limits[fill.client_order_id]
+            at = [p for sd, p in reached.get(fill.ts_event, []) if sd is fill.side]
+            assert any(p <= fill.price if fill.side is Side.BUY else p >= fill.price for p in at), (fill, at)
+    return makers
+
+
+def test_no_fill_at_a_price_the_market_never_showed() -> None:
+    """The property must see maker fills in many cases, or its second half checks nothing."""
+    maker_cases = []
+
+    @settings(max_examples=60, deadline=None)
+    @given(_market, _orders)
+    def check(market: list[tuple[Side, int, int, bool]], orders: list[tuple[Side, int, int]]) -> None:
+        makers = _fills_at_shown_prices(market, orders)
+        event(f"maker fills: {min(makers, 3)}")
+        maker_cases.append(makers > 0)
+
+    check()
+    assert sum(maker_cases) >= 6, f"only {sum(maker_cases)} of {len(maker_cases)} cases had a maker fill"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from tapeflow.backtest.engine import Backtest
 from tapeflow.model import (
     Aggressor,
+    Bar,
     CancelRejected,
     LiquiditySide,
     MarketStatus,
@@ -15,12 +19,14 @@ from tapeflow.model import (
     OrderType,
     OrderUpdated,
     Side,
+    SubmitOrder,
     TimeInForce,
     TradingStatus,
 )
+from tapeflow.venues.sim.fees import CommissionConfig, FeesConfig
 from tapeflow.venues.sim.queue import QueueModel
 
-from .scenario import MS, SYM, T0, delta, px, run, snapshot, trade
+from .scenario import MS, SYM, T0, Scripted, delta, px, run, snapshot, trade
 
 BOOK = snapshot(T0, bids=[("100.00", 500), ("99.99", 800)], asks=[("100.01", 300), ("100.02", 400)])
 
@@ -71,8 +77,14 @@ def test_resting_order_fills_when_the_market_trades_through_its_price() -> None:
 
 def test_no_fill_while_the_market_never_reaches_the_price() -> None:
     tape = [BOOK, trade(T0 + 5 * MS, "100.00", 400, Aggressor.SELL), delta(T0 + 5 * MS, Side.BUY, "100.00", 100)]
-    _, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("99.99"))})
+    bt, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("99.99"), time_in_force=TimeInForce.GTC)})
     assert s.fills == []
+    # ... because it rests where the prints never reached: accepted, open, at 99.99 behind the 800 shown there
+    assert s.kinds() == ["OrderAccepted"]
+    assert [(o.client_order_id, o.price, o.remaining, o.ahead) for o in bt.exchange.resting(SYM)] == [
+        ("s-1", px("99.99"), 100, 800)
+    ]
+    assert [o.client_order_id for o in bt.execution.open_orders()] == ["s-1"]
 
 
 def _cancel_scenario(model: QueueModel) -> int:
@@ -236,3 +248,246 @@ def test_l1_quote_liquidity_is_consumed_until_the_next_quote() -> None:
         level="L1",
     )
     assert [(f.client_order_id, f.quantity) for f in s.fills] == [("s-1", 200), ("s-2", 100), ("s-3", 200)]
+
+
+def test_contra_liquidity_fills_only_the_resting_orders_it_crosses() -> None:
+    """An ask appears at 100.01: our bid at 100.02 would have traded with it (at its own price); our bid at 99.99
+    is below it and keeps resting."""
+    tape = [
+        snapshot(T0, bids=[("99.98", 100)], asks=[("100.05", 100)]),
+        delta(T0 + 5 * MS, Side.SELL, "100.01", 300),
+    ]
+    gtc = TimeInForce.GTC
+    bt, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.02"), time_in_force=gtc),
+            T0 + 2 * MS: lambda s: s.buy(SYM, 100, px("99.99"), time_in_force=gtc),
+        },
+    )
+    assert [(f.client_order_id, f.ts_event, f.price, f.quantity, f.liquidity_side) for f in s.fills] == [
+        ("s-1", T0 + 5 * MS, px("100.02"), 100, LiquiditySide.MAKER)
+    ]
+    assert [(o.client_order_id, o.price, o.remaining) for o in bt.exchange.resting(SYM)] == [("s-2", px("99.99"), 100)]
+
+
+def _resting(bt: Backtest) -> list[tuple[str, int, int, int]]:
+    return [(o.client_order_id, o.price, o.remaining, o.ahead) for o in bt.exchange.resting(SYM)]
+
+
+def test_modify_up_in_size_loses_priority_and_joins_the_back() -> None:
+    tape = [
+        BOOK,
+        delta(T0 + 2 * MS, Side.BUY, "100.00", 800),  # 300 join behind us
+        trade(T0 + 5 * MS, "100.00", 700, Aggressor.SELL),
+        delta(T0 + 5 * MS, Side.BUY, "100.00", 100),
+    ]
+    bt, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"), time_in_force=TimeInForce.GTC),
+            T0 + 3 * MS: lambda s: s.modify("s-1", SYM, 200),
+        },
+    )
+    assert [(u.quantity, u.priority_lost) for u in s.reports if isinstance(u, OrderUpdated)] == [(200, True)]
+    assert s.fills == []  # behind all 800 now: the 700 traded did not reach it (with its old place, 200 would fill)
+    assert _resting(bt) == [("s-1", px("100.00"), 200, 100)]
+
+
+def test_modify_to_no_more_than_the_filled_quantity_is_rejected() -> None:
+    tape = [BOOK, trade(T0 + 5 * MS, "100.00", 550, Aggressor.SELL)]
+    bt, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 200, px("100.00"), time_in_force=TimeInForce.GTC),
+            T0 + 6 * MS: lambda s: s.modify("s-1", SYM, 50),
+        },
+    )
+    assert [f.quantity for f in s.fills] == [50]
+    assert [(type(r).__name__, getattr(r, "reason", "")) for r in s.reports[2:]] == [
+        ("ModifyRejected", "new quantity 50 is not above the 50 shares already filled")
+    ]
+    assert _resting(bt) == [("s-1", px("100.00"), 150, 0)]
+
+
+def test_fok_fills_when_the_visible_depth_is_exactly_enough() -> None:
+    _, s = run([BOOK], {T0 + 1 * MS: lambda s: s.buy(SYM, 700, px("100.02"), time_in_force=TimeInForce.FOK)})
+    assert [(f.price, f.quantity, f.liquidity_side) for f in s.fills] == [
+        (px("100.01"), 300, LiquiditySide.TAKER),
+        (px("100.02"), 400, LiquiditySide.TAKER),
+    ]
+    assert s.kinds() == ["OrderAccepted", "OrderFilled", "OrderFilled"]
+
+
+def test_modify_to_a_marketable_price_trades_at_once() -> None:
+    _, s = run(
+        [BOOK],
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("99.99"), time_in_force=TimeInForce.GTC),
+            T0 + 2 * MS: lambda s: s.modify("s-1", SYM, 100, price=px("100.01")),
+        },
+    )
+    assert [(f.ts_event, f.price, f.quantity, f.liquidity_side) for f in s.fills] == [
+        (T0 + 2 * MS, px("100.01"), 100, LiquiditySide.TAKER)
+    ]
+
+
+def test_a_print_through_several_of_our_prices_fills_the_best_first() -> None:
+    tape = [
+        snapshot(T0, bids=[("100.00", 500)], asks=[("100.04", 100)]),
+        trade(T0 + 5 * MS, "100.05", 150, Aggressor.BUY),
+    ]
+    gtc = TimeInForce.GTC
+    bt, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.sell(SYM, 100, px("100.03"), time_in_force=gtc),
+            T0 + 2 * MS: lambda s: s.sell(SYM, 100, px("100.02"), time_in_force=gtc),
+        },
+    )
+    assert [(f.client_order_id, f.price, f.quantity) for f in s.fills] == [
+        ("s-2", px("100.02"), 100),  # the buyer paid 100.05: our cheaper offer would have sold first
+        ("s-1", px("100.03"), 50),
+    ]
+    assert _resting(bt) == [("s-1", px("100.03"), 50, 0)]
+
+
+def test_contra_liquidity_our_resting_order_took_is_not_there_for_the_next_order() -> None:
+    tape = [
+        snapshot(T0, bids=[("99.98", 100)], asks=[("100.05", 100)]),
+        delta(T0 + 5 * MS, Side.SELL, "100.01", 300),
+    ]
+    _, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.02"), time_in_force=TimeInForce.GTC),
+            T0 + 6 * MS: lambda s: s.buy(SYM, 300, px("100.01"), time_in_force=TimeInForce.IOC),
+        },
+    )
+    assert [(f.client_order_id, f.price, f.quantity, f.liquidity_side) for f in s.fills] == [
+        ("s-1", px("100.02"), 100, LiquiditySide.MAKER),
+        ("s-2", px("100.01"), 200, LiquiditySide.TAKER),  # 100 of the 300 shown went to our resting bid
+    ]
+    cancelled = [r for r in s.reports if isinstance(r, OrderCancelled)]
+    assert [(c.client_order_id, c.cancelled_quantity) for c in cancelled] == [("s-2", 100)]
+
+
+def _bar(ts: int, o: str, h: str, lo: str, c: str) -> Bar:
+    return Bar(ts_event=ts, ts_init=ts, symbol=SYM, open=px(o), high=px(h), low=px(lo), close=px(c), volume=1_000)
+
+
+def test_bar_data_fills_at_the_open_if_better_else_at_the_limit_if_the_range_reached_it() -> None:
+    minute = 60_000 * MS
+    tape = [_bar(T0, "100.00", "100.10", "99.90", "100.00"), _bar(T0 + minute, "99.50", "100.50", "99.40", "100.20")]
+    gtc, ioc = TimeInForce.GTC, TimeInForce.IOC
+    _, s = run(
+        tape,
+        {
+            T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00")),  # the open, 99.50, is better
+            T0 + 2 * MS: lambda s: s.sell(SYM, 100, px("100.40")),  # the high, 100.50, reaches it
+            T0 + 3 * MS: lambda s: s.buy(SYM, 100, px("99.00"), time_in_force=ioc),  # the low is 99.40: cancelled
+            T0 + 4 * MS: lambda s: s.buy(SYM, 100, px("99.00"), time_in_force=gtc),  # waits for a later bar
+        },
+    )
+    assert [(f.client_order_id, f.ts_event, f.price) for f in s.fills] == [
+        ("s-1", T0 + minute, px("99.50")),
+        ("s-2", T0 + minute, px("100.40")),
+    ]
+    cancelled = [r for r in s.reports if isinstance(r, OrderCancelled)]
+    assert [(c.client_order_id, c.reason) for c in cancelled] == [("s-3", "IOC: the bar did not reach the limit")]
+    assert [r.client_order_id for r in s.reports if isinstance(r, OrderAccepted)] == ["s-1", "s-2", "s-3", "s-4"]
+    assert len(s.reports) == 4 + 2 + 1  # s-4: accepted, nothing else
+
+
+def test_bar_data_day_order_waiting_for_the_next_bar_does_not_expire_at_the_close() -> None:
+    day = 24 * 3600 * 1_000_000_000
+    tape = [_bar(T0, "100.00", "100.10", "99.90", "100.00"), _bar(T0 + day, "99.80", "99.90", "99.60", "99.70")]
+    _, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"))})
+    assert [(f.ts_event, f.price) for f in s.fills] == [(T0 + day, px("99.80"))]
+    assert not [r for r in s.reports if isinstance(r, OrderExpired)]
+
+
+def test_stop_orders_without_a_valid_stop_price_are_rejected() -> None:
+    _, s = run(
+        [BOOK],
+        {
+            T0 + 1 * MS: lambda s: s.submit(SYM, Side.BUY, 100, order_type=OrderType.STOP),
+            T0 + 2 * MS: lambda s: s.submit(
+                SYM, Side.BUY, 100, price=px("100.05"), order_type=OrderType.STOP_LIMIT, stop_price=px("100.005")
+            ),
+        },
+    )
+    assert [(type(r).__name__, getattr(r, "reason", "")) for r in s.reports] == [
+        ("OrderRejected", "STOP order without a stop price"),
+        ("OrderRejected", "stop price 100.005 is not on the Rule 612 tick grid"),
+    ]
+
+
+def test_commission_minimum_is_charged_once_per_order_across_partial_fills() -> None:
+    """1 cent a share, $1 minimum: 150 then 50 shares pay $1.50 then $0.50 (the order's $2.00), not a second
+    minimum and not nothing."""
+    commission = CommissionConfig(per_share=Decimal("0.01"), minimum=Decimal("1.00"), max_pct_of_value=None)
+    tape = [
+        BOOK,
+        trade(T0 + 5 * MS, "100.00", 650, Aggressor.SELL),
+        trade(T0 + 6 * MS, "100.00", 50, Aggressor.SELL),
+    ]
+    _, s = run(
+        tape,
+        {T0 + 1 * MS: lambda s: s.buy(SYM, 200, px("100.00"))},
+        fees=FeesConfig(commission=commission).build(),
+    )
+    assert [(f.quantity, f.fee_components.get("commission")) for f in s.fills] == [(150, 15_000), (50, 5_000)]
+
+
+def test_the_venue_itself_rejects_a_client_order_id_it_has_already_closed() -> None:
+    """The execution engine refuses a reused id first; the venue still checks (a live venue would), so a
+    command sent straight to it with a filled order's id is rejected, not traded a second time."""
+    rejected: list[OrderRejected] = []
+
+    def resend(s: Scripted) -> None:
+        bt.exchange.send(
+            SubmitOrder(
+                ts_event=s.now,
+                ts_init=s.now,
+                strategy_id="s",
+                client_order_id="s-1",
+                symbol=SYM,
+                side=Side.BUY,
+                order_type=OrderType.LIMIT,
+                quantity=100,
+                price=px("100.01"),
+            )
+        )
+
+    strategy = Scripted({T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.01")), T0 + 2 * MS: resend})
+    bt = Backtest([strategy])
+    bt.kernel.subscribe(OrderRejected, rejected.append)
+    bt.run([[BOOK]], until=T0 + 3 * MS)
+    assert [f.quantity for f in strategy.fills] == [100]
+    assert [(r.client_order_id, r.reason) for r in rejected] == [("s-1", "duplicate client order id s-1")]
+    assert bt.exchange.fills == 1
+
+
+def test_a_snapshot_bounds_the_queue_ahead_by_the_level_it_shows() -> None:
+    """A resync shows 200 shares at our price where we counted 500 ahead: at most 200 can be ahead now."""
+    tape = [
+        BOOK,
+        snapshot(T0 + 5 * MS, bids=[("100.00", 200), ("99.99", 800)], asks=[("100.01", 300)]),
+        trade(T0 + 6 * MS, "100.00", 250, Aggressor.SELL),
+    ]
+    bt, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"), time_in_force=TimeInForce.GTC)})
+    assert [(f.ts_event, f.quantity) for f in s.fills] == [(T0 + 6 * MS, 50)]
+    assert _resting(bt) == [("s-1", px("100.00"), 50, 0)]
+
+
+def test_a_snapshot_showing_more_at_our_price_does_not_push_us_back() -> None:
+    """Shares that arrived during a gap arrived after our order: a resync showing 900 where 500 were ahead leaves
+    500 ahead, so a 600-share print reaches us."""
+    tape = [
+        BOOK,
+        snapshot(T0 + 5 * MS, bids=[("100.00", 900), ("99.99", 800)], asks=[("100.01", 300)]),
+        trade(T0 + 6 * MS, "100.00", 600, Aggressor.SELL),
+    ]
+    _, s = run(tape, {T0 + 1 * MS: lambda s: s.buy(SYM, 100, px("100.00"), time_in_force=TimeInForce.GTC)})
+    assert [(f.ts_event, f.quantity) for f in s.fills] == [(T0 + 6 * MS, 100)]

@@ -568,13 +568,16 @@ class SimulatedExchange:
         own = st.own(view.side, view.price)
         if not own:
             return
+        # the seller reached an order that queued after these of ours: it met them first, each after the shares
+        # still counted ahead of it (none, on a FIFO tape whose every departure we saw), as a print does in L2
         behind = [o for o in own if e.order_id in o.behind_ids]
-        if behind:
-            # the incoming order reached an order that queued after ours: ours would have traded first
-            self._fill_queue(behind, e.size, e.ts_event)
         for order in own:
             if e.order_id not in order.behind_ids:
                 order.ahead = max(0, order.ahead - e.size)
+            elif e.size >= view.size:
+                order.behind_ids.discard(e.order_id)  # traded out: it cannot come back
+        if behind:
+            self._queue_print(behind, e.size, e.ts_event)
 
     def _l3_reduced(self, st: _SymbolState, e: OrderReduced, book: L2Book | L3Book) -> None:
         self._l3_left(st, e.order_id, e.size, book, e.ts_event)
@@ -605,6 +608,8 @@ class SimulatedExchange:
     def _snapshot(self, st: _SymbolState, e: Event, book: L2Book | L3Book) -> None:
         st.consumed.clear()
         st.traded.clear()
+        if isinstance(e, BookSnapshot):
+            _recount_ahead(st, e)
 
     # -- session ------------------------------------------------------------------------------------------------
 
@@ -640,6 +645,27 @@ class SimulatedExchange:
         if st is None:
             return []
         return [o for side in (Side.BUY, Side.SELL) for level in st.resting[side].values() for o in level]
+
+
+def _recount_ahead(st: _SymbolState, snap: BookSnapshot) -> None:
+    """A snapshot replaced the book (a resync after a gap, whose messages we never saw): bound what is ahead.
+
+    Shares ahead of an order only ever leave, and nothing at its level but the orders we know joined behind it can
+    be behind it; so what is ahead is at most both the old count and the level's size less those orders still
+    there. Taking the smaller bound can leave us counting too much ahead, never too little: fills come late,
+    never early.
+    """
+    for side, levels in ((Side.BUY, snap.bids), (Side.SELL, snap.asks)):
+        mine = st.resting[side]
+        if not mine:
+            continue
+        sizes = {level.price: level.size for level in levels}
+        for price, own in mine.items():
+            there = {o.order_id: o.size for o in snap.orders if o.side is side and o.price == price}
+            for order in own:
+                behind = {oid: size for oid, size in there.items() if oid in order.behind_ids}
+                order.behind_ids = set(behind)
+                order.ahead = max(0, min(order.ahead, sizes.get(price, 0) - sum(behind.values())))
 
 
 def _components(fees: FeeBreakdown) -> dict[str, int]:

@@ -41,7 +41,8 @@ class SimOrder:
         self.resting = False
         """In the book at ``price`` (as opposed to waiting for a stop trigger, or being matched on arrival)."""
         self.ahead = 0
-        """Market shares ahead of this order in its price level's queue."""
+        """Market shares ahead of this order in its price level's queue: L2 and L3 alike, a print (L2) or an
+        execution behind us (L3) at our price fills us only after these (see ``queue.py``)."""
         self.behind_ids: set[int] = set()
         """L3: market order ids that joined the level after this order."""
 
