@@ -16,7 +16,7 @@ from tapeflow.model.enums import Side
 from tapeflow.model.events import Event
 from tapeflow.model.market import OrderAdded, OrderDeleted, OrderExecuted, OrderReduced, OrderReplaced
 
-from .itch_mapping import EventMapper, slow_event
+from .itch_mapping import INT64_MAX, EventMapper, slow_event
 from .itch_messages import LAYOUTS
 from .itch_parser import Frame, ItchStats, report_truncated
 
@@ -47,6 +47,8 @@ def fast_batches(
     syms = mapper.symbols
     known = mapper.known
     base = mapper.base_ns
+    last = mapper.last_ts
+    top = INT64_MAX
     mask = _MASK48
     sides: list[Side | None] = [None] * 256
     sides[ord("B")], sides[ord("S")] = Side.BUY, Side.SELL
@@ -78,20 +80,22 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(
-                            added(
-                                ts_event=ts,
-                                ts_init=ts,
-                                symbol=sym,
-                                order_id=ref,
-                                side=sd,
-                                price=px,
-                                size=sh,
+                        if ts >= last[loc] and ref <= top:
+                            last[loc] = ts
+                            app(
+                                added(
+                                    ts_event=ts,
+                                    ts_init=ts,
+                                    symbol=sym,
+                                    order_id=ref,
+                                    side=sd,
+                                    price=px,
+                                    size=sh,
+                                )
                             )
-                        )
-                        pos += 38
-                        continue
-                    if known[loc]:
+                            pos += 38
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 38
                         continue
@@ -101,10 +105,12 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(deleted(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref))
-                        pos += 21
-                        continue
-                    if known[loc]:
+                        if ts >= last[loc] and ref <= top:
+                            last[loc] = ts
+                            app(deleted(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref))
+                            pos += 21
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 21
                         continue
@@ -114,20 +120,22 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(
-                            replaced(
-                                ts_event=ts,
-                                ts_init=ts,
-                                symbol=sym,
-                                order_id=ref,
-                                new_order_id=new,
-                                price=px,
-                                size=sh,
+                        if ts >= last[loc] and ref <= top and new <= top:
+                            last[loc] = ts
+                            app(
+                                replaced(
+                                    ts_event=ts,
+                                    ts_init=ts,
+                                    symbol=sym,
+                                    order_id=ref,
+                                    new_order_id=new,
+                                    price=px,
+                                    size=sh,
+                                )
                             )
-                        )
-                        pos += 37
-                        continue
-                    if known[loc]:
+                            pos += 37
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 37
                         continue
@@ -137,19 +145,21 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(
-                            executed(
-                                ts_event=ts,
-                                ts_init=ts,
-                                symbol=sym,
-                                order_id=ref,
-                                size=sh,
-                                trade_id=str(match),
+                        if ts >= last[loc] and ref <= top:
+                            last[loc] = ts
+                            app(
+                                executed(
+                                    ts_event=ts,
+                                    ts_init=ts,
+                                    symbol=sym,
+                                    order_id=ref,
+                                    size=sh,
+                                    trade_id=str(match),
+                                )
                             )
-                        )
-                        pos += 33
-                        continue
-                    if known[loc]:
+                            pos += 33
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 33
                         continue
@@ -159,10 +169,12 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(reduced(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref, size=sh))
-                        pos += 25
-                        continue
-                    if known[loc]:
+                        if ts >= last[loc] and ref <= top:
+                            last[loc] = ts
+                            app(reduced(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref, size=sh))
+                            pos += 25
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 25
                         continue
@@ -172,21 +184,23 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(
-                            added(
-                                ts_event=ts,
-                                ts_init=ts,
-                                symbol=sym,
-                                order_id=ref,
-                                side=sd,
-                                price=px,
-                                size=sh,
-                                mpid=mpid.decode("latin-1").rstrip(" "),
+                        if ts >= last[loc] and ref <= top:
+                            last[loc] = ts
+                            app(
+                                added(
+                                    ts_event=ts,
+                                    ts_init=ts,
+                                    symbol=sym,
+                                    order_id=ref,
+                                    side=sd,
+                                    price=px,
+                                    size=sh,
+                                    mpid=mpid.decode("latin-1").rstrip(" "),
+                                )
                             )
-                        )
-                        pos += 42
-                        continue
-                    if known[loc]:
+                            pos += 42
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 42
                         continue
@@ -196,21 +210,23 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(
-                            executed(
-                                ts_event=ts,
-                                ts_init=ts,
-                                symbol=sym,
-                                order_id=ref,
-                                size=sh,
-                                price=px,
-                                trade_id=str(match),
-                                printable=printable == 89,
+                        if ts >= last[loc] and ref <= top:
+                            last[loc] = ts
+                            app(
+                                executed(
+                                    ts_event=ts,
+                                    ts_init=ts,
+                                    symbol=sym,
+                                    order_id=ref,
+                                    size=sh,
+                                    price=px,
+                                    trade_id=str(match),
+                                    printable=printable == 89,
+                                )
                             )
-                        )
-                        pos += 38
-                        continue
-                    if known[loc]:
+                            pos += 38
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 38
                         continue

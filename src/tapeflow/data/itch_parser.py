@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, Final, Literal
 
 import msgspec
 
+from tapeflow.data.quality import SourceQuality
 from tapeflow.model.errors import DataError
 
 from .itch_messages import LAYOUTS, LENGTH_BY_TYPE, ItchMessage, Layout
@@ -63,9 +64,46 @@ class ItchStats(msgspec.Struct, kw_only=True):
     """Order-book messages dropped by the symbol filter."""
     unknown_locate: int = 0
     """Order messages for a stock locate that no directory or add-order message named."""
+    out_of_order: int = 0
+    """Messages whose time is earlier than the last event of the same stock locate; skipped."""
+    duplicates: int = 0
+    """Adds (A, F, or U's new reference) for an order reference that is still live; skipped."""
+    unknown_refs: int = 0
+    """Executes, cancels, deletes, replaces of an order reference that is not live; passed on."""
     truncated_bytes: int = 0
     truncated_offset: int | None = None
     """Byte offset (decompressed) of an incomplete last message, if the input ended inside one."""
+    first_problem: str = ""
+    """Where the first irregularity was and what it was: the place to look."""
+
+    def note(self, name: str, offset: int, what: str) -> None:
+        if not self.first_problem:
+            self.first_problem = f"{name}, byte offset {offset}: {what}"
+
+    def quality(self, source: str) -> SourceQuality:
+        """These counts in the shape every reader shares.
+
+        ``malformed`` takes unknown types, short and oversized messages and a truncated tail: in a 5.0 file an
+        oversized message means a broken length prefix, so it is an anomaly even though it is read.
+        ``unknown_ids`` takes unknown locates and (with ``track_orders``) order references that are not live.
+        """
+        return SourceQuality(
+            source=source,
+            format="itch",
+            rows=self.messages,
+            events=self.events,
+            malformed=self.malformed + self.unknown_types + self.oversized + (1 if self.truncated_bytes else 0),
+            out_of_order=self.out_of_order,
+            duplicates=self.duplicates,
+            unknown_ids=self.unknown_locate + self.unknown_refs,
+            first_problem=self.first_problem,
+        )
+
+    def reset(self) -> None:
+        """Back to zero in place, so that whoever holds this object sees the next pass's counts."""
+        fresh = ItchStats()
+        for field in self.__struct_fields__:
+            setattr(self, field, getattr(fresh, field))
 
 
 class ItchInput:
@@ -75,17 +113,15 @@ class ItchInput:
         self.chunk_size = chunk_size
         self.strict = strict
         self._owned: BinaryIO | None = None
+        self.name = source_name(source)
         if isinstance(source, bytes | bytearray):
-            self.name = "<bytes>"
             self._stream: BinaryIO = io.BytesIO(source)
         elif isinstance(source, str | Path):
-            self.name = str(source)
             try:
                 self._stream = self._owned = open(source, "rb")  # noqa: SIM115 - closed in close()
             except OSError as exc:
                 raise DataError(f"cannot open ITCH file: {exc.strerror}", path=source) from exc
         else:
-            self.name = str(getattr(source, "name", "<stream>"))
             self._stream = source
         self.compressed = False
 
@@ -153,6 +189,15 @@ class ItchInput:
         if self._owned is not None:
             self._owned.close()
             self._owned = None
+
+
+def source_name(source: ItchSource) -> str:
+    """How messages name ``source``: its path, or what stands for bytes and streams."""
+    if isinstance(source, bytes | bytearray):
+        return "<bytes>"
+    if isinstance(source, str | Path):
+        return str(source)
+    return str(getattr(source, "name", "<stream>"))
 
 
 def detect_framing(head: bytes) -> Literal["length", "raw"]:
@@ -270,6 +315,7 @@ def report_truncated(stats: ItchStats, offset: int, size: int, *, strict: bool, 
         f"the input ends inside a message: {size} trailing bytes do not make a complete ITCH message; "
         "the file is probably cut short (re-copy it, or ignore the last message)"
     )
+    stats.note(name, offset, message)
     if strict:
         raise DataError(message, path=name, offset=offset)
     warnings.warn(f"{name}, byte offset {offset}: {message}", stacklevel=3)
@@ -281,18 +327,24 @@ def check_frame(frame: Frame, stats: ItchStats, *, strict: bool, name: str) -> L
     if layout is None:
         stats.unknown_types += 1
         what = f"unknown ITCH message type byte 0x{frame.buf[frame.start]:02x}" if frame.length else "empty message"
+        what += f" ({frame.length} bytes)"
+        stats.note(name, frame.offset, what + ", skipped")
         if strict:
-            raise DataError(f"{what} ({frame.length} bytes)", path=name, offset=frame.offset)
+            raise DataError(what, path=name, offset=frame.offset)
         return None
     if frame.length < layout.length:
         stats.malformed += 1
+        what = f"ITCH {layout.type_char} message is {frame.length} bytes, the specification says {layout.length}"
+        stats.note(name, frame.offset, what + ", skipped")
         if strict or stats.framing == "raw":
-            raise DataError(
-                f"ITCH {layout.type_char} message is {frame.length} bytes, the specification says {layout.length}",
-                path=name,
-                offset=frame.offset,
-            )
+            raise DataError(what, path=name, offset=frame.offset)
         return None
     if frame.length > layout.length:
         stats.oversized += 1
+        stats.note(
+            name,
+            frame.offset,
+            f"ITCH {layout.type_char} message is {frame.length} bytes, the specification says {layout.length}; "
+            "read to that length (a broken length prefix in a 5.0 file)",
+        )
     return layout
