@@ -217,6 +217,35 @@ def detect_framing(head: bytes) -> Literal["length", "raw"]:
     )
 
 
+def looks_like_itch(head: bytes, messages: int = 16) -> bool:
+    """True when ``head`` is whole, exact ITCH 5.0 messages: how a file of unknown format is recognised.
+
+    Stricter than ``detect_framing`` (which only picks the framing of a stream the caller says is ITCH):
+    length-prefixed, every message in ``head`` (up to ``messages``) must have a known type and exactly its
+    specified length; back to back, at least eight known types in a row (or the whole of a short input); a
+    random file passes with a chance below one in a hundred million, so an unrecognisable file gets
+    "unknown format", not an ITCH read full of counts.
+    """
+    pos = count = 0
+    while count < messages and pos + 3 <= len(head):
+        size = head[pos] << 8 | head[pos + 1]
+        if size == 0 or LENGTH_BY_TYPE[head[pos + 2]] != size:
+            break
+        pos += 2 + size
+        count += 1
+    else:
+        if count:
+            return True
+    pos = count = 0
+    while count < messages and pos < len(head):
+        size = LENGTH_BY_TYPE[head[pos]]
+        if size == 0:
+            return False
+        pos += size
+        count += 1
+    return count >= min(messages, 8) or (count > 0 and pos == len(head))
+
+
 def _consistent(head: bytes, *, prefixed: bool, messages: int = 8) -> bool:
     """True when ``head`` starts like ITCH 5.0 in that framing.
 
