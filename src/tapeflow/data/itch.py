@@ -105,7 +105,7 @@ class ItchReader:
             track_orders=self.track_orders,
         )
         self.directory = mapper.directory
-        return ItchInput(self.source, chunk_size=self.chunk_size, strict=self.strict), mapper
+        return ItchInput(self.source, chunk_size=self.chunk_size, strict=self.strict, stats=self.stats), mapper
 
     def messages(self) -> Iterator[ItchMessage]:
         """Every message as its struct, in order; ``symbols`` drops stock messages of other symbols."""
@@ -140,7 +140,7 @@ class ItchReader:
         framing = self.framing
         if framing == "auto":
             first = next(chunks, b"")
-            framing = detect_framing(first[:HEAD_BYTES])
+            framing = detect_framing(first[:HEAD_BYTES], source.name)
             chunks = _prepend(first, chunks)
         self.stats.framing = framing
         if framing == "raw" or self.track_orders:

@@ -70,6 +70,9 @@ class ItchStats(msgspec.Struct, kw_only=True):
     """Adds (A, F, or U's new reference) for an order reference that is still live; skipped."""
     unknown_refs: int = 0
     """Executes, cancels, deletes, replaces of an order reference that is not live; passed on."""
+    cut_compressed: bool = False
+    """The gzip stream ended inside a member: whatever followed is missing, even if the cut fell between
+    messages."""
     truncated_bytes: int = 0
     truncated_offset: int | None = None
     """Byte offset (decompressed) of an incomplete last message, if the input ended inside one."""
@@ -83,8 +86,9 @@ class ItchStats(msgspec.Struct, kw_only=True):
     def quality(self, source: str) -> SourceQuality:
         """These counts in the shape every reader shares.
 
-        ``malformed`` takes unknown types, short and oversized messages and a truncated tail: in a 5.0 file an
-        oversized message means a broken length prefix, so it is an anomaly even though it is read.
+        ``malformed`` takes unknown types, short and oversized messages, a truncated tail and a cut gzip stream
+        (1 each): in a 5.0 file an oversized message means a broken length prefix, so it is an anomaly even
+        though it is read.
         ``unknown_ids`` takes unknown locates and (with ``track_orders``) order references that are not live.
         """
         return SourceQuality(
@@ -92,7 +96,9 @@ class ItchStats(msgspec.Struct, kw_only=True):
             format="itch",
             rows=self.messages,
             events=self.events,
-            malformed=self.malformed + self.unknown_types + self.oversized + (1 if self.truncated_bytes else 0),
+            malformed=sum(
+                (self.malformed, self.unknown_types, self.oversized, self.truncated_bytes > 0, self.cut_compressed)
+            ),
             out_of_order=self.out_of_order,
             duplicates=self.duplicates,
             unknown_ids=self.unknown_locate + self.unknown_refs,
@@ -109,9 +115,12 @@ class ItchStats(msgspec.Struct, kw_only=True):
 class ItchInput:
     """An ITCH byte stream opened for chunked reading, gzip or not; closes what it opened."""
 
-    def __init__(self, source: ItchSource, *, chunk_size: int = CHUNK_SIZE, strict: bool = False) -> None:
+    def __init__(
+        self, source: ItchSource, *, chunk_size: int = CHUNK_SIZE, strict: bool = False, stats: ItchStats | None = None
+    ) -> None:
         self.chunk_size = chunk_size
         self.strict = strict
+        self.stats = stats
         self._owned: BinaryIO | None = None
         self.name = source_name(source)
         if isinstance(source, bytes | bytearray):
@@ -129,7 +138,8 @@ class ItchInput:
         """Decompressed data in chunks of about ``chunk_size`` bytes (never the whole file at once).
 
         The first chunk holds at least ``HEAD_BYTES`` (or the whole input), so that framing detection always
-        sees a few messages, whatever the chunk size.
+        sees a few messages, whatever the chunk size. An empty input is a ``DataError``: a file with no
+        messages at all is a failed copy, never a quiet day.
         """
         pieces = self._decompressed()
         head = b""
@@ -137,8 +147,13 @@ class ItchInput:
             head += piece
             if len(head) >= HEAD_BYTES:
                 break
-        if head:
-            yield head
+        if not head:
+            raise DataError(
+                "empty: no ITCH messages (0 bytes after decompression); check the file was copied completely",
+                path=self.name,
+                offset=0,
+            )
+        yield head
         yield from pieces
 
     def _decompressed(self) -> Iterator[bytes]:
@@ -181,6 +196,9 @@ class ItchInput:
             yield tail
         if fed and not inflater.eof:
             message = "the gzip stream ends early (the .gz file is truncated)"
+            if self.stats is not None:
+                self.stats.cut_compressed = True
+                self.stats.note(self.name, self.stats.bytes, message)
             if self.strict:
                 raise DataError(message, path=self.name)
             warnings.warn(f"{self.name}: {message}", stacklevel=3)
@@ -200,7 +218,7 @@ def source_name(source: ItchSource) -> str:
     return str(getattr(source, "name", "<stream>"))
 
 
-def detect_framing(head: bytes) -> Literal["length", "raw"]:
+def detect_framing(head: bytes, name: str | None = None) -> Literal["length", "raw"]:
     """Which framing ``head`` (the first bytes of a stream) uses, checking a few messages under each.
 
     Raises ``DataError`` when neither reads as ITCH 5.0 (a different feed or version, or not ITCH at all).
@@ -213,6 +231,7 @@ def detect_framing(head: bytes) -> Literal["length", "raw"]:
         f"the first bytes {head[:16].hex(' ')} are neither length-prefixed nor back-to-back "
         "ITCH 5.0 messages; "
         "check the file is NASDAQ TotalView-ITCH 5.0 (not 4.1, not a PCAP capture)",
+        path=name,
         offset=0,
     )
 
@@ -305,7 +324,7 @@ def iter_frames(
     for chunk in chunks:
         data = carry + chunk if carry else chunk
         if not stats.framing:
-            stats.framing = detect_framing(data[:HEAD_BYTES]) if framing == "auto" else framing
+            stats.framing = detect_framing(data[:HEAD_BYTES], name) if framing == "auto" else framing
         pos = 0
         end = len(data)
         if stats.framing == "length":
