@@ -65,10 +65,10 @@ class ItchReader:
     stock, an order reference past int64) into a ``DataError`` instead of a count in ``stats``.
     ``track_orders`` also keeps the open order references, to count adds of a live reference (skipped) and
     executes/cancels/deletes of one that is not live (passed on); it reads through the generic path, about a
-    quarter of the speed, which ``tapeflow data info`` pays and a backtest need not (the book counts the
-    same). Each call to ``messages()`` / ``events()`` reads the source again from the start (a stream can be
-    read once) and resets ``stats`` in place: an object taken from ``stats`` before reading shows the counts
-    of the pass.
+    tenth of the speed, which ``tapeflow data info`` pays and a backtest need not (its book holds the same
+    orders and counts unknown references). Each call to ``messages()`` / ``events()`` reads the source again
+    from the start (a stream can be read once) and resets ``stats`` in place: an object taken from ``stats``
+    before reading shows the counts of the pass.
     """
 
     def __init__(
