@@ -274,7 +274,16 @@ class EventMapper:
         self.last_ts[locate] = ts
         return event
 
-    def _track(self, event: Event, ref: int, new: int, *, name: str, offset: int, strict: bool) -> bool:
+    def _track(
+        self,
+        event: OrderAdded | OrderDeleted | OrderExecuted | OrderReduced | OrderReplaced,
+        ref: int,
+        new: int,
+        *,
+        name: str,
+        offset: int,
+        strict: bool,
+    ) -> bool:
         """Keep ``live`` up to date for ``event``; False (counted) for an add of a live reference."""
         live = self.live
         if isinstance(event, OrderAdded | OrderReplaced):
@@ -293,10 +302,10 @@ class EventMapper:
             live[new] = event.size
         elif ref not in live:
             self._unknown_ref(ref, name, offset, strict)
-        elif isinstance(event, OrderDeleted) or live[ref] <= event.size:  # type: ignore[attr-defined]
+        elif isinstance(event, OrderDeleted) or live[ref] <= event.size:
             del live[ref]
         else:
-            live[ref] -= event.size  # type: ignore[attr-defined]
+            live[ref] -= event.size
         return True
 
     def _unknown_ref(self, ref: int, name: str, offset: int, strict: bool) -> None:
