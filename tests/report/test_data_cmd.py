@@ -127,3 +127,12 @@ def test_info_empty_file_is_one_line_naming_the_accepted_formats(tmp_path: Path,
     assert result.exit_code == 2
     assert f"{p}, byte offset 0: {message}" in result.output
     assert "NASDAQ ITCH 5.0" in result.output and "DBN" in result.output
+
+
+@pytest.mark.parametrize(("rel", "fmt", "counts"), [c for c in CASES if c[1] != "lobster"])
+def test_info_stats_of_every_reader_are_read_after_the_stream_not_left_at_zero(
+    data_dir: Path, rel: str, fmt: str, counts: dict[str, int] | None
+) -> None:
+    out = _info(data_dir / rel)
+    numbers = [v for v in out["stats"].values() if isinstance(v, int) and not isinstance(v, bool)]
+    assert max(numbers, default=0) >= out["events"] > 0  # some count covers every event; it was all zeros
