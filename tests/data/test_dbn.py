@@ -157,6 +157,11 @@ def test_time_going_back_and_a_live_order_added_again_are_counted_and_skipped(da
     again = _patch(plain, second + 16, (196851).to_bytes(8, "little"))  # the first record's live order id
     events, reader = _read(tmp_path, again)
     assert len(events) == 3 and reader.quality().duplicates == 1
+    cleared = _patch(_patch(again, second + 38, b"R"), second + 39, b"N")  # a clear of the book in between
+    third = _patch(cleared, second + SIZE + 16, (196851).to_bytes(8, "little"))  # the first id, added again
+    events, reader = _read(tmp_path, third)
+    assert [e.order_id for e in events] == [196851, 196851, 200963]  # type: ignore[attr-defined]
+    assert reader.quality().anomalies == 0  # after a clear, no id is live: not a duplicate
     cancel = _patch(plain, second + 38, b"C")  # a cancel of order 196855, which was never added
     events, reader = _read(tmp_path, cancel)
     assert len(events) == 4 and reader.quality().unknown_ids == 1 and reader.quality().anomalies == 1

@@ -16,6 +16,10 @@ and are rounded half-to-even and counted otherwise; ``INT64_MAX`` (undefined) be
 
 ``ts_init`` is DBN's ``ts_recv`` where the record has one (when Databento saw it), else ``ts_event``; a record
 with an undefined ``ts_event`` (bbo-1s/1m) takes ``ts_recv`` for both.
+
+Bad input is a ``DataError`` with the file and byte offset, or a count in ``stats`` (and ``quality()``) with
+the first problem's place: the framing is ``dbn_stream``'s; here, values past int64 and negative prices,
+time going back per instrument, and MBO adds of a live order id (ids an R clear made free again are not).
 """
 
 from __future__ import annotations
@@ -162,6 +166,8 @@ class DbnReader:
             self._offset = offset
             if not self._sane(rec):
                 continue
+            if name == "MBOMsg" and str(rec.action) == "R":  # the book is cleared: no order is live any more
+                self._live.pop(rec.instrument_id, None)
             out = self._convert(name, rec)
             if not out:
                 st.other += 1
