@@ -180,3 +180,15 @@ def test_stats_held_before_reading_show_the_pass_and_a_second_pass_starts_from_z
 def test_off_grid_prices_round_half_to_even_in_integers_and_are_counted(raw: int, price: int) -> None:
     reader = DbnReader("unused.dbn")
     assert reader._price(raw) == price and reader.stats.rounded == 1
+
+
+@pytest.mark.parametrize("zst", [False, True])
+def test_a_file_larger_than_one_read_block_loses_no_record(data_dir: Path, tmp_path: Path, zst: bool) -> None:
+    plain = _plain(data_dir)
+    record = plain[FIRST : FIRST + SIZE]
+    n = 3000  # 168,000 bytes of records: several 64 KiB blocks
+    body = b"".join(_patch(record, 16, (10**6 + i).to_bytes(8, "little")) for i in range(n))
+    events, reader = _read(tmp_path, plain[:FIRST] + body, zst=zst)
+    assert [e.order_id for e in events] == [10**6 + i for i in range(n)]  # type: ignore[attr-defined]
+    assert reader.quality() == SourceQuality(source=str(reader.path), format="dbn", rows=n, events=n)
+    assert reader.stats.bytes == FIRST + n * SIZE

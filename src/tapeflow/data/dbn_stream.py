@@ -138,10 +138,13 @@ def frame_records(chunks: Iterator[bytes], name: str, framing: Framing) -> Itera
     framing.version = version
     sizes = RECORD_SIZES[version]
     head = 8 + meta_len
-    for chunk in chunks:
-        if len(buf) >= head:
+    whole = bytearray(buf)  # metadata can be large (symbol mappings): grow in place, not by copies
+    while len(whole) < head:
+        more = next(chunks, None)
+        if more is None:
             break
-        buf += chunk
+        whole += more
+    buf = bytes(whole)
     if len(buf) < head:
         raise DataError(
             f"the DBN metadata is cut: {meta_len + 8} bytes announced, {len(buf)} present (the file is truncated)",
