@@ -192,3 +192,13 @@ def test_a_file_larger_than_one_read_block_loses_no_record(data_dir: Path, tmp_p
     assert [e.order_id for e in events] == [10**6 + i for i in range(n)]  # type: ignore[attr-defined]
     assert reader.quality() == SourceQuality(source=str(reader.path), format="dbn", rows=n, events=n)
     assert reader.stats.bytes == FIRST + n * SIZE
+
+
+def test_zstd_of_several_frames_reads_as_one_stream(data_dir: Path, tmp_path: Path) -> None:
+    plain = _plain(data_dir)
+    pack = zstandard.ZstdCompressor(write_checksum=True).compress
+    path = tmp_path / "frames.dbn.zst"
+    path.write_bytes(pack(plain[:400]) + pack(plain[400:]))  # the cut falls inside the first record
+    reader = DbnReader(path)
+    assert list(reader.events()) == list(DbnReader(data_dir / MBO).events())
+    assert reader.quality().anomalies == 0
