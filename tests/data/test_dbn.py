@@ -202,3 +202,18 @@ def test_zstd_of_several_frames_reads_as_one_stream(data_dir: Path, tmp_path: Pa
     reader = DbnReader(path)
     assert list(reader.events()) == list(DbnReader(data_dir / MBO).events())
     assert reader.quality().anomalies == 0
+
+
+def test_a_negative_price_in_a_book_level_is_malformed_not_read_as_no_price(data_dir: Path, tmp_path: Path) -> None:
+    rel = "databento-dbn-us-equity-fixtures/XNAS.ITCH/test_data.mbp-1.dbn.zst"
+    plain = _unzstd_file(data_dir / rel)
+    first = 8 + int.from_bytes(plain[4:8], "little")
+    assert plain[first + 1] == 1  # mbp-1: header 16, price 8, size 4, action, side, flags, depth, ts_recv 8, ...
+    level = first + 48  # bid_px of the one level
+    events, reader = _read(tmp_path, _patch(plain, level, (-1).to_bytes(8, "little", signed=True)))
+    assert len(events) == 3 and reader.quality().malformed == 1
+    assert "negative price -1" in reader.quality().first_problem
+
+
+def _unzstd_file(path: Path) -> bytes:
+    return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(path.read_bytes())).read()

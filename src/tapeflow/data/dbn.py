@@ -190,6 +190,7 @@ class DbnReader:
         if ts_event != UNDEF_TS and ts_event > INT64_MAX:
             big.append(ts_event)
         neg = [getattr(r, f) for f in _PRICED if getattr(r, f, 0) < 0]
+        neg += [px for lv in getattr(r, "levels", ()) for px in (lv.bid_px, lv.ask_px) if px < 0]
         if not big and not neg:
             return True
         self.stats.malformed += 1
