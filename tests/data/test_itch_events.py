@@ -167,7 +167,7 @@ def test_every_book_and_trade_message_maps_to_its_event() -> None:
 # A random but consistent order flow over three symbols, with a few irregular messages mixed in.
 _locate = st.sampled_from([1, 2, 3, 9])  # 9 is a locate no directory names
 _shares = st.integers(0, 5_000)  # 0 is malformed for every order message
-_ref = st.integers(1, 50)
+_ref = st.integers(1, 50) | st.sampled_from([2**63 - 1, 2**63, 2**64 - 1])  # the last two do not fit int64
 _ts = st.integers(0, 86_400 * 10**9)
 _order_message = st.one_of(
     st.builds(ItchAddOrder, _locate, st.just(0), _ts, _ref, st.sampled_from("BSX"), _shares,
@@ -195,6 +195,15 @@ def _events(data: bytes, framing: str, **kwargs: object) -> tuple[list[object], 
     return events, reader.stats
 
 
+def _assert_same_counts(a: object, b: object) -> None:
+    """Every count equal, and the first problem the same but for its byte offset (framings differ in bytes)."""
+    names = ("messages", "events", "malformed", "filtered", "unknown_locate", "out_of_order", "duplicates")
+    for name in (*names, "unknown_refs"):
+        assert getattr(a, name) == getattr(b, name), name
+    first_a, first_b = getattr(a, "first_problem"), getattr(b, "first_problem")  # noqa: B009 - not typed here
+    assert first_a.partition(": ")[2] == first_b.partition(": ")[2]
+
+
 @settings(max_examples=80, deadline=None)
 @given(flow=_flow, chunk=st.sampled_from([64, 100, 1 << 20]), symbols=st.sampled_from([None, ["AAA", "C"]]))
 def test_fast_path_gives_exactly_the_generic_paths_events_and_counts(
@@ -204,8 +213,13 @@ def test_fast_path_gives_exactly_the_generic_paths_events_and_counts(
     fast, fast_stats = _events(encode_stream(stream), "length", chunk_size=chunk, symbols=symbols)
     slow, slow_stats = _events(encode_stream(stream, "raw"), "raw", symbols=symbols)
     assert fast == slow
-    for name in ("messages", "events", "malformed", "filtered", "unknown_locate"):
-        assert getattr(fast_stats, name) == getattr(slow_stats, name), name
+    _assert_same_counts(fast_stats, slow_stats)
+    length = encode_stream(stream)
+    tracked, tracked_stats = _events(length, "length", chunk_size=chunk, symbols=symbols, track_orders=True)
+    raw_tracked, raw_tracked_stats = _events(encode_stream(stream, "raw"), "raw", symbols=symbols, track_orders=True)
+    assert tracked == raw_tracked
+    _assert_same_counts(tracked_stats, raw_tracked_stats)
+    assert all(getattr(e, "order_id", 0) < 2**63 and getattr(e, "new_order_id", 0) < 2**63 for e in fast + tracked)
 
 
 def test_zero_shares_and_bad_side_are_malformed_and_skipped_or_raised() -> None:
@@ -289,3 +303,68 @@ def test_one_l3_book_per_symbol_and_the_filter_builds_the_same_book(tmp_path: Pa
         alone = books_by_symbol(ItchReader(path, date=DAY, symbols=[symbol]).events(), L3Book)
         assert list(alone) == [symbol]
         assert alone[symbol].snapshot(ts=0) == books[symbol].snapshot(ts=0)
+
+
+def test_time_going_back_within_a_stock_is_counted_and_skipped_but_not_across_stocks() -> None:
+    stream = [
+        *_prefix,
+        ItchAddOrder(1, 0, 500, 1, "B", 10, "AAA", 10),
+        ItchAddOrder(2, 0, 100, 2, "B", 10, "BB", 10),  # earlier, but another stock: fine
+        ItchAddOrder(1, 0, 499, 3, "B", 10, "AAA", 10),  # back within AAA: skipped
+        ItchOrderDelete(1, 0, 500, 1),  # same time again: fine
+    ]
+    for framing in ("length", "raw"):
+        events, stats = _events(encode_stream(stream, framing), framing)  # type: ignore[arg-type]
+        assert [(e.symbol, e.order_id) for e in events] == [("AAA", 1), ("BB", 2), ("AAA", 1)]  # type: ignore[attr-defined]
+        assert stats.out_of_order == 1  # type: ignore[attr-defined]
+        at = len(encode_stream(stream[:5], framing))  # type: ignore[arg-type]
+        assert f"byte offset {at}: time goes back within stock locate 1: 499 ns" in stats.first_problem  # type: ignore[attr-defined]
+    with pytest.raises(DataError, match="byte offset 199: time goes back within stock locate 1"):
+        list(ItchReader(encode_stream(stream), date=DAY, strict=True).events())
+
+
+def test_order_reference_past_int64_is_malformed_and_skipped_on_both_paths() -> None:
+    stream = [*_prefix, ItchAddOrder(1, 0, 5, 2**63, "B", 10, "AAA", 10), ItchOrderDelete(1, 0, 6, 2**64 - 1)]
+    for framing in ("length", "raw"):
+        events, stats = _events(encode_stream(stream, framing), framing)  # type: ignore[arg-type]
+        assert events == []
+        assert stats.malformed == 2  # type: ignore[attr-defined]
+        assert "order reference 9223372036854775808 does not fit int64" in stats.first_problem  # type: ignore[attr-defined]
+
+
+def test_tracked_orders_count_a_live_reference_added_again_and_unknown_references() -> None:
+    stream = [
+        *_prefix,
+        ItchAddOrder(1, 0, 5, 7, "B", 10, "AAA", 10),
+        ItchAddOrder(1, 0, 6, 7, "S", 3, "AAA", 11),  # 7 is live: a duplicate, skipped
+        ItchOrderExecuted(1, 0, 7, 7, 10, 1),  # fully executed: 7 is gone
+        ItchOrderDelete(1, 0, 8, 7),  # not live: counted, passed on
+        ItchOrderReplace(1, 0, 9, 8, 9, 5, 12),  # 8 never added: counted, 9 becomes live
+        ItchOrderCancel(1, 0, 10, 9, 2),
+    ]
+    events, stats = _events(encode_stream(stream), "length", track_orders=True)
+    assert [type(e).__name__ for e in events] == [
+        "OrderAdded", "OrderExecuted", "OrderDeleted", "OrderReplaced", "OrderReduced",
+    ]  # fmt: skip
+    assert (stats.duplicates, stats.unknown_refs) == (1, 2)  # type: ignore[attr-defined]
+    q = ItchReader(encode_stream(stream), date=DAY, track_orders=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(q.events())
+    quality = q.quality()
+    assert (quality.duplicates, quality.unknown_ids, quality.events, quality.rows) == (1, 2, 5, 9)
+    assert quality.first_problem.startswith("<bytes>, byte offset 161: order reference 7 is added while")
+    untracked, plain = _events(encode_stream(stream), "length")
+    assert (plain.duplicates, plain.unknown_refs, len(untracked)) == (0, 0, 6)  # type: ignore[attr-defined]
+    with pytest.raises(DataError, match="byte offset 161: order reference 7 is added while an order"):
+        list(ItchReader(encode_stream(stream), date=DAY, track_orders=True, strict=True).events())
+
+
+def test_stats_taken_before_reading_show_the_counts_of_the_pass() -> None:
+    reader = ItchReader(encode_stream([*_prefix, ItchOrderDelete(9, 0, 5, 1)]), date=DAY)
+    stats = reader.stats
+    assert list(reader.events()) == []
+    assert (stats.messages, stats.unknown_locate) == (4, 1)
+    list(reader.events())  # a second pass starts from zero, in the same object
+    assert reader.stats is stats and (stats.messages, stats.unknown_locate) == (4, 1)
+    assert reader.quality().unknown_ids == 1 and reader.quality().source == "<bytes>"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from tapeflow.cli import app
+from tapeflow.report.data_cmd import summarize
 
 runner = CliRunner()
 
@@ -164,3 +167,78 @@ def test_convert_symbol_outside_printable_ascii_is_one_line_exit_2(tmp_path: Pat
     assert "symbol 'A\ufffdB' has a character outside printable ASCII" in line
     assert "fix or filter the input" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bars.csv"]
+
+
+# --- the reader's counts, read after the stream is exhausted (they were all zero before) ---
+
+
+def _info(path: Path) -> dict[str, Any]:
+    result = runner.invoke(app, ["data", "info", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out: dict[str, Any] = json.loads(result.stdout)
+    return out
+
+
+def test_info_itch_fixture_stats_and_quality_are_the_files_real_counts(data_dir: Path) -> None:
+    out = _info(data_dir / "nasdaq-itch50-head-fixture/sample.itch")
+    stats = out["stats"]
+    assert (stats["messages"], stats["bytes"], stats["events"], stats["framing"]) == (1000, 40_874, 3, "length")
+    assert out["quality"] == {
+        "source": str(data_dir / "nasdaq-itch50-head-fixture/sample.itch"), "format": "itch", "rows": 1000,
+        "events": 3, "malformed": 0, "out_of_order": 0, "duplicates": 0, "unknown_ids": 0, "first_problem": "",
+        "discovered": 0,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rel", "records", "events"),
+    [("XNAS.ITCH/test_data.mbo.dbn.zst", 4, 4), ("EQUS.MINI/test_data.tbbo.dbn.zst", 4, 8),
+     ("XNAS.ITCH/test_data.definition.dbn.zst", 1, 0)],
+)  # fmt: skip
+def test_info_dbn_fixture_stats_and_quality_are_the_files_real_counts(
+    data_dir: Path, rel: str, records: int, events: int
+) -> None:
+    result = runner.invoke(app, ["data", "info", str(data_dir / "databento-dbn-us-equity-fixtures" / rel), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["stats"]["records"], out["stats"]["events"], out["stats"]["version"]) == (records, events, 3)
+    assert (out["quality"]["rows"], out["quality"]["events"], out["quality"]["malformed"]) == (records, events, 0)
+    assert out["stats"]["dataset"] == rel.split("/")[0]
+
+
+def test_info_cut_itch_file_counts_the_cut_and_says_where(data_dir: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.itch"
+    cut.write_bytes((data_dir / "nasdaq-itch50-head-fixture/sample.itch").read_bytes()[:-5])
+    with pytest.warns(UserWarning, match="ends inside a message"):
+        out = summarize(cut)
+    assert out["quality"]["rows"] == 999 and out["quality"]["malformed"] == 1
+    assert out["quality"]["first_problem"].startswith(f"{cut}, byte offset 40833: the input ends inside a message")
+    with pytest.warns(UserWarning, match="ends inside a message"):
+        table = runner.invoke(app, ["data", "info", str(cut)])
+    assert table.exit_code == 0 and "malformed" in table.output and "first problem" in table.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file; tapeflow reads a LOBSTER zip"),
+        (gzip.compress(b""), "empty once decompressed; tapeflow reads"),
+    ],
+    ids=["empty", "empty-gzip"],
+)
+def test_info_empty_file_is_one_line_naming_the_accepted_formats(tmp_path: Path, content: bytes, message: str) -> None:
+    p = tmp_path / "empty.itch"
+    p.write_bytes(content)
+    result = runner.invoke(app, ["data", "info", str(p)])
+    assert result.exit_code == 2
+    assert f"{p}, byte offset 0: {message}" in result.output
+    assert "NASDAQ ITCH 5.0" in result.output and "DBN" in result.output
+
+
+@pytest.mark.parametrize(("rel", "fmt", "counts"), [c for c in CASES if c[1] != "lobster"])
+def test_info_stats_of_every_reader_are_read_after_the_stream_not_left_at_zero(
+    data_dir: Path, rel: str, fmt: str, counts: dict[str, int] | None
+) -> None:
+    out = _info(data_dir / rel)
+    numbers = [v for v in out["stats"].values() if isinstance(v, int) and not isinstance(v, bool)]
+    assert max(numbers, default=0) >= out["events"] > 0  # some count covers every event; it was all zeros

@@ -137,6 +137,10 @@ _TAQ_MEMBER: Final = re.compile(r"\d{8}_[A-Za-z0-9.\-]+_(Trade|Quote)_Tick\.csv$
 _BAR_MEMBER: Final = re.compile(r"(_(minute|second)_(trade|quote)\.csv|^[A-Za-z0-9.\-]+\.csv)$")
 _BAR_HEADERS: Final = (b"date,open,high,low,close", b"day,open,high,low,close", b"ticker,date,open,high,low,close")
 _ITCH_NAME: Final = re.compile(r"(\d{2})(\d{2})(\d{4})\.")
+ACCEPTED: Final = (
+    "a LOBSTER zip, a LEAN/AlgoSeek TAQ or bar zip, a bar CSV (plain or .gz), DBN (.dbn or .dbn.zst), "
+    "NASDAQ ITCH 5.0 (plain or .gz), or a tapeflow Parquet store directory"
+)
 
 
 def detect_format(path: str | Path) -> str:
@@ -153,6 +157,8 @@ def detect_format(path: str | Path) -> str:
     if not p.is_file():
         raise DataError("no such file", path=p)
     head = sniff(p, 8)
+    if not head:
+        raise DataError(f"empty file; tapeflow reads {ACCEPTED}", path=p, offset=0)
     if head.startswith(ZIP_MAGIC):
         names = zip_members(p)
         if any(_LOBSTER_MEMBER.search(n) for n in names):
@@ -166,15 +172,19 @@ def detect_format(path: str | Path) -> str:
         return "dbn"
     if _csv_header_is_bars(p):
         return "bars"
-    from tapeflow.data.itch_parser import detect_framing
+    from tapeflow.data.itch_parser import looks_like_itch
 
     try:
         with open_binary(p) as fh:
-            detect_framing(fh.read(4096))
-    except (DataError, ValueError, OSError) as exc:
+            start = fh.read(4096)
+    except (DataError, OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"unknown or corrupt input ({exc}); tapeflow reads {ACCEPTED}", path=p, offset=0) from exc
+    if not start:
+        raise DataError(f"empty once decompressed; tapeflow reads {ACCEPTED}", path=p, offset=0)
+    if not looks_like_itch(start):
         raise DataError(
-            f"unknown or corrupt input (not LOBSTER, TAQ, bars, DBN or ITCH): {exc}", path=p, offset=0
-        ) from exc
+            f"unknown format: the first bytes {start[:8].hex(' ')} are none of {ACCEPTED}", path=p, offset=0
+        )
     return "itch"
 
 
@@ -194,7 +204,14 @@ def itch_date(path: Path) -> date:
 
 
 def open_events(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator[Event], object]:
-    """(format, event stream, the reader's statistics object or None) for any input tapeflow reads."""
+    """(format, event stream, the reader or None) for any input tapeflow reads.
+
+    The reader, not its statistics: readers reset their counts when a pass starts, so whoever reports them
+    must ask the reader after the stream is exhausted (``reader.quality()`` where it is a
+    ``QualityReporter``, else ``reader.stats``). ITCH is read with ``track_orders``, so that duplicate and
+    unknown order references are counted too (about 30% slower than a backtest's read, but this is for
+    inspecting and converting files).
+    """
     p = Path(path)
     fmt = fmt or detect_format(p)
     if fmt == "lobster":
@@ -205,17 +222,17 @@ def open_events(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator
         from tapeflow.data.taq import TaqReader
 
         taq = TaqReader.for_day(p)
-        return fmt, iter(taq.events()), taq.stats
+        return fmt, iter(taq.events()), taq
     if fmt == "bars":
         from tapeflow.data.bars import BarReader
 
         bars = BarReader(p)
-        return fmt, iter(bars.events()), bars.stats
+        return fmt, iter(bars.events()), bars
     if fmt == "dbn":
         from tapeflow.data.dbn import DbnReader
 
         dbn = DbnReader(p)
-        return fmt, iter(dbn.events()), dbn.stats
+        return fmt, iter(dbn.events()), dbn
     if fmt == "parquet-store":
         from tapeflow.data.parquet_store import read_store
 
@@ -223,6 +240,6 @@ def open_events(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator
     if fmt == "itch":
         from tapeflow.data.itch import ItchReader
 
-        itch = ItchReader(p, date=itch_date(p))
-        return fmt, iter(itch.events()), itch.stats
+        itch = ItchReader(p, date=itch_date(p), track_orders=True)
+        return fmt, iter(itch.events()), itch
     raise DataError(f"unknown format {fmt!r}", path=p)

@@ -23,13 +23,15 @@ from .itch_parser import Frame, ItchStats, report_truncated
 _MAX_FRAME: Final = 2 + max(layout.length for layout in LAYOUTS.values())
 _MASK48: Final = (1 << 48) - 1
 # Fast-path layouts include the 2-byte length prefix; ``Q`` at byte 5 spans tracking number and timestamp.
-_A = struct.Struct(">HxHQQBI8xI").unpack_from
-_F = struct.Struct(">HxHQQBI8xI4s").unpack_from
-_D = struct.Struct(">HxHQQ").unpack_from
-_U = struct.Struct(">HxHQQQII").unpack_from
-_E = struct.Struct(">HxHQQIQ").unpack_from
-_X = struct.Struct(">HxHQQI").unpack_from
-_C = struct.Struct(">HxHQQIQBI").unpack_from
+# Order references are read signed (``q``): one past int64 comes out negative, and ``ref >= 0`` (a compare
+# of small ints, the cheapest there is) sends it to the generic path, which refuses it.
+_A = struct.Struct(">HxHQqBI8xI").unpack_from
+_F = struct.Struct(">HxHQqBI8xI4s").unpack_from
+_D = struct.Struct(">HxHQq").unpack_from
+_U = struct.Struct(">HxHQqqII").unpack_from
+_E = struct.Struct(">HxHQqIQ").unpack_from
+_X = struct.Struct(">HxHQqI").unpack_from
+_C = struct.Struct(">HxHQqIQBI").unpack_from
 # The hot loop spells lengths as literals (a local constant is the cheapest operand); they must match the
 # spec.
 assert [LAYOUTS[ord(c)].length for c in "ADUEXFC"] == [36, 19, 35, 31, 23, 40, 36]
@@ -41,12 +43,19 @@ def fast_batches(
     """The hot loop for length-prefixed streams; anything it does not expect goes to ``_slow_event``.
 
     One ``if`` per message type in order of frequency, locals for everything, and ``continue`` only after a
-    message fully passed its checks (length prefix equal to the spec, known locate, non-zero shares), so that
-    the generic path decides, counts and reports every irregular case exactly as ``messages()`` would.
+    message fully passed its checks (length prefix equal to the spec, known locate, non-zero shares, time not
+    before the locate's last event, order references within int64), so that the generic path decides, counts
+    and reports every irregular case exactly as ``messages()`` would. The time check costs about 6% of this
+    loop's speed (2.57 against 2.74 M messages per CPU second on the benchmark file, interleaved runs), the
+    int64 check next to nothing. Open-order tracking (``track_orders``, off by default) costs about 30% (1.8
+    against 2.55 M): off, it is one test of a local flag per message.
     """
     syms = mapper.symbols
     known = mapper.known
     base = mapper.base_ns
+    last = mapper.last_ts
+    track = mapper.track_orders
+    live = mapper.live
     mask = _MASK48
     sides: list[Side | None] = [None] * 256
     sides[ord("B")], sides[ord("S")] = Side.BUY, Side.SELL
@@ -78,20 +87,24 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(
-                            added(
-                                ts_event=ts,
-                                ts_init=ts,
-                                symbol=sym,
-                                order_id=ref,
-                                side=sd,
-                                price=px,
-                                size=sh,
+                        if ts >= last[loc] and ref >= 0 and (not track or ref not in live):
+                            last[loc] = ts
+                            if track:
+                                live[ref] = sh
+                            app(
+                                added(
+                                    ts_event=ts,
+                                    ts_init=ts,
+                                    symbol=sym,
+                                    order_id=ref,
+                                    side=sd,
+                                    price=px,
+                                    size=sh,
+                                )
                             )
-                        )
-                        pos += 38
-                        continue
-                    if known[loc]:
+                            pos += 38
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 38
                         continue
@@ -101,10 +114,14 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(deleted(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref))
-                        pos += 21
-                        continue
-                    if known[loc]:
+                        if ts >= last[loc] and ref >= 0 and (not track or ref in live):
+                            last[loc] = ts
+                            if track:
+                                del live[ref]
+                            app(deleted(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref))
+                            pos += 21
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 21
                         continue
@@ -114,20 +131,30 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(
-                            replaced(
-                                ts_event=ts,
-                                ts_init=ts,
-                                symbol=sym,
-                                order_id=ref,
-                                new_order_id=new,
-                                price=px,
-                                size=sh,
+                        if (
+                            ts >= last[loc]
+                            and ref >= 0
+                            and new >= 0
+                            and (not track or (ref in live and new not in live))
+                        ):
+                            last[loc] = ts
+                            if track:
+                                del live[ref]
+                                live[new] = sh
+                            app(
+                                replaced(
+                                    ts_event=ts,
+                                    ts_init=ts,
+                                    symbol=sym,
+                                    order_id=ref,
+                                    new_order_id=new,
+                                    price=px,
+                                    size=sh,
+                                )
                             )
-                        )
-                        pos += 37
-                        continue
-                    if known[loc]:
+                            pos += 37
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 37
                         continue
@@ -137,19 +164,27 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(
-                            executed(
-                                ts_event=ts,
-                                ts_init=ts,
-                                symbol=sym,
-                                order_id=ref,
-                                size=sh,
-                                trade_id=str(match),
+                        if ts >= last[loc] and ref >= 0 and (not track or ref in live):
+                            last[loc] = ts
+                            if track:
+                                left = live[ref] - sh
+                                if left > 0:
+                                    live[ref] = left
+                                else:
+                                    del live[ref]
+                            app(
+                                executed(
+                                    ts_event=ts,
+                                    ts_init=ts,
+                                    symbol=sym,
+                                    order_id=ref,
+                                    size=sh,
+                                    trade_id=str(match),
+                                )
                             )
-                        )
-                        pos += 33
-                        continue
-                    if known[loc]:
+                            pos += 33
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 33
                         continue
@@ -159,10 +194,18 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(reduced(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref, size=sh))
-                        pos += 25
-                        continue
-                    if known[loc]:
+                        if ts >= last[loc] and ref >= 0 and (not track or ref in live):
+                            last[loc] = ts
+                            if track:
+                                left = live[ref] - sh
+                                if left > 0:
+                                    live[ref] = left
+                                else:
+                                    del live[ref]
+                            app(reduced(ts_event=ts, ts_init=ts, symbol=sym, order_id=ref, size=sh))
+                            pos += 25
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 25
                         continue
@@ -172,21 +215,25 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(
-                            added(
-                                ts_event=ts,
-                                ts_init=ts,
-                                symbol=sym,
-                                order_id=ref,
-                                side=sd,
-                                price=px,
-                                size=sh,
-                                mpid=mpid.decode("latin-1").rstrip(" "),
+                        if ts >= last[loc] and ref >= 0 and (not track or ref not in live):
+                            last[loc] = ts
+                            if track:
+                                live[ref] = sh
+                            app(
+                                added(
+                                    ts_event=ts,
+                                    ts_init=ts,
+                                    symbol=sym,
+                                    order_id=ref,
+                                    side=sd,
+                                    price=px,
+                                    size=sh,
+                                    mpid=mpid.decode("latin-1").rstrip(" "),
+                                )
                             )
-                        )
-                        pos += 42
-                        continue
-                    if known[loc]:
+                            pos += 42
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 42
                         continue
@@ -196,21 +243,29 @@ def fast_batches(
                     sym = syms[loc]
                     if sym is not None:
                         ts = base + (tt & mask)
-                        app(
-                            executed(
-                                ts_event=ts,
-                                ts_init=ts,
-                                symbol=sym,
-                                order_id=ref,
-                                size=sh,
-                                price=px,
-                                trade_id=str(match),
-                                printable=printable == 89,
+                        if ts >= last[loc] and ref >= 0 and (not track or ref in live):
+                            last[loc] = ts
+                            if track:
+                                left = live[ref] - sh
+                                if left > 0:
+                                    live[ref] = left
+                                else:
+                                    del live[ref]
+                            app(
+                                executed(
+                                    ts_event=ts,
+                                    ts_init=ts,
+                                    symbol=sym,
+                                    order_id=ref,
+                                    size=sh,
+                                    price=px,
+                                    trade_id=str(match),
+                                    printable=printable == 89,
+                                )
                             )
-                        )
-                        pos += 38
-                        continue
-                    if known[loc]:
+                            pos += 38
+                            continue
+                    elif known[loc]:
                         filtered += 1
                         pos += 38
                         continue

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, Final, Literal
 
 import msgspec
 
+from tapeflow.data.quality import SourceQuality
 from tapeflow.model.errors import DataError
 
 from .itch_messages import LAYOUTS, LENGTH_BY_TYPE, ItchMessage, Layout
@@ -63,29 +64,73 @@ class ItchStats(msgspec.Struct, kw_only=True):
     """Order-book messages dropped by the symbol filter."""
     unknown_locate: int = 0
     """Order messages for a stock locate that no directory or add-order message named."""
+    out_of_order: int = 0
+    """Messages whose time is earlier than the last event of the same stock locate; skipped."""
+    duplicates: int = 0
+    """Adds (A, F, or U's new reference) for an order reference that is still live; skipped."""
+    unknown_refs: int = 0
+    """Executes, cancels, deletes, replaces of an order reference that is not live; passed on."""
+    cut_compressed: bool = False
+    """The gzip stream ended inside a member: whatever followed is missing, even if the cut fell between
+    messages."""
     truncated_bytes: int = 0
     truncated_offset: int | None = None
     """Byte offset (decompressed) of an incomplete last message, if the input ended inside one."""
+    first_problem: str = ""
+    """Where the first irregularity was and what it was: the place to look."""
+
+    def note(self, name: str, offset: int, what: str) -> None:
+        if not self.first_problem:
+            self.first_problem = f"{name}, byte offset {offset}: {what}"
+
+    def quality(self, source: str) -> SourceQuality:
+        """These counts in the shape every reader shares.
+
+        ``malformed`` takes unknown types, short and oversized messages, a truncated tail and a cut gzip stream
+        (1 each): in a 5.0 file an oversized message means a broken length prefix, so it is an anomaly even
+        though it is read.
+        ``unknown_ids`` takes unknown locates and (with ``track_orders``) order references that are not live.
+        """
+        return SourceQuality(
+            source=source,
+            format="itch",
+            rows=self.messages,
+            events=self.events,
+            malformed=sum(
+                (self.malformed, self.unknown_types, self.oversized, self.truncated_bytes > 0, self.cut_compressed)
+            ),
+            out_of_order=self.out_of_order,
+            duplicates=self.duplicates,
+            unknown_ids=self.unknown_locate + self.unknown_refs,
+            first_problem=self.first_problem,
+        )
+
+    def reset(self) -> None:
+        """Back to zero in place, so that whoever holds this object sees the next pass's counts."""
+        fresh = ItchStats()
+        for field in self.__struct_fields__:
+            setattr(self, field, getattr(fresh, field))
 
 
 class ItchInput:
     """An ITCH byte stream opened for chunked reading, gzip or not; closes what it opened."""
 
-    def __init__(self, source: ItchSource, *, chunk_size: int = CHUNK_SIZE, strict: bool = False) -> None:
+    def __init__(
+        self, source: ItchSource, *, chunk_size: int = CHUNK_SIZE, strict: bool = False, stats: ItchStats | None = None
+    ) -> None:
         self.chunk_size = chunk_size
         self.strict = strict
+        self.stats = stats
         self._owned: BinaryIO | None = None
+        self.name = source_name(source)
         if isinstance(source, bytes | bytearray):
-            self.name = "<bytes>"
             self._stream: BinaryIO = io.BytesIO(source)
         elif isinstance(source, str | Path):
-            self.name = str(source)
             try:
                 self._stream = self._owned = open(source, "rb")  # noqa: SIM115 - closed in close()
             except OSError as exc:
                 raise DataError(f"cannot open ITCH file: {exc.strerror}", path=source) from exc
         else:
-            self.name = str(getattr(source, "name", "<stream>"))
             self._stream = source
         self.compressed = False
 
@@ -93,7 +138,8 @@ class ItchInput:
         """Decompressed data in chunks of about ``chunk_size`` bytes (never the whole file at once).
 
         The first chunk holds at least ``HEAD_BYTES`` (or the whole input), so that framing detection always
-        sees a few messages, whatever the chunk size.
+        sees a few messages, whatever the chunk size. An empty input is a ``DataError``: a file with no
+        messages at all is a failed copy, never a quiet day.
         """
         pieces = self._decompressed()
         head = b""
@@ -101,8 +147,13 @@ class ItchInput:
             head += piece
             if len(head) >= HEAD_BYTES:
                 break
-        if head:
-            yield head
+        if not head:
+            raise DataError(
+                "empty: no ITCH messages (0 bytes after decompression); check the file was copied completely",
+                path=self.name,
+                offset=0,
+            )
+        yield head
         yield from pieces
 
     def _decompressed(self) -> Iterator[bytes]:
@@ -145,6 +196,9 @@ class ItchInput:
             yield tail
         if fed and not inflater.eof:
             message = "the gzip stream ends early (the .gz file is truncated)"
+            if self.stats is not None:
+                self.stats.cut_compressed = True
+                self.stats.note(self.name, self.stats.bytes, message)
             if self.strict:
                 raise DataError(message, path=self.name)
             warnings.warn(f"{self.name}: {message}", stacklevel=3)
@@ -155,7 +209,16 @@ class ItchInput:
             self._owned = None
 
 
-def detect_framing(head: bytes) -> Literal["length", "raw"]:
+def source_name(source: ItchSource) -> str:
+    """How messages name ``source``: its path, or what stands for bytes and streams."""
+    if isinstance(source, bytes | bytearray):
+        return "<bytes>"
+    if isinstance(source, str | Path):
+        return str(source)
+    return str(getattr(source, "name", "<stream>"))
+
+
+def detect_framing(head: bytes, name: str | None = None) -> Literal["length", "raw"]:
     """Which framing ``head`` (the first bytes of a stream) uses, checking a few messages under each.
 
     Raises ``DataError`` when neither reads as ITCH 5.0 (a different feed or version, or not ITCH at all).
@@ -168,8 +231,38 @@ def detect_framing(head: bytes) -> Literal["length", "raw"]:
         f"the first bytes {head[:16].hex(' ')} are neither length-prefixed nor back-to-back "
         "ITCH 5.0 messages; "
         "check the file is NASDAQ TotalView-ITCH 5.0 (not 4.1, not a PCAP capture)",
+        path=name,
         offset=0,
     )
+
+
+def looks_like_itch(head: bytes, messages: int = 16) -> bool:
+    """True when ``head`` is whole, exact ITCH 5.0 messages: how a file of unknown format is recognised.
+
+    Stricter than ``detect_framing`` (which only picks the framing of a stream the caller says is ITCH):
+    length-prefixed, every message in ``head`` (up to ``messages``) must have a known type and exactly its
+    specified length; back to back, at least eight known types in a row (or the whole of a short input); a
+    random file passes with a chance below one in a hundred million, so an unrecognisable file gets
+    "unknown format", not an ITCH read full of counts.
+    """
+    pos = count = 0
+    while count < messages and pos + 3 <= len(head):
+        size = head[pos] << 8 | head[pos + 1]
+        if size == 0 or LENGTH_BY_TYPE[head[pos + 2]] != size:
+            break
+        pos += 2 + size
+        count += 1
+    else:
+        if count:
+            return True
+    pos = count = 0
+    while count < messages and pos < len(head):
+        size = LENGTH_BY_TYPE[head[pos]]
+        if size == 0:
+            return False
+        pos += size
+        count += 1
+    return count >= min(messages, 8) or (count > 0 and pos == len(head))
 
 
 def _consistent(head: bytes, *, prefixed: bool, messages: int = 8) -> bool:
@@ -231,7 +324,7 @@ def iter_frames(
     for chunk in chunks:
         data = carry + chunk if carry else chunk
         if not stats.framing:
-            stats.framing = detect_framing(data[:HEAD_BYTES]) if framing == "auto" else framing
+            stats.framing = detect_framing(data[:HEAD_BYTES], name) if framing == "auto" else framing
         pos = 0
         end = len(data)
         if stats.framing == "length":
@@ -270,6 +363,7 @@ def report_truncated(stats: ItchStats, offset: int, size: int, *, strict: bool, 
         f"the input ends inside a message: {size} trailing bytes do not make a complete ITCH message; "
         "the file is probably cut short (re-copy it, or ignore the last message)"
     )
+    stats.note(name, offset, message)
     if strict:
         raise DataError(message, path=name, offset=offset)
     warnings.warn(f"{name}, byte offset {offset}: {message}", stacklevel=3)
@@ -281,18 +375,24 @@ def check_frame(frame: Frame, stats: ItchStats, *, strict: bool, name: str) -> L
     if layout is None:
         stats.unknown_types += 1
         what = f"unknown ITCH message type byte 0x{frame.buf[frame.start]:02x}" if frame.length else "empty message"
+        what += f" ({frame.length} bytes)"
+        stats.note(name, frame.offset, what + ", skipped")
         if strict:
-            raise DataError(f"{what} ({frame.length} bytes)", path=name, offset=frame.offset)
+            raise DataError(what, path=name, offset=frame.offset)
         return None
     if frame.length < layout.length:
         stats.malformed += 1
+        what = f"ITCH {layout.type_char} message is {frame.length} bytes, the specification says {layout.length}"
+        stats.note(name, frame.offset, what + ", skipped")
         if strict or stats.framing == "raw":
-            raise DataError(
-                f"ITCH {layout.type_char} message is {frame.length} bytes, the specification says {layout.length}",
-                path=name,
-                offset=frame.offset,
-            )
+            raise DataError(what, path=name, offset=frame.offset)
         return None
     if frame.length > layout.length:
         stats.oversized += 1
+        stats.note(
+            name,
+            frame.offset,
+            f"ITCH {layout.type_char} message is {frame.length} bytes, the specification says {layout.length}; "
+            "read to that length (a broken length prefix in a 5.0 file)",
+        )
     return layout

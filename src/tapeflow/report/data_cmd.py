@@ -25,10 +25,15 @@ data_app = typer.Typer(
 
 
 def summarize(path: Path) -> dict[str, Any]:
-    """Format, symbols, time span and counts by event type of one input (read once, streaming)."""
-    from tapeflow.data.detect import open_events
+    """Format, symbols, time span and counts by event type of one input (read once, streaming).
 
-    fmt, events, stats = open_events(path)
+    The reader's counts are read after the stream is exhausted (readers reset them when a pass starts);
+    ``quality`` is the shape every reader shares, present for any reader that reports one.
+    """
+    from tapeflow.data.detect import open_events
+    from tapeflow.data.quality import QualityReporter
+
+    fmt, events, reader = open_events(path)
     counts: dict[str, int] = {}
     symbols: dict[str, None] = {}
     first = last = None
@@ -50,10 +55,13 @@ def summarize(path: Path) -> dict[str, Any]:
         "first_ts": first,
         "last_ts": last,
     }
+    stats = reader if isinstance(reader, msgspec.Struct) else getattr(reader, "stats", None)
     if counts.get("Quote") and fmt == "taq":
         out["nbbo_quotes"] = getattr(stats, "nbbo_quotes", 0)
     if stats is not None:
         out["stats"] = msgspec.to_builtins(stats)
+    if isinstance(reader, QualityReporter):
+        out["quality"] = msgspec.to_builtins(reader.quality())
     return out
 
 
@@ -93,6 +101,13 @@ def info_cmd(
     for name, n in summary["counts"].items():
         table.add_row(name, f"{n:,}")
     table.add_row("events", f"{summary['events']:,}")
+    quality = summary.get("quality")
+    if quality is not None:
+        table.add_row("records read", f"{quality['rows']:,}")
+        for name in ("malformed", "out_of_order", "duplicates", "unknown_ids"):
+            table.add_row(name.replace("_", " "), f"{quality[name]:,}")
+        if quality["first_problem"]:
+            table.add_row("first problem", quality["first_problem"])
     Console().print(table)
 
 
