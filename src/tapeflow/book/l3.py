@@ -358,7 +358,7 @@ def _reduced(book: L3Book, e: OrderReduced) -> None:
 
 def _deleted(book: L3Book, e: OrderDeleted) -> None:
     if not e.sequence or book._accept(e.sequence, e.ts_event):
-        book.delete(e.order_id, e.ts_event)
+        book.delete(e.order_id, e.ts_event, e.size)
 
 
 def _replaced(book: L3Book, e: OrderReplaced) -> None:

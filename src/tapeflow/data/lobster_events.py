@@ -7,9 +7,12 @@ crosses (6), ``TradingStatus`` for halts and resumptions (7), and ``DepthReveale
 brought a level into view. An ``L3Book`` fed these events ends every message in the state the replay proves
 against the orderbook file.
 
-One difference from the book's raw write path: ``OrderDeleted`` carries no size, so when a LOBSTER deletion
-removes fewer shares than the order had left (part of it was cancelled while its level was out of view), the
-missing cancel is made explicit as an ``OrderReduced`` just before the ``OrderDeleted``.
+When a LOBSTER deletion removes fewer shares than the order had left (part of it was cancelled while its level
+was out of view, and the level's size already came from the orderbook file), the ``OrderDeleted`` carries the
+shares the level loses in ``size``, exactly as the replay's raw ``delete`` takes them; otherwise ``size`` is 0.
+(An explicit ``OrderReduced`` before the deletion, as this reader once emitted, took those shares from the level a
+second time: levels that disagreed with the replay until the next reveal, and a deletion of an order the reduce
+had already dropped with its emptied level.)
 """
 
 from __future__ import annotations
@@ -102,11 +105,15 @@ class _EventSink:
 
     def delete(self, order_id: int, ts: int = 0, size: int = 0) -> bool:
         left = self._sizes.pop(order_id, 0)
-        if size and left > size:
-            self.events.append(
-                OrderReduced(ts_event=ts, ts_init=ts, symbol=self.symbol, order_id=order_id, size=left - size)
+        self.events.append(
+            OrderDeleted(
+                ts_event=ts,
+                ts_init=ts,
+                symbol=self.symbol,
+                order_id=order_id,
+                size=size if size and size != left else 0,
             )
-        self.events.append(OrderDeleted(ts_event=ts, ts_init=ts, symbol=self.symbol, order_id=order_id))
+        )
         return True
 
     def reveal(

@@ -128,6 +128,10 @@ class OrderDeleted(Event, frozen=True, kw_only=True):
     symbol: Symbol
     order_id: int
     sequence: Sequence = 0
+    size: NonNegQty = 0
+    """Shares its level loses, when the feed says (LOBSTER does); 0: the order's remaining size. They differ when
+    part of the order was cancelled while its level was out of a depth-limited feed's view: the level's size was
+    already set from the orderbook file then, so only the order's last known shares may be taken from it."""
 
 
 class OrderReplaced(Event, frozen=True, kw_only=True):

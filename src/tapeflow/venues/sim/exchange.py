@@ -539,8 +539,13 @@ class SimulatedExchange:
                 order.behind_ids.add(e.order_id)
         self._cross(st, e.side, e.price, e.size, e.ts_event)
 
-    def _l3_left(self, st: _SymbolState, order_id: int, size: int | None, book: L2Book | L3Book, at: int) -> None:
-        """``size`` shares of market order ``order_id`` left its level (None: all of it), not by trading."""
+    def _l3_left(
+        self, st: _SymbolState, order_id: int, size: int | None, book: L2Book | L3Book, at: int, level_loses: int = 0
+    ) -> None:
+        """``size`` shares of market order ``order_id`` left its level (None: all of it), not by trading.
+
+        ``level_loses``: what a whole deletion takes from the level when the feed says so (LOBSTER: less than the
+        order's last known size when part of it left out of view); only that many can still have been ahead."""
         if not isinstance(book, L3Book):
             return
         view = book.order(order_id)
@@ -551,6 +556,8 @@ class SimulatedExchange:
         if not own:
             return
         gone = view.size if size is None else min(size, view.size)
+        if level_loses:
+            gone = min(gone, level_loses)
         for order in own:
             if order_id in order.behind_ids:
                 if size is None:
@@ -583,7 +590,7 @@ class SimulatedExchange:
         self._l3_left(st, e.order_id, e.size, book, e.ts_event)
 
     def _l3_deleted(self, st: _SymbolState, e: OrderDeleted, book: L2Book | L3Book) -> None:
-        self._l3_left(st, e.order_id, None, book, e.ts_event)
+        self._l3_left(st, e.order_id, None, book, e.ts_event, level_loses=e.size)
 
     def _l3_replaced(self, st: _SymbolState, e: OrderReplaced, book: L2Book | L3Book) -> None:
         if not isinstance(book, L3Book):
