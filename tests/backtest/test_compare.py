@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import numpy as np
 from typer.testing import CliRunner
 
@@ -21,6 +22,7 @@ def _cfg(data_dir: Path) -> BacktestConfig:
     return BacktestConfig(
         data=DataConfig(kind="bars", paths=(str(path),)),
         strategy=StrategyConfig(name="sma_cross", params={"fast": 10, "slow": 30, "quantity": 100}),
+        risk="off",  # the vectorized side has no checks; the comparison is about look-ahead alone
     )
 
 
@@ -39,6 +41,16 @@ def test_vectorized_fills_at_the_signal_close_event_driven_at_the_next_open(data
         assert (v["side"], v["quantity"]) == (e["side"], e["quantity"])
     assert report["return_difference"] != 0
     assert any("look-ahead" in c for c in report["causes"])
+    assert report["risk"] == "off"
+
+
+def test_compare_runs_the_configured_risk_checks(data_dir: Path) -> None:
+    """No ``[risk]`` section means the default rules, in compare as in backtest (daily bars reach the rules at the
+    close, outside the regular session: every order is refused there, and the report says so)."""
+    cfg = msgspec.structs.replace(_cfg(data_dir), risk=msgspec.UNSET)
+    report = compare_sma(cfg)
+    assert report["risk"] == "default"
+    assert report["vectorized"]["trades"] > 50 and report["event_driven"]["trades"] == 0
 
 
 def test_crossing_states_carry_the_last_non_zero_difference() -> None:

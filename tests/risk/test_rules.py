@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tapeflow.book.l2 import L2Book
-from tapeflow.model import MarketStatus, RiskRejected, Side, TradingStatus
+from tapeflow.model import MarketStatus, OrderType, RiskRejected, Side, TradingStatus
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig, SymbolLimits
 from tests.risk.helpers import ASK, BID, SYM, FakeBook, FakeBooks, FakePortfolio, Rig
 
@@ -251,3 +251,31 @@ def test_pre_market_allowed_when_configured() -> None:
     order = OrderChecks(sessions=("pre", "regular"), max_quantity=None, max_notional_usd=None, collar_bps=None)
     assert one(Rig(cfg(order=order), start=OPEN - 1)) is None
     assert one(Rig(cfg(order=order), start=OPEN + 7 * 3_600 * 10**9)) == "trading_status"  # 16:30 post
+
+
+# bar data keeps no book: the collar is taken around the portfolio's mark (the last close), here 100.005
+@pytest.mark.parametrize(
+    ("side", "price", "order_type", "rule"),
+    [
+        (Side.BUY, 1_050_000, OrderType.LIMIT, None),
+        (Side.BUY, 1_050_100, OrderType.LIMIT, "price_collar"),  # above 105.00525
+        (Side.SELL, 950_100, OrderType.LIMIT, None),
+        (Side.SELL, 950_000, OrderType.LIMIT, "price_collar"),  # below 95.00475
+        (Side.BUY, 0, OrderType.MARKET, None),  # no spread to check without a book
+    ],
+)
+def test_price_collar_without_a_book_uses_the_last_price(
+    side: Side, price: int, order_type: OrderType, rule: str | None
+) -> None:
+    order = OrderChecks(collar_bps=500, max_spread_bps=100, max_quantity=None, max_notional_usd=None)
+    rig = Rig(cfg(order=order), books=FakeBooks(MSFT=FakeBook()), portfolio=FakePortfolio(positions={SYM: 1_000}))
+    assert one(rig, side=side, price=price, order_type=order_type) == rule
+
+
+def test_price_collar_without_a_book_or_a_last_price_refuses() -> None:
+    order = OrderChecks(collar_bps=500, max_quantity=None, max_notional_usd=None)
+    portfolio = FakePortfolio()
+    portfolio.mark = None  # type: ignore[assignment]
+    rig = Rig(cfg(order=order), books=FakeBooks(MSFT=FakeBook()), portfolio=portfolio)
+    assert one(rig, price=BID) == "price_collar"
+    assert rig.last_rule() == "price_collar"

@@ -45,6 +45,7 @@ def compare_sma(cfg: BacktestConfig) -> dict[str, Any]:
         [strategy],
         latency=FixedLatency(),
         portfolio=PortfolioConfig(starting_cash=capital, sample_interval_ns=None),
+        risk=cfg.risk_config(),  # the configuration's checks, as `tapeflow backtest` runs them; "off" only if it says so
     )
     bt.run([bars])
     fills = bt.results.fills
@@ -64,6 +65,7 @@ def compare_sma(cfg: BacktestConfig) -> dict[str, Any]:
     return {
         "symbol": symbols[0],
         "bars": len(bars),
+        "risk": cfg.risk_mode,
         "fast": fast,
         "slow": slow,
         "quantity": quantity,
@@ -123,6 +125,7 @@ def compare_push_pull(cfg: BacktestConfig, poll_ms: int) -> dict[str, Any]:
     return {
         "strategy": cfg.strategy.name,
         "data": cfg.data.kind,
+        "risk": cfg.risk_mode,
         "poll_ms": poll_ms,
         "push": push,
         "pull": pull,

@@ -248,7 +248,9 @@ class PriceCollar(Rule):
     orders are refused when a side is empty or the spread is wider than ``max_spread_bps`` of the mid.
 
     Exact integer compares: with mid = (bid + ask) / 2, "price > mid x (1 + b/10,000)" is
-    "price x 20,000 > (bid + ask) x (10,000 + b)". No mid means no collar can be computed: the order is refused.
+    "price x 20,000 > (bid + ask) x (10,000 + b)". A book without both sides means no collar can be computed: the
+    order is refused. Data that keeps no book at all (bars) is collared around the portfolio's mark (the last
+    close) instead, and market orders pass there, since no spread exists to check; with no mark yet, refused.
     """
 
     name = "price_collar"
@@ -263,8 +265,10 @@ class PriceCollar(Rule):
     def check(self, command: SubmitOrder) -> Violation | None:
         books = self.ctx.books
         book = books.book(command.symbol) if books is not None else None
-        bid = book.best_bid if book is not None else NO_PRICE
-        ask = book.best_ask if book is not None else NO_PRICE
+        if book is None:
+            return self._check_against_mark(command)
+        bid = book.best_bid
+        ask = book.best_ask
         if bid == NO_PRICE or ask == NO_PRICE:
             return Violation(reason=f"no two-sided {command.symbol} book to check the price against")
         if command.order_type in _MARKETABLE_ONLY:
@@ -291,6 +295,31 @@ class PriceCollar(Rule):
             return Violation(
                 reason=f"limit {command.side.value.lower()} at {price_to_str(price)} is {away} bps from the mid "
                 f"{price_to_str(both // 2)}, beyond the {bps} bps collar",
+                limit=bps,
+                value=away,
+            )
+        return None
+
+    def _check_against_mark(self, command: SubmitOrder) -> Violation | None:
+        portfolio = self.ctx.portfolio
+        mark = portfolio.mark_price(command.symbol) if portfolio is not None else None
+        if mark is None:
+            return Violation(reason=f"no {command.symbol} book and no last price to check the price against")
+        if command.order_type in _MARKETABLE_ONLY:
+            return None
+        bps = self.limit_for(command.symbol, self.limit)
+        if bps is None:
+            return None
+        price = command.price
+        if command.side is Side.BUY:
+            broke = price * 10_000 > mark * (10_000 + bps)
+        else:
+            broke = price * 10_000 < mark * (10_000 - bps)
+        if broke:
+            away = int(abs(price * 10_000 - mark * 10_000) / mark)
+            return Violation(
+                reason=f"limit {command.side.value.lower()} at {price_to_str(price)} is {away} bps from the last "
+                f"price {price_to_str(int(mark))}, beyond the {bps} bps collar",
                 limit=bps,
                 value=away,
             )
