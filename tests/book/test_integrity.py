@@ -114,8 +114,10 @@ def test_the_keeper_reports_every_l3_book_in_symbol_order_closing_open_episodes_
     assert totals[1].anomalies == 0
 
 
-def test_quote_books_keep_no_integrity_and_are_left_out() -> None:
+def test_quote_books_report_their_crossings_only() -> None:
     keeper = BookKeeper("L1")
     keeper.attach(_Bus())
     keeper.on_quote(Quote(ts_event=1, ts_init=1, symbol="X", bid_price=1, bid_size=1, ask_price=2, ask_size=1))
-    assert keeper.symbols() == ["X"] and keeper.totals() == []
+    keeper.on_quote(Quote(ts_event=3, ts_init=3, symbol="X", bid_price=3, bid_size=1, ask_price=2, ask_size=1))
+    assert keeper.symbols() == ["X"]
+    assert keeper.totals(end_ns=10) == [IntegrityTotals(symbol="X", crossings=1, crossed_ns=7)]

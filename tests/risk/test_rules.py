@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tapeflow.book.l2 import L2Book
-from tapeflow.model import MarketStatus, OrderType, RiskRejected, Side, TradingStatus
+from tapeflow.book.quote_book import QuoteBook
+from tapeflow.model import MarketStatus, OrderType, Quote, RiskRejected, Side, TradingStatus
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig, SymbolLimits
 from tests.risk.helpers import ASK, BID, SYM, FakeBook, FakeBooks, FakePortfolio, Rig
 
@@ -209,6 +210,21 @@ def test_crossed_real_l2_book_refused_until_it_uncrosses() -> None:
     assert book.crossed and one(rig, quantity=101) == "crossed_book"
     book.update(Side.BUY, ASK + 100, 0)  # the crossing level goes: uncrossed
     assert not book.crossed and one(rig, quantity=102) is None
+
+
+def test_crossed_quote_book_refused_until_the_next_quote_uncrosses_it() -> None:
+    book = QuoteBook(SYM)
+    book.apply(_quote(BID, ASK, 1))
+    rig = Rig(cfg(order=OFF_ORDER), books=FakeBooks(AAPL=book))  # type: ignore[arg-type]
+    assert one(rig, quantity=100) is None
+    book.apply(_quote(ASK + 100, ASK, 2))  # a bid above the ask: an L1 book knows that much
+    assert book.crossed and one(rig, quantity=101) == "crossed_book"
+    book.apply(_quote(ASK, ASK, 3))  # locked is not crossed
+    assert not book.crossed and one(rig, quantity=102) is None
+
+
+def _quote(bid: int, ask: int, ts: int) -> Quote:
+    return Quote(ts_event=ts, ts_init=ts, symbol=SYM, bid_price=bid, bid_size=100, ask_price=ask, ask_size=100)
 
 
 def test_crossed_book_rule_is_on_by_default_and_can_be_turned_off() -> None:

@@ -45,7 +45,7 @@ def compare_sma(cfg: BacktestConfig) -> dict[str, Any]:
         [strategy],
         latency=FixedLatency(),
         portfolio=PortfolioConfig(starting_cash=capital, sample_interval_ns=None),
-        risk=cfg.risk_config(),  # the configuration's checks, as `tapeflow backtest` runs them; "off" only if it says so
+        risk=cfg.risk_config(),  # the configured checks, as `tapeflow backtest` runs them; "off" only if it says so
     )
     bt.run([bars])
     fills = bt.results.fills

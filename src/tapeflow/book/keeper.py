@@ -151,10 +151,12 @@ class BookKeeper:
         """Per symbol, what went wrong with its book over the run, in symbol order (for the run summary).
 
         An episode still open (a book crossed or stale at the end) is closed at ``end_ns``, by default the last
-        time any book saw, the end of the run as the books know it. Quote books (L1) keep no integrity state and
-        are left out.
+        time any book saw, the end of the run as the books know it. Quote books (L1) count crossings only: they
+        have no sequence to lose or orders to miss.
         """
         books = [b for _, b in sorted(self._books.items()) if not isinstance(b, QuoteBook)]
+        quotes = sorted(self._quote_books.items())
         end = max((b.integrity.ts for b in books), default=self._seen) if end_ns is None else end_ns
-        end = max(end, self._seen)
-        return [b.integrity.totals(end) for b in books]
+        end = max(end, self._seen, *(q.ts for _, q in quotes))
+        rows = [b.integrity.totals(end) for b in books] + [q.totals(end) for _, q in quotes]
+        return sorted(rows, key=lambda row: row.symbol)

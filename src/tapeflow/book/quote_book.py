@@ -3,6 +3,12 @@
 With quote data the simulated exchange, the risk engine and strategies still ask a book for the best prices and
 what can be taken there; this answers from the last ``Quote`` of the symbol, in four attribute stores per quote
 (an L2 book would cost a sorted update per side). It has no sequence numbers, so it can never know it is stale.
+
+It does know when the quote is crossed (bid above ask: a bad print, or a consolidated NBBO caught between two
+exchanges' updates), and says so through ``crossed`` as the deeper books do, so the risk engine's
+``crossed_book`` rule refuses orders on it and the run summary counts the episodes. A locked quote (bid equal to
+ask) is not counted: it is a common, fleeting state of the consolidated NBBO (2% of BAC's updates on 2013-10-07),
+not a sign of bad data.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from tapeflow.book.integrity import IntegrityTotals
 from tapeflow.book.view import Depth, TopOfBook
 from tapeflow.model.enums import Side
 from tapeflow.model.market import BookLevel, BookSnapshot, Quote
@@ -18,11 +25,22 @@ from tapeflow.model.prices import NO_PRICE
 
 
 class QuoteBook:
-    __slots__ = ("ask_price", "ask_size", "bid_price", "bid_size", "nbbo", "symbol", "ts", "version")
+    __slots__ = (
+        "ask_price",
+        "ask_size",
+        "bid_price",
+        "bid_size",
+        "crossed",
+        "crossed_ns",
+        "crossed_since",
+        "crossings",
+        "nbbo",
+        "symbol",
+        "ts",
+        "version",
+    )
 
     stale = False
-    crossed = False
-    trustworthy = True
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -35,14 +53,37 @@ class QuoteBook:
         """Quotes applied so far: tells a reader that the top level was refreshed, even at an equal ts."""
         self.nbbo = False
         """This symbol's feed has an NBBO: per-exchange quotes no longer move the book."""
+        self.crossed = False
+        self.crossings = 0
+        """Episodes of bid above ask."""
+        self.crossed_ns = 0
+        """Time spent crossed in episodes that ended; see ``totals`` for one still open."""
+        self.crossed_since = 0
 
     def apply(self, quote: Quote) -> None:
-        self.bid_price = quote.bid_price if quote.bid_size else NO_PRICE
+        bid = self.bid_price = quote.bid_price if quote.bid_size else NO_PRICE
         self.bid_size = quote.bid_size
-        self.ask_price = quote.ask_price if quote.ask_size else NO_PRICE
+        ask = self.ask_price = quote.ask_price if quote.ask_size else NO_PRICE
         self.ask_size = quote.ask_size
-        self.ts = quote.ts_event
+        ts = self.ts = quote.ts_event
         self.version += 1
+        if bid > ask != NO_PRICE:  # NO_PRICE is 0: an empty ask never crosses
+            if not self.crossed:
+                self.crossed = True
+                self.crossings += 1
+                self.crossed_since = ts
+        elif self.crossed:
+            self.crossed = False
+            self.crossed_ns += ts - self.crossed_since
+
+    @property
+    def trustworthy(self) -> bool:
+        return not self.crossed
+
+    def totals(self, end_ns: int) -> IntegrityTotals:
+        """The run summary's row: crossing episodes and time crossed (one still open closes at ``end_ns``)."""
+        open_ns = max(0, end_ns - self.crossed_since) if self.crossed else 0
+        return IntegrityTotals(symbol=self.symbol, crossings=self.crossings, crossed_ns=self.crossed_ns + open_ns)
 
     @property
     def best_bid(self) -> int:
