@@ -61,6 +61,18 @@ class PositionSource(Protocol):
     def position(self, symbol: str) -> Any: ...
 
 
+class Pending(msgspec.Struct, frozen=True, kw_only=True):
+    """Shares of one symbol that this strategy's open orders may still buy and sell (both >= 0)."""
+
+    buy: int = 0
+    sell: int = 0
+
+    @property
+    def net(self) -> int:
+        """Signed change to the position if every pending order filled (buys positive)."""
+        return self.buy - self.sell
+
+
 class TradingContext:
     """What a strategy may read and do; built once by the backtest or live assembly."""
 
@@ -79,6 +91,8 @@ class TradingContext:
         self.portfolio = portfolio
         self.compute_delay_ns = compute_delay_ns
 
+
+_PRUNE_FLOOR = 64
 
 _BOOK_EVENTS = (BookDelta, OrderAdded, OrderExecuted, OrderReduced, OrderDeleted, OrderReplaced)
 _ORDER_REPORTS: dict[type[Event], str] = {
@@ -107,6 +121,9 @@ class Strategy:
         self.symbols = frozenset(symbols) if symbols is not None else None
         self._ctx: TradingContext | None = None
         self._next_order = 0
+        self._in_flight: dict[str, tuple[str, Side, int]] = {}
+        """Orders sent but not yet seen by the order source (still on the queue or in risk): cid -> what."""
+        self._prune_at = _PRUNE_FLOOR
         self.last_signal: Signal | None = None
         self.quote_delivery = "push"
         """"push": ``on_quote`` for every quote; "pull": a ``QuotePoller`` hands it the latest quote every N ms."""
@@ -152,6 +169,14 @@ class Strategy:
         for report, name in _ORDER_REPORTS.items():
             if self._overrides(name) or self._overrides("on_order_event"):
                 kernel.subscribe(report, self._mine(getattr(self, name)))
+        sid = self.strategy_id
+        in_flight = self._in_flight
+
+        def forget_refused(event: RiskRejected) -> None:  # refused before any venue: it will never be an order
+            if event.strategy_id == sid:
+                in_flight.pop(event.client_order_id, None)
+
+        kernel.subscribe(RiskRejected, forget_refused)
 
     def _overrides(self, name: str) -> bool:
         return getattr(type(self), name) is not getattr(Strategy, name)
@@ -228,12 +253,63 @@ class Strategy:
         return books.book(symbol) if books is not None else None
 
     def position(self, symbol: str) -> Any:
+        """The account's position view (``PositionView``: quantity, cost, PnL), or None without a portfolio.
+
+        Fills only: an order that has not filled yet is not in it. Decide "am I flat?" with
+        ``position_after_pending`` instead, or a strategy that buys when flat buys again on every bar until the
+        first order fills.
+        """
         portfolio = self.ctx.portfolio
         return portfolio.position(symbol) if portfolio is not None else None
+
+    def position_quantity(self, symbol: str) -> int:
+        """Signed shares the account holds in ``symbol`` from fills (0 without a portfolio)."""
+        view = self.position(symbol)
+        return int(view.quantity) if view is not None else 0
+
+    def pending(self, symbol: str) -> Pending:
+        """Shares this strategy's own open orders in ``symbol`` may still buy and sell.
+
+        Counts what is not filled yet of every open order, from the moment ``submit`` returns: orders still on
+        the queue or in the risk engine (sent, not yet known to the execution engine), orders the venue has not
+        acknowledged, and resting or partly filled ones. An order leaves it when it fills, is cancelled, expires
+        or is rejected (by risk or by the venue). A cancel or modify in flight changes nothing until the venue
+        confirms it: until then the order may still fill in full, so it is counted in full (the safe side).
+        """
+        buy = sell = 0
+        source = self.ctx.orders
+        if source is not None:
+            for order in source.open_orders(symbol, self.strategy_id):
+                if order.side is Side.BUY:
+                    buy += order.leaves_quantity
+                else:
+                    sell += order.leaves_quantity
+        for cid, (sym, side, quantity) in list(self._in_flight.items()):
+            if sym != symbol:
+                continue
+            if source is not None and source.order(cid) is not None:
+                del self._in_flight[cid]  # known to the order source now: counted above while open
+            elif side is Side.BUY:
+                buy += quantity
+            else:
+                sell += quantity
+        return Pending(buy=buy, sell=sell)
+
+    def position_after_pending(self, symbol: str) -> int:
+        """Signed shares held if every pending order of this strategy filled: what "am I flat?" should ask."""
+        return self.position_quantity(symbol) + self.pending(symbol).net
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         orders = self.ctx.orders
         return list(orders.open_orders(symbol, self.strategy_id)) if orders is not None else []
+
+    def _prune_in_flight(self) -> None:
+        """Drop sent orders the order source knows now; amortized O(1) per submit (the table at most doubles)."""
+        source = self.ctx.orders
+        if source is not None:
+            for cid in [c for c in self._in_flight if source.order(c) is not None]:
+                del self._in_flight[cid]
+        self._prune_at = max(_PRUNE_FLOOR, 2 * len(self._in_flight))
 
     # -- acting -------------------------------------------------------------------------------------------------
 
@@ -255,6 +331,9 @@ class Strategy:
             order_type = OrderType.LIMIT if price != NO_PRICE else OrderType.MARKET
         self._next_order += 1
         cid = f"{self.strategy_id}-{self._next_order}"
+        if len(self._in_flight) >= self._prune_at:
+            self._prune_in_flight()
+        self._in_flight[cid] = (symbol, side, quantity)
         decided = self.now
         sent = decided + self.ctx.compute_delay_ns
         self.ctx.kernel.emit(

@@ -1,0 +1,149 @@
+"""Position and pending quantity: a strategy that asks "am I flat?" must see its own orders that have not filled."""
+
+from __future__ import annotations
+
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from tapeflow.backtest.engine import Backtest
+from tapeflow.data.bars import read_bars
+from tapeflow.model import Bar
+from tapeflow.model.orders import SubmitOrder
+from tapeflow.portfolio import PortfolioConfig
+from tapeflow.risk.rules import Rule, Violation
+from tapeflow.strategy.base import Pending, Strategy
+
+CASH = 1_000_000 * 10_000
+
+
+def _nvda_bars(data_dir: Path, n: int) -> list[Bar]:
+    path = data_dir / "backtrader-yahoo-daily" / "nvda-1999-2014.txt.gz"
+    bars = list(islice((e for e in read_bars(path) if isinstance(e, Bar)), n))
+    assert len(bars) == n
+    return bars
+
+
+class BuyWhenFlat(Strategy):
+    """Buys 100 shares whenever it believes it holds none; ``careful`` decides what "holds" means."""
+
+    def __init__(self, careful: bool) -> None:
+        super().__init__("flat-buyer")
+        self.careful = careful
+        self.seen: list[tuple[int, Pending]] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        self.seen.append((self.position_quantity(bar.symbol), self.pending(bar.symbol)))
+        held = self.position_after_pending(bar.symbol) if self.careful else self.position_quantity(bar.symbol)
+        if held == 0:
+            self.buy(bar.symbol, 100)
+
+
+def _run(strategy: Strategy, bars: list[Bar]) -> Backtest:
+    run = Backtest([strategy], portfolio=PortfolioConfig(starting_cash=CASH, sample_interval_ns=None))
+    return run.run([bars])
+
+
+def test_buy_when_flat_checking_pending_buys_once_on_daily_bars(data_dir: Path) -> None:
+    bars = _nvda_bars(data_dir, 10)
+    strategy = BuyWhenFlat(careful=True)
+    run = _run(strategy, bars)
+    assert [f.quantity for f in run.results.fills] == [100]
+    assert run.portfolio.quantity(bars[0].symbol) == 100
+    # on the second bar the first order had not filled yet: pending saw it, the position did not
+    assert strategy.seen[1] == (0, Pending(buy=100, sell=0))
+    assert strategy.seen[2] == (100, Pending())
+
+
+def test_buy_when_flat_checking_only_position_double_buys_on_daily_bars(data_dir: Path) -> None:
+    bars = _nvda_bars(data_dir, 10)
+    strategy = BuyWhenFlat(careful=False)
+    run = _run(strategy, bars)
+    assert len(run.results.fills) == 2  # bar 1 and bar 2 both saw a flat position: the order was still waiting
+    assert run.portfolio.quantity(bars[0].symbol) == 200
+
+
+class TwoInOneHandler(Strategy):
+    def __init__(self) -> None:
+        super().__init__("twice")
+        self.after: list[Pending] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        if self.after:
+            self.after.append(self.pending(bar.symbol))
+            return
+        self.buy(bar.symbol, 30)
+        self.after.append(self.pending(bar.symbol))  # still on the queue: not even risk has seen it
+        self.sell(bar.symbol, 5, price=10_000 * 10_000)  # a limit at $10,000: never fills on these bars
+        self.after.append(self.pending(bar.symbol))
+
+
+def test_pending_counts_orders_sent_but_not_yet_seen_by_risk_then_drops_filled_ones(data_dir: Path) -> None:
+    bars = _nvda_bars(data_dir, 3)
+    strategy = TwoInOneHandler()
+    _run(strategy, bars)
+    assert strategy.after[0] == Pending(buy=30, sell=0)
+    assert strategy.after[1] == Pending(buy=30, sell=5)
+    assert strategy.after[2] == Pending(buy=30, sell=5)  # filled at the second bar's open, reported after it
+    assert strategy.after[3] == Pending(buy=0, sell=5)  # the fill is in; the far limit still rests
+    assert strategy.after[3].net == -5
+
+
+class AtMost500(Rule):
+    name = "at_most_500"
+
+    def check(self, command: SubmitOrder) -> Violation | None:
+        return Violation(reason="too many", limit=500, value=command.quantity) if command.quantity > 500 else None
+
+
+class BuyTooMuch(Strategy):
+    def __init__(self) -> None:
+        super().__init__("greedy")
+        self.after: list[Pending] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.after:
+            self.buy(bar.symbol, 1_000)
+        self.after.append(self.pending(bar.symbol))
+
+
+def test_pending_forgets_an_order_the_risk_engine_refused(data_dir: Path) -> None:
+    bars = _nvda_bars(data_dir, 3)
+    strategy = BuyTooMuch()
+    run = Backtest([strategy], portfolio=PortfolioConfig(starting_cash=CASH), risk_rules=[AtMost500()])
+    run.run([bars])
+    assert run.risk.rejections_by_rule == {"at_most_500": 1}
+    assert strategy.after[0] == Pending(buy=1_000, sell=0)
+    assert strategy.after[1:] == [Pending(), Pending()]
+    assert strategy._in_flight == {}
+
+
+def test_in_flight_table_stays_small_over_many_orders(data_dir: Path) -> None:
+    bars = _nvda_bars(data_dir, 200)
+
+    class Churn(Strategy):
+        def on_bar(self, bar: Bar) -> None:
+            self.buy(bar.symbol, 1, price=1)  # rests forever: known to the execution engine after risk
+
+    strategy = Churn("churn")
+    run = _run(strategy, bars)
+    assert sum(1 for _ in run.execution.open_orders()) == 200
+    assert len(strategy._in_flight) <= 64
+
+
+def test_position_helpers_without_portfolio_or_orders_read_flat() -> None:
+    from tapeflow.engine.kernel import Kernel
+    from tapeflow.strategy.base import TradingContext
+
+    strategy = Strategy("bare")
+    strategy.bind(TradingContext(Kernel()))
+    assert strategy.position("X") is None
+    assert strategy.position_quantity("X") == 0
+    assert strategy.pending("X") == Pending()
+    assert strategy.position_after_pending("X") == 0
+
+
+@pytest.mark.parametrize(("buy", "sell", "net"), [(0, 0, 0), (7, 0, 7), (0, 7, -7), (10, 3, 7)])
+def test_pending_net_is_buys_minus_sells(buy: int, sell: int, net: int) -> None:
+    assert Pending(buy=buy, sell=sell).net == net
