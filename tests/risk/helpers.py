@@ -10,7 +10,7 @@ from tapeflow.engine.kernel import Kernel
 from tapeflow.execution.engine import ExecutionEngine
 from tapeflow.model import CancelOrder, Event, ModifyOrder, OrderType, Side, SubmitOrder
 from tapeflow.risk.build import build_kill_switch, build_rules, build_trips
-from tapeflow.risk.config import RiskConfig
+from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig
 from tapeflow.risk.context import RiskContext
 from tapeflow.risk.engine import RiskEngine
 
@@ -175,3 +175,27 @@ class Rig:
 
 def state_path(tmp: Path) -> str:
     return str(tmp / "kill.json")
+
+
+Throttle = tuple[int | None, int]
+"""(orders per second or None, burst) of one token bucket."""
+
+
+def throttles_only(message: Throttle, strategy: Throttle, symbol: Throttle) -> RiskConfig:
+    """Every limit out of the way but the three token buckets, each with its own rate and burst."""
+    return RiskConfig(
+        order=OrderChecks(max_quantity=None, max_notional_usd=None, collar_bps=None, max_spread_bps=None),
+        account=AccountChecks(max_position=None, initial_margin_bps=None),
+        flow=FlowChecks(
+            messages_per_second=message[0],
+            message_burst=message[1],
+            strategy_orders_per_second=strategy[0],
+            strategy_burst=strategy[1],
+            symbol_orders_per_second=symbol[0],
+            symbol_burst=symbol[1],
+            duplicate_window_ms=None,
+            max_open_orders=None,
+            max_open_orders_total=None,
+        ),
+        kill_switch=KillSwitchConfig(runaway_orders=None, max_rejects=None),
+    )

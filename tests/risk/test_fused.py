@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tapeflow.model import MarketStatus, OrderType, RiskRejected, Side, TradingStatus
 from tapeflow.model.risk_events import KillSwitchChanged, RiskLimitsChanged, UpdateRiskLimit
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig, SymbolLimits
-from tests.risk.helpers import ASK, BID, MS, FakeBook, FakeBooks, FakePortfolio, Rig
+from tests.risk.helpers import ASK, BID, MS, FakeBook, FakeBooks, FakePortfolio, Rig, throttles_only
 
 SYMBOLS = ("AAPL", "MSFT")
 
@@ -253,22 +253,7 @@ def test_fused_and_rule_by_rule_agree_on_throttles(
     """Only the throttles on, each with its own rate and burst, and bursts of orders after idle time: whichever
     bucket binds, the fused path spends and refills it exactly as the rules do (the wide test above rarely
     drives one bucket to empty with every other limit out of the way)."""
-    config = RiskConfig(
-        order=OrderChecks(max_quantity=None, max_notional_usd=None, collar_bps=None, max_spread_bps=None),
-        account=AccountChecks(max_position=None, initial_margin_bps=None),
-        flow=FlowChecks(
-            messages_per_second=message[0],
-            message_burst=message[1],
-            strategy_orders_per_second=strategy[0],
-            strategy_burst=strategy[1],
-            symbol_orders_per_second=symbol[0],
-            symbol_burst=symbol[1],
-            duplicate_window_ms=None,
-            max_open_orders=None,
-            max_open_orders_total=None,
-        ),
-        kill_switch=KillSwitchConfig(runaway_orders=None, max_rejects=None),
-    )
+    config = throttles_only(message, strategy, symbol)
     run_both(config, commands, {"AAPL": (BID, ASK), "MSFT": (BID, ASK)}, FakePortfolio())
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tapeflow.model import CancelOrder, OrderType, Side, SubmitOrder
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig
-from tests.risk.helpers import ASK, BID, MS, SYM, FakeBook, FakeBooks, FakePortfolio, Rig
+from tests.risk.helpers import ASK, BID, MS, SYM, FakeBook, FakeBooks, FakePortfolio, Rig, throttles_only
 
 orders = st.lists(
     st.tuples(
@@ -156,22 +156,7 @@ def test_every_throttle_holds_whichever_binds(
     """Rates and bursts drawn independently, so a throttle that is not the binding one is still exercised; cancels
     spend a message token when there is one. A passed order had a token in every bucket; a throttle refusal had
     none in the bucket it names."""
-    config = RiskConfig(
-        order=OrderChecks(max_quantity=None, max_notional_usd=None, collar_bps=None),
-        account=AccountChecks(max_position=None, initial_margin_bps=None),
-        flow=FlowChecks(
-            messages_per_second=message[0],
-            message_burst=message[1],
-            strategy_orders_per_second=strategy[0],
-            strategy_burst=strategy[1],
-            symbol_orders_per_second=symbol[0],
-            symbol_burst=symbol[1],
-            duplicate_window_ms=None,
-            max_open_orders=None,
-            max_open_orders_total=None,
-        ),
-        kill_switch=KillSwitchConfig(runaway_orders=None, max_rejects=None),
-    )
+    config = throttles_only(message, strategy, symbol)
     rig = Rig(config, books=FakeBooks(AAPL=FakeBook(), MSFT=FakeBook()))
     msg, strat = _Bucket(*message), _Bucket(*strategy)
     by_symbol = {s: _Bucket(*symbol) for s in ("AAPL", "MSFT")}

@@ -217,7 +217,8 @@ class StaleBook(Rule):
 
 
 class CrossedBook(Rule):
-    """No trading on a crossed or locked book (best bid at or above best ask, as the book's integrity tracks it).
+    """No trading on a crossed book, as the book tracks it: best bid at or above best ask for L2 and L3 books, bid
+    above ask for an L1 quote (a locked NBBO is a common, fleeting state of consolidated quotes, not bad data).
 
     A crossed book is a feed that went wrong or a market in a state nobody can price: the collar would measure
     against a mid that means nothing and a marketable order would be valued at a side that is not there. Cancels
