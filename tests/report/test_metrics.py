@@ -44,12 +44,21 @@ def test_a_run_over_several_days_is_resampled_to_daily_closes() -> None:
     assert returns.values == pytest.approx([0.01, -0.01, 0.02, 0.0])
 
 
-def test_a_run_within_one_day_annualizes_per_sample_from_the_median_interval() -> None:
+def test_a_run_within_one_day_has_one_daily_return_and_no_sharpe_instead_of_a_huge_number() -> None:
     ts = [OPEN + i * SEC for i in range(4)]
-    returns = metrics.period_returns(ts, [100, 110, 99, 99])
-    assert returns.periodicity == "per-sample"
-    assert returns.periods_per_year == pytest.approx(252 * 23_400)
-    assert returns.values == pytest.approx([0.1, -0.1, 0.0])
+    returns = metrics.period_returns(ts, [100, 110, 99, 98])
+    assert returns.periodicity == "daily" and returns.closes == [100, 98]
+    assert returns.values == pytest.approx([-0.02])
+    assert metrics.sharpe(returns.values, returns.periods_per_year) is None
+    assert metrics.sortino(returns.values, returns.periods_per_year) is None
+    assert metrics.cagr(returns.closes, returns.periods_per_year) is None
+
+
+def test_intraday_periods_bucket_new_york_minutes_and_annualize_by_390_minutes_a_session() -> None:
+    ts = [OPEN + i * SEC for i in (0, 60, 299, 300, 301, 900)]  # 09:30:00, 09:31, 09:34:59 | 09:35, 09:35:01 | 09:45
+    returns = metrics.period_returns(ts, [100, 101, 102, 103, 104, 99], "5min")
+    assert returns.closes == [100, 102, 104, 99]
+    assert returns.periods_per_year == 252 * 78
 
 
 def test_max_drawdown_reports_the_deepest_fraction_and_the_deepest_money_fall_separately() -> None:

@@ -173,7 +173,7 @@ def test_summary_metrics_from_a_kernel_run() -> None:
     # buy 50 units above a mid of 1,000,050 (a cost); sell 99.5 units above a mid of 1,010,000.5 (a gain)
     assert s.avg_slippage_units == pytest.approx((100 * 50 - 100 * 99.5) / 200)
     assert s.limit_orders == 2 and s.limit_fill_ratio == pytest.approx(100 / (250 + 50))  # o2 modified to 250
-    assert s.periodicity == "per-sample"
+    assert s.periodicity == "daily" and s.return_periods == 1 and s.sharpe is None  # three seconds: one day
     assert s.traded_notional_units == 100 * 1_000_100 + 100 * 1_010_100
     assert s.fees_by_component_units == {"commission": 250, "exchange": -250, "sec_fee": 100}
     assert s.start_ns == T0 and s.end_ns == T0 + 3 * SEC + 1
@@ -193,7 +193,7 @@ def test_summary_encodes_to_one_json_object_and_prints_as_a_table() -> None:
     console = Console(record=True, width=120)
     print_summary(summary, console)
     text = console.export_text()
-    assert "hit ratio" in text and "$0.01" in text  # fees: 100 units
+    assert "win rate" in text and "$0.01" in text  # fees: 100 units
 
 
 def test_a_collector_without_portfolio_still_summarizes_orders_and_writes_an_empty_equity_file(
