@@ -170,10 +170,16 @@ def test_summary_metrics_from_a_kernel_run() -> None:
     assert s.realized_pnl_units == 100 * (1_010_100 - 1_000_100)
     assert s.pnl_units == portfolio.equity() - START
     assert s.round_trips == 1 and s.winning_round_trips == 1 and s.hit_ratio == 1.0
+    # the one trip: bought at T0 + 3 ns, sold 2 s later, $100 gross less $0.01 of fees
+    assert (s.avg_win_units, s.largest_win_units, s.expectancy_units) == (999_900, 999_900, 999_900)
+    assert (s.losing_round_trips, s.avg_loss_units, s.largest_loss_units, s.profit_factor) == (0, None, None, None)
+    assert s.avg_holding_ns == 2 * SEC
+    # samples at 0, 1, 2, 3 s and 3 s + 1 ns: long at 1 s and 2 s, the sale inside (2 s, 3 s], flat after
+    assert s.equity_samples == 5 and s.exposure == 0.75
     # buy 50 units above a mid of 1,000,050 (a cost); sell 99.5 units above a mid of 1,010,000.5 (a gain)
     assert s.avg_slippage_units == pytest.approx((100 * 50 - 100 * 99.5) / 200)
     assert s.limit_orders == 2 and s.limit_fill_ratio == pytest.approx(100 / (250 + 50))  # o2 modified to 250
-    assert s.periodicity == "per-sample"
+    assert s.periodicity == "daily" and s.return_periods == 1 and s.sharpe is None  # three seconds: one day
     assert s.traded_notional_units == 100 * 1_000_100 + 100 * 1_010_100
     assert s.fees_by_component_units == {"commission": 250, "exchange": -250, "sec_fee": 100}
     assert s.start_ns == T0 and s.end_ns == T0 + 3 * SEC + 1
@@ -193,7 +199,7 @@ def test_summary_encodes_to_one_json_object_and_prints_as_a_table() -> None:
     console = Console(record=True, width=120)
     print_summary(summary, console)
     text = console.export_text()
-    assert "hit ratio" in text and "$0.01" in text  # fees: 100 units
+    assert "win rate" in text and "$0.01" in text  # fees: 100 units
 
 
 def test_a_collector_without_portfolio_still_summarizes_orders_and_writes_an_empty_equity_file(

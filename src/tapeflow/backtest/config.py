@@ -89,6 +89,13 @@ class PortfolioSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     capital: str = "1000000.00"
     """Starting cash in dollars, as decimal text."""
     sample_interval_ms: Annotated[int, msgspec.Meta(gt=0)] = 1_000
+    returns_period: str = "daily"
+    """Returns are resampled to this period before Sharpe, Sortino and CAGR annualize them (docs/PORTFOLIO.md)."""
+
+    def check_returns_period(self) -> None:
+        from tapeflow.report.metrics import periods_per_year
+
+        periods_per_year(self.returns_period, field="portfolio.returns_period")
 
     def capital_units(self) -> int:
         try:
@@ -172,6 +179,7 @@ def check_backtest_config(cfg: BacktestConfig) -> None:
     from tapeflow.risk.config import validate
 
     cfg.portfolio.capital_units()
+    cfg.portfolio.check_returns_period()
     cfg.fees.check()
     cfg.latency.build()
     risk = cfg.risk_config()

@@ -62,6 +62,7 @@ class Backtest:
         extra: Sequence[Component] = (),
         stp: StpMode | None = None,
         audit: AuditTrail | None = None,
+        returns_period: str = "daily",
     ) -> None:
         self.kernel = Kernel()
         self.latency = latency
@@ -80,7 +81,7 @@ class Backtest:
             rules: list[RiskRule] = [*build_rules(risk, risk_ctx), *risk_rules]
             trips, kill_switch = build_trips(risk), build_kill_switch(risk)
             self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips)
-        self.results = ResultsCollector(portfolio=self.portfolio, mid_of=self._mid_of)
+        self.results = ResultsCollector(portfolio=self.portfolio, mid_of=self._mid_of, period=returns_period)
         self.strategies = list(strategies)
         self.readers: list[QualityReporter] = []
         """The sources of the last ``run`` that report what they read (``quality()``), for the summary."""

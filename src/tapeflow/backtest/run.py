@@ -54,6 +54,7 @@ def build_backtest(
         ),
         extra=extra,
         risk=cfg.risk_config(),
+        returns_period=cfg.portfolio.returns_period,
     )
 
 

@@ -1,48 +1,66 @@
 """Performance metrics as pure functions of arrays: no kernel, no events, easy to check by hand.
 
 Money goes in as ``int`` 1/10,000 dollar and comes out exact where it is money (drawdown, fees, PnL of round
-trips); ratios (returns, Sharpe, Sortino, turnover, hit ratio) are floats. A ratio that is undefined (no returns,
-zero volatility, no round trips) is ``None``, never NaN, so that the summary stays valid JSON.
+trips); ratios (returns, Sharpe, Sortino, CAGR, Calmar, turnover, exposure) are floats. A ratio that is undefined
+(fewer than two periods, zero volatility, no drawdown, no round trips) is ``None``, never NaN or a huge number, so
+that the summary stays valid JSON and nobody annualizes one afternoon.
 
-Periodicity of Sharpe and Sortino (see docs/PORTFOLIO.md for the caveats):
+Returns are resampled to a stated period before anything is annualized (docs/PORTFOLIO.md, "Metrics"): the last
+equity of each period is its close, and the first sample is the opening value (unless it is alone in its period,
+as with one sample a bar: then it is that period's close, and the first return is the second period's). Periods
+follow the New York clock (the session date of a sample is its calendar date in America/New_York, from the
+system time-zone database):
 
-- a run whose samples span more than one New York trading day is resampled to daily (last equity of each day,
-  the first sample as the opening value) and annualized with 252 periods a year. The day is the calendar day of
-  ``ts - 5 h`` (UTC-5): exact for every US equity session (04:00-20:00 New York time) in winter and summer alike,
-  with no time-zone database in the loop;
-- otherwise every sample interval is a period, annualized with ``252 * 6.5 h / median sample interval``.
+- ``daily`` (the default, 252 a year), ``weekly`` (Monday to Sunday, 52 a year), ``monthly`` (12 a year);
+- ``<N>min`` for intraday runs (``1min``, ``5min``, ``30min``...): buckets of N minutes of New York time,
+  ``252 * 390 / N`` a year (a regular session has 390 minutes; buckets without samples are skipped).
 
-Risk-free rate 0; Sortino's downside deviation is ``sqrt(mean(min(r, 0)^2))`` over all periods (target 0).
+These are empyrical's conventions (tests compare with ``empyrical-reloaded``): Sharpe is the mean over the
+sample standard deviation (ddof 1), risk-free rate 0; Sortino's downside deviation is ``sqrt(mean(min(r, 0)^2))``
+over all periods (target 0); CAGR is ``(last / first) ** (periods_per_year / periods) - 1``.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
+from datetime import datetime
 from fractions import Fraction
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from tapeflow.model.errors import ConfigError
+from tapeflow.report.trades import RoundTrip, RoundTrips, TradeStats, hit_ratio, round_trips, trade_stats
+
 TRADING_DAYS = 252
-SESSION_NS = 23_400 * 1_000_000_000
+SESSION_MINUTES = 390
 """6.5 hours: the regular US equity session."""
+DEFAULT_PERIOD = "daily"
 DAY_NS = 86_400 * 1_000_000_000
-DAY_SHIFT_NS = 5 * 3_600 * 1_000_000_000
-"""Shift from UTC to a clock whose midnight never falls inside a US equity session (EST is UTC-5, EDT UTC-4)."""
+HOUR_NS = 3_600 * 1_000_000_000
+MINUTE_NS = 60 * 1_000_000_000
+NEW_YORK = ZoneInfo("America/New_York")
+_CALENDAR_PERIODS = {"daily": float(TRADING_DAYS), "weekly": 52.0, "monthly": 12.0}
+_INTRADAY = re.compile(r"([1-9][0-9]{0,2})min")
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
 class Returns(msgspec.Struct, frozen=True, kw_only=True):
-    """Period returns and how many such periods make a year (for annualization)."""
+    """Period returns, the closes they come from, and how many such periods make a year."""
 
     values: list[float]
+    closes: list[int]
+    """The opening value, then the last equity of each period: one more than ``values``."""
     periods_per_year: float
     periodicity: str
-    """``"daily"`` or ``"per-sample"``."""
+    """The period: ``daily``, ``weekly``, ``monthly`` or ``<N>min``."""
 
 
 class Drawdown(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,20 +70,74 @@ class Drawdown(msgspec.Struct, frozen=True, kw_only=True):
     money: int
 
 
-class RoundTrips(msgspec.Struct, frozen=True, kw_only=True):
-    """Round trips closed per symbol (flat -> non-zero -> flat), each with its PnL net of fees, in money units."""
+def periods_per_year(period: str, *, field: str = "period") -> float:
+    """How many ``period`` make a trading year; a period we do not know is a ConfigError naming the valid ones."""
+    if period in _CALENDAR_PERIODS:
+        return _CALENDAR_PERIODS[period]
+    match = _INTRADAY.fullmatch(period)
+    if match is None or int(match.group(1)) > SESSION_MINUTES:
+        raise ConfigError(
+            f"unknown returns period {period!r}: use daily, weekly, monthly or <N>min with N from 1 to "
+            f"{SESSION_MINUTES} (e.g. 5min)",
+            field=field,
+        )
+    return TRADING_DAYS * SESSION_MINUTES / int(match.group(1))
 
-    pnls: list[int]
-    open_symbols: list[str]
-    """Symbols whose last round trip was still open at the end (not counted)."""
 
-    @property
-    def count(self) -> int:
-        return len(self.pnls)
+def new_york_ns(ts: Sequence[int] | IntArray) -> IntArray:
+    """UTC ns to New York wall-clock ns since 1970-01-01 00:00 local.
 
-    @property
-    def wins(self) -> int:
-        return sum(1 for pnl in self.pnls if pnl > 0)
+    The UTC offset is looked up once per run of samples in the same UTC hour (America/New_York changes offset on
+    a UTC hour boundary), so a month of one-second samples costs a few hundred look-ups, not millions.
+    """
+    times = np.asarray(ts, dtype=np.int64)
+    if len(times) == 0:
+        return times
+    hours = times // HOUR_NS
+    starts = np.flatnonzero(np.concatenate(([True], hours[1:] != hours[:-1])))
+    offsets = np.array([_utc_offset_ns(int(hours[i])) for i in starts], dtype=np.int64)
+    lengths = np.diff(np.append(starts, len(times)))
+    return times + np.repeat(offsets, lengths)
+
+
+def _utc_offset_ns(hour: int) -> int:
+    offset = datetime.fromtimestamp(hour * 3_600, tz=NEW_YORK).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return (offset.days * 86_400 + offset.seconds) * 1_000_000_000
+
+
+def period_keys(ts: Sequence[int] | IntArray, period: str = DEFAULT_PERIOD) -> IntArray:
+    """The period each sample falls in, as an int that grows with time (New York session date, week, ...)."""
+    periods_per_year(period)  # checks the name
+    local = new_york_ns(ts)
+    days = local // DAY_NS
+    if period == "daily":
+        return days
+    if period == "weekly":
+        return (days + 3) // 7  # 1970-01-01 was a Thursday: weeks start on Monday
+    if period == "monthly":
+        return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    minutes = int(period.removesuffix("min"))
+    return local // (minutes * MINUTE_NS)
+
+
+def period_returns(
+    ts: Sequence[int] | IntArray, equity: Sequence[int] | IntArray, period: str = DEFAULT_PERIOD
+) -> Returns:
+    """Simple returns between period closes, the first sample being the opening value (see the module docstring)."""
+    per_year = periods_per_year(period)
+    values = np.asarray(equity, dtype=np.int64)
+    if len(values) < 2:
+        return Returns(values=[], closes=[int(v) for v in values], periods_per_year=per_year, periodicity=period)
+    keys = period_keys(ts, period)
+    last_of_period = [*np.flatnonzero(keys[1:] != keys[:-1]).tolist(), len(keys) - 1]
+    opening = [] if last_of_period[0] == 0 else [int(values[0])]  # a first sample alone in its period is its close
+    closes = [*opening, *(int(values[i]) for i in last_of_period)]
+    return Returns(values=_simple_returns(closes), closes=closes, periods_per_year=per_year, periodicity=period)
+
+
+def _simple_returns(values: list[int]) -> list[float]:
+    return [float(Fraction(b, a) - 1) if a > 0 else 0.0 for a, b in pairwise(values)]
 
 
 def total_return(equity: Sequence[int] | IntArray) -> float | None:
@@ -73,26 +145,6 @@ def total_return(equity: Sequence[int] | IntArray) -> float | None:
     if len(equity) < 2 or equity[0] <= 0:
         return None
     return float(Fraction(int(equity[-1]), int(equity[0])) - 1)
-
-
-def period_returns(ts: Sequence[int] | IntArray, equity: Sequence[int] | IntArray) -> Returns:
-    """Returns at the periodicity described in the module docstring."""
-    times = np.asarray(ts, dtype=np.int64)
-    values = np.asarray(equity, dtype=np.int64)
-    if len(times) < 2:
-        return Returns(values=[], periods_per_year=float(TRADING_DAYS), periodicity="daily")
-    days = (times - DAY_SHIFT_NS) // DAY_NS
-    if days[-1] != days[0]:
-        last_of_day = [*np.flatnonzero(np.diff(days)).tolist(), len(days) - 1]
-        closes = [int(values[0]), *(int(values[i]) for i in last_of_day)]
-        return Returns(values=_simple_returns(closes), periods_per_year=float(TRADING_DAYS), periodicity="daily")
-    step = float(np.median(np.diff(times)))
-    per_year = TRADING_DAYS * SESSION_NS / step if step > 0 else float("nan")
-    return Returns(values=_simple_returns(values.tolist()), periods_per_year=per_year, periodicity="per-sample")
-
-
-def _simple_returns(values: list[int]) -> list[float]:
-    return [float(Fraction(b, a) - 1) if a > 0 else 0.0 for a, b in pairwise(values)]
 
 
 def sharpe(returns: Sequence[float] | FloatArray, periods_per_year: float) -> float | None:
@@ -103,7 +155,7 @@ def sharpe(returns: Sequence[float] | FloatArray, periods_per_year: float) -> fl
     std = float(r.std(ddof=1))
     if std == 0.0:
         return None
-    return float(r.mean()) / std * float(np.sqrt(periods_per_year))
+    return float(r.mean()) / std * math.sqrt(periods_per_year)
 
 
 def sortino(returns: Sequence[float] | FloatArray, periods_per_year: float) -> float | None:
@@ -114,7 +166,30 @@ def sortino(returns: Sequence[float] | FloatArray, periods_per_year: float) -> f
     downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)))
     if downside == 0.0:
         return None
-    return float(r.mean()) / downside * float(np.sqrt(periods_per_year))
+    return float(r.mean()) / downside * math.sqrt(periods_per_year)
+
+
+def cagr(closes: Sequence[int], periods_per_year: float) -> float | None:
+    """Compound annual growth over ``len(closes) - 1`` periods; None under two periods or past float range.
+
+    A run that ended at zero equity lost everything (-1.0); below zero the rate has no meaning (None).
+    """
+    periods = len(closes) - 1
+    if periods < 2 or closes[0] <= 0 or closes[-1] < 0:
+        return None
+    if closes[-1] == 0:
+        return -1.0
+    try:
+        return math.exp((math.log(closes[-1]) - math.log(closes[0])) * periods_per_year / periods) - 1.0
+    except OverflowError:
+        return None
+
+
+def calmar(annual_growth: float | None, drawdown: float | None) -> float | None:
+    """CAGR over the maximum drawdown (a positive fraction); None when either is undefined or nothing fell."""
+    if annual_growth is None or drawdown is None or drawdown <= 0.0:
+        return None
+    return annual_growth / drawdown
 
 
 def max_drawdown(equity: Sequence[int] | IntArray) -> Drawdown:
@@ -140,41 +215,24 @@ def turnover(traded_notional: int, equity: Sequence[int] | IntArray) -> float | 
     return float(Fraction(traded_notional) / average)
 
 
-def round_trips(
-    symbols: Sequence[str],
-    signs: Sequence[int],
-    quantities: Sequence[int],
-    prices: Sequence[int],
-    fees: Sequence[int],
-) -> RoundTrips:
-    """Round trips from fills in time order; a fill through zero closes one trip and opens the next.
+def exposure(
+    ts: Sequence[int] | IntArray, gross: Sequence[int] | IntArray, fill_ts: Sequence[int] | IntArray = ()
+) -> float | None:
+    """Share of sample intervals in which a position was held: at the interval's end or by a fill inside it.
 
-    A trip's PnL is its cash flow (exact, since it starts and ends flat) minus its fees; the fee of a fill that
-    crosses zero is split between the two trips in proportion to shares (rounded down for the closing trip).
+    Interval ``j`` is ``(ts[j-1], ts[j]]``; a fill counts even when the position was flat again by the next
+    sample (a round trip inside one interval). On the data clock every interval had data, so nights and weekends
+    without data count neither way. None without two samples.
     """
-    position: dict[str, int] = {}
-    flow: dict[str, int] = {}
-    pnls: list[int] = []
-    for symbol, sign, qty, price, fee in zip(symbols, signs, quantities, prices, fees, strict=True):
-        held = position.get(symbol, 0)
-        delta = sign * qty
-        if held != 0 and (held > 0) != (delta > 0) and qty >= abs(held):
-            closing = abs(held)
-            closing_fee = fee * closing // qty
-            pnls.append(flow.get(symbol, 0) - sign * closing * price - closing_fee)
-            opening = qty - closing
-            flow[symbol] = -sign * opening * price - (fee - closing_fee)
-            position[symbol] = sign * opening
-        else:
-            flow[symbol] = flow.get(symbol, 0) - delta * price - fee
-            position[symbol] = held + delta
-    open_symbols = sorted(symbol for symbol, held in position.items() if held != 0)
-    return RoundTrips(pnls=pnls, open_symbols=open_symbols)
-
-
-def hit_ratio(trips: RoundTrips) -> float | None:
-    """Winning (PnL net of fees > 0) over all closed round trips."""
-    return trips.wins / trips.count if trips.count else None
+    times = np.asarray(ts, dtype=np.int64)
+    if len(times) < 2:
+        return None
+    held = np.asarray(gross, dtype=np.int64)[1:] != 0
+    fills = np.asarray(fill_ts, dtype=np.int64)
+    if len(fills):
+        intervals = np.clip(np.searchsorted(times, fills, side="left"), 1, len(times) - 1)
+        held[intervals - 1] = True
+    return float(np.count_nonzero(held)) / len(held)
 
 
 class Slippage(msgspec.Struct, frozen=True, kw_only=True):
@@ -213,3 +271,31 @@ def fill_ratio(ordered: Sequence[int], filled: Sequence[int]) -> float | None:
     """Filled over ordered shares (the caller picks the orders, e.g. LIMIT only)."""
     total = sum(ordered)
     return sum(filled) / total if total else None
+
+
+__all__ = [
+    "DEFAULT_PERIOD",
+    "Drawdown",
+    "Returns",
+    "RoundTrip",
+    "RoundTrips",
+    "Slippage",
+    "TradeStats",
+    "cagr",
+    "calmar",
+    "exposure",
+    "fill_ratio",
+    "hit_ratio",
+    "max_drawdown",
+    "new_york_ns",
+    "period_keys",
+    "period_returns",
+    "periods_per_year",
+    "round_trips",
+    "sharpe",
+    "slippage",
+    "sortino",
+    "total_return",
+    "trade_stats",
+    "turnover",
+]

@@ -40,7 +40,8 @@ from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.risk_events import KillSwitchChanged
 from tapeflow.portfolio.portfolio import EquityCurve
 from tapeflow.portfolio.position import round_div
-from tapeflow.report import metrics
+from tapeflow.report import frames, metrics
+from tapeflow.report.frames import PandasResults
 from tapeflow.report.summary import MONEY_UNIT, Halt, Summary, has_anomalies, print_summary
 
 if TYPE_CHECKING:
@@ -97,9 +98,14 @@ class OrderRecord(msgspec.Struct, kw_only=True):
 class ResultsCollector:
     """Kernel component recording orders and fills; ``portfolio`` supplies the equity curve for the summary."""
 
-    def __init__(self, *, portfolio: Portfolio | None = None, mid_of: MidOf | None = None) -> None:
+    def __init__(
+        self, *, portfolio: Portfolio | None = None, mid_of: MidOf | None = None, period: str = metrics.DEFAULT_PERIOD
+    ) -> None:
+        metrics.periods_per_year(period)  # a bad period fails here, before the run, not after it
         self.portfolio = portfolio
         self.mid_of = mid_of
+        self.period = period
+        """What returns are resampled to before annualizing (``metrics.periods_per_year`` lists the choices)."""
         self.orders: dict[tuple[str, str], OrderRecord] = {}
         """By (strategy_id, client_order_id), in submission order."""
         self.fills: list[OrderFilled] = []
@@ -222,14 +228,15 @@ class ResultsCollector:
         prices = [f.price for f in fills]
         fees = sum(f.fee for f in fills)
         notional = sum(q * p for q, p in zip(quantities, prices, strict=True))
-        trips = metrics.round_trips([f.symbol for f in fills], signs, quantities, prices, [f.fee for f in fills])
+        trips = self.round_trips()
+        stats = metrics.trade_stats(trips)
         slip = metrics.slippage(signs, quantities, prices, self.fill_mids_x2)
         limits = [r for r in self.orders.values() if r.order_type is OrderType.LIMIT]
         statuses = Counter(r.status.value for r in self.orders.values())
         components: Counter[str] = Counter()
         for f in fills:
             components.update(f.fee_components)
-        equity_fields = _equity_fields(self.portfolio, notional)
+        equity_fields = _equity_fields(self.portfolio, notional, self.period, [f.ts_event for f in fills])
         return Summary(
             **equity_fields,
             fees_units=fees,
@@ -240,7 +247,15 @@ class ResultsCollector:
             round_trips=trips.count,
             winning_round_trips=trips.wins,
             open_round_trips=len(trips.open_symbols),
-            hit_ratio=metrics.hit_ratio(trips),
+            hit_ratio=stats.win_rate,
+            losing_round_trips=stats.losses,
+            avg_win_units=stats.avg_win,
+            avg_loss_units=stats.avg_loss,
+            largest_win_units=stats.largest_win,
+            largest_loss_units=stats.largest_loss,
+            profit_factor=stats.profit_factor,
+            expectancy_units=stats.expectancy,
+            avg_holding_ns=stats.avg_holding_ns,
             avg_slippage_units=slip.units,
             avg_slippage_bps=slip.bps,
             limit_orders=len(limits),
@@ -250,6 +265,18 @@ class ResultsCollector:
             data=list(data),
             books=list(books),
             halted=self._halted(),
+        )
+
+    def round_trips(self) -> metrics.RoundTrips:
+        """Closed round trips of the recorded fills, in closing order (times are the fills' ``ts_event``)."""
+        fills = self.fills
+        return metrics.round_trips(
+            [f.symbol for f in fills],
+            [f.side.sign for f in fills],
+            [f.quantity for f in fills],
+            [f.price for f in fills],
+            [f.fee for f in fills],
+            ts=[f.ts_event for f in fills],
         )
 
     def _halted(self) -> Halt | None:
@@ -269,6 +296,13 @@ class ResultsCollector:
         """The three Arrow tables, by file stem: ``orders``, ``fills``, ``equity``."""
         tables = {"orders": _orders_table(self.orders.values()), "fills": self._fills_table(), "equity": self._equity()}
         return {stem: table.replace_schema_metadata(_UNITS) for stem, table in tables.items()}
+
+    def to_pandas(self, tz: str = "UTC") -> PandasResults:
+        """Orders, fills, equity and round trips as pandas DataFrames in dollars (needs ``tapeflow[notebook]``).
+
+        ``tz`` is the time zone of the datetime columns (e.g. ``America/New_York``); see ``report/frames.py``.
+        """
+        return frames.to_pandas(self.tables(), self.round_trips(), tz)
 
     def write_parquet(self, directory: str | Path) -> list[Path]:
         """Write ``orders.parquet``, ``fills.parquet`` and ``equity.parquet`` atomically; return their paths."""
@@ -310,16 +344,17 @@ _DONE_STATUS: dict[type[Any], OrderStatus] = {
 }
 
 
-def _equity_fields(portfolio: Portfolio | None, notional: int) -> dict[str, Any]:
+def _equity_fields(portfolio: Portfolio | None, notional: int, period: str, fill_ts: list[int]) -> dict[str, Any]:
     if portfolio is None or not len(portfolio.curve):
         keys = ("start_ns", "end_ns", "starting_equity_units", "final_equity_units", "pnl_units")
         more = ("realized_pnl_units", "unrealized_pnl_units", "total_return", "sharpe", "sortino", "periods_per_year")
-        last = ("max_drawdown", "max_drawdown_units", "turnover")
+        last = ("max_drawdown", "max_drawdown_units", "turnover", "cagr", "calmar", "exposure")
         return dict.fromkeys(keys + more + last) | {"equity_samples": 0, "periodicity": "none"}
     curve = portfolio.curve
-    returns = metrics.period_returns(curve.ts, curve.equity)
+    returns = metrics.period_returns(curve.ts, curve.equity, period)
     drawdown = metrics.max_drawdown(curve.equity)
     per_year = returns.periods_per_year
+    growth = metrics.cagr(returns.closes, per_year)
     return {
         "start_ns": curve.ts[0],
         "end_ns": curve.ts[-1],
@@ -333,10 +368,14 @@ def _equity_fields(portfolio: Portfolio | None, notional: int) -> dict[str, Any]
         "sharpe": metrics.sharpe(returns.values, per_year),
         "sortino": metrics.sortino(returns.values, per_year),
         "periodicity": returns.periodicity,
-        "periods_per_year": per_year if per_year == per_year else None,
+        "periods_per_year": per_year,
+        "return_periods": len(returns.values),
+        "cagr": growth,
         "max_drawdown": drawdown.fraction,
         "max_drawdown_units": drawdown.money,
+        "calmar": metrics.calmar(growth, drawdown.fraction),
         "turnover": metrics.turnover(notional, curve.equity),
+        "exposure": metrics.exposure(curve.ts, curve.gross, fill_ts),
     }
 
 
@@ -414,6 +453,7 @@ __all__ = [
     "Halt",
     "OrderRecord",
     "OrderStatus",
+    "PandasResults",
     "ResultsCollector",
     "Summary",
     "print_summary",

@@ -57,10 +57,19 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     sharpe: float | None
     sortino: float | None
     periodicity: str
+    """The period returns were resampled to before annualizing (``daily``, ``weekly``, ``monthly``, ``<N>min``)."""
     periods_per_year: float | None
+    return_periods: int = 0
+    """How many period returns Sharpe, Sortino and CAGR stand on; under two they are None."""
+    cagr: float | None = None
+    """Compound annual growth rate over ``return_periods`` periods."""
     max_drawdown: float | None
     max_drawdown_units: int | None
+    calmar: float | None = None
+    """CAGR over ``max_drawdown`` (the deepest fall of the whole equity curve)."""
     turnover: float | None
+    exposure: float | None = None
+    """Share of equity sample intervals with a position held (or a fill) in them."""
     orders: int
     orders_by_status: dict[str, int]
     fills: int
@@ -68,6 +77,18 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     winning_round_trips: int
     open_round_trips: int
     hit_ratio: float | None
+    """Win rate: winning over closed round trips."""
+    losing_round_trips: int = 0
+    avg_win_units: int | None = None
+    avg_loss_units: int | None = None
+    """Negative, like ``largest_loss_units``."""
+    largest_win_units: int | None = None
+    largest_loss_units: int | None = None
+    profit_factor: float | None = None
+    """Gross wins over gross losses; None without a losing round trip."""
+    expectancy_units: int | None = None
+    """Average PnL per closed round trip, net of fees."""
+    avg_holding_ns: int | None = None
     avg_slippage_units: float | None
     avg_slippage_bps: float | None
     limit_orders: int
@@ -224,16 +245,25 @@ def _summary_rows(s: Summary) -> list[tuple[str, str]]:
         ("  fees", money(s.fees_units)),
         *((f"    {name}", money(units)) for name, units in s.fees_by_component_units.items()),
         ("total return", ratio(s.total_return, "{:.4%}")),
-        (f"Sharpe ({s.periodicity}, annualized)", ratio(s.sharpe)),
-        (f"Sortino ({s.periodicity}, annualized)", ratio(s.sortino)),
+        (f"Sharpe ({s.periodicity} returns, annualized)", ratio(s.sharpe)),
+        (f"Sortino ({s.periodicity} returns, annualized)", ratio(s.sortino)),
+        ("CAGR", ratio(s.cagr, "{:.4%}")),
+        ("  periods", f"{s.return_periods:,} {s.periodicity}"),
         ("max drawdown", f"{ratio(s.max_drawdown, '{:.4%}')} ({money(s.max_drawdown_units)})"),
+        ("Calmar", ratio(s.calmar)),
         ("turnover", ratio(s.turnover, "{:.2f}x")),
+        ("exposure", ratio(s.exposure, "{:.2%}")),
         ("traded notional", money(s.traded_notional_units)),
         ("orders", f"{s.orders:,}"),
         *((f"  {status}", f"{count:,}") for status, count in s.orders_by_status.items()),
         ("fills", f"{s.fills:,}"),
         ("round trips (closed)", f"{s.round_trips:,} (+{s.open_round_trips} open)"),
-        ("hit ratio", ratio(s.hit_ratio, "{:.2%}")),
+        ("win rate", ratio(s.hit_ratio, "{:.2%}")),
+        ("  avg win / avg loss", f"{money(s.avg_win_units)} / {money(s.avg_loss_units)}"),
+        ("  largest win / loss", f"{money(s.largest_win_units)} / {money(s.largest_loss_units)}"),
+        ("  profit factor", ratio(s.profit_factor, "{:.2f}")),
+        ("  expectancy per trip", money(s.expectancy_units)),
+        ("  avg holding time", "n/a" if s.avg_holding_ns is None else format_duration(s.avg_holding_ns)),
         ("avg slippage vs arrival mid", f"{ratio(s.avg_slippage_units, '{:.2f}')} units/share"),
         ("avg slippage (bps)", ratio(s.avg_slippage_bps, "{:.2f}")),
         ("limit fill ratio", f"{ratio(s.limit_fill_ratio, '{:.2%}')} of {s.limit_orders:,} orders"),
