@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapeflow.backtest.engine import Backtest
+from tapeflow.config import SyntheticConfig
+from tapeflow.data.synthetic import SyntheticMarket
 from tapeflow.engine.recorder import EventLog
 from tapeflow.execution.contingent import Leg, LegState, LegStatus
 from tapeflow.model import (
@@ -18,6 +20,7 @@ from tapeflow.model import (
     Event,
     OrderCancelled,
     OrderType,
+    Quote,
     RiskRejected,
     Side,
     SubmitOrder,
@@ -27,6 +30,8 @@ from tapeflow.model.errors import ConfigError
 from tapeflow.model.orders import ContingentUpdate
 from tapeflow.risk.config import RiskConfig
 from tapeflow.risk.rules import Violation
+from tapeflow.strategy.base import Strategy
+from tapeflow.venues.sim.latency import uniform_latency
 
 from ..backtest.scenario import MS, SYM, T0, Scripted, delta, px, run, snapshot, trade
 
@@ -352,6 +357,17 @@ def test_a_triggered_stop_refused_by_risk_is_reported_and_leaves_the_group_close
     assert list(bt.execution.open_orders(SYM)) == []
 
 
+def test_a_bracket_entry_refused_by_risk_never_activates_its_children() -> None:
+    def place(s: Scripted) -> None:
+        s.ids = s.bracket(SYM, Side.SELL, 100, price=px("100.00"), stop_loss=px("100.50"))  # type: ignore[attr-defined]
+
+    _, s, rec = go(GAP, {T0 + MS: place}, risk_rules=[RefuseSells(OrderType.LIMIT)])
+    entry, tp, sl = s.ids  # type: ignore[attr-defined]
+    assert tp == "" and kinds(s, entry) == ["RiskRejected"]
+    assert updates(s, sl) == ["CANCELLED"]
+    assert [o.client_order_id for o in rec.submits()] == [entry]
+
+
 def test_a_bracket_passes_the_default_risk_configuration_because_the_stop_is_held_until_it_triggers() -> None:
     bt, s, _ = go(GAP, {T0 + MS: buy_bracket}, risk=RiskConfig(), level="L2")
     assert [r for r in s.reports if isinstance(r, RiskRejected)] == []
@@ -391,6 +407,44 @@ def test_the_same_contingent_run_twice_gives_one_event_log_digest() -> None:
     first, second = _digest(), _digest()
     assert first == second
     assert first[1] > 10
+
+
+class _BracketTrader(Strategy):
+    """Flat and nothing open: buy 100 at the market with a take-profit 3 cents up and a trailing stop 5 cents."""
+
+    def __init__(self, strategy_id: str) -> None:
+        super().__init__(strategy_id)
+        self.group = ""
+        self.contingent_updates: list[str] = []
+
+    def on_quote(self, q: Quote) -> None:
+        if q.symbol != "AAPL" or q.bid_price == 0 or q.ask_price == 0:
+            return
+        if self.group:
+            group = self.emulator.group(self.group)
+            if (group is not None and group.is_open) or self.open_orders(q.symbol):
+                return
+        ids = self.bracket(q.symbol, Side.BUY, 100, take_profit=q.ask_price + 300, trail_offset=500)
+        self.group = ids.entry
+
+    def on_contingent(self, event: ContingentUpdate) -> None:
+        self.contingent_updates.append(event.status)
+
+
+def _synthetic_digest() -> tuple[str, int, list[str]]:
+    market = SyntheticMarket(SyntheticConfig(symbols=("AAPL",), seed=11, events_per_symbol=6_000))
+    log = EventLog(keep=False)
+    trader = _BracketTrader("b")
+    bt = Backtest([trader], latency=uniform_latency(feed_ns=20_000, entry_ns=30_000), extra=[log])
+    bt.run(market.sources())
+    return log.digest(), bt.exchange.fills, trader.contingent_updates
+
+
+def test_brackets_with_trailing_stops_on_a_synthetic_market_give_one_digest_run_after_run() -> None:
+    first, second = _synthetic_digest(), _synthetic_digest()
+    assert first == second
+    _, fills, statuses = first
+    assert fills > 10 and statuses.count("TRIGGERED") > 2 and statuses.count("CANCELLED") > 2  # both exits seen
 
 
 def _latency() -> Any:
