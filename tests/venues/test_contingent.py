@@ -140,6 +140,21 @@ def test_bracket_entry_cancelled_unfilled_never_activates_its_children() -> None
     assert group is not None and not group.is_open
 
 
+def test_cancel_all_ends_held_children_too_and_a_later_entry_end_does_not_revive_them() -> None:
+    counts: list[int] = []
+    actions = {
+        T0 + MS: lambda s: buy_bracket(s, 500),  # 300 fill, 200 work; children wait
+        T0 + 2 * MS: lambda s: counts.append(s.cancel_all(SYM)),
+    }
+    bt, s, rec = go([BOOK], actions)
+    entry, tp, sl = s.ids  # type: ignore[attr-defined]
+    assert counts == [3]  # the entry at the venue and both waiting children
+    assert kinds(s, entry)[-1] == "OrderCancelled"
+    assert updates(s, tp) == ["CANCELLED"] and updates(s, sl) == ["CANCELLED"]
+    assert [o.client_order_id for o in rec.submits()] == [entry]
+    assert position(bt) == 300
+
+
 def test_bracket_partially_filled_entry_sizes_both_children_to_the_filled_quantity() -> None:
     """Rule: children activate when the entry is done (here an IOC that filled 300 of 500), sized to its fills."""
     _, s, rec = go([BOOK], {T0 + MS: lambda s: buy_bracket(s, 500, time_in_force=TimeInForce.IOC)})
@@ -176,8 +191,8 @@ def test_bracket_take_profit_partial_fill_shrinks_the_stop_to_what_is_left() -> 
 # -- OCO ----------------------------------------------------------------------------------------------------------
 
 
-def test_oco_a_partial_fill_of_one_limit_leg_cancels_the_other_at_the_venue() -> None:
-    tape = [BOOK, trade(T0 + 5 * MS, "100.40", 30, Aggressor.BUY)]
+def test_oco_a_partial_fill_of_one_limit_leg_cancels_the_other_at_the_venue_once() -> None:
+    tape = [BOOK, trade(T0 + 5 * MS, "100.40", 30, Aggressor.BUY), trade(T0 + 5 * MS, "100.40", 30, Aggressor.BUY)]
 
     def place(s: Scripted) -> None:
         s.ids = s.oco(  # type: ignore[attr-defined]
@@ -188,8 +203,8 @@ def test_oco_a_partial_fill_of_one_limit_leg_cancels_the_other_at_the_venue() ->
 
     _, s, _ = go(tape, {T0 + MS: place})
     sell, buy = s.ids  # type: ignore[attr-defined]
-    assert kinds(s, sell) == ["OrderAccepted", "OrderFilled"]  # 30 of 100: still working for the rest
-    assert kinds(s, buy) == ["OrderAccepted", "OrderCancelled"]
+    assert kinds(s, sell) == ["OrderAccepted", "OrderFilled", "OrderFilled"]  # 60 of 100: working for the rest
+    assert kinds(s, buy) == ["OrderAccepted", "OrderCancelled"]  # one cancel: no CancelRejected for a second
 
 
 def test_oco_limit_fill_cancels_the_emulated_stop_leg() -> None:

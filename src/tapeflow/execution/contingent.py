@@ -121,10 +121,13 @@ class LegStatus(enum.Enum):
     """Filled, cancelled, expired or rejected: nothing more will happen to it."""
 
 
+_HELD: Final = frozenset({LegStatus.WAITING, LegStatus.ARMED, LegStatus.TRIGGERED})
+
+
 class LegState:
     """What the emulator knows about one leg; read it through ``OrderEmulator.leg``."""
 
-    __slots__ = ("best", "cid", "filled", "group", "leg", "quantity", "reason", "status", "stop")
+    __slots__ = ("best", "cancel_sent", "cid", "filled", "group", "leg", "quantity", "reason", "status", "stop")
 
     def __init__(self, cid: str, leg: Leg, group: Group) -> None:
         self.cid = cid
@@ -137,6 +140,8 @@ class LegState:
         self.best = NO_PRICE
         """The best favourable reference seen since arming (trailing stops)."""
         self.reason = ""
+        self.cancel_sent = False
+        """A cancel for it is on its way to the venue (one is enough: later fills do not send another)."""
 
     @property
     def side(self) -> Side:
@@ -239,10 +244,18 @@ class OrderEmulator:
     def cancel(self, cid: str) -> bool:
         """Cancel a leg held here (True); False when the order is not held here (the venue decides)."""
         state = self._legs.get(cid)
-        if state is None or state.status not in (LegStatus.WAITING, LegStatus.ARMED, LegStatus.TRIGGERED):
+        if state is None or state.status not in _HELD:
             return False
         self._drop(state, "cancelled by the strategy")
         return True
+
+    def held(self, symbol: str | None = None) -> list[str]:
+        """Ids of the legs held here (waiting, armed or triggered), not at a venue: what ``cancel`` ends locally."""
+        return [
+            cid
+            for cid, state in self._legs.items()
+            if state.status in _HELD and (symbol is None or state.group.symbol == symbol)
+        ]
 
     def leg(self, cid: str) -> LegState | None:
         return self._legs.get(cid)
@@ -300,6 +313,9 @@ class OrderEmulator:
     def _end(self, state: LegState, reason: str) -> None:
         """Stop the leg wherever it is: locally, or by a cancel through the venue."""
         if state.status is LegStatus.SENT:
+            if state.cancel_sent:
+                return
+            state.cancel_sent = True
             now = self.kernel.now
             state.reason = reason
             self.kernel.emit(
@@ -384,11 +400,12 @@ class OrderEmulator:
         elif not isinstance(event, (OrderCancelled, OrderExpired, OrderRejected, RiskRejected)):
             return
         del self._entries[group.entry]  # the entry is done: nothing it reports later changes the children
+        live = [state for state in group.legs if state.status is not LegStatus.DONE]  # the strategy may cancel one
         if group.entry_filled == 0:
-            for state in group.legs:
+            for state in live:
                 self._drop(state, f"entry {group.entry} ended unfilled ({type(event).__name__})")
             return
-        for state in group.legs:
+        for state in live:
             self._activate(state, group.entry_filled)
 
     def _on_leg_fill(self, state: LegState, shares: int) -> None:

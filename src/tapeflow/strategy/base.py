@@ -404,10 +404,14 @@ class Strategy:
         )
 
     def cancel_all(self, symbol: str | None = None) -> int:
+        """Cancel every open order and every emulated stop held for this strategy (on ``symbol``, or all)."""
         orders = self.open_orders(symbol)
         for order in orders:
             self.cancel(order.client_order_id, order.symbol)
-        return len(orders)
+        held = self.emulator.held(symbol)
+        for cid in held:
+            self.emulator.cancel(cid)
+        return len(orders) + len(held)
 
     def modify(
         self, client_order_id: str, symbol: str, quantity: int, *, price: int = NO_PRICE, stop_price: int = NO_PRICE
