@@ -188,6 +188,20 @@ def test_bracket_take_profit_partial_fill_shrinks_the_stop_to_what_is_left() -> 
     assert position(bt) == 0
 
 
+def test_modifying_a_held_stop_moves_it_without_reaching_the_venue() -> None:
+    def to_break_even(s: Scripted) -> None:
+        s.modify(s.ids.stop_loss, SYM, 100, stop_price=px("100.01"))  # type: ignore[attr-defined]
+
+    tape = [BOOK, delta(T0 + 5 * MS, Side.BUY, "100.00", 0)]  # best bid 99.99: through the new stop, not the old
+    bt, s, rec = go(tape, {T0 + MS: buy_bracket, T0 + 2 * MS: to_break_even})
+    _, tp, sl = s.ids  # type: ignore[attr-defined]
+    assert updates(s, sl) == ["ARMED", "UPDATED", "TRIGGERED"]
+    assert kinds(s, tp) == ["OrderAccepted", "OrderCancelled"]
+    assert not any(type(e).__name__ == "ModifyOrder" for e in rec.events)
+    assert [(f.price, f.quantity) for f in s.fills if f.client_order_id == sl] == [(px("99.99"), 100)]
+    assert position(bt) == 0
+
+
 # -- OCO ----------------------------------------------------------------------------------------------------------
 
 

@@ -249,6 +249,23 @@ class OrderEmulator:
         self._drop(state, "cancelled by the strategy")
         return True
 
+    def modify(self, cid: str, quantity: int, stop_price: int) -> bool:
+        """Change a held leg's size or stop (``NO_PRICE``: keep it), say so (``UPDATED``); False when the order is
+        not held here (the venue decides). A trailing stop keeps trailing from the new stop, never back."""
+        state = self._legs.get(cid)
+        if state is None or state.status not in _HELD:
+            return False
+        if quantity <= 0:
+            raise ConfigError(
+                f"modify {cid}: quantity {quantity} must be a positive number of shares", field="quantity"
+            )
+        state.quantity = quantity
+        if stop_price != NO_PRICE:
+            state.stop = stop_price
+        state.reason = "modified by the strategy"
+        self._update(state, "UPDATED")
+        return True
+
     def held(self, symbol: str | None = None) -> list[str]:
         """Ids of the legs held here (waiting, armed or triggered), not at a venue: what ``cancel`` ends locally."""
         return [

@@ -416,6 +416,9 @@ class Strategy:
     def modify(
         self, client_order_id: str, symbol: str, quantity: int, *, price: int = NO_PRICE, stop_price: int = NO_PRICE
     ) -> None:
+        """Change an order's size or prices; an emulated stop not yet sent changes here (``on_contingent``)."""
+        if self.emulator.modify(client_order_id, quantity, stop_price):
+            return
         decided = self.now
         self.ctx.kernel.emit(
             ModifyOrder(
