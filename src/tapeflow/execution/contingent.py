@@ -191,7 +191,7 @@ class Group:
 class OrderEmulator:
     """Holds one strategy's contingent orders; sends their children through the kernel queue (so through risk).
 
-    ``emit`` puts a command on the queue; ``book_of`` reads the book the strategy sees. Reports are subscribed
+    Commands go on the kernel queue stamped now; ``book_of`` reads the book the strategy sees. Reports are subscribed
     when the strategy is attached (before the strategy's own handlers: a child is on its way before the strategy
     hears of the fill that released it); market data only once a stop is armed.
     """
@@ -251,9 +251,10 @@ class OrderEmulator:
 
     def modify(self, cid: str, quantity: int, stop_price: int) -> bool:
         """Change a held leg's size or stop (``NO_PRICE``: keep it), say so (``UPDATED``); False when the order is
-        not held here (the venue decides). A trailing stop keeps trailing from the new stop, never back."""
+        not held here (the venue decides; a triggered stop is on its way there). A trailing stop trails on from the
+        new stop. A bracket child still waiting for its entry is sized by the entry's fills when it activates."""
         state = self._legs.get(cid)
-        if state is None or state.status not in _HELD:
+        if state is None or state.status not in (LegStatus.WAITING, LegStatus.ARMED):
             return False
         if quantity <= 0:
             raise ConfigError(
