@@ -152,3 +152,24 @@ class ModifyRejected(Event, frozen=True, kw_only=True):
     symbol: Symbol
     reason: str
     venue: str = ""
+
+
+class ContingentUpdate(Event, frozen=True, kw_only=True):
+    """An order held by the strategy-side order emulator (a stop-loss, a trailing stop) changed state.
+
+    Such an order is not at a venue until it triggers, so no venue reports on it: this event does, for the
+    strategy and the audit trail. ``status`` is ``ARMED`` (held, watching the market), ``UPDATED`` (the strategy
+    changed its size or stop), ``TRIGGERED`` (its stop was reached; a market order follows through risk, after the
+    sibling's cancel when there is one) or ``CANCELLED`` (``reason`` says why: the sibling filled, the entry ended
+    unfilled, the strategy cancelled it).
+    ``group_id`` is the client order id that ties a bracket or OCO together (the entry, or the first leg).
+    """
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    status: str
+    quantity: NonNegQty = 0
+    stop_price: PriceUnits = NO_PRICE
+    group_id: str = ""
+    reason: str = ""

@@ -11,11 +11,13 @@ an unused handler costs nothing per event.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 import msgspec
 
+from tapeflow.execution.contingent import Leg, LegState, OrderEmulator
 from tapeflow.model.enums import OrderType, Side, TimeInForce
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event, Signal, TimerFired
 from tapeflow.model.market import (
     Bar,
@@ -31,6 +33,7 @@ from tapeflow.model.market import (
 from tapeflow.model.orders import (
     CancelOrder,
     CancelRejected,
+    ContingentUpdate,
     ModifyOrder,
     ModifyRejected,
     OrderAccepted,
@@ -105,7 +108,16 @@ _ORDER_REPORTS: dict[type[Event], str] = {
     CancelRejected: "on_cancel_rejected",
     ModifyRejected: "on_modify_rejected",
     RiskRejected: "on_risk_rejected",
+    ContingentUpdate: "on_contingent",
 }
+
+
+class BracketIds(NamedTuple):
+    """Client order ids of a bracket's orders ("" for a child not asked for)."""
+
+    entry: str
+    take_profit: str
+    stop_loss: str
 
 
 class Strategy:
@@ -124,6 +136,8 @@ class Strategy:
         self._in_flight: dict[str, tuple[str, Side, int]] = {}
         """Orders sent but not yet seen by the order source (still on the queue or in risk): cid -> what."""
         self._prune_at = _PRUNE_FLOOR
+        self.emulator = OrderEmulator(strategy_id, self.book)
+        """Holds this strategy's bracket, OCO and trailing-stop orders (``tapeflow.execution.contingent``)."""
         self.last_signal: Signal | None = None
         self.quote_delivery = "push"
         """"push": ``on_quote`` for every quote; "pull": a ``QuotePoller`` hands it the latest quote every N ms."""
@@ -142,6 +156,7 @@ class Strategy:
     def attach(self, kernel: Kernel) -> None:
         if self._ctx is None:
             self._ctx = TradingContext(kernel)
+        self.emulator.attach(kernel)  # before the report handlers below: children leave before the strategy hears
         market: list[tuple[tuple[type[Event], ...], str]] = [
             ((Trade,), "on_trade"),
             ((Quote,), "on_quote"),
@@ -242,6 +257,9 @@ class Strategy:
 
     def on_risk_rejected(self, event: RiskRejected) -> None: ...
 
+    def on_contingent(self, event: ContingentUpdate) -> None:
+        """An emulated stop (bracket stop-loss, OCO stop leg, trailing stop) was armed, triggered or cancelled."""
+
     # -- reading ------------------------------------------------------------------------------------------------
 
     @property
@@ -329,8 +347,7 @@ class Strategy:
         """Send an order (through risk). Returns its client order id. A price makes it a LIMIT by default."""
         if order_type is None:
             order_type = OrderType.LIMIT if price != NO_PRICE else OrderType.MARKET
-        self._next_order += 1
-        cid = f"{self.strategy_id}-{self._next_order}"
+        cid = self._new_id()
         if len(self._in_flight) >= self._prune_at:
             self._prune_in_flight()
         self._in_flight[cid] = (symbol, side, quantity)
@@ -361,7 +378,99 @@ class Strategy:
     def sell(self, symbol: str, quantity: int, price: int = NO_PRICE, **kwargs: Any) -> str:
         return self.submit(symbol, Side.SELL, quantity, price=price, **kwargs)
 
+    def _new_id(self) -> str:
+        self._next_order += 1
+        return f"{self.strategy_id}-{self._next_order}"
+
+    def bracket(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        *,
+        price: int = NO_PRICE,
+        take_profit: int = NO_PRICE,
+        stop_loss: int = NO_PRICE,
+        trail_offset: int = 0,
+        trail_bps: int = 0,
+        time_in_force: TimeInForce = TimeInForce.DAY,
+        exit_time_in_force: TimeInForce = TimeInForce.GTC,
+        reason: str = "",
+    ) -> BracketIds:
+        """An entry (limit at ``price``, else market) with a take-profit limit and a stop-loss (fixed at
+        ``stop_loss``, or trailing by ``trail_offset`` price units / ``trail_bps``) that close what it filled.
+
+        The children activate when the entry is done, sized to its filled quantity; the stop is held by the order
+        emulator until it triggers (rules: ``tapeflow.execution.contingent``). Every order passes risk.
+        """
+        exit_side = side.opposite
+        children: list[tuple[str, Leg]] = []
+        ids = ["", ""]
+        tp = Leg(side=exit_side, quantity=quantity, price=take_profit, time_in_force=exit_time_in_force)
+        sl = Leg(
+            side=exit_side,
+            quantity=quantity,
+            stop_price=stop_loss,
+            trail_offset=trail_offset,
+            trail_bps=trail_bps,
+            time_in_force=exit_time_in_force,
+        )
+        if take_profit == NO_PRICE and not sl.emulated:
+            raise ConfigError("a bracket needs a take_profit, a stop_loss or a trail", field="take_profit")
+        if NO_PRICE not in (take_profit, stop_loss) and (take_profit - stop_loss) * side.sign <= 0:
+            raise ConfigError(
+                f"bracket take_profit {take_profit} is not on the profit side of stop_loss {stop_loss} "
+                f"for a {side.value} entry",
+                field="take_profit",
+            )
+        wanted = [leg for leg, asked in ((tp, take_profit != NO_PRICE), (sl, sl.emulated)) if asked]
+        for leg in wanted:
+            leg.check("bracket")
+        entry = self.submit(symbol, side, quantity, price=price, time_in_force=time_in_force, reason=reason)
+        for leg in wanted:
+            ids[0 if leg is tp else 1] = cid = self._new_id()
+            children.append((cid, leg))
+        self.emulator.bracket(entry, symbol, children)
+        return BracketIds(entry, ids[0], ids[1])
+
+    def oco(self, symbol: str, first: Leg, second: Leg) -> tuple[str, str]:
+        """Two orders on one symbol where the first fill of either, even partial, cancels the other. Limit legs
+        go to the venue at once; stop and trailing legs are held by the order emulator until they trigger."""
+        first.check("oco first leg")
+        second.check("oco second leg")
+        ids = (self._new_id(), self._new_id())
+        self.emulator.oco(symbol, [(ids[0], first), (ids[1], second)])
+        return ids
+
+    def trailing_stop(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        *,
+        offset: int = 0,
+        bps: int = 0,
+        stop_price: int = NO_PRICE,
+    ) -> str:
+        """A stop ``offset`` price units (or ``bps`` basis points) behind the best bid (sell) or ask (buy), which
+        only moves in the favourable direction and goes out as a market order when reached."""
+        leg = Leg(side=side, quantity=quantity, stop_price=stop_price, trail_offset=offset, trail_bps=bps)
+        if not leg.trailing:
+            raise ConfigError("a trailing stop needs offset (price units) or bps, positive", field="offset")
+        leg.check("trailing stop")
+        cid = self._new_id()
+        self.emulator.hold(symbol, cid, leg)
+        return cid
+
+    def contingent(self, client_order_id: str) -> LegState | None:
+        """What the order emulator knows about a bracket child, OCO leg or trailing stop (its current stop)."""
+        return self.emulator.leg(client_order_id)
+
     def cancel(self, client_order_id: str, symbol: str) -> None:
+        """Cancel an order; an emulated stop not yet sent ends here (``on_contingent`` says so), others at the
+        venue."""
+        if self.emulator.cancel(client_order_id):
+            return
         decided = self.now
         self.ctx.kernel.emit(
             CancelOrder(
@@ -374,14 +483,21 @@ class Strategy:
         )
 
     def cancel_all(self, symbol: str | None = None) -> int:
+        """Cancel every open order and every emulated stop held for this strategy (on ``symbol``, or all)."""
         orders = self.open_orders(symbol)
         for order in orders:
             self.cancel(order.client_order_id, order.symbol)
-        return len(orders)
+        held = self.emulator.held(symbol)
+        for cid in held:
+            self.emulator.cancel(cid)
+        return len(orders) + len(held)
 
     def modify(
         self, client_order_id: str, symbol: str, quantity: int, *, price: int = NO_PRICE, stop_price: int = NO_PRICE
     ) -> None:
+        """Change an order's size or prices; an emulated stop not yet sent changes here (``on_contingent``)."""
+        if self.emulator.modify(client_order_id, quantity, stop_price):
+            return
         decided = self.now
         self.ctx.kernel.emit(
             ModifyOrder(
