@@ -18,6 +18,7 @@ Prints the rates, medians of ``--repeat`` runs, and the ratios; the last line is
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import sys
@@ -27,8 +28,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from sortedcontainers import SortedDict
 
 from gen_l2 import ADD, DELETE, TICK, L2Stream, generate
 from tapeflow.book import L2Book
@@ -127,6 +126,8 @@ def bench_call_floor(s: L2Stream) -> float:
 
 
 def bench_naive(s: L2Stream) -> float:
+    from sortedcontainers import SortedDict  # the bench extra: a peer, not a dependency of tapeflow
+
     bids: SortedDict = SortedDict()
     asks: SortedDict = SortedDict()
     rows = list(zip(s.is_bid, [t * TICK for t in s.ticks], s.size, strict=True))
@@ -209,9 +210,12 @@ def main() -> None:
         "tapeflow_update": bench_tapeflow_update,
         "tapeflow_apply_built_in_loop": bench_tapeflow_apply_built_in_loop,
         "tapeflow_apply_prebuilt": bench_tapeflow_apply_prebuilt,
-        "naive_sorteddict": bench_naive,
         "python_call_floor": bench_call_floor,
     }
+    if importlib.util.find_spec("sortedcontainers") is None:
+        print("skip: naive SortedDict book (pip install -e '.[bench]')")
+    else:
+        benches["naive_sorteddict"] = bench_naive
     peers = _nautilus()
     if isinstance(peers, str):
         print(f"skip: {peers}")
@@ -234,7 +238,8 @@ def main() -> None:
             rates["tapeflow_apply_built_in_loop"] / rates["nautilus_from_raw"]
         )
         ratios["apply_prebuilt_vs_nautilus_prebuilt"] = rates["tapeflow_apply_prebuilt"] / rates["nautilus_prebuilt"]
-    ratios["update_vs_naive"] = rates["tapeflow_update"] / rates["naive_sorteddict"]
+    if "naive_sorteddict" in rates:
+        ratios["update_vs_naive"] = rates["tapeflow_update"] / rates["naive_sorteddict"]
     for name, value in ratios.items():
         print(f"{name:48s} {value:5.2f}x")
     print(json.dumps({"bench": "book_l2", "n": args.n, "repeat": args.repeat, "rates": rates, "ratios": ratios}))
