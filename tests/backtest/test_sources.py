@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,10 @@ import pytest
 from tapeflow.backtest.config import DataConfig
 from tapeflow.backtest.sources import build_sources
 from tapeflow.config import SyntheticConfig
+from tapeflow.data.detect import open_events
+from tapeflow.data.parquet_store import write_store
 from tapeflow.data.quality import QualityReporter, SourceQuality
+from tapeflow.model.errors import ConfigError
 
 NVDA = "backtrader-yahoo-daily/nvda-1999-2014.txt.gz"
 
@@ -50,3 +54,74 @@ def test_a_reader_that_reports_quality_is_asked_directly_without_a_change_here(
     monkeypatch.setattr(bars, "BarReader", CountingBarReader)
     (source,), _, _ = build_sources(DataConfig(kind="bars", paths=[str(data_dir / NVDA)]))
     assert isinstance(source, QualityReporter) and source.quality() is answer
+
+
+ITCH = "nasdaq-itch50-head-fixture/sample.itch"
+DBN = "databento-dbn-us-equity-fixtures"
+
+
+def test_itch_is_an_l3_input_dated_by_the_config_and_reports_the_readers_quality(data_dir: Path) -> None:
+    data = DataConfig(kind="itch", paths=(str(data_dir / ITCH),), date=date(2019, 12, 30))
+    (source,), level, _ = build_sources(data)
+    events = list(source)
+    assert level == "L3" and len(events) == 3  # the fixture's three trading-action messages
+    day = int(datetime(2019, 12, 30, tzinfo=UTC).timestamp()) * 1_000_000_000
+    assert all(day <= e.ts_init < day + 86_400 * 1_000_000_000 for e in events)
+    assert isinstance(source, QualityReporter)
+    q = source.quality()
+    assert (q.format, q.rows, q.events, q.anomalies) == ("itch", 1000, 3, 0)
+
+
+def test_itch_without_a_day_is_refused_before_reading(data_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"set `date = YYYY-MM-DD` in \[data\]") as info:
+        build_sources(DataConfig(kind="itch", paths=(str(data_dir / ITCH),)))
+    assert info.value.field == "data.date"
+
+
+@pytest.mark.parametrize(
+    ("rel", "level", "events"),
+    [("XNAS.ITCH/test_data.mbo.dbn.zst", "L3", 4), ("XNAS.ITCH/test_data.mbp-10.dbn.zst", "L2", 4),
+     ("XNAS.ITCH/test_data.mbp-1.dbn.zst", "L1", 4), ("EQUS.MINI/test_data.tbbo.dbn.zst", "L1", 8),
+     ("EQUS.MINI/test_data.trades.dbn.zst", "L1", 4), ("EQUS.MINI/test_data.bbo-1s.dbn.zst", "L1", 4),
+     ("XNAS.ITCH/test_data.ohlcv-1m.dbn.zst", "L2", 4)],
+)  # fmt: skip
+def test_dbn_book_level_follows_the_schema_and_no_record_is_lost_to_the_peek(
+    data_dir: Path, rel: str, level: str, events: int
+) -> None:
+    (source,), found, _ = build_sources(DataConfig(kind="dbn", paths=(str(data_dir / DBN / rel),)))
+    assert found == level
+    assert len(list(source)) == events
+    assert isinstance(source, QualityReporter) and source.quality().events == events
+
+
+def test_dbn_files_that_need_different_books_are_refused(data_dir: Path) -> None:
+    paths = (
+        str(data_dir / DBN / "XNAS.ITCH/test_data.mbo.dbn.zst"),
+        str(data_dir / DBN / "XNAS.ITCH/test_data.mbp-1.dbn.zst"),
+    )
+    with pytest.raises(ConfigError, match=r"different book levels \(mbo: L3; mbp-1: L1\)"):
+        build_sources(DataConfig(kind="dbn", paths=paths))
+
+
+def test_parquet_store_level_and_symbol_and_day_filters(data_dir: Path, tmp_path: Path) -> None:
+    src = data_dir / "lobster-samples-2012-06-21/LOBSTER_SampleFile_GOOG_2012-06-21_1.zip"
+    _, events, _ = open_events(src)
+    original = list(events)
+    write_store(original, tmp_path / "store")
+    (source,), level, _ = build_sources(DataConfig(kind="parquet", paths=(str(tmp_path / "store"),)))
+    assert level == "L3" and list(source) == original
+    assert isinstance(source, QualityReporter) and source.quality().events == len(original)
+    for symbols, dates, expected in [(("GOOG",), (date(2012, 6, 21),), original), (("AAPL",), (), []),
+                                     ((), (date(2012, 6, 22),), [])]:  # fmt: skip
+        (only,), _, _ = build_sources(DataConfig(kind="parquet", paths=(str(tmp_path / "store"),),
+                                                 symbols=symbols, dates=dates))  # fmt: skip
+        assert list(only) == expected
+
+
+def test_parquet_of_quotes_is_l1_and_a_plain_folder_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    _, events, _ = open_events(data_dir / DBN / "EQUS.MINI/test_data.tbbo.dbn.zst")
+    write_store(list(events), tmp_path / "store")
+    assert build_sources(DataConfig(kind="parquet", paths=(str(tmp_path / "store"),)))[1] == "L1"
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(ConfigError, match="is not a tapeflow Parquet store"):
+        build_sources(DataConfig(kind="parquet", paths=(str(tmp_path / "plain"),)))

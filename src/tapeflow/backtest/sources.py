@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from tapeflow.backtest.config import DataConfig
+from tapeflow.backtest.config import DataConfig, check_data, resolve_data
 from tapeflow.backtest.strategies import STRATEGIES, build_strategy
 from tapeflow.data.quality import CountedSource, QualityReporter, SourceQuality
 from tapeflow.model.errors import ConfigError
@@ -19,7 +19,16 @@ if TYPE_CHECKING:
 __all__ = ["STRATEGIES", "build_sources", "build_strategy"]
 
 
-def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Literal["L1", "L2", "L3"], int | None]:
+Level = Literal["L1", "L2", "L3"]
+
+DBN_LEVELS: dict[str, Level] = {"mbo": "L3", "mbp-10": "L2", "mbp-1": "L1", "tbbo": "L1", "trades": "L1"}
+"""Book level a DBN schema feeds: orders (L3), ten levels (L2), the top of book or prints (L1); ``bbo-*`` is L1,
+``ohlcv-*`` bars are L2 like every bar input."""
+
+_L3_TYPES = frozenset({"OrderAdded", "OrderExecuted", "OrderReduced", "OrderDeleted", "OrderReplaced"})
+
+
+def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Level, int | None]:
     """(sources, book level, expected event count or None).
 
     Every source is also a ``QualityReporter``: after the run, ``quality()`` says what its reader saw (rows,
@@ -27,16 +36,15 @@ def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Literal["L1"
     that does not yet is counted by ``CountedSource`` (events only). Which it is, is decided by ``isinstance``,
     so a reader that gains ``quality()`` is picked up here without a change.
     """
+    data = resolve_data(data, base=None)  # a configuration built in code; a loaded one is absolute already
     paths = [Path(p) for p in data.paths]
-    for p in paths:
-        if not p.exists():
-            raise ConfigError(f"{p}: no such file; fix the path", field="data.paths")
     if data.kind != "synthetic" and not paths:
         raise ConfigError(f"data kind {data.kind!r} needs at least one file in `paths`", field="data.paths")
     read: list[tuple[Iterable[Event], object, str]]
     """(events, the reader object or None, source name) per source."""
-    level: Literal["L1", "L2", "L3"] = "L2"
+    level: Level = "L2"
     total: int | None = None
+    filtered = ("taq", "bars", "dbn")  # kinds whose reader takes no symbol list: filtered here
     if data.kind == "synthetic":
         from tapeflow.data.synthetic import SyntheticMarket
 
@@ -54,13 +62,20 @@ def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Literal["L1"
         taq = [TaqReader.for_day(p) for p in paths]
         read = [(r.events(), r, str(p)) for r, p in zip(taq, paths, strict=True)]
         level = "L1"  # consolidated quotes: the NBBO is the book
+    elif data.kind == "itch":
+        read = [_itch(p, data) for p in paths]
+        level = "L3"
+    elif data.kind == "dbn":
+        read, level = _dbn(paths)
+    elif data.kind == "parquet":
+        read, level = _parquet(paths, data)
     else:
         bars = [_bar_reader(p) for p in paths]
         read = [(r.events(), r, str(p)) for r, p in zip(bars, paths, strict=True)]
-    keep = frozenset(data.symbols) if data.symbols and data.kind in ("taq", "bars") else None
+    keep = frozenset(data.symbols) if data.symbols and data.kind in filtered else None
     sources: list[Iterable[Event]] = []
     for events, reader, name in read:
-        reporter = _reporter(events, reader, name, data.kind)
+        reporter = _reporter(events, reader, name, "parquet" if data.kind == "parquet" else data.kind)
         if isinstance(reporter, CountedSource):
             events = reporter
         if keep is not None:
@@ -71,6 +86,64 @@ def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Literal["L1"
     if data.limit is not None:
         total = data.limit * len(sources) if total is None else min(total, data.limit * len(sources))
     return sources, level, total
+
+
+def _itch(path: Path, data: DataConfig) -> tuple[Iterable[Event], object, str]:
+    """An ITCH day: its date given or in Nasdaq's name (never guessed), only the wanted symbols decoded."""
+    from tapeflow.data.detect import itch_date
+    from tapeflow.data.itch import ItchReader
+
+    check_data(data)  # a configuration built in code: the day is known or refused before reading
+    reader = ItchReader(path, date=itch_date(path, data.date), symbols=data.symbols or None)
+    return reader.events(), reader, str(path)
+
+
+def _dbn(paths: list[Path]) -> tuple[list[tuple[Iterable[Event], object, str]], Level]:
+    """DBN files and the level their schema feeds; the schema is in the metadata, read with the first record."""
+    from tapeflow.data.dbn import DbnReader
+
+    read: list[tuple[Iterable[Event], object, str]] = []
+    levels: dict[str, Level] = {}
+    for p in paths:
+        reader = DbnReader(p)
+        events = reader.events()
+        first = next(events, None)  # reads the metadata, so the schema is known before the run starts
+        schema = reader.stats.schema
+        levels[schema] = DBN_LEVELS.get(schema, "L1" if schema.startswith("bbo") else "L2")
+        read.append((chain(() if first is None else (first,), events), reader, str(p)))
+    return read, _one_level(levels, "schema")
+
+
+def _parquet(paths: list[Path], data: DataConfig) -> tuple[list[tuple[Iterable[Event], object, str]], Level]:
+    """Stores, filtered by symbol and day, and the level of the events they hold (by the manifest's types)."""
+    from tapeflow.data.detect import STORE_MARKER
+    from tapeflow.data.parquet_store import read_store
+    from tapeflow.data.store_manifest import load_manifest
+
+    read: list[tuple[Iterable[Event], object, str]] = []
+    levels: dict[str, Level] = {}
+    days = {d.isoformat() for d in data.dates} or None
+    for p in paths:
+        if not (p / STORE_MARKER).is_file():
+            raise ConfigError(f"{p} is not a tapeflow Parquet store (no {STORE_MARKER}); write one with "
+                              "`tapeflow data convert SOURCE --to DIR`", field="data.paths")  # fmt: skip
+        types = {e.type for e in load_manifest(p).files}
+        level: Level = "L3" if types & _L3_TYPES else "L2" if types & {"BookDelta", "BookSnapshot"} else "L1"
+        if types <= {"Bar", "TradingStatus"}:
+            level = "L2"  # bars alone: as the bars kind
+        levels[",".join(sorted(types))] = level
+        read.append((read_store(p, symbols=data.symbols or None, dates=days), None, str(p)))
+    return read, _one_level(levels, "event types")
+
+
+def _one_level(levels: dict[str, Level], what: str) -> Level:
+    """The one book level of a run's sources; sources that need different books cannot share one run."""
+    found = set(levels.values())
+    if len(found) > 1:
+        which = "; ".join(f"{k}: {v}" for k, v in levels.items())
+        raise ConfigError(f"the files need different book levels ({which}); run files of one {what} kind together",
+                          field="data.paths")  # fmt: skip
+    return found.pop() if found else "L2"
 
 
 class _Reported:
