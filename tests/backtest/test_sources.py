@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from tapeflow.backtest.config import DataConfig
-from tapeflow.backtest.sources import build_sources
+from tapeflow.backtest.sources import build_sources, prices_used
 from tapeflow.config import SyntheticConfig
+from tapeflow.data.bars import daily_close_ns
 from tapeflow.data.detect import open_events
 from tapeflow.data.parquet_store import write_store
 from tapeflow.data.quality import QualityReporter, SourceQuality
 from tapeflow.model.errors import ConfigError
+from tapeflow.model.events import Event
+from tapeflow.model.market import Bar, Dividend
 
 NVDA = "backtrader-yahoo-daily/nvda-1999-2014.txt.gz"
 
@@ -125,3 +129,76 @@ def test_parquet_of_quotes_is_l1_and_a_plain_folder_is_refused(data_dir: Path, t
     (tmp_path / "plain").mkdir()
     with pytest.raises(ConfigError, match="is not a tapeflow Parquet store"):
         build_sources(DataConfig(kind="parquet", paths=(str(tmp_path / "plain"),)))
+
+
+LEAN_AAPL = "lean-algoseek-us-equity/daily/aapl.zip"
+QUANDL = "zipline-test-daily/QUANDL_ARCHIVE.zip"
+CSVDIR = "zipline-test-daily/csvdir_daily_AAPL.csv.gz"
+
+
+def _bars(data_dir: Path, rel: str, **kw: object) -> tuple[list[Event], str]:
+    (source,), _, _ = build_sources(DataConfig(kind="bars", paths=(str(data_dir / rel),), **kw))  # type: ignore[arg-type]
+    return list(source), prices_used([source])
+
+
+def _close_on(events: list[Event], day: date, symbol: str = "AAPL") -> int:
+    ts = daily_close_ns(day)
+    (bar,) = [e for e in events if isinstance(e, Bar) and e.ts_event == ts and e.symbol == symbol]
+    return bar.close
+
+
+def test_lean_daily_bars_without_a_split_source_are_refused_by_default(data_dir: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_sources(DataConfig(kind="bars", paths=(str(data_dir / LEAN_AAPL),)))
+    assert info.value.field == "data.adjust"
+    assert "daily bars as traded and the file carries no splits" in str(info.value)
+    assert 'factors = { AAPL = "factor_files/aapl.csv" }' in str(info.value) and 'adjust = "none"' in str(info.value)
+    events, prices = _bars(data_dir, LEAN_AAPL, adjust="none")
+    assert prices == "as traded" and _close_on(events, date(2014, 6, 6)) == 6_455_700
+
+
+def test_lean_daily_bars_with_a_factor_file_are_split_adjusted(data_dir: Path, tmp_path: Path) -> None:
+    factors = tmp_path / "aapl.csv"
+    factors.write_text("20140606,0.9,0.142857142857\n20501231,1,1\n")  # the price (dividend) factor is not used
+    events, prices = _bars(data_dir, LEAN_AAPL, factors={"aapl": str(factors)})
+    assert prices == "split-adjusted"
+    assert _close_on(events, date(2014, 6, 6)) == round(Fraction(6_455_700) * Fraction("0.142857142857")) == 922_243
+    assert _close_on(events, date(2014, 6, 9)) == 937_000
+    with pytest.raises(ConfigError, match="holds dividends as price factors"):
+        build_sources(DataConfig(kind="bars", paths=(str(data_dir / LEAN_AAPL),), factors={"AAPL": str(factors)},
+                                 adjust="splits+dividends"))  # fmt: skip
+
+
+def test_quandl_is_split_adjusted_by_its_own_column_and_pays_dividends_when_asked(data_dir: Path) -> None:
+    raw, prices = _bars(data_dir, QUANDL, adjust="none", symbols=("AAPL",))
+    assert prices == "as traded" and _close_on(raw, date(2014, 6, 6)) == 6_455_700
+    adjusted, prices = _bars(data_dir, QUANDL, symbols=("AAPL",))
+    assert prices == "split-adjusted" and _close_on(adjusted, date(2014, 6, 6)) == 922_243
+    assert not any(isinstance(e, Dividend) for e in adjusted)
+    paid, prices = _bars(data_dir, QUANDL, adjust="splits+dividends", symbols=("AAPL",))
+    assert prices == "split-adjusted, dividends as cash"
+    assert [e.amount for e in paid if isinstance(e, Dividend)] == [4_357, 4_700, 4_700, 4_700]
+    assert [e for e in paid if not isinstance(e, Dividend)] == adjusted
+
+
+def test_csvdir_split_column_is_not_applied_twice_and_its_dividends_are_per_adjusted_share(data_dir: Path) -> None:
+    events, prices = _bars(data_dir, CSVDIR, adjust="splits+dividends")
+    assert prices == "split-adjusted, dividends as cash"
+    assert _close_on(events, date(2014, 6, 6)) == 922_243  # as in the file: $92.224289 rounded
+    assert [e.amount for e in events if isinstance(e, Dividend)][-4:] == [4_357, 4_700, 4_700, 4_700]
+
+
+def test_yahoo_is_split_adjusted_already_and_has_no_dividend_amounts(data_dir: Path) -> None:
+    assert _bars(data_dir, NVDA)[1] == "split-adjusted"
+    assert _bars(data_dir, NVDA, adjust="none")[1] == "split-adjusted"
+    with pytest.raises(ConfigError, match=r'no dividend amounts .*; use adjust = "splits"'):
+        build_sources(DataConfig(kind="bars", paths=(str(data_dir / NVDA),), adjust="splits+dividends"))
+
+
+def test_intraday_bars_and_ticks_are_as_traded_and_mixed_bases_are_spelled_out(data_dir: Path) -> None:
+    assert _bars(data_dir, "lean-algoseek-us-equity/minute/aapl/20140609_trade.zip")[1] == "as traded"
+    lean = build_sources(DataConfig(kind="bars", paths=(str(data_dir / LEAN_AAPL),), adjust="none"))[0]
+    yahoo = build_sources(DataConfig(kind="bars", paths=(str(data_dir / NVDA),)))[0]
+    assert prices_used([*lean, *yahoo]) == "mixed: as traded; split-adjusted"
+    synthetic = build_sources(DataConfig(kind="synthetic", limit=1))[0]
+    assert prices_used(synthetic) == "as traded"

@@ -60,6 +60,15 @@ class DataConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """The trading day of an ITCH file (its times count from midnight); unset: from Nasdaq's MMDDYYYY name."""
     dates: tuple[dt.date, ...] = ()
     """Keep only these New York trading days of a parquet store; empty: all."""
+    adjust: Literal["splits", "splits+dividends", "none"] = "splits"
+    """Daily bars: ``splits`` (default) removes split jumps, from the file's own split column or a LEAN factor
+    file (``factors``); ``splits+dividends`` also pays dividends as cash on the ex-date; ``none`` feeds the
+    prices as the file has them. A safe default: raw daily prices book a fake loss (or gain) at every split, and
+    a run that cannot know the splits of its data is refused rather than run at raw prices. Intraday and tick
+    inputs are one day, read as traded. The run report says which prices were used (``prices``)."""
+    factors: dict[str, str] = {}
+    """LEAN factor files by symbol (``{ AAPL = "factor_files/aapl.csv" }``), for daily bars that carry no splits
+    themselves (LEAN's ``daily/<sym>.zip``); found like ``paths``."""
     synthetic: SyntheticConfig = SyntheticConfig()
     limit: Annotated[int, msgspec.Meta(gt=0)] | None = None
     """Stop after this many events per source (a quick look at a long file)."""
@@ -194,7 +203,13 @@ def resolve_data(data: DataConfig, *, base: Path | None) -> DataConfig:
         str(resolve_input(raw, base=base, root=root, field=f"data.paths[{i}]", root_from=root_from))
         for i, raw in enumerate(data.paths)
     )
-    return msgspec.structs.replace(data, paths=found)
+    factors = {
+        symbol.upper(): str(
+            resolve_input(raw, base=base, root=root, field=f"data.factors.{symbol}", root_from=root_from)
+        )
+        for symbol, raw in data.factors.items()
+    }
+    return msgspec.structs.replace(data, paths=found, factors=factors)
 
 
 def check_backtest_config(cfg: BacktestConfig) -> None:
@@ -226,6 +241,8 @@ def check_data(data: DataConfig) -> None:
     if data.dates and data.kind != "parquet":
         raise ConfigError(f"`dates` filters a parquet store by day; kind {data.kind!r} has no such filter: "
                           "give the files of the days you want", field="data.dates")  # fmt: skip
+    if data.factors and data.kind != "bars":
+        raise ConfigError(f"`factors` adjust daily bars; kind {data.kind!r} is read as traded", field="data.factors")
     if data.kind == "itch" and data.date is None:
         from tapeflow.data.detect import itch_date
         from tapeflow.model.errors import DataError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -16,7 +17,7 @@ from tapeflow.model.events import Event
 if TYPE_CHECKING:
     from tapeflow.data.bars import BarReader
 
-__all__ = ["STRATEGIES", "build_sources", "build_strategy"]
+__all__ = ["STRATEGIES", "build_sources", "build_strategy", "prices_used"]
 
 
 Level = Literal["L1", "L2", "L3"]
@@ -44,6 +45,8 @@ def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Level, int |
     """(events, the reader object or None, source name) per source."""
     level: Level = "L2"
     total: int | None = None
+    prices: dict[str, str] = {}
+    """Which prices each source feeds (bars: see ``adjusted``); anything else is as traded."""
     filtered = ("taq", "bars", "dbn")  # kinds whose reader takes no symbol list: filtered here
     if data.kind == "synthetic":
         from tapeflow.data.synthetic import SyntheticMarket
@@ -70,8 +73,11 @@ def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Level, int |
     elif data.kind == "parquet":
         read, level = _parquet(paths, data)
     else:
-        bars = [_bar_reader(p) for p in paths]
-        read = [(r.events(), r, str(p)) for r, p in zip(bars, paths, strict=True)]
+        read = []
+        for p in paths:
+            bars = _bar_reader(p)
+            events, prices[str(p)] = adjusted(bars, data)
+            read.append((events, bars, str(p)))
     keep = frozenset(data.symbols) if data.symbols and data.kind in filtered else None
     sources: list[Iterable[Event]] = []
     for events, reader, name in read:
@@ -82,7 +88,7 @@ def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Level, int |
             events = _only(events, keep)
         if data.limit is not None:
             events = islice(events, data.limit)
-        sources.append(_Reported(events, reporter))
+        sources.append(_Reported(events, reporter, prices.get(name, AS_TRADED)))
     if data.limit is not None:
         total = data.limit * len(sources) if total is None else min(total, data.limit * len(sources))
     return sources, level, total
@@ -149,11 +155,13 @@ def _one_level(levels: dict[str, Level], what: str) -> Level:
 class _Reported:
     """A source's events (filtered, limited) with its reader's ``quality``: what the run iterates and asks."""
 
-    __slots__ = ("_events", "_reporter")
+    __slots__ = ("_events", "_reporter", "prices")
 
-    def __init__(self, events: Iterable[Event], reporter: QualityReporter) -> None:
+    def __init__(self, events: Iterable[Event], reporter: QualityReporter, prices: str = "as traded") -> None:
         self._events = events
         self._reporter = reporter
+        self.prices = prices
+        """Which prices this source feeds: "as traded", "split-adjusted", "split-adjusted, dividends as cash"."""
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self._events)  # the reader's own iterator: no cost per event
@@ -169,6 +177,81 @@ def _reporter(events: Iterable[Event], reader: object, name: str, fmt: str) -> Q
     if isinstance(events, QualityReporter):
         return events
     return CountedSource(events, name, fmt)
+
+
+AS_TRADED = "as traded"
+SPLIT_ADJUSTED = "split-adjusted"
+WITH_DIVIDENDS = "split-adjusted, dividends as cash"
+_INTRADAY = ("lean-minute-trade", "lean-minute-quote", "lean-second-trade", "lean-second-quote")
+
+
+def prices_used(sources: Iterable[object]) -> str:
+    """The run report's ``prices``: the one basis of every source, or each source's where they differ."""
+    found = {getattr(s, "prices", AS_TRADED) for s in sources}
+    return found.pop() if len(found) == 1 else "mixed: " + "; ".join(sorted(found))
+
+
+def adjusted(reader: BarReader, data: DataConfig) -> tuple[Iterable[Event], str]:
+    """A bar file's events in the prices ``data.adjust`` asks for, and what they are; refused when unknowable.
+
+    Where the splits come from: a LEAN factor file given in ``factors`` for the symbol, else the file's own split
+    and dividend columns (Quandl WIKI, zipline csvdir). Yahoo's prices are split-adjusted already (and carry no
+    dividend amounts); intraday bars are one day and read as traded. Daily bars as traded with no split source
+    are refused unless ``adjust = "none"``: a silent split is a fake loss of 6/7 of a position.
+    """
+    from tapeflow.data.adjust import (
+        FactorRow,
+        FactorTable,
+        adjust_by_symbol,
+        read_actions,
+        split_table,
+        splits_in_prices,
+        with_dividends,
+    )
+
+    mode, layout, where = data.adjust, reader.layout, reader.where
+    if layout in _INTRADAY:
+        return reader.events(), AS_TRADED
+    if mode == "none":
+        return reader.events(), SPLIT_ADJUSTED if layout == "yahoo" else AS_TRADED
+    if layout == "yahoo":
+        if mode == "splits+dividends":
+            raise ConfigError(f"{where}: Yahoo's prices are split-adjusted but the file carries no dividend amounts "
+                              '(its Adj Close is not read); use adjust = "splits"', field="data.adjust")  # fmt: skip
+        return reader.events(), SPLIT_ADJUSTED
+    factor_file = data.factors.get(reader.symbol)
+    if factor_file is not None:
+        if mode == "splits+dividends":
+            raise ConfigError(f"{factor_file}: a LEAN factor file holds dividends as price factors, not the amounts "
+                              'to pay as cash; use adjust = "splits"', field="data.adjust")  # fmt: skip
+        table = FactorTable(FactorRow(r.day, Fraction(1), r.split_factor) for r in FactorTable.read(factor_file).rows)
+        return adjust_by_symbol(reader.events(), {reader.symbol: table}), SPLIT_ADJUSTED
+    actions = read_actions(reader.path, reader.member, layout, reader.symbol)
+    if actions is None:
+        raise ConfigError(
+            f"{where}: daily bars as traded and the file carries no splits, so a split would show as a fake loss; "
+            f"give its LEAN factor file (`factors = {{ {reader.symbol} = "
+            f'"factor_files/{reader.symbol.lower()}.csv" }}` in [data]) or set adjust = "none" to run on these prices',
+            field="data.adjust",
+        )
+    tables = {}
+    for symbol, acts in actions.items():
+        if all(a.split == 1 for a in acts):
+            continue  # no split: nothing to adjust, dividends as the file states them
+        held = splits_in_prices(acts)
+        if held is None:
+            raise ConfigError(
+                f"{where}: {symbol}'s prices at its split ex-dates match neither prices as traded nor prices "
+                'adjusted for the split, so tapeflow cannot tell which they are; set adjust = "none" to run on them '
+                "as they are, or give a LEAN factor file in `factors`",
+                field="data.adjust",
+            )
+        if held:
+            tables[symbol] = split_table(acts)
+    events = adjust_by_symbol(reader.events(), tables)
+    if mode == "splits+dividends":
+        return with_dividends(events, actions, tables), WITH_DIVIDENDS
+    return events, SPLIT_ADJUSTED
 
 
 def _bar_reader(path: Path) -> BarReader:
