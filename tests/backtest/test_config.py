@@ -183,3 +183,17 @@ def test_data_fields_for_another_kind_or_an_undated_itch_file_are_refused_naming
     with pytest.raises(ConfigError) as info:
         load_backtest_config(cfg)
     assert str(info.value).startswith(f"{cfg}: {message.format(dir=tmp_path)}")
+
+
+def test_readme_run_toml_finds_its_data_from_any_folder(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```toml\n# run.toml\n", 1)[1].split("```", 1)[0]
+    cfg = tmp_path / "somewhere" / "run.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(block)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TAPEFLOW_DATA", str(data_dir))
+    (path,) = load_backtest_config(cfg).data.paths
+    assert Path(path) == data_dir / LOBSTER_REL
