@@ -8,6 +8,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tapeflow.data.adjust import (
     Action,
@@ -18,7 +20,7 @@ from tapeflow.data.adjust import (
     splits_in_prices,
     with_dividends,
 )
-from tapeflow.data.bars import BarReader
+from tapeflow.data.bars import BarReader, daily_close_ns
 from tapeflow.data.nytime import NEW_YORK
 from tapeflow.model.errors import DataError
 from tapeflow.model.market import Bar, Dividend
@@ -136,3 +138,42 @@ def test_lean_factor_file_table_read(tmp_path: Path) -> None:
     table = FactorTable.read(p)
     assert table.factors(date(2014, 6, 6))[1] == Fraction("0.142857142857")
     assert table.factors(date(2014, 6, 9)) == (Fraction(1), Fraction(1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ratios=st.lists(st.sampled_from([Fraction(2), Fraction(3), Fraction(7), Fraction(4), Fraction(3, 2)]), max_size=3),
+    days=st.integers(min_value=4, max_value=40),
+    value=st.integers(min_value=10_000, max_value=50_000_000),
+    data=st.data(),
+)
+def test_split_adjusted_prices_of_a_constant_value_stay_constant_across_any_splits(
+    ratios: list[Fraction], days: int, value: int, data: st.DataObject
+) -> None:
+    """A share worth ``value`` before all splits trades at ``value / splits so far``; adjusted, every bar is the
+    value over all the splits (to the rounding of one unit), and the last bars are untouched."""
+    start = date(2020, 1, 6)
+    calendar = [date.fromordinal(start.toordinal() + i) for i in range(days)]
+    ex_days = sorted(data.draw(st.lists(st.sampled_from(calendar[1:]), min_size=len(ratios), max_size=len(ratios),
+                                        unique=True)))  # fmt: skip
+    actions = [Action(d, r, Fraction(0)) for d, r in zip(ex_days, ratios, strict=True)]
+    total = Fraction(1)
+    for r in ratios:
+        total *= r
+    bars = []
+    for d in calendar:
+        held = Fraction(1)
+        for a in actions:
+            if a.day <= d:
+                held *= a.split
+        price = round(Fraction(value) / held)
+        ts = daily_close_ns(d)
+        bars.append(Bar(ts_event=ts, ts_init=ts, symbol="X", open=price, high=price, low=price, close=price,
+                        volume=100, interval_ns=1))  # fmt: skip
+    out = list(adjust_by_symbol(bars, {"X": split_table(actions)}))
+    target = Fraction(value) / total
+    for b in out:
+        assert isinstance(b, Bar)
+        assert abs(b.close - target) <= 1  # half a unit rounding the as-traded price, half rounding the result
+    assert out[-1] == bars[-1]
+    assert len(out) == len(bars)
