@@ -16,7 +16,7 @@ from tapeflow.report.data_cmd import summarize
 
 runner = CliRunner()
 ITCH_DAY = ["--date", "2019-12-30"]
-"""The fixture's name carries no day (SOURCE.md: probably 2019-12-30); every other format ignores --date."""
+"""The fixture's name carries no day (SOURCE.md: probably 2019-12-30); other formats refuse --date."""
 
 CASES = [  # file, format, counts (verified independently: SOURCE.md / MANIFEST.tsv rows, unzip | wc -l)
     ("lobster-samples-2012-06-21/LOBSTER_SampleFile_AMZN_2012-06-21_1.zip", "lobster", None),
@@ -33,7 +33,7 @@ CASES = [  # file, format, counts (verified independently: SOURCE.md / MANIFEST.
 
 @pytest.mark.parametrize(("rel", "fmt", "counts"), CASES)
 def test_info_reads_every_shared_folder(data_dir: Path, rel: str, fmt: str, counts: dict[str, int] | None) -> None:
-    result = runner.invoke(app, ["data", "info", str(data_dir / rel), "--json", *ITCH_DAY])
+    result = runner.invoke(app, ["data", "info", str(data_dir / rel), "--json", *(ITCH_DAY if fmt == "itch" else [])])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["format"] == fmt and out["events"] > 0
@@ -130,7 +130,8 @@ def test_convert_terminated_by_sigterm_leaves_no_partial(tmp_path: Path, monkeyp
                 os.kill(os.getpid(), signal.SIGTERM)  # as `timeout` or a scheduler would
             yield Trade(ts_event=t, ts_init=t, symbol=f"S{t % 7}", price=t, size=1)
 
-    monkeypatch.setattr(detect, "open_events", lambda path, day=None: ("itch", feed(), None))
+    monkeypatch.setattr(detect, "detect_format", lambda path: "itch")
+    monkeypatch.setattr(detect, "open_events", lambda path, fmt=None, day=None: ("itch", feed(), None))
     before = signal.getsignal(signal.SIGTERM)
     result = runner.invoke(app, ["data", "convert", str(tmp_path / "in.itch"), "--to", str(tmp_path / "out")])
     assert sent == [1000], result.output
@@ -176,7 +177,7 @@ def test_convert_symbol_outside_printable_ascii_is_one_line_exit_2(tmp_path: Pat
 
 
 def _info(path: Path) -> dict[str, Any]:
-    result = runner.invoke(app, ["data", "info", str(path), "--json", *ITCH_DAY])
+    result = runner.invoke(app, ["data", "info", str(path), "--json", *(ITCH_DAY if path.suffix == ".itch" else [])])
     assert result.exit_code == 0, result.output
     out: dict[str, Any] = json.loads(result.stdout)
     return out
@@ -277,3 +278,10 @@ def test_convert_itch_writes_the_given_date_partition_not_1970(data_dir: Path, t
     assert result.exit_code == 0, result.output
     partitions = sorted(p.name for p in (tmp_path / "s").glob("symbol=*/date=*"))
     assert partitions and set(partitions) == {"date=2019-12-30"}
+
+
+def test_date_option_on_a_format_with_its_own_dates_is_refused_not_ignored(data_dir: Path) -> None:
+    src = data_dir / "zipline-test-daily/pipeline_inputs_MSFT.csv.gz"
+    result = runner.invoke(app, ["data", "info", str(src), *ITCH_DAY])
+    assert result.exit_code == 2
+    assert f"--date is the trading day of an ITCH file; {src} is bars, which carries its own dates" in result.output
