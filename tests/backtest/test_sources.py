@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,14 @@ def test_intraday_bars_and_ticks_are_as_traded_and_mixed_bases_are_spelled_out(d
     assert prices_used([*lean, *yahoo]) == "mixed: as traded; split-adjusted"
     synthetic = build_sources(DataConfig(kind="synthetic", limit=1))[0]
     assert prices_used(synthetic) == "as traded"
+
+
+def test_a_store_of_bars_is_refused_unless_used_as_stored(data_dir: Path, tmp_path: Path) -> None:
+    """Bars converted from LEAN's daily file are as traded, but the store cannot say so: no silent raw run."""
+    _, events, _ = open_events(data_dir / LEAN_AAPL)
+    write_store(list(islice(events, 3)), tmp_path / "store")  # a store partitions by day: three days are enough
+    with pytest.raises(ConfigError, match="holds bars, and a store keeps no split data") as info:
+        build_sources(DataConfig(kind="parquet", paths=(str(tmp_path / "store"),)))
+    assert info.value.field == "data.adjust"
+    sources, level, _ = build_sources(DataConfig(kind="parquet", paths=(str(tmp_path / "store"),), adjust="none"))
+    assert level == "L2" and prices_used(sources) == "as stored"

@@ -72,6 +72,7 @@ def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Level, int |
         read, level = _dbn(paths)
     elif data.kind == "parquet":
         read, level = _parquet(paths, data)
+        prices = {name: AS_STORED for _, _, name in read} if data.adjust == "none" else {}
     else:
         read = []
         for p in paths:
@@ -134,8 +135,14 @@ def _parquet(paths: list[Path], data: DataConfig) -> tuple[list[tuple[Iterable[E
             raise ConfigError(f"{p} is not a tapeflow Parquet store (no {STORE_MARKER}); write one with "
                               "`tapeflow data convert SOURCE --to DIR`", field="data.paths")  # fmt: skip
         types = {e.type for e in load_manifest(p).files}
+        if "Bar" in types and data.adjust != "none":
+            raise ConfigError(
+                f'{p} holds bars, and a store keeps no split data to adjust them with; set adjust = "none" to use '
+                'its prices as stored, or backtest the bar file it was converted from (kind = "bars")',
+                field="data.adjust",
+            )
         level: Level = "L3" if types & _L3_TYPES else "L2" if types & {"BookDelta", "BookSnapshot"} else "L1"
-        if types <= {"Bar", "TradingStatus"}:
+        if types <= {"Bar", "Dividend", "TradingStatus"}:
             level = "L2"  # bars alone: as the bars kind
         levels[",".join(sorted(types))] = level
         read.append((read_store(p, symbols=data.symbols or None, dates=days), None, str(p)))
@@ -180,6 +187,8 @@ def _reporter(events: Iterable[Event], reader: object, name: str, fmt: str) -> Q
 
 
 AS_TRADED = "as traded"
+AS_STORED = "as stored"
+"""Bars of a Parquet store, used as converted (``adjust = "none"``): the store cannot say what they were."""
 SPLIT_ADJUSTED = "split-adjusted"
 WITH_DIVIDENDS = "split-adjusted, dividends as cash"
 _INTRADAY = ("lean-minute-trade", "lean-minute-quote", "lean-second-trade", "lean-second-quote")
