@@ -213,3 +213,21 @@ def test_parquet_example_replays_the_store_like_the_file_it_was_converted_from(
     assert a["summary"]["fills"] > 0
     for key in ("fills", "orders", "pnl_units", "fees_units"):
         assert a["summary"][key] == b["summary"][key], key
+
+
+def test_dividends_example_reports_its_prices_and_is_paid_cash(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TAPEFLOW_DATA", str(data_dir))
+    paid = CliRunner().invoke(app, ["backtest", str(EXAMPLES / "bars_aapl_dividends.toml"), "--json"])
+    assert paid.exit_code == 0, paid.output
+    cfg = tmp_path / "splits.toml"
+    cfg.write_text((EXAMPLES / "bars_aapl_dividends.toml").read_text().replace('"splits+dividends"', '"splits"'))
+    split = CliRunner().invoke(app, ["backtest", str(cfg), "--json"])
+    assert split.exit_code == 0, split.output
+    a, b = json.loads(paid.stdout), json.loads(split.stdout)
+    assert (a["prices"], b["prices"]) == ("split-adjusted, dividends as cash", "split-adjusted")
+    assert a["engine"]["feed_events"] == b["engine"]["feed_events"] + 4  # AAPL's four ex-dates of 2014
+    assert a["summary"]["fills"] == b["summary"]["fills"] > 0  # the same trades: dividends change no price
+    assert a["summary"]["pnl_units"] != b["summary"]["pnl_units"]  # but the cash they paid (or cost a short)
