@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tapeflow.backtest.config import BacktestConfig
-from tapeflow.config import decode_toml, load_config
+from tapeflow.config import checkout_data_root, data_root, decode_toml, load_config, resolve_input
 from tapeflow.model import ConfigError
 
 
@@ -47,7 +47,8 @@ def test_load_config_with_one_setting_decodes_it(tmp_path: Path) -> None:
     [
         (
             '[data]\nkind = "csv"\n',
-            r"`data\.kind`: Invalid enum value 'csv'; valid values: 'bars', 'lobster', 'synthetic', 'taq'; ",
+            r"`data\.kind`: Invalid enum value 'csv'; valid values: 'bars', 'dbn', 'itch', 'lobster', 'parquet', "
+            r"'synthetic', 'taq'; ",
         ),
         ('risk = "on"\n', r"field `risk`: Invalid enum value 'on'; valid values: 'off' or a table; fix"),
         ('[risk.order]\nsessions = ["night"]\n', r"`risk\.order\.sessions\[0\]`: .*valid values: 'post', 'pre'"),
@@ -68,3 +69,39 @@ def test_decode_toml_struct_check_error_names_the_full_field_and_file() -> None:
         ConfigError, match=r"^run\.toml: field `latency\.fixed\.insert_response_ns`: 5 ns is shorter than feed_ns"
     ):
         decode_toml(text, BacktestConfig, path="run.toml")
+
+
+def test_resolve_input_absolute_path_is_taken_as_is_and_a_missing_one_says_so(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("x")
+    assert resolve_input(str(tmp_path / "a.csv"), base=None, root=None, field="f") == tmp_path / "a.csv"
+    with pytest.raises(ConfigError) as info:
+        resolve_input(str(tmp_path / "b.csv"), base=None, root=None, field="f")
+    assert str(info.value) == f"field `f`: {tmp_path}/b.csv: no such file; looked in {tmp_path}/b.csv; fix the path"
+
+
+def test_resolve_input_prefers_the_base_folder_over_the_root(tmp_path: Path) -> None:
+    for folder in ("base", "root"):
+        (tmp_path / folder / "d").mkdir(parents=True)
+        (tmp_path / folder / "d" / "f.csv").write_text(folder)
+    found = resolve_input("d/f.csv", base=tmp_path / "base", root=tmp_path / "root", field="f")
+    assert found == tmp_path / "base" / "d" / "f.csv"
+    (tmp_path / "base" / "d" / "f.csv").unlink()
+    found = resolve_input("d/f.csv", base=tmp_path / "base", root=tmp_path / "root", field="f")
+    assert found == tmp_path / "root" / "d" / "f.csv"
+
+
+def test_resolve_input_without_any_root_says_how_to_set_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"set a data root \(`root` in \[data\], or \$TAPEFLOW_DATA\)"):
+        resolve_input("nope.zip", base=tmp_path, root=None, field="data.paths[0]")
+
+
+def test_data_root_setting_beats_the_variable_and_is_relative_to_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAPEFLOW_DATA", "/from/env")
+    assert data_root("shared", tmp_path) == (tmp_path / "shared", "[data] root")
+    assert data_root(None, tmp_path) == (Path("/from/env"), "TAPEFLOW_DATA")
+    monkeypatch.delenv("TAPEFLOW_DATA")
+    root, source = data_root(None, tmp_path)
+    assert source.startswith("the default")
+    assert root == checkout_data_root()

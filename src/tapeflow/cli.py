@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tapeflow import __version__
 from tapeflow.model.errors import TapeflowError
@@ -59,7 +60,8 @@ def fail(exc: TapeflowError) -> None:
     """Report a user error as one line and exit 2 (with the traceback under --debug)."""
     if _state["debug"]:
         raise exc
-    err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    # the message is text, not markup: "[data]" in it is a TOML table a user must see, not a style to swallow
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 

@@ -6,6 +6,7 @@ Configuration is read once, at the edge, and handed to components as frozen stru
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -142,3 +143,61 @@ def load_config(path: str | Path, type_: type[T]) -> T:
     if empty:  # every field has a default, so an empty (or truncated, or wrong) file would silently run defaults
         raise ConfigError("the file is empty: it sets nothing; give at least one section (see examples/)", path=p)
     return decode_toml(data, type_, path=p)
+
+
+DATA_ROOT_ENV = "TAPEFLOW_DATA"
+"""The environment variable naming the folder that relative data paths are also looked up under."""
+
+
+def checkout_data_root() -> Path | None:
+    """``../shared/data`` next to a source checkout of tapeflow (where the project's shared data lives), or None.
+
+    Only for a checkout (``src/tapeflow`` under a folder with ``pyproject.toml``): an installed package has no
+    neighbour folder it could sensibly mean.
+    """
+    project = Path(__file__).resolve().parents[2]
+    if not (project / "pyproject.toml").is_file():
+        return None
+    root = (project.parent / "shared" / "data").resolve()
+    return root if root.is_dir() else None
+
+
+def data_root(setting: str | None, base: Path | None) -> tuple[Path | None, str]:
+    """(the data root, where it came from): ``[data] root``, else ``$TAPEFLOW_DATA``, else the checkout's default.
+
+    A ``root`` written in a configuration is relative to that file's folder (``base``), like every path in it;
+    ``TAPEFLOW_DATA`` is relative to the working directory, as a shell variable is.
+    """
+    if setting is not None:
+        p = Path(setting).expanduser()
+        return (p if p.is_absolute() or base is None else base / p), "[data] root"
+    env = os.environ.get(DATA_ROOT_ENV)
+    if env:
+        return Path(env).expanduser().absolute(), DATA_ROOT_ENV
+    return checkout_data_root(), "the default (../shared/data beside the checkout)"
+
+
+def resolve_input(
+    raw: str, *, base: Path | None, root: Path | None, field: str, root_from: str = "the data root"
+) -> Path:
+    """An input path a user wrote, found: as is when absolute, else under ``base`` (the configuration's folder,
+    or the working directory for a configuration built in code), then under the data root.
+
+    Never silently the working directory of a configuration file: the same file must run the same from any
+    folder. Not found anywhere, the error lists every place looked, so the fix is obvious.
+    """
+    p = Path(raw).expanduser()
+    if p.is_absolute():
+        places = [(p, "")]
+    else:
+        places = [((base or Path.cwd()) / p, "the configuration's folder" if base is not None else "working dir")]
+        if root is not None:
+            places.append((root / p, f"root from {root_from}"))
+    for place, _ in places:
+        if place.exists():
+            return Path(os.path.normpath(place.absolute()))  # no "examples/../build" in reports
+    looked = ", ".join(f"{x} ({why})" if why else str(x) for x, why in places)
+    hint = "fix the path"
+    if not p.is_absolute() and root is None:
+        hint += f", or set a data root (`root` in [data], or ${DATA_ROOT_ENV}) to look under"
+    raise ConfigError(f"{raw}: no such file; looked in {looked}; {hint}", field=field)

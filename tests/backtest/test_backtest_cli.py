@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _config(name: str, data_dir: Path, tmp_path: Path, limit: int | None) -> Path:
+    """The example copied elsewhere (its paths are under the data root, so it runs from any folder), data root
+    set to the shared data under test."""
     text = (EXAMPLES / name).read_text()
-    text = re.sub(r'"\.\./shared/data/', f'"{data_dir}/', text)
+    text = text.replace("[data]\n", f"[data]\nroot = {json.dumps(str(data_dir))}\n", 1)
     if limit is not None:
         text = text.replace("[data]\n", f"[data]\nlimit = {limit}\n", 1)
     path = tmp_path / name
@@ -152,7 +153,7 @@ def test_backtest_out_at_an_existing_file_or_link_is_refused_before_the_run(tmp_
             "field `fees.sec_fee[0].rate`: -8.00 is negative",
         ),
         ("[latency]\nlocation = 'nowhere'\n", "field `latency.location`: unknown location 'nowhere'; choose one of"),
-        ('[data]\nkind = "csv"\n', "valid values: 'bars', 'lobster', 'synthetic', 'taq'"),
+        ('[data]\nkind = "csv"\n', "valid values: 'bars', 'dbn', 'itch', 'lobster', 'parquet', 'synthetic', 'taq'"),
         ('[output]\ndir = "run.toml"\n', "field `output.dir`: run.toml is not a folder"),
     ],
 )
@@ -160,7 +161,7 @@ def test_backtest_bad_configuration_is_one_line_naming_the_field_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
 ) -> None:
     (tmp_path / "cfg").mkdir()
-    monkeypatch.chdir(tmp_path / "cfg")  # output.dir, like data.paths, is relative to the working directory
+    monkeypatch.chdir(tmp_path / "cfg")  # output.dir is relative to the working directory
     code, output = _invoke(tmp_path, text)
     assert code == 2, output
     assert len(output.strip().splitlines()) == 1 and "run.toml: " in output
@@ -175,3 +176,58 @@ def test_backtest_risk_off_is_explicit_and_reported(tmp_path: Path) -> None:
     code, output = _invoke(tmp_path, SMALL)
     assert code == 0, output
     assert json.loads(output)["risk"] == "default"
+
+
+@pytest.mark.parametrize(("name", "kind", "events"), [("itch_fixture.toml", "itch", 3), ("dbn_nvda.toml", "dbn", 4)])
+def test_itch_and_dbn_examples_run_as_written_from_any_working_directory(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, kind: str, events: int
+) -> None:
+    monkeypatch.chdir(tmp_path)  # neither the repository nor examples/
+    monkeypatch.setenv("TAPEFLOW_DATA", str(data_dir))
+    result = CliRunner().invoke(app, ["backtest", str(EXAMPLES / name), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["data"], report["level"], report["engine"]["feed_events"]) == (kind, "L3", events)
+    (quality,) = report["summary"]["data"]
+    assert quality["format"] == kind and quality["events"] == events and quality["rows"] >= events
+
+
+def test_parquet_example_replays_the_store_like_the_file_it_was_converted_from(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAPEFLOW_DATA", str(data_dir))
+    (tmp_path / "examples").mkdir()
+    cfg = tmp_path / "examples" / "parquet_aapl.toml"
+    cfg.write_text((EXAMPLES / "parquet_aapl.toml").read_text().replace("[data]\n", "[data]\nlimit = 20000\n", 1))
+    src = data_dir / "lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
+    runner = CliRunner()
+    (tmp_path / "build").mkdir()
+    assert runner.invoke(app, ["data", "convert", str(src), "--to", str(tmp_path / "build/aapl-store")]).exit_code == 0
+    stored = runner.invoke(app, ["backtest", str(cfg), "--json"])
+    assert stored.exit_code == 0, stored.output
+    direct = _config("lobster_aapl.toml", data_dir, tmp_path, 20_000)
+    original = runner.invoke(app, ["backtest", str(direct), "--json"])
+    assert original.exit_code == 0, original.output
+    a, b = json.loads(stored.stdout), json.loads(original.stdout)
+    assert (a["data"], a["level"], b["level"]) == ("parquet", "L3", "L3")
+    assert a["summary"]["fills"] > 0
+    for key in ("fills", "orders", "pnl_units", "fees_units"):
+        assert a["summary"][key] == b["summary"][key], key
+
+
+def test_dividends_example_reports_its_prices_and_is_paid_cash(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TAPEFLOW_DATA", str(data_dir))
+    paid = CliRunner().invoke(app, ["backtest", str(EXAMPLES / "bars_aapl_dividends.toml"), "--json"])
+    assert paid.exit_code == 0, paid.output
+    cfg = tmp_path / "splits.toml"
+    cfg.write_text((EXAMPLES / "bars_aapl_dividends.toml").read_text().replace('"splits+dividends"', '"splits"'))
+    split = CliRunner().invoke(app, ["backtest", str(cfg), "--json"])
+    assert split.exit_code == 0, split.output
+    a, b = json.loads(paid.stdout), json.loads(split.stdout)
+    assert (a["prices"], b["prices"]) == ("split-adjusted, dividends as cash", "split-adjusted")
+    assert a["engine"]["feed_events"] == b["engine"]["feed_events"] + 4  # AAPL's four ex-dates of 2014
+    assert a["summary"]["fills"] == b["summary"]["fills"] > 0  # the same trades: dividends change no price
+    assert a["summary"]["pnl_units"] != b["summary"]["pnl_units"]  # but the cash they paid (or cost a short)

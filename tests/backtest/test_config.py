@@ -114,3 +114,86 @@ def test_check_output_dir_accepts_a_folder_or_a_new_path(tmp_path: Path) -> None
     check_output_dir(tmp_path, field="--out")
     check_output_dir(tmp_path / "new" / "deeper", field="--out")
     assert not (tmp_path / "new").exists()  # checking creates nothing
+
+
+LOBSTER_REL = "lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
+
+
+def test_relative_data_path_is_found_under_the_config_folder_whatever_the_working_directory(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "proj" / "data").mkdir(parents=True)
+    target = tmp_path / "proj" / "data" / "aapl.zip"
+    target.write_bytes((data_dir / LOBSTER_REL).read_bytes()[:100])
+    cfg = tmp_path / "proj" / "run.toml"
+    cfg.write_text('[data]\nkind = "lobster"\npaths = ["data/aapl.zip"]\n')
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert load_backtest_config(cfg).data.paths == (str(target),)
+
+
+def test_data_root_from_the_config_applies_relative_to_the_config_folder(data_dir: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        f'[data]\nkind = "lobster"\nroot = "{os.path.relpath(data_dir, tmp_path)}"\npaths = ["{LOBSTER_REL}"]\n'
+    )
+    assert load_backtest_config(cfg).data.paths == (str(data_dir / LOBSTER_REL),)
+
+
+def test_tapeflow_data_variable_is_a_data_root_outside_tests_too(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAPEFLOW_DATA", str(data_dir))
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f'[data]\nkind = "lobster"\npaths = ["{LOBSTER_REL}"]\n')
+    assert load_backtest_config(cfg).data.paths == (str(data_dir / LOBSTER_REL),)
+
+
+def test_missing_data_file_names_every_place_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPEFLOW_DATA", str(tmp_path / "root"))
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[data]\nkind = "lobster"\npaths = ["x/nope.zip"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_backtest_config(cfg)
+    assert str(info.value) == (
+        f"{cfg}: field `data.paths[0]`: x/nope.zip: no such file; looked in {tmp_path}/x/nope.zip (the "
+        f"configuration's folder), {tmp_path}/root/x/nope.zip (root from TAPEFLOW_DATA); fix the path"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('kind = "lobster"\ndate = 2019-12-30\n', "field `data.date`: `date` is the trading day of an ITCH file"),
+        ('kind = "bars"\ndates = [2019-12-30]\n', "field `data.dates`: `dates` filters a parquet store by day"),
+        (
+            'kind = "itch"\npaths = ["sample.itch"]\n',
+            "field `data.date`: {dir}/sample.itch: ITCH times count from midnight and the file name carries no trading "
+            "day (Nasdaq's MMDDYYYY.NASDAQ_ITCH50); set `date = YYYY-MM-DD` in [data]",
+        ),
+    ],
+)
+def test_data_fields_for_another_kind_or_an_undated_itch_file_are_refused_naming_the_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    (tmp_path / "sample.itch").write_bytes(b"\x00")
+    (tmp_path / "x.csv").write_bytes(b"\x00")
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f"[data]\n{text}" + ('paths = ["x.csv"]\n' if "paths" not in text else ""))
+    with pytest.raises(ConfigError) as info:
+        load_backtest_config(cfg)
+    assert str(info.value).startswith(f"{cfg}: {message.format(dir=tmp_path)}")
+
+
+def test_readme_run_toml_finds_its_data_from_any_folder(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```toml\n# run.toml\n", 1)[1].split("```", 1)[0]
+    cfg = tmp_path / "somewhere" / "run.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(block)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TAPEFLOW_DATA", str(data_dir))
+    (path,) = load_backtest_config(cfg).data.paths
+    assert Path(path) == data_dir / LOBSTER_REL

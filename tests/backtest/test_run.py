@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from bisect import bisect_left
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from tapeflow.backtest.config import BacktestConfig
 from tapeflow.backtest.run import run_backtest_config
 from tapeflow.cli import app
 from tapeflow.config import load_config
+from tapeflow.data.bars import daily_close_ns
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LOBSTER = "lobster-samples-2012-06-21"
@@ -167,3 +170,29 @@ def test_the_backtest_help_documents_the_halted_exit_status() -> None:
     result = CliRunner().invoke(app, ["backtest", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "3 the kill switch halted trading during the run" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(("adjust", "prices"), [("none", "as traded"), ("splits", "split-adjusted")])
+def test_a_split_is_a_fake_loss_only_at_raw_prices_and_the_report_says_which_prices(
+    data_dir: Path, tmp_path: Path, adjust: str, prices: str
+) -> None:
+    """AAPL's 7:1 of 2014-06-09 in Quandl's file: held long through it, raw prices book 6/7 of the position lost."""
+    cfg = tmp_path / "aapl.toml"
+    quandl = data_dir / "zipline-test-daily/QUANDL_ARCHIVE.zip"
+    cfg.write_text(
+        f'no_fees = true\nrisk = "off"\n[data]\nkind = "bars"\npaths = ["{quandl}"]\n'
+        f'symbols = ["AAPL"]\nadjust = "{adjust}"\n[strategy]\nname = "sma_cross"\n'
+        "params = { fast = 5, slow = 20, quantity = 100 }\n"
+    )
+    bt, report = run_backtest_config(load_config(cfg, BacktestConfig))
+    assert report["prices"] == prices
+    curve = bt.portfolio.curve
+    close = daily_close_ns(date(2014, 6, 9))  # the ex-date's bar; sampled once per bar, just after it
+    i = bisect_left(curve.ts, close)
+    assert close <= curve.ts[i] < close + 1_000_000_000
+    assert curve.net[i - 1] > 0  # long into the split (the precondition of a fake loss)
+    drop = curve.equity[i] - curve.equity[i - 1]
+    if adjust == "none":
+        assert drop < -50_000 * 10_000  # 100 shares x ~$645 -> ~$93: a fake $55k loss in one bar
+    else:
+        assert abs(drop) < 2_000 * 10_000

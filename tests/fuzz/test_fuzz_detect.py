@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import warnings
+from datetime import date
 from pathlib import Path
 
 import msgspec
@@ -73,7 +74,7 @@ def _detect_and_read(path: Path, data: bytes) -> str | DataError:
         if fmt in ("itch", "dbn"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                _, events, _ = open_events(path, fmt)
+                _, events, _ = open_events(path, fmt, day=date(2019, 12, 30))
                 for _ in events:
                     pass
     except DataError as exc:

@@ -280,3 +280,19 @@ def test_without_a_driver_the_data_clock_samples_only_at_start_and_stop() -> Non
     kernel.run([quote(5, 99 * D, 101 * D), quote(25, 103 * D, 105 * D)])
     kernel.stop()
     assert p.samples_on_data and list(p.curve.ts) == [0, 25]
+
+
+def test_a_dividend_pays_the_holder_in_cash_and_a_short_pays_it() -> None:
+    from tapeflow.model.market import Dividend
+
+    p = portfolio()
+    p.on_dividend(Dividend(ts_event=1, ts_init=1, symbol="AAPL", amount=4_700))  # flat: nothing
+    assert (p.cash, p.dividends) == (START, 0)
+    p.on_fill(fill(2, Side.BUY, 100, 10 * D))
+    p.on_dividend(Dividend(ts_event=3, ts_init=3, symbol="AAPL", amount=4_700))
+    assert (p.cash, p.dividends) == (START - 1_000 * D + 470_000, 470_000)  # 100 x $0.47
+    p.on_fill(fill(4, Side.SELL, 300, 10 * D))
+    p.on_dividend(Dividend(ts_event=5, ts_init=5, symbol="AAPL", amount=4_700))
+    assert p.dividends == 470_000 - 940_000  # short 200: the borrower pays
+    p.on_dividend(Dividend(ts_event=6, ts_init=6, symbol="MSFT", amount=9_999))  # not held
+    assert p.dividends == -470_000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from tapeflow.cli import app
 from tapeflow.report.data_cmd import summarize
 
 runner = CliRunner()
+ITCH_DAY = ["--date", "2019-12-30"]
+"""The fixture's name carries no day (SOURCE.md: probably 2019-12-30); other formats refuse --date."""
 
 CASES = [  # file, format, counts (verified independently: SOURCE.md / MANIFEST.tsv rows, unzip | wc -l)
     ("lobster-samples-2012-06-21/LOBSTER_SampleFile_AMZN_2012-06-21_1.zip", "lobster", None),
@@ -30,7 +33,7 @@ CASES = [  # file, format, counts (verified independently: SOURCE.md / MANIFEST.
 
 @pytest.mark.parametrize(("rel", "fmt", "counts"), CASES)
 def test_info_reads_every_shared_folder(data_dir: Path, rel: str, fmt: str, counts: dict[str, int] | None) -> None:
-    result = runner.invoke(app, ["data", "info", str(data_dir / rel), "--json"])
+    result = runner.invoke(app, ["data", "info", str(data_dir / rel), "--json", *(ITCH_DAY if fmt == "itch" else [])])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["format"] == fmt and out["events"] > 0
@@ -127,7 +130,8 @@ def test_convert_terminated_by_sigterm_leaves_no_partial(tmp_path: Path, monkeyp
                 os.kill(os.getpid(), signal.SIGTERM)  # as `timeout` or a scheduler would
             yield Trade(ts_event=t, ts_init=t, symbol=f"S{t % 7}", price=t, size=1)
 
-    monkeypatch.setattr(detect, "open_events", lambda path: ("itch", feed(), None))
+    monkeypatch.setattr(detect, "detect_format", lambda path: "itch")
+    monkeypatch.setattr(detect, "open_events", lambda path, fmt=None, day=None: ("itch", feed(), None))
     before = signal.getsignal(signal.SIGTERM)
     result = runner.invoke(app, ["data", "convert", str(tmp_path / "in.itch"), "--to", str(tmp_path / "out")])
     assert sent == [1000], result.output
@@ -173,7 +177,7 @@ def test_convert_symbol_outside_printable_ascii_is_one_line_exit_2(tmp_path: Pat
 
 
 def _info(path: Path) -> dict[str, Any]:
-    result = runner.invoke(app, ["data", "info", str(path), "--json"])
+    result = runner.invoke(app, ["data", "info", str(path), "--json", *(ITCH_DAY if path.suffix == ".itch" else [])])
     assert result.exit_code == 0, result.output
     out: dict[str, Any] = json.loads(result.stdout)
     return out
@@ -210,11 +214,11 @@ def test_info_cut_itch_file_counts_the_cut_and_says_where(data_dir: Path, tmp_pa
     cut = tmp_path / "cut.itch"
     cut.write_bytes((data_dir / "nasdaq-itch50-head-fixture/sample.itch").read_bytes()[:-5])
     with pytest.warns(UserWarning, match="ends inside a message"):
-        out = summarize(cut)
+        out = summarize(cut, date(2019, 12, 30))
     assert out["quality"]["rows"] == 999 and out["quality"]["malformed"] == 1
     assert out["quality"]["first_problem"].startswith(f"{cut}, byte offset 40833: the input ends inside a message")
     with pytest.warns(UserWarning, match="ends inside a message"):
-        table = runner.invoke(app, ["data", "info", str(cut)])
+        table = runner.invoke(app, ["data", "info", str(cut), *ITCH_DAY])
     assert table.exit_code == 0 and "malformed" in table.output and "first problem" in table.output
 
 
@@ -242,3 +246,42 @@ def test_info_stats_of_every_reader_are_read_after_the_stream_not_left_at_zero(
     out = _info(data_dir / rel)
     numbers = [v for v in out["stats"].values() if isinstance(v, int) and not isinstance(v, bool)]
     assert max(numbers, default=0) >= out["events"] > 0  # some count covers every event; it was all zeros
+
+
+def test_info_itch_without_a_day_in_name_or_option_is_refused_in_one_line(data_dir: Path) -> None:
+    result = runner.invoke(app, ["data", "info", str(data_dir / "nasdaq-itch50-head-fixture/sample.itch")])
+    assert result.exit_code == 2
+    assert "pass --date YYYY-MM-DD" in result.output and "sample.itch" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_info_itch_date_option_dates_every_event_on_that_day(data_dir: Path) -> None:
+    out = _info(data_dir / "nasdaq-itch50-head-fixture/sample.itch")
+    assert out["first_ts"] is not None and out["last_ts"] is not None
+    day = datetime(2019, 12, 30, tzinfo=UTC).timestamp() * 1e9
+    assert day <= out["first_ts"] <= out["last_ts"] < day + 86_400e9  # not 1970
+
+
+def test_info_bad_date_option_is_one_line_exit_2(data_dir: Path) -> None:
+    result = runner.invoke(app, ["data", "info", str(data_dir / "nasdaq-itch50-head-fixture/sample.itch"),
+                                 "--date", "2019-13-30"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "--date '2019-13-30' is not a calendar day; give it as YYYY-MM-DD" in result.output
+
+
+def test_convert_itch_writes_the_given_date_partition_not_1970(data_dir: Path, tmp_path: Path) -> None:
+    src = data_dir / "nasdaq-itch50-head-fixture/sample.itch"
+    refused = runner.invoke(app, ["data", "convert", str(src), "--to", str(tmp_path / "none")])
+    assert refused.exit_code == 2 and "pass --date YYYY-MM-DD" in refused.output
+    assert not (tmp_path / "none").exists()
+    result = runner.invoke(app, ["data", "convert", str(src), "--to", str(tmp_path / "s"), *ITCH_DAY])
+    assert result.exit_code == 0, result.output
+    partitions = sorted(p.name for p in (tmp_path / "s").glob("symbol=*/date=*"))
+    assert partitions and set(partitions) == {"date=2019-12-30"}
+
+
+def test_date_option_on_a_format_with_its_own_dates_is_refused_not_ignored(data_dir: Path) -> None:
+    src = data_dir / "zipline-test-daily/pipeline_inputs_MSFT.csv.gz"
+    result = runner.invoke(app, ["data", "info", str(src), *ITCH_DAY])
+    assert result.exit_code == 2
+    assert f"--date is the trading day of an ITCH file; {src} is bars, which carries its own dates" in result.output

@@ -2,8 +2,8 @@
 
 ```toml
 [data]
-kind = "lobster"                      # synthetic | lobster | bars | taq
-paths = ["../shared/data/lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"]
+kind = "lobster"                      # synthetic | lobster | bars | taq | itch | dbn | parquet
+paths = ["lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"]   # under the data root
 
 [strategy]
 name = "imbalance_quoter"             # a built-in, or your own: "package.module:Class" or "path/to/file.py:Class"
@@ -25,12 +25,13 @@ data is read.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from tapeflow.config import SyntheticConfig, load_config
+from tapeflow.config import SyntheticConfig, data_root, load_config, resolve_input
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.prices import price_from_str
 from tapeflow.risk.config import RiskConfig
@@ -41,11 +42,33 @@ from tapeflow.venues.sim.latency import FixedLatency
 RiskMode = Literal["default", "configured", "off"]
 
 
+DataKind = Literal["synthetic", "lobster", "bars", "taq", "itch", "dbn", "parquet"]
+"""Every reader tapeflow has (docs/DATA.md); ``parquet`` is a store written by ``tapeflow data convert``."""
+
+
 class DataConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    kind: Literal["synthetic", "lobster", "bars", "taq"] = "synthetic"
+    kind: DataKind = "synthetic"
     paths: tuple[str, ...] = ()
+    """Files (a store: its folder). A relative path is looked up under the configuration's folder, then under
+    the data root (``root``); ``load_backtest_config`` turns each into the absolute path found."""
+    root: str | None = None
+    """Where shared data lives, so that ``paths`` can be written the same on every machine. Relative to the
+    configuration's folder. Unset: ``$TAPEFLOW_DATA``, else ``../shared/data`` beside a tapeflow checkout."""
     symbols: tuple[str, ...] = ()
-    """Keep only these symbols (bars and TAQ); empty: all."""
+    """Keep only these symbols (bars, TAQ, ITCH, DBN, parquet); empty: all."""
+    date: dt.date | None = None
+    """The trading day of an ITCH file (its times count from midnight); unset: from Nasdaq's MMDDYYYY name."""
+    dates: tuple[dt.date, ...] = ()
+    """Keep only these New York trading days of a parquet store; empty: all."""
+    adjust: Literal["splits", "splits+dividends", "none"] = "splits"
+    """Daily bars: ``splits`` (default) removes split jumps, from the file's own split column or a LEAN factor
+    file (``factors``); ``splits+dividends`` also pays dividends as cash on the ex-date; ``none`` feeds the
+    prices as the file has them. A safe default: raw daily prices book a fake loss (or gain) at every split, and
+    a run that cannot know the splits of its data is refused rather than run at raw prices. Intraday and tick
+    inputs are one day, read as traded. The run report says which prices were used (``prices``)."""
+    factors: dict[str, str] = {}
+    """LEAN factor files by symbol (``{ AAPL = "factor_files/aapl.csv" }``), for daily bars that carry no splits
+    themselves (LEAN's ``daily/<sym>.zip``); found like ``paths``."""
     synthetic: SyntheticConfig = SyntheticConfig()
     limit: Annotated[int, msgspec.Meta(gt=0)] | None = None
     """Stop after this many events per source (a quick look at a long file)."""
@@ -151,11 +174,17 @@ def is_file_target(location: str) -> bool:
 def load_backtest_config(path: str | Path) -> BacktestConfig:
     """Read a run configuration and check it whole, so every mistake is reported before any data is read.
 
-    A strategy named by a relative file path (``strategies/mine.py:Mine``) is resolved against the
+    Input paths (``[data] paths``) are found under the configuration's folder or the data root and replaced by
+    the absolute path found, so a missing file is reported now, with every place looked. A strategy named by a
+    relative file path (``strategies/mine.py:Mine``) is resolved against the
     configuration's folder, not the working directory, so a configuration runs the same from anywhere.
     """
     p = Path(path)
     cfg = load_config(p, BacktestConfig)
+    try:
+        cfg = msgspec.structs.replace(cfg, data=resolve_data(cfg.data, base=p.absolute().parent))
+    except ConfigError as exc:
+        raise ConfigError(str(exc).removeprefix(f"field `{exc.field}`: "), path=p, field=exc.field) from exc
     location, sep, class_name = cfg.strategy.name.rpartition(":")
     if sep and is_file_target(location) and not Path(location).is_absolute():
         resolved = f"{(p.parent / location).resolve()}:{class_name}"
@@ -170,6 +199,26 @@ def load_backtest_config(path: str | Path) -> BacktestConfig:
     return cfg
 
 
+def resolve_data(data: DataConfig, *, base: Path | None) -> DataConfig:
+    """``data`` with every path absolute: found under ``base`` (None: the working directory) or the data root.
+
+    Used by ``load_backtest_config`` (``base``: the file's folder) and again by ``build_sources`` for a
+    configuration built in code; an absolute path passes through unchanged, so resolving twice is harmless.
+    """
+    root, root_from = data_root(data.root, base)
+    found = tuple(
+        str(resolve_input(raw, base=base, root=root, field=f"data.paths[{i}]", root_from=root_from))
+        for i, raw in enumerate(data.paths)
+    )
+    factors = {
+        symbol.upper(): str(
+            resolve_input(raw, base=base, root=root, field=f"data.factors.{symbol}", root_from=root_from)
+        )
+        for symbol, raw in data.factors.items()
+    }
+    return msgspec.structs.replace(data, paths=found, factors=factors)
+
+
 def check_backtest_config(cfg: BacktestConfig) -> None:
     """What decoding cannot check: money and rates in range, the output folder, the strategy and its params.
 
@@ -178,6 +227,7 @@ def check_backtest_config(cfg: BacktestConfig) -> None:
     from tapeflow.backtest.strategies import decode_params, resolve_class
     from tapeflow.risk.config import validate
 
+    check_data(cfg.data)
     cfg.portfolio.capital_units()
     cfg.portfolio.check_returns_period()
     cfg.fees.check()
@@ -188,6 +238,32 @@ def check_backtest_config(cfg: BacktestConfig) -> None:
     if cfg.output.dir is not None:
         check_output_dir(Path(cfg.output.dir), field="output.dir")
     decode_params(resolve_class(cfg.strategy.name), cfg.strategy.params)
+
+
+def check_data(data: DataConfig) -> None:
+    """Fields that mean something for one kind only are refused elsewhere (never silently ignored), and an ITCH
+    file's trading day must be known before any of it is read."""
+    if data.date is not None and data.kind != "itch":
+        raise ConfigError(f"`date` is the trading day of an ITCH file; kind {data.kind!r} carries its own dates "
+                          "(a parquet store is filtered with `dates`)", field="data.date")  # fmt: skip
+    if data.dates and data.kind != "parquet":
+        raise ConfigError(f"`dates` filters a parquet store by day; kind {data.kind!r} has no such filter: "
+                          "give the files of the days you want", field="data.dates")  # fmt: skip
+    if data.factors and data.kind != "bars":
+        raise ConfigError(f"`factors` adjust daily bars; kind {data.kind!r} is read as traded", field="data.factors")
+    if data.kind == "itch" and data.date is None:
+        from tapeflow.data.detect import itch_date
+        from tapeflow.model.errors import DataError
+
+        for raw in data.paths:
+            try:
+                itch_date(Path(raw))
+            except DataError:
+                raise ConfigError(
+                    f"{raw}: ITCH times count from midnight and the file name carries no trading day (Nasdaq's "
+                    "MMDDYYYY.NASDAQ_ITCH50); set `date = YYYY-MM-DD` in [data]",
+                    field="data.date",
+                ) from None
 
 
 def check_output_dir(path: Path, *, field: str) -> None:

@@ -11,7 +11,7 @@ import msgspec
 
 from tapeflow.backtest.config import BacktestConfig
 from tapeflow.backtest.engine import Backtest
-from tapeflow.backtest.sources import build_sources, build_strategy
+from tapeflow.backtest.sources import build_sources, build_strategy, prices_used
 from tapeflow.data.quality import QualityReporter
 from tapeflow.engine.kernel import Component
 from tapeflow.model.events import Event
@@ -66,6 +66,7 @@ def run_backtest_config(
     output_dir: str | Path | None = None,
 ) -> tuple[Backtest, dict[str, Any]]:
     sources, level, total = build_sources(cfg.data)
+    prices = prices_used(sources)  # before progress wraps the sources
     if on_total is not None:
         on_total(total)
     readers = [s for s in sources if isinstance(s, QualityReporter)]
@@ -86,6 +87,7 @@ def run_backtest_config(
     report: dict[str, Any] = {
         "strategy": strategy.strategy_id,
         "data": cfg.data.kind,
+        "prices": prices,
         "level": level,
         "risk": cfg.risk_mode,
         "anomalies": summary.anomalies,

@@ -197,14 +197,35 @@ def _csv_header_is_bars(p: Path) -> bool:
     return first.startswith(_BAR_HEADERS)
 
 
-def itch_date(path: Path) -> date:
-    """The trading day of an ITCH file from its Nasdaq name (``MMDDYYYY.NASDAQ_ITCH50``); 1970-01-01 if none."""
+def itch_date(path: Path, given: date | None = None) -> date:
+    """The trading day of an ITCH file: ``given`` (``--date``, ``[data] date``), else Nasdaq's file name.
+
+    ITCH stamps nanoseconds since midnight and leaves the day out, so a wrong day shifts every event by days and
+    still looks plausible (1970 in ``data info``, ``date=1970-01-01`` in a store). A day that is neither given
+    nor in the name (``MMDDYYYY.NASDAQ_ITCH50``) is refused rather than guessed.
+    """
+    if given is not None:
+        return given
     m = _ITCH_NAME.match(path.name)
-    return date(int(m[3]), int(m[1]), int(m[2])) if m else date(1970, 1, 1)
+    if m is not None:
+        try:
+            return date(int(m[3]), int(m[1]), int(m[2]))
+        except ValueError:
+            pass  # digits that are no calendar day: not Nasdaq's name, so no date either
+    raise DataError(
+        "ITCH times count from midnight and the trading day is not in the file name (Nasdaq's "
+        "MMDDYYYY.NASDAQ_ITCH50); pass --date YYYY-MM-DD (in a run configuration: `date` in [data])",
+        path=path,
+    )
 
 
-def open_events(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator[Event], object]:
+def open_events(
+    path: str | Path, fmt: str | None = None, *, day: date | None = None
+) -> tuple[str, Iterator[Event], object]:
     """(format, event stream, the reader or None) for any input tapeflow reads.
+
+    ``day`` is the trading day of an ITCH file (see ``itch_date``); other formats carry their own dates and
+    ignore it.
 
     The reader, not its statistics: readers reset their counts when a pass starts, so whoever reports them
     must ask the reader after the stream is exhausted (``reader.quality()`` where it is a
@@ -240,6 +261,6 @@ def open_events(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator
     if fmt == "itch":
         from tapeflow.data.itch import ItchReader
 
-        itch = ItchReader(p, date=itch_date(p), track_orders=True)
+        itch = ItchReader(p, date=itch_date(p, day), track_orders=True)
         return fmt, iter(itch.events()), itch
     raise DataError(f"unknown format {fmt!r}", path=p)

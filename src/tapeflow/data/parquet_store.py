@@ -192,8 +192,10 @@ def _merge(files: list[tuple[_Batches, int]]) -> Iterator[list[Event]]:
         yield list(map(chunk.__getitem__, order))
 
 
-def read_store(path: str | Path, *, symbols: Iterable[str] | None = None) -> Iterator[Event]:
-    """The stored events in their original order (optionally only some symbols).
+def read_store(
+    path: str | Path, *, symbols: Iterable[str] | None = None, dates: Iterable[str] | None = None
+) -> Iterator[Event]:
+    """The stored events in their original order (optionally only some symbols, some ``YYYY-MM-DD`` days).
 
     The manifest and the folder listing are checked here; each file's size, hash and schema when the first
     event is asked for. Either way a damaged store is a ``DataError`` naming the file, before any event.
@@ -202,5 +204,6 @@ def read_store(path: str | Path, *, symbols: Iterable[str] | None = None) -> Ite
     manifest = load_manifest(root)
     check_listing(root, manifest)
     wanted = set(symbols) if symbols is not None else None
-    chosen = [e for e in manifest.files if wanted is None or e.symbol in wanted]
+    days = set(dates) if dates is not None else None
+    chosen = [e for e in manifest.files if (wanted is None or e.symbol in wanted) and (days is None or e.date in days)]
     return itertools.chain.from_iterable(_merge([(_read_file(inside(root, e.path), e), e.rows) for e in chosen]))

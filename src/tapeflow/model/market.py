@@ -155,3 +155,16 @@ class Bar(Event, frozen=True, kw_only=True):
     close: PriceUnits
     volume: NonNegQty
     interval_ns: DurationNs = 60_000_000_000
+
+
+class Dividend(Event, frozen=True, kw_only=True):
+    """A cash dividend going ex: whoever holds ``symbol`` now (before the ex-date's bar) is paid ``amount`` per share.
+
+    Emitted by a bar source read with ``adjust = "splits+dividends"`` just before the ex-date's bar, so that a
+    position bought at that bar does not receive it. ``amount`` is per share in the prices the run sees (split-
+    adjusted), 1/10,000 dollar rounded half-to-even; the portfolio credits it to cash on the ex-date (the pay date
+    is weeks later, but a backtest that waits would show the price drop without the money).
+    """
+
+    symbol: Symbol
+    amount: PriceUnits

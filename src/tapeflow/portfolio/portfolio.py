@@ -7,8 +7,8 @@ an integrator who marks from an order book) and ``sample``; strategies and the r
 
 Money is ``int`` 1/10,000 dollar throughout. Cash is exact: a buy of q at p costs ``q * p + fee``, a sell brings
 ``q * p - fee``. Realized PnL is gross of fees and fees are a separate total, so that the identity
-``equity == starting_cash + realized - fees + unrealized`` holds to the unit (see ``position`` for why rounding of
-half-unit marks cannot break it).
+``equity == starting_cash + realized - fees + unrealized + dividends`` holds to the unit (see ``position`` for
+why rounding of half-unit marks cannot break it).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from tapeflow.model.market import Bar, Quote
+from tapeflow.model.market import Bar, Dividend, Quote
 from tapeflow.model.orders import OrderFilled
 from tapeflow.portfolio.position import Position, PositionView, mark_x2_of
 
@@ -98,6 +98,8 @@ class Portfolio:
         self.traded_notional = 0
         """Sum of ``quantity * price`` over fills, for turnover."""
         self.fill_count = 0
+        self.dividends = 0
+        """Cash credited (short: debited) by ``Dividend`` events: equity also moves by this, beside PnL of trades."""
         self.curve = EquityCurve()
         self._positions: dict[str, Position] = {}
         self._marks_x2: dict[str, int] = {}
@@ -120,6 +122,7 @@ class Portfolio:
         if self._book_marks is None:
             kernel.subscribe(Quote, self.on_quote)
         kernel.subscribe(Bar, self.on_bar)
+        kernel.subscribe(Dividend, self.on_dividend)
 
     def on_start(self) -> None:
         kernel = self._kernel
@@ -196,6 +199,15 @@ class Portfolio:
         if position is None:
             position = self._positions[event.symbol] = Position(event.symbol)
         position.apply_fill(sign * event.quantity, event.price, event.fee)
+
+    def on_dividend(self, event: Dividend) -> None:
+        """Pay the holder (a short position pays it, as a borrower of the shares does)."""
+        position = self._positions.get(event.symbol)
+        if position is None or not position.quantity:
+            return
+        paid = position.quantity * event.amount
+        self.cash += paid
+        self.dividends += paid
 
     def on_quote(self, event: Quote) -> None:
         """Mark at the mid, only when both sides are present: a one-sided quote has no mid to trust.

@@ -7,6 +7,8 @@ imported inside the commands.
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -17,23 +19,52 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tapeflow.model.errors import TapeflowError
+from tapeflow.model.errors import ConfigError, TapeflowError
+from tapeflow.model.events import Event
 
 data_app = typer.Typer(
     name="data", help="Market data: inspect files, convert them to the Parquet store.", no_args_is_help=True
 )
 
 
-def summarize(path: Path) -> dict[str, Any]:
+DateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date", metavar="YYYY-MM-DD", help="Trading day of an ITCH file whose name does not carry Nasdaq's MMDDYYYY."
+    ),
+]
+
+
+def parse_day(text: str | None) -> date | None:
+    """``--date`` as a calendar day; a wrong one is a one-line error, not a click usage box."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--date {text!r} is not a calendar day; give it as YYYY-MM-DD, e.g. 2019-12-30") from None
+
+
+def open_dated(path: Path, day: date | None) -> tuple[str, Iterator[Event], object]:
+    """``open_events`` with ``--date``, which only an ITCH file takes: elsewhere it is refused, not ignored."""
+    from tapeflow.data.detect import detect_format, open_events
+
+    fmt = detect_format(path)
+    if day is not None and fmt != "itch":
+        raise ConfigError(f"--date is the trading day of an ITCH file; {path} is {fmt}, which carries its own dates: "
+                          "leave --date out")  # fmt: skip
+    return open_events(path, fmt, day=day)
+
+
+def summarize(path: Path, day: date | None = None) -> dict[str, Any]:
     """Format, symbols, time span and counts by event type of one input (read once, streaming).
 
     The reader's counts are read after the stream is exhausted (readers reset them when a pass starts);
     ``quality`` is the shape every reader shares, present for any reader that reports one.
     """
-    from tapeflow.data.detect import open_events
     from tapeflow.data.quality import QualityReporter
 
-    fmt, events, reader = open_events(path)
+    fmt, events, reader = open_dated(path, day)
     counts: dict[str, int] = {}
     symbols: dict[str, None] = {}
     first = last = None
@@ -80,12 +111,13 @@ def info_cmd(
         typer.Argument(help="A data file (LOBSTER zip, ITCH, LEAN tick/bar zip, bar CSV, DBN) or a Parquet store."),
     ],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    day: DateOption = None,
 ) -> None:
     """Say what FILE holds: format, symbols, time span, events by type."""
     from tapeflow.cli import fail, print_json
 
     try:
-        summary = summarize(file)
+        summary = summarize(file, parse_day(day))
     except TapeflowError as exc:
         fail(exc)
         return
@@ -123,10 +155,10 @@ def convert_cmd(
         bool, typer.Option("--overwrite", help="Replace an existing tapeflow store at --to (never anything else).")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    day: DateOption = None,
 ) -> None:
     """Write SOURCE's events to a Parquet store partitioned by symbol and date; nothing is left on failure."""
     from tapeflow.cli import fail, print_json
-    from tapeflow.data.detect import open_events
     from tapeflow.data.store_manifest import check_output
     from tapeflow.data.store_writer import write_store
 
@@ -139,8 +171,9 @@ def convert_cmd(
     # turned into SystemExit, it unwinds through write_store's clean-up like Ctrl-C does
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        given = parse_day(day)
         check_output(to, overwrite=overwrite)  # a wrong --to is refused before the input is opened
-        fmt, events, _ = open_events(source)
+        fmt, events, _ = open_dated(source, given)
         with progress:
             task = progress.add_task(f"convert {source.name}", total=None)
             n = write_store(events, to, overwrite=overwrite, progress=lambda k: progress.update(task, completed=k))
