@@ -1,0 +1,229 @@
+"""Exchange sessions: which days trade, when each opens and closes, from a maintained exchange calendar.
+
+A fixed 09:30-16:00 weekday knows no holidays (2012-10-29/30, Hurricane Sandy), no early closes (13:00 on the day
+after Thanksgiving and on July 3) and no rule changes; ``exchange_calendars`` (XNYS, XNAS, ...) keeps them, with its
+data shipped in the package, so it works offline. Everything that depends on a session (DAY expiry, the risk
+session window, surveillance's close, daily buckets) asks a ``SessionCalendar`` for it.
+
+Two costs are kept off the hot path. ``exchange_calendars`` (with pandas) takes about half a second to import, so
+it is imported at the first lookup, not with tapeflow. And each date is looked up once: the ``Session`` of a date
+is cached, and ``session_at`` keeps the last New York day's bounds so a stream of events in one day costs two
+integer compares each.
+
+Extended hours are not in the exchange calendars: pre-market is taken as 04:00 New York to the open and
+post-market as the close to four hours after it (20:00, or 17:00 on a 13:00 half day), as Nasdaq and NYSE Arca run
+them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+from typing import TYPE_CHECKING, Any, Final, Protocol
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from tapeflow.model.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+NEW_YORK: Final = ZoneInfo("America/New_York")
+NS_PER_SECOND: Final = 1_000_000_000
+NS_PER_HOUR: Final = 3600 * NS_PER_SECOND
+PRE_MARKET_OPEN: Final = datetime.time(4, 0)
+POST_MARKET_HOURS: Final = 4
+CALENDAR_START: Final = datetime.date(1990, 1, 1)
+"""First date the default calendars cover: older than every shared dataset (daily bars from 1995)."""
+
+
+class Session(msgspec.Struct, frozen=True, kw_only=True):
+    """One trading day; every time is int ns UTC. ``pre_open``/``post_close`` bound the extended hours."""
+
+    day: datetime.date
+    open: int
+    close: int
+    pre_open: int
+    post_close: int
+    early_close: bool
+
+    def part(self, ts: int) -> str | None:
+        """``"pre"``, ``"regular"``, ``"post"`` or None (overnight) for ``ts`` in this session's day."""
+        if self.open <= ts < self.close:
+            return "regular"
+        if self.pre_open <= ts < self.open:
+            return "pre"
+        if self.close <= ts < self.post_close:
+            return "post"
+        return None
+
+
+class SessionCalendar(Protocol):
+    """What the engine asks about sessions. Implementations cache per date: never a per-event computation."""
+
+    name: str
+
+    def session(self, day: datetime.date) -> Session | None:
+        """The session on New York date ``day``, None when the exchange does not trade that day."""
+        ...
+
+    def is_trading_day(self, day: datetime.date) -> bool: ...
+
+    def session_at(self, ts: int) -> Session | None:
+        """The session of the New York date holding ``ts`` (whatever the hour), None on a non-trading day."""
+        ...
+
+    def next_session(self, day: datetime.date) -> Session:
+        """The first session on or after ``day``."""
+        ...
+
+
+def ny_date(ts: int) -> datetime.date:
+    """The New York calendar date of ``ts`` (int ns UTC)."""
+    return datetime.datetime.fromtimestamp(ts // NS_PER_SECOND, tz=NEW_YORK).date()
+
+
+def _ny_ns(day: datetime.date, hour: int, minute: int = 0) -> int:
+    wall = datetime.datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK)
+    return int(wall.timestamp()) * NS_PER_SECOND
+
+
+class _SessionCache:
+    """Per-date cache and the last day's bounds, shared by the implementations."""
+
+    def __init__(self, lookup: Callable[[datetime.date], Session | None]) -> None:
+        self._lookup = lookup
+        self._by_day: dict[datetime.date, Session | None] = {}
+        self._day_start = 0
+        self._day_end = 0
+        self._day_session: Session | None = None
+
+    def session(self, day: datetime.date) -> Session | None:
+        try:
+            return self._by_day[day]
+        except KeyError:
+            found = self._by_day[day] = self._lookup(day)
+            return found
+
+    def session_at(self, ts: int) -> Session | None:
+        if not self._day_start <= ts < self._day_end:
+            day = ny_date(ts)
+            self._day_start = _ny_ns(day, 0)
+            nxt = day + datetime.timedelta(days=1)
+            self._day_end = _ny_ns(nxt, 0)
+            self._day_session = self.session(day)
+        return self._day_session
+
+
+class ExchangeCalendar:
+    """``SessionCalendar`` over ``exchange_calendars`` (``name`` is its code: XNYS, XNAS, ...)."""
+
+    def __init__(self, name: str = "XNYS", *, start: datetime.date = CALENDAR_START) -> None:
+        self.name = name
+        self._start = start
+        self._calendar: Any = None
+        self._cache = _SessionCache(self._lookup)
+
+    def _load(self) -> Any:
+        if self._calendar is None:
+            # Imported here, not at the top: half a second with pandas, paid only when a session is needed.
+            import exchange_calendars  # type: ignore[import-untyped]
+
+            try:
+                with warnings.catch_warnings():  # pandas deprecations inside exchange_calendars, not ours to fix
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    warnings.simplefilter("ignore", FutureWarning)
+                    self._calendar = exchange_calendars.get_calendar(self.name, start=self._start.isoformat())
+            except exchange_calendars.errors.InvalidCalendarName:
+                known = ", ".join(
+                    n for n in ("XNYS", "XNAS", "BATS", "IEXG") if n in exchange_calendars.get_calendar_names()
+                )
+                raise ConfigError(
+                    f"unknown exchange calendar {self.name!r}; use an exchange_calendars code such as {known}",
+                    field="calendar",
+                ) from None
+        return self._calendar
+
+    def _lookup(self, day: datetime.date) -> Session | None:
+        cal = self._load()
+        first, last = cal.first_session.date(), cal.last_session.date()
+        if not first <= day <= last:
+            raise ConfigError(
+                f"{day} is outside the {self.name} calendar ({first} to {last}); "
+                "upgrade exchange_calendars for later dates, or run without session rules",
+                field="calendar",
+            )
+        label = day.isoformat()
+        if not cal.is_session(label):
+            return None
+        open_ns = int(cal.session_open(label).value)
+        close_ns = int(cal.session_close(label).value)
+        return Session(
+            day=day,
+            open=open_ns,
+            close=close_ns,
+            pre_open=min(open_ns, _ny_ns(day, PRE_MARKET_OPEN.hour, PRE_MARKET_OPEN.minute)),
+            post_close=close_ns + POST_MARKET_HOURS * NS_PER_HOUR,
+            early_close=close_ns < _ny_ns(day, 16),
+        )
+
+    def session(self, day: datetime.date) -> Session | None:
+        return self._cache.session(day)
+
+    def is_trading_day(self, day: datetime.date) -> bool:
+        return self._cache.session(day) is not None
+
+    def session_at(self, ts: int) -> Session | None:
+        return self._cache.session_at(ts)
+
+    def next_session(self, day: datetime.date) -> Session:
+        for offset in range(15):  # the longest US closure since 1990 is four weekdays (Sept 11, 2001)
+            found = self._cache.session(day + datetime.timedelta(days=offset))
+            if found is not None:
+                return found
+        raise ConfigError(f"no {self.name} session in the two weeks from {day}", field="calendar")
+
+
+class FixedHoursCalendar:
+    """Every weekday 09:30-16:00 New York, no holidays: for synthetic markets and tests, never for real dates."""
+
+    name = "fixed"
+
+    def __init__(self) -> None:
+        self._cache = _SessionCache(self._lookup)
+
+    @staticmethod
+    def _lookup(day: datetime.date) -> Session | None:
+        if day.weekday() >= 5:
+            return None
+        close = _ny_ns(day, 16)
+        return Session(
+            day=day,
+            open=_ny_ns(day, 9, 30),
+            close=close,
+            pre_open=_ny_ns(day, 4),
+            post_close=close + POST_MARKET_HOURS * NS_PER_HOUR,
+            early_close=False,
+        )
+
+    def session(self, day: datetime.date) -> Session | None:
+        return self._cache.session(day)
+
+    def is_trading_day(self, day: datetime.date) -> bool:
+        return day.weekday() < 5
+
+    def session_at(self, ts: int) -> Session | None:
+        return self._cache.session_at(ts)
+
+    def next_session(self, day: datetime.date) -> Session:
+        while (found := self._cache.session(day)) is None:
+            day += datetime.timedelta(days=1)
+        return found
+
+
+def calendar_for(name: str) -> SessionCalendar:
+    """The calendar named in a configuration: ``"fixed"`` or an exchange_calendars code (XNYS, XNAS, ...)."""
+    if name == "fixed":
+        return FixedHoursCalendar()
+    return ExchangeCalendar(name)
