@@ -73,7 +73,9 @@ class Backtest:
         self.stp = StpGate(self.execution, stp) if stp is not None else None  # self-trade check before the venue
         self.portfolio = Portfolio(portfolio, book_marks=self._book_mark_x2)
         route: OrderRoute = self.execution if self.stp is None else self.stp
-        risk_ctx = RiskContext(books=self.books, portfolio=self.portfolio, orders=self.execution)
+        risk_ctx = RiskContext(
+            books=self.books, portfolio=self.portfolio, orders=self.execution, sessions=self.exchange.sessions
+        )
         if risk is None:
             self.risk = RiskEngine(route, risk_rules, context=risk_ctx)
         else:  # the configured pipeline (validated here: errors name the field), then any extra rules

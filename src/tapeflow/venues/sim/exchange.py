@@ -123,7 +123,7 @@ class SimulatedExchange:
         self._closed: set[str] = set()
         self._expiry_days: set[datetime.date] = set()
         self._expiry_closes: set[int] = set()
-        self._sessions: SessionCalendar = calendar_for(self.config.calendar)
+        self.sessions: SessionCalendar = calendar_for(self.config.calendar)
         self._kernel: Kernel | None = None
         self._bar_symbols: set[str] = set()
         self._last_report = 0
@@ -624,7 +624,7 @@ class SimulatedExchange:
             return
         self._expiry_days.add(day)
         # The session's own close (13:00 on half days); an order sent on a holiday or weekend is for the next one.
-        session = self._sessions.session(day) or self._sessions.next_session(day)
+        session = self.sessions.session(day) or self.sessions.next_session(day)
         close_ns = session.close
         if self.config.close_hour is not None:
             d = session.day
