@@ -6,10 +6,10 @@ zero volatility, no round trips) is ``None``, never NaN, so that the summary sta
 
 Periodicity of Sharpe and Sortino (see docs/PORTFOLIO.md for the caveats):
 
-- a run whose samples span more than one New York trading day is resampled to daily (last equity of each day,
-  the first sample as the opening value) and annualized with 252 periods a year. The day is the calendar day of
-  ``ts - 5 h`` (UTC-5): exact for every US equity session (04:00-20:00 New York time) in winter and summer alike,
-  with no time-zone database in the loop;
+- a run whose samples span more than one trading session is resampled to daily (last equity of each session,
+  the first sample as the opening value) and annualized with 252 periods a year. A sample's session comes from
+  the exchange calendar (``session_days``): its New York date, or the next session when that date does not trade
+  (a weekend or holiday sample counts toward the next session), so holidays and closures make no empty days;
 - otherwise every sample interval is a period, annualized with ``252 * 6.5 h / median sample interval``.
 
 Risk-free rate 0; Sortino's downside deviation is ``sqrt(mean(min(r, 0)^2))`` over all periods (target 0).
@@ -17,6 +17,7 @@ Risk-free rate 0; Sortino's downside deviation is ``sqrt(mean(min(r, 0)^2))`` ov
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from fractions import Fraction
 from itertools import pairwise
@@ -25,12 +26,13 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from tapeflow.model.sessions import NEW_YORK, ExchangeCalendar, SessionCalendar
+
 TRADING_DAYS = 252
 SESSION_NS = 23_400 * 1_000_000_000
 """6.5 hours: the regular US equity session."""
 DAY_NS = 86_400 * 1_000_000_000
-DAY_SHIFT_NS = 5 * 3_600 * 1_000_000_000
-"""Shift from UTC to a clock whose midnight never falls inside a US equity session (EST is UTC-5, EDT UTC-4)."""
+_EPOCH = datetime.date(1970, 1, 1)
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -75,13 +77,43 @@ def total_return(equity: Sequence[int] | IntArray) -> float | None:
     return float(Fraction(int(equity[-1]), int(equity[0])) - 1)
 
 
-def period_returns(ts: Sequence[int] | IntArray, equity: Sequence[int] | IntArray) -> Returns:
-    """Returns at the periodicity described in the module docstring."""
+def session_days(ts: Sequence[int] | IntArray, sessions: SessionCalendar) -> IntArray:
+    """The session each sample belongs to, as days since 1970-01-01 of the session's date.
+
+    Vectorized; the time-zone database and the calendar are asked once per distinct day, never per sample. New
+    York is 4-5 hours behind UTC, so a sample's New York date is its UTC date, or the day before while it is
+    earlier than New York midnight of that UTC date.
+    """
+    times = np.asarray(ts, dtype=np.int64)
+    utc_days = times // DAY_NS
+    days, inverse = np.unique(utc_days, return_inverse=True)
+    midnights = np.array([_ny_midnight_ns(int(d)) for d in days], dtype=np.int64)
+    ny_days = np.where(times >= midnights[inverse], utc_days, utc_days - 1)
+    dates, inverse = np.unique(ny_days, return_inverse=True)
+    keys = np.array([_session_key(int(d), sessions) for d in dates], dtype=np.int64)
+    return np.asarray(keys[inverse], dtype=np.int64)
+
+
+def _ny_midnight_ns(day: int) -> int:
+    d = _EPOCH + datetime.timedelta(days=day)
+    return int(datetime.datetime(d.year, d.month, d.day, tzinfo=NEW_YORK).timestamp()) * 1_000_000_000
+
+
+def _session_key(day: int, sessions: SessionCalendar) -> int:
+    d = _EPOCH + datetime.timedelta(days=day)
+    session = sessions.session(d) or sessions.next_session(d)
+    return (session.day - _EPOCH).days
+
+
+def period_returns(
+    ts: Sequence[int] | IntArray, equity: Sequence[int] | IntArray, sessions: SessionCalendar | None = None
+) -> Returns:
+    """Returns at the periodicity described in the module docstring; ``sessions`` defaults to XNYS."""
     times = np.asarray(ts, dtype=np.int64)
     values = np.asarray(equity, dtype=np.int64)
     if len(times) < 2:
         return Returns(values=[], periods_per_year=float(TRADING_DAYS), periodicity="daily")
-    days = (times - DAY_SHIFT_NS) // DAY_NS
+    days = session_days(times, sessions if sessions is not None else ExchangeCalendar("XNYS"))
     if days[-1] != days[0]:
         last_of_day = [*np.flatnonzero(np.diff(days)).tolist(), len(days) - 1]
         closes = [int(values[0]), *(int(values[i]) for i in last_of_day)]
