@@ -123,3 +123,15 @@ def test_buying_into_a_half_day_close_is_flagged_at_13_00_not_16_00(tmp_path: Pa
     assert "before the 2012-11-23 close, against a usual 1000 shares" in alert.summary  # type: ignore[attr-defined]
     # A fixed 16:00 close (the old behaviour) sees nothing: the orders were three hours before it.
     assert _alerts(tmp_path / "a.db", SurveillanceConfig(calendar="fixed")) == []
+
+
+def test_an_unknown_surveillance_calendar_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    run_trail(tmp_path / "a.db", {"mom": normal_actions()})
+    config = tmp_path / "surv.toml"
+    config.write_text('[surveillance]\ncalendar = "NOPE"\n')
+    out = runner.invoke(app, ["surveil", str(tmp_path / "a.db"), "--config", str(config)])
+    assert out.exit_code == 2
+    assert (
+        "field `surveillance.calendar`: unknown exchange calendar 'NOPE'; use an exchange_calendars code such as XNYS"
+        in out.output
+    )

@@ -123,7 +123,8 @@ class Surveillance:
 
     def __init__(self, config: SurveillanceConfig | None = None) -> None:
         self.config = config or SurveillanceConfig()
-        self._sessions = calendar_for(self.config.calendar)
+        self._sessions = calendar_for(self.config.calendar, "surveillance.calendar")
+        self._sessions.check()
         self._orders: dict[str, _Order] = {}
         """The latest order of each client order id, for its fills and cancel: a second run into the same trail
         reuses ids, and its reports (which follow its own submit) belong to its own order."""

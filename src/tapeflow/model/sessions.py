@@ -78,6 +78,10 @@ class SessionCalendar(Protocol):
         """The first session on or after ``day``."""
         ...
 
+    def check(self) -> None:
+        """Load the calendar now, so that a wrong name is refused before a run rather than at its first order."""
+        ...
+
 
 def ny_date(ts: int) -> datetime.date:
     """The New York calendar date of ``ts`` (int ns UTC)."""
@@ -119,9 +123,10 @@ class _SessionCache:
 class ExchangeCalendar:
     """``SessionCalendar`` over ``exchange_calendars`` (``name`` is its code: XNYS, XNAS, ...)."""
 
-    def __init__(self, name: str = "XNYS", *, start: datetime.date = CALENDAR_START) -> None:
+    def __init__(self, name: str = "XNYS", *, start: datetime.date = CALENDAR_START, field: str = "calendar") -> None:
         self.name = name
         self._start = start
+        self._field = field
         self._calendar: Any = None
         self._cache = _SessionCache(self._lookup)
 
@@ -141,7 +146,7 @@ class ExchangeCalendar:
                 )
                 raise ConfigError(
                     f"unknown exchange calendar {self.name!r}; use an exchange_calendars code such as {known}",
-                    field="calendar",
+                    field=self._field,
                 ) from None
         return self._calendar
 
@@ -152,7 +157,7 @@ class ExchangeCalendar:
             raise ConfigError(
                 f"{day} is outside the {self.name} calendar ({first} to {last}); "
                 "upgrade exchange_calendars for later dates, or run without session rules",
-                field="calendar",
+                field=self._field,
             )
         label = day.isoformat()
         if not cal.is_session(label):
@@ -182,7 +187,10 @@ class ExchangeCalendar:
             found = self._cache.session(day + datetime.timedelta(days=offset))
             if found is not None:
                 return found
-        raise ConfigError(f"no {self.name} session in the two weeks from {day}", field="calendar")
+        raise ConfigError(f"no {self.name} session in the two weeks from {day}", field=self._field)
+
+    def check(self) -> None:
+        self._load()
 
 
 class FixedHoursCalendar:
@@ -221,9 +229,15 @@ class FixedHoursCalendar:
             day += datetime.timedelta(days=1)
         return found
 
+    def check(self) -> None:
+        """Nothing to load."""
 
-def calendar_for(name: str) -> SessionCalendar:
-    """The calendar named in a configuration: ``"fixed"`` or an exchange_calendars code (XNYS, XNAS, ...)."""
+
+def calendar_for(name: str, field: str = "calendar") -> SessionCalendar:
+    """The calendar named in a configuration: ``"fixed"`` or an exchange_calendars code (XNYS, XNAS, ...).
+
+    ``field`` names the configuration field in errors (an unknown name, a date outside the calendar).
+    """
     if name == "fixed":
         return FixedHoursCalendar()
-    return ExchangeCalendar(name)
+    return ExchangeCalendar(name, field=field)

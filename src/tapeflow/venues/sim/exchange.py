@@ -123,7 +123,7 @@ class SimulatedExchange:
         self._closed: set[str] = set()
         self._expiry_days: set[datetime.date] = set()
         self._expiry_closes: set[int] = set()
-        self.sessions: SessionCalendar = calendar_for(self.config.calendar)
+        self.sessions: SessionCalendar = calendar_for(self.config.calendar, "exchange.calendar")
         self._kernel: Kernel | None = None
         self._bar_symbols: set[str] = set()
         self._last_report = 0
