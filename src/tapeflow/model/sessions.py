@@ -6,9 +6,9 @@ data shipped in the package, so it works offline. Everything that depends on a s
 session window, surveillance's close, daily buckets) asks a ``SessionCalendar`` for it.
 
 Two costs are kept off the hot path. ``exchange_calendars`` (with pandas) takes about half a second to import, so
-it is imported at the first lookup, not with tapeflow. And each date is looked up once: the ``Session`` of a date
-is cached, and ``session_at`` keeps the last New York day's bounds so a stream of events in one day costs two
-integer compares each.
+it is imported at the first lookup, not with tapeflow; the whole schedule is then read once into a dict (about
+10 ms). And each date is looked up once: the ``Session`` of a date is cached, and ``session_at`` keeps the last
+New York day's bounds, so a stream of events in one day costs two integer compares each.
 
 Extended hours are not in the exchange calendars: pre-market is taken as 04:00 New York to the open and
 post-market as the close to four hours after it (20:00, or 17:00 on a 13:00 half day), as Nasdaq and NYSE Arca run
@@ -127,11 +127,13 @@ class ExchangeCalendar:
         self.name = name
         self._start = start
         self._field = field
-        self._calendar: Any = None
+        self._table: dict[datetime.date, tuple[int, int]] | None = None
+        """(open, close) ns UTC of every session, read from the calendar's schedule once (about 10 ms)."""
+        self._first = self._last = CALENDAR_START
         self._cache = _SessionCache(self._lookup)
 
-    def _load(self) -> Any:
-        if self._calendar is None:
+    def _load(self) -> dict[datetime.date, tuple[int, int]]:
+        if self._table is None:
             # Imported here, not at the top: half a second with pandas, paid only when a session is needed.
             import exchange_calendars  # type: ignore[import-untyped]
 
@@ -139,7 +141,12 @@ class ExchangeCalendar:
                 with warnings.catch_warnings():  # pandas deprecations inside exchange_calendars, not ours to fix
                     warnings.simplefilter("ignore", DeprecationWarning)
                     warnings.simplefilter("ignore", FutureWarning)
-                    self._calendar = exchange_calendars.get_calendar(self.name, start=self._start.isoformat())
+                    cal: Any = exchange_calendars.get_calendar(self.name, start=self._start.isoformat())
+                    schedule = cal.schedule
+                    self._table = {
+                        label.date(): (int(o.value), int(c.value))
+                        for label, o, c in zip(schedule.index, schedule["open"], schedule["close"], strict=True)
+                    }
             except exchange_calendars.errors.InvalidCalendarName:
                 known = ", ".join(
                     n for n in ("XNYS", "XNAS", "BATS", "IEXG") if n in exchange_calendars.get_calendar_names()
@@ -148,22 +155,21 @@ class ExchangeCalendar:
                     f"unknown exchange calendar {self.name!r}; use an exchange_calendars code such as {known}",
                     field=self._field,
                 ) from None
-        return self._calendar
+            self._first, self._last = cal.first_session.date(), cal.last_session.date()
+        return self._table
 
     def _lookup(self, day: datetime.date) -> Session | None:
-        cal = self._load()
-        first, last = cal.first_session.date(), cal.last_session.date()
-        if not first <= day <= last:
+        table = self._load()
+        if not self._first <= day <= self._last:
             raise ConfigError(
-                f"{day} is outside the {self.name} calendar ({first} to {last}); "
+                f"{day} is outside the {self.name} calendar ({self._first} to {self._last}); "
                 "upgrade exchange_calendars for later dates, or run without session rules",
                 field=self._field,
             )
-        label = day.isoformat()
-        if not cal.is_session(label):
+        times = table.get(day)
+        if times is None:
             return None
-        open_ns = int(cal.session_open(label).value)
-        close_ns = int(cal.session_close(label).value)
+        open_ns, close_ns = times
         return Session(
             day=day,
             open=open_ns,
