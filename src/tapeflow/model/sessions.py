@@ -18,7 +18,10 @@ them.
 from __future__ import annotations
 
 import datetime
+import functools
 import warnings
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
@@ -120,6 +123,36 @@ class _SessionCache:
         return self._day_session
 
 
+@functools.lru_cache(maxsize=8)
+def _schedule(
+    name: str, start: datetime.date, field: str
+) -> tuple[Mapping[datetime.date, tuple[int, int]], datetime.date, datetime.date]:
+    """(open, close) ns UTC of every session of calendar ``name``, and its first and last session.
+
+    Cached per process: it is read-only data shipped with ``exchange_calendars`` (no run can change it), and
+    building it costs 20-40 ms, which every backtest in a test suite would otherwise pay again.
+    """
+    # Imported here, not at the top: half a second with pandas, paid only when a session is needed.
+    import exchange_calendars  # type: ignore[import-untyped]
+
+    try:
+        with warnings.catch_warnings():  # pandas deprecations inside exchange_calendars, not ours to fix
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            cal: Any = exchange_calendars.get_calendar(name, start=start.isoformat())
+            schedule = cal.schedule
+            table = {
+                label.date(): (int(o.value), int(c.value))
+                for label, o, c in zip(schedule.index, schedule["open"], schedule["close"], strict=True)
+            }
+    except exchange_calendars.errors.InvalidCalendarName:
+        known = ", ".join(n for n in ("XNYS", "XNAS", "BATS", "IEXG") if n in exchange_calendars.get_calendar_names())
+        raise ConfigError(
+            f"unknown exchange calendar {name!r}; use an exchange_calendars code such as {known}", field=field
+        ) from None
+    return MappingProxyType(table), cal.first_session.date(), cal.last_session.date()
+
+
 class ExchangeCalendar:
     """``SessionCalendar`` over ``exchange_calendars`` (``name`` is its code: XNYS, XNAS, ...)."""
 
@@ -127,35 +160,14 @@ class ExchangeCalendar:
         self.name = name
         self._start = start
         self._field = field
-        self._table: dict[datetime.date, tuple[int, int]] | None = None
+        self._table: Mapping[datetime.date, tuple[int, int]] | None = None
         """(open, close) ns UTC of every session, read from the calendar's schedule once (about 10 ms)."""
         self._first = self._last = CALENDAR_START
         self._cache = _SessionCache(self._lookup)
 
-    def _load(self) -> dict[datetime.date, tuple[int, int]]:
+    def _load(self) -> Mapping[datetime.date, tuple[int, int]]:
         if self._table is None:
-            # Imported here, not at the top: half a second with pandas, paid only when a session is needed.
-            import exchange_calendars  # type: ignore[import-untyped]
-
-            try:
-                with warnings.catch_warnings():  # pandas deprecations inside exchange_calendars, not ours to fix
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    warnings.simplefilter("ignore", FutureWarning)
-                    cal: Any = exchange_calendars.get_calendar(self.name, start=self._start.isoformat())
-                    schedule = cal.schedule
-                    self._table = {
-                        label.date(): (int(o.value), int(c.value))
-                        for label, o, c in zip(schedule.index, schedule["open"], schedule["close"], strict=True)
-                    }
-            except exchange_calendars.errors.InvalidCalendarName:
-                known = ", ".join(
-                    n for n in ("XNYS", "XNAS", "BATS", "IEXG") if n in exchange_calendars.get_calendar_names()
-                )
-                raise ConfigError(
-                    f"unknown exchange calendar {self.name!r}; use an exchange_calendars code such as {known}",
-                    field=self._field,
-                ) from None
-            self._first, self._last = cal.first_session.date(), cal.last_session.date()
+            self._table, self._first, self._last = _schedule(self.name, self._start, self._field)
         return self._table
 
     def _lookup(self, day: datetime.date) -> Session | None:
