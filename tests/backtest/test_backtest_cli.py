@@ -155,6 +155,7 @@ def test_backtest_out_at_an_existing_file_or_link_is_refused_before_the_run(tmp_
         ("[latency]\nlocation = 'nowhere'\n", "field `latency.location`: unknown location 'nowhere'; choose one of"),
         ('[data]\nkind = "csv"\n', "valid values: 'bars', 'dbn', 'itch', 'lobster', 'parquet', 'synthetic', 'taq'"),
         ('[output]\ndir = "run.toml"\n', "field `output.dir`: run.toml is not a folder"),
+        ('[exchange]\ncalendar = "NOPE"\n', "field `exchange.calendar`: unknown exchange calendar 'NOPE'; use an"),
     ],
 )
 def test_backtest_bad_configuration_is_one_line_naming_the_field_and_exit_2(

@@ -196,3 +196,18 @@ def test_a_split_is_a_fake_loss_only_at_raw_prices_and_the_report_says_which_pri
         assert drop < -50_000 * 10_000  # 100 shares x ~$645 -> ~$93: a fake $55k loss in one bar
     else:
         assert abs(drop) < 2_000 * 10_000
+
+
+def test_readme_run_toml_on_2012_lobster_charges_fees_from_the_built_in_tables(data_dir: Path, tmp_path: Path) -> None:
+    """Issue 13: the README's own example (no ``no_fees``) used to fail because the fee tables started in 2018."""
+    zip_path = data_dir / LOBSTER / "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        f'[data]\nkind = "lobster"\npaths = ["{zip_path}"]\n'
+        '[strategy]\nname = "imbalance_quoter"\nparams = { quantity = 100, threshold = 0.5 }\n'
+        '[latency]\nlocation = "colo"\nvenue = "XNAS"\n'
+    )
+    code, out = _backtest(str(cfg), "--json")
+    assert code == 0, out
+    summary = json.loads(out)["summary"]
+    assert summary["fills"] > 0 and summary["fees_units"] != 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
@@ -107,3 +108,30 @@ def test_wash_trade_between_two_strategies_of_one_account(tmp_path: Path) -> Non
     assert [(a.kind, a.evidence[0]["fill_of"], a.evidence[1]["fill_of"]) for a in alerts] == [  # type: ignore[attr-defined]
         ("wash_trade", "a-1", "b-1")
     ]
+
+
+HALF_DAY_CLOSE = 1_353_693_600 * 1_000_000_000
+"""2012-11-23 13:00 New York (18:00 UTC): the day after Thanksgiving closes early."""
+
+
+def test_buying_into_a_half_day_close_is_flagged_at_13_00_not_16_00(tmp_path: Path) -> None:
+    when = datetime.datetime.fromtimestamp(HALF_DAY_CLOSE // 1_000_000_000, datetime.UTC)
+    assert when == datetime.datetime(2012, 11, 23, 18, tzinfo=datetime.UTC)
+    run_trail(tmp_path / "a.db", {"eod": close_actions(HALF_DAY_CLOSE)}, tape=close_tape(HALF_DAY_CLOSE))
+    (alert,) = _alerts(tmp_path / "a.db")
+    assert alert.kind == "marking_the_close"  # type: ignore[attr-defined]
+    assert "before the 2012-11-23 close, against a usual 1000 shares" in alert.summary  # type: ignore[attr-defined]
+    # A fixed 16:00 close (the old behaviour) sees nothing: the orders were three hours before it.
+    assert _alerts(tmp_path / "a.db", SurveillanceConfig(calendar="fixed")) == []
+
+
+def test_an_unknown_surveillance_calendar_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    run_trail(tmp_path / "a.db", {"mom": normal_actions()})
+    config = tmp_path / "surv.toml"
+    config.write_text('[surveillance]\ncalendar = "NOPE"\n')
+    out = runner.invoke(app, ["surveil", str(tmp_path / "a.db"), "--config", str(config)])
+    assert out.exit_code == 2
+    assert (
+        "field `surveillance.calendar`: unknown exchange calendar 'NOPE'; use an exchange_calendars code such as XNYS"
+        in out.output
+    )

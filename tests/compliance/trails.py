@@ -89,21 +89,21 @@ def spoof_actions(layers: int = 2) -> dict[int, Callable[[Scripted], Any]]:
     return {T0 + 1 * MS: place, T0 + 50 * MS: take, T0 + 400 * MS: pull}
 
 
-def close_tape() -> list[Event]:
+def close_tape(close: int = CLOSE) -> list[Event]:
     """A quiet close: 1,000 shares printed in the last ten minutes, the price from 100.00 to 100.03."""
     return [
-        snapshot(CLOSE - 20 * 60 * S, [("100.00", 500)], [("100.02", 3000), ("100.03", 3000)]),
-        trade(CLOSE - 15 * 60 * S, "100.00", 200, Aggressor.SELL),
-        trade(CLOSE - 9 * 60 * S, "100.01", 400, Aggressor.BUY),
-        trade(CLOSE - 3 * 60 * S, "100.02", 300, Aggressor.BUY),
-        trade(CLOSE - 30 * S, "100.03", 300, Aggressor.BUY),
-        trade(CLOSE + 60 * S, "100.03", 100, Aggressor.BUY),
+        snapshot(close - 20 * 60 * S, [("100.00", 500)], [("100.02", 3000), ("100.03", 3000)]),
+        trade(close - 15 * 60 * S, "100.00", 200, Aggressor.SELL),
+        trade(close - 9 * 60 * S, "100.01", 400, Aggressor.BUY),
+        trade(close - 3 * 60 * S, "100.02", 300, Aggressor.BUY),
+        trade(close - 30 * S, "100.03", 300, Aggressor.BUY),
+        trade(close + 60 * S, "100.03", 100, Aggressor.BUY),
     ]
 
 
-def close_actions() -> dict[int, Callable[[Scripted], Any]]:
+def close_actions(close: int = CLOSE) -> dict[int, Callable[[Scripted], Any]]:
     def push(s: Scripted) -> None:
         s.signal(SYM, "close", 1.0, "end-of-day buy", {"minutes_left": 2.0})
         s.buy(SYM, 2500, px("100.03"), reason="buy into the close")
 
-    return {CLOSE - 2 * 60 * S: push}
+    return {close - 2 * 60 * S: push}

@@ -24,6 +24,7 @@ from tapeflow.cli import app
 from tapeflow.config import load_config
 from tapeflow.model import LiquiditySide, OrderFilled, Side
 from tapeflow.model.errors import ConfigError
+from tapeflow.model.sessions import ExchangeCalendar
 from tapeflow.portfolio import Portfolio, PortfolioConfig
 from tapeflow.report import metrics
 from tapeflow.report.metrics import NEW_YORK
@@ -32,6 +33,8 @@ from tapeflow.report.results import ResultsCollector, print_summary
 SEC = 1_000_000_000
 DAY = 86_400 * SEC
 OPEN = 13 * 3_600 * SEC + 30 * 60 * SEC  # 13:30 UTC, the open in New York summer time
+MONDAY = 1_339_977_600 * SEC  # 2012-06-18 00:00 UTC, a regular trading week
+THANKSGIVING_MONDAY = 1_353_283_200 * SEC  # 2012-11-19 00:00 UTC: Thursday the 22nd is a holiday
 
 
 def test_sharpe_and_sortino_match_a_hand_computation() -> None:
@@ -55,7 +58,8 @@ def test_ratios_are_none_when_undefined() -> None:
 
 def test_a_run_over_several_days_is_resampled_to_daily_closes() -> None:
     e = [1_000_000, 1_010_000, 999_900, 1_019_898, 1_019_898]
-    ts = [OPEN, OPEN + 60 * SEC, OPEN + 6 * 3_600 * SEC, DAY + OPEN, 2 * DAY + OPEN, 3 * DAY + OPEN]
+    start = MONDAY + OPEN
+    ts = [start, start + 60 * SEC, start + 6 * 3_600 * SEC, DAY + start, 2 * DAY + start, 3 * DAY + start]
     equity = [e[0], 1_003_000, e[1], e[2], e[3], e[4]]  # the intraday sample at +60 s is not a close
     returns = metrics.period_returns(ts, equity)
     assert returns.periodicity == "daily"
@@ -78,6 +82,32 @@ def test_intraday_periods_bucket_new_york_minutes_and_annualize_by_390_minutes_a
     returns = metrics.period_returns(ts, [100, 101, 102, 103, 104, 99], "5min")
     assert returns.closes == [100, 102, 104, 99]
     assert returns.periods_per_year == 252 * 78
+
+
+def test_daily_buckets_follow_the_calendar_over_thanksgiving_week() -> None:
+    est_open = 14 * 3_600 * SEC + 30 * 60 * SEC  # 09:30 EST
+    # Wed close, a holiday sample on Thursday (joins Friday's session), Friday's half-day close, Monday.
+    ts = [
+        THANKSGIVING_MONDAY + 2 * DAY + est_open,
+        THANKSGIVING_MONDAY + 3 * DAY + est_open,
+        THANKSGIVING_MONDAY + 4 * DAY + est_open + 3 * 3_600 * SEC,
+        THANKSGIVING_MONDAY + 7 * DAY + est_open,
+    ]
+    xnys = ExchangeCalendar("XNYS")
+    returns = metrics.period_returns(ts, [1_000_000, 1_100_000, 1_050_000, 1_050_000], sessions=xnys)
+    assert returns.periodicity == "daily"
+    assert returns.closes == [1_000_000, 1_050_000, 1_050_000]  # Wed, Fri (Thursday is no close), Mon
+    assert returns.values == pytest.approx([0.05, 0.0])
+    by_date = metrics.period_returns(ts, [1_000_000, 1_100_000, 1_050_000, 1_050_000])
+    assert by_date.closes == [1_000_000, 1_100_000, 1_050_000, 1_050_000]  # without a calendar: a holiday "day"
+
+
+def test_a_sample_after_new_york_midnight_belongs_to_the_new_day_not_ts_minus_5_h() -> None:
+    # 00:30 EDT on Tuesday 2012-06-19 is 04:30 UTC: "ts - 5 h" put it on Monday; the calendar puts it on Tuesday.
+    monday_close = MONDAY + 20 * 3_600 * SEC
+    tuesday_0030 = MONDAY + DAY + 4 * 3_600 * SEC + 30 * 60 * SEC
+    days = metrics.session_days([monday_close, tuesday_0030], ExchangeCalendar("XNYS"))
+    assert days.tolist() == [15_509, 15_510]  # 2012-06-18 and 2012-06-19 as days since 1970-01-01
 
 
 def test_max_drawdown_reports_the_deepest_fraction_and_the_deepest_money_fall_separately() -> None:

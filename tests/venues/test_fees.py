@@ -11,8 +11,10 @@ from tapeflow.config import decode_toml
 from tapeflow.model.enums import LiquiditySide, Side
 from tapeflow.model.errors import ConfigError
 from tapeflow.venues.sim.fees import (
+    FINRA_TAF,
     RULE_610_2024_AMENDED_CAP,
     RULE_610_ACCESS_FEE_CAP,
+    SEC_SECTION_31,
     CommissionConfig,
     DatedRate,
     FeeBreakdown,
@@ -21,6 +23,7 @@ from tapeflow.venues.sim.fees import (
     PerShareCommission,
     VenueFees,
     ZeroCommission,
+    row_on,
 )
 
 D = datetime.date
@@ -77,8 +80,56 @@ def test_sec_rate_at_just_before_and_after_an_effective_date(day: datetime.date,
 
 
 def test_a_date_before_the_first_row_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError, match=r"field `fees.sec_fee`: no rate for trade date 2012-06-21: the table starts"):
-        fees(FeeSchedule(), trade_date=D(2012, 6, 21))
+    with pytest.raises(
+        ConfigError,
+        match=r"^field `fees.sec_fee`: no rate for trade date 2009-12-31: the table starts on 2010-01-01; "
+        r"add a row that covers this date to the fee configuration$",
+    ):
+        fees(FeeSchedule(), trade_date=D(2009, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("dataset", "day", "sec_fee", "finra_taf"),
+    [
+        # 1,000 x $120.55 = $120,550 sold; SEC = proceeds x rate / 1e6 up to the cent; TAF = 1,000 x rate, capped.
+        ("lobster-samples-2012-06-21", D(2012, 6, 21), 27_100, 1_000),  # $22.40 -> $2.70032; $0.095
+        ("lean-algoseek tick (TAQ) 2013-10-07", D(2013, 10, 7), 21_000, 1_000),  # $17.40 -> $2.09757; $0.095
+        ("lean-algoseek daily, last rows 2021", D(2021, 3, 31), 6_200, 1_200),  # $5.10 -> $0.61481; $0.119
+        ("backtrader-yahoo-daily, 2014", D(2014, 12, 31), 26_700, 1_000),  # $22.10 -> $2.66416; $0.095
+        ("zipline/backtrader daily, 2010", D(2010, 1, 4), 31_000, 800),  # $25.70 -> $3.09814; $0.075
+        ("databento-dbn fixtures 2020-12-28", D(2020, 12, 28), 26_700, 1_200),  # $22.10; $0.119
+    ],
+)
+def test_each_shared_dataset_date_finds_a_sourced_rate(
+    dataset: str, day: datetime.date, sec_fee: int, finra_taf: int
+) -> None:
+    b = fees(FeeSchedule(), trade_date=day)
+    assert (b.sec_fee, b.finra_taf) == (sec_fee, finra_taf), dataset
+
+
+@pytest.mark.parametrize(
+    ("day", "sec_rate", "taf_rate"),
+    [
+        (D(2010, 1, 14), "25.70", "0.000075"),
+        (D(2010, 1, 15), "12.70", "0.000075"),
+        (D(2010, 4, 1), "16.90", "0.000075"),
+        (D(2011, 1, 21), "19.20", "0.000075"),
+        (D(2011, 7, 1), "19.20", "0.000090"),
+        (D(2012, 3, 1), "22.40", "0.000095"),
+        (D(2014, 3, 17), "17.40", "0.000095"),
+        (D(2014, 3, 18), "22.10", "0.000095"),
+        (D(2018, 5, 21), "23.10", "0.000119"),
+        (D(2018, 5, 22), "13.00", "0.000119"),
+    ],
+)
+def test_historical_rows_in_force_at_their_edges(day: datetime.date, sec_rate: str, taf_rate: str) -> None:
+    s = FeeSchedule()
+    assert row_on(s.sec_table, day, "fees.sec_fee").rate == Decimal(sec_rate)
+    assert row_on(s.taf_table, day, "fees.finra_taf").rate == Decimal(taf_rate)
+
+
+def test_every_built_in_row_names_its_source() -> None:
+    assert all(row.source for row in (*SEC_SECTION_31, *FINRA_TAF))
 
 
 def test_taf_cap_per_trade_and_its_2026_boundary() -> None:

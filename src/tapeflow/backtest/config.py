@@ -34,6 +34,7 @@ import msgspec
 from tapeflow.config import SyntheticConfig, data_root, load_config, resolve_input
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.prices import price_from_str
+from tapeflow.model.sessions import calendar_for
 from tapeflow.risk.config import RiskConfig
 from tapeflow.venues.sim.exchange import SimExchangeConfig
 from tapeflow.venues.sim.fees import FeesConfig
@@ -232,6 +233,7 @@ def check_backtest_config(cfg: BacktestConfig) -> None:
     cfg.portfolio.check_returns_period()
     cfg.fees.check()
     cfg.latency.build()
+    calendar_for(cfg.exchange.calendar, "exchange.calendar").check()
     risk = cfg.risk_config()
     if risk is not None:
         validate(risk)

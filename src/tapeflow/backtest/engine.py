@@ -74,14 +74,18 @@ class Backtest:
         self.stp = StpGate(self.execution, stp) if stp is not None else None  # self-trade check before the venue
         self.portfolio = Portfolio(portfolio, book_marks=self._book_mark_x2)
         route: OrderRoute = self.execution if self.stp is None else self.stp
-        risk_ctx = RiskContext(books=self.books, portfolio=self.portfolio, orders=self.execution)
+        risk_ctx = RiskContext(
+            books=self.books, portfolio=self.portfolio, orders=self.execution, sessions=self.exchange.sessions
+        )
         if risk is None:
             self.risk = RiskEngine(route, risk_rules, context=risk_ctx)
         else:  # the configured pipeline (validated here: errors name the field), then any extra rules
             rules: list[RiskRule] = [*build_rules(risk, risk_ctx), *risk_rules]
             trips, kill_switch = build_trips(risk), build_kill_switch(risk)
             self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips)
-        self.results = ResultsCollector(portfolio=self.portfolio, mid_of=self._mid_of, period=returns_period)
+        self.results = ResultsCollector(
+            portfolio=self.portfolio, mid_of=self._mid_of, period=returns_period, sessions=self.exchange.sessions
+        )
         self.strategies = list(strategies)
         self.readers: list[QualityReporter] = []
         """The sources of the last ``run`` that report what they read (``quality()``), for the summary."""

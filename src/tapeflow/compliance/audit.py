@@ -56,6 +56,7 @@ from tapeflow.model.orders import (
     SubmitOrder,
 )
 from tapeflow.model.prices import NO_PRICE
+from tapeflow.model.sessions import ExchangeCalendar, SessionCalendar
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -134,7 +135,8 @@ class AuditTrail:
     ``announce`` receives the line naming the run's head at stop (when the trail owns its writer); None is silent.
 
     ``close_window_ns`` > 0 also sums market prints in that window before each day's close
-    (``close_time_ns`` after New York midnight), written as ``CloseWindowVolume`` records for surveillance.
+    (the session's close from ``sessions``, 13:00 on half days, or ``close_time_ns`` after New York midnight when
+    given), written as ``CloseWindowVolume`` records for surveillance.
     """
 
     def __init__(
@@ -145,7 +147,8 @@ class AuditTrail:
         batch_size: int = 512,
         flush_interval_ns: int = NS,
         close_window_ns: int = 10 * 60 * NS,
-        close_time_ns: int = 16 * 3600 * NS,
+        close_time_ns: int | None = None,
+        sessions: SessionCalendar | None = None,
         owns_writer: bool = False,
         announce: Callable[[str], None] | None = _to_stderr,
     ) -> None:
@@ -155,6 +158,7 @@ class AuditTrail:
         self.flush_interval_ns = flush_interval_ns
         self.close_window_ns = close_window_ns
         self.close_time_ns = close_time_ns
+        self.sessions = sessions if sessions is not None else ExchangeCalendar("XNYS")
         self.owns_writer = owns_writer
         self.announce = announce
         self._handed = 0
@@ -330,8 +334,15 @@ class AuditTrail:
         midnight = int(dt.datetime(day.year, day.month, day.day, tzinfo=NEW_YORK).timestamp()) * NS
         nxt = day + dt.timedelta(days=1)
         self._day_end = int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=NEW_YORK).timestamp()) * NS
-        self._close = midnight + self.close_time_ns
-        self._window_start = self._close - self.close_window_ns
+        session = self.sessions.session(day) if self.close_time_ns is None else None
+        if self.close_time_ns is not None:
+            self._close = midnight + self.close_time_ns
+            self._window_start = self._close - self.close_window_ns
+        elif session is not None:
+            self._close = session.close
+            self._window_start = self._close - self.close_window_ns
+        else:  # no session (holiday, closure): no window, prints only update the reference price
+            self._close = self._window_start = self._day_end
         self._session = day.isoformat()
 
     def _close_day(self) -> None:

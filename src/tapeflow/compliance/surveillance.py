@@ -34,6 +34,7 @@ from tapeflow.model.compliance_events import CloseWindowVolume
 from tapeflow.model.enums import OrderType, Side
 from tapeflow.model.orders import OrderCancelled, OrderFilled, SubmitOrder
 from tapeflow.model.prices import NO_PRICE, price_to_str
+from tapeflow.model.sessions import calendar_for
 
 NEW_YORK = ZoneInfo("America/New_York")
 NS = 1_000_000_000
@@ -46,8 +47,10 @@ class SurveillanceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     spoof_other_side_window_ns: int = 5 * NS
     """How long after the cancel a fill on the other side still counts."""
     layering_min_orders: int = 2
-    close_time_ns: int = 16 * 3600 * NS
-    """Close, as ns after New York midnight (16:00; early closes need their own run)."""
+    calendar: str = "XNYS"
+    """Exchange calendar giving each session's close (13:00 on half days; no close on holidays); "fixed" is 16:00."""
+    close_time_ns: int | None = None
+    """Override: the close as ns after New York midnight on every day. None: the calendar's close."""
     close_window_ns: int = 10 * 60 * NS
     close_min_volume_ratio: float = 0.2
     """Our shares in one direction in the window, as a fraction of the usual market volume in it, that is large."""
@@ -120,6 +123,8 @@ class Surveillance:
 
     def __init__(self, config: SurveillanceConfig | None = None) -> None:
         self.config = config or SurveillanceConfig()
+        self._sessions = calendar_for(self.config.calendar, "surveillance.calendar")
+        self._sessions.check()
         self._orders: dict[str, _Order] = {}
         """The latest order of each client order id, for its fills and cancel: a second run into the same trail
         reuses ids, and its reports (which follow its own submit) belong to its own order."""
@@ -249,10 +254,14 @@ class Surveillance:
 
     # -- marking the close --------------------------------------------------------------------------------------
 
-    def _close_of(self, ts: int) -> tuple[str, int]:
+    def _close_of(self, ts: int) -> tuple[str, int | None]:
+        """The New York date of ``ts`` and that session's close; None when the exchange did not trade that day."""
         day = dt.datetime.fromtimestamp(ts // NS, NEW_YORK).date()
-        midnight = int(dt.datetime(day.year, day.month, day.day, tzinfo=NEW_YORK).timestamp()) * NS
-        return day.isoformat(), midnight + self.config.close_time_ns
+        if self.config.close_time_ns is not None:
+            midnight = int(dt.datetime(day.year, day.month, day.day, tzinfo=NEW_YORK).timestamp()) * NS
+            return day.isoformat(), midnight + self.config.close_time_ns
+        session = self._sessions.session(day)
+        return day.isoformat(), None if session is None else session.close
 
     def _usual(self, symbol: str) -> int | None:
         usual = self.config.usual_close_volume.get(symbol)
@@ -266,7 +275,7 @@ class Surveillance:
         acts: dict[tuple[str, str, str, Side], list[_Order]] = {}
         for o in self._all:
             session, close = self._close_of(o.submit_ts)
-            if close - cfg.close_window_ns <= o.submit_ts <= close:
+            if close is not None and close - cfg.close_window_ns <= o.submit_ts <= close:
                 acts.setdefault((session, o.cmd.symbol, o.cmd.strategy_id, o.cmd.side), []).append(o)
         windows = {(w.session_date, w.symbol): w for w in self._windows}
         alerts = []

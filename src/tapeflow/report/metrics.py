@@ -9,7 +9,8 @@ Returns are resampled to a stated period before anything is annualized (docs/POR
 equity of each period is its close, and the first sample is the opening value (unless it is alone in its period,
 as with one sample a bar: then it is that period's close, and the first return is the second period's). Periods
 follow the New York clock (the session date of a sample is its calendar date in America/New_York, from the
-system time-zone database):
+system time-zone database; with an exchange calendar, as in a backtest, a daily period is a trading session:
+a sample on a weekend or holiday joins the next session, so closures make no empty days):
 
 - ``daily`` (the default, 252 a year), ``weekly`` (Monday to Sunday, 52 a year), ``monthly`` (12 a year);
 - ``<N>min`` for intraday runs (``1min``, ``5min``, ``30min``...): buckets of N minutes of New York time,
@@ -25,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -35,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tapeflow.model.errors import ConfigError
+from tapeflow.model.sessions import SessionCalendar
 from tapeflow.report.trades import RoundTrip, RoundTrips, TradeStats, hit_ratio, round_trips, trade_stats
 
 TRADING_DAYS = 252
@@ -47,6 +49,7 @@ MINUTE_NS = 60 * 1_000_000_000
 NEW_YORK = ZoneInfo("America/New_York")
 _CALENDAR_PERIODS = {"daily": float(TRADING_DAYS), "weekly": 52.0, "monthly": 12.0}
 _INTRADAY = re.compile(r"([1-9][0-9]{0,2})min")
+_EPOCH = date(1970, 1, 1)
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -106,13 +109,15 @@ def _utc_offset_ns(hour: int) -> int:
     return (offset.days * 86_400 + offset.seconds) * 1_000_000_000
 
 
-def period_keys(ts: Sequence[int] | IntArray, period: str = DEFAULT_PERIOD) -> IntArray:
+def period_keys(
+    ts: Sequence[int] | IntArray, period: str = DEFAULT_PERIOD, sessions: SessionCalendar | None = None
+) -> IntArray:
     """The period each sample falls in, as an int that grows with time (New York session date, week, ...)."""
     periods_per_year(period)  # checks the name
     local = new_york_ns(ts)
     days = local // DAY_NS
     if period == "daily":
-        return days
+        return days if sessions is None else _to_sessions(days, sessions)
     if period == "weekly":
         return (days + 3) // 7  # 1970-01-01 was a Thursday: weeks start on Monday
     if period == "monthly":
@@ -121,15 +126,38 @@ def period_keys(ts: Sequence[int] | IntArray, period: str = DEFAULT_PERIOD) -> I
     return local // (minutes * MINUTE_NS)
 
 
+def session_days(ts: Sequence[int] | IntArray, sessions: SessionCalendar) -> IntArray:
+    """The trading session each sample belongs to, as days since 1970-01-01 of the session's date: its New York
+    date, or the next session when that date does not trade. The calendar is asked once per distinct day."""
+    return _to_sessions(new_york_ns(ts) // DAY_NS, sessions)
+
+
+def _to_sessions(days: IntArray, sessions: SessionCalendar) -> IntArray:
+    if len(days) == 0:
+        return days
+    distinct, inverse = np.unique(days, return_inverse=True)
+    keys = np.array([_session_key(int(d), sessions) for d in distinct], dtype=np.int64)
+    return np.asarray(keys[inverse], dtype=np.int64)
+
+
+def _session_key(day: int, sessions: SessionCalendar) -> int:
+    date = _EPOCH + timedelta(days=day)
+    session = sessions.session(date) or sessions.next_session(date)
+    return (session.day - _EPOCH).days
+
+
 def period_returns(
-    ts: Sequence[int] | IntArray, equity: Sequence[int] | IntArray, period: str = DEFAULT_PERIOD
+    ts: Sequence[int] | IntArray,
+    equity: Sequence[int] | IntArray,
+    period: str = DEFAULT_PERIOD,
+    sessions: SessionCalendar | None = None,
 ) -> Returns:
     """Simple returns between period closes, the first sample being the opening value (see the module docstring)."""
     per_year = periods_per_year(period)
     values = np.asarray(equity, dtype=np.int64)
     if len(values) < 2:
         return Returns(values=[], closes=[int(v) for v in values], periods_per_year=per_year, periodicity=period)
-    keys = period_keys(ts, period)
+    keys = period_keys(ts, period, sessions)
     last_of_period = [*np.flatnonzero(keys[1:] != keys[:-1]).tolist(), len(keys) - 1]
     opening = [] if last_of_period[0] == 0 else [int(values[0])]  # a first sample alone in its period is its close
     closes = [*opening, *(int(values[i]) for i in last_of_period)]

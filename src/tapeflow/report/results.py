@@ -38,6 +38,7 @@ from tapeflow.model.orders import (
 )
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.risk_events import KillSwitchChanged
+from tapeflow.model.sessions import SessionCalendar
 from tapeflow.portfolio.portfolio import EquityCurve
 from tapeflow.portfolio.position import round_div
 from tapeflow.report import frames, metrics
@@ -99,13 +100,20 @@ class ResultsCollector:
     """Kernel component recording orders and fills; ``portfolio`` supplies the equity curve for the summary."""
 
     def __init__(
-        self, *, portfolio: Portfolio | None = None, mid_of: MidOf | None = None, period: str = metrics.DEFAULT_PERIOD
+        self,
+        *,
+        portfolio: Portfolio | None = None,
+        mid_of: MidOf | None = None,
+        period: str = metrics.DEFAULT_PERIOD,
+        sessions: SessionCalendar | None = None,
     ) -> None:
         metrics.periods_per_year(period)  # a bad period fails here, before the run, not after it
         self.portfolio = portfolio
         self.mid_of = mid_of
         self.period = period
         """What returns are resampled to before annualizing (``metrics.periods_per_year`` lists the choices)."""
+        self.sessions = sessions
+        """The exchange calendar a daily period follows (a holiday's samples join the next session); None: dates."""
         self.orders: dict[tuple[str, str], OrderRecord] = {}
         """By (strategy_id, client_order_id), in submission order."""
         self.fills: list[OrderFilled] = []
@@ -236,7 +244,9 @@ class ResultsCollector:
         components: Counter[str] = Counter()
         for f in fills:
             components.update(f.fee_components)
-        equity_fields = _equity_fields(self.portfolio, notional, self.period, [f.ts_event for f in fills])
+        equity_fields = _equity_fields(
+            self.portfolio, notional, self.period, [f.ts_event for f in fills], self.sessions
+        )
         return Summary(
             **equity_fields,
             fees_units=fees,
@@ -344,14 +354,16 @@ _DONE_STATUS: dict[type[Any], OrderStatus] = {
 }
 
 
-def _equity_fields(portfolio: Portfolio | None, notional: int, period: str, fill_ts: list[int]) -> dict[str, Any]:
+def _equity_fields(
+    portfolio: Portfolio | None, notional: int, period: str, fill_ts: list[int], sessions: SessionCalendar | None
+) -> dict[str, Any]:
     if portfolio is None or not len(portfolio.curve):
         keys = ("start_ns", "end_ns", "starting_equity_units", "final_equity_units", "pnl_units")
         more = ("realized_pnl_units", "unrealized_pnl_units", "total_return", "sharpe", "sortino", "periods_per_year")
         last = ("max_drawdown", "max_drawdown_units", "turnover", "cagr", "calmar", "exposure")
         return dict.fromkeys(keys + more + last) | {"equity_samples": 0, "periodicity": "none"}
     curve = portfolio.curve
-    returns = metrics.period_returns(curve.ts, curve.equity, period)
+    returns = metrics.period_returns(curve.ts, curve.equity, period, sessions)
     drawdown = metrics.max_drawdown(curve.equity)
     per_year = returns.periods_per_year
     growth = metrics.cagr(returns.closes, per_year)

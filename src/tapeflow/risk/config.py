@@ -63,7 +63,8 @@ class OrderChecks(_Section, frozen=True, kw_only=True):
     reject_crossed_book: bool = True
     """Refuse orders while the symbol's book is crossed or locked (best bid >= best ask)."""
     sessions: tuple[Session, ...] = ("regular",)
-    """pre 04:00-09:30, regular 09:30-16:00, post 16:00-20:00 New York time."""
+    """pre 04:00 to the open, regular (09:30-16:00, 13:00 close on half days), post 4 h after the close (New York
+    time), from the exchange calendar: no session on holidays and closures."""
     block_halted: bool = True
 
 

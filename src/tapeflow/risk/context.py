@@ -13,12 +13,13 @@ filled" costs a dict lookup instead of a walk over every open order.
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from tapeflow.model.enums import MarketStatus, OrderType, Side
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import NO_PRICE
+from tapeflow.model.sessions import ExchangeCalendar, SessionCalendar
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -126,18 +127,17 @@ class OpenOrderLedger:
 
 
 class NyCalendar:
-    """New York day boundaries and session times, cached per day (zoneinfo once a day, integer compares after)."""
+    """New York day boundaries and the day's session windows, loaded once per day (integer compares after).
 
-    SESSIONS: ClassVar[dict[str, tuple[tuple[int, int], tuple[int, int]]]] = {
-        "pre": ((4, 0), (9, 30)),
-        "regular": ((9, 30), (16, 0)),
-        "post": ((16, 0), (20, 0)),
-    }
+    The windows come from the exchange calendar (``SessionCalendar``): none on holidays and closures, the regular
+    session ending at 13:00 on half days; pre-market from 04:00 to the open, post-market for four hours after the
+    close.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, sessions: SessionCalendar | None = None) -> None:
+        self.sessions = sessions if sessions is not None else ExchangeCalendar("XNYS")
         self.day_start = 0
         self.day_end = 0
-        self.weekday = 0
         self._bounds: dict[str, tuple[int, int]] = {}
 
     def _load(self, ts: int) -> None:
@@ -145,8 +145,16 @@ class NyCalendar:
         nxt = day + datetime.timedelta(days=1)
         self.day_start = _ns(day, 0, 0)
         self.day_end = _ns(nxt, 0, 0)
-        self.weekday = day.weekday()
-        self._bounds = {k: (_ns(day, *a), _ns(day, *b)) for k, (a, b) in self.SESSIONS.items()}
+        session = self.sessions.session(day)
+        self._bounds = (
+            {}
+            if session is None
+            else {
+                "pre": (session.pre_open, session.open),
+                "regular": (session.open, session.close),
+                "post": (session.close, session.post_close),
+            }
+        )
 
     def day_of(self, ts: int) -> int:
         """The start (ns) of the New York day holding ``ts``."""
@@ -155,10 +163,8 @@ class NyCalendar:
         return self.day_start
 
     def session_of(self, ts: int) -> str | None:
-        """The session ``ts`` falls in ("pre", "regular", "post"), None at night and on weekends."""
+        """The session ``ts`` falls in ("pre", "regular", "post"), None at night and on non-trading days."""
         self.day_of(ts)
-        if self.weekday >= 5:
-            return None
         for name, (start, end) in self._bounds.items():
             if start <= ts < end:
                 return name
@@ -178,12 +184,13 @@ class RiskContext:
         books: BookKeeper | None = None,
         portfolio: AccountView | None = None,
         orders: OrderRegistry | None = None,
+        sessions: SessionCalendar | None = None,
     ) -> None:
         self.books = books
         self.portfolio = portfolio
         self.orders = orders
         self.ledger = OpenOrderLedger()
-        self.calendar = NyCalendar()
+        self.calendar = NyCalendar(sessions)
         self.status: dict[str, MarketStatus] = {}
         self.now = 0
         self.modifying = False

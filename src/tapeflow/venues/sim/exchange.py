@@ -13,8 +13,8 @@ to its limit, at each level's price (TAKER). What it takes stays *consumed*: lat
 until the replayed feed changes that level. A remainder rests at its limit with a queue position
 (``queue.py``), and fills (MAKER, at its own price) when the market trades at its price with the queue ahead used
 up, trades through its price, or shows a contra order crossing it. Stops trigger on prints. DAY orders expire
-at the 16:00 New York close. Orders are rejected, with a reason, for invalid ticks (Rule 612), halts, auction
-time-in-force, unknown or closed orders.
+at the session's close from the exchange calendar (13:00 on half days). Orders are rejected, with a reason, for
+invalid ticks (Rule 612), halts, auction time-in-force, unknown or closed orders.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from tapeflow.model.orders import (
     SubmitOrder,
 )
 from tapeflow.model.prices import NO_PRICE, price_to_str
+from tapeflow.model.sessions import SessionCalendar, calendar_for
 from tapeflow.venues.base import Command
 from tapeflow.venues.sim.fees import FeeBreakdown, FeeModel
 from tapeflow.venues.sim.latency import LatencyModel, OrderAction
@@ -75,8 +76,10 @@ _ZERO_FEES: Final = FeeBreakdown()
 class SimExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     venue: str = "XNAS"
     queue_model: QueueModel = QueueModel.PROPORTIONAL
-    close_hour: int = 16
-    """Local New York hour at which DAY orders expire."""
+    calendar: str = "XNYS"
+    """Exchange calendar of the sessions (an exchange_calendars code, or "fixed" for 16:00 every weekday)."""
+    close_hour: int | None = None
+    """Override: the New York hour at which DAY orders expire. None: the session's close (13:00 on half days)."""
 
 
 class _SymbolState:
@@ -119,6 +122,8 @@ class SimulatedExchange:
         self._orders: dict[str, SimOrder] = {}
         self._closed: set[str] = set()
         self._expiry_days: set[datetime.date] = set()
+        self._expiry_closes: set[int] = set()
+        self.sessions: SessionCalendar = calendar_for(self.config.calendar, "exchange.calendar")
         self._kernel: Kernel | None = None
         self._bar_symbols: set[str] = set()
         self._last_report = 0
@@ -625,9 +630,17 @@ class SimulatedExchange:
         if day in self._expiry_days:
             return
         self._expiry_days.add(day)
-        close = datetime.datetime(day.year, day.month, day.day, self.config.close_hour, tzinfo=NEW_YORK)
-        close_ns = int(close.timestamp()) * 1_000_000_000
-        if close_ns > at:
+        # The session's own close (13:00 on half days); an order sent on a holiday or weekend is for the next one.
+        session = self.sessions.session(day) or self.sessions.next_session(day)
+        close_ns = session.close
+        if self.config.close_hour is not None:
+            d = session.day
+            close_ns = int(
+                datetime.datetime(d.year, d.month, d.day, self.config.close_hour, tzinfo=NEW_YORK).timestamp()
+            )
+            close_ns *= 1_000_000_000
+        if close_ns > at and close_ns not in self._expiry_closes:
+            self._expiry_closes.add(close_ns)
             self.kernel.call_at(close_ns + self._latency.feed_delay(), self._expire_day, close_ns)
 
     def _expire_day(self, close_ns: int) -> None:

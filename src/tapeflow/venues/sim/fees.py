@@ -63,9 +63,20 @@ class VenueFees(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 _D = Decimal
 SEC_SECTION_31: Final = (
+    # Rows before 2018: docs/FEES.md gives each row's advisory or notice and marks the dates derived, not read.
+    DatedRate(effective=datetime.date(2010, 1, 1), rate=_D("25.70"), source="in force (SEC 2009-270, Dec 17, 2009)"),
+    DatedRate(effective=datetime.date(2010, 1, 15), rate=_D("12.70"), source="SEC press release 2009-270"),
+    DatedRate(effective=datetime.date(2010, 4, 1), rate=_D("16.90"), source="FINRA Information Notice 3/10/10"),
+    DatedRate(effective=datetime.date(2011, 1, 21), rate=_D("19.20"), source="SEC Fee Rate Advisory #5 FY2011"),
+    DatedRate(effective=datetime.date(2012, 1, 17), rate=_D("22.40"), source="FY2012 order; date by the 60-day rule"),
+    DatedRate(effective=datetime.date(2013, 5, 25), rate=_D("17.40"), source="FY2013 order; date by the 60-day rule"),
+    DatedRate(effective=datetime.date(2014, 3, 18), rate=_D("22.10"), source="FINRA Information Notice 3/3/14"),
+    DatedRate(effective=datetime.date(2015, 2, 14), rate=_D("18.40"), source="Rel. 34-74057; date by the 60-day rule"),
+    DatedRate(effective=datetime.date(2016, 2, 16), rate=_D("21.80"), source="FY2016 order; date by the 60-day rule"),
+    DatedRate(effective=datetime.date(2017, 7, 4), rate=_D("23.10"), source="FY2017; date by the 60-day rule"),
     DatedRate(effective=datetime.date(2018, 5, 22), rate=_D("13.00"), source="FINRA Information Notice 2018-05-07"),
-    DatedRate(effective=datetime.date(2019, 4, 16), rate=_D("20.70"), source="FY2019 order; date by the 60-day rule"),
-    DatedRate(effective=datetime.date(2020, 2, 18), rate=_D("22.10"), source="FY2020 order; date by the 60-day rule"),
+    DatedRate(effective=datetime.date(2019, 4, 16), rate=_D("20.70"), source="FINRA Information Notice, Apr 2019"),
+    DatedRate(effective=datetime.date(2020, 2, 18), rate=_D("22.10"), source="FINRA Information Notice 2/3/20"),
     DatedRate(effective=datetime.date(2021, 2, 25), rate=_D("5.10"), source="FY2021 order, 86 FR 6694"),
     DatedRate(effective=datetime.date(2022, 5, 14), rate=_D("22.90"), source="FY2022 order; date by the 60-day rule"),
     DatedRate(effective=datetime.date(2023, 2, 27), rate=_D("8.00"), source="Rel. 34-96724, 88 FR 5051"),
@@ -77,10 +88,18 @@ SEC_SECTION_31: Final = (
 
 FINRA_TAF: Final = (
     DatedRate(
-        effective=datetime.date(2018, 5, 22),
+        effective=datetime.date(2010, 1, 1),
+        rate=_D("0.000075"),
+        cap=_D("3.75"),
+        source="in force (Regulatory Notice 11-27: in place over six years by 2011)",
+    ),
+    DatedRate(effective=datetime.date(2011, 7, 1), rate=_D("0.000090"), cap=_D("4.50"), source="Reg. Notice 11-27"),
+    DatedRate(effective=datetime.date(2012, 3, 1), rate=_D("0.000095"), cap=_D("4.75"), source="Reg. Notice 12-06"),
+    DatedRate(
+        effective=datetime.date(2016, 1, 7),
         rate=_D("0.000119"),
         cap=_D("5.95"),
-        source="in force by this date (start earlier, not pinned)",
+        source="in force by this date (broker fee schedule of Jan 2016); true start earlier, not pinned",
     ),
     DatedRate(effective=datetime.date(2022, 1, 1), rate=_D("0.000130"), cap=_D("6.49"), source="FINRA 2022-24 phase"),
     DatedRate(effective=datetime.date(2023, 1, 1), rate=_D("0.000145"), cap=_D("7.27"), source="FINRA 2022-24 phase"),
