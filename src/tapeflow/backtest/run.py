@@ -42,6 +42,10 @@ def build_backtest(
     extra: Sequence[Component] = (),
 ) -> Backtest:
     """The assembly a configuration describes (one place, shared by ``backtest``, ``demo`` and ``compare``)."""
+    from tapeflow.compliance.audit import AuditTrail
+    from tapeflow.compliance.stp import StpMode
+
+    audit = None if cfg.audit.path is None else AuditTrail.open(cfg.audit.path, key=cfg.audit.key())
     return Backtest(
         [strategy],
         level=level,
@@ -54,6 +58,8 @@ def build_backtest(
         ),
         extra=extra,
         risk=cfg.risk_config(),
+        stp=None if cfg.stp.mode == "off" else StpMode(cfg.stp.mode),
+        audit=audit,
     )
 
 

@@ -23,6 +23,10 @@ def backtest_command(
     config: Annotated[Path, typer.Argument(help="TOML run configuration (see docs/BACKTEST.md).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write orders, fills, equity as Parquet here.")] = None,
+    audit: Annotated[
+        Path | None,
+        typer.Option("--audit", help="Write the audit trail to this SQLite file (overrides [audit] path)."),
+    ] = None,
 ) -> None:
     """Replay history through the kernel, the simulated exchange, risk and portfolio, and summarise the run.
 
@@ -36,7 +40,7 @@ def backtest_command(
             from tapeflow.backtest.config import check_output_dir
 
             check_output_dir(out, field="--out")
-        report = run_with_progress(config, out, quiet=json_out)
+        report = run_with_progress(config, out, quiet=json_out, audit=audit)
     except TapeflowError as exc:
         fail(exc)
         return
@@ -48,10 +52,16 @@ def backtest_command(
         raise typer.Exit(code=HALTED_EXIT)
 
 
-def run_with_progress(config: Path, out: Path | None, *, quiet: bool) -> dict[str, Any]:
-    from tapeflow.backtest.config import load_backtest_config
+def run_with_progress(config: Path, out: Path | None, *, quiet: bool, audit: Path | None = None) -> dict[str, Any]:
+    import msgspec
 
-    return run_config_with_progress(load_backtest_config(config), out, quiet=quiet)
+    from tapeflow.backtest.config import check_audit_db, load_backtest_config
+
+    cfg = load_backtest_config(config)
+    if audit is not None:  # a shell path: relative to the working directory, unlike the config's own paths
+        check_audit_db(audit, field="--audit")
+        cfg = msgspec.structs.replace(cfg, audit=msgspec.structs.replace(cfg.audit, path=str(audit)))
+    return run_config_with_progress(cfg, out, quiet=quiet)
 
 
 def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bool) -> dict[str, Any]:
