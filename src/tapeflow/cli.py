@@ -2,7 +2,8 @@
 
 User errors (``TapeflowError``) print one line on stderr saying what was wrong and what to do, and exit 2. A
 traceback is printed only with ``--debug``. Every command that prints results takes ``--json`` and then prints
-exactly one JSON object on stdout.
+exactly one JSON object on stdout: the results, or ``{"error": "...", "code": 2}`` on a user error (the line on
+stderr is printed as well).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tapeflow import __version__
 from tapeflow.model.errors import TapeflowError
@@ -55,12 +57,21 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")
 
 
-def fail(exc: TapeflowError) -> None:
-    """Report a user error as one line and exit 2 (with the traceback under --debug)."""
+USER_ERROR = 2
+
+
+def fail(exc: TapeflowError, *, json_out: bool = False) -> None:
+    """Report a user error as one line on stderr and exit 2 (with the traceback under --debug).
+
+    Under ``--json`` (pass the command's ``json_out``) stdout also gets one JSON object, ``{"error": "...",
+    "code": 2}``, so a program reading stdout sees the failure rather than nothing.
+    """
     if _state["debug"]:
         raise exc
-    err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+    if json_out:
+        print_json({"error": str(exc), "code": USER_ERROR})
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=USER_ERROR)
 
 
 @app.command()
@@ -80,7 +91,7 @@ def demo(
     try:
         run_demo(config_path=config, json_out=json_out, events_per_symbol=events, seed=seed)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
 
 
 from tapeflow.report.book_cmd import book_app  # noqa: E402

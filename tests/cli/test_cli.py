@@ -93,3 +93,28 @@ def test_config_file_is_used(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["symbols"] == ["IBM", "KO"]
     assert report["engine"]["feed_events"] == 3000
+
+
+def test_json_user_error_is_one_object_on_stdout_and_one_line_on_stderr(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tapeflow", "demo", "--json", "--config", str(missing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1, proc.stdout
+    error = json.loads(lines[0])
+    assert error["code"] == 2 and set(error) == {"error", "code"}
+    assert "missing.toml: file not found" in error["error"]
+    assert len(proc.stderr.strip().splitlines()) == 1 and "missing.toml: file not found" in proc.stderr
+
+
+def test_error_text_with_brackets_is_printed_literally_not_as_markup(tmp_path: Path) -> None:
+    cfg = tmp_path / "firm.toml"
+    cfg.write_text("[surveillance]\nno_such_threshold = 1\n")
+    result = runner.invoke(app, ["surveil", str(tmp_path / "audit.db"), "-c", str(cfg)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: field `surveillance`: [surveillance] in {cfg}: "), result.stderr

@@ -127,7 +127,7 @@ def verify_command(
     try:
         result = _verify(_store(db), _key(key_file, key_env), expect_head)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(result)
@@ -166,7 +166,7 @@ def show_command(
         if not rows:
             raise ConfigError(f"no record of order {order!r} in {db}; list ids with `tapeflow audit export`")
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     life = []
     for row in rows:
@@ -257,7 +257,7 @@ def surveil_command(
         surveillance = _section(config, "surveillance", SurveillanceConfig)
         alerts = review(_verified_store(db, key_file, key_env, no_verify).rows(), surveillance)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         out: dict[str, Any] = {"alerts": alerts, "count": len(alerts), "verified": not no_verify}

@@ -42,7 +42,7 @@ def backtest_command(
             check_output_dir(out, field="--out")
         report = run_with_progress(config, out, quiet=json_out, audit=audit)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(report)

@@ -74,7 +74,7 @@ def replay_cmd(
                 max_examples=max_examples,
             )
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(msgspec.to_builtins(report))

@@ -28,7 +28,7 @@ def compare_command(
         cfg = load_backtest_config(config)
         report = compare_push_pull(cfg, poll_ms) if push_pull else compare_sma(cfg)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(report)

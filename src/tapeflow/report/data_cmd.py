@@ -87,7 +87,7 @@ def info_cmd(
     try:
         summary = summarize(file)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(summary)
@@ -145,7 +145,7 @@ def convert_cmd(
             task = progress.add_task(f"convert {source.name}", total=None)
             n = write_store(events, to, overwrite=overwrite, progress=lambda k: progress.update(task, completed=k))
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -39,7 +39,7 @@ def latency_command(
             if (location is None or r.location == location) and (venue is None or r.venue == venue)
         ]
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(
