@@ -41,7 +41,7 @@ def test_demo_json_prints_exactly_one_object() -> None:
 def test_demo_table_names_the_measures() -> None:
     result = runner.invoke(app, ["demo", "--events", "2000"])
     assert result.exit_code == 0, result.output
-    for word in ("final equity", "fills", "events/s", "feed_events"):
+    for word in ("final equity", "fills", "events/s", "feed events", "strategy: imbalance-quoter on AAPL"):
         assert word in result.stdout
 
 

@@ -16,6 +16,7 @@ from tapeflow.data.quality import QualityReporter
 from tapeflow.engine.kernel import Component
 from tapeflow.model.events import Event
 from tapeflow.portfolio import PortfolioConfig
+from tapeflow.report.rejections import RejectionLog
 from tapeflow.strategy.base import Strategy
 
 Progress = Callable[[int], None]
@@ -77,7 +78,8 @@ def run_backtest_config(
     if progress is not None:
         sources = [_counted(s, progress) for s in sources]
     strategy = build_strategy(cfg.strategy)
-    bt = build_backtest(cfg, strategy, level)
+    rejections = RejectionLog()
+    bt = build_backtest(cfg, strategy, level, extra=[rejections])
     started = time.perf_counter()
     bt.run(sources, readers=readers)
     elapsed = time.perf_counter() - started
@@ -95,6 +97,11 @@ def run_backtest_config(
         "risk": cfg.risk_mode,
         "anomalies": summary.anomalies,
         "halted": summary.halted is not None,
+        "symbols": bt.books.symbols(),
+        "paths": list(cfg.data.paths),
+        "audit": cfg.audit.path,
+        "stp": cfg.stp.mode,
+        "risk_rejections": rejections.report(),
         "summary": msgspec.to_builtins(summary),
         "engine": stats,
         "elapsed_s": round(elapsed, 3),

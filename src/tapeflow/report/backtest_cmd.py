@@ -85,7 +85,11 @@ def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bo
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, transient=True, disable=quiet) as bar:
+    from rich.console import Console
+
+    # on stderr, so stdout holds only results; off under --json and when stderr is not a terminal (a log file)
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
         task = bar.add_task("replay", total=None)
         _, report = run_backtest_config(
             cfg,
@@ -96,24 +100,105 @@ def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bo
     return report
 
 
-def print_report(report: dict[str, Any]) -> None:
+def print_report(report: dict[str, Any], console: Console | None = None) -> None:
+    """The run for a person: what ran on what (header), the results, the engine's counters, the refusals."""
     import msgspec
     from rich.console import Console
-    from rich.table import Table
 
     from tapeflow.report.results import Summary, print_summary
 
-    console = Console()
+    console = console or Console()
+    summary = msgspec.convert(report["summary"], Summary)
+    for line in header_lines(report, summary):
+        console.print(line, markup=False, highlight=False, soft_wrap=False, overflow="fold")
     print_risk_header(report, console)
-    print_summary(msgspec.convert(report["summary"], Summary), console)
+    print_summary(summary, console)
+    console.print(_engine_table(report))
+    rejections = report.get("risk_rejections") or []
+    if rejections:
+        console.print(_rejections_table(rejections))
+
+
+def header_lines(report: dict[str, Any], summary: Any) -> list[str]:
+    """Strategy, symbols, period (New York time) and data, so a printed result says what it is the result of."""
+    from tapeflow.model.display import ny_time
+
+    symbols = report.get("symbols") or []
+    shown = ", ".join(symbols[:8]) + (f" and {len(symbols) - 8} more" if len(symbols) > 8 else "")
+    lines = [f"strategy: {report.get('strategy', '?')}" + (f" on {shown}" if shown else "")]
+    if summary.start_ns is not None and summary.end_ns is not None:
+        lines.append(
+            f"period:   {ny_time(summary.start_ns, precision='s')} to {ny_time(summary.end_ns, precision='s')}"
+        )
+    paths = report.get("paths") or []
+    data = f"data:     {report.get('data', '?')} ({report.get('level', '?')})"
+    if paths:
+        data += (
+            ": "
+            + ", ".join(Path(p).name for p in paths[:3])
+            + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        )
+    lines.append(data)
+    extras = []
+    if report.get("stp") not in (None, "off"):
+        extras.append(f"self-trade prevention: {report['stp']}")
+    if report.get("audit"):
+        extras.append(f"audit trail: {report['audit']}")
+    if extras:
+        lines.append("          " + "; ".join(extras))
+    return lines
+
+
+_ENGINE_LABELS = {
+    "feed_events": "feed events",
+    "scheduled_events": "scheduled events",
+    "exchange_fills": "exchange fills",
+    "exchange_rejects": "exchange rejects",
+    "risk_passed": "risk checks passed",
+    "risk_rejected": "risk refusals",
+    "refused_reports": "refused venue reports",
+}
+
+
+def _engine_table(report: dict[str, Any]) -> object:
+    """The engine's counters with words for labels; the kill switch as a sentence, never a dict."""
+    from rich.table import Table
+
+    from tapeflow.model.display import ny_time
+
+    engine = report["engine"]
     table = Table(title="engine", show_header=False)
-    for key, value in report["engine"].items():
-        table.add_row(key, str(value))
-    table.add_row("elapsed", f"{report['elapsed_s']} s")
+    table.add_column("counter")
+    table.add_column("value", justify="right", overflow="fold")
+    for key, label in _ENGINE_LABELS.items():
+        if key in engine:
+            table.add_row(label, f"{engine[key]:,}")
+    ks = engine.get("risk_kill_switch") or {}
+    if ks:
+        state = "ENGAGED" if ks.get("engaged") else "off"
+        if ks.get("engaged") and ks.get("ts"):
+            state += f" since {ny_time(ks['ts'], precision='s')}"
+        if ks.get("persist_failures"):
+            state += f" ({ks['persist_failures']:,} state writes failed)"
+        table.add_row("kill switch at end", state)
+    table.add_row("elapsed", f"{report['elapsed_s']:,.3f} s")
     table.add_row("events/s", f"{report['events_per_s']:,}" if report["events_per_s"] else "-")
     for path in report["written"]:
         table.add_row("written", path)
-    console.print(table)
+    return table
+
+
+def _rejections_table(rejections: list[dict[str, Any]]) -> object:
+    """Each rule that refused orders: how many, and the first refusal's sentence (it states limit and value)."""
+    from rich.table import Table
+
+    table = Table(title="risk rejections by rule", show_header=True)
+    table.add_column("rule")
+    table.add_column("orders", justify="right")
+    table.add_column("first refusal (limit and value)", overflow="fold")
+    for r in rejections:
+        table.add_row(r["rule"], f"{r['count']:,}", r["first_reason"])
+    return table
 
 
 def print_risk_header(report: dict[str, Any], console: Console) -> None:

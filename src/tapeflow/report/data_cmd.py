@@ -66,11 +66,12 @@ def summarize(path: Path) -> dict[str, Any]:
 
 
 def _iso(ts: int | None) -> str:
+    """New York time with the zone, exact to the microsecond (no float seconds); ``--json`` keeps ns UTC."""
     if ts is None:
         return "-"
-    from datetime import UTC, datetime
+    from tapeflow.model.display import ny_time
 
-    return datetime.fromtimestamp(ts / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    return ny_time(ts)
 
 
 @data_app.command("info")
@@ -96,10 +97,10 @@ def info_cmd(
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("symbols", ", ".join(summary["symbols"][:10]) + (" ..." if len(summary["symbols"]) > 10 else ""))
-    table.add_row("first", _iso(summary["first_ts"]))
-    table.add_row("last", _iso(summary["last_ts"]))
+    table.add_row("first event", _iso(summary["first_ts"]))
+    table.add_row("last event", _iso(summary["last_ts"]))
     for name, n in summary["counts"].items():
-        table.add_row(name, f"{n:,}")
+        table.add_row(f"  {name} events", f"{n:,}")
     table.add_row("events", f"{summary['events']:,}")
     quality = summary.get("quality")
     if quality is not None:
