@@ -60,6 +60,24 @@ def print_json(obj: Any) -> None:
 USER_ERROR = 2
 
 
+def say(line: str) -> None:
+    """One line for a person on stdout: wrapped to the terminal's width when there is one (a TTY, or COLUMNS
+    set), continuation lines indented under it; in a pipe or a log each record stays one line, for grep."""
+    import os
+    import shutil
+    import textwrap
+
+    if not (sys.stdout.isatty() or os.environ.get("COLUMNS")):
+        typer.echo(line)
+        return
+    width = shutil.get_terminal_size().columns
+    indent = " " * (len(line) - len(line.lstrip(" ")))
+    wrapped = textwrap.wrap(
+        line, width=max(width, 40), subsequent_indent=indent + "  ", break_on_hyphens=False, break_long_words=True
+    )
+    typer.echo("\n".join(wrapped) if wrapped else line)
+
+
 def fail(exc: TapeflowError, *, json_out: bool = False) -> None:
     """Report a user error as one line on stderr and exit 2 (with the traceback under --debug).
 

@@ -122,7 +122,7 @@ def verify_command(
 ) -> None:
     """Recompute the hash chain, check signed checkpoints (with a key), the head file and an expected head; exit 1
     if anything was altered, cut off or rewritten."""
-    from tapeflow.cli import fail, print_json
+    from tapeflow.cli import fail, print_json, say
 
     try:
         result = _verify(_store(db), _key(key_file, key_env), expect_head)
@@ -140,12 +140,12 @@ def verify_command(
             heads += "; the expected head is in the trail"
         elif not result.heads:
             heads += " (pass --expect-head to check that the tail is all there)"
-        typer.echo(
+        say(
             f"OK: {result.records} records in {result.runs} runs chain correctly; {result.checkpoints} checkpoints "
             f"{signed}; {heads}; head {result.head}"
         )
     else:
-        typer.echo(_tampered(result))
+        say(_tampered(result))
     if not result.ok:
         raise typer.Exit(code=1)
 
@@ -157,7 +157,7 @@ def show_command(
     json_out: JsonOpt = False,
 ) -> None:
     """An order's life, in order, with the signal, models and market state behind it."""
-    from tapeflow.cli import fail, print_json
+    from tapeflow.cli import fail, print_json, say
     from tapeflow.compliance.audit import decode_row
     from tapeflow.model.codec import to_dict
 
@@ -187,7 +187,7 @@ def show_command(
         return
     for entry in life:
         for line in _life_lines(entry):
-            typer.echo(line)
+            say(line)
 
 
 _SKIP = frozenset({"type", "ts_event", "ts_init", "strategy_id", "client_order_id"})
@@ -291,7 +291,7 @@ def surveil_command(
     no_verify: NoVerifyOpt = False,
 ) -> None:
     """Spoofing/layering, marking the close and wash trades in an audit trail that verifies, with evidence."""
-    from tapeflow.cli import fail, print_json
+    from tapeflow.cli import fail, print_json, say
     from tapeflow.compliance.surveillance import SurveillanceConfig, review
 
     try:
@@ -307,9 +307,9 @@ def surveil_command(
         print_json(out)
         return
     if not alerts:
-        typer.echo("no alerts")
+        say("no alerts")
     for line in _alert_lines(alerts):
-        typer.echo(line)
+        say(line)
 
 
 _EVIDENCE_TIMES = frozenset({"submitted_ns", "cancelled_ns", "ts_ns"})

@@ -119,14 +119,15 @@ def kill_command(
 
 
 def _print(new: Any, state_file: Path, signal_file: Path | None, *, removed: bool) -> None:
+    from tapeflow.cli import say
     from tapeflow.model.display import ny_time
 
     word = "ENGAGED" if new.engaged else "off"
     since = f" since {ny_time(new.ts, precision='s')}" if new.ts else ""
-    typer.echo(f"kill switch {word}{since} ({state_file})" + (f": {new.reason} [{new.source}]" if new.reason else ""))
+    say(f"kill switch {word}{since} ({state_file})" + (f": {new.reason} [{new.source}]" if new.reason else ""))
     if signal_file is not None:
         if removed:
-            typer.echo(f"signal file {signal_file} removed")
+            say(f"signal file {signal_file} removed")
         else:
             shown = "present: a running node engages" if signal_file.exists() else "absent"
-            typer.echo(f"signal file {signal_file} {shown}")
+            say(f"signal file {signal_file} {shown}")
