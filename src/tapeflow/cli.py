@@ -95,7 +95,7 @@ def fail(exc: TapeflowError, *, json_out: bool = False) -> None:
 @app.command()
 def demo(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML run configuration (defaults built in).")
+        Path | None, typer.Option("--config", "-c", help="TOML run configuration, [data] included (defaults built in).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     events: Annotated[
@@ -103,7 +103,7 @@ def demo(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the synthetic market.")] = None,
 ) -> None:
-    """A full backtest (quoter, latency, fees, risk) on the built-in synthetic market, with its summary."""
+    """A full backtest (quoter, latency, fees, risk) on the built-in synthetic market, or a --config's [data]."""
     from tapeflow.report.demo import run_demo
 
     try:
