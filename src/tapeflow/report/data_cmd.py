@@ -7,6 +7,7 @@ imported inside the commands.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -24,11 +25,53 @@ data_app = typer.Typer(
 )
 
 
-def summarize(path: Path) -> dict[str, Any]:
+PROGRESS_EVERY = 65_536
+INTRADAY = frozenset({"lobster", "taq", "itch", "dbn"})
+"""Formats that hold one trading day (or less): progress runs on the session clock, 04:00 to 20:00 New York."""
+SESSION_START_S, SESSION_END_S = 4 * 3600, 20 * 3600
+
+
+class SessionProgress:
+    """Progress of a read through a trading day, on its own clock: a day file's size says nothing about how many
+    events are left, but its event times say how much of the 04:00-20:00 session is done, which gives an ETA
+    (rough: the open and close are busier). A file that is not a day (bars) gets a count and elapsed time only.
+    """
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self.bar = bar
+        self.task = task
+        self.start_ns: int | None = None
+
+    def __call__(self, fmt: str, ts_ns: int) -> None:
+        from tapeflow.model.display import ny_time
+
+        if fmt not in INTRADAY:
+            self.bar.update(self.task, description=f"read up to {ny_time(ts_ns, precision='s')}")
+            return
+        if self.start_ns is None:
+            self.start_ns = _session_start_ns(ts_ns)
+            self.bar.update(self.task, total=SESSION_END_S - SESSION_START_S)
+        done = min(max((ts_ns - self.start_ns) // 1_000_000_000, 0), SESSION_END_S - SESSION_START_S)
+        self.bar.update(self.task, completed=done, description=f"session at {ny_time(ts_ns, precision='s')}")
+
+
+def _session_start_ns(ts_ns: int) -> int:
+    """04:00 New York time on the New York date of ``ts_ns``, as ns UTC (daylight saving included)."""
+    from datetime import UTC, datetime, timedelta
+
+    from tapeflow.model.display import NEW_YORK
+
+    day = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1_000)).astimezone(NEW_YORK)
+    start = day.replace(hour=SESSION_START_S // 3600, minute=0, second=0, microsecond=0)
+    return int(start.timestamp()) * 1_000_000_000
+
+
+def summarize(path: Path, progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
     """Format, symbols, time span and counts by event type of one input (read once, streaming).
 
     The reader's counts are read after the stream is exhausted (readers reset them when a pass starts);
-    ``quality`` is the shape every reader shares, present for any reader that reports one.
+    ``quality`` is the shape every reader shares, present for any reader that reports one. ``progress`` is told
+    the format and the event time reached, every ``PROGRESS_EVERY`` events.
     """
     from tapeflow.data.detect import open_events
     from tapeflow.data.quality import QualityReporter
@@ -37,7 +80,9 @@ def summarize(path: Path) -> dict[str, Any]:
     counts: dict[str, int] = {}
     symbols: dict[str, None] = {}
     first = last = None
-    for ev in events:
+    for n, ev in enumerate(events, 1):
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(fmt, ev.ts_init)
         name = type(ev).__name__
         counts[name] = counts.get(name, 0) + 1
         sym = getattr(ev, "symbol", None)
@@ -65,6 +110,24 @@ def summarize(path: Path) -> dict[str, Any]:
     return out
 
 
+def _summarize_with_progress(file: Path, *, quiet: bool) -> dict[str, Any]:
+    """A day of TAQ takes minutes to read: an ETA on stderr, off under --json and when stderr is not a TTY."""
+    from rich.progress import BarColumn, TimeRemainingColumn
+
+    err = Console(stderr=True)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
+        task = bar.add_task(f"reading {file.name}", total=None)
+        return summarize(file, progress=SessionProgress(bar, task))
+
+
 def _iso(ts: int | None) -> str:
     """New York time with the zone, exact to the microsecond (no float seconds); ``--json`` keeps ns UTC."""
     if ts is None:
@@ -86,7 +149,7 @@ def info_cmd(
     from tapeflow.cli import fail, print_json
 
     try:
-        summary = summarize(file)
+        summary = _summarize_with_progress(file, quiet=json_out)
     except TapeflowError as exc:
         fail(exc, json_out=json_out)
         return
