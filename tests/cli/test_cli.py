@@ -118,3 +118,12 @@ def test_error_text_with_brackets_is_printed_literally_not_as_markup(tmp_path: P
     result = runner.invoke(app, ["surveil", str(tmp_path / "audit.db"), "-c", str(cfg)])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: field `surveillance`: [surveillance] in {cfg}: "), result.stderr
+
+
+def test_json_times_are_utc_beside_the_exact_ns() -> None:
+    result = runner.invoke(app, ["demo", "--json", "--events", "1000", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    start, end = report["period_utc"]
+    assert start.endswith("Z") and end.endswith("Z") and start < end
+    assert start.startswith("2024-06-21T13:30:00.")  # the synthetic session opens 09:30 New York, 13:30 UTC

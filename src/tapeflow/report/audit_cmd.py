@@ -160,6 +160,7 @@ def show_command(
     from tapeflow.cli import fail, print_json, say
     from tapeflow.compliance.audit import decode_row
     from tapeflow.model.codec import to_dict
+    from tapeflow.model.display import utc_iso
 
     try:
         rows = _store(db).rows_for_order(order)
@@ -174,6 +175,7 @@ def show_command(
         entry: dict[str, Any] = {
             "seq": row.seq,
             "ts": row.ts,
+            "ts_utc": utc_iso(row.ts),
             "kind": row.kind,
             "event": to_dict(event),
         }

@@ -97,7 +97,16 @@ def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bo
             on_total=lambda total: bar.update(task, total=total),
             output_dir=out,
         )
+    summary = report["summary"]
+    report["period_utc"] = [_utc(summary.get("start_ns")), _utc(summary.get("end_ns"))]
     return report
+
+
+def _utc(ts_ns: int | None) -> str | None:
+    """ISO 8601 UTC beside the exact ns in --json: programs read UTC, people read New York time."""
+    from tapeflow.model.display import utc_iso
+
+    return None if ts_ns is None else utc_iso(ts_ns)
 
 
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:

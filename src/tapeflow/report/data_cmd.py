@@ -75,6 +75,7 @@ def summarize(path: Path, progress: Callable[[str, int], None] | None = None) ->
     """
     from tapeflow.data.detect import open_events
     from tapeflow.data.quality import QualityReporter
+    from tapeflow.model.display import utc_iso
 
     fmt, events, reader = open_events(path)
     counts: dict[str, int] = {}
@@ -99,6 +100,8 @@ def summarize(path: Path, progress: Callable[[str, int], None] | None = None) ->
         "counts": dict(sorted(counts.items())),
         "first_ts": first,
         "last_ts": last,
+        "first_utc": None if first is None else utc_iso(first),
+        "last_utc": None if last is None else utc_iso(last),
     }
     stats = reader if isinstance(reader, msgspec.Struct) else getattr(reader, "stats", None)
     if counts.get("Quote") and fmt == "taq":

@@ -65,6 +65,7 @@ def kill_command(
     import msgspec
 
     from tapeflow.cli import fail, print_json
+    from tapeflow.model.display import utc_iso
     from tapeflow.risk.killswitch import INVALID, KillSwitchState, read_state, write_state
 
     removed = False
@@ -108,6 +109,7 @@ def kill_command(
     present = None if signal_file is None else signal_file.exists()
     if json_out:
         out: dict[str, Any] = {"state_file": str(state_file), **msgspec.to_builtins(new)}
+        out["ts_utc"] = utc_iso(new.ts) if new.ts else None
         out["signal_file"] = None if signal_file is None else str(signal_file)
         out["signal_present"] = present
         out["signal_removed"] = removed
