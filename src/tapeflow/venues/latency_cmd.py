@@ -80,6 +80,7 @@ def _table(rows: list[Any], fiber_us_per_km: float) -> Table:
 
     table = Table(
         title=f"Propagation to the matching engines (fibre {fiber_us_per_km:.3f} us/km)",
+        caption="km: great-circle distance; factor: route length over it; RTT: round trip",
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
         collapse_padding=True,
