@@ -118,3 +118,16 @@ def test_compare_push_pull_fits(data_dir: Path, tmp_path: Path) -> None:
     cfg.write_text(f'no_fees = true\n[data]\nkind = "lobster"\npaths = ["{data_dir / LOBSTER}"]\nlimit = 20000\n')
     lines = _fits(["compare", str(cfg), "--push-pull", "--poll-ms", "50"], min_lines=10)
     assert any(line.startswith("PnL difference (push - pull): ") for line in lines)
+
+
+def test_backtest_on_daily_bars_fits_and_names_the_symbol(data_dir: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "bars.toml"
+    bars = data_dir / "backtrader-yahoo-daily/nvda-1999-2014.txt.gz"
+    cfg.write_text(
+        f'no_fees = true\nrisk = "off"\n[data]\nkind = "bars"\npaths = ["{bars}"]\nlimit = 300\n[strategy]\n'
+        'name = "sma_cross"\nparams = { fast = 10, slow = 30, quantity = 100 }\n[portfolio]\n'
+        "sample_interval_ms = 86400000\n"
+    )
+    lines = _fits(["backtest", str(cfg)], min_lines=20)
+    assert lines[0] == "strategy: sma-cross on NVDA"  # bar runs keep no books: the symbol comes from the bars
+    assert lines[1] == "period:   1999-01-22 16:00:00 EST to 2000-03-29 16:00:00 EST"

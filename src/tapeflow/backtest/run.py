@@ -16,7 +16,7 @@ from tapeflow.data.quality import QualityReporter
 from tapeflow.engine.kernel import Component
 from tapeflow.model.events import Event
 from tapeflow.portfolio import PortfolioConfig
-from tapeflow.report.rejections import RejectionLog
+from tapeflow.report.rejections import BarSymbols, RejectionLog
 from tapeflow.strategy.base import Strategy
 
 Progress = Callable[[int], None]
@@ -78,8 +78,8 @@ def run_backtest_config(
     if progress is not None:
         sources = [_counted(s, progress) for s in sources]
     strategy = build_strategy(cfg.strategy)
-    rejections = RejectionLog()
-    bt = build_backtest(cfg, strategy, level, extra=[rejections])
+    rejections, bar_symbols = RejectionLog(), BarSymbols()
+    bt = build_backtest(cfg, strategy, level, extra=[rejections, bar_symbols])
     started = time.perf_counter()
     bt.run(sources, readers=readers)
     elapsed = time.perf_counter() - started
@@ -97,7 +97,7 @@ def run_backtest_config(
         "risk": cfg.risk_mode,
         "anomalies": summary.anomalies,
         "halted": summary.halted is not None,
-        "symbols": bt.books.symbols(),
+        "symbols": sorted({*bt.books.symbols(), *bar_symbols.symbols}),
         "paths": list(cfg.data.paths),
         "audit": cfg.audit.path,
         "stp": cfg.stp.mode,

@@ -4,6 +4,7 @@
 rule's limit and what the order would have made it. ``RejectionLog`` is a kernel component that keeps, per rule,
 the count, the first refusal's sentence, its limit and value, and the largest value seen (when the values are
 numbers), so a run's report can say "max_quantity: 12 orders refused, limit 1,000 shares, value up to 5,000".
+``BarSymbols`` lists a bar feed's symbols for the report's header.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from tapeflow.model.market import Bar
 from tapeflow.model.orders import RiskRejected
 
 if TYPE_CHECKING:
@@ -71,3 +73,24 @@ class RejectionLog:
     def report(self) -> list[dict[str, Any]]:
         """The rules in name order, as JSON-ready dicts."""
         return [msgspec.to_builtins(self.by_rule[name]) for name in sorted(self.by_rule)]
+
+
+class BarSymbols:
+    """The symbols of a bar feed, for the run's header: bar runs keep no books, so nothing else lists them.
+
+    Subscribes to ``Bar`` only (a bar run has few events; tick runs do not pay for it)."""
+
+    def __init__(self) -> None:
+        self.symbols: set[str] = set()
+
+    def attach(self, kernel: Kernel) -> None:
+        kernel.subscribe(Bar, self.on_bar)
+
+    def on_start(self) -> None:
+        return None
+
+    def on_stop(self) -> None:
+        return None
+
+    def on_bar(self, bar: Bar) -> None:
+        self.symbols.add(bar.symbol)
