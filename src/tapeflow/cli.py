@@ -146,5 +146,29 @@ app.command(name="kill")(kill_command)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Under ``--json`` a usage error (an unknown option, a value out of range) is also one JSON object on stdout,
+    like every other user error; typer's own message still goes to stderr.
+    """
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as exc:  # click's usage errors: ClickException derives from it
+        exit_code = int(getattr(exc, "exit_code", USER_ERROR))
+        print_json({"error": _usage_message(exc), "code": exit_code})
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_message(exc: Exception) -> str:
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    return str(message)

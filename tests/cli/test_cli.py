@@ -127,3 +127,52 @@ def test_json_times_are_utc_beside_the_exact_ns() -> None:
     start, end = report["period_utc"]
     assert start.endswith("Z") and end.endswith("Z") and start < end
     assert start.startswith("2024-06-21T13:30:00.")  # the synthetic session opens 09:30 New York, 13:30 UTC
+
+
+def test_json_usage_error_is_one_object_on_stdout_too() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tapeflow", "demo", "--events", "0", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout) == {
+        "error": "Invalid value for '--events': Input should be greater than or equal to 1",
+        "code": 2,
+    }
+    assert "Invalid value for '--events'" in proc.stderr
+
+
+def test_json_exit_status_of_a_command_is_kept(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tapeflow", "audit", "verify", str(tmp_path / "none.db"), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and json.loads(proc.stdout)["code"] == 2
+    ok = subprocess.run(
+        [sys.executable, "-m", "tapeflow", "latency", "--json", "-l", "colo", "-v", "XNAS"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0 and len(json.loads(ok.stdout)["routes"]) == 1
+
+
+def test_json_halted_backtest_keeps_exit_3_through_the_entry_point(tmp_path: Path) -> None:
+    cfg = tmp_path / "halt.toml"
+    cfg.write_text(
+        '[data.synthetic]\nevents_per_symbol = 3000\n[strategy]\nname = "imbalance_quoter"\n'
+        "params = { quantity = 100, threshold = 0.3, max_position = 500 }\n"
+        "[risk.kill_switch]\nrunaway_orders = 3\nrunaway_window_ms = 1000\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "tapeflow", "backtest", str(cfg), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert json.loads(proc.stdout)["halted"] is True
