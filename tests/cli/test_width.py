@@ -61,9 +61,8 @@ def test_latency_table_fits_with_one_line_per_route() -> None:
     assert all(line.split()[0] in ("colo", "secaucus", "carteret", "mahwah", "aurora") for line in routes[:40])
 
 
-def test_backtest_then_audit_commands_fit(tmp_path: Path) -> None:
+def test_backtest_then_audit_show_and_surveil_fit(tmp_path: Path) -> None:
     db = _trail(tmp_path)
-    _fits(["audit", "verify", str(db)], min_lines=1)
     shown = _fits(["audit", "show", str(db), "--order", "imbalance-quoter-1"], min_lines=2)
     assert " EDT " in shown[0] and "$" in "\n".join(shown)
     _fits(["surveil", str(db)], min_lines=1)

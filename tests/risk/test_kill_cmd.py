@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tapeflow.cli import app
@@ -13,6 +14,12 @@ from tapeflow.risk.kill_cmd import NO_SIGNAL_NOTE
 from tapeflow.risk.killswitch import read_state
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _a_pipe_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines stay whole in a pipe; a COLUMNS in the environment would wrap them (tests/cli/test_width.py)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
 
 
 def test_reset_with_signal_removes_the_signal_file_and_says_so(tmp_path: Path) -> None:

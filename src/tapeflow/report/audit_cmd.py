@@ -122,7 +122,7 @@ def verify_command(
 ) -> None:
     """Recompute the hash chain, check signed checkpoints (with a key), the head file and an expected head; exit 1
     if anything was altered, cut off or rewritten."""
-    from tapeflow.cli import fail, print_json, say
+    from tapeflow.cli import fail, print_json
 
     try:
         result = _verify(_store(db), _key(key_file, key_env), expect_head)
@@ -130,7 +130,7 @@ def verify_command(
         fail(exc, json_out=json_out)
         return
     if json_out:
-        print_json(result)
+        print_json(result)  # the verdict below stays one line, however wide: nightly jobs grep it
     elif result.ok:
         signed = "signed and checked" if result.checkpoints_signed else "not checked (no key given)"
         heads = f"{result.heads} head file lines match" if result.heads else "no head file"
@@ -140,12 +140,12 @@ def verify_command(
             heads += "; the expected head is in the trail"
         elif not result.heads:
             heads += " (pass --expect-head to check that the tail is all there)"
-        say(
+        typer.echo(
             f"OK: {result.records} records in {result.runs} runs chain correctly; {result.checkpoints} checkpoints "
             f"{signed}; {heads}; head {result.head}"
         )
     else:
-        say(_tampered(result))
+        typer.echo(_tampered(result))
     if not result.ok:
         raise typer.Exit(code=1)
 
