@@ -2,7 +2,8 @@
 
 User errors (``TapeflowError``) print one line on stderr saying what was wrong and what to do, and exit 2. A
 traceback is printed only with ``--debug``. Every command that prints results takes ``--json`` and then prints
-exactly one JSON object on stdout.
+exactly one JSON object on stdout: the results, or ``{"error": "...", "code": 2}`` on a user error (the line on
+stderr is printed as well).
 """
 
 from __future__ import annotations
@@ -56,19 +57,45 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")
 
 
-def fail(exc: TapeflowError) -> None:
-    """Report a user error as one line and exit 2 (with the traceback under --debug)."""
+USER_ERROR = 2
+
+
+def say(line: str) -> None:
+    """One line for a person on stdout: wrapped to the terminal's width when there is one (a TTY, or COLUMNS
+    set), continuation lines indented under it; in a pipe or a log each record stays one line, for grep."""
+    import os
+    import shutil
+    import textwrap
+
+    if not (sys.stdout.isatty() or os.environ.get("COLUMNS")):
+        typer.echo(line)
+        return
+    width = shutil.get_terminal_size().columns
+    indent = " " * (len(line) - len(line.lstrip(" ")))
+    wrapped = textwrap.wrap(
+        line, width=max(width, 40), subsequent_indent=indent + "  ", break_on_hyphens=False, break_long_words=True
+    )
+    typer.echo("\n".join(wrapped) if wrapped else line)
+
+
+def fail(exc: TapeflowError, *, json_out: bool = False) -> None:
+    """Report a user error as one line on stderr and exit 2 (with the traceback under --debug).
+
+    Under ``--json`` (pass the command's ``json_out``) stdout also gets one JSON object, ``{"error": "...",
+    "code": 2}``, so a program reading stdout sees the failure rather than nothing.
+    """
     if _state["debug"]:
         raise exc
-    # the message is text, not markup: "[data]" in it is a TOML table a user must see, not a style to swallow
+    if json_out:
+        print_json({"error": str(exc), "code": USER_ERROR})
     err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=USER_ERROR)
 
 
 @app.command()
 def demo(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML run configuration (defaults built in).")
+        Path | None, typer.Option("--config", "-c", help="TOML run configuration, [data] included (defaults built in).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     events: Annotated[
@@ -76,13 +103,13 @@ def demo(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the synthetic market.")] = None,
 ) -> None:
-    """A full backtest (quoter, latency, fees, risk) on the built-in synthetic market, with its summary."""
+    """A full backtest (quoter, latency, fees, risk) on the built-in synthetic market, or a --config's [data]."""
     from tapeflow.report.demo import run_demo
 
     try:
         run_demo(config_path=config, json_out=json_out, events_per_symbol=events, seed=seed)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
 
 
 from tapeflow.report.book_cmd import book_app  # noqa: E402
@@ -119,5 +146,29 @@ app.command(name="kill")(kill_command)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Under ``--json`` a usage error (an unknown option, a value out of range) is also one JSON object on stdout,
+    like every other user error; typer's own message still goes to stderr.
+    """
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as exc:  # click's usage errors: ClickException derives from it
+        exit_code = int(getattr(exc, "exit_code", USER_ERROR))
+        print_json({"error": _usage_message(exc), "code": exit_code})
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_message(exc: Exception) -> str:
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    return str(message)

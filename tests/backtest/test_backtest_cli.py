@@ -94,6 +94,9 @@ def _invoke(tmp_path: Path, text: str, *args: str) -> tuple[int, str]:
     path = folder / "run.toml"
     path.write_text(text)
     result = CliRunner().invoke(app, ["backtest", str(path), "--json", *args])
+    if result.exit_code == 2:  # a user error: the line on stderr, and the same error as one JSON object on stdout
+        assert json.loads(result.stdout) == {"error": result.stderr.strip().removeprefix("error: "), "code": 2}
+        return result.exit_code, result.stderr
     return result.exit_code, result.output
 
 

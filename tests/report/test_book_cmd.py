@@ -25,12 +25,14 @@ def test_replay_verify_json_prints_one_object_with_the_contract_keys(data_dir: P
     assert out["msgs_per_s"] > 0
 
 
-def test_replay_of_a_bad_file_exits_2_with_one_line_and_no_stdout(tmp_path: Path) -> None:
+def test_replay_of_a_bad_file_exits_2_with_one_line_and_a_json_error_object(tmp_path: Path) -> None:
     bad = tmp_path / "LOBSTER_bad.zip"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     result = runner.invoke(app, ["book", "replay", str(bad), "--json"])
     assert result.exit_code == 2
-    assert result.stdout == ""
+    [line] = result.stdout.splitlines()
+    error = json.loads(line)
+    assert error["code"] == 2 and "not a readable zip" in error["error"]
     assert "LOBSTER_bad.zip" in result.stderr and "not a readable zip" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 

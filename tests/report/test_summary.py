@@ -83,7 +83,7 @@ def test_a_halt_is_the_first_line_with_its_time_rule_and_reason() -> None:
     halt = Halt(ts_ns=1_718_976_600_008_397_455, reason="4 orders within 1000 ms", source="rule", rule="runaway")
     (line,) = warning_lines(_summary(halted=halt))
     assert line == (
-        "HALTED: kill switch engaged at 2024-06-21 13:30:00.008397 UTC by rule runaway: 4 orders within 1000 ms",
+        "HALTED: kill switch engaged at 2024-06-21 09:30:00.008397 EDT by rule runaway: 4 orders within 1000 ms",
         "bold red",
     )
     reset = Halt(ts_ns=0, reason="operator", source="manual", engaged_at_end=False)
@@ -106,6 +106,7 @@ def test_durations_show_their_two_largest_units(ns: int, text: str) -> None:
     assert format_duration(ns) == text
 
 
-def test_event_times_print_in_utc_to_the_microsecond() -> None:
-    assert format_ts(0) == "1970-01-01 00:00:00.000000 UTC"
-    assert format_ts(1_700_000_000 * SEC + 123_456_789) == "2023-11-14 22:13:20.123456 UTC"
+def test_event_times_print_in_new_york_time_with_the_zone_to_the_microsecond() -> None:
+    assert format_ts(0) == "1969-12-31 19:00:00.000000 EST"
+    assert format_ts(1_700_000_000 * SEC + 123_456_789) == "2023-11-14 17:13:20.123456 EST"
+    assert format_ts(1_718_976_600 * SEC + 999) == "2024-06-21 09:30:00.000000 EDT"  # summer: daylight time

@@ -69,7 +69,9 @@ def test_unwritable_kill_switch_state_path_is_one_line_exit_2(tmp_path: Path) ->
     path.write_text(CONFIG + f'\n[risk.kill_switch]\nstate_file = "{state}"\n')
     result = CliRunner().invoke(app, ["backtest", str(path), "--json"])
     assert result.exit_code == 2
-    assert result.output == (
-        f"error: {state}: field `risk.kill_switch.state_file`: the kill switch state cannot be written there "
-        "(a parent of it is a file, not a directory); point it at a file in a writable directory\n"
+    message = (
+        f"{state}: field `risk.kill_switch.state_file`: the kill switch state cannot be written there "
+        "(a parent of it is a file, not a directory); point it at a file in a writable directory"
     )
+    assert result.stderr == f"error: {message}\n"
+    assert json.loads(result.stdout) == {"error": message, "code": 2}  # --json: the error as one object too

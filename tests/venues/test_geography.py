@@ -87,6 +87,6 @@ def test_cli_json_prints_one_object() -> None:
 def test_cli_table_and_filters() -> None:
     result = runner.invoke(app, ["latency", "--location", "aurora", "--venue", "XNAS"])
     assert result.exit_code == 0, result.output
-    assert "microwave" in result.stdout and "round" in result.stdout
+    assert "microwave" in result.stdout and "RTT us" in result.stdout and "RTT: round trip" in result.stdout
     bad = runner.invoke(app, ["latency", "--venue", "XLON"])
     assert bad.exit_code == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,9 @@ from tapeflow.backtest.config import BacktestConfig
 from tapeflow.backtest.engine import Backtest
 from tapeflow.backtest.sources import build_sources
 from tapeflow.backtest.vectorized import sma_cross_vectorized
+from tapeflow.data.quality import QualityReporter
 from tapeflow.model.errors import ConfigError
+from tapeflow.model.events import Event
 from tapeflow.model.market import Bar
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.strategy.examples.sma_cross import SmaCross
@@ -86,19 +89,33 @@ def compare_sma(cfg: BacktestConfig) -> dict[str, Any]:
     }
 
 
-def compare_push_pull(cfg: BacktestConfig, poll_ms: int) -> dict[str, Any]:
-    """The configured tick strategy driven by every quote (push) and by a poll every ``poll_ms`` (pull)."""
+def compare_push_pull(
+    cfg: BacktestConfig,
+    poll_ms: int,
+    *,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int | None], None] | None = None,
+) -> dict[str, Any]:
+    """The configured tick strategy driven by every quote (push) and by a poll every ``poll_ms`` (pull).
+
+    ``progress`` is told the feed events read (both runs); ``on_total`` the expected count of both, when known.
+    """
     from tapeflow.backtest.run import build_backtest
     from tapeflow.backtest.sources import build_strategy
     from tapeflow.strategy.polling import QuotePoller
 
     runs: dict[str, Any] = {}
     for mode in ("push", "pull"):
-        sources, level, _ = build_sources(cfg.data)
+        sources, level, total = build_sources(cfg.data)
+        if on_total is not None and mode == "push":
+            on_total(None if total is None else 2 * total)
+        readers = [s for s in sources if isinstance(s, QualityReporter)]
+        if progress is not None:
+            sources = [_told(s, progress) for s in sources]
         strategy = build_strategy(cfg.strategy)
         poller = QuotePoller(strategy, poll_ms * 1_000_000) if mode == "pull" else None
         bt = build_backtest(cfg, strategy, level, extra=[poller] if poller is not None else [])
-        bt.run(sources)
+        bt.run(sources, readers=readers)
         summary = bt.summary()
         run: dict[str, Any] = {
             "orders": summary.orders,
@@ -137,3 +154,16 @@ def compare_push_pull(cfg: BacktestConfig, poll_ms: int) -> dict[str, Any]:
             f"{(pull.get('reaction_delay_mean_us') or 0) / 1_000:.1f} ms after the change it acted on"
         ),
     }
+
+
+def _told(source: Iterable[Event], progress: Callable[[int], None], every: int = 8192) -> Iterator[Event]:
+    """``source`` unchanged, telling ``progress`` how many events went by every ``every`` of them."""
+    n = 0
+    for event in source:
+        yield event
+        n += 1
+        if n == every:
+            progress(n)
+            n = 0
+    if n:
+        progress(n)

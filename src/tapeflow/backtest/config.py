@@ -16,6 +16,13 @@ venue = "XNAS"
 [portfolio]
 capital = "1000000.00"
 
+[audit]                               # optional: an audit trail for `tapeflow audit verify` and `tapeflow surveil`
+path = "runs/audit.db"                # relative to this file; `tapeflow backtest --audit DB` sets it too
+key_file = "secrets/audit.key"        # optional: sign checkpoints with this key
+
+[stp]
+mode = "cancel_newest"                # off (default) | cancel_newest | cancel_oldest | cancel_both | decrement
+
 # No [risk] section: the default pre-trade rules run. `risk = "off"` (top level) is the only way to run without.
 ```
 
@@ -139,6 +146,39 @@ class OutputConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """Write orders, fills and the equity curve as Parquet here."""
 
 
+class AuditSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[audit]``: write the run's audit trail (``tapeflow audit verify|show|export``, ``tapeflow surveil``)."""
+
+    path: str | None = None
+    """The SQLite file of the trail (created, or continued when it holds one); None: no trail. Relative paths are
+    resolved against the configuration's folder. ``tapeflow backtest --audit DB`` sets it from the shell."""
+    key_file: str | None = None
+    """A file holding the checkpoint key: checkpoints are then signed (verify them with ``--key-file``)."""
+
+    def key(self) -> bytes | None:
+        """The checkpoint key, read now so that a missing or empty file is refused before the run."""
+        if self.key_file is None:
+            return None
+        try:
+            key = Path(self.key_file).read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the key file {self.key_file} ({exc.strerror}); give a file holding the checkpoint key",
+                field="audit.key_file",
+            ) from exc
+        if not key:
+            raise ConfigError(
+                f"the key file {self.key_file} is empty; give a file holding the checkpoint key", field="audit.key_file"
+            )
+        return key
+
+
+class StpSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[stp]``: self-trade prevention, checked before an order reaches the venue (``compliance.stp``)."""
+
+    mode: Literal["off", "cancel_newest", "cancel_oldest", "cancel_both", "decrement"] = "off"
+
+
 class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     data: DataConfig = DataConfig()
     strategy: StrategyConfig = StrategyConfig()
@@ -149,6 +189,8 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     exchange: SimExchangeConfig = SimExchangeConfig()
     portfolio: PortfolioSection = PortfolioSection()
     output: OutputConfig = OutputConfig()
+    audit: AuditSection = AuditSection()
+    stp: StpSection = StpSection()
     risk: RiskConfig | Literal["off"] | msgspec.UnsetType = msgspec.UNSET
     """The ``[risk]`` section (``tapeflow.risk.config``, docs/RISK.md). Left out, the documented default rules run
     (``RiskConfig()``): pre-trade checks are on unless a configuration says ``risk = "off"`` in so many words."""
@@ -190,6 +232,7 @@ def load_backtest_config(path: str | Path) -> BacktestConfig:
     if sep and is_file_target(location) and not Path(location).is_absolute():
         resolved = f"{(p.parent / location).resolve()}:{class_name}"
         cfg = msgspec.structs.replace(cfg, strategy=msgspec.structs.replace(cfg.strategy, name=resolved))
+    cfg = _resolve_audit_paths(cfg, p.parent)
     try:
         check_backtest_config(cfg)
     except ConfigError as exc:
@@ -220,6 +263,19 @@ def resolve_data(data: DataConfig, *, base: Path | None) -> DataConfig:
     return msgspec.structs.replace(data, paths=found, factors=factors)
 
 
+def _resolve_audit_paths(cfg: BacktestConfig, folder: Path) -> BacktestConfig:
+    """``[audit]`` paths are relative to the configuration's folder, like the strategy file."""
+    audit = cfg.audit
+    changes = {
+        name: str(folder / value)
+        for name, value in (("path", audit.path), ("key_file", audit.key_file))
+        if value is not None and not Path(value).is_absolute()
+    }
+    if not changes:
+        return cfg
+    return msgspec.structs.replace(cfg, audit=msgspec.structs.replace(audit, **changes))
+
+
 def check_backtest_config(cfg: BacktestConfig) -> None:
     """What decoding cannot check: money and rates in range, the output folder, the strategy and its params.
 
@@ -239,6 +295,9 @@ def check_backtest_config(cfg: BacktestConfig) -> None:
         validate(risk)
     if cfg.output.dir is not None:
         check_output_dir(Path(cfg.output.dir), field="output.dir")
+    cfg.audit.key()
+    if cfg.audit.path is not None:
+        check_audit_db(Path(cfg.audit.path), field="audit.path")
     decode_params(resolve_class(cfg.strategy.name), cfg.strategy.params)
 
 
@@ -280,3 +339,12 @@ def check_output_dir(path: Path, *, field: str) -> None:
         raise ConfigError(
             f"{path} is not a folder{what}; results are several files: give a new or existing folder", field=field
         )
+
+
+def check_audit_db(path: Path, *, field: str) -> None:
+    """The trail is one SQLite file: refuse a folder or a missing parent folder now, not at the end of a run."""
+    if path.is_dir():
+        example = path / "audit.db"
+        raise ConfigError(f"{path} is a folder; give the audit trail's SQLite file, e.g. {example}", field=field)
+    if not path.parent.is_dir():
+        raise ConfigError(f"the folder {path.parent} does not exist; create it or give another audit file", field=field)

@@ -16,6 +16,7 @@ from tapeflow.data.quality import QualityReporter
 from tapeflow.engine.kernel import Component
 from tapeflow.model.events import Event
 from tapeflow.portfolio import PortfolioConfig
+from tapeflow.report.rejections import BarSymbols, RejectionLog
 from tapeflow.strategy.base import Strategy
 
 Progress = Callable[[int], None]
@@ -42,6 +43,10 @@ def build_backtest(
     extra: Sequence[Component] = (),
 ) -> Backtest:
     """The assembly a configuration describes (one place, shared by ``backtest``, ``demo`` and ``compare``)."""
+    from tapeflow.compliance.audit import AuditTrail
+    from tapeflow.compliance.stp import StpMode
+
+    audit = None if cfg.audit.path is None else AuditTrail.open(cfg.audit.path, key=cfg.audit.key())
     return Backtest(
         [strategy],
         level=level,
@@ -55,6 +60,8 @@ def build_backtest(
         extra=extra,
         risk=cfg.risk_config(),
         returns_period=cfg.portfolio.returns_period,
+        stp=None if cfg.stp.mode == "off" else StpMode(cfg.stp.mode),
+        audit=audit,
     )
 
 
@@ -73,7 +80,8 @@ def run_backtest_config(
     if progress is not None:
         sources = [_counted(s, progress) for s in sources]
     strategy = build_strategy(cfg.strategy)
-    bt = build_backtest(cfg, strategy, level)
+    rejections, bar_symbols = RejectionLog(), BarSymbols()
+    bt = build_backtest(cfg, strategy, level, extra=[rejections, bar_symbols])
     started = time.perf_counter()
     bt.run(sources, readers=readers)
     elapsed = time.perf_counter() - started
@@ -92,6 +100,11 @@ def run_backtest_config(
         "risk": cfg.risk_mode,
         "anomalies": summary.anomalies,
         "halted": summary.halted is not None,
+        "symbols": sorted({*bt.books.symbols(), *bar_symbols.symbols}),
+        "paths": list(cfg.data.paths),
+        "audit": cfg.audit.path,
+        "stp": cfg.stp.mode,
+        "risk_rejections": rejections.report(),
         "summary": msgspec.to_builtins(summary),
         "engine": stats,
         "elapsed_s": round(elapsed, 3),

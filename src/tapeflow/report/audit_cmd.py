@@ -127,10 +127,10 @@ def verify_command(
     try:
         result = _verify(_store(db), _key(key_file, key_env), expect_head)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
-        print_json(result)
+        print_json(result)  # the verdict below stays one line, however wide: nightly jobs grep it
     elif result.ok:
         signed = "signed and checked" if result.checkpoints_signed else "not checked (no key given)"
         heads = f"{result.heads} head file lines match" if result.heads else "no head file"
@@ -157,16 +157,17 @@ def show_command(
     json_out: JsonOpt = False,
 ) -> None:
     """An order's life, in order, with the signal, models and market state behind it."""
-    from tapeflow.cli import fail, print_json
+    from tapeflow.cli import fail, print_json, say
     from tapeflow.compliance.audit import decode_row
     from tapeflow.model.codec import to_dict
+    from tapeflow.model.display import utc_iso
 
     try:
         rows = _store(db).rows_for_order(order)
         if not rows:
             raise ConfigError(f"no record of order {order!r} in {db}; list ids with `tapeflow audit export`")
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     life = []
     for row in rows:
@@ -174,6 +175,7 @@ def show_command(
         entry: dict[str, Any] = {
             "seq": row.seq,
             "ts": row.ts,
+            "ts_utc": utc_iso(row.ts),
             "kind": row.kind,
             "event": to_dict(event),
         }
@@ -186,25 +188,66 @@ def show_command(
         print_json({"order": order, "life": life})
         return
     for entry in life:
-        event = entry["event"]
-        detail = ", ".join(f"{k}={v}" for k, v in event.items() if k not in ("type", "ts_event", "ts_init"))
-        typer.echo(f"#{entry['seq']} {entry['ts']} {entry['kind']}: {detail}")
-        cause = entry.get("cause")
-        if cause is not None:
-            signal = cause.get("signal")
-            if signal:
-                typer.echo(
-                    f"    because: signal {signal['name']}={signal['value']} ({signal['reason']}) {signal['features']}"
-                )
-            else:
-                typer.echo("    because: no signal recorded for this strategy and symbol")
-            if cause.get("models"):
-                typer.echo(f"    models: {cause['models']}")
-            if cause.get("book"):
-                typer.echo(
-                    f"    book: bid {cause['bid_price']} x {cause['bid_size']}, ask {cause['ask_price']} x "
-                    f"{cause['ask_size']}, stale={cause['book_stale']}"
-                )
+        for line in _life_lines(entry):
+            say(line)
+
+
+_SKIP = frozenset({"type", "ts_event", "ts_init", "strategy_id", "client_order_id"})
+"""Fields every line of one order's life shares (or that the line's own time stands for)."""
+
+
+def _field(key: str, value: Any) -> str | None:
+    """``key=value`` as a person reads it: prices and fees in dollars, empty values left out (None)."""
+    from tapeflow.model.display import money, price
+
+    if value in ("", None) or (isinstance(value, dict | list) and not value):
+        return None
+    if key == "price" or key.endswith("_price"):
+        return f"{key}={price(value)}" if value else None
+    if key == "fee":
+        return f"fee={money(value)}"
+    if key == "fee_components":
+        return "fees: " + ", ".join(f"{name} {money(units)}" for name, units in value.items())
+    if isinstance(value, dict):
+        return f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items())
+    if isinstance(value, int) and not isinstance(value, bool) and "quantity" in key:
+        return f"{key}={value:,}"
+    return f"{key}={value}"
+
+
+def _num(value: Any) -> str:
+    """A model's float to four significant digits (the record keeps every digit; --json shows them)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _life_lines(entry: dict[str, Any]) -> list[str]:
+    """One record of an order's life: its New York time, what happened, and the cause behind a command."""
+    from tapeflow.model.display import ny_time, price
+
+    event = entry["event"]
+    fields = [text for k, v in event.items() if k not in _SKIP and (text := _field(k, v)) is not None]
+    lines = [f"#{entry['seq']:,} {ny_time(entry['ts'])} {entry['kind']}: {', '.join(fields)}"]
+    cause = entry.get("cause")
+    if cause is None:
+        return lines
+    signal = cause.get("signal")
+    if signal:
+        features = ", ".join(f"{k} {_num(v)}" for k, v in signal["features"].items())
+        lines.append(
+            f"    because: signal {signal['name']} = {_num(signal['value'])} ({signal['reason']})"
+            + (f"; features: {features}" if features else "")
+        )
+    else:
+        lines.append("    because: no signal recorded for this strategy and symbol")
+    if cause.get("models"):
+        lines.append("    models: " + ", ".join(f"{name} version {v}" for name, v in cause["models"].items()))
+    if cause.get("book"):
+        stale = " (STALE: a feed gap not yet repaired)" if cause["book_stale"] else ""
+        lines.append(
+            f"    book: bid {cause['bid_size']:,} shares at {price(cause['bid_price'])}, "
+            f"ask {cause['ask_size']:,} shares at {price(cause['ask_price'])}{stale}"
+        )
+    return lines
 
 
 @audit_app.command("export")
@@ -250,14 +293,14 @@ def surveil_command(
     no_verify: NoVerifyOpt = False,
 ) -> None:
     """Spoofing/layering, marking the close and wash trades in an audit trail that verifies, with evidence."""
-    from tapeflow.cli import fail, print_json
+    from tapeflow.cli import fail, print_json, say
     from tapeflow.compliance.surveillance import SurveillanceConfig, review
 
     try:
         surveillance = _section(config, "surveillance", SurveillanceConfig)
         alerts = review(_verified_store(db, key_file, key_env, no_verify).rows(), surveillance)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         out: dict[str, Any] = {"alerts": alerts, "count": len(alerts), "verified": not no_verify}
@@ -266,8 +309,32 @@ def surveil_command(
         print_json(out)
         return
     if not alerts:
-        typer.echo("no alerts")
+        say("no alerts")
+    for line in _alert_lines(alerts):
+        say(line)
+
+
+_EVIDENCE_TIMES = frozenset({"submitted_ns", "cancelled_ns", "ts_ns"})
+
+
+def _evidence(key: str, value: Any) -> str:
+    """One piece of evidence: times in New York, lifetimes as durations, prices in dollars."""
+    from tapeflow.model.display import duration, ny_time
+
+    if key in _EVIDENCE_TIMES and isinstance(value, int):
+        return f"{key.removesuffix('_ns')} {ny_time(value)}"
+    if key == "lifetime_ns" and isinstance(value, int):
+        return f"lifetime {duration(value)}"
+    if key in ("price", "bid", "ask") and isinstance(value, str) and value and value[0].isdigit():
+        return f"{key} ${value}"
+    return f"{key}={value}"
+
+
+def _alert_lines(alerts: list[Any]) -> list[str]:
+    from tapeflow.model.display import ny_time
+
+    lines: list[str] = []
     for alert in alerts:
-        typer.echo(f"[{alert.kind}] {alert.symbol} {alert.strategy_id} at {alert.ts}: {alert.summary}")
-        for item in alert.evidence:
-            typer.echo("    " + ", ".join(f"{k}={v}" for k, v in item.items()))
+        lines.append(f"[{alert.kind}] {alert.symbol} {alert.strategy_id} at {ny_time(alert.ts)}: {alert.summary}")
+        lines.extend("    " + ", ".join(_evidence(k, v) for k, v in item.items()) for item in alert.evidence)
+    return lines

@@ -23,6 +23,10 @@ def backtest_command(
     config: Annotated[Path, typer.Argument(help="TOML run configuration (see docs/BACKTEST.md).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write orders, fills, equity as Parquet here.")] = None,
+    audit: Annotated[
+        Path | None,
+        typer.Option("--audit", help="Write the audit trail to this SQLite file (overrides [audit] path)."),
+    ] = None,
 ) -> None:
     """Replay history through the kernel, the simulated exchange, risk and portfolio, and summarise the run.
 
@@ -36,9 +40,9 @@ def backtest_command(
             from tapeflow.backtest.config import check_output_dir
 
             check_output_dir(out, field="--out")
-        report = run_with_progress(config, out, quiet=json_out)
+        report = run_with_progress(config, out, quiet=json_out, audit=audit)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(report)
@@ -48,10 +52,16 @@ def backtest_command(
         raise typer.Exit(code=HALTED_EXIT)
 
 
-def run_with_progress(config: Path, out: Path | None, *, quiet: bool) -> dict[str, Any]:
-    from tapeflow.backtest.config import load_backtest_config
+def run_with_progress(config: Path, out: Path | None, *, quiet: bool, audit: Path | None = None) -> dict[str, Any]:
+    import msgspec
 
-    return run_config_with_progress(load_backtest_config(config), out, quiet=quiet)
+    from tapeflow.backtest.config import check_audit_db, load_backtest_config
+
+    cfg = load_backtest_config(config)
+    if audit is not None:  # a shell path: relative to the working directory, unlike the config's own paths
+        check_audit_db(audit, field="--audit")
+        cfg = msgspec.structs.replace(cfg, audit=msgspec.structs.replace(cfg.audit, path=str(audit)))
+    return run_config_with_progress(cfg, out, quiet=quiet)
 
 
 def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bool) -> dict[str, Any]:
@@ -75,7 +85,11 @@ def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bo
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, transient=True, disable=quiet) as bar:
+    from rich.console import Console
+
+    # on stderr, so stdout holds only results; off under --json and when stderr is not a terminal (a log file)
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
         task = bar.add_task("replay", total=None)
         _, report = run_backtest_config(
             cfg,
@@ -83,27 +97,117 @@ def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bo
             on_total=lambda total: bar.update(task, total=total),
             output_dir=out,
         )
+    summary = report["summary"]
+    report["period_utc"] = [_utc(summary.get("start_ns")), _utc(summary.get("end_ns"))]
     return report
 
 
-def print_report(report: dict[str, Any]) -> None:
+def _utc(ts_ns: int | None) -> str | None:
+    """ISO 8601 UTC beside the exact ns in --json: programs read UTC, people read New York time."""
+    from tapeflow.model.display import utc_iso
+
+    return None if ts_ns is None else utc_iso(ts_ns)
+
+
+def print_report(report: dict[str, Any], console: Console | None = None) -> None:
+    """The run for a person: what ran on what (header), the results, the engine's counters, the refusals."""
     import msgspec
     from rich.console import Console
-    from rich.table import Table
 
     from tapeflow.report.results import Summary, print_summary
 
-    console = Console()
+    console = console or Console()
+    summary = msgspec.convert(report["summary"], Summary)
+    for line in header_lines(report, summary):
+        console.print(line, markup=False, highlight=False, soft_wrap=False, overflow="fold")
     print_risk_header(report, console)
-    print_summary(msgspec.convert(report["summary"], Summary), console)
+    print_summary(summary, console)
+    console.print(_engine_table(report))
+    rejections = report.get("risk_rejections") or []
+    if rejections:
+        console.print(_rejections_table(rejections))
+
+
+def header_lines(report: dict[str, Any], summary: Any) -> list[str]:
+    """Strategy, symbols, period (New York time) and data, so a printed result says what it is the result of."""
+    from tapeflow.model.display import ny_time
+
+    symbols = report.get("symbols") or []
+    shown = ", ".join(symbols[:8]) + (f" and {len(symbols) - 8} more" if len(symbols) > 8 else "")
+    lines = [f"strategy: {report.get('strategy', '?')}" + (f" on {shown}" if shown else "")]
+    if summary.start_ns is not None and summary.end_ns is not None:
+        lines.append(
+            f"period:   {ny_time(summary.start_ns, precision='s')} to {ny_time(summary.end_ns, precision='s')}"
+        )
+    paths = report.get("paths") or []
+    data = f"data:     {report.get('data', '?')} ({report.get('level', '?')})"
+    if paths:
+        data += (
+            ": "
+            + ", ".join(Path(p).name for p in paths[:3])
+            + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        )
+    lines.append(data)
+    extras = []
+    if report.get("stp") not in (None, "off"):
+        extras.append(f"self-trade prevention: {report['stp']}")
+    if report.get("audit"):
+        extras.append(f"audit trail: {report['audit']}")
+    if extras:
+        lines.append("          " + "; ".join(extras))
+    return lines
+
+
+_ENGINE_LABELS = {
+    "feed_events": "feed events",
+    "scheduled_events": "scheduled events",
+    "exchange_fills": "exchange fills",
+    "exchange_rejects": "exchange rejects",
+    "risk_passed": "risk checks passed",
+    "risk_rejected": "risk refusals",
+    "refused_reports": "refused venue reports",
+}
+
+
+def _engine_table(report: dict[str, Any]) -> object:
+    """The engine's counters with words for labels; the kill switch as a sentence, never a dict."""
+    from rich.table import Table
+
+    from tapeflow.model.display import ny_time
+
+    engine = report["engine"]
     table = Table(title="engine", show_header=False)
-    for key, value in report["engine"].items():
-        table.add_row(key, str(value))
-    table.add_row("elapsed", f"{report['elapsed_s']} s")
+    table.add_column("counter")
+    table.add_column("value", justify="right", overflow="fold")
+    for key, label in _ENGINE_LABELS.items():
+        if key in engine:
+            table.add_row(label, f"{engine[key]:,}")
+    ks = engine.get("risk_kill_switch") or {}
+    if ks:
+        state = "ENGAGED" if ks.get("engaged") else "off"
+        if ks.get("engaged") and ks.get("ts"):
+            state += f" since {ny_time(ks['ts'], precision='s')}"
+        if ks.get("persist_failures"):
+            state += f" ({ks['persist_failures']:,} state writes failed)"
+        table.add_row("kill switch at end", state)
+    table.add_row("elapsed", f"{report['elapsed_s']:,.3f} s")
     table.add_row("events/s", f"{report['events_per_s']:,}" if report["events_per_s"] else "-")
     for path in report["written"]:
         table.add_row("written", path)
-    console.print(table)
+    return table
+
+
+def _rejections_table(rejections: list[dict[str, Any]]) -> object:
+    """Each rule that refused orders: how many, and the first refusal's sentence (it states limit and value)."""
+    from rich.table import Table
+
+    table = Table(title="risk rejections by rule", show_header=True)
+    table.add_column("rule")
+    table.add_column("orders", justify="right")
+    table.add_column("first refusal (limit and value)", overflow="fold")
+    for r in rejections:
+        table.add_row(r["rule"], f"{r['count']:,}", r["first_reason"])
+    return table
 
 
 def print_risk_header(report: dict[str, Any], console: Console) -> None:

@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from tapeflow.model.errors import TapeflowError
+
+if TYPE_CHECKING:
+    from tapeflow.report.book_replay import ReplayReport
 
 book_app = typer.Typer(
     name="book", help="Order book tools: replay and verify market-by-order data.", no_args_is_help=True
@@ -60,6 +70,8 @@ def replay_cmd(
         MofNCompleteColumn(),
         TextColumn("rows"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=err,
         transient=True,
         disable=not err.is_terminal,
@@ -74,21 +86,65 @@ def replay_cmd(
                 max_examples=max_examples,
             )
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(msgspec.to_builtins(report))
     else:
         out = Console()
-        table = Table(title=f"{report.symbol} {report.date} level {report.levels}", show_header=False)
-        for key, value in msgspec.to_builtins(report).items():
-            if key != "mismatch_examples":
-                table.add_row(key, f"{value:,.1f}" if isinstance(value, float) else str(value))
-        out.print(table)
+        out.print(_replay_table(report))
         for m in report.mismatch_examples:
             out.print(
-                f"row {m.row} ({m.message}): {m.side} level {m.level} is {m.book[0]} x {m.book[1]} in the "
-                f"book, {m.expected[0]} x {m.expected[1]} in the orderbook file"
+                f"row {m.row:,} ({m.message}): {m.side} level {m.level} is {_level(m.book)} in the book, "
+                f"{_level(m.expected)} in the orderbook file",
+                markup=False,
+                highlight=False,
             )
     if verify and report.mismatches:
         raise typer.Exit(code=1)
+
+
+LOBSTER_TYPES = {
+    "1": "new orders",
+    "2": "partial cancels",
+    "3": "deletions",
+    "4": "visible executions",
+    "5": "hidden executions",
+    "6": "cross trades",
+    "7": "trading halts",
+}
+"""LOBSTER's message type codes, as its documentation names them."""
+
+
+def _level(level: tuple[int, int]) -> str:
+    """``100 shares at $585.33`` (an empty level as the file writes it: no price)."""
+    from tapeflow.model.display import price
+
+    units, size = level
+    if size == 0 or abs(units) >= 9_999_999_999:
+        return "empty"
+    return f"{size:,} shares at {price(units)}"
+
+
+def _replay_table(report: ReplayReport) -> Table:
+    """Labelled rows with units: no dict or tuple reprs."""
+    table = Table(title=f"{report.symbol} {report.date}, top {report.levels} levels", show_header=False)
+    table.add_column("measure")
+    table.add_column("value", justify="right", overflow="fold")
+    table.add_row("file", Path(report.file).name)
+    table.add_row("messages replayed", f"{report.rows:,}")
+    for code, count in sorted(report.messages_by_type.items()):
+        table.add_row(f"  {LOBSTER_TYPES.get(code, 'type ' + code)}", f"{count:,}")
+    if report.verified:
+        verdict = "verified: every row matches" if not report.mismatches else f"{report.mismatches:,} MISMATCHES"
+        table.add_row("against the orderbook file", verdict)
+    else:
+        table.add_row("against the orderbook file", "not checked (pass --verify)")
+    table.add_row("levels taken from the file", f"{report.levels_from_file:,}")
+    table.add_row("orders first seen mid-life", f"{report.discovered_orders:,}")
+    table.add_row("unknown order references", f"{report.unknown_order_refs:,}")
+    table.add_row("trades", f"{report.trades:,}")
+    bids, asks = report.book_levels_at_end
+    table.add_row("book at the end", f"{report.book_orders_at_end:,} orders; {bids:,} bid, {asks:,} ask levels")
+    table.add_row("elapsed", f"{report.elapsed_s:,.1f} s ({report.msgs_per_s:,.0f} messages/s)")
+    return table

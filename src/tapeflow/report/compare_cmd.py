@@ -20,15 +20,15 @@ def compare_command(
     poll_ms: Annotated[int, typer.Option("--poll-ms", min=1, help="Polling interval for --push-pull.")] = 100,
 ) -> None:
     """Vectorized against event-driven on bars (look-ahead), or with --push-pull, events against polling."""
-    from tapeflow.backtest.compare import compare_push_pull, compare_sma
+    from tapeflow.backtest.compare import compare_sma
     from tapeflow.backtest.config import load_backtest_config
     from tapeflow.cli import fail, print_json
 
     try:
         cfg = load_backtest_config(config)
-        report = compare_push_pull(cfg, poll_ms) if push_pull else compare_sma(cfg)
+        report = _push_pull_with_progress(cfg, poll_ms, quiet=json_out) if push_pull else compare_sma(cfg)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(report)
@@ -38,74 +38,118 @@ def compare_command(
         _print(report, show)
 
 
+def _push_pull_with_progress(cfg: Any, poll_ms: int, *, quiet: bool) -> dict[str, Any]:
+    """Two full runs over tick data take a while: a bar with an ETA on stderr (not under --json or in a log)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from tapeflow.backtest.compare import compare_push_pull
+
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("[bold]push, then pull"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
+        task = bar.add_task("compare", total=None)
+        return compare_push_pull(
+            cfg,
+            poll_ms,
+            progress=lambda n: bar.advance(task, n),
+            on_total=lambda total: bar.update(task, total=total),
+        )
+
+
 def _print_push_pull(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from tapeflow.model.display import money
 
     table = Table(
         title=f"{report['strategy']} on {report['data']}: every event (push) vs a poll every "
         f"{report['poll_ms']} ms (pull)"
     )
-    table.add_column("")
+    table.add_column("measure")
     table.add_column("push", justify="right")
     table.add_column("pull", justify="right")
     push, pull = report["push"], report["pull"]
-    for key in ("orders", "fills", "filled_quantity", "pnl_units", "fees_units", "limit_fill_ratio"):
-        table.add_row(key, _fmt(push.get(key)), _fmt(pull.get(key)))
-    for key in ("quotes", "quotes_never_seen", "reaction_delay_mean_us", "reaction_delay_max_us"):
-        table.add_row(key, "0" if "never" in key or "delay" in key else "-", _fmt(pull.get(key)))
+    rows: list[tuple[str, str, str]] = [
+        ("orders", _count(push["orders"]), _count(pull["orders"])),
+        ("fills", _count(push["fills"]), _count(pull["fills"])),
+        ("shares filled", _count(push["filled_quantity"]), _count(pull["filled_quantity"])),
+        ("PnL (net of fees)", money(push["pnl_units"]), money(pull["pnl_units"])),
+        ("fees", money(push["fees_units"]), money(pull["fees_units"])),
+        ("limit fill ratio", _share(push["limit_fill_ratio"]), _share(pull["limit_fill_ratio"])),
+        ("quotes", "all", _count(pull.get("quotes"))),
+        ("quotes never seen", "0", _count(pull.get("quotes_never_seen"))),
+        ("reaction delay, mean", "0 ms", _ms(pull.get("reaction_delay_mean_us"))),
+        ("reaction delay, max", "0 ms", _ms(pull.get("reaction_delay_max_us"))),
+    ]
+    for row in rows:
+        table.add_row(*row)
     console = Console()
     console.print(table)
-    console.print(f"blind spot: {report['blind_spot']}")
-    console.print(f"PnL difference (push - pull): {report['pnl_difference_units'] / 10_000:,.2f} dollars")
+    console.print(f"blind spot: {report['blind_spot']}", markup=False, highlight=False)
+    console.print(f"PnL difference (push - pull): {money(report['pnl_difference_units'])}", highlight=False)
 
 
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.3f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _ms(us: float | None) -> str:
+    return "-" if us is None else f"{us / 1_000:,.1f} ms"
 
 
 def _print(report: dict[str, Any], show: int) -> None:
-    import datetime
-
     from rich.console import Console
     from rich.table import Table
 
-    from tapeflow.model.prices import price_to_str
+    from tapeflow.model.display import money, ny_date, price
 
     console = Console()
     head = Table(title=f"{report['symbol']}: SMA {report['fast']}/{report['slow']} over {report['bars']:,} bars")
-    head.add_column("")
-    head.add_column("vectorized (fills at signal close)", justify="right")
-    head.add_column("event-driven (fills at next open)", justify="right")
+    head.add_column("measure")
+    head.add_column("vectorized\n(fills at signal close)", justify="right")
+    head.add_column("event-driven\n(fills at next open)", justify="right")
     v, e = report["vectorized"], report["event_driven"]
-    head.add_row("trades", str(v["trades"]), str(e["trades"]))
-    head.add_row(
-        "final equity", f"${price_to_str(v['final_equity_units'])}", f"${price_to_str(e['final_equity_units'])}"
-    )
+    head.add_row("trades", f"{v['trades']:,}", f"{e['trades']:,}")
+    head.add_row("final equity", money(v["final_equity_units"]), money(e["final_equity_units"]))
     head.add_row("total return", f"{v['total_return']:.4%}", f"{e['total_return']:.4%}")
-    head.add_row(
-        "difference", f"{report['return_difference']:+.4%}", f"${price_to_str(report['pnl_difference_units'])}"
-    )
+    head.add_row("difference", f"{report['return_difference']:+.4%}", money(report["pnl_difference_units"]))
     console.print(head)
     trades = Table(title="first paired trades")
-    for col in ("date", "side", "vectorized price", "event-driven price", "difference"):
-        trades.add_column(col)
+    trades.add_column("date (New York)")
+    trades.add_column("side")
+    for col in ("vectorized price", "event-driven price", "difference"):
+        trades.add_column(col, justify="right")
     for pair in report["paired_trades"][:show]:
-        day = datetime.datetime.fromtimestamp(pair["vectorized"]["ts"] // 1_000_000_000, datetime.UTC).date()
+        diff = pair["price_difference"]
         trades.add_row(
-            str(day),
+            ny_date(pair["vectorized"]["ts"]),
             pair["vectorized"]["side"],
-            price_to_str(pair["vectorized"]["price"]),
-            price_to_str(pair["event_driven"]["price"]),
-            price_to_str(pair["price_difference"]),
+            price(pair["vectorized"]["price"]),
+            price(pair["event_driven"]["price"]),
+            ("+" if diff > 0 else "") + price(diff) if diff else "$0.00",
         )
     console.print(trades)
     console.print("[bold]why they differ[/]")
     for cause in report["causes"]:
-        console.print(f"- {cause}")
+        console.print(f"- {cause}", markup=False, highlight=False)

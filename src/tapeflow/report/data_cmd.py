@@ -7,7 +7,7 @@ imported inside the commands.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from types import FrameType
@@ -56,19 +56,66 @@ def open_dated(path: Path, day: date | None) -> tuple[str, Iterator[Event], obje
     return open_events(path, fmt, day=day)
 
 
-def summarize(path: Path, day: date | None = None) -> dict[str, Any]:
+PROGRESS_EVERY = 65_536
+INTRADAY = frozenset({"lobster", "taq", "itch", "dbn"})
+"""Formats that hold one trading day (or less): progress runs on the session clock, 04:00 to 20:00 New York."""
+SESSION_START_S, SESSION_END_S = 4 * 3600, 20 * 3600
+
+
+class SessionProgress:
+    """Progress of a read through a trading day, on its own clock: a day file's size says nothing about how many
+    events are left, but its event times say how much of the 04:00-20:00 session is done, which gives an ETA
+    (rough: the open and close are busier). A file that is not a day (bars) gets a count and elapsed time only.
+    """
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self.bar = bar
+        self.task = task
+        self.start_ns: int | None = None
+
+    def __call__(self, fmt: str, ts_ns: int) -> None:
+        from tapeflow.model.display import ny_time
+
+        if fmt not in INTRADAY:
+            self.bar.update(self.task, description=f"read up to {ny_time(ts_ns, precision='s')}")
+            return
+        if self.start_ns is None:
+            self.start_ns = _session_start_ns(ts_ns)
+            self.bar.update(self.task, total=SESSION_END_S - SESSION_START_S)
+        done = min(max((ts_ns - self.start_ns) // 1_000_000_000, 0), SESSION_END_S - SESSION_START_S)
+        self.bar.update(self.task, completed=done, description=f"session at {ny_time(ts_ns, precision='s')}")
+
+
+def _session_start_ns(ts_ns: int) -> int:
+    """04:00 New York time on the New York date of ``ts_ns``, as ns UTC (daylight saving included)."""
+    from datetime import UTC, datetime, timedelta
+
+    from tapeflow.model.display import NEW_YORK
+
+    day = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1_000)).astimezone(NEW_YORK)
+    start = day.replace(hour=SESSION_START_S // 3600, minute=0, second=0, microsecond=0)
+    return int(start.timestamp()) * 1_000_000_000
+
+
+def summarize(
+    path: Path, day: date | None = None, progress: Callable[[str, int], None] | None = None
+) -> dict[str, Any]:
     """Format, symbols, time span and counts by event type of one input (read once, streaming).
 
     The reader's counts are read after the stream is exhausted (readers reset them when a pass starts);
-    ``quality`` is the shape every reader shares, present for any reader that reports one.
+    ``quality`` is the shape every reader shares, present for any reader that reports one. ``progress`` is told
+    the format and the event time reached, every ``PROGRESS_EVERY`` events.
     """
     from tapeflow.data.quality import QualityReporter
+    from tapeflow.model.display import utc_iso
 
     fmt, events, reader = open_dated(path, day)
     counts: dict[str, int] = {}
     symbols: dict[str, None] = {}
     first = last = None
-    for ev in events:
+    for n, ev in enumerate(events, 1):
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(fmt, ev.ts_init)
         name = type(ev).__name__
         counts[name] = counts.get(name, 0) + 1
         sym = getattr(ev, "symbol", None)
@@ -85,6 +132,8 @@ def summarize(path: Path, day: date | None = None) -> dict[str, Any]:
         "counts": dict(sorted(counts.items())),
         "first_ts": first,
         "last_ts": last,
+        "first_utc": None if first is None else utc_iso(first),
+        "last_utc": None if last is None else utc_iso(last),
     }
     stats = reader if isinstance(reader, msgspec.Struct) else getattr(reader, "stats", None)
     if counts.get("Quote") and fmt == "taq":
@@ -96,12 +145,31 @@ def summarize(path: Path, day: date | None = None) -> dict[str, Any]:
     return out
 
 
+def _summarize_with_progress(file: Path, day: date | None, *, quiet: bool) -> dict[str, Any]:
+    """A day of TAQ takes minutes to read: an ETA on stderr, off under --json and when stderr is not a TTY."""
+    from rich.progress import BarColumn, TimeRemainingColumn
+
+    err = Console(stderr=True)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
+        task = bar.add_task(f"reading {file.name}", total=None)
+        return summarize(file, day, progress=SessionProgress(bar, task))
+
+
 def _iso(ts: int | None) -> str:
+    """New York time with the zone, exact to the microsecond (no float seconds); ``--json`` keeps ns UTC."""
     if ts is None:
         return "-"
-    from datetime import UTC, datetime
+    from tapeflow.model.display import ny_time
 
-    return datetime.fromtimestamp(ts / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    return ny_time(ts)
 
 
 @data_app.command("info")
@@ -117,9 +185,9 @@ def info_cmd(
     from tapeflow.cli import fail, print_json
 
     try:
-        summary = summarize(file, parse_day(day))
+        summary = _summarize_with_progress(file, parse_day(day), quiet=json_out)
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(summary)
@@ -128,10 +196,10 @@ def info_cmd(
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("symbols", ", ".join(summary["symbols"][:10]) + (" ..." if len(summary["symbols"]) > 10 else ""))
-    table.add_row("first", _iso(summary["first_ts"]))
-    table.add_row("last", _iso(summary["last_ts"]))
+    table.add_row("first event", _iso(summary["first_ts"]))
+    table.add_row("last event", _iso(summary["last_ts"]))
     for name, n in summary["counts"].items():
-        table.add_row(name, f"{n:,}")
+        table.add_row(f"  {name} events", f"{n:,}")
     table.add_row("events", f"{summary['events']:,}")
     quality = summary.get("quality")
     if quality is not None:
@@ -178,7 +246,7 @@ def convert_cmd(
             task = progress.add_task(f"convert {source.name}", total=None)
             n = write_store(events, to, overwrite=overwrite, progress=lambda k: progress.update(task, completed=k))
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -8,14 +8,13 @@ count that is not zero, and the terminal shows it above the results, where nobod
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from tapeflow.book.integrity import IntegrityTotals
 from tapeflow.data.quality import SourceQuality
-from tapeflow.model.prices import price_to_str
+from tapeflow.model.display import duration, money, ny_time
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -111,7 +110,7 @@ def has_anomalies(data: list[SourceQuality], books: list[IntegrityTotals]) -> bo
 
 
 def print_summary(summary: Summary, console: Console) -> None:
-    """The summary as a two-column rich table; dollars shown exactly (four decimals at most).
+    """The summary as a two-column rich table; money to the cent with separators (exact values are in --json).
 
     A halt and any anomaly come first, one line each in red and yellow; the data and book tables follow the
     results when there is something to show.
@@ -172,39 +171,38 @@ def _counts(*counts: tuple[str, int]) -> str:
 
 
 def format_ts(ts_ns: int) -> str:
-    """UTC time of an event, to the microsecond (exact: integer arithmetic, no float seconds)."""
-    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1_000)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    """An event time as the market's users read it: New York time with the zone, to the microsecond (exact)."""
+    return ny_time(ts_ns)
 
 
 def format_duration(ns: int) -> str:
     """A duration for a person: the two largest units (``2d 3h``, ``4m 12s``, ``350ms``, ``900ns``)."""
-    if ns < 1_000_000:
-        return f"{ns:,}ns" if ns < 1_000 else f"{ns // 1_000:,}us"
-    if ns < 1_000_000_000:
-        return f"{ns // 1_000_000}ms"
-    seconds = ns // 1_000_000_000
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{value}{unit}" for value, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if value]
-    return " ".join(parts[:2])
+    return duration(ns)
 
 
 def _data_table(data: list[SourceQuality]) -> object:
-    """One row per source; the first-problem column only when there is one to show (terminals are narrow)."""
+    """One row per source, the problem counts in one column (terminals are 80 columns wide), and the first
+    problem only when there is one to show."""
     from rich.table import Table
 
     table = Table(title="data read", show_header=True)
     table.add_column("source", overflow="fold")
-    for column in ("rows", "events", "malformed", "out of order", "dupl.", "unknown ids"):
-        table.add_column(column, justify="right")
+    table.add_column("format")
+    table.add_column("rows", justify="right")
+    table.add_column("events", justify="right")
+    table.add_column("problems", overflow="fold")
     problems = any(q.first_problem for q in data)
     if problems:
         table.add_column("first problem", overflow="fold")
     for q in data:
-        counts = (q.rows, q.events, q.malformed, q.out_of_order, q.duplicates, q.unknown_ids)
-        row = [f"{q.source} ({q.format})", *(f"{n:,}" for n in counts)]
+        counts = _counts(
+            ("malformed", q.malformed),
+            ("out of order", q.out_of_order),
+            ("duplicates", q.duplicates),
+            ("unknown ids", q.unknown_ids),
+        )
+        source = q.source.removeprefix(f"{q.format}:")
+        row = [source, q.format, f"{q.rows:,}", f"{q.events:,}", counts or "none"]
         table.add_row(*row, *([q.first_problem or "-"] if problems else []))
     return table
 
@@ -230,9 +228,6 @@ def _books_table(books: list[IntegrityTotals]) -> object:
 
 
 def _summary_rows(s: Summary) -> list[tuple[str, str]]:
-    def money(units: int | None) -> str:
-        return "n/a" if units is None else f"${price_to_str(units)}"
-
     def ratio(value: float | None, fmt: str = "{:.3f}") -> str:
         return "n/a" if value is None else fmt.format(value)
 
@@ -255,16 +250,25 @@ def _summary_rows(s: Summary) -> list[tuple[str, str]]:
         ("exposure", ratio(s.exposure, "{:.2%}")),
         ("traded notional", money(s.traded_notional_units)),
         ("orders", f"{s.orders:,}"),
-        *((f"  {status}", f"{count:,}") for status, count in s.orders_by_status.items()),
+        *((f"  {status.lower().replace('_', ' ')}", f"{count:,}") for status, count in s.orders_by_status.items()),
         ("fills", f"{s.fills:,}"),
-        ("round trips (closed)", f"{s.round_trips:,} (+{s.open_round_trips} open)"),
+        ("round trips (closed)", f"{s.round_trips:,} (+{s.open_round_trips:,} open)"),
         ("win rate", ratio(s.hit_ratio, "{:.2%}")),
         ("  avg win / avg loss", f"{money(s.avg_win_units)} / {money(s.avg_loss_units)}"),
         ("  largest win / loss", f"{money(s.largest_win_units)} / {money(s.largest_loss_units)}"),
         ("  profit factor", ratio(s.profit_factor, "{:.2f}")),
         ("  expectancy per trip", money(s.expectancy_units)),
         ("  avg holding time", "n/a" if s.avg_holding_ns is None else format_duration(s.avg_holding_ns)),
-        ("avg slippage vs arrival mid", f"{ratio(s.avg_slippage_units, '{:.2f}')} units/share"),
+        ("avg slippage vs arrival mid", _per_share(s.avg_slippage_units)),
         ("avg slippage (bps)", ratio(s.avg_slippage_bps, "{:.2f}")),
         ("limit fill ratio", f"{ratio(s.limit_fill_ratio, '{:.2%}')} of {s.limit_orders:,} orders"),
     ]
+
+
+def _per_share(units: float | None) -> str:
+    """Slippage in dollars a share (``-$0.0106 a share``): four decimals, the unit of a price."""
+    if units is None:
+        return "n/a"
+    dollars = units / 10_000
+    sign = "-" if dollars < 0 else ""
+    return f"{sign}${abs(dollars):,.4f} a share"

@@ -6,7 +6,7 @@ imported inside the command.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -39,7 +39,7 @@ def latency_command(
             if (location is None or r.location == location) and (venue is None or r.venue == venue)
         ]
     except TapeflowError as exc:
-        fail(exc)
+        fail(exc, json_out=json_out)
         return
     if json_out:
         print_json(
@@ -71,20 +71,36 @@ def latency_command(
             }
         )
         return
-    table = Table(title=f"Propagation to the matching engines (fibre {geo.FIBER_US_PER_KM:.3f} us/km)")
+    Console().print(_table(rows, geo.FIBER_US_PER_KM))
+
+
+def _table(rows: list[Any], fiber_us_per_km: float) -> Table:
+    """One line a route within 80 columns: short headers with their units, no vertical rules."""
+    from rich import box
+
+    table = Table(
+        title=f"Propagation to the matching engines (fibre {fiber_us_per_km:.3f} us/km)",
+        caption="km: great-circle distance; factor: route length over it; RTT: round trip",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+    )
     for name, justify in (
-        ("from -> to", "left"),
+        ("from", "left"),
+        ("to", "left"),
         ("venue", "left"),
         ("medium", "left"),
-        ("distance km", "right"),
-        ("route factor", "right"),
+        ("km", "right"),
+        ("factor", "right"),
         ("one-way us", "right"),
-        ("round trip us", "right"),
+        ("RTT us", "right"),
     ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in rows:
         table.add_row(
-            f"{r.location if r.location == 'colo' else r.from_site} -> {r.to_site}",
+            r.location,
+            r.to_site,
             r.venue,
             r.medium,
             f"{r.distance_km:,.1f}",
@@ -92,4 +108,4 @@ def latency_command(
             f"{r.one_way_ns / 1_000:,.1f}",
             f"{r.round_trip_ns / 1_000:,.1f}",
         )
-    Console().print(table)
+    return table
