@@ -42,7 +42,7 @@ from tapeflow.config import SyntheticConfig, data_root, load_config, resolve_inp
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.prices import price_from_str
 from tapeflow.model.sessions import calendar_for
-from tapeflow.risk.config import RiskConfig
+from tapeflow.risk.config import OrderChecks, RiskConfig
 from tapeflow.venues.sim.exchange import SimExchangeConfig
 from tapeflow.venues.sim.fees import FeesConfig
 from tapeflow.venues.sim.latency import FixedLatency
@@ -203,10 +203,19 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         return "off" if self.risk == "off" else "configured"
 
     def risk_config(self) -> RiskConfig | None:
-        """The rules to build; None only for an explicit ``risk = "off"``."""
+        """The rules to build; None only for an explicit ``risk = "off"``.
+
+        The default rules on bar data accept orders in the extended sessions too: a strategy decides at a bar's
+        close (a daily bar's is 16:00, already the post-market) and the order fills at the next bar's open, so
+        "regular hours only" would refuse every order of a daily strategy. A ``[risk]`` table keeps what it says.
+        """
         if isinstance(self.risk, RiskConfig):
             return self.risk
-        return None if self.risk == "off" else RiskConfig()
+        if self.risk == "off":
+            return None
+        if self.data.kind == "bars":
+            return RiskConfig(order=OrderChecks(sessions=("pre", "regular", "post")))
+        return RiskConfig()
 
 
 def is_file_target(location: str) -> bool:
