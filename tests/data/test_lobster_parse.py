@@ -102,3 +102,10 @@ def test_fast_parse_steps_aside_when_the_day_base_would_wrap_int64() -> None:
     base = (1 << 63) - 1_000_000_000
     assert parse_block_fast(b"1.5,1,2,3,4,1\n", 1, base) is None
     assert parse_block(b"1.5,1,2,3,4,1\n", 1, "f", 1, base)[0] == [base + 1_500_000_000]
+
+
+def test_fast_parse_steps_aside_for_an_empty_line_that_pyarrow_reads_as_a_row_of_nulls() -> None:
+    assert parse_block_fast(b"1.5,1,2,3,4,1\n\n", 2, 0) is None
+    with pytest.raises(DataError, match="has 1 fields, expected 6") as info:
+        parse_block(b"1.5,1,2,3,4,1\n\n", 2, "f", 1, 0)
+    assert info.value.line == 2
