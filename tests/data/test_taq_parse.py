@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import tapeflow.data.taq as taq
@@ -98,10 +98,19 @@ def test_block_path_and_row_by_row_path_read_a_real_day_the_same(
         head = b"".join(line + b"\n" for line in data.split(b"\n")[:60_000])
         with zipfile.ZipFile(tmp_path / f"20131007_{kind}.zip", "w") as out:
             out.writestr(name, head)
+    taken: list[int] = []
+
+    def spy(lines: list[bytes], width: int, last_ms: int, first_line: int) -> object:
+        typed = parse_rows(lines, width, last_ms, first_line)
+        taken.append(0 if typed is None else len(lines))
+        return typed
+
+    monkeypatch.setattr(taq, "parse_rows", spy)
     reader = taq.TaqReader.for_day(tmp_path / "20131007_trade.zip")
     fast = list(reader.events())
     fast_stats = msgspec.to_builtins(reader.stats)
     assert len(fast) > 60_000 and reader.quality().anomalies == 0
+    assert len(taken) > 2 and sum(taken) == reader.stats.rows  # every block of both files took the block path
     monkeypatch.setattr(taq, "parse_rows", lambda *args: None)
     slow = list(reader.events())
     assert slow == fast
@@ -126,3 +135,41 @@ def test_bad_row_deep_in_a_real_day_is_counted_at_its_own_line_and_its_block_rea
     assert f"{name}, line 80000: unreadable quote row" in q.first_problem
     monkeypatch.setattr(taq, "parse_rows", lambda *args: None)
     assert list(reader.events()) == fast and reader.quality() == q
+
+
+_noisy = st.one_of(
+    st.sampled_from(["0", "00", "1", "7", "100", "-1", " 5", "+5", "", "x", "99999999999999999999"]),
+    st.text("0123456789", min_size=1, max_size=6),
+)
+_quote_lines = st.lists(
+    st.tuples(
+        st.integers(14_400_000, 14_400_020).map(str),
+        _noisy,
+        _noisy,
+        _noisy,
+        _noisy,
+        st.sampled_from(["P", "Q", "q", "PP", " P"]),
+        st.sampled_from(["1", "0", "10000", "zz", "8000000000000000"]),
+        st.sampled_from(["0", "1", "2", ""]),
+    ).map(",".join),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_quote_lines)
+def test_quote_file_reads_the_same_with_or_without_the_block_path(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str]
+) -> None:
+    path = tmp_path_factory.mktemp("q") / "20131007_quote.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("20131007_ABC_Quote_Tick.csv", "\n".join(lines) + "\n")
+    reader = taq.TaqReader(quotes=path)
+    fast = list(reader.events())
+    counts = msgspec.to_builtins(reader.stats)
+    event("block path" if parse_rows([line.encode() for line in lines], 8, 0, 1) else "row by row")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(taq, "parse_rows", lambda *args: None)
+        assert list(reader.events()) == fast
+        assert msgspec.to_builtins(reader.stats) == counts
