@@ -80,8 +80,8 @@ def parse_daily_rows(
         return None
     units: list[npt.NDArray[np.int64]] = []
     rounded = 0
-    for c in range(1, 5):
-        whole, rest = np.divmod(_low_words(table.column(c).chunk(0)), 100)
+    for col in range(1, 5):
+        whole, rest = np.divmod(_low_words(table.column(col).chunk(0)), 100)
         up = (rest > 50) | ((rest == 50) & (whole % 2 == 1))
         units.append(whole + up)
         rounded += int(np.count_nonzero(rest))
