@@ -30,7 +30,8 @@ from typing import Final
 
 import msgspec
 
-from tapeflow.data.detect import iter_lines, open_binary, single_member, sniff
+from tapeflow.data.bars_parse import parse_daily_rows
+from tapeflow.data.detect import iter_line_blocks, iter_lines, open_binary, single_member, sniff
 from tapeflow.data.nytime import NS_PER_SECOND, ny_to_utc_ns
 from tapeflow.data.quality import SourceQuality
 from tapeflow.model.errors import DataError
@@ -201,9 +202,17 @@ class BarReader:
         if not self.stats.first_problem:
             self.stats.first_problem = f"{self.where}, line {line}: {why}"
 
-    def _lines(self) -> Iterator[tuple[int, bytes]]:
+    def _blocks(self) -> Iterator[tuple[int, list[bytes]]]:
+        """(number of the first line, the lines) per block read."""
         with open_binary(self.path, self.member) as fh:
-            for n, line in enumerate(iter_lines(fh, self.where), 1):
+            n = 1
+            for lines in iter_line_blocks(fh, self.where):
+                yield n, lines
+                n += len(lines)
+
+    def _lines(self) -> Iterator[tuple[int, bytes]]:
+        for first, lines in self._blocks():
+            for n, line in enumerate(lines, first):
                 if line.strip():
                     yield n, line
 
@@ -240,50 +249,84 @@ class BarReader:
         return o, h, lo, c
 
     def _text_bars(self, only: str | None = None) -> Iterator[Bar]:
+        """Bars of a text layout. Yahoo and zipline blocks whose rows are all good are converted by pyarrow
+        (``bars_parse``); any other block, and Quandl's files (one pass per symbol), are read row by row."""
+        last = -1
+        if self.layout == "quandl":
+            for n, line in self._lines():
+                bar, last = self._text_row(n, line, only, last)
+                if bar is not None:
+                    yield bar
+            return
+        vol_col = 6 if self.layout == "yahoo" else 5
+        st = self.stats
+        for first, lines in self._blocks():
+            data = lines[1:] if first == 1 else lines  # line 1 is the header
+            typed = parse_daily_rows(data, self.width, vol_col, last, _day, daily_close_ns) if data else None
+            if typed is not None:
+                rows, rounded = typed
+                st.rows += len(rows)
+                st.bars += len(rows)
+                st.rounded += rounded
+                symbol = self.symbol
+                for ts, o, h, lo, c, volume in rows:
+                    yield Bar(
+                        ts_event=ts, ts_init=ts, symbol=symbol, open=o, high=h, low=lo, close=c, volume=volume,
+                        interval_ns=SESSION_NS,
+                    )  # fmt: skip
+                last = rows[-1][0]
+                continue
+            for n, line in enumerate(lines, first):
+                if line.strip():
+                    bar, last = self._text_row(n, line, only, last)
+                    if bar is not None:
+                        yield bar
+
+    def _text_row(self, n: int, line: bytes, only: str | None, last: int) -> tuple[Bar | None, int]:
+        """The bar of line ``n`` (None when it is the header, another Quandl symbol's or counted) and the time
+        of the last bar kept."""
+        if n == 1:
+            return None, last
         quandl = self.layout == "quandl"
         first = 2 if quandl else 1
         vol_col = 6 if quandl else (6 if self.layout == "yahoo" else 5)
-        last = -1
-        for n, line in self._lines():
-            if n == 1:
-                continue
-            f = line.split(b",")
-            symbol = self.symbol
-            if quandl:
-                if len(f) != self.width and f[0].decode("ascii", "replace").upper() == only:
-                    self.stats.rows += 1
-                    self._bad(n, f"expected {self.width} fields as in the header, found {len(f)}: {line[:80]!r}")
-                    continue
-                symbol = f[0].decode("ascii", "replace").upper()
-                if symbol != only:
-                    continue
-            self.stats.rows += 1
-            if len(f) != self.width:
+        f = line.split(b",")
+        symbol = self.symbol
+        if quandl:
+            if len(f) != self.width and f[0].decode("ascii", "replace").upper() == only:
+                self.stats.rows += 1
                 self._bad(n, f"expected {self.width} fields as in the header, found {len(f)}: {line[:80]!r}")
-                continue
-            try:
-                day = _day(f[first - 1])
-                o, h, lo, c = self._prices(f[first : first + 4])
-                volume = parse_volume(f[vol_col])
-            except (ValueError, IndexError) as exc:
-                self._bad(n, f"unreadable bar row ({exc}): {line[:80]!r}")
-                continue
-            ts = daily_close_ns(day)
-            if max(o, h, lo, c, volume) >= _INT64:
-                self._bad(n, f"a price or volume does not fit a 64-bit integer: {line[:80]!r}")
-                continue
-            if ts <= last:
-                self._bad(n, f"bar at or before the previous bar's date: {line[:80]!r}", out_of_order=True)
-                continue
-            if not (lo <= min(o, c) and h >= max(o, c)):
-                self._bad(n, f"high/low do not bracket open/close: {line[:80]!r}")
-                continue
-            last = ts
-            self.stats.bars += 1
-            yield Bar(
-                ts_event=ts, ts_init=ts, symbol=symbol, open=o, high=h, low=lo, close=c, volume=volume,
-                interval_ns=SESSION_NS,
-            )  # fmt: skip
+                return None, last
+            symbol = f[0].decode("ascii", "replace").upper()
+            if symbol != only:
+                return None, last
+        self.stats.rows += 1
+        if len(f) != self.width:
+            self._bad(n, f"expected {self.width} fields as in the header, found {len(f)}: {line[:80]!r}")
+            return None, last
+        try:
+            day = _day(f[first - 1])
+            o, h, lo, c = self._prices(f[first : first + 4])
+            volume = parse_volume(f[vol_col])
+        except (ValueError, IndexError) as exc:
+            self._bad(n, f"unreadable bar row ({exc}): {line[:80]!r}")
+            return None, last
+        ts = daily_close_ns(day)
+        if max(o, h, lo, c, volume) >= _INT64:
+            self._bad(n, f"a price or volume does not fit a 64-bit integer: {line[:80]!r}")
+            return None, last
+        if ts <= last:
+            self._bad(n, f"bar at or before the previous bar's date: {line[:80]!r}", out_of_order=True)
+            return None, last
+        if not (lo <= min(o, c) and h >= max(o, c)):
+            self._bad(n, f"high/low do not bracket open/close: {line[:80]!r}")
+            return None, last
+        self.stats.bars += 1
+        bar = Bar(
+            ts_event=ts, ts_init=ts, symbol=symbol, open=o, high=h, low=lo, close=c, volume=volume,
+            interval_ns=SESSION_NS,
+        )  # fmt: skip
+        return bar, ts
 
     def _lean(self) -> Iterator[Bar | Quote]:
         quote = self.layout.endswith("quote")

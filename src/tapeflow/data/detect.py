@@ -92,6 +92,15 @@ def iter_lines(stream: IO[bytes], where: str | Path, block: int = BLOCK, max_lin
     line that grows past ``max_line`` bytes is a ``DataError`` at the offset where it began, after reading at most
     ``max_line + block`` bytes of it.
     """
+    for lines in iter_line_blocks(stream, where, block, max_line):
+        yield from lines
+
+
+def iter_line_blocks(
+    stream: IO[bytes], where: str | Path, block: int = BLOCK, max_line: int = MAX_LINE
+) -> Iterator[list[bytes]]:
+    """The lines of ``iter_lines``, a list per block read (about ``block`` bytes): for parsers that convert a
+    block at a time."""
     tail = b""
     read = 0
     while True:
@@ -123,11 +132,11 @@ def iter_lines(stream: IO[bytes], where: str | Path, block: int = BLOCK, max_lin
                 if len(line) > max_line:
                     raise line_too_long(where, start, max_line)
                 start += len(line) + 1
-        yield from lines
+        yield lines
     if len(tail) > max_line:
         raise line_too_long(where, read - len(tail), max_line)
     if tail.strip():
-        yield tail.removesuffix(b"\r")
+        yield [tail.removesuffix(b"\r")]
 
 
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"

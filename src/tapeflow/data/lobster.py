@@ -11,8 +11,8 @@ file is read for exactly these and nothing else:
   beyond N is read from the orderbook row (``reveal``, ``DepthRevealed``); levels the book still holds that
   the row shows are gone changed while out of view.
 
-Everything else comes from the messages. Parsing is column-wise per block (one ``split`` and ``map(int)`` per
-column, no per-row ``Decimal`` or float); the orderbook rows stay bytes unless a message may have changed the
+Everything else comes from the messages. Parsing is column-wise per block (``pyarrow.csv``, see
+``lobster_parse``; no per-row ``Decimal`` or float); the orderbook rows stay bytes unless a message may have changed the
 visible levels. ``LobsterDecoder`` pushes into a sink with the write methods of ``tapeflow.book.L3Book`` (the
 book itself, for replay) and yields after each block; ``iter_events`` turns the same pushes into tapeflow
 events.

@@ -1,34 +1,43 @@
-"""Reading LOBSTER csv members fast: blocks of whole lines, and message columns parsed without per-field
-objects.
+"""Reading LOBSTER csv members fast: blocks of whole lines, message columns converted by ``pyarrow.csv``.
 
 A day is 50k-160k rows of six small integers, and in CPython every ``bytes`` or ``int`` object a parser
-creates costs about as much as the arithmetic it feeds. So the message block is parsed by numpy straight from
-its bytes: separator positions give each field's span, digits are gathered right-aligned into a small matrix
-and weighted by powers of ten, the decimal time is split at its dot and padded to nanoseconds, all without a
-float. Only the final ``tolist()`` creates Python ints. Any byte that does not fit the format sends the block
-to the checking, row-by-row parser, which names the first bad row.
+creates costs about as much as the arithmetic it feeds. So a block of message lines goes to ``pyarrow.csv``,
+which converts the five integer columns in C++; the decimal time is checked against the format (digits, at
+most one dot, between digits: pyarrow's decimal parser would also take a sign, an exponent, spaces, ``.5``
+and ``5.``) and converted as a ``decimal128`` with 12 decimals, whose integer storage is rounded half
+up to nanoseconds: no float anywhere. Only the final ``tolist()`` creates Python ints. Anything pyarrow
+refuses, or that could mean something else to the format than to pyarrow (a row count that differs from the
+lines, a sign or a bare dot in a time, more than 12 decimals), sends the block to the checking, row-by-row
+parser, which names the first bad row or, when the block is valid after all, parses it exactly.
+
+The framing stays here, by hand, on purpose: ``LineReader`` bounds a line to 1 MiB and names the byte offset
+where a longer one began, keeps a carriage return as data unless it ends a line, and hands the orderbook file
+out row for row with the messages; pyarrow would accept a bare carriage return as a line end and could not
+say which row of a block was the first bad one. The blocks it hands to pyarrow are bounded (1 MiB), so
+parsing one with ``read_csv`` keeps memory bounded as ``open_csv`` would.
 """
 
 from __future__ import annotations
 
+import io
 import zipfile
 import zlib
 from typing import IO, Final
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
 from tapeflow.data.detect import MAX_LINE, line_too_long
-from tapeflow.data.nytime import NS_PER_SECOND, seconds_column_to_ns
+from tapeflow.data.nytime import seconds_column_to_ns
 from tapeflow.model.errors import DataError
 
 Columns = tuple[list[int], list[int], list[int], list[int], list[int], list[int]]
 """time (ns UTC), type, order id, size, price, direction."""
 
-_POW10: Final = 10 ** np.arange(19, dtype=np.int64)
-_ALLOWED: Final = np.zeros(256, dtype=bool)
-_ALLOWED[list(b"0123456789,.-\n")] = True
-_COMMA, _NL, _DOT, _MINUS, _ZERO = 44, 10, 46, 45, 48
+_COMMA = 44
 
 I64 = npt.NDArray[np.int64]
 
@@ -36,7 +45,23 @@ I64 = npt.NDArray[np.int64]
 _INT64: Final = 1 << 63
 """Integers must fit a signed 64-bit field: events are stored and compared as int64 downstream."""
 _PAD: Final = 19
-"""Widest integer field parsed (digits): what fits an int64."""
+"""Width of the byte windows ``last_level_fields`` compares fields in."""
+
+_NAMES: Final = ("time", "type", "order_id", "size", "price", "direction")
+_TIME_DECIMALS: Final = 12
+"""Decimals the fast path converts (the float noise in some files has 12: ``43002.632812672004``); a time with
+more is rounded by the checking parser, as the format says."""
+_TIME_TYPE: Final = pa.decimal128(18, _TIME_DECIMALS)
+_READ: Final = pcsv.ReadOptions(column_names=list(_NAMES), use_threads=False, block_size=4 << 20)
+_PARSE: Final = pcsv.ParseOptions(quote_char=False, ignore_empty_lines=False)
+_CONVERT: Final = pcsv.ConvertOptions(
+    column_types={"time": pa.string(), **{name: pa.int64() for name in _NAMES[1:]}},
+    null_values=[],
+    strings_can_be_null=False,
+    quoted_strings_can_be_null=False,
+)
+"""Strict: no quoting, no empty lines skipped, no empty field read as null; every column typed (no inference)."""
+_INT64_MIN: Final = -(1 << 63)
 
 
 def _windows(buf: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -47,67 +72,48 @@ def _windows(buf: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return np.lib.stride_tricks.sliding_window_view(padded, _PAD)
 
 
-def _ints(win: npt.NDArray[np.uint8], buf: npt.NDArray[np.uint8], start: I64, end: I64, signed: bool) -> I64 | None:
-    """Integers in ``buf[start:end]`` per row; None when a field is empty, too long or not a number."""
-    neg = buf[start] == _MINUS if signed else np.zeros(len(start), dtype=bool)
-    width = end - start - neg
-    if not len(width) or width.min() < 1 or width.max() > 18:
-        return None
-    w = int(width.max())
-    digits = win[end][:, _PAD - w :].astype(np.int64) - _ZERO
-    digits[np.arange(w)[None, :] < (w - width)[:, None]] = 0
-    if digits.min() < 0 or digits.max() > 9:
-        return None
-    values: I64 = digits @ _POW10[w - 1 :: -1]
-    if signed:
-        values[neg] = -values[neg]
+def _int64s(array: pa.Array) -> I64:
+    """The values of an int64 array without nulls, as a numpy view of its buffer (``to_numpy`` would import
+    pandas on its first call: 150 ms)."""
+    values: I64 = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array)]
     return values
+
+
+def _time_ns(text: pa.Array, base: int) -> I64 | None:
+    """``base`` + ns of each decimal-seconds text, rounded half up; None when one is not in the format."""
+    digits = pc.replace_substring(text, ".", "", max_replacements=1)
+    if not (
+        pc.all(pc.ascii_is_decimal(digits)).as_py()
+        and not pc.any(pc.starts_with(text, ".")).as_py()
+        and not pc.any(pc.ends_with(text, ".")).as_py()
+    ):
+        return None  # a time must be digits with at most one dot between digits, as seconds_to_ns reads it
+    scaled = pc.cast(text, _TIME_TYPE)
+    # decimal128 stores value x 10**12 as a little-endian int128; below 10**18 its low int64 is the value
+    raw = np.frombuffer(scaled.buffers()[1], dtype=np.int64)[2 * scaled.offset :: 2][: len(scaled)]
+    ns: I64 = (raw + 500) // 1000  # half up on the tenth decimal, as seconds_to_ns rounds
+    if base + int(ns.max()) >= _INT64:
+        return None  # a day past 2262: int64 would wrap; Python ints on the checking path do not
+    return ns + base
 
 
 def parse_block_fast(block: bytes, rows: int, base: int) -> Columns | None:
     """Columns of ``rows`` message lines (each ending in a newline); None when anything is unusual."""
-    buf = np.frombuffer(block, dtype=np.uint8)
-    if not _ALLOWED[buf].all():
+    try:
+        table = pcsv.read_csv(io.BytesIO(block), read_options=_READ, parse_options=_PARSE, convert_options=_CONVERT)
+        if table.num_rows != rows:
+            return None  # a bare carriage return, which pyarrow takes for a line end
+        if any(column.null_count for column in table.columns):
+            return None  # none with these options; a view of the buffer would read a null as a number
+        batch = table.combine_chunks()
+        ns = _time_ns(batch.column(0).chunk(0), base)
+    except (pa.ArrowException, ValueError):
         return None
-    seps = np.flatnonzero((buf == _COMMA) | (buf == _NL)).astype(np.int64)
-    if len(seps) != 6 * rows or not np.array_equal(buf[seps[5::6]], np.full(rows, _NL, dtype=np.uint8)):
+    if ns is None:
         return None
-    starts = np.empty_like(seps)
-    starts[0] = 0
-    starts[1:] = seps[:-1] + 1
-    win = _windows(buf)
-    cols: list[I64] = []
-    for c in range(1, 6):
-        values = _ints(win, buf, starts[c::6], seps[c::6], signed=True)
-        if values is None:
-            return None
-        cols.append(values)
-    t_start, t_end = starts[0::6], seps[0::6]
-    dots = np.flatnonzero(buf == _DOT).astype(np.int64)
-    row_of = np.searchsorted(t_start, dots, side="right") - 1
-    if len(dots) and (np.any(dots >= t_end[row_of]) or np.any(np.diff(row_of) == 0)):
-        return None  # a dot outside the time field, or two in one
-    dot = t_end.copy()
-    dot[row_of] = dots
-    whole = _ints(win, buf, t_start, dot, signed=False)
-    if whole is None:
-        return None
-    frac_width = np.maximum(t_end - dot - 1, 0)
-    ns = whole * NS_PER_SECOND
-    has_frac = frac_width > 0
-    if has_frac.any():
-        idx = np.flatnonzero(has_frac)
-        width = np.minimum(frac_width[idx], 9)
-        frac = _ints(win, buf, dot[idx] + 1, dot[idx] + 1 + width, signed=False)
-        if frac is None:
-            return None
-        ns[idx] += frac * _POW10[9 - width]
-        for i in np.flatnonzero(frac_width > 9).tolist():  # float noise (43002.632812672004): round half up
-            rest = bytes(buf[dot[i] + 10 : t_end[i]])
-            if not rest.isdigit():
-                return None
-            ns[i] += rest[0] >= 0x35
-    ns += base
+    cols = [_int64s(batch.column(c).chunk(0)) for c in range(1, 6)]
+    if any(int(c.min()) == _INT64_MIN for c in cols):
+        return None  # fits int64, but not the symmetric range the checking parser allows
     kinds, ids, sizes, prices, dirs = (c.tolist() for c in cols)
     return ns.tolist(), kinds, ids, sizes, prices, dirs
 

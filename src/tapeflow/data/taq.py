@@ -23,15 +23,16 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import msgspec
 
-from tapeflow.data.detect import iter_lines, open_binary, single_member
+from tapeflow.data.detect import iter_line_blocks, open_binary, single_member
 from tapeflow.data.lee_ready import LeeReady, LeeReadyStats
 from tapeflow.data.nbbo import NbboBuilder, NbboStats
 from tapeflow.data.nytime import day_base_ns, ny_to_utc_ns
 from tapeflow.data.quality import SourceQuality
+from tapeflow.data.taq_parse import QuoteFields, TradeFields, parse_rows
 from tapeflow.model.errors import DataError
 from tapeflow.model.market import Quote, Trade
 
@@ -132,8 +133,11 @@ _EXCHANGES: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 """AlgoSeek's exchange codes: one capital letter."""
 
 
-_Row = tuple[int, int, list[bytes]]
-"""(time in ms after midnight, line number, fields)."""
+_Row = tuple[int, int, list[bytes] | TradeFields | QuoteFields]
+"""(time in ms after midnight, line number, fields): the split bytes of a row read on its own, or the typed
+values (same positions) of a row of a block ``taq_parse`` converted whole."""
+_ZERO: Final = (b"0", 0)
+"""A zero field, as text or as a typed value (``taq_parse`` takes no block that writes a zero otherwise)."""
 
 
 class TaqReader:
@@ -227,28 +231,39 @@ class TaqReader:
         st = self.stats
         before = st.rows
         day_ms = _DAY_MS
+        n = 0
         with open_binary(Path(f.path), f.member) as fh:
-            for n, line in enumerate(iter_lines(fh, f"{f.path}!{f.member}"), 1):
-                if not line:  # an empty line (the end of the file); one of spaces is a malformed row
+            for lines in iter_line_blocks(fh, f"{f.path}!{f.member}"):
+                typed = parse_rows(lines, width, last, n + 1) if lines else None
+                if typed is not None:  # every row of the block is a good one, converted by pyarrow
+                    rows, last = typed
+                    st.rows += len(rows)
+                    n += len(rows)
+                    yield from rows
                     continue
-                st.rows += 1
-                fields = line.split(b",")
-                if len(fields) != width:
-                    self._bad(f, n, f"expected {width} fields, found {len(fields)}: {line[:80]!r}")
-                    continue
-                try:
-                    ms = int(fields[0])
-                except ValueError:
-                    self._bad(f, n, f"time {fields[0][:20]!r} is not an integer of ms")
-                    continue
-                if ms < last or ms >= day_ms:
-                    if 0 <= ms < day_ms:
-                        self._bad(f, n, f"time {ms} ms is before the previous row's {last} ms", True)
-                    else:
-                        self._bad(f, n, f"time {ms} ms is outside the day (0-{_DAY_MS} ms after midnight)", True)
-                    continue
-                last = ms
-                yield ms, n, fields
+                for line in lines:
+                    n += 1
+                    if not line:  # an empty line (the end of the file); one of spaces is a malformed row
+                        continue
+                    st.rows += 1
+                    fields = line.split(b",")
+                    if len(fields) != width:
+                        self._bad(f, n, f"expected {width} fields, found {len(fields)}: {line[:80]!r}")
+                        continue
+                    try:
+                        ms = int(fields[0])
+                    except ValueError:
+                        self._bad(f, n, f"time {fields[0][:20]!r} is not an integer of ms")
+                        continue
+                    if ms < last or ms >= day_ms:
+                        if 0 <= ms < day_ms:
+                            self._bad(f, n, f"time {ms} ms is before the previous row's {last} ms", True)
+                        else:
+                            why = f"time {ms} ms is outside the day (0-{_DAY_MS} ms after midnight)"
+                            self._bad(f, n, why, True)
+                        continue
+                    last = ms
+                    yield ms, n, fields
         if st.rows == before:
             raise DataError("the file has no rows; a LEAN tick file holds at least one", path=f"{f.path}!{f.member}")
 
@@ -292,18 +307,21 @@ class TaqReader:
         st.trade_rows += 1
         f = self.trade_file
         assert f is not None
-        try:
-            price = int(fields[1])
-            size = int(fields[2])
-            flags = int(fields[4], 16)
-            suspicious = _FLAG[fields[5].strip()]
-            venue = fields[3].decode("ascii").strip()
-        except (ValueError, UnicodeDecodeError, KeyError):
-            self._bad(f, n, f"unreadable trade row {b','.join(fields)[:80]!r}")
-            return None
-        if price <= 0 or size <= 0 or flags < 0 or (price | size | flags) >> 63 or venue not in _EXCHANGES:
-            self._bad(f, n, f"price, size, conditions or exchange out of range: {b','.join(fields)[:80]!r}")
-            return None
+        if isinstance(fields, tuple):  # checked by taq_parse
+            _, price, size, venue, flags, suspicious = cast(TradeFields, fields)
+        else:
+            try:
+                price = int(fields[1])
+                size = int(fields[2])
+                flags = int(fields[4], 16)
+                suspicious = _FLAG[fields[5].strip()]
+                venue = fields[3].decode("ascii").strip()
+            except (ValueError, UnicodeDecodeError, KeyError):
+                self._bad(f, n, f"unreadable trade row {b','.join(fields)[:80]!r}")
+                return None
+            if price <= 0 or size <= 0 or flags < 0 or (price | size | flags) >> 63 or venue not in _EXCHANGES:
+                self._bad(f, n, f"price, size, conditions or exchange out of range: {b','.join(fields)[:80]!r}")
+                return None
         nb = self.nbbo
         aggressor = self.classifier.classify(price, nb.bid_price, nb.ask_price, update_tick=not suspicious)
         conditions = condition_names(flags, suspicious)
@@ -331,17 +349,20 @@ class TaqReader:
         st = self.stats
         f = self.quote_file
         assert f is not None
-        try:
-            bp, bs, ap, az = int(fields[1]), int(fields[2]), int(fields[3]), int(fields[4])
-            venue = fields[5].decode("ascii").strip()
-            cond = int(fields[6], 16)
-            suspicious = _FLAG[fields[7].strip()]
-        except (ValueError, UnicodeDecodeError, KeyError):
-            self._bad(f, n, f"unreadable quote row {b','.join(fields)[:80]!r}")
-            return None
-        if min(bp, bs, ap, az, cond) < 0 or (bp | bs | ap | az | cond) >> 63 or venue not in _EXCHANGES:
-            self._bad(f, n, f"price, size or exchange out of range: {b','.join(fields)[:80]!r}")
-            return None
+        if isinstance(fields, tuple):  # checked by taq_parse
+            _, bp, bs, ap, az, venue, cond, suspicious = cast(QuoteFields, fields)
+        else:
+            try:
+                bp, bs, ap, az = int(fields[1]), int(fields[2]), int(fields[3]), int(fields[4])
+                venue = fields[5].decode("ascii").strip()
+                cond = int(fields[6], 16)
+                suspicious = _FLAG[fields[7].strip()]
+            except (ValueError, UnicodeDecodeError, KeyError):
+                self._bad(f, n, f"unreadable quote row {b','.join(fields)[:80]!r}")
+                return None
+            if min(bp, bs, ap, az, cond) < 0 or (bp | bs | ap | az | cond) >> 63 or venue not in _EXCHANGES:
+                self._bad(f, n, f"price, size or exchange out of range: {b','.join(fields)[:80]!r}")
+                return None
         if suspicious:
             st.suspicious_quotes += 1
             return None
@@ -423,14 +444,14 @@ def _paired(rows: Iterator[_Row]) -> Iterator[_Pair]:
     for row in rows:
         if pending is not None:
             f = row[2]
-            if row[0] == pending[0] and f[1] == b"0" and f[2] == b"0":
+            if row[0] == pending[0] and f[1] in _ZERO and f[2] in _ZERO:
                 yield pending[0], pending, row
                 pending = None
                 continue
             yield pending[0], pending, None
             pending = None
         f = row[2]
-        if f[3] == b"0" and f[4] == b"0" and f[1] != b"0":
+        if f[3] in _ZERO and f[4] in _ZERO and f[1] not in _ZERO:
             pending = row
         else:
             yield row[0], row, None
