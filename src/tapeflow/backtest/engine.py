@@ -70,6 +70,9 @@ class Backtest:
             signals = SignalConfig()  # L3 feeds carry no quotes or prints: the book derives them
         self.books = BookKeeper(level, signals=signals)
         self.exchange = SimulatedExchange(self.books, latency, fees, exchange)
+        # the session table (exchange_calendars, ~0.5 s with its pandas import) is read while the node is assembled,
+        # once, not when the first order of the run needs a session
+        self.exchange.sessions.check()
         self.execution = ExecutionEngine([self.exchange])
         self.stp = StpGate(self.execution, stp) if stp is not None else None  # self-trade check before the venue
         self.portfolio = Portfolio(portfolio, book_marks=self._book_mark_x2)
