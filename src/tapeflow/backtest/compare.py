@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,6 @@ from tapeflow.backtest.sources import build_sources
 from tapeflow.backtest.vectorized import sma_cross_vectorized
 from tapeflow.data.quality import QualityReporter
 from tapeflow.model.errors import ConfigError
-from tapeflow.model.events import Event
 from tapeflow.model.market import Bar
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.strategy.examples.sma_cross import SmaCross
@@ -100,7 +99,7 @@ def compare_push_pull(
 
     ``progress`` is told the feed events read (both runs); ``on_total`` the expected count of both, when known.
     """
-    from tapeflow.backtest.run import build_backtest
+    from tapeflow.backtest.run import build_backtest, counted
     from tapeflow.backtest.sources import build_strategy
     from tapeflow.strategy.polling import QuotePoller
 
@@ -111,7 +110,7 @@ def compare_push_pull(
             on_total(None if total is None else 2 * total)
         readers = [s for s in sources if isinstance(s, QualityReporter)]
         if progress is not None:
-            sources = [_told(s, progress) for s in sources]
+            sources = [counted(s, progress) for s in sources]
         strategy = build_strategy(cfg.strategy)
         poller = QuotePoller(strategy, poll_ms * 1_000_000) if mode == "pull" else None
         bt = build_backtest(cfg, strategy, level, extra=[poller] if poller is not None else [])
@@ -154,16 +153,3 @@ def compare_push_pull(
             f"{(pull.get('reaction_delay_mean_us') or 0) / 1_000:.1f} ms after the change it acted on"
         ),
     }
-
-
-def _told(source: Iterable[Event], progress: Callable[[int], None], every: int = 8192) -> Iterator[Event]:
-    """``source`` unchanged, telling ``progress`` how many events went by every ``every`` of them."""
-    n = 0
-    for event in source:
-        yield event
-        n += 1
-        if n == every:
-            progress(n)
-            n = 0
-    if n:
-        progress(n)

@@ -23,7 +23,8 @@ Progress = Callable[[int], None]
 """Called with the number of feed events read since the last call."""
 
 
-def _counted(source: Iterable[Event], progress: Progress, every: int = 8192) -> Iterator[Event]:
+def counted(source: Iterable[Event], progress: Progress, every: int = 8192) -> Iterator[Event]:
+    """``source`` unchanged, telling ``progress`` how many events went by every ``every`` of them."""
     n = 0
     for event in source:
         yield event
@@ -78,7 +79,7 @@ def run_backtest_config(
         on_total(total)
     readers = [s for s in sources if isinstance(s, QualityReporter)]
     if progress is not None:
-        sources = [_counted(s, progress) for s in sources]
+        sources = [counted(s, progress) for s in sources]
     strategy = build_strategy(cfg.strategy)
     rejections, bar_symbols = RejectionLog(), BarSymbols()
     bt = build_backtest(cfg, strategy, level, extra=[rejections, bar_symbols])
