@@ -256,3 +256,13 @@ def test_sequence_gap_in_order_messages_marks_the_l3_book_stale_until_a_snapshot
     assert not book.stale and book.trustworthy
     assert isinstance(events[-1], BookResynced) and events[-1].stale_for_ns == 5
     assert [o.order_id for o in book.orders_at(BUY, 100)] == [1, 2, 3]
+
+
+def test_an_add_of_a_live_order_id_replaces_it_and_is_counted_as_a_duplicate() -> None:
+    book = L3Book("X")
+    book.add(7, Side.BUY, 1_000_000, 100, 1)
+    book.add(7, Side.BUY, 1_000_100, 50, 2)  # its delete was missed: the new order wins
+    assert book.integrity.duplicates == 1
+    assert book.levels(Side.BUY) == [(1_000_100, 50)] and len(book) == 1
+    book.add(8, Side.BUY, 1_000_100, 10, 3)
+    assert book.integrity.duplicates == 1  # a new id is not a duplicate

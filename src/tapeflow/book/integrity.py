@@ -61,7 +61,8 @@ class IntegrityTotals(msgspec.Struct, frozen=True, kw_only=True):
     unknown_order_refs: int = 0
     """Messages naming an order the book did not hold."""
     duplicates: int = 0
-    """Messages dropped because their sequence number was already applied."""
+    """Messages dropped because their sequence number was already applied, and adds of an order id the book still
+    held (the new order replaced the old one: its delete was missed)."""
 
     @property
     def anomalies(self) -> int:

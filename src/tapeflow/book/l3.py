@@ -101,7 +101,8 @@ class L3Book(BookBase):
     def add(self, order_id: int, side: Side, price: int, size: int, ts: int = 0) -> None:
         """A new order joins the back of its level's queue (ITCH A/F, LOBSTER 1)."""
         orders = self._orders
-        if order_id in orders:  # a reused id: its delete was missed; the new order wins
+        if order_id in orders:  # a reused id: its delete was missed; the new order wins, and that is counted
+            self.integrity.duplicates += 1
             self.delete(order_id, ts)
         ladder = self.bids if side is _BUY else self.asks
         order = [ladder, price, size, ts]
