@@ -11,7 +11,9 @@ and of the current schema, or a ``DataError`` names the file; every check runs b
 returned, so a damaged store never yields a partial or different stream. Reading is column-wise, to be the
 fastest input of the backtester: each record batch's columns become Python lists once, events are built by a
 generated keyword call per type, and the per-type files are merged by ``_seq`` a block at a time with numpy
-(see ``_merge``). Figures: docs/PERFORMANCE.md, ``## Parquet store``.
+(see ``_merge``). Figures: docs/PERFORMANCE.md, ``## Parquet store``. ``read_table`` gives one type's columns as
+an Arrow table without building events, through ``pyarrow.dataset``, which serves there and not in
+``read_store`` (docs/DATA.md, "Parquet event store", says why).
 """
 
 from __future__ import annotations
@@ -210,8 +212,8 @@ def _chosen(
 ) -> tuple[Path, list[FileEntry]]:
     """The checked manifest's entries for these symbols and days: the file list never comes from the folder.
 
-    Filtering is a comprehension over the manifest rather than a ``pyarrow.dataset`` partition filter: 0.4 ms
-    against 33 ms on an 8,000-file store (docs/DATA.md, "Parquet event store").
+    Filtering is a comprehension over the manifest rather than a ``pyarrow.dataset`` partition filter: 0.5 ms
+    against 57 ms on an 8,000-file store (docs/DATA.md, "Parquet event store").
     """
     root = Path(path)
     manifest = load_manifest(root)
