@@ -376,7 +376,7 @@ def test_read_table_names_a_wrong_type_or_column(
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=32))
 def test_hive_uri_decoding_of_a_partition_name_is_the_symbol(symbol: str) -> None:
-    """pyarrow's (and so DuckDB's, polars') hive reading of the folder name gives back exactly the symbol."""
+    """pyarrow's hive reading of the folder name gives back exactly the symbol."""
     keys = ds.get_partition_keys(_HIVE.parse(f"/{partition_name(symbol)}/date=2024-01-02/Trade.parquet"))
     assert keys == {"symbol": symbol, "date": "2024-01-02"}
 
