@@ -7,20 +7,26 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.dataset as ds  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tapeflow.data import parquet_store
 from tapeflow.data.detect import open_events
-from tapeflow.data.parquet_store import read_store, write_store
+from tapeflow.data.nytime import NEW_YORK
+from tapeflow.data.parquet_store import read_store, read_table, write_store
+from tapeflow.data.store_manifest import partition_name
 from tapeflow.model.book_events import DepthRevealed
 from tapeflow.model.enums import Side
-from tapeflow.model.errors import DataError
+from tapeflow.model.errors import ConfigError, DataError
 from tapeflow.model.events import Event
 from tapeflow.model.market import BookLevel, OrderAdded, OrderDeleted, Quote, Trade
 
@@ -290,3 +296,89 @@ def test_merge_waits_for_a_file_with_rows_still_to_load() -> None:
     blocks = list(parquet_store._merge([(long, 4), (short, 2)]))
     assert blocks == [evs[:3], evs[3:]]
     assert [e for b in blocks for e in b] == evs
+
+
+def _mixed_store(root: Path) -> list[Event]:
+    """Trades of escaped symbols and of no symbol, over a New York midnight, interleaved with quotes."""
+    day = 1_700_000_000_000_000_000  # 2023-11-14 22:13 UTC, 17:13 in New York
+    evs: list[Event] = []
+    for i in range(60):
+        ts = day + i * 600_000_000_000  # 10 minutes apart: the last ones fall on 2023-11-15 in New York
+        sym = ("BRK/A", "spy", "")[i % 3]
+        if i % 4 == 3:
+            evs.append(Quote(ts_event=ts, ts_init=ts, symbol=sym, bid_price=1, bid_size=1, ask_price=2, ask_size=1))
+        else:
+            evs.append(Trade(ts_event=ts, ts_init=ts, symbol=sym, price=1_000_000 + i, size=100 + i))
+    write_store(evs, root)
+    return evs
+
+
+def _ny_day(ts: int) -> str:
+    return str(datetime.fromtimestamp(ts / 1e9, NEW_YORK).date())
+
+
+def test_read_table_projects_columns_in_stream_order_with_the_partition_date(tmp_path: Path) -> None:
+    evs = _mixed_store(tmp_path / "s")
+    table = read_table(tmp_path / "s", "Trade", columns=["price", "symbol"])
+    assert table.column_names == ["_seq", "price", "symbol", "date"]
+    trades = [(i, e) for i, e in enumerate(evs) if isinstance(e, Trade)]
+    assert {_ny_day(e.ts_init) for _, e in trades} == {"2023-11-14", "2023-11-15"}
+    assert table.to_pylist() == [
+        {"_seq": i, "price": e.price, "symbol": e.symbol, "date": _ny_day(e.ts_init)} for i, e in trades
+    ]
+
+
+def test_read_table_filters_by_symbol_and_day_from_the_manifest(tmp_path: Path) -> None:
+    evs = _mixed_store(tmp_path / "s")
+    table = read_table(tmp_path / "s", "Trade", columns=["size"], symbols=["BRK/A", ""], dates=["2023-11-15"])
+    want = [
+        e.size for e in evs if isinstance(e, Trade) and e.symbol in ("BRK/A", "") and _ny_day(e.ts_init) == "2023-11-15"
+    ]
+    assert want and table.column("size").to_pylist() == want
+    assert table.column("date").to_pylist() == ["2023-11-15"] * len(want)
+    empty = read_table(tmp_path / "s", "Trade", symbols=["NONE"])
+    assert empty.num_rows == 0 and empty.column_names[:3] == ["_seq", "ts_event", "ts_init"]
+
+
+def test_read_table_refuses_a_flipped_byte_before_scanning(tmp_path: Path) -> None:
+    _small_store(tmp_path / "s")
+    f = tmp_path / "s" / "symbol=A/date=1969-12-31/Trade.parquet"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    f.write_bytes(bytes(data))
+    with pytest.raises(DataError) as err:
+        read_table(tmp_path / "s", "Trade", columns=["price"])
+    assert err.value.path == str(f) and "SHA-256 differs from its manifest" in str(err.value)
+    assert read_table(tmp_path / "s", "Trade", symbols=["B"]).num_rows == 39  # the intact file alone still reads
+
+
+@pytest.mark.parametrize(
+    ("event_type", "columns", "message"),
+    [
+        ("Trades", None, "field `event_type`: unknown event type 'Trades'; one of Bar, BookCrossed, "),
+        (
+            "Trade",
+            ["price", "bid_price"],
+            "field `columns`: Trade has no column 'bid_price'; its columns are _seq, ts_event, ts_init, symbol, "
+            "price, size, aggressor, venue, trade_id, conditions",
+        ),
+    ],
+)
+def test_read_table_names_a_wrong_type_or_column(
+    tmp_path: Path, event_type: str, columns: list[str] | None, message: str
+) -> None:
+    _small_store(tmp_path / "s")
+    with pytest.raises(ConfigError) as err:
+        read_table(tmp_path / "s", event_type, columns=columns)
+    assert str(err.value).startswith(message)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=32))
+def test_hive_uri_decoding_of_a_partition_name_is_the_symbol(symbol: str) -> None:
+    """pyarrow's hive reading of the folder name gives back exactly the symbol."""
+    keys = ds.get_partition_keys(_HIVE.parse(f"/{partition_name(symbol)}/date=2024-01-02/Trade.parquet"))
+    assert keys == {"symbol": symbol, "date": "2024-01-02"}
+
+
+_HIVE = ds.HivePartitioning(pa.schema([("symbol", pa.string()), ("date", pa.string())]), segment_encoding="uri")

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tapeflow.data.detect import STORE_MARKER, open_events
-from tapeflow.data.parquet_store import read_store, write_store
+from tapeflow.data.parquet_store import read_store, read_table, write_store
 from tapeflow.model.errors import DataError
 from tapeflow.model.events import Event
 
@@ -165,4 +165,28 @@ def test_damaged_store_raises_data_error_naming_the_file_or_reads_identical(
             event(f"{mutation[0]}: DataError")
         else:
             assert got == original, mutation
+            event(f"{mutation[0]}: identical")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutation=mutations)
+def test_damaged_store_gives_read_table_a_data_error_naming_the_file_or_the_original_rows(
+    store: _Store, mutation: tuple[Any, ...]
+) -> None:
+    """``read_table`` scans through ``pyarrow.dataset`` but only the files the checked manifest lists."""
+    root0, original, files = store
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "store"
+        shutil.copytree(root0, root)
+        named = _mutate(root, files, mutation)
+        for name in sorted({type(e).__name__ for e in original}):
+            try:
+                table = read_table(root, name, columns=["ts_init"])
+            except DataError as exc:
+                assert exc.path is not None and str(exc).startswith(exc.path)
+                assert Path(exc.path) in named, (mutation, name, str(exc))
+                event(f"{mutation[0]}: DataError")
+                continue
+            rows = [(i, e.ts_init) for i, e in enumerate(original) if type(e).__name__ == name]
+            assert rows and list(zip(table["_seq"].to_pylist(), table["ts_init"].to_pylist(), strict=True)) == rows
             event(f"{mutation[0]}: identical")
