@@ -11,6 +11,7 @@ Run: ``.venv/bin/python benchmarks/bench_store_dataset.py [TAPEFLOW_DATA]``; bes
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -58,7 +59,7 @@ def _best(fns: list[Callable[[], Any]]) -> list[float]:
     return best
 
 
-def _scan(root: Path, typ: str, cols: list[str]) -> None:
+def _scan(root: Path, typ: str, cols: list[str]) -> tuple[float, float]:
     files = [(root / e.path).as_posix() for e in load_manifest(root).files if e.type == typ]
     full = pa.schema([*schema(EVENT_TYPES[typ]).arrow, pa.field("date", pa.string())])
 
@@ -78,9 +79,10 @@ def _scan(root: Path, typ: str, cols: list[str]) -> None:
     print(
         f"scan {typ} {cols} of {len(files):,} files: dataset {a * 1e3:.1f} ms, pq.read_table per file {b * 1e3:.1f} ms"
     )
+    return a, b
 
 
-def _filter(root: Path) -> None:
+def _filter(root: Path) -> tuple[float, float]:
     manifest = load_manifest(root)
     wanted, days = {"S7", "S1234", "S3999"}, {manifest.files[0].date}
     paths = [(root / e.path).as_posix() for e in manifest.files]
@@ -97,6 +99,7 @@ def _filter(root: Path) -> None:
     assert comprehension() == dataset()
     a, b = _best([comprehension, dataset])
     print(f"filter 3 symbols, 1 day of {len(paths):,} files: manifest {a * 1e3:.2f} ms, dataset {b * 1e3:.1f} ms")
+    return a, b
 
 
 def main() -> None:
@@ -104,11 +107,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         many = Path(tmp) / "many"
         write_store(_many_symbols(), many)
-        _filter(many)
-        _scan(many, "Trade", ["price", "size"])
+        filter_ms = _filter(many)
+        many_ms = _scan(many, "Trade", ["price", "size"])
         taq = Path(tmp) / "taq"
         write_store(open_events(data / "lean-algoseek-us-equity/tick/bac/20131007_trade.zip")[1], taq)
-        _scan(taq, "Quote", ["bid_price", "ask_price"])
+        taq_ms = _scan(taq, "Quote", ["bid_price", "ask_price"])
+    figures = {
+        "filter_manifest_ms": filter_ms[0] * 1e3,
+        "filter_dataset_ms": filter_ms[1] * 1e3,
+        "scan_many_dataset_ms": many_ms[0] * 1e3,
+        "scan_many_per_file_ms": many_ms[1] * 1e3,
+        "scan_taq_dataset_ms": taq_ms[0] * 1e3,
+        "scan_taq_per_file_ms": taq_ms[1] * 1e3,
+    }
+    print(json.dumps({"benchmark": "store_dataset", **{k: round(v, 2) for k, v in figures.items()}}))
 
 
 if __name__ == "__main__":
