@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapeflow.data.detect import BLOCK, MAX_LINE, iter_lines
+from tapeflow.data.files import BLOCK, MAX_LINE, iter_lines
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.data.lobster_parse import LineReader
 from tapeflow.data.taq import TaqReader

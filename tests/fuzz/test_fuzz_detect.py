@@ -24,7 +24,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapeflow.data.detect import GZIP_MAGIC, ZIP_MAGIC, ZSTD_MAGIC, detect_format, open_events
+from tapeflow.data.detect import ZSTD_MAGIC, detect_format, open_events
+from tapeflow.data.files import GZIP_MAGIC, ZIP_MAGIC
 from tapeflow.model.errors import DataError
 
 FILES = {

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tapeflow.data.detect import STORE_MARKER, open_events
+from tapeflow.data.detect import open_events
+from tapeflow.data.files import STORE_MARKER
 from tapeflow.data.parquet_store import read_store, read_table, write_store
 from tapeflow.model.errors import DataError
 from tapeflow.model.events import Event

@@ -38,6 +38,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from tapeflow.backtest.strategies import decode_params, is_file_target, resolve_class
 from tapeflow.config import SyntheticConfig, data_root, load_config, resolve_input
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.prices import price_from_str
@@ -218,11 +219,6 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         return RiskConfig()
 
 
-def is_file_target(location: str) -> bool:
-    """``path/to/file.py`` (a file to load) rather than ``package.module`` (a module to import)."""
-    return location.endswith(".py") or "/" in location or "\\" in location
-
-
 def load_backtest_config(path: str | Path) -> BacktestConfig:
     """Read a run configuration and check it whole, so every mistake is reported before any data is read.
 
@@ -290,7 +286,6 @@ def check_backtest_config(cfg: BacktestConfig) -> None:
 
     Builds nothing that runs: the strategy class is resolved and its params decoded, but it is not instantiated.
     """
-    from tapeflow.backtest.strategies import decode_params, resolve_class
     from tapeflow.risk.config import validate
 
     check_data(cfg.data)

@@ -123,7 +123,7 @@ def _dbn(paths: list[Path]) -> tuple[list[tuple[Iterable[Event], object, str]], 
 
 def _parquet(paths: list[Path], data: DataConfig) -> tuple[list[tuple[Iterable[Event], object, str]], Level]:
     """Stores, filtered by symbol and day, and the level of the events they hold (by the manifest's types)."""
-    from tapeflow.data.detect import STORE_MARKER
+    from tapeflow.data.files import STORE_MARKER
     from tapeflow.data.parquet_store import read_store
     from tapeflow.data.store_manifest import load_manifest
 

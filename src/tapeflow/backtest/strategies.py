@@ -20,13 +20,13 @@ import importlib
 import importlib.util
 import inspect
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
-from tapeflow.backtest.config import StrategyConfig, is_file_target
 from tapeflow.model.errors import ConfigError
 from tapeflow.strategy.base import Strategy
 
@@ -36,6 +36,25 @@ STRATEGIES = {
     "sma_cross": "tapeflow.strategy.examples.sma_cross:SmaCross",
 }
 """Built-in strategies by short name; each declares a ``Params`` struct."""
+
+
+class StrategySpec(Protocol):
+    """What a ``[strategy]`` section says (``backtest.config.StrategyConfig``), as far as building needs it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def id(self) -> str | None: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+
+
+def is_file_target(location: str) -> bool:
+    """``path/to/file.py`` (a file to load) rather than ``package.module`` (a module to import)."""
+    return location.endswith(".py") or "/" in location or "\\" in location
+
 
 _NAME = "strategy.name"
 _PARAMS = "strategy.params"
@@ -177,10 +196,10 @@ def _checked_scalars(cls: type[Strategy], params: dict[str, Any]) -> dict[str, A
     return dict(params)
 
 
-def build_strategy(cfg: StrategyConfig, *, base_dir: Path | None = None) -> Strategy:
+def build_strategy(cfg: StrategySpec, *, base_dir: Path | None = None) -> Strategy:
     """A built-in strategy by name, or the ``Strategy`` subclass the configuration names, with checked params."""
     cls = resolve_class(cfg.name, base_dir=base_dir)
-    kwargs = decode_params(cls, cfg.params)
+    kwargs = decode_params(cls, dict(cfg.params))
     if cfg.id is not None:
         kwargs["strategy_id"] = cfg.id
     try:

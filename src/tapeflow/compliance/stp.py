@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
     from tapeflow.execution.engine import ExecutionEngine
     from tapeflow.execution.orders import Order
-    from tapeflow.venues.base import Command
+    from tapeflow.execution.venue import Command
 
 
 class StpMode(enum.Enum):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from tapeflow.data.detect import iter_lines, open_binary
+from tapeflow.data.files import iter_lines, open_binary
 from tapeflow.data.nytime import NEW_YORK
 from tapeflow.model.errors import DataError
 from tapeflow.model.events import Event

@@ -31,7 +31,7 @@ from typing import Final
 import msgspec
 
 from tapeflow.data.bars_parse import parse_daily_rows
-from tapeflow.data.detect import iter_line_blocks, iter_lines, open_binary, single_member, sniff
+from tapeflow.data.files import iter_line_blocks, iter_lines, open_binary, single_member, sniff
 from tapeflow.data.nytime import NS_PER_SECOND, ny_to_utc_ns
 from tapeflow.data.quality import SourceQuality
 from tapeflow.model.errors import DataError

@@ -1,146 +1,24 @@
-"""Input formats recognised by content, and text inputs as streams of lines read in blocks.
+"""Input formats recognised by content, and the reader that opens each (``open_events``).
 
-The bar and TAQ readers share this so that every text format reports a corrupt archive the same way: a
-``DataError`` naming the file, the member and the line reached, never a ``zlib.error`` traceback.
+It sits above the readers (it imports them when a format is chosen); what the readers share with it, zip and gzip
+streams and bounded lines, is in ``files.py`` below them, so no reader imports this module.
 """
 
 from __future__ import annotations
 
 import gzip
 import re
-import zipfile
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import IO, Final, cast
+from typing import Final
 
+from tapeflow.data.files import STORE_MARKER, ZIP_MAGIC, open_binary, sniff, zip_members
 from tapeflow.model.errors import DataError
 from tapeflow.model.events import Event
 
-BLOCK: Final = 1 << 20
-GZIP_MAGIC: Final = b"\x1f\x8b"
-ZIP_MAGIC: Final = b"PK\x03\x04"
-
-
-def sniff(path: Path, n: int = 8) -> bytes:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(n)
-    except OSError as exc:
-        raise DataError(f"cannot read: {exc}", path=path) from exc
-
-
-def zip_members(path: Path) -> list[str]:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return [n for n in zf.namelist() if not n.endswith("/")]
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"not a readable zip (truncated or corrupt?): {exc}", path=path) from exc
-
-
-def single_member(path: Path) -> str:
-    """The one file inside a zip that ships one CSV (LEAN, Quandl)."""
-    names = zip_members(path)
-    if len(names) != 1:
-        raise DataError(f"expected one file in the zip, found {len(names)}: {names[:5]}", path=path)
-    return names[0]
-
-
-@contextmanager
-def open_binary(path: Path, member: str | None = None) -> Iterator[IO[bytes]]:
-    """The decompressed bytes of ``path``: a zip's member (its only one by default), gzip, or the file."""
-    if not path.is_file():
-        raise DataError("no such file", path=path)
-    head = sniff(path, 4)
-    try:
-        if head.startswith(ZIP_MAGIC):
-            name = member or single_member(path)
-            with zipfile.ZipFile(path) as zf, zf.open(name) as fh:
-                yield fh
-        elif head.startswith(GZIP_MAGIC):
-            with gzip.open(path, "rb") as gz:
-                yield cast(IO[bytes], gz)
-        else:
-            with path.open("rb") as fh:
-                yield fh
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise DataError(f"not a readable zip (truncated or corrupt?): {exc}", path=path) from exc
-
-
-MAX_LINE: Final = 1 << 20
-"""Longest text line accepted (bytes). Real rows are under 3 KB (a 50-level LOBSTER orderbook row); a longer one
-means the input is not line text (a binary file, a corrupt member), and keeping it would cost memory without
-bound."""
-
-
-def line_too_long(where: str | Path, offset: int, limit: int) -> DataError:
-    """The error of a line that passed ``limit`` bytes without a newline, at the byte offset where it began."""
-    return DataError(
-        f"line longer than {limit} bytes without a newline (not a text file of rows, or corrupt); "
-        "check that this is the file you meant",
-        path=str(where),
-        offset=offset,
-    )
-
-
-def iter_lines(stream: IO[bytes], where: str | Path, block: int = BLOCK, max_line: int = MAX_LINE) -> Iterator[bytes]:
-    """Lines without their end-of-line bytes; a last line without a newline is kept, blank lines too.
-
-    Linear in the input and bounded in memory: only the unfinished last line of a block is carried over, and a
-    line that grows past ``max_line`` bytes is a ``DataError`` at the offset where it began, after reading at most
-    ``max_line + block`` bytes of it.
-    """
-    for lines in iter_line_blocks(stream, where, block, max_line):
-        yield from lines
-
-
-def iter_line_blocks(
-    stream: IO[bytes], where: str | Path, block: int = BLOCK, max_line: int = MAX_LINE
-) -> Iterator[list[bytes]]:
-    """The lines of ``iter_lines``, a list per block read (about ``block`` bytes): for parsers that convert a
-    block at a time."""
-    tail = b""
-    read = 0
-    while True:
-        try:
-            data = stream.read(block)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, gzip.BadGzipFile) as exc:
-            raise DataError(
-                f"truncated or corrupt after {read} decompressed bytes: {exc}", path=str(where), offset=read
-            ) from exc
-        if not data:
-            break
-        read += len(data)
-        cut = data.rfind(b"\n") + 1
-        if not cut:
-            tail += data
-            if len(tail) > max_line:
-                raise line_too_long(where, read - len(tail), max_line)
-            continue
-        body = tail + data[: cut - 1] if tail else data[: cut - 1]
-        tail = data[cut:]
-        if b"\r" in body:  # a carriage return ends a line only before its newline; elsewhere it is data
-            body = body.replace(b"\r\n", b"\n")
-            if body.endswith(b"\r"):
-                body = body[:-1]
-        lines = body.split(b"\n")
-        if len(body) > max_line and max(map(len, lines)) > max_line:
-            start = read - len(data) - (len(body) - cut + 1)
-            for line in lines:
-                if len(line) > max_line:
-                    raise line_too_long(where, start, max_line)
-                start += len(line) + 1
-        yield lines
-    if len(tail) > max_line:
-        raise line_too_long(where, read - len(tail), max_line)
-    if tail.strip():
-        yield [tail.removesuffix(b"\r")]
-
-
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
-STORE_MARKER: Final = "_tapeflow_store.json"
 _LOBSTER_MEMBER: Final = re.compile(r"_\d{4}-\d{2}-\d{2}_\d+_\d+_message_\d+\.csv$")
 _TAQ_MEMBER: Final = re.compile(r"\d{8}_[A-Za-z0-9.\-]+_(Trade|Quote)_Tick\.csv$", re.I)
 _BAR_MEMBER: Final = re.compile(r"(_(minute|second)_(trade|quote)\.csv|^[A-Za-z0-9.\-]+\.csv)$")

@@ -30,7 +30,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
-from tapeflow.data.detect import MAX_LINE, line_too_long
+from tapeflow.data.files import MAX_LINE, line_too_long
 from tapeflow.data.nytime import seconds_column_to_ns
 from tapeflow.model.errors import DataError
 

@@ -24,7 +24,7 @@ from typing import Final
 
 import msgspec
 
-from tapeflow.data.detect import STORE_MARKER
+from tapeflow.data.files import STORE_MARKER
 from tapeflow.data.store_schema import EVENT_TYPES
 from tapeflow.model.errors import DataError
 

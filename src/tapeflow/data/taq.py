@@ -27,7 +27,7 @@ from typing import Final, cast
 
 import msgspec
 
-from tapeflow.data.detect import iter_line_blocks, open_binary, single_member
+from tapeflow.data.files import iter_line_blocks, open_binary, single_member
 from tapeflow.data.lee_ready import LeeReady, LeeReadyStats
 from tapeflow.data.nbbo import NbboBuilder, NbboStats
 from tapeflow.data.nytime import day_base_ns, ny_to_utc_ns

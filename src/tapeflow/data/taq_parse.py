@@ -12,7 +12,7 @@ which pyarrow and ``int`` would read differently or pyarrow would take for a lin
 zero written as ``00`` (the pairing of bid and ask rows compares the text with ``0``), every value in range,
 every time in the day and in order. Anything else returns None and the block is read row by row, which counts
 each bad row at its own line as before; the framing (bounded lines, carriage returns, the last line) is
-``detect.iter_line_blocks``, shared with the row-by-row reader.
+``files.iter_line_blocks``, shared with the row-by-row reader.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from tapeflow.execution.orders import Order
+from tapeflow.execution.venue import Command, VenueClient
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
 from tapeflow.model.orders import (
@@ -23,7 +24,6 @@ from tapeflow.model.orders import (
     OrderUpdated,
     SubmitOrder,
 )
-from tapeflow.venues.base import Command, VenueClient
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tapeflow.execution.venue import Command
 from tapeflow.model.enums import MarketStatus
 from tapeflow.model.events import TimerFired, TradingStatus
 from tapeflow.model.market import Bar, Quote
@@ -46,7 +47,6 @@ from tapeflow.risk.flow_rules import RepeatedRejects
 from tapeflow.risk.killswitch import INVALID, KillSwitch, describe
 from tapeflow.risk.order_rules import MaxOrderQuantity
 from tapeflow.risk.rules import FLOW, RiskRule, Violation
-from tapeflow.venues.base import Command
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel

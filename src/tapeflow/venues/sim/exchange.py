@@ -30,6 +30,7 @@ from tapeflow.book.keeper import AnyBook, BookKeeper
 from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
 from tapeflow.book.quote_book import QuoteBook
+from tapeflow.execution.venue import Command
 from tapeflow.model.book_events import OrderDiscovered
 from tapeflow.model.enums import BookAction, LiquiditySide, MarketStatus, OrderType, Side, TimeInForce
 from tapeflow.model.events import Event, TradingStatus
@@ -60,7 +61,6 @@ from tapeflow.model.orders import (
 )
 from tapeflow.model.prices import NO_PRICE, price_to_str
 from tapeflow.model.sessions import SessionCalendar, calendar_for
-from tapeflow.venues.base import Command
 from tapeflow.venues.sim.fees import FeeBreakdown, FeeModel
 from tapeflow.venues.sim.latency import LatencyModel, OrderAction
 from tapeflow.venues.sim.orders import SimOrder

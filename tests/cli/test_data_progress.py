@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tapeflow.report import data_cmd
-from tapeflow.report.data_cmd import SessionProgress, summarize
+from tapeflow.cli import data_cmd
+from tapeflow.cli.data_cmd import SessionProgress, summarize
 
 SEC = 1_000_000_000
 OPEN_2012_06_21 = 1_340_285_400 * SEC  # 09:30 EDT

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tapeflow.cli.output import fail, print_json
 from tapeflow.model.errors import TapeflowError
 
 
@@ -24,7 +25,6 @@ def latency_command(
     no_microwave: Annotated[bool, typer.Option("--no-microwave", help="Fibre routes only.")] = False,
 ) -> None:
     """One-way and round-trip propagation from strategy locations to the NJ matching engines (fibre, microwave)."""
-    from tapeflow.cli import fail, print_json
     from tapeflow.model.errors import ConfigError
     from tapeflow.venues import geography as geo
 

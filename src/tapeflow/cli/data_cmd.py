@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tapeflow.cli.output import fail, print_json
 from tapeflow.model.errors import ConfigError, TapeflowError
 from tapeflow.model.events import Event
 
@@ -182,7 +183,6 @@ def info_cmd(
     day: DateOption = None,
 ) -> None:
     """Say what FILE holds: format, symbols, time span, events by type."""
-    from tapeflow.cli import fail, print_json
 
     try:
         summary = _summarize_with_progress(file, parse_day(day), quiet=json_out)
@@ -226,7 +226,6 @@ def convert_cmd(
     day: DateOption = None,
 ) -> None:
     """Write SOURCE's events to a Parquet store partitioned by symbol and date; nothing is left on failure."""
-    from tapeflow.cli import fail, print_json
     from tapeflow.data.store_manifest import check_output
     from tapeflow.data.store_writer import write_store
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tapeflow.cli.output import fail, print_json
 from tapeflow.model.errors import TapeflowError
 
 
@@ -22,7 +23,6 @@ def compare_command(
     """Vectorized against event-driven on bars (look-ahead), or with --push-pull, events against polling."""
     from tapeflow.backtest.compare import compare_sma
     from tapeflow.backtest.config import load_backtest_config
-    from tapeflow.cli import fail, print_json
 
     try:
         cfg = load_backtest_config(config)

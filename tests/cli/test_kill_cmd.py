@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tapeflow.cli import app
-from tapeflow.risk.kill_cmd import NO_SIGNAL_NOTE
+from tapeflow.cli.kill_cmd import NO_SIGNAL_NOTE
 from tapeflow.risk.killswitch import read_state
 
 runner = CliRunner()

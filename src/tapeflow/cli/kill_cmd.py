@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tapeflow.cli.output import fail, print_json, say
 from tapeflow.model.errors import ConfigError, TapeflowError
 
 NO_SIGNAL_NOTE = (
@@ -64,7 +65,6 @@ def kill_command(
     """Engage the kill switch (blocks new orders, cancels open ones), or --reset it, or show --status."""
     import msgspec
 
-    from tapeflow.cli import fail, print_json
     from tapeflow.model.display import utc_iso
     from tapeflow.risk.killswitch import INVALID, KillSwitchState, read_state, write_state
 
@@ -121,7 +121,6 @@ def kill_command(
 
 
 def _print(new: Any, state_file: Path, signal_file: Path | None, *, removed: bool) -> None:
-    from tapeflow.cli import say
     from tapeflow.model.display import ny_time
 
     word = "ENGAGED" if new.engaged else "off"

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tapeflow.cli import app
+from tapeflow.cli.demo import build_config
 from tapeflow.model import ConfigError
-from tapeflow.report.demo import build_config
 
 
 def test_build_config_builtin_has_configured_risk_and_given_overrides() -> None:

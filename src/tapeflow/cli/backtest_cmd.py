@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tapeflow.cli.output import fail, print_json
 from tapeflow.model.errors import TapeflowError
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ def backtest_command(
     Exit status: 0 the run completed, 2 user error (bad configuration or data path), 3 the kill switch halted
     trading during the run (the summary says when and why).
     """
-    from tapeflow.cli import fail, print_json
 
     try:
         if out is not None:  # refused now, not after a run that may take minutes

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tapeflow.cli import app
-from tapeflow.report.data_cmd import summarize
+from tapeflow.cli.data_cmd import summarize
 
 runner = CliRunner()
 ITCH_DAY = ["--date", "2019-12-30"]

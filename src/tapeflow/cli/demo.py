@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from tapeflow.backtest.config import BacktestConfig, load_backtest_config
+from tapeflow.cli.output import print_json
 from tapeflow.model.errors import ConfigError
 
 
@@ -49,7 +50,7 @@ def build_config(config_path: Path | None, events_per_symbol: int | None, seed: 
 def run_demo(
     *, config_path: Path | None, json_out: bool, events_per_symbol: int | None, seed: int | None
 ) -> dict[str, Any]:
-    from tapeflow.report.backtest_cmd import print_report, run_config_with_progress
+    from tapeflow.cli.backtest_cmd import print_report, run_config_with_progress
 
     cfg = build_config(config_path, events_per_symbol, seed)
     report = run_config_with_progress(cfg, None, quiet=json_out)
@@ -57,8 +58,6 @@ def run_demo(
         report["symbols"] = list(cfg.data.synthetic.symbols)
         report["seed"] = cfg.data.synthetic.seed
     if json_out:
-        from tapeflow.cli import print_json
-
         print_json(report)
     else:
         print_report(report)

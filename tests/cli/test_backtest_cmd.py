@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tapeflow.report.backtest_cmd import print_risk_header
+from tapeflow.cli.backtest_cmd import print_risk_header
 
 
 def _header(report: dict[str, Any]) -> tuple[str, str]:

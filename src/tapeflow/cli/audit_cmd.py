@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import msgspec
 import typer
 
+from tapeflow.cli.output import fail, print_json, say
 from tapeflow.model.errors import ConfigError, TapeflowError
 
 if TYPE_CHECKING:
@@ -122,7 +123,6 @@ def verify_command(
 ) -> None:
     """Recompute the hash chain, check signed checkpoints (with a key), the head file and an expected head; exit 1
     if anything was altered, cut off or rewritten."""
-    from tapeflow.cli import fail, print_json
 
     try:
         result = _verify(_store(db), _key(key_file, key_env), expect_head)
@@ -157,7 +157,6 @@ def show_command(
     json_out: JsonOpt = False,
 ) -> None:
     """An order's life, in order, with the signal, models and market state behind it."""
-    from tapeflow.cli import fail, print_json, say
     from tapeflow.compliance.audit import decode_row
     from tapeflow.model.codec import to_dict
     from tapeflow.model.display import utc_iso
@@ -262,7 +261,6 @@ def export_command(
 ) -> None:
     """Order events as FINRA CAT events, one JSON object per line (fields: docs/COMPLIANCE.md), from a trail that
     verifies (each line says ``"trailVerified": false`` under ``--no-verify``)."""
-    from tapeflow.cli import fail
     from tapeflow.compliance.cat_export import CatConfig, export_cat
 
     try:
@@ -293,7 +291,6 @@ def surveil_command(
     no_verify: NoVerifyOpt = False,
 ) -> None:
     """Spoofing/layering, marking the close and wash trades in an audit trail that verifies, with evidence."""
-    from tapeflow.cli import fail, print_json, say
     from tapeflow.compliance.surveillance import SurveillanceConfig, review
 
     try:

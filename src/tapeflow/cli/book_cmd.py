@@ -23,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tapeflow.cli.output import fail, print_json
 from tapeflow.model.errors import TapeflowError
 
 if TYPE_CHECKING:
@@ -59,7 +60,6 @@ def replay_cmd(
 
     Exits 1 when --verify finds a mismatch, 2 when the file cannot be read.
     """
-    from tapeflow.cli import fail, print_json
     from tapeflow.report.book_replay import replay
 
     err = Console(stderr=True)
