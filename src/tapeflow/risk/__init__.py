@@ -2,7 +2,7 @@
 
 ``engine`` is the only subscriber to order commands; ``context`` is what rules may read; ``order_rules``,
 ``account_rules`` and ``flow_rules`` are the three stages; ``build`` turns a ``config.RiskConfig`` into the
-pipeline; ``killswitch`` persists the switch; ``kill_cmd`` is ``tapeflow kill``.
+pipeline; ``killswitch`` persists the switch (``tapeflow kill`` is ``cli/kill_cmd.py``).
 """
 
 from tapeflow.risk.build import build_kill_switch, build_rules, build_trips
