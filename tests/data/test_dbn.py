@@ -217,3 +217,18 @@ def test_a_negative_price_in_a_book_level_is_malformed_not_read_as_no_price(data
 
 def _unzstd_file(path: Path) -> bytes:
     return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(path.read_bytes())).read()
+
+
+def test_a_record_the_decoder_cannot_make_is_refused_at_its_offset_not_read_as_another(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Found by the fuzz test: the first bbo-1s record's type byte turned into another type of the same size makes
+    the Rust decoder panic; that is one DataError naming the file and the record's offset, never a crash."""
+    source = data_dir / "databento-dbn-us-equity-fixtures/EQUS.MINI/test_data.bbo-1s.dbn.zst"
+    plain = zstandard.ZstdDecompressor().stream_reader(source.open("rb")).read()
+    head = 8 + int.from_bytes(plain[4:8], "little")
+    mutated = plain[: head + 1] + bytes([plain[head + 1] ^ 6]) + plain[head + 2 :]
+    path = tmp_path / "mutated.dbn.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(mutated))
+    with pytest.raises(DataError, match=rf"mutated\.dbn\.zst, byte offset {head}: the DBN decoder refused the data"):
+        list(DbnReader(path).events())
