@@ -12,6 +12,8 @@ import itertools
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -148,16 +150,23 @@ def _move_partition(root: Path, files: list[str], mutation: tuple[Any, ...]) -> 
     return {p for p in (*dst.rglob("*"), *(root / f for f in files)) if p.suffix == ".parquet"}
 
 
+@contextmanager
+def _damaged(store: _Store, mutation: tuple[Any, ...]) -> Iterator[tuple[Path, set[Path]]]:
+    """A copy of the store with ``mutation`` applied: (its folder, the files a DataError may name)."""
+    root0, _, files = store
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "store"
+        shutil.copytree(root0, root)
+        yield root, _mutate(root, files, mutation)
+
+
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutation=mutations)
 def test_damaged_store_raises_data_error_naming_the_file_or_reads_identical(
     store: _Store, mutation: tuple[Any, ...]
 ) -> None:
-    root0, original, files = store
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "store"
-        shutil.copytree(root0, root)
-        named = _mutate(root, files, mutation)
+    _, original, _ = store
+    with _damaged(store, mutation) as (root, named):
         try:
             got = list(read_store(root))
         except DataError as exc:
@@ -175,11 +184,8 @@ def test_damaged_store_gives_read_table_a_data_error_naming_the_file_or_the_orig
     store: _Store, mutation: tuple[Any, ...]
 ) -> None:
     """``read_table`` scans through ``pyarrow.dataset`` but only the files the checked manifest lists."""
-    root0, original, files = store
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "store"
-        shutil.copytree(root0, root)
-        named = _mutate(root, files, mutation)
+    _, original, _ = store
+    with _damaged(store, mutation) as (root, named):
         for name in sorted({type(e).__name__ for e in original}):
             try:
                 table = read_table(root, name, columns=["ts_init"])
