@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tapeflow.cli.output import fail, print_json
+from tapeflow.cli.output import counted_progress, fail, print_json
 from tapeflow.model.errors import TapeflowError
 
 if TYPE_CHECKING:
@@ -65,31 +65,9 @@ def run_with_progress(config: Path, out: Path | None, *, quiet: bool, audit: Pat
 
 
 def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bool) -> dict[str, Any]:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from tapeflow.backtest.run import run_backtest_config
 
-    columns = (
-        TextColumn("[bold]backtest"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("events"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    from rich.console import Console
-
-    # on stderr, so stdout holds only results; off under --json and when stderr is not a terminal (a log file)
-    console = Console(stderr=True)
-    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
+    with counted_progress("backtest", "events", quiet=quiet) as bar:
         task = bar.add_task("replay", total=None)
         _, report = run_backtest_config(
             cfg,

@@ -13,17 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 import msgspec
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-from tapeflow.cli.output import fail, print_json
+from tapeflow.cli.output import counted_progress, fail, print_json
 from tapeflow.model.errors import TapeflowError
 
 if TYPE_CHECKING:
@@ -62,20 +54,8 @@ def replay_cmd(
     """
     from tapeflow.report.book_replay import replay
 
-    err = Console(stderr=True)
     total = _count_rows(file)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("rows"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
+    progress = counted_progress("{task.description}", "rows")
     try:
         with progress:
             task = progress.add_task(f"replay {file.name}", total=total)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tapeflow.cli.output import fail, print_json
+from tapeflow.cli.output import counted_progress, fail, print_json
 from tapeflow.model.errors import TapeflowError
 
 
@@ -40,29 +40,9 @@ def compare_command(
 
 def _push_pull_with_progress(cfg: Any, poll_ms: int, *, quiet: bool) -> dict[str, Any]:
     """Two full runs over tick data take a while: a bar with an ETA on stderr (not under --json or in a log)."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from tapeflow.backtest.compare import compare_push_pull
 
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("[bold]push, then pull"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("events"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
+    with counted_progress("push, then pull", "events", quiet=quiet) as bar:
         task = bar.add_task("compare", total=None)
         return compare_push_pull(
             cfg,

@@ -7,7 +7,7 @@ commands, the commands import this, and nothing imports the app back.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import typer
@@ -15,6 +15,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from tapeflow.model.errors import TapeflowError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 state = {"debug": False}
 """Set by the root callback from ``--debug``: a user error then raises with its traceback."""
@@ -59,3 +62,33 @@ def fail(exc: TapeflowError, *, json_out: bool = False) -> None:
         print_json({"error": str(exc), "code": USER_ERROR})
     err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code=USER_ERROR)
+
+
+def counted_progress(label: str, unit: str, *, quiet: bool = False) -> Progress:
+    """A bar of ``unit`` counted so far, against a total when one is known, with an ETA.
+
+    On stderr, so stdout holds only results; off under ``--json`` (``quiet``) and when stderr is not a terminal (a
+    log file). ``label`` is rich markup for the first column (``{task.description}`` shows the task's own).
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=quiet or not console.is_terminal,
+    )
