@@ -11,8 +11,9 @@ Decoding is where untrusted bytes become events, so it is where constraints are 
 missing field or a wrong type raises ``DataError`` naming the field (in JSON msgspec's path says it, e.g.
 ``$.size``; in msgpack the path is a position, ``$[6]``, and the message adds the field's name).
 
-The set of event types is every subclass of ``Event`` defined in ``tapeflow.model``: a module that adds an event
-only has to be imported by ``tapeflow.model`` for its events to be decodable.
+The set of event types is every subclass of ``Event`` defined in ``tapeflow.model`` except the groups that only
+exist for subscribers (``is_event_group``): a module that adds an event only has to be imported by
+``tapeflow.model`` for its events to be decodable.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ TAG_FIELD = "type"
 """Where the JSON form keeps an event's type name (msgspec's default tag field, which ``Event`` uses)."""
 
 
+def is_event_group(cls: type[Event]) -> bool:
+    """Whether ``cls`` only groups event types for subscribers (``OrderCommand``, ``OrderReport``).
+
+    A group declares ``__event_group__`` in its own body (its members inherit the attribute, so they are looked up
+    in their own ``__dict__`` and stay concrete). It is never sent, so it is neither encoded nor decoded: a record
+    tagged with a group's name is refused like any unknown type."""
+    return bool(cls.__dict__.get("__event_group__", False))
+
+
 def event_types() -> tuple[type[Event], ...]:
     """Every concrete event type, sorted by tag so that the order never depends on import order."""
     found: dict[str, type[Event]] = {}
@@ -38,7 +48,8 @@ def event_types() -> tuple[type[Event], ...]:
         cls = stack.pop()
         for sub in cls.__subclasses__():
             stack.append(sub)
-            found[sub.__name__] = sub
+            if not is_event_group(sub):
+                found[sub.__name__] = sub
     return tuple(found[name] for name in sorted(found))
 
 

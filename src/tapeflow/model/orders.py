@@ -1,22 +1,51 @@
-"""Order commands (strategy -> risk -> venue) and order events (venue -> strategy).
+"""Order commands (strategy -> risk -> venue) and order reports (venue -> strategy).
 
-Commands say what a strategy wants; events say what happened. Every command and event names the strategy and the
-client order id, so that the audit trail can tie each fill back to the decision that caused it.
+Commands say what a strategy wants; reports say what a venue did with it. Every command extends ``OrderCommand``
+and every venue report ``OrderReport``, so a component that wants all of one kind subscribes to the base (the
+kernel resolves subscriptions by subclass once per event type, so this costs nothing per event) and a new command
+or report reaches it without editing a list. Every command and report names the strategy, the client order id and
+the symbol, so that the audit trail can tie each fill back to the decision that caused it. ``RiskRejected`` and
+``ContingentUpdate`` carry the same three fields but are neither: no venue sent them.
+
+The three shared fields are declared on the bases, which puts them right after ``ts_event`` and ``ts_init``: the
+position every member declared them at before the bases existed, so the array encoding of stored tapes and audit
+trails is unchanged (``tests/model/test_orders.py`` pins the bytes). Members add fields after them, never before.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from tapeflow.model.enums import LiquiditySide, OrderType, Side, TimeInForce
 from tapeflow.model.events import Event, Money, NonNegQty, PriceUnits, Qty, Symbol
 from tapeflow.model.prices import NO_PRICE
 
 
-class SubmitOrder(Event, frozen=True, kw_only=True):
-    """A new order. ``price`` is the limit (``NO_PRICE`` for MARKET and STOP), ``stop_price`` the trigger."""
+class OrderCommand(Event, frozen=True, kw_only=True):
+    """What a strategy asks of a venue (through risk): subscribe here to see every submit, modify and cancel.
 
+    A group of event types, never sent itself (``__event_group__``: the codec neither encodes nor decodes it)."""
+
+    __event_group__: ClassVar[bool] = True
     strategy_id: str
     client_order_id: str
     symbol: Symbol
+
+
+class OrderReport(Event, frozen=True, kw_only=True):
+    """What a venue did with one of our orders or requests: subscribe here to see every report of every venue.
+
+    A group of event types, never sent itself (``__event_group__``: the codec neither encodes nor decodes it)."""
+
+    __event_group__: ClassVar[bool] = True
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+
+
+class SubmitOrder(OrderCommand, frozen=True, kw_only=True):
+    """A new order. ``price`` is the limit (``NO_PRICE`` for MARKET and STOP), ``stop_price`` the trigger."""
+
     side: Side
     order_type: OrderType
     quantity: Qty
@@ -28,47 +57,35 @@ class SubmitOrder(Event, frozen=True, kw_only=True):
     """Why the strategy sent it, in words; the Signal that led to it is in the audit trail."""
 
 
-class CancelOrder(Event, frozen=True, kw_only=True):
-    strategy_id: str
-    client_order_id: str
-    symbol: Symbol
+class CancelOrder(OrderCommand, frozen=True, kw_only=True):
+    """Stop a working order; whatever is unfilled is reported cancelled (or the cancel is rejected)."""
 
 
-class ModifyOrder(Event, frozen=True, kw_only=True):
+class ModifyOrder(OrderCommand, frozen=True, kw_only=True):
     """Change quantity or prices of a working order. Raising the size or changing the price loses priority."""
 
-    strategy_id: str
-    client_order_id: str
-    symbol: Symbol
     quantity: Qty
     price: PriceUnits = NO_PRICE
     stop_price: PriceUnits = NO_PRICE
 
 
-class OrderAccepted(Event, frozen=True, kw_only=True):
-    strategy_id: str
-    client_order_id: str
-    symbol: Symbol
+class OrderAccepted(OrderReport, frozen=True, kw_only=True):
+    """The venue took the order; ``venue_order_id`` is its name for it there."""
+
     venue_order_id: str = ""
     venue: str = ""
 
 
-class OrderRejected(Event, frozen=True, kw_only=True):
+class OrderRejected(OrderReport, frozen=True, kw_only=True):
     """The venue refused the order (bad tick, halted, unknown order); ``reason`` says which and why."""
 
-    strategy_id: str
-    client_order_id: str
-    symbol: Symbol
     reason: str
     venue: str = ""
 
 
-class OrderFilled(Event, frozen=True, kw_only=True):
+class OrderFilled(OrderReport, frozen=True, kw_only=True):
     """A (partial) fill. ``fee`` is the total of all fee components in 1/10,000 dollar; negative for a rebate."""
 
-    strategy_id: str
-    client_order_id: str
-    symbol: Symbol
     side: Side
     price: PriceUnits
     quantity: Qty
@@ -82,23 +99,17 @@ class OrderFilled(Event, frozen=True, kw_only=True):
     """The parts of ``fee`` by name (sec_fee, finra_taf, exchange, commission); zero parts are left out."""
 
 
-class OrderCancelled(Event, frozen=True, kw_only=True):
+class OrderCancelled(OrderReport, frozen=True, kw_only=True):
     """The order is no longer working; ``cancelled_quantity`` shares were never filled."""
 
-    strategy_id: str
-    client_order_id: str
-    symbol: Symbol
     cancelled_quantity: NonNegQty = 0
     reason: str = ""
     venue: str = ""
 
 
-class OrderExpired(Event, frozen=True, kw_only=True):
+class OrderExpired(OrderReport, frozen=True, kw_only=True):
     """A DAY (or OPG/CLS) order reached the end of its life unfilled."""
 
-    strategy_id: str
-    client_order_id: str
-    symbol: Symbol
     expired_quantity: NonNegQty = 0
     venue: str = ""
 
@@ -120,13 +131,10 @@ class RiskRejected(Event, frozen=True, kw_only=True):
     value: int | float | str | None = None
 
 
-class OrderUpdated(Event, frozen=True, kw_only=True):
+class OrderUpdated(OrderReport, frozen=True, kw_only=True):
     """The venue applied a ``ModifyOrder``; ``quantity`` is the new total, ``priority_lost`` says whether the
     order went to the back of its queue (a price change or a size increase)."""
 
-    strategy_id: str
-    client_order_id: str
-    symbol: Symbol
     quantity: Qty
     price: PriceUnits = NO_PRICE
     stop_price: PriceUnits = NO_PRICE
@@ -134,22 +142,16 @@ class OrderUpdated(Event, frozen=True, kw_only=True):
     venue: str = ""
 
 
-class CancelRejected(Event, frozen=True, kw_only=True):
+class CancelRejected(OrderReport, frozen=True, kw_only=True):
     """A ``CancelOrder`` could not be applied (unknown order, already filled or cancelled); the order is unchanged."""
 
-    strategy_id: str
-    client_order_id: str
-    symbol: Symbol
     reason: str
     venue: str = ""
 
 
-class ModifyRejected(Event, frozen=True, kw_only=True):
+class ModifyRejected(OrderReport, frozen=True, kw_only=True):
     """A ``ModifyOrder`` could not be applied; the order keeps working as it was."""
 
-    strategy_id: str
-    client_order_id: str
-    symbol: Symbol
     reason: str
     venue: str = ""
 
