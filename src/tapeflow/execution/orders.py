@@ -2,16 +2,16 @@
 
 Every status change of an order comes from an event (the venue's accept, fill, cancel, expire, reject), looked up
 in ``TRANSITIONS``. An event that the table does not allow in the current status is not applied: it is counted
-and reported (a venue bug or a duplicated report must never corrupt what we believe we hold).
+and reported (a venue bug or a duplicated report must never corrupt what we believe we hold). ``OrderStatus``
+itself is in ``tapeflow.model.enums``, shared with the results files.
 """
 
 from __future__ import annotations
 
-import enum
 from fractions import Fraction
 from typing import Final
 
-from tapeflow.model.enums import OrderType, Side, TimeInForce
+from tapeflow.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tapeflow.model.events import Event
 from tapeflow.model.orders import (
     OrderAccepted,
@@ -22,24 +22,6 @@ from tapeflow.model.orders import (
     OrderUpdated,
     SubmitOrder,
 )
-
-
-class OrderStatus(enum.Enum):
-    SUBMITTED = "SUBMITTED"
-    """Passed risk, sent to the venue, no answer yet."""
-    ACCEPTED = "ACCEPTED"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    FILLED = "FILLED"
-    CANCELLED = "CANCELLED"
-    EXPIRED = "EXPIRED"
-    REJECTED = "REJECTED"
-
-    @property
-    def is_open(self) -> bool:
-        return self in _OPEN
-
-
-_OPEN: Final = frozenset({OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
 
 _S = OrderStatus
 TRANSITIONS: Final[dict[tuple[OrderStatus, type[Event]], OrderStatus]] = {

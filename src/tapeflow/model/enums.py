@@ -6,6 +6,7 @@ String-valued, so that JSON output and audit records read as words ("BUY", "LIMI
 from __future__ import annotations
 
 import enum
+from typing import Final
 
 
 class Side(enum.Enum):
@@ -55,6 +56,32 @@ class LiquiditySide(enum.Enum):
 
     MAKER = "MAKER"
     TAKER = "TAKER"
+
+
+class OrderStatus(enum.Enum):
+    """Where one of our orders is in its life: the execution engine's state and the results' ``status`` column.
+
+    Declaration order is part of the results files (their ``status`` dictionary lists every member in this order),
+    so a new status goes at the end."""
+
+    SUBMITTED = "SUBMITTED"
+    """Sent by the strategy; past risk and on its way to the venue as far as execution knows, no answer yet."""
+    ACCEPTED = "ACCEPTED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+    """Refused by the venue."""
+    RISK_REJECTED = "RISK_REJECTED"
+    """Refused by the risk engine before any venue saw it (only results record these: execution never does)."""
+
+    @property
+    def is_open(self) -> bool:
+        return self in _OPEN_STATUSES
+
+
+_OPEN_STATUSES: Final = frozenset({OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
 
 
 class BookAction(enum.Enum):

@@ -24,7 +24,7 @@ import msgspec
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from tapeflow.model.enums import LiquiditySide, OrderType, Side, TimeInForce
+from tapeflow.model.enums import LiquiditySide, OrderStatus, OrderType, Side, TimeInForce
 from tapeflow.model.market import Quote
 from tapeflow.model.orders import (
     OrderAccepted,
@@ -57,17 +57,6 @@ _UNITS = {
     "unrealized) are int64 1/10000 USD; arrival_mid_x2 is bid + ask (twice the mid) in the same unit; ts_* and ts "
     "are int64 ns since the Unix epoch, UTC; quantities are shares",
 }
-
-
-class OrderStatus(enum.Enum):
-    SUBMITTED = "SUBMITTED"
-    ACCEPTED = "ACCEPTED"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    FILLED = "FILLED"
-    CANCELLED = "CANCELLED"
-    EXPIRED = "EXPIRED"
-    REJECTED = "REJECTED"
-    RISK_REJECTED = "RISK_REJECTED"
 
 
 class OrderRecord(msgspec.Struct, kw_only=True):
