@@ -11,8 +11,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Final
 
-from tapeflow.model.enums import OrderStatus, OrderType, Side, TimeInForce
+from tapeflow.model.enums import OrderStatus
 from tapeflow.model.events import Event
+from tapeflow.model.order_record import OrderBase
 from tapeflow.model.orders import (
     OrderAccepted,
     OrderCancelled,
@@ -47,40 +48,15 @@ TRANSITIONS: Final[dict[tuple[OrderStatus, type[Event]], OrderStatus]] = {
 """(status, event type) -> next status. A fill that completes the order goes to FILLED (see ``Order.apply``)."""
 
 
-class Order:
+class Order(OrderBase):
     """What we know about one of our orders. Mutable, owned by the execution engine; others get views."""
 
-    __slots__ = (
-        "client_order_id",
-        "filled_notional",
-        "filled_quantity",
-        "order_type",
-        "price",
-        "quantity",
-        "side",
-        "status",
-        "stop_price",
-        "strategy_id",
-        "symbol",
-        "time_in_force",
-        "ts_last",
-        "ts_submitted",
-        "venue",
-        "venue_order_id",
-    )
+    __slots__ = ("filled_notional", "filled_quantity", "status", "ts_last", "ts_submitted", "venue")
 
     def __init__(self, command: SubmitOrder, venue: str) -> None:
-        self.client_order_id = command.client_order_id
-        self.strategy_id = command.strategy_id
-        self.symbol = command.symbol
-        self.side: Side = command.side
-        self.order_type: OrderType = command.order_type
-        self.quantity = command.quantity
-        self.price = command.price
-        self.stop_price = command.stop_price
-        self.time_in_force: TimeInForce = command.time_in_force
+        super().__init__(command, "")
         self.venue = venue
-        self.venue_order_id = ""
+        """The venue the order was routed to (its name)."""
         self.status = OrderStatus.SUBMITTED
         self.filled_quantity = 0
         self.filled_notional = 0

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from tapeflow.model.enums import OrderType, Side, TimeInForce
+from tapeflow.model.enums import Side
+from tapeflow.model.order_record import OrderBase
 from tapeflow.model.orders import SubmitOrder
 
 
-class SimOrder:
-    __slots__ = (
-        "ahead",
-        "behind_ids",
-        "client_order_id",
-        "commission_so_far",
-        "filled",
-        "order_type",
-        "price",
-        "quantity",
-        "resting",
-        "side",
-        "stop_price",
-        "strategy_id",
-        "symbol",
-        "time_in_force",
-        "venue_order_id",
-    )
+class SimOrder(OrderBase):
+    """The venue's side of an order: how much is filled, where it rests and who is ahead of it in the queue."""
+
+    __slots__ = ("ahead", "behind_ids", "commission_so_far", "filled", "resting")
 
     def __init__(self, command: SubmitOrder, venue_order_id: str) -> None:
-        self.client_order_id = command.client_order_id
-        self.strategy_id = command.strategy_id
-        self.symbol = command.symbol
-        self.side: Side = command.side
-        self.order_type: OrderType = command.order_type
-        self.quantity = command.quantity
-        self.price = command.price
-        self.stop_price = command.stop_price
-        self.time_in_force: TimeInForce = command.time_in_force
-        self.venue_order_id = venue_order_id
+        super().__init__(command, venue_order_id)
         self.filled = 0
         self.commission_so_far = 0
         self.resting = False
