@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 from tapeflow.backtest.engine import Backtest
 from tapeflow.data.bars import read_bars
-from tapeflow.model import Bar
-from tapeflow.model.orders import SubmitOrder
+from tapeflow.engine import Kernel
+from tapeflow.model import Bar, Event, LiquiditySide, Side
+from tapeflow.model.codec import event_types
+from tapeflow.model.orders import OrderReport, SubmitOrder
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.risk.rules import Rule, Violation
 from tapeflow.strategy.base import Pending, Strategy
@@ -147,3 +151,32 @@ def test_position_helpers_without_portfolio_or_orders_read_flat() -> None:
 @pytest.mark.parametrize(("buy", "sell", "net"), [(0, 0, 0), (7, 0, 7), (0, 7, -7), (10, 3, 7)])
 def test_pending_net_is_buys_minus_sells(buy: int, sell: int, net: int) -> None:
     assert Pending(buy=buy, sell=sell).net == net
+
+
+class _HearsEverything(Strategy):
+    def __init__(self) -> None:
+        super().__init__("s")
+        self.heard: list[str] = []
+
+    def on_order_event(self, event: Event) -> None:
+        self.heard.append(type(event).__name__)
+
+
+def _report(cls: type[OrderReport]) -> OrderReport:
+    """An instance of ``cls`` for strategy "s", its required fields filled with any valid value."""
+    values: dict[str, Any] = {"reason": "r", "side": Side.BUY, "price": 1, "quantity": 1}
+    values |= {"leaves_quantity": 0, "liquidity_side": LiquiditySide.MAKER}
+    ids = {"ts_event": 1, "ts_init": 1, "strategy_id": "s", "client_order_id": "s-1", "symbol": "AAPL"}
+    required = [f.name for f in msgspec.structs.fields(cls) if f.required and f.name not in ids]
+    return cls(**ids, **{name: values[name] for name in required})
+
+
+def test_a_strategy_hears_every_kind_of_venue_report_about_its_orders() -> None:
+    # a new OrderReport type must get a handler in strategy/base.py, or strategies would never hear of it
+    kinds = sorted((t for t in event_types() if issubclass(t, OrderReport)), key=lambda t: t.__name__)
+    strategy = _HearsEverything()
+    kernel = Kernel()
+    kernel.add(strategy)
+    kernel.run([_report(t) for t in kinds])
+    assert strategy.heard == [t.__name__ for t in kinds]
+    assert len(kinds) == 8

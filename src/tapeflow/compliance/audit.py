@@ -41,20 +41,7 @@ from tapeflow.model.compliance_events import CloseWindowVolume, SelfTradePrevent
 from tapeflow.model.enums import Side
 from tapeflow.model.events import Event, ModelUpdated, Signal
 from tapeflow.model.market import Trade
-from tapeflow.model.orders import (
-    CancelOrder,
-    CancelRejected,
-    ModifyOrder,
-    ModifyRejected,
-    OrderAccepted,
-    OrderCancelled,
-    OrderExpired,
-    OrderFilled,
-    OrderRejected,
-    OrderUpdated,
-    RiskRejected,
-    SubmitOrder,
-)
+from tapeflow.model.orders import OrderCommand, OrderReport, RiskRejected
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.sessions import ExchangeCalendar, SessionCalendar
 
@@ -67,19 +54,9 @@ if TYPE_CHECKING:
 
 NEW_YORK = ZoneInfo("America/New_York")
 NS = 1_000_000_000
-COMMANDS: tuple[type[Event], ...] = (SubmitOrder, ModifyOrder, CancelOrder)
-ORDER_REPORTS: tuple[type[Event], ...] = (
-    OrderAccepted,
-    OrderRejected,
-    OrderFilled,
-    OrderCancelled,
-    OrderExpired,
-    OrderUpdated,
-    CancelRejected,
-    ModifyRejected,
-    RiskRejected,
-    SelfTradePrevented,
-)
+COMMANDS: tuple[type[Event], ...] = (OrderCommand,)
+ORDER_REPORTS: tuple[type[Event], ...] = (OrderReport, RiskRejected, SelfTradePrevented)
+"""Every venue report (through their base), and the decisions that stopped an order before any venue."""
 KILL_SWITCH = "KillSwitchChanged"
 
 

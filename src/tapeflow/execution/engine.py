@@ -14,21 +14,10 @@ from typing import TYPE_CHECKING, Protocol
 from tapeflow.execution.orders import Order
 from tapeflow.execution.venue import Command, VenueClient
 from tapeflow.model.errors import ConfigError
-from tapeflow.model.events import Event
-from tapeflow.model.orders import (
-    OrderAccepted,
-    OrderCancelled,
-    OrderExpired,
-    OrderFilled,
-    OrderRejected,
-    OrderUpdated,
-    SubmitOrder,
-)
+from tapeflow.model.orders import OrderReport, SubmitOrder
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
-
-_REPORTS = (OrderAccepted, OrderRejected, OrderFilled, OrderCancelled, OrderExpired, OrderUpdated)
 
 
 class OrderRoute(Protocol):
@@ -58,8 +47,7 @@ class ExecutionEngine:
     # -- component ----------------------------------------------------------------------------------------------
 
     def attach(self, kernel: Kernel) -> None:
-        for report in _REPORTS:
-            kernel.subscribe(report, self.on_report)
+        kernel.subscribe(OrderReport, self.on_report)  # every venue report: the transition table judges each
 
     def on_start(self) -> None:
         return None
@@ -91,8 +79,8 @@ class ExecutionEngine:
 
     # -- reports ------------------------------------------------------------------------------------------------
 
-    def on_report(self, event: Event) -> None:
-        cid: str = event.client_order_id  # type: ignore[attr-defined]
+    def on_report(self, event: OrderReport) -> None:
+        cid = event.client_order_id
         order = self._orders.get(cid)
         if order is None:
             return  # another system's order (not routed through this engine)

@@ -1,9 +1,10 @@
 """Order state, changed only through one transition table.
 
-Every status change of an order comes from an event (the venue's accept, fill, cancel, expire, reject), looked up
-in ``TRANSITIONS``. An event that the table does not allow in the current status is not applied: it is counted
-and reported (a venue bug or a duplicated report must never corrupt what we believe we hold). ``OrderStatus``
-itself is in ``tapeflow.model.enums``, shared with the results files.
+Every status change of an order comes from an event (the venue's accept, fill, cancel, expire, reject, update),
+looked up in ``TRANSITIONS``; a refused cancel or modify changes nothing (``ANSWERS``). An event that the table
+does not allow in the current status is not applied: it is counted and reported (a venue bug or a duplicated report
+must never corrupt what we believe we hold). ``OrderStatus`` itself is in ``tapeflow.model.enums``, shared with the
+results files.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from tapeflow.model.enums import OrderStatus
 from tapeflow.model.events import Event
 from tapeflow.model.order_record import OrderBase
 from tapeflow.model.orders import (
+    CancelRejected,
+    ModifyRejected,
     OrderAccepted,
     OrderCancelled,
     OrderExpired,
@@ -46,6 +49,10 @@ TRANSITIONS: Final[dict[tuple[OrderStatus, type[Event]], OrderStatus]] = {
     (_S.EXPIRED, OrderAccepted): _S.EXPIRED,
 }
 """(status, event type) -> next status. A fill that completes the order goes to FILLED (see ``Order.apply``)."""
+
+ANSWERS: Final[frozenset[type[Event]]] = frozenset({CancelRejected, ModifyRejected})
+"""Reports that answer a request about an order rather than change it: a refused cancel or modify leaves the order
+as it was, in any status, so they are accepted without a transition and never counted as refused."""
 
 
 class Order(OrderBase):
@@ -79,10 +86,12 @@ class Order(OrderBase):
         return Fraction(self.filled_notional, self.filled_quantity)
 
     def apply(self, event: Event) -> bool:
-        """Apply a venue report; False (and no change) when the table does not allow it in this status."""
+        """Apply a venue report; False (and no change) when the table does not allow it in this status.
+
+        An answer (``ANSWERS``) changes nothing and is True: it is expected in any status."""
         nxt = TRANSITIONS.get((self.status, type(event)))
         if nxt is None:
-            return False
+            return type(event) in ANSWERS
         if isinstance(event, OrderFilled):
             if event.quantity > self.quantity - self.filled_quantity:
                 return False  # an overfill is a venue error: refuse it rather than hold a position we cannot have

@@ -11,6 +11,8 @@ from typing import Protocol
 from tapeflow.model.orders import CancelOrder, ModifyOrder, SubmitOrder
 
 Command = SubmitOrder | CancelOrder | ModifyOrder
+"""Every ``OrderCommand``, spelled as a closed union so that a venue's handling is checked exhaustive by mypy (a test
+keeps it equal to the base's subclasses). Subscribers use the base, ``tapeflow.model.orders.OrderCommand``."""
 
 
 class VenueClient(Protocol):

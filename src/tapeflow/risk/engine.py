@@ -26,6 +26,7 @@ from tapeflow.model.orders import (
     CancelOrder,
     ModifyOrder,
     OrderCancelled,
+    OrderCommand,
     OrderExpired,
     OrderFilled,
     OrderRejected,
@@ -108,9 +109,7 @@ class RiskEngine:
 
     def attach(self, kernel: Kernel) -> None:
         self._kernel = kernel
-        kernel.subscribe(SubmitOrder, self.on_command)
-        kernel.subscribe(ModifyOrder, self.on_command)
-        kernel.subscribe(CancelOrder, self.on_command)
+        kernel.subscribe(OrderCommand, self.on_command)  # type: ignore[arg-type]  # each OrderCommand is a Command
         kernel.subscribe(TradingStatus, self.on_status)
         kernel.subscribe(SetKillSwitch, self.on_set_kill_switch)
         kernel.subscribe(UpdateRiskLimit, self.on_update_limit)
