@@ -9,7 +9,8 @@ the symbol, so that the audit trail can tie each fill back to the decision that 
 
 The three shared fields are declared on the bases, which puts them right after ``ts_event`` and ``ts_init``: the
 position every member declared them at before the bases existed, so the array encoding of stored tapes and audit
-trails is unchanged (``tests/model/test_orders.py`` pins the bytes). Members add fields after them, never before.
+trails is unchanged (``tests/model/test_orders.py`` pins the bytes). Members add fields after them, and a base
+never gets another field: every member's later fields would move.
 """
 
 from __future__ import annotations
