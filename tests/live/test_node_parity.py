@@ -150,6 +150,8 @@ def test_backtest_and_live_replay_of_a_node_with_orders_give_identical_logs_and_
         assert kinds[kind] > 0, kind
     assert kinds["OrderCancelled"] > 0 and kinds["RiskRejected"] > 0
     assert {k for k in kinds if k.startswith("Risk")} == {"RiskRejected"}
+    assert bt.stats() == live.stats()
+    assert bt.stats()["risk_rejected"] > 0 and bt.stats()["exchange_fills"] > 0
     assert bt.portfolio.fill_count == live.node.portfolio.fill_count > 0
     assert bt.portfolio.cash == live.node.portfolio.cash
     assert list(bt.portfolio.curve.equity) == list(live.node.portfolio.curve.equity)

@@ -80,7 +80,8 @@ def test_orders_to_a_down_venue_are_refused_in_risk_and_cancels_answered_by_the_
 
     def during(s: Scripted) -> None:
         ids["down"] = s.buy(SYM, 100, px("99.97"))
-        s.cancel(ids["rest"], SYM)
+        s.modify(ids["rest"], SYM, 100, price=px("99.95"))  # a modify is an order too: refused in risk
+        s.cancel(ids["rest"], SYM)  # cancels always pass risk: the venue answers
 
     def after(s: Scripted) -> None:
         ids["back"] = s.buy(SYM, 100, px("99.96"))
@@ -98,8 +99,10 @@ def test_orders_to_a_down_venue_are_refused_in_risk_and_cancels_answered_by_the_
     node = LiveNode([strategy], venues=[venue], run_id="")
     _live(node)
 
-    refused = {r.client_order_id: r for r in strategy.reports if isinstance(r, RiskRejected)}
-    assert set(refused) == {ids["early"], ids["down"]}
+    refusals = [r for r in strategy.reports if isinstance(r, RiskRejected)]
+    assert [r.client_order_id for r in refusals] == [ids["early"], ids["down"], ids["rest"]]
+    assert {r.rule for r in refusals} == {"venue_connected"}
+    refused = {r.client_order_id: r for r in refusals}
     assert refused[ids["early"]].rule == "venue_connected"
     tail = "no new orders until it reconnects"
     assert refused[ids["early"]].reason == f"venue NET is disconnected (not connected yet): {tail}"
@@ -109,7 +112,7 @@ def test_orders_to_a_down_venue_are_refused_in_risk_and_cancels_answered_by_the_
     (cancel_reject,) = [r for r in strategy.reports if isinstance(r, CancelRejected)]
     assert cancel_reject.client_order_id == ids["rest"] and "disconnected: socket closed" in cancel_reject.reason
     assert [type(e) for e in strategy.statuses] == [VenueConnected, VenueDisconnected, VenueReconnected]
-    assert node.node.risk.rejections_by_rule == {"venue_connected": 2}
+    assert node.node.risk.rejections_by_rule == {"venue_connected": 3}
 
 
 def test_a_restarted_node_continues_the_venues_orders_positions_and_cash() -> None:

@@ -14,6 +14,7 @@ paper or replay run) and runs it with ``run_live``. Two things differ from a bac
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from typing import Any
 
 import msgspec
 
@@ -94,4 +95,9 @@ class LiveNode:
             yield event
 
     def summary(self) -> Summary:
+        """The results with what went wrong with the books (a live feed reports no reader quality)."""
         return self.node.results.summary(data=[], books=self.node.books.totals())
+
+    def stats(self) -> dict[str, Any]:
+        """Counters that are not in the results summary, as ``Backtest.stats``."""
+        return self.node.stats()
