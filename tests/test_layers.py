@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("strategy", "ml"),
     ("venues", "data"),
     ("report",),
+    ("node",),
     ("backtest", "live"),
     ("cli",),
 )

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from tapeflow.engine import Kernel
 from tapeflow.model import Bar, LiquiditySide, OrderFilled, Quote, Side, ValueRangeError
+from tapeflow.model.errors import EngineError
+from tapeflow.model.venue_state import VenuePosition, VenueState
 from tapeflow.portfolio import Portfolio, PortfolioConfig, Position, round_div
 
 START = 100_000 * 10_000  # $100,000.00
@@ -296,3 +298,44 @@ def test_a_dividend_pays_the_holder_in_cash_and_a_short_pays_it() -> None:
     assert p.dividends == 470_000 - 940_000  # short 200: the borrower pays
     p.on_dividend(Dividend(ts_event=6, ts_init=6, symbol="MSFT", amount=9_999))  # not held
     assert p.dividends == -470_000
+
+
+def _restored_state() -> VenueState:
+    return VenueState(
+        venue="NET",
+        ts=0,
+        cash=50_000 * D,
+        positions=(
+            VenuePosition(symbol="AAPL", quantity=100, cost_basis=100 * 190 * D),
+            VenuePosition(symbol="MSFT", quantity=-50, cost_basis=-50 * 400 * D),
+        ),
+    )
+
+
+def test_restore_takes_the_venues_positions_and_cash_and_pnl_counts_from_the_restart() -> None:
+    p = Portfolio(PortfolioConfig(starting_cash=START))
+    p.restore(_restored_state())
+    assert p.cash == 50_000 * D
+    assert (p.quantity("AAPL"), p.quantity("MSFT")) == (100, -50)
+    assert p.starting_cash == 50_000 * D + 100 * 190 * D - 50 * 400 * D
+    p.on_fill(fill(1, Side.SELL, 100, 200 * D))
+    p.mark("MSFT", 390 * D)
+    assert p.realized_pnl() == 100 * 10 * D
+    assert p.quantity("AAPL") == 0
+    assert p.unrealized_pnl() == 50 * 10 * D
+    assert p.equity() == p.starting_cash + p.realized_pnl() - p.fees + p.unrealized_pnl()
+
+
+def test_restore_refuses_a_portfolio_that_already_traded_and_a_symbol_listed_twice() -> None:
+    p = Portfolio()
+    p.on_fill(fill(1, Side.BUY, 100, 190 * D))
+    with pytest.raises(EngineError, match="already holds fills"):
+        p.restore(_restored_state())
+    twice = VenueState(
+        venue="NET",
+        ts=0,
+        cash=0,
+        positions=(VenuePosition(symbol="AAPL", quantity=1, cost_basis=D),) * 2,
+    )
+    with pytest.raises(EngineError, match="lists a symbol twice"):
+        Portfolio().restore(twice)

@@ -12,12 +12,14 @@ import pytest
 from tapeflow.backtest.engine import Backtest
 from tapeflow.data.bars import read_bars
 from tapeflow.engine import Kernel
+from tapeflow.execution.order_ids import ClientOrderIds
 from tapeflow.model import Bar, Event, LiquiditySide, Side
 from tapeflow.model.codec import event_types
 from tapeflow.model.orders import OrderReport, SubmitOrder
+from tapeflow.model.venue_events import FeedStale, VenueDisconnected, VenueStatus
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.risk.rules import Rule, Violation
-from tapeflow.strategy.base import Pending, Strategy
+from tapeflow.strategy.base import Pending, Strategy, TradingContext
 
 CASH = 1_000_000 * 10_000
 
@@ -180,3 +182,38 @@ def test_a_strategy_hears_every_kind_of_venue_report_about_its_orders() -> None:
     kernel.run([_report(t) for t in kinds])
     assert strategy.heard == [t.__name__ for t in kinds]
     assert len(kinds) == 8
+
+
+class _Hears(Strategy):
+    def __init__(self) -> None:
+        super().__init__("hears")
+        self.heard: list[VenueStatus] = []
+
+    def on_venue_status(self, event: VenueStatus) -> None:
+        self.heard.append(event)
+
+
+def test_venue_status_reaches_a_strategy_that_overrides_the_hook_and_costs_others_nothing() -> None:
+    kernel = Kernel()
+    hears, deaf = _Hears(), Strategy("deaf")
+    kernel.add(hears)
+    kernel.add(deaf)
+    kernel.start(at=0)
+    down = VenueDisconnected(ts_event=1, ts_init=1, venue="NET", reason="socket closed")
+    kernel.run([down, FeedStale(ts_event=2, ts_init=2, venue="NET")])
+    assert hears.heard == [down, FeedStale(ts_event=2, ts_init=2, venue="NET")]
+    assert [h for t, h in kernel._subscriptions if t is VenueStatus] == [hears.on_venue_status]
+
+
+def test_client_order_ids_come_from_the_context_generator_when_it_has_one() -> None:
+    kernel = Kernel()
+    shared = ClientOrderIds("R9")
+    a, b, own = Strategy("a"), Strategy("b"), Strategy("own")
+    a.bind(TradingContext(kernel, order_ids=shared))
+    b.bind(TradingContext(kernel, order_ids=shared))
+    own.bind(TradingContext(kernel))
+    for s in (a, b, own):
+        kernel.add(s)
+    kernel.start(at=0)
+    ids = [s.buy("AAPL", 100, 1_000_000) for s in (a, b, a, own, own)]
+    assert ids == ["a-R9-1", "b-R9-1", "a-R9-2", "own-1", "own-2"]

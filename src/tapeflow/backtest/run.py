@@ -12,6 +12,8 @@ import msgspec
 from tapeflow.backtest.config import BacktestConfig
 from tapeflow.backtest.engine import Backtest
 from tapeflow.backtest.sources import build_sources, build_strategy, prices_used
+from tapeflow.compliance.audit import AuditTrail
+from tapeflow.compliance.stp import StpMode
 from tapeflow.data.quality import QualityReporter
 from tapeflow.engine.kernel import Component
 from tapeflow.model.events import Event
@@ -44,9 +46,6 @@ def build_backtest(
     extra: Sequence[Component] = (),
 ) -> Backtest:
     """The assembly a configuration describes (one place, shared by ``backtest``, ``demo`` and ``compare``)."""
-    from tapeflow.compliance.audit import AuditTrail
-    from tapeflow.compliance.stp import StpMode
-
     audit = None if cfg.audit.path is None else AuditTrail.open(cfg.audit.path, key=cfg.audit.key())
     return Backtest(
         [strategy],

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from tapeflow.execution.orders import Order
 from tapeflow.execution.venue import Command, VenueClient
-from tapeflow.model.errors import ConfigError
+from tapeflow.model.enums import OrderStatus
+from tapeflow.model.errors import ConfigError, EngineError
 from tapeflow.model.orders import OrderReport, SubmitOrder
+from tapeflow.model.venue_state import VenueState
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
@@ -76,6 +78,50 @@ class ExecutionEngine:
         existing = self._orders.get(command.client_order_id)
         name = existing.venue if existing is not None else self.default_venue
         self._venues[name].send(command)  # the venue answers unknown or closed orders with a reject event
+
+    def restore(self, state: VenueState) -> None:
+        """Know again the orders ``state``'s venue still works for us (a restarted node, before its run).
+
+        Each becomes an open order routed to that venue, with what already filled, so that a cancel for it goes
+        there and its later fills apply through the transition table. Its client order id counts as used. Fails
+        closed: an unknown venue, an id already known, or a fill larger than the order raises before anything
+        changes.
+        """
+        if state.venue not in self._venues:
+            raise ConfigError(f"restored state names unknown venue {state.venue!r}", field="venue")
+        for vo in state.open_orders:
+            if vo.client_order_id in self._orders:
+                raise EngineError(f"restored order {vo.client_order_id!r} is already known to this node")
+            if not 0 <= vo.filled_quantity < vo.quantity:
+                raise EngineError(
+                    f"restored order {vo.client_order_id!r} has filled {vo.filled_quantity} of {vo.quantity}: "
+                    "an open order has shares left"
+                )
+        if len({vo.client_order_id for vo in state.open_orders}) != len(state.open_orders):
+            raise EngineError(f"restored state of {state.venue} lists a client order id twice")
+        for vo in state.open_orders:
+            command = SubmitOrder(
+                ts_event=vo.ts_submitted,
+                ts_init=vo.ts_submitted,
+                strategy_id=vo.strategy_id,
+                client_order_id=vo.client_order_id,
+                symbol=vo.symbol,
+                side=vo.side,
+                order_type=vo.order_type,
+                quantity=vo.quantity,
+                price=vo.price,
+                stop_price=vo.stop_price,
+                time_in_force=vo.time_in_force,
+                venue=state.venue,
+            )
+            order = Order(command, state.venue)
+            order.venue_order_id = vo.venue_order_id
+            order.filled_quantity = vo.filled_quantity
+            order.filled_notional = vo.filled_notional
+            order.status = OrderStatus.PARTIALLY_FILLED if vo.filled_quantity else OrderStatus.ACCEPTED
+            order.ts_last = state.ts
+            self._orders[vo.client_order_id] = order
+            self._open[vo.client_order_id] = order
 
     # -- reports ------------------------------------------------------------------------------------------------
 

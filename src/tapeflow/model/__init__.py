@@ -8,6 +8,7 @@ Nothing here imports from the rest of tapeflow, and everything else may import f
 from tapeflow.model import book_events as book_events
 from tapeflow.model import compliance_events as compliance_events
 from tapeflow.model import risk_events as risk_events
+from tapeflow.model import venue_events as venue_events
 from tapeflow.model.codec import event_types, from_json, from_msgpack, to_json, to_msgpack
 from tapeflow.model.enums import (
     Aggressor,

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
+from tapeflow.model.errors import EngineError
 from tapeflow.model.market import Bar, Dividend, Quote
 from tapeflow.model.orders import OrderFilled
+from tapeflow.model.venue_state import VenueState
 from tapeflow.portfolio.position import Position, PositionView, mark_x2_of
 
 if TYPE_CHECKING:
@@ -181,6 +183,26 @@ class Portfolio:
             due = self._origin + ((first - self._origin) // interval + 1) * interval
             self._open = None
             start = j
+
+    def restore(self, state: VenueState) -> None:
+        """Take the venue's positions and cash as ours (a restarted node, before its run starts).
+
+        PnL counts from the restart: ``starting_cash`` becomes the restored equity at cost (cash plus the cost
+        basis of the positions), so ``equity == starting_cash + realized - fees + unrealized + dividends`` still
+        holds to the unit. Only into a portfolio that has seen nothing yet (fails closed otherwise: adding a
+        venue's positions to ones already held would count them twice).
+        """
+        if self.fill_count or self._positions or len(self.curve):
+            raise EngineError("restore a portfolio before its run, once: this one already holds fills or samples")
+        symbols = [p.symbol for p in state.positions]
+        if len(set(symbols)) != len(symbols):
+            raise EngineError(f"restored state of {state.venue} lists a symbol twice: {sorted(symbols)}")
+        self.cash = state.cash
+        for held in state.positions:
+            position = self._positions[held.symbol] = Position(held.symbol)
+            position.quantity = held.quantity
+            position.cost_basis = held.cost_basis
+        self.starting_cash = state.cash + sum(p.cost_basis for p in state.positions)
 
     # -- writes (events) ----------------------------------------------------------------------------------------
 

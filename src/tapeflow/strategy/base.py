@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 import msgspec
 
 from tapeflow.execution.contingent import Leg, LegState, OrderEmulator
+from tapeflow.execution.order_ids import ClientOrderIds
 from tapeflow.model.enums import OrderType, Side, TimeInForce
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event, Signal, TimerFired
@@ -46,6 +47,7 @@ from tapeflow.model.orders import (
     SubmitOrder,
 )
 from tapeflow.model.prices import NO_PRICE
+from tapeflow.model.venue_events import VenueStatus
 
 if TYPE_CHECKING:
     from tapeflow.book.keeper import AnyBook, BookKeeper
@@ -87,12 +89,15 @@ class TradingContext:
         orders: OrderSource | None = None,
         portfolio: PositionSource | None = None,
         compute_delay_ns: int = 0,
+        order_ids: ClientOrderIds | None = None,
     ) -> None:
         self.kernel = kernel
         self.books = books
         self.orders = orders
         self.portfolio = portfolio
         self.compute_delay_ns = compute_delay_ns
+        self.order_ids = order_ids
+        """Where client order ids come from (the node's, shared by its strategies); None: a counter per strategy."""
 
 
 _PRUNE_FLOOR = 64
@@ -181,6 +186,8 @@ class Strategy:
                     on_timer(event)
 
             kernel.subscribe(TimerFired, my_timers)
+        if self._overrides("on_venue_status"):
+            kernel.subscribe(VenueStatus, self.on_venue_status)
         for report, name in _ORDER_REPORTS.items():
             if self._overrides(name) or self._overrides("on_order_event"):
                 kernel.subscribe(report, self._mine(getattr(self, name)))
@@ -259,6 +266,10 @@ class Strategy:
 
     def on_contingent(self, event: ContingentUpdate) -> None:
         """An emulated stop (bracket stop-loss, OCO stop leg, trailing stop) was armed, triggered or cancelled."""
+
+    def on_venue_status(self, event: VenueStatus) -> None:
+        """A venue connected, disconnected, reconnected, or its feed went stale or resumed (every strategy hears
+        of every venue: ``event.venue`` says which). Orders to a disconnected venue are refused by risk."""
 
     # -- reading ------------------------------------------------------------------------------------------------
 
@@ -379,6 +390,9 @@ class Strategy:
         return self.submit(symbol, Side.SELL, quantity, price=price, **kwargs)
 
     def _new_id(self) -> str:
+        ids = self.ctx.order_ids
+        if ids is not None:
+            return ids.next(self.strategy_id)
         self._next_order += 1
         return f"{self.strategy_id}-{self._next_order}"
 

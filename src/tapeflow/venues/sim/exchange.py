@@ -105,6 +105,8 @@ class _SymbolState:
 class SimulatedExchange:
     """A venue client (``send``) and a kernel component in one. See the module docstring."""
 
+    always_connected = True  # in-process: no session to lose, never sends venue events (see execution/venue.py)
+
     def __init__(
         self,
         books: BookKeeper,

@@ -1,0 +1,59 @@
+"""Venue connection events: what a network venue adapter tells the node about its link, as records on the queue.
+
+A simulated exchange never sends these (it has no connection to lose). A network adapter puts them on the kernel
+queue when its session comes up, drops, comes back, or when its market data stops or restarts arriving, so that
+the risk engine (``tapeflow.risk.venue_rules``: no new orders to a venue that is down), the strategies
+(``Strategy.on_venue_status``) and the audit trail see the same facts at the same point of the run. As events they
+are logged and replayed like any other: a replayed outage gives the same decisions.
+
+All of them derive from ``VenueStatus`` so that one subscription sees them all; the base carries no field of its
+own (a field on a base class would move its subclasses' encoded fields, see ``tapeflow.model.events``).
+"""
+
+from __future__ import annotations
+
+from tapeflow.model.events import Event
+
+
+class VenueStatus(Event, frozen=True, kw_only=True):
+    """Base of the connection events: subscribe to it to see every one of them."""
+
+
+class VenueConnected(VenueStatus, frozen=True, kw_only=True):
+    """The order session with ``venue`` is up for the first time in this run: orders may go to it."""
+
+    venue: str
+
+
+class VenueDisconnected(VenueStatus, frozen=True, kw_only=True):
+    """The order session with ``venue`` is down: commands to it are answered with rejects, not queued."""
+
+    venue: str
+    reason: str = ""
+
+
+class VenueReconnected(VenueStatus, frozen=True, kw_only=True):
+    """The order session with ``venue`` is back after a ``VenueDisconnected``.
+
+    Orders sent before the drop may have changed meanwhile: an adapter reconciles them (its open orders, positions
+    and cash, ``tapeflow.model.venue_state``) before it announces this.
+    """
+
+    venue: str
+    down_ns: int = 0
+    """How long the session was down, by the adapter's clock (0 when unknown)."""
+
+
+class FeedStale(VenueStatus, frozen=True, kw_only=True):
+    """Market data from ``venue`` stopped arriving (``symbol`` empty: the whole feed); books may be out of date."""
+
+    venue: str
+    reason: str = ""
+    symbol: str = ""
+
+
+class FeedResumed(VenueStatus, frozen=True, kw_only=True):
+    """Market data from ``venue`` arrives again after a ``FeedStale`` (``symbol`` empty: the whole feed)."""
+
+    venue: str
+    symbol: str = ""
