@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
 
 _ZERO_FEES: Final = FeeBreakdown()
-_ACTIONS: Final = {SubmitOrder: OrderAction.INSERT, CancelOrder: OrderAction.CANCEL}
 
 
 class SimExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -124,7 +123,13 @@ class SimulatedExchange:
     # -- commands -----------------------------------------------------------------------------------------------
 
     def send(self, command: Command) -> None:
-        action = _ACTIONS.get(type(command), OrderAction.MODIFY)
+        action = (
+            OrderAction.INSERT
+            if isinstance(command, SubmitOrder)
+            else OrderAction.CANCEL
+            if isinstance(command, CancelOrder)
+            else OrderAction.MODIFY
+        )
         arrival = command.ts_init + self._latency.entry_delay(action)
         self.kernel.call_at(arrival + self._latency.feed_delay(), self._arrive, (command, arrival))
 
@@ -228,16 +233,8 @@ class SimulatedExchange:
         self._closed.add(order.client_order_id)
 
     def _cancel_rest(self, order: SimOrder, at: int, action: OrderAction, reason: str) -> None:
-        left = order.remaining
         self._close(order)
-        self._report(
-            OrderCancelled,
-            at,
-            action,
-            **_ids(order),
-            cancelled_quantity=left,
-            reason=reason,
-        )
+        self._report(OrderCancelled, at, action, cancelled_quantity=order.remaining, reason=reason, **_ids(order))
 
     def _fill(
         self, order: SimOrder, price: int, qty: int, liquidity: LiquiditySide, at: int, action: OrderAction
@@ -279,15 +276,8 @@ class SimulatedExchange:
     def _expire_day(self, close_ns: int) -> None:
         parked = self._bars.parked()  # bar data: the next bar decides
         for order in [o for o in self._orders.values() if o.time_in_force is TimeInForce.DAY and id(o) not in parked]:
-            left = order.remaining
             self._close(order)
-            self._report(
-                OrderExpired,
-                close_ns,
-                OrderAction.CANCEL,
-                **_ids(order),
-                expired_quantity=left,
-            )
+            self._report(OrderExpired, close_ns, OrderAction.CANCEL, expired_quantity=order.remaining, **_ids(order))
 
     # -- read view (tests, reports) -----------------------------------------------------------------------------
 
