@@ -1,0 +1,75 @@
+"""Fills against bars: the simulated exchange's answer when a symbol's data has no depth to walk.
+
+Kept apart from depth matching because the two never meet: a symbol with bars has no book, so its orders wait
+here for the next bar instead of resting in a queue, and nothing that moves queues ever touches them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tapeflow.model.enums import LiquiditySide, OrderType, Side, TimeInForce
+from tapeflow.model.market import Bar
+from tapeflow.venues.sim.latency import OrderAction
+from tapeflow.venues.sim.orders import SimOrder
+
+FillFn = Callable[[SimOrder, int, int, LiquiditySide, int, OrderAction], None]
+"""``fill(order, price, quantity, liquidity, at, action)``: book a fill and report it (the exchange's)."""
+CancelFn = Callable[[SimOrder, int, OrderAction, str], None]
+"""``cancel(order, at, action, reason)``: close an order and report what was left of it (the exchange's)."""
+
+
+class BarFills:
+    """Orders waiting for the next bar of their symbol, and the symbols seen with bars."""
+
+    __slots__ = ("_cancel", "_fill", "_waiting", "symbols")
+
+    def __init__(self, fill: FillFn, cancel: CancelFn) -> None:
+        self._fill = fill
+        self._cancel = cancel
+        self.symbols: set[str] = set()
+        self._waiting: dict[str, list[SimOrder]] = {}
+
+    def park(self, order: SimOrder) -> bool:
+        """Keep ``order`` for its symbol's next bar if the symbol has bars; False if it has none."""
+        if order.symbol not in self.symbols:
+            return False
+        self._waiting.setdefault(order.symbol, []).append(order)
+        return True
+
+    def discard(self, order: SimOrder) -> None:
+        waiting = self._waiting.get(order.symbol)
+        if waiting and order in waiting:
+            waiting.remove(order)
+
+    def parked(self) -> set[int]:
+        """``id()`` of every waiting order (a DAY order waiting here is decided by the next bar, not the close)."""
+        return {id(o) for waiting in self._waiting.values() for o in waiting}
+
+    def on_bar(self, bar: Bar) -> None:
+        """Orders placed since the last bar fill against this one, as a bar-based backtester does.
+
+        A market order fills at the bar's open (the first price anyone could trade at after the order was sent);
+        a limit order fills at the open if the open is at or better than its limit, else at the limit if the bar's
+        range reached it, else it waits for the next bar. Fills are stamped at the bar's time, when we learn of
+        them. Volume is not modelled: a bar can fill any size (documented as a limitation of bar data).
+        """
+        self.symbols.add(bar.symbol)
+        waiting = self._waiting.get(bar.symbol)
+        if not waiting:
+            return
+        at = bar.ts_event
+        still: list[SimOrder] = []
+        self._waiting[bar.symbol] = still
+        for order in waiting:
+            if order.order_type in (OrderType.MARKET, OrderType.STOP) or order.crosses(bar.open):
+                price = bar.open
+            elif order.crosses(bar.low if order.side is Side.BUY else bar.high):
+                price = order.price
+            else:
+                if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                    self._cancel(order, at, OrderAction.INSERT, "IOC: the bar did not reach the limit")
+                else:
+                    still.append(order)
+                continue
+            self._fill(order, price, order.remaining, LiquiditySide.TAKER, at, OrderAction.INSERT)

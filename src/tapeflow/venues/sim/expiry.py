@@ -1,0 +1,81 @@
+"""The session side of the simulated exchange: when DAY orders expire, and which orders the venue refuses.
+
+Separate from matching because none of it looks at the book: it answers from the exchange calendar (read once
+when the exchange is built), the halt state the feed reported, the order's time in force and the tick grid. It
+schedules nothing itself; the exchange asks it which close to wake up for, so the rules are plain functions of
+their inputs.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from tapeflow.model.enums import OrderType, TimeInForce
+from tapeflow.model.instruments import RULE_612
+from tapeflow.model.orders import SubmitOrder
+from tapeflow.model.prices import NO_PRICE, price_to_str
+from tapeflow.model.sessions import SessionCalendar
+
+NEW_YORK: Final = ZoneInfo("America/New_York")
+
+
+def ny_date(ts_ns: int) -> datetime.date:
+    return datetime.datetime.fromtimestamp(ts_ns // 1_000_000_000, NEW_YORK).date()
+
+
+def session_refusal(command: SubmitOrder, halted: bool) -> str | None:
+    """Why the session cannot take ``command`` now, or None: a halted symbol, or an auction time in force."""
+    if halted:
+        return f"{command.symbol} is halted"
+    if command.time_in_force in (TimeInForce.OPG, TimeInForce.CLS):
+        return f"{command.time_in_force.value} (auction) orders are not simulated"
+    return None
+
+
+def price_refusal(price: int, order_type: OrderType, stop_price: int) -> str | None:
+    """Why the venue refuses these prices for ``order_type``, or None: a missing price, or one off the tick grid."""
+    if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        if price == NO_PRICE:
+            return f"{order_type.value} order without a limit price"
+        if not RULE_612.is_valid(price):
+            return f"limit price {price_to_str(price)} is not on the Rule 612 tick grid"
+    if order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+        if stop_price == NO_PRICE:
+            return f"{order_type.value} order without a stop price"
+        if not RULE_612.is_valid(stop_price):
+            return f"stop price {price_to_str(stop_price)} is not on the Rule 612 tick grid"
+    return None
+
+
+class DayExpiry:
+    """The closes at which DAY orders expire: the session's own (13:00 on half days) or ``close_hour``."""
+
+    __slots__ = ("_close_hour", "_closes", "_days", "_sessions")
+
+    def __init__(self, sessions: SessionCalendar, close_hour: int | None = None) -> None:
+        self._sessions = sessions
+        self._close_hour = close_hour
+        self._days: set[datetime.date] = set()
+        self._closes: set[int] = set()
+
+    def close_to_schedule(self, at: int) -> int | None:
+        """The close (ns) a DAY order accepted at ``at`` expires at, the first time it is asked for; else None.
+
+        An order sent on a holiday or weekend is for the next session. Each New York day is looked up once.
+        """
+        day = ny_date(at)
+        if day in self._days:
+            return None
+        self._days.add(day)
+        session = self._sessions.session(day) or self._sessions.next_session(day)
+        close_ns = session.close
+        if self._close_hour is not None:
+            d = session.day
+            close_ns = int(datetime.datetime(d.year, d.month, d.day, self._close_hour, tzinfo=NEW_YORK).timestamp())
+            close_ns *= 1_000_000_000
+        if close_ns > at and close_ns not in self._closes:
+            self._closes.add(close_ns)
+            return close_ns
+        return None

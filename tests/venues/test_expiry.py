@@ -1,0 +1,75 @@
+"""The simulated exchange's session rules on their own: which close a DAY order expires at, and what is refused."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from tapeflow.model.enums import OrderType, Side, TimeInForce
+from tapeflow.model.orders import SubmitOrder
+from tapeflow.model.prices import NO_PRICE
+from tapeflow.model.sessions import FixedHoursCalendar
+from tapeflow.venues.sim.expiry import DayExpiry, price_refusal, session_refusal
+
+
+def ny_ns(y: int, mo: int, d: int, h: int, mi: int = 0) -> int:
+    """New York wall time in June (EDT, UTC-4) as ns since the epoch."""
+    return int(datetime.datetime(y, mo, d, h + 4, mi, tzinfo=datetime.UTC).timestamp()) * 1_000_000_000
+
+
+def test_the_first_day_order_of_a_day_asks_for_that_sessions_close_and_later_ones_for_nothing() -> None:
+    expiry = DayExpiry(FixedHoursCalendar())
+    assert expiry.close_to_schedule(ny_ns(2012, 6, 21, 10)) == ny_ns(2012, 6, 21, 16)
+    assert expiry.close_to_schedule(ny_ns(2012, 6, 21, 11)) is None  # already scheduled: one expiry per close
+
+
+def test_an_order_on_a_saturday_expires_at_mondays_close_and_mondays_own_orders_do_not_schedule_it_again() -> None:
+    expiry = DayExpiry(FixedHoursCalendar())
+    assert expiry.close_to_schedule(ny_ns(2012, 6, 23, 10)) == ny_ns(2012, 6, 25, 16)
+    assert expiry.close_to_schedule(ny_ns(2012, 6, 25, 10)) is None
+
+
+def test_an_order_after_the_close_schedules_nothing_and_the_close_hour_overrides_the_session() -> None:
+    assert DayExpiry(FixedHoursCalendar()).close_to_schedule(ny_ns(2012, 6, 21, 17)) is None
+    assert DayExpiry(FixedHoursCalendar(), close_hour=13).close_to_schedule(ny_ns(2012, 6, 21, 10)) == ny_ns(
+        2012, 6, 21, 13
+    )
+
+
+def _submit(time_in_force: TimeInForce) -> SubmitOrder:
+    return SubmitOrder(
+        ts_event=0,
+        ts_init=0,
+        strategy_id="s",
+        client_order_id="c",
+        symbol="AAPL",
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        quantity=1,
+        price=1_000_000,
+        time_in_force=time_in_force,
+    )
+
+
+def test_a_halt_refuses_before_the_auction_check_and_a_day_order_in_a_trading_market_passes() -> None:
+    assert session_refusal(_submit(TimeInForce.OPG), halted=True) == "AAPL is halted"
+    assert session_refusal(_submit(TimeInForce.CLS), halted=False) == "CLS (auction) orders are not simulated"
+    assert session_refusal(_submit(TimeInForce.DAY), halted=False) is None
+
+
+@pytest.mark.parametrize(
+    ("price", "order_type", "stop", "reason"),
+    [
+        (NO_PRICE, OrderType.LIMIT, NO_PRICE, "LIMIT order without a limit price"),
+        (1_000_050, OrderType.LIMIT, NO_PRICE, "limit price 100.005 is not on the Rule 612 tick grid"),
+        (NO_PRICE, OrderType.STOP, NO_PRICE, "STOP order without a stop price"),
+        (1_000_000, OrderType.STOP_LIMIT, 990_001, "stop price 99.0001 is not on the Rule 612 tick grid"),
+        (NO_PRICE, OrderType.MARKET, NO_PRICE, None),
+        (1_000_000, OrderType.STOP_LIMIT, 990_000, None),
+    ],
+)
+def test_prices_are_refused_when_missing_or_off_the_tick_grid_for_the_order_type(
+    price: int, order_type: OrderType, stop: int, reason: str | None
+) -> None:
+    assert price_refusal(price, order_type, stop) == reason
