@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import msgspec
 
+import tapeflow
 from tapeflow.compliance.audit_store import AuditStore
 from tapeflow.compliance.chain import RECORD_HEAD, Stored, signed_checkpoint
 from tapeflow.compliance.head import Head, append_head, parse_head, signed_head
@@ -207,8 +208,6 @@ atexit.register(_reap, wait=True)  # no writer process outlives the trading proc
 
 
 def _package_root() -> str:
-    import tapeflow
-
     return str(Path(tapeflow.__file__).resolve().parent.parent)
 
 
