@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tapeflow.cli.output import counted_progress, fail, print_json
+from tapeflow.data.lobster_file import open_lobster
 from tapeflow.model.display import price
 from tapeflow.model.errors import TapeflowError
 
@@ -29,8 +30,6 @@ book_app = typer.Typer(
 
 def _count_rows(path: Path) -> int | None:
     """Rows in the message file, for the progress bar (the zip stores the uncompressed size, not the rows)."""
-    from tapeflow.data.lobster import open_lobster  # lazy: pyarrow (~0.1 s), not for --help
-
     try:
         lf = open_lobster(path)
         with zipfile.ZipFile(lf.path) as zf:
