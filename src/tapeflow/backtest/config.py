@@ -40,7 +40,6 @@ import msgspec
 
 from tapeflow.backtest.strategies import decode_params, is_file_target, resolve_class
 from tapeflow.config import SyntheticConfig, data_root, load_config, resolve_input
-from tapeflow.data.detect import itch_date
 from tapeflow.model.errors import ConfigError, DataError
 from tapeflow.model.prices import price_from_str
 from tapeflow.model.sessions import calendar_for
@@ -315,6 +314,8 @@ def check_data(data: DataConfig) -> None:
     if data.factors and data.kind != "bars":
         raise ConfigError(f"`factors` adjust daily bars; kind {data.kind!r} is read as traded", field="data.factors")
     if data.kind == "itch" and data.date is None:
+        from tapeflow.data.detect import itch_date  # lazy: format sniffing (~3 ms, gzip), for ITCH only
+
         for raw in data.paths:
             try:
                 itch_date(Path(raw))

@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Literal
 
 from tapeflow.backtest.config import DataConfig, check_data, resolve_data
 from tapeflow.backtest.strategies import STRATEGIES, build_strategy
-from tapeflow.data.detect import itch_date
-from tapeflow.data.files import STORE_MARKER
 from tapeflow.data.quality import CountedSource, QualityReporter, SourceQuality
 from tapeflow.data.synthetic import SyntheticMarket
 from tapeflow.model.errors import ConfigError
@@ -98,6 +96,7 @@ def build_sources(data: DataConfig) -> tuple[list[Iterable[Event]], Level, int |
 
 def _itch(path: Path, data: DataConfig) -> tuple[Iterable[Event], object, str]:
     """An ITCH day: its date given or in Nasdaq's name (never guessed), only the wanted symbols decoded."""
+    from tapeflow.data.detect import itch_date  # lazy: format sniffing (~3 ms, gzip), for ITCH only
     from tapeflow.data.itch import ItchReader  # lazy: one format's reader (all: ~40 ms)
 
     check_data(data)  # a configuration built in code: the day is known or refused before reading
@@ -123,6 +122,7 @@ def _dbn(paths: list[Path]) -> tuple[list[tuple[Iterable[Event], object, str]], 
 
 def _parquet(paths: list[Path], data: DataConfig) -> tuple[list[tuple[Iterable[Event], object, str]], Level]:
     """Stores, filtered by symbol and day, and the level of the events they hold (by the manifest's types)."""
+    from tapeflow.data.files import STORE_MARKER  # lazy: file helpers (gzip, zip), only for stores here
     from tapeflow.data.parquet_store import read_store  # lazy: pyarrow.parquet (~0.1 s), only for stores
     from tapeflow.data.store_manifest import load_manifest  # lazy: pyarrow.parquet (~0.1 s), only for stores
 
