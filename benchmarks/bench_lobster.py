@@ -24,8 +24,9 @@ import zipfile
 from pathlib import Path
 
 from tapeflow.book import L3Book
-from tapeflow.data.lobster import LobsterDecoder, open_lobster
+from tapeflow.data.lobster import LobsterDecoder
 from tapeflow.data.lobster_events import iter_events
+from tapeflow.data.lobster_file import open_lobster
 from tapeflow.data.lobster_parse import LineReader, last_level_fields, parse_block
 from tapeflow.model import Trade, TradingStatus
 from tapeflow.report.book_replay import replay

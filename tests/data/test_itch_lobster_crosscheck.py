@@ -37,7 +37,8 @@ from tapeflow.data.itch_messages import (
     ItchSystemEvent,
     ItchTrade,
 )
-from tapeflow.data.lobster import LobsterDecoder, open_lobster
+from tapeflow.data.lobster import LobsterDecoder
+from tapeflow.data.lobster_file import open_lobster
 from tapeflow.model import (
     MarketStatus,
     OrderAdded,

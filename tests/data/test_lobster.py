@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tapeflow.book import L3Book
-from tapeflow.data.lobster import LobsterDecoder, open_lobster
+from tapeflow.data.lobster import LobsterDecoder
 from tapeflow.data.lobster_events import iter_events
+from tapeflow.data.lobster_file import open_lobster
 from tapeflow.data.nytime import day_base_ns, ny_to_utc_ns, seconds_column_to_ns, seconds_to_ns
 from tapeflow.model import Aggressor, DataError, MarketStatus, OrderExecuted, Trade, TradingStatus
 from tapeflow.model.book_events import OrderDiscovered
@@ -132,12 +133,6 @@ def test_malformed_row_names_file_and_row(tmp_path: Path) -> None:
     assert info.value.line == 3 and "malformed.zip" in str(info.value)
 
 
-def test_message_file_without_orderbook_is_refused(tmp_path: Path) -> None:
-    path = _zip(tmp_path / "lonely.zip", BUILT_MESSAGES, None)
-    with pytest.raises(DataError, match="has no orderbook file"):
-        open_lobster(path)
-
-
 def test_orderbook_shorter_than_messages_is_refused(tmp_path: Path) -> None:
     path = _zip(tmp_path / "short.zip", BUILT_MESSAGES, BUILT_BOOKS[:4])
     with pytest.raises(DataError, match="orderbook file ends at row 4") as info:
@@ -210,25 +205,6 @@ def test_event_stream_is_deterministic(data_dir: Path) -> None:
             h.update(to_msgpack(event))
         digests.add(h.hexdigest())
     assert len(digests) == 1
-
-
-def _named_zip(path: Path, stem: str, messages: list[str], books: list[str]) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(f"{stem}_message_1.csv", "\n".join(messages) + "\n")
-        zf.writestr(f"{stem}_orderbook_1.csv", "\n".join(books) + "\n")
-    return path
-
-
-def test_impossible_date_in_the_member_name_is_refused_naming_it(tmp_path: Path) -> None:
-    path = _named_zip(tmp_path / "day.zip", "TEST_2012-13-45_34200000_57600000", BUILT_MESSAGES, BUILT_BOOKS)
-    with pytest.raises(DataError, match=r"day\.zip: TEST_2012-13-45_.*'2012-13-45' in the name is not a calendar date"):
-        open_lobster(path)
-
-
-def test_time_window_beyond_one_day_in_the_member_name_is_refused(tmp_path: Path) -> None:
-    path = _named_zip(tmp_path / "day.zip", "TEST_2012-06-21_34200000_99999999", BUILT_MESSAGES, BUILT_BOOKS)
-    with pytest.raises(DataError, match="time window 34200000-99999999 ms in the name is not within one day"):
-        open_lobster(path)
 
 
 def test_message_time_going_backwards_is_refused_with_its_row(tmp_path: Path) -> None:

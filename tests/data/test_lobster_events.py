@@ -10,8 +10,9 @@ from typing import Any, cast
 import pytest
 
 from tapeflow.book.l3 import L3Book
-from tapeflow.data.lobster import LobsterDecoder, LobsterSink, open_lobster
+from tapeflow.data.lobster import LobsterDecoder, LobsterSink
 from tapeflow.data.lobster_events import LobsterEvents, _EventSink, iter_events
+from tapeflow.data.lobster_file import open_lobster
 from tapeflow.data.quality import QualityReporter
 from tapeflow.model import OrderAdded
 from tapeflow.model.enums import Side

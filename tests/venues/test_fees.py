@@ -10,20 +10,22 @@ import pytest
 from tapeflow.config import decode_toml
 from tapeflow.model.enums import LiquiditySide, Side
 from tapeflow.model.errors import ConfigError
-from tapeflow.venues.sim.fees import (
+from tapeflow.venues.sim.fee_tables import (
     FINRA_TAF,
     RULE_610_2024_AMENDED_CAP,
     RULE_610_ACCESS_FEE_CAP,
     SEC_SECTION_31,
-    CommissionConfig,
     DatedRate,
+    VenueFees,
+    row_on,
+)
+from tapeflow.venues.sim.fees import (
+    CommissionConfig,
     FeeBreakdown,
     FeeSchedule,
     FeesConfig,
     PerShareCommission,
-    VenueFees,
     ZeroCommission,
-    row_on,
 )
 
 D = datetime.date

@@ -9,13 +9,15 @@ import numpy as np
 
 from tapeflow.backtest.config import BacktestConfig
 from tapeflow.backtest.engine import Backtest
-from tapeflow.backtest.sources import build_sources
+from tapeflow.backtest.run import build_backtest, counted
+from tapeflow.backtest.sources import build_sources, build_strategy
 from tapeflow.backtest.vectorized import sma_cross_vectorized
 from tapeflow.data.quality import QualityReporter
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.market import Bar
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.strategy.examples.sma_cross import SmaCross
+from tapeflow.strategy.polling import QuotePoller
 from tapeflow.venues.sim.latency import FixedLatency
 
 CAUSES = (
@@ -99,10 +101,6 @@ def compare_push_pull(
 
     ``progress`` is told the feed events read (both runs); ``on_total`` the expected count of both, when known.
     """
-    from tapeflow.backtest.run import build_backtest, counted
-    from tapeflow.backtest.sources import build_strategy
-    from tapeflow.strategy.polling import QuotePoller
-
     runs: dict[str, Any] = {}
     for mode in ("push", "pull"):
         sources, level, total = build_sources(cfg.data)

@@ -21,6 +21,8 @@ import msgspec
 import typer
 
 from tapeflow.cli.output import fail, print_json, say
+from tapeflow.model.codec import to_dict
+from tapeflow.model.display import duration, money, ny_time, price, utc_iso
 from tapeflow.model.errors import ConfigError, TapeflowError
 
 if TYPE_CHECKING:
@@ -75,15 +77,15 @@ def _key(key_file: Path | None, key_env: str | None) -> bytes | None:
 
 
 def _store(db: Path) -> Any:
-    from tapeflow.compliance.audit_store import SqliteAuditStore
+    from tapeflow.compliance.audit_store import SqliteAuditStore  # lazy: sqlite3 audit stack (~15 ms), not for --help
 
     return SqliteAuditStore(db, readonly=True)
 
 
 def _verify(store: Any, key: bytes | None, expect: str | None = None) -> VerifyResult:
     """The chain, its checkpoints (signed with ``key``), its runs, the head file beside it, and ``expect``."""
-    from tapeflow.compliance.audit_store import verify_store
-    from tapeflow.compliance.head import parse_expected
+    from tapeflow.compliance.audit_store import verify_store  # lazy: sqlite3 audit stack (~15 ms), not for --help
+    from tapeflow.compliance.head import parse_expected  # lazy: sqlite3 audit stack (~15 ms), not for --help
 
     return verify_store(store, key, parse_expected(expect) if expect is not None else None)
 
@@ -157,9 +159,7 @@ def show_command(
     json_out: JsonOpt = False,
 ) -> None:
     """An order's life, in order, with the signal, models and market state behind it."""
-    from tapeflow.compliance.audit import decode_row
-    from tapeflow.model.codec import to_dict
-    from tapeflow.model.display import utc_iso
+    from tapeflow.compliance.audit import decode_row  # lazy: sqlite3 audit stack (~15 ms), not for --help
 
     try:
         rows = _store(db).rows_for_order(order)
@@ -197,8 +197,6 @@ _SKIP = frozenset({"type", "ts_event", "ts_init", "strategy_id", "client_order_i
 
 def _field(key: str, value: Any) -> str | None:
     """``key=value`` as a person reads it: prices and fees in dollars, empty values left out (None)."""
-    from tapeflow.model.display import money, price
-
     if value in ("", None) or (isinstance(value, dict | list) and not value):
         return None
     if key == "price" or key.endswith("_price"):
@@ -221,8 +219,6 @@ def _num(value: Any) -> str:
 
 def _life_lines(entry: dict[str, Any]) -> list[str]:
     """One record of an order's life: its New York time, what happened, and the cause behind a command."""
-    from tapeflow.model.display import ny_time, price
-
     event = entry["event"]
     fields = [text for k, v in event.items() if k not in _SKIP and (text := _field(k, v)) is not None]
     lines = [f"#{entry['seq']:,} {ny_time(entry['ts'])} {entry['kind']}: {', '.join(fields)}"]
@@ -261,7 +257,10 @@ def export_command(
 ) -> None:
     """Order events as FINRA CAT events, one JSON object per line (fields: docs/COMPLIANCE.md), from a trail that
     verifies (each line says ``"trailVerified": false`` under ``--no-verify``)."""
-    from tapeflow.compliance.cat_export import CatConfig, export_cat
+    from tapeflow.compliance.cat_export import (  # lazy: sqlite3 audit stack (~15 ms), not for --help
+        CatConfig,
+        export_cat,
+    )
 
     try:
         if fmt != "cat":
@@ -291,7 +290,10 @@ def surveil_command(
     no_verify: NoVerifyOpt = False,
 ) -> None:
     """Spoofing/layering, marking the close and wash trades in an audit trail that verifies, with evidence."""
-    from tapeflow.compliance.surveillance import SurveillanceConfig, review
+    from tapeflow.compliance.surveillance import (  # lazy: sqlite3 audit stack (~15 ms), not for --help
+        SurveillanceConfig,
+        review,
+    )
 
     try:
         surveillance = _section(config, "surveillance", SurveillanceConfig)
@@ -316,8 +318,6 @@ _EVIDENCE_TIMES = frozenset({"submitted_ns", "cancelled_ns", "ts_ns"})
 
 def _evidence(key: str, value: Any) -> str:
     """One piece of evidence: times in New York, lifetimes as durations, prices in dollars."""
-    from tapeflow.model.display import duration, ny_time
-
     if key in _EVIDENCE_TIMES and isinstance(value, int):
         return f"{key.removesuffix('_ns')} {ny_time(value)}"
     if key == "lifetime_ns" and isinstance(value, int):
@@ -328,8 +328,6 @@ def _evidence(key: str, value: Any) -> str:
 
 
 def _alert_lines(alerts: list[Any]) -> list[str]:
-    from tapeflow.model.display import ny_time
-
     lines: list[str] = []
     for alert in alerts:
         lines.append(f"[{alert.kind}] {alert.symbol} {alert.strategy_id} at {ny_time(alert.ts)}: {alert.summary}")

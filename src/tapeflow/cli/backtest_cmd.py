@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import msgspec
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from tapeflow.cli.output import counted_progress, fail, print_json
+from tapeflow.model.display import ny_time, utc_iso
 from tapeflow.model.errors import TapeflowError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from tapeflow.backtest.config import BacktestConfig
 
 HALTED_EXIT = 3
@@ -37,7 +39,7 @@ def backtest_command(
 
     try:
         if out is not None:  # refused now, not after a run that may take minutes
-            from tapeflow.backtest.config import check_output_dir
+            from tapeflow.backtest.config import check_output_dir  # lazy: backtest stack (~0.15 s), not for --help
 
             check_output_dir(out, field="--out")
         report = run_with_progress(config, out, quiet=json_out, audit=audit)
@@ -53,9 +55,10 @@ def backtest_command(
 
 
 def run_with_progress(config: Path, out: Path | None, *, quiet: bool, audit: Path | None = None) -> dict[str, Any]:
-    import msgspec
-
-    from tapeflow.backtest.config import check_audit_db, load_backtest_config
+    from tapeflow.backtest.config import (  # lazy: backtest stack (~0.15 s), not for --help
+        check_audit_db,
+        load_backtest_config,
+    )
 
     cfg = load_backtest_config(config)
     if audit is not None:  # a shell path: relative to the working directory, unlike the config's own paths
@@ -65,7 +68,7 @@ def run_with_progress(config: Path, out: Path | None, *, quiet: bool, audit: Pat
 
 
 def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bool) -> dict[str, Any]:
-    from tapeflow.backtest.run import run_backtest_config
+    from tapeflow.backtest.run import run_backtest_config  # lazy: backtest stack (~0.15 s), not for --help
 
     with counted_progress("backtest", "events", quiet=quiet) as bar:
         task = bar.add_task("replay", total=None)
@@ -82,17 +85,12 @@ def run_config_with_progress(cfg: BacktestConfig, out: Path | None, *, quiet: bo
 
 def _utc(ts_ns: int | None) -> str | None:
     """ISO 8601 UTC beside the exact ns in --json: programs read UTC, people read New York time."""
-    from tapeflow.model.display import utc_iso
-
     return None if ts_ns is None else utc_iso(ts_ns)
 
 
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
     """The run for a person: what ran on what (header), the results, the engine's counters, the refusals."""
-    import msgspec
-    from rich.console import Console
-
-    from tapeflow.report.results import Summary, print_summary
+    from tapeflow.report.results import Summary, print_summary  # lazy: pyarrow (~0.1 s), not for --help
 
     console = console or Console()
     summary = msgspec.convert(report["summary"], Summary)
@@ -108,8 +106,6 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
 
 def header_lines(report: dict[str, Any], summary: Any) -> list[str]:
     """Strategy, symbols, period (New York time) and data, so a printed result says what it is the result of."""
-    from tapeflow.model.display import ny_time
-
     symbols = report.get("symbols") or []
     shown = ", ".join(symbols[:8]) + (f" and {len(symbols) - 8} more" if len(symbols) > 8 else "")
     lines = [f"strategy: {report.get('strategy', '?')}" + (f" on {shown}" if shown else "")]
@@ -149,9 +145,6 @@ _ENGINE_LABELS = {
 
 def _engine_table(report: dict[str, Any]) -> object:
     """The engine's counters with words for labels; the kill switch as a sentence, never a dict."""
-    from rich.table import Table
-
-    from tapeflow.model.display import ny_time
 
     engine = report["engine"]
     table = Table(title="engine", show_header=False)
@@ -177,8 +170,6 @@ def _engine_table(report: dict[str, Any]) -> object:
 
 def _rejections_table(rejections: list[dict[str, Any]]) -> object:
     """Each rule that refused orders: how many, and the first refusal's sentence (it states limit and value)."""
-    from rich.table import Table
-
     table = Table(title="risk rejections by rule", show_header=True)
     table.add_column("rule")
     table.add_column("orders", justify="right")

@@ -1,7 +1,7 @@
 """``tapeflow book ...``: order book commands (a typer sub-app, added to the main app by ``tapeflow.cli``).
 
-This module must not import ``tapeflow.cli`` at import time (``cli`` imports it); the error and JSON helpers
-are imported inside the command.
+This module must not import ``tapeflow.cli`` at import time (``cli`` imports it); it imports ``cli.output`` for
+the error and JSON helpers, and loads what a command runs only when the command runs (see the ``# lazy:`` lines).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from tapeflow.cli.output import counted_progress, fail, print_json
+from tapeflow.data.lobster_file import open_lobster
+from tapeflow.model.display import price
 from tapeflow.model.errors import TapeflowError
 
 if TYPE_CHECKING:
@@ -28,8 +30,6 @@ book_app = typer.Typer(
 
 def _count_rows(path: Path) -> int | None:
     """Rows in the message file, for the progress bar (the zip stores the uncompressed size, not the rows)."""
-    from tapeflow.data.lobster import open_lobster
-
     try:
         lf = open_lobster(path)
         with zipfile.ZipFile(lf.path) as zf:
@@ -52,7 +52,7 @@ def replay_cmd(
 
     Exits 1 when --verify finds a mismatch, 2 when the file cannot be read.
     """
-    from tapeflow.report.book_replay import replay
+    from tapeflow.report.book_replay import replay  # lazy: pyarrow (~0.1 s), not for --help
 
     total = _count_rows(file)
     progress = counted_progress("{task.description}", "rows")
@@ -98,8 +98,6 @@ LOBSTER_TYPES = {
 
 def _level(level: tuple[int, int]) -> str:
     """``100 shares at $585.33`` (an empty level as the file writes it: no price)."""
-    from tapeflow.model.display import price
-
     units, size = level
     if size == 0 or abs(units) >= 9_999_999_999:
         return "empty"

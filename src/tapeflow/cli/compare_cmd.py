@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from tapeflow.cli.output import counted_progress, fail, print_json
+from tapeflow.model.display import money, ny_date, price
 from tapeflow.model.errors import TapeflowError
 
 
@@ -21,8 +24,8 @@ def compare_command(
     poll_ms: Annotated[int, typer.Option("--poll-ms", min=1, help="Polling interval for --push-pull.")] = 100,
 ) -> None:
     """Vectorized against event-driven on bars (look-ahead), or with --push-pull, events against polling."""
-    from tapeflow.backtest.compare import compare_sma
-    from tapeflow.backtest.config import load_backtest_config
+    from tapeflow.backtest.compare import compare_sma  # lazy: backtest stack (~0.15 s), not for --help
+    from tapeflow.backtest.config import load_backtest_config  # lazy: backtest stack (~0.15 s), not for --help
 
     try:
         cfg = load_backtest_config(config)
@@ -40,7 +43,7 @@ def compare_command(
 
 def _push_pull_with_progress(cfg: Any, poll_ms: int, *, quiet: bool) -> dict[str, Any]:
     """Two full runs over tick data take a while: a bar with an ETA on stderr (not under --json or in a log)."""
-    from tapeflow.backtest.compare import compare_push_pull
+    from tapeflow.backtest.compare import compare_push_pull  # lazy: backtest stack (~0.15 s), not for --help
 
     with counted_progress("push, then pull", "events", quiet=quiet) as bar:
         task = bar.add_task("compare", total=None)
@@ -53,10 +56,6 @@ def _push_pull_with_progress(cfg: Any, poll_ms: int, *, quiet: bool) -> dict[str
 
 
 def _print_push_pull(report: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from tapeflow.model.display import money
 
     table = Table(
         title=f"{report['strategy']} on {report['data']}: every event (push) vs a poll every "
@@ -99,10 +98,6 @@ def _ms(us: float | None) -> str:
 
 
 def _print(report: dict[str, Any], show: int) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from tapeflow.model.display import money, ny_date, price
 
     console = Console()
     head = Table(title=f"{report['symbol']}: SMA {report['fast']}/{report['slow']} over {report['bars']:,} bars")

@@ -1,14 +1,14 @@
 """``tapeflow data ...``: what a market-data file holds, and conversion to the Parquet event store.
 
-This module must not import ``tapeflow.cli`` at import time (``cli`` imports it); the error and JSON helpers are
-imported inside the commands.
+This module must not import ``tapeflow.cli`` at import time (``cli`` imports it); it imports ``cli.output`` for
+the error and JSON helpers, and loads what a command runs only when the command runs (see the ``# lazy:`` lines).
 """
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -16,10 +16,12 @@ from typing import Annotated, Any
 import msgspec
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from tapeflow.cli.output import fail, print_json
+from tapeflow.data.quality import QualityReporter
+from tapeflow.model.display import NEW_YORK, ny_time, utc_iso
 from tapeflow.model.errors import ConfigError, TapeflowError
 from tapeflow.model.events import Event
 
@@ -48,7 +50,7 @@ def parse_day(text: str | None) -> date | None:
 
 def open_dated(path: Path, day: date | None) -> tuple[str, Iterator[Event], object]:
     """``open_events`` with ``--date``, which only an ITCH file takes: elsewhere it is refused, not ignored."""
-    from tapeflow.data.detect import detect_format, open_events
+    from tapeflow.data.detect import detect_format, open_events  # lazy: format sniffing, gzip (~3 ms), not for --help
 
     fmt = detect_format(path)
     if day is not None and fmt != "itch":
@@ -75,8 +77,6 @@ class SessionProgress:
         self.start_ns: int | None = None
 
     def __call__(self, fmt: str, ts_ns: int) -> None:
-        from tapeflow.model.display import ny_time
-
         if fmt not in INTRADAY:
             self.bar.update(self.task, description=f"read up to {ny_time(ts_ns, precision='s')}")
             return
@@ -89,9 +89,6 @@ class SessionProgress:
 
 def _session_start_ns(ts_ns: int) -> int:
     """04:00 New York time on the New York date of ``ts_ns``, as ns UTC (daylight saving included)."""
-    from datetime import UTC, datetime, timedelta
-
-    from tapeflow.model.display import NEW_YORK
 
     day = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1_000)).astimezone(NEW_YORK)
     start = day.replace(hour=SESSION_START_S // 3600, minute=0, second=0, microsecond=0)
@@ -107,9 +104,6 @@ def summarize(
     ``quality`` is the shape every reader shares, present for any reader that reports one. ``progress`` is told
     the format and the event time reached, every ``PROGRESS_EVERY`` events.
     """
-    from tapeflow.data.quality import QualityReporter
-    from tapeflow.model.display import utc_iso
-
     fmt, events, reader = open_dated(path, day)
     counts: dict[str, int] = {}
     symbols: dict[str, None] = {}
@@ -148,8 +142,6 @@ def summarize(
 
 def _summarize_with_progress(file: Path, day: date | None, *, quiet: bool) -> dict[str, Any]:
     """A day of TAQ takes minutes to read: an ETA on stderr, off under --json and when stderr is not a TTY."""
-    from rich.progress import BarColumn, TimeRemainingColumn
-
     err = Console(stderr=True)
     columns = (
         SpinnerColumn(),
@@ -168,7 +160,6 @@ def _iso(ts: int | None) -> str:
     """New York time with the zone, exact to the microsecond (no float seconds); ``--json`` keeps ns UTC."""
     if ts is None:
         return "-"
-    from tapeflow.model.display import ny_time
 
     return ny_time(ts)
 
@@ -226,8 +217,8 @@ def convert_cmd(
     day: DateOption = None,
 ) -> None:
     """Write SOURCE's events to a Parquet store partitioned by symbol and date; nothing is left on failure."""
-    from tapeflow.data.store_manifest import check_output
-    from tapeflow.data.store_writer import write_store
+    from tapeflow.data.store_manifest import check_output  # lazy: pyarrow (~0.1 s), not for --help
+    from tapeflow.data.store_writer import write_store  # lazy: pyarrow (~0.1 s), not for --help
 
     err = Console(stderr=True)
     progress = Progress(

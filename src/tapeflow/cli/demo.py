@@ -16,8 +16,10 @@ from typing import Any
 import msgspec
 
 from tapeflow.backtest.config import BacktestConfig, load_backtest_config
+from tapeflow.cli.backtest_cmd import print_report, run_config_with_progress
 from tapeflow.cli.output import print_json
 from tapeflow.model.errors import ConfigError
+from tapeflow.risk.config import OrderChecks, RiskConfig
 
 
 def build_config(config_path: Path | None, events_per_symbol: int | None, seed: int | None) -> BacktestConfig:
@@ -26,8 +28,6 @@ def build_config(config_path: Path | None, events_per_symbol: int | None, seed: 
     if config_path is not None:
         cfg = load_backtest_config(config_path)
     else:
-        from tapeflow.risk.config import OrderChecks, RiskConfig
-
         cfg = BacktestConfig(risk=RiskConfig(order=OrderChecks(max_quantity=1_000)))
     if cfg.data.kind != "synthetic":
         given = [name for name, value in (("--events", events_per_symbol), ("--seed", seed)) if value is not None]
@@ -50,8 +50,6 @@ def build_config(config_path: Path | None, events_per_symbol: int | None, seed: 
 def run_demo(
     *, config_path: Path | None, json_out: bool, events_per_symbol: int | None, seed: int | None
 ) -> dict[str, Any]:
-    from tapeflow.cli.backtest_cmd import print_report, run_config_with_progress
-
     cfg = build_config(config_path, events_per_symbol, seed)
     report = run_config_with_progress(cfg, None, quiet=json_out)
     if cfg.data.kind == "synthetic":

@@ -18,9 +18,11 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import typer
 
 from tapeflow.cli.output import fail, print_json, say
+from tapeflow.model.display import ny_time, utc_iso
 from tapeflow.model.errors import ConfigError, TapeflowError
 
 NO_SIGNAL_NOTE = (
@@ -32,7 +34,7 @@ NO_SIGNAL_NOTE = (
 def _files(state: Path | None, signal: Path | None, config: Path | None) -> tuple[Path, Path | None]:
     """The state and signal files: the options first, then the configuration's ``[risk.kill_switch]``."""
     if config is not None:
-        from tapeflow.risk.config import load_risk_config
+        from tapeflow.risk.config import load_risk_config  # lazy: the risk package (~0.1 s), not for --help
 
         ks = load_risk_config(config).kill_switch
         base = config.parent
@@ -63,10 +65,12 @@ def kill_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Engage the kill switch (blocks new orders, cancels open ones), or --reset it, or show --status."""
-    import msgspec
-
-    from tapeflow.model.display import utc_iso
-    from tapeflow.risk.killswitch import INVALID, KillSwitchState, read_state, write_state
+    from tapeflow.risk.killswitch import (  # lazy: the risk package (~0.1 s), not for --help
+        INVALID,
+        KillSwitchState,
+        read_state,
+        write_state,
+    )
 
     removed = False
     try:
@@ -121,8 +125,6 @@ def kill_command(
 
 
 def _print(new: Any, state_file: Path, signal_file: Path | None, *, removed: bool) -> None:
-    from tapeflow.model.display import ny_time
-
     word = "ENGAGED" if new.engaged else "off"
     since = f" since {ny_time(new.ts, precision='s')}" if new.ts else ""
     say(f"kill switch {word}{since} ({state_file})" + (f": {new.reason} [{new.source}]" if new.reason else ""))

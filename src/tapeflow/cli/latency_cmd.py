@@ -1,7 +1,7 @@
 """``tapeflow latency``: the geography presets as a table (or one JSON object), from ``venues.geography``.
 
-This module must not import ``tapeflow.cli`` at import time (``cli`` imports it); the error and JSON helpers are
-imported inside the command.
+This module must not import ``tapeflow.cli`` at import time (``cli`` imports it); it imports ``cli.output`` for
+the error and JSON helpers, and loads what a command runs only when the command runs (see the ``# lazy:`` lines).
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from tapeflow.cli.output import fail, print_json
-from tapeflow.model.errors import TapeflowError
+from tapeflow.model.errors import ConfigError, TapeflowError
 
 
 def latency_command(
@@ -25,8 +26,7 @@ def latency_command(
     no_microwave: Annotated[bool, typer.Option("--no-microwave", help="Fibre routes only.")] = False,
 ) -> None:
     """One-way and round-trip propagation from strategy locations to the NJ matching engines (fibre, microwave)."""
-    from tapeflow.model.errors import ConfigError
-    from tapeflow.venues import geography as geo
+    from tapeflow.venues import geography as geo  # lazy: numpy (~60 ms), not for --help
 
     try:
         if location is not None and location not in geo.LOCATIONS:
@@ -76,8 +76,6 @@ def latency_command(
 
 def _table(rows: list[Any], fiber_us_per_km: float) -> Table:
     """One line a route within 80 columns: short headers with their units, no vertical rules."""
-    from rich import box
-
     table = Table(
         title=f"Propagation to the matching engines (fibre {fiber_us_per_km:.3f} us/km)",
         caption="km: great-circle distance; factor: route length over it; RTT: round trip",

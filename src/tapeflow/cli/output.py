@@ -6,18 +6,26 @@ commands, the commands import this, and nothing imports the app back.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
-from typing import TYPE_CHECKING, Any
+import textwrap
+from typing import Any
 
 import msgspec
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from tapeflow.model.errors import TapeflowError
-
-if TYPE_CHECKING:
-    from rich.progress import Progress
 
 state = {"debug": False}
 """Set by the root callback from ``--debug``: a user error then raises with its traceback."""
@@ -35,10 +43,6 @@ USER_ERROR = 2
 def say(line: str) -> None:
     """One line for a person on stdout: wrapped to the terminal's width when there is one (a TTY, or COLUMNS
     set), continuation lines indented under it; in a pipe or a log each record stays one line, for grep."""
-    import os
-    import shutil
-    import textwrap
-
     if not (sys.stdout.isatty() or os.environ.get("COLUMNS")):
         typer.echo(line)
         return
@@ -70,15 +74,6 @@ def counted_progress(label: str, unit: str, *, quiet: bool = False) -> Progress:
     On stderr, so stdout holds only results; off under ``--json`` (``quiet``) and when stderr is not a terminal (a
     log file). ``label`` is rich markup for the first column (``{task.description}`` shows the task's own).
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     console = Console(stderr=True)
     return Progress(
         TextColumn(f"[bold]{label}"),

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 
 from tapeflow.compliance.head import head_mac
+from tapeflow.model.codec import event_types
 
 if TYPE_CHECKING:
     from tapeflow.compliance.head import ExpectedHead, Head
@@ -50,10 +51,8 @@ _HEAD_FIELDS = ("ts_init", "client_order_id", "strategy_id", "symbol")
 def _head_positions() -> dict[str, tuple[int, ...]]:
     """Per event type, where each of ``_HEAD_FIELDS`` sits in its array form (-1 where the type has no such field).
 
-    Imported here, on the readers' first use: the writer process imports this module and never reads a head, and
+    Built on the readers' first use and cached: the writer process imports this module and never reads a head, and
     its start-up is what every trail pays."""
-    from tapeflow.model.codec import event_types
-
     out: dict[str, tuple[int, ...]] = {}
     for cls in event_types():
         names = cls.__struct_fields__

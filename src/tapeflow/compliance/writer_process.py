@@ -31,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from tapeflow.compliance.audit_writer import (
+from tapeflow.compliance.chain_writer import (
     BATCH,
     COMMITTED,
     CONFIG,

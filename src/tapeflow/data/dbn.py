@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import databento_dbn
 import msgspec
 
 from tapeflow.data.dbn_stream import Framing, frame_records, inflate, open_dbn
@@ -127,8 +128,6 @@ class DbnReader:
 
     def _records(self) -> Iterator[tuple[Any, int]]:
         """(record, its byte offset in the decompressed stream); the metadata comes first with offset 0."""
-        import databento_dbn
-
         framing = Framing()
         name = str(self.path)
         if not self.path.is_file():

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Final
 
 import msgspec
+import zstandard
 
 from tapeflow.model.errors import DataError
 
@@ -77,8 +78,6 @@ def inflate(fh: IO[bytes], name: str, framing: Framing) -> Iterator[bytes]:
 
     A corrupt zstd stream is a ``DataError``; one that ends inside a frame is counted in ``framing``.
     """
-    import zstandard
-
     first = fh.read(_BLOCK)
     if not first.startswith(ZSTD_MAGIC):
         while first:

@@ -15,22 +15,20 @@ Everything else comes from the messages. Parsing is column-wise per block (``pya
 ``lobster_parse``; no per-row ``Decimal`` or float); the orderbook rows stay bytes unless a message may have changed the
 visible levels. ``LobsterDecoder`` pushes into a sink with the write methods of ``tapeflow.book.L3Book`` (the
 book itself, for replay) and yields after each block; ``iter_events`` turns the same pushes into tapeflow
-events.
+events. Which day and window a zip holds, from its member names, is ``lobster_file``.
 """
 
 from __future__ import annotations
 
-import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import date
-from pathlib import Path
 from typing import Final, Protocol
 
 import msgspec
 import numpy as np
 
+from tapeflow.data.lobster_file import LobsterFile
 from tapeflow.data.lobster_parse import LineReader, bad_book_row, field_pattern, last_level_fields, parse_block
 from tapeflow.data.nytime import NS_PER_SECOND, day_base_ns, ny_to_utc_ns
 from tapeflow.model.enums import Aggressor, MarketStatus, Side
@@ -38,10 +36,6 @@ from tapeflow.model.errors import DataError
 from tapeflow.model.market import BookLevel
 from tapeflow.model.prices import NO_PRICE
 
-_MEMBER = re.compile(
-    r"(?P<symbol>[A-Za-z0-9.^-]+)_(?P<day>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_"
-    r"(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
-)
 _EMPTY_ASK: Final = 9_999_999_999
 _EMPTY_BID: Final = -9_999_999_999
 _EMPTY_PRICES: Final = (b"9999999999", b"-9999999999")
@@ -52,7 +46,6 @@ _AGGRESSOR: Final = {Side.SELL: Aggressor.BUY, Side.BUY: Aggressor.SELL}
 """The aggressor of an execution against a resting order of that side."""
 _STATUS: Final = {-1: MarketStatus.HALTED, 0: MarketStatus.QUOTING, 1: MarketStatus.TRADING}
 _EARLY_NS: Final = 3 * 3600 * NS_PER_SECOND
-_DAY_MS: Final = 24 * 3600 * 1000
 _NS_PER_MS: Final = 1_000_000
 
 TradeSink = Callable[[int, int, int, Aggressor, int], None]
@@ -76,18 +69,6 @@ class LobsterSink(Protocol):
     ) -> int: ...
 
 
-class LobsterFile(msgspec.Struct, frozen=True, kw_only=True):
-    path: str
-    symbol: str
-    day: date
-    levels: int
-    message_member: str
-    orderbook_member: str
-    start_ms: int = 0
-    """The window the file's name claims, ms after midnight New York: every message time lies in it."""
-    end_ms: int = _DAY_MS
-
-
 class LobsterCounts(msgspec.Struct, kw_only=True):
     rows: int = 0
     by_type: dict[int, int] = {}
@@ -103,58 +84,6 @@ class LobsterCounts(msgspec.Struct, kw_only=True):
     @property
     def trades(self) -> int:
         return sum(self.by_type.get(k, 0) for k in (4, 5, 6))
-
-
-def open_lobster(path: str | Path) -> LobsterFile:
-    """Check that ``path`` is a readable LOBSTER zip with a message file and its orderbook file."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError("no such file; give the path of a LOBSTER zip", path=p)
-    try:
-        with zipfile.ZipFile(p) as zf:
-            names = zf.namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"not a readable zip (truncated or corrupt?): {exc}", path=p) from exc
-    found: dict[str, re.Match[str]] = {}
-    for name in names:
-        m = _MEMBER.search(name)
-        if m:
-            found[m["kind"]] = m
-    msg = found.get("message")
-    if msg is None:
-        raise DataError("no LOBSTER message file (<SYMBOL>_<DATE>_<START>_<END>_message_<N>.csv) in zip", path=p)
-    book = found.get("orderbook")
-    if book is None or book["levels"] != msg["levels"]:
-        raise DataError(
-            f"{msg.string} has no orderbook file (orderbook_{msg['levels']}.csv) beside it; LOBSTER ships "
-            "them in pairs and the book cannot be rebuilt without it",
-            path=p,
-        )
-    try:
-        day = date.fromisoformat(msg["day"])
-    except ValueError:
-        raise DataError(
-            f"{msg.string}: {msg['day']!r} in the name is not a calendar date; LOBSTER names the trading day "
-            "as YYYY-MM-DD, and times are read relative to it",
-            path=p,
-        ) from None
-    start, end = int(msg["start"]), int(msg["end"])
-    if not start <= end <= _DAY_MS:
-        raise DataError(
-            f"{msg.string}: the time window {start}-{end} ms in the name is not within one day "
-            f"(0-{_DAY_MS} ms after midnight)",
-            path=p,
-        )
-    return LobsterFile(
-        path=str(p),
-        symbol=msg["symbol"],
-        day=day,
-        levels=int(msg["levels"]),
-        message_member=msg.string,
-        orderbook_member=book.string,
-        start_ms=start,
-        end_ms=end,
-    )
 
 
 def _side_levels(fields: list[bytes], offset: int) -> dict[int, int]:

@@ -21,7 +21,8 @@ from collections.abc import Iterable, Iterator
 from operator import length_hint
 from pathlib import Path
 
-from tapeflow.data.lobster import LobsterCounts, LobsterDecoder, LobsterFile, open_lobster
+from tapeflow.data.lobster import LobsterCounts, LobsterDecoder
+from tapeflow.data.lobster_file import LobsterFile, open_lobster
 from tapeflow.data.quality import SourceQuality
 from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
 from tapeflow.model.enums import Aggressor, MarketStatus, Side

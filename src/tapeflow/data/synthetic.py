@@ -24,6 +24,7 @@ import numpy as np
 
 from tapeflow.config import SyntheticConfig
 from tapeflow.model.enums import Aggressor, BookAction, Side
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
 from tapeflow.model.market import BookDelta, BookLevel, BookSnapshot, Quote, Trade
 from tapeflow.model.prices import price_from_str
@@ -278,8 +279,6 @@ class SyntheticMarket:
         self.config = config or SyntheticConfig()
         cfg = self.config
         if cfg.start_price and len(cfg.start_price) != len(cfg.symbols):
-            from tapeflow.model.errors import ConfigError
-
             raise ConfigError(
                 f"{len(cfg.start_price)} start prices for {len(cfg.symbols)} symbols; give one per symbol or none",
                 field="market.start_price",

@@ -15,56 +15,43 @@ condition bits by name, plus ``SUSPICIOUS`` for prints AlgoSeek flags), every ap
 with that exchange's letter and both its sides as they now stand) and every NBBO change (``Quote``, venue
 ``"NBBO"``, sizes summed over the exchanges at the best price). ``exclude=`` drops trades carrying any of the
 given conditions from the output after they were signed (they still drive the tick test).
+
+File names and AlgoSeek's condition codes are ``taq_format``; the block parser is ``taq_parse``.
+
+Why this module is long: it is one reader. Reading rows (and counting each bad one), merging the two files,
+pairing bid and ask rows, applying quotes to the NBBO and signing trades all update the same counts, books and
+classifier of one pass; split apart, each part would reach into the others' state.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
-from datetime import date
 from pathlib import Path
 from typing import Final, cast
 
 import msgspec
 
-from tapeflow.data.files import iter_line_blocks, open_binary, single_member
+from tapeflow.data.files import iter_line_blocks, open_binary
 from tapeflow.data.lee_ready import LeeReady, LeeReadyStats
 from tapeflow.data.nbbo import NbboBuilder, NbboStats
 from tapeflow.data.nytime import day_base_ns, ny_to_utc_ns
 from tapeflow.data.quality import SourceQuality
+from tapeflow.data.taq_format import (
+    NOT_FIRM,
+    SUSPICIOUS,
+    TRADE_FLAGS,
+    TaqFile,
+    condition_names,
+    open_taq,
+    sibling,
+)
 from tapeflow.data.taq_parse import QuoteFields, TradeFields, parse_rows
 from tapeflow.model.errors import DataError
 from tapeflow.model.market import Quote, Trade
 
-MEMBER: Final = re.compile(r"(?P<day>\d{8})_(?P<symbol>[A-Za-z0-9.\-]+)_(?P<kind>Trade|Quote)_Tick\.csv$", re.I)
 NS_PER_MS: Final = 1_000_000
 _EARLY_MS: Final = 3 * 3600 * 1000
 _DAY_MS: Final = 24 * 3600 * 1000
-
-TRADE_FLAGS: Final = (
-    "REGULAR", "CASH", "NEXT_DAY", "SELLER", "YELLOW_FLAG", "INTERMARKET_SWEEP", "OPENING_PRINT", "CLOSING_PRINT",
-    "REOPENING_PRINT", "DERIVATIVELY_PRICED", "FORM_T", "SOLD_LAST", "STOPPED", "EXTENDED_HOURS",
-    "OUT_OF_SEQUENCE", "SPLIT", "ACQUISITION", "BUNCHED", "STOCK_OPTION", "DISTRIBUTION", "AVERAGE_PRICE",
-    "CROSS", "PRICE_VARIATION", "RULE_155", "OFFICIAL_CLOSE", "PRIOR_REFERENCE_PRICE", "OFFICIAL_OPEN",
-    "CAP_ELECTION", "AUTO_EXECUTION", "TRADE_THROUGH_EXEMPT", "UNDOCUMENTED_30", "ODD_LOT",
-)  # fmt: skip
-"""AlgoSeek sale-condition bits, bit 0 first (LEAN ``TradeConditionFlags``); the CSV holds them in hex."""
-SUSPICIOUS: Final = "SUSPICIOUS"
-NOT_FIRM_QUOTE: Final = 0x2 | 0x4 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x1000 | 0x8000
-NOT_FIRM_QUOTE_REST: Final = 0x10000 | 0x20000 | 0x100000 | 0x400000
-"""Quote conditions (LEAN ``QuoteConditionFlags``) under which a quote is not firm or trading is halted (slow,
-gap, news, trading range, imbalance, closed market maker, pause, non-firm, related security, equipment,
-sub-penny, no-open, manual, influx): such a side does not count towards the NBBO."""
-_NOT_FIRM: Final = NOT_FIRM_QUOTE | NOT_FIRM_QUOTE_REST
-
-
-class TaqFile(msgspec.Struct, frozen=True, kw_only=True):
-    path: str
-    member: str
-    symbol: str
-    day: date
-    kind: str
-    """"trade" or "quote"."""
 
 
 class TaqStats(msgspec.Struct, kw_only=True):
@@ -90,39 +77,6 @@ class TaqStats(msgspec.Struct, kw_only=True):
     first_problem: str = ""
     nbbo: NbboStats = msgspec.field(default_factory=NbboStats)
     lee_ready: LeeReadyStats = msgspec.field(default_factory=LeeReadyStats)
-
-
-def open_taq(path: str | Path) -> TaqFile:
-    """Check that ``path`` is a LEAN tick zip and say what it holds."""
-    p = Path(path)
-    member = single_member(p)
-    m = MEMBER.search(member)
-    if m is None:
-        raise DataError(f"{member!r} is not a LEAN tick file (YYYYMMDD_<sym>_Trade_Tick.csv)", path=p)
-    d = m["day"]
-    try:
-        day = date(int(d[:4]), int(d[4:6]), int(d[6:]))
-    except ValueError:
-        raise DataError(
-            f"{member!r}: {d!r} in the name is not a calendar date (YYYYMMDD); times are read relative to it",
-            path=p,
-        ) from None
-    return TaqFile(path=str(p), member=member, symbol=m["symbol"].upper(), day=day, kind=m["kind"].lower())
-
-
-def sibling(path: str | Path) -> Path | None:
-    """The other half of a LEAN tick day (``..._trade.zip`` <-> ``..._quote.zip``) when it exists."""
-    p = Path(path)
-    for a, b in (("_trade.zip", "_quote.zip"), ("_quote.zip", "_trade.zip")):
-        if p.name.endswith(a):
-            other = p.with_name(p.name[: -len(a)] + b)
-            return other if other.is_file() else None
-    return None
-
-
-def condition_names(flags: int, suspicious: bool = False) -> tuple[str, ...]:
-    names = tuple(name for bit, name in enumerate(TRADE_FLAGS) if flags >> bit & 1)
-    return (*names, SUSPICIOUS) if suspicious else names
 
 
 _FLAG: Final = {b"0": False, b"1": True}
@@ -370,7 +324,7 @@ class TaqReader:
             st.empty_quotes += 1
             return None
         st.quotes_applied += 1
-        if cond & _NOT_FIRM:
+        if cond & NOT_FIRM:
             st.not_firm_quotes += 1
             bp = bs = 0 if bp or bs else -1
             ap = az = 0 if ap or az else -1

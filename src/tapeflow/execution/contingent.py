@@ -9,7 +9,7 @@ order. Each child is a plain ``SubmitOrder`` on the kernel queue, so risk sees i
 back as ``RiskRejected`` to the strategy. A venue adapter with native brackets (Alpaca's ``order_class``
 bracket/oco, ``trailing_stop``) can map a ``Leg`` pair one to one later; the simulated exchange needs nothing new.
 
-The rules (each tested in ``tests/venues/test_contingent.py``):
+A leg, its state and its group are ``legs``. The rules (each tested in ``tests/venues/test_contingent.py``):
 
 - **Bracket**: the children activate when the entry is done (filled, or cancelled/expired/rejected after a
   partial fill), sized to the filled quantity; an entry that ends with nothing filled never activates them. A
@@ -30,12 +30,10 @@ The rules (each tested in ``tests/venues/test_contingent.py``):
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-import msgspec
-
+from tapeflow.execution.legs import HELD, Group, Leg, LegState, LegStatus
 from tapeflow.model.enums import OrderType, Side, TimeInForce
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
@@ -67,125 +65,8 @@ if TYPE_CHECKING:
     from tapeflow.book.keeper import AnyBook
     from tapeflow.engine.kernel import Kernel
 
-BPS: Final = 10_000
 _BOOK_EVENTS: Final = (BookDelta, BookSnapshot, OrderAdded, OrderExecuted, OrderReduced, OrderDeleted, OrderReplaced)
 _REPORTS: Final = (OrderFilled, OrderCancelled, OrderExpired, OrderRejected, RiskRejected)
-
-
-class Leg(msgspec.Struct, frozen=True, kw_only=True):
-    """One leg of an OCO or a bracket child: a limit (``price``), a stop (``stop_price``, with ``price`` a
-    stop-limit), or a trailing stop (``trail_offset`` in price units or ``trail_bps``; ``stop_price`` then is
-    the initial stop, or none to start from the market)."""
-
-    side: Side
-    quantity: int
-    price: int = NO_PRICE
-    stop_price: int = NO_PRICE
-    trail_offset: int = 0
-    trail_bps: int = 0
-    time_in_force: TimeInForce = TimeInForce.GTC
-
-    @property
-    def emulated(self) -> bool:
-        return self.stop_price != NO_PRICE or self.trailing
-
-    @property
-    def trailing(self) -> bool:
-        return self.trail_offset > 0 or self.trail_bps > 0
-
-    def check(self, what: str) -> None:
-        """Refuse a leg that cannot mean anything, naming the field (a user error, before anything is sent)."""
-        if self.quantity <= 0:
-            raise ConfigError(f"{what}: quantity {self.quantity} must be a positive number of shares", field="quantity")
-        if self.trail_offset < 0 or self.trail_bps < 0 or (self.trail_offset and self.trail_bps):
-            raise ConfigError(
-                f"{what}: give one of trail_offset (price units) or trail_bps (basis points), positive",
-                field="trail_offset",
-            )
-        if self.trail_bps >= BPS:
-            raise ConfigError(f"{what}: trail_bps {self.trail_bps} must be below 10000 (100%)", field="trail_bps")
-        if not self.emulated and self.price == NO_PRICE:
-            raise ConfigError(f"{what}: a leg needs a limit price, a stop price or a trail", field="price")
-
-
-class LegStatus(enum.Enum):
-    WAITING = "WAITING"
-    """A bracket child before its entry is done."""
-    ARMED = "ARMED"
-    """An emulated stop watching the market."""
-    TRIGGERED = "TRIGGERED"
-    """Its stop was reached; waiting for the sibling's cancel before it goes out."""
-    SENT = "SENT"
-    """A ``SubmitOrder`` is on its way through risk to the venue (or working there)."""
-    DONE = "DONE"
-    """Filled, cancelled, expired or rejected: nothing more will happen to it."""
-
-
-_HELD: Final = frozenset({LegStatus.WAITING, LegStatus.ARMED, LegStatus.TRIGGERED})
-
-
-class LegState:
-    """What the emulator knows about one leg; read it through ``OrderEmulator.leg``."""
-
-    __slots__ = ("best", "cancel_sent", "cid", "filled", "group", "leg", "quantity", "reason", "status", "stop")
-
-    def __init__(self, cid: str, leg: Leg, group: Group) -> None:
-        self.cid = cid
-        self.leg = leg
-        self.group = group
-        self.quantity = leg.quantity
-        self.filled = 0
-        self.status = LegStatus.WAITING
-        self.stop = leg.stop_price
-        self.best = NO_PRICE
-        """The best favourable reference seen since arming (trailing stops)."""
-        self.reason = ""
-        self.cancel_sent = False
-        """A cancel for it is on its way to the venue (one is enough: later fills do not send another)."""
-
-    @property
-    def side(self) -> Side:
-        return self.leg.side
-
-    def follow(self, ref: int) -> None:
-        """Move a trailing stop with a more favourable reference; never back."""
-        sell = self.leg.side is Side.SELL
-        if self.best != NO_PRICE and (ref <= self.best if sell else ref >= self.best):
-            return
-        self.best = ref
-        if self.leg.trail_offset:
-            stop = ref - self.leg.trail_offset if sell else ref + self.leg.trail_offset
-        else:  # percent: rounded away from the market, so the stop is never tighter than asked
-            stop = ref * (BPS - self.leg.trail_bps) // BPS if sell else -(-ref * (BPS + self.leg.trail_bps) // BPS)
-        stop = max(stop, 1)
-        if self.stop == NO_PRICE or (stop > self.stop if sell else stop < self.stop):
-            self.stop = stop
-
-    def reached(self, ref: int) -> bool:
-        if self.stop == NO_PRICE:
-            return False
-        return ref <= self.stop if self.leg.side is Side.SELL else ref >= self.stop
-
-
-class Group:
-    """A bracket (``entry`` set, children reduce each other) or an OCO (first fill cancels the other)."""
-
-    __slots__ = ("entry", "entry_filled", "gid", "legs", "reduce", "symbol")
-
-    def __init__(self, gid: str, symbol: str, *, entry: str = "", reduce: bool = False) -> None:
-        self.gid = gid
-        self.symbol = symbol
-        self.entry = entry
-        self.entry_filled = 0
-        self.reduce = reduce
-        self.legs: list[LegState] = []
-
-    def other(self, leg: LegState) -> LegState | None:
-        return next((o for o in self.legs if o is not leg), None)
-
-    @property
-    def is_open(self) -> bool:
-        return any(leg.status is not LegStatus.DONE for leg in self.legs)
 
 
 class OrderEmulator:
@@ -244,7 +125,7 @@ class OrderEmulator:
     def cancel(self, cid: str) -> bool:
         """Cancel a leg held here (True); False when the order is not held here (the venue decides)."""
         state = self._legs.get(cid)
-        if state is None or state.status not in _HELD:
+        if state is None or state.status not in HELD:
             return False
         self._drop(state, "cancelled by the strategy")
         return True
@@ -272,7 +153,7 @@ class OrderEmulator:
         return [
             cid
             for cid, state in self._legs.items()
-            if state.status in _HELD and (symbol is None or state.group.symbol == symbol)
+            if state.status in HELD and (symbol is None or state.group.symbol == symbol)
         ]
 
     def leg(self, cid: str) -> LegState | None:
@@ -504,3 +385,6 @@ class OrderEmulator:
         if other is not None and other.status is not LegStatus.DONE:
             self._drop(other, f"{state.cid} triggered")
         self._send(state)
+
+
+__all__ = ["Group", "Leg", "LegState", "LegStatus", "OrderEmulator"]

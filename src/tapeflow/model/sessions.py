@@ -133,7 +133,7 @@ def _schedule(
     building it costs 20-40 ms, which every backtest in a test suite would otherwise pay again.
     """
     # Imported here, not at the top: half a second with pandas, paid only when a session is needed.
-    import exchange_calendars  # type: ignore[import-untyped]
+    import exchange_calendars  # type: ignore[import-untyped]  # lazy: pandas (~0.25 s), only when a calendar is built
 
     try:
         with warnings.catch_warnings():  # pandas deprecations inside exchange_calendars, not ours to fix

@@ -15,7 +15,8 @@ from pathlib import Path
 import msgspec
 
 from tapeflow.book.l3 import L3Book
-from tapeflow.data.lobster import LobsterDecoder, open_lobster
+from tapeflow.data.lobster import LobsterDecoder
+from tapeflow.data.lobster_file import open_lobster
 from tapeflow.model.enums import Side
 
 _EMPTY = {Side.SELL: 9_999_999_999, Side.BUY: -9_999_999_999}

@@ -115,7 +115,7 @@ def print_summary(summary: Summary, console: Console) -> None:
     A halt and any anomaly come first, one line each in red and yellow; the data and book tables follow the
     results when there is something to show.
     """
-    from rich.table import Table
+    from rich.table import Table  # lazy: rich (~20 ms) only to print; a run used as a library never does
 
     for line, style in warning_lines(summary):
         console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
@@ -183,7 +183,7 @@ def format_duration(ns: int) -> str:
 def _data_table(data: list[SourceQuality]) -> object:
     """One row per source, the problem counts in one column (terminals are 80 columns wide), and the first
     problem only when there is one to show."""
-    from rich.table import Table
+    from rich.table import Table  # lazy: rich (~20 ms) only to print; a run used as a library never does
 
     table = Table(title="data read", show_header=True)
     table.add_column("source", overflow="fold")
@@ -208,7 +208,7 @@ def _data_table(data: list[SourceQuality]) -> object:
 
 
 def _books_table(books: list[IntegrityTotals]) -> object:
-    from rich.table import Table
+    from rich.table import Table  # lazy: rich (~20 ms) only to print; a run used as a library never does
 
     table = Table(title="book integrity", show_header=True)
     table.add_column("symbol")

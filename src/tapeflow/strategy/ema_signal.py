@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Signal, TimerFired
 from tapeflow.model.market import Quote
 
@@ -36,8 +37,6 @@ class EmaCrossSignals:
 
     def __init__(self, fast_window: int = 20, slow_window: int = 100, report_interval_ns: int = 1_000_000_000):
         if fast_window >= slow_window:
-            from tapeflow.model.errors import ConfigError
-
             raise ConfigError(
                 f"fast_window ({fast_window}) must be shorter than slow_window ({slow_window})",
                 field="strategy.fast_window",

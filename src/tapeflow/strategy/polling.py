@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import TimerFired
 from tapeflow.model.market import Quote
 
@@ -22,8 +23,6 @@ class QuotePoller:
 
     def __init__(self, strategy: Strategy, interval_ns: int) -> None:
         if interval_ns <= 0:
-            from tapeflow.model.errors import ConfigError
-
             raise ConfigError(f"poll interval must be positive, got {interval_ns} ns", field="poll_ms")
         self.strategy = strategy
         self.interval_ns = interval_ns

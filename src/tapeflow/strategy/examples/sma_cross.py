@@ -11,6 +11,7 @@ from typing import Annotated
 
 import msgspec
 
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.market import Bar
 from tapeflow.strategy.base import Strategy
 
@@ -47,8 +48,6 @@ class SmaCross(Strategy):
     def __init__(self, strategy_id: str = "sma-cross", *, fast: int = 10, slow: int = 30, quantity: int = 100):
         super().__init__(strategy_id)
         if not 0 < fast < slow:
-            from tapeflow.model.errors import ConfigError
-
             raise ConfigError(f"need 0 < fast < slow, got fast={fast}, slow={slow}", field="strategy.params")
         self.fast, self.slow, self.quantity = fast, slow, quantity
         self._windows: dict[str, _Windows] = {}
