@@ -26,7 +26,6 @@ _PENDING: frozenset[str] = frozenset(
         "src/tapeflow/risk/engine.py",
         "src/tapeflow/risk/fast.py",
         "src/tapeflow/strategy/base.py",
-        "src/tapeflow/venues/sim/exchange.py",
     }
 )
 
