@@ -19,7 +19,8 @@ from tapeflow.model.orders import OrderReport, SubmitOrder
 from tapeflow.model.venue_events import FeedStale, VenueDisconnected, VenueStatus
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.risk.rules import Rule, Violation
-from tapeflow.strategy.base import Pending, Strategy, TradingContext
+from tapeflow.strategy.base import Strategy
+from tapeflow.strategy.context import Pending, TradingContext
 
 CASH = 1_000_000 * 10_000
 
@@ -140,7 +141,7 @@ def test_in_flight_table_stays_small_over_many_orders(data_dir: Path) -> None:
 
 def test_position_helpers_without_portfolio_or_orders_read_flat() -> None:
     from tapeflow.engine.kernel import Kernel
-    from tapeflow.strategy.base import TradingContext
+    from tapeflow.strategy.context import TradingContext
 
     strategy = Strategy("bare")
     strategy.bind(TradingContext(Kernel()))

@@ -45,7 +45,8 @@ from tapeflow.risk.build import build_kill_switch, build_rules, build_trips
 from tapeflow.risk.context import RiskContext
 from tapeflow.risk.engine import RiskEngine, RiskRule
 from tapeflow.risk.venue_rules import VenueConnectivity
-from tapeflow.strategy.base import Strategy, TradingContext
+from tapeflow.strategy.base import Strategy
+from tapeflow.strategy.context import TradingContext
 from tapeflow.venues.sim.exchange import SimExchangeConfig, SimulatedExchange
 from tapeflow.venues.sim.fees import FeeModel
 from tapeflow.venues.sim.latency import LatencyModel

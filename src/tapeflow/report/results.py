@@ -6,14 +6,12 @@ arrival mid of an order is the mid known when its ``SubmitOrder`` is dispatched:
 integrator injects one (e.g. read from the L3 book), else the last two-sided ``Quote`` seen for the symbol.
 Mids are kept doubled (``bid + ask``) so that they stay exact integers; ``arrival_mid_x2`` columns say so.
 
-Parquet files are written to a temporary name in the target folder and renamed into place, so a reader never
-sees half a file; with the writer options pinned below, the same events give byte-identical files.
+Parquet files are written by ``tables.py``: to a temporary name in the target folder, renamed into place, so a reader
+never sees half a file; with its pinned writer options, the same events give byte-identical files.
 """
 
 from __future__ import annotations
 
-import enum
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -21,10 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from tapeflow.model.enums import LiquiditySide, OrderStatus, OrderType, Side, TimeInForce
+from tapeflow.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tapeflow.model.market import Quote
 from tapeflow.model.orders import (
     OrderAccepted,
@@ -44,6 +40,7 @@ from tapeflow.portfolio.position import round_div
 from tapeflow.report import frames, metrics
 from tapeflow.report.frames import PandasResults
 from tapeflow.report.summary import MONEY_UNIT, Halt, Summary, has_anomalies, print_summary
+from tapeflow.report.tables import fills_table, int_table, orders_table, write_table_atomic
 
 if TYPE_CHECKING:
     from tapeflow.book.integrity import IntegrityTotals
@@ -293,7 +290,11 @@ class ResultsCollector:
 
     def tables(self) -> dict[str, Any]:
         """The three Arrow tables, by file stem: ``orders``, ``fills``, ``equity``."""
-        tables = {"orders": _orders_table(self.orders.values()), "fills": self._fills_table(), "equity": self._equity()}
+        tables = {
+            "orders": orders_table(self.orders.values()),
+            "fills": fills_table(self.fills, self.fill_mids_x2),
+            "equity": self._equity(),
+        }
         return {stem: table.replace_schema_metadata(_UNITS) for stem, table in tables.items()}
 
     def to_pandas(self, tz: str = "UTC") -> PandasResults:
@@ -309,30 +310,9 @@ class ResultsCollector:
         folder.mkdir(parents=True, exist_ok=True)
         return [write_table_atomic(table, folder / f"{stem}.parquet") for stem, table in self.tables().items()]
 
-    def _fills_table(self) -> Any:
-        fills = self.fills
-        columns = {
-            "ts_init": _ints([f.ts_init for f in fills]),
-            "ts_event": _ints([f.ts_event for f in fills]),
-            "strategy_id": pa.array([f.strategy_id for f in fills], pa.string()),
-            "client_order_id": pa.array([f.client_order_id for f in fills], pa.string()),
-            "symbol": _dict_strings([f.symbol for f in fills]),
-            "side": _enum_column([f.side for f in fills], Side),
-            "price": _ints([f.price for f in fills]),
-            "quantity": _ints([f.quantity for f in fills]),
-            "leaves_quantity": _ints([f.leaves_quantity for f in fills]),
-            "liquidity_side": _enum_column([f.liquidity_side for f in fills], LiquiditySide),
-            "fee": _ints([f.fee for f in fills]),
-            "arrival_mid_x2": _ints(self.fill_mids_x2),
-            "trade_id": pa.array([f.trade_id for f in fills], pa.string()),
-            "venue_order_id": pa.array([f.venue_order_id for f in fills], pa.string()),
-            "venue": _dict_strings([f.venue for f in fills]),
-        }
-        return pa.table(columns)
-
     def _equity(self) -> Any:
         curve = self.portfolio.curve if self.portfolio is not None else EquityCurve()
-        return pa.table({name: _ints(values) for name, values in curve.columns().items()})
+        return int_table(curve.columns())
 
 
 _DONE_STATUS: dict[type[Any], OrderStatus] = {
@@ -378,75 +358,6 @@ def _equity_fields(
         "turnover": metrics.turnover(notional, curve.equity),
         "exposure": metrics.exposure(curve.ts, curve.gross, fill_ts),
     }
-
-
-def _ints(values: Sequence[int] | Sequence[int | None]) -> Any:
-    return pa.array(values, pa.int64())
-
-
-def _dict_strings(values: list[str]) -> Any:
-    """Dictionary-encoded strings, dictionary in order of first appearance (deterministic)."""
-    return pa.array(values, pa.string()).dictionary_encode()
-
-
-def _enum_column(values: list[Any], enum_type: type[enum.Enum]) -> Any:
-    """Dictionary column whose dictionary is every member in declaration order, so files of one schema agree."""
-    members = list(enum_type)
-    index = {member: i for i, member in enumerate(members)}
-    codes = pa.array([None if v is None else index[v] for v in values], pa.int8())
-    return pa.DictionaryArray.from_arrays(codes, pa.array([m.value for m in members], pa.string()))
-
-
-def _orders_table(records: Any) -> Any:
-    rows: list[OrderRecord] = list(records)
-    return pa.table(
-        {
-            "ts_submit": _ints([r.ts_submit for r in rows]),
-            "strategy_id": pa.array([r.strategy_id for r in rows], pa.string()),
-            "client_order_id": pa.array([r.client_order_id for r in rows], pa.string()),
-            "symbol": _dict_strings([r.symbol for r in rows]),
-            "side": _enum_column([r.side for r in rows], Side),
-            "order_type": _enum_column([r.order_type for r in rows], OrderType),
-            "time_in_force": _enum_column([r.time_in_force for r in rows], TimeInForce),
-            "quantity": _ints([r.quantity for r in rows]),
-            "price": _ints([r.price for r in rows]),
-            "stop_price": _ints([r.stop_price for r in rows]),
-            "arrival_mid_x2": _ints([r.arrival_mid_x2 for r in rows]),
-            "status": _enum_column([r.status for r in rows], OrderStatus),
-            "filled_quantity": _ints([r.filled_quantity for r in rows]),
-            "filled_notional": _ints([r.filled_notional for r in rows]),
-            "fees": _ints([r.fees for r in rows]),
-            "ts_accepted": _ints([r.ts_accepted for r in rows]),
-            "ts_done": _ints([r.ts_done for r in rows]),
-            "reason": pa.array([r.reason for r in rows], pa.string()),
-        }
-    )
-
-
-def write_table_atomic(table: Any, path: Path) -> Path:
-    """Write ``table`` beside ``path`` under a temporary name, flush it to disk, then rename it into place.
-
-    Readers see the old file or the new one, never half of one, even after a crash (the data is on disk before
-    the rename is). The temporary is opened normally, not with ``mkstemp``, so the result gets the permissions
-    the umask gives any other output file rather than 0600.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(
-            table,
-            str(tmp),
-            compression="zstd",
-            use_dictionary=True,
-            write_statistics=True,
-            version="2.6",
-        )
-        with tmp.open("rb") as written:
-            os.fsync(written.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 __all__ = [

@@ -6,17 +6,19 @@ directly, which is why the same class runs unchanged in a backtest and live: bot
 
 Override only the handlers you need: the base class subscribes a handler only when a subclass overrides it, so
 an unused handler costs nothing per event.
+
+Why this module is long: it is one class, the whole surface a strategy author reads (every handler and every action,
+with the in-flight bookkeeping they share); what the node provides lives in ``strategy/context.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import msgspec
 
 from tapeflow.execution.contingent import Leg, LegState, OrderEmulator
-from tapeflow.execution.order_ids import ClientOrderIds
 from tapeflow.model.enums import OrderType, Side, TimeInForce
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event, Signal, TimerFired
@@ -48,56 +50,13 @@ from tapeflow.model.orders import (
 )
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.venue_events import VenueStatus
+from tapeflow.strategy.context import Pending, TradingContext
 
 if TYPE_CHECKING:
-    from tapeflow.book.keeper import AnyBook, BookKeeper
+    from tapeflow.book.keeper import AnyBook
     from tapeflow.engine.kernel import Kernel
     from tapeflow.engine.timers import Timer
     from tapeflow.execution.orders import Order
-
-
-class OrderSource(Protocol):
-    def open_orders(self, symbol: str | None = None, strategy_id: str | None = None) -> Iterator[Order]: ...
-
-    def order(self, client_order_id: str) -> Order | None: ...
-
-
-class PositionSource(Protocol):
-    def position(self, symbol: str) -> Any: ...
-
-
-class Pending(msgspec.Struct, frozen=True, kw_only=True):
-    """Shares of one symbol that this strategy's open orders may still buy and sell (both >= 0)."""
-
-    buy: int = 0
-    sell: int = 0
-
-    @property
-    def net(self) -> int:
-        """Signed change to the position if every pending order filled (buys positive)."""
-        return self.buy - self.sell
-
-
-class TradingContext:
-    """What a strategy may read and do; built once by the backtest or live assembly."""
-
-    def __init__(
-        self,
-        kernel: Kernel,
-        *,
-        books: BookKeeper | None = None,
-        orders: OrderSource | None = None,
-        portfolio: PositionSource | None = None,
-        compute_delay_ns: int = 0,
-        order_ids: ClientOrderIds | None = None,
-    ) -> None:
-        self.kernel = kernel
-        self.books = books
-        self.orders = orders
-        self.portfolio = portfolio
-        self.compute_delay_ns = compute_delay_ns
-        self.order_ids = order_ids
-        """Where client order ids come from (the node's, shared by its strategies); None: a counter per strategy."""
 
 
 _PRUNE_FLOOR = 64
