@@ -17,7 +17,9 @@ from tapeflow.compliance.audit_store import encode_block
 from tapeflow.compliance.cat_export import export_cat
 from tapeflow.compliance.chain import GENESIS, Row, record_hash, stored_of
 from tapeflow.model.codec import to_msgpack
-from tests.compliance.trails import KEY, normal_actions, run_trail
+from tapeflow.model.venue_events import VenueDisconnected, VenueReconnected
+from tests.backtest.scenario import T0, Scripted
+from tests.compliance.trails import KEY, S, normal_actions, run_trail
 
 runner = CliRunner()
 
@@ -370,3 +372,22 @@ def test_verify_without_the_key_still_checks_the_head_file(trail: Path) -> None:
     out = runner.invoke(app, ["audit", "verify", str(trail)])
     assert out.exit_code == 1
     assert out.stdout.strip() == "TAMPERED: head file line 1 cannot be read (edited or replaced)"
+
+
+def test_venue_connection_changes_are_filed_in_the_trail_in_event_order(tmp_path: Path) -> None:
+    """Why orders stopped or were refused must be readable from the trail: the link to the venue went down."""
+
+    def down(s: Scripted) -> None:
+        s.ctx.kernel.emit(VenueDisconnected(ts_event=s.now, ts_init=s.now, venue="XNAS", reason="socket closed"))
+
+    def up(s: Scripted) -> None:
+        s.ctx.kernel.emit(VenueReconnected(ts_event=s.now, ts_init=s.now, venue="XNAS", down_ns=2 * S))
+
+    path = tmp_path / "audit.db"
+    run_trail(path, {"mom": {T0 + S: down, T0 + 3 * S: up}})
+    rows = [r for r in SqliteAuditStore(path, readonly=True).rows() if r.kind.startswith("Venue")]
+    assert [(r.kind, r.ts) for r in rows] == [("VenueDisconnected", T0 + S), ("VenueReconnected", T0 + 3 * S)]
+    event, _ = decode_row(rows[0])
+    assert event == VenueDisconnected(ts_event=T0 + S, ts_init=T0 + S, venue="XNAS", reason="socket closed")
+    store = SqliteAuditStore(path, readonly=True)
+    assert verify(store.rows(), store.checkpoints(), KEY).ok
