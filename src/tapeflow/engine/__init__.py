@@ -5,7 +5,8 @@ whether a backtest or a live driver is feeding it; asyncio never enters this pac
 """
 
 from tapeflow.engine.clock import Clock, LiveClock, SimClock
-from tapeflow.engine.kernel import Component, Handler, Kernel
+from tapeflow.engine.dispatch import Handler
+from tapeflow.engine.kernel import Component, Kernel
 from tapeflow.engine.merge import merge_batches, merge_sorted
 from tapeflow.engine.timers import Timer
 
