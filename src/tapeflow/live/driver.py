@@ -14,7 +14,8 @@ Two modes:
 
 Events from outside the feed (order reports, results, commands) come through an ``Inbox``
 (``tapeflow.engine.inbox``), drained between feed events in arrival order. In real time they are stamped with
-their arrival like feed events and dispatched the same way; a ``put`` wakes the waiting driver, from any thread.
+their arrival like feed events and dispatched the same way (what arrived during one wait goes before the feed
+event that ended it); a ``put`` wakes the waiting driver, from any thread.
 In a replay they are scheduled at their own ``ts_init`` before the next feed event is dispatched, as a backtest's
 ``ScheduledInbox`` schedules them, so the replay and the backtest agree (an event dated before the kernel's
 clock is refused).
