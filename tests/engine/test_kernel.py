@@ -198,3 +198,62 @@ def test_one_run_call_and_one_call_per_event_dispatch_identically() -> None:
     k2.finish(until=20)
     assert whole == single
     assert len(whole) > len(tape)
+
+
+def test_run_sorted_refuses_a_batch_that_starts_before_the_clock_after_dispatching_the_earlier_ones() -> None:
+    kernel = Kernel()
+    seen = _log(kernel)
+    with pytest.raises(OutOfOrderError, match=r"Trade at ts=4 is earlier than the clock at ts=6"):
+        kernel.run_sorted([[trade(5, "a"), trade(6, "b")], [], [trade(4, "c")]])
+    assert seen == ["Ta@5", "Tb@6"]
+    assert kernel.feed_events == 2
+
+
+def test_run_checks_every_event_of_a_generator_and_counts_those_dispatched() -> None:
+    kernel = Kernel()
+    seen = _log(kernel)
+    with pytest.raises(OutOfOrderError, match=r"Trade at ts=2 is earlier than the clock at ts=3"):
+        kernel.run(trade(t, str(t)) for t in (1, 3, 2, 4))
+    assert seen == ["T1@1", "T3@3"]
+    assert kernel.feed_events == 2
+
+
+def test_scheduled_events_count_emitted_events_and_firings_not_calls_or_cancelled_timers() -> None:
+    kernel = Kernel()
+    calls: list[object] = []
+    kernel.start(at=0)
+    kernel.emit(_signal(1, "s"))
+    kernel.call_at(2, calls.append, "call")
+    kernel.set_timer("fires", at=3)
+    kernel.set_timer("cancelled", at=3).cancel()
+    kernel.run([trade(5)])
+    assert calls == ["call"]
+    assert (kernel.feed_events, kernel.scheduled_events) == (1, 2)
+
+
+def test_feeding_sorted_batches_and_single_events_dispatch_timers_calls_and_emits_identically() -> None:
+    def build() -> tuple[Kernel, list[str]]:
+        kernel = Kernel()
+        seen = _log(kernel)
+
+        def react(e: Trade) -> None:
+            kernel.emit(_signal(e.ts_init + 1, e.trade_id))
+            kernel.call_at(e.ts_init + 1, lambda tag: seen.append(f"call:{tag}@{kernel.now}"), e.trade_id)
+
+        kernel.subscribe(Trade, react)
+        kernel.start(at=0)
+        kernel.set_timer("t", interval=2, callback=lambda e: seen.append(f"cb@{e.ts_init}"))
+        kernel.set_timer("never", at=3).cancel()
+        return kernel, seen
+
+    tape = [trade(t, str(i)) for i, t in enumerate([1, 1, 2, 3, 3, 6, 7])]
+    batched, whole = build()
+    batched.run_sorted([tape[:3], tape[3:5], tape[5:]])
+    batched.finish(until=9)
+    single, one_by_one = build()
+    for e in tape:
+        single.run((e,))
+    single.finish(until=9)
+    assert whole == one_by_one
+    assert {"timer:t@2", "cb@2", "sig:0@2", "call:0@2"} <= set(whole)
+    assert (batched.feed_events, batched.scheduled_events) == (single.feed_events, single.scheduled_events) == (7, 11)

@@ -1,10 +1,28 @@
-"""Timers: one-shot or repeating, cancellable, fired by the kernel in time order between feed events."""
+"""What the kernel's schedule holds besides events: timers (one-shot or repeating, cancellable) and calls.
+
+The kernel fires both in ``(ts, seq)`` order between feed events (``Kernel._fire``, ``Kernel._call``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from tapeflow.model.errors import EngineError, OutOfOrderError
 from tapeflow.model.events import TimerFired
+
+
+def first_due(name: str, now: int, at: int | None, interval: int | None) -> int:
+    """When a timer set at ``now`` first comes due (``at``, else ``now + interval``); refuses what cannot fire."""
+    if interval is not None and interval <= 0:
+        raise EngineError(f"timer {name!r}: interval must be positive, got {interval} ns")
+    if at is None:
+        if interval is None:
+            raise EngineError(f"timer {name!r}: give `at` (absolute ns) or `interval` (ns), or both")
+        at = now + interval
+    if at < now:
+        raise OutOfOrderError(at, now, f"timer {name!r}", "set timers for now or later")
+    return at
 
 
 class Timer:
@@ -36,13 +54,16 @@ class Timer:
     def active(self) -> bool:
         return not self.cancelled and (self.interval is not None or self.fired == 0)
 
-    def fire(self, ts: int) -> TimerFired:
-        """The event for this firing; a repeating timer moves ``when`` to its next due time."""
-        self.fired += 1
-        if self.interval is not None:
-            self.when = ts + self.interval
-        return TimerFired(ts_event=ts, ts_init=ts, name=self.name, timer_id=self.id)
-
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled else "active" if self.active else "done"
         return f"Timer({self.name!r}, id={self.id}, when={self.when}, interval={self.interval}, {state})"
+
+
+class Call:
+    """A directed action on the schedule: ``fn(arg)`` at a time, ordered like everything else, not dispatched."""
+
+    __slots__ = ("arg", "fn")
+
+    def __init__(self, fn: Callable[[Any], None], arg: Any) -> None:
+        self.fn = fn
+        self.arg = arg

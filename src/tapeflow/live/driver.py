@@ -11,6 +11,16 @@ Two modes:
   current time), and the driver wakes up for timers when the wall clock reaches them even if no data arrives. It
   also calls ``Kernel.upkeep`` every ``upkeep_interval_ns`` of wall time, busy or quiet (the audit trail hands a
   lone record to its writer there instead of waiting for the next record).
+
+Events from outside the feed (order reports, results, commands) come through an ``Inbox``
+(``tapeflow.engine.inbox``), drained between feed events in arrival order. In real time they are stamped with
+their arrival like feed events and dispatched the same way (what arrived during one wait goes before the feed
+event that ended it); a ``put`` wakes the waiting driver, from any thread.
+In a replay they are scheduled at their own ``ts_init`` before the next feed event is dispatched, as a backtest's
+``ScheduledInbox`` schedules them, so the replay and the backtest agree (an event dated before the kernel's
+clock is refused).
+
+The driver waits only through its wall clock (``tapeflow.live.clock``): tests give it a ``FakeClock``.
 """
 
 from __future__ import annotations
@@ -18,11 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any
 
 import msgspec
 
-from tapeflow.engine.clock import Clock, LiveClock
+from tapeflow.engine.clock import Clock
+from tapeflow.engine.inbox import Inbox
 from tapeflow.engine.kernel import Kernel
+from tapeflow.live.clock import WallClock, as_wall_clock
 from tapeflow.model.errors import EngineError
 from tapeflow.model.events import Event
 
@@ -38,12 +51,17 @@ async def run_live(
     wall: Clock | None = None,
     until: int | None = None,
     upkeep_interval_ns: int = UPKEEP_INTERVAL_NS,
+    inbox: Inbox | None = None,
 ) -> Kernel:
-    """Drive ``kernel`` from ``source`` until it is exhausted, then finish and stop the kernel."""
+    """Drive ``kernel`` from ``source`` until it is exhausted, then finish and stop the kernel.
+
+    ``wall`` is the real-time clock (default: the system's); one without ``sleep_until``/``wait`` is waited on
+    in real time. What ``inbox`` holds when the source ends is still delivered, before ``finish``.
+    """
     if upkeep_interval_ns <= 0:
         raise EngineError(f"upkeep_interval_ns must be positive, got {upkeep_interval_ns}; the default is 0.2 s")
     events = source.__aiter__()
-    clock = wall if wall is not None else LiveClock()
+    clock = as_wall_clock(wall)
     if realtime:
         kernel.start(at=clock.now())
     else:
@@ -51,30 +69,46 @@ async def run_live(
         kernel.start(at=None if first is None else first.ts_init)
     try:
         if realtime:
-            await _run_realtime(kernel, events, clock, upkeep_interval_ns)
+            await _run_realtime(kernel, events, clock, upkeep_interval_ns, inbox)
+            if inbox is not None:
+                _deliver(kernel, inbox, clock.now())
         else:
             if first is not None:
+                _schedule(kernel, inbox)
                 kernel.run((first,))
             async for event in events:
+                _schedule(kernel, inbox)
                 kernel.run((event,))
+            _schedule(kernel, inbox)
         kernel.finish(until)
     finally:
         kernel.stop()
     return kernel
 
 
-async def _run_realtime(kernel: Kernel, events: AsyncIterator[Event], wall: Clock, upkeep_ns: int) -> None:
-    pending: asyncio.Task[Event] | None = None
+async def _run_realtime(
+    kernel: Kernel, events: AsyncIterator[Event], wall: WallClock, upkeep_ns: int, inbox: Inbox | None
+) -> None:
+    bell = _Doorbell(asyncio.get_running_loop())
+    if inbox is not None:
+        inbox.set_waker(bell.ring)
+    pending: asyncio.Future[Event] | None = None
     next_upkeep = wall.now() + upkeep_ns
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(events))
-            due = kernel.next_due()
-            wake = next_upkeep if due is None else min(due, next_upkeep)
-            done, _ = await asyncio.wait({pending}, timeout=max(0.0, (wake - wall.now()) / 1e9))
+            if inbox is None:
+                waiting: set[asyncio.Future[Any]] = {pending}
+                wake = _wake_time(kernel, next_upkeep)
+            else:
+                waiting = {pending, bell.arm()}
+                wake = wall.now() if len(inbox) else _wake_time(kernel, next_upkeep)
+            await wall.wait(waiting, wake)
             now = wall.now()
-            if done:
+            if inbox is not None and len(inbox):
+                _deliver(kernel, inbox, now)
+            if pending.done():
                 try:
                     event = pending.result()
                 except StopAsyncIteration:
@@ -88,10 +122,57 @@ async def _run_realtime(kernel: Kernel, events: AsyncIterator[Event], wall: Cloc
                 kernel.upkeep()
                 next_upkeep = now + upkeep_ns
     finally:
+        if inbox is not None:
+            inbox.set_waker(None)
         if pending is not None and not pending.done():
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                 await pending
+
+
+def _wake_time(kernel: Kernel, next_upkeep: int) -> int:
+    due = kernel.next_due()
+    return next_upkeep if due is None else min(due, next_upkeep)
+
+
+def _deliver(kernel: Kernel, inbox: Inbox, now: int) -> None:
+    """Real time: what arrived since the last look, stamped with its arrival, dispatched in arrival order."""
+    arrived = inbox.drain()
+    if arrived:
+        stamp = max(now, kernel.now)
+        kernel.run([_restamp(event, stamp) for event in arrived])
+
+
+def _schedule(kernel: Kernel, inbox: Inbox | None) -> None:
+    """Replay: what arrived, scheduled at its own ``ts_init`` (as a backtest's ``ScheduledInbox`` does)."""
+    if inbox is not None and len(inbox):
+        for event in inbox.drain():
+            kernel.emit(event)
+
+
+class _Doorbell:
+    """Wakes the driver's wait when the inbox receives something, whichever thread put it."""
+
+    __slots__ = ("_loop", "_waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waiting: asyncio.Future[None] | None = None
+
+    def arm(self) -> asyncio.Future[None]:
+        """A future the next ring completes (the driver waits on it with the feed and the clock)."""
+        self._waiting = self._loop.create_future()
+        return self._waiting
+
+    def ring(self) -> None:
+        """Any thread: ask the loop to complete the armed future."""
+        with contextlib.suppress(RuntimeError):  # the loop closed after the run: the event stays in the inbox
+            self._loop.call_soon_threadsafe(self._answer)
+
+    def _answer(self) -> None:
+        waiting = self._waiting
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
 
 def _restamp(event: Event, ts_init: int) -> Event:
