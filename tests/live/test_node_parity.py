@@ -19,9 +19,12 @@ from tapeflow.backtest.engine import Backtest
 from tapeflow.compliance.audit import AuditTrail
 from tapeflow.compliance.audit_store import SqliteAuditStore
 from tapeflow.data.lobster_events import iter_events
+from tapeflow.engine.inbox import InboxLike
+from tapeflow.engine.kernel import Kernel
 from tapeflow.engine.recorder import EventLog
 from tapeflow.live import LiveNode, replay
-from tapeflow.model import Event, LiquiditySide, from_msgpack
+from tapeflow.model import Event, LiquiditySide, ModelUpdated, from_msgpack
+from tapeflow.model.market import BookDelta, OrderAdded
 from tapeflow.model.orders import OrderCancelled, OrderFilled, RiskRejected
 from tapeflow.node import NodeConfig
 from tapeflow.portfolio import PortfolioConfig
@@ -160,3 +163,58 @@ def test_backtest_and_live_replay_of_a_node_with_orders_give_identical_logs_and_
     assert any(f.liquidity_side is LiquiditySide.MAKER for f in fills)
     cancels = [e for e in map(from_msgpack, log_bt.records) if isinstance(e, OrderCancelled)]
     assert all(c.strategy_id == "quoter" for c in cancels)
+
+
+class Retrainer:
+    """Stands for a process pool: every 500th book event it "finishes training" and posts the new model through the
+    node's inbox, dated 5 ms later (the modelled training time). It never touches the kernel queue itself."""
+
+    def __init__(self) -> None:
+        self.inbox: InboxLike | None = None
+        self.seen = 0
+        self.version = 0
+
+    def attach(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        kernel.subscribe(OrderAdded, self._on_book)
+        kernel.subscribe(BookDelta, self._on_book)
+
+    def on_start(self) -> None:
+        return None
+
+    def on_stop(self) -> None:
+        return None
+
+    def _on_book(self, event: Event) -> None:
+        self.seen += 1
+        if self.seen % 500 or self.inbox is None:
+            return
+        self.version += 1
+        now = self.kernel.now
+        done = now + 5_000_000
+        self.inbox.put(
+            ModelUpdated(
+                ts_event=done, ts_init=done, model_id="m", version=self.version, train_start=now - 10**9, train_end=now
+            )
+        )
+
+
+def test_events_posted_to_the_inbox_reach_both_drivers_at_the_same_point_of_the_run(
+    tape: list[Event], tmp_path: Path
+) -> None:
+    cfg = _config()
+    until = tape[-1].ts_init + 1_000_000_000
+
+    log_bt, post_bt = EventLog(), Retrainer()
+    bt = Backtest([Quoter()], level=cfg.level, latency=cfg.latency, risk=cfg.risk, extra=[post_bt, log_bt])
+    post_bt.inbox = bt.inbox
+    bt.run([tape], until=until)
+
+    log_live, post_live = EventLog(), Retrainer()
+    live = LiveNode([Quoter()], config=cfg, run_id="", extra=[post_live, log_live])
+    post_live.inbox = live.inbox
+    asyncio.run(live.run(replay(tape), until=until))
+
+    models = [e for e in map(from_msgpack, log_bt.records) if isinstance(e, ModelUpdated)]
+    assert len(models) == post_bt.version > 10 and bt.inbox.received == live.inbox.received == post_bt.version
+    assert log_bt.records == log_live.records

@@ -19,6 +19,7 @@ from tapeflow.book.signals import SignalConfig
 from tapeflow.compliance.audit import AuditTrail
 from tapeflow.compliance.stp import StpMode
 from tapeflow.data.quality import QualityReporter
+from tapeflow.engine.inbox import InboxLike, ScheduledInbox
 from tapeflow.engine.kernel import Component
 from tapeflow.model.events import Event
 from tapeflow.node.assembly import TradingNode, build_node
@@ -81,6 +82,10 @@ class Backtest:
         self.strategies = node.strategies
         self.readers: list[QualityReporter] = []
         """The sources of the last ``run`` that report what they read (``quality()``), for the summary."""
+        self.inbox: InboxLike = ScheduledInbox(self.kernel)
+        """Where events from outside the feed enter (a model retrained in a pool, an operator's command): in a
+        backtest at the time their model gives them, so the run stays deterministic; ``LiveNode.inbox`` is the
+        live counterpart, and a component posting to either cannot tell them apart."""
 
     def run(
         self,

@@ -20,6 +20,7 @@ import msgspec
 
 from tapeflow.compliance.audit import AuditTrail
 from tapeflow.engine.clock import Clock, LiveClock
+from tapeflow.engine.inbox import Inbox
 from tapeflow.engine.kernel import Component
 from tapeflow.execution.order_ids import ClientOrderIds, new_run_id
 from tapeflow.live.driver import run_live
@@ -60,8 +61,9 @@ class LiveNode:
             order_ids=ClientOrderIds(self.run_id),
         )
         self.kernel = self.node.kernel
-        self.inbox: object | None = None  # TODO(issue 14, lead): self.inbox = Inbox(); pass inbox=self.inbox below
-        """Where events from outside the feed (a broker's reports, an operator's commands) will enter."""
+        self.inbox = Inbox()
+        """Where events from outside the feed enter (a broker's reports, a process pool's results, an operator's
+        commands), from any thread or the event loop; the driver dispatches them in arrival order (``run_live``)."""
 
     def restore(self, state: VenueState) -> None:
         """Continue from the venue's open orders, positions and cash (before ``run``)."""
@@ -71,7 +73,7 @@ class LiveNode:
         """Drive the node from ``source`` until it ends (see ``run_live`` for the two modes), then stop it."""
         if not realtime:
             source = self._replayed(source)
-        await run_live(self.kernel, source, realtime=realtime, wall=self.wall, until=until)
+        await run_live(self.kernel, source, realtime=realtime, wall=self.wall, until=until, inbox=self.inbox)
         return self
 
     async def _replayed(self, source: AsyncIterable[Event]) -> AsyncIterator[Event]:
