@@ -174,8 +174,10 @@ def test_a_lone_record_reaches_the_writer_at_the_live_drivers_upkeep(tmp_path: P
 
     from tapeflow.compliance import AuditTrail
     from tapeflow.engine import Kernel
+    from tapeflow.live.clock import FakeClock
     from tapeflow.live.driver import run_live
 
+    clock = FakeClock(0)  # a quiet half second that takes no wall time
     trail = AuditTrail.open(tmp_path / "a.db", close_window_ns=0)
     kernel = Kernel()
     kernel.add(trail)
@@ -183,10 +185,10 @@ def test_a_lone_record_reaches_the_writer_at_the_live_drivers_upkeep(tmp_path: P
 
     async def feed() -> AsyncIterator[Signal]:
         yield Signal(ts_event=0, ts_init=0, strategy_id="s", symbol="AAPL", name="m", value=1.0, reason="lone")
-        await asyncio.sleep(0.5)  # a quiet market: no event, no record, for longer than the upkeep interval
+        await clock.sleep_until(500_000_000)  # a quiet market: no event, no record, longer than the upkeep interval
         handed_while_quiet.append(trail.writer.submitted)
 
-    asyncio.run(run_live(kernel, feed(), realtime=True, upkeep_interval_ns=100_000_000))
+    asyncio.run(run_live(kernel, feed(), realtime=True, wall=clock, upkeep_interval_ns=100_000_000))
     assert handed_while_quiet == [1]  # handed over during the quiet spell, not at the end of the run
     rows = list(SqliteAuditStore(tmp_path / "a.db", readonly=True).rows())
     assert [row.kind for row in rows] == ["Signal"]
