@@ -119,7 +119,7 @@ def run_both(
         (type(c).__name__, c.client_order_id) for c in reference.venue.sent
     ]
     assert (fused.engine.passed, fused.engine.rejected) == (reference.engine.passed, reference.engine.rejected)
-    assert fused.ctx.ledger._entries == reference.ctx.ledger._entries
+    assert fused.ctx.ledger.entries() == reference.ctx.ledger.entries()
 
 
 @settings(max_examples=300, deadline=None)

@@ -17,7 +17,7 @@ from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import NO_PRICE, price_to_str
 from tapeflow.model.risk_events import LimitValue
 from tapeflow.risk.context import RiskContext
-from tapeflow.risk.rules import Rule, Violation
+from tapeflow.risk.rules import NOTHING, FastCheck, Rule, Violation
 
 _MARKETABLE_ONLY = (OrderType.MARKET, OrderType.STOP)
 
@@ -40,6 +40,9 @@ class MaxOrderQuantity(Rule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if q > LIMIT:\n    return 0") if self.limited() else NOTHING
+
 
 class MinOrderQuantity(Rule):
     name = "min_order_quantity"
@@ -56,6 +59,9 @@ class MinOrderQuantity(Rule):
                 value=command.quantity,
             )
         return None
+
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if q < minimum:\n    return 0", {"minimum": self.limit})
 
 
 class MaxOrderNotional(Rule):
@@ -84,6 +90,9 @@ class MaxOrderNotional(Rule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if value > LIMIT:\n    return 0") if self.limited() else NOTHING
+
 
 class LotSize(Rule):
     """Round lots only, when configured: odd lots are legal, but a strategy may be meant never to send one."""
@@ -102,6 +111,9 @@ class LotSize(Rule):
                 value=command.quantity,
             )
         return None
+
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if q % lot:\n    return 0", {"lot": self.limit})
 
 
 class TickSize(Rule):
@@ -125,6 +137,17 @@ class TickSize(Rule):
                 )
         return None
 
+    def fast_check(self) -> FastCheck:
+        """``is_valid`` inline for both prices: one modulo each, no call."""
+        code = """
+if price and (price < 0 or price % (above if price >= threshold else below)):
+    return 0
+if stop_price and (stop_price < 0 or stop_price % (above if stop_price >= threshold else below)):
+    return 0
+"""
+        rule = self.rule
+        return FastCheck(code, {"threshold": rule.threshold, "above": rule.tick_above, "below": rule.tick_below})
+
 
 class RestrictedList(Rule):
     """Symbols nobody may trade (a restricted list: inside information, an underwriting, a legal hold)."""
@@ -140,6 +163,9 @@ class RestrictedList(Rule):
         if command.symbol in self.symbols:
             return Violation(reason=f"{command.symbol} is on the restricted list", value=command.symbol)
         return None
+
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if symbol in restricted:\n    return 0", {"restricted": self.symbols})
 
     def set_limit(self, field: str, value: LimitValue, symbol: str = "") -> LimitValue:
         """``field="restricted"``, ``symbol`` the name, ``value`` 1 to restrict and 0 or None to release."""
@@ -187,6 +213,14 @@ class ShortLocate(Rule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        needs_locate = "" if self.require_all else " and symbol in hard_to_borrow"
+        code = f"""
+if not is_buy and projected < 0{needs_locate} and -projected > locates_get(symbol, 0):
+    return 0
+"""
+        return FastCheck(code, {"hard_to_borrow": self.hard_to_borrow, "locates_get": self.locates.get})
+
     def set_limit(self, field: str, value: LimitValue, symbol: str = "") -> LimitValue:
         if field != "locate" or not symbol or not (value is None or (type(value) is int and value >= 0)):
             raise ValueError("short_locate takes field `locate` with a symbol and a share count (0 or None: none)")
@@ -215,6 +249,9 @@ class StaleBook(Rule):
             return Violation(reason=f"the {command.symbol} book is stale (sequence gap not yet repaired)")
         return None
 
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if book is not None and health.stale:\n    return 0")
+
 
 class CrossedBook(Rule):
     """No trading on a crossed book, as the book tracks it: best bid at or above best ask for L2 and L3 books, bid
@@ -242,6 +279,9 @@ class CrossedBook(Rule):
                 value=f"{bid} >= {ask}",
             )
         return None
+
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if book is not None and health.crossed:\n    return 0")
 
 
 class PriceCollar(Rule):
@@ -301,6 +341,28 @@ class PriceCollar(Rule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        """Against the book only: with no two-sided book (bars, an empty side) the rule decides."""
+        code = "if not bid or not ask:\n    return 0\n"
+        marketable = "if marketable:\n"
+        if self.max_spread_bps is not None:
+            marketable += "    if (ask - bid) * 20_000 > (bid + ask) * spread_bps:\n        return 0\n"
+        else:
+            marketable += "    pass\n"
+        code += marketable
+        if self.limited():
+            code += """
+else:
+    bps = LIMIT
+    if bps != BIG:
+        if is_buy:
+            if price * 20_000 > (bid + ask) * (10_000 + bps):
+                return 0
+        elif price * 20_000 < (bid + ask) * (10_000 - bps):
+            return 0
+"""
+        return FastCheck(code, {"spread_bps": self.max_spread_bps})
+
     def _check_against_mark(self, command: SubmitOrder) -> Violation | None:
         portfolio = self.ctx.portfolio
         mark = portfolio.mark_price(command.symbol) if portfolio is not None else None
@@ -356,3 +418,32 @@ class TradingHours(Rule):
                 value=session or "closed",
             )
         return None
+
+    def fast_check(self) -> FastCheck:
+        """The bounds of the allowed session the last order fell in are kept, so most orders need two compares."""
+        code = ""
+        if self.block_halted:
+            code += """
+if status:
+    st = status.get(symbol)
+    if st is HALTED or (st is QUOTING and marketable):
+        return 0
+"""
+        code += """
+if not window[0] <= now < window[1]:
+    session = session_of(now)
+    if session is None or session not in sessions:
+        return 0
+    window[0], window[1] = bounds(session)
+"""
+        calendar = self.ctx.calendar
+        names = {
+            "status": self.ctx.status,
+            "HALTED": MarketStatus.HALTED,
+            "QUOTING": MarketStatus.QUOTING,
+            "window": [0, 0],
+            "session_of": calendar.session_of,
+            "bounds": calendar.bounds,
+            "sessions": self.sessions,
+        }
+        return FastCheck(code, names)
