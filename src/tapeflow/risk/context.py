@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from tapeflow.model.enums import MarketStatus, OrderType, Side
-from tapeflow.model.orders import SubmitOrder
+from tapeflow.model.orders import ModifyOrder, SubmitOrder
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.sessions import ExchangeCalendar, SessionCalendar
 
@@ -340,3 +340,24 @@ class RiskContext:
             return 0
         entry = self.ledger.entry(order.client_order_id)
         return entry[3] if entry is not None and entry[2] is order.side else 0
+
+
+def proposed_order(command: ModifyOrder, existing: Order | None) -> SubmitOrder | None:
+    """The order a modify would leave working, for the rules to check like a new one; None when the order is
+    unknown or closed (nothing to check: the venue answers with a reject)."""
+    if existing is None or not existing.is_open:
+        return None
+    return SubmitOrder(
+        ts_event=command.ts_event,
+        ts_init=command.ts_init,
+        strategy_id=command.strategy_id,
+        client_order_id=command.client_order_id,
+        symbol=existing.symbol,
+        side=existing.side,
+        order_type=existing.order_type,
+        quantity=max(command.quantity - existing.filled_quantity, 1),
+        price=command.price if command.price != NO_PRICE else existing.price,
+        stop_price=command.stop_price if command.stop_price != NO_PRICE else existing.stop_price,
+        time_in_force=existing.time_in_force,
+        venue=existing.venue,
+    )

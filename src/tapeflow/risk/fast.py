@@ -123,7 +123,12 @@ _ENV = (
 )
 """The names every part may read besides the shared values and its own (``compile_check`` binds them)."""
 _GIVEN = {"o", "now", "LIMIT", "limits", *_ENV, *dir(builtins)}
-_RISK_MODULES = ("tapeflow.risk.order_rules", "tapeflow.risk.flow_rules", "tapeflow.risk.account_rules")
+_RISK_MODULES = (
+    "tapeflow.risk.order_rules",
+    "tapeflow.risk.book_rules",
+    "tapeflow.risk.flow_rules",
+    "tapeflow.risk.account_rules",
+)
 
 
 class Engine(Protocol):

@@ -12,12 +12,15 @@ A built-in rule also says how to check it fast (``fast_check``): the engine comp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import msgspec
 
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.risk_events import LimitValue
+
+if TYPE_CHECKING:
+    from tapeflow.risk.context import RiskContext
 
 ORDER = "order"
 ACCOUNT = "account"
@@ -60,6 +63,14 @@ class RiskRule(Protocol):
     stage: str
 
     def check(self, command: SubmitOrder) -> Violation | None: ...
+
+
+class TripRule(Protocol):
+    """Sees every submit and modify after the decision; a returned sentence engages the kill switch."""
+
+    name: str
+
+    def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None: ...
 
 
 class Rule:
