@@ -1,12 +1,13 @@
-"""The fused check (``risk.fast``) against the rule-by-rule pipeline: same decisions, same rejections, same state.
+"""The fast check (``risk.fast``, composed of every rule's ``fast_check``) against the rule-by-rule pipeline: same
+decisions, same rejections, same state.
 
-The fused path only ever decides "passes"; a refusal always comes from the ordered rules. What must hold is that it
+The fast path only ever decides "passes"; a refusal always comes from the ordered rules. What must hold is that it
 never passes an order one of the rules would refuse, and that a pass leaves the same state (token buckets,
 duplicate window, open-order ledger, trip windows) as the rules would. Hypothesis draws limits and a stream of
 commands (submits in two symbols and two strategies, cancels, modifies, halts, stale and crossed books, limit
-changes, moves of the account) and runs it through two engines, one with the fused path and one without,
-comparing everything they emit. Each throttle's rate and burst is drawn on its own, so a throttle that is not the
-binding one is still exercised.
+changes, moves of the account) and runs it through two engines, one with the fast path and one without,
+comparing everything they emit; now and then 20 hours pass, so the streams cross days. Each throttle's rate and
+burst is drawn on its own, so a throttle that is not the binding one is still exercised.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ submit = st.tuples(
     st.sampled_from([OrderType.LIMIT, OrderType.LIMIT, OrderType.MARKET]),
     st.sampled_from(SYMBOLS),
     st.sampled_from(["s", "t"]),
-    st.one_of(st.just(0), st.integers(0, 120), st.sampled_from([1_000, 10_000, 30_000])),  # ms since the last one
+    # ms since the last one; 20 h now and then reaches another day (the session and the day's loss baseline)
+    st.one_of(st.just(0), st.integers(0, 120), st.sampled_from([1_000, 10_000, 30_000, 72_000_000])),
 )
 other = st.one_of(
     st.tuples(st.just("cancel"), st.integers(0, 50)),

@@ -284,13 +284,19 @@ class DailyLoss(AccountRule):
         return None
 
     def fast_check(self) -> FastCheck:
-        """A new day's first command takes the day's baseline: the rule does that, so the fast path steps aside."""
+        """A new day's first command takes the day's baseline: the rule does that, so the fast path steps aside.
+        The baseline is then fixed for the day, so it is kept with the day's bounds (two compares an order)."""
         if self.limit is None:
             return NOTHING
         code = """
 if not reducing:
-    baseline = day_baseline(now)
-    if baseline is None or baseline - equity > limit:
+    if not day[0] <= now < day[1]:
+        baseline = day_baseline(now)
+        if baseline is None:
+            return 0
+        day[0], day[1], day[2] = calendar.day_start, calendar.day_end, baseline
+    if day[2] - equity > limit:
         return 0
 """
-        return FastCheck(code, {"limit": self.limit, "day_baseline": self.ctx.day_baseline})
+        names = {"day": [0, 0, 0], "day_baseline": self.ctx.day_baseline, "calendar": self.ctx.calendar}
+        return FastCheck(code, {**names, "limit": self.limit})

@@ -90,25 +90,13 @@ class OpenOrderLedger:
         return entry
 
     def add(self, strategy: str, cid: str, symbol: str, side: Side, leaves: int, price: int) -> None:
-        """Written out rather than through ``remove`` and ``_move``: every passed order comes here."""
         entries = self._entries
         if cid in entries:
             self.remove(cid)
         entries[cid] = (strategy, symbol, side, leaves, price)
         by_strategy = self.by_strategy
         by_strategy[strategy] = by_strategy.get(strategy, 0) + 1
-        notional = leaves * price
-        if side is Side.BUY:
-            sides = self.buys
-            self.buy_notional += notional
-        else:
-            sides = self.sells
-            self.sell_notional += notional
-        entry = sides.get(symbol)
-        if entry is None:
-            entry = sides[symbol] = _Side()
-        entry.shares += leaves
-        entry.notional += notional
+        self._move(symbol, side, leaves, leaves * price)
 
     def remove(self, cid: str) -> None:
         entry = self._entries.pop(cid, None)
@@ -138,13 +126,18 @@ class OpenOrderLedger:
         return self._entries
 
     def _move(self, symbol: str, side: Side, shares: int, notional: int) -> None:
-        s = self.side(symbol, side)
-        s.shares += shares
-        s.notional += notional
+        """Not through ``side``: every passed order and every report on one comes here, one call is enough."""
         if side is Side.BUY:
+            sides = self.buys
             self.buy_notional += notional
         else:
+            sides = self.sells
             self.sell_notional += notional
+        entry = sides.get(symbol)
+        if entry is None:
+            entry = sides[symbol] = _Side()
+        entry.shares += shares
+        entry.notional += notional
 
 
 class NyCalendar:
