@@ -207,6 +207,14 @@ def test_max_open_orders(limit: int, rule: str | None) -> None:
         assert one(rig, quantity=201) == "max_open_orders"
 
 
+@pytest.mark.parametrize(("total", "rule"), [(3, "max_open_orders"), (4, None)])
+def test_max_open_orders_in_all_counts_every_strategys_orders(total: int, rule: str | None) -> None:
+    rig = Rig(cfg(flow=flow(max_open_orders=10, max_open_orders_total=total)))
+    for i, strategy in enumerate(("s", "t", "s")):
+        assert rig.passed(rig.submit(quantity=100 + i, strategy=strategy))
+    assert one(rig, quantity=200) == rule
+
+
 def test_limits_change_only_through_an_event_and_are_recorded() -> None:
     rig = Rig(cfg(order=OrderChecks(max_quantity=100, max_notional_usd=None, collar_bps=None)))
     assert one(rig, quantity=150) == "max_order_quantity"

@@ -128,15 +128,11 @@ class PriceCollar(Rule):
     def fast_check(self) -> FastCheck:
         """Against the book only: with no two-sided book (bars, an empty side) the rule decides."""
         code = "if not bid or not ask:\n    return 0\n"
-        marketable = "if marketable:\n"
         if self.max_spread_bps is not None:
-            marketable += "    if (ask - bid) * 20_000 > (bid + ask) * spread_bps:\n        return 0\n"
-        else:
-            marketable += "    pass\n"
-        code += marketable
+            code += "if marketable and (ask - bid) * 20_000 > (bid + ask) * spread_bps:\n    return 0\n"
         if self.limited():
             code += """
-else:
+if not marketable:
     bps = LIMIT
     if bps != BIG:
         if is_buy:
