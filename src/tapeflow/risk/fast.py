@@ -284,6 +284,7 @@ def compile_check(
         "kill": engine.kill,
         "observe_pass": engine.observe_pass,
     }
+    assert set(env) == set(_ENV)  # what ``_render`` lets the parts read
     body = _Composer(env)
     rest: list[Any] = []
     spends: list[str] = []
@@ -315,7 +316,6 @@ def compile_check(
         else:
             body.lines.extend(["ctx.begin(now, False)", "observe_pass(o, ctx)"])
         body.lines.append("return ref")
-    assert set(_ENV) <= set(env)
     table, defaults = body.table()
     env["table_get"], env["default_limits"] = table.get, defaults
     return _build(body.lines, env), rest
