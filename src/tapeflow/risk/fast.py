@@ -1,8 +1,8 @@
 """The fast path of a submit: every rule's own fast check, composed in rule order into one function.
 
 Why: the pipeline sits on the tick-to-trade path and most orders pass, so they run every rule. As 23 rule objects,
-each a method call reaching through the context for the same few numbers, that cost about 30 us an order here;
-a call alone is 0.03-0.15 us on this machine, so even a closure per rule would cost more than the checks. Each
+each a method call reaching through the context for the same few numbers, that cost about 30 us an order here.
+Even a closure per rule costs a call each (0.03-0.15 us on this machine), about 0.5 us on a 3.5 us pass. Each
 rule therefore says how to check it fast (``Rule.fast_check``: a few statements, the names they read, what a pass
 spends), and this module joins those parts into the body of one function, computing each value several rules
 share (the book, the reference price, the projected position, the account) once, just before the first part that
