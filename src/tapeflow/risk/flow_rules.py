@@ -239,12 +239,12 @@ class _Window:
 
     def __init__(self, window_ns: int) -> None:
         self.window_ns = window_ns
-        self.times: dict[str, deque[int]] = {}
+        self._times: dict[str, deque[int]] = {}
 
     def add(self, key: str, now: int) -> int:
-        times = self.times.get(key)
+        times = self._times.get(key)
         if times is None:
-            times = self.times[key] = deque()
+            times = self._times[key] = deque()
         times.append(now)
         horizon = now - self.window_ns
         while times[0] <= horizon:
@@ -266,22 +266,14 @@ class RunawayDetector:
         return self.reason(command.strategy_id, count) if count > self.limit else None
 
     def fast_observe(self) -> FastCheck:
-        """What ``observe`` does after a pass, inside the fast path (one call for the window)."""
+        """What ``observe`` does after a pass, inside the fast path."""
         code = """
-times = times_get(strategy)
-if times is None:
-    times = window_times[strategy] = deque()
-times.append(now)
-horizon = now - window_ns
-while times[0] <= horizon:
-    times.popleft()
-if len(times) > limit:
-    kill(reason(strategy, len(times)), source="rule", rule=name)
+count = add(strategy, now)
+if count > limit:
+    kill(reason(strategy, count), source="rule", rule=name)
     return ref
 """
-        window = self._window
-        names = {"window_times": window.times, "times_get": window.times.get, "window_ns": window.window_ns}
-        return FastCheck(code, {**names, "deque": deque, "limit": self.limit, "reason": self.reason, "name": self.name})
+        return FastCheck(code, {"add": self._window.add, "limit": self.limit, "reason": self.reason, "name": self.name})
 
     def reason(self, strategy: str, count: int) -> str:
         """The sentence for the kill event."""
