@@ -12,7 +12,10 @@ measured), the clock set per order, the execution engine replaced by a no-op so 
 
 Baseline: a bare loop calling a no-op with each order, subtracted in the "net" column.
 
-Usage: python benchmarks/bench_risk.py [--orders 100000] [--repeat 5]
+Usage: python benchmarks/bench_risk.py [--orders 100000] [--repeat 5] [--cpu]
+
+``--cpu`` times with ``time.thread_time`` (CPU time of this thread) instead of the wall clock: on a machine shared
+with other jobs the wall clock swings 2-3x between runs, the CPU time a few percent.
 Target on a 2-core machine: < 5 us per order for ``pass`` (docs/PERFORMANCE.md, "Risk engine").
 """
 
@@ -211,12 +214,17 @@ def run_bare(orders: list[SubmitOrder]) -> int:
     return len(orders)
 
 
-def timed(fn: Callable[[list[SubmitOrder]], int], orders: list[SubmitOrder], repeat: int) -> list[float]:
+def timed(
+    fn: Callable[[list[SubmitOrder]], int],
+    orders: list[SubmitOrder],
+    repeat: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[float]:
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn(orders)
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return times
 
 
@@ -224,17 +232,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--cpu", action="store_true", help="time CPU time of this thread, not the wall clock")
     args = parser.parse_args()
+    clock = time.thread_time if args.cpu else time.perf_counter
     orders = make_orders(args.orders)
     n = len(orders)
     _, engine, _ = build()
     rules = [r.name for r in engine.rules]
     print(f"risk pipeline: {len(rules)} rules + {len(engine.trips)} trip rules + kill switch: {', '.join(rules)}")
-    base = statistics.median(timed(run_bare, orders, args.repeat)) / n * 1e6
-    results: dict[str, Any] = {"orders": n, "rules": len(rules), "baseline_us": round(base, 3)}
+    base = statistics.median(timed(run_bare, orders, args.repeat, clock)) / n * 1e6
+    results: dict[str, Any] = {"orders": n, "rules": len(rules), "baseline_us": round(base, 3), "cpu": args.cpu}
     print(f"{'workload':<14}{'median us/order':>17}{'best':>9}{'net of loop':>13}")
     for name, fn in (("pass", run_pass), ("reject-first", run_reject), ("modify", run_modify)):
-        times = timed(fn, orders, args.repeat)
+        times = timed(fn, orders, args.repeat, clock)
         med, best = statistics.median(times) / n * 1e6, min(times) / n * 1e6
         results[f"{name}_us"] = round(med, 3)
         results[f"{name}_best_us"] = round(best, 3)

@@ -99,6 +99,19 @@ def test_daily_loss_blocks_new_risk_not_reductions(loss: int, rule: str | None) 
     assert one(rig, quantity=100, side=Side.SELL, price=ASK) is None
 
 
+def test_daily_loss_counts_from_the_new_days_first_command_not_from_yesterdays() -> None:
+    """The fast path keeps the day's baseline with the day's bounds: a new day must not reuse yesterday's."""
+    portfolio = FakePortfolio(cash=1_000_000 * 10_000)
+    rig = Rig(cfg(order=LOCATED, account=acct(max_daily_loss_usd=10_000)), portfolio=portfolio)
+    assert one(rig) is None
+    assert one(rig, quantity=101) is None
+    portfolio.cash += 50_000 * 10_000  # a good Friday
+    monday = rig.kernel.now + 3 * 24 * 3_600 * 1_000 * MS
+    assert one(rig, at=monday) is None  # Monday's baseline: the equity after Friday's gain
+    portfolio.cash -= 10_001 * 10_000  # within Friday's baseline, beyond Monday's
+    assert one(rig, at=monday + MS, quantity=102) == "max_daily_loss"
+
+
 def flow(**kw: object) -> FlowChecks:
     return FlowChecks(**{**{f: getattr(OFF_FLOW, f) for f in OFF_FLOW.__struct_fields__}, **kw})  # type: ignore[arg-type]
 
@@ -192,6 +205,14 @@ def test_max_open_orders(limit: int, rule: str | None) -> None:
     assert one(rig, quantity=200) == (rule if limit == 4 else None)
     if limit == 5:
         assert one(rig, quantity=201) == "max_open_orders"
+
+
+@pytest.mark.parametrize(("total", "rule"), [(3, "max_open_orders"), (4, None)])
+def test_max_open_orders_in_all_counts_every_strategys_orders(total: int, rule: str | None) -> None:
+    rig = Rig(cfg(flow=flow(max_open_orders=10, max_open_orders_total=total)))
+    for i, strategy in enumerate(("s", "t", "s")):
+        assert rig.passed(rig.submit(quantity=100 + i, strategy=strategy))
+    assert one(rig, quantity=200) == rule
 
 
 def test_limits_change_only_through_an_event_and_are_recorded() -> None:

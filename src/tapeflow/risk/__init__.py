@@ -1,8 +1,9 @@
 """risk: the pre-trade risk engine, its rules (order, account, flow), and the kill switch. See docs/RISK.md.
 
-``engine`` is the only subscriber to order commands; ``context`` is what rules may read; ``order_rules``,
-``account_rules`` and ``flow_rules`` are the three stages; ``build`` turns a ``config.RiskConfig`` into the
-pipeline; ``killswitch`` persists the switch (``tapeflow kill`` is ``cli/kill_cmd.py``).
+``engine`` is the only subscriber to order commands; ``context`` is what rules may read; ``order_rules`` (with
+``book_rules``), ``account_rules`` and ``flow_rules`` are the three stages; ``fast`` composes the rules' fast
+checks into one function; ``build`` turns a ``config.RiskConfig`` into the pipeline; ``killswitch`` persists the
+switch (``tapeflow kill`` is ``cli/kill_cmd.py``).
 """
 
 from tapeflow.risk.build import build_kill_switch, build_rules, build_trips

@@ -12,7 +12,7 @@ from tapeflow.model.enums import Side
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import NO_PRICE, price_to_str
 from tapeflow.risk.context import RiskContext
-from tapeflow.risk.rules import ACCOUNT, Rule, Violation
+from tapeflow.risk.rules import ACCOUNT, NOTHING, FastCheck, Rule, Violation
 
 
 def _usd(units: int) -> str:
@@ -25,17 +25,27 @@ def _no_price(command: SubmitOrder) -> Violation:
 
 class AccountRule(Rule):
     stage = ACCOUNT
+    fast_test = ""
+    """The fast check's condition for an order that is not risk-reducing (``False``: certainly within the limit)."""
 
     def __init__(self, ctx: RiskContext, limit: int | None) -> None:
         super().__init__()
         self.ctx = ctx
         self.limit = limit
 
+    def fast_check(self) -> FastCheck | None:
+        if not self.fast_test:
+            return None
+        if not self.limited():
+            return NOTHING
+        return FastCheck(f"if not reducing and {self.fast_test}:\n    return 0", {"limit": self.limit})
+
 
 class PositionLimit(AccountRule):
     """No position beyond ``limit`` shares either way (per-symbol overrides)."""
 
     name = "max_position"
+    fast_test = "size > LIMIT"
 
     def check(self, command: SubmitOrder) -> Violation | None:
         limit = self.limit_for(command.symbol, self.limit)
@@ -56,6 +66,7 @@ class SymbolNetExposure(AccountRule):
     """The worst-case signed position in one symbol, valued at the order's price."""
 
     name = "max_symbol_net_exposure"
+    fast_test = "size * ref > LIMIT"
 
     def check(self, command: SubmitOrder) -> Violation | None:
         ctx = self.ctx
@@ -99,6 +110,19 @@ class SymbolGrossExposure(AccountRule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        if not self.limited():
+            return NOTHING
+        code = """
+if not reducing:
+    buys, sells = buys_get(symbol), sells_get(symbol)
+    exposure = (held if held >= 0 else -held) * ref + value
+    exposure += (buys.notional if buys else 0) + (sells.notional if sells else 0)
+    if exposure > LIMIT:
+        return 0
+"""
+        return FastCheck(code)
+
 
 def projected_gross(ctx: RiskContext, command: SubmitOrder, price: int) -> int:
     """Gross exposure of the account if every open order (both sides) and this one filled."""
@@ -112,6 +136,7 @@ def projected_gross(ctx: RiskContext, command: SubmitOrder, price: int) -> int:
 
 class GrossExposure(AccountRule):
     name = "max_gross_exposure"
+    fast_test = "projected_gross > limit"
 
     def check(self, command: SubmitOrder) -> Violation | None:
         ctx = self.ctx
@@ -157,6 +182,17 @@ class NetExposure(AccountRule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        if self.limit is None:
+            return NOTHING
+        code = """
+if not reducing:
+    exposure = net + ledger.buy_notional + value if is_buy else net - ledger.sell_notional - value
+    if exposure > limit or -exposure > limit:
+        return 0
+"""
+        return FastCheck(code, {"limit": self.limit})
+
 
 class BuyingPower(AccountRule):
     """Reg T: initial margin (``limit`` bps, 50%) on the projected gross exposure must be covered by equity;
@@ -199,11 +235,22 @@ class BuyingPower(AccountRule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        if self.limit is None:
+            return NOTHING
+        code = """
+if not reducing:
+    if equity < -(-gross * maintenance // 10_000) or -(-projected_gross * initial // 10_000) > equity:
+        return 0
+"""
+        return FastCheck(code, {"initial": self.limit, "maintenance": self.maintenance_bps})
+
 
 class NetLiquidationFloor(AccountRule):
     """Below ``limit`` of equity only risk-reducing orders pass."""
 
     name = "net_liquidation_floor"
+    fast_test = "equity < limit"
 
     def check(self, command: SubmitOrder) -> Violation | None:
         if self.limit is None or self.ctx.reducing(command):
@@ -235,3 +282,21 @@ class DailyLoss(AccountRule):
                 value=loss,
             )
         return None
+
+    def fast_check(self) -> FastCheck:
+        """A new day's first command takes the day's baseline: the rule does that, so the fast path steps aside.
+        The baseline is then fixed for the day, so it is kept with the day's bounds (two compares an order)."""
+        if self.limit is None:
+            return NOTHING
+        code = """
+if not reducing:
+    if not day[0] <= now < day[1]:
+        baseline = day_baseline(now)
+        if baseline is None:
+            return 0
+        day[0], day[1], day[2] = calendar.day_start, calendar.day_end, baseline
+    if day[2] - equity > limit:
+        return 0
+"""
+        names = {"day": [0, 0, 0], "day_baseline": self.ctx.day_baseline, "calendar": self.ctx.calendar}
+        return FastCheck(code, {**names, "limit": self.limit})

@@ -9,13 +9,13 @@ then what reads the book, and last what reads the account. A limit configured as
 from __future__ import annotations
 
 from tapeflow.risk import account_rules as acc
+from tapeflow.risk import book_rules as book
 from tapeflow.risk import flow_rules as flow
 from tapeflow.risk import order_rules as order
 from tapeflow.risk.config import RiskConfig, validate
 from tapeflow.risk.context import RiskContext
-from tapeflow.risk.engine import TripRule
 from tapeflow.risk.killswitch import KillSwitch
-from tapeflow.risk.rules import Rule, usd
+from tapeflow.risk.rules import Rule, TripRule, usd
 
 MS = 1_000_000
 
@@ -50,11 +50,11 @@ def build_rules(config: RiskConfig, ctx: RiskContext) -> list[Rule]:
     rules.append(order.TradingHours(ctx, o.sessions, o.block_halted))
     if ctx.books is not None:
         if o.reject_stale_book:
-            rules.append(order.StaleBook(ctx))
+            rules.append(book.StaleBook(ctx))
         if o.reject_crossed_book:
-            rules.append(order.CrossedBook(ctx))
+            rules.append(book.CrossedBook(ctx))
         if o.collar_bps is not None or o.max_spread_bps is not None:
-            rules.append(order.PriceCollar(ctx, o.collar_bps, o.max_spread_bps))
+            rules.append(book.PriceCollar(ctx, o.collar_bps, o.max_spread_bps))
     add(
         order.MaxOrderNotional(usd(o.max_notional_usd), ctx),
         _overrides(config, "max_notional_usd", 10_000),

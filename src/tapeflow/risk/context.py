@@ -13,11 +13,12 @@ filled" costs a dict lookup instead of a walk over every open order.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from tapeflow.model.enums import MarketStatus, OrderType, Side
-from tapeflow.model.orders import SubmitOrder
+from tapeflow.model.orders import ModifyOrder, SubmitOrder
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.sessions import ExchangeCalendar, SessionCalendar
 
@@ -67,9 +68,10 @@ class OpenOrderLedger:
     def __init__(self) -> None:
         self._entries: dict[str, tuple[str, str, Side, int, int]] = {}
         """client order id -> (strategy, symbol, side, leaves, price used for notional)."""
-        self._buys: dict[str, _Side] = {}
-        self._sells: dict[str, _Side] = {}
-        """Keyed by symbol, one dict per side: an enum in a tuple key costs a Python-level hash per lookup."""
+        self.buys: dict[str, _Side] = {}
+        self.sells: dict[str, _Side] = {}
+        """Open buys and sells by symbol, one dict per side (an enum in a tuple key costs a Python-level hash per
+        lookup). Public to read on the hot path without a call; changed only through ``add``/``remove``/``update``."""
         self.by_strategy: dict[str, int] = {}
         self.buy_notional = 0
         self.sell_notional = 0
@@ -81,16 +83,19 @@ class OpenOrderLedger:
         return client_order_id in self._entries
 
     def side(self, symbol: str, side: Side) -> _Side:
-        sides = self._buys if side is Side.BUY else self._sells
+        sides = self.buys if side is Side.BUY else self.sells
         entry = sides.get(symbol)
         if entry is None:
             entry = sides[symbol] = _Side()
         return entry
 
     def add(self, strategy: str, cid: str, symbol: str, side: Side, leaves: int, price: int) -> None:
-        self.remove(cid)
-        self._entries[cid] = (strategy, symbol, side, leaves, price)
-        self.by_strategy[strategy] = self.by_strategy.get(strategy, 0) + 1
+        entries = self._entries
+        if cid in entries:
+            self.remove(cid)
+        entries[cid] = (strategy, symbol, side, leaves, price)
+        by_strategy = self.by_strategy
+        by_strategy[strategy] = by_strategy.get(strategy, 0) + 1
         self._move(symbol, side, leaves, leaves * price)
 
     def remove(self, cid: str) -> None:
@@ -116,14 +121,23 @@ class OpenOrderLedger:
     def entry(self, cid: str) -> tuple[str, str, Side, int, int] | None:
         return self._entries.get(cid)
 
+    def entries(self) -> Mapping[str, tuple[str, str, Side, int, int]]:
+        """Every open order, live (the same mapping for the ledger's life): read once, ``len`` it per order."""
+        return self._entries
+
     def _move(self, symbol: str, side: Side, shares: int, notional: int) -> None:
-        s = self.side(symbol, side)
-        s.shares += shares
-        s.notional += notional
+        """Not through ``side``: every passed order and every report on one comes here, one call is enough."""
         if side is Side.BUY:
+            sides = self.buys
             self.buy_notional += notional
         else:
+            sides = self.sells
             self.sell_notional += notional
+        entry = sides.get(symbol)
+        if entry is None:
+            entry = sides[symbol] = _Side()
+        entry.shares += shares
+        entry.notional += notional
 
 
 class NyCalendar:
@@ -162,6 +176,10 @@ class NyCalendar:
             self._load(ts)
         return self.day_start
 
+    def bounds(self, session: str) -> tuple[int, int]:
+        """Start and end (ns) of ``session`` on the day last loaded (the day of the last ``session_of``)."""
+        return self._bounds[session]
+
     def session_of(self, ts: int) -> str | None:
         """The session ``ts`` falls in ("pre", "regular", "post"), None at night and on non-trading days."""
         self.day_of(ts)
@@ -198,8 +216,10 @@ class RiskContext:
         self._ref = _UNSET
         self._projected = _UNSET
         self._reducing: bool | None = None
-        self._gross = _UNSET
-        self._net: int | None = None
+        self.cached_gross = _UNSET
+        self.cached_net: int | None = None
+        """What ``gross()`` and ``net()`` return, kept until the next fill, quote or bar (-1 and None: not yet):
+        public so that the fast path reads them without a call; only ``revalue`` and those methods write them."""
         self._loss_day = -1
         self._day_equity = 0
 
@@ -212,19 +232,19 @@ class RiskContext:
 
     def revalue(self, event: object = None) -> None:
         """Forget the cached exposures: a fill moved a position or a quote or bar moved a mark."""
-        self._gross = _UNSET
-        self._net = None
+        self.cached_gross = _UNSET
+        self.cached_net = None
 
     def gross(self) -> int:
         """The portfolio's gross exposure (positions only), kept until the next fill, quote or bar."""
-        if self._gross == _UNSET:
-            self._gross = self.portfolio.gross_exposure() if self.portfolio is not None else 0
-        return self._gross
+        if self.cached_gross == _UNSET:
+            self.cached_gross = self.portfolio.gross_exposure() if self.portfolio is not None else 0
+        return self.cached_gross
 
     def net(self) -> int:
-        if self._net is None:
-            self._net = self.portfolio.net_exposure() if self.portfolio is not None else 0
-        return self._net
+        if self.cached_net is None:
+            self.cached_net = self.portfolio.net_exposure() if self.portfolio is not None else 0
+        return self.cached_net
 
     def equity(self) -> int:
         """Net liquidation value: cash plus the marked value of the positions."""
@@ -241,6 +261,15 @@ class RiskContext:
             self._loss_day = day
             self._day_equity = self.equity()
         return self._day_equity - self.equity()
+
+    def day_baseline(self, now: int) -> int | None:
+        """The day's baseline equity when ``now`` falls in the day it was taken for, else None: the first command
+        of a day takes it (``daily_loss``), and that is the rule-by-rule pipeline's job."""
+        calendar = self.calendar
+        start = calendar.day_start
+        if self._loss_day != start or not start <= now < calendar.day_end:
+            return None
+        return self._day_equity
 
     def ref_price(self, order: SubmitOrder) -> int:
         """The price to value ``order`` at: its limit, its stop, else the far side of the book, the mid, the
@@ -304,3 +333,24 @@ class RiskContext:
             return 0
         entry = self.ledger.entry(order.client_order_id)
         return entry[3] if entry is not None and entry[2] is order.side else 0
+
+
+def proposed_order(command: ModifyOrder, existing: Order | None) -> SubmitOrder | None:
+    """The order a modify would leave working, for the rules to check like a new one; None when the order is
+    unknown or closed (nothing to check: the venue answers with a reject)."""
+    if existing is None or not existing.is_open:
+        return None
+    return SubmitOrder(
+        ts_event=command.ts_event,
+        ts_init=command.ts_init,
+        strategy_id=command.strategy_id,
+        client_order_id=command.client_order_id,
+        symbol=existing.symbol,
+        side=existing.side,
+        order_type=existing.order_type,
+        quantity=max(command.quantity - existing.filled_quantity, 1),
+        price=command.price if command.price != NO_PRICE else existing.price,
+        stop_price=command.stop_price if command.stop_price != NO_PRICE else existing.stop_price,
+        time_in_force=existing.time_in_force,
+        venue=existing.venue,
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tapeflow.execution.venue import Command
 from tapeflow.model.enums import MarketStatus
@@ -34,7 +34,6 @@ from tapeflow.model.orders import (
     RiskRejected,
     SubmitOrder,
 )
-from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.risk_events import (
     KillSwitchChanged,
     KillSwitchPersistFailed,
@@ -42,12 +41,11 @@ from tapeflow.model.risk_events import (
     SetKillSwitch,
     UpdateRiskLimit,
 )
-from tapeflow.risk.context import RiskContext
+from tapeflow.risk.context import RiskContext, proposed_order
 from tapeflow.risk.fast import compile_check
-from tapeflow.risk.flow_rules import RepeatedRejects
 from tapeflow.risk.killswitch import INVALID, KillSwitch, describe
 from tapeflow.risk.order_rules import MaxOrderQuantity
-from tapeflow.risk.rules import FLOW, RiskRule, Violation
+from tapeflow.risk.rules import FLOW, RiskRule, TripRule, Violation
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
@@ -58,14 +56,6 @@ __all__ = ["MaxOrderQuantity", "RiskEngine", "RiskRule", "TripRule", "Violation"
 KILL_SWITCH = "kill_switch"
 log = logging.getLogger(__name__)
 _REPORTS = (OrderFilled, OrderCancelled, OrderExpired, OrderRejected, OrderUpdated)
-
-
-class TripRule(Protocol):
-    """Sees every submit and modify after the decision; a returned sentence engages the kill switch."""
-
-    name: str
-
-    def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None: ...
 
 
 class RiskEngine:
@@ -142,7 +132,9 @@ class RiskEngine:
     # -- commands -----------------------------------------------------------------------------------------------
 
     def on_command(self, command: Command) -> None:
-        now = self.kernel.now
+        kernel = self._kernel
+        assert kernel is not None, "RiskEngine used before it was added to a kernel"
+        now = kernel.now  # not through the ``kernel`` property: one call less on every command
         ks = self.kill_switch
         if ks.signal_file is not None and now >= ks.next_check and ks.signalled(now):
             self.kill(f"signal file {ks.signal_file} present", source="signal_file")
@@ -167,7 +159,7 @@ class RiskEngine:
         ctx = self.context
         order: SubmitOrder
         if type(command) is ModifyOrder:
-            proposed = self._as_order(command)
+            proposed = proposed_order(command, self._execution.order(command.client_order_id))
             if proposed is None:  # unknown or closed: nothing to check, the venue answers with a reject
                 self.passed += 1
                 self._execution.execute(command)
@@ -228,35 +220,12 @@ class RiskEngine:
         return True
 
     def observe_pass(self, order: SubmitOrder, ctx: RiskContext) -> None:
-        """The trip rules after a passed submit, in their order; a ``RepeatedRejects`` sees only refusals."""
+        """The trip rules after a passed submit, in their order (the fast path's, when a trip has no fast part)."""
         for trip in self.trips:
-            kind = type(trip)
-            if kind is RepeatedRejects:
-                continue
             reason = trip.observe(order, False, ctx)
             if reason is not None:
                 self.kill(reason, source="rule", rule=trip.name)
                 return
-
-    def _as_order(self, command: ModifyOrder) -> SubmitOrder | None:
-        """The order a modify would leave working, for the rules to check like a new one."""
-        existing = self._execution.order(command.client_order_id)
-        if existing is None or not existing.is_open:
-            return None
-        return SubmitOrder(
-            ts_event=command.ts_event,
-            ts_init=command.ts_init,
-            strategy_id=command.strategy_id,
-            client_order_id=command.client_order_id,
-            symbol=existing.symbol,
-            side=existing.side,
-            order_type=existing.order_type,
-            quantity=max(command.quantity - existing.filled_quantity, 1),
-            price=command.price if command.price != NO_PRICE else existing.price,
-            stop_price=command.stop_price if command.stop_price != NO_PRICE else existing.stop_price,
-            time_in_force=existing.time_in_force,
-            venue=existing.venue,
-        )
 
     def _reject(self, command: SubmitOrder, rule: str, stage: str, violation: Violation) -> None:
         self.rejected += 1

@@ -16,10 +16,12 @@ from collections import deque
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import price_to_str
 from tapeflow.risk.context import NS, RiskContext
-from tapeflow.risk.rules import FLOW, Rule, Violation
+from tapeflow.risk.rules import FLOW, NOTHING, FastCheck, Rule, Violation
 
 
-class _Bucket:
+class TokenBucket:
+    """``tokens`` (in 1/``NS`` of an order) as of ``last`` (ns); a throttle refills it up to its burst."""
+
     __slots__ = ("last", "tokens")
 
     def __init__(self, tokens: int, last: int) -> None:
@@ -40,9 +42,35 @@ class OrderRate(Rule):
         self.burst = burst
         self.by_symbol = by == "symbol"
         self.name = name or f"{by}_order_rate"
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: dict[str, TokenBucket] = {}
 
-    def _bucket(self, command: SubmitOrder) -> _Bucket | None:
+    def fast_check(self) -> FastCheck:
+        """``_bucket`` refilled without writing it back, then spent on a pass: a refusal changes no bucket."""
+        if self.limit is None:
+            return NOTHING
+        key = "symbol" if self.by_symbol else "strategy"
+        code = f"""
+bucket = buckets_get({key})
+if bucket is None:
+    tokens = cap
+else:
+    tokens = bucket.tokens if now <= bucket.last else min(cap, bucket.tokens + (now - bucket.last) * rate)
+if tokens < NS:
+    return 0
+"""
+        spend = f"""
+if bucket is None:
+    buckets[{key}] = TokenBucket(tokens - NS, now)
+else:
+    bucket.tokens = tokens - NS
+    if now > bucket.last:
+        bucket.last = now
+"""
+        buckets = self._buckets
+        names = {"buckets": buckets, "buckets_get": buckets.get, "cap": self.burst * NS, "rate": self.limit}
+        return FastCheck(code, {**names, "TokenBucket": TokenBucket}, spend)
+
+    def _bucket(self, command: SubmitOrder) -> TokenBucket | None:
         limit = self.limit
         if limit is None:
             return None
@@ -51,7 +79,7 @@ class OrderRate(Rule):
         bucket = self._buckets.get(key)
         cap = self.burst * NS
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(cap, now)
+            bucket = self._buckets[key] = TokenBucket(cap, now)
         elif now > bucket.last:
             bucket.tokens = min(cap, bucket.tokens + (now - bucket.last) * limit)
             bucket.last = now
@@ -136,6 +164,24 @@ class DuplicateOrder(Rule):
             self.prune(self.ctx.now)
         seen[self._key(command)] = self.ctx.now
 
+    def fast_check(self) -> FastCheck:
+        if self.limit is None:
+            return NOTHING
+        code = """
+key = key_of(o)
+last = seen_get(key)
+if last is not None and now - last < window:
+    return 0
+"""
+        spend = """
+if len(seen) > 4_096:
+    prune(now)
+seen[key] = now
+"""
+        seen = self._seen
+        names = {"key_of": self._key, "seen": seen, "seen_get": seen.get, "window": self.limit, "prune": self.prune}
+        return FastCheck(code, names, spend)
+
     def prune(self, now: int) -> None:
         """Forget orders older than the window, so the map stays small however long the session runs."""
         if self.limit is None:
@@ -177,6 +223,16 @@ class MaxOpenOrders(Rule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        ledger = self.ctx.ledger
+        code = ""
+        if self.limit is not None:
+            code += "if by_strategy_get(strategy, 0) >= limit:\n    return 0\n"
+        if self.total is not None:
+            code += "if len(entries) >= total:\n    return 0\n"
+        names = {"by_strategy_get": ledger.by_strategy.get, "entries": ledger.entries(), "limit": self.limit}
+        return FastCheck(code, {**names, "total": self.total})
+
 
 class _Window:
     """Timestamps of events in a sliding window, per strategy."""
@@ -209,8 +265,18 @@ class RunawayDetector:
         count = self._window.add(command.strategy_id, ctx.now)
         return self.reason(command.strategy_id, count) if count > self.limit else None
 
+    def fast_observe(self) -> FastCheck:
+        """What ``observe`` does after a pass, inside the fast path."""
+        code = """
+count = add(strategy, now)
+if count > limit:
+    kill(reason(strategy, count), source="rule", rule=name)
+    return ref
+"""
+        return FastCheck(code, {"add": self._window.add, "limit": self.limit, "reason": self.reason, "name": self.name})
+
     def reason(self, strategy: str, count: int) -> str:
-        """The sentence for the kill event (shared with the fused path in ``risk.fast``)."""
+        """The sentence for the kill event."""
         ms = self._window.window_ns // 1_000_000
         return f"strategy {strategy} attempted {count} orders within {ms} ms (limit {self.limit})"
 
@@ -223,6 +289,10 @@ class RepeatedRejects:
     def __init__(self, limit: int, window_ns: int) -> None:
         self.limit = limit
         self._window = _Window(window_ns)
+
+    def fast_observe(self) -> FastCheck:
+        """It counts refusals only: nothing to do after a pass."""
+        return NOTHING
 
     def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None:
         if not rejected:
@@ -245,6 +315,14 @@ class LossTrip:
     def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None:
         loss = ctx.daily_loss()
         return self.reason(loss) if loss >= self.limit else None
+
+    def fast_observe(self) -> FastCheck:
+        code = """
+loss = ctx.daily_loss()
+if loss >= limit:
+    kill(reason(loss), source="rule", rule=name)
+"""
+        return FastCheck(code, {"limit": self.limit, "reason": self.reason, "name": self.name})
 
     def reason(self, loss: int) -> str:
         return f"today's loss ${price_to_str(loss)} reached the kill limit of ${price_to_str(self.limit)}"

@@ -1,23 +1,22 @@
 """Stage 1: checks on one order by itself, cheapest first.
 
 Size, notional, lots and ticks (Rule 612), the restricted and hard-to-borrow lists with Reg SHO locates, the
-price collar against the mid, a stale or crossed book, the symbol's trading status and the allowed sessions. None
-of these needs the account; the locate check reads the position, because only a sale that makes or deepens a
-short position is a short sale.
+symbol's trading status and the allowed sessions (the price collar and the stale or crossed book, which read the
+book, are ``book_rules``). None of these needs the account; the locate check reads the position, because only a
+sale that makes or deepens a short position is a short sale.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tapeflow.book.view import BookBase
 from tapeflow.model.enums import MarketStatus, OrderType, Side
 from tapeflow.model.instruments import RULE_612, TickRule
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import NO_PRICE, price_to_str
 from tapeflow.model.risk_events import LimitValue
 from tapeflow.risk.context import RiskContext
-from tapeflow.risk.rules import Rule, Violation
+from tapeflow.risk.rules import NOTHING, FastCheck, Rule, Violation
 
 _MARKETABLE_ONLY = (OrderType.MARKET, OrderType.STOP)
 
@@ -40,6 +39,9 @@ class MaxOrderQuantity(Rule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if q > LIMIT:\n    return 0") if self.limited() else NOTHING
+
 
 class MinOrderQuantity(Rule):
     name = "min_order_quantity"
@@ -56,6 +58,9 @@ class MinOrderQuantity(Rule):
                 value=command.quantity,
             )
         return None
+
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if q < minimum:\n    return 0", {"minimum": self.limit})
 
 
 class MaxOrderNotional(Rule):
@@ -84,6 +89,9 @@ class MaxOrderNotional(Rule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if value > LIMIT:\n    return 0") if self.limited() else NOTHING
+
 
 class LotSize(Rule):
     """Round lots only, when configured: odd lots are legal, but a strategy may be meant never to send one."""
@@ -102,6 +110,9 @@ class LotSize(Rule):
                 value=command.quantity,
             )
         return None
+
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if q % lot:\n    return 0", {"lot": self.limit})
 
 
 class TickSize(Rule):
@@ -125,6 +136,17 @@ class TickSize(Rule):
                 )
         return None
 
+    def fast_check(self) -> FastCheck:
+        """``is_valid`` inline for both prices: one modulo each, no call."""
+        code = """
+if price and (price < 0 or price % (above if price >= threshold else below)):
+    return 0
+if stop_price and (stop_price < 0 or stop_price % (above if stop_price >= threshold else below)):
+    return 0
+"""
+        rule = self.rule
+        return FastCheck(code, {"threshold": rule.threshold, "above": rule.tick_above, "below": rule.tick_below})
+
 
 class RestrictedList(Rule):
     """Symbols nobody may trade (a restricted list: inside information, an underwriting, a legal hold)."""
@@ -140,6 +162,9 @@ class RestrictedList(Rule):
         if command.symbol in self.symbols:
             return Violation(reason=f"{command.symbol} is on the restricted list", value=command.symbol)
         return None
+
+    def fast_check(self) -> FastCheck:
+        return FastCheck("if symbol in restricted:\n    return 0", {"restricted": self.symbols})
 
     def set_limit(self, field: str, value: LimitValue, symbol: str = "") -> LimitValue:
         """``field="restricted"``, ``symbol`` the name, ``value`` 1 to restrict and 0 or None to release."""
@@ -187,6 +212,14 @@ class ShortLocate(Rule):
             )
         return None
 
+    def fast_check(self) -> FastCheck:
+        needs_locate = "" if self.require_all else " and symbol in hard_to_borrow"
+        code = f"""
+if not is_buy and projected < 0{needs_locate} and -projected > locates_get(symbol, 0):
+    return 0
+"""
+        return FastCheck(code, {"hard_to_borrow": self.hard_to_borrow, "locates_get": self.locates.get})
+
     def set_limit(self, field: str, value: LimitValue, symbol: str = "") -> LimitValue:
         if field != "locate" or not symbol or not (value is None or (type(value) is int and value >= 0)):
             raise ValueError("short_locate takes field `locate` with a symbol and a share count (0 or None: none)")
@@ -196,135 +229,6 @@ class ShortLocate(Rule):
         else:
             self.locates.pop(symbol, None)
         return old
-
-
-class StaleBook(Rule):
-    """No trading on a book known to be out of sync (a sequence gap not yet repaired by a snapshot)."""
-
-    name = "stale_book"
-    updatable = ()
-
-    def __init__(self, ctx: RiskContext) -> None:
-        super().__init__()
-        self.ctx = ctx
-
-    def check(self, command: SubmitOrder) -> Violation | None:
-        books = self.ctx.books
-        book = books.book(command.symbol) if books is not None else None
-        if book is not None and (book.integrity.stale if isinstance(book, BookBase) else book.stale):
-            return Violation(reason=f"the {command.symbol} book is stale (sequence gap not yet repaired)")
-        return None
-
-
-class CrossedBook(Rule):
-    """No trading on a crossed book, as the book tracks it: best bid at or above best ask for L2 and L3 books, bid
-    above ask for an L1 quote (a locked NBBO is a common, fleeting state of consolidated quotes, not bad data).
-
-    A crossed book is a feed that went wrong or a market in a state nobody can price: the collar would measure
-    against a mid that means nothing and a marketable order would be valued at a side that is not there. Cancels
-    never reach a rule, so they still pass.
-    """
-
-    name = "crossed_book"
-    updatable = ()
-
-    def __init__(self, ctx: RiskContext) -> None:
-        super().__init__()
-        self.ctx = ctx
-
-    def check(self, command: SubmitOrder) -> Violation | None:
-        books = self.ctx.books
-        book = books.book(command.symbol) if books is not None else None
-        if book is not None and (book.integrity.crossed if isinstance(book, BookBase) else book.crossed):
-            bid, ask = price_to_str(book.best_bid), price_to_str(book.best_ask)
-            return Violation(
-                reason=f"the {command.symbol} book is crossed (bid {bid} >= ask {ask}); wait until it uncrosses",
-                value=f"{bid} >= {ask}",
-            )
-        return None
-
-
-class PriceCollar(Rule):
-    """A limit buy above mid x (1 + limit bps) or a limit sell below mid x (1 - limit bps) is refused; market
-    orders are refused when a side is empty or the spread is wider than ``max_spread_bps`` of the mid.
-
-    Exact integer compares: with mid = (bid + ask) / 2, "price > mid x (1 + b/10,000)" is
-    "price x 20,000 > (bid + ask) x (10,000 + b)". A book without both sides means no collar can be computed: the
-    order is refused. Data that keeps no book at all (bars) is collared around the portfolio's mark (the last
-    close) instead, and market orders pass there, since no spread exists to check; with no mark yet, refused.
-    """
-
-    name = "price_collar"
-    updatable = ("limit", "max_spread_bps")
-
-    def __init__(self, ctx: RiskContext, limit: int | None, max_spread_bps: int | None) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.limit = limit
-        self.max_spread_bps = max_spread_bps
-
-    def check(self, command: SubmitOrder) -> Violation | None:
-        books = self.ctx.books
-        book = books.book(command.symbol) if books is not None else None
-        if book is None:
-            return self._check_against_mark(command)
-        bid = book.best_bid
-        ask = book.best_ask
-        if bid == NO_PRICE or ask == NO_PRICE:
-            return Violation(reason=f"no two-sided {command.symbol} book to check the price against")
-        if command.order_type in _MARKETABLE_ONLY:
-            spread_limit = self.max_spread_bps
-            if spread_limit is not None and (ask - bid) * 20_000 > (bid + ask) * spread_limit:
-                spread_bps = (ask - bid) * 20_000 // (bid + ask)
-                return Violation(
-                    reason=f"market order with the {command.symbol} spread at {spread_bps} bps of the mid",
-                    limit=spread_limit,
-                    value=spread_bps,
-                )
-            return None
-        bps = self.limit_for(command.symbol, self.limit)
-        if bps is None:
-            return None
-        price = command.price
-        both = bid + ask
-        if command.side is Side.BUY:
-            broke = price * 20_000 > both * (10_000 + bps)
-        else:
-            broke = price * 20_000 < both * (10_000 - bps)
-        if broke:
-            away = abs(price * 20_000 - both * 10_000) // both
-            return Violation(
-                reason=f"limit {command.side.value.lower()} at {price_to_str(price)} is {away} bps from the mid "
-                f"{price_to_str(both // 2)}, beyond the {bps} bps collar",
-                limit=bps,
-                value=away,
-            )
-        return None
-
-    def _check_against_mark(self, command: SubmitOrder) -> Violation | None:
-        portfolio = self.ctx.portfolio
-        mark = portfolio.mark_price(command.symbol) if portfolio is not None else None
-        if mark is None:
-            return Violation(reason=f"no {command.symbol} book and no last price to check the price against")
-        if command.order_type in _MARKETABLE_ONLY:
-            return None
-        bps = self.limit_for(command.symbol, self.limit)
-        if bps is None:
-            return None
-        price = command.price
-        if command.side is Side.BUY:
-            broke = price * 10_000 > mark * (10_000 + bps)
-        else:
-            broke = price * 10_000 < mark * (10_000 - bps)
-        if broke:
-            away = int(abs(price * 10_000 - mark * 10_000) / mark)
-            return Violation(
-                reason=f"limit {command.side.value.lower()} at {price_to_str(price)} is {away} bps from the last "
-                f"price {price_to_str(int(mark))}, beyond the {bps} bps collar",
-                limit=bps,
-                value=away,
-            )
-        return None
 
 
 class TradingHours(Rule):
@@ -356,3 +260,32 @@ class TradingHours(Rule):
                 value=session or "closed",
             )
         return None
+
+    def fast_check(self) -> FastCheck:
+        """The bounds of the allowed session the last order fell in are kept, so most orders need two compares."""
+        code = ""
+        if self.block_halted:
+            code += """
+if status:
+    st = status.get(symbol)
+    if st is HALTED or (st is QUOTING and marketable):
+        return 0
+"""
+        code += """
+if not window[0] <= now < window[1]:
+    session = session_of(now)
+    if session is None or session not in sessions:
+        return 0
+    window[0], window[1] = bounds(session)
+"""
+        calendar = self.ctx.calendar
+        names = {
+            "status": self.ctx.status,
+            "HALTED": MarketStatus.HALTED,
+            "QUOTING": MarketStatus.QUOTING,
+            "window": [0, 0],
+            "session_of": calendar.session_of,
+            "bounds": calendar.bounds,
+            "sessions": self.sessions,
+        }
+        return FastCheck(code, names)

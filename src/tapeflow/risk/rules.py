@@ -4,16 +4,23 @@ A rule is an object with ``name``, ``stage`` and ``check(order) -> Violation | N
 engine can call on the hot path. Rules that keep state (token buckets, duplicate windows) also have ``commit``,
 called only once a command has passed every rule, so that a command refused later in the pipeline does not
 spend a token. ``set_limit`` is called by the engine for an ``UpdateRiskLimit`` event: the event is the record.
+
+A built-in rule also says how to check it fast (``fast_check``): the engine composes those into one function
+(``risk/fast.py``) that only ever decides "certainly passes", so each rule's limits and logic live in its class.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import msgspec
 
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.risk_events import LimitValue
+
+if TYPE_CHECKING:
+    from tapeflow.risk.context import RiskContext
 
 ORDER = "order"
 ACCOUNT = "account"
@@ -28,6 +35,27 @@ class Violation(msgspec.Struct, frozen=True, kw_only=True):
     value: int | float | str | None = None
 
 
+class FastCheck(NamedTuple):
+    """One rule's part of the fast path: Python statements over the order and the shared values ``risk/fast.py``
+    lists, with ``return 0`` wherever the order *may* fail (the ordered rules then decide and name the refusal).
+
+    ``names`` binds what the statements read of the rule itself (its limits, its own state, public accessors);
+    ``LIMIT`` stands for the rule's ``limit`` for the order's symbol (per-symbol overrides folded into one table
+    lookup per order). ``spend`` runs once the order has passed every rule: what ``commit`` does, reusing what the
+    check computed. The statements must change no state before the order has passed. Every name a part binds is
+    its own (renamed apart when composed), and no value is ever formatted into the text: the source depends only
+    on which rules are on, never on a limit.
+    """
+
+    code: str = ""
+    names: Mapping[str, object] = {}
+    spend: str = ""
+
+
+NOTHING = FastCheck()
+"""The fast check of a rule that can refuse nothing as configured (no limit set)."""
+
+
 class RiskRule(Protocol):
     """A ``ModifyOrder`` is checked as the ``SubmitOrder`` it would turn the order into (``ctx.modifying``)."""
 
@@ -35,6 +63,14 @@ class RiskRule(Protocol):
     stage: str
 
     def check(self, command: SubmitOrder) -> Violation | None: ...
+
+
+class TripRule(Protocol):
+    """Sees every submit and modify after the decision; a returned sentence engages the kill switch."""
+
+    name: str
+
+    def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None: ...
 
 
 class Rule:
@@ -50,6 +86,14 @@ class Rule:
 
     def check(self, command: SubmitOrder) -> Violation | None:
         raise NotImplementedError
+
+    def fast_check(self) -> FastCheck | None:
+        """This rule's part of the fast path; None when it has none (the engine then calls ``check``)."""
+        return None
+
+    def limited(self) -> bool:
+        """True when ``limit`` is set for some symbol, by default or by an override."""
+        return getattr(self, "limit", None) is not None or bool(self.per_symbol)
 
     def set_limit(self, field: str, value: LimitValue, symbol: str = "") -> LimitValue:
         """Change one limit and return the old value; raises ``ValueError`` with the reason when refused."""
