@@ -23,9 +23,6 @@ SRC = ROOT / "src" / "tapeflow"
 LAZY = re.compile(r"#\s*lazy:\s*\S")
 """``# lazy:`` followed by a reason; the marker alone says nothing and does not count."""
 
-# Other branches of issue 14 fix these; the lead empties this set at merge.
-_PENDING: frozenset[str] = frozenset()
-
 
 def _comments(source: str) -> dict[int, str]:
     """Line number -> the comment on that line (the whole text after ``#``, other comments included)."""
@@ -78,18 +75,8 @@ def _all_offenders() -> dict[str, list[str]]:
 
 
 def test_no_import_inside_a_function_without_a_lazy_reason() -> None:
-    found = [line for path, lines in _all_offenders().items() if path not in _PENDING for line in lines]
+    found = [line for path, lines in _all_offenders().items() for line in lines]
     assert not found, "imports inside functions:\n" + "\n".join(found)
-
-
-def test_every_pending_path_still_has_an_offender() -> None:
-    stale = sorted(_PENDING - set(_all_offenders()))
-    assert not stale, f"no in-function imports left in {stale}: remove them from _PENDING in tests/test_imports.py"
-
-
-def test_every_pending_path_exists() -> None:
-    missing = sorted(p for p in _PENDING if not (ROOT / p).is_file())
-    assert not missing, f"_PENDING names files that do not exist: {missing}"
 
 
 @pytest.mark.parametrize(

@@ -19,14 +19,6 @@ SOFT_LIMIT = 400
 HARD_CAP = 600
 MARKER = "Why this module is long:"
 
-# Other branches of issue 14 fix these; the lead empties this set at merge.
-_PENDING: frozenset[str] = frozenset(
-    {
-        "src/tapeflow/risk/engine.py",
-        "src/tapeflow/risk/fast.py",
-    }
-)
-
 
 def problem(source: str, name: str) -> str | None:
     """Why ``source`` is too long, or None when it is not."""
@@ -52,13 +44,8 @@ def _all_problems() -> dict[str, str]:
 
 
 def test_no_module_is_too_long_without_a_reason() -> None:
-    found = [why for name, why in _all_problems().items() if name not in _PENDING]
+    found = [why for name, why in _all_problems().items()]
     assert not found, "modules too long:\n" + "\n".join(found)
-
-
-def test_every_pending_path_is_still_too_long() -> None:
-    stale = sorted(_PENDING - set(_all_problems()))
-    assert not stale, f"{stale} are within the limits now: remove them from _PENDING in tests/test_module_size.py"
 
 
 def _module(lines: int, docstring: str = "A module.") -> str:
