@@ -49,17 +49,13 @@ def always_connected(venue: VenueClient) -> bool:
 
 def refusal(command: Command, venue: str, reason: str, now: int) -> Event:
     """The reject a venue answers ``command`` with when it cannot take it (``reason`` says why, e.g. disconnected)."""
-    if isinstance(command, SubmitOrder):
-        return OrderRejected(
-            ts_event=now,
-            ts_init=now,
-            strategy_id=command.strategy_id,
-            client_order_id=command.client_order_id,
-            symbol=command.symbol,
-            reason=reason,
-            venue=venue,
-        )
-    kind = CancelRejected if isinstance(command, CancelOrder) else ModifyRejected
+    kind: type[OrderRejected | CancelRejected | ModifyRejected] = (
+        OrderRejected
+        if isinstance(command, SubmitOrder)
+        else CancelRejected
+        if isinstance(command, CancelOrder)
+        else ModifyRejected
+    )
     return kind(
         ts_event=now,
         ts_init=now,
