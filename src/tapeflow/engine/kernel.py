@@ -18,12 +18,12 @@ subscriptions of that type and of its base classes (subscribing to ``Event`` see
 order.
 
 One dispatch path: whatever the kernel runs (feed event, emitted event, timer, ``call_at``) is looked up in that
-table by exact type and called; a ``Timer`` finds ``_fire``, a ``Call`` finds ``_call``. One loop feeds (``_feed``,
-behind ``run`` and ``run_sorted``), one runs the schedule (``_drain``). Measured on CPython 3.11 with
-``benchmarks/bench_kernel.py`` (a whole step costs about 60 ns): the loops and ``_fire`` inline the lookup because a
-call per item costs about 30 ns; ``run_sorted`` checks the clock once per proven run because ``ts < now`` on
-nanosecond timestamps (big ints, unspecialised in 3.11) costs about 13 ns a step; the one ``if checking`` per step
-that lets ``run`` share the loop is within the noise, where checking its order in C beforehand cost 7 %.
+table by exact type and called; a ``Timer`` finds ``_fire``, a ``Call`` finds ``_call``. ``_feed`` feeds (behind
+``run`` and ``run_sorted``), ``_drain`` runs the schedule. Measured on CPython 3.11 (``benchmarks/bench_kernel.py``;
+a step costs about 60 ns): the loops inline the lookup because a call per item costs about 30 ns; ``run_sorted``
+checks the clock once per proven run because ``ts < now`` on nanosecond ints costs about 13 ns a step; and ``_feed``
+keeps one inner loop per mode, because one shared loop testing a mode flag per step was 2 % slower (both kernels in
+one process, CPU time) and 2-5 % in wall time.
 """
 
 from __future__ import annotations
@@ -85,12 +85,9 @@ class Kernel:
             self._upkeep.append(on_upkeep)
 
     def upkeep(self) -> None:
-        """Call ``on_upkeep()`` of the components that have one (in the order they were added).
-
-        A live driver calls this every so often by the wall clock, whatever arrives: work that must not wait for
-        the next event, such as the audit trail handing a lone record to its writer. A backtest never calls it (its
-        run ends with ``stop``), so the loop pays nothing for it; and it is not on the schedule, where a pending
-        item would cost every feed event a comparison."""
+        """Call ``on_upkeep()`` of the components that have one: a live driver's wall-clock call for work that must
+        not wait for the next event (a lone audit record). Not on the schedule, where a pending item would cost
+        every feed event a comparison; a backtest never calls it."""
         for hook in self._upkeep:
             hook()
 
@@ -117,10 +114,8 @@ class Kernel:
         return self._time._now
 
     def start(self, at: int | None = None) -> None:
-        """Start the components at event time ``at`` (drivers pass the first event's time or the wall clock).
-
-        Components set their first timers in ``on_start``, relative to this time.
-        """
+        """Start the components at event time ``at`` (the first event's or the wall clock's); they set their first
+        timers in ``on_start``, relative to it."""
         if self._running:
             raise EngineError("kernel already started; call stop() before starting it again")
         if at is not None:
@@ -149,11 +144,8 @@ class Kernel:
         self._seq += 1
 
     def call_at(self, ts: int, fn: Callable[[Any], None], arg: Any = None) -> None:
-        """Run ``fn(arg)`` at ``ts`` in ``(ts, seq)`` order with everything else; nothing is dispatched.
-
-        For a component's own delayed work that no one else should see as an event, such as an order reaching
-        the simulated exchange after the order-entry latency (what the exchange does then is reported as events).
-        """
+        """Run ``fn(arg)`` at ``ts`` in ``(ts, seq)`` order with everything else, dispatching nothing: a component's
+        own delayed work no one should see as an event (an order reaching the simulated exchange after latency)."""
         if ts < self._time._now:
             raise OutOfOrderError(ts, self._time._now, "call_at", "a component cannot schedule into the past")
         heappush(self._heap, (ts, self._seq, Call(fn, arg)))
@@ -167,10 +159,8 @@ class Kernel:
         interval: int | None = None,
         callback: Callable[[TimerFired], None] | None = None,
     ) -> Timer:
-        """A one-shot timer at ``at``, or a repeating one every ``interval`` ns (first at ``at`` or now+interval).
-
-        When it fires, a ``TimerFired`` event is dispatched to its subscribers, then ``callback`` is called.
-        """
+        """A one-shot timer at ``at``, or a repeating one every ``interval`` ns (first at ``at`` or now+interval);
+        firing dispatches a ``TimerFired`` to its subscribers, then calls ``callback``."""
         timer = Timer(name, self._seq, first_due(name, self._time._now, at, interval), interval, callback)
         heappush(self._heap, (timer.when, self._seq, timer))
         self._seq += 1
@@ -197,25 +187,35 @@ class Kernel:
         self._feed(batches, False)
 
     def _feed(self, batches: Iterable[Iterable[Event]], checking: bool) -> None:
-        """The one feed loop (see the module docstring for why ``checking`` is a flag and not a second loop)."""
+        """The feed: ``checking``, every event against the clock (``run``); else each proven list by its first."""
         heap = self._heap
         table = self._table
         time = self._time
         count = 0
         try:
             for batch in batches:
-                if not checking:
-                    if not batch:
-                        continue
-                    first = batch[0].ts_init  # type: ignore[index]
-                    if first < time._now:
-                        raise OutOfOrderError(first, time._now, type(batch[0]).__name__)  # type: ignore[index]
-                for event in batch:
-                    ts = event.ts_init
-                    if checking:
+                if checking:
+                    for event in batch:
+                        ts = event.ts_init
                         if ts < time._now:
                             raise OutOfOrderError(ts, time._now, type(event).__name__)
                         count += 1
+                        if heap and heap[0][0] <= ts:
+                            self._drain(ts)
+                        time._now = ts
+                        try:
+                            handler = table[type(event)]
+                        except KeyError:
+                            handler = self._resolve(type(event))
+                        handler(event)
+                    continue
+                if not batch:
+                    continue
+                first = batch[0].ts_init  # type: ignore[index]
+                if first < time._now:
+                    raise OutOfOrderError(first, time._now, type(batch[0]).__name__)  # type: ignore[index]
+                for event in batch:
+                    ts = event.ts_init
                     if heap and heap[0][0] <= ts:
                         self._drain(ts)
                     time._now = ts
@@ -224,8 +224,7 @@ class Kernel:
                     except KeyError:
                         handler = self._resolve(type(event))
                     handler(event)
-                if not checking:
-                    count += len(batch)  # type: ignore[arg-type]
+                count += len(batch)  # type: ignore[arg-type]
         finally:
             self.feed_events += count
         now = time._now
