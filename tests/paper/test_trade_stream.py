@@ -1,5 +1,9 @@
 """The trade_updates websocket: each message and error through starlette's TestClient (no socket), and the real
-alpaca-py TradingStream against uvicorn on 127.0.0.1."""
+alpaca-py TradingStream against uvicorn on 127.0.0.1.
+
+Why this module is long: the protocol's answers and the real client's view of the same server are one subject,
+and the loopback guard and server harness they share would otherwise be copied into a second file.
+"""
 
 from __future__ import annotations
 
@@ -314,6 +318,19 @@ def test_answers_count_against_the_outbox_so_a_client_that_never_reads_is_droppe
     assert (hub.slow_disconnects, len(conn.outbox)) == (1, 0)
 
 
+def test_disconnect_closes_a_key_socket_with_the_code_given_and_frees_the_key() -> None:
+    hub = TradeUpdateHub()
+    with _client(hub) as client, client.websocket_connect("/stream") as ws:
+        _ready(ws)
+        assert ws.portal.call(hub.disconnect, KEY, 1011, "fault") is True
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_bytes()
+        assert (closed.value.code, closed.value.reason) == (1011, "fault")
+        assert hub.keys == ()
+        assert ws.portal.call(hub.disconnect, KEY) is False
+        assert hub.slow_disconnects == 0
+
+
 def test_publish_with_nobody_connected_is_counted_and_dropped() -> None:
     hub = TradeUpdateHub()
     hub.publish(_updates(1)[0])
@@ -420,31 +437,43 @@ def _order_story() -> list[dict[str, Any]]:
     ]
 
 
+class _Client:
+    """The unmodified alpaca-py TradingStream in its own thread, collecting what its handler is given."""
+
+    def __init__(self, server: _Server, hub: TradeUpdateHub, *, secret: str = SECRET, refused: bool = False) -> None:
+        self.received: list[TradeUpdate] = []
+        self._server, self._hub, self._key, self._refused = server, hub, KEY, refused
+        self.stream = TradingStream(KEY, secret, paper=True, url_override=f"ws://127.0.0.1:{server.port}/stream")
+        self.stream.subscribe_trade_updates(self._on_update)
+        self.thread = threading.Thread(target=self.stream.run, name="alpaca-py", daemon=True)
+
+    async def _on_update(self, update: TradeUpdate) -> None:
+        self.received.append(update)
+
+    def __enter__(self) -> _Client:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _wait(lambda: self.stream._loop is not None, "alpaca-py's loop")
+        self.stream.stop()  # a refused one wakes from its back-off at once
+        if not self._refused:
+            # A connected one looks at its stop flag only between receives (up to 5 s apart): end its socket.
+            assert self._server.loop is not None
+            self._server.loop.call_soon_threadsafe(self._hub.disconnect, self._key)
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "alpaca-py did not stop"
+
+
 def test_alpaca_py_trading_stream_receives_every_event_kind_in_order() -> None:
     hub = TradeUpdateHub()
     story = _order_story()
-    received: list[TradeUpdate] = []
-
-    async def on_update(update: TradeUpdate) -> None:
-        received.append(update)
-
-    with _Server(hub) as server:
-        stream = TradingStream(KEY, SECRET, paper=True, url_override=f"ws://127.0.0.1:{server.port}/stream")
-        stream.subscribe_trade_updates(on_update)
-        client = threading.Thread(target=stream.run, name="alpaca-py", daemon=True)
-        client.start()
-        try:
-            _wait(lambda: hub.listening == (KEY,), "alpaca-py to authenticate and listen")
-            for update in story:
-                server.publish(hub, update)
-            _wait(lambda: len(received) == len(story), "alpaca-py to receive every update")
-        finally:
-            _wait(lambda: stream._loop is not None, "alpaca-py's loop")
-            stream.stop()
-            server.server.should_exit = True  # closing the socket wakes alpaca-py's receive at once
-            client.join(timeout=10)
-        assert not client.is_alive(), "alpaca-py did not stop"
-
+    with _Server(hub) as server, _Client(server, hub) as client:
+        _wait(lambda: hub.listening == (KEY,), "alpaca-py to authenticate and listen")
+        for update in story:
+            server.publish(hub, update)
+        _wait(lambda: len(client.received) == len(story), "alpaca-py to receive every update")
+    received = client.received
     assert [u.event for u in received] == [
         "new",
         "partial_fill",
@@ -467,3 +496,39 @@ def test_alpaca_py_trading_stream_receives_every_event_kind_in_order() -> None:
     assert (fill.price, fill.qty, fill.position_qty) == (120.54, 60, 100)
     assert fill.order.filled_qty == "100"
     assert received[0].price is None and received[0].qty is None
+
+
+def test_alpaca_py_with_a_wrong_secret_is_refused_and_never_listens() -> None:
+    hub = TradeUpdateHub()
+    with _Server(hub) as server, _Client(server, hub, secret="wrong", refused=True):
+        _wait(lambda: hub.auth_failures >= 1, "the refusal")
+        assert hub.keys == ()
+
+
+def test_alpaca_py_second_stream_for_a_key_is_refused_while_the_first_keeps_receiving() -> None:
+    hub = TradeUpdateHub()
+    first_update, second_update = _updates(2)
+    with _Server(hub) as server, _Client(server, hub) as first:
+        _wait(lambda: hub.listening == (KEY,), "the first stream to listen")
+        with _Client(server, hub, refused=True) as second:
+            _wait(lambda: hub.limit_refusals >= 1, "the second stream's refusal")
+            server.publish(hub, first_update)
+            _wait(lambda: len(first.received) == 1, "the first stream's update")
+        server.publish(hub, second_update)
+        _wait(lambda: len(first.received) == 2, "the first stream's second update")
+    assert second.received == []
+    expected = [first_update["execution_id"], second_update["execution_id"]]
+    assert [str(u.execution_id) for u in first.received] == expected
+
+
+def test_alpaca_py_reconnects_after_the_server_drops_its_socket() -> None:
+    hub = TradeUpdateHub()
+    (update,) = _updates(1)
+    with _Server(hub) as server, _Client(server, hub) as client:
+        _wait(lambda: hub.listening == (KEY,), "alpaca-py to listen")
+        assert server.loop is not None
+        server.loop.call_soon_threadsafe(hub.disconnect, KEY)
+        _wait(lambda: hub.listening == (), "the drop")
+        _wait(lambda: hub.listening == (KEY,), "alpaca-py to come back (its back-off is 0.5-1 s)")
+        server.publish(hub, update)
+        _wait(lambda: len(client.received) == 1, "the update after the reconnect")

@@ -72,7 +72,7 @@ def encode(message: Mapping[str, Any]) -> bytes:
 class _Connection:
     """One socket: its outbox (every frame to it goes through here, so answers and updates keep their order)."""
 
-    __slots__ = ("closing", "key", "kicked", "listening", "outbox", "wake")
+    __slots__ = ("closing", "dropped", "key", "kicked", "listening", "outbox", "wake")
 
     def __init__(self) -> None:
         self.key: str | None = None
@@ -80,6 +80,9 @@ class _Connection:
         self.outbox: deque[bytes] = deque()
         self.wake = asyncio.Event()
         self.kicked = asyncio.Event()
+        """Set when the server ends the socket at once, unflushed: a stuck client, or ``disconnect``."""
+        self.dropped: tuple[int, str] = (CLOSE_POLICY, SLOW_CLIENT)
+        """The close code and reason sent when ``kicked`` is set."""
         self.closing: tuple[int, str] | None = None
 
 
@@ -101,6 +104,10 @@ class TradeUpdateHub:
         """Updates published since the hub was made."""
         self.slow_disconnects = 0
         """Sockets dropped because their outbox was full (a stuck or too slow client)."""
+        self.auth_failures = 0
+        """Authentications refused for a wrong, empty or malformed key or secret."""
+        self.limit_refusals = 0
+        """Authentications refused because the key already had a socket."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -147,6 +154,18 @@ class TradeUpdateHub:
                 "TradeUpdateHub.publish was called off the server's event loop thread; "
                 "use loop.call_soon_threadsafe(hub.publish, update)"
             )
+
+    def disconnect(self, key: str, code: int = 1001, reason: str = "") -> bool:
+        """Close ``key``'s socket now, dropping what it has not sent yet (a restart's 1001 "going away" unless told
+        otherwise): the server side of a broken stream, for tests of a client's reconnect. False if none is open."""
+        conn = self._by_key.get(key)
+        if conn is None:
+            return False
+        conn.dropped = (code, reason)
+        conn.outbox.clear()
+        conn.kicked.set()
+        self.release(conn)
+        return True
 
     def claim(self, key: str, conn: _Connection) -> bool:
         """Give ``key`` to ``conn`` unless another socket holds it (Alpaca allows one per key)."""
@@ -210,7 +229,7 @@ class _Session:
             self._hub.release(conn)
         if conn.kicked.is_set():
             with anyio.move_on_after(CLOSE_TIMEOUT_S), suppress(WebSocketDisconnect, RuntimeError, OSError):
-                await self._ws.close(CLOSE_POLICY, SLOW_CLIENT)
+                await self._ws.close(*conn.dropped)
 
     async def _send_then_cancel(self, scope: anyio.CancelScope) -> None:
         await self._send_loop()
@@ -265,8 +284,10 @@ class _Session:
             return
         key, secret = _credentials(request)
         if not (isinstance(key, str) and isinstance(secret, str) and key and secret and self._check(key, secret)):
+            self._hub.auth_failures += 1
             self._refuse(AUTH_FAILED)
         elif not self._hub.claim(key, conn):
+            self._hub.limit_refusals += 1
             self._refuse(CONNECTION_LIMIT)
         else:
             self._hub.offer(conn, _authorization("authenticate", "authorized"))
