@@ -26,6 +26,7 @@ from alpaca.trading.stream import TradingStream
 from starlette.applications import Starlette
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
+from websockets.legacy import client as websockets_client  # the client alpaca-py itself uses
 
 from tapeflow.model.errors import ConfigError
 from tapeflow.paper.trade_stream import (
@@ -496,6 +497,19 @@ def test_alpaca_py_trading_stream_receives_every_event_kind_in_order() -> None:
     assert (fill.price, fill.qty, fill.position_qty) == (120.54, 60, 100)
     assert fill.order.filled_qty == "100"
     assert received[0].price is None and received[0].qty is None
+
+
+def test_frames_over_a_real_socket_are_binary_json_as_alpaca_paper_sends_them() -> None:
+    async def talk(port: int) -> list[str | bytes]:
+        async with websockets_client.connect(f"ws://127.0.0.1:{port}/stream") as ws:
+            await ws.send(json.dumps(AUTH))
+            await ws.send(json.dumps({"action": "listen"}))
+            return [await ws.recv(), await ws.recv()]
+
+    with _Server(TradeUpdateHub()) as server:
+        frames = asyncio.run(talk(server.port))
+    assert all(isinstance(f, bytes) for f in frames)
+    assert [json.loads(f) for f in frames] == [AUTHORIZED, INVALID]
 
 
 def test_alpaca_py_with_a_wrong_secret_is_refused_and_never_listens() -> None:
