@@ -27,7 +27,8 @@ Alpaca offers on request, is not spoken: alpaca-py never asks for it.
 
 The venue never waits for a client: ``publish`` encodes once and appends to each listening socket's bounded
 outbox; a socket whose outbox is full is a stuck client, disconnected (close code 1008, "slow client") and counted,
-and the venue moves on.
+and the venue moves on. ``disconnect(key)`` ends a socket on command, the server side of a broken stream that the
+fault injection and the tests of a client's reconnect need.
 """
 
 from __future__ import annotations
