@@ -7,18 +7,15 @@ to an address other than loopback fail the test (and refuses it), so a mistake h
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.node import NodeConfig
-from tapeflow.paper.app import create_app, serve_config
+from tapeflow.paper.app import ServerThread, create_app
 from tapeflow.paper.auth import fixed_keys
 from tapeflow.paper.venue import PaperVenue
 
@@ -90,30 +87,12 @@ def make_venue(aapl: Path) -> Callable[..., PaperVenue]:
     return make
 
 
-class Served:
-    """A venue served by uvicorn on 127.0.0.1 and a free port, in a thread."""
+class Served(ServerThread):
+    """A venue served on 127.0.0.1 and a free port, with the test keys."""
 
     def __init__(self, venue: PaperVenue) -> None:
+        super().__init__(create_app(venue, check=fixed_keys(KEY, SECRET)))
         self.venue = venue
-        app = create_app(venue, check=fixed_keys(KEY, SECRET))
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(serve_config(app))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the paper venue's server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 @pytest.fixture

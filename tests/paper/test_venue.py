@@ -122,3 +122,20 @@ def test_an_id_that_is_no_uuid_is_422_and_an_unknown_one_404(make_venue: Callabl
     with pytest.raises(RequestError) as unknown:
         venue.order("00000000-0000-0000-0000-000000000001")
     assert (bad.value.status, unknown.value.status) == (422, 404)
+
+
+def test_a_replace_risk_refuses_is_answered_403_and_the_order_works_on(make_venue: Callable[..., PaperVenue]) -> None:
+    risk = RiskConfig(order=OrderChecks(max_quantity=500, collar_bps=None, max_spread_bps=None))
+    venue = make_venue(NodeConfig(level="L3", risk=risk, latency=LATENCY))
+    venue.step_events(2_000)
+    book = venue.node.books.book("AAPL")
+    assert book is not None
+    order = venue.submit(OrderRequest("AAPL", 100, "buy", "limit", "day", book.best_bid - 1_000_000))
+    venue.step(venue.now + 5 * MS)
+    assert order.status == "new"
+    with pytest.raises(RequestError) as caught:
+        venue.replace(order.id, qty=1_000, limit_price=None, stop_price=None, client_id="")
+    assert caught.value.status == 403
+    assert order.status == "new" and [o.status for o in venue.orders()] == ["new", "rejected"]
+    working = venue.node.execution.order(order.cid)
+    assert working is not None and working.quantity == 100

@@ -184,7 +184,10 @@ class AccountGateway(Strategy):
 
     def on_risk_rejected(self, event: RiskRejected) -> None:
         self.refused[event.client_order_id] = event
-        self._fail(event.client_order_id, event.ts_event)
+        if event.client_order_id in self._replacing:  # risk refused the modify: the order works on unchanged
+            self._replace_failed(event.client_order_id, event.ts_event)
+        else:
+            self._fail(event.client_order_id, event.ts_event)
 
     def _fail(self, cid: str, ts: int) -> None:
         order = self._by_cid.get(cid)
@@ -253,9 +256,11 @@ class AccountGateway(Strategy):
         self._publish("replaced", new, ts)
 
     def on_modify_rejected(self, event: ModifyRejected) -> None:
-        new = self._replacing.pop(event.client_order_id, None)
-        old = self._by_cid.get(event.client_order_id)
-        ts = event.ts_event
+        self._replace_failed(event.client_order_id, event.ts_event)
+
+    def _replace_failed(self, cid: str, ts: int) -> None:
+        new = self._replacing.pop(cid, None)
+        old = self._by_cid.get(cid)
         if new is not None:
             new.status, new.failed_at, new.updated_at = "rejected", ts, ts
         if old is not None and old.status == "pending_replace":

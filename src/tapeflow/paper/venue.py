@@ -169,10 +169,14 @@ class PaperVenue:
     ) -> AlpacaOrder:
         with self.lock:
             order = self.order(order_id)
+            self.gateway.refused.pop(order.cid, None)
             new = self.gateway.request_replace(
                 order, qty=qty, limit_price=limit_price, stop_price=stop_price, client_id=client_id
             )
             self.kernel.advance(self.now)
+            refusal = self.gateway.refused.get(order.cid)
+            if refusal is not None and new.status == "rejected":
+                raise RequestError(403, FORBIDDEN, f"{refusal.reason} ({refusal.rule})")
             return new
 
     def orders(self) -> list[AlpacaOrder]:
