@@ -15,7 +15,14 @@ import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
-from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest
+from alpaca.trading.requests import (
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+    StopLimitOrderRequest,
+    StopOrderRequest,
+)
 
 from tapeflow.model.orders import OrderFilled
 from tapeflow.model.prices import price_to_decimal
@@ -40,6 +47,11 @@ STARTING_CASH = 1_000_000 * 10_000
 
 def client(served: Served) -> TradingClient:
     return TradingClient(KEY, SECRET, paper=True, url_override=require_base_url(served.url))
+
+
+def dollars(units: int) -> float:
+    """A price as alpaca-py takes it (a float; the venue reads it back exactly as the Decimal of its repr)."""
+    return float(price_to_decimal(units))
 
 
 def step(served: Served, **body: int) -> dict[str, object]:
@@ -150,6 +162,66 @@ def test_a_resting_order_is_replaced_then_cancelled(served: Served) -> None:
     open_now = trading.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN))
     closed = trading.get_orders(GetOrdersRequest(status=QueryOrderStatus.CLOSED))
     assert open_now == [] and {o.id for o in closed} == {first.id, second.id}
+
+
+def test_stops_trigger_on_the_tape_and_ioc_fok_end_unfilled(served: Served) -> None:
+    venue = served.venue
+    fills = fills_of(venue)
+    book = venue.node.books.book("AAPL")
+    assert book is not None
+    ask = book.best_ask
+    trading = client(served)
+    day = TimeInForce.DAY
+    stop = trading.submit_order(
+        StopOrderRequest(symbol="AAPL", qty=100, side=OrderSide.BUY, time_in_force=day, stop_price=dollars(ask - 100))
+    )
+    stop_limit = trading.submit_order(
+        StopLimitOrderRequest(
+            symbol="AAPL",
+            qty=100,
+            side=OrderSide.BUY,
+            time_in_force=day,
+            stop_price=dollars(ask - 100),
+            limit_price=dollars(ask),
+        )
+    )
+    far = trading.submit_order(
+        StopOrderRequest(
+            symbol="AAPL",
+            qty=100,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            stop_price=dollars(ask + 5_000_000),
+        )
+    )
+    ioc = trading.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL", qty=100, side=OrderSide.BUY, time_in_force=TimeInForce.IOC, limit_price=dollars(ask - 10_000)
+        )
+    )
+    fok = trading.submit_order(
+        LimitOrderRequest(
+            symbol="AAPL", qty=100_000, side=OrderSide.BUY, time_in_force=TimeInForce.FOK, limit_price=dollars(ask)
+        )
+    )
+    step(served, until=venue.now + 5 * MS)
+    assert trading.get_order_by_id(ioc.id).status == OrderStatus.CANCELED
+    assert trading.get_order_by_id(fok.id).status == OrderStatus.CANCELED
+    assert trading.get_order_by_id(stop.id).status == OrderStatus.NEW  # armed: no print has reached it yet
+    step(served, events=20_000)
+    by_order: dict[str, list[OrderFilled]] = {}
+    for fill in fills:
+        by_order.setdefault(fill.client_order_id, []).append(fill)
+    for placed in (stop, stop_limit):
+        seen = trading.get_order_by_id(placed.id)
+        node_fills = by_order[venue.gateway.orders[str(placed.id)].cid]
+        assert seen.status == OrderStatus.FILLED and sum(f.quantity for f in node_fills) == 100
+        notional = sum(f.price * f.quantity for f in node_fills)
+        assert Decimal(str(seen.filled_avg_price)) == Decimal(notional) / Decimal(100 * 10_000)
+    assert Decimal(str(trading.get_order_by_id(stop_limit.id).limit_price)) == Decimal(str(dollars(ask)))
+    assert trading.get_order_by_id(far.id).status == OrderStatus.NEW
+    still_open = trading.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN))
+    assert [o.id for o in still_open] == [far.id]
 
 
 def test_cancel_all_cancels_every_open_order(served: Served) -> None:
