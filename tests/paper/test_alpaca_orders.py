@@ -81,3 +81,9 @@ def test_the_average_fill_price_is_exact() -> None:
     shown = order_json(order)
     assert Decimal(shown["filled_avg_price"]) * 300 == Decimal(order.filled_notional) / 10_000
     assert shown["limit_price"] == "585.17" and shown["stop_price"] is None and shown["qty"] == "300"
+
+
+def test_query_times_keep_nanoseconds_so_the_venues_own_times_round_trip() -> None:
+    ns = 1_340_285_506_881_904_199
+    assert parse_time(rfc3339(ns), "after") == ns
+    assert parse_time("2012-06-21", "after") == 1_340_236_800_000_000_000

@@ -96,3 +96,16 @@ def test_the_server_refuses_an_empty_host(make_venue: Callable[..., PaperVenue])
     assert serve_config(app).host == "127.0.0.1"
     with pytest.raises(ConfigError):
         serve_config(app, host="")
+
+
+def test_orders_are_filtered_by_submission_time(make_venue: Callable[..., PaperVenue]) -> None:
+    venue = make_venue()
+    client = app_client(venue)
+    body = {"symbol": "AAPL", "qty": 100, "side": "buy", "type": "limit", "time_in_force": "day", "limit_price": 1}
+    made = []
+    for _ in range(3):
+        venue.step_events(1_000)
+        made.append(client.post("/v2/orders", json=body, headers=HEADERS).json())
+    params = {"status": "all", "direction": "asc", "after": made[0]["submitted_at"], "until": made[2]["submitted_at"]}
+    listed = client.get("/v2/orders", params=params, headers=HEADERS).json()
+    assert [o["id"] for o in listed] == [made[1]["id"]]

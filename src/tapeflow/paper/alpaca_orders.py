@@ -11,6 +11,7 @@ field), raised here, before anything reaches the node: fail closed, and say whic
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -60,16 +61,29 @@ def rfc3339(ns: int) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{frac:09d}Z"
 
 
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|z|[+-]\d\d:?\d\d)?")
+
+
 def parse_time(text: str, field: str) -> int:
-    """An RFC 3339 time (or a date) from a query string as ns since the epoch (microsecond precision)."""
+    """An RFC 3339 time (nanoseconds kept: the venue's own times round-trip exactly) or a date, as ns since the
+    epoch; without an offset it is UTC."""
+    raw = text.strip().replace(" ", "+")  # a "+" left unescaped in a query string arrives as a space
+    match = _RFC3339.fullmatch(raw.replace("+", " ", 1) if raw[10:11] == "+" else raw)
     try:
-        moment = datetime.datetime.fromisoformat(text.strip().replace(" ", "+"))
+        if match is None:
+            moment = datetime.datetime.fromisoformat(raw)
+            fraction = 0
+        else:
+            base, digits, offset = match.groups()
+            zone = "+00:00" if offset in (None, "Z", "z") else offset
+            moment = datetime.datetime.fromisoformat(base + zone)
+            fraction = int((digits or "").ljust(9, "0"))
     except ValueError as exc:
         raise invalid(f"{field} is not an RFC 3339 time: {text!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.UTC)
     epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-    return (moment - epoch) // datetime.timedelta(microseconds=1) * 1000
+    return (moment - epoch) // datetime.timedelta(seconds=1) * 1_000_000_000 + fraction
 
 
 def quantity(value: Any, field: str = "qty") -> int:
