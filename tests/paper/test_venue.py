@@ -139,3 +139,17 @@ def test_a_replace_risk_refuses_is_answered_403_and_the_order_works_on(make_venu
     assert order.status == "new" and [o.status for o in venue.orders()] == ["new", "rejected"]
     working = venue.node.execution.order(order.cid)
     assert working is not None and working.quantity == 100
+
+
+def test_an_order_cancelled_before_its_ack_ends_cancelled(make_venue: Callable[..., PaperVenue]) -> None:
+    hub = Recorder()
+    venue = make_venue(NodeConfig(level="L3", latency=LATENCY), trade_hub=hub)
+    venue.step_events(2_000)
+    book = venue.node.books.book("AAPL")
+    assert book is not None
+    order = venue.submit(OrderRequest("AAPL", 100, "buy", "limit", "day", book.best_bid - 1_000_000))
+    venue.cancel(order.id)
+    assert order.status == "pending_cancel"
+    venue.step(venue.now + 5 * MS)
+    assert order.status == "canceled" and order.canceled_at is not None
+    assert [u["event"] for u in hub.updates] == ["new", "canceled"]

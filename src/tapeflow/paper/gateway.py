@@ -175,9 +175,15 @@ class AccountGateway(Strategy):
 
     def on_order_accepted(self, event: OrderAccepted) -> None:
         order = self._by_cid.get(event.client_order_id)
-        if order is not None and order.status == "pending_new":
+        if order is None:
+            return
+        if order.status == "pending_new":
             order.status, order.updated_at = "new", event.ts_event
-            self._publish("new", order, event.ts_event)
+        elif order.status == "pending_cancel" and order.held_status == "pending_new":  # cancelled before its ack
+            order.held_status = "new"
+        else:
+            return
+        self._publish("new", order, event.ts_event)
 
     def on_order_rejected(self, event: OrderRejected) -> None:
         self._fail(event.client_order_id, event.ts_event)

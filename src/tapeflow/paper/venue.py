@@ -158,7 +158,7 @@ class PaperVenue:
         with self.lock:
             asked = []
             for order in list(self.gateway.orders.values()):
-                if order.is_open and order.status not in ("pending_cancel", "pending_replace", "pending_new"):
+                if order.is_open and order.status not in ("pending_cancel", "pending_replace"):
                     self.gateway.request_cancel(order)
                     asked.append(order)
             self.kernel.advance(self.now)
