@@ -4,8 +4,9 @@
     ├── ConfigError               a run configuration is missing, unreadable or has a bad field
     ├── DataError                 an input file or feed message cannot be read; carries file and line/offset
     ├── ValueRangeError           a value (price, size, timestamp) cannot be represented exactly or is out of range
-    └── EngineError               the kernel was driven into an impossible state
-        └── OutOfOrderError       an event arrived with a timestamp earlier than the clock
+    ├── EngineError               the kernel was driven into an impossible state
+    │   └── OutOfOrderError       an event arrived with a timestamp earlier than the clock
+    └── RequestError              a client's request to a venue we serve is refused (HTTP status and code)
 
 Each message says what was wrong, the value and the limit, where, and what to do: a user who reads only the one
 line the CLI prints must know how to fix the input. Third-party errors are translated at the edge with
@@ -76,3 +77,15 @@ class OutOfOrderError(EngineError):
         if hint is None:
             hint = "sources must be sorted by ts_init: sort the input or fix its timestamps"
         super().__init__(f"{what} at ts={ts} is earlier than the clock at ts={now} (by {now - ts} ns); {hint}")
+
+
+class RequestError(TapeflowError):
+    """Raised when a venue we serve (the paper venue) refuses a client's request: ``status`` is the HTTP status
+    and ``code`` the venue's own error number (Alpaca's, such as 40010001), so the edge answers exactly what the
+    real venue would and a client's error handling is tested against the real shapes."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        super().__init__(f"{status} ({code}): {message}")

@@ -1,0 +1,71 @@
+"""The paper venue's ASGI application: the REST routes of one venue, plus whatever websocket routes are given.
+
+The streams (``trade_updates``, market data) are written elsewhere and arrive here as ``extra_routes``, so this
+module wires and does not know them. ``serve_config`` is the one place a uvicorn server for the venue is
+configured: bound to 127.0.0.1 unless another host is asked for explicitly. ``ServerThread`` runs it in a thread
+on a free port (tests, notebooks); the CLI will run it in the main thread.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Sequence
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from tapeflow.model.errors import ConfigError
+from tapeflow.paper.auth import Check, require_base_url
+from tapeflow.paper.rest import routes
+from tapeflow.paper.venue import PaperVenue
+
+LOOPBACK_HOST = "127.0.0.1"
+
+
+def create_app(venue: PaperVenue, *, check: Check, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The app serving ``venue``: Alpaca's REST subset (``tapeflow.paper.rest``) and ``extra_routes``."""
+    app = Starlette(routes=[*routes(venue, check), *extra_routes])
+    app.state.venue = venue
+    return app
+
+
+def serve_config(app: Starlette, *, host: str = LOOPBACK_HOST, port: int = 0) -> uvicorn.Config:
+    """A uvicorn configuration for ``app`` (port 0: the caller binds its own socket and hands it to ``serve``)."""
+    if not host:
+        raise ConfigError("the host to bind is empty; the default is 127.0.0.1", field="host")
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+
+
+class ServerThread:
+    """``app`` served by uvicorn in a daemon thread on ``host`` and a free port; ``url`` is what a client is given.
+
+    The socket is bound before the thread starts, so the port is known (and taken) at once; ``start`` returns
+    when the server accepts connections, ``stop`` when its thread has ended."""
+
+    def __init__(self, app: Starlette, *, host: str = LOOPBACK_HOST) -> None:
+        self.server = uvicorn.Server(serve_config(app, host=host))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        port = self.sock.getsockname()[1]
+        self.url = require_base_url(f"http://[{host}]:{port}" if family == socket.AF_INET6 else f"http://{host}:{port}")
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self, timeout: float = 10.0) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                self.stop()
+                raise ConfigError(f"the paper venue's server did not start on {self.url}", field="host")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(timeout=timeout)
+        self.sock.close()
