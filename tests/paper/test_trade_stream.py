@@ -29,10 +29,10 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.legacy import client as websockets_client  # the client alpaca-py itself uses
 
 from tapeflow.model.errors import ConfigError
+from tapeflow.paper.alpaca_orders import rfc3339
 from tapeflow.paper.trade_stream import (
     TradeUpdateHub,
     _Connection,
-    rfc3339,
     sample_order,
     sample_update,
     trade_stream_route,

@@ -36,9 +36,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -47,8 +46,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.prices import price_to_str
+from tapeflow.paper.alpaca_orders import rfc3339
+from tapeflow.paper.auth import Check
 
-Check = Callable[[str, str], bool]
 """Whether a key/secret pair may use the venue; the core part of the venue provides the real one."""
 
 STREAM = "trade_updates"
@@ -319,12 +319,6 @@ def trade_stream_route(hub: TradeUpdateHub, check: Check, path: str = "/stream")
         await _Session(websocket, hub, check).run()
 
     return WebSocketRoute(path, endpoint, name="trade_updates")
-
-
-def rfc3339(ts_ns: int) -> str:
-    """Nanoseconds since the epoch as Alpaca writes times: RFC 3339, UTC ``Z``, all nine fraction digits."""
-    seconds, nanos = divmod(ts_ns, 1_000_000_000)
-    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
 
 
 def sample_order(
