@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import socket
 import threading
 import time
@@ -21,6 +22,9 @@ from alpaca.data.live.stock import StockDataStream
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
 
 from tapeflow.book.l3 import L3Book
 from tapeflow.data.lobster_events import iter_events
@@ -445,3 +449,63 @@ def test_alpaca_py_stock_stream_receives_a_lobster_tape_in_order_with_exact_pric
 def test_loopback_guard_fails_a_connect_to_any_other_address() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, pytest.raises(pytest.fail.Exception):
         sock.connect(("192.0.2.1", 9))  # TEST-NET-1: the guard fails the test before any packet is sent
+
+
+class StalledClient:
+    """A websocket client on a raw socket with a tiny receive window that reads only when told to."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(5)
+        self.sock.connect(("127.0.0.1", port))
+        self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/v2/iex"))
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+        self._texts: list[str] = []
+
+    def _flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            self.sock.sendall(data)
+
+    def send_json(self, message: Any) -> None:
+        self.protocol.send_text(json.dumps(message).encode())
+        self._flush()
+
+    def receive_json(self) -> Any:
+        while not self._texts:
+            self.protocol.receive_data(self.sock.recv(65536))
+            for event in self.protocol.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    self._texts.append(event.data.decode())
+        return json.loads(self._texts.pop(0))
+
+
+def test_a_client_that_stops_reading_on_a_real_socket_is_dropped_while_the_tape_keeps_flowing(
+    server: tuple[MarketDataHub, asyncio.AbstractEventLoop, int],
+) -> None:
+    hub, loop, port = server
+    hub.queue_limit = 100
+    client = StalledClient(port)
+    try:
+        assert client.receive_json() == [{"T": "success", "msg": "connected"}]
+        client.send_json(AUTH)
+        assert client.receive_json() == [{"T": "success", "msg": "authenticated"}]
+        client.send_json({"action": "subscribe", "quotes": ["GOOG"]})
+        client.receive_json()
+        batch = [quote(ts=TS + i) for i in range(90)]  # fewer than the queue holds: the writer drains between
+        # batches until the socket stops taking bytes; from here on the client reads nothing
+
+        def publish_batch() -> int:
+            for event in batch:
+                hub.publish(event)
+            return hub.connections
+
+        deadline = time.monotonic() + 15
+        published = 0
+        while time.monotonic() < deadline and on_loop(loop, publish_batch):
+            published += len(batch)
+        assert on_loop(loop, lambda: hub.connections) == 0, f"still connected after {published} quotes"
+        assert published > 10 * hub.queue_limit  # dropped for a full socket, not for one burst
+    finally:
+        client.sock.close()
