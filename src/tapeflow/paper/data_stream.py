@@ -315,7 +315,7 @@ async def _serve(
                 {receiving, pump, closing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
             if pump in done:
-                return  # the send failed: the client is gone
+                return  # the writer ended: a send failed (the client is gone) or a closing error went out
             if receiving in done:
                 message = receiving.result()
                 receiving = None
