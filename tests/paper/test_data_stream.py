@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+import msgspec
 import pytest
 import uvicorn
 from alpaca.data.live.stock import StockDataStream
@@ -27,11 +28,13 @@ from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
 from tapeflow.book.l3 import L3Book
+from tapeflow.data.bars import SESSION_NS
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.data.lobster_file import open_lobster
-from tapeflow.model.enums import MarketStatus
+from tapeflow.model.enums import MarketStatus, Side
+from tapeflow.model.errors import ValueRangeError
 from tapeflow.model.events import TradingStatus
-from tapeflow.model.market import Bar, Quote, Trade
+from tapeflow.model.market import Bar, OrderAdded, Quote, Trade
 from tapeflow.model.prices import price_to_decimal
 from tapeflow.paper.data_stream import MarketDataHub, data_stream_route
 
@@ -317,10 +320,30 @@ def test_slow_client_gets_407_and_is_disconnected_while_publish_never_waits() ->
     assert hub.connections == 0
 
 
-def test_publish_refuses_events_the_stream_does_not_carry() -> None:
-    status = TradingStatus(ts_event=TS, ts_init=TS, symbol="GOOG", status=MarketStatus.TRADING)
+def test_statuses_and_daily_bars_go_to_their_own_channels() -> None:
+    hub = MarketDataHub()
+    halt = TradingStatus(ts_event=TS, ts_init=TS, symbol="GOOG", status=MarketStatus.HALTED, reason="T1")
+    daily = Bar(
+        ts_event=TS, ts_init=TS, symbol="GOOG", open=1, high=1, low=1, close=1, volume=1, interval_ns=SESSION_NS
+    )
+    with client_for(hub).websocket_connect("/v2/iex") as ws:
+        authenticated(ws)
+        ws.send_json({"action": "subscribe", "statuses": ["GOOG"], "dailyBars": ["*"]})
+        ws.receive_json()
+        publish(ws, hub, trade(), halt, daily)
+        got = data(ws, 2)
+    assert [(m["T"], m["S"]) for m in got] == [("s", "GOOG"), ("d", "GOOG")]
+
+
+def test_publish_refuses_events_the_stream_has_no_channel_for_even_without_subscribers() -> None:
+    hub = MarketDataHub()
     with pytest.raises(TypeError):
-        MarketDataHub().publish(status)  # type: ignore[arg-type]
+        hub.publish(OrderAdded(ts_event=TS, ts_init=TS, symbol="GOOG", order_id=1, side=Side.BUY, price=1, size=1))  # type: ignore[arg-type]
+    five_minutes = Bar(
+        ts_event=TS, ts_init=TS, symbol="GOOG", open=1, high=1, low=1, close=1, volume=1, interval_ns=300 * 10**9
+    )
+    with pytest.raises(ValueRangeError):
+        hub.publish(five_minutes)
 
 
 # --- the real alpaca-py client over a real socket -------------------------------------------------------------
@@ -399,6 +422,31 @@ def on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> Any:
     return asyncio.run_coroutine_threadsafe(call(), loop).result(5)
 
 
+def run_until_received(
+    stream: StockDataStream,
+    loop: asyncio.AbstractEventLoop,
+    hub: MarketDataHub,
+    channels: tuple[str, ...],
+    events: list[Any],
+) -> None:
+    """Runs alpaca-py in a thread; once it has subscribed, publishes ``events`` on the server's loop in one go and
+    waits for the client to stop itself (its handler calls ``stop_ws`` on the last message)."""
+    client = threading.Thread(target=stream.run, daemon=True)
+    client.start()
+    try:
+        wait_for(
+            lambda: on_loop(loop, lambda: all(hub.subscribed(channel, "GOOG") for channel in channels)),
+            "alpaca-py did not subscribe",
+        )
+        loop.call_soon_threadsafe(lambda: [hub.publish(event) for event in events])
+        client.join(10)
+        assert not client.is_alive(), "alpaca-py did not receive everything"
+    finally:
+        if client.is_alive():
+            stream.stop()
+            client.join(10)
+
+
 def test_alpaca_py_stock_stream_receives_a_lobster_tape_in_order_with_exact_prices_and_times(
     data_dir: Path, server: tuple[MarketDataHub, asyncio.AbstractEventLoop, int]
 ) -> None:
@@ -414,20 +462,7 @@ def test_alpaca_py_stock_stream_receives_a_lobster_tape_in_order_with_exact_pric
 
     stream.subscribe_quotes(handler, "GOOG")
     stream.subscribe_trades(handler, "GOOG")
-    client = threading.Thread(target=stream.run, daemon=True)
-    client.start()
-    try:
-        wait_for(
-            lambda: on_loop(loop, lambda: hub.subscribed("quotes", "GOOG") and hub.subscribed("trades", "GOOG")),
-            "alpaca-py did not subscribe",
-        )
-        loop.call_soon_threadsafe(lambda: [hub.publish(event) for event in tape])
-        client.join(10)
-        assert not client.is_alive(), f"alpaca-py got {len(got)} of {len(tape)} messages"
-    finally:
-        if client.is_alive():
-            stream.stop()
-            client.join(10)
+    run_until_received(stream, loop, hub, ("quotes", "trades"), tape)
     assert len(got) == len(tape)
     for sent, received in zip(tape, got, strict=True):
         assert received.symbol == "GOOG"
@@ -449,6 +484,37 @@ def test_alpaca_py_stock_stream_receives_a_lobster_tape_in_order_with_exact_pric
 def test_loopback_guard_fails_a_connect_to_any_other_address() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, pytest.raises(pytest.fail.Exception):
         sock.connect(("192.0.2.1", 9))  # TEST-NET-1: the guard fails the test before any packet is sent
+
+
+def test_alpaca_py_models_parse_minute_bars_daily_bars_and_statuses(
+    server: tuple[MarketDataHub, asyncio.AbstractEventLoop, int],
+) -> None:
+    hub, loop, port = server
+    minute = Bar(
+        ts_event=TS, ts_init=TS, symbol="GOOG", open=5_800_000, high=5_810_000, low=5_790_000, close=5_805_000,
+        volume=1_000,
+    )  # fmt: skip
+    daily = msgspec.structs.replace(minute, interval_ns=SESSION_NS, volume=2_000)
+    halt = TradingStatus(ts_event=TS, ts_init=TS, symbol="GOOG", status=MarketStatus.HALTED, reason="T1")
+    stream = StockDataStream(KEY, SECRET, url_override=f"ws://127.0.0.1:{port}/v2/iex")
+    got: list[Any] = []
+
+    async def handler(message: Any) -> None:
+        got.append(message)
+        if len(got) == 3:
+            await stream.stop_ws()
+
+    stream.subscribe_bars(handler, "GOOG")
+    stream.subscribe_daily_bars(handler, "GOOG")
+    stream.subscribe_trading_statuses(handler, "GOOG")
+    run_until_received(stream, loop, hub, ("bars", "dailyBars", "statuses"), [halt, minute, daily])
+    assert len(got) == 3
+    status, bar, day = got
+    assert (status.status_code, status.status_message, status.reason_code) == ("H", "Trading Halt", "T1")
+    assert status.tape == "C"
+    assert (bar.close, bar.volume, bar.trade_count, bar.vwap) == (580.5, 1_000, None, None)
+    assert bar.timestamp == datetime(2012, 6, 21, 13, 29, 0, 123456, tzinfo=UTC)
+    assert (day.volume, day.timestamp) == (2_000, datetime(2012, 6, 21, 4, 0, tzinfo=UTC))
 
 
 class StalledClient:

@@ -8,10 +8,14 @@ from decimal import Decimal
 import msgpack
 import pytest
 
-from tapeflow.model.errors import DataError
+from tapeflow.data.bars import SESSION_NS
+from tapeflow.model.enums import MarketStatus
+from tapeflow.model.errors import DataError, ValueRangeError
+from tapeflow.model.events import TradingStatus
 from tapeflow.model.market import Bar, Quote, Trade
 from tapeflow.paper.data_wire import (
     WireFormat,
+    channel_of,
     decode_client,
     encode_item,
     event_message,
@@ -129,6 +133,46 @@ def test_bar_time_is_its_start_and_unknown_count_and_vwap_are_null() -> None:
         "t": "2012-06-21T13:29:00.123456789Z",
         "n": None,
         "vw": None,
+    }
+
+
+def test_daily_bar_is_a_d_message_stamped_new_york_midnight_of_its_day() -> None:
+    close = 1_340_308_800_000_000_000  # 2012-06-21 16:00 New York (EDT)
+    bar = Bar(
+        ts_event=close, ts_init=close, symbol="GOOG", open=1, high=1, low=1, close=1, volume=9, interval_ns=SESSION_NS
+    )
+    assert channel_of(bar) == "dailyBars"
+    message = json.loads(encode_item(event_message(bar, WireFormat.JSON), WireFormat.JSON))
+    assert (message["T"], message["t"], message["v"]) == ("d", "2012-06-21T04:00:00.000000000Z", 9)
+
+
+def test_bar_of_neither_a_minute_nor_a_day_has_no_channel() -> None:
+    bar = Bar(ts_event=TS, ts_init=TS, symbol="GOOG", open=1, high=1, low=1, close=1, volume=1, interval_ns=300 * 10**9)
+    with pytest.raises(ValueRangeError, match="minute and daily"):
+        channel_of(bar)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "text"),
+    [
+        (MarketStatus.HALTED, "H", "Trading Halt"),
+        (MarketStatus.QUOTING, "Q", "Quotation Resumption"),
+        (MarketStatus.TRADING, "T", "Trading Resumption"),
+    ],
+)
+def test_trading_status_is_an_s_message_with_utp_codes(status: MarketStatus, code: str, text: str) -> None:
+    event = TradingStatus(ts_event=TS, ts_init=TS, symbol="GOOG", status=status, reason="T1")
+    assert channel_of(event) == "statuses"
+    message = json.loads(encode_item(event_message(event, WireFormat.JSON, "C"), WireFormat.JSON))
+    assert message == {
+        "T": "s",
+        "S": "GOOG",
+        "sc": code,
+        "sm": text,
+        "rc": "T1",
+        "rm": "",
+        "t": "2012-06-21T13:30:00.123456789Z",
+        "z": "C",
     }
 
 

@@ -1,9 +1,10 @@
 """The paper venue's market data websocket: Alpaca's stock data stream v2, fed from the replayed tape.
 
-``MarketDataHub.publish`` is called by the venue on its asyncio loop with every tape ``Trade``, ``Quote`` and
-``Bar`` in tape order and fans each out to the connections subscribed to its symbol and channel. It never waits for
-a client: each connection has a bounded queue, and one that fills it gets Alpaca's 407 "slow client" and is
-disconnected, because a replay that waited for its slowest reader would no longer be the tape's timing.
+``MarketDataHub.publish`` is called by the venue on its asyncio loop with every tape ``Trade``, ``Quote``,
+``Bar`` (minute or daily) and ``TradingStatus`` in tape order, and fans each out to the connections subscribed to
+its symbol and channel. It never waits for a client: each connection has a bounded queue, and one that fills it
+gets Alpaca's 407 "slow client" and is disconnected, because a replay that waited for its slowest reader would no
+longer be the tape's timing.
 
 A connection speaks the protocol Alpaca documents and alpaca-py uses: ``[{"T":"success","msg":"connected"}]`` on
 connect; auth by message (within ``auth_timeout`` seconds) or by the APCA-API-KEY-ID / APCA-API-SECRET-KEY
@@ -25,8 +26,16 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketState
 
 from tapeflow.model.errors import DataError, ValueRangeError
-from tapeflow.model.market import Bar, Quote, Trade
-from tapeflow.paper.data_wire import WireFormat, decode_client, encode_item, event_message, frame, wire_format
+from tapeflow.paper.data_wire import (
+    StreamEvent,
+    WireFormat,
+    channel_of,
+    decode_client,
+    encode_item,
+    event_message,
+    frame,
+    wire_format,
+)
 
 Check = Callable[[str, str], bool]
 """Whether a key and secret may connect; the venue provides it."""
@@ -38,13 +47,12 @@ refuses a feed the account has no subscription for; any other path is refused at
 SERVED_FEEDS: Final = frozenset({"iex", "sip", "delayed_sip", "test"})
 
 CHANNELS: Final = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds")
-"""The stock channels a client may subscribe to. Only the first three carry data (a tape has no updated or daily
-bars, halts or LULD bands as separate messages); the others are accepted and reported so clients work unchanged."""
+"""The stock channels a client may subscribe to. A replayed tape has no bar updates (late trades revising a
+minute bar) or LULD bands, so those two never carry data; they are accepted and reported so clients work
+unchanged."""
 
 _TRADE_MIRRORS: Final = ("corrections", "cancelErrors")
 """Alpaca subscribes these with trades and reports them so; clients do not send them."""
-
-_CHANNEL_OF: Final[Mapping[type, str]] = {Trade: "trades", Quote: "quotes", Bar: "bars"}
 
 ERROR_MESSAGES: Final[Mapping[int, str]] = {
     400: "invalid syntax",
@@ -97,11 +105,12 @@ class MarketDataHub:
         """Whether an authenticated connection would receive ``symbol`` on ``channel`` (to skip building events)."""
         return any(c.key is not None and c.wants(channel, symbol) for c in self._clients)
 
-    def publish(self, event: Trade | Quote | Bar) -> None:
-        """Queues ``event`` for every connection subscribed to it; encodes it once per wire format; never waits."""
-        channel = _CHANNEL_OF.get(type(event))
-        if channel is None:
-            raise TypeError(f"the data stream carries Trade, Quote and Bar events, not {type(event).__name__}")
+    def publish(self, event: StreamEvent) -> None:
+        """Queues ``event`` for every connection subscribed to it; encodes it once per wire format; never waits.
+
+        Raises for an event the stream has no channel for (``data_wire.channel_of``), subscribers or not.
+        """
+        channel = channel_of(event)
         encoded: dict[WireFormat, bytes] = {}
         for client in self._clients:
             if client.key is None or not client.wants(channel, event.symbol):

@@ -21,11 +21,25 @@ from typing import Any, Final
 
 import msgspec
 
-from tapeflow.model.errors import DataError
+from tapeflow.data.bars import SESSION_NS
+from tapeflow.data.nytime import NEW_YORK, NS_PER_SECOND, ny_to_utc_ns
+from tapeflow.model.enums import MarketStatus
+from tapeflow.model.errors import DataError, ValueRangeError
+from tapeflow.model.events import TradingStatus
 from tapeflow.model.market import Bar, Quote, Trade
 from tapeflow.model.prices import price_to_str
 
-NS_PER_SECOND: Final = 1_000_000_000
+MINUTE_NS: Final = 60 * NS_PER_SECOND
+
+StreamEvent = Trade | Quote | Bar | TradingStatus
+"""What the stream carries: prints, quotes, minute and daily bars, halts and resumptions."""
+
+STATUS_CODES: Final[Mapping[MarketStatus, tuple[str, str]]] = {
+    MarketStatus.HALTED: ("H", "Trading Halt"),
+    MarketStatus.QUOTING: ("Q", "Quotation Resumption"),
+    MarketStatus.TRADING: ("T", "Trading Resumption"),
+}
+"""tapeflow's statuses as the UTP/CTA status code and text Alpaca's ``sc`` and ``sm`` carry."""
 
 EXCHANGE_CODES: Final[Mapping[str, str]] = {
     "XASE": "A",
@@ -113,11 +127,43 @@ def _trade_id(trade_id: str) -> int:
     return int(trade_id) if trade_id.isascii() and trade_id.isdigit() else 0
 
 
-def event_message(event: Trade | Quote | Bar, fmt: WireFormat, tape: str = "") -> dict[str, Any]:
+def channel_of(event: StreamEvent) -> str:
+    """The subscription channel ``event`` goes out on; raises for anything Alpaca's stream has no channel for.
+
+    Alpaca streams minute and daily bars only: a bar of another interval would mislead a client about what its
+    ``t`` and volume cover, so it is refused rather than sent as a minute bar.
+    """
+    if isinstance(event, Trade):
+        return "trades"
+    if isinstance(event, Quote):
+        return "quotes"
+    if isinstance(event, TradingStatus):
+        return "statuses"
+    if isinstance(event, Bar):
+        if event.interval_ns == MINUTE_NS:
+            return "bars"
+        if event.interval_ns >= SESSION_NS:
+            return "dailyBars"
+        raise ValueRangeError(
+            f"bar interval {event.interval_ns} ns: Alpaca's data stream carries minute and daily bars only; "
+            "publish one-minute bars (or resample the tape to them)"
+        )
+    raise TypeError(f"the data stream carries trades, quotes, bars and statuses, not {type(event).__name__}")
+
+
+def _bar_start(bar: Bar, daily: bool) -> int:
+    """Alpaca stamps a minute bar with its first minute and a daily bar with New York midnight of its day."""
+    if not daily:
+        return bar.ts_event - bar.interval_ns
+    day = datetime.fromtimestamp((bar.ts_event - 1) // NS_PER_SECOND, NEW_YORK).date()
+    return ny_to_utc_ns(day, 0)
+
+
+def event_message(event: StreamEvent, fmt: WireFormat, tape: str = "") -> dict[str, Any]:
     """One data message in Alpaca's field names; ``tape`` is the symbol's SIP tape (A, B or C) where known.
 
-    Bars: Alpaca's ``t`` is the bar's start, tapeflow's ``ts_event`` its end. tapeflow bars carry no trade count
-    or VWAP, so ``n`` and ``vw`` are null rather than made up (alpaca-py's fields for them are optional).
+    Bars: tapeflow's ``ts_event`` is a bar's end, Alpaca's ``t`` its start (``_bar_start``). tapeflow bars carry
+    no trade count or VWAP, so ``n`` and ``vw`` are null rather than made up (alpaca-py's fields are optional).
     """
     if isinstance(event, Trade):
         return {
@@ -146,15 +192,28 @@ def event_message(event: Trade | Quote | Bar, fmt: WireFormat, tape: str = "") -
             "t": _time(event.ts_event, fmt),
             "z": tape,
         }
+    if isinstance(event, TradingStatus):
+        code, text = STATUS_CODES[event.status]
+        return {
+            "T": "s",
+            "S": event.symbol,
+            "sc": code,
+            "sm": text,
+            "rc": event.reason,
+            "rm": "",
+            "t": _time(event.ts_event, fmt),
+            "z": tape,
+        }
+    daily = channel_of(event) == "dailyBars"
     return {
-        "T": "b",
+        "T": "d" if daily else "b",
         "S": event.symbol,
         "o": _price(event.open, fmt),
         "h": _price(event.high, fmt),
         "l": _price(event.low, fmt),
         "c": _price(event.close, fmt),
         "v": event.volume,
-        "t": _time(event.ts_event - event.interval_ns, fmt),
+        "t": _time(_bar_start(event, daily), fmt),
         "n": None,
         "vw": None,
     }
