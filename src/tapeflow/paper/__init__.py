@@ -1,1 +1,1 @@
-"""The local Alpaca-compatible paper venue (issue 15): starlette and asyncio live here, at the edge."""
+"""paper: a local Alpaca-compatible venue (the asyncio and starlette edge) that fills on a replayed tape."""
