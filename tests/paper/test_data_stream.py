@@ -32,7 +32,6 @@ from tapeflow.data.bars import SESSION_NS
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.data.lobster_file import open_lobster
 from tapeflow.model.enums import MarketStatus, Side
-from tapeflow.model.errors import ValueRangeError
 from tapeflow.model.events import TradingStatus
 from tapeflow.model.market import Bar, OrderAdded, Quote, Trade
 from tapeflow.model.prices import price_to_decimal
@@ -335,15 +334,24 @@ def test_statuses_and_daily_bars_go_to_their_own_channels() -> None:
     assert [(m["T"], m["S"]) for m in got] == [("s", "GOOG"), ("d", "GOOG")]
 
 
-def test_publish_refuses_events_the_stream_has_no_channel_for_even_without_subscribers() -> None:
+def test_publish_counts_and_drops_events_the_stream_has_no_channel_for_and_keeps_serving() -> None:
+    """A five-minute bar or a book event is no Alpaca message: counted, never sent, and never an exception inside
+    the venue's dispatch (that would end its run)."""
     hub = MarketDataHub()
-    with pytest.raises(TypeError):
-        hub.publish(OrderAdded(ts_event=TS, ts_init=TS, symbol="GOOG", order_id=1, side=Side.BUY, price=1, size=1))  # type: ignore[arg-type]
     five_minutes = Bar(
         ts_event=TS, ts_init=TS, symbol="GOOG", open=1, high=1, low=1, close=1, volume=1, interval_ns=300 * 10**9
     )
-    with pytest.raises(ValueRangeError):
-        hub.publish(five_minutes)
+    book_event = OrderAdded(ts_event=TS, ts_init=TS, symbol="GOOG", order_id=1, side=Side.BUY, price=1, size=1)
+    with client_for(hub).websocket_connect("/v2/iex") as ws:
+        authenticated(ws)
+        ws.send_json({"action": "subscribe", "trades": ["*"], "bars": ["*"]})
+        ws.receive_json()
+        publish(ws, hub, book_event, five_minutes, trade())  # type: ignore[arg-type]
+        got = data(ws, 1)
+    assert [m["T"] for m in got] == ["t"]
+    assert sum(hub.refused.values()) == 2
+    assert any("OrderAdded" in reason for reason in hub.refused)
+    assert any("minute and daily" in reason for reason in hub.refused)
 
 
 # --- the real alpaca-py client over a real socket -------------------------------------------------------------

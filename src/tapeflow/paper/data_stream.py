@@ -95,6 +95,8 @@ class MarketDataHub:
         self._tapes = dict(tapes or {})
         self._clients: list[_Client] = []
         self._keys: dict[str, _Client] = {}
+        self.refused: collections.Counter[str] = collections.Counter()
+        """Events ``publish`` was given that Alpaca's stream has no message for, by reason."""
 
     @property
     def connections(self) -> int:
@@ -108,9 +110,15 @@ class MarketDataHub:
     def publish(self, event: StreamEvent) -> None:
         """Queues ``event`` for every connection subscribed to it; encodes it once per wire format; never waits.
 
-        Raises for an event the stream has no channel for (``data_wire.channel_of``), subscribers or not.
+        An event the stream has no channel for (``data_wire.channel_of``: a five-minute bar, an order-book event)
+        is counted in ``refused`` by reason and not sent, subscribers or not: ``publish`` runs inside the node's
+        dispatch, where an exception would end the venue's run for a market data message nobody could receive.
         """
-        channel = channel_of(event)
+        try:
+            channel = channel_of(event)
+        except (TypeError, ValueRangeError) as exc:
+            self.refused[str(exc)] += 1
+            return
         encoded: dict[WireFormat, bytes] = {}
         for client in self._clients:
             if client.key is None or not client.wants(channel, event.symbol):
