@@ -1,6 +1,6 @@
-"""The venue, its REST API and its trade_updates stream in one server, as a client uses them: alpaca-py submits
-through REST, time is stepped over HTTP, and alpaca-py's TradingStream hears the order's life from the same fills
-the simulated exchange made."""
+"""The venue, its REST API and its two websockets in one server, as a client uses them: alpaca-py submits through
+REST, time is stepped over HTTP, its TradingStream hears the order's life from the same fills the simulated exchange
+made, and its StockDataStream gets the quotes and trades the venue's own books saw, in tape order."""
 
 from __future__ import annotations
 
@@ -11,16 +11,19 @@ from decimal import Decimal
 
 import pytest
 import requests
+from alpaca.data.live import StockDataStream
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.models import TradeUpdate
 from alpaca.trading.requests import LimitOrderRequest
 from alpaca.trading.stream import TradingStream
 
+from tapeflow.model.market import Quote, Trade
 from tapeflow.model.orders import OrderFilled
 from tapeflow.model.prices import price_to_decimal
 from tapeflow.paper.app import ServerThread, create_app
 from tapeflow.paper.auth import fixed_keys, require_base_url
+from tapeflow.paper.data_stream import MarketDataHub, data_stream_route
 from tapeflow.paper.trade_stream import TradeUpdateHub, trade_stream_route
 from tapeflow.paper.venue import PaperVenue
 
@@ -46,6 +49,50 @@ def server(make_venue: Callable[..., PaperVenue]) -> Iterator[tuple[ServerThread
     yield served, venue, hub
     served.stop()
     assert not served.thread.is_alive()
+
+
+def test_alpaca_pys_stock_stream_gets_what_the_venues_books_saw_in_tape_order(
+    make_venue: Callable[..., PaperVenue],
+) -> None:
+    data = MarketDataHub()
+    venue = make_venue(data_hub=data)
+    seen: list[Quote | Trade] = []
+    venue.kernel.subscribe(Quote, seen.append)  # what the node dispatched, in its order
+    venue.kernel.subscribe(Trade, seen.append)
+    check = fixed_keys(KEY, SECRET)
+    served = ServerThread(create_app(venue, check=check, extra_routes=[data_stream_route(data, check)])).start()
+    got: list[object] = []
+    stream = StockDataStream(KEY, SECRET, url_override=served.url.replace("http://", "ws://") + "/v2/iex")
+
+    async def on_message(message: object) -> None:
+        got.append(message)
+
+    stream.subscribe_quotes(on_message, "AAPL")
+    stream.subscribe_trades(on_message, "AAPL")
+    listener = threading.Thread(target=stream.run, name="alpaca-py data", daemon=True)
+    listener.start()
+    try:
+        _wait(lambda: data.connections == 1 and data_subscribed(served, data), "alpaca-py to subscribe")
+        stepped = requests.post(f"{served.url}/tapeflow/step", json={"events": 3_000}, headers=HEADERS, timeout=30)
+        assert stepped.status_code == 200
+        _wait(lambda: len(got) == len(seen) > 100, "every quote and trade on the data stream")
+    finally:
+        stream.stop()
+        served.stop()
+        listener.join(timeout=15)
+    assert not listener.is_alive()
+    assert {type(e) for e in seen} == {Quote, Trade}  # L3: quotes and prints the books derived
+    for sent, received in zip(seen, got, strict=True):
+        price = sent.bid_price if isinstance(sent, Quote) else sent.price
+        received_price = received.bid_price if isinstance(sent, Quote) else received.price  # type: ignore[attr-defined]
+        assert Decimal(str(received_price)) == price_to_decimal(price)
+        assert received.symbol == "AAPL"  # type: ignore[attr-defined]
+
+
+def data_subscribed(served: ServerThread, data: MarketDataHub) -> bool:
+    """Whether alpaca-py's subscriptions have landed (read on the server's loop thread would be exact; the hub's
+    list only grows here, so a read from the test thread can only be late, never wrong)."""
+    return data.subscribed("quotes", "AAPL") and data.subscribed("trades", "AAPL")
 
 
 def test_a_fill_made_by_the_exchange_reaches_alpaca_pys_trade_stream_through_the_same_server(
