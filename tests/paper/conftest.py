@@ -6,6 +6,7 @@ to an address other than loopback fail the test (and refuses it), so a mistake h
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,14 +23,20 @@ from tapeflow.paper.venue import PaperVenue
 KEY = "PKTEST"
 SECRET = "SKTEST"
 HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
-def _host(address: Any) -> str | None:
-    """The host of an AF_INET/AF_INET6 address (None for a Unix socket path)."""
-    if isinstance(address, tuple) and address and isinstance(address[0], str):
-        return address[0]
-    return None
+def is_loopback(address: Any) -> bool:
+    """Whether a socket address stays on this machine (a Unix socket path does; a name other than localhost
+    does not, whatever it resolves to)."""
+    if not (isinstance(address, tuple) and address and isinstance(address[0], str)):
+        return True
+    host = address[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 @pytest.fixture(autouse=True)
@@ -41,10 +48,9 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     real_create = socket.create_connection
 
     def check(address: Any) -> None:
-        host = _host(address)
-        if host is not None and host not in LOOPBACK:
-            attempts.append(host)
-            raise ConnectionRefusedError(f"tests may only connect to loopback, not {host}")
+        if not is_loopback(address):
+            attempts.append(str(address[0]))
+            raise ConnectionRefusedError(f"tests may only connect to loopback, not {address[0]}")
 
     def connect(self: socket.socket, address: Any) -> None:
         check(address)

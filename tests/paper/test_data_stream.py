@@ -4,7 +4,6 @@ real alpaca-py ``StockDataStream`` against uvicorn on 127.0.0.1 receiving a LOBS
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import socket
 import threading
@@ -42,29 +41,6 @@ AUTH = {"action": "auth", "key": KEY, "secret": SECRET}
 TS = 1_340_285_400_123_456_789
 MSGPACK = {"content-type": "application/msgpack"}
 SAMPLE = "lobster-samples-2012-06-21/LOBSTER_SampleFile_GOOG_2012-06-21_1.zip"
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any connect to an address other than loopback fails the test instead of leaving the machine."""
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-
-    def allowed(sock: socket.socket, address: Any) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            host = address[0]
-            if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
-                pytest.fail(f"test tried to connect to {address!r}; only 127.0.0.1 is allowed")
-
-    def connect(sock: socket.socket, address: Any) -> None:
-        allowed(sock, address)
-        real_connect(sock, address)
-
-    def connect_ex(sock: socket.socket, address: Any) -> int:
-        allowed(sock, address)
-        return real_connect_ex(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
 def check(key: str, secret: str) -> bool:
@@ -487,11 +463,6 @@ def test_alpaca_py_stock_stream_receives_a_lobster_tape_in_order_with_exact_pric
             assert Decimal(repr(received.bid_price)) == price_to_decimal(sent.bid_price)
             assert Decimal(repr(received.ask_price)) == price_to_decimal(sent.ask_price)
             assert (received.bid_size, received.ask_size) == (sent.bid_size, sent.ask_size)
-
-
-def test_loopback_guard_fails_a_connect_to_any_other_address() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, pytest.raises(pytest.fail.Exception):
-        sock.connect(("192.0.2.1", 9))  # TEST-NET-1: the guard fails the test before any packet is sent
 
 
 def test_alpaca_py_models_parse_minute_bars_daily_bars_and_statuses(

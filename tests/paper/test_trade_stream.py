@@ -2,16 +2,14 @@
 alpaca-py TradingStream against uvicorn on 127.0.0.1.
 
 Why this module is long: the protocol's answers and the real client's view of the same server are one subject,
-and the loopback guard and server harness they share would otherwise be copied into a second file.
+and the server harness they share would otherwise be copied into a second file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
-import socket
 import threading
 import time
 import uuid
@@ -44,60 +42,6 @@ AUTH = {"action": "authenticate", "data": {"key_id": KEY, "secret_key": SECRET}}
 LISTEN = {"action": "listen", "data": {"streams": ["trade_updates"]}}
 AUTHORIZED = {"stream": "authorization", "data": {"action": "authenticate", "status": "authorized"}}
 INVALID = {"stream": "error", "data": {"code": 400, "message": "invalid syntax"}}
-
-
-def _is_loopback(address: object) -> bool:
-    """Whether a socket address is on this machine; anything that is not an (IP, port) tuple is not inet."""
-    if not isinstance(address, tuple):
-        return True
-    host = str(address[0])
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any connect to an address off this machine fails the test before a packet leaves."""
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-
-    def connect(sock: socket.socket, address: Any) -> None:
-        assert _is_loopback(address), f"test tried to reach {address!r}: only 127.0.0.1 is allowed"
-        real_connect(sock, address)
-
-    def connect_ex(sock: socket.socket, address: Any) -> int:
-        assert _is_loopback(address), f"test tried to reach {address!r}: only 127.0.0.1 is allowed"
-        return real_connect_ex(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-
-
-@pytest.mark.parametrize(
-    ("address", "allowed"),
-    [
-        (("127.0.0.1", 80), True),
-        (("127.8.9.1", 80), True),
-        (("::1", 80, 0, 0), True),
-        (("localhost", 80), True),
-        ("/tmp/some.sock", True),
-        (("10.0.0.1", 80), False),
-        (("192.168.1.1", 80), False),
-        (("8.8.8.8", 443), False),
-        (("paper-api.example", 443), False),
-    ],
-)
-def test_loopback_guard_allows_only_this_machine(address: object, allowed: bool) -> None:
-    assert _is_loopback(address) is allowed
-
-
-def test_loopback_guard_is_active_on_real_sockets() -> None:
-    # 0.0.0.0 is not loopback to the guard, yet a connect to it would stay on this machine if the guard failed.
-    with socket.socket() as sock, pytest.raises(AssertionError, match=r"only 127\.0\.0\.1"):
-        sock.connect(("0.0.0.0", 9))
 
 
 def _check(key: str, secret: str) -> bool:
