@@ -4,6 +4,7 @@ a real client makes (429 retries, a trade stream that reconnects after its socke
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from alpaca.trading.stream import TradingStream
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from websockets.sync.client import connect
 
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.market import Trade
@@ -188,6 +190,9 @@ def test_an_empty_admin_token_is_a_config_error(make_venue: Callable[..., PaperV
         ({"fault": "refuse", "stream": "data"}, "stream"),
         ({"fault": "drop", "stream": "quotes"}, "stream"),
         ({"fault": "drop", "stream": "data", "symbol": ""}, "symbol"),
+        ({"fault": "delay", "stream": "data"}, "ms"),
+        ({"fault": "delay", "stream": "data", "ms": 1.5}, "ms"),
+        ({"fault": "drop", "stream": "data", "ms": 5}, "ms"),
         ({"fault": "close", "stream": "trade_updates"}, "key"),
         ({"fault": "close", "stream": "trade_updates", "key": KEY, "code": 1006}, "code"),
         ([{"fault": "refuse"}], "body"),
@@ -213,6 +218,32 @@ def test_drop_then_duplicate_act_on_exactly_the_counted_data_messages(server: Se
         ns = TS % 10**9
         assert received(ws, 3) == [("t", "AAPL", ns + 4), ("t", "AAPL", ns + 4), ("t", "AAPL", ns + 5)]
         assert server.faults.applied == {"drop": 2, "duplicate": 1}
+
+
+def test_delay_holds_the_counted_data_messages_and_lets_later_ones_overtake(server: Server) -> None:
+    with server.client() as client, client.websocket_connect("/v2/iex") as ws:
+        subscribed(ws, trades=["AAPL"])
+        start(client, {"fault": "delay", "stream": "data", "ms": 50, "count": 1})
+        publish(ws, server.data, trade(0), trade(1))
+        ns = TS % 10**9
+        assert received(ws, 2) == [("t", "AAPL", ns + 1), ("t", "AAPL", ns)]  # the first arrives 50 ms late
+        assert server.faults.applied == {"delay": 1} and server.data.filter is None
+
+
+def test_delay_holds_a_trade_update_and_sends_it_once_to_the_listener(server: Server) -> None:
+    order = sample_order(order_id=str(uuid.UUID(int=3)), ts=TS, limit_price=1_205_500)
+    updates = [sample_update("new", order, ts=TS + i, execution_id=str(uuid.UUID(int=30 + i))) for i in range(2)]
+    with server.client() as client, client.websocket_connect("/stream") as ws:
+        ws.send_json({"action": "auth", "key": KEY, "secret": SECRET})
+        ws.receive_bytes()
+        ws.send_json({"action": "listen", "data": {"streams": ["trade_updates"]}})
+        ws.receive_bytes()
+        start(client, {"fault": "delay", "stream": "trade_updates", "ms": 30, "symbol": "AAPL", "count": 1})
+        for update in updates:
+            ws.portal.call(server.trades.publish, update)
+        got = [json.loads(ws.receive_bytes())["data"]["execution_id"] for _ in updates]
+        assert got == [updates[1]["execution_id"], updates[0]["execution_id"]]
+        assert server.faults.applied == {"delay": 1}
 
 
 def test_a_symbol_filtered_drop_leaves_other_symbols_and_counts_only_its_own(server: Server) -> None:
@@ -308,3 +339,29 @@ def test_alpaca_pys_trade_stream_reconnects_after_its_socket_is_closed_and_keeps
         listener.join(timeout=15)
     assert not listener.is_alive()
     assert [str(u.execution_id) for u in heard] == [u["execution_id"] for u in updates]
+
+
+def test_a_silent_trade_stream_on_a_real_socket_answers_pings_and_sends_nothing_until_cleared(server: Server) -> None:
+    served = ServerThread(server.app).start()
+    order = sample_order(order_id=str(uuid.UUID(int=2)), ts=TS, limit_price=1_205_500)
+    updates = [sample_update("new", order, ts=TS + i, execution_id=str(uuid.UUID(int=20 + i))) for i in range(2)]
+    hub = server.trades
+    try:
+        with connect(served.url.replace("http://", "ws://") + "/stream") as ws:
+            ws.send(json.dumps({"action": "auth", "key": KEY, "secret": SECRET}))
+            assert json.loads(ws.recv(timeout=5))["data"]["status"] == "authorized"
+            ws.send(json.dumps({"action": "listen", "data": {"streams": ["trade_updates"]}}))
+            assert json.loads(ws.recv(timeout=5))["stream"] == "listening"
+            silent = {"fault": "silent", "stream": "trade_updates"}
+            assert requests.post(served.url + ADMIN_PATH, json=silent, headers=ADMIN, timeout=5).status_code == 201
+            assert hub._loop is not None
+            hub._loop.call_soon_threadsafe(hub.publish, updates[0])
+            assert ws.ping().wait(timeout=5)  # the server still answers pings
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=0.3)
+            assert requests.delete(served.url + ADMIN_PATH, headers=ADMIN, timeout=5).status_code == 200
+            hub._loop.call_soon_threadsafe(hub.publish, updates[1])
+            assert json.loads(ws.recv(timeout=5))["data"]["execution_id"] == updates[1]["execution_id"]
+    finally:
+        served.stop()
+    assert server.faults.applied == {"silent": 1}

@@ -97,8 +97,7 @@ class MarketDataHub:
         self._keys: dict[str, _Client] = {}
         self.refused: collections.Counter[str] = collections.Counter()
         """Events ``publish`` was given that Alpaca's stream has no message for, by reason."""
-        self.filter: Callable[[str, str], int] | None = None
-        """Set by ``tapeflow.paper.faults`` while a fault is active: copies (0-2) of a message to send."""
+        self.filter: Callable[[str, str], int] | None = None  # faults.StreamFilter, set while a fault is active
 
     @property
     def connections(self) -> int:
@@ -123,7 +122,9 @@ class MarketDataHub:
             return
         if self.filter is not None:
             copies = self.filter(channel, event.symbol)  # a fault: 0 drops the message, 2 sends it twice
-            if not copies:
+            if copies <= 0:
+                if copies:  # -D: D ms late
+                    asyncio.get_running_loop().call_later(-copies / 1000, self._fanout, event, channel)
                 return
             if copies > 1:
                 self._fanout(event, channel)
@@ -141,13 +142,11 @@ class MarketDataHub:
             client.offer(item)
 
     def disconnect(self, key: str, code: int = 1001, reason: str = "") -> bool:
-        """Close ``key``'s connection now, unsent data dropped: the server side of a broken stream (faults,
-        tests of a client's reconnect). False if the key has none."""
+        """Close ``key``'s connection now, unsent data dropped (a fault, a reconnect test); False if it has none."""
         client = self._keys.get(key)
         if client is None:
             return False
-        client._out.clear()
-        client._queued_data = 0
+        client._out.clear()  # a closing client takes no more, so its queued count no longer matters
         client.close_code = (code, reason)
         client.closing.set()
         return True

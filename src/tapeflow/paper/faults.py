@@ -8,13 +8,13 @@ time on an injected clock (``seconds``), or until cleared. It is consulted in th
   (HTTP 403). A refused TCP connect would need the listening socket unbound, which would lose the port; a 503
   before any route runs, and a refused handshake, are the nearest a client sees while the port stays the venue's.
 - The hubs' ``filter`` attribute, ``None`` unless a stream fault is active (the hot path checks only that):
-  ``silent`` (no data frames, the socket stays open and uvicorn still answers pings), ``drop`` and ``duplicate``
-  (matching messages, optionally one ``channel`` and/or ``symbol``).
+  ``silent`` (no data frames, the socket stays open and uvicorn still answers pings), ``drop``, ``duplicate`` and
+  ``delay`` (``ms``) of matching messages, optionally of one ``channel`` and/or ``symbol``.
 - ``close`` acts at once: the key's socket on a stream is closed with ``code`` (1001 "going away" by default).
 
-``delay`` (hold messages D ms) and restarting the process with its state are not offered (yet): say so rather
-than fake them. The admin routes (``admin_routes``) change the faults over HTTP: loopback callers only, with the
-``X-Tapeflow-Admin`` token; bad input is a 422 naming the field.
+Restarting the process with its state intact is not offered (yet). The admin routes (``admin_routes``) change
+the faults over HTTP: loopback callers only, with the ``X-Tapeflow-Admin`` token; bad input is a 422 naming the
+field.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeGuard
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,10 +33,11 @@ from tapeflow.model.errors import ConfigError, RequestError
 
 Clock = Callable[[], float]
 StreamFilter = Callable[[str, str], int]
-"""``filter(channel, symbol) -> copies``: 0 to drop the message, 1 to send it, 2 to send it twice."""
+"""``filter(channel, symbol) -> copies``: 0 to drop the message, 1 to send it, 2 to send it twice; a negative
+number -D sends it once, D milliseconds later (on the server's event loop, not the faults' clock)."""
 
 STREAMS: Final = ("trade_updates", "data")
-STREAM_KINDS: Final = frozenset({"silent", "drop", "duplicate"})
+STREAM_KINDS: Final = frozenset({"silent", "drop", "duplicate", "delay"})
 REST_STATUS: Final[Mapping[int, tuple[int, str]]] = {
     500: (50010000, "internal server error"),
     429: (42910000, "rate limit exceeded"),
@@ -47,6 +48,8 @@ ADMIN_PATH: Final = "/tapeflow/faults"
 ADMIN_HEADER: Final = "X-Tapeflow-Admin"
 LOOPBACK: Final = frozenset({"127.0.0.1", "::1"})
 INVALID: Final = 42210000
+MAX_DELAY_MS: Final = 600_000
+_COPIES: Final = {"duplicate": 2}
 SERVER_CLOSE_CODES: Final = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
 """RFC 6455 codes a server may send (1004-1006 are reserved and never sent on the wire)."""
 
@@ -62,7 +65,7 @@ class Hub(Protocol):
 class Fault:
     """One active fault; ``remaining`` (messages or requests) and ``until`` (clock seconds) bound it, or nothing."""
 
-    __slots__ = ("channel", "kind", "remaining", "retry_after", "status", "stream", "symbol", "until")
+    __slots__ = ("channel", "kind", "ms", "remaining", "retry_after", "status", "stream", "symbol", "until")
 
     def __init__(self, kind: str, **fields: Any) -> None:
         self.kind = kind
@@ -71,12 +74,13 @@ class Fault:
         self.retry_after: int | None = fields.get("retry_after")
         self.channel: str | None = fields.get("channel")
         self.symbol: str | None = fields.get("symbol")
+        self.ms: int | None = fields.get("ms")
         self.remaining: int | None = fields.get("count")
         self.until: float | None = fields.get("until")
 
     def as_json(self, now: float) -> dict[str, Any]:
         out: dict[str, Any] = {"fault": self.kind}
-        for name in ("stream", "status", "retry_after", "channel", "symbol"):
+        for name in ("stream", "status", "retry_after", "channel", "symbol", "ms"):
             value = getattr(self, name)
             if value is not None and (name != "status" or self.kind == "rest_error"):
                 out[name] = value
@@ -149,6 +153,11 @@ class Faults:
                 if value is not None and (not isinstance(value, str) or not value):
                     raise _bad(name, "must be a non-empty string")
                 fields[name] = value
+            if kind == "delay":
+                allowed.add("ms")
+                fields["ms"] = ms = body.get("ms")
+                if not _is_int(ms) or not 1 <= ms <= MAX_DELAY_MS:
+                    raise _bad("ms", f"must be a whole number of milliseconds, 1 to {MAX_DELAY_MS}")
         extra = sorted(set(body) - allowed)
         if extra:
             raise _bad(extra[0], f"is not a parameter of {kind}")
@@ -216,7 +225,7 @@ class Faults:
                     if fault.use():
                         faults.remove(fault)
                         self._install(stream)
-                    return 2 if fault.kind == "duplicate" else 0
+                    return _COPIES.get(fault.kind, 0) if fault.ms is None else -fault.ms
             if any(f.until is not None and now >= f.until for f in faults):
                 self._expire(now)
             return 1
@@ -235,7 +244,7 @@ class Faults:
         self.applied[kind] = self.applied.get(kind, 0) + 1
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

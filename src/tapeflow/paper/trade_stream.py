@@ -110,7 +110,7 @@ class TradeUpdateHub:
         self.limit_refusals = 0
         """Authentications refused because the key already had a socket."""
         self.filter: Callable[[str, str], int] | None = None
-        """Set by ``tapeflow.paper.faults`` while a fault is active: copies (0-2) of an update to send."""
+        """Set by ``tapeflow.paper.faults`` while a fault is active (``faults.StreamFilter``)."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -130,13 +130,21 @@ class TradeUpdateHub:
             return
         self._check_thread()
         copies = 1 if self.filter is None else self.filter(STREAM, _symbol(update))  # a fault: 0 drops, 2 doubles
-        if not copies:
+        if copies <= 0:
+            if copies:  # -D: D ms late
+                asyncio.get_running_loop().call_later(-copies / 1000, self._late, frame)
             return
         for conn in list(self._by_key.values()):
             if conn.listening:
                 self.offer(conn, frame)
                 if copies > 1:
                     self.offer(conn, frame)
+
+    def _late(self, frame: bytes) -> None:
+        """A delayed update, to whoever listens when its delay is over."""
+        for conn in list(self._by_key.values()):
+            if conn.listening:
+                self.offer(conn, frame)
 
     def offer(self, conn: _Connection, frame: bytes) -> None:
         """Queue ``frame`` on ``conn``, or drop the socket if ``max_pending`` frames already wait (answers too: a
