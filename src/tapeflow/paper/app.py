@@ -15,20 +15,37 @@ from collections.abc import Sequence
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from tapeflow.model.errors import ConfigError
 from tapeflow.paper.auth import Check, require_base_url
+from tapeflow.paper.faults import FaultMiddleware, Faults, admin_routes
 from tapeflow.paper.rest import routes
 from tapeflow.paper.venue import PaperVenue
 
 LOOPBACK_HOST = "127.0.0.1"
 
 
-def create_app(venue: PaperVenue, *, check: Check, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """The app serving ``venue``: Alpaca's REST subset (``tapeflow.paper.rest``) and ``extra_routes``."""
-    app = Starlette(routes=[*routes(venue, check), *extra_routes])
+def create_app(
+    venue: PaperVenue,
+    *,
+    check: Check,
+    extra_routes: Sequence[BaseRoute] = (),
+    admin_token: str | None = None,
+    faults: Faults | None = None,
+) -> Starlette:
+    """The app serving ``venue``: Alpaca's REST subset (``tapeflow.paper.rest``) and ``extra_routes``.
+
+    ``faults`` (``tapeflow.paper.faults``) puts its REST faults in front of every route; ``admin_token`` adds the
+    admin routes that change them (without a token they do not exist: 404)."""
+    if admin_token is not None and faults is None:
+        faults = Faults()
+    admin = admin_routes(faults, admin_token) if admin_token is not None and faults is not None else []
+    middleware = [Middleware(FaultMiddleware, faults=faults)] if faults is not None else []
+    app = Starlette(routes=[*routes(venue, check), *extra_routes, *admin], middleware=middleware)
     app.state.venue = venue
+    app.state.faults = faults
     return app
 
 

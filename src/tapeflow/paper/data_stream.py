@@ -97,6 +97,7 @@ class MarketDataHub:
         self._keys: dict[str, _Client] = {}
         self.refused: collections.Counter[str] = collections.Counter()
         """Events ``publish`` was given that Alpaca's stream has no message for, by reason."""
+        self.filter: Callable[[str, str], int] | None = None  # faults.StreamFilter, set while a fault is active
 
     @property
     def connections(self) -> int:
@@ -119,6 +120,17 @@ class MarketDataHub:
         except (TypeError, ValueRangeError) as exc:
             self.refused[str(exc)] += 1
             return
+        if self.filter is not None:
+            copies = self.filter(channel, event.symbol)  # a fault: 0 drops the message, 2 sends it twice
+            if copies <= 0:
+                if copies:  # -D: D ms late
+                    asyncio.get_running_loop().call_later(-copies / 1000, self._fanout, event, channel)
+                return
+            if copies > 1:
+                self._fanout(event, channel)
+        self._fanout(event, channel)
+
+    def _fanout(self, event: StreamEvent, channel: str) -> None:
         encoded: dict[WireFormat, bytes] = {}
         for client in self._clients:
             if client.key is None or not client.wants(channel, event.symbol):
@@ -128,6 +140,16 @@ class MarketDataHub:
                 message = event_message(event, client.fmt, self._tapes.get(event.symbol, ""))
                 item = encoded[client.fmt] = encode_item(message, client.fmt)
             client.offer(item)
+
+    def disconnect(self, key: str, code: int = 1001, reason: str = "") -> bool:
+        """Close ``key``'s connection now, unsent data dropped (a fault, a reconnect test); False if it has none."""
+        client = self._keys.get(key)
+        if client is None:
+            return False
+        client._out.clear()  # a closing client takes no more, so its queued count no longer matters
+        client.close_code = (code, reason)
+        client.closing.set()
+        return True
 
     def _attach(self, client: _Client) -> None:
         self._clients.append(client)
@@ -169,6 +191,7 @@ class _Client:
         self._queued_data = 0
         self._wake = asyncio.Event()
         self.closing = asyncio.Event()
+        self.close_code: tuple[int, str] = (1000, "")
 
     def wants(self, channel: str, symbol: str) -> bool:
         subs = self._subs[channel]
@@ -352,7 +375,7 @@ async def _serve(
         if ws.client_state is WebSocketState.CONNECTED and ws.application_state is WebSocketState.CONNECTED:
             # The peer may vanish before the close frame, or (a slow client) never drain it: bounded either way.
             with contextlib.suppress(RuntimeError, OSError, TimeoutError):
-                await asyncio.wait_for(ws.close(code=1000), FLUSH_GRACE_S)
+                await asyncio.wait_for(ws.close(*client.close_code), FLUSH_GRACE_S)
 
 
 def data_stream_route(

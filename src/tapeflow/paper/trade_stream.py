@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from typing import Any
 
@@ -109,6 +109,8 @@ class TradeUpdateHub:
         """Authentications refused for a wrong, empty or malformed key or secret."""
         self.limit_refusals = 0
         """Authentications refused because the key already had a socket."""
+        self.filter: Callable[[str, str], int] | None = None
+        """Set by ``tapeflow.paper.faults`` while a fault is active (``faults.StreamFilter``)."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -127,6 +129,19 @@ class TradeUpdateHub:
         if not self._by_key:
             return
         self._check_thread()
+        copies = 1 if self.filter is None else self.filter(STREAM, _symbol(update))  # a fault: 0 drops, 2 doubles
+        if copies <= 0:
+            if copies:  # -D: D ms late
+                asyncio.get_running_loop().call_later(-copies / 1000, self._late, frame)
+            return
+        for conn in list(self._by_key.values()):
+            if conn.listening:
+                self.offer(conn, frame)
+                if copies > 1:
+                    self.offer(conn, frame)
+
+    def _late(self, frame: bytes) -> None:
+        """A delayed update, to whoever listens when its delay is over."""
         for conn in list(self._by_key.values()):
             if conn.listening:
                 self.offer(conn, frame)
@@ -180,6 +195,11 @@ class TradeUpdateHub:
     def release(self, conn: _Connection) -> None:
         if conn.key is not None and self._by_key.get(conn.key) is conn:
             del self._by_key[conn.key]
+
+
+def _symbol(update: Mapping[str, Any]) -> str:
+    order = update.get("order")
+    return str(order.get("symbol", "")) if isinstance(order, Mapping) else ""
 
 
 def _authorization(action: str, status: str, message: str | None = None) -> bytes:
