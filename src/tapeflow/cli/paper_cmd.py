@@ -104,7 +104,7 @@ def _loopback(host: str) -> bool:
 def print_started(server: PaperServer, console: Console, *, open_to_any: bool) -> None:
     """What a person copies into a client, and what is being replayed at which pace."""
     u = server.urls
-    pace = "step (time moves on POST /tapeflow/step)" if server.speed is None else f"{server.speed}x tape time"
+    pace = "step (time moves on POST /tapeflow/step)" if server.speed is None else f"{server.speed_text} tape time"
     lines = [
         f"paper venue on {u.rest}",
         f"  TradingClient(url_override=)    {u.rest}",

@@ -56,6 +56,7 @@ class PaperServer:
         if not host:
             raise ConfigError("the host to bind is empty; the default is 127.0.0.1", field="--host")
         self.speed = parse_speed(cfg.paper.speed)
+        self.speed_text = cfg.paper.speed.strip().lower()
         tape, self.level = build_tape(cfg)
         names = ", ".join(Path(p).name for p in cfg.data.paths[:3]) + (" and more" if len(cfg.data.paths) > 3 else "")
         self.tape_name = f"{cfg.data.kind} ({self.level})" + (f": {names}" if names else "")
