@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tapeflow.data.lobster_events import iter_events
+from tapeflow.data.store_writer import write_store
 from tapeflow.model.errors import ConfigError
 from tapeflow.paper.config import build_tape, load_paper_config, parse_speed
 
@@ -56,6 +58,17 @@ def test_a_bad_field_is_refused_naming_the_file_and_the_field(tmp_path: Path, te
 def test_every_paper_example_loads_with_its_data_found(name: str, data_dir: Path) -> None:
     cfg = load_paper_config(EXAMPLES / name)
     assert cfg.data.paths and all(Path(p).is_absolute() and Path(p).exists() for p in cfg.data.paths)
+
+
+def test_the_parquet_example_replays_a_store_as_an_order_level_tape(tmp_path: Path, aapl: Path) -> None:
+    events = list(islice(iter_events(aapl), 3_000))
+    write_store(events, tmp_path / "store")
+    text = (EXAMPLES / "paper_parquet.toml").read_text(encoding="utf-8")
+    config = _write(tmp_path, text.replace('"../build/aapl-store"', repr(str(tmp_path / "store"))))
+    cfg = load_paper_config(config)
+    tape, level = build_tape(cfg)
+    assert (level, parse_speed(cfg.paper.speed)) == ("L3", 1)
+    assert [e.ts_init for e in tape] == [e.ts_init for e in events]
 
 
 def test_daily_bars_get_the_backtests_default_risk_extended_sessions_included(data_dir: Path) -> None:

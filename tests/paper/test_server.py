@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from tapeflow.data.lobster_events import iter_events
+from tapeflow.model.errors import ConfigError, EngineError
 from tapeflow.node import NodeConfig
-from tapeflow.paper.server import pace, urls
+from tapeflow.paper.auth import accept_any
+from tapeflow.paper.config import PaperConfig, load_paper_config
+from tapeflow.paper.server import PaperServer, pace, urls
 from tapeflow.paper.venue import PaperVenue
 
 MS = 1_000_000
@@ -80,3 +83,36 @@ def test_urls_give_each_alpaca_client_its_own_address() -> None:
         "ws://127.0.0.1:8123/v2/iex",
     )
     assert urls("::1", 9).rest == "http://[::1]:9"
+
+
+def _paced_config(tmp_path: Path, aapl: Path, speed: str) -> PaperConfig:
+    path = tmp_path / "paper.toml"
+    path.write_text(f'[data]\nkind = "lobster"\npaths = ["{aapl}"]\nlimit = 300\n[paper]\nspeed = "{speed}"\n')
+    return load_paper_config(path)
+
+
+def test_a_paced_server_stops_by_itself_at_the_end_of_the_tape(tmp_path: Path, aapl: Path) -> None:
+    server = PaperServer(_paced_config(tmp_path, aapl, "1000x"), check=accept_any)
+    started: list[str] = []
+    asyncio.run(asyncio.wait_for(server.serve(on_started=lambda: started.append(server.urls.rest)), timeout=30))
+    assert server.tape_ended and server.venue.done
+    assert started == [server.urls.rest] and server.urls.rest.startswith("http://127.0.0.1:")
+
+
+def test_an_error_while_pacing_stops_the_server_and_is_raised(
+    tmp_path: Path, aapl: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = PaperServer(_paced_config(tmp_path, aapl, "1x"), check=accept_any)
+
+    def broken(until_ns: int) -> int:
+        raise EngineError(f"cannot step to {until_ns}")
+
+    monkeypatch.setattr(server.venue, "step", broken)
+    with pytest.raises(EngineError, match="cannot step"):
+        asyncio.run(asyncio.wait_for(server.serve(), timeout=30))
+    assert not server.tape_ended
+
+
+def test_an_empty_host_is_refused_before_anything_is_read(tmp_path: Path, aapl: Path) -> None:
+    with pytest.raises(ConfigError, match="field `--host`"):
+        PaperServer(_paced_config(tmp_path, aapl, "step"), check=accept_any, host="")

@@ -97,8 +97,9 @@ class PaperServer:
                 if task is not None:
                     task.cancel()
             self.sock.close()
-        if pacer is not None and pacer.done() and not pacer.cancelled() and pacer.exception() is not None:
-            raise pacer.exception()  # type: ignore[misc]
+        failed = pacer.exception() if pacer is not None and pacer.done() and not pacer.cancelled() else None
+        if failed is not None:
+            raise failed
 
     async def _when_started(self, on_started: Callable[[], None]) -> None:
         while not self.server.started:
