@@ -74,7 +74,9 @@ class PaperServer:
         self.app = create_app(self.venue, check=check, extra_routes=routes)
         self.server = uvicorn.Server(serve_config(self.app, host=host, port=port))
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio turns Nagle off only on sockets whose proto says TCP; with Nagle on, a response
+        # written as headers then body waits for the client's delayed ACK (tens of ms a request)
+        self.sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self.sock.bind((host, port))
