@@ -103,6 +103,11 @@ from tapeflow.cli.kill_cmd import kill_command  # noqa: E402
 app.command(name="kill")(kill_command)
 
 
+from tapeflow.cli.paper_cmd import paper_command  # noqa: E402
+
+app.command(name="paper")(paper_command)
+
+
 def main() -> None:
     """Console-script entry point.
 
