@@ -12,15 +12,18 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
 from alpaca.trading.requests import LimitOrderRequest
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from tapeflow.cli import app
+from tapeflow.cli.paper_cmd import build_server
 
 from ..paper.conftest import HEADERS, KEY, SECRET, loopback_only  # noqa: F401  (autouse: loopback only)
 
@@ -136,3 +139,30 @@ def test_a_paced_run_stops_by_itself_when_the_tape_ends(tmp_path: Path, data_dir
     assert proc.returncode == 0, err
     assert "speed: 1000x tape time" in out and "any non-empty key" in out
     assert "the tape ended at 2012-06-21" in out and "Traceback" not in err
+
+
+def test_an_empty_admin_token_is_refused(tmp_path: Path, data_dir: Path) -> None:
+    line = _refusal([str(_config(tmp_path, data_dir)), "--admin-token", " "])
+    assert "field `--admin-token`: the admin token is empty" in line
+
+
+def test_the_admin_token_serves_the_faults_route_and_without_it_there_is_none(tmp_path: Path, data_dir: Path) -> None:
+    """With a token the command's server takes faults (here: the next REST answer is Alpaca's 500); without one the
+    route does not exist, so no one can fault a venue that was not started for it."""
+    config = _config(tmp_path, data_dir)
+    options: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "speed": None, "key": KEY, "secret": SECRET}
+    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+    with_token = build_server(config, **options, admin_token="tok")
+    without = build_server(config, **options)
+    try:
+        assert with_token.faults is not None and without.faults is None
+        admin = TestClient(with_token.app, client=("127.0.0.1", 50000))
+        fault = {"fault": "rest_error", "status": 500, "count": 1}
+        assert admin.post("/tapeflow/faults", json=fault, headers={"X-Tapeflow-Admin": "tok"}).status_code == 201
+        assert admin.get("/v2/clock", headers=headers).status_code == 500
+        assert admin.get("/v2/clock", headers=headers).status_code == 200
+        plain = TestClient(without.app, client=("127.0.0.1", 50000))
+        assert plain.post("/tapeflow/faults", json=fault, headers={"X-Tapeflow-Admin": "tok"}).status_code == 404
+    finally:
+        with_token.sock.close()
+        without.sock.close()

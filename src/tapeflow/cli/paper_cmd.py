@@ -37,13 +37,23 @@ def paper_command(
     ] = None,
     key: Annotated[str | None, typer.Option("--key", help="The only API key accepted (default: any).")] = None,
     secret: Annotated[str | None, typer.Option("--secret", help="Its secret (with --key).")] = None,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-token",
+            envvar="TAPEFLOW_ADMIN_TOKEN",
+            help="Enables the faults admin route (/tapeflow/faults, header X-Tapeflow-Admin, loopback callers only).",
+        ),
+    ] = None,
 ) -> None:
     """Serve a tape through Alpaca's trading API v2, trade_updates and market data streams (alpaca-py works).
 
     Exit status: 0 stopped (Ctrl-C, SIGTERM, or the end of the tape when paced), 2 user error.
     """
     try:
-        server = build_server(config, host=host, port=port, speed=speed, key=key, secret=secret)
+        server = build_server(
+            config, host=host, port=port, speed=speed, key=key, secret=secret, admin_token=admin_token
+        )
     except TapeflowError as exc:
         fail(exc)
         return
@@ -68,7 +78,14 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def build_server(
-    config: Path, *, host: str, port: int, speed: str | None, key: str | None, secret: str | None
+    config: Path,
+    *,
+    host: str,
+    port: int,
+    speed: str | None,
+    key: str | None,
+    secret: str | None,
+    admin_token: str | None = None,
 ) -> PaperServer:
     """The server the command runs, every option checked first (one line naming the option when one is wrong)."""
     from tapeflow.paper.auth import accept_any, fixed_keys  # lazy: the paper stack (starlette, uvicorn)
@@ -84,12 +101,14 @@ def build_server(
             f"{host} is reachable from other machines; give --key and --secret so only your client can trade",
             field="--host",
         )
+    if admin_token is not None and not admin_token.strip():
+        raise ConfigError("the admin token is empty; leave it out to serve no admin route", field="--admin-token")
     cfg = load_paper_config(config)
     if speed is not None:
         parse_speed(speed, field="--speed")
         cfg = msgspec.structs.replace(cfg, paper=msgspec.structs.replace(cfg.paper, speed=speed))
     check = accept_any if key is None or secret is None else fixed_keys(key, secret)
-    return PaperServer(cfg, check=check, host=host, port=port)
+    return PaperServer(cfg, check=check, host=host, port=port, admin_token=admin_token)
 
 
 def _loopback(host: str) -> bool:
@@ -113,8 +132,10 @@ def print_started(server: PaperServer, console: Console, *, open_to_any: bool) -
         f"  speed: {pace}",
         f"  tape:  {server.tape_name}, from {ny_time(server.venue.now)}",
         "  keys:  any non-empty key and secret" if open_to_any else "  keys:  only the --key/--secret given",
+        f"  faults: POST {u.rest}/tapeflow/faults (header X-Tapeflow-Admin)" if server.faults is not None else "",
         "Ctrl-C stops it.",
     ]
     for line in lines:
-        console.print(line, markup=False, soft_wrap=True)
+        if line:
+            console.print(line, markup=False, soft_wrap=True)
     console.file.flush()

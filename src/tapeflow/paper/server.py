@@ -26,6 +26,7 @@ from tapeflow.paper.app import LOOPBACK_HOST, create_app, serve_config
 from tapeflow.paper.auth import Check, require_base_url
 from tapeflow.paper.config import PaperConfig, build_tape, parse_speed
 from tapeflow.paper.data_stream import MarketDataHub, data_stream_route
+from tapeflow.paper.faults import Faults
 from tapeflow.paper.trade_stream import TradeUpdateHub, trade_stream_route
 from tapeflow.paper.venue import PaperVenue
 
@@ -52,7 +53,16 @@ def urls(host: str, port: int) -> Urls:
 class PaperServer:
     """A venue over ``cfg``'s tape with both hubs, served on ``host`` (127.0.0.1 unless asked) and ``port``."""
 
-    def __init__(self, cfg: PaperConfig, *, check: Check, host: str = LOOPBACK_HOST, port: int = 0) -> None:
+    def __init__(
+        self,
+        cfg: PaperConfig,
+        *,
+        check: Check,
+        host: str = LOOPBACK_HOST,
+        port: int = 0,
+        admin_token: str | None = None,
+    ) -> None:
+        """``admin_token``: serve the faults admin route (``tapeflow.paper.faults``) to loopback callers with it."""
         if not host:
             raise ConfigError("the host to bind is empty; the default is 127.0.0.1", field="--host")
         self.speed = parse_speed(cfg.paper.speed)
@@ -71,7 +81,10 @@ class PaperServer:
             symbols=cfg.data.symbols,
         )
         routes = [trade_stream_route(self.trade_hub, check), data_stream_route(self.data_hub, check)]
-        self.app = create_app(self.venue, check=check, extra_routes=routes)
+        self.faults = (
+            Faults(hubs={"trade_updates": self.trade_hub, "data": self.data_hub}) if admin_token is not None else None
+        )
+        self.app = create_app(self.venue, check=check, extra_routes=routes, admin_token=admin_token, faults=self.faults)
         self.server = uvicorn.Server(serve_config(self.app, host=host, port=port))
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # IPPROTO_TCP, not 0: asyncio turns Nagle off only on sockets whose proto says TCP; with Nagle on, a response
