@@ -128,6 +128,7 @@ def test_minute_bars_are_the_ohlcv_count_and_vwap_of_the_prints_in_each_new_york
     assert abs(Decimal(str(bar["vw"])) - vwap) <= Decimal("0.0000005")
     assert sum(b["v"] for b in bars) == sum(t.size for t in seen)
     assert [b["t"] for b in bars] == sorted({rfc3339_ns(t.ts_event // MINUTE * MINUTE) for t in seen})
+    assert _get(client, "/v2/stocks/bars/latest", symbols="AAPL")["bars"]["AAPL"] == bars[-1]
     day = _get(client, "/v2/stocks/AAPL/bars", timeframe="1Day")["bars"]
     assert len(day) == 1 and day[0]["t"] == "2012-06-21T04:00:00.000000000Z" and day[0]["n"] == len(seen)
     hour = _get(client, "/v2/stocks/bars", symbols="AAPL", timeframe="1Hour")["bars"]["AAPL"]

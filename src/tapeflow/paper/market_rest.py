@@ -258,5 +258,8 @@ def _latest(tape: TapeHistory, kind: str, symbol: str, now: int) -> dict[str, An
     if kind == "quotes":
         quotes = tape.quotes.get(symbol)
         return quote_json(quotes[-1]) if quotes else None
-    rows = tape.bars_of(symbol, MINUTE_NS, ny_midnight(now) - 7 * 24 * HOUR_NS, now, now)
+    known = [items[-1].ts_event for items in (tape.trades.get(symbol), tape.bars.get(symbol)) if items]
+    if not known:
+        return None
+    rows = tape.bars_of(symbol, MINUTE_NS, max(known) - 2 * MINUTE_NS, now, now)  # the last minute's prints only
     return bar_json(rows[-1]) if rows else None
