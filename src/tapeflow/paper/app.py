@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 from tapeflow.model.errors import ConfigError
 from tapeflow.paper.auth import Check, require_base_url
 from tapeflow.paper.faults import FaultMiddleware, Faults, admin_routes
+from tapeflow.paper.market_rest import market_routes
 from tapeflow.paper.rest import routes
 from tapeflow.paper.venue import PaperVenue
 
@@ -35,7 +36,8 @@ def create_app(
     admin_token: str | None = None,
     faults: Faults | None = None,
 ) -> Starlette:
-    """The app serving ``venue``: Alpaca's REST subset (``tapeflow.paper.rest``) and ``extra_routes``.
+    """The app serving ``venue``: Alpaca's REST subset (``tapeflow.paper.rest``), its market data REST
+    (``tapeflow.paper.market_rest``) and ``extra_routes``.
 
     ``faults`` (``tapeflow.paper.faults``) puts its REST faults in front of every route; ``admin_token`` adds the
     admin routes that change them (without a token they do not exist: 404)."""
@@ -43,7 +45,8 @@ def create_app(
         faults = Faults()
     admin = admin_routes(faults, admin_token) if admin_token is not None and faults is not None else []
     middleware = [Middleware(FaultMiddleware, faults=faults)] if faults is not None else []
-    app = Starlette(routes=[*routes(venue, check), *extra_routes, *admin], middleware=middleware)
+    market = market_routes(venue, check)  # records the tape from here on: build the app before stepping the venue
+    app = Starlette(routes=[*routes(venue, check), *market, *extra_routes, *admin], middleware=middleware)
     app.state.venue = venue
     app.state.faults = faults
     return app
