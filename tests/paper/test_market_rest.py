@@ -200,3 +200,17 @@ def test_alpaca_pys_historical_client_reads_the_tape_through_a_real_server(
     minute_bars = bars.data["AAPL"]  # type: ignore[union-attr]
     assert sum(b.volume for b in minute_bars) == sum(t.size for t in seen)
     assert minute_bars[-1].timestamp.timestamp() * 1e9 <= venue.now
+
+
+def test_what_the_venue_dispatched_before_the_app_was_built_is_served_too(
+    make_venue: Callable[..., PaperVenue],
+) -> None:
+    """The venue records its tape from its first event, not from when routes happen to be built: an app made
+    after stepping (a restart, a notebook) must not answer with a silently shorter history."""
+    venue = make_venue()
+    seen: list[Trade] = []
+    venue.kernel.subscribe(Trade, seen.append)
+    venue.step_events(20_000)
+    client = TestClient(create_app(venue, check=fixed_keys(KEY, SECRET)), headers=HEADERS)
+    trades = _all_pages(client, "/v2/stocks/trades", "trades", symbols="AAPL", limit=10_000)
+    assert len(trades) == len(seen) > 1_000

@@ -45,7 +45,7 @@ def create_app(
         faults = Faults()
     admin = admin_routes(faults, admin_token) if admin_token is not None and faults is not None else []
     middleware = [Middleware(FaultMiddleware, faults=faults)] if faults is not None else []
-    market = market_routes(venue, check)  # records the tape from here on: build the app before stepping the venue
+    market = market_routes(venue, check)
     app = Starlette(routes=[*routes(venue, check), *market, *extra_routes, *admin], middleware=middleware)
     app.state.venue = venue
     app.state.faults = faults

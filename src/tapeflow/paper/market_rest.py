@@ -192,9 +192,9 @@ def _has(items: Sequence[Any], query: Query) -> bool:
 
 
 def market_routes(venue: PaperVenue, check: Check, history: TapeHistory | None = None) -> list[Route]:
-    """The market data routes of ``venue``; without ``history`` one is attached to its kernel now, so build the
-    routes before stepping the venue (what happened earlier is not recorded)."""
-    tape = history if history is not None else TapeHistory().attach(venue.kernel)
+    """The market data routes of ``venue``, answered from ``history`` (default: the venue's own, which has recorded
+    every trade, quote and bar since the venue was made)."""
+    tape = history if history is not None else venue.history
 
     def historical(kind: str) -> Endpoint:
         async def handler(request: Request) -> Response:

@@ -30,6 +30,7 @@ from tapeflow.model.events import Event
 from tapeflow.node import NodeConfig, build_node
 from tapeflow.paper.alpaca_orders import FORBIDDEN, NOT_FOUND, AlpacaOrder, OrderRequest, asset_id, money, rfc3339
 from tapeflow.paper.gateway import AccountGateway, Hub
+from tapeflow.paper.market_history import TapeHistory
 
 NEW_YORK = ZoneInfo("America/New_York")
 _DAY = datetime.timedelta(days=1)
@@ -70,6 +71,9 @@ class PaperVenue:
         self.seed = seed
         self.symbols = set(symbols)
         self.lock = threading.RLock()
+        self.history = TapeHistory().attach(self.kernel)
+        """Every trade, quote and bar the node dispatches, for market data REST: from the first event on, so a
+        query never misses what happened before someone asked."""
         self._source: Iterator[Event] = iter(self.node.delayed(tape))
         self._next: Event | None = next(self._source, None)
         self.kernel.start(self._next.ts_init if self._next is not None else 0)
