@@ -4,10 +4,16 @@ line is refused with its number; a half-written last line (a crash mid-write) is
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest, ReplaceOrderRequest
 
 from tapeflow.model.errors import DataError, RequestError
 from tapeflow.node import NodeConfig
@@ -15,6 +21,9 @@ from tapeflow.paper.alpaca_orders import OrderRequest, order_json
 from tapeflow.paper.journal import Journal, read_journal
 from tapeflow.paper.venue import PaperVenue
 from tapeflow.venues.sim.latency import FixedLatency
+
+from ..cli.test_paper_cmd import _config, _start  # the command as a subprocess on 127.0.0.1, reading its URLs
+from .conftest import HEADERS, KEY, SECRET
 
 MS = 1_000_000
 LATENCY = FixedLatency(insert_entry_ns=MS, insert_response_ns=MS, cancel_entry_ns=MS, cancel_response_ns=MS)
@@ -145,3 +154,54 @@ def test_a_half_written_last_line_is_reported_cut_off_and_ignored(
     restarted.step_events(5)
     again.close()
     assert [e.op for e in read_journal(path)[1]] == ["step_events", "step_events"]
+
+
+def test_a_missing_directory_is_a_data_error_naming_the_journal(
+    make_venue: Callable[..., PaperVenue], tmp_path: Path
+) -> None:
+    with pytest.raises(DataError, match="cannot use the journal"):
+        Journal.open(tmp_path / "absent" / "venue.jsonl", make_venue(CONFIG))
+
+
+def test_the_command_killed_with_sigkill_restarts_from_its_journal_and_alpaca_py_sees_the_same_state(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    config, path = _config(tmp_path, data_dir), tmp_path / "venue.jsonl"
+    args = [str(config), "--key", KEY, "--secret", SECRET, "--journal", str(path)]
+
+    def seen(base: str) -> tuple[list[Any], list[Any], Any, str]:
+        client = TradingClient(KEY, SECRET, paper=True, url_override=base)
+        orders = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL))
+        assert isinstance(orders, list)
+        positions = client.get_all_positions()
+        account = client.get_account()
+        clock = requests.get(f"{base}/v2/clock", headers=HEADERS, timeout=10).json()["timestamp"]
+        return [o.model_dump() for o in orders], [p.model_dump() for p in positions], account.model_dump(), clock
+
+    proc, printed = _start(args)
+    try:
+        base = printed["TradingClient"]
+        client = TradingClient(KEY, SECRET, paper=True, url_override=base)
+        assert requests.post(f"{base}/tapeflow/step", json={"events": 2_000}, headers=HEADERS, timeout=30).ok
+        buy = MarketOrderRequest(symbol="AAPL", qty=100, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+        client.submit_order(buy)
+        rest = LimitOrderRequest(
+            symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=400
+        )
+        resting = client.submit_order(rest)
+        assert requests.post(f"{base}/tapeflow/step", json={"events": 500}, headers=HEADERS, timeout=30).ok
+        client.replace_order_by_id(str(resting.id), ReplaceOrderRequest(qty=5))
+        before = seen(base)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert before[1] and before[1][0]["qty"] == "100" and len(before[0]) == 3
+
+    proc, printed = _start(args)
+    try:
+        after = seen(printed["TradingClient"])
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert after == before

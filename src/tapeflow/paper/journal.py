@@ -142,13 +142,16 @@ class Journal:
         """Replay ``path`` (if it exists) into ``venue``, then record the venue's further calls at its end."""
         entries: list[Entry] = []
         dropped = 0
-        if path.exists():
-            seed, entries, dropped = read_journal(path)
-            if seed not in (-1, venue.seed):
-                raise DataError(f"journal of seed {seed}, venue of seed {venue.seed}", path=path, line=1)
-            for entry in entries:
-                apply(venue, entry, path)
-        file = path.open("ab")
+        try:
+            if path.exists():
+                seed, entries, dropped = read_journal(path)
+                if seed not in (-1, venue.seed):
+                    raise DataError(f"journal of seed {seed}, venue of seed {venue.seed}", path=path, line=1)
+                for entry in entries:
+                    apply(venue, entry, path)
+            file = path.open("ab")
+        except OSError as exc:
+            raise DataError(f"cannot use the journal ({exc.strerror})", path=path) from exc
         if dropped:
             file.truncate(file.tell() - dropped)
         journal = cls(file, fsync=fsync)
