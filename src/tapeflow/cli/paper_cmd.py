@@ -44,6 +44,10 @@ def paper_command(
             help="Enables the faults admin route (/tapeflow/faults, header X-Tapeflow-Admin, loopback callers only).",
         ),
     ] = None,
+    journal: Annotated[
+        Path | None,
+        typer.Option("--journal", help="Record every call here; a journal already there is replayed first (restart)."),
+    ] = None,
 ) -> None:
     """Serve a tape through Alpaca's trading API v2, trade_updates and market data streams (alpaca-py works).
 
@@ -51,7 +55,7 @@ def paper_command(
     """
     try:
         server = build_server(
-            config, host=host, port=port, speed=speed, key=key, secret=secret, admin_token=admin_token
+            config, host=host, port=port, speed=speed, key=key, secret=secret, admin_token=admin_token, journal=journal
         )
     except TapeflowError as exc:
         fail(exc)
@@ -87,6 +91,7 @@ def build_server(
     key: str | None,
     secret: str | None,
     admin_token: str | None = None,
+    journal: Path | None = None,
 ) -> PaperServer:
     """The server the command runs, every option checked first (one line naming the option when one is wrong)."""
     from tapeflow.paper.auth import accept_any, fixed_keys  # lazy: the paper stack (starlette, uvicorn)
@@ -109,7 +114,7 @@ def build_server(
         parse_speed(speed, field="--speed")
         cfg = msgspec.structs.replace(cfg, paper=msgspec.structs.replace(cfg.paper, speed=speed))
     check = accept_any if key is None or secret is None else fixed_keys(key, secret)
-    return PaperServer(cfg, check=check, host=host, port=port, admin_token=admin_token)
+    return PaperServer(cfg, check=check, host=host, port=port, admin_token=admin_token, journal=journal)
 
 
 def _loopback(host: str) -> bool:
@@ -133,6 +138,7 @@ def print_started(server: PaperServer, console: Console, *, open_to_any: bool) -
         f"  speed: {pace}",
         f"  tape:  {server.tape_name}, from {ny_time(server.venue.now)}",
         "  keys:  any non-empty key and secret" if open_to_any else "  keys:  only the --key/--secret given",
+        f"  journal: {server.replayed.entries} calls replayed" if server.journal is not None else "",
         f"  faults: POST {u.rest}/tapeflow/faults (header X-Tapeflow-Admin)" if server.faults is not None else "",
         "Ctrl-C stops it.",
     ]

@@ -12,9 +12,9 @@ time on an injected clock (``seconds``), or until cleared. It is consulted in th
   ``delay`` (``ms``) of matching messages, optionally of one ``channel`` and/or ``symbol``.
 - ``close`` acts at once: the key's socket on a stream is closed with ``code`` (1001 "going away" by default).
 
-Restarting the process with its state intact is not offered (yet). The admin routes (``admin_routes``) change
-the faults over HTTP: loopback callers only, with the ``X-Tapeflow-Admin`` token; bad input is a 422 naming the
-field.
+Restarting with the state intact is not a fault here but a real process restart: ``tapeflow paper --journal``
+(``tapeflow.paper.journal``). The admin routes (``admin_routes``) change the faults over HTTP: loopback callers
+only, with the ``X-Tapeflow-Admin`` token; bad input is a 422 naming the field.
 """
 
 from __future__ import annotations

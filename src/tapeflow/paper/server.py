@@ -7,6 +7,10 @@ it, as the hubs require.
 
 In ``Nx`` mode ``pace`` advances the venue to ``tape start + elapsed wall time x N`` every few milliseconds. The
 wall clock and the sleep are parameters, so a test drives hours of tape with a fake clock in no time.
+
+With ``journal`` (``tapeflow paper --journal FILE``) the venue's calls are journaled (``tapeflow.paper.journal``)
+and a journal already there is replayed first: a server killed in any way (SIGKILL included) and started again with
+the same configuration and journal serves the same orders, positions and account, at the same tape time.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tapeflow.paper.auth import Check, require_base_url
 from tapeflow.paper.config import PaperConfig, build_tape, parse_speed
 from tapeflow.paper.data_stream import MarketDataHub, data_stream_route
 from tapeflow.paper.faults import Faults
+from tapeflow.paper.journal import Journal, Replayed
 from tapeflow.paper.trade_stream import TradeUpdateHub, trade_stream_route
 from tapeflow.paper.venue import PaperVenue
 
@@ -61,8 +66,10 @@ class PaperServer:
         host: str = LOOPBACK_HOST,
         port: int = 0,
         admin_token: str | None = None,
+        journal: Path | None = None,
     ) -> None:
-        """``admin_token``: serve the faults admin route (``tapeflow.paper.faults``) to loopback callers with it."""
+        """``admin_token``: serve the faults admin route (``tapeflow.paper.faults``) to loopback callers with it.
+        ``journal``: record the venue's calls there, after replaying what it already holds (see the module)."""
         if not host:
             raise ConfigError("the host to bind is empty; the default is 127.0.0.1", field="--host")
         self.speed = parse_speed(cfg.paper.speed)
@@ -80,6 +87,10 @@ class PaperServer:
             data_hub=self.data_hub,
             symbols=cfg.data.symbols,
         )
+        self.journal: Journal | None = None
+        self.replayed = Replayed(0, 0)
+        if journal is not None:
+            self.journal, self.replayed = Journal.open(journal, self.venue)
         routes = [trade_stream_route(self.trade_hub, check), data_stream_route(self.data_hub, check)]
         self.faults = (
             Faults(hubs={"trade_updates": self.trade_hub, "data": self.data_hub}) if admin_token is not None else None
@@ -95,6 +106,8 @@ class PaperServer:
             self.sock.bind((host, port))
         except OSError as exc:
             self.sock.close()
+            if self.journal is not None:
+                self.journal.close()
             raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror})", field="--port") from exc
         self.urls = urls(host, self.sock.getsockname()[1])
         self.tape_ended = False
@@ -112,6 +125,8 @@ class PaperServer:
                 if task is not None:
                     task.cancel()
             self.sock.close()
+            if self.journal is not None:
+                self.journal.close()
         failed = pacer.exception() if pacer is not None and pacer.done() and not pacer.cancelled() else None
         if failed is not None:
             raise failed

@@ -21,8 +21,9 @@ import datetime
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from tapeflow.model.errors import RequestError
@@ -51,6 +52,12 @@ def _dollars(units: Fraction | int) -> str:
     return _decimal(Fraction(units) / 10_000)
 
 
+class Recorder(Protocol):
+    """Where state-changing calls are written before they are applied (``tapeflow.paper.journal.Journal``)."""
+
+    def record(self, ts: int, op: str, args: dict[str, Any]) -> None: ...
+
+
 class PaperVenue:
     """A node over ``tape`` (events in ``ts_init`` order, as a reader yields them), stepped on demand."""
 
@@ -74,9 +81,15 @@ class PaperVenue:
         self.history = TapeHistory().attach(self.kernel)
         """Every trade, quote and bar the node dispatches, for market data REST: from the first event on, so a
         query never misses what happened before someone asked."""
+        self.journal: Recorder | None = None
+        """Set by ``Journal.open``: every state-changing call is recorded there, at the venue's time, first."""
         self._source: Iterator[Event] = iter(self.node.delayed(tape))
         self._next: Event | None = next(self._source, None)
         self.kernel.start(self._next.ts_init if self._next is not None else 0)
+
+    def _record(self, op: str, **args: Any) -> None:
+        if self.journal is not None:
+            self.journal.record(self.now, op, args)
 
     # -- time -------------------------------------------------------------------------------------------------------
 
@@ -104,6 +117,7 @@ class PaperVenue:
         if n < 0:
             raise RequestError(422, 40010001, f"events must be >= 0, got {n}")
         with self.lock:
+            self._record("step_events", n=n)
             batch = self._take(n, None)
             self.kernel.run(batch)
             return len(batch)
@@ -111,6 +125,7 @@ class PaperVenue:
     def step(self, until_ns: int) -> int:
         """Dispatch every tape event up to ``until_ns`` and everything scheduled up to it; returns how many."""
         with self.lock:
+            self._record("step", until_ns=until_ns)
             if until_ns < self.now:
                 raise RequestError(422, 40010001, f"until {until_ns} is before the venue's time {self.now}")
             total = 0
@@ -124,6 +139,11 @@ class PaperVenue:
 
     def submit(self, request: OrderRequest) -> AlpacaOrder:
         """A new order; 403 when risk refuses it at once (see the module docstring)."""
+        with self.lock:
+            self._record("submit", **asdict(request))
+            return self._submit(request)
+
+    def _submit(self, request: OrderRequest) -> AlpacaOrder:
         with self.lock:
             if not self.known(request.symbol):
                 raise RequestError(422, 40010001, f'asset "{request.symbol}" not found')
@@ -152,6 +172,7 @@ class PaperVenue:
 
     def cancel(self, order_id: str) -> AlpacaOrder:
         with self.lock:
+            self._record("cancel", order_id=order_id)
             order = self.order(order_id)
             self.gateway.request_cancel(order)
             self.kernel.advance(self.now)
@@ -160,6 +181,7 @@ class PaperVenue:
     def cancel_all(self) -> list[AlpacaOrder]:
         """Every open order asked to cancel (those already pending are left as they are)."""
         with self.lock:
+            self._record("cancel_all")
             asked = []
             for order in list(self.gateway.orders.values()):
                 if order.is_open and order.status not in ("pending_cancel", "pending_replace"):
@@ -172,6 +194,14 @@ class PaperVenue:
         self, order_id: str, *, qty: int | None, limit_price: int | None, stop_price: int | None, client_id: str
     ) -> AlpacaOrder:
         with self.lock:
+            self._record(
+                "replace",
+                order_id=order_id,
+                qty=qty,
+                limit_price=limit_price,
+                stop_price=stop_price,
+                client_id=client_id,
+            )
             order = self.order(order_id)
             self.gateway.refused.pop(order.cid, None)
             new = self.gateway.request_replace(
@@ -276,11 +306,12 @@ class PaperVenue:
     def close_position(self, symbol: str) -> AlpacaOrder:
         """A market order for the whole position, on the other side (Alpaca's ``DELETE /v2/positions/{symbol}``)."""
         with self.lock:
+            self._record("close_position", symbol=symbol)
             held = self.node.portfolio.quantity(symbol)
             if not held:
                 raise RequestError(404, NOT_FOUND, "position does not exist")
             side = "sell" if held > 0 else "buy"
-            return self.submit(OrderRequest(symbol, abs(held), side, "market", "day"))
+            return self._submit(OrderRequest(symbol, abs(held), side, "market", "day"))
 
     # -- clock and assets ---------------------------------------------------------------------------------------------
 
