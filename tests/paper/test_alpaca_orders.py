@@ -25,6 +25,11 @@ def test_a_limit_order_body_becomes_exact_price_units() -> None:
     assert (order.symbol, order.qty, order.limit_price, order.client_order_id) == ("AAPL", 100, 5_851_700, "x")
 
 
+def test_opg_and_cls_market_and_limit_orders_parse_with_their_time_in_force() -> None:
+    assert parse_order({**BASE, "time_in_force": "OPG", "type": "market"}).time_in_force == "opg"
+    assert parse_order({**BASE, "time_in_force": "cls", "limit_price": "585.17"}).time_in_force == "cls"
+
+
 def test_a_price_given_as_a_string_is_read_exactly() -> None:
     assert parse_order({**BASE, "limit_price": "0.0001"}).limit_price == 1
 
@@ -32,8 +37,8 @@ def test_a_price_given_as_a_string_is_read_exactly() -> None:
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"time_in_force": "opg"}, "auctions"),
-        ({"time_in_force": "cls"}, "auctions"),
+        ({"time_in_force": "opg", "type": "stop", "stop_price": "1"}, "only for market and limit orders"),
+        ({"time_in_force": "cls", "type": "stop_limit", "stop_price": "1"}, "only for market and limit orders"),
         ({"type": "trailing_stop"}, "trailing_stop"),
         ({"limit_price": None}, "limit_price is required"),
         ({"limit_price": "585.123456"}, "invalid limit_price"),

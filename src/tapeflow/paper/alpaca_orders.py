@@ -36,9 +36,16 @@ TYPES: Final = {
     "stop": OrderType.STOP,
     "stop_limit": OrderType.STOP_LIMIT,
 }
-TIFS: Final = {"day": TimeInForce.DAY, "gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}
-NO_AUCTIONS: Final = frozenset({"opg", "cls"})
-"""Alpaca's auction times in force: the simulated exchange has no auctions yet, so they are refused by name."""
+TIFS: Final = {
+    "day": TimeInForce.DAY,
+    "gtc": TimeInForce.GTC,
+    "ioc": TimeInForce.IOC,
+    "fok": TimeInForce.FOK,
+    "opg": TimeInForce.OPG,
+    "cls": TimeInForce.CLS,
+}
+AUCTION_TYPES: Final = frozenset({"market", "limit"})
+"""Alpaca takes ``opg``/``cls`` only for market and limit orders; the exchange fills them at the tape's cross."""
 OPEN_STATUSES: Final = frozenset(
     {"new", "partially_filled", "pending_new", "accepted", "pending_cancel", "pending_replace"}
 )
@@ -155,10 +162,9 @@ def parse_order(body: dict[str, Any]) -> OrderRequest:
     if kind == "trailing_stop":
         raise invalid("trailing_stop orders are not supported by the paper venue yet")
     kind = _word({"type": kind}, "type", TYPES)
-    tif = body.get("time_in_force")
-    if isinstance(tif, str) and tif.lower() in NO_AUCTIONS:
-        raise invalid(f"time_in_force {tif!r} is not supported yet: the simulated exchange runs no auctions")
     tif = _word(body, "time_in_force", TIFS)
+    if tif in ("opg", "cls") and kind not in AUCTION_TYPES:
+        raise invalid(f"time_in_force {tif} is only for market and limit orders, not {kind}")
     order_class = body.get("order_class") or "simple"
     if order_class != "simple":
         raise invalid(f"order_class {order_class!r} is not supported by the paper venue yet (only simple)")

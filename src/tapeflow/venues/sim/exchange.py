@@ -12,8 +12,8 @@ The coordinator: wires the parts, takes commands when they arrive, keeps the ven
 fills (fees) and reports. Parts: ``matching.py`` (depth walk, consumed liquidity, resting orders, prints, stops),
 ``queue.py`` (queue position behind the ``QueuePosition`` protocol: L2 modelled by ``QueueModel``, L3 exact by
 order id), ``depth.py`` (book changes as queue and crossing updates), ``bar_fills.py`` (fills against bars),
-``expiry.py`` (DAY expiry at the session's close; refusals for ticks off the Rule 612 grid, halts, auction time
-in force). Unknown or closed orders are refused here.
+``expiry.py`` (DAY expiry at the session's close; refusals for ticks off the Rule 612 grid, halts), ``auction.py``
+(OPG/CLS orders held for the tape's opening/closing cross). Unknown or closed orders are refused here.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from tapeflow.model.orders import (
 )
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.sessions import SessionCalendar, calendar_for
+from tapeflow.venues.sim.auction import AUCTION_TIFS, Auctions, auction_refusal
 from tapeflow.venues.sim.bar_fills import BarFills
 from tapeflow.venues.sim.depth import DepthChanges
 from tapeflow.venues.sim.expiry import DayExpiry, ny_date, price_refusal, session_refusal
@@ -87,6 +88,7 @@ class SimulatedExchange:
         self.sessions: SessionCalendar = calendar_for(self.config.calendar, "exchange.calendar")
         self._expiry = DayExpiry(self.sessions, self.config.close_hour)
         self._bars = BarFills(self._fill, self._cancel_rest)
+        self._auctions = Auctions(self._fill, self._cancel_rest)
         queue = queue_for(books.level, self.config.queue_model)
         self._matcher = Matcher(books, queue, self._fill, self._cancel_rest, self._bars)
         self._depth = DepthChanges(self._matcher)
@@ -104,6 +106,7 @@ class SimulatedExchange:
     def attach(self, kernel: Kernel) -> None:
         self._kernel = kernel
         kernel.subscribe(Trade, self._matcher.on_trade)
+        kernel.subscribe(Trade, self._auctions.on_trade)
         kernel.subscribe(TradingStatus, self.on_status)
         kernel.subscribe(Bar, self._bars.on_bar)
         self._books.observe_before(self._depth.before_book)
@@ -159,7 +162,7 @@ class SimulatedExchange:
         if reason is None and (cmd.client_order_id in self._orders or cmd.client_order_id in self._closed):
             reason = f"duplicate client order id {cmd.client_order_id}"
         if reason is None:
-            reason = session_refusal(cmd, st.halted)
+            reason = session_refusal(cmd, st.halted) or auction_refusal(cmd, at, self._expiry.session_for)
         if reason is not None:
             self.rejects += 1
             self._closed.add(cmd.client_order_id)
@@ -173,6 +176,10 @@ class SimulatedExchange:
             close_ns = self._expiry.close_to_schedule(at)
             if close_ns is not None:
                 self.kernel.call_at(close_ns + self._latency.feed_delay(), self._expire_day, close_ns)
+        if cmd.time_in_force in AUCTION_TIFS:  # held off the book until the tape's cross (auction.py)
+            deadline = self._auctions.hold(order, self._expiry.session_for(at))
+            self.kernel.call_at(deadline + self._latency.feed_delay(), self._auctions.expire, deadline)
+            return
         if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
             st.stops.append(order)
             return
@@ -229,7 +236,7 @@ class SimulatedExchange:
     # -- the venue's record and its reports ---------------------------------------------------------------------
 
     def _close(self, order: SimOrder) -> None:
-        if not self._matcher.remove(order):
+        if not self._matcher.remove(order) and not self._auctions.discard(order):
             self._bars.discard(order)
         self._orders.pop(order.client_order_id, None)
         self._closed.add(order.client_order_id)
@@ -285,9 +292,7 @@ class SimulatedExchange:
 
     def resting(self, symbol: str) -> list[SimOrder]:
         st = self._matcher.states.get(symbol)
-        if st is None:
-            return []
-        return [o for levels in st.resting.values() for level in levels.values() for o in level]
+        return [] if st is None else [o for levels in st.resting.values() for level in levels.values() for o in level]
 
 
 def _ids(order: SimOrder) -> dict[str, str]:

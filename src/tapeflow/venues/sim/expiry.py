@@ -12,11 +12,11 @@ import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from tapeflow.model.enums import OrderType, TimeInForce
+from tapeflow.model.enums import OrderType
 from tapeflow.model.instruments import RULE_612
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import NO_PRICE, price_to_str
-from tapeflow.model.sessions import SessionCalendar
+from tapeflow.model.sessions import Session, SessionCalendar
 
 NEW_YORK: Final = ZoneInfo("America/New_York")
 
@@ -26,11 +26,9 @@ def ny_date(ts_ns: int) -> datetime.date:
 
 
 def session_refusal(command: SubmitOrder, halted: bool) -> str | None:
-    """Why the session cannot take ``command`` now, or None: a halted symbol, or an auction time in force."""
+    """Why the session cannot take ``command`` now, or None: a halted symbol (auction timing: ``auction.py``)."""
     if halted:
         return f"{command.symbol} is halted"
-    if command.time_in_force in (TimeInForce.OPG, TimeInForce.CLS):
-        return f"{command.time_in_force.value} (auction) orders are not simulated"
     return None
 
 
@@ -59,6 +57,11 @@ class DayExpiry:
         self._close_hour = close_hour
         self._days: set[datetime.date] = set()
         self._closes: set[int] = set()
+
+    def session_for(self, at: int) -> Session:
+        """The session an order arriving at ``at`` is for: today's, or the next one on a holiday or weekend."""
+        day = ny_date(at)
+        return self._sessions.session(day) or self._sessions.next_session(day)
 
     def close_to_schedule(self, at: int) -> int | None:
         """The close (ns) a DAY order accepted at ``at`` expires at, the first time it is asked for; else None.
