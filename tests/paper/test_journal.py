@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,61 @@ def test_the_command_killed_with_sigkill_restarts_from_its_journal_and_alpaca_py
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     assert after == before
+
+
+def test_the_restart_fault_starts_the_process_again_on_its_port_with_its_state(tmp_path: Path, data_dir: Path) -> None:
+    """``{"fault": "restart"}`` over the admin route: the command answers, stops serving, and replaces its process
+    image (same pid, same port) with a new server that replays the journal; alpaca-py then sees the same orders and
+    clock. Without --journal the fault is refused: nothing would bring the state back."""
+    config, path = _config(tmp_path, data_dir), tmp_path / "venue.jsonl"
+    admin = {"X-Tapeflow-Admin": "tok"}
+    proc, printed = _start(
+        [str(config), "--key", KEY, "--secret", SECRET, "--journal", str(path), "--admin-token", "tok"]
+    )
+    try:
+        base = printed["TradingClient"]
+        client = TradingClient(KEY, SECRET, paper=True, url_override=base)
+        assert requests.post(f"{base}/tapeflow/step", json={"events": 2_000}, headers=HEADERS, timeout=30).ok
+        client.submit_order(
+            LimitOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=400)
+        )
+        before = (
+            [o.model_dump() for o in client.get_orders()],
+            requests.get(f"{base}/v2/clock", headers=HEADERS).json(),
+        )
+        answer = requests.post(f"{base}/tapeflow/faults", json={"fault": "restart"}, headers=admin, timeout=10)
+        assert answer.status_code == 201, answer.text
+        deadline, after = time.monotonic() + 60, None
+        while after is None:
+            assert time.monotonic() < deadline and proc.poll() is None, "the venue did not come back"
+            try:
+                clock = requests.get(f"{base}/v2/clock", headers=HEADERS, timeout=2)
+            except requests.ConnectionError:
+                time.sleep(0.05)
+                continue
+            after = ([o.model_dump() for o in client.get_orders()], clock.json())
+        assert after == before and len(before[0]) == 1
+        assert proc.stdout is not None
+        told: list[str] = []  # the rest of the first start-up, the old image's last line, the new one's start-up
+        while "calls replayed" not in "".join(told[-1:]) or len([t for t in told if "calls replayed" in t]) < 2:
+            told.append(proc.stdout.readline())
+            assert len(told) < 40, told
+        assert any("restarting the paper venue" in line for line in told), told
+        assert "journal: 2 calls replayed" in told[-1], told  # the step and the submit, replayed by the new image
+        assert path.read_text().count("\n") >= 3  # header, step, submit: what the new process replayed
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_the_restart_fault_is_refused_without_a_journal(tmp_path: Path, data_dir: Path) -> None:
+    proc, printed = _start([str(_config(tmp_path, data_dir)), "--key", KEY, "--secret", SECRET, "--admin-token", "t"])
+    try:
+        base = printed["TradingClient"]
+        answer = requests.post(f"{base}/tapeflow/faults", json={"fault": "restart"}, headers={"X-Tapeflow-Admin": "t"})
+        assert answer.status_code == 422 and "--journal" in answer.json()["message"]
+        assert requests.get(f"{base}/v2/clock", headers=HEADERS, timeout=10).ok  # still serving
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

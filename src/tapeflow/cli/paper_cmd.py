@@ -9,7 +9,9 @@ re-raise, so the process ends with a sentence and status 0, not a traceback.
 from __future__ import annotations
 
 import ipaddress
+import os
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -72,6 +74,12 @@ def paper_command(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if server.restart_requested and not stopped_by:
+        bound = server.urls.rest.rsplit(":", 1)[1]
+        console.print(f"restarting the paper venue (restart fault) on port {bound} from its journal", markup=False)
+        console.file.flush()
+        # a new process image in this process (same pid): the journal brings the state back, the port stays
+        os.execv(sys.executable, [sys.executable, "-m", "tapeflow", *sys.argv[1:], "--port", bound])
     if server.tape_ended:
         console.print(f"the tape ended at {ny_time(server.venue.now)}; the paper venue stopped", markup=False)
     else:

@@ -104,8 +104,17 @@ class Fault:
 class Faults:
     """The active faults of one server; every method runs on the server's event loop (no locking)."""
 
-    def __init__(self, *, clock: Clock = time.monotonic, hubs: Mapping[str, Hub] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.monotonic,
+        hubs: Mapping[str, Hub] | None = None,
+        on_restart: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_restart``: what ``{"fault": "restart"}`` calls (the server restarts its process from its journal);
+        None (no journal to keep the state) refuses that fault."""
         self._clock = clock
+        self._on_restart = on_restart
         self._hubs = dict(hubs or {})
         unknown = set(self._hubs) - set(STREAMS)
         if unknown:
@@ -132,8 +141,17 @@ class Faults:
         kind = body.get("fault")
         if kind == "close":
             return self._close(body)
+        if kind == "restart":
+            if set(body) != {"fault"}:
+                raise _bad(sorted(set(body) - {"fault"})[0], "restart takes no other field")
+            if self._on_restart is None:
+                raise _bad("fault", "restart needs a server started with --journal, so that its state survives")
+            self._on_restart()
+            self.applied["restart"] = self.applied.get("restart", 0) + 1
+            return {"fault": "restart"}
         if kind not in ("rest_error", "refuse", *STREAM_KINDS):
-            raise _bad("fault", f"must be one of rest_error, refuse, close, {', '.join(sorted(STREAM_KINDS))}")
+            kinds = ", ".join(["rest_error", "refuse", "close", "restart", *sorted(STREAM_KINDS)])
+            raise _bad("fault", f"must be one of {kinds}")
         allowed = {"fault", "count", "seconds"}
         fields: dict[str, Any] = _expiry(body, self._clock())
         if kind == "rest_error":

@@ -30,7 +30,7 @@ from tapeflow.paper.app import LOOPBACK_HOST, create_app, serve_config
 from tapeflow.paper.auth import Check, require_base_url
 from tapeflow.paper.config import PaperConfig, build_tape, parse_speed
 from tapeflow.paper.data_stream import MarketDataHub, data_stream_route
-from tapeflow.paper.faults import Faults
+from tapeflow.paper.faults import Faults, Hub
 from tapeflow.paper.journal import Journal, Replayed
 from tapeflow.paper.trade_stream import TradeUpdateHub, trade_stream_route
 from tapeflow.paper.venue import PaperVenue
@@ -92,9 +92,11 @@ class PaperServer:
         if journal is not None:
             self.journal, self.replayed = Journal.open(journal, self.venue)
         routes = [trade_stream_route(self.trade_hub, check), data_stream_route(self.data_hub, check)]
-        self.faults = (
-            Faults(hubs={"trade_updates": self.trade_hub, "data": self.data_hub}) if admin_token is not None else None
-        )
+        self.restart_requested = False
+        """Set by the ``restart`` fault: ``serve`` has returned so that the command can start its process again."""
+        hubs: dict[str, Hub] = {"trade_updates": self.trade_hub, "data": self.data_hub}
+        on_restart = self._restart if self.journal is not None else None
+        self.faults = Faults(hubs=hubs, on_restart=on_restart) if admin_token is not None else None
         self.app = create_app(self.venue, check=check, extra_routes=routes, admin_token=admin_token, faults=self.faults)
         self.server = uvicorn.Server(serve_config(self.app, host=host, port=port))
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -130,6 +132,12 @@ class PaperServer:
         failed = pacer.exception() if pacer is not None and pacer.done() and not pacer.cancelled() else None
         if failed is not None:
             raise failed
+
+    def _restart(self) -> None:
+        """The ``restart`` fault: stop serving (uvicorn answers what is in flight first, the fault's POST included);
+        the command then replaces its process with a new one on the same port and journal."""
+        self.restart_requested = True
+        self.server.should_exit = True
 
     async def _when_started(self, on_started: Callable[[], None]) -> None:
         while not self.server.started:
