@@ -59,6 +59,28 @@ def serve_config(app: Starlette, *, host: str = LOOPBACK_HOST, port: int = 0) ->
     return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
 
 
+def listen(host: str, port: int, *, field: str = "port") -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (0: a free port) for uvicorn to serve on; ``field`` names the option a
+    port that cannot be taken is blamed on.
+
+    Made with ``IPPROTO_TCP``, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto says TCP,
+    and with Nagle on, a response written as headers then body waits for the client's delayed ACK: 44 ms a request.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restarted server takes its port back at once
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror})", field=field) from exc
+    return sock
+
+
+def base_url(host: str, port: int) -> str:
+    """What a REST client is given for ``host``:``port`` (IPv6 literals bracketed); never empty."""
+    return require_base_url(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+
+
 class ServerThread:
     """``app`` served by uvicorn in a daemon thread on ``host`` and a free port; ``url`` is what a client is given.
 
@@ -67,13 +89,8 @@ class ServerThread:
 
     def __init__(self, app: Starlette, *, host: str = LOOPBACK_HOST) -> None:
         self.server = uvicorn.Server(serve_config(app, host=host))
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose proto says TCP, and with it
-        # on, a response written as headers then body waits for the client's delayed ACK: 44 ms a request
-        self.sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.bind((host, 0))
-        port = self.sock.getsockname()[1]
-        self.url = require_base_url(f"http://[{host}]:{port}" if family == socket.AF_INET6 else f"http://{host}:{port}")
+        self.sock = listen(host, 0)
+        self.url = base_url(host, self.sock.getsockname()[1])
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def start(self, timeout: float = 10.0) -> ServerThread:

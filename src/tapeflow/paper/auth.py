@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from typing import Final
 from urllib.parse import urlsplit
 
 from tapeflow.model.errors import ConfigError
 
 Check = Callable[[str, str], bool]
+
+LOOPBACK_CLIENTS: Final = frozenset({"127.0.0.1", "::1"})
+"""Client addresses the venue's own routes (stepping, the faults admin) answer: this machine only."""
 """``check(key, secret) -> bool``: whether the pair may use the venue."""
 
 

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tapeflow.model.errors import ConfigError, RequestError
+from tapeflow.paper.auth import LOOPBACK_CLIENTS
 
 Clock = Callable[[], float]
 StreamFilter = Callable[[str, str], int]
@@ -46,7 +47,6 @@ REST_STATUS: Final[Mapping[int, tuple[int, str]]] = {
 """Alpaca's error bodies: ``{"code", "message"}``, the code being the status followed by four digits."""
 ADMIN_PATH: Final = "/tapeflow/faults"
 ADMIN_HEADER: Final = "X-Tapeflow-Admin"
-LOOPBACK: Final = frozenset({"127.0.0.1", "::1"})
 INVALID: Final = 42210000
 MAX_DELAY_MS: Final = 600_000
 _COPIES: Final = {"duplicate": 2}
@@ -310,7 +310,7 @@ def admin_routes(faults: Faults, token: str) -> list[Route]:
 
     def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            if request.client is None or request.client.host not in LOOPBACK:
+            if request.client is None or request.client.host not in LOOPBACK_CLIENTS:
                 return _error(403, 40310000, "the faults admin is allowed from the loopback interface only")
             if not hmac.compare_digest(request.headers.get(ADMIN_HEADER, "").encode(), want):
                 return _error(401, 40110000, f"the {ADMIN_HEADER} header is missing or wrong")

@@ -32,11 +32,10 @@ from tapeflow.paper.alpaca_orders import (
     quantity,
     rfc3339,
 )
-from tapeflow.paper.auth import Check
+from tapeflow.paper.auth import LOOPBACK_CLIENTS, Check
 from tapeflow.paper.venue import PaperVenue
 
 UNAUTHORIZED: Final = 40110000
-LOOPBACK: Final = frozenset({"127.0.0.1", "::1"})
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -174,7 +173,7 @@ def routes(venue: PaperVenue, check: Check) -> list[Route]:
         return JSONResponse(venue.asset(request.path_params["symbol"].upper()))
 
     async def step(request: Request) -> Response:
-        if request.client is None or request.client.host not in LOOPBACK:
+        if request.client is None or request.client.host not in LOOPBACK_CLIENTS:
             return error(403, 40310000, "stepping is allowed from the loopback interface only")
         body = await _body(request)
         if ("until" in body) == ("events" in body):

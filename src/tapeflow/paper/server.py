@@ -16,7 +16,6 @@ the same configuration and journal serves the same orders, positions and account
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,8 +25,8 @@ from pathlib import Path
 import uvicorn
 
 from tapeflow.model.errors import ConfigError
-from tapeflow.paper.app import LOOPBACK_HOST, create_app, serve_config
-from tapeflow.paper.auth import Check, require_base_url
+from tapeflow.paper.app import LOOPBACK_HOST, base_url, create_app, listen, serve_config
+from tapeflow.paper.auth import Check
 from tapeflow.paper.config import PaperConfig, build_tape, parse_speed
 from tapeflow.paper.data_stream import MarketDataHub, data_stream_route
 from tapeflow.paper.faults import Faults, Hub
@@ -50,7 +49,7 @@ class Urls:
 
 
 def urls(host: str, port: int) -> Urls:
-    base = require_base_url(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+    base = base_url(host, port)
     ws = "ws" + base.removeprefix("http")
     return Urls(rest=base, trade_stream=f"{ws}/stream", data_stream=f"{ws}/v2/iex")
 
@@ -99,18 +98,12 @@ class PaperServer:
         self.faults = Faults(hubs=hubs, on_restart=on_restart) if admin_token is not None else None
         self.app = create_app(self.venue, check=check, extra_routes=routes, admin_token=admin_token, faults=self.faults)
         self.server = uvicorn.Server(serve_config(self.app, host=host, port=port))
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        # IPPROTO_TCP, not 0: asyncio turns Nagle off only on sockets whose proto says TCP; with Nagle on, a response
-        # written as headers then body waits for the client's delayed ACK (tens of ms a request)
-        self.sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            self.sock.bind((host, port))
-        except OSError as exc:
-            self.sock.close()
+            self.sock = listen(host, port, field="--port")
+        except ConfigError:
             if self.journal is not None:
                 self.journal.close()
-            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror})", field="--port") from exc
+            raise
         self.urls = urls(host, self.sock.getsockname()[1])
         self.tape_ended = False
 
