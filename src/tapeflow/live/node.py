@@ -47,8 +47,12 @@ class LiveNode:
         risk_rules: Sequence[RiskRule] = (),
         extra: Sequence[Component] = (),
         audit: AuditTrail | None = None,
+        inbox: Inbox | None = None,
     ) -> None:
-        """``run_id`` None: one made from the wall clock's now and a random suffix; "": the backtest's ids."""
+        """``run_id`` None: one made from the wall clock's now and a random suffix; "": the backtest's ids.
+
+        ``inbox``: give one when a venue adapter built before the node must post to it (its reports, its
+        connection events); None makes a new one."""
         self.wall: Clock = wall if wall is not None else LiveClock()
         self.run_id = new_run_id(self.wall.now()) if run_id is None else run_id
         self.node: TradingNode = build_node(
@@ -61,7 +65,7 @@ class LiveNode:
             order_ids=ClientOrderIds(self.run_id),
         )
         self.kernel = self.node.kernel
-        self.inbox = Inbox()
+        self.inbox = inbox if inbox is not None else Inbox()
         """Where events from outside the feed enter (a broker's reports, a process pool's results, an operator's
         commands), from any thread or the event loop; the driver dispatches them in arrival order (``run_live``)."""
 
