@@ -1,9 +1,15 @@
-"""Shared fixtures. Real market data comes from TAPEFLOW_DATA (default ../shared/data) and is never copied here."""
+"""Shared fixtures. Real market data comes from TAPEFLOW_DATA (default ../shared/data) and is never copied here;
+no test may open a connection to anything but loopback (``loopback_only``, autouse).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -35,3 +41,52 @@ def data_dir() -> Path:
             pytest.fail(reason + " (TAPEFLOW_REQUIRE_DATA=1 makes this a failure)")
         pytest.skip(reason)
     return root
+
+
+def is_loopback(address: Any) -> bool:
+    """Whether a socket address stays on this machine (a Unix socket path does; a name other than localhost
+    does not, whatever it resolves to)."""
+    if not (isinstance(address, tuple) and address and isinstance(address[0], str)):
+        return True
+    host = address[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Refuses, and fails the test for, any connection to a non-loopback address."""
+    attempts: list[str] = []
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_create = socket.create_connection
+
+    def check(address: Any) -> None:
+        if not is_loopback(address):
+            attempts.append(str(address[0]))
+            raise ConnectionRefusedError(f"tests may only connect to loopback, not {address[0]}")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(address)
+        return real_connect_ex(self, address)
+
+    def create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        check(address)
+        return real_create(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    yield attempts
+    assert not attempts, f"a test tried to reach outside the machine: {attempts}"
