@@ -151,3 +151,18 @@ class Recorded:
 
     def filled(self, cid: str) -> int:
         return sum(f.quantity for f in self.of(OrderFilled) if f.client_order_id == cid)
+
+
+class Running:
+    """An adapter started against ``paper`` (REST and its stream thread), with what it posted; ``close`` stops it."""
+
+    def __init__(self, paper: Paper, *, idle_s: float = 5.0, strategies: tuple[str, ...] = ("s",)) -> None:
+        self.inbox = Inbox()
+        self.seen = Recorded(self.inbox)
+        self.venue = adapter(paper, self.inbox, idle_s=idle_s, strategies=strategies)
+        self.state = self.venue.start()
+        self.venue.start_stream_thread()
+        wait_for(lambda: self.venue.connected, "the stream to come up")
+
+    def close(self) -> None:
+        self.venue.stop()

@@ -34,7 +34,8 @@ from tapeflow.model.errors import ConfigError
 REST_BACKOFF: Final = BackoffConfig(initial=0.1, cap=5.0, floor=0.02, max_attempts=6)
 """The default for REST: a few quick retries, then give up and reject (a command must not wait for minutes)."""
 WrittenHook = Callable[[Command, int], None]
-"""``on_written(command, ns)``: called on the sender's thread right after a command's request bytes were written."""
+"""``on_written(command, ns)``: called on the sender's thread right after a command's request bytes were first
+written (a retry is not a new decision: the tick-to-trade meter times the first attempt only)."""
 Job = Callable[[], None]
 
 
@@ -177,12 +178,14 @@ class OrderSender:
 
         Only from the sender's thread (inside a job): the connection is not shared."""
         backoff = Backoff(self._backoff, seed=self._seed + self.requests)
+        first = True
         while not self._stopping.is_set():
             try:
-                response = self._once(request, command)
+                response = self._once(request, command if first else None)  # the hook times the first write only
             except (OSError, http.client.HTTPException):
                 self._close()  # a broken keep-alive socket: the next attempt opens a new one
                 response = None
+            first = False
             if response is not None and response.status != 429 and response.status < 500:
                 return response
             wait = backoff.next_wait(response.retry_after if response is not None else None)

@@ -103,6 +103,8 @@ class TradeUpdates:
                 reason = f"{type(exc).__name__}: {exc}"
             finally:
                 self._ws = None
+            if self._stop.is_set():
+                reason = "stopped"
             if up:
                 self.drops += 1
                 await self._on_down(reason)
