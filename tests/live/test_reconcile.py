@@ -61,6 +61,21 @@ def test_an_order_placed_behind_the_nodes_back_engages_the_kill_switch(paper: Pa
     assert last.mismatches == 1 and "someone-else-1" in last.detail
 
 
+def test_a_new_disagreement_asks_for_the_kill_switch_again_a_standing_one_does_not(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        bid, _ = paper.best()
+        place(paper, "someone-else-1", bid - 10_000)
+        wait_for(lambda: run.seen.of(SetKillSwitch), "the first kill switch")
+        run.venue.sender.run_now(run.venue.reconciler.reconcile)  # the same finding: not asked again
+        assert len(run.seen.of(SetKillSwitch)) == 1
+        place(paper, "someone-else-2", bid - 10_000)
+        wait_for(lambda: len(run.seen.of(SetKillSwitch)) == 2, "the second kill switch")
+    finally:
+        run.close()
+    assert "someone-else-2" in run.seen.of(SetKillSwitch)[1].reason
+
+
 def test_a_position_no_fill_of_ours_explains_is_a_mismatch(paper: Paper) -> None:
     run = Running(paper)
     try:

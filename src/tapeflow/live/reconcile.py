@@ -83,7 +83,10 @@ class Reconciler:
         self.since = 0
         """Venue time of the start: orders created after it are this run's concern."""
         self.runs = 0
-        self.kill_switch_posted = False
+        self._reported: set[str] = set()
+        """Findings a kill switch was already asked for: a standing disagreement asks once, a new one again (an
+        operator who reset the switch hears of the next problem, not the same one at every reconnect)."""
+        self.kill_switches = 0
 
     # -- REST -----------------------------------------------------------------------------------------------------
 
@@ -191,14 +194,16 @@ class Reconciler:
             detail="; ".join(findings)[:2000],
         )
         self._inbox.put(result)
-        if findings and not self.kill_switch_posted:
-            self.kill_switch_posted = True
+        new = [f for f in findings if f not in self._reported]
+        if new:
+            self._reported.update(new)
+            self.kill_switches += 1
             self._inbox.put(
                 SetKillSwitch(
                     ts_event=now,
                     ts_init=now,
                     engaged=True,
-                    reason=f"reconciliation with {self.venue}: {findings[0]}",
+                    reason=f"reconciliation with {self.venue}: {new[0]}",
                     source="reconcile",
                 )
             )
