@@ -137,6 +137,15 @@ def test_a_replacement_is_reported_once_and_becomes_the_record_cancels_go_to() -
     assert ledger.venue_order_id("s-r-1") == "v2"
 
 
+def test_a_replaced_update_that_carries_the_old_record_asks_for_the_venue_and_posts_nothing() -> None:
+    ledger, inbox = make()
+    ledger.apply_update(WireUpdate("new", wire(), 20))
+    inbox.drain()
+    applied = ledger.apply_update(WireUpdate("replaced", wire(status="replaced"), 30))
+    assert applied is not None and applied.ask_venue
+    assert inbox.drain() == [] and ledger.venue_order_id("s-r-1") == "v1"
+
+
 def test_an_order_that_is_not_ours_is_none_and_posts_nothing() -> None:
     ledger, inbox = make()
     assert ledger.apply_record(wire(id="zz", client_order_id="someone-1")) is None

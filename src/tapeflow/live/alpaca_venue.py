@@ -234,8 +234,9 @@ class AlpacaVenue:
     # -- from the stream (its loop) -------------------------------------------------------------------------------
 
     def _on_update(self, update: WireUpdate) -> None:
-        if self.ledger.apply_update(update) is None:
-            self.sender.enqueue(self._reconcile_job)  # not our order: the reconciliation judges (and reports) it
+        applied = self.ledger.apply_update(update)
+        if applied is None or applied.ask_venue:  # not our order, or a change only REST describes in full:
+            self.sender.enqueue(self._reconcile_job)  # the reconciliation reads (and judges) it
 
     def _on_malformed(self, reason: str) -> None:
         now = self._clock()

@@ -78,6 +78,9 @@ class Applied:
     fills: int = 0
     ends: int = 0
     duplicates: int = 0
+    ask_venue: bool = False
+    """The update named a change it does not describe (a "replaced" carrying the old record, not its
+    replacement): only a reconciliation can read the new record."""
 
 
 class OrderLedger:
@@ -206,6 +209,9 @@ class OrderLedger:
                         venue=self.venue,
                     )
                 )
+                return applied
+            if update.event == "replaced" and wire.status == "replaced":
+                applied.ask_venue = True  # the old record: the replacement's terms are not in this update
                 return applied
             if update.event in FILL_EVENTS:
                 self._observe(
