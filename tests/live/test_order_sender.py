@@ -13,7 +13,8 @@ from tapeflow.live.backoff import BackoffConfig
 from tapeflow.live.order_sender import OrderSender
 from tapeflow.live.order_wire import RestRequest, submit_request
 from tapeflow.model.errors import ConfigError
-from tapeflow.model.orders import OrderAccepted, OrderRejected
+from tapeflow.model.orders import CancelOrder, CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
+from tapeflow.model.venue_events import Reconciled, VenueReconnected
 
 from .paper_harness import KEY, SECRET, Paper, Running, aapl_tape, submit, wait_for
 
@@ -138,3 +139,30 @@ def test_an_empty_or_schemeless_url_is_refused_rather_than_guessed() -> None:
     for url in ("", "127.0.0.1:8080", "ftp://127.0.0.1"):
         with pytest.raises(ConfigError, match="base_url"):
             OrderSender(url, KEY, SECRET)
+
+
+def test_a_cancel_answered_500_is_retried_and_the_order_ends_cancelled_once(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        bid, _ = paper.best()
+        run.venue.send(submit("s-run-1", bid - 10_000))
+        wait_for(lambda: run.seen.of(OrderAccepted), "the acceptance")
+        paper.fault({"fault": "rest_error", "status": 500, "count": 1})
+        run.venue.send(CancelOrder(ts_event=1, ts_init=1, strategy_id="s", client_order_id="s-run-1", symbol="AAPL"))
+        wait_for(lambda: run.seen.of(OrderCancelled), "the cancel")
+    finally:
+        run.close()
+    assert len(run.seen.of(OrderCancelled)) == 1 and not run.seen.of(CancelRejected)
+    assert run.venue.sender.retries == 1
+
+
+def test_a_reconciliation_after_a_reconnect_rides_out_a_503(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        paper.fault({"fault": "rest_error", "status": 503, "count": 2})
+        paper.fault({"fault": "close", "stream": "trade_updates", "key": KEY})
+        wait_for(lambda: run.seen.of(VenueReconnected), "the reconnect")
+    finally:
+        run.close()
+    assert run.seen.of(Reconciled)[-1].mismatches == 0
+    assert run.venue.sender.retries >= 2
