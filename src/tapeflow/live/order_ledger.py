@@ -84,7 +84,7 @@ class Applied:
 
 
 class OrderLedger:
-    """The reports of one venue's orders, deduplicated; ``post`` is the node's inbox, ``clock`` stamps ts_init."""
+    """The reports of one venue's orders, deduplicated, posted to ``inbox`` (the node's); ``clock`` stamps ts_init."""
 
     def __init__(self, venue: str, inbox: InboxLike, *, clock: Callable[[], int]) -> None:
         self.venue = venue
