@@ -6,7 +6,8 @@
     ├── ValueRangeError           a value (price, size, timestamp) cannot be represented exactly or is out of range
     ├── EngineError               the kernel was driven into an impossible state
     │   └── OutOfOrderError       an event arrived with a timestamp earlier than the clock
-    └── RequestError              a client's request to a venue we serve is refused (HTTP status and code)
+    ├── RequestError              a client's request to a venue we serve is refused (HTTP status and code)
+    └── VenueError                a venue we are a client of refused us or failed after every retry
 
 Each message says what was wrong, the value and the limit, where, and what to do: a user who reads only the one
 line the CLI prints must know how to fix the input. Third-party errors are translated at the edge with
@@ -89,3 +90,9 @@ class RequestError(TapeflowError):
         self.code = code
         self.message = message
         super().__init__(f"{status} ({code}): {message}")
+
+
+class VenueError(TapeflowError):
+    """Raised at the edge when a venue we connect to (Alpaca, the paper venue) refuses our session or keeps
+    failing a request after every retry; the adapter turns it into events (a disconnection, a reject), never a
+    crash of the node."""

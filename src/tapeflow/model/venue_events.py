@@ -57,3 +57,29 @@ class FeedResumed(VenueStatus, frozen=True, kw_only=True):
 
     venue: str
     symbol: str = ""
+
+
+# -- the order adapter's (tapeflow.live.alpaca_venue) --------------------------------------------------------------
+
+
+class Reconciled(VenueStatus, frozen=True, kw_only=True):
+    """The node's orders, fills and positions compared with what ``venue`` says over REST (at start, after every
+    reconnect): ``fills_applied`` / ``cancels_applied`` are the reports the stream had not delivered (posted once,
+    before this), ``mismatches`` what nothing explains (an order we never sent, a position our fills do not
+    make); any mismatch also engages the kill switch. ``detail`` names each finding."""
+
+    venue: str
+    orders_checked: int = 0
+    fills_applied: int = 0
+    cancels_applied: int = 0
+    mismatches: int = 0
+    detail: str = ""
+
+
+class VenueMessageRejected(VenueStatus, frozen=True, kw_only=True):
+    """A message from ``venue`` could not be read and was dropped (counted, never applied): ``count`` so far."""
+
+    venue: str
+    channel: str
+    reason: str
+    count: int = 0

@@ -1,0 +1,202 @@
+"""REST calls to Alpaca's trading API off the event loop: one thread, one kept-alive connection, one FIFO.
+
+The node's loop must never wait for a broker, so ``send`` only queues work. One thread runs the queue in order:
+a cancel or a replace can never overtake the submit of the same order (the submit's answer names the venue's id
+the cancel needs), and a reconciliation queued after a command sees that command's effect.
+
+The connection is one HTTP/1.1 socket kept alive between requests (``http.client``), with Nagle off: a request is
+headers and body in two writes, and with Nagle on the second waits for the server's delayed ACK (tens of ms).
+
+Failures. A connection error, a 429 or a 5xx is retried after a wait from ``tapeflow.live.backoff`` (obeying
+``Retry-After``); the same client order id goes with every attempt, so a submit that landed before its answer was
+lost comes back as Alpaca's 422 "client_order_id must be unique": the caller then looks the order up by that id
+(``lookup``) instead of ever sending a second order. When the attempts run out the caller gets ``None`` and
+answers its command with a reject: failing closed, not retrying behind the strategy's back forever.
+"""
+
+from __future__ import annotations
+
+import http.client
+import queue
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from tapeflow.execution.venue import Command
+from tapeflow.live.backoff import Backoff, BackoffConfig, retry_after_seconds
+from tapeflow.live.order_wire import RestRequest
+from tapeflow.model.errors import ConfigError
+
+REST_BACKOFF: Final = BackoffConfig(initial=0.1, cap=5.0, floor=0.02, max_attempts=6)
+"""The default for REST: a few quick retries, then give up and reject (a command must not wait for minutes)."""
+WrittenHook = Callable[[Command, int], None]
+"""``on_written(command, ns)``: called on the sender's thread right after a command's request bytes were first
+written (a retry is not a new decision: the tick-to-trade meter times the first attempt only)."""
+Job = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+    retry_after: float | None = None
+
+
+class OrderSender:
+    """The REST side of one venue: ``enqueue`` work for its thread, ``call`` from that thread (jobs use it)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        secret: str,
+        *,
+        backoff: BackoffConfig = REST_BACKOFF,
+        seed: int = 0,
+        timeout: float = 10.0,
+        on_written: WrittenHook | None = None,
+        written_clock: Callable[[], int] = time.perf_counter_ns,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """``base_url``: http://host:port of the trading API (never empty: an empty URL is refused, not guessed).
+        ``written_clock`` is what ``on_written`` is given (the tick-to-trade meter's clock)."""
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"the trading API URL must be http(s)://host[:port], got {base_url!r}", field="base_url")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        self._prefix = parts.path.rstrip("/")
+        self._headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret, "Content-Type": "application/json"}
+        self._backoff = backoff
+        self._seed = seed
+        self._timeout = timeout
+        self.on_written = on_written
+        self._written_clock = written_clock
+        self._on_error = on_error
+        self._conn: http.client.HTTPConnection | None = None
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alpaca-rest", daemon=True)
+        self.requests = 0
+        """HTTP requests written, retries included."""
+        self.retries = 0
+        """Attempts that failed with a connection error, a 429 or a 5xx and were tried again."""
+        self.given_up = 0
+        self.job_errors = 0
+
+    # -- life -----------------------------------------------------------------------------------------------------
+
+    def start(self) -> OrderSender:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop after the job running now (queued jobs are dropped: a stopping node sends nothing more)."""
+        self._stopping.set()
+        self._jobs.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._close()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._stopping.is_set()
+
+    def enqueue(self, job: Job) -> None:
+        """Run ``job`` on the sender's thread after everything queued before it."""
+        self._jobs.put(job)
+
+    def run_now(self, job: Callable[[], object], timeout: float = 30.0) -> object:
+        """Run ``job`` on the sender's thread (in turn) and wait for its result; raises what it raised."""
+        done = threading.Event()
+        box: list[object] = []
+        error: list[BaseException] = []
+
+        def wrapped() -> None:
+            try:
+                box.append(job())
+            except BaseException as exc:  # handed back to the waiting caller, re-raised there
+                error.append(exc)
+            finally:
+                done.set()
+
+        self.enqueue(wrapped)
+        if not done.wait(timeout):
+            raise TimeoutError(f"the REST sender did not run a job within {timeout} s")
+        if error:
+            raise error[0]
+        return box[0]
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            job = self._jobs.get()
+            if job is None or self._stopping.is_set():
+                return
+            try:
+                job()
+            except Exception as exc:  # a job's bug must not kill the only thread that sends orders
+                self.job_errors += 1
+                if self._on_error is not None:
+                    self._on_error(exc)
+
+    # -- HTTP -----------------------------------------------------------------------------------------------------
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            conn = kind(self._host, self._port, timeout=self._timeout)
+            conn.connect()
+            if conn.sock is not None:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._conn = conn
+        return self._conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _once(self, request: RestRequest, command: Command | None) -> Response:
+        conn = self._connection()
+        self.requests += 1
+        conn.request(request.method, self._prefix + request.path, body=request.body, headers=self._headers)
+        if command is not None and self.on_written is not None:
+            self.on_written(command, self._written_clock())
+        answer = conn.getresponse()
+        body = answer.read()
+        if answer.getheader("Connection", "").lower() == "close":
+            self._close()
+        return Response(answer.status, body, retry_after_seconds(answer.getheader("Retry-After")))
+
+    def call(self, request: RestRequest, command: Command | None = None) -> Response | None:
+        """``request`` with retries (see the module docstring); None when the attempts ran out or we are stopping.
+
+        Only from the sender's thread (inside a job): the connection is not shared."""
+        backoff = Backoff(self._backoff, seed=self._seed + self.requests)
+        first = True
+        while not self._stopping.is_set():
+            try:
+                response = self._once(request, command if first else None)  # the hook times the first write only
+            except (OSError, http.client.HTTPException):
+                self._close()  # a broken keep-alive socket: the next attempt opens a new one
+                response = None
+            first = False
+            if response is not None and response.status != 429 and response.status < 500:
+                return response
+            wait = backoff.next_wait(response.retry_after if response is not None else None)
+            if backoff.exhausted:
+                self.given_up += 1
+                return None
+            self.retries += 1
+            if self._stopping.wait(wait):
+                return None
+        return None
+
+    def get(self, path: str, **params: str) -> Response | None:
+        query = urllib.parse.urlencode(params)
+        return self.call(RestRequest("GET", f"{path}?{query}" if query else path))

@@ -1,0 +1,210 @@
+"""The node's view of its Alpaca account compared with the venue's, over REST: at start and after every reconnect.
+
+Our own calls (``OrderSender.call``: the same thread, connection and backoff as the orders), not alpaca-py's
+``TradingClient``: the reconciliation must run in turn with the commands (a reconcile queued after a submit sees
+its effect), and the venue's numbers must stay exact decimal strings, where alpaca-py parses them as floats.
+
+- ``start``: the venue's clock (where "after" starts for the later reconciliations), cash, positions and open
+  orders, as the ``VenueState`` the node restores (``LiveNode.restore``). An open order whose client order id is
+  a tapeflow id of one of the node's strategies (``{strategy}-{run}-{n}``, any earlier run) is taken over; any
+  other open order is a disagreement.
+- ``reconcile``: every order since the start (``GET /v2/orders?status=all&after=...``, oldest first, paged). Each
+  record of ours goes through the ledger, which posts the fills, cancels and expiries the stream did not deliver,
+  once. A record that is not ours, or a position (``GET /v2/positions``) that the fills applied do not make, is a
+  disagreement. Every run ends with one ``Reconciled`` event; disagreements also engage the kill switch
+  (``SetKillSwitch(engaged=True, source="reconcile")``): the node stops trading rather than trade on a view of the
+  account it cannot explain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from tapeflow.engine.inbox import InboxLike
+from tapeflow.live.order_ledger import OrderLedger, venue_order
+from tapeflow.live.order_sender import OrderSender
+from tapeflow.live.order_wire import (
+    WireOrder,
+    base_client_id,
+    format_time,
+    parse_json,
+    parse_order,
+    parse_shares,
+    parse_time,
+)
+from tapeflow.model.errors import DataError, ValueRangeError, VenueError
+from tapeflow.model.prices import price_from_decimal
+from tapeflow.model.risk_events import SetKillSwitch
+from tapeflow.model.venue_events import Reconciled
+from tapeflow.model.venue_state import VenueOrder, VenuePosition, VenueState
+
+PAGE: Final = 500
+"""Alpaca's largest page of orders."""
+
+
+def strategy_of(client_order_id: str, strategies: Collection[str]) -> str | None:
+    """The strategy of a tapeflow client order id ``{strategy}-{run}-{n}`` (None when it is not one of ours)."""
+    parts = base_client_id(client_order_id).rsplit("-", 2)
+    if len(parts) != 3 or not parts[2].isdigit() or not parts[1]:
+        return None
+    return parts[0] if parts[0] in strategies else None
+
+
+def _money(value: object, field: str) -> int:
+    """Dollars (a decimal string) as exact 1/10,000 dollar units; money with more decimals is rounded away from
+    nothing: it is refused."""
+    try:
+        return price_from_decimal(Decimal(str(value)))
+    except (InvalidOperation, ValueRangeError) as exc:
+        raise DataError(f"{field} is not exact money: {value!r}") from exc
+
+
+class Reconciler:
+    """Compares ``ledger`` with the venue reached through ``sender``; results go to ``inbox``."""
+
+    def __init__(
+        self,
+        venue: str,
+        sender: OrderSender,
+        ledger: OrderLedger,
+        inbox: InboxLike,
+        *,
+        strategies: Collection[str],
+        clock: Callable[[], int],
+    ) -> None:
+        self.venue = venue
+        self._sender = sender
+        self._ledger = ledger
+        self._inbox = inbox
+        self._strategies = frozenset(strategies)
+        self._clock = clock
+        self.since = 0
+        """Venue time of the start: orders created after it are this run's concern."""
+        self.runs = 0
+        self._reported: set[str] = set()
+        """Findings a kill switch was already asked for: a standing disagreement asks once, a new one again (an
+        operator who reset the switch hears of the next problem, not the same one at every reconnect)."""
+        self.kill_switches = 0
+
+    # -- REST -----------------------------------------------------------------------------------------------------
+
+    def _get(self, path: str, **params: str) -> Any:
+        response = self._sender.get(path, **params)
+        if response is None:
+            raise VenueError(f"GET {path} failed after every retry")
+        if response.status != 200:
+            raise VenueError(f"GET {path} answered {response.status}: {response.body[:200]!r}")
+        return parse_json(response.body)
+
+    def _positions(self) -> dict[str, tuple[int, int]]:
+        """symbol -> (signed shares, signed cost basis in units)."""
+        held: dict[str, tuple[int, int]] = {}
+        rows = self._get("/v2/positions")
+        if not isinstance(rows, list):
+            raise DataError("GET /v2/positions is not a list")
+        for row in rows:
+            if not isinstance(row, dict) or not isinstance(row.get("symbol"), str):
+                raise DataError(f"a position is not an object with a symbol: {row!r}")
+            qty_text = str(row.get("qty", ""))
+            short = qty_text.startswith("-") or row.get("side") == "short"
+            qty = parse_shares(qty_text.lstrip("-"), "qty")
+            cost = abs(_money(row.get("cost_basis", "0"), "cost_basis"))
+            held[row["symbol"]] = (-qty, -cost) if short else (qty, cost)
+        return held
+
+    def _orders(self, status: str, after: int | None) -> list[WireOrder]:
+        out: list[WireOrder] = []
+        while True:
+            params = {"status": status, "direction": "asc", "limit": str(PAGE)}
+            if after is not None:
+                params["after"] = format_time(after)
+            page = self._get("/v2/orders", **params)
+            if not isinstance(page, list):
+                raise DataError("GET /v2/orders is not a list")
+            orders = [parse_order(obj) for obj in page]
+            out.extend(orders)
+            if len(orders) < PAGE:
+                return out
+            after = orders[-1].created_at  # the next page: strictly later submissions
+
+    # -- start ----------------------------------------------------------------------------------------------------
+
+    def start(self) -> VenueState:
+        """What the node restores from (see the module docstring); posts ``Reconciled`` (and a kill switch)."""
+        clock = self._get("/v2/clock")
+        if not isinstance(clock, dict):
+            raise DataError("GET /v2/clock is not an object")
+        self.since = parse_time(clock.get("timestamp"), "timestamp")
+        account = self._get("/v2/account")
+        if not isinstance(account, dict):
+            raise DataError("GET /v2/account is not an object")
+        cash = _money(account.get("cash"), "cash")
+        held = self._positions()
+        restored: list[VenueOrder] = []
+        findings: list[str] = []
+        for wire in self._orders("open", None):
+            strategy = strategy_of(wire.client_order_id, self._strategies)
+            if strategy is None:
+                findings.append(f"open order {wire.id} ({wire.client_order_id}) was not sent by this node")
+                continue
+            order = venue_order(wire, strategy, base_client_id(wire.client_order_id))
+            self._ledger.restored(order)
+            restored.append(order)
+        for symbol, (qty, _) in held.items():
+            self._ledger.set_position(symbol, qty)
+        positions = tuple(VenuePosition(symbol=s, quantity=q, cost_basis=c) for s, (q, c) in sorted(held.items()))
+        self._report(len(restored), 0, 0, findings)
+        return VenueState(venue=self.venue, ts=self.since, cash=cash, positions=positions, open_orders=tuple(restored))
+
+    # -- after a reconnect (or whenever asked) --------------------------------------------------------------------
+
+    def reconcile(self) -> Reconciled:
+        """Apply what the stream missed and report what nothing explains (see the module docstring)."""
+        findings: list[str] = []
+        fills = ends = 0
+        orders = self._orders("all", self.since - 1 if self.since else None)
+        for wire in orders:
+            applied = self._ledger.apply_record(wire)
+            if applied is None:
+                findings.append(f"order {wire.id} ({wire.client_order_id}, {wire.status}) was not sent by this node")
+                continue
+            fills += applied.fills
+            ends += applied.ends
+        held = self._positions()
+        ours = self._ledger.positions
+        for symbol in sorted(set(held) | {s for s, q in ours.items() if q}):
+            venue_qty = held.get(symbol, (0, 0))[0]
+            if venue_qty != ours.get(symbol, 0):
+                findings.append(f"position {symbol}: venue {venue_qty}, our fills explain {ours.get(symbol, 0)}")
+        return self._report(len(orders), fills, ends, findings)
+
+    def _report(self, checked: int, fills: int, ends: int, findings: list[str]) -> Reconciled:
+        self.runs += 1
+        now = self._clock()
+        result = Reconciled(
+            ts_event=now,
+            ts_init=now,
+            venue=self.venue,
+            orders_checked=checked,
+            fills_applied=fills,
+            cancels_applied=ends,
+            mismatches=len(findings),
+            detail="; ".join(findings)[:2000],
+        )
+        self._inbox.put(result)
+        new = [f for f in findings if f not in self._reported]
+        if new:
+            self._reported.update(new)
+            self.kill_switches += 1
+            self._inbox.put(
+                SetKillSwitch(
+                    ts_event=now,
+                    ts_init=now,
+                    engaged=True,
+                    reason=f"reconciliation with {self.venue}: {new[0]}",
+                    source="reconcile",
+                )
+            )
+        return result

@@ -1,0 +1,168 @@
+"""The REST sender against the paper venue's faults: 5xx and 429 retried with backoff, never a second order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tapeflow.execution.venue import Command
+from tapeflow.live.backoff import BackoffConfig
+from tapeflow.live.order_sender import OrderSender
+from tapeflow.live.order_wire import RestRequest, submit_request
+from tapeflow.model.errors import ConfigError
+from tapeflow.model.orders import CancelOrder, CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
+from tapeflow.model.venue_events import Reconciled, VenueReconnected
+
+from .paper_harness import KEY, SECRET, Paper, Running, aapl_tape, submit, wait_for
+
+
+@pytest.fixture
+def paper(data_dir: Path) -> Iterator[Paper]:
+    tape = aapl_tape(data_dir)
+    if not tape.is_file():
+        pytest.skip(f"{tape} is missing")
+    served = Paper(tape)
+    yield served
+    served.stop()
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_submit_answered_5xx_twice_is_retried_and_placed_exactly_once(paper: Paper, status: int) -> None:
+    run = Running(paper)
+    try:
+        paper.fault({"fault": "rest_error", "status": status, "count": 2})
+        _, ask = paper.best()
+        run.venue.send(submit("s-run-1", ask))
+        wait_for(lambda: run.seen.of(OrderAccepted), "the acceptance")
+    finally:
+        run.close()
+    assert run.venue.sender.retries == 2
+    assert [o.client_order_id for o in paper.venue.orders()] == ["s-run-1"]
+    assert not run.seen.of(OrderRejected)
+
+
+def test_a_429_waits_at_least_its_retry_after_then_places_the_order_once(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        paper.fault({"fault": "rest_error", "status": 429, "retry_after": 1, "count": 1})
+        _, ask = paper.best()
+        started = time.monotonic()
+        run.venue.send(submit("s-run-1", ask))
+        wait_for(lambda: run.seen.of(OrderAccepted), "the acceptance")
+        took = time.monotonic() - started
+    finally:
+        run.close()
+    assert took >= 1.0
+    assert run.venue.sender.retries == 1
+    assert len(paper.venue.orders()) == 1
+
+
+def test_a_submit_the_venue_already_took_is_looked_up_by_client_id_not_sent_again(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        bid, _ = paper.best()
+        # the first attempt "landed" (here: placed directly with the same client order id) before its answer was lost
+        paper.rest(
+            "POST",
+            "/v2/orders",
+            json={
+                "symbol": "AAPL",
+                "qty": "100",
+                "side": "buy",
+                "type": "limit",
+                "time_in_force": "day",
+                "limit_price": str(bid / 10_000 - 1),
+                "client_order_id": "s-run-1",
+            },
+        )
+        run.venue.send(submit("s-run-1", bid - 10_000))
+        wait_for(lambda: run.seen.of(OrderAccepted), "the acceptance")
+    finally:
+        run.close()
+    (accepted,) = run.seen.of(OrderAccepted)
+    assert accepted.venue_order_id == paper.venue.orders()[0].id
+    assert len(paper.venue.orders()) == 1
+    assert not run.seen.of(OrderRejected)
+
+
+def test_a_venue_that_keeps_failing_gets_the_submit_rejected_after_the_last_attempt(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        paper.fault({"fault": "rest_error", "status": 503, "count": 50})
+        _, ask = paper.best()
+        run.venue.send(submit("s-run-1", ask))
+        wait_for(lambda: run.seen.of(OrderRejected), "the reject", timeout=15)
+    finally:
+        run.close()
+    (rejected,) = run.seen.of(OrderRejected)
+    assert "after every retry" in rejected.reason
+    assert paper.venue.orders() == []
+    assert run.venue.sender.given_up == 1
+
+
+def test_the_written_hook_sees_each_command_once_even_when_it_was_retried(paper: Paper) -> None:
+    written: list[tuple[Command, int]] = []
+    sender = OrderSender(
+        paper.url,
+        KEY,
+        SECRET,
+        backoff=BackoffConfig(initial=0.02, cap=0.05, floor=0.01, max_attempts=5),
+        on_written=lambda command, ns: written.append((command, ns)),
+    ).start()
+    try:
+        paper.fault({"fault": "rest_error", "status": 500, "count": 1})
+        _, ask = paper.best()
+        command = submit("s-run-1", ask)
+        response = sender.run_now(lambda: sender.call(submit_request(command), command), timeout=10)
+    finally:
+        sender.stop()
+    assert response is not None and getattr(response, "status", None) == 200
+    assert [c for c, _ in written] == [command]
+    assert sender.requests == 2
+
+
+def test_the_sender_keeps_one_connection_alive_across_requests(paper: Paper) -> None:
+    sender = OrderSender(paper.url, KEY, SECRET).start()
+    try:
+        first = sender.run_now(lambda: (sender.call(RestRequest("GET", "/v2/clock")), id(sender._conn)))
+        second = sender.run_now(lambda: (sender.call(RestRequest("GET", "/v2/account")), id(sender._conn)))
+    finally:
+        sender.stop()
+    assert isinstance(first, tuple) and isinstance(second, tuple)
+    assert first[1] == second[1]
+
+
+def test_an_empty_or_schemeless_url_is_refused_rather_than_guessed() -> None:
+    for url in ("", "127.0.0.1:8080", "ftp://127.0.0.1"):
+        with pytest.raises(ConfigError, match="base_url"):
+            OrderSender(url, KEY, SECRET)
+
+
+def test_a_cancel_answered_500_is_retried_and_the_order_ends_cancelled_once(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        bid, _ = paper.best()
+        run.venue.send(submit("s-run-1", bid - 10_000))
+        wait_for(lambda: run.seen.of(OrderAccepted), "the acceptance")
+        paper.fault({"fault": "rest_error", "status": 500, "count": 1})
+        run.venue.send(CancelOrder(ts_event=1, ts_init=1, strategy_id="s", client_order_id="s-run-1", symbol="AAPL"))
+        wait_for(lambda: run.seen.of(OrderCancelled), "the cancel")
+    finally:
+        run.close()
+    assert len(run.seen.of(OrderCancelled)) == 1 and not run.seen.of(CancelRejected)
+    assert run.venue.sender.retries == 1
+
+
+def test_a_reconciliation_after_a_reconnect_rides_out_a_503(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        paper.fault({"fault": "rest_error", "status": 503, "count": 2})
+        paper.fault({"fault": "close", "stream": "trade_updates", "key": KEY})
+        wait_for(lambda: run.seen.of(VenueReconnected), "the reconnect")
+    finally:
+        run.close()
+    assert run.seen.of(Reconciled)[-1].mismatches == 0
+    assert run.venue.sender.retries >= 2

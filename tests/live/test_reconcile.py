@@ -1,0 +1,140 @@
+"""Reconciliation against the paper venue: an order behind the node's back trips the kill switch; an earlier
+run's open order is taken over at start; the node restored from it matches the venue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tapeflow.live.node import LiveNode
+from tapeflow.live.reconcile import strategy_of
+from tapeflow.model.orders import OrderAccepted
+from tapeflow.model.risk_events import SetKillSwitch
+from tapeflow.model.venue_events import Reconciled
+from tapeflow.strategy.base import Strategy
+
+from .paper_harness import Paper, Running, aapl_tape, submit, wait_for
+
+
+@pytest.fixture
+def paper(data_dir: Path) -> Iterator[Paper]:
+    tape = aapl_tape(data_dir)
+    if not tape.is_file():
+        pytest.skip(f"{tape} is missing")
+    served = Paper(tape)
+    yield served
+    served.stop()
+
+
+def place(paper: Paper, cid: str, price: int, qty: int = 100) -> Any:
+    """An order placed on the venue directly, as another program (or a person) would."""
+    return paper.rest(
+        "POST",
+        "/v2/orders",
+        json={
+            "symbol": "AAPL",
+            "qty": str(qty),
+            "side": "buy",
+            "type": "limit",
+            "time_in_force": "day",
+            "limit_price": f"{price // 10_000}.{price % 10_000:04d}",
+            "client_order_id": cid,
+        },
+    )
+
+
+def test_an_order_placed_behind_the_nodes_back_engages_the_kill_switch(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        bid, _ = paper.best()
+        place(paper, "someone-else-1", bid - 10_000)  # its "new" update is not ours: a reconciliation follows
+        wait_for(lambda: run.seen.of(SetKillSwitch), "the kill switch")
+    finally:
+        run.close()
+    (kill,) = run.seen.of(SetKillSwitch)
+    assert kill.engaged and kill.source == "reconcile"
+    assert "someone-else-1" in kill.reason
+    last = run.seen.of(Reconciled)[-1]
+    assert last.mismatches == 1 and "someone-else-1" in last.detail
+
+
+def test_a_new_disagreement_asks_for_the_kill_switch_again_a_standing_one_does_not(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        bid, _ = paper.best()
+        place(paper, "someone-else-1", bid - 10_000)
+        wait_for(lambda: run.seen.of(SetKillSwitch), "the first kill switch")
+        run.venue.sender.run_now(run.venue.reconciler.reconcile)  # the same finding: not asked again
+        assert len(run.seen.of(SetKillSwitch)) == 1
+        place(paper, "someone-else-2", bid - 10_000)
+        wait_for(lambda: len(run.seen.of(SetKillSwitch)) == 2, "the second kill switch")
+    finally:
+        run.close()
+    assert "someone-else-2" in run.seen.of(SetKillSwitch)[1].reason
+
+
+def test_a_position_no_fill_of_ours_explains_is_a_mismatch(paper: Paper) -> None:
+    run = Running(paper)
+    try:
+        _, ask = paper.best()
+        place(paper, "manual-1", ask)  # fills: the account now holds shares the node never bought
+        wait_for(lambda: run.seen.of(SetKillSwitch), "the kill switch")
+        run.venue.sender.run_now(run.venue.reconciler.reconcile)
+    finally:
+        run.close()
+    last = run.seen.of(Reconciled)[-1]
+    assert "position AAPL: venue 100, our fills explain 0" in last.detail
+    assert len(run.seen.of(SetKillSwitch)) == 1  # engaged once, not once per reconciliation
+
+
+def test_an_open_order_of_an_earlier_run_is_restored_and_a_foreign_one_trips_at_start(paper: Paper) -> None:
+    bid, _ = paper.best()
+    mine = place(paper, "s-20120621T133000abcdef-7", bid - 10_000)
+    place(paper, "not-ours", bid - 20_000)
+    run = Running(paper)
+    run.close()
+    (restored,) = run.state.open_orders
+    assert restored.client_order_id == "s-20120621T133000abcdef-7" and restored.strategy_id == "s"
+    assert restored.venue_order_id == mine["id"] and restored.quantity == 100
+    assert run.seen.of(Reconciled)[0].mismatches == 1
+    assert run.seen.of(SetKillSwitch)[0].source == "reconcile"
+
+
+class Quiet(Strategy):
+    def __init__(self) -> None:
+        super().__init__("s")
+
+
+def test_a_node_restored_from_the_start_state_can_cancel_the_order_it_took_over(paper: Paper) -> None:
+    bid, _ = paper.best()
+    place(paper, "s-20120621T133000abcdef-7", bid - 10_000)
+    run = Running(paper)
+    try:
+        node = LiveNode([Quiet()], venues=[run.venue], inbox=run.inbox, run_id="r2")
+        node.restore(run.state)
+        (order,) = node.node.execution.open_orders()
+        assert order.client_order_id == "s-20120621T133000abcdef-7"
+        run.venue.send(submit("s-r2-1", bid - 20_000))
+        wait_for(lambda: run.seen.of(OrderAccepted), "the new order's acceptance")
+    finally:
+        run.close()
+    assert [r.mismatches for r in run.seen.of(Reconciled)] == [0, 0]
+
+
+@pytest.mark.parametrize(
+    ("cid", "strategy"),
+    [
+        ("s-20120621T133000abcdef-7", "s"),
+        ("s-20120621T133000abcdef-7.r2", "s"),
+        ("my-strat-run1-12", "my-strat"),
+        ("other-run1-3", None),
+        ("s-run1-x", None),
+        ("s-1", None),
+        ("", None),
+    ],
+)
+def test_strategy_of_reads_only_tapeflow_ids_of_known_strategies(cid: str, strategy: str | None) -> None:
+    assert strategy_of(cid, {"s", "my-strat"}) == strategy
