@@ -15,6 +15,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tapeflow.compliance.audit import AuditTrail, decode_row
 from tapeflow.compliance.audit_store import SqliteAuditStore
@@ -200,3 +202,49 @@ class _NullInbox:
 
     def put(self, event: Event) -> None:
         raise AssertionError("nothing may be put")
+
+
+# -- the line parser: whatever a client sends ------------------------------------------------------------------------
+
+
+class _Recorder:
+    received = 0
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def put(self, event: Event) -> None:
+        self.events.append(event)
+
+
+class _Desk(ControlDesk):
+    def snapshot(self) -> dict[str, object]:
+        return {"kill_switch": {"engaged": False}, "open_orders": [], "positions": []}
+
+
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=30), st.sampled_from(["kill", "status", "stop"])
+)
+_objects = st.dictionaries(st.sampled_from(["cmd", "reason", "flatten", "token", "x"]), _values, max_size=5)
+_lines = st.one_of(
+    st.binary(max_size=300),
+    _objects.map(lambda d: json.dumps(d).encode()),
+    st.just(b"[" * 3_000),  # deeper than the JSON parser recurses
+    st.just(b'{"cmd": "status", "reason": "' + b"\xff" * 10 + b'"}'),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines)
+def test_any_line_gets_one_json_reply_one_audit_record_and_one_count(line: bytes) -> None:
+    inbox = _Recorder()
+    control = Control(unix="unused", answer_s=0.001, flatten_wait_s=0.001)
+    server = ControlServer(control, inbox=inbox, desk=_Desk(), on_stop=lambda reason: None)
+    reply, _ = asyncio.run(server._handle(line, "unix"))
+    json.dumps(reply)  # always a JSON object
+    assert isinstance(reply["ok"], bool)
+    if not reply["ok"]:
+        assert reply["code"] in {"malformed", "unknown_command", "timeout"}
+    records = [e for e in inbox.events if isinstance(e, OperatorCommand)]
+    assert len(records) == 1 and records[0].accepted == (reply["ok"] or reply["code"] == "timeout")
+    assert server.malformed + server.commands == 1

@@ -193,7 +193,7 @@ class ControlServer:
         """The reply to one line, and whether the connection stays open."""
         try:
             request = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # bad JSON or UTF-8; nesting deeper than the parser goes
             request = None
         if not isinstance(request, dict):
             self.malformed += 1
