@@ -248,3 +248,37 @@ def test_any_line_gets_one_json_reply_one_audit_record_and_one_count(line: bytes
     records = [e for e in inbox.events if isinstance(e, OperatorCommand)]
     assert len(records) == 1 and records[0].accepted == (reply["ok"] or reply["code"] == "timeout")
     assert server.malformed + server.commands == 1
+
+
+class _BrokenDesk(_Desk):
+    @property
+    def ready(self) -> bool:
+        return True
+
+    def snapshot(self) -> dict[str, object]:
+        raise KeyError("a bug")
+
+
+def test_a_failing_request_is_answered_as_internal_and_the_socket_keeps_serving(tmp_path: Path) -> None:
+    async def scenario() -> list[dict[str, object]]:
+        control = Control(unix=str(tmp_path / "s"))
+        async with ControlServer(control, inbox=_Recorder(), desk=_BrokenDesk()) as server:
+            reader, writer = await asyncio.open_unix_connection(str(server.path))
+            replies = []
+            for line in (b'{"cmd": "status"}\n', b'{"cmd": "stop"}\n'):
+                writer.write(line)
+                await writer.drain()
+                replies.append(json.loads(await asyncio.wait_for(reader.readline(), WAIT_S)))
+            writer.close()
+            return replies
+
+    first, second = asyncio.run(scenario())
+    assert (first["code"], first["error"]) == ("internal", "the node could not answer: KeyError")
+    assert second["code"] == "unavailable"  # no graceful stop wired: refused, and still answering
+
+
+def test_a_control_server_whose_desk_is_not_on_a_node_does_not_start(tmp_path: Path) -> None:
+    server = ControlServer(Control(unix=str(tmp_path / "s")), inbox=_Recorder(), desk=ControlDesk())
+    with pytest.raises(ConfigError, match=r"extra=\[desk\]"):
+        asyncio.run(server.start())
+    assert not (tmp_path / "s").exists()

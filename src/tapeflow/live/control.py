@@ -12,9 +12,9 @@ A server on the node's event loop, beside the driver, on one of two kinds of soc
 Protocol: one JSON object per line in, one JSON object per line out, lines of at most ``MAX_LINE`` bytes.
 Requests: ``{"cmd": "kill", "reason": "...", "flatten": false}``, ``{"cmd": "status"}``, ``{"cmd": "stop",
 "reason": "..."}``. Replies carry ``"ok"``; a refusal ``{"ok": false, "error": "...", "code": "..."}`` with
-``code`` one of ``malformed``, ``unauthorized``, ``unknown_command``, ``timeout``, ``unavailable``. A malformed line is
-answered and counted (``malformed``), never raised: a client cannot crash the node. A line over the limit is
-answered and the connection closed (the rest of it cannot be framed).
+``code`` one of ``malformed``, ``unauthorized``, ``unknown_command``, ``timeout``, ``unavailable``, ``internal``.
+A malformed line is answered and counted (``malformed``), never raised: a client cannot crash the node. A line
+over the limit is answered and the connection closed (the rest of it cannot be framed).
 
 Every command, and every refusal, is an ``OperatorCommand`` event put into the node's inbox before its effect, so
 it is in the audit trail. ``kill`` puts ``SetKillSwitch(engaged=True, source="control#N")`` (and, with
@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 import os
 import socket
 import stat
@@ -46,6 +47,8 @@ from tapeflow.engine.inbox import InboxLike
 from tapeflow.live.control_desk import ControlDesk, Reply
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.risk_events import FlattenPositions, OperatorCommand, SetKillSwitch
+
+log = logging.getLogger(__name__)
 
 MAX_LINE = 4096
 """Bytes in one request line at most (a kill's reason included)."""
@@ -117,6 +120,11 @@ class ControlServer:
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
     async def start(self) -> ControlServer:
+        if not self.desk.ready:
+            raise ConfigError(
+                "the control desk is not on a node: pass it in LiveNode(extra=[desk]) and call desk.bind(node.node)",
+                field="extra",
+            )
         if self.config.unix is not None:
             sock = bind_private_unix(Path(self.config.unix))
             self.path = Path(self.config.unix)
@@ -168,11 +176,15 @@ class ControlServer:
                     return
                 if not line.strip():
                     continue
-                reply, keep = await self._handle(line, origin)
+                try:
+                    reply, keep = await self._handle(line, origin)
+                except Exception as exc:  # a bug of ours must not take the socket down: answer, log, go on
+                    log.exception("control socket: request failed")
+                    reply, keep = _error("internal", f"the node could not answer: {type(exc).__name__}"), True
                 await self._reply(writer, reply)
                 if not keep:
                     return
-        except (ConnectionError, asyncio.CancelledError):
+        except (ConnectionError, TimeoutError, asyncio.CancelledError):  # gone, or not reading its answers
             return
         finally:
             writer.close()

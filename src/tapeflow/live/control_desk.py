@@ -89,6 +89,11 @@ class ControlDesk:
         self._node = node
 
     @property
+    def ready(self) -> bool:
+        """On a kernel and bound to its node: requests can be answered."""
+        return self._kernel is not None and self._node is not None
+
+    @property
     def node(self) -> TradingNode:
         assert self._node is not None, "ControlDesk used before bind(node)"
         return self._node
