@@ -171,11 +171,14 @@ def _stop_command(node: LiveNode) -> OperatorCommand:
 # -- signals, in a process of their own -----------------------------------------------------------------------------
 
 
-def _start(tmp_path: Path, venue: str, ack_timeout_s: float, data_dir: Path) -> subprocess.Popen[str]:
+def _start(
+    tmp_path: Path, venue: str, ack_timeout_s: float, data_dir: Path, *, session: bool = False
+) -> subprocess.Popen[str]:
     args = [venue, str(tmp_path / "audit.db"), str(tmp_path / "acks.txt"), str(ack_timeout_s), str(data_dir)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.live.stop_node", *args],
         cwd=REPO,
+        start_new_session=session,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -275,3 +278,16 @@ def test_a_second_sigint_stops_at_once_and_every_acknowledged_record_is_in_the_s
     commands = [e for e in _audited(tmp_path / "audit.db") if isinstance(e, OperatorCommand)]
     assert [(c.command, c.origin) for c in commands] == [("stop", "signal:SIGINT"), ("stop_now", "signal:SIGINT")]
     assert os.path.exists(tmp_path / "audit.db")
+
+
+def test_sigterm_to_the_whole_process_group_still_stops_gracefully_with_the_audit_trail_complete(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # a service manager stops a unit by signalling every process in it: the audit writer process must leave the
+    # decision to the node, or the node's last records would have nobody to commit them
+    proc = _start(tmp_path, "sim", WAIT_S, data_dir, session=True)
+    os.killpg(proc.pid, signal.SIGTERM)
+    code, lines, result = _finish(proc, 3 * WAIT_S)
+    assert code == 0, lines
+    assert (result["how"], result["drained"]) == ("graceful", True)
+    assert _complete(tmp_path / "audit.db") == result["records"] == result["committed"]

@@ -19,7 +19,8 @@ An acknowledged record is therefore on disk whatever this process does next; wha
 either in the pipe (the writer commits every complete batch when it reads end of file, even if this process was
 killed) or still in the trail's buffer in this process. Even the second signal ends the run through the kernel's
 stop, so that buffer is handed over and the run's head written: nothing recorded is lost, acknowledged or not.
-The writer ignores SIGINT (``writer_process.main``), so a Ctrl-C sent to the whole process group does not cut it off.
+The writer ignores SIGINT and SIGTERM (``writer_process.main``), so a Ctrl-C to the terminal's process group or a
+service manager's stop of every process of the unit does not cut it off before the node's last records.
 
 ``loop.add_signal_handler`` runs the handlers on the loop between two dispatches, never inside the kernel.
 """
