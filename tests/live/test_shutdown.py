@@ -149,6 +149,7 @@ def test_new_orders_are_refused_once_a_stop_was_requested(tape: list[Event], tmp
             wall=_wall(tape),
             run_id="t",
         )
+        assert stop.desk not in node.node.risk._rest  # checked on the fused path, not by a call per submit
         run = asyncio.create_task(stop.run(node, endless(tape, strategy.warmup), signals=()))
         await until(lambda: sum(1 for _ in node.node.execution.open_orders()) == 3, "the resting orders")
         node.inbox.put(_stop_command(node))  # the stop as the kernel sees it, the feed still running

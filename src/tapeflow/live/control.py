@@ -57,7 +57,7 @@ TCP_HOST = "127.0.0.1"
 _COMMANDS = ("kill", "status", "stop")
 
 
-class Control(msgspec.Struct, frozen=True, kw_only=True):
+class Control(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where the control socket listens: ``unix`` (a path) or ``tcp`` (a port on 127.0.0.1, 0 picks one) with
     ``token``; how long a ``kill`` waits for the node (``answer_s``) and for flattening (``flatten_wait_s``)."""
 
@@ -86,7 +86,7 @@ class ControlServer:
 
     ``inbox`` is the node's; ``desk`` its ``ControlDesk`` (added with ``extra=`` and bound); ``on_stop(reason)``
     starts a graceful stop (None: ``stop`` is refused as unavailable); ``now`` stamps the events (the node's wall
-    clock)."""
+    clock); ``snapshot`` answers ``status`` (default: ``desk.snapshot``, kill switch, open orders, positions)."""
 
     def __init__(
         self,
@@ -96,6 +96,7 @@ class ControlServer:
         desk: ControlDesk,
         on_stop: Callable[[str], None] | None = None,
         now: Callable[[], int] = time.time_ns,
+        snapshot: Callable[[], Reply] | None = None,
     ) -> None:
         config.check()
         self.config = config
@@ -103,6 +104,8 @@ class ControlServer:
         self.desk = desk
         self.on_stop = on_stop
         self.now = now
+        self.snapshot = snapshot if snapshot is not None else desk.snapshot
+        """What ``status`` answers (on the loop's thread, between dispatches): the desk's, or a richer one."""
         self.malformed = 0
         """Lines that were not a valid request (bad JSON, not an object, bad fields, too long)."""
         self.refused = 0
@@ -230,7 +233,7 @@ class ControlServer:
         if cmd == "status":
             self._record("status", origin, True)
             self.commands += 1
-            return {"ok": True, "cmd": "status", **self.desk.snapshot()}, True
+            return {"ok": True, "cmd": "status", **self.snapshot()}, True
         reason = str(request.get("reason") or "")
         if cmd == "stop":
             if self.on_stop is None:
