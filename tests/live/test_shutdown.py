@@ -292,3 +292,29 @@ def test_sigterm_to_the_whole_process_group_still_stops_gracefully_with_the_audi
     assert code == 0, lines
     assert (result["how"], result["drained"]) == ("graceful", True)
     assert _complete(tmp_path / "audit.db") == result["records"] == result["committed"]
+
+
+def test_the_previous_signal_handlers_are_back_after_the_run(tape: list[Event]) -> None:
+    def mine(signum: int, frame: object) -> None:
+        raise AssertionError("not expected")
+
+    before_int = signal.getsignal(signal.SIGINT)
+    old_term = signal.signal(signal.SIGTERM, mine)
+    try:
+        stop = GracefulStop()
+        node = LiveNode([Rester()], config=node_config(None), extra=[stop.desk], risk_rules=[stop.desk], run_id="t")
+
+        async def scenario() -> StopOutcome:
+            async def short() -> AsyncIterator[Event]:
+                for event in tape[:50]:
+                    assert signal.getsignal(signal.SIGTERM) is not mine  # ours while it runs
+                    yield event
+
+            return await stop.run(node, short(), realtime=False)
+
+        outcome = asyncio.run(asyncio.wait_for(scenario(), WAIT_S))
+        assert (outcome.how, outcome.exit_code) == ("source", 0)
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGINT) is before_int
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
