@@ -164,9 +164,11 @@ def serve(fd: int, acks: _Acks) -> None:
 
 
 def main() -> int:
-    # Ctrl-C reaches every process of the terminal's group: the trading process decides when the run ends (it
-    # flushes, then closes our stdin), so an interrupt must not kill the writer with batches still in flight.
+    # Ctrl-C reaches every process of the terminal's group, and a service manager's stop (SIGTERM) every process of
+    # the unit: the trading process decides when the run ends (it flushes, then closes our stdin), so neither may
+    # kill the writer with batches still in flight. We exit at end of file, also when the trading process died.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Every record becomes a tuple that lives until its commit: the cyclic collector would walk them again and
     # again while finding nothing, since nothing here makes a cycle (flat tuples, bytes, a list emptied per commit).
     gc.disable()

@@ -24,6 +24,7 @@ from tapeflow.engine.inbox import Inbox
 from tapeflow.engine.kernel import Component
 from tapeflow.execution.order_ids import ClientOrderIds, new_run_id
 from tapeflow.live.driver import run_live
+from tapeflow.live.stoppable import StoppableFeed
 from tapeflow.model.events import Event
 from tapeflow.model.venue_state import VenueState
 from tapeflow.node.assembly import TradingNode, VenueSpec, build_node
@@ -68,17 +69,27 @@ class LiveNode:
         self.inbox = inbox if inbox is not None else Inbox()
         """Where events from outside the feed enter (a broker's reports, a process pool's results, an operator's
         commands), from any thread or the event loop; the driver dispatches them in arrival order (``run_live``)."""
+        self._feed: StoppableFeed[Event] | None = None
 
     def restore(self, state: VenueState) -> None:
         """Continue from the venue's open orders, positions and cash (before ``run``)."""
         self.node.restore(state)
 
     async def run(self, source: AsyncIterable[Event], *, realtime: bool = False, until: int | None = None) -> LiveNode:
-        """Drive the node from ``source`` until it ends (see ``run_live`` for the two modes), then stop it."""
-        if not realtime:
-            source = self._replayed(source)
+        """Drive the node from ``source`` until it ends or ``stop_feed`` ends it (see ``run_live`` for the two
+        modes), then stop it."""
+        feed = self._feed = StoppableFeed(source)
+        source = feed if realtime else self._replayed(feed)
         await run_live(self.kernel, source, realtime=realtime, wall=self.wall, until=until, inbox=self.inbox)
         return self
+
+    def stop_feed(self) -> bool:
+        """End the running feed (on the loop's thread): the run then finishes as if the source had ended (the inbox
+        delivered, the kernel finished, every component stopped). False when no run has started."""
+        if self._feed is None:
+            return False
+        self._feed.stop()
+        return True
 
     async def _replayed(self, source: AsyncIterable[Event]) -> AsyncIterator[Event]:
         """A recorded feed as the node sees it: the feed delay added, each event shown to the portfolio's

@@ -73,3 +73,40 @@ class KillSwitchPersistFailed(Event, frozen=True, kw_only=True):
     error: str
     action: str
     engaged: bool = True
+
+
+FLATTEN_STRATEGY = "flatten"
+"""The strategy id of the market orders that close positions after a kill (``FlattenPositions``): the one kind of
+new order the risk engine lets through an engaged kill switch, and only when it brings a position exactly to zero."""
+
+
+class FlattenPositions(Event, frozen=True, kw_only=True):
+    """Ask the node to close every position with market orders, once its open orders are cancelled.
+
+    Only with the kill switch engaged (``tapeflow kill --flatten`` engages it first): flattening while strategies
+    still trade would be undone by their next order. ``source`` ties the request to its answer."""
+
+    reason: str
+    source: str = "manual"
+
+
+class PositionsFlattened(Event, frozen=True, kw_only=True):
+    """The answer to ``FlattenPositions``: ``flat`` when every position is zero, ``orders`` market orders sent;
+    ``reason`` says what was left open and why when it is not flat."""
+
+    flat: bool
+    orders: int
+    reason: str = ""
+    source: str = ""
+
+
+class OperatorCommand(Event, frozen=True, kw_only=True):
+    """A command an operator sent to a running node (control socket, signal), recorded before its effect.
+
+    Refusals are recorded too (``accepted`` false: a wrong token, a malformed line), so the audit trail shows who
+    tried what. ``origin`` is where it came from (``unix``, ``tcp:127.0.0.1:PORT``, ``signal:SIGTERM``)."""
+
+    command: str
+    origin: str
+    accepted: bool
+    detail: str = ""

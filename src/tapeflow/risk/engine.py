@@ -10,6 +10,12 @@ The kill switch is checked before any rule. When it engages (by hand: ``kill``, 
 signal file; or by a trip rule: runaway, repeated rejects, loss) the engine records a ``KillSwitchChanged`` event
 and sends a ``CancelOrder`` for every open order straight to the execution engine. Limits change at run time
 only through ``UpdateRiskLimit`` events, answered by ``RiskLimitsChanged``.
+
+One new order passes an engaged kill switch, skipping the rules too: a market order of ``FLATTEN_STRATEGY`` that
+brings its symbol's position exactly to zero, the only one in flight (``closes_position``): it can only reduce.
+
+Why this module is long: the kill switch (engage, persist, reset, the flatten exception) overrides the pipeline, so
+it sits beside it rather than behind another layer of calls.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tapeflow.execution.venue import Command
-from tapeflow.model.enums import MarketStatus
+from tapeflow.model.enums import MarketStatus, OrderType, Side
 from tapeflow.model.events import TimerFired, TradingStatus
 from tapeflow.model.market import Bar, Quote
 from tapeflow.model.orders import (
@@ -35,6 +41,7 @@ from tapeflow.model.orders import (
     SubmitOrder,
 )
 from tapeflow.model.risk_events import (
+    FLATTEN_STRATEGY,
     KillSwitchChanged,
     KillSwitchPersistFailed,
     RiskLimitsChanged,
@@ -172,7 +179,8 @@ class RiskEngine:
         violation: Violation | None = None
         failed: Any = None
         if ks.state.engaged:
-            violation = Violation(reason=f"kill switch engaged: {ks.state.reason}", value=ks.state.source)
+            if not self.closes_position(order):
+                violation = Violation(reason=f"kill switch engaged: {ks.state.reason}", value=ks.state.source)
         else:
             for rule in self.rules:
                 violation = rule.check(order)
@@ -197,6 +205,19 @@ class RiskEngine:
                 if reason is not None:
                     self.kill(reason, source="rule", rule=trip.name)
                     break
+
+    def closes_position(self, order: SubmitOrder) -> bool:
+        """A marked market order for the full position, opposite side, none other in flight: it can only reduce."""
+        held = self.context.portfolio.quantity(order.symbol) if self.context.portfolio is not None else 0
+        signed = order.quantity if order.side is Side.BUY else -order.quantity
+        if (
+            order.strategy_id != FLATTEN_STRATEGY
+            or order.order_type is not OrderType.MARKET
+            or held + signed
+            or not held
+        ):
+            return False
+        return next(self._execution.open_orders(order.symbol, FLATTEN_STRATEGY), None) is None
 
     def _pass_fused(self, order: SubmitOrder, now: int) -> bool:
         """A submit the fused check passed, with rules it does not know: those rules, then what a pass does.

@@ -1,0 +1,288 @@
+"""The kernel side of the control socket: answers kill requests once the node has handled them, flattens
+positions after a kill, and reads the node's state for ``status``.
+
+The socket (``tapeflow.live.control``) never touches the node: it puts events into the inbox
+(``SetKillSwitch`` with ``source="control#N"``, ``FlattenPositions``) and waits for this component to report what
+happened. That keeps every operator action on the kernel's queue, in order with market data and order reports, and
+in the audit trail.
+
+How a kill is answered: the node assembly adds extra components after the risk engine, so this component sees a
+``SetKillSwitch`` after the engine has acted on it. It then schedules its answer at the same event time; the
+engine's ``KillSwitchChanged`` (and ``KillSwitchPersistFailed``, if the state file could not be written) were
+emitted before, so they are dispatched, and seen here, before the answer is settled. No ``KillSwitchChanged`` with
+our source means the switch was already engaged: the answer says so, with 0 orders cancelled.
+
+How flattening works: once no order of any strategy but ``FLATTEN_STRATEGY`` is open (the kill's cancels are
+acknowledged), one market order per non-zero position, for its full size on the opposite side. Each report
+re-examines: a position that is still open when its order closed gets another order, at most ``MAX_ROUNDS`` per
+symbol (a partial fill, a venue reject); then ``PositionsFlattened`` says whether every position is zero. The risk
+engine checks each such order itself (``RiskEngine.closes_position``): this component cannot pass anything else
+through the kill switch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tapeflow.model.enums import OrderType, Side
+from tapeflow.model.events import Event
+from tapeflow.model.orders import OrderReport, RiskRejected, SubmitOrder
+from tapeflow.model.risk_events import (
+    FLATTEN_STRATEGY,
+    FlattenPositions,
+    KillSwitchChanged,
+    KillSwitchPersistFailed,
+    PositionsFlattened,
+    SetKillSwitch,
+)
+
+if TYPE_CHECKING:
+    from tapeflow.engine.kernel import Kernel
+    from tapeflow.node.assembly import TradingNode
+
+MAX_ROUNDS = 3
+"""Flatten orders per symbol and request at most: a venue that keeps refusing them must not be asked forever."""
+
+Reply = dict[str, Any]
+Answer = Callable[[Reply], None]
+
+
+class _Kill:
+    __slots__ = ("answer", "changed", "persist_error")
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.changed: KillSwitchChanged | None = None
+        self.persist_error = ""
+
+
+class _Flatten:
+    __slots__ = ("answer", "inflight", "orders", "rounds", "source")
+
+    def __init__(self, source: str, answer: Answer | None) -> None:
+        self.source = source
+        self.answer = answer
+        self.orders = 0
+        self.rounds: dict[str, int] = {}
+        self.inflight: dict[str, str] = {}
+        """symbol -> client order id of its flatten order not yet closed (or not yet seen by the execution engine)."""
+
+
+class ControlDesk:
+    """A kernel component (pass it in ``extra=``), then ``bind`` it to the built node.
+
+    ``expect_kill``/``expect_flatten`` register an answer callback for a request the socket is about to put into the
+    inbox; callbacks run on the kernel's thread (the event loop, for a live node), each exactly once."""
+
+    def __init__(self) -> None:
+        self._node: TradingNode | None = None
+        self._kernel: Kernel | None = None
+        self._kills: dict[str, _Kill] = {}
+        self._flatten_answers: dict[str, Answer] = {}
+        self._job: _Flatten | None = None
+        self._settling: _Kill | None = None
+        self.flattened: list[PositionsFlattened] = []
+
+    def bind(self, node: TradingNode) -> None:
+        """The node whose kill switch, orders and positions this desk reads (``LiveNode(...).node``)."""
+        self._node = node
+
+    @property
+    def ready(self) -> bool:
+        """On a kernel and bound to its node: requests can be answered."""
+        return self._kernel is not None and self._node is not None
+
+    @property
+    def node(self) -> TradingNode:
+        assert self._node is not None, "ControlDesk used before bind(node)"
+        return self._node
+
+    # -- component ----------------------------------------------------------------------------------------------
+
+    def attach(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        kernel.subscribe(SetKillSwitch, self._on_set)
+        kernel.subscribe(KillSwitchChanged, self._on_changed)
+        kernel.subscribe(KillSwitchPersistFailed, self._on_persist_failed)
+        kernel.subscribe(FlattenPositions, self._on_flatten)
+        kernel.subscribe(OrderReport, self._on_report)
+        kernel.subscribe(RiskRejected, self._on_report)
+
+    def on_start(self) -> None:
+        return None
+
+    def on_stop(self) -> None:
+        """A run that ends with requests unanswered answers them: the node will not handle them any more."""
+        for token in list(self._kills):
+            self._kills.pop(token).answer({"ok": False, "error": "the node stopped before it handled the kill"})
+        for token in list(self._flatten_answers):
+            answer = self._flatten_answers.pop(token)
+            answer({"done": False, "flat": False, "orders": 0, "reason": "the node stopped"})
+
+    @property
+    def kernel(self) -> Kernel:
+        assert self._kernel is not None, "ControlDesk used before it was added to a kernel"
+        return self._kernel
+
+    # -- requests (the socket's side, on the kernel's thread) -----------------------------------------------------
+
+    def expect_kill(self, source: str, answer: Answer) -> None:
+        self._kills[source] = _Kill(answer)
+
+    def expect_flatten(self, source: str, answer: Answer) -> None:
+        self._flatten_answers[source] = answer
+
+    def forget(self, source: str) -> None:
+        """The asker gave up waiting: drop its callbacks (the request itself still takes effect)."""
+        self._kills.pop(source, None)
+        self._flatten_answers.pop(source, None)
+
+    # -- kill -----------------------------------------------------------------------------------------------------
+
+    def _on_set(self, event: SetKillSwitch) -> None:
+        kill = self._kills.get(event.source)
+        if kill is not None and event.engaged:
+            self.kernel.call_at(self.kernel.now, self._settle, event.source)
+            self._settling = kill
+
+    def _on_changed(self, event: KillSwitchChanged) -> None:
+        kill = self._kills.get(event.source)
+        if kill is not None:
+            kill.changed = event
+
+    def _on_persist_failed(self, event: KillSwitchPersistFailed) -> None:
+        if self._settling is not None:
+            self._settling.persist_error = f"{event.error} ({event.path})"
+
+    def _settle(self, source: str) -> None:
+        self._settling = None
+        kill = self._kills.pop(source, None)
+        if kill is None:
+            return
+        state = self.node.risk.kill_switch
+        changed = kill.changed
+        kill.answer(
+            {
+                "ok": True,
+                "engaged": state.engaged,
+                "already_engaged": changed is None,
+                "cancelled_orders": 0 if changed is None else changed.cancelled_orders,
+                "reason": state.state.reason,
+                "source": state.state.source,
+                "state_file": None if state.state_file is None else str(state.state_file),
+                "persisted": state.state_file is not None and not kill.persist_error,
+                "persist_error": kill.persist_error or None,
+            }
+        )
+
+    # -- flatten --------------------------------------------------------------------------------------------------
+
+    def _on_flatten(self, event: FlattenPositions) -> None:
+        if self._job is not None:
+            self._finish(event.source, False, 0, "a flatten is already running")
+            return
+        if not self.node.risk.kill_switch.engaged:
+            self._finish(event.source, False, 0, "the kill switch is not engaged: flatten only after a kill")
+            return
+        self._job = _Flatten(event.source, self._flatten_answers.pop(event.source, None))
+        self._advance()
+
+    def _on_report(self, event: Event) -> None:
+        if self._job is not None:
+            if isinstance(event, RiskRejected):
+                self._job.inflight.pop(event.symbol, None)
+            self._advance()
+
+    def _advance(self) -> None:
+        job = self._job
+        assert job is not None
+        node = self.node
+        execution = node.execution
+        for symbol, cid in list(job.inflight.items()):
+            order = execution.order(cid)
+            if order is not None and not order.is_open:
+                del job.inflight[symbol]
+        if any(o.strategy_id != FLATTEN_STRATEGY for o in execution.open_orders()):
+            return  # the kill's cancels are not all acknowledged yet: a fill may still change a position
+        left: list[str] = []
+        for view in node.portfolio.positions():
+            if view.quantity == 0 or view.symbol in job.inflight:
+                continue
+            rounds = job.rounds.get(view.symbol, 0)
+            if rounds >= MAX_ROUNDS:
+                left.append(f"{view.symbol} {view.quantity:+d}")
+                continue
+            job.rounds[view.symbol] = rounds + 1
+            job.inflight[view.symbol] = self._send(view.symbol, view.quantity, job.source)
+            job.orders += 1
+        if job.inflight:
+            return
+        why = "" if not left else f"still open after {MAX_ROUNDS} orders each: {', '.join(left)}"
+        self._job = None
+        self._finish(job.source, not left, job.orders, why, job.answer)
+
+    def _send(self, symbol: str, held: int, source: str) -> str:
+        node = self.node
+        cid = node.order_ids.next(FLATTEN_STRATEGY)
+        now = self.kernel.now
+        self.kernel.emit(
+            SubmitOrder(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=FLATTEN_STRATEGY,
+                client_order_id=cid,
+                symbol=symbol,
+                side=Side.SELL if held > 0 else Side.BUY,
+                order_type=OrderType.MARKET,
+                quantity=abs(held),
+                reason=f"flatten after kill ({source})",
+            )
+        )
+        return cid
+
+    def _finish(self, source: str, flat: bool, orders: int, why: str, answer: Answer | None = None) -> None:
+        now = self.kernel.now
+        event = PositionsFlattened(ts_event=now, ts_init=now, flat=flat, orders=orders, reason=why, source=source)
+        self.flattened.append(event)
+        self.kernel.emit(event)
+        answer = answer if answer is not None else self._flatten_answers.pop(source, None)
+        if answer is not None:
+            answer({"done": True, "flat": flat, "orders": orders, "reason": why or None})
+
+    # -- status ---------------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> Reply:
+        """The kill switch, open orders and positions as plain JSON values (prices in 1/10,000 dollar)."""
+        node = self.node
+        state = node.risk.kill_switch.state
+        orders = [
+            {
+                "client_order_id": o.client_order_id,
+                "strategy_id": o.strategy_id,
+                "symbol": o.symbol,
+                "side": o.side.value,
+                "quantity": o.quantity,
+                "filled": o.filled_quantity,
+                "price": o.price,
+                "status": o.status.value,
+            }
+            for o in node.execution.open_orders()
+        ]
+        positions = [
+            {"symbol": p.symbol, "quantity": p.quantity, "realized": p.realized, "unrealized": p.unrealized}
+            for p in node.portfolio.positions()
+            if p.quantity
+        ]
+        return {
+            "kill_switch": {
+                "engaged": state.engaged,
+                "reason": state.reason,
+                "source": state.source,
+                "ts": state.ts,
+            },
+            "open_orders": orders,
+            "positions": positions,
+            "flattening": self._job is not None,
+            "risk": {"passed": node.risk.passed, "rejected": node.risk.rejected},
+        }

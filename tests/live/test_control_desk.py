@@ -1,0 +1,137 @@
+"""The control desk on a bare kernel: flattening waits for the kill's cancels, sends again after a partial fill,
+gives up after ``MAX_ROUNDS`` refused orders, and refuses to flatten without a kill; kill answers name what the
+node did. The venue is a recording one; its answers are fed by hand."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from tapeflow.execution.order_ids import ClientOrderIds
+from tapeflow.live.control_desk import MAX_ROUNDS, ControlDesk
+from tapeflow.model import LiquiditySide, Side
+from tapeflow.model.orders import OrderAccepted, OrderCancelled, OrderFilled, OrderRejected, SubmitOrder
+from tapeflow.model.risk_events import FLATTEN_STRATEGY, FlattenPositions, PositionsFlattened, SetKillSwitch
+from tests.risk.helpers import FakePortfolio, Rig
+from tests.risk.test_rules import cfg
+
+
+class _Positions(FakePortfolio):
+    """The fake portfolio of the risk tests, listing its positions as the desk reads them."""
+
+    def views(self) -> list[Any]:
+        return [SimpleNamespace(symbol=s, quantity=q) for s, q in sorted(self.positions.items())]
+
+
+class _Desk:
+    def __init__(self, positions: dict[str, int]) -> None:
+        self.portfolio = _Positions(positions=dict(positions))
+        self.rig = Rig(cfg(), portfolio=self.portfolio)
+        self.desk = ControlDesk()
+        node = SimpleNamespace(
+            risk=self.rig.engine,
+            execution=self.rig.execution,
+            portfolio=SimpleNamespace(positions=self.portfolio.views),
+            order_ids=ClientOrderIds("r1"),
+        )
+        self.desk.bind(node)  # type: ignore[arg-type]
+        self.rig.kernel.add(self.desk)
+        self.answers: list[dict[str, Any]] = []
+
+    def send(self, *events: Any) -> None:
+        self.rig.kernel.run(list(events))
+
+    def now(self) -> int:
+        return self.rig.kernel.now
+
+    def kill(self, source: str = "control#1", *, flatten: bool = True) -> None:
+        t = self.now()
+        self.desk.expect_kill(source, self.answers.append)
+        if flatten:
+            self.desk.expect_flatten(source, self.answers.append)
+        events: list[Any] = [SetKillSwitch(ts_event=t, ts_init=t, engaged=True, reason="stop", source=source)]
+        if flatten:
+            events.append(FlattenPositions(ts_event=t, ts_init=t, reason="stop", source=source))
+        self.send(*events)
+
+    def flatten_orders(self) -> list[SubmitOrder]:
+        sent = self.rig.venue.sent
+        return [c for c in sent if isinstance(c, SubmitOrder) and c.strategy_id == FLATTEN_STRATEGY]
+
+    def report(self, kind: type, order: SubmitOrder, **fields: Any) -> None:
+        t = self.now()
+        common = {"strategy_id": order.strategy_id, "client_order_id": order.client_order_id, "symbol": order.symbol}
+        self.send(kind(ts_event=t, ts_init=t, **common, **fields))
+
+
+def test_flatten_waits_for_the_kills_cancels_then_closes_each_position_once() -> None:
+    d = _Desk({"AAPL": 300, "MSFT": -100, "IBM": 0})
+    resting = d.rig.submit(quantity=100)  # a strategy's open order: the kill cancels it
+    d.kill()
+    assert d.answers[0]["cancelled_orders"] == 1 and not d.answers[0]["already_engaged"]
+    assert d.flatten_orders() == []  # the cancel is not acknowledged yet: a fill could still move a position
+    d.report(OrderCancelled, resting)
+    orders = d.flatten_orders()
+    assert [(o.symbol, o.side, o.quantity) for o in orders] == [("AAPL", Side.SELL, 300), ("MSFT", Side.BUY, 100)]
+    assert all(o.client_order_id.startswith("flatten-r1-") for o in orders)
+    for order in orders:
+        d.report(OrderAccepted, order)
+        d.portfolio.positions[order.symbol] = 0
+        d.report(
+            OrderFilled,
+            order,
+            side=order.side,
+            price=1_000_000,
+            quantity=order.quantity,
+            leaves_quantity=0,
+            liquidity_side=LiquiditySide.TAKER,
+        )
+    assert d.answers[1] == {"done": True, "flat": True, "orders": 2, "reason": None}
+    [done] = d.desk.flattened
+    assert isinstance(done, PositionsFlattened) and (done.flat, done.orders, done.source) == (True, 2, "control#1")
+
+
+def test_a_partial_fill_gets_another_order_and_refusals_end_in_not_flat_after_max_rounds() -> None:
+    d = _Desk({"AAPL": 300})
+    d.kill()
+    first = d.flatten_orders()[0]
+    d.portfolio.positions["AAPL"] = 100
+    d.report(
+        OrderFilled,
+        first,
+        side=Side.SELL,
+        price=1,
+        quantity=200,
+        leaves_quantity=100,
+        liquidity_side=LiquiditySide.TAKER,
+    )
+    d.report(OrderCancelled, first, cancelled_quantity=100, reason="no more liquidity for a market order")
+    assert [o.quantity for o in d.flatten_orders()] == [300, 100]  # the rest, once the first closed
+    for _ in range(MAX_ROUNDS - 1):
+        d.report(OrderRejected, d.flatten_orders()[-1], reason="halted")
+    assert len(d.flatten_orders()) == MAX_ROUNDS
+    assert d.answers[-1] == {
+        "done": True,
+        "flat": False,
+        "orders": MAX_ROUNDS,
+        "reason": f"still open after {MAX_ROUNDS} orders each: AAPL +100",
+    }
+
+
+def test_flatten_without_a_kill_is_refused_and_a_second_kill_is_answered_as_already_engaged() -> None:
+    d = _Desk({"AAPL": 300})
+    t = d.now()
+    d.desk.expect_flatten("control#9", d.answers.append)
+    d.send(FlattenPositions(ts_event=t, ts_init=t, reason="oops", source="control#9"))
+    assert d.answers == [
+        {
+            "done": True,
+            "flat": False,
+            "orders": 0,
+            "reason": "the kill switch is not engaged: flatten only after a kill",
+        }
+    ]
+    assert d.flatten_orders() == []
+    d.kill("control#1", flatten=False)
+    d.kill("control#2", flatten=False)
+    assert [(a["already_engaged"], a["source"]) for a in d.answers[1:]] == [(False, "control#1"), (True, "control#1")]
