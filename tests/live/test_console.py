@@ -21,9 +21,8 @@ from tapeflow.engine import Kernel
 from tapeflow.live import LiveNode
 from tapeflow.live.clock import FakeClock
 from tapeflow.live.console import MIN_INTERVAL_NS, LiveConsole, duration, render
-from tapeflow.live.feed_health import FeedHealth
-from tapeflow.live.snapshot import NodeSnapshot, SnapshotBuilder
-from tapeflow.live.tick_to_trade import AckLatency, LatencyMeter
+from tapeflow.live.snapshot import Monitors, NodeSnapshot
+from tapeflow.live.tick_to_trade import LatencyMeter
 from tapeflow.model import ConfigError, Event
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.venue_events import FeedStale, VenueConnected
@@ -84,15 +83,12 @@ class _Run:
 
     def __init__(self, tape: list[Event]) -> None:
         self.clock = FakeClock(T0)
-        self.health = FeedHealth()
-        self.ack = AckLatency()
-        self.meter = LatencyMeter()
+        monitors = Monitors()
+        self.meter = monitors.tick_to_trade
         config = NodeConfig(level="L3", portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000))
-        extra = [self.health, self.ack, _Written(self.meter, self.clock)]
+        extra = [*monitors.components, _Written(self.meter, self.clock)]
         self.live = LiveNode([ImbalanceQuoter()], config=config, run_id="run1", wall=self.clock, extra=extra)
-        self.builder = SnapshotBuilder(
-            self.live.node, clock=self.clock, health=self.health, tick_to_trade=self.meter, ack=self.ack.meter
-        )
+        self.builder = monitors.builder(self.live.node, clock=self.clock)
         self.tape = tape
         self.taken: list[tuple[NodeSnapshot, dict[str, Any]]] = []
 

@@ -247,7 +247,8 @@ class _Submits:
 
 def _stamped_feed(clock: FakeClock) -> AsyncIterator[Event]:
     """A market data adapter: a frame read at 10 ms holds two trades (stamped 10 ms), handed over at 30 ms and
-    31 ms (the driver was busy); a trade stamped before the kernel's clock comes last (another clock's stamp)."""
+    31 ms (the driver was busy); then two trades stamped by another clock: before the kernel's time (at 40 ms)
+    and ahead of the wall (at 50 ms)."""
 
     async def feed() -> AsyncIterator[Event]:
         await clock.sleep_until(T0 + 10 * MS)
@@ -258,6 +259,8 @@ def _stamped_feed(clock: FakeClock) -> AsyncIterator[Event]:
         yield Trade(ts_event=T0, ts_init=read_at, symbol="AAPL", price=1_000_000, size=1)
         await clock.sleep_until(T0 + 40 * MS)
         yield Trade(ts_event=T0, ts_init=T0 - 5 * MS, symbol="AAPL", price=1_000_000, size=1)
+        await clock.sleep_until(T0 + 50 * MS)
+        yield Trade(ts_event=T0, ts_init=T0 + 10_000 * MS, symbol="AAPL", price=1_000_000, size=1)
 
     return feed()
 
@@ -272,15 +275,16 @@ def _run_stamped(stamp: str) -> tuple[list[int], list[tuple[str, int]]]:
 
 def test_source_stamps_keep_the_adapters_arrival_time_so_orders_carry_it() -> None:
     trades, submits = _run_stamped("source")
-    # both trades of the frame keep its read time (10 ms); the late-stamped one is lifted to the kernel's clock
-    assert trades == [10_000, 10_000, 10_000]
-    assert submits == [("submit", 10_000)] * 3
+    # both trades of the frame keep its read time (10 ms); the one stamped in the past is lifted to the kernel's
+    # clock, the one stamped in the future is held to the wall's
+    assert trades == [10_000, 10_000, 10_000, 50_000]
+    assert submits == [("submit", 10_000)] * 3 + [("submit", 50_000)]
 
 
 def test_dispatch_stamps_give_each_event_the_time_the_driver_took_it() -> None:
     trades, submits = _run_stamped("dispatch")
-    assert trades == [30_000, 31_000, 40_000]
-    assert submits == [("submit", 30_000), ("submit", 31_000), ("submit", 40_000)]
+    assert trades == [30_000, 31_000, 40_000, 50_000]
+    assert submits == [("submit", 30_000), ("submit", 31_000), ("submit", 40_000), ("submit", 50_000)]
 
 
 def test_source_stamps_dispatch_one_wake_up_in_time_order_feed_first_then_the_inbox() -> None:

@@ -13,7 +13,8 @@ Two modes:
   lone record to its writer there instead of waiting for the next record).
 
   Which arrival, ``stamp`` says. ``"dispatch"`` (the default): the wall time at which the driver takes the event,
-  for sources that do not stamp. ``"source"``: the event's own ``ts_init`` (never below the kernel's now), for a
+  for sources that do not stamp. ``"source"``: the event's own ``ts_init`` (kept between the kernel's now and the
+  wall's: a stamp from another clock can neither go back in time nor move the kernel ahead of the wall), for a
   market data adapter that stamps each event with the wall time its frame was read from the socket: what an order
   carries as ``ts_init`` is then the arrival of the data that triggered it, so tick-to-trade
   (``tapeflow.live.tick_to_trade``) counts the time an event waited behind earlier ones. In that mode what one
@@ -139,8 +140,8 @@ async def _run_realtime(
                 pending = None
                 if not source_stamp:
                     event = _restamp(event, max(now, kernel.now))
-                elif event.ts_init < kernel.now:
-                    event = _restamp(event, kernel.now)
+                elif not kernel.now <= event.ts_init <= now:  # never behind the kernel, never ahead of the wall
+                    event = _restamp(event, max(min(event.ts_init, now), kernel.now))
                 kernel.run((event,))
                 dispatched = True
             if source_stamp and inbox is not None and len(inbox):

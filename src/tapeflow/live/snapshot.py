@@ -19,9 +19,10 @@ from fractions import Fraction
 import msgspec
 
 from tapeflow.engine.clock import Clock
+from tapeflow.engine.kernel import Component
 from tapeflow.execution.orders import Order
 from tapeflow.live.feed_health import FeedHealth
-from tapeflow.live.tick_to_trade import LatencyMeter, LatencyStats
+from tapeflow.live.tick_to_trade import AckLatency, LatencyMeter, LatencyStats
 from tapeflow.model.prices import PRICE_SCALE, price_to_str
 from tapeflow.node.assembly import TradingNode
 from tapeflow.risk.flow_rules import OrderRate
@@ -276,6 +277,32 @@ class SnapshotBuilder:
             last_market_age_ns=health.last_market_age(now),
             other=dict(sorted(health.other.items())),
             recent=list(health.recent),
+        )
+
+
+class Monitors:
+    """What a snapshot reads beside the node, made before it: ``components`` go in the node's ``extra=``, the
+    ``tick_to_trade`` meter's ``on_written`` is the order sender's hook; then ``builder(node)``."""
+
+    def __init__(self, *, max_pending: int = 65_536) -> None:
+        self.health = FeedHealth()
+        self.ack = AckLatency(LatencyMeter("ack"), max_pending=max_pending)
+        self.tick_to_trade = LatencyMeter("tick_to_trade")
+
+    @property
+    def components(self) -> list[Component]:
+        return [self.health, self.ack]
+
+    def builder(
+        self, node: TradingNode, *, clock: Clock | None = None, max_orders: int = MAX_ORDERS
+    ) -> SnapshotBuilder:
+        return SnapshotBuilder(
+            node,
+            clock=clock,
+            health=self.health,
+            tick_to_trade=self.tick_to_trade,
+            ack=self.ack.meter,
+            max_orders=max_orders,
         )
 
 
