@@ -77,12 +77,6 @@ def test_dollars_is_exact_when_the_ratio_terminates_and_rounded_to_its_places_ot
 # -- feed health ---------------------------------------------------------------------------------------------------
 
 
-class _Reconciled(VenueStatus, frozen=True, kw_only=True):
-    """Stands for an adapter's own connection event (another part of the node adds such events)."""
-
-    venue: str
-
-
 def test_feed_health_follows_connection_and_staleness_events() -> None:
     health = FeedHealth()
     kernel = Kernel()
@@ -103,9 +97,11 @@ def test_feed_health_follows_connection_and_staleness_events() -> None:
     kernel.run([VenueReconnected(**at(), venue="alpaca", down_ns=5), FeedResumed(**at(), venue="alpaca")])
     assert health.connected == {"alpaca", "paper"} and health.down == {}
     assert health.stale() == ["iex"]  # the whole alpaca feed resumed: its symbols with it
-    kernel.run([_Reconciled(**at(), venue="alpaca")])
-    assert (health.disconnects, health.reconnects, health.other) == (1, 1, {"_Reconciled": 1})
-    assert list(health.recent)[-3:] == ["alpaca reconnected", "alpaca feed resumed", "_Reconciled"]
+    # an adapter's own status events (reconciliations, backfills: other parts add them) are counted by type; the
+    # base class stands for them here (a test must not define an event type: the codec's registry is global)
+    kernel.run([VenueStatus(**at())])
+    assert (health.disconnects, health.reconnects, health.other) == (1, 1, {"VenueStatus": 1})
+    assert list(health.recent)[-3:] == ["alpaca reconnected", "alpaca feed resumed", "VenueStatus"]
     kernel.run([VenueConnected(**at(), venue="x") for _ in range(2 * RECENT)])
     assert len(health.recent) == RECENT  # bounded
 
