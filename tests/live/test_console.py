@@ -229,3 +229,11 @@ def test_durations_are_written_for_people() -> None:
     assert [duration(v) for v in (None, 850, 12_400, 3_100_000, 2_000_000_000)] == [
         "-", "850 ns", "12.4 us", "3.1 ms", "2.0 s",
     ]  # fmt: skip
+
+
+def test_json_lines_go_to_stdout_when_no_file_is_given(tape: list[Event], capsys: pytest.CaptureFixture[str]) -> None:
+    run = _Run(tape[:300])
+    run.run(LiveConsole(run.take, wall=run.clock, json=True))
+    lines = capsys.readouterr().out.splitlines()
+    assert [msgspec.json.decode(line, type=NodeSnapshot) for line in lines] == [s for s, _ in run.taken]
+    assert lines

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TextIO, TypeVar
@@ -129,9 +130,10 @@ def render(snapshot: NodeSnapshot, *, max_rows: int = MAX_ROWS) -> RenderableTyp
 class LiveConsole:
     """Draws snapshots from ``snapshot()`` while a run goes on (``run_with``).
 
-    ``json``: one JSON object per line on ``out`` (a text file); otherwise a rich live view on ``out`` (a
-    ``Console``, or a text file wrapped in one). ``wall``: the clock frames are timed by (tests: ``FakeClock``).
-    ``redirect``: let rich print stdout/stderr writes above the view (off when ``out`` is not a terminal's).
+    ``json``: one JSON object per line on ``out`` (a text file; None: stdout); otherwise a rich live view on
+    ``out`` (a ``Console``, or a text file wrapped in one; None: stdout). ``wall``: the clock frames are timed
+    by (tests: ``FakeClock``). ``redirect``: let rich print stdout/stderr writes above the view (off when ``out``
+    is not a terminal's).
     """
 
     def __init__(
@@ -162,7 +164,7 @@ class LiveConsole:
         if json:
             if isinstance(out, Console):
                 raise ConfigError("--json writes lines to a text file, not to a rich Console", field="out")
-            self._file = out
+            self._file = out if out is not None else sys.stdout
         else:
             self._console = out if isinstance(out, Console) else Console(file=out)
         self._live: Live | None = None
