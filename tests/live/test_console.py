@@ -237,3 +237,29 @@ def test_json_lines_go_to_stdout_when_no_file_is_given(tape: list[Event], capsys
     lines = capsys.readouterr().out.splitlines()
     assert [msgspec.json.decode(line, type=NodeSnapshot) for line in lines] == [s for s, _ in run.taken]
     assert lines
+
+
+def test_on_the_real_wall_clock_frames_are_still_at_least_250_ms_apart(tape: list[Event]) -> None:
+    """The console's timer on asyncio's own clock (``RealTimeClock``): a 0.6 s run, bounded in time."""
+    monitors = Monitors()
+    live = LiveNode([ImbalanceQuoter()], config=NodeConfig(level="L3"), run_id="rt", extra=monitors.components)
+    builder = monitors.builder(live.node, clock=live.wall)
+    taken: list[NodeSnapshot] = []
+
+    def take() -> NodeSnapshot:
+        taken.append(builder.take())
+        return taken[-1]
+
+    async def feed() -> AsyncIterator[Event]:
+        for event in tape[:30]:
+            await asyncio.sleep(0.02)
+            yield event
+
+    async def main() -> None:
+        console = LiveConsole(take, json=True, out=io.StringIO())
+        await asyncio.wait_for(console.run_with(live.run(feed(), realtime=True)), timeout=10)
+
+    asyncio.run(main())
+    assert 3 <= len(taken) <= 5
+    assert min(b.ts - a.ts for a, b in itertools.pairwise(taken)) >= MIN_INTERVAL_NS
+    assert taken[-1].feed_events == 30

@@ -313,3 +313,26 @@ def test_an_unknown_stamp_mode_is_refused() -> None:
 
     with pytest.raises(EngineError, match="stamp must be one of"):
         asyncio.run(run_live(Kernel(), empty(), realtime=True, wall=FakeClock(T0), stamp="arrival"))  # type: ignore[arg-type]
+
+
+def test_a_reader_summing_while_a_thread_records_sees_consistent_growing_counts() -> None:
+    meter = LatencyMeter()
+    done = threading.Event()
+
+    def sender() -> None:
+        for i in range(200_000):
+            meter.record(1_000 + i % 5_000)
+        done.set()
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    counts = []
+    while not done.is_set() and len(counts) < 10_000:
+        stats = meter.stats()
+        if stats.count:
+            assert 1_000 <= stats.min <= stats.p50 <= stats.p99 <= stats.p999 <= stats.max <= 5_999
+        counts.append(stats.count)
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert counts == sorted(counts)  # never goes back, never corrupt
+    assert meter.stats().count == 200_000

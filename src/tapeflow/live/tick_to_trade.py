@@ -137,13 +137,13 @@ class LatencyMeter:
             return
         if value > MAX_VALUE:
             value = MAX_VALUE
-        c.counts[value if value < EXACT else bucket_of(value)] += 1
-        c.n += 1
-        c.total += value
-        if value > c.hi:
+        if value > c.hi:  # the bounds before the count: a reader that sees the count sees them
             c.hi = value
         if value < c.lo:
             c.lo = value
+        c.counts[value if value < EXACT else bucket_of(value)] += 1
+        c.n += 1
+        c.total += value
         if at_ns:
             if not c.first:
                 c.first = at_ns
