@@ -12,6 +12,15 @@ Two modes:
   also calls ``Kernel.upkeep`` every ``upkeep_interval_ns`` of wall time, busy or quiet (the audit trail hands a
   lone record to its writer there instead of waiting for the next record).
 
+  Which arrival, ``stamp`` says. ``"dispatch"`` (the default): the wall time at which the driver takes the event,
+  for sources that do not stamp. ``"source"``: the event's own ``ts_init`` (kept between the kernel's now and the
+  wall's: a stamp from another clock can neither go back in time nor move the kernel ahead of the wall), for a
+  market data adapter that stamps each event with the wall time its frame was read from the socket: what an order
+  carries as ``ts_init`` is then the arrival of the data that triggered it, so tick-to-trade
+  (``tapeflow.live.tick_to_trade``) counts the time an event waited behind earlier ones. In that mode what one
+  wake-up found is dispatched in time order: the feed event at its own stamp (read before the driver woke, so
+  never later than now), then the inbox at now; in ``"dispatch"`` mode both are "now" and the inbox goes first.
+
 Events from outside the feed (order reports, results, commands) come through an ``Inbox``
 (``tapeflow.engine.inbox``), drained between feed events in arrival order. In real time they are stamped with
 their arrival like feed events and dispatched the same way (what arrived during one wait goes before the feed
@@ -28,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -42,6 +51,10 @@ from tapeflow.model.events import Event
 UPKEEP_INTERVAL_NS = 200_000_000
 """How often (wall time) a real-time run calls ``Kernel.upkeep``: a lone audit record reaches the writer within it."""
 
+Stamp = Literal["dispatch", "source"]
+"""Which arrival time a real-time run gives a feed event (see the module docstring)."""
+STAMPS: tuple[Stamp, ...] = ("dispatch", "source")
+
 
 async def run_live(
     kernel: Kernel,
@@ -52,14 +65,18 @@ async def run_live(
     until: int | None = None,
     upkeep_interval_ns: int = UPKEEP_INTERVAL_NS,
     inbox: Inbox | None = None,
+    stamp: Stamp = "dispatch",
 ) -> Kernel:
     """Drive ``kernel`` from ``source`` until it is exhausted, then finish and stop the kernel.
 
     ``wall`` is the real-time clock (default: the system's); one without ``sleep_until``/``wait`` is waited on
-    in real time. What ``inbox`` holds when the source ends is still delivered, before ``finish``.
+    in real time. What ``inbox`` holds when the source ends is still delivered, before ``finish``. ``stamp``
+    (real time only): ``"dispatch"`` or ``"source"``, see the module docstring.
     """
     if upkeep_interval_ns <= 0:
         raise EngineError(f"upkeep_interval_ns must be positive, got {upkeep_interval_ns}; the default is 0.2 s")
+    if stamp not in STAMPS:
+        raise EngineError(f"stamp must be one of {', '.join(STAMPS)}, got {stamp!r}")
     events = source.__aiter__()
     clock = as_wall_clock(wall)
     if realtime:
@@ -69,7 +86,7 @@ async def run_live(
         kernel.start(at=None if first is None else first.ts_init)
     try:
         if realtime:
-            await _run_realtime(kernel, events, clock, upkeep_interval_ns, inbox)
+            await _run_realtime(kernel, events, clock, upkeep_interval_ns, inbox, stamp == "source")
             if inbox is not None:
                 _deliver(kernel, inbox, clock.now())
         else:
@@ -87,7 +104,12 @@ async def run_live(
 
 
 async def _run_realtime(
-    kernel: Kernel, events: AsyncIterator[Event], wall: WallClock, upkeep_ns: int, inbox: Inbox | None
+    kernel: Kernel,
+    events: AsyncIterator[Event],
+    wall: WallClock,
+    upkeep_ns: int,
+    inbox: Inbox | None,
+    source_stamp: bool,
 ) -> None:
     bell = _Doorbell(asyncio.get_running_loop())
     if inbox is not None:
@@ -106,8 +128,9 @@ async def _run_realtime(
                 wake = wall.now() if len(inbox) else _wake_time(kernel, next_upkeep)
             await wall.wait(waiting, wake)
             now = wall.now()
-            if inbox is not None and len(inbox):
+            if not source_stamp and inbox is not None and len(inbox):
                 _deliver(kernel, inbox, now)
+            dispatched = False
             if pending.done():
                 try:
                     event = pending.result()
@@ -115,8 +138,15 @@ async def _run_realtime(
                     pending = None
                     return
                 pending = None
-                kernel.run((_restamp(event, max(now, kernel.now)),))
-            else:
+                if not source_stamp:
+                    event = _restamp(event, max(now, kernel.now))
+                elif not kernel.now <= event.ts_init <= now:  # never behind the kernel, never ahead of the wall
+                    event = _restamp(event, max(min(event.ts_init, now), kernel.now))
+                kernel.run((event,))
+                dispatched = True
+            if source_stamp and inbox is not None and len(inbox):
+                _deliver(kernel, inbox, now)
+            elif not dispatched:
                 kernel.advance(max(now, kernel.now))
             if now >= next_upkeep:
                 kernel.upkeep()

@@ -23,7 +23,7 @@ from tapeflow.engine.clock import Clock, LiveClock
 from tapeflow.engine.inbox import Inbox
 from tapeflow.engine.kernel import Component
 from tapeflow.execution.order_ids import ClientOrderIds, new_run_id
-from tapeflow.live.driver import run_live
+from tapeflow.live.driver import Stamp, run_live
 from tapeflow.live.stoppable import StoppableFeed
 from tapeflow.model.events import Event
 from tapeflow.model.venue_state import VenueState
@@ -75,12 +75,23 @@ class LiveNode:
         """Continue from the venue's open orders, positions and cash (before ``run``)."""
         self.node.restore(state)
 
-    async def run(self, source: AsyncIterable[Event], *, realtime: bool = False, until: int | None = None) -> LiveNode:
+    async def run(
+        self,
+        source: AsyncIterable[Event],
+        *,
+        realtime: bool = False,
+        until: int | None = None,
+        stamp: Stamp = "dispatch",
+    ) -> LiveNode:
         """Drive the node from ``source`` until it ends or ``stop_feed`` ends it (see ``run_live`` for the two
-        modes), then stop it."""
+        modes), then stop it.
+
+        ``stamp="source"`` (real time): keep the arrival stamps a market data adapter put on its events."""
         feed = self._feed = StoppableFeed(source)
         source = feed if realtime else self._replayed(feed)
-        await run_live(self.kernel, source, realtime=realtime, wall=self.wall, until=until, inbox=self.inbox)
+        await run_live(
+            self.kernel, source, realtime=realtime, wall=self.wall, until=until, inbox=self.inbox, stamp=stamp
+        )
         return self
 
     def stop_feed(self) -> bool:
