@@ -1,0 +1,280 @@
+"""The market data feed over loopback against the paper venue's data stream: what the venue published arrives,
+exactly once, through a closed socket, a silent one, duplicates and delays; refused handshakes back off.
+
+Each test serves a real venue (the AAPL LOBSTER day) in a thread, steps it over HTTP (the hub publishes on the
+server's loop), and bounds every wait: a hung socket fails the test instead of hanging it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import requests
+
+from tapeflow.data.lobster_events import iter_events
+from tapeflow.live.backoff import Backoff, BackoffConfig
+from tapeflow.live.clock import FakeClock, RealTimeClock
+from tapeflow.live.market_feed import AlpacaMarketFeed, MarketFeedConfig
+from tapeflow.model.enums import Aggressor
+from tapeflow.model.events import Event
+from tapeflow.model.market import Quote, Trade
+from tapeflow.model.venue_events import FeedBackfill, FeedBackfillDone, FeedResumed, FeedStale
+from tapeflow.node import NodeConfig
+from tapeflow.paper.app import ServerThread, create_app
+from tapeflow.paper.auth import fixed_keys
+from tapeflow.paper.data_stream import MarketDataHub, data_stream_route
+from tapeflow.paper.faults import ADMIN_HEADER, ADMIN_PATH, Faults
+from tapeflow.paper.venue import PaperVenue
+
+KEY, SECRET, ADMIN = "PKTEST", "SKTEST", "admin-token"
+HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+FAST = BackoffConfig(initial=0.05, cap=0.2, floor=0.01)
+
+
+def _with_trade_ids(events: Iterator[Event]) -> Iterator[Event]:
+    """The tape with numbered prints, as Alpaca's trades carry ids (LOBSTER's have none)."""
+    n = 0
+    for event in events:
+        if hasattr(event, "trade_id"):
+            n += 1
+            event = msgspec.structs.replace(event, trade_id=str(n))
+        yield event
+
+
+class Venue:
+    """The paper venue with its data stream and the faults admin, on loopback."""
+
+    def __init__(self, path: Path) -> None:
+        self.hub = MarketDataHub()
+        self.venue = PaperVenue(_with_trade_ids(iter_events(path)), config=NodeConfig(level="L3"), data_hub=self.hub)
+        check = fixed_keys(KEY, SECRET)
+        app = create_app(
+            self.venue,
+            check=check,
+            extra_routes=[data_stream_route(self.hub, check)],
+            admin_token=ADMIN,
+            faults=Faults(hubs={"data": self.hub}),
+        )
+        self.server = ServerThread(app).start()
+        self.url = self.server.url
+
+    async def step(self, events: int) -> None:
+        answer = await asyncio.to_thread(
+            requests.post, f"{self.url}/tapeflow/step", json={"events": events}, headers=HEADERS, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+
+    async def fault(self, body: dict[str, Any]) -> None:
+        answer = await asyncio.to_thread(
+            requests.post, f"{self.url}{ADMIN_PATH}", json=body, headers={ADMIN_HEADER: ADMIN}, timeout=10
+        )
+        assert answer.status_code == 201, answer.text
+
+    def trades(self) -> list[tuple[int, int, int, str]]:
+        return [(t.ts_event, t.price, t.size, t.trade_id) for t in self.venue.history.trades.get("AAPL", [])]
+
+    def quotes(self) -> list[tuple[int, int, int, int, int]]:
+        """The venue's quotes, a repeat of the same quote in the same nanosecond counted once (the feed drops it:
+        it carries nothing)."""
+        out: list[tuple[int, int, int, int, int]] = []
+        for q in self.venue.history.quotes.get("AAPL", []):
+            key = (q.ts_event, q.bid_price, q.bid_size, q.ask_price, q.ask_size)
+            if not out or out[-1] != key:
+                out.append(key)
+        return out
+
+
+@pytest.fixture
+def paper(data_dir: Path) -> Iterator[Venue]:
+    path = data_dir / "lobster-samples-2012-06-21" / "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    venue = Venue(path)
+    yield venue
+    venue.server.stop()
+    assert not venue.server.thread.is_alive()
+
+
+def _feed(paper: Venue, **overrides: Any) -> AlpacaMarketFeed:
+    fields: dict[str, Any] = {
+        "url": paper.url.replace("http://", "ws://") + "/v2/iex",
+        "rest_url": paper.url,
+        "symbols": ("AAPL",),
+        "stale_after": 0.5,
+        "reconnect_after": 0.5,
+        "open_timeout": 5.0,
+        "backoff": FAST,
+    }
+    wall = overrides.pop("wall", RealTimeClock())
+    return AlpacaMarketFeed(
+        MarketFeedConfig(**{**fields, **overrides}), key=KEY, secret=SECRET, wall=wall, is_open=lambda ts: True
+    )
+
+
+class Consumer:
+    """Iterates a feed in a task, keeping what it yields."""
+
+    def __init__(self, feed: AlpacaMarketFeed) -> None:
+        self.feed = feed
+        self.events: list[Event] = []
+        self.task = asyncio.ensure_future(self._consume())
+
+    async def _consume(self) -> None:
+        async for event in self.feed:
+            self.events.append(event)
+
+    def trades(self) -> list[tuple[int, int, int, str]]:
+        return [(t.ts_event, t.price, t.size, t.trade_id) for t in self.events if isinstance(t, Trade)]
+
+    def quotes(self) -> list[tuple[int, int, int, int, int]]:
+        return [
+            (q.ts_event, q.bid_price, q.bid_size, q.ask_price, q.ask_size) for q in self.events if isinstance(q, Quote)
+        ]
+
+    def of(self, kind: type[Event]) -> list[Event]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def close(self) -> None:
+        self.feed.close()
+        await asyncio.wait_for(self.task, 5)
+
+
+async def until(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def _run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), 30))
+
+
+def _caught_up(paper: Venue, consumer: Consumer) -> Callable[[], bool]:
+    return lambda: consumer.trades() == paper.trades() and consumer.quotes() == paper.quotes()
+
+
+def test_the_feed_receives_exactly_what_the_venue_published_signed_and_stamped_on_arrival(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(5_000)
+        await until(_caught_up(paper, consumer), "every trade and quote")
+        await consumer.close()
+        trades = consumer.of(Trade)
+        assert len(trades) > 100
+        assert all(isinstance(t, Trade) and t.aggressor is not Aggressor.UNKNOWN for t in trades[10:])
+        assert all(e.ts_init > 1_700_000_000 * 10**9 for e in consumer.events)  # wall time, not the tape's 2012
+        assert consumer.feed.quality().anomalies == 0 and consumer.feed.sessions == 1
+
+    _run(test)
+
+
+def test_a_socket_closed_mid_stream_reconnects_resubscribes_and_backfills_nothing_lost_or_twice(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(3_000)
+        await until(_caught_up(paper, consumer), "the first trades")
+        await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+        await paper.step(3_000)  # published while the feed is away (or reconnecting): only REST can give it
+        await until(lambda: consumer.of(FeedBackfillDone), "the backfill")
+        await until(_caught_up(paper, consumer), "the gap filled")
+        await paper.step(2_000)
+        await until(_caught_up(paper, consumer), "live data after the backfill")
+        await consumer.close()
+        kinds = [
+            type(e) for e in consumer.events if isinstance(e, FeedStale | FeedResumed | FeedBackfill | FeedBackfillDone)
+        ]
+        assert kinds == [FeedStale, FeedBackfill, FeedBackfillDone, FeedResumed]
+        opened = consumer.events.index(consumer.of(FeedBackfill)[0])
+        closed = consumer.events.index(consumer.of(FeedBackfillDone)[0])
+        done = consumer.of(FeedBackfillDone)[0]
+        assert isinstance(done, FeedBackfillDone) and done.complete and done.count == closed - opened - 1 > 0
+        assert consumer.feed.sessions == 2
+        assert consumer.feed.quality().duplicates == 0 and consumer.feed.quality().out_of_order == 0
+
+    _run(test)
+
+
+def test_a_silent_socket_is_stale_then_reconnected_and_resumes(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper, stale_after=0.3, reconnect_after=0.3))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(500)
+        await until(_caught_up(paper, consumer), "the first trades")
+        await paper.fault({"fault": "silent", "stream": "data", "seconds": 1.0})
+        await paper.step(1_000)
+        await until(lambda: consumer.feed.sessions == 2, "the silent socket replaced", timeout=10)
+        await until(lambda: consumer.of(FeedResumed), "the feed to resume")
+        await asyncio.sleep(1.0)  # the fault is over
+        await paper.step(1_000)
+        await until(_caught_up(paper, consumer), "every trade and quote, the silent ones by backfill")
+        await consumer.close()
+        stale = consumer.of(FeedStale)
+        assert stale and isinstance(stale[0], FeedStale) and "no market data for 0.3 s" in stale[0].reason
+        assert any("silent for" in f for f in consumer.feed.failures)
+
+    _run(test)
+
+
+def test_duplicated_messages_are_counted_and_delivered_once(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.fault({"fault": "duplicate", "stream": "data", "count": 50})
+        await paper.step(3_000)
+        await until(_caught_up(paper, consumer), "every trade and quote")
+        await until(lambda: consumer.feed.quality().duplicates == 50, "the duplicates counted")
+        await consumer.close()
+
+    _run(test)
+
+
+def test_delayed_trades_arrive_late_counted_out_of_order_and_none_is_lost(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.fault({"fault": "delay", "stream": "data", "channel": "trades", "ms": 200, "count": 5})
+        await paper.step(3_000)
+        await until(lambda: sorted(consumer.trades()) == sorted(paper.trades()), "every trade, the late ones too")
+        await consumer.close()
+        assert consumer.trades() != paper.trades()  # five came late
+        assert consumer.feed.quality().out_of_order == 5 and consumer.feed.quality().duplicates == 0
+
+    _run(test)
+
+
+def test_refused_handshakes_wait_longer_each_time_as_the_seeded_backoff_draws(paper: Venue) -> None:
+    async def test() -> None:
+        await paper.fault({"fault": "refuse"})
+        feed = _feed(paper, wall=FakeClock(start=1_000), backoff=BackoffConfig(initial=1.0, cap=60.0, floor=0.1))
+        consumer = Consumer(feed)
+        await until(lambda: len(feed.waits) >= 6, "six refused handshakes")
+        await consumer.close()
+        expected = Backoff(BackoffConfig(initial=1.0, cap=60.0, floor=0.1), seed=0)
+        assert feed.waits[:6] == [expected.next_wait() for _ in range(6)]
+        bounds = [min(60.0, 2.0**k) for k in range(6)]
+        assert all(w <= b for w, b in zip(feed.waits, bounds, strict=False))
+        assert all("HTTP 403" in f for f in feed.failures)
+        (stale,) = consumer.of(FeedStale)  # once, not once a try
+        assert isinstance(stale, FeedStale) and "cannot connect" in stale.reason
+        assert feed.sessions == 0
+
+    _run(test)
+
+
+def test_close_ends_the_iteration_while_connected_and_quiet(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper, stale_after=30.0))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await consumer.close()
+        assert consumer.task.done() and consumer.events == []
+        await until(lambda: paper.hub.connections == 0, "the server to see the socket closed")
+
+    _run(test)
