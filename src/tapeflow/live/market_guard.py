@@ -195,13 +195,12 @@ class FeedGuard:
                 if event.ts_event < start[0]:
                     self.overlap += 1  # REST gave something before its start: already seen live
                     continue
-            admitted = self._admit(event)
-            if admitted is None:
-                continue
-            out.append(admitted)
             ts, seen = given.get(slot, (0, collections.Counter()))
-            seen[key] += 1
+            seen[key] += 1  # even if dropped below: the live socket may repeat it as REST gave it
             given[slot] = (max(ts, event.ts_event), seen)
+            admitted = self._admit(event)
+            if admitted is not None:
+                out.append(admitted)
         self._skip_start.clear()
         self._overlap.update(given)
         return out
