@@ -16,19 +16,21 @@ import pytest
 import requests
 
 from tapeflow.data.lobster_events import iter_events
+from tapeflow.live import LiveNode
 from tapeflow.live.backoff import Backoff, BackoffConfig
 from tapeflow.live.clock import FakeClock, RealTimeClock
 from tapeflow.live.market_feed import AlpacaMarketFeed, MarketFeedConfig
 from tapeflow.model.enums import Aggressor
 from tapeflow.model.events import Event
 from tapeflow.model.market import Quote, Trade
-from tapeflow.model.venue_events import FeedBackfill, FeedBackfillDone, FeedResumed, FeedStale
+from tapeflow.model.venue_events import FeedBackfill, FeedBackfillDone, FeedResumed, FeedStale, VenueStatus
 from tapeflow.node import NodeConfig
 from tapeflow.paper.app import ServerThread, create_app
 from tapeflow.paper.auth import fixed_keys
 from tapeflow.paper.data_stream import MarketDataHub, data_stream_route
 from tapeflow.paper.faults import ADMIN_HEADER, ADMIN_PATH, Faults
 from tapeflow.paper.venue import PaperVenue
+from tapeflow.strategy.base import Strategy
 
 KEY, SECRET, ADMIN = "PKTEST", "SKTEST", "admin-token"
 HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
@@ -276,5 +278,80 @@ def test_close_ends_the_iteration_while_connected_and_quiet(paper: Venue) -> Non
         await consumer.close()
         assert consumer.task.done() and consumer.events == []
         await until(lambda: paper.hub.connections == 0, "the server to see the socket closed")
+
+    _run(test)
+
+
+def test_an_auth_error_is_a_failed_attempt_that_backs_off_and_never_a_session(paper: Venue) -> None:
+    async def test() -> None:
+        feed = AlpacaMarketFeed(
+            MarketFeedConfig(url=paper.url.replace("http://", "ws://") + "/v2/iex", symbols=("AAPL",), backoff=FAST),
+            key=KEY,
+            secret="WRONG",
+            wall=RealTimeClock(),
+            is_open=lambda ts: True,
+        )
+        consumer = Consumer(feed)
+        await until(lambda: len(feed.waits) >= 3, "three failed logins")
+        await consumer.close()
+        assert feed.sessions == 0 and feed.failures[0] == "handshake failed: error 402 auth failed"
+        assert [e.code for e in feed.stream_errors[:3]] == [402, 402, 402]
+        expected = Backoff(FAST, seed=0)
+        assert feed.waits[:3] == [expected.next_wait() for _ in range(3)]
+
+    _run(test)
+
+
+def test_rest_errors_during_the_backfill_are_retried_and_the_gap_is_still_filled(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(2_000)
+        await until(_caught_up(paper, consumer), "the first trades")
+        await paper.fault({"fault": "rest_error", "status": 500, "count": 2})  # the next two HTTP requests
+        await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+        await until(lambda: consumer.of(FeedBackfillDone), "the backfill")
+        (done,) = consumer.of(FeedBackfillDone)
+        assert isinstance(done, FeedBackfillDone) and done.complete
+        listing = await asyncio.to_thread(
+            requests.get, f"{paper.url}{ADMIN_PATH}", headers={ADMIN_HEADER: ADMIN}, timeout=10
+        )
+        assert listing.json()["applied"]["rest_error"] == 2  # both answered to the feed's REST calls
+        await paper.step(2_000)
+        await until(_caught_up(paper, consumer), "live data again")
+        await consumer.close()
+
+    _run(test)
+
+
+class Counting(Strategy):
+    def __init__(self) -> None:
+        super().__init__("counting")
+        self.trades: list[Trade] = []
+        self.statuses: list[VenueStatus] = []
+
+    def on_trade(self, trade: Trade) -> None:
+        self.trades.append(trade)
+
+    def on_venue_status(self, event: VenueStatus) -> None:
+        self.statuses.append(event)
+
+
+def test_a_live_node_runs_on_the_feed_in_real_time_and_stops_when_the_feed_is_closed(paper: Venue) -> None:
+    async def test() -> None:
+        feed = _feed(paper)
+        strategy = Counting()
+        node = LiveNode([strategy], run_id="")
+        running = asyncio.ensure_future(node.run(feed, realtime=True))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(3_000)
+        await until(lambda: len(strategy.trades) == len(paper.trades()) > 0, "the node to see every trade")
+        await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+        await until(lambda: any(isinstance(s, FeedResumed) for s in strategy.statuses), "the node to hear the resume")
+        feed.close()
+        await asyncio.wait_for(running, 5)
+        kinds = [type(s) for s in strategy.statuses]
+        assert kinds == [FeedStale, FeedBackfill, FeedBackfillDone, FeedResumed]
+        assert [(t.ts_event, t.trade_id) for t in strategy.trades] == [(t[0], t[3]) for t in paper.trades()]
 
     _run(test)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 import msgspec
@@ -395,6 +395,3 @@ class AlpacaMarketFeed:
             wall=self.wall,
             timeout=c.rest_timeout,
         )
-
-    def symbols(self) -> Sequence[str]:
-        return self.config.symbols
