@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 import requests
+from websockets.asyncio.server import serve
 
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.live import LiveNode
@@ -353,5 +355,59 @@ def test_a_live_node_runs_on_the_feed_in_real_time_and_stops_when_the_feed_is_cl
         kinds = [type(s) for s in strategy.statuses]
         assert kinds == [FeedStale, FeedBackfill, FeedBackfillDone, FeedResumed]
         assert [(t.ts_event, t.trade_id) for t in strategy.trades] == [(t[0], t[3]) for t in paper.trades()]
+
+    _run(test)
+
+
+def test_a_429_handshake_waits_at_least_what_retry_after_asks() -> None:
+    refused: list[int] = []
+
+    def process_request(connection: Any, request: Any) -> Any:
+        refused.append(1)
+        response = connection.respond(HTTPStatus.TOO_MANY_REQUESTS, "slow down\n")
+        response.headers["Retry-After"] = "7"
+        return response
+
+    async def handler(connection: Any) -> None:
+        return None  # pragma: no cover  (every handshake is refused)
+
+    async def test() -> None:
+        async with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+            port = server.sockets[0].getsockname()[1]
+            feed = AlpacaMarketFeed(
+                MarketFeedConfig(url=f"ws://127.0.0.1:{port}/v2/iex", symbols=("AAPL",), backoff=FAST),
+                key=KEY,
+                secret=SECRET,
+                wall=FakeClock(start=1_000),
+                is_open=lambda ts: True,
+            )
+            consumer = Consumer(feed)
+            await until(lambda: len(feed.waits) >= 3, "three refusals")
+            await consumer.close()
+        assert feed.waits[:3] == [7.0, 7.0, 7.0]  # each draw of FAST is below 0.2 s: the server's 7 s wins
+        assert feed.failures[0] == "handshake refused: HTTP 429" and len(refused) >= 3
+
+    _run(test)
+
+
+def test_silence_while_the_market_is_closed_is_not_stale(paper: Venue) -> None:
+    async def test() -> None:
+        feed = AlpacaMarketFeed(
+            MarketFeedConfig(
+                url=paper.url.replace("http://", "ws://") + "/v2/iex",
+                symbols=("AAPL",),
+                stale_after=0.1,
+                reconnect_after=0.1,
+            ),
+            key=KEY,
+            secret=SECRET,
+            wall=RealTimeClock(),
+            is_open=lambda ts: False,
+        )
+        consumer = Consumer(feed)
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await asyncio.sleep(0.5)
+        await consumer.close()
+        assert consumer.events == [] and feed.sessions == 1 and not feed.failures
 
     _run(test)
