@@ -23,6 +23,7 @@ from tapeflow.live.backoff import Backoff, BackoffConfig
 from tapeflow.live.clock import FakeClock, RealTimeClock
 from tapeflow.live.market_feed import AlpacaMarketFeed, MarketFeedConfig
 from tapeflow.model.enums import Aggressor
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
 from tapeflow.model.market import Quote, Trade
 from tapeflow.model.venue_events import FeedBackfill, FeedBackfillDone, FeedResumed, FeedStale, VenueStatus
@@ -411,3 +412,22 @@ def test_silence_while_the_market_is_closed_is_not_stale(paper: Venue) -> None:
         assert consumer.events == [] and feed.sessions == 1 and not feed.failures
 
     _run(test)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("url", "http://127.0.0.1/v2/iex"),
+        ("rest_url", "ftp://x"),
+        ("symbols", ()),
+        ("channels", ("books",)),
+        ("stale_after", 0.0),
+        ("max_frame_bytes", 0),
+    ],
+)
+def test_a_config_that_cannot_work_is_refused_naming_the_field(field: str, value: object) -> None:
+    fields: dict[str, Any] = {"url": "ws://127.0.0.1:1/v2/iex", "symbols": ("AAPL",), field: value}
+    with pytest.raises(ConfigError):
+        MarketFeedConfig(**fields)
+    with pytest.raises(ConfigError):
+        AlpacaMarketFeed(MarketFeedConfig(url="ws://127.0.0.1:1/v2/iex", symbols=("AAPL",)), key="", secret="")

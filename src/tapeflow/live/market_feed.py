@@ -69,6 +69,8 @@ class MarketFeedConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     rest_timeout: float = 10.0
     msgpack: bool = True
     """Ask for msgpack frames (as alpaca-py does); False: JSON text."""
+    max_frame_bytes: int = 16 * 2**20
+    """A larger frame closes the connection (1009) and counts as a failure: memory stays bounded."""
     backoff: BackoffConfig = BackoffConfig()
 
     def __post_init__(self) -> None:
@@ -81,7 +83,7 @@ class MarketFeedConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         unknown = set(self.channels) - DATA_CHANNELS
         if unknown or not self.channels:
             raise ConfigError(f"channels are {sorted(DATA_CHANNELS)}, got {list(self.channels)}", field="channels")
-        for name in ("stale_after", "reconnect_after", "open_timeout", "rest_timeout"):
+        for name in ("stale_after", "reconnect_after", "open_timeout", "rest_timeout", "max_frame_bytes"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"must be positive, got {getattr(self, name)}", field=f"live.market_data.{name}")
 
@@ -222,7 +224,9 @@ class AlpacaMarketFeed:
         c = self.config
         headers = {"Content-Type": "application/msgpack"} if c.msgpack else {}
         try:
-            ws = await connect(c.url, additional_headers=headers, open_timeout=c.open_timeout, max_size=None)
+            ws = await connect(
+                c.url, additional_headers=headers, open_timeout=c.open_timeout, max_size=c.max_frame_bytes
+            )
         except InvalidStatus as exc:
             response = exc.response
             self._failed(f"handshake refused: HTTP {response.status_code}")
