@@ -431,3 +431,18 @@ def test_a_config_that_cannot_work_is_refused_naming_the_field(field: str, value
         MarketFeedConfig(**fields)
     with pytest.raises(ConfigError):
         AlpacaMarketFeed(MarketFeedConfig(url="ws://127.0.0.1:1/v2/iex", symbols=("AAPL",)), key="", secret="")
+
+
+def test_without_a_rest_url_a_reconnect_reports_the_gap_as_not_filled(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper, rest_url=""))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(1_000)
+        await until(_caught_up(paper, consumer), "the first trades")
+        await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+        await until(lambda: consumer.of(FeedResumed), "the feed to resume")
+        await consumer.close()
+        (done,) = consumer.of(FeedBackfillDone)
+        assert isinstance(done, FeedBackfillDone) and not done.complete and done.count == 0
+
+    _run(test)

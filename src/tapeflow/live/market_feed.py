@@ -34,69 +34,19 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from tapeflow.data.quality import SourceQuality
 from tapeflow.live.backfill import fetch_gap, merge
-from tapeflow.live.backoff import Backoff, BackoffConfig, retry_after_seconds
+from tapeflow.live.backoff import Backoff, retry_after_seconds
 from tapeflow.live.clock import RealTimeClock, WallClock
+from tapeflow.live.market_config import MarketFeedConfig, regular_hours
 from tapeflow.live.market_guard import FeedGuard
 from tapeflow.live.market_wire import Decoded, StreamError, Subscription, Success, WireStats, decode_frame
 from tapeflow.model.errors import ConfigError, RequestError
 from tapeflow.model.events import Event
-from tapeflow.model.sessions import SessionCalendar, calendar_for
 from tapeflow.model.venue_events import FeedBackfill, FeedBackfillDone, FeedResumed, FeedStale
 
 NS: Final = 1_000_000_000
-DATA_CHANNELS: Final = frozenset({"trades", "quotes", "bars", "statuses"})
 BACKFILLED: Final = ("trades", "quotes", "bars")
 
-
-class MarketFeedConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``[live.market_data]``: where the stream is, what to subscribe to, and when silence means stale."""
-
-    url: str
-    """The stream's whole websocket URL, feed included (``wss://stream.data.alpaca.markets/v2/iex``)."""
-    symbols: tuple[str, ...]
-    channels: tuple[str, ...] = ("trades", "quotes")
-    rest_url: str = ""
-    """Market data REST base (``https://data.alpaca.markets``); empty: no backfill (the gap is reported)."""
-    feed: str = "iex"
-    """The ``feed`` of REST queries (the stream's is in its URL)."""
-    venue: str = "alpaca"
-    """The name the status events carry (risk matches it with orders' venue)."""
-    stale_after: float = 5.0
-    reconnect_after: float = 5.0
-    """Seconds of further silence after ``FeedStale`` before the socket is closed and reconnected."""
-    open_timeout: float = 10.0
-    """Seconds the connect and each handshake step may take."""
-    rest_timeout: float = 10.0
-    msgpack: bool = True
-    """Ask for msgpack frames (as alpaca-py does); False: JSON text."""
-    max_frame_bytes: int = 16 * 2**20
-    """A larger frame closes the connection (1009) and counts as a failure: memory stays bounded."""
-    backoff: BackoffConfig = BackoffConfig()
-
-    def __post_init__(self) -> None:
-        if not self.url.startswith(("ws://", "wss://")):
-            raise ConfigError(f"must be a ws:// or wss:// URL, got {self.url!r}", field="live.market_data.url")
-        if self.rest_url and not self.rest_url.startswith(("http://", "https://")):
-            raise ConfigError(f"must be an http(s) URL, got {self.rest_url!r}", field="live.market_data.rest_url")
-        if not self.symbols or not all(self.symbols):
-            raise ConfigError("name at least one symbol, none empty", field="live.market_data.symbols")
-        unknown = set(self.channels) - DATA_CHANNELS
-        if unknown or not self.channels:
-            raise ConfigError(f"channels are {sorted(DATA_CHANNELS)}, got {list(self.channels)}", field="channels")
-        for name in ("stale_after", "reconnect_after", "open_timeout", "rest_timeout", "max_frame_bytes"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"must be positive, got {getattr(self, name)}", field=f"live.market_data.{name}")
-
-
-def regular_hours(calendar: SessionCalendar | None = None) -> Callable[[int], bool]:
-    """``is_open`` from a session calendar (default XNYS): the regular session only."""
-    cal = calendar if calendar is not None else calendar_for("XNYS")
-
-    def is_open(ts: int) -> bool:
-        session = cal.session_at(ts)
-        return session is not None and session.part(ts) == "regular"
-
-    return is_open
+__all__ = ["AlpacaMarketFeed", "MarketFeedConfig", "regular_hours"]
 
 
 class _HandshakeError(Exception):
@@ -188,7 +138,7 @@ class AlpacaMarketFeed:
                         await self._wait_backoff(self._retry_after)
                     continue
                 self._ws = ws
-                if self.sessions > 1 and self.config.rest_url:
+                if self.sessions > 1:
                     async for event in self._backfill():
                         yield event
                 if self.stale:
@@ -355,13 +305,13 @@ class AlpacaMarketFeed:
         channels = [ch for ch in BACKFILLED if ch in c.channels]
         now = self.wall.now()
         starts = {ch: {s: self._start(ch, s) for s in c.symbols} for ch in channels}
-        start_ns = min(min(v.values()) for v in starts.values())
+        start_ns = min((ts for by_symbol in starts.values() for ts in by_symbol.values()), default=self._start("", ""))
         yield FeedBackfill(ts_event=now, ts_init=now, venue=c.venue, start_ns=start_ns, symbols=c.symbols)
         guard.begin_backfill((ch, s) for ch in channels for s in c.symbols)
-        complete = True
+        complete = bool(c.rest_url)  # no REST configured: the gap stays, and the closing event says so
         batches: list[dict[str, list[Event]]] = []
         try:
-            for ch in channels:
+            for ch in channels if c.rest_url else ():
                 batches.append(await self._fetch(ch, starts[ch]))  # noqa: PERF401  (one await at a time)
         except RequestError as exc:
             complete = False
