@@ -59,6 +59,31 @@ class FeedResumed(VenueStatus, frozen=True, kw_only=True):
     symbol: str = ""
 
 
+# -- the market data adapter's (tapeflow.live.market_feed) ---------------------------------------------------------
+
+
+class FeedBackfill(VenueStatus, frozen=True, kw_only=True):
+    """Opens a backfill: the events that follow, up to ``FeedBackfillDone``, were fetched over REST after a
+    reconnect to fill the gap, not received live (a marker around them rather than a field on every trade, quote
+    and bar, which would change every recorded tape and the hot path).
+
+    ``start_ns`` is where the gap began (the last time seen live); ``symbols`` are those asked for."""
+
+    venue: str
+    start_ns: int
+    symbols: tuple[str, ...] = ()
+
+
+class FeedBackfillDone(VenueStatus, frozen=True, kw_only=True):
+    """Closes a backfill: ``count`` events were delivered between it and its ``FeedBackfill``, the last at
+    ``end_ns`` (``start_ns`` of the opening when none); ``complete`` False when REST failed and a gap may remain."""
+
+    venue: str
+    count: int = 0
+    end_ns: int = 0
+    complete: bool = True
+
+
 # -- the order adapter's (tapeflow.live.alpaca_venue) --------------------------------------------------------------
 
 

@@ -1,0 +1,448 @@
+"""The market data feed over loopback against the paper venue's data stream: what the venue published arrives,
+exactly once, through a closed socket, a silent one, duplicates and delays; refused handshakes back off.
+
+Each test serves a real venue (the AAPL LOBSTER day) in a thread, steps it over HTTP (the hub publishes on the
+server's loop), and bounds every wait: a hung socket fails the test instead of hanging it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import requests
+from websockets.asyncio.server import serve
+
+from tapeflow.data.lobster_events import iter_events
+from tapeflow.live import LiveNode
+from tapeflow.live.backoff import Backoff, BackoffConfig
+from tapeflow.live.clock import FakeClock, RealTimeClock
+from tapeflow.live.market_feed import AlpacaMarketFeed, MarketFeedConfig
+from tapeflow.model.enums import Aggressor
+from tapeflow.model.errors import ConfigError
+from tapeflow.model.events import Event
+from tapeflow.model.market import Quote, Trade
+from tapeflow.model.venue_events import FeedBackfill, FeedBackfillDone, FeedResumed, FeedStale, VenueStatus
+from tapeflow.node import NodeConfig
+from tapeflow.paper.app import ServerThread, create_app
+from tapeflow.paper.auth import fixed_keys
+from tapeflow.paper.data_stream import MarketDataHub, data_stream_route
+from tapeflow.paper.faults import ADMIN_HEADER, ADMIN_PATH, Faults
+from tapeflow.paper.venue import PaperVenue
+from tapeflow.strategy.base import Strategy
+
+KEY, SECRET, ADMIN = "PKTEST", "SKTEST", "admin-token"
+HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
+FAST = BackoffConfig(initial=0.05, cap=0.2, floor=0.01)
+
+
+def _with_trade_ids(events: Iterator[Event]) -> Iterator[Event]:
+    """The tape with numbered prints, as Alpaca's trades carry ids (LOBSTER's have none)."""
+    n = 0
+    for event in events:
+        if hasattr(event, "trade_id"):
+            n += 1
+            event = msgspec.structs.replace(event, trade_id=str(n))
+        yield event
+
+
+class Venue:
+    """The paper venue with its data stream and the faults admin, on loopback."""
+
+    def __init__(self, path: Path) -> None:
+        self.hub = MarketDataHub()
+        self.venue = PaperVenue(_with_trade_ids(iter_events(path)), config=NodeConfig(level="L3"), data_hub=self.hub)
+        check = fixed_keys(KEY, SECRET)
+        app = create_app(
+            self.venue,
+            check=check,
+            extra_routes=[data_stream_route(self.hub, check)],
+            admin_token=ADMIN,
+            faults=Faults(hubs={"data": self.hub}),
+        )
+        self.server = ServerThread(app).start()
+        self.url = self.server.url
+
+    async def step(self, events: int) -> None:
+        answer = await asyncio.to_thread(
+            requests.post, f"{self.url}/tapeflow/step", json={"events": events}, headers=HEADERS, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+
+    async def fault(self, body: dict[str, Any]) -> None:
+        answer = await asyncio.to_thread(
+            requests.post, f"{self.url}{ADMIN_PATH}", json=body, headers={ADMIN_HEADER: ADMIN}, timeout=10
+        )
+        assert answer.status_code == 201, answer.text
+
+    def trades(self) -> list[tuple[int, int, int, str]]:
+        return [(t.ts_event, t.price, t.size, t.trade_id) for t in self.venue.history.trades.get("AAPL", [])]
+
+    def quotes(self) -> list[tuple[int, int, int, int, int]]:
+        """The venue's quotes, a repeat of the same quote in the same nanosecond counted once (the feed drops it:
+        it carries nothing)."""
+        out: list[tuple[int, int, int, int, int]] = []
+        for q in self.venue.history.quotes.get("AAPL", []):
+            key = (q.ts_event, q.bid_price, q.bid_size, q.ask_price, q.ask_size)
+            if not out or out[-1] != key:
+                out.append(key)
+        return out
+
+
+@pytest.fixture
+def paper(data_dir: Path) -> Iterator[Venue]:
+    path = data_dir / "lobster-samples-2012-06-21" / "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    venue = Venue(path)
+    yield venue
+    venue.server.stop()
+    assert not venue.server.thread.is_alive()
+
+
+def _feed(paper: Venue, **overrides: Any) -> AlpacaMarketFeed:
+    fields: dict[str, Any] = {
+        "url": paper.url.replace("http://", "ws://") + "/v2/iex",
+        "rest_url": paper.url,
+        "symbols": ("AAPL",),
+        "stale_after": 0.5,
+        "reconnect_after": 0.5,
+        "open_timeout": 5.0,
+        "backoff": FAST,
+    }
+    wall = overrides.pop("wall", RealTimeClock())
+    return AlpacaMarketFeed(
+        MarketFeedConfig(**{**fields, **overrides}), key=KEY, secret=SECRET, wall=wall, is_open=lambda ts: True
+    )
+
+
+class Consumer:
+    """Iterates a feed in a task, keeping what it yields."""
+
+    def __init__(self, feed: AlpacaMarketFeed) -> None:
+        self.feed = feed
+        self.events: list[Event] = []
+        self.task = asyncio.ensure_future(self._consume())
+
+    async def _consume(self) -> None:
+        async for event in self.feed:
+            self.events.append(event)
+
+    def trades(self) -> list[tuple[int, int, int, str]]:
+        return [(t.ts_event, t.price, t.size, t.trade_id) for t in self.events if isinstance(t, Trade)]
+
+    def quotes(self) -> list[tuple[int, int, int, int, int]]:
+        return [
+            (q.ts_event, q.bid_price, q.bid_size, q.ask_price, q.ask_size) for q in self.events if isinstance(q, Quote)
+        ]
+
+    def of(self, kind: type[Event]) -> list[Event]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def close(self) -> None:
+        self.feed.close()
+        await asyncio.wait_for(self.task, 5)
+
+
+async def until(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def _run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), 30))
+
+
+def _caught_up(paper: Venue, consumer: Consumer) -> Callable[[], bool]:
+    return lambda: consumer.trades() == paper.trades() and consumer.quotes() == paper.quotes()
+
+
+def test_the_feed_receives_exactly_what_the_venue_published_signed_and_stamped_on_arrival(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(5_000)
+        await until(_caught_up(paper, consumer), "every trade and quote")
+        await consumer.close()
+        trades = consumer.of(Trade)
+        assert len(trades) > 100
+        assert all(isinstance(t, Trade) and t.aggressor is not Aggressor.UNKNOWN for t in trades[10:])
+        assert all(e.ts_init > 1_700_000_000 * 10**9 for e in consumer.events)  # wall time, not the tape's 2012
+        assert consumer.feed.quality().anomalies == 0 and consumer.feed.sessions == 1
+
+    _run(test)
+
+
+def test_a_socket_closed_mid_stream_reconnects_resubscribes_and_backfills_nothing_lost_or_twice(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(3_000)
+        await until(_caught_up(paper, consumer), "the first trades")
+        await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+        await paper.step(3_000)  # published while the feed is away (or reconnecting): only REST can give it
+        await until(lambda: consumer.of(FeedBackfillDone), "the backfill")
+        await until(_caught_up(paper, consumer), "the gap filled")
+        await paper.step(2_000)
+        await until(_caught_up(paper, consumer), "live data after the backfill")
+        await consumer.close()
+        kinds = [
+            type(e) for e in consumer.events if isinstance(e, FeedStale | FeedResumed | FeedBackfill | FeedBackfillDone)
+        ]
+        assert kinds == [FeedStale, FeedBackfill, FeedBackfillDone, FeedResumed]
+        opened = consumer.events.index(consumer.of(FeedBackfill)[0])
+        closed = consumer.events.index(consumer.of(FeedBackfillDone)[0])
+        done = consumer.of(FeedBackfillDone)[0]
+        assert isinstance(done, FeedBackfillDone) and done.complete and done.count == closed - opened - 1 > 0
+        assert consumer.feed.sessions == 2
+        assert consumer.feed.quality().duplicates == 0 and consumer.feed.quality().out_of_order == 0
+
+    _run(test)
+
+
+def test_a_silent_socket_is_stale_then_reconnected_and_resumes(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper, stale_after=0.3, reconnect_after=0.3))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(500)
+        await until(_caught_up(paper, consumer), "the first trades")
+        await paper.fault({"fault": "silent", "stream": "data", "seconds": 1.0})
+        await paper.step(1_000)
+        await until(lambda: consumer.feed.sessions == 2, "the silent socket replaced", timeout=10)
+        await until(lambda: consumer.of(FeedResumed), "the feed to resume")
+        await asyncio.sleep(1.0)  # the fault is over
+        await paper.step(1_000)
+        await until(_caught_up(paper, consumer), "every trade and quote, the silent ones by backfill")
+        await consumer.close()
+        stale = consumer.of(FeedStale)
+        assert stale and isinstance(stale[0], FeedStale) and "no market data for 0.3 s" in stale[0].reason
+        assert any("silent for" in f for f in consumer.feed.failures)
+
+    _run(test)
+
+
+def test_duplicated_messages_are_counted_and_delivered_once(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.fault({"fault": "duplicate", "stream": "data", "count": 50})
+        await paper.step(3_000)
+        await until(_caught_up(paper, consumer), "every trade and quote")
+        await until(lambda: consumer.feed.quality().duplicates == 50, "the duplicates counted")
+        await consumer.close()
+
+    _run(test)
+
+
+def test_delayed_trades_arrive_late_counted_out_of_order_and_none_is_lost(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.fault({"fault": "delay", "stream": "data", "channel": "trades", "ms": 200, "count": 5})
+        await paper.step(3_000)
+        await until(lambda: sorted(consumer.trades()) == sorted(paper.trades()), "every trade, the late ones too")
+        await consumer.close()
+        assert consumer.trades() != paper.trades()  # five came late
+        assert consumer.feed.quality().out_of_order == 5 and consumer.feed.quality().duplicates == 0
+
+    _run(test)
+
+
+def test_refused_handshakes_wait_longer_each_time_as_the_seeded_backoff_draws(paper: Venue) -> None:
+    async def test() -> None:
+        await paper.fault({"fault": "refuse"})
+        feed = _feed(paper, wall=FakeClock(start=1_000), backoff=BackoffConfig(initial=1.0, cap=60.0, floor=0.1))
+        consumer = Consumer(feed)
+        await until(lambda: len(feed.waits) >= 6, "six refused handshakes")
+        await consumer.close()
+        expected = Backoff(BackoffConfig(initial=1.0, cap=60.0, floor=0.1), seed=0)
+        assert feed.waits[:6] == [expected.next_wait() for _ in range(6)]
+        bounds = [min(60.0, 2.0**k) for k in range(6)]
+        assert all(w <= b for w, b in zip(feed.waits, bounds, strict=False))
+        assert all("HTTP 403" in f for f in feed.failures)
+        (stale,) = consumer.of(FeedStale)  # once, not once a try
+        assert isinstance(stale, FeedStale) and "cannot connect" in stale.reason
+        assert feed.sessions == 0
+
+    _run(test)
+
+
+def test_close_ends_the_iteration_while_connected_and_quiet(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper, stale_after=30.0))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await consumer.close()
+        assert consumer.task.done() and consumer.events == []
+        await until(lambda: paper.hub.connections == 0, "the server to see the socket closed")
+
+    _run(test)
+
+
+def test_an_auth_error_is_a_failed_attempt_that_backs_off_and_never_a_session(paper: Venue) -> None:
+    async def test() -> None:
+        feed = AlpacaMarketFeed(
+            MarketFeedConfig(url=paper.url.replace("http://", "ws://") + "/v2/iex", symbols=("AAPL",), backoff=FAST),
+            key=KEY,
+            secret="WRONG",
+            wall=RealTimeClock(),
+            is_open=lambda ts: True,
+        )
+        consumer = Consumer(feed)
+        await until(lambda: len(feed.waits) >= 3, "three failed logins")
+        await consumer.close()
+        assert feed.sessions == 0 and feed.failures[0] == "handshake failed: error 402 auth failed"
+        assert [e.code for e in feed.stream_errors[:3]] == [402, 402, 402]
+        expected = Backoff(FAST, seed=0)
+        assert feed.waits[:3] == [expected.next_wait() for _ in range(3)]
+
+    _run(test)
+
+
+def test_rest_errors_during_the_backfill_are_retried_and_the_gap_is_still_filled(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(2_000)
+        await until(_caught_up(paper, consumer), "the first trades")
+        await paper.fault({"fault": "rest_error", "status": 500, "count": 2})  # the next two HTTP requests
+        await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+        await until(lambda: consumer.of(FeedBackfillDone), "the backfill")
+        (done,) = consumer.of(FeedBackfillDone)
+        assert isinstance(done, FeedBackfillDone) and done.complete
+        listing = await asyncio.to_thread(
+            requests.get, f"{paper.url}{ADMIN_PATH}", headers={ADMIN_HEADER: ADMIN}, timeout=10
+        )
+        assert listing.json()["applied"]["rest_error"] == 2  # both answered to the feed's REST calls
+        await paper.step(2_000)
+        await until(_caught_up(paper, consumer), "live data again")
+        await consumer.close()
+
+    _run(test)
+
+
+class Counting(Strategy):
+    def __init__(self) -> None:
+        super().__init__("counting")
+        self.trades: list[Trade] = []
+        self.statuses: list[VenueStatus] = []
+
+    def on_trade(self, trade: Trade) -> None:
+        self.trades.append(trade)
+
+    def on_venue_status(self, event: VenueStatus) -> None:
+        self.statuses.append(event)
+
+
+def test_a_live_node_runs_on_the_feed_in_real_time_and_stops_when_the_feed_is_closed(paper: Venue) -> None:
+    async def test() -> None:
+        feed = _feed(paper)
+        strategy = Counting()
+        node = LiveNode([strategy], run_id="")
+        running = asyncio.ensure_future(node.run(feed, realtime=True))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(3_000)
+        await until(lambda: len(strategy.trades) == len(paper.trades()) > 0, "the node to see every trade")
+        await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+        await until(lambda: any(isinstance(s, FeedResumed) for s in strategy.statuses), "the node to hear the resume")
+        feed.close()
+        await asyncio.wait_for(running, 5)
+        kinds = [type(s) for s in strategy.statuses]
+        assert kinds == [FeedStale, FeedBackfill, FeedBackfillDone, FeedResumed]
+        assert [(t.ts_event, t.trade_id) for t in strategy.trades] == [(t[0], t[3]) for t in paper.trades()]
+
+    _run(test)
+
+
+def test_a_429_handshake_waits_at_least_what_retry_after_asks() -> None:
+    refused: list[int] = []
+
+    def process_request(connection: Any, request: Any) -> Any:
+        refused.append(1)
+        response = connection.respond(HTTPStatus.TOO_MANY_REQUESTS, "slow down\n")
+        response.headers["Retry-After"] = "7"
+        return response
+
+    async def handler(connection: Any) -> None:
+        return None  # pragma: no cover  (every handshake is refused)
+
+    async def test() -> None:
+        async with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+            port = server.sockets[0].getsockname()[1]
+            feed = AlpacaMarketFeed(
+                MarketFeedConfig(url=f"ws://127.0.0.1:{port}/v2/iex", symbols=("AAPL",), backoff=FAST),
+                key=KEY,
+                secret=SECRET,
+                wall=FakeClock(start=1_000),
+                is_open=lambda ts: True,
+            )
+            consumer = Consumer(feed)
+            await until(lambda: len(feed.waits) >= 3, "three refusals")
+            await consumer.close()
+        assert feed.waits[:3] == [7.0, 7.0, 7.0]  # each draw of FAST is below 0.2 s: the server's 7 s wins
+        assert feed.failures[0] == "handshake refused: HTTP 429" and len(refused) >= 3
+
+    _run(test)
+
+
+def test_silence_while_the_market_is_closed_is_not_stale(paper: Venue) -> None:
+    async def test() -> None:
+        feed = AlpacaMarketFeed(
+            MarketFeedConfig(
+                url=paper.url.replace("http://", "ws://") + "/v2/iex",
+                symbols=("AAPL",),
+                stale_after=0.1,
+                reconnect_after=0.1,
+            ),
+            key=KEY,
+            secret=SECRET,
+            wall=RealTimeClock(),
+            is_open=lambda ts: False,
+        )
+        consumer = Consumer(feed)
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await asyncio.sleep(0.5)
+        await consumer.close()
+        assert consumer.events == [] and feed.sessions == 1 and not feed.failures
+
+    _run(test)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("url", "http://127.0.0.1/v2/iex"),
+        ("rest_url", "ftp://x"),
+        ("symbols", ()),
+        ("channels", ("books",)),
+        ("stale_after", 0.0),
+        ("max_frame_bytes", 0),
+    ],
+)
+def test_a_config_that_cannot_work_is_refused_naming_the_field(field: str, value: object) -> None:
+    fields: dict[str, Any] = {"url": "ws://127.0.0.1:1/v2/iex", "symbols": ("AAPL",), field: value}
+    with pytest.raises(ConfigError):
+        MarketFeedConfig(**fields)
+    with pytest.raises(ConfigError):
+        AlpacaMarketFeed(MarketFeedConfig(url="ws://127.0.0.1:1/v2/iex", symbols=("AAPL",)), key="", secret="")
+
+
+def test_without_a_rest_url_a_reconnect_reports_the_gap_as_not_filled(paper: Venue) -> None:
+    async def test() -> None:
+        consumer = Consumer(_feed(paper, rest_url=""))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(1_000)
+        await until(_caught_up(paper, consumer), "the first trades")
+        await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+        await until(lambda: consumer.of(FeedResumed), "the feed to resume")
+        await consumer.close()
+        (done,) = consumer.of(FeedBackfillDone)
+        assert isinstance(done, FeedBackfillDone) and not done.complete and done.count == 0
+
+    _run(test)
