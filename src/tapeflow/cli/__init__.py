@@ -108,6 +108,11 @@ from tapeflow.cli.paper_cmd import paper_command  # noqa: E402
 app.command(name="paper")(paper_command)
 
 
+from tapeflow.cli.live_cmd import live_command  # noqa: E402
+
+app.command(name="live")(live_command)
+
+
 def main() -> None:
     """Console-script entry point.
 

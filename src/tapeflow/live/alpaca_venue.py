@@ -84,15 +84,24 @@ class AlpacaVenue:
         ping_s: float = 10.0,
         on_written: WrittenHook | None = None,
         clock: Callable[[], int] = time.time_ns,
+        written_clock: Callable[[], int] = time.time_ns,
     ) -> None:
         """``strategies``: the node's strategy ids (an open order of theirs from an earlier run is taken over at
-        start; any other order is a disagreement). ``on_written``: the sender's hook (``OrderSender``)."""
+        start; any other order is a disagreement). ``on_written``: the sender's hook (``OrderSender``), given the
+        time of the write by ``written_clock`` (the wall clock, as the arrival stamps of market data)."""
         self.name = name
         self._inbox = inbox
         self._clock = clock
         self.ledger = OrderLedger(name, inbox, clock=clock)
         self.sender = OrderSender(
-            base_url, key, secret, backoff=rest_backoff, seed=seed, on_written=on_written, on_error=self._job_failed
+            base_url,
+            key,
+            secret,
+            backoff=rest_backoff,
+            seed=seed,
+            on_written=on_written,
+            on_error=self._job_failed,
+            written_clock=written_clock,
         )
         self.reconciler = Reconciler(name, self.sender, self.ledger, inbox, strategies=strategies, clock=clock)
         self.stream = TradeUpdates(

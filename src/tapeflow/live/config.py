@@ -15,6 +15,7 @@ feed = "iex"                      # iex | sip | delayed_sip | test
 stale_after_s = 5.0               # no market data this long while the market is open: the feed is stale
 cancel_on_stop = true             # a graceful stop cancels the open orders first
 control_socket = "live.sock"      # `tapeflow kill --socket live.sock` reaches the running node (mode 0600)
+clock = "venue"                   # the paper venue's default: node time = the tape's time; Alpaca: "wall"
 
 [live.backoff]                    # waits between reconnects and REST retries (exponential, full jitter)
 initial = 0.5
@@ -99,7 +100,16 @@ class LiveSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """The prefix of this run's client order ids; default: made from the start time (unique across restarts)."""
     seed: int = 0
     """Seeds the reconnect jitter (so a test sees the same waits)."""
+    clock: Literal["wall", "venue"] | None = None
+    """The node's time: ``wall`` (Alpaca's default: now is now) or ``venue`` (the paper venue's default: the time of
+    the newest market data, so a replayed day keeps its own date and session; ``tapeflow.live.venue_clock``)."""
     backoff: BackoffConfig = BackoffConfig()
+
+    @property
+    def node_clock(self) -> Literal["wall", "venue"]:
+        if self.clock is not None:
+            return self.clock
+        return "venue" if self.venue == "paper" else "wall"
 
     def endpoints(self) -> Endpoints:
         """The four addresses of the configured venue."""
@@ -224,6 +234,12 @@ def check_live_config(cfg: LiveConfig) -> None:
     elif live.url is not None:
         raise ConfigError(
             f"{live.venue} has fixed addresses; `url` is for the local paper venue only (remove it)", field="live.url"
+        )
+    if live.clock == "venue" and live.venue != "paper":
+        raise ConfigError(
+            f'{live.venue} trades today: its clock is the wall clock (clock = "venue" is for the paper venue\'s '
+            "recorded day)",
+            field="live.clock",
         )
     if not live.channels:
         raise ConfigError('no market data channels: give e.g. channels = ["trades", "quotes"]', field="live.channels")

@@ -59,7 +59,7 @@ class OrderSender:
         seed: int = 0,
         timeout: float = 10.0,
         on_written: WrittenHook | None = None,
-        written_clock: Callable[[], int] = time.perf_counter_ns,
+        written_clock: Callable[[], int] = time.time_ns,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         """``base_url``: http://host:port of the trading API (never empty: an empty URL is refused, not guessed).

@@ -43,6 +43,7 @@ from tapeflow.risk.rules import ORDER, FastCheck, Rule, Violation
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
+    from tapeflow.live.driver import Stamp
     from tapeflow.live.node import LiveNode
     from tapeflow.model.events import Event
 
@@ -230,6 +231,7 @@ class GracefulStop:
         realtime: bool = True,
         until: int | None = None,
         signals: Iterable[signal.Signals] = SIGNALS,
+        stamp: Stamp = "dispatch",
     ) -> StopOutcome:
         """Run ``node`` on ``source`` with the signal handlers installed (main thread only), restoring the previous
         handlers afterwards; the outcome says how it ended (``exit_code`` for the process)."""
@@ -240,7 +242,7 @@ class GracefulStop:
         self.desk.on_drained = self._on_drained
         self._restore = install_handlers(loop, self._signalled, signals)
         try:
-            await node.run(source, realtime=realtime, until=until)
+            await node.run(source, realtime=realtime, until=until, stamp=stamp)
         finally:
             self._restore()
             self._restore = lambda: None

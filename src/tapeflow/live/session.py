@@ -1,0 +1,236 @@
+"""One ``tapeflow live`` run: the trading node between a venue's order API, its market data and an operator.
+
+What runs where (the seed's concurrency, made concrete):
+
+- the event loop (this thread): the market data socket (``AlpacaMarketFeed``), the ``trade_updates`` socket
+  (``AlpacaVenue.run_stream``), the control socket (``ControlServer``), the console, the signal handlers, and the
+  kernel itself, fed one arrival at a time by ``run_live``;
+- a thread: REST calls to the venue (``OrderSender``: orders in FIFO order, reconciliation between them), so the
+  loop never waits on a request;
+- a process: the audit trail's writer (``compliance/writer_process.py``), which commits to SQLite off the loop;
+  heavy math (the ML issue) gets a process pool the same way.
+
+Everything that is not market data (order reports, reconciliations, operator commands) enters the kernel through
+the node's inbox. Start-up order matters: the venue's account is read (start reconciliation) and restored into the
+node before the first market event, so a restarted node knows its open orders and positions before it can decide
+anything; the risk engine refuses orders until the ``trade_updates`` stream is up (``VenueConnected``).
+
+The node's clock is the wall clock, or for the paper venue the venue's (``tapeflow.live.venue_clock``): a replayed
+2012 day keeps its session times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any, Final, TextIO
+
+import msgspec
+from rich.console import Console
+
+from tapeflow.backtest.sources import build_strategy
+from tapeflow.compliance.audit import AuditTrail
+from tapeflow.compliance.stp import StpMode
+from tapeflow.engine.clock import LiveClock
+from tapeflow.engine.inbox import Inbox
+from tapeflow.execution.order_ids import new_run_id
+from tapeflow.live.alpaca_venue import AlpacaVenue
+from tapeflow.live.clock import RealTimeClock, WallClock
+from tapeflow.live.config import LiveConfig
+from tapeflow.live.console import LiveConsole
+from tapeflow.live.control import Control, ControlServer
+from tapeflow.live.control_desk import ControlDesk
+from tapeflow.live.keys import Keys
+from tapeflow.live.market_config import MarketFeedConfig
+from tapeflow.live.market_feed import AlpacaMarketFeed, regular_hours
+from tapeflow.live.node import LiveNode
+from tapeflow.live.shutdown import GracefulStop, StopOutcome
+from tapeflow.live.snapshot import Monitors, NodeSnapshot
+from tapeflow.live.venue_clock import Arrivals, TickToTradeBridge, VenueClock, on_venue_time
+from tapeflow.model.errors import VenueError
+from tapeflow.model.sessions import calendar_for
+from tapeflow.model.venue_state import VenueState
+from tapeflow.node import NodeConfig
+from tapeflow.portfolio import PortfolioConfig
+
+VENUE: Final = "alpaca"
+"""The venue name orders and status events carry (the paper venue speaks Alpaca's API: the same adapter)."""
+
+
+class LiveResult(msgspec.Struct, kw_only=True):
+    """What a finished run tells its caller (the CLI prints it; ``--json`` writes it as one object)."""
+
+    run_id: str
+    venue: str
+    clock: str
+    stop: StopOutcome
+    summary: dict[str, Any]
+    engine: dict[str, Any]
+    feed: dict[str, Any]
+    orders: dict[str, Any]
+    last: NodeSnapshot | None = None
+
+
+class LiveSession:
+    """Builds the node, the adapters and the operator's levers from a ``LiveConfig``, then runs them (``run``).
+
+    ``out``: where the console draws (None: stdout; ``console=False``: nothing is drawn); ``wall``: the wall clock
+    (tests inject one)."""
+
+    def __init__(
+        self,
+        cfg: LiveConfig,
+        keys: Keys,
+        *,
+        json_out: bool = False,
+        out: TextIO | Console | None = None,
+        console: bool = True,
+        wall: WallClock | None = None,
+    ) -> None:
+        self.cfg = cfg
+        live = cfg.live
+        self.endpoints = live.endpoints()
+        self.venue_time = live.node_clock == "venue"
+        self.wall: WallClock = wall if wall is not None else RealTimeClock(LiveClock())
+        self.run_id = live.run_id or new_run_id(self.wall.now())
+        self.strategy = build_strategy(cfg.strategy)
+        self.inbox = Inbox()
+        self.monitors = Monitors()
+        self.desk = ControlDesk()
+        self.stop = GracefulStop(cancel_orders=live.cancel_on_stop, ack_timeout_s=live.stop_timeout_s)
+        self.venue_clock = VenueClock() if self.venue_time else None
+        self.arrivals = Arrivals() if self.venue_time else None
+        meter = self.monitors.tick_to_trade
+        self.bridge = (
+            TickToTradeBridge(self.arrivals, lambda latency: meter.record(latency, time.time_ns()))
+            if self.arrivals is not None
+            else None
+        )
+        node_now = self.venue_clock.now if self.venue_clock is not None else self.wall.now
+        self.venue = AlpacaVenue(
+            base_url=self.endpoints.trading,
+            stream_url=self.endpoints.trade_stream,
+            key=keys.key_id,
+            secret=keys.secret_key,
+            inbox=self.inbox,
+            strategies=[self.strategy.strategy_id],
+            name=VENUE,
+            stream_backoff=live.backoff,
+            seed=live.seed,
+            on_written=self.bridge.on_written if self.bridge is not None else meter.on_written,
+            clock=node_now,
+        )
+        bt = cfg.as_backtest()
+        self.audit = None if cfg.audit.path is None else AuditTrail.open(cfg.audit.path, key=cfg.audit.key())
+        self.node = LiveNode(
+            [self.strategy],
+            config=NodeConfig(
+                level="L1",
+                exchange=cfg.exchange,
+                portfolio=PortfolioConfig(
+                    starting_cash=cfg.portfolio.capital_units(),
+                    sample_interval_ns=cfg.portfolio.sample_interval_ms * 1_000_000,
+                    sample_clock="data" if self.venue_time else "timer",
+                ),
+                risk=bt.risk_config(),
+                stp=None if cfg.stp.mode == "off" else StpMode(cfg.stp.mode),
+                returns_period=cfg.portfolio.returns_period,
+            ),
+            venues=[self.venue],
+            run_id=self.run_id,
+            wall=self.venue_clock if self.venue_clock is not None else self.wall,
+            risk_rules=[self.stop.desk],
+            extra=[*self.monitors.components, self.desk, self.stop.desk],
+            audit=self.audit,
+            inbox=self.inbox,
+        )
+        self.desk.bind(self.node.node)
+        calendar = calendar_for(cfg.exchange.calendar, "exchange.calendar")
+        self.feed = AlpacaMarketFeed(
+            MarketFeedConfig(
+                url=self.endpoints.data_stream,
+                symbols=live.symbols,
+                channels=live.channels,
+                rest_url=self.endpoints.data_rest,
+                feed=live.feed,
+                venue=VENUE,
+                stale_after=live.stale_after_s,
+                reconnect_after=live.silent_reconnect_s - live.stale_after_s or live.stale_after_s,
+                backoff=live.backoff,
+            ),
+            key=keys.key_id,
+            secret=keys.secret_key,
+            wall=self.wall,
+            # the paper venue's tape is "the market" while it plays; Alpaca's feed is judged by the real session
+            is_open=(lambda ts: True) if self.venue_time else regular_hours(calendar),
+            seed=live.seed,
+        )
+        self.snapshots = self.monitors.builder(self.node.node, clock=None if self.venue_time else self.wall)
+        self.console = LiveConsole(self.snapshots.take, wall=self.wall, json=json_out, out=out) if console else None
+        self.control: ControlServer | None = None
+        if live.control_socket is not None:
+            self.control = ControlServer(
+                Control(unix=live.control_socket),
+                inbox=self.inbox,
+                desk=self.desk,
+                on_stop=self.stop.request,
+                now=node_now,
+            )
+
+    async def run(self) -> LiveResult:
+        """Start (account read and restored, streams up, control socket open), trade until the feed ends or a stop
+        is asked for (signal, control socket), then stop everything in reverse order."""
+        state = await asyncio.to_thread(self._start_venue)
+        if self.venue_clock is not None:
+            if not state.ts:
+                raise VenueError(f"{self.endpoints.trading}/v2/clock gave no time: the node cannot start on its day")
+            self.venue_clock.advance(state.ts)  # the node starts on the venue's day, not at 1970
+        self.node.restore(state)
+        stream = asyncio.create_task(self.venue.run_stream(), name="trade_updates")
+        source = (
+            on_venue_time(self.feed, self.venue_clock, self.arrivals) if self.venue_clock is not None else self.feed
+        )
+        try:
+            if self.control is not None:
+                await self.control.start()
+            running = self.stop.run(self.node, source, realtime=True, stamp="source")
+            outcome = await (self.console.run_with(running) if self.console is not None else running)
+        finally:
+            self.feed.close()
+            if self.control is not None:
+                await self.control.close()
+            await self.venue.stop_stream()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stream
+            await asyncio.to_thread(self.venue.stop)
+        return self.result(outcome)
+
+    def _start_venue(self) -> VenueState:
+        """The start reconciliation (``AlpacaVenue.start``), with a failure said in the user's terms."""
+        try:
+            return self.venue.start()
+        except VenueError as exc:
+            self.venue.stop()
+            hint = "is `tapeflow paper` running there?" if self.cfg.live.venue == "paper" else "check the keys"
+            raise VenueError(f"cannot start on {self.endpoints.trading} ({exc}); {hint}") from exc
+
+    def result(self, outcome: StopOutcome) -> LiveResult:
+        node = self.node
+        sender = self.venue.sender
+        return LiveResult(
+            run_id=self.run_id,
+            venue=self.cfg.live.venue,
+            clock=self.cfg.live.node_clock,
+            stop=outcome,
+            summary=msgspec.to_builtins(node.summary()),
+            engine=node.stats(),
+            feed=msgspec.to_builtins(self.feed.quality()),
+            orders={
+                "requests": sender.requests,
+                "retries": sender.retries,
+                "given_up": sender.given_up,
+                "errors": list(self.venue.errors),
+            },
+            last=self.snapshots.take(),
+        )

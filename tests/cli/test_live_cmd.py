@@ -1,0 +1,63 @@
+"""``tapeflow live`` refuses what must not run: real money without --i-mean-live, Alpaca without keys, a venue
+that is not there; each is one line and exit 2, before any order could be sent."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tapeflow.cli import app
+
+runner = CliRunner()
+
+
+def _config(tmp_path: Path, live: str) -> Path:
+    path = tmp_path / "live.toml"
+    path.write_text(f'[live]\n{live}\nsymbols = ["AAPL"]\n\n[strategy]\nname = "ema_quote_cross"\n', encoding="utf-8")
+    return path
+
+
+def _refusal(args: list[str], env: dict[str, str] | None = None) -> str:
+    result = runner.invoke(app, ["live", *args], env=env)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_alpaca_live_without_the_flag_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    line = _refusal([str(_config(tmp_path, 'venue = "alpaca-live"'))])
+    assert "--i-mean-live" in line and "field `live.venue`" in line
+
+
+def test_the_flag_on_a_paper_configuration_is_refused(tmp_path: Path) -> None:
+    line = _refusal([str(_config(tmp_path, 'venue = "paper"')), "--i-mean-live"])
+    assert "--i-mean-live is for" in line
+
+
+def test_alpaca_paper_without_keys_is_refused_naming_the_environment_variables(tmp_path: Path) -> None:
+    env = {"APCA_API_KEY_ID": "", "APCA_API_SECRET_KEY": ""}
+    line = _refusal([str(_config(tmp_path, 'venue = "alpaca-paper"'))], env=env)
+    assert "APCA_API_KEY_ID" in line and "keys_file" in line
+
+
+def test_a_paper_venue_that_is_not_running_is_one_line_saying_so(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    line = _refusal([str(_config(tmp_path, f'url = "http://127.0.0.1:{port}"')), "--quiet"])
+    assert f"cannot start on http://127.0.0.1:{port}" in line and "tapeflow paper" in line
+
+
+def test_a_key_in_the_configuration_is_refused_as_one_line_and_under_json_as_one_object(tmp_path: Path) -> None:
+    path = tmp_path / "live.toml"
+    path.write_text('[live]\nsymbols = ["AAPL"]\nkey = "PK123"\n', encoding="utf-8")
+    assert "never go in a configuration" in _refusal([str(path)])
+    result = runner.invoke(app, ["live", str(path), "--json"])
+    assert result.exit_code == 2
+    objects = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(objects) == 1 and "never go in a configuration" in objects[0]["error"]
+    assert "PK123" not in result.output, "the key itself is never echoed"
