@@ -84,3 +84,21 @@ def test_a_mistake_is_one_config_error_naming_the_file_and_field(
     assert err.value.field == field
     assert words in str(err.value)
     assert str(path) in str(err.value)
+
+
+def test_the_example_configuration_loads_and_trades_on_the_paper_venues_clock() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "live_paper.toml"
+    cfg = load_live_config(example)
+    assert cfg.live.venue == "paper" and cfg.live.node_clock == "venue"
+    assert cfg.live.endpoints().trading == "http://127.0.0.1:8000"
+    assert cfg.live.control_socket == str(example.parent / "live.sock")
+    assert cfg.strategy.name == "ema_quote_cross"
+
+
+def test_alpaca_is_always_on_the_wall_clock() -> None:
+    from tapeflow.live.config import LiveConfig, LiveSection, check_live_config
+
+    assert LiveSection(venue="alpaca-paper", symbols=("AAPL",)).node_clock == "wall"
+    with pytest.raises(ConfigError, match="trades today") as err:
+        check_live_config(LiveConfig(live=LiveSection(venue="alpaca-paper", symbols=("AAPL",), clock="venue")))
+    assert err.value.field == "live.clock"
