@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapeflow.data.lobster_events import iter_events
+from tapeflow.live.backfill import Get
 from tapeflow.live.backoff import BackoffConfig
 from tapeflow.live.clock import FakeClock
 from tapeflow.live.poll_feed import KeepAliveGet, QuotePollFeed, quote_key
@@ -59,7 +60,7 @@ class Script:
         self.then = then
         self.calls: list[int] = []
         self.urls: list[str] = []
-        self.stop: Callable[[], None] = lambda: None
+        self.stop: Callable[[], object] = lambda: None
         self.stop_after = 0
 
     def __call__(self, url: str, headers: dict[str, str], timeout: float) -> Answer:
@@ -74,7 +75,7 @@ class Script:
         return self.then
 
 
-def _feed(clock: FakeClock, get: Script, interval_ms: int = 100, **kwargs: object) -> QuotePollFeed:
+def _feed(clock: FakeClock, get: Get, interval_ms: int = 100, **kwargs: object) -> QuotePollFeed:
     return QuotePollFeed(
         "http://127.0.0.1:9", ["AAPL"], key=KEY, secret=SECRET, interval_ms=interval_ms, wall=clock, get=get,
         backoff=FAST, **kwargs,  # type: ignore[arg-type]
@@ -118,7 +119,6 @@ def test_poller_polls_on_a_fixed_schedule_of_the_injected_clock() -> None:
 def test_a_slow_answer_skips_the_slots_it_overran_and_the_schedule_does_not_drift() -> None:
     clock = FakeClock(T0)
     get = Script(clock, [], then=_ok(_quote(1)))
-    feed = _feed(clock, get, interval_ms=10)
 
     def late(url: str, headers: dict[str, str], timeout: float) -> Answer:
         answer = get(url, headers, timeout)
@@ -126,7 +126,7 @@ def test_a_slow_answer_skips_the_slots_it_overran_and_the_schedule_does_not_drif
             clock._now += 35 * MS  # the first request took 35 ms of the clock (the loop waits on it meanwhile)
         return answer
 
-    feed._get = late
+    feed = _feed(clock, late, interval_ms=10)
     _collect(feed, get, 3)
     assert get.calls[:3] == [T0, T0 + 40 * MS, T0 + 50 * MS]  # slots 10, 20 and 30 ms were overrun
     assert feed.skipped == 3
@@ -162,8 +162,7 @@ def test_an_unreachable_venue_is_retried_with_backoff_then_given_up() -> None:
         raise OSError("connection refused")
 
     get = Script(clock, [])
-    feed = _feed(clock, get)
-    feed._get = refused
+    feed = _feed(clock, refused)
     with pytest.raises(RequestError, match="failed 4 times in a row"):  # 3 retries (max_attempts) after the first
         _collect(feed, get, 10)
     assert feed.errors[0] == 4

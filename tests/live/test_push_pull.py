@@ -7,11 +7,13 @@ delays it measures stay within the interval plus a tolerance for loopback and th
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from websockets.asyncio.client import connect
 
 from tapeflow.live.push_pull import blind_spot, compare_live
 from tapeflow.model.errors import ConfigError, RequestError
@@ -156,3 +158,15 @@ def test_a_bad_url_interval_or_duration_is_refused_before_connecting(
 ) -> None:
     with pytest.raises(ConfigError, match=field):
         asyncio.run(compare_live(url, ["AAPL"], key=KEY, secret=SECRET, poll_ms=poll_ms, seconds=seconds))
+
+
+def test_a_key_whose_one_data_stream_is_taken_is_refused_with_a_hint(data_dir: Path) -> None:
+    async def main(url: str, stream: str) -> None:
+        async with connect(stream) as taken:  # another client (a running `tapeflow live`) holds the key's stream
+            await taken.recv()
+            await taken.send(json.dumps({"action": "auth", "key": KEY, "secret": SECRET}))
+            assert "authenticated" in str(await asyncio.wait_for(taken.recv(), 5))
+            await compare_live(url, ["AAPL"], key=KEY, secret=SECRET, poll_ms=10, seconds=1, connect_timeout=1)
+
+    with paced_paper(data_dir, "1x") as server, pytest.raises(RequestError, match=r"406.*holds this key's one"):
+        asyncio.run(asyncio.wait_for(main(server.urls.rest, server.urls.data_stream), 15))

@@ -18,6 +18,9 @@ lines up what each delivered:
 
 Both sides read their own sockets on the loop and nothing else runs there, so one side's work delays the other's
 stamps by at most one frame's decoding.
+
+The push side is a stream connection of its own: Alpaca (and the paper venue) allow one data stream per key, so
+beside a running ``tapeflow live`` it needs other keys (the paper venue started without ``--key`` takes any).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from tapeflow.model.venue_events import VenueStatus
 NS_PER_S: Final = 1_000_000_000
 NS_PER_MS: Final = 1_000_000
 PERCENTILES: Final = (50, 90, 99)
+GRACE_NS: Final = 250 * NS_PER_MS
+"""How long the stream is still read after the poller stopped."""
 
 
 def _percentile(ordered: Sequence[int], q: int) -> int:
@@ -183,6 +188,8 @@ async def compare_live(
         while push.sessions == 0 and not pushing.done():  # the poller starts once the stream listens
             if clock.now() >= deadline:
                 why = push.failures[-1] if push.failures else "no answer"
+                if "406" in why:  # Alpaca (and the paper venue) allow one data stream per key
+                    why += " (another client, a running `tapeflow live`?, holds this key's one data stream)"
                 raise RequestError(503, 0, f"the data stream at {stream_url} did not connect: {why}")
             await clock.wait({pushing}, min(deadline, clock.now() + 10 * NS_PER_MS))
         pulling = asyncio.create_task(read_pull(), name="pull")
@@ -192,8 +199,8 @@ async def compare_live(
                 task.result()  # a side that ended early raises its error here (bad keys, REST refused, ...)
         pull.close()
         await asyncio.wait_for(pulling, connect_timeout)
-        grace = clock.now() + 2 * poll_ms * NS_PER_MS + 100 * NS_PER_MS
-        await clock.wait({pushing}, grace)  # quotes a last poll saw may still be on their way on the stream
+        # a quote the last poll saw may still be on its way on the stream (loopback: well under a millisecond)
+        await clock.wait({pushing}, clock.now() + GRACE_NS)
     finally:
         pull.close()
         push.close()
