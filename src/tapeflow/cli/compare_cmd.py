@@ -1,4 +1,9 @@
-"""``tapeflow compare CONFIG.toml``: vectorized against event-driven on the same bars, and why they differ."""
+"""``tapeflow compare CONFIG.toml``: vectorized against event-driven on the same bars, and why they differ.
+
+``--push-pull`` compares a strategy fed every quote with one polling; ``--push-pull --live URL`` measures the same
+blind spot on the wire, against a running venue (``tapeflow paper``, paced) instead of in a backtest: the data
+stream and a REST poller side by side for ``--seconds``. It needs no CONFIG (no strategy runs: what is measured is
+what each client could see), so CONFIG is optional and refused with ``--live``."""
 
 from __future__ import annotations
 
@@ -9,25 +14,66 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tapeflow.cli.live_compare import live_push_pull as _live
+from tapeflow.cli.live_compare import print_live
 from tapeflow.cli.output import counted_progress, fail, print_json
 from tapeflow.model.display import money, ny_date, price
-from tapeflow.model.errors import TapeflowError
+from tapeflow.model.errors import ConfigError, TapeflowError
 
 
 def compare_command(
-    config: Annotated[Path, typer.Argument(help="TOML run configuration with bar data and the sma_cross strategy.")],
+    config: Annotated[
+        Path | None, typer.Argument(help="TOML run configuration with bar data and the sma_cross strategy.")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     show: Annotated[int, typer.Option("--show", help="How many paired trades to list.")] = 10,
     push_pull: Annotated[
         bool, typer.Option("--push-pull", help="Compare event-driven (push) with polling (pull) instead.")
     ] = False,
-    poll_ms: Annotated[int, typer.Option("--poll-ms", min=1, help="Polling interval for --push-pull.")] = 100,
+    poll_ms: Annotated[int, typer.Option("--poll-ms", help="Polling interval for --push-pull.")] = 100,
+    live: Annotated[
+        str | None,
+        typer.Option("--live", help="With --push-pull: measure on a running venue at this URL (no CONFIG)."),
+    ] = None,
+    seconds: Annotated[float, typer.Option("--seconds", help="How long --live measures (wall time).")] = 10.0,
+    symbols: Annotated[str, typer.Option("--symbols", help="Comma-separated symbols for --live.")] = "",
+    stream: Annotated[
+        str, typer.Option("--stream", help="The data stream for --live (default: the URL's host, /v2/FEED).")
+    ] = "",
+    feed: Annotated[str, typer.Option("--feed", help="The data feed for --live (iex, sip).")] = "iex",
+    connect_timeout: Annotated[
+        float, typer.Option("--connect-timeout", help="Seconds --live waits for the data stream.")
+    ] = 10.0,
 ) -> None:
     """Vectorized against event-driven on bars (look-ahead), or with --push-pull, events against polling."""
     from tapeflow.backtest.compare import compare_sma  # lazy: backtest stack (~0.15 s), not for --help
     from tapeflow.backtest.config import load_backtest_config  # lazy: backtest stack (~0.15 s), not for --help
 
     try:
+        if poll_ms < 1:
+            raise ConfigError(f"--poll-ms must be at least 1, got {poll_ms}", field="--poll-ms")
+        if live is not None:
+            if config is not None:
+                raise ConfigError("--live measures a running venue: give no CONFIG", field="--live")
+            if not push_pull:
+                raise ConfigError("--live measures push against pull: add --push-pull", field="--live")
+            report = _live(
+                live,
+                symbols,
+                poll_ms=poll_ms,
+                seconds=seconds,
+                stream=stream,
+                feed=feed,
+                connect_timeout=connect_timeout,
+                quiet=json_out,
+            )
+            if json_out:
+                print_json(report)
+            else:
+                print_live(report)
+            return
+        if config is None:
+            raise ConfigError("name a CONFIG.toml (or measure a running venue with --push-pull --live URL)")
         cfg = load_backtest_config(config)
         report = _push_pull_with_progress(cfg, poll_ms, quiet=json_out) if push_pull else compare_sma(cfg)
     except TapeflowError as exc:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from typing import Any, Final, TextIO
 
 import msgspec
@@ -102,11 +101,7 @@ class LiveSession:
         self.venue_clock = VenueClock() if self.venue_time else None
         self.arrivals = Arrivals() if self.venue_time else None
         meter = self.monitors.tick_to_trade
-        self.bridge = (
-            TickToTradeBridge(self.arrivals, lambda latency: meter.record(latency, time.time_ns()))
-            if self.arrivals is not None
-            else None
-        )
+        self.bridge = TickToTradeBridge(self.arrivals, meter.record) if self.arrivals is not None else None
         node_now = self.venue_clock.now if self.venue_clock is not None else self.wall.now
         self.venue = AlpacaVenue(
             base_url=self.endpoints.trading,

@@ -106,12 +106,13 @@ async def on_venue_time(
 class TickToTradeBridge:
     """The order sender's ``on_written`` hook in venue-time mode: from the data's wall arrival to the bytes written.
 
-    ``record(latency_ns)`` is the meter's; an order whose trigger is not a remembered market event (a timer, the
-    control socket) is not a tick-to-trade sample and is skipped (counted in ``unmatched``)."""
+    ``record(latency_ns, written_ns)`` is the meter's (``LatencyMeter.record``: the write time feeds its rate); an
+    order whose trigger is not a remembered market event (a timer, the control socket) is not a tick-to-trade
+    sample and is skipped (counted in ``unmatched``)."""
 
     __slots__ = ("_arrivals", "_record", "unmatched")
 
-    def __init__(self, arrivals: Arrivals, record: Callable[[int], None]) -> None:
+    def __init__(self, arrivals: Arrivals, record: Callable[[int, int], None]) -> None:
         self._arrivals = arrivals
         self._record = record
         self.unmatched = 0
@@ -121,4 +122,4 @@ class TickToTradeBridge:
         if arrived is None:
             self.unmatched += 1
             return
-        self._record(written_ns - arrived)
+        self._record(written_ns - arrived, written_ns)
