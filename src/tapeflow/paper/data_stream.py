@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final
 
 from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from tapeflow.model.errors import DataError, ValueRangeError
 from tapeflow.paper.data_wire import (
@@ -374,7 +374,7 @@ async def _serve(
                 task.cancel()  # not awaited: a cancelled endpoint must not wait on anything in its cleanup
         if ws.client_state is WebSocketState.CONNECTED and ws.application_state is WebSocketState.CONNECTED:
             # The peer may vanish before the close frame, or (a slow client) never drain it: bounded either way.
-            with contextlib.suppress(RuntimeError, OSError, TimeoutError):
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
                 await asyncio.wait_for(ws.close(*client.close_code), FLUSH_GRACE_S)
 
 
