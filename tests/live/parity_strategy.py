@@ -23,6 +23,7 @@ from tapeflow.model.enums import Side
 from tapeflow.model.market import Quote
 from tapeflow.model.orders import (
     ModifyRejected,
+    OrderAccepted,
     OrderCancelled,
     OrderExpired,
     OrderFilled,
@@ -155,3 +156,28 @@ class EmaLimitCross(Strategy):
 
     def on_risk_rejected(self, event: RiskRejected) -> None:
         self.working.discard(event.client_order_id)
+
+
+class ModifyThenCancel(Strategy):
+    """Rests one buy ``below`` under the bid after ``after`` quotes; when it is accepted, moves it up by ``step``
+    and cancels it in the same breath (the modify first)."""
+
+    def __init__(
+        self, strategy_id: str = "modify-then-cancel", *, after: int = 20, below: int = 1_000, step: int = 500
+    ) -> None:
+        super().__init__(strategy_id)
+        self.after, self.below, self.step = after, below, step
+        self.quotes = 0
+        self.order: tuple[str, int] | None = None
+
+    def on_quote(self, q: Quote) -> None:
+        self.quotes += 1
+        if self.quotes == self.after and q.bid_size:
+            price = q.bid_price - self.below
+            self.order = (self.submit(q.symbol, Side.BUY, 100, price=price, reason="rest"), price)
+
+    def on_order_accepted(self, event: OrderAccepted) -> None:
+        if self.order is not None and event.client_order_id == self.order[0]:
+            cid, price = self.order
+            self.modify(cid, event.symbol, 100, price=price + self.step)
+            self.cancel(cid, event.symbol)

@@ -33,7 +33,8 @@ What differs, exactly, and why:
 
 Alpaca's protocol also refuses things the backtest's exchange takes (a cancel while a replace is pending, a second
 cancel of one order: 422 at once, where the exchange lets the cancel overtake the replace or refuses the second
-cancel later); the test strategy does neither (tests/live/parity_strategy.py), so the runs stay comparable.
+cancel later); the test strategy does neither (tests/live/parity_strategy.py), so the runs stay comparable, and
+the first of them has its own test below, with its exact outcome on each side.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ from tapeflow.backtest.config import LatencyConfig, StrategyConfig
 from tapeflow.backtest.engine import Backtest
 from tapeflow.backtest.run import build_backtest
 from tapeflow.backtest.sources import build_sources, build_strategy
-from tapeflow.model.enums import LiquiditySide
-from tapeflow.model.orders import OrderFilled
+from tapeflow.model.enums import LiquiditySide, OrderType, Side
+from tapeflow.model.orders import CancelRejected, OrderFilled
 
 from .lockstep import Lockstep, SteppedPaper, Trail, drive
 
@@ -82,8 +83,8 @@ def tape(data_dir: Path) -> Path:
     return path
 
 
-def _run(tape: Path, strategy: StrategyConfig) -> Runs:
-    paper = SteppedPaper(tape, LATENCY, EVENTS)
+def _run(tape: Path, strategy: StrategyConfig, events: int = EVENTS) -> Runs:
+    paper = SteppedPaper(tape, LATENCY, events)
     end: list[int] = []
     try:
         lockstep = Lockstep(paper, strategy)
@@ -91,8 +92,8 @@ def _run(tape: Path, strategy: StrategyConfig) -> Runs:
         live.attach(lockstep.session.node.node.kernel)
 
         async def body(step: Lockstep) -> None:
-            await step.events(EVENTS + 1)
-            assert paper.venue.done, "the venue's tape is the first EVENTS events"
+            await step.events(events + 1)
+            assert paper.venue.done, "the venue's tape is the first ``events`` events"
             end.append(paper.venue.now + SECOND)
             await step.until(end[0])
 
@@ -221,3 +222,35 @@ def test_the_lockstep_harness_waits_for_the_node_and_fails_a_wait_that_never_end
     finally:
         paper.stop()
     assert lockstep.dispatched > 0
+
+
+def test_a_cancel_sent_while_a_replace_is_pending_cancels_in_the_backtest_and_is_refused_live(tape: Path) -> None:
+    """The stated protocol difference, exactly: a modify then at once a cancel of one order. The backtest's exchange
+    gets the cancel first (its entry latency is shorter) and cancels; the modify then finds no order. Alpaca's API
+    (the paper venue as Alpaca) holds the order in ``pending_replace`` and refuses the cancel with 422 at once; the
+    replace lands and the order works on, at the new price, when the run ends."""
+    runs = _run(
+        tape,
+        StrategyConfig(
+            name=f"{Path(__file__).parent / 'parity_strategy.py'}:ModifyThenCancel", params={"below": 5_000}
+        ),
+        300,
+    )
+    live, bt = runs.live, runs.backtest
+    assert (
+        live.orders()
+        == bt.orders()
+        == [
+            ("submit", "#1", Side.BUY, OrderType.LIMIT, 100, bt.orders()[0][5]),
+            ("modify", "#1", 100, bt.orders()[0][5] + 500),
+            ("cancel", "#1"),
+        ]
+    )
+    assert bt.outcomes() == [("OrderAccepted", "#1"), ("OrderCancelled", "#1"), ("ModifyRejected", "#1")]
+    assert live.outcomes() == [("OrderAccepted", "#1"), ("CancelRejected", "#1"), ("OrderUpdated", "#1")]
+    refused = live.reports[1]
+    assert isinstance(refused, CancelRejected) and refused.reason.startswith("422: ")
+    assert "pending_replace" in refused.reason
+    working = [o for o in runs.paper.venue.orders() if o.is_open]
+    assert [(o.status, o.limit_price) for o in working] == [("new", bt.orders()[0][5] + 500)]
+    assert not live.fills() and not bt.fills()
