@@ -258,6 +258,7 @@ class Trail:
         self.seen_at_command: list[int] = []
         self.triggers: list[str] = []
         """Per command: what the node dispatched just before it ("data" or "report"), i.e. what it reacted to."""
+        self.market: list[Quote | Trade] = []
         self.last_data = 0
         self._last = "data"
         self._numbers: dict[str, int] = {}
@@ -276,6 +277,7 @@ class Trail:
         """Nothing to flush."""
 
     def _data(self, event: Quote | Trade) -> None:
+        self.market.append(event)
         self.last_data = max(self.last_data, event.ts_event)
         self._last = "data"
 

@@ -8,12 +8,19 @@ one tape event at a time by ``lockstep.Lockstep`` with the node quiescent betwee
 (colo at XNAS), fees, capital and risk as the venue's: the venue's own node is that same assembly, so the exchange
 the live orders reach is the backtest's exchange, fed the same tape.
 
-Identical, event for event: every command (submit, modify, cancel: side, type, quantity, limit price, in order),
-every fill (order, side, price, quantity, leaves, in order), every other report (accepted, updated, cancelled,
-cancel rejected, in order), every order risk refused (and by which rule), each fill's exchange time (``ts_event``),
-the position; and the venue's own record of each fill equals the backtest's field for field, fees included.
+Identical, event for event: the market data the strategy sees (quotes and trades derived from the venue's L3
+book, sent over the data stream: prices, sizes, exchange times, order), every command (submit, modify, cancel:
+side, type, quantity, limit price, in order), every fill (order, side, price, quantity, leaves, in order), every
+other report (accepted, updated, cancelled, cancel rejected, in order), every order risk refused (and by which
+rule), each report's exchange time (``ts_event``), the position; and the venue's own record of each fill equals
+the backtest's field for field, fees included.
 
 What differs, exactly, and why:
+
+- A trade's aggressor side and exchange. Alpaca's trade messages carry no side: the live feed signs each trade
+  itself (``tapeflow.live.aggressor``: the quote rule against the quotes before it, else the tick test), where the
+  backtest's L3 book knows who took; and a trade's exchange is Alpaca's letter (``Q``) where the backtest has the
+  MIC (``XNAS``). The live trades are exactly the backtest's, signed by ``AggressorSigner`` from the data alone.
 
 - Time. The live node lives on the venue's clock: the exchange time (``ts_event``) of the newest market event it has
   received. It decides on a quote at that quote's exchange time, where the backtest's node decides at the quote's
@@ -44,13 +51,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from tapeflow.backtest.config import LatencyConfig, StrategyConfig
 from tapeflow.backtest.engine import Backtest
 from tapeflow.backtest.run import build_backtest
 from tapeflow.backtest.sources import build_sources, build_strategy
-from tapeflow.model.enums import LiquiditySide, OrderType, Side
+from tapeflow.live.aggressor import AggressorSigner
+from tapeflow.model.enums import Aggressor, LiquiditySide, OrderType, Side
+from tapeflow.model.market import Quote, Trade
 from tapeflow.model.orders import CancelRejected, OrderFilled
 
 from .lockstep import Lockstep, SteppedPaper, Trail, drive
@@ -110,6 +120,26 @@ def _run(tape: Path, strategy: StrategyConfig, events: int = EVENTS) -> Runs:
 
 def _fills(trail: Trail) -> list[OrderFilled]:
     return [r for r in trail.reports if isinstance(r, OrderFilled)]
+
+
+def _assert_market_data(runs: Runs) -> None:
+    """The same quotes and trades, but for each trade's aggressor (inferred live) and exchange code."""
+    signer = AggressorSigner()
+    expected: list[Quote | Trade] = []
+    for event in runs.backtest.market:
+        if isinstance(event, Quote):
+            signer.quote(event)
+            expected.append(msgspec.structs.replace(event, ts_init=0))
+        else:
+            unsigned = msgspec.structs.replace(event, aggressor=Aggressor.UNKNOWN, ts_init=0)
+            expected.append(signer.sign(unsigned))
+    received = [
+        msgspec.structs.replace(e, ts_init=0, **({"venue": "XNAS"} if isinstance(e, Trade) and e.venue == "Q" else {}))
+        for e in runs.live.market
+    ]
+    assert received == expected
+    trades = [(x, b) for x, b in zip(runs.live.market, runs.backtest.market, strict=True) if isinstance(b, Trade)]
+    assert len(trades) > 100 and any(x.aggressor != b.aggressor for x, b in trades), "the inference is not the truth"
 
 
 def _assert_clean(runs: Runs) -> None:
@@ -172,6 +202,7 @@ def test_market_orders_give_the_backtests_orders_fills_and_reports_through_the_l
         (r.client_order_id.rsplit("-", 1)[-1], r.rule) for r in bt.risk
     ]
     assert len(bt.orders()) > 100 and len(bt.fills()) > 100, "the comparison is about many trades"
+    _assert_market_data(runs)
     _assert_times(runs)
     _assert_fees_and_cash(runs)
     _assert_clean(runs)
@@ -199,6 +230,7 @@ def test_limit_orders_replaces_and_cancels_give_the_backtests_except_the_stated_
     assert [(r.client_order_id.rsplit("-", 1)[-1], r.rule) for r in live.risk] == [
         (r.client_order_id.rsplit("-", 1)[-1], r.rule) for r in bt.risk
     ]
+    _assert_market_data(runs)
     _assert_times(runs, backtest_only=1)
     _assert_fees_and_cash(runs)
     _assert_clean(runs)
