@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,3 +167,30 @@ def test_a_reconciliation_after_a_reconnect_rides_out_a_503(paper: Paper) -> Non
         run.close()
     assert run.seen.of(Reconciled)[-1].mismatches == 0
     assert run.venue.sender.retries >= 2
+
+
+def test_pending_counts_queued_and_running_jobs_until_each_has_finished_even_one_that_raised() -> None:
+    sender = OrderSender("http://127.0.0.1:9", KEY, SECRET, on_error=lambda exc: None)
+    gate = threading.Event()
+    running = threading.Event()
+
+    def blocked() -> None:
+        running.set()
+        assert gate.wait(10), "the test never opened the gate"
+
+    def broken() -> None:
+        raise RuntimeError("a job's bug")
+
+    sender.enqueue(blocked)
+    sender.enqueue(broken)
+    assert sender.pending == 2, "queued before the thread runs: both are pending"
+    sender.start()
+    try:
+        assert running.wait(10)
+        assert sender.pending == 2, "one running, one queued"
+        gate.set()
+        wait_for(lambda: sender.pending == 0, "both jobs to finish")
+        assert sender.job_errors == 1
+    finally:
+        gate.set()
+        sender.stop()

@@ -153,3 +153,31 @@ def test_an_order_cancelled_before_its_ack_ends_cancelled(make_venue: Callable[.
     venue.step(venue.now + 5 * MS)
     assert order.status == "canceled" and order.canceled_at is not None
     assert [u["event"] for u in hub.updates] == ["new", "canceled"]
+
+
+def _filled_at_the_exchange_unheard(venue: PaperVenue) -> Any:
+    """A marketable buy that the exchange has filled but whose reports have not reached the account yet."""
+    venue.step_events(2_000)
+    book = venue.node.books.book("AAPL")
+    assert book is not None
+    order = venue.submit(OrderRequest("AAPL", 100, "buy", "limit", "day", book.best_ask + 10_000))
+    venue.step(venue.now + MS)  # at the exchange (entry latency): filled there, the reports still on their way
+    assert order.status == "pending_new" and order.filled_qty == 0
+    return order
+
+
+def test_a_cancel_too_late_for_a_fill_is_answered_cancel_rejected(make_venue: Callable[..., PaperVenue]) -> None:
+    """The exchange refuses a cancel that reaches it after the order filled; Alpaca says so with
+    ``order_cancel_rejected`` (too late to cancel). It was once swallowed because the fill report had already moved
+    the record from ``pending_cancel`` to ``filled``: the client never heard an answer to its cancel."""
+    hub = Recorder()
+    venue = make_venue(NodeConfig(level="L3", latency=LATENCY), trade_hub=hub)
+    order = _filled_at_the_exchange_unheard(venue)
+    venue.cancel(order.id)
+    assert order.status == "pending_cancel"
+    venue.step(venue.now + 5 * MS)
+    assert order.status == "filled" and order.filled_qty == 100
+    events = [u["event"] for u in hub.updates]
+    assert events[0] == "new" and events[-1] == "order_cancel_rejected"
+    assert events.count("order_cancel_rejected") == 1 and events.count("canceled") == 0
+    assert hub.updates[-1]["order"]["status"] == "filled"

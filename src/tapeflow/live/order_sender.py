@@ -88,6 +88,9 @@ class OrderSender:
         """Attempts that failed with a connection error, a 429 or a 5xx and were tried again."""
         self.given_up = 0
         self.job_errors = 0
+        self._counts = threading.Lock()
+        self._enqueued = 0
+        self._finished = 0
 
     # -- life -----------------------------------------------------------------------------------------------------
 
@@ -109,7 +112,16 @@ class OrderSender:
 
     def enqueue(self, job: Job) -> None:
         """Run ``job`` on the sender's thread after everything queued before it."""
+        with self._counts:
+            self._enqueued += 1
         self._jobs.put(job)
+
+    @property
+    def pending(self) -> int:
+        """Jobs queued or running: 0 means every request asked for so far has been answered and its answer
+        applied (a lockstep test's "the node is quiescent"; a console's backlog)."""
+        with self._counts:
+            return self._enqueued - self._finished
 
     def run_now(self, job: Callable[[], object], timeout: float = 30.0) -> object:
         """Run ``job`` on the sender's thread (in turn) and wait for its result; raises what it raised."""
@@ -143,6 +155,9 @@ class OrderSender:
                 self.job_errors += 1
                 if self._on_error is not None:
                     self._on_error(exc)
+            finally:
+                with self._counts:
+                    self._finished += 1
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
 

@@ -78,6 +78,9 @@ class AccountGateway(Strategy):
         """Orders risk refused, by node client order id (the venue answers the submit with 403)."""
         self._by_cid: dict[str, AlpacaOrder] = {}
         self._replacing: dict[str, AlpacaOrder] = {}
+        self._cancelling: set[str] = set()
+        """Node orders whose cancel was asked and not answered yet: a cancel that arrives after the order filled is
+        refused by the exchange, and Alpaca says so (``order_cancel_rejected``, too late to cancel)."""
         self._ids = 0
         self.account_id = self._uuid()
 
@@ -124,6 +127,7 @@ class AccountGateway(Strategy):
         if not order.is_open or order.status in ("pending_cancel", "pending_replace"):
             raise RequestError(422, NOT_CANCELABLE, f'order is already in "{order.status}" state')
         order.held_status, order.status, order.updated_at = order.status, "pending_cancel", self.now
+        self._cancelling.add(order.cid)
         self.cancel(order.cid, order.symbol)
 
     def request_replace(
@@ -239,6 +243,7 @@ class AccountGateway(Strategy):
         if order is None:
             return
         order.status, order.updated_at = status, ts
+        self._cancelling.discard(cid)
         if status == "canceled":
             order.canceled_at = ts
         else:
@@ -275,9 +280,13 @@ class AccountGateway(Strategy):
 
     def on_cancel_rejected(self, event: CancelRejected) -> None:
         order = self._by_cid.get(event.client_order_id)
-        if order is not None and order.status == "pending_cancel":
+        if order is None or event.client_order_id not in self._cancelling:
+            return
+        self._cancelling.discard(event.client_order_id)
+        if order.status == "pending_cancel":
             order.status, order.updated_at = order.held_status, event.ts_event
-            self._publish("order_cancel_rejected", order, event.ts_event)
+        # also when the order filled while the cancel was on its way (too late to cancel): see ``_cancelling``
+        self._publish("order_cancel_rejected", order, event.ts_event)
 
     # -- market data for the data stream ------------------------------------------------------------------------------
 
