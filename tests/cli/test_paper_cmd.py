@@ -132,7 +132,11 @@ def test_a_paced_run_stops_by_itself_when_the_tape_ends(tmp_path: Path, data_dir
     path = _config(tmp_path, data_dir, "limit = 300\n")  # [data] limit: a tape of a fraction of a second
     proc, _ = _start([str(path), "--speed", "1000x"])
     try:
-        out, err = proc.communicate(timeout=60)
+        # not communicate(): it reads the pipes' descriptors and would miss lines _start's readline already
+        # buffered (the announcement comes in one write); the output is small, so waiting first cannot block
+        proc.wait(timeout=60)
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = proc.stdout.read(), proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
