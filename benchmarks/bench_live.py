@@ -108,6 +108,9 @@ class Buyer(Strategy):
         self.first = 0
         self.last = 0
         self.backlog = LatencyMeter("backlog")
+        self.decide = LatencyMeter("read_to_decision")
+        """From the frame's read to the strategy's order (the loop's part of tick-to-trade; the rest is the hand-off
+        to the sender's thread and the write)."""
 
     def _seen(self, ts_event: int) -> None:
         now = self.clock.now()
@@ -122,6 +125,7 @@ class Buyer(Strategy):
         self.quotes += 1
         if self.quotes % self.every == 0:
             qty = 1 + (self.quotes // self.every) % 97  # never the same order twice in a row (duplicate check)
+            self.decide.record(self.clock.now() - quote.ts_init)
             self.buy(quote.symbol, qty, quote.bid_price, time_in_force=TimeInForce.IOC)
 
     def on_trade(self, trade: Trade) -> None:
@@ -233,6 +237,7 @@ async def drive(urls: dict[str, str], *, shift: int, every: int, expected: int, 
         "cpu_s": round(cpu, 3),
         "tick_to_trade": _latency(meter.stats()),
         "backlog": _latency(strategy.backlog.stats()),
+        "read_to_decision": _latency(strategy.decide.stats()),
         "ack": _latency(ack.meter.stats()),
         "malformed": venue.stream.malformed + feed.wire.malformed_total,
     }

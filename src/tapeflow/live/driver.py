@@ -30,6 +30,13 @@ In a replay they are scheduled at their own ``ts_init`` before the next feed eve
 clock is refused).
 
 The driver waits only through its wall clock (``tapeflow.live.clock``): tests give it a ``FakeClock``.
+
+Batches. Waiting for the source costs a task, a wait and several passes of the event loop (~30 us); a socket
+frame carries many messages (Alpaca batches them), and all but the first are already decoded when the first is
+dispatched. A source that can say so (``ReadySource``: ``take_ready()`` hands over, without waiting, the events
+it holds) has them dispatched right after, one by one, each exactly as if it had been awaited (same stamps, the
+inbox delivered between them), for one wait per frame instead of one per message (``benchmarks/bench_live.py``:
+the 100k msgs/s run went from ~20k msgs/s held to ~53k, CPU per message from ~35 us to ~18 us).
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -54,6 +61,15 @@ UPKEEP_INTERVAL_NS = 200_000_000
 Stamp = Literal["dispatch", "source"]
 """Which arrival time a real-time run gives a feed event (see the module docstring)."""
 STAMPS: tuple[Stamp, ...] = ("dispatch", "source")
+
+
+@runtime_checkable
+class ReadySource(Protocol):
+    """A source that can hand over, without waiting, the events it already holds (see "Batches" above)."""
+
+    def take_ready(self) -> list[Event]:
+        """The events the next ``__anext__`` calls would return at once, in order, taken out of the source."""
+        ...
 
 
 async def run_live(
@@ -112,6 +128,7 @@ async def _run_realtime(
     source_stamp: bool,
 ) -> None:
     bell = _Doorbell(asyncio.get_running_loop())
+    take_ready = events.take_ready if isinstance(events, ReadySource) else None
     if inbox is not None:
         inbox.set_waker(bell.ring)
     pending: asyncio.Future[Event] | None = None
@@ -138,16 +155,19 @@ async def _run_realtime(
                     pending = None
                     return
                 pending = None
-                if not source_stamp:
-                    event = _restamp(event, max(now, kernel.now))
-                elif not kernel.now <= event.ts_init <= now:  # never behind the kernel, never ahead of the wall
-                    event = _restamp(event, max(min(event.ts_init, now), kernel.now))
-                kernel.run((event,))
+                _dispatch(kernel, event, now, source_stamp)
                 dispatched = True
             if source_stamp and inbox is not None and len(inbox):
                 _deliver(kernel, inbox, now)
             elif not dispatched:
                 kernel.advance(max(now, kernel.now))
+            if dispatched and take_ready is not None:
+                for event in take_ready():
+                    if not source_stamp and inbox is not None and len(inbox):
+                        _deliver(kernel, inbox, now)
+                    _dispatch(kernel, event, now, source_stamp)
+                    if source_stamp and inbox is not None and len(inbox):
+                        _deliver(kernel, inbox, now)
             if now >= next_upkeep:
                 kernel.upkeep()
                 next_upkeep = now + upkeep_ns
@@ -158,6 +178,15 @@ async def _run_realtime(
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                 await pending
+
+
+def _dispatch(kernel: Kernel, event: Event, now: int, source_stamp: bool) -> None:
+    """One feed event, stamped as the module docstring says."""
+    if not source_stamp:
+        event = _restamp(event, max(now, kernel.now))
+    elif not kernel.now <= event.ts_init <= now:  # never behind the kernel, never ahead of the wall
+        event = _restamp(event, max(min(event.ts_init, now), kernel.now))
+    kernel.run((event,))
 
 
 def _wake_time(kernel: Kernel, next_upkeep: int) -> int:
