@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -50,6 +50,7 @@ import requests
 
 from tapeflow.compliance.audit import AuditTrail
 from tapeflow.engine.inbox import Inbox
+from tapeflow.execution.venue import Command
 from tapeflow.live.alpaca_venue import AlpacaVenue
 from tapeflow.live.clock import RealTimeClock
 from tapeflow.live.market_feed import AlpacaMarketFeed, MarketFeedConfig
@@ -58,6 +59,7 @@ from tapeflow.live.order_wire import parse_time
 from tapeflow.live.tick_to_trade import AckLatency, LatencyMeter, LatencyStats
 from tapeflow.model.enums import TimeInForce
 from tapeflow.model.market import Quote, Trade
+from tapeflow.model.orders import SubmitOrder
 from tapeflow.node import NodeConfig
 from tapeflow.risk.config import FlowChecks, KillSwitchConfig, RiskConfig
 from tapeflow.strategy.base import Strategy
@@ -68,6 +70,7 @@ SYMBOL: Final = "AAPL"
 DAY_NS: Final = 1_340_287_200_000_000_000
 """2012-06-21 14:00 UTC (10:00 in New York): the regular session of the LOBSTER sample day."""
 HELD_BACKLOG_MS: Final = 5.0
+STAGES: Final = ("read_to_decision", "read_to_send", "read_to_sender_thread")
 LOBSTER = "lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
 WAIT_S: Final = 30.0
 """Every wait for a server or a stream is bounded by this."""
@@ -132,6 +135,36 @@ class Buyer(Strategy):
         self._seen(trade.ts_event)
 
 
+class TimedVenue(AlpacaVenue):
+    """The adapter, timing two stages of tick-to-trade from the frame's read (``ts_init``): the order reaching the
+    venue (``send``: the strategy's decision, risk, execution, audit are behind it) and the sender's thread
+    starting its job (the hand-off between threads)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.to_send = LatencyMeter("read_to_send")
+        self.to_thread = LatencyMeter("read_to_sender_thread")
+        self._ts_init = 0
+        enqueue = self.sender.enqueue
+
+        def timed(job: Callable[[], None]) -> None:
+            ts_init = self._ts_init
+
+            def run() -> None:
+                self.to_thread.record(self._clock() - ts_init)
+                job()
+
+            enqueue(run if ts_init else job)
+
+        self.sender.enqueue = timed  # type: ignore[method-assign]
+
+    def send(self, command: Command) -> None:
+        self._ts_init = command.ts_init if isinstance(command, SubmitOrder) else 0
+        self.to_send.record(self._clock() - command.ts_init)
+        super().send(command)
+        self._ts_init = 0
+
+
 @contextlib.contextmanager
 def server(argv: list[str], ready: str) -> Iterator[str]:
     """A subprocess whose stdout says it is up with a line starting ``ready``; that line; killed on the way out."""
@@ -177,7 +210,7 @@ async def drive(urls: dict[str, str], *, shift: int, every: int, expected: int, 
     inbox = Inbox()
     meter = LatencyMeter("tick_to_trade")
     ack = AckLatency(LatencyMeter("ack"))
-    venue = AlpacaVenue(
+    venue = TimedVenue(
         base_url=urls["trading"],
         stream_url=urls["trade_stream"],
         key=KEY,
@@ -238,6 +271,8 @@ async def drive(urls: dict[str, str], *, shift: int, every: int, expected: int, 
         "tick_to_trade": _latency(meter.stats()),
         "backlog": _latency(strategy.backlog.stats()),
         "read_to_decision": _latency(strategy.decide.stats()),
+        "read_to_send": _latency(venue.to_send.stats()),
+        "read_to_sender_thread": _latency(venue.to_thread.stats()),
         "ack": _latency(ack.meter.stats()),
         "malformed": venue.stream.malformed + feed.wire.malformed_total,
     }
@@ -322,8 +357,15 @@ def main() -> None:
             f"of {len(runs)} runs; CPU {spread([r['cpu_s'] for r in runs])} s of wall "
             f"{spread([r['wall_s'] for r in runs])} s"
         )
+        stages = {key: statistics.median(r[key]["p50_us"] for r in runs) for key in STAGES}
+        print(
+            "  where it goes (p50s, medians over the runs): "
+            + ", ".join(f"{key.replace('_', ' ')} {value:,.1f} us" for key, value in stages.items())
+            + f", read to order bytes written {t2t['p50_us']:,.1f} us"
+        )
         report["rates"][str(rate)] = {
             "tick_to_trade": t2t,
+            "stages_p50_us": stages,
             "backlog": backlog,
             "sink_ack": summarize(runs, "ack"),
             "held_msgs_per_s": statistics.median(held),
