@@ -1,4 +1,4 @@
-"""The live driver's batch path: a source that holds a decoded frame (``ReadySource.take_ready``) has the rest of
+"""The live driver's batch path: a source that holds a decoded frame (``ReadySource.next_ready``) has the rest of
 it dispatched without a wait per event, and nothing a node sees differs from awaiting each event."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _trade(n: int, read_at: int) -> Trade:
 
 class Frames:
     """A market data adapter: frames of trades read every 10 ms, each stamped with its read time; what is not yet
-    handed over waits in ``ready`` (``ready_source=False``: the same without ``take_ready``)."""
+    handed over waits in ``ready``."""
 
     def __init__(self, clock: FakeClock, sizes: list[int]) -> None:
         self.clock = clock
@@ -47,15 +47,15 @@ class Frames:
             while self.ready:
                 yield self.ready.popleft()
 
-    def take_ready(self) -> list[Event]:
-        out = list(self.ready)
-        self.ready.clear()
-        self.taken += len(out)
-        return out
+    def next_ready(self) -> Event | None:
+        if not self.ready:
+            return None
+        self.taken += 1
+        return self.ready.popleft()
 
 
 class Awaited:
-    """The same frames with no ``take_ready``: every event is awaited."""
+    """The same frames with no ``next_ready``: every event is awaited."""
 
     def __init__(self, frames: Frames) -> None:
         self.frames = frames
@@ -92,7 +92,7 @@ def test_a_ready_frame_is_dispatched_as_if_each_event_were_awaited(stamp: str) -
     expected = _run(Awaited(Frames(awaited_clock, [4, 4, 4])), awaited_clock, stamp)
     assert got == expected
     assert [p for kind, p, _ in got if kind == "trade"] == list(range(12)), "each event once, in order"
-    assert batched.taken == 9, "all but the first event of each frame went through take_ready"
+    assert batched.taken == 9, "all but the first event of each frame went through next_ready"
     # the command put by the 2nd trade's handler is dispatched before the 3rd trade of the same frame
     kinds = [kind for kind, _, _ in got]
     assert kinds[:5] == ["trade", "trade", "cmd", "trade", "trade"]
@@ -109,5 +109,22 @@ def test_a_stopped_feed_hands_over_nothing_ready() -> None:
     frames.ready.extend([_trade(0, T0), _trade(1, T0)])
     feed = StoppableFeed(frames)
     feed.stop()
-    assert feed.take_ready() == []
+    assert feed.next_ready() is None
     assert len(frames.ready) == 2, "left in the source, as the rest of an abandoned socket's frame"
+
+
+def test_a_feed_stopped_by_a_handler_mid_frame_dispatches_nothing_after_it() -> None:
+    clock = FakeClock(T0)
+    frames = Frames(clock, [4, 4])
+    feed = StoppableFeed(frames)
+    kernel = Kernel()
+    prices: list[int] = []
+
+    def on_trade(trade: Trade) -> None:
+        prices.append(trade.price - 1_000_000)
+        if len(prices) == 2:
+            feed.stop()  # a graceful stop asked for by a component, as the control desk does
+
+    kernel.subscribe(Trade, on_trade)
+    asyncio.run(run_live(kernel, feed, realtime=True, wall=clock, stamp="source"))
+    assert prices == [0, 1]

@@ -33,10 +33,11 @@ The driver waits only through its wall clock (``tapeflow.live.clock``): tests gi
 
 Batches. Waiting for the source costs a task, a wait and several passes of the event loop (~30 us); a socket
 frame carries many messages (Alpaca batches them), and all but the first are already decoded when the first is
-dispatched. A source that can say so (``ReadySource``: ``take_ready()`` hands over, without waiting, the events
-it holds) has them dispatched right after, one by one, each exactly as if it had been awaited (same stamps, the
-inbox delivered between them), for one wait per frame instead of one per message (``benchmarks/bench_live.py``:
-the 100k msgs/s run went from ~28k msgs/s held to ~58k, CPU per message from ~31 us to ~17 us).
+dispatched. A source that can say so (``ReadySource``: ``next_ready()`` hands over, without waiting, an event it
+holds) has them dispatched right after, one by one, each exactly as if it had been awaited (same stamps, the
+inbox delivered between them, none once the source was stopped): one wait per frame instead of one per message
+(``benchmarks/bench_live.py``: at 100k msgs/s offered the node held ~28k msgs/s before, ~58k after; CPU per
+message went from ~31 us to ~17 us).
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ STAMPS: tuple[Stamp, ...] = ("dispatch", "source")
 class ReadySource(Protocol):
     """A source that can hand over, without waiting, the events it already holds (see "Batches" above)."""
 
-    def take_ready(self) -> list[Event]:
-        """The events the next ``__anext__`` calls would return at once, in order, taken out of the source."""
+    def next_ready(self) -> Event | None:
+        """What the next ``__anext__`` would return at once, taken out of the source; None if it would wait."""
         ...
 
 
@@ -128,7 +129,7 @@ async def _run_realtime(
     source_stamp: bool,
 ) -> None:
     bell = _Doorbell(asyncio.get_running_loop())
-    take_ready = events.take_ready if isinstance(events, ReadySource) else None
+    next_ready = events.next_ready if isinstance(events, ReadySource) else None
     if inbox is not None:
         inbox.set_waker(bell.ring)
     pending: asyncio.Future[Event] | None = None
@@ -161,11 +162,11 @@ async def _run_realtime(
                 _deliver(kernel, inbox, now)
             elif not dispatched:
                 kernel.advance(max(now, kernel.now))
-            if dispatched and take_ready is not None:
-                for event in take_ready():
+            if dispatched and next_ready is not None:
+                while (ready := next_ready()) is not None:
                     if not source_stamp and inbox is not None and len(inbox):
                         _deliver(kernel, inbox, now)
-                    _dispatch(kernel, event, now, source_stamp)
+                    _dispatch(kernel, ready, now, source_stamp)
                     if source_stamp and inbox is not None and len(inbox):
                         _deliver(kernel, inbox, now)
             if now >= next_upkeep:

@@ -89,7 +89,7 @@ class AlpacaMarketFeed:
         self.stale = False
         self._pending: list[Event] = []
         self._ready: deque[Event] = deque()
-        """The frame being delivered: what is not yet yielded, or taken by ``take_ready``."""
+        """The frame being delivered: what is neither yielded nor taken by ``next_ready`` yet."""
         self._closed = False
         self._closing: asyncio.Future[None] | None = None
         self._ws: ClientConnection | None = None
@@ -107,15 +107,11 @@ class AlpacaMarketFeed:
         self._started = True
         return self._run()
 
-    def take_ready(self) -> list[Event]:
-        """The rest of the frame being delivered, at once (``tapeflow.live.driver.ReadySource``): the driver
-        dispatches it without a wait per message."""
+    def next_ready(self) -> Event | None:
+        """The next event of the frame being delivered, if any, without waiting (``tapeflow.live.driver.
+        ReadySource``): the driver dispatches a frame's events without a wait per message."""
         ready = self._ready
-        if not ready:
-            return []
-        out = list(ready)
-        ready.clear()
-        return out
+        return ready.popleft() if ready else None
 
     def close(self) -> None:
         """End the iteration (the node's graceful stop); the socket is closed on the way out."""
@@ -305,7 +301,7 @@ class AlpacaMarketFeed:
                     yield FeedResumed(ts_event=now, ts_init=now, venue=venue)
                 ready = self._ready
                 ready.extend(admitted)
-                while ready:  # ``take_ready`` may empty it meanwhile
+                while ready:  # ``next_ready`` may empty it meanwhile
                     yield ready.popleft()
         finally:
             if receiving is not None and not receiving.done():

@@ -27,7 +27,7 @@ class StoppableFeed(Generic[T]):
 
     def __init__(self, source: AsyncIterable[T]) -> None:
         self._inner: AsyncIterator[T] = source.__aiter__()
-        self._take: Callable[[], list[T]] | None = getattr(source, "take_ready", None)
+        self._take: Callable[[], T | None] | None = getattr(source, "next_ready", None)
         self._stopped = False
         self._waiting: asyncio.Task[object] | None = None
 
@@ -44,10 +44,11 @@ class StoppableFeed(Generic[T]):
         if task is not None and not task.done():
             task.cancel()
 
-    def take_ready(self) -> list[T]:
-        """What the inner source holds ready (``tapeflow.live.driver.ReadySource``); nothing once stopped."""
+    def next_ready(self) -> T | None:
+        """The inner source's next event if it holds one ready (``tapeflow.live.driver.ReadySource``); nothing once
+        stopped."""
         take = self._take
-        return [] if self._stopped or take is None else take()
+        return None if self._stopped or take is None else take()
 
     def __aiter__(self) -> StoppableFeed[T]:
         return self
