@@ -446,3 +446,49 @@ def test_without_a_rest_url_a_reconnect_reports_the_gap_as_not_filled(paper: Ven
         assert isinstance(done, FeedBackfillDone) and not done.complete and done.count == 0
 
     _run(test)
+
+
+def test_the_rest_of_a_frame_is_handed_over_without_waiting_by_next_ready_in_order_and_once() -> None:
+    """The live driver's batch path (``ReadySource``): after the first event of a frame, ``next_ready`` returns the
+    others, in frame order, then None, and the iteration goes on with the next frame, not with them again."""
+
+    def drain(feed: AlpacaMarketFeed) -> list[Event]:
+        out = []
+        while (event := feed.next_ready()) is not None:
+            out.append(event)
+        return out
+
+    def quote(n: int) -> dict[str, Any]:
+        return {"T": "q", "S": "AAPL", "bp": 100 + n, "bs": 1, "ap": 101 + n, "as": 1, "t": f"2012-06-21T14:00:0{n}Z"}
+
+    async def handler(ws: Any) -> None:
+        pack = msgspec.msgpack.encode
+        await ws.send(pack([{"T": "success", "msg": "connected"}]))
+        await ws.recv()
+        await ws.send(pack([{"T": "success", "msg": "authenticated"}]))
+        await ws.recv()
+        await ws.send(pack([{"T": "subscription", "quotes": ["AAPL"]}]))
+        await ws.send(pack([quote(n) for n in range(4)]))
+        await ws.send(pack([quote(n) for n in range(4, 6)]))
+        await ws.wait_closed()
+
+    async def main() -> tuple[list[int], list[int], list[int]]:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            config = MarketFeedConfig(url=f"ws://127.0.0.1:{port}/v2/iex", symbols=("AAPL",), channels=("quotes",))
+            feed = AlpacaMarketFeed(config, key=KEY, secret=SECRET, is_open=lambda ts: True)
+            events = aiter(feed)
+            first = await asyncio.wait_for(anext(events), 10)
+            rest = drain(feed)
+            again = drain(feed)
+            second = await asyncio.wait_for(anext(events), 10)
+            tail = drain(feed)
+            feed.close()
+            await events.aclose()  # type: ignore[attr-defined]
+        bid = lambda e: e.bid_price // 10_000  # noqa: E731
+        return [bid(first), *map(bid, rest)], [bid(e) for e in again], [bid(second), *map(bid, tail)]
+
+    frame1, empty, frame2 = asyncio.run(main())
+    assert frame1 == [100, 101, 102, 103]
+    assert empty == []
+    assert frame2 == [104, 105]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -194,3 +196,75 @@ def test_pending_counts_queued_and_running_jobs_until_each_has_finished_even_one
     finally:
         gate.set()
         sender.stop()
+
+
+class _WireSocket:
+    """A connected socket that records each write and answers with ``answers`` in turn."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self.writes: list[bytes] = []
+        self.answers = answers
+        self.closed = False
+
+    def setsockopt(self, *args: object) -> None:
+        return None
+
+    def sendall(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def makefile(self, mode: str) -> io.BytesIO:
+        return io.BytesIO(self.answers.pop(0))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+OK_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+def test_a_request_is_written_whole_in_one_write_and_the_hook_gets_the_time_it_was_issued(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wire = _WireSocket([OK_ANSWER, OK_ANSWER])
+    opened: list[object] = []
+
+    def connect(address: object, timeout: float) -> _WireSocket:
+        opened.append(address)
+        return wire
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+    hooks: list[tuple[str, int]] = []
+    sender = OrderSender(
+        "http://127.0.0.1:8000/api", KEY, SECRET, on_written=lambda c, ns: hooks.append((c.client_order_id, ns)),
+        written_clock=lambda: 42,
+    )  # fmt: skip
+    command = submit("s-run-1", 1_000_000)
+    request = submit_request(command)
+    first = sender.call(request, command)
+    second = sender.call(RestRequest("GET", "/v2/clock"))
+    assert first is not None and first.status == 200 and first.body == b"{}"
+    assert second is not None and second.status == 200
+    assert opened == [("127.0.0.1", 8000)], "one kept-alive connection"
+    assert len(wire.writes) == 2, "each request in one write"
+    head, _, body = wire.writes[0].partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "POST /api/v2/orders HTTP/1.1"
+    assert {"Host: 127.0.0.1:8000", f"APCA-API-KEY-ID: {KEY}", f"APCA-API-SECRET-KEY: {SECRET}",
+            f"Content-Length: {len(request.body or b'')}"} <= set(lines[1:])  # fmt: skip
+    assert body == request.body
+    assert wire.writes[1].startswith(b"GET /api/v2/clock HTTP/1.1\r\n") and wire.writes[1].endswith(b"\r\n\r\n")
+    assert hooks == [("s-run-1", 42)], "the submit's write only, at the time it was issued"
+
+
+def test_an_answer_that_closes_the_connection_makes_the_next_request_open_a_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
+    sockets = [_WireSocket([closing]), _WireSocket([OK_ANSWER])]
+    opened = list(sockets)
+    monkeypatch.setattr(socket, "create_connection", lambda address, timeout: opened.pop(0))
+    sender = OrderSender("http://127.0.0.1:8000", KEY, SECRET)
+    assert sender.get("/v2/clock") is not None
+    assert sockets[0].closed
+    assert sender.get("/v2/account") is not None
+    assert opened == [] and len(sockets[1].writes) == 1

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
@@ -87,6 +88,8 @@ class AlpacaMarketFeed:
         self.stream_errors: list[StreamError] = []
         self.stale = False
         self._pending: list[Event] = []
+        self._ready: deque[Event] = deque()
+        """The frame being delivered: what is neither yielded nor taken by ``next_ready`` yet."""
         self._closed = False
         self._closing: asyncio.Future[None] | None = None
         self._ws: ClientConnection | None = None
@@ -103,6 +106,12 @@ class AlpacaMarketFeed:
             raise ConfigError("a feed is iterated once; make a new one", field="feed")
         self._started = True
         return self._run()
+
+    def next_ready(self) -> Event | None:
+        """The next event of the frame being delivered, if any, without waiting (``tapeflow.live.driver.
+        ReadySource``): the driver dispatches a frame's events without a wait per message."""
+        ready = self._ready
+        return ready.popleft() if ready else None
 
     def close(self) -> None:
         """End the iteration (the node's graceful stop); the socket is closed on the way out."""
@@ -290,8 +299,10 @@ class AlpacaMarketFeed:
                 if admitted and self.stale:
                     self.stale = False
                     yield FeedResumed(ts_event=now, ts_init=now, venue=venue)
-                for event in admitted:
-                    yield event
+                ready = self._ready
+                ready.extend(admitted)
+                while ready:  # ``next_ready`` may empty it meanwhile
+                    yield ready.popleft()
         finally:
             if receiving is not None and not receiving.done():
                 receiving.cancel()

@@ -4,8 +4,12 @@ The node's loop must never wait for a broker, so ``send`` only queues work. One 
 a cancel or a replace can never overtake the submit of the same order (the submit's answer names the venue's id
 the cancel needs), and a reconciliation queued after a command sees that command's effect.
 
-The connection is one HTTP/1.1 socket kept alive between requests (``http.client``), with Nagle off: a request is
-headers and body in two writes, and with Nagle on the second waits for the server's delayed ACK (tens of ms).
+The connection is one HTTP/1.1 socket kept alive between requests, with Nagle off. A request is written whole, in
+one ``sendall`` (``http.client`` writes the headers and the body in two: the body then waits for this thread to get
+the interpreter back from the event loop's thread, up to the switch interval of 5 ms when the loop is busy); the
+answer is read with ``http.client.HTTPResponse``, as ``http.client`` itself reads it. ``on_written`` gets the time
+the write was issued: the write to the socket takes microseconds, while the time after it would add this thread's
+wait for the interpreter, which is not the order's (``benchmarks/bench_live.py``).
 
 Failures. A connection error, a 429 or a 5xx is retried after a wait from ``tapeflow.live.backoff`` (obeying
 ``Retry-After``); the same client order id goes with every attempt, so a submit that landed before its answer was
@@ -19,6 +23,7 @@ from __future__ import annotations
 import http.client
 import queue
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -71,14 +76,18 @@ class OrderSender:
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._prefix = parts.path.rstrip("/")
-        self._headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret, "Content-Type": "application/json"}
+        host = self._host if parts.port is None else f"{self._host}:{parts.port}"
+        headers = {"Host": host, "APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret,
+                   "Content-Type": "application/json", "Accept-Encoding": "identity"}  # fmt: skip
+        self._fixed = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        """The headers every request carries, written once."""
         self._backoff = backoff
         self._seed = seed
         self._timeout = timeout
         self.on_written = on_written
         self._written_clock = written_clock
         self._on_error = on_error
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: socket.socket | None = None
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alpaca-rest", daemon=True)
@@ -161,13 +170,12 @@ class OrderSender:
 
     # -- HTTP -----------------------------------------------------------------------------------------------------
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> socket.socket:
         if self._conn is None:
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = kind(self._host, self._port, timeout=self._timeout)
-            conn.connect()
-            if conn.sock is not None:
-                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = socket.create_connection((self._host, self._port), timeout=self._timeout)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._https:
+                conn = ssl.create_default_context().wrap_socket(conn, server_hostname=self._host)
             self._conn = conn
         return self._conn
 
@@ -176,15 +184,27 @@ class OrderSender:
             self._conn.close()
             self._conn = None
 
+    def encode(self, request: RestRequest) -> bytes:
+        """``request`` as the bytes of one HTTP/1.1 request, headers and body together."""
+        body = request.body or b""
+        head = f"{request.method} {self._prefix}{request.path} HTTP/1.1\r\n{self._fixed}Content-Length: {len(body)}"
+        return head.encode() + b"\r\n\r\n" + body
+
     def _once(self, request: RestRequest, command: Command | None) -> Response:
         conn = self._connection()
+        data = self.encode(request)
         self.requests += 1
-        conn.request(request.method, self._prefix + request.path, body=request.body, headers=self._headers)
+        written = self._written_clock()
+        conn.sendall(data)
         if command is not None and self.on_written is not None:
-            self.on_written(command, self._written_clock())
-        answer = conn.getresponse()
-        body = answer.read()
-        if answer.getheader("Connection", "").lower() == "close":
+            self.on_written(command, written)
+        answer = http.client.HTTPResponse(conn, method=request.method)
+        try:
+            answer.begin()
+            body = answer.read()
+        finally:
+            answer.close()
+        if answer.will_close:
             self._close()
         return Response(answer.status, body, retry_after_seconds(answer.getheader("Retry-After")))
 
@@ -192,7 +212,8 @@ class OrderSender:
         """``request`` with retries (see the module docstring); None when the attempts ran out or we are stopping.
 
         Only from the sender's thread (inside a job): the connection is not shared."""
-        backoff = Backoff(self._backoff, seed=self._seed + self.requests)
+        seed = self._seed + self.requests
+        backoff: Backoff | None = None  # made on the first failure: a seeded Random costs the order ~4 us
         first = True
         while not self._stopping.is_set():
             try:
@@ -203,6 +224,8 @@ class OrderSender:
             first = False
             if response is not None and response.status != 429 and response.status < 500:
                 return response
+            if backoff is None:
+                backoff = Backoff(self._backoff, seed=seed)
             wait = backoff.next_wait(response.retry_after if response is not None else None)
             if backoff.exhausted:
                 self.given_up += 1

@@ -14,7 +14,7 @@ The cost on the hot path is one extra coroutine frame per event; there is no tas
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -23,10 +23,11 @@ T = TypeVar("T")
 class StoppableFeed(Generic[T]):
     """Wraps an async iterable; ``stop()`` (on the loop's thread) ends it at the next or current wait."""
 
-    __slots__ = ("_inner", "_stopped", "_waiting")
+    __slots__ = ("_inner", "_stopped", "_take", "_waiting")
 
     def __init__(self, source: AsyncIterable[T]) -> None:
         self._inner: AsyncIterator[T] = source.__aiter__()
+        self._take: Callable[[], T | None] | None = getattr(source, "next_ready", None)
         self._stopped = False
         self._waiting: asyncio.Task[object] | None = None
 
@@ -42,6 +43,12 @@ class StoppableFeed(Generic[T]):
         task = self._waiting
         if task is not None and not task.done():
             task.cancel()
+
+    def next_ready(self) -> T | None:
+        """The inner source's next event if it holds one ready (``tapeflow.live.driver.ReadySource``); nothing once
+        stopped."""
+        take = self._take
+        return None if self._stopped or take is None else take()
 
     def __aiter__(self) -> StoppableFeed[T]:
         return self
