@@ -102,3 +102,12 @@ def _keys(events: list[Event]) -> list[tuple[object, ...]]:
         for e in events
         if isinstance(e, Trade | Quote)
     ]
+
+
+def test_a_repeated_quote_seen_live_at_the_gap_start_is_not_backfilled_again() -> None:
+    """Found by the property test: quotes A, A, B in one nanosecond, all live; REST gives A, A, B again."""
+    guard = FeedGuard("test")
+    a, b = quote(0, 99, 101), quote(0, 100, 102)
+    assert _keys(guard.admit([a, a, b])) == _keys([a, b])
+    guard.begin_backfill([("quotes", "AAPL")])
+    assert guard.admit_backfill([a, a, b]) == []

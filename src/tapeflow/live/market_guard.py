@@ -145,6 +145,9 @@ class FeedGuard:
             previous = self._last_quote.get(symbol)
             if previous is not None and _key(previous) == key:
                 self._duplicate(event)
+                # still seen at its instant: a backfill from here (REST carries a tape's repeated quote as often as
+                # the tape does) must skip every copy, or the second would come back as new after another quote
+                last.see(event.ts_event, key)
                 return None
         elif isinstance(event, Bar) and event.ts_event == last.ts and last.at[key]:
             self._duplicate(event)
