@@ -238,3 +238,41 @@ def test_bridge_feeds_a_latency_meter_its_samples_and_their_write_times() -> Non
     stats = meter.stats()
     assert (stats.count, stats.min, stats.max) == (3, 40_000, 40_000)
     assert stats.rate_per_s == pytest.approx(1.0)  # three writes a second apart: the rate needs the write times
+
+
+class _Framed:
+    """A source holding a decoded frame: the first event is awaited, the rest handed over by ``next_ready``."""
+
+    def __init__(self, frame: list[Event]) -> None:
+        self.frame = list(frame)
+
+    def __aiter__(self) -> _Framed:
+        return self
+
+    async def __anext__(self) -> Event:
+        if not self.frame:
+            raise StopAsyncIteration
+        return self.frame.pop(0)
+
+    def next_ready(self) -> Event | None:
+        return self.frame.pop(0) if self.frame else None
+
+
+def test_the_rest_of_a_frame_is_handed_over_without_a_wait_and_restamped_like_the_first() -> None:
+    clock, arrivals = VenueClock(), Arrivals()
+    feed = on_venue_time(_Framed([_quote(DAY, WALL), _trade(DAY + 5, WALL + 1), _quote(DAY + 9, WALL + 2)]), clock,
+                         arrivals)  # fmt: skip
+
+    async def first() -> Event:
+        return await feed.__anext__()
+
+    assert asyncio.run(first()).ts_init == DAY
+    second, third = feed.next_ready(), feed.next_ready()
+    assert second is not None and third is not None
+    assert (second.ts_init, third.ts_init) == (DAY + 5, DAY + 9) and clock.now() == DAY + 9
+    assert arrivals.get(DAY + 9) == WALL + 2
+    assert feed.next_ready() is None
+
+
+def test_a_source_without_next_ready_never_hands_anything_over_without_a_wait() -> None:
+    assert on_venue_time(_feed([_quote(DAY, WALL)]), VenueClock()).next_ready() is None

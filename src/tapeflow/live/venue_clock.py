@@ -82,25 +82,48 @@ class Arrivals:
         return self._seen.get(venue_ts)
 
 
-async def on_venue_time(
-    source: AsyncIterable[Event], clock: VenueClock, arrivals: Arrivals | None = None
-) -> AsyncIterator[Event]:
+class VenueTimeFeed:
     """``source`` (a market data adapter stamping arrival in ``ts_init``) restamped with the venue's time.
 
     Market events: ``ts_init`` = their ``ts_event`` (never below the last one: a backfilled or late event is seen
     now, not in the past). Anything else the feed says (stale, resumed, backfill markers): stamped with the venue
-    time it happened at."""
-    replace = msgspec.structs.replace
-    async for event in source:
+    time it happened at. The rest of a frame the source already decoded is handed over without a wait, as the
+    source itself would (``next_ready``, ``tapeflow.live.driver.ReadySource``)."""
+
+    __slots__ = ("_arrivals", "_clock", "_inner", "_take")
+
+    def __init__(self, source: AsyncIterable[Event], clock: VenueClock, arrivals: Arrivals | None = None) -> None:
+        self._inner: AsyncIterator[Event] = source.__aiter__()
+        self._take: Callable[[], Event | None] | None = getattr(source, "next_ready", None)
+        self._clock = clock
+        self._arrivals = arrivals
+
+    def __aiter__(self) -> VenueTimeFeed:
+        return self
+
+    async def __anext__(self) -> Event:
+        return self._restamp(await self._inner.__anext__())
+
+    def next_ready(self) -> Event | None:
+        take = self._take
+        event = None if take is None else take()
+        return None if event is None else self._restamp(event)
+
+    def _restamp(self, event: Event) -> Event:
+        clock = self._clock
         if isinstance(event, MARKET_EVENTS):
             arrived = event.ts_init
             now = clock.advance(event.ts_event)
-            if arrivals is not None:
-                arrivals.note(now, arrived)
-            yield replace(event, ts_init=now)
-        else:
-            now = clock.now()
-            yield replace(event, ts_event=now, ts_init=now)
+            if self._arrivals is not None:
+                self._arrivals.note(now, arrived)
+            return msgspec.structs.replace(event, ts_init=now)
+        now = clock.now()
+        return msgspec.structs.replace(event, ts_event=now, ts_init=now)
+
+
+def on_venue_time(source: AsyncIterable[Event], clock: VenueClock, arrivals: Arrivals | None = None) -> VenueTimeFeed:
+    """``source`` on the venue's clock (``VenueTimeFeed``)."""
+    return VenueTimeFeed(source, clock, arrivals)
 
 
 class TickToTradeBridge:
