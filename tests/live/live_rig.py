@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -38,6 +39,8 @@ HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 KEYS = Keys(key_id=KEY, secret_key=SECRET, source="test")
 LOBSTER = "lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
 STRATEGIES = Path(__file__).with_name("live_strategies.py")
+CLOSED = frozenset({"filled", "canceled", "expired", "rejected", "replaced", "done_for_day"})
+"""Alpaca's statuses of an order that can no longer fill (any other is open: pending_cancel still can)."""
 FAST = BackoffConfig(initial=0.05, cap=0.5, floor=0.02)
 
 
@@ -112,7 +115,7 @@ class PaperProcess:
         return orders
 
     def open_orders(self) -> list[dict[str, Any]]:
-        return [o for o in self.orders() if o["status"] in ("new", "accepted", "partially_filled", "pending_new")]
+        return [o for o in self.orders() if o["status"] not in CLOSED]
 
     def position(self, symbol: str = "AAPL") -> int:
         return sum(int(p["qty"]) for p in self.get("/v2/positions") if p["symbol"] == symbol)
@@ -225,7 +228,7 @@ def assert_node_equals_venue(node: TradingNode, paper: PaperProcess, *, prefix: 
         node_order = mine[cid]
         assert int(o["filled_qty"]) == node_order.filled_quantity, (cid, o["status"], node_order.status)
         assert int(o["filled_qty"]) == fills.get(cid, 0), (cid, "fills", fills.get(cid, 0), o["filled_qty"])
-        venue_open = o["status"] in ("new", "accepted", "partially_filled", "pending_new")
+        venue_open = o["status"] not in CLOSED
         assert venue_open == node_order.is_open, (cid, o["status"], node_order.status)
     assert node.portfolio.quantity("AAPL") == paper.position(), "the node's position is the venue's"
     return {
@@ -257,3 +260,133 @@ def watch(session: LiveSession, *types: type[Event]) -> list[Event]:
     for t in types:
         node_of(session).kernel.subscribe(t, seen.append)
     return seen
+
+
+# -- `tapeflow live` as a process (to kill it, or to reach it with `tapeflow kill`) ---------------------------------
+
+
+def live_toml(paper: PaperProcess, tmp: Path, *, strategy: str = "Rester", params: str = "{ every = 10 }") -> Path:
+    """A ``tapeflow live`` configuration for ``paper`` in ``tmp``: control socket, audit trail, fast backoff."""
+    path = tmp / "live.toml"
+    path.write_text(
+        f"""[live]
+url = "{paper.url}"
+symbols = ["AAPL"]
+control_socket = "live.sock"
+stale_after_s = 30.0
+silent_reconnect_s = 60.0
+cancel_on_stop = true
+
+[live.backoff]
+initial = 0.05
+cap = 0.5
+floor = 0.02
+
+[strategy]
+name = "{STRATEGIES}:{strategy}"
+params = {params}
+
+[audit]
+path = "audit.db"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+class LiveProcess:
+    """``tapeflow live CONFIG --json --quiet``: up once its control socket is there; ``result`` after it ends."""
+
+    def __init__(self, config: Path) -> None:
+        self.sock = config.parent / "live.sock"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tapeflow", "live", str(config), "--json", "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=config.parent,
+            env={**os.environ, "COLUMNS": "200", "APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET},
+        )
+
+    def wait_up(self, timeout: float = 30.0) -> None:
+        """Until the node answers on its control socket (a socket file left by a killed node does not count)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc.poll() is None, self.proc.communicate(timeout=10)
+            assert time.monotonic() < deadline, "tapeflow live did not open its control socket"
+            if self.sock.exists():
+                try:
+                    asyncio.run(control(self.sock, {"cmd": "status"}, timeout=2))
+                    return
+                except (OSError, TimeoutError):
+                    pass
+            time.sleep(0.1)
+
+    def status(self) -> dict[str, Any]:
+        return asyncio.run(control(self.sock, {"cmd": "status"}))
+
+    def finish(self, timeout: float = 30.0) -> tuple[int, dict[str, Any] | None, str]:
+        """Exit status, the result object of ``--json`` (None if none was printed), stderr."""
+        out, err = self.proc.communicate(timeout=timeout)
+        result = None
+        for line in out.splitlines():
+            if line.startswith("{"):
+                body = json.loads(line)
+                result = body.get("result", result)
+        return self.proc.returncode, result, err
+
+    def kill_hard(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate(timeout=20)
+
+
+class Pump:
+    """Moves a stepped venue's tape in a thread (``events`` tape events every ``every_s``) while ``on``; off, the
+    venue stands still, so what the node and the venue say can be compared exactly."""
+
+    def __init__(self, paper: PaperProcess, *, events: int = 100, every_s: float = 0.02) -> None:
+        self.paper, self.events, self.every_s = paper, events, every_s
+        self._on = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pump", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self._on.wait(0.05) and not self._stop.is_set():
+                answer = requests.post(
+                    f"{self.paper.url}/tapeflow/step", json={"events": self.events}, headers=HEADERS, timeout=30
+                )
+                assert answer.status_code == 200, answer.text
+                time.sleep(self.every_s)
+
+    def on(self) -> None:
+        self._on.set()
+
+    def off(self) -> None:
+        self._on.clear()
+        time.sleep(0.3)  # a step in flight lands
+
+    def close(self) -> None:
+        self._stop.set()
+        self._on.set()
+        self._thread.join(timeout=30)
+
+
+def settle(condition: Callable[[], bool], what: str, timeout: float = 15.0, show: Callable[[], object] = str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what} {show()}"
+        time.sleep(0.1)
+
+
+def quiesce(paper: PaperProcess, limit: int = 400) -> None:
+    """Step a stopped venue one tape event at a time until no order of it is pending (``pending_new``,
+    ``pending_cancel``: on their way to the simulated exchange, which only the tape's time brings there)."""
+    for _ in range(limit):
+        if not any(o["status"].startswith("pending_") for o in paper.orders()):
+            return
+        paper.step(1)
+        time.sleep(0.02)
+    raise AssertionError("the venue kept orders pending")
