@@ -265,7 +265,9 @@ def watch(session: LiveSession, *types: type[Event]) -> list[Event]:
 # -- `tapeflow live` as a process (to kill it, or to reach it with `tapeflow kill`) ---------------------------------
 
 
-def live_toml(paper: PaperProcess, tmp: Path, *, strategy: str = "Rester", params: str = "{ every = 10 }") -> Path:
+def live_toml(
+    paper: PaperProcess, tmp: Path, *, strategy: str = "Rester", params: str = "{ every = 10 }", extra: str = ""
+) -> Path:
     """A ``tapeflow live`` configuration for ``paper`` in ``tmp``: control socket, audit trail, fast backoff."""
     path = tmp / "live.toml"
     path.write_text(
@@ -288,7 +290,7 @@ params = {params}
 
 [audit]
 path = "audit.db"
-""",
+{extra}""",
         encoding="utf-8",
     )
     return path
