@@ -105,6 +105,7 @@ def test_a_node_killed_mid_day_restarts_with_the_venues_orders_and_position_and_
     assert sum(int(p["quantity"]) for p in positions if p["symbol"] == "AAPL") == paper.position()
     trail = audit_events(tmp_path / "audit.db")
     assert kinds(trail).get("VenueConnected") == 2, kinds(trail)
+    assert all(e.ts_event > 0 for e in trail), "every record on the venue's day, none at 1970"
     starts = [e for e in trail if isinstance(e, Reconciled)]
     assert len(starts) >= 2 and all(e.mismatches == 0 for e in starts), starts
     verify = subprocess.run(
