@@ -59,8 +59,7 @@ def test_a_node_killed_mid_day_restarts_with_the_venues_orders_and_position_and_
             lambda: paper.position() > 0 and len(paper.open_orders()) >= 1 and len(paper.orders()) >= 6,
             "a position and resting orders",
         )
-        pump.off()
-        quiesce(paper)
+        pump.off()  # orders still on their way to the venue's exchange (pending_new, pending_cancel) are killed too
         settle(lambda: _node_open(first.status()) == _open(paper), "the node to hear of every order")
         before = first.status()
         assert _node_position(before) == paper.position()
