@@ -351,6 +351,8 @@ class Pump:
 
     def __init__(self, paper: PaperProcess, *, events: int = 100, every_s: float = 0.02) -> None:
         self.paper, self.events, self.every_s = paper, events, every_s
+        self.error = ""
+        """Why the pump stopped by itself (said by ``off`` and ``close``, so a failed step fails the test)."""
         self._on = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pump", daemon=True)
@@ -359,10 +361,16 @@ class Pump:
     def _run(self) -> None:
         while not self._stop.is_set():
             if self._on.wait(0.05) and not self._stop.is_set():
-                answer = requests.post(
-                    f"{self.paper.url}/tapeflow/step", json={"events": self.events}, headers=HEADERS, timeout=30
-                )
-                assert answer.status_code == 200, answer.text
+                try:
+                    answer = requests.post(
+                        f"{self.paper.url}/tapeflow/step", json={"events": self.events}, headers=HEADERS, timeout=30
+                    )
+                except requests.RequestException as exc:
+                    self.error = f"step failed: {exc}"
+                    return
+                if answer.status_code != 200:
+                    self.error = f"step answered {answer.status_code}: {answer.text}"
+                    return
                 time.sleep(self.every_s)
 
     def on(self) -> None:
@@ -371,11 +379,13 @@ class Pump:
     def off(self) -> None:
         self._on.clear()
         time.sleep(0.3)  # a step in flight lands
+        assert not self.error, self.error
 
     def close(self) -> None:
         self._stop.set()
         self._on.set()
         self._thread.join(timeout=30)
+        assert not self.error, self.error
 
 
 def settle(condition: Callable[[], bool], what: str, timeout: float = 15.0, show: Callable[[], object] = str) -> None:
