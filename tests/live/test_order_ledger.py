@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tapeflow.engine.inbox import Inbox
-from tapeflow.live.order_ledger import INEXACT, OrderLedger
+from tapeflow.live.order_ledger import INEXACT, OrderLedger, venue_order
 from tapeflow.live.order_wire import WireOrder, WireUpdate
 from tapeflow.model.enums import OrderType, Side, TimeInForce
 from tapeflow.model.events import Event
@@ -182,3 +182,14 @@ def test_any_order_and_duplication_of_fill_updates_applies_each_share_once_at_th
     got = fills(inbox.drain())
     assert sum(q for q, _ in got) == cum
     assert abs(sum(q * p for q, p in got) - notional) <= (0 if ledger.inexact_fills == 0 else 1)
+
+
+def test_a_pending_new_order_taken_over_at_restart_is_accepted_only_when_the_venue_says_new() -> None:
+    inbox = Inbox()
+    ledger = OrderLedger("alpaca", inbox, clock=lambda: 10)
+    restored = venue_order(wire(status="pending_new"), "s", "s-r-1")
+    assert restored.accepted is False and venue_order(wire(status="new"), "s", "s-r-1").accepted is True
+    ledger.restored(restored)
+    ledger.apply_update(WireUpdate("new", wire(status="new"), 20))
+    (accepted,) = inbox.drain()
+    assert isinstance(accepted, OrderAccepted) and accepted.venue_order_id == "v1"

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tapeflow.engine.inbox import Inbox
+from tapeflow.live.alpaca_venue import AlpacaVenue
 from tapeflow.live.node import LiveNode
 from tapeflow.live.reconcile import strategy_of
 from tapeflow.model.orders import OrderAccepted
@@ -16,7 +18,7 @@ from tapeflow.model.risk_events import SetKillSwitch
 from tapeflow.model.venue_events import Reconciled
 from tapeflow.strategy.base import Strategy
 
-from .paper_harness import Paper, Running, aapl_tape, submit, wait_for
+from .paper_harness import KEY, SECRET, Paper, Running, aapl_tape, submit, wait_for
 
 
 @pytest.fixture
@@ -138,3 +140,16 @@ def test_a_node_restored_from_the_start_state_can_cancel_the_order_it_took_over(
 )
 def test_strategy_of_reads_only_tapeflow_ids_of_known_strategies(cid: str, strategy: str | None) -> None:
     assert strategy_of(cid, {"s", "my-strat"}) == strategy
+
+
+def test_the_start_report_of_a_node_whose_clock_has_not_started_carries_the_venues_time(paper: Paper) -> None:
+    inbox = Inbox()
+    venue = AlpacaVenue(base_url=paper.url, stream_url=paper.stream_url, key=KEY, secret=SECRET, inbox=inbox,
+                        strategies=("s",), name="alpaca", clock=lambda: 0)  # fmt: skip
+    try:
+        state = venue.start()
+    finally:
+        venue.stop()
+    (report,) = [e for e in inbox.drain() if isinstance(e, Reconciled)]
+    assert state.ts == paper.venue.now > 0
+    assert report.ts_event == report.ts_init == state.ts

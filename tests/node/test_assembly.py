@@ -11,7 +11,7 @@ import pytest
 from tapeflow.backtest.engine import Backtest
 from tapeflow.engine.clock import SimClock
 from tapeflow.live import LiveNode, replay
-from tapeflow.model import CancelRejected, Event, OrderAccepted, OrderType, RiskRejected, Side
+from tapeflow.model import CancelRejected, Event, OrderAccepted, OrderRejected, OrderType, RiskRejected, Side
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.venue_events import VenueConnected, VenueDisconnected, VenueReconnected, VenueStatus
 from tapeflow.model.venue_state import VenueOrder, VenuePosition, VenueState
@@ -202,3 +202,25 @@ def test_restoring_an_order_id_the_node_already_knows_fails_closed() -> None:
         node.execution.restore(VenueState(venue="NET", ts=0, cash=0, open_orders=(order,)))
     with pytest.raises(ConfigError, match="unknown venue 'XNAS'"):
         node.execution.restore(VenueState(venue="XNAS", ts=0, cash=0))
+
+
+def test_a_restored_order_the_venue_had_not_accepted_yet_can_still_be_rejected() -> None:
+    """Alpaca's ``pending_new`` at restart: taken for accepted, the venue's later reject was refused as an
+    impossible transition and the order stayed open in the node forever (found by tests/live/test_live_restart)."""
+    node = build_node(NodeConfig(), [], venues=[FakeVenue()])
+    pending = VenueOrder(
+        strategy_id="s",
+        client_order_id="s-1",
+        symbol=SYM,
+        side=Side.SELL,
+        order_type=OrderType.MARKET,
+        quantity=100,
+        accepted=False,
+    )
+    node.execution.restore(VenueState(venue="NET", ts=0, cash=0, open_orders=(pending,)))
+    order = node.execution.order("s-1")
+    assert order is not None and order.status.value == "SUBMITTED" and order.is_open
+    node.execution.on_report(OrderRejected(ts_event=1, ts_init=1, strategy_id="s", client_order_id="s-1",
+                                           symbol=SYM, reason="rejected by the venue"))  # fmt: skip
+    assert order.status.value == "REJECTED" and node.execution.refused_reports == 0
+    assert list(node.execution.open_orders()) == []

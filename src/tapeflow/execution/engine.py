@@ -118,7 +118,10 @@ class ExecutionEngine:
             order.venue_order_id = vo.venue_order_id
             order.filled_quantity = vo.filled_quantity
             order.filled_notional = vo.filled_notional
-            order.status = OrderStatus.PARTIALLY_FILLED if vo.filled_quantity else OrderStatus.ACCEPTED
+            if vo.filled_quantity:
+                order.status = OrderStatus.PARTIALLY_FILLED
+            else:  # an order the venue has not accepted yet may still be rejected: it stays SUBMITTED until then
+                order.status = OrderStatus.ACCEPTED if vo.accepted else OrderStatus.SUBMITTED
             order.ts_last = state.ts
             self._orders[vo.client_order_id] = order
             self._open[vo.client_order_id] = order

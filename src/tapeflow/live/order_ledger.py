@@ -120,7 +120,7 @@ class OrderLedger:
                 order.side,
                 order.quantity,
                 venue_order_id=order.venue_order_id,
-                accepted=True,
+                accepted=order.accepted,
                 filled=order.filled_quantity,
                 notional=order.filled_notional,
             )
@@ -369,4 +369,5 @@ def venue_order(wire: WireOrder, strategy_id: str, client_order_id: str) -> Venu
         time_in_force=wire.time_in_force,
         venue_order_id=wire.id,
         ts_submitted=wire.created_at,
+        accepted=wire.status not in _NOT_ACCEPTED,
     )

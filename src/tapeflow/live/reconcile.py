@@ -182,7 +182,9 @@ class Reconciler:
 
     def _report(self, checked: int, fills: int, ends: int, findings: list[str]) -> Reconciled:
         self.runs += 1
-        now = self._clock()
+        # never before the venue's time at start: a node on the venue's clock has no time of its own until the
+        # state read here is restored (its clock read 0, and the start's report went to the audit trail at 1970)
+        now = max(self._clock(), self.since)
         result = Reconciled(
             ts_event=now,
             ts_init=now,

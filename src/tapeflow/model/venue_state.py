@@ -33,6 +33,9 @@ class VenueOrder(msgspec.Struct, frozen=True, kw_only=True):
     time_in_force: TimeInForce = TimeInForce.DAY
     venue_order_id: str = ""
     ts_submitted: TimestampNs = 0
+    accepted: bool = True
+    """False while the venue holds the order without having accepted it (Alpaca's ``pending_new``): it may still
+    be rejected, so a restored node must not take it for accepted (its reject would be refused as impossible)."""
 
 
 class VenuePosition(msgspec.Struct, frozen=True, kw_only=True):
