@@ -151,7 +151,7 @@ class LiveSession:
                 feed=live.feed,
                 venue=VENUE,
                 stale_after=live.stale_after_s,
-                reconnect_after=live.silent_reconnect_s - live.stale_after_s or live.stale_after_s,
+                reconnect_after=max(live.silent_reconnect_s - live.stale_after_s, 0.1),  # silent_reconnect_s in all
                 backoff=live.backoff,
             ),
             key=keys.key_id,
@@ -177,16 +177,17 @@ class LiveSession:
         """Start (account read and restored, streams up, control socket open), trade until the feed ends or a stop
         is asked for (signal, control socket), then stop everything in reverse order."""
         state = await asyncio.to_thread(self._start_venue)
-        if self.venue_clock is not None:
-            if not state.ts:
-                raise VenueError(f"{self.endpoints.trading}/v2/clock gave no time: the node cannot start on its day")
-            self.venue_clock.advance(state.ts)  # the node starts on the venue's day, not at 1970
-        self.node.restore(state)
-        stream = asyncio.create_task(self.venue.run_stream(), name="trade_updates")
-        source = (
-            on_venue_time(self.feed, self.venue_clock, self.arrivals) if self.venue_clock is not None else self.feed
-        )
+        stream: asyncio.Task[None] | None = None
         try:
+            if self.venue_clock is not None:
+                if not state.ts:
+                    raise VenueError(f"{self.endpoints.trading}/v2/clock gave no time: the node cannot start")
+                self.venue_clock.advance(state.ts)  # the node starts on the venue's day, not at 1970
+            self.node.restore(state)
+            stream = asyncio.create_task(self.venue.run_stream(), name="trade_updates")
+            source = (
+                on_venue_time(self.feed, self.venue_clock, self.arrivals) if self.venue_clock is not None else self.feed
+            )
             if self.control is not None:
                 await self.control.start()
             running = self.stop.run(self.node, source, realtime=True, stamp="source")
@@ -195,9 +196,10 @@ class LiveSession:
             self.feed.close()
             if self.control is not None:
                 await self.control.close()
-            await self.venue.stop_stream()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stream
+            if stream is not None:
+                await self.venue.stop_stream()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await stream
             await asyncio.to_thread(self.venue.stop)
         return self.result(outcome)
 
