@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import pytest
+from collections.abc import AsyncIterator
 
 from tapeflow.engine.inbox import Inbox
 from tapeflow.live.node import LiveNode
@@ -24,17 +21,7 @@ from tapeflow.model.orders import (
 from tapeflow.model.venue_events import Reconciled, VenueConnected, VenueStatus
 from tapeflow.strategy.base import Strategy
 
-from .paper_harness import Paper, Recorded, aapl_tape, adapter, submit, wait_for
-
-
-@pytest.fixture
-def paper(data_dir: Path) -> Iterator[Paper]:
-    tape = aapl_tape(data_dir)
-    if not tape.is_file():
-        pytest.skip(f"{tape} is missing")
-    served = Paper(tape)
-    yield served
-    served.stop()
+from .paper_harness import Paper, Recorded, adapter, submit, wait_for
 
 
 def test_a_marketable_buy_is_accepted_and_filled_once_and_matches_the_venue(paper: Paper) -> None:

@@ -6,8 +6,6 @@ import io
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,17 +17,7 @@ from tapeflow.model.errors import ConfigError
 from tapeflow.model.orders import CancelOrder, CancelRejected, OrderAccepted, OrderCancelled, OrderRejected
 from tapeflow.model.venue_events import Reconciled, VenueReconnected
 
-from .paper_harness import KEY, SECRET, Paper, Running, aapl_tape, submit, wait_for
-
-
-@pytest.fixture
-def paper(data_dir: Path) -> Iterator[Paper]:
-    tape = aapl_tape(data_dir)
-    if not tape.is_file():
-        pytest.skip(f"{tape} is missing")
-    served = Paper(tape)
-    yield served
-    served.stop()
+from .paper_harness import KEY, SECRET, Paper, Running, submit, wait_for
 
 
 @pytest.mark.parametrize("status", [500, 503])

@@ -3,8 +3,6 @@ run's open order is taken over at start; the node restored from it matches the v
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,17 +16,7 @@ from tapeflow.model.risk_events import SetKillSwitch
 from tapeflow.model.venue_events import Reconciled
 from tapeflow.strategy.base import Strategy
 
-from .paper_harness import KEY, SECRET, Paper, Running, aapl_tape, submit, wait_for
-
-
-@pytest.fixture
-def paper(data_dir: Path) -> Iterator[Paper]:
-    tape = aapl_tape(data_dir)
-    if not tape.is_file():
-        pytest.skip(f"{tape} is missing")
-    served = Paper(tape)
-    yield served
-    served.stop()
+from .paper_harness import KEY, SECRET, Paper, Running, submit, wait_for
 
 
 def place(paper: Paper, cid: str, price: int, qty: int = 100) -> Any:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import requests
 
 from tapeflow.live.order_wire import WireUpdate
@@ -15,17 +12,7 @@ from tapeflow.model.orders import OrderAccepted, OrderFilled
 from tapeflow.model.venue_events import Reconciled, VenueDisconnected, VenueReconnected
 from tapeflow.paper.faults import ADMIN_PATH
 
-from .paper_harness import KEY, SECRET, TOKEN, Paper, Running, aapl_tape, submit, wait_for
-
-
-@pytest.fixture
-def paper(data_dir: Path) -> Iterator[Paper]:
-    tape = aapl_tape(data_dir)
-    if not tape.is_file():
-        pytest.skip(f"{tape} is missing")
-    served = Paper(tape)
-    yield served
-    served.stop()
+from .paper_harness import KEY, SECRET, TOKEN, Paper, Running, submit, wait_for
 
 
 def fill_all(run: Running, paper: Paper, cids: list[str], quantity: int = 100, steps: int = 60) -> None:
