@@ -61,3 +61,12 @@ def test_a_key_in_the_configuration_is_refused_as_one_line_and_under_json_as_one
     objects = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(objects) == 1 and "never go in a configuration" in objects[0]["error"]
     assert "PK123" not in result.output, "the key itself is never echoed"
+
+
+def test_help_texts_keep_their_toml_section_names() -> None:
+    """rich reads ``[live]`` as markup and drops it unless escaped; the help must name the sections it means."""
+    wide = {"COLUMNS": "200"}
+    for command, section in [("live", "[live]"), ("paper", "[paper]"), ("kill", "[risk.kill_switch]"),
+                             ("backtest", "[audit]"), ("demo", "[data]")]:  # fmt: skip
+        result = runner.invoke(app, [command, "--help"], env=wide)
+        assert result.exit_code == 0 and section in result.output, (command, result.output)

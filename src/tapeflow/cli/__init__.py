@@ -53,7 +53,8 @@ def _root(
 @app.command()
 def demo(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML run configuration, [data] included (defaults built in).")
+        Path | None,
+        typer.Option("--config", "-c", help="TOML run configuration, \\[data] included (defaults built in)."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     events: Annotated[
@@ -61,7 +62,7 @@ def demo(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the synthetic market.")] = None,
 ) -> None:
-    """A full backtest (quoter, latency, fees, risk) on the built-in synthetic market, or a --config's [data]."""
+    """A full backtest (quoter, latency, fees, risk) on the built-in synthetic market, or a --config's \\[data]."""
     from tapeflow.cli.demo import run_demo  # lazy: backtest stack (~0.15 s), not for --help
 
     try:

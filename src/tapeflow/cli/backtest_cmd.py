@@ -28,7 +28,7 @@ def backtest_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write orders, fills, equity as Parquet here.")] = None,
     audit: Annotated[
         Path | None,
-        typer.Option("--audit", help="Write the audit trail to this SQLite file (overrides [audit] path)."),
+        typer.Option("--audit", help="Write the audit trail to this SQLite file (overrides \\[audit] path)."),
     ] = None,
 ) -> None:
     """Replay history through the kernel, the simulated exchange, risk and portfolio, and summarise the run.

@@ -66,7 +66,7 @@ def kill_command(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Take the state and signal files from this TOML's [risk.kill_switch]."),
+        typer.Option("--config", "-c", help="Take the state and signal files from this TOML's \\[risk.kill_switch]."),
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Release the kill switch on purpose.")] = False,
     status: Annotated[bool, typer.Option("--status", help="Show the state (with --reset: after the reset).")] = False,

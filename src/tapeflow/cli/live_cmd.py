@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def live_command(
-    config: Annotated[Path, typer.Argument(help="TOML: [live], [strategy], [risk], [audit] (docs/LIVE.md).")],
+    config: Annotated[Path, typer.Argument(help="TOML: \\[live], \\[strategy], \\[risk], \\[audit] (docs/LIVE.md).")],
     json_out: Annotated[
         bool,
         typer.Option("--json", help="JSON lines: snapshots (<= 4/s), then the result."),
@@ -37,7 +37,7 @@ def live_command(
         bool, typer.Option("--i-mean-live", help='Required with venue = "alpaca-live": real orders, real money.')
     ] = False,
     control_socket: Annotated[
-        Path | None, typer.Option("--control", help="Listen for `tapeflow kill --socket` here (overrides [live]).")
+        Path | None, typer.Option("--control", help="Listen for `tapeflow kill --socket` here (overrides \\[live]).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No live view; only the result at the end.")] = False,
 ) -> None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def paper_command(
-    config: Annotated[Path, typer.Argument(help="TOML: [data], [latency], [fees], [portfolio], [paper].")],
+    config: Annotated[Path, typer.Argument(help="TOML: \\[data], \\[latency], \\[fees], \\[portfolio], \\[paper].")],
     host: Annotated[
         str, typer.Option("--host", help="Address to bind; anything but loopback needs --key and --secret.")
     ] = "127.0.0.1",
