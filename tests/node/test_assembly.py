@@ -13,10 +13,12 @@ from tapeflow.engine.clock import SimClock
 from tapeflow.live import LiveNode, replay
 from tapeflow.model import CancelRejected, Event, OrderAccepted, OrderRejected, OrderType, RiskRejected, Side
 from tapeflow.model.errors import ConfigError
+from tapeflow.model.risk_events import FLATTEN_STRATEGY
 from tapeflow.model.venue_events import VenueConnected, VenueDisconnected, VenueReconnected, VenueStatus
 from tapeflow.model.venue_state import VenueOrder, VenuePosition, VenueState
 from tapeflow.node import NodeConfig, build_node
 from tapeflow.risk.venue_rules import VenueConnectivity
+from tapeflow.strategy.base import Strategy
 from tests.backtest.scenario import MS, SYM, T0, Scripted, px, snapshot
 from tests.node.venues import FakeVenue
 
@@ -224,3 +226,9 @@ def test_a_restored_order_the_venue_had_not_accepted_yet_can_still_be_rejected()
                                            symbol=SYM, reason="rejected by the venue"))  # fmt: skip
     assert order.status.value == "REJECTED" and node.execution.refused_reports == 0
     assert list(node.execution.open_orders()) == []
+
+
+def test_a_strategy_cannot_take_the_id_the_kill_switch_reserves_for_flattening() -> None:
+    with pytest.raises(ConfigError, match="reserved for the kill switch") as err:
+        build_node(NodeConfig(), [Strategy(FLATTEN_STRATEGY)])
+    assert err.value.field == "strategy.id"

@@ -35,7 +35,9 @@ from tapeflow.engine.kernel import Component, Kernel
 from tapeflow.execution.engine import ExecutionEngine, OrderRoute
 from tapeflow.execution.order_ids import ClientOrderIds
 from tapeflow.execution.venue import VenueClient, always_connected
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
+from tapeflow.model.risk_events import FLATTEN_STRATEGY
 from tapeflow.model.sessions import SessionCalendar, calendar_for
 from tapeflow.model.venue_state import VenueState
 from tapeflow.node.config import NodeConfig
@@ -82,6 +84,14 @@ class TradingNode:
         audit: AuditTrail | None = None,
         order_ids: ClientOrderIds | None = None,
     ) -> None:
+        for strategy in strategies:
+            if strategy.strategy_id == FLATTEN_STRATEGY:
+                # the kill switch lets this id's reduce-to-zero market orders through: only the control desk has it
+                raise ConfigError(
+                    f"strategy id {FLATTEN_STRATEGY!r} is reserved for the kill switch's flattening orders; "
+                    "give the strategy another id",
+                    field="strategy.id",
+                )
         self.config = config
         self.kernel = Kernel(clock)
         self.latency = latency = config.latency
