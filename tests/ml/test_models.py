@@ -281,3 +281,19 @@ def test_good_params_from_a_toml_like_dict_are_typed_and_reach_the_estimator(bui
     assert model.estimator.max_iter == 5
     assert model.estimator.random_state == 4
     assert builds == ["hgb"]
+
+
+@pytest.mark.parametrize("kind", ["sgd", "ridge"])
+def test_the_fast_linear_predict_agrees_with_sklearns_own_predict(kind: str) -> None:
+    xs, y = linear_window(1, rows=500)
+    model = make_model(kind, None, seed=0)
+    model.fit(xs, y)
+    assert isinstance(model, models.SklearnModel)
+    assert model._linear is not None  # the fast path is the one under test
+    loaded = model_from_bytes(model.to_bytes())
+    assert isinstance(loaded, models.SklearnModel)
+    assert loaded._linear is not None
+    test_xs, _ = linear_window(6, rows=50)
+    expected = model.estimator.predict(test_xs)
+    assert [model.predict(x) for x in test_xs] == pytest.approx(list(expected), rel=1e-12, abs=1e-12)
+    assert [loaded.predict(x) for x in test_xs] == [model.predict(x) for x in test_xs]
