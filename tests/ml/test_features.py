@@ -6,9 +6,12 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tapeflow.book.keeper import BookKeeper
-from tapeflow.book.signals import SignalConfig
+from tapeflow.book.signals import SignalConfig, ofi
+from tapeflow.book.view import TopOfBook
 from tapeflow.config import SyntheticConfig
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.data.synthetic import SyntheticMarket
@@ -125,3 +128,29 @@ def test_other_venues_quotes_are_ignored_once_a_symbol_has_an_nbbo() -> None:
 def test_a_non_positive_setting_is_a_config_error(field: str) -> None:
     with pytest.raises(ConfigError):
         FeatureRecorder(RecorderConfig(**{field: -1}))
+
+
+size = st.integers(1, 500)
+top = st.tuples(st.sampled_from([0, 9_900, 10_000, 10_100]), size, st.sampled_from([0, 10_000, 10_100, 10_200]), size)
+
+
+@settings(max_examples=200, deadline=None)
+@given(prev=top, cur=top)
+def test_ofi_step_equals_signals_ofi(prev: tuple[int, int, int, int], cur: tuple[int, int, int, int]) -> None:
+    """The recorder inlines book.signals.ofi for speed; this keeps the two formulas one."""
+    recorder = FeatureRecorder(RecorderConfig(interval_ns=0))
+    kernel = Kernel()
+    kernel.add(recorder)
+    kernel.start(at=SEC)
+    quotes = [
+        Quote(ts_event=SEC, ts_init=SEC, symbol="X", bid_price=b, bid_size=bs, ask_price=a, ask_size=az)
+        for b, bs, a, az in (prev, cur)
+    ]
+    kernel.run(quotes)
+    recorder.sample()  # resets the sum; a two-sided last quote also records it
+    tops = [TopOfBook(bid_price=b, bid_size=bs, ask_price=a, ask_size=az) for b, bs, a, az in (prev, cur)]
+    ring = recorder.ring("X")
+    if len(ring):
+        assert ring.X[0, FEATURES.index("ofi")] == ofi(tops[0], tops[1])
+    else:
+        assert cur[0] == 0 or cur[2] == 0  # not sampled: the last quote is one-sided

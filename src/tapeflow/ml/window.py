@@ -137,12 +137,6 @@ class SampleRing:
         n = len(self)
         return (np.arange(n, dtype=np.intp) + (self.appended - n)) % self.capacity
 
-    def recent_mids(self, n: int) -> F64:
-        """The mids of the last ``n`` samples (fewer if fewer are held), oldest first."""
-        n = min(n, len(self))
-        slots = (np.arange(n, dtype=np.intp) + (self.appended - n)) % self.capacity
-        return self.mids[slots]
-
     def select(self, trigger_ts: int, window_ns: int, embargo_ns: int) -> npt.NDArray[np.intp]:
         """Slots (oldest first) of matured samples with time in [trigger - window, trigger) and label end at or
         before trigger - embargo."""
