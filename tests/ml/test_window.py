@@ -24,37 +24,44 @@ sample = st.tuples(
 )
 
 
-def filled(rows: list[tuple[int, int, bool]], capacity: int) -> SampleRing:
+def filled(rows: list[tuple[int, int, int, bool]], capacity: int) -> SampleRing:
+    """rows: (id, sample time, horizon, matured), in time order; feature 0 is the id."""
     ring = SampleRing(capacity, 2)
-    for i, (t, h, matured) in enumerate(rows):
-        seq = ring.append(t, [float(i), float(t)], 100.0, t + h)
+    for ident, t, h, matured in rows:
+        seq = ring.append(t, [float(ident), float(t)], 100.0, t + h)
         if matured:
-            ring.set_label(seq, float(i) / 1000)
+            ring.set_label(seq, float(ident) / 1000)
     return ring
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    rows=st.lists(sample, max_size=60),
-    capacity=st.integers(1, 80),
+    rows=st.lists(st.tuples(st.integers(0, 2), sample), max_size=80),
+    capacity=st.integers(1, 40),
     trigger=st.integers(0, 1_400),
     window=st.integers(1, 1_200),
     embargo=st.integers(0, 200),
 )
 def test_the_window_returns_exactly_the_held_matured_samples_inside_it_whose_label_ended_by_trigger_minus_embargo(
-    rows: list[tuple[int, int, bool]], capacity: int, trigger: int, window: int, embargo: int
+    rows: list[tuple[int, tuple[int, int, bool]]], capacity: int, trigger: int, window: int, embargo: int
 ) -> None:
-    rows = sorted(rows, key=lambda r: r[0])
-    ring = filled(rows, capacity)
-    got = training_set([ring], trigger, window, embargo)
-    held = list(enumerate(rows))[-capacity:] if rows else []
+    per_ring: list[list[tuple[int, int, int, bool]]] = [[], [], []]  # three symbols
+    for ident, (r, (t, h, matured)) in enumerate(rows):
+        per_ring[r].append((ident, t, h, matured))
+    for ring_rows in per_ring:
+        ring_rows.sort(key=lambda row: row[1])
+    got = training_set([filled(rr, capacity) for rr in per_ring], trigger, window, embargo)
     want = [
-        i for i, (t, h, matured) in held if trigger - window <= t < trigger and t + h <= trigger - embargo and matured
+        (t, ident)
+        for ring_rows in per_ring
+        for ident, t, h, matured in ring_rows[-capacity:]  # what the ring still holds
+        if trigger - window <= t < trigger and t + h <= trigger - embargo and matured
     ]
-    assert [int(x) for x in got.X[:, 0]] == want  # every sample that satisfies the rule, and only those
+    want.sort(key=lambda pair: pair[0])  # stable: equal times keep the rings' order
+    assert [int(x) for x in got.X[:, 0]] == [ident for _, ident in want]  # all that satisfy the rule, only those
     assert np.all(got.label_end_times <= trigger - embargo) and np.all(got.sample_times < trigger)
     assert np.all(got.sample_times >= trigger - window) and np.all(np.diff(got.sample_times) >= 0)
-    assert len(got) == len(want) and got.X.shape == (len(want), 2)
+    assert np.all(got.y == got.X[:, 0] / 1000) and got.X.shape == (len(want), 2)
 
 
 def hand_built(label_end: list[int], trigger: int = 100, embargo: int = 0) -> TrainingSet:
@@ -101,6 +108,11 @@ def test_look_ahead_is_an_engine_error_and_an_unknown_label_a_value_error() -> N
     assert issubclass(LookAheadError, EngineError)
     with pytest.raises(ValueRangeError, match="NaN"):
         dataclasses.replace(hand_built([50]), y=np.array([np.nan]))
+
+
+def test_a_label_that_does_not_end_after_its_sample_is_refused() -> None:
+    with pytest.raises(ValueRangeError, match="after its sample"):
+        dataclasses.replace(hand_built([50, 60]), sample_times=np.array([10, 60], dtype=np.int64))
 
 
 def test_a_set_of_mismatched_shapes_is_refused() -> None:

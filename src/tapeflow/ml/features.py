@@ -30,7 +30,6 @@ import calendar
 import math
 from collections import deque
 from datetime import UTC, date, datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -92,11 +91,6 @@ class _Symbol:
         self.flow = 0
         self.nbbo = False
         self.ring = ring
-
-
-class _Clocked(Protocol):
-    @property
-    def now(self) -> int: ...
 
 
 def ny_open_ns(day: date) -> int:

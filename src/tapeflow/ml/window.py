@@ -34,7 +34,7 @@ def _frozen(array: npt.ArrayLike, dtype: type[np.generic]) -> npt.NDArray[np.gen
 class TrainingSet:
     """What a model may be fitted on at ``trigger_ts``: ``X`` (n, features), ``y`` (n,) forward returns, and each
     sample's time and label end time (int64 ns). Construction copies the arrays read-only and refuses a look-ahead
-    (a label ending after ``trigger_ts - embargo_ns``), a sample at or after the trigger, or an unknown label."""
+    (a label ending after ``trigger_ts - embargo_ns``), a label not after its sample, or an unknown label."""
 
     X: F64
     y: F64
@@ -70,17 +70,15 @@ class TrainingSet:
 
 
 def check_no_lookahead(ts: TrainingSet, trigger_ts: int) -> None:
-    """Refuses ``ts`` for a retrain triggered at ``trigger_ts`` if any label ends after ``trigger_ts - embargo``,
-    any sample is at or after the trigger, or a label is not known (NaN)."""
+    """Refuses ``ts`` for a retrain triggered at ``trigger_ts`` if any label ends after ``trigger_ts - embargo``
+    (so no sample is at or after the trigger either: a label ends after its sample), or a label is not known."""
     limit = trigger_ts - ts.embargo_ns
     late = np.flatnonzero(ts.label_end_times > limit)
     if late.size:
         first = int(late[np.argmax(ts.label_end_times[late])])
         raise LookAheadError(int(ts.sample_times[first]), int(ts.label_end_times[first]), limit, int(late.size))
-    future = np.flatnonzero(ts.sample_times >= trigger_ts)
-    if future.size:
-        first = int(future[0])
-        raise LookAheadError(int(ts.sample_times[first]), int(ts.sample_times[first]), trigger_ts - 1, future.size)
+    if np.any(ts.label_end_times <= ts.sample_times):
+        raise ValueRangeError("training set: a label must end after its sample (the horizon is positive)")
     if not np.all(np.isfinite(ts.y)) or not np.all(np.isfinite(ts.X)):
         raise ValueRangeError("training set holds a NaN or infinite label or feature; only matured samples train")
 
