@@ -5,7 +5,8 @@
     ├── DataError                 an input file or feed message cannot be read; carries file and line/offset
     ├── ValueRangeError           a value (price, size, timestamp) cannot be represented exactly or is out of range
     ├── EngineError               the kernel was driven into an impossible state
-    │   └── OutOfOrderError       an event arrived with a timestamp earlier than the clock
+    │   ├── OutOfOrderError       an event arrived with a timestamp earlier than the clock
+    │   └── LookAheadError        training data holds a label that ends after the retrain's trigger (minus embargo)
     ├── RequestError              a client's request to a venue we serve is refused (HTTP status and code)
     └── VenueError                a venue we are a client of refused us or failed after every retry
 
@@ -78,6 +79,22 @@ class OutOfOrderError(EngineError):
         if hint is None:
             hint = "sources must be sorted by ts_init: sort the input or fix its timestamps"
         super().__init__(f"{what} at ts={ts} is earlier than the clock at ts={now} (by {now - ts} ns); {hint}")
+
+
+class LookAheadError(EngineError):
+    """Raised where training data is accepted when a sample's label ends after the trigger minus the embargo: the
+    model would learn from prices no one knew at the trigger, and a backtest would look prophetic."""
+
+    def __init__(self, sample_ts: int, label_end_ts: int, limit_ts: int, count: int = 1) -> None:
+        self.sample_ts = sample_ts
+        self.label_end_ts = label_end_ts
+        self.limit_ts = limit_ts
+        self.count = count
+        super().__init__(
+            f"look-ahead: {count} training sample(s) have labels that end after ts={limit_ts} (trigger minus "
+            f"embargo), the first (sampled at ts={sample_ts}) at ts={label_end_ts}, {label_end_ts - limit_ts} ns "
+            "too late; build the set with training_set(trigger, window, embargo), which purges them"
+        )
 
 
 class RequestError(TapeflowError):

@@ -1,0 +1,269 @@
+"""The feature recorder: a kernel component that samples one feature vector per symbol at a fixed event-time cadence.
+
+It reads what every feed gives: ``Quote`` and ``Trade`` events. An L1 feed (a live node) carries them; on L2/L3
+data the ``BookKeeper`` with signals on emits them from the book (a ``Quote`` on each change of the best bid or
+offer, a ``Trade`` with its aggressor for each execution), and the synthetic market emits both. Once a symbol has
+an NBBO quote, other venues' quotes are ignored, as the L1 book does.
+
+Per event the work is a few attribute updates (it runs in the backtest's hot loop): a quote adds its order flow
+imbalance (the formula of ``book.signals.ofi``, inlined) to the interval's sum and is kept as the last; a trade
+adds its signed size.
+Everything else is computed at sampling time (every ``interval_ns``, timers aligned to multiples of it, or on
+demand through ``sample()``), from the state before any event at that instant:
+
+- ``imbalance``: (bid size - ask size) / (bid size + ask size) at the touch;
+- ``ofi``: order flow imbalance summed over the interval (shares);
+- ``microprice_minus_mid``: ``book.signals.microprice`` minus the mid (price units);
+- ``spread``: ask - bid (price units);
+- ``realized_vol``: sqrt of the sum of squared log returns of the sampled mid over the last ``vol_samples``
+  samples, this one included;
+- ``signed_volume``: buyer- minus seller-initiated shares traded over the interval;
+- ``time_of_day``: seconds since 09:30 New York on the sample's day.
+
+A symbol without a two-sided quote is not sampled (its interval sums restart). Each sample gets its label
+(``ml.labels``) at sample time + horizon; ``training_set`` hands out the purged window (``ml.window``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections import deque
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from tapeflow.book.signals import microprice
+from tapeflow.book.view import TopOfBook
+from tapeflow.engine.kernel import Kernel
+from tapeflow.ml.labels import ForwardReturnLabels
+from tapeflow.ml.window import SampleRing, TrainingSet, training_set
+from tapeflow.model.enums import Aggressor
+from tapeflow.model.errors import ConfigError
+from tapeflow.model.events import TimerFired
+from tapeflow.model.market import Quote, Trade
+
+FEATURES: tuple[str, ...] = (
+    "imbalance",
+    "ofi",
+    "microprice_minus_mid",
+    "spread",
+    "realized_vol",
+    "signed_volume",
+    "time_of_day",
+)
+NS = 1_000_000_000
+_NEW_YORK = ZoneInfo("America/New_York")
+_BUY, _SELL = Aggressor.BUY, Aggressor.SELL
+
+
+class RecorderConfig(msgspec.Struct, frozen=True, kw_only=True):
+    interval_ns: int = NS
+    """Sampling cadence in event time; 0 samples only on demand (``sample()``)."""
+    horizon_ns: int = 10 * NS
+    """Label horizon H: the forward mid return from t to t + H."""
+    window_ns: int = 3600 * NS
+    """Default training window (the last 60 minutes)."""
+    vol_samples: int = 30
+    """Samples (this one included) over which the realized volatility of the mid is taken."""
+    capacity: int = 0
+    """Samples kept per symbol; 0: enough for the window plus the horizon at the cadence."""
+    symbols: tuple[str, ...] = ()
+    """Symbols to record; empty: every symbol quoted."""
+
+    def ring_capacity(self) -> int:
+        if self.capacity:
+            return self.capacity
+        interval = self.interval_ns or NS
+        return -(-(self.window_ns + self.horizon_ns) // interval) + 1
+
+
+class _Symbol:
+    __slots__ = ("flow", "last_mid", "nbbo", "ofi", "quote", "returns2", "ring")
+
+    def __init__(self, ring: SampleRing, vol_samples: int) -> None:
+        self.returns2: deque[float] = deque(maxlen=vol_samples - 1)
+        """Squared log returns between the last ``vol_samples`` sampled mids."""
+        self.last_mid = 0.0
+        self.quote: Quote | None = None
+        self.ofi = 0
+        self.flow = 0
+        self.nbbo = False
+        self.ring = ring
+
+
+def ny_open_ns(day: date) -> int:
+    """UTC ns of 09:30 New York on ``day``."""
+    opening = datetime(day.year, day.month, day.day, 9, 30, tzinfo=_NEW_YORK)
+    return calendar.timegm(opening.astimezone(UTC).timetuple()) * NS
+
+
+class FeatureRecorder:
+    """Kernel component; add it after the ``BookKeeper`` so that book-derived quotes reach it."""
+
+    def __init__(self, config: RecorderConfig | None = None) -> None:
+        cfg = self.config = config or RecorderConfig()
+        for name in ("horizon_ns", "window_ns", "vol_samples"):
+            if getattr(cfg, name) <= 0:
+                raise ConfigError(f"must be positive, got {getattr(cfg, name)}", field=f"ml.{name}")
+        if cfg.interval_ns < 0 or cfg.capacity < 0:
+            raise ConfigError("interval_ns and capacity must not be negative (0: on demand / derived)", field="ml")
+        self._capacity = cfg.ring_capacity()
+        self._symbols: dict[str, _Symbol] = {}
+        self._only = frozenset(cfg.symbols)
+        self._kernel: Kernel | None = None
+        self._opens: dict[date, int] = {}
+        self.labels = ForwardReturnLabels(cfg.horizon_ns, self.mid2)
+        self.samples = 0
+        self._timer_pending = False
+
+    # -- component ----------------------------------------------------------------------------------------------
+
+    def attach(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        self.labels.bind(kernel)
+        kernel.subscribe(Quote, self.on_quote)
+        kernel.subscribe(Trade, self.on_trade)
+
+    def on_start(self) -> None:
+        assert self._kernel is not None
+        if self.config.interval_ns and self._kernel.now:
+            self._start_timer()
+        self._timer_pending = not self._kernel.now  # a kernel started without a time: wait for the first quote
+
+    def _start_timer(self) -> None:
+        assert self._kernel is not None
+        interval = self.config.interval_ns
+        if interval:
+            first = -(-self._kernel.now // interval) * interval  # multiples: live and backtest sample alike
+            self._kernel.set_timer("ml.features", at=first, interval=interval, callback=self._on_timer)
+
+    def on_stop(self) -> None:
+        return None
+
+    # -- per event: a few attribute updates ---------------------------------------------------------------------
+
+    def on_quote(self, quote: Quote) -> None:
+        state = self._symbols.get(quote.symbol)
+        if state is None:
+            state = self._new_symbol(quote.symbol)
+            if state is None:
+                return
+        if quote.venue == "NBBO":
+            state.nbbo = True
+        elif state.nbbo:
+            return
+        prev = state.quote
+        state.quote = quote
+        # book.signals.ofi inlined (a call per quote cost about 100 ns here; test_ofi_step_equals_signals_ofi)
+        if prev is None:
+            return
+        pb, pa, b, a = prev.bid_price, prev.ask_price, quote.bid_price, quote.ask_price
+        if not (pb and pa and b and a):  # NO_PRICE is 0: a side was empty
+            return
+        e = 0
+        if b >= pb:
+            e += quote.bid_size
+        if b <= pb:
+            e -= prev.bid_size
+        if a <= pa:
+            e -= quote.ask_size
+        if a >= pa:
+            e += prev.ask_size
+        state.ofi += e
+
+    def _new_symbol(self, symbol: str) -> _Symbol | None:
+        if self._only and symbol not in self._only:
+            return None
+        state = self._symbols[symbol] = _Symbol(SampleRing(self._capacity, len(FEATURES)), self.config.vol_samples)
+        if self._timer_pending:
+            self._timer_pending = False
+            self._start_timer()
+        return state
+
+    def on_trade(self, trade: Trade) -> None:
+        state = self._symbols.get(trade.symbol)
+        if state is not None:
+            aggressor = trade.aggressor
+            if aggressor is _BUY:
+                state.flow += trade.size
+            elif aggressor is _SELL:
+                state.flow -= trade.size
+
+    # -- sampling -----------------------------------------------------------------------------------------------
+
+    def _on_timer(self, _: TimerFired) -> None:
+        self.sample()
+
+    def mid2(self, symbol: str) -> int | None:
+        """bid + ask of the symbol's last quote (twice the mid, exact), None when a side is empty."""
+        state = self._symbols.get(symbol)
+        quote = state.quote if state is not None else None
+        if quote is None or not (quote.bid_size and quote.ask_size and quote.bid_price and quote.ask_price):
+            return None
+        return quote.bid_price + quote.ask_price
+
+    def _open(self, ts: int) -> int:
+        day = datetime.fromtimestamp(ts // NS, tz=_NEW_YORK).date()
+        base = self._opens.get(day)
+        if base is None:
+            base = self._opens[day] = ny_open_ns(day)
+        return base
+
+    def sample(self) -> int:
+        """Takes one sample per recorded symbol now; returns how many were taken."""
+        assert self._kernel is not None, "attach the recorder to a kernel first"
+        ts = self._kernel.now
+        taken = 0
+        for symbol in sorted(self._symbols):
+            state = self._symbols[symbol]
+            quote, flow, ofi_sum = state.quote, state.flow, state.ofi
+            state.flow = state.ofi = 0
+            mid2 = self.mid2(symbol)
+            if quote is None or mid2 is None:
+                continue
+            bid, bid_size, ask, ask_size = quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size
+            mid = mid2 / 2
+            mp = microprice(TopOfBook(bid_price=bid, bid_size=bid_size, ask_price=ask, ask_size=ask_size))
+            ring = state.ring
+            if state.last_mid:
+                state.returns2.append(math.log(mid / state.last_mid) ** 2)
+            state.last_mid = mid
+            vol = math.sqrt(math.fsum(state.returns2))
+            x = [
+                (bid_size - ask_size) / (bid_size + ask_size),
+                float(ofi_sum),
+                (mp if mp is not None else mid) - mid,
+                float(ask - bid),
+                vol,
+                float(flow),
+                (ts - self._open(ts)) / NS,
+            ]
+            seq = ring.append(ts, x, mid, self.labels.label_end(ts))
+            self.labels.schedule(symbol, ring, seq, ts, mid2)
+            taken += 1
+        self.samples += taken
+        return taken
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def symbols(self) -> list[str]:
+        return sorted(self._symbols)
+
+    def ring(self, symbol: str) -> SampleRing:
+        return self._symbols[symbol].ring
+
+    def training_set(
+        self,
+        trigger_ts: int,
+        window_ns: int | None = None,
+        embargo_ns: int = 0,
+        symbols: tuple[str, ...] = (),
+    ) -> TrainingSet:
+        """The purged window at ``trigger_ts`` (default window: the configured one) over ``symbols`` (default all),
+        sorted by sample time."""
+        names = sorted(symbols or self._symbols)
+        rings = [self._symbols[s].ring for s in names if s in self._symbols]
+        window = self.config.window_ns if window_ns is None else window_ns
+        return training_set(rings, trigger_ts, window, embargo_ns, FEATURES)

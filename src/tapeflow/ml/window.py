@@ -1,0 +1,179 @@
+"""The rolling window of feature samples, and the look-ahead guard on what leaves it for training.
+
+A model retrained at a trigger time T may learn only from what was known at T. A sample taken at t is labelled by
+the mid at t + H, so it is known only from t + H on: the window hands out the samples with t in [T - window, T)
+whose label ended at or before T - embargo (purged; the embargo leaves a margin for effects that outlast the
+horizon). Building the set right is not enough: a ``TrainingSet`` can be made by hand, so the guard also sits
+where training data is accepted (``TrainingSet.__init__`` and ``accept_training_set``, which the training code
+calls with its own trigger), and a leak planted through the API is refused with ``LookAheadError``.
+
+Fixed memory: a ``SampleRing`` holds the last ``capacity`` samples in preallocated numpy arrays; the oldest is
+overwritten. Features and labels are floats (they are not money); times stay int64 ns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from tapeflow.model.errors import ConfigError, LookAheadError, ValueRangeError
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+def _frozen(array: npt.ArrayLike, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
+    out = np.array(array, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What a model may be fitted on at ``trigger_ts``: ``X`` (n, features), ``y`` (n,) forward returns, and each
+    sample's time and label end time (int64 ns). Construction copies the arrays read-only and refuses a look-ahead
+    (a label ending after ``trigger_ts - embargo_ns``), a label not after its sample, or an unknown label."""
+
+    X: F64
+    y: F64
+    sample_times: I64
+    label_end_times: I64
+    trigger_ts: int
+    window_ns: int
+    embargo_ns: int = 0
+    feature_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        x = _frozen(self.X, np.float64)
+        if x.ndim == 1 and x.size == 0:
+            x = _frozen(np.empty((0, len(self.feature_names))), np.float64)
+        n = x.shape[0]
+        arrays = {
+            "y": _frozen(self.y, np.float64),
+            "sample_times": _frozen(self.sample_times, np.int64),
+            "label_end_times": _frozen(self.label_end_times, np.int64),
+        }
+        if x.ndim != 2 or any(a.shape != (n,) for a in arrays.values()):
+            shapes = ", ".join(f"{k} {a.shape}" for k, a in arrays.items())
+            raise ValueRangeError(f"training set: X {x.shape} must be (n, features) with {shapes} all (n,)")
+        if self.feature_names and x.shape[1] != len(self.feature_names):
+            raise ValueRangeError(f"training set: X has {x.shape[1]} columns for {len(self.feature_names)} names")
+        object.__setattr__(self, "X", x)
+        for name, array in arrays.items():
+            object.__setattr__(self, name, array)
+        check_no_lookahead(self, self.trigger_ts)
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+def check_no_lookahead(ts: TrainingSet, trigger_ts: int) -> None:
+    """Refuses ``ts`` for a retrain triggered at ``trigger_ts`` if any label ends after ``trigger_ts - embargo``
+    (so no sample is at or after the trigger either: a label ends after its sample), or a label is not known."""
+    limit = trigger_ts - ts.embargo_ns
+    late = np.flatnonzero(ts.label_end_times > limit)
+    if late.size:
+        first = int(late[np.argmax(ts.label_end_times[late])])
+        raise LookAheadError(int(ts.sample_times[first]), int(ts.label_end_times[first]), limit, int(late.size))
+    if np.any(ts.label_end_times <= ts.sample_times):
+        raise ValueRangeError("training set: a label must end after its sample (the horizon is positive)")
+    if not np.all(np.isfinite(ts.y)) or not np.all(np.isfinite(ts.X)):
+        raise ValueRangeError("training set holds a NaN or infinite label or feature; only matured samples train")
+
+
+def accept_training_set(ts: TrainingSet, trigger_ts: int) -> TrainingSet:
+    """The gate every training entry point calls with the trigger it was started for (not the one the set claims):
+    a set built for a later trigger, or altered after it was built, is refused here with ``LookAheadError``."""
+    check_no_lookahead(ts, min(trigger_ts, ts.trigger_ts))
+    return ts
+
+
+class SampleRing:
+    """The last ``capacity`` samples of one symbol: time, features, mid, label and label end time."""
+
+    def __init__(self, capacity: int, n_features: int) -> None:
+        if capacity <= 0 or n_features <= 0:
+            raise ConfigError(f"sample ring: capacity {capacity} and features {n_features} must be positive")
+        self.capacity = capacity
+        self.times: I64 = np.zeros(capacity, dtype=np.int64)
+        self.X: F64 = np.zeros((capacity, n_features), dtype=np.float64)
+        self.mids: F64 = np.zeros(capacity, dtype=np.float64)
+        self.y: F64 = np.full(capacity, np.nan, dtype=np.float64)
+        self.label_end: I64 = np.zeros(capacity, dtype=np.int64)
+        self.appended = 0
+        """Samples ever appended; sample number ``s`` lives in slot ``s % capacity`` while ``s`` is held."""
+
+    def __len__(self) -> int:
+        return min(self.appended, self.capacity)
+
+    def append(self, ts: int, x: F64 | list[float], mid: float, label_end: int) -> int:
+        """Stores a sample without a label; returns its number for ``set_label``."""
+        seq = self.appended
+        slot = seq % self.capacity
+        self.times[slot] = ts
+        self.X[slot] = x
+        self.mids[slot] = mid
+        self.y[slot] = np.nan
+        self.label_end[slot] = label_end
+        self.appended = seq + 1
+        return seq
+
+    def held(self, seq: int) -> bool:
+        return self.appended - len(self) <= seq < self.appended
+
+    def set_label(self, seq: int, value: float) -> bool:
+        """Labels sample ``seq``; False (and nothing changes) when it was already overwritten."""
+        if not self.held(seq):
+            return False
+        self.y[seq % self.capacity] = value
+        return True
+
+    def order(self) -> npt.NDArray[np.intp]:
+        """Slots from oldest to newest."""
+        n = len(self)
+        return (np.arange(n, dtype=np.intp) + (self.appended - n)) % self.capacity
+
+    def select(self, trigger_ts: int, window_ns: int, embargo_ns: int) -> npt.NDArray[np.intp]:
+        """Slots (oldest first) of matured samples with time in [trigger - window, trigger) and label end at or
+        before trigger - embargo."""
+        slots = self.order()
+        t = self.times[slots]
+        keep = (
+            (t >= trigger_ts - window_ns)
+            & (t < trigger_ts)
+            & (self.label_end[slots] <= trigger_ts - embargo_ns)
+            & ~np.isnan(self.y[slots])
+        )
+        return slots[keep]
+
+
+def training_set(
+    rings: list[SampleRing],
+    trigger_ts: int,
+    window_ns: int,
+    embargo_ns: int = 0,
+    feature_names: tuple[str, ...] = (),
+) -> TrainingSet:
+    """The purged window over several rings (one per symbol, in the order given), sorted by sample time (stable:
+    equal times keep the rings' order), so the same rings give the same set."""
+    if window_ns <= 0 or embargo_ns < 0:
+        raise ConfigError(f"training window {window_ns} ns must be positive and embargo {embargo_ns} ns not negative")
+    picked = [(ring, ring.select(trigger_ts, window_ns, embargo_ns)) for ring in rings]
+    n_features = rings[0].X.shape[1] if rings else len(feature_names)
+    times = np.concatenate([r.times[s] for r, s in picked] or [np.empty(0, np.int64)])
+    order = np.argsort(times, kind="stable")
+    x = np.concatenate([r.X[s] for r, s in picked] or [np.empty((0, n_features))])
+    y = np.concatenate([r.y[s] for r, s in picked] or [np.empty(0)])
+    ends = np.concatenate([r.label_end[s] for r, s in picked] or [np.empty(0, np.int64)])
+    return TrainingSet(
+        X=x[order],
+        y=y[order],
+        sample_times=times[order],
+        label_end_times=ends[order],
+        trigger_ts=trigger_ts,
+        window_ns=window_ns,
+        embargo_ns=embargo_ns,
+        feature_names=feature_names,
+    )

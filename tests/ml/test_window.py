@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tapeflow.config import SyntheticConfig
+from tapeflow.data.synthetic import SyntheticMarket
+from tapeflow.engine.kernel import Kernel
+from tapeflow.engine.merge import merge_sorted
+from tapeflow.ml.features import FEATURES, FeatureRecorder, RecorderConfig
+from tapeflow.ml.window import SampleRing, TrainingSet, accept_training_set, training_set
+from tapeflow.model.errors import ConfigError, EngineError, LookAheadError, ValueRangeError
+
+SEC = 1_000_000_000
+
+sample = st.tuples(
+    st.integers(0, 1_000),  # sample time
+    st.integers(1, 300),  # horizon
+    st.booleans(),  # matured
+)
+
+
+def filled(rows: list[tuple[int, int, int, bool]], capacity: int) -> SampleRing:
+    """rows: (id, sample time, horizon, matured), in time order; feature 0 is the id."""
+    ring = SampleRing(capacity, 2)
+    for ident, t, h, matured in rows:
+        seq = ring.append(t, [float(ident), float(t)], 100.0, t + h)
+        if matured:
+            ring.set_label(seq, float(ident) / 1000)
+    return ring
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 2), sample), max_size=80),
+    capacity=st.integers(1, 40),
+    trigger=st.integers(0, 1_400),
+    window=st.integers(1, 1_200),
+    embargo=st.integers(0, 200),
+)
+def test_the_window_returns_exactly_the_held_matured_samples_inside_it_whose_label_ended_by_trigger_minus_embargo(
+    rows: list[tuple[int, tuple[int, int, bool]]], capacity: int, trigger: int, window: int, embargo: int
+) -> None:
+    per_ring: list[list[tuple[int, int, int, bool]]] = [[], [], []]  # three symbols
+    for ident, (r, (t, h, matured)) in enumerate(rows):
+        per_ring[r].append((ident, t, h, matured))
+    for ring_rows in per_ring:
+        ring_rows.sort(key=lambda row: row[1])
+    got = training_set([filled(rr, capacity) for rr in per_ring], trigger, window, embargo)
+    want = [
+        (t, ident)
+        for ring_rows in per_ring
+        for ident, t, h, matured in ring_rows[-capacity:]  # what the ring still holds
+        if trigger - window <= t < trigger and t + h <= trigger - embargo and matured
+    ]
+    want.sort(key=lambda pair: pair[0])  # stable: equal times keep the rings' order
+    assert [int(x) for x in got.X[:, 0]] == [ident for _, ident in want]  # all that satisfy the rule, only those
+    assert np.all(got.label_end_times <= trigger - embargo) and np.all(got.sample_times < trigger)
+    assert np.all(got.sample_times >= trigger - window) and np.all(np.diff(got.sample_times) >= 0)
+    assert np.all(got.y == got.X[:, 0] / 1000) and got.X.shape == (len(want), 2)
+
+
+def hand_built(label_end: list[int], trigger: int = 100, embargo: int = 0) -> TrainingSet:
+    n = len(label_end)
+    return TrainingSet(
+        X=np.zeros((n, 2)),
+        y=np.zeros(n),
+        sample_times=np.arange(n, dtype=np.int64),
+        label_end_times=np.array(label_end, dtype=np.int64),
+        trigger_ts=trigger,
+        window_ns=1_000,
+        embargo_ns=embargo,
+    )
+
+
+def test_a_hand_built_set_with_a_label_ending_after_the_trigger_is_refused_with_a_look_ahead_error() -> None:
+    with pytest.raises(LookAheadError, match=r"1 training sample\(s\) .* ts=100 .* at ts=130, 30 ns too late"):
+        hand_built([50, 130, 90])
+
+
+def test_a_label_inside_the_embargo_is_refused() -> None:
+    assert len(hand_built([80], embargo=20)) == 1
+    with pytest.raises(LookAheadError, match="1 ns too late"):
+        hand_built([81], embargo=20)
+
+
+def test_the_gate_refuses_a_set_that_claims_a_later_trigger_than_the_retrain_it_is_handed_to() -> None:
+    leaky = hand_built([50, 130], trigger=200)  # honest about its own trigger, but the retrain runs at 100
+    assert accept_training_set(leaky, 200) is leaky
+    with pytest.raises(LookAheadError, match="at ts=130"):
+        accept_training_set(leaky, 100)
+
+
+def test_the_gate_refuses_a_set_altered_after_it_was_built() -> None:
+    ok = hand_built([50, 60])
+    assert not ok.label_end_times.flags.writeable  # read-only copies: altering them takes a deliberate step
+    ends = np.array([50, 160], dtype=np.int64)
+    object.__setattr__(ok, "label_end_times", ends)
+    with pytest.raises(LookAheadError):
+        accept_training_set(ok, 100)
+
+
+def test_look_ahead_is_an_engine_error_and_an_unknown_label_a_value_error() -> None:
+    assert issubclass(LookAheadError, EngineError)
+    with pytest.raises(ValueRangeError, match="NaN"):
+        dataclasses.replace(hand_built([50]), y=np.array([np.nan]))
+
+
+def test_a_label_that_does_not_end_after_its_sample_is_refused() -> None:
+    with pytest.raises(ValueRangeError, match="after its sample"):
+        dataclasses.replace(hand_built([50, 60]), sample_times=np.array([10, 60], dtype=np.int64))
+
+
+def test_a_set_of_mismatched_shapes_is_refused() -> None:
+    with pytest.raises(ValueRangeError, match="X"):
+        dataclasses.replace(hand_built([50, 60]), y=np.zeros(3))
+
+
+def test_a_non_positive_window_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        training_set([SampleRing(4, 2)], 100, 0)
+
+
+def test_the_recorder_hands_out_a_purged_window_on_the_synthetic_market_that_passes_the_gate() -> None:
+    cfg = RecorderConfig(interval_ns=SEC // 2, horizon_ns=3 * SEC, window_ns=10 * SEC)
+    recorder = FeatureRecorder(cfg)
+    kernel = Kernel()
+    kernel.add(recorder)
+    events = list(
+        merge_sorted(SyntheticMarket(SyntheticConfig(symbols=("AAA", "BBB"), events_per_symbol=20_000)).sources())
+    )
+    kernel.start(at=events[0].ts_init)
+    kernel.run(events)
+    trigger = kernel.now - kernel.now % SEC
+    ts = recorder.training_set(trigger, embargo_ns=SEC)
+    assert ts.feature_names == FEATURES and ts.X.shape == (len(ts), len(FEATURES))
+    # both symbols, samples from [trigger - 10 s, trigger - 4 s] (label end = t + 3 s <= trigger - 1 s)
+    assert len(ts) == 2 * 13
+    assert ts.sample_times.min() == trigger - 10 * SEC and ts.sample_times.max() == trigger - 4 * SEC
+    assert np.all(ts.label_end_times == ts.sample_times + 3 * SEC)
+    assert accept_training_set(ts, trigger) is ts
+    with pytest.raises(LookAheadError):
+        accept_training_set(ts, trigger - 2 * SEC)  # handed to a retrain 2 s earlier, its last labels leak
