@@ -120,6 +120,21 @@ def test_finish_drops_timers_after_until_but_fires_those_before() -> None:
     assert kernel.next_due() is None
 
 
+def test_finish_ends_when_a_timer_due_with_a_queued_call_schedules_another_call() -> None:
+    kernel = Kernel()
+    calls: list[int] = []
+
+    def later(_: object) -> None:
+        calls.append(kernel.now)
+
+    kernel.start(at=0)
+    kernel.set_timer("sample", interval=10, callback=lambda e: kernel.call_at(e.ts_init + 10, later))
+    kernel.run([trade(15)])
+    kernel.finish()
+    assert calls == [20]  # the call scheduled by the tick at 10 runs; the tick due with it at 20 is dropped
+    assert kernel.next_due() is None
+
+
 def test_timer_callback_runs_after_subscribers() -> None:
     kernel = Kernel()
     order: list[str] = []

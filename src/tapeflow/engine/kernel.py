@@ -251,7 +251,16 @@ class Kernel:
             if type(heap[0][2]) is Timer:
                 heappop(heap)
                 continue
-            self._drain(heap[0][0])
+            # one item at a time: a drain to its time would also fire a timer due then, and a timer whose work
+            # schedules a call (a feature sample's label) would keep the run alive forever
+            ts, _, item = heappop(heap)
+            self._time._now = ts
+            self._popped += 1
+            try:
+                handler = self._table[type(item)]
+            except KeyError:
+                handler = self._resolve(type(item))
+            handler(item)
 
     def _drain(self, limit: int) -> None:
         """The schedule loop: every item due at or before ``limit``, in ``(ts, seq)`` order, through the table."""
