@@ -93,3 +93,20 @@ class ModelUpdated(Event, frozen=True, kw_only=True):
     train_start: TimestampNs
     train_end: TimestampNs
     metrics: dict[str, float] = {}
+    model_hash: str = ""
+    """The content hash of the model's bytes (``Model.version``): the same window and seed give the same hash."""
+    samples: int = 0
+    """Training samples the model was fitted on."""
+    duration_ns: int = 0
+    """Training time: measured in a live run, the configured one in a backtest (so runs repeat exactly)."""
+    trigger_ts: int = 0
+    """When the retrain was triggered: nothing known after it was used (the event itself comes later)."""
+
+
+class ModelTrainingFailed(Event, frozen=True, kw_only=True):
+    """A retrain triggered at ``trigger_ts`` failed or was not ready by the next trigger: the model in force stays
+    (trading continues on it) and this says why, so a stale model is visible in the record."""
+
+    model_id: str
+    reason: str
+    trigger_ts: TimestampNs
