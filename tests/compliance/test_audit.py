@@ -17,6 +17,7 @@ from tapeflow.compliance.audit_store import encode_block
 from tapeflow.compliance.cat_export import export_cat
 from tapeflow.compliance.chain import GENESIS, Row, record_hash, stored_of
 from tapeflow.model.codec import to_msgpack
+from tapeflow.model.events import ModelTrainingFailed
 from tapeflow.model.venue_events import VenueDisconnected, VenueReconnected
 from tests.backtest.scenario import T0, Scripted
 from tests.compliance.trails import KEY, S, normal_actions, run_trail
@@ -391,3 +392,19 @@ def test_venue_connection_changes_are_filed_in_the_trail_in_event_order(tmp_path
     assert event == VenueDisconnected(ts_event=T0 + S, ts_init=T0 + S, venue="XNAS", reason="socket closed")
     store = SqliteAuditStore(path, readonly=True)
     assert verify(store.rows(), store.checkpoints(), KEY).ok
+
+
+def test_a_failed_retraining_is_filed_in_the_trail(tmp_path: Path) -> None:
+    """The model in force stayed because its retraining failed: that must be on the record beside the orders."""
+
+    def failed(s: Scripted) -> None:
+        s.ctx.kernel.emit(
+            ModelTrainingFailed(ts_event=s.now, ts_init=s.now, model_id="m", reason="boom", trigger_ts=s.now)
+        )
+
+    path = tmp_path / "audit.db"
+    run_trail(path, {"mom": {T0 + S: failed}})
+    rows = [r for r in SqliteAuditStore(path, readonly=True).rows() if r.kind == "ModelTrainingFailed"]
+    assert [r.ts for r in rows] == [T0 + S]
+    event, _ = decode_row(rows[0])
+    assert event == ModelTrainingFailed(ts_event=T0 + S, ts_init=T0 + S, model_id="m", reason="boom", trigger_ts=T0 + S)

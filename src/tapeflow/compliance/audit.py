@@ -40,7 +40,7 @@ from tapeflow.model.book_events import LargeOrderPulled
 from tapeflow.model.codec import event_types, from_msgpack
 from tapeflow.model.compliance_events import CloseWindowVolume, SelfTradePrevented
 from tapeflow.model.enums import Side
-from tapeflow.model.events import Event, ModelUpdated, Signal
+from tapeflow.model.events import Event, ModelTrainingFailed, ModelUpdated, Signal
 from tapeflow.model.market import Trade
 from tapeflow.model.orders import OrderCommand, OrderReport, RiskRejected
 from tapeflow.model.prices import NO_PRICE
@@ -172,6 +172,7 @@ class AuditTrail:
             subscribe(t, self._on_report)
         subscribe(Signal, self._on_signal)
         subscribe(ModelUpdated, self._on_model)
+        subscribe(ModelTrainingFailed, self._on_other)  # the model in force stayed: why, on the record
         subscribe(LargeOrderPulled, self._on_other)
         subscribe(VenueStatus, self._on_other)  # why orders to a venue stopped or were refused: the link was down
         for t in risk_event_types():
