@@ -40,6 +40,7 @@ import msgspec
 
 from tapeflow.backtest.strategies import decode_params, is_file_target, resolve_class
 from tapeflow.config import SyntheticConfig, data_root, load_config, resolve_input
+from tapeflow.ml.config import MlSection
 from tapeflow.model.errors import ConfigError, DataError
 from tapeflow.model.prices import price_from_str
 from tapeflow.model.sessions import calendar_for
@@ -194,6 +195,8 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     risk: RiskConfig | Literal["off"] | msgspec.UnsetType = msgspec.UNSET
     """The ``[risk]`` section (``tapeflow.risk.config``, docs/RISK.md). Left out, the documented default rules run
     (``RiskConfig()``): pre-trade checks are on unless a configuration says ``risk = "off"`` in so many words."""
+    ml: MlSection | None = None
+    """The ``[ml]`` section (docs/ML.md): a model retrained on a rolling window, announced by ``ModelUpdated``."""
 
     @property
     def risk_mode(self) -> RiskMode:
@@ -300,6 +303,8 @@ def check_backtest_config(cfg: BacktestConfig) -> None:
     if cfg.audit.path is not None:
         check_audit_db(Path(cfg.audit.path), field="audit.path")
     decode_params(resolve_class(cfg.strategy.name), cfg.strategy.params)
+    if cfg.ml is not None:
+        cfg.ml.check()
 
 
 def check_data(data: DataConfig) -> None:

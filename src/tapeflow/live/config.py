@@ -47,6 +47,7 @@ from tapeflow.backtest.config import (
 )
 from tapeflow.config import load_config
 from tapeflow.live.backoff import BackoffConfig
+from tapeflow.ml.config import MlSection
 from tapeflow.model.errors import ConfigError
 from tapeflow.risk.config import RiskConfig
 from tapeflow.venues.sim.exchange import SimExchangeConfig
@@ -133,6 +134,8 @@ class LiveConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     exchange: SimExchangeConfig = SimExchangeConfig()
     """Only its session calendar matters live (the feed's staleness counts while the market is open)."""
     output: OutputConfig = OutputConfig()
+    ml: MlSection | None = None
+    """The ``[ml]`` section, as in a backtest; live, trainings run in the process pool and arrive via the inbox."""
 
     def as_backtest(self) -> BacktestConfig:
         """The node's sections as a backtest configuration, for the backtest's checks and defaults."""
@@ -145,6 +148,7 @@ class LiveConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             audit=self.audit,
             stp=self.stp,
             output=self.output,
+            ml=self.ml,
         )
 
 
@@ -248,5 +252,10 @@ def check_live_config(cfg: LiveConfig) -> None:
             f"silent_reconnect_s ({live.silent_reconnect_s}) is shorter than stale_after_s ({live.stale_after_s}): "
             "a silent socket is marked stale first, then reconnected",
             field="live.silent_reconnect_s",
+        )
+    if cfg.ml is not None and cfg.ml.trainer == "inline":
+        raise ConfigError(
+            'trainer = "inline" fits the model on the loop\'s thread and would stall a live node: use "pool"',
+            field="ml.trainer",
         )
     check_backtest_config(cfg.as_backtest())
