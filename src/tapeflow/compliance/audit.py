@@ -1,13 +1,13 @@
 """The audit trail component: every order's life with its cause, handed to the writer thread.
 
 It subscribes to the event types a regulator asks about (order commands and reports, risk decisions and kill-switch
-changes, signals, model updates, self-trade decisions, large pulled orders, venue connection changes) and to
-nothing else, so that a run without it pays nothing and a run with it pays a list append per record (the event
-itself: its time, kind, order, strategy and symbol are read back from it, so nothing is built per record; the
-frequent handlers are written out rather than sharing a helper, a Python call being a measurable part of that
-cost), plus one msgspec encode per batch in ``AuditWriter.submit`` (about 0.3 us a record); hashing and storage
-run in the writer process. For every order command it also records the cause, as the loop saw it when the command
-was dispatched:
+changes, signals, model updates and predictions, self-trade decisions, large pulled orders, venue connection
+changes) and to nothing else, so that a run without it pays nothing and a run with it pays a list append per record
+(the event itself: its time, kind, order, strategy and symbol are read back from it, so nothing is built per record;
+the frequent handlers are written out rather than sharing a helper, a Python call being a measurable part of that
+cost), plus one msgspec encode per batch in ``AuditWriter.submit`` (about 0.3 us a record); hashing and storage run
+in the writer process. For every order command it also records the cause, as the loop saw it when the command was
+dispatched:
 
 - the last ``Signal`` the strategy emitted for that symbol (reason text and feature values),
 - the version of every model announced by ``ModelUpdated`` so far,
@@ -40,7 +40,7 @@ from tapeflow.model.book_events import LargeOrderPulled
 from tapeflow.model.codec import event_types, from_msgpack
 from tapeflow.model.compliance_events import CloseWindowVolume, SelfTradePrevented
 from tapeflow.model.enums import Side
-from tapeflow.model.events import Event, ModelTrainingFailed, ModelUpdated, Signal
+from tapeflow.model.events import Event, ModelTrainingFailed, ModelUpdated, Prediction, Signal
 from tapeflow.model.market import Trade
 from tapeflow.model.orders import OrderCommand, OrderReport, RiskRejected
 from tapeflow.model.prices import NO_PRICE
@@ -173,6 +173,7 @@ class AuditTrail:
         subscribe(Signal, self._on_signal)
         subscribe(ModelUpdated, self._on_model)
         subscribe(ModelTrainingFailed, self._on_other)  # the model in force stayed: why, on the record
+        subscribe(Prediction, self._on_other)  # a decision's input, like a Signal: what the model said, and which
         subscribe(LargeOrderPulled, self._on_other)
         subscribe(VenueStatus, self._on_other)  # why orders to a venue stopped or were refused: the link was down
         for t in risk_event_types():

@@ -17,6 +17,7 @@ from tapeflow.engine.inbox import InboxLike
 from tapeflow.engine.kernel import Component
 from tapeflow.ml.features import FeatureRecorder, RecorderConfig
 from tapeflow.ml.models import KINDS, check_params
+from tapeflow.ml.predictor import Predictor
 from tapeflow.ml.retrain import RetrainConfig, Retrainer, RetrainSpec, Trainer
 from tapeflow.model.errors import ConfigError
 
@@ -112,10 +113,11 @@ class MlParts(NamedTuple):
 
     recorder: FeatureRecorder
     retrainer: Retrainer
+    predictor: Predictor
 
     @property
     def components(self) -> list[Component]:
-        return [self.recorder, self.retrainer]
+        return [self.recorder, self.retrainer, self.predictor]
 
 
 def build_ml(
@@ -127,11 +129,11 @@ def build_ml(
     now: Callable[[], int] | None = None,
     output_dir: str = "",
 ) -> MlParts:
-    """The recorder and retrainer ``section`` describes. ``mode`` is the driver's (``deterministic`` for a
+    """The recorder, retrainer and predictor ``section`` describes. ``mode`` is the driver's (``deterministic`` for a
     backtest, ``live`` with the node's ``inbox`` and clock ``now``); ``output_dir`` stores each model by hash."""
     section.check()
     recorder = FeatureRecorder(section.recorder_config())
     retrainer = Retrainer(
         recorder, section.spec(), trainer, section.retrain_config(mode, output_dir), inbox=inbox, now=now
     )
-    return MlParts(recorder, retrainer)
+    return MlParts(recorder, retrainer, Predictor(recorder, retrainer))
