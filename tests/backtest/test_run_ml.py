@@ -9,14 +9,18 @@ from typing import Any, ClassVar
 
 import msgspec
 import pytest
+from typer.testing import CliRunner
 
 from tapeflow.backtest import run as run_module
-from tapeflow.backtest.config import BacktestConfig, DataConfig, StrategyConfig
+from tapeflow.backtest.config import AuditSection, BacktestConfig, DataConfig, StrategyConfig
 from tapeflow.backtest.run import run_backtest_config
+from tapeflow.cli import app
+from tapeflow.compliance import SqliteAuditStore, decode_row
 from tapeflow.config import SyntheticConfig
 from tapeflow.ml.config import MlSection
 from tapeflow.ml.pool import TrainingPool
 from tapeflow.ml.predictor import Predictor
+from tapeflow.model.orders import SubmitOrder
 from tapeflow.risk.config import OrderChecks, RiskConfig
 from tapeflow.strategy.examples.ml_signal import MlSignal
 
@@ -101,3 +105,32 @@ def test_compare_frozen_reports_the_retrained_and_the_frozen_run() -> None:
         assert figures["predictions"] > 0 and figures["hit_rate"] is not None and figures["failures"] == 0
         assert isinstance(figures["pnl"], str)
     assert retrained["pnl_units"] == report["summary"]["pnl_units"]
+
+
+def test_every_order_in_the_audit_trail_names_the_model_in_force_when_it_was_decided(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    cfg = msgspec.structs.replace(config(), audit=AuditSection(path=str(db)))
+    _, report = run_backtest_config(cfg)
+    models = report["ml"]["retrained"]["models"]
+    assert len(models) >= 3
+    rows = list(SqliteAuditStore(db, readonly=True).rows())
+    kinds = [r.kind for r in rows]
+    assert kinds.count("ModelUpdated") == len(models) and kinds.count("Prediction") > 100
+    orders = [decode_row(r) for r in rows if r.kind == "SubmitOrder"]
+    assert len(orders) == report["summary"]["orders"] > 0
+    named = set()
+    for event, cause in orders:
+        assert isinstance(event, SubmitOrder) and cause is not None
+        in_force = [m for m in models if m["ts"] <= event.ts_event]
+        assert in_force, "an order before the first model: the strategy trades only on predictions"
+        k = in_force[-1]
+        assert cause.models == {"ml": k["version"]} and cause.model_hashes == {"ml": k["hash"]}
+        assert cause.signal is not None and cause.signal.reason.startswith("model ml version ")
+        named.add(k["version"])
+    assert len(named) >= 2  # orders under several models, each named right
+    event, cause = orders[-1]
+    assert isinstance(event, SubmitOrder) and cause is not None
+    shown = CliRunner().invoke(app, ["audit", "show", str(db), "--order", event.client_order_id])
+    assert shown.exit_code == 0, shown.stdout
+    version, digest = cause.models["ml"], cause.model_hashes["ml"]
+    assert f"    models: ml version {version} ({digest[:12]})" in shown.stdout.splitlines()

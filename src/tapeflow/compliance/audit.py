@@ -10,7 +10,7 @@ in the writer process. For every order command it also records the cause, as the
 dispatched:
 
 - the last ``Signal`` the strategy emitted for that symbol (reason text and feature values),
-- the version of every model announced by ``ModelUpdated`` so far,
+- the version and content hash of every model announced by ``ModelUpdated`` so far,
 - the book: best bid and ask with sizes, and whether the book was stale (a feed gap not yet repaired).
 
 Record timestamps are event times (``ts_init``, the dispatch time), never the wall clock: two runs of the same tape
@@ -75,6 +75,8 @@ class OrderCause(msgspec.Struct, frozen=True, kw_only=True):
     ask_price: int = NO_PRICE
     ask_size: int = 0
     book_stale: bool = False
+    model_hashes: dict[str, str] = {}
+    """The content hash of each model in ``models`` (``ModelUpdated.model_hash``): the exact bytes that decided."""
 
 
 _cause_decoder = msgspec.msgpack.Decoder(OrderCause)
@@ -150,6 +152,8 @@ class AuditTrail:
         """Last signal per strategy, then symbol (two lookups; a tuple key would be built and hashed per signal)."""
         self._models: dict[str, int] = {}
         """Replaced, never changed in place: every cause since the last ``ModelUpdated`` shares it, uncopied."""
+        self._model_hashes: dict[str, str] = {}
+        """Like ``_models``: replaced on each ``ModelUpdated``, shared by the causes in between."""
         self._day_end = -1
         self._window_start = 0
         self._close = 0
@@ -245,7 +249,9 @@ class AuditTrail:
         books = self.books
         book = books.book(symbol) if books is not None else None
         if book is None:
-            return OrderCause(strategy_id=strategy_id, signal=signal, models=self._models)
+            return OrderCause(
+                strategy_id=strategy_id, signal=signal, models=self._models, model_hashes=self._model_hashes
+            )
         bid = book.best_bid
         ask = book.best_ask
         return OrderCause(
@@ -258,6 +264,7 @@ class AuditTrail:
             ask_price=ask,
             ask_size=book.size_at(Side.SELL, ask) if ask != NO_PRICE else 0,
             book_stale=bool(book.stale),
+            model_hashes=self._model_hashes,
         )
 
     def _on_report(self, event: Any) -> None:
@@ -280,6 +287,7 @@ class AuditTrail:
 
     def _on_model(self, event: ModelUpdated) -> None:
         self._models = {**self._models, event.model_id: event.version}
+        self._model_hashes = {**self._model_hashes, event.model_id: event.model_hash}
         self._push(event)
 
     def _on_other(self, event: Any) -> None:
