@@ -13,13 +13,14 @@ from typer.testing import CliRunner
 
 from tapeflow.backtest import run as run_module
 from tapeflow.backtest.config import AuditSection, BacktestConfig, DataConfig, StrategyConfig
-from tapeflow.backtest.run import run_backtest_config
+from tapeflow.backtest.run import build_backtest, run_backtest_config
 from tapeflow.cli import app
 from tapeflow.compliance import SqliteAuditStore, decode_row
 from tapeflow.config import SyntheticConfig
 from tapeflow.ml.config import MlSection
 from tapeflow.ml.pool import TrainingPool
 from tapeflow.ml.predictor import Predictor
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.risk.config import OrderChecks, RiskConfig
 from tapeflow.strategy.examples.ml_signal import MlSignal
@@ -134,3 +135,9 @@ def test_every_order_in_the_audit_trail_names_the_model_in_force_when_it_was_dec
     assert shown.exit_code == 0, shown.stdout
     version, digest = cause.models["ml"], cause.model_hashes["ml"]
     assert f"    models: ml version {version} ({digest[:12]})" in shown.stdout.splitlines()
+
+
+def test_an_assembly_without_the_ml_parts_of_an_ml_configuration_is_refused() -> None:
+    with pytest.raises(ConfigError, match="does not run a model") as info:
+        build_backtest(config(), MlSignal(), "L2")
+    assert info.value.field == "ml"

@@ -27,6 +27,7 @@ from tapeflow.engine.kernel import Component
 from tapeflow.ml.config import MlParts, MlSection, build_ml
 from tapeflow.ml.pool import TrainingPool
 from tapeflow.ml.retrain import InProcessTrainer, Trainer
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
 from tapeflow.model.prices import price_to_str
 from tapeflow.portfolio import PortfolioConfig
@@ -89,7 +90,14 @@ def build_backtest(
     extra: Sequence[Component] = (),
     ml: MlParts | None = None,
 ) -> Backtest:
-    """The assembly a configuration describes (one place, shared by ``backtest``, ``demo`` and ``compare``)."""
+    """The assembly a configuration describes (one place, shared by ``backtest``, ``demo`` and ``compare``).
+
+    A configuration with ``[ml]`` needs its parts (``build_ml_parts``): run without them, its strategy would wait
+    for predictions that never come, so that is refused rather than run as if the section were not there."""
+    if cfg.ml is not None and ml is None:
+        raise ConfigError(
+            "this command does not run a model: use `tapeflow backtest`, or remove the [ml] section", field="ml"
+        )
     audit = None if cfg.audit.path is None else AuditTrail.open(cfg.audit.path, key=cfg.audit.key())
     return Backtest(
         [strategy],
