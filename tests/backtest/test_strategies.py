@@ -15,7 +15,7 @@ from tapeflow.backtest.config import StrategyConfig
 from tapeflow.backtest.strategies import STRATEGIES, build_strategy, resolve_class
 from tapeflow.model import ConfigError
 from tapeflow.strategy.base import Strategy
-from tapeflow.strategy.examples import EmaQuoteCross, ImbalanceQuoter, SmaCross
+from tapeflow.strategy.examples import EmaQuoteCross, ImbalanceQuoter, MlSignal, SmaCross
 
 MARKER_CODE = """
 from pathlib import Path
@@ -72,7 +72,10 @@ def _build(name: str, params: dict[str, Any] | None = None, base_dir: Path | Non
         ("tapeflow.strategy.base:Strategy", r"is not a Strategy: name a subclass"),
         ("no_such_module_tf:Thing", r"no module 'no_such_module_tf' \(importing 'no_such_module_tf'\)"),
         ("tapeflow.strategy.base:Nope", r"tapeflow\.strategy\.base has no 'Nope'; check the class name"),
-        ("not a name", r"unknown strategy 'not a name': use one of ema_quote_cross, imbalance_quoter, sma_cross"),
+        (
+            "not a name",
+            r"unknown strategy 'not a name': use one of ema_quote_cross, imbalance_quoter, ml_signal, sma_cross",
+        ),
         ("os.path;x:y", r"'os\.path;x' is not a module name"),
     ],
 )
@@ -146,6 +149,8 @@ def test_build_strategy_id_comes_from_the_id_field_not_params() -> None:
         ("imbalance_quoter", {"threshold": 2.0}, r"^field `strategy\.params\.threshold`: Expected `float` <= 1"),
         ("imbalance_quoter", {"symbols": ["AAPL", 3]}, r"^field `strategy\.params\.symbols\[1\]`: Expected `str`"),
         ("ema_quote_cross", {"speed": 1}, r"EmaQuoteCross has no parameter 'speed' \(it takes: fast, quantity, "),
+        ("ml_signal", {"threshold_bps": -1.0}, r"^field `strategy\.params\.threshold_bps`: Expected `float` >= 0"),
+        ("ml_signal", {"order": "stop"}, r"^field `strategy\.params\.order`: Invalid enum value 'stop'"),
     ],
 )
 def test_build_strategy_builtin_params_are_typed(name: str, params: dict[str, Any], message: str) -> None:
@@ -153,7 +158,7 @@ def test_build_strategy_builtin_params_are_typed(name: str, params: dict[str, An
         _build(name, params)
 
 
-@pytest.mark.parametrize("cls", [EmaQuoteCross, ImbalanceQuoter, SmaCross])
+@pytest.mark.parametrize("cls", [EmaQuoteCross, ImbalanceQuoter, MlSignal, SmaCross])
 def test_builtin_params_struct_matches_the_constructor_keywords_and_defaults(cls: type[Strategy]) -> None:
     assert cls.Params is not None
     assert cls.__name__ in {target.rpartition(":")[2] for target in STRATEGIES.values()}

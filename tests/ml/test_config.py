@@ -33,10 +33,11 @@ def test_a_wrong_field_is_named(section: MlSection, field: str) -> None:
     assert info.value.field == field
 
 
-def test_build_ml_gives_recorder_then_retrainer_with_the_section_units() -> None:
+def test_build_ml_gives_recorder_retrainer_predictor_then_scorer_with_the_section_units() -> None:
     parts = build_ml(
         MlSection(interval_s=60, window_s=600, symbols=["AAPL"]), mode="deterministic", trainer=InProcessTrainer()
     )
-    assert parts.components == [parts.recorder, parts.retrainer]
+    assert parts.components == [parts.recorder, parts.retrainer, parts.predictor, parts.scorer]
+    assert parts.predictor.retrainer is parts.retrainer and parts.predictor.recorder is parts.recorder
     assert parts.retrainer.config.interval_ns == 60 * 10**9
     assert parts.recorder.config.symbols == ("AAPL",)

@@ -315,3 +315,19 @@ def test_a_delay_not_shorter_than_the_interval_or_a_live_mode_without_inbox_is_a
         Retrainer(recorder(), SPEC, InProcessTrainer(), config(mode="live"))
     with pytest.raises(ConfigError, match="unknown model kind"):
         Retrainer(recorder(), RetrainSpec(model_id="x", kind="nope"), InProcessTrainer(), config())
+
+
+def test_max_updates_one_freezes_the_first_model_and_trains_no_other() -> None:
+    trainer = RecordingTrainer()
+    retrainer, collector = backtest(trainer, config(max_updates=1))
+    _, unlimited = backtest(InProcessTrainer())
+    assert len(unlimited.updates()) >= 3
+    assert collector.updates() == unlimited.updates()[:1] and not collector.failures()
+    assert len(trainer.seen) == 1 and retrainer.triggers == len(unlimited.updates())
+    model = retrainer.model(SPEC.model_id)
+    assert model is not None and model.version == unlimited.updates()[0].model_hash
+
+
+def test_a_failed_training_does_not_count_towards_max_updates() -> None:
+    _, collector = backtest(RecordingTrainer(fail_after=0), config(max_updates=1))
+    assert not collector.updates() and len(collector.failures()) >= 3  # keeps trying: it never got its model

@@ -15,6 +15,7 @@ from tapeflow.engine import Kernel
 from tapeflow.execution.order_ids import ClientOrderIds
 from tapeflow.model import Bar, Event, LiquiditySide, Side
 from tapeflow.model.codec import event_types
+from tapeflow.model.events import ModelUpdated, Prediction
 from tapeflow.model.orders import OrderReport, SubmitOrder
 from tapeflow.model.venue_events import FeedStale, VenueDisconnected, VenueStatus
 from tapeflow.portfolio import PortfolioConfig
@@ -218,3 +219,32 @@ def test_client_order_ids_come_from_the_context_generator_when_it_has_one() -> N
     kernel.start(at=0)
     ids = [s.buy("AAPL", 100, 1_000_000) for s in (a, b, a, own, own)]
     assert ids == ["a-R9-1", "b-R9-1", "a-R9-2", "own-1", "own-2"]
+
+
+class _Learns(Strategy):
+    def __init__(self, symbols: tuple[str, ...] | None = None) -> None:
+        super().__init__("learns", symbols=symbols)
+        self.heard: list[Event] = []
+
+    def on_prediction(self, p: Prediction) -> None:
+        self.heard.append(p)
+
+    def on_model_updated(self, e: ModelUpdated) -> None:
+        self.heard.append(e)
+
+
+def _prediction(ts: int, symbol: str) -> Prediction:
+    return Prediction(ts_event=ts, ts_init=ts, model_id="m", version=1, model_hash="ab", symbol=symbol, value=1e-4)
+
+
+def test_predictions_for_its_symbols_and_model_updates_reach_a_strategy_that_overrides_the_hooks() -> None:
+    kernel = Kernel()
+    learns, deaf = _Learns(symbols=("AAPL",)), Strategy("deaf")
+    kernel.add(learns)
+    kernel.add(deaf)
+    kernel.start(at=0)
+    update = ModelUpdated(ts_event=1, ts_init=1, model_id="m", version=1, train_start=0, train_end=1)
+    kernel.run([update, _prediction(2, "AAPL"), _prediction(3, "MSFT")])
+    assert learns.heard == [update, _prediction(2, "AAPL")]
+    subscribed = [t for t, _ in kernel._subscriptions]
+    assert subscribed.count(Prediction) == 1 and subscribed.count(ModelUpdated) == 1  # the deaf one costs nothing

@@ -37,7 +37,10 @@ __all__ = ["NO_LATENCY", "Backtest"]
 
 
 class Backtest:
-    """One run: build it, ``run`` it over sources, read ``summary()`` and the components."""
+    """One run: build it, ``run`` it over sources, read ``summary()`` and the components.
+
+    ``extra`` components are added after the strategies (they observe what the strategies did);
+    ``before_strategies`` before them (they produce what the strategies read: the ML parts)."""
 
     def __init__(
         self,
@@ -55,6 +58,7 @@ class Backtest:
         stp: StpMode | None = None,
         audit: AuditTrail | None = None,
         returns_period: str = "daily",
+        before_strategies: Sequence[Component] = (),
     ) -> None:
         config = NodeConfig(
             level=level,
@@ -67,7 +71,9 @@ class Backtest:
             stp=stp,
             returns_period=returns_period,
         )
-        self.node: TradingNode = build_node(config, strategies, risk_rules=risk_rules, extra=extra, audit=audit)
+        self.node: TradingNode = build_node(
+            config, strategies, risk_rules=risk_rules, extra=extra, audit=audit, before_strategies=before_strategies
+        )
         node = self.node
         assert node.exchange is not None  # the default venue: one simulated exchange
         self.exchange: SimulatedExchange = node.exchange

@@ -1,22 +1,35 @@
-"""Run a ``BacktestConfig`` end to end: sources, strategy, assembly, results. Shared by ``backtest`` and ``demo``."""
+"""Run a ``BacktestConfig`` end to end: sources, strategy, assembly, results. Shared by ``backtest`` and ``demo``.
+
+With an ``[ml]`` section the run also records features, retrains the model every interval (deterministically: the
+model takes effect at trigger + the configured delay, so two runs give the same events and hashes, through the
+pool or inline) and predicts after each sample; the parts are added before the strategy, so its handlers see the
+model in force. ``compare_frozen`` runs the configuration a second time with the model frozen after its first
+window (no audit trail, no output: the twin is a yardstick, not a run of record) and reports both.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
-from tapeflow.backtest.config import BacktestConfig
+from tapeflow.backtest.config import AuditSection, BacktestConfig, OutputConfig
 from tapeflow.backtest.engine import Backtest
 from tapeflow.backtest.sources import build_sources, build_strategy, prices_used
 from tapeflow.compliance.audit import AuditTrail
 from tapeflow.compliance.stp import StpMode
 from tapeflow.data.quality import QualityReporter
 from tapeflow.engine.kernel import Component
+from tapeflow.ml.config import MlParts, MlSection, build_ml
+from tapeflow.ml.pool import TrainingPool
+from tapeflow.ml.retrain import InProcessTrainer, Trainer
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
+from tapeflow.model.prices import price_to_str
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.report.rejections import BarSymbols, RejectionLog
 from tapeflow.strategy.base import Strategy
@@ -38,14 +51,53 @@ def counted(source: Iterable[Event], progress: Progress, every: int = 8192) -> I
         progress(n)
 
 
+@contextmanager
+def ml_trainer(section: MlSection | None) -> Iterator[Trainer | None]:
+    """The trainer an ``[ml]`` section asks for, for the length of a run (both runs of a comparison): a started
+    process pool (warming in the background; a training queues behind it), closed afterwards even when the run
+    fails, or ``InProcessTrainer`` for ``trainer = "inline"``; None without a section."""
+    if section is None:
+        yield None
+        return
+    if section.trainer == "inline":
+        yield InProcessTrainer()
+        return
+    pool = TrainingPool(section.workers)
+    try:
+        pool.start()
+        yield pool
+    finally:
+        pool.close()
+
+
+def build_ml_parts(
+    cfg: BacktestConfig, trainer: Trainer | None, output_dir: str | Path | None, *, max_updates: int = 0
+) -> MlParts | None:
+    """The ML components of a backtest (None without ``[ml]``); models are stored under ``<output_dir>/models``."""
+    if cfg.ml is None:
+        return None
+    if trainer is None:
+        raise ValueError("an [ml] section needs a trainer: run inside ml_trainer(cfg.ml)")
+    models = "" if output_dir is None else str(Path(output_dir) / "models")
+    return build_ml(cfg.ml, mode="deterministic", trainer=trainer, output_dir=models, max_updates=max_updates)
+
+
 def build_backtest(
     cfg: BacktestConfig,
     strategy: Strategy,
     level: Literal["L1", "L2", "L3"],
     *,
     extra: Sequence[Component] = (),
+    ml: MlParts | None = None,
 ) -> Backtest:
-    """The assembly a configuration describes (one place, shared by ``backtest``, ``demo`` and ``compare``)."""
+    """The assembly a configuration describes (one place, shared by ``backtest``, ``demo`` and ``compare``).
+
+    A configuration with ``[ml]`` needs its parts (``build_ml_parts``): run without them, its strategy would wait
+    for predictions that never come, so that is refused rather than run as if the section were not there."""
+    if cfg.ml is not None and ml is None:
+        raise ConfigError(
+            "this command does not run a model: use `tapeflow backtest`, or remove the [ml] section", field="ml"
+        )
     audit = None if cfg.audit.path is None else AuditTrail.open(cfg.audit.path, key=cfg.audit.key())
     return Backtest(
         [strategy],
@@ -62,6 +114,7 @@ def build_backtest(
         returns_period=cfg.portfolio.returns_period,
         stp=None if cfg.stp.mode == "off" else StpMode(cfg.stp.mode),
         audit=audit,
+        before_strategies=ml.components if ml is not None else (),
     )
 
 
@@ -72,6 +125,57 @@ def run_backtest_config(
     on_total: Callable[[int | None], None] | None = None,
     output_dir: str | Path | None = None,
 ) -> tuple[Backtest, dict[str, Any]]:
+    """Run ``cfg``; the report's ``"ml"`` (with an ``[ml]`` section) holds ``"retrained"``, the figures of this
+    run, and with ``compare_frozen`` also ``"frozen"``, those of the twin whose model never changed."""
+    out = output_dir if output_dir is not None else cfg.output.dir
+    with ml_trainer(cfg.ml) as trainer:
+        bt, report, parts = _run_once(cfg, trainer, out, progress=progress, on_total=on_total)
+        if parts is not None and cfg.ml is not None:
+            report["ml"] = {"retrained": ml_figures(parts, report)}
+            if cfg.ml.compare_frozen:
+                twin = msgspec.structs.replace(cfg, audit=AuditSection(), output=OutputConfig())
+                _, twin_report, twin_parts = _run_once(twin, trainer, None, max_updates=1)
+                assert twin_parts is not None
+                report["ml"]["frozen"] = ml_figures(twin_parts, twin_report)
+    return bt, report
+
+
+def ml_figures(parts: MlParts, report: dict[str, Any]) -> dict[str, Any]:
+    """One run's ML figures: the predictions' score, the run's PnL, and every model that took effect."""
+    score = parts.scorer.score()
+    pnl = report["summary"].get("pnl_units")
+    return {
+        "hit_rate": score.hit_rate,
+        "predictions": score.predictions,
+        "flat": score.flat,
+        "mean_bps_long": score.mean_bps_long,
+        "mean_bps_short": score.mean_bps_short,
+        "pnl": None if pnl is None else price_to_str(pnl),
+        "pnl_units": pnl,
+        "updates": parts.retrainer.updates,
+        "failures": parts.retrainer.failures,
+        "models": [
+            {
+                "version": m.version,
+                "hash": m.model_hash,
+                "ts": m.ts_init,
+                "trigger_ts": m.trigger_ts,
+                "samples": m.samples,
+            }
+            for m in parts.scorer.models
+        ],
+    }
+
+
+def _run_once(
+    cfg: BacktestConfig,
+    trainer: Trainer | None,
+    out: str | Path | None,
+    *,
+    progress: Progress | None = None,
+    on_total: Callable[[int | None], None] | None = None,
+    max_updates: int = 0,
+) -> tuple[Backtest, dict[str, Any], MlParts | None]:
     sources, level, total = build_sources(cfg.data)
     prices = prices_used(sources)  # before progress wraps the sources
     if on_total is not None:
@@ -81,11 +185,11 @@ def run_backtest_config(
         sources = [counted(s, progress) for s in sources]
     strategy = build_strategy(cfg.strategy)
     rejections, bar_symbols = RejectionLog(), BarSymbols()
-    bt = build_backtest(cfg, strategy, level, extra=[rejections, bar_symbols])
+    ml = build_ml_parts(cfg, trainer, out, max_updates=max_updates)
+    bt = build_backtest(cfg, strategy, level, extra=[rejections, bar_symbols], ml=ml)
     started = time.perf_counter()
     bt.run(sources, readers=readers)
     elapsed = time.perf_counter() - started
-    out = output_dir if output_dir is not None else cfg.output.dir
     written: list[str] = []
     if out is not None:
         written = [str(p) for p in bt.results.write_parquet(out)]
@@ -111,4 +215,4 @@ def run_backtest_config(
         "events_per_s": round(events / elapsed) if elapsed > 0 else None,
         "written": written,
     }
-    return bt, report
+    return bt, report, ml

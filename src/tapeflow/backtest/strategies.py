@@ -33,6 +33,7 @@ from tapeflow.strategy.base import Strategy
 STRATEGIES = {
     "ema_quote_cross": "tapeflow.strategy.examples.ema_quote:EmaQuoteCross",
     "imbalance_quoter": "tapeflow.strategy.examples.imbalance_quoter:ImbalanceQuoter",
+    "ml_signal": "tapeflow.strategy.examples.ml_signal:MlSignal",
     "sma_cross": "tapeflow.strategy.examples.sma_cross:SmaCross",
 }
 """Built-in strategies by short name; each declares a ``Params`` struct."""

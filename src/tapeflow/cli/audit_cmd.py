@@ -235,7 +235,12 @@ def _life_lines(entry: dict[str, Any]) -> list[str]:
     else:
         lines.append("    because: no signal recorded for this strategy and symbol")
     if cause.get("models"):
-        lines.append("    models: " + ", ".join(f"{name} version {v}" for name, v in cause["models"].items()))
+        hashes = cause.get("model_hashes") or {}
+        named = [
+            f"{name} version {v}" + (f" ({hashes[name][:12]})" if hashes.get(name) else "")
+            for name, v in cause["models"].items()
+        ]
+        lines.append("    models: " + ", ".join(named))
     if cause.get("book"):
         stale = " (STALE: a feed gap not yet repaired)" if cause["book_stale"] else ""
         lines.append(

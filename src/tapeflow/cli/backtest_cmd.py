@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tapeflow.cli.output import counted_progress, fail, print_json
-from tapeflow.model.display import ny_time, utc_iso
+from tapeflow.model.display import money, ny_time, utc_iso
 from tapeflow.model.errors import TapeflowError
 
 if TYPE_CHECKING:
@@ -98,6 +98,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         console.print(line, markup=False, highlight=False, soft_wrap=False, overflow="fold")
     print_risk_header(report, console)
     print_summary(summary, console)
+    if report.get("ml"):
+        console.print(ml_table(report["ml"]))
     console.print(_engine_table(report))
     rejections = report.get("risk_rejections") or []
     if rejections:
@@ -165,6 +167,27 @@ def _engine_table(report: dict[str, Any]) -> object:
     table.add_row("events/s", f"{report['events_per_s']:,}" if report["events_per_s"] else "-")
     for path in report["written"]:
         table.add_row("written", path)
+    return table
+
+
+def ml_table(ml: dict[str, dict[str, Any]]) -> Table:
+    """One row per run (retrained, and frozen with ``compare_frozen``): what the model's predictions were worth."""
+    table = Table(title="model", show_header=True)
+    for name in ("run", "hit rate", "predictions", "PnL", "updates", "failures"):
+        table.add_column(name, justify="left" if name == "run" else "right")
+    for run in ("retrained", "frozen"):
+        figures = ml.get(run)
+        if figures is None:
+            continue
+        hit = figures.get("hit_rate")
+        table.add_row(
+            run,
+            "-" if hit is None else f"{hit:.2%}",
+            f"{figures['predictions']:,}",
+            money(figures.get("pnl_units")),
+            f"{figures['updates']:,}",
+            f"{figures['failures']:,}",
+        )
     return table
 
 

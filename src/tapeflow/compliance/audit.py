@@ -1,16 +1,16 @@
 """The audit trail component: every order's life with its cause, handed to the writer thread.
 
 It subscribes to the event types a regulator asks about (order commands and reports, risk decisions and kill-switch
-changes, signals, model updates, self-trade decisions, large pulled orders, venue connection changes) and to
-nothing else, so that a run without it pays nothing and a run with it pays a list append per record (the event
-itself: its time, kind, order, strategy and symbol are read back from it, so nothing is built per record; the
-frequent handlers are written out rather than sharing a helper, a Python call being a measurable part of that
-cost), plus one msgspec encode per batch in ``AuditWriter.submit`` (about 0.3 us a record); hashing and storage
-run in the writer process. For every order command it also records the cause, as the loop saw it when the command
-was dispatched:
+changes, signals, model updates and predictions, self-trade decisions, large pulled orders, venue connection
+changes) and to nothing else, so that a run without it pays nothing and a run with it pays a list append per record
+(the event itself: its time, kind, order, strategy and symbol are read back from it, so nothing is built per record;
+the frequent handlers are written out rather than sharing a helper, a Python call being a measurable part of that
+cost), plus one msgspec encode per batch in ``AuditWriter.submit`` (about 0.3 us a record); hashing and storage run
+in the writer process. For every order command it also records the cause, as the loop saw it when the command was
+dispatched:
 
 - the last ``Signal`` the strategy emitted for that symbol (reason text and feature values),
-- the version of every model announced by ``ModelUpdated`` so far,
+- the version and content hash of every model announced by ``ModelUpdated`` so far,
 - the book: best bid and ask with sizes, and whether the book was stale (a feed gap not yet repaired).
 
 Record timestamps are event times (``ts_init``, the dispatch time), never the wall clock: two runs of the same tape
@@ -40,7 +40,7 @@ from tapeflow.model.book_events import LargeOrderPulled
 from tapeflow.model.codec import event_types, from_msgpack
 from tapeflow.model.compliance_events import CloseWindowVolume, SelfTradePrevented
 from tapeflow.model.enums import Side
-from tapeflow.model.events import Event, ModelTrainingFailed, ModelUpdated, Signal
+from tapeflow.model.events import Event, ModelTrainingFailed, ModelUpdated, Prediction, Signal
 from tapeflow.model.market import Trade
 from tapeflow.model.orders import OrderCommand, OrderReport, RiskRejected
 from tapeflow.model.prices import NO_PRICE
@@ -75,6 +75,8 @@ class OrderCause(msgspec.Struct, frozen=True, kw_only=True):
     ask_price: int = NO_PRICE
     ask_size: int = 0
     book_stale: bool = False
+    model_hashes: dict[str, str] = {}
+    """The content hash of each model in ``models`` (``ModelUpdated.model_hash``): the exact bytes that decided."""
 
 
 _cause_decoder = msgspec.msgpack.Decoder(OrderCause)
@@ -150,6 +152,8 @@ class AuditTrail:
         """Last signal per strategy, then symbol (two lookups; a tuple key would be built and hashed per signal)."""
         self._models: dict[str, int] = {}
         """Replaced, never changed in place: every cause since the last ``ModelUpdated`` shares it, uncopied."""
+        self._model_hashes: dict[str, str] = {}
+        """Like ``_models``: replaced on each ``ModelUpdated``, shared by the causes in between."""
         self._day_end = -1
         self._window_start = 0
         self._close = 0
@@ -173,6 +177,7 @@ class AuditTrail:
         subscribe(Signal, self._on_signal)
         subscribe(ModelUpdated, self._on_model)
         subscribe(ModelTrainingFailed, self._on_other)  # the model in force stayed: why, on the record
+        subscribe(Prediction, self._on_other)  # a decision's input, like a Signal: what the model said, and which
         subscribe(LargeOrderPulled, self._on_other)
         subscribe(VenueStatus, self._on_other)  # why orders to a venue stopped or were refused: the link was down
         for t in risk_event_types():
@@ -244,7 +249,9 @@ class AuditTrail:
         books = self.books
         book = books.book(symbol) if books is not None else None
         if book is None:
-            return OrderCause(strategy_id=strategy_id, signal=signal, models=self._models)
+            return OrderCause(
+                strategy_id=strategy_id, signal=signal, models=self._models, model_hashes=self._model_hashes
+            )
         bid = book.best_bid
         ask = book.best_ask
         return OrderCause(
@@ -257,6 +264,7 @@ class AuditTrail:
             ask_price=ask,
             ask_size=book.size_at(Side.SELL, ask) if ask != NO_PRICE else 0,
             book_stale=bool(book.stale),
+            model_hashes=self._model_hashes,
         )
 
     def _on_report(self, event: Any) -> None:
@@ -279,6 +287,7 @@ class AuditTrail:
 
     def _on_model(self, event: ModelUpdated) -> None:
         self._models = {**self._models, event.model_id: event.version}
+        self._model_hashes = {**self._model_hashes, event.model_id: event.model_hash}
         self._push(event)
 
     def _on_other(self, event: Any) -> None:

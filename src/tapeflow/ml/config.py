@@ -17,7 +17,9 @@ from tapeflow.engine.inbox import InboxLike
 from tapeflow.engine.kernel import Component
 from tapeflow.ml.features import FeatureRecorder, RecorderConfig
 from tapeflow.ml.models import KINDS, check_params
+from tapeflow.ml.predictor import Predictor
 from tapeflow.ml.retrain import RetrainConfig, Retrainer, RetrainSpec, Trainer
+from tapeflow.ml.scoring import PredictionScorer
 from tapeflow.model.errors import ConfigError
 
 MS = 1_000_000
@@ -54,6 +56,9 @@ class MlSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     workers: int = 1
     wait_timeout_s: float = 60.0
     """Backtest only: the longest wall time to wait for a training at its effect time."""
+    compare_frozen: bool = False
+    """Backtest only: run the configuration twice, retrained and with the model frozen after its first window, and
+    report both (hit rate, predictions, PnL, updates, failures): what retraining is worth on this data."""
 
     def check(self) -> None:
         """Raises ``ConfigError`` naming the ``ml.<field>`` that is wrong; builds nothing."""
@@ -89,7 +94,7 @@ class MlSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             symbols=tuple(self.symbols),
         )
 
-    def retrain_config(self, mode: RetrainMode, output_dir: str = "") -> RetrainConfig:
+    def retrain_config(self, mode: RetrainMode, output_dir: str = "", max_updates: int = 0) -> RetrainConfig:
         return RetrainConfig(
             mode=mode,
             interval_ns=self.interval_s * S,
@@ -100,6 +105,7 @@ class MlSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             wait_timeout_s=self.wait_timeout_s,
             symbols=tuple(self.symbols),
             output_dir=output_dir,
+            max_updates=max_updates,
         )
 
     def spec(self) -> RetrainSpec:
@@ -112,10 +118,12 @@ class MlParts(NamedTuple):
 
     recorder: FeatureRecorder
     retrainer: Retrainer
+    predictor: Predictor
+    scorer: PredictionScorer
 
     @property
     def components(self) -> list[Component]:
-        return [self.recorder, self.retrainer]
+        return [self.recorder, self.retrainer, self.predictor, self.scorer]
 
 
 def build_ml(
@@ -126,12 +134,16 @@ def build_ml(
     inbox: InboxLike | None = None,
     now: Callable[[], int] | None = None,
     output_dir: str = "",
+    max_updates: int = 0,
 ) -> MlParts:
-    """The recorder and retrainer ``section`` describes. ``mode`` is the driver's (``deterministic`` for a
-    backtest, ``live`` with the node's ``inbox`` and clock ``now``); ``output_dir`` stores each model by hash."""
+    """The recorder, retrainer, predictor and scorer ``section`` describes. ``mode`` is the driver's
+    (``deterministic`` for a backtest, ``live`` with the node's ``inbox`` and clock ``now``); ``output_dir``
+    stores each model by hash; ``max_updates`` > 0 stops retraining after that many models (1: the frozen twin of
+    a comparison)."""
     section.check()
     recorder = FeatureRecorder(section.recorder_config())
     retrainer = Retrainer(
-        recorder, section.spec(), trainer, section.retrain_config(mode, output_dir), inbox=inbox, now=now
+        recorder, section.spec(), trainer, section.retrain_config(mode, output_dir, max_updates), inbox=inbox, now=now
     )
-    return MlParts(recorder, retrainer)
+    scorer = PredictionScorer(recorder, section.model_id)
+    return MlParts(recorder, retrainer, Predictor(recorder, retrainer), scorer)

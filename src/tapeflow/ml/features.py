@@ -29,6 +29,7 @@ from __future__ import annotations
 import calendar
 import math
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -38,7 +39,7 @@ from tapeflow.book.signals import microprice
 from tapeflow.book.view import TopOfBook
 from tapeflow.engine.kernel import Kernel
 from tapeflow.ml.labels import ForwardReturnLabels
-from tapeflow.ml.window import SampleRing, TrainingSet, training_set
+from tapeflow.ml.window import F64, SampleRing, TrainingSet, training_set
 from tapeflow.model.enums import Aggressor
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import TimerFired
@@ -117,6 +118,8 @@ class FeatureRecorder:
         self.labels = ForwardReturnLabels(cfg.horizon_ns, self.mid2)
         self.samples = 0
         self._timer_pending = False
+        self.after_sample: list[Callable[[int], None]] = []
+        """Called with the sample time after each ``sample()`` (a predictor predicts on the fresh vectors)."""
 
     # -- component ----------------------------------------------------------------------------------------------
 
@@ -244,6 +247,8 @@ class FeatureRecorder:
             self.labels.schedule(symbol, ring, seq, ts, mid2)
             taken += 1
         self.samples += taken
+        for listener in self.after_sample:
+            listener(ts)
         return taken
 
     # -- reading ------------------------------------------------------------------------------------------------
@@ -253,6 +258,19 @@ class FeatureRecorder:
 
     def ring(self, symbol: str) -> SampleRing:
         return self._symbols[symbol].ring
+
+    def vector_at(self, symbol: str, ts: int) -> F64 | None:
+        """The symbol's feature vector sampled at ``ts`` (a read-only view), or None when it was not sampled then."""
+        state = self._symbols.get(symbol)
+        if state is None or not state.ring.appended:
+            return None
+        ring = state.ring
+        slot = (ring.appended - 1) % ring.capacity
+        if int(ring.times[slot]) != ts:
+            return None
+        view: F64 = ring.X[slot]
+        view.flags.writeable = False
+        return view
 
     def training_set(
         self,

@@ -113,6 +113,9 @@ class RetrainConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Symbols whose samples train the model; empty: all recorded."""
     output_dir: str = ""
     """When set, every model that takes effect is stored there as ``<hash>.tfml``."""
+    max_updates: int = 0
+    """Models to train at most (0: unlimited). 1 freezes the first model: the baseline retraining is compared with.
+    A training that failed does not count, so a frozen twin still gets its one model."""
 
 
 class _Pending:
@@ -153,6 +156,8 @@ class Retrainer:
                 "would otherwise take effect after the next trigger",
                 field="ml.retrain.effect_delay_ns",
             )
+        if cfg.max_updates < 0:
+            raise ConfigError(f"must not be negative, got {cfg.max_updates}", field="ml.retrain.max_updates")
         if cfg.mode == "live" and (inbox is None or now is None):
             raise ConfigError("live mode needs the node's inbox and its clock (now)", field="ml.retrain.mode")
         check_params(spec.kind, spec.params)
@@ -212,6 +217,11 @@ class Retrainer:
             self._fail(pending.trigger_ts, "training not ready by the next trigger; none started at this one", trigger)
             return
         cfg = self.config
+        if cfg.max_updates:
+            with self._lock:
+                announced = len(self._ready)
+            if self.updates + announced >= cfg.max_updates:
+                return  # frozen: the models asked for exist (or are on their way to being announced)
         self.train_on(self.recorder.training_set(trigger, cfg.window_ns, cfg.embargo_ns, cfg.symbols), trigger)
 
     def train_on(self, training: TrainingSet, trigger_ts: int) -> None:

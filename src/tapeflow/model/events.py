@@ -110,3 +110,17 @@ class ModelTrainingFailed(Event, frozen=True, kw_only=True):
     model_id: str
     reason: str
     trigger_ts: TimestampNs
+
+
+class Prediction(Event, frozen=True, kw_only=True):
+    """What the model in force predicts for ``symbol`` now: ``value`` is the forward mid return over the model's
+    label horizon (a float: a model output, not money). It names the model (id, version, content hash) so that a
+    decision taken on it can be traced to the exact bytes that made it."""
+
+    model_id: str
+    version: int
+    model_hash: str
+    symbol: Symbol
+    value: float
+    features: dict[str, float] = {}
+    """The feature vector the model was given, by name (empty when the predictor is told not to carry it)."""

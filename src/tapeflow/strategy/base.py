@@ -21,7 +21,7 @@ import msgspec
 from tapeflow.execution.contingent import Leg, LegState, OrderEmulator
 from tapeflow.model.enums import OrderType, Side, TimeInForce
 from tapeflow.model.errors import ConfigError
-from tapeflow.model.events import Event, Signal, TimerFired
+from tapeflow.model.events import Event, ModelUpdated, Prediction, Signal, TimerFired
 from tapeflow.model.market import (
     Bar,
     BookDelta,
@@ -126,6 +126,7 @@ class Strategy:
             ((Quote,), "on_quote"),
             (_BOOK_EVENTS, "on_book"),
             ((Bar,), "on_bar"),
+            ((Prediction,), "on_prediction"),
         ]
         for types, name in market:
             if name == "on_quote" and self.quote_delivery == "pull":
@@ -147,6 +148,8 @@ class Strategy:
             kernel.subscribe(TimerFired, my_timers)
         if self._overrides("on_venue_status"):
             kernel.subscribe(VenueStatus, self.on_venue_status)
+        if self._overrides("on_model_updated"):
+            kernel.subscribe(ModelUpdated, self.on_model_updated)
         for report, name in _ORDER_REPORTS.items():
             if self._overrides(name) or self._overrides("on_order_event"):
                 kernel.subscribe(report, self._mine(getattr(self, name)))
@@ -201,6 +204,14 @@ class Strategy:
     def on_bar(self, bar: Bar) -> None: ...
 
     def on_timer(self, event: TimerFired) -> None: ...
+
+    def on_prediction(self, p: Prediction) -> None:
+        """The model in force predicted ``p.symbol``'s forward return (``tapeflow.ml.predictor``); ``p`` names the
+        model, so a signal or order reason can say which one decided."""
+
+    def on_model_updated(self, e: ModelUpdated) -> None:
+        """A retrained model took effect (every model id: ``e.model_id`` says which); predictions from now on use
+        it."""
 
     def on_order_event(self, event: Event) -> None:
         """Every report about this strategy's orders, before the specific handler."""

@@ -2,6 +2,7 @@
 
 from tapeflow.strategy.examples.ema_quote import EmaQuoteCross
 from tapeflow.strategy.examples.imbalance_quoter import ImbalanceQuoter
+from tapeflow.strategy.examples.ml_signal import MlSignal
 from tapeflow.strategy.examples.sma_cross import SmaCross
 
-__all__ = ["EmaQuoteCross", "ImbalanceQuoter", "SmaCross"]
+__all__ = ["EmaQuoteCross", "ImbalanceQuoter", "MlSignal", "SmaCross"]
