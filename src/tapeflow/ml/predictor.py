@@ -7,7 +7,9 @@ the last dispatched ``ModelUpdated`` announced (``Retrainer.model``), never one 
 first model there is nothing to predict with, and nothing is emitted.
 
 The predictor runs right after the recorder's sample (``FeatureRecorder.after_sample``), on the vector just
-taken: it sees only what the sample saw, the state before any event at that instant.
+taken: it sees only what the sample saw, the state before any event at that instant. So a model taking effect at
+a sample's instant (its ``ModelUpdated`` was queued then, and is dispatched after the sample timer fired) is used
+from the next sample on; each ``Prediction`` names the model it really came from, whatever was dispatched since.
 """
 
 from __future__ import annotations
