@@ -28,12 +28,12 @@ def _ordered(s: dict[str, float]) -> bool:
 
 def test_recording_and_latency_report_per_quote_costs_for_each_variant_and_condition() -> None:
     lines, report = _run("--quotes", "6000", "--parts", "recording,latency", "--busy-rows", "2000")
-    assert lines[0].startswith("1. feature recording on the quote backtest: 6,000 quotes")
+    assert lines[0].startswith("1. feature recording on the quote backtest (an event is a quote): 6,000 events")
     assert report["benchmark"] == "ml" and report["cpus"] >= 1
     recording = report["recording"]
-    assert recording["quotes"] == 6000 and recording["repeat"] == 2
+    assert recording["events"] == 6000 and recording["repeat"] == 2
     for variant in ("none", "1s", "100ms"):
-        assert _ordered(recording[variant]["ns_per_quote"]) and _ordered(recording[variant]["cpu_ns_per_quote"])
+        assert _ordered(recording[variant]["ns_per_event"]) and _ordered(recording[variant]["cpu_ns_per_event"])
     assert "samples" not in recording["none"]
     # the stream spans ~140 s of event time: a sample a second, ten at 100 ms
     assert 50 < recording["1s"]["samples"] < recording["100ms"]["samples"] // 5
@@ -50,8 +50,12 @@ def test_recording_and_latency_report_per_quote_costs_for_each_variant_and_condi
 
 
 def test_retrain_times_each_kind_in_process_through_the_warm_pool_and_cold(data_dir: Path) -> None:
-    args = ("--parts", "retrain", "--file", str(data_dir / AAPL), "--window-s", "300", "--trigger", "09:40")
-    _, report = _run(*args, "--kinds", "ridge,hgb", "--cold-repeat", "1")
+    args = ("--parts", "recording_lobster,retrain", "--file", str(data_dir / AAPL), "--lobster-events", "20000")
+    args += ("--window-s", "300", "--trigger", "09:40", "--kinds", "ridge,hgb", "--cold-repeat", "1")
+    _, report = _run(*args)
+    replay = report["recording_lobster"]
+    assert replay["events"] == 20000 and _ordered(replay["none"]["cpu_ns_per_event"])
+    assert 0 < replay["1s"]["samples"] < replay["100ms"]["samples"], "both cadences sample the replayed stretch"
     retrain = report["retrain"]
     assert 250 < retrain["samples"] < 300, "5 minutes at 1 s, less the 10 s horizon purged before the trigger"
     assert retrain["window_s"] == 300 and retrain["pool_start_warm_ms"] > 0
