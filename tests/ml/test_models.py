@@ -297,3 +297,19 @@ def test_the_fast_linear_predict_agrees_with_sklearns_own_predict(kind: str) -> 
     expected = model.estimator.predict(test_xs)
     assert [model.predict(x) for x in test_xs] == pytest.approx(list(expected), rel=1e-12, abs=1e-12)
     assert [loaded.predict(x) for x in test_xs] == [model.predict(x) for x in test_xs]
+
+
+def test_an_hgb_fit_is_the_same_model_whatever_the_processs_openmp_thread_count() -> None:
+    """Its parallel sums made the version depend on the thread count (a pool worker limited to one thread named
+    another model than the same fit in the test process); the fit now runs on one OpenMP thread."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # lazy: a scikit-learn dependency
+
+    xs, y = linear_window(4, rows=300)
+    make_model("hgb", None, seed=9)  # loads scikit-learn's OpenMP runtime, which threadpool_limits then sees
+    versions = set()
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="openmp"):
+            model = make_model("hgb", None, seed=9)
+            model.fit(xs, y)
+            versions.add(model.version)
+    assert len(versions) == 1

@@ -221,10 +221,21 @@ class SklearnModel(_Packed):
     def fit(self, xs: FloatArray, y: FloatArray) -> dict[str, float]:
         xs, y = _check_training(xs, y)
         self._packed = None
-        self.estimator.fit(xs, y)
+        if self.kind != "hgb":
+            self.estimator.fit(xs, y)
+            predicted = self.estimator.predict(xs)
+        else:
+            # One OpenMP thread, whatever the machine: HGB's parallel sums make the model (and its version) depend
+            # on the thread count, and one thread per core let a training in the pool take the loop's core too
+            # (the loop's p99 stretched 15-fold on 2 cores: docs/PERFORMANCE.md, ML). Costs ~3 ms a fit.
+            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # lazy: hgb only, via sklearn
+
+            with threadpool_limits(limits=1, user_api="openmp"):
+                self.estimator.fit(xs, y)
+                predicted = self.estimator.predict(xs)
         self._fitted = True
         self._linear = _linear_form(self.estimator)
-        return _metrics(y, np.asarray(self.estimator.predict(xs), dtype=np.float64))
+        return _metrics(y, np.asarray(predicted, dtype=np.float64))
 
     def predict(self, x: FloatArray) -> float:
         if not self._fitted:

@@ -1,0 +1,459 @@
+"""What real-time ML costs the loop: feature recording per event, retrain wall time, and the loop's latency while a
+model trains in the pool (issue 17's three figures).
+
+1. Recording: the quote backtest benchmark's work (bench_backtest_quotes.py: L1 backtest, EMA 100/300 crossover,
+   synthetic top of book) without and with a ``FeatureRecorder`` as an extra component, sampling every 1 s and every
+   100 ms of event time. Variants run interleaved in one process, their order rotated every round, so a burst of
+   load from a neighbour hits all alike; the overhead is the median of the per-round ratios (goal: under 10%,
+   judged on CPU time: on a shared machine the wall time is mostly the neighbours'). 1b: the same on an L3
+   replay of the LOBSTER day (events materialised before timing, no strategy), where the loop does more per event.
+2. Retrain: the recorder (1 s cadence, 10 s horizon) replays a LOBSTER day (L3, book-derived quotes and trades) up
+   to the trigger (default 10:30 New York), and the purged window of the last ``--window-s`` is trained per model
+   kind: in this process (``ml.pool.train``, the worker's own function: fit + serialise) and through a warmed
+   ``TrainingPool`` (submit to result), interleaved. The cold first task, in a pool created without warming, is
+   what the warming saves (measured after the forkserver is up, as in a node, where it starts once).
+3. Latency: the quote backtest (with the recorder at 1 s) is timed per batch of ``--batch`` quotes (a timer per
+   quote would cost more than what it measures), in two interleaved conditions: the pool idle, and the pool's
+   worker kept busy all along with a heavier training (hgb on ``--busy-rows`` rows; resubmitted from the loop, as
+   the retrainer would, whenever one finishes). p50/p99 are of the per-quote time within a batch (batch wall time
+   / batch size, everything the quotes cause included). Goal: p99 moves by no more than 10%.
+
+Every figure is a median over ``--repeat`` rounds with the spread (min..max); CPU time is the process's own.
+Prints the figures and, last, one JSON line.
+
+Usage: python benchmarks/bench_ml.py [--repeat 5] [--quotes 500000] [--file PATH] [--trigger 10:30]
+       [--window-s 3600] [--kinds sgd,ridge,hgb,river_linear] [--cold-repeat 3] [--busy-rows 36000]
+       [--batch 100] [--parts recording,recording_lobster,retrain,latency]
+       [--lobster-events N] [--worker-threads N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import json
+import os
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench_backtest_quotes import top_of_book
+from profiling import timed_call
+from tapeflow.backtest.engine import Backtest
+from tapeflow.book.signals import SignalConfig
+from tapeflow.data.lobster_events import iter_events
+from tapeflow.engine.kernel import Component, Kernel
+from tapeflow.ml.features import FeatureRecorder, RecorderConfig, ny_open_ns
+from tapeflow.ml.models import KINDS
+from tapeflow.ml.pool import TrainingPool, TrainResult, train
+from tapeflow.model import Quote
+from tapeflow.model.events import Event
+from tapeflow.portfolio import PortfolioConfig
+from tapeflow.strategy.examples.ema_quote import EmaQuoteCross
+
+NS = 1_000_000_000
+MS = 1_000_000
+DEFAULT_FILE = "lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
+WAIT_S = 600.0
+"""The longest wait for one training (a hung worker fails the run instead of hanging it)."""
+BUSY_PARAMS: dict[str, object] = {"max_iter": 100, "max_leaf_nodes": 63}
+
+
+def spread(values: Sequence[float], digits: int = 1) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+    }
+
+
+def fmt(s: dict[str, float], unit: str = "") -> str:
+    return f"{s['median']:,}{unit} ({s['min']:,}..{s['max']:,})"
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+# ---- 1. recording cost ---------------------------------------------------------------------------------------------
+
+
+def make_quotes(n: int) -> list[Quote]:
+    return [
+        Quote(ts_event=t, ts_init=t, symbol="AAPL", bid_price=b, bid_size=bs, ask_price=a, ask_size=az, venue="XNAS")
+        for t, b, bs, a, az in top_of_book(int(n * 1.02) + 10)[:n]
+    ]
+
+
+def quote_backtest(extra: Sequence[Component]) -> Backtest:
+    """The quote backtest benchmark's assembly, plus ``extra`` components."""
+    return Backtest(
+        [EmaQuoteCross(fast=100, slow=300, quantity=100)],
+        level="L1",
+        portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
+        extra=extra,
+    )
+
+
+def recorder(interval_ns: int) -> FeatureRecorder:
+    return FeatureRecorder(RecorderConfig(interval_ns=interval_ns, horizon_ns=10 * NS))
+
+
+def timed_run(bt: Backtest, events: Sequence[Event], profile: bool = False) -> tuple[float, float, str]:
+    """Wall and CPU seconds of one backtest run (the collector settled first, as in ``profiling.timed_call``)."""
+    cpu = time.process_time()
+    wall, text = timed_call(lambda: bt.run([events]), profile=profile, top=16)
+    return wall, time.process_time() - cpu, text
+
+
+def lobster_backtest(extra: Sequence[Component]) -> Backtest:
+    """A strategy-less L3 replay whose book emits quotes and trades (what the recorder reads), plus ``extra``."""
+    return Backtest(
+        [],
+        level="L3",
+        signals=SignalConfig(imbalance_levels=0, microprice=False, ofi=False),
+        portfolio=PortfolioConfig(sample_interval_ns=None),
+        extra=extra,
+    )
+
+
+RECORDING = {"none": 0, "1s": NS, "100ms": 100 * MS}
+
+
+def bench_recording(
+    title: str, events: Sequence[Event], make: Callable[[Sequence[Component]], Backtest], repeat: int, profile: bool
+) -> dict[str, Any]:
+    """The backtest ``make`` builds over ``events`` without and with a recorder, interleaved, order rotated."""
+    wall: dict[str, list[float]] = {k: [] for k in RECORDING}
+    cpu: dict[str, list[float]] = {k: [] for k in RECORDING}
+    samples: dict[str, int] = {}
+    names = list(RECORDING)
+    for round_ in range(repeat):
+        order = names[round_ % len(names) :] + names[: round_ % len(names)]
+        for name in order:
+            rec = recorder(RECORDING[name]) if RECORDING[name] else None
+            w, c, _ = timed_run(make([rec] if rec is not None else []), events)
+            wall[name].append(w)
+            cpu[name].append(c)
+            samples[name] = rec.samples if rec is not None else 0
+    n = len(events)
+    out: dict[str, Any] = {"events": n, "repeat": repeat}
+    print(f"{title}: {n:,} events, {repeat} interleaved rounds, load {load()}")
+    for name in names:
+        ns_wall = [w / n * 1e9 for w in wall[name]]
+        ns_cpu = [c / n * 1e9 for c in cpu[name]]
+        entry: dict[str, Any] = {"ns_per_event": spread(ns_wall), "cpu_ns_per_event": spread(ns_cpu)}
+        line = f"   {name:>6}: {fmt(entry['ns_per_event'])} ns/event wall, {fmt(entry['cpu_ns_per_event'])} CPU"
+        if name != "none":
+            over = [(a / b - 1) * 100 for a, b in zip(wall[name], wall["none"], strict=True)]
+            over_cpu = [(a / b - 1) * 100 for a, b in zip(cpu[name], cpu["none"], strict=True)]
+            entry.update(
+                samples=samples[name],
+                overhead_pct=spread(over),
+                cpu_overhead_pct=spread(over_cpu),
+                goal_met=statistics.median(over_cpu) < 10.0,  # CPU: a shared machine's wall time is its neighbours'
+            )
+            line += f"; overhead {fmt(entry['overhead_pct'], '%')} wall, {fmt(entry['cpu_overhead_pct'], '%')} CPU"
+            line += f", {samples[name]:,} samples (goal < 10% CPU: {'met' if entry['goal_met'] else 'NOT met'})"
+        out[name] = entry
+        print(line)
+    if profile:
+        _, _, text = timed_run(make([recorder(100 * MS)]), events, profile=True)
+        print(text)
+    return out
+
+
+# ---- 2. retrain wall time ------------------------------------------------------------------------------------------
+
+
+def trigger_ns(path: Path, hhmm: str) -> int:
+    found = re.search(r"(\d{4})-(\d{2})-(\d{2})", path.name)
+    if found is None:
+        raise SystemExit(f"{path.name}: no YYYY-MM-DD in the name to place the trigger on")
+    day = date(*(int(g) for g in found.groups()))
+    hours, minutes = (int(p) for p in hhmm.split(":"))
+    return ny_open_ns(day) + ((hours * 60 + minutes) - (9 * 60 + 30)) * 60 * NS
+
+
+def lobster_window(path: Path, trigger: int, window_s: int) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """X, y of the purged window at ``trigger`` (the replay stops at the trigger: nothing later is read), the last
+    event time, and the replay's wall seconds."""
+    rec = FeatureRecorder(RecorderConfig(interval_ns=NS, horizon_ns=10 * NS, window_ns=window_s * NS))
+    bt = lobster_backtest([rec])
+    start = time.perf_counter()
+    bt.run([itertools.takewhile(lambda e: e.ts_init < trigger, iter_events(path))])
+    elapsed = time.perf_counter() - start
+    last = bt.kernel.now
+    at = min(trigger, last)  # a file that ends before the trigger: the last hour available
+    ts = rec.training_set(at, window_ns=window_s * NS)
+    return np.asarray(ts.X), np.asarray(ts.y), at, elapsed
+
+
+def pool_result(future: Future[TrainResult]) -> TrainResult:
+    result = future.result(timeout=WAIT_S)
+    if not result.ok:
+        raise SystemExit(f"training failed: {result.error}")
+    return result
+
+
+def bench_retrain(path: Path, hhmm: str, window_s: int, kinds: list[str], repeat: int, cold: int) -> dict[str, Any]:
+    trigger = trigger_ns(path, hhmm)
+    xs, y, at, replay_s = lobster_window(path, trigger, window_s)
+    print(f"2. retrain on {path.name}: window {window_s} s before {hhmm} New York, {len(y):,} samples x")
+    print(f"   {xs.shape[1]} features (replay to the trigger took {replay_s:.2f} s), load {load()}")
+    out: dict[str, Any] = {"file": path.name, "trigger": hhmm, "trigger_ns": at, "window_s": window_s}
+    out.update(samples=len(y), replay_s=round(replay_s, 2))
+    if len(y) < 2:
+        raise SystemExit("the window holds fewer than 2 samples: choose a later --trigger or a longer --window-s")
+    for kind in kinds:  # the in-process path pays its imports once, outside the timing
+        train(kind, {}, xs, y, 0)
+    start = time.perf_counter()
+    pool = TrainingPool(1)
+    pool.start().result(timeout=WAIT_S)
+    warm_s = time.perf_counter() - start
+    out["pool_start_warm_ms"] = round(warm_s * 1000, 1)
+    inproc: dict[str, list[float]] = {k: [] for k in kinds}
+    pooled: dict[str, list[float]] = {k: [] for k in kinds}
+    fit: dict[str, list[float]] = {k: [] for k in kinds}
+    try:
+        for _ in range(repeat):
+            for kind in kinds:
+                gc.collect()
+                t0 = time.perf_counter()
+                done = train(kind, {}, xs, y, 0)
+                inproc[kind].append((time.perf_counter() - t0) * 1000)
+                assert done.ok, done.error
+                t0 = time.perf_counter()
+                result = pool_result(pool.submit(kind, None, xs, y, 0))
+                pooled[kind].append((time.perf_counter() - t0) * 1000)
+                fit[kind].append(result.duration_ns / MS)
+    finally:
+        pool.close()
+    cold_ms: dict[str, list[float]] = {k: [] for k in kinds}
+    imported: dict[str, int] = {}
+    for _ in range(cold):
+        for kind in kinds:
+            cold_pool = TrainingPool(1, warm=False)
+            try:
+                t0 = time.perf_counter()
+                result = pool_result(cold_pool.submit(kind, None, xs, y, 0))
+                cold_ms[kind].append((time.perf_counter() - t0) * 1000)
+                imported[kind] = result.modules_imported
+            finally:
+                cold_pool.close()
+    print(f"   warmed pool up in {warm_s * 1000:,.0f} ms (1 worker: imports + one tiny fit of every kind)")
+    print("   kind          in process ms      warmed pool ms (fit in worker)         cold first task ms (saved)")
+    kinds_out: dict[str, Any] = {}
+    for kind in kinds:
+        entry: dict[str, Any] = {
+            "in_process_ms": spread(inproc[kind]),
+            "pool_ms": spread(pooled[kind]),
+            "worker_fit_ms": spread(fit[kind]),
+        }
+        line = f"   {kind:<12}  {fmt(entry['in_process_ms']):<18} {fmt(entry['pool_ms'])}"
+        line += f" ({fmt(entry['worker_fit_ms'])})"
+        if cold_ms[kind]:
+            entry["cold_first_ms"] = spread(cold_ms[kind])
+            saved = statistics.median(cold_ms[kind]) - statistics.median(pooled[kind])
+            entry["warming_saves_ms"] = round(saved, 1)
+            entry["cold_modules_imported"] = imported[kind]
+            line += f"   {fmt(entry['cold_first_ms'])} ({saved:,.1f}, {imported[kind]} modules imported)"
+        kinds_out[kind] = entry
+        print(line)
+    out["kinds"] = kinds_out
+    return out
+
+
+# ---- 3. loop latency while a retrain runs --------------------------------------------------------------------------
+
+
+class BatchClock:
+    """Notes the wall time after every ``batch`` quotes and calls ``tick`` there (the busy condition resubmits a
+    training from it, on the loop, as the retrainer does)."""
+
+    def __init__(self, batch: int, tick: Callable[[], None] | None = None) -> None:
+        self.batch = batch
+        self.tick = tick
+        self.marks: list[int] = []
+        self.cpu_marks: list[int] = []
+        """This thread's CPU time at the same points: what the loop did, without the time it was descheduled."""
+        self._n = 0
+
+    def attach(self, kernel: Kernel) -> None:
+        kernel.subscribe(Quote, self.on_quote)
+
+    def on_start(self) -> None:
+        self.marks.append(time.perf_counter_ns())
+        self.cpu_marks.append(time.thread_time_ns())
+
+    def on_stop(self) -> None:
+        return None
+
+    def on_quote(self, _: Quote) -> None:
+        self._n += 1
+        if self._n == self.batch:
+            self._n = 0
+            self.marks.append(time.perf_counter_ns())
+            self.cpu_marks.append(time.thread_time_ns())
+            if self.tick is not None:
+                self.tick()
+
+    def per_quote_ns(self, cpu: bool = False) -> list[float]:
+        marks = self.cpu_marks if cpu else self.marks
+        return [(b - a) / self.batch for a, b in itertools.pairwise(marks)]
+
+
+class Busy:
+    """Keeps the pool's worker training: a new training whenever the last one finished."""
+
+    def __init__(self, pool: TrainingPool, xs: np.ndarray, y: np.ndarray) -> None:
+        self.pool, self.xs, self.y = pool, xs, y
+        self.future: Future[TrainResult] | None = None
+        self.completed = 0
+        self.fit_ms: list[float] = []
+
+    def tick(self) -> None:
+        future = self.future
+        if future is not None and not future.done():
+            return
+        if future is not None:
+            self.completed += 1
+            self.fit_ms.append(pool_result(future).duration_ns / MS)
+        self.future = self.pool.submit("hgb", BUSY_PARAMS, self.xs, self.y, 0)
+
+    def drain(self) -> None:
+        if self.future is not None:
+            pool_result(self.future)
+            self.future = None
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def bench_latency(quotes: list[Quote], repeat: int, batch: int, busy_rows: int) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(busy_rows, 7))
+    y = xs @ rng.normal(size=7) + rng.normal(scale=0.5, size=busy_rows)
+    keys = ("p50", "p99", "max", "cpu_p50", "cpu_p99")
+    stats: dict[str, dict[str, list[float]]] = {c: {k: [] for k in keys} for c in ("idle", "training")}
+    busy_runs: list[int] = []
+    pool = TrainingPool(1)
+    try:
+        pool.start().result(timeout=WAIT_S)
+        busy = Busy(pool, xs, y)
+        t0 = time.perf_counter()
+        busy.tick()
+        busy.drain()
+        one_fit_s = time.perf_counter() - t0
+        for round_ in range(repeat):
+            conditions = ("idle", "training") if round_ % 2 == 0 else ("training", "idle")
+            for condition in conditions:
+                clock = BatchClock(batch, busy.tick if condition == "training" else None)
+                bt = quote_backtest([recorder(NS), clock])
+                if condition == "training":
+                    busy.completed = 0
+                    busy.tick()
+                    time.sleep(0.2)  # the worker has the task and is fitting before the loop starts
+                timed_run(bt, quotes)
+                if condition == "training":
+                    busy_runs.append(busy.completed)
+                    busy.drain()
+                per = clock.per_quote_ns()
+                stats[condition]["p50"].append(percentile(per, 50))
+                stats[condition]["p99"].append(percentile(per, 99))
+                stats[condition]["max"].append(max(per))
+                cpu = clock.per_quote_ns(cpu=True)
+                stats[condition]["cpu_p50"].append(percentile(cpu, 50))
+                stats[condition]["cpu_p99"].append(percentile(cpu, 99))
+    finally:
+        pool.close()
+    out: dict[str, Any] = {"quotes": len(quotes), "batch": batch, "repeat": repeat, "busy_rows": busy_rows}
+    out.update(busy_fit_s=round(one_fit_s, 2), trainings_finished_per_run=busy_runs, cpus=os.cpu_count())
+    print(f"3. loop latency per quote (batches of {batch}; {len(quotes):,} quotes, recorder at 1 s), {repeat} rounds")
+    print(f"   the busy training: hgb on {busy_rows:,} x 7, one fit {one_fit_s:.2f} s; finished per run {busy_runs}")
+    for condition, values in stats.items():
+        entry = {k: spread(v) for k, v in values.items()}
+        out[condition] = entry
+        print(f"   {condition:>8}: p50 {fmt(entry['p50'])} ns, p99 {fmt(entry['p99'])} ns, max {fmt(entry['max'])} ns")
+        print(f"   {'':>8}  loop thread CPU time: p50 {fmt(entry['cpu_p50'])} ns, p99 {fmt(entry['cpu_p99'])} ns")
+    change = [(b / a - 1) * 100 for a, b in zip(stats["idle"]["p99"], stats["training"]["p99"], strict=True)]
+    out["p99_change_pct"] = spread(change)
+    cpu_pairs = zip(stats["idle"]["cpu_p99"], stats["training"]["cpu_p99"], strict=True)
+    out["cpu_p99_change_pct"] = spread([(b / a - 1) * 100 for a, b in cpu_pairs])
+    out["goal_met"] = statistics.median(change) <= 10.0
+    verdict = "met" if out["goal_met"] else "NOT met"
+    print(f"   p99 change with a training running: {fmt(out['p99_change_pct'], '%')} (goal <= 10%: {verdict});")
+    print(f"   of the loop thread's CPU time per quote: {fmt(out['cpu_p99_change_pct'], '%')}")
+    print(f"   machine: {os.cpu_count()} CPUs, load average {load()}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = Path(os.environ.get("TAPEFLOW_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quotes", type=int, default=500_000)
+    parser.add_argument("--file", type=Path, default=data / DEFAULT_FILE)
+    parser.add_argument("--trigger", default="10:30", help="New York time of the retrain trigger (HH:MM)")
+    parser.add_argument("--window-s", type=int, default=3600)
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--cold-repeat", type=int, default=3)
+    parser.add_argument("--busy-rows", type=int, default=36_000, help="rows of the busy hgb fit (1 h at 100 ms)")
+    parser.add_argument(
+        "--worker-threads",
+        type=int,
+        default=0,
+        help="OMP/BLAS threads of this process and its workers (set before any pool starts); 0: the libraries' default",
+    )
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--parts", default="recording,recording_lobster,retrain,latency")
+    parser.add_argument("--lobster-events", type=int, default=0, help="messages of --file replayed in 1b (0: all)")
+    parser.add_argument("--profile", action="store_true", help="cProfile one run with the recorder at 100 ms")
+    args = parser.parse_args()
+    if args.worker_threads:  # inherited by the forkserver and its workers, which start later
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(args.worker_threads)
+    parts = set(args.parts.split(","))
+    kinds = [k for k in args.kinds.split(",") if k]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise SystemExit(f"unknown kinds {unknown}: use {sorted(KINDS)}")
+    result: dict[str, Any] = {"benchmark": "ml", "cpus": os.cpu_count(), "load_start": load()}
+    result["worker_threads"] = args.worker_threads or "default"
+    quotes = make_quotes(args.quotes) if parts & {"recording", "latency"} else []
+    if "recording" in parts:
+        title = "1. feature recording on the quote backtest (an event is a quote)"
+        result["recording"] = bench_recording(title, quotes, quote_backtest, args.repeat, args.profile)
+    if "recording_lobster" in parts:
+        if args.file.exists():
+            events = list(itertools.islice(iter_events(args.file), args.lobster_events or None))
+            title = f"1b. feature recording on an L3 replay of {args.file.name} (an event is a message)"
+            result["recording_lobster"] = bench_recording(title, events, lobster_backtest, args.repeat, args.profile)
+        else:
+            print(f"1b. recording on LOBSTER: {args.file} not found: skipped")
+            result["recording_lobster"] = {"skipped": str(args.file)}
+    if "retrain" in parts:
+        if args.file.exists():
+            result["retrain"] = bench_retrain(
+                args.file, args.trigger, args.window_s, kinds, args.repeat, args.cold_repeat
+            )
+        else:
+            print(f"2. retrain: {args.file} not found (set TAPEFLOW_DATA or pass --file): skipped")
+            result["retrain"] = {"skipped": str(args.file)}
+    if "latency" in parts:
+        result["latency"] = bench_latency(quotes, args.repeat, args.batch, args.busy_rows)
+    result["load_end"] = load()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""``benchmarks/bench_ml.py`` runs, so it cannot rot: each part tiny (a few thousand quotes, a 5-minute window),
+checked for what the figures in docs/PERFORMANCE.md rest on, not for their values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_ml.py"
+AAPL = "lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
+
+
+def _run(*args: str) -> tuple[list[str], dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--repeat", "2", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    return lines, json.loads(lines[-1])
+
+
+def _ordered(s: dict[str, float]) -> bool:
+    return 0 < s["min"] <= s["median"] <= s["max"]
+
+
+def test_recording_and_latency_report_per_quote_costs_for_each_variant_and_condition() -> None:
+    lines, report = _run("--quotes", "6000", "--parts", "recording,latency", "--busy-rows", "2000")
+    assert lines[0].startswith("1. feature recording on the quote backtest (an event is a quote): 6,000 events")
+    assert report["benchmark"] == "ml" and report["cpus"] >= 1
+    recording = report["recording"]
+    assert recording["events"] == 6000 and recording["repeat"] == 2
+    for variant in ("none", "1s", "100ms"):
+        assert _ordered(recording[variant]["ns_per_event"]) and _ordered(recording[variant]["cpu_ns_per_event"])
+    assert "samples" not in recording["none"]
+    # the stream spans ~140 s of event time: a sample a second, ten at 100 ms
+    assert 50 < recording["1s"]["samples"] < recording["100ms"]["samples"] // 5
+    for variant in ("1s", "100ms"):
+        over = recording[variant]["overhead_pct"]
+        assert over["min"] <= over["median"] <= over["max"] and isinstance(recording[variant]["goal_met"], bool)
+    latency = report["latency"]
+    assert latency["batch"] == 100 and len(latency["trainings_finished_per_run"]) == 2
+    for condition in ("idle", "training"):
+        figures = latency[condition]
+        assert figures["p50"]["median"] <= figures["p99"]["median"] <= figures["max"]["median"]
+        assert 0 < figures["cpu_p50"]["median"] <= figures["cpu_p99"]["median"]
+    assert isinstance(latency["goal_met"], bool) and "cpu_p99_change_pct" in latency
+
+
+def test_retrain_times_each_kind_in_process_through_the_warm_pool_and_cold(data_dir: Path) -> None:
+    args = ("--parts", "recording_lobster,retrain", "--file", str(data_dir / AAPL), "--lobster-events", "20000")
+    args += ("--window-s", "300", "--trigger", "09:40", "--kinds", "ridge,hgb", "--cold-repeat", "1")
+    _, report = _run(*args)
+    replay = report["recording_lobster"]
+    assert replay["events"] == 20000 and _ordered(replay["none"]["cpu_ns_per_event"])
+    assert 0 < replay["1s"]["samples"] < replay["100ms"]["samples"], "both cadences sample the replayed stretch"
+    retrain = report["retrain"]
+    assert 250 < retrain["samples"] < 300, "5 minutes at 1 s, less the 10 s horizon purged before the trigger"
+    assert retrain["window_s"] == 300 and retrain["pool_start_warm_ms"] > 0
+    assert set(retrain["kinds"]) == {"ridge", "hgb"}
+    for figures in retrain["kinds"].values():
+        assert _ordered(figures["in_process_ms"]) and _ordered(figures["pool_ms"])
+        assert figures["pool_ms"]["min"] >= figures["worker_fit_ms"]["min"], "submit to result includes the fit"
+        assert figures["cold_modules_imported"] > 100, "a cold worker imports the libraries; a warm one does not"
+        assert figures["cold_first_ms"]["median"] > figures["pool_ms"]["median"]
+
+
+def test_a_missing_lobster_file_skips_the_retrain_part_and_still_ends_with_the_json_line(tmp_path: Path) -> None:
+    lines, report = _run("--parts", "retrain", "--file", str(tmp_path / "absent.zip"))
+    assert "not found" in lines[0]
+    assert report["retrain"] == {"skipped": str(tmp_path / "absent.zip")}
