@@ -126,6 +126,11 @@ class DaskExecutor(_Closing):
             return f"dask LocalCluster, {self.workers} worker{plural}"
         return f"dask scheduler {self.address}, {self.workers}+ worker{plural}"
 
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client``, for what the interface does not cover (``client.run`` on every worker)."""
+        return self._client
+
     def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R | BaseException]]:
         from distributed import as_completed  # lazy: dask distributed, as in __init__
 
