@@ -6,6 +6,7 @@ which, with their errors), 2 user error (nothing ran), 130 interrupted (finished
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -36,8 +37,11 @@ SHOWN_ROWS = 20
 def sweep_command(
     config: Annotated[Path, typer.Argument(help="TOML sweep configuration (see examples/sweep_*.toml).")],
     workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes (with --address: wait for this many).")
-    ] = 2,
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="Worker processes (default: one per core); with --address: wait for this many."
+        ),
+    ] = None,
     address: Annotated[
         str | None, typer.Option("--address", help="Join a running Dask scheduler (tcp://HOST:PORT).")
     ] = None,
@@ -68,7 +72,7 @@ def sweep_command(
 
 
 def _run(
-    config: Path, workers: int, address: str | None, kind: str, resume: bool, out: Path | None, *, quiet: bool
+    config: Path, workers: int | None, address: str | None, kind: str, resume: bool, out: Path | None, *, quiet: bool
 ) -> SweepOutcome:
     from tapeflow.sweep import (  # lazy: backtest stack (~0.15 s) and dask, not for --help
         DaskExecutor,
@@ -90,6 +94,8 @@ def _run(
                           field="--out")  # fmt: skip
     if output.exists() and not resume:
         raise ConfigError(f"{output} exists; pass --resume to continue it, or remove it to start again", field="--out")
+    if workers is None:  # a cluster's size is its own; here, one single-thread process per core
+        workers = 1 if address is not None else (os.cpu_count() or 1)
     ex = LocalProcesses(workers) if kind == "processes" else DaskExecutor(workers, address)
     with ex, _progress(quiet) as bar:
         task = bar.add_task(ex.description, total=len(sweep.tasks))
