@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from tapeflow.cli import app
@@ -91,3 +95,34 @@ def test_the_command_line_starts_without_loading_dask() -> None:
     code = f"import sys, tapeflow.cli; print({loaded})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_ctrl_c_exits_130_and_keeps_every_finished_task_in_the_table(tmp_path: Path) -> None:
+    """A real SIGINT to the command and its workers (as a terminal's Ctrl-C sends to the process group), sent once
+    the first checkpoint is on disk, so some tasks have finished and most have not."""
+    seeds = ", ".join(map(str, range(64)))
+    grid = '\n[sweep]\nretries = {retries}\n[sweep.grid]\n"data.synthetic.seed" = [' + seeds + "]\n"
+    path, out = write_sweep(tmp_path, grid, events=20000), tmp_path / "out.parquet"
+    tapeflow = Path(sys.executable).with_name("tapeflow")
+    proc = subprocess.Popen(
+        [str(tapeflow), "sweep", str(path), "--workers", "1", "--json", "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's background job ignores it
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not out.exists() and proc.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint within 90 s"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert proc.returncode == 130, stderr[-2000:]
+    report = json.loads(stdout)
+    assert report["interrupted"] is True and 0 < report["ran"] < 64
+    table = pq.read_table(out)
+    assert table.num_rows == report["ran"] == report["tasks"] - report["missing"]
+    assert set(table.column("status").to_pylist()) == {"ok"}
