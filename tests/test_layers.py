@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("report",),
     ("node",),
     ("backtest", "live"),
-    ("paper",),
+    ("paper", "sweep"),
     ("cli",),
 )
 """Lowest first; packages on one line may import each other, as long as no module cycle results."""

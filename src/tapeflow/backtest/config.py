@@ -230,7 +230,12 @@ def load_backtest_config(path: str | Path) -> BacktestConfig:
     configuration's folder, not the working directory, so a configuration runs the same from anywhere.
     """
     p = Path(path)
-    cfg = load_config(p, BacktestConfig)
+    return settle_backtest_config(load_config(p, BacktestConfig), p)
+
+
+def settle_backtest_config(cfg: BacktestConfig, p: Path) -> BacktestConfig:
+    """``cfg`` as decoded from the file ``p`` (alone, or inline in a sweep file), with its paths found and checked
+    whole: what ``load_backtest_config`` does after decoding."""
     try:
         cfg = msgspec.structs.replace(cfg, data=resolve_data(cfg.data, base=p.absolute().parent))
     except ConfigError as exc:

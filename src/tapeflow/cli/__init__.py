@@ -114,6 +114,11 @@ from tapeflow.cli.live_cmd import live_command  # noqa: E402
 app.command(name="live")(live_command)
 
 
+from tapeflow.cli.sweep_cmd import sweep_command  # noqa: E402
+
+app.command(name="sweep")(sweep_command)
+
+
 def main() -> None:
     """Console-script entry point.
 

@@ -1,0 +1,180 @@
+"""``tapeflow sweep CONFIG.toml``: many backtests (symbol-days x parameters) on Dask, embedded by default.
+
+Exit status: 0 every task succeeded, 1 the sweep finished but some tasks failed (the table and the output say
+which, with their errors), 2 user error (nothing ran), 130 interrupted (finished tasks are kept: ``--resume``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from tapeflow.cli.output import fail, print_json
+from tapeflow.model.display import money
+from tapeflow.model.errors import ConfigError, TapeflowError
+
+if TYPE_CHECKING:
+    from tapeflow.sweep import SweepOutcome
+
+FAILED_EXIT = 1
+INTERRUPTED_EXIT = 130
+SHOWN_ROWS = 20
+
+
+def sweep_command(
+    config: Annotated[Path, typer.Argument(help="TOML sweep configuration (see examples/sweep_*.toml).")],
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="Worker processes (default: one per core); with --address: wait for this many."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Join a running Dask scheduler (tcp://HOST:PORT).")
+    ] = None,
+    executor: Annotated[
+        str, typer.Option("--executor", help="dask (default: a LocalCluster on 127.0.0.1) or processes.")
+    ] = "dask",
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Keep the finished tasks of OUT; run only the rest.")
+    ] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Results table (Parquet).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """Run a grid or random search over symbol-days: one backtest per task, results in one Parquet table."""
+    try:
+        outcome = _run(config, workers, address, executor, resume, out, quiet=json_out)
+    except TapeflowError as exc:
+        fail(exc, json_out=json_out)
+        return
+    report = _report(outcome)
+    if json_out:
+        print_json(report)
+    else:
+        _print(outcome)
+    if outcome.interrupted:
+        raise typer.Exit(code=INTERRUPTED_EXIT)
+    if outcome.failed:
+        raise typer.Exit(code=FAILED_EXIT)
+
+
+def _run(
+    config: Path, workers: int | None, address: str | None, kind: str, resume: bool, out: Path | None, *, quiet: bool
+) -> SweepOutcome:
+    from tapeflow.sweep import (  # lazy: backtest stack (~0.15 s) and dask, not for --help
+        DaskExecutor,
+        LocalProcesses,
+        load_sweep,
+        run_sweep,
+    )
+
+    if kind not in ("dask", "processes"):
+        raise ConfigError(f"unknown executor {kind!r}; valid values: 'dask', 'processes'", field="--executor")
+    if address is not None and kind != "dask":
+        raise ConfigError("--address is a Dask scheduler; leave --executor at dask", field="--address")
+    if address is not None and not address.startswith(("tcp://", "tls://")):
+        raise ConfigError(f"{address!r} is not a scheduler address; give tcp://HOST:PORT", field="--address")
+    sweep = load_sweep(config)
+    output = out if out is not None else Path(sweep.output or f"{config.stem}.results.parquet")
+    if output.is_dir():
+        raise ConfigError(f"{output} is a folder; give the results table's file, e.g. {output / 'sweep.parquet'}",
+                          field="--out")  # fmt: skip
+    if output.exists() and not resume:
+        raise ConfigError(f"{output} exists; pass --resume to continue it, or remove it to start again", field="--out")
+    if workers is None:  # a cluster's size is its own; here, one single-thread process per core
+        workers = 1 if address is not None else (os.cpu_count() or 1)
+    ex = LocalProcesses(workers) if kind == "processes" else DaskExecutor(workers, address)
+    with ex, _progress(quiet) as bar:
+        task = bar.add_task(ex.description, total=len(sweep.tasks))
+        failed: list[Any] = []
+
+        def advance(result: Any) -> None:
+            if result.status != "ok":
+                failed.append(result)
+                bar.update(task, description=f"{ex.description} [red]{len(failed)} failed")
+            bar.advance(task)
+
+        return run_sweep(sweep, ex, output, resume=resume, on_result=advance)
+
+
+def _progress(quiet: bool) -> Progress:
+    """Tasks done of all, with an ETA; on stderr, off under --json and when stderr is not a terminal."""
+    console = Console(stderr=True)
+    return Progress(
+        TextColumn("[bold]sweep[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tasks"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=quiet or not console.is_terminal,
+    )
+
+
+def _report(outcome: SweepOutcome) -> dict[str, Any]:
+    return {
+        "output": outcome.output,
+        "tasks": outcome.tasks,
+        "ran": outcome.ran,
+        "resumed": outcome.resumed,
+        "ok": sum(r.status == "ok" for r in outcome.results),
+        "failed": [{"key": r.key, "attempts": r.attempts, "error": r.error} for r in outcome.failed],
+        "missing": outcome.tasks - len(outcome.results),
+        "interrupted": outcome.interrupted,
+        "elapsed_s": outcome.elapsed_s,
+        "results": [
+            {
+                "key": r.key,
+                "status": r.status,
+                "pnl_units": r.metrics.get("pnl_units"),
+                "sharpe": r.metrics.get("sharpe"),
+                "fills": r.metrics.get("fills"),
+            }
+            for r in outcome.results
+        ],
+    }
+
+
+def _print(outcome: SweepOutcome, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title="sweep results", show_header=True)
+    table.add_column("task", overflow="fold")
+    table.add_column("status")
+    table.add_column("PnL", justify="right")
+    table.add_column("fills", justify="right")
+    for r in outcome.results[:SHOWN_ROWS]:
+        pnl = r.metrics.get("pnl_units")
+        table.add_row(
+            r.key,
+            r.status if r.status == "ok" else f"[red]{r.status}[/]",
+            "-" if not isinstance(pnl, int) else money(pnl),
+            str(r.metrics.get("fills", "-")),
+        )
+    console.print(table)
+    if len(outcome.results) > SHOWN_ROWS:
+        console.print(f"... and {len(outcome.results) - SHOWN_ROWS} more in the table", highlight=False)
+    for r in outcome.failed:
+        console.print(f"failed: {r.key} after {r.attempts} attempt(s): {r.error}", markup=False, highlight=False)
+    line = (
+        f"{outcome.ran} ran, {outcome.resumed} resumed, {len(outcome.failed)} failed of {outcome.tasks} tasks "
+        f"in {outcome.elapsed_s:,.1f} s; results: {outcome.output}"
+    )
+    console.print(line, markup=False, highlight=False)
+    if outcome.interrupted:
+        console.print("interrupted: finished tasks are kept; run again with --resume for the rest", style="yellow")
