@@ -45,26 +45,26 @@ def clock_ns(text: str, field: str) -> int:
 
 
 class CalibrateSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    days: list[str] = []
+    days: tuple[str, ...] = ()
     root: str | None = None
     seed: int = 21
     probes: int = 200
-    levels: list[int] = [1, 2, 3, 4, 5]
-    sizes: list[int] = [100, 200, 500]
+    levels: tuple[int, ...] = (1, 2, 3, 4, 5)
+    sizes: tuple[int, ...] = (100, 200, 500)
     horizon_s: int = 300
     start: str = "09:35"
     end: str = "15:55"
-    models: list[QueueModel] = list(QueueModel)
+    models: tuple[QueueModel, ...] = tuple(QueueModel)
 
     def __post_init__(self) -> None:
         if not 1 <= self.probes <= 100_000:
             raise ConfigError(f"{self.probes} probes per day: give 1 to 100000", field="probes")
         if not self.levels or any(not 1 <= lv <= MAX_LEVEL for lv in self.levels):
-            raise ConfigError(f"levels {self.levels}: give levels 1 (the best) to {MAX_LEVEL}", field="levels")
+            raise ConfigError(f"levels {list(self.levels)}: give levels 1 (the best) to {MAX_LEVEL}", field="levels")
         if len(set(self.levels)) != len(self.levels):
-            raise ConfigError(f"levels {self.levels} repeat a level", field="levels")
+            raise ConfigError(f"levels {list(self.levels)} repeat a level", field="levels")
         if not self.sizes or any(s <= 0 for s in self.sizes):
-            raise ConfigError(f"sizes {self.sizes}: give positive share counts", field="sizes")
+            raise ConfigError(f"sizes {list(self.sizes)}: give positive share counts", field="sizes")
         if self.horizon_s <= 0:
             raise ConfigError(f"horizon_s {self.horizon_s}: give a positive number of seconds", field="horizon_s")
         if not self.models:

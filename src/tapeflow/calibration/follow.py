@@ -38,8 +38,11 @@ from tapeflow.venues.sim.matching import Matcher
 from tapeflow.venues.sim.orders import SimOrder
 from tapeflow.venues.sim.queue import QueueModel, queue_for
 
-TRUTH = "L3"
+TRUTH = "truth"
 """The view name of the exact FIFO queue: the ground truth every model is scored against."""
+L3 = "L3"
+"""The exact queue placed a second time, independently, and scored like a model: it must match the truth exactly
+(the harness's check that placing, observing and scoring compare like with like)."""
 
 
 class ProbeOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,7 +54,7 @@ class ProbeOutcome(msgspec.Struct, frozen=True, kw_only=True):
     ahead: int
     """Visible shares at its price when it joined (ahead of it in every view)."""
     fill_ns: dict[str, int | None]
-    """Per view (``TRUTH`` and each model's name): ns from placement to the complete fill, None if not filled
+    """Per view (``TRUTH``, ``L3`` and each model's name): ns from placement to the complete fill, None if not filled
     within the horizon."""
 
 
@@ -185,13 +188,16 @@ def follow(
     return sorted((_outcome(p, symbol) for p in finished), key=lambda o: (o.probe.ts, o.probe.probe_id))
 
 
+_ON_L3 = (TRUTH, L3)
+
+
 def _all_done(p: _Probe) -> bool:
     return all(x.done for x in p.placed.values())
 
 
 def _refresh(live: list[_Probe], truth_obs: _Observers, l2_obs: _Observers) -> None:
-    truth_obs.active = [p.placed[TRUTH] for p in live if not p.placed[TRUTH].done]
-    l2_obs.active = [x for p in live for name, x in p.placed.items() if name != TRUTH and not x.done]
+    truth_obs.active = [x for p in live for name, x in p.placed.items() if name in _ON_L3 and not x.done]
+    l2_obs.active = [x for p in live for name, x in p.placed.items() if name not in _ON_L3 and not x.done]
 
 
 def _order(symbol: str, probe: Probe, price: int, view: str) -> SimOrder:
@@ -219,7 +225,8 @@ def _place(
         return _Probe(probe, NO_PRICE, probe.ts)
     price = levels[probe.level - 1][0]
     out = _Probe(probe, price, probe.ts + horizon_ns)
-    views: list[tuple[str, BookKeeper, QueueModel]] = [(TRUTH, truth, QueueModel.PROPORTIONAL)]
+    # the model is not used on the L3 book: ``queue_for`` gives the exact queue there
+    views: list[tuple[str, BookKeeper, QueueModel]] = [(n, truth, QueueModel.PROPORTIONAL) for n in _ON_L3]
     views += [(m.value, l2, m) for m in models]
     for name, keeper, model in views:
         placed = _Placed(keeper, model, _order(symbol, probe, price, name))

@@ -36,9 +36,7 @@ def day_seed(seed: int, symbol: str, day: date) -> int:
     return seed * 1_000_003 + zlib.crc32(f"{symbol}|{day.isoformat()}".encode())
 
 
-def draw_probes(
-    seed: int, start_ns: int, end_ns: int, count: int, levels: list[int], sizes: list[int]
-) -> list[Probe]:
+def draw_probes(seed: int, start_ns: int, end_ns: int, count: int, levels: list[int], sizes: list[int]) -> list[Probe]:
     """``count`` probes with times uniform in [start_ns, end_ns), both sides, the given levels and sizes, in time
     order (ties by id). Levels and sizes are drawn uniformly from the lists as given."""
     if end_ns <= start_ns or count <= 0 or not levels or not sizes:

@@ -51,7 +51,7 @@ def run_day(cfg: CalibrateSection, lf: LobsterFile) -> list[ProbeOutcome]:
     start = max(ny_to_utc_ns(lf.day, cfg.start_ns), ny_to_utc_ns(lf.day, lf.start_ms * NS_PER_MS))
     end = min(ny_to_utc_ns(lf.day, cfg.end_ns), ny_to_utc_ns(lf.day, lf.end_ms * NS_PER_MS))
     levels = [lv for lv in cfg.levels if lv <= lf.levels]
-    probes = draw_probes(day_seed(cfg.seed, lf.symbol, lf.day), start, end, cfg.probes, levels, cfg.sizes)
+    probes = draw_probes(day_seed(cfg.seed, lf.symbol, lf.day), start, end, cfg.probes, levels, list(cfg.sizes))
     if not probes:
         return []
     return follow(iter_events(lf), lf.symbol, probes, list(cfg.models), cfg.horizon_s * 1_000_000_000)

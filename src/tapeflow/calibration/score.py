@@ -4,8 +4,8 @@ A probe *fills* when it is completely filled within its horizon. Per (model, sym
 were placed (their level existed): the model's fill probability and the truth's, the fill/no-fill confusion
 against the truth (both filled, only the model, only the truth, neither), their agreement, the model's time to
 fill (mean, median), and the absolute error of its time to fill against the truth's over the probes both filled
-(mean, median). Level 0 pools every level. The truth scored against itself must show agreement 1 and no error:
-the harness's check that it compares like with like.
+(mean, median). Level 0 pools every level. The row ``L3`` is the exact queue placed a second time, independently
+of the truth: it must show agreement 1 and no error, the harness's check that it compares like with like.
 
 The best model of a symbol is the one that agrees with the truth most often over all levels, ties broken by the
 smaller mean absolute error, then by name: fill/no-fill is what decides a strategy's PnL first, timing second.
@@ -19,7 +19,7 @@ from collections import defaultdict
 
 import msgspec
 
-from tapeflow.calibration.follow import TRUTH, ProbeOutcome
+from tapeflow.calibration.follow import L3, TRUTH, ProbeOutcome
 from tapeflow.model.prices import NO_PRICE
 
 NS_PER_S = 1_000_000_000
@@ -98,7 +98,7 @@ def score(outcomes: list[ProbeOutcome], models: list[str]) -> list[ModelScore]:
             continue
         groups[(o.symbol, o.probe.level)].append(o)
         groups[(o.symbol, ALL_LEVELS)].append(o)
-    names = [TRUTH, *(m for m in models if m != TRUTH)]
+    names = [L3, *(m for m in models if m != L3)]
     return [_score(m, symbol, level, groups[(symbol, level)]) for symbol, level in sorted(groups) for m in names]
 
 
@@ -115,7 +115,7 @@ def unplaced(outcomes: list[ProbeOutcome]) -> dict[str, dict[int, int]]:
 def best_models(scores: list[ModelScore]) -> dict[str, str]:
     """Per symbol, the L2 model closest to the truth over all levels (see the module docstring)."""
     best: dict[str, str] = {}
-    pooled = [s for s in scores if s.level == ALL_LEVELS and s.model != TRUTH]
+    pooled = [s for s in scores if s.level == ALL_LEVELS and s.model != L3]
     for symbol in sorted({s.symbol for s in pooled}):
         rows = [s for s in pooled if s.symbol == symbol]
         rows.sort(key=lambda s: (-s.agreement, s.mae_ttf_s if s.mae_ttf_s is not None else 0.0, s.model))
