@@ -8,9 +8,10 @@ import msgspec
 from tapeflow.calibration.follow import L3, TRUTH, ProbeOutcome, follow
 from tapeflow.calibration.probes import Probe
 from tapeflow.calibration.score import ALL_LEVELS, ModelScore, best_models, score
+from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
 from tapeflow.model.enums import Side
 from tapeflow.model.events import Event
-from tapeflow.model.market import OrderAdded, OrderDeleted, OrderExecuted
+from tapeflow.model.market import BookLevel, OrderAdded, OrderDeleted, OrderExecuted
 from tapeflow.venues.sim.queue import QueueModel
 
 BASE = 1_700_000_000 * 1_000_000_000
@@ -133,3 +134,29 @@ def test_a_level_the_book_does_not_have_is_not_placed_and_scored_nowhere() -> No
     (out,) = _run([deep])
     assert out.fill_ns == {}
     assert score([out], MODELS) == []
+
+
+def test_a_level_changed_out_of_view_is_not_seen_whole_and_not_scored() -> None:
+    """An order found at the probe's price (it joined while the level was beyond the file's depth) may be ahead of
+    the probe or behind it: the truth is not exact then. A reveal of deeper levels on the other side, or of
+    levels worse than the probe's, changes nothing for it."""
+    reveal_other = DepthRevealed(
+        ts_event=_at(12), ts_init=_at(12), symbol="TEST", side=Side.SELL, after_price=ASK, levels=()
+    )
+    reveal_deeper = DepthRevealed(
+        ts_event=_at(13), ts_init=_at(13), symbol="TEST", side=Side.BUY, after_price=BID - 100,
+        levels=(BookLevel(BID - 200, 10),),
+    )  # fmt: skip
+    found = OrderDiscovered(
+        ts_event=_at(14), ts_init=_at(14), symbol="TEST", order_id=77, side=Side.BUY, price=BID, size=0
+    )
+    tape = _tape()
+    clean = follow([*tape[:4], reveal_other, reveal_deeper, *tape[4:]], "TEST", PROBES[:1], [QueueModel.BACK], 100 * S)
+    assert clean[0].seen_whole
+    blind = follow([*tape[:4], found, *tape[4:]], "TEST", PROBES[:1], [QueueModel.BACK], 100 * S)
+    assert not blind[0].seen_whole
+    assert score(blind, ["BACK"]) == []
+    revealed = DepthRevealed(
+        ts_event=_at(14), ts_init=_at(14), symbol="TEST", side=Side.BUY, after_price=BID + 100, through_end=True
+    )
+    assert not follow([*tape[:4], revealed, *tape[4:]], "TEST", PROBES[:1], [], 100 * S)[0].seen_whole

@@ -46,7 +46,10 @@ def test_every_model_is_scored_per_symbol_and_level_and_the_counts_add_up(report
     for s in report.scores:
         assert s.both + s.model_only + s.truth_only + s.neither == s.probes
     pooled = sum(s.probes for s in report.scores if s.model == "BACK" and s.level == 0)
-    assert pooled == sum(d.probes for d in report.days) == 80
+    assert pooled == sum(d.scored for d in report.days)
+    assert sum(d.probes for d in report.days) == 80
+    unseen = sum(n for levels in report.unseen.values() for n in levels.values())
+    assert pooled + unseen == sum(d.placed for d in report.days)
     assert set(report.best) == {"AMZN", "GOOG"}
 
 

@@ -13,6 +13,11 @@ How an event travels: the active probes' observers see it before the book applie
 matcher (the truth's matcher takes only prints *through* its price from it; the L2 matchers also move their
 queues, as on a real L2 feed), then the L2 deltas the event caused go through the L2 book with the L2 probes'
 observers. A probe ends when it is completely filled or its horizon passes; the run ends when no probe is left.
+
+The truth is exact only while the file sees the probe's level: a depth-limited file (LOBSTER level N) does not
+show what happens beyond level N, and an order found there later (``OrderDiscovered``) or a level revealed again
+(``DepthRevealed``) may have joined or left anywhere in the queue. Such a probe is marked not ``seen_whole`` and
+left out of the scores (counted).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
 from tapeflow.calibration.l2view import L2View
 from tapeflow.calibration.probes import Probe
-from tapeflow.model.enums import LiquiditySide, OrderType, TimeInForce
+from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
+from tapeflow.model.enums import LiquiditySide, OrderType, Side, TimeInForce
 from tapeflow.model.events import Event
 from tapeflow.model.market import BookSnapshot, Trade
 from tapeflow.model.orders import SubmitOrder
@@ -53,6 +59,9 @@ class ProbeOutcome(msgspec.Struct, frozen=True, kw_only=True):
     price: int
     ahead: int
     """Visible shares at its price when it joined (ahead of it in every view)."""
+    seen_whole: bool = True
+    """False when its level changed out of the file's view while it was followed: the truth is not exact then
+    (``follow._unseen``), and the probe is not scored."""
     fill_ns: dict[str, int | None]
     """Per view (``TRUTH``, ``L3`` and each model's name): ns from placement to the complete fill, None if not filled
     within the horizon."""
@@ -89,11 +98,12 @@ class _Placed:
 
 
 class _Probe:
-    __slots__ = ("ahead", "expires", "outcome_price", "placed", "probe")
+    __slots__ = ("ahead", "expires", "outcome_price", "placed", "probe", "seen_whole")
 
     def __init__(self, probe: Probe, price: int, expires: int) -> None:
         self.probe = probe
         self.ahead = 0
+        self.seen_whole = True
         self.outcome_price = price
         self.expires = expires
         self.placed: dict[str, _Placed] = {}
@@ -161,6 +171,10 @@ def follow(
             truth_obs.print(event)
             l2_obs.print(event)
             continue
+        if live and isinstance(event, OrderDiscovered | DepthRevealed | BookSnapshot):
+            for p in live:
+                if p.seen_whole and _unseen(event, p):
+                    p.seen_whole = False
         if isinstance(event, BookSnapshot):
             truth_keeper.on_event(event)
             l2_keeper.on_event(event)
@@ -189,6 +203,31 @@ def follow(
 
 
 _ON_L3 = (TRUTH, L3)
+
+
+def _unseen(event: OrderDiscovered | DepthRevealed | BookSnapshot, p: _Probe) -> bool:
+    """Did the tape change the probe's level where the file could not see it (beyond its depth, or a resync)?
+
+    An order discovered at the probe's price may have joined ahead of it or behind it while the level was out of
+    view; a level revealed again may have lost or gained shares anywhere in its queue. From then on the exact
+    queue is exact no more, so the probe is not scored (counted in ``unseen``)."""
+    if isinstance(event, BookSnapshot):
+        return True
+    probe = p.probe
+    if event.side is not probe.side:
+        return False
+    price = p.outcome_price
+    if isinstance(event, OrderDiscovered):
+        return event.price == price
+    buy = probe.side is Side.BUY
+    if event.after_price != NO_PRICE and (price >= event.after_price if buy else price <= event.after_price):
+        return False  # at or better than the last level the file still saw: not in the revealed range
+    if event.through_end:
+        return True
+    if not event.levels:
+        return False
+    last = event.levels[-1].price
+    return price >= last if buy else price <= last
 
 
 def _all_done(p: _Probe) -> bool:
@@ -240,4 +279,6 @@ def _outcome(p: _Probe, symbol: str) -> ProbeOutcome:
     fill_ns = {
         name: None if placed.filled_at is None else placed.filled_at - p.probe.ts for name, placed in p.placed.items()
     }
-    return ProbeOutcome(symbol=symbol, probe=p.probe, price=p.outcome_price, ahead=p.ahead, fill_ns=fill_ns)
+    return ProbeOutcome(
+        symbol=symbol, probe=p.probe, price=p.outcome_price, ahead=p.ahead, fill_ns=fill_ns, seen_whole=p.seen_whole
+    )

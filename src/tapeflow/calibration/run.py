@@ -15,7 +15,7 @@ import msgspec
 from tapeflow.calibration.config import CalibrateSection, find_days
 from tapeflow.calibration.follow import ProbeOutcome, follow
 from tapeflow.calibration.probes import day_seed, draw_probes
-from tapeflow.calibration.score import ModelScore, best_models, score, unplaced
+from tapeflow.calibration.score import ModelScore, best_models, score, unplaced, unseen
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.data.lobster_file import LobsterFile
 from tapeflow.data.nytime import ny_to_utc_ns
@@ -31,6 +31,8 @@ class DayRun(msgspec.Struct, frozen=True, kw_only=True):
     file: str
     probes: int
     placed: int
+    scored: int
+    """Placed and seen whole (see ``follow``)."""
 
 
 class CalibrationReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +44,8 @@ class CalibrationReport(msgspec.Struct, frozen=True, kw_only=True):
     scores: list[ModelScore]
     unplaced: dict[str, dict[int, int]]
     """Per symbol and level: probes whose level did not exist at their time."""
+    unseen: dict[str, dict[int, int]]
+    """Per symbol and level: probes whose level changed out of the file's view (the truth not exact): not scored."""
     best: dict[str, str]
     """Per symbol: the L2 model that agrees with the truth most often (``score.best_models``)."""
 
@@ -73,6 +77,7 @@ def run_calibration(cfg: CalibrateSection, base: Path | None = None) -> Calibrat
                 file=Path(lf.path).name,
                 probes=len(got),
                 placed=sum(1 for o in got if o.fill_ns),
+                scored=sum(1 for o in got if o.fill_ns and o.seen_whole),
             )
         )
     models = [m.value for m in cfg.models]
@@ -85,5 +90,6 @@ def run_calibration(cfg: CalibrateSection, base: Path | None = None) -> Calibrat
         days=runs,
         scores=scores,
         unplaced=unplaced(outcomes),
+        unseen=unseen(outcomes),
         best=best_models(scores),
     )

@@ -1,11 +1,12 @@
 """How far each L2 queue model is from the truth: per model, symbol and level, from the followed probes.
 
 A probe *fills* when it is completely filled within its horizon. Per (model, symbol, level) over the probes that
-were placed (their level existed): the model's fill probability and the truth's, the fill/no-fill confusion
-against the truth (both filled, only the model, only the truth, neither), their agreement, the model's time to
-fill (mean, median), and the absolute error of its time to fill against the truth's over the probes both filled
-(mean, median). Level 0 pools every level. The row ``L3`` is the exact queue placed a second time, independently
-of the truth: it must show agreement 1 and no error, the harness's check that it compares like with like.
+were placed (their level existed) and whose level the file saw whole while they were followed (``seen_whole``):
+the model's fill probability and the truth's, the fill/no-fill confusion against the truth (both filled, only
+the model, only the truth, neither), their agreement, the model's time to fill (mean, median), and the absolute
+error of its time to fill against the truth's over the probes both filled (mean, median). Level 0 pools every
+level. The row ``L3`` is the exact queue placed a second time, independently of the truth: it must show
+agreement 1 and no error, the harness's check that it compares like with like.
 
 The best model of a symbol is the one that agrees with the truth most often over all levels, ties broken by the
 smaller mean absolute error, then by name: fill/no-fill is what decides a strategy's PnL first, timing second.
@@ -94,7 +95,7 @@ def score(outcomes: list[ProbeOutcome], models: list[str]) -> list[ModelScore]:
     """Every model (the truth first) on every symbol and level with placed probes, and on all levels pooled."""
     groups: dict[tuple[str, int], list[ProbeOutcome]] = defaultdict(list)
     for o in sorted(outcomes, key=lambda o: (o.symbol, o.probe.ts, o.probe.probe_id)):
-        if o.price == NO_PRICE:
+        if o.price == NO_PRICE or not o.seen_whole:
             continue
         groups[(o.symbol, o.probe.level)].append(o)
         groups[(o.symbol, ALL_LEVELS)].append(o)
@@ -107,6 +108,16 @@ def unplaced(outcomes: list[ProbeOutcome]) -> dict[str, dict[int, int]]:
     out: dict[str, dict[int, int]] = {}
     for o in outcomes:
         if o.price == NO_PRICE:
+            by_level = out.setdefault(o.symbol, {})
+            by_level[o.probe.level] = by_level.get(o.probe.level, 0) + 1
+    return {s: dict(sorted(v.items())) for s, v in sorted(out.items())}
+
+
+def unseen(outcomes: list[ProbeOutcome]) -> dict[str, dict[int, int]]:
+    """Per symbol and level, placed probes whose level changed out of the file's view (not scored)."""
+    out: dict[str, dict[int, int]] = {}
+    for o in outcomes:
+        if o.price != NO_PRICE and not o.seen_whole:
             by_level = out.setdefault(o.symbol, {})
             by_level[o.probe.level] = by_level.get(o.probe.level, 0) + 1
     return {s: dict(sorted(v.items())) for s, v in sorted(out.items())}
