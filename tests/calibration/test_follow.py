@@ -9,9 +9,9 @@ from tapeflow.calibration.follow import L3, TRUTH, ProbeOutcome, follow
 from tapeflow.calibration.probes import Probe
 from tapeflow.calibration.score import ALL_LEVELS, ModelScore, best_models, score
 from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
-from tapeflow.model.enums import Side
+from tapeflow.model.enums import Aggressor, Side
 from tapeflow.model.events import Event
-from tapeflow.model.market import BookLevel, OrderAdded, OrderDeleted, OrderExecuted
+from tapeflow.model.market import BookLevel, OrderAdded, OrderDeleted, OrderExecuted, Trade
 from tapeflow.venues.sim.queue import QueueModel
 
 BASE = 1_700_000_000 * 1_000_000_000
@@ -160,3 +160,24 @@ def test_a_level_changed_out_of_view_is_not_seen_whole_and_not_scored() -> None:
         ts_event=_at(14), ts_init=_at(14), symbol="TEST", side=Side.BUY, after_price=BID + 100, through_end=True
     )
     assert not follow([*tape[:4], revealed, *tape[4:]], "TEST", PROBES[:1], [], 100 * S)[0].seen_whole
+
+
+def _hidden(t: float, price: int, size: int, aggressor: Aggressor) -> Trade:
+    return Trade(
+        ts_event=_at(t), ts_init=_at(t), symbol="TEST", price=price, size=size, aggressor=aggressor,
+        conditions=("hidden",),
+    )  # fmt: skip
+
+
+def test_a_hidden_execution_at_the_probe_price_fills_the_truth_only_with_nothing_visible_ahead() -> None:
+    """Displayed orders have priority over hidden ones at one price: a seller who hit a hidden bid at the probe's
+    price met the probe first, once nothing visible was ahead of it; before that, the visible orders ahead."""
+    tape = _tape()
+    early = follow([*tape[:4], _hidden(12, BID, 100, Aggressor.SELL), *tape[4:]], "TEST", PROBES[:1], [], 100 * S)
+    assert early[0].fill_ns[TRUTH] == 60 * S  # 1,000 visible ahead at 12 s: the hidden print is not ours
+    after = [*tape[:12], _hidden(62, BID, 100, Aggressor.SELL), *tape[12:]]  # ids 1-3 all traded by 60 s
+    late = follow(after, "TEST", PROBES[:1], [QueueModel.BACK], 100 * S)
+    assert late[0].fill_ns[TRUTH] == 52 * S
+    assert late[0].fill_ns["BACK"] == 52 * S  # on L2 the hidden print is a print like any other: it reaches BACK too
+    wrong_side = [*tape[:12], _hidden(62, BID, 100, Aggressor.BUY), *tape[12:]]
+    assert follow(wrong_side, "TEST", PROBES[:1], [], 100 * S)[0].fill_ns[TRUTH] == 60 * S

@@ -12,7 +12,11 @@ How an event travels: the active probes' observers see it before the book applie
 ``BookKeeper.observe_before`` hook does), the L3 book applies it, an execution's print goes to every probe's
 matcher (the truth's matcher takes only prints *through* its price from it; the L2 matchers also move their
 queues, as on a real L2 feed), then the L2 deltas the event caused go through the L2 book with the L2 probes'
-observers. A probe ends when it is completely filled or its horizon passes; the run ends when no probe is left.
+observers. One rule is the harness's own, on the truth only: displayed orders have priority over hidden ones at
+the same price (NASDAQ), so a hidden execution at the probe's price with nothing visible left ahead of it would
+have met the probe first and fills it (the exchange's L3 path leaves hidden prints at a resting order's price
+alone; the L2 path counts them as any print). A probe ends when it is completely filled or its horizon passes;
+the run ends when no probe is left.
 
 The truth is exact only while the file sees the probe's level: a depth-limited file (LOBSTER level N) does not
 show what happens beyond level N, and an order found there later (``OrderDiscovered``) or a level revealed again
@@ -32,7 +36,7 @@ from tapeflow.book.l3 import L3Book
 from tapeflow.calibration.l2view import L2View
 from tapeflow.calibration.probes import Probe
 from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
-from tapeflow.model.enums import LiquiditySide, OrderType, Side, TimeInForce
+from tapeflow.model.enums import Aggressor, LiquiditySide, OrderType, Side, TimeInForce
 from tapeflow.model.events import Event
 from tapeflow.model.market import BookSnapshot, Trade
 from tapeflow.model.orders import SubmitOrder
@@ -96,6 +100,15 @@ class _Placed:
     def place(self, at: int) -> None:
         self.matcher.incoming(self.order, self.matcher.state(self.order.symbol), at, OrderAction.INSERT)
 
+    def hidden_print(self, trade: Trade) -> None:
+        """A hidden order traded at our price: with nothing visible left ahead of us, the seller met us first."""
+        order = self.order
+        if not order.resting or order.price != trade.price or order.ahead != 0:
+            return
+        if trade.aggressor is not (Aggressor.SELL if order.side is Side.BUY else Aggressor.BUY):
+            return
+        self.matcher.fill_reached(self.matcher.queue.on_trade([order], trade.size), trade.ts_event)
+
 
 class _Probe:
     __slots__ = ("ahead", "expires", "outcome_price", "placed", "probe", "seen_whole")
@@ -137,6 +150,11 @@ class _Observers:
             if not placed.done:
                 placed.matcher.on_trade(trade)
 
+    def hidden_print(self, trade: Trade) -> None:
+        for placed in self.active:
+            if not placed.done:
+                placed.hidden_print(trade)
+
 
 def follow(
     events: Iterable[Event], symbol: str, probes: list[Probe], models: list[QueueModel], horizon_ns: int
@@ -168,6 +186,8 @@ def follow(
         if not live and nxt >= len(pending):
             break
         if isinstance(event, Trade):
+            if "hidden" in event.conditions:
+                truth_obs.hidden_print(event)
             truth_obs.print(event)
             l2_obs.print(event)
             continue
