@@ -8,7 +8,7 @@ import msgspec
 from tapeflow.calibration.follow import L3, TRUTH, ProbeOutcome, follow
 from tapeflow.calibration.probes import Probe
 from tapeflow.calibration.score import ALL_LEVELS, ModelScore, best_models, score
-from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
+from tapeflow.model.book_events import DepthRevealed
 from tapeflow.model.enums import Aggressor, Side
 from tapeflow.model.events import Event
 from tapeflow.model.market import BookLevel, OrderAdded, OrderDeleted, OrderExecuted, Trade
@@ -136,30 +136,31 @@ def test_a_level_the_book_does_not_have_is_not_placed_and_scored_nowhere() -> No
     assert score([out], MODELS) == []
 
 
-def test_a_level_changed_out_of_view_is_not_seen_whole_and_not_scored() -> None:
-    """An order found at the probe's price (it joined while the level was beyond the file's depth) may be ahead of
-    the probe or behind it: the truth is not exact then. A reveal of deeper levels on the other side, or of
-    levels worse than the probe's, changes nothing for it."""
-    reveal_other = DepthRevealed(
-        ts_event=_at(12), ts_init=_at(12), symbol="TEST", side=Side.SELL, after_price=ASK, levels=()
-    )
-    reveal_deeper = DepthRevealed(
-        ts_event=_at(13), ts_init=_at(13), symbol="TEST", side=Side.BUY, after_price=BID - 100,
-        levels=(BookLevel(BID - 200, 10),),
+def _reveal(side: Side, after: int, levels: tuple[BookLevel, ...], through_end: bool = False) -> DepthRevealed:
+    return DepthRevealed(
+        ts_event=_at(14), ts_init=_at(14), symbol="TEST", side=side, after_price=after, levels=levels,
+        through_end=through_end,
     )  # fmt: skip
-    found = OrderDiscovered(
-        ts_event=_at(14), ts_init=_at(14), symbol="TEST", order_id=77, side=Side.BUY, price=BID, size=0
-    )
+
+
+def _seen_whole(extra: DepthRevealed) -> bool:
     tape = _tape()
-    clean = follow([*tape[:4], reveal_other, reveal_deeper, *tape[4:]], "TEST", PROBES[:1], [QueueModel.BACK], 100 * S)
-    assert clean[0].seen_whole
-    blind = follow([*tape[:4], found, *tape[4:]], "TEST", PROBES[:1], [QueueModel.BACK], 100 * S)
-    assert not blind[0].seen_whole
+    (out,) = follow([*tape[:4], extra, *tape[4:]], "TEST", PROBES[:1], [QueueModel.BACK], 100 * S)
+    return out.seen_whole
+
+
+def test_a_level_that_comes_back_into_view_changed_is_not_seen_whole_and_not_scored() -> None:
+    """Orders joined or left the probe's level while the file could not see it: the exact queue is exact no more.
+    A reveal on the other side, of deeper levels, or of the probe's level as the book knew it, changes nothing."""
+    assert _seen_whole(_reveal(Side.SELL, ASK, ()))
+    assert _seen_whole(_reveal(Side.BUY, BID - 100, (BookLevel(BID - 200, 10),)))
+    assert _seen_whole(_reveal(Side.BUY, BID + 100, (BookLevel(BID, 1_000),)))
+    assert not _seen_whole(_reveal(Side.BUY, BID + 100, (BookLevel(BID, 1_200),)))
+    assert not _seen_whole(_reveal(Side.BUY, BID + 100, (), through_end=True))  # the level is gone
+    tape = _tape()
+    blind = follow([*tape[:4], _reveal(Side.BUY, BID + 100, (BookLevel(BID, 900),)), *tape[4:]], "TEST",
+                   PROBES[:1], [QueueModel.BACK], 100 * S)  # fmt: skip
     assert score(blind, ["BACK"]) == []
-    revealed = DepthRevealed(
-        ts_event=_at(14), ts_init=_at(14), symbol="TEST", side=Side.BUY, after_price=BID + 100, through_end=True
-    )
-    assert not follow([*tape[:4], revealed, *tape[4:]], "TEST", PROBES[:1], [], 100 * S)[0].seen_whole
 
 
 def _hidden(t: float, price: int, size: int, aggressor: Aggressor) -> Trade:

@@ -19,9 +19,12 @@ alone; the L2 path counts them as any print). A probe ends when it is completely
 the run ends when no probe is left.
 
 The truth is exact only while the file sees the probe's level: a depth-limited file (LOBSTER level N) does not
-show what happens beyond level N, and an order found there later (``OrderDiscovered``) or a level revealed again
-(``DepthRevealed``) may have joined or left anywhere in the queue. Such a probe is marked not ``seen_whole`` and
-left out of the scores (counted).
+show what happens beyond level N. When the level comes back into view (``DepthRevealed``) with another size than
+the book last knew, orders joined or left it out of view, anywhere in the queue; such a probe (and every probe
+after a resync) is marked not ``seen_whole`` and left out of the scores (counted). A level that comes back as it
+left keeps its probes: orders found in it later (``OrderDiscovered``) are shares that were there before the
+probe joined (the book the day began with, or a level revealed before), so ahead of it, as the exact queue
+counts them.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
 from tapeflow.calibration.l2view import L2View
 from tapeflow.calibration.probes import Probe
-from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
+from tapeflow.model.book_events import DepthRevealed
 from tapeflow.model.enums import Aggressor, LiquiditySide, OrderType, Side, TimeInForce
 from tapeflow.model.events import Event
 from tapeflow.model.market import BookSnapshot, Trade
@@ -65,7 +68,7 @@ class ProbeOutcome(msgspec.Struct, frozen=True, kw_only=True):
     """Visible shares at its price when it joined (ahead of it in every view)."""
     seen_whole: bool = True
     """False when its level changed out of the file's view while it was followed: the truth is not exact then
-    (``follow._unseen``), and the probe is not scored."""
+    (see the module), and the probe is not scored."""
     fill_ns: dict[str, int | None]
     """Per view (``TRUTH``, ``L3`` and each model's name): ns from placement to the complete fill, None if not filled
     within the horizon."""
@@ -191,10 +194,9 @@ def follow(
             truth_obs.print(event)
             l2_obs.print(event)
             continue
-        if live and isinstance(event, OrderDiscovered | DepthRevealed | BookSnapshot):
+        if live and isinstance(event, BookSnapshot):
             for p in live:
-                if p.seen_whole and _unseen(event, p):
-                    p.seen_whole = False
+                p.seen_whole = False  # a resync: whatever happened in the gap happened out of view
         if isinstance(event, BookSnapshot):
             truth_keeper.on_event(event)
             l2_keeper.on_event(event)
@@ -209,7 +211,11 @@ def follow(
             l2_keeper.on_event(started.snapshot(ts))
             continue
         touched, trade = view.before(event, book)
+        watch = _watch(event, book, live) if live and isinstance(event, DepthRevealed) else []
         truth_keeper.on_event(event)
+        for p, size in watch:
+            if book.size_at(p.probe.side, p.outcome_price) != size:
+                p.seen_whole = False
         if trade is not None:
             truth_obs.print(trade)
             l2_obs.print(trade)
@@ -225,29 +231,11 @@ def follow(
 _ON_L3 = (TRUTH, L3)
 
 
-def _unseen(event: OrderDiscovered | DepthRevealed | BookSnapshot, p: _Probe) -> bool:
-    """Did the tape change the probe's level where the file could not see it (beyond its depth, or a resync)?
-
-    An order discovered at the probe's price may have joined ahead of it or behind it while the level was out of
-    view; a level revealed again may have lost or gained shares anywhere in its queue. From then on the exact
-    queue is exact no more, so the probe is not scored (counted in ``unseen``)."""
-    if isinstance(event, BookSnapshot):
-        return True
-    probe = p.probe
-    if event.side is not probe.side:
-        return False
-    price = p.outcome_price
-    if isinstance(event, OrderDiscovered):
-        return event.price == price
-    buy = probe.side is Side.BUY
-    if event.after_price != NO_PRICE and (price >= event.after_price if buy else price <= event.after_price):
-        return False  # at or better than the last level the file still saw: not in the revealed range
-    if event.through_end:
-        return True
-    if not event.levels:
-        return False
-    last = event.levels[-1].price
-    return price >= last if buy else price <= last
+def _watch(event: DepthRevealed, book: L3Book, live: list[_Probe]) -> list[tuple[_Probe, int]]:
+    """The live probes on the revealed side still seen whole, with their level's size before the reveal."""
+    return [
+        (p, book.size_at(p.probe.side, p.outcome_price)) for p in live if p.seen_whole and p.probe.side is event.side
+    ]
 
 
 def _all_done(p: _Probe) -> bool:
