@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("risk", "portfolio", "execution", "compliance"),
     ("strategy", "ml"),
     ("venues", "data"),
-    ("report",),
+    ("report", "calibration"),
     ("node",),
     ("backtest", "live"),
     ("paper", "sweep"),

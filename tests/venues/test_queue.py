@@ -31,7 +31,7 @@ def test_proportional_rounds_toward_staying_behind() -> None:
 
 
 def test_nothing_cancelled_or_nothing_ahead_changes_nothing_and_the_whole_level_gone_leaves_nothing() -> None:
-    assert list(QueueModel) == [FRONT, BACK, PROPORTIONAL]
+    assert list(QueueModel) == [FRONT, BACK, PROPORTIONAL, QueueModel.POWER2, QueueModel.POWER3]
     for model in QueueModel:
         assert model.ahead_after_cancel(400, 1_000, 0) == 400
         assert model.ahead_after_cancel(0, 1_000, 500) == 0

@@ -83,6 +83,11 @@ from tapeflow.cli.latency_cmd import latency_command  # noqa: E402
 app.command(name="latency")(latency_command)
 
 
+from tapeflow.cli.calibrate_cmd import calibrate_command  # noqa: E402
+
+app.command(name="calibrate")(calibrate_command)
+
+
 from tapeflow.cli.backtest_cmd import backtest_command  # noqa: E402
 
 app.command(name="backtest")(backtest_command)

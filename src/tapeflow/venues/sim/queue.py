@@ -27,8 +27,9 @@ left the book. Both models accept every call; each uses what it can trust, so ei
   cancellation, and where in the queue it happened is unknown: ``QueueModel`` decides. ``FRONT`` takes it from
   ahead of us (optimistic), ``BACK`` from behind us (pessimistic: we move only when the shares behind us are
   exhausted), ``PROPORTIONAL`` from ahead in proportion to the shares ahead of us (the expected value when any
-  share is equally likely to be cancelled). An empty level leaves nothing ahead. Increases join behind us. Order
-  ids are ignored.
+  share is equally likely to be cancelled), ``POWER2``/``POWER3`` by hftbacktest's power probability (``prob_queue``:
+  more of a cancel comes from the longer side of us). An empty level leaves nothing ahead. Increases join behind
+  us. Order ids are ignored.
 
 ``SimOrder.ahead`` is the one count of shares ahead in both models (``SimOrder.behind_ids`` the L3 model's ids of
 orders behind it); the exchange's read view shows it. A resync bounds it: what is ahead only leaves, and only
@@ -41,6 +42,7 @@ import enum
 from typing import Protocol
 
 from tapeflow.venues.sim.orders import SimOrder
+from tapeflow.venues.sim.prob_queue import power_ahead_after_cancel
 
 Fill = tuple[SimOrder, int]
 """One of our resting orders and the shares of it a trade reached."""
@@ -50,6 +52,10 @@ class QueueModel(enum.Enum):
     FRONT = "FRONT"
     BACK = "BACK"
     PROPORTIONAL = "PROPORTIONAL"
+    POWER2 = "POWER2"
+    """hftbacktest's power probability model, n = 2: cancels come more likely from the longer side of us."""
+    POWER3 = "POWER3"
+    """The same with n = 3 (``prob_queue``)."""
 
     def ahead_after_cancel(self, ahead: int, level_before: int, cancelled: int) -> int:
         """Shares still ahead of us after ``cancelled`` shares left a level of ``level_before`` (ours excluded)."""
@@ -62,6 +68,10 @@ class QueueModel(enum.Enum):
         if self is QueueModel.BACK:
             behind = max(0, level_before - ahead)
             return max(0, ahead - max(0, cancelled - behind))
+        if self is QueueModel.POWER2:
+            return power_ahead_after_cancel(ahead, level_before, cancelled, 2)
+        if self is QueueModel.POWER3:
+            return power_ahead_after_cancel(ahead, level_before, cancelled, 3)
         # PROPORTIONAL: floor keeps it integer and deterministic; it never moves us past shares still there
         return ahead - (cancelled * ahead) // level_before
 
