@@ -18,7 +18,9 @@ from tapeflow.data.quality import QualityReporter
 from tapeflow.engine.kernel import Component
 from tapeflow.model.events import Event
 from tapeflow.portfolio import PortfolioConfig
+from tapeflow.report.market_samples import MarketSamples
 from tapeflow.report.rejections import BarSymbols, RejectionLog
+from tapeflow.report.run_files import write_run_files
 from tapeflow.strategy.base import Strategy
 
 Progress = Callable[[int], None]
@@ -80,8 +82,9 @@ def run_backtest_config(
     if progress is not None:
         sources = [counted(s, progress) for s in sources]
     strategy = build_strategy(cfg.strategy)
-    rejections, bar_symbols = RejectionLog(), BarSymbols()
-    bt = build_backtest(cfg, strategy, level, extra=[rejections, bar_symbols])
+    rejections, bar_symbols, samples = RejectionLog(), BarSymbols(), MarketSamples()
+    bt = build_backtest(cfg, strategy, level, extra=[rejections, bar_symbols, samples])
+    samples.books = bt.books  # the tear sheet's market samples (report/market_samples.py) read the run's books
     started = time.perf_counter()
     bt.run(sources, readers=readers)
     elapsed = time.perf_counter() - started
@@ -111,4 +114,8 @@ def run_backtest_config(
         "events_per_s": round(events / elapsed) if elapsed > 0 else None,
         "written": written,
     }
+    if out is not None:  # what the tear sheet needs beside the Parquet results (docs/REPORTS.md)
+        extra = {"calendar": bt.node.sessions.name, "returns_period": cfg.portfolio.returns_period}
+        files = write_run_files(out, report, samples=samples, rejections=rejections, extra=extra)
+        written += [str(p) for p in files]
     return bt, report
