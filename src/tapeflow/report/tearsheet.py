@@ -27,12 +27,24 @@ from tapeflow.model.errors import ConfigError
 from tapeflow.model.sessions import SessionCalendar
 from tapeflow.report.figures_common import Chart, calendar
 from tapeflow.report.figures_equity import equity_chart, returns_chart
+from tapeflow.report.figures_execution import price_chart, slippage_chart
 from tapeflow.report.figures_metrics import metric_rows
+from tapeflow.report.figures_orders import latency_chart, queue_chart
+from tapeflow.report.figures_risk import alerts_chart, rejections_chart
 from tapeflow.report.run_data import RunData, load_run
 from tapeflow.report.summary import Summary, warning_lines
 
 ChartFn = Callable[[RunData, SessionCalendar | None], Chart | None]
-CHARTS: list[ChartFn] = [equity_chart, returns_chart]
+CHARTS: list[ChartFn] = [
+    equity_chart,
+    returns_chart,
+    price_chart,
+    slippage_chart,
+    queue_chart,
+    latency_chart,
+    rejections_chart,
+    alerts_chart,
+]
 """The charts in page order; each returns None when the run has nothing for it to show."""
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 """No plotly logo link in the mode bar: nothing on the page points off it."""
