@@ -30,7 +30,7 @@ def test_a_quoter_run_has_every_execution_chart_with_points_in_every_trace(
     run: tuple[RunData, dict[str, Any], str, Path],
 ) -> None:
     figs = figures(run[2])
-    for name in ("price", "slippage", "queue", "latency", "rejections"):
+    for name in ("price", "depth", "slippage", "queue", "latency", "rejections"):
         assert name in figs, f"chart {name} missing"
         assert figs[name]["data"], name
         assert all(trace_points(t) > 0 for t in figs[name]["data"]), name

@@ -1,4 +1,5 @@
-"""The tear sheet on real data (skips without /work/shared/data): numbers against empyrical-reloaded."""
+"""The tear sheet on real data (skips without the shared data): NVDA daily bars against empyrical-reloaded and
+with the vectorized comparison; a full LOBSTER AAPL day (L3) rendered, downsampled, and small enough."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import empyrical as ep  # type: ignore[import-untyped]
+import numpy as np
 import pandas as pd
+import plotly.offline
 import pytest
 
+from tapeflow.backtest.compare import compare_sma
 from tapeflow.backtest.config import load_backtest_config
 from tapeflow.backtest.run import run_backtest_config
-from tapeflow.report.run_data import load_run
-from tapeflow.report.tearsheet import build_tearsheet
-from tests.report.tearsheet_pages import figures, metrics, trace_points
+from tapeflow.report.run_data import RunData, load_run
+from tapeflow.report.tearsheet import build_tearsheet, write_tearsheet
+from tests.report.tearsheet_pages import figures, metrics, trace_points, values
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -66,3 +70,68 @@ def test_nvda_fifteen_years_are_too_many_sessions_to_shade_and_the_note_says_so(
     page = nvda[2]
     assert not figures(page)["equity"]["layout"].get("shapes")
     assert "too many to shade" in page
+
+
+def test_nvda_comparison_in_the_run_is_drawn_with_both_returns(
+    nvda: tuple[Path, dict[str, Any], str], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAPEFLOW_DATA", str(data_dir))
+    comparison = compare_sma(load_backtest_config(EXAMPLES / "compare_nvda.toml"))
+    data = load_run(nvda[0])
+    with_comparison = RunData(folder=data.folder, run=data.run | {"comparison": comparison}, tables=data.tables)
+    fig = figures(build_tearsheet(with_comparison))["comparison"]
+    bars, pairs = fig["data"]
+    assert values(bars["y"]) == pytest.approx(
+        [comparison["vectorized"]["total_return"] * 100, comparison["event_driven"]["total_return"] * 100]
+    )
+    assert trace_points(pairs) == len(comparison["paired_trades"]) > 0
+    assert "comparison" not in figures(nvda[2])  # a run without one shows none
+
+
+@pytest.fixture(scope="module")
+def lobster(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, dict[str, Any], str]:
+    """The full LOBSTER AAPL day (examples/lobster_aapl.toml, L3): about 10 s on a loaded 2-core machine."""
+    folder = tmp_path_factory.mktemp("lobster") / "results"
+    with pytest.MonkeyPatch.context() as mp:
+        report = _run("lobster_aapl.toml", folder, data_dir, mp)
+    page = folder.parent / "report.html"
+    write_tearsheet(folder, page)
+    return folder, report, page.read_text()
+
+
+def test_lobster_day_renders_every_chart_with_points(lobster: tuple[Path, dict[str, Any], str]) -> None:
+    figs = figures(lobster[2])
+    for name in ("equity", "returns", "price", "depth", "slippage", "queue", "latency", "rejections"):
+        assert name in figs, f"chart {name} missing"
+        assert all(trace_points(t) > 0 for t in figs[name]["data"]), name
+
+
+def test_lobster_day_is_downsampled_and_the_charts_say_so(lobster: tuple[Path, dict[str, Any], str]) -> None:
+    folder, report, page = lobster
+    data = load_run(folder)
+    assert data.tables["top"].rows <= 4_000 < report["engine"]["feed_events"]
+    traces = {t["name"]: t for t in figures(page)["price"]["data"]}
+    assert trace_points(traces["bid"]) <= 4_000
+    assert trace_points(traces["buy fills"]) + trace_points(traces["sell fills"]) == report["summary"]["fills"]
+    assert "Downsampled bid/ask band" in page and "book changes" in page
+    assert figures(page)["depth"]["layout"]["title"]["text"].endswith("(downsampled)")
+    assert "evenly thinned, the deepest point kept" in page  # a day of one-second equity samples
+
+
+def test_lobster_day_page_stays_small_and_offline(lobster: tuple[Path, dict[str, Any], str]) -> None:
+    page = lobster[2]
+    bundle = plotly.offline.get_plotlyjs()
+    own = page.replace(bundle, "")
+    # measured 2026-12-06: 6.6 MB in all, of which plotly.js is 4.6 MB and the run's charts 2.0 MB
+    assert len(own.encode()) < 3_000_000
+    assert len(page.encode()) < 8_000_000
+    assert "https://" not in own and "http://" not in own
+
+
+def test_lobster_depth_heatmap_has_bids_below_asks(lobster: tuple[Path, dict[str, Any], str]) -> None:
+    heat = figures(lobster[2])["depth"]["data"][0]
+    z = np.asarray(values(heat["z"]), dtype=np.float64).reshape(len(values(heat["y"])), len(values(heat["x"])))
+    prices = np.asarray(values(heat["y"]), dtype=np.float64)
+    column = z[:, z.shape[1] // 2]
+    bids, asks = prices[column > 0], prices[column < 0]
+    assert len(bids) and len(asks) and bids.max() < asks.min()

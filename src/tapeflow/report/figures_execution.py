@@ -35,13 +35,19 @@ def sampling_note(meta: dict[str, str], symbol: str, what: str) -> str:
     )
 
 
+def busiest_symbol(data: RunData) -> str | None:
+    """The symbol with the most fills (the first in name order on a tie), None without fills."""
+    counts = Counter(data.tables["fills"].strings("symbol"))
+    return max(sorted(counts), key=lambda s: counts[s]) if counts else None
+
+
 def price_chart(data: RunData, sessions: SessionCalendar | None) -> Chart | None:
     fills, top = data.tables["fills"], data.table("top")
-    if fills.rows == 0:
+    symbol = busiest_symbol(data)
+    if symbol is None:
         return None
     symbols = fills.strings("symbol")
     counts = Counter(symbols)
-    symbol = max(sorted(counts), key=lambda s: counts[s])
     fig = go.Figure()
     notes: list[str] = []
     if top is not None and top.rows:

@@ -26,6 +26,7 @@ from tapeflow.model.display import ny_time
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.sessions import SessionCalendar
 from tapeflow.report.figures_common import Chart, calendar
+from tapeflow.report.figures_depth import comparison_chart, depth_chart
 from tapeflow.report.figures_equity import equity_chart, returns_chart
 from tapeflow.report.figures_execution import price_chart, slippage_chart
 from tapeflow.report.figures_metrics import metric_rows
@@ -39,11 +40,13 @@ CHARTS: list[ChartFn] = [
     equity_chart,
     returns_chart,
     price_chart,
+    depth_chart,
     slippage_chart,
     queue_chart,
     latency_chart,
     rejections_chart,
     alerts_chart,
+    comparison_chart,
 ]
 """The charts in page order; each returns None when the run has nothing for it to show."""
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
