@@ -82,13 +82,17 @@ def run_backtest_config(
     if progress is not None:
         sources = [counted(s, progress) for s in sources]
     strategy = build_strategy(cfg.strategy)
-    rejections, bar_symbols, samples = RejectionLog(), BarSymbols(), MarketSamples()
-    bt = build_backtest(cfg, strategy, level, extra=[rejections, bar_symbols, samples])
-    samples.books = bt.books  # the tear sheet's market samples (report/market_samples.py) read the run's books
+    out = output_dir if output_dir is not None else cfg.output.dir
+    rejections, bar_symbols = RejectionLog(), BarSymbols()
+    # the tear sheet's market samples (report/market_samples.py): only when there is a folder to write them to
+    samples = MarketSamples() if out is not None else None
+    extra: list[Component] = [rejections, bar_symbols] if samples is None else [rejections, bar_symbols, samples]
+    bt = build_backtest(cfg, strategy, level, extra=extra)
+    if samples is not None:
+        samples.books = bt.books
     started = time.perf_counter()
     bt.run(sources, readers=readers)
     elapsed = time.perf_counter() - started
-    out = output_dir if output_dir is not None else cfg.output.dir
     written: list[str] = []
     if out is not None:
         written = [str(p) for p in bt.results.write_parquet(out)]
@@ -115,7 +119,7 @@ def run_backtest_config(
         "written": written,
     }
     if out is not None:  # what the tear sheet needs beside the Parquet results (docs/REPORTS.md)
-        extra = {"calendar": bt.node.sessions.name, "returns_period": cfg.portfolio.returns_period}
-        files = write_run_files(out, report, samples=samples, rejections=rejections, extra=extra)
+        context = {"calendar": bt.node.sessions.name, "returns_period": cfg.portfolio.returns_period}
+        files = write_run_files(out, report, samples=samples, rejections=rejections, extra=context)
         written += [str(p) for p in files]
     return bt, report

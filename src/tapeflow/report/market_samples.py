@@ -57,10 +57,6 @@ class _Thinned:
         self.rows = 0
         self.seen = 0
 
-    def due(self, ts: int) -> bool:
-        self.seen += 1
-        return ts >= self.next_due
-
     def add(self, ts: int, *rows: tuple[int, ...]) -> None:
         for row in rows:
             for values, value in zip(self.columns.values(), row, strict=True):
@@ -156,34 +152,39 @@ class MarketSamples:
         return None
 
     def on_market(self, event: Event) -> None:
+        """Every book change comes here: the common case (nothing due) is two compares and returns."""
         symbol: str = event.symbol  # type: ignore[attr-defined]
         ts = event.ts_event
         top_rows = self.top.get(symbol)
         if top_rows is None:
-            top_rows = self.top[symbol] = _Thinned(_TOP_COLUMNS, START_INTERVAL_NS, self.max_top)
-        if top_rows.due(ts):
+            top_rows = self._start(symbol)
+        depth_rows = self.depth.get(symbol)
+        top_rows.seen += 1
+        if depth_rows is not None:
+            depth_rows.seen += 1
+        if ts >= top_rows.next_due:
             top = self._top(symbol, event)
             if top is not None and (top.bid_price or top.ask_price):
                 feed = event.ts_init - ts
                 top_rows.add(ts, (ts, feed, top.bid_price, top.bid_size, top.ask_price, top.ask_size))
-        book = self._book(symbol)
-        if book is None or isinstance(book, QuoteBook):
-            return
-        depth_rows = self.depth.get(symbol)
-        if depth_rows is None:
-            depth_rows = self.depth[symbol] = _Thinned(_DEPTH_COLUMNS, DEPTH_START_INTERVAL_NS, self.max_depth)
-        if depth_rows.due(ts):
-            depth = book.depth(self.depth_levels)
+        if depth_rows is not None and ts >= depth_rows.next_due:
+            depth = self._book(symbol).depth(self.depth_levels)
+            sides = ((1, depth.bid_prices, depth.bid_sizes), (-1, depth.ask_prices, depth.ask_sizes))
             rows = [
-                (ts, side_code, level, int(price), int(size))
-                for side_code, prices, sizes in (
-                    (1, depth.bid_prices, depth.bid_sizes),
-                    (-1, depth.ask_prices, depth.ask_sizes),
-                )
+                (ts, code, level, int(price), int(size))
+                for code, prices, sizes in sides
                 for level, (price, size) in enumerate(zip(prices, sizes, strict=True))
             ]
             if rows:
                 depth_rows.add(ts, *rows)
+
+    def _start(self, symbol: str) -> _Thinned:
+        """A symbol's first change: its top samples, and depth samples when its book has depth (L2/L3)."""
+        rows = self.top[symbol] = _Thinned(_TOP_COLUMNS, START_INTERVAL_NS, self.max_top)
+        book = self._book(symbol)
+        if book is not None and not isinstance(book, QuoteBook):
+            self.depth[symbol] = _Thinned(_DEPTH_COLUMNS, DEPTH_START_INTERVAL_NS, self.max_depth)
+        return rows
 
     def on_submit(self, event: SubmitOrder) -> None:
         top = self._top(event.symbol)
