@@ -45,6 +45,14 @@ def test_report_of_a_folder_that_is_no_results_is_one_line_and_exit_two(tmp_path
     assert not (tmp_path / "r.html").exists()
 
 
+def test_report_of_a_missing_folder_names_it_not_the_page_inside_it(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: {tmp_path / 'nope'}: not a results folder (run `tapeflow backtest CONFIG --out FOLDER` first)"
+    )
+
+
 def test_report_to_a_folder_is_refused_with_exit_two(results: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", str(results), "-o", str(tmp_path)])
     assert result.exit_code == 2 and "is a folder" in result.stderr

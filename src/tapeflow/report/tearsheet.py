@@ -162,8 +162,9 @@ def check_report_path(path: Path) -> None:
 def write_tearsheet(folder: str | Path, out: str | Path) -> Path:
     """Read the results ``folder`` and write its page to ``out`` atomically (temporary name, then rename)."""
     target = Path(out)
+    data = load_run(folder)  # first: a missing results folder is the error to report, not the page's folder in it
     check_report_path(target)
-    page = build_tearsheet(load_run(folder)).encode()
+    page = build_tearsheet(data).encode()
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("wb") as handle:
