@@ -73,9 +73,13 @@ max_quantity = 1000
 """
 
 
-def synthetic_run(folder: Path, events: int = 20_000) -> dict[str, Any]:
-    """A small quoter run (about a second) with its results written to ``folder``; returns the run's report."""
+def synthetic_run(folder: Path, events: int = 20_000, audit: Path | None = None) -> dict[str, Any]:
+    """A small quoter run (about a second) with its results written to ``folder``; returns the run's report.
+    With ``audit``, the run keeps its audit trail there."""
     config = folder.parent / "synthetic.toml"
-    config.write_text(SYNTHETIC.format(events=events))
+    text = SYNTHETIC.format(events=events)
+    if audit is not None:
+        text += f'\n[audit]\npath = "{audit}"\n'
+    config.write_text(text)
     _, report = run_backtest_config(load_backtest_config(config), output_dir=folder)
     return report

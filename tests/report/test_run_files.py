@@ -6,8 +6,12 @@ from pathlib import Path
 
 import msgspec
 
+from tapeflow.compliance.audit_store import SqliteAuditStore
+from tapeflow.compliance.surveillance import review
+from tapeflow.report.run_data import load_run
 from tapeflow.report.run_files import VOLATILE_KEYS, write_json_atomic
-from tests.report.tearsheet_pages import synthetic_run
+from tapeflow.report.tearsheet import build_tearsheet
+from tests.report.tearsheet_pages import figures, synthetic_run, values
 
 
 def test_the_same_run_twice_writes_the_same_bytes_in_every_file(tmp_path: Path) -> None:
@@ -39,3 +43,26 @@ def test_write_json_atomic_leaves_no_temporary_behind(tmp_path: Path) -> None:
     path = write_json_atomic({"a": 1}, tmp_path / "x.json")
     assert msgspec.json.decode(path.read_bytes()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_a_run_with_an_audit_trail_records_surveillance_alerts_and_the_page_lists_them(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    synthetic_run(folder, audit=tmp_path / "audit.db")
+    run = msgspec.json.decode((folder / "run.json").read_bytes())
+    store = SqliteAuditStore(tmp_path / "audit.db", readonly=True)
+    try:
+        expected = review(store.rows())
+    finally:
+        store.close()
+    assert expected, "the quoter's cancels next to its fills should raise spoofing alerts"
+    assert [(a["kind"], a["ts"], a["summary"]) for a in run["compliance_alerts"]] == [
+        (a.kind, a.ts, a.summary) for a in expected
+    ]
+    table = figures(build_tearsheet(load_run(folder)))["alerts"]["data"][0]
+    assert len(values(table["cells"]["values"][1])) == len(expected)
+
+
+def test_a_run_without_an_audit_trail_has_no_alerts_key(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    synthetic_run(folder, events=2_000)
+    assert "compliance_alerts" not in msgspec.json.decode((folder / "run.json").read_bytes())

@@ -2,8 +2,8 @@
 
 The refusals are ``run.json`` ``risk_rejection_timeline`` (time and rule of each, from ``RiskRejected`` events,
 the first 20,000 kept) with the per-rule counts and first reasons of ``risk_rejections``. Alerts are
-``compliance_alerts`` when the run recorded surveillance (``compliance/surveillance.py``: kind, symbol, time,
-strategy, summary); a run without them shows no alert chart.
+``compliance_alerts``: surveillance over the run's audit trail (``run_files.surveillance_alerts``: kind, symbol,
+time, strategy, summary); a run without a trail shows no alert chart.
 """
 
 from __future__ import annotations
