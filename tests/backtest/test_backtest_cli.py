@@ -52,7 +52,9 @@ def test_backtest_runs_on_each_data_kind(
     assert summary["orders"] > 0 and summary["fills"] == engine["exchange_fills"] > 0
     assert engine["refused_reports"] == 0
     assert summary["final_equity_units"] == summary["starting_equity_units"] + summary["pnl_units"]
-    assert sorted(p.name for p in out.iterdir()) == ["equity.parquet", "fills.parquet", "orders.parquet"]
+    results = ["equity.parquet", "fills.parquet", "orders.parquet"]
+    tearsheet = ["depth.parquet", "order_marks.parquet", "run.json", "top.parquet"]  # report/run_files.py
+    assert sorted(p.name for p in out.iterdir()) == sorted(results + tearsheet)
 
 
 def test_backtest_with_a_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -31,7 +31,9 @@ from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
 from tapeflow.model.prices import price_to_str
 from tapeflow.portfolio import PortfolioConfig
+from tapeflow.report.market_samples import MarketSamples
 from tapeflow.report.rejections import BarSymbols, RejectionLog
+from tapeflow.report.run_files import write_run_files
 from tapeflow.strategy.base import Strategy
 
 Progress = Callable[[int], None]
@@ -129,15 +131,30 @@ def run_backtest_config(
     run, and with ``compare_frozen`` also ``"frozen"``, those of the twin whose model never changed."""
     out = output_dir if output_dir is not None else cfg.output.dir
     with ml_trainer(cfg.ml) as trainer:
-        bt, report, parts = _run_once(cfg, trainer, out, progress=progress, on_total=on_total)
+        run = _run_once(cfg, trainer, out, progress=progress, on_total=on_total)
+        bt, report, parts = run.backtest, run.report, run.ml
         if parts is not None and cfg.ml is not None:
             report["ml"] = {"retrained": ml_figures(parts, report)}
             if cfg.ml.compare_frozen:
                 twin = msgspec.structs.replace(cfg, audit=AuditSection(), output=OutputConfig())
-                _, twin_report, twin_parts = _run_once(twin, trainer, None, max_updates=1)
-                assert twin_parts is not None
-                report["ml"]["frozen"] = ml_figures(twin_parts, twin_report)
+                frozen = _run_once(twin, trainer, None, max_updates=1)
+                assert frozen.ml is not None
+                report["ml"]["frozen"] = ml_figures(frozen.ml, frozen.report)
+    if out is not None:  # what the tear sheet needs beside the Parquet results (docs/REPORTS.md)
+        context = {"calendar": bt.node.sessions.name, "returns_period": cfg.portfolio.returns_period}
+        files = write_run_files(out, report, samples=run.samples, rejections=run.rejections, extra=context)
+        report["written"] += [str(p) for p in files]
     return bt, report
+
+
+class _Run(NamedTuple):
+    """One assembly's run: the backtest, its report, and what the caller still needs to finish the results."""
+
+    backtest: Backtest
+    report: dict[str, Any]
+    ml: MlParts | None
+    samples: MarketSamples | None
+    rejections: RejectionLog
 
 
 def ml_figures(parts: MlParts, report: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +192,7 @@ def _run_once(
     progress: Progress | None = None,
     on_total: Callable[[int | None], None] | None = None,
     max_updates: int = 0,
-) -> tuple[Backtest, dict[str, Any], MlParts | None]:
+) -> _Run:
     sources, level, total = build_sources(cfg.data)
     prices = prices_used(sources)  # before progress wraps the sources
     if on_total is not None:
@@ -186,7 +203,12 @@ def _run_once(
     strategy = build_strategy(cfg.strategy)
     rejections, bar_symbols = RejectionLog(), BarSymbols()
     ml = build_ml_parts(cfg, trainer, out, max_updates=max_updates)
-    bt = build_backtest(cfg, strategy, level, extra=[rejections, bar_symbols], ml=ml)
+    # the tear sheet's market samples (report/market_samples.py): only when there is a folder to write them to
+    samples = MarketSamples() if out is not None else None
+    extra: list[Component] = [rejections, bar_symbols] if samples is None else [rejections, bar_symbols, samples]
+    bt = build_backtest(cfg, strategy, level, extra=extra, ml=ml)
+    if samples is not None:
+        samples.books = bt.books
     started = time.perf_counter()
     bt.run(sources, readers=readers)
     elapsed = time.perf_counter() - started
@@ -215,4 +237,4 @@ def _run_once(
         "events_per_s": round(events / elapsed) if elapsed > 0 else None,
         "written": written,
     }
-    return bt, report, ml
+    return _Run(bt, report, ml, samples, rejections)

@@ -88,9 +88,14 @@ from tapeflow.cli.calibrate_cmd import calibrate_command  # noqa: E402
 app.command(name="calibrate")(calibrate_command)
 
 
-from tapeflow.cli.backtest_cmd import backtest_command  # noqa: E402
+from tapeflow.cli.backtest_cmd import backtest_command, bare_report  # noqa: E402
 
 app.command(name="backtest")(backtest_command)
+
+
+from tapeflow.cli.report_cmd import report_command  # noqa: E402
+
+app.command(name="report")(report_command)
 
 
 from tapeflow.cli.compare_cmd import compare_command  # noqa: E402
@@ -130,6 +135,7 @@ def main() -> None:
     Under ``--json`` a usage error (an unknown option, a value out of range) is also one JSON object on stdout,
     like every other user error; typer's own message still goes to stderr.
     """
+    sys.argv[1:] = bare_report(sys.argv[1:])
     if "--json" not in sys.argv[1:]:
         app()
         return

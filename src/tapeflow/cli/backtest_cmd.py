@@ -30,6 +30,14 @@ def backtest_command(
         Path | None,
         typer.Option("--audit", help="Write the audit trail to this SQLite file (overrides \\[audit] path)."),
     ] = None,
+    report_html: Annotated[
+        str | None,
+        typer.Option(
+            "--report",
+            help="Also write the HTML tear sheet to this file (bare --report: report.html in the --out folder; "
+            "without --out the results go beside the page, in NAME.results/).",
+        ),
+    ] = None,
 ) -> None:
     """Replay history through the kernel, the simulated exchange, risk and portfolio, and summarise the run.
 
@@ -38,11 +46,18 @@ def backtest_command(
     """
 
     try:
+        page = None
+        if report_html is not None:
+            out, page = report_paths(out, report_html)
         if out is not None:  # refused now, not after a run that may take minutes
             from tapeflow.backtest.config import check_output_dir  # lazy: backtest stack (~0.15 s), not for --help
 
             check_output_dir(out, field="--out")
         report = run_with_progress(config, out, quiet=json_out, audit=audit)
+        if page is not None and out is not None:
+            from tapeflow.report.tearsheet import write_tearsheet  # lazy: plotly (~0.3 s), only with --report
+
+            report["report"] = str(write_tearsheet(out, page))
     except TapeflowError as exc:
         fail(exc, json_out=json_out)
         return
@@ -52,6 +67,36 @@ def backtest_command(
         print_report(report)
     if report.get("halted"):
         raise typer.Exit(code=HALTED_EXIT)
+
+
+def bare_report(args: list[str]) -> list[str]:
+    """``--report`` with no path (last, or followed by another option) as ``--report=``: typer has no options
+    with an optional value, so ``main`` rewrites the command line before parsing it."""
+    if "backtest" not in args:
+        return args
+    fixed = list(args)
+    for i, arg in enumerate(fixed):
+        if arg == "--report" and (i + 1 == len(fixed) or fixed[i + 1].startswith("-")):
+            fixed[i] = "--report="
+    return fixed
+
+
+def report_paths(out: Path | None, report_html: str) -> tuple[Path, Path]:
+    """Where ``--report`` puts the results and the page: the page needs the results folder, so without ``--out``
+    the results go beside the page (``run.html`` -> ``run.results/``). Both paths are checked before the run."""
+    from tapeflow.report.tearsheet import check_report_path  # lazy: plotly (~0.3 s), only with --report
+
+    if report_html:
+        page = Path(report_html)
+        folder = out if out is not None else page.with_name(page.stem + ".results")
+    elif out is not None:
+        folder, page = out, out / "report.html"
+    else:
+        folder = Path("tapeflow-results")
+        page = folder / "report.html"
+    if page.parent != folder:
+        check_report_path(page)
+    return folder, page
 
 
 def run_with_progress(config: Path, out: Path | None, *, quiet: bool, audit: Path | None = None) -> dict[str, Any]:
@@ -167,6 +212,8 @@ def _engine_table(report: dict[str, Any]) -> object:
     table.add_row("events/s", f"{report['events_per_s']:,}" if report["events_per_s"] else "-")
     for path in report["written"]:
         table.add_row("written", path)
+    if report.get("report"):
+        table.add_row("report", report["report"])
     return table
 
 

@@ -37,11 +37,19 @@ class RuleRejections(msgspec.Struct, kw_only=True):
     """The largest numeric value refused, or None when the rule's values are not numbers."""
 
 
+TIMELINE_LIMIT = 20_000
+"""Refusals kept with their time for the tear sheet's timeline (the counts above go on past it)."""
+
+
 class RejectionLog:
     """A component subscribing only to ``RiskRejected`` (nothing else pays for it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeline_limit: int = TIMELINE_LIMIT) -> None:
         self.by_rule: dict[str, RuleRejections] = {}
+        self.timeline_limit = timeline_limit
+        self.times: list[int] = []
+        """``ts_event`` of the first ``timeline_limit`` refusals, parallel to ``rules``."""
+        self.rules: list[str] = []
 
     def attach(self, kernel: Kernel) -> None:
         kernel.subscribe(RiskRejected, self.on_rejected)
@@ -66,6 +74,9 @@ class RejectionLog:
             )
             self.by_rule[event.rule] = entry
         entry.count += 1
+        if len(self.times) < self.timeline_limit:
+            self.times.append(event.ts_event)
+            self.rules.append(event.rule)
         value = event.value
         if isinstance(value, int | float) and not isinstance(value, bool):
             entry.max_value = value if entry.max_value is None else max(entry.max_value, value)
@@ -73,6 +84,11 @@ class RejectionLog:
     def report(self) -> list[dict[str, Any]]:
         """The rules in name order, as JSON-ready dicts."""
         return [msgspec.to_builtins(self.by_rule[name]) for name in sorted(self.by_rule)]
+
+    def timeline(self) -> dict[str, Any]:
+        """The refusals in event order (``ts`` ns UTC, ``rule``), and how many were left out past the limit."""
+        total = sum(entry.count for entry in self.by_rule.values())
+        return {"ts": list(self.times), "rule": list(self.rules), "left_out": total - len(self.times)}
 
 
 class BarSymbols:

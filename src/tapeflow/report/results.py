@@ -80,6 +80,10 @@ class OrderRecord(msgspec.Struct, kw_only=True):
     ts_accepted: int | None = None
     ts_done: int | None = None
     reason: str = ""
+    ts_decided: int | None = None
+    """``SubmitOrder.ts_event``: when the strategy decided (``ts_submit`` is when the order left, after compute)."""
+    ts_arrived: int | None = None
+    """``OrderAccepted.ts_event``: when the venue had the order (exchange time; ``ts_accepted`` is when we saw it)."""
 
 
 class ResultsCollector:
@@ -155,6 +159,7 @@ class ResultsCollector:
             price=event.price,
             stop_price=event.stop_price,
             ts_submit=event.ts_init,
+            ts_decided=event.ts_event,
             arrival_mid_x2=self._arrival_mid_x2(event.symbol),
         )
 
@@ -162,6 +167,7 @@ class ResultsCollector:
         record = self.orders.get((event.strategy_id, event.client_order_id))
         if record is not None:
             record.ts_accepted = event.ts_init
+            record.ts_arrived = event.ts_event
             if record.status is OrderStatus.SUBMITTED:
                 record.status = OrderStatus.ACCEPTED
 

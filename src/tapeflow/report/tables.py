@@ -86,6 +86,8 @@ def orders_table(records: Iterable[Any]) -> Any:
             "ts_accepted": _ints([r.ts_accepted for r in rows]),
             "ts_done": _ints([r.ts_done for r in rows]),
             "reason": pa.array([r.reason for r in rows], pa.string()),
+            "ts_decided": _ints([r.ts_decided for r in rows]),
+            "ts_arrived": _ints([r.ts_arrived for r in rows]),
         }
     )
 
