@@ -127,6 +127,8 @@ def wait_until(condition: Callable[[], T | None], what: str, timeout: float = 10
 
 
 def screenshot(element: WebElement) -> Image.Image:
+    """The element as drawn, scrolled into the viewport first (outside it, the capture is blank)."""
+    element.parent.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
     return Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB")
 
 
