@@ -3,8 +3,9 @@
 What runs where (the seed's concurrency, made concrete):
 
 - the event loop (this thread): the market data socket (``AlpacaMarketFeed``), the ``trade_updates`` socket
-  (``AlpacaVenue.run_stream``), the control socket (``ControlServer``), the console, the signal handlers, and the
-  kernel itself, fed one arrival at a time by ``run_live``;
+  (``AlpacaVenue.run_stream``), the control socket (``ControlServer``), the console, the dashboard's server
+  (``--dashboard``, ``tapeflow.live.dashboard``), the signal handlers, and the kernel itself, fed one arrival at a
+  time by ``run_live``;
 - a thread: REST calls to the venue (``OrderSender``: orders in FIFO order, reconciliation between them), so the
   loop never waits on a request;
 - a process: the audit trail's writer (``compliance/writer_process.py``), which commits to SQLite off the loop;
