@@ -193,7 +193,7 @@ def test_another_host_header_or_websocket_origin_is_refused(tape: list[Event]) -
                 rebound = await client.get(f"{board.url}/snapshot", headers={"Host": "evil.example:80"})
             assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
             assert b'<script src="/dashboard.js"' in page.content
-            assert rebound.status_code == 400
+            assert rebound.status_code == 400 and board.dashboard.refused_hosts == 1
             ws_url = "ws" + board.url.removeprefix("http") + "/ws"
             with pytest.raises(InvalidStatus):
                 async with websockets.connect(ws_url, origin="http://evil.example", open_timeout=WAIT_S):  # type: ignore[arg-type]

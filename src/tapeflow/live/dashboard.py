@@ -16,7 +16,7 @@ beside it makes it a backtest replayed in real time. What runs where:
   to the kill switch). ``GET /snapshot``: the current frame as JSON, for scripts.
 
 What the page can reach is bounded: bound to 127.0.0.1 unless the operator names another host (``dashboard_address``);
-requests whose ``Host`` is not the one served are refused (DNS rebinding), a websocket from another origin too; a
+requests whose ``Host`` is not this server's address are refused (DNS rebinding), a websocket from another origin too; a
 content security policy allows only this server's own script, style and socket. Viewing needs no token (it shows
 what the console shows); the kill does.
 """
@@ -36,12 +36,12 @@ from typing import Final
 import msgspec
 import uvicorn
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect
 
 from tapeflow.engine.inbox import InboxLike
 from tapeflow.live.control_desk import ControlDesk
@@ -131,6 +131,25 @@ class _Server(uvicorn.Server):
         yield
 
 
+class _HostGuard:
+    """Refuses a request whose ``Host`` is not this server's address (a page of another site that had its name
+    resolve to 127.0.0.1, DNS rebinding, must not read the node or reach its kill): 400, or a closed websocket."""
+
+    def __init__(self, app: ASGIApp, board: Dashboard) -> None:
+        self.app = app
+        self.board = board
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and Headers(scope=scope).get("host") not in self.board._hosts:
+            self.board.refused_hosts += 1
+            if scope["type"] == "http":
+                await PlainTextResponse("unknown host", status_code=400)(scope, receive, send)
+            else:
+                await WebSocketClose(code=1008)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class _Page:
     """One connected page: the newest frame not sent yet (older ones are dropped, never queued)."""
 
@@ -180,18 +199,21 @@ class Dashboard:
         }
         self.sock = _listen(config.host, config.port)
         self.port: int = self.sock.getsockname()[1]
-        hosts = {config.host, f"{config.host}:{self.port}"}
-        if is_loopback(config.host):
-            hosts |= {LOOPBACK, "localhost", f"{LOOPBACK}:{self.port}", f"localhost:{self.port}"}
-        self._hosts = hosts
-        self.app = Starlette(
-            routes=[
-                *(Route(path, self._static_file, methods=["GET"]) for path in _STATIC),
-                Route("/snapshot", self._snapshot, methods=["GET"]),
-                Route("/kill", self._kill, methods=["POST"]),
-                WebSocketRoute("/ws", self._socket),
-            ],
-            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=sorted({h.split(":")[0] for h in hosts}))],
+        names = {config.host, LOOPBACK, "localhost"} if is_loopback(config.host) else {config.host}
+        self._hosts = {f"[{n}]:{self.port}" if ":" in n else f"{n}:{self.port}" for n in names}
+        """What a request's ``Host`` may be (and a websocket's origin, after ``http://``): this server, by name."""
+        self.refused_hosts = 0
+        """Requests refused for naming another host (DNS rebinding)."""
+        self.app = _HostGuard(
+            Starlette(
+                routes=[
+                    *(Route(path, self._static_file, methods=["GET"]) for path in _STATIC),
+                    Route("/snapshot", self._snapshot, methods=["GET"]),
+                    Route("/kill", self._kill, methods=["POST"]),
+                    WebSocketRoute("/ws", self._socket),
+                ]
+            ),
+            self,
         )
         self._server: _Server | None = None
         self._serving: asyncio.Task[None] | None = None
