@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
 import socket
 from collections.abc import Callable, Generator
@@ -45,7 +44,7 @@ from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect
 
 from tapeflow.engine.inbox import InboxLike
 from tapeflow.live.control_desk import ControlDesk
-from tapeflow.live.dashboard_kill import MAX_REASON, KillLever
+from tapeflow.live.dashboard_kill import KillLever, kill_reason, read_body
 from tapeflow.live.dashboard_state import FrameSource, RecentSignals
 from tapeflow.live.snapshot import NodeSnapshot
 from tapeflow.model.errors import ConfigError
@@ -53,8 +52,6 @@ from tapeflow.model.errors import ConfigError
 log = logging.getLogger(__name__)
 
 LOOPBACK: Final = "127.0.0.1"
-MAX_BODY = 4096
-"""Bytes of a kill request's body at most."""
 SEND_S = 5.0
 """A page that does not take a frame within this is dropped (its socket closed)."""
 START_S = 10.0
@@ -301,11 +298,10 @@ class Dashboard:
         if scheme.lower() != "bearer" or not self.lever.authorized(given.strip()):
             self.lever.refuse(origin, "wrong token")
             return _answer(403, {"ok": False, "code": "unauthorized", "error": "wrong token"})
-        body = await _read_body(request)
-        reason = _reason(body)
-        if not isinstance(reason, str):
-            self.lever.reject(origin, reason[0])
-            return _answer(400, {"ok": False, "code": "malformed", "error": reason[0]})
+        reason, problem = kill_reason(await read_body(request.stream()))
+        if problem:
+            self.lever.reject(origin, problem)
+            return _answer(400, {"ok": False, "code": "malformed", "error": problem})
         reply = await self.lever.kill(reason, origin)
         return _answer(200 if reply.get("ok") else 504, reply)
 
@@ -369,36 +365,6 @@ def build_dashboard(
 
 def _answer(status: int, body: dict[str, object]) -> Response:
     return JSONResponse(body, status_code=status, headers=SECURITY_HEADERS)
-
-
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None when it is longer than ``MAX_BODY`` (not read further)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            return None
-    return body
-
-
-def _reason(body: bytes | None) -> str | tuple[str]:
-    """The kill's reason from ``{"reason": "..."}`` (an empty body: no reason), or (why it cannot be read,)."""
-    if body is None:
-        return (f"the body is over {MAX_BODY} bytes",)
-    if not body.strip():
-        return ""
-    try:
-        request = json.loads(body)
-    except (ValueError, RecursionError):
-        return ("the body is not JSON",)
-    if not isinstance(request, dict):
-        return ('the body must be a JSON object, e.g. {"reason": "..."}',)
-    reason = request.get("reason", "")
-    if not isinstance(reason, str):
-        return ("reason must be a string",)
-    if len(reason) > MAX_REASON:
-        return (f"reason is at most {MAX_REASON} characters",)
-    return reason
 
 
 def _listen(host: str, port: int) -> socket.socket:

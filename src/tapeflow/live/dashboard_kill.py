@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from tapeflow.engine.inbox import InboxLike
 from tapeflow.live.control_desk import ControlDesk, Reply
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 MIN_TOKEN = 16
 """Characters of a token at least: anyone on this machine can reach 127.0.0.1."""
 MAX_REASON = 500
+MAX_BODY = 4096
+"""Bytes of a kill request's body at most."""
 
 
 class KillLever:
@@ -111,3 +114,33 @@ class KillLever:
                 ts_event=now, ts_init=now, command="kill", origin=origin, accepted=accepted, detail=detail[:200]
             )
         )
+
+
+async def read_body(chunks: AsyncIterator[bytes]) -> bytes | None:
+    """A request's body, or None when it is longer than ``MAX_BODY`` (not read further)."""
+    body = b""
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > MAX_BODY:
+            return None
+    return body
+
+
+def kill_reason(body: bytes | None) -> tuple[str, str]:
+    """(the kill's reason, "") from ``{"reason": "..."}`` (an empty body: no reason), or ("", why it cannot be read)."""
+    if body is None:
+        return "", f"the body is over {MAX_BODY} bytes"
+    if not body.strip():
+        return "", ""
+    try:
+        request = json.loads(body)
+    except (ValueError, RecursionError):
+        return "", "the body is not JSON"
+    if not isinstance(request, dict):
+        return "", 'the body must be a JSON object, e.g. {"reason": "..."}'
+    reason = request.get("reason", "")
+    if not isinstance(reason, str):
+        return "", "reason must be a string"
+    if len(reason) > MAX_REASON:
+        return "", f"reason is at most {MAX_REASON} characters"
+    return reason, ""
