@@ -70,3 +70,38 @@ def test_help_texts_keep_their_toml_section_names() -> None:
                              ("backtest", "[audit]"), ("demo", "[data]")]:  # fmt: skip
         result = runner.invoke(app, [command, "--help"], env=wide)
         assert result.exit_code == 0 and section in result.output, (command, result.output)
+
+
+def test_a_dashboard_on_an_outside_address_is_refused_unless_dashboard_host_names_it(tmp_path: Path) -> None:
+    config = str(_config(tmp_path, 'venue = "paper"'))
+    line = _refusal([config, "--dashboard", "0.0.0.0:8765"])
+    assert "--dashboard-host 0.0.0.0" in line and "field `--dashboard`" in line
+    line = _refusal([config, "--dashboard-host", "0.0.0.0"])
+    assert "--dashboard-host needs --dashboard" in line
+
+
+def test_a_dashboard_token_under_16_characters_is_refused(tmp_path: Path) -> None:
+    line = _refusal(
+        [str(_config(tmp_path, 'venue = "paper"')), "--dashboard", "0"], env={"TAPEFLOW_DASHBOARD_TOKEN": "short"}
+    )
+    assert "TAPEFLOW_DASHBOARD_TOKEN" in line and "16" in line
+
+
+def test_a_node_that_cannot_start_prints_the_dashboard_then_releases_its_port(tmp_path: Path) -> None:
+    with socket.socket() as s:  # ports nothing listens on
+        s.bind(("127.0.0.1", 0))
+        venue_port = s.getsockname()[1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        board_port = s.getsockname()[1]
+    config = str(_config(tmp_path, f'url = "http://127.0.0.1:{venue_port}"'))
+    result = runner.invoke(
+        app, ["live", config, "--quiet", "--dashboard", str(board_port)], env={"TAPEFLOW_DASHBOARD_TOKEN": ""}
+    )
+    assert result.exit_code == 2, result.output
+    announced, refusal = result.output.strip().splitlines()
+    assert announced.startswith(f"dashboard: http://127.0.0.1:{board_port}/#token=")
+    assert len(announced.split("#token=")[1]) >= 16
+    assert f"cannot start on http://127.0.0.1:{venue_port}" in refusal
+    with socket.socket() as s:  # the dashboard's port is free again
+        s.bind(("127.0.0.1", board_port))

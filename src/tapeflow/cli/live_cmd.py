@@ -12,6 +12,8 @@ cannot be reached at start); 128 + N a second signal N cut the graceful stop sho
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,7 +26,10 @@ from tapeflow.cli.output import fail, print_json
 from tapeflow.model.errors import ConfigError, TapeflowError
 
 if TYPE_CHECKING:
+    from tapeflow.live.dashboard import DashboardConfig
     from tapeflow.live.session import LiveResult, LiveSession
+
+TOKEN_ENV = "TAPEFLOW_DASHBOARD_TOKEN"
 
 
 def live_command(
@@ -40,11 +45,29 @@ def live_command(
         Path | None, typer.Option("--control", help="Listen for `tapeflow kill --socket` here (overrides \\[live]).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No live view; only the result at the end.")] = False,
+    dashboard: Annotated[
+        str | None,
+        typer.Option(
+            "--dashboard",
+            metavar="[HOST:]PORT",
+            help="Serve the live dashboard here (127.0.0.1 unless --dashboard-host); its kill button needs the token "
+            "printed at start (or $TAPEFLOW_DASHBOARD_TOKEN).",
+        ),
+    ] = None,
+    dashboard_host: Annotated[
+        str | None,
+        typer.Option("--dashboard-host", help="Bind the dashboard to this address on purpose (default 127.0.0.1)."),
+    ] = None,
 ) -> None:
     """Trade live: the same node as `tapeflow backtest`, on the paper venue or Alpaca, until the feed ends or
     SIGINT/SIGTERM (a graceful stop: open orders cancelled, audit trail flushed; a second signal stops at once)."""
     try:
-        session = build_session(config, json_out=json_out, i_mean_live=i_mean_live, control=control_socket, quiet=quiet)
+        board = dashboard_config(dashboard, dashboard_host)
+        session = build_session(
+            config, json_out=json_out, i_mean_live=i_mean_live, control=control_socket, quiet=quiet, dashboard=board
+        )
+        if session.dashboard is not None and board is not None:
+            _announce_dashboard(session.dashboard.url, board.token)
         result = asyncio.run(session.run())
     except TapeflowError as exc:
         fail(exc, json_out=json_out)
@@ -57,7 +80,42 @@ def live_command(
         raise typer.Exit(code=result.stop.exit_code)
 
 
-def build_session(config: Path, *, json_out: bool, i_mean_live: bool, control: Path | None, quiet: bool) -> LiveSession:
+def dashboard_config(spec: str | None, host: str | None) -> DashboardConfig | None:
+    """``--dashboard``/``--dashboard-host`` checked (a host other machines reach only when named on purpose), with
+    the kill button's token: ``$TAPEFLOW_DASHBOARD_TOKEN``, or a fresh random one."""
+    from tapeflow.live.dashboard import DashboardConfig, dashboard_address  # lazy: starlette, not for --help
+    from tapeflow.live.dashboard_kill import MIN_TOKEN  # lazy: as above
+
+    if spec is None:
+        if host is not None:
+            raise ConfigError("--dashboard-host needs --dashboard PORT", field="--dashboard-host")
+        return None
+    bound, port = dashboard_address(spec, host)
+    token = os.environ.get(TOKEN_ENV, "")
+    if token and len(token) < MIN_TOKEN:
+        raise ConfigError(f"${TOKEN_ENV} must have at least {MIN_TOKEN} characters", field=TOKEN_ENV)
+    return DashboardConfig(host=bound, port=port, token=token or secrets.token_urlsafe(24))
+
+
+def _announce_dashboard(url: str, token: str) -> None:
+    """On stderr (never in ``--json``'s stdout): where the page is, with a fresh token in the URL's fragment (a
+    browser never sends a fragment to a server, so it is in no log but this terminal's)."""
+    err = Console(stderr=True, highlight=False)
+    if os.environ.get(TOKEN_ENV):
+        err.print(f"  dashboard: {url} (kill token: ${TOKEN_ENV})", markup=False)
+    else:
+        err.print(f"  dashboard: {url}#token={token}", markup=False)
+
+
+def build_session(
+    config: Path,
+    *,
+    json_out: bool,
+    i_mean_live: bool,
+    control: Path | None,
+    quiet: bool,
+    dashboard: DashboardConfig | None = None,
+) -> LiveSession:
     from tapeflow.live.config import load_live_config  # lazy: the live stack (~0.3 s), not for --help
     from tapeflow.live.keys import load_keys  # lazy: as above
     from tapeflow.live.session import LiveSession  # lazy: as above
@@ -81,7 +139,7 @@ def build_session(config: Path, *, json_out: bool, i_mean_live: bool, control: P
     keys = load_keys(cfg.live.venue, cfg.live.keys_file)
     if not json_out and not quiet:
         _announce(cfg, keys.source)
-    return LiveSession(cfg, keys, json_out=json_out, console=not quiet, out=None)
+    return LiveSession(cfg, keys, json_out=json_out, console=not quiet, out=None, dashboard=dashboard)
 
 
 def _announce(cfg: Any, keys_source: str) -> None:

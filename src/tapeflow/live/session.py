@@ -3,8 +3,9 @@
 What runs where (the seed's concurrency, made concrete):
 
 - the event loop (this thread): the market data socket (``AlpacaMarketFeed``), the ``trade_updates`` socket
-  (``AlpacaVenue.run_stream``), the control socket (``ControlServer``), the console, the signal handlers, and the
-  kernel itself, fed one arrival at a time by ``run_live``;
+  (``AlpacaVenue.run_stream``), the control socket (``ControlServer``), the console, the dashboard's server
+  (``--dashboard``, ``tapeflow.live.dashboard``), the signal handlers, and the kernel itself, fed one arrival at a
+  time by ``run_live``;
 - a thread: REST calls to the venue (``OrderSender``: orders in FIFO order, reconciliation between them), so the
   loop never waits on a request;
 - a process: the audit trail's writer (``compliance/writer_process.py``), which commits to SQLite off the loop;
@@ -40,6 +41,8 @@ from tapeflow.live.config import LiveConfig
 from tapeflow.live.console import LiveConsole
 from tapeflow.live.control import Control, ControlServer
 from tapeflow.live.control_desk import ControlDesk
+from tapeflow.live.dashboard import Dashboard, DashboardConfig, build_dashboard
+from tapeflow.live.dashboard_state import RecentSignals
 from tapeflow.live.keys import Keys
 from tapeflow.live.market_config import MarketFeedConfig
 from tapeflow.live.market_feed import AlpacaMarketFeed, regular_hours
@@ -75,7 +78,7 @@ class LiveSession:
     """Builds the node, the adapters and the operator's levers from a ``LiveConfig``, then runs them (``run``).
 
     ``out``: where the console draws (None: stdout; ``console=False``: nothing is drawn); ``wall``: the wall clock
-    (tests inject one)."""
+    (tests inject one); ``dashboard``: serve the live dashboard (``tapeflow.live.dashboard``) while the run lasts."""
 
     def __init__(
         self,
@@ -86,6 +89,7 @@ class LiveSession:
         out: TextIO | Console | None = None,
         console: bool = True,
         wall: WallClock | None = None,
+        dashboard: DashboardConfig | None = None,
     ) -> None:
         self.cfg = cfg
         live = cfg.live
@@ -97,6 +101,7 @@ class LiveSession:
         self.inbox = Inbox()
         self.monitors = Monitors()
         self.desk = ControlDesk()
+        self.recent = RecentSignals() if dashboard is not None else None
         self.stop = GracefulStop(cancel_orders=live.cancel_on_stop, ack_timeout_s=live.stop_timeout_s)
         self.venue_clock = VenueClock() if self.venue_time else None
         self.arrivals = Arrivals() if self.venue_time else None
@@ -136,7 +141,7 @@ class LiveSession:
             run_id=self.run_id,
             wall=self.venue_clock if self.venue_clock is not None else self.wall,
             risk_rules=[self.stop.desk],
-            extra=[*self.monitors.components, self.desk, self.stop.desk],
+            extra=[*self.monitors.components, self.desk, self.stop.desk, *([self.recent] if self.recent else [])],
             audit=self.audit,
             inbox=self.inbox,
         )
@@ -172,11 +177,28 @@ class LiveSession:
                 on_stop=self.stop.request,
                 now=node_now,
             )
+        self.dashboard: Dashboard | None = None
+        if dashboard is not None:  # last: it binds its port now, so nothing after it can fail and leave it bound
+            self.dashboard = build_dashboard(
+                dashboard,
+                snapshot=self.monitors.builder(self.node.node, clock=None if self.venue_time else self.wall).take,
+                recent=self.recent,
+                inbox=self.inbox,
+                desk=self.desk,
+                now=node_now,
+                run_id=self.run_id,
+                venue=live.venue,
+            )
 
     async def run(self) -> LiveResult:
         """Start (account read and restored, streams up, control socket open), trade until the feed ends or a stop
         is asked for (signal, control socket), then stop everything in reverse order."""
-        state = await asyncio.to_thread(self._start_venue)
+        try:
+            state = await asyncio.to_thread(self._start_venue)
+        except BaseException:
+            if self.dashboard is not None:
+                await self.dashboard.close()  # its port was bound when the session was built
+            raise
         stream: asyncio.Task[None] | None = None
         try:
             if self.venue_clock is not None:
@@ -190,10 +212,14 @@ class LiveSession:
             )
             if self.control is not None:
                 await self.control.start()
+            if self.dashboard is not None:
+                await self.dashboard.start()
             running = self.stop.run(self.node, source, realtime=True, stamp="source")
             outcome = await (self.console.run_with(running) if self.console is not None else running)
         finally:
             self.feed.close()
+            if self.dashboard is not None:
+                await self.dashboard.close()
             if self.control is not None:
                 await self.control.close()
             if stream is not None:
