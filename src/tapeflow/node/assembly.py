@@ -9,8 +9,9 @@ Handlers run in subscription order, so the order of ``kernel.add`` is part of th
    fill;
 4. ``VenueConnectivity`` (only when a venue can disconnect), then ``RiskEngine``: the only subscriber to order
    commands;
-5. ``ResultsCollector``, the STP gate, then the strategies, then any extra components (recorders), then the audit
-   trail.
+5. ``ResultsCollector``, the STP gate, then the components that must run ahead of the strategies
+   (``before_strategies``: the ML recorder and retrainer, so a strategy's ``ModelUpdated`` handler already sees the
+   new model), then the strategies, then any extra components (recorders), then the audit trail.
 
 Both drivers run this assembly: ``tapeflow.backtest.engine.Backtest`` over merged historical sources,
 ``tapeflow.live.node.LiveNode`` over an async feed. What differs between them is the driver and the venues: the
@@ -83,6 +84,7 @@ class TradingNode:
         extra: Sequence[Component] = (),
         audit: AuditTrail | None = None,
         order_ids: ClientOrderIds | None = None,
+        before_strategies: Sequence[Component] = (),
     ) -> None:
         for strategy in strategies:
             if strategy.strategy_id == FLATTEN_STRATEGY:
@@ -159,6 +161,8 @@ class TradingNode:
         kernel.add(self.results)
         if self.stp is not None:
             kernel.add(self.stp)
+        for component in before_strategies:
+            kernel.add(component)
         for strategy in self.strategies:
             strategy.bind(ctx)
             kernel.add(strategy)
@@ -238,9 +242,11 @@ def build_node(
     extra: Sequence[Component] = (),
     audit: AuditTrail | None = None,
     order_ids: ClientOrderIds | None = None,
+    before_strategies: Sequence[Component] = (),
 ) -> TradingNode:
     """The one assembly: ``venues`` None is one simulated exchange from ``config``; ``clock`` is what components
-    read as now (None: event time); ``order_ids`` None gives the backtest's ids (``{strategy_id}-{n}``)."""
+    read as now (None: event time); ``order_ids`` None gives the backtest's ids (``{strategy_id}-{n}``);
+    ``before_strategies`` are added just ahead of the strategies, ``extra`` just after them."""
     return TradingNode(
         config,
         strategies,
@@ -250,6 +256,7 @@ def build_node(
         extra=extra,
         audit=audit,
         order_ids=order_ids,
+        before_strategies=before_strategies,
     )
 
 
