@@ -39,6 +39,8 @@ from .ml_watch import ModelWatcher
 REPO = Path(__file__).resolve().parents[2]
 WATCHER = Path(__file__).with_name("ml_watch.py")
 S = 1_000_000_000
+BAD = 3
+"""The submission the fault tests spoil: the third, so that a model is in force before it."""
 ML = MlSection(
     model_id="mid10",
     kind="ridge",
@@ -69,6 +71,10 @@ class Faulty:
         self.poison = poison
         self.slow = dict(slow)
         self.submitted = 0
+        self.clock: Callable[[], int] = lambda: 0
+        """The kernel's event time (set once the node exists): at a submit, the trigger's time."""
+        self.triggers: dict[int, int] = {}
+        """Submission number -> the trigger it was submitted at."""
         self.held: dict[int, list[float]] = {}
         """Submission number -> [wall time submitted, wall time released] of the slowed ones."""
 
@@ -77,6 +83,7 @@ class Faulty:
     ) -> Future[TrainResult]:
         self.submitted += 1
         n = self.submitted
+        self.triggers[n] = self.clock()
         if n in self.poison:
             xs = np.full_like(xs, np.nan)
         inner = self.pool.submit(kind, params, xs, y, seed)
@@ -118,6 +125,9 @@ def _session(cfg: LiveConfig, faulty: dict[str, Faulty] | None = None, **faults:
 
     session = LiveSession(cfg, KEYS, console=False, ml_trainer=wrap if faults else None)
     assert session.ml is not None
+    if faulty is not None:
+        kernel = session.node.kernel
+        faulty["trainer"].clock = lambda: kernel.now
     _watcher(session).in_force = session.ml.retrainer.model
     return session
 
@@ -196,7 +206,9 @@ def test_live_ml_models_arrive_through_the_inbox_measured_in_order_stored_by_has
         assert u.duration_ns > 0, "live: the training time is measured, not configured"
         assert u.trigger_ts % (ML.interval_s * S) == 0, "the retrain timer runs on the node's (the tape's) time"
         assert u.train_end == u.trigger_ts and u.train_start == u.trigger_ts - ML.window_s * S
-        assert u.ts_init >= u.ts_event >= u.trigger_ts + u.duration_ns, "the model comes after its trigger"
+        # on the venue's clock the tape's time stands still between market events: the model comes after its trigger
+        # (the wall-clock test below checks trigger + measured duration)
+        assert u.ts_init >= u.ts_event >= u.trigger_ts
         stored = tmp_path / "out" / "models" / f"{u.model_hash}{MODEL_SUFFIX}"
         assert model_from_bytes(stored.read_bytes(), expected_version=u.model_hash).version == u.model_hash
     # the ML parts run before the strategy: its own handler already predicts with the announced model
@@ -206,31 +218,37 @@ def test_live_ml_models_arrive_through_the_inbox_measured_in_order_stored_by_has
     _assert_gone(pids)
 
 
+def _in_force_before(watcher: ModelWatcher, trigger_ts: int) -> str:
+    """The hash of the last model announced for a trigger before ``trigger_ts`` (there must be one)."""
+    before = [u for u in watcher.updates if u.trigger_ts < trigger_ts]
+    assert before, "a model was in force before the faulty window"
+    return before[-1].model_hash
+
+
 def test_live_ml_training_that_fails_in_the_worker_keeps_the_old_model_while_quotes_and_orders_continue(
     paper: PaperProcess, tmp_path: Path
 ) -> None:
     made: dict[str, Faulty] = {}
-    session = _session(_config(paper, tmp_path), made, poison=frozenset({2}))
+    session = _session(_config(paper, tmp_path), made, poison=frozenset({BAD}))
     watcher = _watcher(session)
 
-    def poisoned() -> list[int]:
-        return [i for i, f in enumerate(watcher.failures) if "training failed" in f.reason]
+    def failed() -> list[int]:
+        trigger = made["trainer"].triggers.get(BAD)
+        return [i for i, f in enumerate(watcher.failures) if f.trigger_ts == trigger]
 
     async def failure_then_recovery(_: LiveSession) -> None:
-        await until(lambda: poisoned() and watcher.updates and watcher.updates[-1].version > 2, "recovery", 60)
+        await until(lambda: failed() and watcher.updates and watcher.updates[-1].version > BAD, "recovery", 60)
         fills = len(watcher.fills)
         await until(lambda: len(watcher.fills) > fills, "a fill after the failure", 30)
 
     result, pids = _drive(session, failure_then_recovery)
-    failed = watcher.failures[poisoned()[0]]
-    assert "DataError" in failed.reason and "not finite" in failed.reason, failed.reason
-    before = [u for u in watcher.updates if u.trigger_ts < failed.trigger_ts]
-    assert before, "a model was in force before the poisoned window"
+    (i,) = failed()
+    failure = watcher.failures[i]
+    assert failure.reason.startswith("training failed: DataError") and "not finite" in failure.reason, failure.reason
     # the failure changed nothing: the model announced before it was still in force when the failure was handled
-    assert watcher.failed_in_force[poisoned()[0]] == before[-1].model_hash
-    assert all(u.version != 2 for u in watcher.updates), "the poisoned window never became a model"
-    assert [u for u in watcher.updates if u.trigger_ts > failed.trigger_ts], "retraining went on after the failure"
-    assert made["trainer"].submitted >= 3
+    assert watcher.failed_in_force[i] == _in_force_before(watcher, failure.trigger_ts)
+    assert all(u.version != BAD for u in watcher.updates), "the poisoned window never became a model"
+    assert [u for u in watcher.updates if u.trigger_ts > failure.trigger_ts], "retraining went on after the failure"
     assert result.feed["malformed"] == 0
     _assert_gone(pids)
 
@@ -239,26 +257,56 @@ def test_live_ml_training_slower_than_the_interval_is_reported_late_while_events
     paper: PaperProcess, tmp_path: Path
 ) -> None:
     made: dict[str, Faulty] = {}
-    session = _session(_config(paper, tmp_path), made, slow={2: 3.0})
+    session = _session(_config(paper, tmp_path), made, slow={BAD: 3.0})
     watcher = _watcher(session)
 
     def late() -> list[int]:
-        return [i for i, f in enumerate(watcher.failures) if "not ready by the next trigger" in f.reason]
+        trigger = made["trainer"].triggers.get(BAD)
+        return [i for i, f in enumerate(watcher.failures) if f.trigger_ts == trigger]
 
     async def late_then_next(_: LiveSession) -> None:
-        await until(lambda: late() and watcher.updates and watcher.updates[-1].version > 2, "a model after", 60)
-        await until(lambda: len(made["trainer"].held[2]) == 2, "the slow result's release", 10)
+        await until(lambda: late() and watcher.updates and watcher.updates[-1].version > BAD, "a model after", 60)
+        await until(lambda: len(made["trainer"].held[BAD]) == 2, "the slow result's release", 10)
 
     result, pids = _drive(session, late_then_next, stop="hard")
     assert result.stop.how == "hard"
-    reported = watcher.failures[late()[0]]
-    before = [u for u in watcher.updates if u.trigger_ts < reported.trigger_ts]
-    assert before, "a model was in force before the slow training"
-    assert watcher.failed_in_force[late()[0]] == before[-1].model_hash, "the old model stays in force"
-    assert all(u.version != 2 for u in watcher.updates), "the late result is dropped when it finally arrives"
-    started, released = made["trainer"].held[2]
+    (i,) = late()
+    reported = watcher.failures[i]
+    assert reported.reason.startswith("training not ready by the next trigger"), reported.reason
+    assert watcher.failed_in_force[i] == _in_force_before(watcher, reported.trigger_ts), "the old model stays"
+    assert all(u.version != BAD for u in watcher.updates), "the late result is dropped when it finally arrives"
+    started, released = made["trainer"].held[BAD]
     during = [w for w in watcher.quote_walls if started < w < released]
     assert len(during) > 10, f"quotes kept being handled while the training was out: {len(during)}"
+    _assert_gone(pids)
+
+
+def test_live_ml_on_the_wall_clock_stamps_each_model_after_its_trigger_plus_its_measured_training_time(
+    paper: PaperProcess, tmp_path: Path
+) -> None:
+    """Against Alpaca the node's clock is the wall's: the retrain timer fires on it, and a model's stamp is its
+    arrival, at least its trigger plus the training time the worker measured."""
+    cfg = _config(paper, tmp_path)
+    cfg = msgspec.structs.replace(
+        cfg,
+        live=msgspec.structs.replace(cfg.live, clock="wall"),
+        ml=msgspec.structs.replace(ML, interval_s=1, effect_delay_ms=0),
+    )
+    check_live_config(cfg)
+    session = _session(cfg)
+    watcher = _watcher(session)
+
+    async def three_models(_: LiveSession) -> None:
+        await until(lambda: len(watcher.updates) >= 3, "three ModelUpdated", 30)
+
+    started = time.time_ns()
+    result, pids = _drive(session, three_models)
+    assert result.clock == "wall"
+    for u in watcher.updates:
+        assert started < u.trigger_ts < time.time_ns() and u.trigger_ts % S == 0, "today's wall time, whole seconds"
+        assert u.duration_ns > 0
+        assert u.ts_init >= u.ts_event >= u.trigger_ts + u.duration_ns, "the model comes after trigger + training"
+    assert watcher.seen_in_force == [u.model_hash for u in watcher.updates]
     _assert_gone(pids)
 
 

@@ -212,7 +212,7 @@ class LiveSession:
         """Start (account read and restored, streams up, control socket open), trade until the feed ends or a stop
         is asked for (signal, control socket), then stop everything in reverse order."""
         if self.pool is not None:
-            self.pool_warm = self.pool.start()  # the workers warm while the venue's account is read (_pool_warmed)
+            self.pool_warm = self.pool.start()
         outcome: StopOutcome | None = None
         try:
             outcome = await self._run()
@@ -221,10 +221,10 @@ class LiveSession:
         return self.result(outcome)
 
     async def _run(self) -> StopOutcome:
+        await self._pool_warmed()  # before the account is read: the state restored below is current when trading starts
         state = await asyncio.to_thread(self._start_venue)
         stream: asyncio.Task[None] | None = None
         try:
-            await self._pool_warmed()
             if self.venue_clock is not None:
                 if not state.ts:
                     raise VenueError(f"{self.endpoints.trading}/v2/clock gave no time: the node cannot start")
