@@ -25,13 +25,14 @@ import numpy as np
 import pytest
 
 from tapeflow.backtest.config import OutputConfig, StrategyConfig
+from tapeflow.live import session as session_module
 from tapeflow.live.config import LiveConfig, LiveSection, check_live_config, load_live_config
 from tapeflow.live.session import LiveResult, LiveSession
 from tapeflow.ml.config import MlSection
 from tapeflow.ml.models import FloatArray, model_from_bytes
-from tapeflow.ml.pool import TrainingPool, TrainResult
+from tapeflow.ml.pool import TrainingPool, TrainResult, WarmReport
 from tapeflow.ml.retrain import MODEL_SUFFIX
-from tapeflow.model.errors import VenueError
+from tapeflow.model.errors import EngineError, VenueError
 
 from .live_rig import FAST, KEYS, PaperProcess, audit_events, kinds, live_config, until
 from .ml_watch import ModelWatcher
@@ -214,7 +215,16 @@ def test_live_ml_models_arrive_through_the_inbox_measured_in_order_stored_by_has
     # the ML parts run before the strategy: its own handler already predicts with the announced model
     assert watcher.seen_in_force == [u.model_hash for u in updates]
     assert session.ml is not None and session.ml.retrainer.updates == len(updates)
-    assert kinds(audit_events(tmp_path / "audit.db")).get("ModelUpdated", 0) == len(updates)
+    recorded = kinds(audit_events(tmp_path / "audit.db"))
+    assert recorded.get("ModelUpdated", 0) == len(updates)
+    assert result.ml == {
+        "model_id": "mid10",
+        "triggers": session.ml.retrainer.triggers,
+        "updates": len(updates),
+        "failures": len(watcher.failures),
+        "pool_restarts": 0,
+    }
+    assert recorded.get("ModelTrainingFailed", 0) == len(watcher.failures)
     _assert_gone(pids)
 
 
@@ -248,6 +258,7 @@ def test_live_ml_training_that_fails_in_the_worker_keeps_the_old_model_while_quo
     # the failure changed nothing: the model announced before it was still in force when the failure was handled
     assert watcher.failed_in_force[i] == _in_force_before(watcher, failure.trigger_ts)
     assert all(u.version != BAD for u in watcher.updates), "the poisoned window never became a model"
+    assert result.ml["failures"] == len(watcher.failures) >= 1
     assert [u for u in watcher.updates if u.trigger_ts > failure.trigger_ts], "retraining went on after the failure"
     assert result.feed["malformed"] == 0
     _assert_gone(pids)
@@ -310,15 +321,20 @@ def test_live_ml_on_the_wall_clock_stamps_each_model_after_its_trigger_plus_its_
     _assert_gone(pids)
 
 
-def test_live_ml_run_that_cannot_start_still_closes_the_pool(tmp_path: Path) -> None:
-    with socket.socket() as probe:  # a loopback port just bound and released: nothing listens there
+def _nowhere() -> LiveConfig:
+    """A configuration whose paper venue is a loopback port just bound and released: nothing listens there."""
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    cfg = LiveConfig(
+    return LiveConfig(
         live=LiveSection(url=f"http://127.0.0.1:{port}", symbols=("AAPL",), backoff=FAST),
         strategy=StrategyConfig(name=f"{WATCHER}:ModelWatcher"),
         ml=ML,
     )
+
+
+def test_live_ml_run_that_cannot_start_still_closes_the_pool() -> None:
+    cfg = _nowhere()
     session = LiveSession(cfg, KEYS, console=False)
 
     async def main() -> tuple[int, ...]:
@@ -330,6 +346,28 @@ def test_live_ml_run_that_cannot_start_still_closes_the_pool(tmp_path: Path) -> 
     pids = asyncio.run(main())
     assert pids, "the workers had started (warming) when the run failed"
     _assert_gone(pids)
+
+
+class NeverStarts(TrainingPool):
+    """A pool whose workers cannot start (as when the model libraries fail to import in them)."""
+
+    def start(self) -> Future[WarmReport]:
+        failed: Future[WarmReport] = Future()
+        failed.set_exception(ImportError("No module named 'sklearn'"))
+        return failed
+
+
+def test_live_ml_run_whose_pool_cannot_start_stops_before_it_reads_the_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_module, "TrainingPool", NeverStarts)
+    session = LiveSession(_nowhere(), KEYS, console=False)
+
+    async def main() -> None:
+        # nothing listens at the venue's address: reading the account first would have raised a VenueError
+        with pytest.raises(EngineError, match="the training pool did not start: ImportError"):
+            await asyncio.wait_for(session.run(), 30)
+
+    asyncio.run(main())
+    assert isinstance(session.pool, NeverStarts)
 
 
 def test_the_live_ml_example_loads_and_passes_the_live_checks() -> None:

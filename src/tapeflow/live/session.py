@@ -61,6 +61,7 @@ from tapeflow.ml.config import MlParts, build_ml
 from tapeflow.ml.pool import TrainingPool, WarmReport
 from tapeflow.ml.retrain import Trainer
 from tapeflow.model.errors import EngineError, VenueError
+from tapeflow.model.events import ModelTrainingFailed
 from tapeflow.model.sessions import calendar_for
 from tapeflow.model.venue_state import VenueState
 from tapeflow.node import NodeConfig
@@ -87,6 +88,8 @@ class LiveResult(msgspec.Struct, kw_only=True):
     feed: dict[str, Any]
     orders: dict[str, Any]
     last: NodeSnapshot | None = None
+    ml: dict[str, Any] = {}
+    """With ``[ml]``: the model's id and how many retrains were triggered, took effect and failed."""
 
 
 class LiveSession:
@@ -176,6 +179,10 @@ class LiveSession:
             before_strategies=self.ml.components if self.ml is not None else (),
         )
         self.desk.bind(self.node.node)
+        self.ml_failures = 0
+        """``ModelTrainingFailed`` events dispatched (the retrainer's own count misses those its pool thread posts)."""
+        if self.ml is not None:
+            self.node.kernel.subscribe(ModelTrainingFailed, self._count_ml_failure)
         calendar = calendar_for(cfg.exchange.calendar, "exchange.calendar")
         self.feed = AlpacaMarketFeed(
             MarketFeedConfig(
@@ -307,7 +314,22 @@ class LiveSession:
                 "errors": list(self.venue.errors),
             },
             last=self.snapshots.take(),
+            ml={} if self.ml is None else self._ml_counts(),
         )
+
+    def _count_ml_failure(self, _: ModelTrainingFailed) -> None:
+        self.ml_failures += 1
+
+    def _ml_counts(self) -> dict[str, Any]:
+        assert self.ml is not None and self.pool is not None
+        retrainer = self.ml.retrainer
+        return {
+            "model_id": retrainer.spec.model_id,
+            "triggers": retrainer.triggers,
+            "updates": retrainer.updates,
+            "failures": self.ml_failures,
+            "pool_restarts": self.pool.restarts,
+        }
 
 
 def _alive(pid: int) -> bool:
