@@ -49,11 +49,13 @@ class LiveNode:
         extra: Sequence[Component] = (),
         audit: AuditTrail | None = None,
         inbox: Inbox | None = None,
+        before_strategies: Sequence[Component] = (),
     ) -> None:
         """``run_id`` None: one made from the wall clock's now and a random suffix; "": the backtest's ids.
 
         ``inbox``: give one when a venue adapter built before the node must post to it (its reports, its
-        connection events); None makes a new one."""
+        connection events); None makes a new one. ``before_strategies``: components dispatched ahead of the
+        strategies (the ML parts), ``extra`` after them."""
         self.wall: Clock = wall if wall is not None else LiveClock()
         self.run_id = new_run_id(self.wall.now()) if run_id is None else run_id
         self.node: TradingNode = build_node(
@@ -64,6 +66,7 @@ class LiveNode:
             extra=extra,
             audit=audit,
             order_ids=ClientOrderIds(self.run_id),
+            before_strategies=before_strategies,
         )
         self.kernel = self.node.kernel
         self.inbox = inbox if inbox is not None else Inbox()

@@ -9,7 +9,11 @@ What runs where (the seed's concurrency, made concrete):
 - a thread: REST calls to the venue (``OrderSender``: orders in FIFO order, reconciliation between them), so the
   loop never waits on a request;
 - a process: the audit trail's writer (``compliance/writer_process.py``), which commits to SQLite off the loop;
-  heavy math (the ML issue) gets a process pool the same way.
+- with an ``[ml]`` section, a pool of processes (``tapeflow.ml.pool.TrainingPool``, forkserver, warmed when the run
+  starts): the retrainer's timer fires in the node's time, submits the window and returns; the pool's thread puts
+  the ``ModelUpdated`` (or ``ModelTrainingFailed``) into the inbox, stamped by the node's clock, so the loop never
+  waits on a fit. Every way out of ``run`` (graceful stop, hard stop, error) closes the pool without waiting for a
+  training, and a worker still busy after a short grace is terminated: no process outlives the run.
 
 Everything that is not market data (order reports, reconciliations, operator commands) enters the kernel through
 the node's inbox. Start-up order matters: the venue's account is read (start reconciliation) and restored into the
@@ -24,6 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, Final, TextIO
 
 import msgspec
@@ -50,7 +60,11 @@ from tapeflow.live.node import LiveNode
 from tapeflow.live.shutdown import GracefulStop, StopOutcome
 from tapeflow.live.snapshot import Monitors, NodeSnapshot
 from tapeflow.live.venue_clock import Arrivals, TickToTradeBridge, VenueClock, on_venue_time
-from tapeflow.model.errors import VenueError
+from tapeflow.ml.config import MlParts, build_ml
+from tapeflow.ml.pool import TrainingPool, WarmReport
+from tapeflow.ml.retrain import Trainer
+from tapeflow.model.errors import EngineError, VenueError
+from tapeflow.model.events import ModelTrainingFailed
 from tapeflow.model.sessions import calendar_for
 from tapeflow.model.venue_state import VenueState
 from tapeflow.node import NodeConfig
@@ -58,6 +72,11 @@ from tapeflow.portfolio import PortfolioConfig
 
 VENUE: Final = "alpaca"
 """The venue name orders and status events carry (the paper venue speaks Alpaca's API: the same adapter)."""
+POOL_GRACE_S: Final = 2.0
+"""After a graceful stop, how long a training still running may finish before its worker is terminated."""
+WARM_WAIT_S: Final = 30.0
+"""The longest wait for the pool's workers to warm (import scikit-learn and river): at start, before the node
+trades, and at a stop that came while they still warmed (to learn their ids)."""
 
 
 class LiveResult(msgspec.Struct, kw_only=True):
@@ -72,13 +91,17 @@ class LiveResult(msgspec.Struct, kw_only=True):
     feed: dict[str, Any]
     orders: dict[str, Any]
     last: NodeSnapshot | None = None
+    ml: dict[str, Any] = {}
+    """With ``[ml]``: the model's id and how many retrains were triggered, took effect and failed."""
 
 
 class LiveSession:
     """Builds the node, the adapters and the operator's levers from a ``LiveConfig``, then runs them (``run``).
 
     ``out``: where the console draws (None: stdout; ``console=False``: nothing is drawn); ``wall``: the wall clock
-    (tests inject one); ``dashboard``: serve the live dashboard (``tapeflow.live.dashboard``) while the run lasts."""
+    (tests inject one); ``dashboard``: serve the live dashboard (``tapeflow.live.dashboard``) while the run lasts;
+    ``ml_trainer``: what the retrainer submits to, given the session's pool (default the pool itself; tests wrap it
+    to inject failing or slow trainings)."""
 
     def __init__(
         self,
@@ -90,6 +113,7 @@ class LiveSession:
         console: bool = True,
         wall: WallClock | None = None,
         dashboard: DashboardConfig | None = None,
+        ml_trainer: Callable[[TrainingPool], Trainer] | None = None,
     ) -> None:
         self.cfg = cfg
         live = cfg.live
@@ -122,6 +146,20 @@ class LiveSession:
             clock=node_now,
         )
         bt = cfg.as_backtest()
+        self.pool: TrainingPool | None = None
+        self.pool_warm: Future[WarmReport] | None = None
+        """Completes with the worker pids once every worker is up and warmed (set by ``run``)."""
+        self.ml: MlParts | None = None
+        if cfg.ml is not None:
+            self.pool = TrainingPool(cfg.ml.workers)  # no process yet: the workers start with the run
+            self.ml = build_ml(
+                cfg.ml,
+                mode="live",
+                trainer=self.pool if ml_trainer is None else ml_trainer(self.pool),
+                inbox=self.inbox,
+                now=node_now,  # the node's clock: the venue's replayed time or the wall's, as the kernel's
+                output_dir=str(Path(cfg.output.dir) / "models") if cfg.output.dir is not None else "",
+            )
         self.audit = None if cfg.audit.path is None else AuditTrail.open(cfg.audit.path, key=cfg.audit.key())
         self.node = LiveNode(
             [self.strategy],
@@ -144,8 +182,13 @@ class LiveSession:
             extra=[*self.monitors.components, self.desk, self.stop.desk, *([self.recent] if self.recent else [])],
             audit=self.audit,
             inbox=self.inbox,
+            before_strategies=self.ml.components if self.ml is not None else (),
         )
         self.desk.bind(self.node.node)
+        self.ml_failures = 0
+        """``ModelTrainingFailed`` events dispatched (the retrainer's own count misses those its pool thread posts)."""
+        if self.ml is not None:
+            self.node.kernel.subscribe(ModelTrainingFailed, self._count_ml_failure)
         calendar = calendar_for(cfg.exchange.calendar, "exchange.calendar")
         self.feed = AlpacaMarketFeed(
             MarketFeedConfig(
@@ -193,7 +236,19 @@ class LiveSession:
     async def run(self) -> LiveResult:
         """Start (account read and restored, streams up, control socket open), trade until the feed ends or a stop
         is asked for (signal, control socket), then stop everything in reverse order."""
+        if self.pool is not None:
+            self.pool_warm = self.pool.start()
+        outcome: StopOutcome | None = None
         try:
+            outcome = await self._run()
+        finally:  # graceful: a running training may finish; a hard stop or an error: at once
+            await self._close_pool(POOL_GRACE_S if outcome is not None and outcome.how != "hard" else 0.0)
+        return self.result(outcome)
+
+    async def _run(self) -> StopOutcome:
+        try:
+            # the pool warms before the account is read, so the state restored here is current when trading starts
+            await self._pool_warmed()
             state = await asyncio.to_thread(self._start_venue)
         except BaseException:
             if self.dashboard is not None:
@@ -215,7 +270,7 @@ class LiveSession:
             if self.dashboard is not None:
                 await self.dashboard.start()
             running = self.stop.run(self.node, source, realtime=True, stamp="source")
-            outcome = await (self.console.run_with(running) if self.console is not None else running)
+            return await (self.console.run_with(running) if self.console is not None else running)
         finally:
             self.feed.close()
             if self.dashboard is not None:
@@ -227,7 +282,38 @@ class LiveSession:
                 with contextlib.suppress(asyncio.CancelledError):
                     await stream
             await asyncio.to_thread(self.venue.stop)
-        return self.result(outcome)
+
+    async def _pool_warmed(self) -> None:
+        """Wait (bounded) until every worker has imported the model libraries: a first retrain queued behind the
+        warming would be reported late, and a pool that cannot start must stop the run before it trades."""
+        if self.pool_warm is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self.pool_warm)), WARM_WAIT_S)
+        except TimeoutError as exc:
+            raise EngineError(f"the training pool's workers were not up within {WARM_WAIT_S:.0f} s") from exc
+        except Exception as exc:  # whatever a worker raised while starting: the run must not trade without it
+            raise EngineError(f"the training pool did not start: {type(exc).__name__}: {exc}") from exc
+
+    async def _close_pool(self, grace_s: float) -> None:
+        """Close the training pool without waiting on the loop: queued trainings are cancelled, idle workers exit;
+        one still fitting gets ``grace_s`` to finish, then is terminated (its result would arrive after the run)."""
+        pool = self.pool
+        if pool is None:
+            return
+        pool.close(wait=False)
+        pids: tuple[int, ...] = ()
+        if self.pool_warm is not None:
+            # a run that failed at once may close the pool while its workers still warm: learn their ids first
+            with contextlib.suppress(Exception):
+                warmed = asyncio.wrap_future(self.pool_warm)
+                pids = (await asyncio.wait_for(asyncio.shield(warmed), WARM_WAIT_S)).worker_pids
+        deadline = time.monotonic() + grace_s
+        while (alive := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
     def _start_venue(self) -> VenueState:
         """The start reconciliation (``AlpacaVenue.start``), with a failure said in the user's terms."""
@@ -256,4 +342,30 @@ class LiveSession:
                 "errors": list(self.venue.errors),
             },
             last=self.snapshots.take(),
+            ml={} if self.ml is None else self._ml_counts(),
         )
+
+    def _count_ml_failure(self, _: ModelTrainingFailed) -> None:
+        self.ml_failures += 1
+
+    def _ml_counts(self) -> dict[str, Any]:
+        assert self.ml is not None and self.pool is not None
+        retrainer = self.ml.retrainer
+        return {
+            "model_id": retrainer.spec.model_id,
+            "triggers": retrainer.triggers,
+            "updates": retrainer.updates,
+            "failures": self.ml_failures,
+            "pool_restarts": self.pool.restarts,
+        }
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id still exists (the forkserver reaps its workers, so an exited one is gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

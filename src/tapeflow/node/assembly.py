@@ -245,7 +245,8 @@ def build_node(
     before_strategies: Sequence[Component] = (),
 ) -> TradingNode:
     """The one assembly: ``venues`` None is one simulated exchange from ``config``; ``clock`` is what components
-    read as now (None: event time); ``order_ids`` None gives the backtest's ids (``{strategy_id}-{n}``)."""
+    read as now (None: event time); ``order_ids`` None gives the backtest's ids (``{strategy_id}-{n}``);
+    ``before_strategies`` are added just ahead of the strategies, ``extra`` just after them."""
     return TradingNode(
         config,
         strategies,
