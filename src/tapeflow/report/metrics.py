@@ -214,10 +214,12 @@ def cagr(closes: Sequence[int], periods_per_year: float) -> float | None:
 
 
 def calmar(annual_growth: float | None, drawdown: float | None) -> float | None:
-    """CAGR over the maximum drawdown (a positive fraction); None when either is undefined or nothing fell."""
+    """CAGR over the maximum drawdown (a positive fraction); None when either is undefined, nothing fell, or the
+    ratio is beyond a float (a CAGR near the float limit over a small drawdown: infinity is not a figure)."""
     if annual_growth is None or drawdown is None or drawdown <= 0.0:
         return None
-    return annual_growth / drawdown
+    ratio = annual_growth / drawdown
+    return ratio if math.isfinite(ratio) else None
 
 
 def max_drawdown(equity: Sequence[int] | IntArray) -> Drawdown:
