@@ -37,7 +37,7 @@ class RegimeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """``momentum``: the mid moves the way the book leans; ``reversal``: against it."""
     vol: Annotated[tuple[Multiplier, ...], msgspec.Meta(min_length=1)] = (1.0, 2.0)
     """Event-rate multiplier per regime (more events a second: more mid moves, higher volatility)."""
-    memory_s: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    memory_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     """Time constant of the book's lean: how long a lean, and so a prediction from it, lasts."""
     display: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.8
     """How plainly resting sizes show the lean (bid sizes times 1 + display * lean, ask sizes 1 - it)."""

@@ -39,12 +39,15 @@ NS = 1_000_000_000
 STEP_NS = 100_000_000
 """The lean moves on a 100 ms grid of event time: exact OU steps, cheap (not one normal draw per event)."""
 LEAN_SD = 0.5
-MAX_PUSH = 0.25
-"""The push at strength 1 and a full lean: the side that moves the mid up is picked 62.5% of the time."""
+MAX_PUSH = 0.4
+"""The push at strength 1 and a full lean: the side that moves the mid up is picked 70% of the time."""
 CLEAR = 0.2
 """Probability that a marketable order takes the whole touch."""
 SWEEP = 0.2
 """Of those, the probability that it walks on and clears the next level too."""
+DISPLAY_GAIN = 2.0
+"""Resting sizes are multiplied by exp(+-DISPLAY_GAIN * display * lean): at display 1 and a full lean the bid's
+sizes are e^4 (about 55) times the ask's."""
 MEAN_EXTRA_LOTS = 1.5
 """Resting sizes: one lot plus an exponential number of lots with this mean, before the lean's skew."""
 
@@ -121,5 +124,5 @@ class RegimeProcess:
 
     def skew(self, bid: bool) -> float:
         """What a fresh resting size on the bid (or ask) is multiplied by: the lean made visible."""
-        shown = self._config.display * self.lean
-        return 1.0 + shown if bid else 1.0 - shown
+        shown = DISPLAY_GAIN * self._config.display * self.lean
+        return math.exp(shown if bid else -shown)
