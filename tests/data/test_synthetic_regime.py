@@ -143,3 +143,12 @@ vol = [1.0, 2.5]
         decode_toml(text.replace('["momentum", "reversal", "reversal"]', "[]"), BacktestConfig)
     with pytest.raises(ConfigError, match=r"data\.synthetic\.regime"):
         decode_toml(text + "drift = 1\n", BacktestConfig)
+
+
+def test_a_symbol_pushed_down_to_one_cent_keeps_a_sound_book_and_the_stream_goes_on() -> None:
+    regime = RegimeConfig(strength=1.0, cycle=("momentum",), vol=(3.0,), memory_s=60)
+    config = SyntheticConfig(symbols=("PNY",), start_price=("0.50",), seed=1, events_per_symbol=100_000, regime=regime)
+    stream: list[object] = list(SyntheticMarket(config).stream(0))
+    assert len(stream) == 100_000
+    check_consistent(stream)
+    assert min(e.bid_price for e in stream if isinstance(e, Quote)) == 100  # the floor: one cent

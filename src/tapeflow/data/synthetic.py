@@ -13,6 +13,12 @@ size with a known shape. It is built to look like a busy NASDAQ name, not to be 
   ``BookDelta`` s that remove that liquidity, then by the new ``Quote`` when the top of book changed.
 
 Everything is a pure function of (config, seed): two runs give byte-identical streams.
+
+With ``SyntheticConfig.regime`` set, each symbol is a ``RegimeSymbolStream``: the same book process through a few
+hooks (which side an event acts on, resting sizes, what a marketable order takes, how a thin side is refilled, the
+event rate), driven by ``data.synthetic_regime``, so that the book predicts the next mid move with a sign that
+changes between regimes. Without it the hooks draw exactly what the plain stream always drew: its output is
+byte-identical to the stream before regimes existed (a test holds its hash).
 """
 
 from __future__ import annotations
@@ -327,6 +333,8 @@ class RegimeSymbolStream(SymbolStream):
     def _trade_size(self, sizes: list[int]) -> int:
         """Clears the touch with probability CLEAR, and the next level too with SWEEP, whatever their sizes (a
         size-driven sweep would clear a thin side more often: the book would predict moves in every regime)."""
+        if not sizes:
+            return 0  # one level left on that side: nothing may be taken (as in the plain stream)
         top = sizes[0]
         if self._u.next() < CLEAR:
             return top + sizes[1] if len(sizes) > 1 and self._u.next() < SWEEP else top
@@ -342,6 +350,8 @@ class RegimeSymbolStream(SymbolStream):
                 tick = (max(book) if side is Side.BUY else min(book)) + step
                 while tick in book:
                     tick += step
+                if tick <= 0:
+                    break  # a bid side walked down to one cent: keep what is left (a trade always leaves a level)
                 book[tick] = self._level_size(side)
                 out.append(self._delta(ts, BookAction.ADD, side, tick, book[tick]))
 
