@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -17,6 +17,30 @@ from tapeflow.model.errors import ConfigError
 T = TypeVar("T")
 
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+
+
+RegimeKind = Literal["momentum", "reversal"]
+Multiplier = Annotated[float, msgspec.Meta(gt=0, le=20)]
+
+
+class RegimeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[data.synthetic.regime]``: a market whose book predicts the next mid move, differently in each regime
+    (``tapeflow.data.synthetic_regime`` says how). Regime ``k`` covers event time [start + k * period, start +
+    (k + 1) * period) and takes ``cycle[k % len(cycle)]`` and ``vol[k % len(vol)]``: the two lists cycle
+    independently, so lengths 2 and 3 give six combinations."""
+
+    period_s: Annotated[float, msgspec.Meta(gt=0)] = 900.0
+    """Length of one regime in event time."""
+    strength: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.8
+    """How predictable the next mid move is from the book: 0 a random walk, 1 the strongest push."""
+    cycle: Annotated[tuple[RegimeKind, ...], msgspec.Meta(min_length=1)] = ("momentum", "reversal")
+    """``momentum``: the mid moves the way the book leans; ``reversal``: against it."""
+    vol: Annotated[tuple[Multiplier, ...], msgspec.Meta(min_length=1)] = (1.0, 2.0)
+    """Event-rate multiplier per regime (more events a second: more mid moves, higher volatility)."""
+    memory_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Time constant of the book's lean: how long a lean, and so a prediction from it, lasts."""
+    display: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.8
+    """How plainly resting sizes show the lean (bid sizes times 1 + display * lean, ask sizes 1 - it)."""
 
 
 class SyntheticConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -29,6 +53,8 @@ class SyntheticConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """Optional start prices in dollars, one per symbol ("190.25"); defaults are picked from the seed."""
     start_ns: Annotated[int, msgspec.Meta(ge=0)] = 1_718_976_600_000_000_000
     """2024-06-21 09:30:00 New York time."""
+    regime: RegimeConfig | None = None
+    """Regime switching (``[data.synthetic.regime]``); None: the plain market, unchanged."""
 
 
 def _field_from(exc: msgspec.ValidationError) -> str | None:

@@ -13,6 +13,12 @@ size with a known shape. It is built to look like a busy NASDAQ name, not to be 
   ``BookDelta`` s that remove that liquidity, then by the new ``Quote`` when the top of book changed.
 
 Everything is a pure function of (config, seed): two runs give byte-identical streams.
+
+With ``SyntheticConfig.regime`` set, each symbol is a ``RegimeSymbolStream``: the same book process through a few
+hooks (which side an event acts on, resting sizes, what a marketable order takes, how a thin side is refilled, the
+event rate), driven by ``data.synthetic_regime``, so that the book predicts the next mid move with a sign that
+changes between regimes. Without it the hooks draw exactly what the plain stream always drew: its output is
+byte-identical to the stream before regimes existed (a test holds its hash).
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tapeflow.config import SyntheticConfig
+from tapeflow.config import RegimeConfig, SyntheticConfig
+from tapeflow.data.synthetic_regime import CLEAR, MEAN_EXTRA_LOTS, SWEEP, RegimeProcess
 from tapeflow.model.enums import Aggressor, BookAction, Side
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
@@ -85,6 +92,25 @@ class SymbolStream:
             return 1 + int(u * 990)
         lots = int(1.0 / (1.0 - self._u.next()) ** (1 / 1.3))
         return LOT * min(lots, 200)
+
+    def _side(self, up: Side) -> Side:
+        """The side an event acts on; acting on ``up`` would move the mid up. Here a fair coin (the regime market
+        leans it)."""
+        return Side.BUY if self._u.next() < 0.5 else Side.SELL
+
+    def _level_size(self, side: Side) -> int:
+        """The size of a new level on ``side``."""
+        return self._size()
+
+    def _resize(self, side: Side, size: int) -> int:
+        """A level's new size after an update: a size added or taken away, never below one share."""
+        if self._u.next() < 0.55:
+            return size + self._size()
+        return max(1, size - self._size())
+
+    def _trade_size(self, sizes: list[int]) -> int:
+        """What a marketable order asks for; ``sizes`` are those of the levels it may walk (unused here)."""
+        return self._size()
 
     def _gap_ns(self) -> int:
         if self._u.next() < 0.01:  # regimes last ~100 events on average
@@ -185,15 +211,12 @@ class SymbolStream:
         levels = self._sorted_levels(side)
         tick = levels[self._depth_index(len(levels))]
         book = self._book(side)
-        if self._u.next() < 0.55:
-            book[tick] += self._size()
-        else:
-            book[tick] = max(1, book[tick] - self._size())
+        book[tick] = self._resize(side, book[tick])
         out.append(self._delta(ts, BookAction.UPDATE, side, tick, book[tick]))
 
     def _new_level(self, ts: int, out: list[Event]) -> None:
         """A new price level: inside the spread when it is wide (liquidity refills gaps), else near the touch."""
-        side = Side.BUY if self._u.next() < 0.5 else Side.SELL
+        side = self._side(Side.BUY)
         bb, ba = max(self.bids), min(self.asks)
         book = self._book(side)
         spread = ba - bb
@@ -206,11 +229,11 @@ class SymbolStream:
             tick = bb - away if side is Side.BUY else ba + away
         if tick in book or tick <= 0:
             return
-        book[tick] = self._size()
+        book[tick] = self._level_size(side)
         out.append(self._delta(ts, BookAction.ADD, side, tick, book[tick]))
 
     def _delete_level(self, ts: int, out: list[Event]) -> None:
-        side = Side.BUY if self._u.next() < 0.5 else Side.SELL
+        side = self._side(Side.SELL)
         levels = self._sorted_levels(side)
         if len(levels) <= MIN_LEVELS:
             return
@@ -220,11 +243,11 @@ class SymbolStream:
 
     def _trade(self, ts: int, out: list[Event], trade_no: int) -> int:
         """A marketable order walks the opposite side; the book keeps at least one level there."""
-        aggressor = Side.BUY if self._u.next() < 0.5 else Side.SELL
+        aggressor = self._side(Side.BUY)
         resting = aggressor.opposite
         book = self._book(resting)
-        remaining = self._size()
         levels = self._sorted_levels(resting)
+        remaining = self._trade_size([book[tick] for tick in levels[: min(3, len(levels) - 1)]])
         for tick in levels[: min(3, len(levels) - 1)]:  # a marketable limit order sweeps at most 3 levels
             if remaining <= 0:
                 break
@@ -265,7 +288,71 @@ class SymbolStream:
                     tick = max(self.bids) + 1
                     while tick in book:
                         tick += 1
-                book[tick] = self._size()
+                book[tick] = self._level_size(side)
+                out.append(self._delta(ts, BookAction.ADD, side, tick, book[tick]))
+
+
+class RegimeSymbolStream(SymbolStream):
+    """One symbol of the regime-switching market (``data.synthetic_regime`` explains the mechanism): the same book
+    process, with sides picked by the regime's push, sizes skewed by the lean, touch clearing independent of size
+    and the event rate scaled by the regime's volatility. Every invariant of the plain stream holds."""
+
+    def __init__(
+        self,
+        symbol: str,
+        rng: np.random.Generator,
+        *,
+        count: int,
+        start_ns: int,
+        start_px: int,
+        regime: RegimeConfig,
+    ) -> None:
+        super().__init__(symbol, rng, count=count, start_ns=start_ns, start_px=start_px)
+        self.process = RegimeProcess(regime, start_ns, self._u.next)
+
+    def _gap_ns(self) -> int:
+        if self._u.next() < 0.01:
+            self._burst = not self._burst
+        mean = (150_000 if self._burst else 4_000_000) / self.process.vol
+        gap = 1 + int(-math.log(1.0 - self._u.next()) * mean)
+        self.process.advance(self._t + gap)
+        return gap
+
+    def _side(self, up: Side) -> Side:
+        return up if self._u.next() < 0.5 * (1.0 + self.process.push) else up.opposite
+
+    def _level_size(self, side: Side) -> int:
+        """Round lots, exponential rather than heavy-tailed (a Pareto tail would drown the lean the sizes show),
+        times the lean's skew for the side."""
+        lots = 1.0 - math.log(1.0 - self._u.next()) * MEAN_EXTRA_LOTS
+        return max(1, round(LOT * lots * self.process.skew(side is Side.BUY)))
+
+    def _resize(self, side: Side, size: int) -> int:
+        return self._level_size(side)  # a fresh size: resting sizes follow the lean as it moves
+
+    def _trade_size(self, sizes: list[int]) -> int:
+        """Clears the touch with probability CLEAR, and the next level too with SWEEP, whatever their sizes (a
+        size-driven sweep would clear a thin side more often: the book would predict moves in every regime)."""
+        if not sizes:
+            return 0  # one level left on that side: nothing may be taken (as in the plain stream)
+        top = sizes[0]
+        if self._u.next() < CLEAR:
+            return top + sizes[1] if len(sizes) > 1 and self._u.next() < SWEEP else top
+        return 1 + int(self._u.next() * (top - 1)) if top > 1 else 1
+
+    def _replenish(self, ts: int, out: list[Event]) -> None:
+        """Refills a thin side in the first gaps behind its own touch: refilling from the opposite touch (as the
+        plain stream does) would move the mid back against every sweep, undoing the push it came from."""
+        for side in (Side.BUY, Side.SELL):
+            book = self._book(side)
+            step = -1 if side is Side.BUY else 1
+            while len(book) < MIN_LEVELS:
+                tick = (max(book) if side is Side.BUY else min(book)) + step
+                while tick in book:
+                    tick += step
+                if tick <= 0:
+                    break  # a bid side walked down to one cent: keep what is left (a trade always leaves a level)
+                book[tick] = self._level_size(side)
                 out.append(self._delta(ts, BookAction.ADD, side, tick, book[tick]))
 
 
@@ -292,12 +379,19 @@ class SyntheticMarket:
 
     def stream(self, index: int) -> SymbolStream:
         cfg = self.config
+        rng = np.random.Generator(np.random.PCG64(self._seeds[index]))
+        start_px = self.start_price(index)
+        if cfg.regime is not None:
+            return RegimeSymbolStream(
+                cfg.symbols[index],
+                rng,
+                count=cfg.events_per_symbol,
+                start_ns=cfg.start_ns,
+                start_px=start_px,
+                regime=cfg.regime,
+            )
         return SymbolStream(
-            cfg.symbols[index],
-            np.random.Generator(np.random.PCG64(self._seeds[index])),
-            count=cfg.events_per_symbol,
-            start_ns=cfg.start_ns,
-            start_px=self.start_price(index),
+            cfg.symbols[index], rng, count=cfg.events_per_symbol, start_ns=cfg.start_ns, start_px=start_px
         )
 
     def sources(self) -> list[SymbolStream]:
