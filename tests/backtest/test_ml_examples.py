@@ -26,7 +26,10 @@ def test_the_regime_example_runs_and_reports_the_retrained_and_the_frozen_model(
     retrained, frozen = report["ml"]["retrained"], report["ml"]["frozen"]
     assert retrained["updates"] > 5 and frozen["updates"] == 1
     assert retrained["failures"] == frozen["failures"] == 0
-    assert retrained["predictions"] > 0 and frozen["predictions"] > 0
+    assert retrained["predictions"] == frozen["predictions"] > 1_000  # the same samples, scored both ways
+    # the point of the demo (measured: 59% against 48%): the market's rule flips every 4 minutes, the frozen model
+    # keeps the first regime's rule, the retrained one follows
+    assert retrained["hit_rate"] > 0.55 and retrained["hit_rate"] > frozen["hit_rate"] + 0.05
     console = Console(record=True, width=120, file=io.StringIO())
     print_report(report, console)
     text = console.export_text()
