@@ -81,7 +81,10 @@ def build_ml_parts(
     if trainer is None:
         raise ValueError("an [ml] section needs a trainer: run inside ml_trainer(cfg.ml)")
     models = "" if output_dir is None else str(Path(output_dir) / "models")
-    return build_ml(cfg.ml, mode="deterministic", trainer=trainer, output_dir=models, max_updates=max_updates)
+    frozen = max_updates == 1  # the frozen twin: no later model, and nothing learned online either
+    return build_ml(
+        cfg.ml, mode="deterministic", trainer=trainer, output_dir=models, max_updates=max_updates, online=not frozen
+    )
 
 
 def build_backtest(

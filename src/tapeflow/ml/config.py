@@ -17,6 +17,7 @@ from tapeflow.engine.inbox import InboxLike
 from tapeflow.engine.kernel import Component
 from tapeflow.ml.features import FeatureRecorder, RecorderConfig
 from tapeflow.ml.models import KINDS, check_params
+from tapeflow.ml.online import OnlineLearner
 from tapeflow.ml.predictor import Predictor
 from tapeflow.ml.retrain import RetrainConfig, Retrainer, RetrainSpec, Trainer
 from tapeflow.ml.scoring import PredictionScorer
@@ -56,6 +57,9 @@ class MlSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     workers: int = 1
     wait_timeout_s: float = 60.0
     """Backtest only: the longest wall time to wait for a training at its effect time."""
+    online: bool = True
+    """A model that can learn one sample at a time (``river_linear``) keeps learning from each label as it matures
+    between retrains (``ml/online.py``); other kinds ignore it."""
     compare_frozen: bool = False
     """Backtest only: run the configuration twice, retrained and with the model frozen after its first window, and
     report both (hit rate, predictions, PnL, updates, failures): what retraining is worth on this data."""
@@ -120,10 +124,12 @@ class MlParts(NamedTuple):
     retrainer: Retrainer
     predictor: Predictor
     scorer: PredictionScorer
+    online: OnlineLearner | None = None
 
     @property
     def components(self) -> list[Component]:
-        return [self.recorder, self.retrainer, self.predictor, self.scorer]
+        learner: list[Component] = [] if self.online is None else [self.online]
+        return [self.recorder, self.retrainer, *learner, self.predictor, self.scorer]
 
 
 def build_ml(
@@ -135,15 +141,20 @@ def build_ml(
     now: Callable[[], int] | None = None,
     output_dir: str = "",
     max_updates: int = 0,
+    online: bool = True,
 ) -> MlParts:
     """The recorder, retrainer, predictor and scorer ``section`` describes. ``mode`` is the driver's
     (``deterministic`` for a backtest, ``live`` with the node's ``inbox`` and clock ``now``); ``output_dir``
     stores each model by hash; ``max_updates`` > 0 stops retraining after that many models (1: the frozen twin of
-    a comparison)."""
+    a comparison); ``online`` False keeps the model in force unchanged between retrains even if ``section.online``
+    (the frozen twin)."""
     section.check()
     recorder = FeatureRecorder(section.recorder_config())
     retrainer = Retrainer(
         recorder, section.spec(), trainer, section.retrain_config(mode, output_dir, max_updates), inbox=inbox, now=now
     )
     scorer = PredictionScorer(recorder, section.model_id)
-    return MlParts(recorder, retrainer, Predictor(recorder, retrainer), scorer)
+    learns = online and section.online and KINDS[section.kind].online
+    learner = OnlineLearner(recorder, retrainer) if learns else None  # before the predictor:
+    predictor = Predictor(recorder, retrainer, online=learner)  # a prediction uses what was just learned
+    return MlParts(recorder, retrainer, predictor, scorer, learner)

@@ -349,13 +349,15 @@ class ModelSpec(msgspec.Struct, frozen=True):
     params: type[msgspec.Struct]
     build: Callable[[Any, int], Model]
     validate: Callable[[Any], None] | None = None
+    online: bool = False
+    """Its models have ``learn_one``: they keep learning between retrains (``ml/online.py``)."""
 
 
 KINDS: Mapping[str, ModelSpec] = {
     "sgd": ModelSpec(SgdParams, _build_sgd, _validate_sgd),
     "ridge": ModelSpec(RidgeParams, _build_ridge),
     "hgb": ModelSpec(HgbParams, _build_hgb),
-    "river_linear": ModelSpec(RiverLinearParams, _build_river),
+    "river_linear": ModelSpec(RiverLinearParams, _build_river, online=True),
 }
 
 

@@ -18,6 +18,8 @@ import math
 
 from tapeflow.engine.kernel import Kernel
 from tapeflow.ml.features import FEATURES, FeatureRecorder
+from tapeflow.ml.models import Model
+from tapeflow.ml.online import OnlineLearner
 from tapeflow.ml.retrain import Retrainer
 from tapeflow.model.errors import DataError
 from tapeflow.model.events import ModelUpdated, Prediction
@@ -29,8 +31,18 @@ class Predictor:
     ``with_features`` carries the feature vector in each ``Prediction`` (a few floats per symbol per sample, what
     the audit trail then shows as the decision's input); off, predictions carry only the value."""
 
-    def __init__(self, recorder: FeatureRecorder, retrainer: Retrainer, *, with_features: bool = True) -> None:
+    def __init__(
+        self,
+        recorder: FeatureRecorder,
+        retrainer: Retrainer,
+        *,
+        with_features: bool = True,
+        online: OnlineLearner | None = None,
+    ) -> None:
         self.recorder = recorder
+        self.online = online
+        """Counts what the model learned since it took effect (each Prediction says how many)."""
+        self._model: Model | None = None
         self.retrainer = retrainer
         self.model_id = retrainer.spec.model_id
         self.with_features = with_features
@@ -63,6 +75,7 @@ class Predictor:
             return
         model = self.retrainer.model(self.model_id)
         if model is not None and model.version == event.model_hash:
+            self._model = model
             self._version = event.version
             self._hash = event.model_hash
 
@@ -76,8 +89,9 @@ class Predictor:
     def _after_sample(self, ts: int) -> None:
         model = self.retrainer.model(self.model_id)
         kernel = self._kernel
-        if model is None or kernel is None or model.version != self._hash:
-            return
+        if model is None or kernel is None or model is not self._model:
+            return  # identity, not the hash: a model learning online changes its bytes but stays the one announced
+        learned = self.online.updates if self.online is not None else 0
         recorder = self.recorder
         for symbol in recorder.symbols():
             x = recorder.vector_at(symbol, ts)
@@ -102,6 +116,7 @@ class Predictor:
                     symbol=symbol,
                     value=value,
                     features=features,
+                    online_updates=learned,
                 )
             )
             self.predictions += 1

@@ -124,3 +124,6 @@ class Prediction(Event, frozen=True, kw_only=True):
     value: float
     features: dict[str, float] = {}
     """The feature vector the model was given, by name (empty when the predictor is told not to carry it)."""
+    online_updates: int = 0
+    """Samples the model learned one at a time since it took effect (``ml/online.py``): with them, the announced
+    version and hash name the model exactly."""

@@ -77,7 +77,8 @@ class MlSignal(Strategy):
             price = (book.best_ask if side is Side.BUY else book.best_bid) if book is not None else NO_PRICE
             if price == NO_PRICE:
                 return  # no far touch to cross at: a market order into an empty side is what this mode avoids
-        why = f"model {p.model_id} version {p.version} ({p.model_hash}) predicts {bps:+.2f} bps"
+        learned = f" + {p.online_updates} learned online" if p.online_updates else ""
+        why = f"model {p.model_id} version {p.version} ({p.model_hash}){learned} predicts {bps:+.2f} bps"
         self.signal(p.symbol, "ml_prediction", bps, why, p.features)
         self.submit(p.symbol, side, quantity, price=price, reason=why)
         self.orders += 1
