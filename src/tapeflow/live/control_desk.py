@@ -18,6 +18,12 @@ re-examines: a position that is still open when its order closed gets another or
 symbol (a partial fill, a venue reject); then ``PositionsFlattened`` says whether every position is zero. The risk
 engine checks each such order itself (``RiskEngine.closes_position``): this component cannot pass anything else
 through the kill switch.
+
+The kill cancels each open order once. A venue may refuse such a cancel while the order works on (one that reached
+it before the order did, a cancel during a replace): then nothing would ever close that order, the flatten would
+wait for it forever and the venue would keep both the order and the position. So while a flatten waits, every
+refused cancel of a still open order is sent again, at most ``MAX_ROUNDS`` times per order; after that the flatten
+ends, not flat, naming the order.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from tapeflow.model.enums import OrderType, Side
 from tapeflow.model.events import Event
-from tapeflow.model.orders import OrderReport, RiskRejected, SubmitOrder
+from tapeflow.model.orders import CancelOrder, CancelRejected, OrderReport, RiskRejected, SubmitOrder
 from tapeflow.model.risk_events import (
     FLATTEN_STRATEGY,
     FlattenPositions,
@@ -58,7 +64,7 @@ class _Kill:
 
 
 class _Flatten:
-    __slots__ = ("answer", "inflight", "orders", "rounds", "source")
+    __slots__ = ("answer", "inflight", "orders", "recancels", "rounds", "source", "stuck")
 
     def __init__(self, source: str, answer: Answer | None) -> None:
         self.source = source
@@ -67,6 +73,10 @@ class _Flatten:
         self.rounds: dict[str, int] = {}
         self.inflight: dict[str, str] = {}
         """symbol -> client order id of its flatten order not yet closed (or not yet seen by the execution engine)."""
+        self.recancels: dict[str, int] = {}
+        """client order id -> cancels sent again after the venue refused one (the order still open)."""
+        self.stuck: list[str] = []
+        """Orders whose every cancel, the repeats included, the venue refused."""
 
 
 class ControlDesk:
@@ -191,8 +201,36 @@ class ControlDesk:
     def _on_report(self, event: Event) -> None:
         if self._job is not None:
             if isinstance(event, RiskRejected):
-                self._job.inflight.pop(event.symbol, None)
+                # only our own order's refusal frees its symbol: a strategy's order refused by the kill switch is
+                # on the same symbol, and taking it for ours sent a second flatten order while the first was in
+                # flight (which risk refuses, and the rounds ran out before the first one's fill came back)
+                if self._job.inflight.get(event.symbol) == event.client_order_id:
+                    del self._job.inflight[event.symbol]
+            elif isinstance(event, CancelRejected) and event.strategy_id != FLATTEN_STRATEGY:
+                self._cancel_again(self._job, event)
             self._advance()
+
+    def _cancel_again(self, job: _Flatten, refused: CancelRejected) -> None:
+        """A refused cancel of an order that still works: ask again (see the module docstring)."""
+        order = self.node.execution.order(refused.client_order_id)
+        if order is None or not order.is_open:
+            return  # it ended meanwhile (the refusal was "too late": its fill closed it)
+        sent = job.recancels.get(order.client_order_id, 0)
+        if sent >= MAX_ROUNDS:
+            if order.client_order_id not in job.stuck:
+                job.stuck.append(order.client_order_id)
+            return
+        job.recancels[order.client_order_id] = sent + 1
+        now = self.kernel.now
+        self.kernel.emit(
+            CancelOrder(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=order.strategy_id,
+                client_order_id=order.client_order_id,
+                symbol=order.symbol,
+            )
+        )
 
     def _advance(self) -> None:
         job = self._job
@@ -203,7 +241,14 @@ class ControlDesk:
             order = execution.order(cid)
             if order is not None and not order.is_open:
                 del job.inflight[symbol]
-        if any(o.strategy_id != FLATTEN_STRATEGY for o in execution.open_orders()):
+        working = [o.client_order_id for o in execution.open_orders() if o.strategy_id != FLATTEN_STRATEGY]
+        stuck = [cid for cid in job.stuck if cid in working]
+        if stuck and not job.inflight:
+            self._job = None
+            why = f"still working after {MAX_ROUNDS} refused cancels each: {', '.join(stuck)}"
+            self._finish(job.source, False, job.orders, why, job.answer)
+            return
+        if working:
             return  # the kill's cancels are not all acknowledged yet: a fill may still change a position
         left: list[str] = []
         for view in node.portfolio.positions():
