@@ -99,7 +99,7 @@ def test_flatten_waits_for_the_kills_cancels_then_closes_each_position_once() ->
     assert isinstance(done, PositionsFlattened) and (done.flat, done.orders, done.source) == (True, 2, "control#1")
 
 
-def test_a_partial_fill_gets_another_order_and_refusals_end_in_not_flat_after_max_rounds() -> None:
+def test_a_partial_fill_gets_another_order_and_max_rounds_refusals_in_a_row_after_it_end_in_not_flat() -> None:
     d = _Desk({"AAPL": 300})
     d.kill()
     first = d.flatten_orders()[0]
@@ -115,14 +115,15 @@ def test_a_partial_fill_gets_another_order_and_refusals_end_in_not_flat_after_ma
     )
     d.report(OrderCancelled, first, cancelled_quantity=100, reason="no more liquidity for a market order")
     assert [o.quantity for o in d.flatten_orders()] == [300, 100]  # the rest, once the first closed
-    for _ in range(MAX_ROUNDS - 1):
+    for _ in range(MAX_ROUNDS):  # the partial fill started the count again: MAX_ROUNDS more that fill nothing
+        assert len(d.answers) == 1
         d.report(OrderRejected, d.flatten_orders()[-1], reason="halted")
-    assert len(d.flatten_orders()) == MAX_ROUNDS
+    assert len(d.flatten_orders()) == 1 + MAX_ROUNDS
     assert d.answers[-1] == {
         "done": True,
         "flat": False,
-        "orders": MAX_ROUNDS,
-        "reason": f"still open after {MAX_ROUNDS} orders each: AAPL +100",
+        "orders": 1 + MAX_ROUNDS,
+        "reason": f"still open after {MAX_ROUNDS} orders in a row that filled nothing: AAPL +100",
     }
 
 

@@ -14,8 +14,10 @@ our source means the switch was already engaged: the answer says so, with 0 orde
 
 How flattening works: once no order of any strategy but ``FLATTEN_STRATEGY`` is open (the kill's cancels are
 acknowledged), one market order per non-zero position, for its full size on the opposite side. Each report
-re-examines: a position that is still open when its order closed gets another order, at most ``MAX_ROUNDS`` per
-symbol (a partial fill, a venue reject); then ``PositionsFlattened`` says whether every position is zero. The risk
+re-examines: a position that is still open when its order closed gets another order (a partial fill, a venue
+reject, a market order the book had no liquidity for), until ``MAX_ROUNDS`` orders in a row for a symbol filled
+nothing; then ``PositionsFlattened`` says whether every position is zero. An order that filled something starts the
+count again: the position shrank, so this ends. The risk
 engine checks each such order itself (``RiskEngine.closes_position``): this component cannot pass anything else
 through the kill switch.
 
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from tapeflow.node.assembly import TradingNode
 
 MAX_ROUNDS = 3
-"""Flatten orders per symbol and request at most: a venue that keeps refusing them must not be asked forever."""
+"""Flatten orders in a row per symbol that may fill nothing: a venue that keeps refusing them is not asked forever."""
 
 Reply = dict[str, Any]
 Answer = Callable[[Reply], None]
@@ -64,13 +66,16 @@ class _Kill:
 
 
 class _Flatten:
-    __slots__ = ("answer", "inflight", "orders", "recancels", "rounds", "source", "stuck")
+    __slots__ = ("answer", "held", "inflight", "orders", "recancels", "rounds", "source", "stuck")
 
     def __init__(self, source: str, answer: Answer | None) -> None:
         self.source = source
         self.answer = answer
         self.orders = 0
         self.rounds: dict[str, int] = {}
+        """symbol -> flatten orders in a row that filled nothing (or are in flight)."""
+        self.held: dict[str, int] = {}
+        """symbol -> the position when its last flatten order was sent (a smaller one now: that order filled)."""
         self.inflight: dict[str, str] = {}
         """symbol -> client order id of its flatten order not yet closed (or not yet seen by the execution engine)."""
         self.recancels: dict[str, int] = {}
@@ -255,15 +260,18 @@ class ControlDesk:
             if view.quantity == 0 or view.symbol in job.inflight:
                 continue
             rounds = job.rounds.get(view.symbol, 0)
+            if abs(view.quantity) < abs(job.held.get(view.symbol, view.quantity)):
+                rounds = 0  # the last order filled something
             if rounds >= MAX_ROUNDS:
                 left.append(f"{view.symbol} {view.quantity:+d}")
                 continue
             job.rounds[view.symbol] = rounds + 1
+            job.held[view.symbol] = view.quantity
             job.inflight[view.symbol] = self._send(view.symbol, view.quantity, job.source)
             job.orders += 1
         if job.inflight:
             return
-        why = "" if not left else f"still open after {MAX_ROUNDS} orders each: {', '.join(left)}"
+        why = f"still open after {MAX_ROUNDS} orders in a row that filled nothing: {', '.join(left)}" if left else ""
         self._job = None
         self._finish(job.source, not left, job.orders, why, job.answer)
 
