@@ -17,9 +17,8 @@ acknowledged), one market order per non-zero position, for its full size on the 
 re-examines: a position that is still open when its order closed gets another order (a partial fill, a venue
 reject, a market order the book had no liquidity for), until ``MAX_ROUNDS`` orders in a row for a symbol filled
 nothing; then ``PositionsFlattened`` says whether every position is zero. An order that filled something starts the
-count again: the position shrank, so this ends. The risk
-engine checks each such order itself (``RiskEngine.closes_position``): this component cannot pass anything else
-through the kill switch.
+count again: the position shrank, so this ends. The risk engine checks each such order itself
+(``RiskEngine.closes_position``): this component cannot pass anything else through the kill switch.
 
 The kill cancels each open order once. A venue may refuse such a cancel while the order works on (one that reached
 it before the order did, a cancel during a replace): then nothing would ever close that order, the flatten would
