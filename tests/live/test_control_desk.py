@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from tapeflow.execution.order_ids import ClientOrderIds
-from tapeflow.live.control_desk import MAX_ROUNDS, ControlDesk
+from tapeflow.live.control_desk import MAX_ROUNDS, RETRY_NS, ControlDesk
 from tapeflow.model import LiquiditySide, Side
 from tapeflow.model.orders import (
     CancelOrder,
@@ -115,9 +115,15 @@ def test_a_partial_fill_gets_another_order_and_max_rounds_refusals_in_a_row_afte
     )
     d.report(OrderCancelled, first, cancelled_quantity=100, reason="no more liquidity for a market order")
     assert [o.quantity for o in d.flatten_orders()] == [300, 100]  # the rest, once the first closed
-    for _ in range(MAX_ROUNDS):  # the partial fill started the count again: MAX_ROUNDS more that fill nothing
+    for n in range(MAX_ROUNDS):  # the partial fill started the count again: MAX_ROUNDS more that fill nothing
         assert len(d.answers) == 1
         d.report(OrderRejected, d.flatten_orders()[-1], reason="halted")
+        if n < MAX_ROUNDS - 1:
+            assert len(d.flatten_orders()) == 2 + n  # the next one waits: the same book would refuse it again
+            d.rig.kernel.advance(d.now() + RETRY_NS - 1)
+            assert len(d.flatten_orders()) == 2 + n
+            d.rig.kernel.advance(d.now() + 1)
+            assert len(d.flatten_orders()) == 3 + n
     assert len(d.flatten_orders()) == 1 + MAX_ROUNDS
     assert d.answers[-1] == {
         "done": True,

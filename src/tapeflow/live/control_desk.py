@@ -17,7 +17,9 @@ acknowledged), one market order per non-zero position, for its full size on the 
 re-examines: a position that is still open when its order closed gets another order (a partial fill, a venue
 reject, a market order the book had no liquidity for), until ``MAX_ROUNDS`` orders in a row for a symbol filled
 nothing; then ``PositionsFlattened`` says whether every position is zero. An order that filled something starts the
-count again: the position shrank, so this ends. The risk engine checks each such order itself
+count again: the position shrank, so this ends. After an order that filled nothing the next waits ``RETRY_NS`` of
+event time: sent at once it meets the same empty book (a market order the venue cancelled for want of liquidity),
+and the rounds ran out within a quarter of a second. The risk engine checks each such order itself
 (``RiskEngine.closes_position``): this component cannot pass anything else through the kill switch.
 
 The kill cancels each open order once. A venue may refuse such a cancel while the order works on (one that reached
@@ -51,6 +53,9 @@ if TYPE_CHECKING:
 MAX_ROUNDS = 3
 """Flatten orders in a row per symbol that may fill nothing: a venue that keeps refusing them is not asked forever."""
 
+RETRY_NS = 1_000_000_000
+"""Event time between a flatten order that filled nothing and the next one for its symbol."""
+
 Reply = dict[str, Any]
 Answer = Callable[[Reply], None]
 
@@ -65,7 +70,7 @@ class _Kill:
 
 
 class _Flatten:
-    __slots__ = ("answer", "held", "inflight", "orders", "recancels", "rounds", "source", "stuck")
+    __slots__ = ("answer", "held", "inflight", "orders", "recancels", "rounds", "source", "stuck", "waited", "waiting")
 
     def __init__(self, source: str, answer: Answer | None) -> None:
         self.source = source
@@ -81,6 +86,10 @@ class _Flatten:
         """client order id -> cancels sent again after the venue refused one (the order still open)."""
         self.stuck: list[str] = []
         """Orders whose every cancel, the repeats included, the venue refused."""
+        self.waiting: set[str] = set()
+        """Symbols whose next flatten order waits ``RETRY_NS`` (the last one filled nothing)."""
+        self.waited: set[str] = set()
+        """Symbols whose wait is over: their next order goes out at once."""
 
 
 class ControlDesk:
@@ -256,23 +265,38 @@ class ControlDesk:
             return  # the kill's cancels are not all acknowledged yet: a fill may still change a position
         left: list[str] = []
         for view in node.portfolio.positions():
-            if view.quantity == 0 or view.symbol in job.inflight:
+            symbol = view.symbol
+            if view.quantity == 0 or symbol in job.inflight or symbol in job.waiting:
                 continue
-            rounds = job.rounds.get(view.symbol, 0)
-            if abs(view.quantity) < abs(job.held.get(view.symbol, view.quantity)):
+            rounds = job.rounds.get(symbol, 0)
+            progress = abs(view.quantity) < abs(job.held.get(symbol, view.quantity))
+            if progress:
                 rounds = 0  # the last order filled something
             if rounds >= MAX_ROUNDS:
-                left.append(f"{view.symbol} {view.quantity:+d}")
+                left.append(f"{symbol} {view.quantity:+d}")
                 continue
+            if rounds and not progress and symbol not in job.waited:
+                job.waiting.add(symbol)
+                self.kernel.call_at(self.kernel.now + RETRY_NS, self._retry, (job, symbol))
+                continue
+            job.waited.discard(symbol)
             job.rounds[view.symbol] = rounds + 1
             job.held[view.symbol] = view.quantity
             job.inflight[view.symbol] = self._send(view.symbol, view.quantity, job.source)
             job.orders += 1
-        if job.inflight:
+        if job.inflight or job.waiting:
             return
         why = f"still open after {MAX_ROUNDS} orders in a row that filled nothing: {', '.join(left)}" if left else ""
         self._job = None
         self._finish(job.source, not left, job.orders, why, job.answer)
+
+    def _retry(self, item: tuple[_Flatten, str]) -> None:
+        job, symbol = item
+        if self._job is not job:
+            return  # that flatten is over
+        job.waiting.discard(symbol)
+        job.waited.add(symbol)
+        self._advance()
 
     def _send(self, symbol: str, held: int, source: str) -> str:
         node = self.node
