@@ -18,15 +18,16 @@ re-examines: a position that is still open when its order closed gets another or
 reject, a market order the book had no liquidity for), until ``MAX_ROUNDS`` orders in a row for a symbol filled
 nothing; then ``PositionsFlattened`` says whether every position is zero. An order that filled something starts the
 count again: the position shrank, so this ends. After an order that filled nothing the next waits ``RETRY_NS`` of
-event time: sent at once it meets the same empty book (a market order the venue cancelled for want of liquidity),
-and the rounds ran out within a quarter of a second. The risk engine checks each such order itself
+event time, doubling: sent at once it meets the same empty book (a market order the venue cancelled for want of
+liquidity), and the rounds ran out within a quarter of a second. The risk engine checks each such order itself
 (``RiskEngine.closes_position``): this component cannot pass anything else through the kill switch.
 
 The kill cancels each open order once. A venue may refuse such a cancel while the order works on (one that reached
 it before the order did, a cancel during a replace): then nothing would ever close that order, the flatten would
 wait for it forever and the venue would keep both the order and the position. So while a flatten waits, every
-refused cancel of a still open order is sent again, at most ``MAX_ROUNDS`` times per order; after that the flatten
-ends, not flat, naming the order.
+refused cancel of a still open order is sent again, at most ``MAX_ROUNDS`` times per order. A refusal may also only
+say that a cancel is on its way already (the strategy's own): so the flatten never gives up on such an order, it
+waits for it to close (the control socket answers "still under way" meanwhile).
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
     from tapeflow.node.assembly import TradingNode
 
-MAX_ROUNDS = 3
+MAX_ROUNDS = 5
 """Flatten orders in a row per symbol that may fill nothing: a venue that keeps refusing them is not asked forever."""
 
 RETRY_NS = 1_000_000_000
-"""Event time between a flatten order that filled nothing and the next one for its symbol."""
+"""Event time between a flatten order that filled nothing and the next one for its symbol, doubled after each
+further one (1, 2, 4, 8 s): a simulated book takes our own earlier fills off its visible level until it moves."""
 
 Reply = dict[str, Any]
 Answer = Callable[[Reply], None]
@@ -70,7 +72,7 @@ class _Kill:
 
 
 class _Flatten:
-    __slots__ = ("answer", "held", "inflight", "orders", "recancels", "rounds", "source", "stuck", "waited", "waiting")
+    __slots__ = ("answer", "held", "inflight", "orders", "recancels", "rounds", "source", "waited", "waiting")
 
     def __init__(self, source: str, answer: Answer | None) -> None:
         self.source = source
@@ -84,8 +86,6 @@ class _Flatten:
         """symbol -> client order id of its flatten order not yet closed (or not yet seen by the execution engine)."""
         self.recancels: dict[str, int] = {}
         """client order id -> cancels sent again after the venue refused one (the order still open)."""
-        self.stuck: list[str] = []
-        """Orders whose every cancel, the repeats included, the venue refused."""
         self.waiting: set[str] = set()
         """Symbols whose next flatten order waits ``RETRY_NS`` (the last one filled nothing)."""
         self.waited: set[str] = set()
@@ -230,9 +230,7 @@ class ControlDesk:
             return  # it ended meanwhile (the refusal was "too late": its fill closed it)
         sent = job.recancels.get(order.client_order_id, 0)
         if sent >= MAX_ROUNDS:
-            if order.client_order_id not in job.stuck:
-                job.stuck.append(order.client_order_id)
-            return
+            return  # the kill's cancel and the repeats are refused: the flatten waits on (its asker hears so)
         job.recancels[order.client_order_id] = sent + 1
         now = self.kernel.now
         self.kernel.emit(
@@ -254,14 +252,7 @@ class ControlDesk:
             order = execution.order(cid)
             if order is not None and not order.is_open:
                 del job.inflight[symbol]
-        working = [o.client_order_id for o in execution.open_orders() if o.strategy_id != FLATTEN_STRATEGY]
-        stuck = [cid for cid in job.stuck if cid in working]
-        if stuck and not job.inflight:
-            self._job = None
-            why = f"still working after {MAX_ROUNDS} refused cancels each: {', '.join(stuck)}"
-            self._finish(job.source, False, job.orders, why, job.answer)
-            return
-        if working:
+        if any(o.strategy_id != FLATTEN_STRATEGY for o in execution.open_orders()):
             return  # the kill's cancels are not all acknowledged yet: a fill may still change a position
         left: list[str] = []
         for view in node.portfolio.positions():
@@ -277,7 +268,7 @@ class ControlDesk:
                 continue
             if rounds and not progress and symbol not in job.waited:
                 job.waiting.add(symbol)
-                self.kernel.call_at(self.kernel.now + RETRY_NS, self._retry, (job, symbol))
+                self.kernel.call_at(self.kernel.now + (RETRY_NS << (rounds - 1)), self._retry, (job, symbol))
                 continue
             job.waited.discard(symbol)
             job.rounds[view.symbol] = rounds + 1
