@@ -8,9 +8,17 @@ from types import SimpleNamespace
 from typing import Any
 
 from tapeflow.execution.order_ids import ClientOrderIds
-from tapeflow.live.control_desk import MAX_ROUNDS, ControlDesk
+from tapeflow.live.control_desk import MAX_ROUNDS, RETRY_NS, ControlDesk
 from tapeflow.model import LiquiditySide, Side
-from tapeflow.model.orders import OrderAccepted, OrderCancelled, OrderFilled, OrderRejected, SubmitOrder
+from tapeflow.model.orders import (
+    CancelOrder,
+    CancelRejected,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+    SubmitOrder,
+)
 from tapeflow.model.risk_events import FLATTEN_STRATEGY, FlattenPositions, PositionsFlattened, SetKillSwitch
 from tests.risk.helpers import FakePortfolio, Rig
 from tests.risk.test_rules import cfg
@@ -91,7 +99,7 @@ def test_flatten_waits_for_the_kills_cancels_then_closes_each_position_once() ->
     assert isinstance(done, PositionsFlattened) and (done.flat, done.orders, done.source) == (True, 2, "control#1")
 
 
-def test_a_partial_fill_gets_another_order_and_refusals_end_in_not_flat_after_max_rounds() -> None:
+def test_a_partial_fill_gets_another_order_and_max_rounds_refusals_in_a_row_after_it_end_in_not_flat() -> None:
     d = _Desk({"AAPL": 300})
     d.kill()
     first = d.flatten_orders()[0]
@@ -107,14 +115,21 @@ def test_a_partial_fill_gets_another_order_and_refusals_end_in_not_flat_after_ma
     )
     d.report(OrderCancelled, first, cancelled_quantity=100, reason="no more liquidity for a market order")
     assert [o.quantity for o in d.flatten_orders()] == [300, 100]  # the rest, once the first closed
-    for _ in range(MAX_ROUNDS - 1):
+    for n in range(MAX_ROUNDS):  # the partial fill started the count again: MAX_ROUNDS more that fill nothing
+        assert len(d.answers) == 1
         d.report(OrderRejected, d.flatten_orders()[-1], reason="halted")
-    assert len(d.flatten_orders()) == MAX_ROUNDS
+        if n < MAX_ROUNDS - 1:
+            assert len(d.flatten_orders()) == 2 + n  # the next one waits: the same book would refuse it again
+            d.rig.kernel.advance(d.now() + (RETRY_NS << n) - 1)  # 1 s, 2 s, 4 s, ... of event time
+            assert len(d.flatten_orders()) == 2 + n
+            d.rig.kernel.advance(d.now() + 1)
+            assert len(d.flatten_orders()) == 3 + n
+    assert len(d.flatten_orders()) == 1 + MAX_ROUNDS
     assert d.answers[-1] == {
         "done": True,
         "flat": False,
-        "orders": MAX_ROUNDS,
-        "reason": f"still open after {MAX_ROUNDS} orders each: AAPL +100",
+        "orders": 1 + MAX_ROUNDS,
+        "reason": f"still open after {MAX_ROUNDS} orders in a row that filled nothing: AAPL +100",
     }
 
 
@@ -135,3 +150,76 @@ def test_flatten_without_a_kill_is_refused_and_a_second_kill_is_answered_as_alre
     d.kill("control#1", flatten=False)
     d.kill("control#2", flatten=False)
     assert [(a["already_engaged"], a["source"]) for a in d.answers[1:]] == [(False, "control#1"), (True, "control#1")]
+
+
+def _cancels(d: _Desk, order: SubmitOrder) -> int:
+    return sum(1 for c in d.rig.venue.sent if isinstance(c, CancelOrder) and c.client_order_id == order.client_order_id)
+
+
+def test_a_kill_cancel_the_venue_refuses_is_sent_again_and_the_flatten_follows_once_the_order_is_cancelled() -> None:
+    """The flaky ``tapeflow kill --flatten``: the venue refused the kill's cancel of an order it had not seen yet
+    (the cancel overtook the insert) and the order worked on; the flatten waited for it forever, and the venue kept
+    the order and the position."""
+    d = _Desk({"AAPL": 169})
+    resting = d.rig.submit(quantity=100)
+    d.kill()
+    assert _cancels(d, resting) == 1
+    d.report(CancelRejected, resting, reason="unknown order")
+    assert _cancels(d, resting) == 2 and d.flatten_orders() == []  # asked again; nothing flattened while it works
+    d.report(OrderAccepted, resting)
+    d.report(OrderCancelled, resting, cancelled_quantity=100, reason="cancel request")
+    [order] = d.flatten_orders()
+    assert (order.side, order.quantity) == (Side.SELL, 169)
+
+
+def test_an_order_whose_cancels_the_venue_keeps_refusing_is_asked_max_rounds_more_times_and_then_waited_for() -> None:
+    """A refusal may only say that another cancel is on its way ("already pending_cancel"): the flatten neither
+    asks forever nor gives up; it flattens once the order closes."""
+    d = _Desk({"AAPL": 100})
+    resting = d.rig.submit(quantity=100)
+    d.kill()
+    for _ in range(MAX_ROUNDS + 2):
+        d.report(CancelRejected, resting, reason='422: order is already in "pending_cancel" state')
+    assert _cancels(d, resting) == 1 + MAX_ROUNDS and d.flatten_orders() == [] and len(d.answers) == 1
+    d.report(OrderAccepted, resting)
+    d.report(OrderCancelled, resting, cancelled_quantity=100, reason="cancel request")
+    [order] = d.flatten_orders()
+    assert (order.side, order.quantity) == (Side.SELL, 100)
+
+
+def test_a_cancel_refused_too_late_for_a_filled_order_is_not_sent_again() -> None:
+    d = _Desk({"AAPL": 0})
+    resting = d.rig.submit(quantity=100)
+    d.kill()
+    d.portfolio.positions["AAPL"] = 100
+    d.report(
+        OrderFilled,
+        resting,
+        side=Side.BUY,
+        price=1,
+        quantity=100,
+        leaves_quantity=0,
+        liquidity_side=LiquiditySide.TAKER,
+    )
+    [order] = d.flatten_orders()
+    d.report(CancelRejected, resting, reason="order is already closed")
+    assert _cancels(d, resting) == 1 and d.flatten_orders() == [order]
+
+
+def test_a_strategys_order_refused_while_a_flatten_order_is_in_flight_sends_no_second_flatten_order() -> None:
+    """The flaky ``tapeflow kill --flatten`` as it failed under load: the strategy's next buy, refused by the kill
+    switch while the flatten sell was on its way, was taken for the flatten order's own refusal; the desk sent a
+    second and a third flatten order (risk refused both: one was in flight), reported "not flat" after its rounds,
+    and the first order's outcome came back to nobody."""
+    d = _Desk({"AAPL": 249})
+    d.kill()
+    [order] = d.flatten_orders()
+    refused = d.rig.submit(quantity=100)  # the strategy tries again: the kill switch refuses it
+    assert refused.strategy_id != FLATTEN_STRATEGY and refused.symbol == order.symbol
+    assert d.flatten_orders() == [order] and len(d.answers) == 1  # still waiting for the first one
+    d.report(OrderAccepted, order)
+    d.portfolio.positions["AAPL"] = 0
+    d.report(
+        OrderFilled, order, side=Side.SELL, price=1, quantity=249, leaves_quantity=0, liquidity_side=LiquiditySide.TAKER
+    )
+    assert d.answers[-1] == {"done": True, "flat": True, "orders": 1, "reason": None}

@@ -13,6 +13,7 @@ from tapeflow.model.errors import RequestError
 from tapeflow.model.orders import OrderFilled
 from tapeflow.node import NodeConfig
 from tapeflow.paper.alpaca_orders import OrderRequest
+from tapeflow.paper.config import PaperConfig
 from tapeflow.paper.venue import PaperVenue
 from tapeflow.risk.config import OrderChecks, RiskConfig
 from tapeflow.venues.sim.latency import FixedLatency
@@ -181,3 +182,26 @@ def test_a_cancel_too_late_for_a_fill_is_answered_cancel_rejected(make_venue: Ca
     assert events[0] == "new" and events[-1] == "order_cancel_rejected"
     assert events.count("order_cancel_rejected") == 1 and events.count("canceled") == 0
     assert hub.updates[-1]["order"]["status"] == "filled"
+
+
+def test_a_cancel_sent_with_the_submit_cancels_the_order_under_the_latency_tapeflow_paper_runs_with(
+    make_venue: Callable[..., PaperVenue],
+) -> None:
+    """Cancels travel faster than inserts in the latency presets: sent at once, the cancel of an order not yet
+    acknowledged reached the exchange first, was refused as an unknown order, and the order then worked on (a kill's
+    cancel lost). Alpaca cancels a ``pending_new`` order it is asked to cancel; so does the paper venue now: the
+    cancel waits for the exchange's ack."""
+    hub = Recorder()
+    latency = PaperConfig().latency.build()
+    assert latency.cancel_entry_ns < latency.insert_entry_ns  # the race this test is about
+    venue = make_venue(NodeConfig(level="L3", latency=latency), trade_hub=hub)
+    venue.step_events(2_000)
+    book = venue.node.books.book("AAPL")
+    assert book is not None
+    order = venue.submit(OrderRequest("AAPL", 100, "buy", "limit", "day", book.best_bid - 1_000_000))
+    venue.cancel(order.id)
+    assert order.status == "pending_cancel"
+    venue.step(venue.now + 5 * MS)
+    assert order.status == "canceled" and order.canceled_at is not None
+    assert [u["event"] for u in hub.updates] == ["new", "canceled"]
+    assert list(venue.node.execution.open_orders()) == []

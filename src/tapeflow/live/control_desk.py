@@ -14,10 +14,20 @@ our source means the switch was already engaged: the answer says so, with 0 orde
 
 How flattening works: once no order of any strategy but ``FLATTEN_STRATEGY`` is open (the kill's cancels are
 acknowledged), one market order per non-zero position, for its full size on the opposite side. Each report
-re-examines: a position that is still open when its order closed gets another order, at most ``MAX_ROUNDS`` per
-symbol (a partial fill, a venue reject); then ``PositionsFlattened`` says whether every position is zero. The risk
-engine checks each such order itself (``RiskEngine.closes_position``): this component cannot pass anything else
-through the kill switch.
+re-examines: a position that is still open when its order closed gets another order (a partial fill, a venue
+reject, a market order the book had no liquidity for), until ``MAX_ROUNDS`` orders in a row for a symbol filled
+nothing; then ``PositionsFlattened`` says whether every position is zero. An order that filled something starts the
+count again: the position shrank, so this ends. After an order that filled nothing the next waits ``RETRY_NS`` of
+event time, doubling: sent at once it meets the same empty book (a market order the venue cancelled for want of
+liquidity), and the rounds ran out within a quarter of a second. The risk engine checks each such order itself
+(``RiskEngine.closes_position``): this component cannot pass anything else through the kill switch.
+
+The kill cancels each open order once. A venue may refuse such a cancel while the order works on (one that reached
+it before the order did, a cancel during a replace): then nothing would ever close that order, the flatten would
+wait for it forever and the venue would keep both the order and the position. So while a flatten waits, every
+refused cancel of a still open order is sent again, at most ``MAX_ROUNDS`` times per order. A refusal may also only
+say that a cancel is on its way already (the strategy's own): so the flatten never gives up on such an order, it
+waits for it to close (the control socket answers "still under way" meanwhile).
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from tapeflow.model.enums import OrderType, Side
 from tapeflow.model.events import Event
-from tapeflow.model.orders import OrderReport, RiskRejected, SubmitOrder
+from tapeflow.model.orders import CancelOrder, CancelRejected, OrderReport, RiskRejected, SubmitOrder
 from tapeflow.model.risk_events import (
     FLATTEN_STRATEGY,
     FlattenPositions,
@@ -41,8 +51,12 @@ if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
     from tapeflow.node.assembly import TradingNode
 
-MAX_ROUNDS = 3
-"""Flatten orders per symbol and request at most: a venue that keeps refusing them must not be asked forever."""
+MAX_ROUNDS = 5
+"""Flatten orders in a row per symbol that may fill nothing: a venue that keeps refusing them is not asked forever."""
+
+RETRY_NS = 1_000_000_000
+"""Event time between a flatten order that filled nothing and the next one for its symbol, doubled after each
+further one (1, 2, 4, 8 s): a simulated book takes our own earlier fills off its visible level until it moves."""
 
 Reply = dict[str, Any]
 Answer = Callable[[Reply], None]
@@ -58,15 +72,24 @@ class _Kill:
 
 
 class _Flatten:
-    __slots__ = ("answer", "inflight", "orders", "rounds", "source")
+    __slots__ = ("answer", "held", "inflight", "orders", "recancels", "rounds", "source", "waited", "waiting")
 
     def __init__(self, source: str, answer: Answer | None) -> None:
         self.source = source
         self.answer = answer
         self.orders = 0
         self.rounds: dict[str, int] = {}
+        """symbol -> flatten orders in a row that filled nothing (or are in flight)."""
+        self.held: dict[str, int] = {}
+        """symbol -> the position when its last flatten order was sent (a smaller one now: that order filled)."""
         self.inflight: dict[str, str] = {}
         """symbol -> client order id of its flatten order not yet closed (or not yet seen by the execution engine)."""
+        self.recancels: dict[str, int] = {}
+        """client order id -> cancels sent again after the venue refused one (the order still open)."""
+        self.waiting: set[str] = set()
+        """Symbols whose next flatten order waits ``RETRY_NS`` (the last one filled nothing)."""
+        self.waited: set[str] = set()
+        """Symbols whose wait is over: their next order goes out at once."""
 
 
 class ControlDesk:
@@ -191,8 +214,34 @@ class ControlDesk:
     def _on_report(self, event: Event) -> None:
         if self._job is not None:
             if isinstance(event, RiskRejected):
-                self._job.inflight.pop(event.symbol, None)
+                # only our own order's refusal frees its symbol: a strategy's order refused by the kill switch is
+                # on the same symbol, and taking it for ours sent a second flatten order while the first was in
+                # flight (which risk refuses, and the rounds ran out before the first one's fill came back)
+                if self._job.inflight.get(event.symbol) == event.client_order_id:
+                    del self._job.inflight[event.symbol]
+            elif isinstance(event, CancelRejected) and event.strategy_id != FLATTEN_STRATEGY:
+                self._cancel_again(self._job, event)
             self._advance()
+
+    def _cancel_again(self, job: _Flatten, refused: CancelRejected) -> None:
+        """A refused cancel of an order that still works: ask again (see the module docstring)."""
+        order = self.node.execution.order(refused.client_order_id)
+        if order is None or not order.is_open:
+            return  # it ended meanwhile (the refusal was "too late": its fill closed it)
+        sent = job.recancels.get(order.client_order_id, 0)
+        if sent >= MAX_ROUNDS:
+            return  # the kill's cancel and the repeats are refused: the flatten waits on (its asker hears so)
+        job.recancels[order.client_order_id] = sent + 1
+        now = self.kernel.now
+        self.kernel.emit(
+            CancelOrder(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=order.strategy_id,
+                client_order_id=order.client_order_id,
+                symbol=order.symbol,
+            )
+        )
 
     def _advance(self) -> None:
         job = self._job
@@ -207,20 +256,38 @@ class ControlDesk:
             return  # the kill's cancels are not all acknowledged yet: a fill may still change a position
         left: list[str] = []
         for view in node.portfolio.positions():
-            if view.quantity == 0 or view.symbol in job.inflight:
+            symbol = view.symbol
+            if view.quantity == 0 or symbol in job.inflight or symbol in job.waiting:
                 continue
-            rounds = job.rounds.get(view.symbol, 0)
+            rounds = job.rounds.get(symbol, 0)
+            progress = abs(view.quantity) < abs(job.held.get(symbol, view.quantity))
+            if progress:
+                rounds = 0  # the last order filled something
             if rounds >= MAX_ROUNDS:
-                left.append(f"{view.symbol} {view.quantity:+d}")
+                left.append(f"{symbol} {view.quantity:+d}")
                 continue
+            if rounds and not progress and symbol not in job.waited:
+                job.waiting.add(symbol)
+                self.kernel.call_at(self.kernel.now + (RETRY_NS << (rounds - 1)), self._retry, (job, symbol))
+                continue
+            job.waited.discard(symbol)
             job.rounds[view.symbol] = rounds + 1
+            job.held[view.symbol] = view.quantity
             job.inflight[view.symbol] = self._send(view.symbol, view.quantity, job.source)
             job.orders += 1
-        if job.inflight:
+        if job.inflight or job.waiting:
             return
-        why = "" if not left else f"still open after {MAX_ROUNDS} orders each: {', '.join(left)}"
+        why = f"still open after {MAX_ROUNDS} orders in a row that filled nothing: {', '.join(left)}" if left else ""
         self._job = None
         self._finish(job.source, not left, job.orders, why, job.answer)
+
+    def _retry(self, item: tuple[_Flatten, str]) -> None:
+        job, symbol = item
+        if self._job is not job:
+            return  # that flatten is over
+        job.waiting.discard(symbol)
+        job.waited.add(symbol)
+        self._advance()
 
     def _send(self, symbol: str, held: int, source: str) -> str:
         node = self.node

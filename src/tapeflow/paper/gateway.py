@@ -81,6 +81,11 @@ class AccountGateway(Strategy):
         self._cancelling: set[str] = set()
         """Node orders whose cancel was asked and not answered yet: a cancel that arrives after the order filled is
         refused by the exchange, and Alpaca says so (``order_cancel_rejected``, too late to cancel)."""
+        self._held_cancels: set[str] = set()
+        """Node orders whose cancel was asked before the exchange acknowledged them: the cancel is sent with the
+        ack. Sent at once it could overtake the insert (cancels travel faster than inserts in the latency presets),
+        the exchange would refuse it as an unknown order and the order would then work on, while Alpaca itself
+        cancels a ``pending_new`` order it was asked to cancel."""
         self._ids = 0
         self.account_id = self._uuid()
 
@@ -126,9 +131,13 @@ class AccountGateway(Strategy):
         """Ask the exchange to cancel; the record is ``pending_cancel`` until it answers."""
         if not order.is_open or order.status in ("pending_cancel", "pending_replace"):
             raise RequestError(422, NOT_CANCELABLE, f'order is already in "{order.status}" state')
-        order.held_status, order.status, order.updated_at = order.status, "pending_cancel", self.now
+        held = order.status
+        order.held_status, order.status, order.updated_at = held, "pending_cancel", self.now
         self._cancelling.add(order.cid)
-        self.cancel(order.cid, order.symbol)
+        if held == "pending_new":
+            self._held_cancels.add(order.cid)  # sent with the exchange's ack (see ``_held_cancels``)
+        else:
+            self.cancel(order.cid, order.symbol)
 
     def request_replace(
         self, order: AlpacaOrder, *, qty: int | None, limit_price: int | None, stop_price: int | None, client_id: str
@@ -188,6 +197,9 @@ class AccountGateway(Strategy):
         else:
             return
         self._publish("new", order, event.ts_event)
+        if event.client_order_id in self._held_cancels:
+            self._held_cancels.discard(event.client_order_id)
+            self.cancel(order.cid, order.symbol)
 
     def on_order_rejected(self, event: OrderRejected) -> None:
         self._fail(event.client_order_id, event.ts_event)
@@ -200,6 +212,7 @@ class AccountGateway(Strategy):
             self._fail(event.client_order_id, event.ts_event)
 
     def _fail(self, cid: str, ts: int) -> None:
+        self._held_cancels.discard(cid)  # never accepted: nothing left to cancel
         order = self._by_cid.get(cid)
         if order is not None:
             order.status, order.failed_at, order.updated_at = "rejected", ts, ts
@@ -244,6 +257,7 @@ class AccountGateway(Strategy):
             return
         order.status, order.updated_at = status, ts
         self._cancelling.discard(cid)
+        self._held_cancels.discard(cid)
         if status == "canceled":
             order.canceled_at = ts
         else:
