@@ -121,8 +121,8 @@ class FeatureRecorder:
         self._opens: dict[date, int] = {}
         self._day_lo = self._day_hi = self._day_open = 0
         """The New York day ``_open`` last answered for: [lo, hi) in UTC ns and its 09:30."""
-        self._order: list[str] = []
-        """The recorded symbols, sorted (the order samples are taken in)."""
+        self._order: list[tuple[str, _Symbol]] = []
+        """The recorded symbols with their state, sorted (the order samples are taken in)."""
         self.labels = ForwardReturnLabels(cfg.horizon_ns, self.mid2, self.quoted_at)
         interval, horizon = cfg.interval_ns, cfg.horizon_ns
         self._defer = labels_on_ticks and interval > 0 and horizon % interval == 0 and horizon // interval >= 2
@@ -197,7 +197,7 @@ class FeatureRecorder:
         if self._only and symbol not in self._only:
             return None
         state = self._symbols[symbol] = _Symbol(SampleRing(self._capacity, len(FEATURES)), self.config.vol_samples)
-        self._order = sorted(self._symbols)
+        self._order = sorted(self._symbols.items(), key=lambda item: item[0])
         if self._timer_pending:
             self._timer_pending = False
             self._start_timer()
@@ -262,8 +262,7 @@ class FeatureRecorder:
         label_end = self.labels.label_end(ts)
         schedule = self.labels.defer if defer else self.labels.schedule
         time_of_day = (ts - self._open(ts)) / NS
-        for symbol in self._order:
-            state = self._symbols[symbol]
+        for symbol, state in self._order:
             quote, flow, ofi_sum = state.quote, state.flow, state.ofi
             state.flow = state.ofi = 0
             if quote is None:
@@ -280,13 +279,13 @@ class FeatureRecorder:
             if last:  # an unchanged mid: mid / last is exactly 1.0 and log(1.0) exactly 0.0, so skip both
                 returns2.append(math.log(mid / last) ** 2 if mid != last else 0.0)
             state.last_mid = mid
-            x = [
+            x = [  # the ints become the same doubles in the ring (``struct`` converts them as ``float()`` does)
                 (bid_size - ask_size) / size,
-                float(ofi_sum),
+                ofi_sum,
                 mp - mid,
-                float(ask - bid),
+                ask - bid,
                 math.sqrt(math.fsum(returns2)),
-                float(flow),
+                flow,
                 time_of_day,
             ]
             ring = state.ring
