@@ -17,7 +17,9 @@ Two ways to reach t + H, with the same values:
   exactly t + H; a feed's quotes at t + H come after the tick), the label is not guessed: the sample stays
   unlabelled and ``ambiguous`` counts it. ``Kernel.finish`` drops timers past the end but delivers calls, so one
   backstop call is kept queued (at the newest deferred label's end): it labels what the ticks did not reach, with
-  the same check, and at the end of a run that is every label whose horizon ends after the last tick.
+  the same check, and at the end of a run that is every label whose horizon ends after the last tick. Another
+  timer at t + H queued between the two (a retrain trigger every R, interval < R < H) now runs before the label
+  is set instead of after; a retrain there leaves that one sample out (it never sees more).
 
 Mids are carried as bid + ask (twice the mid, an exact int), so the return is one exact division into a float.
 """
