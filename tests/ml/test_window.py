@@ -145,3 +145,17 @@ def test_the_recorder_hands_out_a_purged_window_on_the_synthetic_market_that_pas
     assert accept_training_set(ts, trigger) is ts
     with pytest.raises(LookAheadError):
         accept_training_set(ts, trigger - 2 * SEC)  # handed to a retrain 2 s earlier, its last labels leak
+
+
+def test_a_ring_append_writes_the_same_doubles_as_numpy_and_refuses_a_row_of_the_wrong_width() -> None:
+    ring = SampleRing(3, 3)
+    rows = [[0.1, -2.5e-300, float("inf")], [1 / 3, 7.0, -0.0], [np.float64(2.2), 3, 1e308], [5e-324, 0.3, 1.0]]
+    for k, row in enumerate(rows):
+        assert ring.append(10 + k, row, 100.5 + k, 20 + k) == k
+    want = np.array([rows[3], rows[1], rows[2]], dtype=np.float64)  # slot 0 overwritten by the fourth
+    assert ring.X.tobytes() == want.tobytes() and list(ring.times) == [13, 11, 12]
+    assert list(ring.label_end) == [23, 21, 22] and list(ring.mids) == [103.5, 101.5, 102.5]
+    assert np.all(np.isnan(ring.y)) and ring.set_label(3, 0.25) and ring.y[0] == 0.25
+    with pytest.raises(ValueRangeError):
+        ring.append(14, [1.0, 2.0], 1.0, 24)
+    assert ring.appended == 4  # nothing half-written counted

@@ -21,7 +21,9 @@ demand through ``sample()``), from the state before any event at that instant:
 - ``time_of_day``: seconds since 09:30 New York on the sample's day.
 
 A symbol without a two-sided quote is not sampled (its interval sums restart). Each sample gets its label
-(``ml.labels``) at sample time + horizon; ``training_set`` hands out the purged window (``ml.window``).
+(``ml.labels``) at sample time + horizon: when the horizon is a multiple (2 or more) of the interval, the timer's
+tick at that time sets the labels of the timer's samples (no kernel call per sample); otherwise, and for samples
+taken on demand, a kernel call per sample does. ``training_set`` hands out the purged window (``ml.window``).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def ny_open_ns(day: date) -> int:
 class FeatureRecorder:
     """Kernel component; add it after the ``BookKeeper`` so that book-derived quotes reach it."""
 
-    def __init__(self, config: RecorderConfig | None = None) -> None:
+    def __init__(self, config: RecorderConfig | None = None, *, labels_on_ticks: bool = True) -> None:
         cfg = self.config = config or RecorderConfig()
         for name in ("horizon_ns", "window_ns", "vol_samples"):
             if getattr(cfg, name) <= 0:
@@ -119,9 +121,13 @@ class FeatureRecorder:
         self._opens: dict[date, int] = {}
         self._day_lo = self._day_hi = self._day_open = 0
         """The New York day ``_open`` last answered for: [lo, hi) in UTC ns and its 09:30."""
-        self._order: list[str] = []
-        """The recorded symbols, sorted (the order samples are taken in)."""
-        self.labels = ForwardReturnLabels(cfg.horizon_ns, self.mid2)
+        self._order: list[tuple[str, _Symbol]] = []
+        """The recorded symbols with their state, sorted (the order samples are taken in)."""
+        self.labels = ForwardReturnLabels(cfg.horizon_ns, self.mid2, self.quoted_at)
+        interval, horizon = cfg.interval_ns, cfg.horizon_ns
+        self._defer = labels_on_ticks and interval > 0 and horizon % interval == 0 and horizon // interval >= 2
+        """The timer's samples are labelled at its own later tick (``ForwardReturnLabels.defer``); False (or
+        ``labels_on_ticks=False``): a kernel call per sample."""
         self.samples = 0
         self._timer_pending = False
         self.after_sample: list[Callable[[int], None]] = []
@@ -191,7 +197,7 @@ class FeatureRecorder:
         if self._only and symbol not in self._only:
             return None
         state = self._symbols[symbol] = _Symbol(SampleRing(self._capacity, len(FEATURES)), self.config.vol_samples)
-        self._order = sorted(self._symbols)
+        self._order = sorted(self._symbols.items(), key=lambda item: item[0])
         if self._timer_pending:
             self._timer_pending = False
             self._start_timer()
@@ -208,8 +214,10 @@ class FeatureRecorder:
 
     # -- sampling -----------------------------------------------------------------------------------------------
 
-    def _on_timer(self, _: TimerFired) -> None:
-        self.sample()
+    def _on_timer(self, fired: TimerFired) -> None:
+        if self._defer:
+            self.labels.mature_due(fired.ts_init)  # before sampling, as the labels' own calls would have run
+        self._take(self._defer)
 
     def mid2(self, symbol: str) -> int | None:
         """bid + ask of the symbol's last quote (twice the mid, exact), None when a side is empty."""
@@ -218,6 +226,12 @@ class FeatureRecorder:
         if quote is None or not (quote.bid_size and quote.ask_size and quote.bid_price and quote.ask_price):
             return None
         return quote.bid_price + quote.ask_price
+
+    def quoted_at(self, symbol: str) -> int:
+        """``ts_init`` of the symbol's quote in force now; -1 when it has none."""
+        state = self._symbols.get(symbol)
+        quote = state.quote if state is not None else None
+        return -1 if quote is None else quote.ts_init
 
     def _open(self, ts: int) -> int:
         """09:30 New York (UTC ns) on the New York day of ``ts``; the day's bounds are kept, so a sample pays two
@@ -233,7 +247,11 @@ class FeatureRecorder:
         return base
 
     def sample(self) -> int:
-        """Takes one sample per recorded symbol now; returns how many were taken.
+        """Takes one sample per recorded symbol now; returns how many were taken."""
+        return self._take(False)
+
+    def _take(self, defer: bool) -> int:
+        """``sample()``; ``defer``: the sampling timer's tick, whose later tick sets the labels.
 
         It runs on the loop at every interval, so the book values are read once into locals and the microprice
         (``book.signals.microprice``, the same expression) is inlined; test_features compares every value with an
@@ -242,10 +260,9 @@ class FeatureRecorder:
         ts = self._kernel.now
         taken = 0
         label_end = self.labels.label_end(ts)
-        schedule = self.labels.schedule
+        schedule = self.labels.defer if defer else self.labels.schedule
         time_of_day = (ts - self._open(ts)) / NS
-        for symbol in self._order:
-            state = self._symbols[symbol]
+        for symbol, state in self._order:
             quote, flow, ofi_sum = state.quote, state.flow, state.ofi
             state.flow = state.ofi = 0
             if quote is None:
@@ -258,16 +275,17 @@ class FeatureRecorder:
             size = bid_size + ask_size
             mp = (bid * ask_size + ask * bid_size) / size  # book.signals.microprice; both prices are set here
             returns2 = state.returns2
-            if state.last_mid:
-                returns2.append(math.log(mid / state.last_mid) ** 2)
+            last = state.last_mid
+            if last:  # an unchanged mid: mid / last is exactly 1.0 and log(1.0) exactly 0.0, so skip both
+                returns2.append(math.log(mid / last) ** 2 if mid != last else 0.0)
             state.last_mid = mid
-            x = [
+            x = [  # the ints become the same doubles in the ring (``struct`` converts them as ``float()`` does)
                 (bid_size - ask_size) / size,
-                float(ofi_sum),
+                ofi_sum,
                 mp - mid,
-                float(ask - bid),
+                ask - bid,
                 math.sqrt(math.fsum(returns2)),
-                float(flow),
+                flow,
                 time_of_day,
             ]
             ring = state.ring
