@@ -284,11 +284,13 @@ def test_live_mode_delivers_model_updated_through_the_inbox_and_swaps_only_on_di
     assert event.trigger_ts == first_trigger and first_trigger <= event.ts_init <= kernel.now
     assert event.duration_ns > 0 and event.samples >= 10
     assert retrainer.model(SPEC.model_id) is None  # arrived, not yet dispatched
-    kernel.emit(event)  # what the live driver does with an inbox event
+    # what the live driver does with an inbox event: dispatched now, its ts_init never behind the kernel's clock
+    delivered = msgspec.structs.replace(event, ts_init=max(event.ts_init, kernel.now))
+    kernel.emit(delivered)
     kernel.run(rest[:1])
     model = retrainer.model(SPEC.model_id)
     assert model is not None and model.version == event.model_hash
-    assert collector.updates() == [event]
+    assert collector.updates() == [delivered]
 
 
 def test_live_training_not_ready_by_the_next_trigger_fails_and_its_late_result_is_dropped() -> None:
