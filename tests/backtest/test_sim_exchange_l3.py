@@ -399,13 +399,13 @@ def test_l3_fills_and_queue_position_equal_a_reference_fifo_queue() -> None:
     assert outcomes["filled"] >= 30 and outcomes["resting"] >= 30, outcomes
 
 
-def test_l3_liquidity_we_took_is_consumed_until_an_order_joins_that_level() -> None:
+def test_l3_liquidity_we_took_stays_consumed_when_an_order_joins_that_level() -> None:
     tape = Tape()
     tape.add(1, 300, price=px("50.05"), side=Side.SELL)
     first = tape.now()
     tape.add(2, 50, price=px("50.06"), side=Side.SELL)  # another level: ours stays consumed
     second = tape.now()
-    tape.add(3, 100, price=px("50.05"), side=Side.SELL)  # the feed changed our level: all 400 shown are there
+    tape.add(3, 100, price=px("50.05"), side=Side.SELL)  # joins our level: only its 100 are new to us
     third = tape.now()
     ioc = TimeInForce.IOC
     _, s = _run_actions(
@@ -419,5 +419,5 @@ def test_l3_liquidity_we_took_is_consumed_until_an_order_joins_that_level() -> N
     assert [(f.client_order_id, f.quantity, f.liquidity_side) for f in s.fills] == [
         ("s-1", 200, LiquiditySide.TAKER),
         ("s-2", 100, LiquiditySide.TAKER),
-        ("s-3", 400, LiquiditySide.TAKER),
+        ("s-3", 100, LiquiditySide.TAKER),  # not the 400 shown: the 300 before it were all ours already
     ]

@@ -2,9 +2,12 @@
 
 Runs just before the book applies each feed event (``BookKeeper.observe_before``), because the meaning is in the
 difference: the size a level had before an L2 delta, the order an L3 execution or delete refers to. For each
-event it forgets the liquidity our orders consumed at the level the feed just changed, turns the change into the
-queue protocol's terms (``queue.py``: a trade, or a depth change net of the prints already seen), and fills our
-orders that new contra liquidity crosses. Only symbols we have orders for get past the first dictionary lookup.
+event it bounds the liquidity our orders consumed at the level the feed just changed by what the level still shows
+(what we took stays taken: the feed does not know we took it), turns the change into the queue protocol's terms
+(``queue.py``: a trade, or a depth change net of the prints already seen), and fills our orders that *new* contra
+liquidity crosses: an L2 level's growth, an L3 order's added shares, never the shares the level showed before,
+which were offered to our crossing orders already. Only symbols we have orders for get past the first dictionary
+lookup.
 """
 
 from __future__ import annotations
@@ -67,21 +70,21 @@ class DepthChanges:
                     self._queue.on_depth_change(level, book.size_at(side, price), 0)
             return
         key = (d.side, d.price)
-        st.consumed.pop(key, None)
         old = book.size_at(d.side, d.price)
         new = 0 if d.action is BookAction.DELETE else d.size
+        _level_now(st, d.side, d.price, new)
         traded = st.traded.pop(key, 0)
         own = st.own(d.side, d.price)
         if own and new < old:
             explained = min(old - new, traded)  # the prints already moved the queue for these
             self._queue.on_depth_change(own, old - explained, new)
-        if new:
-            self._matcher.cross(st, d.side, d.price, new, d.ts_event)  # consumption was reset: the level is fresh
+        if new > old:
+            # only the growth is new: the ``old`` shares were offered to our crossing orders before (taken then)
+            self._matcher.cross(st, d.side, d.price, new - old, d.ts_event)
 
     # -- L3: market by order ------------------------------------------------------------------------------------
 
     def _added(self, st: SymbolState, e: OrderAdded, book: L2Book | L3Book) -> None:
-        st.consumed.pop((e.side, e.price), None)
         own = st.own(e.side, e.price)
         if own:
             level = book.size_at(e.side, e.price)
@@ -100,14 +103,14 @@ class DepthChanges:
         view = book.order(order_id)
         if view is None:
             return
-        st.consumed.pop((view.side, view.price), None)
-        own = st.own(view.side, view.price)
-        if not own:
-            return
         gone = view.size if size is None else min(size, view.size)
         if level_loses:
             gone = min(gone, level_loses)
         level = book.size_at(view.side, view.price)
+        _level_now(st, view.side, view.price, level - gone)
+        own = st.own(view.side, view.price)
+        if not own:
+            return
         self._queue.on_depth_change(own, level, level - gone, order_id, order_gone=size is None)
 
     def _executed(self, st: SymbolState, e: OrderExecuted, book: L2Book | L3Book) -> None:
@@ -116,7 +119,7 @@ class DepthChanges:
         view = book.order(e.order_id)
         if view is None:
             return
-        st.consumed.pop((view.side, view.price), None)
+        _level_now(st, view.side, view.price, book.size_at(view.side, view.price) - e.size)
         own = st.own(view.side, view.price)
         if not own:
             return
@@ -161,3 +164,19 @@ class DepthChanges:
             for price, own in mine.items():
                 there = {o.order_id: o.size for o in e.orders if o.side is side and o.price == price}
                 self._queue.on_resync(own, sizes.get(price, 0), there)
+
+
+def _level_now(st: SymbolState, side: Side, price: int, size: int) -> None:
+    """The feed says the level at ``price`` now shows ``size`` shares: what our orders took there stays taken.
+
+    Forgetting it would let the next order of ours take the same shares again. The feed cannot tell which shares
+    left a shrinking level (other traders executed the ones we took first, or cancelled ones behind them), so we
+    assume the least in our favour: as many of ours as the level still shows remain taken (fail closed)."""
+    key = (side, price)
+    taken = st.consumed.get(key)
+    if taken is None:
+        return
+    if size <= 0:
+        del st.consumed[key]
+    elif taken > size:
+        st.consumed[key] = size

@@ -1,11 +1,11 @@
 """Matching our orders against the replayed market: the depth walk, consumed liquidity, resting, prints, stops.
 
 A marketable order walks the visible depth on the other side (``book.levels``), best price first, up to its
-limit, at each level's price (TAKER). What it takes stays *consumed*: later orders see the level smaller until the
-replayed feed changes that level (``depth.py`` forgets it then). A remainder rests at its limit, where the queue
-model (``queue.py``) keeps its place, and fills (MAKER, at its own price) when the market trades at its price
-with the queue ahead used up, trades through its price, or shows a contra order crossing it. Stops trigger on
-prints.
+limit, at each level's price (TAKER). What it takes stays *consumed*: later orders see the level smaller, also
+after the replayed feed changes that level, as long as the level shows that many shares (``depth.py``). A
+remainder rests at its limit, where the queue model (``queue.py``) keeps its place, and fills (MAKER, at its own
+price) when the market trades at its price with the queue ahead used up, trades through its price, or shows new
+contra liquidity crossing it. Stops trigger on prints.
 
 Per-symbol state is created only for symbols we sent orders for (or saw a status for), so market events of every
 other symbol cost one dictionary miss. Fills and cancels go back to the exchange, which books fees and reports.
@@ -31,7 +31,8 @@ class SymbolState:
         """Our resting orders by side and price, each level oldest first (the ``own`` of the queue protocol)."""
         self.stops: list[SimOrder] = []
         self.consumed: dict[tuple[Side, int], int] = {}
-        """Shares our marketable orders took from a market level, until the feed changes that level."""
+        """Shares our orders took from a market level (L2/L3: at most what the feed shows there; L1: until the next
+        quote)."""
         self.traded: dict[tuple[Side, int], int] = {}
         """L1/L2: shares printed at a level since its last delta (a decrease they explain is not a cancellation)."""
         self.halted = False
@@ -177,7 +178,8 @@ class Matcher:
             self.incoming(order, st, at, OrderAction.INSERT)
 
     def cross(self, st: SymbolState, market_side: Side, price: int, size: int, at: int) -> None:
-        """Contra liquidity appeared at a price our resting orders cross: they would have traded first."""
+        """``size`` shares of contra liquidity newly appeared at a price our resting orders cross: they would have
+        traded first. Only new shares: offering a level's shares again fills our orders twice from them."""
         mine = st.resting[market_side.opposite]
         if not mine:
             return
