@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tapeflow.backtest.config import BacktestConfig
-from tapeflow.config import checkout_data_root, data_root, decode_toml, load_config, resolve_input
+from tapeflow.config import checkout_data_root, data_root, decode_toml, is_loopback, load_config, resolve_input
 from tapeflow.model import ConfigError
 
 
@@ -105,3 +105,12 @@ def test_data_root_setting_beats_the_variable_and_is_relative_to_the_config(
     root, source = data_root(None, tmp_path)
     assert source.startswith("the default")
     assert root == checkout_data_root()
+
+
+@pytest.mark.parametrize(
+    ("host", "stays_here"),
+    [("127.0.0.1", True), ("127.5.6.7", True), ("::1", True), ("localhost", True), ("0.0.0.0", False),
+     ("192.168.1.2", False), ("example.com", False), ("", False)],
+)  # fmt: skip
+def test_is_loopback_is_true_only_for_addresses_that_stay_on_this_machine(host: str, stays_here: bool) -> None:
+    assert is_loopback(host) is stays_here

@@ -6,6 +6,7 @@ Configuration is read once, at the edge, and handed to components as frozen stru
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
@@ -227,3 +228,14 @@ def resolve_input(
     if not p.is_absolute() and root is None:
         hint += f", or set a data root (`root` in [data], or ${DATA_ROOT_ENV}) to look under"
     raise ConfigError(f"{raw}: no such file; looked in {looked}; {hint}", field=field)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to ``host`` (or a client aimed at it) stays on this machine: ``localhost`` or a
+    loopback address. Any other name may resolve anywhere, so it is not."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -18,7 +18,6 @@ This module must not import ``tapeflow.cli`` at import time (``cli`` imports it)
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import socket
@@ -30,6 +29,7 @@ import msgspec
 import typer
 
 from tapeflow.cli.output import fail, print_json, say
+from tapeflow.config import is_loopback
 from tapeflow.model.display import ny_time, utc_iso
 from tapeflow.model.errors import ConfigError, TapeflowError
 
@@ -269,11 +269,7 @@ def _tcp_address(url: str) -> tuple[str, int]:
     host = host.strip("[]")
     if not url.startswith("tcp://") or not host or not port.isdigit():
         raise ConfigError(f"{url!r} is not tcp://HOST:PORT", field="--url")
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(host):
         raise ConfigError(f"{host} is not a loopback address; the control socket listens on 127.0.0.1", field="--url")
     return ("127.0.0.1" if host == "localhost" else host), int(port)
 

@@ -8,7 +8,6 @@ re-raise, so the process ends with a sentence and status 0, not a traceback.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
 import sys
@@ -20,6 +19,7 @@ import typer
 from rich.console import Console
 
 from tapeflow.cli.output import fail
+from tapeflow.config import is_loopback
 from tapeflow.model.display import ny_time
 from tapeflow.model.errors import ConfigError, TapeflowError
 
@@ -110,7 +110,7 @@ def build_server(
         raise ConfigError("the host is empty; leave --host out for 127.0.0.1", field="--host")
     if (key is None) != (secret is None):
         raise ConfigError("give --key and --secret together", field="--key" if key is None else "--secret")
-    if not _loopback(host) and key is None:
+    if not is_loopback(host) and key is None:
         raise ConfigError(
             f"{host} is reachable from other machines; give --key and --secret so only your client can trade",
             field="--host",
@@ -123,15 +123,6 @@ def build_server(
         cfg = msgspec.structs.replace(cfg, paper=msgspec.structs.replace(cfg.paper, speed=speed))
     check = accept_any if key is None or secret is None else fixed_keys(key, secret)
     return PaperServer(cfg, check=check, host=host, port=port, admin_token=admin_token, journal=journal)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a name other than localhost may resolve anywhere
 
 
 def print_started(server: PaperServer, console: Console, *, open_to_any: bool) -> None:

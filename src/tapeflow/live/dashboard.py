@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Generator
@@ -42,6 +41,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect
 
+from tapeflow.config import is_loopback
 from tapeflow.engine.inbox import InboxLike
 from tapeflow.live.control_desk import ControlDesk
 from tapeflow.live.dashboard_kill import KillLever, kill_reason, read_body
@@ -82,15 +82,6 @@ class DashboardConfig(msgspec.Struct, frozen=True, kw_only=True):
     token: str
     interval_s: float = 0.25
     answer_s: float = 5.0
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a name other than localhost may resolve anywhere
 
 
 def dashboard_address(spec: str, host: str | None = None) -> tuple[str, int]:
