@@ -141,3 +141,10 @@ def test_an_assembly_without_the_ml_parts_of_an_ml_configuration_is_refused() ->
     with pytest.raises(ConfigError, match="does not run a model") as info:
         build_backtest(config(), MlSignal(), "L2")
     assert info.value.field == "ml"
+
+
+def test_a_river_model_learns_online_in_the_retrained_run_and_not_in_the_frozen_twin() -> None:
+    _, report = run_backtest_config(config(kind="river_linear", trainer="inline", compare_frozen=True))
+    retrained, frozen = report["ml"]["retrained"], report["ml"]["frozen"]
+    assert retrained["learned_online"] > 0 and frozen["learned_online"] == 0
+    assert frozen["models"] == retrained["models"][:1]

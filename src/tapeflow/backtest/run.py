@@ -173,6 +173,7 @@ def ml_figures(parts: MlParts, report: dict[str, Any]) -> dict[str, Any]:
         "pnl": None if pnl is None else price_to_str(pnl),
         "pnl_units": pnl,
         "updates": parts.retrainer.updates,
+        "learned_online": 0 if parts.online is None else parts.online.total,
         "failures": parts.retrainer.failures,
         "models": [
             {
