@@ -116,3 +116,11 @@ def test_fill_quality_does_not_improve_with_latency_on_the_real_aapl_day(data_di
     assert passive.holds, passive.values
     assert aggressive.holds, aggressive.values
     assert all(r.windows[0].fills > 50 for r in report.rows)
+
+
+def test_two_runs_of_a_window_give_identical_figures(data_dir: Path) -> None:
+    study, base = load_latency_study(EXAMPLES / "calibrate_latency.toml")
+    small = LatencyStudy(base=study.base, strategies=study.strategies[1:], locations=("aurora",), windows=(10_000,))
+    first, second = run_latency_study(small, base), run_latency_study(small, base)
+    assert first == second
+    assert first.rows[0].windows[0].fills > 0
