@@ -60,3 +60,28 @@ def test_a_missing_config_file_is_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["calibrate", str(tmp_path / "none.toml")])
     assert result.exit_code == 2
     assert "not found" in result.stderr
+
+
+def test_latency_without_a_config_is_one_line_and_exit_2() -> None:
+    result = runner.invoke(app, ["calibrate", "--latency"])
+    assert result.exit_code == 2
+    assert "[latency_study]" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_latency_json_has_a_row_per_strategy_and_location_and_a_check_each(tmp_path: Path, data_dir: Path) -> None:
+    base = Path(__file__).resolve().parents[2] / "examples" / "lobster_aapl.toml"
+    path = tmp_path / "lat.toml"
+    path.write_text(
+        f'[latency_study]\nbase = "{base}"\nlocations = ["colo", "san_jose"]\nwindows = [20000]\n'
+        '[[latency_study.strategies]]\nrole = "aggressive"\nname = "ema_quote_cross"\n'
+        "params = { fast = 50, slow = 200 }\n"
+    )
+    result = runner.invoke(app, ["calibrate", "--latency", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [(r["role"], r["location"]) for r in out["rows"]] == [("aggressive", "colo"), ("aggressive", "san_jose")]
+    assert {"pnl_dollars", "fill_rate", "slippage_bps", "markout_1s_bps", "markout_60s_bps"} <= set(
+        out["rows"][0]["mean"]
+    )
+    (check,) = out["checks"]
+    assert check["measure"] == "slippage_bps" and isinstance(check["holds"], bool)

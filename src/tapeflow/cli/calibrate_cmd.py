@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tapeflow.cli.output import fail, print_json
-from tapeflow.model.errors import TapeflowError
+from tapeflow.model.errors import ConfigError, TapeflowError
 
 
 def calibrate_command(
@@ -26,12 +26,20 @@ def calibrate_command(
         typer.Argument(help="TOML with a \\[calibrate] section (default: every LOBSTER day under the data root)."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    latency: Annotated[
+        bool,
+        typer.Option("--latency", help="CONFIG has a \\[latency_study]: run the latency sensitivity study instead."),
+    ] = False,
 ) -> None:
     """Follow seeded passive orders under the exact L3 queue and each L2 queue model; score each model.
 
     The table shows each model's fill probability (the L3 row is the truth's), the confusion against the truth and
-    the time to fill; ``--json`` adds the truth's fill probability per row and the medians.
+    the time to fill; ``--json`` adds the truth's fill probability per row and the medians. With ``--latency``:
+    example strategies under each latency preset instead (docs/REALISM.md, "Latency sensitivity").
     """
+    if latency:
+        latency_study(config, json_out=json_out)
+        return
     from tapeflow.calibration import config as cal_config  # lazy: data readers and the exchange, not for --help
     from tapeflow.calibration.run import run_calibration  # lazy: as above
 
@@ -49,6 +57,57 @@ def calibrate_command(
         print_json(data)
     else:
         print_calibration(data)
+
+
+def latency_study(config: Path | None, *, json_out: bool) -> None:
+    from tapeflow.backtest.latency_study import run_latency_study  # lazy: runs backtests, not for --help
+    from tapeflow.calibration.latency import load_latency_study  # lazy: as above
+
+    try:
+        if config is None:
+            raise ConfigError("--latency needs CONFIG.toml with a [latency_study] section")
+        study, base = load_latency_study(config)
+        report = run_latency_study(study, base)
+    except TapeflowError as exc:
+        fail(exc, json_out=json_out)
+        return
+    data = msgspec.to_builtins(report)
+    if json_out:
+        print_json(data)
+    else:
+        print_latency_study(data)
+
+
+def print_latency_study(data: dict[str, Any]) -> None:
+    console = Console()
+    console.print(
+        f"[bold]Latency sensitivity[/]: {data['base']}; windows {data['windows']} events (mean, range across them)",
+        highlight=False,
+    )
+    table = Table(box=box.SIMPLE_HEAD, caption="bps of the mid; markouts signed in the fill's favour")
+    marks = [f"markout_{h}s_bps" for h in data["horizons_s"]]
+    for name in ("strategy", "where", "entry us", "PnL $", "fill %", "slip", *(f"mk {h}s" for h in data["horizons_s"])):
+        table.add_column(name, justify="left" if name in ("strategy", "where") else "right")
+    for row in data["rows"]:
+        m = row["mean"]
+        fill = None if m["fill_rate"] is None else 100 * m["fill_rate"]
+        table.add_row(
+            row["role"],
+            row["location"],
+            _f(row["order_entry_us"], 1),
+            _f(m["pnl_dollars"], 0),
+            _f(fill, 1),
+            _f(m["slippage_bps"]),
+            *(_f(m[k]) for k in marks),
+        )
+    console.print(table)
+    for check in data["checks"]:
+        verdict = "holds" if check["holds"] else "FAILS"
+        console.print(
+            f"{check['role']} {check['strategy']}: {check['measure']} does not improve with latency "
+            f"(tolerance {check['tolerance']}): {verdict}",
+            highlight=False,
+        )
 
 
 def _f(value: Any, digits: int = 2) -> str:

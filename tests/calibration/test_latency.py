@@ -1,0 +1,126 @@
+"""Latency sensitivity: the measures on a hand-built tape where every figure is known, the monotonicity check, and
+the study on the real AAPL day (subsampled; skips without data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tapeflow.backtest.latency_study import (
+    AGGRESSIVE_TOLERANCE_BPS,
+    PASSIVE_TOLERANCE_BPS,
+    run_latency_study,
+)
+from tapeflow.calibration.latency import (
+    Fill,
+    LatencyStudy,
+    MidTape,
+    StudyStrategy,
+    fill_quality,
+    load_latency_study,
+    non_improving,
+)
+from tapeflow.model.enums import Side
+from tapeflow.model.errors import ConfigError
+from tapeflow.model.market import Quote
+
+S = 1_000_000_000
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _tape(points: list[tuple[int, int, int]]) -> MidTape:
+    tape = MidTape()
+    for ts, bid, ask in points:
+        tape.on_quote(
+            Quote(ts_event=ts, ts_init=ts, symbol="X", bid_price=bid, bid_size=100, ask_price=ask, ask_size=100)
+        )
+    return tape
+
+
+# Mid 100.00 until 1 s, then 100.01 (an informed buyer lifts the offer), then 100.02 at 20 s.
+TAPE = [(0, 999_900, 1_000_100), (S, 1_000_000, 1_000_200), (20 * S, 1_000_100, 1_000_300)]
+
+
+def _fill(ts: int, side: Side, price: int) -> Fill:
+    return Fill(symbol="X", ts=ts, side=side, price=price, quantity=100, arrival_mid_x2=2_000_000)
+
+
+def test_a_passive_sell_picked_off_before_the_jump_marks_out_negative_by_the_jump() -> None:
+    tape = _tape(TAPE)
+    # sold at the offer 100.01 just before the mid moved up by 1 cent (1 bp of 100.00): -1 bp at 1 s, -2 bp at 60 s
+    q = fill_quality([_fill(S // 2, Side.SELL, 1_000_100)], tape, (1, 10, 60))
+    assert q.slippage_bps == pytest.approx(-1.0)  # sold 1 bp above the arrival mid: a gain, negative cost
+    assert q.markouts_bps["1s"] == pytest.approx(-1.0)
+    assert q.markouts_bps["10s"] == pytest.approx(-1.0)
+    assert q.markouts_bps["60s"] == pytest.approx(-2.0)
+
+
+def test_a_slow_buyer_pays_more_and_marks_out_worse_than_a_fast_one_on_the_same_tape() -> None:
+    tape = _tape(TAPE)
+    fast = fill_quality([_fill(S // 2, Side.BUY, 1_000_100)], tape, (1,))  # before the jump: bought at 100.01
+    slow = fill_quality([_fill(S + 1, Side.BUY, 1_000_200)], tape, (1,))  # after it: 100.02, the move already paid
+    assert fast.slippage_bps == pytest.approx(1.0) and slow.slippage_bps == pytest.approx(2.0)
+    assert fast.markouts_bps["1s"] == pytest.approx(1.0) and slow.markouts_bps["1s"] == pytest.approx(0.0)
+    assert non_improving([fast.slippage_bps, slow.slippage_bps], tolerance=0.0, higher_is_better=False)
+    assert non_improving([fast.markouts_bps["1s"], slow.markouts_bps["1s"]], tolerance=0.0, higher_is_better=True)
+
+
+def test_a_fill_priced_on_its_own_quote_uses_the_mid_before_it() -> None:
+    tape = _tape(TAPE)
+    q = fill_quality([_fill(S, Side.BUY, 1_000_100)], tape, (1,))  # at the instant of the jump: from 100.00
+    assert q.markouts_bps["1s"] == pytest.approx(1.0)
+
+
+def test_fills_without_a_mid_are_not_measured() -> None:
+    q = fill_quality([Fill(symbol="X", ts=5, side=Side.BUY, price=1, quantity=1, arrival_mid_x2=None)], MidTape(), (1,))
+    assert q.fills == 1 and q.slippage_bps is None and q.markouts_bps == {"1s": None}
+
+
+def test_non_improving_refuses_an_improvement_beyond_the_tolerance_and_accepts_one_within() -> None:
+    assert not non_improving([1.0, 1.2], tolerance=0.1, higher_is_better=True)
+    assert non_improving([1.0, 1.05, 0.9], tolerance=0.1, higher_is_better=True)
+    assert not non_improving([2.0, 1.5], tolerance=0.1, higher_is_better=False)
+    assert non_improving([2.0, None, 2.5], tolerance=0.0, higher_is_better=False)
+
+
+def test_a_study_without_strategies_or_with_a_repeated_location_is_refused() -> None:
+    with pytest.raises(ConfigError, match="no strategies"):
+        LatencyStudy(base="x.toml", strategies=())
+    with pytest.raises(ConfigError, match="each once"):
+        LatencyStudy(
+            base="x.toml",
+            strategies=(StudyStrategy(role="passive", name="imbalance_quoter"),),
+            locations=("colo", "colo"),
+        )
+
+
+def test_a_missing_base_configuration_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "study.toml"
+    path.write_text('[latency_study]\nbase = "nope.toml"\n[[latency_study.strategies]]\nrole = "passive"\nname = "x"\n')
+    with pytest.raises(ConfigError, match=r"nope\.toml"):
+        load_latency_study(path)
+
+
+def test_fill_quality_does_not_improve_with_latency_on_the_real_aapl_day(data_dir: Path) -> None:
+    study, base = load_latency_study(EXAMPLES / "calibrate_latency.toml")
+    # subsampled to stay fast: one window of the day's first 50,000 events (the documented run uses three)
+    report = run_latency_study(LatencyStudy(base=study.base, strategies=study.strategies, windows=(50_000,)), base)
+    assert [r.location for r in report.rows] == ["colo", "secaucus", "aurora", "san_jose"] * 2
+    entries = [r.order_entry_us for r in report.rows[:4]]
+    assert entries == sorted(entries) and entries[0] < 10 < 20_000 < entries[-1]
+    passive, aggressive = report.checks
+    assert passive.measure == "markout_1s_bps" and passive.tolerance == PASSIVE_TOLERANCE_BPS
+    assert aggressive.measure == "slippage_bps" and aggressive.tolerance == AGGRESSIVE_TOLERANCE_BPS
+    assert all(v is not None for v in passive.values + aggressive.values)
+    assert passive.holds, passive.values
+    assert aggressive.holds, aggressive.values
+    assert all(r.windows[0].fills > 50 for r in report.rows)
+
+
+def test_two_runs_of_a_window_give_identical_figures(data_dir: Path) -> None:
+    study, base = load_latency_study(EXAMPLES / "calibrate_latency.toml")
+    small = LatencyStudy(base=study.base, strategies=study.strategies[1:], locations=("aurora",), windows=(10_000,))
+    first, second = run_latency_study(small, base), run_latency_study(small, base)
+    assert first == second
+    assert first.rows[0].windows[0].fills > 0
