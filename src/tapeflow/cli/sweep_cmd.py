@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import msgspec
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -78,6 +79,7 @@ def _run(
         DaskExecutor,
         LocalProcesses,
         load_sweep,
+        plan_folds,
         run_sweep,
     )
 
@@ -88,6 +90,7 @@ def _run(
     if address is not None and not address.startswith(("tcp://", "tls://")):
         raise ConfigError(f"{address!r} is not a scheduler address; give tcp://HOST:PORT", field="--address")
     sweep = load_sweep(config)
+    plan_folds(sweep)  # a walk-forward's metric and windows are checked before a worker starts
     output = out if out is not None else Path(sweep.output or f"{config.stem}.results.parquet")
     if output.is_dir():
         raise ConfigError(f"{output} is a folder; give the results table's file, e.g. {output / 'sweep.parquet'}",
@@ -148,6 +151,8 @@ def _report(outcome: SweepOutcome) -> dict[str, Any]:
             }
             for r in outcome.results
         ],
+        "walk_forward_output": outcome.walk_forward_output,
+        "walk_forward": [msgspec.to_builtins(f) for f in outcome.walk_forward],
     }
 
 
@@ -176,5 +181,31 @@ def _print(outcome: SweepOutcome, console: Console | None = None) -> None:
         f"in {outcome.elapsed_s:,.1f} s; results: {outcome.output}"
     )
     console.print(line, markup=False, highlight=False)
+    if outcome.walk_forward_output is not None:
+        _print_walk_forward(outcome, console)
     if outcome.interrupted:
         console.print("interrupted: finished tasks are kept; run again with --resume for the rest", style="yellow")
+
+
+def _print_walk_forward(outcome: SweepOutcome, console: Console) -> None:
+    table = Table(title="walk-forward", show_header=True)
+    for name in ("fold", "train", "test", "chosen", "in-sample", "out-of-sample"):
+        table.add_column(name, overflow="fold")
+    for f in outcome.walk_forward:
+        chosen = "-" if f.params is None else ", ".join(f"{k}={v}" for k, v in f.params.items()) or "(base)"
+        table.add_row(
+            str(f.fold),
+            f"{f.train_start}..{f.train_end}",
+            f"{f.test_start}..{f.test_end}",
+            chosen,
+            _metric_text(f.in_sample),
+            _metric_text(f.out_of_sample),
+        )
+    console.print(table)
+    console.print(f"walk-forward: {outcome.walk_forward_output}", markup=False, highlight=False)
+
+
+def _metric_text(value: int | float | None) -> str:
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:.4f}"
