@@ -152,6 +152,7 @@ def _report(outcome: SweepOutcome) -> dict[str, Any]:
             for r in outcome.results
         ],
         "walk_forward_output": outcome.walk_forward_output,
+        "walk_forward_metric": outcome.walk_forward_metric,
         "walk_forward": [msgspec.to_builtins(f) for f in outcome.walk_forward],
     }
 
@@ -188,24 +189,32 @@ def _print(outcome: SweepOutcome, console: Console | None = None) -> None:
 
 
 def _print_walk_forward(outcome: SweepOutcome, console: Console) -> None:
-    table = Table(title="walk-forward", show_header=True)
+    metric = outcome.walk_forward_metric
+    units = metric.endswith("_units")
+    table = Table(title=f"walk-forward ({metric})", show_header=True)
     for name in ("fold", "train", "test", "chosen", "in-sample", "out-of-sample"):
         table.add_column(name, overflow="fold")
     for f in outcome.walk_forward:
         chosen = "-" if f.params is None else ", ".join(f"{k}={v}" for k, v in f.params.items()) or "(base)"
         table.add_row(
             str(f.fold),
-            f"{f.train_start}..{f.train_end}",
-            f"{f.test_start}..{f.test_end}",
+            _window(f.train_start, f.train_end),
+            _window(f.test_start, f.test_end),
             chosen,
-            _metric_text(f.in_sample),
-            _metric_text(f.out_of_sample),
+            _metric_text(f.in_sample, money_units=units),
+            _metric_text(f.out_of_sample, money_units=units),
         )
     console.print(table)
     console.print(f"walk-forward: {outcome.walk_forward_output}", markup=False, highlight=False)
 
 
-def _metric_text(value: int | float | None) -> str:
+def _window(start: str, end: str) -> str:
+    return start if start == end else f"{start}..{end}"
+
+
+def _metric_text(value: int | float | None, *, money_units: bool) -> str:
     if value is None:
         return "-"
-    return str(value) if isinstance(value, int) else f"{value:.4f}"
+    if isinstance(value, int):
+        return money(value) if money_units else str(value)
+    return f"{value:.4f}"

@@ -36,6 +36,7 @@ class SweepOutcome(msgspec.Struct, frozen=True, kw_only=True):
     results: list[TaskResult]
     walk_forward: list[FoldResult] = []
     walk_forward_output: str | None = None
+    walk_forward_metric: str = ""
     """Beside ``output`` when the sweep has ``[sweep.walk_forward]`` and was not interrupted."""
 
 
@@ -103,6 +104,7 @@ def run_sweep(
         results=results,
         walk_forward=wf_rows,
         walk_forward_output=wf_output,
+        walk_forward_metric="" if sweep.walk_forward is None else sweep.walk_forward.metric,
     )
 
 
