@@ -126,3 +126,42 @@ def test_ctrl_c_exits_130_and_keeps_every_finished_task_in_the_table(tmp_path: P
     table = pq.read_table(out)
     assert table.num_rows == report["ran"] == report["tasks"] - report["missing"]
     assert set(table.column("status").to_pylist()) == {"ok"}
+
+
+def test_the_walk_forward_example_reports_its_folds_in_json_and_writes_the_table_beside(tmp_path: Path) -> None:
+    out = tmp_path / "wf.parquet"
+    args = ["sweep", str(EXAMPLES / "sweep_walk_forward.toml"), "--executor", "processes", "--workers", "2",
+            "--json", "-o", str(out)]  # fmt: skip
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert time.perf_counter() - started < 30
+    report = json.loads(result.stdout)
+    assert (report["tasks"], report["walk_forward_metric"]) == (18, "pnl_units")
+    assert report["walk_forward_output"] == str(tmp_path / "wf.walk_forward.parquet")
+    folds = report["walk_forward"]
+    assert [(f["fold"], f["train_start"], f["test_start"]) for f in folds] == [
+        (i, f"seed={11 + i}", f"seed={13 + i}") for i in range(4)
+    ]
+    assert all(f["params"]["strategy.params.threshold"] in (0.2, 0.4, 0.6) for f in folds)
+    table = pq.read_table(tmp_path / "wf.walk_forward.parquet").to_pylist()
+    assert [r["out_of_sample"] for r in table] == [f["out_of_sample"] for f in folds]
+
+
+def test_a_walk_forward_with_an_unknown_metric_is_exit_2_before_any_worker_starts(tmp_path: Path) -> None:
+    path = tmp_path / "wf.toml"
+    path.write_text((EXAMPLES / "sweep_walk_forward.toml").read_text().replace('"pnl_units"', '"profit"'))
+    result = CliRunner().invoke(app, ["sweep", str(path), "--json", "-o", str(tmp_path / "o.parquet")])
+    assert result.exit_code == 2
+    assert "unknown metric 'profit'" in result.output
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_the_walk_forward_table_for_a_person_names_the_chosen_set_per_fold(tmp_path: Path) -> None:
+    out = tmp_path / "wf.parquet"
+    args = ["sweep", str(EXAMPLES / "sweep_walk_forward.toml"), "--executor", "processes", "--workers", "1",
+            "-o", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "walk-forward (pnl_units)" in result.output
+    assert f"walk-forward: {tmp_path / 'wf.walk_forward.parquet'}" in result.output.replace("\n", "")

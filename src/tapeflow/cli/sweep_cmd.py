@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import msgspec
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -78,6 +79,7 @@ def _run(
         DaskExecutor,
         LocalProcesses,
         load_sweep,
+        plan_folds,
         run_sweep,
     )
 
@@ -88,6 +90,7 @@ def _run(
     if address is not None and not address.startswith(("tcp://", "tls://")):
         raise ConfigError(f"{address!r} is not a scheduler address; give tcp://HOST:PORT", field="--address")
     sweep = load_sweep(config)
+    plan_folds(sweep)  # a walk-forward's metric and windows are checked before a worker starts
     output = out if out is not None else Path(sweep.output or f"{config.stem}.results.parquet")
     if output.is_dir():
         raise ConfigError(f"{output} is a folder; give the results table's file, e.g. {output / 'sweep.parquet'}",
@@ -148,6 +151,9 @@ def _report(outcome: SweepOutcome) -> dict[str, Any]:
             }
             for r in outcome.results
         ],
+        "walk_forward_output": outcome.walk_forward_output,
+        "walk_forward_metric": outcome.walk_forward_metric,
+        "walk_forward": [msgspec.to_builtins(f) for f in outcome.walk_forward],
     }
 
 
@@ -176,5 +182,39 @@ def _print(outcome: SweepOutcome, console: Console | None = None) -> None:
         f"in {outcome.elapsed_s:,.1f} s; results: {outcome.output}"
     )
     console.print(line, markup=False, highlight=False)
+    if outcome.walk_forward_output is not None:
+        _print_walk_forward(outcome, console)
     if outcome.interrupted:
         console.print("interrupted: finished tasks are kept; run again with --resume for the rest", style="yellow")
+
+
+def _print_walk_forward(outcome: SweepOutcome, console: Console) -> None:
+    metric = outcome.walk_forward_metric
+    units = metric.endswith("_units")
+    table = Table(title=f"walk-forward ({metric})", show_header=True)
+    for name in ("fold", "train", "test", "chosen", "in-sample", "out-of-sample"):
+        table.add_column(name, overflow="fold")
+    for f in outcome.walk_forward:
+        chosen = "-" if f.params is None else ", ".join(f"{k}={v}" for k, v in f.params.items()) or "(base)"
+        table.add_row(
+            str(f.fold),
+            _window(f.train_start, f.train_end),
+            _window(f.test_start, f.test_end),
+            chosen,
+            _metric_text(f.in_sample, money_units=units),
+            _metric_text(f.out_of_sample, money_units=units),
+        )
+    console.print(table)
+    console.print(f"walk-forward: {outcome.walk_forward_output}", markup=False, highlight=False)
+
+
+def _window(start: str, end: str) -> str:
+    return start if start == end else f"{start}..{end}"
+
+
+def _metric_text(value: int | float | None, *, money_units: bool) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return money(value) if money_units else str(value)
+    return f"{value:.4f}"

@@ -60,15 +60,29 @@ class RandomSearch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """A list is a choice among its values; a table ``{ min, max }`` a uniform draw."""
 
 
+class WalkForwardSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[sweep.walk_forward]``: windows counted in periods (the sweep's ``days``, or its synthetic ``seeds``)."""
+
+    train: Annotated[int, msgspec.Meta(ge=1)]
+    test: Annotated[int, msgspec.Meta(ge=1)]
+    step: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """Periods between fold starts; by default ``test`` (test windows side by side, never overlapping)."""
+    metric: str = "sharpe"
+    maximize: bool = True
+
+
 class SweepSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     seed: int = 0
     retries: Annotated[int, msgspec.Meta(ge=0, le=100)] = 1
     seed_field: str | None = None
     symbols: tuple[str, ...] = ()
     days: tuple[dt.date, ...] = ()
+    seeds: tuple[int, ...] = ()
+    """Synthetic only: one slice per market seed (the synthetic stand-in for another day, for walk-forward)."""
     path_template: str | None = None
     grid: dict[str, list[Scalar]] = {}
     random: RandomSearch | None = None
+    walk_forward: WalkForwardSection | None = None
     output: str | None = None
     """The results table (Parquet), relative to this file; ``-o`` overrides it."""
 
@@ -99,6 +113,9 @@ class Sweep(msgspec.Struct, frozen=True, kw_only=True):
     tasks: tuple[TaskSpec, ...]
     param_names: tuple[str, ...]
     output: str | None
+    walk_forward: WalkForwardSection | None = None
+    periods: tuple[str, ...] = ()
+    """The walk-forward time axis, in order: each slice key ends in ``/`` and its period (a day or ``seed=N``)."""
 
 
 def task_seed(sweep_seed: int, key: str) -> int:
@@ -143,7 +160,15 @@ def load_sweep(path: str | Path) -> Sweep:
         raise ConfigError(str(exc).removeprefix(f"field `{exc.field}`: "), path=p, field=exc.field) from exc
     output = None if section.output is None else str(p.parent / section.output)
     names = tuple(section.grid) or (tuple(section.random.params) if section.random is not None else ())
-    return Sweep(path=str(p), tasks=tuple(tasks), param_names=names, output=output)
+    periods = tuple(d.isoformat() for d in section.days) or tuple(f"seed={n}" for n in section.seeds)
+    return Sweep(
+        path=str(p),
+        tasks=tuple(tasks),
+        param_names=names,
+        output=output,
+        walk_forward=section.walk_forward,
+        periods=periods,
+    )
 
 
 def build_tasks(base: BacktestConfig, section: SweepSection, *, folder: Path) -> list[TaskSpec]:
@@ -189,6 +214,22 @@ def _slices(base: BacktestConfig, section: SweepSection, folder: Path) -> list[t
     symbols: tuple[str | None, ...] = section.symbols or (None,)
     days: tuple[dt.date | None, ...] = section.days or (None,)
     out: list[tuple[str, BacktestConfig]] = []
+    if section.seeds:
+        if data.kind != "synthetic":
+            raise ConfigError("`seeds` are the synthetic market's; give `days` for recorded data", field="sweep.seeds")
+        if section.seed_field == "data.synthetic.seed":
+            raise ConfigError("give `seeds` or `seed_field = data.synthetic.seed`, not both", field="sweep.seeds")
+        if len(set(section.seeds)) != len(section.seeds):
+            raise ConfigError("a seed is listed twice", field="sweep.seeds")
+        if section.days:
+            raise ConfigError("the synthetic market has no days; leave `days` out", field="sweep.days")
+        for symbol, seed in itertools.product(symbols, section.seeds):
+            synthetic = msgspec.structs.replace(data.synthetic, seed=seed)
+            if symbol is not None:
+                synthetic = msgspec.structs.replace(synthetic, symbols=(symbol,))
+            sliced = msgspec.structs.replace(data, synthetic=synthetic)
+            out.append((f"{symbol or '*'}/seed={seed}", msgspec.structs.replace(base, data=sliced)))
+        return out
     for symbol, day in itertools.product(symbols, days):
         key = f"{symbol or '*'}/{day.isoformat() if day else '*'}"
         if section.path_template is not None:

@@ -19,6 +19,7 @@ from tapeflow.sweep.config import Sweep, TaskSpec
 from tapeflow.sweep.executors import Executor
 from tapeflow.sweep.table import read_results, write_results
 from tapeflow.sweep.task import TaskResult, run_task
+from tapeflow.sweep.walk_forward import FoldResult, evaluate, plan_folds, walk_forward_path, write_walk_forward
 
 OnResult = Callable[[TaskResult], None]
 
@@ -33,6 +34,10 @@ class SweepOutcome(msgspec.Struct, frozen=True, kw_only=True):
     interrupted: bool
     elapsed_s: float
     results: list[TaskResult]
+    walk_forward: list[FoldResult] = []
+    walk_forward_output: str | None = None
+    walk_forward_metric: str = ""
+    """Beside ``output`` when the sweep has ``[sweep.walk_forward]`` and was not interrupted."""
 
 
 def pending_tasks(sweep: Sweep, earlier: list[TaskResult]) -> tuple[list[TaskSpec], list[TaskResult]]:
@@ -62,6 +67,7 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run every task not already done; the table at ``output`` holds each result by the time this returns."""
     started = time.perf_counter()
+    folds = plan_folds(sweep)  # a bad metric or window is a ConfigError before any task runs
     earlier = read_results(output) if resume and output.exists() else []
     todo, results = pending_tasks(sweep, earlier)
     resumed = len(results)
@@ -82,6 +88,11 @@ def run_sweep(
         interrupted = True
     write_results(results, sweep.param_names, output)
     results.sort(key=lambda r: r.index)
+    wf_rows: list[FoldResult] = []
+    wf_output = None
+    if sweep.walk_forward is not None and not interrupted:  # a partial grid would choose from partial windows
+        wf_rows = evaluate(folds, sweep.walk_forward, results)
+        wf_output = str(write_walk_forward(wf_rows, sweep.walk_forward.metric, walk_forward_path(output)))
     return SweepOutcome(
         output=str(output),
         tasks=len(sweep.tasks),
@@ -91,6 +102,9 @@ def run_sweep(
         interrupted=interrupted,
         elapsed_s=round(time.perf_counter() - started, 3),
         results=results,
+        walk_forward=wf_rows,
+        walk_forward_output=wf_output,
+        walk_forward_metric="" if sweep.walk_forward is None else sweep.walk_forward.metric,
     )
 
 
