@@ -95,10 +95,19 @@ def _concrete_subclasses(base: type[Event]) -> set[type[Event]]:
     return {t for t in event_types() if issubclass(t, base)}
 
 
+GROWN = {
+    "OrderFilled": "dc0011ab4f7264657246696c6c65640102a173a3732d31a44141504ca453454c4c050300a54d414b4552"
+    "fda0a0a081a16101ff",
+}
+"""Today's bytes of the types that grew a trailing field since (OrderFilled: ``queue_ahead_at_arrival``, -1)."""
+
+
 @pytest.mark.parametrize(("event", "stored"), _STORED, ids=lambda v: type(v).__name__ if isinstance(v, Event) else "")
 def test_order_event_encoding_is_the_bytes_stored_before_the_bases_existed(event: Event, stored: str) -> None:
-    assert to_msgpack(event).hex() == stored
-    assert from_msgpack(bytes.fromhex(stored)) == event
+    now = GROWN.get(type(event).__name__, stored)
+    assert to_msgpack(event).hex() == now
+    assert from_msgpack(bytes.fromhex(now)) == event
+    assert from_msgpack(bytes.fromhex(stored)) == event  # records stored before a field grew read as its default
 
 
 def test_commands_extend_order_command_and_venue_reports_extend_order_report_and_nothing_else_does() -> None:

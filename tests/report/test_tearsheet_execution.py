@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
 from tapeflow.backtest.config import load_backtest_config
-from tapeflow.report.figures_orders import latency_legs
+from tapeflow.report.figures_orders import latency_legs, queue_chart
 from tapeflow.report.fill_costs import fill_costs
-from tapeflow.report.run_data import RunData, load_run
+from tapeflow.report.run_data import RunData, Table, load_run
 from tapeflow.report.tearsheet import build_tearsheet
 from tapeflow.venues.sim.latency import OrderAction
 from tests.report.tearsheet_pages import figures, synthetic_run, trace_points, values
@@ -130,3 +131,34 @@ def test_every_trace_time_is_new_york_time(run: tuple[RunData, dict[str, Any], s
     hours = {int(str(x)[11:13]) for x in xs}
     assert hours <= set(range(9, 17)) and 9 in hours  # 09:30-16:00 New York, not 13:30-20:00 UTC
     assert np.all(np.diff(np.asarray(xs, dtype="datetime64[ns]")) > np.timedelta64(0, "ns"))
+
+
+def test_queue_chart_shows_the_venue_s_exact_queue_ahead_when_the_fills_carry_it(
+    run: tuple[RunData, dict[str, Any], str, Path],
+) -> None:
+    data = run[0]
+    fills = data.tables["fills"]
+    keys = list(zip(fills.strings("strategy_id"), fills.strings("client_order_id"), strict=True))
+    exact: dict[tuple[str, str], int] = {}
+    for key, value in zip(keys, fills.ints("queue_ahead_at_arrival").tolist(), strict=True):
+        if value >= 0:
+            exact.setdefault(key, value)
+    assert len(exact) > 10, "the quoter's maker fills should carry the simulated exchange's queue"
+    chart = queue_chart(data, None)
+    assert chart is not None
+    scatter = chart.figure["data"][1]
+    assert sorted(values(scatter["x"])) == sorted(exact.values())
+    assert "exact" in chart.figure["layout"]["xaxis2"]["title"]["text"]
+    assert f"{len(exact):,} exact" in chart.note and "), 0 derived" in chart.note
+
+
+def test_queue_chart_falls_back_to_the_derived_estimate_for_results_without_the_column(
+    run: tuple[RunData, dict[str, Any], str, Path],
+) -> None:
+    data = run[0]
+    old_fills = Table(pq.read_table(Path(data.folder) / "fills.parquet").drop_columns(["queue_ahead_at_arrival"]))
+    old = RunData(folder=data.folder, run=data.run, tables=data.tables | {"fills": old_fills})
+    chart = queue_chart(old, None)
+    assert chart is not None
+    assert "(derived)" in chart.figure["layout"]["xaxis2"]["title"]["text"]
+    assert "Shares ahead: 0 exact" in chart.note

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from tapeflow.backtest.config import BacktestConfig
 from tapeflow.backtest.engine import Backtest
-from tapeflow.backtest.run import build_backtest, counted
+from tapeflow.backtest.run import build_backtest, counted, run_backtest_config
 from tapeflow.backtest.sources import build_sources, build_strategy
 from tapeflow.backtest.vectorized import sma_cross_vectorized
 from tapeflow.data.quality import QualityReporter
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.market import Bar
 from tapeflow.portfolio import PortfolioConfig
+from tapeflow.report.run_files import RUN_JSON, write_json_atomic
 from tapeflow.strategy.examples.sma_cross import SmaCross
 from tapeflow.strategy.polling import QuotePoller
 from tapeflow.venues.sim.latency import FixedLatency
@@ -88,6 +91,21 @@ def compare_sma(cfg: BacktestConfig) -> dict[str, Any]:
         "paired_trades": pairs,
         "causes": list(CAUSES),
     }
+
+
+def save_comparison(cfg: BacktestConfig, out: str | Path, comparison: dict[str, Any]) -> dict[str, Any]:
+    """The event-driven side as a results folder (``tapeflow backtest --out``'s files) whose ``run.json`` also
+    carries ``comparison``, so the tear sheet draws it; returns the backtest's report.
+
+    Why a second run: the folder is the configured assembly (its latency, fees, equity samples), exactly what
+    ``tapeflow backtest --out`` writes for this file, while ``compare_sma`` keeps its bare event-driven twin of the
+    vectorized run; on bars both fill at the next bar's open, which a test checks."""
+    _, report = run_backtest_config(cfg, output_dir=out)
+    path = Path(out) / RUN_JSON
+    run = msgspec.json.decode(path.read_bytes())
+    run["comparison"] = comparison
+    write_json_atomic(run, path)
+    return report
 
 
 def compare_push_pull(

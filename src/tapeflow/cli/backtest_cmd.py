@@ -70,9 +70,10 @@ def backtest_command(
 
 
 def bare_report(args: list[str]) -> list[str]:
-    """``--report`` with no path (last, or followed by another option) as ``--report=``: typer has no options
-    with an optional value, so ``main`` rewrites the command line before parsing it."""
-    if "backtest" not in args:
+    """``--report`` with no path (last, or followed by another option; ``backtest`` and ``compare``) as
+    ``--report=``: typer has no options with an optional value, so ``main`` rewrites the command line before
+    parsing it."""
+    if "backtest" not in args and "compare" not in args:
         return args
     fixed = list(args)
     for i, arg in enumerate(fixed):

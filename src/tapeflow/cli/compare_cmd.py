@@ -3,7 +3,10 @@
 ``--push-pull`` compares a strategy fed every quote with one polling; ``--push-pull --live URL`` measures the same
 blind spot on the wire, against a running venue (``tapeflow paper``, paced) instead of in a backtest: the data
 stream and a REST poller side by side for ``--seconds``. It needs no CONFIG (no strategy runs: what is measured is
-what each client could see), so CONFIG is optional and refused with ``--live``."""
+what each client could see), so CONFIG is optional and refused with ``--live``.
+
+``--out DIR`` also writes the event-driven run's results folder (as ``tapeflow backtest --out``) with the comparison
+in its ``run.json``; ``--report [PATH]`` the tear sheet of that folder, which then draws the comparison chart."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tapeflow.cli.backtest_cmd import report_paths
 from tapeflow.cli.live_compare import live_push_pull as _live
 from tapeflow.cli.live_compare import print_live
 from tapeflow.cli.output import counted_progress, fail, print_json
@@ -44,10 +48,24 @@ def compare_command(
     connect_timeout: Annotated[
         float, typer.Option("--connect-timeout", help="Seconds --live waits for the data stream.")
     ] = 10.0,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the event-driven run's results (with the comparison in run.json) here."),
+    ] = None,
+    report_html: Annotated[
+        str | None,
+        typer.Option(
+            "--report",
+            help="Also write the HTML tear sheet, with the comparison chart (bare --report: report.html in --out).",
+        ),
+    ] = None,
 ) -> None:
     """Vectorized against event-driven on bars (look-ahead), or with --push-pull, events against polling."""
     from tapeflow.backtest.compare import compare_sma  # lazy: backtest stack (~0.15 s), not for --help
-    from tapeflow.backtest.config import load_backtest_config  # lazy: backtest stack (~0.15 s), not for --help
+    from tapeflow.backtest.config import (  # lazy: backtest stack (~0.15 s), not for --help
+        check_output_dir,
+        load_backtest_config,
+    )
 
     try:
         if poll_ms < 1:
@@ -74,8 +92,17 @@ def compare_command(
             return
         if config is None:
             raise ConfigError("name a CONFIG.toml (or measure a running venue with --push-pull --live URL)")
+        if push_pull and (out is not None or report_html is not None):
+            raise ConfigError("--out and --report save the vectorized comparison, not --push-pull", field="--out")
+        page = None
+        if report_html is not None:
+            out, page = report_paths(out, report_html)
+        if out is not None:  # refused now, not after the runs
+            check_output_dir(out, field="--out")
         cfg = load_backtest_config(config)
         report = _push_pull_with_progress(cfg, poll_ms, quiet=json_out) if push_pull else compare_sma(cfg)
+        if out is not None:
+            _save(cfg, out, page, report)
     except TapeflowError as exc:
         fail(exc, json_out=json_out)
         return
@@ -85,6 +112,18 @@ def compare_command(
         _print_push_pull(report)
     else:
         _print(report, show)
+
+
+def _save(cfg: Any, out: Path, page: Path | None, report: dict[str, Any]) -> None:
+    """The results folder (and page) of the comparison; where they went is added to ``report``."""
+    from tapeflow.backtest.compare import save_comparison  # lazy: backtest stack (~0.15 s), not for --help
+
+    saved = save_comparison(cfg, out, dict(report))
+    report["written"] = saved["written"]
+    if page is not None:
+        from tapeflow.report.tearsheet import write_tearsheet  # lazy: plotly (~0.3 s), only with --report
+
+        report["report"] = str(write_tearsheet(out, page))
 
 
 def _push_pull_with_progress(cfg: Any, poll_ms: int, *, quiet: bool) -> dict[str, Any]:
@@ -174,3 +213,7 @@ def _print(report: dict[str, Any], show: int) -> None:
     console.print("[bold]why they differ[/]")
     for cause in report["causes"]:
         console.print(f"- {cause}", markup=False, highlight=False)
+    for path in report.get("written") or []:
+        console.print(f"written: {path}", markup=False, highlight=False)
+    if report.get("report"):
+        console.print(f"report: {report['report']}", markup=False, highlight=False)

@@ -98,6 +98,11 @@ class OrderFilled(OrderReport, frozen=True, kw_only=True):
     venue: str = ""
     fee_components: dict[str, int] = {}  # noqa: RUF012 - msgspec gives each instance its own empty dict
     """The parts of ``fee`` by name (sec_fee, finra_taf, exchange, commission); zero parts are left out."""
+    queue_ahead_at_arrival: int = -1
+    """Market shares ahead of the order in its price level's queue when it came to rest there, as the venue counted
+    them (the simulated exchange's queue model, exact on L3 data; our own earlier orders there are not counted:
+    they are not on the tape); -1 when unknown: a taker fill, a venue that does not say (a real broker), or no
+    book to queue in (bar data). The tear sheet prefers it to its estimate from the displayed size."""
 
 
 class OrderCancelled(OrderReport, frozen=True, kw_only=True):

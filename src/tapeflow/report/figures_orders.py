@@ -4,9 +4,10 @@ From the run (exact event times, ``orders.parquet``): ``compute = ts_submit - ts
 decision time added before the order left), ``order entry = ts_arrived - ts_submit`` (to the venue), ``ack =
 ts_accepted - ts_arrived`` (the acceptance back to us), and time to fill = first fill's exchange time minus the
 order's arrival at the venue. The feed leg (``ts_init - ts_event`` of market data) is taken from the sampled top
-of book (``top.parquet``). The queue ahead is derived: the displayed shares at the order's limit price when its
-acceptance was seen (``order_marks.parquet``), an estimate of the queue it joined (the simulated exchange's own
-queue position is not in the events).
+of book (``top.parquet``). The queue ahead is exact where the venue said it: the simulated exchange reports the
+shares ahead of a resting order when it joined its level (``fills.parquet`` ``queue_ahead_at_arrival``, from
+``OrderFilled``); otherwise derived: the displayed shares at the order's limit price when its acceptance was seen
+(``order_marks.parquet``), an estimate of the queue it joined. The note says how many of each.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
 from tapeflow.model.sessions import SessionCalendar
 from tapeflow.report.figures_common import Chart, base_layout, thin
-from tapeflow.report.run_data import RunData
+from tapeflow.report.run_data import RunData, Table
 
 LEGS = ("feed", "compute", "order entry", "ack")
 
@@ -58,6 +59,19 @@ def latency_chart(data: RunData, sessions: SessionCalendar | None) -> Chart | No
     return Chart("latency", "Latency per leg", fig.to_plotly_json(), note)
 
 
+def venue_queue(fills: Table) -> dict[tuple[str, str], int]:
+    """Each order's shares ahead when it joined its level, as the venue reported on its first fill that says
+    (``queue_ahead_at_arrival`` >= 0); empty for results written before the column existed."""
+    if "queue_ahead_at_arrival" not in fills.names():
+        return {}
+    exact: dict[tuple[str, str], int] = {}
+    keys = zip(fills.strings("strategy_id"), fills.strings("client_order_id"), strict=True)
+    for key, value in zip(keys, fills.ints("queue_ahead_at_arrival").tolist(), strict=True):
+        if value >= 0:
+            exact.setdefault(key, value)
+    return exact
+
+
 def queue_chart(data: RunData, sessions: SessionCalendar | None) -> Chart | None:
     orders, fills, marks = data.tables["orders"], data.tables["fills"], data.table("order_marks")
     if fills.rows == 0 or orders.rows == 0 or "ts_arrived" not in orders.names():
@@ -69,6 +83,7 @@ def queue_chart(data: RunData, sessions: SessionCalendar | None) -> Chart | None
         strict=True,
     ):
         first_fill.setdefault(key, ts)
+    exact = venue_queue(fills)
     ahead: dict[tuple[str, str], int] = {}
     if marks is not None and marks.rows:
         keys = zip(marks.strings("strategy_id"), marks.strings("client_order_id"), strict=True)
@@ -76,12 +91,14 @@ def queue_chart(data: RunData, sessions: SessionCalendar | None) -> Chart | None
     arrived, no_arrival = orders.ints("ts_arrived"), orders.has_nulls("ts_arrived")
     waits: list[int] = []
     queue: list[int] = []
+    is_exact: list[bool] = []
     for i, key in enumerate(zip(orders.strings("strategy_id"), orders.strings("client_order_id"), strict=True)):
         filled = first_fill.get(key)
         if filled is None or no_arrival[i]:
             continue
         waits.append(max(0, filled - int(arrived[i])))
-        queue.append(ahead.get(key, -1))
+        queue.append(exact[key] if key in exact else ahead.get(key, -1))
+        is_exact.append(key in exact)
     if not waits:
         return None
     wait_ms = np.asarray(waits, dtype=np.float64) / 1e6
@@ -100,13 +117,17 @@ def queue_chart(data: RunData, sessions: SessionCalendar | None) -> Chart | None
             col=2,
         )
     fig.update_xaxes(title_text="ms", row=1, col=1)
-    fig.update_xaxes(title_text="displayed shares at the limit price (derived)", row=1, col=2)
+    shown_exact = int(np.count_nonzero(np.asarray(is_exact, dtype=bool)[rows])) if len(rows) else 0
+    kind = "exact" if shown_exact == len(rows) and len(rows) else "derived" if shown_exact == 0 else "exact and derived"
+    fig.update_xaxes(title_text=f"shares ahead at the limit price ({kind})", row=1, col=2)
     fig.update_yaxes(title_text="ms", row=1, col=2)
     fig.update_layout(**base_layout("Queue position and time to fill"))
     note = (
         f"{len(waits):,} filled orders; median time to first fill {np.median(wait_ms):,.3f} ms (from the run: first "
-        "fill minus arrival at the venue, exchange time). Shares ahead: displayed size at the order's price when its "
-        "acceptance was seen (derived from the book, an estimate of the queue it joined)."
+        "fill minus arrival at the venue, exchange time). Shares ahead: "
+        f"{shown_exact:,} exact (the simulated exchange's queue when the order joined its level), "
+        f"{len(rows) - shown_exact:,} derived (displayed size at the order's price when its acceptance was seen: an "
+        "estimate of the queue it joined)."
     )
     if stride > 1:
         note += f" Scatter thinned: every {stride}th of {len(known):,} orders."

@@ -42,6 +42,7 @@ def fills_table(fills: Sequence[OrderFilled], mids_x2: Sequence[int | None]) -> 
         "trade_id": pa.array([f.trade_id for f in fills], pa.string()),
         "venue_order_id": pa.array([f.venue_order_id for f in fills], pa.string()),
         "venue": _dict_strings([f.venue for f in fills]),
+        "queue_ahead_at_arrival": _ints([f.queue_ahead_at_arrival for f in fills]),  # -1: the venue did not say
     }
     return pa.table(columns)
 

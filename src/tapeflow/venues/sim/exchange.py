@@ -280,6 +280,7 @@ class SimulatedExchange:
             fee_components={k: v for k, v in msgspec.structs.asdict(fees).items() if v},
             trade_id=f"{self.name}-T{self._trade_seq}",
             venue_order_id=order.venue_order_id,
+            queue_ahead_at_arrival=order.ahead_at_arrival if liquidity is LiquiditySide.MAKER else -1,
         )
 
     def _expire_day(self, close_ns: int) -> None:

@@ -99,6 +99,7 @@ class Matcher:
     def _rest(self, order: SimOrder, st: SymbolState, book: AnyBook | None) -> None:
         order.resting = True
         self.queue.on_new_order(order, book.size_at(order.side, order.price) if book is not None else 0)
+        order.ahead_at_arrival = order.ahead if book is not None else -1  # no book, no queue to know
         st.resting[order.side].setdefault(order.price, []).append(order)
 
     def unrest(self, order: SimOrder, st: SymbolState) -> None:

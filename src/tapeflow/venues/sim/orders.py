@@ -10,7 +10,7 @@ from tapeflow.model.orders import SubmitOrder
 class SimOrder(OrderBase):
     """The venue's side of an order: how much is filled, where it rests and who is ahead of it in the queue."""
 
-    __slots__ = ("ahead", "behind_ids", "commission_so_far", "filled", "resting")
+    __slots__ = ("ahead", "ahead_at_arrival", "behind_ids", "commission_so_far", "filled", "resting")
 
     def __init__(self, command: SubmitOrder, venue_order_id: str) -> None:
         super().__init__(command, venue_order_id)
@@ -21,6 +21,8 @@ class SimOrder(OrderBase):
         self.ahead = 0
         """Market shares ahead of this order in its price level's queue: L2 and L3 alike, a print (L2) or an
         execution behind us (L3) at our price fills us only after these (see ``queue.py``)."""
+        self.ahead_at_arrival = -1
+        """``ahead`` when the order last came to rest (-1: never rested in a book), reported on its fills."""
         self.behind_ids: set[int] = set()
         """L3: market order ids that joined the level after this order."""
 
