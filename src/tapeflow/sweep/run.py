@@ -18,7 +18,7 @@ import msgspec
 from tapeflow.sweep.config import Sweep, TaskSpec
 from tapeflow.sweep.executors import Executor
 from tapeflow.sweep.table import read_results, write_results
-from tapeflow.sweep.task import TaskResult, run_task
+from tapeflow.sweep.task import TaskResult, run_task, task_result
 from tapeflow.sweep.walk_forward import FoldResult, evaluate, plan_folds, walk_forward_path, write_walk_forward
 
 OnResult = Callable[[TaskResult], None]
@@ -110,14 +110,4 @@ def run_sweep(
 
 def _lost(spec: TaskSpec, error: BaseException) -> TaskResult:
     """A task the executor could not run (its worker died, it could not be sent): failed, with why."""
-    return TaskResult(
-        index=spec.index,
-        key=spec.key,
-        slice=spec.slice,
-        params=spec.params,
-        seed=spec.seed,
-        config_hash=spec.config_hash,
-        status="failed",
-        attempts=1,
-        error=f"{type(error).__name__}: {error}",
-    )
+    return task_result(spec, "failed", 1, f"{type(error).__name__}: {error}", 0.0)

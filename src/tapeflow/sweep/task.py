@@ -81,8 +81,9 @@ def run_task(spec: TaskSpec) -> TaskResult:
         except Exception as exc:  # any failure of one task is that task's result, never the sweep's end
             error = f"{type(exc).__name__}: {exc}"
             continue
-        return _result(spec, "ok", attempt, None, started, metrics=metrics, equity_ts=ts, equity=equity)
-    return _result(spec, "failed", spec.retries + 1, error, started)
+        elapsed = time.perf_counter() - started
+        return task_result(spec, "ok", attempt, None, elapsed, metrics=metrics, equity_ts=ts, equity=equity)
+    return task_result(spec, "failed", spec.retries + 1, error, time.perf_counter() - started)
 
 
 def _run_once(spec: TaskSpec) -> tuple[dict[str, Any], list[int], list[int]]:
@@ -96,7 +97,11 @@ def _run_once(spec: TaskSpec) -> tuple[dict[str, Any], list[int], list[int]]:
     return metrics, ts, equity
 
 
-def _result(spec: TaskSpec, status: str, attempts: int, error: str | None, started: float, **more: Any) -> TaskResult:
+def task_result(
+    spec: TaskSpec, status: str, attempts: int, error: str | None, elapsed_s: float, **more: Any
+) -> TaskResult:
+    """``spec``'s identity (key, slice, params, seed, config hash) with how it ended: the one place a row is made,
+    by the worker for a task it ran and by the sweep for one the executor lost."""
     return TaskResult(
         index=spec.index,
         key=spec.key,
@@ -107,6 +112,6 @@ def _result(spec: TaskSpec, status: str, attempts: int, error: str | None, start
         status=status,
         attempts=attempts,
         error=error,
-        elapsed_s=round(time.perf_counter() - started, 6),
+        elapsed_s=round(elapsed_s, 6),
         **more,
     )
