@@ -13,17 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import msgspec
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-from tapeflow.cli.output import fail, print_json
+from tapeflow.cli.output import counted_progress, fail, print_json
 from tapeflow.model.display import money
 from tapeflow.model.errors import ConfigError, TapeflowError
 
@@ -100,7 +92,7 @@ def _run(
     if workers is None:  # a cluster's size is its own; here, one single-thread process per core
         workers = 1 if address is not None else (os.cpu_count() or 1)
     ex = LocalProcesses(workers) if kind == "processes" else DaskExecutor(workers, address)
-    with ex, _progress(quiet) as bar:
+    with ex, counted_progress("sweep[/] {task.description}", "tasks", quiet=quiet) as bar:
         task = bar.add_task(ex.description, total=len(sweep.tasks))
         failed: list[Any] = []
 
@@ -111,23 +103,6 @@ def _run(
             bar.advance(task)
 
         return run_sweep(sweep, ex, output, resume=resume, on_result=advance)
-
-
-def _progress(quiet: bool) -> Progress:
-    """Tasks done of all, with an ETA; on stderr, off under --json and when stderr is not a terminal."""
-    console = Console(stderr=True)
-    return Progress(
-        TextColumn("[bold]sweep[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("tasks"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=quiet or not console.is_terminal,
-    )
 
 
 def _report(outcome: SweepOutcome) -> dict[str, Any]:
