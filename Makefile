@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint types pytest bench clean
 
-$(STAMP): pyproject.toml
+# the compiled cores (src/**/*.pyx) are built by the editable install, so a changed .pyx reinstalls
+CORES := $(shell find src -name '*.pyx')
+
+$(STAMP): pyproject.toml setup.py $(CORES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -18,8 +21,8 @@ demo: $(STAMP)
 test: $(STAMP) lint types pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts setup.py
+	$(BIN)/ruff format --check src tests benchmarks scripts setup.py
 
 types: $(STAMP)
 	$(BIN)/mypy --strict src/tapeflow
@@ -32,3 +35,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
+	find src \( -name '*.so' -o -name '*.c' \) -delete

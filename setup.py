@@ -1,0 +1,23 @@
+"""Compiles the Cython cores (every ``src/tapeflow/**/*.pyx``); all other metadata lives in pyproject.toml.
+
+Why a setup.py at all: pyproject.toml cannot list extension modules. Each core sits beside the pure-Python
+reference it must match (tests compare the two), so adding a core is adding a ``.pyx`` file, nothing here.
+"""
+
+from pathlib import Path
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+SOURCES = sorted(Path("src").rglob("*.pyx"))
+EXTENSIONS = [
+    Extension(".".join(path.relative_to("src").with_suffix("").parts), [path.as_posix()], extra_compile_args=["-O2"])
+    for path in SOURCES
+]
+
+setup(
+    ext_modules=cythonize(
+        EXTENSIONS,
+        compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False, "cdivision": True},
+    )
+)
