@@ -83,9 +83,9 @@ class AccountGateway(Strategy):
         refused by the exchange, and Alpaca says so (``order_cancel_rejected``, too late to cancel)."""
         self._held_cancels: set[str] = set()
         """Node orders whose cancel was asked before the exchange acknowledged them: the cancel is sent with the
-        ack. Sent at once it could overtake the insert (cancels travel faster than inserts in the latency presets),
-        the exchange would refuse it as an unknown order and the order would then work on, while Alpaca itself
-        cancels a ``pending_new`` order it was asked to cancel."""
+        ack, as Alpaca holds a ``pending_new`` order's cancel until the order reaches the market, so an order that
+        risk or the exchange refuses is never sent a cancel. (Sent at once it would no longer overtake its insert:
+        the simulated exchange takes one session's commands in the order they were sent.)"""
         self._ids = 0
         self.account_id = self._uuid()
 

@@ -96,6 +96,7 @@ class SimulatedExchange:
         self._closed: set[str] = set()
         self._kernel: Kernel | None = None
         self._last_report = 0
+        self._last_arrival = 0
         self._seq = 0
         self._trade_seq = 0
         self.fills = 0
@@ -135,7 +136,10 @@ class SimulatedExchange:
             if isinstance(command, CancelOrder)
             else OrderAction.MODIFY
         )
-        arrival = command.ts_init + self._latency.entry_delay(action)
+        # one order-entry session takes commands in the order they were sent: a cancel sent right after its insert
+        # never overtakes it, even where the latency model gives cancels a shorter entry delay than inserts
+        arrival = max(command.ts_init + self._latency.entry_delay(action), self._last_arrival)
+        self._last_arrival = arrival
         self.kernel.call_at(arrival + self._latency.feed_delay(), self._arrive, (command, arrival))
 
     def _arrive(self, item: tuple[Command, int]) -> None:
