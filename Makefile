@@ -30,8 +30,13 @@ types: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_kernel.py
+# every benchmark with its peer (nautilus_trader, backtrader: the bench extra), one after another, and one table
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(VENV)/.bench
+
+bench: $(VENV)/.bench
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
