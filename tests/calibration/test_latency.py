@@ -115,7 +115,10 @@ def test_fill_quality_does_not_improve_with_latency_on_the_real_aapl_day(data_di
     assert all(v is not None for v in passive.values + aggressive.values)
     assert passive.holds, passive.values
     assert aggressive.holds, aggressive.values
-    assert all(r.windows[0].fills > 50 for r in report.rows)
+    # each mean rests on enough fills to mean something: the colocated quoter, whose cancels arrive in time, fills
+    # least (34 in this window since the exchange took commands in order; before, its cancels overtook their
+    # inserts and it filled over 50)
+    assert all(r.windows[0].fills >= 30 for r in report.rows)
 
 
 def test_two_runs_of_a_window_give_identical_figures(data_dir: Path) -> None:
