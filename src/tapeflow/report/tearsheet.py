@@ -81,13 +81,7 @@ def build_tearsheet(data: RunData) -> str:
     """The page as one string (deterministic: the same folder gives the same bytes)."""
     summary = data.run["summary"]
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(_title(data.run))}</title>",
-        f"<style>{_STYLE}</style>",
-        f"<script>{plotly.offline.get_plotlyjs()}</script>",
-        "</head><body>",
-        f"<h1>{html.escape(_title(data.run))}</h1>",
+        *page_head(_title(data.run)),
         *(f'<p class="meta">{html.escape(line)}</p>' for line in _header_lines(data.run)),
         *(f'<p class="warn">{html.escape(line)}</p>' for line in _warnings(summary)),
         '<section id="chart-metrics"><h2>Metrics</h2>',
@@ -96,15 +90,39 @@ def build_tearsheet(data: RunData) -> str:
         "</section>",
     ]
     for chart in charts(data):
-        parts += [
-            f'<section id="chart-{chart.name}"><h2>{html.escape(chart.title)}</h2>',
-            f'<div class="chart" id="plot-{chart.name}"></div>',
-            f'<p class="note">{html.escape(chart.note)}</p>',
-            f'<script type="application/json" id="fig-{chart.name}">{_figure_json(chart.figure)}</script>',
-            "</section>",
-        ]
-    parts += [f"<script>{_DRAW % pio.json.to_json_plotly(PLOT_CONFIG)}</script>", "</body></html>", ""]
+        parts += chart_section(chart)
+    parts += page_tail()
     return "\n".join(parts)
+
+
+def page_head(title: str) -> list[str]:
+    """The page's head (style, plotly.js embedded once) and its ``<h1>``: shared with the calibration page
+    (``calibration/page.py``), so both look alike and both open offline."""
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{_STYLE}</style>",
+        f"<script>{plotly.offline.get_plotlyjs()}</script>",
+        "</head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+
+
+def chart_section(chart: Chart) -> list[str]:
+    """One chart's ``<section>``: the div it is drawn into, its note, and its figure as JSON the page draws."""
+    return [
+        f'<section id="chart-{chart.name}"><h2>{html.escape(chart.title)}</h2>',
+        f'<div class="chart" id="plot-{chart.name}"></div>',
+        f'<p class="note">{html.escape(chart.note)}</p>',
+        f'<script type="application/json" id="fig-{chart.name}">{_figure_json(chart.figure)}</script>',
+        "</section>",
+    ]
+
+
+def page_tail() -> list[str]:
+    """The script that draws every embedded figure, and the end of the page."""
+    return [f"<script>{_DRAW % pio.json.to_json_plotly(PLOT_CONFIG)}</script>", "</body></html>", ""]
 
 
 def _figure_json(figure: dict[str, Any]) -> str:
@@ -149,14 +167,15 @@ def _metrics_table(summary: dict[str, Any]) -> str:
     return f'<table class="metrics" id="metrics">\n{rows}\n</table>'
 
 
-def check_report_path(path: Path) -> None:
-    """The page is one file: refuse a folder, a symbolic link and a missing parent folder before any work."""
+def check_report_path(path: Path, option: str = "-o") -> None:
+    """The page is one file: refuse a folder, a symbolic link and a missing parent folder before any work
+    (``option``: the command-line option that named it, for the error)."""
     if path.is_symlink():
-        raise ConfigError(f"{path} is a symbolic link; give a plain file path for the report", field="-o")
+        raise ConfigError(f"{path} is a symbolic link; give a plain file path for the report", field=option)
     if path.is_dir():
-        raise ConfigError(f"{path} is a folder; give the report's file, e.g. {path / 'report.html'}", field="-o")
+        raise ConfigError(f"{path} is a folder; give the report's file, e.g. {path / 'report.html'}", field=option)
     if not path.parent.is_dir():
-        raise ConfigError(f"the folder {path.parent} does not exist; create it or give another path", field="-o")
+        raise ConfigError(f"the folder {path.parent} does not exist; create it or give another path", field=option)
 
 
 def write_tearsheet(folder: str | Path, out: str | Path) -> Path:
@@ -164,11 +183,15 @@ def write_tearsheet(folder: str | Path, out: str | Path) -> Path:
     target = Path(out)
     data = load_run(folder)  # first: a missing results folder is the error to report, not the page's folder in it
     check_report_path(target)
-    page = build_tearsheet(data).encode()
+    return write_page(build_tearsheet(data), target)
+
+
+def write_page(page: str, target: Path) -> Path:
+    """Write ``page`` to ``target`` atomically (a temporary name beside it, flushed, then renamed)."""
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("wb") as handle:
-            handle.write(page)
+            handle.write(page.encode())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
