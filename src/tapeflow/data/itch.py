@@ -18,10 +18,10 @@ Time: ITCH stamps ns since midnight New York time and leaves the date out, so th
 UTC offset is computed once per file: it holds for the whole session because US clocks change at 2:00 on a
 Sunday, when Nasdaq is closed; a Sunday file spanning the change would be off by one hour after 2:00.
 
-Speed: ``events()`` decodes the frequent order messages of length-prefixed files inline, one precompiled
-``struct`` per type and no function call per message, and takes everything else (and anything irregular)
-through the generic decoder, which is also the reference the tests hold the fast path to. See
-docs/PERFORMANCE.md.
+Speed: ``events()`` decodes the frequent order messages of length-prefixed files inline, in the compiled core
+when it is built (``_itch_core.pyx``) or one precompiled ``struct`` per type in Python, and takes everything else
+(and anything irregular) through the generic decoder, which is also the reference the tests hold the fast path
+to. See docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
