@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapeflow.data import itch_fast
-from tapeflow.data.itch import ItchReader
+from tapeflow.data.itch import ItchReader, midnight_utc_ns
 from tapeflow.data.itch_encoder import encode_stream
+from tapeflow.data.itch_mapping import EventMapper
 from tapeflow.data.itch_messages import (
     ItchAddOrder,
     ItchAddOrderMpid,
@@ -29,6 +30,7 @@ from tapeflow.data.itch_messages import (
     ItchSystemEvent,
     ItchTrade,
 )
+from tapeflow.data.itch_parser import ItchStats
 from tapeflow.model.errors import ConfigError, DataError
 
 DAY = dt.date(2019, 12, 30)
@@ -111,6 +113,22 @@ def test_generated_file_gives_identical_events_and_stats(tmp_path: Path, option:
     assert error == ""
     assert len(events) > (1_000 if option == "symbols" else 25_000)
     assert getattr(stats, "filtered") > 20_000 or option != "symbols"  # noqa: B009 - stats is typed object here
+
+
+def _fast(chunks: list[bytearray], implementation: itch_fast.Implementation) -> tuple[list[object], ItchStats]:
+    stats = ItchStats()
+    mapper = EventMapper(base_ns=midnight_utc_ns(DAY), wanted=None, venue="XNAS", stats=stats)
+    batches = itch_fast.fast_batches(iter(chunks), mapper, stats, strict=False, name="x", implementation=implementation)  # type: ignore[arg-type]
+    return [event for batch in batches for event in batch], stats
+
+
+def test_chunks_that_are_bytearrays_give_identical_events(data_dir: Path) -> None:
+    # A stream may read into bytearrays; the compiled core takes bytes, so the loop converts what it is given.
+    raw = (data_dir / FIXTURE).read_bytes()
+    chunks = [bytearray(raw[i : i + 4096]) for i in range(0, len(raw), 4096)]
+    compiled, python = _fast(chunks, "cython"), _fast(chunks, "python")
+    assert compiled == python
+    assert compiled[0] == _run(raw, "python")[0] and len(compiled[0]) > 0
 
 
 # A random order flow with every irregularity the fast path must hand over: unknown locates, zero shares, bad

@@ -125,6 +125,8 @@ def fast_batches(
         out: list[Event] = []
         app = out.append
         if scan is not None:
+            if type(data) is not bytes:  # a stream may read into bytearrays; the compiled core takes bytes
+                data = bytes(data)
             pos, filtered, slow, slow_events = scan(data, limit, offset, out, mapper, strict, name)
         else:
             while pos < limit:
