@@ -18,10 +18,10 @@ Time: ITCH stamps ns since midnight New York time and leaves the date out, so th
 UTC offset is computed once per file: it holds for the whole session because US clocks change at 2:00 on a
 Sunday, when Nasdaq is closed; a Sunday file spanning the change would be off by one hour after 2:00.
 
-Speed: ``events()`` decodes the frequent order messages of length-prefixed files inline, one precompiled
-``struct`` per type and no function call per message, and takes everything else (and anything irregular)
-through the generic decoder, which is also the reference the tests hold the fast path to. See
-docs/PERFORMANCE.md.
+Speed: ``events()`` decodes the frequent order messages of length-prefixed files inline, in the compiled core
+when it is built (``_itch_core.pyx``) or one precompiled ``struct`` per type in Python, and takes everything else
+(and anything irregular) through the generic decoder, which is also the reference the tests hold the fast path
+to. See docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from tapeflow.data.quality import SourceQuality
 from tapeflow.model.events import Event
 from tapeflow.model.market import OrderAdded, OrderDeleted, OrderExecuted, OrderReduced, OrderReplaced
 
-from .itch_fast import fast_batches
+from .itch_fast import Implementation, fast_batches, resolve_implementation
 from .itch_mapping import EventMapper, midnight_utc_ns, slow_event
 from .itch_messages import ItchMessage, ItchStockDirectory
 from .itch_parser import (
@@ -66,7 +66,8 @@ class ItchReader:
     ``track_orders`` also keeps the open order references, to count adds of a live reference (skipped) and
     executes/cancels/deletes of one that is not live (passed on); it costs about 30% of the read's speed,
     which ``tapeflow data info`` pays and a backtest need not (its book holds the same orders and counts
-    unknown references). Each call to ``messages()`` / ``events()`` reads the source again
+    unknown references). ``implementation`` picks the hot loop (``"auto"``: the compiled core when built; the
+    Python loop is the reference, see ``itch_fast``). Each call to ``messages()`` / ``events()`` reads the source again
     from the start (a stream can be read once) and resets ``stats`` in place: an object taken from ``stats``
     before reading shows the counts of the pass.
     """
@@ -82,6 +83,7 @@ class ItchReader:
         venue: str = "XNAS",
         chunk_size: int = CHUNK_SIZE,
         track_orders: bool = False,
+        implementation: Implementation = "auto",
     ) -> None:
         self.source = source
         self.date = date
@@ -91,6 +93,8 @@ class ItchReader:
         self.venue = venue
         self.chunk_size = chunk_size
         self.track_orders = track_orders
+        self.implementation = resolve_implementation(implementation)
+        """Which hot loop ``event_batches`` runs on length-prefixed input: ``"cython"`` or ``"python"``."""
         self.stats = ItchStats()
         self.directory: dict[int, str] = {}
         """Stock locate -> symbol, every symbol the stream named (filtered or not)."""
@@ -146,7 +150,9 @@ class ItchReader:
         if framing == "raw":
             yield from self._generic_batches(chunks, mapper, source.name, framing)
         else:
-            yield from fast_batches(chunks, mapper, self.stats, strict=self.strict, name=source.name)
+            yield from fast_batches(
+                chunks, mapper, self.stats, strict=self.strict, name=source.name, implementation=self.implementation
+            )
 
     def quality(self) -> SourceQuality:
         """The counts of the last pass in the shape every reader shares (see ``tapeflow.data.quality``)."""
