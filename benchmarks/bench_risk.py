@@ -39,6 +39,7 @@ from typing import Any
 
 from tapeflow.book.keeper import BookKeeper
 from tapeflow.engine.kernel import Kernel
+from tapeflow.execution.orders import Order
 from tapeflow.model import BookLevel, BookSnapshot, ModifyOrder, OrderFilled, OrderType, Side, SubmitOrder
 from tapeflow.model.enums import LiquiditySide
 from tapeflow.portfolio import Portfolio, PortfolioConfig
@@ -240,8 +241,6 @@ def run_reject(orders: list[SubmitOrder]) -> Callable[[], int]:
 
 
 def run_modify(orders: list[SubmitOrder]) -> Callable[[], int]:
-    from tapeflow.execution.orders import Order
-
     kernel, engine, execution = build()
     execution.working = Order(orders[0], "SIM")
     mods = [
