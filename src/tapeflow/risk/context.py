@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 NY = ZoneInfo("America/New_York")
 NS = 1_000_000_000
 _UNSET = -1
-# enum members bound once: ``Side.BUY`` is a class attribute lookup costing ~0.1 us on CPython 3.11, as much as
-# the rest of a rule's check (issue 19)
+# enum members bound once: reading one through its class (``Side.BUY``) took about 0.1 us on CPython 3.11 here,
+# a plain class attribute 0.03, and the rules compare against them on every order (issue 19)
 _BUY = Side.BUY
 _SELL = Side.SELL
 _STOP = OrderType.STOP
