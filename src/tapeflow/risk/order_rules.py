@@ -18,6 +18,12 @@ from tapeflow.model.risk_events import LimitValue
 from tapeflow.risk.context import RiskContext
 from tapeflow.risk.rules import NOTHING, FastCheck, Rule, Violation
 
+# enum members bound once: reading one through its class (``Side.BUY``) took about 0.1 us on CPython 3.11 here,
+# a plain class attribute 0.03, and the rules compare against them on every order (issue 19)
+_BUY = Side.BUY
+_HALTED = MarketStatus.HALTED
+_QUOTING = MarketStatus.QUOTING
+
 _MARKETABLE_ONLY = (OrderType.MARKET, OrderType.STOP)
 
 
@@ -194,7 +200,7 @@ class ShortLocate(Rule):
         self.require_all = require_all
 
     def check(self, command: SubmitOrder) -> Violation | None:
-        if command.side is Side.BUY:
+        if command.side is _BUY:
             return None
         projected = self.ctx.projected_position(command)
         if projected >= 0:
@@ -247,9 +253,7 @@ class TradingHours(Rule):
         ctx = self.ctx
         if self.block_halted and ctx.status:
             status = ctx.status.get(command.symbol)
-            if status is MarketStatus.HALTED or (
-                status is MarketStatus.QUOTING and command.order_type in _MARKETABLE_ONLY
-            ):
+            if status is _HALTED or (status is _QUOTING and command.order_type in _MARKETABLE_ONLY):
                 return Violation(reason=f"{command.symbol} is {status.value.lower()}", value=status.value)
         session = ctx.calendar.session_of(ctx.now)
         if session not in self.sessions:

@@ -1,0 +1,50 @@
+"""``benchmarks/bench_risk.py`` and ``bench_risk_ab.py`` run, so they cannot rot: a few hundred orders, checked
+for what docs/PERFORMANCE.md's Risk engine section rests on (every workload, both clocks, a median inside its
+spread, the goal's verdict), not for the values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKLOADS = ("bare", "pass", "pass-kernel", "no-rules", "reject-first", "modify")
+
+
+def _run(script: str, *args: str) -> tuple[list[str], dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    return lines, json.loads(lines[-1])
+
+
+def test_every_workload_reports_wall_and_cpu_per_order_and_the_goal_verdict() -> None:
+    lines, report = _run("bench_risk.py", "--orders", "400", "--runs", "5")
+    assert report["benchmark"] == "risk" and report["orders"] == 400 and report["runs"] == 5
+    assert report["rules"] >= 24, "every default rule is on"
+    assert "one composed fast check" in lines[1]
+    for w in WORKLOADS:
+        for clock in ("", "_cpu"):
+            low, high = report[f"{w}{clock}_us_spread"]
+            assert 0 < low <= report[f"{w}{clock}_us"] <= high
+    assert isinstance(report["goal_met_cpu"], bool) and isinstance(report["goal_met_wall"], bool)
+
+
+def test_ab_runs_both_trees_alternately_and_reports_a_ratio_per_workload() -> None:
+    lines, report = _run("bench_risk_ab.py", "--other", str(ROOT / "src"), "--orders", "300", "--pairs", "5")
+    assert report["benchmark"] == "risk_ab" and report["pairs"] == 5
+    assert lines[0].startswith("other: ") and lines[1].startswith("this: ")
+    for w in WORKLOADS[1:]:
+        for side in ("other", "this"):
+            low, high = report[f"{w}_{side}_cpu_us_spread"]
+            assert 0 < low <= report[f"{w}_{side}_cpu_us"] <= high
+        assert report[f"{w}_this_speed_vs_other"] > 0
