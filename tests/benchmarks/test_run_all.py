@@ -65,3 +65,16 @@ def test_every_listed_script_exists_and_names_are_unique(run_all: ModuleType) ->
 def test_markdown_has_one_row_per_result(run_all: ModuleType) -> None:
     text = run_all.markdown([("a", "1", "", "g", "yes"), ("b", "2", "3.0x", "g", "NO")])
     assert text.splitlines()[2:] == ["| a | 1 |  | g | yes |", "| b | 2 | 3.0x | g | NO |"]
+
+
+def test_headlines_judge_the_goal_from_the_benchmarks_own_keys_and_say_unknown_when_one_is_missing(
+    run_all: ModuleType,
+) -> None:
+    kernel = {b.name: b for b in run_all.BENCHES}["kernel"].headline
+    assert kernel({"merge_events_per_s": 7_000_000, "scheduled_events_per_s": 3_100_000})[2] is True
+    assert kernel({"merge_events_per_s": 7_000_000, "scheduled_events_per_s": 2_900_000})[2] is False
+    assert kernel({"merge_events_per_s": 7_000_000})[2] is None
+    risk = {b.name: b for b in run_all.BENCHES}["risk"].headline
+    assert risk({"pass-kernel_us": 4.9, "pass-kernel_cpu_us": 4.1})[2] is True
+    figure, _, met = risk({})
+    assert "?" in figure and met is None
