@@ -277,7 +277,9 @@ class SimulatedExchange:
             leaves_quantity=order.remaining,
             liquidity_side=liquidity,
             fee=fees.total,
-            fee_components={k: v for k, v in msgspec.structs.asdict(fees).items() if v},
+            fee_components={k: v for k, v in msgspec.structs.asdict(fees).items() if v}
+            if fees is not _ZERO_FEES
+            else {},
             trade_id=f"{self.name}-T{self._trade_seq}",
             venue_order_id=order.venue_order_id,
             queue_ahead_at_arrival=order.ahead_at_arrival if liquidity is LiquiditySide.MAKER else -1,
