@@ -159,7 +159,9 @@ class SimulatedExchange:
         delay = max(latency.response_delay(action), latency.feed_delay())
         # one order-entry session delivers its reports in the order the venue sent them: a cancel confirmation
         # sent after a fill never overtakes it, whatever the per-action latencies say
-        ts_init = max(at + delay, self.kernel.now, self._last_report)
+        kernel = self._kernel
+        assert kernel is not None, "the simulated exchange must be added to a kernel before use"
+        ts_init = max(at + delay, kernel.now, self._last_report)
         self._last_report = ts_init
         return ts_init
 
