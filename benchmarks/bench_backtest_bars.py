@@ -15,9 +15,12 @@ The ratio that decides is CPU-time tapeflow / backtrader ``stdstats=False``, tak
 Trades are compared bar by bar (fill bar, side, price): the benchmark counts those that match and those that differ
 and, at the first difference, prints why (backtrader's float SMAs against tapeflow's exact integer sums).
 
-Usage: python benchmarks/bench_backtest_bars.py [--bars 100000] [--pairs 5] [--profile] [--rss 1000000]
+Usage: python benchmarks/bench_backtest_bars.py [--bars 100000] [--pairs 5] [--profile] [--rss 1000000] [--split]
 ``--rss N`` instead measures tapeflow's peak RSS on N bars, each variant in a fresh child process: bars listed
-before the run (as this benchmark did before) against bars streamed from the columns.
+before the run (as this benchmark did before) against bars streamed from the columns. ``--split`` runs tapeflow
+alone, with the strategy and with a copy whose ``buy``/``sell``/``signal`` do nothing, and prints CPU ns per bar
+without orders and us per order (the difference over the orders): run it with ``PYTHONPATH=OLD/src`` and without,
+alternately, to compare two trees.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
+import tapeflow
 from gen_bars import MINUTE_NS, Row, columns, rows, stream
 from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
@@ -225,6 +230,49 @@ def measure_rss(n: int) -> dict[str, Any]:
     return out
 
 
+class _NoOrders(SmaCross):
+    """The benchmark's strategy doing all its per-bar work but never ordering: the per-bar cost on its own."""
+
+    def buy(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        return None
+
+    def sell(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        return None
+
+    def signal(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        return None
+
+
+def split(data: list[Row], repeat: int) -> dict[str, Any]:
+    """Best CPU time of ``repeat`` runs with orders and without: ns per bar and us per order."""
+    best: dict[str, float] = {}
+    orders = 0
+    for _ in range(repeat):
+        for name, cls in (("orders", SmaCross), ("no_orders", _NoOrders)):
+            bt = Backtest(
+                [cls(fast=FAST, slow=SLOW, quantity=QTY)],
+                portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
+                risk=RiskConfig(),
+            )
+            gc.collect()
+            cpu = time.process_time()
+            bt.run([stream(data)])
+            cpu = time.process_time() - cpu
+            best[name] = min(best.get(name, cpu), cpu)
+            orders = len(bt.results.fills) if name == "orders" else orders
+    n = len(data)
+    out = {
+        "ns_per_bar": round(best["orders"] / n * 1e9),
+        "ns_per_bar_without_orders": round(best["no_orders"] / n * 1e9),
+        "orders": orders,
+        "us_per_order": round((best["orders"] - best["no_orders"]) / max(orders, 1) * 1e6, 1),
+    }
+    where = Path(tapeflow.__file__).parents[1]
+    print(f"tapeflow ({where}): {out['ns_per_bar']:,} ns/bar with orders, {out['ns_per_bar_without_orders']:,} "
+          f"without; {orders:,} orders, {out['us_per_order']} us each")  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=100_000)
@@ -232,6 +280,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print where tapeflow's time goes (one extra run)")
     parser.add_argument("--rss", type=int, default=None, metavar="N", help="peak RSS of N bars, listed vs streamed")
     parser.add_argument("--rss-child", choices=("listed", "streamed"), help=argparse.SUPPRESS)
+    parser.add_argument("--split", action="store_true", help="tapeflow alone: ns per bar, us per order (best of 2)")
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child, args.bars)
@@ -240,6 +289,9 @@ def main() -> None:
         print(json.dumps(measure_rss(args.rss)))
         return
     data = rows(args.bars)
+    if args.split:
+        print(json.dumps({"benchmark": "backtest_bars_split", "bars": len(data), **split(data, 2)}))
+        return
     n = len(data)
     print(f"{n:,} one-minute bars, SMA {FAST}/{SLOW} crossover, {args.pairs} interleaved pairs; tapeflow: pure Python")
     runner = backtrader_runner(backtrader_rows(data))

@@ -45,3 +45,10 @@ def test_rss_mode_measures_listed_and_streamed_bars_in_child_processes() -> None
     assert report["benchmark"] == "backtest_bars_rss" and report["bars"] == 3000
     assert report["listed_peak_rss_mib"] > 0 and report["streamed_peak_rss_mib"] > 0
     assert len(lines) == 3
+
+
+def test_split_mode_prints_per_bar_and_per_order_costs_of_the_tree_it_imports() -> None:
+    lines, report = _run("--split", "--bars", "3000")
+    assert report["benchmark"] == "backtest_bars_split" and report["orders"] > 0
+    assert 0 < report["ns_per_bar_without_orders"] < report["ns_per_bar"]
+    assert lines[0].startswith("tapeflow (") and "us each" in lines[0]
