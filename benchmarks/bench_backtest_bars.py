@@ -1,52 +1,97 @@
-"""SMA 10/30 crossover on 1M one-minute bars: tapeflow's event-driven backtest against backtrader, same bars.
+"""SMA 10/30 crossover on one-minute bars: tapeflow's event-driven backtest against backtrader, same work, paired.
 
-Both sides: buy 100 when flat on an up-cross, close on a down-cross, fills at the next bar's open. tapeflow runs the
-whole assembly (kernel, simulated exchange, risk, execution, portfolio, results); backtrader runs its default
-``Cerebro()`` (preload, runonce, standard observers) over a minimal in-memory feed, as in ../shared/PEERS.md.
-Bar construction is not timed on either side. The ratio is taken in this run.
+Both sides: buy 100 when flat on an up-cross, close on a down-cross, fills at the next bar's open.
 
-Usage: python benchmarks/bench_backtest_bars.py [--bars 1000000] [--peer-bars N] [--profile]
+Same work. Both start from the same bars held in memory as Python row tuples (ints for tapeflow, backtrader's
+datetime and float dollars for backtrader, built before timing) and load them inside the timed region: backtrader's
+feed writes each row into its lines (``_load``, preloaded by ``cerebro.run``), tapeflow builds one ``Bar`` event per
+row, streamed into the run (never listed). tapeflow runs its whole assembly with its default risk rules on
+(``RiskConfig()``, what a configured backtest gets), results collected. backtrader runs in its fastest documented
+setup (``Cerebro(stdstats=False)``: no observers) and in its default one (``Cerebro()``: preload, runonce, standard
+observers). Each pair (tapeflow, backtrader fast, backtrader default) runs interleaved in this process; CPU time
+(``time.process_time``) and wall time are both printed, with the median and the spread (min-max) over the pairs.
+The ratio that decides is CPU-time tapeflow / backtrader ``stdstats=False``, taken pair by pair; it is printed last.
+
+Trades are compared bar by bar (fill bar, side, price): the benchmark counts those that match and those that differ
+and, at the first difference, prints why (backtrader's float SMAs against tapeflow's exact integer sums).
+
+Usage: python benchmarks/bench_backtest_bars.py [--bars 100000] [--pairs 5] [--profile] [--rss 1000000] [--split]
+``--rss N`` instead measures tapeflow's peak RSS on N bars, each variant in a fresh child process: bars listed
+before the run (as this benchmark did before) against bars streamed from the columns. ``--split`` runs tapeflow
+alone, with the strategy and with a copy whose ``buy``/``sell``/``signal`` do nothing, and prints CPU ns per bar
+without orders and us per order (the difference over the orders): run it with ``PYTHONPATH=OLD/src`` and without,
+alternately, to compare two trees.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
 import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
-from gen_bars import bars as make_bars
-from gen_bars import columns
+import tapeflow
+from gen_bars import MINUTE_NS, Row, columns, rows, stream
 from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
+from tapeflow.model import Bar
+from tapeflow.model.enums import Side
 from tapeflow.portfolio import PortfolioConfig
+from tapeflow.risk.config import RiskConfig
 from tapeflow.strategy.examples.sma_cross import SmaCross
 
+FAST, SLOW, QTY = 10, 30, 100
+Trade = tuple[int, str, int]
+"""(index of the bar it filled at, "BUY"/"SELL", price in 1/10,000 dollar)."""
 
-def run_tapeflow(n: int, profile: bool) -> tuple[float, int, str]:
-    data = make_bars(n)
-    bt = Backtest(
-        [SmaCross(fast=10, slow=30, quantity=100)],
+
+def tapeflow_backtest() -> Backtest:
+    return Backtest(
+        [SmaCross(fast=FAST, slow=SLOW, quantity=QTY)],
         portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
+        risk=RiskConfig(),
     )
-    elapsed, text = timed_call(lambda: bt.run([data]), profile=profile, top=12)
-    return elapsed, len(bt.results.fills), text
 
 
-def run_backtrader(n: int) -> tuple[float, int] | str:
+def run_tapeflow(data: list[Row], *, profile: bool = False) -> tuple[float, float, list[Trade], str]:
+    """(CPU s, wall s, trades, profile text): ``Bar`` events built from ``data`` as the run reads them."""
+    bt = tapeflow_backtest()
+    if profile:
+        wall, text = timed_call(lambda: bt.run([stream(data)]), profile=True, top=25)
+        return 0.0, wall, [], text
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    bt.run([stream(data)])
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    index = {row[0]: i for i, row in enumerate(data)}
+    trades = [(index[f.ts_event], "BUY" if f.side is Side.BUY else "SELL", f.price) for f in bt.results.fills]
+    return cpu, wall, trades, ""
+
+
+def backtrader_rows(data: list[Row]) -> list[tuple[datetime.datetime, float, float, float, float, float]]:
+    epoch = datetime.datetime(1970, 1, 1)
+    return [
+        (epoch + datetime.timedelta(microseconds=t // 1000), o / 1e4, h / 1e4, lo / 1e4, cl / 1e4, float(v))
+        for t, o, h, lo, cl, v in data
+    ]
+
+
+def backtrader_runner(bt_rows: list[Any]) -> Callable[[bool], tuple[float, float, list[Trade]]] | str:
+    """A function running backtrader over ``bt_rows`` (``stdstats`` as given), or why it cannot."""
     try:
-        import backtrader as bt
+        import backtrader as bt  # lazy: the peer is optional (the bench extra)
     except ImportError:
         return "backtrader not installed (pip install -e '.[bench]'): skipped"
-    c = columns(n)
-    epoch = datetime.datetime(1970, 1, 1)
-    rows = [
-        (epoch + datetime.timedelta(microseconds=t // 1000), o / 1e4, h / 1e4, lo / 1e4, cl / 1e4, float(v))
-        for t, o, h, lo, cl, v in zip(
-            *(c[k].tolist() for k in ("ts", "open", "high", "low", "close", "volume")), strict=True
-        )
-    ]
 
     class ListFeed(bt.feed.DataBase):  # type: ignore[misc]
         params = (("rows", None),)
@@ -65,54 +110,237 @@ def run_backtrader(n: int) -> tuple[float, int] | str:
             self.lines.volume[0], self.lines.openinterest[0] = v, 0.0
             return True
 
-    orders = [0]
+    def run(stdstats: bool) -> tuple[float, float, list[Trade]]:
+        trades: list[Trade] = []
 
-    class SmaCrossBt(bt.Strategy):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.crossover = bt.ind.CrossOver(bt.ind.SMA(period=10), bt.ind.SMA(period=30))
+        class SmaCrossBt(bt.Strategy):  # type: ignore[misc]
+            def __init__(self) -> None:
+                self.crossover = bt.ind.CrossOver(bt.ind.SMA(period=FAST), bt.ind.SMA(period=SLOW))
 
-        def next(self) -> None:
-            if not self.position and self.crossover > 0:
-                self.buy(size=100)
-                orders[0] += 1
-            elif self.position and self.crossover < 0:
-                self.close()
-                orders[0] += 1
+            def notify_order(self, order: Any) -> None:
+                if order.status == order.Completed:
+                    side = "BUY" if order.isbuy() else "SELL"
+                    trades.append((len(self.data) - 1, side, round(order.executed.price * 1e4)))
 
-    cerebro = bt.Cerebro()
-    cerebro.adddata(ListFeed(rows=rows))
-    cerebro.addstrategy(SmaCrossBt)
-    cerebro.broker.setcash(10_000_000.0)
-    start = time.perf_counter()
-    cerebro.run()
-    return time.perf_counter() - start, orders[0]
+            def next(self) -> None:
+                if not self.position and self.crossover > 0:
+                    self.buy(size=QTY)
+                elif self.position and self.crossover < 0:
+                    self.close()
+
+        cerebro = bt.Cerebro(stdstats=stdstats)
+        cerebro.adddata(ListFeed(rows=bt_rows))
+        cerebro.addstrategy(SmaCrossBt)
+        cerebro.broker.setcash(10_000_000.0)
+        gc.collect()
+        cpu, wall = time.process_time(), time.perf_counter()
+        cerebro.run()
+        return time.process_time() - cpu, time.perf_counter() - wall, trades
+
+    return run
+
+
+def compare(ours: list[Trade], theirs: list[Trade], data: list[Row]) -> tuple[dict[str, int], list[str]]:
+    """Counts of matching and differing trades (as multisets of (bar, side, price)) and why they first differ."""
+    common = sum((Counter(ours) & Counter(theirs)).values())
+    counts = {"tapeflow_trades": len(ours), "backtrader_trades": len(theirs), "matching_trades": common}
+    counts["differing_tapeflow"], counts["differing_backtrader"] = len(ours) - common, len(theirs) - common
+    closes = [r[4] for r in data]
+    ties = sum(1 for i in range(SLOW - 1, len(closes)) if _int_diff(closes, i) == 0)
+    counts["bars_with_equal_integer_smas"] = ties
+    lines = [f"bars where the two averages are exactly equal (integers): {ties:,}"]
+    first = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), None)
+    if first is None:
+        if len(ours) == len(theirs):
+            lines.append("trades identical")
+            return counts, lines
+        first = min(len(ours), len(theirs))
+    counts["first_difference"] = first + 1
+    a = ours[first] if first < len(ours) else None
+    b = theirs[first] if first < len(theirs) else None
+    lines.append(f"trades first differ at trade {first + 1}: tapeflow {a}, backtrader {b} (bar, side, price)")
+    decided = min(t[0] for t in (a, b) if t is not None) - 1  # the bar the earlier of the two orders was decided on
+    for i in range(max(SLOW - 1, decided - 2), decided + 1):
+        d, f = _int_diff(closes, i), _float_diff(closes, i)
+        lines.append(f"  bar {i}: fast*{SLOW} - slow*{FAST} (ints) = {d}; backtrader's float SMA10 - SMA30 = {f:+.3e}")
+    lines.append(
+        "why: where the integer averages are exactly equal tapeflow sees no cross (touching is not crossing), while "
+        "backtrader's float SMAs (fsum / period) leave a rounding residue of either sign and may cross a bar "
+        "earlier or later; the trades after that follow a shifted position"
+    )
+    return counts, lines
+
+
+def _int_diff(closes: list[int], i: int) -> int:
+    return sum(closes[i - FAST + 1 : i + 1]) * SLOW - sum(closes[i - SLOW + 1 : i + 1]) * FAST
+
+
+def _float_diff(closes: list[int], i: int) -> float:
+    f = [c / 1e4 for c in closes[i - SLOW + 1 : i + 1]]
+    return math.fsum(f[-FAST:]) / FAST - math.fsum(f) / SLOW
+
+
+def spread(values: Iterable[float]) -> tuple[float, float, float]:
+    v = sorted(values)
+    return statistics.median(v), v[0], v[-1]
+
+
+def fmt(name: str, values: list[float], unit: str = "bars/s") -> str:
+    med, lo, hi = spread(values)
+    return f"{name:<38} median {med:>12,.0f} {unit} (min {lo:,.0f}, max {hi:,.0f})"
+
+
+def rss_child(mode: str, n: int) -> None:
+    """One tapeflow run over ``n`` bars, listed first or streamed from the columns; prints peak RSS in KiB."""
+    c = columns(n)
+    names = ("ts", "open", "high", "low", "close", "volume")
+    listed: list[Bar] | None = None
+    if mode == "listed":
+        listed = list(_column_stream(c, names))
+    bt = tapeflow_backtest()
+    bt.run([listed if listed is not None else _column_stream(c, names)])
+    print(json.dumps({"mode": mode, "fills": len(bt.results.fills), "peak_rss_kib": _peak_kib()}))
+
+
+def _column_stream(c: dict[str, Any], names: tuple[str, ...], chunk: int = 65_536) -> Iterator[Bar]:
+    for start in range(0, len(c["ts"]), chunk):
+        part = [c[k][start : start + chunk].tolist() for k in names]
+        for t, o, h, lo, cl, v in zip(*part, strict=True):
+            yield Bar(ts_event=t, ts_init=t, symbol="SYN", open=o, high=h, low=lo, close=cl, volume=v,
+                      interval_ns=MINUTE_NS)  # fmt: skip
+
+
+def _peak_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def measure_rss(n: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"benchmark": "backtest_bars_rss", "bars": n}
+    for mode in ("listed", "streamed"):
+        child = subprocess.run(
+            [sys.executable, __file__, "--rss-child", mode, "--bars", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        got = json.loads(child.stdout.strip().splitlines()[-1])
+        mib = got["peak_rss_kib"] / 1024
+        print(f"tapeflow, {n:,} bars {mode:<8}: peak RSS {mib:,.0f} MiB ({got['fills']:,} fills)")
+        out[f"{mode}_peak_rss_mib"] = round(got["peak_rss_kib"] / 1024)
+    return out
+
+
+class _NoOrders(SmaCross):
+    """The benchmark's strategy doing all its per-bar work but never ordering: the per-bar cost on its own."""
+
+    def buy(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        return None
+
+    def sell(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        return None
+
+    def signal(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        return None
+
+
+def split(data: list[Row], repeat: int) -> dict[str, Any]:
+    """Best CPU time of ``repeat`` runs with orders and without: ns per bar and us per order."""
+    best: dict[str, float] = {}
+    orders = 0
+    for _ in range(repeat):
+        for name, cls in (("orders", SmaCross), ("no_orders", _NoOrders)):
+            bt = Backtest(
+                [cls(fast=FAST, slow=SLOW, quantity=QTY)],
+                portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
+                risk=RiskConfig(),
+            )
+            gc.collect()
+            cpu = time.process_time()
+            bt.run([stream(data)])
+            cpu = time.process_time() - cpu
+            best[name] = min(best.get(name, cpu), cpu)
+            orders = len(bt.results.fills) if name == "orders" else orders
+    n = len(data)
+    out = {
+        "ns_per_bar": round(best["orders"] / n * 1e9),
+        "ns_per_bar_without_orders": round(best["no_orders"] / n * 1e9),
+        "orders": orders,
+        "us_per_order": round((best["orders"] - best["no_orders"]) / max(orders, 1) * 1e6, 1),
+    }
+    where = Path(tapeflow.__file__).parents[1]
+    print(f"tapeflow ({where}): {out['ns_per_bar']:,} ns/bar with orders, {out['ns_per_bar_without_orders']:,} "
+          f"without; {orders:,} orders, {out['us_per_order']} us each")  # fmt: skip
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bars", type=int, default=1_000_000)
-    parser.add_argument("--peer-bars", type=int, default=None, help="bars for backtrader (default: --bars)")
-    parser.add_argument("--profile", action="store_true", help="print where tapeflow's time goes")
+    parser.add_argument("--bars", type=int, default=100_000)
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="print where tapeflow's time goes (one extra run)")
+    parser.add_argument("--rss", type=int, default=None, metavar="N", help="peak RSS of N bars, listed vs streamed")
+    parser.add_argument("--rss-child", choices=("listed", "streamed"), help=argparse.SUPPRESS)
+    parser.add_argument("--split", action="store_true", help="tapeflow alone: ns per bar, us per order (best of 2)")
     args = parser.parse_args()
-    elapsed, fills, prof = run_tapeflow(args.bars, args.profile)
-    ours = args.bars / elapsed
-    print(f"tapeflow event-driven: {args.bars:,} bars in {elapsed:.2f} s = {ours:,.0f} bars/s ({fills:,} fills)")
-    if prof:
-        print(prof)
-    result: dict[str, Any] = {"benchmark": "backtest_bars", "bars": args.bars, "tapeflow_bars_per_s": round(ours)}
-    result["tapeflow_fills"] = fills
-    peer_n = args.peer_bars or args.bars
-    peer = run_backtrader(peer_n)
-    if isinstance(peer, str):
-        print(peer)
-        result["backtrader"] = peer
-    else:
-        peer_elapsed, peer_orders = peer
-        theirs = peer_n / peer_elapsed
-        ratio = ours / theirs
-        print(f"backtrader: {peer_n:,} bars in {peer_elapsed:.2f} s = {theirs:,.0f} bars/s ({peer_orders:,} orders)")
-        print(f"tapeflow / backtrader: {ratio:.1f}x (goal >= 100x: {'met' if ratio >= 100 else 'NOT met'})")
-        result.update(backtrader_bars_per_s=round(theirs), backtrader_orders=peer_orders, ratio=round(ratio, 2))
+    if args.rss_child:
+        rss_child(args.rss_child, args.bars)
+        return
+    if args.rss:
+        print(json.dumps(measure_rss(args.rss)))
+        return
+    data = rows(args.bars)
+    if args.split:
+        print(json.dumps({"benchmark": "backtest_bars_split", "bars": len(data), **split(data, 2)}))
+        return
+    n = len(data)
+    print(f"{n:,} one-minute bars, SMA {FAST}/{SLOW} crossover, {args.pairs} interleaved pairs; tapeflow: pure Python")
+    runner = backtrader_runner(backtrader_rows(data))
+    if args.profile:
+        print(run_tapeflow(data, profile=True)[3])
+    tf_cpu: list[float] = []
+    tf_wall: list[float] = []
+    peer: dict[str, tuple[list[float], list[float]]] = {"fast": ([], []), "default": ([], [])}
+    ratios: dict[str, list[float]] = {"fast": [], "default": []}
+    ours: list[Trade] = []
+    theirs: list[Trade] = []
+    for _ in range(args.pairs):
+        cpu, wall, ours, _ = run_tapeflow(data)
+        tf_cpu.append(n / cpu)
+        tf_wall.append(n / wall)
+        if isinstance(runner, str):
+            continue
+        for key, stdstats in (("fast", False), ("default", True)):
+            bcpu, bwall, got = runner(stdstats)
+            theirs = got if key == "fast" else theirs
+            peer[key][0].append(n / bcpu)
+            peer[key][1].append(n / bwall)
+            ratios[key].append(bcpu / cpu)
+    result: dict[str, Any] = {"benchmark": "backtest_bars", "bars": n, "pairs": args.pairs, "core": "python"}
+    print(fmt("tapeflow (default risk rules) CPU", tf_cpu))
+    print(fmt("tapeflow wall", tf_wall))
+    result.update(tapeflow_cpu_bars_per_s=round(spread(tf_cpu)[0]), tapeflow_wall_bars_per_s=round(spread(tf_wall)[0]))
+    if isinstance(runner, str):
+        print(runner)
+        result["backtrader"] = runner
+        print(json.dumps(result))
+        return
+    for key, label in (("fast", "stdstats=False"), ("default", "default Cerebro()")):
+        print(fmt(f"backtrader {label} CPU", peer[key][0]))
+        print(fmt(f"backtrader {label} wall", peer[key][1]))
+        result[f"backtrader_{key}_cpu_bars_per_s"] = round(spread(peer[key][0])[0])
+        result[f"backtrader_{key}_wall_bars_per_s"] = round(spread(peer[key][1])[0])
+    counts, why = compare(ours, theirs, data)
+    print(f"trades: {counts['matching_trades']:,} match; tapeflow {counts['tapeflow_trades']:,}, backtrader "
+          f"{counts['backtrader_trades']:,} ({counts['differing_tapeflow']:,} / {counts['differing_backtrader']:,} "
+          "differ)")  # fmt: skip
+    print("\n".join(why))
+    result.update(counts)
+    med_d, lo_d, hi_d = spread(ratios["default"])
+    print(f"CPU-time ratio tapeflow / backtrader default: median {med_d:.1f}x (min {lo_d:.1f}, max {hi_d:.1f})")
+    med, lo, hi = spread(ratios["fast"])
+    result.update(ratio_vs_default=round(med_d, 2), ratio=round(med, 2), ratio_min=round(lo, 2), ratio_max=round(hi, 2))
+    print(f"CPU-time ratio tapeflow / backtrader stdstats=False: median {med:.1f}x (min {lo:.1f}, max {hi:.1f}); "
+          f"goal >= 100x: {'met' if med >= 100 else 'NOT met'}")  # fmt: skip
     print(json.dumps(result))
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime
+from itertools import accumulate
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tapeflow.model.enums import OrderType, Side, TimeInForce
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.sessions import FixedHoursCalendar
-from tapeflow.venues.sim.expiry import DayExpiry, price_refusal, session_refusal
+from tapeflow.venues.sim.expiry import NEW_YORK, DayExpiry, ny_date, price_refusal, session_refusal
 
 
 def ny_ns(y: int, mo: int, d: int, h: int, mi: int = 0) -> int:
@@ -73,3 +76,39 @@ def test_prices_are_refused_when_missing_or_off_the_tick_grid_for_the_order_type
     price: int, order_type: OrderType, stop: int, reason: str | None
 ) -> None:
     assert price_refusal(price, order_type, stop) == reason
+
+
+def _reference_closes(times: list[int], close_hour: int | None) -> list[int | None]:
+    """The lookup before the day window: every order converts its time to a New York date."""
+    calendar, days, closes, out = FixedHoursCalendar(), set(), set(), []
+    for at in times:
+        day = ny_date(at)
+        if day in days:
+            out.append(None)
+            continue
+        days.add(day)
+        session = calendar.session(day) or calendar.next_session(day)
+        close = session.close
+        if close_hour is not None:
+            d = session.day
+            close = int(datetime.datetime(d.year, d.month, d.day, close_hour, tzinfo=NEW_YORK).timestamp()) * 10**9
+        if close > at and close not in closes:
+            closes.add(close)
+            out.append(close)
+        else:
+            out.append(None)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(st.integers(min_value=0, max_value=30 * 3_600 * 10**9), min_size=1, max_size=40),
+    start=st.sampled_from([ny_ns(2012, 3, 9, 19), ny_ns(2012, 11, 2, 19), ny_ns(2012, 6, 21, 9)]),
+    close_hour=st.sampled_from([None, 13]),
+)
+def test_the_day_window_schedules_the_same_closes_as_a_date_lookup_per_order_across_midnights_and_dst(
+    steps: list[int], start: int, close_hour: int | None
+) -> None:
+    times = list(accumulate(steps, initial=start))[1:]
+    expiry = DayExpiry(FixedHoursCalendar(), close_hour=close_hour)
+    assert [expiry.close_to_schedule(at) for at in times] == _reference_closes(times, close_hour)

@@ -84,3 +84,18 @@ def test_zero_jitter_equals_the_base_and_negative_jitter_is_refused() -> None:
     assert j.compute_delay() == 7
     with pytest.raises(ConfigError, match="jitter_ns"):
         JitterLatency(BASE, jitter_ns=-1, seed=3)
+
+
+def test_fixed_latency_gives_each_action_its_own_entry_and_response_field() -> None:
+    lat = FixedLatency(
+        feed_ns=1,
+        insert_entry_ns=2,
+        modify_entry_ns=3,
+        cancel_entry_ns=4,
+        insert_response_ns=5,
+        modify_response_ns=6,
+        cancel_response_ns=7,
+    )
+    entries = [lat.entry_delay(a) for a in (OrderAction.INSERT, OrderAction.MODIFY, OrderAction.CANCEL)]
+    responses = [lat.response_delay(a) for a in (OrderAction.INSERT, OrderAction.MODIFY, OrderAction.CANCEL)]
+    assert (entries, responses) == ([2, 3, 4], [5, 6, 7])

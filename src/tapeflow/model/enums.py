@@ -6,7 +6,6 @@ String-valued, so that JSON output and audit records read as words ("BUY", "LIMI
 from __future__ import annotations
 
 import enum
-from typing import Final
 
 
 class Side(enum.Enum):
@@ -78,10 +77,8 @@ class OrderStatus(enum.Enum):
 
     @property
     def is_open(self) -> bool:
-        return self in _OPEN_STATUSES
-
-
-_OPEN_STATUSES: Final = frozenset({OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+        # identity, not membership in a set: an Enum's __hash__ is Python code, and this is asked per order report
+        return self is OrderStatus.SUBMITTED or self is OrderStatus.ACCEPTED or self is OrderStatus.PARTIALLY_FILLED
 
 
 class BookAction(enum.Enum):

@@ -22,7 +22,6 @@ implementing ``tapeflow.execution.venue.VenueClient``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from fractions import Fraction
 from typing import Any, cast
 
 import msgspec
@@ -38,6 +37,7 @@ from tapeflow.execution.order_ids import ClientOrderIds
 from tapeflow.execution.venue import VenueClient, always_connected
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
+from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.risk_events import FLATTEN_STRATEGY
 from tapeflow.model.sessions import SessionCalendar, calendar_for
 from tapeflow.model.venue_state import VenueState
@@ -135,7 +135,7 @@ class TradingNode:
             trips, kill_switch = build_trips(risk), build_kill_switch(risk)
             self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips)
         self.results = ResultsCollector(
-            portfolio=self.portfolio, mid_of=self._mid_of, period=config.returns_period, sessions=self.sessions
+            portfolio=self.portfolio, mid_x2_of=self._mid_x2_of, period=config.returns_period, sessions=self.sessions
         )
         self.strategies = list(strategies)
         self.order_ids = order_ids if order_ids is not None else ClientOrderIds()
@@ -182,14 +182,14 @@ class TradingNode:
         bid, ask = book.best_bid, book.best_ask
         return bid + ask if bid and ask else None
 
-    def _mid_of(self, symbol: str) -> Fraction | None:
+    def _mid_x2_of(self, symbol: str) -> int | None:
+        """Doubled arrival mid: the book's ``bid + ask`` when both sides are there, else the portfolio's mark."""
         book = self.books.book(symbol)
         if book is not None:
-            mid = book.mid()
-            if mid is not None:
-                return mid
-        mark = self.portfolio.mark_price(symbol)
-        return mark
+            bid, ask = book.best_bid, book.best_ask
+            if bid != NO_PRICE and ask != NO_PRICE:  # as ``mid()``: a one-sided book has no mid
+                return bid + ask
+        return self.portfolio.mark_x2(symbol)
 
     # -- what the drivers share -----------------------------------------------------------------------------------
 

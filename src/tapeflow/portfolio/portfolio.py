@@ -294,6 +294,10 @@ class Portfolio:
         position = self._positions.get(symbol)
         return 0 if position is None else position.quantity
 
+    def mark_x2(self, symbol: str) -> int | None:
+        """Twice ``mark_price`` as an int (exact: marks are kept doubled), for readers on a per-order path."""
+        return self._mark_x2(symbol)
+
     def mark_price(self, symbol: str) -> Fraction | None:
         """The price positions in ``symbol`` are valued at (see ``PositionView.mark``)."""
         mark_x2 = self._mark_x2(symbol)

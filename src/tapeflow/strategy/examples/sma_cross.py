@@ -31,11 +31,14 @@ class SmaCrossParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class _Windows:
-    __slots__ = ("above", "count", "fast_sum", "held", "ring", "slow_sum")
+    __slots__ = ("above", "fast_sum", "held", "pos", "ring", "slow_sum", "warm")
 
     def __init__(self, slow: int) -> None:
         self.ring = [0] * slow
-        self.count = 0
+        self.pos = 0
+        """Where the next close goes (the oldest close of the slow window, once full)."""
+        self.warm = slow - 1
+        """Bars still to come before the slow window is full: no comparison until then."""
         self.fast_sum = 0
         self.slow_sum = 0
         self.above: bool | None = None
@@ -56,18 +59,19 @@ class SmaCross(Strategy):
         w = self._windows.get(bar.symbol)
         if w is None:
             w = self._windows[bar.symbol] = _Windows(self.slow)
-        close, slow, fast, ring, i = bar.close, self.slow, self.fast, w.ring, w.count
-        if i >= fast:
-            w.fast_sum += close - ring[(i - fast) % slow]
-        else:
-            w.fast_sum += close
-        pos = i % slow
-        w.slow_sum += close - ring[pos]  # the ring starts at zeros: nothing leaves before the window is full
+        close, fast, ring, pos = bar.close, self.fast, w.ring, w.pos
+        # ring[pos - fast] is the close leaving the fast window: a negative index wraps like (i - fast) % slow, and
+        # before the ring has wrapped it reads a slot not yet written (0), so nothing leaves a window not yet full
+        fast_sum = w.fast_sum = w.fast_sum + close - ring[pos - fast]
+        slow_sum = w.slow_sum = w.slow_sum + close - ring[pos]
         ring[pos] = close
-        w.count = i + 1
-        if i + 1 < slow:
+        pos += 1
+        slow = len(ring)
+        w.pos = 0 if pos == slow else pos
+        if w.warm:
+            w.warm -= 1
             return
-        lhs, rhs = w.fast_sum * slow, w.slow_sum * fast  # the two averages compared without division
+        lhs, rhs = fast_sum * slow, slow_sum * fast  # the two averages compared without division
         if lhs == rhs:
             return  # touching is not crossing: the last non-zero difference decides (as backtrader's CrossOver)
         above = lhs > rhs

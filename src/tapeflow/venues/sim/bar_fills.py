@@ -22,19 +22,26 @@ CancelFn = Callable[[SimOrder, int, OrderAction, str], None]
 class BarFills:
     """Orders waiting for the next bar of their symbol, and the symbols seen with bars."""
 
-    __slots__ = ("_cancel", "_fill", "_waiting", "symbols")
+    __slots__ = ("_cancel", "_fill", "_waiting")
 
     def __init__(self, fill: FillFn, cancel: CancelFn) -> None:
         self._fill = fill
         self._cancel = cancel
-        self.symbols: set[str] = set()
         self._waiting: dict[str, list[SimOrder]] = {}
+        """By symbol, every symbol seen with a bar (an empty list: none waiting). One dict serves both questions,
+        so a bar with nothing waiting costs one lookup: this runs for every bar of a bar backtest."""
+
+    @property
+    def symbols(self) -> set[str]:
+        """The symbols seen with bars."""
+        return set(self._waiting)
 
     def park(self, order: SimOrder) -> bool:
         """Keep ``order`` for its symbol's next bar if the symbol has bars; False if it has none."""
-        if order.symbol not in self.symbols:
+        waiting = self._waiting.get(order.symbol)
+        if waiting is None:
             return False
-        self._waiting.setdefault(order.symbol, []).append(order)
+        waiting.append(order)
         return True
 
     def discard(self, order: SimOrder) -> None:
@@ -54,9 +61,10 @@ class BarFills:
         range reached it, else it waits for the next bar. Fills are stamped at the bar's time, when we learn of
         them. Volume is not modelled: a bar can fill any size (documented as a limitation of bar data).
         """
-        self.symbols.add(bar.symbol)
         waiting = self._waiting.get(bar.symbol)
         if not waiting:
+            if waiting is None:
+                self._waiting[bar.symbol] = []
             return
         at = bar.ts_event
         still: list[SimOrder] = []

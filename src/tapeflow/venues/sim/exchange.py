@@ -152,15 +152,24 @@ class SimulatedExchange:
             self._on_modify(command, at)
 
     def _report(self, event_type: Callable[..., Event], at: int, action: OrderAction, **fields: Any) -> None:
-        delay = max(self._latency.response_delay(action), self._latency.feed_delay())
+        self.kernel.emit(event_type(ts_event=at, ts_init=self._stamp(at, action), venue=self.name, **fields))
+
+    def _stamp(self, at: int, action: OrderAction) -> int:
+        """``ts_init`` of a report the venue sends at ``at``; call it once per report, in the order they are sent.
+
+        The acceptance and the fill, one each per order of a bar backtest, build their events with it directly
+        rather than through ``_report``'s keyword dictionaries."""
+        latency = self._latency
+        delay = max(latency.response_delay(action), latency.feed_delay())
         # one order-entry session delivers its reports in the order the venue sent them: a cancel confirmation
         # sent after a fill never overtakes it, whatever the per-action latencies say
-        ts_init = max(at + delay, self.kernel.now, self._last_report)
+        kernel = self._kernel
+        assert kernel is not None, "the simulated exchange must be added to a kernel before use"
+        ts_init = max(at + delay, kernel.now, self._last_report)
         self._last_report = ts_init
-        self.kernel.emit(event_type(ts_event=at, ts_init=ts_init, venue=self.name, **fields))
+        return ts_init
 
     def _on_submit(self, cmd: SubmitOrder, at: int) -> None:
-        ids = {"strategy_id": cmd.strategy_id, "client_order_id": cmd.client_order_id, "symbol": cmd.symbol}
         st = self._matcher.state(cmd.symbol)
         reason = price_refusal(cmd.price, cmd.order_type, cmd.stop_price)
         if reason is None and (cmd.client_order_id in self._orders or cmd.client_order_id in self._closed):
@@ -170,12 +179,22 @@ class SimulatedExchange:
         if reason is not None:
             self.rejects += 1
             self._closed.add(cmd.client_order_id)
+            ids = {"strategy_id": cmd.strategy_id, "client_order_id": cmd.client_order_id, "symbol": cmd.symbol}
             self._report(OrderRejected, at, OrderAction.INSERT, reason=reason, **ids)
             return
         self._seq += 1
         order = SimOrder(cmd, f"{self.name}-{self._seq}")
         self._orders[cmd.client_order_id] = order
-        self._report(OrderAccepted, at, OrderAction.INSERT, venue_order_id=order.venue_order_id, **ids)
+        accepted = OrderAccepted(
+            ts_event=at,
+            ts_init=self._stamp(at, OrderAction.INSERT),
+            venue=self.name,
+            strategy_id=cmd.strategy_id,
+            client_order_id=cmd.client_order_id,
+            symbol=cmd.symbol,
+            venue_order_id=order.venue_order_id,
+        )
+        self.kernel.emit(accepted)
         if cmd.time_in_force is TimeInForce.DAY:
             close_ns = self._expiry.close_to_schedule(at)
             if close_ns is not None:
@@ -270,22 +289,27 @@ class SimulatedExchange:
         self.fills += 1
         if order.remaining == 0:
             self._close(order)
-        self._report(
-            OrderFilled,
-            at,
-            action,
-            **_ids(order),
+        filled = OrderFilled(
+            ts_event=at,
+            ts_init=self._stamp(at, action),
+            venue=self.name,
+            strategy_id=order.strategy_id,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
             side=order.side,
             price=price,
             quantity=qty,
             leaves_quantity=order.remaining,
             liquidity_side=liquidity,
             fee=fees.total,
-            fee_components={k: v for k, v in msgspec.structs.asdict(fees).items() if v},
+            fee_components={k: v for k, v in msgspec.structs.asdict(fees).items() if v}
+            if fees is not _ZERO_FEES
+            else {},
             trade_id=f"{self.name}-T{self._trade_seq}",
             venue_order_id=order.venue_order_id,
             queue_ahead_at_arrival=order.ahead_at_arrival if liquidity is LiquiditySide.MAKER else -1,
         )
+        self.kernel.emit(filled)
 
     def _expire_day(self, close_ns: int) -> None:
         parked = self._bars.parked()  # bar data: the next bar decides

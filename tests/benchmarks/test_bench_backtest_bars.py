@@ -1,0 +1,54 @@
+"""``benchmarks/bench_backtest_bars.py`` runs, so it cannot rot: a few thousand bars, two pairs, checked for what
+docs/PERFORMANCE.md's bar section rests on (both backtrader setups, CPU and wall, the trade count and the
+explained first difference, the ratio last), not for the values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_backtest_bars.py"
+
+
+def _run(*args: str) -> tuple[list[str], dict[str, Any]]:
+    done = subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    return lines, json.loads(lines[-1])
+
+
+def test_paired_run_reports_both_backtrader_setups_the_trade_difference_and_the_ratio_last() -> None:
+    pytest.importorskip("backtrader")
+    lines, report = _run("--bars", "6000", "--pairs", "2")
+    assert report["benchmark"] == "backtest_bars" and report["bars"] == 6000 and report["pairs"] == 2
+    assert report["core"] == "python"
+    for key in ("tapeflow_cpu", "tapeflow_wall", "backtrader_fast_cpu", "backtrader_fast_wall",
+                "backtrader_default_cpu", "backtrader_default_wall"):  # fmt: skip
+        assert report[f"{key}_bars_per_s"] > 0
+    assert 0 < report["ratio_min"] <= report["ratio"] <= report["ratio_max"]
+    matching = report["matching_trades"]
+    assert 0 < matching <= min(report["tapeflow_trades"], report["backtrader_trades"])
+    assert report["differing_tapeflow"] == report["tapeflow_trades"] - matching
+    # the synthetic walk's first integer tie that backtrader's floats cross on comes at trade 111
+    assert report["first_difference"] == 111
+    assert any(line.startswith("trades first differ at trade 111") for line in lines)
+    assert lines[-2].startswith("CPU-time ratio tapeflow / backtrader stdstats=False")
+
+
+def test_rss_mode_measures_listed_and_streamed_bars_in_child_processes() -> None:
+    lines, report = _run("--rss", "3000")
+    assert report["benchmark"] == "backtest_bars_rss" and report["bars"] == 3000
+    assert report["listed_peak_rss_mib"] > 0 and report["streamed_peak_rss_mib"] > 0
+    assert len(lines) == 3
+
+
+def test_split_mode_prints_per_bar_and_per_order_costs_of_the_tree_it_imports() -> None:
+    lines, report = _run("--split", "--bars", "3000")
+    assert report["benchmark"] == "backtest_bars_split" and report["orders"] > 0
+    assert 0 < report["ns_per_bar_without_orders"] < report["ns_per_bar"]
+    assert lines[0].startswith("tapeflow (") and "us each" in lines[0]
