@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from typing import Final
 
 from tapeflow.book.integrity import Emit
-from tapeflow.book.ladder import Ladder
 from tapeflow.book.view import BookBase
 from tapeflow.model.book_events import DepthRevealed
 from tapeflow.model.enums import BookAction, Side
@@ -40,10 +39,13 @@ class L2Book(BookBase):
     """Market-by-price book of one symbol. Read it through ``BookView``; feed it with ``update`` or
     ``apply``."""
 
-    __slots__ = ("best_ask", "best_bid")
+    __slots__ = ("_ask_sizes", "_bid_sizes", "best_ask", "best_bid")
 
     def __init__(self, symbol: str, emit: Emit | None = None) -> None:
         super().__init__(symbol, emit)
+        self._bid_sizes = self.bids.sizes
+        """``bids.sizes`` (the same dict, never replaced), one attribute load nearer the hot path."""
+        self._ask_sizes = self.asks.sizes
         self.best_bid: int = NO_PRICE
         """Best bid price (``NO_PRICE`` when the side is empty): ``bids.best``, kept as an attribute."""
         self.best_ask: int = NO_PRICE
@@ -51,31 +53,29 @@ class L2Book(BookBase):
 
     def update(self, side: Side, price: int, size: int) -> None:
         """The level at ``price`` on ``side`` now holds ``size`` shares; 0 (or less) removes it."""
-        ladder = self.bids if side is _BUY else self.asks
-        sizes = ladder.sizes
-        if size > 0 and price in sizes:
-            sizes[price] = size
+        if side is _BUY:
+            sizes = self._bid_sizes
+            if size > 0 and price in sizes:
+                sizes[price] = size
+            elif self.bids.set(price, size):
+                self._best_moved()
         else:
-            self._restructure(ladder, price, size)
+            sizes = self._ask_sizes
+            if size > 0 and price in sizes:
+                sizes[price] = size
+            elif self.asks.set(price, size):
+                self._best_moved()
 
     set_level = update
 
-    def _restructure(self, ladder: Ladder, price: int, size: int) -> None:
-        """A level appears, goes, or a removal names a level that is not there (nothing happens)."""
-        if price in ladder.sizes:
-            if size > 0:
-                ladder.sizes[price] = size
-                return
-            if not ladder.remove(price):
-                return
-            self.best_bid = self.bids.best
-            self.best_ask = self.asks.best
-            if self.integrity.crossed:
-                self._check_uncross()
-        elif size > 0 and ladder.insert(price, size):
-            self.best_bid = self.bids.best
-            self.best_ask = self.asks.best
-            self._check_cross()
+    def _best_moved(self) -> None:
+        """A best level appeared or went: refresh the best prices, and the book's crossed state with them."""
+        bid = self.best_bid = self.bids.best
+        ask = self.best_ask = self.asks.best
+        if bid != NO_PRICE and ask != NO_PRICE and bid >= ask:
+            self.integrity.on_crossed(bid, ask)  # nothing new when it already was crossed
+        elif self.integrity.crossed:
+            self.integrity.uncross()
 
     def clear(self) -> None:
         self.bids.clear()
@@ -102,7 +102,7 @@ class L2Book(BookBase):
                 integrity.sequence = seq
                 integrity.ts = event.ts_event
                 if event.action is _UPDATE:  # ... and a new size for a level that is there
-                    sizes = self.bids.sizes if event.side is _BUY else self.asks.sizes
+                    sizes = self._bid_sizes if event.side is _BUY else self._ask_sizes
                     price = event.price
                     size = event.size
                     if size > 0 and price in sizes:
@@ -127,6 +127,5 @@ class L2Book(BookBase):
         action = delta.action
         if action is _CLEAR:
             self.clear()
-            return
-        ladder = self.bids if delta.side is _BUY else self.asks
-        self._restructure(ladder, delta.price, 0 if action is _DELETE else delta.size)
+        elif (self.bids if delta.side is _BUY else self.asks).set(delta.price, 0 if action is _DELETE else delta.size):
+            self._best_moved()
