@@ -108,6 +108,43 @@ def tapeflow_update(rows: list[tuple[Any, ...]]) -> Timed:
     return time.process_time() - c0, time.perf_counter() - w0, _top(book)
 
 
+class _NoBook:
+    """A book that does nothing: what the loop, the event and the calls cost before any book work."""
+
+    __slots__ = ("best_ask", "best_bid")
+
+    def __init__(self) -> None:
+        self.best_bid = 0
+        self.best_ask = 0
+
+    def apply(self, event: Event) -> None:
+        return None
+
+
+def floor(rows: list[tuple[Any, ...]]) -> Timed:
+    """Context only: tapeflow's loop with the book's work taken out (build the ``BookDelta``, call a no-op
+    ``apply``, read two attributes). Nautilus's time over this is the most any Python book could reach."""
+    book = _NoBook()
+    apply = book.apply
+    c0, w0 = time.process_time(), time.perf_counter()
+    for action, side, price, size, ts, seq in rows:
+        apply(
+            BookDelta(
+                ts_event=ts,
+                ts_init=ts,
+                symbol="BENCH",
+                action=action,
+                side=side,
+                price=price,
+                size=size,
+                sequence=seq,
+            )
+        )
+        book.best_bid  # noqa: B018
+        book.best_ask  # noqa: B018
+    return time.process_time() - c0, time.perf_counter() - w0, ([], [])
+
+
 def naive(rows: list[tuple[Any, ...]]) -> Timed:
     """Context only: two ``SortedDict``s keyed by price, ``peekitem`` for the best."""
     from sortedcontainers import SortedDict  # lazy: the bench extra, a peer and not a dependency of tapeflow
@@ -244,7 +281,10 @@ def main() -> None:
         print("skip: NautilusTrader not installed; install the bench extra: pip install -e '.[bench]'")
     else:
         peer = Nautilus(stream)
-    context: dict[str, Callable[[list[tuple[Any, ...]]], Timed]] = {"tapeflow_update_raw": tapeflow_update}
+    context: dict[str, Callable[[list[tuple[Any, ...]]], Timed]] = {
+        "tapeflow_update_raw": tapeflow_update,
+        "python_floor_no_book": floor,
+    }
     if importlib.util.find_spec("sortedcontainers") is None:
         print("skip: naive SortedDict book (pip install -e '.[bench]')")
     else:
@@ -262,6 +302,8 @@ def main() -> None:
         nonlocal reference, tops_differ
         cpu.setdefault(name, []).append(result[0])
         wall.setdefault(name, []).append(result[1])
+        if name == "python_floor_no_book":
+            return result[0]
         if reference is None:
             reference = result[2]
         tops_differ += result[2] != reference
@@ -297,6 +339,12 @@ def main() -> None:
     summary = {name: {"median": statistics.median(v), "min": min(v), "max": max(v)} for name, v in ratios.items() if v}
     context_ratio = statistics.median(cpu.get("naive_sorteddict", [0.0])) / statistics.median(cpu["tapeflow_apply"])
     print(f"context: tapeflow apply speed-up over the naive SortedDict book (raw ints, no event): {context_ratio:.2f}x")
+    if peer is not None:
+        ceiling = statistics.median(cpu["nautilus_from_raw"]) / statistics.median(cpu["python_floor_no_book"])
+        print(f"ceiling: nautilus_from_raw CPU time over the no-book floor (event + call + reads): {ceiling:.2f}x")
+        summary_ceiling = {"nautilus_from_raw_over_python_floor": ceiling}
+    else:
+        summary_ceiling = {}
     for name in summary:
         print(f"tapeflow speed-up over {name}, CPU time, same work, paired: {_spread(ratios[name])}")
     print(
@@ -307,6 +355,7 @@ def main() -> None:
                 "pairs": args.pairs,
                 "rates": rates,
                 "checks": checks,
+                "context": summary_ceiling,
                 "cpu_ratio_vs_tapeflow_apply": summary,
             }
         )
