@@ -15,7 +15,9 @@ Pairs are interleaved (tapeflow, Nautilus from_raw, tapeflow, Nautilus construct
 ratio is Nautilus CPU time over tapeflow CPU time in that round, and the median and spread (min-max) of the
 rounds' ratios is the result. Wall rates are printed beside CPU rates: on a loaded machine decide with CPU.
 Context rows, run once a round and never a headline: tapeflow's raw ``update(side, price, size)`` (no event, no
-sequence check: a different job) and a naive book of two ``SortedDict``s.
+sequence check: a different job), the loop with no book (build the delta, call a no-op ``apply``, read two
+attributes: Nautilus's time over it bounds what any Python book can reach) and a naive book of two
+``SortedDict``s.
 
 Inputs are built before timing and frozen out of the garbage collector (``gc.freeze``), so that neither side
 pays for traversing the other's input rows; each side still pays for the garbage its own loop makes.
