@@ -165,3 +165,103 @@ def test_book_equals_two_dict_reference_after_any_sequence(ops: list[tuple[Side,
         evented.apply(_delta(action, side, price, size, seq=seq))
     assert evented.snapshot(ts=0) == msgspec.structs.replace(book.snapshot(ts=0), sequence=len(ops))
     assert not evented.stale
+
+
+class _ReferenceL2:
+    """The L2 book as plainly as it can be said: two dicts, sorted on every read, the sequence rules spelled out."""
+
+    def __init__(self) -> None:
+        self.sides: dict[Side, dict[int, int]] = {BUY: {}, SELL: {}}
+        self.sequence = 0
+        self.stale = False
+
+    def apply(self, d: BookDelta) -> None:
+        if d.sequence and self.sequence and d.sequence != self.sequence + 1:
+            if d.sequence <= self.sequence:
+                return  # duplicate or older: dropped
+            self.stale = True  # a gap: applied, but the book is stale
+        if d.sequence:
+            self.sequence = d.sequence
+        if d.action is BookAction.CLEAR:
+            self.sides[BUY].clear()
+            self.sides[SELL].clear()
+        elif d.action is BookAction.DELETE or d.size <= 0:
+            self.sides[d.side].pop(d.price, None)
+        else:
+            self.sides[d.side][d.price] = d.size
+
+    def best(self, side: Side) -> int:
+        levels = self.sides[side]
+        return (max(levels) if side is BUY else min(levels)) if levels else 0
+
+    def levels(self, side: Side) -> list[tuple[int, int]]:
+        return sorted(self.sides[side].items(), reverse=side is BUY)
+
+
+_KINDS = ("update", "update", "update", "zero", "delete_touch", "delete", "inside", "outside", "add_existing")
+
+
+def _next_delta(data: st.DataObject, ref: _ReferenceL2, seq: int, ts: int) -> BookDelta:
+    """One delta of a kind a feed sends, chosen against the reference book's state so that the rare kinds (a
+    delete at the touch, a level inside the spread) come up often."""
+    side = data.draw(st.sampled_from([BUY, SELL]))
+    levels = ref.sides[side]
+    bid, ask = ref.best(BUY), ref.best(SELL)
+    kind = data.draw(st.sampled_from(_KINDS + ("clear",) * (data.draw(st.integers(0, 30)) == 0)))
+    size = data.draw(st.integers(1, 500))
+    action = BookAction.UPDATE
+    price = data.draw(st.integers(90, 110))
+    if kind in ("update", "zero", "add_existing", "delete") and levels:
+        price = data.draw(st.sampled_from(sorted(levels)))
+    if kind == "zero":
+        size = 0
+    elif kind == "add_existing":
+        action = BookAction.ADD
+    elif kind == "delete":
+        action, size = BookAction.DELETE, data.draw(st.sampled_from([0, size]))
+    elif kind == "delete_touch":
+        action, size = BookAction.DELETE, 0
+        price = ref.best(side) or price
+    elif kind == "inside" and bid and ask and ask - bid > 1:
+        action, price = BookAction.ADD, data.draw(st.integers(bid + 1, ask - 1))
+    elif kind == "outside":
+        action = BookAction.ADD
+        price = data.draw(
+            st.integers(bid - 20, bid - 1)
+            if side is BUY and bid
+            else st.integers(ask + 1, ask + 20)
+            if ask
+            else st.integers(80, 120)
+        )
+    elif kind == "clear":
+        action, price, size = BookAction.CLEAR, 0, 0
+    return BookDelta(
+        ts_event=ts, ts_init=ts, symbol="X", action=action, side=side, price=price, size=size, sequence=seq
+    )
+
+
+@given(st.data())
+def test_apply_equals_sorted_dict_reference_over_feed_like_streams_with_rejected_deltas(data: st.DataObject) -> None:
+    book, events = _book()
+    ref = _ReferenceL2()
+    last = 0
+    for ts in range(1, data.draw(st.integers(1, 150)) + 1):
+        # mostly the next sequence number; sometimes a duplicate or older one (dropped), a gap, or none at all
+        step = data.draw(st.sampled_from([1] * 12 + [0, -1, 3, None]))
+        seq = 0 if step is None else max(0, last + step)
+        delta = _next_delta(data, ref, seq, ts)
+        was_accepted = not (seq and last and seq <= last)
+        ref.apply(delta)
+        book.apply(delta)
+        last = ref.sequence
+        assert (book.best_bid, book.best_ask) == (ref.best(BUY), ref.best(SELL))
+        assert (book.best_bid, book.best_ask) == (book.bids.best, book.asks.best)
+        bid, ask = ref.best(BUY), ref.best(SELL)
+        assert book.crossed == bool(bid and ask and bid >= ask)
+        assert book.stale == ref.stale
+        assert book.integrity.sequence == ref.sequence
+        if was_accepted:
+            assert book.integrity.ts == ts
+    assert book.levels(BUY) == ref.levels(BUY)
+    assert book.levels(SELL) == ref.levels(SELL)
+    assert sum(isinstance(e, BookGap) for e in events) == book.health().gaps

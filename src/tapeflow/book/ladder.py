@@ -68,6 +68,35 @@ class Ladder:
         del keys[bisect_left(keys, key)]
         return False
 
+    def set(self, price: int, size: int) -> bool:
+        """The level at ``price`` now holds ``size`` (0 or less: it goes, if it was there); True when the best
+        price changed. ``insert`` and ``remove`` in one call, for the L2 book's writes."""
+        sizes = self.sizes
+        if price in sizes:
+            if size > 0:
+                sizes[price] = size
+                return False
+            del sizes[price]
+            key = price * self.sign
+            keys = self.keys
+            if key != keys[-1]:
+                del keys[bisect_left(keys, key)]
+                return False
+            keys.pop()
+            self.best = keys[-1] * self.sign if keys else NO_PRICE
+            return True
+        if size <= 0:
+            return False
+        sizes[price] = size
+        key = price * self.sign
+        keys = self.keys
+        if keys and key <= keys[-1]:
+            insort(keys, key)
+            return False
+        keys.append(key)
+        self.best = price
+        return True
+
     def clear(self) -> None:
         self.sizes.clear()
         self.keys.clear()

@@ -1,0 +1,37 @@
+"""``benchmarks/bench_book.py`` runs, so it cannot rot: a tiny stream, checked for what the Order book figures in
+docs/PERFORMANCE.md rest on (same final books, paired ratios, the JSON last), not for their values."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_book.py"
+
+
+def test_tiny_run_verifies_both_books_equal_and_ends_with_paired_ratios_as_json() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--n", "3000", "--pairs", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert report["bench"] == "book_l2" and report["n"] == 3000 and report["pairs"] == 2
+    assert report["checks"]["timed_books_top_levels_differing"] == 0
+    assert report["rates"]["tapeflow_apply"]["cpu"] > 0 and report["rates"]["tapeflow_apply"]["wall"] > 0
+    if importlib.util.find_spec("nautilus_trader") is None:
+        assert any(line.startswith("skip: NautilusTrader") for line in lines)
+        return
+    assert report["checks"]["best_price_mismatches"] == 0
+    assert report["checks"]["top_level_differences"] == 0
+    for peer in ("nautilus_from_raw", "nautilus_constructors"):
+        ratio = report["cpu_ratio_vs_tapeflow_apply"][peer]
+        assert 0 < ratio["min"] <= ratio["median"] <= ratio["max"]
+    assert lines[-2].startswith("tapeflow speed-up over nautilus_constructors")
