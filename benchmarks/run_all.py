@@ -81,6 +81,21 @@ def _itch(data: Json) -> Headline:
     return figure, f"{_num(ratio, '.2f')}x its Python reference (CPU)", _at_least(wall, 2e6)
 
 
+def _book(data: Json) -> Headline:
+    ours = _dig(data, "rates", "tapeflow_apply", "wall")
+    ratio = _dig(data, "cpu_ratio_vs_tapeflow_apply", "nautilus_from_raw", "median")
+    default = _dig(data, "cpu_ratio_vs_tapeflow_apply", "nautilus_constructors", "median")
+    vs = f"{_num(ratio, '.2f')}x Nautilus from_raw, {_num(default, '.2f')}x its constructors (CPU)"
+    return f"{_num(ours)} updates/s wall (delta built, checks on)", vs, _at_least(ratio, 2.0)
+
+
+def _bars(data: Json) -> Headline:
+    figure = f"{_num(data.get('tapeflow_wall_bars_per_s'))} bars/s wall (default risk rules)"
+    fast, default = _num(data.get("ratio"), ".1f"), _num(data.get("ratio_vs_default"), ".1f")
+    vs = f"{fast}x backtrader stdstats=False, {default}x default (CPU)"
+    return figure, vs, _at_least(data.get("ratio"), 100.0)
+
+
 @dataclass(frozen=True)
 class Bench:
     name: str
@@ -101,12 +116,18 @@ BENCHES: tuple[Bench, ...] = (
     Bench(
         "risk", "bench_risk.py", ("--orders", "100000", "--runs", "5"), "<= 5 us per passing order, all rules", _risk
     ),
-    Bench("book_l2", "bench_book.py", ("--n", "1000000", "--repeat", "5"), ">= 2x Nautilus, same work"),
+    Bench("book_l2", "bench_book.py", ("--n", "1000000", "--pairs", "5"), ">= 2x Nautilus, same work", _book),
     Bench("lobster", "bench_lobster.py", ("--repeat", "5"), ">= 1M msgs/s zip, >= 3M Parquet"),
     Bench("itch", "bench_itch.py", ("--messages", "1000000", "--runs", "5"), ">= 2M msgs/s", _itch),
     Bench("parquet", "bench_parquet.py", (), "store read vs original format"),
     Bench("backtest_quotes", "bench_backtest_quotes.py", ("--quotes", "1000000"), ">= 10x Nautilus, risk both sides"),
-    Bench("backtest_bars", "bench_backtest_bars.py", ("--bars", "1000000"), ">= 100x backtrader stdstats=False"),
+    Bench(
+        "backtest_bars",
+        "bench_backtest_bars.py",
+        ("--bars", "100000", "--pairs", "5"),
+        ">= 100x backtrader stdstats=False",
+        _bars,
+    ),
     Bench("backtest_lobster", "bench_backtest_lobster.py", (), "a full LOBSTER day, L3 quoter"),
     Bench("audit", "bench_audit.py", ("--repeat", "5"), "<= 10% wall on the demo backtest, writer included"),
     Bench("paper", "bench_paper.py", (), "paper venue orders/s over loopback"),
