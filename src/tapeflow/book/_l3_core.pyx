@@ -125,6 +125,203 @@ cdef int _top_matches(list ask_keys, dict ask_sizes, list bid_keys, dict bid_siz
     return memcmp(buf, PyBytes_AS_STRING(line), pos) == 0
 
 
+cdef inline bint _lt(object a, object b) except -1:
+    """``a < b`` for ints, in C when both fit 64 bits."""
+    cdef long long x, y
+    if _as_ll(a, &x) and _as_ll(b, &y):
+        return x < y
+    return a < b
+
+
+cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
+    """``bisect.bisect_left(keys, key)``."""
+    cdef Py_ssize_t lo = 0, hi = PyList_GET_SIZE(keys), mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if _lt(<object>PyList_GET_ITEM(keys, mid), key):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef bint _insert(object ladder, dict sizes, list keys, object price, object key, object size) except -1:
+    """``Ladder.insert`` of a level that is not there: True when it became the best."""
+    cdef Py_ssize_t n = PyList_GET_SIZE(keys)
+    PyDict_SetItem(sizes, price, size)
+    if n and not _lt(<object>PyList_GET_ITEM(keys, n - 1), key):
+        # insort is bisect_right; a key equal to one present cannot be (the level is not there)
+        keys.insert(_bisect_left(keys, key), key)
+        return False
+    keys.append(key)
+    ladder.best = price
+    return True
+
+
+cdef bint _remove(object ladder, dict sizes, list keys, object price, object key, object sign) except -1:
+    """``Ladder.remove`` of a level that is there: True when it was the best."""
+    cdef Py_ssize_t n = PyList_GET_SIZE(keys)
+    PyDict_DelItem(sizes, price)
+    if key == <object>PyList_GET_ITEM(keys, n - 1):
+        keys.pop()
+        ladder.best = keys[n - 2] * sign if n > 1 else 0
+        return True
+    del keys[_bisect_left(keys, key)]
+    return False
+
+
+cdef int _check_cross(object book, object bids, object asks) except -1:
+    """``BookBase._check_cross``, calling it only when the book is crossed."""
+    bid = bids.best
+    ask = asks.best
+    if bid != 0 and ask != 0 and bid >= ask:
+        book._check_cross()
+    return 0
+
+
+cdef class _Book:
+    """The ``L3Book`` state the loop writes, held in typed fields for the duration of one block."""
+
+    cdef object book, bids, asks, integrity
+    cdef dict orders, bid_queues, ask_queues, bid_sizes, ask_sizes
+    cdef list bid_keys, ask_keys
+
+    def __init__(self, object book):
+        self.book = book
+        self.bids = book.bids
+        self.asks = book.asks
+        self.integrity = book.integrity
+        self.orders = book._orders
+        self.bid_queues = self.bids.queues
+        self.ask_queues = self.asks.queues
+        self.bid_sizes = self.bids.sizes
+        self.ask_sizes = self.asks.sizes
+        self.bid_keys = self.bids.keys
+        self.ask_keys = self.asks.keys
+
+    cdef drop_level(self, bint bid, object price, object ts):
+        """``L3Book._drop_level``."""
+        cdef dict queues = self.bid_queues if bid else self.ask_queues
+        queue = queues.pop(price)
+        if queue:
+            for order_id in queue:
+                PyDict_DelItem(self.orders, order_id)
+            self.book.dropped_orders += len(queue)
+        if _remove(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
+                   self.bid_keys if bid else self.ask_keys, price, price if bid else -price, 1 if bid else -1) \
+                and self.integrity.crossed:
+            self.integrity.ts = ts
+            self.book._check_uncross()
+
+    cdef new_level(self, bint bid, object price, object size, object ts, dict queue):
+        """A level that is not there, holding ``queue`` (``L3Book.add``'s and ``set_level``'s new level)."""
+        PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, queue)
+        if _insert(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
+                   self.bid_keys if bid else self.ask_keys, price, price if bid else -price, size):
+            self.integrity.ts = ts
+            _check_cross(self.book, self.bids, self.asks)
+
+
+cdef inline bint _field(const char* s, Py_ssize_t start, Py_ssize_t end, long long* out):
+    """An orderbook field of an optional minus and 1-18 digits; False for anything else."""
+    cdef bint neg = False
+    cdef long long v = 0
+    if start < end and s[start] == 45:
+        neg = True
+        start += 1
+    if start >= end or end - start > 18:
+        return False
+    while start < end:
+        if s[start] < 48 or s[start] > 57:
+            return False
+        v = v * 10 + (s[start] - 48)
+        start += 1
+    out[0] = -v if neg else v
+    return True
+
+
+cdef inline bint _tail(bytes line, Py_ssize_t* starts):
+    """Start offsets of the last four fields of ``line`` (``starts[0..3]``) and its length (``starts[4]``);
+    False when it has fewer than five fields."""
+    cdef const char* s = PyBytes_AS_STRING(line)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(line), i = n - 1
+    cdef int found = 0
+    starts[4] = n + 1  # so that field j ends at starts[j + 1] - 1 for the last one too
+    while i >= 0 and found < 4:
+        if s[i] == 44:
+            found += 1
+            starts[4 - found] = i + 1
+        i -= 1
+    return found == 4 and i >= 0
+
+
+cdef class _Counts:
+    cdef public long long discovered, reveals, levels_from_file
+
+
+cdef int _reveal(_Book b, bint bid, object side, bytes prev, bytes line, object ts, _Counts counts,
+                 object on_reveal, Py_ssize_t i, int row) except -1:
+    """``LobsterDecoder._reveal`` and ``BookBase.reveal`` for the usual case (one level moved up into view
+    from beyond level N, nothing stale between); anything else goes to ``on_reveal`` (the reference)."""
+    cdef Py_ssize_t a[5]
+    cdef Py_ssize_t c[5]
+    cdef const char* ps = PyBytes_AS_STRING(prev)
+    cdef const char* cs = PyBytes_AS_STRING(line)
+    cdef int f = 0 if not bid else 2  # index of the side's price among the last four fields
+    cdef Py_ssize_t old_len, new_len
+    cdef long long old, new, size, sign = 1 if bid else -1, after_key, key
+    cdef Py_ssize_t hi
+    cdef list keys
+    cdef dict sizes
+    cdef PyObject* found
+    if not _tail(prev, a) or not _tail(line, c):
+        on_reveal(side, i, ts, row)
+        return 0
+    old_len = a[f + 1] - 1 - a[f]
+    new_len = c[f + 1] - 1 - c[f]
+    if old_len == new_len and memcmp(ps + a[f], cs + c[f], old_len) == 0 and not (
+        (old_len == 10 and memcmp(ps + a[f], b"9999999999", 10) == 0)
+        or (old_len == 11 and memcmp(ps + a[f], b"-9999999999", 11) == 0)
+    ):
+        return 0  # the deepest price did not move: nothing came into view
+    if (
+        not _field(ps, a[f], a[f + 1] - 1, &old)
+        or not _field(cs, c[f], c[f + 1] - 1, &new)
+        or not _field(cs, c[f + 1], c[f + 2] - 1, &size)
+        or old == 9999999999 or old == -9999999999 or new == 9999999999 or new == -9999999999
+        or old == 0
+    ):
+        on_reveal(side, i, ts, row)  # a side that was or became short of N levels, or an odd field
+        return 0
+    # BookBase.reveal(side, old, [(new, size)], False, ts), the usual case
+    b.integrity.ts = ts
+    keys = b.bid_keys if bid else b.ask_keys
+    sizes = b.bid_sizes if bid else b.ask_sizes
+    hi = _bisect_left(keys, old * sign)
+    if hi < 0:
+        on_reveal(side, i, ts, row)
+        return 0
+    if hi:
+        if not _as_ll(<object>PyList_GET_ITEM(keys, hi - 1), &key):
+            on_reveal(side, i, ts, row)
+            return 0
+        if key > new * sign:  # a level between went stale: the reference handles it
+            on_reveal(side, i, ts, row)
+            return 0
+    counts.reveals += 1
+    counts.levels_from_file += 1
+    price = new
+    found = PyDict_GetItem(sizes, price)
+    if found != NULL:
+        if size > 0:
+            PyDict_SetItem(sizes, price, size)
+        else:
+            b.drop_level(bid, price, ts)
+    elif size > 0:
+        b.new_level(bid, price, size, ts, {})
+    return 0
+
+
 def apply_lobster_block(
     object book,
     set known,
@@ -136,6 +333,7 @@ def apply_lobster_block(
     const int64_t[:] secs,
     const unsigned char[:] flags,
     list lines,
+    bytes prev_line,
     int first_row,
     int levels,
     object buy,
@@ -149,27 +347,26 @@ def apply_lobster_block(
 ):
     """Apply one block of LOBSTER messages to ``book`` (an ``L3Book``), as ``LobsterDecoder``'s Python loop does.
 
-    ``known``: the ids added so far that day (updated). ``flags[i]``: row i may have brought a level into view
-    (``on_reveal(side, i, ts, row)``). ``on_duplicate(order_id, row)``; ``on_other(kind, price, size, side, ts)``
-    for types 5-7 (None: nothing to do for 5 and 6); ``on_trade(ts, price, size, side)`` after a type 4 (or
-    None). ``on_row(row, line)``: with ``verify``, only for a row whose orderbook line differs from the book's
-    top ``levels``; without, for every row (or None). Returns the number of discoveries.
+    ``known``: the ids added so far that day (updated). ``flags[i]``: row i may have brought a level into view;
+    the usual case is applied here, any other goes to ``on_reveal(side, i, ts, row)`` (the reference, which
+    counts what it reveals). ``prev_line``: the orderbook row before the block. ``on_duplicate(order_id,
+    row)``; ``on_other(kind, price, size, side, ts)`` for types 5-7 (None: nothing to do for any of them);
+    ``on_trade(ts, price, size, side)`` after a type 4 (or None). ``on_row(row, line)``: with ``verify``, only
+    for a row whose orderbook line differs from the book's top ``levels``; without, for every row (or None).
+    Returns (discoveries, reveals, levels revealed) made here.
     """
     cdef Py_ssize_t n = kinds.shape[0], i
     cdef long long k, size, level, left, have
     cdef int row
-    cdef int discovered = 0
-    cdef dict orders = book._orders
-    bids = book.bids
-    asks = book.asks
-    cdef dict bid_queues = bids.queues, ask_queues = asks.queues
-    cdef dict bid_sizes = bids.sizes, ask_sizes = asks.sizes
-    cdef list bid_keys = bids.keys, ask_keys = asks.keys
+    cdef _Counts counts = _Counts()
+    cdef _Book b = _Book(book)
+    cdef dict orders = b.orders
+    bids = b.bids
     cdef dict queues, level_sizes
     cdef PyObject* found
     cdef PyObject* queue_ptr
-    cdef object oid, price, psize, ts, side, ladder, order
-    cdef bint done
+    cdef object oid, price, psize, ts, side, ladder, order, oprice, line
+    cdef bint done, bid, obid
     cdef char* buf = NULL
     if (ids.shape[0] != n or sizes.shape[0] != n or prices.shape[0] != n or dirs.shape[0] != n
             or secs.shape[0] != n or flags.shape[0] != n or len(lines) != n):
@@ -187,16 +384,17 @@ def apply_lobster_block(
             price = prices[i]
             psize = size
             ts = secs[i]
-            if dirs[i] == 1:
+            bid = dirs[i] == 1
+            if bid:
                 side = buy
                 ladder = bids
-                queues = bid_queues
-                level_sizes = bid_sizes
+                queues = b.bid_queues
+                level_sizes = b.bid_sizes
             else:
                 side = sell
-                ladder = asks
-                queues = ask_queues
-                level_sizes = ask_sizes
+                ladder = b.asks
+                queues = b.ask_queues
+                level_sizes = b.ask_sizes
             if k == 1:
                 if PySet_Contains(known, oid):
                     on_duplicate(oid, row)
@@ -204,32 +402,34 @@ def apply_lobster_block(
                     done = False
                     if PyDict_GetItem(orders, oid) == NULL:
                         queue_ptr = PyDict_GetItem(queues, price)
-                        found = PyDict_GetItem(level_sizes, price)
-                        if queue_ptr != NULL and found != NULL and _as_ll(<object>found, &level) \
-                                and level <= _MAX - size:
+                        if queue_ptr == NULL:
                             order = [ladder, price, psize, ts]
                             PyDict_SetItem(orders, oid, order)
-                            PyDict_SetItem(<dict>queue_ptr, oid, order)
-                            PyDict_SetItem(level_sizes, price, level + size)
+                            b.new_level(bid, price, psize, ts, {oid: order})
                             done = True
+                        else:
+                            found = PyDict_GetItem(level_sizes, price)
+                            if found != NULL and _as_ll(<object>found, &level) and level <= _MAX - size:
+                                order = [ladder, price, psize, ts]
+                                PyDict_SetItem(orders, oid, order)
+                                PyDict_SetItem(<dict>queue_ptr, oid, order)
+                                PyDict_SetItem(level_sizes, price, level + size)
+                                done = True
                     if not done:
                         book.add(oid, side, price, psize, ts)
                     PySet_Add(known, oid)
             elif k <= 4:
                 if not PySet_Contains(known, oid):
                     book.discover(oid, side, price, psize, ts)
-                    discovered += 1
+                    counts.discovered += 1
                 done = False
                 found = PyDict_GetItem(orders, oid)
                 if found != NULL:
                     order = <object>found
                     # the order's own level (its side and price), not the message's
-                    if <object>PyList_GET_ITEM(order, 0) is bids:
-                        queues = bid_queues
-                        level_sizes = bid_sizes
-                    else:
-                        queues = ask_queues
-                        level_sizes = ask_sizes
+                    obid = <object>PyList_GET_ITEM(order, 0) is bids
+                    queues = b.bid_queues if obid else b.ask_queues
+                    level_sizes = b.bid_sizes if obid else b.ask_sizes
                     oprice = <object>PyList_GET_ITEM(order, 1)
                     found = PyDict_GetItem(level_sizes, oprice)
                     queue_ptr = PyDict_GetItem(queues, oprice)
@@ -242,17 +442,30 @@ def apply_lobster_block(
                                 PyDict_DelItem(<dict>queue_ptr, oid)
                                 PyDict_SetItem(level_sizes, oprice, left)
                                 done = True
-                        elif level - size > 0:
+                            else:  # the reference deletes the order, then drops its level with the rest
+                                PyDict_DelItem(orders, oid)
+                                PyDict_DelItem(<dict>queue_ptr, oid)
+                                b.drop_level(obid, oprice, ts)
+                                done = True
+                        else:
                             left = have - size
-                            if left > 0:
-                                order[2] = left
-                            else:
+                            if level - size > 0:
+                                if left > 0:
+                                    order[2] = left
+                                else:
+                                    if left < 0:
+                                        book.overfills += 1
+                                    PyDict_DelItem(orders, oid)
+                                    PyDict_DelItem(<dict>queue_ptr, oid)
+                                PyDict_SetItem(level_sizes, oprice, level - size)
+                                done = True
+                            elif left <= 0:
                                 if left < 0:
                                     book.overfills += 1
                                 PyDict_DelItem(orders, oid)
                                 PyDict_DelItem(<dict>queue_ptr, oid)
-                            PyDict_SetItem(level_sizes, oprice, level - size)
-                            done = True
+                                b.drop_level(obid, oprice, ts)
+                                done = True
                 if not done:
                     if k == 3:
                         book.delete(oid, ts, psize)
@@ -263,7 +476,8 @@ def apply_lobster_block(
                 if k == 4 and on_trade is not None:
                     on_trade(ts, price, psize, side)
                 if flags[i]:
-                    on_reveal(side, i, ts, row)
+                    _reveal(b, bid, side, <bytes>PyList_GET_ITEM(lines, i - 1) if i else prev_line,
+                            <bytes>PyList_GET_ITEM(lines, i), ts, counts, on_reveal, i, row)
             elif on_other is not None:
                 on_other(k, price, psize, side, ts)
             if on_row is not None:
@@ -271,10 +485,10 @@ def apply_lobster_block(
                 if not verify:
                     on_row(row, line)
                 elif type(line) is not bytes or not _top_matches(
-                    ask_keys, ask_sizes, bid_keys, bid_sizes, levels, buf, <bytes>line
+                    b.ask_keys, b.ask_sizes, b.bid_keys, b.bid_sizes, levels, buf, <bytes>line
                 ):
                     on_row(row, line)
     finally:
         if buf != NULL:
             PyMem_Free(buf)
-    return discovered
+    return counts.discovered, counts.reveals, counts.levels_from_file

@@ -321,7 +321,7 @@ class LobsterDecoder:
             self._reveal_row(book_lines, side, i, ts, row)
 
         check = self._check_row
-        self.counts.discovered += _l3_core.apply_lobster_block(
+        discovered, reveals, revealed = _l3_core.apply_lobster_block(
             self._sink,
             self._known,
             kinds,
@@ -332,6 +332,7 @@ class LobsterDecoder:
             secs,
             flags,
             book_lines,
+            self._prev_line,
             first_row,
             self.file.levels,
             Side.BUY,
@@ -343,6 +344,10 @@ class LobsterDecoder:
             self._on_row if check is None else check,
             check is not None,
         )
+        counts = self.counts
+        counts.discovered += discovered
+        counts.reveals += reveals
+        counts.levels_from_file += revealed
         self._prev_line = book_lines[-1]
         self._last_ts = int(secs[-1])
 
