@@ -24,7 +24,6 @@ import os
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from types import ModuleType
 from typing import Final, Literal, Protocol
 
 import msgspec
@@ -40,15 +39,14 @@ from tapeflow.model.errors import ConfigError, DataError
 from tapeflow.model.market import BookLevel
 from tapeflow.model.prices import NO_PRICE
 
-_l3_core: ModuleType | None
-_lobster_core: ModuleType | None
 try:  # the compiled cores (setup.py builds them); without them the Python reference runs
     from tapeflow.book import _l3_core
     from tapeflow.data import _lobster_core
-except ImportError:  # pragma: no cover - a checkout that was not built
-    _l3_core = _lobster_core = None
 
-COMPILED_AVAILABLE: Final = _l3_core is not None and _lobster_core is not None
+    COMPILED_AVAILABLE = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    COMPILED_AVAILABLE = False
+
 PURE_PYTHON_ENV: Final = "TAPEFLOW_PURE_PYTHON"
 """Set to 1 to make ``impl="auto"`` choose the Python reference (a whole test run, a benchmark)."""
 Impl = Literal["auto", "compiled", "python"]
@@ -290,12 +288,13 @@ class LobsterDecoder:
     def _block_compiled(self, block: bytes, n: int, book_lines: list[bytes], first_row: int) -> None:
         """``_block`` with the message loop in ``book._l3_core`` and the parse in ``data._lobster_core``: the
         same checks in the same order, each unusual case decided by the reference code it calls back."""
-        assert _l3_core is not None and _lobster_core is not None
         base = self._base
-        cols = _lobster_core.parse_messages(block, n, base)
-        if cols is None:  # an unusual block: the reference parser reads it or names its bad row
-            cols = tuple(np.array(c, dtype=np.int64) for c in parse_block(block, n, self._msg_where, first_row, base))
-        secs, kinds, ids, sizes, prices, dirs = cols
+        fast = _lobster_core.parse_messages(block, n, base)
+        if fast is None:  # an unusual block: the reference parser reads it or names its bad row
+            ref = parse_block(block, n, self._msg_where, first_row, base)
+            secs, kinds, ids, sizes, prices, dirs = (np.array(c, dtype=np.int64) for c in ref)
+        else:
+            secs, kinds, ids, sizes, prices, dirs = fast
         self._text = block
         self._first_row = first_row
         if secs[0] < self._start_ts or secs[-1] > self._end_ts:
@@ -303,8 +302,6 @@ class LobsterDecoder:
         if int(secs.min()) < base + _EARLY_NS:
             day = self.file.day
             secs = np.array([ny_to_utc_ns(day, s - base) for s in secs.tolist()], dtype=np.int64)
-        if secs[0] < self._last_ts or bool(np.any(secs[1:] < secs[:-1])):
-            raise self._bad_time(secs.tolist(), first_row)
         by_type = self.counts.by_type
         counted: npt.NDArray[np.int64] = np.bincount(kinds, minlength=8)
         for k in np.flatnonzero(counted).tolist():
@@ -313,9 +310,13 @@ class LobsterDecoder:
         if first_row == 1:
             side = _SIDES[int(dirs[0])]
             self._initial_book(book_lines[0], int(kinds[0]), side, int(prices[0]), int(sizes[0]), int(secs[0]))
-        flags = _lobster_core.reveal_flags(book_lines, self._prev_line, self.file.levels, kinds, dirs, first_row == 1)
-        if flags is None:  # an unusual orderbook row: the reference names it (or flags the block after all)
-            flags = bytes(self._reveal_flags(book_lines, kinds.tolist(), dirs.tolist(), first_row))
+        scanned = _lobster_core.reveal_flags(book_lines, self._prev_line, self.file.levels, kinds, dirs, first_row == 1)
+        # an unusual orderbook row: the reference names it (or flags the block after all)
+        flags = scanned or bytes(self._reveal_flags(book_lines, kinds.tolist(), dirs.tolist(), first_row))
+
+        # the reference applies the rows before a time that goes backwards, then fails on it: so do the same
+        backwards = np.flatnonzero(np.diff(secs, prepend=self._last_ts) < 0)
+        end = int(backwards[0]) if len(backwards) else n
 
         def reveal(side: Side, i: int, ts: int, row: int) -> None:
             self._reveal_row(book_lines, side, i, ts, row)
@@ -324,14 +325,14 @@ class LobsterDecoder:
         discovered, reveals, revealed = _l3_core.apply_lobster_block(
             self._sink,
             self._known,
-            kinds,
-            ids,
-            sizes,
-            prices,
-            dirs,
-            secs,
-            flags,
-            book_lines,
+            kinds[:end],
+            ids[:end],
+            sizes[:end],
+            prices[:end],
+            dirs[:end],
+            secs[:end],
+            memoryview(flags)[:end],
+            book_lines[:end] if end < n else book_lines,
             self._prev_line,
             first_row,
             self.file.levels,
@@ -348,6 +349,8 @@ class LobsterDecoder:
         counts.discovered += discovered
         counts.reveals += reveals
         counts.levels_from_file += revealed
+        if end < n:
+            raise self._bad_time(secs.tolist(), first_row)
         self._prev_line = book_lines[-1]
         self._last_ts = int(secs[-1])
 
