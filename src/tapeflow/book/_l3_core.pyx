@@ -59,72 +59,6 @@ cdef inline Py_ssize_t _put(char* buf, Py_ssize_t pos, long long value):
     return pos
 
 
-cdef int _top_matches(list ask_keys, dict ask_sizes, list bid_keys, dict bid_sizes, int levels, char* buf,
-                      bytes line) except -1:
-    """1 when ``line`` is exactly the book's top ``levels`` printed as LOBSTER does, 0 when it is not (or a value
-    does not fit 64 bits: the Python check decides then)."""
-    cdef Py_ssize_t na = PyList_GET_SIZE(ask_keys), nb = PyList_GET_SIZE(bid_keys)
-    cdef Py_ssize_t pos = 0
-    cdef int j
-    cdef long long ap, asz, bp, bsz, key
-    cdef PyObject* found
-    cdef object price
-    for j in range(1, levels + 1):
-        if j > 1:
-            buf[pos] = 44
-            pos += 1
-        if j > na and j > nb:
-            ap = 9999999999
-            asz = 0
-            bp = -9999999999
-            bsz = 0
-        elif j <= na:
-            if not _as_ll(<object>PyList_GET_ITEM(ask_keys, na - j), &key) or key == -_MAX - 1:
-                return 0
-            ap = -key
-            price = PyLong_FromLongLong(ap)
-            found = PyDict_GetItem(ask_sizes, price)
-            if found == NULL:
-                asz = 0
-            elif not _as_ll(<object>found, &asz):
-                return 0
-        else:  # a side shorter than the other: the sentinel price, and whatever size the book has there (0)
-            ap = 9999999999
-            found = PyDict_GetItem(ask_sizes, ap)
-            if found == NULL:
-                asz = 0
-            elif not _as_ll(<object>found, &asz):
-                return 0
-        if j > na and j > nb:
-            pass
-        elif j <= nb:
-            price = <object>PyList_GET_ITEM(bid_keys, nb - j)
-            if not _as_ll(price, &bp):
-                return 0
-            found = PyDict_GetItem(bid_sizes, price)
-            if found == NULL:
-                bsz = 0
-            elif not _as_ll(<object>found, &bsz):
-                return 0
-        else:
-            bp = -9999999999
-            found = PyDict_GetItem(bid_sizes, bp)
-            if found == NULL:
-                bsz = 0
-            elif not _as_ll(<object>found, &bsz):
-                return 0
-        pos = _put(buf, pos, ap)
-        buf[pos] = 44
-        pos = _put(buf, pos + 1, asz)
-        buf[pos] = 44
-        pos = _put(buf, pos + 1, bp)
-        buf[pos] = 44
-        pos = _put(buf, pos + 1, bsz)
-    if pos != PyBytes_GET_SIZE(line):
-        return 0
-    return memcmp(buf, PyBytes_AS_STRING(line), pos) == 0
-
-
 cdef inline bint _lt(object a, object b) except -1:
     """``a < b`` for ints, in C when both fit 64 bits."""
     cdef long long x, y
@@ -269,7 +203,8 @@ cdef int _reveal(_Book b, bint bid, object side, bytes prev, bytes line, object 
     cdef const char* cs = PyBytes_AS_STRING(line)
     cdef int f = 0 if not bid else 2  # index of the side's price among the last four fields
     cdef Py_ssize_t old_len, new_len
-    cdef long long old, new, size, sign = 1 if bid else -1, after_key, key
+    cdef long long old, new, size
+    cdef object sign = 1 if bid else -1
     cdef Py_ssize_t hi
     cdef list keys
     cdef dict sizes
@@ -298,19 +233,16 @@ cdef int _reveal(_Book b, bint bid, object side, bytes prev, bytes line, object 
     keys = b.bid_keys if bid else b.ask_keys
     sizes = b.bid_sizes if bid else b.ask_sizes
     hi = _bisect_left(keys, old * sign)
-    if hi < 0:
-        on_reveal(side, i, ts, row)
-        return 0
-    if hi:
-        if not _as_ll(<object>PyList_GET_ITEM(keys, hi - 1), &key):
-            on_reveal(side, i, ts, row)
-            return 0
-        if key > new * sign:  # a level between went stale: the reference handles it
-            on_reveal(side, i, ts, row)
-            return 0
     counts.reveals += 1
     counts.levels_from_file += 1
     price = new
+    if hi and _lt(price * sign, <object>PyList_GET_ITEM(keys, hi - 1)):
+        # levels between the old deepest and the revealed one changed while out of view: they are gone
+        # (``BookBase.reveal``'s general path: ``between(old, new)``, worst first, each ``set_level(.., 0)``)
+        for key_obj in keys[_bisect_left(keys, price * sign) : hi]:
+            gone = key_obj * sign
+            if gone != price:
+                b.drop_level(bid, gone, b.integrity.ts)
     found = PyDict_GetItem(sizes, price)
     if found != NULL:
         if size > 0:
@@ -320,6 +252,121 @@ cdef int _reveal(_Book b, bint bid, object side, bytes prev, bytes line, object 
     elif size > 0:
         b.new_level(bid, price, size, ts, {})
     return 0
+
+
+cdef class _Top:
+    """The book's top N levels as C arrays, kept between the rows of a block for the verification.
+
+    Why: reading N levels from the ladders costs a dict lookup and an int object per level and row. Most messages
+    only change the size of one level, and the loop knows which and to what; so it updates that level here
+    (``touch``), and anything else (a level added or removed, a reveal, any call into the Python book) marks the
+    side stale, to be read again from the ladders (``load``) before the next comparison.
+    """
+
+    cdef int levels
+    cdef long long* price[2]
+    cdef long long* size[2]
+    cdef int count[2]
+    cdef long long beyond[2]
+    """The size the reference prints for the sentinel price when the other side is deeper (0 unless the book
+    holds a level at the sentinel price itself, in which case the side stays stale)."""
+    cdef bint stale[2]
+
+    def __cinit__(self, int levels):
+        self.levels = levels
+        for side in range(2):
+            self.price[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
+            self.size[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
+            if self.price[side] == NULL or self.size[side] == NULL:
+                raise MemoryError()
+            self.stale[side] = True
+            self.count[side] = 0
+
+    def __dealloc__(self):
+        for side in range(2):
+            PyMem_Free(self.price[side])
+            PyMem_Free(self.size[side])
+
+    cdef inline void touch(self, int side, object price, long long new_size):
+        """The level at ``price`` (0: asks, 1: bids) now holds ``new_size`` and still exists."""
+        cdef long long p
+        cdef int j
+        if self.stale[side]:
+            return
+        if not _as_ll(price, &p):
+            self.stale[side] = True
+            return
+        for j in range(self.count[side]):
+            if self.price[side][j] == p:
+                self.size[side][j] = new_size
+                return
+        if self.count[side] < self.levels:  # a side short of N levels holds every level: cannot happen
+            self.stale[side] = True
+
+    cdef int load(self, int side, list keys, dict sizes) except -1:
+        """Read the side's top N from the ladder; 0 when a value does not fit 64 bits (stays stale)."""
+        cdef Py_ssize_t n = PyList_GET_SIZE(keys)
+        cdef int j, m = self.levels if n >= self.levels else <int>n
+        cdef long long key, p, v, sentinel = 9999999999 if side == 0 else -9999999999
+        cdef PyObject* found
+        for j in range(m):
+            if not _as_ll(<object>PyList_GET_ITEM(keys, n - 1 - j), &key) or key == -_MAX - 1:
+                return 0
+            p = -key if side == 0 else key
+            found = PyDict_GetItem(sizes, p)
+            if found == NULL:
+                v = 0
+            elif not _as_ll(<object>found, &v):
+                return 0
+            self.price[side][j] = p
+            self.size[side][j] = v
+        self.count[side] = m
+        found = PyDict_GetItem(sizes, sentinel)
+        if found == NULL:
+            self.beyond[side] = 0
+        elif not _as_ll(<object>found, &self.beyond[side]):
+            return 0
+        self.stale[side] = found != NULL
+        return 1
+
+    cdef int matches(self, b, char* buf, bytes line) except -1:
+        """1 when ``line`` is exactly what the reference check prints for the book; 0 when not, or when a value
+        does not fit 64 bits (the Python check decides then)."""
+        cdef Py_ssize_t pos = 0
+        cdef int j, na, nb
+        cdef long long ap, asz, bp, bsz
+        cdef _Book book = <_Book>b
+        if self.stale[0] and not self.load(0, book.ask_keys, book.ask_sizes):
+            return 0
+        if self.stale[1] and not self.load(1, book.bid_keys, book.bid_sizes):
+            return 0
+        na = self.count[0]
+        nb = self.count[1]
+        for j in range(self.levels):
+            if j:
+                buf[pos] = 44
+                pos += 1
+            if j >= na and j >= nb:
+                ap, asz, bp, bsz = 9999999999, 0, -9999999999, 0
+            else:
+                if j < na:
+                    ap, asz = self.price[0][j], self.size[0][j]
+                else:
+                    ap, asz = 9999999999, self.beyond[0]
+                if j < nb:
+                    bp, bsz = self.price[1][j], self.size[1][j]
+                else:
+                    bp, bsz = -9999999999, self.beyond[1]
+            pos = _put(buf, pos, ap)
+            buf[pos] = 44
+            pos = _put(buf, pos + 1, asz)
+            buf[pos] = 44
+            pos = _put(buf, pos + 1, bp)
+            buf[pos] = 44
+            pos = _put(buf, pos + 1, bsz)
+        if pos != PyBytes_GET_SIZE(line):
+            return 0
+        return memcmp(buf, PyBytes_AS_STRING(line), pos) == 0
 
 
 def apply_lobster_block(
@@ -368,6 +415,7 @@ def apply_lobster_block(
     cdef object oid, price, psize, ts, side, ladder, order, oprice, line
     cdef bint done, bid, obid
     cdef char* buf = NULL
+    cdef _Top top = _Top(levels if verify else 1)
     if (ids.shape[0] != n or sizes.shape[0] != n or prices.shape[0] != n or dirs.shape[0] != n
             or secs.shape[0] != n or flags.shape[0] != n or len(lines) != n):
         raise ValueError("columns of different lengths")
@@ -398,6 +446,7 @@ def apply_lobster_block(
             if k == 1:
                 if PySet_Contains(known, oid):
                     on_duplicate(oid, row)
+                    top.stale[0] = top.stale[1] = True
                 else:
                     done = False
                     if PyDict_GetItem(orders, oid) == NULL:
@@ -406,6 +455,7 @@ def apply_lobster_block(
                             order = [ladder, price, psize, ts]
                             PyDict_SetItem(orders, oid, order)
                             b.new_level(bid, price, psize, ts, {oid: order})
+                            top.stale[bid] = True
                             done = True
                         else:
                             found = PyDict_GetItem(level_sizes, price)
@@ -414,9 +464,11 @@ def apply_lobster_block(
                                 PyDict_SetItem(orders, oid, order)
                                 PyDict_SetItem(<dict>queue_ptr, oid, order)
                                 PyDict_SetItem(level_sizes, price, level + size)
+                                top.touch(bid, price, level + size)
                                 done = True
                     if not done:
                         book.add(oid, side, price, psize, ts)
+                        top.stale[0] = top.stale[1] = True
                     PySet_Add(known, oid)
             elif k <= 4:
                 if not PySet_Contains(known, oid):
@@ -441,11 +493,13 @@ def apply_lobster_block(
                                 PyDict_DelItem(orders, oid)
                                 PyDict_DelItem(<dict>queue_ptr, oid)
                                 PyDict_SetItem(level_sizes, oprice, left)
+                                top.touch(obid, oprice, left)
                                 done = True
                             else:  # the reference deletes the order, then drops its level with the rest
                                 PyDict_DelItem(orders, oid)
                                 PyDict_DelItem(<dict>queue_ptr, oid)
                                 b.drop_level(obid, oprice, ts)
+                                top.stale[obid] = True
                                 done = True
                         else:
                             left = have - size
@@ -458,6 +512,7 @@ def apply_lobster_block(
                                     PyDict_DelItem(orders, oid)
                                     PyDict_DelItem(<dict>queue_ptr, oid)
                                 PyDict_SetItem(level_sizes, oprice, level - size)
+                                top.touch(obid, oprice, level - size)
                                 done = True
                             elif left <= 0:
                                 if left < 0:
@@ -465,8 +520,10 @@ def apply_lobster_block(
                                 PyDict_DelItem(orders, oid)
                                 PyDict_DelItem(<dict>queue_ptr, oid)
                                 b.drop_level(obid, oprice, ts)
+                                top.stale[obid] = True
                                 done = True
                 if not done:
+                    top.stale[0] = top.stale[1] = True
                     if k == 3:
                         book.delete(oid, ts, psize)
                     elif k == 4:
@@ -475,19 +532,21 @@ def apply_lobster_block(
                         book.cancel(oid, psize, ts)
                 if k == 4 and on_trade is not None:
                     on_trade(ts, price, psize, side)
+                    top.stale[0] = top.stale[1] = True
                 if flags[i]:
+                    top.stale[0] = top.stale[1] = True
                     _reveal(b, bid, side, <bytes>PyList_GET_ITEM(lines, i - 1) if i else prev_line,
                             <bytes>PyList_GET_ITEM(lines, i), ts, counts, on_reveal, i, row)
             elif on_other is not None:
                 on_other(k, price, psize, side, ts)
+                top.stale[0] = top.stale[1] = True
             if on_row is not None:
                 line = <object>PyList_GET_ITEM(lines, i)
                 if not verify:
                     on_row(row, line)
-                elif type(line) is not bytes or not _top_matches(
-                    b.ask_keys, b.ask_sizes, b.bid_keys, b.bid_sizes, levels, buf, <bytes>line
-                ):
+                elif type(line) is not bytes or not top.matches(b, buf, <bytes>line):
                     on_row(row, line)
+                    top.stale[0] = top.stale[1] = True
     finally:
         if buf != NULL:
             PyMem_Free(buf)
