@@ -248,7 +248,9 @@ def mutated_days(draw: Any) -> tuple[int, list[str], list[str]]:
         elif what == "book":
             r = rows[i].split(",")
             j = draw(st.integers(0, len(r) - 1))
-            r[j] = str(draw(st.sampled_from([0, 10, 9_400, 10_600, EMPTY_ASK, EMPTY_BID])))
+            r[j] = str(
+                draw(st.sampled_from([0, 10, 9_400, 10_600, EMPTY_ASK, EMPTY_BID, "010", "-0", "+10", "0" + r[j]]))
+            )
             rows[i] = ",".join(r)
         else:
             del messages[i], rows[i]

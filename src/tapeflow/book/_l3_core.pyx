@@ -35,30 +35,6 @@ cdef inline bint _as_ll(object value, long long* out):
     return overflow == 0
 
 
-cdef inline Py_ssize_t _put(char* buf, Py_ssize_t pos, long long value):
-    """``%d`` of ``value`` at ``buf[pos]``; returns the position after it."""
-    cdef char tmp[24]
-    cdef int n = 0
-    cdef unsigned long long v
-    if value < 0:
-        buf[pos] = 45  # '-'
-        pos += 1
-        v = <unsigned long long>(-(value + 1)) + 1
-    else:
-        v = <unsigned long long>value
-    while True:
-        tmp[n] = <char>(48 + v % 10)
-        n += 1
-        v //= 10
-        if v == 0:
-            break
-    while n > 0:
-        n -= 1
-        buf[pos] = tmp[n]
-        pos += 1
-    return pos
-
-
 cdef inline bint _lt(object a, object b) except -1:
     """``a < b`` for ints, in C when both fit 64 bits."""
     cdef long long x, y
@@ -329,10 +305,14 @@ cdef class _Top:
         self.stale[side] = found != NULL
         return 1
 
-    cdef int matches(self, b, char* buf, bytes line) except -1:
-        """1 when ``line`` is exactly what the reference check prints for the book; 0 when not, or when a value
-        does not fit 64 bits (the Python check decides then)."""
-        cdef Py_ssize_t pos = 0
+    cdef int matches(self, b, bytes line) except -1:
+        """1 when ``line`` is exactly what the reference check prints for the book (``%d`` of each value,
+        commas between); 0 when not, or when a value does not fit 64 bits (the Python check decides then).
+
+        Reads the line rather than printing the book: a field equals ``%d`` of a value when it is that value's
+        canonical decimal (no plus, no leading zero, no minus zero), which is what ``_expect`` checks."""
+        cdef const char* s = PyBytes_AS_STRING(line)
+        cdef Py_ssize_t end = PyBytes_GET_SIZE(line), pos = 0
         cdef int j, na, nb
         cdef long long ap, asz, bp, bsz
         cdef _Book book = <_Book>b
@@ -343,9 +323,6 @@ cdef class _Top:
         na = self.count[0]
         nb = self.count[1]
         for j in range(self.levels):
-            if j:
-                buf[pos] = 44
-                pos += 1
             if j >= na and j >= nb:
                 ap, asz, bp, bsz = 9999999999, 0, -9999999999, 0
             else:
@@ -357,16 +334,40 @@ cdef class _Top:
                     bp, bsz = self.price[1][j], self.size[1][j]
                 else:
                     bp, bsz = -9999999999, self.beyond[1]
-            pos = _put(buf, pos, ap)
-            buf[pos] = 44
-            pos = _put(buf, pos + 1, asz)
-            buf[pos] = 44
-            pos = _put(buf, pos + 1, bp)
-            buf[pos] = 44
-            pos = _put(buf, pos + 1, bsz)
-        if pos != PyBytes_GET_SIZE(line):
-            return 0
-        return memcmp(buf, PyBytes_AS_STRING(line), pos) == 0
+            pos = _expect(s, pos, end, ap, 44)
+            pos = _expect(s, pos, end, asz, 44)
+            pos = _expect(s, pos, end, bp, 44)
+            pos = _expect(s, pos, end, bsz, 44 if j + 1 < self.levels else 0)
+            if pos < 0:
+                return 0
+        return pos == end
+
+
+cdef inline Py_ssize_t _expect(const char* s, Py_ssize_t pos, Py_ssize_t end, long long value, char sep):
+    """The position after ``%d`` of ``value`` and ``sep`` (none when 0: the line's end) at ``s[pos]``; -1 when
+    the text there is anything else."""
+    cdef unsigned long long v, got = 0
+    cdef Py_ssize_t start
+    if pos < 0:
+        return -1
+    if value < 0:
+        if pos >= end or s[pos] != 45:
+            return -1
+        pos += 1
+        v = <unsigned long long>(-(value + 1)) + 1
+    else:
+        v = <unsigned long long>value
+    start = pos
+    while pos < end and 48 <= s[pos] <= 57 and pos - start < 20:
+        got = got * 10 + <unsigned long long>(s[pos] - 48)
+        pos += 1
+    if pos == start or got != v or (s[start] == 48 and pos - start > 1) or pos - start > 19:
+        return -1
+    if sep == 0:
+        return pos if pos == end else -1
+    if pos >= end or s[pos] != sep:
+        return -1
+    return pos + 1
 
 
 def apply_lobster_block(
@@ -414,140 +415,131 @@ def apply_lobster_block(
     cdef PyObject* queue_ptr
     cdef object oid, price, psize, ts, side, ladder, order, oprice, line
     cdef bint done, bid, obid
-    cdef char* buf = NULL
     cdef _Top top = _Top(levels if verify else 1)
     if (ids.shape[0] != n or sizes.shape[0] != n or prices.shape[0] != n or dirs.shape[0] != n
             or secs.shape[0] != n or flags.shape[0] != n or len(lines) != n):
         raise ValueError("columns of different lengths")
-    if verify:
-        buf = <char*>PyMem_Malloc(levels * 4 * 24 + 8)
-        if buf == NULL:
-            raise MemoryError()
-    try:
-        for i in range(n):
-            row = first_row + i
-            k = kinds[i]
-            size = sizes[i]
-            oid = ids[i]
-            price = prices[i]
-            psize = size
-            ts = secs[i]
-            bid = dirs[i] == 1
-            if bid:
-                side = buy
-                ladder = bids
-                queues = b.bid_queues
-                level_sizes = b.bid_sizes
+    for i in range(n):
+        row = first_row + i
+        k = kinds[i]
+        size = sizes[i]
+        oid = ids[i]
+        price = prices[i]
+        psize = size
+        ts = secs[i]
+        bid = dirs[i] == 1
+        if bid:
+            side = buy
+            ladder = bids
+            queues = b.bid_queues
+            level_sizes = b.bid_sizes
+        else:
+            side = sell
+            ladder = b.asks
+            queues = b.ask_queues
+            level_sizes = b.ask_sizes
+        if k == 1:
+            if PySet_Contains(known, oid):
+                on_duplicate(oid, row)
+                top.stale[0] = top.stale[1] = True
             else:
-                side = sell
-                ladder = b.asks
-                queues = b.ask_queues
-                level_sizes = b.ask_sizes
-            if k == 1:
-                if PySet_Contains(known, oid):
-                    on_duplicate(oid, row)
-                    top.stale[0] = top.stale[1] = True
-                else:
-                    done = False
-                    if PyDict_GetItem(orders, oid) == NULL:
-                        queue_ptr = PyDict_GetItem(queues, price)
-                        if queue_ptr == NULL:
+                done = False
+                if PyDict_GetItem(orders, oid) == NULL:
+                    queue_ptr = PyDict_GetItem(queues, price)
+                    if queue_ptr == NULL:
+                        order = [ladder, price, psize, ts]
+                        PyDict_SetItem(orders, oid, order)
+                        b.new_level(bid, price, psize, ts, {oid: order})
+                        top.stale[bid] = True
+                        done = True
+                    else:
+                        found = PyDict_GetItem(level_sizes, price)
+                        if found != NULL and _as_ll(<object>found, &level) and level <= _MAX - size:
                             order = [ladder, price, psize, ts]
                             PyDict_SetItem(orders, oid, order)
-                            b.new_level(bid, price, psize, ts, {oid: order})
-                            top.stale[bid] = True
+                            PyDict_SetItem(<dict>queue_ptr, oid, order)
+                            PyDict_SetItem(level_sizes, price, level + size)
+                            top.touch(bid, price, level + size)
                             done = True
-                        else:
-                            found = PyDict_GetItem(level_sizes, price)
-                            if found != NULL and _as_ll(<object>found, &level) and level <= _MAX - size:
-                                order = [ladder, price, psize, ts]
-                                PyDict_SetItem(orders, oid, order)
-                                PyDict_SetItem(<dict>queue_ptr, oid, order)
-                                PyDict_SetItem(level_sizes, price, level + size)
-                                top.touch(bid, price, level + size)
-                                done = True
-                    if not done:
-                        book.add(oid, side, price, psize, ts)
-                        top.stale[0] = top.stale[1] = True
-                    PySet_Add(known, oid)
-            elif k <= 4:
-                if not PySet_Contains(known, oid):
-                    book.discover(oid, side, price, psize, ts)
-                    counts.discovered += 1
-                done = False
-                found = PyDict_GetItem(orders, oid)
-                if found != NULL:
-                    order = <object>found
-                    # the order's own level (its side and price), not the message's
-                    obid = <object>PyList_GET_ITEM(order, 0) is bids
-                    queues = b.bid_queues if obid else b.ask_queues
-                    level_sizes = b.bid_sizes if obid else b.ask_sizes
-                    oprice = <object>PyList_GET_ITEM(order, 1)
-                    found = PyDict_GetItem(level_sizes, oprice)
-                    queue_ptr = PyDict_GetItem(queues, oprice)
-                    if found != NULL and queue_ptr != NULL and _as_ll(<object>found, &level) \
-                            and _as_ll(<object>PyList_GET_ITEM(order, 2), &have):
-                        if k == 3:
-                            left = level - (size if size else have)
+                if not done:
+                    book.add(oid, side, price, psize, ts)
+                    top.stale[0] = top.stale[1] = True
+                PySet_Add(known, oid)
+        elif k <= 4:
+            if not PySet_Contains(known, oid):
+                book.discover(oid, side, price, psize, ts)
+                counts.discovered += 1
+            done = False
+            found = PyDict_GetItem(orders, oid)
+            if found != NULL:
+                order = <object>found
+                # the order's own level (its side and price), not the message's
+                obid = <object>PyList_GET_ITEM(order, 0) is bids
+                queues = b.bid_queues if obid else b.ask_queues
+                level_sizes = b.bid_sizes if obid else b.ask_sizes
+                oprice = <object>PyList_GET_ITEM(order, 1)
+                found = PyDict_GetItem(level_sizes, oprice)
+                queue_ptr = PyDict_GetItem(queues, oprice)
+                if found != NULL and queue_ptr != NULL and _as_ll(<object>found, &level) \
+                        and _as_ll(<object>PyList_GET_ITEM(order, 2), &have):
+                    if k == 3:
+                        left = level - (size if size else have)
+                        if left > 0:
+                            PyDict_DelItem(orders, oid)
+                            PyDict_DelItem(<dict>queue_ptr, oid)
+                            PyDict_SetItem(level_sizes, oprice, left)
+                            top.touch(obid, oprice, left)
+                            done = True
+                        else:  # the reference deletes the order, then drops its level with the rest
+                            PyDict_DelItem(orders, oid)
+                            PyDict_DelItem(<dict>queue_ptr, oid)
+                            b.drop_level(obid, oprice, ts)
+                            top.stale[obid] = True
+                            done = True
+                    else:
+                        left = have - size
+                        if level - size > 0:
                             if left > 0:
-                                PyDict_DelItem(orders, oid)
-                                PyDict_DelItem(<dict>queue_ptr, oid)
-                                PyDict_SetItem(level_sizes, oprice, left)
-                                top.touch(obid, oprice, left)
-                                done = True
-                            else:  # the reference deletes the order, then drops its level with the rest
-                                PyDict_DelItem(orders, oid)
-                                PyDict_DelItem(<dict>queue_ptr, oid)
-                                b.drop_level(obid, oprice, ts)
-                                top.stale[obid] = True
-                                done = True
-                        else:
-                            left = have - size
-                            if level - size > 0:
-                                if left > 0:
-                                    order[2] = left
-                                else:
-                                    if left < 0:
-                                        book.overfills += 1
-                                    PyDict_DelItem(orders, oid)
-                                    PyDict_DelItem(<dict>queue_ptr, oid)
-                                PyDict_SetItem(level_sizes, oprice, level - size)
-                                top.touch(obid, oprice, level - size)
-                                done = True
-                            elif left <= 0:
+                                order[2] = left
+                            else:
                                 if left < 0:
                                     book.overfills += 1
                                 PyDict_DelItem(orders, oid)
                                 PyDict_DelItem(<dict>queue_ptr, oid)
-                                b.drop_level(obid, oprice, ts)
-                                top.stale[obid] = True
-                                done = True
-                if not done:
-                    top.stale[0] = top.stale[1] = True
-                    if k == 3:
-                        book.delete(oid, ts, psize)
-                    elif k == 4:
-                        book.execute(oid, psize, ts)
-                    else:
-                        book.cancel(oid, psize, ts)
-                if k == 4 and on_trade is not None:
-                    on_trade(ts, price, psize, side)
-                    top.stale[0] = top.stale[1] = True
-                if flags[i]:
-                    top.stale[0] = top.stale[1] = True
-                    _reveal(b, bid, side, <bytes>PyList_GET_ITEM(lines, i - 1) if i else prev_line,
-                            <bytes>PyList_GET_ITEM(lines, i), ts, counts, on_reveal, i, row)
-            elif on_other is not None:
-                on_other(k, price, psize, side, ts)
+                            PyDict_SetItem(level_sizes, oprice, level - size)
+                            top.touch(obid, oprice, level - size)
+                            done = True
+                        elif left <= 0:
+                            if left < 0:
+                                book.overfills += 1
+                            PyDict_DelItem(orders, oid)
+                            PyDict_DelItem(<dict>queue_ptr, oid)
+                            b.drop_level(obid, oprice, ts)
+                            top.stale[obid] = True
+                            done = True
+            if not done:
                 top.stale[0] = top.stale[1] = True
-            if on_row is not None:
-                line = <object>PyList_GET_ITEM(lines, i)
-                if not verify:
-                    on_row(row, line)
-                elif type(line) is not bytes or not top.matches(b, buf, <bytes>line):
-                    on_row(row, line)
-                    top.stale[0] = top.stale[1] = True
-    finally:
-        if buf != NULL:
-            PyMem_Free(buf)
+                if k == 3:
+                    book.delete(oid, ts, psize)
+                elif k == 4:
+                    book.execute(oid, psize, ts)
+                else:
+                    book.cancel(oid, psize, ts)
+            if k == 4 and on_trade is not None:
+                on_trade(ts, price, psize, side)
+                top.stale[0] = top.stale[1] = True
+            if flags[i]:
+                top.stale[0] = top.stale[1] = True
+                _reveal(b, bid, side, <bytes>PyList_GET_ITEM(lines, i - 1) if i else prev_line,
+                        <bytes>PyList_GET_ITEM(lines, i), ts, counts, on_reveal, i, row)
+        elif on_other is not None:
+            on_other(k, price, psize, side, ts)
+            top.stale[0] = top.stale[1] = True
+        if on_row is not None:
+            line = <object>PyList_GET_ITEM(lines, i)
+            if not verify:
+                on_row(row, line)
+            elif type(line) is not bytes or not top.matches(b, <bytes>line):
+                on_row(row, line)
+                top.stale[0] = top.stale[1] = True
     return counts.discovered, counts.reveals, counts.levels_from_file
