@@ -109,7 +109,7 @@ cdef class _Book:
         self.bid_keys = self.bids.keys
         self.ask_keys = self.asks.keys
 
-    cdef drop_level(self, bint bid, object price, object ts):
+    cdef drop_level(self, bint bid, object price, long long ts):
         """``L3Book._drop_level``."""
         cdef dict queues = self.bid_queues if bid else self.ask_queues
         queue = queues.pop(price)
@@ -123,7 +123,7 @@ cdef class _Book:
             self.integrity.ts = ts
             self.book._check_uncross()
 
-    cdef new_level(self, bint bid, object price, object size, object ts, dict queue):
+    cdef new_level(self, bint bid, object price, object size, long long ts, dict queue):
         """A level that is not there, holding ``queue`` (``L3Book.add``'s and ``set_level``'s new level)."""
         PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, queue)
         if _insert(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
@@ -413,7 +413,8 @@ def apply_lobster_block(
     cdef dict queues, level_sizes
     cdef PyObject* found
     cdef PyObject* queue_ptr
-    cdef object oid, price, psize, ts, side, ladder, order, oprice, line
+    cdef long long t
+    cdef object oid, price, side, ladder, order, oprice, line
     cdef bint done, bid, obid
     cdef _Top top = _Top(levels if verify else 1)
     if (ids.shape[0] != n or sizes.shape[0] != n or prices.shape[0] != n or dirs.shape[0] != n
@@ -425,8 +426,8 @@ def apply_lobster_block(
         size = sizes[i]
         oid = ids[i]
         price = prices[i]
-        psize = size
-        ts = secs[i]
+        size = size
+        t = secs[i]
         bid = dirs[i] == 1
         if bid:
             side = buy
@@ -447,27 +448,27 @@ def apply_lobster_block(
                 if PyDict_GetItem(orders, oid) == NULL:
                     queue_ptr = PyDict_GetItem(queues, price)
                     if queue_ptr == NULL:
-                        order = [ladder, price, psize, ts]
+                        order = [ladder, price, size, t]
                         PyDict_SetItem(orders, oid, order)
-                        b.new_level(bid, price, psize, ts, {oid: order})
+                        b.new_level(bid, price, size, t, {oid: order})
                         top.stale[bid] = True
                         done = True
                     else:
                         found = PyDict_GetItem(level_sizes, price)
                         if found != NULL and _as_ll(<object>found, &level) and level <= _MAX - size:
-                            order = [ladder, price, psize, ts]
+                            order = [ladder, price, size, t]
                             PyDict_SetItem(orders, oid, order)
                             PyDict_SetItem(<dict>queue_ptr, oid, order)
                             PyDict_SetItem(level_sizes, price, level + size)
                             top.touch(bid, price, level + size)
                             done = True
                 if not done:
-                    book.add(oid, side, price, psize, ts)
+                    book.add(oid, side, price, size, t)
                     top.stale[0] = top.stale[1] = True
                 PySet_Add(known, oid)
         elif k <= 4:
             if not PySet_Contains(known, oid):
-                book.discover(oid, side, price, psize, ts)
+                book.discover(oid, side, price, size, t)
                 counts.discovered += 1
             done = False
             found = PyDict_GetItem(orders, oid)
@@ -493,7 +494,7 @@ def apply_lobster_block(
                         else:  # the reference deletes the order, then drops its level with the rest
                             PyDict_DelItem(orders, oid)
                             PyDict_DelItem(<dict>queue_ptr, oid)
-                            b.drop_level(obid, oprice, ts)
+                            b.drop_level(obid, oprice, t)
                             top.stale[obid] = True
                             done = True
                     else:
@@ -514,26 +515,26 @@ def apply_lobster_block(
                                 book.overfills += 1
                             PyDict_DelItem(orders, oid)
                             PyDict_DelItem(<dict>queue_ptr, oid)
-                            b.drop_level(obid, oprice, ts)
+                            b.drop_level(obid, oprice, t)
                             top.stale[obid] = True
                             done = True
             if not done:
                 top.stale[0] = top.stale[1] = True
                 if k == 3:
-                    book.delete(oid, ts, psize)
+                    book.delete(oid, t, size)
                 elif k == 4:
-                    book.execute(oid, psize, ts)
+                    book.execute(oid, size, t)
                 else:
-                    book.cancel(oid, psize, ts)
+                    book.cancel(oid, size, t)
             if k == 4 and on_trade is not None:
-                on_trade(ts, price, psize, side)
+                on_trade(t, price, size, side)
                 top.stale[0] = top.stale[1] = True
             if flags[i]:
                 top.stale[0] = top.stale[1] = True
                 _reveal(b, bid, side, <bytes>PyList_GET_ITEM(lines, i - 1) if i else prev_line,
-                        <bytes>PyList_GET_ITEM(lines, i), ts, counts, on_reveal, i, row)
+                        <bytes>PyList_GET_ITEM(lines, i), t, counts, on_reveal, i, row)
         elif on_other is not None:
-            on_other(k, price, psize, side, ts)
+            on_other(k, price, size, side, t)
             top.stale[0] = top.stale[1] = True
         if on_row is not None:
             line = <object>PyList_GET_ITEM(lines, i)
