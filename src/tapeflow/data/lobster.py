@@ -16,6 +16,10 @@ Everything else comes from the messages. Parsing is column-wise per block (``pya
 visible levels. ``LobsterDecoder`` pushes into a sink with the write methods of ``tapeflow.book.L3Book`` (the
 book itself, for replay) and yields after each block; ``iter_events`` turns the same pushes into tapeflow
 events. Which day and window a zip holds, from its member names, is ``lobster_file``.
+
+Why this module is long: the decoder's block step exists twice, the Python reference and the compiled one
+(``_block_compiled``: the loop in ``book._l3_core``, the parse in ``data._lobster_core``), and both share the
+decoder's state and its reference methods (reveals, time checks, errors), which the compiled loop calls back.
 """
 
 from __future__ import annotations
