@@ -16,25 +16,44 @@ Everything else comes from the messages. Parsing is column-wise per block (``pya
 visible levels. ``LobsterDecoder`` pushes into a sink with the write methods of ``tapeflow.book.L3Book`` (the
 book itself, for replay) and yields after each block; ``iter_events`` turns the same pushes into tapeflow
 events. Which day and window a zip holds, from its member names, is ``lobster_file``.
+
+Why this module is long: the decoder's block step exists twice, the Python reference and the compiled one
+(``_block_compiled``: the loop in ``book._l3_core``, the parse in ``data._lobster_core``), and both share the
+decoder's state and its reference methods (reveals, time checks, errors), which the compiled loop calls back.
 """
 
 from __future__ import annotations
 
+import os
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
+from tapeflow.book.l3 import L3Book
 from tapeflow.data.lobster_file import LobsterFile
 from tapeflow.data.lobster_parse import LineReader, bad_book_row, field_pattern, last_level_fields, parse_block
 from tapeflow.data.nytime import NS_PER_SECOND, day_base_ns, ny_to_utc_ns
 from tapeflow.model.enums import Aggressor, MarketStatus, Side
-from tapeflow.model.errors import DataError
+from tapeflow.model.errors import ConfigError, DataError
 from tapeflow.model.market import BookLevel
 from tapeflow.model.prices import NO_PRICE
+
+try:  # the compiled cores (setup.py builds them); without them the Python reference runs
+    from tapeflow.book import _l3_core
+    from tapeflow.data import _lobster_core
+
+    COMPILED_AVAILABLE = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    COMPILED_AVAILABLE = False
+
+PURE_PYTHON_ENV: Final = "TAPEFLOW_PURE_PYTHON"
+"""Set to 1 to make ``impl="auto"`` choose the Python reference (a whole test run, a benchmark)."""
+Impl = Literal["auto", "compiled", "python"]
 
 _EMPTY_ASK: Final = 9_999_999_999
 _EMPTY_BID: Final = -9_999_999_999
@@ -106,8 +125,28 @@ class LobsterDecoder:
         on_trade: TradeSink | None = None,
         on_status: StatusSink | None = None,
         on_row: RowSink | None = None,
+        check_row: RowSink | None = None,
         block_bytes: int = 1 << 20,
+        impl: Impl = "auto",
     ) -> None:
+        """``check_row``: a check of the book against each orderbook row. The Python path calls it for every
+        row; the compiled one only for a row whose line is not exactly the book's top N printed as LOBSTER
+        prints them (``tapeflow.report.book_replay``'s check, which finds the other rows equal the same way).
+
+        ``impl``: "python" is the reference; "compiled" the compiled block apply (an ``L3Book`` sink only,
+        ``ConfigError`` otherwise or when it was not built); "auto" the compiled one where it can run, unless
+        the environment sets ``TAPEFLOW_PURE_PYTHON=1``. ``self.impl`` says which runs.
+        """
+        if check_row is not None and on_row is not None:
+            raise ConfigError("give on_row or check_row, not both", field="check_row")
+        compiled_fits = COMPILED_AVAILABLE and type(sink) is L3Book
+        if impl == "compiled" and not compiled_fits:
+            why = "was not built (make .venv/.installed)" if not COMPILED_AVAILABLE else "needs an L3Book sink"
+            raise ConfigError(f"the compiled LOBSTER block apply {why}", field="impl")
+        if impl == "auto":
+            compiled_fits = compiled_fits and os.environ.get(PURE_PYTHON_ENV, "") not in ("1", "true", "yes")
+        self.impl: Literal["compiled", "python"] = "compiled" if impl != "python" and compiled_fits else "python"
+        self._check_row = check_row
         self.file = file
         self.counts = LobsterCounts()
         self._sink = sink
@@ -121,8 +160,6 @@ class LobsterDecoder:
         self._msg_where = f"{file.path}!{file.message_member}"
         self._book_where = f"{file.path}!{file.orderbook_member}"
         self._text = b""
-        self._last_ask = _ASK_SENTINEL[None, :]
-        self._last_bid = _BID_SENTINEL[None, :]
         self._first_row = 1
         self._start_ts = self._base + file.start_ms * _NS_PER_MS
         self._last_ts = self._start_ts
@@ -190,6 +227,9 @@ class LobsterDecoder:
         self._prev_line = line
 
     def _block(self, block: bytes, n: int, book_lines: list[bytes], first_row: int) -> None:
+        if self.impl == "compiled":
+            self._block_compiled(block, n, book_lines, first_row)
+            return
         secs, kinds, ids, sizes, prices, dirs = parse_block(block, n, self._msg_where, first_row, self._base)
         self._text = block
         self._first_row = first_row
@@ -206,12 +246,13 @@ class LobsterDecoder:
         if first_row == 1:
             self._initial_book(book_lines[0], kinds[0], sides[0], prices[0], sizes[0], secs[0])
         flags = self._reveal_flags(book_lines, kinds, dirs, first_row)
+        on_row = self._on_row if self._check_row is None else self._check_row
         sink = self._sink
         add, execute, cancel, delete = sink.add, sink.execute, sink.cancel, sink.delete
         discover = sink.discover
         known = self._known
         remember = known.add
-        on_trade, on_row, reveal = self._on_trade, self._on_row, self._reveal
+        on_trade = self._on_trade
         last = self._last_ts
         row = first_row - 1
         discovered = 0
@@ -239,12 +280,7 @@ class LobsterDecoder:
                 else:
                     cancel(oid, size, ts)
                 if flag:
-                    i = row - first_row
-                    try:
-                        reveal(side, book_lines[i - 1] if i else self._prev_line, book_lines[i], ts, row)
-                    except ValueError:
-                        lines = [book_lines[i - 1] if i else self._prev_line, book_lines[i]]
-                        raise bad_book_row(lines, self.file.levels, self._book_where, row - 1) from None
+                    self._reveal_row(book_lines, side, row - first_row, ts, row)
             else:
                 self._other(k, price, size, side, ts)
             if on_row is not None:
@@ -252,6 +288,86 @@ class LobsterDecoder:
         self._prev_line = book_lines[-1]
         self._last_ts = last
         self.counts.discovered += discovered
+
+    def _block_compiled(self, block: bytes, n: int, book_lines: list[bytes], first_row: int) -> None:
+        """``_block`` with the message loop in ``book._l3_core`` and the parse in ``data._lobster_core``: the
+        same checks in the same order, each unusual case decided by the reference code it calls back."""
+        base = self._base
+        fast = _lobster_core.parse_messages(block, n, base)
+        if fast is None:  # an unusual block: the reference parser reads it or names its bad row
+            ref = parse_block(block, n, self._msg_where, first_row, base)
+            secs, kinds, ids, sizes, prices, dirs = (np.array(c, dtype=np.int64) for c in ref)
+        else:
+            secs, kinds, ids, sizes, prices, dirs = fast
+        self._text = block
+        self._first_row = first_row
+        if secs[0] < self._start_ts or secs[-1] > self._end_ts:
+            raise self._bad_time(secs.tolist(), first_row)
+        if int(secs.min()) < base + _EARLY_NS:
+            day = self.file.day
+            secs = np.array([ny_to_utc_ns(day, s - base) for s in secs.tolist()], dtype=np.int64)
+        by_type = self.counts.by_type
+        counted: npt.NDArray[np.int64] = np.bincount(kinds, minlength=8)
+        for k in np.flatnonzero(counted).tolist():
+            by_type[k] = by_type.get(k, 0) + int(counted[k])
+        self.counts.rows += n
+        if first_row == 1:
+            side = _SIDES[int(dirs[0])]
+            self._initial_book(book_lines[0], int(kinds[0]), side, int(prices[0]), int(sizes[0]), int(secs[0]))
+        scanned = _lobster_core.reveal_flags(book_lines, self._prev_line, self.file.levels, kinds, dirs, first_row == 1)
+        # an unusual orderbook row: the reference names it (or flags the block after all)
+        flags = scanned or bytes(self._reveal_flags(book_lines, kinds.tolist(), dirs.tolist(), first_row))
+
+        # the reference applies the rows before a time that goes backwards, then fails on it: so do the same
+        backwards = np.flatnonzero(np.diff(secs, prepend=self._last_ts) < 0)
+        end = int(backwards[0]) if len(backwards) else n
+
+        def reveal(side: Side, i: int, ts: int, row: int) -> None:
+            self._reveal_row(book_lines, side, i, ts, row)
+
+        check = self._check_row
+        discovered, reveals, revealed = _l3_core.apply_lobster_block(
+            self._sink,
+            self._known,
+            kinds[:end],
+            ids[:end],
+            sizes[:end],
+            prices[:end],
+            dirs[:end],
+            secs[:end],
+            memoryview(flags)[:end],
+            book_lines[:end] if end < n else book_lines,
+            self._prev_line,
+            first_row,
+            self.file.levels,
+            Side.BUY,
+            Side.SELL,
+            self._duplicate,
+            reveal,
+            self._other if self._on_trade is not None or self._on_status is not None else None,
+            self._trade if self._on_trade is not None else None,
+            self._on_row if check is None else check,
+            check is not None,
+        )
+        counts = self.counts
+        counts.discovered += discovered
+        counts.reveals += reveals
+        counts.levels_from_file += revealed
+        if end < n:
+            raise self._bad_time(secs.tolist(), first_row)
+        self._prev_line = book_lines[-1]
+        self._last_ts = int(secs[-1])
+
+    def _trade(self, ts: int, price: int, size: int, side: Side) -> None:
+        assert self._on_trade is not None
+        self._on_trade(ts, price, size, _AGGRESSOR[side], 4)
+
+    def _reveal_row(self, book_lines: list[bytes], side: Side, i: int, ts: int, row: int) -> None:
+        try:
+            self._reveal(side, book_lines[i - 1] if i else self._prev_line, book_lines[i], ts, row)
+        except ValueError:
+            lines = [book_lines[i - 1] if i else self._prev_line, book_lines[i]]
+            raise bad_book_row(lines, self.file.levels, self._book_where, row - 1) from None
 
     def _duplicate(self, oid: int, row: int) -> None:
         counts = self.counts
@@ -289,9 +405,10 @@ class LobsterDecoder:
         if last is None:
             raise bad_book_row(lines, self.file.levels, self._book_where, first_row)
         ask, bid = last
-        prev_ask = np.concatenate((self._last_ask if first_row > 1 else ask[:1], ask[:-1]))
-        prev_bid = np.concatenate((self._last_bid if first_row > 1 else bid[:1], bid[:-1]))
-        self._last_ask, self._last_bid = ask[-1:], bid[-1:]
+        before = last_level_fields([self._prev_line], self.file.levels) if first_row > 1 else None
+        last_ask, last_bid = before if before is not None else (ask[:1], bid[:1])
+        prev_ask = np.concatenate((last_ask, ask[:-1]))
+        prev_bid = np.concatenate((last_bid, bid[:-1]))
         k = np.array(kinds, dtype=np.int64)
         changed = np.where(
             np.array(dirs, dtype=np.int64) == -1,

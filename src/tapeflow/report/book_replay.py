@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 
 from tapeflow.book.l3 import L3Book
-from tapeflow.data.lobster import LobsterDecoder
+from tapeflow.data.lobster import Impl, LobsterDecoder
 from tapeflow.data.lobster_file import open_lobster
 from tapeflow.model.enums import Side
 
@@ -54,6 +54,8 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     book_levels_at_end: tuple[int, int]
     elapsed_s: float
     msgs_per_s: float
+    impl: str = "python"
+    """Which block apply ran: "compiled" or "python" (the reference)."""
 
 
 def _first_difference(book: L3Book, side: Side, levels: int, prices: list[int], sizes: list[int]) -> int:
@@ -66,9 +68,17 @@ def _first_difference(book: L3Book, side: Side, levels: int, prices: list[int], 
 
 
 def replay(
-    path: str | Path, *, verify: bool = False, progress: Progress | None = None, max_examples: int = 10
+    path: str | Path,
+    *,
+    verify: bool = False,
+    progress: Progress | None = None,
+    max_examples: int = 10,
+    impl: Impl = "auto",
 ) -> ReplayReport:
-    """Replay ``path`` (a LOBSTER zip); raises ``DataError`` for a bad file before any result exists."""
+    """Replay ``path`` (a LOBSTER zip); raises ``DataError`` for a bad file before any result exists.
+
+    ``impl`` chooses the decoder's block apply (``LobsterDecoder``: compiled or the Python reference); the
+    report says which ran."""
     lf = open_lobster(path)
     book = L3Book(lf.symbol)
     n = lf.levels
@@ -117,7 +127,7 @@ def replay(
                     )
                     break
 
-    decoder = LobsterDecoder(lf, book, on_row=check if verify else None)
+    decoder = LobsterDecoder(lf, book, check_row=check if verify else None, impl=impl)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the book allocates millions of small lists and dicts, none of them in cycles
     t0 = time.perf_counter()
@@ -148,4 +158,5 @@ def replay(
         book_levels_at_end=(len(book.bids), len(book.asks)),
         elapsed_s=elapsed,
         msgs_per_s=counts.rows / elapsed if elapsed > 0 else 0.0,
+        impl=decoder.impl,
     )

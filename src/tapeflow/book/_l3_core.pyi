@@ -1,0 +1,31 @@
+"""Type stub of the compiled L3 block apply (``_l3_core.pyx``); the Python reference is ``tapeflow.book.l3``."""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def apply_lobster_block(
+    book: Any,
+    known: set[int],
+    kinds: npt.NDArray[np.int64],
+    ids: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+    prices: npt.NDArray[np.int64],
+    dirs: npt.NDArray[np.int64],
+    secs: npt.NDArray[np.int64],
+    flags: bytes | bytearray | memoryview,
+    lines: list[bytes],
+    prev_line: bytes,
+    first_row: int,
+    levels: int,
+    buy: Any,
+    sell: Any,
+    on_duplicate: Callable[[int, int], None],
+    on_reveal: Callable[[Any, int, int, int], None],
+    on_other: Callable[[int, int, int, Any, int], None] | None,
+    on_trade: Callable[[int, int, int, Any], None] | None,
+    on_row: Callable[[int, bytes], None] | None,
+    verify: bool,
+) -> tuple[int, int, int]: ...

@@ -1,0 +1,546 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Compiled block apply of the L3 book: the per-message loop of a LOBSTER block over the book's own dicts.
+
+Why compiled: in Python each message costs ~800 ns of interpreter work (frames, attribute loads) around a few
+dict operations; here the loop and the common case of each operation (an order joining an existing level, a
+partial cancel or execution, a delete that leaves its level standing) are the same dict and list operations on
+the same ``L3Book`` state, without the interpreter. Everything rarer (a new level, a level emptied, an unknown
+or reused id, a discovery) calls the book's own Python method, so the reference logic stays the one place where
+those cases are decided; ``tapeflow.book.l3`` is the reference and the tests require identical books.
+
+The verification of an orderbook row prints the book's top N the way LOBSTER prints it and compares bytes, as
+the Python check does; only a row that differs (or a value too large for 64 bits) goes to the Python check,
+which then records the mismatch exactly as the reference does.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.object cimport PyObject
+from cpython.set cimport PySet_Add, PySet_Contains
+from libc.stdint cimport int64_t
+from libc.string cimport memcmp
+
+cdef long long _MAX = 9223372036854775807
+
+
+cdef inline bint _as_ll(object value, long long* out):
+    """False when ``value`` is not an int that fits 64 bits (the caller then takes the Python path)."""
+    cdef int overflow = 0
+    if type(value) is not int:
+        return False
+    out[0] = PyLong_AsLongLongAndOverflow(value, &overflow)
+    return overflow == 0
+
+
+cdef inline bint _lt(object a, object b) except -1:
+    """``a < b`` for ints, in C when both fit 64 bits."""
+    cdef long long x, y
+    if _as_ll(a, &x) and _as_ll(b, &y):
+        return x < y
+    return a < b
+
+
+cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
+    """``bisect.bisect_left(keys, key)``."""
+    cdef Py_ssize_t lo = 0, hi = PyList_GET_SIZE(keys), mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if _lt(<object>PyList_GET_ITEM(keys, mid), key):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef bint _insert(object ladder, dict sizes, list keys, object price, object key, object size) except -1:
+    """``Ladder.insert`` of a level that is not there: True when it became the best."""
+    cdef Py_ssize_t n = PyList_GET_SIZE(keys)
+    PyDict_SetItem(sizes, price, size)
+    if n and not _lt(<object>PyList_GET_ITEM(keys, n - 1), key):
+        # insort is bisect_right; a key equal to one present cannot be (the level is not there)
+        keys.insert(_bisect_left(keys, key), key)
+        return False
+    keys.append(key)
+    ladder.best = price
+    return True
+
+
+cdef bint _remove(object ladder, dict sizes, list keys, object price, object key, object sign) except -1:
+    """``Ladder.remove`` of a level that is there: True when it was the best."""
+    cdef Py_ssize_t n = PyList_GET_SIZE(keys)
+    PyDict_DelItem(sizes, price)
+    if key == <object>PyList_GET_ITEM(keys, n - 1):
+        keys.pop()
+        ladder.best = keys[n - 2] * sign if n > 1 else 0
+        return True
+    del keys[_bisect_left(keys, key)]
+    return False
+
+
+cdef int _check_cross(object book, object bids, object asks) except -1:
+    """``BookBase._check_cross``, calling it only when the book is crossed."""
+    bid = bids.best
+    ask = asks.best
+    if bid != 0 and ask != 0 and bid >= ask:
+        book._check_cross()
+    return 0
+
+
+cdef class _Book:
+    """The ``L3Book`` state the loop writes, held in typed fields for the duration of one block."""
+
+    cdef object book, bids, asks, integrity
+    cdef dict orders, bid_queues, ask_queues, bid_sizes, ask_sizes
+    cdef list bid_keys, ask_keys
+
+    def __init__(self, object book):
+        self.book = book
+        self.bids = book.bids
+        self.asks = book.asks
+        self.integrity = book.integrity
+        self.orders = book._orders
+        self.bid_queues = self.bids.queues
+        self.ask_queues = self.asks.queues
+        self.bid_sizes = self.bids.sizes
+        self.ask_sizes = self.asks.sizes
+        self.bid_keys = self.bids.keys
+        self.ask_keys = self.asks.keys
+
+    cdef drop_level(self, bint bid, object price, long long ts):
+        """``L3Book._drop_level``."""
+        cdef dict queues = self.bid_queues if bid else self.ask_queues
+        queue = queues.pop(price)
+        if queue:
+            for order_id in queue:
+                PyDict_DelItem(self.orders, order_id)
+            self.book.dropped_orders += len(queue)
+        if _remove(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
+                   self.bid_keys if bid else self.ask_keys, price, price if bid else -price, 1 if bid else -1) \
+                and self.integrity.crossed:
+            self.integrity.ts = ts
+            self.book._check_uncross()
+
+    cdef new_level(self, bint bid, object price, object size, long long ts, dict queue):
+        """A level that is not there, holding ``queue`` (``L3Book.add``'s and ``set_level``'s new level)."""
+        PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, queue)
+        if _insert(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
+                   self.bid_keys if bid else self.ask_keys, price, price if bid else -price, size):
+            self.integrity.ts = ts
+            _check_cross(self.book, self.bids, self.asks)
+
+
+cdef inline bint _field(const char* s, Py_ssize_t start, Py_ssize_t end, long long* out):
+    """An orderbook field of an optional minus and 1-18 digits; False for anything else."""
+    cdef bint neg = False
+    cdef long long v = 0
+    if start < end and s[start] == 45:
+        neg = True
+        start += 1
+    if start >= end or end - start > 18:
+        return False
+    while start < end:
+        if s[start] < 48 or s[start] > 57:
+            return False
+        v = v * 10 + (s[start] - 48)
+        start += 1
+    out[0] = -v if neg else v
+    return True
+
+
+cdef inline bint _tail(bytes line, Py_ssize_t* starts):
+    """Start offsets of the last four fields of ``line`` (``starts[0..3]``) and its length (``starts[4]``);
+    False when it has fewer than five fields."""
+    cdef const char* s = PyBytes_AS_STRING(line)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(line), i = n - 1
+    cdef int found = 0
+    starts[4] = n + 1  # so that field j ends at starts[j + 1] - 1 for the last one too
+    while i >= 0 and found < 4:
+        if s[i] == 44:
+            found += 1
+            starts[4 - found] = i + 1
+        i -= 1
+    return found == 4 and i >= 0
+
+
+cdef class _Counts:
+    cdef public long long discovered, reveals, levels_from_file
+
+
+cdef int _reveal(_Book b, bint bid, object side, bytes prev, bytes line, object ts, _Counts counts,
+                 object on_reveal, Py_ssize_t i, int row) except -1:
+    """``LobsterDecoder._reveal`` and ``BookBase.reveal`` for the usual case (one level moved up into view
+    from beyond level N, nothing stale between); anything else goes to ``on_reveal`` (the reference)."""
+    cdef Py_ssize_t a[5]
+    cdef Py_ssize_t c[5]
+    cdef const char* ps = PyBytes_AS_STRING(prev)
+    cdef const char* cs = PyBytes_AS_STRING(line)
+    cdef int f = 0 if not bid else 2  # index of the side's price among the last four fields
+    cdef Py_ssize_t old_len, new_len
+    cdef long long old, new, size
+    cdef object sign = 1 if bid else -1
+    cdef Py_ssize_t hi
+    cdef list keys
+    cdef dict sizes
+    cdef PyObject* found
+    if not _tail(prev, a) or not _tail(line, c):
+        on_reveal(side, i, ts, row)
+        return 0
+    old_len = a[f + 1] - 1 - a[f]
+    new_len = c[f + 1] - 1 - c[f]
+    if old_len == new_len and memcmp(ps + a[f], cs + c[f], old_len) == 0 and not (
+        (old_len == 10 and memcmp(ps + a[f], b"9999999999", 10) == 0)
+        or (old_len == 11 and memcmp(ps + a[f], b"-9999999999", 11) == 0)
+    ):
+        return 0  # the deepest price did not move: nothing came into view
+    if (
+        not _field(ps, a[f], a[f + 1] - 1, &old)
+        or not _field(cs, c[f], c[f + 1] - 1, &new)
+        or not _field(cs, c[f + 1], c[f + 2] - 1, &size)
+        or old == 9999999999 or old == -9999999999 or new == 9999999999 or new == -9999999999
+        or old == 0
+    ):
+        on_reveal(side, i, ts, row)  # a side that was or became short of N levels, or an odd field
+        return 0
+    # BookBase.reveal(side, old, [(new, size)], False, ts), the usual case
+    b.integrity.ts = ts
+    keys = b.bid_keys if bid else b.ask_keys
+    sizes = b.bid_sizes if bid else b.ask_sizes
+    hi = _bisect_left(keys, old * sign)
+    counts.reveals += 1
+    counts.levels_from_file += 1
+    price = new
+    if hi and _lt(price * sign, <object>PyList_GET_ITEM(keys, hi - 1)):
+        # levels between the old deepest and the revealed one changed while out of view: they are gone
+        # (``BookBase.reveal``'s general path: ``between(old, new)``, worst first, each ``set_level(.., 0)``)
+        for key_obj in keys[_bisect_left(keys, price * sign) : hi]:
+            gone = key_obj * sign
+            if gone != price:
+                b.drop_level(bid, gone, b.integrity.ts)
+    found = PyDict_GetItem(sizes, price)
+    if found != NULL:
+        if size > 0:
+            PyDict_SetItem(sizes, price, size)
+        else:
+            b.drop_level(bid, price, ts)
+    elif size > 0:
+        b.new_level(bid, price, size, ts, {})
+    return 0
+
+
+cdef class _Top:
+    """The book's top N levels as C arrays, kept between the rows of a block for the verification.
+
+    Why: reading N levels from the ladders costs a dict lookup and an int object per level and row. Most messages
+    only change the size of one level, and the loop knows which and to what; so it updates that level here
+    (``touch``), and anything else (a level added or removed, a reveal, any call into the Python book) marks the
+    side stale, to be read again from the ladders (``load``) before the next comparison.
+    """
+
+    cdef int levels
+    cdef long long* price[2]
+    cdef long long* size[2]
+    cdef int count[2]
+    cdef long long beyond[2]
+    """The size the reference prints for the sentinel price when the other side is deeper (0 unless the book
+    holds a level at the sentinel price itself, in which case the side stays stale)."""
+    cdef bint stale[2]
+
+    def __cinit__(self, int levels):
+        self.levels = levels
+        for side in range(2):
+            self.price[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
+            self.size[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
+            if self.price[side] == NULL or self.size[side] == NULL:
+                raise MemoryError()
+            self.stale[side] = True
+            self.count[side] = 0
+
+    def __dealloc__(self):
+        for side in range(2):
+            PyMem_Free(self.price[side])
+            PyMem_Free(self.size[side])
+
+    cdef inline void touch(self, int side, object price, long long new_size):
+        """The level at ``price`` (0: asks, 1: bids) now holds ``new_size`` and still exists."""
+        cdef long long p
+        cdef int j
+        if self.stale[side]:
+            return
+        if not _as_ll(price, &p):
+            self.stale[side] = True
+            return
+        for j in range(self.count[side]):
+            if self.price[side][j] == p:
+                self.size[side][j] = new_size
+                return
+        if self.count[side] < self.levels:  # a side short of N levels holds every level: cannot happen
+            self.stale[side] = True
+
+    cdef int load(self, int side, list keys, dict sizes) except -1:
+        """Read the side's top N from the ladder; 0 when a value does not fit 64 bits (stays stale)."""
+        cdef Py_ssize_t n = PyList_GET_SIZE(keys)
+        cdef int j, m = self.levels if n >= self.levels else <int>n
+        cdef long long key, p, v, sentinel = 9999999999 if side == 0 else -9999999999
+        cdef PyObject* found
+        for j in range(m):
+            if not _as_ll(<object>PyList_GET_ITEM(keys, n - 1 - j), &key) or key == -_MAX - 1:
+                return 0
+            p = -key if side == 0 else key
+            found = PyDict_GetItem(sizes, p)
+            if found == NULL:
+                v = 0
+            elif not _as_ll(<object>found, &v):
+                return 0
+            self.price[side][j] = p
+            self.size[side][j] = v
+        self.count[side] = m
+        found = PyDict_GetItem(sizes, sentinel)
+        if found == NULL:
+            self.beyond[side] = 0
+        elif not _as_ll(<object>found, &self.beyond[side]):
+            return 0
+        self.stale[side] = found != NULL
+        return 1
+
+    cdef int matches(self, b, bytes line) except -1:
+        """1 when ``line`` is exactly what the reference check prints for the book (``%d`` of each value,
+        commas between); 0 when not, or when a value does not fit 64 bits (the Python check decides then).
+
+        Reads the line rather than printing the book: a field equals ``%d`` of a value when it is that value's
+        canonical decimal (no plus, no leading zero, no minus zero), which is what ``_expect`` checks."""
+        cdef const char* s = PyBytes_AS_STRING(line)
+        cdef Py_ssize_t end = PyBytes_GET_SIZE(line), pos = 0
+        cdef int j, na, nb
+        cdef long long ap, asz, bp, bsz
+        cdef _Book book = <_Book>b
+        if self.stale[0] and not self.load(0, book.ask_keys, book.ask_sizes):
+            return 0
+        if self.stale[1] and not self.load(1, book.bid_keys, book.bid_sizes):
+            return 0
+        na = self.count[0]
+        nb = self.count[1]
+        for j in range(self.levels):
+            if j >= na and j >= nb:
+                ap, asz, bp, bsz = 9999999999, 0, -9999999999, 0
+            else:
+                if j < na:
+                    ap, asz = self.price[0][j], self.size[0][j]
+                else:
+                    ap, asz = 9999999999, self.beyond[0]
+                if j < nb:
+                    bp, bsz = self.price[1][j], self.size[1][j]
+                else:
+                    bp, bsz = -9999999999, self.beyond[1]
+            pos = _expect(s, pos, end, ap, 44)
+            pos = _expect(s, pos, end, asz, 44)
+            pos = _expect(s, pos, end, bp, 44)
+            pos = _expect(s, pos, end, bsz, 44 if j + 1 < self.levels else 0)
+            if pos < 0:
+                return 0
+        return pos == end
+
+
+cdef inline Py_ssize_t _expect(const char* s, Py_ssize_t pos, Py_ssize_t end, long long value, char sep):
+    """The position after ``%d`` of ``value`` and ``sep`` (none when 0: the line's end) at ``s[pos]``; -1 when
+    the text there is anything else."""
+    cdef unsigned long long v, got = 0
+    cdef Py_ssize_t start
+    if pos < 0:
+        return -1
+    if value < 0:
+        if pos >= end or s[pos] != 45:
+            return -1
+        pos += 1
+        v = <unsigned long long>(-(value + 1)) + 1
+    else:
+        v = <unsigned long long>value
+    start = pos
+    while pos < end and 48 <= s[pos] <= 57 and pos - start < 20:
+        got = got * 10 + <unsigned long long>(s[pos] - 48)
+        pos += 1
+    if pos == start or got != v or (s[start] == 48 and pos - start > 1) or pos - start > 19:
+        return -1
+    if sep == 0:
+        return pos if pos == end else -1
+    if pos >= end or s[pos] != sep:
+        return -1
+    return pos + 1
+
+
+def apply_lobster_block(
+    object book,
+    set known,
+    const int64_t[:] kinds,
+    const int64_t[:] ids,
+    const int64_t[:] sizes,
+    const int64_t[:] prices,
+    const int64_t[:] dirs,
+    const int64_t[:] secs,
+    const unsigned char[:] flags,
+    list lines,
+    bytes prev_line,
+    int first_row,
+    int levels,
+    object buy,
+    object sell,
+    object on_duplicate,
+    object on_reveal,
+    object on_other,
+    object on_trade,
+    object on_row,
+    bint verify,
+):
+    """Apply one block of LOBSTER messages to ``book`` (an ``L3Book``), as ``LobsterDecoder``'s Python loop does.
+
+    ``known``: the ids added so far that day (updated). ``flags[i]``: row i may have brought a level into view;
+    the usual case is applied here, any other goes to ``on_reveal(side, i, ts, row)`` (the reference, which
+    counts what it reveals). ``prev_line``: the orderbook row before the block. ``on_duplicate(order_id,
+    row)``; ``on_other(kind, price, size, side, ts)`` for types 5-7 (None: nothing to do for any of them);
+    ``on_trade(ts, price, size, side)`` after a type 4 (or None). ``on_row(row, line)``: with ``verify``, only
+    for a row whose orderbook line differs from the book's top ``levels``; without, for every row (or None).
+    Returns (discoveries, reveals, levels revealed) made here.
+    """
+    cdef Py_ssize_t n = kinds.shape[0], i
+    cdef long long k, size, level, left, have
+    cdef int row
+    cdef _Counts counts = _Counts()
+    cdef _Book b = _Book(book)
+    cdef dict orders = b.orders
+    bids = b.bids
+    cdef dict queues, level_sizes
+    cdef PyObject* found
+    cdef PyObject* queue_ptr
+    cdef long long t
+    cdef object oid, price, side, ladder, order, oprice, line
+    cdef bint done, bid, obid
+    cdef _Top top = _Top(levels if verify else 1)
+    if (ids.shape[0] != n or sizes.shape[0] != n or prices.shape[0] != n or dirs.shape[0] != n
+            or secs.shape[0] != n or flags.shape[0] != n or len(lines) != n):
+        raise ValueError("columns of different lengths")
+    for i in range(n):
+        row = first_row + i
+        k = kinds[i]
+        size = sizes[i]
+        oid = ids[i]
+        price = prices[i]
+        size = size
+        t = secs[i]
+        bid = dirs[i] == 1
+        if bid:
+            side = buy
+            ladder = bids
+            queues = b.bid_queues
+            level_sizes = b.bid_sizes
+        else:
+            side = sell
+            ladder = b.asks
+            queues = b.ask_queues
+            level_sizes = b.ask_sizes
+        if k == 1:
+            if PySet_Contains(known, oid):
+                on_duplicate(oid, row)
+                top.stale[0] = top.stale[1] = True
+            else:
+                done = False
+                if PyDict_GetItem(orders, oid) == NULL:
+                    queue_ptr = PyDict_GetItem(queues, price)
+                    if queue_ptr == NULL:
+                        order = [ladder, price, size, t]
+                        PyDict_SetItem(orders, oid, order)
+                        b.new_level(bid, price, size, t, {oid: order})
+                        top.stale[bid] = True
+                        done = True
+                    else:
+                        found = PyDict_GetItem(level_sizes, price)
+                        if found != NULL and _as_ll(<object>found, &level) and level <= _MAX - size:
+                            order = [ladder, price, size, t]
+                            PyDict_SetItem(orders, oid, order)
+                            PyDict_SetItem(<dict>queue_ptr, oid, order)
+                            PyDict_SetItem(level_sizes, price, level + size)
+                            top.touch(bid, price, level + size)
+                            done = True
+                if not done:
+                    book.add(oid, side, price, size, t)
+                    top.stale[0] = top.stale[1] = True
+                PySet_Add(known, oid)
+        elif k <= 4:
+            if not PySet_Contains(known, oid):
+                book.discover(oid, side, price, size, t)
+                counts.discovered += 1
+            done = False
+            found = PyDict_GetItem(orders, oid)
+            if found != NULL:
+                order = <object>found
+                # the order's own level (its side and price), not the message's
+                obid = <object>PyList_GET_ITEM(order, 0) is bids
+                queues = b.bid_queues if obid else b.ask_queues
+                level_sizes = b.bid_sizes if obid else b.ask_sizes
+                oprice = <object>PyList_GET_ITEM(order, 1)
+                found = PyDict_GetItem(level_sizes, oprice)
+                queue_ptr = PyDict_GetItem(queues, oprice)
+                if found != NULL and queue_ptr != NULL and _as_ll(<object>found, &level) \
+                        and _as_ll(<object>PyList_GET_ITEM(order, 2), &have):
+                    if k == 3:
+                        left = level - (size if size else have)
+                        if left > 0:
+                            PyDict_DelItem(orders, oid)
+                            PyDict_DelItem(<dict>queue_ptr, oid)
+                            PyDict_SetItem(level_sizes, oprice, left)
+                            top.touch(obid, oprice, left)
+                            done = True
+                        else:  # the reference deletes the order, then drops its level with the rest
+                            PyDict_DelItem(orders, oid)
+                            PyDict_DelItem(<dict>queue_ptr, oid)
+                            b.drop_level(obid, oprice, t)
+                            top.stale[obid] = True
+                            done = True
+                    else:
+                        left = have - size
+                        if level - size > 0:
+                            if left > 0:
+                                order[2] = left
+                            else:
+                                if left < 0:
+                                    book.overfills += 1
+                                PyDict_DelItem(orders, oid)
+                                PyDict_DelItem(<dict>queue_ptr, oid)
+                            PyDict_SetItem(level_sizes, oprice, level - size)
+                            top.touch(obid, oprice, level - size)
+                            done = True
+                        elif left <= 0:
+                            if left < 0:
+                                book.overfills += 1
+                            PyDict_DelItem(orders, oid)
+                            PyDict_DelItem(<dict>queue_ptr, oid)
+                            b.drop_level(obid, oprice, t)
+                            top.stale[obid] = True
+                            done = True
+            if not done:
+                top.stale[0] = top.stale[1] = True
+                if k == 3:
+                    book.delete(oid, t, size)
+                elif k == 4:
+                    book.execute(oid, size, t)
+                else:
+                    book.cancel(oid, size, t)
+            if k == 4 and on_trade is not None:
+                on_trade(t, price, size, side)
+                top.stale[0] = top.stale[1] = True
+            if flags[i]:
+                top.stale[0] = top.stale[1] = True
+                _reveal(b, bid, side, <bytes>PyList_GET_ITEM(lines, i - 1) if i else prev_line,
+                        <bytes>PyList_GET_ITEM(lines, i), t, counts, on_reveal, i, row)
+        elif on_other is not None:
+            on_other(k, price, size, side, t)
+            top.stale[0] = top.stale[1] = True
+        if on_row is not None:
+            line = <object>PyList_GET_ITEM(lines, i)
+            if not verify:
+                on_row(row, line)
+            elif type(line) is not bytes or not top.matches(b, <bytes>line):
+                on_row(row, line)
+                top.stale[0] = top.stale[1] = True
+    return counts.discovered, counts.reveals, counts.levels_from_file

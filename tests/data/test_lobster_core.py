@@ -1,0 +1,298 @@
+"""The compiled LOBSTER block apply against the Python reference: identical books, events, counts and errors.
+
+Both implementations run on every shared LOBSTER file, on mutated copies of one (dropped rows, reused ids,
+oversized cancels, malformed rows, time going backwards, a damaged orderbook row) and on hypothesis streams (a
+true L3 book's order flow written as LOBSTER writes a level-N day, then mutated). After every block the two
+books must hold the same levels, the same orders in the same queue order with the same sizes and times, and the
+same integrity counters; the trades, status changes and verification mismatches they report must be equal,
+and a bad file must fail with the same error.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tapeflow.book import L3Book
+from tapeflow.data import lobster
+from tapeflow.data.lobster import COMPILED_AVAILABLE, LobsterDecoder
+from tapeflow.data.lobster_file import open_lobster
+from tapeflow.model import ConfigError, DataError
+from tapeflow.report.book_replay import replay
+from tests.data.test_lobster_sim import days
+
+pytestmark = pytest.mark.skipif(not COMPILED_AVAILABLE, reason="compiled cores not built (make .venv/.installed)")
+
+SAMPLES = "lobster-samples-2012-06-21"
+FILES = (
+    "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip",
+    "LOBSTER_SampleFile_AMZN_2012-06-21_1.zip",
+    "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip",
+    "LOBSTER_SampleFile_GOOG_2012-06-21_1.zip",
+    "LOBSTER_SampleFile_GOOG_2012-06-21_5.zip",
+)
+EMPTY_ASK, EMPTY_BID = 9_999_999_999, -9_999_999_999
+
+
+def _state(book: L3Book) -> tuple[Any, ...]:
+    """Everything the Python API can read: levels with their keys and best, every order (in the order the book
+    holds them) and every queue in priority order, and the integrity counters."""
+    sides = []
+    for ladder in (book.bids, book.asks):
+        queues = {p: [(i, o[1], o[2], o[3], o[0] is ladder) for i, o in q.items()] for p, q in ladder.queues.items()}
+        sides.append((ladder.best, list(ladder.keys), dict(ladder.sizes), list(ladder.sizes), queues))
+    orders = [(oid, o[0].side, o[1], o[2], o[3]) for oid, o in book._orders.items()]
+    return (
+        *sides,
+        orders,
+        book.integrity.totals(),
+        book.integrity.crossed,
+        book.integrity.ts,
+        book.overfills,
+        book.dropped_orders,
+        book.discover_misses,
+    )
+
+
+def _printed(book: L3Book, levels: int) -> bytes:
+    parts = []
+    asks, bids = book.asks.levels(levels), book.bids.levels(levels)
+    for j in range(levels):
+        a = asks[j] if j < len(asks) else (EMPTY_ASK, 0)
+        b = bids[j] if j < len(bids) else (EMPTY_BID, 0)
+        parts.append(b"%d,%d,%d,%d" % (*a, *b))
+    return b",".join(parts)
+
+
+def _run(path: Path, impl: lobster.Impl, block_bytes: int = 1 << 16) -> dict[str, Any]:
+    """One replay with every hook recorded and the book's state after every block; an error ends it."""
+    lf = open_lobster(path)
+    book = L3Book(lf.symbol)
+    trades: list[tuple[Any, ...]] = []
+    statuses: list[tuple[Any, ...]] = []
+    mismatches: list[tuple[int, bytes]] = []
+
+    def check(row: int, line: bytes) -> None:
+        if _printed(book, lf.levels) != line:
+            mismatches.append((row, line))
+
+    decoder = LobsterDecoder(
+        lf,
+        book,
+        on_trade=lambda *a: trades.append(a),
+        on_status=lambda *a: statuses.append(a),
+        check_row=check,
+        block_bytes=block_bytes,
+        impl=impl,
+    )
+    assert decoder.impl == impl
+    states = []
+    error = ""
+    try:
+        states.extend((rows, _state(book)) for rows in decoder.run())
+    except DataError as exc:
+        error = str(exc)
+    return {
+        "states": states,
+        "final": _state(book),
+        "trades": trades,
+        "statuses": statuses,
+        "mismatches": mismatches,
+        "counts": decoder.counts,
+        "error": error,
+    }
+
+
+def _same(path: Path, block_bytes: int = 1 << 16) -> dict[str, Any]:
+    python = _run(path, "python", block_bytes)
+    compiled = _run(path, "compiled", block_bytes)
+    for key in python:
+        assert compiled[key] == python[key], key
+    return python
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_compiled_replay_of_each_shared_file_equals_the_reference_after_every_block(data_dir: Path, name: str) -> None:
+    result = _same(data_dir / SAMPLES / name)
+    assert not result["error"]
+    assert not result["mismatches"]  # and both rebuilt every orderbook row
+    assert len(result["states"]) > 3
+
+
+@pytest.mark.parametrize("name", FILES[:3])
+def test_compiled_replay_report_equals_the_reference_and_says_which_ran(data_dir: Path, name: str) -> None:
+    python = replay(data_dir / SAMPLES / name, verify=True, impl="python")
+    compiled = replay(data_dir / SAMPLES / name, verify=True, impl="compiled")
+    assert (python.impl, compiled.impl) == ("python", "compiled")
+    for field in python.__struct_fields__:
+        if field not in ("elapsed_s", "msgs_per_s", "impl"):
+            assert getattr(compiled, field) == getattr(python, field), field
+
+
+def _members(path: Path) -> tuple[str, str, list[str], list[str]]:
+    lf = open_lobster(path)
+    msg, book = lf.message_member, lf.orderbook_member
+    with zipfile.ZipFile(path) as zf:
+        return msg, book, zf.read(msg).decode().splitlines(), zf.read(book).decode().splitlines()
+
+
+def _write(path: Path, msg: str, book: str, messages: list[str], books: list[str]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr(msg, "\n".join(messages) + "\n")
+        zf.writestr(book, "\n".join(books) + "\n")
+    return path
+
+
+def _field(line: str, i: int, value: str) -> str:
+    f = line.split(",")
+    f[i] = value
+    return ",".join(f)
+
+
+@pytest.fixture(scope="module")
+def amzn5(data_dir: Path) -> tuple[str, str, list[str], list[str]]:
+    msg, book, messages, books = _members(data_dir / SAMPLES / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip")
+    return msg, book, messages[:12_000], books[:12_000]
+
+
+def _mutations(messages: list[str], books: list[str]) -> dict[str, tuple[list[str], list[str]]]:
+    adds = [i for i, m in enumerate(messages) if m.split(",")[1] == "1"]
+    cancels = [i for i, m in enumerate(messages) if m.split(",")[1] in ("2", "4")]
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    m, b = list(messages), list(books)
+    for i in adds[100:3000:37]:  # adds lost: their later cancels and deletes name unknown orders
+        m[i] = _field(m[i], 1, "5")
+    out["lost_adds"] = (m, b)
+    m = list(messages)
+    for j, i in enumerate(adds[200:2000:53]):  # an id added again while the first order still rests
+        m[i] = _field(m[i], 2, messages[adds[100 + j]].split(",")[2])
+    out["reused_ids"] = (m, b)
+    m = list(messages)
+    for i in cancels[50:4000:41]:  # cancels and executions larger than the order
+        m[i] = _field(m[i], 3, "99999")
+    out["oversized"] = (m, b)
+    m = list(messages)
+    for i in range(500, 9000, 97):  # orderbook rows that disagree with the book
+        b = b if b is not books else list(books)
+        b[i] = _field(b[i], 1, "7")
+    out["bad_levels"] = (list(messages), b)
+    m = list(messages)
+    del m[3000:3400]  # a gap in the messages: mismatches, unknown refs, stale levels, dropped orders
+    out["gap"] = (m, books[:3000] + books[3400:])
+    out["malformed_row"] = ([*messages[:7000], "34300.5,1,x,100,2200000,1", *messages[7001:]], books)
+    out["time_backwards"] = ([*messages[:8000], _field(messages[8000], 0, "34200.0"), *messages[8001:]], books)
+    bad_book = list(books)
+    bad_book[9000] = bad_book[9000].replace(",", ";", 1)
+    out["damaged_orderbook_row"] = (messages, bad_book)
+    out["short_orderbook_field"] = (messages, [*books[:5000], books[5000].rsplit(",", 1)[0] + ",", *books[5001:]])
+    big = list(messages)
+    for i in adds[10:400:7]:
+        big[i] = _field(big[i], 3, "9000000000000000000")  # sizes near the 64-bit limit: the Python path decides
+    out["huge_sizes"] = (big, books)
+    return out
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        "lost_adds",
+        "reused_ids",
+        "oversized",
+        "bad_levels",
+        "gap",
+        "malformed_row",
+        "time_backwards",
+        "damaged_orderbook_row",
+        "short_orderbook_field",
+        "huge_sizes",
+    ],
+)
+def test_compiled_replay_of_a_mutated_real_file_equals_the_reference(
+    tmp_path: Path, amzn5: tuple[str, str, list[str], list[str]], mutation: str
+) -> None:
+    msg, book, messages, books = amzn5
+    m, b = _mutations(messages, books)[mutation]
+    result = _same(_write(tmp_path / "mutated.zip", msg, book, m, b), block_bytes=1 << 15)
+    if mutation in ("malformed_row", "time_backwards", "damaged_orderbook_row", "short_orderbook_field"):
+        assert result["error"]
+    else:
+        assert not result["error"]
+        assert result["mismatches"] or result["counts"].duplicates or result["final"][-3]  # the damage shows
+
+
+@st.composite
+def mutated_days(draw: Any) -> tuple[int, list[str], list[str]]:
+    n, messages, rows = draw(days())
+    for _ in range(draw(st.integers(0, 3))):
+        if not messages:
+            break
+        i = draw(st.integers(0, len(messages) - 1))
+        f = messages[i].split(",")
+        what = draw(st.sampled_from(["type", "id", "size", "price", "side", "book", "drop"]))
+        if what == "type":
+            f[1] = str(draw(st.integers(1, 7)))
+        elif what == "id":
+            f[2] = str(draw(st.integers(0, 30)))
+        elif what == "size":
+            f[3] = str(draw(st.integers(0, 80)))
+        elif what == "price":
+            f[4] = str(draw(st.integers(94, 106)) * 100)
+        elif what == "side":
+            f[5] = str(-int(f[5]))
+        elif what == "book":
+            r = rows[i].split(",")
+            j = draw(st.integers(0, len(r) - 1))
+            r[j] = str(
+                draw(st.sampled_from([0, 10, 9_400, 10_600, EMPTY_ASK, EMPTY_BID, "010", "-0", "+10", "0" + r[j]]))
+            )
+            rows[i] = ",".join(r)
+        else:
+            del messages[i], rows[i]
+            continue
+        messages[i] = ",".join(f)
+    return n, messages, rows
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(mutated_days(), st.sampled_from([64, 256, 1 << 16]))
+def test_compiled_replay_of_any_stream_equals_the_reference(
+    tmp_path: Path, day: tuple[int, list[str], list[str]], block_bytes: int
+) -> None:
+    n, messages, rows = day
+    if not messages:
+        return
+    stem = "SIM_2012-06-21_34200000_57600000"
+    path = _write(tmp_path / "sim.zip", f"{stem}_message_{n}.csv", f"{stem}_orderbook_{n}.csv", messages, rows)
+    _same(path, block_bytes=block_bytes)
+
+
+class _NotABook:
+    pass
+
+
+def test_compiled_impl_needs_an_l3book_sink_and_auto_falls_back(data_dir: Path) -> None:
+    lf = open_lobster(data_dir / SAMPLES / FILES[3])
+    with pytest.raises(ConfigError, match="needs an L3Book sink"):
+        LobsterDecoder(lf, _NotABook(), impl="compiled")  # type: ignore[arg-type]
+    assert LobsterDecoder(lf, _NotABook(), impl="auto").impl == "python"  # type: ignore[arg-type]
+    assert LobsterDecoder(lf, L3Book("X")).impl == "compiled"
+    with pytest.raises(ConfigError, match="not both"):
+        LobsterDecoder(lf, L3Book("X"), on_row=print, check_row=print)
+
+
+def test_the_environment_can_force_the_python_reference(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lf = open_lobster(data_dir / SAMPLES / FILES[3])
+    monkeypatch.setenv(lobster.PURE_PYTHON_ENV, "1")
+    assert LobsterDecoder(lf, L3Book("X")).impl == "python"
+    assert LobsterDecoder(lf, L3Book("X"), impl="compiled").impl == "compiled"  # an explicit choice wins
+    monkeypatch.delenv(lobster.PURE_PYTHON_ENV)
+    assert os.environ.get(lobster.PURE_PYTHON_ENV) is None
+    assert LobsterDecoder(lf, L3Book("X")).impl == "compiled"
