@@ -36,7 +36,7 @@ def test_report_on_a_sweep_table_writes_the_page_with_the_chosen_metric_and_axes
     assert json.loads(result.stdout)["report"] == str(page)
     text = page.read_text()
     assert "metric: fills; heatmap axes: exchange.queue_model (x), data.synthetic.seed (y)" in text
-    assert "fills (sum over symbol-days) at strategy.params.threshold=0.2" in text
+    assert "fills (sum over slices) at strategy.params.threshold=0.2" in text
 
 
 def test_an_unknown_metric_for_a_sweep_page_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from tapeflow.model.display import money
 from tapeflow.model.prices import PRICE_SCALE
 from tapeflow.report.figures_common import Chart, base_layout, ny_times
@@ -72,7 +74,7 @@ def heatmap_chart(index: int, grid: Grid, metric: str, x: str, y: str | None, in
     if any(v is not None for row in grid.z for v in row):
         trace["zmid"] = 0  # gain and loss on either side of the scale's middle colour
     fixed = ", ".join(f"{k}={axis_text(v)}" for k, v in grid.fixed.items())
-    title = f"{metric} ({how} over symbol-days)" + (f" at {fixed}" if fixed else "")
+    title = f"{metric} ({how} over slices)" + (f" at {fixed}" if fixed else "")
     figure = {
         "data": [trace],
         "layout": base_layout(
@@ -83,7 +85,8 @@ def heatmap_chart(index: int, grid: Grid, metric: str, x: str, y: str | None, in
         ),
     }
     note = (
-        f"Each cell: the {how} of {metric} over the cell's symbol-days (tasks), as in the results table; "
+        f"Each cell: the {how} of {metric} over the cell's slices (symbol-days, or intraday blocks), one task "
+        "each, as in the results table; "
         "blank: a task of the cell failed or has no value (see Failed tasks)."
     )
     return Chart(f"heatmap-{index}", f"Heatmap {index + 1}: {title}", figure, note)
@@ -96,8 +99,10 @@ def stitched_chart(table: SweepTable) -> tuple[Chart | None, list[Segment]]:
     segments = stitch(table, [(f["fold"], fold_rows(table, f, test=True)) for f in table.folds])
     if not segments:
         return None, []
-    flat = [t for s in segments for t in s.ts]
-    by_time = all(a < b for a, b in itertools.pairwise(flat))
+    starts = [s.ts[0] for s in segments]
+    by_time = all(a < b for a, b in itertools.pairwise(starts))
+    if by_time:  # a block's curve may run on (flat, no data) to the session's end: cut where the next one starts
+        segments = [_clipped(s, nxt) for s, nxt in zip(segments, [*starts[1:], None], strict=True)]
     traces: list[dict[str, Any]] = []
     position = 0
     for fold in sorted({s.fold for s in segments}):
@@ -126,15 +131,29 @@ def stitched_chart(table: SweepTable) -> tuple[Chart | None, list[Segment]]:
         "layout": base_layout(
             "Out-of-sample equity, stitched",
             xaxis=xaxis,
-            yaxis={"title": {"text": "equity ($)"}, "tickformat": "$,.2f"},
+            yaxis={"title": {"text": "equity ($)"}, "tickformat": "$,.0f"},
         ),
     }
     note = (
         "Each fold's chosen parameter set on its test window, folds end to end: every task's equity change "
         "(its 64-sample curve minus its first sample) added to where the previous one ended. "
-        + ("" if by_time else "The periods overlap in time (synthetic seeds), so the x axis counts samples.")
+        + (
+            "A curve that runs past the next one's start is cut there, ending at its final equity."
+            if by_time
+            else "The periods overlap in time (synthetic seeds), so the x axis counts samples."
+        )
     )
     return Chart("walk-forward-equity", "Walk-forward: out-of-sample equity", figure, note), segments
+
+
+def _clipped(segment: Segment, next_start: int | None) -> Segment:
+    """``segment`` without its samples at or after ``next_start``; its last kept sample shows its final equity
+    (after the data ends nothing moves the marks, so that is where the segment stood)."""
+    if next_start is None or segment.ts[-1] < next_start:
+        return segment
+    keep = max(1, sum(t < next_start for t in segment.ts))
+    equity = [*segment.equity[: keep - 1], segment.equity[-1]]
+    return msgspec.structs.replace(segment, ts=segment.ts[:keep], equity=equity)
 
 
 def decay_chart(table: SweepTable, metric: str, integer: bool) -> Chart | None:

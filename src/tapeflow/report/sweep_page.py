@@ -114,7 +114,7 @@ def _header(table: SweepTable, metric: str, x: str | None, y: str | None) -> lis
     ok = sum(r["status"] == "ok" for r in table.rows)
     slices = list(dict.fromkeys(r["slice"] for r in table.rows))
     lines = [
-        f"tasks: {len(table.rows)} ({ok} ok, {len(table.rows) - ok} failed) over {len(slices)} symbol-days: "
+        f"tasks: {len(table.rows)} ({ok} ok, {len(table.rows) - ok} failed) over {len(slices)} slices: "
         + ", ".join(slices[:8])
         + (f" and {len(slices) - 8} more" if len(slices) > 8 else ""),
         "parameters: " + (", ".join(table.param_names) or "none"),
@@ -150,7 +150,7 @@ def _folds(table: SweepTable, metric: str) -> str:
     return (
         '<section id="walk-forward"><h2>Walk-forward folds</h2>'
         f'<p class="note">Per fold: the parameter set with the best {html.escape(str(wf_metric))} on the train '
-        "window (in-sample, summed over its symbol-days for money, averaged for ratios) and the same set on the "
+        "window (in-sample, summed over its slices for money, averaged for ratios) and the same set on the "
         "test window after it (out-of-sample); from the walk-forward table beside the results.</p>"
         f'<table class="list" id="folds">{head}\n' + "\n".join(rows) + "\n</table></section>"
     )

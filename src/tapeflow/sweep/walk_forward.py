@@ -27,6 +27,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from tapeflow.model.errors import ConfigError
 from tapeflow.report.tables import write_table_atomic
 from tapeflow.sweep.config import Scalar, Sweep, WalkForwardSection
+from tapeflow.sweep.intraday import Blocks, is_intraday
 from tapeflow.sweep.task import METRICS, TaskResult
 
 
@@ -59,20 +60,29 @@ def plan_folds(sweep: Sweep) -> list[Fold]:
         numeric = ", ".join(name for name, k in METRICS.items() if k in (int, float))
         raise ConfigError(f"unknown metric {wf.metric!r}; one of: {numeric}", field="sweep.walk_forward.metric")
     periods = sweep.periods
-    if len(periods) < wf.train + wf.test:
+    train, test, step = window_periods(wf)
+    if len(periods) < train + test:
         raise ConfigError(
-            f"train {wf.train} + test {wf.test} periods need at least {wf.train + wf.test}; the sweep has "
+            f"train {train} + test {test} periods need at least {train + test}; the sweep has "
             f"{len(periods)} (its `days`, or `seeds` for the synthetic market)",
             field="sweep.walk_forward",
         )
-    step = wf.step if wf.step is not None else wf.test
     folds: list[Fold] = []
     start = 0
-    while start + wf.train + wf.test <= len(periods):
-        mid = start + wf.train
-        folds.append(Fold(index=len(folds), train=periods[start:mid], test=periods[mid : mid + wf.test]))
+    while start + train + test <= len(periods):
+        mid = start + train
+        folds.append(Fold(index=len(folds), train=periods[start:mid], test=periods[mid : mid + test]))
         start += step
     return folds
+
+
+def window_periods(wf: WalkForwardSection) -> tuple[int, int, int]:
+    """(train, test, step) in periods: as written, or in intraday blocks when given as durations."""
+    if is_intraday(wf.train, wf.test, wf.step):
+        blocks = Blocks(str(wf.train), str(wf.test), None if wf.step is None else str(wf.step), wf.session)
+        return blocks.train, blocks.test, blocks.step
+    train, test = int(wf.train), int(wf.test)
+    return train, test, int(wf.step) if wf.step is not None else test
 
 
 def _params_key(params: dict[str, Scalar]) -> str:
