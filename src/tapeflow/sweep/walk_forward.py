@@ -1,8 +1,9 @@
 """Walk-forward: pick the best parameter set on a train window of periods, judge it on the test window after it.
 
-The time axis is the sweep's periods: its ``days`` (recorded data; the shared LOBSTER samples hold one day, so a
-real walk-forward needs a store with several), or its synthetic ``seeds`` (each seed another market, the stand-in
-for another day). Fold ``i`` trains on periods ``[i*step, i*step + train)`` and tests on the ``test`` periods after.
+The time axis is the sweep's periods: its ``days`` (recorded data), its synthetic ``seeds`` (each seed another
+market, the stand-in for another day), or, when the windows are durations, the blocks of each day's session
+(``intraday``: the one shared LOBSTER day walk-forwarded in half hours). Fold ``i`` trains on periods
+``[i*step, i*step + train)`` and tests on the ``test`` periods after.
 
 Every test slice is also a slice of the grid, and a task's seed derives from its key (slice and parameters), so
 "run the chosen set on the test slices" is exactly the grid's task for that set there. The sweep therefore runs
