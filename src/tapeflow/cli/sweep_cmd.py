@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tapeflow.cli.output import counted_progress, fail, print_json
+from tapeflow.cli.output import counted_progress, fail, print_json, say
+from tapeflow.cli.report_cmd import sweep_page
 from tapeflow.model.display import money
 from tapeflow.model.errors import ConfigError, TapeflowError
 
@@ -45,19 +46,27 @@ def sweep_command(
         bool, typer.Option("--resume", help="Keep the finished tasks of OUT; run only the rest.")
     ] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Results table (Parquet).")] = None,
+    report_page: Annotated[
+        bool, typer.Option("--report", help="Also write the sweep's HTML page beside the table (OUT.html).")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Run a grid or random search over symbol-days: one backtest per task, results in one Parquet table."""
     try:
-        outcome = _run(config, workers, address, executor, resume, out, quiet=json_out)
+        outcome = _run(config, workers, address, executor, resume, out, quiet=json_out, page=report_page)
+        page = None
+        if report_page and not outcome.interrupted:  # an interrupted sweep's page would show a partial grid
+            page = sweep_page(Path(outcome.output), None, None, None, None)
     except TapeflowError as exc:
         fail(exc, json_out=json_out)
         return
-    report = _report(outcome)
+    report = _report(outcome) | {"report": None if page is None else str(page)}
     if json_out:
         print_json(report)
     else:
         _print(outcome)
+        if page is not None:
+            say(f"sweep page: {page} (opens offline)")
     if outcome.interrupted:
         raise typer.Exit(code=INTERRUPTED_EXIT)
     if outcome.failed:
@@ -65,7 +74,15 @@ def sweep_command(
 
 
 def _run(
-    config: Path, workers: int | None, address: str | None, kind: str, resume: bool, out: Path | None, *, quiet: bool
+    config: Path,
+    workers: int | None,
+    address: str | None,
+    kind: str,
+    resume: bool,
+    out: Path | None,
+    *,
+    quiet: bool,
+    page: bool = False,
 ) -> SweepOutcome:
     from tapeflow.sweep import (  # lazy: backtest stack (~0.15 s) and dask, not for --help
         DaskExecutor,
@@ -89,6 +106,11 @@ def _run(
                           field="--out")  # fmt: skip
     if output.exists() and not resume:
         raise ConfigError(f"{output} exists; pass --resume to continue it, or remove it to start again", field="--out")
+    if page:  # the page's path is checked before the sweep runs, not after an hour of it
+        from tapeflow.report.tearsheet import check_report_path  # lazy: plotly (~0.3 s), only with --report
+
+        if output.parent.is_dir():  # else the sweep creates it, and the page cannot be there yet
+            check_report_path(output.with_suffix(".html"))
     if workers is None:  # a cluster's size is its own; here, one single-thread process per core
         workers = 1 if address is not None else (os.cpu_count() or 1)
     ex = LocalProcesses(workers) if kind == "processes" else DaskExecutor(workers, address)

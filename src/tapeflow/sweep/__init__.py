@@ -2,8 +2,8 @@
 
 ``config`` reads ``sweep.toml`` and builds every task (checked before anything runs), ``task`` is what a worker
 runs, ``executors`` is where it runs, ``table`` is the Parquet results table, ``walk_forward`` picks each fold's
-parameters from those results, ``run`` drives the whole. It sits above ``backtest`` (each task is a
-``run_backtest_config``) and below ``cli`` (``tapeflow sweep``).
+parameters from those results (``intraday`` cuts a day into blocks for it), ``run`` drives the whole. It sits
+above ``backtest`` (each task is a ``run_backtest_config``) and below ``cli`` (``tapeflow sweep``).
 """
 
 from tapeflow.sweep.config import Sweep, SweepSection, TaskSpec, load_sweep, task_seed

@@ -43,6 +43,7 @@ from tapeflow.backtest.config import (
 )
 from tapeflow.config import decode_toml
 from tapeflow.model.errors import ConfigError
+from tapeflow.sweep.intraday import Blocks, is_intraday
 
 Scalar = bool | int | float | str
 
@@ -61,14 +62,17 @@ class RandomSearch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class WalkForwardSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``[sweep.walk_forward]``: windows counted in periods (the sweep's ``days``, or its synthetic ``seeds``)."""
+    """``[sweep.walk_forward]``: windows counted in periods (the sweep's ``days``, or its synthetic ``seeds``), or
+    given as durations (``"60min"``) inside each day's session: intraday blocks (sweep/intraday.py)."""
 
-    train: Annotated[int, msgspec.Meta(ge=1)]
-    test: Annotated[int, msgspec.Meta(ge=1)]
-    step: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    train: Annotated[int, msgspec.Meta(ge=1)] | str
+    test: Annotated[int, msgspec.Meta(ge=1)] | str
+    step: Annotated[int, msgspec.Meta(ge=1)] | str | None = None
     """Periods between fold starts; by default ``test`` (test windows side by side, never overlapping)."""
     metric: str = "sharpe"
     maximize: bool = True
+    session: tuple[str, str] = ("09:30", "16:00")
+    """Intraday windows only: the part of each day cut into blocks (New York time)."""
 
 
 class SweepSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -106,6 +110,8 @@ class TaskSpec(msgspec.Struct, frozen=True, kw_only=True):
     config: BacktestConfig
     config_hash: str
     """Of the whole configuration: ``--resume`` reuses a row only when key and configuration both match."""
+    window_ms: tuple[int, int] | None = None
+    """Intraday: the block the task reads, ms after midnight New York (``intraday.cut_lobster``); None: all."""
 
 
 class Sweep(msgspec.Struct, frozen=True, kw_only=True):
@@ -152,8 +158,9 @@ def load_sweep(path: str | Path) -> Sweep:
         fields = {name: getattr(file, name) for name in BacktestConfig.__struct_fields__}
         base = settle_backtest_config(BacktestConfig(**fields), p)
     section = file.sweep
+    blocks = _blocks(section, base)
     try:
-        tasks = build_tasks(base, section, folder=p.absolute().parent)
+        tasks = build_tasks(base, section, folder=p.absolute().parent, blocks=blocks)
     except ConfigError as exc:
         if exc.path is not None:
             raise
@@ -161,6 +168,8 @@ def load_sweep(path: str | Path) -> Sweep:
     output = None if section.output is None else str(p.parent / section.output)
     names = tuple(section.grid) or (tuple(section.random.params) if section.random is not None else ())
     periods = tuple(d.isoformat() for d in section.days) or tuple(f"seed={n}" for n in section.seeds)
+    if blocks is not None:
+        periods = tuple(f"{day}T{label}" for day in periods or ("*",) for label, _, _ in blocks.windows())
     return Sweep(
         path=str(p),
         tasks=tuple(tasks),
@@ -171,16 +180,37 @@ def load_sweep(path: str | Path) -> Sweep:
     )
 
 
-def build_tasks(base: BacktestConfig, section: SweepSection, *, folder: Path) -> list[TaskSpec]:
-    """Slices (symbol-days) x parameter sets, in a fixed order: slices outer, parameters inner."""
+def _blocks(section: SweepSection, base: BacktestConfig) -> Blocks | None:
+    """The session's blocks when the walk-forward's windows are durations; None when they count periods."""
+    wf = section.walk_forward
+    if wf is None or not is_intraday(wf.train, wf.test, wf.step):
+        return None
+    if base.data.kind != "lobster" or section.seeds:
+        raise ConfigError(
+            "intraday windows cut LOBSTER files (the book after every message is in them); "
+            f"data kind {base.data.kind!r}{' with seeds' if section.seeds else ''} has whole days only",
+            field="sweep.walk_forward",
+        )
+    return Blocks(str(wf.train), str(wf.test), None if wf.step is None else str(wf.step), wf.session)
+
+
+def build_tasks(
+    base: BacktestConfig, section: SweepSection, *, folder: Path, blocks: Blocks | None = None
+) -> list[TaskSpec]:
+    """Slices (symbol-days, or their intraday blocks) x parameter sets, in a fixed order: slices outer, parameters
+    inner."""
     if section.grid and section.random is not None:
         raise ConfigError("give [sweep.grid] or [sweep.random], not both", field="sweep")
-    slices = _slices(base, section, folder)
+    slices: list[tuple[str, BacktestConfig, tuple[int, int] | None]] = [
+        (key, cfg, None) for key, cfg in _slices(base, section, folder)
+    ]
+    if blocks is not None:
+        slices = [(f"{key}T{label}", cfg, (a, b)) for key, cfg, _ in slices for label, a, b in blocks.windows()]
     params = _param_sets(section)
     if section.seed_field is not None:
         _set(base, section.seed_field.split("."), 0, section.seed_field)  # the field exists and takes an int
     tasks: list[TaskSpec] = []
-    for slice_key, sliced in slices:
+    for slice_key, sliced, window in slices:
         for values in params:
             key = slice_key + "|" + ",".join(f"{k}={msgspec.json.encode(v).decode()}" for k, v in values.items())
             seed = task_seed(section.seed, key)
@@ -202,10 +232,18 @@ def build_tasks(base: BacktestConfig, section: SweepSection, *, folder: Path) ->
                     seed=seed,
                     retries=section.retries,
                     config=cfg,
-                    config_hash=hashlib.blake2b(msgspec.json.encode(cfg), digest_size=16).hexdigest(),
+                    config_hash=_config_hash(cfg, window),
+                    window_ms=window,
                 )
             )
     return tasks
+
+
+def _config_hash(cfg: BacktestConfig, window: tuple[int, int] | None) -> str:
+    """The configuration's hash, and the block's window when it reads one (a whole-day task's hash is unchanged,
+    so tables written before windows existed still resume)."""
+    text = msgspec.json.encode(cfg) + (b"" if window is None else f"|window={window[0]}-{window[1]}".encode())
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
 def _slices(base: BacktestConfig, section: SweepSection, folder: Path) -> list[tuple[str, BacktestConfig]]:

@@ -9,15 +9,19 @@ kilobytes whatever the day's size, which is what lets thousands of them cross a 
 
 from __future__ import annotations
 
+import tempfile
 import time
 import typing
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from tapeflow.backtest.config import BacktestConfig
 from tapeflow.backtest.run import run_backtest_config
 from tapeflow.report.summary import Summary
 from tapeflow.sweep.config import Scalar, TaskSpec
+from tapeflow.sweep.intraday import cut_lobster
 
 SERIES_POINTS = 64
 """Equity samples kept per task: enough to draw a curve, small enough to ship by the thousand."""
@@ -87,7 +91,17 @@ def run_task(spec: TaskSpec) -> TaskResult:
 
 
 def _run_once(spec: TaskSpec) -> tuple[dict[str, Any], list[int], list[int]]:
-    bt, report = run_backtest_config(spec.config)
+    if spec.window_ms is None:
+        return _run_config(spec.config)
+    with tempfile.TemporaryDirectory(prefix="tapeflow-block-") as tmp:  # the block's own small file, then gone
+        start, end = spec.window_ms
+        paths = tuple(str(cut_lobster(p, start, end, Path(tmp))) for p in spec.config.data.paths)
+        data = msgspec.structs.replace(spec.config.data, paths=paths)
+        return _run_config(msgspec.structs.replace(spec.config, data=data))
+
+
+def _run_config(config: BacktestConfig) -> tuple[dict[str, Any], list[int], list[int]]:
+    bt, report = run_backtest_config(config)
     summary = report["summary"]
     metrics = {name: summary.get(name) for name in METRICS}
     portfolio = bt.results.portfolio

@@ -1,8 +1,9 @@
 """Walk-forward: pick the best parameter set on a train window of periods, judge it on the test window after it.
 
-The time axis is the sweep's periods: its ``days`` (recorded data; the shared LOBSTER samples hold one day, so a
-real walk-forward needs a store with several), or its synthetic ``seeds`` (each seed another market, the stand-in
-for another day). Fold ``i`` trains on periods ``[i*step, i*step + train)`` and tests on the ``test`` periods after.
+The time axis is the sweep's periods: its ``days`` (recorded data), its synthetic ``seeds`` (each seed another
+market, the stand-in for another day), or, when the windows are durations, the blocks of each day's session
+(``intraday``: the one shared LOBSTER day walk-forwarded in half hours). Fold ``i`` trains on periods
+``[i*step, i*step + train)`` and tests on the ``test`` periods after.
 
 Every test slice is also a slice of the grid, and a task's seed derives from its key (slice and parameters), so
 "run the chosen set on the test slices" is exactly the grid's task for that set there. The sweep therefore runs
@@ -27,6 +28,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from tapeflow.model.errors import ConfigError
 from tapeflow.report.tables import write_table_atomic
 from tapeflow.sweep.config import Scalar, Sweep, WalkForwardSection
+from tapeflow.sweep.intraday import Blocks, is_intraday
 from tapeflow.sweep.task import METRICS, TaskResult
 
 
@@ -59,20 +61,29 @@ def plan_folds(sweep: Sweep) -> list[Fold]:
         numeric = ", ".join(name for name, k in METRICS.items() if k in (int, float))
         raise ConfigError(f"unknown metric {wf.metric!r}; one of: {numeric}", field="sweep.walk_forward.metric")
     periods = sweep.periods
-    if len(periods) < wf.train + wf.test:
+    train, test, step = window_periods(wf)
+    if len(periods) < train + test:
         raise ConfigError(
-            f"train {wf.train} + test {wf.test} periods need at least {wf.train + wf.test}; the sweep has "
+            f"train {train} + test {test} periods need at least {train + test}; the sweep has "
             f"{len(periods)} (its `days`, or `seeds` for the synthetic market)",
             field="sweep.walk_forward",
         )
-    step = wf.step if wf.step is not None else wf.test
     folds: list[Fold] = []
     start = 0
-    while start + wf.train + wf.test <= len(periods):
-        mid = start + wf.train
-        folds.append(Fold(index=len(folds), train=periods[start:mid], test=periods[mid : mid + wf.test]))
+    while start + train + test <= len(periods):
+        mid = start + train
+        folds.append(Fold(index=len(folds), train=periods[start:mid], test=periods[mid : mid + test]))
         start += step
     return folds
+
+
+def window_periods(wf: WalkForwardSection) -> tuple[int, int, int]:
+    """(train, test, step) in periods: as written, or in intraday blocks when given as durations."""
+    if is_intraday(wf.train, wf.test, wf.step):
+        blocks = Blocks(str(wf.train), str(wf.test), None if wf.step is None else str(wf.step), wf.session)
+        return blocks.train, blocks.test, blocks.step
+    train, test = int(wf.train), int(wf.test)
+    return train, test, int(wf.step) if wf.step is not None else test
 
 
 def _params_key(params: dict[str, Scalar]) -> str:
