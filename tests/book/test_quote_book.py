@@ -81,3 +81,78 @@ def test_the_keeper_reports_quote_books_among_the_books(data_dir: Path) -> None:
     assert n > 100_000
     (row,) = keeper.totals()
     assert row.symbol == "BAC" and row.crossings == 0 and row.crossed_ns == 0  # the NBBO of this day never crosses
+
+
+_STATE = ("bid_price", "bid_size", "ask_price", "ask_size", "ts", "version", "nbbo", "crossed", "crossings")
+
+
+def _state(book: QuoteBook) -> tuple[object, ...]:
+    return (*(getattr(book, name) for name in _STATE), book.crossed_ns, book.crossed_since)
+
+
+def _reference(quotes: list[Quote]) -> dict[str, QuoteBook]:
+    """The books ``QuoteBook.apply`` builds, with the keeper's NBBO rule applied by hand."""
+    books: dict[str, QuoteBook] = {}
+    for q in quotes:
+        book = books.setdefault(q.symbol, QuoteBook(q.symbol))
+        if q.venue == "NBBO":
+            book.nbbo = True
+        elif book.nbbo:
+            continue
+        book.apply(q)
+    return books
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["BAC", "AAPL"]),
+            st.integers(0, 5),
+            st.integers(0, 3),
+            st.integers(0, 5),
+            st.integers(0, 3),
+            st.sampled_from(["NBBO", "XNAS", "ARCX"]),
+            st.integers(0, 10),
+        ),
+        max_size=60,
+    )
+)
+def test_the_keepers_quote_path_builds_the_books_quote_book_apply_builds(
+    rows: list[tuple[str, int, int, int, int, str, int]],
+) -> None:
+    quotes, ts = [], 0
+    for symbol, bid, bid_size, ask, ask_size, venue, gap in rows:
+        ts += gap
+        quotes.append(
+            Quote(
+                ts_event=ts,
+                ts_init=ts,
+                symbol=symbol,
+                bid_price=bid * 100,
+                bid_size=bid_size * 100,
+                ask_price=ask * 100,
+                ask_size=ask_size * 100,
+                venue=venue,
+            )
+        )
+    keeper = BookKeeper("L1")
+    for q in quotes:
+        keeper.on_quote(q)
+    reference = _reference(quotes)
+    assert sorted(reference) == sorted(b.symbol for b in keeper._quote_books.values())
+    for symbol, book in reference.items():
+        assert _state(keeper._quote_books[symbol]) == _state(book)
+
+
+def test_the_keepers_quote_path_equals_quote_book_apply_on_a_real_day(data_dir: Path) -> None:
+    from tapeflow.data.taq import TaqReader
+
+    reader = TaqReader.for_day(data_dir / "lean-algoseek-us-equity" / "tick" / "bac" / "20131007_quote.zip")
+    quotes = [e for e in reader if isinstance(e, Quote)]
+    keeper = BookKeeper("L1")
+    for q in quotes:
+        keeper.on_quote(q)
+    reference = _reference(quotes)
+    assert len(quotes) > 100_000 and list(reference) == ["BAC"]
+    assert _state(keeper._quote_books["BAC"]) == _state(reference["BAC"])

@@ -103,7 +103,8 @@ def build_backtest(
         raise ConfigError(
             "this command does not run a model: use `tapeflow backtest`, or remove the [ml] section", field="ml"
         )
-    audit = None if cfg.audit.path is None else AuditTrail.open(cfg.audit.path, key=cfg.audit.key())
+    # a backtest takes the in-process writer where no core is free for a process (a crash is rerun, not lost)
+    audit = None if cfg.audit.path is None else AuditTrail.open(cfg.audit.path, key=cfg.audit.key(), writer="auto")
     return Backtest(
         [strategy],
         level=level,

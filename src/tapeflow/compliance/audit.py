@@ -27,15 +27,17 @@ audit verify --expect-head SEQ:HEX`` then detects a trail cut short or rewritten
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
 
 from tapeflow.compliance.audit_store import SqliteAuditStore
 from tapeflow.compliance.audit_writer import AuditWriter
+from tapeflow.compliance.thread_writer import ThreadAuditWriter
 from tapeflow.model.book_events import LargeOrderPulled
 from tapeflow.model.codec import event_types, from_msgpack
 from tapeflow.model.compliance_events import CloseWindowVolume, SelfTradePrevented
@@ -122,7 +124,7 @@ class AuditTrail:
 
     def __init__(
         self,
-        writer: AuditWriter,
+        writer: AuditWriter | ThreadAuditWriter,
         *,
         books: BookSource | None = None,
         batch_size: int = 512,
@@ -161,10 +163,26 @@ class AuditTrail:
         self._window: dict[str, list[int]] = {}  # symbol -> [reference, volume, trades, last]
 
     @classmethod
-    def open(cls, path: str | Path, *, key: bytes | None = None, **kwargs: Any) -> AuditTrail:
-        """A trail writing to the SQLite file ``path`` (created if needed, continued if it holds a trail)."""
-        writer = AuditWriter(SqliteAuditStore(path), key=key)
-        return cls(writer, owns_writer=True, **kwargs)
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        key: bytes | None = None,
+        writer: Literal["process", "thread", "auto"] = "process",
+        **kwargs: Any,
+    ) -> AuditTrail:
+        """A trail writing to the SQLite file ``path`` (created if needed, continued if it holds a trail).
+
+        ``writer``: the writer process (the default: it commits what it received even if this process dies), a
+        thread of this process (``thread_writer``: cheaper where no core is free for a process), or ``auto``:
+        the thread on a machine with two cores or fewer, else the process (a backtest's choice; ``writer.mode``
+        says which runs)."""
+        store = SqliteAuditStore(path)
+        if writer == "auto":
+            writer = "thread" if (os.cpu_count() or 1) <= 2 else "process"
+        if writer == "thread":
+            return cls(ThreadAuditWriter(store, key=key), owns_writer=True, **kwargs)
+        return cls(AuditWriter(store, key=key), owns_writer=True, **kwargs)
 
     # -- component ----------------------------------------------------------------------------------------------
 

@@ -137,6 +137,8 @@ class AuditWriter:
     reader thread would take the GIL from the loop at every commit and cost it a thread switch each time; the price
     is that ``committed_seq`` and ``on_commit`` learn of a commit a few hand-overs later, or at a flush."""
 
+    mode = "process"  # which writer runs (thread_writer.ThreadAuditWriter is the other): benchmarks print it
+
     def __init__(
         self,
         store: AuditStore,

@@ -1,0 +1,34 @@
+"""``benchmarks/bench_backtest_quotes.py`` runs, so it cannot rot: a few thousand quotes, one round, checked for
+what docs/PERFORMANCE.md's "Quotes" section rests on (risk on, the same crossings and orders on every side that
+ran, both Nautilus set-ups, the ratios last), not for the values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_backtest_quotes.py"
+
+
+def test_the_quote_benchmark_runs_every_side_with_risk_and_reports_the_same_crossings_and_orders() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quotes", "5000", "--pairs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=BENCH.parent,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    ours = report["tapeflow"]
+    assert report["quotes"] == 5000 and ours["crossings"] > 0
+    assert ours["orders"] == ours["crossings"] and ours["refused"] == 0, "one order per crossing, none refused by risk"
+    if "nautilus" in report:  # the peer is not installed: the benchmark says so and stops
+        return
+    for side in ("nautilus_risk", "nautilus_fast"):
+        assert (report[side]["crossings"], report[side]["orders"]) == (ours["crossings"], ours["orders"])
+        assert report[f"ratio_cpu_{side}"] > 0 and report[f"ratio_wall_{side}"] > 0
+    assert list(report)[-1] == "ratio_wall_nautilus_risk"
