@@ -6,7 +6,7 @@ peak memory for a file and one four times its size.
 What is timed: ``ItchReader(path, date=...).event_batches()`` over the whole file, every check on (length prefix
 equal to the spec, known locate, non-zero shares, valid side, time not going back within a stock, references
 within int64), each event built as the replay consumes it (``OrderAdded`` ... with Python ints), read from the
-file (page cache) 16 KiB at a time. The same file is read by the compiled core (``implementation="cython"``) and
+file (page cache) 16 KiB at a time. The same file is read by the compiled core (``implementation="compiled"``) and
 by the Python reference loop, interleaved in one fresh process (C, P, C, P ...), ``--runs`` pairs; CPU-time and
 wall rates, median and spread (min-max), and the CPU-time ratio. Both must give the same counts (checked). A
 third pass in each round, compiled decode feeding every L3 event to its symbol's ``L3Book`` as a replay does,
@@ -40,7 +40,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 DAY = dt.date(2019, 12, 30)
 GOAL = 2_000_000  # msgs per CPU second, issue 19
-IMPLEMENTATIONS = ("cython", "python")
+IMPLEMENTATIONS = ("compiled", "python")
 
 
 def _vm_hwm_kib() -> int:
@@ -93,10 +93,10 @@ def _one_pass(path: str, implementation: str, limit: int, *, book: bool = False)
 def _child_time(path: str, runs: int) -> None:
     """Interleaved: compiled, Python, compiled + L3 book, ``runs`` times; one JSON line with every pass."""
     passes: list[dict[str, Any]] = []
-    _one_pass(path, "cython", 50_000)  # imports and first-touch of the file's pages outside the timed passes
+    _one_pass(path, "compiled", 50_000)  # imports and first-touch of the file's pages outside the timed passes
     for _ in range(runs):
         passes.extend(_one_pass(path, implementation, sys.maxsize) for implementation in IMPLEMENTATIONS)
-        passes.append(_one_pass(path, "cython", sys.maxsize, book=True))
+        passes.append(_one_pass(path, "compiled", sys.maxsize, book=True))
     print(json.dumps(passes))
 
 
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     first = passes[0]
     differ = [p for p in passes if (p["messages"], p["events"], p["counts"]) != (first["messages"], first["events"],
                                                                                 first["counts"])]  # fmt: skip
-    rates = {impl: _rates(passes, impl) for impl in (*IMPLEMENTATIONS, "cython+book")}
+    rates = {impl: _rates(passes, impl) for impl in (*IMPLEMENTATIONS, "compiled+book")}
     compiled, python, booked = passes[::3], passes[1::3], passes[2::3]
     ratios = [c["messages"] / c["cpu_s"] / (p["messages"] / p["cpu_s"]) for c, p in zip(compiled, python, strict=True)]
     ratio = statistics.median(ratios)
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({m['messages'] / m['cpu_s'] / 1e6:.2f} M msgs per CPU s)"
         )
     print(f"  parent ru_maxrss {_mb(parent_maxrss_kib):.1f} MB")
-    met = rates["cython"]["cpu_rate_median"] >= GOAL
+    met = rates["compiled"]["cpu_rate_median"] >= GOAL
     print(f"goal >= {GOAL / 1e6:.0f}M msgs per CPU second into events: {'met' if met else 'NOT met'} by {ITCH_CORE}")
     print(
         f"L3 book (Python book.l3, fed by books_by_symbol) adds {statistics.median(book_ns):.0f} ns CPU per message "

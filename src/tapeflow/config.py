@@ -239,3 +239,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+PURE_PYTHON_ENV = "TAPEFLOW_PURE_PYTHON"
+"""Set to 1 to make every ``"auto"`` choice of implementation take the pure-Python reference (ITCH, LOBSTER)."""
+
+
+def compiled_cores_wanted() -> bool:
+    """Whether ``"auto"`` may pick a compiled core: one switch for a whole test run or benchmark on the references,
+    read where a reader is built (never cached), so a process that sets it before building readers gets them."""
+    return os.environ.get(PURE_PYTHON_ENV, "").strip().lower() not in ("1", "true", "yes")

@@ -30,13 +30,13 @@ def test_tiny_run_reports_both_implementations_identical_counts_and_flat_memory(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["benchmark"] == "itch_parse" and report["implementation"] == "cython"
+    assert report["benchmark"] == "itch_parse" and report["implementation"] == "compiled"
     assert report["file_messages"] == 20_000 and report["passes_that_differ"] == 0
-    for name in ("cython", "python", "cython+book"):
+    for name in ("compiled", "python", "compiled+book"):
         rates = report["rates"][name]
         assert rates["runs"] == 2 and 0 < rates["cpu_rate_min"] <= rates["cpu_rate_median"] <= rates["cpu_rate_max"]
     peaks = report["peak_rss_mb"]
-    assert set(peaks) == {"baseline_one_chunk", "cython_1x", "cython_4x", "python_1x", "python_4x"}
+    assert set(peaks) == {"baseline_one_chunk", "compiled_1x", "compiled_4x", "python_1x", "python_4x"}
     assert all(peak > 0 for peak in peaks.values())
     assert report["book_cpu_ns_per_msg"] > 0 and report["cpu_ratio_compiled_over_python"] > 0
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tapeflow.config import PURE_PYTHON_ENV
 from tapeflow.data import itch_fast
 from tapeflow.data.itch import ItchReader, midnight_utc_ns
 from tapeflow.data.itch_encoder import encode_stream
@@ -59,7 +60,7 @@ def _run(data: bytes | Path, implementation: str, **kwargs: object) -> Outcome:
 
 
 def _assert_identical(data: bytes | Path, **kwargs: object) -> Outcome:
-    compiled = _run(data, "cython", **kwargs)
+    compiled = _run(data, "compiled", **kwargs)
     reference = _run(data, "python", **kwargs)
     assert compiled[0] == reference[0]
     assert compiled[1] == reference[1]  # every count, the bytes consumed and the first problem's offset and text
@@ -77,9 +78,18 @@ def _gen_itch() -> object:
 
 def test_compiled_core_is_built_and_auto_picks_it() -> None:
     # The install builds it (setup.py); without it every comparison below would compare Python with itself.
-    assert itch_fast.ITCH_CORE == "cython"
-    assert ItchReader(b"", date=DAY).implementation == "cython"
+    assert itch_fast.ITCH_CORE == "compiled"
+    assert ItchReader(b"", date=DAY).implementation == "compiled"
     assert ItchReader(b"", date=DAY, implementation="python").implementation == "python"
+
+
+def test_the_environment_can_force_the_python_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One switch for both readers (LOBSTER's test is in test_lobster_core.py): auto takes the reference."""
+    monkeypatch.setenv(PURE_PYTHON_ENV, "1")
+    assert ItchReader(b"", date=DAY).implementation == "python"
+    assert ItchReader(b"", date=DAY, implementation="compiled").implementation == "compiled"  # explicit wins
+    monkeypatch.setenv(PURE_PYTHON_ENV, "0")
+    assert ItchReader(b"", date=DAY).implementation == "compiled"
 
 
 def test_asking_for_a_missing_compiled_core_or_an_unknown_one_is_a_config_error(
@@ -89,7 +99,7 @@ def test_asking_for_a_missing_compiled_core_or_an_unknown_one_is_a_config_error(
         ItchReader(b"", date=DAY, implementation="rust")  # type: ignore[arg-type]
     monkeypatch.setattr(itch_fast, "_compiled", None)
     with pytest.raises(ConfigError, match="not built"):
-        ItchReader(b"", date=DAY, implementation="cython")
+        ItchReader(b"", date=DAY, implementation="compiled")
 
 
 @pytest.mark.parametrize("chunk_size", [64, 1000, 1 << 16])
@@ -126,7 +136,7 @@ def test_chunks_that_are_bytearrays_give_identical_events(data_dir: Path) -> Non
     # A stream may read into bytearrays; the compiled core takes bytes, so the loop converts what it is given.
     raw = (data_dir / FIXTURE).read_bytes()
     chunks = [bytearray(raw[i : i + 4096]) for i in range(0, len(raw), 4096)]
-    compiled, python = _fast(chunks, "cython"), _fast(chunks, "python")
+    compiled, python = _fast(chunks, "compiled"), _fast(chunks, "python")
     assert compiled == python
     assert compiled[0] == _run(raw, "python")[0] and len(compiled[0]) > 0
 
@@ -184,7 +194,7 @@ def test_hypothesis_streams_mutated_truncated_and_unknown_give_identical_results
 def test_hypothesis_order_flow_gives_the_same_events_as_the_generic_path(flow: list[ItchMessage], chunk: int) -> None:
     # Beyond matching the Python loop, the compiled loop matches the generic decoder (raw framing) itself.
     stream = _prefix + flow
-    compiled, compiled_stats, _ = _run(encode_stream(stream), "cython", chunk_size=chunk)
+    compiled, compiled_stats, _ = _run(encode_stream(stream), "compiled", chunk_size=chunk)
     generic, generic_stats, _ = _run(encode_stream(stream, "raw"), "python", framing="raw")
     assert compiled == generic
     for name in ("messages", "events", "malformed", "filtered", "unknown_locate", "out_of_order"):

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tapeflow.book import L3Book
+from tapeflow.config import PURE_PYTHON_ENV
 from tapeflow.data import lobster
 from tapeflow.data.lobster import COMPILED_AVAILABLE, LobsterDecoder
 from tapeflow.data.lobster_file import open_lobster
@@ -290,9 +291,9 @@ def test_compiled_impl_needs_an_l3book_sink_and_auto_falls_back(data_dir: Path) 
 
 def test_the_environment_can_force_the_python_reference(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lf = open_lobster(data_dir / SAMPLES / FILES[3])
-    monkeypatch.setenv(lobster.PURE_PYTHON_ENV, "1")
+    monkeypatch.setenv(PURE_PYTHON_ENV, "1")
     assert LobsterDecoder(lf, L3Book("X")).impl == "python"
     assert LobsterDecoder(lf, L3Book("X"), impl="compiled").impl == "compiled"  # an explicit choice wins
-    monkeypatch.delenv(lobster.PURE_PYTHON_ENV)
-    assert os.environ.get(lobster.PURE_PYTHON_ENV) is None
+    monkeypatch.delenv(PURE_PYTHON_ENV)
+    assert os.environ.get(PURE_PYTHON_ENV) is None
     assert LobsterDecoder(lf, L3Book("X")).impl == "compiled"

@@ -33,7 +33,7 @@ cdef extern from "Python.h":
     object PyUnicode_FromStringAndSize(const char* u, Py_ssize_t size)
 
 
-IMPLEMENTATION = "cython"
+IMPLEMENTATION = "compiled"
 
 cdef uint64_t MASK48 = (<uint64_t>1 << 48) - 1
 

@@ -94,7 +94,7 @@ class ItchReader:
         self.chunk_size = chunk_size
         self.track_orders = track_orders
         self.implementation = resolve_implementation(implementation)
-        """Which hot loop ``event_batches`` runs on length-prefixed input: ``"cython"`` or ``"python"``."""
+        """Which hot loop ``event_batches`` runs on length-prefixed input: ``"compiled"`` or ``"python"``."""
         self.stats = ItchStats()
         self.directory: dict[int, str] = {}
         """Stock locate -> symbol, every symbol the stream named (filtered or not)."""

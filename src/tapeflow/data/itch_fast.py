@@ -18,6 +18,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Final, Literal
 
+from tapeflow.config import compiled_cores_wanted
 from tapeflow.model.enums import Side
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
@@ -27,7 +28,7 @@ from .itch_mapping import EventMapper, slow_event
 from .itch_messages import LAYOUTS
 from .itch_parser import Frame, ItchStats, report_truncated
 
-Implementation = Literal["auto", "python", "cython"]
+Implementation = Literal["auto", "python", "compiled"]
 ChunkScan = Callable[[bytes, int, int, list[Event], EventMapper, bool, str], tuple[int, int, int, int]]
 """``scan(data, limit, offset, out, mapper, strict, name) -> (pos, filtered, slow, slow_events)``."""
 
@@ -37,21 +38,22 @@ try:
 except ImportError:  # a source tree without the built core: the Python loop runs, and ``ITCH_CORE`` says so
     _compiled = None
 
-ITCH_CORE: Final[Literal["python", "cython"]] = "python" if _compiled is None else "cython"
+ITCH_CORE: Final[Literal["python", "compiled"]] = "python" if _compiled is None else "compiled"
 """The implementation ``"auto"`` runs in this process (benchmarks print it)."""
 
 
-def resolve_implementation(choice: Implementation) -> Literal["python", "cython"]:
-    """``"auto"`` -> ``ITCH_CORE``; asking for the compiled core where it is not built is a configuration error."""
+def resolve_implementation(choice: Implementation) -> Literal["python", "compiled"]:
+    """``"auto"`` -> ``ITCH_CORE`` (the reference under ``TAPEFLOW_PURE_PYTHON=1``); asking for the compiled core
+    where it is not built is a configuration error."""
     if choice == "auto":
-        return ITCH_CORE
-    if choice == "cython" and _compiled is None:
+        return ITCH_CORE if compiled_cores_wanted() else "python"
+    if choice == "compiled" and _compiled is None:
         raise ConfigError(
             "the compiled ITCH core (tapeflow.data._itch_core) is not built; run `make .venv/.installed` "
             "or use implementation='python'"
         )
-    if choice not in ("python", "cython"):
-        raise ConfigError(f"ITCH implementation must be 'auto', 'python' or 'cython', not {choice!r}")
+    if choice not in ("python", "compiled"):
+        raise ConfigError(f"ITCH implementation must be 'auto', 'python' or 'compiled', not {choice!r}")
     return choice
 
 
@@ -94,7 +96,7 @@ def fast_batches(
     With the compiled core the whole inner loop is one call per chunk (``scan``); the Python loop below stays
     as written, the reference it is tested against.
     """
-    scan = _compiled if resolve_implementation(implementation) == "cython" else None
+    scan = _compiled if resolve_implementation(implementation) == "compiled" else None
     syms = mapper.symbols
     known = mapper.known
     base = mapper.base_ns

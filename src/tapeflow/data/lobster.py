@@ -24,7 +24,6 @@ decoder's state and its reference methods (reveals, time checks, errors), which 
 
 from __future__ import annotations
 
-import os
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tapeflow.book.l3 import L3Book
+from tapeflow.config import compiled_cores_wanted
 from tapeflow.data.lobster_file import LobsterFile
 from tapeflow.data.lobster_parse import LineReader, bad_book_row, field_pattern, last_level_fields, parse_block
 from tapeflow.data.nytime import NS_PER_SECOND, day_base_ns, ny_to_utc_ns
@@ -51,8 +51,6 @@ try:  # the compiled cores (setup.py builds them); without them the Python refer
 except ImportError:  # pragma: no cover - a checkout that was not built
     COMPILED_AVAILABLE = False
 
-PURE_PYTHON_ENV: Final = "TAPEFLOW_PURE_PYTHON"
-"""Set to 1 to make ``impl="auto"`` choose the Python reference (a whole test run, a benchmark)."""
 Impl = Literal["auto", "compiled", "python"]
 
 _EMPTY_ASK: Final = 9_999_999_999
@@ -144,7 +142,7 @@ class LobsterDecoder:
             why = "was not built (make .venv/.installed)" if not COMPILED_AVAILABLE else "needs an L3Book sink"
             raise ConfigError(f"the compiled LOBSTER block apply {why}", field="impl")
         if impl == "auto":
-            compiled_fits = compiled_fits and os.environ.get(PURE_PYTHON_ENV, "") not in ("1", "true", "yes")
+            compiled_fits = compiled_fits and compiled_cores_wanted()
         self.impl: Literal["compiled", "python"] = "compiled" if impl != "python" and compiled_fits else "python"
         self._check_row = check_row
         self.file = file
