@@ -10,6 +10,7 @@ import pytest
 from tapeflow.backtest.latency_study import (
     AGGRESSIVE_TOLERANCE_BPS,
     PASSIVE_TOLERANCE_BPS,
+    SE_MULTIPLE,
     run_latency_study,
 )
 from tapeflow.calibration.latency import (
@@ -20,6 +21,7 @@ from tapeflow.calibration.latency import (
     fill_quality,
     load_latency_study,
     non_improving,
+    weighted_mean_se,
 )
 from tapeflow.model.enums import Side
 from tapeflow.model.errors import ConfigError
@@ -84,6 +86,71 @@ def test_non_improving_refuses_an_improvement_beyond_the_tolerance_and_accepts_o
     assert non_improving([2.0, None, 2.5], tolerance=0.0, higher_is_better=False)
 
 
+def test_the_standard_error_of_a_share_weighted_mean_counts_each_fill_once_by_its_shares() -> None:
+    # equal weights: the textbook s / sqrt(n); values 1, 2, 3, 4: mean 2.5, s^2 = 5/3, SE = sqrt(5/12)
+    mean, se = weighted_mean_se([(100, 1.0), (100, 2.0), (100, 3.0), (100, 4.0)])
+    assert mean == pytest.approx(2.5) and se == pytest.approx((5 / 12) ** 0.5)
+    # 100 shares at +1 and 300 at -1: mean -0.5; SE^2 = 2/1 * (100^2 * 1.5^2 + 300^2 * 0.5^2) / 400^2 = 0.5625
+    mean, se = weighted_mean_se([(100, 1.0), (300, -1.0)])
+    assert mean == pytest.approx(-0.5) and se == pytest.approx(0.75)
+    assert weighted_mean_se([(100, 1.0)]) == (1.0, None)  # one draw: no spread to measure
+    assert weighted_mean_se([]) == (None, None)
+
+
+# Mid 100.00 at each even second, 100.01 at each odd one: a buy half a second after an even second marks out +1 bp
+# at 1 s (100.00 -> 100.01), one after an odd second -0.9999 bp (100.01 -> 100.00).
+SAWTOOTH = [(k * S, 999_900 + (k % 2) * 100, 1_000_100 + (k % 2) * 100) for k in range(200)]
+UP, DOWN = 1.0, -1e4 * 0.01 / 100.01
+
+
+def _preset(ups: int, downs: int) -> list[Fill]:
+    """``ups`` buys that mark out +1 bp and ``downs`` that mark out -0.9999 bp at 1 s, 100 shares each."""
+    times = [2 * i for i in range(ups)] + [2 * (ups + i) + 1 for i in range(downs)]
+    return [_fill(t * S + S // 2, Side.BUY, 1_000_100) for t in times]
+
+
+def _step(near: list[Fill], far: list[Fill]) -> tuple[float, float, bool]:
+    """(the far preset's improvement of the 1 s markout, 2 SE of the difference, whether the check holds)."""
+    tape = _tape(SAWTOOTH)
+    a, b = (fill_quality(f, tape, (1,)) for f in (near, far))
+    va, vb, ea, eb = a.markouts_bps["1s"], b.markouts_bps["1s"], a.markouts_se_bps["1s"], b.markouts_se_bps["1s"]
+    assert va is not None and vb is not None and ea is not None and eb is not None
+    holds = non_improving(
+        [va, vb], tolerance=PASSIVE_TOLERANCE_BPS, higher_is_better=True, ses=[ea, eb], se_multiple=SE_MULTIPLE
+    )
+    return vb - va, SE_MULTIPLE * (ea**2 + eb**2) ** 0.5, holds
+
+
+def test_a_farther_preset_whose_markout_is_better_only_by_noise_passes_the_check() -> None:
+    # near: 20 up, 20 down (mean ~0, SE ~0.16 bp); far: 22 up, 18 down (mean ~0.1, SE ~0.16): the 0.1 bp gain is a
+    # draw of two fills, within 2 SE (~0.45), though twice the fixed floor of 0.05 that the check used to apply
+    gain, two_se, holds = _step(_preset(20, 20), _preset(22, 18))
+    assert gain == pytest.approx((22 * UP + 18 * DOWN) / 40 - (20 * UP + 20 * DOWN) / 40)
+    assert PASSIVE_TOLERANCE_BPS < gain < two_se and holds
+    assert not non_improving([0.0, gain], tolerance=PASSIVE_TOLERANCE_BPS, higher_is_better=True)  # the old check
+
+
+def test_a_farther_preset_whose_markout_is_better_beyond_two_standard_errors_fails_the_check() -> None:
+    # near: 20 up, 20 down; far: 30 up, 10 down (mean ~0.5 bp, SE ~0.14): a gain of ~0.5 bp beyond 2 SE (~0.42)
+    gain, two_se, holds = _step(_preset(20, 20), _preset(30, 10))
+    assert gain == pytest.approx((30 * UP + 10 * DOWN) / 40 - (20 * UP + 20 * DOWN) / 40)
+    assert two_se == pytest.approx(2 * (1 / 39 + 0.01923) ** 0.5, rel=1e-2)
+    assert gain > two_se and not holds
+    # the same fills in the other order (the farther preset worse) hold whatever the noise
+    assert _step(_preset(30, 10), _preset(20, 20))[2]
+
+
+def test_the_fixed_floor_still_binds_where_the_standard_errors_are_tiny() -> None:
+    # a gain of 0.06 bps with errors of 0.001: beyond the floor of 0.05, so it fails; 0.04 holds
+    ses = [0.001, 0.001]
+    assert not non_improving([0.0, 0.06], tolerance=0.05, higher_is_better=True, ses=ses, se_multiple=2.0)
+    assert non_improving([0.0, 0.04], tolerance=0.05, higher_is_better=True, ses=ses, se_multiple=2.0)
+    # a missing error leaves that step the floor alone; values and errors must pair up
+    assert not non_improving([0.0, 0.06], tolerance=0.05, higher_is_better=True, ses=[None, 1.0], se_multiple=2.0)
+    with pytest.raises(ValueError, match="standard errors"):
+        non_improving([0.0, 0.06], tolerance=0.05, higher_is_better=True, ses=[1.0], se_multiple=2.0)
+
+
 def test_a_study_without_strategies_or_with_a_repeated_location_is_refused() -> None:
     with pytest.raises(ConfigError, match="no strategies"):
         LatencyStudy(base="x.toml", strategies=())
@@ -112,12 +179,14 @@ def test_fill_quality_does_not_improve_with_latency_on_the_real_aapl_day(data_di
     passive, aggressive = report.checks
     assert passive.measure == "markout_1s_bps" and passive.tolerance == PASSIVE_TOLERANCE_BPS
     assert aggressive.measure == "slippage_bps" and aggressive.tolerance == AGGRESSIVE_TOLERANCE_BPS
+    assert passive.se_multiple == aggressive.se_multiple == SE_MULTIPLE
     assert all(v is not None for v in passive.values + aggressive.values)
-    assert passive.holds, passive.values
-    assert aggressive.holds, aggressive.values
+    assert all(e is not None and 0 < e < 1 for e in passive.ses + aggressive.ses)  # a tenth of a bp or so
+    assert passive.holds, (passive.values, passive.ses)
+    assert aggressive.holds, (aggressive.values, aggressive.ses)
     # each mean rests on enough fills to mean something: the colocated quoter, whose cancels arrive in time, fills
-    # least (34 in this window since the exchange took commands in order; before, its cancels overtook their
-    # inserts and it filled over 50)
+    # least (51 in this window since hidden prints reach the front of the queue on L3, 34 before; earlier still,
+    # before the exchange took commands in order, its cancels overtook their inserts and it filled over 50)
     assert all(r.windows[0].fills >= 30 for r in report.rows)
 
 

@@ -70,6 +70,18 @@ def test_the_latency_page_embeds_its_charts_and_the_checks_table() -> None:
     assert "base: lobster_aapl.toml" in page
 
 
+def test_the_latency_checks_table_shows_each_value_with_its_standard_error_and_the_se_allowance() -> None:
+    data = _study()
+    data["checks"] = [
+        {"role": "passive", "strategy": "quoter", "measure": "markout_1s_bps", "values": [-2.0, None, -1.5]}
+        | {"tolerance": 0.05, "holds": True, "ses": [0.25, None, None], "se_multiple": 2.0}
+    ]
+    row = re.search(r'<tr data-role="passive" data-measure="markout_1s_bps">(.*?)</tr>', build_latency_page(data))
+    assert row is not None
+    cells = [html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", row[1])]
+    assert cells[3:] == ["-2.000 ± 0.250, -, -1.500", "0.05 | 2 SE", "holds"]
+
+
 def test_the_same_dict_gives_the_same_bytes_and_the_file_is_written_whole(tmp_path: Path) -> None:
     data = _calibration()
     out = write_calibration_page(data, tmp_path / "cal.html")

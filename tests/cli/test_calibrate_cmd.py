@@ -153,6 +153,27 @@ def test_the_latency_table_fits_80_columns_with_nothing_wrapped_or_cut() -> None
     assert any(ln.startswith("entry: one-way order entry") for ln in lines)  # the legend of the abbreviations
 
 
+def test_the_latency_standard_errors_and_the_se_allowance_print_within_80_columns() -> None:
+    rows = [
+        _study_row(role, loc, 6.3) | {"se": {"slippage_bps": 10.25} | {f"markout_{h}s_bps": 10.25 for h in (1, 10, 60)}}
+        for role in ("passive", "aggressive")
+        for loc in ("colo", "secaucus", "aurora", "san_jose")
+    ]
+    checks = [
+        {"role": "aggressive", "strategy": "ema_quote_cross", "measure": "slippage_bps", "tolerance": 0.05}
+        | {"holds": True, "ses": [10.25] * 4, "se_multiple": 2.0}
+    ]
+    data = {"base": "lobster_aapl.toml", "windows": [60_000], "horizons_s": [1, 10, 60], "rows": rows}
+    console = Console(width=80, record=True, file=io.StringIO())
+    print_latency_study(data | {"checks": checks}, console)
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in "".join(lines)
+    assert any(" ".join(ln.split()) == "Standard error of each mean (bps)" for ln in lines)
+    (line,) = [ln for ln in lines if ln.split()[:2] == ["passive", "aurora"] and "6.3" not in ln]
+    assert line.split()[2:] == ["10.25"] * 4
+    assert any(" ".join(ln.split()) == "aggressive ema_quote_cross slippage_bps 0.05 | 2 SE holds" for ln in lines)
+
+
 def test_latency_html_writes_the_study_page_whose_points_are_the_json_means(tmp_path: Path, data_dir: Path) -> None:
     base = Path(__file__).resolve().parents[2] / "examples" / "lobster_aapl.toml"
     path = tmp_path / "lat.toml"

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapeflow.book.keeper import BookKeeper
-from tapeflow.model.enums import BookAction, LiquiditySide, OrderType, Side, TimeInForce
+from tapeflow.model.enums import Aggressor, BookAction, LiquiditySide, OrderType, Side, TimeInForce
 from tapeflow.model.events import Event
-from tapeflow.model.market import BookDelta, BookLevel, BookSnapshot, OrderAdded, OrderExecuted
+from tapeflow.model.market import BookDelta, BookLevel, BookSnapshot, OrderAdded, OrderExecuted, Trade
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.venues.sim.bar_fills import BarFills
 from tapeflow.venues.sim.depth import DepthChanges
@@ -224,3 +224,51 @@ def test_l3_an_execution_at_a_level_we_took_from_bounds_what_stays_taken() -> No
     _l3_add(venue, 2, 25)
     venue.buy(100, ASK, TimeInForce.IOC)
     assert [(c, q) for c, _, q, _ in venue.fills] == [("s-1", 200), ("s-3", 25)]
+
+
+BID = ASK - 100  # 100.00
+
+
+def _l3_bid(venue: Venue, order_id: int, size: int) -> None:
+    ts = venue._next()
+    venue.feed(OrderAdded(ts_event=ts, ts_init=ts, symbol=SYM, order_id=order_id, side=Side.BUY, price=BID, size=size))
+
+
+def _hidden_sell_print(venue: Venue, size: int) -> None:
+    """A LOBSTER type-5 message: a seller met hidden buy liquidity at BID (the matcher hears prints directly)."""
+    ts = venue._next()
+    trade = Trade(
+        ts_event=ts, ts_init=ts, symbol=SYM, price=BID, size=size, aggressor=Aggressor.SELL, conditions=("hidden",)
+    )
+    venue.matcher.on_trade(trade)
+
+
+def test_l3_a_hidden_print_at_our_price_fills_our_order_when_nothing_displayed_is_ahead() -> None:
+    """Displayed orders trade before hidden ones: a seller who met hidden liquidity at our bid met us first."""
+    venue = Venue("L3")
+    order = venue.buy(300, BID)  # the level is empty: nothing ahead of us
+    assert order.ahead == 0
+    _hidden_sell_print(venue, 200)
+    _hidden_sell_print(venue, 500)
+    assert [(c, p, q, side) for c, p, q, side in venue.fills] == [
+        ("s-1", BID, 200, LiquiditySide.MAKER),
+        ("s-1", BID, 100, LiquiditySide.MAKER),
+    ]
+
+
+def test_l3_a_hidden_print_does_not_reach_our_order_behind_displayed_shares_nor_move_the_queue() -> None:
+    venue = Venue("L3")
+    _l3_bid(venue, 1, 400)
+    order = venue.buy(300, BID)  # 400 displayed shares ahead
+    _hidden_sell_print(venue, 250)
+    assert venue.fills == []
+    assert order.ahead == 400  # the print traded hidden shares, not the displayed ones ahead of us
+
+
+def test_l3_a_displayed_print_at_our_price_still_moves_nothing_the_executions_do_not() -> None:
+    """A print without the hidden condition repeats an execution the tape already applied: it fills nothing."""
+    venue = Venue("L3")
+    order = venue.buy(300, BID)
+    ts = venue._next()
+    venue.matcher.on_trade(Trade(ts_event=ts, ts_init=ts, symbol=SYM, price=BID, size=100, aggressor=Aggressor.SELL))
+    assert venue.fills == [] and order.ahead == 0

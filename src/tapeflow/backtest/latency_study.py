@@ -21,14 +21,16 @@ from tapeflow.data.quality import QualityReporter
 from tapeflow.model.prices import price_to_str
 
 PASSIVE_TOLERANCE_BPS = 0.05
-"""How much the passive strategy's mean 1 s markout may improve from one preset to the next farther one and still
-count as not improving. A farther strategy gets a different set of fills, so its mean moves by fill-set noise as
-well as by latency; 0.05 bps is under a third of AAPL's one-cent tick at ~$580 (0.17 bps), the smallest move a
-single fill's markout can make, so an improvement beyond it is more than rounding of a few fills. On the day the
-largest step-to-step improvement seen was 0.034 bps (docs/REALISM.md)."""
+"""The floor of how much the passive strategy's mean 1 s markout may improve from one preset to the next farther
+one and still count as not improving: under a third of AAPL's one-cent tick at ~$580 (0.17 bps). A farther
+strategy gets a different set of fills, so its mean moves by fill-set noise as well as by latency; the floor only
+matters where the standard errors are smaller (``SE_MULTIPLE``)."""
 AGGRESSIVE_TOLERANCE_BPS = 0.05
-"""The same for the aggressive strategy's mean slippage against the arrival mid (a cost: lower is better); the
-largest step-to-step improvement seen on the day was 0.019 bps."""
+"""The same floor for the aggressive strategy's mean slippage against the arrival mid (a cost: lower is better)."""
+SE_MULTIPLE = 2.0
+"""A step improves only when it beats the floor and this many standard errors of the difference between the two
+presets' means: two standard errors, a difference that noise alone exceeds about one time in twenty (one-sided:
+one in forty)."""
 
 
 class WindowFigures(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,6 +43,9 @@ class WindowFigures(msgspec.Struct, frozen=True, kw_only=True):
     fills: int
     slippage_bps: float | None
     markouts_bps: dict[str, float | None]
+    slippage_se_bps: float | None = None
+    """Standard error of ``slippage_bps`` over this window's fills (``calibration.latency.weighted_mean_se``)."""
+    markouts_se_bps: dict[str, float | None] = {}
 
 
 class StudyRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,6 +58,11 @@ class StudyRow(msgspec.Struct, frozen=True, kw_only=True):
     mean: dict[str, float | None]
     range: dict[str, list[float] | None]
     """[min, max] across windows, by the same keys as ``mean``."""
+    se: dict[str, float | None] = {}
+    """Standard error of the slippage and markout means, by the same keys as ``mean``: the mean of the windows'
+    errors. The windows are nested (the first 60,000 events are in the first 80,000), so their means are strongly
+    correlated and their average is about as uncertain as one window's; the mean of their errors is the error of
+    that average if they were fully correlated, and bounds it from above otherwise."""
 
 
 class StudyCheck(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,7 +72,12 @@ class StudyCheck(msgspec.Struct, frozen=True, kw_only=True):
     values: list[float | None]
     """``measure``'s mean across windows, per location in the study's order (growing latency)."""
     tolerance: float
+    """The fixed floor of a step's allowance, in the measure's unit."""
     holds: bool
+    ses: list[float | None] = []
+    """Standard error of each of ``values`` (the rows' ``se``)."""
+    se_multiple: float = 0.0
+    """A step improves only beyond ``max(tolerance, se_multiple * sqrt(se_a^2 + se_b^2))``; 0: the floor alone."""
 
 
 class StudyReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,6 +115,8 @@ def run_window(cfg: BacktestConfig, horizons_s: tuple[int, ...]) -> WindowFigure
         fills=quality.fills,
         slippage_bps=quality.slippage_bps,
         markouts_bps=quality.markouts_bps,
+        slippage_se_bps=quality.slippage_se_bps,
+        markouts_se_bps=quality.markouts_se_bps,
     )
 
 
@@ -110,6 +127,12 @@ def _measures(w: WindowFigures) -> dict[str, float | None]:
         "slippage_bps": w.slippage_bps,
     }
     out.update({f"markout_{k}_bps": v for k, v in w.markouts_bps.items()})
+    return out
+
+
+def _errors(w: WindowFigures) -> dict[str, float | None]:
+    out: dict[str, float | None] = {"slippage_bps": w.slippage_se_bps}
+    out.update({f"markout_{k}_bps": v for k, v in w.markouts_se_bps.items()})
     return out
 
 
@@ -137,6 +160,11 @@ def run_latency_study(study: LatencyStudy, base: Path) -> StudyReport:
                 known = [v for m in per_window if (v := m[key]) is not None]
                 mean[key] = fmean(known) if known else None
                 spread[key] = [min(known), max(known)] if known else None
+            per_window_se = [_errors(w) for w in windows]
+            se: dict[str, float | None] = {}
+            for key in per_window_se[0]:
+                known = [v for m in per_window_se if (v := m[key]) is not None]
+                se[key] = fmean(known) if known else None
             per_location.append(
                 StudyRow(
                     role=s.role,
@@ -146,6 +174,7 @@ def run_latency_study(study: LatencyStudy, base: Path) -> StudyReport:
                     windows=windows,
                     mean=mean,
                     range=spread,
+                    se=se,
                 )
             )
         rows += per_location
@@ -154,6 +183,8 @@ def run_latency_study(study: LatencyStudy, base: Path) -> StudyReport:
         else:
             measure, tolerance, higher = "slippage_bps", AGGRESSIVE_TOLERANCE_BPS, False
         values = [r.mean.get(measure) for r in per_location]
+        ses = [r.se.get(measure) for r in per_location]
+        holds = non_improving(values, tolerance=tolerance, higher_is_better=higher, ses=ses, se_multiple=SE_MULTIPLE)
         checks.append(
             StudyCheck(
                 role=s.role,
@@ -161,7 +192,9 @@ def run_latency_study(study: LatencyStudy, base: Path) -> StudyReport:
                 measure=measure,
                 values=values,
                 tolerance=tolerance,
-                holds=non_improving(values, tolerance=tolerance, higher_is_better=higher),
+                holds=holds,
+                ses=ses,
+                se_multiple=SE_MULTIPLE,
             )
         )
     return StudyReport(

@@ -11,12 +11,19 @@ passive fill that is picked off by better-informed flow shows a negative markout
 What varies between the study's runs: nothing in a backtest is random (fixed latency, deterministic matching,
 no seed), so a seed would change nothing; the spread is taken across windows of the day instead (the first N
 events, for each N of ``windows``).
+
+Why standard errors: two presets get different fills, so their means differ by which fills each got as well as by
+latency. A mean over 60-190 fills, each marking out by a few half-ticks of the mid either way (a half-tick is
+0.09 bps on AAPL), has a standard error of about a tenth of a bp, so a fixed tolerance of a few hundredths mostly
+measures that draw. Each mean therefore carries its standard error, and a step counts as an improvement only
+when it exceeds a stated multiple of the standard error of the difference (``non_improving``).
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -133,6 +140,28 @@ class FillQuality(msgspec.Struct, frozen=True, kw_only=True):
     slippage_bps: float | None
     markouts_bps: dict[str, float | None]
     """By horizon (``"1s"``, ...)."""
+    slippage_se_bps: float | None = None
+    """Standard error of ``slippage_bps`` (``weighted_mean_se``); None under two measured fills."""
+    markouts_se_bps: dict[str, float | None] = {}
+    """Standard error of each of ``markouts_bps``, by the same keys."""
+
+
+def weighted_mean_se(values: Sequence[tuple[int, float]]) -> tuple[float | None, float | None]:
+    """The share-weighted mean of ``(shares, value)`` pairs and its standard error, each fill one sample.
+
+    The error is the usual one of a weighted mean of independent draws: ``SE^2 = n/(n-1) * sum(w_i^2 (x_i -
+    m)^2) / (sum w_i)^2``. With equal weights it is the textbook ``s / sqrt(n)`` (sample deviation, n - 1); with
+    unequal ones, a 500-share fill counts as one draw that weighs five times a 100-share one, not as five draws
+    (a fill's shares all trade at one instant and mark out alike). None for the error under two values."""
+    total = sum(w for w, _ in values)
+    if not total:
+        return None, None
+    mean = sum(w * x for w, x in values) / total
+    n = len(values)
+    if n < 2:
+        return mean, None
+    var = n / (n - 1) * sum(w * w * (x - mean) ** 2 for w, x in values) / (total * total)
+    return mean, math.sqrt(var)
 
 
 def _signed(side: Side, move: float) -> float:
@@ -140,18 +169,17 @@ def _signed(side: Side, move: float) -> float:
 
 
 def fill_quality(fills: Sequence[Fill], tape: MidTape, horizons_s: Sequence[int]) -> FillQuality:
-    """Slippage against the arrival mid and the markout of each horizon, weighted by shares.
+    """Slippage against the arrival mid and the markout of each horizon, weighted by shares, with their standard
+    errors (``weighted_mean_se``).
 
     A fill whose horizon runs past the tape's last mid change is marked against that last mid (the mid did not
     move again before the data ended)."""
-    slip_sum, slip_qty = 0.0, 0
-    mark_sum = dict.fromkeys(horizons_s, 0.0)
-    mark_qty = dict.fromkeys(horizons_s, 0)
+    slips: list[tuple[int, float]] = []
+    marks: dict[int, list[tuple[int, float]]] = {h: [] for h in horizons_s}
     for f in fills:
         if f.arrival_mid_x2:
             arrival = f.arrival_mid_x2 / 2
-            slip_sum += f.quantity * _signed(f.side, f.price - arrival) / arrival * 1e4
-            slip_qty += f.quantity
+            slips.append((f.quantity, _signed(f.side, f.price - arrival) / arrival * 1e4))
         before = tape.mid_x2_before(f.symbol, f.ts)
         if not before:
             continue
@@ -159,18 +187,40 @@ def fill_quality(fills: Sequence[Fill], tape: MidTape, horizons_s: Sequence[int]
             later = tape.mid_x2_at(f.symbol, f.ts + h * 1_000_000_000)
             if later is None:
                 continue
-            mark_sum[h] += f.quantity * _signed(f.side, (later - before) / before * 1e4)
-            mark_qty[h] += f.quantity
+            marks[h].append((f.quantity, _signed(f.side, (later - before) / before * 1e4)))
+    slippage, slippage_se = weighted_mean_se(slips)
+    by_horizon = {f"{h}s": weighted_mean_se(marks[h]) for h in horizons_s}
     return FillQuality(
         fills=len(fills),
-        slippage_bps=slip_sum / slip_qty if slip_qty else None,
-        markouts_bps={f"{h}s": mark_sum[h] / mark_qty[h] if mark_qty[h] else None for h in horizons_s},
+        slippage_bps=slippage,
+        markouts_bps={k: v[0] for k, v in by_horizon.items()},
+        slippage_se_bps=slippage_se,
+        markouts_se_bps={k: v[1] for k, v in by_horizon.items()},
     )
 
 
-def non_improving(values: Sequence[float | None], *, tolerance: float, higher_is_better: bool) -> bool:
-    """Whether ``values`` (ordered by growing latency) never improve by more than ``tolerance`` from one step to
-    the next. A missing value breaks nothing (there is nothing to compare)."""
-    known = [v for v in values if v is not None]
+def non_improving(
+    values: Sequence[float | None],
+    *,
+    tolerance: float,
+    higher_is_better: bool,
+    ses: Sequence[float | None] | None = None,
+    se_multiple: float = 0.0,
+) -> bool:
+    """Whether ``values`` (ordered by growing latency) never improve from one step to the next by more than the
+    step's allowance: ``tolerance`` (a fixed floor), or ``se_multiple`` standard errors of the step's difference
+    if that is larger. The difference's error is ``sqrt(se_a^2 + se_b^2)``, the two presets' fills taken as
+    independent draws. A missing value is skipped (the step runs from the last known value to the next); a
+    missing error leaves that step the floor alone."""
+    errors = list(ses) if ses is not None else [None] * len(values)
+    if len(errors) != len(values):
+        raise ValueError(f"{len(values)} values but {len(errors)} standard errors")
+    known = [(v, e) for v, e in zip(values, errors, strict=True) if v is not None]
     sign = 1.0 if higher_is_better else -1.0
-    return all(sign * (b - a) <= tolerance for a, b in itertools.pairwise(known))
+    for (a, ea), (b, eb) in itertools.pairwise(known):
+        allowance = tolerance
+        if ea is not None and eb is not None:
+            allowance = max(tolerance, se_multiple * math.hypot(ea, eb))
+        if sign * (b - a) > allowance:
+            return False
+    return True

@@ -103,8 +103,8 @@ def build_latency_page(data: dict[str, Any]) -> str:
                 c["role"],
                 c["strategy"],
                 c["measure"],
-                ", ".join("-" if v is None else f"{v:.3f}" for v in c["values"]),
-                f"{c['tolerance']}",
+                _per_preset(c),
+                f"{c['tolerance']}" + (f" | {c['se_multiple']:g} SE" if c.get("se_multiple") else ""),
                 "holds" if c["holds"] else "FAILS",
             ],
         )
@@ -118,6 +118,15 @@ def build_latency_page(data: dict[str, Any]) -> str:
         )
     ]
     return _page("tapeflow calibrate --latency: fill quality by latency preset", meta, tables, latency_charts(data))
+
+
+def _per_preset(check: dict[str, Any]) -> str:
+    """Each preset's value, with its standard error where the JSON has one (studies before the errors had none)."""
+    ses = check.get("ses") or [None] * len(check["values"])
+    return ", ".join(
+        "-" if v is None else f"{v:.3f}" if e is None else f"{v:.3f} ± {e:.3f}"
+        for v, e in zip(check["values"], ses, strict=True)
+    )
 
 
 def write_calibration_page(data: dict[str, Any], out: Path) -> Path:

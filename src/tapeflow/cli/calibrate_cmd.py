@@ -136,6 +136,16 @@ def print_latency_study(data: dict[str, Any], console: Console | None = None) ->
     console.print(table)
     for line in LATENCY_LEGEND:
         console.print(line, highlight=False)
+    if any(row.get("se") for row in data["rows"]):
+        errors = Table(
+            title="Standard error of each mean (bps)", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False
+        )
+        for name in ("role", "where", "slip", *(f"mk {h}s" for h in data["horizons_s"])):
+            errors.add_column(name, justify="left" if name in ("role", "where") else "right", no_wrap=True)
+        for row in data["rows"]:
+            se = row.get("se", {})
+            errors.add_row(row["role"], row["location"], *(_f(se.get(k)) for k in ("slippage_bps", *marks)))
+        console.print(errors)
     checks = Table(
         title="Does not improve as latency grows", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False
     )
@@ -143,7 +153,10 @@ def print_latency_study(data: dict[str, Any], console: Console | None = None) ->
         checks.add_column(name, justify="right" if name == "tolerance" else "left", no_wrap=True)
     for check in data["checks"]:
         verdict = "holds" if check["holds"] else "FAILS"
-        checks.add_row(check["role"], check["strategy"], check["measure"], f"{check['tolerance']}", verdict)
+        tolerance = f"{check['tolerance']}"
+        if check.get("se_multiple"):
+            tolerance += f" | {check['se_multiple']:g} SE"  # a step must beat both to count as an improvement
+        checks.add_row(check["role"], check["strategy"], check["measure"], tolerance, verdict)
     console.print(checks)
 
 

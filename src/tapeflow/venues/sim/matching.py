@@ -167,8 +167,13 @@ class Matcher:
             better = price < trade.price if passive is Side.SELL else price > trade.price
             if better:
                 budget = self.fill_queue(own, budget, at)
-            elif price == trade.price and prints_move_queues:
-                self.fill_reached(self.queue.on_trade(own, budget), at)
+            elif price == trade.price:
+                if prints_move_queues:
+                    self.fill_reached(self.queue.on_trade(own, budget), at)
+                elif "hidden" in trade.conditions:
+                    # an L3 tape's hidden execution at our price: displayed orders trade before hidden ones, so the
+                    # taker met those of ours with nothing displayed ahead first; the visible queue is not touched
+                    self.fill_queue([o for o in own if o.ahead == 0], budget, at)
                 break  # our worse prices are behind this one: the print cannot reach them
 
     def _trigger_stops(self, st: SymbolState, price: int, at: int) -> None:
