@@ -176,7 +176,11 @@ class FeatureRecorder:
         if prev is None:
             return
         pb, pa, b, a = prev.bid_price, prev.ask_price, quote.bid_price, quote.ask_price
-        if not (pb and pa and b and a):  # NO_PRICE is 0: a side was empty
+        if b == pb and a == pa:  # the touch's prices held (93% of the quote benchmark's quotes): sizes only
+            if b and a:  # NO_PRICE is 0: a side was empty
+                state.ofi += quote.bid_size - prev.bid_size + prev.ask_size - quote.ask_size
+            return
+        if not (pb and pa and b and a):
             return
         if b > pb:
             e = quote.bid_size
