@@ -38,13 +38,13 @@ def replay(events: list[Event], recorder: Recorder, level: str) -> None:
         level=level,  # type: ignore[arg-type]
         signals=signals,
         portfolio=PortfolioConfig(sample_interval_ns=None),
-        extra=[recorder],  # type: ignore[list-item]
+        extra=[recorder],
     )
     bt.run([events])
 
 
-def table(recorder: Recorder) -> list[tuple[str, int, bytes, bytes, bytes, bytes, bytes]]:
-    rows = []
+def table(recorder: Recorder) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
     for symbol in recorder.symbols():
         ring = recorder.ring(symbol)
         arrays = (ring.times, ring.X, ring.mids, ring.y, ring.label_end)
@@ -57,8 +57,8 @@ def counters(recorder: Recorder) -> tuple[int, int, int, int, int]:
     return recorder.samples, labels.matured, labels.unlabelled, labels.ambiguous, labels.pending
 
 
-def assert_same(events: list[Event], level: str, interval: int, horizon: int) -> int:
-    params: dict[str, Any] = {"interval_ns": interval, "horizon_ns": horizon, "vol_samples": 10}
+def assert_same(events: list[Event], level: str, interval: int, horizon: int, vol_samples: int = 10) -> int:
+    params: dict[str, Any] = {"interval_ns": interval, "horizon_ns": horizon, "vol_samples": vol_samples}
     now = FeatureRecorder(RecorderConfig(**params))
     before = frozen.FrozenFeatureRecorder(frozen.RecorderConfig(**params))
     replay(events, now, level)
@@ -84,3 +84,10 @@ def test_recorded_tables_on_the_synthetic_quote_feed_equal_the_frozen_recorder_b
     market = SyntheticMarket(SyntheticConfig(symbols=("AAA", "BBB"), events_per_symbol=30_000, seed=5))
     events: list[Event] = list(merge_sorted(market.sources()))
     assert_same(events, "L1", interval, horizon)
+
+
+@pytest.mark.parametrize("vol_samples", [1, 2, 3])
+def test_realized_vol_over_the_shortest_windows_equals_the_frozen_recorder_byte_for_byte(vol_samples: int) -> None:
+    market = SyntheticMarket(SyntheticConfig(symbols=("AAA",), events_per_symbol=20_000, seed=7))
+    events: list[Event] = list(merge_sorted(market.sources()))
+    assert_same(events, "L1", 100 * MS, SEC, vol_samples)
