@@ -31,15 +31,22 @@ def test_recording_and_latency_report_per_quote_costs_for_each_variant_and_condi
     assert lines[0].startswith("1. feature recording on the quote backtest (an event is a quote): 6,000 events")
     assert report["benchmark"] == "ml" and report["cpus"] >= 1
     recording = report["recording"]
-    assert recording["events"] == 6000 and recording["repeat"] == 2
-    for variant in ("none", "1s", "100ms"):
-        assert _ordered(recording[variant]["ns_per_event"]) and _ordered(recording[variant]["cpu_ns_per_event"])
-    assert "samples" not in recording["none"]
+    assert recording["events"] == 6000 and recording["pairs"] == 2
+    assert recording["sampling_timer"] == "callback-only"
+    for variant in ("1s", "100ms", "quotes_only"):
+        for side in ("without", "with"):
+            figures = recording[variant][side]
+            assert _ordered(figures["ns_per_event"]) and _ordered(figures["cpu_ns_per_event"])
+        assert _ordered(recording[variant]["cpu_ratio"])
+        over = recording[variant]["overhead_pct"]
+        assert over["min"] <= over["median"] <= over["max"]
+    assert recording["quotes_only"]["samples"] == 0 and "goal_met" not in recording["quotes_only"]
     # the stream spans ~140 s of event time: a sample a second, ten at 100 ms
     assert 50 < recording["1s"]["samples"] < recording["100ms"]["samples"] // 5
     for variant in ("1s", "100ms"):
-        over = recording[variant]["overhead_pct"]
-        assert over["min"] <= over["median"] <= over["max"] and isinstance(recording[variant]["goal_met"], bool)
+        assert isinstance(recording[variant]["goal_met"], bool)
+    overhead_lines = [x for x in lines if x.lstrip().startswith("overhead")]
+    assert len(overhead_lines) == 3 and all("; CPU ratio with/without " in x for x in overhead_lines)  # ratio last
     latency = report["latency"]
     assert latency["batch"] == 100 and len(latency["trainings_finished_per_run"]) == 2
     for condition in ("idle", "training"):
@@ -54,7 +61,7 @@ def test_retrain_times_each_kind_in_process_through_the_warm_pool_and_cold(data_
     args += ("--window-s", "300", "--trigger", "09:40", "--kinds", "ridge,hgb", "--cold-repeat", "1")
     _, report = _run(*args)
     replay = report["recording_lobster"]
-    assert replay["events"] == 20000 and _ordered(replay["none"]["cpu_ns_per_event"])
+    assert replay["events"] == 20000 and _ordered(replay["1s"]["without"]["cpu_ns_per_event"])
     assert 0 < replay["1s"]["samples"] < replay["100ms"]["samples"], "both cadences sample the replayed stretch"
     retrain = report["retrain"]
     assert 250 < retrain["samples"] < 300, "5 minutes at 1 s, less the 10 s horizon purged before the trigger"

@@ -156,6 +156,48 @@ def test_timer_arguments_are_validated() -> None:
         kernel.set_timer("x", at=5)
 
 
+def test_a_callback_only_timer_ticks_in_the_order_a_callback_timer_fires_and_dispatches_no_event() -> None:
+    def schedule(kernel: Kernel, seen: list[str], tick: bool) -> None:
+        def note(name: str) -> None:
+            seen.append(f"{name}@{kernel.now}")
+
+        kernel.start(at=0)
+        kernel.set_timer("a", interval=5)
+        if tick:
+            kernel.set_timer("b", interval=5, tick=lambda now: note(f"b:{now}"))
+        else:
+            kernel.set_timer("b", interval=5, callback=lambda e: note(f"b:{e.ts_init}"))
+        kernel.set_timer("c", at=10)
+        kernel.call_at(10, lambda _: note("call"))
+        kernel.run([trade(12, "x")])
+        kernel.finish(until=16)
+
+    orders = []
+    for tick in (False, True):
+        kernel = Kernel()
+        seen = _log(kernel)
+        schedule(kernel, seen, tick)
+        orders.append(seen)
+        assert kernel.next_due() is None  # dropped at the end like any timer
+    with_event, callback_only = orders
+    assert [s for s in with_event if not s.startswith("timer:b")] == callback_only
+    # at 10, what was set at 0 comes before the repeats set again at 5
+    assert callback_only == [
+        "timer:a@5", "b:5@5", "timer:c@10", "call@10", "timer:a@10", "b:10@10", "Tx@12", "timer:a@15", "b:15@15"
+    ]  # fmt: skip
+
+
+def test_a_callback_only_timer_counts_as_no_scheduled_event_and_refuses_a_callback_too() -> None:
+    kernel = Kernel()
+    kernel.start(at=0)
+    ticks: list[int] = []
+    kernel.set_timer("t", interval=2, tick=ticks.append)
+    kernel.advance(6)
+    assert ticks == [2, 4, 6] and kernel.scheduled_events == 0
+    with pytest.raises(EngineError, match="not both"):
+        kernel.set_timer("u", interval=2, callback=lambda e: None, tick=ticks.append)
+
+
 def test_subscription_to_a_base_class_sees_subclasses_in_subscription_order() -> None:
     kernel = Kernel()
     order: list[str] = []

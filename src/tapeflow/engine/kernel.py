@@ -68,7 +68,7 @@ class Kernel:
         self.feed_events = 0
         """Feed events dispatched so far."""
         self._popped = 0
-        self._not_events = 0  # schedule items run that were no event: calls, cancelled timers
+        self._not_events = 0  # schedule items run that were no event: calls, cancelled and callback-only timers
 
     # -- wiring -------------------------------------------------------------------------------------------------
 
@@ -158,10 +158,12 @@ class Kernel:
         at: int | None = None,
         interval: int | None = None,
         callback: Callable[[TimerFired], None] | None = None,
+        tick: Callable[[int], None] | None = None,
     ) -> Timer:
         """A one-shot timer at ``at``, or a repeating one every ``interval`` ns (first at ``at`` or now+interval);
-        firing dispatches a ``TimerFired`` to its subscribers, then calls ``callback``."""
-        timer = Timer(name, self._seq, first_due(name, self._time._now, at, interval), interval, callback)
+        firing dispatches a ``TimerFired`` to its subscribers, then calls ``callback``; or, given ``tick`` instead,
+        only calls ``tick(now)`` (callback-only: no event, same place in the order)."""
+        timer = Timer(name, self._seq, first_due(name, self._time._now, at, interval), interval, callback, tick)
         heappush(self._heap, (timer.when, self._seq, timer))
         self._seq += 1
         return timer
@@ -282,8 +284,8 @@ class Kernel:
             self._popped += popped
 
     def _fire(self, timer: Timer) -> None:
-        """A timer came due: subscribers see a ``TimerFired``, then the callback runs; a repeating timer is
-        scheduled again first (after whatever else is due at its next time)."""
+        """A timer came due: subscribers see a ``TimerFired``, then the callback runs (a callback-only timer: its
+        ``tick`` alone); a repeating timer is scheduled again first (after whatever else is due at its next time)."""
         if timer.cancelled:
             self._not_events += 1
             return
@@ -293,6 +295,11 @@ class Kernel:
             timer.when = now + timer.interval
             heappush(self._heap, (timer.when, self._seq, timer))
             self._seq += 1
+        tick = timer.tick
+        if tick is not None:  # callback-only: no event built or dispatched
+            self._not_events += 1
+            tick(now)
+            return
         fired = TimerFired(ts_event=now, ts_init=now, name=timer.name, timer_id=timer.id)
         try:
             handler = self._table[TimerFired]

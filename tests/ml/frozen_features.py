@@ -1,0 +1,310 @@
+"""A frozen copy of the feature recorder as it was before issue 19 (main at c902265): the reference that the
+recorder's faster hot path is compared with, byte for byte. Do not edit it to follow the recorder: that is what it
+checks. It reads the same ``ml.labels`` and ``ml.window`` (their values are covered by their own tests).
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from tapeflow.engine.kernel import Kernel
+from tapeflow.ml.labels import ForwardReturnLabels
+from tapeflow.ml.window import F64, SampleRing, TrainingSet, training_set
+from tapeflow.model.enums import Aggressor
+from tapeflow.model.errors import ConfigError
+from tapeflow.model.events import TimerFired
+from tapeflow.model.market import Quote, Trade
+
+FEATURES: tuple[str, ...] = (
+    "imbalance",
+    "ofi",
+    "microprice_minus_mid",
+    "spread",
+    "realized_vol",
+    "signed_volume",
+    "time_of_day",
+)
+NS = 1_000_000_000
+_NEW_YORK = ZoneInfo("America/New_York")
+_BUY, _SELL = Aggressor.BUY, Aggressor.SELL
+
+
+class RecorderConfig(msgspec.Struct, frozen=True, kw_only=True):
+    interval_ns: int = NS
+    """Sampling cadence in event time; 0 samples only on demand (``sample()``)."""
+    horizon_ns: int = 10 * NS
+    """Label horizon H: the forward mid return from t to t + H."""
+    window_ns: int = 3600 * NS
+    """Default training window (the last 60 minutes)."""
+    vol_samples: int = 30
+    """Samples (this one included) over which the realized volatility of the mid is taken."""
+    capacity: int = 0
+    """Samples kept per symbol; 0: enough for the window plus the horizon at the cadence."""
+    symbols: tuple[str, ...] = ()
+    """Symbols to record; empty: every symbol quoted."""
+
+    def ring_capacity(self) -> int:
+        if self.capacity:
+            return self.capacity
+        interval = self.interval_ns or NS
+        return -(-(self.window_ns + self.horizon_ns) // interval) + 1
+
+
+class _Symbol:
+    __slots__ = ("flow", "last_mid", "nbbo", "ofi", "quote", "returns2", "ring")
+
+    def __init__(self, ring: SampleRing, vol_samples: int) -> None:
+        self.returns2: deque[float] = deque(maxlen=vol_samples - 1)
+        """Squared log returns between the last ``vol_samples`` sampled mids."""
+        self.last_mid = 0.0
+        self.quote: Quote | None = None
+        self.ofi = 0
+        self.flow = 0
+        self.nbbo = False
+        self.ring = ring
+
+
+def _ny_midnight_ns(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=_NEW_YORK).timestamp()) * NS
+
+
+def ny_open_ns(day: date) -> int:
+    """UTC ns of 09:30 New York on ``day``."""
+    opening = datetime(day.year, day.month, day.day, 9, 30, tzinfo=_NEW_YORK)
+    return calendar.timegm(opening.astimezone(UTC).timetuple()) * NS
+
+
+class FrozenFeatureRecorder:
+    """Kernel component; add it after the ``BookKeeper`` so that book-derived quotes reach it."""
+
+    def __init__(self, config: RecorderConfig | None = None, *, labels_on_ticks: bool = True) -> None:
+        cfg = self.config = config or RecorderConfig()
+        for name in ("horizon_ns", "window_ns", "vol_samples"):
+            if getattr(cfg, name) <= 0:
+                raise ConfigError(f"must be positive, got {getattr(cfg, name)}", field=f"ml.{name}")
+        if cfg.interval_ns < 0 or cfg.capacity < 0:
+            raise ConfigError("interval_ns and capacity must not be negative (0: on demand / derived)", field="ml")
+        self._capacity = cfg.ring_capacity()
+        self._symbols: dict[str, _Symbol] = {}
+        self._only = frozenset(cfg.symbols)
+        self._kernel: Kernel | None = None
+        self._opens: dict[date, int] = {}
+        self._day_lo = self._day_hi = self._day_open = 0
+        """The New York day ``_open`` last answered for: [lo, hi) in UTC ns and its 09:30."""
+        self._order: list[tuple[str, _Symbol]] = []
+        """The recorded symbols with their state, sorted (the order samples are taken in)."""
+        self.labels = ForwardReturnLabels(cfg.horizon_ns, self.mid2, self.quoted_at)
+        interval, horizon = cfg.interval_ns, cfg.horizon_ns
+        self._defer = labels_on_ticks and interval > 0 and horizon % interval == 0 and horizon // interval >= 2
+        """The timer's samples are labelled at its own later tick (``ForwardReturnLabels.defer``); False (or
+        ``labels_on_ticks=False``): a kernel call per sample."""
+        self.samples = 0
+        self._timer_pending = False
+        self.after_sample: list[Callable[[int], None]] = []
+        """Called with the sample time after each ``sample()`` (a predictor predicts on the fresh vectors)."""
+
+    # -- component ----------------------------------------------------------------------------------------------
+
+    def attach(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        self.labels.bind(kernel)
+        kernel.subscribe(Quote, self.on_quote)
+        kernel.subscribe(Trade, self.on_trade)
+
+    def on_start(self) -> None:
+        assert self._kernel is not None
+        if self.config.interval_ns and self._kernel.now:
+            self._start_timer()
+        self._timer_pending = not self._kernel.now  # a kernel started without a time: wait for the first quote
+
+    def _start_timer(self) -> None:
+        assert self._kernel is not None
+        interval = self.config.interval_ns
+        if interval:
+            first = -(-self._kernel.now // interval) * interval  # multiples: live and backtest sample alike
+            self._kernel.set_timer("ml.features", at=first, interval=interval, callback=self._on_timer)
+
+    def on_stop(self) -> None:
+        return None
+
+    # -- per event: a few attribute updates ---------------------------------------------------------------------
+
+    def on_quote(self, quote: Quote) -> None:
+        state = self._symbols.get(quote.symbol)
+        if state is None:
+            state = self._new_symbol(quote.symbol)
+            if state is None:
+                return
+        if state.nbbo:  # once a symbol has an NBBO quote, other venues' quotes are not its touch
+            if quote.venue != "NBBO":
+                return
+        elif quote.venue == "NBBO":
+            state.nbbo = True
+        prev = state.quote
+        state.quote = quote
+        # book.signals.ofi inlined (a call per quote cost about 100 ns here; test_ofi_step_equals_signals_ofi), one
+        # branch per side: the same sum as its four comparisons, in two
+        if prev is None:
+            return
+        pb, pa, b, a = prev.bid_price, prev.ask_price, quote.bid_price, quote.ask_price
+        if not (pb and pa and b and a):  # NO_PRICE is 0: a side was empty
+            return
+        if b > pb:
+            e = quote.bid_size
+        elif b < pb:
+            e = -prev.bid_size
+        else:
+            e = quote.bid_size - prev.bid_size
+        if a < pa:
+            e -= quote.ask_size
+        elif a > pa:
+            e += prev.ask_size
+        else:
+            e += prev.ask_size - quote.ask_size
+        state.ofi += e
+
+    def _new_symbol(self, symbol: str) -> _Symbol | None:
+        if self._only and symbol not in self._only:
+            return None
+        state = self._symbols[symbol] = _Symbol(SampleRing(self._capacity, len(FEATURES)), self.config.vol_samples)
+        self._order = sorted(self._symbols.items(), key=lambda item: item[0])
+        if self._timer_pending:
+            self._timer_pending = False
+            self._start_timer()
+        return state
+
+    def on_trade(self, trade: Trade) -> None:
+        state = self._symbols.get(trade.symbol)
+        if state is not None:
+            aggressor = trade.aggressor
+            if aggressor is _BUY:
+                state.flow += trade.size
+            elif aggressor is _SELL:
+                state.flow -= trade.size
+
+    # -- sampling -----------------------------------------------------------------------------------------------
+
+    def _on_timer(self, fired: TimerFired) -> None:
+        if self._defer:
+            self.labels.mature_due(fired.ts_init)  # before sampling, as the labels' own calls would have run
+        self._take(self._defer)
+
+    def mid2(self, symbol: str) -> int | None:
+        """bid + ask of the symbol's last quote (twice the mid, exact), None when a side is empty."""
+        state = self._symbols.get(symbol)
+        quote = state.quote if state is not None else None
+        if quote is None or not (quote.bid_size and quote.ask_size and quote.bid_price and quote.ask_price):
+            return None
+        return quote.bid_price + quote.ask_price
+
+    def quoted_at(self, symbol: str) -> int:
+        """``ts_init`` of the symbol's quote in force now; -1 when it has none."""
+        state = self._symbols.get(symbol)
+        quote = state.quote if state is not None else None
+        return -1 if quote is None else quote.ts_init
+
+    def _open(self, ts: int) -> int:
+        """09:30 New York (UTC ns) on the New York day of ``ts``; the day's bounds are kept, so a sample pays two
+        comparisons instead of a time-zone conversion (about 1 us) until the day changes."""
+        if self._day_lo <= ts < self._day_hi:
+            return self._day_open
+        day = datetime.fromtimestamp(ts // NS, tz=_NEW_YORK).date()
+        base = self._opens.get(day)
+        if base is None:
+            base = self._opens[day] = ny_open_ns(day)
+        self._day_lo, self._day_hi = _ny_midnight_ns(day), _ny_midnight_ns(day + timedelta(days=1))
+        self._day_open = base
+        return base
+
+    def sample(self) -> int:
+        """Takes one sample per recorded symbol now; returns how many were taken."""
+        return self._take(False)
+
+    def _take(self, defer: bool) -> int:
+        """``sample()``; ``defer``: the sampling timer's tick, whose later tick sets the labels.
+
+        It runs on the loop at every interval, so the book values are read once into locals and the microprice
+        (``book.signals.microprice``, the same expression) is inlined; test_features compares every value with an
+        independent numpy recomputation."""
+        assert self._kernel is not None, "attach the recorder to a kernel first"
+        ts = self._kernel.now
+        taken = 0
+        label_end = self.labels.label_end(ts)
+        schedule = self.labels.defer if defer else self.labels.schedule
+        time_of_day = (ts - self._open(ts)) / NS
+        for symbol, state in self._order:
+            quote, flow, ofi_sum = state.quote, state.flow, state.ofi
+            state.flow = state.ofi = 0
+            if quote is None:
+                continue
+            bid, bid_size, ask, ask_size = quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size
+            if not (bid_size and ask_size and bid and ask):  # one-sided: no mid (as ``mid2``)
+                continue
+            mid2 = bid + ask
+            mid = mid2 / 2
+            size = bid_size + ask_size
+            mp = (bid * ask_size + ask * bid_size) / size  # book.signals.microprice; both prices are set here
+            returns2 = state.returns2
+            last = state.last_mid
+            if last:  # an unchanged mid: mid / last is exactly 1.0 and log(1.0) exactly 0.0, so skip both
+                returns2.append(math.log(mid / last) ** 2 if mid != last else 0.0)
+            state.last_mid = mid
+            x = [  # the ints become the same doubles in the ring (``struct`` converts them as ``float()`` does)
+                (bid_size - ask_size) / size,
+                ofi_sum,
+                mp - mid,
+                ask - bid,
+                math.sqrt(math.fsum(returns2)),
+                flow,
+                time_of_day,
+            ]
+            ring = state.ring
+            seq = ring.append(ts, x, mid, label_end)
+            schedule(symbol, ring, seq, ts, mid2)
+            taken += 1
+        self.samples += taken
+        for listener in self.after_sample:
+            listener(ts)
+        return taken
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def symbols(self) -> list[str]:
+        return sorted(self._symbols)
+
+    def ring(self, symbol: str) -> SampleRing:
+        return self._symbols[symbol].ring
+
+    def vector_at(self, symbol: str, ts: int) -> F64 | None:
+        """The symbol's feature vector sampled at ``ts`` (a read-only view), or None when it was not sampled then."""
+        state = self._symbols.get(symbol)
+        if state is None or not state.ring.appended:
+            return None
+        ring = state.ring
+        slot = (ring.appended - 1) % ring.capacity
+        if int(ring.times[slot]) != ts:
+            return None
+        view: F64 = ring.X[slot]
+        view.flags.writeable = False
+        return view
+
+    def training_set(
+        self,
+        trigger_ts: int,
+        window_ns: int | None = None,
+        embargo_ns: int = 0,
+        symbols: tuple[str, ...] = (),
+    ) -> TrainingSet:
+        """The purged window at ``trigger_ts`` (default window: the configured one) over ``symbols`` (default all),
+        sorted by sample time."""
+        names = sorted(symbols or self._symbols)
+        rings = [self._symbols[s].ring for s in names if s in self._symbols]
+        window = self.config.window_ns if window_ns is None else window_ns
+        return training_set(rings, trigger_ts, window, embargo_ns, FEATURES)
