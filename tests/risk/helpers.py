@@ -58,6 +58,14 @@ class FakePortfolio:
     def mark_price(self, symbol: str) -> Fraction | None:
         return self.mark
 
+    def mark_x2(self, symbol: str) -> int | None:
+        """Twice ``mark``, exact as the real portfolio's (a test sets ``mark`` to halves or ints only)."""
+        if self.mark is None:
+            return None
+        doubled = Fraction(self.mark) * 2
+        assert doubled.denominator == 1, "a mark must be a whole number of half price units"
+        return int(doubled)
+
     def _values(self) -> list[int]:
         return [int(q * self.mark) for q in self.positions.values()]
 

@@ -123,7 +123,7 @@ class ResultsCollector:
         """Whether the switch is on now (it can be reset later in a run)."""
 
     def attach(self, kernel: Kernel) -> None:
-        if self.mid_of is None:
+        if self.mid_of is None and self.mid_x2_of is None:  # either one answers the arrival mid (issue 19)
             kernel.subscribe(Quote, self.on_quote)
         kernel.subscribe(SubmitOrder, self.on_submit)
         kernel.subscribe(OrderAccepted, self.on_accepted)
@@ -148,7 +148,7 @@ class ResultsCollector:
     def _arrival_mid_x2(self, symbol: str) -> int | None:
         if self.mid_x2_of is not None:
             return self.mid_x2_of(symbol)
-        if self.mid_of is None:
+        if self.mid_of is None and self.mid_x2_of is None:  # either one answers the arrival mid (issue 19)
             return self._mids_x2.get(symbol)
         mid = self.mid_of(symbol)
         if mid is None:

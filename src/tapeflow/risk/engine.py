@@ -120,7 +120,7 @@ class RiskEngine:
         for report in _REPORTS:
             kernel.subscribe(report, self.on_report)
         for moves_a_mark in (OrderFilled, Quote, Bar):
-            kernel.subscribe(moves_a_mark, self.context.revalue)
+            kernel.subscribe(moves_a_mark, self.context.moved.append)
 
     def on_start(self) -> None:
         kernel = self.kernel

@@ -84,11 +84,11 @@ SHARED: tuple[tuple[str, ...], ...] = (
     ),
     (
         "gross = ctx.cached_gross",
-        "if gross < 0:",
+        "if gross < 0 or ctx_moved:",
         "    gross = ctx_gross()",
         "projected_gross = gross + ledger.buy_notional + ledger.sell_notional + value",
     ),
-    ("net = ctx.cached_net", "if net is None:", "    net = ctx_net()"),
+    ("net = ctx.cached_net", "if net is None or ctx_moved:", "    net = ctx_net()"),
     ("equity = net + (portfolio.cash if portfolio is not None else 0)",),
 )
 """What the parts may read besides their own names, each computed (with what it reads) before the first part that
@@ -112,6 +112,7 @@ _ENV = (
     "ctx",
     "ctx_gross",
     "ctx_net",
+    "ctx_moved",
     "ledger",
     "ledger_add",
     "buys_get",
@@ -275,6 +276,7 @@ def compile_check(
         "ctx": ctx,
         "ctx_gross": ctx.gross,
         "ctx_net": ctx.net,
+        "ctx_moved": ctx.moved,
         "ledger": ledger,
         "ledger_add": ledger.add,
         "buys_get": ledger.buys.get,
