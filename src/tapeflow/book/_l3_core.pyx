@@ -13,7 +13,7 @@ the Python check does; only a row that differs (or a value too large for 64 bits
 which then records the mismatch exactly as the reference does.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
@@ -150,11 +150,10 @@ cdef inline bint _field(const char* s, Py_ssize_t start, Py_ssize_t end, long lo
     return True
 
 
-cdef inline bint _tail(bytes line, Py_ssize_t* starts):
-    """Start offsets of the last four fields of ``line`` (``starts[0..3]``) and its length (``starts[4]``);
-    False when it has fewer than five fields."""
-    cdef const char* s = PyBytes_AS_STRING(line)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(line), i = n - 1
+cdef inline bint _tail(const char* s, Py_ssize_t n, Py_ssize_t* starts):
+    """Start offsets of the last four fields of the line ``s[:n]`` (``starts[0..3]``) and its length
+    (``starts[4]``); False when it has fewer than five fields."""
+    cdef Py_ssize_t i = n - 1
     cdef int found = 0
     starts[4] = n + 1  # so that field j ends at starts[j + 1] - 1 for the last one too
     while i >= 0 and found < 4:
@@ -169,14 +168,12 @@ cdef class _Counts:
     cdef public long long discovered, reveals, levels_from_file
 
 
-cdef int _reveal(_Book b, bint bid, object side, bytes prev, bytes line, object ts, _Counts counts,
-                 object on_reveal, Py_ssize_t i, int row) except -1:
+cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, const char* cs, Py_ssize_t cn,
+                 object ts, _Counts counts, object on_reveal, Py_ssize_t i, int row) except -1:
     """``LobsterDecoder._reveal`` and ``BookBase.reveal`` for the usual case (one level moved up into view
     from beyond level N, nothing stale between); anything else goes to ``on_reveal`` (the reference)."""
     cdef Py_ssize_t a[5]
     cdef Py_ssize_t c[5]
-    cdef const char* ps = PyBytes_AS_STRING(prev)
-    cdef const char* cs = PyBytes_AS_STRING(line)
     cdef int f = 0 if not bid else 2  # index of the side's price among the last four fields
     cdef Py_ssize_t old_len, new_len
     cdef long long old, new, size
@@ -185,7 +182,7 @@ cdef int _reveal(_Book b, bint bid, object side, bytes prev, bytes line, object 
     cdef list keys
     cdef dict sizes
     cdef PyObject* found
-    if not _tail(prev, a) or not _tail(line, c):
+    if not _tail(ps, pn, a) or not _tail(cs, cn, c):
         on_reveal(side, i, ts, row)
         return 0
     old_len = a[f + 1] - 1 - a[f]
@@ -305,14 +302,13 @@ cdef class _Top:
         self.stale[side] = found != NULL
         return 1
 
-    cdef int matches(self, b, bytes line) except -1:
-        """1 when ``line`` is exactly what the reference check prints for the book (``%d`` of each value,
+    cdef int matches(self, b, const char* s, Py_ssize_t end) except -1:
+        """1 when the line ``s[:end]`` is exactly what the reference check prints for the book (``%d`` of each value,
         commas between); 0 when not, or when a value does not fit 64 bits (the Python check decides then).
 
         Reads the line rather than printing the book: a field equals ``%d`` of a value when it is that value's
         canonical decimal (no plus, no leading zero, no minus zero), which is what ``_expect`` checks."""
-        cdef const char* s = PyBytes_AS_STRING(line)
-        cdef Py_ssize_t end = PyBytes_GET_SIZE(line), pos = 0
+        cdef Py_ssize_t pos = 0
         cdef int j, na, nb
         cdef long long ap, asz, bp, bsz
         cdef _Book book = <_Book>b
@@ -380,7 +376,8 @@ def apply_lobster_block(
     const int64_t[:] dirs,
     const int64_t[:] secs,
     const unsigned char[:] flags,
-    list lines,
+    bytes rows,
+    const int64_t[:] ends,
     bytes prev_line,
     int first_row,
     int levels,
@@ -397,7 +394,10 @@ def apply_lobster_block(
 
     ``known``: the ids added so far that day (updated). ``flags[i]``: row i may have brought a level into view;
     the usual case is applied here, any other goes to ``on_reveal(side, i, ts, row)`` (the reference, which
-    counts what it reveals). ``prev_line``: the orderbook row before the block. ``on_duplicate(order_id,
+    counts what it reveals). ``rows``: the block's orderbook rows as one buffer, row i being
+    ``rows[ends[i] + 1 : ends[i + 1]]`` (``ends[0]`` is -1 or the newline before the first row): a list of bytes
+    objects cost ~150 ns a row to cut, more than the loop's own read of it. ``prev_line``: the orderbook row
+    before the block. ``on_duplicate(order_id,
     row)``; ``on_other(kind, price, size, side, ts)`` for types 5-7 (None: nothing to do for any of them);
     ``on_trade(ts, price, size, side)`` after a type 4 (or None). ``on_row(row, line)``: with ``verify``, only
     for a row whose orderbook line differs from the book's top ``levels``; without, for every row (or None).
@@ -417,9 +417,15 @@ def apply_lobster_block(
     cdef object oid, price, side, ladder, order, oprice, line
     cdef bint done, bid, obid
     cdef _Top top = _Top(levels if verify else 1)
+    cdef const char* text = PyBytes_AS_STRING(rows)
+    cdef const char* prev_text = PyBytes_AS_STRING(prev_line)
+    cdef Py_ssize_t prev_len = PyBytes_GET_SIZE(prev_line), start, stop
     if (ids.shape[0] != n or sizes.shape[0] != n or prices.shape[0] != n or dirs.shape[0] != n
-            or secs.shape[0] != n or flags.shape[0] != n or len(lines) != n):
+            or secs.shape[0] != n or flags.shape[0] != n or ends.shape[0] != n + 1):
         raise ValueError("columns of different lengths")
+    for i in range(n + 1):
+        if not -1 <= ends[i] < PyBytes_GET_SIZE(rows) or (i and ends[i] <= ends[i - 1]):
+            raise ValueError("row ends outside the buffer or out of order")
     for i in range(n):
         row = first_row + i
         k = kinds[i]
@@ -531,16 +537,22 @@ def apply_lobster_block(
                 top.stale[0] = top.stale[1] = True
             if flags[i]:
                 top.stale[0] = top.stale[1] = True
-                _reveal(b, bid, side, <bytes>PyList_GET_ITEM(lines, i - 1) if i else prev_line,
-                        <bytes>PyList_GET_ITEM(lines, i), t, counts, on_reveal, i, row)
+                start = ends[i] + 1
+                if i:
+                    _reveal(b, bid, side, text + ends[i - 1] + 1, ends[i] - ends[i - 1] - 1, text + start,
+                            ends[i + 1] - start, t, counts, on_reveal, i, row)
+                else:
+                    _reveal(b, bid, side, prev_text, prev_len, text + start, ends[1] - start, t, counts,
+                            on_reveal, i, row)
         elif on_other is not None:
             on_other(k, price, size, side, t)
             top.stale[0] = top.stale[1] = True
         if on_row is not None:
-            line = <object>PyList_GET_ITEM(lines, i)
+            start = ends[i] + 1
+            stop = ends[i + 1]
             if not verify:
-                on_row(row, line)
-            elif type(line) is not bytes or not top.matches(b, <bytes>line):
-                on_row(row, line)
+                on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
+            elif not top.matches(b, text + start, stop - start):
+                on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
                 top.stale[0] = top.stale[1] = True
     return counts.discovered, counts.reveals, counts.levels_from_file
