@@ -244,6 +244,11 @@ cdef class _Top:
     """The size the reference prints for the sentinel price when the other side is deeper (0 unless the book
     holds a level at the sentinel price itself, in which case the side stays stale)."""
     cdef bint stale[2]
+    cdef bint changed
+    """Whether the top N may have changed since ``last`` matched: while not, a row equal to ``last`` matches too
+    (most messages change nothing in view, and ``memcmp`` of the row is far cheaper than reading its fields)."""
+    cdef const char* last
+    cdef Py_ssize_t last_len
 
     def __cinit__(self, int levels):
         self.levels = levels
@@ -254,6 +259,29 @@ cdef class _Top:
                 raise MemoryError()
             self.stale[side] = True
             self.count[side] = 0
+        self.changed = True
+        self.last = NULL
+        self.last_len = 0
+
+    cdef inline void mark(self, int side):
+        """The side changed in a way the loop does not follow: read it again before the next comparison."""
+        self.stale[side] = True
+        self.changed = True
+
+    cdef inline void mark_all(self):
+        self.stale[0] = self.stale[1] = True
+        self.changed = True
+
+    cdef inline void level_changed(self, int side, object price):
+        """A level at ``price`` was added or removed: the top N changed only when the price is within it (or
+        the side holds fewer than N levels)."""
+        cdef long long p
+        if self.stale[side] or self.count[side] < self.levels or not _as_ll(price, &p):
+            self.mark(side)
+        elif (p < self.price[side][self.levels - 1]) if side else (p > self.price[side][self.levels - 1]):
+            return  # beyond the deepest level shown
+        else:
+            self.mark(side)
 
     def __dealloc__(self):
         for side in range(2):
@@ -265,16 +293,18 @@ cdef class _Top:
         cdef long long p
         cdef int j
         if self.stale[side]:
+            self.changed = True
             return
         if not _as_ll(price, &p):
-            self.stale[side] = True
+            self.mark(side)
             return
         for j in range(self.count[side]):
             if self.price[side][j] == p:
                 self.size[side][j] = new_size
+                self.changed = True
                 return
         if self.count[side] < self.levels:  # a side short of N levels holds every level: cannot happen
-            self.stale[side] = True
+            self.mark(side)
 
     cdef int load(self, int side, list keys, dict sizes) except -1:
         """Read the side's top N from the ladder; 0 when a value does not fit 64 bits (stays stale)."""
@@ -312,6 +342,9 @@ cdef class _Top:
         cdef int j, na, nb
         cdef long long ap, asz, bp, bsz
         cdef _Book book = <_Book>b
+        if not self.changed and end == self.last_len and memcmp(s, self.last, end) == 0:
+            return 1
+        self.changed = True
         if self.stale[0] and not self.load(0, book.ask_keys, book.ask_sizes):
             return 0
         if self.stale[1] and not self.load(1, book.bid_keys, book.bid_sizes):
@@ -336,7 +369,12 @@ cdef class _Top:
             pos = _expect(s, pos, end, bsz, 44 if j + 1 < self.levels else 0)
             if pos < 0:
                 return 0
-        return pos == end
+        if pos != end:
+            return 0
+        self.changed = False
+        self.last = s
+        self.last_len = end
+        return 1
 
 
 cdef inline Py_ssize_t _expect(const char* s, Py_ssize_t pos, Py_ssize_t end, long long value, char sep):
@@ -448,7 +486,7 @@ def apply_lobster_block(
         if k == 1:
             if PySet_Contains(known, oid):
                 on_duplicate(oid, row)
-                top.stale[0] = top.stale[1] = True
+                top.mark_all()
             else:
                 done = False
                 if PyDict_GetItem(orders, oid) == NULL:
@@ -456,8 +494,8 @@ def apply_lobster_block(
                     if queue_ptr == NULL:
                         order = [ladder, price, size, t]
                         PyDict_SetItem(orders, oid, order)
+                        top.level_changed(bid, price)
                         b.new_level(bid, price, size, t, {oid: order})
-                        top.stale[bid] = True
                         done = True
                     else:
                         found = PyDict_GetItem(level_sizes, price)
@@ -470,7 +508,7 @@ def apply_lobster_block(
                             done = True
                 if not done:
                     book.add(oid, side, price, size, t)
-                    top.stale[0] = top.stale[1] = True
+                    top.mark_all()
                 PySet_Add(known, oid)
         elif k <= 4:
             if not PySet_Contains(known, oid):
@@ -500,8 +538,8 @@ def apply_lobster_block(
                         else:  # the reference deletes the order, then drops its level with the rest
                             PyDict_DelItem(orders, oid)
                             PyDict_DelItem(<dict>queue_ptr, oid)
+                            top.level_changed(obid, oprice)
                             b.drop_level(obid, oprice, t)
-                            top.stale[obid] = True
                             done = True
                     else:
                         left = have - size
@@ -521,11 +559,11 @@ def apply_lobster_block(
                                 book.overfills += 1
                             PyDict_DelItem(orders, oid)
                             PyDict_DelItem(<dict>queue_ptr, oid)
+                            top.level_changed(obid, oprice)
                             b.drop_level(obid, oprice, t)
-                            top.stale[obid] = True
                             done = True
             if not done:
-                top.stale[0] = top.stale[1] = True
+                top.mark_all()
                 if k == 3:
                     book.delete(oid, t, size)
                 elif k == 4:
@@ -534,9 +572,9 @@ def apply_lobster_block(
                     book.cancel(oid, size, t)
             if k == 4 and on_trade is not None:
                 on_trade(t, price, size, side)
-                top.stale[0] = top.stale[1] = True
+                top.mark_all()
             if flags[i]:
-                top.stale[0] = top.stale[1] = True
+                top.mark_all()
                 start = ends[i] + 1
                 if i:
                     _reveal(b, bid, side, text + ends[i - 1] + 1, ends[i] - ends[i - 1] - 1, text + start,
@@ -546,7 +584,7 @@ def apply_lobster_block(
                             on_reveal, i, row)
         elif on_other is not None:
             on_other(k, price, size, side, t)
-            top.stale[0] = top.stale[1] = True
+            top.mark_all()
         if on_row is not None:
             start = ends[i] + 1
             stop = ends[i + 1]
@@ -554,5 +592,5 @@ def apply_lobster_block(
                 on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
             elif not top.matches(b, text + start, stop - start):
                 on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
-                top.stale[0] = top.stale[1] = True
+                top.mark_all()
     return counts.discovered, counts.reveals, counts.levels_from_file

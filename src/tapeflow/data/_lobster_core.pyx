@@ -146,31 +146,31 @@ def row_ends(bytes data):
 cdef inline bint _last_fields(const char* s, Py_ssize_t n, int levels, Py_ssize_t* ask_start,
                               Py_ssize_t* ask_len, Py_ssize_t* bid_start, Py_ssize_t* bid_len):
     """Where the deepest level's ask and bid price fields are in the line ``s[:n]``; False for a row not
-    cleanly shaped."""
-    cdef Py_ssize_t i, start = 0
-    cdef int commas = 0, field = 0
-    cdef int want = 4 * levels - 1
-    cdef char c
-    if n == 0 or s[0] == 44 or s[n - 1] == 44:
+    cleanly shaped (4 * levels fields, none empty at either end, no NUL byte).
+
+    Counts the commas in one tight pass and finds the last four fields from the end: reading every field
+    from the start cost ~1,400 instructions a row."""
+    cdef Py_ssize_t i, commas = 0
+    cdef Py_ssize_t c[4]
+    cdef int found = 0
+    if n == 0 or s[0] == 44 or s[n - 1] == 44 or memchr(s, 0, n) != NULL:
         return False
-    for i in range(n + 1):
-        if i == n or s[i] == 44:
-            if field == 4 * levels - 4:
-                ask_start[0] = start
-                ask_len[0] = i - start
-            elif field == 4 * levels - 2:
-                bid_start[0] = start
-                bid_len[0] = i - start
-            if i < n:
-                commas += 1
-                field += 1
-                start = i + 1
-        else:
-            c = s[i]
-            if c == 0:
-                return False
-    if commas != want:
+    for i in range(n):
+        commas += s[i] == 44
+    if commas != 4 * levels - 1:
         return False
+    i = n - 1
+    while i >= 0 and found < 4:  # c[0]: the last comma, c[3]: the fourth from the end (-1: the line's start)
+        if s[i] == 44:
+            c[found] = i
+            found += 1
+        i -= 1
+    if found < 4:
+        c[3] = -1
+    ask_start[0] = c[3] + 1
+    ask_len[0] = c[2] - c[3] - 1
+    bid_start[0] = c[1] + 1
+    bid_len[0] = c[0] - c[1] - 1
     return 1 <= ask_len[0] <= 12 and 1 <= bid_len[0] <= 12
 
 
