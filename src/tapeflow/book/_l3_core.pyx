@@ -244,11 +244,6 @@ cdef class _Top:
     """The size the reference prints for the sentinel price when the other side is deeper (0 unless the book
     holds a level at the sentinel price itself, in which case the side stays stale)."""
     cdef bint stale[2]
-    cdef bint changed
-    """Whether the top N may have changed since ``last`` matched: while not, a row equal to ``last`` matches too
-    (most messages change nothing in view, and ``memcmp`` of the row is far cheaper than reading its fields)."""
-    cdef const char* last
-    cdef Py_ssize_t last_len
 
     def __cinit__(self, int levels):
         self.levels = levels
@@ -259,29 +254,82 @@ cdef class _Top:
                 raise MemoryError()
             self.stale[side] = True
             self.count[side] = 0
-        self.changed = True
-        self.last = NULL
-        self.last_len = 0
 
     cdef inline void mark(self, int side):
         """The side changed in a way the loop does not follow: read it again before the next comparison."""
         self.stale[side] = True
-        self.changed = True
 
     cdef inline void mark_all(self):
         self.stale[0] = self.stale[1] = True
-        self.changed = True
 
-    cdef inline void level_changed(self, int side, object price):
-        """A level at ``price`` was added or removed: the top N changed only when the price is within it (or
-        the side holds fewer than N levels)."""
+    cdef inline void added(self, int side, object price, long long new_size):
+        """A level at ``price`` holding ``new_size`` was added: put it in place (reading N levels again from
+        the ladder cost ~1,000 instructions; LOBSTER messages all fall within the top N, so this is common)."""
         cdef long long p
-        if self.stale[side] or self.count[side] < self.levels or not _as_ll(price, &p):
+        cdef int j, m, n = self.count[side]
+        cdef long long* prices = self.price[side]
+        cdef long long* sizes = self.size[side]
+        if self.stale[side]:
+            return
+        if not _as_ll(price, &p) or p == 9999999999 or p == -9999999999:
             self.mark(side)
-        elif (p < self.price[side][self.levels - 1]) if side else (p > self.price[side][self.levels - 1]):
+            return
+        j = 0
+        while j < n and ((prices[j] > p) if side else (prices[j] < p)):
+            j += 1
+        if j == self.levels:
             return  # beyond the deepest level shown
-        else:
+        if j < n and prices[j] == p:  # a level the ladder had without a queue: let the ladder say
             self.mark(side)
+            return
+        m = n if n < self.levels else self.levels - 1
+        while m > j:
+            prices[m] = prices[m - 1]
+            sizes[m] = sizes[m - 1]
+            m -= 1
+        prices[j] = p
+        sizes[j] = new_size
+        if n < self.levels:
+            self.count[side] = n + 1
+
+    cdef inline int dropped(self, int side, object price, list keys, dict level_sizes) except -1:
+        """The level at ``price`` was removed from the ladder (``keys``, ``level_sizes`` already without it):
+        take it out, and read only the level that came into view in its place."""
+        cdef long long p, key, v
+        cdef int j = 0, n = self.count[side]
+        cdef Py_ssize_t have = PyList_GET_SIZE(keys)
+        cdef long long* prices = self.price[side]
+        cdef long long* sizes = self.size[side]
+        cdef PyObject* found
+        if self.stale[side]:
+            return 0
+        if not _as_ll(price, &p):
+            self.mark(side)
+            return 0
+        while j < n and prices[j] != p:
+            j += 1
+        if j == n:
+            if n < self.levels:  # a side short of N levels holds every level: cannot happen
+                self.mark(side)
+            return 0
+        while j < n - 1:
+            prices[j] = prices[j + 1]
+            sizes[j] = sizes[j + 1]
+            j += 1
+        self.count[side] = n - 1
+        if n == self.levels and have >= self.levels:  # the level beyond the old deepest comes into view
+            if not _as_ll(<object>PyList_GET_ITEM(keys, have - self.levels), &key) or key == -_MAX - 1:
+                self.mark(side)
+                return 0
+            p = key if side else -key
+            found = PyDict_GetItem(level_sizes, p)
+            if p == 9999999999 or p == -9999999999 or found == NULL or not _as_ll(<object>found, &v):
+                self.mark(side)
+                return 0
+            prices[n - 1] = p
+            sizes[n - 1] = v
+            self.count[side] = n
+        return 0
 
     def __dealloc__(self):
         for side in range(2):
@@ -293,7 +341,6 @@ cdef class _Top:
         cdef long long p
         cdef int j
         if self.stale[side]:
-            self.changed = True
             return
         if not _as_ll(price, &p):
             self.mark(side)
@@ -301,7 +348,6 @@ cdef class _Top:
         for j in range(self.count[side]):
             if self.price[side][j] == p:
                 self.size[side][j] = new_size
-                self.changed = True
                 return
         if self.count[side] < self.levels:  # a side short of N levels holds every level: cannot happen
             self.mark(side)
@@ -342,9 +388,6 @@ cdef class _Top:
         cdef int j, na, nb
         cdef long long ap, asz, bp, bsz
         cdef _Book book = <_Book>b
-        if not self.changed and end == self.last_len and memcmp(s, self.last, end) == 0:
-            return 1
-        self.changed = True
         if self.stale[0] and not self.load(0, book.ask_keys, book.ask_sizes):
             return 0
         if self.stale[1] and not self.load(1, book.bid_keys, book.bid_sizes):
@@ -369,12 +412,7 @@ cdef class _Top:
             pos = _expect(s, pos, end, bsz, 44 if j + 1 < self.levels else 0)
             if pos < 0:
                 return 0
-        if pos != end:
-            return 0
-        self.changed = False
-        self.last = s
-        self.last_len = end
-        return 1
+        return pos == end
 
 
 cdef inline Py_ssize_t _expect(const char* s, Py_ssize_t pos, Py_ssize_t end, long long value, char sep):
@@ -494,8 +532,8 @@ def apply_lobster_block(
                     if queue_ptr == NULL:
                         order = [ladder, price, size, t]
                         PyDict_SetItem(orders, oid, order)
-                        top.level_changed(bid, price)
                         b.new_level(bid, price, size, t, {oid: order})
+                        top.added(bid, price, size)
                         done = True
                     else:
                         found = PyDict_GetItem(level_sizes, price)
@@ -538,8 +576,9 @@ def apply_lobster_block(
                         else:  # the reference deletes the order, then drops its level with the rest
                             PyDict_DelItem(orders, oid)
                             PyDict_DelItem(<dict>queue_ptr, oid)
-                            top.level_changed(obid, oprice)
                             b.drop_level(obid, oprice, t)
+                            top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys,
+                                        b.bid_sizes if obid else b.ask_sizes)
                             done = True
                     else:
                         left = have - size
@@ -559,8 +598,9 @@ def apply_lobster_block(
                                 book.overfills += 1
                             PyDict_DelItem(orders, oid)
                             PyDict_DelItem(<dict>queue_ptr, oid)
-                            top.level_changed(obid, oprice)
                             b.drop_level(obid, oprice, t)
+                            top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys,
+                                        b.bid_sizes if obid else b.ask_sizes)
                             done = True
             if not done:
                 top.mark_all()
