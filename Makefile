@@ -6,8 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint types pytest bench clean
 
-# the compiled cores (src/**/*.pyx) are built by the editable install, so a changed .pyx reinstalls
-CORES := $(shell find src -name '*.pyx')
+# the compiled cores (src/**/*.pyx, and the .pxi files they include) are built by the editable install, so a changed one reinstalls
+CORES := $(shell find src -name '*.pyx' -o -name '*.pxi')
 
 $(STAMP): pyproject.toml setup.py $(CORES)
 	$(PYTHON) -m venv $(VENV)

@@ -227,6 +227,20 @@ def test_compiled_replay_of_a_mutated_real_file_equals_the_reference(
         assert result["mismatches"] or result["counts"].duplicates or result["final"][-3]  # the damage shows
 
 
+def test_compiled_replay_of_crlf_rows_without_a_last_newline_equals_the_reference(
+    tmp_path: Path, amzn5: tuple[str, str, list[str], list[str]]
+) -> None:
+    """The compiled path keeps the orderbook rows as one buffer (``lobster_rows``): framed as the reference."""
+    msg, book, messages, books = amzn5
+    path = tmp_path / "crlf.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr(msg, "\r\n".join(messages[:5000]))
+        zf.writestr(book, "\r\n".join(books[:5000]))
+    result = _same(path, block_bytes=1 << 12)
+    assert not result["error"] and not result["mismatches"]
+    assert result["counts"].rows == 5000
+
+
 @st.composite
 def mutated_days(draw: Any) -> tuple[int, list[str], list[str]]:
     n, messages, rows = draw(days())

@@ -11,9 +11,12 @@ those cases are decided; ``tapeflow.book.l3`` is the reference and the tests req
 The verification of an orderbook row prints the book's top N the way LOBSTER prints it and compares bytes, as
 the Python check does; only a row that differs (or a value too large for 64 bits) goes to the Python check,
 which then records the mismatch exactly as the reference does.
+
+Why this module is long: the loop handles every message type's common case inline, each with its exact
+reference fallback; the verification's top-N copy lives in ``_l3_top.pxi`` (included, the same module).
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
@@ -150,11 +153,10 @@ cdef inline bint _field(const char* s, Py_ssize_t start, Py_ssize_t end, long lo
     return True
 
 
-cdef inline bint _tail(bytes line, Py_ssize_t* starts):
-    """Start offsets of the last four fields of ``line`` (``starts[0..3]``) and its length (``starts[4]``);
-    False when it has fewer than five fields."""
-    cdef const char* s = PyBytes_AS_STRING(line)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(line), i = n - 1
+cdef inline bint _tail(const char* s, Py_ssize_t n, Py_ssize_t* starts):
+    """Start offsets of the last four fields of the line ``s[:n]`` (``starts[0..3]``) and its length
+    (``starts[4]``); False when it has fewer than five fields."""
+    cdef Py_ssize_t i = n - 1
     cdef int found = 0
     starts[4] = n + 1  # so that field j ends at starts[j + 1] - 1 for the last one too
     while i >= 0 and found < 4:
@@ -169,14 +171,12 @@ cdef class _Counts:
     cdef public long long discovered, reveals, levels_from_file
 
 
-cdef int _reveal(_Book b, bint bid, object side, bytes prev, bytes line, object ts, _Counts counts,
-                 object on_reveal, Py_ssize_t i, int row) except -1:
+cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, const char* cs, Py_ssize_t cn,
+                 object ts, _Counts counts, object on_reveal, Py_ssize_t i, int row) except -1:
     """``LobsterDecoder._reveal`` and ``BookBase.reveal`` for the usual case (one level moved up into view
     from beyond level N, nothing stale between); anything else goes to ``on_reveal`` (the reference)."""
     cdef Py_ssize_t a[5]
     cdef Py_ssize_t c[5]
-    cdef const char* ps = PyBytes_AS_STRING(prev)
-    cdef const char* cs = PyBytes_AS_STRING(line)
     cdef int f = 0 if not bid else 2  # index of the side's price among the last four fields
     cdef Py_ssize_t old_len, new_len
     cdef long long old, new, size
@@ -185,7 +185,7 @@ cdef int _reveal(_Book b, bint bid, object side, bytes prev, bytes line, object 
     cdef list keys
     cdef dict sizes
     cdef PyObject* found
-    if not _tail(prev, a) or not _tail(line, c):
+    if not _tail(ps, pn, a) or not _tail(cs, cn, c):
         on_reveal(side, i, ts, row)
         return 0
     old_len = a[f + 1] - 1 - a[f]
@@ -230,144 +230,7 @@ cdef int _reveal(_Book b, bint bid, object side, bytes prev, bytes line, object 
     return 0
 
 
-cdef class _Top:
-    """The book's top N levels as C arrays, kept between the rows of a block for the verification.
-
-    Why: reading N levels from the ladders costs a dict lookup and an int object per level and row. Most messages
-    only change the size of one level, and the loop knows which and to what; so it updates that level here
-    (``touch``), and anything else (a level added or removed, a reveal, any call into the Python book) marks the
-    side stale, to be read again from the ladders (``load``) before the next comparison.
-    """
-
-    cdef int levels
-    cdef long long* price[2]
-    cdef long long* size[2]
-    cdef int count[2]
-    cdef long long beyond[2]
-    """The size the reference prints for the sentinel price when the other side is deeper (0 unless the book
-    holds a level at the sentinel price itself, in which case the side stays stale)."""
-    cdef bint stale[2]
-
-    def __cinit__(self, int levels):
-        self.levels = levels
-        for side in range(2):
-            self.price[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
-            self.size[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
-            if self.price[side] == NULL or self.size[side] == NULL:
-                raise MemoryError()
-            self.stale[side] = True
-            self.count[side] = 0
-
-    def __dealloc__(self):
-        for side in range(2):
-            PyMem_Free(self.price[side])
-            PyMem_Free(self.size[side])
-
-    cdef inline void touch(self, int side, object price, long long new_size):
-        """The level at ``price`` (0: asks, 1: bids) now holds ``new_size`` and still exists."""
-        cdef long long p
-        cdef int j
-        if self.stale[side]:
-            return
-        if not _as_ll(price, &p):
-            self.stale[side] = True
-            return
-        for j in range(self.count[side]):
-            if self.price[side][j] == p:
-                self.size[side][j] = new_size
-                return
-        if self.count[side] < self.levels:  # a side short of N levels holds every level: cannot happen
-            self.stale[side] = True
-
-    cdef int load(self, int side, list keys, dict sizes) except -1:
-        """Read the side's top N from the ladder; 0 when a value does not fit 64 bits (stays stale)."""
-        cdef Py_ssize_t n = PyList_GET_SIZE(keys)
-        cdef int j, m = self.levels if n >= self.levels else <int>n
-        cdef long long key, p, v, sentinel = 9999999999 if side == 0 else -9999999999
-        cdef PyObject* found
-        for j in range(m):
-            if not _as_ll(<object>PyList_GET_ITEM(keys, n - 1 - j), &key) or key == -_MAX - 1:
-                return 0
-            p = -key if side == 0 else key
-            found = PyDict_GetItem(sizes, p)
-            if found == NULL:
-                v = 0
-            elif not _as_ll(<object>found, &v):
-                return 0
-            self.price[side][j] = p
-            self.size[side][j] = v
-        self.count[side] = m
-        found = PyDict_GetItem(sizes, sentinel)
-        if found == NULL:
-            self.beyond[side] = 0
-        elif not _as_ll(<object>found, &self.beyond[side]):
-            return 0
-        self.stale[side] = found != NULL
-        return 1
-
-    cdef int matches(self, b, bytes line) except -1:
-        """1 when ``line`` is exactly what the reference check prints for the book (``%d`` of each value,
-        commas between); 0 when not, or when a value does not fit 64 bits (the Python check decides then).
-
-        Reads the line rather than printing the book: a field equals ``%d`` of a value when it is that value's
-        canonical decimal (no plus, no leading zero, no minus zero), which is what ``_expect`` checks."""
-        cdef const char* s = PyBytes_AS_STRING(line)
-        cdef Py_ssize_t end = PyBytes_GET_SIZE(line), pos = 0
-        cdef int j, na, nb
-        cdef long long ap, asz, bp, bsz
-        cdef _Book book = <_Book>b
-        if self.stale[0] and not self.load(0, book.ask_keys, book.ask_sizes):
-            return 0
-        if self.stale[1] and not self.load(1, book.bid_keys, book.bid_sizes):
-            return 0
-        na = self.count[0]
-        nb = self.count[1]
-        for j in range(self.levels):
-            if j >= na and j >= nb:
-                ap, asz, bp, bsz = 9999999999, 0, -9999999999, 0
-            else:
-                if j < na:
-                    ap, asz = self.price[0][j], self.size[0][j]
-                else:
-                    ap, asz = 9999999999, self.beyond[0]
-                if j < nb:
-                    bp, bsz = self.price[1][j], self.size[1][j]
-                else:
-                    bp, bsz = -9999999999, self.beyond[1]
-            pos = _expect(s, pos, end, ap, 44)
-            pos = _expect(s, pos, end, asz, 44)
-            pos = _expect(s, pos, end, bp, 44)
-            pos = _expect(s, pos, end, bsz, 44 if j + 1 < self.levels else 0)
-            if pos < 0:
-                return 0
-        return pos == end
-
-
-cdef inline Py_ssize_t _expect(const char* s, Py_ssize_t pos, Py_ssize_t end, long long value, char sep):
-    """The position after ``%d`` of ``value`` and ``sep`` (none when 0: the line's end) at ``s[pos]``; -1 when
-    the text there is anything else."""
-    cdef unsigned long long v, got = 0
-    cdef Py_ssize_t start
-    if pos < 0:
-        return -1
-    if value < 0:
-        if pos >= end or s[pos] != 45:
-            return -1
-        pos += 1
-        v = <unsigned long long>(-(value + 1)) + 1
-    else:
-        v = <unsigned long long>value
-    start = pos
-    while pos < end and 48 <= s[pos] <= 57 and pos - start < 20:
-        got = got * 10 + <unsigned long long>(s[pos] - 48)
-        pos += 1
-    if pos == start or got != v or (s[start] == 48 and pos - start > 1) or pos - start > 19:
-        return -1
-    if sep == 0:
-        return pos if pos == end else -1
-    if pos >= end or s[pos] != sep:
-        return -1
-    return pos + 1
+include "_l3_top.pxi"
 
 
 def apply_lobster_block(
@@ -380,7 +243,8 @@ def apply_lobster_block(
     const int64_t[:] dirs,
     const int64_t[:] secs,
     const unsigned char[:] flags,
-    list lines,
+    bytes rows,
+    const int64_t[:] ends,
     bytes prev_line,
     int first_row,
     int levels,
@@ -397,7 +261,10 @@ def apply_lobster_block(
 
     ``known``: the ids added so far that day (updated). ``flags[i]``: row i may have brought a level into view;
     the usual case is applied here, any other goes to ``on_reveal(side, i, ts, row)`` (the reference, which
-    counts what it reveals). ``prev_line``: the orderbook row before the block. ``on_duplicate(order_id,
+    counts what it reveals). ``rows``: the block's orderbook rows as one buffer, row i being
+    ``rows[ends[i] + 1 : ends[i + 1]]`` (``ends[0]`` is -1 or the newline before the first row): a list of bytes
+    objects cost ~150 ns a row to cut, more than the loop's own read of it. ``prev_line``: the orderbook row
+    before the block. ``on_duplicate(order_id,
     row)``; ``on_other(kind, price, size, side, ts)`` for types 5-7 (None: nothing to do for any of them);
     ``on_trade(ts, price, size, side)`` after a type 4 (or None). ``on_row(row, line)``: with ``verify``, only
     for a row whose orderbook line differs from the book's top ``levels``; without, for every row (or None).
@@ -417,9 +284,15 @@ def apply_lobster_block(
     cdef object oid, price, side, ladder, order, oprice, line
     cdef bint done, bid, obid
     cdef _Top top = _Top(levels if verify else 1)
+    cdef const char* text = PyBytes_AS_STRING(rows)
+    cdef const char* prev_text = PyBytes_AS_STRING(prev_line)
+    cdef Py_ssize_t prev_len = PyBytes_GET_SIZE(prev_line), start, stop
     if (ids.shape[0] != n or sizes.shape[0] != n or prices.shape[0] != n or dirs.shape[0] != n
-            or secs.shape[0] != n or flags.shape[0] != n or len(lines) != n):
+            or secs.shape[0] != n or flags.shape[0] != n or ends.shape[0] != n + 1):
         raise ValueError("columns of different lengths")
+    for i in range(n + 1):
+        if not -1 <= ends[i] < PyBytes_GET_SIZE(rows) or (i and ends[i] <= ends[i - 1]):
+            raise ValueError("row ends outside the buffer or out of order")
     for i in range(n):
         row = first_row + i
         k = kinds[i]
@@ -442,7 +315,7 @@ def apply_lobster_block(
         if k == 1:
             if PySet_Contains(known, oid):
                 on_duplicate(oid, row)
-                top.stale[0] = top.stale[1] = True
+                top.mark_all()
             else:
                 done = False
                 if PyDict_GetItem(orders, oid) == NULL:
@@ -451,7 +324,7 @@ def apply_lobster_block(
                         order = [ladder, price, size, t]
                         PyDict_SetItem(orders, oid, order)
                         b.new_level(bid, price, size, t, {oid: order})
-                        top.stale[bid] = True
+                        top.added(bid, price, size)
                         done = True
                     else:
                         found = PyDict_GetItem(level_sizes, price)
@@ -464,7 +337,7 @@ def apply_lobster_block(
                             done = True
                 if not done:
                     book.add(oid, side, price, size, t)
-                    top.stale[0] = top.stale[1] = True
+                    top.mark_all()
                 PySet_Add(known, oid)
         elif k <= 4:
             if not PySet_Contains(known, oid):
@@ -495,7 +368,8 @@ def apply_lobster_block(
                             PyDict_DelItem(orders, oid)
                             PyDict_DelItem(<dict>queue_ptr, oid)
                             b.drop_level(obid, oprice, t)
-                            top.stale[obid] = True
+                            top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys,
+                                        b.bid_sizes if obid else b.ask_sizes)
                             done = True
                     else:
                         left = have - size
@@ -516,10 +390,11 @@ def apply_lobster_block(
                             PyDict_DelItem(orders, oid)
                             PyDict_DelItem(<dict>queue_ptr, oid)
                             b.drop_level(obid, oprice, t)
-                            top.stale[obid] = True
+                            top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys,
+                                        b.bid_sizes if obid else b.ask_sizes)
                             done = True
             if not done:
-                top.stale[0] = top.stale[1] = True
+                top.mark_all()
                 if k == 3:
                     book.delete(oid, t, size)
                 elif k == 4:
@@ -528,19 +403,25 @@ def apply_lobster_block(
                     book.cancel(oid, size, t)
             if k == 4 and on_trade is not None:
                 on_trade(t, price, size, side)
-                top.stale[0] = top.stale[1] = True
+                top.mark_all()
             if flags[i]:
-                top.stale[0] = top.stale[1] = True
-                _reveal(b, bid, side, <bytes>PyList_GET_ITEM(lines, i - 1) if i else prev_line,
-                        <bytes>PyList_GET_ITEM(lines, i), t, counts, on_reveal, i, row)
+                top.mark_all()
+                start = ends[i] + 1
+                if i:
+                    _reveal(b, bid, side, text + ends[i - 1] + 1, ends[i] - ends[i - 1] - 1, text + start,
+                            ends[i + 1] - start, t, counts, on_reveal, i, row)
+                else:
+                    _reveal(b, bid, side, prev_text, prev_len, text + start, ends[1] - start, t, counts,
+                            on_reveal, i, row)
         elif on_other is not None:
             on_other(k, price, size, side, t)
-            top.stale[0] = top.stale[1] = True
+            top.mark_all()
         if on_row is not None:
-            line = <object>PyList_GET_ITEM(lines, i)
+            start = ends[i] + 1
+            stop = ends[i + 1]
             if not verify:
-                on_row(row, line)
-            elif type(line) is not bytes or not top.matches(b, <bytes>line):
-                on_row(row, line)
-                top.stale[0] = top.stale[1] = True
+                on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
+            elif not top.matches(b, text + start, stop - start):
+                on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
+                top.mark_all()
     return counts.discovered, counts.reveals, counts.levels_from_file

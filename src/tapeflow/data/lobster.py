@@ -37,6 +37,7 @@ from tapeflow.book.l3 import L3Book
 from tapeflow.config import compiled_cores_wanted
 from tapeflow.data.lobster_file import LobsterFile
 from tapeflow.data.lobster_parse import LineReader, bad_book_row, field_pattern, last_level_fields, parse_block
+from tapeflow.data.lobster_rows import RowBlock, RowReader
 from tapeflow.data.nytime import NS_PER_SECOND, day_base_ns, ny_to_utc_ns
 from tapeflow.model.enums import Aggressor, MarketStatus, Side
 from tapeflow.model.errors import ConfigError, DataError
@@ -179,15 +180,27 @@ class LobsterDecoder:
                 zf.open(f.orderbook_member) as bf,
             ):
                 messages = LineReader(mf, self._msg_where, self._block_bytes)
-                books = LineReader(bf, self._book_where, self._block_bytes * 3)
-                while True:
-                    block, n = messages.raw_block(row)
-                    if not n:
-                        break
-                    self._block(block, n, books.take(n, row), row + 1)
-                    row += n
-                    yield row
-                if books.block(row):
+                if self.impl == "compiled":  # the orderbook rows as one buffer (see lobster_rows)
+                    rows = RowReader(bf, self._book_where, self._block_bytes * 3, _lobster_core.row_ends)
+                    while True:
+                        block, n = messages.raw_block(row)
+                        if not n:
+                            break
+                        self._block_compiled(block, n, rows.take(n, row), row + 1)
+                        row += n
+                        yield row
+                    more = rows.more(row)
+                else:
+                    books = LineReader(bf, self._book_where, self._block_bytes * 3)
+                    while True:
+                        block, n = messages.raw_block(row)
+                        if not n:
+                            break
+                        self._block(block, n, books.take(n, row), row + 1)
+                        row += n
+                        yield row
+                    more = bool(books.block(row))
+                if more:
                     raise DataError(
                         f"orderbook file has more rows than the {row} of the message file",
                         path=self._book_where,
@@ -225,9 +238,6 @@ class LobsterDecoder:
         self._prev_line = line
 
     def _block(self, block: bytes, n: int, book_lines: list[bytes], first_row: int) -> None:
-        if self.impl == "compiled":
-            self._block_compiled(block, n, book_lines, first_row)
-            return
         secs, kinds, ids, sizes, prices, dirs = parse_block(block, n, self._msg_where, first_row, self._base)
         self._text = block
         self._first_row = first_row
@@ -287,7 +297,7 @@ class LobsterDecoder:
         self._last_ts = last
         self.counts.discovered += discovered
 
-    def _block_compiled(self, block: bytes, n: int, book_lines: list[bytes], first_row: int) -> None:
+    def _block_compiled(self, block: bytes, n: int, rows: RowBlock, first_row: int) -> None:
         """``_block`` with the message loop in ``book._l3_core`` and the parse in ``data._lobster_core``: the
         same checks in the same order, each unusual case decided by the reference code it calls back."""
         base = self._base
@@ -311,17 +321,19 @@ class LobsterDecoder:
         self.counts.rows += n
         if first_row == 1:
             side = _SIDES[int(dirs[0])]
-            self._initial_book(book_lines[0], int(kinds[0]), side, int(prices[0]), int(sizes[0]), int(secs[0]))
-        scanned = _lobster_core.reveal_flags(book_lines, self._prev_line, self.file.levels, kinds, dirs, first_row == 1)
+            self._initial_book(rows.line(0), int(kinds[0]), side, int(prices[0]), int(sizes[0]), int(secs[0]))
+        ends = rows.ends
+        levels = self.file.levels
+        scanned = _lobster_core.reveal_flags(rows.text, ends, self._prev_line, levels, kinds, dirs, first_row == 1)
         # an unusual orderbook row: the reference names it (or flags the block after all)
-        flags = scanned or bytes(self._reveal_flags(book_lines, kinds.tolist(), dirs.tolist(), first_row))
+        flags = scanned or bytes(self._reveal_flags(rows.lines(), kinds.tolist(), dirs.tolist(), first_row))
 
         # the reference applies the rows before a time that goes backwards, then fails on it: so do the same
         backwards = np.flatnonzero(np.diff(secs, prepend=self._last_ts) < 0)
         end = int(backwards[0]) if len(backwards) else n
 
         def reveal(side: Side, i: int, ts: int, row: int) -> None:
-            self._reveal_row(book_lines, side, i, ts, row)
+            self._reveal_row(rows.lines(), side, i, ts, row)
 
         check = self._check_row
         discovered, reveals, revealed = _l3_core.apply_lobster_block(
@@ -334,7 +346,8 @@ class LobsterDecoder:
             dirs[:end],
             secs[:end],
             memoryview(flags)[:end],
-            book_lines[:end] if end < n else book_lines,
+            rows.text,
+            ends[: end + 1],
             self._prev_line,
             first_row,
             self.file.levels,
@@ -353,7 +366,7 @@ class LobsterDecoder:
         counts.levels_from_file += revealed
         if end < n:
             raise self._bad_time(secs.tolist(), first_row)
-        self._prev_line = book_lines[-1]
+        self._prev_line = rows.line(n - 1)
         self._last_ts = int(secs[-1])
 
     def _trade(self, ts: int, price: int, size: int, side: Side) -> None:
