@@ -71,3 +71,12 @@ def test_the_next_bar_fills_market_at_the_open_limits_at_the_open_or_the_limit_a
         ("cancel", "i", 100, 2),
     ]
     assert bars.parked() == {id(unreached)}  # it waits for the next bar
+
+
+def test_close_x2_is_twice_the_last_close_of_each_symbol_and_none_before_its_first_bar() -> None:
+    venue = _Venue()
+    bars = BarFills(venue.fill, venue.cancel)
+    assert bars.close_x2("AAPL") is None
+    bars.on_bar(_bar(1, 100, 100, 100, 101))
+    bars.on_bar(_bar(2, 100, 100, 100, 103))
+    assert bars.close_x2("AAPL") == 206 and bars.close_x2("MSFT") is None

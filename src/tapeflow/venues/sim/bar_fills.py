@@ -22,7 +22,7 @@ CancelFn = Callable[[SimOrder, int, OrderAction, str], None]
 class BarFills:
     """Orders waiting for the next bar of their symbol, and the symbols seen with bars."""
 
-    __slots__ = ("_cancel", "_fill", "_waiting")
+    __slots__ = ("_cancel", "_fill", "_last", "_waiting")
 
     def __init__(self, fill: FillFn, cancel: CancelFn) -> None:
         self._fill = fill
@@ -30,6 +30,14 @@ class BarFills:
         self._waiting: dict[str, list[SimOrder]] = {}
         """By symbol, every symbol seen with a bar (an empty list: none waiting). One dict serves both questions,
         so a bar with nothing waiting costs one lookup: this runs for every bar of a bar backtest."""
+        self._last: dict[str, Bar] = {}
+        """By symbol, its last bar: the portfolio's bar mark, read when a mark is asked for (``close_x2``) rather
+        than stored by a handler of its own on every bar."""
+
+    def close_x2(self, symbol: str) -> int | None:
+        """Twice the close of ``symbol``'s last bar, or None before its first bar."""
+        bar = self._last.get(symbol)
+        return None if bar is None else 2 * bar.close
 
     @property
     def symbols(self) -> set[str]:
@@ -61,14 +69,16 @@ class BarFills:
         range reached it, else it waits for the next bar. Fills are stamped at the bar's time, when we learn of
         them. Volume is not modelled: a bar can fill any size (documented as a limitation of bar data).
         """
-        waiting = self._waiting.get(bar.symbol)
+        symbol = bar.symbol
+        self._last[symbol] = bar
+        waiting = self._waiting.get(symbol)
         if not waiting:
             if waiting is None:
-                self._waiting[bar.symbol] = []
+                self._waiting[symbol] = []
             return
         at = bar.ts_event
         still: list[SimOrder] = []
-        self._waiting[bar.symbol] = still
+        self._waiting[symbol] = still
         for order in waiting:
             if order.order_type in (OrderType.MARKET, OrderType.STOP) or order.crosses(bar.open):
                 price = bar.open

@@ -123,6 +123,11 @@ class SimulatedExchange:
         assert self._kernel is not None, "the simulated exchange must be added to a kernel before use"
         return self._kernel
 
+    def bar_close_x2(self, symbol: str) -> int | None:
+        """Twice the close of the last bar of ``symbol`` this exchange saw (it reads every bar to fill the orders
+        waiting for one), or None: the node's portfolio marks bar symbols with it instead of a bar handler."""
+        return self._bars.close_x2(symbol)
+
     def on_status(self, event: TradingStatus) -> None:
         self._matcher.state(event.symbol).halted = event.status is not MarketStatus.TRADING
 
