@@ -11,7 +11,7 @@ import pytest
 from tapeflow.backtest.engine import Backtest
 from tapeflow.engine.clock import SimClock
 from tapeflow.live import LiveNode, replay
-from tapeflow.model import CancelRejected, Event, OrderAccepted, OrderRejected, OrderType, RiskRejected, Side
+from tapeflow.model import Bar, CancelRejected, Event, OrderAccepted, OrderRejected, OrderType, RiskRejected, Side
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.risk_events import FLATTEN_STRATEGY
 from tapeflow.model.venue_events import VenueConnected, VenueDisconnected, VenueReconnected, VenueStatus
@@ -232,3 +232,17 @@ def test_a_strategy_cannot_take_the_id_the_kill_switch_reserves_for_flattening()
     with pytest.raises(ConfigError, match="reserved for the kill switch") as err:
         build_node(NodeConfig(), [Strategy(FLATTEN_STRATEGY)])
     assert err.value.field == "strategy.id"
+
+
+def test_with_a_simulated_exchange_the_portfolio_marks_bars_through_it_and_without_one_hears_them_itself() -> None:
+    p = px("10")
+    bars = [
+        Bar(ts_event=T0 + i, ts_init=T0 + i, symbol=SYM, open=p, high=p, low=p, close=p + i, volume=1) for i in range(3)
+    ]
+    bt = Backtest([Scripted({})])
+    bt.run([bars])
+    bar_handlers = [h for t, h in bt.kernel._subscriptions if t is Bar]
+    assert bt.portfolio.on_bar not in bar_handlers  # one handler less on every bar
+    assert bt.portfolio.mark_x2(SYM) == 2 * (p + 2)  # the last close, as the portfolio's own handler kept
+    node = build_node(NodeConfig(), [Scripted({})], venues=[FakeVenue()], clock=SimClock(5))
+    assert node.portfolio.on_bar in [h for t, h in node.kernel._subscriptions if t is Bar]

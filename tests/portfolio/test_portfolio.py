@@ -339,3 +339,33 @@ def test_restore_refuses_a_portfolio_that_already_traded_and_a_symbol_listed_twi
     )
     with pytest.raises(EngineError, match="lists a symbol twice"):
         Portfolio().restore(twice)
+
+
+def test_given_bar_marks_the_portfolio_hears_no_bars_and_values_at_the_bar_close_asked_for() -> None:
+    closes: dict[str, int] = {}
+    p = Portfolio(
+        PortfolioConfig(starting_cash=START, sample_interval_ns=None),
+        bar_marks=lambda s: 2 * closes[s] if s in closes else None,
+    )
+    kernel = Kernel()
+    kernel.add(p)
+    kernel.run([fill(1, Side.BUY, 10, 10 * D)])
+    assert p.position("AAPL").unrealized == 0  # no bar yet: the fill price marks
+    kernel.run([Bar(ts_event=2, ts_init=2, symbol="AAPL", open=1, high=1, low=1, close=99 * D, volume=1)])
+    assert p.position("AAPL").unrealized == 0  # the portfolio did not listen: the bar source did not see it
+    closes["AAPL"] = 11 * D
+    assert p.position("AAPL").unrealized == 10 * D
+    assert p.mark_price("AAPL") == Fraction(11 * D)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["AAPL", "MSFT"]), st.integers(1, 10**9)), min_size=1, max_size=40))
+def test_mark_price_reused_between_reads_equals_a_fresh_fraction_of_the_doubled_mark(
+    marks: list[tuple[str, int]],
+) -> None:
+    p = portfolio()
+    for symbol, x2 in marks:
+        p.mark(symbol, Fraction(x2, 2))
+        for _ in range(2):  # the second read reuses the first's Fraction
+            price = p.mark_price(symbol)
+            assert price == Fraction(x2, 2) and p.mark_x2(symbol) == x2

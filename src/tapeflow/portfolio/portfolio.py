@@ -83,16 +83,29 @@ class Portfolio:
     """Cash, positions and the equity curve of one account (or one strategy, see ``PortfolioConfig``)."""
 
     def __init__(
-        self, config: PortfolioConfig | None = None, *, book_marks: Callable[[str], int | None] | None = None
+        self,
+        config: PortfolioConfig | None = None,
+        *,
+        book_marks: Callable[[str], int | None] | None = None,
+        bar_marks: Callable[[str], int | None] | None = None,
     ) -> None:
         """``book_marks(symbol)``: the doubled mid of the symbol's local book now, or None.
 
         Given it, positions are valued at the book's mid when asked, and the portfolio no longer listens to every
         quote (a handler less on the hottest path); quotes still mark nothing when a book exists. Bars, ``mark``
         and fills remain the marks of symbols without a two-sided book.
+
+        ``bar_marks(symbol)``: twice the close of the symbol's last bar, or None, kept by a component that reads
+        every bar anyway (the simulated exchange). Given it, the portfolio does not listen to bars: a bar mark is
+        computed when a mark is asked for, not on each of a bar backtest's bars. A bar's close then outranks a
+        ``mark`` call (without it, whichever came last wins); nothing in a node calls ``mark``.
         """
         self.config = config if config is not None else PortfolioConfig()
         self._book_marks = book_marks
+        self._bar_marks = bar_marks
+        self._last_fraction: dict[str, tuple[int, Fraction]] = {}
+        """By symbol, the last ``mark_price`` built and its doubled mark: the risk rules ask twice per order at the
+        same mark, and a ``Fraction`` costs a gcd to build."""
         self.starting_cash = self.config.starting_cash
         self.cash = self.starting_cash
         self.fees = 0
@@ -123,7 +136,8 @@ class Portfolio:
         kernel.subscribe(OrderFilled, self.on_fill)
         if self._book_marks is None:
             kernel.subscribe(Quote, self.on_quote)
-        kernel.subscribe(Bar, self.on_bar)
+        if self._bar_marks is None:
+            kernel.subscribe(Bar, self.on_bar)
         kernel.subscribe(Dividend, self.on_dividend)
 
     def on_start(self) -> None:
@@ -248,11 +262,16 @@ class Portfolio:
         self._marks_x2[symbol] = mark_x2_of(price)
 
     def _mark_x2(self, symbol: str) -> int | None:
-        """The book's mid, else the given mark, else the last fill price (doubled), else None."""
+        """The book's mid, else the last bar's close or the given mark, else the last fill price (doubled), else
+        None."""
         if self._book_marks is not None:
             book_mark = self._book_marks(symbol)
             if book_mark is not None:
                 return book_mark
+        if self._bar_marks is not None:
+            bar_mark = self._bar_marks(symbol)
+            if bar_mark is not None:
+                return bar_mark
         mark = self._marks_x2.get(symbol)
         return mark if mark is not None else self._fill_marks_x2.get(symbol)
 
@@ -301,7 +320,14 @@ class Portfolio:
     def mark_price(self, symbol: str) -> Fraction | None:
         """The price positions in ``symbol`` are valued at (see ``PositionView.mark``)."""
         mark_x2 = self._mark_x2(symbol)
-        return None if mark_x2 is None else Fraction(mark_x2, 2)
+        if mark_x2 is None:
+            return None
+        last = self._last_fraction.get(symbol)
+        if last is not None and last[0] == mark_x2:
+            return last[1]
+        price = Fraction(mark_x2, 2)
+        self._last_fraction[symbol] = (mark_x2, price)
+        return price
 
     def equity(self) -> int:
         return self.cash + self.net_exposure()

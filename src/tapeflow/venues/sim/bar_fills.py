@@ -22,32 +22,46 @@ CancelFn = Callable[[SimOrder, int, OrderAction, str], None]
 class BarFills:
     """Orders waiting for the next bar of their symbol, and the symbols seen with bars."""
 
-    __slots__ = ("_cancel", "_fill", "_waiting")
+    __slots__ = ("_cancel", "_fill", "_last", "_waiting")
 
     def __init__(self, fill: FillFn, cancel: CancelFn) -> None:
         self._fill = fill
         self._cancel = cancel
         self._waiting: dict[str, list[SimOrder]] = {}
-        """By symbol, every symbol seen with a bar (an empty list: none waiting). One dict serves both questions,
-        so a bar with nothing waiting costs one lookup: this runs for every bar of a bar backtest."""
+        """By symbol, the orders waiting for its next bar; a symbol with none has no entry, so that a bar while
+        nothing waits anywhere (most bars of a bar backtest) costs one truth test after its store in ``_last``."""
+        self._last: dict[str, Bar] = {}
+        """By symbol, its last bar: the symbols seen with bars, and the portfolio's bar mark, read when a mark is
+        asked for (``close_x2``) rather than stored by a handler of its own on every bar."""
+
+    def close_x2(self, symbol: str) -> int | None:
+        """Twice the close of ``symbol``'s last bar, or None before its first bar."""
+        bar = self._last.get(symbol)
+        return None if bar is None else 2 * bar.close
 
     @property
     def symbols(self) -> set[str]:
         """The symbols seen with bars."""
-        return set(self._waiting)
+        return set(self._last)
 
     def park(self, order: SimOrder) -> bool:
         """Keep ``order`` for its symbol's next bar if the symbol has bars; False if it has none."""
-        waiting = self._waiting.get(order.symbol)
-        if waiting is None:
+        symbol = order.symbol
+        if symbol not in self._last:
             return False
-        waiting.append(order)
+        waiting = self._waiting.get(symbol)
+        if waiting is None:
+            self._waiting[symbol] = [order]
+        else:
+            waiting.append(order)
         return True
 
     def discard(self, order: SimOrder) -> None:
         waiting = self._waiting.get(order.symbol)
         if waiting and order in waiting:
             waiting.remove(order)
+            if not waiting:
+                del self._waiting[order.symbol]
 
     def parked(self) -> set[int]:
         """``id()`` of every waiting order (a DAY order waiting here is decided by the next bar, not the close)."""
@@ -61,14 +75,16 @@ class BarFills:
         range reached it, else it waits for the next bar. Fills are stamped at the bar's time, when we learn of
         them. Volume is not modelled: a bar can fill any size (documented as a limitation of bar data).
         """
-        waiting = self._waiting.get(bar.symbol)
-        if not waiting:
-            if waiting is None:
-                self._waiting[bar.symbol] = []
+        symbol = bar.symbol
+        self._last[symbol] = bar
+        if not self._waiting:
+            return
+        waiting = self._waiting.get(symbol)
+        if waiting is None:
             return
         at = bar.ts_event
         still: list[SimOrder] = []
-        self._waiting[bar.symbol] = still
+        self._waiting[symbol] = still
         for order in waiting:
             if order.order_type in (OrderType.MARKET, OrderType.STOP) or order.crosses(bar.open):
                 price = bar.open
@@ -81,3 +97,5 @@ class BarFills:
                     still.append(order)
                 continue
             self._fill(order, price, order.remaining, LiquiditySide.TAKER, at, OrderAction.INSERT)
+        if not still and self._waiting.get(symbol) is still:
+            del self._waiting[symbol]  # nothing waits for this symbol now: the next bars return at once

@@ -88,6 +88,10 @@ class SimulatedExchange:
         self.sessions: SessionCalendar = calendar_for(self.config.calendar, "exchange.calendar")
         self._expiry = DayExpiry(self.sessions, self.config.close_hour)
         self._bars = BarFills(self._fill, self._cancel_rest)
+        self.bar_close_x2: Callable[[str], int | None] = self._bars.close_x2
+        """``bar_close_x2(symbol)``: twice the close of the last bar of ``symbol`` this exchange saw (it reads every
+        bar to fill the orders waiting for one), or None. The node's portfolio marks bar symbols with it instead of
+        a bar handler of its own; the bound method itself, not a wrapper, because marks are read on every order."""
         self._auctions = Auctions(self._fill, self._cancel_rest)
         queue = queue_for(books.level, self.config.queue_model)
         self._matcher = Matcher(books, queue, self._fill, self._cancel_rest, self._bars)
