@@ -172,9 +172,10 @@ class SqliteAuditStore:
                 self._db.execute(f"PRAGMA page_size={_PAGE_SIZE}")  # takes effect only when the file is new
                 new = not self._tables()
                 if new and synchronous != "FULL":
-                    # Laid out without fsyncs (the switch to WAL and the schema: four of them, 25-40 ms, most of a
-                    # short backtest's trail): the layout holds no record, and the first checkpoint (at the latest
-                    # the one at close) syncs the file before any record is safer than NORMAL makes it anyway.
+                    # Laid out without fsyncs (the switch to WAL and the tables: 25-40 ms of syncs, most of what the
+                    # trail cost a short backtest's wall). The layout holds no record; the level asked is set before
+                    # the first one, and the first checkpoint (at the latest the close's) syncs the file, which is
+                    # when NORMAL makes records safe from power loss anyway. FULL keeps every sync.
                     self._db.execute("PRAGMA synchronous=OFF")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 if new:
