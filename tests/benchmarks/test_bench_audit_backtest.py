@@ -26,4 +26,5 @@ def test_the_audit_backtest_benchmark_times_both_writers_against_no_trail() -> N
     assert report["auto_writer"] in ("thread", "process")
     for writer in ("process", "thread"):
         assert f"{writer}_wall_slowdown" in report and f"{writer}_cpu_slowdown" in report
+        assert report[f"{writer}_open_ms"] > 0  # what opening the trail costs, the store's layout inside
     assert any(line.startswith("with the thread writer") for line in lines)

@@ -7,6 +7,7 @@ import re
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from typer.testing import CliRunner
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from tapeflow.cli import app
 from tapeflow.compliance import AuditWriter, SqliteAuditStore
 from tapeflow.compliance.audit_store import FORMAT, verify_store
+from tapeflow.compliance.chain import GENESIS
 from tapeflow.model import DataError, Signal
 
 runner = CliRunner()
@@ -138,3 +140,22 @@ def test_a_dropped_checkpoint_table_is_tampering_not_a_damaged_file(tmp_path: Pa
     out = runner.invoke(app, ["audit", "verify", str(copy), "--key-file", str(key)])
     assert out.exit_code == 1
     assert "TAMPERED: first bad record 1: records 1..300 are not covered by a signed checkpoint" in out.stdout
+
+
+@pytest.mark.parametrize(("asked", "level"), [("NORMAL", 1), ("FULL", 2), ("OFF", 0)])
+def test_a_new_store_is_laid_out_then_writes_at_the_synchronous_level_asked(
+    tmp_path: Path, asked: Literal["OFF", "NORMAL", "FULL"], level: int
+) -> None:
+    # The layout of a new file skips its fsyncs; the records that follow must not: the level asked is back on.
+    store = SqliteAuditStore(tmp_path / "a.db", synchronous=asked)
+    try:
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == level
+        assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.last() == (0, GENESIS)
+    finally:
+        store.close()
+    again = SqliteAuditStore(tmp_path / "a.db", synchronous=asked)  # an existing file: continued, same level
+    try:
+        assert again._db.execute("PRAGMA synchronous").fetchone()[0] == level
+    finally:
+        again.close()

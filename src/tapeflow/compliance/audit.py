@@ -41,7 +41,6 @@ from tapeflow.compliance.thread_writer import ThreadAuditWriter
 from tapeflow.model.book_events import LargeOrderPulled
 from tapeflow.model.codec import event_types, from_msgpack
 from tapeflow.model.compliance_events import CloseWindowVolume, SelfTradePrevented
-from tapeflow.model.enums import Side
 from tapeflow.model.events import Event, ModelTrainingFailed, ModelUpdated, Prediction, Signal
 from tapeflow.model.market import Trade
 from tapeflow.model.orders import OrderCommand, OrderReport, RiskRejected
@@ -87,16 +86,6 @@ _cause_decoder = msgspec.msgpack.Decoder(OrderCause)
 def decode_row(row: Row) -> tuple[Event, OrderCause | None]:
     """The event and (for order commands) the cause a stored record holds."""
     return from_msgpack(row.body), (_cause_decoder.decode(row.cause) if row.cause else None)
-
-
-class _Book(Protocol):
-    @property
-    def best_bid(self) -> int: ...
-    @property
-    def best_ask(self) -> int: ...
-    @property
-    def stale(self) -> bool: ...
-    def size_at(self, side: Any, price: int) -> int: ...
 
 
 class BookSource(Protocol):
@@ -258,32 +247,39 @@ class AuditTrail:
             self._causes = []
 
     def _on_command(self, cmd: Any) -> None:
-        self._causes.append((len(self._buf), self._cause(cmd.strategy_id, cmd.symbol)))
-        self._push(cmd)
-
-    def _cause(self, strategy_id: str, symbol: str) -> OrderCause:
+        # The cause built here, in one call: ``_cause`` and ``_push`` inlined, and the book's top read with one
+        # ``top()`` rather than ``best_bid``, ``best_ask`` and two ``size_at`` (each hashing a ``Side`` enum member in
+        # Python); ~1 us of the ~2.5 us a command cost. The record's bytes are the same (``OrderCause``'s fields).
+        strategy_id = cmd.strategy_id
+        symbol = cmd.symbol
         signals = self._signals.get(strategy_id)
         signal = signals.get(symbol) if signals is not None else None
         books = self.books
         book = books.book(symbol) if books is not None else None
+        buf = self._buf
         if book is None:
-            return OrderCause(
+            cause = OrderCause(
                 strategy_id=strategy_id, signal=signal, models=self._models, model_hashes=self._model_hashes
             )
-        bid = book.best_bid
-        ask = book.best_ask
-        return OrderCause(
-            strategy_id=strategy_id,
-            signal=signal,
-            models=self._models,
-            book=True,
-            bid_price=bid,
-            bid_size=book.size_at(Side.BUY, bid) if bid != NO_PRICE else 0,
-            ask_price=ask,
-            ask_size=book.size_at(Side.SELL, ask) if ask != NO_PRICE else 0,
-            book_stale=bool(book.stale),
-            model_hashes=self._model_hashes,
-        )
+        else:
+            top = book.top()
+            cause = OrderCause(
+                strategy_id=strategy_id,
+                signal=signal,
+                models=self._models,
+                book=True,
+                bid_price=top.bid_price,
+                bid_size=top.bid_size,
+                ask_price=top.ask_price,
+                ask_size=top.ask_size,
+                book_stale=bool(book.stale),
+                model_hashes=self._model_hashes,
+            )
+        self._causes.append((len(buf), cause))
+        buf.append(cmd)
+        if len(buf) >= self.batch_size or cmd.ts_init >= self._due:
+            self._due = cmd.ts_init + self.flush_interval_ns
+            self._handover()
 
     def _on_report(self, event: Any) -> None:
         buf = self._buf
