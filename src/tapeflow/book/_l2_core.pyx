@@ -52,6 +52,7 @@ cdef object _DELETE = BookAction.DELETE
 cdef object _CLEAR = BookAction.CLEAR
 cdef object _BUY = Side.BUY
 cdef object _NO_PRICE = NO_PRICE
+cdef long long _NO_PRICE_LL = NO_PRICE
 
 cdef PyTypeObject* _DELTA_T = <PyTypeObject*>BookDelta
 cdef PyTypeObject* _INTEGRITY_T = <PyTypeObject*>Integrity
@@ -244,7 +245,6 @@ cdef bint _ladder_set(object ladder, object price_o, long long price, object siz
         return ladder.set(price_o, size_o)
     sizes = <object>sizes_p
     keys = <object>keys_p
-    key = price * sign
     cdef Py_ssize_t at
     if PyDict_Contains(sizes, price_o):
         if size > 0:
@@ -253,7 +253,7 @@ cdef bint _ladder_set(object ladder, object price_o, long long price, object siz
         if price * sign != top:
             at = _bisect(keys, price * sign, False)
             if at < 0:
-                at = bisect_left(keys, key)
+                at = bisect_left(keys, price * sign)
             PyDict_DelItem(sizes, price_o)
             del keys[at]
             return False
@@ -267,11 +267,11 @@ cdef bint _ladder_set(object ladder, object price_o, long long price, object siz
     if n > 0 and price * sign <= top:
         at = _bisect(keys, price * sign, True)
         if at < 0:
-            insort(keys, key)
+            insort(keys, price * sign)
         else:
-            PyList_Insert(keys, at, key)
+            PyList_Insert(keys, at, price * sign)
         return False
-    PyList_Append(keys, key)
+    PyList_Append(keys, price * sign)
     _put(ladder, L_BEST, price_o)
     return True
 
@@ -318,7 +318,13 @@ cdef _best_moved(object book):
         _put(book, B_BEST_ASK, ask)
     integrity = <object>_get(book, B_INTEGRITY)  # ``apply`` checked it is there and an ``Integrity``
     cdef PyObject* crossed
-    if bid != _NO_PRICE and ask != _NO_PRICE and bid >= ask:
+    cdef long long bid_ll = 0, ask_ll = 0
+    cdef bint crossing
+    if _as_ll(<PyObject*>bid, &bid_ll) and _as_ll(<PyObject*>ask, &ask_ll):
+        crossing = bid_ll != _NO_PRICE_LL and ask_ll != _NO_PRICE_LL and bid_ll >= ask_ll
+    else:
+        crossing = bid != _NO_PRICE and ask != _NO_PRICE and bid >= ask
+    if crossing:
         integrity.on_crossed(bid, ask)  # nothing new when it already was crossed
     else:
         crossed = _get(integrity, I_CROSSED)
