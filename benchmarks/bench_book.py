@@ -11,7 +11,12 @@ The work, per update of the ``gen_l2`` stream (1M price-level updates by default
 - NautilusTrader, default way: ``Price``/``Quantity``/``BookOrder``/``OrderBookDelta`` constructors, then the
   same apply and reads.
 
-Pairs are interleaved (tapeflow, Nautilus from_raw, tapeflow, Nautilus constructors, per round); each pair's
+tapeflow's ``apply`` is the compiled one (``book/_l2_core.pyx``) when it is built and ``TAPEFLOW_PURE_PYTHON`` is
+not set; the output says which ran. The Python reference ``apply`` (``impl="python"``, the same work) is paired
+with Nautilus ``from_raw`` too, as context.
+
+Pairs are interleaved (tapeflow, Nautilus from_raw, tapeflow, Nautilus constructors, tapeflow's Python reference,
+Nautilus from_raw, per round); each pair's
 ratio is Nautilus CPU time over tapeflow CPU time in that round, and the median and spread (min-max) of the
 rounds' ratios is the result. Wall rates are printed beside CPU rates: on a loaded machine decide with CPU.
 Context rows, run once a round and never a headline: tapeflow's raw ``update(side, price, size)`` (no event, no
@@ -48,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen_l2 import ADD, DELETE, TICK, L2Stream, generate
 from tapeflow.book import L2Book
+from tapeflow.book.l2 import Impl
 from tapeflow.model import BookAction, BookDelta, Event, Side
 
 Levels = tuple[list[tuple[int, int]], list[tuple[int, int]]]
@@ -71,9 +77,9 @@ def _top(book: L2Book) -> Levels:
     return book.levels(Side.BUY, TOP), book.levels(Side.SELL, TOP)
 
 
-def tapeflow_apply(rows: list[tuple[Any, ...]]) -> tuple[float, float, Levels, L2Book]:
+def tapeflow_apply(rows: list[tuple[Any, ...]], impl: Impl = "auto") -> tuple[float, float, Levels, L2Book]:
     emitted: list[Event] = []
-    book = L2Book("BENCH", emit=emitted.append)
+    book = L2Book("BENCH", emit=emitted.append, impl=impl)
     apply = book.apply
     c0, w0 = time.process_time(), time.perf_counter()
     for action, side, price, size, ts, seq in rows:
@@ -297,6 +303,9 @@ def main() -> None:
     cpu: dict[str, list[float]] = {}
     wall: dict[str, list[float]] = {}
     ratios: dict[str, list[float]] = {"nautilus_from_raw": [], "nautilus_constructors": []}
+    reference_ratios: list[float] = []
+    impl = L2Book("BENCH").impl
+    print(f"tapeflow L2Book.apply: {impl} (the Python reference runs as context: tapeflow_apply_python)")
     reference: Levels | None = None
     tops_differ = 0
 
@@ -316,6 +325,9 @@ def main() -> None:
             for name, run in (("nautilus_from_raw", peer.from_raw), ("nautilus_constructors", peer.constructors)):
                 ours = record("tapeflow_apply", tapeflow_apply(rows)[:3])
                 ratios[name].append(record(name, run()) / ours)
+            if impl != "python":
+                ours = record("tapeflow_apply_python", tapeflow_apply(rows, "python")[:3])
+                reference_ratios.append(record("nautilus_from_raw", peer.from_raw()) / ours)
         else:
             record("tapeflow_apply", tapeflow_apply(rows)[:3])
         for name, fn in context.items():
@@ -347,17 +359,31 @@ def main() -> None:
         summary_ceiling = {"nautilus_from_raw_over_python_floor": ceiling}
     else:
         summary_ceiling = {}
+    if reference_ratios:
+        print(f"context: the Python reference apply over nautilus_from_raw, paired: {_spread(reference_ratios)}")
     for name in summary:
-        print(f"tapeflow speed-up over {name}, CPU time, same work, paired: {_spread(ratios[name])}")
+        print(f"tapeflow ({impl}) speed-up over {name}, CPU time, same work, paired: {_spread(ratios[name])}")
     print(
         json.dumps(
             {
                 "bench": "book_l2",
+                "impl": impl,
                 "n": args.n,
                 "pairs": args.pairs,
                 "rates": rates,
                 "checks": checks,
-                "context": summary_ceiling,
+                "context": summary_ceiling
+                | (
+                    {
+                        "python_reference_over_nautilus_from_raw": {
+                            "median": statistics.median(reference_ratios),
+                            "min": min(reference_ratios),
+                            "max": max(reference_ratios),
+                        }
+                    }
+                    if reference_ratios
+                    else {}
+                ),
                 "cpu_ratio_vs_tapeflow_apply": summary,
             }
         )

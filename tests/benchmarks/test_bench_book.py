@@ -34,4 +34,9 @@ def test_tiny_run_verifies_both_books_equal_and_ends_with_paired_ratios_as_json(
     for peer in ("nautilus_from_raw", "nautilus_constructors"):
         ratio = report["cpu_ratio_vs_tapeflow_apply"][peer]
         assert 0 < ratio["min"] <= ratio["median"] <= ratio["max"]
-    assert lines[-2].startswith("tapeflow speed-up over nautilus_constructors")
+    assert lines[-2].startswith(f"tapeflow ({report['impl']}) speed-up over nautilus_constructors")
+    assert lines[0].startswith(f"tapeflow L2Book.apply: {report['impl']} ")
+    if report["impl"] == "compiled":  # the reference is paired with Nautilus too, and its books checked equal
+        reference = report["context"]["python_reference_over_nautilus_from_raw"]
+        assert 0 < reference["min"] <= reference["median"] <= reference["max"]
+        assert report["rates"]["tapeflow_apply_python"]["cpu"] > 0

@@ -12,6 +12,12 @@ plain attributes, refreshed from the ladders whenever a level appears or goes, b
 Python call per read (a third of the per-update time when two are read per update). Measured against
 NautilusTrader in benchmarks/bench_book.py.
 
+The same ``apply`` exists compiled (``_l2_core.pyx``, the profile in docs/PERFORMANCE.md says why): the Python
+method is the reference, the compiled one runs the same steps on the same state (a book built with
+``impl="compiled"`` is a ``CompiledL2Book``, whose ``apply`` is the compiled function; everything else, and
+every input the compiled steps do not take, is this module's code). Tests require identical books, events and
+errors from both.
+
 Order counts from ``BookDelta.order_count`` are not kept: nothing in tapeflow reads them from an L2 book, and
 the L3 book has the real ones.
 """
@@ -19,12 +25,14 @@ the L3 book has the real ones.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, ClassVar, Final, Literal
 
 from tapeflow.book.integrity import Emit
 from tapeflow.book.view import BookBase
+from tapeflow.config import compiled_cores_wanted
 from tapeflow.model.book_events import DepthRevealed
 from tapeflow.model.enums import BookAction, Side
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
 from tapeflow.model.market import BookDelta, BookLevel, BookSnapshot
 from tapeflow.model.prices import NO_PRICE
@@ -34,6 +42,16 @@ _UPDATE: Final = BookAction.UPDATE
 _DELETE: Final = BookAction.DELETE
 _CLEAR: Final = BookAction.CLEAR
 
+try:  # the compiled apply (setup.py builds it); without it the Python reference runs
+    from tapeflow.book._l2_core import apply as _compiled_apply
+    from tapeflow.book._l2_core import bind as _bind_compiled
+
+    COMPILED_AVAILABLE = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    COMPILED_AVAILABLE = False
+
+Impl = Literal["auto", "compiled", "python"]
+
 
 class L2Book(BookBase):
     """Market-by-price book of one symbol. Read it through ``BookView``; feed it with ``update`` or
@@ -41,7 +59,23 @@ class L2Book(BookBase):
 
     __slots__ = ("_ask_sizes", "_bid_sizes", "best_ask", "best_bid")
 
-    def __init__(self, symbol: str, emit: Emit | None = None) -> None:
+    impl: ClassVar[Literal["compiled", "python"]] = "python"
+    """Which ``apply`` this book runs."""
+
+    def __new__(cls, symbol: str = "", emit: Emit | None = None, impl: Impl = "auto") -> L2Book:
+        """``impl``: "python" is the reference ``apply``; "compiled" the compiled one (``ConfigError`` when it was
+        not built); "auto" the compiled one when built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``.
+        A subclass gets what it asks for."""
+        if cls is not L2Book:
+            return super().__new__(cls)
+        if impl == "compiled" and not COMPILED_AVAILABLE:
+            raise ConfigError("the compiled L2 apply was not built (make .venv/.installed)", field="impl")
+        if impl not in ("auto", "compiled", "python"):
+            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
+        return super().__new__(CompiledL2Book if compiled else cls)
+
+    def __init__(self, symbol: str, emit: Emit | None = None, impl: Impl = "auto") -> None:
         super().__init__(symbol, emit)
         self._bid_sizes = self.bids.sizes
         """``bids.sizes`` (the same dict, never replaced), one attribute load nearer the hot path."""
@@ -122,6 +156,9 @@ class L2Book(BookBase):
         else:
             raise TypeError(f"L2Book cannot apply {type(event).__name__}; feed it BookDelta or BookSnapshot")
 
+    _reference_apply = apply
+    """The Python ``apply`` under a name the compiled one calls for what it does not take itself."""
+
     def _write(self, delta: BookDelta) -> None:
         """A delta whose sequence was accepted and that is not the inline case of ``apply``."""
         action = delta.action
@@ -129,3 +166,18 @@ class L2Book(BookBase):
             self.clear()
         elif (self.bids if delta.side is _BUY else self.asks).set(delta.price, 0 if action is _DELETE else delta.size):
             self._best_moved()
+
+
+class CompiledL2Book(L2Book):
+    """An ``L2Book`` whose ``apply`` is the compiled one; built by ``L2Book(..., impl="compiled"|"auto")``."""
+
+    __slots__ = ()
+
+    impl: ClassVar[Literal["compiled", "python"]] = "compiled"
+
+    if COMPILED_AVAILABLE:
+        apply: Any = _compiled_apply
+
+
+if COMPILED_AVAILABLE:
+    _bind_compiled(CompiledL2Book)

@@ -1,0 +1,6 @@
+"""Type stub of the compiled L2 apply (``_l2_core.pyx``); the Python reference is ``tapeflow.book.l2``."""
+
+from typing import Any
+
+def bind(book_type: type) -> None: ...
+def apply(self: Any, event: Any) -> None: ...
