@@ -184,7 +184,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("paper", "bench_paper.py", (), "paper venue orders/s over loopback"),
     Bench("live", "bench_live.py", ("--seconds", "3", "--paper-seconds", "8"), "tick-to-trade"),
     Bench("ml", "bench_ml.py", ("--repeat", "5", "--parts", "recording"), "feature recording < 10% at 1 s", _ml),
-    Bench("sweep", "bench_sweep.py", ("--tasks", "32"), ">= 1.8x from 1 to 2 workers", _sweep),
+    Bench("sweep", "bench_sweep.py", ("--tasks", "64"), ">= 1.8x from 1 to 2 workers", _sweep),
 )
 
 

@@ -117,10 +117,10 @@ def test_a_backtest_trail_with_the_thread_writer_equals_the_one_with_the_process
     store.close()
 
 
-def test_auto_writer_is_the_thread_on_two_cores_and_the_process_above(
+def test_auto_writer_is_the_thread_on_one_core_and_the_process_where_a_core_is_free_for_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for cores, mode in ((1, "thread"), (2, "thread"), (4, "process"), (None, "thread")):
+    for cores, mode in ((1, "thread"), (2, "process"), (4, "process"), (None, "thread")):
         monkeypatch.setattr("tapeflow.compliance.audit.os.cpu_count", lambda cores=cores: cores)
         trail = AuditTrail.open(tmp_path / f"{cores}.db", writer="auto", announce=None)
         assert trail.writer.mode == mode

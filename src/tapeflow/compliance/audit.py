@@ -164,11 +164,12 @@ class AuditTrail:
 
         ``writer``: the writer process (the default: it commits what it received even if this process dies), a
         thread of this process (``thread_writer``: cheaper where no core is free for a process), or ``auto``:
-        the thread on a machine with two cores or fewer, else the process (a backtest's choice; ``writer.mode``
-        says which runs)."""
+        the thread on a one-core machine, else the process (a backtest's choice; ``writer.mode`` says which runs).
+        On a quiet two-core machine the process costs the demo backtest +7% wall against the thread's +15%: its
+        work runs on the other core (docs/PERFORMANCE.md, "Audit writer")."""
         store = SqliteAuditStore(path)
         if writer == "auto":
-            writer = "thread" if (os.cpu_count() or 1) <= 2 else "process"
+            writer = "thread" if (os.cpu_count() or 1) <= 1 else "process"
         if writer == "thread":
             return cls(ThreadAuditWriter(store, key=key), owns_writer=True, **kwargs)
         return cls(AuditWriter(store, key=key), owns_writer=True, **kwargs)

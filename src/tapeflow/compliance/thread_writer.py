@@ -1,18 +1,19 @@
-"""The audit writer as a thread of the trading process: for a backtest on a machine with two cores or fewer.
+"""The audit writer as a thread of the trading process: for a backtest where no core is free for a writer process.
 
 Why a second writer: the writer process (``audit_writer``) keeps hashing and SQLite off the loop's GIL, which pays
-when a core is free for it. On a two-core machine the process is not free: its interpreter's start-up and imports
-(~0.08 s of CPU), a timer poll every millisecond while batches come, and its exit cost more than its work, which is
-~1 us a record (numbering, SHA-256, SQLite; ``ChainWriter``). Measured on the demo backtest (25k records), the
-process added +20-40% to the CPU of the run, the thread about a quarter of that (docs/PERFORMANCE.md, "Audit
-writer"). The thread runs the same ``ChainWriter`` on the same encoded batches, so both write the same records and
-the same chain (``tests/compliance/test_thread_writer.py``).
+when a core is free for it. Where none is (a single core, or every core busy with other runs) the process is not
+free: its interpreter's start-up and imports (~0.08 s of CPU), a timer poll every millisecond while batches come,
+and its exit cost more than its work, which is ~1 us a record (numbering, SHA-256, SQLite; ``ChainWriter``).
+Measured on the demo backtest (25k records) on a quiet two-core machine, the process added +25% to the CPU of the
+run and +7% to its wall time (its work runs on the other core), the thread +15% to both (docs/PERFORMANCE.md,
+"Audit writer"). The thread runs the same ``ChainWriter`` on the same encoded batches, so both write the same
+records and the same chain (``tests/compliance/test_thread_writer.py``).
 
 What a thread cannot give: when the trading process dies, batches handed over but not yet committed die with it
 (the writer process would commit them). An acknowledged record is committed either way, and the chain verifies; a
 backtest lost that way is rerun from its data. So ``AuditTrail.open`` takes the process unless told otherwise, and
-``writer="auto"`` (the backtest's) takes the thread only when ``os.cpu_count()`` is two or fewer; live sessions
-keep the process.
+``writer="auto"`` (the backtest's) takes the thread only when ``os.cpu_count()`` is one; live sessions keep the
+process.
 
 The loop side is as in ``AuditWriter``: ``submit`` encodes a batch with one msgspec call and puts it on a queue (no
 system call while the thread keeps up); at most ``max_batches`` are in flight, beyond which ``submit`` waits and
