@@ -11,7 +11,6 @@ its in- vs out-of-sample decay, and the failed tasks (``<table id="failed">``, o
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from tapeflow.report.sweep_figures import (
     label,
     stitched_chart,
 )
-from tapeflow.report.tearsheet import _DRAW, _STYLE, PLOT_CONFIG, _figure_json, check_report_path
+from tapeflow.report.tearsheet import _DRAW, _STYLE, PLOT_CONFIG, _figure_json, check_report_path, write_page
 
 _MORE_STYLE = """
 table.list { border-collapse: collapse; margin-top: 0.5em; font-size: 0.92em; }
@@ -184,14 +183,5 @@ def write_sweep_page(
     target = Path(out)
     check_report_path(target)
     page, held = build_sweep_page(table, metric or default_metric(table), x, y)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(page.encode())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_page(page, target)
     return msgspec.structs.replace(held, path=str(target))
