@@ -89,8 +89,9 @@ def test_the_position_shown_after_a_fill_is_the_venues(page: webdriver.Chrome, r
         before, venue, after = _shown_position(page), replay.venue_position(), _shown_position(page)
         return venue if before == venue == after and venue != 0 else None
 
-    held = wait_until(agreed, "the page's position to equal the venue's (non-zero)", WAIT_S, every=0.2)
-    assert abs(held) % 100 == 0
+    # no multiple of the order size is expected: the paper venue fills a resting order from the tape's trade sizes,
+    # so partial fills leave positions such as 228 (seen when the replay ran slower, under load)
+    wait_until(agreed, "the page's position to equal the venue's (non-zero)", WAIT_S, every=0.2)
     assert console_errors(page) == []
 
 
