@@ -28,7 +28,7 @@ from tapeflow.report.sweep_figures import (
     label,
     stitched_chart,
 )
-from tapeflow.report.tearsheet import _DRAW, _STYLE, PLOT_CONFIG, _figure_json, check_report_path, write_page
+from tapeflow.report.tearsheet import DRAW_SCRIPT, PAGE_STYLE, PLOT_CONFIG, check_report_path, figure_json, write_page
 
 _MORE_STYLE = """
 table.list { border-collapse: collapse; margin-top: 0.5em; font-size: 0.92em; }
@@ -75,7 +75,7 @@ def build_sweep_page(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
-        f"<style>{_STYLE}{_MORE_STYLE}</style>",
+        f"<style>{PAGE_STYLE}{_MORE_STYLE}</style>",
         f"<script>{plotly.offline.get_plotlyjs()}</script>",
         "</head><body>",
         f"<h1>{html.escape(title)}</h1>",
@@ -92,7 +92,7 @@ def build_sweep_page(
         parts.append(_folds(table, metric))
         parts += [_section(c) for c in (equity, decay) if c is not None]
     parts.append(_failed(failed))
-    parts += [f"<script>{_DRAW % pio.json.to_json_plotly(PLOT_CONFIG)}</script>", "</body></html>", ""]
+    parts += [f"<script>{DRAW_SCRIPT % pio.json.to_json_plotly(PLOT_CONFIG)}</script>", "</body></html>", ""]
     held = SweepPage(path="", metric=metric, x=x, y=y, heatmaps=len(charts), folds=len(table.folds), failed=len(failed))
     return "\n".join(parts), held
 
@@ -103,7 +103,7 @@ def _section(chart: Chart) -> str:
             f'<section id="chart-{chart.name}"><h2>{html.escape(chart.title)}</h2>',
             f'<div class="chart" id="plot-{chart.name}"></div>',
             f'<p class="note">{html.escape(chart.note)}</p>',
-            f'<script type="application/json" id="fig-{chart.name}">{_figure_json(chart.figure)}</script>',
+            f'<script type="application/json" id="fig-{chart.name}">{figure_json(chart.figure)}</script>',
             "</section>",
         ]
     )

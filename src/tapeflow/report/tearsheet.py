@@ -52,7 +52,7 @@ CHARTS: list[ChartFn] = [
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 """No plotly logo link in the mode bar: nothing on the page points off it."""
 
-_STYLE = """
+PAGE_STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.15em; margin: 1.2em 0 0.2em; }
 .meta { color: #555; margin: 0.1em 0; } .warn { color: #a00; font-weight: bold; }
@@ -62,13 +62,15 @@ table.metrics td.value { text-align: right; font-variant-numeric: tabular-nums; 
 .note { color: #555; font-size: 0.9em; margin: 0.2em 0 0.6em; }
 .chart { width: 100%; min-height: 380px; }
 """
-_DRAW = """
+"""The tear sheet's look, public because the sweep page (``report/sweep_page.py``) builds its own head with it."""
+DRAW_SCRIPT = """
 document.querySelectorAll('script[type="application/json"][id^="fig-"]').forEach(function (node) {
   var fig = JSON.parse(node.textContent);
   var div = document.getElementById('plot-' + node.id.slice(4));
   Plotly.newPlot(div, fig.data, fig.layout, %s);
 });
 """
+"""Draws every embedded figure into its div (``%s``: the plot config); shared with the sweep page like the style."""
 
 
 def charts(data: RunData) -> list[Chart]:
@@ -102,7 +104,7 @@ def page_head(title: str) -> list[str]:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
-        f"<style>{_STYLE}</style>",
+        f"<style>{PAGE_STYLE}</style>",
         f"<script>{plotly.offline.get_plotlyjs()}</script>",
         "</head><body>",
         f"<h1>{html.escape(title)}</h1>",
@@ -115,17 +117,17 @@ def chart_section(chart: Chart) -> list[str]:
         f'<section id="chart-{chart.name}"><h2>{html.escape(chart.title)}</h2>',
         f'<div class="chart" id="plot-{chart.name}"></div>',
         f'<p class="note">{html.escape(chart.note)}</p>',
-        f'<script type="application/json" id="fig-{chart.name}">{_figure_json(chart.figure)}</script>',
+        f'<script type="application/json" id="fig-{chart.name}">{figure_json(chart.figure)}</script>',
         "</section>",
     ]
 
 
 def page_tail() -> list[str]:
     """The script that draws every embedded figure, and the end of the page."""
-    return [f"<script>{_DRAW % pio.json.to_json_plotly(PLOT_CONFIG)}</script>", "</body></html>", ""]
+    return [f"<script>{DRAW_SCRIPT % pio.json.to_json_plotly(PLOT_CONFIG)}</script>", "</body></html>", ""]
 
 
-def _figure_json(figure: dict[str, Any]) -> str:
+def figure_json(figure: dict[str, Any]) -> str:
     """The figure as JSON that cannot close its script tag early (``</`` written ``<\\/``)."""
     return str(pio.json.to_json_plotly(figure)).replace("</", "<\\/")
 
