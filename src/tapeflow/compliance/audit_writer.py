@@ -67,7 +67,7 @@ from tapeflow.compliance.chain_writer import (
     WriterConfig,
 )
 from tapeflow.compliance.head import Head, parse_head
-from tapeflow.model.errors import EngineError
+from tapeflow.compliance.writer_base import WriterBase
 
 if TYPE_CHECKING:
     from tapeflow.model.events import Event
@@ -128,7 +128,7 @@ def _package_root() -> str:
     return str(Path(tapeflow.__file__).resolve().parent.parent)
 
 
-class AuditWriter:
+class AuditWriter(WriterBase):
     """Owns a writer process for ``store`` from ``start`` to ``close``. ``store`` is opened again by the writer
     (``store.spec()``); this process uses its own connection only to learn where the chain resumes.
 
@@ -148,17 +148,7 @@ class AuditWriter:
         key_id: str = "default",
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
-        self.store = store
-        self.max_batches = max_batches
-        self.key = key
-        self.key_id = key_id
-        self.on_commit = on_commit
-        self.committed_seq = 0
-        self.submitted = 0
-        self.full_waits = 0
-        self.head: Head | None = None
-        """The run's head (last run, last record, its hash, signed with the key), once ``finish`` or ``close``
-        has ended the run."""
+        super().__init__(store, max_batches=max_batches, key=key, key_id=key_id, on_commit=on_commit)
         self._batches_sent = 0
         self._batches_done = 0
         self._flush_token = 0
@@ -168,7 +158,6 @@ class AuditWriter:
         self._ack_fd = -1
         self._acks = bytearray()
         self._eof = False
-        self._error: str | None = None
         self._closing = False
         self._encoder = msgspec.msgpack.Encoder()
         self._frame = bytearray()
@@ -328,22 +317,12 @@ class AuditWriter:
         self._fail(f"cannot send to the audit writer process: {exc}")
         self._raise()
 
-    def _report_full(self, why: str) -> None:
-        self.full_waits += 1
-        if self.full_waits == 1 or self.full_waits % 1000 == 0:
-            log.warning(
-                "audit queue full (%s, %d times so far): the trading loop waits for the writer", why, self.full_waits
-            )
-
     def _wait_for_room(self) -> None:
         self._report_full(f"{self.max_batches} batches in flight")
         while self._batches_sent - self._batches_done >= self.max_batches and self._error is None:
             self._poll(block=True)
         if self._error is not None:
             self._raise()
-
-    def _raise(self) -> NoReturn:
-        raise EngineError(f"the audit writer stopped: {self._error}; no record after {self.committed_seq} is kept")
 
     def _fail(self, message: str) -> None:
         if self._error is None:

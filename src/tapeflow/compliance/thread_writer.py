@@ -27,14 +27,14 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from tapeflow.compliance.audit_store import AuditStore
 from tapeflow.compliance.chain_writer import ChainWriter
 from tapeflow.compliance.head import Head
-from tapeflow.model.errors import EngineError
+from tapeflow.compliance.writer_base import WriterBase
 
 if TYPE_CHECKING:
     from tapeflow.model.events import Event
@@ -47,7 +47,7 @@ MAX_GROUP = 8
 _FLUSH, _END, _STOP = 1, 2, 3
 
 
-class ThreadAuditWriter:
+class ThreadAuditWriter(WriterBase):
     """``AuditWriter``'s interface, its work done by a thread of this process on ``store``'s own connection (the
     store is used only by the thread between ``start`` and ``close``)."""
 
@@ -63,15 +63,7 @@ class ThreadAuditWriter:
         key_id: str = "default",
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
-        self.store = store
-        self.max_batches = max_batches
-        self.key = key
-        self.key_id = key_id
-        self.on_commit = on_commit
-        self.committed_seq = 0
-        self.submitted = 0
-        self.full_waits = 0
-        self.head: Head | None = None
+        super().__init__(store, max_batches=max_batches, key=key, key_id=key_id, on_commit=on_commit)
         self._notified = 0
         self._sent = 0
         self._done = 0
@@ -80,7 +72,6 @@ class ThreadAuditWriter:
         self._queue: deque[tuple[int, Any]] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._error: str | None = None
         self._encode = msgspec.msgpack.Encoder().encode
 
     @property
@@ -106,7 +97,7 @@ class ThreadAuditWriter:
         cond = self._cond
         with cond:
             if self._sent - self._done >= self.max_batches:
-                self._report_full()
+                self._report_full(f"{self.max_batches} batches in flight")
                 while self._sent - self._done >= self.max_batches and self._error is None:
                     cond.wait()
             self._queue.append((0, payload))
@@ -170,18 +161,6 @@ class ThreadAuditWriter:
         if self.on_commit is not None and seq > self._notified:
             self._notified = seq
             self.on_commit(seq)
-
-    def _report_full(self) -> None:
-        self.full_waits += 1
-        if self.full_waits == 1 or self.full_waits % 1000 == 0:
-            log.warning(
-                "audit queue full (%d batches in flight, %d times so far): the trading loop waits for the writer",
-                self.max_batches,
-                self.full_waits,
-            )
-
-    def _raise(self) -> NoReturn:
-        raise EngineError(f"the audit writer stopped: {self._error}; no record after {self.committed_seq} is kept")
 
     # -- writer thread ------------------------------------------------------------------------------------------
 
