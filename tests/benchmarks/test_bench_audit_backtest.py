@@ -3,25 +3,15 @@ docs/PERFORMANCE.md's "Audit writer" section rests on (both writers timed, the s
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.benchmarks.bench_run import run_bench
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_audit_backtest.py"
 
 
 def test_the_audit_backtest_benchmark_times_both_writers_against_no_trail() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--events", "2000", "--pairs", "1"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.strip().splitlines()
-    report = json.loads(lines[-1])
+    lines, report = run_bench(BENCH, "--events", "2000", "--pairs", "1", timeout=180)
     assert report["benchmark"] == "audit_backtest" and report["records"] > 0
     assert report["auto_writer"] in ("thread", "process")
     for writer in ("process", "thread"):

@@ -4,22 +4,18 @@ explained first difference, the ratio last), not for the values."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.benchmarks.bench_run import run_bench
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_backtest_bars.py"
 
 
 def _run(*args: str) -> tuple[list[str], dict[str, Any]]:
-    done = subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.strip().splitlines()
-    return lines, json.loads(lines[-1])
+    return run_bench(BENCH, *args)
 
 
 def test_paired_run_reports_both_backtrader_setups_the_trade_difference_and_the_ratio_last() -> None:

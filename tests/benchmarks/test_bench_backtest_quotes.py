@@ -4,25 +4,15 @@ ran, both Nautilus set-ups, the ratios last), not for the values."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.benchmarks.bench_run import run_bench
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_backtest_quotes.py"
 
 
 def test_the_quote_benchmark_runs_every_side_with_risk_and_reports_the_same_crossings_and_orders() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--quotes", "5000", "--pairs", "1"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=BENCH.parent,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    _, report = run_bench(BENCH, "--quotes", "5000", "--pairs", "1", timeout=180, cwd=BENCH.parent)
     ours = report["tapeflow"]
     assert report["quotes"] == 5000 and ours["crossings"] > 0
     assert ours["orders"] == ours["crossings"] and ours["refused"] == 0, "one order per crossing, none refused by risk"

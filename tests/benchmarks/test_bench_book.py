@@ -4,25 +4,15 @@ docs/PERFORMANCE.md rest on (same final books, paired ratios, the JSON last), no
 from __future__ import annotations
 
 import importlib.util
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.benchmarks.bench_run import run_bench
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_book.py"
 
 
 def test_tiny_run_verifies_both_books_equal_and_ends_with_paired_ratios_as_json() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--n", "3000", "--pairs", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.strip().splitlines()
-    report = json.loads(lines[-1])
+    lines, report = run_bench(BENCH, "--n", "3000", "--pairs", "2")
     assert report["bench"] == "book_l2" and report["n"] == 3000 and report["pairs"] == 2
     assert report["checks"]["timed_books_top_levels_differing"] == 0
     assert report["rates"]["tapeflow_apply"]["cpu"] > 0 and report["rates"]["tapeflow_apply"]["wall"] > 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from tests.benchmarks.bench_run import run_bench
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_itch.py"
 
@@ -21,15 +22,7 @@ def _bench() -> Any:
 
 
 def test_tiny_run_reports_both_implementations_identical_counts_and_flat_memory(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--messages", "20000", "--runs", "2", "--keep", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    _, report = run_bench(BENCH, "--messages", "20000", "--runs", "2", "--keep", str(tmp_path))
     assert report["benchmark"] == "itch_parse" and report["implementation"] == "compiled"
     assert report["file_messages"] == 20_000 and report["passes_that_differ"] == 0
     for name in ("compiled", "python", "compiled+book"):

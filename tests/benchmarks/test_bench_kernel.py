@@ -3,25 +3,17 @@ Kernel section rests on (every workload's count, a median inside its spread, bot
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.benchmarks.bench_run import run_bench
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_kernel.py"
 
 
 def test_every_workload_reports_wall_and_cpu_median_inside_its_spread_and_the_goals() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--events", "4000", "--runs", "5"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.strip().splitlines()
-    report = json.loads(lines[-1])
+    lines, report = run_bench(BENCH, "--events", "4000", "--runs", "5")
     assert report["benchmark"] == "kernel" and report["events"] == 4000 and report["runs"] == 5
     assert report["kernel"].endswith("kernel.py")
     for w in ("bare", "merge", "generic", "scheduled"):

@@ -3,23 +3,17 @@ the paper venue), checked for what the figures in docs/PERFORMANCE.md rest on, n
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from tests.benchmarks.bench_run import run_bench
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_live.py"
 LOBSTER = "lobster-samples-2012-06-21/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
 
 
 def _run(*args: str) -> tuple[list[str], dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--repeat", "1", *args], capture_output=True, text=True, timeout=180, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.strip().splitlines()
-    return lines, json.loads(lines[-1])
+    return run_bench(BENCH, "--repeat", "1", *args, timeout=180)
 
 
 def test_the_in_process_path_measures_every_order_and_holds_a_slow_rate() -> None:

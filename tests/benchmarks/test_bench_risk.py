@@ -4,27 +4,17 @@ spread, the goal's verdict), not for the values."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from tests.benchmarks.bench_run import run_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ("bare", "pass", "pass-kernel", "no-rules", "reject-first", "modify")
 
 
 def _run(script: str, *args: str) -> tuple[list[str], dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.strip().splitlines()
-    return lines, json.loads(lines[-1])
+    return run_bench(ROOT / "benchmarks" / script, *args)
 
 
 def test_every_workload_reports_wall_and_cpu_per_order_and_the_goal_verdict() -> None:
