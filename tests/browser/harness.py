@@ -157,3 +157,20 @@ def assert_not_blank(element: WebElement, *, min_colours: int = 3, min_inked: fl
         f"{element.tag_name}#{element.get_attribute('id')} looks blank: {colours} colours, {inked:.2%} inked"
     )
     return image
+
+
+def open_drawn(page: webdriver.Chrome, path: Path) -> None:
+    """Open an offline page in the tear sheet's shell and wait until plotly has drawn every chart section's plot
+    (the tear sheet, the sweep page and the calibration pages share that shell)."""
+    page.get(path.as_uri())
+    wait_until(
+        lambda: (
+            page.execute_script(
+                "return [...document.querySelectorAll('section[id^=chart-] div[id^=plot-]')]"
+                ".every(d => d.classList.contains('js-plotly-plot'))"
+            )
+            or None
+        ),
+        "plotly to draw every chart",
+        timeout=20.0,
+    )

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from tapeflow.cli import app
 from tests.calibration.calibration_pages import figures
 
-from .harness import assert_not_blank, console_errors, wait_until
+from .harness import assert_not_blank, console_errors, open_drawn
 
 AMZN_5 = "lobster-samples-2012-06-21/LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
 GOOG_5 = "lobster-samples-2012-06-21/LOBSTER_SampleFile_GOOG_2012-06-21_5.zip"
@@ -59,18 +59,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[
 
 def _open(page: webdriver.Chrome, path: Path) -> dict[str, list[dict[str, Any]]]:
     """Open the page, wait for plotly to draw every chart, and return what it drew: each plot's traces."""
-    page.get(path.as_uri())
-    wait_until(
-        lambda: (
-            page.execute_script(
-                "return [...document.querySelectorAll('section[id^=chart-] div[id^=plot-]')]"
-                ".every(d => d.classList.contains('js-plotly-plot'))"
-            )
-            or None
-        ),
-        "plotly to draw every chart",
-        timeout=20.0,
-    )
+    open_drawn(page, path)
     drawn: dict[str, list[dict[str, Any]]] = page.execute_script(
         "const out = {};"
         "document.querySelectorAll('div[id^=plot-]').forEach(d => { out[d.id.slice(5)] = d.data.map(t => ({"

@@ -19,7 +19,7 @@ from tapeflow.sweep.config import TaskSpec
 from tapeflow.sweep.task import TaskResult, run_task, task_result
 from tests.sweep.helpers import InProcess, write_sweep
 
-from .harness import assert_not_blank, console_errors, wait_until
+from .harness import assert_not_blank, console_errors, open_drawn
 
 SWEEP = """
 [sweep]
@@ -57,26 +57,11 @@ def sweep_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
     yield Path(page.path), out
 
 
-def _open(page: webdriver.Chrome, path: Path) -> None:
-    page.get(path.as_uri())
-    wait_until(
-        lambda: (
-            page.execute_script(
-                "return [...document.querySelectorAll('section[id^=chart-] div[id^=plot-]')]"
-                ".every(d => d.classList.contains('js-plotly-plot'))"
-            )
-            or None
-        ),
-        "plotly to draw every chart",
-        timeout=20.0,
-    )
-
-
 def test_the_sweep_page_draws_every_chart_offline_with_no_console_error_and_no_request(
     page: webdriver.Chrome, sweep_page: tuple[Path, Path]
 ) -> None:
     path, _ = sweep_page
-    _open(page, path)
+    open_drawn(page, path)
     shown = page.execute_script("return [...document.querySelectorAll('section[id^=chart-]')].map(s => s.id)")
     assert shown == ["chart-heatmap-0", "chart-walk-forward-equity", "chart-walk-forward-decay"]
     for name in shown:
@@ -95,7 +80,7 @@ def test_the_heatmap_cells_are_the_tables_pnl_summed_over_symbol_days(
     page: webdriver.Chrome, sweep_page: tuple[Path, Path]
 ) -> None:
     path, table_path = sweep_page
-    _open(page, path)
+    open_drawn(page, path)
     drawn = page.execute_script("var d = document.getElementById('plot-heatmap-0').data[0]; return [d.x, d.y, d.z]")
     sums: dict[tuple[str, str], int | None] = {}
     for row in pq.read_table(table_path).to_pylist():
@@ -117,7 +102,7 @@ def test_the_failed_task_is_listed_with_its_error_and_the_folds_are_shown(
     page: webdriver.Chrome, sweep_page: tuple[Path, Path]
 ) -> None:
     path, table_path = sweep_page
-    _open(page, path)
+    open_drawn(page, path)
     listed = page.execute_script(
         "return [...document.querySelectorAll('#failed tr[data-key]')].map(r => [r.dataset.key, r.innerText])"
     )

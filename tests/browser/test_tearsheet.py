@@ -20,7 +20,7 @@ from tapeflow.report.tearsheet import write_tearsheet
 from tests.report.tearsheet_pages import figures, synthetic_run
 from tests.report.test_tearsheet import _formatted
 
-from .harness import assert_not_blank, console_errors, wait_until
+from .harness import assert_not_blank, console_errors, open_drawn
 
 CHARTS = ("equity", "returns", "price", "depth", "slippage", "queue", "latency", "rejections", "alerts")
 """What a quoter run with an audit trail shows (an L2 synthetic market: the depth heatmap is there)."""
@@ -34,26 +34,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
     yield page, run, page.read_text()
 
 
-def _open(page: webdriver.Chrome, path: Path) -> None:
-    page.get(path.as_uri())
-    wait_until(
-        lambda: (
-            page.execute_script(
-                "return [...document.querySelectorAll('section[id^=chart-] div[id^=plot-]')]"
-                ".every(d => d.classList.contains('js-plotly-plot'))"
-            )
-            or None
-        ),
-        "plotly to draw every chart",
-        timeout=20.0,
-    )
-
-
 def test_the_report_opens_offline_with_every_chart_drawn_and_no_console_error(
     page: webdriver.Chrome, report: tuple[Path, dict[str, Any], str]
 ) -> None:
     path, _, html = report
-    _open(page, path)
+    open_drawn(page, path)
     shown = page.execute_script("return [...document.querySelectorAll('section[id^=chart-]')].map(s => s.id)")
     assert [s.removeprefix("chart-") for s in shown] == ["metrics", *CHARTS]
     assert set(figures(html)) == set(CHARTS)
@@ -64,7 +49,7 @@ def test_every_chart_has_the_traces_of_its_figure_and_is_not_blank_on_screen(
     page: webdriver.Chrome, report: tuple[Path, dict[str, Any], str]
 ) -> None:
     path, _, html = report
-    _open(page, path)
+    open_drawn(page, path)
     embedded = figures(html)
     for name in CHARTS:
         plot = page.find_element(By.ID, f"plot-{name}")
@@ -82,7 +67,7 @@ def test_the_metrics_table_shows_the_run_summary_numbers(
     page: webdriver.Chrome, report: tuple[Path, dict[str, Any], str]
 ) -> None:
     path, run, _ = report
-    _open(page, path)
+    open_drawn(page, path)
     rows = page.find_elements(By.CSS_SELECTOR, "#metrics tr[data-key]")
     shown = {row.get_attribute("data-key"): row.find_element(By.CSS_SELECTOR, "td.value").text for row in rows}
     expected = _formatted(run["summary"])
