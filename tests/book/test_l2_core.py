@@ -4,7 +4,7 @@ the same ladders, best prices, integrity counters and state, the same emitted ev
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 
 from tapeflow.book import L2Book
 from tapeflow.book import l2 as l2_module
+from tapeflow.book.depth import execution_price
 from tapeflow.book.integrity import Integrity
 from tapeflow.book.keeper import L3_EVENTS
 from tapeflow.book.l3 import L3Book
+from tapeflow.book.view import Depth
 from tapeflow.calibration.l2view import L2View
 from tapeflow.config import PURE_PYTHON_ENV
 from tapeflow.data.dbn import DbnReader
@@ -26,6 +28,7 @@ from tapeflow.data.lobster_events import iter_events
 from tapeflow.model import BookAction, BookDelta, BookLevel, BookSnapshot, Event, Side
 from tapeflow.model.book_events import DepthRevealed
 from tapeflow.model.errors import ConfigError
+from tapeflow.model.prices import NO_PRICE
 from tests.book.test_l2 import _next_delta, _ReferenceL2
 
 pytestmark = pytest.mark.skipif(not l2_module.COMPILED_AVAILABLE, reason="the compiled L2 apply was not built")
@@ -72,6 +75,46 @@ class _Pair:
         py, cc = self.books["python"], self.books["compiled"]
         assert _state(py) == _state(cc), event
         assert self.events["python"] == self.events["compiled"], event
+        assert _answers(py) == _answers(cc), event
+
+
+def _answer(read: Callable[[], Any]) -> Any:
+    """What a read returns, or the error it raises (type and message), in a form ``==`` compares."""
+    try:
+        value = read()
+    except Exception as exc:
+        return (type(exc), str(exc))
+    if isinstance(value, Depth):
+        return tuple(getattr(value, name).tolist() for name in value.__struct_fields__)
+    return value
+
+
+def _answers(book: L2Book) -> list[Any]:
+    """Every public read of the book (the ``BookView`` API, the depth walk), as the compiled book's ladders answer
+    them through their ``LevelSizes`` tables and the Python book's through dicts."""
+    prices = [book.best_bid, book.best_ask, 100, 99, 0, 2**70, 100.0]
+    reads: list[Callable[[], Any]] = [
+        book.top,
+        book.spread,
+        book.mid,
+        lambda: book.depth(3),
+        lambda: book.depth(0),
+        book.health,
+        book.snapshot,
+        lambda: (book.stale, book.crossed, book.trustworthy, book.unknown_order_refs, book.symbol),
+        lambda: (book.best_bid, book.best_ask, book.bids.best, book.asks.best),
+    ]
+    for side in (BUY, SELL):
+        reads += [
+            lambda side=side: book.levels(side),
+            lambda side=side: book.levels(side, 2),
+            lambda side=side: book.level_count(side),
+            lambda side=side: execution_price(book, side, 7),
+            lambda side=side: (book.side(side).prices(), book.side(side).between(NO_PRICE, NO_PRICE)),
+            lambda side=side: [book.side(side).rank(p) for p in prices[:4]],
+        ]
+        reads += [lambda side=side, p=p: book.size_at(side, p) for p in prices]  # type: ignore[misc]
+    return [_answer(read) for read in reads]
 
 
 def _state(book: L2Book) -> tuple[Any, ...]:

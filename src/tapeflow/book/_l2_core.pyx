@@ -13,12 +13,16 @@ descriptors too), so ``bind`` reads each descriptor's offset once and the apply 
 the descriptors do (a missing value falls back, a write swaps references). Every object is checked to be exactly
 the type whose offsets were read before any slot of it is touched.
 
+Why ``LevelSizes`` (``_l2_sizes.pxi``): with the checks and slot reads compiled, the two dict lookups of a size
+update (the delta's price is another int object than the dict's key, so each probe compares values) and the dict
+resizes of new levels and deletes were the largest cost left; a compiled book's ladders keep their sizes in this C
+table instead, the only copy, which the Python API reads as a mapping.
+
 What stays in Python: anything that is not a plain ``BookDelta`` with int fields (the reference method
 ``L2Book._reference_apply`` takes it whole, before anything is written), out-of-sequence bookkeeping
 (``_accept``), ``clear``, and the integrity events (``on_crossed``, ``uncross``): rare, and decided in one place.
 """
 
-from cpython.dict cimport PyDict_Contains, PyDict_SetItem, PyDict_DelItem
 from cpython.list cimport PyList_Append, PyList_Insert, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
@@ -41,7 +45,6 @@ cdef extern from "Python.h":
     ctypedef struct PyMemberDescrObject:
         PyMemberDef* d_member
     bint PyList_CheckExact(object)
-    bint PyDict_CheckExact(object)
     int PyList_SetSlice(object, Py_ssize_t, Py_ssize_t, PyObject*) except -1
 
 cdef long long _LLONG_MAX = 9223372036854775807
@@ -152,6 +155,11 @@ cdef extern from *:
     bint _as_ll "tf_as_ll"(PyObject* value, long long* out)
 
 
+include "_l2_sizes.pxi"
+
+cdef PyTypeObject* _SIZES_T = <PyTypeObject*>LevelSizes
+
+
 def apply(self, event):
     """``L2Book.apply`` (see ``tapeflow.book.l2``): identical books, events and errors, checked by the tests."""
     cdef PyObject* integrity
@@ -195,10 +203,10 @@ def apply(self, event):
         _put(<object>integrity, I_TS, <object>ts_o)
         if action == <PyObject*>_UPDATE:  # ... and a new size for a level that is there
             sizes = _get(self, B_BID_SIZES if side == <PyObject*>_BUY else B_ASK_SIZES)
-            if size > 0 and sizes is not NULL and PyDict_CheckExact(<object>sizes):
-                if PyDict_Contains(<object>sizes, <object>price_o):
-                    PyDict_SetItem(<object>sizes, <object>price_o, <object>size_o)
-                    return None
+            if size > 0 and sizes is not NULL:
+                if <PyTypeObject*>Py_TYPE(<object>sizes) is _SIZES_T:
+                    if (<LevelSizes><object>sizes)._replace(price, <object>size_o):
+                        return None
     elif not self._accept(<object>seq_o, <object>ts_o):
         return None
     _write(self, <object>action, <object>side, <object>price_o, price, <object>size_o, size)
@@ -224,7 +232,8 @@ cdef _write(object book, object action, object side, object price_o, long long p
 
 cdef bint _ladder_set(object ladder, object price_o, long long price, object size_o, long long size) except -1:
     """``Ladder.set`` on the ladder's own slots: True when the best price changed. A ladder this path cannot read
-    (a key that is not a 64-bit int, put there by a raw ``update``) goes to ``Ladder.set`` before any write."""
+    (sizes that are not a ``LevelSizes`` table, or a key that is not a 64-bit int, put there by a raw ``update``)
+    goes to ``Ladder.set`` before any write."""
     cdef PyObject* sizes_p = _get(ladder, L_SIZES)
     cdef PyObject* keys_p = _get(ladder, L_KEYS)
     cdef PyObject* sign_p = _get(ladder, L_SIGN)
@@ -234,7 +243,8 @@ cdef bint _ladder_set(object ladder, object price_o, long long price, object siz
     if (
         sizes_p is NULL
         or keys_p is NULL
-        or not PyDict_CheckExact(<object>sizes_p)
+        or <PyTypeObject*>Py_TYPE(<object>sizes_p) is not _SIZES_T
+        or (<LevelSizes><object>sizes_p)._dict is not None
         or not PyList_CheckExact(<object>keys_p)
         or not _as_ll(sign_p, &sign)
         or (sign != 1 and sign != -1)
@@ -243,27 +253,27 @@ cdef bint _ladder_set(object ladder, object price_o, long long price, object siz
     n = PyList_GET_SIZE(<object>keys_p)
     if n > 0 and not _as_ll(PyList_GET_ITEM(<object>keys_p, n - 1), &top):
         return ladder.set(price_o, size_o)
-    sizes = <object>sizes_p
+    cdef LevelSizes sizes = <LevelSizes><object>sizes_p
     keys = <object>keys_p
     cdef Py_ssize_t at
-    if PyDict_Contains(sizes, price_o):
+    if sizes._find(price) >= 0:
         if size > 0:
-            PyDict_SetItem(sizes, price_o, size_o)
+            sizes._replace(price, size_o)
             return False
         if price * sign != top:
             at = _bisect(keys, price * sign, False)
             if at < 0:
                 at = bisect_left(keys, price * sign)
-            PyDict_DelItem(sizes, price_o)
+            sizes._discard(price)
             del keys[at]
             return False
-        PyDict_DelItem(sizes, price_o)
+        sizes._discard(price)
         PyList_SetSlice(keys, n - 1, n, NULL)
         _put(ladder, L_BEST, keys[n - 2] * sign if n > 1 else _NO_PRICE)
         return True
     if size <= 0:
         return False
-    PyDict_SetItem(sizes, price_o, size_o)
+    sizes._store(price, size_o)
     if n > 0 and price * sign <= top:
         at = _bisect(keys, price * sign, True)
         if at < 0:

@@ -15,8 +15,11 @@ NautilusTrader in benchmarks/bench_book.py.
 The same ``apply`` exists compiled (``_l2_core.pyx``, the profile in docs/PERFORMANCE.md says why): the Python
 method is the reference, the compiled one runs the same steps on the same state (a book built with
 ``impl="compiled"`` is a ``CompiledL2Book``, whose ``apply`` is the compiled function; everything else, and
-every input the compiled steps do not take, is this module's code). Tests require identical books, events and
-errors from both.
+every input the compiled steps do not take, is this module's code). A compiled book's ladders keep their sizes
+in the core's ``LevelSizes`` (a C table of 64-bit prices that reads and writes like the dict), because two dict
+lookups per size update were the largest cost left in the compiled ``apply``; every reader (this module, the
+``Ladder``, ``BookView``, depth walks) goes through it, so there is no second copy to keep in sync. Tests
+require identical books, events, errors and reads from both.
 
 Order counts from ``BookDelta.order_count`` are not kept: nothing in tapeflow reads them from an L2 book, and
 the L3 book has the real ones.
@@ -43,6 +46,7 @@ _DELETE: Final = BookAction.DELETE
 _CLEAR: Final = BookAction.CLEAR
 
 try:  # the compiled apply (setup.py builds it); without it the Python reference runs
+    from tapeflow.book._l2_core import LevelSizes
     from tapeflow.book._l2_core import apply as _compiled_apply
     from tapeflow.book._l2_core import bind as _bind_compiled
 
@@ -78,7 +82,7 @@ class L2Book(BookBase):
     def __init__(self, symbol: str, emit: Emit | None = None, impl: Impl = "auto") -> None:
         super().__init__(symbol, emit)
         self._bid_sizes = self.bids.sizes
-        """``bids.sizes`` (the same dict, never replaced), one attribute load nearer the hot path."""
+        """``bids.sizes`` (the same mapping, never replaced), one attribute load nearer the hot path."""
         self._ask_sizes = self.asks.sizes
         self.best_bid: int = NO_PRICE
         """Best bid price (``NO_PRICE`` when the side is empty): ``bids.best``, kept as an attribute."""
@@ -174,6 +178,13 @@ class CompiledL2Book(L2Book):
     __slots__ = ()
 
     impl: ClassVar[Literal["compiled", "python"]] = "compiled"
+
+    def __init__(self, symbol: str, emit: Emit | None = None, impl: Impl = "auto") -> None:
+        """The ladders keep their sizes in the core's ``LevelSizes`` tables instead of dicts: one C probe per size
+        update instead of two dict lookups, and the only copy of the state (every reader goes through them)."""
+        super().__init__(symbol, emit, impl)
+        self.bids.sizes = self._bid_sizes = LevelSizes()
+        self.asks.sizes = self._ask_sizes = LevelSizes()
 
     if COMPILED_AVAILABLE:
         apply: Any = _compiled_apply

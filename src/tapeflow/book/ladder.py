@@ -19,6 +19,7 @@ this package; readers should treat it as read-only (``L2Book.bids.best`` is the 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import MutableMapping
 from typing import Final
 
 from tapeflow.model.enums import Side
@@ -36,7 +37,8 @@ class Ladder:
         self.side = side
         self.sign = 1 if side is _BUY else -1
         """Maps a price to its sort key: the best key is the largest on both sides."""
-        self.sizes: dict[int, int] = {}
+        self.sizes: MutableMapping[int, int] = {}
+        """A dict; in a compiled L2 book the core's ``LevelSizes`` table, which reads and writes like one."""
         self.keys: list[int] = []
         self.best: int = NO_PRICE
 
