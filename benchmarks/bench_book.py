@@ -11,9 +11,9 @@ The work, per update of the ``gen_l2`` stream (1M price-level updates by default
 - NautilusTrader, default way: ``Price``/``Quantity``/``BookOrder``/``OrderBookDelta`` constructors, then the
   same apply and reads.
 
-tapeflow's ``apply`` is the compiled one (``book/_l2_core.pyx``) when it is built and ``TAPEFLOW_PURE_PYTHON`` is
-not set; the output says which ran. The Python reference ``apply`` (``impl="python"``, the same work) is paired
-with Nautilus ``from_raw`` too, as context.
+tapeflow's ``apply`` is the compiled one (``book/_l2_core.pyx``, its ladders' sizes in the core's ``LevelSizes``
+table) when it is built and ``TAPEFLOW_PURE_PYTHON`` is not set; the output says which ran. The Python reference
+``apply`` (``impl="python"``, the same work, dicts) is paired with Nautilus ``from_raw`` too, as context.
 
 Pairs are interleaved (tapeflow, Nautilus from_raw, tapeflow, Nautilus constructors, tapeflow's Python reference,
 Nautilus from_raw, per round); each pair's
@@ -305,7 +305,11 @@ def main() -> None:
     ratios: dict[str, list[float]] = {"nautilus_from_raw": [], "nautilus_constructors": []}
     reference_ratios: list[float] = []
     impl = L2Book("BENCH").impl
-    print(f"tapeflow L2Book.apply: {impl} (the Python reference runs as context: tapeflow_apply_python)")
+    sizes = type(L2Book("BENCH").bids.sizes).__name__  # LevelSizes: the compiled core's C table; dict: the reference
+    print(
+        f"tapeflow L2Book.apply: {impl} (level sizes in {sizes};"
+        " the Python reference runs as context: tapeflow_apply_python)"
+    )
     reference: Levels | None = None
     tops_differ = 0
 
@@ -368,6 +372,7 @@ def main() -> None:
             {
                 "bench": "book_l2",
                 "impl": impl,
+                "sizes": sizes,
                 "n": args.n,
                 "pairs": args.pairs,
                 "rates": rates,

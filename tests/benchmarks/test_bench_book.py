@@ -26,6 +26,7 @@ def test_tiny_run_verifies_both_books_equal_and_ends_with_paired_ratios_as_json(
         assert 0 < ratio["min"] <= ratio["median"] <= ratio["max"]
     assert lines[-2].startswith(f"tapeflow ({report['impl']}) speed-up over nautilus_constructors")
     assert lines[0].startswith(f"tapeflow L2Book.apply: {report['impl']} ")
+    assert report["sizes"] == ("LevelSizes" if report["impl"] == "compiled" else "dict")  # which state ran, said
     if report["impl"] == "compiled":  # the reference is paired with Nautilus too, and its books checked equal
         reference = report["context"]["python_reference_over_nautilus_from_raw"]
         assert 0 < reference["min"] <= reference["median"] <= reference["max"]
