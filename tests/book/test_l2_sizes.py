@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import pickle
 import random
+import sys
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -146,3 +147,28 @@ def test_a_compiled_book_keeps_its_levels_in_level_sizes_and_a_python_book_in_di
     assert type(compiled.bids.sizes) is LevelSizes and type(compiled.asks.sizes) is LevelSizes
     assert type(python.bids.sizes) is dict and type(python.asks.sizes) is dict
     assert compiled._bid_sizes is compiled.bids.sizes and compiled._ask_sizes is compiled.asks.sizes
+
+
+def test_level_sizes_hold_one_reference_per_level_and_drop_it_on_replace_delete_clear_and_end() -> None:
+    size = int("123456789123")  # a fresh int object, so its reference count is the table's alone to change
+    base = sys.getrefcount(size)
+    table = LevelSizes()
+    for price in range(1_000):  # grows the table several times
+        table[price * 100] = size
+    assert sys.getrefcount(size) == base + 1_000
+    for price in range(0, 1_000, 2):
+        table[price * 100] = 7  # replaced
+    for price in range(1, 200, 2):
+        del table[price * 100]
+    assert sys.getrefcount(size) == base + 400
+    table.clear()
+    assert sys.getrefcount(size) == base and len(table) == 0
+    table[5] = size
+    table[6] = 1.5  # to a dict: the reference moves with the level
+    assert sys.getrefcount(size) == base + 1 and table[5] is size
+    del table
+    assert sys.getrefcount(size) == base
+    other = LevelSizes()
+    other[5] = size
+    del other
+    assert sys.getrefcount(size) == base

@@ -34,37 +34,41 @@ cdef class LevelSizes:
 
     def __cinit__(self):
         self._dict = None
-        self._alloc(3)
+        self._keys = NULL
+        self._vals = NULL
+        self._mask = -1
+        self._install(3)
 
     def __dealloc__(self):
-        self._release()
+        _free_slots(self._keys, self._vals, self._mask + 1, True)
 
-    cdef int _alloc(self, int log2) except -1:
+    cdef int _install(self, int log2) except -1:
+        """Put in empty arrays of 2**log2 slots and empty the table; the old arrays are freed, their references
+        dropped. Allocation comes first, so a ``MemoryError`` leaves the table as it was."""
+        cdef int64_t* keys = self._keys
+        cdef PyObject** vals = self._vals
+        cdef Py_ssize_t cap = self._mask + 1
+        self._fresh(log2)
+        _free_slots(keys, vals, cap, True)
+        return 0
+
+    cdef int _fresh(self, int log2) except -1:
+        """Empty arrays of 2**log2 slots in place of the current ones, which the caller frees; on ``MemoryError``
+        nothing changed."""
         cdef Py_ssize_t cap = (<Py_ssize_t>1) << log2
-        self._keys = <int64_t*>PyMem_Malloc(cap * sizeof(int64_t))
-        self._vals = <PyObject**>PyMem_Malloc(cap * sizeof(PyObject*))
-        if self._keys is NULL or self._vals is NULL:
-            PyMem_Free(self._keys)
-            PyMem_Free(self._vals)
-            self._keys = NULL
-            self._vals = NULL
+        cdef int64_t* keys = <int64_t*>PyMem_Malloc(cap * sizeof(int64_t))
+        cdef PyObject** vals = <PyObject**>PyMem_Malloc(cap * sizeof(PyObject*))
+        if keys is NULL or vals is NULL:
+            PyMem_Free(keys)
+            PyMem_Free(vals)
             raise MemoryError()
-        memset(self._vals, 0, cap * sizeof(PyObject*))
+        memset(vals, 0, cap * sizeof(PyObject*))
+        self._keys = keys
+        self._vals = vals
         self._mask = cap - 1
         self._shift = 64 - log2
         self._used = 0
         return 0
-
-    cdef void _release(self):
-        cdef Py_ssize_t i
-        if self._vals is not NULL:
-            for i in range(self._mask + 1):
-                Py_XDECREF(self._vals[i])
-        PyMem_Free(self._keys)
-        PyMem_Free(self._vals)
-        self._keys = NULL
-        self._vals = NULL
-        self._used = 0
 
     cdef inline Py_ssize_t _home(self, int64_t key) noexcept:
         return <Py_ssize_t>((<uint64_t>key * <uint64_t>0x9E3779B97F4A7C15ULL) >> self._shift)
@@ -115,28 +119,22 @@ cdef class LevelSizes:
         return 0
 
     cdef int _grow(self) except -1:
+        """Twice the slots, every entry rehashed into them (their references move)."""
         cdef int64_t* keys = self._keys
         cdef PyObject** vals = self._vals
         cdef Py_ssize_t cap = self._mask + 1
         cdef Py_ssize_t used = self._used
         cdef Py_ssize_t i, j
-        cdef int log2 = 64 - self._shift + 1
-        try:
-            self._alloc(log2)
-        except MemoryError:
-            self._keys = keys
-            self._vals = vals
-            raise
+        self._fresh(64 - self._shift + 1)
         for i in range(cap):
             if vals[i] is not NULL:
                 j = self._home(keys[i])
                 while self._vals[j] is not NULL:
                     j = (j + 1) & self._mask
                 self._keys[j] = keys[i]
-                self._vals[j] = vals[i]  # the reference moves
+                self._vals[j] = vals[i]
         self._used = used
-        PyMem_Free(keys)
-        PyMem_Free(vals)
+        _free_slots(keys, vals, cap, False)
         return 0
 
     cdef bint _discard(self, int64_t key) noexcept:
@@ -168,8 +166,7 @@ cdef class LevelSizes:
         """Move every level into a plain dict for good (a key or value the table does not hold arrived)."""
         if self._dict is None:
             d = self._snapshot()
-            self._release()
-            self._alloc(3)
+            self._install(3)
             self._dict = d
         return 0
 
@@ -260,8 +257,7 @@ cdef class LevelSizes:
         if self._dict is not None:
             self._dict.clear()
         elif self._used:
-            self._release()
-            self._alloc(3)
+            self._install(3)
 
     def pop(self, key, *default):
         if len(default) > 1:
@@ -298,6 +294,16 @@ cdef class LevelSizes:
 
     def __reduce__(self):
         return (_level_sizes, (self._snapshot(),))
+
+
+cdef void _free_slots(int64_t* keys, PyObject** vals, Py_ssize_t cap, bint drop) noexcept:
+    """Free a table's arrays; ``drop``: release the references its values hold (exact ints: no code runs)."""
+    cdef Py_ssize_t i
+    if drop and vals is not NULL:
+        for i in range(cap):
+            Py_XDECREF(vals[i])
+    PyMem_Free(keys)
+    PyMem_Free(vals)
 
 
 def _level_sizes(levels):
