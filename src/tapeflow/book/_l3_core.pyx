@@ -24,7 +24,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.object cimport PyObject
 from cpython.set cimport PySet_Add, PySet_Contains
 from libc.stdint cimport int64_t
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memcpy, memmove
 
 cdef long long _MAX = 9223372036854775807
 
@@ -174,7 +174,8 @@ cdef class _Counts:
 cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, const char* cs, Py_ssize_t cn,
                  object ts, _Counts counts, object on_reveal, Py_ssize_t i, int row) except -1:
     """``LobsterDecoder._reveal`` and ``BookBase.reveal`` for the usual case (one level moved up into view
-    from beyond level N, nothing stale between); anything else goes to ``on_reveal`` (the reference)."""
+    from beyond level N, nothing stale between); anything else goes to ``on_reveal`` (the reference). 1 when
+    the side's levels may have changed (only the message's side: a reveal writes no other), 0 when not."""
     cdef Py_ssize_t a[5]
     cdef Py_ssize_t c[5]
     cdef int f = 0 if not bid else 2  # index of the side's price among the last four fields
@@ -187,7 +188,7 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
     cdef PyObject* found
     if not _tail(ps, pn, a) or not _tail(cs, cn, c):
         on_reveal(side, i, ts, row)
-        return 0
+        return 1
     old_len = a[f + 1] - 1 - a[f]
     new_len = c[f + 1] - 1 - c[f]
     if old_len == new_len and memcmp(ps + a[f], cs + c[f], old_len) == 0 and not (
@@ -203,7 +204,7 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
         or old == 0
     ):
         on_reveal(side, i, ts, row)  # a side that was or became short of N levels, or an odd field
-        return 0
+        return 1
     # BookBase.reveal(side, old, [(new, size)], False, ts), the usual case
     b.integrity.ts = ts
     keys = b.bid_keys if bid else b.ask_keys
@@ -227,7 +228,7 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
             b.drop_level(bid, price, ts)
     elif size > 0:
         b.new_level(bid, price, size, ts, {})
-    return 0
+    return 1
 
 
 include "_l3_top.pxi"
@@ -282,7 +283,7 @@ def apply_lobster_block(
     cdef PyObject* queue_ptr
     cdef long long t
     cdef object oid, price, side, ladder, order, oprice, line
-    cdef bint done, bid, obid
+    cdef bint done, bid, obid, changed
     cdef _Top top = _Top(levels if verify else 1)
     cdef const char* text = PyBytes_AS_STRING(rows)
     cdef const char* prev_text = PyBytes_AS_STRING(prev_line)
@@ -405,14 +406,15 @@ def apply_lobster_block(
                 on_trade(t, price, size, side)
                 top.mark_all()
             if flags[i]:
-                top.mark_all()
                 start = ends[i] + 1
                 if i:
-                    _reveal(b, bid, side, text + ends[i - 1] + 1, ends[i] - ends[i - 1] - 1, text + start,
-                            ends[i + 1] - start, t, counts, on_reveal, i, row)
+                    changed = _reveal(b, bid, side, text + ends[i - 1] + 1, ends[i] - ends[i - 1] - 1,
+                                      text + start, ends[i + 1] - start, t, counts, on_reveal, i, row)
                 else:
-                    _reveal(b, bid, side, prev_text, prev_len, text + start, ends[1] - start, t, counts,
-                            on_reveal, i, row)
+                    changed = _reveal(b, bid, side, prev_text, prev_len, text + start, ends[1] - start, t,
+                                      counts, on_reveal, i, row)
+                if changed:
+                    top.mark(bid)
         elif on_other is not None:
             on_other(k, price, size, side, t)
             top.mark_all()
