@@ -47,8 +47,19 @@ cdef inline bint _lt(object a, object b) except -1:
 
 
 cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
-    """``bisect.bisect_left(keys, key)``."""
+    """``bisect.bisect_left(keys, key)``; the key read into C once when it fits (each probe then reads only the
+    list's item)."""
     cdef Py_ssize_t lo = 0, hi = PyList_GET_SIZE(keys), mid
+    cdef long long k, x
+    if _as_ll(key, &k):
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            item = <object>PyList_GET_ITEM(keys, mid)
+            if (x < k) if _as_ll(item, &x) else (item < key):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
     while lo < hi:
         mid = (lo + hi) >> 1
         if _lt(<object>PyList_GET_ITEM(keys, mid), key):
@@ -232,11 +243,12 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
 
 
 include "_l3_top.pxi"
+include "_l3_ids.pxi"
 
 
 def apply_lobster_block(
     object book,
-    set known,
+    object known,
     const int64_t[:] kinds,
     const int64_t[:] ids,
     const int64_t[:] sizes,
@@ -260,7 +272,8 @@ def apply_lobster_block(
 ):
     """Apply one block of LOBSTER messages to ``book`` (an ``L3Book``), as ``LobsterDecoder``'s Python loop does.
 
-    ``known``: the ids added so far that day (updated). ``flags[i]``: row i may have brought a level into view;
+    ``known``: the ids added so far that day (updated), a ``set`` or an ``IdSet`` (the same, faster).
+    ``flags[i]``: row i may have brought a level into view;
     the usual case is applied here, any other goes to ``on_reveal(side, i, ts, row)`` (the reference, which
     counts what it reveals). ``rows``: the block's orderbook rows as one buffer, row i being
     ``rows[ends[i] + 1 : ends[i + 1]]`` (``ends[0]`` is -1 or the newline before the first row): a list of bytes
@@ -285,6 +298,9 @@ def apply_lobster_block(
     cdef object oid, price, side, ladder, order, oprice, line
     cdef bint done, bid, obid, changed
     cdef _Top top = _Top(levels if verify else 1)
+    cdef IdSet fast_known = known if type(known) is IdSet else None
+    cdef _Prices price_objects = _Prices()
+    cdef set known_set = None if fast_known is not None else known
     cdef const char* text = PyBytes_AS_STRING(rows)
     cdef const char* prev_text = PyBytes_AS_STRING(prev_line)
     cdef Py_ssize_t prev_len = PyBytes_GET_SIZE(prev_line), start, stop
@@ -299,7 +315,7 @@ def apply_lobster_block(
         k = kinds[i]
         size = sizes[i]
         oid = ids[i]
-        price = prices[i]
+        price = price_objects.get(prices[i])
         size = size
         t = secs[i]
         bid = dirs[i] == 1
@@ -314,7 +330,7 @@ def apply_lobster_block(
             queues = b.ask_queues
             level_sizes = b.ask_sizes
         if k == 1:
-            if PySet_Contains(known, oid):
+            if fast_known.contains(ids[i]) if fast_known is not None else PySet_Contains(known_set, oid):
                 on_duplicate(oid, row)
                 top.mark_all()
             else:
@@ -339,9 +355,12 @@ def apply_lobster_block(
                 if not done:
                     book.add(oid, side, price, size, t)
                     top.mark_all()
-                PySet_Add(known, oid)
+                if fast_known is not None:
+                    fast_known.insert(ids[i])
+                else:
+                    PySet_Add(known_set, oid)
         elif k <= 4:
-            if not PySet_Contains(known, oid):
+            if not (fast_known.contains(ids[i]) if fast_known is not None else PySet_Contains(known_set, oid)):
                 book.discover(oid, side, price, size, t)
                 counts.discovered += 1
             done = False

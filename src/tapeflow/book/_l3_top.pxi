@@ -70,6 +70,8 @@ cdef class _Top:
     """Per side, ``2 * levels`` slots of ``_SLOT`` bytes: level j's price and size printed."""
     cdef int* width[2]
     """Each field's printed length."""
+    cdef Py_ssize_t* at[2]
+    """Where each field starts in ``line`` (while ``joined``)."""
     cdef bint printed[2]
     """The side's fields hold its current levels."""
     cdef char* line
@@ -87,8 +89,9 @@ cdef class _Top:
             self.size[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
             self.field[side] = <char*>PyMem_Malloc(2 * levels * _SLOT)
             self.width[side] = <int*>PyMem_Malloc(2 * levels * sizeof(int))
+            self.at[side] = <Py_ssize_t*>PyMem_Malloc(2 * levels * sizeof(Py_ssize_t))
             if (self.price[side] == NULL or self.size[side] == NULL or self.field[side] == NULL
-                    or self.width[side] == NULL):
+                    or self.width[side] == NULL or self.at[side] == NULL):
                 raise MemoryError()
             self.stale[side] = True
             self.printed[side] = False
@@ -202,6 +205,7 @@ cdef class _Top:
             PyMem_Free(self.size[side])
             PyMem_Free(self.field[side])
             PyMem_Free(self.width[side])
+            PyMem_Free(self.at[side])
         PyMem_Free(self.line)
 
     cdef inline void touch(self, int side, object price, long long new_size):
@@ -217,8 +221,7 @@ cdef class _Top:
             if self.price[side][j] == p:
                 self.size[side][j] = new_size
                 if self.printed[side]:
-                    self.width[side][2 * j + 1] = _print(self.field[side] + (2 * j + 1) * _SLOT, new_size)
-                    self.joined = False
+                    self.resize(side, j, new_size)
                 return
         if self.count[side] < self.levels:  # a side short of N levels holds every level: cannot happen
             self.mark(side)
@@ -250,6 +253,20 @@ cdef class _Top:
             return 0
         self.stale[side] = found != NULL
         return 1
+
+    cdef inline void resize(self, int side, int j, long long new_size) noexcept:
+        """Print level j's size field again; the joined line is patched in place when the width is the same
+        (the common case: one size changes, and most often not its number of digits)."""
+        cdef int f = 2 * j + 1
+        cdef int old = self.width[side][f]
+        cdef char* slot = self.field[side] + f * _SLOT
+        cdef int new = _print(slot, new_size)
+        self.width[side][f] = new
+        if self.joined:
+            if new == old and j < (self.count[0] if self.count[0] > self.count[1] else self.count[1]):
+                memcpy(self.line + self.at[side][f], slot, new)
+            else:
+                self.joined = False
 
     cdef void print_side(self, int side) noexcept:
         """Each level's price and size fields of the side; past its last level, the sentinel price and the
@@ -283,6 +300,7 @@ cdef class _Top:
                 f = 2 * j + (q & 1)
                 side = q >> 1
                 memcpy(line + pos, self.field[side] + f * _SLOT, _SLOT)  # the slack after the line takes the rest
+                self.at[side][f] = pos
                 pos += self.width[side][f]
                 line[pos] = 44
                 pos += 1

@@ -154,7 +154,8 @@ class LobsterDecoder:
         self._on_row = on_row
         self._block_bytes = block_bytes
         self._base = day_base_ns(file.day)
-        self._known: set[int] = set()
+        self._known: set[int] | _l3_core.IdSet = _l3_core.IdSet() if self.impl == "compiled" else set()
+        """The ids added so far: the compiled loop's own C table, or the reference's set (the same ids)."""
         self._prev_line = b""
         self._msg_where = f"{file.path}!{file.message_member}"
         self._book_where = f"{file.path}!{file.orderbook_member}"
@@ -259,6 +260,7 @@ class LobsterDecoder:
         add, execute, cancel, delete = sink.add, sink.execute, sink.cancel, sink.delete
         discover = sink.discover
         known = self._known
+        assert isinstance(known, set)
         remember = known.add
         on_trade = self._on_trade
         last = self._last_ts
