@@ -313,6 +313,8 @@ def apply_lobster_block(
     for i in range(n):
         row = first_row + i
         k = kinds[i]
+        if fast_known is not None and i + 8 < n:
+            fast_known.prefetch(ids[i + 8])
         size = sizes[i]
         oid = ids[i]
         price = price_objects.get(prices[i])
