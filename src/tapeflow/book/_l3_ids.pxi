@@ -32,8 +32,8 @@ cdef class IdSet:
     cdef bint has_no_id
 
     def __cinit__(self):
-        self.mask = (1 << 16) - 1
-        self.shift = 48
+        self.mask = (1 << 18) - 1  # a LOBSTER day adds ~100k ids: no rehash (~1% of a replay) below 131k
+        self.shift = 46
         self.used = 0
         self.has_no_id = False
         self.scrambled = False
