@@ -71,19 +71,24 @@ cdef class _Top:
     cdef int* width[2]
     """Each field's printed length."""
     cdef Py_ssize_t* at[2]
-    """Where each field starts in ``line`` (while ``joined``)."""
+    """Where each field starts in ``line`` (for the levels before ``fresh``)."""
     cdef bint printed[2]
     """The side's fields hold its current levels."""
     cdef char* line
     cdef Py_ssize_t line_len
-    cdef bint joined
-    """``line`` holds the fields joined as LOBSTER prints the row."""
+    cdef Py_ssize_t* level_at
+    """Where each level starts in ``line``."""
+    cdef int fresh
+    """``line`` holds the levels before this one joined as LOBSTER prints them (``levels``: the whole row);
+    a change at level j re-joins from j only."""
 
     def __cinit__(self, int levels):
         self.levels = levels
         self.line = <char*>PyMem_Malloc((4 * levels + 2) * _SLOT)
-        if self.line == NULL:
+        self.level_at = <Py_ssize_t*>PyMem_Malloc((levels + 1) * sizeof(Py_ssize_t))
+        if self.line == NULL or self.level_at == NULL:
             raise MemoryError()
+        self.level_at[0] = 0
         for side in range(2):
             self.price[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
             self.size[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
@@ -96,13 +101,13 @@ cdef class _Top:
             self.stale[side] = True
             self.printed[side] = False
             self.count[side] = 0
-        self.joined = False
+        self.fresh = 0
 
     cdef inline void mark(self, int side):
         """The side changed in a way the loop does not follow: read it again before the next comparison."""
         self.stale[side] = True
         self.printed[side] = False
-        self.joined = False
+        self.fresh = 0
 
     cdef inline void mark_all(self):
         self.mark(0)
@@ -113,14 +118,16 @@ cdef class _Top:
         cdef char* field = self.field[side] + 2 * j * _SLOT
         self.width[side][2 * j] = _print(field, price)
         self.width[side][2 * j + 1] = _print(field + _SLOT, size)
-        self.joined = False
+        if j < self.fresh:
+            self.fresh = j
 
     cdef inline void shift(self, int side, int to, int frm, int n):
         """Move ``n`` levels' printed fields of the side from level ``frm`` to level ``to``."""
         if n > 0:
             memmove(self.field[side] + 2 * to * _SLOT, self.field[side] + 2 * frm * _SLOT, 2 * n * _SLOT)
             memmove(self.width[side] + 2 * to, self.width[side] + 2 * frm, 2 * n * sizeof(int))
-        self.joined = False
+        if to < self.fresh or frm < self.fresh:
+            self.fresh = to if to < frm else frm
 
     cdef inline void added(self, int side, object price, long long new_size):
         """A level at ``price`` holding ``new_size`` was added: put it in place (reading N levels again from
@@ -207,6 +214,7 @@ cdef class _Top:
             PyMem_Free(self.width[side])
             PyMem_Free(self.at[side])
         PyMem_Free(self.line)
+        PyMem_Free(self.level_at)
 
     cdef inline void touch(self, int side, object price, long long new_size):
         """The level at ``price`` (0: asks, 1: bids) now holds ``new_size`` and still exists."""
@@ -233,7 +241,7 @@ cdef class _Top:
         cdef long long key, p, v, sentinel = 9999999999 if side == 0 else -9999999999
         cdef PyObject* found
         self.printed[side] = False
-        self.joined = False
+        self.fresh = 0
         for j in range(m):
             if not _as_ll(<object>PyList_GET_ITEM(keys, n - 1 - j), &key) or key == -_MAX - 1:
                 return 0
@@ -262,11 +270,10 @@ cdef class _Top:
         cdef char* slot = self.field[side] + f * _SLOT
         cdef int new = _print(slot, new_size)
         self.width[side][f] = new
-        if self.joined:
-            if new == old and j < (self.count[0] if self.count[0] > self.count[1] else self.count[1]):
-                memcpy(self.line + self.at[side][f], slot, new)
-            else:
-                self.joined = False
+        if j < self.fresh and new == old:
+            memcpy(self.line + self.at[side][f], slot, new)
+        elif j < self.fresh:
+            self.fresh = j
 
     cdef void print_side(self, int side) noexcept:
         """Each level's price and size fields of the side; past its last level, the sentinel price and the
@@ -279,34 +286,35 @@ cdef class _Top:
             else:
                 self.put(side, j, sentinel, self.beyond[side])
         self.printed[side] = True
-        self.joined = False
+        self.fresh = 0
 
     cdef void join(self) noexcept:
-        """The fields joined by commas, as the reference check prints the row (a level past both sides' last
-        is the empty level, sizes 0)."""
+        """The fields joined by commas from level ``fresh`` on, as the reference check prints the row (a level
+        past both sides' last is the empty level, sizes 0). Whether a level is past both sides' last changes
+        only with a side's count, which changes only with a level printed at or above it."""
         cdef int j, q, f, side
         cdef int deepest = self.count[0] if self.count[0] > self.count[1] else self.count[1]
-        cdef Py_ssize_t pos = 0
+        cdef Py_ssize_t pos = self.level_at[self.fresh]
         cdef char* line = self.line
-        for j in range(self.levels):
-            if j:
-                line[pos] = 44
-                pos += 1
+        for j in range(self.fresh, self.levels):
+            self.level_at[j] = pos
             if j >= deepest:
                 memcpy(line + pos, _EMPTY_LEVEL, 26)
                 pos += 26
-                continue
-            for q in range(4):  # ask price, ask size, bid price, bid size
-                f = 2 * j + (q & 1)
-                side = q >> 1
-                memcpy(line + pos, self.field[side] + f * _SLOT, _SLOT)  # the slack after the line takes the rest
-                self.at[side][f] = pos
-                pos += self.width[side][f]
-                line[pos] = 44
-                pos += 1
-            pos -= 1
-        self.line_len = pos
-        self.joined = True
+            else:
+                for q in range(4):  # ask price, ask size, bid price, bid size
+                    f = 2 * j + (q & 1)
+                    side = q >> 1
+                    memcpy(line + pos, self.field[side] + f * _SLOT, _SLOT)  # the slack after the line takes it
+                    self.at[side][f] = pos
+                    pos += self.width[side][f]
+                    line[pos] = 44
+                    pos += 1
+                pos -= 1
+            line[pos] = 44  # overwritten by the next level, or past the row's end
+            pos += 1
+        self.line_len = pos - 1
+        self.fresh = self.levels
 
     cdef int matches(self, b, const char* s, Py_ssize_t end) except -1:
         """1 when the line ``s[:end]`` is exactly what the reference check prints for the book (``%d`` of each
@@ -320,6 +328,6 @@ cdef class _Top:
             self.print_side(0)
         if not self.printed[1]:
             self.print_side(1)
-        if not self.joined:
+        if self.fresh < self.levels:
             self.join()
         return end == self.line_len and memcmp(s, self.line, end) == 0
