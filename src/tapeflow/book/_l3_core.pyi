@@ -6,9 +6,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+class IdSet:
+    """A set of 64-bit order ids in one C table."""
+
+    @property
+    def scrambled(self) -> bool: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, value: int) -> bool: ...
+    def add(self, value: int) -> None: ...
+
 def apply_lobster_block(
     book: Any,
-    known: set[int],
+    known: set[int] | IdSet,
     kinds: npt.NDArray[np.int64],
     ids: npt.NDArray[np.int64],
     sizes: npt.NDArray[np.int64],

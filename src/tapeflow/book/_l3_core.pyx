@@ -24,7 +24,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.object cimport PyObject
 from cpython.set cimport PySet_Add, PySet_Contains
 from libc.stdint cimport int64_t
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memcpy, memmove
 
 cdef long long _MAX = 9223372036854775807
 
@@ -47,8 +47,19 @@ cdef inline bint _lt(object a, object b) except -1:
 
 
 cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
-    """``bisect.bisect_left(keys, key)``."""
+    """``bisect.bisect_left(keys, key)``; the key read into C once when it fits (each probe then reads only the
+    list's item)."""
     cdef Py_ssize_t lo = 0, hi = PyList_GET_SIZE(keys), mid
+    cdef long long k, x
+    if _as_ll(key, &k):
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            item = <object>PyList_GET_ITEM(keys, mid)
+            if (x < k) if _as_ll(item, &x) else (item < key):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
     while lo < hi:
         mid = (lo + hi) >> 1
         if _lt(<object>PyList_GET_ITEM(keys, mid), key):
@@ -174,7 +185,8 @@ cdef class _Counts:
 cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, const char* cs, Py_ssize_t cn,
                  object ts, _Counts counts, object on_reveal, Py_ssize_t i, int row) except -1:
     """``LobsterDecoder._reveal`` and ``BookBase.reveal`` for the usual case (one level moved up into view
-    from beyond level N, nothing stale between); anything else goes to ``on_reveal`` (the reference)."""
+    from beyond level N, nothing stale between); anything else goes to ``on_reveal`` (the reference). 1 when
+    the side's levels may have changed (only the message's side: a reveal writes no other), 0 when not."""
     cdef Py_ssize_t a[5]
     cdef Py_ssize_t c[5]
     cdef int f = 0 if not bid else 2  # index of the side's price among the last four fields
@@ -187,7 +199,7 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
     cdef PyObject* found
     if not _tail(ps, pn, a) or not _tail(cs, cn, c):
         on_reveal(side, i, ts, row)
-        return 0
+        return 1
     old_len = a[f + 1] - 1 - a[f]
     new_len = c[f + 1] - 1 - c[f]
     if old_len == new_len and memcmp(ps + a[f], cs + c[f], old_len) == 0 and not (
@@ -203,7 +215,7 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
         or old == 0
     ):
         on_reveal(side, i, ts, row)  # a side that was or became short of N levels, or an odd field
-        return 0
+        return 1
     # BookBase.reveal(side, old, [(new, size)], False, ts), the usual case
     b.integrity.ts = ts
     keys = b.bid_keys if bid else b.ask_keys
@@ -227,15 +239,16 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
             b.drop_level(bid, price, ts)
     elif size > 0:
         b.new_level(bid, price, size, ts, {})
-    return 0
+    return 1
 
 
 include "_l3_top.pxi"
+include "_l3_ids.pxi"
 
 
 def apply_lobster_block(
     object book,
-    set known,
+    object known,
     const int64_t[:] kinds,
     const int64_t[:] ids,
     const int64_t[:] sizes,
@@ -259,7 +272,8 @@ def apply_lobster_block(
 ):
     """Apply one block of LOBSTER messages to ``book`` (an ``L3Book``), as ``LobsterDecoder``'s Python loop does.
 
-    ``known``: the ids added so far that day (updated). ``flags[i]``: row i may have brought a level into view;
+    ``known``: the ids added so far that day (updated), a ``set`` or an ``IdSet`` (the same, faster).
+    ``flags[i]``: row i may have brought a level into view;
     the usual case is applied here, any other goes to ``on_reveal(side, i, ts, row)`` (the reference, which
     counts what it reveals). ``rows``: the block's orderbook rows as one buffer, row i being
     ``rows[ends[i] + 1 : ends[i + 1]]`` (``ends[0]`` is -1 or the newline before the first row): a list of bytes
@@ -282,8 +296,11 @@ def apply_lobster_block(
     cdef PyObject* queue_ptr
     cdef long long t
     cdef object oid, price, side, ladder, order, oprice, line
-    cdef bint done, bid, obid
+    cdef bint done, bid, obid, changed
     cdef _Top top = _Top(levels if verify else 1)
+    cdef IdSet fast_known = known if type(known) is IdSet else None
+    cdef _Prices price_objects = _Prices()
+    cdef set known_set = None if fast_known is not None else known
     cdef const char* text = PyBytes_AS_STRING(rows)
     cdef const char* prev_text = PyBytes_AS_STRING(prev_line)
     cdef Py_ssize_t prev_len = PyBytes_GET_SIZE(prev_line), start, stop
@@ -296,9 +313,11 @@ def apply_lobster_block(
     for i in range(n):
         row = first_row + i
         k = kinds[i]
+        if fast_known is not None and i + 8 < n:
+            fast_known.prefetch(ids[i + 8])
         size = sizes[i]
         oid = ids[i]
-        price = prices[i]
+        price = price_objects.get(prices[i])
         size = size
         t = secs[i]
         bid = dirs[i] == 1
@@ -313,7 +332,7 @@ def apply_lobster_block(
             queues = b.ask_queues
             level_sizes = b.ask_sizes
         if k == 1:
-            if PySet_Contains(known, oid):
+            if fast_known.contains(ids[i]) if fast_known is not None else PySet_Contains(known_set, oid):
                 on_duplicate(oid, row)
                 top.mark_all()
             else:
@@ -338,9 +357,12 @@ def apply_lobster_block(
                 if not done:
                     book.add(oid, side, price, size, t)
                     top.mark_all()
-                PySet_Add(known, oid)
+                if fast_known is not None:
+                    fast_known.insert(ids[i])
+                else:
+                    PySet_Add(known_set, oid)
         elif k <= 4:
-            if not PySet_Contains(known, oid):
+            if not (fast_known.contains(ids[i]) if fast_known is not None else PySet_Contains(known_set, oid)):
                 book.discover(oid, side, price, size, t)
                 counts.discovered += 1
             done = False
@@ -405,14 +427,15 @@ def apply_lobster_block(
                 on_trade(t, price, size, side)
                 top.mark_all()
             if flags[i]:
-                top.mark_all()
                 start = ends[i] + 1
                 if i:
-                    _reveal(b, bid, side, text + ends[i - 1] + 1, ends[i] - ends[i - 1] - 1, text + start,
-                            ends[i + 1] - start, t, counts, on_reveal, i, row)
+                    changed = _reveal(b, bid, side, text + ends[i - 1] + 1, ends[i] - ends[i - 1] - 1,
+                                      text + start, ends[i + 1] - start, t, counts, on_reveal, i, row)
                 else:
-                    _reveal(b, bid, side, prev_text, prev_len, text + start, ends[1] - start, t, counts,
-                            on_reveal, i, row)
+                    changed = _reveal(b, bid, side, prev_text, prev_len, text + start, ends[1] - start, t,
+                                      counts, on_reveal, i, row)
+                if changed:
+                    top.mark(bid)
         elif on_other is not None:
             on_other(k, price, size, side, t)
             top.mark_all()

@@ -1,15 +1,61 @@
 # Included by _l3_core.pyx (Cython ``include``: the same module, split only to keep each file small).
-"""The verification's copy of the book's top N levels (``_Top``) and the check of one printed field (``_expect``),
-used by ``apply_lobster_block`` in ``_l3_core.pyx``, whose helpers (``_as_ll``, ``_Book``) they use."""
+"""The verification's copy of the book's top N levels (``_Top``), kept printed the way LOBSTER prints a row, used
+by ``apply_lobster_block`` in ``_l3_core.pyx``, whose helpers (``_as_ll``, ``_Book``) it uses."""
+
+cdef enum:
+    _SLOT = 24  # bytes a printed field's slot holds: ``%d`` of a 64-bit value is at most 20
+
+cdef char _PAIRS[200]
+"""``%02d`` of 0-99, one after another."""
+cdef const char* _EMPTY_LEVEL = b"9999999999,0,-9999999999,0"
+
+
+cdef void _fill_pairs() noexcept:
+    cdef int i
+    for i in range(100):
+        _PAIRS[2 * i] = <char>(48 + i // 10)
+        _PAIRS[2 * i + 1] = <char>(48 + i % 10)
+
+
+_fill_pairs()
+
+
+cdef inline int _print(char* out, long long value) noexcept:
+    """``%d`` of ``value`` at ``out`` (at most 20 bytes); its length. Two digits a step, from a table."""
+    cdef char tmp[_SLOT]
+    cdef int i = _SLOT, n
+    cdef unsigned long long v, q
+    cdef bint neg = value < 0
+    v = <unsigned long long>(-(value + 1)) + 1 if neg else <unsigned long long>value
+    while v >= 100:
+        q = v // 100
+        i -= 2
+        memcpy(tmp + i, _PAIRS + 2 * (v - q * 100), 2)
+        v = q
+    if v >= 10:
+        i -= 2
+        memcpy(tmp + i, _PAIRS + 2 * v, 2)
+    else:
+        i -= 1
+        tmp[i] = <char>(48 + v)
+    if neg:
+        i -= 1
+        tmp[i] = 45
+    n = _SLOT - i
+    memcpy(out, tmp + i, n)
+    return n
 
 
 cdef class _Top:
-    """The book's top N levels as C arrays, kept between the rows of a block for the verification.
+    """The book's top N levels as C arrays, and the row LOBSTER would print for them, kept between the rows of a
+    block for the verification.
 
-    Why: reading N levels from the ladders costs a dict lookup and an int object per level and row. Most messages
-    only change the size of one level, and the loop knows which and to what; so it updates that level here
-    (``touch``), and anything else (a level added or removed, a reveal, any call into the Python book) marks the
-    side stale, to be read again from the ladders (``load``) before the next comparison.
+    Why: reading N levels from the ladders costs a dict lookup and an int object per level and row, and reading a
+    row's ~115 bytes of digits to compare them with the levels cost ~3,500 instructions a row. Most messages only
+    change the size of one level, and the loop knows which and to what; so it updates that level here (``touch``)
+    and prints that one field again; a level added or removed prints the side's fields again; anything else (a
+    reveal, any call into the Python book) marks the side stale, to be read again from the ladders (``load``)
+    before the next comparison. A row is then verified by one ``memcmp`` against the fields joined by commas.
     """
 
     cdef int levels
@@ -20,23 +66,68 @@ cdef class _Top:
     """The size the reference prints for the sentinel price when the other side is deeper (0 unless the book
     holds a level at the sentinel price itself, in which case the side stays stale)."""
     cdef bint stale[2]
+    cdef char* field[2]
+    """Per side, ``2 * levels`` slots of ``_SLOT`` bytes: level j's price and size printed."""
+    cdef int* width[2]
+    """Each field's printed length."""
+    cdef Py_ssize_t* at[2]
+    """Where each field starts in ``line`` (for the levels before ``fresh``)."""
+    cdef bint printed[2]
+    """The side's fields hold its current levels."""
+    cdef char* line
+    cdef Py_ssize_t line_len
+    cdef Py_ssize_t* level_at
+    """Where each level starts in ``line``."""
+    cdef int fresh
+    """``line`` holds the levels before this one joined as LOBSTER prints them (``levels``: the whole row);
+    a change at level j re-joins from j only."""
 
     def __cinit__(self, int levels):
         self.levels = levels
+        self.line = <char*>PyMem_Malloc((4 * levels + 2) * _SLOT)
+        self.level_at = <Py_ssize_t*>PyMem_Malloc((levels + 1) * sizeof(Py_ssize_t))
+        if self.line == NULL or self.level_at == NULL:
+            raise MemoryError()
+        self.level_at[0] = 0
         for side in range(2):
             self.price[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
             self.size[side] = <long long*>PyMem_Malloc(levels * sizeof(long long))
-            if self.price[side] == NULL or self.size[side] == NULL:
+            self.field[side] = <char*>PyMem_Malloc(2 * levels * _SLOT)
+            self.width[side] = <int*>PyMem_Malloc(2 * levels * sizeof(int))
+            self.at[side] = <Py_ssize_t*>PyMem_Malloc(2 * levels * sizeof(Py_ssize_t))
+            if (self.price[side] == NULL or self.size[side] == NULL or self.field[side] == NULL
+                    or self.width[side] == NULL or self.at[side] == NULL):
                 raise MemoryError()
             self.stale[side] = True
+            self.printed[side] = False
             self.count[side] = 0
+        self.fresh = 0
 
     cdef inline void mark(self, int side):
         """The side changed in a way the loop does not follow: read it again before the next comparison."""
         self.stale[side] = True
+        self.printed[side] = False
+        self.fresh = 0
 
     cdef inline void mark_all(self):
-        self.stale[0] = self.stale[1] = True
+        self.mark(0)
+        self.mark(1)
+
+    cdef inline void put(self, int side, int j, long long price, long long size):
+        """Print level j's fields of the side (its slots only)."""
+        cdef char* field = self.field[side] + 2 * j * _SLOT
+        self.width[side][2 * j] = _print(field, price)
+        self.width[side][2 * j + 1] = _print(field + _SLOT, size)
+        if j < self.fresh:
+            self.fresh = j
+
+    cdef inline void shift(self, int side, int to, int frm, int n):
+        """Move ``n`` levels' printed fields of the side from level ``frm`` to level ``to``."""
+        if n > 0:
+            memmove(self.field[side] + 2 * to * _SLOT, self.field[side] + 2 * frm * _SLOT, 2 * n * _SLOT)
+            memmove(self.width[side] + 2 * to, self.width[side] + 2 * frm, 2 * n * sizeof(int))
+        if to < self.fresh or frm < self.fresh:
+            self.fresh = to if to < frm else frm
 
     cdef inline void added(self, int side, object price, long long new_size):
         """A level at ``price`` holding ``new_size`` was added: put it in place (reading N levels again from
@@ -67,6 +158,9 @@ cdef class _Top:
         sizes[j] = new_size
         if n < self.levels:
             self.count[side] = n + 1
+        if self.printed[side]:  # the levels from j on move one down (the deepest shown, or a sentinel, drops)
+            self.shift(side, j + 1, j, self.levels - 1 - j)
+            self.put(side, j, p, new_size)
 
     cdef inline int dropped(self, int side, object price, list keys, dict level_sizes) except -1:
         """The level at ``price`` was removed from the ladder (``keys``, ``level_sizes`` already without it):
@@ -88,6 +182,9 @@ cdef class _Top:
             if n < self.levels:  # a side short of N levels holds every level: cannot happen
                 self.mark(side)
             return 0
+        if self.printed[side]:  # the levels after j move one up; the deepest slot is printed below
+            self.shift(side, j, j + 1, self.levels - 1 - j)
+            self.put(side, self.levels - 1, 9999999999 if side == 0 else -9999999999, self.beyond[side])
         while j < n - 1:
             prices[j] = prices[j + 1]
             sizes[j] = sizes[j + 1]
@@ -105,17 +202,24 @@ cdef class _Top:
             prices[n - 1] = p
             sizes[n - 1] = v
             self.count[side] = n
+            if self.printed[side]:
+                self.put(side, n - 1, p, v)
         return 0
 
     def __dealloc__(self):
         for side in range(2):
             PyMem_Free(self.price[side])
             PyMem_Free(self.size[side])
+            PyMem_Free(self.field[side])
+            PyMem_Free(self.width[side])
+            PyMem_Free(self.at[side])
+        PyMem_Free(self.line)
+        PyMem_Free(self.level_at)
 
     cdef inline void touch(self, int side, object price, long long new_size):
         """The level at ``price`` (0: asks, 1: bids) now holds ``new_size`` and still exists."""
         cdef long long p
-        cdef int j
+        cdef int j, f
         if self.stale[side]:
             return
         if not _as_ll(price, &p):
@@ -124,6 +228,8 @@ cdef class _Top:
         for j in range(self.count[side]):
             if self.price[side][j] == p:
                 self.size[side][j] = new_size
+                if self.printed[side]:
+                    self.resize(side, j, new_size)
                 return
         if self.count[side] < self.levels:  # a side short of N levels holds every level: cannot happen
             self.mark(side)
@@ -134,6 +240,8 @@ cdef class _Top:
         cdef int j, m = self.levels if n >= self.levels else <int>n
         cdef long long key, p, v, sentinel = 9999999999 if side == 0 else -9999999999
         cdef PyObject* found
+        self.printed[side] = False
+        self.fresh = 0
         for j in range(m):
             if not _as_ll(<object>PyList_GET_ITEM(keys, n - 1 - j), &key) or key == -_MAX - 1:
                 return 0
@@ -154,65 +262,72 @@ cdef class _Top:
         self.stale[side] = found != NULL
         return 1
 
-    cdef int matches(self, b, const char* s, Py_ssize_t end) except -1:
-        """1 when the line ``s[:end]`` is exactly what the reference check prints for the book (``%d`` of each value,
-        commas between); 0 when not, or when a value does not fit 64 bits (the Python check decides then).
+    cdef inline void resize(self, int side, int j, long long new_size) noexcept:
+        """Print level j's size field again; the joined line is patched in place when the width is the same
+        (the common case: one size changes, and most often not its number of digits)."""
+        cdef int f = 2 * j + 1
+        cdef int old = self.width[side][f]
+        cdef char* slot = self.field[side] + f * _SLOT
+        cdef int new = _print(slot, new_size)
+        self.width[side][f] = new
+        if j < self.fresh and new == old:
+            memcpy(self.line + self.at[side][f], slot, new)
+        elif j < self.fresh:
+            self.fresh = j
 
-        Reads the line rather than printing the book: a field equals ``%d`` of a value when it is that value's
-        canonical decimal (no plus, no leading zero, no minus zero), which is what ``_expect`` checks."""
-        cdef Py_ssize_t pos = 0
-        cdef int j, na, nb
-        cdef long long ap, asz, bp, bsz
+    cdef void print_side(self, int side) noexcept:
+        """Each level's price and size fields of the side; past its last level, the sentinel price and the
+        size the reference prints there (``beyond``)."""
+        cdef int j
+        cdef long long sentinel = 9999999999 if side == 0 else -9999999999
+        for j in range(self.levels):
+            if j < self.count[side]:
+                self.put(side, j, self.price[side][j], self.size[side][j])
+            else:
+                self.put(side, j, sentinel, self.beyond[side])
+        self.printed[side] = True
+        self.fresh = 0
+
+    cdef void join(self) noexcept:
+        """The fields joined by commas from level ``fresh`` on, as the reference check prints the row (a level
+        past both sides' last is the empty level, sizes 0). Whether a level is past both sides' last changes
+        only with a side's count, which changes only with a level printed at or above it."""
+        cdef int j, q, f, side
+        cdef int deepest = self.count[0] if self.count[0] > self.count[1] else self.count[1]
+        cdef Py_ssize_t pos = self.level_at[self.fresh]
+        cdef char* line = self.line
+        for j in range(self.fresh, self.levels):
+            self.level_at[j] = pos
+            if j >= deepest:
+                memcpy(line + pos, _EMPTY_LEVEL, 26)
+                pos += 26
+            else:
+                for q in range(4):  # ask price, ask size, bid price, bid size
+                    f = 2 * j + (q & 1)
+                    side = q >> 1
+                    memcpy(line + pos, self.field[side] + f * _SLOT, _SLOT)  # the slack after the line takes it
+                    self.at[side][f] = pos
+                    pos += self.width[side][f]
+                    line[pos] = 44
+                    pos += 1
+                pos -= 1
+            line[pos] = 44  # overwritten by the next level, or past the row's end
+            pos += 1
+        self.line_len = pos - 1
+        self.fresh = self.levels
+
+    cdef int matches(self, b, const char* s, Py_ssize_t end) except -1:
+        """1 when the line ``s[:end]`` is exactly what the reference check prints for the book (``%d`` of each
+        value, commas between); 0 when not, or when a value does not fit 64 bits (the Python check decides)."""
         cdef _Book book = <_Book>b
         if self.stale[0] and not self.load(0, book.ask_keys, book.ask_sizes):
             return 0
         if self.stale[1] and not self.load(1, book.bid_keys, book.bid_sizes):
             return 0
-        na = self.count[0]
-        nb = self.count[1]
-        for j in range(self.levels):
-            if j >= na and j >= nb:
-                ap, asz, bp, bsz = 9999999999, 0, -9999999999, 0
-            else:
-                if j < na:
-                    ap, asz = self.price[0][j], self.size[0][j]
-                else:
-                    ap, asz = 9999999999, self.beyond[0]
-                if j < nb:
-                    bp, bsz = self.price[1][j], self.size[1][j]
-                else:
-                    bp, bsz = -9999999999, self.beyond[1]
-            pos = _expect(s, pos, end, ap, 44)
-            pos = _expect(s, pos, end, asz, 44)
-            pos = _expect(s, pos, end, bp, 44)
-            pos = _expect(s, pos, end, bsz, 44 if j + 1 < self.levels else 0)
-            if pos < 0:
-                return 0
-        return pos == end
-
-
-cdef inline Py_ssize_t _expect(const char* s, Py_ssize_t pos, Py_ssize_t end, long long value, char sep):
-    """The position after ``%d`` of ``value`` and ``sep`` (none when 0: the line's end) at ``s[pos]``; -1 when
-    the text there is anything else."""
-    cdef unsigned long long v, got = 0
-    cdef Py_ssize_t start
-    if pos < 0:
-        return -1
-    if value < 0:
-        if pos >= end or s[pos] != 45:
-            return -1
-        pos += 1
-        v = <unsigned long long>(-(value + 1)) + 1
-    else:
-        v = <unsigned long long>value
-    start = pos
-    while pos < end and 48 <= s[pos] <= 57 and pos - start < 20:
-        got = got * 10 + <unsigned long long>(s[pos] - 48)
-        pos += 1
-    if pos == start or got != v or (s[start] == 48 and pos - start > 1) or pos - start > 19:
-        return -1
-    if sep == 0:
-        return pos if pos == end else -1
-    if pos >= end or s[pos] != sep:
-        return -1
-    return pos + 1
+        if not self.printed[0]:
+            self.print_side(0)
+        if not self.printed[1]:
+            self.print_side(1)
+        if self.fresh < self.levels:
+            self.join()
+        return end == self.line_len and memcmp(s, self.line, end) == 0

@@ -15,7 +15,7 @@ import numpy as np
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t
-from libc.string cimport memchr, memcmp
+from libc.string cimport memchr, memcmp, memcpy
 
 cdef long long _LIMIT = 9223372036854775807
 
@@ -143,6 +143,31 @@ def row_ends(bytes data):
     return out_a
 
 
+cdef inline bint _commas(const char* s, Py_ssize_t n, Py_ssize_t* commas) noexcept:
+    """The commas in ``s[:n]``; False when it holds a NUL byte.
+
+    Eight bytes a step: in a word, a byte's high bit is set after ``~(((x & 0x7f..) + 0x7f..) | x | 0x7f..)``
+    exactly when the byte of ``x`` is 0 (no carry crosses bytes), so ``x = word ^ 0x2c..`` marks the commas and
+    the word itself the NULs; a byte loop over a row's ~115 bytes was most of the reveal scan."""
+    cdef unsigned long long w, x, marks, nul = 0, low = 0x7F7F7F7F7F7F7F7FULL
+    cdef unsigned long long ones = 0x0101010101010101ULL, comma = 0x2C2C2C2C2C2C2C2CULL
+    cdef Py_ssize_t i = 0, count = 0
+    while i + 8 <= n:
+        memcpy(&w, s + i, 8)
+        x = w ^ comma
+        marks = ~(((x & low) + low) | x | low)
+        count += <Py_ssize_t>(((marks >> 7) * ones) >> 56)
+        nul |= ~(((w & low) + low) | w | low)
+        i += 8
+    while i < n:
+        count += s[i] == 44
+        if s[i] == 0:
+            nul = 1
+        i += 1
+    commas[0] = count
+    return nul == 0
+
+
 cdef inline bint _last_fields(const char* s, Py_ssize_t n, int levels, Py_ssize_t* ask_start,
                               Py_ssize_t* ask_len, Py_ssize_t* bid_start, Py_ssize_t* bid_len):
     """Where the deepest level's ask and bid price fields are in the line ``s[:n]``; False for a row not
@@ -153,10 +178,8 @@ cdef inline bint _last_fields(const char* s, Py_ssize_t n, int levels, Py_ssize_
     cdef Py_ssize_t i, commas = 0
     cdef Py_ssize_t c[4]
     cdef int found = 0
-    if n == 0 or s[0] == 44 or s[n - 1] == 44 or memchr(s, 0, n) != NULL:
+    if n == 0 or s[0] == 44 or s[n - 1] == 44 or not _commas(s, n, &commas):
         return False
-    for i in range(n):
-        commas += s[i] == 44
     if commas != 4 * levels - 1:
         return False
     i = n - 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import zipfile
 import zlib
 from collections.abc import Callable
-from typing import IO
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,12 @@ from tapeflow.model.errors import DataError
 I64 = npt.NDArray[np.int64]
 RowEnds = Callable[[bytes], I64]
 """``_lobster_core.row_ends``: -1, then the position of every newline."""
+
+
+class Readable(Protocol):
+    """A zip member, or ``lobster_inflate.InflateThread`` reading one ahead."""
+
+    def read(self, n: int, /) -> bytes: ...
 
 
 class RowBlock:
@@ -49,7 +55,7 @@ class RowBlock:
 class RowReader:
     """Whole rows from a zip member, read in blocks, kept as one buffer (see the module doc)."""
 
-    def __init__(self, stream: IO[bytes], where: str, block: int, row_ends: RowEnds, max_line: int = MAX_LINE) -> None:
+    def __init__(self, stream: Readable, where: str, block: int, row_ends: RowEnds, max_line: int = MAX_LINE) -> None:
         self._stream = stream
         self._where = where
         self._block = block
@@ -73,18 +79,20 @@ class RowReader:
         self._read += len(data)
         start = int(self._ends[self._next]) + 1
         done = int(self._ends[-1]) + 1
-        rows, tail = self._text[start:done], self._text[done:]
         if not data:
             self.eof = True
+            rows, tail = self._text[start:done], self._text[done:]
             if not tail.strip():
                 return False
-            new = tail.removesuffix(b"\r") + b"\n"
-        else:
-            new = tail + data
-            cut = new.rfind(b"\n") + 1
-            if b"\r" in new[:cut]:  # as LineReader: only the finished rows, the tail is joined to the next read
-                new = new[:cut].replace(b"\r\n", b"\n") + new[cut:]
-        self._text = rows + new
+            self._text = rows + tail.removesuffix(b"\r") + b"\n"
+        else:  # one copy: the rows not yet taken, the unfinished tail and the new bytes
+            text = self._text[start:] + data
+            fresh = done - start
+            cut = text.rfind(b"\n") + 1
+            if cut > fresh and text.find(b"\r", fresh, cut) >= 0:
+                # as LineReader: only the finished rows, the tail is joined to the next read
+                text = text[:fresh] + text[fresh:cut].replace(b"\r\n", b"\n") + text[cut:]
+            self._text = text
         self._ends = self._row_ends(self._text)
         self._next = 0
         if len(self._text) - int(self._ends[-1]) - 1 > self._max_line:
