@@ -135,3 +135,81 @@ class QuoteBook:
             bids=tuple(BookLevel(p, s) for p, s in self.levels(Side.BUY)),
             asks=tuple(BookLevel(p, s) for p, s in self.levels(Side.SELL)),
         )
+
+
+def ofi_base_after(base: int, prev: Quote | None, quote: Quote) -> int:
+    """The new ``ofi_base`` of a flow book whose quote ``prev`` (None: the first) is replaced by ``quote``.
+
+    The cumulative order flow imbalance of a symbol is kept as ``ofi_base`` plus (bid size - ask size) of the
+    quote in force when both its prices are set, since a step between two quotes with the same prices adds exactly
+    the change of that difference; so only a step that moves a price (about 7% of the quote benchmark's quotes)
+    needs this. The step is ``book.signals.ofi`` on the quotes' raw prices (any price 0: no flow), as the feature
+    recorder computed it per quote (``tests/book/test_quote_book.py`` holds the two equal over hypothesis streams).
+    """
+    if prev is None:
+        total = 0
+    else:
+        pb, pa = prev.bid_price, prev.ask_price
+        total = base + (prev.bid_size - prev.ask_size if pb and pa else 0)
+        b, a = quote.bid_price, quote.ask_price
+        if pb and pa and b and a:
+            if b > pb:
+                e = quote.bid_size
+            elif b < pb:
+                e = -prev.bid_size
+            else:
+                e = quote.bid_size - prev.bid_size
+            if a < pa:
+                e -= quote.ask_size
+            elif a > pa:
+                e += prev.ask_size
+            else:
+                e += prev.ask_size - quote.ask_size
+            total += e
+    return total - (quote.bid_size - quote.ask_size if quote.bid_price and quote.ask_price else 0)
+
+
+def ofi_total(base: int, quote: Quote | None) -> int:
+    """Order flow imbalance summed since a flow book's first quote (see ``ofi_base_after``)."""
+    if quote is None or not (quote.bid_price and quote.ask_price):
+        return base
+    return base + quote.bid_size - quote.ask_size
+
+
+class QuoteFlow:
+    """What a feature recorder needs of a symbol's quotes beyond the book: the raw last quote (its prices before
+    an empty side is cleared, its ``ts_init``) and the base of the cumulative order flow imbalance."""
+
+    __slots__ = ("ofi_base", "quote")
+
+    def __init__(self) -> None:
+        self.quote: Quote | None = None
+        self.ofi_base = 0
+
+    def apply(self, quote: Quote) -> None:
+        prev = self.quote
+        self.quote = quote
+        if prev is None or quote.bid_price != prev.bid_price or quote.ask_price != prev.ask_price:
+            self.ofi_base = ofi_base_after(self.ofi_base, prev, quote)
+
+
+class FlowQuoteBook(QuoteBook):
+    """A ``QuoteBook`` that also keeps its ``QuoteFlow``: built by a ``BookKeeper`` asked to (``track_flow``) by a
+    feature recorder, so the recorder reads the flow at sample time instead of handling every quote itself (that
+    handler was about 29% of the quote backtest). A keeper no one asks builds plain ``QuoteBook``s and pays nothing.
+    """
+
+    __slots__ = ("ofi_base", "quote")
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(symbol)
+        self.quote: Quote | None = None
+        self.ofi_base = 0
+
+    def apply(self, quote: Quote) -> None:
+        """The reference of ``BookKeeper.on_quote_flow``, which writes this out."""
+        prev = self.quote
+        self.quote = quote
+        if prev is None or quote.bid_price != prev.bid_price or quote.ask_price != prev.ask_price:
+            self.ofi_base = ofi_base_after(self.ofi_base, prev, quote)
+        super().apply(quote)

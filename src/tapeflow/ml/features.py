@@ -5,9 +5,12 @@ data the ``BookKeeper`` with signals on emits them from the book (a ``Quote`` on
 offer, a ``Trade`` with its aggressor for each execution), and the synthetic market emits both. Once a symbol has
 an NBBO quote, other venues' quotes are ignored, as the L1 book does.
 
-Per event the work is a few attribute updates (it runs in the backtest's hot loop): a quote adds its order flow
-imbalance (the formula of ``book.signals.ofi``, inlined) to the interval's sum and is kept as the last; a trade
-adds its signed size.
+Per quote: on L1 nothing of the recorder's own. The node hands it its ``BookKeeper`` (``use_books``), whose quote
+books then keep each symbol's raw last quote and cumulative order flow imbalance (``book.quote_book.QuoteFlow``:
+``book.signals.ofi`` on the raw prices, summed; a step that moves no price only changes bid size - ask size, so
+only the ~7% of quotes that move a price pay for it); a recorder handler per quote was about 29% of the quote
+backtest. Without such a keeper (L2/L3, where the books emit the quotes; a bare kernel) ``on_quote`` keeps the same
+``QuoteFlow`` itself. A trade adds its signed size.
 Everything else is computed at sampling time (every ``interval_ns``, timers aligned to multiples of it, or on
 demand through ``sample()``), from the state before any event at that instant:
 
@@ -37,6 +40,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from tapeflow.book.keeper import BookKeeper
+from tapeflow.book.quote_book import FlowQuoteBook, QuoteFlow, ofi_base_after
 from tapeflow.engine.kernel import Kernel
 from tapeflow.ml.labels import ForwardReturnLabels
 from tapeflow.ml.window import F64, SampleRing, TrainingSet, training_set
@@ -80,18 +85,22 @@ class RecorderConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Symbol:
-    __slots__ = ("flow", "last_mid", "nbbo", "ofi", "quote", "returns2", "ring", "vol")
+    __slots__ = ("flow", "last_mid", "nbbo", "ofi_mark", "returns2", "ring", "signed", "vol")
 
-    def __init__(self, ring: SampleRing, vol_samples: int) -> None:
+    def __init__(self, ring: SampleRing, vol_samples: int, flow: QuoteFlow | FlowQuoteBook) -> None:
         self.returns2: deque[float] = deque(maxlen=vol_samples - 1)
         """Squared log returns between the last ``vol_samples`` sampled mids."""
         self.last_mid = 0.0
         self.vol = 0.0
         """sqrt(fsum(returns2)), kept while the multiset of squared returns does not change (fsum is exact: the
         same values in any order give the same double)."""
-        self.quote: Quote | None = None
-        self.ofi = 0
-        self.flow = 0
+        self.flow = flow
+        """The last quote and the cumulative order flow imbalance: the keeper's ``FlowQuoteBook`` on L1 (it keeps
+        them as it applies each quote), else the recorder's own, kept by ``on_quote``."""
+        self.ofi_mark = 0
+        """The cumulative order flow imbalance at the last sample: the interval's sum is the difference."""
+        self.signed = 0
+        """Buyer- minus seller-initiated shares since the last sample."""
         self.nbbo = False
         self.ring = ring
 
@@ -134,13 +143,22 @@ class FeatureRecorder:
         self._timer_pending = False
         self.after_sample: list[Callable[[int], None]] = []
         """Called with the sample time after each ``sample()`` (a predictor predicts on the fresh vectors)."""
+        self.tracked = False
+        """The node's L1 keeper keeps the quote flow (``use_books``): no handler of the recorder's per quote."""
+
+    def use_books(self, books: BookKeeper) -> None:
+        """The node offers its keeper before attaching it (``node.assembly``): on L1 it keeps each symbol's last
+        quote and order flow for this recorder as it applies the quote (``BookKeeper.track_flow``), which cost this
+        recorder's own handler ~200 ns a quote; on L2/L3 the recorder reads the quotes the books emit, as before."""
+        self.tracked = books.track_flow(self._on_book)
 
     # -- component ----------------------------------------------------------------------------------------------
 
     def attach(self, kernel: Kernel) -> None:
         self._kernel = kernel
         self.labels.bind(kernel)
-        kernel.subscribe(Quote, self.on_quote)
+        if not self.tracked:
+            kernel.subscribe(Quote, self.on_quote)
         kernel.subscribe(Trade, self.on_trade)
 
     def on_start(self) -> None:
@@ -162,9 +180,11 @@ class FeatureRecorder:
     # -- per event: a few attribute updates ---------------------------------------------------------------------
 
     def on_quote(self, quote: Quote) -> None:
+        """A quote when no keeper keeps the flow (L2/L3: the book's emitted quotes; a bare kernel): what
+        ``BookKeeper.on_quote_flow`` does for an L1 node, on the recorder's own ``QuoteFlow``."""
         state = self._symbols.get(quote.symbol)
         if state is None:
-            state = self._new_symbol(quote.symbol)
+            state = self._new_symbol(quote.symbol, QuoteFlow())
             if state is None:
                 return
         if state.nbbo:  # once a symbol has an NBBO quote, other venues' quotes are not its touch
@@ -172,37 +192,20 @@ class FeatureRecorder:
                 return
         elif quote.venue == "NBBO":
             state.nbbo = True
-        prev = state.quote
-        state.quote = quote
-        # book.signals.ofi inlined (a call per quote cost about 100 ns here; test_ofi_step_equals_signals_ofi), one
-        # branch per side: the same sum as its four comparisons, in two
-        if prev is None:
-            return
-        pb, pa, b, a = prev.bid_price, prev.ask_price, quote.bid_price, quote.ask_price
-        if b == pb and a == pa:  # the touch's prices held (93% of the quote benchmark's quotes): sizes only
-            if b and a:  # NO_PRICE is 0: a side was empty
-                state.ofi += quote.bid_size - prev.bid_size + prev.ask_size - quote.ask_size
-            return
-        if not (pb and pa and b and a):
-            return
-        if b > pb:
-            e = quote.bid_size
-        elif b < pb:
-            e = -prev.bid_size
-        else:
-            e = quote.bid_size - prev.bid_size
-        if a < pa:
-            e -= quote.ask_size
-        elif a > pa:
-            e += prev.ask_size
-        else:
-            e += prev.ask_size - quote.ask_size
-        state.ofi += e
+        flow = state.flow
+        prev = flow.quote
+        flow.quote = quote
+        if prev is None or quote.bid_price != prev.bid_price or quote.ask_price != prev.ask_price:
+            flow.ofi_base = ofi_base_after(flow.ofi_base, prev, quote)
 
-    def _new_symbol(self, symbol: str) -> _Symbol | None:
+    def _on_book(self, book: FlowQuoteBook) -> None:
+        self._new_symbol(book.symbol, book)
+
+    def _new_symbol(self, symbol: str, flow: QuoteFlow | FlowQuoteBook) -> _Symbol | None:
         if self._only and symbol not in self._only:
             return None
-        state = self._symbols[symbol] = _Symbol(SampleRing(self._capacity, len(FEATURES)), self.config.vol_samples)
+        ring = SampleRing(self._capacity, len(FEATURES))
+        state = self._symbols[symbol] = _Symbol(ring, self.config.vol_samples, flow)
         self._order = sorted(self._symbols.items(), key=lambda item: item[0])
         if self._timer_pending:
             self._timer_pending = False
@@ -214,9 +217,9 @@ class FeatureRecorder:
         if state is not None:
             aggressor = trade.aggressor
             if aggressor is _BUY:
-                state.flow += trade.size
+                state.signed += trade.size
             elif aggressor is _SELL:
-                state.flow -= trade.size
+                state.signed -= trade.size
 
     # -- sampling -----------------------------------------------------------------------------------------------
 
@@ -230,7 +233,7 @@ class FeatureRecorder:
     def mid2(self, symbol: str) -> int | None:
         """bid + ask of the symbol's last quote (twice the mid, exact), None when a side is empty."""
         state = self._symbols.get(symbol)
-        quote = state.quote if state is not None else None
+        quote = state.flow.quote if state is not None else None
         if quote is None or not (quote.bid_size and quote.ask_size and quote.bid_price and quote.ask_price):
             return None
         return quote.bid_price + quote.ask_price
@@ -238,7 +241,7 @@ class FeatureRecorder:
     def quoted_at(self, symbol: str) -> int:
         """``ts_init`` of the symbol's quote in force now; -1 when it has none."""
         state = self._symbols.get(symbol)
-        quote = state.quote if state is not None else None
+        quote = state.flow.quote if state is not None else None
         return -1 if quote is None else quote.ts_init
 
     def _open(self, ts: int) -> int:
@@ -271,11 +274,15 @@ class FeatureRecorder:
         schedule = self.labels.defer if defer else self.labels.schedule
         time_of_day = (ts - self._open(ts)) / NS
         for symbol, state in self._order:
-            quote, flow, ofi_sum = state.quote, state.flow, state.ofi
-            state.flow = state.ofi = 0
+            book = state.flow
+            quote, flow = book.quote, state.signed
+            state.signed = 0
             if quote is None:
                 continue
             bid, bid_size, ask, ask_size = quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size
+            ofi = book.ofi_base + bid_size - ask_size if bid and ask else book.ofi_base
+            ofi_sum = ofi - state.ofi_mark
+            state.ofi_mark = ofi
             if not (bid_size and ask_size and bid and ask):  # one-sided: no mid (as ``mid2``)
                 continue
             mid2 = bid + ask
