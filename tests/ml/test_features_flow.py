@@ -5,6 +5,8 @@ and a real TAQ day."""
 from __future__ import annotations
 
 import itertools
+import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,23 +36,31 @@ def _pair(**params: Any) -> tuple[FeatureRecorder, frozen.FrozenFeatureRecorder]
     return FeatureRecorder(RecorderConfig(**params)), frozen.FrozenFeatureRecorder(frozen.RecorderConfig(**params))
 
 
-def _run_tracked(events: list[Event], recorder: FeatureRecorder) -> None:
+def _feed(kernel: Kernel, events: list[Event], sample: Callable[[], int], on_demand: frozenset[int]) -> None:
+    """The events, with an on-demand ``sample()`` after each event whose index is in ``on_demand``."""
+    kernel.start(at=events[0].ts_init)
+    for i, event in enumerate(events):
+        kernel.run([event])
+        if i in on_demand:
+            sample()
+    kernel.finish()
+
+
+def _run_tracked(events: list[Event], recorder: FeatureRecorder, on_demand: frozenset[int] = frozenset()) -> None:
     kernel, keeper = Kernel(), BookKeeper("L1")
     recorder.use_books(keeper)  # as the node's assembly does, before the keeper is attached
     kernel.add(keeper)
     kernel.add(recorder)
-    kernel.start(at=events[0].ts_init)
-    kernel.run(events)
-    kernel.finish()
+    _feed(kernel, events, recorder.sample, on_demand)
     assert recorder.tracked and all(h != recorder.on_quote for _, h in kernel._subscriptions)
 
 
-def _run_frozen(events: list[Event], recorder: frozen.FrozenFeatureRecorder) -> None:
+def _run_frozen(
+    events: list[Event], recorder: frozen.FrozenFeatureRecorder, on_demand: frozenset[int] = frozenset()
+) -> None:
     kernel = Kernel()
     kernel.add(recorder)
-    kernel.start(at=events[0].ts_init)
-    kernel.run(events)
-    kernel.finish()
+    _feed(kernel, events, recorder.sample, on_demand)
 
 
 step = st.tuples(
@@ -65,11 +75,21 @@ step = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(step, min_size=20, max_size=300), st.sampled_from([(SEC // 2, 2 * SEC), (SEC // 4, SEC // 3)]))
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(step, min_size=20, max_size=300),
+    st.sampled_from([(SEC // 2, 2 * SEC), (SEC // 4, SEC // 3), (SEC // 4, 3 * SEC)]),
+    st.sampled_from([0, 3, 8]),
+    st.frozensets(st.integers(0, 300), max_size=6),
+)
 def test_tracked_recording_equals_the_frozen_recorder_on_random_quote_and_trade_streams(
-    steps: list[tuple[int, str, int, int, int, int, str, Aggressor | None]], cadence: tuple[int, int]
+    steps: list[tuple[int, str, int, int, int, int, str, Aggressor | None]],
+    cadence: tuple[int, int],
+    capacity: int,
+    on_demand: frozenset[int],
 ) -> None:
+    """Also with rings too small to hold a sample until its label (capacity 3 or 8 against horizons of up to 12
+    samples) and on-demand samples between the ticks: the ring path's lost and on-call samples."""
     events: list[Event] = []
     ts = T0
     for gap, symbol, bid, bid_size, ask, ask_size, venue, aggressor in steps:
@@ -88,9 +108,9 @@ def test_tracked_recording_equals_the_frozen_recorder_on_random_quote_and_trade_
         )
         if aggressor is not None:
             events.append(Trade(ts_event=ts, ts_init=ts, symbol=symbol, price=bid, size=100, aggressor=aggressor))
-    now, before = _pair(interval_ns=cadence[0], horizon_ns=cadence[1], vol_samples=3)
-    _run_tracked(events, now)
-    _run_frozen(events, before)
+    now, before = _pair(interval_ns=cadence[0], horizon_ns=cadence[1], vol_samples=3, capacity=capacity)
+    _run_tracked(events, now, on_demand)
+    _run_frozen(events, before, on_demand)
     assert table(now) == table(before)
     assert counters(now) == counters(before)
 
@@ -114,3 +134,24 @@ def test_a_backtest_hands_its_l1_keeper_to_the_recorder_and_not_its_l3_keeper() 
     Backtest([], level="L1", extra=[l1])
     Backtest([], level="L3", extra=[l3])
     assert l1.tracked and not l3.tracked
+
+
+def test_a_ring_smaller_than_the_horizon_with_on_demand_samples_equals_the_frozen_recorder() -> None:
+    """Capacity 3 against a horizon of 12 samples: each sample is overwritten before its label (the ring path hands
+    it to the labels' queue, where it is counted as before), with on-demand samples between the ticks."""
+    rnd = random.Random(1)
+    events: list[Event] = []
+    ts = T0
+    for _ in range(400):
+        ts += rnd.randint(0, 300 * MS)
+        bid, bid_size = rnd.choice([9_900, 10_000]), rnd.choice([0, 100, 200])
+        events.append(
+            Quote(ts_event=ts, ts_init=ts, symbol="A", bid_price=bid, bid_size=bid_size, ask_price=10_100, ask_size=100)
+        )
+    on_demand = frozenset(range(0, 400, 37))
+    now, before = _pair(interval_ns=SEC // 4, horizon_ns=3 * SEC, vol_samples=3, capacity=3)
+    _run_tracked(events, now, on_demand)
+    _run_frozen(events, before, on_demand)
+    assert now.samples > 150 and now.labels.unlabelled > 20  # the lost samples' horizons ending one-sided
+    assert table(now) == table(before)
+    assert counters(now) == counters(before)

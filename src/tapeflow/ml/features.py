@@ -62,6 +62,8 @@ NS = 1_000_000_000
 _NEW_YORK = ZoneInfo("America/New_York")
 _BUY, _SELL = Aggressor.BUY, Aggressor.SELL
 _NAN = float("nan")
+_EXACT = 2**53
+"""bid + ask below this is an exact double, so a label's float division equals the int one of ``ml.labels``."""
 
 
 class RecorderConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -208,6 +210,7 @@ class FeatureRecorder:
         ring = SampleRing(self._capacity, len(FEATURES))
         state = self._symbols[symbol] = _Symbol(ring, self.config.vol_samples, flow)
         self._order = sorted(self._symbols.items(), key=lambda item: item[0])
+        self.labels.rings = [(name, st.ring) for name, st in self._order]
         if self._timer_pending:
             self._timer_pending = False
             self._start_timer()
@@ -227,7 +230,7 @@ class FeatureRecorder:
     def _on_tick(self, now: int) -> None:
         """The sampling timer is callback-only: no ``TimerFired`` is built or dispatched for it (no one else reads
         it), at the same place in the kernel's order; about 0.5 us a sample."""
-        if self._defer:
+        if self._defer and self.labels.queued:
             self.labels.mature_due(now)  # before sampling, as the labels' own calls would have run
         self._take(self._defer)
 
@@ -271,8 +274,9 @@ class FeatureRecorder:
         assert self._kernel is not None, "attach the recorder to a kernel first"
         ts = self._kernel.now
         taken = 0
-        label_end = ts + self.labels.horizon_ns
-        schedule = self.labels.defer if defer else self.labels.schedule
+        labels = self.labels
+        label_end = ts + labels.horizon_ns
+        deferred = 0
         opening = self._day_open if self._day_lo <= ts < self._day_hi else self._open(ts)
         time_of_day = (ts - opening) / NS
         for symbol, state in self._order:
@@ -285,9 +289,37 @@ class FeatureRecorder:
             ofi = book.ofi_base + bid_size - ask_size if bid and ask else book.ofi_base
             ofi_sum = ofi - state.ofi_mark
             state.ofi_mark = ofi
-            if not (bid_size and ask_size and bid and ask):  # one-sided: no mid (as ``mid2``)
-                continue
+            two_sided = bid_size and ask_size and bid and ask
             mid2 = bid + ask
+            ring = state.ring
+            if defer and ring.deferred_from < ring.appended:
+                # the labels due now (``ForwardReturnLabels.mature_rings`` written out: the same check, value
+                # and counters as ``mature_due``; ``_set``'s int division made float, which is the same double
+                # while bid + ask is below 2**53, as every sample the ring path takes)
+                seq, capacity, ends, on_call = ring.deferred_from, ring.capacity, ring.ends_view, ring.on_call
+                while seq < ring.appended:
+                    slot = seq % capacity
+                    end = ends[slot]
+                    if end > ts:
+                        break
+                    seq += 1
+                    if on_call and seq - 1 in on_call:
+                        on_call.discard(seq - 1)
+                        continue
+                    labels.ring_pending -= 1
+                    if quote.ts_init >= end:
+                        labels.ambiguous += 1
+                    elif not two_sided:
+                        labels.unlabelled += 1
+                    elif mid2 < _EXACT:
+                        start = ring.mids_view[slot] * 2.0
+                        ring.y_view[slot] = (mid2 - start) / start
+                        labels.matured += 1
+                    else:  # past 2**53 only the int division is exact
+                        labels.set_label(symbol, ring, seq - 1, int(ring.mids_view[slot] * 2.0))
+                ring.deferred_from = seq
+            if not two_sided:  # one-sided: no mid (as ``mid2``)
+                continue
             mid = mid2 / 2
             size = bid_size + ask_size
             mp = (bid * ask_size + ask * bid_size) / size  # book.signals.microprice; both prices are set here
@@ -304,9 +336,11 @@ class FeatureRecorder:
                 if changed:
                     state.vol = math.sqrt(math.fsum(returns2))
             state.last_mid = mid
-            ring = state.ring
             seq = ring.appended
-            slot = seq % ring.capacity
+            capacity = ring.capacity
+            if seq - ring.deferred_from >= capacity:  # the slot about to be written holds a waiting sample
+                labels.lose_oldest(symbol, ring)
+            slot = seq % capacity
             # ``SampleRing.append`` written out (a call and a list per sample less); the int features made floats
             # first (int + 0.0 is the same double ``struct`` would make, and struct's own conversion of an int costs
             # about three times a float's)
@@ -326,8 +360,17 @@ class FeatureRecorder:
             ring.y_view[slot] = _NAN
             ring.ends_view[slot] = label_end
             ring.appended = seq + 1
-            schedule(symbol, ring, seq, ts, mid2)
+            if defer and mid2 < _EXACT:  # waits in the ring for the tick at its label end
+                deferred += 1
+            else:  # a kernel call at its label end
+                if ring.deferred_from == seq:
+                    ring.deferred_from = seq + 1
+                else:
+                    ring.on_call.add(seq)
+                labels.schedule(symbol, ring, seq, ts, mid2)
             taken += 1
+        if deferred:
+            labels.deferred_in_rings(label_end, deferred)
         self.samples += taken
         for listener in self.after_sample:
             listener(ts)

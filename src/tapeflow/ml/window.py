@@ -116,6 +116,11 @@ class SampleRing:
         self.ends_view = self._ends = self.label_end.data.cast("B").cast("q")
         self.appended = 0
         """Samples ever appended; sample number ``s`` lives in slot ``s % capacity`` while ``s`` is held."""
+        self.deferred_from = 0
+        """The oldest sample that may still wait for a label deferred to a sampling tick (``ml.labels``, the ring
+        path): samples from here to ``appended`` wait, but for those in ``on_call``."""
+        self.on_call: set[int] = set()
+        """Samples after ``deferred_from`` labelled otherwise (a kernel call each: on-demand samples)."""
 
     def __len__(self) -> int:
         return min(self.appended, self.capacity)
