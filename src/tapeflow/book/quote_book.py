@@ -138,35 +138,33 @@ class QuoteBook:
 
 
 def ofi_base_after(base: int, prev: Quote | None, quote: Quote) -> int:
-    """The new ``ofi_base`` of a flow book whose quote ``prev`` (None: the first) is replaced by ``quote``.
+    """The new ``ofi_base`` of a flow whose quote ``prev`` (None: the first, at base 0) is replaced by ``quote``.
 
     The cumulative order flow imbalance of a symbol is kept as ``ofi_base`` plus (bid size - ask size) of the
-    quote in force when both its prices are set, since a step between two quotes with the same prices adds exactly
-    the change of that difference; so only a step that moves a price (about 7% of the quote benchmark's quotes)
-    needs this. The step is ``book.signals.ofi`` on the quotes' raw prices (any price 0: no flow), as the feature
-    recorder computed it per quote (``tests/book/test_quote_book.py`` holds the two equal over hypothesis streams).
+    quote in force when both its prices are set (``ofi_total``), since a step between two quotes with the same
+    prices adds exactly the change of that difference; so only a step that moves a price (about 7% of the quote
+    benchmark's quotes) comes here. The step is ``book.signals.ofi`` on the quotes' raw prices (any price 0: no
+    flow), as the feature recorder computed it per quote (``tests/book/test_quote_flow.py`` holds them equal over
+    hypothesis streams and a TAQ day). Written as what the base gains: ``ofi`` of the step plus the old difference
+    minus the new, which leaves one size per side that moved.
     """
+    b, a = quote.bid_price, quote.ask_price
     if prev is None:
-        total = 0
-    else:
-        pb, pa = prev.bid_price, prev.ask_price
-        total = base + (prev.bid_size - prev.ask_size if pb and pa else 0)
-        b, a = quote.bid_price, quote.ask_price
-        if pb and pa and b and a:
+        return base - quote.bid_size + quote.ask_size if b and a else base
+    pb, pa = prev.bid_price, prev.ask_price
+    if pb and pa:
+        if b and a:
             if b > pb:
-                e = quote.bid_size
+                base += prev.bid_size
             elif b < pb:
-                e = -prev.bid_size
-            else:
-                e = quote.bid_size - prev.bid_size
+                base -= quote.bid_size
             if a < pa:
-                e -= quote.ask_size
+                base -= prev.ask_size
             elif a > pa:
-                e += prev.ask_size
-            else:
-                e += prev.ask_size - quote.ask_size
-            total += e
-    return total - (quote.bid_size - quote.ask_size if quote.bid_price and quote.ask_price else 0)
+                base += quote.ask_size
+            return base
+        return base + prev.bid_size - prev.ask_size  # no flow on a step to an empty side
+    return base - quote.bid_size + quote.ask_size if b and a else base
 
 
 def ofi_total(base: int, quote: Quote | None) -> int:
