@@ -27,6 +27,10 @@ A symbol without a two-sided quote is not sampled (its interval sums restart). E
 (``ml.labels``) at sample time + horizon: when the horizon is a multiple (2 or more) of the interval, the timer's
 tick at that time sets the labels of the timer's samples (no kernel call per sample); otherwise, and for samples
 taken on demand, a kernel call per sample does. ``training_set`` hands out the purged window (``ml.window``).
+
+Why this module is long: the sample runs on the loop every interval, so the ring append and the labels' maturing
+are written out in ``_take`` instead of called (each call was a measurable share of the quote backtest); the
+references they write out stay in ``ml.window`` and ``ml.labels``.
 """
 
 from __future__ import annotations

@@ -21,6 +21,13 @@ Two ways to reach t + H, with the same values:
   timer at t + H queued between the two (a retrain trigger every R, interval < R < H) now runs before the label
   is set instead of after; a retrain there leaves that one sample out (it never sees more).
 
+The recorder's own sampling tick takes ``defer``'s ring path (issue 19): a deferred sample waits in its ring
+(``SampleRing.deferred_from`` on, no object per sample; ``deferred_in_rings`` counts them and arms the same
+backstop) and the tick at its label end sets it as it samples that symbol, with ``mature_due``'s check, value and
+counters written out (``mature_rings`` is that loop for the backstop). A waiting sample about to be overwritten
+(a ring smaller than the horizon's samples) moves to ``defer``'s queue (``lose_oldest``), where it is counted as
+before; on-demand samples between the ticks keep their kernel call (``SampleRing.on_call``).
+
 Mids are carried as bid + ask (twice the mid, an exact int), so the return is one exact division into a float.
 """
 
