@@ -161,9 +161,11 @@ def bench_recording(
             samples[name] = rec.samples
     n = len(events)
     timer = "callback-only" if "tick" in Timer.__slots__ else "TimerFired + callback"  # an older tree (before/after)
-    out: dict[str, Any] = {"events": n, "pairs": repeat, "sampling_timer": timer}
+    # which quote path ran: on L1 the keeper keeps the recorder's quote flow (issue 19); else its own handler
+    flow = "kept by the book keeper" if getattr(rec, "tracked", False) else "the recorder's own quote handler"
+    out: dict[str, Any] = {"events": n, "pairs": repeat, "sampling_timer": timer, "quote_flow": flow}
     print(f"{title}: {n:,} events, {repeat} interleaved pairs per variant, load {load()}")
-    print(f"   the sampling timer: {timer}")
+    print(f"   the sampling timer: {timer}; the quote flow: {flow}")
     for name in names:
         per = {
             side: {k: [v / n * 1e9 for v in d[k]] for k in d} for side, d in (("none", base[name]), (name, with_[name]))

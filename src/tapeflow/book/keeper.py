@@ -18,9 +18,10 @@ import msgspec
 from tapeflow.book.integrity import IntegrityTotals
 from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
-from tapeflow.book.quote_book import QuoteBook
+from tapeflow.book.quote_book import FlowQuoteBook, QuoteBook, ofi_base_after
 from tapeflow.book.signals import BookSignals, SignalConfig
 from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
+from tapeflow.model.errors import EngineError
 from tapeflow.model.events import Event
 from tapeflow.model.market import (
     BookDelta,
@@ -71,11 +72,25 @@ class BookKeeper:
         self._before: list[Callable[[Event, L2Book | L3Book], None]] = []
         self._seen = 0
         self._quote_books: dict[str, QuoteBook] = {}
+        self._flow_readers: list[Callable[[FlowQuoteBook], None]] = []
+        self._flow_books: dict[str, FlowQuoteBook] = {}
+
+    def track_flow(self, on_new_book: Callable[[FlowQuoteBook], None]) -> bool:
+        """Asked by a feature recorder before the keeper is attached: on L1, build ``FlowQuoteBook``s (the raw last
+        quote and the cumulative order flow imbalance kept as each quote is applied; ``on_new_book`` hears of each
+        new one) so the recorder needs no handler of its own per quote. False (nothing changes) on L2/L3, where the
+        quotes the recorder reads are the book's own emitted events."""
+        if self._bus is not None:
+            raise EngineError("track_flow must be asked before the keeper is attached to the kernel")
+        if self.level != "L1":
+            return False
+        self._flow_readers.append(on_new_book)
+        return True
 
     def attach(self, kernel: _Bus) -> None:
         self._bus = kernel
         if self.level == "L1":
-            kernel.subscribe(Quote, self.on_quote)
+            kernel.subscribe(Quote, self.on_quote_flow if self._flow_readers else self.on_quote)
             return
         for event_type in L3_EVENTS if self.level == "L3" else L2_EVENTS:
             kernel.subscribe(event_type, self.on_event)
@@ -110,6 +125,45 @@ class BookKeeper:
         elif book.crossed:
             book.crossed = False
             book.crossed_ns += ts - book.crossed_since
+
+    def on_quote_flow(self, quote: Quote) -> None:
+        """``on_quote`` for a keeper asked to ``track_flow``: the same book, plus ``FlowQuoteBook.apply``'s flow
+        written out (the last quote kept; the order flow base moved only when a price moved). A separate handler,
+        so a run without a recorder keeps ``on_quote`` as it was."""
+        book = self._flow_books.get(quote.symbol)
+        if book is None:
+            book = self._new_flow_book(quote.symbol)
+        if quote.venue == "NBBO":
+            book.nbbo = True
+        elif book.nbbo:
+            return
+        prev = book.quote
+        book.quote = quote
+        b = quote.bid_price
+        a = quote.ask_price
+        if prev is None or b != prev.bid_price or a != prev.ask_price:
+            book.ofi_base = ofi_base_after(book.ofi_base, prev, quote)
+        bid = book.bid_price = b if quote.bid_size else NO_PRICE
+        book.bid_size = quote.bid_size
+        ask = book.ask_price = a if quote.ask_size else NO_PRICE
+        book.ask_size = quote.ask_size
+        ts = book.ts = quote.ts_event
+        book.version += 1
+        if bid > ask != NO_PRICE:  # NO_PRICE is 0: an empty ask never crosses
+            if not book.crossed:
+                book.crossed = True
+                book.crossings += 1
+                book.crossed_since = ts
+        elif book.crossed:
+            book.crossed = False
+            book.crossed_ns += ts - book.crossed_since
+
+    def _new_flow_book(self, symbol: str) -> FlowQuoteBook:
+        book = FlowQuoteBook(symbol)
+        self._flow_books[symbol] = self._quote_books[symbol] = self._books[symbol] = book
+        for reader in self._flow_readers:
+            reader(book)
+        return book
 
     def on_start(self) -> None:
         return None

@@ -5,9 +5,12 @@ data the ``BookKeeper`` with signals on emits them from the book (a ``Quote`` on
 offer, a ``Trade`` with its aggressor for each execution), and the synthetic market emits both. Once a symbol has
 an NBBO quote, other venues' quotes are ignored, as the L1 book does.
 
-Per event the work is a few attribute updates (it runs in the backtest's hot loop): a quote adds its order flow
-imbalance (the formula of ``book.signals.ofi``, inlined) to the interval's sum and is kept as the last; a trade
-adds its signed size.
+Per quote: on L1 nothing of the recorder's own. The node hands it its ``BookKeeper`` (``use_books``), whose quote
+books then keep each symbol's raw last quote and cumulative order flow imbalance (``book.quote_book.QuoteFlow``:
+``book.signals.ofi`` on the raw prices, summed; a step that moves no price only changes bid size - ask size, so
+only the ~7% of quotes that move a price pay for it); a recorder handler per quote was about 29% of the quote
+backtest. Without such a keeper (L2/L3, where the books emit the quotes; a bare kernel) ``on_quote`` keeps the same
+``QuoteFlow`` itself. A trade adds its signed size.
 Everything else is computed at sampling time (every ``interval_ns``, timers aligned to multiples of it, or on
 demand through ``sample()``), from the state before any event at that instant:
 
@@ -24,6 +27,10 @@ A symbol without a two-sided quote is not sampled (its interval sums restart). E
 (``ml.labels``) at sample time + horizon: when the horizon is a multiple (2 or more) of the interval, the timer's
 tick at that time sets the labels of the timer's samples (no kernel call per sample); otherwise, and for samples
 taken on demand, a kernel call per sample does. ``training_set`` hands out the purged window (``ml.window``).
+
+Why this module is long: the sample runs on the loop every interval, so the ring append and the labels' maturing
+are written out in ``_take`` instead of called (each call was a measurable share of the quote backtest); the
+references they write out stay in ``ml.window`` and ``ml.labels``.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from tapeflow.book.keeper import BookKeeper
+from tapeflow.book.quote_book import FlowQuoteBook, QuoteFlow, ofi_base_after
 from tapeflow.engine.kernel import Kernel
 from tapeflow.ml.labels import ForwardReturnLabels
 from tapeflow.ml.window import F64, SampleRing, TrainingSet, training_set
@@ -56,6 +65,9 @@ FEATURES: tuple[str, ...] = (
 NS = 1_000_000_000
 _NEW_YORK = ZoneInfo("America/New_York")
 _BUY, _SELL = Aggressor.BUY, Aggressor.SELL
+_NAN = float("nan")
+_EXACT = 2**53
+"""bid + ask below this is an exact double, so a label's float division equals the int one of ``ml.labels``."""
 
 
 class RecorderConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,18 +92,22 @@ class RecorderConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Symbol:
-    __slots__ = ("flow", "last_mid", "nbbo", "ofi", "quote", "returns2", "ring", "vol")
+    __slots__ = ("flow", "last_mid", "nbbo", "ofi_mark", "returns2", "ring", "signed", "vol")
 
-    def __init__(self, ring: SampleRing, vol_samples: int) -> None:
+    def __init__(self, ring: SampleRing, vol_samples: int, flow: QuoteFlow | FlowQuoteBook) -> None:
         self.returns2: deque[float] = deque(maxlen=vol_samples - 1)
         """Squared log returns between the last ``vol_samples`` sampled mids."""
         self.last_mid = 0.0
         self.vol = 0.0
         """sqrt(fsum(returns2)), kept while the multiset of squared returns does not change (fsum is exact: the
         same values in any order give the same double)."""
-        self.quote: Quote | None = None
-        self.ofi = 0
-        self.flow = 0
+        self.flow = flow
+        """The last quote and the cumulative order flow imbalance: the keeper's ``FlowQuoteBook`` on L1 (it keeps
+        them as it applies each quote), else the recorder's own, kept by ``on_quote``."""
+        self.ofi_mark = 0
+        """The cumulative order flow imbalance at the last sample: the interval's sum is the difference."""
+        self.signed = 0
+        """Buyer- minus seller-initiated shares since the last sample."""
         self.nbbo = False
         self.ring = ring
 
@@ -134,13 +150,22 @@ class FeatureRecorder:
         self._timer_pending = False
         self.after_sample: list[Callable[[int], None]] = []
         """Called with the sample time after each ``sample()`` (a predictor predicts on the fresh vectors)."""
+        self.tracked = False
+        """The node's L1 keeper keeps the quote flow (``use_books``): no handler of the recorder's per quote."""
+
+    def use_books(self, books: BookKeeper) -> None:
+        """The node offers its keeper before attaching it (``node.assembly``): on L1 it keeps each symbol's last
+        quote and order flow for this recorder as it applies the quote (``BookKeeper.track_flow``), which cost this
+        recorder's own handler ~200 ns a quote; on L2/L3 the recorder reads the quotes the books emit, as before."""
+        self.tracked = books.track_flow(self._on_book)
 
     # -- component ----------------------------------------------------------------------------------------------
 
     def attach(self, kernel: Kernel) -> None:
         self._kernel = kernel
         self.labels.bind(kernel)
-        kernel.subscribe(Quote, self.on_quote)
+        if not self.tracked:
+            kernel.subscribe(Quote, self.on_quote)
         kernel.subscribe(Trade, self.on_trade)
 
     def on_start(self) -> None:
@@ -162,9 +187,11 @@ class FeatureRecorder:
     # -- per event: a few attribute updates ---------------------------------------------------------------------
 
     def on_quote(self, quote: Quote) -> None:
+        """A quote when no keeper keeps the flow (L2/L3: the book's emitted quotes; a bare kernel): what
+        ``BookKeeper.on_quote_flow`` does for an L1 node, on the recorder's own ``QuoteFlow``."""
         state = self._symbols.get(quote.symbol)
         if state is None:
-            state = self._new_symbol(quote.symbol)
+            state = self._new_symbol(quote.symbol, QuoteFlow())
             if state is None:
                 return
         if state.nbbo:  # once a symbol has an NBBO quote, other venues' quotes are not its touch
@@ -172,38 +199,22 @@ class FeatureRecorder:
                 return
         elif quote.venue == "NBBO":
             state.nbbo = True
-        prev = state.quote
-        state.quote = quote
-        # book.signals.ofi inlined (a call per quote cost about 100 ns here; test_ofi_step_equals_signals_ofi), one
-        # branch per side: the same sum as its four comparisons, in two
-        if prev is None:
-            return
-        pb, pa, b, a = prev.bid_price, prev.ask_price, quote.bid_price, quote.ask_price
-        if b == pb and a == pa:  # the touch's prices held (93% of the quote benchmark's quotes): sizes only
-            if b and a:  # NO_PRICE is 0: a side was empty
-                state.ofi += quote.bid_size - prev.bid_size + prev.ask_size - quote.ask_size
-            return
-        if not (pb and pa and b and a):
-            return
-        if b > pb:
-            e = quote.bid_size
-        elif b < pb:
-            e = -prev.bid_size
-        else:
-            e = quote.bid_size - prev.bid_size
-        if a < pa:
-            e -= quote.ask_size
-        elif a > pa:
-            e += prev.ask_size
-        else:
-            e += prev.ask_size - quote.ask_size
-        state.ofi += e
+        flow = state.flow
+        prev = flow.quote
+        flow.quote = quote
+        if prev is None or quote.bid_price != prev.bid_price or quote.ask_price != prev.ask_price:
+            flow.ofi_base = ofi_base_after(flow.ofi_base, prev, quote)
 
-    def _new_symbol(self, symbol: str) -> _Symbol | None:
+    def _on_book(self, book: FlowQuoteBook) -> None:
+        self._new_symbol(book.symbol, book)
+
+    def _new_symbol(self, symbol: str, flow: QuoteFlow | FlowQuoteBook) -> _Symbol | None:
         if self._only and symbol not in self._only:
             return None
-        state = self._symbols[symbol] = _Symbol(SampleRing(self._capacity, len(FEATURES)), self.config.vol_samples)
+        ring = SampleRing(self._capacity, len(FEATURES))
+        state = self._symbols[symbol] = _Symbol(ring, self.config.vol_samples, flow)
         self._order = sorted(self._symbols.items(), key=lambda item: item[0])
+        self.labels.rings = [(name, st.ring) for name, st in self._order]
         if self._timer_pending:
             self._timer_pending = False
             self._start_timer()
@@ -214,23 +225,23 @@ class FeatureRecorder:
         if state is not None:
             aggressor = trade.aggressor
             if aggressor is _BUY:
-                state.flow += trade.size
+                state.signed += trade.size
             elif aggressor is _SELL:
-                state.flow -= trade.size
+                state.signed -= trade.size
 
     # -- sampling -----------------------------------------------------------------------------------------------
 
     def _on_tick(self, now: int) -> None:
         """The sampling timer is callback-only: no ``TimerFired`` is built or dispatched for it (no one else reads
         it), at the same place in the kernel's order; about 0.5 us a sample."""
-        if self._defer:
+        if self._defer and self.labels.queued:
             self.labels.mature_due(now)  # before sampling, as the labels' own calls would have run
         self._take(self._defer)
 
     def mid2(self, symbol: str) -> int | None:
         """bid + ask of the symbol's last quote (twice the mid, exact), None when a side is empty."""
         state = self._symbols.get(symbol)
-        quote = state.quote if state is not None else None
+        quote = state.flow.quote if state is not None else None
         if quote is None or not (quote.bid_size and quote.ask_size and quote.bid_price and quote.ask_price):
             return None
         return quote.bid_price + quote.ask_price
@@ -238,7 +249,7 @@ class FeatureRecorder:
     def quoted_at(self, symbol: str) -> int:
         """``ts_init`` of the symbol's quote in force now; -1 when it has none."""
         state = self._symbols.get(symbol)
-        quote = state.quote if state is not None else None
+        quote = state.flow.quote if state is not None else None
         return -1 if quote is None else quote.ts_init
 
     def _open(self, ts: int) -> int:
@@ -267,18 +278,52 @@ class FeatureRecorder:
         assert self._kernel is not None, "attach the recorder to a kernel first"
         ts = self._kernel.now
         taken = 0
-        label_end = self.labels.label_end(ts)
-        schedule = self.labels.defer if defer else self.labels.schedule
-        time_of_day = (ts - self._open(ts)) / NS
+        labels = self.labels
+        label_end = ts + labels.horizon_ns
+        deferred = 0
+        opening = self._day_open if self._day_lo <= ts < self._day_hi else self._open(ts)
+        time_of_day = (ts - opening) / NS
         for symbol, state in self._order:
-            quote, flow, ofi_sum = state.quote, state.flow, state.ofi
-            state.flow = state.ofi = 0
+            book = state.flow
+            quote, flow = book.quote, state.signed
+            state.signed = 0
             if quote is None:
                 continue
             bid, bid_size, ask, ask_size = quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size
-            if not (bid_size and ask_size and bid and ask):  # one-sided: no mid (as ``mid2``)
-                continue
+            ofi = book.ofi_base + bid_size - ask_size if bid and ask else book.ofi_base
+            ofi_sum = ofi - state.ofi_mark
+            state.ofi_mark = ofi
+            two_sided = bid_size and ask_size and bid and ask
             mid2 = bid + ask
+            ring = state.ring
+            if defer and ring.deferred_from < ring.appended:
+                # the labels due now (``ForwardReturnLabels.mature_rings`` written out: the same check, value
+                # and counters as ``mature_due``; ``_set``'s int division made float, which is the same double
+                # while bid + ask is below 2**53, as every sample the ring path takes)
+                seq, capacity, ends, on_call = ring.deferred_from, ring.capacity, ring.ends_view, ring.on_call
+                while seq < ring.appended:
+                    slot = seq % capacity
+                    end = ends[slot]
+                    if end > ts:
+                        break
+                    seq += 1
+                    if on_call and seq - 1 in on_call:
+                        on_call.discard(seq - 1)
+                        continue
+                    labels.ring_pending -= 1
+                    if quote.ts_init >= end:
+                        labels.ambiguous += 1
+                    elif not two_sided:
+                        labels.unlabelled += 1
+                    elif mid2 < _EXACT:
+                        start = ring.mids_view[slot] * 2.0
+                        ring.y_view[slot] = (mid2 - start) / start
+                        labels.matured += 1
+                    else:  # past 2**53 only the int division is exact
+                        labels.set_label(symbol, ring, seq - 1, int(ring.mids_view[slot] * 2.0))
+                ring.deferred_from = seq
+            if not two_sided:  # one-sided: no mid (as ``mid2``)
+                continue
             mid = mid2 / 2
             size = bid_size + ask_size
             mp = (bid * ask_size + ask * bid_size) / size  # book.signals.microprice; both prices are set here
@@ -295,19 +340,41 @@ class FeatureRecorder:
                 if changed:
                     state.vol = math.sqrt(math.fsum(returns2))
             state.last_mid = mid
-            x = [  # the ints become the same doubles in the ring (``struct`` converts them as ``float()`` does)
+            seq = ring.appended
+            capacity = ring.capacity
+            if seq - ring.deferred_from >= capacity:  # the slot about to be written holds a waiting sample
+                labels.lose_oldest(symbol, ring)
+            slot = seq % capacity
+            # ``SampleRing.append`` written out (a call and a list per sample less); the int features made floats
+            # first (int + 0.0 is the same double ``struct`` would make, and struct's own conversion of an int costs
+            # about three times a float's)
+            ring.pack_row(
+                ring.x_bytes,
+                slot * ring.row_bytes,
                 (bid_size - ask_size) / size,
-                ofi_sum,
+                ofi_sum + 0.0,
                 mp - mid,
-                ask - bid,
+                ask - bid + 0.0,
                 state.vol,
-                flow,
+                flow + 0.0,
                 time_of_day,
-            ]
-            ring = state.ring
-            seq = ring.append(ts, x, mid, label_end)
-            schedule(symbol, ring, seq, ts, mid2)
+            )
+            ring.times_view[slot] = ts
+            ring.mids_view[slot] = mid
+            ring.y_view[slot] = _NAN
+            ring.ends_view[slot] = label_end
+            ring.appended = seq + 1
+            if defer and mid2 < _EXACT:  # waits in the ring for the tick at its label end
+                deferred += 1
+            else:  # a kernel call at its label end
+                if ring.deferred_from == seq:
+                    ring.deferred_from = seq + 1
+                else:
+                    ring.on_call.add(seq)
+                labels.schedule(symbol, ring, seq, ts, mid2)
             taken += 1
+        if deferred:
+            labels.deferred_in_rings(label_end, deferred)
         self.samples += taken
         for listener in self.after_sample:
             listener(ts)

@@ -21,11 +21,19 @@ Two ways to reach t + H, with the same values:
   timer at t + H queued between the two (a retrain trigger every R, interval < R < H) now runs before the label
   is set instead of after; a retrain there leaves that one sample out (it never sees more).
 
+The recorder's own sampling tick takes ``defer``'s ring path (issue 19): a deferred sample waits in its ring
+(``SampleRing.deferred_from`` on, no object per sample; ``deferred_in_rings`` counts them and arms the same
+backstop) and the tick at its label end sets it as it samples that symbol, with ``mature_due``'s check, value and
+counters written out (``mature_rings`` is that loop for the backstop). A waiting sample about to be overwritten
+(a ring smaller than the horizon's samples) moves to ``defer``'s queue (``lose_oldest``), where it is counted as
+before; on-demand samples between the ticks keep their kernel call (``SampleRing.on_call``).
+
 Mids are carried as bid + ask (twice the mid, an exact int), so the return is one exact division into a float.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -84,6 +92,13 @@ class ForwardReturnLabels:
         """Labels set so far (a sample overwritten before maturing is not counted)."""
         self.unlabelled = 0
         """Samples whose horizon ended on a one-sided quote."""
+        self.ring_pending = 0
+        """Samples waiting in their rings for a label deferred to a sampling tick (the ring path: see
+        ``mature_rings``); the recorder's tick sets them itself, written out."""
+        self._ring_newest = 0
+        """The label end of the newest of them."""
+        self.rings: list[tuple[str, SampleRing]] = []
+        """The recorder's (symbol, ring) pairs, for the backstop to reach the ring path's labels."""
         self.ambiguous = 0
         """Deferred samples left unlabelled because their symbol was quoted at the label's end instant before the
         tick that would have labelled them (which quote the kernel call would have read is not known)."""
@@ -98,7 +113,57 @@ class ForwardReturnLabels:
     @property
     def pending(self) -> int:
         """Deferred labels not set yet."""
+        return len(self._pending) + self.ring_pending
+
+    @property
+    def queued(self) -> int:
+        """Deferred labels in ``defer``'s queue (the ring path's lost samples among them)."""
         return len(self._pending)
+
+    def deferred_in_rings(self, end: int, count: int) -> None:
+        """A sampling tick left ``count`` samples in their rings whose labels end at ``end`` (the ring path of
+        ``defer``: no object per sample; the tick at ``end`` sets them, or the backstop queued here)."""
+        self.ring_pending += count
+        self._ring_newest = end
+        if not self._armed:
+            self._armed = True
+            self._call_at(end, self._backstop, (end, True))
+
+    def lose_oldest(self, symbol: str, ring: SampleRing) -> None:
+        """The ring is about to overwrite the oldest sample still waiting in it (a capacity below the horizon's
+        samples, or on-demand samples in between): it goes on to ``defer``'s queue with its label end, where the
+        counters treat it as they always did (it is no longer held, so it gets no label)."""
+        seq = ring.deferred_from
+        ring.deferred_from = seq + 1
+        if seq in ring.on_call:
+            ring.on_call.discard(seq)
+            return
+        slot = seq % ring.capacity
+        entry = (int(ring.ends_view[slot]), symbol, ring, seq, int(ring.mids_view[slot] * 2))
+        self.ring_pending -= 1
+        bisect.insort(self._pending, entry, key=lambda e: e[0])  # by label end, as ``mature_due`` pops them
+
+    def mature_rings(self, now: int, exact_now: bool) -> None:
+        """The ring path's ``mature_due``, for the backstop (the sampling tick writes this out): every waiting
+        sample whose label ended at or before ``now``, with the same check and counters."""
+        quoted_at = self._quoted_at
+        for symbol, ring in self.rings:
+            seq, capacity, ends, on_call = ring.deferred_from, ring.capacity, ring.ends_view, ring.on_call
+            while seq < ring.appended:
+                end = ends[seq % capacity]
+                if end > now:
+                    break
+                if on_call and seq in on_call:
+                    on_call.discard(seq)
+                    seq += 1
+                    continue
+                self.ring_pending -= 1
+                if quoted_at(symbol) >= end and not (exact_now and end == now):
+                    self.ambiguous += 1
+                else:
+                    self._set(symbol, ring, seq, int(ring.mids_view[seq % capacity] * 2))
+                seq += 1
+            ring.deferred_from = seq
 
     def schedule(self, symbol: str, ring: SampleRing, seq: int, sample_ts: int, mid2: int) -> None:
         """One kernel call for this sample, at exactly its label end."""
@@ -106,6 +171,10 @@ class ForwardReturnLabels:
 
     def _mature(self, arg: tuple[str, SampleRing, int, int]) -> None:
         symbol, ring, seq, mid2 = arg
+        self._set(symbol, ring, seq, mid2)
+
+    def set_label(self, symbol: str, ring: SampleRing, seq: int, mid2: int) -> None:
+        """Sets sample ``seq``'s label now from the mid in force (``mid2``: bid + ask at the sample)."""
         self._set(symbol, ring, seq, mid2)
 
     def _set(self, symbol: str, ring: SampleRing, seq: int, mid2: int) -> None:
@@ -145,7 +214,9 @@ class ForwardReturnLabels:
         now, exact = arg
         self._armed = False
         self.mature_due(now, exact)
-        if self._pending:
+        if self.ring_pending:
+            self.mature_rings(now, exact)
+        if self._pending or self.ring_pending:
             self._armed = True
-            end = self._pending[-1][0]
+            end = max(self._ring_newest if self.ring_pending else 0, self._pending[-1][0] if self._pending else 0)
             self._call_at(end, self._backstop, (end, False))

@@ -106,15 +106,21 @@ class SampleRing:
         self.mids: F64 = np.zeros(capacity, dtype=np.float64)
         self.y: F64 = np.full(capacity, np.nan, dtype=np.float64)
         self.label_end: I64 = np.zeros(capacity, dtype=np.int64)
-        self._row = n_features * 8
-        self._pack = struct.Struct(f"={n_features}d").pack_into
-        self._x_bytes = self.X.data.cast("B")
-        self._times = self.times.data.cast("B").cast("q")
-        self._mids = self.mids.data.cast("B").cast("d")
-        self._y = self.y.data.cast("B").cast("d")
-        self._ends = self.label_end.data.cast("B").cast("q")
+        # typed views of the arrays, for ``append`` and the recorder's sample that writes it out
+        self.row_bytes = self._row = n_features * 8
+        self.pack_row = self._pack = struct.Struct(f"={n_features}d").pack_into
+        self.x_bytes = self._x_bytes = self.X.data.cast("B")
+        self.times_view = self._times = self.times.data.cast("B").cast("q")
+        self.mids_view = self._mids = self.mids.data.cast("B").cast("d")
+        self.y_view = self._y = self.y.data.cast("B").cast("d")
+        self.ends_view = self._ends = self.label_end.data.cast("B").cast("q")
         self.appended = 0
         """Samples ever appended; sample number ``s`` lives in slot ``s % capacity`` while ``s`` is held."""
+        self.deferred_from = 0
+        """The oldest sample that may still wait for a label deferred to a sampling tick (``ml.labels``, the ring
+        path): samples from here to ``appended`` wait, but for those in ``on_call``."""
+        self.on_call: set[int] = set()
+        """Samples after ``deferred_from`` labelled otherwise (a kernel call each: on-demand samples)."""
 
     def __len__(self) -> int:
         return min(self.appended, self.capacity)

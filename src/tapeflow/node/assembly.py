@@ -152,6 +152,10 @@ class TradingNode:
             order_ids=self.order_ids,
         )
         kernel = self.kernel
+        for component in (*before_strategies, *extra):  # before the keeper subscribes: it may keep more for them
+            use_books = getattr(component, "use_books", None)
+            if use_books is not None:
+                use_books(self.books)  # (the feature recorder: the quote books keep its order flow, ml.features)
         kernel.add(self.books)
         for venue in self.venues:
             if hasattr(venue, "attach"):
