@@ -168,10 +168,11 @@ async def control(sock: Path, request: dict[str, Any], timeout: float = 15.0) ->
 
 
 def run_session(
-    session: LiveSession, script: Callable[[LiveSession], Awaitable[None]], *, timeout: float = 60.0
+    session: LiveSession, script: Callable[[LiveSession], Awaitable[None]], *, timeout: float = 180.0
 ) -> LiveResult:
     """Run ``session`` until ``script`` (given the running session) returns, then stop it over its control socket
-    (a graceful stop: open orders cancelled); the run's result."""
+    (a graceful stop: open orders cancelled); the run's result. ``timeout`` bounds a hung script, not a slow one:
+    it returns as soon as its conditions hold."""
     sock = Path(str(session.cfg.live.control_socket))
 
     async def main() -> LiveResult:
@@ -195,7 +196,9 @@ def node_of(session: LiveSession) -> TradingNode:
     return session.node.node
 
 
-async def fills_at_least(session: LiveSession, n: int, timeout: float = 20.0) -> None:
+async def fills_at_least(session: LiveSession, n: int, timeout: float = 60.0) -> None:
+    """Until the node holds ``n`` fills. The venue's tape and the node share the machine: with a core shared by seven
+    busy processes (the CI machine's load), two fills took over 20 s, so the bound is a minute."""
     node = node_of(session)
     try:
         await until(lambda: len(node.results.fills) >= n, f"{n} fills", timeout)
