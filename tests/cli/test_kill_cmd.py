@@ -188,8 +188,8 @@ def test_kill_with_no_node_listening_is_one_line_and_exit_2(tmp_path: Path) -> N
     assert result.stdout == ""
     assert result.stderr.startswith(f"error: no node listens on {tmp_path / 'nobody.sock'}")
     assert len(result.stderr.strip().splitlines()) == 1
-    port = _free_port()
-    result = runner.invoke(app, ["kill", "--url", f"tcp://127.0.0.1:{port}", "--token", TOKEN, "--json"])
+    with _port_nobody_listens_on() as port:
+        result = runner.invoke(app, ["kill", "--url", f"tcp://127.0.0.1:{port}", "--token", TOKEN, "--json"])
     assert result.exit_code == 2
     assert json.loads(result.stdout)["error"].startswith(f"no node listens on tcp://127.0.0.1:{port}")
 
@@ -215,8 +215,11 @@ def test_socket_options_that_cannot_work_are_refused_with_one_line(
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def _free_port() -> int:
+@contextlib.contextmanager
+def _port_nobody_listens_on() -> Iterator[int]:
+    """A loopback port held bound, never listening, while the test runs: connecting to it is refused. A port bound
+    and released at once could be taken by another process's listener before the test connects."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
-    return port
+        yield port

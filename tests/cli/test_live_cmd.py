@@ -45,10 +45,10 @@ def test_alpaca_paper_without_keys_is_refused_naming_the_environment_variables(t
 
 
 def test_a_paper_venue_that_is_not_running_is_one_line_saying_so(tmp_path: Path) -> None:
-    with socket.socket() as s:  # a port nothing listens on
+    with socket.socket() as s:  # a port nothing listens on: held bound, never listening, so no one else takes it
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    line = _refusal([str(_config(tmp_path, f'url = "http://127.0.0.1:{port}"')), "--quiet"])
+        line = _refusal([str(_config(tmp_path, f'url = "http://127.0.0.1:{port}"')), "--quiet"])
     assert f"cannot start on http://127.0.0.1:{port}" in line and "tapeflow paper" in line
 
 
@@ -88,16 +88,16 @@ def test_a_dashboard_token_under_16_characters_is_refused(tmp_path: Path) -> Non
 
 
 def test_a_node_that_cannot_start_prints_the_dashboard_then_releases_its_port(tmp_path: Path) -> None:
-    with socket.socket() as s:  # ports nothing listens on
-        s.bind(("127.0.0.1", 0))
-        venue_port = s.getsockname()[1]
-    with socket.socket() as s:
+    with socket.socket() as s:  # ports nothing listens on; the venue's held bound, never listening, meanwhile
         s.bind(("127.0.0.1", 0))
         board_port = s.getsockname()[1]
-    config = str(_config(tmp_path, f'url = "http://127.0.0.1:{venue_port}"'))
-    result = runner.invoke(
-        app, ["live", config, "--quiet", "--dashboard", str(board_port)], env={"TAPEFLOW_DASHBOARD_TOKEN": ""}
-    )
+    with socket.socket() as venue:
+        venue.bind(("127.0.0.1", 0))
+        venue_port = venue.getsockname()[1]
+        config = str(_config(tmp_path, f'url = "http://127.0.0.1:{venue_port}"'))
+        result = runner.invoke(
+            app, ["live", config, "--quiet", "--dashboard", str(board_port)], env={"TAPEFLOW_DASHBOARD_TOKEN": ""}
+        )
     assert result.exit_code == 2, result.output
     announced, refusal = result.output.strip().splitlines()
     assert announced.startswith(f"dashboard: http://127.0.0.1:{board_port}/#token=")

@@ -168,10 +168,11 @@ async def control(sock: Path, request: dict[str, Any], timeout: float = 15.0) ->
 
 
 def run_session(
-    session: LiveSession, script: Callable[[LiveSession], Awaitable[None]], *, timeout: float = 60.0
+    session: LiveSession, script: Callable[[LiveSession], Awaitable[None]], *, timeout: float = 180.0
 ) -> LiveResult:
     """Run ``session`` until ``script`` (given the running session) returns, then stop it over its control socket
-    (a graceful stop: open orders cancelled); the run's result."""
+    (a graceful stop: open orders cancelled); the run's result. ``timeout`` bounds a hung script, not a slow one:
+    it returns as soon as its conditions hold."""
     sock = Path(str(session.cfg.live.control_socket))
 
     async def main() -> LiveResult:
@@ -195,7 +196,9 @@ def node_of(session: LiveSession) -> TradingNode:
     return session.node.node
 
 
-async def fills_at_least(session: LiveSession, n: int, timeout: float = 20.0) -> None:
+async def fills_at_least(session: LiveSession, n: int, timeout: float = 60.0) -> None:
+    """Until the node holds ``n`` fills. The venue's tape and the node share the machine: with a core shared by seven
+    busy processes (the CI machine's load), two fills took over 20 s, so the bound is a minute."""
     node = node_of(session)
     try:
         await until(lambda: len(node.results.fills) >= n, f"{n} fills", timeout)
@@ -354,6 +357,8 @@ class Pump:
         self.error = ""
         """Why the pump stopped by itself (said by ``off`` and ``close``, so a failed step fails the test)."""
         self._on = threading.Event()
+        self._stepping = threading.Lock()
+        """Held by the pump's thread while a step is asked for and answered."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pump", daemon=True)
         self._thread.start()
@@ -361,24 +366,29 @@ class Pump:
     def _run(self) -> None:
         while not self._stop.is_set():
             if self._on.wait(0.05) and not self._stop.is_set():
-                try:
-                    answer = requests.post(
-                        f"{self.paper.url}/tapeflow/step", json={"events": self.events}, headers=HEADERS, timeout=30
-                    )
-                except requests.RequestException as exc:
-                    self.error = f"step failed: {exc}"
-                    return
-                if answer.status_code != 200:
-                    self.error = f"step answered {answer.status_code}: {answer.text}"
-                    return
+                with self._stepping:
+                    if not self._on.is_set():  # turned off while this thread waited for the lock
+                        continue
+                    try:
+                        answer = requests.post(
+                            f"{self.paper.url}/tapeflow/step", json={"events": self.events}, headers=HEADERS, timeout=30
+                        )
+                    except requests.RequestException as exc:
+                        self.error = f"step failed: {exc}"
+                        return
+                    if answer.status_code != 200:
+                        self.error = f"step answered {answer.status_code}: {answer.text}"
+                        return
                 time.sleep(self.every_s)
 
     def on(self) -> None:
         self._on.set()
 
     def off(self) -> None:
+        """Returns once the venue stands still: a step in flight has been answered, and no other starts."""
         self._on.clear()
-        time.sleep(0.3)  # a step in flight lands
+        with self._stepping:  # a 0.3 s pause stood here, shorter than a step takes on a loaded machine
+            pass
         assert not self.error, self.error
 
     def close(self) -> None:

@@ -207,9 +207,16 @@ def test_trade_updates_dropped_while_orders_fill_are_recovered_once_by_the_recon
     after = [e for e in status if isinstance(e, Reconciled)]
     assert after and sum(e.fills_applied for e in after) >= 1, after
     assert all(e.mismatches == 0 for e in after), after
+    # the drops outlast the stream's silence bound (5 s without a frame while orders work) when the venue is slow to
+    # fill, as under load: the node then drops the silent stream itself and reconciles on reconnecting, by design.
+    # So each loss of the stream is the test's close or one of those drops, and each reconnect is reconciled first
+    silent = session.venue.stream.silent_drops
+    downs = [e for e in status if isinstance(e, VenueDisconnected)]
+    assert len(downs) == 1 + silent, [e.reason for e in downs]
+    assert sum("silent stream" in e.reason for e in downs) == silent, [e.reason for e in downs]
     order = [type(e) for e in status]
-    down = order.index(VenueDisconnected)
-    assert order[down : down + 3] == [VenueDisconnected, Reconciled, VenueReconnected], order
+    for down in (i for i, kind in enumerate(order) if kind is VenueDisconnected):
+        assert order[down : down + 3] == [VenueDisconnected, Reconciled, VenueReconnected], order
     seen = kinds(audit_events(tmp_path / "audit.db"))
-    assert seen.get("VenueDisconnected") == 1 and seen.get("VenueReconnected") == 1, seen
-    assert seen.get("Reconciled", 0) >= 2, seen  # at start, and after the reconnect
+    assert seen.get("VenueDisconnected") == 1 + silent and seen.get("VenueReconnected") == 1 + silent, seen
+    assert seen.get("Reconciled", 0) >= 2 + silent, seen  # at start, and after each reconnect

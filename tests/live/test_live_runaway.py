@@ -6,6 +6,7 @@ sides (the venue's REST and the node's counters) and none reached it after the k
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,7 +63,11 @@ def test_a_runaway_strategy_live_is_throttled_then_killed_and_nothing_reaches_th
         await until(lambda: kills, "the kill switch")
         attempts = strategy.attempts  # type: ignore[attr-defined]
         await until(lambda: strategy.attempts >= attempts + 50, "attempts after the kill")  # type: ignore[attr-defined]
-        await asyncio.sleep(0.5)  # the venue's answers to the kill's cancels
+        # the kill's cancels answered: none open at the venue, none open in the node (a fixed pause raced them)
+        node, deadline = node_of(s), time.monotonic() + 30
+        while await asyncio.to_thread(paper.open_orders) or any(True for _ in node.execution.open_orders()):
+            assert time.monotonic() < deadline, "the kill's cancels were not all answered"
+            await asyncio.sleep(0.1)
 
     result = run_session(session, script)
     node = node_of(session)

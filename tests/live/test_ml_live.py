@@ -11,6 +11,7 @@ its finished result back longer than the interval.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -321,29 +322,29 @@ def test_live_ml_on_the_wall_clock_stamps_each_model_after_its_trigger_plus_its_
     _assert_gone(pids)
 
 
-def _nowhere() -> LiveConfig:
-    """A configuration whose paper venue is a loopback port just bound and released: nothing listens there."""
+@contextlib.contextmanager
+def _nowhere() -> Iterator[LiveConfig]:
+    """A configuration whose paper venue is a loopback port held bound, never listening, while it is used: connecting
+    is refused (a port bound and released at once could meet another process's listener)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    return LiveConfig(
-        live=LiveSection(url=f"http://127.0.0.1:{port}", symbols=("AAPL",), backoff=FAST),
-        strategy=StrategyConfig(name=f"{WATCHER}:ModelWatcher"),
-        ml=ML,
-    )
+        yield LiveConfig(
+            live=LiveSection(url=f"http://127.0.0.1:{port}", symbols=("AAPL",), backoff=FAST),
+            strategy=StrategyConfig(name=f"{WATCHER}:ModelWatcher"),
+            ml=ML,
+        )
 
 
 def test_live_ml_run_that_cannot_start_still_closes_the_pool() -> None:
-    cfg = _nowhere()
-    session = LiveSession(cfg, KEYS, console=False)
-
-    async def main() -> tuple[int, ...]:
+    async def main(session: LiveSession) -> tuple[int, ...]:
         with pytest.raises(VenueError, match="cannot start"):
             await asyncio.wait_for(session.run(), 60)
         assert session.pool_warm is not None and session.pool_warm.done()
         return session.pool_warm.result().worker_pids
 
-    pids = asyncio.run(main())
+    with _nowhere() as cfg:
+        pids = asyncio.run(main(LiveSession(cfg, KEYS, console=False)))
     assert pids, "the workers had started (warming) when the run failed"
     _assert_gone(pids)
 
@@ -359,14 +360,15 @@ class NeverStarts(TrainingPool):
 
 def test_live_ml_run_whose_pool_cannot_start_stops_before_it_reads_the_account(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(session_module, "TrainingPool", NeverStarts)
-    session = LiveSession(_nowhere(), KEYS, console=False)
 
-    async def main() -> None:
+    async def main(session: LiveSession) -> None:
         # nothing listens at the venue's address: reading the account first would have raised a VenueError
         with pytest.raises(EngineError, match="the training pool did not start: ImportError"):
             await asyncio.wait_for(session.run(), 30)
 
-    asyncio.run(main())
+    with _nowhere() as cfg:
+        session = LiveSession(cfg, KEYS, console=False)
+        asyncio.run(main(session))
     assert isinstance(session.pool, NeverStarts)
 
 

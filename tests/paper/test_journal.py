@@ -4,7 +4,10 @@ line is refused with its number; a half-written last line (a crash mid-write) is
 from __future__ import annotations
 
 import json
+import queue
 import signal
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -208,6 +211,29 @@ def test_the_command_killed_with_sigkill_restarts_from_its_journal_and_alpaca_py
     assert after == before
 
 
+def _lines_until(proc: subprocess.Popen[str], done: Callable[[list[str]], bool], timeout: float) -> list[str]:
+    """The lines ``proc`` prints until ``done`` holds for them; a reader thread keeps the wait bounded (a bare
+    ``readline`` would block the test for good on a process that went silent)."""
+    assert proc.stdout is not None
+    stdout, lines = proc.stdout, queue.Queue[str]()
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+        lines.put("")  # the end of the output
+
+    threading.Thread(target=read, daemon=True).start()
+    told: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not done(told):
+        try:
+            told.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            raise AssertionError(f"no such output within {timeout:g} s: {told}") from None
+        assert told[-1], f"the process closed its output: {told}"
+    return told
+
+
 def test_the_restart_fault_starts_the_process_again_on_its_port_with_its_state(tmp_path: Path, data_dir: Path) -> None:
     """``{"fault": "restart"}`` over the admin route: the command answers, stops serving, and replaces its process
     image (same pid, same port) with a new server that replays the journal; alpaca-py then sees the same orders and
@@ -226,25 +252,17 @@ def test_the_restart_fault_starts_the_process_again_on_its_port_with_its_state(t
         )
         before = (
             [o.model_dump() for o in client.get_orders()],
-            requests.get(f"{base}/v2/clock", headers=HEADERS).json(),
+            requests.get(f"{base}/v2/clock", headers=HEADERS, timeout=10).json(),
         )
         answer = requests.post(f"{base}/tapeflow/faults", json={"fault": "restart"}, headers=admin, timeout=10)
         assert answer.status_code == 201, answer.text
-        deadline, after = time.monotonic() + 60, None
-        while after is None:
-            assert time.monotonic() < deadline and proc.poll() is None, "the venue did not come back"
-            try:
-                clock = requests.get(f"{base}/v2/clock", headers=HEADERS, timeout=2)
-            except requests.ConnectionError:
-                time.sleep(0.05)
-                continue
-            after = ([o.model_dump() for o in client.get_orders()], clock.json())
+        # the rest of the first start-up, the old image's last line, the new one's start-up: the new image prints
+        # "calls replayed" once it serves, and only then is it asked (asked sooner, the old image could still answer
+        # the clock, and the orders call then meet the port between two processes, refused)
+        told = _lines_until(proc, lambda told: sum("calls replayed" in t for t in told) == 2, timeout=60)
+        clock = requests.get(f"{base}/v2/clock", headers=HEADERS, timeout=10).json()
+        after = ([o.model_dump() for o in client.get_orders()], clock)
         assert after == before and len(before[0]) == 1
-        assert proc.stdout is not None
-        told: list[str] = []  # the rest of the first start-up, the old image's last line, the new one's start-up
-        while "calls replayed" not in "".join(told[-1:]) or len([t for t in told if "calls replayed" in t]) < 2:
-            told.append(proc.stdout.readline())
-            assert len(told) < 40, told
         assert any("restarting the paper venue" in line for line in told), told
         assert "journal: 2 calls replayed" in told[-1], told  # the step and the submit, replayed by the new image
         assert path.read_text().count("\n") >= 3  # header, step, submit: what the new process replayed

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -68,13 +67,6 @@ def test_a_retried_task_on_a_dask_worker_succeeds_and_an_always_failing_one_is_r
     assert outcome.results[1].error == "RuntimeError: this task always fails"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -89,19 +81,28 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[str]:
-    """A scheduler and two single-thread workers, each its own process on 127.0.0.1, always killed after."""
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    """A scheduler and two single-thread workers, each its own process on 127.0.0.1, always killed after.
+
+    The scheduler takes a port of its own (``--port 0``) and writes the address it listens on to its scheduler file;
+    a free port picked here and handed to it could be taken by another process before it binds."""
+    info = tmp_path / "scheduler.json"
     log = (tmp_path / "cluster.log").open("wb")
     common = {"stdout": log, "stderr": subprocess.STDOUT, "start_new_session": True}
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(
             subprocess.Popen(
-                [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(info),
                  "--no-dashboard", "--idle-timeout", "120"],
                 **common,  # type: ignore[call-overload]
             )
         )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _written(info):
+            assert procs[0].poll() is None, (tmp_path / "cluster.log").read_text()
+            assert time.monotonic() < deadline, f"the scheduler wrote no address within {START_TIMEOUT_S:g} s"
+            time.sleep(0.1)
+        address: str = json.loads(info.read_text())["address"]
         worker = [str(DASK), "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
                   "--no-nanny", "--death-timeout", "60"]  # fmt: skip
         procs.extend(subprocess.Popen(worker, **common) for _ in range(2))  # type: ignore[call-overload]
@@ -109,6 +110,14 @@ def cluster(tmp_path: Path) -> Iterator[str]:
     finally:
         _stop(procs)
         log.close()
+
+
+def _written(info: Path) -> bool:
+    """The scheduler file is there and whole (it may be read while being written)."""
+    try:
+        return "address" in json.loads(info.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
 
 
 def test_a_scheduler_and_two_worker_processes_reached_by_address_give_the_same_table(
