@@ -309,7 +309,7 @@ class StoreDecoder(LobsterDecoder):
                 self._prev_row = np.array([c[n - 1] for c in book], dtype=np.int64)
                 row += n
                 yield row
-        except OSError as exc:
+        except (OSError, pa.ArrowException) as exc:  # a damaged page that still hashes as listed (relisted by hand)
             raise DataError(f"store file unreadable after row {row}: {exc}", path=self._where, line=row) from exc
         finally:
             pf.close()
