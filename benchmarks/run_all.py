@@ -104,6 +104,14 @@ def _lobster(data: Json) -> Headline:
     return figure, f"{_num(ratio, '.2f')}x its Python reference (CPU)", _at_least(wall, 1e6)
 
 
+def _lobster_store(data: Json) -> Headline:
+    wall = _dig(data, "results", "store compiled", "wall_msgs_per_s", "median")
+    cpu = _dig(data, "results", "store compiled", "cpu_msgs_per_s", "median")
+    ratio = _dig(data, "results", "cpu_ratio_vs_zip_compiled", "median")
+    figure = f"Parquet store, every row verified: {_num(wall)}/s wall, {_num(cpu)}/s CPU (compiled)"
+    return figure, f"{_num(ratio, '.2f')}x the zip replay (CPU)", _at_least(wall, 3e6)
+
+
 def _quotes(data: Json) -> Headline:
     figure = f"{_num(_dig(data, 'tapeflow', 'wall_quotes_per_s'))} quotes/s wall (default risk rules)"
     risk, fast = data.get("ratio_cpu_nautilus_risk"), data.get("ratio_cpu_nautilus_fast")
@@ -157,6 +165,13 @@ BENCHES: tuple[Bench, ...] = (
     ),
     Bench("book_l2", "bench_book.py", ("--n", "1000000", "--pairs", "5"), ">= 2x Nautilus, same work", _book),
     Bench("lobster", "bench_lobster.py", ("--repeat", "5"), ">= 1M msgs/s from the zip", _lobster),
+    Bench(
+        "lobster_store",
+        "bench_lobster_store.py",
+        ("--pairs", "5"),
+        ">= 3M msgs/s from the Parquet store",
+        _lobster_store,
+    ),
     Bench("itch", "bench_itch.py", ("--messages", "1000000", "--runs", "5"), ">= 2M msgs/s", _itch),
     Bench("parquet", "bench_parquet.py", (), "store read vs original format"),
     Bench(

@@ -48,3 +48,15 @@ def test_replay_with_mismatches_exits_1_and_names_the_row(tmp_path: Path) -> Non
     result = runner.invoke(app, ["book", "replay", str(path), "--verify"])
     assert result.exit_code == 1
     assert "row 2 (34200.2,1,2,5,1000200,-1): SELL level 1" in result.stdout
+
+
+def test_replay_of_a_converted_store_verifies_every_row_and_reports_as_the_zip(data_dir: Path, tmp_path: Path) -> None:
+    converted = runner.invoke(app, ["data", "convert", str(data_dir / GOOG_1), "--to", str(tmp_path / "s"), "--json"])
+    assert converted.exit_code == 0, converted.output
+    outs = []
+    for source in (data_dir / GOOG_1, tmp_path / "s"):
+        result = runner.invoke(app, ["book", "replay", str(source), "--verify", "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        outs.append({k: v for k, v in report.items() if k not in ("file", "elapsed_s", "msgs_per_s")})
+    assert outs[1] == outs[0] and outs[1]["mismatches"] == 0 and outs[1]["rows"] == 49_482

@@ -448,3 +448,4 @@ def apply_lobster_block(
                 on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
                 top.mark_all()
     return counts.discovered, counts.reveals, counts.levels_from_file
+include "_l3_columns.pxi"

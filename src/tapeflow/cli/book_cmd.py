@@ -41,7 +41,12 @@ def _count_rows(path: Path) -> int | None:
 
 @book_app.command("replay")
 def replay_cmd(
-    file: Annotated[Path, typer.Argument(help="A LOBSTER zip (message and orderbook files inside).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A LOBSTER zip (message and orderbook files inside), or a Parquet store converted from one."
+        ),
+    ],
     verify: Annotated[
         bool, typer.Option("--verify", help="Compare the rebuilt top N levels with every orderbook row.")
     ] = False,

@@ -6,6 +6,7 @@ the error and JSON helpers, and loads what a command runs only when the command 
 
 from __future__ import annotations
 
+import functools
 import signal
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -232,9 +233,16 @@ def convert_cmd(
         given = parse_day(day)
         check_output(to, overwrite=overwrite)  # a wrong --to is refused before the input is opened
         fmt, events, _ = open_dated(source, given)
+        tables = None
+        if fmt == "lobster":  # its orderbook rows too, for `tapeflow book replay STORE --verify`
+            from tapeflow.data.lobster_store import write_lobster_book  # lazy: pyarrow (~0.1 s), not for --help
+
+            tables = functools.partial(write_lobster_book, path=source)
         with progress:
             task = progress.add_task(f"convert {source.name}", total=None)
-            n = write_store(events, to, overwrite=overwrite, progress=lambda k: progress.update(task, completed=k))
+            n = write_store(
+                events, to, overwrite=overwrite, progress=lambda k: progress.update(task, completed=k), tables=tables
+            )
     except TapeflowError as exc:
         fail(exc, json_out=json_out)
         return

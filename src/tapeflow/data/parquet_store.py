@@ -30,7 +30,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.dataset as ds  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from tapeflow.data.store_manifest import FileEntry, check_listing, inside, load_manifest, verify_file
+from tapeflow.data.store_manifest import TABLE_TYPES, FileEntry, check_listing, inside, load_manifest, verify_file
 from tapeflow.data.store_schema import EVENT_TYPES, same, schema
 from tapeflow.data.store_writer import StoreWriter, write_store
 from tapeflow.model.errors import ConfigError, DataError
@@ -220,7 +220,11 @@ def _chosen(
     check_listing(root, manifest)
     wanted = set(symbols) if symbols is not None else None
     days = set(dates) if dates is not None else None
-    chosen = [e for e in manifest.files if (wanted is None or e.symbol in wanted) and (days is None or e.date in days)]
+    chosen = [
+        e
+        for e in manifest.files
+        if (wanted is None or e.symbol in wanted) and (days is None or e.date in days) and e.type not in TABLE_TYPES
+    ]
     return root, chosen
 
 

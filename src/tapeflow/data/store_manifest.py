@@ -30,6 +30,12 @@ from tapeflow.model.errors import DataError
 
 FORMAT: Final = "tapeflow-parquet"
 VERSION: Final = 2
+TABLES_VERSION: Final = 3
+"""The version of a store that also holds tables that are not events (``TABLE_TYPES``); a version 2 store is one
+without them and reads as before, and an older tapeflow refuses a version 3 store in one line."""
+TABLE_TYPES: Final = frozenset({"LobsterBook"})
+"""Files that are not events: ``LobsterBook`` is a LOBSTER day's messages with their orderbook rows, for the
+verified L3 replay (``tapeflow.data.lobster_store``); the event reader skips them and ``events`` does not count them."""
 NO_SYMBOL: Final = "_"
 _KEEP: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 _DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -111,7 +117,13 @@ def load_manifest(root: Path) -> Manifest:
     except (OSError, msgspec.DecodeError) as exc:
         raise DataError(f"store manifest unreadable or damaged ({exc}); convert the source again", path=marker) from exc
     fmt, version = (head.get("format"), head.get("version")) if isinstance(head, dict) else (None, None)
-    if fmt != FORMAT or version != VERSION:
+    if fmt == FORMAT and isinstance(version, int) and version > TABLES_VERSION:
+        raise DataError(
+            f"store format {fmt!r} version {version} is newer than this tapeflow reads (versions {VERSION}-"
+            f"{TABLES_VERSION}); update tapeflow or convert the source again with this one",
+            path=marker,
+        )
+    if fmt != FORMAT or version not in (VERSION, TABLES_VERSION) or type(version) is not int:
         raise DataError(
             f"store format {fmt!r} version {version!r}, this tapeflow reads {FORMAT!r} version {VERSION} (with a "
             "list of its files); convert the source again",
@@ -125,7 +137,8 @@ def load_manifest(root: Path) -> Manifest:
     total = 0
     for e in manifest.files:
         problem = symbol_problem(e.symbol)
-        if problem is None and (e.type not in EVENT_TYPES or not _DATE.fullmatch(e.date)):
+        known = e.type in EVENT_TYPES or (manifest.version >= TABLES_VERSION and e.type in TABLE_TYPES)
+        if problem is None and (not known or not _DATE.fullmatch(e.date)):
             problem = f"entry {e.path!r} has an unknown event type {e.type!r} or a bad date {e.date!r}"
         if problem is None and e.path != file_path(e.symbol, e.date, e.type):
             problem = f"entry {e.path!r} is not where its symbol, date and type put it"
@@ -136,7 +149,7 @@ def load_manifest(root: Path) -> Manifest:
         if problem is not None:
             raise DataError(f"store manifest damaged: {problem}; convert the source again", path=marker)
         seen.add(e.path)
-        total += e.rows
+        total += e.rows if e.type not in TABLE_TYPES else 0
     if total != manifest.events:
         raise DataError(
             f"store manifest damaged: its files hold {total} rows but it says {manifest.events} events; "

@@ -26,11 +26,14 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 import msgspec
+import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from tapeflow.data.nytime import NEW_YORK
 from tapeflow.data.store_manifest import (
     FORMAT,
+    TABLE_TYPES,
+    TABLES_VERSION,
     VERSION,
     FileEntry,
     Manifest,
@@ -101,6 +104,7 @@ class StoreWriter:
         self._symbols: dict[str, None] = {}
         self._folders: dict[str, Path] = {}
         self._day_cache: tuple[int, int, str] = (0, -1, "")
+        self._tables: list[FileEntry] = []
 
     def write(self, ev: Event) -> None:
         cls = type(ev)
@@ -187,6 +191,42 @@ class StoreWriter:
             sha256=out.sha256.hexdigest(),
         )  # fmt: skip
 
+    def write_table(
+        self,
+        symbol: str,
+        day: str,
+        type_name: str,
+        batches: Iterable[pa.RecordBatch],
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        """A file that is not events (one of ``TABLE_TYPES``), written now from ``batches`` (one schema) in row
+        groups of at most ``ROW_GROUP`` rows, and listed in the manifest like the event files. ``options``: the
+        ``pq.ParquetWriter`` keywords (encodings, compression) the table's reader is fastest with."""
+        if type_name not in TABLE_TYPES:
+            raise ValueError(f"{type_name!r} is not a store table type")
+        problem = symbol_problem(symbol)
+        if problem is not None:
+            raise DataError(f"table {type_name}: {problem}", path=self.out)
+        rel = file_path(symbol, day, type_name)
+        path = self._inside(rel)
+        rows = 0
+        out = _HashingFile(path)
+        writer: pq.ParquetWriter | None = None
+        with out:
+            try:
+                for batch in batches:
+                    if writer is None:
+                        writer = pq.ParquetWriter(out, batch.schema, **(options or {}))
+                    writer.write_batch(batch, row_group_size=ROW_GROUP)
+                    rows += batch.num_rows
+            finally:
+                if writer is not None:
+                    writer.close()
+        self._tables.append(
+            FileEntry(path=rel, symbol=symbol, date=day, type=type_name, rows=rows, bytes=out.size,
+                      sha256=out.sha256.hexdigest())
+        )  # fmt: skip
+
     def _inside(self, rel: str) -> Path:
         """The file's path, its folder created and checked to lie inside the store (resolved once per folder)."""
         folder, _, name = rel.rpartition("/")
@@ -208,7 +248,9 @@ class StoreWriter:
             self._spill.close()
             self._spill = None
             (self.tmp / "_spill.msgpack").unlink()
-        write_manifest(self.tmp, Manifest(format=FORMAT, version=VERSION, events=self.count, files=entries))
+        entries += sorted(self._tables, key=lambda e: e.path)
+        version = TABLES_VERSION if self._tables else VERSION  # a store without tables stays readable by older tapeflow
+        write_manifest(self.tmp, Manifest(format=FORMAT, version=version, events=self.count, files=entries))
         self._swap()
         return self.count
 
@@ -243,14 +285,19 @@ def write_store(
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
     buffer_rows: int = BUFFER_ROWS,
+    tables: Callable[[StoreWriter], None] | None = None,
 ) -> int:
-    """Write every event of ``stream``; nothing is left at ``out`` (or beside it) if anything fails."""
+    """Write every event of ``stream``; nothing is left at ``out`` (or beside it) if anything fails.
+
+    ``tables(writer)``: called after the events to add files that are not events (``StoreWriter.write_table``)."""
     writer = StoreWriter(out, overwrite=overwrite, buffer_rows=buffer_rows)
     try:
         for n, ev in enumerate(stream, 1):
             writer.write(ev)
             if progress is not None and n % 65_536 == 0:
                 progress(n)
+        if tables is not None:
+            tables(writer)
         return writer.close()
     except BaseException:
         writer.abort()

@@ -17,6 +17,7 @@ import msgspec
 from tapeflow.book.l3 import L3Book
 from tapeflow.data.lobster import Impl, LobsterDecoder
 from tapeflow.data.lobster_file import open_lobster
+from tapeflow.data.lobster_store import StoreDecoder, open_store_day
 from tapeflow.model.enums import Side
 
 _EMPTY = {Side.SELL: 9_999_999_999, Side.BUY: -9_999_999_999}
@@ -74,12 +75,16 @@ def replay(
     progress: Progress | None = None,
     max_examples: int = 10,
     impl: Impl = "auto",
+    symbol: str | None = None,
+    day: str | None = None,
 ) -> ReplayReport:
-    """Replay ``path`` (a LOBSTER zip); raises ``DataError`` for a bad file before any result exists.
+    """Replay ``path`` (a LOBSTER zip, or a Parquet store holding a LOBSTER day: the one of ``symbol`` and
+    ``day`` when it holds several); raises ``DataError`` for a bad file before any result exists.
 
-    ``impl`` chooses the decoder's block apply (``LobsterDecoder``: compiled or the Python reference); the
-    report says which ran."""
-    lf = open_lobster(path)
+    ``impl`` chooses the decoder's block apply (``LobsterDecoder``/``StoreDecoder``: compiled or the Python
+    reference); the report says which ran."""
+    store = open_store_day(path, symbol, day) if Path(path).is_dir() else None
+    lf = store.lobster_file() if store is not None else open_lobster(path)
     book = L3Book(lf.symbol)
     n = lf.levels
     examples: list[Mismatch] = []
@@ -127,7 +132,10 @@ def replay(
                     )
                     break
 
-    decoder = LobsterDecoder(lf, book, check_row=check if verify else None, impl=impl)
+    if store is not None:
+        decoder = StoreDecoder(store, book, check_row=check if verify else None, impl=impl)
+    else:
+        decoder = LobsterDecoder(lf, book, check_row=check if verify else None, impl=impl)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the book allocates millions of small lists and dicts, none of them in cycles
     t0 = time.perf_counter()

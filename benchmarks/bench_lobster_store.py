@@ -1,0 +1,146 @@
+"""LOBSTER L3 replay from the Parquet store, every orderbook row verified, against the same replay from the zip.
+
+On ``LOBSTER_SampleFile_AMZN_2012-06-21_5.zip`` (155,935 messages, the largest shared file), converted once into
+a store as ``tapeflow data convert`` does (untimed; its time is printed). Timed, each
+``tapeflow.report.book_replay.replay(..., verify=True)``, i.e. ``tapeflow book replay SOURCE --verify``:
+
+- ``store compiled``: the store's manifest, folder listing, the LobsterBook table's size, SHA-256 and schema,
+  its columns read batch by batch (pyarrow, no Python object per row), the compiled loop over the columns
+  applying every message to the L3 book and comparing every orderbook row with the book's top N;
+- ``store python``: the same table through the Python reference (the zip decoder's own loop on the rows' text);
+- ``zip compiled``: the zip replay (inflate, parse, the compiled block apply and row check).
+
+The three run interleaved in ``--pairs`` rounds (the order rotated each round) in one process; CPU-time and
+wall msgs/s, median and spread (min-max), then the CPU-time ratios of the store's compiled replay to the zip's
+and to its own Python reference. The reports must be equal (rows, mismatches, counts, book at the end) or the
+benchmark fails. Memory: peak RSS of a fresh child replaying (compiled, verified) the day's store and a store
+of a 4x longer day (``bench_lobster.longer_copy``). ``--quick``: no memory run.
+
+Run: ``.venv/bin/python benchmarks/bench_lobster_store.py [--file PATH] [--pairs 5] [--quick]``. The last line is
+one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench_lobster import DEFAULT, _data_root, longer_copy
+from tapeflow.data.lobster import COMPILED_AVAILABLE, Impl
+from tapeflow.data.lobster_events import iter_events
+from tapeflow.data.lobster_store import write_lobster_book
+from tapeflow.data.store_writer import write_store
+from tapeflow.report.book_replay import ReplayReport, replay
+
+GOAL = 3_000_000
+
+
+def convert(path: Path, out: Path) -> float:
+    """The store ``tapeflow data convert`` writes (events and the LobsterBook table); its wall time."""
+    t0 = time.perf_counter()
+    write_store(iter_events(path), out, tables=lambda w: write_lobster_book(w, path))
+    return time.perf_counter() - t0
+
+
+def _spread(values: list[float], fmt: str = ",.0f") -> str:
+    return f"{statistics.median(values):>11{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _same(a: ReplayReport, b: ReplayReport) -> list[str]:
+    skip = ("elapsed_s", "msgs_per_s", "impl", "file")
+    return [f for f in a.__struct_fields__ if f not in skip and getattr(a, f) != getattr(b, f)]
+
+
+def paired(zip_path: Path, store: Path, pairs: int) -> dict[str, Any]:
+    runs: list[tuple[str, Path, Impl]] = [("store compiled", store, "compiled"), ("zip compiled", zip_path, "compiled")]
+    runs.append(("store python", store, "python"))
+    cpu: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    wall: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    reports: dict[str, ReplayReport] = {}
+    for k in range(pairs):
+        for name, source, impl in runs[k % len(runs) :] + runs[: k % len(runs)]:
+            gc.collect()
+            t0, w0 = time.process_time(), time.perf_counter()
+            report = replay(source, verify=True, impl=impl)
+            c, w = time.process_time() - t0, time.perf_counter() - w0
+            assert report.impl == impl and report.mismatches == 0, (name, report.impl, report.mismatches)
+            cpu[name].append(report.rows / c)
+            wall[name].append(report.rows / w)
+            reports[name] = report
+    for name in reports:
+        differ = _same(reports["zip compiled"], reports[name])
+        assert not differ, f"{name}'s report differs from the zip replay's in {differ}"
+    out: dict[str, Any] = {}
+    for name in cpu:
+        out[name] = {"cpu_msgs_per_s": _stats(cpu[name]), "wall_msgs_per_s": _stats(wall[name])}
+        print(f"{name:15s} CPU {_spread(cpu[name])} msgs/s   wall {_spread(wall[name])} msgs/s")
+    for other in ("zip compiled", "store python"):
+        ratios = [s / o for s, o in zip(cpu["store compiled"], cpu[other], strict=True)]
+        out[f"cpu_ratio_vs_{other.replace(' ', '_')}"] = _stats(ratios)
+        print(f"store compiled / {other}: CPU-time ratio {_spread(ratios, '.2f')} over {pairs} rounds")
+    return out
+
+
+_CHILD = """
+import json, resource, sys
+from tapeflow.report.book_replay import replay
+r = replay(sys.argv[1], verify=True, impl="compiled")
+print(json.dumps({"rows": r.rows, "mismatches": r.mismatches, "impl": r.impl,
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def memory(path: Path, store: Path, tmp: Path) -> dict[str, dict[str, float]]:
+    big = tmp / "x4"
+    convert(longer_copy(path, 4, tmp), big)
+    out = {}
+    for name, source in (("1x", store), ("4x", big)):
+        done = subprocess.run([sys.executable, "-c", _CHILD, str(source)], capture_output=True, text=True, check=True)
+        out[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        r = out[name]
+        print(f"peak RSS {name}: {r['peak_rss_mib']:7.1f} MiB  ({r['rows']:,} rows, {r['mismatches']:,} mismatches"
+              f"{': copies 2-4 start from the previous copy end book' if name == '4x' else ''})")  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", type=Path, default=None)
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="No memory run.")
+    args = parser.parse_args()
+    path = args.file or _data_root() / DEFAULT
+    if not path.is_file() or not COMPILED_AVAILABLE:
+        why = f"{path} not found; set TAPEFLOW_DATA" if not path.is_file() else "compiled cores not built"
+        print(f"skip: {why}")
+        print(json.dumps({"bench": "lobster_store", "skipped": True}))
+        return
+    print("implementations: store compiled (book/_l3_columns.pxi), store python (reference), zip compiled")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "store"
+        took = convert(path, store)
+        table = next(store.rglob("LobsterBook.parquet"))
+        print(f"converted {path.name} in {took:.1f} s wall; LobsterBook table {table.stat().st_size / 2**20:.1f} MiB")
+        results = paired(path, store, args.pairs)
+        if not args.quick:
+            results["memory"] = memory(path, store, Path(tmp))
+    cpu = results["store compiled"]["cpu_msgs_per_s"]["median"]
+    print(f"goal >= {GOAL:,} msgs/s (CPU): {'met' if cpu >= GOAL else 'not met'} ({cpu:,.0f})")
+    print(json.dumps({"bench": "lobster_store", "file": path.name, "pairs": args.pairs, "goal_msgs_per_s": GOAL,
+                      "results": results}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+# Included at the end of _l3_core.pyx (Cython ``include``: the same module, kept apart so that the zip path's
+# files stay as they are).
+"""The L3 block apply over integer columns: a LOBSTER day read from the Parquet store (``data.lobster_store``).
+
+``apply_lobster_block``'s loop, with the orderbook row given as 4 x N int64 columns instead of text: the reveal
+test and the row check compare integers (``_matches_row`` against the same ``_Top`` copy of the book's top N)
+rather than reading digits, which was 3,490 of the zip loop's 8,260 instructions a message. Every unusual case
+calls the same reference code as the zip loop; ``tests/data/test_lobster_store.py`` requires identical books,
+hooks and reports.
+"""
+
+cdef long long _ASK_EMPTY = 9999999999
+cdef long long _BID_EMPTY = -9999999999
+cdef long long _FIELD_MAX = 999999999999999999  # 18 digits: what the text path reads inline
+
+
+cdef inline bint _matches_row(_Top top, _Book book, const int64_t** rows, Py_ssize_t i) except -1:
+    """``_Top.matches`` for a row given as integers: 1 when it is what the reference check prints for the book."""
+    cdef int j, na, nb
+    cdef long long ap, asz, bp, bsz
+    if top.stale[0] and not top.load(0, book.ask_keys, book.ask_sizes):
+        return 0
+    if top.stale[1] and not top.load(1, book.bid_keys, book.bid_sizes):
+        return 0
+    na = top.count[0]
+    nb = top.count[1]
+    for j in range(top.levels):
+        if j >= na and j >= nb:
+            ap, asz, bp, bsz = _ASK_EMPTY, 0, _BID_EMPTY, 0
+        else:
+            if j < na:
+                ap, asz = top.price[0][j], top.size[0][j]
+            else:
+                ap, asz = _ASK_EMPTY, top.beyond[0]
+            if j < nb:
+                bp, bsz = top.price[1][j], top.size[1][j]
+            else:
+                bp, bsz = _BID_EMPTY, top.beyond[1]
+        if rows[4 * j][i] != ap or rows[4 * j + 1][i] != asz or rows[4 * j + 2][i] != bp or rows[4 * j + 3][i] != bsz:
+            return 0
+    return 1
+
+
+cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, long long new, long long size,
+                      object ts, _Counts counts, object on_reveal, Py_ssize_t i, int row) except -1:
+    """``_reveal`` with the deepest level's fields as integers: the usual case here, anything else the reference.
+
+    The usual case keeps the verification's copy of the top in step level by level (``_Top.added``, ``touch``,
+    ``dropped``) as the add and delete paths do: reading the top N again after every reveal was 1,380
+    instructions a message on AMZN level 5 (callgrind)."""
+    cdef object sign = 1 if bid else -1
+    cdef Py_ssize_t hi
+    cdef list keys
+    cdef dict sizes
+    cdef PyObject* found
+    if old == new and old != _ASK_EMPTY and old != _BID_EMPTY:
+        return 0  # the deepest price did not move: nothing came into view
+    if (
+        old == _ASK_EMPTY or old == _BID_EMPTY or new == _ASK_EMPTY or new == _BID_EMPTY or old == 0
+        or old > _FIELD_MAX or old < -_FIELD_MAX or new > _FIELD_MAX or new < -_FIELD_MAX
+        or size > _FIELD_MAX or size < -_FIELD_MAX
+    ):
+        top.mark_all()
+        on_reveal(side, i, ts, row)  # a side that was or became short of N levels, or an odd field
+        return 0
+    b.integrity.ts = ts
+    keys = b.bid_keys if bid else b.ask_keys
+    sizes = b.bid_sizes if bid else b.ask_sizes
+    hi = _bisect_left(keys, old * sign)
+    counts.reveals += 1
+    counts.levels_from_file += 1
+    price = new
+    if hi and _lt(price * sign, <object>PyList_GET_ITEM(keys, hi - 1)):
+        for key_obj in keys[_bisect_left(keys, price * sign) : hi]:
+            gone = key_obj * sign
+            if gone != price:
+                b.drop_level(bid, gone, b.integrity.ts)
+                top.dropped(bid, gone, keys, sizes)
+    found = PyDict_GetItem(sizes, price)
+    if found != NULL:
+        if size > 0:
+            PyDict_SetItem(sizes, price, size)
+            top.touch(bid, price, size)
+        else:
+            b.drop_level(bid, price, ts)
+            top.dropped(bid, price, keys, sizes)
+    elif size > 0:
+        b.new_level(bid, price, size, ts, {})
+        top.added(bid, price, size)
+    return 0
+
+
+def apply_lobster_columns(
+    object book,
+    set known,
+    const int64_t[:] kinds,
+    const int64_t[:] ids,
+    const int64_t[:] sizes,
+    const int64_t[:] prices,
+    const int64_t[:] dirs,
+    const int64_t[:] secs,
+    list book_columns,
+    const int64_t[:] prev_row,
+    int first_row,
+    int levels,
+    object buy,
+    object sell,
+    object on_duplicate,
+    object on_reveal,
+    object on_other,
+    object on_trade,
+    object on_row,
+):
+    """``apply_lobster_block`` over integer orderbook rows: ``book_columns[f][i]`` is field f (ask price, ask size,
+    bid price, bid size per level) of row i, each column a contiguous int64 array of at least as many rows as
+    ``kinds`` (a Parquet column as it was read, no copy); ``prev_row`` the row before the block (unused in the
+    day's first block).
+
+    Reveal flags are decided here (a type 2-4 message after which its side's deepest price changed, or that
+    side was not full before it). ``on_reveal(side, i, ts, row)`` as there; ``on_row(row, i)``: only for a row that
+    differs from the book's top ``levels`` (None: no verification). Returns (discoveries, reveals, levels revealed).
+    """
+    cdef Py_ssize_t n = kinds.shape[0]
+    cdef int f
+    cdef _Counts counts = _Counts()
+    cdef _Book b = _Book(book)
+    cdef _Top top = _Top(levels if on_row is not None else 1)
+    cdef const int64_t[::1] column
+    cdef const int64_t** rows
+    if (ids.shape[0] != n or sizes.shape[0] != n or prices.shape[0] != n or dirs.shape[0] != n
+            or secs.shape[0] != n or len(book_columns) != 4 * levels
+            or prev_row.shape[0] != 4 * levels or levels < 1):
+        raise ValueError("columns of different lengths")
+    if n == 0:
+        return 0, 0, 0
+    for column in book_columns:
+        if column.shape[0] < n:
+            raise ValueError("columns of different lengths")
+    rows = <const int64_t**>PyMem_Malloc(4 * levels * sizeof(int64_t*))
+    if rows == NULL:
+        raise MemoryError()
+    try:
+        for f in range(4 * levels):
+            column = book_columns[f]  # the list holds the arrays for as long as the pointers are used
+            rows[f] = &column[0]
+        _apply_columns(book, known, kinds, ids, sizes, prices, dirs, secs, rows, prev_row, first_row, levels, buy,
+                       sell, on_duplicate, on_reveal, on_other, on_trade, on_row, counts, b, top)
+    finally:
+        PyMem_Free(rows)
+    return counts.discovered, counts.reveals, counts.levels_from_file
+
+
+cdef int _apply_columns(
+    object book, set known, const int64_t[:] kinds, const int64_t[:] ids, const int64_t[:] sizes,
+    const int64_t[:] prices, const int64_t[:] dirs, const int64_t[:] secs, const int64_t** rows,
+    const int64_t[:] prev_row, int first_row, int levels, object buy, object sell, object on_duplicate,
+    object on_reveal, object on_other, object on_trade, object on_row, _Counts counts, _Book b, _Top top,
+) except -1:
+    """The loop of ``apply_lobster_columns`` (apart, so that the column pointers are freed whatever happens)."""
+    cdef Py_ssize_t n = kinds.shape[0], i
+    cdef long long k, size, level, left, have, old, new
+    cdef int row, f
+    cdef dict orders = b.orders
+    bids = b.bids
+    cdef dict queues, level_sizes
+    cdef PyObject* found
+    cdef PyObject* queue_ptr
+    cdef long long t
+    cdef object oid, price, side, ladder, order, oprice
+    cdef bint done, bid, obid, flag
+    for i in range(n):
+        row = first_row + i
+        k = kinds[i]
+        size = sizes[i]
+        oid = ids[i]
+        price = prices[i]
+        t = secs[i]
+        bid = dirs[i] == 1
+        if bid:
+            side = buy
+            ladder = bids
+            queues = b.bid_queues
+            level_sizes = b.bid_sizes
+        else:
+            side = sell
+            ladder = b.asks
+            queues = b.ask_queues
+            level_sizes = b.ask_sizes
+        if k == 1:
+            if PySet_Contains(known, oid):
+                on_duplicate(oid, row)
+                top.mark_all()
+            else:
+                done = False
+                if PyDict_GetItem(orders, oid) == NULL:
+                    queue_ptr = PyDict_GetItem(queues, price)
+                    if queue_ptr == NULL:
+                        order = [ladder, price, size, t]
+                        PyDict_SetItem(orders, oid, order)
+                        b.new_level(bid, price, size, t, {oid: order})
+                        top.added(bid, price, size)
+                        done = True
+                    else:
+                        found = PyDict_GetItem(level_sizes, price)
+                        if found != NULL and _as_ll(<object>found, &level) and level <= _MAX - size:
+                            order = [ladder, price, size, t]
+                            PyDict_SetItem(orders, oid, order)
+                            PyDict_SetItem(<dict>queue_ptr, oid, order)
+                            PyDict_SetItem(level_sizes, price, level + size)
+                            top.touch(bid, price, level + size)
+                            done = True
+                if not done:
+                    book.add(oid, side, price, size, t)
+                    top.mark_all()
+                PySet_Add(known, oid)
+        elif k <= 4:
+            if not PySet_Contains(known, oid):
+                book.discover(oid, side, price, size, t)
+                counts.discovered += 1
+            done = False
+            found = PyDict_GetItem(orders, oid)
+            if found != NULL:
+                order = <object>found
+                obid = <object>PyList_GET_ITEM(order, 0) is bids
+                queues = b.bid_queues if obid else b.ask_queues
+                level_sizes = b.bid_sizes if obid else b.ask_sizes
+                oprice = <object>PyList_GET_ITEM(order, 1)
+                found = PyDict_GetItem(level_sizes, oprice)
+                queue_ptr = PyDict_GetItem(queues, oprice)
+                if found != NULL and queue_ptr != NULL and _as_ll(<object>found, &level) \
+                        and _as_ll(<object>PyList_GET_ITEM(order, 2), &have):
+                    if k == 3:
+                        left = level - (size if size else have)
+                        if left > 0:
+                            PyDict_DelItem(orders, oid)
+                            PyDict_DelItem(<dict>queue_ptr, oid)
+                            PyDict_SetItem(level_sizes, oprice, left)
+                            top.touch(obid, oprice, left)
+                            done = True
+                        else:
+                            PyDict_DelItem(orders, oid)
+                            PyDict_DelItem(<dict>queue_ptr, oid)
+                            b.drop_level(obid, oprice, t)
+                            top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys,
+                                        b.bid_sizes if obid else b.ask_sizes)
+                            done = True
+                    else:
+                        left = have - size
+                        if level - size > 0:
+                            if left > 0:
+                                order[2] = left
+                            else:
+                                if left < 0:
+                                    book.overfills += 1
+                                PyDict_DelItem(orders, oid)
+                                PyDict_DelItem(<dict>queue_ptr, oid)
+                            PyDict_SetItem(level_sizes, oprice, level - size)
+                            top.touch(obid, oprice, level - size)
+                            done = True
+                        elif left <= 0:
+                            if left < 0:
+                                book.overfills += 1
+                            PyDict_DelItem(orders, oid)
+                            PyDict_DelItem(<dict>queue_ptr, oid)
+                            b.drop_level(obid, oprice, t)
+                            top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys,
+                                        b.bid_sizes if obid else b.ask_sizes)
+                            done = True
+            if not done:
+                top.mark_all()
+                if k == 3:
+                    book.delete(oid, t, size)
+                elif k == 4:
+                    book.execute(oid, size, t)
+                else:
+                    book.cancel(oid, size, t)
+            if k == 4 and on_trade is not None:
+                on_trade(t, price, size, side)
+                top.mark_all()
+            if i or first_row != 1:  # the reveal test: did this side's deepest price change?
+                f = 4 * (levels - 1) + (2 if bid else 0)
+                old = rows[f][i - 1] if i else prev_row[f]
+                new = rows[f][i]
+                flag = old != new or old == (_BID_EMPTY if bid else _ASK_EMPTY)
+                if flag:
+                    _reveal_ints(b, top, bid, side, old, new, rows[f + 1][i], t, counts, on_reveal, i, row)
+        elif on_other is not None:
+            on_other(k, price, size, side, t)
+            top.mark_all()
+        if on_row is not None and not _matches_row(top, b, rows, i):
+            on_row(row, i)
+            top.mark_all()
+    return 0

@@ -1,0 +1,25 @@
+"""``benchmarks/bench_lobster_store.py`` runs, so it cannot rot: all three replays, equal reports, the ratios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tapeflow.data.lobster import COMPILED_AVAILABLE
+from tests.benchmarks.bench_run import run_bench
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_lobster_store.py"
+GOOG1 = "lobster-samples-2012-06-21/LOBSTER_SampleFile_GOOG_2012-06-21_1.zip"
+
+
+@pytest.mark.skipif(not COMPILED_AVAILABLE, reason="compiled cores not built (make .venv/.installed)")
+def test_one_round_reports_the_store_zip_and_reference_rates_and_the_ratios_last(data_dir: Path) -> None:
+    lines, report = run_bench(BENCH, "--file", str(data_dir / GOOG1), "--pairs", "1", "--quick")
+    assert report["bench"] == "lobster_store" and report["pairs"] == 1
+    results = report["results"]
+    for name in ("store compiled", "zip compiled", "store python"):
+        rates = results[name]["cpu_msgs_per_s"]
+        assert 0 < rates["min"] <= rates["median"] <= rates["max"]
+    assert results["cpu_ratio_vs_store_python"]["median"] > 1  # the compiled loop beats its reference
+    assert lines[-2].startswith("goal >= 3,000,000 msgs/s (CPU): ")

@@ -1,0 +1,289 @@
+"""The verified L3 replay of a LOBSTER day from the Parquet store equals the zip replay, compiled and reference.
+
+Each case converts a zip (real shared files, mutated real files, hypothesis streams) into a store and replays
+both with every hook recorded: the books after every block (the store's batches end elsewhere, so the book is
+compared at the end and after the day's last row), trades, statuses, mismatching rows, counts and errors must
+be identical between the zip replay (Python reference), the store replay's Python reference and its compiled
+loop. A damaged store gives one clear line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tapeflow.book import L3Book
+from tapeflow.data import lobster
+from tapeflow.data.lobster import COMPILED_AVAILABLE, LobsterDecoder
+from tapeflow.data.lobster_events import iter_events
+from tapeflow.data.lobster_file import open_lobster
+from tapeflow.data.lobster_store import StoreDecoder, open_store_day, write_lobster_book
+from tapeflow.data.parquet_store import read_store
+from tapeflow.data.store_writer import write_store
+from tapeflow.model import ConfigError, DataError
+from tapeflow.report.book_replay import replay
+from tests.data.test_lobster_core import FILES, SAMPLES, _mutations, _printed, _state, _write, mutated_days
+
+pytestmark = pytest.mark.skipif(not COMPILED_AVAILABLE, reason="compiled cores not built (make .venv/.installed)")
+TABLE = "LobsterBook.parquet"
+
+
+def _store(zip_path: Path, out: Path, *, events: bool = False) -> Path:
+    """The store ``data convert`` writes (``events``: with the day's events too, as the command does)."""
+    write_store(iter_events(zip_path) if events else [], out, tables=lambda w: write_lobster_book(w, zip_path))
+    return out
+
+
+def _hooks(book: L3Book, levels: int) -> tuple[dict[str, list[Any]], Any]:
+    got: dict[str, list[Any]] = {"trades": [], "statuses": [], "mismatches": []}
+
+    def check(row: int, line: bytes) -> None:
+        if _printed(book, levels) != line:
+            got["mismatches"].append((row, line))
+
+    return got, check
+
+
+def _result(decoder: LobsterDecoder, book: L3Book, got: dict[str, Any]) -> dict[str, Any]:
+    error = ""
+    try:
+        for _ in decoder.run():
+            pass
+    except DataError as exc:
+        error = str(exc).split(": ", 1)[-1]  # the store names its table, the zip its member
+    counts = decoder.counts  # its first problem names the member, after the zip's or the table's path
+    counts.first_problem = counts.first_problem.rpartition("!")[2]
+    compiled = getattr(decoder, "compiled_rows", 0)
+    return {**got, "final": _state(book), "counts": counts, "error": error, "compiled": compiled}
+
+
+def _zip_run(path: Path, block_bytes: int) -> dict[str, Any]:
+    lf = open_lobster(path)
+    book = L3Book(lf.symbol)
+    got, check = _hooks(book, lf.levels)
+    decoder = LobsterDecoder(
+        lf, book, on_trade=lambda *a: got["trades"].append(a), on_status=lambda *a: got["statuses"].append(a),
+        check_row=check, block_bytes=block_bytes, impl="python",
+    )  # fmt: skip
+    return _result(decoder, book, got)
+
+
+def _store_run(store: Path, impl: lobster.Impl, batch_rows: int) -> dict[str, Any]:
+    day = open_store_day(store)
+    book = L3Book(day.info.symbol)
+    got, check = _hooks(book, day.info.levels)
+    decoder = StoreDecoder(
+        day, book, on_trade=lambda *a: got["trades"].append(a), on_status=lambda *a: got["statuses"].append(a),
+        check_row=check, batch_rows=batch_rows, impl=impl,
+    )  # fmt: skip
+    assert decoder.impl == impl
+    return _result(decoder, book, got)
+
+
+def _same(path: Path, store: Path, *, block_bytes: int = 1 << 16, batch_rows: int = 5_000) -> dict[str, Any]:
+    reference = _zip_run(path, block_bytes)
+    ran = {}
+    for impl in ("python", "compiled"):
+        got = _store_run(store, impl, batch_rows)
+        for key in reference:
+            if key != "compiled":
+                assert got[key] == reference[key], (impl, key)
+        ran[impl] = got["compiled"]
+    return reference | ran
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_store_replay_of_each_shared_file_equals_the_zip_replay(data_dir: Path, name: str, tmp_path: Path) -> None:
+    path = data_dir / SAMPLES / name
+    result = _same(path, _store(path, tmp_path / "s"))
+    assert not result["error"] and not result["mismatches"]  # every orderbook row rebuilt
+    assert result["compiled"] == result["counts"].rows and result["python"] == 0  # every row by the compiled loop
+    assert result["counts"].rows > 40_000 and result["counts"].reveals > 0
+
+
+@pytest.mark.parametrize("name", FILES[:3])
+def test_store_replay_report_equals_the_zip_report_compiled_and_reference(
+    data_dir: Path, name: str, tmp_path: Path
+) -> None:
+    path = data_dir / SAMPLES / name
+    store = _store(path, tmp_path / "s", events=True)
+    zipped = replay(path, verify=True, impl="compiled")
+    for impl in ("python", "compiled"):
+        report = replay(store, verify=True, impl=impl)
+        assert report.impl == impl
+        for field in zipped.__struct_fields__:
+            if field not in ("elapsed_s", "msgs_per_s", "impl", "file"):
+                assert getattr(report, field) == getattr(zipped, field), field
+    # the store still reads as events, the table aside
+    assert sum(1 for _ in read_store(store)) == json.loads((store / "_tapeflow_store.json").read_text())["events"]
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    ["lost_adds", "reused_ids", "oversized", "bad_levels", "gap", "huge_sizes", "noncanonical_rows"],
+)
+def test_store_replay_of_a_mutated_real_file_equals_the_zip_replay(
+    tmp_path: Path, amzn5: tuple[str, str, list[str], list[str]], mutation: str
+) -> None:
+    msg, book, messages, books = amzn5
+    if mutation == "noncanonical_rows":  # text kept beside the integers: the reference decides those batches
+        m, b = list(messages), list(books)
+        for i in range(300, 11_000, 211):
+            b[i] = b[i].replace(",", ",0", 1)
+        m[700] = m[700].split(",", 1)[0] + "000," + m[700].split(",", 1)[1]
+        pair = (m, b)
+    else:
+        pair = _mutations(messages, books)[mutation]
+    path = _write(tmp_path / "mutated.zip", msg, book, *pair)
+    result = _same(path, _store(path, tmp_path / "s"), block_bytes=1 << 15, batch_rows=3_000)
+    assert not result["error"]
+    assert result["mismatches"] or result["counts"].duplicates or result["final"][-3]  # the damage shows
+
+
+@pytest.fixture(scope="module")
+def amzn5(data_dir: Path) -> tuple[str, str, list[str], list[str]]:
+    lf = open_lobster(data_dir / SAMPLES / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip")
+    with zipfile.ZipFile(lf.path) as zf:
+        messages = zf.read(lf.message_member).decode().splitlines()
+        books = zf.read(lf.orderbook_member).decode().splitlines()
+    return lf.message_member, lf.orderbook_member, messages[:12_000], books[:12_000]
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(mutated_days(), st.sampled_from([1, 7, 5_000]))
+def test_store_replay_of_any_stream_equals_the_zip_replay(
+    tmp_path_factory: pytest.TempPathFactory, day: tuple[int, list[str], list[str]], batch_rows: int
+) -> None:
+    n, messages, rows = day
+    if not messages:
+        return
+    tmp = tmp_path_factory.mktemp("day")
+    stem = "SIM_2012-06-21_34200000_57600000"
+    path = _write(tmp / "sim.zip", f"{stem}_message_{n}.csv", f"{stem}_orderbook_{n}.csv", messages, rows)
+    try:
+        store = _store(path, tmp / "s")
+    except DataError:
+        with pytest.raises(DataError):  # a day the zip replay cannot read either is not converted
+            _zip_run(path, 256)["error"] or _raise()
+        return
+    _same(path, store, block_bytes=256, batch_rows=batch_rows)
+
+
+def _raise() -> None:
+    raise DataError("the zip replay read it")
+
+
+def _relist(root: Path, rel: str) -> None:
+    manifest = json.loads((root / "_tapeflow_store.json").read_text())
+    f = root / rel
+    for e in manifest["files"]:
+        if e["path"] == rel:
+            e["bytes"], e["sha256"] = f.stat().st_size, hashlib.sha256(f.read_bytes()).hexdigest()
+    (root / "_tapeflow_store.json").write_text(json.dumps(manifest))
+
+
+@pytest.fixture(scope="module")
+def goog1_store(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _store(data_dir / SAMPLES / FILES[3], tmp_path_factory.mktemp("goog") / "s")
+
+
+def _copy(store: Path, tmp_path: Path) -> tuple[Path, str, Path]:
+    import shutil
+
+    out = tmp_path / "s"
+    shutil.copytree(store, out)
+    rel = next(p.relative_to(out).as_posix() for p in out.rglob(TABLE))
+    return out, rel, out / rel
+
+
+def test_changed_orderbook_row_in_a_relisted_store_is_a_mismatch_at_that_row(goog1_store: Path, tmp_path: Path) -> None:
+    store, rel, path = _copy(goog1_store, tmp_path)
+    table = pq.read_table(path)
+    sizes = table.column("ask_size_1").to_pylist()
+    sizes[1234] += 1
+    table = table.set_column(table.schema.get_field_index("ask_size_1"), "ask_size_1", pa.array(sizes, pa.int64()))
+    pq.write_table(table, path)
+    _relist(store, rel)
+    for impl in ("python", "compiled"):
+        report = replay(store, verify=True, impl=impl)
+        assert report.mismatches == 1 and report.mismatch_examples[0].row == 1235
+        assert report.mismatch_examples[0].side == "SELL" and report.mismatch_examples[0].level == 1
+
+
+def test_truncated_table_is_refused_in_one_line(goog1_store: Path, tmp_path: Path) -> None:
+    store, _, path = _copy(goog1_store, tmp_path)
+    path.write_bytes(path.read_bytes()[:-1000])
+    with pytest.raises(DataError, match="truncated or changed since it was written; convert the source again"):
+        replay(store, verify=True)
+
+
+def test_column_of_a_wrong_type_is_refused_in_one_line(goog1_store: Path, tmp_path: Path) -> None:
+    store, rel, path = _copy(goog1_store, tmp_path)
+    table = pq.read_table(path)
+    i = table.schema.get_field_index("bid_price_1")
+    table = table.set_column(i, "bid_price_1", table.column(i).cast(pa.int32()))
+    pq.write_table(table, path)
+    _relist(store, rel)
+    with pytest.raises(DataError) as err:
+        replay(store, verify=True)
+    assert str(err.value) == (
+        f"{path}: LobsterBook column 'bid_price_1' is int32, expected int64; convert the source again"
+    )
+
+
+def test_store_of_the_previous_version_without_orderbook_rows_is_refused_in_one_line(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    path = data_dir / SAMPLES / FILES[3]
+    write_store(iter_events(path), tmp_path / "s")
+    assert json.loads((tmp_path / "s" / "_tapeflow_store.json").read_text())["version"] == 2
+    with pytest.raises(DataError) as err:
+        replay(tmp_path / "s", verify=True)
+    assert str(err.value) == (
+        f"{tmp_path / 's'}: store version 2 keeps no LOBSTER orderbook rows (written before version 3); convert "
+        "the LOBSTER zip again with `tapeflow data convert`"
+    )
+
+
+def test_newer_store_version_is_refused_in_one_line(goog1_store: Path, tmp_path: Path) -> None:
+    store, _, _ = _copy(goog1_store, tmp_path)
+    marker = store / "_tapeflow_store.json"
+    manifest = json.loads(marker.read_text())
+    assert manifest["version"] == 3
+    marker.write_text(json.dumps({**manifest, "version": 4}))
+    with pytest.raises(DataError, match="version 4 is newer than this tapeflow reads"):
+        replay(store)
+
+
+def test_compiled_store_replay_needs_an_l3book_sink(goog1_store: Path) -> None:
+    with pytest.raises(ConfigError, match="needs an L3Book sink"):
+        StoreDecoder(open_store_day(goog1_store), object(), impl="compiled")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", [0.2, 0.45, 0.7])
+def test_damaged_bytes_in_a_relisted_table_are_a_one_line_data_error_or_read_never_a_pyarrow_error(
+    goog1_store: Path, tmp_path: Path, where: float
+) -> None:
+    store, rel, path = _copy(goog1_store, tmp_path)
+    data = bytearray(path.read_bytes())
+    at = int(len(data) * where)
+    data[at : at + 64] = bytes(b ^ 0x5A for b in data[at : at + 64])
+    path.write_bytes(bytes(data))
+    _relist(store, rel)
+    try:
+        report = replay(store, verify=True, impl="compiled")
+    except DataError as exc:
+        assert str(exc).startswith(f"{path}") and "\n" not in str(exc)
+    else:  # the damage fell on bytes the reader does not use (statistics) or on values still read as a day
+        assert report.rows == 49_482
