@@ -92,7 +92,7 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
 
 def apply_lobster_columns(
     object book,
-    set known,
+    object known,
     const int64_t[:] kinds,
     const int64_t[:] ids,
     const int64_t[:] sizes,
@@ -151,7 +151,7 @@ def apply_lobster_columns(
 
 
 cdef int _apply_columns(
-    object book, set known, const int64_t[:] kinds, const int64_t[:] ids, const int64_t[:] sizes,
+    object book, object known, const int64_t[:] kinds, const int64_t[:] ids, const int64_t[:] sizes,
     const int64_t[:] prices, const int64_t[:] dirs, const int64_t[:] secs, const int64_t** rows,
     const int64_t[:] prev_row, int first_row, int levels, object buy, object sell, object on_duplicate,
     object on_reveal, object on_other, object on_trade, object on_row, _Counts counts, _Book b, _Top top,
@@ -168,9 +168,13 @@ cdef int _apply_columns(
     cdef long long t
     cdef object oid, price, side, ladder, order, oprice
     cdef bint done, bid, obid, flag
+    cdef IdSet fast_known = known if type(known) is IdSet else None  # the zip decoder's id table, or a set
+    cdef set known_set = None if fast_known is not None else known
     for i in range(n):
         row = first_row + i
         k = kinds[i]
+        if fast_known is not None and i + 8 < n:
+            fast_known.prefetch(ids[i + 8])
         size = sizes[i]
         oid = ids[i]
         price = prices[i]
@@ -187,7 +191,7 @@ cdef int _apply_columns(
             queues = b.ask_queues
             level_sizes = b.ask_sizes
         if k == 1:
-            if PySet_Contains(known, oid):
+            if fast_known.contains(ids[i]) if fast_known is not None else PySet_Contains(known_set, oid):
                 on_duplicate(oid, row)
                 top.mark_all()
             else:
@@ -212,9 +216,12 @@ cdef int _apply_columns(
                 if not done:
                     book.add(oid, side, price, size, t)
                     top.mark_all()
-                PySet_Add(known, oid)
+                if fast_known is not None:
+                    fast_known.insert(ids[i])
+                else:
+                    PySet_Add(known_set, oid)
         elif k <= 4:
-            if not PySet_Contains(known, oid):
+            if not (fast_known.contains(ids[i]) if fast_known is not None else PySet_Contains(known_set, oid)):
                 book.discover(oid, side, price, size, t)
                 counts.discovered += 1
             done = False

@@ -41,7 +41,7 @@ def apply_lobster_block(
 ) -> tuple[int, int, int]: ...
 def apply_lobster_columns(
     book: Any,
-    known: set[int],
+    known: set[int] | IdSet,
     kinds: npt.NDArray[np.int64],
     ids: npt.NDArray[np.int64],
     sizes: npt.NDArray[np.int64],
