@@ -8,6 +8,9 @@ tick backtest reaches four subscribers, and a ``for`` over a tuple of handlers i
 per event for four against 104 ns unrolled (CPython 3.11 here, CPU time, issue 19). The table keeps holding one
 callable, not a tuple the kernel would loop over: a one-subscriber type would pay for the loop on every event
 (52 ns against 35 measured the same way), and those are most of the kernel's types.
+
+The compiled kernel (``_kernel_core.pyx``) builds its entries with ``handlers_of`` too, but wraps several handlers
+in its ``FanOut``, which its loops unpack and call without a Python frame.
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ from tapeflow.model.events import Event
 Handler = Callable[[Any], None]
 
 
+def handlers_of(kind: type[Any], subscriptions: Sequence[tuple[type[Event], Handler]]) -> tuple[Handler, ...]:
+    """The subscribers of ``kind`` and of its base classes, in subscription order."""
+    return tuple(h for cls, h in subscriptions if issubclass(kind, cls))
+
+
 def handler_for(kind: type[Any], subscriptions: Sequence[tuple[type[Event], Handler]]) -> Handler:
     """The subscribers of ``kind`` and of its base classes, in subscription order, as one callable."""
-    handlers = tuple(h for cls, h in subscriptions if issubclass(kind, cls))
+    handlers = handlers_of(kind, subscriptions)
     if not handlers:
         return _noop
     if len(handlers) == 1:

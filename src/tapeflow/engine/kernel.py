@@ -24,21 +24,37 @@ a step costs about 60 ns): the loops inline the lookup because a call per item c
 checks the clock once per proven run because ``ts < now`` on nanosecond ints costs about 13 ns a step; and ``_feed``
 keeps one inner loop per mode, because one shared loop testing a mode flag per step was 2 % slower (both kernels in
 one process, CPU time) and 2-5 % in wall time.
+
+The same two loops exist compiled (``_kernel_core.pyx``; the profile in docs/PERFORMANCE.md says why): a kernel
+built with ``impl="compiled"`` (or ``"auto"``, the default, when the core was built and ``TAPEFLOW_PURE_PYTHON``
+is not set) is a ``CompiledKernel``, whose ``_feed`` and ``_drain`` are the compiled functions and whose table
+holds a ``FanOut`` for a type with several subscribers; everything else is this module's code on the same state.
+This module's loops are the reference: tests require the identical dispatch sequence, clock and errors from both.
+``Kernel.impl`` says which ran.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
+from tapeflow.config import compiled_cores_wanted
 from tapeflow.engine.clock import Clock, SimClock
-from tapeflow.engine.dispatch import Handler, handler_for
+from tapeflow.engine.dispatch import Handler, handler_for, handlers_of
 from tapeflow.engine.timers import Call, Timer, first_due
-from tapeflow.model.errors import EngineError, OutOfOrderError
+from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
 
+try:  # the compiled loops (setup.py builds them); without them the Python reference runs
+    from tapeflow.engine import _kernel_core
+
+    COMPILED_AVAILABLE = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    COMPILED_AVAILABLE = False
+
 E = TypeVar("E", bound=Event)
+Impl = Literal["auto", "compiled", "python"]
 
 
 class Component(Protocol):
@@ -54,7 +70,23 @@ class Component(Protocol):
 class Kernel:
     """Synchronous, deterministic event loop. See the module docstring for the ordering contract."""
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    impl: ClassVar[Literal["compiled", "python"]] = "python"
+    """Which loops this kernel runs."""
+
+    def __new__(cls, clock: Clock | None = None, impl: Impl = "auto") -> Kernel:
+        """``impl``: "python" is the reference loops; "compiled" the compiled ones (``ConfigError`` when they were
+        not built); "auto" the compiled ones when built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``.
+        A subclass gets what it asks for."""
+        if impl not in ("auto", "compiled", "python"):
+            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+        if cls is not Kernel:
+            return super().__new__(cls)
+        if impl == "compiled" and not COMPILED_AVAILABLE:
+            raise ConfigError("the compiled kernel loops were not built (make .venv/.installed)", field="impl")
+        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
+        return super().__new__(CompiledKernel if compiled else cls)
+
+    def __init__(self, clock: Clock | None = None, impl: Impl = "auto") -> None:
         self._time = SimClock()
         """Event time, always: orders the queue whatever clock components are shown."""
         self.clock: Clock = clock if clock is not None else self._time
@@ -312,3 +344,26 @@ class Kernel:
     def _call(self, call: Call) -> None:
         self._not_events += 1
         call.fn(call.arg)
+
+
+class CompiledKernel(Kernel):
+    """A ``Kernel`` whose feed and schedule loops are the compiled ones; built by ``Kernel(impl="compiled"|"auto")``.
+
+    Several subscribers of a type are one ``FanOut`` in the table (called by the compiled loops without a frame of
+    its own, by the Python methods through its ``__call__``) instead of a generated function."""
+
+    impl: ClassVar[Literal["compiled", "python"]] = "compiled"
+
+    if COMPILED_AVAILABLE:
+        _feed: Any = _kernel_core.feed
+        _drain: Any = _kernel_core.drain
+
+    def _resolve(self, kind: type[Any]) -> Handler:
+        if kind is Timer or kind is Call:
+            return super()._resolve(kind)
+        handlers = handlers_of(kind, self._subscriptions)
+        handler: Handler = (
+            _kernel_core.FanOut(handlers) if len(handlers) > 1 else handler_for(kind, self._subscriptions)
+        )
+        self._table[kind] = handler
+        return handler
