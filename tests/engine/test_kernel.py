@@ -314,3 +314,46 @@ def test_feeding_sorted_batches_and_single_events_dispatch_timers_calls_and_emit
     assert whole == one_by_one
     assert {"timer:t@2", "cb@2", "sig:0@2", "call:0@2"} <= set(whole)
     assert (batched.feed_events, batched.scheduled_events) == (single.feed_events, single.scheduled_events) == (7, 11)
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_an_unsubscribed_handler_hears_nothing_until_subscribed_again_and_then_keeps_its_place(impl: str) -> None:
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    order: list[str] = []
+
+    def first(e: Trade) -> None:
+        order.append(f"first{e.trade_id}")
+
+    def second(e: Event) -> None:
+        order.append(f"second{e.ts_init}")
+
+    def third(e: Trade) -> None:
+        order.append(f"third{e.trade_id}")
+
+    for event_type, handler in ((Trade, first), (Event, second), (Trade, third)):
+        kernel.subscribe(event_type, handler)
+    kernel.run([trade(1, "a")])
+    kernel.unsubscribe(Event, second)
+    kernel.run([trade(2, "b")])
+    kernel.subscribe(Event, second)  # back between first and third, where it was
+    kernel.run([trade(3, "c")])
+    assert order == ["firsta", "second1", "thirda", "firstb", "thirdb", "firstc", "second3", "thirdc"]
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_unsubscribing_inside_a_handler_holds_from_the_next_event_and_an_unknown_handler_is_refused(impl: str) -> None:
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    seen: list[str] = []
+
+    def once(e: Trade) -> None:
+        seen.append(f"once{e.trade_id}")
+        kernel.unsubscribe(Trade, once)
+
+    kernel.subscribe(Trade, once)
+    kernel.subscribe(Trade, lambda e: seen.append(f"all{e.trade_id}"))
+    kernel.run([trade(1, "a"), trade(2, "b")])
+    assert seen == ["oncea", "alla", "allb"]
+    with pytest.raises(EngineError, match="not subscribed"):
+        kernel.unsubscribe(Trade, once)
+    with pytest.raises(EngineError, match="not subscribed"):
+        kernel.unsubscribe(Signal, once)

@@ -1,9 +1,9 @@
 """The compiled kernel loops (``_kernel_core.pyx``) against the pure-Python reference (``Kernel(impl="python")``).
 
 Both kernels run the same random program: feed events with ties, fed in one ``run``, one ``run`` per event or as
-sorted batches; handlers that emit events, schedule calls, set and cancel timers, subscribe new handlers mid-run,
-schedule into the past or raise; an event out of order. They must dispatch the same sequence at the same clock,
-count the same, and fail with the same error at the same point.
+sorted batches; handlers that emit events, schedule calls, set and cancel timers, subscribe, unsubscribe and resume
+handlers mid-run, schedule into the past or raise; an event out of order. They must dispatch the same sequence at
+the same clock, count the same, and fail with the same error at the same point.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ Action = tuple[str, int, int]
 """(what, delay ns, interval ns): what a handler does on one feed event."""
 
 ACTIONS = st.tuples(
-    st.sampled_from(["emit", "call", "timer", "tick", "cancel", "subscribe", "past", "raise", "nothing"]),
+    st.sampled_from(
+        ["emit", "call", "timer", "tick", "cancel", "subscribe", "unsubscribe", "resume", "past", "raise", "nothing"]
+    ),
     st.integers(0, 4),
     st.integers(0, 3),
 )
@@ -47,6 +49,8 @@ def _program(impl: str, plan: dict[str, list[Action]], mode: str, tape: list[Tra
     kernel = Kernel(impl=impl)  # type: ignore[arg-type]
     seen: list[str] = []
     timers: list[Any] = []
+    listening: list[tuple[type[Event], Callable[[Event], None]]] = []
+    stopped: list[tuple[type[Event], Callable[[Event], None]]] = []
 
     def log(tag: str) -> Callable[[Event], None]:
         def on_event(e: Event) -> None:
@@ -75,7 +79,14 @@ def _program(impl: str, plan: dict[str, list[Action]], mode: str, tape: list[Tra
             elif what == "cancel" and timers:
                 timers[-1].cancel()
             elif what == "subscribe":
-                kernel.subscribe([Trade, Signal, Event][delay % 3], log(f"new{e.trade_id}"))
+                listening.append(([Trade, Signal, Event][delay % 3], log(f"new{e.trade_id}")))
+                kernel.subscribe(*listening[-1])
+            elif what == "unsubscribe" and listening:
+                stopped.append(listening.pop(delay % len(listening)))
+                kernel.unsubscribe(*stopped[-1])
+            elif what == "resume" and stopped:
+                listening.append(stopped.pop())
+                kernel.subscribe(*listening[-1])
             elif what == "past" and now > 0:
                 kernel.emit(_signal(now - 1, "past"))
             elif what == "raise":

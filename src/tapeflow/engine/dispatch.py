@@ -19,6 +19,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tapeflow.model.errors import EngineError
 from tapeflow.model.events import Event
 
 Handler = Callable[[Any], None]
@@ -31,12 +32,67 @@ def handlers_of(kind: type[Any], subscriptions: Sequence[tuple[type[Event], Hand
 
 def handler_for(kind: type[Any], subscriptions: Sequence[tuple[type[Event], Handler]]) -> Handler:
     """The subscribers of ``kind`` and of its base classes, in subscription order, as one callable."""
-    handlers = handlers_of(kind, subscriptions)
+    return combine(handlers_of(kind, subscriptions))
+
+
+def combine(handlers: tuple[Handler, ...]) -> Handler:
+    """``handlers`` as one callable: a no-op for none, the handler itself for one, a generated fan-out else."""
     if not handlers:
         return _noop
     if len(handlers) == 1:
         return handlers[0]
     return _unrolled(len(handlers))(*handlers)
+
+
+class Subscriptions:
+    """Every subscription of a kernel in its place, and the subscribers of an event type built from them.
+
+    An unsubscribed handler keeps its place, paused: subscribing it again to the same type resumes it there, so
+    that the order in which a type's subscribers are called never depends on when a component stopped and started
+    listening (the simulated exchange listens to bars only while an order waits for one). Each event type the
+    table has asked for remembers the places that match it, so pausing or resuming one costs the rebuild of the
+    few types that place feeds, not a scan of every subscription."""
+
+    __slots__ = ("_dependents", "_paused", "_places", "_sources")
+
+    def __init__(self) -> None:
+        self._places: list[tuple[type[Event], Handler]] = []
+        self._paused: set[int] = set()
+        self._sources: dict[type[Any], tuple[int, ...]] = {}
+        """By event type asked for: the places of its subscribers (paused ones too), in order."""
+        self._dependents: dict[int, list[type[Any]]] = {}
+        """By place: the event types asked for that it feeds."""
+
+    def add(self, event_type: type[Event], handler: Handler) -> list[type[Any]] | None:
+        """Subscribe; the event types whose subscribers changed (None: any may have, a new place was taken)."""
+        for i in self._paused:
+            cls, paused = self._places[i]
+            if cls is event_type and paused == handler:
+                self._paused.discard(i)
+                return self._dependents.get(i, [])
+        self._places.append((event_type, handler))
+        self._sources.clear()
+        self._dependents.clear()
+        return None
+
+    def remove(self, event_type: type[Event], handler: Handler) -> list[type[Any]]:
+        """Pause the latest active subscription of ``handler`` to ``event_type``; the event types it fed."""
+        for i in range(len(self._places) - 1, -1, -1):
+            cls, h = self._places[i]
+            if cls is event_type and i not in self._paused and h == handler:
+                self._paused.add(i)
+                return self._dependents.get(i, [])
+        raise EngineError(f"{handler!r} is not subscribed to {event_type.__name__}: nothing to unsubscribe")
+
+    def handlers(self, kind: type[Any]) -> tuple[Handler, ...]:
+        """The active subscribers of ``kind`` and of its base classes, in their places' order."""
+        sources = self._sources.get(kind)
+        if sources is None:
+            sources = self._sources[kind] = tuple(i for i, (cls, _) in enumerate(self._places) if issubclass(kind, cls))
+            for i in sources:
+                self._dependents.setdefault(i, []).append(kind)
+        places, paused = self._places, self._paused
+        return tuple(places[i][1] for i in sources if i not in paused)
 
 
 def _noop(event: Event) -> None:

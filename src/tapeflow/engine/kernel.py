@@ -41,7 +41,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from tapeflow.config import compiled_cores_wanted
 from tapeflow.engine.clock import Clock, SimClock
-from tapeflow.engine.dispatch import Handler, handler_for, handlers_of
+from tapeflow.engine.dispatch import Handler, Subscriptions, combine
 from tapeflow.engine.timers import Call, Timer, first_due
 from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
@@ -90,7 +90,7 @@ class Kernel:
         self._time = SimClock()
         """Event time, always: orders the queue whatever clock components are shown."""
         self.clock: Clock = clock if clock is not None else self._time
-        self._subscriptions: list[tuple[type[Event], Handler]] = []
+        self._subscriptions = Subscriptions()
         self._table: dict[type[Any], Handler] = {}
         self._heap: list[tuple[int, int, Event | Timer | Call]] = []
         self._seq = 0
@@ -106,8 +106,24 @@ class Kernel:
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
         """Call ``handler`` for every event of ``event_type`` or a subclass, after earlier subscribers."""
-        self._subscriptions.append((event_type, handler))
-        self._table.clear()
+        self._forget(self._subscriptions.add(event_type, handler))
+
+    def unsubscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
+        """Stop calling ``handler`` for ``event_type`` (its latest such subscription; ``EngineError`` if none).
+
+        The subscription keeps its place: subscribing the same handler to the same type again resumes it there,
+        among the other subscribers, not after them. Safe inside a handler: the event being dispatched still
+        reaches the subscribers it was going to reach; the change holds from the next event of the type on."""
+        self._forget(self._subscriptions.remove(event_type, handler))
+
+    def _forget(self, kinds: list[type[Any]] | None) -> None:
+        """Drop the table entries whose subscribers changed (None: all), rebuilt on their next event."""
+        if kinds is None:
+            self._table.clear()
+            return
+        table = self._table
+        for kind in kinds:
+            table.pop(kind, None)
 
     def add(self, component: Component) -> None:
         self._components.append(component)
@@ -123,13 +139,16 @@ class Kernel:
         for hook in self._upkeep:
             hook()
 
+    _combine = staticmethod(combine)
+    """Several subscribers as one callable (the compiled kernel's is its ``FanOut``)."""
+
     def _resolve(self, kind: type[Any]) -> Handler:
         if kind is Timer:
             handler: Handler = self._fire
         elif kind is Call:
             handler = self._call
         else:
-            handler = handler_for(kind, self._subscriptions)
+            handler = self._combine(self._subscriptions.handlers(kind))
         self._table[kind] = handler
         return handler
 
@@ -358,12 +377,6 @@ class CompiledKernel(Kernel):
         _feed: Any = _kernel_core.feed
         _drain: Any = _kernel_core.drain
 
-    def _resolve(self, kind: type[Any]) -> Handler:
-        if kind is Timer or kind is Call:
-            return super()._resolve(kind)
-        handlers = handlers_of(kind, self._subscriptions)
-        handler: Handler = (
-            _kernel_core.FanOut(handlers) if len(handlers) > 1 else handler_for(kind, self._subscriptions)
-        )
-        self._table[kind] = handler
-        return handler
+    @staticmethod
+    def _combine(handlers: tuple[Handler, ...]) -> Handler:
+        return _kernel_core.FanOut(handlers) if len(handlers) > 1 else combine(handlers)
