@@ -357,3 +357,16 @@ def test_unsubscribing_inside_a_handler_holds_from_the_next_event_and_an_unknown
         kernel.unsubscribe(Trade, once)
     with pytest.raises(EngineError, match="not subscribed"):
         kernel.unsubscribe(Signal, once)
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_keep_last_holds_the_latest_event_per_field_value_in_its_subscription_place(impl: str) -> None:
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    last: dict[str, Trade] = {}
+    seen: list[int] = []
+    kernel.subscribe(Trade, lambda e: seen.append(len(last)))
+    kernel.keep_last(Trade, "symbol", last)
+    kernel.subscribe(Trade, lambda e: seen.append(len(last)))
+    kernel.run([trade(1, "a", "AAPL"), trade(2, "b", "MSFT"), trade(3, "c", "AAPL")])
+    assert {s: e.trade_id for s, e in last.items()} == {"AAPL": "c", "MSFT": "b"}
+    assert seen == [0, 1, 1, 2, 2, 2]  # before the keeper: the last of the others; after it: this one too

@@ -93,6 +93,8 @@ def _program(impl: str, plan: dict[str, list[Action]], mode: str, tape: list[Tra
                 raise HandlerFailedError(f"handler failed at {e.trade_id}")
 
     kernel.subscribe(Event, log("all"))
+    last: dict[str, Trade] = {}
+    kernel.keep_last(Trade, "trade_id", last)
     kernel.subscribe(Trade, react)
     kernel.subscribe(Signal, log("sig"))
     kernel.start(at=0)
@@ -109,7 +111,7 @@ def _program(impl: str, plan: dict[str, list[Action]], mode: str, tape: list[Tra
         kernel.finish(until=kernel.now + 5)
     except Exception as exc:  # compared, not swallowed: both kernels must fail alike
         error = (type(exc).__name__, str(exc))
-    return seen, error, kernel.now, kernel.feed_events, kernel.scheduled_events, kernel.next_due()
+    return seen, error, kernel.now, kernel.feed_events, kernel.scheduled_events, kernel.next_due(), last
 
 
 @settings(max_examples=150, deadline=None)

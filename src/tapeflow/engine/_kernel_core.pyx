@@ -108,12 +108,37 @@ cdef class FanOut:
         return f"FanOut({self.handlers!r})"
 
 
+cdef class LastBy:
+    """A handler keeping, in ``last``, the latest event per value of its field ``field`` (``Kernel.keep_last``).
+
+    The loops store into ``last`` themselves, no call at all: a component that needs only the last bar of each
+    symbol (the simulated exchange, for marks) costs a dict store per bar instead of a Python handler."""
+
+    cdef readonly dict last
+    cdef readonly str field
+
+    def __init__(self, str field, dict last):
+        self.field = field
+        self.last = last
+
+    def __call__(self, event):
+        self.last[getattr(event, self.field)] = event
+
+
+cdef inline int _call(object handler, object event) except -1:
+    if type(handler) is LastBy:
+        (<LastBy>handler).last[getattr(event, (<LastBy>handler).field)] = event
+    else:
+        handler(event)
+    return 0
+
+
 cdef inline int _dispatch(object handler, object event) except -1:
     if type(handler) is FanOut:
         for h in (<FanOut>handler).handlers:
-            h(event)
+            _call(h, event)
     else:
-        handler(event)
+        _call(handler, event)
     return 0
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from tapeflow.model.errors import EngineError
@@ -53,11 +54,13 @@ class Subscriptions:
     table has asked for remembers the places that match it, so pausing or resuming one costs the rebuild of the
     few types that place feeds, not a scan of every subscription."""
 
-    __slots__ = ("_dependents", "_paused", "_places", "_sources")
+    __slots__ = ("_by_type", "_dependents", "_paused", "_places", "_sources")
 
     def __init__(self) -> None:
         self._places: list[tuple[type[Event], Handler]] = []
         self._paused: set[int] = set()
+        self._by_type: dict[type[Event], list[int]] = {}
+        """By subscribed type: its places, so that an unsubscribe looks at a few, not at every subscription."""
         self._sources: dict[type[Any], tuple[int, ...]] = {}
         """By event type asked for: the places of its subscribers (paused ones too), in order."""
         self._dependents: dict[int, list[type[Any]]] = {}
@@ -65,11 +68,12 @@ class Subscriptions:
 
     def add(self, event_type: type[Event], handler: Handler) -> list[type[Any]] | None:
         """Subscribe; the event types whose subscribers changed (None: any may have, a new place was taken)."""
-        for i in self._paused:
+        for i in sorted(self._paused):
             cls, paused = self._places[i]
-            if cls is event_type and paused == handler:
+            if cls is event_type and paused == handler:  # the earliest paused place of the pair
                 self._paused.discard(i)
                 return self._dependents.get(i, [])
+        self._by_type.setdefault(event_type, []).append(len(self._places))
         self._places.append((event_type, handler))
         self._sources.clear()
         self._dependents.clear()
@@ -77,9 +81,8 @@ class Subscriptions:
 
     def remove(self, event_type: type[Event], handler: Handler) -> list[type[Any]]:
         """Pause the latest active subscription of ``handler`` to ``event_type``; the event types it fed."""
-        for i in range(len(self._places) - 1, -1, -1):
-            cls, h = self._places[i]
-            if cls is event_type and i not in self._paused and h == handler:
+        for i in reversed(self._by_type.get(event_type, ())):
+            if i not in self._paused and self._places[i][1] == handler:
                 self._paused.add(i)
                 return self._dependents.get(i, [])
         raise EngineError(f"{handler!r} is not subscribed to {event_type.__name__}: nothing to unsubscribe")
@@ -116,3 +119,13 @@ def _unrolled(n: int) -> Callable[..., Handler]:
     exec(compile(source, f"<tapeflow dispatch of {n}>", "exec"), namespace)  # the text depends on n alone
     make: Callable[..., Handler] = namespace["make"]
     return make
+
+
+def last_keeper(field: str, last: dict[Any, Any]) -> Handler:
+    """A handler keeping in ``last`` the latest event per value of its ``field`` (``Kernel.keep_last``)."""
+    key = attrgetter(field)
+
+    def keep(event: Event) -> None:
+        last[key(event)] = event
+
+    return keep

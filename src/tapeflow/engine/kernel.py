@@ -41,7 +41,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from tapeflow.config import compiled_cores_wanted
 from tapeflow.engine.clock import Clock, SimClock
-from tapeflow.engine.dispatch import Handler, Subscriptions, combine
+from tapeflow.engine.dispatch import Handler, Subscriptions, combine, last_keeper
 from tapeflow.engine.timers import Call, Timer, first_due
 from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
@@ -115,6 +115,14 @@ class Kernel:
         among the other subscribers, not after them. Safe inside a handler: the event being dispatched still
         reaches the subscribers it was going to reach; the change holds from the next event of the type on."""
         self._forget(self._subscriptions.remove(event_type, handler))
+
+    def keep_last(self, event_type: type[E], field: str, last: dict[Any, E]) -> None:
+        """Keep in ``last`` the latest event of ``event_type`` per value of its ``field``, as a subscriber in this
+        place: for a component that needs only that (the simulated exchange's last bar of each symbol, for
+        marks), it costs the compiled kernel a dict store an event, no call."""
+        self.subscribe(event_type, self._keeper(field, last))
+
+    _keeper = staticmethod(last_keeper)
 
     def _forget(self, kinds: list[type[Any]] | None) -> None:
         """Drop the table entries whose subscribers changed (None: all), rebuilt on their next event."""
@@ -380,3 +388,7 @@ class CompiledKernel(Kernel):
     @staticmethod
     def _combine(handlers: tuple[Handler, ...]) -> Handler:
         return _kernel_core.FanOut(handlers) if len(handlers) > 1 else combine(handlers)
+
+    @staticmethod
+    def _keeper(field: str, last: dict[Any, Any]) -> Handler:
+        return _kernel_core.LastBy(field, last)
