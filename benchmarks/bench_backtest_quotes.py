@@ -45,6 +45,7 @@ from typing import Any
 from gen_l2 import ADD, DELETE, generate
 from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
+from tapeflow.engine import Kernel
 from tapeflow.model import OrderFilled, Quote, Side
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.risk.config import OrderChecks, RiskConfig
@@ -284,8 +285,9 @@ def main() -> None:
         if not isinstance(peer, str):
             sides["nautilus-risk"].append(peer(False))
             sides["nautilus-fast"].append(peer(True))
-    result: dict[str, Any] = {"benchmark": "backtest_quotes", "quotes": n, "pairs": args.pairs}
-    print(f"{n:,} quotes, {args.pairs} interleaved rounds, on this machine as loaded now")
+    core = str(getattr(Kernel(), "impl", "python"))  # a tree before the compiled kernel has only the Python loops
+    result: dict[str, Any] = {"benchmark": "backtest_quotes", "quotes": n, "pairs": args.pairs, "kernel": core}
+    print(f"{n:,} quotes, {args.pairs} interleaved rounds, on this machine as loaded now; tapeflow: {core} kernel")
     for name, runs in sides.items():
         if not runs:
             continue
