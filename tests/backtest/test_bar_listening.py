@@ -1,4 +1,4 @@
-"""The simulated exchange hears bars only while an order waits for one (``BarFills.attach``): a bar backtest's
+"""The simulated exchange handles bars only while an order waits for one (``BarFills.attach``): a bar backtest's
 results must be byte-identical to those of the exchange hearing every bar, on both kernels."""
 
 from __future__ import annotations

@@ -370,3 +370,17 @@ def test_keep_last_holds_the_latest_event_per_field_value_in_its_subscription_pl
     kernel.run([trade(1, "a", "AAPL"), trade(2, "b", "MSFT"), trade(3, "c", "AAPL")])
     assert {s: e.trade_id for s, e in last.items()} == {"AAPL": "c", "MSFT": "b"}
     assert seen == [0, 1, 1, 2, 2, 2]  # before the keeper: the last of the others; after it: this one too
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_a_handler_subscribed_while_a_container_is_filled_hears_only_the_events_that_find_it_filled(
+    impl: str,
+) -> None:
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    waiting: dict[str, int] = {}
+    heard: list[str] = []
+    kernel.subscribe(Trade, lambda e: waiting.update({e.trade_id: 1}) if e.trade_id == "b" else None)
+    kernel.subscribe_while(Trade, lambda e: heard.append(e.trade_id), waiting)
+    kernel.subscribe(Trade, lambda e: waiting.clear() if e.trade_id == "c" else None)
+    kernel.run([trade(1, "a"), trade(2, "b"), trade(3, "c"), trade(4, "d")])
+    assert heard == ["b", "c"]  # the gate is read when the event reaches it, after the earlier subscribers

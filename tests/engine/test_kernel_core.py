@@ -95,6 +95,7 @@ def _program(impl: str, plan: dict[str, list[Action]], mode: str, tape: list[Tra
     kernel.subscribe(Event, log("all"))
     last: dict[str, Trade] = {}
     kernel.keep_last(Trade, "trade_id", last)
+    kernel.subscribe_while(Event, log("gated"), timers)  # heard once a handler has set a timer
     kernel.subscribe(Trade, react)
     kernel.subscribe(Signal, log("sig"))
     kernel.start(at=0)

@@ -1,6 +1,6 @@
 """Type stub of the compiled kernel loops (``_kernel_core.pyx``); the Python reference is ``tapeflow.engine.kernel``."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from typing import Any
 
 class FanOut:
@@ -12,6 +12,12 @@ class LastBy:
     last: dict[Any, Any]
     field: str
     def __init__(self, field: str, last: dict[Any, Any]) -> None: ...
+    def __call__(self, event: Any) -> None: ...
+
+class Gated:
+    handler: Callable[[Any], None]
+    when: Sized
+    def __init__(self, handler: Callable[[Any], None], when: Sized) -> None: ...
     def __call__(self, event: Any) -> None: ...
 
 def feed(self: Any, batches: Iterable[Iterable[Any]], checking: bool) -> None: ...

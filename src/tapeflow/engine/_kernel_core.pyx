@@ -125,9 +125,31 @@ cdef class LastBy:
         self.last[getattr(event, self.field)] = event
 
 
+cdef class Gated:
+    """A handler called only while ``when`` (a container) is not empty (``Kernel.subscribe_while``).
+
+    The loops test ``when`` themselves, no call while it is empty: the simulated exchange's bar handler, which has
+    work only while an order waits for a bar, costs a truth test on every other bar."""
+
+    cdef readonly object handler
+    cdef readonly object when
+
+    def __init__(self, handler, when):
+        self.handler = handler
+        self.when = when
+
+    def __call__(self, event):
+        if self.when:
+            self.handler(event)
+
+
 cdef inline int _call(object handler, object event) except -1:
-    if type(handler) is LastBy:
+    cdef type kind = type(handler)
+    if kind is LastBy:
         (<LastBy>handler).last[getattr(event, (<LastBy>handler).field)] = event
+    elif kind is Gated:
+        if (<Gated>handler).when:
+            (<Gated>handler).handler(event)
     else:
         handler(event)
     return 0

@@ -16,7 +16,7 @@ in its ``FanOut``, which its loops unpack and call without a Python frame.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from operator import attrgetter
 from typing import Any
 
@@ -129,3 +129,13 @@ def last_keeper(field: str, last: dict[Any, Any]) -> Handler:
         last[key(event)] = event
 
     return keep
+
+
+def gated(handler: Handler, when: Sized) -> Handler:
+    """``handler``, called only while ``when`` is not empty (``Kernel.subscribe_while``)."""
+
+    def gate(event: Event) -> None:
+        if when:
+            handler(event)
+
+    return gate

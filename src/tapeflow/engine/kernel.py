@@ -35,13 +35,13 @@ This module's loops are the reference: tests require the identical dispatch sequ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from heapq import heappop, heappush
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from tapeflow.config import compiled_cores_wanted
 from tapeflow.engine.clock import Clock, SimClock
-from tapeflow.engine.dispatch import Handler, Subscriptions, combine, last_keeper
+from tapeflow.engine.dispatch import Handler, Subscriptions, combine, gated, last_keeper
 from tapeflow.engine.timers import Call, Timer, first_due
 from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
@@ -123,6 +123,15 @@ class Kernel:
         self.subscribe(event_type, self._keeper(field, last))
 
     _keeper = staticmethod(last_keeper)
+
+    def subscribe_while(self, event_type: type[E], handler: Callable[[E], None], when: Sized) -> None:
+        """Subscribe ``handler`` to ``event_type``, called only while ``when`` (a container the component fills
+        and empties) is not empty: for a handler with work only then (the simulated exchange's bar handler, while an
+        order waits for a bar). The compiled kernel tests ``when`` itself, no call; cheaper than unsubscribing and
+        subscribing again around each order, which costs a few microseconds each time (docs/PERFORMANCE.md)."""
+        self.subscribe(event_type, self._gate(handler, when))
+
+    _gate = staticmethod(gated)
 
     def _forget(self, kinds: list[type[Any]] | None) -> None:
         """Drop the table entries whose subscribers changed (None: all), rebuilt on their next event."""
@@ -392,3 +401,7 @@ class CompiledKernel(Kernel):
     @staticmethod
     def _keeper(field: str, last: dict[Any, Any]) -> Handler:
         return _kernel_core.LastBy(field, last)
+
+    @staticmethod
+    def _gate(handler: Handler, when: Sized) -> Handler:
+        return _kernel_core.Gated(handler, when)
