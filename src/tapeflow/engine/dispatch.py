@@ -9,7 +9,7 @@ per event for four against 104 ns unrolled (CPython 3.11 here, CPU time, issue 1
 callable, not a tuple the kernel would loop over: a one-subscriber type would pay for the loop on every event
 (52 ns against 35 measured the same way), and those are most of the kernel's types.
 
-The compiled kernel (``_kernel_core.pyx``) builds its entries with ``handlers_of`` too, but wraps several handlers
+The compiled kernel (``_kernel_core.pyx``) takes the same handlers (``Subscriptions.handlers``) but wraps several
 in its ``FanOut``, which its loops unpack and call without a Python frame.
 """
 
@@ -50,9 +50,8 @@ class Subscriptions:
 
     An unsubscribed handler keeps its place, paused: subscribing it again to the same type resumes it there, so
     that the order in which a type's subscribers are called never depends on when a component stopped and started
-    listening (the simulated exchange listens to bars only while an order waits for one). Each event type the
-    table has asked for remembers the places that match it, so pausing or resuming one costs the rebuild of the
-    few types that place feeds, not a scan of every subscription."""
+    listening. Each event type the table has asked for remembers the places that match it, so pausing or resuming
+    one costs the rebuild of the few types that place feeds, not a scan of every subscription."""
 
     __slots__ = ("_by_type", "_dependents", "_paused", "_places", "_sources")
 

@@ -31,6 +31,10 @@ is not set) is a ``CompiledKernel``, whose ``_feed`` and ``_drain`` are the comp
 holds a ``FanOut`` for a type with several subscribers; everything else is this module's code on the same state.
 This module's loops are the reference: tests require the identical dispatch sequence, clock and errors from both.
 ``Kernel.impl`` says which ran.
+
+Why this module is long: the reference loops, the wiring (subscribe, unsubscribe and the handlers the compiled
+loops run without a call) and the choice of implementation must sit beside each other, or the compiled kernel's
+subclass would be in a module the choice in ``Kernel.__new__`` imports from.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
 
 try:  # the compiled loops (setup.py builds them); without them the Python reference runs
-    from tapeflow.engine import _kernel_core
+    from tapeflow.engine._kernel_core import FanOut, Gated, LastBy, drain, feed
 
     COMPILED_AVAILABLE = True
 except ImportError:  # pragma: no cover - a checkout that was not built
@@ -391,17 +395,17 @@ class CompiledKernel(Kernel):
     impl: ClassVar[Literal["compiled", "python"]] = "compiled"
 
     if COMPILED_AVAILABLE:
-        _feed: Any = _kernel_core.feed
-        _drain: Any = _kernel_core.drain
+        _feed: Any = feed
+        _drain: Any = drain
 
     @staticmethod
     def _combine(handlers: tuple[Handler, ...]) -> Handler:
-        return _kernel_core.FanOut(handlers) if len(handlers) > 1 else combine(handlers)
+        return FanOut(handlers) if len(handlers) > 1 else combine(handlers)
 
     @staticmethod
     def _keeper(field: str, last: dict[Any, Any]) -> Handler:
-        return _kernel_core.LastBy(field, last)
+        return LastBy(field, last)
 
     @staticmethod
     def _gate(handler: Handler, when: Sized) -> Handler:
-        return _kernel_core.Gated(handler, when)
+        return Gated(handler, when)
