@@ -16,7 +16,7 @@ in its ``FanOut``, which its loops unpack and call without a Python frame.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence, Sized
+from collections.abc import Callable, Iterator, Sequence, Sized
 from operator import attrgetter
 from typing import Any
 
@@ -85,6 +85,11 @@ class Subscriptions:
                 self._paused.add(i)
                 return self._dependents.get(i, [])
         raise EngineError(f"{handler!r} is not subscribed to {event_type.__name__}: nothing to unsubscribe")
+
+    def __iter__(self) -> Iterator[tuple[type[Event], Handler]]:
+        """The active subscriptions, ``(event_type, handler)``, in their places' order (what tests inspect)."""
+        paused = self._paused
+        return (pair for i, pair in enumerate(self._places) if i not in paused)
 
     def handlers(self, kind: type[Any]) -> tuple[Handler, ...]:
         """The active subscribers of ``kind`` and of its base classes, in their places' order."""
