@@ -44,6 +44,7 @@ import tapeflow
 from gen_bars import MINUTE_NS, Row, columns, rows, stream
 from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
+from tapeflow.engine import Kernel
 from tapeflow.model import Bar
 from tapeflow.model.enums import Side
 from tapeflow.portfolio import PortfolioConfig
@@ -243,6 +244,11 @@ class _NoOrders(SmaCross):
         return None
 
 
+def kernel_impl() -> str:
+    """Which kernel loops a backtest runs here: "compiled" or "python" (a tree before the compiled kernel)."""
+    return str(getattr(Kernel(), "impl", "python"))
+
+
 def split(data: list[Row], repeat: int) -> dict[str, Any]:
     """Best CPU time of ``repeat`` runs with orders and without: ns per bar and us per order."""
     best: dict[str, float] = {}
@@ -268,8 +274,10 @@ def split(data: list[Row], repeat: int) -> dict[str, Any]:
         "us_per_order": round((best["orders"] - best["no_orders"]) / max(orders, 1) * 1e6, 1),
     }
     where = Path(tapeflow.__file__).parents[1]
-    print(f"tapeflow ({where}): {out['ns_per_bar']:,} ns/bar with orders, {out['ns_per_bar_without_orders']:,} "
-          f"without; {orders:,} orders, {out['us_per_order']} us each")  # fmt: skip
+    out["kernel"] = kernel_impl()
+    print(f"tapeflow ({where}, {out['kernel']} kernel): {out['ns_per_bar']:,} ns/bar with orders, "
+          f"{out['ns_per_bar_without_orders']:,} without; {orders:,} orders, "
+          f"{out['us_per_order']} us each")  # fmt: skip
     return out
 
 
@@ -293,7 +301,8 @@ def main() -> None:
         print(json.dumps({"benchmark": "backtest_bars_split", "bars": len(data), **split(data, 2)}))
         return
     n = len(data)
-    print(f"{n:,} one-minute bars, SMA {FAST}/{SLOW} crossover, {args.pairs} interleaved pairs; tapeflow: pure Python")
+    core = kernel_impl()
+    print(f"{n:,} one-minute bars, SMA {FAST}/{SLOW} crossover, {args.pairs} interleaved pairs; {core} kernel")
     runner = backtrader_runner(backtrader_rows(data))
     if args.profile:
         print(run_tapeflow(data, profile=True)[3])
@@ -315,7 +324,7 @@ def main() -> None:
             peer[key][0].append(n / bcpu)
             peer[key][1].append(n / bwall)
             ratios[key].append(bcpu / cpu)
-    result: dict[str, Any] = {"benchmark": "backtest_bars", "bars": n, "pairs": args.pairs, "core": "python"}
+    result: dict[str, Any] = {"benchmark": "backtest_bars", "bars": n, "pairs": args.pairs, "core": core}
     print(fmt("tapeflow (default risk rules) CPU", tf_cpu))
     print(fmt("tapeflow wall", tf_wall))
     result.update(tapeflow_cpu_bars_per_s=round(spread(tf_cpu)[0]), tapeflow_wall_bars_per_s=round(spread(tf_wall)[0]))

@@ -29,7 +29,8 @@ CPU-time rates (``time.process_time``, all threads of the process) and wall rate
 median and spread (min-max); the ratios are medians of the per-pair ratios, CPU first, and come last. Orders and
 fills are counted on both sides and compared.
 
-Usage: python benchmarks/bench_backtest_quotes.py [--quotes 200000] [--pairs 5] [--profile]
+Usage: python benchmarks/bench_backtest_quotes.py [--quotes 200000] [--pairs 5] [--profile] [--alone RUNS]
+``--alone RUNS``: tapeflow alone, CPU ns per quote (best of RUNS), for comparing two trees (``PYTHONPATH=OLD/src``).
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import tapeflow
 from gen_l2 import ADD, DELETE, generate
 from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
+from tapeflow.engine import Kernel
 from tapeflow.model import OrderFilled, Quote, Side
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.risk.config import OrderChecks, RiskConfig
@@ -269,9 +273,26 @@ def main() -> None:
     parser.add_argument("--quotes", type=int, default=200_000)
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="one tapeflow run under cProfile, no peer")
+    parser.add_argument("--alone", type=int, metavar="RUNS", help="tapeflow alone: CPU ns per quote, best of RUNS")
     args = parser.parse_args()
     tops = top_of_book(int(args.quotes * 1.02) + 10)[: args.quotes]
     n = len(tops)
+    if args.alone:  # run with PYTHONPATH=OLD/src and without, alternately, to compare two trees
+        best = min(run_tapeflow(tops)[0].cpu for _ in range(args.alone))
+        core = str(getattr(Kernel(), "impl", "python"))
+        where = Path(tapeflow.__file__).parents[1]
+        print(f"tapeflow ({where}, {core} kernel): {best / n * 1e9:,.0f} CPU ns a quote, best of {args.alone}")
+        print(
+            json.dumps(
+                {
+                    "benchmark": "backtest_quotes_alone",
+                    "quotes": n,
+                    "kernel": core,
+                    "ns_per_quote": round(best / n * 1e9),
+                }
+            )
+        )
+        return
     if args.profile:
         out, text = run_tapeflow(tops, profile=True)
         print(f"tapeflow under cProfile: {n / out.wall:,.0f} quotes/s wall")
@@ -284,8 +305,9 @@ def main() -> None:
         if not isinstance(peer, str):
             sides["nautilus-risk"].append(peer(False))
             sides["nautilus-fast"].append(peer(True))
-    result: dict[str, Any] = {"benchmark": "backtest_quotes", "quotes": n, "pairs": args.pairs}
-    print(f"{n:,} quotes, {args.pairs} interleaved rounds, on this machine as loaded now")
+    core = str(getattr(Kernel(), "impl", "python"))  # a tree before the compiled kernel has only the Python loops
+    result: dict[str, Any] = {"benchmark": "backtest_quotes", "quotes": n, "pairs": args.pairs, "kernel": core}
+    print(f"{n:,} quotes, {args.pairs} interleaved rounds, on this machine as loaded now; tapeflow: {core} kernel")
     for name, runs in sides.items():
         if not runs:
             continue

@@ -131,7 +131,8 @@ def main() -> None:
     flat = list(merge_sorted(sources))
     first_ts, span = flat[0].ts_init, flat[-1].ts_init - flat[0].ts_init
     print(f"input: {len(flat):,} synthetic events in {SOURCES} sources, built in {time.perf_counter() - t0:.1f} s")
-    print(f"kernel: {Kernel.__module__}.{Kernel.__qualname__} from {Path(inspect.getfile(Kernel)).name}")
+    kernel_label = f"{type(Kernel()).__qualname__} ({Kernel().impl} loops) from {Path(inspect.getfile(Kernel)).name}"
+    print(f"kernel: {kernel_label}; TAPEFLOW_PURE_PYTHON=1 runs the Python reference")
 
     work: dict[str, Callable[[], int]] = {
         "bare": lambda: bench_bare(flat),
@@ -162,7 +163,8 @@ def main() -> None:
     results: dict[str, Any] = {
         "benchmark": "kernel",
         "python": platform.python_version(),
-        "kernel": f"{Kernel.__module__}.{Kernel.__qualname__} from {Path(inspect.getfile(Kernel)).name}",
+        "kernel": kernel_label,
+        "kernel_impl": Kernel().impl,
         "events": len(flat),
         "runs": args.runs,
         "scheduled_share": round(scheduled_share, 4),

@@ -314,3 +314,73 @@ def test_feeding_sorted_batches_and_single_events_dispatch_timers_calls_and_emit
     assert whole == one_by_one
     assert {"timer:t@2", "cb@2", "sig:0@2", "call:0@2"} <= set(whole)
     assert (batched.feed_events, batched.scheduled_events) == (single.feed_events, single.scheduled_events) == (7, 11)
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_an_unsubscribed_handler_hears_nothing_until_subscribed_again_and_then_keeps_its_place(impl: str) -> None:
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    order: list[str] = []
+
+    def first(e: Trade) -> None:
+        order.append(f"first{e.trade_id}")
+
+    def second(e: Event) -> None:
+        order.append(f"second{e.ts_init}")
+
+    def third(e: Trade) -> None:
+        order.append(f"third{e.trade_id}")
+
+    for event_type, handler in ((Trade, first), (Event, second), (Trade, third)):
+        kernel.subscribe(event_type, handler)
+    kernel.run([trade(1, "a")])
+    kernel.unsubscribe(Event, second)
+    kernel.run([trade(2, "b")])
+    kernel.subscribe(Event, second)  # back between first and third, where it was
+    kernel.run([trade(3, "c")])
+    assert order == ["firsta", "second1", "thirda", "firstb", "thirdb", "firstc", "second3", "thirdc"]
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_unsubscribing_inside_a_handler_holds_from_the_next_event_and_an_unknown_handler_is_refused(impl: str) -> None:
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    seen: list[str] = []
+
+    def once(e: Trade) -> None:
+        seen.append(f"once{e.trade_id}")
+        kernel.unsubscribe(Trade, once)
+
+    kernel.subscribe(Trade, once)
+    kernel.subscribe(Trade, lambda e: seen.append(f"all{e.trade_id}"))
+    kernel.run([trade(1, "a"), trade(2, "b")])
+    assert seen == ["oncea", "alla", "allb"]
+    with pytest.raises(EngineError, match="not subscribed"):
+        kernel.unsubscribe(Trade, once)
+    with pytest.raises(EngineError, match="not subscribed"):
+        kernel.unsubscribe(Signal, once)
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_keep_last_holds_the_latest_event_per_field_value_in_its_subscription_place(impl: str) -> None:
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    last: dict[str, Trade] = {}
+    seen: list[int] = []
+    kernel.subscribe(Trade, lambda e: seen.append(len(last)))
+    kernel.keep_last(Trade, "symbol", last)
+    kernel.subscribe(Trade, lambda e: seen.append(len(last)))
+    kernel.run([trade(1, "a", "AAPL"), trade(2, "b", "MSFT"), trade(3, "c", "AAPL")])
+    assert {s: e.trade_id for s, e in last.items()} == {"AAPL": "c", "MSFT": "b"}
+    assert seen == [0, 1, 1, 2, 2, 2]  # before the keeper: the last of the others; after it: this one too
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_a_handler_subscribed_while_a_container_is_filled_hears_only_the_events_that_find_it_filled(
+    impl: str,
+) -> None:
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    waiting: dict[str, int] = {}
+    heard: list[str] = []
+    kernel.subscribe(Trade, lambda e: waiting.update({e.trade_id: 1}) if e.trade_id == "b" else None)
+    kernel.subscribe_while(Trade, lambda e: heard.append(e.trade_id), waiting)
+    kernel.subscribe(Trade, lambda e: waiting.clear() if e.trade_id == "c" else None)
+    kernel.run([trade(1, "a"), trade(2, "b"), trade(3, "c"), trade(4, "d")])
+    assert heard == ["b", "c"]  # the gate is read when the event reaches it, after the earlier subscribers

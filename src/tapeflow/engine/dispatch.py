@@ -8,27 +8,98 @@ tick backtest reaches four subscribers, and a ``for`` over a tuple of handlers i
 per event for four against 104 ns unrolled (CPython 3.11 here, CPU time, issue 19). The table keeps holding one
 callable, not a tuple the kernel would loop over: a one-subscriber type would pay for the loop on every event
 (52 ns against 35 measured the same way), and those are most of the kernel's types.
+
+The compiled kernel (``_kernel_core.pyx``) takes the same handlers (``Subscriptions.handlers``) but wraps several
+in its ``FanOut``, which its loops unpack and call without a Python frame.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
+from operator import attrgetter
 from typing import Any
 
+from tapeflow.model.errors import EngineError
 from tapeflow.model.events import Event
 
 Handler = Callable[[Any], None]
 
 
+def handlers_of(kind: type[Any], subscriptions: Sequence[tuple[type[Event], Handler]]) -> tuple[Handler, ...]:
+    """The subscribers of ``kind`` and of its base classes, in subscription order."""
+    return tuple(h for cls, h in subscriptions if issubclass(kind, cls))
+
+
 def handler_for(kind: type[Any], subscriptions: Sequence[tuple[type[Event], Handler]]) -> Handler:
     """The subscribers of ``kind`` and of its base classes, in subscription order, as one callable."""
-    handlers = tuple(h for cls, h in subscriptions if issubclass(kind, cls))
+    return combine(handlers_of(kind, subscriptions))
+
+
+def combine(handlers: tuple[Handler, ...]) -> Handler:
+    """``handlers`` as one callable: a no-op for none, the handler itself for one, a generated fan-out else."""
     if not handlers:
         return _noop
     if len(handlers) == 1:
         return handlers[0]
     return _unrolled(len(handlers))(*handlers)
+
+
+class Subscriptions:
+    """Every subscription of a kernel in its place, and the subscribers of an event type built from them.
+
+    An unsubscribed handler keeps its place, paused: subscribing it again to the same type resumes it there, so
+    that the order in which a type's subscribers are called never depends on when a component stopped and started
+    listening. Each event type the table has asked for remembers the places that match it, so pausing or resuming
+    one costs the rebuild of the few types that place feeds, not a scan of every subscription."""
+
+    __slots__ = ("_by_type", "_dependents", "_paused", "_places", "_sources")
+
+    def __init__(self) -> None:
+        self._places: list[tuple[type[Event], Handler]] = []
+        self._paused: set[int] = set()
+        self._by_type: dict[type[Event], list[int]] = {}
+        """By subscribed type: its places, so that an unsubscribe looks at a few, not at every subscription."""
+        self._sources: dict[type[Any], tuple[int, ...]] = {}
+        """By event type asked for: the places of its subscribers (paused ones too), in order."""
+        self._dependents: dict[int, list[type[Any]]] = {}
+        """By place: the event types asked for that it feeds."""
+
+    def add(self, event_type: type[Event], handler: Handler) -> list[type[Any]] | None:
+        """Subscribe; the event types whose subscribers changed (None: any may have, a new place was taken)."""
+        for i in sorted(self._paused):
+            cls, paused = self._places[i]
+            if cls is event_type and paused == handler:  # the earliest paused place of the pair
+                self._paused.discard(i)
+                return self._dependents.get(i, [])
+        self._by_type.setdefault(event_type, []).append(len(self._places))
+        self._places.append((event_type, handler))
+        self._sources.clear()
+        self._dependents.clear()
+        return None
+
+    def remove(self, event_type: type[Event], handler: Handler) -> list[type[Any]]:
+        """Pause the latest active subscription of ``handler`` to ``event_type``; the event types it fed."""
+        for i in reversed(self._by_type.get(event_type, ())):
+            if i not in self._paused and self._places[i][1] == handler:
+                self._paused.add(i)
+                return self._dependents.get(i, [])
+        raise EngineError(f"{handler!r} is not subscribed to {event_type.__name__}: nothing to unsubscribe")
+
+    def __iter__(self) -> Iterator[tuple[type[Event], Handler]]:
+        """The active subscriptions, ``(event_type, handler)``, in their places' order (what tests inspect)."""
+        paused = self._paused
+        return (pair for i, pair in enumerate(self._places) if i not in paused)
+
+    def handlers(self, kind: type[Any]) -> tuple[Handler, ...]:
+        """The active subscribers of ``kind`` and of its base classes, in their places' order."""
+        sources = self._sources.get(kind)
+        if sources is None:
+            sources = self._sources[kind] = tuple(i for i, (cls, _) in enumerate(self._places) if issubclass(kind, cls))
+            for i in sources:
+                self._dependents.setdefault(i, []).append(kind)
+        places, paused = self._places, self._paused
+        return tuple(places[i][1] for i in sources if i not in paused)
 
 
 def _noop(event: Event) -> None:
@@ -52,3 +123,23 @@ def _unrolled(n: int) -> Callable[..., Handler]:
     exec(compile(source, f"<tapeflow dispatch of {n}>", "exec"), namespace)  # the text depends on n alone
     make: Callable[..., Handler] = namespace["make"]
     return make
+
+
+def last_keeper(field: str, last: dict[Any, Any]) -> Handler:
+    """A handler keeping in ``last`` the latest event per value of its ``field`` (``Kernel.keep_last``)."""
+    key = attrgetter(field)
+
+    def keep(event: Event) -> None:
+        last[key(event)] = event
+
+    return keep
+
+
+def gated(handler: Handler, when: Sized) -> Handler:
+    """``handler``, called only while ``when`` is not empty (``Kernel.subscribe_while``)."""
+
+    def gate(event: Event) -> None:
+        if when:
+            handler(event)
+
+    return gate

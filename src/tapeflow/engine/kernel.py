@@ -24,21 +24,41 @@ a step costs about 60 ns): the loops inline the lookup because a call per item c
 checks the clock once per proven run because ``ts < now`` on nanosecond ints costs about 13 ns a step; and ``_feed``
 keeps one inner loop per mode, because one shared loop testing a mode flag per step was 2 % slower (both kernels in
 one process, CPU time) and 2-5 % in wall time.
+
+The same two loops exist compiled (``_kernel_core.pyx``; the profile in docs/PERFORMANCE.md says why): a kernel
+built with ``impl="compiled"`` (or ``"auto"``, the default, when the core was built and ``TAPEFLOW_PURE_PYTHON``
+is not set) is a ``CompiledKernel``, whose ``_feed`` and ``_drain`` are the compiled functions and whose table
+holds a ``FanOut`` for a type with several subscribers; everything else is this module's code on the same state.
+This module's loops are the reference: tests require the identical dispatch sequence, clock and errors from both.
+``Kernel.impl`` says which ran.
+
+Why this module is long: the reference loops, the wiring (subscribe, unsubscribe and the handlers the compiled
+loops run without a call) and the choice of implementation must sit beside each other, or the compiled kernel's
+subclass would be in a module the choice in ``Kernel.__new__`` imports from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from heapq import heappop, heappush
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
+from tapeflow.config import compiled_cores_wanted
 from tapeflow.engine.clock import Clock, SimClock
-from tapeflow.engine.dispatch import Handler, handler_for
+from tapeflow.engine.dispatch import Handler, Subscriptions, combine, gated, last_keeper
 from tapeflow.engine.timers import Call, Timer, first_due
-from tapeflow.model.errors import EngineError, OutOfOrderError
+from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
 
+try:  # the compiled loops (setup.py builds them); without them the Python reference runs
+    from tapeflow.engine._kernel_core import FanOut, Gated, LastBy, drain, feed
+
+    COMPILED_AVAILABLE = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    COMPILED_AVAILABLE = False
+
 E = TypeVar("E", bound=Event)
+Impl = Literal["auto", "compiled", "python"]
 
 
 class Component(Protocol):
@@ -54,11 +74,27 @@ class Component(Protocol):
 class Kernel:
     """Synchronous, deterministic event loop. See the module docstring for the ordering contract."""
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    impl: ClassVar[Literal["compiled", "python"]] = "python"
+    """Which loops this kernel runs."""
+
+    def __new__(cls, clock: Clock | None = None, impl: Impl = "auto") -> Kernel:
+        """``impl``: "python" is the reference loops; "compiled" the compiled ones (``ConfigError`` when they were
+        not built); "auto" the compiled ones when built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``.
+        A subclass gets what it asks for."""
+        if impl not in ("auto", "compiled", "python"):
+            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+        if cls is not Kernel:
+            return super().__new__(cls)
+        if impl == "compiled" and not COMPILED_AVAILABLE:
+            raise ConfigError("the compiled kernel loops were not built (make .venv/.installed)", field="impl")
+        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
+        return super().__new__(CompiledKernel if compiled else cls)
+
+    def __init__(self, clock: Clock | None = None, impl: Impl = "auto") -> None:
         self._time = SimClock()
         """Event time, always: orders the queue whatever clock components are shown."""
         self.clock: Clock = clock if clock is not None else self._time
-        self._subscriptions: list[tuple[type[Event], Handler]] = []
+        self._subscriptions = Subscriptions()
         self._table: dict[type[Any], Handler] = {}
         self._heap: list[tuple[int, int, Event | Timer | Call]] = []
         self._seq = 0
@@ -74,8 +110,41 @@ class Kernel:
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
         """Call ``handler`` for every event of ``event_type`` or a subclass, after earlier subscribers."""
-        self._subscriptions.append((event_type, handler))
-        self._table.clear()
+        self._forget(self._subscriptions.add(event_type, handler))
+
+    def unsubscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
+        """Stop calling ``handler`` for ``event_type`` (its latest such subscription; ``EngineError`` if none).
+
+        The subscription keeps its place: subscribing the same handler to the same type again resumes it there,
+        among the other subscribers, not after them. Safe inside a handler: the event being dispatched still
+        reaches the subscribers it was going to reach; the change holds from the next event of the type on."""
+        self._forget(self._subscriptions.remove(event_type, handler))
+
+    def keep_last(self, event_type: type[E], field: str, last: dict[Any, E]) -> None:
+        """Keep in ``last`` the latest event of ``event_type`` per value of its ``field``, as a subscriber in this
+        place: for a component that needs only that (the simulated exchange's last bar of each symbol, for
+        marks), it costs the compiled kernel a dict store an event, no call."""
+        self.subscribe(event_type, self._keeper(field, last))
+
+    _keeper = staticmethod(last_keeper)
+
+    def subscribe_while(self, event_type: type[E], handler: Callable[[E], None], when: Sized) -> None:
+        """Subscribe ``handler`` to ``event_type``, called only while ``when`` (a container the component fills
+        and empties) is not empty: for a handler with work only then (the simulated exchange's bar handler, while an
+        order waits for a bar). The compiled kernel tests ``when`` itself, no call; cheaper than unsubscribing and
+        subscribing again around each order, which costs a few microseconds each time (docs/PERFORMANCE.md)."""
+        self.subscribe(event_type, self._gate(handler, when))
+
+    _gate = staticmethod(gated)
+
+    def _forget(self, kinds: list[type[Any]] | None) -> None:
+        """Drop the table entries whose subscribers changed (None: all), rebuilt on their next event."""
+        if kinds is None:
+            self._table.clear()
+            return
+        table = self._table
+        for kind in kinds:
+            table.pop(kind, None)
 
     def add(self, component: Component) -> None:
         self._components.append(component)
@@ -91,13 +160,16 @@ class Kernel:
         for hook in self._upkeep:
             hook()
 
+    _combine = staticmethod(combine)
+    """Several subscribers as one callable (the compiled kernel's is its ``FanOut``)."""
+
     def _resolve(self, kind: type[Any]) -> Handler:
         if kind is Timer:
             handler: Handler = self._fire
         elif kind is Call:
             handler = self._call
         else:
-            handler = handler_for(kind, self._subscriptions)
+            handler = self._combine(self._subscriptions.handlers(kind))
         self._table[kind] = handler
         return handler
 
@@ -312,3 +384,28 @@ class Kernel:
     def _call(self, call: Call) -> None:
         self._not_events += 1
         call.fn(call.arg)
+
+
+class CompiledKernel(Kernel):
+    """A ``Kernel`` whose feed and schedule loops are the compiled ones; built by ``Kernel(impl="compiled"|"auto")``.
+
+    Several subscribers of a type are one ``FanOut`` in the table (called by the compiled loops without a frame of
+    its own, by the Python methods through its ``__call__``) instead of a generated function."""
+
+    impl: ClassVar[Literal["compiled", "python"]] = "compiled"
+
+    if COMPILED_AVAILABLE:
+        _feed: Any = feed
+        _drain: Any = drain
+
+    @staticmethod
+    def _combine(handlers: tuple[Handler, ...]) -> Handler:
+        return FanOut(handlers) if len(handlers) > 1 else combine(handlers)
+
+    @staticmethod
+    def _keeper(field: str, last: dict[Any, Any]) -> Handler:
+        return LastBy(field, last)
+
+    @staticmethod
+    def _gate(handler: Handler, when: Sized) -> Handler:
+        return Gated(handler, when)

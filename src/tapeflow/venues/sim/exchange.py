@@ -27,7 +27,7 @@ from tapeflow.book.keeper import BookKeeper
 from tapeflow.execution.venue import Command
 from tapeflow.model.enums import LiquiditySide, MarketStatus, OrderType, TimeInForce
 from tapeflow.model.events import Event, TradingStatus
-from tapeflow.model.market import Bar, Trade
+from tapeflow.model.market import Trade
 from tapeflow.model.orders import (
     CancelOrder,
     CancelRejected,
@@ -113,7 +113,7 @@ class SimulatedExchange:
         kernel.subscribe(Trade, self._matcher.on_trade)
         kernel.subscribe(Trade, self._auctions.on_trade)
         kernel.subscribe(TradingStatus, self.on_status)
-        kernel.subscribe(Bar, self._bars.on_bar)
+        self._bars.attach(kernel)  # the last bars kept, on_bar heard only while an order waits
         self._books.observe_before(self._depth.before_book)
 
     def on_start(self) -> None:

@@ -1,0 +1,164 @@
+"""The compiled kernel loops (``_kernel_core.pyx``) against the pure-Python reference (``Kernel(impl="python")``).
+
+Both kernels run the same random program: feed events with ties, fed in one ``run``, one ``run`` per event or as
+sorted batches; handlers that emit events, schedule calls, set and cancel timers, subscribe, unsubscribe and resume
+handlers mid-run, schedule into the past or raise; an event out of order. They must dispatch the same sequence at
+the same clock, count the same, and fail with the same error at the same point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tapeflow.engine import Kernel
+from tapeflow.engine.kernel import COMPILED_AVAILABLE, CompiledKernel
+from tapeflow.model import ConfigError, Event, Signal, TimerFired, Trade
+
+from .helpers import trade
+
+pytestmark = pytest.mark.skipif(not COMPILED_AVAILABLE, reason="the compiled kernel loops were not built")
+
+Action = tuple[str, int, int]
+"""(what, delay ns, interval ns): what a handler does on one feed event."""
+
+ACTIONS = st.tuples(
+    st.sampled_from(
+        ["emit", "call", "timer", "tick", "cancel", "subscribe", "unsubscribe", "resume", "past", "raise", "nothing"]
+    ),
+    st.integers(0, 4),
+    st.integers(0, 3),
+)
+
+
+class HandlerFailedError(Exception):
+    """A handler's own error: it must reach the caller of ``run`` unchanged."""
+
+
+def _signal(ts: int, name: str) -> Signal:
+    return Signal(ts_event=ts, ts_init=ts, strategy_id="s", symbol="AAPL", name=name, value=1.0, reason="test")
+
+
+def _program(impl: str, plan: dict[str, list[Action]], mode: str, tape: list[Trade], cuts: list[int]) -> Any:
+    """Run the program on a kernel of ``impl``; everything observable about the run, the error included."""
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    seen: list[str] = []
+    timers: list[Any] = []
+    listening: list[tuple[type[Event], Callable[[Event], None]]] = []
+    stopped: list[tuple[type[Event], Callable[[Event], None]]] = []
+
+    def log(tag: str) -> Callable[[Event], None]:
+        def on_event(e: Event) -> None:
+            label = e.trade_id if isinstance(e, Trade) else e.name if isinstance(e, Signal | TimerFired) else "?"
+            seen.append(f"{tag}:{type(e).__name__}:{label}@{e.ts_init}/{kernel.now}")
+
+        return on_event
+
+    def react(e: Trade) -> None:
+        now = kernel.now
+        for what, delay, interval in plan.get(e.trade_id, []):
+            if what == "emit":
+                kernel.emit(_signal(now + delay, f"s{e.trade_id}"))
+            elif what == "call":
+                kernel.call_at(now + delay, lambda tag: seen.append(f"call:{tag}@{kernel.now}"), e.trade_id)
+            elif what == "timer":
+                cb = lambda f: seen.append(f"cb:{f.name}@{f.ts_init}")  # noqa: E731
+                timers.append(
+                    kernel.set_timer(f"t{e.trade_id}", at=now + delay, interval=interval or None, callback=cb)
+                )
+            elif what == "tick":
+                ticked = lambda t, tag=e.trade_id: seen.append(f"tick:{tag}@{t}")  # noqa: E731
+                timers.append(
+                    kernel.set_timer(f"k{e.trade_id}", at=now + delay, interval=interval or None, tick=ticked)
+                )
+            elif what == "cancel" and timers:
+                timers[-1].cancel()
+            elif what == "subscribe":
+                listening.append(([Trade, Signal, Event][delay % 3], log(f"new{e.trade_id}")))
+                kernel.subscribe(*listening[-1])
+            elif what == "unsubscribe" and listening:
+                stopped.append(listening.pop(delay % len(listening)))
+                kernel.unsubscribe(*stopped[-1])
+            elif what == "resume" and stopped:
+                listening.append(stopped.pop())
+                kernel.subscribe(*listening[-1])
+            elif what == "past" and now > 0:
+                kernel.emit(_signal(now - 1, "past"))
+            elif what == "raise":
+                raise HandlerFailedError(f"handler failed at {e.trade_id}")
+
+    kernel.subscribe(Event, log("all"))
+    last: dict[str, Trade] = {}
+    kernel.keep_last(Trade, "trade_id", last)
+    kernel.subscribe_while(Event, log("gated"), timers)  # heard once a handler has set a timer
+    kernel.subscribe(Trade, react)
+    kernel.subscribe(Signal, log("sig"))
+    kernel.start(at=0)
+    error = None
+    try:
+        if mode == "run":
+            kernel.run(tape)
+        elif mode == "single":
+            for e in tape:
+                kernel.run((e,))
+        else:
+            bounds = sorted({0, len(tape), *(c % (len(tape) + 1) for c in cuts)})
+            kernel.run_sorted([tape[a:b] for a, b in pairwise(bounds)])
+        kernel.finish(until=kernel.now + 5)
+    except Exception as exc:  # compared, not swallowed: both kernels must fail alike
+        error = (type(exc).__name__, str(exc))
+    return seen, error, kernel.now, kernel.feed_events, kernel.scheduled_events, kernel.next_due(), last
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    gaps=st.lists(st.integers(0, 3), min_size=1, max_size=25),
+    plan=st.dictionaries(st.integers(0, 24).map(str), st.lists(ACTIONS, max_size=3), max_size=12),
+    mode=st.sampled_from(["run", "single", "sorted"]),
+    cuts=st.lists(st.integers(0, 30), max_size=4),
+    back=st.none() | st.integers(0, 24),
+)
+def test_compiled_loops_dispatch_count_and_fail_as_the_python_reference(
+    gaps: list[int], plan: dict[str, list[Action]], mode: str, cuts: list[int], back: int | None
+) -> None:
+    times = [sum(gaps[: i + 1]) for i in range(len(gaps))]
+    if back is not None and back < len(times) and times[back] > 0:
+        times[back] = times[back - 1] - 1 if back > 0 and times[back - 1] > 0 else -1  # one event out of order
+    tape = [trade(t, str(i)) for i, t in enumerate(times)]
+    python = _program("python", plan, mode, tape, cuts)
+    compiled = _program("compiled", plan, mode, tape, cuts)
+    assert compiled == python
+
+
+def test_kernel_impl_choice_is_visible_and_explicit_choices_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert type(Kernel(impl="python")) is Kernel and Kernel(impl="python").impl == "python"
+    assert type(Kernel(impl="compiled")) is CompiledKernel and Kernel(impl="compiled").impl == "compiled"
+    monkeypatch.setenv("TAPEFLOW_PURE_PYTHON", "1")
+    assert Kernel().impl == "python"
+    assert Kernel(impl="compiled").impl == "compiled"
+    monkeypatch.delenv("TAPEFLOW_PURE_PYTHON")
+    assert Kernel().impl == "compiled"
+    with pytest.raises(ConfigError, match="impl"):
+        Kernel(impl="fast")  # type: ignore[arg-type]
+
+
+def test_compiled_fan_out_calls_every_subscriber_in_order_and_a_handler_error_stops_the_rest() -> None:
+    kernel = Kernel(impl="compiled")
+    seen: list[str] = []
+
+    def failing(e: Trade) -> None:
+        raise HandlerFailedError(e.trade_id)
+
+    kernel.subscribe(Trade, lambda e: seen.append(f"a{e.trade_id}"))
+    kernel.subscribe(Event, lambda e: seen.append(f"b{e.ts_init}"))
+    kernel.subscribe(Trade, failing)
+    kernel.subscribe(Trade, lambda e: seen.append("never"))
+    with pytest.raises(HandlerFailedError, match="x"):
+        kernel.run_sorted([[trade(1, "x"), trade(2, "y")]])
+    assert seen == ["ax", "b1"]
+    assert kernel.now == 1
