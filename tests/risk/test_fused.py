@@ -13,6 +13,7 @@ burst is drawn on its own, so a throttle that is not the binding one is still ex
 from __future__ import annotations
 
 import copy
+from fractions import Fraction
 from typing import Any
 
 from hypothesis import given, settings
@@ -104,9 +105,13 @@ def run_both(
             elif kind == "modify" and sent:
                 rig.modify(sent[command[1] % len(sent)], command[2], BID + command[3] * 100, at=t)
             elif kind == "book":
-                book = rig.books.books[command[1]]
-                book.stale = command[2] in ("stale", "both")
-                book.crossed = command[2] in ("crossed", "both")
+                book = rig.books.books.get(command[1])
+                if book is not None:  # a symbol without a book (bars) has no flags to set
+                    book.stale = command[2] in ("stale", "both")
+                    book.crossed = command[2] in ("crossed", "both")
+            elif kind == "mark":
+                rig.portfolio.mark = Fraction(command[1], 2)
+                rig.ctx.revalue()
             elif kind == "status":
                 rig.kernel.run([TradingStatus(ts_event=t, ts_init=t, symbol=command[1], status=command[2])])
             elif kind == "limit":
@@ -282,3 +287,84 @@ def test_fused_path_is_taken_for_an_ordinary_order() -> None:
         rule.check = refuse  # type: ignore[method-assign]
     assert rig.passed(rig.submit(quantity=101))
     assert rig.engine.passed == 2
+
+
+marks = st.tuples(
+    st.just("mark"),
+    st.one_of(  # never None here: the fake portfolio cannot value a position without a mark (see the next test)
+        st.integers(-600, 600).map(lambda cents: 2 * (BID + cents * 100)),  # on the orders' price grid: ties
+        st.integers(2 * BID - 80_000, 2 * BID + 80_000),
+        st.sampled_from([1, 2, 2 * BID + 1]),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    commands=st.lists(mostly(submit, st.one_of(other, marks, marks), 3), min_size=5, max_size=80),
+    collar=st.one_of(st.none(), st.just(0), st.integers(0, 600)),
+    spread=st.one_of(st.none(), st.integers(1, 200)),
+    max_notional=usd,
+    max_position=st.one_of(st.none(), st.integers(1, 4_000)),
+    symbol_net=usd,
+    symbol_gross=usd,
+    margin=st.one_of(st.none(), st.integers(2_500, 10_000)),
+    cash=st.one_of(st.integers(-100_000, 2_000_000), st.just(10_000_000)),
+)
+def test_fused_and_rule_by_rule_agree_on_a_symbol_valued_at_its_mark(
+    commands: list[tuple[Any, ...]],
+    collar: int | None,
+    spread: int | None,
+    max_notional: int | None,
+    max_position: int | None,
+    symbol_net: int | None,
+    symbol_gross: int | None,
+    margin: int | None,
+    cash: int,
+) -> None:
+    """MSFT keeps no book (a bar backtest's case): market orders are valued, and limit orders collared, at the
+    portfolio's mark, which moves (halves, far away, ties with the orders' prices). The fast path now handles that
+    case itself instead of always leaving it to the rules, so it must decide every such order as they do."""
+    config = RiskConfig(
+        order=OrderChecks(max_notional_usd=max_notional, collar_bps=collar, max_spread_bps=spread),
+        account=AccountChecks(
+            max_position=max_position,
+            max_symbol_net_usd=symbol_net,
+            max_symbol_gross_usd=symbol_gross,
+            initial_margin_bps=margin,
+            maintenance_margin_bps=2_500,
+        ),
+    )
+    run_both(config, commands, {"AAPL": (BID, ASK)}, FakePortfolio(cash=cash * 10_000, positions={"MSFT": 300}))
+
+
+def test_fused_path_is_taken_for_a_market_order_without_a_book() -> None:
+    """Guard: a market order on a symbol with no book but a mark (bars) passes by the fast path, valued at the
+    mark rounded up, with the default rules (price collar included)."""
+    portfolio = FakePortfolio()
+    portfolio.mark = Fraction(2 * BID + 1, 2)
+    rig = Rig(RiskConfig(), books=FakeBooks(MSFT=FakeBook()), portfolio=portfolio)
+    assert rig.passed(rig.submit(quantity=100, price=0, order_type=OrderType.MARKET))
+
+    def refuse(command: object) -> None:
+        raise AssertionError("the rule-by-rule pipeline ran for an order the fused check passes")
+
+    for rule in rig.engine.rules:
+        rule.check = refuse  # type: ignore[method-assign]
+    order = rig.submit(quantity=101, price=0, order_type=OrderType.MARKET)
+    assert rig.passed(order)
+    assert rig.ctx.ledger.entry(order.client_order_id) == ("s", "AAPL", Side.BUY, 101, BID + 1)
+
+
+def test_without_a_book_or_a_mark_both_paths_refuse_at_the_price_collar() -> None:
+    """No book and no mark: nothing to value or collar the order at; the fast path leaves it to the rules."""
+    decided = []
+    for fused in (True, False):
+        portfolio = FakePortfolio()
+        portfolio.mark = None
+        rig = Rig(RiskConfig(), books=FakeBooks(MSFT=FakeBook()), portfolio=portfolio, fused=fused)
+        for order_type, price in ((OrderType.MARKET, 0), (OrderType.LIMIT, BID)):
+            rig.submit(quantity=100, price=price, order_type=order_type)
+        decided.append([(e.rule, e.reason) for e in rig.seen if isinstance(e, RiskRejected)])
+    assert decided[0] == decided[1]
+    assert [rule for rule, _ in decided[0]] == ["price_collar", "price_collar"]

@@ -71,7 +71,12 @@ SHARED: tuple[tuple[str, ...], ...] = (
         "if not ref:",
         "    ref = ask if is_buy else bid",
         "    if not ref:",
-        "        return 0",  # valued at the mark, or not at all: the rules decide
+        # no book price (bars): the portfolio's mark rounded up, as ``RiskContext.ref_price``; no mark, the rules
+        # decide. Returning 0 here sent every market order of a bar backtest rule by rule (issue 19)
+        "        _mark = portfolio.mark_x2(symbol) if portfolio is not None else None",
+        "        if _mark is None or _mark <= 0:",
+        "            return 0",
+        "        ref = -(-_mark // 2)",
     ),
     ("value = ref * q",),
     (
@@ -91,13 +96,13 @@ SHARED: tuple[tuple[str, ...], ...] = (
     ("net = ctx.cached_net", "if net is None or ctx_moved:", "    net = ctx_net()"),
     ("equity = net + (portfolio.cash if portfolio is not None else 0)",),
 )
-"""What the parts may read besides their own names, each computed (with what it reads) before the first part that
-reads it: the order's fields; the order's ``book``, its best ``bid`` and ``ask``, and ``health`` (what has its
-``stale`` and ``crossed`` flags: an L2/L3 book's integrity, or the L1 book itself); ``ref`` and ``value`` as
-``RiskContext.ref_price`` gives them from the order or the book; ``held``, ``projected`` (with this and every
-open order on its side filled), ``size`` and ``reducing`` as ``RiskContext.projected_position`` and ``reducing``;
-the account's ``gross``, ``projected_gross``, ``net``, ``equity``. Names starting with ``_`` are private to the
-block. The per-symbol ``limits`` row is read only by parts that use ``LIMIT`` with overrides."""
+"""What the parts may read besides their own names, each computed (with what it reads) before the first part that reads
+it: the order's fields; the order's ``book``, its best ``bid`` and ``ask``, and ``health`` (what has its ``stale``
+and ``crossed`` flags: an L2/L3 book's integrity, or the L1 book itself); ``ref`` and ``value`` as
+``RiskContext.ref_price`` gives them from the order, the book or the portfolio's mark; ``held``, ``projected`` (with
+this and every open order on its side filled), ``size`` and ``reducing`` as ``RiskContext.projected_position`` and
+``reducing``; the account's ``gross``, ``projected_gross``, ``net``, ``equity``. Names starting with ``_`` are
+private to the block. The per-symbol ``limits`` row is read only by parts that use ``LIMIT`` with overrides."""
 
 _ENV = (
     "BIG",
