@@ -338,6 +338,17 @@ class Portfolio:
     def net_exposure(self) -> int:
         return sum(p.market_value(self._mark_x2(s)) for s, p in self._positions.items())
 
+    def exposures(self) -> tuple[int, int]:
+        """``(gross_exposure(), net_exposure())`` in one pass over the positions, each mark read once: the risk
+        engine reads both before every order, after every bar has moved a mark (issue 19)."""
+        gross = net = 0
+        mark_x2 = self._mark_x2
+        for symbol, position in self._positions.items():
+            value = position.market_value(mark_x2(symbol))
+            gross += abs(value)
+            net += value
+        return gross, net
+
     def realized_pnl(self) -> int:
         """Gross of fees; subtract ``fees`` for the net figure."""
         return sum(p.realized for p in self._positions.values())

@@ -134,7 +134,6 @@ class PriceCollar(Rule):
         order of a bar backtest left the fast path here and ran rule by rule (issue 19)."""
         code = """
 if book is None:
-    mark = portfolio.mark_x2(symbol) if portfolio is not None else None
     if mark is None:
         return 0
     both = mark

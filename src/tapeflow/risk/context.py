@@ -59,6 +59,10 @@ class AccountView(Protocol):
 
     def net_exposure(self) -> int: ...
 
+    def exposures(self) -> tuple[int, int]:
+        """``(gross_exposure(), net_exposure())`` in one pass."""
+        ...
+
 
 class _Side:
     """Open shares and notional on one side of one symbol."""
@@ -260,20 +264,30 @@ class RiskContext:
         self.cached_gross = _UNSET
         self.cached_net = None
 
+    def _exposures(self) -> None:
+        """After a move, both exposures in one pass over the positions: the account rules read both on every
+        order, and in a bar backtest every bar moves a mark, so each order recomputed the positions' values twice
+        (issue 19). Without a move each is still computed alone, when first asked, as before."""
+        self.moved.clear()
+        portfolio = self.portfolio
+        self.cached_gross, self.cached_net = portfolio.exposures() if portfolio is not None else (0, 0)
+
     def gross(self) -> int:
         """The portfolio's gross exposure (positions only), kept until the next fill, quote or bar."""
         if self.moved:
-            self.revalue()
-        if self.cached_gross == _UNSET:
+            self._exposures()
+        elif self.cached_gross == _UNSET:
             self.cached_gross = self.portfolio.gross_exposure() if self.portfolio is not None else 0
         return self.cached_gross
 
     def net(self) -> int:
         if self.moved:
-            self.revalue()
-        if self.cached_net is None:
+            self._exposures()
+        elif self.cached_net is None:
             self.cached_net = self.portfolio.net_exposure() if self.portfolio is not None else 0
-        return self.cached_net
+        net = self.cached_net
+        assert net is not None  # set just above
+        return net
 
     def equity(self) -> int:
         """Net liquidation value: cash plus the marked value of the positions."""

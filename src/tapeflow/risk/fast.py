@@ -64,6 +64,8 @@ SHARED: tuple[tuple[str, ...], ...] = (
         "    bid, ask = book.best_bid, book.best_ask",
     ),
     ("health = book.integrity if isinstance(book, BookBase) else book",),
+    # the portfolio's doubled mark where no book is kept (bars): read once for the collar and the reference price
+    ("mark = portfolio.mark_x2(symbol) if book is None and portfolio is not None else None",),
     (
         "ref = price",
         "if not ref and otype is STOP:",
@@ -73,7 +75,7 @@ SHARED: tuple[tuple[str, ...], ...] = (
         "    if not ref:",
         # no book price (bars): the portfolio's mark rounded up, as ``RiskContext.ref_price``; no mark, the rules
         # decide. Returning 0 here sent every market order of a bar backtest rule by rule (issue 19)
-        "        _mark = portfolio.mark_x2(symbol) if portfolio is not None else None",
+        "        _mark = mark if book is None else portfolio.mark_x2(symbol) if portfolio is not None else None",
         "        if _mark is None or _mark <= 0:",
         "            return 0",
         "        ref = -(-_mark // 2)",
@@ -99,7 +101,8 @@ SHARED: tuple[tuple[str, ...], ...] = (
 """What the parts may read besides their own names, each computed (with what it reads) before the first part that reads
 it: the order's fields; the order's ``book``, its best ``bid`` and ``ask``, and ``health`` (what has its ``stale``
 and ``crossed`` flags: an L2/L3 book's integrity, or the L1 book itself); ``ref`` and ``value`` as
-``RiskContext.ref_price`` gives them from the order, the book or the portfolio's mark; ``held``, ``projected`` (with
+``RiskContext.ref_price`` gives them from the order, the book or the portfolio's doubled ``mark`` (read only where
+no book is kept); ``held``, ``projected`` (with
 this and every open order on its side filled), ``size`` and ``reducing`` as ``RiskContext.projected_position`` and
 ``reducing``; the account's ``gross``, ``projected_gross``, ``net``, ``equity``. Names starting with ``_`` are
 private to the block. The per-symbol ``limits`` row is read only by parts that use ``LIMIT`` with overrides."""
