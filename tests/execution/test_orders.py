@@ -61,6 +61,15 @@ def test_the_table_keyed_by_member_id_answers_as_the_table_for_every_status_and_
         assert _BY_ID.get((id(status), kind)) is TRANSITIONS.get((status, kind)), (status, kind)
 
 
+@pytest.mark.parametrize("status", list(OrderStatus))
+def test_an_orders_openness_and_leaves_follow_its_status_as_the_status_says(status: OrderStatus) -> None:
+    order = _order()
+    order.filled_quantity = 30
+    order.status = status
+    assert order.is_open is status.is_open
+    assert order.leaves_quantity == (70 if status.is_open else 0)
+
+
 @pytest.mark.parametrize("answer", [CancelRejected, ModifyRejected])
 def test_a_refused_cancel_or_modify_leaves_a_filled_order_as_it_was_and_is_not_refused(answer: type[Event]) -> None:
     order = _order()
