@@ -265,9 +265,8 @@ class RiskContext:
         self.cached_net = None
 
     def _exposures(self) -> None:
-        """After a move, both exposures in one pass over the positions: the account rules read both on every
-        order, and in a bar backtest every bar moves a mark, so each order recomputed the positions' values twice
-        (issue 19). Without a move each is still computed alone, when first asked, as before."""
+        """After a move, both exposures in one pass over the positions (a bar backtest moves a mark every bar, and
+        the account rules read both on every order: issue 19); without a move each is computed alone, as before."""
         self.moved.clear()
         portfolio = self.portfolio
         self.cached_gross, self.cached_net = portfolio.exposures() if portfolio is not None else (0, 0)
