@@ -16,11 +16,15 @@ Trades are compared bar by bar (fill bar, side, price): the benchmark counts tho
 and, at the first difference, prints why (backtrader's float SMAs against tapeflow's exact integer sums).
 
 Usage: python benchmarks/bench_backtest_bars.py [--bars 100000] [--pairs 5] [--profile] [--rss 1000000] [--split]
+[--parts]
 ``--rss N`` instead measures tapeflow's peak RSS on N bars, each variant in a fresh child process: bars listed
 before the run (as this benchmark did before) against bars streamed from the columns. ``--split`` runs tapeflow
 alone, with the strategy and with a copy whose ``buy``/``sell``/``signal`` do nothing, and prints CPU ns per bar
 without orders and us per order (the difference over the orders): run it with ``PYTHONPATH=OLD/src`` and without,
-alternately, to compare two trees.
+alternately, to compare two trees. ``--parts`` runs tapeflow once with the CPU time (``time.thread_time_ns``) of
+each component on the order path measured around its calls, and prints it per order: where an order's time goes.
+The clock read costs about 1 us per call on this machine (printed), and a part's time includes the parts it calls
+(risk includes execution, which includes the exchange's ``send``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import importlib
 import json
 import math
 import resource
@@ -281,6 +286,66 @@ def split(data: list[Row], repeat: int) -> dict[str, Any]:
     return out
 
 
+PARTS = (
+    ("tapeflow.strategy.base", "Strategy", "submit"),
+    ("tapeflow.risk.engine", "RiskEngine", "on_command"),
+    ("tapeflow.execution.engine", "ExecutionEngine", "execute"),
+    ("tapeflow.venues.sim.exchange", "SimulatedExchange", "send"),
+    ("tapeflow.venues.sim.exchange", "SimulatedExchange", "_on_submit"),
+    ("tapeflow.venues.sim.exchange", "SimulatedExchange", "_fill"),
+    ("tapeflow.execution.engine", "ExecutionEngine", "on_report"),
+    ("tapeflow.risk.engine", "RiskEngine", "on_report"),
+    ("tapeflow.portfolio.portfolio", "Portfolio", "on_fill"),
+    ("tapeflow.report.results", "ResultsCollector", "on_submit"),
+    ("tapeflow.report.results", "ResultsCollector", "on_accepted"),
+    ("tapeflow.report.results", "ResultsCollector", "on_filled"),
+)
+"""The order path's components timed by ``--parts`` (module, class, method)."""
+
+
+def parts(data: list[Row]) -> dict[str, Any]:
+    """CPU us per order spent in each of ``PARTS`` (its callees included), from one run with the methods wrapped."""
+    clock = time.thread_time_ns
+    spent: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+    saved = []
+
+    def timed(label: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = clock()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[label] += clock() - start
+                calls[label] += 1
+
+        return wrapper
+
+    for module, cls_name, name in PARTS:
+        cls = getattr(importlib.import_module(module), cls_name)
+        saved.append((cls, name, getattr(cls, name)))
+        setattr(cls, name, timed(f"{cls_name}.{name}", getattr(cls, name)))
+    try:
+        bt = tapeflow_backtest()
+        gc.collect()
+        bt.run([stream(data)])
+    finally:
+        for cls, name, method in saved:
+            setattr(cls, name, method)
+    start = clock()
+    for _ in range(10_000):
+        clock()
+    overhead = (clock() - start) / 10_000
+    orders = calls["RiskEngine.on_command"]
+    print(f"{orders:,} orders; each clock read costs ~{overhead:,.0f} ns (two per timed call, counted in its part)")
+    out: dict[str, Any] = {"orders": orders, "clock_ns": round(overhead)}
+    for label in spent:
+        per_order = spent[label] / max(orders, 1) / 1000
+        print(f"  {label:32s} {calls[label] / max(orders, 1):4.1f} calls/order {per_order:7.2f} us/order")
+        out[label] = round(per_order, 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=100_000)
@@ -289,6 +354,7 @@ def main() -> None:
     parser.add_argument("--rss", type=int, default=None, metavar="N", help="peak RSS of N bars, listed vs streamed")
     parser.add_argument("--rss-child", choices=("listed", "streamed"), help=argparse.SUPPRESS)
     parser.add_argument("--split", action="store_true", help="tapeflow alone: ns per bar, us per order (best of 2)")
+    parser.add_argument("--parts", action="store_true", help="tapeflow alone: CPU us per order in each component")
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child, args.bars)
@@ -297,6 +363,9 @@ def main() -> None:
         print(json.dumps(measure_rss(args.rss)))
         return
     data = rows(args.bars)
+    if args.parts:
+        print(json.dumps({"benchmark": "backtest_bars_parts", "bars": len(data), **parts(data)}))
+        return
     if args.split:
         print(json.dumps({"benchmark": "backtest_bars_split", "bars": len(data), **split(data, 2)}))
         return

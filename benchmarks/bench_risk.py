@@ -14,7 +14,8 @@ engine, is not measured), the clock set per order, the execution engine replaced
    ledger in and out, the counters, the call into execution);
 4. ``reject-first``: every order fails the cheapest rule (minimum size), to show the floor plus the rejection
    event;
-5. ``modify``: modifies of one working order, checked as the order they would become (rule by rule).
+5. ``modify``: modifies of one working order, checked as the order they would become (by the composed modify
+   check since issue 19's p20-bars3 round; rule by rule before).
 
 Every workload runs ``--runs`` times (at least 5), interleaved round by round in a rotated order so that the load
 of a shared machine falls on all alike; each run is timed by the wall clock and by this thread's CPU time, and the

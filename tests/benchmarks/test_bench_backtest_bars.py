@@ -49,3 +49,12 @@ def test_split_mode_prints_per_bar_and_per_order_costs_of_the_tree_it_imports() 
     assert report["benchmark"] == "backtest_bars_split" and report["orders"] > 0
     assert 0 < report["ns_per_bar_without_orders"] < report["ns_per_bar"]
     assert lines[0].startswith("tapeflow (") and "us each" in lines[0]
+
+
+def test_parts_mode_prints_each_order_path_components_cpu_per_order() -> None:
+    lines, report = _run("--parts", "--bars", "3000")
+    assert report["benchmark"] == "backtest_bars_parts" and report["orders"] > 0
+    # every component was called on the order path, and risk's time includes execution's
+    assert report["RiskEngine.on_command"] > report["ExecutionEngine.execute"] > 0
+    assert report["SimulatedExchange._on_submit"] > 0 and report["Portfolio.on_fill"] > 0
+    assert lines[0].endswith("(two per timed call, counted in its part)")

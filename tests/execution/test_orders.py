@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tapeflow.execution.orders import ANSWERS, TRANSITIONS, Order
+from tapeflow.execution.orders import _BY_ID, ANSWERS, TRANSITIONS, Order
 from tapeflow.model import (
     CancelRejected,
     Event,
@@ -50,6 +50,24 @@ def test_every_venue_report_either_moves_an_order_or_is_an_answer() -> None:
     reports = {t for t in event_types() if issubclass(t, OrderReport)}
     assert in_table | ANSWERS == reports
     assert not in_table & ANSWERS
+
+
+def test_the_table_keyed_by_member_id_answers_as_the_table_for_every_status_and_event_type() -> None:
+    """``Order.apply`` reads the id-keyed copy (no Enum hash per report); over the whole finite domain it must
+    give what ``TRANSITIONS`` gives, including "not allowed" (None)."""
+    pairs = [(status, kind) for status in OrderStatus for kind in event_types()]
+    assert len(pairs) > 100
+    for status, kind in pairs:
+        assert _BY_ID.get((id(status), kind)) is TRANSITIONS.get((status, kind)), (status, kind)
+
+
+@pytest.mark.parametrize("status", list(OrderStatus))
+def test_an_orders_openness_and_leaves_follow_its_status_as_the_status_says(status: OrderStatus) -> None:
+    order = _order()
+    order.filled_quantity = 30
+    order.status = status
+    assert order.is_open is status.is_open
+    assert order.leaves_quantity == (70 if status.is_open else 0)
 
 
 @pytest.mark.parametrize("answer", [CancelRejected, ModifyRejected])

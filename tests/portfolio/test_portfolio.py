@@ -369,3 +369,18 @@ def test_mark_price_reused_between_reads_equals_a_fresh_fraction_of_the_doubled_
         for _ in range(2):  # the second read reuses the first's Fraction
             price = p.mark_price(symbol)
             assert price == Fraction(x2, 2) and p.mark_x2(symbol) == x2
+
+
+@settings(max_examples=200, deadline=None)
+@given(fills_strategy)
+def test_exposures_in_one_pass_equal_the_gross_and_net_sums_after_every_fill_and_mark(
+    steps: list[tuple[str, Side, int, int, int, int | None]],
+) -> None:
+    p = portfolio()
+    assert p.exposures() == (0, 0)
+    for ts, (symbol, side, qty, price, fee, mark_x2) in enumerate(steps):
+        p.on_fill(fill(ts, side, qty, price, fee, symbol=symbol))
+        assert p.exposures() == (p.gross_exposure(), p.net_exposure())
+        if mark_x2 is not None:
+            p.mark(symbol, Fraction(mark_x2, 2))
+            assert p.exposures() == (p.gross_exposure(), p.net_exposure())

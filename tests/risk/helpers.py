@@ -72,6 +72,9 @@ class FakePortfolio:
     def gross_exposure(self) -> int:
         return sum(abs(v) for v in self._values())
 
+    def exposures(self) -> tuple[int, int]:
+        return self.gross_exposure(), self.net_exposure()
+
     def net_exposure(self) -> int:
         return sum(self._values())
 

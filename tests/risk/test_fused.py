@@ -13,8 +13,10 @@ burst is drawn on its own, so a throttle that is not the binding one is still ex
 from __future__ import annotations
 
 import copy
+from fractions import Fraction
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,9 +106,13 @@ def run_both(
             elif kind == "modify" and sent:
                 rig.modify(sent[command[1] % len(sent)], command[2], BID + command[3] * 100, at=t)
             elif kind == "book":
-                book = rig.books.books[command[1]]
-                book.stale = command[2] in ("stale", "both")
-                book.crossed = command[2] in ("crossed", "both")
+                book = rig.books.books.get(command[1])
+                if book is not None:  # a symbol without a book (bars) has no flags to set
+                    book.stale = command[2] in ("stale", "both")
+                    book.crossed = command[2] in ("crossed", "both")
+            elif kind == "mark":
+                rig.portfolio.mark = Fraction(command[1], 2)
+                rig.ctx.revalue()
             elif kind == "status":
                 rig.kernel.run([TradingStatus(ts_event=t, ts_init=t, symbol=command[1], status=command[2])])
             elif kind == "limit":
@@ -282,3 +288,202 @@ def test_fused_path_is_taken_for_an_ordinary_order() -> None:
         rule.check = refuse  # type: ignore[method-assign]
     assert rig.passed(rig.submit(quantity=101))
     assert rig.engine.passed == 2
+
+
+marks = st.tuples(
+    st.just("mark"),
+    st.one_of(  # never None here: the fake portfolio cannot value a position without a mark (see the next test)
+        st.integers(-600, 600).map(lambda cents: 2 * (BID + cents * 100)),  # on the orders' price grid: ties
+        st.integers(2 * BID - 80_000, 2 * BID + 80_000),
+        st.sampled_from([1, 2, 2 * BID + 1]),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    commands=st.lists(mostly(submit, st.one_of(other, marks, marks), 3), min_size=5, max_size=80),
+    collar=st.one_of(st.none(), st.just(0), st.integers(0, 600)),
+    spread=st.one_of(st.none(), st.integers(1, 200)),
+    max_notional=usd,
+    max_position=st.one_of(st.none(), st.integers(1, 4_000)),
+    symbol_net=usd,
+    symbol_gross=usd,
+    margin=st.one_of(st.none(), st.integers(2_500, 10_000)),
+    cash=st.one_of(st.integers(-100_000, 2_000_000), st.just(10_000_000)),
+)
+def test_fused_and_rule_by_rule_agree_on_a_symbol_valued_at_its_mark(
+    commands: list[tuple[Any, ...]],
+    collar: int | None,
+    spread: int | None,
+    max_notional: int | None,
+    max_position: int | None,
+    symbol_net: int | None,
+    symbol_gross: int | None,
+    margin: int | None,
+    cash: int,
+) -> None:
+    """MSFT keeps no book (a bar backtest's case): market orders are valued, and limit orders collared, at the
+    portfolio's mark, which moves (halves, far away, ties with the orders' prices). The fast path now handles that
+    case itself instead of always leaving it to the rules, so it must decide every such order as they do."""
+    config = RiskConfig(
+        order=OrderChecks(max_notional_usd=max_notional, collar_bps=collar, max_spread_bps=spread),
+        account=AccountChecks(
+            max_position=max_position,
+            max_symbol_net_usd=symbol_net,
+            max_symbol_gross_usd=symbol_gross,
+            initial_margin_bps=margin,
+            maintenance_margin_bps=2_500,
+        ),
+    )
+    run_both(config, commands, {"AAPL": (BID, ASK)}, FakePortfolio(cash=cash * 10_000, positions={"MSFT": 300}))
+
+
+def test_fused_path_is_taken_for_a_market_order_without_a_book() -> None:
+    """Guard: a market order on a symbol with no book but a mark (bars) passes by the fast path, valued at the
+    mark rounded up, with the default rules (price collar included)."""
+    portfolio = FakePortfolio()
+    portfolio.mark = Fraction(2 * BID + 1, 2)
+    rig = Rig(RiskConfig(), books=FakeBooks(MSFT=FakeBook()), portfolio=portfolio)
+    assert rig.passed(rig.submit(quantity=100, price=0, order_type=OrderType.MARKET))
+
+    def refuse(command: object) -> None:
+        raise AssertionError("the rule-by-rule pipeline ran for an order the fused check passes")
+
+    for rule in rig.engine.rules:
+        rule.check = refuse  # type: ignore[method-assign]
+    order = rig.submit(quantity=101, price=0, order_type=OrderType.MARKET)
+    assert rig.passed(order)
+    assert rig.ctx.ledger.entry(order.client_order_id) == ("s", "AAPL", Side.BUY, 101, BID + 1)
+
+
+def test_without_a_book_or_a_mark_both_paths_refuse_at_the_price_collar() -> None:
+    """No book and no mark: nothing to value or collar the order at; the fast path leaves it to the rules."""
+    decided = []
+    for fused in (True, False):
+        portfolio = FakePortfolio()
+        portfolio.mark = None
+        rig = Rig(RiskConfig(), books=FakeBooks(MSFT=FakeBook()), portfolio=portfolio, fused=fused)
+        for order_type, price in ((OrderType.MARKET, 0), (OrderType.LIMIT, BID)):
+            rig.submit(quantity=100, price=price, order_type=order_type)
+        decided.append([(e.rule, e.reason) for e in rig.seen if isinstance(e, RiskRejected)])
+    assert decided[0] == decided[1]
+    assert [rule for rule, _ in decided[0]] == ["price_collar", "price_collar"]
+
+
+def test_fused_path_is_taken_for_an_ordinary_modify() -> None:
+    """Guard: a modify the rules would pass is decided by the composed modify check, not rule by rule, and leaves
+    the ledger as the rules would (the random streams above check that its decisions agree)."""
+    rig = Rig(RiskConfig())
+    first = rig.submit(quantity=100)
+    assert rig.passed(first)
+    reference = Rig(RiskConfig(), fused=False)
+    assert reference.passed(reference.submit(quantity=100))
+
+    def refuse(command: object) -> None:
+        raise AssertionError("the rule-by-rule pipeline ran for a modify the fused check passes")
+
+    for rule in rig.engine.rules:
+        rule.check = refuse  # type: ignore[method-assign]
+    for r in (rig, reference):
+        r.modify(first.client_order_id, 150, BID - 100)
+    assert [type(c).__name__ for c in rig.venue.sent] == ["SubmitOrder", "ModifyOrder"]
+    assert rig.engine.passed == reference.engine.passed == 2
+    assert rig.ctx.ledger.entries() == reference.ctx.ledger.entries()
+    assert rig.ctx.ledger.entry(first.client_order_id) == ("s", "AAPL", Side.BUY, 150, BID - 100)
+
+
+near = st.one_of(st.none(), st.integers(15_000, 90_000))
+"""Dollar limits in the range this test's orders and positions reach (a few hundred shares at ~$100)."""
+small_submit = st.tuples(
+    st.just("submit"),
+    st.integers(1, 600),
+    st.integers(-50, 50),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.sampled_from([OrderType.LIMIT, OrderType.MARKET]),
+    st.sampled_from(SYMBOLS),
+    st.sampled_from(["s", "t"]),
+    st.sampled_from([0, 10, 1_000]),
+)
+
+
+modify_heavy = st.lists(
+    mostly(
+        st.tuples(st.just("modify"), st.integers(0, 50), st.integers(1, 900), st.integers(-50, 50)),
+        st.one_of(small_submit, small_submit, st.tuples(st.just("cancel"), st.integers(0, 50)), other),
+        1,
+    ),
+    min_size=5,
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    commands=modify_heavy,
+    max_position=st.one_of(st.none(), st.integers(1, 3_000)),
+    symbol_net=near,
+    symbol_gross=near,
+    gross=near,
+    net=near,
+    margin=st.one_of(st.none(), st.integers(2_500, 10_000)),
+    message_rate=st.one_of(st.none(), st.integers(1, 40)),
+    message_burst=st.integers(1, 15),
+    located=st.integers(0, 3_000),
+    cash=st.one_of(st.integers(-100_000, 2_000_000), st.just(10_000_000)),
+)
+def test_fused_and_rule_by_rule_agree_on_modifies_near_the_account_limits(
+    commands: list[tuple[Any, ...]],
+    max_position: int | None,
+    symbol_net: int | None,
+    symbol_gross: int | None,
+    gross: int | None,
+    net: int | None,
+    margin: int | None,
+    message_rate: int | None,
+    message_burst: int,
+    located: int,
+    cash: int,
+) -> None:
+    """Half the commands modify an order already sent: the composed modify check leaves the order's own open
+    shares and notional out of the account values (``SHARED_MODIFY``), counts it on the message rate only, and
+    must pass exactly what the rules pass (the wide test above sends few modifies near a limit)."""
+    config = RiskConfig(
+        order=OrderChecks(max_quantity=None, max_notional_usd=None, locates={"AAPL": located} if located else {}),
+        account=AccountChecks(
+            max_position=max_position,
+            max_symbol_net_usd=symbol_net,
+            max_symbol_gross_usd=symbol_gross,
+            max_gross_usd=gross,
+            max_net_usd=net,
+            initial_margin_bps=margin,
+            maintenance_margin_bps=2_500,
+        ),
+        flow=FlowChecks(messages_per_second=message_rate, message_burst=message_burst, duplicate_window_ms=None),
+    )
+    books = {"AAPL": (BID, ASK), "MSFT": (BID - 500, BID + 700)}
+    run_both(config, commands, books, FakePortfolio(cash=cash * 10_000, positions={"AAPL": 200}))
+
+
+@pytest.mark.parametrize(
+    "account",
+    [
+        AccountChecks(max_position=400, initial_margin_bps=None),
+        AccountChecks(max_position=None, initial_margin_bps=None, max_gross_usd=40_000),
+        AccountChecks(max_position=None, initial_margin_bps=None, max_symbol_gross_usd=40_000),
+        AccountChecks(max_position=None, initial_margin_bps=None, max_net_usd=40_000),
+        AccountChecks(max_position=None, initial_margin_bps=None, max_symbol_net_usd=40_000),
+    ],
+)
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+@pytest.mark.parametrize("new_quantity", [150, 399, 400, 401, 450])
+def test_a_modify_at_each_account_limit_is_decided_as_the_rules_decide(
+    account: AccountChecks, side: Side, new_quantity: int
+) -> None:
+    """The order's own open shares and notional leave the account values exactly once: 200 open at $100 (the
+    limits are 400 shares, $40,000), modified to just under, at and over the limit."""
+    config = RiskConfig(
+        order=OrderChecks(max_quantity=None, max_notional_usd=None, locates={"AAPL": 10_000}), account=account
+    )
+    commands = [("submit", 200, 0, side, OrderType.LIMIT, "AAPL", "s", 0), ("modify", 0, new_quantity, 0)]
+    run_both(config, commands, {"AAPL": (BID, ASK)}, FakePortfolio(positions={}))

@@ -50,6 +50,15 @@ TRANSITIONS: Final[dict[tuple[OrderStatus, type[Event]], OrderStatus]] = {
 }
 """(status, event type) -> next status. A fill that completes the order goes to FILLED (see ``Order.apply``)."""
 
+_BY_ID: Final[dict[tuple[int, type[Event]], OrderStatus]] = {(id(s), e): n for (s, e), n in TRANSITIONS.items()}
+"""``TRANSITIONS`` keyed by the status member's ``id``: the same table (members are singletons for the process),
+looked up without hashing an ``Enum``, whose ``__hash__`` is Python code (~0.2 us on each report, two or more per
+order; issue 19)."""
+_FILLED = OrderStatus.FILLED
+_OPEN_IDS: Final[frozenset[int]] = frozenset(id(s) for s in OrderStatus if s.is_open)
+"""``OrderStatus.is_open`` by the member's id: a set of ints, not three class reads behind two properties; asked by
+execution and risk on every report (issue 19)."""
+
 ANSWERS: Final[frozenset[type[Event]]] = frozenset({CancelRejected, ModifyRejected})
 """Reports that answer a request about an order rather than change it: a refused cancel or modify leaves the order
 as it was, in any status, so they are accepted without a transition and never counted as refused."""
@@ -73,11 +82,11 @@ class Order(OrderBase):
 
     @property
     def leaves_quantity(self) -> int:
-        return self.quantity - self.filled_quantity if self.status.is_open else 0
+        return self.quantity - self.filled_quantity if id(self.status) in _OPEN_IDS else 0
 
     @property
     def is_open(self) -> bool:
-        return self.status.is_open
+        return id(self.status) in _OPEN_IDS
 
     @property
     def avg_fill_price(self) -> Fraction | None:
@@ -89,7 +98,7 @@ class Order(OrderBase):
         """Apply a venue report; False (and no change) when the table does not allow it in this status.
 
         An answer (``ANSWERS``) changes nothing and is True: it is expected in any status."""
-        nxt = TRANSITIONS.get((self.status, type(event)))
+        nxt = _BY_ID.get((id(self.status), type(event)))
         if nxt is None:
             return type(event) in ANSWERS
         if isinstance(event, OrderFilled):
@@ -98,7 +107,7 @@ class Order(OrderBase):
             self.filled_quantity += event.quantity
             self.filled_notional += event.price * event.quantity
             if self.filled_quantity == self.quantity:
-                nxt = OrderStatus.FILLED
+                nxt = _FILLED
         elif isinstance(event, OrderAccepted):
             self.venue_order_id = event.venue_order_id
         elif isinstance(event, OrderUpdated):

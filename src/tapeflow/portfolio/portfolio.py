@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
+from tapeflow.model.enums import Side
 from tapeflow.model.errors import EngineError
 from tapeflow.model.market import Bar, Dividend, Quote
 from tapeflow.model.orders import OrderFilled
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from tapeflow.model.events import Event, TimerFired
 
 _ts_init = attrgetter("ts_init")
+_BUY = Side.BUY  # bound once: ``side.sign`` is a property reading ``Side.BUY`` through the class (issue 19)
 
 DEFAULT_SAMPLE_INTERVAL_NS = 1_000_000_000
 """At most one equity sample per simulated second: fine enough for tick data, cheap enough for a full session."""
@@ -224,7 +226,7 @@ class Portfolio:
         strategy = self.config.strategy_id
         if strategy is not None and event.strategy_id != strategy:
             return
-        sign = event.side.sign
+        sign = 1 if event.side is _BUY else -1  # ``Side.sign``
         notional = event.quantity * event.price
         self.cash -= sign * notional + event.fee
         self.fees += event.fee
@@ -337,6 +339,17 @@ class Portfolio:
 
     def net_exposure(self) -> int:
         return sum(p.market_value(self._mark_x2(s)) for s, p in self._positions.items())
+
+    def exposures(self) -> tuple[int, int]:
+        """``(gross_exposure(), net_exposure())`` in one pass over the positions, each mark read once: the risk
+        engine reads both before every order, after every bar has moved a mark (issue 19)."""
+        gross = net = 0
+        mark_x2 = self._mark_x2
+        for symbol, position in self._positions.items():
+            value = position.market_value(mark_x2(symbol))
+            gross += abs(value)
+            net += value
+        return gross, net
 
     def realized_pnl(self) -> int:
         """Gross of fees; subtract ``fees`` for the net figure."""

@@ -128,6 +128,20 @@ if not reducing:
 """
         return FastCheck(code)
 
+    def fast_check_modify(self) -> FastCheck:
+        """The symbol's open notional without the order the modify replaces (``RiskContext.open_notional``)."""
+        if not self.limited():
+            return NOTHING
+        code = """
+if not reducing:
+    buys, sells = buys_get(symbol), sells_get(symbol)
+    exposure = (held if held >= 0 else -held) * ref + value
+    exposure += (buys.notional if buys else 0) + (sells.notional if sells else 0) - own_notional
+    if exposure > LIMIT:
+        return 0
+"""
+        return FastCheck(code)
+
 
 def projected_gross(ctx: RiskContext, command: SubmitOrder, price: int) -> int:
     """Gross exposure of the account if every open order (both sides) and this one filled."""
@@ -193,6 +207,21 @@ class NetExposure(AccountRule):
         code = """
 if not reducing:
     exposure = net + ledger.buy_notional + value if is_buy else net - ledger.sell_notional - value
+    if exposure > limit or -exposure > limit:
+        return 0
+"""
+        return FastCheck(code, {"limit": self.limit})
+
+    def fast_check_modify(self) -> FastCheck:
+        """The open notional without the order the modify replaces, on its own side (as ``check``)."""
+        if self.limit is None:
+            return NOTHING
+        code = """
+if not reducing:
+    if is_buy:
+        exposure = net + (ledger.buy_notional - own_buy) + value
+    else:
+        exposure = net - (ledger.sell_notional - own_sell) - value
     if exposure > limit or -exposure > limit:
         return 0
 """

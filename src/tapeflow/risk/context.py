@@ -59,6 +59,10 @@ class AccountView(Protocol):
 
     def net_exposure(self) -> int: ...
 
+    def exposures(self) -> tuple[int, int]:
+        """``(gross_exposure(), net_exposure())`` in one pass."""
+        ...
+
 
 class _Side:
     """Open shares and notional on one side of one symbol."""
@@ -260,20 +264,29 @@ class RiskContext:
         self.cached_gross = _UNSET
         self.cached_net = None
 
+    def _exposures(self) -> None:
+        """After a move, both exposures in one pass over the positions (a bar backtest moves a mark every bar, and
+        the account rules read both on every order: issue 19); without a move each is computed alone, as before."""
+        self.moved.clear()
+        portfolio = self.portfolio
+        self.cached_gross, self.cached_net = portfolio.exposures() if portfolio is not None else (0, 0)
+
     def gross(self) -> int:
         """The portfolio's gross exposure (positions only), kept until the next fill, quote or bar."""
         if self.moved:
-            self.revalue()
-        if self.cached_gross == _UNSET:
+            self._exposures()
+        elif self.cached_gross == _UNSET:
             self.cached_gross = self.portfolio.gross_exposure() if self.portfolio is not None else 0
         return self.cached_gross
 
     def net(self) -> int:
         if self.moved:
-            self.revalue()
-        if self.cached_net is None:
+            self._exposures()
+        elif self.cached_net is None:
             self.cached_net = self.portfolio.net_exposure() if self.portfolio is not None else 0
-        return self.cached_net
+        net = self.cached_net
+        assert net is not None  # set just above
+        return net
 
     def equity(self) -> int:
         """Net liquidation value: cash plus the marked value of the positions."""

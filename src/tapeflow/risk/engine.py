@@ -49,7 +49,7 @@ from tapeflow.model.risk_events import (
     UpdateRiskLimit,
 )
 from tapeflow.risk.context import RiskContext, proposed_order
-from tapeflow.risk.fast import compile_check
+from tapeflow.risk.fast import compile_check, compile_modify_check
 from tapeflow.risk.killswitch import INVALID, KillSwitch, describe
 from tapeflow.risk.order_rules import MaxOrderQuantity
 from tapeflow.risk.rules import FLOW, RiskRule, TripRule, Violation
@@ -107,7 +107,11 @@ class RiskEngine:
         """
         self._commits = [r.commit for r in self.rules if hasattr(r, "commit")]
         self._cancel_hooks = [r.on_cancel for r in self.rules if hasattr(r, "on_cancel")]
-        self._check, self._rest = compile_check(self.rules, self.trips, self.context, self, self._execution.execute)
+        execute = self._execution.execute
+        self._check, self._rest = compile_check(self.rules, self.trips, self.context, self, execute)
+        self._check_modify, self._rest_modify = compile_modify_check(
+            self.rules, self.trips, self.context, self, execute
+        )
 
     # -- component ----------------------------------------------------------------------------------------------
 
@@ -160,6 +164,16 @@ class RiskEngine:
             and (not self._rest or self._pass_fused(command, now))
         ):
             return
+        if type(command) is ModifyOrder and self.fused and not ks.state.engaged:
+            # the single rule path for a modify too, checked as the order it would leave working; an unknown or
+            # closed order (None) goes on below, unchecked, as before
+            proposed = proposed_order(command, self._execution.order(command.client_order_id))
+            if (
+                proposed is not None
+                and self._check_modify(proposed, now, command)
+                and (not self._rest_modify or self._pass_fused(proposed, now, command))
+            ):
+                return
         if type(command) is CancelOrder:
             # the message bucket refills to the cancel's own time before it spends: from the time of the last
             # order it would spend from the bucket as it was before a pause, and the refill after the pause
@@ -221,14 +235,15 @@ class RiskEngine:
             return False
         return next(self._execution.open_orders(order.symbol, FLATTEN_STRATEGY), None) is None
 
-    def _pass_fused(self, order: SubmitOrder, now: int) -> bool:
-        """A submit the fused check passed, with rules it does not know: those rules, then what a pass does.
+    def _pass_fused(self, order: SubmitOrder, now: int, modify: ModifyOrder | None = None) -> bool:
+        """A submit (or the order a ``modify`` would leave) the fused check passed, with rules it does not know:
+        those rules, then what a pass does.
 
         False when one of them refuses: nothing has been spent, the ordered pipeline decides (and names it).
         """
         ctx = self.context
-        ctx.begin(now, False)
-        for rule in self._rest:
+        ctx.begin(now, modify is not None)
+        for rule in self._rest if modify is None else self._rest_modify:
             if rule.check(order) is not None:
                 return False
         for commit in self._commits:
@@ -237,7 +252,7 @@ class RiskEngine:
         ctx.ledger.add(
             order.strategy_id, order.client_order_id, order.symbol, order.side, order.quantity, ctx.ref_price(order)
         )
-        self._execution.execute(order)
+        self._execution.execute(order if modify is None else modify)
         if self.trips and not self.kill_switch.state.engaged:
             self.observe_pass(order, ctx)
         return True

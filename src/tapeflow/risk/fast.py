@@ -21,6 +21,14 @@ The function is rebuilt when the engine is built and after every accepted ``Upda
 never formatted into the text: the text depends only on which rules are on, and its compiled form is memoised by
 text. Rules without a fast check (hand-made ones, subclasses of a built-in from elsewhere that do not give one)
 are called after it, in their order.
+
+A modify is composed the same way into a second function (``compile_modify_check``), checked as the order it would
+leave working: each rule's ``fast_check_modify`` (its submit part unless the rule treats a modify differently) over
+``SHARED_MODIFY``, where the order's own open shares and notional are left out, as the rules do while
+``ctx.modifying``.
+
+Why this module is long: the shared values, their two variants (submit, modify) and the composer that orders them
+must be read together to see that a part only ever reads what was computed before it.
 """
 
 from __future__ import annotations
@@ -32,11 +40,11 @@ import hashlib
 import linecache
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from types import CodeType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tapeflow.book.view import BookBase
 from tapeflow.model.enums import OrderType, Side
-from tapeflow.model.orders import SubmitOrder
+from tapeflow.model.orders import ModifyOrder, SubmitOrder
 from tapeflow.risk.context import NS, RiskContext
 from tapeflow.risk.rules import FastCheck
 
@@ -45,6 +53,8 @@ BIG = 1 << 100
 
 FusedCheck = Callable[[SubmitOrder, int], int]
 """``check(order, now) -> reference price`` (> 0) when the order passes every fused rule, 0 when it may not."""
+ModifyCheck = Callable[[SubmitOrder, int, ModifyOrder], int]
+"""``check(proposed, now, modify)``: the same for the order a modify would leave working (``compile_modify_check``)."""
 
 SHARED: tuple[tuple[str, ...], ...] = (
     ("symbol = o.symbol",),
@@ -64,6 +74,8 @@ SHARED: tuple[tuple[str, ...], ...] = (
         "    bid, ask = book.best_bid, book.best_ask",
     ),
     ("health = book.integrity if isinstance(book, BookBase) else book",),
+    # the portfolio's doubled mark where no book is kept (bars): read once for the collar and the reference price
+    ("mark = portfolio.mark_x2(symbol) if book is None and portfolio is not None else None",),
     (
         "ref = price",
         "if not ref and otype is STOP:",
@@ -71,7 +83,12 @@ SHARED: tuple[tuple[str, ...], ...] = (
         "if not ref:",
         "    ref = ask if is_buy else bid",
         "    if not ref:",
-        "        return 0",  # valued at the mark, or not at all: the rules decide
+        # no book price (bars): the portfolio's mark rounded up, as ``RiskContext.ref_price``; no mark, the rules
+        # decide. Returning 0 here sent every market order of a bar backtest rule by rule (issue 19)
+        "        _mark = mark if book is None else portfolio.mark_x2(symbol) if portfolio is not None else None",
+        "        if _mark is None or _mark <= 0:",
+        "            return 0",
+        "        ref = -(-_mark // 2)",
     ),
     ("value = ref * q",),
     (
@@ -91,13 +108,44 @@ SHARED: tuple[tuple[str, ...], ...] = (
     ("net = ctx.cached_net", "if net is None or ctx_moved:", "    net = ctx_net()"),
     ("equity = net + (portfolio.cash if portfolio is not None else 0)",),
 )
-"""What the parts may read besides their own names, each computed (with what it reads) before the first part that
-reads it: the order's fields; the order's ``book``, its best ``bid`` and ``ask``, and ``health`` (what has its
-``stale`` and ``crossed`` flags: an L2/L3 book's integrity, or the L1 book itself); ``ref`` and ``value`` as
-``RiskContext.ref_price`` gives them from the order or the book; ``held``, ``projected`` (with this and every
-open order on its side filled), ``size`` and ``reducing`` as ``RiskContext.projected_position`` and ``reducing``;
-the account's ``gross``, ``projected_gross``, ``net``, ``equity``. Names starting with ``_`` are private to the
-block. The per-symbol ``limits`` row is read only by parts that use ``LIMIT`` with overrides."""
+"""What the parts may read besides their own names, each computed (with what it reads) before the first part that reads
+it: the order's fields; the order's ``book``, its best ``bid`` and ``ask``, and ``health`` (what has its ``stale``
+and ``crossed`` flags: an L2/L3 book's integrity, or the L1 book itself); ``ref`` and ``value`` as
+``RiskContext.ref_price`` gives them from the order, the book or the portfolio's doubled ``mark`` (read only where
+no book is kept); ``held``, ``projected`` (with
+this and every open order on its side filled), ``size`` and ``reducing`` as ``RiskContext.projected_position`` and
+``reducing``; the account's ``gross``, ``projected_gross``, ``net``, ``equity``. Names starting with ``_`` are
+private to the block. The per-symbol ``limits`` row is read only by parts that use ``LIMIT`` with overrides."""
+
+_OWN = (
+    "_entry = ledger_entry(o.client_order_id)",
+    "own_notional = _entry[3] * _entry[4] if _entry is not None else 0",
+    "own_buy = own_notional if _entry is not None and _entry[2] is BUY else 0",
+    "own_sell = own_notional - own_buy",
+    "own_leaves = _entry[3] if _entry is not None and _entry[2] is o.side else 0",
+)
+
+
+def _modifying(shared: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    """The shared blocks for a ``ModifyOrder`` (checked as the order it would become): the order's own open
+    leaves and notional, from its ledger entry, left out of what is open, as ``RiskContext.projected_position``,
+    ``open_notional`` and ``account_rules.projected_gross`` do while ``ctx.modifying``."""
+    out: list[tuple[str, ...]] = [_OWN]
+    for block in shared:
+        lines = []
+        for line in block:
+            if line == "_open = _same.shares if _same is not None else 0":
+                line = "_open = (_same.shares if _same is not None else 0) - own_leaves"
+            elif line == "projected_gross = gross + ledger.buy_notional + ledger.sell_notional + value":
+                line = "projected_gross = gross + ledger.buy_notional + ledger.sell_notional - own_notional + value"
+            lines.append(line)
+        out.append(tuple(lines))
+    return tuple(out)
+
+
+SHARED_MODIFY = _modifying(SHARED)
+"""``SHARED`` for a modify: the same names, and the order's own ``own_notional`` (split into ``own_buy`` and
+``own_sell`` by its side) and ``own_leaves``."""
 
 _ENV = (
     "BIG",
@@ -115,6 +163,7 @@ _ENV = (
     "ctx_moved",
     "ledger",
     "ledger_add",
+    "ledger_entry",
     "buys_get",
     "sells_get",
     "engine",
@@ -150,22 +199,37 @@ def _loads(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-_BLOCKS = [ast.parse("\n".join(lines)) for lines in SHARED]
-_DEFINED = [{n for n in _stores(tree) if not n.startswith("_")} for tree in _BLOCKS]
-_PROVIDER = {name: i for i, names in enumerate(_DEFINED) for name in names}
-_BLOCK_LOADS = [_loads(tree) for tree in _BLOCKS]
+class _Shared(NamedTuple):
+    """One set of shared blocks, indexed: which block provides each name, and what each block reads."""
+
+    blocks: tuple[tuple[str, ...], ...]
+    provider: dict[str, int]
+    loads: list[set[str]]
 
 
-def fast_part(rule: Any) -> FastCheck | None:
-    """A rule's fast check, when it may be trusted: a built-in's, or one its own class declares.
+def _index(blocks: tuple[tuple[str, ...], ...]) -> _Shared:
+    trees = [ast.parse("\n".join(lines)) for lines in blocks]
+    defined = [{n for n in _stores(tree) if not n.startswith("_")} for tree in trees]
+    return _Shared(blocks, {name: i for i, names in enumerate(defined) for name in names}, [_loads(t) for t in trees])
+
+
+_SUBMIT, _MODIFY = _index(SHARED), _index(SHARED_MODIFY)
+_PROVIDER = {**_SUBMIT.provider, **_MODIFY.provider}
+"""Every shared name of either kind of command (the modify's own-order names are read by modify parts only)."""
+
+
+def fast_part(rule: Any, modifying: bool = False) -> FastCheck | None:
+    """A rule's fast check (for a modify: ``fast_check_modify``), when it may be trusted: a built-in's, or one its
+    own class declares.
 
     A subclass of a built-in from elsewhere may check something else than its base; without a fast check of its
     own it is called like any hand-made rule.
     """
     kind = type(rule)
-    if kind.__module__ not in _RISK_MODULES and "fast_check" not in vars(kind):
+    method = "fast_check_modify" if modifying else "fast_check"
+    if kind.__module__ not in _RISK_MODULES and method not in vars(kind):
         return None
-    part: FastCheck | None = rule.fast_check()
+    part: FastCheck | None = getattr(rule, method)()
     return part
 
 
@@ -207,18 +271,20 @@ def _render(part: str, spend: str, names: frozenset[str], suffix: str, column: i
 class _Composer:
     """The body of the fast check as it grows: each part after the shared blocks it reads."""
 
-    def __init__(self, env: dict[str, object]) -> None:
+    def __init__(self, env: dict[str, object], shared: _Shared) -> None:
         self.env = env
+        self.shared = shared
         self.lines: list[str] = []
         self.emitted: set[int] = set()
         self.columns: list[Any] = []
 
     def need(self, names: Iterable[str]) -> None:
-        for i in sorted({_PROVIDER[n] for n in names if n in _PROVIDER}):
+        provider = self.shared.provider
+        for i in sorted({provider[n] for n in names if n in provider}):
             if i not in self.emitted:
                 self.emitted.add(i)
-                self.need(_BLOCK_LOADS[i])
-                self.lines.extend(SHARED[i])
+                self.need(self.shared.loads[i])
+                self.lines.extend(self.shared.blocks[i])
 
     def add(self, part: FastCheck, tag: str, rule: Any = None) -> str:
         """Emit ``part``'s check; the text of its spend (renamed alike) is returned for later."""
@@ -261,6 +327,33 @@ def compile_check(
     spends (token buckets, the duplicate window), the open-order ledger, execution, the trip rules. Otherwise a
     later rule may still refuse, so the check only returns the reference price and the engine finishes rule by rule.
     """
+    check, rest = _compile(rules, trips, ctx, engine, execute, modifying=False)
+    return check, rest
+
+
+def compile_modify_check(
+    rules: Sequence[Any],
+    trips: Sequence[Any],
+    ctx: RiskContext,
+    engine: Engine,
+    execute: Callable[[ModifyOrder], None],
+) -> tuple[ModifyCheck, list[Any]]:
+    """The same for a ``ModifyOrder``: ``check(order, now, command)`` decides on ``order``, the ``SubmitOrder`` the
+    modify would leave working (``proposed_order``), from each rule's ``fast_check_modify`` and the shared values
+    of a modify (``SHARED_MODIFY``); a pass sends ``command`` on. Before, every modify went rule by rule."""
+    check, rest = _compile(rules, trips, ctx, engine, execute, modifying=True)
+    return check, rest
+
+
+def _compile(
+    rules: Sequence[Any],
+    trips: Sequence[Any],
+    ctx: RiskContext,
+    engine: Engine,
+    execute: Callable[[Any], None],
+    *,
+    modifying: bool,
+) -> tuple[Any, list[Any]]:
     portfolio = ctx.portfolio
     ledger = ctx.ledger
     env: dict[str, object] = {
@@ -279,6 +372,7 @@ def compile_check(
         "ctx_moved": ctx.moved,
         "ledger": ledger,
         "ledger_add": ledger.add,
+        "ledger_entry": ledger.entry,
         "buys_get": ledger.buys.get,
         "sells_get": ledger.sells.get,
         "engine": engine,
@@ -287,11 +381,11 @@ def compile_check(
         "observe_pass": engine.observe_pass,
     }
     assert set(env) == set(_ENV)  # what ``_render`` lets the parts read
-    body = _Composer(env)
+    body = _Composer(env, _MODIFY if modifying else _SUBMIT)
     rest: list[Any] = []
     spends: list[str] = []
     for i, rule in enumerate(rules):
-        part = fast_part(rule)
+        part = fast_part(rule, modifying)
         if part is None:
             rest.append(rule)
         elif part.code or part.spend:
@@ -307,7 +401,7 @@ def compile_check(
                 "engine.passed += 1",
                 "ctx.now = now",
                 "ledger_add(strategy, o.client_order_id, symbol, o.side, q, ref)",
-                "execute(o)",
+                "execute(cmd)" if modifying else "execute(o)",
             ]
         )
         observes = [getattr(t, "fast_observe", None) for t in trips]
@@ -316,25 +410,24 @@ def compile_check(
                 assert observe is not None
                 body.add(observe(), f"t{j}")
         else:
-            body.lines.extend(["ctx.begin(now, False)", "observe_pass(o, ctx)"])
+            body.lines.extend([f"ctx.begin(now, {modifying})", "observe_pass(o, ctx)"])
         body.lines.append("return ref")
     table, defaults = body.table()
     env["table_get"], env["default_limits"] = table.get, defaults
-    return _build(body.lines, env), rest
+    return _build(body.lines, env, "o, now, cmd" if modifying else "o, now"), rest
 
 
 def _flat(symbol: str) -> int:
     return 0
 
 
-def _build(lines: list[str], env: Mapping[str, object]) -> FusedCheck:
+def _build(lines: list[str], env: Mapping[str, object], params: str) -> Any:
     names = sorted(env)
     inner = "".join(f"        {line}\n" for line in lines if line)
-    source = f"def make({', '.join(names)}):\n    def check(o, now):\n{inner}    return check\n"
+    source = f"def make({', '.join(names)}):\n    def check({params}):\n{inner}    return check\n"
     namespace: dict[str, Any] = {}
     exec(_code(source), namespace)  # our own parts, no value in the text (see the module docstring)
-    check: FusedCheck = namespace["make"](**env)
-    return check
+    return namespace["make"](**env)
 
 
 @functools.lru_cache(maxsize=64)

@@ -70,6 +70,10 @@ else:
         names = {"buckets": buckets, "buckets_get": buckets.get, "cap": self.burst * NS, "rate": self.limit}
         return FastCheck(code, {**names, "TokenBucket": TokenBucket}, spend)
 
+    def fast_check_modify(self) -> FastCheck | None:
+        """A modify is not a new order: it spends no token here (``counts``)."""
+        return NOTHING
+
     def _bucket(self, command: SubmitOrder) -> TokenBucket | None:
         limit = self.limit
         if limit is None:
@@ -119,6 +123,10 @@ class MessageRate(OrderRate):
 
     def counts(self, command: SubmitOrder) -> bool:
         return True
+
+    def fast_check_modify(self) -> FastCheck | None:
+        """Every message counts, a modify too: the submit's part."""
+        return self.fast_check()
 
     def on_cancel(self, command: SubmitOrder) -> None:
         bucket = self._bucket(command)
@@ -182,6 +190,10 @@ seen[key] = now
         names = {"key_of": self._key, "seen": seen, "seen_get": seen.get, "window": self.limit, "prune": self.prune}
         return FastCheck(code, names, spend)
 
+    def fast_check_modify(self) -> FastCheck | None:
+        """A modify is never a duplicate and records nothing (``check``, ``commit``)."""
+        return NOTHING
+
     def prune(self, now: int) -> None:
         """Forget orders older than the window, so the map stays small however long the session runs."""
         if self.limit is None:
@@ -232,6 +244,10 @@ class MaxOpenOrders(Rule):
             code += "if len(entries) >= total:\n    return 0\n"
         names = {"by_strategy_get": ledger.by_strategy.get, "entries": ledger.entries(), "limit": self.limit}
         return FastCheck(code, {**names, "total": self.total})
+
+    def fast_check_modify(self) -> FastCheck | None:
+        """A modify opens nothing new."""
+        return NOTHING
 
 
 class _Window:

@@ -91,6 +91,13 @@ class Rule:
         """This rule's part of the fast path; None when it has none (the engine then calls ``check``)."""
         return None
 
+    def fast_check_modify(self) -> FastCheck | None:
+        """This rule's part for a ``ModifyOrder``, checked as the order it would become (``ctx.modifying``): by
+        default the submit's part, right for a rule whose ``check`` does not read ``ctx.modifying``, since the
+        shared values of a modify (``projected``, ``reducing``, ``projected_gross``) already leave the order's own
+        open shares and notional out. A rule that treats a modify differently overrides it."""
+        return self.fast_check()
+
     def limited(self) -> bool:
         """True when ``limit`` is set for some symbol, by default or by an override."""
         return getattr(self, "limit", None) is not None or bool(self.per_symbol)

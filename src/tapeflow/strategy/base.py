@@ -60,6 +60,9 @@ if TYPE_CHECKING:
 
 
 _PRUNE_FLOOR = 64
+# enum members bound once (a read through the class costs ~0.1 us on CPython 3.11; every order reads two, issue 19)
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
 
 _BOOK_EVENTS = (BookDelta, OrderAdded, OrderExecuted, OrderReduced, OrderDeleted, OrderReplaced)
 _ORDER_REPORTS: dict[type[Event], str] = {
@@ -327,14 +330,17 @@ class Strategy:
     ) -> str:
         """Send an order (through risk). Returns its client order id. A price makes it a LIMIT by default."""
         if order_type is None:
-            order_type = OrderType.LIMIT if price != NO_PRICE else OrderType.MARKET
+            order_type = _LIMIT if price != NO_PRICE else _MARKET
         cid = self._new_id()
-        if len(self._in_flight) >= self._prune_at:
+        in_flight = self._in_flight
+        if len(in_flight) >= self._prune_at:
             self._prune_in_flight()
-        self._in_flight[cid] = (symbol, side, quantity)
-        decided = self.now
-        sent = decided + self.ctx.compute_delay_ns
-        self.ctx.kernel.emit(
+        in_flight[cid] = (symbol, side, quantity)
+        ctx = self.ctx  # the property once, not three times: one call less per read on every order
+        kernel = ctx.kernel
+        decided = kernel.clock.now()  # what ``self.now`` reads
+        sent = decided + ctx.compute_delay_ns
+        kernel.emit(
             SubmitOrder(
                 ts_event=decided,
                 ts_init=sent,

@@ -57,6 +57,12 @@ if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
 
 _ZERO_FEES: Final = FeeBreakdown()
+# enum members bound once: reading one through its class costs ~0.1 us on CPython 3.11, several per order (issue 19)
+_INSERT: Final = OrderAction.INSERT
+_CANCEL: Final = OrderAction.CANCEL
+_MODIFY: Final = OrderAction.MODIFY
+_DAY: Final = TimeInForce.DAY
+_STOP_TYPES: Final = (OrderType.STOP, OrderType.STOP_LIMIT)
 
 
 class SimExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -134,17 +140,16 @@ class SimulatedExchange:
 
     def send(self, command: Command) -> None:
         action = (
-            OrderAction.INSERT
-            if isinstance(command, SubmitOrder)
-            else OrderAction.CANCEL
-            if isinstance(command, CancelOrder)
-            else OrderAction.MODIFY
+            _INSERT if isinstance(command, SubmitOrder) else _CANCEL if isinstance(command, CancelOrder) else _MODIFY
         )
         # one order-entry session takes commands in the order they were sent: a cancel sent right after its insert
         # never overtakes it, even where the latency model gives cancels a shorter entry delay than inserts
-        arrival = max(command.ts_init + self._latency.entry_delay(action), self._last_arrival)
+        latency = self._latency
+        arrival = max(command.ts_init + latency.entry_delay(action), self._last_arrival)
         self._last_arrival = arrival
-        self.kernel.call_at(arrival + self._latency.feed_delay(), self._arrive, (command, arrival))
+        kernel = self._kernel
+        assert kernel is not None, "the simulated exchange must be added to a kernel before use"
+        kernel.call_at(arrival + latency.feed_delay(), self._arrive, (command, arrival))
 
     def _arrive(self, item: tuple[Command, int]) -> None:
         command, at = item
@@ -175,42 +180,49 @@ class SimulatedExchange:
 
     def _on_submit(self, cmd: SubmitOrder, at: int) -> None:
         st = self._matcher.state(cmd.symbol)
+        cid = cmd.client_order_id
+        tif = cmd.time_in_force
         reason = price_refusal(cmd.price, cmd.order_type, cmd.stop_price)
-        if reason is None and (cmd.client_order_id in self._orders or cmd.client_order_id in self._closed):
-            reason = f"duplicate client order id {cmd.client_order_id}"
+        if reason is None and (cid in self._orders or cid in self._closed):
+            reason = f"duplicate client order id {cid}"
         if reason is None:
-            reason = session_refusal(cmd, st.halted) or auction_refusal(cmd, at, self._expiry.session_for)
+            reason = session_refusal(cmd, st.halted) or (
+                auction_refusal(cmd, at, self._expiry.session_for) if tif in AUCTION_TIFS else None
+            )
         if reason is not None:
             self.rejects += 1
             self._closed.add(cmd.client_order_id)
             ids = {"strategy_id": cmd.strategy_id, "client_order_id": cmd.client_order_id, "symbol": cmd.symbol}
             self._report(OrderRejected, at, OrderAction.INSERT, reason=reason, **ids)
             return
+        kernel = self._kernel
+        assert kernel is not None, "the simulated exchange must be added to a kernel before use"
         self._seq += 1
-        order = SimOrder(cmd, f"{self.name}-{self._seq}")
-        self._orders[cmd.client_order_id] = order
+        name = self.name
+        order = SimOrder(cmd, f"{name}-{self._seq}")
+        self._orders[cid] = order
         accepted = OrderAccepted(
             ts_event=at,
-            ts_init=self._stamp(at, OrderAction.INSERT),
-            venue=self.name,
+            ts_init=self._stamp(at, _INSERT),
+            venue=name,
             strategy_id=cmd.strategy_id,
-            client_order_id=cmd.client_order_id,
+            client_order_id=cid,
             symbol=cmd.symbol,
             venue_order_id=order.venue_order_id,
         )
-        self.kernel.emit(accepted)
-        if cmd.time_in_force is TimeInForce.DAY:
+        kernel.emit(accepted)
+        if tif is _DAY:
             close_ns = self._expiry.close_to_schedule(at)
             if close_ns is not None:
-                self.kernel.call_at(close_ns + self._latency.feed_delay(), self._expire_day, close_ns)
-        if cmd.time_in_force in AUCTION_TIFS:  # held off the book until the tape's cross (auction.py)
+                kernel.call_at(close_ns + self._latency.feed_delay(), self._expire_day, close_ns)
+        elif tif in AUCTION_TIFS:  # held off the book until the tape's cross (auction.py)
             deadline = self._auctions.hold(order, self._expiry.session_for(at))
-            self.kernel.call_at(deadline + self._latency.feed_delay(), self._auctions.expire, deadline)
+            kernel.call_at(deadline + self._latency.feed_delay(), self._auctions.expire, deadline)
             return
-        if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+        if order.order_type in _STOP_TYPES:
             st.stops.append(order)
             return
-        self._matcher.incoming(order, st, at, OrderAction.INSERT)
+        self._matcher.incoming(order, st, at, _INSERT)
 
     def _on_cancel(self, cmd: CancelOrder, at: int) -> None:
         ids = {"strategy_id": cmd.strategy_id, "client_order_id": cmd.client_order_id, "symbol": cmd.symbol}
