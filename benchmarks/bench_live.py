@@ -244,7 +244,9 @@ async def drive(urls: dict[str, str], *, shift: int, every: int, expected: int, 
 
             async def stop_when_done() -> None:
                 end = time.monotonic() + limit_s
-                while strategy.messages < expected and time.monotonic() < end:
+                # every message, then every order's answer: an ack still on its way when the feed closes
+                # never reaches the node (on a loaded machine several did, and the figures lost them)
+                while (strategy.messages < expected or ack.waiting) and time.monotonic() < end:
                     await asyncio.sleep(0.02)
                 feed.close()
 

@@ -213,6 +213,7 @@ def test_ack_latency_measures_submit_to_accept_and_forgets_refused_orders() -> N
     stats = ack.meter.stats()
     assert (stats.count, stats.min, stats.max) == (2, 3 * MS, 3 * MS)
     assert ack.dropped == 1
+    assert ack.waiting == 1, "d is the one order still unanswered (a, b answered, c dropped, e accepted)"
 
 
 # -- arrival stamps in the driver ----------------------------------------------------------------------------------

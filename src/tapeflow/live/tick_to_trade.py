@@ -236,6 +236,11 @@ class AckLatency:
         self._pending: dict[str, int] = {}
         self.dropped = 0
 
+    @property
+    def waiting(self) -> int:
+        """Orders sent and not answered yet: a driver that stops before this is 0 loses their figures."""
+        return len(self._pending)
+
     def attach(self, kernel: Kernel) -> None:
         kernel.subscribe(SubmitOrder, self.on_submit)
         kernel.subscribe(OrderAccepted, self.on_accepted)
