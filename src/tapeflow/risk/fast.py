@@ -131,15 +131,20 @@ def _modifying(shared: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ..
     leaves and notional, from its ledger entry, left out of what is open, as ``RiskContext.projected_position``,
     ``open_notional`` and ``account_rules.projected_gross`` do while ``ctx.modifying``."""
     out: list[tuple[str, ...]] = [_OWN]
+    replaced = 0
     for block in shared:
         lines = []
         for line in block:
             if line == "_open = _same.shares if _same is not None else 0":
                 line = "_open = (_same.shares if _same is not None else 0) - own_leaves"
+                replaced += 1
             elif line == "projected_gross = gross + ledger.buy_notional + ledger.sell_notional + value":
                 line = "projected_gross = gross + ledger.buy_notional + ledger.sell_notional - own_notional + value"
+                replaced += 1
             lines.append(line)
         out.append(tuple(lines))
+    if replaced != 2:  # a shared line edited without this function would leave the order's own shares counted
+        raise AssertionError(f"the modify variant replaced {replaced} of 2 shared lines: update _modifying")
     return tuple(out)
 
 
