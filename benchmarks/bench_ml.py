@@ -7,7 +7,8 @@ model trains in the pool (issue 17's three figures).
    (without, with) back to back in one process, the order inside a pair swapped every round; the overhead is the
    median of the per-pair ratios (goal: under 10% at 1 s, judged on CPU time: on a shared machine the wall time is
    mostly the neighbours'). 1b: the same on an L3 replay of the LOBSTER day (events materialised before timing, no
-   strategy), where the loop does more per event.
+   strategy), where the loop does more per event. 1c (``--parts vol``): the realized volatility's update alone,
+   ``ml.window.SquaresSum`` against ``math.fsum`` over the window, on the same feed's mid.
 2. Retrain: the recorder (1 s cadence, 10 s horizon) replays a LOBSTER day (L3, book-derived quotes and trades) up
    to the trigger (default 10:30 New York), and the purged window of the last ``--window-s`` is trained per model
    kind: in this process (``ml.pool.train``, the worker's own function: fit + serialise) and through a warmed
@@ -24,7 +25,7 @@ Prints the figures and, last, one JSON line.
 
 Usage: python benchmarks/bench_ml.py [--repeat 5] [--quotes 500000] [--file PATH] [--trigger 10:30]
        [--window-s 3600] [--kinds sgd,ridge,hgb,river_linear] [--cold-repeat 3] [--busy-rows 36000]
-       [--batch 100] [--parts recording,recording_lobster,retrain,latency]
+       [--batch 100] [--parts recording,vol,recording_lobster,retrain,latency]
        [--lobster-events N] [--worker-threads N] [--profile]
 """
 
@@ -34,10 +35,13 @@ import argparse
 import gc
 import itertools
 import json
+import math
 import os
 import re
 import statistics
+import struct
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import date
@@ -56,6 +60,7 @@ from tapeflow.engine.timers import Timer
 from tapeflow.ml.features import FeatureRecorder, RecorderConfig, ny_open_ns
 from tapeflow.ml.models import KINDS
 from tapeflow.ml.pool import TrainingPool, TrainResult, train
+from tapeflow.ml.window import SquaresSum
 from tapeflow.model import Quote
 from tapeflow.model.events import Event
 from tapeflow.portfolio import PortfolioConfig
@@ -195,6 +200,56 @@ def bench_recording(
         _, _, text = timed_run(make([recorder(100 * MS)]), events, profile=True)
         print(text)
     return out
+
+
+def bench_vol(quotes: Sequence[Quote], repeat: int, stride: int = 43) -> dict[str, Any]:
+    """1c. The realized volatility's update alone, per sample: the squared log returns of the feed's mid taken every
+    ``stride`` quotes (the quote backtest's 1 s cadence is ~43 quotes), pushed into ``SquaresSum`` (the exact
+    running sum) and, interleaved, into a deque summed by ``math.fsum`` each time (the computation before it), 29
+    held values as the default recorder; both give the same doubles (counted: any difference is printed)."""
+    mids = [(q.bid_price + q.ask_price) / 2 for q in quotes[::stride]] * 10  # ten passes: a round of ~30 ms
+    r2s = [math.log(m / last) ** 2 if m != last else 0.0 for last, m in itertools.pairwise(mids)]
+    ns: dict[str, list[float]] = {"fsum": [], "squares": []}
+    differ = 0
+    for round_ in range(repeat):
+        for name in ("fsum", "squares") if round_ % 2 == 0 else ("squares", "fsum"):
+            gc.collect()
+            cpu = time.process_time()
+            if name == "fsum":  # as the recorder did before: fsum again only when the held values changed
+                window: deque[float] = deque(maxlen=29)
+                fsum, sqrt = math.fsum, math.sqrt
+                out, vol = [], 0.0
+                for r2 in r2s:
+                    changed = r2 != window[0] if len(window) == 29 else r2 != 0.0
+                    window.append(r2)
+                    if changed:
+                        vol = sqrt(fsum(window))
+                    out.append(vol)
+            else:
+                squares = SquaresSum(29)
+                push = squares.push
+                out = [push(r2) for r2 in r2s]
+            ns[name].append((time.process_time() - cpu) / max(1, len(r2s)) * 1e9)
+            if name == "fsum":
+                want = out
+            else:
+                got = out
+        differ += sum(1 for a, b in zip(want, got, strict=True) if struct.pack("d", a) != struct.pack("d", b))
+    ratio = [a / b for a, b in zip(ns["squares"], ns["fsum"], strict=True)]
+    moved = sum(1 for r2 in r2s if r2)
+    out_: dict[str, Any] = {
+        "samples": len(r2s),
+        "mid_moved": moved,
+        "fsum_cpu_ns": spread(ns["fsum"]),
+        "squares_cpu_ns": spread(ns["squares"]),
+        "cpu_ratio": spread(ratio, 3),
+        "differing_values": differ,
+    }
+    print(f"1c. realized volatility per sample (every {stride} quotes, 29 held): {len(r2s):,} samples, {moved:,} moves")
+    print(f"   sqrt(fsum(deque)) when the values changed (before): {fmt(out_['fsum_cpu_ns'])} CPU ns per sample")
+    print(f"   SquaresSum.push (exact running sum): {fmt(out_['squares_cpu_ns'])} CPU ns per sample")
+    print(f"   CPU ratio push/fsum {fmt(out_['cpu_ratio'])}; differing values {differ} (must be 0)")
+    return out_
 
 
 # ---- 2. retrain wall time ------------------------------------------------------------------------------------------
@@ -455,10 +510,12 @@ def main() -> None:
         raise SystemExit(f"unknown kinds {unknown}: use {sorted(KINDS)}")
     result: dict[str, Any] = {"benchmark": "ml", "cpus": os.cpu_count(), "load_start": load()}
     result["worker_threads"] = args.worker_threads or "default"
-    quotes = make_quotes(args.quotes) if parts & {"recording", "latency"} else []
+    quotes = make_quotes(args.quotes) if parts & {"recording", "latency", "vol"} else []
     if "recording" in parts:
         title = "1. feature recording on the quote backtest (an event is a quote)"
         result["recording"] = bench_recording(title, quotes, quote_backtest, args.repeat, args.profile)
+    if "vol" in parts:
+        result["vol"] = bench_vol(quotes, args.repeat)
     if "recording_lobster" in parts:
         if args.file.exists():
             events = list(itertools.islice(iter_events(args.file), args.lobster_events or None))

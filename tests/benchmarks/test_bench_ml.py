@@ -72,3 +72,13 @@ def test_a_missing_lobster_file_skips_the_retrain_part_and_still_ends_with_the_j
     lines, report = _run("--parts", "retrain", "--file", str(tmp_path / "absent.zip"))
     assert "not found" in lines[0]
     assert report["retrain"] == {"skipped": str(tmp_path / "absent.zip")}
+
+
+def test_the_volatility_part_times_both_updates_and_finds_no_differing_value() -> None:
+    lines, report = _run("--quotes", "6000", "--parts", "vol")
+    assert lines[0].startswith("1c. realized volatility per sample (every 43 quotes, 29 held): ")
+    vol = report["vol"]
+    assert vol["samples"] > 1000 and 0 < vol["mid_moved"] <= vol["samples"]  # ten passes over ~140 mids
+    assert _ordered(vol["fsum_cpu_ns"]) and _ordered(vol["squares_cpu_ns"]) and _ordered(vol["cpu_ratio"])
+    assert vol["differing_values"] == 0
+    assert lines[3].strip().startswith("CPU ratio push/fsum ")  # ratio last

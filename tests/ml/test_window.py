@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import random
+import struct
+from collections import deque
 
 import numpy as np
 import pytest
@@ -12,7 +16,7 @@ from tapeflow.data.synthetic import SyntheticMarket
 from tapeflow.engine.kernel import Kernel
 from tapeflow.engine.merge import merge_sorted
 from tapeflow.ml.features import FEATURES, FeatureRecorder, RecorderConfig
-from tapeflow.ml.window import SampleRing, TrainingSet, accept_training_set, training_set
+from tapeflow.ml.window import SampleRing, SquaresSum, TrainingSet, accept_training_set, training_set
 from tapeflow.model.errors import ConfigError, EngineError, LookAheadError, ValueRangeError
 
 SEC = 1_000_000_000
@@ -159,3 +163,64 @@ def test_a_ring_append_writes_the_same_doubles_as_numpy_and_refuses_a_row_of_the
     with pytest.raises(ValueRangeError):
         ring.append(14, [1.0, 2.0], 1.0, 24)
     assert ring.appended == 4  # nothing half-written counted
+
+
+def _fsum_vol(values: list[float]) -> float:
+    """What the recorder computed before ``SquaresSum``: sqrt(fsum) over the window, summed again each time."""
+    return math.sqrt(math.fsum(values))
+
+
+def _same_double(a: float, b: float) -> bool:
+    return struct.pack("=d", a) == struct.pack("=d", b) or (math.isnan(a) and math.isnan(b))
+
+
+# squared log returns as the recorder makes them (ticks of a price, so ties in the last bit are common), squares of
+# any double (subnormal, huge, inf, NaN: outside the exact range, where fsum takes over), and exact zeros (held mids)
+_log_return = st.builds(
+    lambda mid, last: math.log(mid / last), st.integers(1, 10**7), st.integers(1, 10**7)
+) | st.floats(allow_nan=True, allow_infinity=True)
+_dyadic = st.builds(lambda m, e: math.ldexp(float(m), e), st.integers(1, 2**20), st.integers(-170, 60))
+_r2 = st.one_of(_log_return.map(lambda r: r * r), _dyadic, st.just(0.0))
+
+
+@settings(max_examples=400, deadline=None)
+@given(stream=st.lists(_r2, max_size=400), n=st.integers(0, 40))
+def test_squares_sum_equals_sqrt_fsum_over_the_window_at_every_push_byte_for_byte(stream: list[float], n: int) -> None:
+    squares = SquaresSum(n)
+    window: deque[float] = deque(maxlen=n)
+    assert squares.vol == 0.0
+    for r2 in stream:
+        window.append(r2)
+        got = squares.push(r2)
+        assert _same_double(got, _fsum_vol(list(window))), (got, list(window))
+        assert _same_double(squares.vol, got)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([1, 2, 29, 100]), hold=st.floats(0.0, 0.9))
+def test_squares_sum_over_long_runs_of_tick_returns_with_held_mids_equals_sqrt_fsum(
+    seed: int, n: int, hold: float
+) -> None:
+    """Long runs (a full day of 1 s samples is 23,400): the exact sum does not drift where a float sum would."""
+    rng = random.Random(seed)
+    squares = SquaresSum(n)
+    window: deque[float] = deque(maxlen=n)
+    mid = last = 1_000_000.0
+    for _ in range(3_000):
+        if rng.random() >= hold:
+            mid = max(1.0, mid + rng.choice((-1.5, -1.0, -0.5, 0.5, 1.0, 1.5)))
+        r2 = math.log(mid / last) ** 2 if mid != last else 0.0
+        last = mid
+        window.append(r2)
+        assert _same_double(squares.push(r2), _fsum_vol(list(window)))
+
+
+def test_squares_sum_after_a_nan_or_inf_leaves_the_window_is_exact_again() -> None:
+    squares = SquaresSum(2)
+    assert math.isnan(squares.push(math.nan))
+    assert math.isnan(squares.push(math.inf))  # the NaN still held
+    assert math.isinf(squares.push(2.5e-9))  # inf and 2.5e-9 held
+    got = squares.push(1e-10)  # both leftovers gone: the int sum answers alone
+    assert squares.odd == 0
+    assert _same_double(got, _fsum_vol([2.5e-9, 1e-10]))
+    assert SquaresSum(0).push(1.0) == 0.0  # vol_samples 1: no return is ever held

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import calendar
 import math
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -48,7 +47,7 @@ from tapeflow.book.keeper import BookKeeper
 from tapeflow.book.quote_book import FlowQuoteBook, QuoteFlow, ofi_base_after
 from tapeflow.engine.kernel import Kernel
 from tapeflow.ml.labels import ForwardReturnLabels
-from tapeflow.ml.window import F64, SampleRing, TrainingSet, training_set
+from tapeflow.ml.window import F64, SampleRing, SquaresSum, TrainingSet, training_set
 from tapeflow.model.enums import Aggressor
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.market import Quote, Trade
@@ -92,15 +91,13 @@ class RecorderConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Symbol:
-    __slots__ = ("flow", "last_mid", "nbbo", "ofi_mark", "returns2", "ring", "signed", "vol")
+    __slots__ = ("flow", "last_mid", "nbbo", "ofi_mark", "returns2", "ring", "signed")
 
     def __init__(self, ring: SampleRing, vol_samples: int, flow: QuoteFlow | FlowQuoteBook) -> None:
-        self.returns2: deque[float] = deque(maxlen=vol_samples - 1)
-        """Squared log returns between the last ``vol_samples`` sampled mids."""
+        self.returns2 = SquaresSum(vol_samples - 1)
+        """Squared log returns between the last ``vol_samples`` sampled mids, and sqrt of their exact sum (``vol``:
+        the realized volatility of the last sample)."""
         self.last_mid = 0.0
-        self.vol = 0.0
-        """sqrt(fsum(returns2)), kept while the multiset of squared returns does not change (fsum is exact: the
-        same values in any order give the same double)."""
         self.flow = flow
         """The last quote and the cumulative order flow imbalance: the keeper's ``FlowQuoteBook`` on L1 (it keeps
         them as it applies each quote), else the recorder's own, kept by ``on_quote``."""
@@ -327,18 +324,11 @@ class FeatureRecorder:
             mid = mid2 / 2
             size = bid_size + ask_size
             mp = (bid * ask_size + ask * bid_size) / size  # book.signals.microprice; both prices are set here
-            returns2 = state.returns2
             last = state.last_mid
-            if last:  # an unchanged mid: mid / last is exactly 1.0 and log(1.0) exactly 0.0, so skip both
-                r2 = math.log(mid / last) ** 2 if mid != last else 0.0
-                # fsum (~0.5 us over 29 values) only when the values changed: not when a 0.0 joins a window that
-                # is not full, nor when the value joining a full one equals the one leaving it (a held mid both
-                # times: most samples at 100 ms on the quote benchmark)
-                full = returns2 and len(returns2) == returns2.maxlen
-                changed = r2 != returns2[0] if full else r2 != 0.0
-                returns2.append(r2)
-                if changed:
-                    state.vol = math.sqrt(math.fsum(returns2))
+            # a return once there is a last mid (an unchanged mid: mid / last is exactly 1.0 and log(1.0) exactly
+            # 0.0, so skip both), into the exact running sum (``SquaresSum``: fsum's double, not summed again)
+            squares = state.returns2
+            vol = squares.push(math.log(mid / last) ** 2 if mid != last else 0.0) if last else squares.vol
             state.last_mid = mid
             seq = ring.appended
             capacity = ring.capacity
@@ -355,7 +345,7 @@ class FeatureRecorder:
                 ofi_sum + 0.0,
                 mp - mid,
                 ask - bid + 0.0,
-                state.vol,
+                vol,
                 flow + 0.0,
                 time_of_day,
             )

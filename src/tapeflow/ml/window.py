@@ -15,7 +15,9 @@ one call: about 190 ns where numpy's row assignment from a list took 240-420; th
 
 from __future__ import annotations
 
+import math
 import struct
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +28,13 @@ from tapeflow.model.errors import ConfigError, LookAheadError, ValueRangeError
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 _NAN = float("nan")
+_SCALE = 2.0**200
+"""A double in [``_LO``, ``_HI``) times this is an integer (its last bit is worth at least 2**-200) held exactly;
+ints of ~170 bits for the squared returns of prices (a 2**600 scale made ints three times as long and the
+conversion twice as slow)."""
+_UNSCALE = 2.0**-200
+_LO = 2.0**-148
+_HI = 2.0**100
 
 
 def _frozen(array: npt.ArrayLike, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
@@ -197,3 +206,54 @@ def training_set(
         embargo_ns=embargo_ns,
         feature_names=feature_names,
     )
+
+
+class SquaresSum:
+    """sqrt(math.fsum(values)) over the last ``n`` squared returns, kept as values join and leave instead of summed
+    again each time (the recorder's realized volatility: fsum over 29 values was ~0.5 us of every 1 s sample).
+
+    Exact, so the double is fsum's own: fsum returns the exact sum correctly rounded (half-even), and so does this.
+    A value in [2**-148, 2**100) times 2**200 is an integer, summed in a Python int; ``float`` of that int is
+    correctly rounded (half-even) and the scaling back by 2**-200 is exact (the result stays a normal double). A
+    value outside that range is counted, and while one is held the sum is fsum's again: a log return of two
+    different positive doubles is at least ~2**-53, so its square at least ~2**-106, and at most 745**2; an inf
+    or a NaN is outside. Values are squares: never negative, never -0.0.
+    ``tests/ml/test_window.py`` holds it equal to sqrt(fsum) over hypothesis streams."""
+
+    __slots__ = ("n", "odd", "total", "values", "vol")
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.values: deque[float] = deque(maxlen=n)
+        self.total = 0
+        """The held in-range values times 2**200, exactly."""
+        self.odd = 0
+        """Held values outside [2**-148, 2**100) and not 0.0."""
+        self.vol = 0.0
+
+    def push(self, r2: float) -> float:
+        """Appends ``r2`` (the oldest leaves once ``n`` are held) and returns sqrt of the sum of those held."""
+        values = self.values
+        if len(values) == self.n:
+            if not values:  # n == 0: nothing is ever held
+                return 0.0
+            old = values[0]
+            values.append(r2)
+            if r2 == old:
+                return self.vol
+            if old:
+                if _LO <= old < _HI:
+                    self.total -= int(old * _SCALE)
+                else:
+                    self.odd -= 1
+        else:
+            values.append(r2)
+            if not r2:
+                return self.vol
+        if r2:
+            if _LO <= r2 < _HI:
+                self.total += int(r2 * _SCALE)
+            else:
+                self.odd += 1
+        vol = self.vol = math.sqrt(math.fsum(values) if self.odd else float(self.total) * _UNSCALE)
+        return vol
