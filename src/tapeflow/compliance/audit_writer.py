@@ -46,14 +46,13 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import msgspec
 
 import tapeflow
-from tapeflow.compliance.audit_store import AuditStore
 from tapeflow.compliance.chain_writer import (
     BATCH,
     CONFIG,
@@ -139,16 +138,7 @@ class AuditWriter(WriterBase):
 
     mode = "process"  # which writer runs (thread_writer.ThreadAuditWriter is the other): benchmarks print it
 
-    def __init__(
-        self,
-        store: AuditStore,
-        *,
-        max_batches: int = 256,
-        key: bytes | None = None,
-        key_id: str = "default",
-        on_commit: Callable[[int], None] | None = None,
-    ) -> None:
-        super().__init__(store, max_batches=max_batches, key=key, key_id=key_id, on_commit=on_commit)
+    def _init_state(self) -> None:
         self._batches_sent = 0
         self._batches_done = 0
         self._flush_token = 0

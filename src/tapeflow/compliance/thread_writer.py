@@ -26,12 +26,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from tapeflow.compliance.audit_store import AuditStore
 from tapeflow.compliance.chain_writer import ChainWriter
 from tapeflow.compliance.head import Head
 from tapeflow.compliance.writer_base import WriterBase
@@ -54,16 +53,7 @@ class ThreadAuditWriter(WriterBase):
     mode = "thread"
     """Which writer runs: benchmarks and the run's stats print it."""
 
-    def __init__(
-        self,
-        store: AuditStore,
-        *,
-        max_batches: int = 256,
-        key: bytes | None = None,
-        key_id: str = "default",
-        on_commit: Callable[[int], None] | None = None,
-    ) -> None:
-        super().__init__(store, max_batches=max_batches, key=key, key_id=key_id, on_commit=on_commit)
+    def _init_state(self) -> None:
         self._notified = 0
         self._sent = 0
         self._done = 0

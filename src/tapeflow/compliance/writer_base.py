@@ -37,6 +37,10 @@ class WriterBase:
         """The run's head (last run, last record, its hash, signed with the key), once ``finish`` or ``close``
         has ended the run."""
         self._error: str | None = None
+        self._init_state()
+
+    def _init_state(self) -> None:
+        """The writer's own state, set up after the shared settings: one signature for both writers' settings."""
 
     def _report_full(self, why: str) -> None:
         """Count a wait for the writer; warn on the first and every thousandth (a slow writer must be seen)."""
