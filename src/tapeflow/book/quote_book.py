@@ -14,6 +14,7 @@ not a sign of bad data.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Protocol
 
 import numpy as np
 
@@ -185,10 +186,21 @@ class QuoteFlow:
         self.ofi_base = 0
 
     def apply(self, quote: Quote) -> None:
-        prev = self.quote
-        self.quote = quote
-        if prev is None or quote.bid_price != prev.bid_price or quote.ask_price != prev.ask_price:
-            self.ofi_base = ofi_base_after(self.ofi_base, prev, quote)
+        _advance_flow(self, quote)
+
+
+class _HoldsFlow(Protocol):
+    quote: Quote | None
+    ofi_base: int
+
+
+def _advance_flow(flow: _HoldsFlow, quote: Quote) -> None:
+    """The last quote kept, the order flow base moved only when a price moved: ``QuoteFlow`` and
+    ``FlowQuoteBook`` (whose keeper handler writes this out)."""
+    prev = flow.quote
+    flow.quote = quote
+    if prev is None or quote.bid_price != prev.bid_price or quote.ask_price != prev.ask_price:
+        flow.ofi_base = ofi_base_after(flow.ofi_base, prev, quote)
 
 
 class FlowQuoteBook(QuoteBook):
@@ -206,8 +218,5 @@ class FlowQuoteBook(QuoteBook):
 
     def apply(self, quote: Quote) -> None:
         """The reference of ``BookKeeper.on_quote_flow``, which writes this out."""
-        prev = self.quote
-        self.quote = quote
-        if prev is None or quote.bid_price != prev.bid_price or quote.ask_price != prev.ask_price:
-            self.ofi_base = ofi_base_after(self.ofi_base, prev, quote)
+        _advance_flow(self, quote)
         super().apply(quote)
