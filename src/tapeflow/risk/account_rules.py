@@ -115,32 +115,21 @@ class SymbolGrossExposure(AccountRule):
             )
         return None
 
-    def fast_check(self) -> FastCheck:
-        if not self.limited():
-            return NOTHING
-        code = """
+    _CODE = """
 if not reducing:
     buys, sells = buys_get(symbol), sells_get(symbol)
     exposure = (held if held >= 0 else -held) * ref + value
-    exposure += (buys.notional if buys else 0) + (sells.notional if sells else 0)
+    exposure += (buys.notional if buys else 0) + (sells.notional if sells else 0){own}
     if exposure > LIMIT:
         return 0
 """
-        return FastCheck(code)
+
+    def fast_check(self) -> FastCheck:
+        return FastCheck(self._CODE.format(own="")) if self.limited() else NOTHING
 
     def fast_check_modify(self) -> FastCheck:
         """The symbol's open notional without the order the modify replaces (``RiskContext.open_notional``)."""
-        if not self.limited():
-            return NOTHING
-        code = """
-if not reducing:
-    buys, sells = buys_get(symbol), sells_get(symbol)
-    exposure = (held if held >= 0 else -held) * ref + value
-    exposure += (buys.notional if buys else 0) + (sells.notional if sells else 0) - own_notional
-    if exposure > LIMIT:
-        return 0
-"""
-        return FastCheck(code)
+        return FastCheck(self._CODE.format(own=" - own_notional")) if self.limited() else NOTHING
 
 
 def projected_gross(ctx: RiskContext, command: SubmitOrder, price: int) -> int:
