@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Final, cast
@@ -72,6 +72,15 @@ MAX_LINE: Final = 1 << 20
 """Longest text line accepted (bytes). Real rows are under 3 KB (a 50-level LOBSTER orderbook row); a longer one
 means the input is not line text (a binary file, a corrupt member), and keeping it would cost memory without
 bound."""
+
+
+def read_near_row(read: Callable[[int], bytes], block: int, where: str, row: int) -> bytes:
+    """``read(block)`` from a zip member, a damaged member's error turned into the one-line ``DataError`` that
+    names the row reached (the LOBSTER readers, compiled path and reference alike)."""
+    try:
+        return read(block)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise DataError(f"truncated or corrupt near row {row}: {exc}", path=where, line=row) from exc
 
 
 def line_too_long(where: str | Path, offset: int, limit: int) -> DataError:

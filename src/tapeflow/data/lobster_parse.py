@@ -20,8 +20,6 @@ parsing one with ``read_csv`` keeps memory bounded as ``open_csv`` would.
 from __future__ import annotations
 
 import io
-import zipfile
-import zlib
 from typing import IO, Final
 
 import numpy as np
@@ -30,7 +28,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
-from tapeflow.data.files import MAX_LINE, line_too_long
+from tapeflow.data.files import MAX_LINE, line_too_long, read_near_row
 from tapeflow.data.nytime import seconds_column_to_ns
 from tapeflow.model.errors import DataError
 
@@ -137,10 +135,7 @@ class LineReader:
         self.eof = False
 
     def _fill(self, row: int) -> bool:
-        try:
-            data = self._stream.read(self._block)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise DataError(f"truncated or corrupt near row {row}: {exc}", path=self._where, line=row) from exc
+        data = read_near_row(self._stream.read, self._block, self._where, row)
         self._read += len(data)
         if not data:
             self.eof = True
@@ -175,10 +170,7 @@ class LineReader:
     def raw_block(self, row: int) -> tuple[bytes, int]:
         """Whole lines as one bytes object ending in a newline, and how many (``b"", 0`` at the end)."""
         while True:
-            try:
-                data = self._stream.read(self._block)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-                raise DataError(f"truncated or corrupt near row {row}: {exc}", path=self._where, line=row) from exc
+            data = read_near_row(self._stream.read, self._block, self._where, row)
             self._read += len(data)
             if data:
                 cut = data.rfind(b"\n") + 1

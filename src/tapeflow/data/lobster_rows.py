@@ -9,15 +9,13 @@ newline kept unless blank, a line bounded to ``max_line`` bytes), and ``lines()`
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from tapeflow.data.files import MAX_LINE, line_too_long
+from tapeflow.data.files import MAX_LINE, line_too_long, read_near_row
 from tapeflow.model.errors import DataError
 
 I64 = npt.NDArray[np.int64]
@@ -72,10 +70,7 @@ class RowReader:
         return len(self._ends) - 1 - self._next
 
     def _fill(self, row: int) -> bool:
-        try:
-            data = self._stream.read(self._block)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise DataError(f"truncated or corrupt near row {row}: {exc}", path=self._where, line=row) from exc
+        data = read_near_row(self._stream.read, self._block, self._where, row)
         self._read += len(data)
         start = int(self._ends[self._next]) + 1
         done = int(self._ends[-1]) + 1
