@@ -1,9 +1,17 @@
 from __future__ import annotations
 
-from tapeflow.engine.dispatch import Handler, handler_for
+from tapeflow.engine.dispatch import Handler, Subscriptions, combine
 from tapeflow.model import Event, Quote, Trade
 
 from .helpers import trade
+
+
+def handler_for(kind: type[Event], subscriptions: list[tuple[type[Event], Handler]]) -> Handler:
+    """What the kernel's table holds for ``kind``: its subscribers, in their places' order, as one callable."""
+    places = Subscriptions()
+    for cls, handler in subscriptions:
+        places.add(cls, handler)
+    return combine(places.handlers(kind))
 
 
 def test_a_type_with_one_subscriber_gets_that_handler_itself_and_one_with_none_a_no_op() -> None:

@@ -16,7 +16,7 @@ in its ``FanOut``, which its loops unpack and call without a Python frame.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence, Sized
+from collections.abc import Callable, Iterator, Sized
 from operator import attrgetter
 from typing import Any
 
@@ -24,16 +24,6 @@ from tapeflow.model.errors import EngineError
 from tapeflow.model.events import Event
 
 Handler = Callable[[Any], None]
-
-
-def handlers_of(kind: type[Any], subscriptions: Sequence[tuple[type[Event], Handler]]) -> tuple[Handler, ...]:
-    """The subscribers of ``kind`` and of its base classes, in subscription order."""
-    return tuple(h for cls, h in subscriptions if issubclass(kind, cls))
-
-
-def handler_for(kind: type[Any], subscriptions: Sequence[tuple[type[Event], Handler]]) -> Handler:
-    """The subscribers of ``kind`` and of its base classes, in subscription order, as one callable."""
-    return combine(handlers_of(kind, subscriptions))
 
 
 def combine(handlers: tuple[Handler, ...]) -> Handler:
