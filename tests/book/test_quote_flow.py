@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapeflow.book.keeper import BookKeeper
+from tapeflow.book import keeper as keeper_module
+from tapeflow.book.keeper import BookKeeper, Impl
 from tapeflow.book.quote_book import FlowQuoteBook, QuoteBook, QuoteFlow, ofi_total
 from tapeflow.book.signals import ofi
 from tapeflow.book.view import TopOfBook
@@ -144,13 +145,17 @@ def test_the_flow_path_on_a_real_taq_day_equals_the_plain_book_and_summed_signal
     assert _state(book) == _state(_reference(quotes)["BAC"])
 
 
-def test_a_keeper_no_one_asks_builds_plain_quote_books_through_its_plain_handler() -> None:
-    kernel, keeper = Kernel(), BookKeeper("L1")
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_a_keeper_no_one_asks_builds_plain_quote_books_through_its_plain_handler(impl: Impl) -> None:
+    if impl == "compiled" and not keeper_module.COMPILED_AVAILABLE:
+        pytest.skip("the compiled quote handler was not built")
+    kernel, keeper = Kernel(), BookKeeper("L1", impl=impl)
     kernel.add(keeper)
     kernel.start(at=1)
     kernel.run([Quote(ts_event=1, ts_init=1, symbol="X", bid_price=100, bid_size=1, ask_price=101, ask_size=1)])
     book = keeper.book("X")
-    assert type(book) is QuoteBook and kernel._table[Quote] == keeper.on_quote
+    assert type(book) is QuoteBook and kernel._table[Quote] == keeper.quote_handler != keeper.on_quote_flow
+    assert (kernel._table[Quote] == keeper.on_quote) is (impl == "python")
 
 
 def test_flow_is_asked_before_the_keeper_is_attached_and_only_on_l1() -> None:

@@ -6,6 +6,10 @@ book already includes the event. Integrity events (gap, resync, crossed, unknown
 microstructure signals go back onto the kernel queue through ``emit``.
 
 This module does not import the engine: it needs only something with ``subscribe`` and ``emit``.
+
+On L1 the quote handler exists compiled (``_quote_core.pyx``; the profile in docs/PERFORMANCE.md, "Quotes", says
+why): ``on_quote`` stays the reference, and takes whatever the compiled handler does not take whole. ``impl``
+says which one a keeper subscribed.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
 from tapeflow.book.quote_book import FlowQuoteBook, QuoteBook, ofi_base_after
 from tapeflow.book.signals import BookSignals, SignalConfig
+from tapeflow.config import compiled_cores_wanted
 from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
-from tapeflow.model.errors import EngineError
+from tapeflow.model.errors import ConfigError, EngineError
 from tapeflow.model.events import Event
 from tapeflow.model.market import (
     BookDelta,
@@ -34,6 +39,15 @@ from tapeflow.model.market import (
     Quote,
 )
 from tapeflow.model.prices import NO_PRICE
+
+try:  # the compiled quote handler (setup.py builds it); without it the Python reference runs
+    from tapeflow.book._quote_core import QuoteHandler
+
+    COMPILED_AVAILABLE = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    COMPILED_AVAILABLE = False
+
+Impl = Literal["auto", "compiled", "python"]
 
 AnyBook = L2Book | L3Book | QuoteBook
 """What ``BookKeeper.book`` returns: every kind answers the read methods the exchange and strategies use."""
@@ -60,10 +74,29 @@ class _Bus(Protocol):
 class BookKeeper:
     """Books by symbol, built on first sight of a symbol. ``level`` says which kind the feed carries.
 
-    ``L1``: quotes only; each symbol's book is its last quote (``QuoteBook``).
+    ``L1``: quotes only; each symbol's book is its last quote (``QuoteBook``). ``impl``: "python" subscribes the
+    reference ``on_quote``; "compiled" the compiled handler (``ConfigError`` when it was not built); "auto" the
+    compiled one when built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``.
     """
 
-    def __init__(self, level: Literal["L1", "L2", "L3"] = "L2", *, signals: SignalConfig | None = None) -> None:
+    impl: Literal["compiled", "python"]
+    """Which quote handler this keeper subscribes on L1 (a keeper tracking flow runs ``on_quote_flow``)."""
+
+    def __init__(
+        self,
+        level: Literal["L1", "L2", "L3"] = "L2",
+        *,
+        signals: SignalConfig | None = None,
+        impl: Impl = "auto",
+    ) -> None:
+        if impl not in ("auto", "compiled", "python"):
+            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+        if impl == "compiled" and not COMPILED_AVAILABLE:
+            raise ConfigError("the compiled quote handler was not built (make .venv/.installed)", field="impl")
+        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
+        self.impl = "compiled" if compiled else "python"
+        self.quote_handler: Callable[[Quote], None] | None = None
+        """What ``attach`` subscribed for quotes on L1: ``on_quote``, its compiled form, or ``on_quote_flow``."""
         self.level = level
         self.signals = signals
         self._books: dict[str, L2Book | L3Book | QuoteBook] = {}
@@ -90,7 +123,13 @@ class BookKeeper:
     def attach(self, kernel: _Bus) -> None:
         self._bus = kernel
         if self.level == "L1":
-            kernel.subscribe(Quote, self.on_quote_flow if self._flow_readers else self.on_quote)
+            if self._flow_readers:
+                self.quote_handler = self.on_quote_flow
+            elif self.impl == "compiled":
+                self.quote_handler = QuoteHandler(self._quote_books, self.on_quote).on_quote
+            else:
+                self.quote_handler = self.on_quote
+            kernel.subscribe(Quote, self.quote_handler)
             return
         for event_type in L3_EVENTS if self.level == "L3" else L2_EVENTS:
             kernel.subscribe(event_type, self.on_event)
