@@ -29,8 +29,12 @@ CPU-time rates (``time.process_time``, all threads of the process) and wall rate
 median and spread (min-max); the ratios are medians of the per-pair ratios, CPU first, and come last. Orders and
 fills are counted on both sides and compared.
 
-Usage: python benchmarks/bench_backtest_quotes.py [--quotes 200000] [--pairs 5] [--profile] [--alone RUNS]
+Usage: python benchmarks/bench_backtest_quotes.py [--quotes 200000] [--pairs 5] [--profile] [--alone RUNS] [--split]
 ``--alone RUNS``: tapeflow alone, CPU ns per quote (best of RUNS), for comparing two trees (``PYTHONPATH=OLD/src``).
+``--split``: tapeflow alone, where a quote's CPU time goes (best of 3 each): the whole run, the same run with a
+strategy that computes its EMAs but never orders, the keeper's quote handler alone and the strategy's ``on_quote``
+alone over the same quotes, each less a bare loop; the rest is the kernel's step and fan-out and the risk
+engine's staleness append.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import tapeflow
 from gen_l2 import ADD, DELETE, generate
 from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
+from tapeflow.book.keeper import BookKeeper
 from tapeflow.engine import Kernel
 from tapeflow.model import OrderFilled, Quote, Side
 from tapeflow.portfolio import PortfolioConfig
@@ -162,6 +167,72 @@ def run_tapeflow(tops: list[Top], profile: bool = False) -> tuple[Outcome, str]:
     return out, text
 
 
+class EmaWatch(EmaReverse):
+    """``EmaReverse`` that never orders (``--split``): its quote handler's work without the order path's."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> str:
+        return ""
+
+
+def split(tops: list[Top]) -> dict[str, Any]:
+    """CPU ns a quote of the whole run and of its parts (see the module docstring), best of 3 each."""
+    n = len(tops)
+    quotes = [
+        Quote(ts_event=t, ts_init=t, symbol="AAPL", bid_price=b, bid_size=bs, ask_price=a, ask_size=az, venue="XNAS")
+        for t, b, bs, a, az in tops
+    ]
+
+    def run(strategy: Strategy) -> tuple[float, Backtest]:
+        bt = Backtest(
+            [strategy],
+            level="L1",
+            risk=RISK,
+            portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
+        )
+        gc.collect()
+        cpu = time.process_time()
+        bt.run([quotes])
+        return (time.process_time() - cpu) / n * 1e9, bt
+
+    def loop(handler: Callable[[Quote], object]) -> float:
+        gc.collect()
+        cpu = time.process_time()
+        for q in quotes:
+            handler(q)
+        return (time.process_time() - cpu) / n * 1e9
+
+    whole = min(run(EmaReverse())[0] for _ in range(3))
+    quiet_runs = [run(EmaWatch()) for _ in range(3)]
+    quiet = min(ns for ns, _ in quiet_runs)
+    bt = quiet_runs[-1][1]
+    bare = min(loop(lambda q: None) for _ in range(3))
+    keeper_ns, strategy_ns = [], []
+    for _ in range(3):
+        books = type(bt.books)("L1", impl=bt.books.impl)
+        books.attach(_NoBus())
+        assert books.quote_handler is not None
+        keeper_ns.append(loop(books.quote_handler) - bare)
+        strategy_ns.append(loop(EmaWatch().on_quote) - bare)
+    keeper, strategy = min(keeper_ns), min(strategy_ns)
+    return {
+        "whole": whole,
+        "order_path": whole - quiet,
+        "keeper": keeper,
+        "strategy": strategy,
+        "kernel_and_rest": quiet - keeper - strategy,
+        "keeper_impl": bt.books.impl,
+        "subscribers": [repr(h) for h in getattr(bt.kernel._table[Quote], "handlers", [bt.kernel._table[Quote]])],
+    }
+
+
+class _NoBus:
+    def subscribe(self, event_type: Any, handler: Callable[[Any], None]) -> None:
+        return None
+
+    def emit(self, event: Any) -> None:
+        raise AssertionError("a quote keeper emits nothing")
+
+
 def nautilus_runner(tops: list[Top]) -> Callable[[bool], Outcome] | str:
     """A function running Nautilus over ``tops`` (fast set-up when its argument is true), or why it cannot."""
     try:
@@ -274,24 +345,41 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="one tapeflow run under cProfile, no peer")
     parser.add_argument("--alone", type=int, metavar="RUNS", help="tapeflow alone: CPU ns per quote, best of RUNS")
+    parser.add_argument("--split", action="store_true", help="tapeflow alone: where a quote's CPU time goes")
     args = parser.parse_args()
     tops = top_of_book(int(args.quotes * 1.02) + 10)[: args.quotes]
     n = len(tops)
     if args.alone:  # run with PYTHONPATH=OLD/src and without, alternately, to compare two trees
         best = min(run_tapeflow(tops)[0].cpu for _ in range(args.alone))
         core = str(getattr(Kernel(), "impl", "python"))
+        keeper = str(getattr(BookKeeper("L1"), "impl", "python"))  # a tree before the compiled handler: python
         where = Path(tapeflow.__file__).parents[1]
-        print(f"tapeflow ({where}, {core} kernel): {best / n * 1e9:,.0f} CPU ns a quote, best of {args.alone}")
+        print(
+            f"tapeflow ({where}, {core} kernel, {keeper} quote handler): {best / n * 1e9:,.0f} CPU ns a quote, "
+            f"best of {args.alone}"
+        )
         print(
             json.dumps(
                 {
                     "benchmark": "backtest_quotes_alone",
                     "quotes": n,
                     "kernel": core,
+                    "quote_handler": keeper,
                     "ns_per_quote": round(best / n * 1e9),
                 }
             )
         )
+        return
+    if args.split:
+        parts = split(tops)
+        print(f"tapeflow alone, {n:,} quotes, CPU ns a quote (best of 3 each); keeper: {parts['keeper_impl']} handler")
+        print(f"  whole run                          {parts['whole']:6.0f}")
+        print(f"  order path (768 orders, spread)    {parts['order_path']:6.0f}")
+        print(f"  keeper's quote handler             {parts['keeper']:6.0f}")
+        print(f"  strategy's on_quote (EMAs)         {parts['strategy']:6.0f}")
+        print(f"  kernel step, fan-out, risk append  {parts['kernel_and_rest']:6.0f}")
+        print("  quote subscribers: " + ", ".join(parts["subscribers"]))
+        print(json.dumps({"benchmark": "backtest_quotes_split", "quotes": n, **parts}))
         return
     if args.profile:
         out, text = run_tapeflow(tops, profile=True)
@@ -306,8 +394,18 @@ def main() -> None:
             sides["nautilus-risk"].append(peer(False))
             sides["nautilus-fast"].append(peer(True))
     core = str(getattr(Kernel(), "impl", "python"))  # a tree before the compiled kernel has only the Python loops
-    result: dict[str, Any] = {"benchmark": "backtest_quotes", "quotes": n, "pairs": args.pairs, "kernel": core}
-    print(f"{n:,} quotes, {args.pairs} interleaved rounds, on this machine as loaded now; tapeflow: {core} kernel")
+    keeper = str(getattr(BookKeeper("L1"), "impl", "python"))  # and one before the compiled quote handler, Python's
+    result: dict[str, Any] = {
+        "benchmark": "backtest_quotes",
+        "quotes": n,
+        "pairs": args.pairs,
+        "kernel": core,
+        "quote_handler": keeper,
+    }
+    print(
+        f"{n:,} quotes, {args.pairs} interleaved rounds, on this machine as loaded now; tapeflow: {core} kernel, "
+        f"{keeper} quote handler"
+    )
     for name, runs in sides.items():
         if not runs:
             continue
