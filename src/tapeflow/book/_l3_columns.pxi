@@ -76,7 +76,7 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
             if gone != price:
                 b.drop_level(bid, gone, b.integrity.ts)
                 top.dropped(bid, gone, keys, sizes)
-    found = PyDict_GetItem(sizes, price)
+    found = PyDict_GetItemWithError(sizes, price)
     if found != NULL:
         if size > 0:
             PyDict_SetItem(sizes, price, size)
@@ -163,6 +163,7 @@ cdef int _apply_columns(
     cdef object oid, price, side
     cdef bint bid, flag
     cdef _Prices price_objects = _Prices()
+    cdef _Ids id_objects = _Ids()
     cdef IdSet fast_known = known if type(known) is IdSet else None  # the zip decoder's id table, or a set
     cdef set known_set = None if fast_known is not None else known
     for i in range(n):
@@ -171,7 +172,7 @@ cdef int _apply_columns(
         if fast_known is not None and i + 8 < n:
             fast_known.prefetch(ids[i + 8])
         size = sizes[i]
-        oid = ids[i]
+        oid = id_objects.get(ids[i])
         price = price_objects.get(prices[i])
         t = secs[i]
         bid = dirs[i] == 1
