@@ -51,11 +51,16 @@ cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
     list's item)."""
     cdef Py_ssize_t lo = 0, hi = PyList_GET_SIZE(keys), mid
     cdef long long k, x
+    cdef bint less
     if _as_ll(key, &k):
         while lo < hi:
             mid = (lo + hi) >> 1
             item = <object>PyList_GET_ITEM(keys, mid)
-            if (x < k) if _as_ll(item, &x) else (item < key):
+            if _as_ll(item, &x):  # two statements: as one conditional expression Cython made a bool object
+                less = x < k
+            else:
+                less = item < key
+            if less:
                 lo = mid + 1
             else:
                 hi = mid
