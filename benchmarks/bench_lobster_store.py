@@ -14,16 +14,18 @@ The three run interleaved in ``--pairs`` rounds (the order rotated each round) i
 wall msgs/s, median and spread (min-max), then the CPU-time ratios of the store's compiled replay to the zip's
 and to its own Python reference. The reports must be equal (rows, mismatches, counts, book at the end) or the
 benchmark fails. Memory: peak RSS of a fresh child replaying (compiled, verified) the day's store and a store
-of a 4x longer day (``bench_lobster.longer_copy``). ``--quick``: no memory run.
+of a 4x longer day (``bench_lobster.longer_copy``). ``--quick``: no memory run. ``--breakdown``: also where the
+compiled replay's CPU time goes (its column loop, the table read, the SHA-256, the rest).
 
-Run: ``.venv/bin/python benchmarks/bench_lobster_store.py [--file PATH] [--pairs 5] [--quick]``. The last line is
-one JSON object.
+Run: ``.venv/bin/python benchmarks/bench_lobster_store.py [--file PATH] [--pairs 5] [--quick] [--breakdown]``.
+The last line is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import statistics
 import subprocess
@@ -33,7 +35,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
 from bench_lobster import DEFAULT, _data_root, longer_copy
+from tapeflow.data import lobster_store
 from tapeflow.data.lobster import COMPILED_AVAILABLE, Impl
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.data.lobster_store import write_lobster_book
@@ -93,6 +98,52 @@ def paired(zip_path: Path, store: Path, pairs: int) -> dict[str, Any]:
     return out
 
 
+def breakdown(store: Path, rounds: int) -> dict[str, float]:
+    """Where a compiled verified store replay's CPU time goes, medians of ``rounds``: the whole replay, the
+    compiled column loop inside it (``apply_lobster_columns``, timed around each call), and, run apart in the
+    same rounds, reading the table's batches into numpy (what the replay's reads do) and its SHA-256. The rest
+    (manifest, schema, per-batch numpy checks, reveals and rare cases the loop hands to Python are inside the
+    loop) is the whole minus those three."""
+    table = next(store.rglob("LobsterBook.parquet"))
+    inside = [0.0]
+    real = lobster_store._l3_core.apply_lobster_columns
+
+    def timed(*args: Any) -> Any:
+        t0 = time.process_time()
+        try:
+            return real(*args)
+        finally:
+            inside[0] += time.process_time() - t0
+
+    parts: dict[str, list[float]] = {"replay": [], "loop": [], "read": [], "sha256": []}
+    for _ in range(rounds):
+        gc.collect()
+        inside[0] = 0.0
+        lobster_store._l3_core.apply_lobster_columns = timed
+        try:
+            t0 = time.process_time()
+            rows = replay(store, verify=True, impl="compiled").rows
+            parts["replay"].append(time.process_time() - t0)
+        finally:
+            lobster_store._l3_core.apply_lobster_columns = real
+        parts["loop"].append(inside[0])
+        t0 = time.process_time()
+        with pq.ParquetFile(table) as pf:
+            for batch in pf.iter_batches(batch_size=lobster_store.BATCH_ROWS):
+                [batch.column(i).to_numpy() for i in range(batch.num_columns - 2)]
+                [batch.column(i).null_count for i in range(batch.num_columns - 2, batch.num_columns)]
+        parts["read"].append(time.process_time() - t0)
+        t0 = time.process_time()
+        hashlib.sha256(table.read_bytes()).hexdigest()
+        parts["sha256"].append(time.process_time() - t0)
+    out = {name: statistics.median(v) for name, v in parts.items()}
+    out["rest"] = out["replay"] - out["loop"] - out["read"] - out["sha256"]
+    for name in ("replay", "loop", "read", "sha256", "rest"):
+        print(f"breakdown {name:7s} {out[name] * 1e3:7.1f} ms CPU  {out[name] / rows * 1e9:6.0f} ns a message"
+              f"  {out[name] / out['replay']:6.1%}")  # fmt: skip
+    return out
+
+
 _CHILD = """
 import json, resource, sys
 from tapeflow.report.book_replay import replay
@@ -120,6 +171,7 @@ def main() -> None:
     parser.add_argument("--file", type=Path, default=None)
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="No memory run.")
+    parser.add_argument("--breakdown", action="store_true", help="Also: where the compiled replay's CPU time goes.")
     args = parser.parse_args()
     path = args.file or _data_root() / DEFAULT
     if not path.is_file() or not COMPILED_AVAILABLE:
@@ -134,6 +186,8 @@ def main() -> None:
         table = next(store.rglob("LobsterBook.parquet"))
         print(f"converted {path.name} in {took:.1f} s wall; LobsterBook table {table.stat().st_size / 2**20:.1f} MiB")
         results = paired(path, store, args.pairs)
+        if args.breakdown:
+            results["breakdown_s"] = breakdown(store, args.pairs)
         if not args.quick:
             results["memory"] = memory(path, store, Path(tmp))
     cpu = results["store compiled"]["cpu_msgs_per_s"]["median"]

@@ -23,3 +23,14 @@ def test_one_round_reports_the_store_zip_and_reference_rates_and_the_ratios_last
         assert 0 < rates["min"] <= rates["median"] <= rates["max"]
     assert results["cpu_ratio_vs_store_python"]["median"] > 1  # the compiled loop beats its reference
     assert lines[-2].startswith("goal >= 3,000,000 msgs/s (CPU): ")
+
+
+@pytest.mark.skipif(not COMPILED_AVAILABLE, reason="compiled cores not built (make .venv/.installed)")
+def test_breakdown_splits_the_compiled_replay_into_its_loop_read_hash_and_rest(data_dir: Path) -> None:
+    lines, report = run_bench(BENCH, "--file", str(data_dir / GOOG1), "--pairs", "1", "--quick", "--breakdown")
+    parts = report["results"]["breakdown_s"]
+    assert 0 < parts["loop"] < parts["replay"] and parts["read"] > 0 and parts["sha256"] > 0
+    assert abs(parts["replay"] - parts["loop"] - parts["read"] - parts["sha256"] - parts["rest"]) < 1e-9
+    assert [line.split()[1] for line in lines if line.startswith("breakdown ")] == [
+        "replay", "loop", "read", "sha256", "rest"
+    ]  # fmt: skip

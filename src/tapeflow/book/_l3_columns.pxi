@@ -76,7 +76,7 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
             if gone != price:
                 b.drop_level(bid, gone, b.integrity.ts)
                 top.dropped(bid, gone, keys, sizes)
-    found = PyDict_GetItem(sizes, price)
+    found = PyDict_GetItemWithError(sizes, price)
     if found != NULL:
         if size > 0:
             PyDict_SetItem(sizes, price, size)
@@ -158,16 +158,12 @@ cdef int _apply_columns(
 ) except -1:
     """The loop of ``apply_lobster_columns`` (apart, so that the column pointers are freed whatever happens)."""
     cdef Py_ssize_t n = kinds.shape[0], i
-    cdef long long k, size, level, left, have, old, new
+    cdef long long k, size, old, new, t
     cdef int row, f
-    cdef dict orders = b.orders
-    bids = b.bids
-    cdef dict queues, level_sizes
-    cdef PyObject* found
-    cdef PyObject* queue_ptr
-    cdef long long t
-    cdef object oid, price, side, ladder, order, oprice
-    cdef bint done, bid, obid, flag
+    cdef object oid, price, side
+    cdef bint bid, flag
+    cdef _Prices price_objects = _Prices()
+    cdef _Ids id_objects = _Ids()
     cdef IdSet fast_known = known if type(known) is IdSet else None  # the zip decoder's id table, or a set
     cdef set known_set = None if fast_known is not None else known
     for i in range(n):
@@ -176,115 +172,15 @@ cdef int _apply_columns(
         if fast_known is not None and i + 8 < n:
             fast_known.prefetch(ids[i + 8])
         size = sizes[i]
-        oid = ids[i]
-        price = prices[i]
+        oid = id_objects.get(ids[i])
+        price = price_objects.get(prices[i])
         t = secs[i]
         bid = dirs[i] == 1
-        if bid:
-            side = buy
-            ladder = bids
-            queues = b.bid_queues
-            level_sizes = b.bid_sizes
-        else:
-            side = sell
-            ladder = b.asks
-            queues = b.ask_queues
-            level_sizes = b.ask_sizes
-        if k == 1:
-            if fast_known.contains(ids[i]) if fast_known is not None else PySet_Contains(known_set, oid):
-                on_duplicate(oid, row)
-                top.mark_all()
-            else:
-                done = False
-                if PyDict_GetItem(orders, oid) == NULL:
-                    queue_ptr = PyDict_GetItem(queues, price)
-                    if queue_ptr == NULL:
-                        order = [ladder, price, size, t]
-                        PyDict_SetItem(orders, oid, order)
-                        b.new_level(bid, price, size, t, {oid: order})
-                        top.added(bid, price, size)
-                        done = True
-                    else:
-                        found = PyDict_GetItem(level_sizes, price)
-                        if found != NULL and _as_ll(<object>found, &level) and level <= _MAX - size:
-                            order = [ladder, price, size, t]
-                            PyDict_SetItem(orders, oid, order)
-                            PyDict_SetItem(<dict>queue_ptr, oid, order)
-                            PyDict_SetItem(level_sizes, price, level + size)
-                            top.touch(bid, price, level + size)
-                            done = True
-                if not done:
-                    book.add(oid, side, price, size, t)
-                    top.mark_all()
-                if fast_known is not None:
-                    fast_known.insert(ids[i])
-                else:
-                    PySet_Add(known_set, oid)
-        elif k <= 4:
-            if not (fast_known.contains(ids[i]) if fast_known is not None else PySet_Contains(known_set, oid)):
-                book.discover(oid, side, price, size, t)
-                counts.discovered += 1
-            done = False
-            found = PyDict_GetItem(orders, oid)
-            if found != NULL:
-                order = <object>found
-                obid = <object>PyList_GET_ITEM(order, 0) is bids
-                queues = b.bid_queues if obid else b.ask_queues
-                level_sizes = b.bid_sizes if obid else b.ask_sizes
-                oprice = <object>PyList_GET_ITEM(order, 1)
-                found = PyDict_GetItem(level_sizes, oprice)
-                queue_ptr = PyDict_GetItem(queues, oprice)
-                if found != NULL and queue_ptr != NULL and _as_ll(<object>found, &level) \
-                        and _as_ll(<object>PyList_GET_ITEM(order, 2), &have):
-                    if k == 3:
-                        left = level - (size if size else have)
-                        if left > 0:
-                            PyDict_DelItem(orders, oid)
-                            PyDict_DelItem(<dict>queue_ptr, oid)
-                            PyDict_SetItem(level_sizes, oprice, left)
-                            top.touch(obid, oprice, left)
-                            done = True
-                        else:
-                            PyDict_DelItem(orders, oid)
-                            PyDict_DelItem(<dict>queue_ptr, oid)
-                            b.drop_level(obid, oprice, t)
-                            top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys,
-                                        b.bid_sizes if obid else b.ask_sizes)
-                            done = True
-                    else:
-                        left = have - size
-                        if level - size > 0:
-                            if left > 0:
-                                order[2] = left
-                            else:
-                                if left < 0:
-                                    book.overfills += 1
-                                PyDict_DelItem(orders, oid)
-                                PyDict_DelItem(<dict>queue_ptr, oid)
-                            PyDict_SetItem(level_sizes, oprice, level - size)
-                            top.touch(obid, oprice, level - size)
-                            done = True
-                        elif left <= 0:
-                            if left < 0:
-                                book.overfills += 1
-                            PyDict_DelItem(orders, oid)
-                            PyDict_DelItem(<dict>queue_ptr, oid)
-                            b.drop_level(obid, oprice, t)
-                            top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys,
-                                        b.bid_sizes if obid else b.ask_sizes)
-                            done = True
-            if not done:
-                top.mark_all()
-                if k == 3:
-                    book.delete(oid, t, size)
-                elif k == 4:
-                    book.execute(oid, size, t)
-                else:
-                    book.cancel(oid, size, t)
-            if k == 4 and on_trade is not None:
-                on_trade(t, price, size, side)
-                top.mark_all()
-            if i or first_row != 1:  # the reveal test: did this side's deepest price change?
+        side = buy if bid else sell
+        if k <= 4:
+            _apply_order(b, top, book, fast_known, known_set, k, ids[i], oid, size, price, t, bid, side,
+                         on_duplicate, on_trade, counts, row)
+            if k != 1 and (i or first_row != 1):  # the reveal test: did this side's deepest price change?
                 f = 4 * (levels - 1) + (2 if bid else 0)
                 old = rows[f][i - 1] if i else prev_row[f]
                 new = rows[f][i]

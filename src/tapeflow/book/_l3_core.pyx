@@ -17,7 +17,7 @@ reference fallback; the verification's top-N copy lives in ``_l3_top.pxi`` (incl
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem
+from cpython.dict cimport PyDict_DelItem, PyDict_GetItemWithError, PyDict_SetItem, PyDict_Update
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
@@ -51,11 +51,16 @@ cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
     list's item)."""
     cdef Py_ssize_t lo = 0, hi = PyList_GET_SIZE(keys), mid
     cdef long long k, x
+    cdef bint less
     if _as_ll(key, &k):
         while lo < hi:
             mid = (lo + hi) >> 1
             item = <object>PyList_GET_ITEM(keys, mid)
-            if (x < k) if _as_ll(item, &x) else (item < key):
+            if _as_ll(item, &x):  # two statements: as one conditional expression Cython made a bool object
+                less = x < k
+            else:
+                less = item < key
+            if less:
                 lo = mid + 1
             else:
                 hi = mid
@@ -231,7 +236,7 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
             gone = key_obj * sign
             if gone != price:
                 b.drop_level(bid, gone, b.integrity.ts)
-    found = PyDict_GetItem(sizes, price)
+    found = PyDict_GetItemWithError(sizes, price)
     if found != NULL:
         if size > 0:
             PyDict_SetItem(sizes, price, size)
@@ -244,6 +249,135 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
 
 include "_l3_top.pxi"
 include "_l3_ids.pxi"
+
+
+cdef int _discover(_Book b, dict orders, dict queues, object ladder, object oid, object price, object size) except -1:
+    """``L3Book.discover`` (the order joins the head of its level's queue), without a Python call: ~5% of a
+    LOBSTER day's messages name an order the book never saw arrive. The level's sizes do not change, so the
+    verification's top stays as it is."""
+    cdef PyObject* queue_ptr
+    cdef dict queue
+    if PyDict_GetItemWithError(orders, oid) != NULL:
+        return 0
+    queue_ptr = PyDict_GetItemWithError(queues, price)
+    if queue_ptr == NULL:
+        b.book.discover_misses += 1
+        return 0
+    order = [ladder, price, size, 0]
+    PyDict_SetItem(orders, oid, order)
+    queue = {oid: order}
+    PyDict_Update(queue, <object>queue_ptr)  # ``{order_id: order, **queue}``: the same keys in the same order
+    PyDict_SetItem(queues, price, queue)
+    return 0
+
+
+cdef inline int _apply_order(
+    _Book b, _Top top, object book, IdSet fast_known, set known_set, long long k, long long id_value, object oid,
+    long long size, object price, long long t, bint bid, object side, object on_duplicate, object on_trade,
+    _Counts counts, int row,
+) except -1:
+    """One add, cancel, delete or execution (``k`` 1-4) of either loop (``apply_lobster_block`` over text rows,
+    ``apply_lobster_columns`` over integer rows): the common case on the book's dicts, every other case through
+    the book's Python method (the reference). ``_Top`` follows the levels it changes; a reference call marks it
+    stale. One step for both loops, so that they cannot drift apart."""
+    cdef dict orders = b.orders
+    cdef dict queues = b.bid_queues if bid else b.ask_queues
+    cdef dict level_sizes = b.bid_sizes if bid else b.ask_sizes
+    cdef object ladder = b.bids if bid else b.asks
+    cdef PyObject* found
+    cdef PyObject* queue_ptr
+    cdef long long level, left, have
+    cdef bint done = False, obid
+    cdef object order, oprice
+    if k == 1:
+        if fast_known.contains(id_value) if fast_known is not None else PySet_Contains(known_set, oid):
+            on_duplicate(oid, row)
+            top.mark_all()
+            return 0
+        if PyDict_GetItemWithError(orders, oid) == NULL:
+            queue_ptr = PyDict_GetItemWithError(queues, price)
+            if queue_ptr == NULL:
+                order = [ladder, price, size, t]
+                PyDict_SetItem(orders, oid, order)
+                b.new_level(bid, price, size, t, {oid: order})
+                top.added(bid, price, size)
+                done = True
+            else:
+                found = PyDict_GetItemWithError(level_sizes, price)
+                if found != NULL and _as_ll(<object>found, &level) and level <= _MAX - size:
+                    order = [ladder, price, size, t]
+                    PyDict_SetItem(orders, oid, order)
+                    PyDict_SetItem(<dict>queue_ptr, oid, order)
+                    PyDict_SetItem(level_sizes, price, level + size)
+                    top.touch(bid, price, level + size)
+                    done = True
+        if not done:
+            book.add(oid, side, price, size, t)
+            top.mark_all()
+        if fast_known is not None:
+            fast_known.insert(id_value)
+        else:
+            PySet_Add(known_set, oid)
+        return 0
+    if not (fast_known.contains(id_value) if fast_known is not None else PySet_Contains(known_set, oid)):
+        _discover(b, orders, queues, ladder, oid, price, size)
+        counts.discovered += 1
+    found = PyDict_GetItemWithError(orders, oid)
+    if found != NULL:
+        order = <object>found
+        # the order's own level (its side and price), not the message's
+        obid = <object>PyList_GET_ITEM(order, 0) is b.bids
+        queues = b.bid_queues if obid else b.ask_queues
+        level_sizes = b.bid_sizes if obid else b.ask_sizes
+        oprice = <object>PyList_GET_ITEM(order, 1)
+        found = PyDict_GetItemWithError(level_sizes, oprice)
+        queue_ptr = PyDict_GetItemWithError(queues, oprice)
+        if found != NULL and queue_ptr != NULL and _as_ll(<object>found, &level) \
+                and _as_ll(<object>PyList_GET_ITEM(order, 2), &have):
+            if k == 3:
+                left = level - (size if size else have)
+                PyDict_DelItem(orders, oid)
+                PyDict_DelItem(<dict>queue_ptr, oid)
+                if left > 0:
+                    PyDict_SetItem(level_sizes, oprice, left)
+                    top.touch(obid, oprice, left)
+                else:  # the reference deletes the order, then drops its level with the rest
+                    b.drop_level(obid, oprice, t)
+                    top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys, level_sizes)
+                done = True
+            else:
+                left = have - size
+                if level - size > 0:
+                    if left > 0:
+                        order[2] = left
+                    else:
+                        if left < 0:
+                            book.overfills += 1
+                        PyDict_DelItem(orders, oid)
+                        PyDict_DelItem(<dict>queue_ptr, oid)
+                    PyDict_SetItem(level_sizes, oprice, level - size)
+                    top.touch(obid, oprice, level - size)
+                    done = True
+                elif left <= 0:
+                    if left < 0:
+                        book.overfills += 1
+                    PyDict_DelItem(orders, oid)
+                    PyDict_DelItem(<dict>queue_ptr, oid)
+                    b.drop_level(obid, oprice, t)
+                    top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys, level_sizes)
+                    done = True
+    if not done:
+        top.mark_all()
+        if k == 3:
+            book.delete(oid, t, size)
+        elif k == 4:
+            book.execute(oid, size, t)
+        else:
+            book.cancel(oid, size, t)
+    if k == 4 and on_trade is not None:
+        on_trade(t, price, size, side)
+        top.mark_all()
+    return 0
 
 
 def apply_lobster_block(
@@ -285,21 +419,16 @@ def apply_lobster_block(
     Returns (discoveries, reveals, levels revealed) made here.
     """
     cdef Py_ssize_t n = kinds.shape[0], i
-    cdef long long k, size, level, left, have
+    cdef long long k, size, t
     cdef int row
     cdef _Counts counts = _Counts()
     cdef _Book b = _Book(book)
-    cdef dict orders = b.orders
-    bids = b.bids
-    cdef dict queues, level_sizes
-    cdef PyObject* found
-    cdef PyObject* queue_ptr
-    cdef long long t
-    cdef object oid, price, side, ladder, order, oprice, line
-    cdef bint done, bid, obid, changed
+    cdef object oid, price, side
+    cdef bint bid, changed
     cdef _Top top = _Top(levels if verify else 1)
     cdef IdSet fast_known = known if type(known) is IdSet else None
     cdef _Prices price_objects = _Prices()
+    cdef _Ids id_objects = _Ids()
     cdef set known_set = None if fast_known is not None else known
     cdef const char* text = PyBytes_AS_STRING(rows)
     cdef const char* prev_text = PyBytes_AS_STRING(prev_line)
@@ -316,117 +445,15 @@ def apply_lobster_block(
         if fast_known is not None and i + 8 < n:
             fast_known.prefetch(ids[i + 8])
         size = sizes[i]
-        oid = ids[i]
+        oid = id_objects.get(ids[i])
         price = price_objects.get(prices[i])
-        size = size
         t = secs[i]
         bid = dirs[i] == 1
-        if bid:
-            side = buy
-            ladder = bids
-            queues = b.bid_queues
-            level_sizes = b.bid_sizes
-        else:
-            side = sell
-            ladder = b.asks
-            queues = b.ask_queues
-            level_sizes = b.ask_sizes
-        if k == 1:
-            if fast_known.contains(ids[i]) if fast_known is not None else PySet_Contains(known_set, oid):
-                on_duplicate(oid, row)
-                top.mark_all()
-            else:
-                done = False
-                if PyDict_GetItem(orders, oid) == NULL:
-                    queue_ptr = PyDict_GetItem(queues, price)
-                    if queue_ptr == NULL:
-                        order = [ladder, price, size, t]
-                        PyDict_SetItem(orders, oid, order)
-                        b.new_level(bid, price, size, t, {oid: order})
-                        top.added(bid, price, size)
-                        done = True
-                    else:
-                        found = PyDict_GetItem(level_sizes, price)
-                        if found != NULL and _as_ll(<object>found, &level) and level <= _MAX - size:
-                            order = [ladder, price, size, t]
-                            PyDict_SetItem(orders, oid, order)
-                            PyDict_SetItem(<dict>queue_ptr, oid, order)
-                            PyDict_SetItem(level_sizes, price, level + size)
-                            top.touch(bid, price, level + size)
-                            done = True
-                if not done:
-                    book.add(oid, side, price, size, t)
-                    top.mark_all()
-                if fast_known is not None:
-                    fast_known.insert(ids[i])
-                else:
-                    PySet_Add(known_set, oid)
-        elif k <= 4:
-            if not (fast_known.contains(ids[i]) if fast_known is not None else PySet_Contains(known_set, oid)):
-                book.discover(oid, side, price, size, t)
-                counts.discovered += 1
-            done = False
-            found = PyDict_GetItem(orders, oid)
-            if found != NULL:
-                order = <object>found
-                # the order's own level (its side and price), not the message's
-                obid = <object>PyList_GET_ITEM(order, 0) is bids
-                queues = b.bid_queues if obid else b.ask_queues
-                level_sizes = b.bid_sizes if obid else b.ask_sizes
-                oprice = <object>PyList_GET_ITEM(order, 1)
-                found = PyDict_GetItem(level_sizes, oprice)
-                queue_ptr = PyDict_GetItem(queues, oprice)
-                if found != NULL and queue_ptr != NULL and _as_ll(<object>found, &level) \
-                        and _as_ll(<object>PyList_GET_ITEM(order, 2), &have):
-                    if k == 3:
-                        left = level - (size if size else have)
-                        if left > 0:
-                            PyDict_DelItem(orders, oid)
-                            PyDict_DelItem(<dict>queue_ptr, oid)
-                            PyDict_SetItem(level_sizes, oprice, left)
-                            top.touch(obid, oprice, left)
-                            done = True
-                        else:  # the reference deletes the order, then drops its level with the rest
-                            PyDict_DelItem(orders, oid)
-                            PyDict_DelItem(<dict>queue_ptr, oid)
-                            b.drop_level(obid, oprice, t)
-                            top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys,
-                                        b.bid_sizes if obid else b.ask_sizes)
-                            done = True
-                    else:
-                        left = have - size
-                        if level - size > 0:
-                            if left > 0:
-                                order[2] = left
-                            else:
-                                if left < 0:
-                                    book.overfills += 1
-                                PyDict_DelItem(orders, oid)
-                                PyDict_DelItem(<dict>queue_ptr, oid)
-                            PyDict_SetItem(level_sizes, oprice, level - size)
-                            top.touch(obid, oprice, level - size)
-                            done = True
-                        elif left <= 0:
-                            if left < 0:
-                                book.overfills += 1
-                            PyDict_DelItem(orders, oid)
-                            PyDict_DelItem(<dict>queue_ptr, oid)
-                            b.drop_level(obid, oprice, t)
-                            top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys,
-                                        b.bid_sizes if obid else b.ask_sizes)
-                            done = True
-            if not done:
-                top.mark_all()
-                if k == 3:
-                    book.delete(oid, t, size)
-                elif k == 4:
-                    book.execute(oid, size, t)
-                else:
-                    book.cancel(oid, size, t)
-            if k == 4 and on_trade is not None:
-                on_trade(t, price, size, side)
-                top.mark_all()
-            if flags[i]:
+        side = buy if bid else sell
+        if k <= 4:
+            _apply_order(b, top, book, fast_known, known_set, k, ids[i], oid, size, price, t, bid, side,
+                         on_duplicate, on_trade, counts, row)
+            if k != 1 and flags[i]:
                 start = ends[i] + 1
                 if i:
                     changed = _reveal(b, bid, side, text + ends[i - 1] + 1, ends[i] - ends[i - 1] - 1,

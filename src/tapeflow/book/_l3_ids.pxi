@@ -1,6 +1,6 @@
 # Included by _l3_core.pyx (Cython ``include``: the same module, split only to keep each file small).
 """``IdSet``: the order ids a LOBSTER day has added so far, for ``apply_lobster_block``'s duplicate and discovery
-tests; ``_Prices``: the int objects of the prices a block names."""
+tests; ``_Prices`` and ``_Ids``: the int objects of the prices and ids a block names."""
 
 cdef long long _NO_ID = -9223372036854775807 - 1
 """Marks an empty slot; the id equal to it is held by ``has_no_id`` instead."""
@@ -156,4 +156,41 @@ cdef class _Prices:
         found = PyLong_FromLongLong(price)
         self.objects[j] = found
         self.values[j] = price
+        return found
+
+
+cdef enum:
+    _ID_SLOTS = 1 << 14
+
+
+cdef class _Ids:
+    """The last int object made for each of 16,384 order id slots (an id's low bits).
+
+    Why: each message names its order by an id the loop must hand to the book's dicts as an int object; a fresh
+    object costs an allocation and a free, and every dict probe with it compares values (``long_richcompare``),
+    where the object the order was stored under (made here by its add) matches by identity: together ~7% of
+    the store replay's instructions. LOBSTER's ids grow through the day and most messages name an order added a
+    little before, so the low bits keep recent orders apart. Values are equal either way: only which int
+    object carries an id changes; the table holds at most 16,384 of them."""
+
+    cdef list objects
+    cdef long long* values
+
+    def __cinit__(self):
+        self.objects = [None] * _ID_SLOTS
+        self.values = <long long*>PyMem_Malloc(_ID_SLOTS * sizeof(long long))
+        if self.values == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        PyMem_Free(self.values)
+
+    cdef inline object get(self, long long value):
+        cdef Py_ssize_t j = <Py_ssize_t>(<unsigned long long>value & (_ID_SLOTS - 1))
+        cdef object found = <object>PyList_GET_ITEM(self.objects, j)
+        if found is not None and self.values[j] == value:
+            return found
+        found = PyLong_FromLongLong(value)
+        self.objects[j] = found
+        self.values[j] = value
         return found

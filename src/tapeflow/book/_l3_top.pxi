@@ -195,7 +195,7 @@ cdef class _Top:
                 self.mark(side)
                 return 0
             p = key if side else -key
-            found = PyDict_GetItem(level_sizes, p)
+            found = PyDict_GetItemWithError(level_sizes, p)
             if p == 9999999999 or p == -9999999999 or found == NULL or not _as_ll(<object>found, &v):
                 self.mark(side)
                 return 0
@@ -246,7 +246,7 @@ cdef class _Top:
             if not _as_ll(<object>PyList_GET_ITEM(keys, n - 1 - j), &key) or key == -_MAX - 1:
                 return 0
             p = -key if side == 0 else key
-            found = PyDict_GetItem(sizes, p)
+            found = PyDict_GetItemWithError(sizes, p)
             if found == NULL:
                 v = 0
             elif not _as_ll(<object>found, &v):
@@ -254,7 +254,7 @@ cdef class _Top:
             self.price[side][j] = p
             self.size[side][j] = v
         self.count[side] = m
-        found = PyDict_GetItem(sizes, sentinel)
+        found = PyDict_GetItemWithError(sizes, sentinel)
         if found == NULL:
             self.beyond[side] = 0
         elif not _as_ll(<object>found, &self.beyond[side]):

@@ -272,8 +272,7 @@ class LobsterDecoder:
         sink = self._sink
         add, execute, cancel, delete = sink.add, sink.execute, sink.cancel, sink.delete
         discover = sink.discover
-        known = self._known
-        assert isinstance(known, set)
+        known = self._known  # a set, or the compiled id table when a compiled store replay hands a batch here
         remember = known.add
         on_trade = self._on_trade
         last = self._last_ts
