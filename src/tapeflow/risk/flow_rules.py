@@ -12,6 +12,8 @@ recognised by what it tries, not by what gets through.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from operator import attrgetter
 
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import price_to_str
@@ -146,10 +148,12 @@ class DuplicateOrder(Rule):
         self.limit = limit
         self._seen: dict[tuple[object, ...], int] = {}
 
-    @staticmethod
-    def _key(c: SubmitOrder) -> tuple[object, ...]:
-        """The enums by their value: an enum member hashes in Python code, its value string in C."""
-        return (c.strategy_id, c.symbol, c.side._value_, c.quantity, c.price, c.order_type._value_, c.stop_price)
+    _key: Callable[[SubmitOrder], tuple[object, ...]] = staticmethod(
+        attrgetter("strategy_id", "symbol", "side._value_", "quantity", "price", "order_type._value_", "stop_price")
+    )
+    """What makes two orders duplicates, the enums by their value (an enum member hashes in Python code, its value
+    string in C); an ``attrgetter`` builds the tuple in C, without the Python frame a function costs on every
+    submit (issue 19)."""
 
     def check(self, command: SubmitOrder) -> Violation | None:
         if self.limit is None or self.ctx.modifying:
