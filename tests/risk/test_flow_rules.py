@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapeflow.model import OrderType, Side, SubmitOrder, TimeInForce
+from tapeflow.model import OrderType, Side
+from tapeflow.risk.config import RiskConfig
 from tapeflow.risk.flow_rules import DuplicateOrder
+from tests.risk.helpers import MS, Rig
 
-orders = st.builds(
-    SubmitOrder,
-    ts_event=st.just(1),
-    ts_init=st.just(1),
-    strategy_id=st.sampled_from(["s", "t", ""]),
-    client_order_id=st.text(max_size=4),
-    symbol=st.sampled_from(["AAPL", "MSFT"]),
+
+@settings(max_examples=100, deadline=None)
+@given(
     side=st.sampled_from(list(Side)),
     order_type=st.sampled_from(list(OrderType)),
     quantity=st.integers(1, 10_000),
     price=st.integers(0, 2_000_000),
-    stop_price=st.integers(0, 2_000_000),
-    time_in_force=st.sampled_from(list(TimeInForce)),
+    strategy=st.sampled_from(["s", "t"]),
 )
-
-
-def reference_key(c: SubmitOrder) -> tuple[object, ...]:
-    """The duplicate key as a function built it before it became an ``attrgetter``."""
-    return (c.strategy_id, c.symbol, c.side._value_, c.quantity, c.price, c.order_type._value_, c.stop_price)
-
-
-@given(a=orders, b=orders)
-def test_the_duplicate_key_is_the_reference_key_and_equal_exactly_when_it_is(a: SubmitOrder, b: SubmitOrder) -> None:
-    assert DuplicateOrder._key(a) == reference_key(a)
-    assert (DuplicateOrder._key(a) == DuplicateOrder._key(b)) is (reference_key(a) == reference_key(b))
+def test_the_fast_check_records_the_duplicate_key_the_rule_looks_up(
+    side: Side, order_type: OrderType, quantity: int, price: int, strategy: str
+) -> None:
+    """The fast check writes the key out over its shared values instead of calling ``_key``: a pass must record
+    exactly the key the rule (and a later fast check) looks up, or a duplicate would slip through."""
+    rig = Rig(RiskConfig())
+    rule = DuplicateOrder(rig.ctx, 100 * MS)
+    rig.engine.rules, rig.engine.trips = [rule], []
+    rig.engine.recompile()
+    command = rig.submit(quantity, price, side, order_type=order_type, strategy=strategy)
+    assert rig.passed(command)
+    assert rule.check(command) is not None, "the rule sees the order it just passed as a duplicate"
+    assert not rig.passed(rig.submit(quantity, price, side, order_type=order_type, strategy=strategy))
