@@ -45,7 +45,8 @@ class OrderRate(Rule):
         self._buckets: dict[str, TokenBucket] = {}
 
     def fast_check(self) -> FastCheck:
-        """``_bucket`` refilled without writing it back, then spent on a pass: a refusal changes no bucket."""
+        """``_bucket`` refilled without writing it back, then spent on a pass: a refusal changes no bucket. The cap
+        as a compare, not ``min``: a builtin call less on each of three buckets an order (issue 19)."""
         if self.limit is None:
             return NOTHING
         key = "symbol" if self.by_symbol else "strategy"
@@ -53,8 +54,12 @@ class OrderRate(Rule):
 bucket = buckets_get({key})
 if bucket is None:
     tokens = cap
+elif now <= bucket.last:
+    tokens = bucket.tokens
 else:
-    tokens = bucket.tokens if now <= bucket.last else min(cap, bucket.tokens + (now - bucket.last) * rate)
+    tokens = bucket.tokens + (now - bucket.last) * rate
+    if tokens > cap:
+        tokens = cap
 if tokens < NS:
     return 0
 """
