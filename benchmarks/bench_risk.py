@@ -15,7 +15,12 @@ engine, is not measured), the clock set per order, the execution engine replaced
 4. ``reject-first``: every order fails the cheapest rule (minimum size), to show the floor plus the rejection
    event;
 5. ``modify``: modifies of one working order, checked as the order they would become (by the composed modify
-   check since issue 19's p20-bars3 round; rule by rule before).
+   check since issue 19's p20-bars3 round; rule by rule before);
+6. ``pass-bars``: the bar backtest's case: market orders in symbols without a book, valued at the portfolio's
+   mark, a bar moving that mark before every order (so the account is revalued), half the orders closing part of
+   a position (risk-reducing) and half adding to it, as an SMA cross's orders do. The bar's own handling (the
+   portfolio's mark, the risk context's "moved" flag: two calls) is inside the timing. The default rules
+   (``RiskConfig()``, as the bar backtest runs them), not every rule.
 
 Every workload runs ``--runs`` times (at least 5), interleaved round by round in a rotated order so that the load
 of a shared machine falls on all alike; each run is timed by the wall clock and by this thread's CPU time, and the
@@ -38,16 +43,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from tapeflow.book.keeper import BookKeeper
 from tapeflow.engine.kernel import Kernel
 from tapeflow.execution.orders import Order
-from tapeflow.model import BookLevel, BookSnapshot, ModifyOrder, OrderFilled, OrderType, Side, SubmitOrder
+from tapeflow.model import Bar, BookLevel, BookSnapshot, ModifyOrder, OrderFilled, OrderType, Side, SubmitOrder
 from tapeflow.model.enums import LiquiditySide
 from tapeflow.portfolio import Portfolio, PortfolioConfig
 from tapeflow.risk import RiskConfig, RiskContext, RiskEngine, build_kill_switch, build_rules, build_trips
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, SymbolLimits
 
 T0 = 1_718_978_400_000_000_000  # 2024-06-21 10:00 New York
+MS = 1_000_000
 SYMBOLS = ("AAPL", "MSFT", "TSLA", "SPY")
 BID, ASK = 1_000_000, 1_000_100
 
@@ -104,13 +112,14 @@ def config() -> RiskConfig:
     )
 
 
-def build() -> tuple[Kernel, RiskEngine, NullExecution]:
+def build(cfg: RiskConfig | None = None) -> tuple[Kernel, RiskEngine, NullExecution]:
+    """``cfg`` None: every rule on (``config()``)."""
     kernel = Kernel()
     books = BookKeeper("L2")
     portfolio = Portfolio(PortfolioConfig(starting_cash=10**9 * 10_000, sample_interval_ns=None))
     execution = NullExecution()
     ctx = RiskContext(books=books, portfolio=portfolio, orders=execution)  # type: ignore[arg-type]
-    cfg = config()
+    cfg = config() if cfg is None else cfg
     engine = RiskEngine(
         execution,  # type: ignore[arg-type]
         build_rules(cfg, ctx),
@@ -269,6 +278,59 @@ def run_modify(orders: list[SubmitOrder]) -> Callable[[], int]:
     return run
 
 
+BAR_SYMBOLS = ("QQQ", "IWM", "DIA", "XLF")
+"""Symbols without a book (bars only), for ``pass-bars``."""
+
+
+def run_pass_bars(orders: list[SubmitOrder]) -> Callable[[], int]:
+    kernel, engine, execution = build(RiskConfig())  # the default rules, as a configured bar backtest runs them
+    held = [
+        OrderFilled(
+            ts_event=T0,
+            ts_init=T0,
+            strategy_id="s",
+            client_order_id=f"b{s}",
+            symbol=s,
+            side=Side.BUY,
+            price=BID,
+            quantity=300,
+            leaves_quantity=0,
+            liquidity_side=LiquiditySide.MAKER,
+        )
+        for s in BAR_SYMBOLS
+    ]
+    kernel.run(held)
+    steps = []
+    for i, o in enumerate(orders):
+        ts = T0 + i * 30 * MS  # 33 orders a second (default throttle 50), 120 ms apart in a symbol (duplicates 100)
+        symbol = BAR_SYMBOLS[i % 4]
+        close = BID + (i % 13) * 100
+        bar = Bar(ts_event=ts, ts_init=ts, symbol=symbol, open=close, high=close, low=close, close=close, volume=1_000)
+        side = Side.BUY if (i // 4) % 2 else Side.SELL  # per symbol: sell 100 of the 300 held, buy 100, ...
+        market = msgspec.structs.replace(
+            o, ts_event=ts, ts_init=ts, symbol=symbol, side=side, order_type=OrderType.MARKET, quantity=100, price=0
+        )
+        steps.append((bar, market))
+    clock = kernel._time
+    remove = engine.context.ledger.remove
+    on_command = engine.on_command
+    portfolio = engine.context.portfolio
+    assert isinstance(portfolio, Portfolio)
+    on_bar, moved = portfolio.on_bar, engine.context.moved.append
+
+    def run() -> int:
+        for bar, order in steps:
+            clock._now = order.ts_init
+            on_bar(bar)
+            moved(bar)
+            on_command(order)
+            remove(order.client_order_id)
+        assert execution.count == len(steps), (execution.count, engine.rejections_by_rule)
+        return len(steps)
+
+    return run
+
+
 def run_bare(orders: list[SubmitOrder]) -> Callable[[], int]:
     def noop(order: SubmitOrder) -> None:
         return None
@@ -288,6 +350,7 @@ WORKLOADS: dict[str, Workload] = {
     "no-rules": run_no_rules,
     "reject-first": run_reject,
     "modify": run_modify,
+    "pass-bars": run_pass_bars,
 }
 GOAL_US = 5.0
 """Per passing order, every default rule, through the kernel (issue 19)."""

@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--other", type=Path, required=True, help="the src/ folder of the tree to compare with")
     parser.add_argument("--pairs", type=int, default=7)
     parser.add_argument("--orders", type=int, default=50_000)
-    parser.add_argument("--workloads", default="pass,pass-kernel,no-rules,reject-first,modify")
+    parser.add_argument("--workloads", default="pass,pass-kernel,no-rules,reject-first,modify,pass-bars")
     args = parser.parse_args()
     if args.pairs < 5:
         parser.error("--pairs must be at least 5: the figures are a median and a spread")

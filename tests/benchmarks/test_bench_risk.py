@@ -10,7 +10,7 @@ from typing import Any
 from tests.benchmarks.bench_run import run_bench
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKLOADS = ("bare", "pass", "pass-kernel", "no-rules", "reject-first", "modify")
+WORKLOADS = ("bare", "pass", "pass-kernel", "no-rules", "reject-first", "modify", "pass-bars")
 
 
 def _run(script: str, *args: str) -> tuple[list[str], dict[str, Any]]:

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+from typing import Any
 
+import msgspec
 import pytest
 
+from tapeflow.model.enums import Side
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig, SymbolLimits
+from tapeflow.risk.fast import _unguarded
 from tapeflow.risk.order_rules import MaxOrderQuantity
 from tapeflow.risk.rules import FastCheck, Rule, Violation
-from tests.risk.helpers import Rig
+from tests.risk.helpers import BID, SYM, FakePortfolio, Rig
 from tests.risk.test_encapsulation import private_reads
 
 
@@ -114,3 +118,72 @@ def test_a_hand_made_fast_check_is_composed_with_its_own_names() -> None:
     assert rig.engine._rest == []
     assert rig.passed(rig.submit(quantity=100))
     assert rig.passed(rig.submit(quantity=200))  # the fast check steps aside; the rule itself lets it through
+
+
+class CountingPortfolio(FakePortfolio):
+    """Counts how often the account is valued (the costliest shared work of the fast check)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.valued = 0
+
+    def gross_exposure(self) -> int:
+        self.valued += 1
+        return super().gross_exposure()
+
+    def net_exposure(self) -> int:
+        self.valued += 1
+        return super().net_exposure()
+
+
+def account_rig(*extra: Rule) -> tuple[Rig, CountingPortfolio]:
+    portfolio = CountingPortfolio(positions={SYM: 300})
+    # every rule, and the trip rules but the loss kill, which values the account after each pass (by design)
+    config = msgspec.structs.replace(every_rule(), kill_switch=KillSwitchConfig(runaway_orders=100, max_rejects=100))
+    rig = Rig(config, portfolio=portfolio)
+    rig.engine.rules += list(extra)
+    rig.engine.recompile()
+    assert rig.passed(rig.submit(quantity=100, side=Side.BUY))  # the day's loss baseline, taken rule by rule
+    return rig, portfolio
+
+
+def test_a_reducing_order_passes_the_fast_check_without_the_account_being_valued() -> None:
+    rig, portfolio = account_rig()
+    for rule in rig.engine.rules:
+        rule.check = refuse  # type: ignore[method-assign]
+    rig.ctx.revalue()  # a mark moved: the account must be valued again before an account rule reads it
+    valued = portfolio.valued
+    assert rig.passed(rig.submit(quantity=100, side=Side.SELL))  # 300 held: a sale of 100 can only reduce
+    assert portfolio.valued == valued
+    assert rig.passed(rig.submit(quantity=100, side=Side.BUY, price=BID + 100))  # not reducing: the limits apply
+    assert portfolio.valued > valued
+
+
+def test_a_part_reading_an_account_value_for_a_reducing_order_has_it_computed_for_every_order() -> None:
+    """Were the account values left under the guard, this part would fail with an unbound name on a reducing
+    order; the composer sees the unguarded read and computes them for every order instead."""
+    rig, portfolio = account_rig(Declares(FastCheck("if equity < 0:\n    return 0")))
+    rig.ctx.revalue()
+    valued = portfolio.valued
+    assert rig.passed(rig.submit(quantity=100, side=Side.SELL))
+    assert portfolio.valued > valued
+
+
+def refuse(command: object) -> None:
+    raise AssertionError("the rule-by-rule pipeline ran for an order the fused check passes")
+
+
+@pytest.mark.parametrize(
+    ("code", "unguarded"),
+    [
+        ("if not reducing and equity < limit:\n    return 0", set()),
+        ("if not reducing:\n    if gross > net:\n        return 0", set()),
+        ("if equity < limit:\n    return 0", {"equity"}),
+        ("if reducing and net > 0:\n    return 0", {"net"}),
+        ("if not reducing:\n    pass\nelse:\n    x = projected_gross", {"projected_gross"}),
+        ("if q > 1 and not reducing and gross > 0:\n    return 0", {"gross"}),
+        ("x = size * ref", set()),
+    ],
+)
+def test_account_values_read_outside_the_not_reducing_guard_are_found(code: str, unguarded: set[str]) -> None:
+    assert _unguarded(code) == unguarded

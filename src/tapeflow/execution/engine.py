@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from tapeflow.execution.orders import Order
+from tapeflow.execution.orders import OPEN_IDS, Order
 from tapeflow.execution.venue import Command, VenueClient
 from tapeflow.model.enums import OrderStatus
 from tapeflow.model.errors import ConfigError, EngineError
@@ -137,7 +137,7 @@ class ExecutionEngine:
             self.refused_reports += 1
             self.anomalies.append(f"{type(event).__name__} for {cid} refused in status {order.status.value}")
             return
-        if not order.is_open:
+        if id(order.status) not in OPEN_IDS:  # ``order.is_open`` without its property's frame, twice an order
             self._open.pop(cid, None)
 
     # -- read view ----------------------------------------------------------------------------------------------

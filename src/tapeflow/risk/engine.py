@@ -88,6 +88,7 @@ class RiskEngine:
         self.context = context if context is not None else RiskContext(orders=execution)
         self.kill_switch = kill_switch if kill_switch is not None else KillSwitch()
         self.trips = list(trips)
+        self._open_entries = self.context.ledger.entries()
         self.fused = fused
         """False runs every submit rule by rule (the reference the fused path is tested against)."""
         self._kernel: Kernel | None = None
@@ -388,9 +389,8 @@ class RiskEngine:
 
     def on_report(self, event: Any) -> None:
         cid: str = event.client_order_id
-        ledger = self.context.ledger
-        if cid in ledger:
-            ledger.update(cid, self._execution.order(cid))
+        if cid in self._open_entries:  # the ledger's live mapping: a dict lookup, not ``__contains__``'s frame
+            self.context.ledger.update(cid, self._execution.order(cid))
 
     def on_update_limit(self, event: UpdateRiskLimit) -> None:
         rule = next((r for r in self.rules if r.name == event.rule), None)

@@ -204,18 +204,72 @@ def _loads(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+ACCOUNT = frozenset({"gross", "projected_gross", "net", "equity"})
+"""The account's values: every account rule reads them only for an order that is not ``reducing`` (a reducing
+order passes every account limit). Valuing the positions is the costliest shared work (a bar backtest revalues
+after every bar, and half its orders close a position: issue 19), so when every part reads them only under
+``if not reducing`` (``_unguarded``), their blocks are computed under that guard too, never for a reducing order."""
+
+
 class _Shared(NamedTuple):
-    """One set of shared blocks, indexed: which block provides each name, and what each block reads."""
+    """One set of shared blocks, indexed: which block provides each name, what each block reads, and which
+    blocks give only ``ACCOUNT`` values (computed only for an order that is not reducing, when no part reads
+    them for one that is)."""
 
     blocks: tuple[tuple[str, ...], ...]
     provider: dict[str, int]
     loads: list[set[str]]
+    account: frozenset[int]
 
 
 def _index(blocks: tuple[tuple[str, ...], ...]) -> _Shared:
     trees = [ast.parse("\n".join(lines)) for lines in blocks]
     defined = [{n for n in _stores(tree) if not n.startswith("_")} for tree in trees]
-    return _Shared(blocks, {name: i for i, names in enumerate(defined) for name in names}, [_loads(t) for t in trees])
+    account = frozenset(i for i, names in enumerate(defined) if names and names <= ACCOUNT)
+    if set().union(*(defined[i] for i in account)) != ACCOUNT:  # a block giving account values and others
+        raise AssertionError("every ACCOUNT value must come from a block that gives account values only")
+    provider = {name: i for i, names in enumerate(defined) for name in names}
+    return _Shared(blocks, provider, [_loads(t) for t in trees], account)
+
+
+def _is_not_reducing(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.UnaryOp)
+        and isinstance(test.op, ast.Not)
+        and isinstance(test.operand, ast.Name)
+        and test.operand.id == "reducing"
+    )
+
+
+class _Unguarded(ast.NodeVisitor):
+    """The ``ACCOUNT`` names a part reads outside ``if not reducing`` (or ``if not reducing and ...``)."""
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in ACCOUNT:
+            self.found.add(node.id)
+
+    def visit_If(self, node: ast.If) -> None:
+        test = node.test
+        guard = _is_not_reducing(test) or (
+            isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) and _is_not_reducing(test.values[0])
+        )
+        if not guard:
+            self.generic_visit(node)
+            return
+        # the rest of the test (``and`` stops at the first false) and the body run only for an order that is not
+        # reducing; the ``else`` runs for one that is
+        for stmt in node.orelse:
+            self.visit(stmt)
+
+
+def _unguarded(code: str) -> set[str]:
+    """The account values ``code`` may read for a reducing order (then they are computed for every order)."""
+    visitor = _Unguarded()
+    visitor.visit(ast.parse(code))
+    return visitor.found
 
 
 _SUBMIT, _MODIFY = _index(SHARED), _index(SHARED_MODIFY)
@@ -276,20 +330,29 @@ def _render(part: str, spend: str, names: frozenset[str], suffix: str, column: i
 class _Composer:
     """The body of the fast check as it grows: each part after the shared blocks it reads."""
 
-    def __init__(self, env: dict[str, object], shared: _Shared) -> None:
+    def __init__(self, env: dict[str, object], shared: _Shared, guarded: bool) -> None:
         self.env = env
         self.shared = shared
+        self.guarded = guarded
+        """True when no part reads an ``ACCOUNT`` value for a reducing order: their blocks go under the guard."""
         self.lines: list[str] = []
         self.emitted: set[int] = set()
         self.columns: list[Any] = []
 
     def need(self, names: Iterable[str]) -> None:
-        provider = self.shared.provider
+        shared = self.shared
+        provider = shared.provider
         for i in sorted({provider[n] for n in names if n in provider}):
             if i not in self.emitted:
                 self.emitted.add(i)
-                self.need(self.shared.loads[i])
-                self.lines.extend(self.shared.blocks[i])
+                if self.guarded and i in shared.account:
+                    # what the block reads is computed before the guard (``reducing`` too), unguarded
+                    self.need(shared.loads[i] | {"reducing"})
+                    self.lines.append("if not reducing:")
+                    self.lines.extend(f"    {line}" for line in shared.blocks[i])
+                else:
+                    self.need(shared.loads[i])
+                    self.lines.extend(shared.blocks[i])
 
     def add(self, part: FastCheck, tag: str, rule: Any = None) -> str:
         """Emit ``part``'s check; the text of its spend (renamed alike) is returned for later."""
@@ -386,15 +449,20 @@ def _compile(
         "observe_pass": engine.observe_pass,
     }
     assert set(env) == set(_ENV)  # what ``_render`` lets the parts read
-    body = _Composer(env, _MODIFY if modifying else _SUBMIT)
     rest: list[Any] = []
-    spends: list[str] = []
+    parts: list[tuple[FastCheck, str, Any]] = []
     for i, rule in enumerate(rules):
         part = fast_part(rule, modifying)
         if part is None:
             rest.append(rule)
         elif part.code or part.spend:
-            spends.append(body.add(part, f"r{i}", rule))
+            parts.append((part, f"r{i}", rule))
+    observes = [getattr(t, "fast_observe", None) for t in trips]
+    trip_parts = [observe() for observe in observes if observe is not None] if not rest else []
+    texts = [text for part in [p for p, _, _ in parts] + trip_parts for text in (part.code, part.spend)]
+    guarded = not any(_unguarded(text) for text in texts if text)
+    body = _Composer(env, _MODIFY if modifying else _SUBMIT, guarded)
+    spends = [body.add(part, tag, rule) for part, tag, rule in parts]
     body.need({"ref", "symbol", "q", "strategy"})
     if rest:
         body.lines.append("return ref")
@@ -409,11 +477,9 @@ def _compile(
                 "execute(cmd)" if modifying else "execute(o)",
             ]
         )
-        observes = [getattr(t, "fast_observe", None) for t in trips]
         if all(observe is not None for observe in observes):
-            for j, observe in enumerate(observes):
-                assert observe is not None
-                body.add(observe(), f"t{j}")
+            for j, trip_part in enumerate(trip_parts):
+                body.add(trip_part, f"t{j}")
         else:
             body.lines.extend([f"ctx.begin(now, {modifying})", "observe_pass(o, ctx)"])
         body.lines.append("return ref")

@@ -45,7 +45,8 @@ class OrderRate(Rule):
         self._buckets: dict[str, TokenBucket] = {}
 
     def fast_check(self) -> FastCheck:
-        """``_bucket`` refilled without writing it back, then spent on a pass: a refusal changes no bucket."""
+        """``_bucket`` refilled without writing it back, then spent on a pass: a refusal changes no bucket. The cap
+        as a compare, not ``min``: a builtin call less on each of three buckets an order (issue 19)."""
         if self.limit is None:
             return NOTHING
         key = "symbol" if self.by_symbol else "strategy"
@@ -53,8 +54,12 @@ class OrderRate(Rule):
 bucket = buckets_get({key})
 if bucket is None:
     tokens = cap
+elif now <= bucket.last:
+    tokens = bucket.tokens
 else:
-    tokens = bucket.tokens if now <= bucket.last else min(cap, bucket.tokens + (now - bucket.last) * rate)
+    tokens = bucket.tokens + (now - bucket.last) * rate
+    if tokens > cap:
+        tokens = cap
 if tokens < NS:
     return 0
 """
@@ -175,8 +180,10 @@ class DuplicateOrder(Rule):
     def fast_check(self) -> FastCheck:
         if self.limit is None:
             return NOTHING
+        # ``_key`` written out over the shared values: a call less on every submit (issue 19); a test keeps the two
+        # the same (``tests/risk/test_flow_rules.py``)
         code = """
-key = key_of(o)
+key = (strategy, symbol, o.side._value_, q, price, otype._value_, stop_price)
 last = seen_get(key)
 if last is not None and now - last < window:
     return 0
@@ -187,7 +194,7 @@ if len(seen) > 4_096:
 seen[key] = now
 """
         seen = self._seen
-        names = {"key_of": self._key, "seen": seen, "seen_get": seen.get, "window": self.limit, "prune": self.prune}
+        names = {"seen": seen, "seen_get": seen.get, "window": self.limit, "prune": self.prune}
         return FastCheck(code, names, spend)
 
     def fast_check_modify(self) -> FastCheck | None:
