@@ -107,6 +107,7 @@ def feed_on(paper: Venue, **overrides: Any) -> AlpacaMarketFeed:
         "reconnect_after": 30.0,
         "open_timeout": 30.0,
         "backoff": FAST,
+        "backfill_lookback": 30.0,  # a held-back message is recovered however slowly a loaded machine ran the test
     }
     wall = overrides.pop("wall", RealTimeClock())
     return AlpacaMarketFeed(

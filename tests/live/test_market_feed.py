@@ -17,7 +17,7 @@ import pytest
 import requests
 from websockets.asyncio.server import serve
 
-from tapeflow.live import LiveNode
+from tapeflow.live import LiveNode, market_guard
 from tapeflow.live.backoff import Backoff, BackoffConfig
 from tapeflow.live.clock import FakeClock, RealTimeClock
 from tapeflow.live.market_feed import AlpacaMarketFeed, MarketFeedConfig
@@ -135,6 +135,91 @@ def test_delayed_trades_arrive_late_counted_out_of_order_and_none_is_lost(paper:
         await consumer.close()
         assert consumer.trades() != paper.trades()  # five came late
         assert consumer.feed.quality().out_of_order == 5 and consumer.feed.quality().duplicates == 0
+
+    _run(test)
+
+
+HOLD_MS = 600_000
+"""A delay fault this long holds its message past the end of the test: sent to no socket, as Alpaca's buffered
+messages are lost with the connection they were queued on."""
+
+
+async def _hold_one_then_drop(paper: Venue, consumer: Consumer, channel: str) -> tuple[int, ...]:
+    """One ``channel`` message held back while later ones arrive, then the socket closed: the held one (its key in
+    the venue's history), checked older than the newest delivered and not delivered, so the backfill is tested."""
+    seen = consumer.trades if channel == "trades" else consumer.quotes
+    truth = paper.trades if channel == "trades" else paper.quotes
+    await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+    await paper.step(1_000)
+    await until(_caught_up(paper, consumer), "the first trades and quotes")
+    await paper.fault({"fault": "delay", "stream": "data", "channel": channel, "ms": HOLD_MS, "count": 1})
+    await paper.step(2_000)
+    await until(lambda: len(seen()) == len(truth()) - 1, f"every {channel} item but the held one")
+    (held,) = set(truth()) - set(seen())
+    assert held[0] < max(item[0] for item in seen())  # older than what came after it: the case at stake
+    await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+    assert held not in seen()
+    await until(lambda: consumer.of(FeedResumed), "the feed to resume")
+    await paper.step(500)
+    await until(lambda: len(seen()) >= len(truth()) - 1, "live data again")
+    return held
+
+
+def test_a_trade_held_back_when_the_socket_dropped_is_backfilled_once_not_silently_lost(paper: Venue) -> None:
+    """The backfill starts where delivery was last known complete (the lookback), not at the newest trade seen:
+    that one came after the held trade, and a backfill from it never asked for the held one."""
+
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        held = await _hold_one_then_drop(paper, consumer, "trades")
+        await until(lambda: sorted(consumer.trades()) == sorted(paper.trades()), "every trade, the held one too")
+        await consumer.close()
+        assert consumer.trades().count(held) == 1
+        (done,) = consumer.of(FeedBackfillDone)
+        assert isinstance(done, FeedBackfillDone) and done.complete
+        assert consumer.feed.guard.recovered == 1  # it came from REST, older than the newest trade delivered
+        assert consumer.feed.quality().duplicates == 0 and consumer.feed.quality().out_of_order == 1
+
+    _run(test)
+
+
+def test_a_quote_held_back_when_the_socket_dropped_stays_out_and_the_last_quote_is_the_venues(paper: Venue) -> None:
+    """Quotes are state: a held-back quote older than the last one delivered would be dropped as out of order had it
+    arrived, so the backfill from the last quote leaves the feed exactly where a whole stream would."""
+
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        held = await _hold_one_then_drop(paper, consumer, "quotes")
+        await until(lambda: consumer.quotes() == [q for q in paper.quotes() if q != held], "every quote but it")
+        await consumer.close()
+        assert consumer.quotes()[-1] == paper.quotes()[-1]
+        (done,) = consumer.of(FeedBackfillDone)
+        assert isinstance(done, FeedBackfillDone) and done.complete
+        assert consumer.feed.quality().duplicates == 0
+
+    _run(test)
+
+
+def test_a_backfill_whose_lookback_overflowed_says_it_may_be_incomplete_and_still_delivers_once(
+    paper: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More trades arrived within the lookback than the guard remembers: the watermark rose early, so a held-back
+    print older than it could be missing; the backfill says so (``complete=False``) and what it gives is exact."""
+    monkeypatch.setattr(market_guard, "MAX_RECENT", 20)
+
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(2_000)
+        await until(_caught_up(paper, consumer), "the first trades")
+        await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+        await paper.step(1_000)
+        await until(lambda: consumer.of(FeedBackfillDone), "the backfill")
+        await until(_caught_up(paper, consumer), "the gap filled")
+        await consumer.close()
+        (done,) = consumer.of(FeedBackfillDone)
+        assert isinstance(done, FeedBackfillDone) and not done.complete
+        assert consumer.feed.quality().duplicates == 0 and consumer.feed.quality().out_of_order == 0
 
     _run(test)
 
