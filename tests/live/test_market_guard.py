@@ -15,7 +15,7 @@ from tapeflow.live.aggressor import AggressorSigner
 from tapeflow.live.market_guard import FeedGuard
 from tapeflow.model.enums import Aggressor
 from tapeflow.model.events import Event
-from tapeflow.model.market import Quote, Trade
+from tapeflow.model.market import Bar, Quote, Trade
 
 
 def trade(ts: int, price: int, trade_id: str = "", size: int = 100, symbol: str = "AAPL") -> Trade:
@@ -201,3 +201,15 @@ def test_a_full_window_is_cut_and_said_and_the_overlap_stays_exact(monkeypatch: 
     guard.admit([msgspec.structs.replace(trade(8, 104), ts_init=5_000)])  # 4,900 later: past the lookback
     guard.begin_backfill([("trades", "AAPL")], dropped_at=5_001, base=0)
     assert guard.cut == []
+
+
+def test_a_minute_bar_revised_by_late_prints_is_not_delivered_again_by_the_backfill_or_the_stream() -> None:
+    def bar(ts: int, volume: int) -> Bar:
+        return Bar(ts_event=ts, ts_init=ts, symbol="AAPL", open=1, high=2, low=1, close=2, volume=volume)
+
+    guard = FeedGuard("test", lookback_ns=5)
+    assert len(guard.admit([bar(60, 100), bar(120, 300)])) == 2
+    guard.begin_backfill([("bars", "AAPL")], dropped_at=121, base=0)
+    assert guard.admit_backfill([bar(60, 100), bar(120, 350), bar(180, 50)]) == [bar(180, 50)]
+    assert guard.admit([bar(180, 55)]) == []  # the stream repeating the minute REST gave: skipped
+    assert guard.quality().duplicates == 0 and guard.overlap == 3

@@ -81,7 +81,9 @@ def _key(event: Event) -> Key:
     if isinstance(event, Quote):
         return (event.ts_event, event.bid_price, event.bid_size, event.ask_price, event.ask_size, event.venue)
     if isinstance(event, Bar):
-        return (event.ts_event, event.open, event.high, event.low, event.close, event.volume)
+        # one bar a minute: REST may give a minute revised by late prints, which must not come as a second bar
+        # (its volume would count twice; ``tapeflow.live.market_wire`` ignores the stream's revisions likewise)
+        return (event.ts_event, event.interval_ns)
     return (event.ts_event, repr(event))
 
 
