@@ -49,8 +49,9 @@ from tapeflow.model.market import Bar, Quote, Trade
 
 MAX_IDS: Final = 200_000
 """Trade ids remembered per symbol (the oldest half is forgotten beyond it): a resend comes within seconds."""
-MAX_RECENT: Final = 200_000
-"""Items remembered per (channel, symbol) among those that arrived within the lookback (bounded memory)."""
+MAX_RECENT: Final = 100_000
+"""Items remembered per (channel, symbol) among those that arrived within the lookback: bounded memory, about
+30 MB for a symbol at the cap (~300 bytes a trade with its id, measured)."""
 LOOKED_BACK: Final = frozenset({"trades", "bars"})
 """Channels whose backfill looks back ``lookback`` for held-back items (quotes: see the module docstring)."""
 
