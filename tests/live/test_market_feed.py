@@ -7,7 +7,7 @@ server's loop), and bounds every wait: a hung socket fails the test instead of h
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -17,155 +17,35 @@ import pytest
 import requests
 from websockets.asyncio.server import serve
 
-from tapeflow.data.lobster_events import iter_events
-from tapeflow.live import LiveNode
+from tapeflow.live import LiveNode, market_guard
 from tapeflow.live.backoff import Backoff, BackoffConfig
 from tapeflow.live.clock import FakeClock, RealTimeClock
 from tapeflow.live.market_feed import AlpacaMarketFeed, MarketFeedConfig
 from tapeflow.model.enums import Aggressor
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
-from tapeflow.model.market import Quote, Trade
+from tapeflow.model.market import Trade
 from tapeflow.model.venue_events import FeedBackfill, FeedBackfillDone, FeedResumed, FeedStale, VenueStatus
-from tapeflow.node import NodeConfig
-from tapeflow.paper.app import ServerThread, create_app
-from tapeflow.paper.auth import fixed_keys
-from tapeflow.paper.data_stream import MarketDataHub, data_stream_route
-from tapeflow.paper.faults import ADMIN_HEADER, ADMIN_PATH, Faults
-from tapeflow.paper.venue import PaperVenue
+from tapeflow.paper.faults import ADMIN_HEADER, ADMIN_PATH
 from tapeflow.strategy.base import Strategy
-
-KEY, SECRET, ADMIN = "PKTEST", "SKTEST", "admin-token"
-HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
-FAST = BackoffConfig(initial=0.05, cap=0.2, floor=0.01)
-
-
-def _with_trade_ids(events: Iterator[Event]) -> Iterator[Event]:
-    """The tape with numbered prints, as Alpaca's trades carry ids (LOBSTER's have none)."""
-    n = 0
-    for event in events:
-        if hasattr(event, "trade_id"):
-            n += 1
-            event = msgspec.structs.replace(event, trade_id=str(n))
-        yield event
-
-
-class Venue:
-    """The paper venue with its data stream and the faults admin, on loopback."""
-
-    def __init__(self, path: Path) -> None:
-        self.hub = MarketDataHub()
-        self.venue = PaperVenue(_with_trade_ids(iter_events(path)), config=NodeConfig(level="L3"), data_hub=self.hub)
-        check = fixed_keys(KEY, SECRET)
-        app = create_app(
-            self.venue,
-            check=check,
-            extra_routes=[data_stream_route(self.hub, check)],
-            admin_token=ADMIN,
-            faults=Faults(hubs={"data": self.hub}),
-        )
-        self.server = ServerThread(app).start()
-        self.url = self.server.url
-
-    async def step(self, events: int) -> None:
-        answer = await asyncio.to_thread(
-            requests.post, f"{self.url}/tapeflow/step", json={"events": events}, headers=HEADERS, timeout=30
-        )
-        assert answer.status_code == 200, answer.text
-
-    async def fault(self, body: dict[str, Any]) -> None:
-        answer = await asyncio.to_thread(
-            requests.post, f"{self.url}{ADMIN_PATH}", json=body, headers={ADMIN_HEADER: ADMIN}, timeout=10
-        )
-        assert answer.status_code == 201, answer.text
-
-    def trades(self) -> list[tuple[int, int, int, str]]:
-        return [(t.ts_event, t.price, t.size, t.trade_id) for t in self.venue.history.trades.get("AAPL", [])]
-
-    def quotes(self) -> list[tuple[int, int, int, int, int]]:
-        """The venue's quotes, a repeat of the same quote in the same nanosecond counted once (the feed drops it:
-        it carries nothing)."""
-        out: list[tuple[int, int, int, int, int]] = []
-        for q in self.venue.history.quotes.get("AAPL", []):
-            key = (q.ts_event, q.bid_price, q.bid_size, q.ask_price, q.ask_size)
-            if not out or out[-1] != key:
-                out.append(key)
-        return out
+from tests.live.market_venue import (
+    ADMIN,
+    FAST,
+    KEY,
+    SECRET,
+    Consumer,
+    Venue,
+    serve_venue,
+    until,
+)
+from tests.live.market_venue import caught_up as _caught_up
+from tests.live.market_venue import feed_on as _feed
+from tests.live.market_venue import run as _run
 
 
 @pytest.fixture
 def paper(data_dir: Path) -> Iterator[Venue]:
-    path = data_dir / "lobster-samples-2012-06-21" / "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing")
-    venue = Venue(path)
-    yield venue
-    venue.server.stop()
-    assert not venue.server.thread.is_alive()
-
-
-def _feed(paper: Venue, **overrides: Any) -> AlpacaMarketFeed:
-    """The feed on the venue. A silent feed turns stale, then reconnects, only in the tests about silence (their
-    own short bounds): elsewhere the test's own pauses between steps are silence too, which a loaded machine
-    stretched past 0.5 s (an extra stale and resume in the closed-socket test, seen on a CPU shared with four busy
-    loops), so the default bounds are far above any pause."""
-    fields: dict[str, Any] = {
-        "url": paper.url.replace("http://", "ws://") + "/v2/iex",
-        "rest_url": paper.url,
-        "symbols": ("AAPL",),
-        "stale_after": 30.0,
-        "reconnect_after": 30.0,
-        "open_timeout": 30.0,
-        "backoff": FAST,
-    }
-    wall = overrides.pop("wall", RealTimeClock())
-    return AlpacaMarketFeed(
-        MarketFeedConfig(**{**fields, **overrides}), key=KEY, secret=SECRET, wall=wall, is_open=lambda ts: True
-    )
-
-
-class Consumer:
-    """Iterates a feed in a task, keeping what it yields."""
-
-    def __init__(self, feed: AlpacaMarketFeed) -> None:
-        self.feed = feed
-        self.events: list[Event] = []
-        self.task = asyncio.ensure_future(self._consume())
-
-    async def _consume(self) -> None:
-        async for event in self.feed:
-            self.events.append(event)
-
-    def trades(self) -> list[tuple[int, int, int, str]]:
-        return [(t.ts_event, t.price, t.size, t.trade_id) for t in self.events if isinstance(t, Trade)]
-
-    def quotes(self) -> list[tuple[int, int, int, int, int]]:
-        return [
-            (q.ts_event, q.bid_price, q.bid_size, q.ask_price, q.ask_size) for q in self.events if isinstance(q, Quote)
-        ]
-
-    def of(self, kind: type[Event]) -> list[Event]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    async def close(self) -> None:
-        self.feed.close()
-        await asyncio.wait_for(self.task, 5)
-
-
-async def until(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
-
-
-def _run(test: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(test(), 30))
-
-
-def _caught_up(paper: Venue, consumer: Consumer) -> Callable[[], bool]:
-    return lambda: consumer.trades() == paper.trades() and consumer.quotes() == paper.quotes()
+    yield from serve_venue(data_dir)
 
 
 def test_the_feed_receives_exactly_what_the_venue_published_signed_and_stamped_on_arrival(paper: Venue) -> None:
@@ -255,6 +135,91 @@ def test_delayed_trades_arrive_late_counted_out_of_order_and_none_is_lost(paper:
         await consumer.close()
         assert consumer.trades() != paper.trades()  # five came late
         assert consumer.feed.quality().out_of_order == 5 and consumer.feed.quality().duplicates == 0
+
+    _run(test)
+
+
+HOLD_MS = 600_000
+"""A delay fault this long holds its message past the end of the test: sent to no socket, as Alpaca's buffered
+messages are lost with the connection they were queued on."""
+
+
+async def _hold_one_then_drop(paper: Venue, consumer: Consumer, channel: str) -> tuple[int, ...]:
+    """One ``channel`` message held back while later ones arrive, then the socket closed: the held one (its key in
+    the venue's history), checked older than the newest delivered and not delivered, so the backfill is tested."""
+    seen = consumer.trades if channel == "trades" else consumer.quotes
+    truth = paper.trades if channel == "trades" else paper.quotes
+    await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+    await paper.step(1_000)
+    await until(_caught_up(paper, consumer), "the first trades and quotes")
+    await paper.fault({"fault": "delay", "stream": "data", "channel": channel, "ms": HOLD_MS, "count": 1})
+    await paper.step(2_000)
+    await until(lambda: len(seen()) == len(truth()) - 1, f"every {channel} item but the held one")
+    (held,) = set(truth()) - set(seen())
+    assert held[0] < max(item[0] for item in seen())  # older than what came after it: the case at stake
+    await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+    assert held not in seen()
+    await until(lambda: consumer.of(FeedResumed), "the feed to resume")
+    await paper.step(500)
+    await until(lambda: len(seen()) >= len(truth()) - 1, "live data again")
+    return held
+
+
+def test_a_trade_held_back_when_the_socket_dropped_is_backfilled_once_not_silently_lost(paper: Venue) -> None:
+    """The backfill starts where delivery was last known complete (the lookback), not at the newest trade seen:
+    that one came after the held trade, and a backfill from it never asked for the held one."""
+
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        held = await _hold_one_then_drop(paper, consumer, "trades")
+        await until(lambda: sorted(consumer.trades()) == sorted(paper.trades()), "every trade, the held one too")
+        await consumer.close()
+        assert consumer.trades().count(held) == 1
+        (done,) = consumer.of(FeedBackfillDone)
+        assert isinstance(done, FeedBackfillDone) and done.complete
+        assert consumer.feed.guard.recovered == 1  # it came from REST, older than the newest trade delivered
+        assert consumer.feed.quality().duplicates == 0 and consumer.feed.quality().out_of_order == 1
+
+    _run(test)
+
+
+def test_a_quote_held_back_when_the_socket_dropped_stays_out_and_the_last_quote_is_the_venues(paper: Venue) -> None:
+    """Quotes are state: a held-back quote older than the last one delivered would be dropped as out of order had it
+    arrived, so the backfill from the last quote leaves the feed exactly where a whole stream would."""
+
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        held = await _hold_one_then_drop(paper, consumer, "quotes")
+        await until(lambda: consumer.quotes() == [q for q in paper.quotes() if q != held], "every quote but it")
+        await consumer.close()
+        assert consumer.quotes()[-1] == paper.quotes()[-1]
+        (done,) = consumer.of(FeedBackfillDone)
+        assert isinstance(done, FeedBackfillDone) and done.complete
+        assert consumer.feed.quality().duplicates == 0
+
+    _run(test)
+
+
+def test_a_backfill_whose_lookback_overflowed_says_it_may_be_incomplete_and_still_delivers_once(
+    paper: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More trades arrived within the lookback than the guard remembers: the watermark rose early, so a held-back
+    print older than it could be missing; the backfill says so (``complete=False``) and what it gives is exact."""
+    monkeypatch.setattr(market_guard, "MAX_RECENT", 20)
+
+    async def test() -> None:
+        consumer = Consumer(_feed(paper))
+        await until(lambda: paper.hub.subscribed("trades", "AAPL"), "the feed to subscribe")
+        await paper.step(2_000)
+        await until(_caught_up(paper, consumer), "the first trades")
+        await paper.fault({"fault": "close", "stream": "data", "key": KEY})
+        await paper.step(1_000)
+        await until(lambda: consumer.of(FeedBackfillDone), "the backfill")
+        await until(_caught_up(paper, consumer), "the gap filled")
+        await consumer.close()
+        (done,) = consumer.of(FeedBackfillDone)
+        assert isinstance(done, FeedBackfillDone) and not done.complete
+        assert consumer.feed.quality().duplicates == 0 and consumer.feed.quality().out_of_order == 0
 
     _run(test)
 

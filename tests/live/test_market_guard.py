@@ -3,14 +3,19 @@ counted), the backfill's overlap with what was seen live skipped exactly, and tr
 
 from __future__ import annotations
 
+import collections
+
+import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tapeflow.live import market_guard
 from tapeflow.live.aggressor import AggressorSigner
 from tapeflow.live.market_guard import FeedGuard
 from tapeflow.model.enums import Aggressor
 from tapeflow.model.events import Event
-from tapeflow.model.market import Quote, Trade
+from tapeflow.model.market import Bar, Quote, Trade
 
 
 def trade(ts: int, price: int, trade_id: str = "", size: int = 100, symbol: str = "AAPL") -> Trade:
@@ -111,3 +116,100 @@ def test_a_repeated_quote_seen_live_at_the_gap_start_is_not_backfilled_again() -
     assert _keys(guard.admit([a, a, b])) == _keys([a, b])
     guard.begin_backfill([("quotes", "AAPL")])
     assert guard.admit_backfill([a, a, b]) == []
+
+
+LOOKBACK = 5
+"""The guard's lookback in the property below, in the same units as the tape's times and arrivals."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3), st.sampled_from(["id", "print", "quote"]), st.integers(100, 101), st.integers(0, 5)
+        ),
+        max_size=40,
+    ),
+    st.data(),
+)
+def test_a_drop_while_items_are_held_back_delivers_every_trade_exactly_once_after_the_backfill(
+    rows: list[tuple[int, str, int, int]], data: st.DataObject
+) -> None:
+    """The stream sends each item up to ``LOOKBACK`` after its time (the delay drawn), the socket drops at ``T``
+    (what was not yet sent is lost with it), the new socket subscribes at ``R``: REST then gives every item from
+    the guard's starts that exists at ``R``, and the new socket sends what is sent after ``R``, the held items
+    published before it included (both carry those). Every trade, the held ones and the genuine identical id-less
+    prints included, is delivered exactly once, none taken for a duplicate; no quote twice."""
+    ts, tape, sent = 0, [], []
+    for i, (step, kind, price, delay) in enumerate(rows):
+        ts += step
+        if kind == "quote":
+            item: Event = quote(ts, 100 + i, 200 + i)  # each unique: the tape's own repeats are the test above
+        else:
+            item = trade(ts, price, str(i + 1) if kind == "id" else "")
+        tape.append(item)
+        sent.append(ts + delay)
+    order = sorted(range(len(tape)), key=lambda i: (sent[i], i))
+    drop = data.draw(st.integers(0, max(sent, default=0) + 1))
+    resubscribed = drop + data.draw(st.integers(0, LOOKBACK + 2))
+    guard = FeedGuard("test", lookback_ns=LOOKBACK)
+    got = guard.admit(msgspec.structs.replace(tape[i], ts_init=sent[i]) for i in order if sent[i] <= drop)
+    slots = [("trades", "AAPL"), ("quotes", "AAPL")]
+    starts = guard.begin_backfill(slots, dropped_at=drop, base=0)
+    rest = [
+        msgspec.structs.replace(e, ts_init=resubscribed)
+        for e in tape
+        if e.ts_event <= resubscribed and e.ts_event >= starts[("trades" if isinstance(e, Trade) else "quotes", "AAPL")]
+    ]
+    got += guard.admit_backfill(rest)
+    got += guard.admit(msgspec.structs.replace(tape[i], ts_init=sent[i]) for i in order if sent[i] > resubscribed)
+    trades = [e for e in got if isinstance(e, Trade)]
+    assert sorted(_keys(trades)) == sorted(_keys([e for e in tape if isinstance(e, Trade)]))
+    quotes = collections.Counter(_keys([e for e in got if isinstance(e, Quote)]))
+    assert all(n <= _keys(tape).count(key) for key, n in quotes.items())
+    assert guard.quality().duplicates == 0
+
+
+def test_without_a_lookback_the_backfill_starts_at_the_newest_trade_and_misses_one_held_back() -> None:
+    """What the lookback is for: trade 1 held back, trade 2 delivered, the socket drops. From the watermark (the
+    lookback reaches past trade 2's arrival) REST gives trade 1; from the newest trade it cannot."""
+    held, after = trade(10, 101, "1"), trade(11, 102, "2")
+    for lookback, start, recovered in ((0, 11, []), (5, 0, [held])):
+        guard = FeedGuard("test", lookback_ns=lookback)
+        guard.admit([msgspec.structs.replace(after, ts_init=12)])
+        starts = guard.begin_backfill([("trades", "AAPL")], dropped_at=13, base=0)
+        assert starts == {("trades", "AAPL"): start}
+        rest = [e for e in (held, after) if e.ts_event >= start]
+        assert _keys(guard.admit_backfill(rest)) == _keys(recovered)
+        assert guard.recovered == len(recovered) and guard.overlap == 1
+
+
+def test_a_full_window_is_cut_and_said_and_the_overlap_stays_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond ``MAX_RECENT`` items in the lookback the oldest are folded into the watermark early: the backfill
+    starts later (dedupe still exact, identical id-less prints included) and ``cut`` names the slot; an overflow
+    long before the drop, which the lookback has passed since, cuts nothing."""
+    monkeypatch.setattr(market_guard, "MAX_RECENT", 3)
+    guard = FeedGuard("test", lookback_ns=1_000)
+    same = trade(5, 101)
+    live = [trade(1, 100), trade(2, 100), same, same, trade(6, 102)]
+    guard.admit([msgspec.structs.replace(e, ts_init=100) for e in live])
+    starts = guard.begin_backfill([("trades", "AAPL")], dropped_at=101, base=0)
+    assert starts == {("trades", "AAPL"): 2}  # two folded early: the watermark is the second's time
+    assert guard.cut == [("trades", "AAPL")]
+    rest = [trade(2, 100), same, same, same, trade(6, 102), trade(7, 103)]
+    assert _keys(guard.admit_backfill(rest)) == _keys([same, trade(7, 103)])
+    guard.admit([msgspec.structs.replace(trade(8, 104), ts_init=5_000)])  # 4,900 later: past the lookback
+    guard.begin_backfill([("trades", "AAPL")], dropped_at=5_001, base=0)
+    assert guard.cut == []
+
+
+def test_a_minute_bar_revised_by_late_prints_is_not_delivered_again_by_the_backfill_or_the_stream() -> None:
+    def bar(ts: int, volume: int) -> Bar:
+        return Bar(ts_event=ts, ts_init=ts, symbol="AAPL", open=1, high=2, low=1, close=2, volume=volume)
+
+    guard = FeedGuard("test", lookback_ns=5)
+    assert len(guard.admit([bar(60, 100), bar(120, 300)])) == 2
+    guard.begin_backfill([("bars", "AAPL")], dropped_at=121, base=0)
+    assert guard.admit_backfill([bar(60, 100), bar(120, 350), bar(180, 50)]) == [bar(180, 50)]
+    assert guard.admit([bar(180, 55)]) == []  # the stream repeating the minute REST gave: skipped
+    assert guard.quality().duplicates == 0 and guard.overlap == 3

@@ -30,6 +30,7 @@ from tapeflow.model.enums import Side
 from tapeflow.model.market import OrderAdded
 from tapeflow.model.risk_events import SetKillSwitch
 from tapeflow.model.venue_events import (
+    FeedBackfillDone,
     FeedResumed,
     FeedStale,
     VenueConnected,
@@ -104,6 +105,21 @@ def test_feed_health_follows_connection_and_staleness_events() -> None:
     assert list(health.recent)[-3:] == ["alpaca reconnected", "alpaca feed resumed", "VenueStatus"]
     kernel.run([VenueConnected(**at(), venue="x") for _ in range(2 * RECENT)])
     assert len(health.recent) == RECENT  # bounded
+
+
+def test_feed_health_says_which_backfill_left_a_gap() -> None:
+    health = FeedHealth()
+    kernel = Kernel()
+    kernel.add(health)
+    kernel.start(at=1_000)
+    kernel.run(
+        [
+            FeedBackfillDone(ts_event=1_001, ts_init=1_001, venue="alpaca", count=12),
+            FeedBackfillDone(ts_event=1_002, ts_init=1_002, venue="alpaca", count=3, complete=False),
+        ]
+    )
+    assert list(health.recent) == ["alpaca backfilled 12", "alpaca backfilled 3, incomplete: a gap may remain"]
+    assert health.incomplete_backfills == 1 and health.other == {"FeedBackfillDone": 2}
 
 
 def test_feed_health_times_the_last_market_event_by_its_arrival_stamp() -> None:

@@ -79,11 +79,14 @@ async def fetch_gap(
     timeout: float = 10.0,
     page_limit: int = 10_000,
     max_items: int = 1_000_000,
-) -> dict[str, list[Event]]:
-    """Every ``channel`` item of each symbol from ``starts[symbol]`` (inclusive) to the server's now, in time order.
+) -> tuple[dict[str, list[Event]], list[str]]:
+    """Every ``channel`` item of each symbol from ``starts[symbol]`` (inclusive) to the server's now, in time order,
+    and the symbols whose answer stopped at ``max_items`` with more to come (their gap is not whole: said, never
+    silently cut).
 
     Raises ``RequestError`` when the server refuses (a 4xx other than 429) or retries are exhausted."""
     out: dict[str, list[Event]] = {}
+    truncated: list[str] = []
     for symbol in symbols:
         items: list[Event] = []
         token: str | None = None
@@ -102,10 +105,13 @@ async def fetch_gap(
             raws = (getattr(page, channel) or {}).get(symbol, [])
             items.extend(decode_rest_items(channel, symbol, raws, ts_init, stats))
             token = page.next_page_token
-            if not token or len(items) >= max_items:
+            if not token:
+                break
+            if len(items) >= max_items:
+                truncated.append(symbol)
                 break
         out[symbol] = items
-    return out
+    return out, truncated
 
 
 async def _get_with_retries(

@@ -25,6 +25,7 @@ from tapeflow.model.market import (
     Trade,
 )
 from tapeflow.model.venue_events import (
+    FeedBackfillDone,
     FeedResumed,
     FeedStale,
     VenueConnected,
@@ -63,6 +64,8 @@ class FeedHealth:
         self.disconnects = 0
         self.reconnects = 0
         self.stale_events = 0
+        self.incomplete_backfills = 0
+        """Backfills that ended saying a gap may remain (REST failed or stopped short, or the lookback was cut)."""
         self.other: dict[str, int] = {}
         """Other ``VenueStatus`` events (an adapter's own: reconciliations, backfills), counted by type."""
         self.recent: deque[str] = deque(maxlen=RECENT)
@@ -117,6 +120,12 @@ class FeedHealth:
             name = kind.__name__
             self.other[name] = self.other.get(name, 0) + 1
             text = name
+            if kind is FeedBackfillDone:  # the one status whose content the operator must read: was the gap filled
+                assert isinstance(event, FeedBackfillDone)
+                text = f"{event.venue} backfilled {event.count}"
+                if not event.complete:
+                    self.incomplete_backfills += 1
+                    text += ", incomplete: a gap may remain"
         self.recent.append(text)
 
     def stale(self) -> list[str]:

@@ -42,6 +42,10 @@ class MarketFeedConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     max_frame_bytes: int = 16 * 2**20
     """A larger frame closes the connection (1009) and counts as a failure: memory stays bounded."""
     backoff: BackoffConfig = BackoffConfig()
+    backfill_lookback: float = 10.0
+    """Seconds a trade or bar may be held back on its way (the server's buffer, the network) and still be
+    recovered after a drop: the backfill asks REST again from the newest time delivered this long before the drop
+    (``tapeflow.live.market_guard``). 0: from the newest time delivered, which loses a held-back older print."""
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("ws://", "wss://")):
@@ -56,6 +60,10 @@ class MarketFeedConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         for name in ("stale_after", "reconnect_after", "open_timeout", "rest_timeout", "max_frame_bytes"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"must be positive, got {getattr(self, name)}", field=f"live.market_data.{name}")
+        if not self.backfill_lookback >= 0:
+            raise ConfigError(
+                f"must be 0 or more, got {self.backfill_lookback}", field="live.market_data.backfill_lookback"
+            )
 
 
 def regular_hours(calendar: SessionCalendar | None = None) -> Callable[[int], bool]:

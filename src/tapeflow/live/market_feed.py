@@ -12,7 +12,9 @@ them exactly where they happened:
 - reconnects wait ``tapeflow.live.backoff`` (exponential, full jitter, seeded); a refused handshake (HTTP 429,
   403, ...) or an auth error (``{"T":"error"}``) counts as a failure. After a reconnect the gap is filled over
   REST (``tapeflow.live.backfill``) between ``FeedBackfill`` and ``FeedBackfillDone`` and only then does the feed
-  resume: risk refuses orders (``tapeflow.risk.venue_rules``) until the data is whole again.
+  resume: risk refuses orders (``tapeflow.risk.venue_rules``) until the data is whole again. The backfill starts
+  where delivery was last known complete (``backfill_lookback`` before the drop), not at the newest item seen, so
+  a print the stream was still holding back when the socket dropped is recovered, not silently lost.
 - ``tapeflow.live.market_guard`` drops duplicates, counts out-of-order items and signs trades; ``quality()``
   answers like the readers.
 
@@ -38,7 +40,7 @@ from tapeflow.live.backfill import fetch_gap, merge
 from tapeflow.live.backoff import Backoff, retry_after_seconds
 from tapeflow.live.clock import RealTimeClock, WallClock
 from tapeflow.live.market_config import MarketFeedConfig, regular_hours
-from tapeflow.live.market_guard import FeedGuard
+from tapeflow.live.market_guard import MAX_RECENT, FeedGuard
 from tapeflow.live.market_wire import Decoded, StreamError, Subscription, Success, WireStats, decode_frame
 from tapeflow.model.errors import ConfigError, RequestError
 from tapeflow.model.events import Event
@@ -78,7 +80,7 @@ class AlpacaMarketFeed:
         self.backoff = Backoff(config.backoff, seed=seed)
         self.rest_backoff = Backoff(config.backoff, seed=seed + 1)
         self.wire = WireStats()
-        self.guard = FeedGuard(config.url)
+        self.guard = FeedGuard(config.url, lookback_ns=int(config.backfill_lookback * NS))
         self.waits: list[float] = []
         """Every reconnect wait drawn, in seconds (tests, the console's feed health)."""
         self.failures: list[str] = []
@@ -98,6 +100,8 @@ class AlpacaMarketFeed:
         self._first_subscribed = 0
         """Wall time of the first subscription: where a gap starts when no data came before it (exact on Alpaca,
         whose data is stamped in real time; a replayed tape's REST refuses it and the backfill says incomplete)."""
+        self._dropped_at = 0
+        """Wall time the last session ended: the backfill's watermark is what arrived a lookback before it."""
 
     # -- public -------------------------------------------------------------------------------------------------
 
@@ -156,6 +160,7 @@ class AlpacaMarketFeed:
                     yield FeedResumed(ts_event=now, ts_init=now, venue=venue)
                 async for event in self._read(ws):
                     yield event
+                self._dropped_at = self.wall.now()
                 await self._drop(ws)
                 if not self._closed and not self.stale:
                     self.stale = True
@@ -310,20 +315,29 @@ class AlpacaMarketFeed:
                     await receiving
 
     async def _backfill(self) -> AsyncIterator[Event]:
-        """The gap since the last live data, over REST, between ``FeedBackfill`` and ``FeedBackfillDone``."""
+        """The gap since delivery was last known complete, over REST, between ``FeedBackfill`` and
+        ``FeedBackfillDone``: from each (channel, symbol)'s watermark (``tapeflow.live.market_guard``), not from
+        the newest time seen, so a print the stream held back when the socket dropped is recovered too."""
         c = self.config
         guard = self.guard
         channels = [ch for ch in BACKFILLED if ch in c.channels]
         now = self.wall.now()
-        starts = {ch: {s: self._start(ch, s) for s in c.symbols} for ch in channels}
-        start_ns = min((ts for by_symbol in starts.values() for ts in by_symbol.values()), default=self._start("", ""))
+        slots = [(ch, s) for ch in channels for s in c.symbols]
+        starts = guard.begin_backfill(slots, self._dropped_at, self._base())
+        start_ns = min(starts.values(), default=self._base())
         yield FeedBackfill(ts_event=now, ts_init=now, venue=c.venue, start_ns=start_ns, symbols=c.symbols)
-        guard.begin_backfill((ch, s) for ch in channels for s in c.symbols)
         complete = bool(c.rest_url)  # no REST configured: the gap stays, and the closing event says so
+        for ch, symbol in guard.cut:
+            complete = False  # the window overflowed: a held-back item older than the watermark may be missing
+            guard.quality().note(f"backfill of {ch} {symbol} starts late: over {MAX_RECENT} items in the lookback")
         batches: list[dict[str, list[Event]]] = []
         try:
             for ch in channels if c.rest_url else ():
-                batches.append(await self._fetch(ch, starts[ch]))  # noqa: PERF401  (one await at a time)
+                batch, truncated = await self._fetch(ch, {s: starts[(ch, s)] for s in c.symbols})
+                batches.append(batch)
+                for symbol in truncated:
+                    complete = False
+                    guard.quality().note(f"backfill of {ch} {symbol} stopped at its item limit: a gap remains")
         except RequestError as exc:
             complete = False
             self.failures.append(f"backfill failed: {exc}")
@@ -337,15 +351,12 @@ class AlpacaMarketFeed:
             ts_event=now, ts_init=now, venue=c.venue, count=len(delivered), end_ns=end_ns, complete=complete
         )
 
-    def _start(self, channel: str, symbol: str) -> int:
-        """Where the gap of ``symbol`` on ``channel`` begins: its last time seen, else the latest of the feed, else
-        the first subscription."""
-        last = self.guard.last_ts(channel, symbol)
-        if last is not None:
-            return last
-        return self.guard.latest if self.guard.latest >= 0 else self._first_subscribed
+    def _base(self) -> int:
+        """Where a gap may begin when nothing is known delivered: the first subscription (exact on Alpaca, whose
+        data is stamped in real time), or the earliest time delivered if that is earlier (a replayed tape)."""
+        return min(self._first_subscribed, self.guard.earliest)
 
-    async def _fetch(self, channel: str, starts: dict[str, int]) -> dict[str, list[Event]]:
+    async def _fetch(self, channel: str, starts: dict[str, int]) -> tuple[dict[str, list[Event]], list[str]]:
         c = self.config
         return await fetch_gap(
             c.rest_url,

@@ -67,7 +67,8 @@ class FeedBackfill(VenueStatus, frozen=True, kw_only=True):
     reconnect to fill the gap, not received live (a marker around them rather than a field on every trade, quote
     and bar, which would change every recorded tape and the hot path).
 
-    ``start_ns`` is where the gap began (the last time seen live); ``symbols`` are those asked for."""
+    ``start_ns`` is where the backfill starts: the earliest, over its symbols and channels, of the newest time up to
+    which live delivery was known complete (``tapeflow.live.market_guard``); ``symbols`` are those asked for."""
 
     venue: str
     start_ns: int
