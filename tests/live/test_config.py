@@ -71,6 +71,7 @@ def test_alpaca_venues_use_alpacas_fixed_addresses() -> None:
         ('[live]\nsymbols = ["AAPL"]\nstale_after_s = 10.0\nsilent_reconnect_s = 5.0\n', "live.silent_reconnect_s",
          "shorter"),
         ('[live]\nsymbols = ["AAPL"]\n[live.backoff]\ninitial = 100.0\n', "live.backoff", "floor <= initial <= cap"),
+        ('[live]\nsymbols = ["AAPL"]\nbackfill_lookback_s = -1.0\n', "live.backfill_lookback_s", ">= 0"),
         ('[live]\nsymbols = ["AAPL"]\n[strategy]\nname = "no_such_strategy"\n', "strategy.name", ""),
         ('[live]\nsymbols = ["AAPL"]\n[portfolio]\ncapital = "-5"\n', "portfolio.capital", ""),
     ],

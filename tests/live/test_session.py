@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import requests
 
@@ -21,6 +22,7 @@ from tapeflow.backtest.config import StrategyConfig
 from tapeflow.live.backoff import BackoffConfig
 from tapeflow.live.config import LiveConfig, LiveSection
 from tapeflow.live.keys import Keys
+from tapeflow.live.market_config import MarketFeedConfig
 from tapeflow.live.session import LiveSession
 from tapeflow.model.orders import OrderFilled
 
@@ -124,3 +126,13 @@ def test_a_live_session_trades_on_the_paper_venue_stops_on_request_and_ends_equa
     assert node.execution.refused_reports == 0
     assert all(cid.startswith(f"ema-quote-cross-{session.run_id}-") for cid in node_filled)
     assert not sock.exists(), "the control socket is removed when the run ends"
+
+
+def test_the_backfill_lookback_of_the_live_section_reaches_the_market_feed(tmp_path: Path) -> None:
+    cfg = _config("http://127.0.0.1:1", tmp_path / "live.sock")
+    cfg = msgspec.structs.replace(cfg, live=msgspec.structs.replace(cfg.live, backfill_lookback_s=2.5))
+    session = LiveSession(cfg, Keys(key_id=KEY, secret_key=SECRET, source="test"), console=False)
+    assert session.feed.config.backfill_lookback == 2.5
+    assert (
+        LiveSection().backfill_lookback_s == MarketFeedConfig(url="ws://127.0.0.1:1", symbols=("A",)).backfill_lookback
+    )

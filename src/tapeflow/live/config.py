@@ -13,6 +13,7 @@ url = "http://127.0.0.1:8000"     # paper only: where `tapeflow paper` listens (
 symbols = ["AAPL"]                # one data connection for all of them
 feed = "iex"                      # iex | sip | delayed_sip | test
 stale_after_s = 5.0               # no market data this long while the market is open: the feed is stale
+backfill_lookback_s = 10.0        # a print held back this long when the socket drops is still backfilled
 cancel_on_stop = true             # a graceful stop cancels the open orders first
 control_socket = "live.sock"      # `tapeflow kill --socket live.sock` reaches the running node (mode 0600)
 clock = "venue"                   # the paper venue's default: node time = the tape's time; Alpaca: "wall"
@@ -92,6 +93,9 @@ class LiveSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     stale_after_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     silent_reconnect_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
     """A data socket silent this long while the market is open is closed and opened again."""
+    backfill_lookback_s: Annotated[float, msgspec.Meta(ge=0)] = 10.0
+    """How long a trade or bar may be held back on its way and still be recovered by the backfill after a drop
+    (``MarketFeedConfig.backfill_lookback``): a longer wait costs a longer REST request at each reconnect."""
     cancel_on_stop: bool = True
     stop_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     """How long a graceful stop waits for the venue to confirm the cancels."""

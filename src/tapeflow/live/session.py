@@ -201,6 +201,7 @@ class LiveSession:
                 stale_after=live.stale_after_s,
                 reconnect_after=max(live.silent_reconnect_s - live.stale_after_s, 0.1),  # silent_reconnect_s in all
                 backoff=live.backoff,
+                backfill_lookback=live.backfill_lookback_s,
             ),
             key=keys.key_id,
             secret=keys.secret_key,
