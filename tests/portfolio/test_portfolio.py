@@ -384,3 +384,23 @@ def test_exposures_in_one_pass_equal_the_gross_and_net_sums_after_every_fill_and
         if mark_x2 is not None:
             p.mark(symbol, Fraction(mark_x2, 2))
             assert p.exposures() == (p.gross_exposure(), p.net_exposure())
+
+
+@settings(max_examples=200, deadline=None)
+@given(fills_strategy)
+def test_a_fill_books_cash_fees_and_notional_as_the_signed_formula_over_random_fills(
+    steps: list[tuple[str, Side, int, int, int, int | None]],
+) -> None:
+    """``on_fill`` books a buy and a sell in two branches; the reference is the one signed formula it replaced,
+    ``cash -= side.sign * quantity * price + fee``, with the fill price as the symbol's mark until another."""
+    p, other = portfolio(), portfolio(strategy_id="s2")
+    cash, fees, notional = START, 0, 0
+    for ts, (symbol, side, qty, price, fee, _) in enumerate(steps):
+        p.on_fill(fill(ts, side, qty, price, fee, symbol=symbol))
+        other.on_fill(fill(ts, side, qty, price, fee, symbol=symbol))  # another strategy's fill: not counted
+        cash -= side.sign * qty * price + fee
+        fees += fee
+        notional += qty * price
+        assert (p.cash, p.fees, p.traded_notional, p.fill_count) == (cash, fees, notional, ts + 1)
+        assert p.mark_x2(symbol) == 2 * price and p.quantity(symbol) == p.position(symbol).quantity
+    assert (other.cash, other.fill_count, other.positions()) == (START, 0, [])
