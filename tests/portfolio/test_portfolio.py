@@ -384,3 +384,54 @@ def test_exposures_in_one_pass_equal_the_gross_and_net_sums_after_every_fill_and
         if mark_x2 is not None:
             p.mark(symbol, Fraction(mark_x2, 2))
             assert p.exposures() == (p.gross_exposure(), p.net_exposure())
+
+
+@settings(max_examples=200, deadline=None)
+@given(fills_strategy)
+def test_a_fill_books_cash_fees_and_notional_as_the_signed_formula_over_random_fills(
+    steps: list[tuple[str, Side, int, int, int, int | None]],
+) -> None:
+    """``on_fill`` books a buy and a sell in two branches; the reference is the one signed formula it replaced,
+    ``cash -= side.sign * quantity * price + fee``, with the fill price as the symbol's mark until another."""
+    p, other = portfolio(), portfolio(strategy_id="s2")
+    cash, fees, notional = START, 0, 0
+    for ts, (symbol, side, qty, price, fee, _) in enumerate(steps):
+        p.on_fill(fill(ts, side, qty, price, fee, symbol=symbol))
+        other.on_fill(fill(ts, side, qty, price, fee, symbol=symbol))  # another strategy's fill: not counted
+        cash -= side.sign * qty * price + fee
+        fees += fee
+        notional += qty * price
+        assert (p.cash, p.fees, p.traded_notional, p.fill_count) == (cash, fees, notional, ts + 1)
+        assert p.mark_x2(symbol) == 2 * price and p.quantity(symbol) == p.position(symbol).quantity
+    assert (other.cash, other.fill_count, other.positions()) == (START, 0, [])
+
+
+def _old_apply_fill(state: list[int], signed_quantity: int, price: int) -> int:
+    """``Position.apply_fill`` before a full close took the basis whole: ``state`` is [quantity, basis, realized]."""
+    qty, basis = state[0], state[1]
+    if qty == 0 or (qty > 0) == (signed_quantity > 0):
+        state[0], state[1] = qty + signed_quantity, basis + signed_quantity * price
+        return 0
+    closing = min(abs(signed_quantity), abs(qty))
+    removed = round_div(basis * closing, abs(qty))
+    closing_signed = closing if signed_quantity > 0 else -closing
+    pnl = -closing_signed * price - removed
+    state[2] += pnl
+    state[1] = basis - removed
+    state[0] = qty + closing_signed
+    opening = signed_quantity - closing_signed
+    if opening:
+        state[0] += opening
+        state[1] += opening * price
+    return pnl
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(-400, 400).filter(bool), st.integers(1, 5_000_000)), max_size=50))
+def test_apply_fill_realizes_and_keeps_the_basis_as_the_computation_it_replaced(
+    fills: list[tuple[int, int]],
+) -> None:
+    position, state = Position("AAPL"), [0, 0, 0]
+    for signed, price in fills:
+        assert position.apply_fill(signed, price, 0) == _old_apply_fill(state, signed, price)
+        assert [position.quantity, position.cost_basis, position.realized] == state

@@ -112,3 +112,37 @@ def test_the_day_window_schedules_the_same_closes_as_a_date_lookup_per_order_acr
     times = list(accumulate(steps, initial=start))[1:]
     expiry = DayExpiry(FixedHoursCalendar(), close_hour=close_hour)
     assert [expiry.close_to_schedule(at) for at in times] == _reference_closes(times, close_hour)
+
+
+def _ny_midnight(y: int, mo: int, d: int) -> int:
+    return int(datetime.datetime(y, mo, d, tzinfo=NEW_YORK).timestamp()) * 1_000_000_000
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    offset=st.integers(min_value=0, max_value=25 * 3_600 * 10**9),
+    start=st.sampled_from([_ny_midnight(2012, 3, 11), _ny_midnight(2012, 11, 4), _ny_midnight(2012, 6, 21)]),
+)
+def test_the_day_window_lies_inside_the_new_york_day_of_its_lookup_across_both_dst_changes(
+    offset: int, start: int
+) -> None:
+    """The window that spares later orders the lookup ends an hour before the wall clock's midnight: never past
+    the real one, on the 23- and 25-hour days too (a window reaching into the next day would skip its lookup)."""
+    expiry = DayExpiry(FixedHoursCalendar())
+    at = start + offset
+    expiry.close_to_schedule(at)
+    assert expiry.day_start == at
+    if expiry.day_end > at:
+        assert ny_date(expiry.day_end - 1) == ny_date(at)
+    else:
+        assert int(datetime.datetime.fromtimestamp(at // 10**9, NEW_YORK).hour) == 23
+
+
+@pytest.mark.parametrize("hour", [0, 1, 3, 9, 16])
+def test_on_the_23_hour_day_the_window_ends_at_midnight_at_the_latest(hour: int) -> None:
+    """2012-03-11 has 23 hours: from 01:00 the wall clock says 23 hours are left, the real clock 22."""
+    expiry = DayExpiry(FixedHoursCalendar())
+    midnight, next_midnight = _ny_midnight(2012, 3, 11), _ny_midnight(2012, 3, 12)
+    at = midnight + hour * 3_600 * 10**9
+    expiry.close_to_schedule(at)
+    assert at < expiry.day_end <= next_midnight

@@ -37,7 +37,6 @@ from tapeflow.execution.order_ids import ClientOrderIds
 from tapeflow.execution.venue import VenueClient, always_connected
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
-from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.risk_events import FLATTEN_STRATEGY
 from tapeflow.model.sessions import SessionCalendar, calendar_for
 from tapeflow.model.venue_state import VenueState
@@ -137,6 +136,10 @@ class TradingNode:
             rules: list[RiskRule] = [*first, *build_rules(risk, risk_ctx), *risk_rules]
             trips, kill_switch = build_trips(risk), build_kill_switch(risk)
             self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips)
+        self._mid_x2_of: Callable[[str], int | None] = self.portfolio.mark_x2
+        """Doubled arrival mid: the book's ``bid + ask`` when both sides are there, else the portfolio's mark. That
+        is the portfolio's ``mark_x2`` itself (its first source is this node's ``_book_mark_x2``, the same test), so
+        the results read it without a call of the node's in between (issue 19: once per order)."""
         self.results = ResultsCollector(
             portfolio=self.portfolio, mid_x2_of=self._mid_x2_of, period=config.returns_period, sessions=self.sessions
         )
@@ -188,15 +191,6 @@ class TradingNode:
             return None
         bid, ask = book.best_bid, book.best_ask
         return bid + ask if bid and ask else None
-
-    def _mid_x2_of(self, symbol: str) -> int | None:
-        """Doubled arrival mid: the book's ``bid + ask`` when both sides are there, else the portfolio's mark."""
-        book = self.books.book(symbol)
-        if book is not None:
-            bid, ask = book.best_bid, book.best_ask
-            if bid != NO_PRICE and ask != NO_PRICE:  # as ``mid()``: a one-sided book has no mid
-                return bid + ask
-        return self.portfolio.mark_x2(symbol)
 
     # -- what the drivers share -----------------------------------------------------------------------------------
 

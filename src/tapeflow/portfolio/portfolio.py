@@ -103,6 +103,7 @@ class Portfolio:
         ``mark`` call (without it, whichever came last wins); nothing in a node calls ``mark``.
         """
         self.config = config if config is not None else PortfolioConfig()
+        self._strategy_id = self.config.strategy_id  # read on every fill (the config is frozen)
         self._book_marks = book_marks
         self._bar_marks = bar_marks
         self._last_fraction: dict[str, tuple[int, Fraction]] = {}
@@ -223,20 +224,25 @@ class Portfolio:
     # -- writes (events) ----------------------------------------------------------------------------------------
 
     def on_fill(self, event: OrderFilled) -> None:
-        strategy = self.config.strategy_id
+        strategy = self._strategy_id
         if strategy is not None and event.strategy_id != strategy:
             return
-        sign = 1 if event.side is _BUY else -1  # ``Side.sign``
-        notional = event.quantity * event.price
-        self.cash -= sign * notional + event.fee
-        self.fees += event.fee
+        price, quantity, fee, symbol = event.price, event.quantity, event.fee, event.symbol
+        notional = quantity * price
+        if event.side is _BUY:  # ``Side.sign`` is 1
+            self.cash -= notional + fee
+            signed = quantity
+        else:
+            self.cash += notional - fee  # -(-notional + fee)
+            signed = -quantity
+        self.fees += fee
         self.traded_notional += notional
         self.fill_count += 1
-        self._fill_marks_x2[event.symbol] = 2 * event.price
-        position = self._positions.get(event.symbol)
+        self._fill_marks_x2[symbol] = 2 * price
+        position = self._positions.get(symbol)
         if position is None:
-            position = self._positions[event.symbol] = Position(event.symbol)
-        position.apply_fill(sign * event.quantity, event.price, event.fee)
+            position = self._positions[symbol] = Position(symbol)
+        position.apply_fill(signed, price, fee)
 
     def on_dividend(self, event: Dividend) -> None:
         """Pay the holder (a short position pays it, as a borrower of the shares does)."""
@@ -262,20 +268,6 @@ class Portfolio:
     def mark(self, symbol: str, price: int | Fraction) -> None:
         """Mark ``symbol`` at ``price`` (price units; a Fraction must be a multiple of half a unit, e.g. a mid)."""
         self._marks_x2[symbol] = mark_x2_of(price)
-
-    def _mark_x2(self, symbol: str) -> int | None:
-        """The book's mid, else the last bar's close or the given mark, else the last fill price (doubled), else
-        None."""
-        if self._book_marks is not None:
-            book_mark = self._book_marks(symbol)
-            if book_mark is not None:
-                return book_mark
-        if self._bar_marks is not None:
-            bar_mark = self._bar_marks(symbol)
-            if bar_mark is not None:
-                return bar_mark
-        mark = self._marks_x2.get(symbol)
-        return mark if mark is not None else self._fill_marks_x2.get(symbol)
 
     def sample(self, ts: int) -> None:
         """Append one equity sample at ``ts``; a second sample at the same ``ts`` replaces the first.
@@ -316,8 +308,25 @@ class Portfolio:
         return 0 if position is None else position.quantity
 
     def mark_x2(self, symbol: str) -> int | None:
-        """Twice ``mark_price`` as an int (exact: marks are kept doubled), for readers on a per-order path."""
-        return self._mark_x2(symbol)
+        """Twice ``mark_price`` as an int (exact: marks are kept doubled), for readers on a per-order path.
+
+        The book's mid, else the last bar's close or the given mark, else the last fill price (doubled), else
+        None."""
+        book_marks = self._book_marks
+        if book_marks is not None:
+            book_mark = book_marks(symbol)
+            if book_mark is not None:
+                return book_mark
+        bar_marks = self._bar_marks
+        if bar_marks is not None:
+            bar_mark = bar_marks(symbol)
+            if bar_mark is not None:
+                return bar_mark
+        mark = self._marks_x2.get(symbol)
+        return mark if mark is not None else self._fill_marks_x2.get(symbol)
+
+    _mark_x2 = mark_x2  # the one implementation: the risk engine and the results read it on every order, and a
+    # public wrapper calling a private method cost a call each time
 
     def mark_price(self, symbol: str) -> Fraction | None:
         """The price positions in ``symbol`` are valued at (see ``PositionView.mark``)."""
@@ -344,10 +353,14 @@ class Portfolio:
         """``(gross_exposure(), net_exposure())`` in one pass over the positions, each mark read once: the risk
         engine reads both before every order, after every bar has moved a mark (issue 19)."""
         gross = net = 0
-        mark_x2 = self._mark_x2
+        mark_x2 = self.mark_x2
         for symbol, position in self._positions.items():
-            value = position.market_value(mark_x2(symbol))
-            gross += abs(value)
+            mark = mark_x2(symbol)  # ``position.market_value(mark)`` without its call: rounded half up
+            value = position.cost_basis if mark is None else (position.quantity * mark + 1) // 2
+            if value < 0:
+                gross -= value
+            else:
+                gross += value
             net += value
         return gross, net
 

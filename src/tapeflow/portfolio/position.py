@@ -95,8 +95,12 @@ class Position:
             self.quantity = qty + signed_quantity
             self.cost_basis += signed_quantity * price
             return 0
-        closing = min(abs(signed_quantity), abs(qty))
-        removed = round_div(self.cost_basis * closing, abs(qty))  # the whole basis when closing everything
+        held = qty if qty > 0 else -qty
+        wanted = signed_quantity if signed_quantity > 0 else -signed_quantity
+        if wanted >= held:  # closing everything: the whole basis, exactly ``round_div(basis * held, held)``
+            closing, removed = held, self.cost_basis
+        else:
+            closing, removed = wanted, round_div(self.cost_basis * wanted, held)
         closing_signed = closing if signed_quantity > 0 else -closing
         pnl = -closing_signed * price - removed
         self.realized += pnl

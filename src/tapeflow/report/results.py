@@ -50,6 +50,12 @@ if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
     from tapeflow.portfolio.portfolio import Portfolio
 
+# order statuses bound once: a read through the class costs ~0.05-0.1 us on CPython 3.11, on every order report
+_SUBMITTED = OrderStatus.SUBMITTED
+_ACCEPTED = OrderStatus.ACCEPTED
+_FILLED = OrderStatus.FILLED
+_PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
+
 MidOf = Callable[[str], Fraction | None]
 MidX2Of = Callable[[str], int | None]
 """The doubled mid (``bid + ask``, or twice a mark) of a symbol, or None: ``MidOf`` without the ``Fraction``."""
@@ -157,19 +163,21 @@ class ResultsCollector:
         return round_div(doubled.numerator, doubled.denominator)
 
     def on_submit(self, event: SubmitOrder) -> None:
-        self.orders[(event.strategy_id, event.client_order_id)] = OrderRecord(
-            strategy_id=event.strategy_id,
-            client_order_id=event.client_order_id,
-            symbol=event.symbol,
+        mid_x2_of = self.mid_x2_of  # the arrival mid without ``_arrival_mid_x2``'s call when it is given (a node)
+        cid, strategy_id, symbol = event.client_order_id, event.strategy_id, event.symbol
+        self.orders[(strategy_id, cid)] = OrderRecord(
+            strategy_id=strategy_id,
+            client_order_id=cid,
+            symbol=symbol,
             side=event.side,
             quantity=event.quantity,
             order_type=event.order_type,
             time_in_force=event.time_in_force,
             price=event.price,
             stop_price=event.stop_price,
+            arrival_mid_x2=mid_x2_of(symbol) if mid_x2_of is not None else self._arrival_mid_x2(symbol),
             ts_submit=event.ts_init,
             ts_decided=event.ts_event,
-            arrival_mid_x2=self._arrival_mid_x2(event.symbol),
         )
 
     def on_accepted(self, event: OrderAccepted) -> None:
@@ -177,8 +185,8 @@ class ResultsCollector:
         if record is not None:
             record.ts_accepted = event.ts_init
             record.ts_arrived = event.ts_event
-            if record.status is OrderStatus.SUBMITTED:
-                record.status = OrderStatus.ACCEPTED
+            if record.status is _SUBMITTED:
+                record.status = _ACCEPTED
 
     def on_updated(self, event: OrderUpdated) -> None:
         """A venue-applied modify changes what was ordered (``quantity`` is the new total, fills included)."""
@@ -201,14 +209,15 @@ class ResultsCollector:
                 side=event.side,
                 quantity=event.quantity + event.leaves_quantity,
             )
-        record.filled_quantity += event.quantity
-        record.filled_notional += event.quantity * event.price
+        quantity = event.quantity
+        record.filled_quantity += quantity
+        record.filled_notional += quantity * event.price
         record.fees += event.fee
         if event.leaves_quantity == 0:
-            record.status = OrderStatus.FILLED
+            record.status = _FILLED
             record.ts_done = event.ts_init
         else:
-            record.status = OrderStatus.PARTIALLY_FILLED
+            record.status = _PARTIALLY_FILLED
         self.fills.append(event)
         self.fill_mids_x2.append(record.arrival_mid_x2)
 

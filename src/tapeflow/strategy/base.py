@@ -63,6 +63,8 @@ _PRUNE_FLOOR = 64
 # enum members bound once (a read through the class costs ~0.1 us on CPython 3.11; every order reads two, issue 19)
 _LIMIT = OrderType.LIMIT
 _MARKET = OrderType.MARKET
+_BUY = Side.BUY
+_SELL = Side.SELL
 
 _BOOK_EVENTS = (BookDelta, OrderAdded, OrderExecuted, OrderReduced, OrderDeleted, OrderReplaced)
 _ORDER_REPORTS: dict[type[Event], str] = {
@@ -331,19 +333,20 @@ class Strategy:
         """Send an order (through risk). Returns its client order id. A price makes it a LIMIT by default."""
         if order_type is None:
             order_type = _LIMIT if price != NO_PRICE else _MARKET
+        ctx = self._ctx  # read once (the property's check only when unbound): every order reads it
+        if ctx is None:
+            ctx = self.ctx
         cid = self._new_id()
         in_flight = self._in_flight
         if len(in_flight) >= self._prune_at:
             self._prune_in_flight()
         in_flight[cid] = (symbol, side, quantity)
-        ctx = self.ctx  # the property once, not three times: one call less per read on every order
         kernel = ctx.kernel
         decided = kernel.clock.now()  # what ``self.now`` reads
-        sent = decided + ctx.compute_delay_ns
         kernel.emit(
             SubmitOrder(
                 ts_event=decided,
-                ts_init=sent,
+                ts_init=decided + ctx.compute_delay_ns,
                 strategy_id=self.strategy_id,
                 client_order_id=cid,
                 symbol=symbol,
@@ -360,13 +363,14 @@ class Strategy:
         return cid
 
     def buy(self, symbol: str, quantity: int, price: int = NO_PRICE, **kwargs: Any) -> str:
-        return self.submit(symbol, Side.BUY, quantity, price=price, **kwargs)
+        return self.submit(symbol, _BUY, quantity, price=price, **kwargs)
 
     def sell(self, symbol: str, quantity: int, price: int = NO_PRICE, **kwargs: Any) -> str:
-        return self.submit(symbol, Side.SELL, quantity, price=price, **kwargs)
+        return self.submit(symbol, _SELL, quantity, price=price, **kwargs)
 
     def _new_id(self) -> str:
-        ids = self.ctx.order_ids
+        ctx = self._ctx
+        ids = (ctx if ctx is not None else self.ctx).order_ids
         if ids is not None:
             return ids.next(self.strategy_id)
         self._next_order += 1
@@ -506,7 +510,11 @@ class Strategy:
         self, symbol: str, name: str, value: float, reason: str, features: dict[str, float] | None = None
     ) -> Signal:
         """Record why: the signal goes on the queue (and into the audit trail) before any order it causes."""
-        now = self.now
+        ctx = self._ctx  # the context once, not through the property twice (``now``, then the kernel)
+        if ctx is None:
+            ctx = self.ctx
+        kernel = ctx.kernel
+        now = kernel.clock.now()  # what ``self.now`` reads
         sig = Signal(
             ts_event=now,
             ts_init=now,
@@ -518,7 +526,7 @@ class Strategy:
             features=features or {},
         )
         self.last_signal = sig
-        self.ctx.kernel.emit(sig)
+        kernel.emit(sig)
         return sig
 
     def set_timer(self, name: str, *, at: int | None = None, interval: int | None = None) -> Timer:

@@ -4,7 +4,7 @@ Kept apart from depth matching because the two never meet: a symbol with bars ha
 here for the next bar instead of resting in a queue, and nothing that moves queues ever touches them.
 
 On a kernel (``attach``), the last bar of each symbol is kept by the kernel itself (``Kernel.keep_last``) and
-``on_bar`` is called only while an order waits (``Kernel.subscribe_while`` on ``_waiting``): the compiled kernel
+``on_bar`` is called only while an order waits (``Kernel.subscribe_while`` on ``waiting``): the compiled kernel
 does both without a Python call, and most bars of a bar backtest come while nothing waits. Unsubscribing
 ``on_bar`` when nothing waits and subscribing it again when an order parks (``Kernel.unsubscribe``) decided the
 same but cost ~6.6 us an order for ~15 ns a bar: a loss at the bar benchmark's one order per 26 bars.
@@ -23,6 +23,13 @@ from tapeflow.venues.sim.orders import SimOrder
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
 
+# enum members bound once: a read through the class costs ~0.05-0.1 us on CPython 3.11, several per filled order
+_AT_THE_OPEN = (OrderType.MARKET, OrderType.STOP)
+_BUY = Side.BUY
+_TAKER = LiquiditySide.TAKER
+_INSERT = OrderAction.INSERT
+_IMMEDIATE = (TimeInForce.IOC, TimeInForce.FOK)
+
 FillFn = Callable[[SimOrder, int, int, LiquiditySide, int, OrderAction], None]
 """``fill(order, price, quantity, liquidity, at, action)``: book a fill and report it (the exchange's)."""
 CancelFn = Callable[[SimOrder, int, OrderAction, str], None]
@@ -32,7 +39,7 @@ CancelFn = Callable[[SimOrder, int, OrderAction, str], None]
 class BarFills:
     """Orders waiting for the next bar of their symbol, and the symbols seen with bars."""
 
-    __slots__ = ("_cancel", "_fill", "_last", "_waiting")
+    __slots__ = ("_cancel", "_fill", "_last", "waiting")
 
     listen_while_waiting: ClassVar[bool] = True
     """False: ``on_bar`` is called on every bar, as before ``attach`` gated it (tests compare the two)."""
@@ -40,9 +47,10 @@ class BarFills:
     def __init__(self, fill: FillFn, cancel: CancelFn) -> None:
         self._fill = fill
         self._cancel = cancel
-        self._waiting: dict[str, list[SimOrder]] = {}
+        self.waiting: dict[str, list[SimOrder]] = {}
         """By symbol, the orders waiting for its next bar; a symbol with none has no entry, so that a bar while
-        nothing waits anywhere (most bars of a bar backtest) costs one truth test after its store in ``_last``."""
+        nothing waits anywhere (most bars of a bar backtest) costs one truth test after its store in ``_last``, and
+        an order closing while nothing waits (the exchange tests it first) costs no call here."""
         self._last: dict[str, Bar] = {}
         """By symbol, its last bar: the symbols seen with bars, and the portfolio's bar mark, read when a mark is
         asked for (``close_x2``) rather than stored by a handler of its own on every bar."""
@@ -54,7 +62,12 @@ class BarFills:
             kernel.subscribe(Bar, self.on_bar)
             return
         kernel.keep_last(Bar, "symbol", self._last)
-        kernel.subscribe_while(Bar, self.on_bar, self._waiting)
+        kernel.subscribe_while(Bar, self.on_bar, self.waiting)
+
+    @property
+    def _waiting(self) -> dict[str, list[SimOrder]]:
+        """``waiting`` under its former private name (tests compare it with their reference)."""
+        return self.waiting
 
     def close_x2(self, symbol: str) -> int | None:
         """Twice the close of ``symbol``'s last bar, or None before its first bar."""
@@ -71,23 +84,23 @@ class BarFills:
         symbol = order.symbol
         if symbol not in self._last:
             return False
-        waiting = self._waiting.get(symbol)
+        waiting = self.waiting.get(symbol)
         if waiting is None:
-            self._waiting[symbol] = [order]
+            self.waiting[symbol] = [order]
         else:
             waiting.append(order)
         return True
 
     def discard(self, order: SimOrder) -> None:
-        waiting = self._waiting.get(order.symbol)
+        waiting = self.waiting.get(order.symbol)
         if waiting and order in waiting:
             waiting.remove(order)
             if not waiting:
-                del self._waiting[order.symbol]
+                del self.waiting[order.symbol]
 
     def parked(self) -> set[int]:
         """``id()`` of every waiting order (a DAY order waiting here is decided by the next bar, not the close)."""
-        return {id(o) for waiting in self._waiting.values() for o in waiting}
+        return {id(o) for waiting in self.waiting.values() for o in waiting}
 
     def on_bar(self, bar: Bar) -> None:
         """Orders placed since the last bar fill against this one, as a bar-based backtester does.
@@ -99,25 +112,26 @@ class BarFills:
         """
         symbol = bar.symbol
         self._last[symbol] = bar
-        if not self._waiting:
+        if not self.waiting:
             return
-        waiting = self._waiting.get(symbol)
+        waiting = self.waiting.get(symbol)
         if waiting is None:
             return
         at = bar.ts_event
+        fill = self._fill
         still: list[SimOrder] = []
-        self._waiting[symbol] = still
+        self.waiting[symbol] = still
         for order in waiting:
-            if order.order_type in (OrderType.MARKET, OrderType.STOP) or order.crosses(bar.open):
+            if order.order_type in _AT_THE_OPEN or order.crosses(bar.open):
                 price = bar.open
-            elif order.crosses(bar.low if order.side is Side.BUY else bar.high):
+            elif order.crosses(bar.low if order.side is _BUY else bar.high):
                 price = order.price
             else:
-                if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-                    self._cancel(order, at, OrderAction.INSERT, "IOC: the bar did not reach the limit")
+                if order.time_in_force in _IMMEDIATE:
+                    self._cancel(order, at, _INSERT, "IOC: the bar did not reach the limit")
                 else:
                     still.append(order)
                 continue
-            self._fill(order, price, order.remaining, LiquiditySide.TAKER, at, OrderAction.INSERT)
-        if not still and self._waiting.get(symbol) is still:
-            del self._waiting[symbol]  # nothing waits for this symbol now: the next bars return at once
+            fill(order, price, order.quantity - order.filled, _TAKER, at, _INSERT)  # the rest: ``order.remaining``
+        if not still and self.waiting.get(symbol) is still:
+            del self.waiting[symbol]  # nothing waits for this symbol now: the next bars return at once
