@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tapeflow.backtest.engine import Backtest
 from tapeflow.data.bars import read_bars
@@ -15,8 +17,10 @@ from tapeflow.engine import Kernel
 from tapeflow.execution.order_ids import ClientOrderIds
 from tapeflow.model import Bar, Event, LiquiditySide, Side
 from tapeflow.model.codec import event_types
+from tapeflow.model.enums import OrderType, TimeInForce
 from tapeflow.model.events import ModelUpdated, Prediction
 from tapeflow.model.orders import OrderReport, SubmitOrder
+from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.venue_events import FeedStale, VenueDisconnected, VenueStatus
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.risk.rules import Rule, Violation
@@ -219,6 +223,52 @@ def test_client_order_ids_come_from_the_context_generator_when_it_has_one() -> N
     kernel.start(at=0)
     ids = [s.buy("AAPL", 100, 1_000_000) for s in (a, b, a, own, own)]
     assert ids == ["a-R9-1", "b-R9-1", "a-R9-2", "own-1", "own-2"]
+
+
+_OPTIONS = st.fixed_dictionaries(
+    {},
+    optional={
+        "order_type": st.sampled_from([None, *OrderType]),
+        "stop_price": st.integers(0, 10**9),
+        "time_in_force": st.sampled_from(list(TimeInForce)),
+        "reason": st.text(max_size=5),
+        "venue": st.sampled_from(["", "XNAS"]),
+    },
+)
+
+
+@given(
+    side=st.sampled_from([Side.BUY, Side.SELL]),
+    quantity=st.integers(1, 10**6),
+    price=st.one_of(st.just(NO_PRICE), st.integers(1, 10**9)),
+    options=_OPTIONS,
+    positional_price=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_buy_and_sell_emit_the_order_submit_emits_for_any_fields(
+    side: Side, quantity: int, price: int, options: dict[str, Any], positional_price: bool
+) -> None:
+    """``buy``/``sell`` call ``_submit`` by position (no ``**kwargs`` pass-through): the same event as ``submit``."""
+    sent: list[list[Event]] = []
+    for via_helper in (False, True):
+        kernel = Kernel()
+        seen: list[Event] = []
+        kernel.subscribe(SubmitOrder, seen.append)
+        strategy = Strategy("s")
+        kernel.add(strategy)
+        kernel.start(at=5)
+        if not via_helper:
+            strategy.submit("AAPL", side, quantity, price=price, **options)
+        else:
+            helper = strategy.buy if side is Side.BUY else strategy.sell
+            if positional_price:
+                helper("AAPL", quantity, price, **options)
+            else:
+                helper("AAPL", quantity, price=price, **options)
+        kernel.run([])
+        sent.append(seen)
+    assert len(sent[0]) == 1
+    assert msgspec.msgpack.encode(sent[0]) == msgspec.msgpack.encode(sent[1])
 
 
 class _Learns(Strategy):

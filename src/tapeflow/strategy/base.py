@@ -331,6 +331,22 @@ class Strategy:
         venue: str = "",
     ) -> str:
         """Send an order (through risk). Returns its client order id. A price makes it a LIMIT by default."""
+        return self._submit(symbol, side, quantity, price, order_type, stop_price, time_in_force, reason, venue)
+
+    def _submit(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        price: int,
+        order_type: OrderType | None,
+        stop_price: int,
+        time_in_force: TimeInForce,
+        reason: str,
+        venue: str,
+    ) -> str:
+        """``submit``'s body, taking every field by position: ``buy`` and ``sell`` call it directly, without the
+        keyword dictionary a ``**kwargs`` pass-through built and unpacked on every order (issue 19)."""
         if order_type is None:
             order_type = _LIMIT if price != NO_PRICE else _MARKET
         ctx = self._ctx  # read once (the property's check only when unbound): every order reads it
@@ -362,11 +378,33 @@ class Strategy:
         )
         return cid
 
-    def buy(self, symbol: str, quantity: int, price: int = NO_PRICE, **kwargs: Any) -> str:
-        return self.submit(symbol, _BUY, quantity, price=price, **kwargs)
+    def buy(
+        self,
+        symbol: str,
+        quantity: int,
+        price: int = NO_PRICE,
+        *,
+        order_type: OrderType | None = None,
+        stop_price: int = NO_PRICE,
+        time_in_force: TimeInForce = TimeInForce.DAY,
+        reason: str = "",
+        venue: str = "",
+    ) -> str:
+        return self._submit(symbol, _BUY, quantity, price, order_type, stop_price, time_in_force, reason, venue)
 
-    def sell(self, symbol: str, quantity: int, price: int = NO_PRICE, **kwargs: Any) -> str:
-        return self.submit(symbol, _SELL, quantity, price=price, **kwargs)
+    def sell(
+        self,
+        symbol: str,
+        quantity: int,
+        price: int = NO_PRICE,
+        *,
+        order_type: OrderType | None = None,
+        stop_price: int = NO_PRICE,
+        time_in_force: TimeInForce = TimeInForce.DAY,
+        reason: str = "",
+        venue: str = "",
+    ) -> str:
+        return self._submit(symbol, _SELL, quantity, price, order_type, stop_price, time_in_force, reason, venue)
 
     def _new_id(self) -> str:
         ctx = self._ctx
