@@ -358,6 +358,70 @@ def test_given_bar_marks_the_portfolio_hears_no_bars_and_values_at_the_bar_close
     assert p.mark_price("AAPL") == Fraction(11 * D)
 
 
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["bar", "fill", "mark", "book"]),
+        st.sampled_from(["AAPL", "MSFT", "IBM"]),
+        st.sampled_from([Side.BUY, Side.SELL]),
+        st.integers(1, 500),
+        st.integers(1, 10**7),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_STEPS)
+def test_last_bars_value_every_position_as_the_bar_marks_call_it_replaced(
+    steps: list[tuple[str, str, Side, int, int]],
+) -> None:
+    """The node's portfolio reads the exchange's last bars by lookup (``last_bars``) instead of calling
+    ``bar_close_x2``: same marks, prices, exposures and views after every step, books outranking bars as before."""
+    last: dict[str, Bar] = {}
+    books: dict[str, int] = {}
+
+    def close_x2(symbol: str) -> int | None:  # ``BarFills.close_x2``, the callable the node gave before
+        bar = last.get(symbol)
+        return None if bar is None else 2 * bar.close
+
+    config = PortfolioConfig(starting_cash=START, sample_interval_ns=None)
+    old = Portfolio(config, book_marks=books.get, bar_marks=close_x2)
+    new = Portfolio(config, book_marks=books.get, last_bars=last)
+    for ts, (kind, symbol, side, qty, price) in enumerate(steps, 1):
+        if kind == "bar":
+            last[symbol] = Bar(ts_event=ts, ts_init=ts, symbol=symbol, open=1, high=1, low=1, close=price, volume=1)
+        elif kind == "book":
+            books[symbol] = 2 * price + 1
+        elif kind == "mark":
+            for p in (old, new):
+                p.mark(symbol, Fraction(price, 2))
+        else:
+            for p in (old, new):
+                p.on_fill(fill(ts, side, qty, price, symbol=symbol))
+        for symbol in ("AAPL", "MSFT", "IBM"):
+            assert new.mark_x2(symbol) == old.mark_x2(symbol)
+            assert new.mark_price(symbol) == old.mark_price(symbol)
+        assert new.exposures() == old.exposures()
+        assert new.positions() == old.positions()
+
+
+def test_a_portfolio_given_both_bar_mark_sources_is_refused() -> None:
+    with pytest.raises(EngineError, match="not both"):
+        Portfolio(bar_marks=lambda s: None, last_bars={})
+
+
+def test_given_last_bars_the_portfolio_hears_no_bars_and_values_at_the_last_bar_close() -> None:
+    last: dict[str, Bar] = {}
+    p = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=None), last_bars=last)
+    kernel = Kernel()
+    kernel.add(p)
+    kernel.run([fill(1, Side.BUY, 10, 10 * D)])
+    kernel.run([Bar(ts_event=2, ts_init=2, symbol="AAPL", open=1, high=1, low=1, close=99 * D, volume=1)])
+    assert p.position("AAPL").unrealized == 0  # the portfolio did not listen: the dict's keeper did not see it
+    last["AAPL"] = Bar(ts_event=3, ts_init=3, symbol="AAPL", open=1, high=1, low=1, close=11 * D, volume=1)
+    assert p.position("AAPL").unrealized == 10 * D
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["AAPL", "MSFT"]), st.integers(1, 10**9)), min_size=1, max_size=40))
 def test_mark_price_reused_between_reads_equals_a_fresh_fraction_of_the_doubled_mark(

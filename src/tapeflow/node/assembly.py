@@ -117,10 +117,10 @@ class TradingNode:
         self.sessions.check()
         self.execution = ExecutionEngine(self.venues)
         self.stp = StpGate(self.execution, config.stp) if config.stp is not None else None  # before the venue
-        # the exchange reads every bar anyway: the portfolio asks it for a bar's close when it needs a mark, rather
-        # than a handler of its own on every bar
-        bar_marks = self.exchange.bar_close_x2 if self.exchange is not None else None
-        self.portfolio = Portfolio(config.portfolio, book_marks=self._book_mark_x2, bar_marks=bar_marks)
+        # the exchange keeps every symbol's last bar anyway: the portfolio looks a bar's close up there when it needs
+        # a mark (a dict lookup, no call), rather than a handler of its own on every bar
+        last_bars = self.exchange.last_bars if self.exchange is not None else None
+        self.portfolio = Portfolio(config.portfolio, book_marks=self._book_mark_x2, last_bars=last_bars)
         route: OrderRoute = self.execution if self.stp is None else self.stp
         risk_ctx = RiskContext(
             books=self.books, portfolio=self.portfolio, orders=self.execution, sessions=self.sessions

@@ -75,6 +75,11 @@ class BarFills:
         return None if bar is None else 2 * bar.close
 
     @property
+    def last(self) -> dict[str, Bar]:
+        """The last bar of each symbol seen (the dict itself, kept up to date: readers look a symbol up in it)."""
+        return self._last
+
+    @property
     def symbols(self) -> set[str]:
         """The symbols seen with bars."""
         return set(self._last)

@@ -21,7 +21,7 @@ in one place rather than spread over helper calls, each of which cost a Python c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -30,7 +30,7 @@ from tapeflow.book.keeper import BookKeeper
 from tapeflow.execution.venue import Command
 from tapeflow.model.enums import LiquiditySide, MarketStatus, OrderType, TimeInForce
 from tapeflow.model.events import Event, TradingStatus
-from tapeflow.model.market import Trade
+from tapeflow.model.market import Bar, Trade
 from tapeflow.model.orders import (
     CancelOrder,
     CancelRejected,
@@ -115,6 +115,9 @@ class SimulatedExchange:
         """``bar_close_x2(symbol)``: twice the close of the last bar of ``symbol`` this exchange saw (it reads every
         bar to fill the orders waiting for one), or None. The node's portfolio marks bar symbols with it instead of
         a bar handler of its own; the bound method itself, not a wrapper, because marks are read on every order."""
+        self.last_bars: Mapping[str, Bar] = self._bars.last
+        """The last bar of each symbol this exchange saw (kept by the kernel once attached): what ``bar_close_x2``
+        reads, for a reader that looks it up itself rather than paying a call (the node's portfolio)."""
         self._auctions = Auctions(self._fill, self._cancel_rest)
         queue = queue_for(books.level, self.config.queue_model)
         self._matcher = Matcher(books, queue, self._fill, self._cancel_rest, self._bars)
