@@ -326,10 +326,8 @@ def parts(data: list[Row]) -> dict[str, Any]:
 
     for module, cls_name, label in PARTS:
         cls = getattr(importlib.import_module(module), cls_name)
-        # ``buy``/``sell`` call ``submit``'s body ``_submit`` directly where it exists (p21-barsim2 on): time that
-        name = "_submit" if label == "submit" and hasattr(cls, "_submit") else label
-        saved.append((cls, name, getattr(cls, name)))
-        setattr(cls, name, timed(f"{cls_name}.{label}", getattr(cls, name)))
+        saved.append((cls, label, getattr(cls, label)))
+        setattr(cls, label, timed(f"{cls_name}.{label}", getattr(cls, label)))
     try:
         bt = tapeflow_backtest()
         gc.collect()

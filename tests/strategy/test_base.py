@@ -248,7 +248,7 @@ _OPTIONS = st.fixed_dictionaries(
 def test_buy_and_sell_emit_the_order_submit_emits_for_any_fields(
     side: Side, quantity: int, price: int, options: dict[str, Any], positional_price: bool
 ) -> None:
-    """``buy``/``sell`` call ``_submit`` by position (no ``**kwargs`` pass-through): the same event as ``submit``."""
+    """``buy``/``sell`` name every field (no ``**kwargs`` pass-through): the same event as ``submit``."""
     sent: list[list[Event]] = []
     for via_helper in (False, True):
         kernel = Kernel()
@@ -269,6 +269,26 @@ def test_buy_and_sell_emit_the_order_submit_emits_for_any_fields(
         sent.append(seen)
     assert len(sent[0]) == 1
     assert msgspec.msgpack.encode(sent[0]) == msgspec.msgpack.encode(sent[1])
+
+
+class _Tags(Strategy):
+    """Overrides ``submit`` to tag every order, as a user might."""
+
+    def submit(self, symbol: str, side: Side, quantity: int, **fields: Any) -> str:
+        return super().submit(symbol, side, quantity, **{**fields, "reason": "tagged"})
+
+
+def test_buy_and_sell_go_through_a_submit_the_strategy_overrides() -> None:
+    kernel = Kernel()
+    seen: list[SubmitOrder] = []
+    kernel.subscribe(SubmitOrder, seen.append)
+    strategy = _Tags("s")
+    kernel.add(strategy)
+    kernel.start(at=5)
+    strategy.buy("AAPL", 100)
+    strategy.sell("AAPL", 100, 1_000_000, reason="untagged")
+    kernel.run([])
+    assert [(o.side, o.reason) for o in seen] == [(Side.BUY, "tagged"), (Side.SELL, "tagged")]
 
 
 class _Learns(Strategy):

@@ -331,22 +331,6 @@ class Strategy:
         venue: str = "",
     ) -> str:
         """Send an order (through risk). Returns its client order id. A price makes it a LIMIT by default."""
-        return self._submit(symbol, side, quantity, price, order_type, stop_price, time_in_force, reason, venue)
-
-    def _submit(
-        self,
-        symbol: str,
-        side: Side,
-        quantity: int,
-        price: int,
-        order_type: OrderType | None,
-        stop_price: int,
-        time_in_force: TimeInForce,
-        reason: str,
-        venue: str,
-    ) -> str:
-        """``submit``'s body, taking every field by position: ``buy`` and ``sell`` call it directly, without the
-        keyword dictionary a ``**kwargs`` pass-through built and unpacked on every order (issue 19)."""
         if order_type is None:
             order_type = _LIMIT if price != NO_PRICE else _MARKET
         ctx = self._ctx  # read once (the property's check only when unbound): every order reads it
@@ -390,7 +374,19 @@ class Strategy:
         reason: str = "",
         venue: str = "",
     ) -> str:
-        return self._submit(symbol, _BUY, quantity, price, order_type, stop_price, time_in_force, reason, venue)
+        """``submit`` a buy. Through ``submit`` itself, so a subclass that overrides it (to tag or log each order)
+        sees the orders of ``buy`` and ``sell`` too; the fields are named, not passed on as a keyword dictionary."""
+        return self.submit(
+            symbol,
+            _BUY,
+            quantity,
+            price=price,
+            order_type=order_type,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+            reason=reason,
+            venue=venue,
+        )
 
     def sell(
         self,
@@ -404,7 +400,17 @@ class Strategy:
         reason: str = "",
         venue: str = "",
     ) -> str:
-        return self._submit(symbol, _SELL, quantity, price, order_type, stop_price, time_in_force, reason, venue)
+        return self.submit(
+            symbol,
+            _SELL,
+            quantity,
+            price=price,
+            order_type=order_type,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+            reason=reason,
+            venue=venue,
+        )
 
     def _new_id(self) -> str:
         ctx = self._ctx
