@@ -129,6 +129,20 @@ def timed_run(bt: Backtest, events: Sequence[Event], profile: bool = False) -> t
     return time.perf_counter() - start, time.process_time() - cpu, ""
 
 
+def flow_handler(bt: Backtest) -> str:
+    """Which handler the keeper subscribed for quotes: the compiled flow handler, or the Python ``on_quote_flow``
+    (a tree before the compiled one has only that; on L3 the keeper has no quote handler)."""
+    keeper = bt.books
+    subscribed = getattr(keeper, "quote_handler", None)
+    if subscribed is None:
+        return "no quote handler"
+    if subscribed == getattr(keeper, "on_quote_flow", None):
+        return "Python on_quote_flow"
+    if subscribed == keeper.on_quote:
+        return "Python on_quote"
+    return f"compiled {type(getattr(subscribed, '__self__', subscribed)).__name__}"
+
+
 def lobster_backtest(extra: Sequence[Component]) -> Backtest:
     """A strategy-less L3 replay whose book emits quotes and trades (what the recorder reads), plus ``extra``."""
     return Backtest(
@@ -155,20 +169,26 @@ def bench_recording(
     base: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in names}
     with_: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in names}
     samples: dict[str, int] = {}
+    handler = ""
     for round_ in range(repeat):
         for name in names:
             rec = recorder(RECORDING[name])
             runs = [(base[name], None), (with_[name], rec)]
             for side, component in runs if round_ % 2 == 0 else runs[::-1]:
-                w, c, _ = timed_run(make([component] if component is not None else []), events)
+                bt = make([component] if component is not None else [])
+                w, c, _ = timed_run(bt, events)
                 side["wall"].append(w)
                 side["cpu"].append(c)
+                if component is not None:
+                    handler = flow_handler(bt)
             samples[name] = rec.samples
     n = len(events)
     timer = "callback-only" if "tick" in Timer.__slots__ else "TimerFired + callback"  # an older tree (before/after)
     # which quote path ran: on L1 the keeper keeps the recorder's quote flow (issue 19); else its own handler
-    flow = "kept by the book keeper" if getattr(rec, "tracked", False) else "the recorder's own quote handler"
+    tracked = getattr(rec, "tracked", False)
+    flow = f"kept by the book keeper ({handler})" if tracked else "the recorder's own quote handler"
     out: dict[str, Any] = {"events": n, "pairs": repeat, "sampling_timer": timer, "quote_flow": flow}
+    out["handler"] = handler
     print(f"{title}: {n:,} events, {repeat} interleaved pairs per variant, load {load()}")
     print(f"   the sampling timer: {timer}; the quote flow: {flow}")
     for name in names:

@@ -27,6 +27,9 @@ def test_recording_and_latency_report_per_quote_costs_for_each_variant_and_condi
     recording = report["recording"]
     assert recording["events"] == 6000 and recording["pairs"] == 2
     assert recording["sampling_timer"] == "callback-only"
+    # the benchmark says which flow handler the keeper ran
+    assert recording["handler"] in ("compiled FlowQuoteHandler", "Python on_quote_flow")
+    assert recording["quote_flow"] == f"kept by the book keeper ({recording['handler']})"
     for variant in ("1s", "100ms", "quotes_only"):
         for side in ("without", "with"):
             figures = recording[variant][side]
