@@ -25,7 +25,7 @@ Prints the figures and, last, one JSON line.
 
 Usage: python benchmarks/bench_ml.py [--repeat 5] [--quotes 500000] [--file PATH] [--trigger 10:30]
        [--window-s 3600] [--kinds sgd,ridge,hgb,river_linear] [--cold-repeat 3] [--busy-rows 36000]
-       [--batch 100] [--parts recording,vol,recording_lobster,retrain,latency]
+       [--batch 100] [--parts recording,vol,flow,recording_lobster,retrain,latency]
        [--lobster-events N] [--worker-threads N] [--profile]
 """
 
@@ -53,6 +53,7 @@ import numpy as np
 from bench_backtest_quotes import top_of_book
 from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
+from tapeflow.book.keeper import BookKeeper
 from tapeflow.book.signals import SignalConfig
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.engine.kernel import Component, Kernel
@@ -219,6 +220,73 @@ def bench_recording(
     if profile:
         _, _, text = timed_run(make([recorder(100 * MS)]), events, profile=True)
         print(text)
+    return out
+
+
+class _NoBus:
+    """What a keeper attaches to when its handler is timed alone: it keeps the handler, emits nothing."""
+
+    def __init__(self) -> None:
+        self.handler: Callable[[Quote], None] | None = None
+
+    def subscribe(self, event_type: Any, handler: Callable[[Quote], None]) -> None:
+        self.handler = handler
+
+    def emit(self, event: Event) -> None:
+        raise AssertionError(f"a quote keeper emits nothing, got {event!r}")
+
+
+def bench_flow(quotes: Sequence[Quote], repeat: int) -> dict[str, Any]:
+    """1d: the keeper's quote handler alone, as a feature recorder's keeper runs it (``track_flow``): the Python
+    ``on_quote_flow`` against the compiled ``FlowQuoteHandler``, and the plain compiled handler of a keeper no one
+    asks, each a fresh keeper over the same quotes, interleaved round by round (order rotated), CPU ns a quote with
+    an empty loop's cost taken off. Every side checked to end with the same book."""
+    sides = {
+        "python flow": ("python", True),
+        "compiled flow": ("compiled", True),
+        "compiled plain": ("compiled", False),
+    }
+    cpu: dict[str, list[float]] = {k: [] for k in sides}
+    bare: list[float] = []
+    ran: dict[str, str] = {}
+    n = len(quotes)
+
+    def loop(handler: Callable[[Quote], None]) -> float:
+        gc.collect()
+        start = time.process_time()
+        for q in quotes:
+            handler(q)
+        return (time.process_time() - start) / n * 1e9
+
+    names = list(sides)
+    for round_ in range(repeat):
+        bare.append(loop(lambda q: None))
+        order = names[round_ % len(names) :] + names[: round_ % len(names)]
+        books: dict[str, tuple[object, ...]] = {}
+        for name in order:
+            impl, tracked = sides[name]
+            keeper, bus = BookKeeper("L1", impl=impl), _NoBus()  # type: ignore[arg-type]
+            if tracked:
+                keeper.track_flow(lambda book: None)
+            keeper.attach(bus)
+            assert bus.handler is not None
+            cpu[name].append(loop(bus.handler))
+            sub = bus.handler
+            ran[name] = "Python" if sub in (keeper.on_quote, getattr(keeper, "on_quote_flow", None)) else "compiled"
+            book = keeper.book(quotes[0].symbol)
+            books[name] = tuple(getattr(book, k) for k in ("bid_price", "ask_price", "version", "crossings"))
+        assert len(set(books.values())) == 1, books
+    base = statistics.median(bare)
+    per = {k: [v - b for v, b in zip(cpu[k], bare, strict=True)] for k in names}
+    ratio = [c / p for c, p in zip(per["compiled flow"], per["python flow"], strict=True)]
+    out: dict[str, Any] = {"quotes": n, "rounds": repeat, "empty_loop_cpu_ns": round(base, 1), "ran": ran}
+    print(f"1d. the keeper's quote handler alone: {n:,} quotes, {repeat} interleaved rounds, load {load()}")
+    print(f"   empty loop {base:.1f} CPU ns a quote (taken off each figure); which ran: {ran}")
+    for name in names:
+        out[name] = spread(per[name])
+        print(f"   {name:>15}: {fmt(out[name])} CPU ns a quote")
+    out["cpu_ratio"] = spread(ratio, 3)
+    print(f"   CPU ratio compiled flow / python flow {fmt(out['cpu_ratio'])}")
     return out
 
 
@@ -530,12 +598,14 @@ def main() -> None:
         raise SystemExit(f"unknown kinds {unknown}: use {sorted(KINDS)}")
     result: dict[str, Any] = {"benchmark": "ml", "cpus": os.cpu_count(), "load_start": load()}
     result["worker_threads"] = args.worker_threads or "default"
-    quotes = make_quotes(args.quotes) if parts & {"recording", "latency", "vol"} else []
+    quotes = make_quotes(args.quotes) if parts & {"recording", "latency", "vol", "flow"} else []
     if "recording" in parts:
         title = "1. feature recording on the quote backtest (an event is a quote)"
         result["recording"] = bench_recording(title, quotes, quote_backtest, args.repeat, args.profile)
     if "vol" in parts:
         result["vol"] = bench_vol(quotes, args.repeat)
+    if "flow" in parts:
+        result["flow"] = bench_flow(quotes, args.repeat)
     if "recording_lobster" in parts:
         if args.file.exists():
             events = list(itertools.islice(iter_events(args.file), args.lobster_events or None))

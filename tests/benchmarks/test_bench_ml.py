@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tapeflow.book import keeper as keeper_module
 from tests.benchmarks.bench_run import run_bench
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_ml.py"
@@ -85,3 +88,14 @@ def test_the_volatility_part_times_both_updates_and_finds_no_differing_value() -
     assert _ordered(vol["fsum_cpu_ns"]) and _ordered(vol["squares_cpu_ns"]) and _ordered(vol["cpu_ratio"])
     assert vol["differing_values"] == 0
     assert lines[3].strip().startswith("CPU ratio push/fsum ")  # ratio last
+
+
+@pytest.mark.skipif(not keeper_module.COMPILED_AVAILABLE, reason="the compiled quote handler was not built")
+def test_flow_part_times_each_keeper_handler_and_says_which_ran() -> None:
+    lines, report = _run("--quotes", "3000", "--parts", "flow")
+    assert lines[0].startswith("1d. the keeper's quote handler alone: 3,000 quotes, 2 interleaved rounds")
+    flow = report["flow"]
+    assert flow["ran"] == {"python flow": "Python", "compiled flow": "compiled", "compiled plain": "compiled"}
+    for side in ("python flow", "compiled flow", "compiled plain"):
+        assert flow[side]["min"] <= flow[side]["median"] <= flow[side]["max"]
+    assert _ordered(flow["cpu_ratio"]) and lines[-2].lstrip().startswith("CPU ratio compiled flow / python flow")
