@@ -25,7 +25,7 @@ Prints the figures and, last, one JSON line.
 
 Usage: python benchmarks/bench_ml.py [--repeat 5] [--quotes 500000] [--file PATH] [--trigger 10:30]
        [--window-s 3600] [--kinds sgd,ridge,hgb,river_linear] [--cold-repeat 3] [--busy-rows 36000]
-       [--batch 100] [--parts recording,vol,flow,recording_lobster,retrain,latency]
+       [--batch 100] [--parts recording,vol,flow,breakdown,recording_lobster,retrain,latency]
        [--lobster-events N] [--worker-threads N] [--profile]
 """
 
@@ -287,6 +287,85 @@ def bench_flow(quotes: Sequence[Quote], repeat: int) -> dict[str, Any]:
         print(f"   {name:>15}: {fmt(out[name])} CPU ns a quote")
     out["cpu_ratio"] = spread(ratio, 3)
     print(f"   CPU ratio compiled flow / python flow {fmt(out['cpu_ratio'])}")
+    return out
+
+
+def _noop_tick(now: int) -> None:
+    return None
+
+
+def bench_breakdown(quotes: Sequence[Quote], repeat: int, interval_ns: int = NS) -> dict[str, Any]:
+    """1e: where the recording overhead at ``interval_ns`` goes, by difference of four backtests run interleaved in
+    one process (order rotated every round), CPU time: no recorder; a recorder that never samples (the keeper's
+    flow handler); one whose sampling timer fires but whose tick does nothing (the timer: the kernel's heap check
+    per event and the callback); the full recorder (the rest is the tick's work: labels maturing and the sample).
+    Each step is the median of the per-round differences, per quote and per sample."""
+
+    def make(kind: str) -> tuple[Backtest, FeatureRecorder | None]:
+        if kind == "none":
+            return quote_backtest([]), None
+        rec = recorder(0 if kind == "flow" else interval_ns)
+        if kind == "timer":
+            rec._on_tick = _noop_tick  # type: ignore[method-assign]
+        return quote_backtest([rec]), rec
+
+    kinds = ["none", "flow", "timer", "full"]
+    cpu: dict[str, list[float]] = {k: [] for k in kinds}
+    samples = 0
+    last: FeatureRecorder | None = None
+    n = len(quotes)
+    for round_ in range(repeat):
+        for kind in kinds[round_ % 4 :] + kinds[: round_ % 4]:
+            bt, rec = make(kind)
+            _, c, _ = timed_run(bt, quotes)
+            cpu[kind].append(c / n * 1e9)
+            if kind == "full" and rec is not None:
+                samples, last = rec.samples, rec
+    steps = {"flow handler": ("none", "flow"), "sampling timer": ("flow", "timer"), "tick's work": ("timer", "full")}
+    base = statistics.median(cpu["none"])
+    out: dict[str, Any] = {"quotes": n, "rounds": repeat, "interval_ns": interval_ns, "samples": samples}
+    out["cpu_ns_per_quote"] = {k: spread(v) for k, v in cpu.items()}
+    print(f"1e. the recording overhead at {interval_ns / NS:g} s, step by step: {n:,} quotes, {samples:,} samples,")
+    print(f"    {repeat} interleaved rounds, load {load()}; without a recorder {base:,.1f} CPU ns a quote")
+    total = [f - z for f, z in zip(cpu["full"], cpu["none"], strict=True)]
+    for step, (lo, hi) in steps.items():
+        diff = [b - a for a, b in zip(cpu[lo], cpu[hi], strict=True)]
+        ns = statistics.median(diff)
+        per_sample = ns * n / samples / 1000 if samples else 0.0
+        out[step] = {
+            "ns_per_quote": spread(diff),
+            "us_per_sample": round(per_sample, 2),
+            "pct": round(ns / base * 100, 1),
+        }
+        print(f"   {step:>15}: {fmt(spread(diff))} CPU ns a quote, {per_sample:.2f} us a sample, {ns / base:+.1%}")
+    t = statistics.median(total)
+    out["total"] = {"ns_per_quote": spread(total), "pct": round(t / base * 100, 1)}
+    print(f"   {'all':>15}: {fmt(spread(total))} CPU ns a quote, {t / base:+.1%}")
+    assert last is not None
+    warm = warm_ticks(last, interval_ns)
+    out["warm_tick_us"] = spread(warm, 2)
+    print(f"   the same tick warm, back to back (no quote between, the mid unmoved): {fmt(out['warm_tick_us'])} us")
+    return out
+
+
+def warm_ticks(rec: FeatureRecorder, interval_ns: int, ticks: int = 2000, rounds: int = 5) -> list[float]:
+    """CPU us of the sampling tick called back to back on a finished run's recorder, the kernel's clock moved one
+    interval before each (so labels mature as in the run): its cost with its data and code warm. The quote does
+    not move, so the log return and the volatility's update are skipped (~0.4 us of the run's tick)."""
+    kernel = rec._kernel
+    assert kernel is not None
+    clock = kernel._time
+    out = []
+    for _ in range(rounds):
+        now = clock._now
+        start = time.process_time()
+        for i in range(1, ticks + 1):
+            clock._now = now + i * interval_ns
+            rec._on_tick(now + i * interval_ns)
+        mid = time.process_time()
+        for i in range(1, ticks + 1):
+            clock._now = now + (ticks + i) * interval_ns
+        out.append(((mid - start) - (time.process_time() - mid)) / ticks * 1e6)
     return out
 
 
@@ -598,7 +677,7 @@ def main() -> None:
         raise SystemExit(f"unknown kinds {unknown}: use {sorted(KINDS)}")
     result: dict[str, Any] = {"benchmark": "ml", "cpus": os.cpu_count(), "load_start": load()}
     result["worker_threads"] = args.worker_threads or "default"
-    quotes = make_quotes(args.quotes) if parts & {"recording", "latency", "vol", "flow"} else []
+    quotes = make_quotes(args.quotes) if parts & {"recording", "latency", "vol", "flow", "breakdown"} else []
     if "recording" in parts:
         title = "1. feature recording on the quote backtest (an event is a quote)"
         result["recording"] = bench_recording(title, quotes, quote_backtest, args.repeat, args.profile)
@@ -606,6 +685,8 @@ def main() -> None:
         result["vol"] = bench_vol(quotes, args.repeat)
     if "flow" in parts:
         result["flow"] = bench_flow(quotes, args.repeat)
+    if "breakdown" in parts:
+        result["breakdown"] = bench_breakdown(quotes, args.repeat)
     if "recording_lobster" in parts:
         if args.file.exists():
             events = list(itertools.islice(iter_events(args.file), args.lobster_events or None))

@@ -99,3 +99,16 @@ def test_flow_part_times_each_keeper_handler_and_says_which_ran() -> None:
     for side in ("python flow", "compiled flow", "compiled plain"):
         assert flow[side]["min"] <= flow[side]["median"] <= flow[side]["max"]
     assert _ordered(flow["cpu_ratio"]) and lines[-2].lstrip().startswith("CPU ratio compiled flow / python flow")
+
+
+def test_breakdown_part_splits_the_overhead_into_steps_that_sum_to_the_whole() -> None:
+    lines, report = _run("--quotes", "6000", "--parts", "breakdown")
+    assert lines[0].startswith("1e. the recording overhead at 1 s, step by step: 6,000 quotes")
+    b = report["breakdown"]
+    assert b["samples"] > 50 and b["interval_ns"] == 1_000_000_000
+    steps = ("flow handler", "sampling timer", "tick's work")
+    for step in steps:
+        figures = b[step]["ns_per_quote"]
+        assert figures["min"] <= figures["median"] <= figures["max"] and "us_per_sample" in b[step]
+    assert set(b["cpu_ns_per_quote"]) == {"none", "flow", "timer", "full"}
+    assert _ordered(b["warm_tick_us"])
