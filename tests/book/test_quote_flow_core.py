@@ -145,7 +145,16 @@ def test_compiled_flow_handler_takes_ints_beyond_64_bits_whole_and_sums_them_as_
 
 def test_compiled_flow_handler_moves_the_order_flow_base_only_when_a_price_moves() -> None:
     pair = _Pair()
-    steps = [(100, 300, 200, 100), (100, 500, 200, 100), (110, 200, 200, 100), (110, 200, 190, 400), (0, 0, 190, 400)]
+    steps = [
+        (100, 300, 200, 100),
+        (100, 500, 200, 100),
+        (110, 200, 200, 100),
+        (110, 200, 190, 400),
+        (0, 0, 190, 400),
+        (120, 100, 195, 300),
+        (120, 100, 199, 300),
+        (115, 100, 199, 300),
+    ]
     bases = []
     for ts, (bid, bid_size, ask, ask_size) in enumerate(steps, 1):
         pair.feed(_quote("BAC", bid, bid_size, ask, ask_size, "NBBO", ts))
@@ -153,8 +162,9 @@ def test_compiled_flow_handler_moves_the_order_flow_base_only_when_a_price_moves
         assert isinstance(book, FlowQuoteBook)
         bases.append(book.ofi_base)
     # first: -300 + 100; a size change keeps the base; bid up adds the old bid size; ask down takes the old ask
-    # size; a step to an empty side adds the old bid size less the old ask size
-    assert bases == [-200, -200, 300, 200, 0]
+    # size; a step to an empty side adds the old bid size less the old ask size; a step from it starts again
+    # (-100 + 300); ask up adds the new ask size; bid down takes the new bid size
+    assert bases == [-200, -200, 300, 200, 0, 200, 500, 400]
     assert len(pair.referred) == 1  # the first quote builds the book; the compiled handler takes the rest
 
 
