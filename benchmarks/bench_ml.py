@@ -25,7 +25,7 @@ Prints the figures and, last, one JSON line.
 
 Usage: python benchmarks/bench_ml.py [--repeat 5] [--quotes 500000] [--file PATH] [--trigger 10:30]
        [--window-s 3600] [--kinds sgd,ridge,hgb,river_linear] [--cold-repeat 3] [--busy-rows 36000]
-       [--batch 100] [--parts recording,vol,recording_lobster,retrain,latency]
+       [--batch 100] [--parts recording,vol,flow,breakdown,recording_lobster,retrain,latency]
        [--lobster-events N] [--worker-threads N] [--profile]
 """
 
@@ -53,6 +53,7 @@ import numpy as np
 from bench_backtest_quotes import top_of_book
 from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
+from tapeflow.book.keeper import BookKeeper
 from tapeflow.book.signals import SignalConfig
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.engine.kernel import Component, Kernel
@@ -129,6 +130,20 @@ def timed_run(bt: Backtest, events: Sequence[Event], profile: bool = False) -> t
     return time.perf_counter() - start, time.process_time() - cpu, ""
 
 
+def flow_handler(bt: Backtest) -> str:
+    """Which handler the keeper subscribed for quotes: the compiled flow handler, or the Python ``on_quote_flow``
+    (a tree before the compiled one has only that; on L3 the keeper has no quote handler)."""
+    keeper = bt.books
+    subscribed = getattr(keeper, "quote_handler", None)
+    if subscribed is None:
+        return "no quote handler"
+    if subscribed == getattr(keeper, "on_quote_flow", None):
+        return "Python on_quote_flow"
+    if subscribed == keeper.on_quote:
+        return "Python on_quote"
+    return f"compiled {type(getattr(subscribed, '__self__', subscribed)).__name__}"
+
+
 def lobster_backtest(extra: Sequence[Component]) -> Backtest:
     """A strategy-less L3 replay whose book emits quotes and trades (what the recorder reads), plus ``extra``."""
     return Backtest(
@@ -155,20 +170,26 @@ def bench_recording(
     base: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in names}
     with_: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in names}
     samples: dict[str, int] = {}
+    handler = ""
     for round_ in range(repeat):
         for name in names:
             rec = recorder(RECORDING[name])
             runs = [(base[name], None), (with_[name], rec)]
             for side, component in runs if round_ % 2 == 0 else runs[::-1]:
-                w, c, _ = timed_run(make([component] if component is not None else []), events)
+                bt = make([component] if component is not None else [])
+                w, c, _ = timed_run(bt, events)
                 side["wall"].append(w)
                 side["cpu"].append(c)
+                if component is not None:
+                    handler = flow_handler(bt)
             samples[name] = rec.samples
     n = len(events)
     timer = "callback-only" if "tick" in Timer.__slots__ else "TimerFired + callback"  # an older tree (before/after)
     # which quote path ran: on L1 the keeper keeps the recorder's quote flow (issue 19); else its own handler
-    flow = "kept by the book keeper" if getattr(rec, "tracked", False) else "the recorder's own quote handler"
+    tracked = getattr(rec, "tracked", False)
+    flow = f"kept by the book keeper ({handler})" if tracked else "the recorder's own quote handler"
     out: dict[str, Any] = {"events": n, "pairs": repeat, "sampling_timer": timer, "quote_flow": flow}
+    out["handler"] = handler
     print(f"{title}: {n:,} events, {repeat} interleaved pairs per variant, load {load()}")
     print(f"   the sampling timer: {timer}; the quote flow: {flow}")
     for name in names:
@@ -199,6 +220,152 @@ def bench_recording(
     if profile:
         _, _, text = timed_run(make([recorder(100 * MS)]), events, profile=True)
         print(text)
+    return out
+
+
+class _NoBus:
+    """What a keeper attaches to when its handler is timed alone: it keeps the handler, emits nothing."""
+
+    def __init__(self) -> None:
+        self.handler: Callable[[Quote], None] | None = None
+
+    def subscribe(self, event_type: Any, handler: Callable[[Quote], None]) -> None:
+        self.handler = handler
+
+    def emit(self, event: Event) -> None:
+        raise AssertionError(f"a quote keeper emits nothing, got {event!r}")
+
+
+def bench_flow(quotes: Sequence[Quote], repeat: int) -> dict[str, Any]:
+    """1d: the keeper's quote handler alone, as a feature recorder's keeper runs it (``track_flow``): the Python
+    ``on_quote_flow`` against the compiled ``FlowQuoteHandler``, and the plain compiled handler of a keeper no one
+    asks, each a fresh keeper over the same quotes, interleaved round by round (order rotated), CPU ns a quote with
+    an empty loop's cost taken off. Every side checked to end with the same book."""
+    sides = {
+        "python flow": ("python", True),
+        "compiled flow": ("compiled", True),
+        "compiled plain": ("compiled", False),
+    }
+    cpu: dict[str, list[float]] = {k: [] for k in sides}
+    bare: list[float] = []
+    ran: dict[str, str] = {}
+    n = len(quotes)
+
+    def loop(handler: Callable[[Quote], None]) -> float:
+        gc.collect()
+        start = time.process_time()
+        for q in quotes:
+            handler(q)
+        return (time.process_time() - start) / n * 1e9
+
+    names = list(sides)
+    for round_ in range(repeat):
+        bare.append(loop(lambda q: None))
+        order = names[round_ % len(names) :] + names[: round_ % len(names)]
+        books: dict[str, tuple[object, ...]] = {}
+        for name in order:
+            impl, tracked = sides[name]
+            keeper, bus = BookKeeper("L1", impl=impl), _NoBus()  # type: ignore[arg-type]
+            if tracked:
+                keeper.track_flow(lambda book: None)
+            keeper.attach(bus)
+            assert bus.handler is not None
+            cpu[name].append(loop(bus.handler))
+            sub = bus.handler
+            ran[name] = "Python" if sub in (keeper.on_quote, getattr(keeper, "on_quote_flow", None)) else "compiled"
+            book = keeper.book(quotes[0].symbol)
+            books[name] = tuple(getattr(book, k) for k in ("bid_price", "ask_price", "version", "crossings"))
+        assert len(set(books.values())) == 1, books
+    base = statistics.median(bare)
+    per = {k: [v - b for v, b in zip(cpu[k], bare, strict=True)] for k in names}
+    ratio = [c / p for c, p in zip(per["compiled flow"], per["python flow"], strict=True)]
+    out: dict[str, Any] = {"quotes": n, "rounds": repeat, "empty_loop_cpu_ns": round(base, 1), "ran": ran}
+    print(f"1d. the keeper's quote handler alone: {n:,} quotes, {repeat} interleaved rounds, load {load()}")
+    print(f"   empty loop {base:.1f} CPU ns a quote (taken off each figure); which ran: {ran}")
+    for name in names:
+        out[name] = spread(per[name])
+        print(f"   {name:>15}: {fmt(out[name])} CPU ns a quote")
+    out["cpu_ratio"] = spread(ratio, 3)
+    print(f"   CPU ratio compiled flow / python flow {fmt(out['cpu_ratio'])}")
+    return out
+
+
+def _noop_tick(now: int) -> None:
+    return None
+
+
+def bench_breakdown(quotes: Sequence[Quote], repeat: int, interval_ns: int = NS) -> dict[str, Any]:
+    """1e: where the recording overhead at ``interval_ns`` goes, by difference of four backtests run interleaved in
+    one process (order rotated every round), CPU time: no recorder; a recorder that never samples (the keeper's
+    flow handler); one whose sampling timer fires but whose tick does nothing (the timer: the kernel's heap check
+    per event and the callback); the full recorder (the rest is the tick's work: labels maturing and the sample).
+    Each step is the median of the per-round differences, per quote and per sample."""
+
+    def make(kind: str) -> tuple[Backtest, FeatureRecorder | None]:
+        if kind == "none":
+            return quote_backtest([]), None
+        rec = recorder(0 if kind == "flow" else interval_ns)
+        if kind == "timer":
+            rec._on_tick = _noop_tick  # type: ignore[method-assign]
+        return quote_backtest([rec]), rec
+
+    kinds = ["none", "flow", "timer", "full"]
+    cpu: dict[str, list[float]] = {k: [] for k in kinds}
+    samples = 0
+    last: FeatureRecorder | None = None
+    n = len(quotes)
+    for round_ in range(repeat):
+        for kind in kinds[round_ % 4 :] + kinds[: round_ % 4]:
+            bt, rec = make(kind)
+            _, c, _ = timed_run(bt, quotes)
+            cpu[kind].append(c / n * 1e9)
+            if kind == "full" and rec is not None:
+                samples, last = rec.samples, rec
+    steps = {"flow handler": ("none", "flow"), "sampling timer": ("flow", "timer"), "tick's work": ("timer", "full")}
+    base = statistics.median(cpu["none"])
+    out: dict[str, Any] = {"quotes": n, "rounds": repeat, "interval_ns": interval_ns, "samples": samples}
+    out["cpu_ns_per_quote"] = {k: spread(v) for k, v in cpu.items()}
+    print(f"1e. the recording overhead at {interval_ns / NS:g} s, step by step: {n:,} quotes, {samples:,} samples,")
+    print(f"    {repeat} interleaved rounds, load {load()}; without a recorder {base:,.1f} CPU ns a quote")
+    total = [f - z for f, z in zip(cpu["full"], cpu["none"], strict=True)]
+    for step, (lo, hi) in steps.items():
+        diff = [b - a for a, b in zip(cpu[lo], cpu[hi], strict=True)]
+        ns = statistics.median(diff)
+        per_sample = ns * n / samples / 1000 if samples else 0.0
+        out[step] = {
+            "ns_per_quote": spread(diff),
+            "us_per_sample": round(per_sample, 2),
+            "pct": round(ns / base * 100, 1),
+        }
+        print(f"   {step:>15}: {fmt(spread(diff))} CPU ns a quote, {per_sample:.2f} us a sample, {ns / base:+.1%}")
+    t = statistics.median(total)
+    out["total"] = {"ns_per_quote": spread(total), "pct": round(t / base * 100, 1)}
+    print(f"   {'all':>15}: {fmt(spread(total))} CPU ns a quote, {t / base:+.1%}")
+    assert last is not None
+    warm = warm_ticks(last, interval_ns)
+    out["warm_tick_us"] = spread(warm, 2)
+    print(f"   the same tick warm, back to back (no quote between, the mid unmoved): {fmt(out['warm_tick_us'])} us")
+    return out
+
+
+def warm_ticks(rec: FeatureRecorder, interval_ns: int, ticks: int = 2000, rounds: int = 5) -> list[float]:
+    """CPU us of the sampling tick called back to back on a finished run's recorder, the kernel's clock moved one
+    interval before each (so labels mature as in the run): its cost with its data and code warm. The quote does
+    not move, so the log return and the volatility's update are skipped (~0.4 us of the run's tick)."""
+    kernel = rec._kernel
+    assert kernel is not None
+    clock = kernel._time
+    out = []
+    for _ in range(rounds):
+        now = clock._now
+        start = time.process_time()
+        for i in range(1, ticks + 1):
+            clock._now = now + i * interval_ns
+            rec._on_tick(now + i * interval_ns)
+        mid = time.process_time()
+        for i in range(1, ticks + 1):
+            clock._now = now + (ticks + i) * interval_ns
+        out.append(((mid - start) - (time.process_time() - mid)) / ticks * 1e6)
     return out
 
 
@@ -510,12 +677,16 @@ def main() -> None:
         raise SystemExit(f"unknown kinds {unknown}: use {sorted(KINDS)}")
     result: dict[str, Any] = {"benchmark": "ml", "cpus": os.cpu_count(), "load_start": load()}
     result["worker_threads"] = args.worker_threads or "default"
-    quotes = make_quotes(args.quotes) if parts & {"recording", "latency", "vol"} else []
+    quotes = make_quotes(args.quotes) if parts & {"recording", "latency", "vol", "flow", "breakdown"} else []
     if "recording" in parts:
         title = "1. feature recording on the quote backtest (an event is a quote)"
         result["recording"] = bench_recording(title, quotes, quote_backtest, args.repeat, args.profile)
     if "vol" in parts:
         result["vol"] = bench_vol(quotes, args.repeat)
+    if "flow" in parts:
+        result["flow"] = bench_flow(quotes, args.repeat)
+    if "breakdown" in parts:
+        result["breakdown"] = bench_breakdown(quotes, args.repeat)
     if "recording_lobster" in parts:
         if args.file.exists():
             events = list(itertools.islice(iter_events(args.file), args.lobster_events or None))

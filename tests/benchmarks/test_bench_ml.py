@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tapeflow.book import keeper as keeper_module
 from tests.benchmarks.bench_run import run_bench
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_ml.py"
@@ -27,6 +30,9 @@ def test_recording_and_latency_report_per_quote_costs_for_each_variant_and_condi
     recording = report["recording"]
     assert recording["events"] == 6000 and recording["pairs"] == 2
     assert recording["sampling_timer"] == "callback-only"
+    # the benchmark says which flow handler the keeper ran
+    assert recording["handler"] in ("compiled FlowQuoteHandler", "Python on_quote_flow")
+    assert recording["quote_flow"] == f"kept by the book keeper ({recording['handler']})"
     for variant in ("1s", "100ms", "quotes_only"):
         for side in ("without", "with"):
             figures = recording[variant][side]
@@ -82,3 +88,27 @@ def test_the_volatility_part_times_both_updates_and_finds_no_differing_value() -
     assert _ordered(vol["fsum_cpu_ns"]) and _ordered(vol["squares_cpu_ns"]) and _ordered(vol["cpu_ratio"])
     assert vol["differing_values"] == 0
     assert lines[3].strip().startswith("CPU ratio push/fsum ")  # ratio last
+
+
+@pytest.mark.skipif(not keeper_module.COMPILED_AVAILABLE, reason="the compiled quote handler was not built")
+def test_flow_part_times_each_keeper_handler_and_says_which_ran() -> None:
+    lines, report = _run("--quotes", "3000", "--parts", "flow")
+    assert lines[0].startswith("1d. the keeper's quote handler alone: 3,000 quotes, 2 interleaved rounds")
+    flow = report["flow"]
+    assert flow["ran"] == {"python flow": "Python", "compiled flow": "compiled", "compiled plain": "compiled"}
+    for side in ("python flow", "compiled flow", "compiled plain"):
+        assert flow[side]["min"] <= flow[side]["median"] <= flow[side]["max"]
+    assert _ordered(flow["cpu_ratio"]) and lines[-2].lstrip().startswith("CPU ratio compiled flow / python flow")
+
+
+def test_breakdown_part_splits_the_overhead_into_steps_that_sum_to_the_whole() -> None:
+    lines, report = _run("--quotes", "6000", "--parts", "breakdown")
+    assert lines[0].startswith("1e. the recording overhead at 1 s, step by step: 6,000 quotes")
+    b = report["breakdown"]
+    assert b["samples"] > 50 and b["interval_ns"] == 1_000_000_000
+    steps = ("flow handler", "sampling timer", "tick's work")
+    for step in steps:
+        figures = b[step]["ns_per_quote"]
+        assert figures["min"] <= figures["median"] <= figures["max"] and "us_per_sample" in b[step]
+    assert set(b["cpu_ns_per_quote"]) == {"none", "flow", "timer", "full"}
+    assert _ordered(b["warm_tick_us"])

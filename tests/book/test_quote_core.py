@@ -197,10 +197,3 @@ def test_keeper_impl_follows_the_argument_and_the_pure_python_switch(monkeypatch
     assert BookKeeper("L1", impl="compiled").impl == "compiled"
     with pytest.raises(ConfigError, match="impl must be"):
         BookKeeper("L1", impl="fast")  # type: ignore[arg-type]
-
-
-def test_a_keeper_tracking_flow_keeps_its_python_flow_handler() -> None:
-    keeper, bus = BookKeeper("L1", impl="compiled"), _Bus()
-    assert keeper.track_flow(lambda book: None)
-    keeper.attach(bus)
-    assert bus.handlers[Quote] == keeper.on_quote_flow

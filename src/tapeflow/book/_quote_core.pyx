@@ -21,11 +21,13 @@ this module writes their slots, it keeps no state of its own.
 
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
-from cpython.object cimport PyObject, PyTypeObject, Py_TYPE, PyObject_IsTrue, PyObject_RichCompareBool, Py_GT
+from cpython.object cimport (
+    PyObject, PyTypeObject, Py_TYPE, PyObject_IsTrue, PyObject_RichCompareBool, Py_GT, Py_LT, Py_NE
+)
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.unicode cimport PyUnicode_CheckExact
 
-from tapeflow.book.quote_book import QuoteBook
+from tapeflow.book.quote_book import FlowQuoteBook, QuoteBook
 from tapeflow.model.market import Quote
 from tapeflow.model.prices import NO_PRICE
 
@@ -42,6 +44,7 @@ cdef object _NO_PRICE = NO_PRICE
 cdef str _NBBO = "NBBO"
 cdef PyTypeObject* _QUOTE_T = <PyTypeObject*>Quote
 cdef PyTypeObject* _BOOK_T = <PyTypeObject*>QuoteBook
+cdef PyTypeObject* _FLOW_BOOK_T = <PyTypeObject*>FlowQuoteBook
 
 
 cdef Py_ssize_t _offset(object owner, str name) except -1:
@@ -73,6 +76,8 @@ cdef Py_ssize_t B_CROSSED = _offset(QuoteBook, "crossed")
 cdef Py_ssize_t B_CROSSINGS = _offset(QuoteBook, "crossings")
 cdef Py_ssize_t B_CROSSED_NS = _offset(QuoteBook, "crossed_ns")
 cdef Py_ssize_t B_CROSSED_SINCE = _offset(QuoteBook, "crossed_since")
+cdef Py_ssize_t F_QUOTE = _offset(FlowQuoteBook, "quote")
+cdef Py_ssize_t F_OFI_BASE = _offset(FlowQuoteBook, "ofi_base")
 
 
 cdef inline PyObject* _get(object owner, Py_ssize_t offset):
@@ -112,6 +117,32 @@ cdef inline bint _greater(object left, object right) except -1:
     if overflow_left or overflow_right:
         return PyObject_RichCompareBool(left, right, Py_GT)
     return a > b
+
+
+cdef inline int _apply_top(
+    object book, PyObject* bid_price, PyObject* bid_size, PyObject* ask_price, PyObject* ask_size, PyObject* ts_event
+) except -1:
+    """``QuoteBook.apply`` on fields already checked: the four top fields, ``ts``, ``version``, the crossing
+    episode."""
+    bid = <object>bid_price if PyObject_IsTrue(<object>bid_size) else _NO_PRICE
+    _put(book, B_BID, bid)
+    _put(book, B_BID_SIZE, <object>bid_size)
+    ask = <object>ask_price if PyObject_IsTrue(<object>ask_size) else _NO_PRICE
+    _put(book, B_ASK, ask)
+    _put(book, B_ASK_SIZE, <object>ask_size)
+    ts = <object>ts_event
+    _put(book, B_TS, ts)
+    _put(book, B_VERSION, <object>_get(book, B_VERSION) + 1)
+    crossed = PyObject_IsTrue(<object>_get(book, B_CROSSED))
+    if PyObject_IsTrue(ask) and _greater(bid, ask):  # NO_PRICE is 0: an empty ask never crosses
+        if not crossed:
+            _put(book, B_CROSSED, True)
+            _put(book, B_CROSSINGS, <object>_get(book, B_CROSSINGS) + 1)
+            _put(book, B_CROSSED_SINCE, ts)
+    elif crossed:
+        _put(book, B_CROSSED, False)
+        _put(book, B_CROSSED_NS, <object>_get(book, B_CROSSED_NS) + (ts - <object>_get(book, B_CROSSED_SINCE)))
+    return 0
 
 
 cdef class QuoteHandler:
@@ -161,22 +192,130 @@ cdef class QuoteHandler:
             _put(book, B_NBBO, True)
         elif PyObject_IsTrue(<object>_get(book, B_NBBO)):
             return None
-        bid = <object>bid_price if PyObject_IsTrue(<object>bid_size) else _NO_PRICE
-        _put(book, B_BID, bid)
-        _put(book, B_BID_SIZE, <object>bid_size)
-        ask = <object>ask_price if PyObject_IsTrue(<object>ask_size) else _NO_PRICE
-        _put(book, B_ASK, ask)
-        _put(book, B_ASK_SIZE, <object>ask_size)
-        ts = <object>ts_event
-        _put(book, B_TS, ts)
-        _put(book, B_VERSION, <object>_get(book, B_VERSION) + 1)
-        crossed = PyObject_IsTrue(<object>_get(book, B_CROSSED))
-        if PyObject_IsTrue(ask) and _greater(bid, ask):  # NO_PRICE is 0: an empty ask never crosses
-            if not crossed:
-                _put(book, B_CROSSED, True)
-                _put(book, B_CROSSINGS, <object>_get(book, B_CROSSINGS) + 1)
-                _put(book, B_CROSSED_SINCE, ts)
-        elif crossed:
-            _put(book, B_CROSSED, False)
-            _put(book, B_CROSSED_NS, <object>_get(book, B_CROSSED_NS) + (ts - <object>_get(book, B_CROSSED_SINCE)))
+        _apply_top(book, bid_price, bid_size, ask_price, ask_size, ts_event)
+        return None
+
+
+
+cdef inline bint _differ(object left, object right) except -1:
+    """``left != right`` of two exact ints, in C unless one does not fit 64 bits."""
+    cdef int overflow_left = 0, overflow_right = 0
+    cdef long long a = PyLong_AsLongLongAndOverflow(left, &overflow_left)
+    cdef long long b = PyLong_AsLongLongAndOverflow(right, &overflow_right)
+    if overflow_left or overflow_right:
+        return PyObject_RichCompareBool(left, right, Py_NE)
+    return a != b
+
+
+cdef inline bint _usable_prev(PyObject* prev):
+    """The book's last quote is None, or a ``Quote`` whose four top fields are exact ints: what ``_ofi_base_after``
+    reads of it without a check of its own."""
+    if prev == NULL:
+        return False
+    if <object>prev is None:
+        return True
+    return (
+        Py_TYPE(<object>prev) == _QUOTE_T
+        and _exact_int(_get(<object>prev, Q_BID))
+        and _exact_int(_get(<object>prev, Q_BID_SIZE))
+        and _exact_int(_get(<object>prev, Q_ASK))
+        and _exact_int(_get(<object>prev, Q_ASK_SIZE))
+    )
+
+
+cdef object _ofi_base_after(object base, object prev, object b, object bid_size, object a, object ask_size):
+    """``quote_book.ofi_base_after`` on exact ints, branch for branch (Python ints do the sums, so a value beyond
+    64 bits comes out as the reference's does)."""
+    if prev is None:
+        return base - bid_size + ask_size if PyObject_IsTrue(b) and PyObject_IsTrue(a) else base
+    pb = <object>_get(prev, Q_BID)
+    pa = <object>_get(prev, Q_ASK)
+    if PyObject_IsTrue(pb) and PyObject_IsTrue(pa):
+        if PyObject_IsTrue(b) and PyObject_IsTrue(a):
+            if _greater(b, pb):
+                base = base + <object>_get(prev, Q_BID_SIZE)
+            elif _greater(pb, b):
+                base = base - bid_size
+            if _greater(pa, a):
+                base = base - <object>_get(prev, Q_ASK_SIZE)
+            elif _greater(a, pa):
+                base = base + ask_size
+            return base
+        return base + <object>_get(prev, Q_BID_SIZE) - <object>_get(prev, Q_ASK_SIZE)
+    return base - bid_size + ask_size if PyObject_IsTrue(b) and PyObject_IsTrue(a) else base
+
+
+cdef class FlowQuoteHandler:
+    """The handler of a keeper asked to ``track_flow``, over its ``books`` (symbol -> ``FlowQuoteBook``, the
+    keeper's own dict): ``BookKeeper.on_quote_flow`` compiled.
+
+    Why: with a feature recorder on the node, every quote of an L1 run comes through this handler instead of the
+    plain one (docs/PERFORMANCE.md, "ML: feature recording and retraining"), so the interpreted flow handler was
+    most of what recording cost the loop. ``reference`` is the keeper's Python ``on_quote_flow``: it builds a
+    symbol's book on first sight (and tells the recorder) and takes every quote this handler does not take whole."""
+
+    cdef readonly dict books
+    cdef readonly object reference
+
+    def __init__(self, dict books, object reference):
+        self.books = books
+        self.reference = reference
+
+    def on_quote(self, quote):
+        """``BookKeeper.on_quote_flow``, step for step: the NBBO rule, the last quote kept, the order flow base
+        moved when a price moved, then the plain handler's steps."""
+        if Py_TYPE(quote) != _QUOTE_T:
+            return self.reference(quote)
+        cdef PyObject* symbol = _get(quote, Q_SYMBOL)
+        if symbol == NULL or not PyUnicode_CheckExact(<object>symbol):
+            return self.reference(quote)
+        cdef PyObject* found = PyDict_GetItemWithError(self.books, <object>symbol)
+        if found == NULL or Py_TYPE(<object>found) != _FLOW_BOOK_T:
+            return self.reference(quote)
+        cdef PyObject* venue = _get(quote, Q_VENUE)
+        cdef PyObject* bid_price = _get(quote, Q_BID)
+        cdef PyObject* bid_size = _get(quote, Q_BID_SIZE)
+        cdef PyObject* ask_price = _get(quote, Q_ASK)
+        cdef PyObject* ask_size = _get(quote, Q_ASK_SIZE)
+        cdef PyObject* ts_event = _get(quote, Q_TS)
+        cdef PyObject* prev = _get(<object>found, F_QUOTE)
+        if (
+            venue == NULL
+            or not PyUnicode_CheckExact(<object>venue)
+            or not _exact_int(bid_price)
+            or not _exact_int(bid_size)
+            or not _exact_int(ask_price)
+            or not _exact_int(ask_size)
+            or not _exact_int(ts_event)
+            or not _exact_int(_get(<object>found, B_VERSION))
+            or not _exact_int(_get(<object>found, F_OFI_BASE))
+            or not _usable_prev(prev)
+            or not _complete(<object>found)
+        ):
+            return self.reference(quote)
+        book = <object>found
+        if <str>venue == _NBBO:
+            _put(book, B_NBBO, True)
+        elif PyObject_IsTrue(<object>_get(book, B_NBBO)):
+            return None
+        previous = <object>prev  # a reference of our own: the slot's is dropped by the store below
+        _put(book, F_QUOTE, quote)
+        if (
+            previous is None
+            or _differ(<object>bid_price, <object>_get(previous, Q_BID))
+            or _differ(<object>ask_price, <object>_get(previous, Q_ASK))
+        ):
+            _put(
+                book,
+                F_OFI_BASE,
+                _ofi_base_after(
+                    <object>_get(book, F_OFI_BASE),
+                    previous,
+                    <object>bid_price,
+                    <object>bid_size,
+                    <object>ask_price,
+                    <object>ask_size,
+                ),
+            )
+        _apply_top(book, bid_price, bid_size, ask_price, ask_size, ts_event)
         return None

@@ -8,8 +8,9 @@ microstructure signals go back onto the kernel queue through ``emit``.
 This module does not import the engine: it needs only something with ``subscribe`` and ``emit``.
 
 On L1 the quote handler exists compiled (``_quote_core.pyx``; the profile in docs/PERFORMANCE.md, "Quotes", says
-why): ``on_quote`` stays the reference, and takes whatever the compiled handler does not take whole. ``impl``
-says which one a keeper subscribed.
+why), and so does the handler of a keeper tracking flow for a feature recorder: ``on_quote`` and
+``on_quote_flow`` stay the references, and take whatever the compiled handlers do not take whole. ``impl`` says
+which kind a keeper subscribed.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from tapeflow.model.market import (
 from tapeflow.model.prices import NO_PRICE
 
 try:  # the compiled quote handler (setup.py builds it); without it the Python reference runs
-    from tapeflow.book._quote_core import QuoteHandler
+    from tapeflow.book._quote_core import FlowQuoteHandler, QuoteHandler
 
     COMPILED_AVAILABLE = True
 except ImportError:  # pragma: no cover - a checkout that was not built
@@ -80,7 +81,7 @@ class BookKeeper:
     """
 
     impl: Literal["compiled", "python"]
-    """Which quote handler this keeper subscribes on L1 (a keeper tracking flow runs ``on_quote_flow``)."""
+    """Which kind of quote handler this keeper subscribes on L1 (plain, or tracking flow)."""
 
     def __init__(
         self,
@@ -96,7 +97,7 @@ class BookKeeper:
         compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
         self.impl = "compiled" if compiled else "python"
         self.quote_handler: Callable[[Quote], None] | None = None
-        """What ``attach`` subscribed for quotes on L1: ``on_quote``, its compiled form, or ``on_quote_flow``."""
+        """What ``attach`` subscribed for quotes on L1: ``on_quote``, ``on_quote_flow``, or a compiled form."""
         self.level = level
         self.signals = signals
         self._books: dict[str, L2Book | L3Book | QuoteBook] = {}
@@ -124,7 +125,11 @@ class BookKeeper:
         self._bus = kernel
         if self.level == "L1":
             if self._flow_readers:
-                self.quote_handler = self.on_quote_flow
+                self.quote_handler = (
+                    FlowQuoteHandler(self._flow_books, self.on_quote_flow).on_quote
+                    if self.impl == "compiled"
+                    else self.on_quote_flow
+                )
             elif self.impl == "compiled":
                 self.quote_handler = QuoteHandler(self._quote_books, self.on_quote).on_quote
             else:
