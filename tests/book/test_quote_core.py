@@ -70,24 +70,34 @@ class _Pair:
         assert self.on_python == self.python.on_quote and self.on_compiled != self.compiled.on_quote
 
     def feed(self, quote: Any, check: bool = True) -> None:
-        outcomes = []
-        for handler in (self.on_python, self.on_compiled):
-            try:
-                handler(quote)
-                outcomes.append(None)
-            except Exception as exc:  # the errors themselves are compared
-                outcomes.append((type(exc), str(exc)))
-        assert outcomes[0] == outcomes[1], quote
+        _same_outcome((self.on_python, self.on_compiled), quote)
         if check:
             self.check()
 
     def check(self) -> None:
-        assert self.python.symbols() == self.compiled.symbols()
-        for symbol in self.python.symbols():
-            python, compiled = self.python.book(symbol), self.compiled.book(symbol)
-            assert type(python) is QuoteBook and type(compiled) is QuoteBook
-            assert _state(python) == _state(compiled), symbol
-        assert self.python.totals() == self.compiled.totals()
+        _same_books(self.python, self.compiled, QuoteBook, _state)
+
+
+def _same_outcome(handlers: tuple[Callable[[Any], None], Callable[[Any], None]], quote: Any) -> None:
+    """Both handlers take ``quote`` alike: both return, or both raise the same error."""
+    outcomes: list[tuple[type[Exception], str] | None] = []
+    for handler in handlers:
+        try:
+            handler(quote)
+            outcomes.append(None)
+        except Exception as exc:  # the errors themselves are compared
+            outcomes.append((type(exc), str(exc)))
+    assert outcomes[0] == outcomes[1], quote
+
+
+def _same_books(python: BookKeeper, compiled: BookKeeper, kind: type, state: Callable[[Any], object]) -> None:
+    """The two keepers hold the same symbols, each book of type ``kind`` in both and equal slot by slot."""
+    assert python.symbols() == compiled.symbols()
+    for symbol in python.symbols():
+        book_python, book_compiled = python.book(symbol), compiled.book(symbol)
+        assert type(book_python) is kind and type(book_compiled) is kind
+        assert state(book_python) == state(book_compiled), symbol
+    assert python.totals() == compiled.totals()
 
 
 def _quote(symbol: str, bid: Any, bid_size: Any, ask: Any, ask_size: Any, venue: Any, ts: Any) -> Quote:

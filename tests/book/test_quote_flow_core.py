@@ -20,7 +20,7 @@ from tapeflow.book.quote_book import FlowQuoteBook, QuoteBook
 from tapeflow.engine.kernel import Kernel
 from tapeflow.model import Quote
 
-from .test_quote_core import _ODD, _Bus, _quote, _quote_files, _quotes, _Venue
+from .test_quote_core import _ODD, _Bus, _quote, _quote_files, _quotes, _same_books, _same_outcome, _Venue
 
 pytestmark = pytest.mark.skipif(not keeper_module.COMPILED_AVAILABLE, reason="the compiled quote handler was not built")
 
@@ -69,25 +69,13 @@ class _Pair:
         assert self.on_compiled != self.compiled.on_quote_flow
 
     def feed(self, quote: Any, check: bool = True) -> None:
-        outcomes = []
-        for handler in (self.on_python, self.on_compiled):
-            try:
-                handler(quote)
-                outcomes.append(None)
-            except Exception as exc:  # the errors themselves are compared
-                outcomes.append((type(exc), str(exc)))
-        assert outcomes[0] == outcomes[1], quote
+        _same_outcome((self.on_python, self.on_compiled), quote)
         if check:
             self.check()
 
     def check(self) -> None:
-        assert self.python.symbols() == self.compiled.symbols()
         assert self.told_python == self.told_compiled
-        for symbol in self.python.symbols():
-            python, compiled = self.python.book(symbol), self.compiled.book(symbol)
-            assert type(python) is FlowQuoteBook and type(compiled) is FlowQuoteBook
-            assert _state(python) == _state(compiled), symbol
-        assert self.python.totals() == self.compiled.totals()
+        _same_books(self.python, self.compiled, FlowQuoteBook, _state)
 
 
 _PRICE = st.integers(0, 5).map(lambda t: t * 100)

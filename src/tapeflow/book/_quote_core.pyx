@@ -119,6 +119,57 @@ cdef inline bint _greater(object left, object right) except -1:
     return a > b
 
 
+cdef struct _Fields:
+    PyObject* venue
+    PyObject* bid_price
+    PyObject* bid_size
+    PyObject* ask_price
+    PyObject* ask_size
+    PyObject* ts_event
+
+
+cdef inline PyObject* _book_of(object quote, dict books, PyTypeObject* book_type, _Fields* f):
+    """The quote's book (borrowed), with the quote's fields read into ``f``, when the quote, its fields and the book
+    are exactly what a handler takes whole; NULL: the quote goes to the reference handler. Both handlers start
+    here, so the two cannot come to disagree on what they take."""
+    if Py_TYPE(quote) != _QUOTE_T:
+        return NULL
+    cdef PyObject* symbol = _get(quote, Q_SYMBOL)
+    if symbol == NULL or not PyUnicode_CheckExact(<object>symbol):
+        return NULL
+    cdef PyObject* found = PyDict_GetItemWithError(books, <object>symbol)
+    if found == NULL or Py_TYPE(<object>found) != book_type:
+        return NULL
+    f.venue = _get(quote, Q_VENUE)
+    f.bid_price = _get(quote, Q_BID)
+    f.bid_size = _get(quote, Q_BID_SIZE)
+    f.ask_price = _get(quote, Q_ASK)
+    f.ask_size = _get(quote, Q_ASK_SIZE)
+    f.ts_event = _get(quote, Q_TS)
+    if (
+        f.venue == NULL
+        or not PyUnicode_CheckExact(<object>f.venue)
+        or not _exact_int(f.bid_price)
+        or not _exact_int(f.bid_size)
+        or not _exact_int(f.ask_price)
+        or not _exact_int(f.ask_size)
+        or not _exact_int(f.ts_event)
+        or not _exact_int(_get(<object>found, B_VERSION))
+        or not _complete(<object>found)
+    ):
+        return NULL
+    return found
+
+
+cdef inline int _nbbo_skips(object book, PyObject* venue) except -1:
+    """The NBBO rule of both handlers: an NBBO quote marks the book as fed by the NBBO, and from then on a single
+    venue's quote is skipped (1)."""
+    if <str>venue == _NBBO:
+        _put(book, B_NBBO, True)
+        return 0
+    return PyObject_IsTrue(<object>_get(book, B_NBBO))
+
+
 cdef inline int _apply_top(
     object book, PyObject* bid_price, PyObject* bid_size, PyObject* ask_price, PyObject* ask_size, PyObject* ts_event
 ) except -1:
@@ -161,38 +212,14 @@ cdef class QuoteHandler:
     def on_quote(self, quote):
         """``BookKeeper.on_quote``, step for step: the NBBO rule, the four top fields, ``ts``, ``version``, the
         crossing episode."""
-        if Py_TYPE(quote) != _QUOTE_T:
-            return self.reference(quote)
-        cdef PyObject* symbol = _get(quote, Q_SYMBOL)
-        if symbol == NULL or not PyUnicode_CheckExact(<object>symbol):
-            return self.reference(quote)
-        cdef PyObject* found = PyDict_GetItemWithError(self.books, <object>symbol)
-        if found == NULL or Py_TYPE(<object>found) != _BOOK_T:
-            return self.reference(quote)
-        cdef PyObject* venue = _get(quote, Q_VENUE)
-        cdef PyObject* bid_price = _get(quote, Q_BID)
-        cdef PyObject* bid_size = _get(quote, Q_BID_SIZE)
-        cdef PyObject* ask_price = _get(quote, Q_ASK)
-        cdef PyObject* ask_size = _get(quote, Q_ASK_SIZE)
-        cdef PyObject* ts_event = _get(quote, Q_TS)
-        if (
-            venue == NULL
-            or not PyUnicode_CheckExact(<object>venue)
-            or not _exact_int(bid_price)
-            or not _exact_int(bid_size)
-            or not _exact_int(ask_price)
-            or not _exact_int(ask_size)
-            or not _exact_int(ts_event)
-            or not _exact_int(_get(<object>found, B_VERSION))
-            or not _complete(<object>found)
-        ):
+        cdef _Fields f
+        cdef PyObject* found = _book_of(quote, self.books, _BOOK_T, &f)
+        if found == NULL:
             return self.reference(quote)
         book = <object>found
-        if <str>venue == _NBBO:
-            _put(book, B_NBBO, True)
-        elif PyObject_IsTrue(<object>_get(book, B_NBBO)):
+        if _nbbo_skips(book, f.venue):
             return None
-        _apply_top(book, bid_price, bid_size, ask_price, ask_size, ts_event)
+        _apply_top(book, f.bid_price, f.bid_size, f.ask_price, f.ask_size, f.ts_event)
         return None
 
 
@@ -264,46 +291,22 @@ cdef class FlowQuoteHandler:
     def on_quote(self, quote):
         """``BookKeeper.on_quote_flow``, step for step: the NBBO rule, the last quote kept, the order flow base
         moved when a price moved, then the plain handler's steps."""
-        if Py_TYPE(quote) != _QUOTE_T:
+        cdef _Fields f
+        cdef PyObject* found = _book_of(quote, self.books, _FLOW_BOOK_T, &f)
+        if found == NULL:
             return self.reference(quote)
-        cdef PyObject* symbol = _get(quote, Q_SYMBOL)
-        if symbol == NULL or not PyUnicode_CheckExact(<object>symbol):
-            return self.reference(quote)
-        cdef PyObject* found = PyDict_GetItemWithError(self.books, <object>symbol)
-        if found == NULL or Py_TYPE(<object>found) != _FLOW_BOOK_T:
-            return self.reference(quote)
-        cdef PyObject* venue = _get(quote, Q_VENUE)
-        cdef PyObject* bid_price = _get(quote, Q_BID)
-        cdef PyObject* bid_size = _get(quote, Q_BID_SIZE)
-        cdef PyObject* ask_price = _get(quote, Q_ASK)
-        cdef PyObject* ask_size = _get(quote, Q_ASK_SIZE)
-        cdef PyObject* ts_event = _get(quote, Q_TS)
         cdef PyObject* prev = _get(<object>found, F_QUOTE)
-        if (
-            venue == NULL
-            or not PyUnicode_CheckExact(<object>venue)
-            or not _exact_int(bid_price)
-            or not _exact_int(bid_size)
-            or not _exact_int(ask_price)
-            or not _exact_int(ask_size)
-            or not _exact_int(ts_event)
-            or not _exact_int(_get(<object>found, B_VERSION))
-            or not _exact_int(_get(<object>found, F_OFI_BASE))
-            or not _usable_prev(prev)
-            or not _complete(<object>found)
-        ):
+        if not _exact_int(_get(<object>found, F_OFI_BASE)) or not _usable_prev(prev):
             return self.reference(quote)
         book = <object>found
-        if <str>venue == _NBBO:
-            _put(book, B_NBBO, True)
-        elif PyObject_IsTrue(<object>_get(book, B_NBBO)):
+        if _nbbo_skips(book, f.venue):
             return None
         previous = <object>prev  # a reference of our own: the slot's is dropped by the store below
         _put(book, F_QUOTE, quote)
         if (
             previous is None
-            or _differ(<object>bid_price, <object>_get(previous, Q_BID))
-            or _differ(<object>ask_price, <object>_get(previous, Q_ASK))
+            or _differ(<object>f.bid_price, <object>_get(previous, Q_BID))
+            or _differ(<object>f.ask_price, <object>_get(previous, Q_ASK))
         ):
             _put(
                 book,
@@ -311,11 +314,11 @@ cdef class FlowQuoteHandler:
                 _ofi_base_after(
                     <object>_get(book, F_OFI_BASE),
                     previous,
-                    <object>bid_price,
-                    <object>bid_size,
-                    <object>ask_price,
-                    <object>ask_size,
+                    <object>f.bid_price,
+                    <object>f.bid_size,
+                    <object>f.ask_price,
+                    <object>f.ask_size,
                 ),
             )
-        _apply_top(book, bid_price, bid_size, ask_price, ask_size, ts_event)
+        _apply_top(book, f.bid_price, f.bid_size, f.ask_price, f.ask_size, f.ts_event)
         return None
