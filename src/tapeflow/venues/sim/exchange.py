@@ -15,8 +15,8 @@ order id), ``depth.py`` (book changes as queue and crossing updates), ``bar_fill
 ``expiry.py`` (DAY expiry at the session's close; refusals for ticks off the Rule 612 grid, halts), ``auction.py``
 (OPG/CLS orders held for the tape's opening/closing cross). Unknown or closed orders are refused here.
 
-Why this module is long: the order path of a bar backtest (acceptance, fill, their report stamps) is written out
-in one place rather than spread over helper calls, each of which cost a Python call on every order (issue 19).
+Why this module is long: the order path of a bar backtest (acceptance, fill) is written out in one place rather
+than spread over helper calls, each of which cost a Python call on every order (issue 19).
 """
 
 from __future__ import annotations
@@ -241,21 +241,10 @@ class SimulatedExchange:
         name = self.name
         order = SimOrder(cmd, f"{name}-{self._seq}")
         self._orders[cid] = order
-        reply = self._reply_ns
-        if reply is None:
-            ts_init = self._stamp(at, _INSERT)
-        else:  # ``_stamp`` written in: the acceptance and the fill are every order's two reports (issue 19)
-            ts_init = at + reply[0]
-            now = kernel.now
-            if now > ts_init:
-                ts_init = now
-            if self._last_report > ts_init:
-                ts_init = self._last_report
-            self._last_report = ts_init
         kernel.emit(
             OrderAccepted(
                 ts_event=at,
-                ts_init=ts_init,
+                ts_init=self._stamp(at, _INSERT),
                 strategy_id=cmd.strategy_id,
                 client_order_id=cid,
                 symbol=symbol,
@@ -377,17 +366,7 @@ class SimulatedExchange:
             self._close(order)
         kernel = self._kernel
         assert kernel is not None, "the simulated exchange must be added to a kernel before use"
-        reply = self._reply_ns
-        if reply is None:
-            ts_init = self._stamp(at, action)
-        else:  # ``_stamp`` written in, as in ``_on_submit``
-            ts_init = at + (reply[0] if action is _INSERT else reply[1] if action is _CANCEL else reply[2])
-            now = kernel.now
-            if now > ts_init:
-                ts_init = now
-            if self._last_report > ts_init:
-                ts_init = self._last_report
-            self._last_report = ts_init
+        ts_init = self._stamp(at, action)
         name = self.name
         # at most 15 keywords: CPython 3.11 takes a slow path for a call with 16 or more (measured ~0.45 us against
         # ~0.1 for this event), so the fee fields, at their defaults without a fee model, are set apart when needed
