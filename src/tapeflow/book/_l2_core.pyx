@@ -38,14 +38,10 @@ from tapeflow.model.prices import NO_PRICE
 
 
 cdef extern from "Python.h":
-    ctypedef struct PyMemberDef:
-        const char* name
-        int type
-        Py_ssize_t offset
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
     bint PyList_CheckExact(object)
     int PyList_SetSlice(object, Py_ssize_t, Py_ssize_t, PyObject*) except -1
+
+include "_slots.pxi"
 
 cdef long long _LLONG_MAX = 9223372036854775807
 cdef long long _SAFE = 1 << 62  # |price| below this: price * sign fits 64 bits
@@ -67,17 +63,6 @@ cdef Py_ssize_t D_TS, D_ACTION, D_SIDE, D_PRICE, D_SIZE, D_SEQ
 cdef Py_ssize_t I_SEQ, I_TS, I_CROSSED
 cdef Py_ssize_t L_SIZES, L_KEYS, L_SIGN, L_BEST
 cdef Py_ssize_t B_INTEGRITY, B_BIDS, B_ASKS, B_BID_SIZES, B_ASK_SIZES, B_BEST_BID, B_BEST_ASK
-
-
-cdef Py_ssize_t _offset(object owner, str name) except -1:
-    """The offset of slot ``name`` of ``owner``; refuses anything that is not an object slot."""
-    descriptor = getattr(owner, name)
-    if type(descriptor).__name__ != "member_descriptor":
-        raise TypeError(f"{owner.__name__}.{name} is not a slot")
-    cdef PyMemberDef* member = (<PyMemberDescrObject*><PyObject*>descriptor).d_member
-    if member.type != 16 and member.type != 6:  # Py_T_OBJECT_EX, Py_T_OBJECT
-        raise TypeError(f"{owner.__name__}.{name} is not an object slot")
-    return member.offset
 
 
 def bind(object book_type):
@@ -105,20 +90,6 @@ def bind(object book_type):
     B_BEST_BID = _offset(book_type, "best_bid")
     B_BEST_ASK = _offset(book_type, "best_ask")
     _BOOK_T = <PyTypeObject*>book_type
-
-
-cdef inline PyObject* _get(object owner, Py_ssize_t offset):
-    """The slot's value, borrowed; NULL when it is unset."""
-    return (<PyObject**>((<char*><PyObject*>owner) + offset))[0]
-
-
-cdef inline void _put(object owner, Py_ssize_t offset, object value):
-    """Store into the slot as its descriptor does: take a reference to the new value, drop the old one's."""
-    cdef PyObject** cell = <PyObject**>((<char*><PyObject*>owner) + offset)
-    cdef PyObject* old = cell[0]
-    Py_INCREF(value)
-    cell[0] = <PyObject*>value
-    Py_XDECREF(old)
 
 
 cdef extern from *:

@@ -32,30 +32,13 @@ from tapeflow.model.market import Quote
 from tapeflow.model.prices import NO_PRICE
 
 
-cdef extern from "Python.h":
-    ctypedef struct PyMemberDef:
-        const char* name
-        int type
-        Py_ssize_t offset
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
+include "_slots.pxi"
 
 cdef object _NO_PRICE = NO_PRICE
 cdef str _NBBO = "NBBO"
 cdef PyTypeObject* _QUOTE_T = <PyTypeObject*>Quote
 cdef PyTypeObject* _BOOK_T = <PyTypeObject*>QuoteBook
 cdef PyTypeObject* _FLOW_BOOK_T = <PyTypeObject*>FlowQuoteBook
-
-
-cdef Py_ssize_t _offset(object owner, str name) except -1:
-    """The offset of slot ``name`` of ``owner``; refuses anything that is not an object slot."""
-    descriptor = getattr(owner, name)
-    if type(descriptor).__name__ != "member_descriptor":
-        raise TypeError(f"{owner.__name__}.{name} is not a slot")
-    cdef PyMemberDef* member = (<PyMemberDescrObject*><PyObject*>descriptor).d_member
-    if member.type != 16 and member.type != 6:  # Py_T_OBJECT_EX, Py_T_OBJECT
-        raise TypeError(f"{owner.__name__}.{name} is not an object slot")
-    return member.offset
 
 
 cdef Py_ssize_t Q_SYMBOL = _offset(Quote, "symbol")
@@ -78,20 +61,6 @@ cdef Py_ssize_t B_CROSSED_NS = _offset(QuoteBook, "crossed_ns")
 cdef Py_ssize_t B_CROSSED_SINCE = _offset(QuoteBook, "crossed_since")
 cdef Py_ssize_t F_QUOTE = _offset(FlowQuoteBook, "quote")
 cdef Py_ssize_t F_OFI_BASE = _offset(FlowQuoteBook, "ofi_base")
-
-
-cdef inline PyObject* _get(object owner, Py_ssize_t offset):
-    """The slot's value, borrowed; NULL when it is unset."""
-    return (<PyObject**>((<char*><PyObject*>owner) + offset))[0]
-
-
-cdef inline void _put(object owner, Py_ssize_t offset, object value):
-    """Store into the slot as its descriptor does: take a reference to the new value, drop the old one's."""
-    cdef PyObject** cell = <PyObject**>((<char*><PyObject*>owner) + offset)
-    cdef PyObject* old = cell[0]
-    Py_INCREF(value)
-    cell[0] = <PyObject*>value
-    Py_XDECREF(old)
 
 
 cdef inline bint _exact_int(PyObject* value):
