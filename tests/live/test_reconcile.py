@@ -11,12 +11,12 @@ from tapeflow.engine.inbox import Inbox
 from tapeflow.live.alpaca_venue import AlpacaVenue
 from tapeflow.live.node import LiveNode
 from tapeflow.live.reconcile import strategy_of
-from tapeflow.model.orders import OrderAccepted
+from tapeflow.model.orders import OrderAccepted, OrderCancelled
 from tapeflow.model.risk_events import SetKillSwitch
 from tapeflow.model.venue_events import Reconciled
 from tapeflow.strategy.base import Strategy
 
-from .paper_harness import KEY, SECRET, Paper, Running, submit, wait_for
+from .paper_harness import KEY, SECRET, Paper, Recorded, Running, adapter, submit, wait_for
 
 
 def place(paper: Paper, cid: str, price: int, qty: int = 100) -> Any:
@@ -141,3 +141,34 @@ def test_the_start_report_of_a_node_whose_clock_has_not_started_carries_the_venu
     (report,) = [e for e in inbox.drain() if isinstance(e, Reconciled)]
     assert state.ts == paper.venue.now > 0
     assert report.ts_event == report.ts_init == state.ts
+
+
+def test_a_cancel_of_a_taken_over_order_the_stream_never_delivered_is_applied_by_the_next_reconciliation(
+    paper: Paper,
+) -> None:
+    """The order was created before the start, so the "after the start" query never lists it: the reconciliation
+    reads it by its id while the ledger holds it open (here no stream runs, as before the stream listens)."""
+    bid, _ = paper.best()
+    mine = place(paper, "s-20120621T133000abcdef-7", bid - 10_000)
+    paper.step(100)  # the start comes later on the tape's clock than the order's creation
+    inbox = Inbox()
+    seen = Recorded(inbox)
+    venue = adapter(paper, inbox)
+    try:
+        (restored,) = venue.start().open_orders
+        assert restored.venue_order_id == mine["id"]
+        paper.rest("DELETE", f"/v2/orders/{mine['id']}")
+        for _ in range(200):  # the cancel reaches the simulated exchange as the tape's time moves
+            if paper.rest("GET", f"/v2/orders/{mine['id']}")["status"] == "canceled":
+                break
+            paper.step()
+        assert paper.rest("GET", f"/v2/orders/{mine['id']}")["status"] == "canceled"
+        venue.sender.run_now(venue.reconciler.reconcile, 10.0)
+        venue.sender.run_now(venue.reconciler.reconcile, 10.0)  # the second reads nothing: the order is closed
+    finally:
+        venue.stop()
+    _, first, second = seen.of(Reconciled)
+    assert (first.cancels_applied, first.mismatches) == (1, 0)
+    assert (second.cancels_applied, second.orders_checked) == (0, 0)
+    (cancelled,) = seen.of(OrderCancelled)
+    assert cancelled.client_order_id == "s-20120621T133000abcdef-7"

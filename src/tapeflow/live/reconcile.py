@@ -8,7 +8,9 @@ its effect), and the venue's numbers must stay exact decimal strings, where alpa
   orders, as the ``VenueState`` the node restores (``LiveNode.restore``). An open order whose client order id is
   a tapeflow id of one of the node's strategies (``{strategy}-{run}-{n}``, any earlier run) is taken over; any
   other open order is a disagreement.
-- ``reconcile``: every order since the start (``GET /v2/orders?status=all&after=...``, oldest first, paged). Each
+- ``reconcile``: every order since the start (``GET /v2/orders?status=all&after=...``, oldest first, paged), and
+  each order taken over at start that the ledger still holds open (``GET /v2/orders/{id}``: created before the
+  start, the "after" query never lists it, and a fill of it missed by the stream would stay missed). Each
   record of ours goes through the ledger, which posts the fills, cancels and expiries the stream did not deliver,
   once. A record that is not ours, or a position (``GET /v2/positions``) that the fills applied do not make, is a
   disagreement. Every run ends with one ``Reconciled`` event; disagreements also engage the kill switch
@@ -21,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
+from urllib.parse import quote
 
 from tapeflow.engine.inbox import InboxLike
 from tapeflow.live.order_ledger import OrderLedger, venue_order
@@ -82,6 +85,9 @@ class Reconciler:
         self._clock = clock
         self.since = 0
         """Venue time of the start: orders created after it are this run's concern."""
+        self._carried: list[str] = []
+        """Client order ids of the orders taken over at start: created before ``since``, so the "after" query of
+        ``reconcile`` never lists them; each is read by its own id while the ledger holds it open."""
         self.runs = 0
         self._reported: set[str] = set()
         """Findings a kill switch was already asked for: a standing disagreement asks once, a new one again (an
@@ -152,6 +158,7 @@ class Reconciler:
             order = venue_order(wire, strategy, base_client_id(wire.client_order_id))
             self._ledger.restored(order)
             restored.append(order)
+            self._carried.append(order.client_order_id)
         for symbol, (qty, _) in held.items():
             self._ledger.set_position(symbol, qty)
         positions = tuple(VenuePosition(symbol=s, quantity=q, cost_basis=c) for s, (q, c) in sorted(held.items()))
@@ -165,6 +172,7 @@ class Reconciler:
         findings: list[str] = []
         fills = ends = 0
         orders = self._orders("all", self.since - 1 if self.since else None)
+        orders.extend(self._carried_orders({wire.id for wire in orders}))
         for wire in orders:
             applied = self._ledger.apply_record(wire)
             if applied is None:
@@ -179,6 +187,22 @@ class Reconciler:
             if venue_qty != ours.get(symbol, 0):
                 findings.append(f"position {symbol}: venue {venue_qty}, our fills explain {ours.get(symbol, 0)}")
         return self._report(len(orders), fills, ends, findings)
+
+    def _carried_orders(self, listed: set[str]) -> list[WireOrder]:
+        """The records of the orders taken over at start that the ledger still holds open, each by its id: a fill
+        or cancel of one of them that the stream did not deliver (it came before the stream listened, or was
+        lost at a drop) is otherwise never read again. Those the ledger has closed are no longer asked for."""
+        out: list[WireOrder] = []
+        still: list[str] = []
+        for cid in self._carried:
+            tracked = self._ledger.tracked(cid)
+            if tracked is None or tracked.done:
+                continue
+            still.append(cid)
+            if tracked.venue_order_id and tracked.venue_order_id not in listed:
+                out.append(parse_order(self._get(f"/v2/orders/{quote(tracked.venue_order_id, safe='')}")))
+        self._carried = still
+        return out
 
     def _report(self, checked: int, fills: int, ends: int, findings: list[str]) -> Reconciled:
         self.runs += 1
