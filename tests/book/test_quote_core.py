@@ -122,29 +122,37 @@ class _Venue(str):
     """A ``str`` subclass: not the exact type the compiled handler reads."""
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["BAC", "AAPL"]),
-            st.integers(0, 5).map(lambda t: t * 100) | _ODD,
-            st.integers(0, 3).map(lambda s: s * 100) | _ODD,
-            st.integers(0, 5).map(lambda t: t * 100) | _ODD,
-            st.integers(0, 3).map(lambda s: s * 100) | _ODD,
-            st.sampled_from(["NBBO", "XNAS", "ARCX", _Venue("NBBO"), None]),
-            st.integers(0, 10),
-            st.sampled_from([0, 2**64]),
-        ),
-        max_size=60,
-    )
+_PRICE = st.integers(0, 5).map(lambda t: t * 100)
+_SIZE = st.integers(0, 3).map(lambda s: s * 100)
+Row = tuple[str, Any, Any, Any, Any, Any, int, int]
+_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["BAC", "AAPL"]),
+        _PRICE | _ODD,
+        _SIZE | _ODD,
+        _PRICE | _ODD,
+        _SIZE | _ODD,
+        st.sampled_from(["NBBO", "XNAS", "ARCX", _Venue("NBBO"), None]),
+        st.integers(0, 10),
+        st.sampled_from([0, 2**64]),
+    ),
+    max_size=60,
 )
-def test_compiled_quote_handler_keeps_the_reference_books_and_errors_on_hypothesis_streams(
-    rows: list[tuple[str, Any, Any, Any, Any, Any, int, int]],
-) -> None:
-    pair, ts = _Pair(), 1_000_000_000
+"""Streams of quotes (symbol, four top fields, venue, time step, far jump) with odd values among the fields."""
+
+
+def _feed_rows(pair: Any, rows: list[Row]) -> None:
+    """Each row as a quote to both keepers of ``pair``, the clock moving by the row's step."""
+    ts = 1_000_000_000
     for symbol, bid, bid_size, ask, ask_size, venue, gap, far in rows:
         ts += gap
         pair.feed(_quote(symbol, bid, bid_size, ask, ask_size, venue, ts + far))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ROWS)
+def test_compiled_quote_handler_keeps_the_reference_books_and_errors_on_hypothesis_streams(rows: list[Row]) -> None:
+    _feed_rows(_Pair(), rows)
 
 
 def test_compiled_quote_handler_counts_crossing_episodes_and_time_as_the_reference() -> None:

@@ -20,7 +20,19 @@ from tapeflow.book.quote_book import FlowQuoteBook, QuoteBook
 from tapeflow.engine.kernel import Kernel
 from tapeflow.model import Quote
 
-from .test_quote_core import _ODD, _Bus, _quote, _quote_files, _quotes, _same_books, _same_outcome, _Venue
+from .test_quote_core import (
+    _PRICE,
+    _ROWS,
+    _SIZE,
+    Row,
+    _Bus,
+    _feed_rows,
+    _quote,
+    _quote_files,
+    _quotes,
+    _same_books,
+    _same_outcome,
+)
 
 pytestmark = pytest.mark.skipif(not keeper_module.COMPILED_AVAILABLE, reason="the compiled quote handler was not built")
 
@@ -78,33 +90,10 @@ class _Pair:
         _same_books(self.python, self.compiled, FlowQuoteBook, _state)
 
 
-_PRICE = st.integers(0, 5).map(lambda t: t * 100)
-_SIZE = st.integers(0, 3).map(lambda s: s * 100)
-
-
 @settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["BAC", "AAPL"]),
-            _PRICE | _ODD,
-            _SIZE | _ODD,
-            _PRICE | _ODD,
-            _SIZE | _ODD,
-            st.sampled_from(["NBBO", "XNAS", "ARCX", _Venue("NBBO"), None]),
-            st.integers(0, 10),
-            st.sampled_from([0, 2**64]),
-        ),
-        max_size=60,
-    )
-)
-def test_compiled_flow_handler_keeps_the_reference_books_flow_and_errors_on_hypothesis_streams(
-    rows: list[tuple[str, Any, Any, Any, Any, Any, int, int]],
-) -> None:
-    pair, ts = _Pair(), 1_000_000_000
-    for symbol, bid, bid_size, ask, ask_size, venue, gap, far in rows:
-        ts += gap
-        pair.feed(_quote(symbol, bid, bid_size, ask, ask_size, venue, ts + far))
+@given(_ROWS)
+def test_compiled_flow_handler_keeps_the_reference_books_flow_and_errors_on_hypothesis_streams(rows: list[Row]) -> None:
+    _feed_rows(_Pair(), rows)
 
 
 @settings(max_examples=300, deadline=None)
