@@ -112,6 +112,25 @@ def config() -> RiskConfig:
     )
 
 
+def held_fills(symbols: tuple[str, ...], prefix: str) -> list[OrderFilled]:
+    """A fill of 300 shares bought at ``BID`` in each of ``symbols``: the positions a workload starts holding."""
+    return [
+        OrderFilled(
+            ts_event=T0,
+            ts_init=T0,
+            strategy_id="s",
+            client_order_id=f"{prefix}{s}",
+            symbol=s,
+            side=Side.BUY,
+            price=BID,
+            quantity=300,
+            leaves_quantity=0,
+            liquidity_side=LiquiditySide.MAKER,
+        )
+        for s in symbols
+    ]
+
+
 def build(cfg: RiskConfig | None = None) -> tuple[Kernel, RiskEngine, NullExecution]:
     """``cfg`` None: every rule on (``config()``)."""
     kernel = Kernel()
@@ -135,22 +154,7 @@ def build(cfg: RiskConfig | None = None) -> tuple[Kernel, RiskEngine, NullExecut
         BookSnapshot(ts_event=T0, ts_init=T0, symbol=s, bids=(BookLevel(BID, 500),), asks=(BookLevel(ASK, 500),))
         for s in SYMBOLS
     ]
-    fills = [
-        OrderFilled(
-            ts_event=T0,
-            ts_init=T0,
-            strategy_id="s",
-            client_order_id=f"f{s}",
-            symbol=s,
-            side=Side.BUY,
-            price=BID,
-            quantity=300,
-            leaves_quantity=0,
-            liquidity_side=LiquiditySide.MAKER,
-        )
-        for s in SYMBOLS
-    ]
-    kernel.run([*snaps, *fills])
+    kernel.run([*snaps, *held_fills(SYMBOLS, "f")])
     return kernel, engine, execution
 
 
@@ -284,22 +288,7 @@ BAR_SYMBOLS = ("QQQ", "IWM", "DIA", "XLF")
 
 def run_pass_bars(orders: list[SubmitOrder]) -> Callable[[], int]:
     kernel, engine, execution = build(RiskConfig())  # the default rules, as a configured bar backtest runs them
-    held = [
-        OrderFilled(
-            ts_event=T0,
-            ts_init=T0,
-            strategy_id="s",
-            client_order_id=f"b{s}",
-            symbol=s,
-            side=Side.BUY,
-            price=BID,
-            quantity=300,
-            leaves_quantity=0,
-            liquidity_side=LiquiditySide.MAKER,
-        )
-        for s in BAR_SYMBOLS
-    ]
-    kernel.run(held)
+    kernel.run(held_fills(BAR_SYMBOLS, "b"))
     steps = []
     for i, o in enumerate(orders):
         ts = T0 + i * 30 * MS  # 33 orders a second (default throttle 50), 120 ms apart in a symbol (duplicates 100)
