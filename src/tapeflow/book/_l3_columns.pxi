@@ -42,7 +42,7 @@ cdef inline bint _matches_row(_Top top, _Book book, const int64_t** rows, Py_ssi
 
 
 cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, long long new, long long size,
-                      object ts, _Counts counts, object on_reveal, Py_ssize_t i, int row) except -1:
+                      long long ts, _Counts counts, object on_reveal, Py_ssize_t i, int row) except -1:
     """``_reveal`` with the deepest level's fields as integers: the usual case here, anything else the reference.
 
     The usual case keeps the verification's copy of the top in step level by level (``_Top.added``, ``touch``,

@@ -138,7 +138,7 @@ cdef class _Top:
         cdef long long* sizes = self.size[side]
         if self.stale[side]:
             return
-        if not _as_ll(price, &p) or p == 9999999999 or p == -9999999999:
+        if not _as_ll(price, &p) or p == 9999999999LL or p == -9999999999LL:
             self.mark(side)
             return
         j = 0
@@ -183,7 +183,7 @@ cdef class _Top:
             return 0
         if self.printed[side]:  # the levels after j move one up; the deepest slot is printed below
             self.shift(side, j, j + 1, self.levels - 1 - j)
-            self.put(side, self.levels - 1, 9999999999 if side == 0 else -9999999999, self.beyond[side])
+            self.put(side, self.levels - 1, 9999999999LL if side == 0 else -9999999999LL, self.beyond[side])
         while j < n - 1:
             prices[j] = prices[j + 1]
             sizes[j] = sizes[j + 1]
@@ -194,7 +194,7 @@ cdef class _Top:
                 self.mark(side)
                 return 0
             p = key if side else -key
-            if p == 9999999999 or p == -9999999999 or level_sizes.lookup_ll(p, &v) != 1:
+            if p == 9999999999LL or p == -9999999999LL or level_sizes.lookup_ll(p, &v) != 1:
                 self.mark(side)
                 return 0
             prices[n - 1] = p
@@ -236,7 +236,7 @@ cdef class _Top:
         """Read the side's top N from the ladder; 0 when a value does not fit 64 bits (stays stale)."""
         cdef Py_ssize_t n = PyList_GET_SIZE(keys)
         cdef int j, m = self.levels if n >= self.levels else <int>n
-        cdef long long key, p, v, sentinel = 9999999999 if side == 0 else -9999999999
+        cdef long long key, p, v, sentinel = 9999999999LL if side == 0 else -9999999999LL
         cdef int found
         self.printed[side] = False
         self.fresh = 0
@@ -277,7 +277,7 @@ cdef class _Top:
         """Each level's price and size fields of the side; past its last level, the sentinel price and the
         size the reference prints there (``beyond``)."""
         cdef int j
-        cdef long long sentinel = 9999999999 if side == 0 else -9999999999
+        cdef long long sentinel = 9999999999LL if side == 0 else -9999999999LL
         for j in range(self.levels):
             if j < self.count[side]:
                 self.put(side, j, self.price[side][j], self.size[side][j])
