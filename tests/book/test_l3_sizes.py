@@ -20,6 +20,8 @@ from tapeflow.book import l3 as l3_module
 from tapeflow.config import PURE_PYTHON_ENV
 from tapeflow.model import ConfigError
 from tapeflow.model.enums import Side
+from tapeflow.model.events import Event
+from tests.book.test_l3 import l3_streams
 
 pytestmark = pytest.mark.skipif(not l3_module.SIZES_TABLE_AVAILABLE, reason="the compiled L3 core was not built")
 
@@ -179,3 +181,26 @@ def test_l3_book_over_the_table_reads_as_the_book_over_dicts() -> None:
         assert compiled.side(side).levels() == python.side(side).levels()
     assert compiled.snapshot(0) == python.snapshot(0)
     assert compiled.queue_ahead(4) == python.queue_ahead(4)
+
+
+def _levels_state(book: L3Book) -> tuple[Any, ...]:
+    """What a reader sees of the levels: sizes in their order, keys, best, every queue in priority order."""
+    return tuple(
+        (list(ladder.sizes.items()), list(ladder.keys), ladder.best, {p: list(q) for p, q in ladder.queues.items()})
+        for ladder in (book.bids, book.asks)
+    )
+
+
+@settings(max_examples=100)
+@given(l3_streams())
+def test_random_l3_streams_leave_the_same_book_over_the_table_as_over_dicts_after_every_event(
+    stream: list[Event],
+) -> None:
+    """Adds, partial executions and cancels, deletes and replaces through ``L3Book.apply``: levels opened and
+    emptied at many prices (the table's holes, its squeeze, its growth), the same book after every event."""
+    python, compiled = L3Book("X", impl="python"), L3Book("X", impl="compiled")
+    for e in stream:
+        python.apply(e)
+        compiled.apply(e)
+        assert _levels_state(compiled) == _levels_state(python)
+    assert compiled.snapshot(0) == python.snapshot(0)
