@@ -223,15 +223,6 @@ cdef class L3Sizes:
         PyDict_SetItem(<dict>self._dict, price, value)
         return 0
 
-    cdef inline int store_object(self, object price, object value) except -1:
-        """``self[price] = value`` for a value that may not be a 64-bit int (a reveal's size as parsed)."""
-        cdef long long v
-        if type(value) is int and _as_ll(value, &v):
-            return self.store(price, v)
-        self._to_dict()
-        PyDict_SetItem(self._dict, price, value)
-        return 0
-
     cdef inline int remove(self, object price) except -1:
         """``del self[price]``; ``KeyError`` when it is not there."""
         cdef long long p
