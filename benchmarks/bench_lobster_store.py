@@ -15,9 +15,12 @@ wall msgs/s, median and spread (min-max), then the CPU-time ratios of the store'
 and to its own Python reference. The reports must be equal (rows, mismatches, counts, book at the end) or the
 benchmark fails. Memory: peak RSS of a fresh child replaying (compiled, verified) the day's store and a store
 of a 4x longer day (``bench_lobster.longer_copy``). ``--quick``: no memory run. ``--breakdown``: also where the
-compiled replay's CPU time goes (its column loop, the table read, the SHA-256, the rest).
+compiled replay's CPU time goes (its column loop, the table read, the SHA-256, the rest). ``--against OLD_SRC``:
+also this tree against an older one's ``src`` (its compiled cores built beside their .pyx), store and zip, in
+alternated fresh processes, CPU-time ratio new/old.
 
-Run: ``.venv/bin/python benchmarks/bench_lobster_store.py [--file PATH] [--pairs 5] [--quick] [--breakdown]``.
+Run: ``.venv/bin/python benchmarks/bench_lobster_store.py [--file PATH] [--pairs 5] [--quick] [--breakdown]
+[--against OLD_SRC]``.
 The last line is one JSON object.
 """
 
@@ -27,6 +30,7 @@ import argparse
 import gc
 import hashlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -38,6 +42,7 @@ from typing import Any
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from bench_lobster import DEFAULT, _data_root, longer_copy
+from tapeflow.book import L3Book
 from tapeflow.data import lobster_store
 from tapeflow.data.lobster import COMPILED_AVAILABLE, Impl
 from tapeflow.data.lobster_events import iter_events
@@ -144,6 +149,51 @@ def breakdown(store: Path, rounds: int) -> dict[str, float]:
     return out
 
 
+_AB_CHILD = """
+import json, sys, time
+from tapeflow.report.book_replay import replay
+out = {"module": __import__("tapeflow.book._l3_core", fromlist=["x"]).__file__}
+for name, source in (("store", sys.argv[1]), ("zip", sys.argv[2])):
+    cpu = []
+    for _ in range(int(sys.argv[3])):
+        t0 = time.process_time()
+        r = replay(source, verify=True, impl="compiled")
+        cpu.append(time.process_time() - t0)
+    fields = {f: getattr(r, f) for f in r.__struct_fields__ if f not in ("elapsed_s", "msgs_per_s", "file")}
+    out[name] = {"cpu_s": min(cpu), "rows": r.rows, "report": repr(sorted(fields.items()))}
+print(json.dumps(out))
+"""
+
+
+def against(old_src: Path, zip_path: Path, store: Path, pairs: int, reps: int = 3) -> dict[str, Any]:
+    """This tree against an older one (``old_src``: its ``src`` with its compiled cores built beside their
+    .pyx), store and zip replays, compiled and verified: fresh child processes alternated old, new, new, old ...
+    (the two cannot share a process: the same module names); each child's best of ``reps`` replays, CPU time.
+    The reports must be equal."""
+    here = Path(__file__).resolve().parent.parent / "src"
+    cpu: dict[str, dict[str, list[float]]] = {"old": {"store": [], "zip": []}, "new": {"store": [], "zip": []}}
+    seen: dict[str, dict[str, Any]] = {}
+    for k in range(pairs):
+        for tree in ("old", "new") if k % 2 == 0 else ("new", "old"):
+            env = {**os.environ, "PYTHONPATH": str(old_src if tree == "old" else here)}
+            args = [sys.executable, "-c", _AB_CHILD, str(store), str(zip_path), str(reps)]
+            done = subprocess.run(args, capture_output=True, text=True, check=True, env=env)
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            if k == 0:
+                print(f"{tree}: {got['module']}")
+            for name in ("store", "zip"):
+                cpu[tree][name].append(got[name]["rows"] / got[name]["cpu_s"])
+                assert seen.setdefault(name, got[name])["report"] == got[name]["report"], f"{tree} {name} differs"
+    out: dict[str, Any] = {}
+    for name in ("store", "zip"):
+        ratios = [n / o for n, o in zip(cpu["new"][name], cpu["old"][name], strict=True)]
+        out[name] = {"old_cpu_msgs_per_s": _stats(cpu["old"][name]), "new_cpu_msgs_per_s": _stats(cpu["new"][name]),
+                     "cpu_ratio_new_old": _stats(ratios)}  # fmt: skip
+        print(f"{name:5s} old CPU {_spread(cpu['old'][name])} msgs/s   new CPU {_spread(cpu['new'][name])} msgs/s")
+        print(f"{name:5s} CPU-time ratio new/old {_spread(ratios, '.3f')} over {pairs} pairs (reports equal)")
+    return out
+
+
 _CHILD = """
 import json, resource, sys
 from tapeflow.report.book_replay import replay
@@ -172,6 +222,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="No memory run.")
     parser.add_argument("--breakdown", action="store_true", help="Also: where the compiled replay's CPU time goes.")
+    parser.add_argument("--against", type=Path, default=None, help="Also: this tree against an older src, paired.")
     args = parser.parse_args()
     path = args.file or _data_root() / DEFAULT
     if not path.is_file() or not COMPILED_AVAILABLE:
@@ -179,7 +230,9 @@ def main() -> None:
         print(f"skip: {why}")
         print(json.dumps({"bench": "lobster_store", "skipped": True}))
         return
-    print("implementations: store compiled (book/_l3_columns.pxi), store python (reference), zip compiled")
+    sizes = type(L3Book("X", impl="auto").bids.sizes).__name__
+    print(f"implementations: store compiled (book/_l3_columns.pxi, level sizes in {sizes}), store python (reference, "
+          "level sizes in dicts), zip compiled")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
         took = convert(path, store)
@@ -188,6 +241,8 @@ def main() -> None:
         results = paired(path, store, args.pairs)
         if args.breakdown:
             results["breakdown_s"] = breakdown(store, args.pairs)
+        if args.against is not None:
+            results["against"] = against(args.against, path, store, args.pairs)
         if not args.quick:
             results["memory"] = memory(path, store, Path(tmp))
     cpu = results["store compiled"]["cpu_msgs_per_s"]["median"]

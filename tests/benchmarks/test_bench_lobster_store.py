@@ -34,3 +34,18 @@ def test_breakdown_splits_the_compiled_replay_into_its_loop_read_hash_and_rest(d
     assert [line.split()[1] for line in lines if line.startswith("breakdown ")] == [
         "replay", "loop", "read", "sha256", "rest"
     ]  # fmt: skip
+
+
+@pytest.mark.skipif(not COMPILED_AVAILABLE, reason="compiled cores not built (make .venv/.installed)")
+def test_against_an_older_tree_alternates_fresh_processes_and_prints_the_ratio_new_over_old(data_dir: Path) -> None:
+    """This tree against itself: both sides load the cores from the given src, the reports agree, a ratio each."""
+    src = BENCH.parents[1] / "src"
+    lines, report = run_bench(
+        BENCH, "--file", str(data_dir / GOOG1), "--pairs", "2", "--quick", "--against", str(src)
+    )  # fmt: skip
+    against = report["results"]["against"]
+    for name in ("store", "zip"):
+        ratio = against[name]["cpu_ratio_new_old"]
+        assert 0 < ratio["min"] <= ratio["median"] <= ratio["max"]
+    assert [line.split(":")[0] for line in lines if line.startswith(("old: ", "new: "))] == ["old", "new"]
+    assert all(str(src) in line for line in lines if line.startswith(("old: ", "new: ")))

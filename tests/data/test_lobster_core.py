@@ -71,10 +71,14 @@ def _printed(book: L3Book, levels: int) -> bytes:
     return b",".join(parts)
 
 
-def _run(path: Path, impl: lobster.Impl, block_bytes: int = 1 << 16) -> dict[str, Any]:
-    """One replay with every hook recorded and the book's state after every block; an error ends it."""
+def _run(
+    path: Path, impl: lobster.Impl, block_bytes: int = 1 << 16, book_impl: lobster.Impl | None = None
+) -> dict[str, Any]:
+    """One replay with every hook recorded and the book's state after every block; an error ends it. The book
+    keeps its level sizes as ``impl`` runs (the reference in dicts, the compiled loop in the core's tables)
+    unless ``book_impl`` says otherwise."""
     lf = open_lobster(path)
-    book = L3Book(lf.symbol)
+    book = L3Book(lf.symbol, impl=book_impl or impl)
     trades: list[tuple[Any, ...]] = []
     statuses: list[tuple[Any, ...]] = []
     mismatches: list[tuple[int, bytes]] = []
@@ -124,6 +128,16 @@ def test_compiled_replay_of_each_shared_file_equals_the_reference_after_every_bl
     assert not result["error"]
     assert not result["mismatches"]  # and both rebuilt every orderbook row
     assert len(result["states"]) > 3
+
+
+@pytest.mark.parametrize("name", FILES[1:3])
+def test_compiled_replay_over_a_book_that_keeps_dicts_equals_the_reference(data_dir: Path, name: str) -> None:
+    """A book built with ``impl="python"`` (its level sizes in dicts) handed to the compiled loop: the loop
+    writes those very dicts, and every block ends as the reference's."""
+    python = _run(data_dir / SAMPLES / name, "python")
+    compiled = _run(data_dir / SAMPLES / name, "compiled", book_impl="python")
+    for key in python:
+        assert compiled[key] == python[key], key
 
 
 @pytest.mark.parametrize("name", FILES[:3])

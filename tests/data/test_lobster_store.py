@@ -68,7 +68,7 @@ def _result(decoder: LobsterDecoder, book: L3Book, got: dict[str, Any]) -> dict[
 
 def _zip_run(path: Path, block_bytes: int) -> dict[str, Any]:
     lf = open_lobster(path)
-    book = L3Book(lf.symbol)
+    book = L3Book(lf.symbol, impl="python")
     got, check = _hooks(book, lf.levels)
     decoder = LobsterDecoder(
         lf, book, on_trade=lambda *a: got["trades"].append(a), on_status=lambda *a: got["statuses"].append(a),
@@ -79,7 +79,7 @@ def _zip_run(path: Path, block_bytes: int) -> dict[str, Any]:
 
 def _store_run(store: Path, impl: lobster.Impl, batch_rows: int) -> dict[str, Any]:
     day = open_store_day(store)
-    book = L3Book(day.info.symbol)
+    book = L3Book(day.info.symbol, impl=impl)
     got, check = _hooks(book, day.info.levels)
     decoder = StoreDecoder(
         day, book, on_trade=lambda *a: got["trades"].append(a), on_status=lambda *a: got["statuses"].append(a),

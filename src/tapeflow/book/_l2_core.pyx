@@ -92,37 +92,9 @@ def bind(object book_type):
     _BOOK_T = <PyTypeObject*>book_type
 
 
+include "_as_ll.pxi"
+
 cdef extern from *:
-    """
-    /* An exact int that fits 64 bits, read from its digits when it is small (a price, a size, a sequence number):
-       PyLong_AsLongLongAndOverflow is a tenth of the budget over the four fields of an update. */
-    static inline int tf_as_ll(PyObject* v, long long* out) {
-        int overflow = 0;
-        long long value;
-        if (v == NULL || !PyLong_CheckExact(v)) return 0;
-    #if PY_VERSION_HEX >= 0x030C0000
-        if (PyUnstable_Long_IsCompact((PyLongObject*)v)) {
-            *out = (long long)PyUnstable_Long_CompactValue((PyLongObject*)v);
-            return 1;
-        }
-    #else
-        {
-            const digit* d = ((PyLongObject*)v)->ob_digit;
-            switch (Py_SIZE(v)) {
-            case 0: *out = 0; return 1;
-            case 1: *out = (long long)d[0]; return 1;
-            case -1: *out = -(long long)d[0]; return 1;
-            case 2: *out = ((long long)d[1] << PyLong_SHIFT) | (long long)d[0]; return 1;
-            case -2: *out = -(((long long)d[1] << PyLong_SHIFT) | (long long)d[0]); return 1;
-            }
-        }
-    #endif
-        value = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (overflow != 0 || (value == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
-        *out = value;
-        return 1;
-    }
-    """
     bint _as_ll "tf_as_ll"(PyObject* value, long long* out)
 
 

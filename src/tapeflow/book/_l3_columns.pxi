@@ -42,7 +42,7 @@ cdef inline bint _matches_row(_Top top, _Book book, const int64_t** rows, Py_ssi
 
 
 cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, long long new, long long size,
-                      object ts, _Counts counts, object on_reveal, Py_ssize_t i, int row) except -1:
+                      long long ts, _Counts counts, object on_reveal, Py_ssize_t i, int row) except -1:
     """``_reveal`` with the deepest level's fields as integers: the usual case here, anything else the reference.
 
     The usual case keeps the verification's copy of the top in step level by level (``_Top.added``, ``touch``,
@@ -51,8 +51,8 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
     cdef object sign = 1 if bid else -1
     cdef Py_ssize_t hi
     cdef list keys
-    cdef dict sizes
-    cdef PyObject* found
+    cdef L3Sizes sizes
+    cdef long long have
     if old == new and old != _ASK_EMPTY and old != _BID_EMPTY:
         return 0  # the deepest price did not move: nothing came into view
     if (
@@ -76,10 +76,9 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
             if gone != price:
                 b.drop_level(bid, gone, b.integrity.ts)
                 top.dropped(bid, gone, keys, sizes)
-    found = PyDict_GetItemWithError(sizes, price)
-    if found != NULL:
+    if sizes.lookup(price, &have):
         if size > 0:
-            PyDict_SetItem(sizes, price, size)
+            sizes.store(price, size)
             top.touch(bid, price, size)
         else:
             b.drop_level(bid, price, ts)

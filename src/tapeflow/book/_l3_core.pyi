@@ -1,10 +1,19 @@
 """Type stub of the compiled L3 block apply (``_l3_core.pyx``); the Python reference is ``tapeflow.book.l3``."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+class L3Sizes(MutableMapping[int, int]):
+    """price -> size of one side of an ``L3Book`` in a C table, in insertion order; reads and writes like the dict."""
+
+    def __getitem__(self, key: int) -> int: ...
+    def __setitem__(self, key: int, value: int) -> None: ...
+    def __delitem__(self, key: int) -> None: ...
+    def __iter__(self) -> Iterator[int]: ...
+    def __len__(self) -> int: ...
 
 class IdSet:
     """A set of 64-bit order ids in one C table."""

@@ -1,12 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Compiled block apply of the L3 book: the per-message loop of a LOBSTER block over the book's own dicts.
+"""Compiled block apply of the L3 book: the per-message loop of a LOBSTER block over the book's own state.
 
 Why compiled: in Python each message costs ~800 ns of interpreter work (frames, attribute loads) around a few
 dict operations; here the loop and the common case of each operation (an order joining an existing level, a
 partial cancel or execution, a delete that leaves its level standing) are the same dict and list operations on
 the same ``L3Book`` state, without the interpreter. Everything rarer (a new level, a level emptied, an unknown
 or reused id, a discovery) calls the book's own Python method, so the reference logic stays the one place where
-those cases are decided; ``tapeflow.book.l3`` is the reference and the tests require identical books.
+those cases are decided; ``tapeflow.book.l3`` is the reference and the tests require identical books. The
+book's orders and queues are its dicts; its level sizes are this module's ``L3Sizes`` tables (``_l3_sizes.pxi``)
+when the book was built with them, read and written here in C, else its dicts behind the same interface.
 
 The verification of an orderbook row prints the book's top N the way LOBSTER prints it and compares bytes, as
 the Python check does; only a row that differs (or a value too large for 64 bits) goes to the Python check,
@@ -19,7 +21,7 @@ reference fallback; the verification's top-N copy lives in ``_l3_top.pxi`` (incl
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_DelItem, PyDict_GetItemWithError, PyDict_SetItem, PyDict_Update
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
+from cpython.long cimport PyLong_FromLongLong
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.object cimport PyObject
 from cpython.set cimport PySet_Add, PySet_Contains
@@ -29,13 +31,13 @@ from libc.string cimport memcmp, memcpy, memmove
 cdef long long _MAX = 9223372036854775807
 
 
+include "_as_ll.pxi"
+
+
 cdef inline bint _as_ll(object value, long long* out):
-    """False when ``value`` is not an int that fits 64 bits (the caller then takes the Python path)."""
-    cdef int overflow = 0
-    if type(value) is not int:
-        return False
-    out[0] = PyLong_AsLongLongAndOverflow(value, &overflow)
-    return overflow == 0
+    """False when ``value`` is not an int that fits 64 bits (the caller then takes the Python path). A small int
+    is read from its digits: ``PyLong_AsLongLongAndOverflow`` was ~150 instructions a message (callgrind)."""
+    return tf_as_ll(<PyObject*>value, out)
 
 
 cdef inline bint _lt(object a, object b) except -1:
@@ -74,10 +76,13 @@ cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
     return lo
 
 
-cdef bint _insert(object ladder, dict sizes, list keys, object price, object key, object size) except -1:
+include "_l3_sizes.pxi"
+
+
+cdef bint _insert(object ladder, L3Sizes sizes, list keys, object price, object key, long long size) except -1:
     """``Ladder.insert`` of a level that is not there: True when it became the best."""
     cdef Py_ssize_t n = PyList_GET_SIZE(keys)
-    PyDict_SetItem(sizes, price, size)
+    sizes.store(price, size)
     if n and not _lt(<object>PyList_GET_ITEM(keys, n - 1), key):
         # insort is bisect_right; a key equal to one present cannot be (the level is not there)
         keys.insert(_bisect_left(keys, key), key)
@@ -87,10 +92,10 @@ cdef bint _insert(object ladder, dict sizes, list keys, object price, object key
     return True
 
 
-cdef bint _remove(object ladder, dict sizes, list keys, object price, object key, object sign) except -1:
+cdef bint _remove(object ladder, L3Sizes sizes, list keys, object price, object key, object sign) except -1:
     """``Ladder.remove`` of a level that is there: True when it was the best."""
     cdef Py_ssize_t n = PyList_GET_SIZE(keys)
-    PyDict_DelItem(sizes, price)
+    sizes.remove(price)
     if key == <object>PyList_GET_ITEM(keys, n - 1):
         keys.pop()
         ladder.best = keys[n - 2] * sign if n > 1 else 0
@@ -112,7 +117,8 @@ cdef class _Book:
     """The ``L3Book`` state the loop writes, held in typed fields for the duration of one block."""
 
     cdef object book, bids, asks, integrity
-    cdef dict orders, bid_queues, ask_queues, bid_sizes, ask_sizes
+    cdef dict orders, bid_queues, ask_queues
+    cdef L3Sizes bid_sizes, ask_sizes
     cdef list bid_keys, ask_keys
 
     def __init__(self, object book):
@@ -123,8 +129,8 @@ cdef class _Book:
         self.orders = book._orders
         self.bid_queues = self.bids.queues
         self.ask_queues = self.asks.queues
-        self.bid_sizes = self.bids.sizes
-        self.ask_sizes = self.asks.sizes
+        self.bid_sizes = _adopt(self.bids.sizes)
+        self.ask_sizes = _adopt(self.asks.sizes)
         self.bid_keys = self.bids.keys
         self.ask_keys = self.asks.keys
 
@@ -142,7 +148,7 @@ cdef class _Book:
             self.integrity.ts = ts
             self.book._check_uncross()
 
-    cdef new_level(self, bint bid, object price, object size, long long ts, dict queue):
+    cdef new_level(self, bint bid, object price, long long size, long long ts, dict queue):
         """A level that is not there, holding ``queue`` (``L3Book.add``'s and ``set_level``'s new level)."""
         PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, queue)
         if _insert(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
@@ -200,8 +206,8 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
     cdef object sign = 1 if bid else -1
     cdef Py_ssize_t hi
     cdef list keys
-    cdef dict sizes
-    cdef PyObject* found
+    cdef L3Sizes sizes
+    cdef long long have
     if not _tail(ps, pn, a) or not _tail(cs, cn, c):
         on_reveal(side, i, ts, row)
         return 1
@@ -216,7 +222,7 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
         not _field(ps, a[f], a[f + 1] - 1, &old)
         or not _field(cs, c[f], c[f + 1] - 1, &new)
         or not _field(cs, c[f + 1], c[f + 2] - 1, &size)
-        or old == 9999999999 or old == -9999999999 or new == 9999999999 or new == -9999999999
+        or old == 9999999999LL or old == -9999999999LL or new == 9999999999LL or new == -9999999999LL
         or old == 0
     ):
         on_reveal(side, i, ts, row)  # a side that was or became short of N levels, or an odd field
@@ -236,10 +242,9 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
             gone = key_obj * sign
             if gone != price:
                 b.drop_level(bid, gone, b.integrity.ts)
-    found = PyDict_GetItemWithError(sizes, price)
-    if found != NULL:
+    if sizes.lookup(price, &have):
         if size > 0:
-            PyDict_SetItem(sizes, price, size)
+            sizes.store(price, size)
         else:
             b.drop_level(bid, price, ts)
     elif size > 0:
@@ -282,15 +287,20 @@ cdef inline int _apply_order(
     stale. One step for both loops, so that they cannot drift apart."""
     cdef dict orders = b.orders
     cdef dict queues = b.bid_queues if bid else b.ask_queues
-    cdef dict level_sizes = b.bid_sizes if bid else b.ask_sizes
+    cdef L3Sizes level_sizes = b.bid_sizes if bid else b.ask_sizes
     cdef object ladder = b.bids if bid else b.asks
     cdef PyObject* found
     cdef PyObject* queue_ptr
     cdef long long level, left, have
     cdef bint done = False, obid
+    cdef int seen  # a C int: as one conditional expression Cython boxed it into an int and a bool each message
     cdef object order, oprice
+    if fast_known is not None:
+        seen = fast_known.contains(id_value)
+    else:
+        seen = PySet_Contains(known_set, oid)
     if k == 1:
-        if fast_known.contains(id_value) if fast_known is not None else PySet_Contains(known_set, oid):
+        if seen:
             on_duplicate(oid, row)
             top.mark_all()
             return 0
@@ -303,12 +313,11 @@ cdef inline int _apply_order(
                 top.added(bid, price, size)
                 done = True
             else:
-                found = PyDict_GetItemWithError(level_sizes, price)
-                if found != NULL and _as_ll(<object>found, &level) and level <= _MAX - size:
+                if level_sizes.lookup(price, &level) == 1 and level <= _MAX - size:
                     order = [ladder, price, size, t]
                     PyDict_SetItem(orders, oid, order)
                     PyDict_SetItem(<dict>queue_ptr, oid, order)
-                    PyDict_SetItem(level_sizes, price, level + size)
+                    level_sizes.store(price, level + size)
                     top.touch(bid, price, level + size)
                     done = True
         if not done:
@@ -319,7 +328,7 @@ cdef inline int _apply_order(
         else:
             PySet_Add(known_set, oid)
         return 0
-    if not (fast_known.contains(id_value) if fast_known is not None else PySet_Contains(known_set, oid)):
+    if not seen:
         _discover(b, orders, queues, ladder, oid, price, size)
         counts.discovered += 1
     found = PyDict_GetItemWithError(orders, oid)
@@ -330,16 +339,15 @@ cdef inline int _apply_order(
         queues = b.bid_queues if obid else b.ask_queues
         level_sizes = b.bid_sizes if obid else b.ask_sizes
         oprice = <object>PyList_GET_ITEM(order, 1)
-        found = PyDict_GetItemWithError(level_sizes, oprice)
         queue_ptr = PyDict_GetItemWithError(queues, oprice)
-        if found != NULL and queue_ptr != NULL and _as_ll(<object>found, &level) \
+        if queue_ptr != NULL and level_sizes.lookup(oprice, &level) == 1 \
                 and _as_ll(<object>PyList_GET_ITEM(order, 2), &have):
             if k == 3:
                 left = level - (size if size else have)
                 PyDict_DelItem(orders, oid)
                 PyDict_DelItem(<dict>queue_ptr, oid)
                 if left > 0:
-                    PyDict_SetItem(level_sizes, oprice, left)
+                    level_sizes.store(oprice, left)
                     top.touch(obid, oprice, left)
                 else:  # the reference deletes the order, then drops its level with the rest
                     b.drop_level(obid, oprice, t)
@@ -355,7 +363,7 @@ cdef inline int _apply_order(
                             book.overfills += 1
                         PyDict_DelItem(orders, oid)
                         PyDict_DelItem(<dict>queue_ptr, oid)
-                    PyDict_SetItem(level_sizes, oprice, level - size)
+                    level_sizes.store(oprice, level - size)
                     top.touch(obid, oprice, level - size)
                     done = True
                 elif left <= 0:

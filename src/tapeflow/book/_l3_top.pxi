@@ -138,7 +138,7 @@ cdef class _Top:
         cdef long long* sizes = self.size[side]
         if self.stale[side]:
             return
-        if not _as_ll(price, &p) or p == 9999999999 or p == -9999999999:
+        if not _as_ll(price, &p) or p == 9999999999LL or p == -9999999999LL:
             self.mark(side)
             return
         j = 0
@@ -162,7 +162,7 @@ cdef class _Top:
             self.shift(side, j + 1, j, self.levels - 1 - j)
             self.put(side, j, p, new_size)
 
-    cdef inline int dropped(self, int side, object price, list keys, dict level_sizes) except -1:
+    cdef inline int dropped(self, int side, object price, list keys, L3Sizes level_sizes) except -1:
         """The level at ``price`` was removed from the ladder (``keys``, ``level_sizes`` already without it):
         take it out, and read only the level that came into view in its place."""
         cdef long long p, key, v
@@ -170,7 +170,6 @@ cdef class _Top:
         cdef Py_ssize_t have = PyList_GET_SIZE(keys)
         cdef long long* prices = self.price[side]
         cdef long long* sizes = self.size[side]
-        cdef PyObject* found
         if self.stale[side]:
             return 0
         if not _as_ll(price, &p):
@@ -184,7 +183,7 @@ cdef class _Top:
             return 0
         if self.printed[side]:  # the levels after j move one up; the deepest slot is printed below
             self.shift(side, j, j + 1, self.levels - 1 - j)
-            self.put(side, self.levels - 1, 9999999999 if side == 0 else -9999999999, self.beyond[side])
+            self.put(side, self.levels - 1, 9999999999LL if side == 0 else -9999999999LL, self.beyond[side])
         while j < n - 1:
             prices[j] = prices[j + 1]
             sizes[j] = sizes[j + 1]
@@ -195,8 +194,7 @@ cdef class _Top:
                 self.mark(side)
                 return 0
             p = key if side else -key
-            found = PyDict_GetItemWithError(level_sizes, p)
-            if p == 9999999999 or p == -9999999999 or found == NULL or not _as_ll(<object>found, &v):
+            if p == 9999999999LL or p == -9999999999LL or level_sizes.lookup_ll(p, &v) != 1:
                 self.mark(side)
                 return 0
             prices[n - 1] = p
@@ -234,32 +232,32 @@ cdef class _Top:
         if self.count[side] < self.levels:  # a side short of N levels holds every level: cannot happen
             self.mark(side)
 
-    cdef int load(self, int side, list keys, dict sizes) except -1:
+    cdef int load(self, int side, list keys, L3Sizes sizes) except -1:
         """Read the side's top N from the ladder; 0 when a value does not fit 64 bits (stays stale)."""
         cdef Py_ssize_t n = PyList_GET_SIZE(keys)
         cdef int j, m = self.levels if n >= self.levels else <int>n
-        cdef long long key, p, v, sentinel = 9999999999 if side == 0 else -9999999999
-        cdef PyObject* found
+        cdef long long key, p, v, sentinel = 9999999999LL if side == 0 else -9999999999LL
+        cdef int found
         self.printed[side] = False
         self.fresh = 0
         for j in range(m):
             if not _as_ll(<object>PyList_GET_ITEM(keys, n - 1 - j), &key) or key == -_MAX - 1:
                 return 0
             p = -key if side == 0 else key
-            found = PyDict_GetItemWithError(sizes, p)
-            if found == NULL:
+            found = sizes.lookup_ll(p, &v)
+            if found == 0:
                 v = 0
-            elif not _as_ll(<object>found, &v):
+            elif found == 2:
                 return 0
             self.price[side][j] = p
             self.size[side][j] = v
         self.count[side] = m
-        found = PyDict_GetItemWithError(sizes, sentinel)
-        if found == NULL:
+        found = sizes.lookup_ll(sentinel, &self.beyond[side])
+        if found == 0:
             self.beyond[side] = 0
-        elif not _as_ll(<object>found, &self.beyond[side]):
+        elif found == 2:
             return 0
-        self.stale[side] = found != NULL
+        self.stale[side] = found != 0
         return 1
 
     cdef inline void resize(self, int side, int j, long long new_size) noexcept:
@@ -279,7 +277,7 @@ cdef class _Top:
         """Each level's price and size fields of the side; past its last level, the sentinel price and the
         size the reference prints there (``beyond``)."""
         cdef int j
-        cdef long long sentinel = 9999999999 if side == 0 else -9999999999
+        cdef long long sentinel = 9999999999LL if side == 0 else -9999999999LL
         for j in range(self.levels):
             if j < self.count[side]:
                 self.put(side, j, self.price[side][j], self.size[side][j])

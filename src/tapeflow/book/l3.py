@@ -12,20 +12,30 @@ liquidity nobody saw arrive: the book started mid-day, or a depth-limited feed (
 the level when it came into view. Those shares sit ahead of every known order (they are older) until a message
 names one of their orders (``discover``). A reference to an order the book does not hold is counted and
 reported, never raised.
+
+Where the compiled L3 core is built (``_l3_core.pyx``), a book's ladders keep their level sizes in its
+``L3Sizes`` (a C table of 64-bit prices and sizes that reads and writes like the dict, in the dict's insertion
+order) instead of dicts: the compiled LOBSTER loop then reads and stores a size without a dict probe or a fresh
+int. ``L3Book(..., impl="python")`` (or ``TAPEFLOW_PURE_PYTHON=1``) keeps the dicts: the reference.
+
+Why this module is long: the book's write path, its read API and the event handlers work on one state (orders,
+queues, ladders) whose layout the compiled core shares; apart, each would reach into the others' internals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 
 from tapeflow.book.integrity import Emit
 from tapeflow.book.ladder import Ladder
 from tapeflow.book.view import BookBase
+from tapeflow.config import compiled_cores_wanted
 from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
 from tapeflow.model.enums import Side
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
 from tapeflow.model.market import (
     BookLevel,
@@ -40,14 +50,25 @@ from tapeflow.model.market import (
 
 _BUY: Final = Side.BUY
 
+try:  # the compiled core's level-size table (setup.py builds it); without it the ladders keep dicts
+    from tapeflow.book._l3_core import L3Sizes
+
+    SIZES_TABLE_AVAILABLE = True
+except ImportError:  # pragma: no cover - a source checkout without the build
+    SIZES_TABLE_AVAILABLE = False
+
+Impl = Literal["auto", "compiled", "python"]
+
 
 class QueueLadder(Ladder):
     """A ladder whose levels also keep their orders in time priority."""
 
     __slots__ = ("queues",)
 
-    def __init__(self, side: Side) -> None:
+    def __init__(self, side: Side, table: bool = False) -> None:
         super().__init__(side)
+        if table:
+            self.sizes = L3Sizes()
         self.queues: dict[int, dict[int, list[Any]]] = {}
 
     def clear(self) -> None:
@@ -84,10 +105,19 @@ class L3Book(BookBase):
     bids: QueueLadder
     asks: QueueLadder
 
-    def __init__(self, symbol: str, emit: Emit | None = None) -> None:
+    def __init__(self, symbol: str, emit: Emit | None = None, impl: Impl = "auto") -> None:
+        """``impl``: where the ladders keep their level sizes: "python" in dicts (the reference), "compiled" in
+        the compiled core's ``L3Sizes`` (``ConfigError`` when it was not built), "auto" in ``L3Sizes`` when
+        built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``. Every reader sees the same book either
+        way; only the compiled LOBSTER loop is faster over the tables."""
         super().__init__(symbol, emit)
-        self.bids = QueueLadder(Side.BUY)
-        self.asks = QueueLadder(Side.SELL)
+        if impl not in ("auto", "compiled", "python"):
+            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+        if impl == "compiled" and not SIZES_TABLE_AVAILABLE:
+            raise ConfigError("the compiled L3 core was not built (make .venv/.installed)", field="impl")
+        table = SIZES_TABLE_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
+        self.bids = QueueLadder(Side.BUY, table)
+        self.asks = QueueLadder(Side.SELL, table)
         self._orders: dict[int, list[Any]] = {}
         self.overfills = 0
         """Executions or cancels larger than the order's remaining size (applied to the level as given)."""

@@ -85,7 +85,7 @@ def replay(
     reference); the report says which ran."""
     store = open_store_day(path, symbol, day) if Path(path).is_dir() else None
     lf = store.lobster_file() if store is not None else open_lobster(path)
-    book = L3Book(lf.symbol)
+    book = L3Book(lf.symbol, impl=impl)  # the reference keeps its level sizes in dicts, the compiled loop in tables
     n = lf.levels
     examples: list[Mismatch] = []
     mismatches = 0
