@@ -16,7 +16,7 @@ Trades are compared bar by bar (fill bar, side, price): the benchmark counts tho
 and, at the first difference, prints why (backtrader's float SMAs against tapeflow's exact integer sums).
 
 Usage: python benchmarks/bench_backtest_bars.py [--bars 100000] [--pairs 5] [--profile] [--rss 1000000] [--split]
-[--parts]
+[--parts] [--dispatch]
 ``--rss N`` instead measures tapeflow's peak RSS on N bars, each variant in a fresh child process: bars listed
 before the run (as this benchmark did before) against bars streamed from the columns. ``--split`` runs tapeflow
 alone, with the strategy and with a copy whose ``buy``/``sell``/``signal`` do nothing, and prints CPU ns per bar
@@ -25,7 +25,8 @@ alternately, to compare two trees. ``--parts`` runs tapeflow once with the CPU t
 each component on the order path measured around its calls, and prints it per order: where an order's time goes.
 The clock read costs about 0.5 us per call on this machine (printed), and a part's time includes the parts it calls
 (risk includes execution, which includes the exchange's ``send``; the bar that fills an order, ``BarFills.on_bar``,
-includes the exchange's ``_fill``).
+includes the exchange's ``_fill``). ``--dispatch`` counts, per order, the events built and scheduled by type and
+the subscribers each is dispatched to (a gated one is called only while its component has work).
 """
 
 from __future__ import annotations
@@ -349,6 +350,53 @@ def parts(data: list[Row]) -> dict[str, Any]:
     return out
 
 
+def _handler_name(handler: Any) -> str:
+    """A subscriber as ``Class.method``; a gated one says so (the kernel calls it only while its container holds
+    something), a kept-last store says which field."""
+    inner = getattr(handler, "handler", None)  # ``Kernel.subscribe_while``'s gate, compiled or Python
+    if inner is not None and hasattr(handler, "when"):
+        return f"{_handler_name(inner)} (gated)"
+    if hasattr(handler, "field") and hasattr(handler, "last"):
+        return f"keep last by {handler.field}"
+    owner = getattr(handler, "__self__", None)
+    name = getattr(handler, "__name__", type(handler).__name__)
+    return f"{type(owner).__name__}.{name}" if owner is not None else name
+
+
+def dispatches(data: list[Row]) -> dict[str, Any]:
+    """Per order: how many events of each type are built and put on the kernel's schedule, and the subscribers
+    each reaches (and the scheduled calls, by function); from one run with ``Kernel.emit``/``call_at`` counted."""
+    emitted: Counter[type[Any]] = Counter()
+    called: Counter[str] = Counter()
+    emit, call_at = Kernel.emit, Kernel.call_at
+
+    def counting_emit(self: Kernel, event: Any) -> None:
+        emitted[type(event)] += 1
+        emit(self, event)
+
+    def counting_call_at(self: Kernel, ts: int, fn: Callable[[Any], None], arg: Any = None) -> None:
+        called[getattr(fn, "__qualname__", repr(fn))] += 1
+        call_at(self, ts, fn, arg)
+
+    Kernel.emit, Kernel.call_at = counting_emit, counting_call_at  # type: ignore[method-assign]
+    try:
+        bt = tapeflow_backtest()
+        bt.run([stream(data)])
+    finally:
+        Kernel.emit, Kernel.call_at = emit, call_at  # type: ignore[method-assign]
+    orders = len(bt.results.fills)
+    out: dict[str, Any] = {"orders": orders}
+    print(f"{orders:,} orders; per order, events built and scheduled, and the subscribers each is dispatched to:")
+    for kind, n in emitted.most_common():
+        names = [_handler_name(h) for h in bt.kernel._subscriptions.handlers(kind)]
+        print(f"  {kind.__name__:14s} {n / orders:5.2f} -> {len(names)} subscribers: {', '.join(names) or 'none'}")
+        out[kind.__name__] = {"per_order": round(n / orders, 2), "subscribers": names}
+    for name, n in called.most_common():
+        print(f"  call_at {name:30s} {n / orders:5.2f}")
+        out[f"call_at {name}"] = round(n / orders, 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=100_000)
@@ -358,6 +406,7 @@ def main() -> None:
     parser.add_argument("--rss-child", choices=("listed", "streamed"), help=argparse.SUPPRESS)
     parser.add_argument("--split", action="store_true", help="tapeflow alone: ns per bar, us per order (best of 2)")
     parser.add_argument("--parts", action="store_true", help="tapeflow alone: CPU us per order in each component")
+    parser.add_argument("--dispatch", action="store_true", help="tapeflow alone: events per order, subscribers of each")
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child, args.bars)
@@ -368,6 +417,9 @@ def main() -> None:
     data = rows(args.bars)
     if args.parts:
         print(json.dumps({"benchmark": "backtest_bars_parts", "bars": len(data), **parts(data)}))
+        return
+    if args.dispatch:
+        print(json.dumps({"benchmark": "backtest_bars_dispatch", "bars": len(data), **dispatches(data)}))
         return
     if args.split:
         print(json.dumps({"benchmark": "backtest_bars_split", "bars": len(data), **split(data, 2)}))

@@ -58,3 +58,15 @@ def test_parts_mode_prints_each_order_path_components_cpu_per_order() -> None:
     assert report["RiskEngine.on_command"] > report["ExecutionEngine.execute"] > 0
     assert report["SimulatedExchange._on_submit"] > 0 and report["Portfolio.on_fill"] > 0
     assert lines[0].endswith("(two per timed call, counted in its part)")
+
+
+def test_dispatch_mode_counts_each_event_type_per_order_and_names_its_subscribers() -> None:
+    lines, report = _run("--dispatch", "--bars", "3000")
+    assert report["benchmark"] == "backtest_bars_dispatch" and report["orders"] > 0
+    # one of each per order, a round trip's two orders alike; the report's subscribers in their kernel order
+    for kind in ("Signal", "SubmitOrder", "OrderAccepted", "OrderFilled"):
+        assert report[kind]["per_order"] == 1.0
+    assert report["SubmitOrder"]["subscribers"][0] == "RiskEngine.on_command"
+    assert "OrderEmulator.on_report (gated)" in report["OrderFilled"]["subscribers"]
+    assert report["call_at SimulatedExchange._on_submit"] == 1.0
+    assert lines[0].endswith("the subscribers each is dispatched to:")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,8 +13,9 @@ from hypothesis import strategies as st
 from tapeflow.backtest.engine import Backtest
 from tapeflow.config import SyntheticConfig
 from tapeflow.data.synthetic import SyntheticMarket
+from tapeflow.engine.kernel import COMPILED_AVAILABLE, Kernel
 from tapeflow.engine.recorder import EventLog
-from tapeflow.execution.contingent import Leg, LegState, LegStatus
+from tapeflow.execution.contingent import Leg, LegState, LegStatus, OrderEmulator
 from tapeflow.model import (
     Aggressor,
     Bar,
@@ -27,7 +29,7 @@ from tapeflow.model import (
     TimeInForce,
 )
 from tapeflow.model.errors import ConfigError
-from tapeflow.model.orders import ContingentUpdate
+from tapeflow.model.orders import ContingentUpdate, OrderExpired, OrderFilled, OrderRejected
 from tapeflow.risk.config import RiskConfig
 from tapeflow.risk.rules import Violation
 from tapeflow.strategy.base import Strategy
@@ -482,3 +484,47 @@ def _latency() -> Any:
     return FixedLatency(
         insert_entry_ns=50_000, cancel_entry_ns=50_000, insert_response_ns=80_000, cancel_response_ns=80_000
     )
+
+
+def _ungated_attach(self: OrderEmulator, kernel: Kernel) -> None:
+    """The emulator's subscription before it was gated on its groups: every report, always (the reference)."""
+    self._kernel = kernel
+    for report in (OrderFilled, OrderCancelled, OrderExpired, OrderRejected, RiskRejected):
+        kernel.subscribe(report, self.on_report)
+
+
+def test_the_emulator_heard_only_once_it_holds_a_group_gives_the_event_log_of_hearing_every_report(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gated = _synthetic_digest()
+    monkeypatch.setattr(OrderEmulator, "attach", _ungated_attach)
+    assert _synthetic_digest() == gated
+
+
+class _Counting(OrderEmulator):
+    def __init__(self) -> None:
+        super().__init__("s", lambda symbol: None)
+        self.heard = 0
+
+    def on_report(self, event: Event) -> None:
+        self.heard += 1
+        super().on_report(event)
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_an_emulator_without_a_bracket_or_oco_is_not_called_on_reports_and_is_once_it_holds_one(impl: str) -> None:
+    if impl == "compiled" and not COMPILED_AVAILABLE:
+        pytest.skip("compiled kernel not built")
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    emulator = _Counting()
+    emulator.attach(kernel)
+    cancelled = OrderCancelled(
+        ts_event=T0, ts_init=T0, strategy_id="s", client_order_id="s-1", symbol=SYM, cancelled_quantity=1, reason=""
+    )
+    kernel.emit(cancelled)
+    kernel.finish()
+    assert emulator.heard == 0
+    emulator.oco(SYM, [("s-2", Leg(side=Side.SELL, quantity=1, price=px("100.05")))])
+    kernel.emit(msgspec.structs.replace(cancelled, client_order_id="s-9"))
+    kernel.finish()
+    assert emulator.heard == 1

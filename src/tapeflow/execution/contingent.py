@@ -85,13 +85,17 @@ class OrderEmulator:
         self._entries: dict[str, Group] = {}
         """Brackets whose entry is still working, by the entry's id."""
         self._groups: dict[str, Group] = {}
+        """Every bracket and OCO registered, by id; never emptied. Only ``bracket`` and ``oco`` add entries or legs,
+        and each adds its group here, so while this is empty there is nothing a report could concern."""
         self._armed: dict[str, list[LegState]] = {}
         self._watching = False
 
     def attach(self, kernel: Kernel) -> None:
         self._kernel = kernel
+        # heard only once a bracket or OCO exists (``_groups``, see there): most strategies never make one, and
+        # every fill of theirs would cost a call that finds nothing (issue 19; the compiled kernel tests the dict)
         for report in _REPORTS:
-            kernel.subscribe(report, self.on_report)
+            kernel.subscribe_while(report, self.on_report, self._groups)
 
     @property
     def kernel(self) -> Kernel:

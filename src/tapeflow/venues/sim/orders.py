@@ -13,7 +13,8 @@ class SimOrder(OrderBase):
     __slots__ = ("ahead", "ahead_at_arrival", "behind_ids", "commission_so_far", "filled", "resting")
 
     def __init__(self, command: SubmitOrder, venue_order_id: str) -> None:
-        super().__init__(command, venue_order_id)
+        # the base by name, not ``super()``, which builds an object on every order (as ``execution.orders.Order``)
+        OrderBase.__init__(self, command, venue_order_id)
         self.filled = 0
         self.commission_so_far = 0
         self.resting = False
