@@ -51,7 +51,7 @@ from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
 
 try:  # the compiled loops (setup.py builds them); without them the Python reference runs
-    from tapeflow.engine._kernel_core import FanOut, Gated, LastBy, drain, feed
+    from tapeflow.engine._kernel_core import FanOut, Gated, LastBy, TimerFire, drain, feed
 
     COMPILED_AVAILABLE = True
 except ImportError:  # pragma: no cover - a checkout that was not built
@@ -165,7 +165,7 @@ class Kernel:
 
     def _resolve(self, kind: type[Any]) -> Handler:
         if kind is Timer:
-            handler: Handler = self._fire
+            handler: Handler = self._timer_handler()
         elif kind is Call:
             handler = self._call
         else:
@@ -385,6 +385,10 @@ class Kernel:
         self._not_events += 1
         call.fn(call.arg)
 
+    def _timer_handler(self) -> Handler:
+        """What the table runs for a ``Timer``: ``_fire`` (the compiled kernel's ``TimerFire`` runs its steps)."""
+        return self._fire
+
 
 class CompiledKernel(Kernel):
     """A ``Kernel`` whose feed and schedule loops are the compiled ones; built by ``Kernel(impl="compiled"|"auto")``.
@@ -405,6 +409,13 @@ class CompiledKernel(Kernel):
     @staticmethod
     def _keeper(field: str, last: dict[Any, Any]) -> Handler:
         return LastBy(field, last)
+
+    def _timer_handler(self) -> Handler:
+        """``TimerFire``: a callback-only timer fired without ``_fire``'s Python frame (the same steps); a class
+        that overrides ``_fire`` keeps its own."""
+        if type(self)._fire is not Kernel._fire:
+            return self._fire
+        return TimerFire(self)
 
     @staticmethod
     def _gate(handler: Handler, when: Sized) -> Handler:

@@ -239,6 +239,8 @@ class FeatureRecorder:
         state = self._symbols[symbol] = _Symbol(ring, self.config.vol_samples, flow)
         self._order = sorted(self._symbols.items(), key=lambda item: item[0])
         self.labels.rings = [(name, st.ring) for name, st in self._order]
+        if self.sampler is not None:
+            self.sampler.order = self._order
         if self._timer_pending:
             self._timer_pending = False
             self._start_timer()
