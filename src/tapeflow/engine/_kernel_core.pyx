@@ -163,12 +163,18 @@ cdef class TimerFire:
     cdef object fire
     cdef list heap
     cdef object time
+    cdef bint fast
+    cdef Py_ssize_t seq
+    cdef Py_ssize_t not_events
 
     def __init__(self, kernel):
         self.kernel = kernel
         self.fire = kernel._fire
         self.heap = kernel._heap
         self.time = kernel._time
+        self.fast = _NOW >= 0 and isinstance(self.time, SimClock)
+        self.seq = _inherited_offset(type(kernel), "_seq")
+        self.not_events = _inherited_offset(type(kernel), "_not_events")
 
     def __call__(self, timer):
         _fire(self, timer)
@@ -191,17 +197,39 @@ cdef int _fire(TimerFire f, object timer) except -1:
         f.fire(timer)
         return 0
     kernel = f.kernel
-    now = f.time._now
+    now = _get_now(f.time, f.fast)
     _put_slot(timer, _T_FIRED, <object>fired + 1)
     if <object>interval is not None:
         when = now + <object>interval
         _put_slot(timer, _T_WHEN, when)
-        seq = kernel._seq
+        seq = _read_slot(kernel, f.seq) if f.seq >= 0 else kernel._seq
         heappush(f.heap, (when, seq, timer))
-        kernel._seq = seq + 1
-    kernel._not_events += 1
+        if f.seq >= 0:
+            _put_slot(kernel, f.seq, seq + 1)
+        else:
+            kernel._seq = seq + 1
+    if f.not_events >= 0:
+        _put_slot(kernel, f.not_events, _read_slot(kernel, f.not_events) + 1)
+    else:
+        kernel._not_events += 1
     (<object>tick)(now)
     return 0
+
+
+cdef Py_ssize_t _inherited_offset(type owner, str name):
+    """``_slot_offset`` of the class in ``owner``'s MRO that defines ``name`` (-1: none, or not a plain slot)."""
+    for base in owner.__mro__:
+        if name in base.__dict__:
+            return _slot_offset(base, name)
+    return -1
+
+
+cdef inline object _read_slot(object owner, Py_ssize_t offset):
+    """The slot's value (an unset slot raises as the attribute would)."""
+    cdef PyObject *value = (<PyObject**>((<char*><PyObject*>owner) + offset))[0]
+    if value is NULL:
+        raise AttributeError("kernel slot unset")
+    return <object>value
 
 
 cdef inline void _put_slot(object owner, Py_ssize_t offset, object value):

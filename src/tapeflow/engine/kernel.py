@@ -72,7 +72,24 @@ class Component(Protocol):
 
 
 class Kernel:
-    """Synchronous, deterministic event loop. See the module docstring for the ordering contract."""
+    """Synchronous, deterministic event loop. See the module docstring for the ordering contract.
+
+    Slotted: the compiled loops count through the slots' offsets (``_kernel_core.TimerFire``)."""
+
+    __slots__ = (
+        "_components",
+        "_heap",
+        "_not_events",
+        "_popped",
+        "_running",
+        "_seq",
+        "_subscriptions",
+        "_table",
+        "_time",
+        "_upkeep",
+        "clock",
+        "feed_events",
+    )
 
     impl: ClassVar[Literal["compiled", "python"]] = "python"
     """Which loops this kernel runs."""
@@ -397,6 +414,7 @@ class CompiledKernel(Kernel):
     its own, by the Python methods through its ``__call__``) instead of a generated function."""
 
     impl: ClassVar[Literal["compiled", "python"]] = "compiled"
+    __slots__ = ()
 
     if COMPILED_AVAILABLE:
         _feed: Any = feed

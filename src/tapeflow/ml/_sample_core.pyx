@@ -200,7 +200,7 @@ cdef class Sampler:
     cdef int64_t horizon
     cdef bint horizon_small
     cdef PyTypeObject* state_t
-    cdef Py_ssize_t s_flow, s_last, s_mark, s_returns, s_ring, s_signed, s_core
+    cdef Py_ssize_t s_flow, s_last, s_mark, s_returns, s_ring, s_signed, s_core, r_samples, r_after
     cdef int64_t day_lo, day_hi, day_open
     cdef readonly bint defer
     cdef public list order
@@ -224,6 +224,8 @@ cdef class Sampler:
         self.s_ring = _offset(state_type, "ring")
         self.s_signed = _offset(state_type, "signed")
         self.s_core = _offset(state_type, "core")
+        self.r_samples = _offset(type(rec), "samples")
+        self.r_after = _offset(type(rec), "after_sample")
         self.day_lo = self.day_hi = self.day_open = 0
         self.defer = defer
         self.order = rec._order
@@ -464,7 +466,8 @@ cdef class Sampler:
                 d_pending = d_matured = d_ambiguous = d_unlabelled = 0
                 labels.schedule((<tuple>item)[0], <object>ring, seq, now, mid2)
             taken += 1
-        # ``labels.deferred_in_rings(label_end, deferred)`` written out: its count joins the flushed ones
+        # ``labels.deferred_in_rings(label_end, deferred)`` written out: its count joins the flushed ones (a tick
+        # that matures one label a symbol and defers one leaves ``ring_pending`` as it was: not touched)
         self._flush(d_pending + deferred, d_matured, d_ambiguous, d_unlabelled)
         if deferred:
             end_obj = label_end
@@ -472,7 +475,15 @@ cdef class Sampler:
             if not labels._armed:
                 labels._armed = True
                 labels._call_at(end_obj, labels._backstop, (end_obj, True))
-        rec.samples += taken
-        for listener in rec.after_sample:
-            listener(now)
+        cdef PyObject* samples = _get(rec, self.r_samples)
+        if samples == NULL:  # as the reference would fail
+            rec.samples += taken
+        else:
+            _put(rec, self.r_samples, <object>samples + taken)
+        cdef PyObject* after = _get(rec, self.r_after)
+        if after == NULL:
+            rec.after_sample
+        elif (type(<object>after) is not list) or len(<list>after):
+            for listener in <object>after:
+                listener(now)
         return taken

@@ -131,7 +131,31 @@ def ny_open_ns(day: date) -> int:
 
 
 class FeatureRecorder:
-    """Kernel component; add it after the ``BookKeeper`` so that book-derived quotes reach it."""
+    """Kernel component; add it after the ``BookKeeper`` so that book-derived quotes reach it.
+
+    Slotted: the compiled sample step reads ``samples`` and ``after_sample`` through their slots' offsets."""
+
+    __slots__ = (
+        "_capacity",
+        "_day_hi",
+        "_day_lo",
+        "_day_open",
+        "_defer",
+        "_kernel",
+        "_only",
+        "_opens",
+        "_order",
+        "_symbols",
+        "_tick",
+        "_timer_pending",
+        "after_sample",
+        "config",
+        "impl",
+        "labels",
+        "sampler",
+        "samples",
+        "tracked",
+    )
 
     def __init__(
         self, config: RecorderConfig | None = None, *, labels_on_ticks: bool = True, impl: Impl = "auto"
