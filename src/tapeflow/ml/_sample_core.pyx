@@ -201,6 +201,7 @@ cdef class Sampler:
     cdef bint horizon_small
     cdef PyTypeObject* state_t
     cdef Py_ssize_t s_flow, s_last, s_mark, s_returns, s_ring, s_signed, s_core, r_samples, r_after
+    cdef Py_ssize_t l_pending, l_matured, l_ambiguous, l_unlabelled, l_newest, l_armed
     cdef int64_t day_lo, day_hi, day_open
     cdef readonly bint defer
     cdef public list order
@@ -226,6 +227,13 @@ cdef class Sampler:
         self.s_core = _offset(state_type, "core")
         self.r_samples = _offset(type(rec), "samples")
         self.r_after = _offset(type(rec), "after_sample")
+        labels_type = type(self.labels)
+        self.l_pending = _offset(labels_type, "ring_pending")
+        self.l_matured = _offset(labels_type, "matured")
+        self.l_ambiguous = _offset(labels_type, "ambiguous")
+        self.l_unlabelled = _offset(labels_type, "unlabelled")
+        self.l_newest = _offset(labels_type, "_ring_newest")
+        self.l_armed = _offset(labels_type, "_armed")
         self.day_lo = self.day_hi = self.day_open = 0
         self.defer = defer
         self.order = rec._order
@@ -322,15 +330,21 @@ cdef class Sampler:
 
     cdef int _flush(self, int64_t pending, int64_t matured, int64_t ambiguous, int64_t unlabelled) except -1:
         """The label counters the reference moves one by one, moved at once (before anything else reads them)."""
-        labels = self.labels
         if pending:
-            labels.ring_pending = labels.ring_pending + pending
+            self._add(self.l_pending, pending)
         if matured:
-            labels.matured = labels.matured + matured
+            self._add(self.l_matured, matured)
         if ambiguous:
-            labels.ambiguous = labels.ambiguous + ambiguous
+            self._add(self.l_ambiguous, ambiguous)
         if unlabelled:
-            labels.unlabelled = labels.unlabelled + unlabelled
+            self._add(self.l_unlabelled, unlabelled)
+        return 0
+
+    cdef int _add(self, Py_ssize_t offset, int64_t n) except -1:
+        cdef PyObject* value = _get(self.labels, offset)
+        if value == NULL:
+            raise AttributeError("a label counter is unset")
+        _put(self.labels, offset, <object>value + n)
         return 0
 
     def take(self, now, bint defer):
@@ -469,11 +483,15 @@ cdef class Sampler:
         # ``labels.deferred_in_rings(label_end, deferred)`` written out: its count joins the flushed ones (a tick
         # that matures one label a symbol and defers one leaves ``ring_pending`` as it was: not touched)
         self._flush(d_pending + deferred, d_matured, d_ambiguous, d_unlabelled)
+        cdef PyObject* armed
         if deferred:
             end_obj = label_end
-            labels._ring_newest = end_obj
-            if not labels._armed:
-                labels._armed = True
+            _put(labels, self.l_newest, end_obj)
+            armed = _get(labels, self.l_armed)
+            if armed == NULL:
+                raise AttributeError("_armed")
+            if not <object>armed:
+                _put(labels, self.l_armed, True)
                 labels._call_at(end_obj, labels._backstop, (end_obj, True))
         cdef PyObject* samples = _get(rec, self.r_samples)
         if samples == NULL:  # as the reference would fail
