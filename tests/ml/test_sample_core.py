@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,22 @@ def test_the_recorder_says_which_sample_step_it_chose(monkeypatch: pytest.Monkey
     assert FeatureRecorder().impl == "compiled"
     with pytest.raises(ConfigError, match="impl"):
         FeatureRecorder(impl="fast")  # type: ignore[arg-type]
+
+
+def test_a_ring_whose_capacity_no_longer_matches_its_arrays_goes_to_the_reference_never_past_the_arrays() -> None:
+    """The compiled step writes through raw pointers, so it refuses a ring whose ``capacity`` was changed after the
+    arrays were made (a slot index past them); the reference then fails as it always did."""
+    steps = [(200 * MS, "A", 10_000, 2, 10_100, 3, "XNAS", None, None)] * 20
+    events = _events(steps)
+    python, compiled = _pair(interval_ns=SEC, horizon_ns=2 * SEC, vol_samples=3, capacity=4)
+    errors = []
+    for recorder in (python, compiled):
+        _run(events, recorder, True, frozenset())
+        ring = recorder.ring("A")
+        ring.capacity = 1_000  # the arrays hold 4
+        ring.appended = 10  # the next slot, 10, is past them
+        with pytest.raises((IndexError, struct.error)) as caught:
+            recorder.sample()
+        errors.append(f"{type(caught.value).__name__}: {caught.value}")
+    assert compiled.sampler is not None and compiled.sampler.fallbacks == 1
+    assert errors[0] == errors[1]

@@ -323,9 +323,10 @@ cdef class Sampler:
                 return False
             if type(<object>core) is not _RingViews or (<_RingViews>core).ring is not <object>ring:
                 views = _RingViews(<object>ring)
-                if views.width != 7 or views.rows != v:
-                    return False
                 _put(<object>state, self.s_core, views)
+                core = _get(<object>state, self.s_core)
+            if (<_RingViews>core).width != 7 or (<_RingViews>core).rows != v:  # v: the ring's capacity, read above
+                return False  # a row not of the seven features, or a capacity not the arrays' length: the reference
         return True
 
     cdef int _flush(self, int64_t pending, int64_t matured, int64_t ambiguous, int64_t unlabelled) except -1:
