@@ -26,6 +26,10 @@ reference (``fallbacks`` counts them). Why each value is the same double:
   addition, ``PyLong_AsDouble`` rounding half-even), and ``math.fsum`` answers, called, while an odd value is held.
 
 ``tests/ml/test_sample_core.py`` holds both equal, byte for byte, over hypothesis streams and real quote days.
+
+Why this module is long: the tick is one pass that must mirror ``_take`` line for line (with the labels' maturing
+and ``SquaresSum.push`` written out), and before it the check that every state is one it computes exactly; split
+into modules, the check and the pass it guards would drift apart.
 """
 
 from cpython.float cimport PyFloat_AsDouble, PyFloat_CheckExact
