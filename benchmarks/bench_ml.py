@@ -32,6 +32,7 @@ Usage: python benchmarks/bench_ml.py [--repeat 5] [--quotes 500000] [--file PATH
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import itertools
 import json
@@ -190,8 +191,13 @@ def bench_recording(
     flow = f"kept by the book keeper ({handler})" if tracked else "the recorder's own quote handler"
     out: dict[str, Any] = {"events": n, "pairs": repeat, "sampling_timer": timer, "quote_flow": flow}
     out["handler"] = handler
+    # which sample step ran: the compiled one (``ml._sample_core``) or the Python ``_take`` (a tree before it: Python)
+    step = getattr(rec, "impl", "python")
+    fallbacks = getattr(getattr(rec, "sampler", None), "fallbacks", 0)
+    out["sample_step"] = step
     print(f"{title}: {n:,} events, {repeat} interleaved pairs per variant, load {load()}")
     print(f"   the sampling timer: {timer}; the quote flow: {flow}")
+    print(f"   the sample step: {step} (samplings handed to the Python reference: {fallbacks})")
     for name in names:
         per = {
             side: {k: [v / n * 1e9 for v in d[k]] for k in d} for side, d in (("none", base[name]), (name, with_[name]))
@@ -306,7 +312,9 @@ def bench_breakdown(quotes: Sequence[Quote], repeat: int, interval_ns: int = NS)
             return quote_backtest([]), None
         rec = recorder(0 if kind == "flow" else interval_ns)
         if kind == "timer":
-            rec._on_tick = _noop_tick  # type: ignore[method-assign]
+            for name in ("_tick", "_on_tick"):  # the timer's tick; a tree before the compiled step: _on_tick
+                with contextlib.suppress(AttributeError):  # a slotted recorder's method
+                    setattr(rec, name, _noop_tick)
         return quote_backtest([rec]), rec
 
     kinds = ["none", "flow", "timer", "full"]
@@ -345,6 +353,50 @@ def bench_breakdown(quotes: Sequence[Quote], repeat: int, interval_ns: int = NS)
     warm = warm_ticks(last, interval_ns)
     out["warm_tick_us"] = spread(warm, 2)
     print(f"   the same tick warm, back to back (no quote between, the mid unmoved): {fmt(out['warm_tick_us'])} us")
+    direct = tick_in_loop(quotes, interval_ns, repeat)
+    out["tick_in_loop_us"] = {k: spread(v, 2) for k, v in direct.items()}
+    for impl, values in direct.items():
+        print(f"   the tick in the loop, {impl} step: {fmt(spread(values, 2))} us a sample (own CPU, probe off)")
+    return out
+
+
+def tick_in_loop(quotes: Sequence[Quote], interval_ns: int, repeat: int) -> dict[str, list[float]]:
+    """The sampling tick's own CPU time in the loop (thread CPU clock read around each tick, the cost of the reads
+    taken off by an empty probe run in the same round), for each sample step the tree has: what the tick costs
+    where its data is cold, without the cache misses it then causes the quotes after it (which 1e's difference
+    includes)."""
+    impls = ["compiled", "python"] if getattr(recorder(interval_ns), "sampler", None) is not None else ["python"]
+    clock = time.thread_time_ns
+    out: dict[str, list[float]] = {impl: [] for impl in impls}
+    for _ in range(repeat):
+        empty: list[int] = [0, 0]
+
+        def probe_empty(now: int, acc: list[int] = empty) -> None:
+            t = clock()
+            acc[0] += clock() - t
+            acc[1] += 1
+
+        rec = recorder(interval_ns)
+        for name in ("_tick", "_on_tick"):  # a tree before the compiled step: _on_tick
+            with contextlib.suppress(AttributeError):
+                setattr(rec, name, probe_empty)
+        quote_backtest([rec]).run([quotes])
+        for impl in impls:
+            kw: dict[str, Any] = {"impl": impl} if impl != "python" or len(impls) > 1 else {}
+            rec = FeatureRecorder(RecorderConfig(interval_ns=interval_ns, horizon_ns=10 * NS), **kw)
+            inner = getattr(rec, "_tick", rec._on_tick)
+            spent = [0]
+
+            def probe(now: int, inner: Callable[[int], None] = inner, acc: list[int] = spent) -> None:
+                t = clock()
+                inner(now)
+                acc[0] += clock() - t
+
+            for name in ("_tick", "_on_tick"):
+                with contextlib.suppress(AttributeError):
+                    setattr(rec, name, probe)
+            quote_backtest([rec]).run([quotes])
+            out[impl].append((spent[0] / rec.samples - empty[0] / empty[1]) / 1000)
     return out
 
 
@@ -355,13 +407,14 @@ def warm_ticks(rec: FeatureRecorder, interval_ns: int, ticks: int = 2000, rounds
     kernel = rec._kernel
     assert kernel is not None
     clock = kernel._time
+    tick = getattr(rec, "_tick", rec._on_tick)  # the compiled step's tick where the recorder chose it
     out = []
     for _ in range(rounds):
         now = clock._now
         start = time.process_time()
         for i in range(1, ticks + 1):
             clock._now = now + i * interval_ns
-            rec._on_tick(now + i * interval_ns)
+            tick(now + i * interval_ns)
         mid = time.process_time()
         for i in range(1, ticks + 1):
             clock._now = now + (ticks + i) * interval_ns

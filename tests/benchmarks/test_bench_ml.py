@@ -30,6 +30,7 @@ def test_recording_and_latency_report_per_quote_costs_for_each_variant_and_condi
     recording = report["recording"]
     assert recording["events"] == 6000 and recording["pairs"] == 2
     assert recording["sampling_timer"] == "callback-only"
+    assert recording["sample_step"] in ("compiled", "python")  # which sample step ran
     # the benchmark says which flow handler the keeper ran
     assert recording["handler"] in ("compiled FlowQuoteHandler", "Python on_quote_flow")
     assert recording["quote_flow"] == f"kept by the book keeper ({recording['handler']})"
@@ -112,3 +113,6 @@ def test_breakdown_part_splits_the_overhead_into_steps_that_sum_to_the_whole() -
         assert figures["min"] <= figures["median"] <= figures["max"] and "us_per_sample" in b[step]
     assert set(b["cpu_ns_per_quote"]) == {"none", "flow", "timer", "full"}
     assert _ordered(b["warm_tick_us"])
+    # the tick's own CPU in the loop, for each sample step the tree has
+    assert set(b["tick_in_loop_us"]) in ({"compiled", "python"}, {"python"})
+    assert b["tick_in_loop_us"]["python"]["median"] > 0

@@ -162,3 +162,69 @@ def test_compiled_fan_out_calls_every_subscriber_in_order_and_a_handler_error_st
         kernel.run_sorted([[trade(1, "x"), trade(2, "y")]])
     assert seen == ["ax", "b1"]
     assert kernel.now == 1
+
+
+def _tick_timers(impl: str, plan: list[tuple[int, int, int, bool]]) -> Any:
+    """Callback-only timers set at (at, interval, cancel after n ticks, raise on the first); a feed of trades
+    between them. Everything observable: the ticks, each timer's state, the counters, and the error."""
+    kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+    seen: list[str] = []
+    timers: list[Any] = []
+    kernel.subscribe(Trade, lambda e: seen.append(f"trade@{e.ts_init}/{kernel.now}"))
+    kernel.start(at=0)
+    for i, (at, interval, cancel_after, fail) in enumerate(plan):
+
+        def tick(now: int, i: int = i, cancel_after: int = cancel_after, fail: bool = fail) -> None:
+            seen.append(f"tick{i}@{now}/{kernel.now}/{kernel.scheduled_events}")
+            if fail and timers[i].fired == 1:
+                raise HandlerFailedError(f"tick {i}")
+            if cancel_after and timers[i].fired >= cancel_after:
+                timers[i].cancel()
+
+        timers.append(kernel.set_timer(f"k{i}", at=at, interval=interval or None, tick=tick))
+    error = None
+    try:
+        kernel.run_sorted([[trade(t, str(t)) for t in range(0, 40, 3)]])
+        kernel.finish(until=45)
+    except HandlerFailedError as exc:
+        error = str(exc)
+    states = [(t.fired, t.when, t.active, t.cancelled) for t in timers]
+    return seen, states, error, kernel.now, kernel.scheduled_events, kernel._not_events, kernel.next_due()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 7), st.integers(0, 4), st.just(False)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(-1, 5),
+)
+def test_compiled_timer_firing_ticks_counts_and_reschedules_as_the_python_reference(
+    plan: list[tuple[int, int, int, bool]], failing: int
+) -> None:
+    """The compiled kernel fires callback-only timers itself (``TimerFire``): the same ticks at the same clock, the
+    same timer states (fired, next due, cancelled), counters and errors as ``Kernel._fire``."""
+    if 0 <= failing < len(plan):
+        at, interval, cancel_after, _ = plan[failing]
+        plan[failing] = (at, interval, cancel_after, True)
+    python = _tick_timers("python", plan)
+    compiled = _tick_timers("compiled", plan)
+    assert compiled == python
+    assert any(s.startswith("tick") for s in python[0])
+
+
+def test_a_compiled_kernel_class_that_overrides_fire_keeps_its_own() -> None:
+    fired: list[int] = []
+
+    class Own(CompiledKernel):
+        def _fire(self, timer: Any) -> None:
+            fired.append(self.now)
+
+    kernel = Own()
+    assert type(kernel._timer_handler()).__name__ == "method"
+    assert type(Kernel(impl="compiled")._timer_handler()).__name__ == "TimerFire"
+    kernel.set_timer("x", at=5, tick=lambda now: None)
+    kernel.advance(10)
+    assert fired == [5]

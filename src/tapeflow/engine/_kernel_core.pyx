@@ -16,9 +16,10 @@ clock and errors from both. Timestamps stay Python ints (compared as objects), s
 from cpython.object cimport PyObject, PyObject_TypeCheck, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 
-from heapq import heappop
+from heapq import heappop, heappush
 
 from tapeflow.engine.clock import SimClock
+from tapeflow.engine.timers import Timer
 from tapeflow.model.errors import OutOfOrderError
 from tapeflow.model.events import Event
 
@@ -55,6 +56,12 @@ _MEMBER_DESCRIPTOR = type(SimClock.__dict__["_now"])
 cdef Py_ssize_t _TS_INIT = _slot_offset(Event, "ts_init")
 cdef Py_ssize_t _NOW = _slot_offset(SimClock, "_now")
 cdef PyTypeObject *_EVENT = <PyTypeObject*>Event
+cdef Py_ssize_t _T_TICK = _slot_offset(Timer, "tick")
+cdef Py_ssize_t _T_CANCELLED = _slot_offset(Timer, "cancelled")
+cdef Py_ssize_t _T_FIRED = _slot_offset(Timer, "fired")
+cdef Py_ssize_t _T_INTERVAL = _slot_offset(Timer, "interval")
+cdef Py_ssize_t _T_WHEN = _slot_offset(Timer, "when")
+cdef bint _TIMER_SLOTS = min(_T_TICK, _T_CANCELLED, _T_FIRED, _T_INTERVAL, _T_WHEN) >= 0
 
 
 cdef inline object _ts_init(object event):
@@ -143,6 +150,96 @@ cdef class Gated:
             self.handler(event)
 
 
+cdef class TimerFire:
+    """The table's handler for ``Timer`` in a compiled kernel: ``Kernel._fire`` with a callback-only timer's
+    firing (cancelled check, count, reschedule, tick) run here instead of in a Python frame.
+
+    Why: the ML recorder's sampling timer fires once a second of event time, ~43 quotes apart on the quote
+    backtest, and ``_fire``'s frame, cold by then, was ~1 us of each sample (docs/PERFORMANCE.md, ML section 1).
+    A timer with a ``TimerFired`` to dispatch, a cancelled one, or one whose slots are not plain goes to the
+    kernel's ``_fire`` (the reference), as does every timer of a kernel whose class overrides ``_fire``."""
+
+    cdef readonly object kernel
+    cdef object fire
+    cdef list heap
+    cdef object time
+    cdef bint fast
+    cdef Py_ssize_t seq
+    cdef Py_ssize_t not_events
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.fire = kernel._fire
+        self.heap = kernel._heap
+        self.time = kernel._time
+        self.fast = _NOW >= 0 and isinstance(self.time, SimClock)
+        self.seq = _inherited_offset(type(kernel), "_seq")
+        self.not_events = _inherited_offset(type(kernel), "_not_events")
+
+    def __call__(self, timer):
+        _fire(self, timer)
+
+
+cdef int _fire(TimerFire f, object timer) except -1:
+    """``Kernel._fire(timer)``, step for step, for a live callback-only timer."""
+    cdef PyObject *tick
+    cdef PyObject *cancelled
+    cdef PyObject *fired
+    cdef PyObject *interval
+    if not _TIMER_SLOTS or type(timer) is not Timer:
+        f.fire(timer)
+        return 0
+    tick = (<PyObject**>((<char*><PyObject*>timer) + _T_TICK))[0]
+    cancelled = (<PyObject**>((<char*><PyObject*>timer) + _T_CANCELLED))[0]
+    fired = (<PyObject**>((<char*><PyObject*>timer) + _T_FIRED))[0]
+    interval = (<PyObject**>((<char*><PyObject*>timer) + _T_INTERVAL))[0]
+    if tick is NULL or <object>tick is None or cancelled is NULL or <object>cancelled or fired is NULL or interval is NULL:
+        f.fire(timer)
+        return 0
+    kernel = f.kernel
+    now = _get_now(f.time, f.fast)
+    _put_slot(timer, _T_FIRED, <object>fired + 1)
+    if <object>interval is not None:
+        when = now + <object>interval
+        _put_slot(timer, _T_WHEN, when)
+        seq = _read_slot(kernel, f.seq) if f.seq >= 0 else kernel._seq
+        heappush(f.heap, (when, seq, timer))
+        if f.seq >= 0:
+            _put_slot(kernel, f.seq, seq + 1)
+        else:
+            kernel._seq = seq + 1
+    if f.not_events >= 0:
+        _put_slot(kernel, f.not_events, _read_slot(kernel, f.not_events) + 1)
+    else:
+        kernel._not_events += 1
+    (<object>tick)(now)
+    return 0
+
+
+cdef Py_ssize_t _inherited_offset(type owner, str name):
+    """``_slot_offset`` of the class in ``owner``'s MRO that defines ``name`` (-1: none, or not a plain slot)."""
+    for base in owner.__mro__:
+        if name in base.__dict__:
+            return _slot_offset(base, name)
+    return -1
+
+
+cdef inline object _read_slot(object owner, Py_ssize_t offset):
+    """The slot's value (an unset slot raises as the attribute would)."""
+    cdef PyObject *value = (<PyObject**>((<char*><PyObject*>owner) + offset))[0]
+    if value is NULL:
+        raise AttributeError("kernel slot unset")
+    return <object>value
+
+
+cdef inline void _put_slot(object owner, Py_ssize_t offset, object value):
+    cdef PyObject **cell = <PyObject**>((<char*><PyObject*>owner) + offset)
+    cdef PyObject *old = cell[0]
+    Py_INCREF(value)
+    cell[0] = <PyObject*>value
+    Py_XDECREF(old)
+
+
 cdef inline int _call(object handler, object event) except -1:
     cdef type kind = type(handler)
     if kind is LastBy:
@@ -150,6 +247,8 @@ cdef inline int _call(object handler, object event) except -1:
     elif kind is Gated:
         if (<Gated>handler).when:
             (<Gated>handler).handler(event)
+    elif kind is TimerFire:
+        _fire(<TimerFire>handler, event)
     else:
         handler(event)
     return 0

@@ -51,7 +51,7 @@ from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
 
 try:  # the compiled loops (setup.py builds them); without them the Python reference runs
-    from tapeflow.engine._kernel_core import FanOut, Gated, LastBy, drain, feed
+    from tapeflow.engine._kernel_core import FanOut, Gated, LastBy, TimerFire, drain, feed
 
     COMPILED_AVAILABLE = True
 except ImportError:  # pragma: no cover - a checkout that was not built
@@ -72,7 +72,24 @@ class Component(Protocol):
 
 
 class Kernel:
-    """Synchronous, deterministic event loop. See the module docstring for the ordering contract."""
+    """Synchronous, deterministic event loop. See the module docstring for the ordering contract.
+
+    Slotted: the compiled loops count through the slots' offsets (``_kernel_core.TimerFire``)."""
+
+    __slots__ = (
+        "_components",
+        "_heap",
+        "_not_events",
+        "_popped",
+        "_running",
+        "_seq",
+        "_subscriptions",
+        "_table",
+        "_time",
+        "_upkeep",
+        "clock",
+        "feed_events",
+    )
 
     impl: ClassVar[Literal["compiled", "python"]] = "python"
     """Which loops this kernel runs."""
@@ -165,7 +182,7 @@ class Kernel:
 
     def _resolve(self, kind: type[Any]) -> Handler:
         if kind is Timer:
-            handler: Handler = self._fire
+            handler: Handler = self._timer_handler()
         elif kind is Call:
             handler = self._call
         else:
@@ -385,6 +402,10 @@ class Kernel:
         self._not_events += 1
         call.fn(call.arg)
 
+    def _timer_handler(self) -> Handler:
+        """What the table runs for a ``Timer``: ``_fire`` (the compiled kernel's ``TimerFire`` runs its steps)."""
+        return self._fire
+
 
 class CompiledKernel(Kernel):
     """A ``Kernel`` whose feed and schedule loops are the compiled ones; built by ``Kernel(impl="compiled"|"auto")``.
@@ -393,6 +414,7 @@ class CompiledKernel(Kernel):
     its own, by the Python methods through its ``__call__``) instead of a generated function."""
 
     impl: ClassVar[Literal["compiled", "python"]] = "compiled"
+    __slots__ = ()
 
     if COMPILED_AVAILABLE:
         _feed: Any = feed
@@ -405,6 +427,13 @@ class CompiledKernel(Kernel):
     @staticmethod
     def _keeper(field: str, last: dict[Any, Any]) -> Handler:
         return LastBy(field, last)
+
+    def _timer_handler(self) -> Handler:
+        """``TimerFire``: a callback-only timer fired without ``_fire``'s Python frame (the same steps); a class
+        that overrides ``_fire`` keeps its own."""
+        if type(self)._fire is not Kernel._fire:
+            return self._fire
+        return TimerFire(self)
 
     @staticmethod
     def _gate(handler: Handler, when: Sized) -> Handler:

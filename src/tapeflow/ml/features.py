@@ -45,12 +45,20 @@ import msgspec
 
 from tapeflow.book.keeper import BookKeeper
 from tapeflow.book.quote_book import FlowQuoteBook, QuoteFlow, ofi_base_after
-from tapeflow.engine.kernel import Kernel
+from tapeflow.config import compiled_cores_wanted
+from tapeflow.engine.kernel import Impl, Kernel
 from tapeflow.ml.labels import ForwardReturnLabels
 from tapeflow.ml.window import F64, SampleRing, SquaresSum, TrainingSet, training_set
 from tapeflow.model.enums import Aggressor
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.market import Quote, Trade
+
+try:  # the compiled sample step (setup.py builds it); without it the Python reference runs
+    from tapeflow.ml._sample_core import Sampler
+
+    COMPILED_AVAILABLE = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    COMPILED_AVAILABLE = False
 
 FEATURES: tuple[str, ...] = (
     "imbalance",
@@ -91,7 +99,7 @@ class RecorderConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Symbol:
-    __slots__ = ("flow", "last_mid", "nbbo", "ofi_mark", "returns2", "ring", "signed")
+    __slots__ = ("core", "flow", "last_mid", "nbbo", "ofi_mark", "returns2", "ring", "signed")
 
     def __init__(self, ring: SampleRing, vol_samples: int, flow: QuoteFlow | FlowQuoteBook) -> None:
         self.returns2 = SquaresSum(vol_samples - 1)
@@ -107,6 +115,9 @@ class _Symbol:
         """Buyer- minus seller-initiated shares since the last sample."""
         self.nbbo = False
         self.ring = ring
+        self.core: object = None
+        """The compiled sample step's typed views of the ring's arrays (``ml._sample_core``), made on its first
+        sample."""
 
 
 def _ny_midnight_ns(day: date) -> int:
@@ -120,9 +131,42 @@ def ny_open_ns(day: date) -> int:
 
 
 class FeatureRecorder:
-    """Kernel component; add it after the ``BookKeeper`` so that book-derived quotes reach it."""
+    """Kernel component; add it after the ``BookKeeper`` so that book-derived quotes reach it.
 
-    def __init__(self, config: RecorderConfig | None = None, *, labels_on_ticks: bool = True) -> None:
+    Slotted: the compiled sample step reads ``samples`` and ``after_sample`` through their slots' offsets."""
+
+    __slots__ = (
+        "_capacity",
+        "_day_hi",
+        "_day_lo",
+        "_day_open",
+        "_defer",
+        "_kernel",
+        "_only",
+        "_opens",
+        "_order",
+        "_symbols",
+        "_tick",
+        "_timer_pending",
+        "after_sample",
+        "config",
+        "impl",
+        "labels",
+        "sampler",
+        "samples",
+        "tracked",
+    )
+
+    def __init__(
+        self, config: RecorderConfig | None = None, *, labels_on_ticks: bool = True, impl: Impl = "auto"
+    ) -> None:
+        """``impl``: "python" takes each sample with ``_take``, the reference; "compiled" with
+        ``ml._sample_core.Sampler`` (``ConfigError`` when it was not built); "auto" the compiled one when built,
+        unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``. ``impl`` says which was chosen."""
+        if impl not in ("auto", "compiled", "python"):
+            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+        if impl == "compiled" and not COMPILED_AVAILABLE:
+            raise ConfigError("the compiled sample step was not built (make .venv/.installed)", field="impl")
         cfg = self.config = config or RecorderConfig()
         for name in ("horizon_ns", "window_ns", "vol_samples"):
             if getattr(cfg, name) <= 0:
@@ -149,6 +193,13 @@ class FeatureRecorder:
         """Called with the sample time after each ``sample()`` (a predictor predicts on the fresh vectors)."""
         self.tracked = False
         """The node's L1 keeper keeps the quote flow (``use_books``): no handler of the recorder's per quote."""
+        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
+        self.impl = "compiled" if compiled else "python"
+        self.sampler = Sampler(self, _Symbol, self._defer) if compiled else None
+        """The compiled sample step (None: the Python ``_take`` runs); its ``fallbacks`` counts the samplings it
+        handed to ``_take`` whole."""
+        self._tick: Callable[[int], None] = self._on_tick if self.sampler is None else self.sampler.tick
+        """What the sampling timer calls: ``_on_tick``, or the compiled step's ``tick`` (the same steps)."""
 
     def use_books(self, books: BookKeeper) -> None:
         """The node offers its keeper before attaching it (``node.assembly``): on L1 it keeps each symbol's last
@@ -176,7 +227,7 @@ class FeatureRecorder:
         interval = self.config.interval_ns
         if interval:
             first = -(-self._kernel.now // interval) * interval  # multiples: live and backtest sample alike
-            self._kernel.set_timer("ml.features", at=first, interval=interval, tick=self._on_tick)
+            self._kernel.set_timer("ml.features", at=first, interval=interval, tick=self._tick)
 
     def on_stop(self) -> None:
         return None
@@ -212,6 +263,8 @@ class FeatureRecorder:
         state = self._symbols[symbol] = _Symbol(ring, self.config.vol_samples, flow)
         self._order = sorted(self._symbols.items(), key=lambda item: item[0])
         self.labels.rings = [(name, st.ring) for name, st in self._order]
+        if self.sampler is not None:
+            self.sampler.order = self._order
         if self._timer_pending:
             self._timer_pending = False
             self._start_timer()
@@ -264,6 +317,9 @@ class FeatureRecorder:
 
     def sample(self) -> int:
         """Takes one sample per recorded symbol now; returns how many were taken."""
+        assert self._kernel is not None, "attach the recorder to a kernel first"
+        if self.sampler is not None:
+            return self.sampler.take(self._kernel.now, False)
         return self._take(False)
 
     def _take(self, defer: bool) -> int:

@@ -69,7 +69,12 @@ class ForwardReturnLabels:
     ``mid2_now(symbol)`` answers bid + ask in force now, or None when the quote is one-sided: that sample then
     never gets a label and never trains. ``quoted_at(symbol)`` answers the ``ts_init`` of the symbol's quote in
     force now (-1: none); only ``defer`` needs it.
+
+    The counters and the backstop's state are slots (the compiled sample step moves them through the slots'
+    offsets); everything else stays in the instance's ``__dict__``.
     """
+
+    __slots__ = ("__dict__", "_armed", "_ring_newest", "ambiguous", "matured", "ring_pending", "unlabelled")
 
     def __init__(
         self,

@@ -104,7 +104,36 @@ def accept_training_set(ts: TrainingSet, trigger_ts: int) -> TrainingSet:
 
 
 class SampleRing:
-    """The last ``capacity`` samples of one symbol: time, features, mid, label and label end time."""
+    """The last ``capacity`` samples of one symbol: time, features, mid, label and label end time.
+
+    Slotted: the compiled sample step (``ml._sample_core``) reads ``appended``, ``deferred_from``, ``on_call`` and
+    ``capacity`` through their slots' offsets."""
+
+    __slots__ = (
+        "X",
+        "_ends",
+        "_mids",
+        "_pack",
+        "_row",
+        "_times",
+        "_x_bytes",
+        "_y",
+        "appended",
+        "capacity",
+        "deferred_from",
+        "ends_view",
+        "label_end",
+        "mids",
+        "mids_view",
+        "on_call",
+        "pack_row",
+        "row_bytes",
+        "times",
+        "times_view",
+        "x_bytes",
+        "y",
+        "y_view",
+    )
 
     def __init__(self, capacity: int, n_features: int) -> None:
         if capacity <= 0 or n_features <= 0:

@@ -1,0 +1,12 @@
+"""Type stub of the compiled sample step (``_sample_core.pyx``); the Python reference is ``FeatureRecorder._take``."""
+
+from typing import Any
+
+class Sampler:
+    defer: bool
+    compiled_ticks: int
+    fallbacks: int
+    order: list[Any]
+    def __init__(self, rec: Any, state_type: type[Any], defer: bool) -> None: ...
+    def tick(self, now: int) -> None: ...
+    def take(self, now: int, defer: bool) -> int: ...
