@@ -16,7 +16,7 @@ Trades are compared bar by bar (fill bar, side, price): the benchmark counts tho
 and, at the first difference, prints why (backtrader's float SMAs against tapeflow's exact integer sums).
 
 Usage: python benchmarks/bench_backtest_bars.py [--bars 100000] [--pairs 5] [--profile] [--rss 1000000] [--split]
-[--parts] [--dispatch]
+[--parts] [--dispatch] [--floor]
 ``--rss N`` instead measures tapeflow's peak RSS on N bars, each variant in a fresh child process: bars listed
 before the run (as this benchmark did before) against bars streamed from the columns. ``--split`` runs tapeflow
 alone, with the strategy and with a copy whose ``buy``/``sell``/``signal`` do nothing, and prints CPU ns per bar
@@ -26,7 +26,9 @@ each component on the order path measured around its calls, and prints it per or
 The clock read costs about 0.5 us per call on this machine (printed), and a part's time includes the parts it calls
 (risk includes execution, which includes the exchange's ``send``; the bar that fills an order, ``BarFills.on_bar``,
 includes the exchange's ``_fill``). ``--dispatch`` counts, per order, the events built and scheduled by type and
-the subscribers each is dispatched to (a gated one is called only while its component has work).
+the subscribers each is dispatched to (a gated one is called only while its component has work). ``--floor``
+prints what a bar costs before the engine does anything (its ``Bar`` event built, the strategy's own ``on_bar``)
+against what 100x backtrader ``stdstats=False`` leaves a bar: the room issue 19's 100x goal has at all.
 """
 
 from __future__ import annotations
@@ -397,6 +399,87 @@ def dispatches(data: list[Row]) -> dict[str, Any]:
     return out
 
 
+def floor(data: list[Row], repeat: int) -> dict[str, Any]:
+    """What a bar costs before the engine does anything, against what 100x backtrader ``stdstats=False`` leaves.
+
+    Best CPU time of ``repeat`` runs each: the ``Bar`` events built from the rows (the benchmark's ``stream``), the
+    strategy's own ``on_bar`` over those bars (the no-order copy, fresh each run), the whole backtest without
+    orders and with them; and one backtrader ``stdstats=False`` run for the budget. Both floors are work the
+    benchmark requires: the events are built in the loop (same work as backtrader's feed), and the strategy is
+    the user's Python code."""
+    n = len(data)
+    best: dict[str, float] = {}
+
+    def keep(name: str, cpu: float) -> None:
+        best[name] = min(best.get(name, cpu), cpu)
+
+    for _ in range(repeat):
+        gc.collect()
+        cpu = time.process_time()
+        for _bar in stream(data):
+            pass
+        keep("build", time.process_time() - cpu)
+        bars = list(stream(data))
+        strategy = _NoOrders(fast=FAST, slow=SLOW, quantity=QTY)
+        on_bar = strategy.on_bar
+        gc.collect()
+        cpu = time.process_time()
+        for bar in bars:
+            on_bar(bar)
+        keep("strategy", time.process_time() - cpu)
+        del bars
+        for name, cls in (("no_orders", _NoOrders), ("orders", SmaCross)):
+            bt = Backtest(
+                [cls(fast=FAST, slow=SLOW, quantity=QTY)],
+                portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
+                risk=RiskConfig(),
+            )
+            gc.collect()
+            cpu = time.process_time()
+            bt.run([stream(data)])
+            keep(name, time.process_time() - cpu)
+            if name == "orders":
+                best["fills"] = len(bt.results.fills)
+    ns = {k: v / n * 1e9 for k, v in best.items() if k != "fills"}
+    orders = int(best["fills"])
+    out: dict[str, Any] = {
+        "orders": orders,
+        "build_ns_per_bar": round(ns["build"]),
+        "strategy_ns_per_bar": round(ns["strategy"]),
+        "run_ns_per_bar_without_orders": round(ns["no_orders"]),
+        "run_ns_per_bar": round(ns["orders"]),
+        "kernel": kernel_impl(),
+    }
+    floor_ns = ns["build"] + ns["strategy"]
+    print(f"{n:,} bars, {orders:,} orders, {out['kernel']} kernel; CPU ns a bar, best of {repeat}:")
+    print(f"  building the Bar events       {ns['build']:7.0f}")
+    print(f"  the strategy's own on_bar     {ns['strategy']:7.0f}")
+    print(f"  = the floor before the engine {floor_ns:7.0f}")
+    print(f"  the backtest without orders   {ns['no_orders']:7.0f}")
+    print(f"  the backtest with its orders  {ns['orders']:7.0f}")
+    runner = backtrader_runner(backtrader_rows(data))
+    if isinstance(runner, str):
+        print(runner)
+        out["backtrader"] = runner
+        return out
+    bt_ns = runner(False)[0] / n * 1e9
+    budget = bt_ns / 100
+    left = budget - floor_ns
+    engine = ns["no_orders"] - floor_ns
+    per_order = (ns["orders"] - ns["no_orders"]) * n / max(orders, 1) / 1e3
+    out.update(
+        backtrader_ns_per_bar=round(bt_ns),
+        budget_100x_ns_per_bar=round(budget),
+        left_ns_per_bar=round(left),
+        engine_ns_per_bar=round(engine),
+        us_per_order=round(per_order, 1),
+    )
+    print(f"backtrader stdstats=False {bt_ns:,.0f} ns a bar (one run): 100x leaves {budget:,.0f} ns a bar for "
+          f"everything, {left:,.0f} after the floor, for the engine's per-bar work (today {engine:,.0f}) and the "
+          f"orders (today {ns['orders'] - ns['no_orders']:,.0f} a bar, {per_order:.1f} us an order)")  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=100_000)
@@ -407,6 +490,7 @@ def main() -> None:
     parser.add_argument("--split", action="store_true", help="tapeflow alone: ns per bar, us per order (best of 2)")
     parser.add_argument("--parts", action="store_true", help="tapeflow alone: CPU us per order in each component")
     parser.add_argument("--dispatch", action="store_true", help="tapeflow alone: events per order, subscribers of each")
+    parser.add_argument("--floor", action="store_true", help="per-bar floor (events, strategy) vs the 100x budget")
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child, args.bars)
@@ -420,6 +504,9 @@ def main() -> None:
         return
     if args.dispatch:
         print(json.dumps({"benchmark": "backtest_bars_dispatch", "bars": len(data), **dispatches(data)}))
+        return
+    if args.floor:
+        print(json.dumps({"benchmark": "backtest_bars_floor", "bars": len(data), **floor(data, 3)}))
         return
     if args.split:
         print(json.dumps({"benchmark": "backtest_bars_split", "bars": len(data), **split(data, 2)}))

@@ -70,3 +70,18 @@ def test_dispatch_mode_counts_each_event_type_per_order_and_names_its_subscriber
     assert "OrderEmulator.on_report (gated)" in report["OrderFilled"]["subscribers"]
     assert report["call_at SimulatedExchange._on_submit"] == 1.0
     assert lines[0].endswith("the subscribers each is dispatched to:")
+
+
+def test_floor_mode_prints_the_per_bar_floor_and_what_100x_backtrader_leaves_after_it() -> None:
+    lines, report = _run("--floor", "--bars", "3000")
+    assert report["benchmark"] == "backtest_bars_floor" and report["orders"] > 0
+    assert report["build_ns_per_bar"] > 0 and report["strategy_ns_per_bar"] > 0
+    floor = report["build_ns_per_bar"] + report["strategy_ns_per_bar"]
+    assert floor < report["run_ns_per_bar_without_orders"] < report["run_ns_per_bar"]
+    assert lines[3].strip().startswith("= the floor before the engine")
+    if "backtrader" in report:  # not installed: said instead of the budget
+        assert report["backtrader"].startswith("backtrader not installed")
+        return
+    assert abs(report["budget_100x_ns_per_bar"] - report["backtrader_ns_per_bar"] / 100) <= 1
+    assert abs(report["left_ns_per_bar"] - (report["budget_100x_ns_per_bar"] - floor)) <= 2
+    assert lines[-2].startswith("backtrader stdstats=False")
