@@ -225,3 +225,40 @@ def test_a_fill_landing_between_the_orders_read_and_the_positions_read_is_applie
     assert (report.mismatches, report.detail) == (0, "")
     assert not seen.of(SetKillSwitch)
     assert seen.filled("s-20120621T133000abcdef-8") == 100 == venue.ledger.positions["AAPL"]
+
+
+def test_an_order_filling_between_the_start_reads_of_positions_and_open_orders_is_in_the_restored_position(
+    late_paper: Paper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An earlier run's order fills after the start read the positions and before it read the open orders: it is in
+    neither, and its fill, created before the start, no reconciliation would ever list. The positions are read
+    again after the orders, and the reads taken once the positions held still. The reconciliation after lists the
+    order (created at the start's very time: the venue's clock stood still) and finds nothing to report."""
+    paper = late_paper
+    _, ask = paper.best()
+    mine = place(paper, "s-20120621T133000abcdef-8", ask + 10_000)  # marketable, once it reaches the book
+    assert mine["status"] == "pending_new"
+    inbox = Inbox()
+    seen = Recorded(inbox)
+    venue = adapter(paper, inbox)
+    real_get = venue.sender.get
+    moved: list[str] = []
+
+    def get(path: str, **params: str) -> Any:
+        if path == "/v2/orders" and params.get("status") == "open" and not moved:  # after the positions read
+            moved.append(paper.rest("GET", f"/v2/orders/{mine['id']}")["status"])
+            paper.step()
+        return real_get(path, **params)
+
+    monkeypatch.setattr(venue.sender, "get", get)
+    try:
+        state = venue.start()
+        report = venue.sender.run_now(venue.reconciler.reconcile, 10.0)
+    finally:
+        venue.stop()
+    assert moved == ["pending_new"], "the positions were read before the fill, the open orders after it"
+    assert paper.position() == 100 and state.open_orders == ()
+    assert [(p.symbol, p.quantity) for p in state.positions] == [("AAPL", 100)]
+    assert venue.ledger.positions["AAPL"] == 100
+    assert [r.mismatches for r in seen.of(Reconciled)] == [0, 0] and report.mismatches == 0
+    assert not seen.of(SetKillSwitch)
