@@ -13,7 +13,8 @@ from tapeflow.engine.inbox import Inbox
 from tapeflow.live.alpaca_venue import AlpacaVenue
 from tapeflow.live.node import LiveNode
 from tapeflow.live.reconcile import strategy_of
-from tapeflow.model.orders import OrderAccepted, OrderCancelled
+from tapeflow.model.enums import OrderStatus
+from tapeflow.model.orders import OrderAccepted, OrderCancelled, OrderRejected
 from tapeflow.model.risk_events import SetKillSwitch
 from tapeflow.model.venue_events import Reconciled
 from tapeflow.node import NodeConfig
@@ -262,3 +263,30 @@ def test_an_order_filling_between_the_start_reads_of_positions_and_open_orders_i
     assert venue.ledger.positions["AAPL"] == 100
     assert [r.mismatches for r in seen.of(Reconciled)] == [0, 0] and report.mismatches == 0
     assert not seen.of(SetKillSwitch)
+
+
+def test_a_taken_over_order_whose_cancel_came_before_its_ack_and_that_the_venue_rejects_ends_rejected_in_the_node(
+    late_paper: Paper,
+) -> None:
+    """The killed run asked to cancel an order the venue had not acknowledged (``pending_cancel``, as ``pending_new``
+    before it), and the exchange then refused the order on arrival. Taken over as accepted, the node refused the
+    venue's reject and kept the order open: the restart test's rare failure under load."""
+    paper = late_paper
+    bid, _ = paper.best()
+    mine = place(paper, "s-20120621T133000abcdef-9", bid - 10_000 + 50)  # a sub-penny price: refused on arrival
+    paper.rest("DELETE", f"/v2/orders/{mine['id']}")
+    assert paper.rest("GET", f"/v2/orders/{mine['id']}")["status"] == "pending_cancel"
+    run = Running(paper)
+    try:
+        node = LiveNode([Quiet()], venues=[run.venue], inbox=run.inbox, run_id="r2")
+        node.restore(run.state)
+        paper.step()
+        assert paper.rest("GET", f"/v2/orders/{mine['id']}")["status"] == "rejected"
+        wait_for(lambda: run.seen.of(OrderRejected), "the venue's reject")
+    finally:
+        run.close()
+    node.kernel.run(sorted(run.seen.take(), key=lambda e: e.ts_init))
+    order = node.node.execution.order("s-20120621T133000abcdef-9")
+    assert order is not None and order.status is OrderStatus.REJECTED
+    assert list(node.node.execution.open_orders()) == []
+    assert node.node.execution.refused_reports == 0, node.node.execution.anomalies
