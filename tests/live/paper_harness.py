@@ -50,10 +50,12 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 10.0) 
 class Paper:
     """A stepped paper venue over the AAPL day (a book on both sides already), served with its stream and faults."""
 
-    def __init__(self, tape: Path) -> None:
+    def __init__(self, tape: Path, *, config: NodeConfig | None = None) -> None:
+        """``config``: the venue's node (L3 without latency by default: an order reaches the book as it is sent;
+        with an entry latency it waits, ``pending_new``, until the tape's time is stepped past it)."""
         self.hub = TradeUpdateHub()
         self.faults = Faults(hubs={"trade_updates": self.hub})
-        self.venue = PaperVenue(iter_events(tape), config=NodeConfig(level="L3"), trade_hub=self.hub)
+        self.venue = PaperVenue(iter_events(tape), config=config or NodeConfig(level="L3"), trade_hub=self.hub)
         self.venue.step_events(2_000)
         check = fixed_keys(KEY, SECRET)
         app = create_app(

@@ -3,6 +3,8 @@ run's open order is taken over at start; the node restored from it matches the v
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,12 +13,15 @@ from tapeflow.engine.inbox import Inbox
 from tapeflow.live.alpaca_venue import AlpacaVenue
 from tapeflow.live.node import LiveNode
 from tapeflow.live.reconcile import strategy_of
-from tapeflow.model.orders import OrderAccepted, OrderCancelled
+from tapeflow.model.enums import OrderStatus
+from tapeflow.model.orders import OrderAccepted, OrderCancelled, OrderRejected
 from tapeflow.model.risk_events import SetKillSwitch
 from tapeflow.model.venue_events import Reconciled
+from tapeflow.node import NodeConfig
 from tapeflow.strategy.base import Strategy
+from tapeflow.venues.sim.latency import FixedLatency
 
-from .paper_harness import KEY, SECRET, Paper, Recorded, Running, adapter, submit, wait_for
+from .paper_harness import KEY, MS, SECRET, Paper, Recorded, Running, aapl_tape, adapter, submit, wait_for
 
 
 def place(paper: Paper, cid: str, price: int, qty: int = 100) -> Any:
@@ -172,3 +177,116 @@ def test_a_cancel_of_a_taken_over_order_the_stream_never_delivered_is_applied_by
     assert (second.cancels_applied, second.orders_checked) == (0, 0)
     (cancelled,) = seen.of(OrderCancelled)
     assert cancelled.client_order_id == "s-20120621T133000abcdef-7"
+
+
+@pytest.fixture
+def late_paper(data_dir: Path) -> Iterator[Paper]:
+    """A paper venue whose orders reach its book 1 ms of tape time after they are sent (``pending_new`` until the
+    tape is stepped), as the orders a killed node left on their way to the ``tapeflow paper`` venue's exchange."""
+    tape = aapl_tape(data_dir)
+    if not tape.is_file():
+        pytest.skip(f"{tape} is missing")
+    served = Paper(tape, config=NodeConfig(level="L3", latency=FixedLatency(insert_entry_ns=MS)))
+    yield served
+    served.stop()
+
+
+def test_a_fill_landing_between_the_orders_read_and_the_positions_read_is_applied_not_reported(
+    late_paper: Paper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The venue trades on between the reconciliation's two reads: the position read second holds a fill the orders
+    read first did not show. Seen under load as a restarted node's kill switch engaged by its first reconciliation
+    ("position AAPL: venue 77, our fills explain 100", the fill of a taken-over market order): the position is read
+    again with the orders before it, and the fill applied, once."""
+    paper = late_paper
+    _, ask = paper.best()
+    mine = place(paper, "s-20120621T133000abcdef-8", ask + 10_000)  # marketable, once it reaches the book
+    assert mine["status"] == "pending_new"
+    inbox = Inbox()
+    seen = Recorded(inbox)
+    venue = adapter(paper, inbox)
+    real_get = venue.sender.get
+    moved: list[str] = []
+
+    def get(path: str, **params: str) -> Any:
+        if path == "/v2/positions" and not moved:  # the reconciliation's first positions read: the fill lands
+            moved.append(paper.rest("GET", f"/v2/orders/{mine['id']}")["status"])
+            paper.step()
+        return real_get(path, **params)
+
+    try:
+        (restored,) = venue.start().open_orders
+        assert restored.filled_quantity == 0 and not restored.accepted
+        monkeypatch.setattr(venue.sender, "get", get)
+        report = venue.sender.run_now(venue.reconciler.reconcile, 10.0)
+    finally:
+        venue.stop()
+    assert moved == ["pending_new"], "the orders were read before the fill, the position after it"
+    assert paper.rest("GET", f"/v2/orders/{mine['id']}")["status"] == "filled" and paper.position() == 100
+    assert (report.mismatches, report.detail) == (0, "")
+    assert not seen.of(SetKillSwitch)
+    assert seen.filled("s-20120621T133000abcdef-8") == 100 == venue.ledger.positions["AAPL"]
+
+
+def test_an_order_filling_between_the_start_reads_of_positions_and_open_orders_is_in_the_restored_position(
+    late_paper: Paper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An earlier run's order fills after the start read the positions and before it read the open orders: it is in
+    neither, and its fill, created before the start, no reconciliation would ever list. The positions are read
+    again after the orders, and the reads taken once the positions held still. The reconciliation after lists the
+    order (created at the start's very time: the venue's clock stood still) and finds nothing to report."""
+    paper = late_paper
+    _, ask = paper.best()
+    mine = place(paper, "s-20120621T133000abcdef-8", ask + 10_000)  # marketable, once it reaches the book
+    assert mine["status"] == "pending_new"
+    inbox = Inbox()
+    seen = Recorded(inbox)
+    venue = adapter(paper, inbox)
+    real_get = venue.sender.get
+    moved: list[str] = []
+
+    def get(path: str, **params: str) -> Any:
+        if path == "/v2/orders" and params.get("status") == "open" and not moved:  # after the positions read
+            moved.append(paper.rest("GET", f"/v2/orders/{mine['id']}")["status"])
+            paper.step()
+        return real_get(path, **params)
+
+    monkeypatch.setattr(venue.sender, "get", get)
+    try:
+        state = venue.start()
+        report = venue.sender.run_now(venue.reconciler.reconcile, 10.0)
+    finally:
+        venue.stop()
+    assert moved == ["pending_new"], "the positions were read before the fill, the open orders after it"
+    assert paper.position() == 100 and state.open_orders == ()
+    assert [(p.symbol, p.quantity) for p in state.positions] == [("AAPL", 100)]
+    assert venue.ledger.positions["AAPL"] == 100
+    assert [r.mismatches for r in seen.of(Reconciled)] == [0, 0] and report.mismatches == 0
+    assert not seen.of(SetKillSwitch)
+
+
+def test_a_taken_over_order_whose_cancel_came_before_its_ack_and_that_the_venue_rejects_ends_rejected_in_the_node(
+    late_paper: Paper,
+) -> None:
+    """The killed run asked to cancel an order the venue had not acknowledged (``pending_cancel``, as ``pending_new``
+    before it), and the exchange then refused the order on arrival. Taken over as accepted, the node refused the
+    venue's reject and kept the order open: the restart test's rare failure under load."""
+    paper = late_paper
+    bid, _ = paper.best()
+    mine = place(paper, "s-20120621T133000abcdef-9", bid - 10_000 + 50)  # a sub-penny price: refused on arrival
+    paper.rest("DELETE", f"/v2/orders/{mine['id']}")
+    assert paper.rest("GET", f"/v2/orders/{mine['id']}")["status"] == "pending_cancel"
+    run = Running(paper)
+    try:
+        node = LiveNode([Quiet()], venues=[run.venue], inbox=run.inbox, run_id="r2")
+        node.restore(run.state)
+        paper.step()
+        assert paper.rest("GET", f"/v2/orders/{mine['id']}")["status"] == "rejected"
+        wait_for(lambda: run.seen.of(OrderRejected), "the venue's reject")
+    finally:
+        run.close()
+    node.kernel.run(sorted(run.seen.take(), key=lambda e: e.ts_init))
+    order = node.node.execution.order("s-20120621T133000abcdef-9")
+    assert order is not None and order.status is OrderStatus.REJECTED
+    assert list(node.node.execution.open_orders()) == []
+    assert node.node.execution.refused_reports == 0, node.node.execution.anomalies

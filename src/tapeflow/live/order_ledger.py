@@ -52,6 +52,17 @@ INEXACT: Final = "~inexact"
 _NOT_ACCEPTED: Final = frozenset({"pending_new", "rejected"})
 
 
+def _says_accepted(wire: WireOrder) -> bool:
+    """Whether the record shows the venue took the order. ``pending_cancel`` alone does not: a cancel asked before
+    the venue's acknowledgement leaves the record ``pending_cancel`` too (Alpaca shows no earlier status), and such
+    an order may still be rejected on arrival, a report the node refuses for an order it holds accepted (seen under
+    load: a restarted node kept an earlier run's order open that the venue had rejected). With shares filled, it
+    was taken."""
+    if wire.status == "pending_cancel":
+        return wire.filled_qty > 0
+    return wire.status not in _NOT_ACCEPTED
+
+
 @dataclass(slots=True)
 class Tracked:
     """One of our orders as the node has been told: what was applied, so nothing is applied twice."""
@@ -273,7 +284,7 @@ class OrderLedger:
             self.duplicates += 1
 
     def _accept(self, tracked: Tracked, wire: WireOrder, ts: int) -> None:
-        if tracked.accepted or wire.status in _NOT_ACCEPTED or wire.replaces is not None:
+        if tracked.accepted or not _says_accepted(wire) or wire.replaces is not None:
             return
         tracked.accepted = True
         tracked.venue_order_id = tracked.venue_order_id or wire.id
@@ -369,5 +380,5 @@ def venue_order(wire: WireOrder, strategy_id: str, client_order_id: str) -> Venu
         time_in_force=wire.time_in_force,
         venue_order_id=wire.id,
         ts_submitted=wire.created_at,
-        accepted=wire.status not in _NOT_ACCEPTED,
+        accepted=_says_accepted(wire),
     )
