@@ -341,26 +341,9 @@ def test_restore_refuses_a_portfolio_that_already_traded_and_a_symbol_listed_twi
         Portfolio().restore(twice)
 
 
-def test_given_bar_marks_the_portfolio_hears_no_bars_and_values_at_the_bar_close_asked_for() -> None:
-    closes: dict[str, int] = {}
-    p = Portfolio(
-        PortfolioConfig(starting_cash=START, sample_interval_ns=None),
-        bar_marks=lambda s: 2 * closes[s] if s in closes else None,
-    )
-    kernel = Kernel()
-    kernel.add(p)
-    kernel.run([fill(1, Side.BUY, 10, 10 * D)])
-    assert p.position("AAPL").unrealized == 0  # no bar yet: the fill price marks
-    kernel.run([Bar(ts_event=2, ts_init=2, symbol="AAPL", open=1, high=1, low=1, close=99 * D, volume=1)])
-    assert p.position("AAPL").unrealized == 0  # the portfolio did not listen: the bar source did not see it
-    closes["AAPL"] = 11 * D
-    assert p.position("AAPL").unrealized == 10 * D
-    assert p.mark_price("AAPL") == Fraction(11 * D)
-
-
 _STEPS = st.lists(
     st.tuples(
-        st.sampled_from(["bar", "fill", "mark", "book"]),
+        st.sampled_from(["bar", "fill", "book"]),
         st.sampled_from(["AAPL", "MSFT", "IBM"]),
         st.sampled_from([Side.BUY, Side.SELL]),
         st.integers(1, 500),
@@ -372,42 +355,42 @@ _STEPS = st.lists(
 
 @settings(max_examples=80, deadline=None)
 @given(_STEPS)
-def test_last_bars_value_every_position_as_the_bar_marks_call_it_replaced(
+def test_last_bars_value_every_position_as_a_portfolio_hearing_the_bars_itself_does(
     steps: list[tuple[str, str, Side, int, int]],
 ) -> None:
-    """The node's portfolio reads the exchange's last bars by lookup (``last_bars``) instead of calling
-    ``bar_close_x2``: same marks, prices, exposures and views after every step, books outranking bars as before."""
+    """The node's portfolio reads the exchange's last bars by lookup (``last_bars``) instead of hearing each bar:
+    same marks, prices, exposures and views after every step, books outranking bars in both. (A ``mark`` call is
+    left out: given ``last_bars``, a bar's close outranks it by design, see the next test.)"""
     last: dict[str, Bar] = {}
     books: dict[str, int] = {}
-
-    def close_x2(symbol: str) -> int | None:  # ``BarFills.close_x2``, the callable the node gave before
-        bar = last.get(symbol)
-        return None if bar is None else 2 * bar.close
-
     config = PortfolioConfig(starting_cash=START, sample_interval_ns=None)
-    old = Portfolio(config, book_marks=books.get, bar_marks=close_x2)
+    hearing = Portfolio(config, book_marks=books.get)
     new = Portfolio(config, book_marks=books.get, last_bars=last)
     for ts, (kind, symbol, side, qty, price) in enumerate(steps, 1):
         if kind == "bar":
-            last[symbol] = Bar(ts_event=ts, ts_init=ts, symbol=symbol, open=1, high=1, low=1, close=price, volume=1)
+            bar = Bar(ts_event=ts, ts_init=ts, symbol=symbol, open=1, high=1, low=1, close=price, volume=1)
+            last[symbol] = bar
+            hearing.on_bar(bar)
         elif kind == "book":
             books[symbol] = 2 * price + 1
-        elif kind == "mark":
-            for p in (old, new):
-                p.mark(symbol, Fraction(price, 2))
         else:
-            for p in (old, new):
+            for p in (hearing, new):
                 p.on_fill(fill(ts, side, qty, price, symbol=symbol))
         for symbol in ("AAPL", "MSFT", "IBM"):
-            assert new.mark_x2(symbol) == old.mark_x2(symbol)
-            assert new.mark_price(symbol) == old.mark_price(symbol)
-        assert new.exposures() == old.exposures()
-        assert new.positions() == old.positions()
+            assert new.mark_x2(symbol) == hearing.mark_x2(symbol)
+            assert new.mark_price(symbol) == hearing.mark_price(symbol)
+        assert new.exposures() == hearing.exposures()
+        assert new.positions() == hearing.positions()
 
 
-def test_a_portfolio_given_both_bar_mark_sources_is_refused() -> None:
-    with pytest.raises(EngineError, match="not both"):
-        Portfolio(bar_marks=lambda s: None, last_bars={})
+def test_given_last_bars_a_bars_close_outranks_a_mark_call_whichever_came_last() -> None:
+    last: dict[str, Bar] = {}
+    p = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=None), last_bars=last)
+    p.mark("AAPL", Fraction(7 * D))
+    assert p.mark_price("AAPL") == Fraction(7 * D)  # no bar yet: the mark call marks
+    last["AAPL"] = Bar(ts_event=1, ts_init=1, symbol="AAPL", open=1, high=1, low=1, close=9 * D, volume=1)
+    p.mark("AAPL", Fraction(8 * D))
+    assert p.mark_price("AAPL") == Fraction(9 * D)
 
 
 def test_given_last_bars_the_portfolio_hears_no_bars_and_values_at_the_last_bar_close() -> None:

@@ -89,7 +89,6 @@ class Portfolio:
         config: PortfolioConfig | None = None,
         *,
         book_marks: Callable[[str], int | None] | None = None,
-        bar_marks: Callable[[str], int | None] | None = None,
         last_bars: Mapping[str, Bar] | None = None,
     ) -> None:
         """``book_marks(symbol)``: the doubled mid of the symbol's local book now, or None.
@@ -98,21 +97,15 @@ class Portfolio:
         quote (a handler less on the hottest path); quotes still mark nothing when a book exists. Bars, ``mark``
         and fills remain the marks of symbols without a two-sided book.
 
-        ``bar_marks(symbol)``: twice the close of the symbol's last bar, or None, kept by a component that reads
-        every bar anyway (the simulated exchange). Given it, the portfolio does not listen to bars: a bar mark is
-        computed when a mark is asked for, not on each of a bar backtest's bars. A bar's close then outranks a
-        ``mark`` call (without it, whichever came last wins); nothing in a node calls ``mark``.
-
-        ``last_bars``: the same marks as the last bar of each symbol by symbol, a mapping another component keeps
-        (the simulated exchange's, filled by the kernel): read with one lookup instead of a call, on each of the
-        three mark reads of an order in a bar backtest (issue 19). Give it or ``bar_marks``, not both.
+        ``last_bars``: the last bar of each symbol, by symbol, a mapping a component that reads every bar anyway
+        keeps (the simulated exchange's, filled by the kernel). Given it, the portfolio does not listen to bars: a
+        bar mark is read with one lookup when a mark is asked for (three times an order in a bar backtest, issue
+        19), not computed on each of a bar backtest's bars. A bar's close then outranks a ``mark`` call (without
+        it, whichever came last wins); nothing in a node calls ``mark``.
         """
-        if bar_marks is not None and last_bars is not None:
-            raise EngineError("give a portfolio bar_marks or last_bars, not both: they are the same marks")
         self.config = config if config is not None else PortfolioConfig()
         self._strategy_id = self.config.strategy_id  # read on every fill (the config is frozen)
         self._book_marks = book_marks
-        self._bar_marks = bar_marks
         self._last_bars = last_bars
         self._last_fraction: dict[str, tuple[int, Fraction]] = {}
         """By symbol, the last ``mark_price`` built and its doubled mark: the risk rules ask twice per order at the
@@ -147,7 +140,7 @@ class Portfolio:
         kernel.subscribe(OrderFilled, self.on_fill)
         if self._book_marks is None:
             kernel.subscribe(Quote, self.on_quote)
-        if self._bar_marks is None and self._last_bars is None:
+        if self._last_bars is None:
             kernel.subscribe(Bar, self.on_bar)
         kernel.subscribe(Dividend, self.on_dividend)
 
@@ -330,12 +323,6 @@ class Portfolio:
             bar = last_bars.get(symbol)
             if bar is not None:
                 return 2 * bar.close
-        else:
-            bar_marks = self._bar_marks
-            if bar_marks is not None:
-                bar_mark = bar_marks(symbol)
-                if bar_mark is not None:
-                    return bar_mark
         mark = self._marks_x2.get(symbol)
         return mark if mark is not None else self._fill_marks_x2.get(symbol)
 
