@@ -65,9 +65,10 @@ Trade = tuple[int, str, int]
 """(index of the bar it filled at, "BUY"/"SELL", price in 1/10,000 dollar)."""
 
 
-def tapeflow_backtest() -> Backtest:
+def tapeflow_backtest(strategy: type[SmaCross] = SmaCross) -> Backtest:
+    """The benchmark's backtest: ``strategy`` (the SMA crossover or its no-order copy) with the default risk rules."""
     return Backtest(
-        [SmaCross(fast=FAST, slow=SLOW, quantity=QTY)],
+        [strategy(fast=FAST, slow=SLOW, quantity=QTY)],
         portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
         risk=RiskConfig(),
     )
@@ -264,11 +265,7 @@ def split(data: list[Row], repeat: int) -> dict[str, Any]:
     orders = 0
     for _ in range(repeat):
         for name, cls in (("orders", SmaCross), ("no_orders", _NoOrders)):
-            bt = Backtest(
-                [cls(fast=FAST, slow=SLOW, quantity=QTY)],
-                portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
-                risk=RiskConfig(),
-            )
+            bt = tapeflow_backtest(cls)
             gc.collect()
             cpu = time.process_time()
             bt.run([stream(data)])
@@ -429,11 +426,7 @@ def floor(data: list[Row], repeat: int) -> dict[str, Any]:
         keep("strategy", time.process_time() - cpu)
         del bars
         for name, cls in (("no_orders", _NoOrders), ("orders", SmaCross)):
-            bt = Backtest(
-                [cls(fast=FAST, slow=SLOW, quantity=QTY)],
-                portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
-                risk=RiskConfig(),
-            )
+            bt = tapeflow_backtest(cls)
             gc.collect()
             cpu = time.process_time()
             bt.run([stream(data)])

@@ -21,19 +21,13 @@ from tapeflow.config import PURE_PYTHON_ENV
 from tapeflow.model import ConfigError
 from tapeflow.model.enums import Side
 from tapeflow.model.events import Event
+from tests.book.test_l2_sizes import _outcome
 from tests.book.test_l3 import l3_streams
 
 pytestmark = pytest.mark.skipif(not l3_module.SIZES_TABLE_AVAILABLE, reason="the compiled L3 core was not built")
 
 if l3_module.SIZES_TABLE_AVAILABLE:
     from tapeflow.book._l3_core import L3Sizes
-
-
-def _outcome(target: Any, op: str, args: tuple[Any, ...]) -> Any:
-    try:
-        return ("ok", getattr(target, op)(*args))
-    except Exception as exc:  # the errors themselves are compared
-        return (type(exc), str(exc))
 
 
 def _same(table: Any, model: dict[Any, Any]) -> None:
