@@ -191,6 +191,17 @@ def late_paper(data_dir: Path) -> Iterator[Paper]:
     served.stop()
 
 
+def _pending_marketable(paper: Paper) -> tuple[dict[str, Any], Recorded, AlpacaVenue]:
+    """An earlier run's marketable order still ``pending_new`` at ``paper`` (it fills at the venue's next step),
+    and an adapter whose inbox is recorded."""
+    _, ask = paper.best()
+    mine = place(paper, "s-20120621T133000abcdef-8", ask + 10_000)  # marketable, once it reaches the book
+    assert mine["status"] == "pending_new"
+    inbox = Inbox()
+    seen = Recorded(inbox)
+    return mine, seen, adapter(paper, inbox)
+
+
 def test_a_fill_landing_between_the_orders_read_and_the_positions_read_is_applied_not_reported(
     late_paper: Paper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -199,12 +210,7 @@ def test_a_fill_landing_between_the_orders_read_and_the_positions_read_is_applie
     ("position AAPL: venue 77, our fills explain 100", the fill of a taken-over market order): the position is read
     again with the orders before it, and the fill applied, once."""
     paper = late_paper
-    _, ask = paper.best()
-    mine = place(paper, "s-20120621T133000abcdef-8", ask + 10_000)  # marketable, once it reaches the book
-    assert mine["status"] == "pending_new"
-    inbox = Inbox()
-    seen = Recorded(inbox)
-    venue = adapter(paper, inbox)
+    mine, seen, venue = _pending_marketable(paper)
     real_get = venue.sender.get
     moved: list[str] = []
 
@@ -236,12 +242,7 @@ def test_an_order_filling_between_the_start_reads_of_positions_and_open_orders_i
     again after the orders, and the reads taken once the positions held still. The reconciliation after lists the
     order (created at the start's very time: the venue's clock stood still) and finds nothing to report."""
     paper = late_paper
-    _, ask = paper.best()
-    mine = place(paper, "s-20120621T133000abcdef-8", ask + 10_000)  # marketable, once it reaches the book
-    assert mine["status"] == "pending_new"
-    inbox = Inbox()
-    seen = Recorded(inbox)
-    venue = adapter(paper, inbox)
+    mine, seen, venue = _pending_marketable(paper)
     real_get = venue.sender.get
     moved: list[str] = []
 
