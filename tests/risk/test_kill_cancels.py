@@ -43,6 +43,8 @@ class ScriptedVenue:
         """Submits stay in flight (no accept) until ``accept`` is called: a cancel meanwhile is refused."""
         self.named: set[str] = set()
         self.working: set[str] = set()
+        self.cancel_latency = LATENCY
+        """How long a cancel the venue takes waits for its answer."""
 
     def send(self, command: Command) -> None:
         now = self.kernel.now
@@ -64,8 +66,9 @@ class ScriptedVenue:
                 self.kernel.emit(refusal(command, VENUE, "503: service unavailable", later))
             else:
                 self.working.discard(cid)
+                done = now + self.cancel_latency
                 self.kernel.emit(
-                    OrderCancelled(ts_event=later, ts_init=later, strategy_id="s", client_order_id=cid, symbol=SYM)
+                    OrderCancelled(ts_event=done, ts_init=done, strategy_id="s", client_order_id=cid, symbol=SYM)
                 )
 
     def accept(self, cid: str, *, at: int) -> None:
@@ -298,3 +301,21 @@ def test_without_a_kill_the_chase_never_subscribes_anything_into_action() -> Non
     node.connect(T0 + 20 * MS, again=True)
     node.at(T0 + 1_000 * MS)
     assert node.venue.cancels() == [] and node.risk.kill_cancels.chasing == {}
+
+
+def test_a_cancel_sent_through_risk_by_another_component_is_the_working_one_no_second_is_sent() -> None:
+    """The control desk (during a flatten) or the strategy may cancel a refused order again at once: the chase's
+    retry then waits for that cancel's answer instead of putting a second cancel out for the same order."""
+    node = Node()
+    node.connect(T0)
+    cid = node.submit(T0 + 1 * MS)
+    node.at(T0 + 5 * MS)
+    node.venue.refuse_cancels = 1
+    node.risk.kill("operator")
+    node.at(T0 + 5 * MS + LATENCY)  # refused: a retry is due RETRY_NS later
+    node.venue.cancel_latency = 2 * RETRY_NS  # the next cancel is still working when that retry comes due
+    again = T0 + 20 * MS
+    node.at(again, CancelOrder(ts_event=again, ts_init=again, strategy_id="s", client_order_id=cid, symbol=SYM))
+    node.at(T0 + 10_000 * MS)
+    assert [ts for ts, _ in node.venue.cancels()] == [T0 + 5 * MS, again]
+    assert node.open_ids() == [] and node.risk.kill_cancels.resent == 0

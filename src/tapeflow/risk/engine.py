@@ -105,6 +105,7 @@ class RiskEngine:
         """Kill switch states that could not be written (each one a ``KillSwitchPersistFailed`` alarm)."""
         self.kill_cancels = KillCancels(execution, self._pass_cancel, self._venue_up)
         """The engaged switch's cancels, chased until their orders close."""
+        self._chasing = self.kill_cancels.chasing
 
     def recompile(self) -> None:
         """Rebuild what is derived from the rules: the fused check, commit and cancel hooks, the trip plan.
@@ -189,6 +190,8 @@ class RiskEngine:
             self.context.now = now
             for hook in self._cancel_hooks:
                 hook(command)
+            if self._chasing:  # only while the kill switch chases an order: its cancel is working now
+                self.kill_cancels.sent(command.client_order_id)
             self.passed += 1
             self._execution.execute(command)
             return

@@ -17,10 +17,11 @@ restart found engaged) that is still open gets a cancel whenever that can change
   ``retry_ns`` up to ``max_retry_ns``; after ``max_attempts`` refusals in a row a ``KillSwitchCancelFailed`` alarm
   (and an error log) names the order, and the retries stop until the venue next comes up.
 
-At most one cancel is working per order (a refusal ends it, a drop of its venue's session ends it); an order that
-closes is forgotten. Only kernel time is used, so a replay decides the same. Its handlers are gated on there
-being an order to chase (``Kernel.subscribe_while``): a run whose switch never engages pays nothing, and one whose
-venue takes every cancel (any backtest on the simulated exchange that refuses none) sends exactly the engage's.
+At most one cancel is working per order (a refusal ends it, a drop of its venue's session ends it; a cancel
+another component sends through risk for the order counts as the working one); an order that closes is forgotten.
+Only kernel time is used, so a replay decides the same. Its handlers are gated on there being an order to chase
+(``Kernel.subscribe_while``): a run whose switch never engages pays nothing, and one whose venue takes every cancel
+(any backtest on the simulated exchange that refuses none) sends exactly the engage's.
 Orders sent after the engage (the flatten orders an engaged switch lets through) are never chased.
 """
 
@@ -131,6 +132,14 @@ class KillCancels:
             chase = self.chasing[order.client_order_id] = Chase(order.venue)
             self._cancel(order, chase)
         return len(orders)
+
+    def sent(self, client_order_id: str) -> None:
+        """A cancel for ``client_order_id`` passed risk from elsewhere (its strategy's, the control desk's): it is
+        the one working, and the pending retry waits for its answer instead of sending a second."""
+        chase = self.chasing.get(client_order_id)
+        if chase is not None:
+            chase.working = True
+            chase.retry_at = 0
 
     def release(self) -> None:
         """The switch was reset: stop chasing (pending timers find nothing and do nothing)."""
