@@ -12,6 +12,7 @@ from tapeflow.model import (
     ModifyRejected,
     OrderAccepted,
     OrderFilled,
+    OrderRejected,
     OrderReport,
     OrderStatus,
     OrderType,
@@ -77,6 +78,14 @@ def test_a_refused_cancel_or_modify_leaves_a_filled_order_as_it_was_and_is_not_r
     assert order.apply(_fill(3, 100))
     assert order.apply(answer(ts_event=4, ts_init=4, **_IDS, reason="order is filled"))
     assert (order.status, order.filled_quantity, order.ts_last) == (OrderStatus.FILLED, 100, 3)
+
+
+def test_an_accepted_order_the_venue_rejects_afterwards_is_closed() -> None:
+    """A broker may acknowledge before it routes and reject after (Alpaca's ``accepted`` turning ``rejected``)."""
+    order = _order()
+    assert order.apply(OrderAccepted(ts_event=2, ts_init=2, **_IDS))
+    assert order.apply(OrderRejected(ts_event=3, ts_init=3, **_IDS, reason="rejected by the venue"))
+    assert (order.status, order.is_open, order.leaves_quantity, order.ts_last) == (OrderStatus.REJECTED, False, 0, 3)
 
 
 def test_a_report_the_table_does_not_allow_is_refused_without_change() -> None:

@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tapeflow.engine.inbox import Inbox
+from tapeflow.execution.engine import ExecutionEngine
 from tapeflow.live.order_ledger import INEXACT, OrderLedger, venue_order
 from tapeflow.live.order_wire import WireOrder, WireUpdate
-from tapeflow.model.enums import OrderType, Side, TimeInForce
+from tapeflow.model.enums import OrderStatus, OrderType, Side, TimeInForce
 from tapeflow.model.events import Event
 from tapeflow.model.orders import (
     OrderAccepted,
@@ -193,3 +194,39 @@ def test_a_pending_new_order_taken_over_at_restart_is_accepted_only_when_the_ven
     ledger.apply_update(WireUpdate("new", wire(status="new"), 20))
     (accepted,) = inbox.drain()
     assert isinstance(accepted, OrderAccepted) and accepted.venue_order_id == "v1"
+
+
+class _NoVenue:
+    name = "alpaca"
+
+    def send(self, command: object) -> None:
+        return None
+
+
+def test_an_order_alpaca_accepted_then_rejected_ends_rejected_and_closed_in_the_node() -> None:
+    """Alpaca's ``accepted`` is "received, not yet routed" and can still turn ``rejected`` (asynchronously, e.g. an
+    order queued outside the session): the ledger reports the accept, then the reject, and the node's transition
+    table must close the order on it instead of refusing the report and keeping it open."""
+    ledger, inbox = make()
+    submit = SubmitOrder(
+        ts_event=1,
+        ts_init=1,
+        strategy_id="s",
+        client_order_id="s-r-1",
+        symbol="AAPL",
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        quantity=300,
+        price=5_835_000,
+    )
+    execution = ExecutionEngine([_NoVenue()])  # type: ignore[list-item]
+    execution.execute(submit)
+    ledger.apply_record(wire(status="accepted"), fills=False)  # the submit's REST answer
+    ledger.apply_update(WireUpdate("rejected", wire(status="rejected"), 30))
+    events = inbox.drain()
+    assert [type(e) for e in events] == [OrderAccepted, OrderRejected]
+    for event in events:
+        execution.on_report(event)  # type: ignore[arg-type]
+    order = execution.order("s-r-1")
+    assert order is not None and order.status is OrderStatus.REJECTED and not order.is_open
+    assert list(execution.open_orders()) == [] and (execution.refused_reports, execution.anomalies) == (0, [])

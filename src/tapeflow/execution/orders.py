@@ -39,6 +39,9 @@ TRANSITIONS: Final[dict[tuple[OrderStatus, type[Event]], OrderStatus]] = {
     (_S.ACCEPTED, OrderCancelled): _S.CANCELLED,
     (_S.ACCEPTED, OrderExpired): _S.EXPIRED,
     (_S.ACCEPTED, OrderUpdated): _S.ACCEPTED,
+    # a broker may acknowledge an order before routing it and reject it after (Alpaca's "accepted": received, not
+    # yet routed; its move to "rejected" is asynchronous): refusing this report would leave the order open here
+    (_S.ACCEPTED, OrderRejected): _S.REJECTED,
     (_S.PARTIALLY_FILLED, OrderFilled): _S.PARTIALLY_FILLED,
     (_S.PARTIALLY_FILLED, OrderCancelled): _S.CANCELLED,
     (_S.PARTIALLY_FILLED, OrderExpired): _S.EXPIRED,

@@ -22,10 +22,11 @@ event time, doubling: sent at once it meets the same empty book (a market order 
 liquidity), and the rounds ran out within a quarter of a second. The risk engine checks each such order itself
 (``RiskEngine.closes_position``): this component cannot pass anything else through the kill switch.
 
-The kill cancels each open order once. A venue may refuse such a cancel while the order works on (one that reached
-it before the order did, a cancel during a replace): then nothing would ever close that order, the flatten would
-wait for it forever and the venue would keep both the order and the position. So while a flatten waits, every
-refused cancel of a still open order is sent again, at most ``MAX_ROUNDS`` times per order. A refusal may also only
+A venue may refuse a kill's cancel while the order works on (one that reached it before the order did, a cancel
+during a replace). The risk engine chases those itself (``tapeflow.risk.kill_cancels``: again after a backoff, or
+when the venue comes back up); a flatten does not wait for that: while it waits, every refused cancel of a still
+open order is sent again at once, at most ``MAX_ROUNDS`` times per order (through risk, which then counts it as the
+order's working cancel, so the two never have two cancels out for one order). A refusal may also only
 say that a cancel is on its way already (the strategy's own): so the flatten never gives up on such an order, it
 waits for it to close (the control socket answers "still under way" meanwhile).
 """

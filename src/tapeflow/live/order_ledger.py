@@ -57,7 +57,9 @@ def _says_accepted(wire: WireOrder) -> bool:
     the venue's acknowledgement leaves the record ``pending_cancel`` too (Alpaca shows no earlier status), and such
     an order may still be rejected on arrival, a report the node refuses for an order it holds accepted (seen under
     load: a restarted node kept an earlier run's order open that the venue had rejected). With shares filled, it
-    was taken."""
+    was taken. Alpaca's ``accepted`` (received, not yet routed) counts as taken, though Alpaca may still move it to
+    ``rejected`` (asynchronously: alpacahq/Alpaca-API#107): the node's transition table closes an accepted order on
+    that reject (``tapeflow.execution.orders``)."""
     if wire.status == "pending_cancel":
         return wire.filled_qty > 0
     return wire.status not in _NOT_ACCEPTED

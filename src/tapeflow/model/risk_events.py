@@ -75,6 +75,22 @@ class KillSwitchPersistFailed(Event, frozen=True, kw_only=True):
     engaged: bool = True
 
 
+class KillSwitchCancelFailed(Event, frozen=True, kw_only=True):
+    """An alarm: the kill switch's cancel of one order was refused ``attempts`` times in a row while its venue was
+    up (``reason``: the last refusal's), so that order may still be working at the venue.
+
+    The switch stays engaged; the risk engine stops retrying this order until the venue next comes up (then it
+    cancels again), so whoever reads this should look at the venue and cancel the order there by hand.
+    """
+
+    strategy_id: str
+    client_order_id: str
+    symbol: str
+    venue: str
+    attempts: int
+    reason: str = ""
+
+
 FLATTEN_STRATEGY = "flatten"
 """The strategy id of the market orders that close positions after a kill (``FlattenPositions``): the one kind of
 new order the risk engine lets through an engaged kill switch, and only when it brings a position exactly to zero."""

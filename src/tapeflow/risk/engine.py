@@ -8,8 +8,10 @@ possible (the message-rate throttle counts them all the same).
 
 The kill switch is checked before any rule. When it engages (by hand: ``kill``, a ``SetKillSwitch`` event, the
 signal file; or by a trip rule: runaway, repeated rejects, loss) the engine records a ``KillSwitchChanged`` event
-and sends a ``CancelOrder`` for every open order straight to the execution engine. Limits change at run time
-only through ``UpdateRiskLimit`` events, answered by ``RiskLimitsChanged``.
+and sends a ``CancelOrder`` for every open order straight to the execution engine; while it stays engaged those
+orders are chased until they close (``tapeflow.risk.kill_cancels``: a cancel refused, or one their venue could not
+take while down, is sent again). Limits change at run time only through ``UpdateRiskLimit`` events, answered by
+``RiskLimitsChanged``.
 
 One new order passes an engaged kill switch, skipping the rules too: a market order of ``FLATTEN_STRATEGY`` that
 brings its symbol's position exactly to zero, the only one in flight (``closes_position``): it can only reduce.
@@ -50,9 +52,11 @@ from tapeflow.model.risk_events import (
 )
 from tapeflow.risk.context import RiskContext, proposed_order
 from tapeflow.risk.fast import compile_check, compile_modify_check
+from tapeflow.risk.kill_cancels import KillCancels
 from tapeflow.risk.killswitch import INVALID, KillSwitch, describe
 from tapeflow.risk.order_rules import MaxOrderQuantity
 from tapeflow.risk.rules import FLOW, RiskRule, TripRule, Violation
+from tapeflow.risk.venue_rules import VenueConnectivity
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
@@ -99,6 +103,9 @@ class RiskEngine:
         self.kill_events: list[KillSwitchChanged] = []
         self.persist_failures = 0
         """Kill switch states that could not be written (each one a ``KillSwitchPersistFailed`` alarm)."""
+        self.kill_cancels = KillCancels(execution, self._pass_cancel, self._venue_up)
+        """The engaged switch's cancels, chased until their orders close."""
+        self._chasing = self.kill_cancels.chasing
 
     def recompile(self) -> None:
         """Rebuild what is derived from the rules: the fused check, commit and cancel hooks, the trip plan.
@@ -126,6 +133,7 @@ class RiskEngine:
             kernel.subscribe(report, self.on_report)
         for moves_a_mark in (OrderFilled, Quote, Bar):
             kernel.subscribe(moves_a_mark, self.context.moved.append)
+        self.kill_cancels.attach(kernel)
 
     def on_start(self) -> None:
         kernel = self.kernel
@@ -182,6 +190,8 @@ class RiskEngine:
             self.context.now = now
             for hook in self._cancel_hooks:
                 hook(command)
+            if self._chasing:  # only while the kill switch chases an order: its cancel is working now
+                self.kill_cancels.sent(command.client_order_id)
             self.passed += 1
             self._execution.execute(command)
             return
@@ -313,6 +323,7 @@ class RiskEngine:
             return False
         if not released:
             return False
+        self.kill_cancels.release()
         now = self.kernel.now
         event = KillSwitchChanged(ts_event=now, ts_init=now, engaged=False, reason=reason, source="reset")
         self.kill_events.append(event)
@@ -339,19 +350,20 @@ class RiskEngine:
         )
 
     def _cancel_all(self) -> int:
-        now = self.kernel.now
-        orders = list(self._execution.open_orders())
-        for order in orders:
-            cancel = CancelOrder(
-                ts_event=now,
-                ts_init=now,
-                strategy_id=order.strategy_id,
-                client_order_id=order.client_order_id,
-                symbol=order.symbol,
-            )
-            self.passed += 1
-            self._execution.execute(cancel)
-        return len(orders)
+        return self.kill_cancels.engage()
+
+    def _pass_cancel(self, cancel: CancelOrder) -> None:
+        """A kill-switch cancel, straight to execution: it skips the rules and hooks (reducing risk always passes)."""
+        self.passed += 1
+        self._execution.execute(cancel)
+
+    def _venue_up(self, venue: str) -> bool:
+        """Whether the node holds ``venue``'s session up: the connectivity rule's view, when one is wired (only for
+        venues that can disconnect); a venue nobody guards cannot go down."""
+        for rule in self.rules:
+            if type(rule) is VenueConnectivity:
+                return venue not in rule.down
+        return True
 
     def _announce(self, reason: str, source: str, rule: str, cancelled: int) -> None:
         now = self.kernel.now

@@ -1,0 +1,251 @@
+"""The kill switch's cancels, kept going until every order they cover is closed.
+
+One cancel per open order at the engage is not enough on a network venue: a venue that is down answers it with a
+refusal (``tapeflow.execution.venue.refusal``), a REST call can fail after every retry, and an order still in
+flight (the venue has not named it yet) cannot be cancelled yet. Each of those left the order working at the venue
+while the switch said engaged. So while the switch is engaged, every order it covers (open at the engage, or at a
+restart found engaged) that is still open gets a cancel whenever that can change:
+
+- at the engage (exactly the cancels sent before this module existed);
+- when its venue comes (back) up (``VenueConnected`` / ``VenueReconnected``): the cancels sent before the drop
+  were answered or lost with the session (an adapter reconciles before it announces the up), so every such order
+  at that venue gets a new one, unless one went out after the drop and is still unanswered (an adapter that was
+  up a moment before it said so took it);
+- when a report shows it open (``OrderAccepted``: an order in flight at the engage that the venue has now taken)
+  and no cancel of ours is working;
+- when one of its cancels is refused while the venue is up: again on a kernel timer, the wait doubling from
+  ``retry_ns`` up to ``max_retry_ns``; after ``max_attempts`` refusals in a row a ``KillSwitchCancelFailed`` alarm
+  (and an error log) names the order, and the retries stop until the venue next comes up.
+
+At most one cancel is working per order (a refusal ends it, a drop of its venue's session ends it; a cancel
+another component sends through risk for the order counts as the working one); an order that closes is forgotten.
+Only kernel time is used, so a replay decides the same. Its handlers are gated on there being an order to chase
+(``Kernel.subscribe_while``): a run whose switch never engages pays nothing, and one whose venue takes every cancel
+(any backtest on the simulated exchange that refuses none) sends exactly the engage's.
+Orders sent after the engage (the flatten orders an engaged switch lets through) are never chased.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from tapeflow.model.orders import (
+    CancelOrder,
+    CancelRejected,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderReport,
+)
+from tapeflow.model.risk_events import KillSwitchCancelFailed
+from tapeflow.model.venue_events import VenueConnected, VenueDisconnected, VenueReconnected
+
+if TYPE_CHECKING:
+    from tapeflow.engine.kernel import Kernel
+    from tapeflow.execution.engine import OrderRoute
+    from tapeflow.execution.orders import Order
+
+log = logging.getLogger(__name__)
+
+RETRY_NS: Final = 100_000_000
+"""First wait before a refused kill-switch cancel is sent again (0.1 s of event time)."""
+MAX_RETRY_NS: Final = 5_000_000_000
+"""Longest wait between two tries (5 s): the doubling stops there."""
+MAX_ATTEMPTS: Final = 5
+"""Refusals in a row, while the venue is up, before the alarm (and the pause until the venue next comes up)."""
+
+
+@dataclass(slots=True)
+class Chase:
+    """One order the switch must see closed: where its cancel stands."""
+
+    venue: str
+    working: bool = False
+    """A cancel of ours was sent and has not been refused (nor lost with its venue's session)."""
+    refusals: int = 0
+    """Cancels refused in a row while the venue was up (reset when the venue comes up)."""
+    retry_at: int = 0
+    """Event time of the pending retry (0: none); a timer firing at another time is stale."""
+    gave_up: bool = False
+    """The alarm was raised: no more retries until the venue next comes up."""
+
+
+class KillCancels:
+    """Chases the kill switch's cancels (see the module docstring); owned by the risk engine.
+
+    ``send`` hands a cancel on (the engine counts it and routes it); ``is_up(venue)`` says whether the node holds
+    that venue's session up (a venue that never disconnects always is).
+    """
+
+    def __init__(
+        self,
+        route: OrderRoute,
+        send: Callable[[CancelOrder], None],
+        is_up: Callable[[str], bool],
+        *,
+        retry_ns: int = RETRY_NS,
+        max_retry_ns: int = MAX_RETRY_NS,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        if retry_ns <= 0 or max_retry_ns < retry_ns or max_attempts < 1:
+            raise ValueError("kill-switch cancel retries need 0 < retry_ns <= max_retry_ns and max_attempts >= 1")
+        self._route = route
+        self._send = send
+        self._is_up = is_up
+        self.retry_ns = retry_ns
+        self.max_retry_ns = max_retry_ns
+        self.max_attempts = max_attempts
+        self.chasing: dict[str, Chase] = {}
+        """Client order id -> its chase, for orders the switch covers that may still be open."""
+        self.resent = 0
+        """Cancels sent after the engage's (on a venue up, an accept, a retry)."""
+        self.alarms = 0
+        self._kernel: Kernel | None = None
+
+    def attach(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        chasing = self.chasing
+        kernel.subscribe_while(CancelRejected, self.on_refused, chasing)
+        kernel.subscribe_while(OrderAccepted, self.on_accepted, chasing)
+        kernel.subscribe_while(VenueConnected, self.on_up, chasing)
+        kernel.subscribe_while(VenueReconnected, self.on_up, chasing)
+        kernel.subscribe_while(VenueDisconnected, self.on_down, chasing)
+        for closing in (OrderCancelled, OrderFilled, OrderExpired, OrderRejected):
+            kernel.subscribe_while(closing, self.on_report, chasing)
+
+    @property
+    def kernel(self) -> Kernel:
+        assert self._kernel is not None, "KillCancels used before its risk engine was added to a kernel"
+        return self._kernel
+
+    # -- from the engine ----------------------------------------------------------------------------------------
+
+    def engage(self) -> int:
+        """A cancel for every open order, each chased from now on; how many."""
+        orders = list(self._route.open_orders())
+        for order in orders:
+            chase = self.chasing[order.client_order_id] = Chase(order.venue)
+            self._cancel(order, chase)
+        return len(orders)
+
+    def sent(self, client_order_id: str) -> None:
+        """A cancel for ``client_order_id`` passed risk from elsewhere (its strategy's, the control desk's): it is
+        the one working, and the pending retry waits for its answer instead of sending a second."""
+        chase = self.chasing.get(client_order_id)
+        if chase is not None:
+            chase.working = True
+            chase.retry_at = 0
+
+    def release(self) -> None:
+        """The switch was reset: stop chasing (pending timers find nothing and do nothing)."""
+        self.chasing.clear()
+
+    # -- events -------------------------------------------------------------------------------------------------
+
+    def on_refused(self, event: CancelRejected) -> None:
+        cid = event.client_order_id
+        chase, order = self._open(cid)
+        if chase is None or order is None:
+            return
+        chase.working = False
+        if not self._is_up(chase.venue) or chase.gave_up or chase.retry_at:
+            return  # down: its next up sends one; a retry is already due
+        chase.refusals += 1
+        if chase.refusals >= self.max_attempts:
+            self._alarm(order, chase, event.reason)
+            return
+        now = self.kernel.now
+        chase.retry_at = now + min(self.retry_ns << (chase.refusals - 1), self.max_retry_ns)
+        self.kernel.call_at(chase.retry_at, self._retry, cid)
+
+    def on_accepted(self, event: OrderAccepted) -> None:
+        chase, order = self._open(event.client_order_id)
+        if chase is not None and order is not None and not chase.working and self._is_up(chase.venue):
+            chase.retry_at = 0  # this one replaces the pending retry
+            self._cancel(order, chase, again=True)
+
+    def on_up(self, event: VenueConnected | VenueReconnected) -> None:
+        venue = event.venue
+        for cid in [cid for cid, chase in self.chasing.items() if chase.venue == venue]:
+            chase, order = self._open(cid)
+            if chase is None or order is None:
+                continue
+            chase.refusals, chase.gave_up, chase.retry_at = 0, False, 0
+            if not chase.working:  # one working now was sent after the drop, into the session just come up
+                self._cancel(order, chase, again=True)
+
+    def on_down(self, event: VenueDisconnected) -> None:
+        for chase in self.chasing.values():
+            if chase.venue == event.venue:
+                chase.working = False  # lost with the session, or answered before the up: the up sends again
+
+    def on_report(self, event: OrderReport) -> None:
+        self._open(event.client_order_id)  # forgets it when closed
+
+    # -- inside -------------------------------------------------------------------------------------------------
+
+    def _open(self, cid: str) -> tuple[Chase | None, Order | None]:
+        """The chase of ``cid`` and its order while both exist and the order is open; forgets a closed one."""
+        chase = self.chasing.get(cid)
+        if chase is None:
+            return None, None
+        order = self._route.order(cid)
+        if order is None or not order.is_open:
+            del self.chasing[cid]
+            return None, None
+        return chase, order
+
+    def _retry(self, cid: str) -> None:
+        chase, order = self._open(cid)
+        if chase is None or order is None or chase.retry_at != self.kernel.now:
+            return  # closed, released, or replaced by a later decision
+        chase.retry_at = 0
+        if not chase.working and self._is_up(chase.venue):
+            self._cancel(order, chase, again=True)
+
+    def _cancel(self, order: Order, chase: Chase, *, again: bool = False) -> None:
+        now = self.kernel.now
+        chase.working = True
+        if again:
+            self.resent += 1
+        self._send(
+            CancelOrder(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=order.strategy_id,
+                client_order_id=order.client_order_id,
+                symbol=order.symbol,
+            )
+        )
+
+    def _alarm(self, order: Order, chase: Chase, reason: str) -> None:
+        chase.gave_up = True
+        self.alarms += 1
+        log.error(
+            "kill switch: the cancel of order %s (%s at %s) was refused %d times while the venue was up (last: %s); "
+            "the order may still be working: cancel it at the venue by hand; tried again when the venue next "
+            "comes up",
+            order.client_order_id,
+            order.symbol,
+            chase.venue,
+            chase.refusals,
+            reason,
+        )
+        now = self.kernel.now
+        self.kernel.emit(
+            KillSwitchCancelFailed(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=order.strategy_id,
+                client_order_id=order.client_order_id,
+                symbol=order.symbol,
+                venue=chase.venue,
+                attempts=chase.refusals,
+                reason=reason,
+            )
+        )

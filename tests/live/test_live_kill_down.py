@@ -1,0 +1,104 @@
+"""The kill switch halts even when it engages while the order stream is down (the venue refuses its cancels).
+
+A ``tapeflow live`` session trades the Rester strategy against a ``tapeflow paper`` venue until orders rest at
+the venue; the venue then refuses every connection (its ``refuse`` fault) and closes the ``trade_updates`` stream,
+so the node is disconnected and cannot get back. The switch is engaged over the control socket: every cancel is
+refused at once (the adapter sends nothing while down). Once the venue lets the node back in, the reconnect
+(reconciliation, then ``VenueReconnected``) must bring a new cancel for each of those orders, and the venue must
+hold no open order of ours, before the test stops the node (a graceful stop would cancel them itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tapeflow.backtest.config import StrategyConfig
+from tapeflow.live.session import LiveSession
+from tapeflow.model.orders import CancelRejected
+from tapeflow.model.risk_events import KillSwitchCancelFailed, KillSwitchChanged
+from tapeflow.model.venue_events import VenueDisconnected, VenueReconnected
+from tests.live.live_rig import (
+    KEY,
+    KEYS,
+    STRATEGIES,
+    PaperProcess,
+    assert_node_equals_venue,
+    control,
+    fills_at_least,
+    live_config,
+    node_of,
+    run_session,
+    until,
+    watch,
+)
+
+
+@pytest.fixture
+def paper(tmp_path: Path, data_dir: Path) -> Iterator[PaperProcess]:
+    venue = PaperProcess(tmp_path, data_dir, speed="20x")
+    try:
+        yield venue
+    finally:
+        venue.close()
+
+
+def _ours_open_at_venue(paper: PaperProcess, prefix: str) -> list[str]:
+    return [o["client_order_id"] for o in paper.open_orders() if o["client_order_id"].startswith(prefix)]
+
+
+def test_a_kill_while_the_order_stream_is_down_leaves_no_order_of_ours_open_at_the_venue_after_the_reconnect(
+    paper: PaperProcess, tmp_path: Path
+) -> None:
+    # the Rester with room for every resting buy: it never cancels one itself (it would cancel a refused one again
+    # after the reconnect, doing the kill switch's work for it), so only the switch can close them
+    rester = StrategyConfig(name=f"{STRATEGIES}:Rester", params={"every": 10, "resting": 1_000})
+    session = LiveSession(live_config(paper, tmp_path, strategy=rester), KEYS, console=False)
+    kinds = (VenueDisconnected, VenueReconnected, KillSwitchChanged, CancelRejected, KillSwitchCancelFailed)
+    seen = watch(session, *kinds)
+    sock = tmp_path / "live.sock"
+    prefix = f"rester-{session.run_id}-"
+    at_kill: list[str] = []
+
+    async def script(s: LiveSession) -> None:
+        node = node_of(s)
+        await fills_at_least(s, 2)
+        await until(lambda: any(True for _ in node.execution.open_orders()), "an order resting at the venue")
+        await asyncio.to_thread(paper.fault, {"fault": "refuse"})
+        closed = await asyncio.to_thread(paper.fault, {"fault": "close", "stream": "trade_updates", "key": KEY})
+        assert closed["closed"] is True
+        await until(lambda: any(isinstance(e, VenueDisconnected) for e in seen), "the order stream to drop")
+        at_kill.extend(sorted(o.client_order_id for o in node.execution.open_orders()))
+        reply = await control(sock, {"cmd": "kill", "reason": "test: engaged while the order stream is down"})
+        assert reply["ok"] is True and reply["cancelled_orders"] >= 1, reply
+
+        def refused() -> set[str]:
+            return {e.client_order_id for e in seen if isinstance(e, CancelRejected) and "disconnected" in e.reason}
+
+        await until(lambda: set(at_kill) <= refused(), "the kill switch's cancels to be refused while down")
+        assert not any(isinstance(e, VenueReconnected) for e in seen), "the venue let the node back in too early"
+        await asyncio.to_thread(paper.clear_faults)
+        await until(lambda: any(isinstance(e, VenueReconnected) for e in seen), "the reconnect", 30)
+        deadline = time.monotonic() + 30
+        while left := await asyncio.to_thread(_ours_open_at_venue, paper, prefix):
+            assert time.monotonic() < deadline, f"orders of ours still open at the venue after the reconnect: {left}"
+            await asyncio.sleep(0.1)
+        await until(lambda: not any(True for _ in node.execution.open_orders()), "the node to hear the cancels")
+
+    run_session(session, script)
+    assert at_kill, "no order was open at the kill: nothing was tested"
+    kills = [e for e in seen if isinstance(e, KillSwitchChanged)]
+    assert [k.engaged for k in kills] == [True]
+    counts = assert_node_equals_venue(node_of(session), paper, prefix=prefix)
+    assert counts["open"] == 0
+    venue = {o["client_order_id"]: o["status"] for o in paper.orders()}
+    cancelled = [cid for cid in at_kill if venue[cid] == "canceled"]
+    assert cancelled and all(venue[cid] in ("canceled", "filled") for cid in at_kill), venue
+    # every engage cancel was refused and the strategy cancels nothing: each cancel the venue took was a resend (one
+    # that filled while the node was away is closed by the reconnect's reconciliation instead)
+    assert node_of(session).risk.kill_cancels.resent >= len(cancelled)
+    assert not any(isinstance(e, KillSwitchCancelFailed) for e in seen)

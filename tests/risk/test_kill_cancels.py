@@ -1,0 +1,321 @@
+"""The kill switch always halts: its cancels are chased until every order it covers is closed.
+
+Each test drives a kernel with the connectivity rule and the risk engine over a scripted venue that can be down
+(refusing every command at once, as ``AlpacaVenue`` does), refuse cancels while up, or hold an order in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tapeflow.engine.kernel import Kernel
+from tapeflow.execution.engine import ExecutionEngine
+from tapeflow.execution.venue import Command, refusal
+from tapeflow.model import CancelOrder, Event, OrderType, Side, SubmitOrder
+from tapeflow.model.orders import CancelRejected, OrderAccepted, OrderCancelled
+from tapeflow.model.risk_events import FLATTEN_STRATEGY, KillSwitchCancelFailed
+from tapeflow.model.venue_events import VenueConnected, VenueDisconnected, VenueReconnected
+from tapeflow.risk.engine import RiskEngine
+from tapeflow.risk.kill_cancels import MAX_ATTEMPTS, RETRY_NS
+from tapeflow.risk.venue_rules import VenueConnectivity
+from tests.risk.helpers import BID, MS, SYM, T0
+
+VENUE = "PAPER"
+LATENCY = 1 * MS
+NOT_NAMED = "the venue has no order under this client order id"
+
+
+class ScriptedVenue:
+    """A venue that can disconnect: down, it refuses every command at once; up, it answers after ``LATENCY``."""
+
+    name = VENUE
+    always_connected = False
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.up = False
+        self.sent: list[tuple[int, Command]] = []
+        self.refuse_cancels = 0
+        """Cancels to refuse while up (-1: all of them)."""
+        self.hold_accepts = False
+        """Submits stay in flight (no accept) until ``accept`` is called: a cancel meanwhile is refused."""
+        self.named: set[str] = set()
+        self.working: set[str] = set()
+        self.cancel_latency = LATENCY
+        """How long a cancel the venue takes waits for its answer."""
+
+    def send(self, command: Command) -> None:
+        now = self.kernel.now
+        self.sent.append((now, command))
+        cid = command.client_order_id
+        if not self.up:
+            self.kernel.emit(refusal(command, VENUE, "disconnected", now))
+            return
+        later = now + LATENCY
+        if isinstance(command, SubmitOrder):
+            self.working.add(cid)
+            if not self.hold_accepts:
+                self.accept(cid, at=later)
+        elif isinstance(command, CancelOrder):
+            if cid not in self.named:
+                self.kernel.emit(refusal(command, VENUE, NOT_NAMED, later))
+            elif self.refuse_cancels:
+                self.refuse_cancels -= 1 if self.refuse_cancels > 0 else 0
+                self.kernel.emit(refusal(command, VENUE, "503: service unavailable", later))
+            else:
+                self.working.discard(cid)
+                done = now + self.cancel_latency
+                self.kernel.emit(
+                    OrderCancelled(ts_event=done, ts_init=done, strategy_id="s", client_order_id=cid, symbol=SYM)
+                )
+
+    def accept(self, cid: str, *, at: int) -> None:
+        self.named.add(cid)
+        self.kernel.emit(
+            OrderAccepted(ts_event=at, ts_init=at, strategy_id="s", client_order_id=cid, symbol=SYM, venue=VENUE)
+        )
+
+    def cancels(self, since: int = 0) -> list[tuple[int, str]]:
+        return [(ts, c.client_order_id) for ts, c in self.sent if isinstance(c, CancelOrder) and ts >= since]
+
+
+class Node:
+    """Kernel, execution, the connectivity rule (first, as the node wires it) and the risk engine."""
+
+    def __init__(self) -> None:
+        self.kernel = Kernel()
+        self.venue = ScriptedVenue(self.kernel)
+        self.execution = ExecutionEngine([self.venue])  # type: ignore[list-item]
+        self.connectivity = VenueConnectivity([VENUE], VENUE)
+        self.risk = RiskEngine(self.execution, [self.connectivity])
+        self.seen: list[Event] = []
+        self.kernel.subscribe(Event, self.seen.append)
+        self.kernel.add(self.execution)
+        self.kernel.add(self.connectivity)
+        self.kernel.add(self.risk)
+        self.kernel.start(at=T0)
+        self.n = 0
+
+    def at(self, ts: int, *events: Event) -> None:
+        """Deliver ``events`` at ``ts`` and everything scheduled up to it."""
+        self.kernel.advance(ts)
+        if events:
+            self.kernel.run(list(events))
+        self.kernel.advance(ts)
+
+    def connect(self, ts: int, *, again: bool = False) -> None:
+        self.venue.up = True
+        kind = VenueReconnected if again else VenueConnected
+        self.at(ts, kind(ts_event=ts, ts_init=ts, venue=VENUE))
+
+    def disconnect(self, ts: int) -> None:
+        self.venue.up = False
+        self.at(ts, VenueDisconnected(ts_event=ts, ts_init=ts, venue=VENUE, reason="stream dropped"))
+
+    def submit(self, ts: int, *, strategy: str = "s", side: Side = Side.BUY, market: bool = False) -> str:
+        self.n += 1
+        cid = f"o{self.n}"
+        order = SubmitOrder(
+            ts_event=ts,
+            ts_init=ts,
+            strategy_id=strategy,
+            client_order_id=cid,
+            symbol=SYM,
+            side=side,
+            order_type=OrderType.MARKET if market else OrderType.LIMIT,
+            quantity=100,
+            price=0 if market else BID,
+        )
+        self.at(ts, order)
+        return cid
+
+    def open_ids(self) -> list[str]:
+        return sorted(o.client_order_id for o in self.execution.open_orders())
+
+    def alarms(self) -> list[KillSwitchCancelFailed]:
+        return [e for e in self.seen if isinstance(e, KillSwitchCancelFailed)]
+
+
+def _three_orders_then_down() -> tuple[Node, list[str]]:
+    node = Node()
+    node.connect(T0)
+    cids = [node.submit(T0 + i * MS) for i in range(1, 4)]
+    node.at(T0 + 10 * MS)
+    assert node.open_ids() == cids and node.venue.named == set(cids)
+    node.disconnect(T0 + 20 * MS)
+    return node, cids
+
+
+def test_cancels_refused_while_the_venue_is_down_are_sent_again_once_each_when_it_comes_back() -> None:
+    node, cids = _three_orders_then_down()
+    assert node.risk.kill("reconciliation found an order nobody sent")
+    node.at(T0 + 30 * MS)
+    refused = [e for e in node.seen if isinstance(e, CancelRejected)]
+    assert sorted(e.client_order_id for e in refused) == cids  # every engage cancel refused: the venue is down
+    assert node.open_ids() == cids
+    node.at(T0 + 60_000 * MS)  # no retry while down: nothing could take it
+    assert len(node.venue.cancels()) == 3
+
+    up = T0 + 61_000 * MS
+    node.connect(up, again=True)
+    node.at(up + 10_000 * MS)
+    assert sorted(cid for _, cid in node.venue.cancels(since=up)) == cids  # each exactly once after the up
+    assert all(ts == up for ts, _ in node.venue.cancels(since=up))
+    assert node.open_ids() == [] and node.venue.working == set()
+    cancelled = [e.client_order_id for e in node.seen if isinstance(e, OrderCancelled)]
+    assert sorted(cancelled) == cids
+    assert node.alarms() == [] and node.risk.kill_cancels.chasing == {}
+
+
+def test_a_first_connect_after_a_restored_kill_cancels_the_restored_orders() -> None:
+    """Engaged before the venue ever came up (a start reconciliation's finding): ``VenueConnected`` sends them."""
+    node, cids = _three_orders_then_down()
+    node.risk.kill("start reconciliation: a position our fills cannot explain")
+    node.at(T0 + 30 * MS)
+    node.connect(T0 + 40 * MS)  # the first-up event counts as an up too
+    node.at(T0 + 100 * MS)
+    assert sorted(cid for _, cid in node.venue.cancels(since=T0 + 40 * MS)) == cids
+    assert node.open_ids() == []
+
+
+def test_an_order_in_flight_at_the_engage_is_cancelled_as_soon_as_the_venue_accepts_it() -> None:
+    node = Node()
+    node.connect(T0)
+    node.venue.hold_accepts = True
+    cid = node.submit(T0 + 1 * MS)
+    node.risk.kill("operator")
+    node.at(T0 + 5 * MS)
+    [refused] = [e for e in node.seen if isinstance(e, CancelRejected)]
+    assert refused.reason == NOT_NAMED and node.open_ids() == [cid]
+    accepted_at = T0 + 20 * MS  # before the first retry would be due (engage + latency + RETRY_NS)
+    assert accepted_at < T0 + 1 * MS + LATENCY + RETRY_NS
+    node.venue.accept(cid, at=accepted_at)
+    node.at(accepted_at + 5 * MS)
+    assert node.venue.cancels(since=accepted_at) == [(accepted_at, cid)]  # at the accept, not on a timer
+    assert node.open_ids() == []
+    node.at(T0 + 10_000 * MS)
+    assert len(node.venue.cancels()) == 2  # the retry that was due finds the order closed: nothing more
+
+
+def test_a_cancel_refused_while_the_venue_is_up_is_retried_with_backoff_then_raises_the_alarm(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    node = Node()
+    node.connect(T0)
+    cid = node.submit(T0 + 1 * MS)
+    node.at(T0 + 5 * MS)
+    node.venue.refuse_cancels = -1
+    engage = T0 + 10 * MS
+    node.at(engage)
+    with caplog.at_level(logging.ERROR, logger="tapeflow.risk.kill_cancels"):
+        node.risk.kill("runaway")
+        node.at(engage + 120_000 * MS)
+    times = [ts - engage for ts, _ in node.venue.cancels()]
+    # each refusal comes back after LATENCY; the wait doubles from RETRY_NS
+    expected = [0]
+    for n in range(MAX_ATTEMPTS - 1):
+        expected.append(expected[-1] + LATENCY + (RETRY_NS << n))
+    assert times == expected and len(times) == MAX_ATTEMPTS
+    [alarm] = node.alarms()
+    assert (alarm.client_order_id, alarm.symbol, alarm.venue, alarm.attempts) == (cid, SYM, VENUE, MAX_ATTEMPTS)
+    assert alarm.reason == "503: service unavailable"
+    assert alarm.ts_init == engage + expected[-1] + LATENCY
+    assert [r.message for r in caplog.records if cid in r.message], "the alarm is logged, naming the order"
+    assert node.open_ids() == [cid]
+
+    # the next up tries again, and this time the venue takes it
+    node.venue.refuse_cancels = 0
+    node.disconnect(engage + 130_000 * MS)
+    up = engage + 131_000 * MS
+    node.connect(up, again=True)
+    node.at(up + 10 * MS)
+    assert node.venue.cancels(since=up) == [(up, cid)]
+    assert node.open_ids() == [] and len(node.alarms()) == 1
+
+
+def test_a_refused_cancel_waits_for_the_venue_when_it_went_down_meanwhile() -> None:
+    node = Node()
+    node.connect(T0)
+    cid = node.submit(T0 + 1 * MS)
+    node.at(T0 + 5 * MS)
+    node.venue.refuse_cancels = 1
+    node.risk.kill("operator")
+    node.disconnect(T0 + 5 * MS + LATENCY // 2)  # the refusal arrives after the drop
+    node.at(T0 + 60_000 * MS)
+    assert len(node.venue.cancels()) == 1  # no retry into a venue that is down
+    node.connect(T0 + 61_000 * MS, again=True)
+    node.at(T0 + 62_000 * MS)
+    assert node.open_ids() == [] and len(node.venue.cancels()) == 2 and node.alarms() == []
+    assert node.venue.cancels()[-1][1] == cid
+
+
+def test_orders_sent_after_the_engage_are_never_chased() -> None:
+    """The flatten orders an engaged switch lets through must work: only the orders open at the engage are
+    cancelled again (here one whose cancels the venue keeps refusing, so the chase is still on)."""
+    node = Node()
+    node.connect(T0)
+    cid = node.submit(T0 + 1 * MS)
+    node.at(T0 + 5 * MS)
+    node.venue.refuse_cancels = -1
+    node.risk.kill("operator")
+    node.at(T0 + 10 * MS)
+    flatten = SubmitOrder(
+        ts_event=T0 + 10 * MS,
+        ts_init=T0 + 10 * MS,
+        strategy_id=FLATTEN_STRATEGY,
+        client_order_id="flat-1",
+        symbol=SYM,
+        side=Side.SELL,
+        order_type=OrderType.MARKET,
+        quantity=100,
+    )
+    node.execution.execute(flatten)  # as the engine passes it (closes_position), without a portfolio to ask
+    node.at(T0 + 20 * MS)  # its accept is heard while the chase is on
+    node.disconnect(T0 + 30 * MS)
+    up = T0 + 40 * MS
+    node.connect(up, again=True)
+    node.at(up)
+    assert node.venue.cancels(since=up) == [(up, cid)]
+    node.at(T0 + 60_000 * MS)
+    assert node.open_ids() == ["flat-1", cid]
+    assert all(c != "flat-1" for _, c in node.venue.cancels())
+
+
+def test_a_reset_stops_the_chase() -> None:
+    node, cids = _three_orders_then_down()
+    node.risk.kill("operator")
+    node.at(T0 + 30 * MS)
+    assert node.risk.reset_kill_switch("post-mortem done")
+    node.connect(T0 + 40 * MS, again=True)
+    node.at(T0 + 10_000 * MS)
+    assert node.open_ids() == cids and len(node.venue.cancels()) == 3
+
+
+def test_without_a_kill_the_chase_never_subscribes_anything_into_action() -> None:
+    node = Node()
+    node.connect(T0)
+    node.submit(T0 + 1 * MS)
+    node.disconnect(T0 + 10 * MS)
+    node.connect(T0 + 20 * MS, again=True)
+    node.at(T0 + 1_000 * MS)
+    assert node.venue.cancels() == [] and node.risk.kill_cancels.chasing == {}
+
+
+def test_a_cancel_sent_through_risk_by_another_component_is_the_working_one_no_second_is_sent() -> None:
+    """The control desk (during a flatten) or the strategy may cancel a refused order again at once: the chase's
+    retry then waits for that cancel's answer instead of putting a second cancel out for the same order."""
+    node = Node()
+    node.connect(T0)
+    cid = node.submit(T0 + 1 * MS)
+    node.at(T0 + 5 * MS)
+    node.venue.refuse_cancels = 1
+    node.risk.kill("operator")
+    node.at(T0 + 5 * MS + LATENCY)  # refused: a retry is due RETRY_NS later
+    node.venue.cancel_latency = 2 * RETRY_NS  # the next cancel is still working when that retry comes due
+    again = T0 + 20 * MS
+    node.at(again, CancelOrder(ts_event=again, ts_init=again, strategy_id="s", client_order_id=cid, symbol=SYM))
+    node.at(T0 + 10_000 * MS)
+    assert [ts for ts, _ in node.venue.cancels()] == [T0 + 5 * MS, again]
+    assert node.open_ids() == [] and node.risk.kill_cancels.resent == 0
