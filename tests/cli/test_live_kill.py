@@ -16,16 +16,12 @@ from pathlib import Path
 import pytest
 
 from tapeflow.risk.killswitch import read_state
-from tests.live.live_rig import LiveProcess, PaperProcess, live_toml, settle
+from tests.live.live_rig import LiveProcess, PaperProcess, live_toml, serve_paper, settle
 
 
 @pytest.fixture
 def paper(tmp_path: Path, data_dir: Path) -> Iterator[PaperProcess]:
-    venue = PaperProcess(tmp_path, data_dir, speed="20x")
-    try:
-        yield venue
-    finally:
-        venue.close()
+    yield from serve_paper(tmp_path, data_dir)
 
 
 def _tapeflow(*args: str) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,15 @@ class PaperProcess:
 
     def position(self, symbol: str = "AAPL") -> int:
         return sum(int(p["qty"]) for p in self.get("/v2/positions") if p["symbol"] == symbol)
+
+
+def serve_paper(tmp: Path, data_dir: Path, *, speed: str = "20x") -> Iterator[PaperProcess]:
+    """A fixture's body (``yield from``): the paper venue served for one test, closed after it whatever happens."""
+    venue = PaperProcess(tmp, data_dir, speed=speed)
+    try:
+        yield venue
+    finally:
+        venue.close()
 
 
 def live_config(

@@ -33,6 +33,7 @@ from tests.live.live_rig import (
     live_config,
     node_of,
     run_session,
+    serve_paper,
     until,
     watch,
 )
@@ -40,11 +41,7 @@ from tests.live.live_rig import (
 
 @pytest.fixture
 def paper(tmp_path: Path, data_dir: Path) -> Iterator[PaperProcess]:
-    venue = PaperProcess(tmp_path, data_dir, speed="20x")
-    try:
-        yield venue
-    finally:
-        venue.close()
+    yield from serve_paper(tmp_path, data_dir)
 
 
 def _ours_open_at_venue(paper: PaperProcess, prefix: str) -> list[str]:

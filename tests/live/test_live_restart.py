@@ -15,16 +15,22 @@ from pathlib import Path
 import pytest
 
 from tapeflow.model.venue_events import Reconciled
-from tests.live.live_rig import LiveProcess, PaperProcess, Pump, audit_events, kinds, live_toml, quiesce, settle
+from tests.live.live_rig import (
+    LiveProcess,
+    PaperProcess,
+    Pump,
+    audit_events,
+    kinds,
+    live_toml,
+    quiesce,
+    serve_paper,
+    settle,
+)
 
 
 @pytest.fixture
 def paper(tmp_path: Path, data_dir: Path) -> Iterator[PaperProcess]:
-    venue = PaperProcess(tmp_path, data_dir, speed="step")
-    try:
-        yield venue
-    finally:
-        venue.close()
+    yield from serve_paper(tmp_path, data_dir, speed="step")
 
 
 def _open(paper: PaperProcess) -> dict[str, int]:

@@ -24,6 +24,7 @@ from tests.live.live_rig import (
     live_config,
     node_of,
     run_session,
+    serve_paper,
     until,
     watch,
 )
@@ -33,11 +34,7 @@ RATE, BURST, RUNAWAY, WINDOW_MS = 5, 10, 40, 1_000
 
 @pytest.fixture
 def paper(tmp_path: Path, data_dir: Path) -> Iterator[PaperProcess]:
-    venue = PaperProcess(tmp_path, data_dir, speed="20x")
-    try:
-        yield venue
-    finally:
-        venue.close()
+    yield from serve_paper(tmp_path, data_dir)
 
 
 def test_a_runaway_strategy_live_is_throttled_then_killed_and_nothing_reaches_the_venue_after_the_kill(
