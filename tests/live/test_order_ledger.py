@@ -23,23 +23,24 @@ from tapeflow.model.orders import (
     SubmitOrder,
 )
 
+SUBMIT = SubmitOrder(
+    ts_event=1,
+    ts_init=1,
+    strategy_id="s",
+    client_order_id="s-r-1",
+    symbol="AAPL",
+    side=Side.BUY,
+    order_type=OrderType.LIMIT,
+    quantity=300,
+    price=5_835_000,
+)
+"""The order every ledger of ``make`` was sent."""
+
 
 def make() -> tuple[OrderLedger, Inbox]:
     inbox = Inbox()
     ledger = OrderLedger("alpaca", inbox, clock=lambda: 10)
-    ledger.sent(
-        SubmitOrder(
-            ts_event=1,
-            ts_init=1,
-            strategy_id="s",
-            client_order_id="s-r-1",
-            symbol="AAPL",
-            side=Side.BUY,
-            order_type=OrderType.LIMIT,
-            quantity=300,
-            price=5_835_000,
-        )
-    )
+    ledger.sent(SUBMIT)
     return ledger, inbox
 
 
@@ -208,17 +209,7 @@ def test_an_order_alpaca_accepted_then_rejected_ends_rejected_and_closed_in_the_
     order queued outside the session): the ledger reports the accept, then the reject, and the node's transition
     table must close the order on it instead of refusing the report and keeping it open."""
     ledger, inbox = make()
-    submit = SubmitOrder(
-        ts_event=1,
-        ts_init=1,
-        strategy_id="s",
-        client_order_id="s-r-1",
-        symbol="AAPL",
-        side=Side.BUY,
-        order_type=OrderType.LIMIT,
-        quantity=300,
-        price=5_835_000,
-    )
+    submit = SUBMIT
     execution = ExecutionEngine([_NoVenue()])  # type: ignore[list-item]
     execution.execute(submit)
     ledger.apply_record(wire(status="accepted"), fills=False)  # the submit's REST answer
