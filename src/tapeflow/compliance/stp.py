@@ -30,7 +30,7 @@ import msgspec
 
 from tapeflow.model.compliance_events import SelfTradePrevented
 from tapeflow.model.enums import OrderType, Side
-from tapeflow.model.orders import CancelOrder, ModifyOrder, RiskRejected, SubmitOrder
+from tapeflow.model.orders import ModifyOrder, RiskRejected, SubmitOrder
 from tapeflow.model.prices import NO_PRICE, price_to_str
 
 if TYPE_CHECKING:
@@ -160,15 +160,7 @@ class StpGate:
     def _cancel(self, resting: Order) -> None:
         now = self._now()
         self._leaves[resting.client_order_id] = 0
-        self.execution.execute(
-            CancelOrder(
-                ts_event=now,
-                ts_init=now,
-                strategy_id=resting.strategy_id,
-                client_order_id=resting.client_order_id,
-                symbol=resting.symbol,
-            )
-        )
+        self.execution.execute(resting.cancel_at(now))
 
     def _reduce(self, resting: Order, leaves: int) -> None:
         now = self._now()

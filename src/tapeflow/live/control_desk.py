@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from tapeflow.model.enums import OrderType, Side
 from tapeflow.model.events import Event
-from tapeflow.model.orders import CancelOrder, CancelRejected, OrderReport, RiskRejected, SubmitOrder
+from tapeflow.model.orders import CancelRejected, OrderReport, RiskRejected, SubmitOrder
 from tapeflow.model.risk_events import (
     FLATTEN_STRATEGY,
     FlattenPositions,
@@ -233,16 +233,7 @@ class ControlDesk:
         if sent >= MAX_ROUNDS:
             return  # the kill's cancel and the repeats are refused: the flatten waits on (its asker hears so)
         job.recancels[order.client_order_id] = sent + 1
-        now = self.kernel.now
-        self.kernel.emit(
-            CancelOrder(
-                ts_event=now,
-                ts_init=now,
-                strategy_id=order.strategy_id,
-                client_order_id=order.client_order_id,
-                symbol=order.symbol,
-            )
-        )
+        self.kernel.emit(order.cancel_at(self.kernel.now))
 
     def _advance(self) -> None:
         job = self._job

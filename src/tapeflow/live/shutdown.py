@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from tapeflow.model.errors import ConfigError
-from tapeflow.model.orders import CancelOrder, OrderReport, SubmitOrder
+from tapeflow.model.orders import OrderReport, SubmitOrder
 from tapeflow.model.risk_events import OperatorCommand
 from tapeflow.risk.rules import ORDER, FastCheck, Rule, Violation
 
@@ -102,15 +102,7 @@ class StopDesk(Rule):
         if self.cancel_orders and self._orders is not None:
             now = kernel.now
             for order in list(self._orders.open_orders()):
-                kernel.emit(
-                    CancelOrder(
-                        ts_event=now,
-                        ts_init=now,
-                        strategy_id=order.strategy_id,
-                        client_order_id=order.client_order_id,
-                        symbol=order.symbol,
-                    )
-                )
+                kernel.emit(order.cancel_at(now))
                 self.cancelled += 1
         self._check()
 

@@ -10,7 +10,7 @@ and read on every fill, and each subclass adds its own slots.
 from __future__ import annotations
 
 from tapeflow.model.enums import OrderType, Side, TimeInForce
-from tapeflow.model.orders import SubmitOrder
+from tapeflow.model.orders import CancelOrder, SubmitOrder
 
 
 class OrderBase:
@@ -42,3 +42,14 @@ class OrderBase:
         self.time_in_force: TimeInForce = command.time_in_force
         self.venue_order_id = venue_order_id
         """The venue's id for the order (execution knows it from the venue's accept; "" until then)."""
+
+    def cancel_at(self, now: int) -> CancelOrder:
+        """The request to cancel this order, decided at ``now``: what the kill switch, the self-trade gate, the
+        control desk and a graceful stop each send for an order they hold, built in one place."""
+        return CancelOrder(
+            ts_event=now,
+            ts_init=now,
+            strategy_id=self.strategy_id,
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+        )

@@ -209,19 +209,10 @@ class KillCancels:
             self._cancel(order, chase, again=True)
 
     def _cancel(self, order: Order, chase: Chase, *, again: bool = False) -> None:
-        now = self.kernel.now
         chase.working = True
         if again:
             self.resent += 1
-        self._send(
-            CancelOrder(
-                ts_event=now,
-                ts_init=now,
-                strategy_id=order.strategy_id,
-                client_order_id=order.client_order_id,
-                symbol=order.symbol,
-            )
-        )
+        self._send(order.cancel_at(self.kernel.now))
 
     def _alarm(self, order: Order, chase: Chase, reason: str) -> None:
         chase.gave_up = True
