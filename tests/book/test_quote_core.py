@@ -39,17 +39,24 @@ class _Bus:
         raise AssertionError(f"a quote keeper emits nothing, got {event!r}")
 
 
-def _attached(impl: str, referred: list[Any] | None = None) -> tuple[BookKeeper, Callable[[Any], None]]:
-    """The keeper and its quote handler; ``referred`` collects the quotes the handler left to the reference."""
+def _attached(
+    impl: str, referred: list[Any] | None = None, *, told: list[str] | None = None
+) -> tuple[BookKeeper, Callable[[Any], None]]:
+    """The keeper and its quote handler; ``referred`` collects the quotes the handler left to the reference.
+    Given ``told``, the keeper tracks order flow (its flow handler, the reference ``on_quote_flow``) and ``told``
+    collects the new-book notices."""
     keeper = BookKeeper("L1", impl=impl)  # type: ignore[arg-type]
+    if told is not None:
+        assert keeper.track_flow(lambda book: told.append(book.symbol))
     if referred is not None:
-        reference = keeper.on_quote
+        name = "on_quote" if told is None else "on_quote_flow"
+        reference = getattr(keeper, name)
 
         def counted(quote: Quote) -> None:
             referred.append(quote)
             reference(quote)
 
-        keeper.on_quote = counted  # type: ignore[method-assign]
+        setattr(keeper, name, counted)
     bus = _Bus()
     keeper.attach(bus)
     return keeper, bus.handlers[Quote]

@@ -5,7 +5,6 @@ hypothesis stream and along every real shared quote file."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from .test_quote_core import (
     _ROWS,
     _SIZE,
     Row,
-    _Bus,
+    _attached,
     _feed_rows,
     _quote,
     _quote_files,
@@ -35,26 +34,6 @@ from .test_quote_core import (
 )
 
 pytestmark = pytest.mark.skipif(not keeper_module.COMPILED_AVAILABLE, reason="the compiled quote handler was not built")
-
-
-def _attached(
-    impl: str, told: list[str], referred: list[Any] | None = None
-) -> tuple[BookKeeper, Callable[[Any], None]]:
-    """A keeper tracking flow and its quote handler; ``told`` collects the new-book notices, ``referred`` the
-    quotes the handler left to the reference."""
-    keeper = BookKeeper("L1", impl=impl)  # type: ignore[arg-type]
-    assert keeper.track_flow(lambda book: told.append(book.symbol))
-    if referred is not None:
-        reference = keeper.on_quote_flow
-
-        def counted(quote: Quote) -> None:
-            referred.append(quote)
-            reference(quote)
-
-        keeper.on_quote_flow = counted  # type: ignore[method-assign]
-    bus = _Bus()
-    keeper.attach(bus)
-    return keeper, bus.handlers[Quote]
 
 
 _SLOTS = (*QuoteBook.__slots__, *FlowQuoteBook.__slots__)
@@ -73,9 +52,9 @@ class _Pair:
     def __init__(self) -> None:
         self.told_python: list[str] = []
         self.told_compiled: list[str] = []
-        self.python, self.on_python = _attached("python", self.told_python)
+        self.python, self.on_python = _attached("python", told=self.told_python)
         self.referred: list[Any] = []
-        self.compiled, self.on_compiled = _attached("compiled", self.told_compiled, self.referred)
+        self.compiled, self.on_compiled = _attached("compiled", self.referred, told=self.told_compiled)
         assert (self.python.impl, self.compiled.impl) == ("python", "compiled")
         assert self.on_python == self.python.on_quote_flow
         assert self.on_compiled != self.compiled.on_quote_flow
