@@ -17,6 +17,7 @@ from tapeflow.model.risk_events import FLATTEN_STRATEGY
 from tapeflow.model.venue_events import VenueConnected, VenueDisconnected, VenueReconnected, VenueStatus
 from tapeflow.model.venue_state import VenueOrder, VenuePosition, VenueState
 from tapeflow.node import NodeConfig, build_node
+from tapeflow.risk.config import KillSwitchConfig, RiskConfig
 from tapeflow.risk.venue_rules import VenueConnectivity
 from tapeflow.strategy.base import Strategy
 from tests.backtest.scenario import MS, SYM, T0, Scripted, px, snapshot
@@ -192,6 +193,12 @@ def test_a_live_node_without_a_run_id_makes_one_from_its_wall_clock() -> None:
     node = LiveNode([Scripted({})], wall=SimClock(T0))
     assert node.run_id.startswith("20240621T140000") and len(node.run_id) == len("20240621T140000") + 6
     assert node.run_id != LiveNode([Scripted({})], wall=SimClock(T0)).run_id
+
+
+def test_the_kill_chase_retries_as_the_risk_section_says() -> None:
+    kill = KillSwitchConfig(cancel_retry_ms=20, cancel_max_retry_ms=300, cancel_max_refusals=2)
+    chase = build_node(NodeConfig(risk=RiskConfig(kill_switch=kill)), [], venues=[FakeVenue()]).risk.kill_cancels
+    assert (chase.retry_ns, chase.max_retry_ns, chase.max_attempts) == (20 * MS, 300 * MS, 2)
 
 
 def test_restoring_an_order_id_the_node_already_knows_fails_closed() -> None:

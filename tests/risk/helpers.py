@@ -114,6 +114,7 @@ class Rig:
             kill_switch=build_kill_switch(self.config),
             trips=build_trips(self.config),
             fused=FUSED_DEFAULT if fused is None else fused,
+            chase=self.config.kill_switch.chase_timing(),
         )
         self.kernel = Kernel()
         self.seen: list[Event] = []

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tapeflow.model import ConfigError
-from tapeflow.risk.config import load_risk_config
+from tapeflow.risk.config import KillSwitchConfig, load_risk_config
+from tapeflow.risk.kill_cancels import ChaseTiming
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -41,6 +42,9 @@ strategy_orders_per_second = 5
 
 [risk.kill_switch]
 state_file = "var/kill.json"
+cancel_retry_ms = 250
+cancel_max_retry_ms = 2000
+cancel_max_refusals = 3
 
 [risk.symbols.AAPL]
 max_quantity = 200
@@ -51,6 +55,12 @@ max_quantity = 200
     assert config.order.locates == {"AAPL": 1000} and config.order.sessions == ("pre", "regular")
     assert config.account.initial_margin_bps == 6000 and config.account.max_daily_loss_usd == 25000
     assert config.flow.strategy_orders_per_second == 5 and config.symbols["AAPL"].max_quantity == 200
+    assert config.kill_switch.chase_timing() == ChaseTiming(250_000_000, 2_000_000_000, 3)
+
+
+def test_the_kill_chase_defaults_are_the_chases_own() -> None:
+    """Left out of the file, the chase retries as it did before it was configurable (0.1 s doubling to 5 s, 5)."""
+    assert KillSwitchConfig().chase_timing() == ChaseTiming() == ChaseTiming(100_000_000, 5_000_000_000, 5)
 
 
 @pytest.mark.parametrize(
@@ -66,6 +76,14 @@ max_quantity = 200
             "above the initial margin",
         ),
         ("[risk.order]\nrestricted = ['GME']\nlocates = { GME = 10 }", "risk.order.locates", "both restricted"),
+        ("[risk.kill_switch]\ncancel_retry_ms = 0", "risk.kill_switch.cancel_retry_ms", ">= 1"),
+        ("[risk.kill_switch]\ncancel_max_refusals = 0", "risk.kill_switch.cancel_max_refusals", ">= 1"),
+        ("[risk.kill_switch]\ncancel_max_retry_ms = 1.5", "risk.kill_switch.cancel_max_retry_ms", "Expected `int`"),
+        (
+            "[risk.kill_switch]\ncancel_retry_ms = 500\ncancel_max_retry_ms = 200",
+            "risk.kill_switch.cancel_max_retry_ms",
+            "below the first 500 ms",
+        ),
     ],
 )
 def test_bad_values_name_the_field(tmp_path: Path, text: str, field: str, message: str) -> None:

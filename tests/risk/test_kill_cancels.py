@@ -18,7 +18,7 @@ from tapeflow.model.orders import CancelRejected, OrderAccepted, OrderCancelled
 from tapeflow.model.risk_events import FLATTEN_STRATEGY, KillSwitchCancelFailed
 from tapeflow.model.venue_events import VenueConnected, VenueDisconnected, VenueReconnected
 from tapeflow.risk.engine import RiskEngine
-from tapeflow.risk.kill_cancels import MAX_ATTEMPTS, RETRY_NS
+from tapeflow.risk.kill_cancels import DEFAULT_TIMING, RETRY_NS, ChaseTiming
 from tapeflow.risk.venue_rules import VenueConnectivity
 from tests.risk.helpers import BID, MS, SYM, T0
 
@@ -84,12 +84,12 @@ class ScriptedVenue:
 class Node:
     """Kernel, execution, the connectivity rule (first, as the node wires it) and the risk engine."""
 
-    def __init__(self) -> None:
+    def __init__(self, chase: ChaseTiming = DEFAULT_TIMING) -> None:
         self.kernel = Kernel()
         self.venue = ScriptedVenue(self.kernel)
         self.execution = ExecutionEngine([self.venue])  # type: ignore[list-item]
         self.connectivity = VenueConnectivity([VENUE], VENUE)
-        self.risk = RiskEngine(self.execution, [self.connectivity])
+        self.risk = RiskEngine(self.execution, [self.connectivity], chase=chase)
         self.seen: list[Event] = []
         self.kernel.subscribe(Event, self.seen.append)
         self.kernel.add(self.execution)
@@ -136,6 +136,16 @@ class Node:
 
     def alarms(self) -> list[KillSwitchCancelFailed]:
         return [e for e in self.seen if isinstance(e, KillSwitchCancelFailed)]
+
+
+def _one_order_working(chase: ChaseTiming = DEFAULT_TIMING) -> tuple[Node, str]:
+    """The venue up and one order of ours working there (accepted, named) at ``T0 + 5 ms``."""
+    node = Node(chase)
+    node.connect(T0)
+    cid = node.submit(T0 + 1 * MS)
+    node.at(T0 + 5 * MS)
+    assert node.open_ids() == [cid] and node.venue.named == {cid}
+    return node, cid
 
 
 def _three_orders_then_down() -> tuple[Node, list[str]]:
@@ -199,13 +209,15 @@ def test_an_order_in_flight_at_the_engage_is_cancelled_as_soon_as_the_venue_acce
     assert len(node.venue.cancels()) == 2  # the retry that was due finds the order closed: nothing more
 
 
+@pytest.mark.parametrize(
+    "chase",
+    [ChaseTiming(), ChaseTiming(retry_ns=30 * MS, max_retry_ns=50 * MS, max_attempts=4)],
+    ids=["defaults", "configured-and-capped"],
+)
 def test_a_cancel_refused_while_the_venue_is_up_is_retried_with_backoff_then_raises_the_alarm(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, chase: ChaseTiming
 ) -> None:
-    node = Node()
-    node.connect(T0)
-    cid = node.submit(T0 + 1 * MS)
-    node.at(T0 + 5 * MS)
+    node, cid = _one_order_working(chase)
     node.venue.refuse_cancels = -1
     engage = T0 + 10 * MS
     node.at(engage)
@@ -213,13 +225,13 @@ def test_a_cancel_refused_while_the_venue_is_up_is_retried_with_backoff_then_rai
         node.risk.kill("runaway")
         node.at(engage + 120_000 * MS)
     times = [ts - engage for ts, _ in node.venue.cancels()]
-    # each refusal comes back after LATENCY; the wait doubles from RETRY_NS
+    # each refusal comes back after LATENCY; the wait doubles from the first, up to the longest
     expected = [0]
-    for n in range(MAX_ATTEMPTS - 1):
-        expected.append(expected[-1] + LATENCY + (RETRY_NS << n))
-    assert times == expected and len(times) == MAX_ATTEMPTS
+    for n in range(chase.max_attempts - 1):
+        expected.append(expected[-1] + LATENCY + min(chase.retry_ns << n, chase.max_retry_ns))
+    assert times == expected and len(times) == chase.max_attempts
     [alarm] = node.alarms()
-    assert (alarm.client_order_id, alarm.symbol, alarm.venue, alarm.attempts) == (cid, SYM, VENUE, MAX_ATTEMPTS)
+    assert (alarm.client_order_id, alarm.symbol, alarm.venue, alarm.attempts) == (cid, SYM, VENUE, chase.max_attempts)
     assert alarm.reason == "503: service unavailable"
     assert alarm.ts_init == engage + expected[-1] + LATENCY
     assert [r.message for r in caplog.records if cid in r.message], "the alarm is logged, naming the order"
@@ -236,10 +248,7 @@ def test_a_cancel_refused_while_the_venue_is_up_is_retried_with_backoff_then_rai
 
 
 def test_a_refused_cancel_waits_for_the_venue_when_it_went_down_meanwhile() -> None:
-    node = Node()
-    node.connect(T0)
-    cid = node.submit(T0 + 1 * MS)
-    node.at(T0 + 5 * MS)
+    node, cid = _one_order_working()
     node.venue.refuse_cancels = 1
     node.risk.kill("operator")
     node.disconnect(T0 + 5 * MS + LATENCY // 2)  # the refusal arrives after the drop
@@ -254,10 +263,7 @@ def test_a_refused_cancel_waits_for_the_venue_when_it_went_down_meanwhile() -> N
 def test_orders_sent_after_the_engage_are_never_chased() -> None:
     """The flatten orders an engaged switch lets through must work: only the orders open at the engage are
     cancelled again (here one whose cancels the venue keeps refusing, so the chase is still on)."""
-    node = Node()
-    node.connect(T0)
-    cid = node.submit(T0 + 1 * MS)
-    node.at(T0 + 5 * MS)
+    node, cid = _one_order_working()
     node.venue.refuse_cancels = -1
     node.risk.kill("operator")
     node.at(T0 + 10 * MS)
@@ -294,9 +300,7 @@ def test_a_reset_stops_the_chase() -> None:
 
 
 def test_without_a_kill_the_chase_never_subscribes_anything_into_action() -> None:
-    node = Node()
-    node.connect(T0)
-    node.submit(T0 + 1 * MS)
+    node, _ = _one_order_working()
     node.disconnect(T0 + 10 * MS)
     node.connect(T0 + 20 * MS, again=True)
     node.at(T0 + 1_000 * MS)
@@ -306,10 +310,7 @@ def test_without_a_kill_the_chase_never_subscribes_anything_into_action() -> Non
 def test_a_cancel_sent_through_risk_by_another_component_is_the_working_one_no_second_is_sent() -> None:
     """The control desk (during a flatten) or the strategy may cancel a refused order again at once: the chase's
     retry then waits for that cancel's answer instead of putting a second cancel out for the same order."""
-    node = Node()
-    node.connect(T0)
-    cid = node.submit(T0 + 1 * MS)
-    node.at(T0 + 5 * MS)
+    node, cid = _one_order_working()
     node.venue.refuse_cancels = 1
     node.risk.kill("operator")
     node.at(T0 + 5 * MS + LATENCY)  # refused: a retry is due RETRY_NS later

@@ -135,7 +135,8 @@ class TradingNode:
         else:  # the configured pipeline (validated here: errors name the field), then any extra rules
             rules: list[RiskRule] = [*first, *build_rules(risk, risk_ctx), *risk_rules]
             trips, kill_switch = build_trips(risk), build_kill_switch(risk)
-            self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips)
+            chase = risk.kill_switch.chase_timing()
+            self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips, chase=chase)
         self._mid_x2_of: Callable[[str], int | None] = self.portfolio.mark_x2
         """Doubled arrival mid: the book's ``bid + ask`` when both sides are there, else the portfolio's mark. That
         is the portfolio's ``mark_x2`` itself (its first source is this node's ``_book_mark_x2``, the same test), so

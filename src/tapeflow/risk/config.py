@@ -17,6 +17,9 @@ from typing import Annotated, Literal
 import msgspec
 
 from tapeflow.model.errors import ConfigError
+from tapeflow.risk.kill_cancels import MAX_ATTEMPTS, MAX_RETRY_NS, RETRY_NS, ChaseTiming
+
+_MS = 1_000_000
 
 NonNeg = Annotated[int, msgspec.Meta(ge=0)]
 Pos = Annotated[int, msgspec.Meta(gt=0)]
@@ -116,6 +119,18 @@ class KillSwitchConfig(_Section, frozen=True, kw_only=True):
     reject_window_ms: Pos = 1_000
     max_daily_loss_usd: Pos | None = None
     """Engage when the day's loss reaches this (compare ``account.max_daily_loss_usd``, which only blocks)."""
+    cancel_retry_ms: Pos = RETRY_NS // _MS
+    """While engaged, a cancel of ours the venue refuses (its session up) is sent again after this much event
+    time, the wait doubling after each further refusal (``tapeflow.risk.kill_cancels``)."""
+    cancel_max_retry_ms: Pos = MAX_RETRY_NS // _MS
+    """The longest of those waits: the doubling stops here (at least ``cancel_retry_ms``)."""
+    cancel_max_refusals: Pos = MAX_ATTEMPTS
+    """Refusals in a row of one order's cancel before the ``KillSwitchCancelFailed`` alarm; then the retries
+    pause until its venue next comes up."""
+
+    def chase_timing(self) -> ChaseTiming:
+        """The ``cancel_*`` fields as the chase reads them (event-time nanoseconds)."""
+        return ChaseTiming(self.cancel_retry_ms * _MS, self.cancel_max_retry_ms * _MS, self.cancel_max_refusals)
 
 
 class RiskConfig(_Section, frozen=True, kw_only=True):
@@ -160,6 +175,16 @@ def validate(config: RiskConfig, *, path: str | Path | None = None) -> RiskConfi
     ):
         if rate is not None and burst < 1:
             raise ConfigError("a burst must allow at least one order", path=path, field=f"risk.flow.{name}")
+    kill = checked.kill_switch
+    try:
+        kill.chase_timing()
+    except ValueError as exc:  # the ranges passed the decoder: only the order of the two waits is left to fail
+        raise ConfigError(
+            f"the longest kill-switch cancel wait {kill.cancel_max_retry_ms} ms is below the first "
+            f"{kill.cancel_retry_ms} ms; it must be at least the first",
+            path=path,
+            field="risk.kill_switch.cancel_max_retry_ms",
+        ) from exc
     overlap = set(checked.order.restricted) & set(checked.order.locates)
     if overlap:
         raise ConfigError(

@@ -52,7 +52,7 @@ from tapeflow.model.risk_events import (
 )
 from tapeflow.risk.context import RiskContext, proposed_order
 from tapeflow.risk.fast import compile_check, compile_modify_check
-from tapeflow.risk.kill_cancels import KillCancels
+from tapeflow.risk.kill_cancels import DEFAULT_TIMING, ChaseTiming, KillCancels
 from tapeflow.risk.killswitch import INVALID, KillSwitch, describe
 from tapeflow.risk.order_rules import MaxOrderQuantity
 from tapeflow.risk.rules import FLOW, RiskRule, TripRule, Violation
@@ -86,6 +86,7 @@ class RiskEngine:
         kill_switch: KillSwitch | None = None,
         trips: Sequence[TripRule] = (),
         fused: bool = True,
+        chase: ChaseTiming = DEFAULT_TIMING,
     ) -> None:
         self._execution = execution
         self.rules = list(rules)
@@ -103,7 +104,7 @@ class RiskEngine:
         self.kill_events: list[KillSwitchChanged] = []
         self.persist_failures = 0
         """Kill switch states that could not be written (each one a ``KillSwitchPersistFailed`` alarm)."""
-        self.kill_cancels = KillCancels(execution, self._pass_cancel, self._venue_up)
+        self.kill_cancels = KillCancels(execution, self._pass_cancel, self._venue_up, chase)
         """The engaged switch's cancels, chased until their orders close."""
         self._chasing = self.kill_cancels.chasing
 

@@ -15,7 +15,8 @@ restart found engaged) that is still open gets a cancel whenever that can change
   and no cancel of ours is working;
 - when one of its cancels is refused while the venue is up: again on a kernel timer, the wait doubling from
   ``retry_ns`` up to ``max_retry_ns``; after ``max_attempts`` refusals in a row a ``KillSwitchCancelFailed`` alarm
-  (and an error log) names the order, and the retries stop until the venue next comes up.
+  (and an error log) names the order, and the retries stop until the venue next comes up. The three are a
+  ``ChaseTiming``, from ``[risk.kill_switch]`` in a node's configuration.
 
 At most one cancel is working per order (a refusal ends it, a drop of its venue's session ends it; a cancel
 another component sends through risk for the order counts as the working one); an order that closes is forgotten.
@@ -60,6 +61,25 @@ MAX_ATTEMPTS: Final = 5
 """Refusals in a row, while the venue is up, before the alarm (and the pause until the venue next comes up)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ChaseTiming:
+    """How the chase retries a refused cancel (``[risk.kill_switch] cancel_*`` in a node's configuration).
+
+    Checked here, where it is built, so a configuration and a hand-made engine are held to the one rule; the config
+    loader turns the ``ValueError`` into its one-line ``ConfigError``."""
+
+    retry_ns: int = RETRY_NS
+    max_retry_ns: int = MAX_RETRY_NS
+    max_attempts: int = MAX_ATTEMPTS
+
+    def __post_init__(self) -> None:
+        if self.retry_ns <= 0 or self.max_retry_ns < self.retry_ns or self.max_attempts < 1:
+            raise ValueError(
+                f"kill-switch cancel retries need 0 < first wait ({self.retry_ns} ns) <= longest wait "
+                f"({self.max_retry_ns} ns) and at least 1 refusal before the alarm (got {self.max_attempts})"
+            )
+
+
 @dataclass(slots=True)
 class Chase:
     """One order the switch must see closed: where its cancel stands."""
@@ -75,11 +95,15 @@ class Chase:
     """The alarm was raised: no more retries until the venue next comes up."""
 
 
+DEFAULT_TIMING: Final = ChaseTiming()
+"""The chase's timing when none is configured."""
+
+
 class KillCancels:
     """Chases the kill switch's cancels (see the module docstring); owned by the risk engine.
 
     ``send`` hands a cancel on (the engine counts it and routes it); ``is_up(venue)`` says whether the node holds
-    that venue's session up (a venue that never disconnects always is).
+    that venue's session up (a venue that never disconnects always is); ``timing`` how refusals are retried.
     """
 
     def __init__(
@@ -87,19 +111,14 @@ class KillCancels:
         route: OrderRoute,
         send: Callable[[CancelOrder], None],
         is_up: Callable[[str], bool],
-        *,
-        retry_ns: int = RETRY_NS,
-        max_retry_ns: int = MAX_RETRY_NS,
-        max_attempts: int = MAX_ATTEMPTS,
+        timing: ChaseTiming = DEFAULT_TIMING,
     ) -> None:
-        if retry_ns <= 0 or max_retry_ns < retry_ns or max_attempts < 1:
-            raise ValueError("kill-switch cancel retries need 0 < retry_ns <= max_retry_ns and max_attempts >= 1")
         self._route = route
         self._send = send
         self._is_up = is_up
-        self.retry_ns = retry_ns
-        self.max_retry_ns = max_retry_ns
-        self.max_attempts = max_attempts
+        self.retry_ns = timing.retry_ns
+        self.max_retry_ns = timing.max_retry_ns
+        self.max_attempts = timing.max_attempts
         self.chasing: dict[str, Chase] = {}
         """Client order id -> its chase, for orders the switch covers that may still be open."""
         self.resent = 0
