@@ -34,3 +34,13 @@ def test_risk_off_is_printed_in_bold_red() -> None:
 
 def test_a_report_without_a_risk_mode_prints_no_header() -> None:
     assert _header({})[0] == ""
+
+
+def test_the_engine_table_says_what_the_kill_switchs_chase_resent_and_alarmed() -> None:
+    from tapeflow.cli.backtest_cmd import _engine_table
+
+    kill = {"engaged": True, "ts": 0, "persist_failures": 0, "cancels_resent": 7, "cancel_alarms": 2}
+    report = {"engine": {"risk_kill_switch": kill}, "elapsed_s": 1.0, "events_per_s": 0, "written": []}
+    screen = Console(record=True, width=200, file=io.StringIO())
+    screen.print(_engine_table(report))
+    assert "ENGAGED; 7 cancels resent, 2 alarms" in screen.export_text()

@@ -187,17 +187,23 @@ def _snapshot(tape: list[Event]) -> NodeSnapshot:
     return next(s for s, _ in reversed(run.taken) if s.open_orders and s.positions)
 
 
-def test_render_shows_a_kill_switch_venues_down_and_orders_past_the_row_limit(tape: list[Event]) -> None:
+def test_render_shows_a_kill_switch_its_chase_venues_down_and_orders_past_the_row_limit(tape: list[Event]) -> None:
     base = _snapshot(tape)
     orders = [msgspec.structs.replace(base.open_orders[0], client_order_id=f"id-{i}") for i in range(30)]
     risk = msgspec.structs.replace(
-        base.risk, kill_switch=True, kill_reason="operator", kill_source="control", venues_down={"paper": "closed"}
+        base.risk,
+        kill_switch=True,
+        kill_reason="operator",
+        kill_source="control",
+        kill_cancels_resent=6,
+        kill_cancel_alarms=1,
+        venues_down={"paper": "closed"},
     )
     s = msgspec.structs.replace(base, risk=risk, open_orders=orders, open_order_count=35)
     screen = Console(record=True, width=200, file=io.StringIO())
     screen.print(render(s, max_rows=20))
     text = screen.export_text()
-    assert "KILL SWITCH ENGAGED (control: operator)" in text
+    assert "KILL SWITCH ENGAGED (control: operator)  kill cancels resent 6, 1 refused to the alarm" in text
     assert "venues down: paper (closed)" in text
     assert "id-19" in text and "id-20" not in text and "... 15 more" in text
 

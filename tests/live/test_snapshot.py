@@ -305,3 +305,8 @@ def test_risk_state_shows_rejections_by_rule_throttles_and_the_kill_switch(tape:
     assert throttles["strategy_order_rate"].limit == 7 and throttles["strategy_order_rate"].burst == 3
     assert s.risk.venues_down == {}  # the simulated exchange cannot disconnect
     assert s.feed is None and s.tick_to_trade is None  # not asked for
+    chase = live.node.risk.kill_cancels
+    chase.resent, chase.alarms = 4, 1  # what a venue refusing the kill's cancels would have left (tests/risk)
+    s = builder.take()
+    assert (s.risk.kill_cancels_resent, s.risk.kill_cancel_alarms) == (4, 1)
+    assert (stats["kill_switch"]["cancels_resent"], stats["kill_switch"]["cancel_alarms"]) == (0, 0)

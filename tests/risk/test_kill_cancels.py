@@ -235,6 +235,8 @@ def test_a_cancel_refused_while_the_venue_is_up_is_retried_with_backoff_then_rai
     assert alarm.reason == "503: service unavailable"
     assert alarm.ts_init == engage + expected[-1] + LATENCY
     assert [r.message for r in caplog.records if cid in r.message], "the alarm is logged, naming the order"
+    counters = node.risk.stats()["kill_switch"]
+    assert (counters["cancels_resent"], counters["cancel_alarms"]) == (chase.max_attempts - 1, 1)
     assert node.open_ids() == [cid]
 
     # the next up tries again, and this time the venue takes it

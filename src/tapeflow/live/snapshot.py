@@ -88,6 +88,10 @@ class RiskState(msgspec.Struct, frozen=True, kw_only=True):
     kill_reason: str
     kill_source: str
     kill_rule: str
+    kill_cancels_resent: int
+    """Cancels the kill switch's chase sent after the engage's (on a venue up, an accept, a retry)."""
+    kill_cancel_alarms: int
+    """``KillSwitchCancelFailed`` alarms: orders whose cancel the venue kept refusing (may still be working)."""
     passed: int
     rejected: int
     rejections_by_rule: dict[str, int]
@@ -255,6 +259,8 @@ class SnapshotBuilder:
             kill_reason=state.reason,
             kill_source=state.source,
             kill_rule=state.rule,
+            kill_cancels_resent=risk.kill_cancels.resent,
+            kill_cancel_alarms=risk.kill_cancels.alarms,
             passed=risk.passed,
             rejected=risk.rejected,
             rejections_by_rule=by_rule,

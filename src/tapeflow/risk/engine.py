@@ -444,5 +444,7 @@ class RiskEngine:
                 "source": state.source,
                 "ts": state.ts,
                 "persist_failures": self.persist_failures,
+                "cancels_resent": self.kill_cancels.resent,
+                "cancel_alarms": self.kill_cancels.alarms,
             },
         }

@@ -124,6 +124,8 @@ class KillCancels:
         self.resent = 0
         """Cancels sent after the engage's (on a venue up, an accept, a retry)."""
         self.alarms = 0
+        """``KillSwitchCancelFailed`` alarms raised. Both counters are in ``RiskEngine.stats()["kill_switch"]``
+        (``cancels_resent``, ``cancel_alarms``), hence in a node's stats, the live snapshot and console."""
         self._kernel: Kernel | None = None
 
     def attach(self, kernel: Kernel) -> None:
