@@ -19,7 +19,14 @@ from tapeflow.model.orders import (
     OrderRejected,
     SubmitOrder,
 )
-from tapeflow.model.risk_events import FLATTEN_STRATEGY, FlattenPositions, PositionsFlattened, SetKillSwitch
+from tapeflow.model.risk_events import (
+    FLATTEN_STRATEGY,
+    FlattenPositions,
+    KillSwitchCancelFailed,
+    PositionsFlattened,
+    SetKillSwitch,
+)
+from tapeflow.risk import kill_cancels
 from tests.risk.helpers import FakePortfolio, Rig
 from tests.risk.test_rules import cfg
 
@@ -156,31 +163,41 @@ def _cancels(d: _Desk, order: SubmitOrder) -> int:
     return sum(1 for c in d.rig.venue.sent if isinstance(c, CancelOrder) and c.client_order_id == order.client_order_id)
 
 
+def _later(d: _Desk, wait: int) -> None:
+    """Let ``wait`` of event time pass (the kill switch's chase retries on kernel timers)."""
+    d.rig.kernel.advance(d.now() + wait)
+
+
 def test_a_kill_cancel_the_venue_refuses_is_sent_again_and_the_flatten_follows_once_the_order_is_cancelled() -> None:
     """The flaky ``tapeflow kill --flatten``: the venue refused the kill's cancel of an order it had not seen yet
     (the cancel overtook the insert) and the order worked on; the flatten waited for it forever, and the venue kept
-    the order and the position."""
+    the order and the position. The kill switch's chase sends it again; the desk sends no cancel of its own."""
     d = _Desk({"AAPL": 169})
     resting = d.rig.submit(quantity=100)
     d.kill()
     assert _cancels(d, resting) == 1
     d.report(CancelRejected, resting, reason="unknown order")
+    assert _cancels(d, resting) == 1  # not at once (that was the desk's second rule): after the chase's wait
+    _later(d, kill_cancels.RETRY_NS)
     assert _cancels(d, resting) == 2 and d.flatten_orders() == []  # asked again; nothing flattened while it works
     d.report(OrderAccepted, resting)
+    assert _cancels(d, resting) == 2  # that cancel is working: no second one
     d.report(OrderCancelled, resting, cancelled_quantity=100, reason="cancel request")
     [order] = d.flatten_orders()
     assert (order.side, order.quantity) == (Side.SELL, 169)
 
 
-def test_an_order_whose_cancels_the_venue_keeps_refusing_is_asked_max_rounds_more_times_and_then_waited_for() -> None:
+def test_an_order_whose_cancels_the_venue_keeps_refusing_is_asked_until_the_alarm_and_then_waited_for() -> None:
     """A refusal may only say that another cancel is on its way ("already pending_cancel"): the flatten neither
     asks forever nor gives up; it flattens once the order closes."""
     d = _Desk({"AAPL": 100})
     resting = d.rig.submit(quantity=100)
     d.kill()
-    for _ in range(MAX_ROUNDS + 2):
+    for _ in range(kill_cancels.MAX_ATTEMPTS + 2):
         d.report(CancelRejected, resting, reason='422: order is already in "pending_cancel" state')
-    assert _cancels(d, resting) == 1 + MAX_ROUNDS and d.flatten_orders() == [] and len(d.answers) == 1
+        _later(d, kill_cancels.MAX_RETRY_NS)
+    assert _cancels(d, resting) == kill_cancels.MAX_ATTEMPTS and d.flatten_orders() == [] and len(d.answers) == 1
+    assert [e.client_order_id for e in d.rig.seen if isinstance(e, KillSwitchCancelFailed)] == [resting.client_order_id]
     d.report(OrderAccepted, resting)
     d.report(OrderCancelled, resting, cancelled_quantity=100, reason="cancel request")
     [order] = d.flatten_orders()
@@ -204,6 +221,19 @@ def test_a_cancel_refused_too_late_for_a_filled_order_is_not_sent_again() -> Non
     [order] = d.flatten_orders()
     d.report(CancelRejected, resting, reason="order is already closed")
     assert _cancels(d, resting) == 1 and d.flatten_orders() == [order]
+
+
+def test_after_a_reset_during_a_flatten_a_refused_cancel_is_not_sent_again() -> None:
+    """The desk's flatten outlives a reset of the switch; the orders are their strategies' again, so nothing (neither
+    the chase, released, nor the desk, which has no cancel rule of its own) cancels them again."""
+    d = _Desk({"AAPL": 100})
+    resting = d.rig.submit(quantity=100)
+    d.kill()
+    t = d.now()
+    d.send(SetKillSwitch(ts_event=t, ts_init=t, engaged=False, reason="false alarm", source="control#2"))
+    d.report(CancelRejected, resting, reason="unknown order")
+    _later(d, 60 * kill_cancels.MAX_RETRY_NS)
+    assert _cancels(d, resting) == 1 and d.flatten_orders() == []
 
 
 def test_a_strategys_order_refused_while_a_flatten_order_is_in_flight_sends_no_second_flatten_order() -> None:

@@ -310,8 +310,8 @@ def test_without_a_kill_the_chase_never_subscribes_anything_into_action() -> Non
 
 
 def test_a_cancel_sent_through_risk_by_another_component_is_the_working_one_no_second_is_sent() -> None:
-    """The control desk (during a flatten) or the strategy may cancel a refused order again at once: the chase's
-    retry then waits for that cancel's answer instead of putting a second cancel out for the same order."""
+    """The strategy may cancel a refused order again at once: the chase's retry then waits for that cancel's answer
+    instead of putting a second cancel out for the same order."""
     node, cid = _one_order_working()
     node.venue.refuse_cancels = 1
     node.risk.kill("operator")

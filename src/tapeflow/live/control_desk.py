@@ -23,11 +23,12 @@ liquidity), and the rounds ran out within a quarter of a second. The risk engine
 (``RiskEngine.closes_position``): this component cannot pass anything else through the kill switch.
 
 A venue may refuse a kill's cancel while the order works on (one that reached it before the order did, a cancel
-during a replace). The risk engine chases those itself (``tapeflow.risk.kill_cancels``: again after a backoff, or
-when the venue comes back up); a flatten does not wait for that: while it waits, every refused cancel of a still
-open order is sent again at once, at most ``MAX_ROUNDS`` times per order (through risk, which then counts it as the
-order's working cancel, so the two never have two cancels out for one order). A refusal may also only
-say that a cancel is on its way already (the strategy's own): so the flatten never gives up on such an order, it
+during a replace). This desk sends no cancel of its own: the orders a flatten waits for are exactly the ones the
+kill switch's chase covers (``tapeflow.risk.kill_cancels``: every order open at the engage; an engaged switch lets
+no other order through but the flatten's own, which nobody cancels), and the chase sends them again (after a
+backoff, at the venue's accept, when it comes back up) and raises ``KillSwitchCancelFailed`` when the venue keeps
+refusing. A flatten starts only while the switch is engaged; if it is reset meanwhile, nothing is cancelled again:
+the operator has handed the orders back to their strategies. So the flatten never gives up on such an order: it
 waits for it to close (the control socket answers "still under way" meanwhile).
 """
 
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from tapeflow.model.enums import OrderType, Side
 from tapeflow.model.events import Event
-from tapeflow.model.orders import CancelRejected, OrderReport, RiskRejected, SubmitOrder
+from tapeflow.model.orders import OrderReport, RiskRejected, SubmitOrder
 from tapeflow.model.risk_events import (
     FLATTEN_STRATEGY,
     FlattenPositions,
@@ -73,7 +74,7 @@ class _Kill:
 
 
 class _Flatten:
-    __slots__ = ("answer", "held", "inflight", "orders", "recancels", "rounds", "source", "waited", "waiting")
+    __slots__ = ("answer", "held", "inflight", "orders", "rounds", "source", "waited", "waiting")
 
     def __init__(self, source: str, answer: Answer | None) -> None:
         self.source = source
@@ -85,8 +86,6 @@ class _Flatten:
         """symbol -> the position when its last flatten order was sent (a smaller one now: that order filled)."""
         self.inflight: dict[str, str] = {}
         """symbol -> client order id of its flatten order not yet closed (or not yet seen by the execution engine)."""
-        self.recancels: dict[str, int] = {}
-        """client order id -> cancels sent again after the venue refused one (the order still open)."""
         self.waiting: set[str] = set()
         """Symbols whose next flatten order waits ``RETRY_NS`` (the last one filled nothing)."""
         self.waited: set[str] = set()
@@ -214,26 +213,12 @@ class ControlDesk:
 
     def _on_report(self, event: Event) -> None:
         if self._job is not None:
-            if isinstance(event, RiskRejected):
-                # only our own order's refusal frees its symbol: a strategy's order refused by the kill switch is
-                # on the same symbol, and taking it for ours sent a second flatten order while the first was in
-                # flight (which risk refuses, and the rounds ran out before the first one's fill came back)
-                if self._job.inflight.get(event.symbol) == event.client_order_id:
-                    del self._job.inflight[event.symbol]
-            elif isinstance(event, CancelRejected) and event.strategy_id != FLATTEN_STRATEGY:
-                self._cancel_again(self._job, event)
+            # only our own order's refusal frees its symbol: a strategy's order refused by the kill switch is on
+            # the same symbol, and taking it for ours sent a second flatten order while the first was in flight
+            # (which risk refuses, and the rounds ran out before the first one's fill came back)
+            if isinstance(event, RiskRejected) and self._job.inflight.get(event.symbol) == event.client_order_id:
+                del self._job.inflight[event.symbol]
             self._advance()
-
-    def _cancel_again(self, job: _Flatten, refused: CancelRejected) -> None:
-        """A refused cancel of an order that still works: ask again (see the module docstring)."""
-        order = self.node.execution.order(refused.client_order_id)
-        if order is None or not order.is_open:
-            return  # it ended meanwhile (the refusal was "too late": its fill closed it)
-        sent = job.recancels.get(order.client_order_id, 0)
-        if sent >= MAX_ROUNDS:
-            return  # the kill's cancel and the repeats are refused: the flatten waits on (its asker hears so)
-        job.recancels[order.client_order_id] = sent + 1
-        self.kernel.emit(order.cancel_at(self.kernel.now))
 
     def _advance(self) -> None:
         job = self._job

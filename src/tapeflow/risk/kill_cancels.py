@@ -24,6 +24,10 @@ Only kernel time is used, so a replay decides the same. Its handlers are gated o
 (``Kernel.subscribe_while``): a run whose switch never engages pays nothing, and one whose venue takes every cancel
 (any backtest on the simulated exchange that refuses none) sends exactly the engage's.
 Orders sent after the engage (the flatten orders an engaged switch lets through) are never chased.
+
+This is the one place that cancels a kill's orders again: the control desk's flatten (``tapeflow.live.control_desk``)
+waits for these same orders to close and sends no cancel of its own. A cancel another component does send for a
+chased order (its strategy's) passes risk, which tells ``sent`` so: it is then the order's working cancel.
 """
 
 from __future__ import annotations
@@ -155,8 +159,8 @@ class KillCancels:
         return len(orders)
 
     def sent(self, client_order_id: str) -> None:
-        """A cancel for ``client_order_id`` passed risk from elsewhere (its strategy's, the control desk's): it is
-        the one working, and the pending retry waits for its answer instead of sending a second."""
+        """A cancel for ``client_order_id`` passed risk from elsewhere (its strategy's): it is the one working, and
+        the pending retry waits for its answer instead of sending a second."""
         chase = self.chasing.get(client_order_id)
         if chase is not None:
             chase.working = True
