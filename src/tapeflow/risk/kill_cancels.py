@@ -25,6 +25,13 @@ Only kernel time is used, so a replay decides the same. Its handlers are gated o
 (any backtest on the simulated exchange that refuses none) sends exactly the engage's.
 Orders sent after the engage (the flatten orders an engaged switch lets through) are never chased.
 
+A cancel that is never answered (no report, no refusal, its venue up) is not sent again on a timer: it may still
+be working (the live adapter refuses a cancel whose REST call failed; one the venue took is answered on the order
+stream), and a second would be two cancels out for one order, whose refusal ("already pending cancel") names the
+order, not the cancel, so it would end the wrong one here. What can lose an answer is a lost stream message, and
+that is the reconciliation's to find (after every reconnect, and when the stream shows a change only REST
+describes); its next venue up sends it again here.
+
 This is the one place that cancels a kill's orders again: the control desk's flatten (``tapeflow.live.control_desk``)
 waits for these same orders to close and sends no cancel of its own. A cancel another component does send for a
 chased order (its strategy's) passes risk, which tells ``sent`` so: it is then the order's working cancel.
