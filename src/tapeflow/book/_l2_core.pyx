@@ -58,7 +58,7 @@ cdef PyTypeObject* _INTEGRITY_T = <PyTypeObject*>Integrity
 cdef PyTypeObject* _LADDER_T = <PyTypeObject*>Ladder
 cdef PyTypeObject* _BOOK_T = NULL  # set by ``bind``; until then every call takes the reference path
 
-# slot offsets, read from the member descriptors by ``_offset``
+# slot offsets, read from the member descriptors by ``_required_slot_offset``
 cdef Py_ssize_t D_TS, D_ACTION, D_SIDE, D_PRICE, D_SIZE, D_SEQ
 cdef Py_ssize_t I_SEQ, I_TS, I_CROSSED
 cdef Py_ssize_t L_SIZES, L_KEYS, L_SIGN, L_BEST
@@ -69,26 +69,26 @@ def bind(object book_type):
     """Read the slot offsets of the event, integrity, ladder and book types; ``book_type`` gets this apply."""
     global D_TS, D_ACTION, D_SIDE, D_PRICE, D_SIZE, D_SEQ, I_SEQ, I_TS, I_CROSSED, L_SIZES, L_KEYS, L_SIGN
     global L_BEST, B_INTEGRITY, B_BIDS, B_ASKS, B_BID_SIZES, B_ASK_SIZES, B_BEST_BID, B_BEST_ASK, _BOOK_T
-    D_TS = _offset(BookDelta, "ts_event")
-    D_ACTION = _offset(BookDelta, "action")
-    D_SIDE = _offset(BookDelta, "side")
-    D_PRICE = _offset(BookDelta, "price")
-    D_SIZE = _offset(BookDelta, "size")
-    D_SEQ = _offset(BookDelta, "sequence")
-    I_SEQ = _offset(Integrity, "sequence")
-    I_TS = _offset(Integrity, "ts")
-    I_CROSSED = _offset(Integrity, "crossed")
-    L_SIZES = _offset(Ladder, "sizes")
-    L_KEYS = _offset(Ladder, "keys")
-    L_SIGN = _offset(Ladder, "sign")
-    L_BEST = _offset(Ladder, "best")
-    B_INTEGRITY = _offset(book_type, "integrity")
-    B_BIDS = _offset(book_type, "bids")
-    B_ASKS = _offset(book_type, "asks")
-    B_BID_SIZES = _offset(book_type, "_bid_sizes")
-    B_ASK_SIZES = _offset(book_type, "_ask_sizes")
-    B_BEST_BID = _offset(book_type, "best_bid")
-    B_BEST_ASK = _offset(book_type, "best_ask")
+    D_TS = _required_slot_offset(BookDelta, "ts_event")
+    D_ACTION = _required_slot_offset(BookDelta, "action")
+    D_SIDE = _required_slot_offset(BookDelta, "side")
+    D_PRICE = _required_slot_offset(BookDelta, "price")
+    D_SIZE = _required_slot_offset(BookDelta, "size")
+    D_SEQ = _required_slot_offset(BookDelta, "sequence")
+    I_SEQ = _required_slot_offset(Integrity, "sequence")
+    I_TS = _required_slot_offset(Integrity, "ts")
+    I_CROSSED = _required_slot_offset(Integrity, "crossed")
+    L_SIZES = _required_slot_offset(Ladder, "sizes")
+    L_KEYS = _required_slot_offset(Ladder, "keys")
+    L_SIGN = _required_slot_offset(Ladder, "sign")
+    L_BEST = _required_slot_offset(Ladder, "best")
+    B_INTEGRITY = _required_slot_offset(book_type, "integrity")
+    B_BIDS = _required_slot_offset(book_type, "bids")
+    B_ASKS = _required_slot_offset(book_type, "asks")
+    B_BID_SIZES = _required_slot_offset(book_type, "_bid_sizes")
+    B_ASK_SIZES = _required_slot_offset(book_type, "_ask_sizes")
+    B_BEST_BID = _required_slot_offset(book_type, "best_bid")
+    B_BEST_ASK = _required_slot_offset(book_type, "best_ask")
     _BOOK_T = <PyTypeObject*>book_type
 
 

@@ -24,43 +24,20 @@ from tapeflow.model.errors import OutOfOrderError
 from tapeflow.model.events import Event
 
 
-cdef extern from "structmember.h":
-    ctypedef struct PyMemberDef:
-        int type
-        Py_ssize_t offset
-    int T_OBJECT_EX
+include "../book/_slots.pxi"
 
-
-cdef extern from "Python.h":
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef *d_member
-
-
-cdef Py_ssize_t _slot_offset(object owner, str name):
-    """Where instances of ``owner`` keep the slot ``name`` (-1: not a plain object slot, use getattr).
-
-    Why: CPython 3.11 reads a slot in bytecode at its offset (``LOAD_ATTR_SLOT``, a few ns), while C code going
-    through ``getattr``/``setattr`` pays the type lookup and the descriptor call (~10-15 ns each); the feed reads
-    ``ts_init`` and sets the clock once per event. The offset is the member descriptor's, so it is exactly where
-    the interpreter reads and writes."""
-    descr = owner.__dict__.get(name)
-    if type(descr) is not _MEMBER_DESCRIPTOR:
-        return -1
-    cdef PyMemberDef *member = (<PyMemberDescrObject*><PyObject*>descr).d_member
-    if member.type != T_OBJECT_EX:
-        return -1
-    return member.offset
-
-
-_MEMBER_DESCRIPTOR = type(SimClock.__dict__["_now"])
-cdef Py_ssize_t _TS_INIT = _slot_offset(Event, "ts_init")
-cdef Py_ssize_t _NOW = _slot_offset(SimClock, "_now")
+# Why slot offsets here: CPython 3.11 reads a slot in bytecode at its offset (``LOAD_ATTR_SLOT``, a few ns), while C
+# code going through ``getattr``/``setattr`` pays the type lookup and the descriptor call (~10-15 ns each); the feed
+# reads ``ts_init`` and sets the clock once per event. Each offset may be -1 (``_slot_offset_or_fallback``): the
+# loops then take the attribute path, so a class changed in Python never makes them read the wrong memory.
+cdef Py_ssize_t _TS_INIT = _slot_offset_or_fallback(Event, "ts_init")
+cdef Py_ssize_t _NOW = _slot_offset_or_fallback(SimClock, "_now")
 cdef PyTypeObject *_EVENT = <PyTypeObject*>Event
-cdef Py_ssize_t _T_TICK = _slot_offset(Timer, "tick")
-cdef Py_ssize_t _T_CANCELLED = _slot_offset(Timer, "cancelled")
-cdef Py_ssize_t _T_FIRED = _slot_offset(Timer, "fired")
-cdef Py_ssize_t _T_INTERVAL = _slot_offset(Timer, "interval")
-cdef Py_ssize_t _T_WHEN = _slot_offset(Timer, "when")
+cdef Py_ssize_t _T_TICK = _slot_offset_or_fallback(Timer, "tick")
+cdef Py_ssize_t _T_CANCELLED = _slot_offset_or_fallback(Timer, "cancelled")
+cdef Py_ssize_t _T_FIRED = _slot_offset_or_fallback(Timer, "fired")
+cdef Py_ssize_t _T_INTERVAL = _slot_offset_or_fallback(Timer, "interval")
+cdef Py_ssize_t _T_WHEN = _slot_offset_or_fallback(Timer, "when")
 cdef bint _TIMER_SLOTS = min(_T_TICK, _T_CANCELLED, _T_FIRED, _T_INTERVAL, _T_WHEN) >= 0
 
 
@@ -68,7 +45,7 @@ cdef inline object _ts_init(object event):
     """``event.ts_init``; read from its slot for an ``Event`` (set: msgspec fills every field on construction)."""
     cdef PyObject *value
     if _TS_INIT >= 0 and PyObject_TypeCheck(event, _EVENT):
-        value = (<PyObject**>((<char*><PyObject*>event) + _TS_INIT))[0]
+        value = _get(event, _TS_INIT)
         if value is not NULL:
             return <object>value
     return event.ts_init
@@ -77,20 +54,14 @@ cdef inline object _ts_init(object event):
 cdef inline object _get_now(object time, bint fast):
     """``time._now``, from its slot when ``fast`` (see ``_set_now``)."""
     if fast:
-        return <object>(<PyObject**>((<char*><PyObject*>time) + _NOW))[0]
+        return <object>_get(time, _NOW)
     return time._now
 
 
 cdef inline int _set_now(object time, bint fast, object ts) except -1:
     """``time._now = ts``; ``fast`` when ``time`` is a ``SimClock`` (checked once per loop): into its slot."""
-    cdef PyObject **slot
-    cdef PyObject *old
     if fast:
-        slot = <PyObject**>((<char*><PyObject*>time) + _NOW)
-        old = slot[0]
-        Py_INCREF(ts)
-        slot[0] = <PyObject*>ts
-        Py_XDECREF(old)
+        _put(time, _NOW, ts)
     else:
         time._now = ts
     return 0
@@ -173,8 +144,8 @@ cdef class TimerFire:
         self.heap = kernel._heap
         self.time = kernel._time
         self.fast = _NOW >= 0 and isinstance(self.time, SimClock)
-        self.seq = _inherited_offset(type(kernel), "_seq")
-        self.not_events = _inherited_offset(type(kernel), "_not_events")
+        self.seq = _slot_offset_or_fallback(type(kernel), "_seq")
+        self.not_events = _slot_offset_or_fallback(type(kernel), "_not_events")
 
     def __call__(self, timer):
         _fire(self, timer)
@@ -189,55 +160,39 @@ cdef int _fire(TimerFire f, object timer) except -1:
     if not _TIMER_SLOTS or type(timer) is not Timer:
         f.fire(timer)
         return 0
-    tick = (<PyObject**>((<char*><PyObject*>timer) + _T_TICK))[0]
-    cancelled = (<PyObject**>((<char*><PyObject*>timer) + _T_CANCELLED))[0]
-    fired = (<PyObject**>((<char*><PyObject*>timer) + _T_FIRED))[0]
-    interval = (<PyObject**>((<char*><PyObject*>timer) + _T_INTERVAL))[0]
+    tick = _get(timer, _T_TICK)
+    cancelled = _get(timer, _T_CANCELLED)
+    fired = _get(timer, _T_FIRED)
+    interval = _get(timer, _T_INTERVAL)
     if tick is NULL or <object>tick is None or cancelled is NULL or <object>cancelled or fired is NULL or interval is NULL:
         f.fire(timer)
         return 0
     kernel = f.kernel
     now = _get_now(f.time, f.fast)
-    _put_slot(timer, _T_FIRED, <object>fired + 1)
+    _put(timer, _T_FIRED, <object>fired + 1)
     if <object>interval is not None:
         when = now + <object>interval
-        _put_slot(timer, _T_WHEN, when)
+        _put(timer, _T_WHEN, when)
         seq = _read_slot(kernel, f.seq) if f.seq >= 0 else kernel._seq
         heappush(f.heap, (when, seq, timer))
         if f.seq >= 0:
-            _put_slot(kernel, f.seq, seq + 1)
+            _put(kernel, f.seq, seq + 1)
         else:
             kernel._seq = seq + 1
     if f.not_events >= 0:
-        _put_slot(kernel, f.not_events, _read_slot(kernel, f.not_events) + 1)
+        _put(kernel, f.not_events, _read_slot(kernel, f.not_events) + 1)
     else:
         kernel._not_events += 1
     (<object>tick)(now)
     return 0
 
 
-cdef Py_ssize_t _inherited_offset(type owner, str name):
-    """``_slot_offset`` of the class in ``owner``'s MRO that defines ``name`` (-1: none, or not a plain slot)."""
-    for base in owner.__mro__:
-        if name in base.__dict__:
-            return _slot_offset(base, name)
-    return -1
-
-
 cdef inline object _read_slot(object owner, Py_ssize_t offset):
     """The slot's value (an unset slot raises as the attribute would)."""
-    cdef PyObject *value = (<PyObject**>((<char*><PyObject*>owner) + offset))[0]
+    cdef PyObject *value = _get(owner, offset)
     if value is NULL:
         raise AttributeError("kernel slot unset")
     return <object>value
-
-
-cdef inline void _put_slot(object owner, Py_ssize_t offset, object value):
-    cdef PyObject **cell = <PyObject**>((<char*><PyObject*>owner) + offset)
-    cdef PyObject *old = cell[0]
-    Py_INCREF(value)
-    cell[0] = <PyObject*>value
-    Py_XDECREF(old)
 
 
 cdef inline int _call(object handler, object event) except -1:
