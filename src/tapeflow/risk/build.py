@@ -12,12 +12,10 @@ from tapeflow.risk import account_rules as acc
 from tapeflow.risk import book_rules as book
 from tapeflow.risk import flow_rules as flow
 from tapeflow.risk import order_rules as order
-from tapeflow.risk.config import RiskConfig, validate
+from tapeflow.risk.config import MS, RiskConfig, validate
 from tapeflow.risk.context import RiskContext
 from tapeflow.risk.killswitch import KillSwitch
 from tapeflow.risk.rules import Rule, TripRule, usd
-
-MS = 1_000_000
 
 
 def _overrides(config: RiskConfig, field: str, scale: int = 1) -> dict[str, int]:

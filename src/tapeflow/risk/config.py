@@ -19,7 +19,8 @@ import msgspec
 from tapeflow.model.errors import ConfigError
 from tapeflow.risk.kill_cancels import MAX_ATTEMPTS, MAX_RETRY_NS, RETRY_NS, ChaseTiming
 
-_MS = 1_000_000
+MS = 1_000_000
+"""Nanoseconds in a millisecond: the ``_ms`` fields are read into event time with it."""
 
 NonNeg = Annotated[int, msgspec.Meta(ge=0)]
 Pos = Annotated[int, msgspec.Meta(gt=0)]
@@ -119,10 +120,10 @@ class KillSwitchConfig(_Section, frozen=True, kw_only=True):
     reject_window_ms: Pos = 1_000
     max_daily_loss_usd: Pos | None = None
     """Engage when the day's loss reaches this (compare ``account.max_daily_loss_usd``, which only blocks)."""
-    cancel_retry_ms: Pos = RETRY_NS // _MS
+    cancel_retry_ms: Pos = RETRY_NS // MS
     """While engaged, a cancel of ours the venue refuses (its session up) is sent again after this much event
     time, the wait doubling after each further refusal (``tapeflow.risk.kill_cancels``)."""
-    cancel_max_retry_ms: Pos = MAX_RETRY_NS // _MS
+    cancel_max_retry_ms: Pos = MAX_RETRY_NS // MS
     """The longest of those waits: the doubling stops here (at least ``cancel_retry_ms``)."""
     cancel_max_refusals: Pos = MAX_ATTEMPTS
     """Refusals in a row of one order's cancel before the ``KillSwitchCancelFailed`` alarm; then the retries
@@ -130,7 +131,7 @@ class KillSwitchConfig(_Section, frozen=True, kw_only=True):
 
     def chase_timing(self) -> ChaseTiming:
         """The ``cancel_*`` fields as the chase reads them (event-time nanoseconds)."""
-        return ChaseTiming(self.cancel_retry_ms * _MS, self.cancel_max_retry_ms * _MS, self.cancel_max_refusals)
+        return ChaseTiming(self.cancel_retry_ms * MS, self.cancel_max_retry_ms * MS, self.cancel_max_refusals)
 
 
 class RiskConfig(_Section, frozen=True, kw_only=True):
