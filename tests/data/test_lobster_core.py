@@ -42,16 +42,16 @@ EMPTY_ASK, EMPTY_BID = 9_999_999_999, -9_999_999_999
 
 
 def _state(book: L3Book) -> tuple[Any, ...]:
-    """Everything the Python API can read: levels with their keys and best, every order (in the order the book
-    holds them) and every queue in priority order, and the integrity counters."""
+    """Everything the Python API can read: levels with their keys and best, every queue in priority order with
+    each order's side, price, size and time (every known order is in its level's queue), how many orders the book
+    holds, and the integrity counters."""
     sides = []
     for ladder in (book.bids, book.asks):
-        queues = {p: [(i, o[1], o[2], o[3], o[0] is ladder) for i, o in q.items()] for p, q in ladder.queues.items()}
+        queues = book.side_queues(ladder.side)
         sides.append((ladder.best, list(ladder.keys), dict(ladder.sizes), list(ladder.sizes), queues))
-    orders = [(oid, o[0].side, o[1], o[2], o[3]) for oid, o in book._orders.items()]
     return (
         *sides,
-        orders,
+        len(book),
         book.integrity.totals(),
         book.integrity.crossed,
         book.integrity.ts,

@@ -84,7 +84,8 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
             b.drop_level(bid, price, ts)
             top.dropped(bid, price, keys, sizes)
     elif size > 0:
-        b.new_level(bid, price, size, ts, {})
+        b.open_level(bid, price)
+        b.new_level(bid, price, size, ts, None)
         top.added(bid, price, size)
     return 0
 

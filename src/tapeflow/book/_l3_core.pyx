@@ -22,7 +22,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.dict cimport PyDict_DelItem, PyDict_GetItemWithError, PyDict_SetItem, PyDict_Update
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_FromLongLong
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_Malloc, PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.set cimport PySet_Add, PySet_Contains
 from libc.stdint cimport int64_t
@@ -77,6 +77,7 @@ cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
 
 
 include "_l3_sizes.pxi"
+include "_l3_orders.pxi"
 
 
 cdef bint _insert(object ladder, L3Sizes sizes, list keys, object price, object key, long long size) except -1:
@@ -117,6 +118,8 @@ cdef class _Book:
     """The ``L3Book`` state the loop writes, held in typed fields for the duration of one block."""
 
     cdef object book, bids, asks, integrity
+    cdef L3Orders table
+    """The book's orders and queues when its ``L3Orders`` holds them; else None and ``orders`` is the dict."""
     cdef dict orders, bid_queues, ask_queues
     cdef L3Sizes bid_sizes, ask_sizes
     cdef list bid_keys, ask_keys
@@ -126,22 +129,70 @@ cdef class _Book:
         self.bids = book.bids
         self.asks = book.asks
         self.integrity = book.integrity
-        self.orders = book._orders
         self.bid_queues = self.bids.queues
         self.ask_queues = self.asks.queues
         self.bid_sizes = _adopt(self.bids.sizes)
         self.ask_sizes = _adopt(self.asks.sizes)
         self.bid_keys = self.bids.keys
         self.ask_keys = self.asks.keys
+        self.table = None
+        self.orders = None
+        self.adopt_orders()
+
+    cdef int adopt_orders(self) except -1:
+        """Where the book's orders are: its ``L3Orders`` table, or a ``DictOrders`` (a dict: the book was built
+        with ``impl="python"``, or its table met a value that is not a 64-bit int and moved into one)."""
+        store = self.book._orders
+        if type(store) is L3Orders and (<L3Orders>store).py is None:
+            self.table = <L3Orders>store
+            self.orders = None
+            return 0
+        if type(store) is L3Orders:
+            store = (<L3Orders>store).py
+        if not isinstance(store, dict):
+            raise TypeError(f"an L3 book's orders must be a DictOrders or an L3Orders, not {type(store).__name__}")
+        self.table = None
+        self.orders = <dict>store  # a dict subclass that overrides no dict method: the dict calls are its own
+        return 0
+
+    cdef inline L3Orders live_table(self):
+        """The table while it holds the book (a Python call may have moved it into dicts since)."""
+        if self.table is not None and self.table.py is not None:
+            self.adopt_orders()
+        return self.table
+
+    cdef open_level(self, bint bid, object price):
+        """An empty queue at ``price`` (``DictOrders.open_level``)."""
+        cdef L3Orders table = self.live_table()
+        cdef long long p
+        if table is not None and _as_ll(price, &p):
+            table.open(bid, p)
+        elif table is not None:
+            table.open_level(self.bids if bid else self.asks, price)
+            self.adopt_orders()
+        else:
+            PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, {})
 
     cdef drop_level(self, bint bid, object price, long long ts):
         """``L3Book._drop_level``."""
         cdef dict queues = self.bid_queues if bid else self.ask_queues
-        queue = queues.pop(price)
-        if queue:
-            for order_id in queue:
-                PyDict_DelItem(self.orders, order_id)
-            self.book.dropped_orders += len(queue)
+        cdef L3Orders table = self.live_table()
+        cdef long long p
+        cdef Py_ssize_t dropped
+        if table is not None:
+            if not _as_ll(price, &p):
+                self.book._drop_level(self.bids if bid else self.asks, price, ts)
+                self.adopt_orders()
+                return
+            dropped = table.close(bid, p)
+            if dropped:
+                self.book.dropped_orders += dropped
+        else:
+            queue = queues.pop(price)
+            if queue:
+                for order_id in queue:
+                    PyDict_DelItem(self.orders, order_id)
+                self.book.dropped_orders += len(queue)
         if _remove(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
                    self.bid_keys if bid else self.ask_keys, price, price if bid else -price, 1 if bid else -1) \
                 and self.integrity.crossed:
@@ -149,8 +200,10 @@ cdef class _Book:
             self.book._check_uncross()
 
     cdef new_level(self, bint bid, object price, long long size, long long ts, dict queue):
-        """A level that is not there, holding ``queue`` (``L3Book.add``'s and ``set_level``'s new level)."""
-        PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, queue)
+        """A level that is not there (``L3Book.add``'s and ``set_level``'s new level), its queue ``queue`` in the
+        dicts or, when None, the one already opened (in the table, or by ``open_level``)."""
+        if queue is not None:
+            PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, queue)
         if _insert(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
                    self.bid_keys if bid else self.ask_keys, price, price if bid else -price, size):
             self.integrity.ts = ts
@@ -248,7 +301,8 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
         else:
             b.drop_level(bid, price, ts)
     elif size > 0:
-        b.new_level(bid, price, size, ts, {})
+        b.open_level(bid, price)
+        b.new_level(bid, price, size, ts, None)
     return 1
 
 
@@ -276,6 +330,113 @@ cdef int _discover(_Book b, dict orders, dict queues, object ladder, object oid,
     return 0
 
 
+cdef int _apply_table(
+    _Book b, L3Orders table, _Top top, object book, IdSet fast_known, set known_set, long long k, long long id_value,
+    object oid, long long size, object price, long long t, bint bid, object side, object on_duplicate,
+    object on_trade, _Counts counts, int row,
+) except -1:
+    """``_apply_order`` over the book's ``L3Orders``: the same cases, each order found by one probe of the table
+    and written in place, no dict and no allocation; every other case through the book's Python method."""
+    cdef L3Sizes level_sizes
+    cdef Py_ssize_t lv, s
+    cdef long long p = 0, op, level, left, have
+    cdef bint done = False, obid
+    cdef int seen
+    cdef _Order* o
+    cdef object oprice
+    _as_ll(price, &p)  # the loop's price object, made from a 64-bit value
+    if fast_known is not None:
+        seen = fast_known.contains(id_value)
+    else:
+        seen = PySet_Contains(known_set, oid)
+    if k == 1:
+        if seen:
+            on_duplicate(oid, row)
+            top.mark_all()
+            return 0
+        if table.find(id_value) < 0:
+            lv = table.level_of(bid, p)
+            if lv < 0:
+                table.append(table.open(bid, p), id_value, p, size, t)
+                b.new_level(bid, price, size, t, None)
+                top.added(bid, price, size)
+                done = True
+            else:
+                level_sizes = b.bid_sizes if bid else b.ask_sizes
+                if level_sizes.lookup_ll(p, &level) == 1 and level <= _MAX - size:
+                    table.append(lv, id_value, p, size, t)
+                    level_sizes.store(price, level + size)
+                    top.touch(bid, price, level + size)
+                    done = True
+        if not done:
+            book.add(oid, side, price, size, t)
+            top.mark_all()
+        if fast_known is not None:
+            fast_known.insert(id_value)
+        else:
+            PySet_Add(known_set, oid)
+        return 0
+    if not seen:  # ``L3Book.discover``: the order joins the head of its level's queue
+        if table.find(id_value) < 0:
+            lv = table.level_of(bid, p)
+            if lv < 0:
+                book.discover_misses += 1
+            else:
+                table.prepend(lv, id_value, p, size)
+        counts.discovered += 1
+    s = table.find(id_value)
+    if s >= 0:
+        o = &table.orders[s]
+        # the order's own level (its side and price), not the message's
+        obid = table.levels[o.level].bid
+        op = o.price
+        oprice = price if op == p else PyLong_FromLongLong(op)
+        level_sizes = b.bid_sizes if obid else b.ask_sizes
+        if level_sizes.lookup_ll(op, &level) == 1:
+            have = o.size
+            if k == 3:
+                left = level - (size if size else have)
+                table.unlink(s)
+                if left > 0:
+                    level_sizes.store(oprice, left)
+                    top.touch(obid, oprice, left)
+                else:  # the reference deletes the order, then drops its level with the rest
+                    b.drop_level(obid, oprice, t)
+                    top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys, level_sizes)
+                done = True
+            else:
+                left = have - size
+                if level - size > 0:
+                    if left > 0:
+                        o.size = left
+                    else:
+                        if left < 0:
+                            book.overfills += 1
+                        table.unlink(s)
+                    level_sizes.store(oprice, level - size)
+                    top.touch(obid, oprice, level - size)
+                    done = True
+                elif left <= 0:
+                    if left < 0:
+                        book.overfills += 1
+                    table.unlink(s)
+                    b.drop_level(obid, oprice, t)
+                    top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys, level_sizes)
+                    done = True
+    if not done:
+        top.mark_all()
+        if k == 3:
+            book.delete(oid, t, size)
+        elif k == 4:
+            book.execute(oid, size, t)
+        else:
+            book.cancel(oid, size, t)
+    if k == 4 and on_trade is not None:
+        on_trade(t, price, size, side)
+        top.mark_all()
+    return 0
+
+
 cdef inline int _apply_order(
     _Book b, _Top top, object book, IdSet fast_known, set known_set, long long k, long long id_value, object oid,
     long long size, object price, long long t, bint bid, object side, object on_duplicate, object on_trade,
@@ -295,6 +456,10 @@ cdef inline int _apply_order(
     cdef bint done = False, obid
     cdef int seen  # a C int: as one conditional expression Cython boxed it into an int and a bool each message
     cdef object order, oprice
+    cdef L3Orders table = b.live_table()
+    if table is not None:
+        return _apply_table(b, table, top, book, fast_known, known_set, k, id_value, oid, size, price, t, bid, side,
+                            on_duplicate, on_trade, counts, row)
     if fast_known is not None:
         seen = fast_known.contains(id_value)
     else:
