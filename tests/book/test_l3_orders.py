@@ -23,6 +23,7 @@ from tapeflow.book.l3_orders import DictOrders
 from tapeflow.model.enums import Side
 from tapeflow.model.events import Event
 from tapeflow.model.market import OrderAdded, OrderDeleted, OrderExecuted, OrderReduced, OrderReplaced
+from tests.book.test_l3_sizes import _CHAINED
 
 pytestmark = pytest.mark.skipif(not l3_module.SIZES_TABLE_AVAILABLE, reason="the compiled L3 core was not built")
 
@@ -30,12 +31,14 @@ if l3_module.SIZES_TABLE_AVAILABLE:
     from tapeflow.book._l3_core import L3Orders
 
 BUY, SELL = Side.BUY, Side.SELL
-IDS = list(range(1, 41))
-PRICES = list(range(95, 107))
+# ids and prices with the same home slot in a first (16-slot) index: long probe chains, which a delete must shift
+# back whole
+IDS = list(range(1, 41)) + _CHAINED
+PRICES = list(range(95, 107)) + _CHAINED[:6]
 
 _side = st.sampled_from([BUY, SELL])
-_id = st.integers(1, 40)
-_price = st.integers(95, 106)
+_id = st.one_of(st.integers(1, 40), st.sampled_from(_CHAINED))
+_price = st.one_of(st.integers(95, 106), st.sampled_from(_CHAINED[:6]))
 _size = st.integers(1, 300)
 _odd = st.sampled_from([2**64, -(2**63) - 1, 2**70])
 _ops = st.one_of(
