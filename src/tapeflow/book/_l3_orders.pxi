@@ -399,12 +399,14 @@ cdef class L3Orders:
         cdef long long v[4]
         cdef Py_ssize_t s
         if not self._fits(order_id, 0, 0, 0, v):
-            self.py.leave(order_id)
-            return
+            return self.py.leave(order_id)
         s = _ix_find(&self.ids, v[0])
         if s < 0:
-            raise KeyError(order_id)
+            return None
+        order = (self.bids if self.levels[self.orders[s].level].bid else self.asks, self.orders[s].price,
+                 self.orders[s].size, self.orders[s].ts)
         self.unlink(s)
+        return order
 
     def open_level(self, ladder, price):
         cdef long long v[4]

@@ -195,13 +195,12 @@ class L3Book(BookBase):
         remaining size when part of the order was cancelled while its level was out of a depth-limited feed's
         view.
         """
-        order = self._orders.get(order_id)
+        order = self._orders.leave(order_id)
         if order is None:
             self.integrity.ts = ts
             return self.integrity.on_unknown(order_id, "delete")
         ladder = order[0]
         price = order[1]
-        self._orders.leave(order_id)
         sizes = ladder.sizes
         rest = sizes[price] - (size or order[2])
         if rest > 0:

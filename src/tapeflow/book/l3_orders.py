@@ -49,10 +49,13 @@ class DictOrders(dict[int, list[Any]]):
         ladder.queues[price] = {order_id: order, **queue} if queue else {order_id: order}
         return True
 
-    def leave(self, order_id: int) -> None:
-        """The order leaves its queue and the book (``KeyError`` when not held); its level's queue stays."""
-        order = self.pop(order_id)
-        del order[0].queues[order[1]][order_id]
+    def leave(self, order_id: int) -> list[Any] | None:
+        """The order leaves its queue and the book (its level's queue stays); its record, or None when it was not
+        held (one call for ``L3Book.delete``'s test and removal)."""
+        order = self.pop(order_id, None)
+        if order is not None:
+            del order[0].queues[order[1]][order_id]
+        return order
 
     def open_level(self, ladder: QueueLadder, price: int) -> None:
         """An empty queue at ``price``, where the book keeps none."""
