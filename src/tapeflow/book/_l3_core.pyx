@@ -2,13 +2,14 @@
 """Compiled block apply of the L3 book: the per-message loop of a LOBSTER block over the book's own state.
 
 Why compiled: in Python each message costs ~800 ns of interpreter work (frames, attribute loads) around a few
-dict operations; here the loop and the common case of each operation (an order joining an existing level, a
-partial cancel or execution, a delete that leaves its level standing) are the same dict and list operations on
-the same ``L3Book`` state, without the interpreter. Everything rarer (a new level, a level emptied, an unknown
-or reused id, a discovery) calls the book's own Python method, so the reference logic stays the one place where
-those cases are decided; ``tapeflow.book.l3`` is the reference and the tests require identical books. The
-book's orders and queues are its dicts; its level sizes are this module's ``L3Sizes`` tables (``_l3_sizes.pxi``)
-when the book was built with them, read and written here in C, else its dicts behind the same interface.
+dict operations; here the loop and the common case of each operation (an order joining a level, a partial cancel
+or execution, a delete, a level added or emptied by it, a discovery) run on the same ``L3Book`` state without the
+interpreter. Everything rarer (an unknown or reused id, a partial cancel that empties its level) calls the book's
+own Python method, so the reference logic stays the one place where those cases are decided;
+``tapeflow.book.l3`` is the reference and the tests require identical books. A book built with the tables keeps
+its orders and queues in this module's ``L3Orders`` (``_l3_orders.pxi``) and its level sizes in ``L3Sizes``
+(``_l3_sizes.pxi``), read and written here in C; a book of dicts (``impl="python"``) is written through the same
+dict and list operations as its Python methods use.
 
 The verification of an orderbook row prints the book's top N the way LOBSTER prints it and compares bytes, as
 the Python check does; only a row that differs (or a value too large for 64 bits) goes to the Python check,
