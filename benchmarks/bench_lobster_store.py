@@ -230,9 +230,10 @@ def main() -> None:
         print(f"skip: {why}")
         print(json.dumps({"bench": "lobster_store", "skipped": True}))
         return
-    sizes = type(L3Book("X", impl="auto").bids.sizes).__name__
-    print(f"implementations: store compiled (book/_l3_columns.pxi, level sizes in {sizes}), store python (reference, "
-          "level sizes in dicts), zip compiled")  # fmt: skip
+    book = L3Book("X", impl="auto")
+    sizes, orders = type(book.bids.sizes).__name__, type(book._orders).__name__
+    print(f"implementations: store compiled (book/_l3_columns.pxi, level sizes in {sizes}, orders in {orders}), store "
+          "python (reference, level sizes in dicts, orders in DictOrders), zip compiled")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
         took = convert(path, store)

@@ -180,7 +180,12 @@ def test_l3_book_over_the_table_reads_as_the_book_over_dicts() -> None:
 def _levels_state(book: L3Book) -> tuple[Any, ...]:
     """What a reader sees of the levels: sizes in their order, keys, best, every queue in priority order."""
     return tuple(
-        (list(ladder.sizes.items()), list(ladder.keys), ladder.best, {p: list(q) for p, q in ladder.queues.items()})
+        (
+            list(ladder.sizes.items()),
+            list(ladder.keys),
+            ladder.best,
+            {p: [o.order_id for o in q] for p, q in book.side_queues(ladder.side).items()},
+        )
         for ladder in (book.bids, book.asks)
     )
 

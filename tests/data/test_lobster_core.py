@@ -42,16 +42,16 @@ EMPTY_ASK, EMPTY_BID = 9_999_999_999, -9_999_999_999
 
 
 def _state(book: L3Book) -> tuple[Any, ...]:
-    """Everything the Python API can read: levels with their keys and best, every order (in the order the book
-    holds them) and every queue in priority order, and the integrity counters."""
+    """Everything the Python API can read: levels with their keys and best, every queue in priority order with
+    each order's side, price, size and time (every known order is in its level's queue), how many orders the book
+    holds, and the integrity counters."""
     sides = []
     for ladder in (book.bids, book.asks):
-        queues = {p: [(i, o[1], o[2], o[3], o[0] is ladder) for i, o in q.items()] for p, q in ladder.queues.items()}
+        queues = book.side_queues(ladder.side)
         sides.append((ladder.best, list(ladder.keys), dict(ladder.sizes), list(ladder.sizes), queues))
-    orders = [(oid, o[0].side, o[1], o[2], o[3]) for oid, o in book._orders.items()]
     return (
         *sides,
-        orders,
+        len(book),
         book.integrity.totals(),
         book.integrity.crossed,
         book.integrity.ts,
@@ -72,11 +72,16 @@ def _printed(book: L3Book, levels: int) -> bytes:
 
 
 def _run(
-    path: Path, impl: lobster.Impl, block_bytes: int = 1 << 16, book_impl: lobster.Impl | None = None
+    path: Path,
+    impl: lobster.Impl,
+    block_bytes: int = 1 << 16,
+    book_impl: lobster.Impl | None = None,
+    move_orders_at: int = 0,
 ) -> dict[str, Any]:
     """One replay with every hook recorded and the book's state after every block; an error ends it. The book
-    keeps its level sizes as ``impl`` runs (the reference in dicts, the compiled loop in the core's tables)
-    unless ``book_impl`` says otherwise."""
+    keeps its level sizes and orders as ``impl`` runs (the reference in dicts, the compiled loop in the core's
+    tables) unless ``book_impl`` says otherwise. ``move_orders_at``: at that trade (a hook the loop calls inside
+    a block) a read of a key that is not an int moves a table book's orders into dicts for good."""
     lf = open_lobster(path)
     book = L3Book(lf.symbol, impl=book_impl or impl)
     trades: list[tuple[Any, ...]] = []
@@ -87,10 +92,16 @@ def _run(
         if _printed(book, lf.levels) != line:
             mismatches.append((row, line))
 
+    def trade(*args: Any) -> None:
+        trades.append(args)
+        if len(trades) == move_orders_at:
+            assert book._orders.get("x") is None  # type: ignore[arg-type]
+            assert getattr(book._orders, "py", True) is not None  # moved (or dicts from the start)
+
     decoder = LobsterDecoder(
         lf,
         book,
-        on_trade=lambda *a: trades.append(a),
+        on_trade=trade,
         on_status=lambda *a: statuses.append(a),
         check_row=check,
         block_bytes=block_bytes,
@@ -148,6 +159,19 @@ def test_compiled_replay_report_equals_the_reference_and_says_which_ran(data_dir
     for field in python.__struct_fields__:
         if field not in ("elapsed_s", "msgs_per_s", "impl"):
             assert getattr(compiled, field) == getattr(python, field), field
+
+
+@pytest.mark.parametrize("name", FILES[1:3])
+def test_compiled_replay_over_a_table_that_moves_into_dicts_midway_equals_the_reference(
+    data_dir: Path, name: str
+) -> None:
+    """A compiled book's orders move from its ``L3Orders`` into dicts in the middle of a block (a hook reads a key
+    no 64-bit table holds): the loop notices at its next message and goes on over the dicts, as the reference."""
+    python = _run(data_dir / SAMPLES / name, "python", move_orders_at=500)
+    compiled = _run(data_dir / SAMPLES / name, "compiled", move_orders_at=500)
+    assert len(python["trades"]) > 500
+    for key in python:
+        assert compiled[key] == python[key], key
 
 
 def _members(path: Path) -> tuple[str, str, list[str], list[str]]:

@@ -49,6 +49,7 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
     ``dropped``) as the add and delete paths do: reading the top N again after every reveal was 1,380
     instructions a message on AMZN level 5 (callgrind)."""
     cdef object sign = 1 if bid else -1
+    cdef long long c_sign = 1 if bid else -1
     cdef Py_ssize_t hi
     cdef list keys
     cdef L3Sizes sizes
@@ -66,11 +67,11 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
     b.integrity.ts = ts
     keys = b.bid_keys if bid else b.ask_keys
     sizes = b.bid_sizes if bid else b.ask_sizes
-    hi = _bisect_left(keys, old * sign)
+    hi = _bisect_left_ll(keys, old * c_sign)  # old and new are within 18 digits (above): no overflow
     counts.reveals += 1
     counts.levels_from_file += 1
     price = new
-    if hi and _lt(price * sign, <object>PyList_GET_ITEM(keys, hi - 1)):
+    if hi and _ll_lt(new * c_sign, <object>PyList_GET_ITEM(keys, hi - 1)):
         for key_obj in keys[_bisect_left(keys, price * sign) : hi]:
             gone = key_obj * sign
             if gone != price:
@@ -84,7 +85,8 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
             b.drop_level(bid, price, ts)
             top.dropped(bid, price, keys, sizes)
     elif size > 0:
-        b.new_level(bid, price, size, ts, {})
+        b.open_level(bid, price)
+        b.new_level(bid, price, size, ts, None)
         top.added(bid, price, size)
     return 0
 
@@ -159,7 +161,7 @@ cdef int _apply_columns(
     cdef Py_ssize_t n = kinds.shape[0], i
     cdef long long k, size, old, new, t
     cdef int row, f
-    cdef object oid, price, side
+    cdef object price, side
     cdef bint bid, flag
     cdef _Prices price_objects = _Prices()
     cdef _Ids id_objects = _Ids()
@@ -171,13 +173,12 @@ cdef int _apply_columns(
         if fast_known is not None and i + 8 < n:
             fast_known.prefetch(ids[i + 8])
         size = sizes[i]
-        oid = id_objects.get(ids[i])
         price = price_objects.get(prices[i])
         t = secs[i]
         bid = dirs[i] == 1
         side = buy if bid else sell
         if k <= 4:
-            _apply_order(b, top, book, fast_known, known_set, k, ids[i], oid, size, price, t, bid, side,
+            _apply_order(b, top, book, fast_known, known_set, k, ids[i], id_objects, size, price, t, bid, side,
                          on_duplicate, on_trade, counts, row)
             if k != 1 and (i or first_row != 1):  # the reveal test: did this side's deepest price change?
                 f = 4 * (levels - 1) + (2 if bid else 0)

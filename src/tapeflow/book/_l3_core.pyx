@@ -2,13 +2,14 @@
 """Compiled block apply of the L3 book: the per-message loop of a LOBSTER block over the book's own state.
 
 Why compiled: in Python each message costs ~800 ns of interpreter work (frames, attribute loads) around a few
-dict operations; here the loop and the common case of each operation (an order joining an existing level, a
-partial cancel or execution, a delete that leaves its level standing) are the same dict and list operations on
-the same ``L3Book`` state, without the interpreter. Everything rarer (a new level, a level emptied, an unknown
-or reused id, a discovery) calls the book's own Python method, so the reference logic stays the one place where
-those cases are decided; ``tapeflow.book.l3`` is the reference and the tests require identical books. The
-book's orders and queues are its dicts; its level sizes are this module's ``L3Sizes`` tables (``_l3_sizes.pxi``)
-when the book was built with them, read and written here in C, else its dicts behind the same interface.
+dict operations; here the loop and the common case of each operation (an order joining a level, a partial cancel
+or execution, a delete, a level added or emptied by it, a discovery) run on the same ``L3Book`` state without the
+interpreter. Everything rarer (an unknown or reused id, a partial cancel that empties its level) calls the book's
+own Python method, so the reference logic stays the one place where those cases are decided;
+``tapeflow.book.l3`` is the reference and the tests require identical books. A book built with the tables keeps
+its orders and queues in this module's ``L3Orders`` (``_l3_orders.pxi``) and its level sizes in ``L3Sizes``
+(``_l3_sizes.pxi``), read and written here in C; a book of dicts (``impl="python"``) is written through the same
+dict and list operations as its Python methods use.
 
 The verification of an orderbook row prints the book's top N the way LOBSTER prints it and compares bytes, as
 the Python check does; only a row that differs (or a value too large for 64 bits) goes to the Python check,
@@ -22,7 +23,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.dict cimport PyDict_DelItem, PyDict_GetItemWithError, PyDict_SetItem, PyDict_Update
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_FromLongLong
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_Malloc, PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.set cimport PySet_Add, PySet_Contains
 from libc.stdint cimport int64_t
@@ -48,25 +49,40 @@ cdef inline bint _lt(object a, object b) except -1:
     return a < b
 
 
-cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
-    """``bisect.bisect_left(keys, key)``; the key read into C once when it fits (each probe then reads only the
-    list's item)."""
+cdef inline bint _ll_lt(long long a, object b) except -1:
+    """``a < b`` for an int ``b``, in C when it fits 64 bits (no int object made of ``a``)."""
+    cdef long long y
+    if _as_ll(b, &y):
+        return a < y
+    return a < b
+
+
+cdef Py_ssize_t _bisect_left_ll(list keys, long long k) except -1:
+    """``bisect.bisect_left(keys, k)`` of a key held in C (each probe then reads only the list's item; an int
+    object of ``k`` is made only to compare with an item that does not fit 64 bits)."""
     cdef Py_ssize_t lo = 0, hi = PyList_GET_SIZE(keys), mid
-    cdef long long k, x
+    cdef long long x
     cdef bint less
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        item = <object>PyList_GET_ITEM(keys, mid)
+        if _as_ll(item, &x):  # two statements: as one conditional expression Cython made a bool object
+            less = x < k
+        else:
+            less = item < k
+        if less:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
+    """``bisect.bisect_left(keys, key)``; the key read into C once when it fits."""
+    cdef Py_ssize_t lo = 0, hi = PyList_GET_SIZE(keys), mid
+    cdef long long k
     if _as_ll(key, &k):
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            item = <object>PyList_GET_ITEM(keys, mid)
-            if _as_ll(item, &x):  # two statements: as one conditional expression Cython made a bool object
-                less = x < k
-            else:
-                less = item < key
-            if less:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return _bisect_left_ll(keys, k)
     while lo < hi:
         mid = (lo + hi) >> 1
         if _lt(<object>PyList_GET_ITEM(keys, mid), key):
@@ -77,6 +93,7 @@ cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
 
 
 include "_l3_sizes.pxi"
+include "_l3_orders.pxi"
 
 
 cdef bint _insert(object ladder, L3Sizes sizes, list keys, object price, object key, long long size) except -1:
@@ -117,6 +134,8 @@ cdef class _Book:
     """The ``L3Book`` state the loop writes, held in typed fields for the duration of one block."""
 
     cdef object book, bids, asks, integrity
+    cdef L3Orders table
+    """The book's orders and queues when its ``L3Orders`` holds them; else None and ``orders`` is the dict."""
     cdef dict orders, bid_queues, ask_queues
     cdef L3Sizes bid_sizes, ask_sizes
     cdef list bid_keys, ask_keys
@@ -126,22 +145,70 @@ cdef class _Book:
         self.bids = book.bids
         self.asks = book.asks
         self.integrity = book.integrity
-        self.orders = book._orders
         self.bid_queues = self.bids.queues
         self.ask_queues = self.asks.queues
         self.bid_sizes = _adopt(self.bids.sizes)
         self.ask_sizes = _adopt(self.asks.sizes)
         self.bid_keys = self.bids.keys
         self.ask_keys = self.asks.keys
+        self.table = None
+        self.orders = None
+        self.adopt_orders()
+
+    cdef int adopt_orders(self) except -1:
+        """Where the book's orders are: its ``L3Orders`` table, or a ``DictOrders`` (a dict: the book was built
+        with ``impl="python"``, or its table met a value that is not a 64-bit int and moved into one)."""
+        store = self.book._orders
+        if type(store) is L3Orders and (<L3Orders>store).py is None:
+            self.table = <L3Orders>store
+            self.orders = None
+            return 0
+        if type(store) is L3Orders:
+            store = (<L3Orders>store).py
+        if not isinstance(store, dict):
+            raise TypeError(f"an L3 book's orders must be a DictOrders or an L3Orders, not {type(store).__name__}")
+        self.table = None
+        self.orders = <dict>store  # a dict subclass that overrides no dict method: the dict calls are its own
+        return 0
+
+    cdef inline L3Orders live_table(self):
+        """The table while it holds the book (a Python call may have moved it into dicts since)."""
+        if self.table is not None and self.table.py is not None:
+            self.adopt_orders()
+        return self.table
+
+    cdef open_level(self, bint bid, object price):
+        """An empty queue at ``price`` (``DictOrders.open_level``)."""
+        cdef L3Orders table = self.live_table()
+        cdef long long p
+        if table is not None and _as_ll(price, &p):
+            table.open(bid, p)
+        elif table is not None:
+            table.open_level(self.bids if bid else self.asks, price)
+            self.adopt_orders()
+        else:
+            PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, {})
 
     cdef drop_level(self, bint bid, object price, long long ts):
         """``L3Book._drop_level``."""
         cdef dict queues = self.bid_queues if bid else self.ask_queues
-        queue = queues.pop(price)
-        if queue:
-            for order_id in queue:
-                PyDict_DelItem(self.orders, order_id)
-            self.book.dropped_orders += len(queue)
+        cdef L3Orders table = self.live_table()
+        cdef long long p
+        cdef Py_ssize_t dropped
+        if table is not None:
+            if not _as_ll(price, &p):
+                self.book._drop_level(self.bids if bid else self.asks, price, ts)
+                self.adopt_orders()
+                return
+            dropped = table.close(bid, p)
+            if dropped:
+                self.book.dropped_orders += dropped
+        else:
+            queue = queues.pop(price)
+            if queue:
+                for order_id in queue:
+                    PyDict_DelItem(self.orders, order_id)
+                self.book.dropped_orders += len(queue)
         if _remove(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
                    self.bid_keys if bid else self.ask_keys, price, price if bid else -price, 1 if bid else -1) \
                 and self.integrity.crossed:
@@ -149,8 +216,10 @@ cdef class _Book:
             self.book._check_uncross()
 
     cdef new_level(self, bint bid, object price, long long size, long long ts, dict queue):
-        """A level that is not there, holding ``queue`` (``L3Book.add``'s and ``set_level``'s new level)."""
-        PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, queue)
+        """A level that is not there (``L3Book.add``'s and ``set_level``'s new level), its queue ``queue`` in the
+        dicts or, when None, the one already opened (in the table, or by ``open_level``)."""
+        if queue is not None:
+            PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, queue)
         if _insert(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
                    self.bid_keys if bid else self.ask_keys, price, price if bid else -price, size):
             self.integrity.ts = ts
@@ -248,7 +317,8 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
         else:
             b.drop_level(bid, price, ts)
     elif size > 0:
-        b.new_level(bid, price, size, ts, {})
+        b.open_level(bid, price)
+        b.new_level(bid, price, size, ts, None)
     return 1
 
 
@@ -276,25 +346,166 @@ cdef int _discover(_Book b, dict orders, dict queues, object ladder, object oid,
     return 0
 
 
+cdef enum:
+    _LEAVES = 1  # the order leaves the book (else it keeps ``order_left`` shares)
+    _DROPS = 2  # its level goes with the rest (else it keeps ``level_left`` shares)
+    _OVERFILL = 4  # the cancel or execution was larger than the order
+
+
+cdef inline int _step(long long k, long long level, long long have, long long size, long long* order_left,
+                      long long* level_left) noexcept:
+    """What a delete (``k`` 3), cancel or execution of ``size`` shares does to an order of ``have`` shares in a
+    level of ``level``, as ``L3Book`` decides it: ``_LEAVES``, ``_DROPS`` and ``_OVERFILL`` bits, or -1 for the
+    case the loops leave to the reference (a partial cancel or execution that empties its level). One text for
+    both stores' paths."""
+    if k == 3:
+        level_left[0] = level - (size if size else have)
+        return _LEAVES if level_left[0] > 0 else _LEAVES | _DROPS  # the order goes first, then its level
+    order_left[0] = have - size
+    level_left[0] = level - size
+    if level_left[0] > 0:
+        return 0 if order_left[0] > 0 else _LEAVES | (_OVERFILL if order_left[0] < 0 else 0)
+    if order_left[0] <= 0:
+        return _LEAVES | _DROPS | (_OVERFILL if order_left[0] < 0 else 0)
+    return -1
+
+
+cdef inline int _level_after(_Book b, _Top top, bint bid, object price, L3Sizes level_sizes, int step,
+                             long long level_left, long long t) except -1:
+    """The order's level after ``_step``: dropped (``_DROPS``) or left with ``level_left`` shares; the
+    verification's top follows."""
+    if step & _DROPS:
+        b.drop_level(bid, price, t)
+        top.dropped(bid, price, b.bid_keys if bid else b.ask_keys, level_sizes)
+    else:
+        level_sizes.store(price, level_left)
+        top.touch(bid, price, level_left)
+    return 0
+
+
+cdef inline int _finish(object book, _Top top, bint done, long long k, object oid, long long size, object price,
+                        long long t, object side, object on_trade) except -1:
+    """The end of a cancel, delete or execution: the book's own method when the loop did not apply it (``done``
+    False), then a trade's hook."""
+    if not done:
+        top.mark_all()
+        if k == 3:
+            book.delete(oid, t, size)
+        elif k == 4:
+            book.execute(oid, size, t)
+        else:
+            book.cancel(oid, size, t)
+    if k == 4 and on_trade is not None:
+        on_trade(t, price, size, side)
+        top.mark_all()
+    return 0
+
+
+cdef int _apply_table(
+    _Book b, L3Orders table, _Top top, object book, IdSet fast_known, set known_set, long long k, long long id_value,
+    _Ids id_objects, long long size, object price, long long t, bint bid, object side, object on_duplicate,
+    object on_trade, _Counts counts, int row,
+) except -1:
+    """``_apply_order`` over the book's ``L3Orders``: the same cases, each order found by one probe of the table
+    and written in place, no dict and no allocation; every other case through the book's Python method. The id's
+    int object is made only for a Python call (it was one int made and freed for every other message)."""
+    cdef L3Sizes level_sizes
+    cdef Py_ssize_t lv, s
+    cdef long long p = 0, op, level, order_left = 0, level_left = 0
+    cdef bint done = False, obid
+    cdef int seen, step
+    cdef _Order* o
+    cdef object oprice
+    _as_ll(price, &p)  # the loop's price object, made from a 64-bit value
+    if fast_known is not None:
+        seen = fast_known.contains(id_value)
+    else:
+        seen = PySet_Contains(known_set, id_objects.get(id_value))
+    if k == 1:
+        if seen:
+            on_duplicate(id_objects.get(id_value), row)
+            top.mark_all()
+            return 0
+        if table.find(id_value) < 0:
+            lv = table.level_of(bid, p)
+            if lv < 0:
+                table.append(table.open(bid, p), id_value, p, size, t)
+                b.new_level(bid, price, size, t, None)
+                top.added(bid, price, size)
+                done = True
+            else:
+                level_sizes = b.bid_sizes if bid else b.ask_sizes
+                if level_sizes.lookup_ll(p, &level) == 1 and level <= _MAX - size:
+                    table.append(lv, id_value, p, size, t)
+                    level_sizes.store(price, level + size)
+                    top.touch(bid, price, level + size)
+                    done = True
+        if not done:
+            book.add(id_objects.get(id_value), side, price, size, t)
+            top.mark_all()
+        if fast_known is not None:
+            fast_known.insert(id_value)
+        else:
+            PySet_Add(known_set, id_objects.get(id_value))
+        return 0
+    if not seen:  # ``L3Book.discover``: the order joins the head of its level's queue
+        if table.find(id_value) < 0:
+            lv = table.level_of(bid, p)
+            if lv < 0:
+                book.discover_misses += 1
+            else:
+                table.prepend(lv, id_value, p, size)
+        counts.discovered += 1
+    s = table.find(id_value)
+    if s >= 0:
+        o = &table.orders[s]
+        # the order's own level (its side and price), not the message's
+        obid = table.levels[o.level].bid
+        op = o.price
+        oprice = price if op == p else PyLong_FromLongLong(op)
+        level_sizes = b.bid_sizes if obid else b.ask_sizes
+        if level_sizes.lookup_ll(op, &level) == 1:
+            step = _step(k, level, o.size, size, &order_left, &level_left)
+            if step >= 0:
+                if step & _OVERFILL:
+                    book.overfills += 1
+                if step & _LEAVES:
+                    table.unlink(s)
+                else:
+                    o.size = order_left
+                _level_after(b, top, obid, oprice, level_sizes, step, level_left, t)
+                done = True
+    return _finish(book, top, done, k, None if done else id_objects.get(id_value), size, price, t, side, on_trade)
+
+
 cdef inline int _apply_order(
-    _Book b, _Top top, object book, IdSet fast_known, set known_set, long long k, long long id_value, object oid,
-    long long size, object price, long long t, bint bid, object side, object on_duplicate, object on_trade,
-    _Counts counts, int row,
+    _Book b, _Top top, object book, IdSet fast_known, set known_set, long long k, long long id_value,
+    _Ids id_objects, long long size, object price, long long t, bint bid, object side, object on_duplicate,
+    object on_trade, _Counts counts, int row,
 ) except -1:
     """One add, cancel, delete or execution (``k`` 1-4) of either loop (``apply_lobster_block`` over text rows,
-    ``apply_lobster_columns`` over integer rows): the common case on the book's dicts, every other case through
-    the book's Python method (the reference). ``_Top`` follows the levels it changes; a reference call marks it
-    stale. One step for both loops, so that they cannot drift apart."""
-    cdef dict orders = b.orders
-    cdef dict queues = b.bid_queues if bid else b.ask_queues
-    cdef L3Sizes level_sizes = b.bid_sizes if bid else b.ask_sizes
-    cdef object ladder = b.bids if bid else b.asks
+    ``apply_lobster_columns`` over integer rows): over the book's ``L3Orders`` in ``_apply_table``, else the
+    common case on the book's dicts; every other case through the book's Python method (the reference).
+    ``_Top`` follows the levels it changes; a reference call marks it stale. One step for both loops, so that
+    they cannot drift apart."""
+    cdef dict orders, queues
+    cdef L3Sizes level_sizes
+    cdef object ladder, oid
     cdef PyObject* found
     cdef PyObject* queue_ptr
-    cdef long long level, left, have
+    cdef long long level, have, order_left = 0, level_left = 0
     cdef bint done = False, obid
-    cdef int seen  # a C int: as one conditional expression Cython boxed it into an int and a bool each message
+    cdef int seen, step  # C ints: as one conditional expression Cython boxed the test into an int and a bool
     cdef object order, oprice
+    cdef L3Orders table = b.live_table()
+    if table is not None:
+        return _apply_table(b, table, top, book, fast_known, known_set, k, id_value, id_objects, size, price, t,
+                            bid, side, on_duplicate, on_trade, counts, row)
+    orders = b.orders
+    queues = b.bid_queues if bid else b.ask_queues
+    level_sizes = b.bid_sizes if bid else b.ask_sizes
+    ladder = b.bids if bid else b.asks
+    oid = id_objects.get(id_value)  # the dicts' key: found by identity where the order was stored under it
     if fast_known is not None:
         seen = fast_known.contains(id_value)
     else:
@@ -342,50 +553,18 @@ cdef inline int _apply_order(
         queue_ptr = PyDict_GetItemWithError(queues, oprice)
         if queue_ptr != NULL and level_sizes.lookup(oprice, &level) == 1 \
                 and _as_ll(<object>PyList_GET_ITEM(order, 2), &have):
-            if k == 3:
-                left = level - (size if size else have)
-                PyDict_DelItem(orders, oid)
-                PyDict_DelItem(<dict>queue_ptr, oid)
-                if left > 0:
-                    level_sizes.store(oprice, left)
-                    top.touch(obid, oprice, left)
-                else:  # the reference deletes the order, then drops its level with the rest
-                    b.drop_level(obid, oprice, t)
-                    top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys, level_sizes)
-                done = True
-            else:
-                left = have - size
-                if level - size > 0:
-                    if left > 0:
-                        order[2] = left
-                    else:
-                        if left < 0:
-                            book.overfills += 1
-                        PyDict_DelItem(orders, oid)
-                        PyDict_DelItem(<dict>queue_ptr, oid)
-                    level_sizes.store(oprice, level - size)
-                    top.touch(obid, oprice, level - size)
-                    done = True
-                elif left <= 0:
-                    if left < 0:
-                        book.overfills += 1
+            step = _step(k, level, have, size, &order_left, &level_left)
+            if step >= 0:
+                if step & _OVERFILL:
+                    book.overfills += 1
+                if step & _LEAVES:
                     PyDict_DelItem(orders, oid)
                     PyDict_DelItem(<dict>queue_ptr, oid)
-                    b.drop_level(obid, oprice, t)
-                    top.dropped(obid, oprice, b.bid_keys if obid else b.ask_keys, level_sizes)
-                    done = True
-    if not done:
-        top.mark_all()
-        if k == 3:
-            book.delete(oid, t, size)
-        elif k == 4:
-            book.execute(oid, size, t)
-        else:
-            book.cancel(oid, size, t)
-    if k == 4 and on_trade is not None:
-        on_trade(t, price, size, side)
-        top.mark_all()
-    return 0
+                else:
+                    order[2] = order_left
+                _level_after(b, top, obid, oprice, level_sizes, step, level_left, t)
+                done = True
+    return _finish(book, top, done, k, oid, size, price, t, side, on_trade)
 
 
 def apply_lobster_block(
@@ -431,7 +610,7 @@ def apply_lobster_block(
     cdef int row
     cdef _Counts counts = _Counts()
     cdef _Book b = _Book(book)
-    cdef object oid, price, side
+    cdef object price, side
     cdef bint bid, changed
     cdef _Top top = _Top(levels if verify else 1)
     cdef IdSet fast_known = known if type(known) is IdSet else None
@@ -453,13 +632,12 @@ def apply_lobster_block(
         if fast_known is not None and i + 8 < n:
             fast_known.prefetch(ids[i + 8])
         size = sizes[i]
-        oid = id_objects.get(ids[i])
         price = price_objects.get(prices[i])
         t = secs[i]
         bid = dirs[i] == 1
         side = buy if bid else sell
         if k <= 4:
-            _apply_order(b, top, book, fast_known, known_set, k, ids[i], oid, size, price, t, bid, side,
+            _apply_order(b, top, book, fast_known, known_set, k, ids[i], id_objects, size, price, t, bid, side,
                          on_duplicate, on_trade, counts, row)
             if k != 1 and flags[i]:
                 start = ends[i] + 1

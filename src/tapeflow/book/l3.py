@@ -1,11 +1,9 @@
 """L3 (market-by-order) book: every resting order by id, each price level a FIFO queue, ITCH semantics.
 
-Layout, chosen for speed in pure Python (a LOBSTER day replays at about a million messages a second):
-
-- ``_orders``: order id -> ``[ladder, price, size, ts]`` (a list, the cheapest mutable record CPython has);
-- per side a ``QueueLadder``: the ``Ladder`` of aggregate sizes (so the L2 view and the best price come for
-  free) plus ``queues``: price -> ``{order_id: record}``. A dict keeps insertion order and deletes from the
-  middle in O(1), which is exactly a FIFO queue that orders can leave from anywhere.
+Layout: per side a ``QueueLadder``, the ``Ladder`` of aggregate sizes (so the L2 view and the best price come
+for free); ``_orders`` holds every known order and each level's time-priority queue. The reference store is a
+``DictOrders`` (``l3_orders``: dicts and lists, fast in pure Python: a LOBSTER day replays at about a million
+messages a second); the book reads and writes orders only through its methods.
 
 A level's size is what the feed says it is; its queue holds the orders the book knows. The difference is
 liquidity nobody saw arrive: the book started mid-day, or a depth-limited feed (LOBSTER level N) only showed
@@ -15,8 +13,10 @@ reported, never raised.
 
 Where the compiled L3 core is built (``_l3_core.pyx``), a book's ladders keep their level sizes in its
 ``L3Sizes`` (a C table of 64-bit prices and sizes that reads and writes like the dict, in the dict's insertion
-order) instead of dicts: the compiled LOBSTER loop then reads and stores a size without a dict probe or a fresh
-int. ``L3Book(..., impl="python")`` (or ``TAPEFLOW_PURE_PYTHON=1``) keeps the dicts: the reference.
+order) and its orders and queues in its ``L3Orders`` (C slots found by one probe, each queue a linked list
+through them, the methods of ``DictOrders``) instead of dicts: the compiled LOBSTER loop then applies a message
+without a dict probe or an allocation. ``L3Book(..., impl="python")`` (or ``TAPEFLOW_PURE_PYTHON=1``) keeps the
+dicts: the reference.
 
 Why this module is long: the book's write path, its read API and the event handlers work on one state (orders,
 queues, ladders) whose layout the compiled core shares; apart, each would reach into the others' internals.
@@ -30,6 +30,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from tapeflow.book.integrity import Emit
+from tapeflow.book.l3_orders import DictOrders
 from tapeflow.book.ladder import Ladder
 from tapeflow.book.view import BookBase
 from tapeflow.config import compiled_cores_wanted
@@ -50,8 +51,8 @@ from tapeflow.model.market import (
 
 _BUY: Final = Side.BUY
 
-try:  # the compiled core's level-size table (setup.py builds it); without it the ladders keep dicts
-    from tapeflow.book._l3_core import L3Sizes
+try:  # the compiled core's tables (setup.py builds them); without them the book keeps dicts
+    from tapeflow.book._l3_core import L3Orders, L3Sizes
 
     SIZES_TABLE_AVAILABLE = True
 except ImportError:  # pragma: no cover - a source checkout without the build
@@ -106,10 +107,10 @@ class L3Book(BookBase):
     asks: QueueLadder
 
     def __init__(self, symbol: str, emit: Emit | None = None, impl: Impl = "auto") -> None:
-        """``impl``: where the ladders keep their level sizes: "python" in dicts (the reference), "compiled" in
-        the compiled core's ``L3Sizes`` (``ConfigError`` when it was not built), "auto" in ``L3Sizes`` when
-        built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``. Every reader sees the same book either
-        way; only the compiled LOBSTER loop is faster over the tables."""
+        """``impl``: where the book keeps its level sizes and orders: "python" in dicts (the reference),
+        "compiled" in the compiled core's ``L3Sizes`` and ``L3Orders`` (``ConfigError`` when it was not built),
+        "auto" in those when built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``. Every reader sees
+        the same book either way; only the compiled LOBSTER loop is faster over the tables."""
         super().__init__(symbol, emit)
         if impl not in ("auto", "compiled", "python"):
             raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
@@ -118,7 +119,7 @@ class L3Book(BookBase):
         table = SIZES_TABLE_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
         self.bids = QueueLadder(Side.BUY, table)
         self.asks = QueueLadder(Side.SELL, table)
-        self._orders: dict[int, list[Any]] = {}
+        self._orders: DictOrders | L3Orders = L3Orders(self.bids, self.asks) if table else DictOrders()
         self.overfills = 0
         """Executions or cancels larger than the order's remaining size (applied to the level as given)."""
         self.dropped_orders = 0
@@ -135,17 +136,11 @@ class L3Book(BookBase):
             self.integrity.duplicates += 1
             self.delete(order_id, ts)
         ladder = self.bids if side is _BUY else self.asks
-        order = [ladder, price, size, ts]
-        orders[order_id] = order
-        queue = ladder.queues.get(price)
-        if queue is None:
-            ladder.queues[price] = {order_id: order}
-            if ladder.insert(price, size):
-                self.integrity.ts = ts
-                self._check_cross()
-        else:
-            queue[order_id] = order
+        if orders.join(order_id, ladder, price, size, ts):
             ladder.sizes[price] += size
+        elif ladder.insert(price, size):
+            self.integrity.ts = ts
+            self._check_cross()
 
     def execute(self, order_id: int, size: int, ts: int = 0) -> bool:
         """A resting order traded ``size`` shares (ITCH E/C, LOBSTER 4); False for an unknown order."""
@@ -157,12 +152,11 @@ class L3Book(BookBase):
         price = order[1]
         left = order[2] - size
         if left > 0:
-            order[2] = left
+            self._orders.resize(order_id, left)
         else:
             if left < 0:
                 self.overfills += 1
-            del self._orders[order_id]
-            del ladder.queues[price][order_id]
+            self._orders.leave(order_id)
         sizes = ladder.sizes
         rest = sizes[price] - size
         if rest > 0:
@@ -181,12 +175,11 @@ class L3Book(BookBase):
         price = order[1]
         left = order[2] - size
         if left > 0:
-            order[2] = left
+            self._orders.resize(order_id, left)
         else:
             if left < 0:
                 self.overfills += 1
-            del self._orders[order_id]
-            del ladder.queues[price][order_id]
+            self._orders.leave(order_id)
         sizes = ladder.sizes
         rest = sizes[price] - size
         if rest > 0:
@@ -202,13 +195,12 @@ class L3Book(BookBase):
         remaining size when part of the order was cancelled while its level was out of a depth-limited feed's
         view.
         """
-        order = self._orders.pop(order_id, None)
+        order = self._orders.leave(order_id)
         if order is None:
             self.integrity.ts = ts
             return self.integrity.on_unknown(order_id, "delete")
         ladder = order[0]
         price = order[1]
-        del ladder.queues[price][order_id]
         sizes = ladder.sizes
         rest = sizes[price] - (size or order[2])
         if rest > 0:
@@ -234,14 +226,8 @@ class L3Book(BookBase):
         of the queue (it is older than every order seen arriving). See ``OrderDiscovered``."""
         if order_id in self._orders:
             return
-        ladder = self.bids if side is _BUY else self.asks
-        queue = ladder.queues.get(price)
-        if queue is None:
+        if not self._orders.join_front(order_id, self.bids if side is _BUY else self.asks, price, size):
             self.discover_misses += 1
-            return
-        order = [ladder, price, size, 0]
-        self._orders[order_id] = order
-        ladder.queues[price] = {order_id: order, **queue} if queue else {order_id: order}
 
     def set_level(self, side: Side, price: int, size: int) -> None:
         """The feed says the level at ``price`` holds ``size`` shares (snapshot levels, a revealed level): the
@@ -254,7 +240,7 @@ class L3Book(BookBase):
             else:
                 self._drop_level(ladder, price, self.integrity.ts)
         elif size > 0:
-            ladder.queues[price] = {}
+            self._orders.open_level(ladder, price)
             if ladder.insert(price, size):
                 self._check_cross()
 
@@ -291,12 +277,7 @@ class L3Book(BookBase):
         handler(self, event)
 
     def _drop_level(self, ladder: QueueLadder, price: int, ts: int) -> None:
-        queue = ladder.queues.pop(price)
-        if queue:
-            orders = self._orders
-            for order_id in queue:
-                del orders[order_id]
-            self.dropped_orders += len(queue)
+        self.dropped_orders += self._orders.close_level(ladder, price)
         if ladder.remove(price) and self.integrity.crossed:
             self.integrity.ts = ts  # the time a cross may end (the raw write path keeps no time otherwise)
             self._check_uncross()
@@ -318,19 +299,25 @@ class L3Book(BookBase):
 
     def orders_at(self, side: Side, price: int) -> list[OrderView]:
         """The known orders of a level in time priority."""
-        queue = self.side_queues(side).get(price, {})
-        return [OrderView(order_id=i, side=side, price=price, size=o[2], ts=o[3]) for i, o in queue.items()]
+        queue = self._orders.level(self.bids if side is _BUY else self.asks, price) or ()
+        return [OrderView(order_id=i, side=side, price=price, size=size, ts=ts) for i, size, ts in queue]
 
-    def side_queues(self, side: Side) -> dict[int, dict[int, list[Any]]]:
-        return self.bids.queues if side is _BUY else self.asks.queues
+    def order_count(self, side: Side, price: int) -> int:
+        """How many known orders the level holds (0 for a price without a level)."""
+        return self._orders.count(self.bids if side is _BUY else self.asks, price)
+
+    def side_queues(self, side: Side) -> dict[int, list[OrderView]]:
+        """Every level of the side with its known orders in time priority (a copy: ``orders_at`` of each)."""
+        ladder = self.bids if side is _BUY else self.asks
+        return {price: self.orders_at(side, price) for price in ladder.sizes}
 
     def unattributed(self, side: Side, price: int) -> int:
         """Shares at the level that belong to no known order (negative if known orders left unseen)."""
         ladder = self.bids if side is _BUY else self.asks
-        queue = ladder.queues.get(price)
+        queue = self._orders.level(ladder, price)
         if queue is None:
             return 0
-        known: int = sum(o[2] for o in queue.values())
+        known: int = sum(size for _, size, _ in queue)
         return ladder.sizes[price] - known
 
     def queue_ahead(self, order_id: int) -> QueuePosition | None:
@@ -342,11 +329,11 @@ class L3Book(BookBase):
         anon = max(0, self.unattributed(ladder.side, price))
         ahead_orders = 0
         ahead_shares = anon
-        for oid, other in ladder.queues[price].items():
+        for oid, size, _ in self._orders.level(ladder, price) or ():
             if oid == order_id:
                 break
             ahead_orders += 1
-            ahead_shares += other[2]
+            ahead_shares += size
         return QueuePosition(
             order_id=order_id,
             price=price,
@@ -360,16 +347,16 @@ class L3Book(BookBase):
         """Levels best first with their known order counts, and every known order in priority order."""
         base = super().snapshot(ts)
         orders = [
-            BookOrder(oid, ladder.side, price, o[2])
+            BookOrder(oid, ladder.side, price, size)
             for ladder in (self.bids, self.asks)
             for price in ladder.prices()
-            for oid, o in ladder.queues[price].items()
+            for oid, size, _ in self._orders.level(ladder, price) or ()
         ]
         return msgspec.structs.replace(base, orders=tuple(orders))
 
     def _order_count(self, ladder: Ladder, price: int) -> int:
         assert isinstance(ladder, QueueLadder)
-        return len(ladder.queues[price])
+        return self._orders.count(ladder, price)
 
 
 def _added(book: L3Book, e: OrderAdded) -> None:

@@ -173,14 +173,13 @@ class BookSignals:
     def _maybe_watch(self, book: L3Book, order_id: int, side: Side, price: int, size: int, ts: int) -> None:
         """Remember an arriving order if it is large against the configured size or the level it joins."""
         cfg = self.config
-        queue = book.side_queues(side).get(price)
         level_size = book.size_at(side, price)
-        count = len(queue) if queue else 0
+        count = book.order_count(side, price)
         if count:
             average = level_size / count
         else:  # a new level: compare with the average order over the side's top levels
             levels = book.side(side).prices(5)
-            counts = sum(len(book.side_queues(side)[p]) for p in levels)
+            counts = sum(book.order_count(side, p) for p in levels)
             average = sum(book.size_at(side, p) for p in levels) / counts if counts else 0.0
         large = (cfg.large_order_size > 0 and size >= cfg.large_order_size) or (
             cfg.large_order_level_multiple > 0 and average > 0 and size >= cfg.large_order_level_multiple * average
