@@ -16,7 +16,7 @@ Trades are compared bar by bar (fill bar, side, price): the benchmark counts tho
 and, at the first difference, prints why (backtrader's float SMAs against tapeflow's exact integer sums).
 
 Usage: python benchmarks/bench_backtest_bars.py [--bars 100000] [--pairs 5] [--profile] [--rss 1000000] [--split]
-[--parts] [--dispatch] [--floor]
+[--parts] [--dispatch] [--floor] [--digest] [--once orders|no_orders]
 ``--rss N`` instead measures tapeflow's peak RSS on N bars, each variant in a fresh child process: bars listed
 before the run (as this benchmark did before) against bars streamed from the columns. ``--split`` runs tapeflow
 alone, with the strategy and with a copy whose ``buy``/``sell``/``signal`` do nothing, and prints CPU ns per bar
@@ -29,6 +29,11 @@ includes the exchange's ``_fill``). ``--dispatch`` counts, per order, the events
 the subscribers each is dispatched to (a gated one is called only while its component has work). ``--floor``
 prints what a bar costs before the engine does anything (its ``Bar`` event built, the strategy's own ``on_bar``)
 against what 100x backtrader ``stdstats=False`` leaves a bar: the room issue 19's 100x goal has at all.
+``--digest`` prints what two trees must give alike (event log digest, fills, order records, summary, counters: run
+it with ``PYTHONPATH=OTHER/src`` and without); ``--once orders`` / ``--once no_orders`` is one run and nothing else,
+for ``valgrind --tool=callgrind``: the two instruction counts differ by what the orders cost. ``--parts`` wraps
+methods of the classes, so on a tree where those classes are compiled (mypyc) it sees only the calls made through
+an attribute lookup, not the compiled code's direct calls: compare compiled trees with ``--split`` and callgrind.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
+import hashlib
 import importlib
 import json
 import math
@@ -45,16 +51,21 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 import tapeflow
 from gen_bars import MINUTE_NS, Row, columns, rows, stream
 from profiling import timed_call
 from tapeflow.backtest.engine import Backtest
 from tapeflow.engine import Kernel
+from tapeflow.engine.kernel import Component
+from tapeflow.engine.recorder import EventLog
 from tapeflow.model import Bar
+from tapeflow.model.codec import to_msgpack
 from tapeflow.model.enums import Side
 from tapeflow.portfolio import PortfolioConfig
 from tapeflow.risk.config import RiskConfig
@@ -65,12 +76,14 @@ Trade = tuple[int, str, int]
 """(index of the bar it filled at, "BUY"/"SELL", price in 1/10,000 dollar)."""
 
 
-def tapeflow_backtest(strategy: type[SmaCross] = SmaCross) -> Backtest:
-    """The benchmark's backtest: ``strategy`` (the SMA crossover or its no-order copy) with the default risk rules."""
+def tapeflow_backtest(strategy: type[SmaCross] = SmaCross, extra: Sequence[Component] = ()) -> Backtest:
+    """The benchmark's backtest: ``strategy`` (the SMA crossover or its no-order copy) with the default risk rules;
+    ``extra`` components observe it (``--digest``'s event log)."""
     return Backtest(
         [strategy(fast=FAST, slow=SLOW, quantity=QTY)],
         portfolio=PortfolioConfig(starting_cash=10_000_000 * 10_000, sample_interval_ns=None),
         risk=RiskConfig(),
+        extra=extra,
     )
 
 
@@ -349,6 +362,39 @@ def parts(data: list[Row]) -> dict[str, Any]:
     return out
 
 
+def digests(data: list[Row]) -> dict[str, Any]:
+    """What two trees must give alike (a compiled order path against the Python one, old code against new): the
+    digest of the event log, the msgpack of the fills and of the order records, the summary and the counters."""
+    log = EventLog(keep=False)
+    bt = tapeflow_backtest(extra=[log])
+    bt.run([stream(data)])
+    results = bt.results
+
+    def sha(blob: bytes) -> str:
+        return hashlib.sha256(blob).hexdigest()
+
+    out: dict[str, Any] = {
+        "orders": len(results.fills),
+        "event_log": log.digest(),
+        "fills": sha(b"".join(to_msgpack(f) for f in results.fills)),
+        "order_records": sha(msgspec.msgpack.encode(list(results.orders.values()))),
+        "summary": sha(msgspec.json.encode(bt.summary())),
+        "counters": [bt.exchange.fills, bt.exchange.rejects, bt.risk.passed, bt.risk.rejected],
+    }
+    print(f"tapeflow ({Path(tapeflow.__file__).parents[1]}, {kernel_impl()} kernel): {out['orders']:,} orders, "
+          f"event log {out['event_log'][:16]}, fills {out['fills'][:16]}, order records {out['order_records'][:16]}, "
+          f"summary {out['summary'][:16]}")  # fmt: skip
+    return out
+
+
+def once(data: list[Row], mode: str) -> dict[str, Any]:
+    """One run, with orders or without, and nothing else: for ``valgrind --tool=callgrind``, whose two instruction
+    counts differ by what the orders cost (the interpreter's start and the imports are in both)."""
+    bt = tapeflow_backtest(SmaCross if mode == "orders" else _NoOrders)
+    bt.run([stream(data)])
+    return {"mode": mode, "orders": len(bt.results.fills)}
+
+
 def _handler_name(handler: Any) -> str:
     """A subscriber as ``Class.method``; a gated one says so (the kernel calls it only while its container holds
     something), a kept-last store says which field."""
@@ -484,6 +530,8 @@ def main() -> None:
     parser.add_argument("--parts", action="store_true", help="tapeflow alone: CPU us per order in each component")
     parser.add_argument("--dispatch", action="store_true", help="tapeflow alone: events per order, subscribers of each")
     parser.add_argument("--floor", action="store_true", help="per-bar floor (events, strategy) vs the 100x budget")
+    parser.add_argument("--digest", action="store_true", help="tapeflow alone: digests of its events and results")
+    parser.add_argument("--once", choices=("orders", "no_orders"), help="one run and nothing else (for callgrind)")
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child, args.bars)
@@ -500,6 +548,12 @@ def main() -> None:
         return
     if args.floor:
         print(json.dumps({"benchmark": "backtest_bars_floor", "bars": len(data), **floor(data, 3)}))
+        return
+    if args.digest:
+        print(json.dumps({"benchmark": "backtest_bars_digest", "bars": len(data), **digests(data)}))
+        return
+    if args.once:
+        print(json.dumps({"benchmark": "backtest_bars_once", "bars": len(data), **once(data, args.once)}))
         return
     if args.split:
         print(json.dumps({"benchmark": "backtest_bars_split", "bars": len(data), **split(data, 2)}))

@@ -85,3 +85,27 @@ def test_floor_mode_prints_the_per_bar_floor_and_what_100x_backtrader_leaves_aft
     assert abs(report["budget_100x_ns_per_bar"] - report["backtrader_ns_per_bar"] / 100) <= 1
     assert abs(report["left_ns_per_bar"] - (report["budget_100x_ns_per_bar"] - floor)) <= 2
     assert lines[-2].startswith("backtrader stdstats=False")
+
+
+def test_digest_mode_gives_one_digest_for_the_python_reference_and_the_compiled_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TAPEFLOW_PURE_PYTHON", "1")
+    lines, python = _run("--digest", "--bars", "3000")
+    monkeypatch.setenv("TAPEFLOW_PURE_PYTHON", "0")
+    _, compiled = _run("--digest", "--bars", "3000")
+    assert python["benchmark"] == "backtest_bars_digest" and python["orders"] > 0
+    assert compiled == python  # what a compiled tree is compared on: every digest and counter
+    assert python["counters"][0] == python["orders"]  # every fill the exchange booked is in the results
+    _, shorter = _run("--digest", "--bars", "2000")
+    for key in ("event_log", "fills", "order_records", "summary"):
+        assert len(python[key]) == 64 and shorter[key] != python[key]
+    assert lines[0].startswith("tapeflow (") and "event log" in lines[0]
+
+
+def test_once_mode_runs_with_or_without_orders_and_prints_only_its_report() -> None:
+    lines, orders = _run("--once", "orders", "--bars", "3000")
+    assert orders == {"benchmark": "backtest_bars_once", "bars": 3000, "mode": "orders", "orders": orders["orders"]}
+    assert orders["orders"] > 0 and len(lines) == 1
+    _, none = _run("--once", "no_orders", "--bars", "3000")
+    assert none["mode"] == "no_orders" and none["orders"] == 0
