@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from profiling import callgrind_counts
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,28 +47,8 @@ def inner(mode: str, events: int, every: int) -> None:
 
 def count(mode: str, events: int, every: int) -> int:
     """Instructions the trading process executes for ``inner(mode, events, every)``."""
-    out = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            "--inner",
-            mode,
-            "--events",
-            str(events),
-            "--every",
-            str(every),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = re.search(r"refs:\s*([\d,]+)", out.stderr)
-    if found is None:
-        raise SystemExit(f"valgrind printed no instruction count:\n{out.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    argv = [sys.executable, __file__, "--inner", mode, "--events", str(events), "--every", str(every)]
+    return callgrind_counts(argv)["I refs"]
 
 
 def main() -> None:

@@ -13,8 +13,10 @@ import cProfile
 import gc
 import io
 import pstats
+import re
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 def timed_call(fn: Callable[[], object], *, profile: bool = False, top: int = 14) -> tuple[float, str]:
@@ -33,3 +35,21 @@ def timed_call(fn: Callable[[], object], *, profile: bool = False, top: int = 14
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
     return elapsed, out.getvalue()
+
+
+def callgrind_counts(argv: Sequence[str], cache: bool = False) -> dict[str, int]:
+    """What valgrind's callgrind counts for the process ``argv``: ``I refs`` (instructions executed) and, with
+    ``cache``, its simulated cache's misses (``I1``, ``D1``, ``LLd``, ...): figures that do not move with the load
+    of a shared machine, where timings do. Set ``PYTHONHASHSEED`` for repeatable dict layouts."""
+    flags = ["--cache-sim=yes"] if cache else []
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *flags, *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = re.finditer(r"== (\w+) +(\w+):\s*([\d,]+)", out.stderr)  # "==pid== D1  misses:  1,234"
+    found = {f"{m[1]} {m[2]}": int(m[3].replace(",", "")) for m in lines}
+    if "I refs" not in found:
+        raise SystemExit(f"valgrind printed no instruction count:\n{out.stderr[-2000:]}")
+    return found
