@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from profiling import callgrind_counts
+from profiling import callgrind_counts, callgrind_ready
 
 HERE = Path(__file__).resolve().parent
 
@@ -60,11 +58,8 @@ def main() -> None:
     if args.inner:
         inner(args.inner, args.events, args.every)
         return
-    if shutil.which("valgrind") is None:
-        print("valgrind is not installed: skipped (apt install valgrind)")
-        print(json.dumps({"skipped": "valgrind missing"}))
+    if not callgrind_ready():
         return
-    os.environ.setdefault("PYTHONHASHSEED", "0")  # the same dict layouts in every run
     n1, n2 = args.events, 2 * args.events
     counts = {(mode, n): count(mode, n, args.every) for mode in ("feed", "base", "trail") for n in (n1, n2)}
     events = n2 - n1

@@ -12,8 +12,11 @@ from __future__ import annotations
 import cProfile
 import gc
 import io
+import json
+import os
 import pstats
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -53,3 +56,14 @@ def callgrind_counts(argv: Sequence[str], cache: bool = False) -> dict[str, int]
     if "I refs" not in found:
         raise SystemExit(f"valgrind printed no instruction count:\n{out.stderr[-2000:]}")
     return found
+
+
+def callgrind_ready() -> bool:
+    """True when valgrind is installed, the same dict layouts then set for every counted process
+    (``PYTHONHASHSEED``); False with the benchmark's skip printed (its message, then its JSON line)."""
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed: skipped (apt install valgrind)")
+        print(json.dumps({"skipped": "valgrind missing"}))
+        return False
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    return True
