@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from profiling import callgrind_counts, callgrind_ready
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,28 +45,8 @@ def inner(mode: str, events: int, every: int) -> None:
 
 def count(mode: str, events: int, every: int) -> int:
     """Instructions the trading process executes for ``inner(mode, events, every)``."""
-    out = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            "--inner",
-            mode,
-            "--events",
-            str(events),
-            "--every",
-            str(every),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = re.search(r"refs:\s*([\d,]+)", out.stderr)
-    if found is None:
-        raise SystemExit(f"valgrind printed no instruction count:\n{out.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    argv = [sys.executable, __file__, "--inner", mode, "--events", str(events), "--every", str(every)]
+    return callgrind_counts(argv)["I refs"]
 
 
 def main() -> None:
@@ -80,11 +58,8 @@ def main() -> None:
     if args.inner:
         inner(args.inner, args.events, args.every)
         return
-    if shutil.which("valgrind") is None:
-        print("valgrind is not installed: skipped (apt install valgrind)")
-        print(json.dumps({"skipped": "valgrind missing"}))
+    if not callgrind_ready():
         return
-    os.environ.setdefault("PYTHONHASHSEED", "0")  # the same dict layouts in every run
     n1, n2 = args.events, 2 * args.events
     counts = {(mode, n): count(mode, n, args.every) for mode in ("feed", "base", "trail") for n in (n1, n2)}
     events = n2 - n1

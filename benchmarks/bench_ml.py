@@ -356,7 +356,8 @@ def bench_breakdown(quotes: Sequence[Quote], repeat: int, interval_ns: int = NS)
     direct = tick_in_loop(quotes, interval_ns, repeat)
     out["tick_in_loop_us"] = {k: spread(v, 2) for k, v in direct.items()}
     for impl, values in direct.items():
-        print(f"   the tick in the loop, {impl} step: {fmt(spread(values, 2))} us a sample (own CPU, probe off)")
+        what = f"the labels' backstop call, {impl[:-9]}" if impl.endswith(" backstop") else f"the tick, {impl} step"
+        print(f"   {what} in the loop: {fmt(spread(values, 2))} us a sample (own CPU, probe off)")
     return out
 
 
@@ -364,10 +365,11 @@ def tick_in_loop(quotes: Sequence[Quote], interval_ns: int, repeat: int) -> dict
     """The sampling tick's own CPU time in the loop (thread CPU clock read around each tick, the cost of the reads
     taken off by an empty probe run in the same round), for each sample step the tree has: what the tick costs
     where its data is cold, without the cache misses it then causes the quotes after it (which 1e's difference
-    includes)."""
+    includes). Beside it (``<impl> backstop``), the labels' backstop call's, per sample: it fires before the tick
+    at a label end every few samples, and 1e counts it in the tick's work."""
     impls = ["compiled", "python"] if getattr(recorder(interval_ns), "sampler", None) is not None else ["python"]
     clock = time.thread_time_ns
-    out: dict[str, list[float]] = {impl: [] for impl in impls}
+    out: dict[str, list[float]] = {name: [] for impl in impls for name in (impl, f"{impl} backstop")}
     for _ in range(repeat):
         empty: list[int] = [0, 0]
 
@@ -395,8 +397,22 @@ def tick_in_loop(quotes: Sequence[Quote], interval_ns: int, repeat: int) -> dict
             for name in ("_tick", "_on_tick"):
                 with contextlib.suppress(AttributeError):
                     setattr(rec, name, probe)
+            labels: Any = rec.labels
+            field = "backstop" if hasattr(labels, "backstop") else "_backstop"  # a tree before it was compiled
+            backstop = getattr(labels, field)
+            calls = [0, 0]
+
+            def probe_call(arg: Any, inner: Callable[[Any], None] = backstop, acc: list[int] = calls) -> None:
+                t = clock()
+                inner(arg)
+                acc[0] += clock() - t
+                acc[1] += 1
+
+            setattr(labels, field, probe_call)
             quote_backtest([rec]).run([quotes])
-            out[impl].append((spent[0] / rec.samples - empty[0] / empty[1]) / 1000)
+            probe_cost = empty[0] / empty[1]
+            out[impl].append((spent[0] / rec.samples - probe_cost) / 1000)
+            out[f"{impl} backstop"].append((calls[0] - calls[1] * probe_cost) / rec.samples / 1000)
     return out
 
 

@@ -210,3 +210,37 @@ def test_a_ring_whose_capacity_no_longer_matches_its_arrays_goes_to_the_referenc
         errors.append(f"{type(caught.value).__name__}: {caught.value}")
     assert compiled.sampler is not None and compiled.sampler.fallbacks == 1
     assert errors[0] == errors[1]
+
+
+def test_the_labels_backstop_call_is_compiled_and_records_what_the_reference_records() -> None:
+    """At 1 s with a 10 s horizon the labels' backstop call fires before the tick at a sample's label end every
+    ~9 samples; the compiled recorder queues ``Sampler.backstop`` there (the same place, the same argument), which
+    sets the same labels, counters and next call as ``ForwardReturnLabels._backstop``; the run's tail included."""
+    steps = [
+        (130 * MS, "A", 10_000 + 100 * (i % 3), 0 if 200 <= i < 260 else 2, 10_300, 3 + i % 2, "XNAS", None, None)
+        for i in range(400)
+    ]  # one-sided for ~8 s: the labels ending then are left unlabelled
+    events = _events(steps)
+    python, compiled = _pair(interval_ns=SEC, horizon_ns=10 * SEC, vol_samples=5)
+    for recorder in (python, compiled):
+        _run(events, recorder, True, frozenset())
+    assert compiled.sampler is not None and python.labels.backstop == python.labels._backstop
+    assert compiled.labels.backstop == compiled.sampler.backstop
+    assert compiled.sampler.compiled_backstops >= 5 and compiled.sampler.backstop_fallbacks == 0
+    assert python.labels.matured > 30 and python.labels.unlabelled > 0  # not an empty comparison
+    assert table(compiled) == table(python)
+    assert counters(compiled) == counters(python)
+
+
+def test_a_backstop_with_labels_in_the_defer_queue_goes_to_the_reference_and_records_the_same() -> None:
+    """A ring too small to hold a sample until its label moves it to ``defer``'s queue (``lose_oldest``): the
+    compiled backstop hands that call to the reference whole."""
+    steps = [(130 * MS, "A", 10_000 + 100 * (i % 3), 2, 10_300, 3, "XNAS", None, None) for i in range(200)]
+    events = _events(steps)
+    python, compiled = _pair(interval_ns=SEC, horizon_ns=10 * SEC, vol_samples=5, capacity=4)
+    for recorder in (python, compiled):
+        _run(events, recorder, True, frozenset())
+    assert compiled.sampler is not None and compiled.sampler.backstop_fallbacks >= 1
+    assert python.labels.matured > 0
+    assert table(compiled) == table(python)
+    assert counters(compiled) == counters(python)

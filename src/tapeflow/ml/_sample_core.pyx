@@ -25,6 +25,10 @@ reference (``fallbacks`` counts them). Why each value is the same double:
 - ``SquaresSum.push`` keeps its exact Python-int sum here too (``PyLong_FromDouble`` of a scaled value, ``int``
   addition, ``PyLong_AsDouble`` rounding half-even), and ``math.fsum`` answers, called, while an odd value is held.
 
+The labels' backstop call (``ForwardReturnLabels._backstop``) is written out here too (``Sampler.backstop``), on the
+same checked states: it fires before the tick at a sample's label end every few samples, and cold in Python it cost
+more than the tick itself.
+
 ``tests/ml/test_sample_core.py`` holds both equal, byte for byte, over hypothesis streams and real quote days.
 
 Why this module is long: the tick is one pass that must mirror ``_take`` line for line (with the labels' maturing
@@ -45,6 +49,7 @@ from collections import deque
 
 from tapeflow.book.quote_book import FlowQuoteBook, QuoteFlow
 from tapeflow.ml import window
+from tapeflow.ml.labels import ForwardReturnLabels
 from tapeflow.ml.window import SampleRing, SquaresSum
 from tapeflow.model.market import Quote
 
@@ -72,6 +77,7 @@ cdef int64_t _EXACT = 2**53
 cdef int64_t _NS = 1_000_000_000
 cdef object _fsum = math.fsum
 cdef object _sqrt = math.sqrt
+cdef object _reference_backstop = ForwardReturnLabels._backstop
 
 cdef PyTypeObject* _QUOTE_T = <PyTypeObject*>Quote
 cdef PyTypeObject* _FLOW_BOOK_T = <PyTypeObject*>FlowQuoteBook
@@ -206,6 +212,7 @@ cdef class Sampler:
     cdef PyTypeObject* state_t
     cdef Py_ssize_t s_flow, s_last, s_mark, s_returns, s_ring, s_signed, s_core, r_samples, r_after
     cdef Py_ssize_t l_pending, l_matured, l_ambiguous, l_unlabelled, l_newest, l_armed
+    cdef object quoted_at, mid2_now
     cdef int64_t day_lo, day_hi, day_open
     cdef readonly bint defer
     cdef public list order
@@ -214,6 +221,10 @@ cdef class Sampler:
     """Samplings this step ran itself."""
     cdef public Py_ssize_t fallbacks
     """Samplings handed whole to the Python reference (a state it does not take: see the module docstring)."""
+    cdef public Py_ssize_t compiled_backstops
+    """The labels' backstop calls this step ran itself (``backstop``)."""
+    cdef public Py_ssize_t backstop_fallbacks
+    """Backstop calls handed whole to the reference ``ForwardReturnLabels._backstop``."""
 
     def __init__(self, rec, state_type, bint defer):
         self.rec = rec
@@ -238,11 +249,15 @@ cdef class Sampler:
         self.l_unlabelled = _required_slot_offset(labels_type, "unlabelled")
         self.l_newest = _required_slot_offset(labels_type, "_ring_newest")
         self.l_armed = _required_slot_offset(labels_type, "_armed")
+        self.quoted_at = self.labels._quoted_at
+        self.mid2_now = self.labels._mid2_now
         self.day_lo = self.day_hi = self.day_open = 0
         self.defer = defer
         self.order = rec._order
         self.compiled_ticks = 0
         self.fallbacks = 0
+        self.compiled_backstops = 0
+        self.backstop_fallbacks = 0
 
     def tick(self, now):
         """``FeatureRecorder._on_tick``: the queued deferred labels first (``mature_due``), then the sample."""
@@ -497,7 +512,7 @@ cdef class Sampler:
                 raise AttributeError("_armed")
             if not <object>armed:
                 _put(labels, self.l_armed, True)
-                labels._call_at(end_obj, labels._backstop, (end_obj, True))
+                labels._call_at(end_obj, labels.backstop, (end_obj, True))
         cdef PyObject* samples = _get(rec, self.r_samples)
         if samples == NULL:  # as the reference would fail
             rec.samples += taken
@@ -510,3 +525,140 @@ cdef class Sampler:
             for listener in <object>after:
                 listener(now)
         return taken
+
+    def backstop(self, arg):
+        """``ForwardReturnLabels._backstop(arg)``, the labels' queued call, step for step; the recorder puts it in
+        ``labels.backstop``, so it is queued where and with what the reference is.
+
+        Why compiled: the call queued at a sample's label end fires just before that instant's tick (it was queued
+        first), so at 1 s with a 10 s horizon it runs every ~9 samples, ~8 us each in Python with its code and
+        objects cold: ~0.9 us a sample, more than the tick's own CPU (docs/PERFORMANCE.md, ML section 1). Only
+        the ring path is written out: with anything in ``defer``'s queue, the labels' readers replaced, the rings
+        not the recorder's, or a state ``_plain`` refuses, the reference runs the whole call."""
+        cdef int64_t now
+        labels = self.labels
+        if (
+            type(arg) is not tuple
+            or len(<tuple>arg) != 2
+            or not _int_in(<PyObject*>(<tuple>arg)[0], 0, _TIME_MAX, &now)
+            or type((<tuple>arg)[1]) is not bool
+            or self.pending
+            or not self._own_readers(labels)
+            or not self._plain(self.order, now)
+            or not self._rings_match(labels.rings, self.order)
+        ):
+            self.backstop_fallbacks += 1
+            _reference_backstop(labels, arg)
+            return
+        self.compiled_backstops += 1
+        _put(labels, self.l_armed, False)
+        # ``mature_due`` first: a no-op with ``defer``'s queue empty, which nothing below fills
+        if labels.ring_pending:
+            self._mature_rings(now, (<tuple>arg)[1] is True)
+        if labels.ring_pending:
+            _put(labels, self.l_armed, True)
+            end_obj = max(<object>_get(labels, self.l_newest), 0)
+            labels._call_at(end_obj, labels.backstop, (end_obj, False))
+
+    cdef bint _own_readers(self, object labels):
+        """The labels are plain ``ForwardReturnLabels`` that still read the recorder's ``quoted_at`` and ``mid2``
+        (which this step reads from the quotes itself, as the tick does), with none of the methods the reference
+        call runs replaced on the instance (a test's spy on ``_set`` must see every label set)."""
+        if type(labels) is not ForwardReturnLabels:
+            return False
+        own = labels.__dict__
+        return (
+            own.get("_quoted_at") is self.quoted_at
+            and own.get("_mid2_now") is self.mid2_now
+            and "_set" not in own
+            and "mature_due" not in own
+            and "mature_rings" not in own
+        )
+
+    cdef bint _rings_match(self, object rings, list order):
+        """``labels.rings`` pairs each recorded symbol with its ring in the recorder's order (as ``_new_symbol``
+        sets it), so walking ``order`` walks what ``mature_rings`` walks."""
+        cdef Py_ssize_t i
+        if type(rings) is not list or len(<list>rings) != len(order):
+            return False
+        for i in range(len(order)):
+            pair = (<list>rings)[i]
+            item = order[i]
+            if (
+                type(pair) is not tuple
+                or len(<tuple>pair) != 2
+                or (<tuple>pair)[0] is not (<tuple>item)[0]
+                or <PyObject*>(<tuple>pair)[1] != _get((<tuple>item)[1], self.s_ring)
+            ):
+                return False
+        return True
+
+    cdef int _mature_rings(self, int64_t now, bint exact) except -1:
+        """``ForwardReturnLabels.mature_rings(now, exact)`` on states ``_plain`` accepted: ``quoted_at`` and
+        ``mid2_now`` read from each symbol's quote, ``_set``'s int division made the same double as the tick's
+        (both ints below 2**53: exact as doubles, one correctly rounded quotient); a mid outside that goes to
+        ``_set`` itself."""
+        cdef int64_t d_pending = 0, d_matured = 0, d_ambiguous = 0, d_unlabelled = 0
+        cdef int64_t q_ts, mid2, start, seq, appended, capacity, slot, end
+        cdef bint two_sided, on_call_any
+        cdef double m2
+        cdef object m2_obj
+        cdef _RingViews views
+        cdef PyObject* state
+        cdef PyObject* flow
+        cdef PyObject* quote
+        cdef PyObject* ring
+        for item in self.order:
+            state = <PyObject*>(<tuple>item)[1]
+            flow = _get(<object>state, self.s_flow)
+            quote = _get(<object>flow, FB_QUOTE if Py_TYPE(<object>flow) is _FLOW_BOOK_T else QF_QUOTE)
+            ring = _get(<object>state, self.s_ring)
+            views = <_RingViews>_get(<object>state, self.s_core)
+            capacity = _as_int(_get(<object>ring, R_CAPACITY))
+            seq = _as_int(_get(<object>ring, R_DEFERRED))
+            appended = _as_int(_get(<object>ring, R_APPENDED))
+            if seq >= appended:
+                continue
+            if <object>quote is None:
+                q_ts, two_sided, mid2 = -1, False, 0
+            else:
+                q_ts = _as_int(_get(<object>quote, Q_TS_INIT))
+                mid2 = _as_int(_get(<object>quote, Q_BID)) + _as_int(_get(<object>quote, Q_ASK))
+                two_sided = (
+                    _as_int(_get(<object>quote, Q_BID)) != 0
+                    and _as_int(_get(<object>quote, Q_ASK)) != 0
+                    and _as_int(_get(<object>quote, Q_BID_SIZE)) != 0
+                    and _as_int(_get(<object>quote, Q_ASK_SIZE)) != 0
+                )
+            on_call = <object>_get(<object>ring, R_ON_CALL)
+            on_call_any = len(on_call) > 0
+            while seq < appended:
+                slot = seq % capacity
+                end = views.ends[slot]
+                if end > now:
+                    break
+                if on_call_any and PySet_Contains(on_call, seq):
+                    PySet_Discard(on_call, seq)
+                    on_call_any = len(on_call) > 0
+                    seq += 1
+                    continue
+                d_pending -= 1
+                if q_ts >= end and not (exact and end == now):
+                    d_ambiguous += 1
+                else:
+                    m2 = views.mids[slot] * 2.0
+                    if not (1.0 <= m2 < <double>_EXACT):  # as the reference: int() of it, then ``_set``
+                        self._flush(d_pending, d_matured, d_ambiguous, d_unlabelled)
+                        d_pending = d_matured = d_ambiguous = d_unlabelled = 0
+                        m2_obj = m2
+                        self.labels._set((<tuple>item)[0], <object>ring, seq, int(m2_obj))
+                    elif not two_sided:
+                        d_unlabelled += 1
+                    elif appended - seq <= capacity:
+                        start = <int64_t>m2
+                        views.y[slot] = <double>(mid2 - start) / <double>start
+                        d_matured += 1
+                seq += 1
+            _put(<object>ring, R_DEFERRED, seq)
+        self._flush(d_pending, d_matured, d_ambiguous, d_unlabelled)
+        return 0

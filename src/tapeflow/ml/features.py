@@ -200,6 +200,8 @@ class FeatureRecorder:
         handed to ``_take`` whole."""
         self._tick: Callable[[int], None] = self._on_tick if self.sampler is None else self.sampler.tick
         """What the sampling timer calls: ``_on_tick``, or the compiled step's ``tick`` (the same steps)."""
+        if self.sampler is not None:  # the labels' backstop call, the same steps compiled
+            self.labels.backstop = self.sampler.backstop
 
     def use_books(self, books: BookKeeper) -> None:
         """The node offers its keeper before attaching it (``node.assembly``): on L1 it keeps each symbol's last

@@ -93,6 +93,10 @@ class ForwardReturnLabels:
         """Deferred labels, oldest first (label ends never decrease: the ticks that defer them only advance)."""
         self._armed = False
         """A backstop call is queued."""
+        self.backstop: Callable[[tuple[int, bool]], None] = self._backstop
+        """What the backstop call runs: ``_backstop``, the reference, or the compiled sample step's copy of its
+        steps (``ml._sample_core.Sampler.backstop``), which a compiled recorder puts here. Either is queued at the
+        same place in the kernel's order with the same argument."""
         self.matured = 0
         """Labels set so far (a sample overwritten before maturing is not counted)."""
         self.unlabelled = 0
@@ -132,7 +136,7 @@ class ForwardReturnLabels:
         self._ring_newest = end
         if not self._armed:
             self._armed = True
-            self._call_at(end, self._backstop, (end, True))
+            self._call_at(end, self.backstop, (end, True))
 
     def lose_oldest(self, symbol: str, ring: SampleRing) -> None:
         """The ring is about to overwrite the oldest sample still waiting in it (a capacity below the horizon's
@@ -201,7 +205,7 @@ class ForwardReturnLabels:
         self._pending.append((end, symbol, ring, seq, mid2))
         if not self._armed:
             self._armed = True
-            self._call_at(end, self._backstop, (end, True))  # queued where this sample's own call would be
+            self._call_at(end, self.backstop, (end, True))  # queued where this sample's own call would be
 
     def mature_due(self, now: int, exact_now: bool = False) -> None:
         """Sets every deferred label whose end is at or before ``now``; ``exact_now``: this runs where the kernel
@@ -224,4 +228,4 @@ class ForwardReturnLabels:
         if self._pending or self.ring_pending:
             self._armed = True
             end = max(self._ring_newest if self.ring_pending else 0, self._pending[-1][0] if self._pending else 0)
-            self._call_at(end, self._backstop, (end, False))
+            self._call_at(end, self.backstop, (end, False))
