@@ -114,5 +114,10 @@ def test_breakdown_part_splits_the_overhead_into_steps_that_sum_to_the_whole() -
     assert set(b["cpu_ns_per_quote"]) == {"none", "flow", "timer", "full"}
     assert _ordered(b["warm_tick_us"])
     # the tick's own CPU in the loop, for each sample step the tree has
-    assert set(b["tick_in_loop_us"]) in ({"compiled", "python"}, {"python"})
+    # and beside each, the labels' backstop call's, per sample
+    assert set(b["tick_in_loop_us"]) in (
+        {"compiled", "compiled backstop", "python", "python backstop"},
+        {"python", "python backstop"},
+    )
     assert b["tick_in_loop_us"]["python"]["median"] > 0
+    assert b["tick_in_loop_us"]["python backstop"]["median"] > 0
