@@ -30,7 +30,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from tapeflow.book.integrity import Emit
-from tapeflow.book.l3_orders import DictOrders
+from tapeflow.book.l3_orders import DictOrders, QueueLadder
 from tapeflow.book.ladder import Ladder
 from tapeflow.book.view import BookBase
 from tapeflow.config import compiled_cores_wanted
@@ -59,22 +59,6 @@ except ImportError:  # pragma: no cover - a source checkout without the build
     SIZES_TABLE_AVAILABLE = False
 
 Impl = Literal["auto", "compiled", "python"]
-
-
-class QueueLadder(Ladder):
-    """A ladder whose levels also keep their orders in time priority."""
-
-    __slots__ = ("queues",)
-
-    def __init__(self, side: Side, table: bool = False) -> None:
-        super().__init__(side)
-        if table:
-            self.sizes = L3Sizes()
-        self.queues: dict[int, dict[int, list[Any]]] = {}
-
-    def clear(self) -> None:
-        super().clear()
-        self.queues.clear()
 
 
 class OrderView(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,8 +101,8 @@ class L3Book(BookBase):
         if impl == "compiled" and not SIZES_TABLE_AVAILABLE:
             raise ConfigError("the compiled L3 core was not built (make .venv/.installed)", field="impl")
         table = SIZES_TABLE_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
-        self.bids = QueueLadder(Side.BUY, table)
-        self.asks = QueueLadder(Side.SELL, table)
+        self.bids = QueueLadder(Side.BUY, L3Sizes() if table else None)
+        self.asks = QueueLadder(Side.SELL, L3Sizes() if table else None)
         self._orders: DictOrders | L3Orders = L3Orders(self.bids, self.asks) if table else DictOrders()
         self.overfills = 0
         """Executions or cancels larger than the order's remaining size (applied to the level as given)."""

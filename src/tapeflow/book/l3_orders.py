@@ -11,10 +11,30 @@ same methods, can hold the same book; the tests require both to read the same af
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import MutableMapping
+from typing import Any
 
-if TYPE_CHECKING:
-    from tapeflow.book.l3 import QueueLadder
+from tapeflow.book.ladder import Ladder
+from tapeflow.model.enums import Side
+
+
+class QueueLadder(Ladder):
+    """A ladder whose levels also keep their orders in time priority (``queues``, written by ``DictOrders``).
+
+    It lives beside the store that writes its queues, so that ``l3`` imports both and neither imports ``l3``."""
+
+    __slots__ = ("queues",)
+
+    def __init__(self, side: Side, sizes: MutableMapping[int, int] | None = None) -> None:
+        """``sizes``: the level sizes' table (the compiled core's ``L3Sizes``); None keeps the ladder's dict."""
+        super().__init__(side)
+        if sizes is not None:
+            self.sizes = sizes
+        self.queues: dict[int, dict[int, list[Any]]] = {}
+
+    def clear(self) -> None:
+        super().clear()
+        self.queues.clear()
 
 
 class DictOrders(dict[int, list[Any]]):
