@@ -461,3 +461,24 @@ def test_a_cancel_answered_or_lost_with_its_venue_raises_no_no_answer_alarm(answ
     assert node.silences() == [] and node.risk.kill_cancels.unanswered == 0
     assert node.open_ids() == ([] if answer == "cancelled" else [cid])
     assert len(node.alarms()) == (1 if answer == "refused" else 0)
+
+
+def test_a_reset_or_a_close_drops_the_no_answer_watch_so_a_live_node_is_not_woken_for_it() -> None:
+    for end in ("reset", "cancelled"):
+        node, cid = _one_order_working()
+        node.venue.swallow_cancels = -1
+        node.risk.kill("operator")
+        node.at(node.kernel.now)  # the engage's events
+        assert node.kernel.next_due() == node.kernel.now + UNANSWERED_NS  # the watch of the engage's cancel
+        now = node.kernel.now + 1 * MS
+        if end == "reset":
+            node.kernel.advance(now)
+            assert node.risk.reset_kill_switch("false alarm")
+            node.at(now)  # the reset's event
+        else:
+            closed = OrderCancelled(ts_event=now, ts_init=now, strategy_id="s", client_order_id=cid, symbol=SYM)
+            node.at(now, closed)
+            assert node.open_ids() == []
+        assert node.kernel.next_due() is None, end
+        node.at(now + 2 * UNANSWERED_NS)
+        assert node.silences() == []

@@ -209,7 +209,9 @@ class KillCancels:
             self._watch(client_order_id, chase)
 
     def release(self) -> None:
-        """The switch was reset: stop chasing (pending timers find nothing and do nothing)."""
+        """The switch was reset: stop chasing (pending retries find nothing and do nothing)."""
+        for chase in self.chasing.values():
+            self._answered(chase)  # no answer is awaited any more: a live node need not wake for the watch
         self.chasing.clear()
 
     # -- events -------------------------------------------------------------------------------------------------
@@ -263,6 +265,7 @@ class KillCancels:
             return None, None
         order = self._route.order(cid)
         if order is None or not order.is_open:
+            self._answered(chase)
             del self.chasing[cid]
             return None, None
         return chase, order
@@ -274,7 +277,8 @@ class KillCancels:
 
     @staticmethod
     def _answered(chase: Chase) -> None:
-        """Its working cancel is over (refused, or lost with the venue's session): nothing to wait for."""
+        """Nothing to wait for: its working cancel is over (refused, lost with the venue's session), its order
+        closed, or the chase was released."""
         chase.working = False
         if chase.watch is not None:
             chase.watch.cancel()
