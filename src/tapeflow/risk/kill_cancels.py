@@ -57,7 +57,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tapeflow.model.orders import (
     CancelOrder,
@@ -295,7 +295,7 @@ class KillCancels:
             "risk.kill_cancel_answer", at=kernel.now + self.unanswered_ns, tick=partial(self._unanswered, cid)
         )
 
-    def _unanswered(self, cid: str, now: int) -> None:
+    def _unanswered(self, cid: str, _now: int) -> None:
         chase, order = self._open(cid)
         if chase is None or order is None:
             return  # closed (or released) meanwhile
@@ -313,17 +313,7 @@ class KillCancels:
             chase.venue,
             self.unanswered_ns // 1_000_000,
         )
-        self.kernel.emit(
-            KillSwitchCancelUnanswered(
-                ts_event=now,
-                ts_init=now,
-                strategy_id=order.strategy_id,
-                client_order_id=order.client_order_id,
-                symbol=order.symbol,
-                venue=chase.venue,
-                waited_ns=self.unanswered_ns,
-            )
-        )
+        self._emit_alarm(KillSwitchCancelUnanswered, order, chase, waited_ns=self.unanswered_ns)
 
     def _retry(self, cid: str) -> None:
         chase, order = self._open(cid)
@@ -353,16 +343,25 @@ class KillCancels:
             chase.refusals,
             reason,
         )
+        self._emit_alarm(KillSwitchCancelFailed, order, chase, attempts=chase.refusals, reason=reason)
+
+    def _emit_alarm(
+        self,
+        kind: type[KillSwitchCancelFailed | KillSwitchCancelUnanswered],
+        order: Order,
+        chase: Chase,
+        **detail: Any,
+    ) -> None:
+        """Either alarm, naming the order the same way: ``detail`` is what the kind adds."""
         now = self.kernel.now
         self.kernel.emit(
-            KillSwitchCancelFailed(
+            kind(
                 ts_event=now,
                 ts_init=now,
                 strategy_id=order.strategy_id,
                 client_order_id=order.client_order_id,
                 symbol=order.symbol,
                 venue=chase.venue,
-                attempts=chase.refusals,
-                reason=reason,
+                **detail,
             )
         )
