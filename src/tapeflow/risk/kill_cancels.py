@@ -42,8 +42,8 @@ describes); its next venue up sends it again here. Instead, once a working cance
 counted as ours) has had no answer for ``unanswered_ns`` of event time with its venue up, a
 ``KillSwitchCancelUnanswered`` alarm (and an error log) names the order, once per order: the operator learns that
 an order the switch covers may still be working, which no refusal would have said. The watch is a callback-only
-kernel timer per working cancel (cancelled by its refusal or the drop of its venue; one that comes due after its
-order closed does nothing; dropped at the end of a backtest like every timer), so a replay alarms at the same
+kernel timer per working cancel (cancelled by its refusal, the drop of its venue, its order's close or a reset, so
+a live node is not woken for it; dropped at the end of a backtest like every timer), so a replay alarms at the same
 event time.
 
 This is the one place that cancels a kill's orders again: the control desk's flatten (``tapeflow.live.control_desk``)
