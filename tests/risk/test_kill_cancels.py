@@ -1,7 +1,9 @@
-"""The kill switch always halts: its cancels are chased until every order it covers is closed.
+"""The kill switch always halts: its cancels are chased until every order it covers is closed, and an order whose
+cancel goes unanswered is named.
 
 Each test drives a kernel with the connectivity rule and the risk engine over a scripted venue that can be down
-(refusing every command at once, as ``AlpacaVenue`` does), refuse cancels while up, or hold an order in flight.
+(refusing every command at once, as ``AlpacaVenue`` does), refuse cancels while up, take a cancel and never answer
+it (a lost stream message), or hold an order in flight.
 """
 
 from __future__ import annotations
