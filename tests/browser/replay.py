@@ -114,6 +114,11 @@ class Replay:
         frame: dict[str, Any] = answer.json()
         return frame
 
+    def on_loop(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the node's loop, where its kernel runs, between two of its dispatches."""
+        assert self._loop is not None, "the node's loop is not running"
+        self._loop.call_soon_threadsafe(fn)
+
     def venue(self, path: str, **params: str) -> Any:
         answer = requests.get(self.url + path, params=params, headers=HEADERS, timeout=10)
         assert answer.status_code == 200, answer.text

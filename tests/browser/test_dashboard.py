@@ -1,8 +1,8 @@
 """The live dashboard in a real browser, against a live node trading on the paper venue's replay of the AAPL day
 (``replay.Replay``: the "replay mode" of issue 18): the page opens without console errors, its numbers follow the
-node as events arrive, the position it shows is the venue's, its chart and tables are drawn, and its kill button
-is refused without the token (the node trades on) and engages the kill switch with it (no order reaches the
-venue after).
+node as events arrive, the position it shows is the venue's, its chart and tables are drawn, the kill switch's
+alarm counters (its chase's, its failed state writes) are the node's, and its kill button is refused without the
+token (the node trades on) and engages the kill switch with it (no order reaches the venue after).
 
 The tests share one node (starting one costs seconds) and run in file order: the kill with the token comes last.
 Every wait is bounded (``wait_until``).
@@ -106,6 +106,42 @@ def test_the_equity_chart_and_the_tables_are_drawn(page: webdriver.Chrome, repla
     assert_not_blank(page.find_element(By.ID, "equity-chart"), min_colours=2, min_inked=0.005)
     for section in ("pnl", "risk-passed", "latency", "signals"):
         assert_not_blank(page.find_element(By.ID, section), min_colours=2, min_inked=0.005)
+    assert console_errors(page) == []
+
+
+ALARM_COUNTERS = ("kill-cancels-resent", "kill-cancel-alarms", "kill-cancels-unanswered", "kill-persist-failures")
+"""The page's kill-switch chase counters and failed state writes, in the order of ``_set_alarm_counters``."""
+
+
+def _set_alarm_counters(replay: Replay, resent: int, alarms: int, unanswered: int, persist_failures: int) -> None:
+    """Set the node's counters on its loop, as a venue refusing or never answering the kill's cancels and a state file
+    that cannot be written leave them (tests/risk/test_kill_cancels.py, tests/risk/test_kill_switch.py)."""
+    risk = replay.session.node.node.risk
+
+    def put() -> None:
+        chase = risk.kill_cancels
+        chase.resent, chase.alarms, chase.unanswered = resent, alarms, unanswered
+        risk.persist_failures = persist_failures
+
+    replay.on_loop(put)
+
+
+def test_the_kill_switchs_chase_counters_and_failed_state_writes_are_shown_as_the_node_counts_them(
+    page: webdriver.Chrome, replay: Replay
+) -> None:
+    _open(page, replay)
+    assert [_text(page, i) for i in ALARM_COUNTERS] == ["0", "0", "0", "0"]
+    _set_alarm_counters(replay, 5, 2, 1, 3)
+    try:
+        wait_until(lambda: [_text(page, i) for i in ALARM_COUNTERS] == ["5", "2", "1", "3"], "the counters shown")
+        risk = replay.snapshot()["node"]["risk"]
+        named = ("kill_cancels_resent", "kill_cancel_alarms", "kill_cancels_unanswered", "kill_persist_failures")
+        assert [risk[k] for k in named] == [5, 2, 1, 3]
+        # a resend is the chase working; the other three are alarms: an order or the switch's state may be wrong
+        assert [page.find_element(By.ID, i).get_attribute("class") for i in ALARM_COUNTERS] == ["", "bad", "bad", "bad"]
+    finally:
+        _set_alarm_counters(replay, 0, 0, 0, 0)
+    wait_until(lambda: [_text(page, i) for i in ALARM_COUNTERS] == ["0", "0", "0", "0"], "the counters back at 0")
     assert console_errors(page) == []
 
 

@@ -40,7 +40,14 @@ def test_the_engine_table_says_what_the_kill_switchs_chase_resent_and_alarmed() 
     from tapeflow.cli.backtest_cmd import _engine_table
 
     kill = {"engaged": True, "ts": 0, "persist_failures": 0, "cancels_resent": 7, "cancel_alarms": 2}
-    report = {"engine": {"risk_kill_switch": kill}, "elapsed_s": 1.0, "events_per_s": 0, "written": []}
-    screen = Console(record=True, width=200, file=io.StringIO())
-    screen.print(_engine_table(report))
-    assert "ENGAGED; 7 cancels resent, 2 alarms" in screen.export_text()
+    for unanswered, said in ((0, "ENGAGED; 7 cancels resent, 2 alarms"), (3, "alarms, 3 unanswered")):
+        report = {
+            "engine": {"risk_kill_switch": {**kill, "cancels_unanswered": unanswered}},
+            "elapsed_s": 1.0,
+            "events_per_s": 0,
+            "written": [],
+        }
+        screen = Console(record=True, width=200, file=io.StringIO())
+        screen.print(_engine_table(report))
+        text = screen.export_text()
+        assert said in text and ("unanswered" in text) == bool(unanswered)

@@ -223,3 +223,17 @@ def _port_nobody_listens_on() -> Iterator[int]:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         yield port
+
+
+def test_status_says_when_a_flatten_stopped_by_a_reset_still_waits_for_its_orders(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tapeflow.cli.kill_cmd import _print_status
+
+    reply: dict[str, Any] = {"kill_switch": {"engaged": False}, "open_orders": [], "positions": []}
+    _print_status({**reply, "flattening": True, "flatten_stopped": "the kill switch was reset (false alarm)"})
+    _print_status({**reply, "flattening": False, "flatten_stopped": None})
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if "flatten" in line] == [
+        "flatten stopping: the kill switch was reset (false alarm); waiting for its orders in flight"
+    ]

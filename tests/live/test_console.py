@@ -197,13 +197,17 @@ def test_render_shows_a_kill_switch_its_chase_venues_down_and_orders_past_the_ro
         kill_source="control",
         kill_cancels_resent=6,
         kill_cancel_alarms=1,
+        kill_cancels_unanswered=2,
+        kill_persist_failures=3,
         venues_down={"paper": "closed"},
     )
     s = msgspec.structs.replace(base, risk=risk, open_orders=orders, open_order_count=35)
     screen = Console(record=True, width=200, file=io.StringIO())
     screen.print(render(s, max_rows=20))
     text = screen.export_text()
-    assert "KILL SWITCH ENGAGED (control: operator)  kill cancels resent 6, 1 refused to the alarm" in text
+    chase = "kill cancels resent 6, 1 refused to the alarm, 2 unanswered"
+    assert f"KILL SWITCH ENGAGED (control: operator)  {chase}" in text
+    assert "kill switch state not written 3x" in text
     assert "venues down: paper (closed)" in text
     assert "id-19" in text and "id-20" not in text and "... 15 more" in text
 

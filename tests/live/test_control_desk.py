@@ -4,8 +4,11 @@ node did. The venue is a recording one; its answers are fed by hand."""
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from tapeflow.execution.order_ids import ClientOrderIds
 from tapeflow.live.control_desk import MAX_ROUNDS, RETRY_NS, ControlDesk
@@ -35,7 +38,9 @@ class _Positions(FakePortfolio):
     """The fake portfolio of the risk tests, listing its positions as the desk reads them."""
 
     def views(self) -> list[Any]:
-        return [SimpleNamespace(symbol=s, quantity=q) for s, q in sorted(self.positions.items())]
+        return [
+            SimpleNamespace(symbol=s, quantity=q, realized=0, unrealized=0) for s, q in sorted(self.positions.items())
+        ]
 
 
 class _Desk:
@@ -253,3 +258,58 @@ def test_a_strategys_order_refused_while_a_flatten_order_is_in_flight_sends_no_s
         OrderFilled, order, side=Side.SELL, price=1, quantity=249, leaves_quantity=0, liquidity_side=LiquiditySide.TAKER
     )
     assert d.answers[-1] == {"done": True, "flat": True, "orders": 1, "reason": None}
+
+
+def _reset(d: _Desk, reason: str = "false alarm") -> None:
+    t = d.now()
+    d.send(SetKillSwitch(ts_event=t, ts_init=t, engaged=False, reason=reason, source="control#2"))
+
+
+def test_a_reset_stops_a_flatten_waiting_for_the_kills_orders_and_it_sends_nothing_after() -> None:
+    """The flatten waited for a strategy's order whose kill cancel the venue refused; the operator resets: the
+    flatten ends at once, saying so (before, it waited on, and sent a market order once that order closed, against
+    a position the strategies trade again)."""
+    d = _Desk({"AAPL": 100})
+    resting = d.rig.submit(quantity=100)
+    d.kill()
+    d.report(CancelRejected, resting, reason="unknown order")
+    assert len(d.answers) == 1 and d.desk.snapshot()["flattening"]
+    _reset(d)
+    reason = "stopped: the kill switch was reset (false alarm); still open: AAPL +100"
+    assert d.answers[1] == {"done": True, "flat": False, "orders": 0, "reason": reason}
+    [done] = d.desk.flattened
+    assert (done.flat, done.orders, done.reason) == (False, 0, reason)
+    snapshot = d.desk.snapshot()
+    assert not snapshot["flattening"] and snapshot["flatten_stopped"] is None
+    d.report(OrderAccepted, resting)
+    d.report(OrderCancelled, resting, cancelled_quantity=100, reason="cancel request")
+    _later(d, 60 * RETRY_NS)
+    assert d.flatten_orders() == [] and len(d.answers) == 2
+
+
+def test_a_reset_stops_a_flatten_but_it_follows_its_orders_in_flight_to_their_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At the reset one flatten order is in flight (AAPL) and one symbol waits for its next round (MSFT, whose order
+    the venue rejected): nothing more is sent, and the answer waits for the AAPL order's outcome, which it counts."""
+    d = _Desk({"AAPL": 100, "MSFT": -50})
+    d.kill()
+    aapl, msft = d.flatten_orders()
+    d.report(OrderRejected, msft, reason="halted")
+    with caplog.at_level(logging.WARNING, logger="tapeflow.live.control_desk"):
+        _reset(d)
+    assert [r.message for r in caplog.records if "reset" in r.message and aapl.client_order_id in r.message]
+    assert len(d.answers) == 1 and d.desk.flattened == []  # the AAPL order is still out: not over yet
+    snapshot = d.desk.snapshot()
+    assert snapshot["flattening"] and snapshot["flatten_stopped"] == "the kill switch was reset (false alarm)"
+    _later(d, 60 * RETRY_NS)  # MSFT's next round came due: nothing is sent
+    assert d.flatten_orders() == [aapl, msft]
+    d.report(OrderAccepted, aapl)
+    d.portfolio.positions["AAPL"] = 0
+    d.report(
+        OrderFilled, aapl, side=Side.SELL, price=1, quantity=100, leaves_quantity=0, liquidity_side=LiquiditySide.TAKER
+    )
+    reason = "stopped: the kill switch was reset (false alarm); still open: MSFT -50"
+    assert d.answers[1] == {"done": True, "flat": False, "orders": 2, "reason": reason}
+    assert [e.reason for e in d.desk.flattened] == [reason] and d.desk.snapshot()["flatten_stopped"] is None
+    assert d.flatten_orders() == [aapl, msft]

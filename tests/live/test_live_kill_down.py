@@ -1,4 +1,5 @@
-"""The kill switch halts even when it engages while the order stream is down (the venue refuses its cancels).
+"""The kill switch halts even when it engages while the order stream is down (the venue refuses its cancels), and
+names the orders whose cancels the venue took but whose answers were lost.
 
 A ``tapeflow live`` session trades the Rester strategy against a ``tapeflow paper`` venue until orders rest at
 the venue; the venue then refuses every connection (its ``refuse`` fault) and closes the ``trade_updates`` stream,
@@ -20,8 +21,9 @@ import pytest
 from tapeflow.backtest.config import StrategyConfig
 from tapeflow.live.session import LiveSession
 from tapeflow.model.orders import CancelRejected
-from tapeflow.model.risk_events import KillSwitchCancelFailed, KillSwitchChanged
+from tapeflow.model.risk_events import KillSwitchCancelFailed, KillSwitchCancelUnanswered, KillSwitchChanged
 from tapeflow.model.venue_events import VenueDisconnected, VenueReconnected
+from tapeflow.risk.config import KillSwitchConfig, RiskConfig
 from tests.live.live_rig import (
     KEY,
     KEYS,
@@ -99,3 +101,65 @@ def test_a_kill_while_the_order_stream_is_down_leaves_no_order_of_ours_open_at_t
     # that filled while the node was away is closed by the reconnect's reconciliation instead)
     assert node_of(session).risk.kill_cancels.resent >= len(cancelled)
     assert not any(isinstance(e, KillSwitchCancelFailed) for e in seen)
+
+
+UNANSWERED_MS = 500
+"""The test's ``cancel_unanswered_ms``: well inside the 5 s after which the node drops a silent order stream."""
+
+
+def test_kill_cancels_the_venue_takes_but_whose_answers_are_lost_raise_the_no_answer_alarm_once_per_order(
+    paper: PaperProcess, tmp_path: Path
+) -> None:
+    """Every trade update is dropped from just before the kill: the venue takes the switch's cancels, but the node
+    hears nothing. After ``cancel_unanswered_ms`` of event time each order the switch covers is named once by
+    ``KillSwitchCancelUnanswered`` and no second cancel goes out while the stream stays up; the reconnect's
+    reconciliation then closes them on the node too."""
+    rester = StrategyConfig(name=f"{STRATEGIES}:Rester", params={"every": 10, "resting": 1_000})
+    risk = RiskConfig(kill_switch=KillSwitchConfig(cancel_unanswered_ms=UNANSWERED_MS))
+    session = LiveSession(live_config(paper, tmp_path, strategy=rester, risk=risk), KEYS, console=False)
+    kinds = (VenueDisconnected, VenueReconnected, KillSwitchChanged, KillSwitchCancelUnanswered, CancelRejected)
+    seen = watch(session, *kinds)
+    sock = tmp_path / "live.sock"
+    prefix = f"rester-{session.run_id}-"
+    covered: list[int] = []
+    up_all_along: list[tuple[int, int]] = []
+    """(cancels resent, cancels refused) once every alarm is in, when the stream never dropped meanwhile."""
+
+    def silences() -> list[KillSwitchCancelUnanswered]:
+        return [e for e in seen if isinstance(e, KillSwitchCancelUnanswered)]
+
+    async def script(s: LiveSession) -> None:
+        node = node_of(s)
+        await fills_at_least(s, 2)
+        await until(lambda: any(True for _ in node.execution.open_orders()), "an order resting at the venue")
+        await asyncio.to_thread(paper.fault, {"fault": "drop", "stream": "trade_updates"})
+        reply = await control(sock, {"cmd": "kill", "reason": "test: the cancels' answers are lost"})
+        assert reply["ok"] is True and reply["cancelled_orders"] >= 1, reply
+        covered.append(reply["cancelled_orders"])
+        await until(lambda: len(silences()) >= covered[0], "a no-answer alarm for every order the kill covers")
+        if not any(isinstance(e, VenueDisconnected) for e in seen):  # the node may drop the silent stream itself
+            refused = sum(isinstance(e, CancelRejected) for e in seen)
+            up_all_along.append((node.risk.kill_cancels.resent, refused))
+        await asyncio.to_thread(paper.clear_faults)
+        deadline = time.monotonic() + 30
+        while left := await asyncio.to_thread(_ours_open_at_venue, paper, prefix):
+            assert time.monotonic() < deadline, f"the venue did not take the kill's cancels: {left}"
+            await asyncio.sleep(0.1)
+        if not any(isinstance(e, VenueReconnected) for e in seen):
+            closed = await asyncio.to_thread(paper.fault, {"fault": "close", "stream": "trade_updates", "key": KEY})
+            assert closed["closed"] is True
+            await until(lambda: any(isinstance(e, VenueReconnected) for e in seen), "the reconnect", 30)
+        await until(lambda: not any(True for _ in node.execution.open_orders()), "the reconciliation to close them")
+
+    run_session(session, script)
+    [kill] = [e for e in seen if isinstance(e, KillSwitchChanged)]
+    alarms = silences()
+    assert len(alarms) == covered[0] == kill.cancelled_orders
+    assert len({e.client_order_id for e in alarms}) == len(alarms), "once per order"
+    assert all(e.ts_init - kill.ts_init >= UNANSWERED_MS * 1_000_000 for e in alarms)
+    assert all(e.waited_ns == UNANSWERED_MS * 1_000_000 for e in alarms)
+    # with the stream up, a cancel goes out again only after a refusal (an order in flight at the kill: refused
+    # until the venue's accept), never while one may be working
+    assert all(resent <= refused for resent, refused in up_all_along), up_all_along
+    assert node_of(session).risk.stats()["kill_switch"]["cancels_unanswered"] == len(alarms)
+    assert assert_node_equals_venue(node_of(session), paper, prefix=prefix)["open"] == 0

@@ -307,6 +307,8 @@ def test_risk_state_shows_rejections_by_rule_throttles_and_the_kill_switch(tape:
     assert s.feed is None and s.tick_to_trade is None  # not asked for
     chase = live.node.risk.kill_cancels
     chase.resent, chase.alarms = 4, 1  # what a venue refusing the kill's cancels would have left (tests/risk)
+    chase.unanswered, live.node.risk.persist_failures = 2, 3  # one never answering them, a state file not written
     s = builder.take()
     assert (s.risk.kill_cancels_resent, s.risk.kill_cancel_alarms) == (4, 1)
+    assert (s.risk.kill_cancels_unanswered, s.risk.kill_persist_failures) == (2, 3)
     assert (stats["kill_switch"]["cancels_resent"], stats["kill_switch"]["cancel_alarms"]) == (0, 0)

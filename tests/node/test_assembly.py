@@ -196,9 +196,10 @@ def test_a_live_node_without_a_run_id_makes_one_from_its_wall_clock() -> None:
 
 
 def test_the_kill_chase_retries_as_the_risk_section_says() -> None:
-    kill = KillSwitchConfig(cancel_retry_ms=20, cancel_max_retry_ms=300, cancel_max_refusals=2)
+    kill = KillSwitchConfig(cancel_retry_ms=20, cancel_max_retry_ms=300, cancel_max_refusals=2, cancel_unanswered_ms=7)
     chase = build_node(NodeConfig(risk=RiskConfig(kill_switch=kill)), [], venues=[FakeVenue()]).risk.kill_cancels
     assert (chase.retry_ns, chase.max_retry_ns, chase.max_attempts) == (20 * MS, 300 * MS, 2)
+    assert chase.unanswered_ns == 7 * MS
 
 
 def test_restoring_an_order_id_the_node_already_knows_fails_closed() -> None:

@@ -1,7 +1,9 @@
-"""The kill switch always halts: its cancels are chased until every order it covers is closed.
+"""The kill switch always halts: its cancels are chased until every order it covers is closed, and an order whose
+cancel goes unanswered is named.
 
 Each test drives a kernel with the connectivity rule and the risk engine over a scripted venue that can be down
-(refusing every command at once, as ``AlpacaVenue`` does), refuse cancels while up, or hold an order in flight.
+(refusing every command at once, as ``AlpacaVenue`` does), refuse cancels while up, take a cancel and never answer
+it (a lost stream message), or hold an order in flight.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from tapeflow.execution.engine import ExecutionEngine
 from tapeflow.execution.venue import Command, refusal
 from tapeflow.model import CancelOrder, Event, OrderType, Side, SubmitOrder
 from tapeflow.model.orders import CancelRejected, OrderAccepted, OrderCancelled
-from tapeflow.model.risk_events import FLATTEN_STRATEGY, KillSwitchCancelFailed
+from tapeflow.model.risk_events import FLATTEN_STRATEGY, KillSwitchCancelFailed, KillSwitchCancelUnanswered
 from tapeflow.model.venue_events import VenueConnected, VenueDisconnected, VenueReconnected
 from tapeflow.risk.engine import RiskEngine
-from tapeflow.risk.kill_cancels import DEFAULT_TIMING, RETRY_NS, ChaseTiming
+from tapeflow.risk.kill_cancels import DEFAULT_TIMING, RETRY_NS, UNANSWERED_NS, ChaseTiming
 from tapeflow.risk.venue_rules import VenueConnectivity
 from tests.risk.helpers import BID, MS, SYM, T0
 
@@ -45,6 +47,8 @@ class ScriptedVenue:
         self.working: set[str] = set()
         self.cancel_latency = LATENCY
         """How long a cancel the venue takes waits for its answer."""
+        self.swallow_cancels = 0
+        """Cancels to take while up and never answer, as a lost stream message leaves them (-1: all of them)."""
 
     def send(self, command: Command) -> None:
         now = self.kernel.now
@@ -64,6 +68,8 @@ class ScriptedVenue:
             elif self.refuse_cancels:
                 self.refuse_cancels -= 1 if self.refuse_cancels > 0 else 0
                 self.kernel.emit(refusal(command, VENUE, "503: service unavailable", later))
+            elif self.swallow_cancels:
+                self.swallow_cancels -= 1 if self.swallow_cancels > 0 else 0
             else:
                 self.working.discard(cid)
                 done = now + self.cancel_latency
@@ -136,6 +142,9 @@ class Node:
 
     def alarms(self) -> list[KillSwitchCancelFailed]:
         return [e for e in self.seen if isinstance(e, KillSwitchCancelFailed)]
+
+    def silences(self) -> list[KillSwitchCancelUnanswered]:
+        return [e for e in self.seen if isinstance(e, KillSwitchCancelUnanswered)]
 
 
 def _one_order_working(chase: ChaseTiming = DEFAULT_TIMING) -> tuple[Node, str]:
@@ -322,3 +331,156 @@ def test_a_cancel_sent_through_risk_by_another_component_is_the_working_one_no_s
     node.at(T0 + 10_000 * MS)
     assert [ts for ts, _ in node.venue.cancels()] == [T0 + 5 * MS, again]
     assert node.open_ids() == [] and node.risk.kill_cancels.resent == 0
+
+
+# -- after the refusal alarm, an accept starts over -------------------------------------------------------------
+
+SHORT = ChaseTiming(retry_ns=30 * MS, max_retry_ns=50 * MS, max_attempts=3)
+"""Three refusals to the alarm, so a test sees two rounds quickly."""
+
+
+def _in_flight_until_the_alarm() -> tuple[Node, str]:
+    """An order the venue holds in flight at the engage: each cancel is refused ("no order under this id") until the
+    refusal alarm, 1 s of event time ago at most."""
+    node = Node(SHORT)
+    node.connect(T0)
+    node.venue.hold_accepts = True
+    cid = node.submit(T0 + 1 * MS)
+    node.risk.kill("operator")
+    node.at(T0 + 1_000 * MS)
+    [alarm] = node.alarms()
+    assert alarm.reason == NOT_NAMED and alarm.attempts == SHORT.max_attempts
+    assert len(node.venue.cancels()) == SHORT.max_attempts and node.open_ids() == [cid]
+    return node, cid
+
+
+def test_after_the_refusal_alarm_an_accept_sends_a_cancel_and_retries_it_up_to_a_second_alarm() -> None:
+    """The venue names the order only after the alarm and then refuses its cancels too (503): the accept's cancel is
+    retried with the backoff as after an up, and a second alarm names the order; nothing more until the next up or
+    accept. (Before, a refusal after the alarm was dropped: one cancel at the accept, then none.)"""
+    node, cid = _in_flight_until_the_alarm()
+    node.venue.refuse_cancels = -1
+    accepted = node.kernel.now + 10 * MS
+    node.venue.accept(cid, at=accepted)
+    node.at(accepted + 60_000 * MS)
+    times = [ts - accepted for ts, _ in node.venue.cancels(since=accepted)]
+    assert times == [0, LATENCY + 30 * MS, 2 * LATENCY + 30 * MS + 50 * MS]  # the same backoff as the first round
+    first, second = node.alarms()
+    assert first.reason == NOT_NAMED and first.ts_init < accepted
+    assert (second.attempts, second.reason) == (SHORT.max_attempts, "503: service unavailable")
+    assert second.ts_init == accepted + times[-1] + LATENCY
+    counters = node.risk.stats()["kill_switch"]
+    assert (counters["cancels_resent"], counters["cancel_alarms"]) == (2 * SHORT.max_attempts - 1, 2)
+    assert node.open_ids() == [cid]
+
+
+def test_after_the_refusal_alarm_an_accept_whose_cancel_the_venue_takes_closes_the_order() -> None:
+    node, cid = _in_flight_until_the_alarm()
+    accepted = node.kernel.now + 10 * MS
+    node.venue.accept(cid, at=accepted)
+    node.at(accepted + 60_000 * MS)
+    assert node.venue.cancels(since=accepted) == [(accepted, cid)]
+    assert node.open_ids() == [] and len(node.alarms()) == 1 and node.risk.kill_cancels.chasing == {}
+
+
+def test_an_accept_before_the_alarm_starts_the_count_of_refusals_again() -> None:
+    """Two refusals of an order the venue did not name, then its accept: the venue refuses the named order's
+    cancels too, and the alarm comes after ``max_attempts`` of those, not one refusal after the accept."""
+    node = Node(SHORT)
+    node.connect(T0)
+    node.venue.hold_accepts = True
+    cid = node.submit(T0 + 1 * MS)
+    node.risk.kill("operator")
+    node.at(T0 + 1 * MS + LATENCY + 30 * MS + LATENCY)  # the engage's cancel and its first retry, both refused
+    assert len(node.venue.cancels()) == 2 and node.alarms() == []
+    node.venue.refuse_cancels = -1
+    accepted = node.kernel.now + 1 * MS
+    node.venue.accept(cid, at=accepted)
+    node.at(accepted + 60_000 * MS)
+    assert len(node.venue.cancels(since=accepted)) == SHORT.max_attempts
+    [alarm] = node.alarms()
+    assert (alarm.attempts, alarm.reason) == (SHORT.max_attempts, "503: service unavailable")
+
+
+# -- a cancel that is never answered -----------------------------------------------------------------------------
+
+
+def test_a_kill_cancel_never_answered_raises_the_no_answer_alarm_once_and_is_not_sent_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    node, cid = _one_order_working()
+    node.venue.swallow_cancels = -1
+    engage = T0 + 10 * MS
+    node.at(engage)
+    with caplog.at_level(logging.ERROR, logger="tapeflow.risk.kill_cancels"):
+        node.risk.kill("operator")
+        node.at(engage + UNANSWERED_NS - 1)
+        assert node.silences() == []  # not a nanosecond early
+        node.at(engage + 10 * UNANSWERED_NS)
+    [silence] = node.silences()
+    assert (silence.client_order_id, silence.symbol, silence.venue, silence.strategy_id) == (cid, SYM, VENUE, "s")
+    assert silence.ts_init == engage + UNANSWERED_NS and silence.waited_ns == UNANSWERED_NS
+    assert [r.message for r in caplog.records if cid in r.message and "no answer" in r.message]
+    assert node.venue.cancels() == [(engage, cid)]  # one working cancel: none sent again
+    counters = node.risk.stats()["kill_switch"]
+    assert (counters["cancels_unanswered"], counters["cancel_alarms"], counters["cancels_resent"]) == (1, 0, 0)
+    assert node.alarms() == [] and node.open_ids() == [cid]
+
+    # the next up sends it again (the session that took the first is gone); swallowed too, it alarms no more
+    node.disconnect(engage + 11 * UNANSWERED_NS)
+    up = engage + 12 * UNANSWERED_NS
+    node.connect(up, again=True)
+    node.at(up + 10 * UNANSWERED_NS)
+    assert node.venue.cancels(since=up) == [(up, cid)]
+    assert len(node.silences()) == 1 and node.risk.kill_cancels.unanswered == 1
+
+
+def test_the_no_answer_wait_is_the_configured_one_and_runs_from_the_last_cancel_sent() -> None:
+    """The engage's cancel is refused, its retry swallowed: the wait runs from the retry, as configured."""
+    wait = 700 * MS
+    node, cid = _one_order_working(ChaseTiming(unanswered_ns=wait))
+    node.venue.refuse_cancels = 1
+    node.venue.swallow_cancels = 1
+    engage = T0 + 10 * MS
+    node.at(engage)
+    node.risk.kill("operator")
+    node.at(engage + 60_000 * MS)
+    first, retry = node.venue.cancels()
+    assert first == (engage, cid) and retry == (engage + LATENCY + RETRY_NS, cid)
+    [silence] = node.silences()
+    assert silence.ts_init == retry[0] + wait and silence.waited_ns == wait
+
+
+@pytest.mark.parametrize("answer", ["cancelled", "refused", "venue down"])
+def test_a_cancel_answered_or_lost_with_its_venue_raises_no_no_answer_alarm(answer: str) -> None:
+    node, cid = _one_order_working()
+    node.venue.refuse_cancels = -1 if answer == "refused" else 0
+    node.venue.swallow_cancels = 1 if answer == "venue down" else 0
+    node.risk.kill("operator")
+    if answer == "venue down":
+        node.disconnect(node.kernel.now + 1 * MS)  # before any answer: the cancel is lost with the session
+    node.at(node.kernel.now + 10 * UNANSWERED_NS)
+    assert node.silences() == [] and node.risk.kill_cancels.unanswered == 0
+    assert node.open_ids() == ([] if answer == "cancelled" else [cid])
+    assert len(node.alarms()) == (1 if answer == "refused" else 0)
+
+
+def test_a_reset_or_a_close_drops_the_no_answer_watch_so_a_live_node_is_not_woken_for_it() -> None:
+    for end in ("reset", "cancelled"):
+        node, cid = _one_order_working()
+        node.venue.swallow_cancels = -1
+        node.risk.kill("operator")
+        node.at(node.kernel.now)  # the engage's events
+        assert node.kernel.next_due() == node.kernel.now + UNANSWERED_NS  # the watch of the engage's cancel
+        now = node.kernel.now + 1 * MS
+        if end == "reset":
+            node.kernel.advance(now)
+            assert node.risk.reset_kill_switch("false alarm")
+            node.at(now)  # the reset's event
+        else:
+            closed = OrderCancelled(ts_event=now, ts_init=now, strategy_id="s", client_order_id=cid, symbol=SYM)
+            node.at(now, closed)
+            assert node.open_ids() == []
+        assert node.kernel.next_due() is None, end
+        node.at(now + 2 * UNANSWERED_NS)
+        assert node.silences() == []

@@ -208,8 +208,10 @@ def _engine_table(report: dict[str, Any]) -> object:
             state += f" since {ny_time(ks['ts'], precision='s')}"
         if ks.get("persist_failures"):
             state += f" ({ks['persist_failures']:,} state writes failed)"
-        if ks.get("cancels_resent") or ks.get("cancel_alarms"):
+        if ks.get("cancels_resent") or ks.get("cancel_alarms") or ks.get("cancels_unanswered"):
             state += f"; {ks.get('cancels_resent', 0):,} cancels resent, {ks.get('cancel_alarms', 0):,} alarms"
+            if ks.get("cancels_unanswered"):
+                state += f", {ks['cancels_unanswered']:,} unanswered"
         table.add_row("kill switch at end", state)
     table.add_row("elapsed", f"{report['elapsed_s']:,.3f} s")
     table.add_row("events/s", f"{report['events_per_s']:,}" if report["events_per_s"] else "-")

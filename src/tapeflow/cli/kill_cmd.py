@@ -303,6 +303,8 @@ def _print_status(reply: dict[str, Any]) -> None:
     say(f"open orders: {len(orders)}")
     for o in orders:
         say(f"  {o['client_order_id']} {o['side']} {o['quantity']} {o['symbol']} ({o['status']})")
+    if reply.get("flatten_stopped"):
+        say(f"flatten stopping: {reply['flatten_stopped']}; waiting for its orders in flight")
     positions = reply.get("positions", [])
     say(f"positions: {len(positions)}")
     for p in positions:

@@ -102,10 +102,14 @@ def render(snapshot: NodeSnapshot, *, max_rows: int = MAX_ROWS) -> RenderableTyp
         risk.append(f"KILL SWITCH ENGAGED ({r.kill_source}: {r.kill_reason})", style="bold red")
     else:
         risk.append("kill switch off", style="green")
-    if r.kill_cancels_resent or r.kill_cancel_alarms:
+    if r.kill_cancels_resent or r.kill_cancel_alarms or r.kill_cancels_unanswered:
         risk.append(f"  kill cancels resent {r.kill_cancels_resent}")
         if r.kill_cancel_alarms:
             risk.append(f", {r.kill_cancel_alarms} refused to the alarm", style="bold red")
+        if r.kill_cancels_unanswered:
+            risk.append(f", {r.kill_cancels_unanswered} unanswered", style="bold red")
+    if r.kill_persist_failures:
+        risk.append(f"  kill switch state not written {r.kill_persist_failures}x", style="bold red")
     risk.append(f"  passed {r.passed}  rejected {r.rejected}")
     if r.rejections_by_rule:
         risk.append("  by rule: " + ", ".join(f"{k} {v}" for k, v in r.rejections_by_rule.items()))

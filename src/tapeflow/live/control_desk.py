@@ -27,13 +27,23 @@ during a replace). This desk sends no cancel of its own: the orders a flatten wa
 kill switch's chase covers (``tapeflow.risk.kill_cancels``: every order open at the engage; an engaged switch lets
 no other order through but the flatten's own, which nobody cancels), and the chase sends them again (after a
 backoff, at the venue's accept, when it comes back up) and raises ``KillSwitchCancelFailed`` when the venue keeps
-refusing. A flatten starts only while the switch is engaged; if it is reset meanwhile, nothing is cancelled again:
-the operator has handed the orders back to their strategies. So the flatten never gives up on such an order: it
-waits for it to close (the control socket answers "still under way" meanwhile).
+refusing. So the flatten never gives up on such an order while the switch is engaged: it waits for it to close
+(the control socket answers "still under way" meanwhile).
+
+A reset of the switch stops a flatten in flight. The operator has handed the orders back to their strategies:
+nothing cancels the kill's orders again (the chase is released), so waiting for them to close could last the rest
+of the run, and a flatten order sent after the reset would close a position the strategies now trade. From the
+reset on the flatten sends nothing (a symbol waiting for its next round is dropped), but a flatten order already
+sent is followed to its end (its fill or close, or its refusal by risk when it had not reached risk before the
+reset): the answer is given, and ``PositionsFlattened`` emitted, only once none is left in flight, so no order this
+desk sent goes untracked and the answer's ``orders`` counts every one. Its ``reason`` says the flatten was stopped
+by the reset (and names the positions still open); a warning is logged at the reset, and ``snapshot`` (the control
+socket's ``status``) shows ``flatten_stopped`` with that reason while the last orders are awaited.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +73,8 @@ further one (1, 2, 4, 8 s): a simulated book takes our own earlier fills off its
 Reply = dict[str, Any]
 Answer = Callable[[Reply], None]
 
+log = logging.getLogger(__name__)
+
 
 class _Kill:
     __slots__ = ("answer", "changed", "persist_error")
@@ -74,7 +86,7 @@ class _Kill:
 
 
 class _Flatten:
-    __slots__ = ("answer", "held", "inflight", "orders", "rounds", "source", "waited", "waiting")
+    __slots__ = ("answer", "held", "inflight", "orders", "rounds", "source", "stopped", "waited", "waiting")
 
     def __init__(self, source: str, answer: Answer | None) -> None:
         self.source = source
@@ -90,6 +102,9 @@ class _Flatten:
         """Symbols whose next flatten order waits ``RETRY_NS`` (the last one filled nothing)."""
         self.waited: set[str] = set()
         """Symbols whose wait is over: their next order goes out at once."""
+        self.stopped = ""
+        """Why the flatten was stopped (a reset of the kill switch): it sends nothing more and ends once the orders
+        in ``inflight`` have closed."""
 
 
 class ControlDesk:
@@ -173,6 +188,9 @@ class ControlDesk:
         kill = self._kills.get(event.source)
         if kill is not None:
             kill.changed = event
+        job = self._job
+        if not event.engaged and job is not None and not job.stopped:
+            self._stop(job, event.reason)
 
     def _on_persist_failed(self, event: KillSwitchPersistFailed) -> None:
         if self._settling is not None:
@@ -203,7 +221,8 @@ class ControlDesk:
 
     def _on_flatten(self, event: FlattenPositions) -> None:
         if self._job is not None:
-            self._finish(event.source, False, 0, "a flatten is already running")
+            busy = "a flatten stopped by a reset still waits for its orders in flight" if self._job.stopped else ""
+            self._finish(event.source, False, 0, busy or "a flatten is already running")
             return
         if not self.node.risk.kill_switch.engaged:
             self._finish(event.source, False, 0, "the kill switch is not engaged: flatten only after a kill")
@@ -229,6 +248,10 @@ class ControlDesk:
             order = execution.order(cid)
             if order is not None and not order.is_open:
                 del job.inflight[symbol]
+        if job.stopped:
+            if not job.inflight:  # every order sent is over: only now is the answer complete
+                self._end_stopped(job)
+            return
         if any(o.strategy_id != FLATTEN_STRATEGY for o in execution.open_orders()):
             return  # the kill's cancels are not all acknowledged yet: a fill may still change a position
         left: list[str] = []
@@ -258,10 +281,29 @@ class ControlDesk:
         self._job = None
         self._finish(job.source, not left, job.orders, why, job.answer)
 
+    def _stop(self, job: _Flatten, reason: str) -> None:
+        """The switch was reset: send nothing more, wait only for the flatten orders already sent (docstring)."""
+        job.stopped = f"the kill switch was reset ({reason})"
+        job.waiting.clear()  # their retry timers find the flatten stopped and do nothing
+        pending = ", ".join(f"{cid} ({symbol})" for symbol, cid in sorted(job.inflight.items()))
+        log.warning(
+            "flatten %s stopped: %s; %s",
+            job.source,
+            job.stopped,
+            f"waiting for its orders still in flight: {pending}" if pending else "no order of it in flight",
+        )
+        self._advance()
+
+    def _end_stopped(self, job: _Flatten) -> None:
+        left = [f"{view.symbol} {view.quantity:+d}" for view in self.node.portfolio.positions() if view.quantity]
+        why = f"stopped: {job.stopped}" + (f"; still open: {', '.join(left)}" if left else "")
+        self._job = None
+        self._finish(job.source, not left, job.orders, why, job.answer)
+
     def _retry(self, item: tuple[_Flatten, str]) -> None:
         job, symbol = item
-        if self._job is not job:
-            return  # that flatten is over
+        if self._job is not job or job.stopped:
+            return  # that flatten is over, or stopped by a reset
         job.waiting.discard(symbol)
         job.waited.add(symbol)
         self._advance()
@@ -328,5 +370,6 @@ class ControlDesk:
             "open_orders": orders,
             "positions": positions,
             "flattening": self._job is not None,
+            "flatten_stopped": (self._job.stopped or None) if self._job is not None else None,
             "risk": {"passed": node.risk.passed, "rejected": node.risk.rejected},
         }

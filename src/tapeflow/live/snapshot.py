@@ -92,6 +92,10 @@ class RiskState(msgspec.Struct, frozen=True, kw_only=True):
     """Cancels the kill switch's chase sent after the engage's (on a venue up, an accept, a retry)."""
     kill_cancel_alarms: int
     """``KillSwitchCancelFailed`` alarms: orders whose cancel the venue kept refusing (may still be working)."""
+    kill_cancels_unanswered: int
+    """``KillSwitchCancelUnanswered`` alarms: orders whose cancel had no answer in time (may still be working)."""
+    kill_persist_failures: int
+    """Kill switch states that could not be written (``KillSwitchPersistFailed``): a restart may find an older one."""
     passed: int
     rejected: int
     rejections_by_rule: dict[str, int]
@@ -261,6 +265,8 @@ class SnapshotBuilder:
             kill_rule=state.rule,
             kill_cancels_resent=risk.kill_cancels.resent,
             kill_cancel_alarms=risk.kill_cancels.alarms,
+            kill_cancels_unanswered=risk.kill_cancels.unanswered,
+            kill_persist_failures=risk.persist_failures,
             passed=risk.passed,
             rejected=risk.rejected,
             rejections_by_rule=by_rule,

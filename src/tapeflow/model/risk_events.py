@@ -79,8 +79,9 @@ class KillSwitchCancelFailed(Event, frozen=True, kw_only=True):
     """An alarm: the kill switch's cancel of one order was refused ``attempts`` times in a row while its venue was
     up (``reason``: the last refusal's), so that order may still be working at the venue.
 
-    The switch stays engaged; the risk engine stops retrying this order until the venue next comes up (then it
-    cancels again), so whoever reads this should look at the venue and cancel the order there by hand.
+    The switch stays engaged; the risk engine stops retrying this order until the venue next comes up or reports
+    the order accepted (then it cancels again), so whoever reads this should look at the venue and cancel the order
+    there by hand.
     """
 
     strategy_id: str
@@ -89,6 +90,22 @@ class KillSwitchCancelFailed(Event, frozen=True, kw_only=True):
     venue: str
     attempts: int
     reason: str = ""
+
+
+class KillSwitchCancelUnanswered(Event, frozen=True, kw_only=True):
+    """An alarm: the kill switch's working cancel of one order has had no answer (no cancel report, no refusal, no
+    fill closing the order) for ``waited_ns`` of event time while its venue was up, so that order may still be
+    working at the venue. Raised once per order.
+
+    Nothing is sent again for it (a second cancel for one order is not sent while one may be working: see
+    ``tapeflow.risk.kill_cancels``); whoever reads this should look at the venue and cancel the order there by hand.
+    """
+
+    strategy_id: str
+    client_order_id: str
+    symbol: str
+    venue: str
+    waited_ns: int
 
 
 FLATTEN_STRATEGY = "flatten"

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from tapeflow.model.errors import ConfigError
-from tapeflow.risk.kill_cancels import MAX_ATTEMPTS, MAX_RETRY_NS, RETRY_NS, ChaseTiming
+from tapeflow.risk.kill_cancels import MAX_ATTEMPTS, MAX_RETRY_NS, RETRY_NS, UNANSWERED_NS, ChaseTiming
 
 MS = 1_000_000
 """Nanoseconds in a millisecond: the ``_ms`` fields are read into event time with it."""
@@ -127,11 +127,20 @@ class KillSwitchConfig(_Section, frozen=True, kw_only=True):
     """The longest of those waits: the doubling stops here (at least ``cancel_retry_ms``)."""
     cancel_max_refusals: Pos = MAX_ATTEMPTS
     """Refusals in a row of one order's cancel before the ``KillSwitchCancelFailed`` alarm; then the retries
-    pause until its venue next comes up."""
+    pause until its venue next comes up or accepts the order."""
+    cancel_unanswered_ms: Pos = UNANSWERED_NS // MS
+    """While engaged, a cancel of ours with no answer (no cancel report, refusal or fill closing the order) after
+    this much event time, its venue up, raises the ``KillSwitchCancelUnanswered`` alarm, once per order; it is
+    not sent again (one working cancel per order)."""
 
     def chase_timing(self) -> ChaseTiming:
         """The ``cancel_*`` fields as the chase reads them (event-time nanoseconds)."""
-        return ChaseTiming(self.cancel_retry_ms * MS, self.cancel_max_retry_ms * MS, self.cancel_max_refusals)
+        return ChaseTiming(
+            self.cancel_retry_ms * MS,
+            self.cancel_max_retry_ms * MS,
+            self.cancel_max_refusals,
+            self.cancel_unanswered_ms * MS,
+        )
 
 
 class RiskConfig(_Section, frozen=True, kw_only=True):
@@ -179,7 +188,7 @@ def validate(config: RiskConfig, *, path: str | Path | None = None) -> RiskConfi
     kill = checked.kill_switch
     try:
         kill.chase_timing()
-    except ValueError as exc:  # the ranges passed the decoder: only the order of the two waits is left to fail
+    except ValueError as exc:  # the ranges passed the decoder (every wait >= 1): only the two waits' order can fail
         raise ConfigError(
             f"the longest kill-switch cancel wait {kill.cancel_max_retry_ms} ms is below the first "
             f"{kill.cancel_retry_ms} ms; it must be at least the first",

@@ -446,5 +446,6 @@ class RiskEngine:
                 "persist_failures": self.persist_failures,
                 "cancels_resent": self.kill_cancels.resent,
                 "cancel_alarms": self.kill_cancels.alarms,
+                "cancels_unanswered": self.kill_cancels.unanswered,
             },
         }

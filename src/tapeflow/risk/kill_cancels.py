@@ -15,8 +15,16 @@ restart found engaged) that is still open gets a cancel whenever that can change
   and no cancel of ours is working;
 - when one of its cancels is refused while the venue is up: again on a kernel timer, the wait doubling from
   ``retry_ns`` up to ``max_retry_ns``; after ``max_attempts`` refusals in a row a ``KillSwitchCancelFailed`` alarm
-  (and an error log) names the order, and the retries stop until the venue next comes up. The three are a
-  ``ChaseTiming``, from ``[risk.kill_switch]`` in a node's configuration.
+  (and an error log) names the order, and the retries stop until the venue next comes up or accepts the order.
+  The timing is a ``ChaseTiming``, from ``[risk.kill_switch]`` in a node's configuration.
+
+An up and an accept are the two reports that the venue's view of the order changed, so each starts the count of
+refusals again, before the alarm and after it: the refusals counted were of a session now gone or of an order the
+venue did not name yet (the usual cause of the alarm: "no order under this id" while the order was in flight), and
+a cancel of an order the venue now holds is the one most likely to be taken. After the alarm an accept therefore
+sends a cancel (if none is working: the one-working-cancel rule holds) and, refused again, retries it with the same
+backoff up to another alarm, as after an up; an order the venue keeps refusing is then named again, never chased
+without end (each round needs a new up or accept).
 
 At most one cancel is working per order (a refusal ends it, a drop of its venue's session ends it; a cancel
 another component sends through risk for the order counts as the working one); an order that closes is forgotten.
@@ -30,7 +38,13 @@ be working (the live adapter refuses a cancel whose REST call failed; one the ve
 stream), and a second would be two cancels out for one order, whose refusal ("already pending cancel") names the
 order, not the cancel, so it would end the wrong one here. What can lose an answer is a lost stream message, and
 that is the reconciliation's to find (after every reconnect, and when the stream shows a change only REST
-describes); its next venue up sends it again here.
+describes); its next venue up sends it again here. Instead, once a working cancel (ours, or another component's
+counted as ours) has had no answer for ``unanswered_ns`` of event time with its venue up, a
+``KillSwitchCancelUnanswered`` alarm (and an error log) names the order, once per order: the operator learns that
+an order the switch covers may still be working, which no refusal would have said. The watch is a callback-only
+kernel timer per working cancel (cancelled by its refusal, the drop of its venue, its order's close or a reset, so
+a live node is not woken for it; dropped at the end of a backtest like every timer), so a replay alarms at the same
+event time.
 
 This is the one place that cancels a kill's orders again: the control desk's flatten (``tapeflow.live.control_desk``)
 waits for these same orders to close and sends no cancel of its own. A cancel another component does send for a
@@ -42,7 +56,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final
 
 from tapeflow.model.orders import (
     CancelOrder,
@@ -54,11 +69,12 @@ from tapeflow.model.orders import (
     OrderRejected,
     OrderReport,
 )
-from tapeflow.model.risk_events import KillSwitchCancelFailed
+from tapeflow.model.risk_events import KillSwitchCancelFailed, KillSwitchCancelUnanswered
 from tapeflow.model.venue_events import VenueConnected, VenueDisconnected, VenueReconnected
 
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
+    from tapeflow.engine.timers import Timer
     from tapeflow.execution.engine import OrderRoute
     from tapeflow.execution.orders import Order
 
@@ -70,11 +86,16 @@ MAX_RETRY_NS: Final = 5_000_000_000
 """Longest wait between two tries (5 s): the doubling stops there."""
 MAX_ATTEMPTS: Final = 5
 """Refusals in a row, while the venue is up, before the alarm (and the pause until the venue next comes up)."""
+UNANSWERED_NS: Final = 10_000_000_000
+"""How long a working cancel may go without an answer, its venue up, before the ``KillSwitchCancelUnanswered``
+alarm (10 s of event time: a venue answers a cancel within a second; a reconnect's reconciliation, which finds a
+lost answer, takes a few)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ChaseTiming:
-    """How the chase retries a refused cancel (``[risk.kill_switch] cancel_*`` in a node's configuration).
+    """How the chase retries a refused cancel and how long it waits for an answer before the alarm
+    (``[risk.kill_switch] cancel_*`` in a node's configuration).
 
     Checked here, where it is built, so a configuration and a hand-made engine are held to the one rule; the config
     loader turns the ``ValueError`` into its one-line ``ConfigError``."""
@@ -82,12 +103,17 @@ class ChaseTiming:
     retry_ns: int = RETRY_NS
     max_retry_ns: int = MAX_RETRY_NS
     max_attempts: int = MAX_ATTEMPTS
+    unanswered_ns: int = UNANSWERED_NS
 
     def __post_init__(self) -> None:
         if self.retry_ns <= 0 or self.max_retry_ns < self.retry_ns or self.max_attempts < 1:
             raise ValueError(
                 f"kill-switch cancel retries need 0 < first wait ({self.retry_ns} ns) <= longest wait "
                 f"({self.max_retry_ns} ns) and at least 1 refusal before the alarm (got {self.max_attempts})"
+            )
+        if self.unanswered_ns <= 0:
+            raise ValueError(
+                f"the wait for a kill-switch cancel's answer must be positive (got {self.unanswered_ns} ns)"
             )
 
 
@@ -103,7 +129,11 @@ class Chase:
     retry_at: int = 0
     """Event time of the pending retry (0: none); a timer firing at another time is stale."""
     gave_up: bool = False
-    """The alarm was raised: no more retries until the venue next comes up."""
+    """The alarm was raised: no more retries until the venue next comes up or accepts the order."""
+    watch: Timer | None = None
+    """The timer that raises the no-answer alarm if the working cancel is still unanswered when it comes due."""
+    unanswered: bool = False
+    """The no-answer alarm was raised for this order (once per order)."""
 
 
 DEFAULT_TIMING: Final = ChaseTiming()
@@ -130,13 +160,17 @@ class KillCancels:
         self.retry_ns = timing.retry_ns
         self.max_retry_ns = timing.max_retry_ns
         self.max_attempts = timing.max_attempts
+        self.unanswered_ns = timing.unanswered_ns
         self.chasing: dict[str, Chase] = {}
         """Client order id -> its chase, for orders the switch covers that may still be open."""
         self.resent = 0
         """Cancels sent after the engage's (on a venue up, an accept, a retry)."""
         self.alarms = 0
-        """``KillSwitchCancelFailed`` alarms raised. Both counters are in ``RiskEngine.stats()["kill_switch"]``
-        (``cancels_resent``, ``cancel_alarms``), hence in a node's stats, the live snapshot and console."""
+        """``KillSwitchCancelFailed`` alarms raised."""
+        self.unanswered = 0
+        """``KillSwitchCancelUnanswered`` alarms raised. The three counters are in ``RiskEngine.stats()
+        ["kill_switch"]`` (``cancels_resent``, ``cancel_alarms``, ``cancels_unanswered``), hence in a node's stats,
+        the live snapshot, console and dashboard, and ``tapeflow backtest``'s engine table."""
         self._kernel: Kernel | None = None
 
     def attach(self, kernel: Kernel) -> None:
@@ -172,9 +206,12 @@ class KillCancels:
         if chase is not None:
             chase.working = True
             chase.retry_at = 0
+            self._watch(client_order_id, chase)
 
     def release(self) -> None:
-        """The switch was reset: stop chasing (pending timers find nothing and do nothing)."""
+        """The switch was reset: stop chasing (pending retries find nothing and do nothing)."""
+        for chase in self.chasing.values():
+            self._answered(chase)  # no answer is awaited any more: a live node need not wake for the watch
         self.chasing.clear()
 
     # -- events -------------------------------------------------------------------------------------------------
@@ -184,7 +221,7 @@ class KillCancels:
         chase, order = self._open(cid)
         if chase is None or order is None:
             return
-        chase.working = False
+        self._answered(chase)
         if not self._is_up(chase.venue) or chase.gave_up or chase.retry_at:
             return  # down: its next up sends one; a retry is already due
         chase.refusals += 1
@@ -198,7 +235,7 @@ class KillCancels:
     def on_accepted(self, event: OrderAccepted) -> None:
         chase, order = self._open(event.client_order_id)
         if chase is not None and order is not None and not chase.working and self._is_up(chase.venue):
-            chase.retry_at = 0  # this one replaces the pending retry
+            self._start_over(chase)  # the venue holds the order now: earlier refusals no longer count (docstring)
             self._cancel(order, chase, again=True)
 
     def on_up(self, event: VenueConnected | VenueReconnected) -> None:
@@ -207,14 +244,14 @@ class KillCancels:
             chase, order = self._open(cid)
             if chase is None or order is None:
                 continue
-            chase.refusals, chase.gave_up, chase.retry_at = 0, False, 0
+            self._start_over(chase)
             if not chase.working:  # one working now was sent after the drop, into the session just come up
                 self._cancel(order, chase, again=True)
 
     def on_down(self, event: VenueDisconnected) -> None:
         for chase in self.chasing.values():
             if chase.venue == event.venue:
-                chase.working = False  # lost with the session, or answered before the up: the up sends again
+                self._answered(chase)  # lost with the session, or answered before the up: the up sends again
 
     def on_report(self, event: OrderReport) -> None:
         self._open(event.client_order_id)  # forgets it when closed
@@ -228,9 +265,55 @@ class KillCancels:
             return None, None
         order = self._route.order(cid)
         if order is None or not order.is_open:
+            self._answered(chase)
             del self.chasing[cid]
             return None, None
         return chase, order
+
+    @staticmethod
+    def _start_over(chase: Chase) -> None:
+        """The venue's view of the order changed (an up, an accept): a new round of tries, the alarm re-armed."""
+        chase.refusals, chase.gave_up, chase.retry_at = 0, False, 0
+
+    @staticmethod
+    def _answered(chase: Chase) -> None:
+        """Nothing to wait for: its working cancel is over (refused, lost with the venue's session), its order
+        closed, or the chase was released."""
+        chase.working = False
+        if chase.watch is not None:
+            chase.watch.cancel()
+            chase.watch = None
+
+    def _watch(self, cid: str, chase: Chase) -> None:
+        """Wait ``unanswered_ns`` for the answer to the cancel just sent (the last one sent is the one watched)."""
+        if chase.unanswered:
+            return  # alarmed once for this order already
+        if chase.watch is not None:
+            chase.watch.cancel()
+        kernel = self.kernel
+        chase.watch = kernel.set_timer(
+            "risk.kill_cancel_answer", at=kernel.now + self.unanswered_ns, tick=partial(self._unanswered, cid)
+        )
+
+    def _unanswered(self, cid: str, _now: int) -> None:
+        chase, order = self._open(cid)
+        if chase is None or order is None:
+            return  # closed (or released) meanwhile
+        chase.watch = None
+        if not chase.working or chase.unanswered or not self._is_up(chase.venue):
+            return
+        chase.unanswered = True
+        self.unanswered += 1
+        log.error(
+            "kill switch: the cancel of order %s (%s at %s) has had no answer for %d ms while the venue was up; the "
+            "order may still be working: check it at the venue and cancel it by hand (no second cancel is sent "
+            "while one may be working)",
+            order.client_order_id,
+            order.symbol,
+            chase.venue,
+            self.unanswered_ns // 1_000_000,
+        )
+        self._emit_alarm(KillSwitchCancelUnanswered, order, chase, waited_ns=self.unanswered_ns)
 
     def _retry(self, cid: str) -> None:
         chase, order = self._open(cid)
@@ -244,6 +327,7 @@ class KillCancels:
         chase.working = True
         if again:
             self.resent += 1
+        self._watch(order.client_order_id, chase)
         self._send(order.cancel_at(self.kernel.now))
 
     def _alarm(self, order: Order, chase: Chase, reason: str) -> None:
@@ -252,23 +336,32 @@ class KillCancels:
         log.error(
             "kill switch: the cancel of order %s (%s at %s) was refused %d times while the venue was up (last: %s); "
             "the order may still be working: cancel it at the venue by hand; tried again when the venue next "
-            "comes up",
+            "comes up or accepts the order",
             order.client_order_id,
             order.symbol,
             chase.venue,
             chase.refusals,
             reason,
         )
+        self._emit_alarm(KillSwitchCancelFailed, order, chase, attempts=chase.refusals, reason=reason)
+
+    def _emit_alarm(
+        self,
+        kind: type[KillSwitchCancelFailed | KillSwitchCancelUnanswered],
+        order: Order,
+        chase: Chase,
+        **detail: Any,
+    ) -> None:
+        """Either alarm, naming the order the same way: ``detail`` is what the kind adds."""
         now = self.kernel.now
         self.kernel.emit(
-            KillSwitchCancelFailed(
+            kind(
                 ts_event=now,
                 ts_init=now,
                 strategy_id=order.strategy_id,
                 client_order_id=order.client_order_id,
                 symbol=order.symbol,
                 venue=chase.venue,
-                attempts=chase.refusals,
-                reason=reason,
+                **detail,
             )
         )

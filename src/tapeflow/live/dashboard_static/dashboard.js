@@ -84,6 +84,14 @@ function draw(frame) {
   $("kill-banner").hidden = !risk.kill_switch;
   text("kill-banner-why", risk.kill_switch ? "(" + risk.kill_source + ": " + risk.kill_reason + ")" : "");
   text("risk-passed", risk.passed); text("risk-rejected", risk.rejected); text("kill-refused", frame.kill_refused);
+  // the chase's counters and the failed state writes: an alarm (non-zero) means an order or the switch's state
+  // may not be what the switch says, so it is shown in the alarm colour
+  text("kill-cancels-resent", risk.kill_cancels_resent);
+  for (const [id, value] of [["kill-cancel-alarms", risk.kill_cancel_alarms],
+    ["kill-cancels-unanswered", risk.kill_cancels_unanswered], ["kill-persist-failures", risk.kill_persist_failures]]) {
+    text(id, value);
+    $(id).className = value ? "bad" : "";
+  }
   fillRows("rejections", Object.entries(risk.rejections_by_rule), r => [["rule", r[0]], ["refused", r[1]]]);
   fillRows("throttles", risk.throttles, r => [["rule", r.rule], ["limit", r.limit === null ? "off" : r.limit],
     ["burst", r.burst], ["refused", r.refused]]);
