@@ -125,32 +125,27 @@ cdef bint _insert(_Book b, bint bid, object price, long long size) except -1:
 
 cdef bint _remove(_Book b, bint bid, object price) except -1:
     """``Ladder.remove`` of a level that is there: True when it was the best. The key is made an int object only
-    when the price does not fit 64 bits (an ask's ``-price`` was an int made and freed per level dropped)."""
+    when the price or the last key does not fit 64 bits (an ask's ``-price`` was an int made and freed per level
+    dropped)."""
     cdef list keys = b.bid_keys if bid else b.ask_keys
     cdef Py_ssize_t n = PyList_GET_SIZE(keys)
-    cdef long long p, last
+    cdef long long p = 0, last
     cdef bint is_last
+    cdef object key = None
     (b.bid_sizes if bid else b.ask_sizes).remove(price)
     last_obj = <object>PyList_GET_ITEM(keys, n - 1)
-    if _as_ll(price, &p) and p != -_MAX - 1:
+    if _as_ll(price, &p) and p != -_MAX - 1 and _as_ll(last_obj, &last):
         if not bid:
             p = -p
-        if _as_ll(last_obj, &last):
-            is_last = last == p
-        else:
-            is_last = False  # a key past 64 bits is never equal to one within them
-        if is_last:
-            keys.pop()
-            b.set_best(bid, keys[n - 2] * (1 if bid else -1) if n > 1 else 0)
-            return True
-        del keys[_bisect_left_ll(keys, p)]
-        return False
-    key = price if bid else -price
-    if key == last_obj:
+        is_last = last == p
+    else:  # past 64 bits, or not an int at all (written through the Python API): compared as objects
+        key = price if bid else -price
+        is_last = key == last_obj
+    if is_last:
         keys.pop()
         b.set_best(bid, keys[n - 2] * (1 if bid else -1) if n > 1 else 0)
         return True
-    del keys[_bisect_left(keys, key)]
+    del keys[_bisect_left_ll(keys, p) if key is None else _bisect_left(keys, key)]
     return False
 
 
