@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tapeflow.book import L3Book
+from tapeflow.book.integrity import Integrity
 from tapeflow.config import PURE_PYTHON_ENV
 from tapeflow.data import lobster
 from tapeflow.data.lobster import COMPILED_AVAILABLE, LobsterDecoder
@@ -77,13 +78,17 @@ def _run(
     block_bytes: int = 1 << 16,
     book_impl: lobster.Impl | None = None,
     move_orders_at: int = 0,
+    integrity: Integrity | None = None,
 ) -> dict[str, Any]:
     """One replay with every hook recorded and the book's state after every block; an error ends it. The book
     keeps its level sizes and orders as ``impl`` runs (the reference in dicts, the compiled loop in the core's
     tables) unless ``book_impl`` says otherwise. ``move_orders_at``: at that trade (a hook the loop calls inside
-    a block) a read of a key that is not an int moves a table book's orders into dicts for good."""
+    a block) a read of a key that is not an int moves a table book's orders into dicts for good. ``integrity``:
+    the book's, instead of its own."""
     lf = open_lobster(path)
     book = L3Book(lf.symbol, impl=book_impl or impl)
+    if integrity is not None:
+        book.integrity = integrity
     trades: list[tuple[Any, ...]] = []
     statuses: list[tuple[Any, ...]] = []
     mismatches: list[tuple[int, bytes]] = []
@@ -149,6 +154,38 @@ def test_compiled_replay_over_a_book_that_keeps_dicts_equals_the_reference(data_
     compiled = _run(data_dir / SAMPLES / name, "compiled", book_impl="python")
     for key in python:
         assert compiled[key] == python[key], key
+
+
+class _TsLog(Integrity):
+    """An ``Integrity`` of another type that sees every write of ``ts``, as a subclass may."""
+
+    __slots__ = ("written",)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "ts" and hasattr(self, "written"):
+            self.written.add(value)
+        object.__setattr__(self, name, value)
+
+
+def _ts_log(symbol: str) -> _TsLog:
+    log = _TsLog(symbol)
+    log.written = set()
+    return log
+
+
+@pytest.mark.parametrize("name", FILES[1:3])
+def test_compiled_replay_writes_an_integrity_of_another_type_through_setattr(data_dir: Path, name: str) -> None:
+    """The compiled loop stores ``integrity.ts`` (and the ladders' ``best``) straight into the slots of exactly
+    ``Integrity`` (``QueueLadder``); any other type is written through setattr, so a subclass sees every time
+    the reference writes."""
+    path = data_dir / SAMPLES / name
+    python_log, compiled_log = _ts_log("X"), _ts_log("X")
+    python = _run(path, "python", integrity=python_log)
+    compiled = _run(path, "compiled", integrity=compiled_log)
+    for key in python:
+        assert compiled[key] == python[key], key
+    assert compiled_log.written == python_log.written
+    assert len(python_log.written) > 1_000
 
 
 @pytest.mark.parametrize("name", FILES[:3])

@@ -64,7 +64,7 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
         top.mark_all()
         on_reveal(side, i, ts, row)  # a side that was or became short of N levels, or an odd field
         return 0
-    b.integrity.ts = ts
+    b.set_ts(ts)
     keys = b.bid_keys if bid else b.ask_keys
     sizes = b.bid_sizes if bid else b.ask_sizes
     hi = _bisect_left_ll(keys, old * c_sign)  # old and new are within 18 digits (above): no overflow
@@ -75,7 +75,7 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
         for key_obj in keys[_bisect_left(keys, price * sign) : hi]:
             gone = key_obj * sign
             if gone != price:
-                b.drop_level(bid, gone, b.integrity.ts)
+                b.drop_level(bid, gone, ts)  # the time just stored: nothing between writes it
                 top.dropped(bid, gone, keys, sizes)
     if sizes.lookup(price, &have):
         if size > 0:

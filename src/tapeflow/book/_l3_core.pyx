@@ -25,6 +25,7 @@ from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_FromLongLong
 from cpython.mem cimport PyMem_Malloc, PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.set cimport PySet_Add, PySet_Contains
 from libc.stdint cimport int64_t
 from libc.string cimport memcmp, memcpy, memmove
@@ -33,6 +34,17 @@ cdef long long _MAX = 9223372036854775807
 
 
 include "_as_ll.pxi"
+include "_slots.pxi"
+
+from tapeflow.book.integrity import Integrity as _Integrity
+from tapeflow.book.l3_orders import QueueLadder as _QueueLadder
+
+# The slots the loop writes on most levels added or dropped and on every reveal: a generic attribute write from C
+# was ~100 instructions (type lookup, descriptor call), a slot store a few; read once, used only on objects of
+# exactly these types (``_Book.slots``), anything else through setattr.
+cdef Py_ssize_t L_BEST = _required_slot_offset(_QueueLadder, "best")
+cdef Py_ssize_t I_TS = _required_slot_offset(_Integrity, "ts")
+cdef Py_ssize_t I_CROSSED = _required_slot_offset(_Integrity, "crossed")
 
 
 cdef inline bint _as_ll(object value, long long* out):
@@ -96,44 +108,55 @@ include "_l3_sizes.pxi"
 include "_l3_orders.pxi"
 
 
-cdef bint _insert(object ladder, L3Sizes sizes, list keys, object price, object key, long long size) except -1:
+cdef bint _insert(_Book b, bint bid, object price, long long size) except -1:
     """``Ladder.insert`` of a level that is not there: True when it became the best."""
+    cdef list keys = b.bid_keys if bid else b.ask_keys
     cdef Py_ssize_t n = PyList_GET_SIZE(keys)
-    sizes.store(price, size)
+    cdef object key = price if bid else -price  # the list keeps it
+    (b.bid_sizes if bid else b.ask_sizes).store(price, size)
     if n and not _lt(<object>PyList_GET_ITEM(keys, n - 1), key):
         # insort is bisect_right; a key equal to one present cannot be (the level is not there)
         keys.insert(_bisect_left(keys, key), key)
         return False
     keys.append(key)
-    ladder.best = price
+    b.set_best(bid, price)
     return True
 
 
-cdef bint _remove(object ladder, L3Sizes sizes, list keys, object price, object key, object sign) except -1:
-    """``Ladder.remove`` of a level that is there: True when it was the best."""
+cdef bint _remove(_Book b, bint bid, object price) except -1:
+    """``Ladder.remove`` of a level that is there: True when it was the best. The key is made an int object only
+    when the price or the last key does not fit 64 bits (an ask's ``-price`` was an int made and freed per level
+    dropped)."""
+    cdef list keys = b.bid_keys if bid else b.ask_keys
     cdef Py_ssize_t n = PyList_GET_SIZE(keys)
-    sizes.remove(price)
-    if key == <object>PyList_GET_ITEM(keys, n - 1):
+    cdef long long p = 0, last
+    cdef bint is_last
+    cdef object key = None
+    (b.bid_sizes if bid else b.ask_sizes).remove(price)
+    last_obj = <object>PyList_GET_ITEM(keys, n - 1)
+    if _as_ll(price, &p) and p != -_MAX - 1 and _as_ll(last_obj, &last):
+        if not bid:
+            p = -p
+        is_last = last == p
+    else:  # past 64 bits, or not an int at all (written through the Python API): compared as objects
+        key = price if bid else -price
+        is_last = key == last_obj
+    if is_last:
         keys.pop()
-        ladder.best = keys[n - 2] * sign if n > 1 else 0
+        b.set_best(bid, keys[n - 2] * (1 if bid else -1) if n > 1 else 0)
         return True
-    del keys[_bisect_left(keys, key)]
+    del keys[_bisect_left_ll(keys, p) if key is None else _bisect_left(keys, key)]
     return False
-
-
-cdef int _check_cross(object book, object bids, object asks) except -1:
-    """``BookBase._check_cross``, calling it only when the book is crossed."""
-    bid = bids.best
-    ask = asks.best
-    if bid != 0 and ask != 0 and bid >= ask:
-        book._check_cross()
-    return 0
 
 
 cdef class _Book:
     """The ``L3Book`` state the loop writes, held in typed fields for the duration of one block."""
 
     cdef object book, bids, asks, integrity
+    cdef bint slots
+    """The ladders are exactly ``QueueLadder``s and the integrity exactly an ``Integrity``: their slots are
+    written at the offsets read when the module loaded (else through setattr, for a class the core cannot
+    know)."""
     cdef L3Orders table
     """The book's orders and queues when its ``L3Orders`` holds them; else None and ``orders`` is the dict."""
     cdef dict orders, bid_queues, ask_queues
@@ -145,6 +168,8 @@ cdef class _Book:
         self.bids = book.bids
         self.asks = book.asks
         self.integrity = book.integrity
+        self.slots = (type(self.bids) is _QueueLadder and type(self.asks) is _QueueLadder
+                      and type(self.integrity) is _Integrity)
         self.bid_queues = self.bids.queues
         self.ask_queues = self.asks.queues
         self.bid_sizes = _adopt(self.bids.sizes)
@@ -169,6 +194,49 @@ cdef class _Book:
             raise TypeError(f"an L3 book's orders must be a DictOrders or an L3Orders, not {type(store).__name__}")
         self.table = None
         self.orders = <dict>store  # a dict subclass that overrides no dict method: the dict calls are its own
+        return 0
+
+    cdef inline int set_best(self, bint bid, object price) except -1:
+        """``ladder.best = price``."""
+        if self.slots:
+            _put(self.bids if bid else self.asks, L_BEST, price)
+        elif bid:
+            self.bids.best = price
+        else:
+            self.asks.best = price
+        return 0
+
+    cdef inline int set_ts(self, object ts) except -1:
+        """``integrity.ts = ts``."""
+        if self.slots:
+            _put(self.integrity, I_TS, ts)
+        else:
+            self.integrity.ts = ts
+        return 0
+
+    cdef inline bint crossed(self) except -1:
+        """``integrity.crossed``."""
+        cdef PyObject* value = _get(self.integrity, I_CROSSED) if self.slots else NULL
+        if value != NULL:
+            return bool(<object>value)
+        return bool(self.integrity.crossed)
+
+    cdef int check_cross(self) except -1:
+        """``BookBase._check_cross``, calling it only when the book is crossed: the two best prices read from the
+        key lists' last items (what ``best`` holds), compared in C when they fit 64 bits."""
+        cdef Py_ssize_t nb = PyList_GET_SIZE(self.bid_keys), na = PyList_GET_SIZE(self.ask_keys)
+        cdef long long bid, ask
+        if self.slots and (nb == 0 or na == 0):
+            return 0  # a side is empty: its best is NO_PRICE, never crossed
+        if self.slots and _as_ll(<object>PyList_GET_ITEM(self.bid_keys, nb - 1), &bid) \
+                and _as_ll(<object>PyList_GET_ITEM(self.ask_keys, na - 1), &ask) and ask != -_MAX - 1:
+            if bid != 0 and ask != 0 and bid >= -ask:
+                self.book._check_cross()
+            return 0
+        bid_o = self.bids.best
+        ask_o = self.asks.best
+        if bid_o != 0 and ask_o != 0 and bid_o >= ask_o:
+            self.book._check_cross()
         return 0
 
     cdef inline L3Orders live_table(self):
@@ -209,10 +277,8 @@ cdef class _Book:
                 for order_id in queue:
                     PyDict_DelItem(self.orders, order_id)
                 self.book.dropped_orders += len(queue)
-        if _remove(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
-                   self.bid_keys if bid else self.ask_keys, price, price if bid else -price, 1 if bid else -1) \
-                and self.integrity.crossed:
-            self.integrity.ts = ts
+        if _remove(self, bid, price) and self.crossed():
+            self.set_ts(ts)
             self.book._check_uncross()
 
     cdef new_level(self, bint bid, object price, long long size, long long ts, dict queue):
@@ -220,10 +286,9 @@ cdef class _Book:
         dicts or, when None, the one already opened (in the table, or by ``open_level``)."""
         if queue is not None:
             PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, queue)
-        if _insert(self.bids if bid else self.asks, self.bid_sizes if bid else self.ask_sizes,
-                   self.bid_keys if bid else self.ask_keys, price, price if bid else -price, size):
-            self.integrity.ts = ts
-            _check_cross(self.book, self.bids, self.asks)
+        if _insert(self, bid, price, size):
+            self.set_ts(ts)
+            self.check_cross()
 
 
 cdef inline bint _field(const char* s, Py_ssize_t start, Py_ssize_t end, long long* out):
@@ -297,7 +362,7 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
         on_reveal(side, i, ts, row)  # a side that was or became short of N levels, or an odd field
         return 1
     # BookBase.reveal(side, old, [(new, size)], False, ts), the usual case
-    b.integrity.ts = ts
+    b.set_ts(ts)
     keys = b.bid_keys if bid else b.ask_keys
     sizes = b.bid_sizes if bid else b.ask_sizes
     hi = _bisect_left(keys, old * sign)
@@ -310,7 +375,7 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
         for key_obj in keys[_bisect_left(keys, price * sign) : hi]:
             gone = key_obj * sign
             if gone != price:
-                b.drop_level(bid, gone, b.integrity.ts)
+                b.drop_level(bid, gone, ts)  # the time just stored: nothing between writes it
     if sizes.lookup(price, &have):
         if size > 0:
             sizes.store(price, size)

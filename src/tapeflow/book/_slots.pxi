@@ -1,4 +1,4 @@
-# Included by every compiled core that reads and writes Python objects' slots (book/_l2_core.pyx,
+# Included by every compiled core that reads and writes Python objects' slots (book/_l2_core.pyx, book/_l3_core.pyx,
 # book/_quote_core.pyx, engine/_kernel_core.pyx, ml/_sample_core.pyx): one text for how a slot's offset is found and
 # how a slot is read and stored, so the cores cannot come to disagree. It sits in book, the lowest package with a
 # core; the cores above include it from here (imports point downward).
