@@ -29,6 +29,34 @@ settings.register_profile("dev", deadline=None, suppress_health_check=_TOO_SLOW)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+# Tests that wait on the wall clock: a server or paper venue on loopback, a subprocess or worker pool, a browser, a
+# poller racing a stream. `make test` runs every other test on two workers (pytest-xdist) and these afterwards in
+# one process, so each keeps both cores for its own threads and subprocesses as it always had: run beside another
+# CPU-bound worker, a test like tests/live/test_push_pull.py measures the machine's load, not the code (it failed
+# that way at load 16). A folder or a file, relative to tests/.
+SERIAL = (
+    "browser/",
+    "live/",
+    "paper/",
+    "sweep/",
+    "benchmarks/test_bench_live.py",
+    "cli/test_compare_live.py",
+    "cli/test_live_cmd.py",
+    "cli/test_live_kill.py",
+    "cli/test_paper_cmd.py",
+    "ml/test_pool.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the ``SERIAL`` tests ``serial`` (``make test`` runs ``-m "not serial"`` on two workers, then these)."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        where = item.path.resolve().relative_to(tests).as_posix()
+        if where.startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
+
+
 def _data_root() -> Path:
     raw = os.environ.get("TAPEFLOW_DATA", "../shared/data")
     root = Path(raw)
