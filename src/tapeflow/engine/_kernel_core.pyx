@@ -19,7 +19,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from heapq import heappop, heappush
 
 from tapeflow.engine.clock import SimClock
-from tapeflow.engine.timers import Timer
+from tapeflow.engine.timers import Call, Timer
 from tapeflow.model.errors import OutOfOrderError
 from tapeflow.model.events import Event
 
@@ -187,6 +187,36 @@ cdef int _fire(TimerFire f, object timer) except -1:
     return 0
 
 
+cdef class CallRun:
+    """The table's handler for ``Call`` in a compiled kernel: ``Kernel._call`` (count it, then ``fn(arg)``) run here
+    instead of in a Python frame of its own.
+
+    Why: every order of a backtest reaches the simulated exchange through one ``call_at`` (its arrival after the
+    entry latency), and ``_call``'s frame was one of ~60 an order (issue 19, docs/PERFORMANCE.md). A kernel whose
+    class overrides ``_call`` keeps its own (``CompiledKernel._call_handler``)."""
+
+    cdef readonly object kernel
+    cdef Py_ssize_t not_events
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.not_events = _slot_offset_or_fallback(type(kernel), "_not_events")
+
+    def __call__(self, call):
+        _run_call(self, call)
+
+
+cdef int _run_call(CallRun r, object call) except -1:
+    """``Kernel._call(call)``, step for step."""
+    kernel = r.kernel
+    if r.not_events >= 0:
+        _put(kernel, r.not_events, _read_slot(kernel, r.not_events) + 1)
+    else:
+        kernel._not_events += 1
+    call.fn(call.arg)
+    return 0
+
+
 cdef inline object _read_slot(object owner, Py_ssize_t offset):
     """The slot's value (an unset slot raises as the attribute would)."""
     cdef PyObject *value = _get(owner, offset)
@@ -204,6 +234,8 @@ cdef inline int _call(object handler, object event) except -1:
             (<Gated>handler).handler(event)
     elif kind is TimerFire:
         _fire(<TimerFire>handler, event)
+    elif kind is CallRun:
+        _run_call(<CallRun>handler, event)
     else:
         handler(event)
     return 0
@@ -237,6 +269,30 @@ cdef int _drain(object kernel, list heap, dict table, object time, bint fast, ob
     finally:
         kernel._popped += popped
     return 0
+
+
+def emit(self, event):
+    """``Kernel.emit``, step for step: ``event`` queued at its ``ts_init``, never into the past.
+
+    Why compiled: a bar backtest's order emits four events (signal, submit, accept, fill), and the Python method's
+    frame was one of ~60 an order (issue 19, docs/PERFORMANCE.md); every component's emit takes this path."""
+    ts = _ts_init(event)
+    now = self._time._now
+    if ts < now:
+        raise OutOfOrderError(ts, now, f"emitted {type(event).__name__}", "a component cannot schedule into the past")
+    seq = self._seq
+    heappush(self._heap, (ts, seq, event))
+    self._seq = seq + 1
+
+
+def call_at(self, ts, fn, arg=None):
+    """``Kernel.call_at``, step for step: ``fn(arg)`` at ``ts`` in ``(ts, seq)`` order, dispatching nothing."""
+    now = self._time._now
+    if ts < now:
+        raise OutOfOrderError(ts, now, "call_at", "a component cannot schedule into the past")
+    seq = self._seq
+    heappush(self._heap, (ts, seq, Call(fn, arg)))
+    self._seq = seq + 1
 
 
 def drain(self, limit):
