@@ -410,10 +410,13 @@ def _handler_name(handler: Any) -> str:
 
 def dispatches(data: list[Row]) -> dict[str, Any]:
     """Per order: how many events of each type are built and put on the kernel's schedule, and the subscribers
-    each reaches (and the scheduled calls, by function); from one run with ``Kernel.emit``/``call_at`` counted."""
+    each reaches (and the scheduled calls, by function); from one run with the kernel class's ``emit``/``call_at``
+    counted."""
     emitted: Counter[type[Any]] = Counter()
     called: Counter[str] = Counter()
-    emit, call_at = Kernel.emit, Kernel.call_at
+    kind = type(Kernel())  # the class the run's kernel is: the compiled kernel has its own emit and call_at
+    emit, call_at = kind.emit, kind.call_at
+    own = {name: vars(kind)[name] for name in ("emit", "call_at") if name in vars(kind)}
 
     def counting_emit(self: Kernel, event: Any) -> None:
         emitted[type(event)] += 1
@@ -423,12 +426,16 @@ def dispatches(data: list[Row]) -> dict[str, Any]:
         called[getattr(fn, "__qualname__", repr(fn))] += 1
         call_at(self, ts, fn, arg)
 
-    Kernel.emit, Kernel.call_at = counting_emit, counting_call_at  # type: ignore[method-assign]
+    kind.emit, kind.call_at = counting_emit, counting_call_at  # type: ignore[method-assign]
     try:
         bt = tapeflow_backtest()
         bt.run([stream(data)])
     finally:
-        Kernel.emit, Kernel.call_at = emit, call_at  # type: ignore[method-assign]
+        for name in ("emit", "call_at"):
+            if name in own:
+                setattr(kind, name, own[name])
+            else:
+                delattr(kind, name)
     orders = len(bt.results.fills)
     out: dict[str, Any] = {"orders": orders}
     print(f"{orders:,} orders; per order, events built and scheduled, and the subscribers each is dispatched to:")
