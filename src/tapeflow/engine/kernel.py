@@ -27,8 +27,9 @@ one process, CPU time) and 2-5 % in wall time.
 
 The same two loops exist compiled (``_kernel_core.pyx``; the profile in docs/PERFORMANCE.md says why): a kernel
 built with ``impl="compiled"`` (or ``"auto"``, the default, when the core was built and ``TAPEFLOW_PURE_PYTHON``
-is not set) is a ``CompiledKernel``, whose ``_feed`` and ``_drain`` are the compiled functions and whose table
-holds a ``FanOut`` for a type with several subscribers; everything else is this module's code on the same state.
+is not set) is a ``CompiledKernel``, whose ``_feed``, ``_drain``, ``emit`` and ``call_at`` are the compiled functions
+and whose table holds a ``FanOut`` for a type with several subscribers (and ``TimerFire`` and ``CallRun`` for timers
+and calls); everything else is this module's code on the same state.
 This module's loops are the reference: tests require the identical dispatch sequence, clock and errors from both.
 ``Kernel.impl`` says which ran.
 
