@@ -10,7 +10,8 @@ handlers this loop calls directly, with no Python frame of its own.
 The reference is the pure-Python ``Kernel`` in ``kernel.py``: ``CompiledKernel`` there binds ``feed`` and ``drain``
 as its ``_feed`` and ``_drain`` and ``emit`` and ``call_at`` under their own names, and keeps every other method, so
 both run on the same state (heap, table, clock, counters) in the same order; tests in
-``tests/engine/test_kernel_core.py`` require the identical dispatch sequence, clock and errors from both. Timestamps stay Python ints (compared as objects), so the two agree on any int.
+``tests/engine/test_kernel_core.py`` require the identical dispatch sequence, clock and errors from both.
+Timestamps stay Python ints (compared as objects), so the two agree on any int.
 """
 
 from cpython.object cimport PyObject, PyObject_TypeCheck, PyTypeObject
