@@ -195,8 +195,8 @@ cdef class CallRun:
     Why: every order of a backtest reaches the simulated exchange through one ``call_at`` (its arrival after the
     entry latency), and ``_call``'s frame was one of ~60 an order (issue 19, docs/PERFORMANCE.md). A kernel whose
     class overrides ``_call`` keeps its own (``CompiledKernel._call_handler``). The loops call it through its
-    ``__call__``, not by a test of its type in ``_call``: that test sat on every bar's dispatch and cost the feed
-    ~80 instructions a bar (callgrind), more than the order's saving."""
+    ``__call__`` (a C call, once an order), not by a test of its type in ``_call``, which every other handler of
+    every event would pass through."""
 
     cdef readonly object kernel
     cdef Py_ssize_t not_events
