@@ -16,7 +16,7 @@ Trades are compared bar by bar (fill bar, side, price): the benchmark counts tho
 and, at the first difference, prints why (backtrader's float SMAs against tapeflow's exact integer sums).
 
 Usage: python benchmarks/bench_backtest_bars.py [--bars 100000] [--pairs 5] [--profile] [--rss 1000000] [--split]
-[--parts] [--dispatch] [--floor] [--digest] [--once orders|no_orders]
+[--parts] [--dispatch] [--floor] [--digest] [--once orders|no_orders] [--calls]
 ``--rss N`` instead measures tapeflow's peak RSS on N bars, each variant in a fresh child process: bars listed
 before the run (as this benchmark did before) against bars streamed from the columns. ``--split`` runs tapeflow
 alone, with the strategy and with a copy whose ``buy``/``sell``/``signal`` do nothing, and prints CPU ns per bar
@@ -34,6 +34,8 @@ it with ``PYTHONPATH=OTHER/src`` and without); ``--once orders`` / ``--once no_o
 for ``valgrind --tool=callgrind``: the two instruction counts differ by what the orders cost. ``--parts`` wraps
 methods of the classes, so on a tree where those classes are compiled (mypyc) it sees only the calls made through
 an attribute lookup, not the compiled code's direct calls: compare compiled trees with ``--split`` and callgrind.
+``--calls`` counts, per order, the Python calls and bytecodes of each function (a traced run with orders minus one
+without): where an order's interpreted work goes, by function, the same under any load (slow: run it on 30,000 bars).
 """
 
 from __future__ import annotations
@@ -395,6 +397,63 @@ def once(data: list[Row], mode: str) -> dict[str, Any]:
     return {"mode": mode, "orders": len(bt.results.fills)}
 
 
+def _traced(strategy: type[SmaCross], data: list[Row]) -> tuple[dict[str, list[int]], int]:
+    """One run under ``sys.settrace`` with opcode events: per Python function, [calls, bytecodes run in its own
+    frames, bytecodes run while it was on the stack (its callees' counted once, however deep it recurses)]."""
+    table: dict[str, list[int]] = {}
+    stack: list[tuple[list[int], int]] = []
+    count = 0
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if event == "opcode":
+            count += 1
+            if stack:
+                stack[-1][0][1] += 1
+        elif event == "call":
+            frame.f_trace_opcodes = True
+            code = frame.f_code
+            name = f"{code.co_filename.rsplit('src/', 1)[-1]}:{code.co_firstlineno}({code.co_name})"
+            row = table.setdefault(name, [0, 0, 0])
+            row[0] += 1
+            stack.append((row, count))
+        elif event == "return" and stack:
+            row, start = stack.pop()
+            if all(r is not row for r, _ in stack):
+                row[2] += count - start
+        return tracer
+
+    bt = tapeflow_backtest(strategy)
+    sys.settrace(tracer)
+    try:
+        bt.run([stream(data)])
+    finally:
+        sys.settrace(None)
+    return table, len(bt.results.fills)
+
+
+def calls(data: list[Row], top: int = 40) -> dict[str, Any]:
+    """Per order, the Python calls and bytecodes of each function: a traced run with orders minus one without,
+    over the orders. Counted, not timed: the same on any machine and load, so two trees compare exactly (what
+    callgrind cannot split by Python function on CPython 3.11)."""
+    with_orders, orders = _traced(SmaCross, data)
+    without, _ = _traced(_NoOrders, data)
+    n = max(orders, 1)
+    rows = []
+    for name, (c, own, inclusive) in with_orders.items():
+        c0, own0, inclusive0 = without.get(name, [0, 0, 0])
+        rows.append((round((inclusive - inclusive0) / n), round((own - own0) / n), round((c - c0) / n, 2), name))
+    rows.sort(key=lambda r: (-r[0], -r[1], r[3]))
+    total_calls = round((sum(r[0] for r in with_orders.values()) - sum(r[0] for r in without.values())) / n, 1)
+    total_codes = round((sum(r[1] for r in with_orders.values()) - sum(r[1] for r in without.values())) / n)
+    print(f"{orders:,} orders; per order {total_calls} Python calls, {total_codes:,} bytecodes (orders run minus")
+    print("the no-order run; inclusive counts a function's callees once):")
+    print(f"{'inclusive':>9} {'own':>6} {'calls':>6}  function")
+    for inclusive, own, c, name in [r for r in rows if r[0] or r[1]][:top]:
+        print(f"{inclusive:9,} {own:6,} {c:6.2f}  {name}")
+    return {"orders": orders, "calls_per_order": total_calls, "bytecodes_per_order": total_codes}
+
+
 def _handler_name(handler: Any) -> str:
     """A subscriber as ``Class.method``; a gated one says so (the kernel calls it only while its container holds
     something), a kept-last store says which field."""
@@ -410,10 +469,13 @@ def _handler_name(handler: Any) -> str:
 
 def dispatches(data: list[Row]) -> dict[str, Any]:
     """Per order: how many events of each type are built and put on the kernel's schedule, and the subscribers
-    each reaches (and the scheduled calls, by function); from one run with ``Kernel.emit``/``call_at`` counted."""
+    each reaches (and the scheduled calls, by function); from one run with the kernel class's ``emit``/``call_at``
+    counted."""
     emitted: Counter[type[Any]] = Counter()
     called: Counter[str] = Counter()
-    emit, call_at = Kernel.emit, Kernel.call_at
+    kind = type(Kernel())  # the class the run's kernel is: the compiled kernel has its own emit and call_at
+    emit, call_at = kind.emit, kind.call_at
+    own = {name: vars(kind)[name] for name in ("emit", "call_at") if name in vars(kind)}
 
     def counting_emit(self: Kernel, event: Any) -> None:
         emitted[type(event)] += 1
@@ -423,12 +485,16 @@ def dispatches(data: list[Row]) -> dict[str, Any]:
         called[getattr(fn, "__qualname__", repr(fn))] += 1
         call_at(self, ts, fn, arg)
 
-    Kernel.emit, Kernel.call_at = counting_emit, counting_call_at  # type: ignore[method-assign]
+    kind.emit, kind.call_at = counting_emit, counting_call_at  # type: ignore[method-assign]
     try:
         bt = tapeflow_backtest()
         bt.run([stream(data)])
     finally:
-        Kernel.emit, Kernel.call_at = emit, call_at  # type: ignore[method-assign]
+        for name in ("emit", "call_at"):
+            if name in own:
+                setattr(kind, name, own[name])
+            else:
+                delattr(kind, name)
     orders = len(bt.results.fills)
     out: dict[str, Any] = {"orders": orders}
     print(f"{orders:,} orders; per order, events built and scheduled, and the subscribers each is dispatched to:")
@@ -532,6 +598,7 @@ def main() -> None:
     parser.add_argument("--floor", action="store_true", help="per-bar floor (events, strategy) vs the 100x budget")
     parser.add_argument("--digest", action="store_true", help="tapeflow alone: digests of its events and results")
     parser.add_argument("--once", choices=("orders", "no_orders"), help="one run and nothing else (for callgrind)")
+    parser.add_argument("--calls", action="store_true", help="tapeflow alone: Python calls, bytecodes per order")
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child, args.bars)
@@ -551,6 +618,9 @@ def main() -> None:
         return
     if args.digest:
         print(json.dumps({"benchmark": "backtest_bars_digest", "bars": len(data), **digests(data)}))
+        return
+    if args.calls:
+        print(json.dumps({"benchmark": "backtest_bars_calls", "bars": len(data), **calls(data)}))
         return
     if args.once:
         print(json.dumps({"benchmark": "backtest_bars_once", "bars": len(data), **once(data, args.once)}))

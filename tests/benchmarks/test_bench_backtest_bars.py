@@ -109,3 +109,11 @@ def test_once_mode_runs_with_or_without_orders_and_prints_only_its_report() -> N
     assert orders["orders"] > 0 and len(lines) == 1
     _, none = _run("--once", "no_orders", "--bars", "3000")
     assert none["mode"] == "no_orders" and none["orders"] == 0
+
+
+def test_calls_mode_counts_python_calls_and_bytecodes_per_order_by_function() -> None:
+    lines, report = _run("--calls", "--bars", "3000")
+    assert report["benchmark"] == "backtest_bars_calls" and report["orders"] > 0
+    assert report["calls_per_order"] > 10 and report["bytecodes_per_order"] > 500
+    assert lines[0].endswith("(orders run minus") and lines[2].split() == ["inclusive", "own", "calls", "function"]
+    assert any(line.endswith("(on_command)") and "risk/engine.py" in line for line in lines[3:])

@@ -83,6 +83,17 @@ def test_the_keeper_reports_quote_books_among_the_books(data_dir: Path) -> None:
     assert row.symbol == "BAC" and row.crossings == 0 and row.crossed_ns == 0  # the NBBO of this day never crosses
 
 
+def test_the_keepers_book_lookup_read_once_finds_books_built_after_it() -> None:
+    """Readers bind ``keeper.book`` once (risk's fast check, the exchange): the lookup is the registry's own, so a
+    symbol first seen later is found through it, and an unknown one is None."""
+    keeper = BookKeeper("L1")
+    book = keeper.book
+    assert book("BAC") is None
+    keeper.on_quote(Quote(ts_event=1, ts_init=1, symbol="BAC", bid_price=100, bid_size=1, ask_price=101, ask_size=1))
+    found = book("BAC")
+    assert isinstance(found, QuoteBook) and found is keeper.book("BAC") and found.bid_price == 100
+
+
 _STATE = ("bid_price", "bid_size", "ask_price", "ask_size", "ts", "version", "nbbo", "crossed", "crossings")
 
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from tapeflow.engine import Kernel
 from tapeflow.engine.kernel import COMPILED_AVAILABLE, CompiledKernel
 from tapeflow.model import ConfigError, Event, Signal, TimerFired, Trade
+from tapeflow.model.errors import OutOfOrderError
 
 from .helpers import trade
 
@@ -228,3 +229,32 @@ def test_a_compiled_kernel_class_that_overrides_fire_keeps_its_own() -> None:
     kernel.set_timer("x", at=5, tick=lambda now: None)
     kernel.advance(10)
     assert fired == [5]
+
+
+def test_compiled_kernel_schedules_and_runs_calls_with_its_own_steps_unless_a_subclass_runs_calls_itself() -> None:
+    """``emit``, ``call_at`` and the ``Call`` handler are the compiled ones (the random programs above hold them to
+    the reference's order, counts and errors); a kernel class with its own ``_call`` keeps it."""
+    from tapeflow.engine import _kernel_core
+    from tapeflow.engine.timers import Call
+
+    kernel = Kernel(impl="compiled")
+    assert type(kernel).emit is _kernel_core.emit and type(kernel).call_at is _kernel_core.call_at
+    assert type(kernel._resolve(Call)) is _kernel_core.CallRun
+    ran: list[object] = []
+
+    class Counting(CompiledKernel):
+        __slots__ = ()
+
+        def _call(self, call: Call) -> None:
+            ran.append(call.arg)
+            super()._call(call)
+
+    own = Counting()
+    assert own._resolve(Call) == own._call
+    got: list[object] = []
+    own.start(at=0)
+    own.call_at(3, got.append, "x")
+    own.finish(until=5)
+    assert ran == ["x"] and got == ["x"] and own.scheduled_events == 0
+    with pytest.raises(OutOfOrderError, match="call_at"):
+        own.call_at(1, got.append, "late")

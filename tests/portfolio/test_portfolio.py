@@ -383,6 +383,49 @@ def test_last_bars_value_every_position_as_a_portfolio_hearing_the_bars_itself_d
         assert new.positions() == hearing.positions()
 
 
+class _Top:
+    """A local book as the portfolio reads it: its best prices (0 for an empty side)."""
+
+    def __init__(self, best_bid: int, best_ask: int) -> None:
+        self.best_bid, self.best_ask = best_bid, best_ask
+
+
+@settings(max_examples=80, deadline=None)
+@given(_STEPS)
+def test_given_the_books_the_portfolio_marks_as_given_their_doubled_mids(
+    steps: list[tuple[str, str, Side, int, int]],
+) -> None:
+    """The node hands the portfolio its books (``books``) rather than a function of its own giving their doubled
+    mids (``book_marks``): same marks, exposures and views after every step, a one-sided book marking nothing."""
+    last: dict[str, Bar] = {}
+    books: dict[str, _Top] = {}
+
+    def mids(symbol: str) -> int | None:  # what the node's own function gave
+        book = books.get(symbol)
+        return book.best_bid + book.best_ask if book is not None and book.best_bid and book.best_ask else None
+
+    config = PortfolioConfig(starting_cash=START, sample_interval_ns=None)
+    given_mids = Portfolio(config, book_marks=mids, last_bars=last)
+    given_books = Portfolio(config, books=books.get, last_bars=last)
+    for ts, (kind, symbol, side, qty, price) in enumerate(steps, 1):
+        if kind == "bar":
+            last[symbol] = Bar(ts_event=ts, ts_init=ts, symbol=symbol, open=1, high=1, low=1, close=price, volume=1)
+        elif kind == "book":
+            books[symbol] = _Top(price if qty % 3 else 0, price + qty if qty % 5 else 0)
+        else:
+            for p in (given_mids, given_books):
+                p.on_fill(fill(ts, side, qty, price, symbol=symbol))
+        for symbol in ("AAPL", "MSFT", "IBM"):
+            assert given_books.mark_x2(symbol) == given_mids.mark_x2(symbol)
+        assert given_books.exposures() == given_mids.exposures()
+        assert given_books.positions() == given_mids.positions()
+    kernel = Kernel()
+    kernel.add(given_books)  # a portfolio given the books hears no quotes: they mark nothing where a book is kept
+    assert given_books.on_quote not in kernel._subscriptions.handlers(Quote)
+    kernel.add(alone := Portfolio(config))
+    assert alone.on_quote in kernel._subscriptions.handlers(Quote)
+
+
 def test_given_last_bars_a_bars_close_outranks_a_mark_call_whichever_came_last() -> None:
     last: dict[str, Bar] = {}
     p = Portfolio(PortfolioConfig(starting_cash=START, sample_interval_ns=None), last_bars=last)

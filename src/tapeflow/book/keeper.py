@@ -101,6 +101,9 @@ class BookKeeper:
         self.level = level
         self.signals = signals
         self._books: dict[str, L2Book | L3Book | QuoteBook] = {}
+        self.book: Callable[[str], AnyBook | None] = self._books.get
+        """``book(symbol)``: the symbol's book, or None. The registry's own ``get``, not a method calling it: risk,
+        the exchange and the portfolio's mark ask it several times an order (issue 19: a Python frame less each)."""
         self._apply: dict[str, Callable[[Event], None]] = {}
         self._bus: _Bus | None = None
         self._before: list[Callable[[Event, L2Book | L3Book], None]] = []
@@ -257,9 +260,6 @@ class BookKeeper:
             for callback in self._before:
                 callback(event, book)
         apply(event)
-
-    def book(self, symbol: str) -> AnyBook | None:
-        return self._books.get(symbol)
 
     def symbols(self) -> list[str]:
         return sorted(self._books)

@@ -8,9 +8,10 @@ run without the interpreter's dispatch between them, and a type with several sub
 handlers this loop calls directly, with no Python frame of its own.
 
 The reference is the pure-Python ``Kernel`` in ``kernel.py``: ``CompiledKernel`` there binds ``feed`` and ``drain``
-as its ``_feed`` and ``_drain`` and keeps every other method, so both run on the same state (heap, table, clock,
-counters) in the same order; tests in ``tests/engine/test_kernel_core.py`` require the identical dispatch sequence,
-clock and errors from both. Timestamps stay Python ints (compared as objects), so the two agree on any int.
+as its ``_feed`` and ``_drain`` and ``emit`` and ``call_at`` under their own names, and keeps every other method, so
+both run on the same state (heap, table, clock, counters) in the same order; tests in
+``tests/engine/test_kernel_core.py`` require the identical dispatch sequence, clock and errors from both.
+Timestamps stay Python ints (compared as objects), so the two agree on any int.
 """
 
 from cpython.object cimport PyObject, PyObject_TypeCheck, PyTypeObject
@@ -19,7 +20,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from heapq import heappop, heappush
 
 from tapeflow.engine.clock import SimClock
-from tapeflow.engine.timers import Timer
+from tapeflow.engine.timers import Call, Timer
 from tapeflow.model.errors import OutOfOrderError
 from tapeflow.model.events import Event
 
@@ -187,6 +188,38 @@ cdef int _fire(TimerFire f, object timer) except -1:
     return 0
 
 
+cdef class CallRun:
+    """The table's handler for ``Call`` in a compiled kernel: ``Kernel._call`` (count it, then ``fn(arg)``) run here
+    instead of in a Python frame of its own.
+
+    Why: every order of a backtest reaches the simulated exchange through one ``call_at`` (its arrival after the
+    entry latency), and ``_call``'s frame was one of ~60 an order (issue 19, docs/PERFORMANCE.md). A kernel whose
+    class overrides ``_call`` keeps its own (``CompiledKernel._call_handler``). The loops call it through its
+    ``__call__`` (a C call, once an order), not by a test of its type in ``_call``, which every other handler of
+    every event would pass through."""
+
+    cdef readonly object kernel
+    cdef Py_ssize_t not_events
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.not_events = _slot_offset_or_fallback(type(kernel), "_not_events")
+
+    def __call__(self, call):
+        _run_call(self, call)
+
+
+cdef int _run_call(CallRun r, object call) except -1:
+    """``Kernel._call(call)``, step for step."""
+    kernel = r.kernel
+    if r.not_events >= 0:
+        _put(kernel, r.not_events, _read_slot(kernel, r.not_events) + 1)
+    else:
+        kernel._not_events += 1
+    call.fn(call.arg)
+    return 0
+
+
 cdef inline object _read_slot(object owner, Py_ssize_t offset):
     """The slot's value (an unset slot raises as the attribute would)."""
     cdef PyObject *value = _get(owner, offset)
@@ -237,6 +270,30 @@ cdef int _drain(object kernel, list heap, dict table, object time, bint fast, ob
     finally:
         kernel._popped += popped
     return 0
+
+
+def emit(self, event):
+    """``Kernel.emit``, step for step: ``event`` queued at its ``ts_init``, never into the past.
+
+    Why compiled: a bar backtest's order emits four events (signal, submit, accept, fill), and the Python method's
+    frame was one of ~60 an order (issue 19, docs/PERFORMANCE.md); every component's emit takes this path."""
+    ts = _ts_init(event)
+    now = self._time._now
+    if ts < now:
+        raise OutOfOrderError(ts, now, f"emitted {type(event).__name__}", "a component cannot schedule into the past")
+    seq = self._seq
+    heappush(self._heap, (ts, seq, event))
+    self._seq = seq + 1
+
+
+def call_at(self, ts, fn, arg=None):
+    """``Kernel.call_at``, step for step: ``fn(arg)`` at ``ts`` in ``(ts, seq)`` order, dispatching nothing."""
+    now = self._time._now
+    if ts < now:
+        raise OutOfOrderError(ts, now, "call_at", "a component cannot schedule into the past")
+    seq = self._seq
+    heappush(self._heap, (ts, seq, Call(fn, arg)))
+    self._seq = seq + 1
 
 
 def drain(self, limit):

@@ -27,8 +27,9 @@ one process, CPU time) and 2-5 % in wall time.
 
 The same two loops exist compiled (``_kernel_core.pyx``; the profile in docs/PERFORMANCE.md says why): a kernel
 built with ``impl="compiled"`` (or ``"auto"``, the default, when the core was built and ``TAPEFLOW_PURE_PYTHON``
-is not set) is a ``CompiledKernel``, whose ``_feed`` and ``_drain`` are the compiled functions and whose table
-holds a ``FanOut`` for a type with several subscribers; everything else is this module's code on the same state.
+is not set) is a ``CompiledKernel``, whose ``_feed``, ``_drain``, ``emit`` and ``call_at`` are the compiled functions
+and whose table holds a ``FanOut`` for a type with several subscribers (and ``TimerFire`` and ``CallRun`` for timers
+and calls); everything else is this module's code on the same state.
 This module's loops are the reference: tests require the identical dispatch sequence, clock and errors from both.
 ``Kernel.impl`` says which ran.
 
@@ -51,7 +52,9 @@ from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
 
 try:  # the compiled loops (setup.py builds them); without them the Python reference runs
-    from tapeflow.engine._kernel_core import FanOut, Gated, LastBy, TimerFire, drain, feed
+    from tapeflow.engine._kernel_core import CallRun, FanOut, Gated, LastBy, TimerFire, drain, feed
+    from tapeflow.engine._kernel_core import call_at as compiled_call_at
+    from tapeflow.engine._kernel_core import emit as compiled_emit
 
     COMPILED_AVAILABLE = True
 except ImportError:  # pragma: no cover - a checkout that was not built
@@ -184,7 +187,7 @@ class Kernel:
         if kind is Timer:
             handler: Handler = self._timer_handler()
         elif kind is Call:
-            handler = self._call
+            handler = self._call_handler()
         else:
             handler = self._combine(self._subscriptions.handlers(kind))
         self._table[kind] = handler
@@ -406,6 +409,10 @@ class Kernel:
         """What the table runs for a ``Timer``: ``_fire`` (the compiled kernel's ``TimerFire`` runs its steps)."""
         return self._fire
 
+    def _call_handler(self) -> Handler:
+        """What the table runs for a ``Call``: ``_call`` (the compiled kernel's ``CallRun`` runs its steps)."""
+        return self._call
+
 
 class CompiledKernel(Kernel):
     """A ``Kernel`` whose feed and schedule loops are the compiled ones; built by ``Kernel(impl="compiled"|"auto")``.
@@ -419,6 +426,9 @@ class CompiledKernel(Kernel):
     if COMPILED_AVAILABLE:
         _feed: Any = feed
         _drain: Any = drain
+        # ``emit`` and ``call_at``: the same steps as the reference's, without their Python frames (issue 19)
+        emit: Any = compiled_emit
+        call_at: Any = compiled_call_at
 
     @staticmethod
     def _combine(handlers: tuple[Handler, ...]) -> Handler:
@@ -434,6 +444,13 @@ class CompiledKernel(Kernel):
         if type(self)._fire is not Kernel._fire:
             return self._fire
         return TimerFire(self)
+
+    def _call_handler(self) -> Handler:
+        """``CallRun``: a ``Call`` run without ``_call``'s Python frame (the same steps); a class that overrides
+        ``_call`` keeps its own."""
+        if type(self)._call is not Kernel._call:
+            return self._call
+        return CallRun(self)
 
     @staticmethod
     def _gate(handler: Handler, when: Sized) -> Handler:

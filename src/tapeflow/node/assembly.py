@@ -120,7 +120,7 @@ class TradingNode:
         # the exchange keeps every symbol's last bar anyway: the portfolio looks a bar's close up there when it needs
         # a mark (a dict lookup, no call), rather than a handler of its own on every bar
         last_bars = self.exchange.last_bars if self.exchange is not None else None
-        self.portfolio = Portfolio(config.portfolio, book_marks=self._book_mark_x2, last_bars=last_bars)
+        self.portfolio = Portfolio(config.portfolio, books=self.books.book, last_bars=last_bars)
         route: OrderRoute = self.execution if self.stp is None else self.stp
         risk_ctx = RiskContext(
             books=self.books, portfolio=self.portfolio, orders=self.execution, sessions=self.sessions
@@ -139,8 +139,8 @@ class TradingNode:
             self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips, chase=chase)
         self._mid_x2_of: Callable[[str], int | None] = self.portfolio.mark_x2
         """Doubled arrival mid: the book's ``bid + ask`` when both sides are there, else the portfolio's mark. That
-        is the portfolio's ``mark_x2`` itself (its first source is this node's ``_book_mark_x2``, the same test), so
-        the results read it without a call of the node's in between (issue 19: once per order)."""
+        is the portfolio's ``mark_x2`` itself (its first source is this node's books, the same test), so the results
+        read it without a call of the node's in between (issue 19: once per order)."""
         self.results = ResultsCollector(
             portfolio=self.portfolio, mid_x2_of=self._mid_x2_of, period=config.returns_period, sessions=self.sessions
         )
@@ -182,16 +182,6 @@ class TradingNode:
         if audit is not None:
             audit.books = self.books
             kernel.add(audit)
-
-    # -- marks ----------------------------------------------------------------------------------------------------
-
-    def _book_mark_x2(self, symbol: str) -> int | None:
-        """Doubled mid of the symbol's book when both sides are there (the portfolio's mark)."""
-        book = self.books.book(symbol)
-        if book is None:
-            return None
-        bid, ask = book.best_bid, book.best_ask
-        return bid + ask if bid and ask else None
 
     # -- what the drivers share -----------------------------------------------------------------------------------
 

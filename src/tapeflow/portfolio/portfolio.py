@@ -18,7 +18,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from operator import attrgetter
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import msgspec
 
@@ -81,6 +81,15 @@ class PortfolioConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Only fills of this strategy count (None: every fill, the whole account)."""
 
 
+class BestPrices(Protocol):
+    """What the portfolio reads of a local book for its mark: the best bid and ask (0 when a side is empty)."""
+
+    @property
+    def best_bid(self) -> int: ...
+    @property
+    def best_ask(self) -> int: ...
+
+
 class Portfolio:
     """Cash, positions and the equity curve of one account (or one strategy, see ``PortfolioConfig``)."""
 
@@ -90,10 +99,14 @@ class Portfolio:
         *,
         book_marks: Callable[[str], int | None] | None = None,
         last_bars: Mapping[str, Bar] | None = None,
+        books: Callable[[str], BestPrices | None] | None = None,
     ) -> None:
-        """``book_marks(symbol)``: the doubled mid of the symbol's local book now, or None.
+        """``book_marks(symbol)``: the doubled mid of the symbol's local book now, or None. ``books(symbol)``: the
+        symbol's local book, or None (a node's ``BookKeeper.book``); its doubled mid, when both sides are there, is
+        the mark, read here without a caller's function in between (the risk engine and the results read a mark on
+        every order: issue 19). A book's mid outranks ``book_marks``.
 
-        Given it, positions are valued at the book's mid when asked, and the portfolio no longer listens to every
+        Given either, positions are valued at the book's mid when asked, and the portfolio no longer listens to every
         quote (a handler less on the hottest path); quotes still mark nothing when a book exists. Bars, ``mark``
         and fills remain the marks of symbols without a two-sided book.
 
@@ -106,6 +119,7 @@ class Portfolio:
         self.config = config if config is not None else PortfolioConfig()
         self._strategy_id = self.config.strategy_id  # read on every fill (the config is frozen)
         self._book_marks = book_marks
+        self._books = books
         self._last_bars = last_bars
         self._last_fraction: dict[str, tuple[int, Fraction]] = {}
         """By symbol, the last ``mark_price`` built and its doubled mark: the risk rules ask twice per order at the
@@ -138,7 +152,7 @@ class Portfolio:
     def attach(self, kernel: Kernel) -> None:
         self._kernel = kernel
         kernel.subscribe(OrderFilled, self.on_fill)
-        if self._book_marks is None:
+        if self._book_marks is None and self._books is None:
             kernel.subscribe(Quote, self.on_quote)
         if self._last_bars is None:
             kernel.subscribe(Bar, self.on_bar)
@@ -313,6 +327,13 @@ class Portfolio:
 
         The book's mid, else the last bar's close or the given mark, else the last fill price (doubled), else
         None."""
+        books = self._books
+        if books is not None:
+            book = books(symbol)
+            if book is not None:
+                bid, ask = book.best_bid, book.best_ask
+                if bid and ask:
+                    return bid + ask
         book_marks = self._book_marks
         if book_marks is not None:
             book_mark = book_marks(symbol)
