@@ -27,11 +27,13 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy --strict src/tapeflow
 
-# two passes so the suite fits CI's budget on two cores: the tests that wait only on the CPU on two workers (a file
-# per worker, so a module's fixtures are built once), then the `serial` ones (tests/conftest.py says which and why)
-# alone, with both cores for their servers and subprocesses; `pytest -q` alone still runs everything in one process
+# three passes so the suite fits CI's budget on two cores: the tests that wait only on the CPU on two workers (a file
+# per worker, so a module's fixtures are built once); the `waits` tests (servers, venues, pools, browsers: mostly
+# waiting) on two workers, apart from the CPU-bound ones; then the `serial` ones alone, with both cores for their
+# servers and subprocesses (tests/conftest.py says which and why); `pytest -q` alone still runs everything in one process
 pytest: $(STAMP)
-	$(BIN)/pytest -q -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not serial and not waits"
+	$(BIN)/pytest -q -n 2 --dist loadfile -m waits
 	$(BIN)/pytest -q -m serial
 
 # every benchmark with its peer (nautilus_trader, backtrader: the bench extra), one after another, and one table

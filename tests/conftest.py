@@ -30,31 +30,41 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 
 # Tests that wait on the wall clock: a server or paper venue on loopback, a subprocess or worker pool, a browser, a
-# poller racing a stream. `make test` runs every other test on two workers (pytest-xdist) and these afterwards in
-# one process, so each keeps both cores for its own threads and subprocesses as it always had: run beside another
-# CPU-bound worker, a test like tests/live/test_push_pull.py measures the machine's load, not the code (it failed
-# that way at load 16). A folder or a file, relative to tests/.
-SERIAL = (
+# poller racing a stream. `make test` runs them apart from the CPU-bound tests: run beside a CPU-bound worker, a test
+# like tests/live/test_push_pull.py measures the machine's load, not the code (it failed that way at load 16).
+# Three passes (the Makefile's `pytest`): every other test on two workers (pytest-xdist); then the `waits` tests on
+# two workers, since they spend most of their time waiting (a suite of them took 6.5 min of CPU over 17 min of wall
+# at load 5-8), so two of them side by side still leave each a core for its own threads and subprocesses; then the
+# `serial` ones alone in one process: those that measure the wall clock (a poller's reaction delay, a benchmark's
+# rates) or race the venue's stream, and failed or went flaky under load before (the kill-while-down and
+# `tapeflow kill` tests). A folder or a file, relative to tests/.
+WAITS = (
     "browser/",
     "live/",
     "paper/",
     "sweep/",
-    "benchmarks/test_bench_live.py",
     "cli/test_compare_live.py",
     "cli/test_live_cmd.py",
-    "cli/test_live_kill.py",
     "cli/test_paper_cmd.py",
     "ml/test_pool.py",
+)
+SERIAL = (
+    "live/test_push_pull.py",
+    "live/test_live_kill_down.py",
+    "cli/test_live_kill.py",
+    "benchmarks/test_bench_live.py",
 )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks the ``SERIAL`` tests ``serial`` (``make test`` runs ``-m "not serial"`` on two workers, then these)."""
+    """Marks the ``SERIAL`` tests ``serial`` and the other ``WAITS`` tests ``waits`` (the Makefile's three passes)."""
     tests = Path(__file__).resolve().parent
     for item in items:
         where = item.path.resolve().relative_to(tests).as_posix()
         if where.startswith(SERIAL):
             item.add_marker(pytest.mark.serial)
+        elif where.startswith(WAITS):
+            item.add_marker(pytest.mark.waits)
 
 
 def _data_root() -> Path:
