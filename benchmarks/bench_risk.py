@@ -49,8 +49,8 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from profiling import calls_table, traced_calls
 
+from profiling import calls_table, traced_calls
 from tapeflow.book.keeper import BookKeeper
 from tapeflow.engine.kernel import Kernel
 from tapeflow.execution.orders import Order
