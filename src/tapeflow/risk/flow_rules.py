@@ -341,8 +341,8 @@ class LossTrip:
 
     def fast_observe(self) -> FastCheck:
         """``ctx.daily_loss()`` with the day's baseline kept beside the day's bounds, as the ``max_daily_loss``
-        rule's fast part keeps it (fixed for the day once taken): two compares and the equity (two calls), not the
-        four calls of ``daily_loss`` (itself, the calendar's day, the equity, its net) on every pass (issue 19, round 7). A new day's
+        rule's fast part keeps it (fixed for the day once taken): two compares and the equity (two calls) on a pass,
+        not ``daily_loss``'s four (itself, the calendar's day, the equity, its net; issue 19, round 7). A new day's
         first pass takes the baseline through ``daily_loss``, as ``observe`` does."""
         code = """
 if day[0] <= now < day[1]:
