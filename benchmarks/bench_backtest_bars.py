@@ -410,9 +410,11 @@ def calls(data: list[Row], top: int = 40) -> dict[str, Any]:
     callgrind cannot split by Python function on CPython 3.11)."""
     with_orders, orders = _traced(SmaCross, data)
     without, _ = _traced(_NoOrders, data)
-    print(f"{orders:,} orders; per order Python calls and bytecodes (orders run minus the no-order run; inclusive")
-    print("counts a function's callees once):")
-    total_calls, total_codes = calls_table(with_orders, without, orders, top)
+    title = (
+        f"{orders:,} orders; per order {{calls}} Python calls, {{codes:,}} bytecodes (orders run minus\n"
+        "the no-order run; inclusive counts a function's callees once):"
+    )
+    total_calls, total_codes = calls_table(with_orders, without, orders, title, top)
     return {"orders": orders, "calls_per_order": total_calls, "bytecodes_per_order": total_codes}
 
 

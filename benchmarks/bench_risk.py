@@ -364,9 +364,11 @@ def calls(workload: str, n: int) -> None:
     orders = make_orders(n)
     full = traced_calls(WORKLOADS[workload](orders))
     half = traced_calls(WORKLOADS[workload](orders[: n // 2]))
-    print(f"{workload}: per order, Python calls and bytecodes ({n:,} orders minus {n // 2:,}; inclusive counts a")
-    print("function's callees once):")
-    total_calls, total_codes = calls_table(full, half, n - n // 2)
+    title = (
+        f"{workload}: per order {{calls}} Python calls, {{codes:,}} bytecodes ({n:,} orders run minus {n // 2:,};\n"
+        "inclusive counts a function's callees once):"
+    )
+    total_calls, total_codes = calls_table(full, half, n - n // 2, title)
     print(json.dumps({"benchmark": "risk_calls", "workload": workload, "calls": total_calls, "bytecodes": total_codes}))
 
 

@@ -107,10 +107,11 @@ def traced_calls(fn: Callable[[], object]) -> dict[str, list[int]]:
 
 
 def calls_table(
-    with_work: dict[str, list[int]], without: dict[str, list[int]], n: int, top: int = 40
+    with_work: dict[str, list[int]], without: dict[str, list[int]], n: int, title: str, top: int = 40
 ) -> tuple[float, int]:
-    """Print, per unit of work (``n`` of them), each function's bytecodes (inclusive, own) and calls: a traced run
-    with the work minus one without; returns the calls and bytecodes per unit."""
+    """Print ``title`` (``{calls}`` and ``{codes}`` filled with the totals), then per unit of work (``n`` of them)
+    each function's bytecodes (inclusive, own) and calls: a traced run with the work minus one without; returns
+    the calls and bytecodes per unit."""
     n = max(n, 1)
     rows = []
     for name, (c, own, inclusive) in with_work.items():
@@ -119,8 +120,8 @@ def calls_table(
     rows.sort(key=lambda r: (-r[0], -r[1], r[3]))
     total_calls = round((sum(r[0] for r in with_work.values()) - sum(r[0] for r in without.values())) / n, 1)
     total_codes = round((sum(r[1] for r in with_work.values()) - sum(r[1] for r in without.values())) / n)
+    print(title.format(calls=total_calls, codes=total_codes))
     print(f"{'inclusive':>9} {'own':>6} {'calls':>6}  function")
     for inclusive, own, c, name in [r for r in rows if r[0] or r[1]][:top]:
         print(f"{inclusive:9,} {own:6,} {c:6.2f}  {name}")
-    print(f"in all: {total_calls} Python calls, {total_codes:,} bytecodes per unit")
     return total_calls, total_codes
