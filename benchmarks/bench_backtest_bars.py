@@ -61,7 +61,7 @@ import msgspec
 
 import tapeflow
 from gen_bars import MINUTE_NS, Row, columns, rows, stream
-from profiling import timed_call
+from profiling import calls_table, timed_call, traced_calls
 from tapeflow.backtest.engine import Backtest
 from tapeflow.engine import Kernel
 from tapeflow.engine.kernel import Component
@@ -398,37 +398,9 @@ def once(data: list[Row], mode: str) -> dict[str, Any]:
 
 
 def _traced(strategy: type[SmaCross], data: list[Row]) -> tuple[dict[str, list[int]], int]:
-    """One run under ``sys.settrace`` with opcode events: per Python function, [calls, bytecodes run in its own
-    frames, bytecodes run while it was on the stack (its callees' counted once, however deep it recurses)]."""
-    table: dict[str, list[int]] = {}
-    stack: list[tuple[list[int], int]] = []
-    count = 0
-
-    def tracer(frame: Any, event: str, arg: Any) -> Any:
-        nonlocal count
-        if event == "opcode":
-            count += 1
-            if stack:
-                stack[-1][0][1] += 1
-        elif event == "call":
-            frame.f_trace_opcodes = True
-            code = frame.f_code
-            name = f"{code.co_filename.rsplit('src/', 1)[-1]}:{code.co_firstlineno}({code.co_name})"
-            row = table.setdefault(name, [0, 0, 0])
-            row[0] += 1
-            stack.append((row, count))
-        elif event == "return" and stack:
-            row, start = stack.pop()
-            if all(r is not row for r, _ in stack):
-                row[2] += count - start
-        return tracer
-
+    """One run under ``traced_calls``: per Python function, its calls and bytecodes; and the orders filled."""
     bt = tapeflow_backtest(strategy)
-    sys.settrace(tracer)
-    try:
-        bt.run([stream(data)])
-    finally:
-        sys.settrace(None)
+    table = traced_calls(lambda: bt.run([stream(data)]))
     return table, len(bt.results.fills)
 
 
@@ -438,19 +410,11 @@ def calls(data: list[Row], top: int = 40) -> dict[str, Any]:
     callgrind cannot split by Python function on CPython 3.11)."""
     with_orders, orders = _traced(SmaCross, data)
     without, _ = _traced(_NoOrders, data)
-    n = max(orders, 1)
-    rows = []
-    for name, (c, own, inclusive) in with_orders.items():
-        c0, own0, inclusive0 = without.get(name, [0, 0, 0])
-        rows.append((round((inclusive - inclusive0) / n), round((own - own0) / n), round((c - c0) / n, 2), name))
-    rows.sort(key=lambda r: (-r[0], -r[1], r[3]))
-    total_calls = round((sum(r[0] for r in with_orders.values()) - sum(r[0] for r in without.values())) / n, 1)
-    total_codes = round((sum(r[1] for r in with_orders.values()) - sum(r[1] for r in without.values())) / n)
-    print(f"{orders:,} orders; per order {total_calls} Python calls, {total_codes:,} bytecodes (orders run minus")
-    print("the no-order run; inclusive counts a function's callees once):")
-    print(f"{'inclusive':>9} {'own':>6} {'calls':>6}  function")
-    for inclusive, own, c, name in [r for r in rows if r[0] or r[1]][:top]:
-        print(f"{inclusive:9,} {own:6,} {c:6.2f}  {name}")
+    title = (
+        f"{orders:,} orders; per order {{calls}} Python calls, {{codes:,}} bytecodes (orders run minus\n"
+        "the no-order run; inclusive counts a function's callees once):"
+    )
+    total_calls, total_codes = calls_table(with_orders, without, orders, title, top)
     return {"orders": orders, "calls_per_order": total_calls, "bytecodes_per_order": total_codes}
 
 

@@ -28,7 +28,12 @@ figures are the median and the spread (lowest-highest) of the runs. On a machine
 clock swings 2-3x between runs and the CPU time a few percent: compare CPU-time figures across runs. Baseline: a
 bare loop calling a no-op with each order.
 
-Usage: python benchmarks/bench_risk.py [--orders 100000] [--runs 5]
+Usage: python benchmarks/bench_risk.py [--orders 100000] [--runs 5] [--calls WORKLOAD] [--once WORKLOAD [--run N]]
+``--calls pass-kernel`` counts, per order, the Python calls and bytecodes of each function (a traced run of
+``--orders`` orders minus one of half as many, over the difference: the run's fixed cost cancels), the same under
+any load. ``--once pass-kernel --run N`` builds ``--orders`` orders, runs the workload once over the first ``N`` and
+nothing else, for ``valgrind --tool=callgrind``: two counts with the same ``--orders`` and different ``--run``
+differ by what those orders cost in the workload alone (building them and the engine cancels).
 Goal (issue 19): <= 5 us per passing order with every default rule, through the kernel (``pass-kernel``).
 """
 
@@ -45,6 +50,7 @@ from typing import Any
 
 import msgspec
 
+from profiling import calls_table, traced_calls
 from tapeflow.book.keeper import BookKeeper
 from tapeflow.engine.kernel import Kernel
 from tapeflow.execution.orders import Order
@@ -353,12 +359,35 @@ def timed(fn: Callable[[], int]) -> tuple[float, float, int]:
     return time.perf_counter() - start, time.thread_time() - start_cpu, n
 
 
+def calls(workload: str, n: int) -> None:
+    """Per order of ``workload``: each function's calls and bytecodes, ``n`` orders minus ``n // 2``."""
+    orders = make_orders(n)
+    full = traced_calls(WORKLOADS[workload](orders))
+    half = traced_calls(WORKLOADS[workload](orders[: n // 2]))
+    title = (
+        f"{workload}: per order {{calls}} Python calls, {{codes:,}} bytecodes ({n:,} orders run minus {n // 2:,};\n"
+        "inclusive counts a function's callees once):"
+    )
+    total_calls, total_codes = calls_table(full, half, n - n // 2, title)
+    print(json.dumps({"benchmark": "risk_calls", "workload": workload, "calls": total_calls, "bytecodes": total_codes}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--runs", "--repeat", type=int, default=5, help="timed runs of each workload (>= 5)")
     parser.add_argument("--cpu", action="store_true", help="(kept for old commands: CPU time is always measured)")
+    parser.add_argument("--calls", choices=list(WORKLOADS), help="Python calls and bytecodes per order, by function")
+    parser.add_argument("--once", choices=list(WORKLOADS), help="one run and nothing else (for callgrind)")
+    parser.add_argument("--run", type=int, help="with --once: run the first N of the --orders orders")
     args = parser.parse_args()
+    if args.once:
+        once = make_orders(args.orders)
+        print(json.dumps({"once": args.once, "orders": WORKLOADS[args.once](once[: args.run])()}))
+        return
+    if args.calls:
+        calls(args.calls, args.orders)
+        return
     if args.runs < 5:
         parser.error("--runs must be at least 5: the figures are a median and a spread")
     orders = make_orders(args.orders)

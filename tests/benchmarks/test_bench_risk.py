@@ -38,3 +38,18 @@ def test_ab_runs_both_trees_alternately_and_reports_a_ratio_per_workload() -> No
             low, high = report[f"{w}_{side}_cpu_us_spread"]
             assert 0 < low <= report[f"{w}_{side}_cpu_us"] <= high
         assert report[f"{w}_this_speed_vs_other"] > 0
+
+
+def test_calls_counts_python_calls_and_bytecodes_per_order_by_function() -> None:
+    lines, report = _run("bench_risk.py", "--calls", "pass-kernel", "--orders", "400")
+    assert report["benchmark"] == "risk_calls" and report["workload"] == "pass-kernel"
+    assert report["calls"] >= 5 and report["bytecodes"] > 300
+    assert lines[0].startswith(f"pass-kernel: per order {report['calls']} Python calls")
+    assert lines[2].split() == ["inclusive", "own", "calls", "function"]
+    assert any(line.endswith("(on_command)") and "risk/engine.py" in line for line in lines[3:])
+    assert any("<risk fast check" in line and line.endswith("(check)") for line in lines[3:])
+
+
+def test_once_runs_one_workload_over_the_first_orders_and_nothing_else() -> None:
+    lines, report = _run("bench_risk.py", "--once", "pass-kernel", "--orders", "400", "--run", "150")
+    assert lines == ['{"once": "pass-kernel", "orders": 150}'] and report == {"once": "pass-kernel", "orders": 150}

@@ -252,6 +252,33 @@ def test_loss_trip(tmp_path: Path, loss: int, tripped: bool) -> None:
     assert bool(kills(rig)) is tripped
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_the_loss_trip_takes_the_days_baseline_once_and_trips_on_a_later_pass(tmp_path: Path, fused: bool) -> None:
+    """The fast path keeps the day's baseline with the day's bounds (issue 19, round 7): after the day's first
+    pass a pass reads the equity alone, not ``daily_loss``; a loss reached later that day still trips the switch
+    on the next pass, as rule by rule."""
+    portfolio = FakePortfolio()
+    rig = Rig(cfg(kill_switch=kill_cfg(tmp_path, max_daily_loss_usd=10_000)), portfolio=portfolio, fused=fused)
+    calls = []
+    daily_loss = rig.ctx.daily_loss
+
+    def counted() -> int:
+        calls.append(rig.kernel.now)
+        return daily_loss()
+
+    rig.ctx.daily_loss = counted  # type: ignore[method-assign]
+    for i in range(3):
+        assert one(rig, quantity=100 + i, at=rig.kernel.now + MS) is None
+    assert not kills(rig)
+    assert len(calls) == (1 if fused else 3)
+    portfolio.cash -= 10_000 * 10_000
+    assert one(rig, quantity=200, at=rig.kernel.now + MS) is None  # the order passes; the trip sees the loss after
+    assert [(k.rule, k.reason) for k in kills(rig)] == [
+        ("daily_loss_kill", "today's loss $10000.00 reached the kill limit of $10000.00")
+    ]
+    assert one(rig, quantity=300, at=rig.kernel.now + MS) == "kill_switch"
+
+
 def test_cli_kill_is_seen_by_the_next_start_and_reset_needs_a_reason(tmp_path: Path) -> None:
     state = str(tmp_path / "kill.json")
     runner = CliRunner()

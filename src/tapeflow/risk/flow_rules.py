@@ -340,12 +340,23 @@ class LossTrip:
         return self.reason(loss) if loss >= self.limit else None
 
     def fast_observe(self) -> FastCheck:
+        """``ctx.daily_loss()`` with the day's baseline kept beside the day's bounds, as the ``max_daily_loss``
+        rule's fast part keeps it (fixed for the day once taken): two compares and the equity (two calls) on a pass,
+        not ``daily_loss``'s four (itself, the calendar's day, the equity, its net; issue 19, round 7). A new day's
+        first pass takes the baseline through ``daily_loss``, as ``observe`` does."""
         code = """
-loss = ctx.daily_loss()
+if day[0] <= now < day[1]:
+    loss = day[2] - ctx.equity()
+else:
+    loss = ctx.daily_loss()
+    baseline = ctx.day_baseline(now)
+    if baseline is not None:
+        calendar = ctx.calendar
+        day[0], day[1], day[2] = calendar.day_start, calendar.day_end, baseline
 if loss >= limit:
     kill(reason(loss), source="rule", rule=name)
 """
-        return FastCheck(code, {"limit": self.limit, "reason": self.reason, "name": self.name})
+        return FastCheck(code, {"day": [0, 0, 0], "limit": self.limit, "reason": self.reason, "name": self.name})
 
     def reason(self, loss: int) -> str:
         return f"today's loss ${price_to_str(loss)} reached the kill limit of ${price_to_str(self.limit)}"
