@@ -52,7 +52,7 @@ from tapeflow.model.market import (
 _BUY: Final = Side.BUY
 
 try:  # the compiled core's tables (setup.py builds them); without them the book keeps dicts
-    from tapeflow.book._l3_core import L3Orders, L3Sizes
+    from tapeflow.book._l3_core import L3Keys, L3Orders, L3Sizes
 
     SIZES_TABLE_AVAILABLE = True
 except ImportError:  # pragma: no cover - a source checkout without the build
@@ -101,8 +101,8 @@ class L3Book(BookBase):
         if impl == "compiled" and not SIZES_TABLE_AVAILABLE:
             raise ConfigError("the compiled L3 core was not built (make .venv/.installed)", field="impl")
         table = SIZES_TABLE_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
-        self.bids = QueueLadder(Side.BUY, L3Sizes() if table else None)
-        self.asks = QueueLadder(Side.SELL, L3Sizes() if table else None)
+        self.bids = QueueLadder(Side.BUY, L3Sizes() if table else None, L3Keys() if table else None)
+        self.asks = QueueLadder(Side.SELL, L3Sizes() if table else None, L3Keys() if table else None)
         self._orders: DictOrders | L3Orders = L3Orders(self.bids, self.asks) if table else DictOrders()
         self.overfills = 0
         """Executions or cancels larger than the order's remaining size (applied to the level as given)."""
