@@ -69,7 +69,8 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
     hi = keys.bisect(old * c_sign)  # old and new are within 18 digits (above): no overflow
     counts.reveals += 1
     counts.levels_from_file += 1
-    # one int object for the calls below: as ``price = new`` Cython typed it C and made an int at each call (~3 a reveal)
+    # one int object for the calls below: as ``price = new`` Cython typed ``price`` C and made an int at each
+    # call (~3 a reveal)
     price = PyLong_FromLongLong(new)
     if hi and keys.less_at(new * c_sign, hi - 1):
         _drop_between(b, top, bid, keys, sizes, keys.bisect(new * c_sign), hi, new, ts)

@@ -9,8 +9,8 @@ own Python method, so the reference logic stays the one place where those cases 
 ``tapeflow.book.l3`` is the reference and the tests require identical books. A book built with the tables keeps
 its orders and queues in this module's ``L3Orders`` (``_l3_orders.pxi``), its level sizes in ``L3Sizes``
 (``_l3_sizes.pxi``) and its levels' sorted price keys in ``L3Keys`` (``_l3_keys.pxi``), read and written here in
-C; a book of dicts (``impl="python"``) is written through the same
-dict and list operations as its Python methods use.
+C; a book of dicts and lists (``impl="python"``) is written through the same dict and list operations as its
+Python methods use.
 
 The verification of an orderbook row prints the book's top N the way LOBSTER prints it and compares bytes, as
 the Python check does; only a row that differs (or a value too large for 64 bits) goes to the Python check,
@@ -339,7 +339,8 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
     hi = keys.bisect(old * c_sign)  # old and new are within 18 digits (``_field``): no overflow
     counts.reveals += 1
     counts.levels_from_file += 1
-    # one int object for the calls below: as ``price = new`` Cython typed it C and made an int at each call (~3 a reveal)
+    # one int object for the calls below: as ``price = new`` Cython typed ``price`` C and made an int at each
+    # call (~3 a reveal)
     price = PyLong_FromLongLong(new)
     if hi and keys.less_at(new * c_sign, hi - 1):
         _drop_between(b, None, bid, keys, sizes, keys.bisect(new * c_sign), hi, new, ts)

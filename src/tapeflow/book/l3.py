@@ -13,10 +13,11 @@ reported, never raised.
 
 Where the compiled L3 core is built (``_l3_core.pyx``), a book's ladders keep their level sizes in its
 ``L3Sizes`` (a C table of 64-bit prices and sizes that reads and writes like the dict, in the dict's insertion
-order) and its orders and queues in its ``L3Orders`` (C slots found by one probe, each queue a linked list
-through them, the methods of ``DictOrders``) instead of dicts: the compiled LOBSTER loop then applies a message
-without a dict probe or an allocation. ``L3Book(..., impl="python")`` (or ``TAPEFLOW_PURE_PYTHON=1``) keeps the
-dicts: the reference.
+order), their sorted price keys in its ``L3Keys`` (a C array that reads and writes like the list) and its orders
+and queues in its ``L3Orders`` (C slots found by one probe, each queue a linked list through them, the methods of
+``DictOrders``) instead of dicts: the compiled LOBSTER loop then applies a message without a dict probe or an
+allocation. ``L3Book(..., impl="python")`` (or ``TAPEFLOW_PURE_PYTHON=1``) keeps the dicts and lists: the
+reference.
 
 Why this module is long: the book's write path, its read API and the event handlers work on one state (orders,
 queues, ladders) whose layout the compiled core shares; apart, each would reach into the others' internals.
