@@ -231,9 +231,10 @@ def main() -> None:
         print(json.dumps({"bench": "lobster_store", "skipped": True}))
         return
     book = L3Book("X", impl="auto")
-    sizes, orders = type(book.bids.sizes).__name__, type(book._orders).__name__
-    print(f"implementations: store compiled (book/_l3_columns.pxi, level sizes in {sizes}, orders in {orders}), store "
-          "python (reference, level sizes in dicts, orders in DictOrders), zip compiled")  # fmt: skip
+    sizes, keys, orders = (type(x).__name__ for x in (book.bids.sizes, book.bids.keys, book._orders))
+    print(f"implementations: store compiled (book/_l3_columns.pxi, level sizes in {sizes}, price keys in {keys}, "
+          f"orders in {orders}), store python (reference, level sizes in dicts, price keys in lists, orders in "
+          "DictOrders), zip compiled")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
         took = convert(path, store)

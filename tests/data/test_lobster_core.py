@@ -26,6 +26,7 @@ from tapeflow.data import lobster
 from tapeflow.data.lobster import COMPILED_AVAILABLE, LobsterDecoder
 from tapeflow.data.lobster_file import open_lobster
 from tapeflow.model import ConfigError, DataError
+from tapeflow.model.enums import Side
 from tapeflow.report.book_replay import replay
 from tests.data.test_lobster_sim import days
 
@@ -79,12 +80,15 @@ def _run(
     book_impl: lobster.Impl | None = None,
     move_orders_at: int = 0,
     integrity: Integrity | None = None,
+    far_ask_at: int = 0,
 ) -> dict[str, Any]:
     """One replay with every hook recorded and the book's state after every block; an error ends it. The book
     keeps its level sizes and orders as ``impl`` runs (the reference in dicts, the compiled loop in the core's
     tables) unless ``book_impl`` says otherwise. ``move_orders_at``: at that trade (a hook the loop calls inside
     a block) a read of a key that is not an int moves a table book's orders into dicts for good. ``integrity``:
-    the book's, instead of its own."""
+    the book's, instead of its own. ``far_ask_at``: at that trade the Python API adds an ask at a price past 64
+    bits (the worst ask: the verified rows do not see it), which moves a compiled book's tables into dicts and its
+    ask keys into a list for good."""
     lf = open_lobster(path)
     book = L3Book(lf.symbol, impl=book_impl or impl)
     if integrity is not None:
@@ -102,6 +106,8 @@ def _run(
         if len(trades) == move_orders_at:
             assert book._orders.get("x") is None  # type: ignore[arg-type]
             assert getattr(book._orders, "py", True) is not None  # moved (or dicts from the start)
+        if len(trades) == far_ask_at:
+            book.add(2**62, Side.SELL, 2**64, 1, args[0])
 
     decoder = LobsterDecoder(
         lf,
@@ -207,6 +213,18 @@ def test_compiled_replay_over_a_table_that_moves_into_dicts_midway_equals_the_re
     python = _run(data_dir / SAMPLES / name, "python", move_orders_at=500)
     compiled = _run(data_dir / SAMPLES / name, "compiled", move_orders_at=500)
     assert len(python["trades"]) > 500
+    for key in python:
+        assert compiled[key] == python[key], key
+
+
+@pytest.mark.parametrize("name", FILES[2:3])
+def test_compiled_replay_after_a_key_past_64_bits_equals_the_reference(data_dir: Path, name: str) -> None:
+    """An ask past 64 bits added through the Python API in the middle of a block: the compiled book's ask keys
+    leave their C array for a list (and its sizes and orders their tables for dicts); the loop goes on over
+    them, levels added, dropped and revealed, as the reference does over its lists and dicts."""
+    python = _run(data_dir / SAMPLES / name, "python", far_ask_at=300)
+    compiled = _run(data_dir / SAMPLES / name, "compiled", far_ask_at=300)
+    assert 2**64 in python["final"][1][2] and len(python["trades"]) > 300
     for key in python:
         assert compiled[key] == python[key], key
 

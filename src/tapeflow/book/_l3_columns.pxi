@@ -48,10 +48,9 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
     The usual case keeps the verification's copy of the top in step level by level (``_Top.added``, ``touch``,
     ``dropped``) as the add and delete paths do: reading the top N again after every reveal was 1,380
     instructions a message on AMZN level 5 (callgrind)."""
-    cdef object sign = 1 if bid else -1
     cdef long long c_sign = 1 if bid else -1
     cdef Py_ssize_t hi
-    cdef list keys
+    cdef L3Keys keys
     cdef L3Sizes sizes
     cdef long long have
     if old == new and old != _ASK_EMPTY and old != _BID_EMPTY:
@@ -67,16 +66,14 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
     b.set_ts(ts)
     keys = b.bid_keys if bid else b.ask_keys
     sizes = b.bid_sizes if bid else b.ask_sizes
-    hi = _bisect_left_ll(keys, old * c_sign)  # old and new are within 18 digits (above): no overflow
+    hi = keys.bisect(old * c_sign)  # old and new are within 18 digits (above): no overflow
     counts.reveals += 1
     counts.levels_from_file += 1
-    price = new
-    if hi and _ll_lt(new * c_sign, <object>PyList_GET_ITEM(keys, hi - 1)):
-        for key_obj in keys[_bisect_left(keys, price * sign) : hi]:
-            gone = key_obj * sign
-            if gone != price:
-                b.drop_level(bid, gone, ts)  # the time just stored: nothing between writes it
-                top.dropped(bid, gone, keys, sizes)
+    # one int object for the calls below: as ``price = new`` Cython typed ``price`` C and made an int at each
+    # call (~3 a reveal)
+    price = PyLong_FromLongLong(new)
+    if hi and keys.less_at(new * c_sign, hi - 1):
+        _drop_between(b, top, bid, keys, sizes, keys.bisect(new * c_sign), hi, new, ts)
     if sizes.lookup(price, &have):
         if size > 0:
             sizes.store(price, size)

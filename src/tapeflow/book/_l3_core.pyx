@@ -7,9 +7,10 @@ or execution, a delete, a level added or emptied by it, a discovery) run on the 
 interpreter. Everything rarer (an unknown or reused id, a partial cancel that empties its level) calls the book's
 own Python method, so the reference logic stays the one place where those cases are decided;
 ``tapeflow.book.l3`` is the reference and the tests require identical books. A book built with the tables keeps
-its orders and queues in this module's ``L3Orders`` (``_l3_orders.pxi``) and its level sizes in ``L3Sizes``
-(``_l3_sizes.pxi``), read and written here in C; a book of dicts (``impl="python"``) is written through the same
-dict and list operations as its Python methods use.
+its orders and queues in this module's ``L3Orders`` (``_l3_orders.pxi``), its level sizes in ``L3Sizes``
+(``_l3_sizes.pxi``) and its levels' sorted price keys in ``L3Keys`` (``_l3_keys.pxi``), read and written here in
+C; a book of dicts and lists (``impl="python"``) is written through the same dict and list operations as its
+Python methods use.
 
 The verification of an orderbook row prints the book's top N the way LOBSTER prints it and compares bytes, as
 the Python check does; only a row that differs (or a value too large for 64 bits) goes to the Python check,
@@ -61,14 +62,6 @@ cdef inline bint _lt(object a, object b) except -1:
     return a < b
 
 
-cdef inline bint _ll_lt(long long a, object b) except -1:
-    """``a < b`` for an int ``b``, in C when it fits 64 bits (no int object made of ``a``)."""
-    cdef long long y
-    if _as_ll(b, &y):
-        return a < y
-    return a < b
-
-
 cdef Py_ssize_t _bisect_left_ll(list keys, long long k) except -1:
     """``bisect.bisect_left(keys, k)`` of a key held in C (each probe then reads only the list's item; an int
     object of ``k`` is made only to compare with an item that does not fit 64 bits)."""
@@ -105,47 +98,26 @@ cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
 
 
 include "_l3_sizes.pxi"
+include "_l3_keys.pxi"
 include "_l3_orders.pxi"
 
 
 cdef bint _insert(_Book b, bint bid, object price, long long size) except -1:
     """``Ladder.insert`` of a level that is not there: True when it became the best."""
-    cdef list keys = b.bid_keys if bid else b.ask_keys
-    cdef Py_ssize_t n = PyList_GET_SIZE(keys)
-    cdef object key = price if bid else -price  # the list keeps it
     (b.bid_sizes if bid else b.ask_sizes).store(price, size)
-    if n and not _lt(<object>PyList_GET_ITEM(keys, n - 1), key):
-        # insort is bisect_right; a key equal to one present cannot be (the level is not there)
-        keys.insert(_bisect_left(keys, key), key)
-        return False
-    keys.append(key)
-    b.set_best(bid, price)
-    return True
+    if (b.bid_keys if bid else b.ask_keys).add(price, bid):
+        b.set_best(bid, price)
+        return True
+    return False
 
 
 cdef bint _remove(_Book b, bint bid, object price) except -1:
-    """``Ladder.remove`` of a level that is there: True when it was the best. The key is made an int object only
-    when the price or the last key does not fit 64 bits (an ask's ``-price`` was an int made and freed per level
-    dropped)."""
-    cdef list keys = b.bid_keys if bid else b.ask_keys
-    cdef Py_ssize_t n = PyList_GET_SIZE(keys)
-    cdef long long p = 0, last
-    cdef bint is_last
-    cdef object key = None
+    """``Ladder.remove`` of a level that is there: True when it was the best."""
+    cdef L3Keys keys = b.bid_keys if bid else b.ask_keys
     (b.bid_sizes if bid else b.ask_sizes).remove(price)
-    last_obj = <object>PyList_GET_ITEM(keys, n - 1)
-    if _as_ll(price, &p) and p != -_MAX - 1 and _as_ll(last_obj, &last):
-        if not bid:
-            p = -p
-        is_last = last == p
-    else:  # past 64 bits, or not an int at all (written through the Python API): compared as objects
-        key = price if bid else -price
-        is_last = key == last_obj
-    if is_last:
-        keys.pop()
-        b.set_best(bid, keys[n - 2] * (1 if bid else -1) if n > 1 else 0)
+    if keys.drop(price, bid):
+        b.set_best(bid, keys.best(bid))
         return True
-    del keys[_bisect_left_ll(keys, p) if key is None else _bisect_left(keys, key)]
     return False
 
 
@@ -161,7 +133,7 @@ cdef class _Book:
     """The book's orders and queues when its ``L3Orders`` holds them; else None and ``orders`` is the dict."""
     cdef dict orders, bid_queues, ask_queues
     cdef L3Sizes bid_sizes, ask_sizes
-    cdef list bid_keys, ask_keys
+    cdef L3Keys bid_keys, ask_keys
 
     def __init__(self, object book):
         self.book = book
@@ -174,8 +146,8 @@ cdef class _Book:
         self.ask_queues = self.asks.queues
         self.bid_sizes = _adopt(self.bids.sizes)
         self.ask_sizes = _adopt(self.asks.sizes)
-        self.bid_keys = self.bids.keys
-        self.ask_keys = self.asks.keys
+        self.bid_keys = _adopt_keys(self.bids.keys)
+        self.ask_keys = _adopt_keys(self.asks.keys)
         self.table = None
         self.orders = None
         self.adopt_orders()
@@ -223,13 +195,12 @@ cdef class _Book:
 
     cdef int check_cross(self) except -1:
         """``BookBase._check_cross``, calling it only when the book is crossed: the two best prices read from the
-        key lists' last items (what ``best`` holds), compared in C when they fit 64 bits."""
-        cdef Py_ssize_t nb = PyList_GET_SIZE(self.bid_keys), na = PyList_GET_SIZE(self.ask_keys)
+        keys' last items (what ``best`` holds), compared in C when they fit 64 bits."""
+        cdef Py_ssize_t nb = self.bid_keys.count(), na = self.ask_keys.count()
         cdef long long bid, ask
         if self.slots and (nb == 0 or na == 0):
             return 0  # a side is empty: its best is NO_PRICE, never crossed
-        if self.slots and _as_ll(<object>PyList_GET_ITEM(self.bid_keys, nb - 1), &bid) \
-                and _as_ll(<object>PyList_GET_ITEM(self.ask_keys, na - 1), &ask) and ask != -_MAX - 1:
+        if self.slots and self.bid_keys.at(nb - 1, &bid) and self.ask_keys.at(na - 1, &ask) and ask != -_MAX - 1:
             if bid != 0 and ask != 0 and bid >= -ask:
                 self.book._check_cross()
             return 0
@@ -337,9 +308,9 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
     cdef int f = 0 if not bid else 2  # index of the side's price among the last four fields
     cdef Py_ssize_t old_len, new_len
     cdef long long old, new, size
-    cdef object sign = 1 if bid else -1
+    cdef long long c_sign = 1 if bid else -1
     cdef Py_ssize_t hi
-    cdef list keys
+    cdef L3Keys keys
     cdef L3Sizes sizes
     cdef long long have
     if not _tail(ps, pn, a) or not _tail(cs, cn, c):
@@ -365,17 +336,14 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
     b.set_ts(ts)
     keys = b.bid_keys if bid else b.ask_keys
     sizes = b.bid_sizes if bid else b.ask_sizes
-    hi = _bisect_left(keys, old * sign)
+    hi = keys.bisect(old * c_sign)  # old and new are within 18 digits (``_field``): no overflow
     counts.reveals += 1
     counts.levels_from_file += 1
-    price = new
-    if hi and _lt(price * sign, <object>PyList_GET_ITEM(keys, hi - 1)):
-        # levels between the old deepest and the revealed one changed while out of view: they are gone
-        # (``BookBase.reveal``'s general path: ``between(old, new)``, worst first, each ``set_level(.., 0)``)
-        for key_obj in keys[_bisect_left(keys, price * sign) : hi]:
-            gone = key_obj * sign
-            if gone != price:
-                b.drop_level(bid, gone, ts)  # the time just stored: nothing between writes it
+    # one int object for the calls below: as ``price = new`` Cython typed ``price`` C and made an int at each
+    # call (~3 a reveal)
+    price = PyLong_FromLongLong(new)
+    if hi and keys.less_at(new * c_sign, hi - 1):
+        _drop_between(b, None, bid, keys, sizes, keys.bisect(new * c_sign), hi, new, ts)
     if sizes.lookup(price, &have):
         if size > 0:
             sizes.store(price, size)
@@ -389,6 +357,44 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
 
 include "_l3_top.pxi"
 include "_l3_ids.pxi"
+
+
+cdef enum:
+    _GONE_HELD = 32  # levels gone in one reveal that are copied out on the stack (more: through a list)
+
+
+cdef int _drop_between(_Book b, _Top top, bint bid, L3Keys keys, L3Sizes sizes, Py_ssize_t lo, Py_ssize_t hi,
+                       long long price, long long ts) except -1:
+    """A reveal's levels that changed while out of view are gone (``BookBase.reveal``'s general path:
+    ``between(old, new)``, worst first, each ``set_level(.., 0)``): the keys ``lo:hi`` but ``price``'s, copied
+    out first (each drop moves the keys). ``top`` (or None) follows each. In C from the array: a slice of the keys
+    as a list of ints was ~400 instructions a reveal."""
+    cdef long long held[_GONE_HELD]
+    cdef long long key, gone_ll
+    cdef Py_ssize_t j, n = hi - lo
+    cdef object sign = 1 if bid else -1
+    if n <= _GONE_HELD and keys._list is None:
+        memcpy(held, keys._k + lo, n * sizeof(long long))
+        for j in range(n):
+            key = held[j]
+            if bid or key != _LL_MIN:
+                gone_ll = key if bid else -key
+                if gone_ll == price:
+                    continue
+                gone = PyLong_FromLongLong(gone_ll)
+            else:  # -key past 64 bits: never equal to ``price``
+                gone = PyLong_FromLongLong(key) * sign
+            b.drop_level(bid, gone, ts)  # the time just stored: nothing between writes it
+            if top is not None:
+                top.dropped(bid, gone, keys, sizes)
+        return 0
+    for key_obj in keys[lo:hi]:
+        gone = key_obj * sign
+        if gone != price:
+            b.drop_level(bid, gone, ts)
+            if top is not None:
+                top.dropped(bid, gone, keys, sizes)
+    return 0
 
 
 cdef int _discover(_Book b, dict orders, dict queues, object ladder, object oid, object price, object size) except -1:

@@ -162,12 +162,12 @@ cdef class _Top:
             self.shift(side, j + 1, j, self.levels - 1 - j)
             self.put(side, j, p, new_size)
 
-    cdef inline int dropped(self, int side, object price, list keys, L3Sizes level_sizes) except -1:
+    cdef inline int dropped(self, int side, object price, L3Keys keys, L3Sizes level_sizes) except -1:
         """The level at ``price`` was removed from the ladder (``keys``, ``level_sizes`` already without it):
         take it out, and read only the level that came into view in its place."""
         cdef long long p, key, v
         cdef int j = 0, n = self.count[side]
-        cdef Py_ssize_t have = PyList_GET_SIZE(keys)
+        cdef Py_ssize_t have = keys.count()
         cdef long long* prices = self.price[side]
         cdef long long* sizes = self.size[side]
         if self.stale[side]:
@@ -190,7 +190,7 @@ cdef class _Top:
             j += 1
         self.count[side] = n - 1
         if n == self.levels and have >= self.levels:  # the level beyond the old deepest comes into view
-            if not _as_ll(<object>PyList_GET_ITEM(keys, have - self.levels), &key) or key == -_MAX - 1:
+            if not keys.at(have - self.levels, &key) or key == -_MAX - 1:
                 self.mark(side)
                 return 0
             p = key if side else -key
@@ -232,16 +232,16 @@ cdef class _Top:
         if self.count[side] < self.levels:  # a side short of N levels holds every level: cannot happen
             self.mark(side)
 
-    cdef int load(self, int side, list keys, L3Sizes sizes) except -1:
+    cdef int load(self, int side, L3Keys keys, L3Sizes sizes) except -1:
         """Read the side's top N from the ladder; 0 when a value does not fit 64 bits (stays stale)."""
-        cdef Py_ssize_t n = PyList_GET_SIZE(keys)
+        cdef Py_ssize_t n = keys.count()
         cdef int j, m = self.levels if n >= self.levels else <int>n
         cdef long long key, p, v, sentinel = 9999999999LL if side == 0 else -9999999999LL
         cdef int found
         self.printed[side] = False
         self.fresh = 0
         for j in range(m):
-            if not _as_ll(<object>PyList_GET_ITEM(keys, n - 1 - j), &key) or key == -_MAX - 1:
+            if not keys.at(n - 1 - j, &key) or key == -_MAX - 1:
                 return 0
             p = -key if side == 0 else key
             found = sizes.lookup_ll(p, &v)

@@ -13,10 +13,11 @@ reported, never raised.
 
 Where the compiled L3 core is built (``_l3_core.pyx``), a book's ladders keep their level sizes in its
 ``L3Sizes`` (a C table of 64-bit prices and sizes that reads and writes like the dict, in the dict's insertion
-order) and its orders and queues in its ``L3Orders`` (C slots found by one probe, each queue a linked list
-through them, the methods of ``DictOrders``) instead of dicts: the compiled LOBSTER loop then applies a message
-without a dict probe or an allocation. ``L3Book(..., impl="python")`` (or ``TAPEFLOW_PURE_PYTHON=1``) keeps the
-dicts: the reference.
+order), their sorted price keys in its ``L3Keys`` (a C array that reads and writes like the list) and its orders
+and queues in its ``L3Orders`` (C slots found by one probe, each queue a linked list through them, the methods of
+``DictOrders``) instead of dicts: the compiled LOBSTER loop then applies a message without a dict probe or an
+allocation. ``L3Book(..., impl="python")`` (or ``TAPEFLOW_PURE_PYTHON=1``) keeps the dicts and lists: the
+reference.
 
 Why this module is long: the book's write path, its read API and the event handlers work on one state (orders,
 queues, ladders) whose layout the compiled core shares; apart, each would reach into the others' internals.
@@ -52,7 +53,7 @@ from tapeflow.model.market import (
 _BUY: Final = Side.BUY
 
 try:  # the compiled core's tables (setup.py builds them); without them the book keeps dicts
-    from tapeflow.book._l3_core import L3Orders, L3Sizes
+    from tapeflow.book._l3_core import L3Keys, L3Orders, L3Sizes
 
     SIZES_TABLE_AVAILABLE = True
 except ImportError:  # pragma: no cover - a source checkout without the build
@@ -101,8 +102,8 @@ class L3Book(BookBase):
         if impl == "compiled" and not SIZES_TABLE_AVAILABLE:
             raise ConfigError("the compiled L3 core was not built (make .venv/.installed)", field="impl")
         table = SIZES_TABLE_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
-        self.bids = QueueLadder(Side.BUY, L3Sizes() if table else None)
-        self.asks = QueueLadder(Side.SELL, L3Sizes() if table else None)
+        self.bids = QueueLadder(Side.BUY, L3Sizes() if table else None, L3Keys() if table else None)
+        self.asks = QueueLadder(Side.SELL, L3Sizes() if table else None, L3Keys() if table else None)
         self._orders: DictOrders | L3Orders = L3Orders(self.bids, self.asks) if table else DictOrders()
         self.overfills = 0
         """Executions or cancels larger than the order's remaining size (applied to the level as given)."""

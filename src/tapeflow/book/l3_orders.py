@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from tapeflow.book.ladder import Ladder
+from tapeflow.book.ladder import Ladder, SortedKeys
 from tapeflow.model.enums import Side
 
 
@@ -25,11 +25,16 @@ class QueueLadder(Ladder):
 
     __slots__ = ("queues",)
 
-    def __init__(self, side: Side, sizes: MutableMapping[int, int] | None = None) -> None:
-        """``sizes``: the level sizes' table (the compiled core's ``L3Sizes``); None keeps the ladder's dict."""
+    def __init__(
+        self, side: Side, sizes: MutableMapping[int, int] | None = None, keys: SortedKeys | None = None
+    ) -> None:
+        """``sizes``: the level sizes' table (the compiled core's ``L3Sizes``); None keeps the ladder's dict.
+        ``keys``: the sorted keys' array (the compiled core's ``L3Keys``); None keeps the ladder's list."""
         super().__init__(side)
         if sizes is not None:
             self.sizes = sizes
+        if keys is not None:
+            self.keys = keys
         self.queues: dict[int, dict[int, list[Any]]] = {}
 
     def clear(self) -> None:

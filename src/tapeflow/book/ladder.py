@@ -6,9 +6,9 @@ the best price must cost nothing to read and little to keep. A ladder keeps:
 - ``sizes``: a dict from price to aggregate size, so that a size update (three quarters of all updates) is one
   dict store;
 - ``keys``: the prices in a plain sorted list, best last (bids as ``price``, asks as ``-price``), so that the
-  best price is ``keys[-1]``, a new level is one C-level ``insort`` and a removed level one ``bisect`` +
+  best price is ``keys[-1]``, a new level is one C-level bisect and insert and a removed level one ``bisect`` +
   ``del``. New levels and removals cluster at the touch, which is the end of the list, so the memmove behind
-  them is short;
+  them is short (a compiled L3 book's ladders keep them in the core's ``L3Keys``: the same list in a C array);
 - ``best``: the best price as a plain attribute (``NO_PRICE`` when the side is empty), updated only when a
   level is inserted or removed, so reading it is an attribute load.
 
@@ -18,14 +18,32 @@ this package; readers should treat it as read-only (``L2Book.bids.best`` is the 
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
-from collections.abc import MutableMapping
-from typing import Final
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, MutableMapping
+from typing import Final, Protocol, SupportsIndex, overload
 
 from tapeflow.model.enums import Side
 from tapeflow.model.prices import NO_PRICE
 
 _BUY: Final = Side.BUY
+
+
+class SortedKeys(Protocol):
+    """What a ladder needs of its ``keys``: the list's reads and writes. A ``list`` is one; a compiled L3 book's
+    ladders hold the core's ``L3Keys`` (the keys in a C array, which the compiled loop writes without an int
+    object)."""
+
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, i: SupportsIndex, /) -> int: ...
+    @overload
+    def __getitem__(self, i: slice, /) -> list[int]: ...
+    def __iter__(self) -> Iterator[int]: ...
+    def __delitem__(self, i: SupportsIndex | slice, /) -> None: ...
+    def append(self, key: int, /) -> None: ...
+    def insert(self, i: SupportsIndex, key: int, /) -> None: ...
+    def pop(self, i: SupportsIndex = -1, /) -> int: ...
+    def clear(self) -> None: ...
 
 
 class Ladder:
@@ -39,7 +57,8 @@ class Ladder:
         """Maps a price to its sort key: the best key is the largest on both sides."""
         self.sizes: MutableMapping[int, int] = {}
         """A dict; in a compiled L2 book the core's ``LevelSizes`` table, which reads and writes like one."""
-        self.keys: list[int] = []
+        self.keys: SortedKeys = []
+        """A list; in a compiled L3 book the core's ``L3Keys``, which reads and writes like one."""
         self.best: int = NO_PRICE
 
     def __len__(self) -> int:
@@ -55,7 +74,7 @@ class Ladder:
             keys.append(key)
             self.best = price
             return True
-        insort(keys, key)
+        keys.insert(bisect_right(keys, key), key)  # ``insort``, which types only a MutableSequence
         return False
 
     def remove(self, price: int) -> bool:
@@ -93,7 +112,7 @@ class Ladder:
         key = price * self.sign
         keys = self.keys
         if keys and key <= keys[-1]:
-            insort(keys, key)
+            keys.insert(bisect_right(keys, key), key)
             return False
         keys.append(key)
         self.best = price
