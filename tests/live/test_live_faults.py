@@ -187,8 +187,15 @@ def test_trade_updates_dropped_while_orders_fill_are_recovered_once_by_the_recon
         await asyncio.to_thread(paper.fault, {"fault": "drop", "stream": "trade_updates"})
         node, prefix = node_of(s), _prefix(s)
         deadline = time.monotonic() + 30
-        while await asyncio.to_thread(_venue_filled, paper, prefix) <= sum(f.quantity for f in node.results.fills):
+        while True:
             assert time.monotonic() < deadline, "no fill happened at the venue while its updates were dropped"
+            filled = await asyncio.to_thread(_venue_filled, paper, prefix)
+            if filled > sum(f.quantity for f in node.results.fills):
+                # an update the venue sent just before the drops began may still be on its way (under load it
+                # was, and no fill was lost): count it as lost only if the node has not heard of it a second later
+                await asyncio.sleep(1.0)
+                if filled > sum(f.quantity for f in node.results.fills):
+                    break
             await asyncio.sleep(0.1)
         assert (await asyncio.to_thread(paper.applied)).get("drop", 0) >= 1
         await asyncio.to_thread(paper.clear_faults)
