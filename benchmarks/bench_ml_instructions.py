@@ -11,16 +11,16 @@ each of the four, i = 1..counts.
 
 Why the window and the medians: the whole process counted twice, nothing changed, differed by 4.35M instructions
 (docs/PERFORMANCE.md, "Round p24-mlrec"), more than the recorder's whole cost at the old size (690 samples); the
-run alone repeats to within a few instructions a sample at the default size (2,300 samples), where the recorder
-adds ~15-40M.
+run alone counted again gave the same count to the instruction (round 7, at the default size: 2,301 samples, where
+the recorder adds ~50M).
 
 The quotes are built and the collector frozen before the run, so a collection does not walk them. Instructions
 leave out what a cache miss costs, which is much of the recording's cost at 1 s (its state gone cold between two
 samples); ``--cache`` adds callgrind's cache model (first-level and last-level data misses), about four times
 slower.
 
-Needs valgrind and a C compiler (skips with a message without them). About five minutes at the default size on
-two jobs.
+Needs valgrind and a C compiler (skips with a message without them). A few minutes at the default size on two jobs
+on a quiet machine; ~40 minutes at load 10 on two cores.
 
 Usage: python benchmarks/bench_ml_instructions.py [--quotes 100000] [--interval-ms 1000] [--counts 3] [--jobs 1]
        [--cache]
