@@ -3,15 +3,27 @@ shared machine, where ``bench_ml.py``'s CPU times do.
 
 The process runs ``bench_ml``'s quote backtest (the same quotes, strategy and ``FeatureRecorder``) under valgrind's
 callgrind four ways: without and with a recorder sampling every ``--interval-ms``, at ``--quotes`` and twice that.
-Start-up, building the quotes, set-up and the run's end cancel out by difference: what the recorder adds per sample
-(the extra samples of the longer run; its flow handler's per-quote cost included). The quotes are built and the
-collector frozen before the run, so a collection does not walk them. Instructions leave out what a cache miss costs,
-which is most of the recording's cost at 1 s (its state gone cold between two samples); ``--cache`` adds callgrind's
-cache model (first-level and last-level data misses), about four times slower.
+Only the backtest's run is counted (``profiling.counted_window``: imports, building the quotes and the set-up run
+uninstrumented), and each of the four is counted ``--counts`` times; the figure is the medians' difference: what
+the recorder adds per sample (the extra samples of the longer run; its flow handler's per-quote cost included),
+so the run's start and end cancel too. The spread printed is the same difference taken over the i-th count of
+each of the four, i = 1..counts.
 
-Needs valgrind (skips with a message without it). About five minutes at the default size.
+Why the window and the medians: the whole process counted twice, nothing changed, differed by 4.35M instructions
+(docs/PERFORMANCE.md, "Round p24-mlrec"), more than the recorder's whole cost at the old size (690 samples); the
+run alone counted again gave the same count to the instruction (round 7, at the default size: 2,301 samples, where
+the recorder adds ~50M).
 
-Usage: python benchmarks/bench_ml_instructions.py [--quotes 30000] [--interval-ms 1000] [--cache]
+The quotes are built and the collector frozen before the run, so a collection does not walk them. Instructions
+leave out what a cache miss costs, which is much of the recording's cost at 1 s (its state gone cold between two
+samples); ``--cache`` adds callgrind's cache model (first-level and last-level data misses), about four times
+slower.
+
+Needs valgrind and a C compiler (skips with a message without them). A few minutes at the default size on two jobs
+on a quiet machine; ~40 minutes at load 10 on two cores.
+
+Usage: python benchmarks/bench_ml_instructions.py [--quotes 100000] [--interval-ms 1000] [--counts 3] [--jobs 1]
+       [--cache]
 """
 
 from __future__ import annotations
@@ -19,13 +31,18 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import statistics
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
-from profiling import callgrind_counts, callgrind_ready
+from profiling import callgrind_counts, callgrind_ready, counted_window
+
+KINDS = ("none", "recorder")
 
 
 def inner(kind: str, quotes: int, interval_ms: int) -> None:
-    """The measured process: build the quotes, then run the backtest once (``kind``: ``none`` or ``recorder``)."""
+    """The measured process: build the quotes, then run the backtest once (``kind``: ``none`` or ``recorder``),
+    only the run counted."""
     import bench_ml
 
     events = bench_ml.make_quotes(quotes)
@@ -33,7 +50,8 @@ def inner(kind: str, quotes: int, interval_ms: int) -> None:
     bt = bench_ml.quote_backtest(extra)
     gc.collect()
     gc.freeze()
-    bt.run([events])
+    with counted_window():
+        bt.run([events])
 
 
 def samples(quotes: int, interval_ms: int) -> int:
@@ -44,39 +62,69 @@ def samples(quotes: int, interval_ms: int) -> int:
     return rec.samples
 
 
+def added(counts: dict[tuple[str, int], int], n1: int, n2: int) -> int:
+    """What the recorder adds between the two sizes: (with - without) at ``n2`` less the same at ``n1``."""
+    return (counts["recorder", n2] - counts["none", n2]) - (counts["recorder", n1] - counts["none", n1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quotes", type=int, default=30_000)
+    parser.add_argument("--quotes", type=int, default=100_000)
     parser.add_argument("--interval-ms", type=int, default=1000)
+    parser.add_argument("--counts", type=int, default=3, help="counts of each of the four runs (the median taken)")
+    parser.add_argument("--jobs", type=int, default=1, help="counted processes run at once")
     parser.add_argument("--cache", action="store_true")
-    parser.add_argument("--inner", choices=("none", "recorder"), help=argparse.SUPPRESS)
+    parser.add_argument("--inner", choices=KINDS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
         inner(args.inner, args.quotes, args.interval_ms)
         return
-    if not callgrind_ready():
+    if not callgrind_ready(window=True):
         return
     n1, n2 = args.quotes, 2 * args.quotes
     taken = samples(n2, args.interval_ms) - samples(n1, args.interval_ms)
-    counts = {
-        (kind, n): callgrind_counts(
-            [sys.executable, __file__, "--quotes", str(n), "--interval-ms", str(args.interval_ms), "--inner", kind],
-            cache=args.cache,
-        )
-        for kind in ("none", "recorder")
-        for n in (n1, n2)
+    runs = [(kind, n, i) for i in range(args.counts) for kind in KINDS for n in (n1, n2)]
+
+    def count(run: tuple[str, int, int]) -> dict[str, int]:
+        kind, n, _ = run
+        argv = [sys.executable, __file__, "--quotes", str(n), "--interval-ms", str(args.interval_ms), "--inner", kind]
+        found = callgrind_counts(argv, cache=args.cache, window=True)
+        if not found["I refs"]:
+            raise SystemExit("nothing counted: the run did not enter profiling.counted_window()")
+        return found
+
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        counted = dict(zip(runs, pool.map(count, runs), strict=True))
+    out: dict[str, object] = {
+        "quotes": [n1, n2],
+        "interval_ms": args.interval_ms,
+        "samples": taken,
+        "counts": args.counts,
+        "counted": "the backtest's run",
     }
-    out: dict[str, object] = {"quotes": [n1, n2], "interval_ms": args.interval_ms, "samples": taken}
     print(f"ML recording counted: {n1:,} and {n2:,} quotes, a sample every {args.interval_ms} ms, the difference")
-    print(f"{n2 - n1:,} quotes and {taken:,} samples (callgrind{' with its cache model' if args.cache else ''})")
-    for name in counts["none", n1]:
+    print(f"{n2 - n1:,} quotes and {taken:,} samples (callgrind{' with its cache model' if args.cache else ''},")
+    print(f"the backtest's run only, each of the four runs counted {args.counts} times: the medians' difference,")
+    print("in brackets the same over each count's four)")
+    for name in counted["none", n1, 0]:
         if not name.endswith(("refs", "misses")) or name.startswith(("I1", "LLi", "LL ")):
             continue
-        added = (counts["recorder", n2][name] - counts["none", n2][name]) - (
-            counts["recorder", n1][name] - counts["none", n1][name]
-        )
-        out[name] = {"recorder_per_sample": round(added / taken, 1)}
-        print(f"   {name:>10}: the recorder adds {added / taken:,.0f} a sample")
+        medians = {
+            (kind, n): round(statistics.median(counted[kind, n, i][name] for i in range(args.counts)))
+            for kind in KINDS
+            for n in (n1, n2)
+        }
+        each = [
+            added({(kind, n): counted[kind, n, i][name] for kind in KINDS for n in (n1, n2)}, n1, n2) / taken
+            for i in range(args.counts)
+        ]
+        per_sample = added(medians, n1, n2) / taken
+        out[name] = {
+            "recorder_per_sample": round(per_sample, 1),
+            "each_count": [round(x, 1) for x in each],
+            "runs": {f"{kind} {n}": medians[kind, n] for kind in KINDS for n in (n1, n2)},
+        }
+        print(f"   {name:>10}: the recorder adds {per_sample:,.1f} a sample ({min(each):,.1f} - {max(each):,.1f})")
     print(json.dumps({"benchmark": "ml_instructions", **out}))
 
 

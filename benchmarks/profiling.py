@@ -9,7 +9,10 @@ timed call causes itself still count.
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
+import ctypes
+import functools
 import gc
 import io
 import json
@@ -19,9 +22,15 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
+
+WINDOW_ENV = "TAPEFLOW_CALLGRIND_WINDOW"
+"""Set by ``callgrind_counts(window=True)`` for its process: the path of the built ``callgrind_window.c``."""
+_WINDOW_SOURCE = Path(__file__).with_name("callgrind_window.c")
 
 
 def timed_call(fn: Callable[[], object], *, profile: bool = False, top: int = 14) -> tuple[float, str]:
@@ -42,16 +51,25 @@ def timed_call(fn: Callable[[], object], *, profile: bool = False, top: int = 14
     return elapsed, out.getvalue()
 
 
-def callgrind_counts(argv: Sequence[str], cache: bool = False) -> dict[str, int]:
+def callgrind_counts(argv: Sequence[str], cache: bool = False, window: bool = False) -> dict[str, int]:
     """What valgrind's callgrind counts for the process ``argv``: ``I refs`` (instructions executed) and, with
     ``cache``, its simulated cache's misses (``I1``, ``D1``, ``LLd``, ...): figures that do not move with the load
-    of a shared machine, where timings do. Set ``PYTHONHASHSEED`` for repeatable dict layouts."""
+    of a shared machine, where timings do. Set ``PYTHONHASHSEED`` for repeatable dict layouts.
+
+    With ``window``, only what the process runs inside ``counted_window()`` is counted (valgrind starts without
+    instrumentation): a whole process's count is not repeatable (the same run counted twice differed by 4.35M
+    instructions, its imports and start-up), and the window leaves that out."""
     flags = ["--cache-sim=yes"] if cache else []
+    env = None
+    if window:
+        flags.append("--instr-atstart=no")
+        env = {**os.environ, WINDOW_ENV: str(_window_library())}
     out = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *flags, *argv],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     lines = re.finditer(r"== (\w+) +(\w+):\s*([\d,]+)", out.stderr)  # "==pid== D1  misses:  1,234"
     found = {f"{m[1]} {m[2]}": int(m[3].replace(",", "")) for m in lines}
@@ -60,13 +78,45 @@ def callgrind_counts(argv: Sequence[str], cache: bool = False) -> dict[str, int]
     return found
 
 
-def callgrind_ready() -> bool:
-    """True when valgrind is installed, the same dict layouts then set for every counted process
-    (``PYTHONHASHSEED``); False with the benchmark's skip printed (its message, then its JSON line)."""
+@functools.cache
+def _window_library() -> Path:
+    """``callgrind_window.c`` built once per process into a temporary directory (valgrind's header and a C
+    compiler: ``callgrind_ready(window=True)`` checks both)."""
+    built = Path(tempfile.mkdtemp(prefix="tapeflow-cgwin-")) / "callgrind_window.so"
+    subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(built), str(_WINDOW_SOURCE)], check=True)
+    return built
+
+
+@contextlib.contextmanager
+def counted_window() -> Iterator[None]:
+    """The block a process run by ``callgrind_counts(window=True)`` is counted over; anywhere else, nothing."""
+    path = os.environ.get(WINDOW_ENV)
+    if not path:
+        yield
+        return
+    lib = ctypes.CDLL(path)
+    lib.tapeflow_callgrind_start()
+    try:
+        yield
+    finally:
+        lib.tapeflow_callgrind_stop()
+
+
+def callgrind_ready(window: bool = False) -> bool:
+    """True when valgrind is installed (with ``window``, ``callgrind_window.c`` built too), the same dict layouts
+    then set for every counted process (``PYTHONHASHSEED``); False with the benchmark's skip printed (its message,
+    then its JSON line)."""
     if shutil.which("valgrind") is None:
         print("valgrind is not installed: skipped (apt install valgrind)")
         print(json.dumps({"skipped": "valgrind missing"}))
         return False
+    if window:
+        try:
+            _window_library()
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"callgrind_window.c could not be built ({exc}): skipped (needs cc and valgrind's headers)")
+            print(json.dumps({"skipped": "callgrind_window.c not built"}))
+            return False
     os.environ.setdefault("PYTHONHASHSEED", "0")
     return True
 

@@ -124,6 +124,31 @@ def test_compiled_flow_handler_moves_the_order_flow_base_only_when_a_price_moves
     assert len(pair.referred) == 1  # the first quote builds the book; the compiled handler takes the rest
 
 
+# prices one digit, two digits (2**30 and up), beyond 64 bits and negative, each beside a value equal to it in the
+# low 30 or 32 bits: the compiled handler reads small ints from their digits to tell whether a price moved
+_DIGIT_EDGES = [5, 2**30 + 5, 2**32 + 5, 2**60 + 5, 2**62 + 5, 2**63 + 5, 2**64 + 5, -5, -(2**30) - 5, 2**30 - 1, 2**30]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_DIGIT_EDGES), st.sampled_from(_DIGIT_EDGES)), min_size=2, max_size=40))
+def test_compiled_flow_handler_sees_a_price_move_in_any_digit_as_the_reference(rows: list[tuple[int, int]]) -> None:
+    """A move above the lowest digit (or of the sign) moves the order flow base in both handlers alike."""
+    pair = _Pair()
+    for ts, (bid, ask) in enumerate(rows, 1):
+        pair.feed(_quote("BAC", bid, 300, ask, 100, "NBBO", ts))
+    assert len(pair.referred) == 1
+
+
+def test_compiled_flow_handler_moves_the_base_when_only_a_high_digit_of_a_price_moves() -> None:
+    pair = _Pair()
+    for ts, bid in enumerate([5, 2**32 + 5, 5, 2**30 + 5, -5, 5], 1):
+        pair.feed(_quote("BAC", bid, 300, 2**40, 100, "NBBO", ts))
+    book = pair.compiled.book("BAC")
+    assert isinstance(book, FlowQuoteBook)
+    # -300 + 100 first; then up (+300), down (-300), up (+300), down (-300), up (+300): the bid moved every time
+    assert book.ofi_base == -200 + 300 - 300 + 300 - 300 + 300
+
+
 def test_compiled_flow_handler_leaves_a_quote_of_another_type_and_what_follows_it_to_the_reference() -> None:
     """A subclass quote goes to the reference; it is then the book's last quote, which the compiled handler does
     not read, so the next quote goes there too; after that the compiled handler takes over again."""

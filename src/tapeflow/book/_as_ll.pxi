@@ -1,5 +1,5 @@
-# Included by _l2_core.pyx and _l3_core.pyx: ``tf_as_ll``, an exact int that fits 64 bits read into C, one text
-# for both cores (each module gets its own static copy of the function).
+# Included by _l2_core.pyx, _l3_core.pyx, _quote_core.pyx and ml/_sample_core.pyx: ``tf_as_ll``, an exact int that
+# fits 64 bits read into C, one text for every core (each module gets its own static copy of the function).
 
 from cpython.object cimport PyObject
 

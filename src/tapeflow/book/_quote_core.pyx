@@ -20,7 +20,7 @@ this module writes their slots, it keeps no state of its own.
 """
 
 from cpython.dict cimport PyDict_GetItemWithError
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from cpython.long cimport PyLong_CheckExact
 from cpython.object cimport (
     PyObject, PyTypeObject, Py_TYPE, PyObject_IsTrue, PyObject_RichCompareBool, Py_GT, Py_LT, Py_NE
 )
@@ -33,6 +33,10 @@ from tapeflow.model.prices import NO_PRICE
 
 
 include "_slots.pxi"
+include "_as_ll.pxi"
+
+cdef extern from *:
+    bint _as_ll "tf_as_ll"(PyObject* value, long long* out)
 
 cdef object _NO_PRICE = NO_PRICE
 cdef str _NBBO = "NBBO"
@@ -79,13 +83,11 @@ cdef inline bint _complete(object book):
 
 
 cdef inline bint _greater(object left, object right) except -1:
-    """``left > right`` of two exact ints, in C unless one does not fit 64 bits."""
-    cdef int overflow_left = 0, overflow_right = 0
-    cdef long long a = PyLong_AsLongLongAndOverflow(left, &overflow_left)
-    cdef long long b = PyLong_AsLongLongAndOverflow(right, &overflow_right)
-    if overflow_left or overflow_right:
-        return PyObject_RichCompareBool(left, right, Py_GT)
-    return a > b
+    """``left > right`` of two exact ints, read from their digits (``tf_as_ll``) unless one does not fit 64 bits."""
+    cdef long long a, b
+    if _as_ll(<PyObject*>left, &a) and _as_ll(<PyObject*>right, &b):
+        return a > b
+    return PyObject_RichCompareBool(left, right, Py_GT)
 
 
 cdef struct _Fields:
@@ -193,14 +195,19 @@ cdef class QuoteHandler:
 
 
 
-cdef inline bint _differ(object left, object right) except -1:
-    """``left != right`` of two exact ints, in C unless one does not fit 64 bits."""
-    cdef int overflow_left = 0, overflow_right = 0
-    cdef long long a = PyLong_AsLongLongAndOverflow(left, &overflow_left)
-    cdef long long b = PyLong_AsLongLongAndOverflow(right, &overflow_right)
-    if overflow_left or overflow_right:
-        return PyObject_RichCompareBool(left, right, Py_NE)
-    return a != b
+cdef inline bint _differ(PyObject* left, PyObject* right) except -1:
+    """``left != right`` of two exact ints: the same object, or both read from their digits (a price is one or
+    two), without a call; an int beyond 64 bits compares as objects.
+
+    Why not ``PyLong_AsLongLongAndOverflow`` as before: the flow handler compares both prices with the last
+    quote's on every quote, and those four calls were a third of what it costs over the plain handler (callgrind,
+    docs/PERFORMANCE.md, "Round 7, p25-mlflow")."""
+    cdef long long a, b
+    if left == right:
+        return False
+    if _as_ll(left, &a) and _as_ll(right, &b):
+        return a != b
+    return PyObject_RichCompareBool(<object>left, <object>right, Py_NE)
 
 
 cdef inline bint _usable_prev(PyObject* prev):
@@ -265,29 +272,31 @@ cdef class FlowQuoteHandler:
         if found == NULL:
             return self.reference(quote)
         cdef PyObject* prev = _get(<object>found, F_QUOTE)
-        if not _exact_int(_get(<object>found, F_OFI_BASE)) or not _usable_prev(prev):
+        cdef PyObject* base = _get(<object>found, F_OFI_BASE)
+        if not _exact_int(base) or not _usable_prev(prev):
             return self.reference(quote)
         book = <object>found
         if _nbbo_skips(book, f.venue):
             return None
-        previous = <object>prev  # a reference of our own: the slot's is dropped by the store below
-        _put(book, F_QUOTE, quote)
+        # the base is moved before the last quote is replaced, so ``prev`` is still held by the book's slot while
+        # it is read (no reference of our own to take and drop on every quote)
         if (
-            previous is None
-            or _differ(<object>f.bid_price, <object>_get(previous, Q_BID))
-            or _differ(<object>f.ask_price, <object>_get(previous, Q_ASK))
+            <object>prev is None
+            or _differ(f.bid_price, _get(<object>prev, Q_BID))
+            or _differ(f.ask_price, _get(<object>prev, Q_ASK))
         ):
             _put(
                 book,
                 F_OFI_BASE,
                 _ofi_base_after(
-                    <object>_get(book, F_OFI_BASE),
-                    previous,
+                    <object>base,
+                    <object>prev,
                     <object>f.bid_price,
                     <object>f.bid_size,
                     <object>f.ask_price,
                     <object>f.ask_size,
                 ),
             )
+        _put(book, F_QUOTE, quote)
         _apply_top(book, f.bid_price, f.bid_size, f.ask_price, f.ask_size, f.ts_event)
         return None

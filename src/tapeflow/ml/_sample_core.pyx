@@ -37,7 +37,7 @@ into modules, the check and the pass it guards would drift apart.
 """
 
 from cpython.float cimport PyFloat_AsDouble, PyFloat_CheckExact
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact, PyLong_FromDouble
+from cpython.long cimport PyLong_CheckExact, PyLong_FromDouble
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.set cimport PySet_Contains, PySet_Discard
@@ -55,6 +55,10 @@ from tapeflow.model.market import Quote
 
 
 include "../book/_slots.pxi"
+include "../book/_as_ll.pxi"
+
+cdef extern from *:
+    bint _as_ll "tf_as_ll"(PyObject* value, long long* out)
 
 cdef extern from *:
     """
@@ -108,13 +112,12 @@ cdef Py_ssize_t R_CAPACITY = _required_slot_offset(SampleRing, "capacity")
 
 
 cdef inline bint _int_in(PyObject* value, int64_t lo, int64_t hi, int64_t* out):
-    """``value`` is an exact int in [lo, hi); stored in ``out``."""
-    cdef int overflow = 0
+    """``value`` is an exact int in [lo, hi); stored in ``out``. Read from its digits when it has one or two
+    (``tf_as_ll``): the state check and the tick read ~30 ints a sample, and a call each to
+    ``PyLong_AsLongLongAndOverflow`` cost ~700 instructions a sample (docs/PERFORMANCE.md, "Round 7,
+    p25-mlflow"); a time (three digits) still takes the call."""
     cdef long long v
-    if value == NULL or not PyLong_CheckExact(<object>value):
-        return False
-    v = PyLong_AsLongLongAndOverflow(<object>value, &overflow)
-    if overflow or v < lo or v >= hi:
+    if not _as_ll(value, &v) or v < lo or v >= hi:
         return False
     out[0] = v
     return True
@@ -122,8 +125,9 @@ cdef inline bint _int_in(PyObject* value, int64_t lo, int64_t hi, int64_t* out):
 
 cdef inline int64_t _as_int(PyObject* value):
     """An int slot already checked by ``_int_in``."""
-    cdef int overflow = 0
-    return PyLong_AsLongLongAndOverflow(<object>value, &overflow)
+    cdef long long v = 0
+    _as_ll(value, &v)
+    return v
 
 
 cdef class _RingViews:
