@@ -314,26 +314,21 @@ cdef object _limbs_int(const uint64_t* limbs):
     return _PyLong_FromByteArray(raw, LIMBS * 8, 1, 0)
 
 
-cdef int _take_off(object squares, double value, ExactSum sums, bint limbs) except -1:
-    """The in-range ``value`` leaves the sum: from the limbs, or from ``total`` as the reference takes it."""
+cdef int _move_total(object squares, double value, ExactSum sums, bint limbs, bint joins) except -1:
+    """The in-range ``value`` joins the sum (``joins``) or leaves it: in the limbs, or in ``total`` as the
+    reference moves it."""
     cdef int shift
     cdef uint64_t mantissa
     if limbs:
         _scaled(value, &shift, &mantissa)
-        _limbs_sub(sums.limbs, mantissa, shift)
+        if joins:
+            _limbs_add(sums.limbs, mantissa, shift)
+        else:
+            _limbs_sub(sums.limbs, mantissa, shift)
+    elif joins:
+        _put(squares, SQ_TOTAL, <object>_get(squares, SQ_TOTAL) + PyLong_FromDouble(value * _SCALE))
     else:
         _put(squares, SQ_TOTAL, <object>_get(squares, SQ_TOTAL) - PyLong_FromDouble(value * _SCALE))
-    return 0
-
-
-cdef int _put_in(object squares, double value, ExactSum sums, bint limbs) except -1:
-    cdef int shift
-    cdef uint64_t mantissa
-    if limbs:
-        _scaled(value, &shift, &mantissa)
-        _limbs_add(sums.limbs, mantissa, shift)
-    else:
-        _put(squares, SQ_TOTAL, <object>_get(squares, SQ_TOTAL) + PyLong_FromDouble(value * _SCALE))
     return 0
 
 
@@ -358,7 +353,7 @@ cdef double _push(object squares, double r2, ExactSum sums) except? -1.0:
             return PyFloat_AsDouble(<object>_get(squares, SQ_VOL))
         if old != 0.0:
             if _LO <= old < _HI:
-                _take_off(squares, old, sums, limbs)
+                _move_total(squares, old, sums, limbs, False)
                 moved = True
             else:
                 _put(squares, SQ_ODD, <object>_get(squares, SQ_ODD) - 1)
@@ -368,7 +363,7 @@ cdef double _push(object squares, double r2, ExactSum sums) except? -1.0:
             return PyFloat_AsDouble(<object>_get(squares, SQ_VOL))
     if r2 != 0.0:
         if _LO <= r2 < _HI:
-            _put_in(squares, r2, sums, limbs)
+            _move_total(squares, r2, sums, limbs, True)
             moved = True
         else:
             _put(squares, SQ_ODD, <object>_get(squares, SQ_ODD) + 1)
