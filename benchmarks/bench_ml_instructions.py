@@ -45,9 +45,9 @@ from profiling import callgrind_counts, callgrind_ready, counted_window
 KINDS = ("none", "recorder")
 L1_MISS_CYCLES = 10
 """What a first-level miss served by the next level costs, in cycles: valgrind's cachegrind manual ("an L1 miss
-will typically cost around 10 cycles"), the weight KCachegrind's cycle estimate gives it."""
+will typically cost around 10 cycles")."""
 LL_MISS_CYCLES = 100
-"""What a last-level miss (to memory) costs: KCachegrind's weight; the cachegrind manual says "as much as 200"."""
+"""What a last-level miss (to memory) costs: issue 19's weight, within the cachegrind manual's "as much as 200"."""
 ESTIMATE = "est. cycles"
 
 
