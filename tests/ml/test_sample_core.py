@@ -24,6 +24,7 @@ from tapeflow.engine.kernel import Kernel
 from tapeflow.engine.merge import merge_sorted
 from tapeflow.ml import features
 from tapeflow.ml.features import FeatureRecorder, RecorderConfig
+from tapeflow.ml.window import SquaresSum
 from tapeflow.model.enums import Aggressor
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
@@ -31,8 +32,10 @@ from tapeflow.model.market import Quote, Trade
 from tapeflow.portfolio import PortfolioConfig
 
 from .test_features_frozen import counters, table
+from .test_window import _r2, _same_double
 
 pytestmark = pytest.mark.skipif(not features.COMPILED_AVAILABLE, reason="the compiled sample step was not built")
+_sample_core = pytest.importorskip("tapeflow.ml._sample_core")
 
 SEC = 1_000_000_000
 MS = 1_000_000
@@ -244,3 +247,55 @@ def test_a_backstop_with_labels_in_the_defer_queue_goes_to_the_reference_and_rec
     assert python.labels.matured > 0
     assert table(compiled) == table(python)
     assert counters(compiled) == counters(python)
+
+
+def _same_sum(compiled: SquaresSum, reference: SquaresSum) -> bool:
+    return (
+        compiled.total == reference.total
+        and type(compiled.total) is int
+        and compiled.odd == reference.odd
+        and len(compiled.values) == len(reference.values)
+        and all(map(_same_double, compiled.values, reference.values))
+        and _same_double(compiled.vol, reference.vol)
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stream=st.lists(st.tuples(_r2, st.integers(0, 9)), max_size=300),
+    n=st.sampled_from([0, 1, 2, 3, 5, 29, 40]),
+)
+def test_the_compiled_volatility_sum_in_limbs_equals_squares_sum_push_byte_for_byte(
+    stream: list[tuple[float, int]], n: int
+) -> None:
+    """The tick's ``SquaresSum.push`` (``_push``: the exact sum in C limbs, the int written back to ``total``)
+    against the reference's, push by push: the volatility's bits and every slot. One push in ten on the compiled
+    side is the reference's own (a tick handed to it), after which the limbs must read ``total`` again."""
+    reference, compiled, sums = SquaresSum(n), SquaresSum(n), _sample_core.ExactSum()
+    for r2, which in stream:
+        want = reference.push(r2)
+        got = compiled.push(r2) if which == 0 else _sample_core.push_exact(compiled, r2, sums)
+        assert _same_double(got, want), (got, want, list(reference.values))
+        assert _same_sum(compiled, reference)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.0, 2.0**-53],  # a tie: to the even 1.0
+        [1.0, 2.0**-52, 2.0**-53],  # a tie: up to the even 1 + 2**-51
+        [1.0, 2.0**-53, 2.0**-140],  # above the tie only by a bit far below it (the sticky bit)
+        [3.0, 3 * 2.0**-52, 2.0**-54],  # under the tie
+        [2.0**99, 2.0**-148],  # the range's two ends: the limbs' highest and lowest bits
+        [2.0**99, 2.0**99, 2.0**99, 2.0**99 - 2.0**46],  # carries into the top limb
+    ],
+)
+def test_the_compiled_volatility_sum_rounds_as_float_of_the_exact_int_does(values: list[float]) -> None:
+    """Sums whose exact value is at, just above or just below a tie between two doubles, pushed in every order and
+    then pushed out again (the limbs' borrows): ``float()`` of the int rounds half to even, and so must the
+    limbs."""
+    for order in itertools.permutations(values):
+        reference, compiled, sums = SquaresSum(len(values)), SquaresSum(len(values)), _sample_core.ExactSum()
+        for r2 in [*order, *([0.5] * len(values))]:
+            assert _same_double(_sample_core.push_exact(compiled, r2, sums), reference.push(r2)), order
+            assert _same_sum(compiled, reference)

@@ -22,8 +22,11 @@ reference (``fallbacks`` counts them). Why each value is the same double:
   (CPython's ``float_pow`` after its special cases, which give the same for these values), called through a
   volatile exponent so the compiler cannot turn it into ``x * x`` (glibc's ``pow`` is within 0.52 ulp, not always
   the product's rounding); ``math.sqrt`` is the correctly rounded square root;
-- ``SquaresSum.push`` keeps its exact Python-int sum here too (``PyLong_FromDouble`` of a scaled value, ``int``
-  addition, ``PyLong_AsDouble`` rounding half-even), and ``math.fsum`` answers, called, while an odd value is held.
+- ``SquaresSum.push`` keeps the same exact sum, in C (``ExactSum``: five 64-bit limbs, the scaled values added and
+  taken off at their bits, the double rounded half-even from the top 64 bits and a sticky bit, as ``float()`` of
+  the int rounds) and writes the int it stands for back to ``total``, where the reference reads it; with ``total``
+  not the int it last wrote (the reference ran a push) it reads that int's value first. ``math.fsum`` answers,
+  called, while an odd value is held.
 
 The labels' backstop call (``ForwardReturnLabels._backstop``) is written out here too (``Sampler.backstop``), on the
 same checked states: it fires before the tick at a sample's label end every few samples, and cold in Python it cost
@@ -41,8 +44,9 @@ from cpython.long cimport PyLong_CheckExact, PyLong_FromDouble
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.set cimport PySet_Contains, PySet_Discard
-from libc.math cimport fabs, log, sqrt
-from libc.stdint cimport int64_t
+from libc.math cimport fabs, ldexp, log, sqrt
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcpy
 
 import math
 from collections import deque
@@ -62,6 +66,25 @@ cdef extern from *:
 
 cdef extern from *:
     """
+    /* An int's little-endian bytes (unsigned), its bit length and sign: CPython's own helpers (3.13 added an
+       argument to the first). */
+    static int tapeflow_long_bytes(PyObject* v, unsigned char* out, size_t n) {
+    #if PY_VERSION_HEX >= 0x030D0000
+        return _PyLong_AsByteArray((PyLongObject*)v, out, n, 1, 0, 1);
+    #else
+        return _PyLong_AsByteArray((PyLongObject*)v, out, n, 1, 0);
+    #endif
+    }
+    static int tapeflow_highest_bit(unsigned long long x) { return 63 - __builtin_clzll(x); }
+    """
+    int _long_bytes "tapeflow_long_bytes"(object v, unsigned char* out, size_t n) except -1
+    int _highest_bit "tapeflow_highest_bit"(unsigned long long x) nogil
+    object _PyLong_FromByteArray(const unsigned char* data, size_t n, int little_endian, int is_signed)
+    size_t _PyLong_NumBits(object v) except? <size_t>-1
+    int _PyLong_Sign(object v)
+
+cdef extern from *:
+    """
     #include <math.h>
     static volatile double tapeflow_sample_two = 2.0;
     static double tapeflow_sample_square(double x) { return pow(x, tapeflow_sample_two); }
@@ -78,6 +101,9 @@ cdef int64_t _FIELD_MAX = 2**31
 cdef int64_t _TIME_MAX = 2**62
 cdef int64_t _FLOW_MAX = 2**61
 cdef int64_t _EXACT = 2**53
+cdef enum:
+    LIMBS = 5  # 64-bit limbs: a held value is below 2**300 scaled, ``_SUM_MAX_N`` of them below 2**320
+cdef int64_t _SUM_MAX_N = 2**19
 cdef int64_t _NS = 1_000_000_000
 cdef object _fsum = math.fsum
 cdef object _sqrt = math.sqrt
@@ -147,9 +173,12 @@ cdef class _RingViews:
     cdef int64_t[::1] _ends
     cdef double[::1] _mids
     cdef double[::1] _y
+    cdef ExactSum sums
+    """The symbol's volatility sum in limbs (``_push``)."""
 
     def __init__(self, ring):
         self.ring = ring
+        self.sums = ExactSum()
         self._x = ring.X
         self._times = ring.times
         self._ends = ring.label_end
@@ -166,10 +195,152 @@ cdef class _RingViews:
         self.y = &self._y[0]
 
 
-cdef double _push(object squares, double r2) except? -1.0:
-    """``SquaresSum.push(r2)`` on the same slots (see the module docstring for why the double is the same)."""
+cdef class ExactSum:
+    """A ``SquaresSum``'s ``total`` (its held in-range values times 2**200, exactly) in C limbs, beside the int it
+    stands for.
+
+    Why: the reference's Python-int sum (two ``PyLong_FromDouble`` of ~170-bit values, a subtraction, an addition
+    and ``float()``, four allocations) was ~2,100 instructions of every 1 s sample (docs/PERFORMANCE.md, ML section
+    1, "Round p24-mlrec"). Here a value joins or leaves at its bits and the double is rounded from the limbs; the
+    one int still made a push is the new ``total`` the reference may read. ``limbs`` always holds the value of
+    ``total`` (a strong reference: an int with its identity is the same value), so a ``total`` that is another
+    object (the reference pushed, or the sum was replaced) is read into the limbs before they are used."""
+
+    cdef uint64_t limbs[LIMBS]
+    cdef object total
+
+    def __init__(self):
+        self.total = None
+
+
+cdef inline void _scaled(double x, int* shift, uint64_t* mantissa):
+    """``x`` in [2**-148, 2**100) times 2**200 is ``mantissa << shift`` (a normal double: its 53-bit significand
+    times a power of two, at least 2**0 after the scale)."""
+    cdef uint64_t bits
+    memcpy(&bits, &x, 8)
+    shift[0] = <int>((bits >> 52) & 0x7FF) - 875  # (biased exponent - 1075) + 200
+    mantissa[0] = (bits & ((<uint64_t>1 << 52) - 1)) | (<uint64_t>1 << 52)
+
+
+cdef inline void _limbs_add(uint64_t* limbs, uint64_t mantissa, int shift):
+    cdef int i = shift >> 6
+    cdef int bit = shift & 63
+    cdef uint64_t lo = mantissa << bit
+    cdef uint64_t hi = (mantissa >> (64 - bit)) if bit else 0
+    cdef uint64_t before = limbs[i]
+    limbs[i] = before + lo
+    cdef uint64_t carry = (limbs[i] < before) + hi
+    i += 1
+    while carry and i < LIMBS:
+        before = limbs[i]
+        limbs[i] = before + carry
+        carry = limbs[i] < before
+        i += 1
+
+
+cdef inline void _limbs_sub(uint64_t* limbs, uint64_t mantissa, int shift):
+    """Takes off a value the sum holds (never below zero)."""
+    cdef int i = shift >> 6
+    cdef int bit = shift & 63
+    cdef uint64_t lo = mantissa << bit
+    cdef uint64_t hi = (mantissa >> (64 - bit)) if bit else 0
+    cdef uint64_t before = limbs[i]
+    limbs[i] = before - lo
+    cdef uint64_t borrow = (before < lo) + hi
+    i += 1
+    while borrow and i < LIMBS:
+        before = limbs[i]
+        limbs[i] = before - borrow
+        borrow = before < borrow
+        i += 1
+
+
+cdef double _limbs_double(const uint64_t* limbs):
+    """The limbs' value as the nearest double, ties to even: ``float()`` of the int (below 2**320: never
+    overflows). The top 64 bits from the highest set one, the bits below them folded into a sticky bit."""
+    cdef int top = LIMBS - 1
+    while top >= 0 and limbs[top] == 0:
+        top -= 1
+    if top < 0:
+        return 0.0
+    cdef int lead = _highest_bit(limbs[top])  # the highest set bit's place in its limb
+    cdef uint64_t head
+    cdef bint sticky = False
+    cdef int i
+    cdef int exponent
+    if top == 0 and lead < 53:
+        return <double>limbs[0]  # exact
+    # head: the 64 bits from bit (64 * top + lead) down
+    if lead == 63:
+        head = limbs[top]
+        i = top - 1
+    else:
+        head = (limbs[top] << (63 - lead)) | ((limbs[top - 1] >> (lead + 1)) if top > 0 else 0)
+        sticky = top > 0 and (limbs[top - 1] << (63 - lead)) != 0
+        i = top - 2
+    while i >= 0 and not sticky:
+        sticky = limbs[i] != 0
+        i -= 1
+    exponent = 64 * top + lead - 63  # head's last bit is worth 2**exponent
+    cdef uint64_t significand = head >> 11
+    cdef uint64_t rest = head & 0x7FF
+    if rest > 0x400 or (rest == 0x400 and (sticky or (significand & 1))):
+        significand += 1  # 2**53 at most: exact as a double
+    return ldexp(<double>significand, exponent + 11)
+
+
+cdef bint _load(ExactSum sums, object total):
+    """``sums`` made to hold ``total``, an int of the reference's; False (``sums`` untouched) when it is not an
+    exact int in [0, 2**320)."""
+    cdef unsigned char raw[LIMBS * 8]
+    cdef int i, j
+    if not PyLong_CheckExact(total) or _PyLong_Sign(total) < 0 or _PyLong_NumBits(total) > LIMBS * 64:
+        return False
+    _long_bytes(total, raw, LIMBS * 8)
+    for i in range(LIMBS):
+        sums.limbs[i] = 0
+        for j in range(8):
+            sums.limbs[i] |= (<uint64_t>raw[8 * i + j]) << (8 * j)
+    sums.total = total
+    return True
+
+
+cdef object _limbs_int(const uint64_t* limbs):
+    cdef unsigned char raw[LIMBS * 8]
+    cdef int i, j
+    for i in range(LIMBS):
+        for j in range(8):
+            raw[8 * i + j] = (limbs[i] >> (8 * j)) & 0xFF
+    return _PyLong_FromByteArray(raw, LIMBS * 8, 1, 0)
+
+
+cdef int _move_total(object squares, double value, ExactSum sums, bint limbs, bint joins) except -1:
+    """The in-range ``value`` joins the sum (``joins``) or leaves it: in the limbs, or in ``total`` as the
+    reference moves it."""
+    cdef int shift
+    cdef uint64_t mantissa
+    if limbs:
+        _scaled(value, &shift, &mantissa)
+        if joins:
+            _limbs_add(sums.limbs, mantissa, shift)
+        else:
+            _limbs_sub(sums.limbs, mantissa, shift)
+    elif joins:
+        _put(squares, SQ_TOTAL, <object>_get(squares, SQ_TOTAL) + PyLong_FromDouble(value * _SCALE))
+    else:
+        _put(squares, SQ_TOTAL, <object>_get(squares, SQ_TOTAL) - PyLong_FromDouble(value * _SCALE))
+    return 0
+
+
+cdef double _push(object squares, double r2, ExactSum sums) except? -1.0:
+    """``SquaresSum.push(r2)`` on the same slots (see the module docstring for why the double is the same): the sum
+    in ``sums``' limbs while ``total`` is an int they hold (else in Python ints, as the reference keeps it), and
+    the int they stand for written back to ``total``."""
     cdef object values = <object>_get(squares, SQ_VALUES)
     cdef Py_ssize_t n = _as_int(_get(squares, SQ_N))
+    cdef object total = <object>_get(squares, SQ_TOTAL)
+    cdef bint limbs = n <= _SUM_MAX_N and (total is sums.total or _load(sums, total))
+    cdef bint moved = False
     cdef double old
     cdef double vol
     r2_obj = r2
@@ -182,7 +353,8 @@ cdef double _push(object squares, double r2) except? -1.0:
             return PyFloat_AsDouble(<object>_get(squares, SQ_VOL))
         if old != 0.0:
             if _LO <= old < _HI:
-                _put(squares, SQ_TOTAL, <object>_get(squares, SQ_TOTAL) - PyLong_FromDouble(old * _SCALE))
+                _move_total(squares, old, sums, limbs, False)
+                moved = True
             else:
                 _put(squares, SQ_ODD, <object>_get(squares, SQ_ODD) - 1)
     else:
@@ -191,17 +363,27 @@ cdef double _push(object squares, double r2) except? -1.0:
             return PyFloat_AsDouble(<object>_get(squares, SQ_VOL))
     if r2 != 0.0:
         if _LO <= r2 < _HI:
-            _put(squares, SQ_TOTAL, <object>_get(squares, SQ_TOTAL) + PyLong_FromDouble(r2 * _SCALE))
+            _move_total(squares, r2, sums, limbs, True)
+            moved = True
         else:
             _put(squares, SQ_ODD, <object>_get(squares, SQ_ODD) + 1)
+    if limbs and moved:
+        total = _limbs_int(sums.limbs)
+        _put(squares, SQ_TOTAL, total)
+        sums.total = total
     if <object>_get(squares, SQ_ODD):
         vol_obj = _sqrt(_fsum(values))
         vol = PyFloat_AsDouble(vol_obj)
     else:
-        vol = sqrt(float(<object>_get(squares, SQ_TOTAL)) * _UNSCALE)
+        vol = sqrt((_limbs_double(sums.limbs) if limbs else float(<object>_get(squares, SQ_TOTAL))) * _UNSCALE)
         vol_obj = vol
     _put(squares, SQ_VOL, vol_obj)
     return vol
+
+
+def push_exact(squares, double r2, ExactSum sums):
+    """The compiled ``SquaresSum.push(r2)`` alone, for the tests that hold it to the reference's."""
+    return _push(squares, r2, sums)
 
 
 cdef class Sampler:
@@ -470,7 +652,7 @@ cdef class Sampler:
             last = PyFloat_AsDouble(<object>_get(<object>state, self.s_last))
             squares = <object>_get(<object>state, self.s_returns)
             if last != 0.0:
-                vol = _push(squares, _square(fabs(log(mid / last))) if mid != last else 0.0)
+                vol = _push(squares, _square(fabs(log(mid / last))) if mid != last else 0.0, views.sums)
             else:
                 vol = PyFloat_AsDouble(<object>_get(squares, SQ_VOL))
             _put(<object>state, self.s_last, mid)
