@@ -69,22 +69,19 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
     hi = keys.bisect(old * c_sign)  # old and new are within 18 digits (above): no overflow
     counts.reveals += 1
     counts.levels_from_file += 1
-    # one int object for the calls below: as ``price = new`` Cython typed ``price`` C and made an int at each
-    # call (~3 a reveal)
-    price = PyLong_FromLongLong(new)
     if hi and keys.less_at(new * c_sign, hi - 1):
         _drop_between(b, top, bid, keys, sizes, keys.bisect(new * c_sign), hi, new, ts)
-    if sizes.lookup(price, &have):
+    if sizes.lookup_ll(new, &have):
         if size > 0:
-            sizes.store(price, size)
-            top.touch(bid, price, size)
+            sizes.store_ll(new, size)
+            top.touch(bid, new, size)
         else:
-            b.drop_level(bid, price, ts)
-            top.dropped(bid, price, keys, sizes)
+            b.drop_level_ll(bid, new, ts)
+            top.dropped(bid, new, keys, sizes)
     elif size > 0:
-        b.open_level(bid, price)
-        b.new_level(bid, price, size, ts, None)
-        top.added(bid, price, size)
+        b.open_level(bid, new)
+        b.new_level(bid, new, size, ts, None)
+        top.added(bid, new, size)
     return 0
 
 
@@ -156,11 +153,10 @@ cdef int _apply_columns(
 ) except -1:
     """The loop of ``apply_lobster_columns`` (apart, so that the column pointers are freed whatever happens)."""
     cdef Py_ssize_t n = kinds.shape[0], i
-    cdef long long k, size, old, new, t
+    cdef long long k, size, old, new, t, p
     cdef int row, f
-    cdef object price, side
+    cdef object side
     cdef bint bid, flag
-    cdef _Prices price_objects = _Prices()
     cdef _Ids id_objects = _Ids()
     cdef IdSet fast_known = known if type(known) is IdSet else None  # the zip decoder's id table, or a set
     cdef set known_set = None if fast_known is not None else known
@@ -170,12 +166,12 @@ cdef int _apply_columns(
         if fast_known is not None and i + 8 < n:
             fast_known.prefetch(ids[i + 8])
         size = sizes[i]
-        price = price_objects.get(prices[i])
+        p = prices[i]
         t = secs[i]
         bid = dirs[i] == 1
         side = buy if bid else sell
         if k <= 4:
-            _apply_order(b, top, book, fast_known, known_set, k, ids[i], id_objects, size, price, t, bid, side,
+            _apply_order(b, top, book, fast_known, known_set, k, ids[i], id_objects, size, p, t, bid, side,
                          on_duplicate, on_trade, counts, row)
             if k != 1 and (i or first_row != 1):  # the reveal test: did this side's deepest price change?
                 f = 4 * (levels - 1) + (2 if bid else 0)
@@ -185,7 +181,7 @@ cdef int _apply_columns(
                 if flag:
                     _reveal_ints(b, top, bid, side, old, new, rows[f + 1][i], t, counts, on_reveal, i, row)
         elif on_other is not None:
-            on_other(k, price, size, side, t)
+            on_other(k, b.prices.get(p), size, side, t)
             top.mark_all()
         if on_row is not None and not _matches_row(top, b, rows, i):
             on_row(row, i)
