@@ -134,7 +134,7 @@ def breakdown(store: Path, rounds: int) -> dict[str, float]:
         parts["loop"].append(inside[0])
         t0 = time.process_time()
         with pq.ParquetFile(table) as pf:
-            for batch in pf.iter_batches(batch_size=lobster_store.BATCH_ROWS):
+            for batch in pf.iter_batches(batch_size=lobster_store.BATCH_ROWS, use_threads=False):
                 [batch.column(i).to_numpy() for i in range(batch.num_columns - 2)]
                 [batch.column(i).null_count for i in range(batch.num_columns - 2, batch.num_columns)]
         parts["read"].append(time.process_time() - t0)

@@ -49,3 +49,22 @@ def test_against_an_older_tree_alternates_fresh_processes_and_prints_the_ratio_n
         assert 0 < ratio["min"] <= ratio["median"] <= ratio["max"]
     assert [line.split(":")[0] for line in lines if line.startswith(("old: ", "new: "))] == ["old", "new"]
     assert all(str(src) in line for line in lines if line.startswith(("old: ", "new: ")))
+
+
+@pytest.mark.skipif(not COMPILED_AVAILABLE, reason="compiled cores not built (make .venv/.installed)")
+def test_ab_times_the_whole_replay_and_its_loop_in_alternated_fresh_processes(data_dir: Path, tmp_path: Path) -> None:
+    """``bench_lobster_store_ab.py``, this tree against itself: both parts timed, the loop inside the whole."""
+    from tapeflow.data.lobster_events import iter_events
+    from tapeflow.data.lobster_store import write_lobster_book
+    from tapeflow.data.store_writer import write_store
+
+    zip_path = data_dir / GOOG1
+    store = tmp_path / "store"
+    write_store(iter_events(zip_path), store, tables=lambda w: write_lobster_book(w, zip_path))
+    ab = BENCH.with_name("bench_lobster_store_ab.py")
+    lines, report = run_bench(ab, "--store", str(store), "--other", str(BENCH.parents[1] / "src"), "--pairs", "2",
+                              "--reps", "1")  # fmt: skip
+    assert report["bench"] == "lobster_store_ab" and report["pairs"] == 2 and report["rows"] > 0
+    for side in ("old_ns", "new_ns"):
+        assert 0 < report["loop"][side] < report["whole"][side]
+    assert [line.split()[0] for line in lines[:2]] == ["whole", "loop"]

@@ -292,6 +292,12 @@ def _mutations(messages: list[str], books: list[str]) -> dict[str, tuple[list[st
     # every id a multiple of 2**14: all share the compiled loop's id-object slot (``_Ids``), so each message
     # there finds another order's id and must make its own; discoveries still happen (the day starts mid-book)
     out["ids_sharing_low_bits"] = ([_field(x, 2, str(int(x.split(",")[2]) << 14)) for x in messages], books)
+    # cancels, deletes and executions that name another price than their order's: the book changes the order's
+    # own level (the compiled loops hold the message's price and the order's apart, both as C values)
+    off = list(messages)
+    for i in [i for i, x in enumerate(messages) if x.split(",")[1] in ("2", "3", "4")][20:6000:13]:
+        off[i] = _field(off[i], 4, str(int(off[i].split(",")[4]) + 300))
+    out["prices_off"] = (off, books)
     return out
 
 
@@ -309,6 +315,7 @@ def _mutations(messages: list[str], books: list[str]) -> dict[str, tuple[list[st
         "short_orderbook_field",
         "huge_sizes",
         "ids_sharing_low_bits",
+        "prices_off",
     ],
 )
 def test_compiled_replay_of_a_mutated_real_file_equals_the_reference(
@@ -321,6 +328,8 @@ def test_compiled_replay_of_a_mutated_real_file_equals_the_reference(
         assert result["error"]
     elif mutation == "ids_sharing_low_bits":
         assert not result["error"] and not result["mismatches"] and result["counts"].discovered
+    elif mutation == "prices_off":  # read to the end; what the reference makes of it, the compiled loop must too
+        assert not result["error"] and result["counts"].rows == len(m)
     else:
         assert not result["error"]
         assert result["mismatches"] or result["counts"].duplicates or result["final"][-3]  # the damage shows

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -138,6 +139,7 @@ def test_store_replay_report_equals_the_zip_report_compiled_and_reference(
         "huge_sizes",
         "noncanonical_rows",
         "ids_sharing_low_bits",
+        "prices_off",
     ],
 )
 def test_store_replay_of_a_mutated_real_file_equals_the_zip_replay(
@@ -157,6 +159,8 @@ def test_store_replay_of_a_mutated_real_file_equals_the_zip_replay(
     assert not result["error"]
     if mutation == "ids_sharing_low_bits":  # no damage: every id shares the column loop's id-object slot
         assert not result["mismatches"] and result["counts"].discovered
+    elif mutation == "prices_off":  # read to the end; what the zip replay makes of it, the store's loop must too
+        assert result["counts"].rows == len(pair[0])
     else:
         assert result["mismatches"] or result["counts"].duplicates or result["final"][-3]  # the damage shows
 
@@ -281,6 +285,27 @@ def test_newer_store_version_is_refused_in_one_line(goog1_store: Path, tmp_path:
 def test_compiled_store_replay_needs_an_l3book_sink(goog1_store: Path) -> None:
     with pytest.raises(ConfigError, match="needs an L3Book sink"):
         StoreDecoder(open_store_day(goog1_store), object(), impl="compiled")  # type: ignore[arg-type]
+
+
+def test_compiled_store_loop_reads_strided_message_columns_as_it_reads_contiguous_ones(
+    goog1_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop copies its rows out of the columns a chunk at a time; a message column given as a strided view
+    (any buffer the memoryview accepts) must be read element by element, not as if it were contiguous."""
+    from tapeflow.book import _l3_core
+
+    contiguous = _store_run(goog1_store, "compiled", 5_000)
+    loop = _l3_core.apply_lobster_columns
+    seen: list[bool] = []
+
+    def strided(book: L3Book, known: Any, *columns: Any) -> Any:
+        views = [np.repeat(np.asarray(c), 2)[::2] for c in columns[:6]]  # every other value of a doubled copy
+        seen.extend(not v.flags.c_contiguous for v in views)
+        return loop(book, known, *views, *columns[6:])
+
+    monkeypatch.setattr(_l3_core, "apply_lobster_columns", strided)
+    assert _store_run(goog1_store, "compiled", 5_000) == contiguous
+    assert seen and all(seen) and contiguous["compiled"] == contiguous["counts"].rows
 
 
 @pytest.mark.parametrize("where", [0.2, 0.45, 0.7])

@@ -100,25 +100,39 @@ cdef Py_ssize_t _bisect_left(list keys, object key) except -1:
 include "_l3_sizes.pxi"
 include "_l3_keys.pxi"
 include "_l3_orders.pxi"
+include "_l3_ids.pxi"
 
 
-cdef bint _insert(_Book b, bint bid, object price, long long size) except -1:
-    """``Ladder.insert`` of a level that is not there: True when it became the best."""
-    (b.bid_sizes if bid else b.ask_sizes).store(price, size)
-    if (b.bid_keys if bid else b.ask_keys).add(price, bid):
-        b.set_best(bid, price)
+cdef bint _insert(_Book b, bint bid, long long price, long long size) except -1:
+    """``Ladder.insert`` of a level that is not there: True when it became the best. The price an int object
+    only for ``best``, which Python reads."""
+    (b.bid_sizes if bid else b.ask_sizes).store_ll(price, size)
+    if (b.bid_keys if bid else b.ask_keys).add_ll(price, bid):
+        b.set_best(bid, b.prices.get(price))
         return True
     return False
 
 
 cdef bint _remove(_Book b, bint bid, object price) except -1:
     """``Ladder.remove`` of a level that is there: True when it was the best."""
-    cdef L3Keys keys = b.bid_keys if bid else b.ask_keys
+    cdef long long p
+    if _as_ll(price, &p):
+        return _remove_ll(b, bid, p)
     (b.bid_sizes if bid else b.ask_sizes).remove(price)
-    if keys.drop(price, bid):
-        b.set_best(bid, keys.best(bid))
-        return True
-    return False
+    return _new_best(b, bid, (b.bid_keys if bid else b.ask_keys).drop(price, bid))
+
+
+cdef bint _remove_ll(_Book b, bint bid, long long price) except -1:
+    """``_remove`` of a price held as a C value (the loop's)."""
+    (b.bid_sizes if bid else b.ask_sizes).remove_ll(price)
+    return _new_best(b, bid, (b.bid_keys if bid else b.ask_keys).drop_ll(price, bid))
+
+
+cdef inline bint _new_best(_Book b, bint bid, bint was_best) except -1:
+    """After a level's key went: ``best`` follows when it was the best."""
+    if was_best:
+        b.set_best(bid, (b.bid_keys if bid else b.ask_keys).best(bid))
+    return was_best
 
 
 cdef class _Book:
@@ -134,9 +148,13 @@ cdef class _Book:
     cdef dict orders, bid_queues, ask_queues
     cdef L3Sizes bid_sizes, ask_sizes
     cdef L3Keys bid_keys, ask_keys
+    cdef _Prices prices
+    """The int objects of the prices the block names: the loop holds its prices in C and makes an object only
+    for Python (``best``, a hook, a reference call, a dict book's keys)."""
 
     def __init__(self, object book):
         self.book = book
+        self.prices = _Prices()
         self.bids = book.bids
         self.asks = book.asks
         self.integrity = book.integrity
@@ -216,47 +234,58 @@ cdef class _Book:
             self.adopt_orders()
         return self.table
 
-    cdef open_level(self, bint bid, object price):
+    cdef open_level(self, bint bid, long long price):
         """An empty queue at ``price`` (``DictOrders.open_level``)."""
         cdef L3Orders table = self.live_table()
-        cdef long long p
-        if table is not None and _as_ll(price, &p):
-            table.open(bid, p)
-        elif table is not None:
-            table.open_level(self.bids if bid else self.asks, price)
-            self.adopt_orders()
+        if table is not None:
+            table.open(bid, price)
         else:
-            PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, {})
+            PyDict_SetItem(self.bid_queues if bid else self.ask_queues, self.prices.get(price), {})
 
     cdef drop_level(self, bint bid, object price, long long ts):
         """``L3Book._drop_level``."""
-        cdef dict queues = self.bid_queues if bid else self.ask_queues
-        cdef L3Orders table = self.live_table()
         cdef long long p
+        if _as_ll(price, &p):
+            self.drop_level_ll(bid, p, ts)
+        elif self.live_table() is not None:
+            self.book._drop_level(self.bids if bid else self.asks, price, ts)
+            self.adopt_orders()
+        else:
+            self.drop_queue(bid, price)
+            self.after_drop(_remove(self, bid, price), ts)
+
+    cdef drop_level_ll(self, bint bid, long long price, long long ts):
+        """``drop_level`` of a price held as a C value (the loop's: no int object on the table's path)."""
+        cdef L3Orders table = self.live_table()
         cdef Py_ssize_t dropped
         if table is not None:
-            if not _as_ll(price, &p):
-                self.book._drop_level(self.bids if bid else self.asks, price, ts)
-                self.adopt_orders()
-                return
-            dropped = table.close(bid, p)
+            dropped = table.close(bid, price)
             if dropped:
                 self.book.dropped_orders += dropped
         else:
-            queue = queues.pop(price)
-            if queue:
-                for order_id in queue:
-                    PyDict_DelItem(self.orders, order_id)
-                self.book.dropped_orders += len(queue)
-        if _remove(self, bid, price) and self.crossed():
+            self.drop_queue(bid, self.prices.get(price))
+        self.after_drop(_remove_ll(self, bid, price), ts)
+
+    cdef drop_queue(self, bint bid, object price):
+        """The dicts' queue at ``price`` goes, and its orders with it."""
+        queue = (self.bid_queues if bid else self.ask_queues).pop(price)
+        if queue:
+            for order_id in queue:
+                PyDict_DelItem(self.orders, order_id)
+            self.book.dropped_orders += len(queue)
+
+    cdef inline int after_drop(self, bint was_best, long long ts) except -1:
+        """A dropped best may have uncrossed the book."""
+        if was_best and self.crossed():
             self.set_ts(ts)
             self.book._check_uncross()
+        return 0
 
-    cdef new_level(self, bint bid, object price, long long size, long long ts, dict queue):
+    cdef new_level(self, bint bid, long long price, long long size, long long ts, dict queue):
         """A level that is not there (``L3Book.add``'s and ``set_level``'s new level), its queue ``queue`` in the
         dicts or, when None, the one already opened (in the table, or by ``open_level``)."""
         if queue is not None:
-            PyDict_SetItem(self.bid_queues if bid else self.ask_queues, price, queue)
+            PyDict_SetItem(self.bid_queues if bid else self.ask_queues, self.prices.get(price), queue)
         if _insert(self, bid, price, size):
             self.set_ts(ts)
             self.check_cross()
@@ -339,24 +368,20 @@ cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, 
     hi = keys.bisect(old * c_sign)  # old and new are within 18 digits (``_field``): no overflow
     counts.reveals += 1
     counts.levels_from_file += 1
-    # one int object for the calls below: as ``price = new`` Cython typed ``price`` C and made an int at each
-    # call (~3 a reveal)
-    price = PyLong_FromLongLong(new)
     if hi and keys.less_at(new * c_sign, hi - 1):
         _drop_between(b, None, bid, keys, sizes, keys.bisect(new * c_sign), hi, new, ts)
-    if sizes.lookup(price, &have):
+    if sizes.lookup_ll(new, &have):
         if size > 0:
-            sizes.store(price, size)
+            sizes.store_ll(new, size)
         else:
-            b.drop_level(bid, price, ts)
+            b.drop_level_ll(bid, new, ts)
     elif size > 0:
-        b.open_level(bid, price)
-        b.new_level(bid, price, size, ts, None)
+        b.open_level(bid, new)
+        b.new_level(bid, new, size, ts, None)
     return 1
 
 
 include "_l3_top.pxi"
-include "_l3_ids.pxi"
 
 
 cdef enum:
@@ -379,21 +404,28 @@ cdef int _drop_between(_Book b, _Top top, bint bid, L3Keys keys, L3Sizes sizes, 
             key = held[j]
             if bid or key != _LL_MIN:
                 gone_ll = key if bid else -key
-                if gone_ll == price:
-                    continue
-                gone = PyLong_FromLongLong(gone_ll)
+                if gone_ll != price:
+                    b.drop_level_ll(bid, gone_ll, ts)  # the time just stored: nothing between writes it
+                    if top is not None:
+                        top.dropped(bid, gone_ll, keys, sizes)
             else:  # -key past 64 bits: never equal to ``price``
-                gone = PyLong_FromLongLong(key) * sign
-            b.drop_level(bid, gone, ts)  # the time just stored: nothing between writes it
-            if top is not None:
-                top.dropped(bid, gone, keys, sizes)
+                _drop_gone(b, top, bid, keys, sizes, PyLong_FromLongLong(key) * sign, ts)
         return 0
     for key_obj in keys[lo:hi]:
         gone = key_obj * sign
         if gone != price:
-            b.drop_level(bid, gone, ts)
-            if top is not None:
-                top.dropped(bid, gone, keys, sizes)
+            _drop_gone(b, top, bid, keys, sizes, gone, ts)
+    return 0
+
+
+cdef int _drop_gone(_Book b, _Top top, bint bid, L3Keys keys, L3Sizes sizes, object gone, long long ts) except -1:
+    """``_drop_between``'s drop of a level whose price is an int object (a list's key; maybe past 64 bits)."""
+    cdef long long p
+    b.drop_level(bid, gone, ts)
+    if top is not None and _as_ll(gone, &p):
+        top.dropped(bid, p, keys, sizes)
+    elif top is not None:
+        top.mark(bid)
     return 0
 
 
@@ -441,23 +473,24 @@ cdef inline int _step(long long k, long long level, long long have, long long si
     return -1
 
 
-cdef inline int _level_after(_Book b, _Top top, bint bid, object price, L3Sizes level_sizes, int step,
+cdef inline int _level_after(_Book b, _Top top, bint bid, long long price, L3Sizes level_sizes, int step,
                              long long level_left, long long t) except -1:
     """The order's level after ``_step``: dropped (``_DROPS``) or left with ``level_left`` shares; the
     verification's top follows."""
     if step & _DROPS:
-        b.drop_level(bid, price, t)
+        b.drop_level_ll(bid, price, t)
         top.dropped(bid, price, b.bid_keys if bid else b.ask_keys, level_sizes)
     else:
-        level_sizes.store(price, level_left)
+        level_sizes.store_ll(price, level_left)
         top.touch(bid, price, level_left)
     return 0
 
 
-cdef inline int _finish(object book, _Top top, bint done, long long k, object oid, long long size, object price,
+cdef inline int _finish(_Book b, _Top top, bint done, long long k, object oid, long long size, long long price,
                         long long t, object side, object on_trade) except -1:
     """The end of a cancel, delete or execution: the book's own method when the loop did not apply it (``done``
     False), then a trade's hook."""
+    cdef object book = b.book
     if not done:
         top.mark_all()
         if k == 3:
@@ -467,27 +500,26 @@ cdef inline int _finish(object book, _Top top, bint done, long long k, object oi
         else:
             book.cancel(oid, size, t)
     if k == 4 and on_trade is not None:
-        on_trade(t, price, size, side)
+        on_trade(t, b.prices.get(price), size, side)
         top.mark_all()
     return 0
 
 
 cdef int _apply_table(
     _Book b, L3Orders table, _Top top, object book, IdSet fast_known, set known_set, long long k, long long id_value,
-    _Ids id_objects, long long size, object price, long long t, bint bid, object side, object on_duplicate,
+    _Ids id_objects, long long size, long long p, long long t, bint bid, object side, object on_duplicate,
     object on_trade, _Counts counts, int row,
 ) except -1:
     """``_apply_order`` over the book's ``L3Orders``: the same cases, each order found by one probe of the table
     and written in place, no dict and no allocation; every other case through the book's Python method. The id's
-    int object is made only for a Python call (it was one int made and freed for every other message)."""
+    and the price's int objects are made only for a Python call (they were one each a message, and each callee
+    read the price back into C)."""
     cdef L3Sizes level_sizes
     cdef Py_ssize_t lv, s
-    cdef long long p = 0, op, level, order_left = 0, level_left = 0
+    cdef long long op, level, order_left = 0, level_left = 0
     cdef bint done = False, obid
     cdef int seen, step
     cdef _Order* o
-    cdef object oprice
-    _as_ll(price, &p)  # the loop's price object, made from a 64-bit value
     if fast_known is not None:
         seen = fast_known.contains(id_value)
     else:
@@ -501,18 +533,18 @@ cdef int _apply_table(
             lv = table.level_of(bid, p)
             if lv < 0:
                 table.append(table.open(bid, p), id_value, p, size, t)
-                b.new_level(bid, price, size, t, None)
-                top.added(bid, price, size)
+                b.new_level(bid, p, size, t, None)
+                top.added(bid, p, size)
                 done = True
             else:
                 level_sizes = b.bid_sizes if bid else b.ask_sizes
                 if level_sizes.lookup_ll(p, &level) == 1 and level <= _MAX - size:
                     table.append(lv, id_value, p, size, t)
-                    level_sizes.store(price, level + size)
-                    top.touch(bid, price, level + size)
+                    level_sizes.store_ll(p, level + size)
+                    top.touch(bid, p, level + size)
                     done = True
         if not done:
-            book.add(id_objects.get(id_value), side, price, size, t)
+            book.add(id_objects.get(id_value), side, b.prices.get(p), size, t)
             top.mark_all()
         if fast_known is not None:
             fast_known.insert(id_value)
@@ -533,7 +565,6 @@ cdef int _apply_table(
         # the order's own level (its side and price), not the message's
         obid = table.levels[o.level].bid
         op = o.price
-        oprice = price if op == p else PyLong_FromLongLong(op)
         level_sizes = b.bid_sizes if obid else b.ask_sizes
         if level_sizes.lookup_ll(op, &level) == 1:
             step = _step(k, level, o.size, size, &order_left, &level_left)
@@ -544,14 +575,14 @@ cdef int _apply_table(
                     table.unlink(s)
                 else:
                     o.size = order_left
-                _level_after(b, top, obid, oprice, level_sizes, step, level_left, t)
+                _level_after(b, top, obid, op, level_sizes, step, level_left, t)
                 done = True
-    return _finish(book, top, done, k, None if done else id_objects.get(id_value), size, price, t, side, on_trade)
+    return _finish(b, top, done, k, None if done else id_objects.get(id_value), size, p, t, side, on_trade)
 
 
 cdef inline int _apply_order(
     _Book b, _Top top, object book, IdSet fast_known, set known_set, long long k, long long id_value,
-    _Ids id_objects, long long size, object price, long long t, bint bid, object side, object on_duplicate,
+    _Ids id_objects, long long size, long long p, long long t, bint bid, object side, object on_duplicate,
     object on_trade, _Counts counts, int row,
 ) except -1:
     """One add, cancel, delete or execution (``k`` 1-4) of either loop (``apply_lobster_block`` over text rows,
@@ -564,14 +595,15 @@ cdef inline int _apply_order(
     cdef object ladder, oid
     cdef PyObject* found
     cdef PyObject* queue_ptr
-    cdef long long level, have, order_left = 0, level_left = 0
+    cdef long long level, have, op, order_left = 0, level_left = 0
     cdef bint done = False, obid
     cdef int seen, step  # C ints: as one conditional expression Cython boxed the test into an int and a bool
-    cdef object order, oprice
+    cdef object order, oprice, price
     cdef L3Orders table = b.live_table()
     if table is not None:
-        return _apply_table(b, table, top, book, fast_known, known_set, k, id_value, id_objects, size, price, t,
+        return _apply_table(b, table, top, book, fast_known, known_set, k, id_value, id_objects, size, p, t,
                             bid, side, on_duplicate, on_trade, counts, row)
+    price = b.prices.get(p)  # the dicts' key
     orders = b.orders
     queues = b.bid_queues if bid else b.ask_queues
     level_sizes = b.bid_sizes if bid else b.ask_sizes
@@ -591,16 +623,16 @@ cdef inline int _apply_order(
             if queue_ptr == NULL:
                 order = [ladder, price, size, t]
                 PyDict_SetItem(orders, oid, order)
-                b.new_level(bid, price, size, t, {oid: order})
-                top.added(bid, price, size)
+                b.new_level(bid, p, size, t, {oid: order})
+                top.added(bid, p, size)
                 done = True
             else:
-                if level_sizes.lookup(price, &level) == 1 and level <= _MAX - size:
+                if level_sizes.lookup_ll(p, &level) == 1 and level <= _MAX - size:
                     order = [ladder, price, size, t]
                     PyDict_SetItem(orders, oid, order)
                     PyDict_SetItem(<dict>queue_ptr, oid, order)
-                    level_sizes.store(price, level + size)
-                    top.touch(bid, price, level + size)
+                    level_sizes.store_ll(p, level + size)
+                    top.touch(bid, p, level + size)
                     done = True
         if not done:
             book.add(oid, side, price, size, t)
@@ -622,7 +654,7 @@ cdef inline int _apply_order(
         level_sizes = b.bid_sizes if obid else b.ask_sizes
         oprice = <object>PyList_GET_ITEM(order, 1)
         queue_ptr = PyDict_GetItemWithError(queues, oprice)
-        if queue_ptr != NULL and level_sizes.lookup(oprice, &level) == 1 \
+        if queue_ptr != NULL and _as_ll(oprice, &op) and level_sizes.lookup_ll(op, &level) == 1 \
                 and _as_ll(<object>PyList_GET_ITEM(order, 2), &have):
             step = _step(k, level, have, size, &order_left, &level_left)
             if step >= 0:
@@ -633,9 +665,9 @@ cdef inline int _apply_order(
                     PyDict_DelItem(<dict>queue_ptr, oid)
                 else:
                     order[2] = order_left
-                _level_after(b, top, obid, oprice, level_sizes, step, level_left, t)
+                _level_after(b, top, obid, op, level_sizes, step, level_left, t)
                 done = True
-    return _finish(book, top, done, k, oid, size, price, t, side, on_trade)
+    return _finish(b, top, done, k, oid, size, p, t, side, on_trade)
 
 
 def apply_lobster_block(
@@ -677,15 +709,14 @@ def apply_lobster_block(
     Returns (discoveries, reveals, levels revealed) made here.
     """
     cdef Py_ssize_t n = kinds.shape[0], i
-    cdef long long k, size, t
+    cdef long long k, size, t, p
     cdef int row
     cdef _Counts counts = _Counts()
     cdef _Book b = _Book(book)
-    cdef object price, side
+    cdef object side
     cdef bint bid, changed
     cdef _Top top = _Top(levels if verify else 1)
     cdef IdSet fast_known = known if type(known) is IdSet else None
-    cdef _Prices price_objects = _Prices()
     cdef _Ids id_objects = _Ids()
     cdef set known_set = None if fast_known is not None else known
     cdef const char* text = PyBytes_AS_STRING(rows)
@@ -703,12 +734,12 @@ def apply_lobster_block(
         if fast_known is not None and i + 8 < n:
             fast_known.prefetch(ids[i + 8])
         size = sizes[i]
-        price = price_objects.get(prices[i])
+        p = prices[i]
         t = secs[i]
         bid = dirs[i] == 1
         side = buy if bid else sell
         if k <= 4:
-            _apply_order(b, top, book, fast_known, known_set, k, ids[i], id_objects, size, price, t, bid, side,
+            _apply_order(b, top, book, fast_known, known_set, k, ids[i], id_objects, size, p, t, bid, side,
                          on_duplicate, on_trade, counts, row)
             if k != 1 and flags[i]:
                 start = ends[i] + 1
@@ -721,7 +752,7 @@ def apply_lobster_block(
                 if changed:
                     top.mark(bid)
         elif on_other is not None:
-            on_other(k, price, size, side, t)
+            on_other(k, b.prices.get(p), size, side, t)
             top.mark_all()
         if on_row is not None:
             start = ends[i] + 1

@@ -25,15 +25,6 @@ cdef extern from "Python.h":
 cdef long long _LL_MIN = -9223372036854775807 - 1
 
 
-cdef inline bint _key_of(object price, bint bid, long long* out):
-    """The key of ``price`` on a side held in C; False when it or its negation does not fit 64 bits."""
-    cdef long long p
-    if not _as_ll(price, &p) or p == _LL_MIN:
-        return False
-    out[0] = p if bid else -p
-    return True
-
-
 cdef class L3Keys:
     """The sorted keys of one side of an ``L3Book`` (``Ladder.keys``), in C; reads and writes like the list."""
 
@@ -118,12 +109,22 @@ cdef class L3Keys:
 
     cdef bint add(self, object price, bint bid) except -1:
         """``Ladder.insert``'s key of a level that is not there: True when it became the last (the best)."""
-        cdef long long key
+        cdef long long p
+        if _as_ll(price, &p):
+            return self.add_ll(p, bid)
+        if self._list is None:
+            self._to_list()
+        return self._list_add(price if bid else -price)
+
+    cdef bint add_ll(self, long long price, bint bid) except -1:
+        """``add`` of a price the caller holds as a C value (the loop: no int object unless the keys are a list)."""
+        cdef long long key = price if bid else -price
         cdef Py_ssize_t i, n = self._n
-        if self._list is None and not _key_of(price, bid, &key):
+        if self._list is None and price == _LL_MIN:  # its negation does not fit 64 bits
             self._to_list()
         if self._list is not None:
-            return self._list_add(price if bid else -price)
+            key_obj = PyLong_FromLongLong(price)
+            return self._list_add(key_obj if bid else -key_obj)
         self._room()
         if n and self._k[n - 1] >= key:
             # insort is bisect_right; a key equal to one present cannot be (the level is not there)
@@ -147,12 +148,21 @@ cdef class L3Keys:
 
     cdef bint drop(self, object price, bint bid) except -1:
         """``Ladder.remove``'s key of a level that is there: True when it was the last (the best)."""
-        cdef long long key = 0
+        cdef long long p
+        if _as_ll(price, &p):
+            return self.drop_ll(p, bid)
+        if self._list is None:
+            self._to_list()  # a price past 64 bits: the list decides (and raises)
+        return self._list_drop(price, bid)
+
+    cdef bint drop_ll(self, long long price, bint bid) except -1:
+        """``drop`` of a price the caller holds as a C value."""
+        cdef long long key = price if bid else -price
         cdef Py_ssize_t i, n = self._n
-        if self._list is None and (n == 0 or not _key_of(price, bid, &key)):
-            self._to_list()  # a price past 64 bits, or no level at all: the list decides (and raises)
+        if self._list is None and (n == 0 or price == _LL_MIN):
+            self._to_list()  # no level at all, or a key past 64 bits: the list decides (and raises)
         if self._list is not None:
-            return self._list_drop(price, bid)
+            return self._list_drop(PyLong_FromLongLong(price), bid)
         n -= 1
         self._n = n
         if self._k[n] == key:
@@ -164,7 +174,7 @@ cdef class L3Keys:
         else:  # a key that is not there: the list deletes its last (``bisect_left`` was len - 1) or raises
             self._n = n + 1
             self._to_list()
-            return self._list_drop(price, bid)
+            return self._list_drop(PyLong_FromLongLong(price), bid)
         self._shrink()
         return False
 

@@ -223,16 +223,28 @@ cdef class L3Sizes:
         PyDict_SetItem(<dict>self._dict, price, value)
         return 0
 
+    cdef inline int store_ll(self, long long price, long long value) except -1:
+        """``store`` of a price the caller holds as a C value (no int object unless the levels are a dict)."""
+        if self._dict is None:
+            return self.put(price, value)
+        return self.store(PyLong_FromLongLong(price), value)
+
     cdef inline int remove(self, object price) except -1:
         """``del self[price]``; ``KeyError`` when it is not there."""
         cdef long long p
         if self._dict is None and _as_ll(price, &p):
-            if not self.discard(p):
-                raise KeyError(price)
-            return 0
+            return self.remove_ll(p)
         self._to_dict()
         PyDict_DelItem(<dict>self._dict, price)
         return 0
+
+    cdef inline int remove_ll(self, long long price) except -1:
+        """``remove`` of a price the caller holds as a C value."""
+        if self._dict is None:
+            if not self.discard(price):
+                raise KeyError(price)
+            return 0
+        return self.remove(PyLong_FromLongLong(price))
 
     cdef int _to_dict(self) except -1:
         """Move every level into a plain dict for good, in insertion order."""
