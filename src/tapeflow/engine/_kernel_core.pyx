@@ -485,12 +485,11 @@ cdef inline object _last(list buf):
 
 def merge_batches(sources, Py_ssize_t chunk):
     """``merge.merge_batches`` (``chunk`` already checked there): the reference's rounds, step for step."""
-    cdef Py_ssize_t low = max(1, chunk // 2), i, j, taken, total
+    cdef Py_ssize_t low = max(1, chunk // 2), i, taken, total
     cdef Py_ssize_t *ends
     iters = [iter(s) for s in sources]
     cdef list bufs = []
     cdef list open_ = []
-    cdef list out
     for it in iters:
         buf = list(islice(it, chunk))
         check_sorted(buf, 0)
