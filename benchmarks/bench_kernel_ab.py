@@ -3,8 +3,9 @@
 Why: separate processes differ by more than a kernel change does (heap layout, what else the machine runs), so a
 1-2 % question cannot be settled by two runs of ``bench_kernel.py``. Here both kernel classes run the same
 workloads (``bench_kernel``'s merge, generic ``run`` and scheduled) on the same event lists, in alternating order,
-timed by CPU time; the other tree's kernel is loaded from its file with its own ``timers.py``, everything else
-(events, merge, clock) is this tree's.
+timed by CPU time; the other tree's kernel is loaded from its file with its own ``timers.py``, and its merge
+(``merge.py``, whose ``merge_batches`` the workloads call) from its file too; everything else (events, clock,
+compiled cores a file imports) is this tree's.
 
 Usage: python benchmarks/bench_kernel_ab.py --other ../old/src [--rounds 12] [--events 1000000]
 """
@@ -24,6 +25,7 @@ from typing import Any
 
 import bench_kernel as bk
 from tapeflow.engine import kernel as this_kernel
+from tapeflow.engine import merge as this_merge
 from tapeflow.engine import merge_sorted
 
 
@@ -46,6 +48,11 @@ def other_kernel(src: Path) -> Any:
         sys.modules["tapeflow.engine.timers"] = ours
 
 
+def other_merge(src: Path) -> ModuleType:
+    """The ``merge`` module of the tree at ``src`` (the merge is half of the merged workload's cost)."""
+    return _module("other_merge", src / "tapeflow" / "engine" / "merge.py")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--other", type=Path, required=True, help="the src/ folder of the tree to compare with")
@@ -53,6 +60,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args()
     kernels = {"other": other_kernel(args.other), "this": this_kernel.Kernel}
+    merges = {"other": other_merge(args.other), "this": this_merge}
     sources = bk.build_sources(args.events, 7)
     flat = list(merge_sorted(sources))
     first, span = flat[0].ts_init, flat[-1].ts_init - flat[0].ts_init
@@ -67,7 +75,8 @@ def main() -> None:
         order = names if r % 2 == 0 else names[::-1]
         for w, fn in work.items():
             for k in order:
-                bk.Kernel = kernels[k]  # the workloads build whichever Kernel bk names
+                bk.Kernel = kernels[k]  # the workloads build whichever Kernel bk names, and merge with its merge
+                bk.merge_batches, bk.merge_sorted = merges[k].merge_batches, merges[k].merge_sorted
                 start = time.process_time()
                 fn()
                 times[(w, k)].append(time.process_time() - start)

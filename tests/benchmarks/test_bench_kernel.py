@@ -31,3 +31,26 @@ def test_fewer_than_five_runs_is_refused() -> None:
         [sys.executable, str(BENCH), "--events", "400", "--runs", "3"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "--runs must be at least 5" in done.stderr
+
+
+INSTRUCTIONS = BENCH.with_name("bench_kernel_instructions.py")
+
+
+def test_the_instruction_counts_processes_run_each_part_outside_valgrind() -> None:
+    """Each counted process (``--inner``) runs its part to the end: without valgrind the window counts nothing, so
+    this checks only that the parts cannot rot, not a count (that needs valgrind and minutes)."""
+    for part in ("merge", "feed", "merged"):
+        done = subprocess.run(
+            [sys.executable, str(INSTRUCTIONS), "--events", "2000", "--inner", part],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_an_unknown_part_is_refused() -> None:
+    done = subprocess.run(
+        [sys.executable, str(INSTRUCTIONS), "--parts", "merge,sort"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "--parts takes merge, feed, merged" in done.stderr

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import heapq
 from operator import attrgetter
+from types import GeneratorType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tapeflow.engine import merge
 from tapeflow.engine.merge import merge_batches, merge_sorted
-from tapeflow.model import OutOfOrderError
+from tapeflow.model import OutOfOrderError, Trade
 
 from .helpers import trade
 
@@ -76,3 +78,68 @@ def test_merge_equals_heapq_merge_on_ts_init_over_streams_with_ties(sources: lis
     assert all(batches)
     assert [e.trade_id for batch in batches for e in batch] == expected
     assert [e.trade_id for e in merge_sorted(tagged, chunk=chunk)] == expected
+
+
+needs_core = pytest.mark.skipif(not merge.COMPILED_AVAILABLE, reason="the compiled kernel core is not built")
+
+# Timestamps on both sides of where the compiled merge changes how it reads them: one, two and three 30-bit digits,
+# the last that fits 64 bits and the first that does not (the reference's keyed sort then), negatives, a bool.
+_EDGES = [0, 1, -1, 2**30, 2**60 - 1, 2**60, 1_718_976_600_000_000_000, 2**63 - 1, 2**63, 2**64 + 5, -(2**63), -(2**90)]
+_stamp = st.one_of(st.integers(min_value=0, max_value=8), st.sampled_from(_EDGES))
+
+
+def _tagged(sources: list[list[int]]) -> list[list[Trade]]:
+    return [[trade(ts, f"{i}:{j}") for j, ts in enumerate(src)] for i, src in enumerate(sources)]
+
+
+def _run(sources: list[list[Trade]], chunk: int, impl: merge.Impl) -> tuple[list[list[str]], str | None]:
+    """Every batch (as labels) the merge yields before it stops, and the error that stopped it, if any."""
+    batches: list[list[str]] = []
+    try:
+        for batch in merge_batches(sources, chunk=chunk, impl=impl):
+            batches.append([e.trade_id for e in batch])  # noqa: PERF401 - each batch kept as it comes, before an error
+    except OutOfOrderError as exc:
+        return batches, str(exc)
+    return batches, None
+
+
+@needs_core
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.lists(_stamp, max_size=40), min_size=1, max_size=6),
+    st.integers(min_value=1, max_value=12),
+    st.booleans(),
+)
+def test_compiled_merge_yields_the_references_batches_and_errors(
+    sources: list[list[int]], chunk: int, in_order: bool
+) -> None:
+    """The compiled twin against the Python reference, batch by batch: ties within and across sources, empty and
+    single sources, timestamps beyond 64 bits; unsorted sources (``in_order`` false) must stop both at the same
+    batch with the same message."""
+    tagged = _tagged([sorted(src) for src in sources] if in_order else sources)
+    reference = _run(tagged, chunk, "python")
+    assert _run(tagged, chunk, "compiled") == reference
+    if in_order and all(ts >= 0 for src in sources for ts in src):  # the merge's clock starts at 0
+        assert reference[1] is None
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+def test_both_merges_keep_the_documented_order_and_refusal(impl: merge.Impl) -> None:
+    a = [trade(1, "a1"), trade(5, "a5"), trade(5, "a5b")]
+    b = [trade(5, "b5"), trade(6, "b6")]
+    c = [trade(0, "c0"), trade(5, "c5")]
+    got = [e.trade_id for e in merge_sorted([a, b, c], chunk=1, impl=impl)]
+    assert got == ["c0", "a1", "a5", "a5b", "b5", "c5", "b6"]
+    with pytest.raises(OutOfOrderError, match="source event Trade at ts=3 is earlier than the clock at ts=7"):
+        list(merge_sorted([[trade(1), trade(7), trade(3)], [trade(2)]], impl=impl))
+
+
+@needs_core
+def test_compiled_and_auto_run_the_core_unless_pure_python_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the comparison above compares: ``"compiled"`` is the core (Cython's generator, not a Python one)."""
+    assert not isinstance(merge_batches([[trade(1)]], impl="compiled"), GeneratorType)
+    assert not isinstance(merge_batches([[trade(1)]]), GeneratorType)
+    assert isinstance(merge_batches([[trade(1)]], impl="python"), GeneratorType)
+    monkeypatch.setenv("TAPEFLOW_PURE_PYTHON", "1")
+    assert isinstance(merge_batches([[trade(1)]]), GeneratorType)
+    assert not isinstance(merge_batches([[trade(1)]], impl="compiled"), GeneratorType)

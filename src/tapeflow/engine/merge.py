@@ -9,6 +9,10 @@ event, whereas ``list.sort`` on a few already-sorted runs merges them in C (tims
 takes every buffered event strictly earlier than the smallest "last buffered timestamp" of the sources still open;
 nothing later can come before them, since each source is sorted. Memory stays bounded by ``chunk`` events per
 source (more only when a source has more than ``chunk`` events at one timestamp).
+
+The generator here is the reference; where the kernel's core is built (and ``TAPEFLOW_PURE_PYTHON`` is not set),
+``merge_batches`` runs its compiled twin (``_kernel_core.merge_batches``: the same rounds and reads, each round's
+sources merged by a heap of C-integer keys instead of a keyed sort; docs/PERFORMANCE.md, "Round 8, p26-kernel").
 """
 
 from __future__ import annotations
@@ -17,25 +21,45 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from operator import attrgetter
-from typing import TypeVar
+from typing import Literal, TypeVar
 
+from tapeflow.config import compiled_cores_wanted
 from tapeflow.model.errors import OutOfOrderError
 from tapeflow.model.events import Event
 
+try:  # the compiled merge (setup.py builds it); without it the reference below runs
+    from tapeflow.engine._kernel_core import merge_batches as compiled_merge_batches
+
+    COMPILED_AVAILABLE = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    COMPILED_AVAILABLE = False
+
 E = TypeVar("E", bound=Event)
+Impl = Literal["auto", "compiled", "python"]
 
 _ts_init = attrgetter("ts_init")
 
 
-def merge_sorted(sources: Iterable[Iterable[E]], *, chunk: int = 1024) -> Iterator[E]:
+def merge_sorted(sources: Iterable[Iterable[E]], *, chunk: int = 1024, impl: Impl = "auto") -> Iterator[E]:
     """Merge sources sorted by ``ts_init`` into one sorted stream, streaming (see the module doc for the order)."""
-    return chain.from_iterable(merge_batches(sources, chunk=chunk))
+    return chain.from_iterable(merge_batches(sources, chunk=chunk, impl=impl))
 
 
-def merge_batches(sources: Iterable[Iterable[E]], *, chunk: int = 1024) -> Iterator[list[E]]:
-    """Like ``merge_sorted`` but yields lists of consecutive events (cheaper to consume in a tight loop)."""
+def merge_batches(sources: Iterable[Iterable[E]], *, chunk: int = 1024, impl: Impl = "auto") -> Iterator[list[E]]:
+    """Like ``merge_sorted`` but yields lists of consecutive events (cheaper to consume in a tight loop).
+
+    ``impl``: ``"python"`` the reference below, ``"compiled"`` the core's twin (the reference when it is not
+    built), ``"auto"`` the core unless ``TAPEFLOW_PURE_PYTHON`` is set. Both yield the same batches."""
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1, got {chunk}")
+    if COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted())):
+        batches: Iterator[list[E]] = compiled_merge_batches(sources, chunk)
+        return batches
+    return _reference_batches(sources, chunk)
+
+
+def _reference_batches(sources: Iterable[Iterable[E]], chunk: int) -> Iterator[list[E]]:
+    """The merge in Python, the reference (the module doc says how it works)."""
     iters = [iter(s) for s in sources]
     bufs: list[list[E]] = []
     open_: list[bool] = []
