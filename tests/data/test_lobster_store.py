@@ -237,6 +237,38 @@ def test_changed_orderbook_row_in_a_relisted_store_is_a_mismatch_at_that_row(goo
         assert report.mismatch_examples[0].side == "SELL" and report.mismatch_examples[0].level == 1
 
 
+class _HookFailedError(Exception):
+    pass
+
+
+def test_a_hook_failing_mid_batch_leaves_the_same_counts_in_both_store_loops(goog1_store: Path) -> None:
+    """The column loop's twin of the zip loop's lost counts: a row that fails mid-batch must leave the reveals
+    and discoveries before it counted, as the reference does. (A malformed orderbook row cannot reach the column
+    loop: the writer keeps its text and its batch runs the reference; a hook that raises can.)"""
+    counts = {}
+    batch_reveals = {}
+    trades: list[tuple[Any, ...]] = []
+
+    def trade(*args: Any) -> None:
+        trades.append(args)
+        if len(trades) == 2_000:
+            raise _HookFailedError
+
+    for impl in ("python", "compiled"):
+        day = open_store_day(goog1_store)
+        trades.clear()
+        decoder = StoreDecoder(day, L3Book(day.info.symbol, impl=impl), on_trade=trade, batch_rows=5_000, impl=impl)
+        done = 0  # reveals of the batches that ended
+        with pytest.raises(_HookFailedError):
+            for _ in decoder.run():
+                done = decoder.counts.reveals
+        assert decoder.compiled_rows > 0 if impl == "compiled" else decoder.compiled_rows == 0
+        counts[impl] = decoder.counts
+        batch_reveals[impl] = decoder.counts.reveals - done
+    assert counts["compiled"] == counts["python"]
+    assert batch_reveals["python"] > 0  # the failing batch had revealed levels before the hook failed
+
+
 def test_truncated_table_is_refused_in_one_line(goog1_store: Path, tmp_path: Path) -> None:
     store, _, path = _copy(goog1_store, tmp_path)
     path.write_bytes(path.read_bytes()[:-1000])
