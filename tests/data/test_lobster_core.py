@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tapeflow.book import L3Book
@@ -382,10 +382,37 @@ def mutated_days(draw: Any) -> tuple[int, list[str], list[str]]:
     return n, messages, rows
 
 
+_EMPTY_ROW = "9999999999,0,-9999999999,0,9999999999,0,-9999999999,0"
+# Found by the test below: a level revealed (row 11) and, in the same block, a malformed deepest bid (row 12, "0"
+# put before the empty-level sentinel). The compiled loop lost the block's reveal count when the row failed.
+_REVEAL_THEN_BAD_ROW = (
+    2,
+    [
+        f"34200.000000000,{kind},{oid},10,{price},1"
+        for kind, oid, price in [
+            (4, 7, 9600), (1, 9, 9600), (4, 8, 9600), (1, 10, 9600), (3, 1, 9500), (4, 9, 9600), (3, 2, 9500),
+            (3, 3, 9500), (3, 4, 9500), (3, 5, 9500), (4, 10, 9600), (3, 6, 9500), (3, 11, 9400), (1, 12, 9400),
+            (1, 13, 9400), (1, 14, 9400),
+        ]
+    ],
+    [
+        f"9999999999,0,{bid},{size},9999999999,0,{deeper},{deeper_size}"
+        for bid, size, deeper, deeper_size in [
+            (9600, 10, 9500, 60), (9600, 20, 9500, 60), (9600, 10, 9500, 60), (9600, 20, 9500, 60),
+            (9600, 20, 9500, 50), (9600, 10, 9500, 50), (9600, 10, 9500, 40), (9600, 10, 9500, 30),
+            (9600, 10, 9500, 20), (9600, 10, 9500, 10), (9500, 10, 9400, 10), (9400, 10, "0-9999999999", 0),
+        ]
+    ]
+    + [_EMPTY_ROW]
+    + [f"9999999999,0,9400,{size},9999999999,0,-9999999999,0" for size in (10, 20, 30)],
+)  # fmt: skip
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 @given(mutated_days(), st.sampled_from([64, 256, 1 << 16]))
+@example(day=_REVEAL_THEN_BAD_ROW, block_bytes=64)
 def test_compiled_replay_of_any_stream_equals_the_reference(
     tmp_path: Path, day: tuple[int, list[str], list[str]], block_bytes: int
 ) -> None:
@@ -395,6 +422,24 @@ def test_compiled_replay_of_any_stream_equals_the_reference(
     stem = "SIM_2012-06-21_34200000_57600000"
     path = _write(tmp_path / "sim.zip", f"{stem}_message_{n}.csv", f"{stem}_orderbook_{n}.csv", messages, rows)
     _same(path, block_bytes=block_bytes)
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1 << 16])
+def test_a_bad_orderbook_row_leaves_the_reveals_and_discoveries_before_it_counted(
+    tmp_path: Path, block_bytes: int
+) -> None:
+    """What was applied to the book before the malformed row fails is counted, whichever block the row falls in
+    (with 64 bytes the reveal of row 11 shares row 12's block; with 64 KiB the discoveries do too): the orders
+    of the initial book that rows 1-12 name (7, 8, 1-6: row 12's own delete is applied before its reveal fails)
+    and the level row 11 revealed."""
+    n, messages, rows = _REVEAL_THEN_BAD_ROW
+    stem = "SIM_2012-06-21_34200000_57600000"
+    path = _write(tmp_path / "sim.zip", f"{stem}_message_{n}.csv", f"{stem}_orderbook_{n}.csv", messages, rows)
+    for impl in ("python", "compiled"):
+        result = _run(path, impl, block_bytes)
+        counts = result["counts"]
+        assert "line 12: malformed orderbook row" in result["error"]
+        assert (counts.discovered, counts.reveals, counts.levels_from_file) == (8, 1, 1), impl
 
 
 class _NotABook:

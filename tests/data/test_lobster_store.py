@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tapeflow.book import L3Book
@@ -32,7 +32,16 @@ from tapeflow.data.parquet_store import read_store
 from tapeflow.data.store_writer import write_store
 from tapeflow.model import ConfigError, DataError
 from tapeflow.report.book_replay import replay
-from tests.data.test_lobster_core import FILES, SAMPLES, _mutations, _printed, _state, _write, mutated_days
+from tests.data.test_lobster_core import (
+    _REVEAL_THEN_BAD_ROW,
+    FILES,
+    SAMPLES,
+    _mutations,
+    _printed,
+    _state,
+    _write,
+    mutated_days,
+)
 
 pytestmark = pytest.mark.skipif(not COMPILED_AVAILABLE, reason="compiled cores not built (make .venv/.installed)")
 TABLE = "LobsterBook.parquet"
@@ -178,6 +187,9 @@ def amzn5(data_dir: Path) -> tuple[str, str, list[str], list[str]]:
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 @given(mutated_days(), st.sampled_from([1, 7, 5_000]))
+# the malformed row's batch runs the reference; one batch, as the zip replay's 256-byte blocks end at row 16 too
+# (``rows`` and ``by_type`` count a whole block or batch, the rows after a failing one included)
+@example(day=_REVEAL_THEN_BAD_ROW, batch_rows=5_000)
 def test_store_replay_of_any_stream_equals_the_zip_replay(
     tmp_path_factory: pytest.TempPathFactory, day: tuple[int, list[str], list[str]], batch_rows: int
 ) -> None:
@@ -235,6 +247,38 @@ def test_changed_orderbook_row_in_a_relisted_store_is_a_mismatch_at_that_row(goo
         report = replay(store, verify=True, impl=impl)
         assert report.mismatches == 1 and report.mismatch_examples[0].row == 1235
         assert report.mismatch_examples[0].side == "SELL" and report.mismatch_examples[0].level == 1
+
+
+class _HookFailedError(Exception):
+    pass
+
+
+def test_a_hook_failing_mid_batch_leaves_the_same_counts_in_both_store_loops(goog1_store: Path) -> None:
+    """The column loop's twin of the zip loop's lost counts: a row that fails mid-batch must leave the reveals
+    and discoveries before it counted, as the reference does. (A malformed orderbook row cannot reach the column
+    loop: the writer keeps its text and its batch runs the reference; a hook that raises can.)"""
+    counts = {}
+    batch_reveals = {}
+    trades: list[tuple[Any, ...]] = []
+
+    def trade(*args: Any) -> None:
+        trades.append(args)
+        if len(trades) == 2_000:
+            raise _HookFailedError
+
+    for impl in ("python", "compiled"):
+        day = open_store_day(goog1_store)
+        trades.clear()
+        decoder = StoreDecoder(day, L3Book(day.info.symbol, impl=impl), on_trade=trade, batch_rows=5_000, impl=impl)
+        done = 0  # reveals of the batches that ended
+        with pytest.raises(_HookFailedError):
+            for _ in decoder.run():
+                done = decoder.counts.reveals
+        assert decoder.compiled_rows > 0 if impl == "compiled" else decoder.compiled_rows == 0
+        counts[impl] = decoder.counts
+        batch_reveals[impl] = decoder.counts.reveals - done
+    assert counts["compiled"] == counts["python"]
+    assert batch_reveals["python"] > 0  # the failing batch had revealed levels before the hook failed
 
 
 def test_truncated_table_is_refused_in_one_line(goog1_store: Path, tmp_path: Path) -> None:

@@ -119,6 +119,7 @@ def apply_lobster_columns(
     object on_other,
     object on_trade,
     object on_row,
+    object totals,
 ):
     """``apply_lobster_block`` over integer orderbook rows: ``book_columns[f][i]`` is field f (ask price, ask size,
     bid price, bid size per level) of row i, each column a contiguous int64 array of at least as many rows as
@@ -127,7 +128,7 @@ def apply_lobster_columns(
 
     Reveal flags are decided here (a type 2-4 message after which its side's deepest price changed, or that
     side was not full before it). ``on_reveal(side, i, ts, row)`` as there; ``on_row(row, i)``: only for a row that
-    differs from the book's top ``levels`` (None: no verification). Returns (discoveries, reveals, levels revealed).
+    differs from the book's top ``levels`` (None: no verification). ``totals`` as there.
     """
     cdef Py_ssize_t n = kinds.shape[0]
     cdef int f
@@ -142,7 +143,7 @@ def apply_lobster_columns(
             or prev_row.shape[0] != 4 * levels or levels < 1):
         raise ValueError("columns of different lengths")
     if n == 0:
-        return 0, 0, 0
+        return
     for column in book_columns:
         if column.shape[0] < n:
             raise ValueError("columns of different lengths")
@@ -159,7 +160,7 @@ def apply_lobster_columns(
     finally:
         PyMem_Free(rows)
         PyMem_Free(stage)
-    return counts.discovered, counts.reveals, counts.levels_from_file
+        counts.add_to(totals)
 
 
 cdef int _apply_columns(

@@ -84,7 +84,8 @@ def apply_lobster_block(
     on_trade: Callable[[int, int, int, Any], None] | None,
     on_row: Callable[[int, bytes], None] | None,
     verify: bool,
-) -> tuple[int, int, int]: ...
+    totals: Any,
+) -> None: ...
 def apply_lobster_columns(
     book: Any,
     known: set[int] | IdSet,
@@ -105,4 +106,5 @@ def apply_lobster_columns(
     on_other: Callable[[int, int, int, Any, int], None] | None,
     on_trade: Callable[[int, int, int, Any], None] | None,
     on_row: Callable[[int, int], None] | None,
-) -> tuple[int, int, int]: ...
+    totals: Any,
+) -> None: ...

@@ -326,6 +326,14 @@ cdef inline bint _tail(const char* s, Py_ssize_t n, Py_ssize_t* starts):
 cdef class _Counts:
     cdef public long long discovered, reveals, levels_from_file
 
+    cdef int add_to(self, object totals) except -1:
+        """Into the decoder's ``LobsterCounts``, also when a row of the block fails: the reference counts each
+        discovery and reveal as it applies it, so the rows before a bad one count in both."""
+        totals.discovered += self.discovered
+        totals.reveals += self.reveals
+        totals.levels_from_file += self.levels_from_file
+        return 0
+
 
 cdef int _reveal(_Book b, bint bid, object side, const char* ps, Py_ssize_t pn, const char* cs, Py_ssize_t cn,
                  object ts, _Counts counts, object on_reveal, Py_ssize_t i, int row) except -1:
@@ -693,6 +701,7 @@ def apply_lobster_block(
     object on_trade,
     object on_row,
     bint verify,
+    object totals,
 ):
     """Apply one block of LOBSTER messages to ``book`` (an ``L3Book``), as ``LobsterDecoder``'s Python loop does.
 
@@ -706,7 +715,8 @@ def apply_lobster_block(
     row)``; ``on_other(kind, price, size, side, ts)`` for types 5-7 (None: nothing to do for any of them);
     ``on_trade(ts, price, size, side)`` after a type 4 (or None). ``on_row(row, line)``: with ``verify``, only
     for a row whose orderbook line differs from the book's top ``levels``; without, for every row (or None).
-    Returns (discoveries, reveals, levels revealed) made here.
+    ``totals``: the decoder's ``LobsterCounts``, which gets the discoveries, reveals and levels revealed made
+    here, those before a row that fails included.
     """
     cdef Py_ssize_t n = kinds.shape[0], i
     cdef long long k, size, t, p
@@ -728,39 +738,41 @@ def apply_lobster_block(
     for i in range(n + 1):
         if not -1 <= ends[i] < PyBytes_GET_SIZE(rows) or (i and ends[i] <= ends[i - 1]):
             raise ValueError("row ends outside the buffer or out of order")
-    for i in range(n):
-        row = first_row + i
-        k = kinds[i]
-        if fast_known is not None and i + 8 < n:
-            fast_known.prefetch(ids[i + 8])
-        size = sizes[i]
-        p = prices[i]
-        t = secs[i]
-        bid = dirs[i] == 1
-        side = buy if bid else sell
-        if k <= 4:
-            _apply_order(b, top, book, fast_known, known_set, k, ids[i], id_objects, size, p, t, bid, side,
-                         on_duplicate, on_trade, counts, row)
-            if k != 1 and flags[i]:
-                start = ends[i] + 1
-                if i:
-                    changed = _reveal(b, bid, side, text + ends[i - 1] + 1, ends[i] - ends[i - 1] - 1,
-                                      text + start, ends[i + 1] - start, t, counts, on_reveal, i, row)
-                else:
-                    changed = _reveal(b, bid, side, prev_text, prev_len, text + start, ends[1] - start, t,
-                                      counts, on_reveal, i, row)
-                if changed:
-                    top.mark(bid)
-        elif on_other is not None:
-            on_other(k, b.prices.get(p), size, side, t)
-            top.mark_all()
-        if on_row is not None:
-            start = ends[i] + 1
-            stop = ends[i + 1]
-            if not verify:
-                on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
-            elif not top.matches(b, text + start, stop - start):
-                on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
+    try:
+        for i in range(n):
+            row = first_row + i
+            k = kinds[i]
+            if fast_known is not None and i + 8 < n:
+                fast_known.prefetch(ids[i + 8])
+            size = sizes[i]
+            p = prices[i]
+            t = secs[i]
+            bid = dirs[i] == 1
+            side = buy if bid else sell
+            if k <= 4:
+                _apply_order(b, top, book, fast_known, known_set, k, ids[i], id_objects, size, p, t, bid, side,
+                             on_duplicate, on_trade, counts, row)
+                if k != 1 and flags[i]:
+                    start = ends[i] + 1
+                    if i:
+                        changed = _reveal(b, bid, side, text + ends[i - 1] + 1, ends[i] - ends[i - 1] - 1,
+                                          text + start, ends[i + 1] - start, t, counts, on_reveal, i, row)
+                    else:
+                        changed = _reveal(b, bid, side, prev_text, prev_len, text + start, ends[1] - start, t,
+                                          counts, on_reveal, i, row)
+                    if changed:
+                        top.mark(bid)
+            elif on_other is not None:
+                on_other(k, b.prices.get(p), size, side, t)
                 top.mark_all()
-    return counts.discovered, counts.reveals, counts.levels_from_file
+            if on_row is not None:
+                start = ends[i] + 1
+                stop = ends[i + 1]
+                if not verify:
+                    on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
+                elif not top.matches(b, text + start, stop - start):
+                    on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
+                    top.mark_all()
+    finally:
+        counts.add_to(totals)
 include "_l3_columns.pxi"

@@ -277,7 +277,7 @@ class LobsterDecoder:
         on_trade = self._on_trade
         last = self._last_ts
         row = first_row - 1
-        discovered = 0
+        counts = self.counts
         for k, oid, size, price, side, ts, flag in zip(kinds, ids, sizes, prices, sides, secs, flags, strict=True):
             row += 1
             if ts < last:
@@ -292,7 +292,7 @@ class LobsterDecoder:
             elif k <= 4:
                 if oid not in known:
                     discover(oid, side, price, size, ts)
-                    discovered += 1
+                    counts.discovered += 1  # now, not after the block: a later row may fail
                 if k == 3:
                     delete(oid, ts, size)
                 elif k == 4:
@@ -309,7 +309,6 @@ class LobsterDecoder:
                 on_row(row, book_lines[row - first_row])
         self._prev_line = book_lines[-1]
         self._last_ts = last
-        self.counts.discovered += discovered
 
     def _block_compiled(self, block: bytes, n: int, rows: RowBlock, first_row: int) -> None:
         """``_block`` with the message loop in ``book._l3_core`` and the parse in ``data._lobster_core``: the
@@ -350,7 +349,7 @@ class LobsterDecoder:
             self._reveal_row(rows.lines(), side, i, ts, row)
 
         check = self._check_row
-        discovered, reveals, revealed = _l3_core.apply_lobster_block(
+        _l3_core.apply_lobster_block(
             self._sink,
             self._known,
             kinds[:end],
@@ -373,11 +372,8 @@ class LobsterDecoder:
             self._trade if self._on_trade is not None else None,
             self._on_row if check is None else check,
             check is not None,
+            self.counts,
         )
-        counts = self.counts
-        counts.discovered += discovered
-        counts.reveals += reveals
-        counts.levels_from_file += revealed
         if end < n:
             raise self._bad_time(secs.tolist(), first_row)
         self._prev_line = rows.line(n - 1)

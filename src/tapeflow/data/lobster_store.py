@@ -384,7 +384,7 @@ class StoreDecoder(LobsterDecoder):
             assert check is not None
             check(row, self._line(i))
 
-        discovered, reveals, revealed = _l3_core.apply_lobster_columns(
+        _l3_core.apply_lobster_columns(
             self._sink,
             self._known,
             kinds[:end],
@@ -404,11 +404,8 @@ class StoreDecoder(LobsterDecoder):
             self._other if self._on_trade is not None or self._on_status is not None else None,
             self._trade if self._on_trade is not None else None,
             on_row if check is not None else None,
+            self.counts,
         )
-        counts = self.counts
-        counts.discovered += discovered
-        counts.reveals += reveals
-        counts.levels_from_file += revealed
         if end < n:
             raise self._bad_time(secs.tolist(), first_row)
         self._prev_line = self._line(n - 1)
