@@ -14,13 +14,20 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Final, cast
+from typing import IO, Final, Protocol, cast
 
 from tapeflow.model.errors import DataError
 
 BLOCK: Final = 1 << 20
 GZIP_MAGIC: Final = b"\x1f\x8b"
 ZIP_MAGIC: Final = b"PK\x03\x04"
+
+
+class Readable(Protocol):
+    """What the block readers need of a stream: a zip member (``zipfile``'s, or ``zip_isal.IsalMember``), or
+    ``lobster_inflate.InflateThread`` reading one ahead."""
+
+    def read(self, n: int, /) -> bytes: ...
 
 
 def sniff(path: Path, n: int = 8) -> bytes:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import IO, Final
+from typing import Final
+
+from tapeflow.data.files import Readable
 
 _POLL_S: Final = 0.05
 """How long the thread waits on a full queue before it looks at the stop flag again."""
@@ -21,7 +23,7 @@ _POLL_S: Final = 0.05
 class InflateThread:
     """``read(block)`` returns what ``stream.read(block)`` would, read in a thread ahead of the caller."""
 
-    def __init__(self, stream: IO[bytes], block: int, depth: int = 2) -> None:
+    def __init__(self, stream: Readable, block: int, depth: int = 2) -> None:
         self._stream = stream
         self._block = block
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)

@@ -20,7 +20,7 @@ parsing one with ``read_csv`` keeps memory bounded as ``open_csv`` would.
 from __future__ import annotations
 
 import io
-from typing import IO, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +28,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
-from tapeflow.data.files import MAX_LINE, line_too_long, read_near_row
+from tapeflow.data.files import MAX_LINE, Readable, line_too_long, read_near_row
 from tapeflow.data.nytime import seconds_column_to_ns
 from tapeflow.model.errors import DataError
 
@@ -123,7 +123,7 @@ class LineReader:
     bytes: a member without newlines fails after a bounded read instead of being gathered into memory whole.
     """
 
-    def __init__(self, stream: IO[bytes], where: str, block: int, max_line: int = MAX_LINE) -> None:
+    def __init__(self, stream: Readable, where: str, block: int, max_line: int = MAX_LINE) -> None:
         self._stream = stream
         self._where = where
         self._block = block

@@ -10,23 +10,16 @@ newline kept unless blank, a line bounded to ``max_line`` bytes), and ``lines()`
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from tapeflow.data.files import MAX_LINE, line_too_long, read_near_row
+from tapeflow.data.files import MAX_LINE, Readable, line_too_long, read_near_row
 from tapeflow.model.errors import DataError
 
 I64 = npt.NDArray[np.int64]
 RowEnds = Callable[[bytes], I64]
 """``_lobster_core.row_ends``: -1, then the position of every newline."""
-
-
-class Readable(Protocol):
-    """A zip member, or ``lobster_inflate.InflateThread`` reading one ahead."""
-
-    def read(self, n: int, /) -> bytes: ...
 
 
 class RowBlock:
