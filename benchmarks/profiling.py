@@ -51,21 +51,24 @@ def timed_call(fn: Callable[[], object], *, profile: bool = False, top: int = 14
     return elapsed, out.getvalue()
 
 
-def callgrind_counts(argv: Sequence[str], cache: bool = False, window: bool = False) -> dict[str, int]:
+def callgrind_counts(
+    argv: Sequence[str], cache: bool = False, window: bool = False, out_file: Path | None = None
+) -> dict[str, int]:
     """What valgrind's callgrind counts for the process ``argv``: ``I refs`` (instructions executed) and, with
     ``cache``, its simulated cache's misses (``I1``, ``D1``, ``LLd``, ...): figures that do not move with the load
     of a shared machine, where timings do. Set ``PYTHONHASHSEED`` for repeatable dict layouts.
 
     With ``window``, only what the process runs inside ``counted_window()`` is counted (valgrind starts without
     instrumentation): a whole process's count is not repeatable (the same run counted twice differed by 4.35M
-    instructions, its imports and start-up), and the window leaves that out."""
+    instructions, its imports and start-up), and the window leaves that out. ``out_file`` keeps callgrind's
+    profile (for ``callgrind_annotate``) where it is otherwise thrown away."""
     flags = ["--cache-sim=yes"] if cache else []
     env = None
     if window:
         flags.append("--instr-atstart=no")
         env = {**os.environ, WINDOW_ENV: str(_window_library())}
     out = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *flags, *argv],
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file or '/dev/null'}", *flags, *argv],
         capture_output=True,
         text=True,
         check=True,
