@@ -33,6 +33,9 @@ from tapeflow.data.itch_mapping import slow_event
 from tapeflow.data.itch_parser import Frame
 
 
+include "../book/_as_ll.pxi"
+
+
 cdef extern from "Python.h":
     object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf, object kwnames)
     object PyUnicode_FromStringAndSize(const char* u, Py_ssize_t size)
@@ -89,9 +92,13 @@ cdef inline object match_str(uint64_t value):
 
 
 cdef inline bint time_ok(list last, uint32_t loc, int64_t ts) except -1:
-    # Cython's own conversion reads a small int's digits in place; ``PyLong_AsLongLong`` takes CPython 3.11's
-    # generic byte-array path for the three-digit ints times since the epoch are, ~200 instructions a message.
-    return ts >= <int64_t>(<object>PyList_GET_ITEM(last, loc))
+    # The cores' shared digit read: ``PyLong_AsLongLong`` took CPython 3.11's generic byte-array path for the
+    # three-digit ints times since the epoch are, ~200 instructions a message (Cython's conversion ~75).
+    cdef PyObject* held = PyList_GET_ITEM(last, loc)
+    cdef long long value
+    if tf_as_ll(held, &value):
+        return ts >= value
+    return ts >= <int64_t>(<object>held)  # anything else: Python's conversion, and its error
 
 
 def scan(
