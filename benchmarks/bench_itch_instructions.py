@@ -24,14 +24,12 @@ import argparse
 import datetime as dt
 import gc
 import json
-import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from profiling import callgrind_counts, callgrind_ready, counted_window
+from profiling import callgrind_counts, callgrind_ready, count_tree, counted_window, per_added
 
 HERE = Path(__file__).resolve().parent
 DAY = dt.date(2019, 12, 30)
@@ -74,11 +72,8 @@ def main() -> None:
         return
     if not callgrind_ready(window=True):
         return
-    if args.src is not None:
-        os.environ["PYTHONPATH"] = str(args.src.resolve())
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    tree = count_tree(args.src)
     n1, n2 = args.messages, 2 * args.messages
-    tree = str(args.src) if args.src is not None else "this tree"
     print(f"ITCH instructions ({tree}, {args.implementation}): {n1:,} and {n2:,} messages, {args.counts} counts each")
     with tempfile.TemporaryDirectory() as tmp:
         full = Path(tmp) / "full.itch"
@@ -98,8 +93,7 @@ def main() -> None:
     if not all(counted[n1]):
         raise SystemExit("nothing counted: the run did not enter profiling.counted_window()")
     # The files hold a few directory and system messages at their start; both sizes have the same, so they cancel.
-    per_message = (statistics.median(counted[n2]) - statistics.median(counted[n1])) / (n2 - n1)
-    each = [(counted[n2][i] - counted[n1][i]) / (n2 - n1) for i in range(args.counts)]
+    per_message, each = per_added(counted, n1, n2)
     print(f"  {per_message:,.1f} instructions a message ({min(each):,.1f} - {max(each):,.1f})")
     out = {
         "benchmark": "itch_instructions",

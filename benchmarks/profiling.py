@@ -20,6 +20,7 @@ import os
 import pstats
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,24 @@ def callgrind_counts(
     if "I refs" not in found:
         raise SystemExit(f"valgrind printed no instruction count:\n{out.stderr[-2000:]}")
     return found
+
+
+def count_tree(src: Path | None) -> str:
+    """Make the counted processes import ``src`` (another tree's ``src/``, its cores built in place) when given,
+    with one BLAS thread; the tree's name for the output. The old/new comparisons of docs/PERFORMANCE.md are one
+    ``bench_*_instructions.py`` run on each tree."""
+    if src is not None:
+        os.environ["PYTHONPATH"] = str(src.resolve())
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    return str(src) if src is not None else "this tree"
+
+
+def per_added(counted: dict[int, list[int]], n1: int, n2: int) -> tuple[float, list[float]]:
+    """The counts' cost per item added from ``n1`` to ``n2`` items: from the two sizes' medians, and from the i-th
+    count of each (the spread); a run's start and end cancel in the difference."""
+    median = (statistics.median(counted[n2]) - statistics.median(counted[n1])) / (n2 - n1)
+    each = [(b - a) / (n2 - n1) for a, b in zip(counted[n1], counted[n2], strict=True)]
+    return median, each
 
 
 @functools.cache
