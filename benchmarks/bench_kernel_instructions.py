@@ -24,12 +24,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import statistics
 import sys
 from pathlib import Path
 
-from profiling import callgrind_counts, callgrind_ready, counted_window
+from profiling import callgrind_counts, callgrind_ready, count_tree, counted_window, per_added
 
 PARTS = ("merge", "feed", "merged")
 
@@ -72,11 +70,8 @@ def main() -> None:
         parser.error(f"--parts takes {', '.join(PARTS)}")
     if not callgrind_ready(window=True):
         return
-    if args.src is not None:
-        os.environ["PYTHONPATH"] = str(args.src.resolve())
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    tree = count_tree(args.src)
     n1, n2 = args.events, 2 * args.events
-    tree = str(args.src) if args.src is not None else "this tree"
     print(f"kernel instructions ({tree}): {n1:,} and {n2:,} events, {args.counts} counts of each, the difference")
     out: dict[str, object] = {"benchmark": "kernel_instructions", "events": [n1, n2], "counts": args.counts}
     for part in parts:
@@ -89,8 +84,7 @@ def main() -> None:
         }
         if not all(counted[n1]):
             raise SystemExit("nothing counted: the run did not enter profiling.counted_window()")
-        per_event = (statistics.median(counted[n2]) - statistics.median(counted[n1])) / (n2 - n1)
-        each = [(counted[n2][i] - counted[n1][i]) / (n2 - n1) for i in range(args.counts)]
+        per_event, each = per_added(counted, n1, n2)
         print(f"   {part:>7}: {per_event:,.1f} instructions an event ({min(each):,.1f} - {max(each):,.1f})")
         out[part] = {"per_event": round(per_event, 1), "each_count": [round(x, 1) for x in each], "runs": counted}
     print(json.dumps(out))

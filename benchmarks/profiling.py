@@ -20,6 +20,7 @@ import os
 import pstats
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,21 +52,24 @@ def timed_call(fn: Callable[[], object], *, profile: bool = False, top: int = 14
     return elapsed, out.getvalue()
 
 
-def callgrind_counts(argv: Sequence[str], cache: bool = False, window: bool = False) -> dict[str, int]:
+def callgrind_counts(
+    argv: Sequence[str], cache: bool = False, window: bool = False, out_file: Path | None = None
+) -> dict[str, int]:
     """What valgrind's callgrind counts for the process ``argv``: ``I refs`` (instructions executed) and, with
     ``cache``, its simulated cache's misses (``I1``, ``D1``, ``LLd``, ...): figures that do not move with the load
     of a shared machine, where timings do. Set ``PYTHONHASHSEED`` for repeatable dict layouts.
 
     With ``window``, only what the process runs inside ``counted_window()`` is counted (valgrind starts without
     instrumentation): a whole process's count is not repeatable (the same run counted twice differed by 4.35M
-    instructions, its imports and start-up), and the window leaves that out."""
+    instructions, its imports and start-up), and the window leaves that out. ``out_file`` keeps callgrind's
+    profile (for ``callgrind_annotate``) where it is otherwise thrown away."""
     flags = ["--cache-sim=yes"] if cache else []
     env = None
     if window:
         flags.append("--instr-atstart=no")
         env = {**os.environ, WINDOW_ENV: str(_window_library())}
     out = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *flags, *argv],
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file or '/dev/null'}", *flags, *argv],
         capture_output=True,
         text=True,
         check=True,
@@ -76,6 +80,24 @@ def callgrind_counts(argv: Sequence[str], cache: bool = False, window: bool = Fa
     if "I refs" not in found:
         raise SystemExit(f"valgrind printed no instruction count:\n{out.stderr[-2000:]}")
     return found
+
+
+def count_tree(src: Path | None) -> str:
+    """Make the counted processes import ``src`` (another tree's ``src/``, its cores built in place) when given,
+    with one BLAS thread; the tree's name for the output. The old/new comparisons of docs/PERFORMANCE.md are one
+    ``bench_*_instructions.py`` run on each tree."""
+    if src is not None:
+        os.environ["PYTHONPATH"] = str(src.resolve())
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    return str(src) if src is not None else "this tree"
+
+
+def per_added(counted: dict[int, list[int]], n1: int, n2: int) -> tuple[float, list[float]]:
+    """The counts' cost per item added from ``n1`` to ``n2`` items: from the two sizes' medians, and from the i-th
+    count of each (the spread); a run's start and end cancel in the difference."""
+    median = (statistics.median(counted[n2]) - statistics.median(counted[n1])) / (n2 - n1)
+    each = [(b - a) / (n2 - n1) for a, b in zip(counted[n1], counted[n2], strict=True)]
+    return median, each
 
 
 @functools.cache

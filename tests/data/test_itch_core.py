@@ -7,6 +7,7 @@ import importlib.util
 import warnings
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,6 +34,7 @@ from tapeflow.data.itch_messages import (
 )
 from tapeflow.data.itch_parser import ItchStats
 from tapeflow.model.errors import ConfigError, DataError
+from tapeflow.model.market import Trade
 
 DAY = dt.date(2019, 12, 30)
 FIXTURE = "nasdaq-itch50-head-fixture/sample.itch"
@@ -199,3 +201,40 @@ def test_hypothesis_order_flow_gives_the_same_events_as_the_generic_path(flow: l
     assert compiled == generic
     for name in ("messages", "events", "malformed", "filtered", "unknown_locate", "out_of_order"):
         assert getattr(compiled_stats, name) == getattr(generic_stats, name), name
+
+
+def _trades(count: int) -> list[ItchMessage]:
+    """``count`` trades (P) on two stocks, every field different from its neighbours and from the other fields."""
+    return [
+        ItchTrade(1 + i % 2, 0, 1_000 + 7 * i, 0, "BS"[i % 2], 100 + i, "AAA" if i % 2 == 0 else "BB", 50_000 + 13 * i,
+                  2**40 + i)
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def test_compiled_core_takes_trades_itself_with_every_field_and_type_of_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The compiled loop builds trades (P) in C, where the Python loop hands them to the generic path: the events
+    # must be the same to the byte when encoded (every field, its type and the event type), and the generic path
+    # must see only the messages that are not trades.
+    from tapeflow.data import _itch_core  # type: ignore[attr-defined]
+
+    stream = encode_stream([*_prefix, *_trades(40)])
+    reference = _run(stream, "python")
+    generic_calls = 0
+    generic = _itch_core.slow_event
+
+    def counted(*args: object, **kwargs: object) -> object:
+        nonlocal generic_calls
+        generic_calls += 1
+        return generic(*args, **kwargs)
+
+    monkeypatch.setattr(_itch_core, "slow_event", counted)
+    compiled = _run(stream, "compiled")
+    assert generic_calls == len(_prefix)  # the stock directory only
+    assert len(reference[0]) == 40 and compiled[0] == reference[0]
+    assert msgspec.msgpack.encode(compiled[0]) == msgspec.msgpack.encode(reference[0])
+    assert compiled[1] == reference[1]
+    first = reference[0][0]
+    assert isinstance(first, Trade) and (first.price, first.size, first.venue) == (50_000, 100, "XNAS")

@@ -9,23 +9,31 @@ they hold.
 
 It is a line-by-line port of the Python loop, which stays the reference: the same seven types, the same
 checks in the same order, the same state read and written (``mapper.symbols``, ``known``, ``last_ts``,
-``live``), and everything else handed to ``itch_mapping.slow_event`` with the same ``Frame``. Tests run both
-on the shared fixture, generated files and hypothesis streams and require identical events and counts.
+``live``), and everything else handed to ``itch_mapping.slow_event`` with the same ``Frame``. One addition:
+trades (P, ~2% of a day's messages) are built here too, taken only when every check the generic path makes
+(``check_frame``, ``EventMapper.event_for`` and ``_admit``: the exact length, a known wanted locate, non-zero
+shares, time not going back) would pass, so what that path decides, counts and reports stays its own. Through
+it a trade cost ~54,000 instructions, 38% of the whole read (docs/PERFORMANCE.md, "Round 9, p27-itch").
+Tests run both on the shared fixture, generated files and hypothesis streams and require identical events and
+counts.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.list cimport PyList_GET_ITEM
-from cpython.long cimport PyLong_AsLongLong, PyLong_FromLongLong, PyLong_FromUnsignedLong
+from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLong
 from cpython.ref cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 
-from tapeflow.model.enums import Side
-from tapeflow.model.market import OrderAdded, OrderDeleted, OrderExecuted, OrderReduced, OrderReplaced
+from tapeflow.model.enums import Aggressor, Side
+from tapeflow.model.market import OrderAdded, OrderDeleted, OrderExecuted, OrderReduced, OrderReplaced, Trade
 
 from tapeflow.data.itch_mapping import slow_event
 from tapeflow.data.itch_parser import Frame
+
+
+include "../book/_as_ll.pxi"
 
 
 cdef extern from "Python.h":
@@ -45,6 +53,7 @@ cdef tuple KW_U = ("ts_event", "ts_init", "symbol", "order_id", "new_order_id", 
 cdef tuple KW_E = ("ts_event", "ts_init", "symbol", "order_id", "size", "trade_id")
 cdef tuple KW_X = ("ts_event", "ts_init", "symbol", "order_id", "size")
 cdef tuple KW_C = ("ts_event", "ts_init", "symbol", "order_id", "size", "price", "trade_id", "printable")
+cdef tuple KW_P = ("ts_event", "ts_init", "symbol", "price", "size", "aggressor", "venue", "trade_id")
 
 cdef object BUY = Side.BUY
 cdef object SELL = Side.SELL
@@ -53,6 +62,8 @@ cdef object DELETED = OrderDeleted
 cdef object REPLACED = OrderReplaced
 cdef object EXECUTED = OrderExecuted
 cdef object REDUCED = OrderReduced
+cdef object TRADE = Trade
+cdef object UNKNOWN_AGGRESSOR = Aggressor.UNKNOWN
 
 
 cdef inline uint32_t u16(const unsigned char* p) noexcept nogil:
@@ -81,7 +92,13 @@ cdef inline object match_str(uint64_t value):
 
 
 cdef inline bint time_ok(list last, uint32_t loc, int64_t ts) except -1:
-    return ts >= PyLong_AsLongLong(<object>PyList_GET_ITEM(last, loc))
+    # The cores' shared digit read: ``PyLong_AsLongLong`` took CPython 3.11's generic byte-array path for the
+    # three-digit ints times since the epoch are, ~200 instructions a message (Cython's conversion ~75).
+    cdef PyObject* held = PyList_GET_ITEM(last, loc)
+    cdef long long value
+    if tf_as_ll(held, &value):
+        return ts >= value
+    return ts >= <int64_t>(<object>held)  # anything else: Python's conversion, and its error
 
 
 def scan(
@@ -100,6 +117,7 @@ def scan(
     cdef int64_t base = mapper.base_ns
     cdef bint track = mapper.track_orders
     cdef dict live = mapper.live
+    cdef str venue = mapper.venue
     cdef Py_ssize_t pos = 0
     cdef Py_ssize_t filtered = 0, slow = 0, slow_events = 0
     cdef const unsigned char* p
@@ -258,6 +276,33 @@ def scan(
                 elif known[loc]:
                     filtered += 1
                     pos += 25 if t == 88 else (33 if t == 69 else 38)
+                    continue
+        elif t == 80:  # P: Trade (non-cross), the one rare type a day has enough of to be worth taking here
+            sh = u32(p + 22)
+            if ln == 44 and sh:
+                sym = <object>PyList_GET_ITEM(syms, loc)
+                if sym is not None:
+                    ts = base + <int64_t>(u64(p + 5) & MASK48)
+                    if time_ok(last, loc, ts):
+                        ts_obj = PyLong_FromLongLong(ts)
+                        last[loc] = ts_obj
+                        px_obj = PyLong_FromUnsignedLong(u32(p + 34))
+                        sh_obj = PyLong_FromUnsignedLong(sh)
+                        trade_id = match_str(u64(p + 38))
+                        args[0] = <PyObject*>ts_obj
+                        args[1] = <PyObject*>ts_obj
+                        args[2] = <PyObject*>sym
+                        args[3] = <PyObject*>px_obj
+                        args[4] = <PyObject*>sh_obj
+                        args[5] = <PyObject*>UNKNOWN_AGGRESSOR
+                        args[6] = <PyObject*>venue
+                        args[7] = <PyObject*>trade_id
+                        out.append(PyObject_Vectorcall(TRADE, args, 0, KW_P))
+                        pos += 46
+                        continue
+                elif known[loc]:
+                    filtered += 1
+                    pos += 46
                     continue
         size = ln
         if pos + 2 + size > n:  # a long unknown message runs past the chunk: finish it next time

@@ -6,8 +6,9 @@ call per message. Anything else, and any of those that fails a check, goes throu
 so that counting and error reporting live in one place. Where the time goes is in docs/PERFORMANCE.md.
 
 Two implementations of the per-chunk loop: this module's Python loop, the reference, and the compiled port in
-``_itch_core.pyx`` (built by the editable install; about 2x the Python loop's rate per CPU second), which
-reads and writes the same mapper state and hands the same messages to the generic path. ``ITCH_CORE`` says
+``_itch_core.pyx`` (built by the editable install; ~4x the Python loop's rate per CPU second), which
+reads and writes the same mapper state and hands the same messages to the generic path, but for trades (P),
+which it builds itself when the generic path would take them unchanged. ``ITCH_CORE`` says
 which one ``"auto"`` picks here: the compiled one when it is built, else Python. Chunking, the carry between
 chunks, counting and the end of input are shared below, so the two differ only inside one chunk.
 """
