@@ -47,6 +47,23 @@ _STATUS: Final = {
     "Q": MarketStatus.QUOTING,
     "T": MarketStatus.TRADING,
 }
+# The classes ``isinstance`` tests against, as tuples built once: ``A | B`` written in the call builds a new
+# ``types.UnionType`` on every message (the generic path runs for every message the compiled core leaves to it).
+_WITH_EVENTS: Final = (
+    ItchAddOrder,
+    ItchAddOrderMpid,
+    ItchOrderExecuted,
+    ItchOrderExecutedWithPrice,
+    ItchOrderCancel,
+    ItchOrderDelete,
+    ItchOrderReplace,
+    ItchTrade,
+    ItchCrossTrade,
+    ItchStockTradingAction,
+)
+_ADDS: Final = (ItchAddOrder, ItchAddOrderMpid)
+_ORDER_EVENTS: Final = (OrderAdded, OrderDeleted, OrderExecuted, OrderReduced, OrderReplaced)
+_ADDING: Final = (OrderAdded, OrderReplaced)
 _LOCATES: Final = 1 << 16
 INT64_MAX: Final = (1 << 63) - 1
 """The largest order reference an event may carry: ITCH sends uint64, every store downstream keeps int64."""
@@ -125,19 +142,7 @@ class EventMapper:
         if isinstance(msg, ItchStockDirectory):
             self.learn(msg.stock_locate, msg.stock)
             return None
-        if not isinstance(
-            msg,
-            ItchAddOrder
-            | ItchAddOrderMpid
-            | ItchOrderExecuted
-            | ItchOrderExecutedWithPrice
-            | ItchOrderCancel
-            | ItchOrderDelete
-            | ItchOrderReplace
-            | ItchTrade
-            | ItchCrossTrade
-            | ItchStockTradingAction,
-        ):
+        if not isinstance(msg, _WITH_EVENTS):
             return None
         if isinstance(msg, ItchCrossTrade) and msg.shares == 0:
             return None  # a cross that matched nothing: Nasdaq still reports its price
@@ -146,7 +151,7 @@ class EventMapper:
             return None
         ts = self.base_ns + msg.timestamp
         event: Event | None = None
-        if isinstance(msg, ItchAddOrder | ItchAddOrderMpid):
+        if isinstance(msg, _ADDS):
             if msg.shares and msg.buy_sell_indicator in "BS":
                 side = Side.BUY if msg.buy_sell_indicator == "B" else Side.SELL
                 mpid = msg.attribution if isinstance(msg, ItchAddOrderMpid) else ""
@@ -260,7 +265,7 @@ class EventMapper:
                 offset,
                 strict,
             )
-        if isinstance(event, OrderAdded | OrderDeleted | OrderExecuted | OrderReduced | OrderReplaced):
+        if isinstance(event, _ORDER_EVENTS):
             ref = event.order_id
             new = event.new_order_id if isinstance(event, OrderReplaced) else ref
             if ref > INT64_MAX or new > INT64_MAX:
@@ -285,7 +290,7 @@ class EventMapper:
     ) -> bool:
         """Keep ``live`` up to date for ``event``; False (counted) for an add of a live reference."""
         live = self.live
-        if isinstance(event, OrderAdded | OrderReplaced):
+        if isinstance(event, _ADDING):
             if new in live and (new != ref or isinstance(event, OrderAdded)):
                 self.stats.duplicates += 1
                 self._reject(
