@@ -28,6 +28,17 @@ cdef class OpenSide:
         self.notional = 0
 
 
+cdef inline OpenSide _side_in(dict sides, symbol):
+    """The open side of ``symbol`` in ``sides`` (the buys or the sells), made empty when it is not there yet."""
+    cdef OpenSide made
+    found = sides.get(symbol)
+    if found is None:
+        made = OpenSide()
+        sides[symbol] = made
+        return made
+    return <OpenSide?>found
+
+
 cdef class LedgerCore:
     """The ledger's state and its two hot methods; ``context.CompiledLedger`` adds the reference's others."""
 
@@ -47,11 +58,7 @@ cdef class LedgerCore:
         self.sell_notional = 0
 
     def side(self, symbol, side):
-        cdef dict sides = self.buys if side is _BUY else self.sells
-        entry = sides.get(symbol)
-        if entry is None:
-            entry = sides[symbol] = OpenSide()
-        return entry
+        return _side_in(self.buys if side is _BUY else self.sells, symbol)
 
     def add(self, strategy, cid, symbol, side, leaves, price):
         cdef dict entries = self._entries
@@ -69,12 +76,7 @@ cdef class LedgerCore:
         else:
             sides = self.sells
             self.sell_notional += notional
-        found = sides.get(symbol)
-        if found is None:
-            moved = OpenSide()
-            sides[symbol] = moved
-        else:
-            moved = <OpenSide?>found
+        moved = _side_in(sides, symbol)
         moved.shares += leaves
         moved.notional += notional
 
@@ -96,11 +98,6 @@ cdef class LedgerCore:
         else:
             sides = self.sells
             self.sell_notional -= notional
-        found = sides.get(symbol)
-        if found is None:
-            moved = OpenSide()
-            sides[symbol] = moved
-        else:
-            moved = <OpenSide?>found
+        moved = _side_in(sides, symbol)
         moved.shares -= leaves
         moved.notional -= notional
