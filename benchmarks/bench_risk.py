@@ -59,6 +59,7 @@ from tapeflow.model.enums import LiquiditySide
 from tapeflow.portfolio import Portfolio, PortfolioConfig
 from tapeflow.risk import RiskConfig, RiskContext, RiskEngine, build_kill_switch, build_rules, build_trips
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, SymbolLimits
+from tapeflow.risk.context import OpenOrderLedger
 
 T0 = 1_718_978_400_000_000_000  # 2024-06-21 10:00 New York
 MS = 1_000_000
@@ -394,7 +395,9 @@ def main() -> None:
     _, engine, _ = build()
     rules = [r.name for r in engine.rules]
     print(f"risk pipeline: {len(rules)} rules + {len(engine.trips)} trip rules + kill switch: {', '.join(rules)}")
-    print(f"rule path: {'one composed fast check (risk/fast.py)' if engine.fused else 'rule by rule'}, pure Python")
+    path = "one composed fast check (risk/fast.py)" if engine.fused else "rule by rule"
+    ledger = "Python reference" if type(engine.context.ledger) is OpenOrderLedger else "compiled (_ledger_core.pyx)"
+    print(f"rule path: {path}, pure Python; open-order ledger: {ledger}")
     names = list(WORKLOADS)
     wall: dict[str, list[float]] = {w: [] for w in names}
     cpu: dict[str, list[float]] = {w: [] for w in names}

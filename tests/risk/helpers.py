@@ -11,7 +11,7 @@ from tapeflow.execution.engine import ExecutionEngine
 from tapeflow.model import CancelOrder, Event, ModifyOrder, OrderType, Side, SubmitOrder
 from tapeflow.risk.build import build_kill_switch, build_rules, build_trips
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig
-from tapeflow.risk.context import RiskContext
+from tapeflow.risk.context import Impl, OpenOrderLedger, RiskContext
 from tapeflow.risk.engine import RiskEngine
 
 T0 = 1_718_978_400_000_000_000
@@ -100,13 +100,15 @@ class Rig:
         portfolio: FakePortfolio | None = None,
         start: int = T0,
         fused: bool | None = None,
+        impl: Impl = "auto",
     ) -> None:
+        """``impl``: the open-order ledger's implementation (``open_order_ledger``)."""
         self.config = config or RiskConfig()
         self.venue = RecordingVenue()
         self.execution = ExecutionEngine([self.venue])  # type: ignore[list-item]
         self.books = books if books is not None else FakeBooks()
         self.portfolio = portfolio if portfolio is not None else FakePortfolio()
-        self.ctx = RiskContext(books=self.books, portfolio=self.portfolio, orders=self.execution)  # type: ignore[arg-type]
+        self.ctx = RiskContext(books=self.books, portfolio=self.portfolio, orders=self.execution, impl=impl)  # type: ignore[arg-type]
         self.engine = RiskEngine(
             self.execution,
             build_rules(self.config, self.ctx),
@@ -211,3 +213,20 @@ def throttles_only(message: Throttle, strategy: Throttle, symbol: Throttle) -> R
         ),
         kill_switch=KillSwitchConfig(runaway_orders=None, max_rejects=None),
     )
+
+
+def ledger_state(ledger: OpenOrderLedger, empty: bool = True) -> dict[str, Any]:
+    """Everything a reader of the open-order ledger sees: entries, each side's totals, counts. ``empty=False``
+    leaves out sides with nothing open (the rules create them when they read a side, the fast path does not)."""
+
+    def sides(by_symbol: dict[str, Any]) -> dict[str, tuple[int, int]]:
+        totals = {s: (v.shares, v.notional) for s, v in by_symbol.items()}
+        return totals if empty else {s: t for s, t in totals.items() if t != (0, 0)}
+
+    return {
+        "entries": dict(ledger.entries()),
+        "buys": sides(ledger.buys),
+        "sells": sides(ledger.sells),
+        "by_strategy": dict(ledger.by_strategy),
+        "totals": (ledger.buy_notional, ledger.sell_notional, len(ledger)),
+    }

@@ -15,13 +15,22 @@ from __future__ import annotations
 import datetime
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from tapeflow.config import compiled_cores_wanted
 from tapeflow.model.enums import MarketStatus, OrderType, Side
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.orders import ModifyOrder, SubmitOrder
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.model.sessions import ExchangeCalendar, SessionCalendar
+
+try:  # the compiled ledger methods (setup.py builds them); without them the Python reference runs
+    from tapeflow.risk._ledger_core import LedgerCore
+
+    COMPILED_AVAILABLE = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    COMPILED_AVAILABLE = False
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -162,6 +171,28 @@ class OpenOrderLedger:
         return self._entries
 
 
+if COMPILED_AVAILABLE:
+
+    class CompiledLedger(LedgerCore, OpenOrderLedger):
+        """``OpenOrderLedger`` with ``add``, ``remove`` and ``side`` compiled (``_ledger_core.pyx``: the same steps
+        on the same objects); the reference's other methods, inherited."""
+
+
+Impl = Literal["auto", "compiled", "python"]
+
+
+def open_order_ledger(impl: Impl = "auto") -> OpenOrderLedger:
+    """``impl``: "python" the reference; "compiled" ``CompiledLedger`` (``ConfigError`` when it was not built);
+    "auto" the compiled one when built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``."""
+    if impl not in ("auto", "compiled", "python"):
+        raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+    if impl == "compiled" and not COMPILED_AVAILABLE:
+        raise ConfigError("the compiled ledger was not built (make .venv/.installed)", field="impl")
+    if COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted())):
+        return CompiledLedger()
+    return OpenOrderLedger()
+
+
 class NyCalendar:
     """New York day boundaries and the day's session windows, loaded once per day (integer compares after).
 
@@ -225,11 +256,13 @@ class RiskContext:
         portfolio: AccountView | None = None,
         orders: OrderRegistry | None = None,
         sessions: SessionCalendar | None = None,
+        impl: Impl = "auto",
     ) -> None:
+        """``impl`` chooses the ledger's implementation (``open_order_ledger``)."""
         self.books = books
         self.portfolio = portfolio
         self.orders = orders
-        self.ledger = OpenOrderLedger()
+        self.ledger = open_order_ledger(impl)
         self.calendar = NyCalendar(sessions)
         self.status: dict[str, MarketStatus] = {}
         self.now = 0
