@@ -321,7 +321,8 @@ def test_compiled_kernel_fires_a_timer_with_an_event_without_the_python_fire(mon
     every = kernel.set_timer("every", interval=3, callback=lambda e: seen.append(("cb", e.timer_id, 0, 0)))
     kernel.set_timer("dropped", at=4).cancel()
     kernel.advance(7)
-    assert seen == [("every", every.id, 3, 3), ("cb", every.id, 0, 0), ("every", every.id, 6, 6), ("cb", every.id, 0, 0)]
+    firing = [("every", every.id, 3, 3), ("cb", every.id, 0, 0)]
+    assert seen == [*firing, ("every", every.id, 6, 6), ("cb", every.id, 0, 0)]
     assert called == []
     assert (every.fired, every.when, kernel.scheduled_events, kernel.next_due()) == (2, 9, 2, 9)
 
@@ -351,7 +352,7 @@ def test_compiled_schedule_orders_times_of_any_size_as_the_python_heap(base: int
     for impl in ("python", "compiled"):
         kernel = Kernel(impl=impl)  # type: ignore[arg-type]
         seen: list[str] = []
-        kernel.subscribe(Signal, lambda e: seen.append(f"{e.ts_init - base}:{e.name}"))
+        kernel.subscribe(Signal, lambda e, seen=seen: seen.append(f"{e.ts_init - base}:{e.name}"))
         kernel.start(at=base)
         for i, t in enumerate(order):
             kernel.emit(_signal(base + t, str(i)))

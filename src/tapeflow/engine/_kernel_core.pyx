@@ -216,45 +216,6 @@ cdef object _pop(list heap):
     return first
 
 
-cdef extern from *:
-    """
-    /* ``a <= b`` for two exact ints as CPython 3.11 lays them out, from their digits: 1 or 0, and -1 when it is not
-       decided here (a negative int, another type, another layout), where the caller compares the objects. Why: the
-       feed asks ``heap[0][0] <= ts`` before every event, ~60 instructions through the generic comparison. */
-    static inline int tf_int_le(PyObject* a, PyObject* b) {
-    #if PY_VERSION_HEX >= 0x030C0000
-        return -1;
-    #else
-        Py_ssize_t size, i;
-        const digit *x, *y;
-        if (!PyLong_CheckExact(a) || !PyLong_CheckExact(b)) return -1;
-        size = Py_SIZE(a);
-        if (size < 0 || Py_SIZE(b) < 0) return -1;
-        if (size != Py_SIZE(b)) return size < Py_SIZE(b);
-        x = ((PyLongObject*)a)->ob_digit;
-        y = ((PyLongObject*)b)->ob_digit;
-        for (i = size - 1; i >= 0; i--) {
-            if (x[i] != y[i]) return x[i] < y[i];
-        }
-        return 1;
-    #endif
-    }
-    """
-    int tf_int_le(PyObject* a, PyObject* b) noexcept
-
-
-cdef inline bint _due(list heap, object ts) except -1:
-    """``heap and heap[0][0] <= ts``."""
-    cdef int le
-    if not heap:
-        return False
-    first = (<tuple><object>PyList_GET_ITEM(heap, 0))[0]
-    le = tf_int_le(<PyObject*>first, <PyObject*>ts)
-    if le >= 0:
-        return le
-    return first <= ts
-
-
 cdef class _Slots:
     """Where a kernel class keeps what ``emit``, ``call_at`` and the drain touch: its slots' offsets (-1: an
     attribute that is not a plain slot in that class, reached by name). Why: a generic attribute read or store from
@@ -481,7 +442,7 @@ cdef inline object _handler(object kernel, dict table, object kind):
 cdef int _drain(object kernel, list heap, dict table, object time, bint fast, object limit) except -1:
     cdef Py_ssize_t popped = 0
     try:
-        while _due(heap, limit):
+        while heap and (<tuple>heap[0])[0] <= limit:
             entry = <tuple>_pop(heap)
             _set_now(time, fast, entry[0])
             popped += 1
@@ -541,7 +502,7 @@ def feed(self, batches, bint checking):
                     if ts < _get_now(time, fast):
                         raise OutOfOrderError(ts, time._now, type(event).__name__)
                     count += 1
-                    if _due(heap, ts):
+                    if heap and (<tuple>heap[0])[0] <= ts:
                         _drain(self, heap, table, time, fast, ts)
                     _set_now(time, fast, ts)
                     _dispatch(_handler(self, table, type(event)), event)
@@ -553,7 +514,7 @@ def feed(self, batches, bint checking):
                 raise OutOfOrderError(first, time._now, type(batch[0]).__name__)
             for event in batch:
                 ts = _ts_init(event)
-                if _due(heap, ts):
+                if heap and (<tuple>heap[0])[0] <= ts:
                     _drain(self, heap, table, time, fast, ts)
                 _set_now(time, fast, ts)
                 _dispatch(_handler(self, table, type(event)), event)
@@ -561,7 +522,7 @@ def feed(self, batches, bint checking):
     finally:
         self.feed_events += count
     now = time._now
-    if _due(heap, now):
+    if heap and (<tuple>heap[0])[0] <= now:
         _drain(self, heap, table, time, fast, now)
 
 
