@@ -300,14 +300,9 @@ cdef extern from "Python.h":
     object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf, object kwnames)
 
 
-cdef inline int _count_not_event(TimerFire f) except -1:
-    """``kernel._not_events += 1``."""
-    kernel = f.kernel
-    if f.not_events >= 0:
-        _put(kernel, f.not_events, _read_slot(kernel, f.not_events) + 1)
-    else:
-        kernel._not_events += 1
-    return 0
+cdef inline int _count_not_event(object kernel, Py_ssize_t offset) except -1:
+    """``kernel._not_events += 1`` (``offset``: its slot's, or -1)."""
+    return _set_attr(kernel, offset, "_not_events", _attr(kernel, offset, "_not_events") + 1)
 
 
 cdef int _fire(TimerFire f, object timer) except -1:
@@ -332,7 +327,7 @@ cdef int _fire(TimerFire f, object timer) except -1:
         f.fire(timer)
         return 0
     if <object>cancelled:
-        _count_not_event(f)
+        _count_not_event(f.kernel, f.not_events)
         return 0
     kernel = f.kernel
     now = _get_now(f.time, f.fast)
@@ -340,14 +335,11 @@ cdef int _fire(TimerFire f, object timer) except -1:
     if <object>interval is not None:
         when = now + <object>interval
         _put(timer, _T_WHEN, when)
-        seq = _read_slot(kernel, f.seq) if f.seq >= 0 else kernel._seq
+        seq = _attr(kernel, f.seq, "_seq")
         _push(f.heap, (when, seq, timer))
-        if f.seq >= 0:
-            _put(kernel, f.seq, seq + 1)
-        else:
-            kernel._seq = seq + 1
+        _set_attr(kernel, f.seq, "_seq", seq + 1)
     if <object>tick is not None:  # callback-only: no event built or dispatched
-        _count_not_event(f)
+        _count_not_event(f.kernel, f.not_events)
         (<object>tick)(now)
         return 0
     args[0] = <PyObject*>now
@@ -386,11 +378,7 @@ cdef class CallRun:
 
 cdef int _run_call(CallRun r, object call) except -1:
     """``Kernel._call(call)``, step for step."""
-    kernel = r.kernel
-    if r.not_events >= 0:
-        _put(kernel, r.not_events, _read_slot(kernel, r.not_events) + 1)
-    else:
-        kernel._not_events += 1
+    _count_not_event(r.kernel, r.not_events)
     call.fn(call.arg)
     return 0
 
