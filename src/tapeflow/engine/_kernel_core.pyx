@@ -11,7 +11,13 @@ The reference is the pure-Python ``Kernel`` in ``kernel.py``: ``CompiledKernel``
 as its ``_feed`` and ``_drain`` and ``emit`` and ``call_at`` under their own names, and keeps every other method, so
 both run on the same state (heap, table, clock, counters) in the same order; tests in
 ``tests/engine/test_kernel_core.py`` require the identical dispatch sequence, clock and errors from both.
-Timestamps stay Python ints (compared as objects), so the two agree on any int.
+Timestamps stay Python ints (compared as objects, or in the schedule's heap and the merge as C integers where they
+fit 64 bits, as objects beyond), so the two agree on any int. Timers (``TimerFire``) and the heap's sifts are here
+too: ``_fire``'s frame and heapq's tuple comparisons were most of a timer's cost (docs/PERFORMANCE.md, "Round 9").
+
+Why this module is long: the loops, the handlers they call without a frame, the timers and the heap share inline
+helpers and the loops' state; the heap and the merge could move to ``.pxi`` includes as the slot helpers did (not
+done in round 9).
 """
 
 from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
