@@ -76,13 +76,25 @@ def bench_merge_generic(sources: list[list[Event]]) -> int:
     return kernel.feed_events
 
 
-def bench_scheduled(sources: list[list[Event]], span_ns: int, first_ts: int, produce_every: int = 20) -> int:
+def bench_scheduled(
+    sources: list[list[Event]],
+    span_ns: int,
+    first_ts: int,
+    produce_every: int = 20,
+    *,
+    produce: bool = True,
+    timer: bool = True,
+) -> int:
+    """The ``scheduled`` workload. ``produce`` and ``timer`` off leave out the handler's ``Signal`` or the timer
+    (the handler's own test still runs): ``bench_kernel_instructions.py`` counts each part by the difference."""
     kernel = Kernel()
     counter = [0]
+    total = sum(len(s) for s in sources)
+    every = produce_every if produce else total + 1  # the same test on every event, never true without ``produce``
 
     def on_feed(event: Event) -> None:
         counter[0] += 1
-        if counter[0] % produce_every == 0:
+        if counter[0] % every == 0:
             now = event.ts_init
             kernel.emit(
                 Signal(ts_event=now, ts_init=now, strategy_id="b", symbol="X", name="n", value=1.0, reason="bench")
@@ -92,9 +104,9 @@ def bench_scheduled(sources: list[list[Event]], span_ns: int, first_ts: int, pro
         kernel.subscribe(cls, on_feed)
     kernel.subscribe(Signal, noop)
     kernel.subscribe(TimerFired, noop)
-    total = sum(len(s) for s in sources)
     kernel.start(at=first_ts)
-    kernel.set_timer("bench", interval=max(1, span_ns // (total // produce_every)))
+    if timer:
+        kernel.set_timer("bench", interval=max(1, span_ns // (total // produce_every)))
     kernel.run_sorted(merge_batches(sources))
     kernel.finish()
     return kernel.feed_events + kernel.scheduled_events

@@ -3,9 +3,10 @@
 Why: separate processes differ by more than a kernel change does (heap layout, what else the machine runs), so a
 1-2 % question cannot be settled by two runs of ``bench_kernel.py``. Here both kernel classes run the same
 workloads (``bench_kernel``'s merge, generic ``run`` and scheduled) on the same event lists, in alternating order,
-timed by CPU time; the other tree's kernel is loaded from its file with its own ``timers.py``, and its merge
-(``merge.py``, whose ``merge_batches`` the workloads call) from its file too; everything else (events, clock,
-compiled cores a file imports) is this tree's.
+timed by CPU time; the other tree's kernel is loaded from its file with its own ``timers.py`` and its own compiled
+kernel core (``_kernel_core``, when that tree has one built in place: the compiled loops, merge and timers are
+there), and its merge (``merge.py``, whose ``merge_batches`` the workloads call) from its file too, against the same
+core; everything else (events, clock, the other compiled cores) is this tree's.
 
 Usage: python benchmarks/bench_kernel_ab.py --other ../old/src [--rounds 12] [--events 1000000]
 """
@@ -37,20 +38,23 @@ def _module(name: str, path: Path) -> ModuleType:
     return module
 
 
-def other_kernel(src: Path) -> Any:
-    """The ``Kernel`` class of the tree at ``src``, importing that tree's ``timers.py`` in place of ours."""
+CORE = "tapeflow.engine._kernel_core"
+
+
+def other_engine(src: Path) -> tuple[Any, ModuleType]:
+    """The ``Kernel`` class and the ``merge`` module of the tree at ``src`` (the merge is half of the merged
+    workload's cost), importing that tree's ``timers.py`` and compiled kernel core in place of ours."""
     engine = src / "tapeflow" / "engine"
-    ours = sys.modules["tapeflow.engine.timers"]
+    names = ("tapeflow.engine.timers", CORE)
+    ours = {name: sys.modules[name] for name in names}
     sys.modules["tapeflow.engine.timers"] = _module("other_timers", engine / "timers.py")
+    built = sorted(engine.glob("_kernel_core.*.so"))
+    if built:  # a Cython module is named by its init function: loaded under its own name, from the other file
+        sys.modules[CORE] = _module(CORE, built[0])
     try:
-        return _module("other_kernel", engine / "kernel.py").Kernel
+        return _module("other_kernel", engine / "kernel.py").Kernel, _module("other_merge", engine / "merge.py")
     finally:
-        sys.modules["tapeflow.engine.timers"] = ours
-
-
-def other_merge(src: Path) -> ModuleType:
-    """The ``merge`` module of the tree at ``src`` (the merge is half of the merged workload's cost)."""
-    return _module("other_merge", src / "tapeflow" / "engine" / "merge.py")
+        sys.modules.update(ours)
 
 
 def main() -> None:
@@ -59,8 +63,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args()
-    kernels = {"other": other_kernel(args.other), "this": this_kernel.Kernel}
-    merges = {"other": other_merge(args.other), "this": this_merge}
+    other_kernel, other_merge = other_engine(args.other)
+    kernels = {"other": other_kernel, "this": this_kernel.Kernel}
+    merges = {"other": other_merge, "this": this_merge}
     sources = bk.build_sources(args.events, 7)
     flat = list(merge_sorted(sources))
     first, span = flat[0].ts_init, flat[-1].ts_init - flat[0].ts_init

@@ -1,10 +1,16 @@
-"""The kernel's merged workload in instructions an event: figures that do not move with the load of a shared
+"""The kernel's workloads in instructions an event: figures that do not move with the load of a shared
 machine, where ``bench_kernel.py``'s wall and CPU rates do.
 
-Three parts of ``bench_kernel``'s merged workload (the backtest driver's path), each run in its own process under
-valgrind's callgrind: ``merge`` (``merge_batches`` over the 4 sources, its batches consumed and dropped),
+Parts of ``bench_kernel``'s workloads, each run in its own process under valgrind's callgrind. The merged workload
+(the backtest driver's path): ``merge`` (``merge_batches`` over the 4 sources, its batches consumed and dropped),
 ``feed`` (the same batches, merged before the count, into ``Kernel.run_sorted`` with a no-op handler) and
-``merged`` (both, as ``bench_kernel.bench_merge`` runs them). Only the part is counted
+``merged`` (both, as ``bench_kernel.bench_merge`` runs them). The ``scheduled`` workload (timers and produced
+events): ``scheduled`` (``bench_kernel.bench_scheduled`` as it is timed), ``produced`` (the same without its timer)
+and ``handler`` (without the timer and without the handler's ``Signal``: its test on every event still runs), so
+that ``scheduled - produced`` is the timer's part (heap, firing, ``TimerFired``, its dispatch), ``produced -
+handler`` the produced events' (``Signal`` built, ``emit``, the heap, their dispatch) and ``handler - merged`` the
+handler's own Python. Figures are per feed event (``--events``); the ``scheduled`` workload dispatches 1.0909 events
+a feed event (``bench_kernel.py`` counts 1,090,909 for 1,000,000). Only the part is counted
 (``profiling.counted_window``: imports and building the events run uninstrumented); each is counted at
 ``--events`` and twice that, ``--counts`` times each, and the figure is the difference of the two sizes' medians
 over the events added, so a run's start and end cancel. The spread printed is the same difference over the i-th
@@ -13,10 +19,11 @@ count of each size; the counts repeat to the instruction on this host, so the sp
 ``--src`` counts another tree (its ``src/``, cores built in place) in place of this one: the old/new comparison of
 docs/PERFORMANCE.md ("Round 8, p26-kernel") is this command run on both trees.
 
-Needs valgrind and a C compiler (skips with a message without them). About 4 minutes at the default size.
+Needs valgrind and a C compiler (skips with a message without them). About 4 minutes for the three merged parts
+at the default size, about as long again for the three scheduled ones.
 
-Usage: python benchmarks/bench_kernel_instructions.py [--events 100000] [--counts 2] [--parts merge,feed,merged]
-       [--src ../old/src]
+Usage: python benchmarks/bench_kernel_instructions.py [--events 100000] [--counts 2]
+       [--parts merge,feed,merged,handler,produced,scheduled] [--src ../old/src]
 """
 
 from __future__ import annotations
@@ -29,7 +36,10 @@ from pathlib import Path
 
 from profiling import callgrind_counts, callgrind_ready, count_tree, counted_window, per_added
 
-PARTS = ("merge", "feed", "merged")
+PARTS = ("merge", "feed", "merged", "handler", "produced", "scheduled")
+SCHEDULED = {"handler": {"produce": False, "timer": False}, "produced": {"timer": False}, "scheduled": {}}
+"""``bench_kernel.bench_scheduled`` counted whole (``scheduled``) and without its timer (``produced``) or without the
+timer and the handler's ``Signal`` too (``handler``): each part of it is the difference of two of these."""
 
 
 def inner(part: str, events: int) -> None:
@@ -40,10 +50,14 @@ def inner(part: str, events: int) -> None:
 
     sources = bk.build_sources(events, 7)
     batches = list(merge_batches(sources)) if part == "feed" else []
+    first = min(s[0].ts_init for s in sources)
+    span = max(s[-1].ts_init for s in sources) - first
     gc.collect()
     gc.freeze()
     with counted_window():
-        if part == "merge":
+        if part in SCHEDULED:
+            bk.bench_scheduled(sources, span, first, **SCHEDULED[part])
+        elif part == "merge":
             for _ in merge_batches(sources):
                 pass
         elif part == "feed":

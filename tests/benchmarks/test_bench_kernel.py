@@ -39,7 +39,7 @@ INSTRUCTIONS = BENCH.with_name("bench_kernel_instructions.py")
 def test_the_instruction_counts_processes_run_each_part_outside_valgrind() -> None:
     """Each counted process (``--inner``) runs its part to the end: without valgrind the window counts nothing, so
     this checks only that the parts cannot rot, not a count (that needs valgrind and minutes)."""
-    for part in ("merge", "feed", "merged"):
+    for part in ("merge", "feed", "merged", "handler", "produced", "scheduled"):
         done = subprocess.run(
             [sys.executable, str(INSTRUCTIONS), "--events", "2000", "--inner", part],
             capture_output=True,

@@ -11,22 +11,27 @@ The reference is the pure-Python ``Kernel`` in ``kernel.py``: ``CompiledKernel``
 as its ``_feed`` and ``_drain`` and ``emit`` and ``call_at`` under their own names, and keeps every other method, so
 both run on the same state (heap, table, clock, counters) in the same order; tests in
 ``tests/engine/test_kernel_core.py`` require the identical dispatch sequence, clock and errors from both.
-Timestamps stay Python ints (compared as objects), so the two agree on any int.
+Timestamps stay Python ints (compared as objects, or in the schedule's heap and the merge as C integers where they
+fit 64 bits, as objects beyond), so the two agree on any int. Timers (``TimerFire``) and the heap's sifts are here
+too: ``_fire``'s frame and heapq's tuple comparisons were most of a timer's cost (docs/PERFORMANCE.md, "Round 9").
+
+Why this module is long: the loops, the handlers they call without a frame, the timers and the heap share inline
+helpers and the loops' state; the heap and the merge could move to ``.pxi`` includes as the slot helpers did (not
+done in round 9).
 """
 
 from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.object cimport Py_TYPE, PyObject, PyObject_TypeCheck, PyTypeObject
+from cpython.object cimport Py_LT, Py_TYPE, PyObject, PyObject_RichCompareBool, PyObject_TypeCheck, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-
-from heapq import heappop, heappush
+from cpython.tuple cimport PyTuple_GET_ITEM
 from itertools import islice
 from operator import attrgetter
 
 from tapeflow.engine.clock import SimClock
 from tapeflow.engine.timers import Call, Timer
 from tapeflow.model.errors import OutOfOrderError
-from tapeflow.model.events import Event
+from tapeflow.model.events import Event, TimerFired
 
 
 include "../book/_slots.pxi"
@@ -44,7 +49,12 @@ cdef Py_ssize_t _T_CANCELLED = _slot_offset_or_fallback(Timer, "cancelled")
 cdef Py_ssize_t _T_FIRED = _slot_offset_or_fallback(Timer, "fired")
 cdef Py_ssize_t _T_INTERVAL = _slot_offset_or_fallback(Timer, "interval")
 cdef Py_ssize_t _T_WHEN = _slot_offset_or_fallback(Timer, "when")
-cdef bint _TIMER_SLOTS = min(_T_TICK, _T_CANCELLED, _T_FIRED, _T_INTERVAL, _T_WHEN) >= 0
+cdef Py_ssize_t _T_NAME = _slot_offset_or_fallback(Timer, "name")
+cdef Py_ssize_t _T_ID = _slot_offset_or_fallback(Timer, "id")
+cdef Py_ssize_t _T_CALLBACK = _slot_offset_or_fallback(Timer, "callback")
+cdef bint _TIMER_SLOTS = min(_T_TICK, _T_CANCELLED, _T_FIRED, _T_INTERVAL, _T_WHEN, _T_NAME, _T_ID, _T_CALLBACK) >= 0
+cdef tuple _TIMER_FIRED_FIELDS = ("ts_event", "ts_init", "name", "timer_id")
+"""The keywords of a ``TimerFired`` (``kw_only``), passed to its vectorcall as names: no dict built a firing."""
 
 
 cdef inline object _ts_init(object event):
@@ -66,6 +76,11 @@ cdef inline object _get_now(object time, bint fast):
     if fast:
         return <object>_get(time, _NOW)
     return time._now
+
+
+cdef inline object _now_of(object time):
+    """``time._now``, from its slot for a ``SimClock``."""
+    return _get_now(time, _NOW >= 0 and isinstance(time, SimClock))
 
 
 cdef inline int _set_now(object time, bint fast, object ts) except -1:
@@ -131,18 +146,143 @@ cdef class Gated:
             self.handler(event)
 
 
+# The schedule's heap, kept here by heapq's own steps (``_push`` is ``heappush``, ``_pop`` ``heappop``: the same sift
+# loops, so the list holds what heapq would leave in it, and the Python methods on the same list go on with heapq).
+# Why: an entry is a tuple ``(ts, seq, item)``, and heapq compares two by tuple comparison (each element's equality,
+# then its order, as Python objects), ~100 instructions a comparison; here ``ts`` and ``seq`` (unique, so the item is
+# never reached) are compared as C integers when both fit 64 bits, else as the tuples heapq compares.
+
+
+cdef inline bint _entry_lt(object a, object b) except -1:
+    """``a < b`` for two schedule entries."""
+    cdef long long x = 0, y = 0
+    if type(a) is tuple and type(b) is tuple and len(<tuple>a) >= 2 and len(<tuple>b) >= 2:
+        if tf_as_ll(PyTuple_GET_ITEM(a, 0), &x) and tf_as_ll(PyTuple_GET_ITEM(b, 0), &y):
+            if x != y:
+                return x < y
+            if tf_as_ll(PyTuple_GET_ITEM(a, 1), &x) and tf_as_ll(PyTuple_GET_ITEM(b, 1), &y) and x != y:
+                return x < y
+    return PyObject_RichCompareBool(a, b, Py_LT)
+
+
+cdef int _sift_down(list heap, Py_ssize_t start, Py_ssize_t pos) except -1:
+    """heapq's ``_siftdown``: the entry at ``pos`` moved up towards ``start`` past every parent it precedes."""
+    cdef Py_ssize_t parent, size = len(heap)
+    entry = heap[pos]
+    while pos > start:
+        parent = (pos - 1) >> 1
+        above = heap[parent]
+        if not _entry_lt(entry, above):
+            break
+        if len(heap) != size:
+            raise RuntimeError("list changed size during iteration")
+        heap[pos] = above
+        pos = parent
+    heap[pos] = entry
+    return 0
+
+
+cdef inline int _push(list heap, object entry) except -1:
+    """``heappush(heap, entry)``."""
+    heap.append(entry)
+    return _sift_down(heap, 0, len(heap) - 1)
+
+
+cdef extern from "Python.h":
+    void Py_SET_SIZE(object o, Py_ssize_t size)
+
+
+cdef object _pop(list heap):
+    """``heappop(heap)``: the least entry.
+
+    The last entry is taken out by shortening the list in place, not by ``list.pop``: the schedule swings between
+    one and three entries, and the list's storage was reallocated smaller (``realloc``) at nearly every swing,
+    ~450 instructions a pop on bench_kernel's ``scheduled``; what is beyond the size is never read."""
+    cdef Py_ssize_t end = len(heap) - 1, pos = 0, child, right
+    last = <object>PyList_GET_ITEM(heap, end)  # a reference of our own ...
+    Py_SET_SIZE(heap, end)
+    Py_XDECREF(<PyObject*>last)  # ... and the list's, dropped with the entry it no longer holds
+    if end == 0:
+        return last
+    first = heap[0]
+    heap[0] = last
+    end = len(heap)
+    child = 1
+    while child < end:  # heapq's ``_siftup``: the smaller child up, to a leaf; then ``last`` back up from there
+        right = child + 1
+        if right < end and not _entry_lt(heap[child], heap[right]):
+            child = right
+        if len(heap) != end:
+            raise RuntimeError("list changed size during iteration")
+        heap[pos] = heap[child]
+        pos = child
+        child = 2 * pos + 1
+    heap[pos] = last
+    _sift_down(heap, 0, pos)
+    return first
+
+
+cdef class _Slots:
+    """Where a kernel class keeps what ``emit``, ``call_at`` and the drain touch: its slots' offsets (-1: an
+    attribute that is not a plain slot in that class, reached by name). Why: a generic attribute read or store from
+    C costs ~150 instructions (``_PyType_Lookup``, the descriptor), and ``emit`` made five."""
+
+    cdef object kind
+    cdef Py_ssize_t time
+    cdef Py_ssize_t seq
+    cdef Py_ssize_t heap
+    cdef Py_ssize_t popped
+
+
+cdef _Slots _LAST_SLOTS = _Slots()
+
+
+cdef inline _Slots _slots(object kernel):
+    """The offsets for ``type(kernel)``; the last class asked for is kept (a process runs one kernel class)."""
+    global _LAST_SLOTS
+    cdef _Slots found
+    if type(kernel) is not _LAST_SLOTS.kind:
+        found = _Slots()
+        found.kind = type(kernel)
+        found.time = _slot_offset_or_fallback(found.kind, "_time")
+        found.seq = _slot_offset_or_fallback(found.kind, "_seq")
+        found.heap = _slot_offset_or_fallback(found.kind, "_heap")
+        found.popped = _slot_offset_or_fallback(found.kind, "_popped")
+        _LAST_SLOTS = found
+    return _LAST_SLOTS
+
+
+cdef inline object _attr(object owner, Py_ssize_t offset, str name):
+    """``getattr(owner, name)``, from the slot at ``offset`` when there is one."""
+    if offset >= 0:
+        return _read_slot(owner, offset)
+    return getattr(owner, name)
+
+
+cdef inline int _set_attr(object owner, Py_ssize_t offset, str name, object value) except -1:
+    """``setattr(owner, name, value)``, into the slot at ``offset`` when there is one."""
+    if offset >= 0:
+        _put(owner, offset, value)
+    else:
+        setattr(owner, name, value)
+    return 0
+
+
 cdef class TimerFire:
-    """The table's handler for ``Timer`` in a compiled kernel: ``Kernel._fire`` with a callback-only timer's
-    firing (cancelled check, count, reschedule, tick) run here instead of in a Python frame.
+    """The table's handler for ``Timer`` in a compiled kernel: ``Kernel._fire`` (cancelled check, count,
+    reschedule, then the tick, or a ``TimerFired`` dispatched and the callback) run here instead of in a Python frame.
 
     Why: the ML recorder's sampling timer fires once a second of event time, ~43 quotes apart on the quote
-    backtest, and ``_fire``'s frame, cold by then, was ~1 us of each sample (docs/PERFORMANCE.md, ML section 1).
-    A timer with a ``TimerFired`` to dispatch, a cancelled one, or one whose slots are not plain goes to the
-    kernel's ``_fire`` (the reference), as does every timer of a kernel whose class overrides ``_fire``."""
+    backtest, and ``_fire``'s frame, cold by then, was ~1 us of each sample (docs/PERFORMANCE.md, ML section 1);
+    a timer dispatching ``TimerFired`` (bench_kernel's ``scheduled``, a strategy's or the portfolio's timer) paid
+    that frame and a keyword call building the event (docs/PERFORMANCE.md, "Round 9, p27-timers"). A timer whose
+    slots are not plain goes to the kernel's ``_fire`` (the reference), as does every timer of a kernel whose class
+    overrides ``_fire``."""
 
     cdef readonly object kernel
     cdef object fire
     cdef list heap
+    cdef dict table
     cdef object time
     cdef bint fast
     cdef Py_ssize_t seq
@@ -152,6 +292,7 @@ cdef class TimerFire:
         self.kernel = kernel
         self.fire = kernel._fire
         self.heap = kernel._heap
+        self.table = kernel._table
         self.time = kernel._time
         self.fast = _NOW >= 0 and isinstance(self.time, SimClock)
         self.seq = _slot_offset_or_fallback(type(kernel), "_seq")
@@ -161,12 +302,23 @@ cdef class TimerFire:
         _fire(self, timer)
 
 
+cdef extern from "Python.h":
+    object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf, object kwnames)
+
+
+cdef inline int _count_not_event(object kernel, Py_ssize_t offset) except -1:
+    """``kernel._not_events += 1`` (``offset``: its slot's, or -1)."""
+    return _set_attr(kernel, offset, "_not_events", _attr(kernel, offset, "_not_events") + 1)
+
+
 cdef int _fire(TimerFire f, object timer) except -1:
-    """``Kernel._fire(timer)``, step for step, for a live callback-only timer."""
+    """``Kernel._fire(timer)``, step for step."""
     cdef PyObject *tick
     cdef PyObject *cancelled
     cdef PyObject *fired
     cdef PyObject *interval
+    cdef PyObject *callback
+    cdef PyObject *args[4]
     if not _TIMER_SLOTS or type(timer) is not Timer:
         f.fire(timer)
         return 0
@@ -174,8 +326,14 @@ cdef int _fire(TimerFire f, object timer) except -1:
     cancelled = _get(timer, _T_CANCELLED)
     fired = _get(timer, _T_FIRED)
     interval = _get(timer, _T_INTERVAL)
-    if tick is NULL or <object>tick is None or cancelled is NULL or <object>cancelled or fired is NULL or interval is NULL:
+    if (
+        tick is NULL or cancelled is NULL or fired is NULL or interval is NULL
+        or _get(timer, _T_NAME) is NULL or _get(timer, _T_ID) is NULL
+    ):
         f.fire(timer)
+        return 0
+    if <object>cancelled:
+        _count_not_event(f.kernel, f.not_events)
         return 0
     kernel = f.kernel
     now = _get_now(f.time, f.fast)
@@ -183,17 +341,23 @@ cdef int _fire(TimerFire f, object timer) except -1:
     if <object>interval is not None:
         when = now + <object>interval
         _put(timer, _T_WHEN, when)
-        seq = _read_slot(kernel, f.seq) if f.seq >= 0 else kernel._seq
-        heappush(f.heap, (when, seq, timer))
-        if f.seq >= 0:
-            _put(kernel, f.seq, seq + 1)
-        else:
-            kernel._seq = seq + 1
-    if f.not_events >= 0:
-        _put(kernel, f.not_events, _read_slot(kernel, f.not_events) + 1)
-    else:
-        kernel._not_events += 1
-    (<object>tick)(now)
+        seq = _attr(kernel, f.seq, "_seq")
+        _push(f.heap, (when, seq, timer))
+        _set_attr(kernel, f.seq, "_seq", seq + 1)
+    if <object>tick is not None:  # callback-only: no event built or dispatched
+        _count_not_event(f.kernel, f.not_events)
+        (<object>tick)(now)
+        return 0
+    args[0] = <PyObject*>now
+    args[1] = <PyObject*>now
+    args[2] = _get(timer, _T_NAME)
+    args[3] = _get(timer, _T_ID)
+    event = PyObject_Vectorcall(TimerFired, args, 0, _TIMER_FIRED_FIELDS)
+    _dispatch(_handler(kernel, f.table, TimerFired), event)
+    callback = _get(timer, _T_CALLBACK)  # read after the dispatch, as the reference does
+    then = <object>callback if callback is not NULL else timer.callback  # unset: the reference's AttributeError
+    if then is not None:
+        PyObject_CallOneArg(then, event)
     return 0
 
 
@@ -220,11 +384,7 @@ cdef class CallRun:
 
 cdef int _run_call(CallRun r, object call) except -1:
     """``Kernel._call(call)``, step for step."""
-    kernel = r.kernel
-    if r.not_events >= 0:
-        _put(kernel, r.not_events, _read_slot(kernel, r.not_events) + 1)
-    else:
-        kernel._not_events += 1
+    _count_not_event(r.kernel, r.not_events)
     call.fn(call.arg)
     return 0
 
@@ -277,13 +437,14 @@ cdef int _drain(object kernel, list heap, dict table, object time, bint fast, ob
     cdef Py_ssize_t popped = 0
     try:
         while heap and (<tuple>heap[0])[0] <= limit:
-            entry = <tuple>heappop(heap)
+            entry = <tuple>_pop(heap)
             _set_now(time, fast, entry[0])
             popped += 1
             item = entry[2]
             _dispatch(_handler(kernel, table, type(item)), item)
     finally:
-        kernel._popped += popped
+        slots = _slots(kernel)
+        _set_attr(kernel, slots.popped, "_popped", _attr(kernel, slots.popped, "_popped") + popped)
     return 0
 
 
@@ -292,23 +453,25 @@ def emit(self, event):
 
     Why compiled: a bar backtest's order emits four events (signal, submit, accept, fill), and the Python method's
     frame was one of ~60 an order (issue 19, docs/PERFORMANCE.md); every component's emit takes this path."""
+    cdef _Slots slots = _slots(self)
     ts = _ts_init(event)
-    now = self._time._now
+    now = _now_of(_attr(self, slots.time, "_time"))
     if ts < now:
         raise OutOfOrderError(ts, now, f"emitted {type(event).__name__}", "a component cannot schedule into the past")
-    seq = self._seq
-    heappush(self._heap, (ts, seq, event))
-    self._seq = seq + 1
+    seq = _attr(self, slots.seq, "_seq")
+    _push(_attr(self, slots.heap, "_heap"), (ts, seq, event))
+    _set_attr(self, slots.seq, "_seq", seq + 1)
 
 
 def call_at(self, ts, fn, arg=None):
     """``Kernel.call_at``, step for step: ``fn(arg)`` at ``ts`` in ``(ts, seq)`` order, dispatching nothing."""
-    now = self._time._now
+    cdef _Slots slots = _slots(self)
+    now = _now_of(_attr(self, slots.time, "_time"))
     if ts < now:
         raise OutOfOrderError(ts, now, "call_at", "a component cannot schedule into the past")
-    seq = self._seq
-    heappush(self._heap, (ts, seq, Call(fn, arg)))
-    self._seq = seq + 1
+    seq = _attr(self, slots.seq, "_seq")
+    _push(_attr(self, slots.heap, "_heap"), (ts, seq, Call(fn, arg)))
+    _set_attr(self, slots.seq, "_seq", seq + 1)
 
 
 def drain(self, limit):

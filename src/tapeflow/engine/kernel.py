@@ -439,8 +439,8 @@ class CompiledKernel(Kernel):
         return LastBy(field, last)
 
     def _timer_handler(self) -> Handler:
-        """``TimerFire``: a callback-only timer fired without ``_fire``'s Python frame (the same steps); a class
-        that overrides ``_fire`` keeps its own."""
+        """``TimerFire``: a timer fired without ``_fire``'s Python frame (the same steps, its ``TimerFired``
+        dispatched by the compiled loops); a class that overrides ``_fire`` keeps its own."""
         if type(self)._fire is not Kernel._fire:
             return self._fire
         return TimerFire(self)
