@@ -38,6 +38,7 @@ from tapeflow.data.lobster import COMPILED_AVAILABLE, Impl, LobsterDecoder
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.data.lobster_file import open_lobster
 from tapeflow.data.lobster_parse import LineReader, last_level_fields, parse_block
+from tapeflow.data.zip_isal import ISAL_AVAILABLE
 from tapeflow.model import Trade, TradingStatus
 from tapeflow.report.book_replay import replay
 
@@ -273,7 +274,11 @@ def main() -> None:
 
     cal = calibrate()
     print(f"calibration: empty loop {cal['empty_loop_ns']:.0f} ns, 3-arg Python call {cal['python_call_ns']:.0f} ns")
-    compiled = ", compiled (orderbook member inflated in a thread: less wall, the same CPU time, both threads count)"
+    inflater = "ISA-L (isal)" if ISAL_AVAILABLE else "zlib through zipfile (isal not installed)"
+    compiled = (
+        f", compiled (members inflated by {inflater}; the orderbook member in a thread: less wall, the same CPU"
+        " time, both threads count)"
+    )
     print(f"implementations: python (reference){compiled if COMPILED_AVAILABLE else ' only: cores not built'}")
     results: dict[str, object] = {}
     for name, verify in (("replay_verify", True), ("replay", False)):
@@ -296,6 +301,7 @@ def main() -> None:
                 "repeat": args.repeat,
                 "compiled_available": COMPILED_AVAILABLE,
                 "compiled_inflate_thread": COMPILED_AVAILABLE,
+                "compiled_inflater": "isal" if ISAL_AVAILABLE else "zlib",
                 "calibration": cal,
                 "breakdown_ns_per_msg": stages,
                 "results": results,
