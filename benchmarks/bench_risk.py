@@ -59,7 +59,11 @@ from tapeflow.model.enums import LiquiditySide
 from tapeflow.portfolio import Portfolio, PortfolioConfig
 from tapeflow.risk import RiskConfig, RiskContext, RiskEngine, build_kill_switch, build_rules, build_trips
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, SymbolLimits
-from tapeflow.risk.context import OpenOrderLedger
+
+try:
+    from tapeflow.risk.ledger import OpenOrderLedger
+except ImportError:  # a tree from before the ledger had its own module (``bench_risk_ab.py --other OLD``)
+    from tapeflow.risk.context import OpenOrderLedger  # type: ignore[attr-defined,no-redef]
 
 T0 = 1_718_978_400_000_000_000  # 2024-06-21 10:00 New York
 MS = 1_000_000

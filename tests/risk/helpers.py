@@ -11,8 +11,9 @@ from tapeflow.execution.engine import ExecutionEngine
 from tapeflow.model import CancelOrder, Event, ModifyOrder, OrderType, Side, SubmitOrder
 from tapeflow.risk.build import build_kill_switch, build_rules, build_trips
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig
-from tapeflow.risk.context import Impl, OpenOrderLedger, RiskContext
+from tapeflow.risk.context import RiskContext
 from tapeflow.risk.engine import RiskEngine
+from tapeflow.risk.ledger import Impl, OpenOrderLedger
 
 T0 = 1_718_978_400_000_000_000
 """2024-06-21 10:00:00 New York (a Friday, regular session)."""

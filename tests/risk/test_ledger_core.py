@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tapeflow.config import PURE_PYTHON_ENV
 from tapeflow.model import ConfigError, Side
 from tapeflow.risk import RiskContext
-from tapeflow.risk.context import COMPILED_AVAILABLE, OpenOrderLedger, open_order_ledger
+from tapeflow.risk.ledger import COMPILED_AVAILABLE, OpenOrderLedger, open_order_ledger
 from tests.risk.helpers import ledger_state
 
 needs_core = pytest.mark.skipif(not COMPILED_AVAILABLE, reason="the compiled ledger was not built")

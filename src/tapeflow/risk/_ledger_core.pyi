@@ -1,5 +1,5 @@
 """Type stub of the compiled ledger methods (``_ledger_core.pyx``); the Python reference is
-``tapeflow.risk.context.OpenOrderLedger``."""
+``tapeflow.risk.ledger.OpenOrderLedger``."""
 
 from typing import Any
 

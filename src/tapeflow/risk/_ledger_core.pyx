@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Compiled ``OpenOrderLedger.add`` and ``remove``: the same steps as the Python reference (``risk/context.py``),
+"""Compiled ``OpenOrderLedger.add`` and ``remove``: the same steps as the Python reference (``risk/ledger.py``),
 on the same Python objects (exact integers, the same dicts), so every reader sees what the reference would leave.
 
 Why compiled: every passing order enters the ledger and every fill or cancel leaves it. In the risk benchmark's
@@ -40,7 +40,7 @@ cdef inline OpenSide _side_in(dict sides, symbol):
 
 
 cdef class LedgerCore:
-    """The ledger's state and its two hot methods; ``context.CompiledLedger`` adds the reference's others."""
+    """The ledger's state and its two hot methods; ``ledger.CompiledLedger`` adds the reference's others."""
 
     cdef public dict _entries
     cdef public dict buys
