@@ -223,15 +223,16 @@ cdef object _pop(list heap):
 
 
 cdef class _Slots:
-    """Where a kernel class keeps what ``emit``, ``call_at`` and the drain touch: its slots' offsets (-1: an
-    attribute that is not a plain slot in that class, reached by name). Why: a generic attribute read or store from
-    C costs ~150 instructions (``_PyType_Lookup``, the descriptor), and ``emit`` made five."""
+    """Where a kernel class keeps what ``emit``, ``call_at``, the drain, the timers and the calls touch: its slots'
+    offsets (-1: an attribute that is not a plain slot in that class, reached by name). Why: a generic attribute
+    read or store from C costs ~150 instructions (``_PyType_Lookup``, the descriptor), and ``emit`` made five."""
 
     cdef object kind
     cdef Py_ssize_t time
     cdef Py_ssize_t seq
     cdef Py_ssize_t heap
     cdef Py_ssize_t popped
+    cdef Py_ssize_t not_events
 
 
 cdef _Slots _LAST_SLOTS = _Slots()
@@ -248,6 +249,7 @@ cdef inline _Slots _slots(object kernel):
         found.seq = _slot_offset_or_fallback(found.kind, "_seq")
         found.heap = _slot_offset_or_fallback(found.kind, "_heap")
         found.popped = _slot_offset_or_fallback(found.kind, "_popped")
+        found.not_events = _slot_offset_or_fallback(found.kind, "_not_events")
         _LAST_SLOTS = found
     return _LAST_SLOTS
 
@@ -285,8 +287,7 @@ cdef class TimerFire:
     cdef dict table
     cdef object time
     cdef bint fast
-    cdef Py_ssize_t seq
-    cdef Py_ssize_t not_events
+    cdef _Slots slots
 
     def __init__(self, kernel):
         self.kernel = kernel
@@ -295,8 +296,7 @@ cdef class TimerFire:
         self.table = kernel._table
         self.time = kernel._time
         self.fast = _NOW >= 0 and isinstance(self.time, SimClock)
-        self.seq = _slot_offset_or_fallback(type(kernel), "_seq")
-        self.not_events = _slot_offset_or_fallback(type(kernel), "_not_events")
+        self.slots = _slots(kernel)
 
     def __call__(self, timer):
         _fire(self, timer)
@@ -333,7 +333,7 @@ cdef int _fire(TimerFire f, object timer) except -1:
         f.fire(timer)
         return 0
     if <object>cancelled:
-        _count_not_event(f.kernel, f.not_events)
+        _count_not_event(f.kernel, f.slots.not_events)
         return 0
     kernel = f.kernel
     now = _get_now(f.time, f.fast)
@@ -341,11 +341,11 @@ cdef int _fire(TimerFire f, object timer) except -1:
     if <object>interval is not None:
         when = now + <object>interval
         _put(timer, _T_WHEN, when)
-        seq = _attr(kernel, f.seq, "_seq")
+        seq = _attr(kernel, f.slots.seq, "_seq")
         _push(f.heap, (when, seq, timer))
-        _set_attr(kernel, f.seq, "_seq", seq + 1)
+        _set_attr(kernel, f.slots.seq, "_seq", seq + 1)
     if <object>tick is not None:  # callback-only: no event built or dispatched
-        _count_not_event(f.kernel, f.not_events)
+        _count_not_event(f.kernel, f.slots.not_events)
         (<object>tick)(now)
         return 0
     args[0] = <PyObject*>now
@@ -372,11 +372,11 @@ cdef class CallRun:
     every event would pass through."""
 
     cdef readonly object kernel
-    cdef Py_ssize_t not_events
+    cdef _Slots slots
 
     def __init__(self, kernel):
         self.kernel = kernel
-        self.not_events = _slot_offset_or_fallback(type(kernel), "_not_events")
+        self.slots = _slots(kernel)
 
     def __call__(self, call):
         _run_call(self, call)
@@ -384,7 +384,7 @@ cdef class CallRun:
 
 cdef int _run_call(CallRun r, object call) except -1:
     """``Kernel._call(call)``, step for step."""
-    _count_not_event(r.kernel, r.not_events)
+    _count_not_event(r.kernel, r.slots.not_events)
     call.fn(call.arg)
     return 0
 
