@@ -135,8 +135,11 @@ def extract(target: Path) -> Path:
     target.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", "HEAD", "src"], cwd=ROOT, check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    for core in (ROOT / "src").rglob("*.so"):
-        shutil.copy2(core, target / core.relative_to(ROOT))
+    # only the cores built in place beside their ``.pyx``: a stray ``cythonize -i`` leaves copies under ``src/build``,
+    # whose folders the archive does not have
+    for core in (ROOT / "src" / "tapeflow").rglob("*.so"):
+        if core.with_name(core.name.split(".", 1)[0] + ".pyx").exists():
+            shutil.copy2(core, target / core.relative_to(ROOT))
     return target / "src"
 
 
