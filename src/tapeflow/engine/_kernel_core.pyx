@@ -24,7 +24,7 @@ from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport Py_LT, Py_TYPE, PyObject, PyObject_RichCompareBool, PyObject_TypeCheck, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.tuple cimport PyTuple_GET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from itertools import islice
 from operator import attrgetter
 
@@ -284,7 +284,7 @@ cdef class TimerFire:
     cdef readonly object kernel
     cdef object fire
     cdef list heap
-    cdef dict table
+    cdef Handlers handlers
     cdef object time
     cdef bint fast
     cdef _Slots slots
@@ -293,7 +293,7 @@ cdef class TimerFire:
         self.kernel = kernel
         self.fire = kernel._fire
         self.heap = kernel._heap
-        self.table = kernel._table
+        self.handlers = kernel._handlers
         self.time = kernel._time
         self.fast = _NOW >= 0 and isinstance(self.time, SimClock)
         self.slots = _slots(kernel)
@@ -353,7 +353,7 @@ cdef int _fire(TimerFire f, object timer) except -1:
     args[2] = _get(timer, _T_NAME)
     args[3] = _get(timer, _T_ID)
     event = PyObject_Vectorcall(TimerFired, args, 0, _TIMER_FIRED_FIELDS)
-    _dispatch(_handler(kernel, f.table, TimerFired), event)
+    _dispatch(_handler(f.handlers, TimerFired), event)
     callback = _get(timer, _T_CALLBACK)  # read after the dispatch, as the reference does
     then = <object>callback if callback is not NULL else timer.callback  # unset: the reference's AttributeError
     if then is not None:
@@ -426,14 +426,57 @@ cdef inline int _dispatch(object handler, object event) except -1:
     return 0
 
 
-cdef inline object _handler(object kernel, dict table, object kind):
-    handler = table.get(kind)
+cdef class Handlers:
+    """A compiled kernel's dispatch table as its loops read it: the entries they have used, by the type's identity.
+
+    Why: the table is a dict keyed by type, and its lookup (hash of the type, probe, compare, Cython's ``get``) was
+    111 instructions of each event's dispatch in the feed (docs/PERFORMANCE.md, "Round 8"); a feed has a handful of
+    types, and comparing the type against those few pointers costs a tenth of that. The table stays the truth:
+    an entry is taken from it (or from ``_resolve``, which adds the one it lacks), and ``CompiledKernel._forget``,
+    where the table loses or changes entries, calls ``clear`` first; so an entry here is always the table's for
+    that type, whatever a handler subscribes or unsubscribes mid-run. Holds at most ``_MEMO`` types; any other is
+    looked up in the table each time, as before."""
+
+    cdef readonly object kernel
+    cdef dict table
+    cdef tuple entries  # (type, handler, type, handler, ...), in the order the loops first asked for them
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.table = kernel._table
+        self.entries = ()
+
+    def clear(self):
+        """Forget every entry (the table is about to change)."""
+        self.entries = ()
+
+    def __len__(self):
+        return len(self.entries) // 2
+
+
+cdef Py_ssize_t _MEMO = 16
+
+
+cdef object _miss(Handlers h, object kind):
+    """The table's entry for ``kind`` (built by ``_resolve`` on first use, as the Python loops do), remembered."""
+    handler = h.table.get(kind)
     if handler is None:
-        handler = kernel._resolve(kind)
+        handler = h.kernel._resolve(kind)
+    if PyTuple_GET_SIZE(h.entries) < 2 * _MEMO:
+        h.entries = h.entries + (kind, handler)
     return handler
 
 
-cdef int _drain(object kernel, list heap, dict table, object time, bint fast, object limit) except -1:
+cdef inline object _handler(Handlers h, object kind):
+    cdef tuple entries = h.entries
+    cdef Py_ssize_t i
+    for i in range(0, PyTuple_GET_SIZE(entries), 2):
+        if PyTuple_GET_ITEM(entries, i) is <PyObject*>kind:
+            return <object>PyTuple_GET_ITEM(entries, i + 1)
+    return _miss(h, kind)
+
+
+cdef int _drain(Handlers h, list heap, object time, bint fast, object limit) except -1:
     cdef Py_ssize_t popped = 0
     try:
         while heap and (<tuple>heap[0])[0] <= limit:
@@ -441,8 +484,9 @@ cdef int _drain(object kernel, list heap, dict table, object time, bint fast, ob
             _set_now(time, fast, entry[0])
             popped += 1
             item = entry[2]
-            _dispatch(_handler(kernel, table, type(item)), item)
+            _dispatch(_handler(h, type(item)), item)
     finally:
+        kernel = h.kernel
         slots = _slots(kernel)
         _set_attr(kernel, slots.popped, "_popped", _attr(kernel, slots.popped, "_popped") + popped)
     return 0
@@ -477,14 +521,14 @@ def call_at(self, ts, fn, arg=None):
 def drain(self, limit):
     """``Kernel._drain``: every scheduled item due at or before ``limit``, in ``(ts, seq)`` order."""
     time = self._time
-    _drain(self, self._heap, self._table, time, _NOW >= 0 and isinstance(time, SimClock), limit)
+    _drain(self._handlers, self._heap, time, _NOW >= 0 and isinstance(time, SimClock), limit)
 
 
 def feed(self, batches, bint checking):
     """``Kernel._feed``: ``checking``, every event against the clock (``run``); else each proven list by its
     first (``run_sorted``)."""
     cdef list heap = self._heap
-    cdef dict table = self._table
+    cdef Handlers handlers = self._handlers
     time = self._time
     cdef bint fast = _NOW >= 0 and isinstance(time, SimClock)
     cdef Py_ssize_t count = 0
@@ -497,9 +541,9 @@ def feed(self, batches, bint checking):
                         raise OutOfOrderError(ts, time._now, type(event).__name__)
                     count += 1
                     if heap and (<tuple>heap[0])[0] <= ts:
-                        _drain(self, heap, table, time, fast, ts)
+                        _drain(handlers, heap, time, fast, ts)
                     _set_now(time, fast, ts)
-                    _dispatch(_handler(self, table, type(event)), event)
+                    _dispatch(_handler(handlers, type(event)), event)
                 continue
             if not batch:
                 continue
@@ -509,15 +553,15 @@ def feed(self, batches, bint checking):
             for event in batch:
                 ts = _ts_init(event)
                 if heap and (<tuple>heap[0])[0] <= ts:
-                    _drain(self, heap, table, time, fast, ts)
+                    _drain(handlers, heap, time, fast, ts)
                 _set_now(time, fast, ts)
-                _dispatch(_handler(self, table, type(event)), event)
+                _dispatch(_handler(handlers, type(event)), event)
             count += len(batch)
     finally:
         self.feed_events += count
     now = time._now
     if heap and (<tuple>heap[0])[0] <= now:
-        _drain(self, heap, table, time, fast, now)
+        _drain(handlers, heap, time, fast, now)
 
 
 # The merge (``merge.py``'s ``merge_batches``) compiled. The Python generator there is the reference: the same
