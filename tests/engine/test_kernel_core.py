@@ -438,3 +438,40 @@ def test_compiled_dispatch_remembers_a_bounded_number_of_types_and_dispatches_th
         if impl == "compiled":
             assert len(kernel._handlers) == 16
     assert runs[0] == runs[1] and len(runs[0]) == 40
+
+
+def test_compiled_dispatch_calls_functions_methods_builtins_and_callable_objects_and_passes_their_errors() -> None:
+    """The compiled loops call a handler through its own vectorcall when it has one (a function, a bound method, a
+    builtin's), and any other callable (an object with ``__call__``) as Python would; an error reaches the caller."""
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def __call__(self, e: Trade) -> None:
+            self.seen.append(f"object:{e.trade_id}")
+
+        def method(self, e: Signal) -> None:
+            self.seen.append(f"method:{e.name}")
+
+    for impl in ("python", "compiled"):
+        kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+        recorder = Recorder()
+        raw: list[Event] = []
+        kernel.subscribe(Trade, recorder)
+        kernel.subscribe(Signal, recorder.method)
+        kernel.subscribe(TimerFired, raw.append)
+        kernel.start(at=0)
+        kernel.set_timer("t", at=2)
+        kernel.emit(_signal(1, "s"))
+        kernel.run([trade(1, "a"), trade(3, "b")])
+        assert recorder.seen == ["method:s", "object:a", "object:b"]
+        assert [(type(e).__name__, e.ts_init) for e in raw] == [("TimerFired", 2)]
+
+        def fail(e: Trade) -> None:
+            raise HandlerFailedError(e.trade_id)
+
+        kernel.subscribe(Trade, fail)
+        with pytest.raises(HandlerFailedError, match="c"):
+            kernel.run([trade(4, "c")])
+        assert recorder.seen[-1] == "object:c"
