@@ -58,18 +58,34 @@ cdef tuple _TIMER_FIRED_FIELDS = ("ts_event", "ts_init", "name", "timer_id")
 """The keywords of a ``TimerFired`` (``kw_only``), passed to its vectorcall as names: no dict built a firing."""
 
 
-cdef inline object _ts_init(object event):
-    """``event.ts_init``; read from its slot for an ``Event`` (set: msgspec fills every field on construction).
+cdef inline PyObject *_ts_slot(PyObject *event) noexcept:
+    """``event.ts_init`` from its slot, borrowed, for an ``Event`` (set: msgspec fills every field on construction);
+    NULL for anything else, read then by ``_ts_init``'s attribute path.
 
     A direct subclass of ``Event`` (every event type of ``model``) is told by its base, before the walk of its MRO
     that ``PyObject_TypeCheck`` does (~16 instructions a read, and the merged path reads each event three times)."""
-    cdef PyObject *value
-    cdef PyTypeObject *kind = Py_TYPE(event)
-    if _TS_INIT >= 0 and (kind.tp_base is _EVENT or PyObject_TypeCheck(event, _EVENT)):
-        value = _get(event, _TS_INIT)
-        if value is not NULL:
-            return <object>value
+    cdef PyTypeObject *kind = Py_TYPE(<object>event)
+    if _TS_INIT >= 0 and (kind.tp_base is _EVENT or PyObject_TypeCheck(<object>event, _EVENT)):
+        return _get(<object>event, _TS_INIT)
+    return NULL
+
+
+cdef inline object _ts_init(object event):
+    """``event.ts_init``; from its slot for an ``Event`` (``_ts_slot``)."""
+    cdef PyObject *value = _ts_slot(<PyObject*>event)
+    if value is not NULL:
+        return <object>value
     return event.ts_init
+
+
+cdef inline bint _ts_key(PyObject *event, long long *out) except -1:
+    """Whether ``event.ts_init`` is an int within 64 bits, stored in ``out``; from its slot, with no reference
+    taken, for an ``Event`` (the merge reads every event's this way, twice)."""
+    cdef PyObject *value = _ts_slot(event)
+    if value is not NULL:
+        return tf_as_ll(value, out)
+    ts = _ts_init(<object>event)  # an attribute's value: held here while it is read
+    return tf_as_ll(<PyObject*>ts, out)
 
 
 cdef inline object _get_now(object time, bint fast):
@@ -93,23 +109,43 @@ cdef inline int _set_now(object time, bint fast, object ts) except -1:
     return 0
 
 
-cdef inline bint _le(object a, object b) except -1:
-    """``a <= b`` for two timestamps: as C integers when both are ints within 64 bits, else as the objects.
-
-    Why: the feed asks whether the schedule's head is due before every event while anything is scheduled (a
-    repeating timer: always), and the objects' comparison was ~69 instructions of each such event (callgrind,
-    bench_kernel's ``scheduled``); two ints of this century read from their digits and compared cost a third."""
-    cdef long long x = 0, y = 0
-    if tf_as_ll(<PyObject*>a, &x) and tf_as_ll(<PyObject*>b, &y):
-        return x <= y
-    return a <= b
-
-
 cdef inline bint _head_due(list heap, object limit) except -1:
     """``heap and heap[0][0] <= limit``: the schedule's first entry is due at or before ``limit``."""
     if PyList_GET_SIZE(heap) == 0:
         return False
-    return _le(<object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(heap, 0), 0), limit)
+    return <object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(heap, 0), 0) <= limit
+
+
+cdef struct _Head:
+    PyObject *entry  # the schedule's first entry when ``key`` was read from it (a reference of the feed's), or NULL
+    long long key
+    bint fast  # its time is an int within 64 bits, ``key``
+
+
+cdef bint _due_from(list heap, object ts, _Head *head) except -1:
+    """``heap[0][0] <= ts`` for a heap that is not empty, the head's time read into C once per head entry.
+
+    Why: the feed asks this before every event while anything is scheduled (a repeating timer: always), and the
+    objects' comparison was ~69 instructions an event (callgrind, bench_kernel's ``scheduled``); reading both ints
+    from their digits each time costs as much (two ``tf_as_ll``), so the head's is kept while the same entry heads
+    the heap (entries are tuples, never changed; the reference held means no other entry takes its address)."""
+    cdef PyObject *entry = PyList_GET_ITEM(heap, 0)
+    cdef long long t = 0
+    if entry is not head.entry:
+        Py_INCREF(<object>entry)
+        Py_XDECREF(head.entry)
+        head.entry = entry
+        head.fast = tf_as_ll(PyTuple_GET_ITEM(<object>entry, 0), &head.key)
+    if head.fast and tf_as_ll(<PyObject*>ts, &t):
+        return head.key <= t
+    return <object>PyTuple_GET_ITEM(<object>entry, 0) <= ts
+
+
+cdef inline bint _feed_due(list heap, object ts, _Head *head) except -1:
+    """``_head_due`` in the feed's loops: the empty heap (no timer, nothing emitted) told without a call."""
+    if PyList_GET_SIZE(heap) == 0:
+        return False
+    return _due_from(heap, ts, head)
 
 
 cdef inline int _add_count(object owner, Py_ssize_t offset, str name, Py_ssize_t n) except -1:
@@ -614,6 +650,8 @@ def feed(self, batches, bint checking):
     time = self._time
     cdef bint fast = _NOW >= 0 and isinstance(time, SimClock)
     cdef Py_ssize_t count = 0
+    cdef _Head head
+    head.entry = NULL
     try:
         for batch in batches:
             if checking:
@@ -622,7 +660,7 @@ def feed(self, batches, bint checking):
                     if ts < _get_now(time, fast):
                         raise OutOfOrderError(ts, time._now, type(event).__name__)
                     count += 1
-                    if _head_due(heap, ts):
+                    if _feed_due(heap, ts, &head):
                         _drain(handlers, heap, time, fast, ts)
                     _set_now(time, fast, ts)
                     _dispatch(_handler(handlers, type(event)), event)
@@ -634,12 +672,13 @@ def feed(self, batches, bint checking):
                 raise OutOfOrderError(first, time._now, type(batch[0]).__name__)
             for event in batch:
                 ts = _ts_init(event)
-                if _head_due(heap, ts):
+                if _feed_due(heap, ts, &head):
                     _drain(handlers, heap, time, fast, ts)
                 _set_now(time, fast, ts)
                 _dispatch(_handler(handlers, type(event)), event)
             count += len(batch)
     finally:
+        Py_XDECREF(head.entry)  # nothing the schedule ran stays referenced after the feed
         self.feed_events += count
     now = time._now
     if _head_due(heap, now):
@@ -664,23 +703,33 @@ cdef inline bint _as_int64(object ts, long long *out) noexcept:
 
 
 def check_sorted(list buf, object floor):
-    """``merge._check_sorted``: the first event earlier than the one before it (or than ``floor``) is refused."""
+    """``merge._check_sorted``: the first event earlier than the one before it (or than ``floor``) is refused.
+
+    An ``Event`` whose time is an int within 64 bits, not earlier than the one before, passes with no reference
+    taken (``_ts_key``); anything else takes the objects' path, where the comparison and the error are made."""
     cdef Py_ssize_t i
     cdef long long key = 0, prev_key = 0
     cdef bint prev_fast = _as_int64(floor, &prev_key)
-    prev = floor
+    cdef PyObject *event
+    cdef PyObject *prev = <PyObject*>floor  # borrowed: ``floor``, or the time of an event ``buf`` holds, or ``held``
+    cdef object held = None
     for i in range(len(buf)):
-        event = <object>PyList_GET_ITEM(buf, i)
-        ts = _ts_init(event)
+        event = PyList_GET_ITEM(buf, i)
+        if prev_fast and _ts_slot(event) is not NULL and _ts_key(event, &key) and key >= prev_key:
+            prev_key = key
+            prev = _ts_slot(event)
+            continue
+        ts = _ts_init(<object>event)
         if prev_fast and _as_int64(ts, &key):
             if key < prev_key:
-                raise OutOfOrderError(ts, prev, f"source event {type(event).__name__}")
+                raise OutOfOrderError(ts, <object>prev, f"source event {type(<object>event).__name__}")
             prev_key = key
         else:
-            if ts < prev:
-                raise OutOfOrderError(ts, prev, f"source event {type(event).__name__}")
+            if ts < <object>prev:
+                raise OutOfOrderError(ts, <object>prev, f"source event {type(<object>event).__name__}")
             prev_fast = _as_int64(ts, &prev_key)
-        prev = ts
+        held = ts  # an attribute's value may be held by nothing else
+        prev = <PyObject*>held
 
 
 cdef Py_ssize_t _first_at(list buf, object cut) except -1:
@@ -715,6 +764,7 @@ cdef object _merged(list bufs, Py_ssize_t *ends, Py_ssize_t total):
     cdef Py_ssize_t *heap
     cdef long long *keys = <long long*>PyMem_Malloc(k * sizeof(long long))
     cdef PyObject *event
+    cdef PyObject *buf  # borrowed: ``bufs`` holds it
     if pos is NULL or keys is NULL:
         PyMem_Free(pos)
         PyMem_Free(keys)
@@ -725,7 +775,7 @@ cdef object _merged(list bufs, Py_ssize_t *ends, Py_ssize_t total):
             pos[i] = 0
             if ends[i] == 0:
                 continue
-            if not _as_int64(_ts_init(<object>PyList_GET_ITEM(bufs[i], 0)), &keys[i]):
+            if not _ts_key(PyList_GET_ITEM(bufs[i], 0), &keys[i]):
                 return None
             at = size  # sift up
             size += 1
@@ -736,14 +786,14 @@ cdef object _merged(list bufs, Py_ssize_t *ends, Py_ssize_t total):
         out = PyList_New(total)
         while size:
             i = heap[0]
-            buf = <list>PyList_GET_ITEM(bufs, i)
-            event = PyList_GET_ITEM(buf, pos[i])
+            buf = PyList_GET_ITEM(bufs, i)
+            event = PyList_GET_ITEM(<list>buf, pos[i])
             Py_INCREF(<object>event)
             PyList_SET_ITEM(out, n, <object>event)
             n += 1
             pos[i] += 1
             if pos[i] < ends[i]:
-                if not _as_int64(_ts_init(<object>PyList_GET_ITEM(buf, pos[i])), &keys[i]):
+                if not _ts_key(PyList_GET_ITEM(<list>buf, pos[i]), &keys[i]):
                     return None
             else:
                 size -= 1
