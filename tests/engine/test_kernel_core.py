@@ -1,9 +1,10 @@
 """The compiled kernel loops (``_kernel_core.pyx``) against the pure-Python reference (``Kernel(impl="python")``).
 
-Both kernels run the same random program: feed events with ties, fed in one ``run``, one ``run`` per event or as
-sorted batches; handlers that emit events, schedule calls, set and cancel timers, subscribe, unsubscribe and resume
-handlers mid-run, schedule into the past or raise; an event out of order. They must dispatch the same sequence at
-the same clock, count the same, and fail with the same error at the same point.
+Both kernels run the same random program: feed events of a type and of its subclass, with ties, fed in one ``run``,
+one ``run`` per event or as sorted batches; handlers that emit events, schedule calls, set and cancel timers,
+subscribe (to a class or its subclass), unsubscribe and resume handlers mid-run, open and close a
+``subscribe_while`` gate, schedule into the past or raise; an event out of order. They must dispatch the same
+sequence at the same clock, count the same, and fail with the same error at the same point.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ ACTIONS = st.tuples(
             "subscribe",
             "unsubscribe",
             "resume",
+            "gate",
             "past",
             "raise",
             "nothing",
@@ -51,8 +53,19 @@ ACTIONS = st.tuples(
 )
 
 
+class LateTrade(Trade, frozen=True, kw_only=True):
+    """A subclass of a feed type: its events reach the subscribers of ``Trade`` and of ``LateTrade``, in their order
+    of subscription, through a table entry of its own (the compiled loops remember each type's apart)."""
+
+
 class HandlerFailedError(Exception):
     """A handler's own error: it must reach the caller of ``run`` unchanged."""
+
+
+def _feed_event(ts: int, tag: str, *, late: bool) -> Trade:
+    if not late:
+        return trade(ts, tag)
+    return LateTrade(ts_event=ts, ts_init=ts, symbol="AAPL", price=1_000_000, size=100, trade_id=tag)
 
 
 def _signal(ts: int, name: str) -> Signal:
@@ -69,6 +82,7 @@ def _program(
     timers: list[Any] = []
     listening: list[tuple[type[Event], Callable[[Event], None]]] = []
     stopped: list[tuple[type[Event], Callable[[Event], None]]] = []
+    gate: list[str] = []  # a ``subscribe_while`` handler's container, filled and emptied by the program
 
     def log(tag: str) -> Callable[[Event], None]:
         def on_event(e: Event) -> None:
@@ -119,7 +133,7 @@ def _program(
 
                 set_timer(f"h{e.trade_id}", now + delay, interval or None, chain)
             elif what == "subscribe":
-                listening.append(([Trade, Signal, Event][delay % 3], log(f"new{e.trade_id}")))
+                listening.append(([Trade, Signal, Event, LateTrade][delay % 4], log(f"new{e.trade_id}")))
                 kernel.subscribe(*listening[-1])
             elif what == "unsubscribe" and listening:
                 stopped.append(listening.pop(delay % len(listening)))
@@ -127,6 +141,11 @@ def _program(
             elif what == "resume" and stopped:
                 listening.append(stopped.pop())
                 kernel.subscribe(*listening[-1])
+            elif what == "gate":
+                if gate:
+                    gate.clear()
+                else:
+                    gate.append(e.trade_id)
             elif what == "past" and now > 0:
                 kernel.emit(_signal(now - 1, "past"))
             elif what == "raise":
@@ -137,6 +156,8 @@ def _program(
     kernel.keep_last(Trade, "trade_id", last)
     kernel.subscribe_while(Event, log("gated"), timers)  # heard once a handler has set a timer
     kernel.subscribe(Trade, react)
+    kernel.subscribe(LateTrade, log("late"))
+    kernel.subscribe_while(Trade, log("while"), gate)
     kernel.subscribe(Signal, log("sig"))
     kernel.start(at=base)
     error = None
@@ -164,16 +185,23 @@ def _program(
     cuts=st.lists(st.integers(0, 30), max_size=4),
     back=st.none() | st.integers(0, 24),
     base=st.sampled_from([0, 1_700_000_000_000_000_000, 2**63 - 10, 2**64 + 3]),
+    subclassed=st.sets(st.integers(0, 24)),
 )
 def test_compiled_loops_dispatch_count_and_fail_as_the_python_reference(
-    gaps: list[int], plan: dict[str, list[Action]], mode: str, cuts: list[int], back: int | None, base: int
+    gaps: list[int],
+    plan: dict[str, list[Action]],
+    mode: str,
+    cuts: list[int],
+    back: int | None,
+    base: int,
+    subclassed: set[int],
 ) -> None:
     """``base``: times of today (three digits of an int), across 2**63 and beyond 64 bits, where the compiled
-    schedule's C comparisons give way to the objects'."""
+    schedule's C comparisons give way to the objects'. ``subclassed``: the feed events that are ``LateTrade``s."""
     times = [sum(gaps[: i + 1]) for i in range(len(gaps))]
     if back is not None and back < len(times) and times[back] > 0:
         times[back] = times[back - 1] - 1 if back > 0 and times[back - 1] > 0 else -1  # one event out of order
-    tape = [trade(base + t, str(i)) for i, t in enumerate(times)]
+    tape = [_feed_event(base + t, str(i), late=i in subclassed) for i, t in enumerate(times)]
     python = _program("python", plan, mode, tape, cuts, base)
     compiled = _program("compiled", plan, mode, tape, cuts, base)
     assert compiled == python
@@ -360,3 +388,90 @@ def test_compiled_schedule_orders_times_of_any_size_as_the_python_heap(base: int
         runs.append(seen)
     expected = [f"{t}:{i}" for t, i in sorted((t, i) for i, t in enumerate(order))]
     assert runs == [expected, expected]
+
+
+def test_compiled_dispatch_remembers_each_type_and_forgets_when_a_handler_changes_the_subscriptions() -> None:
+    """The compiled loops find a type's table entry among the types they have used (``Handlers``), by identity; a
+    subscription or unsubscription inside a handler empties that memo, so the next event of a type already seen
+    reaches the table's subscribers as they are then, as on the Python kernel (the random programs above hold the
+    rest of the dispatch to the reference)."""
+    runs = []
+    for impl, mode in [("python", "run"), ("compiled", "run"), ("compiled", "sorted")]:
+        kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+        seen: list[str] = []
+
+        def late(e: Trade, seen: list[str] = seen) -> None:
+            seen.append(f"late:{e.trade_id}")
+
+        def on_trade(e: Trade, kernel: Kernel = kernel, seen: list[str] = seen, late: Any = late) -> None:
+            seen.append(f"trade:{e.trade_id}")
+            if e.trade_id == "b":
+                kernel.subscribe(Event, late)
+            elif e.trade_id == "d":
+                kernel.unsubscribe(Event, late)
+
+        kernel.subscribe(Trade, on_trade)
+        tape = [trade(t, tag) for t, tag in enumerate("abcde")]
+        kernel.run(tape) if mode == "run" else kernel.run_sorted([tape[:2], tape[2:]])
+        runs.append(seen)
+        if impl == "compiled":
+            assert len(kernel._handlers) == 1  # Trade's entry, remembered again after each change
+    expected = ["trade:a", "trade:b", "trade:c", "late:c", "trade:d", "late:d", "trade:e"]
+    assert runs == [expected, expected, expected]
+
+
+def test_compiled_dispatch_remembers_a_bounded_number_of_types_and_dispatches_the_others_from_the_table() -> None:
+    import msgspec
+
+    kinds = [msgspec.defstruct(f"Kind{i}", [], bases=(Signal,), frozen=True, kw_only=True) for i in range(20)]
+    runs = []
+    for impl in ("python", "compiled"):
+        kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+        seen: list[str] = []
+        kernel.subscribe(Signal, lambda e, seen=seen: seen.append(f"{type(e).__name__}@{e.ts_init}"))
+        events = [
+            kind(ts_event=t, ts_init=t, strategy_id="s", symbol="X", name="n", value=1.0, reason="r")
+            for t, kind in enumerate(kinds * 2)
+        ]
+        kernel.run(events)
+        runs.append(seen)
+        if impl == "compiled":
+            assert len(kernel._handlers) == 16
+    assert runs[0] == runs[1] and len(runs[0]) == 40
+
+
+def test_compiled_dispatch_calls_functions_methods_builtins_and_callable_objects_and_passes_their_errors() -> None:
+    """The compiled loops call a handler through its own vectorcall when it has one (a function, a bound method, a
+    builtin's), and any other callable (an object with ``__call__``) as Python would; an error reaches the caller."""
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def __call__(self, e: Trade) -> None:
+            self.seen.append(f"object:{e.trade_id}")
+
+        def method(self, e: Signal) -> None:
+            self.seen.append(f"method:{e.name}")
+
+    for impl in ("python", "compiled"):
+        kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+        recorder = Recorder()
+        raw: list[Event] = []
+        kernel.subscribe(Trade, recorder)
+        kernel.subscribe(Signal, recorder.method)
+        kernel.subscribe(TimerFired, raw.append)
+        kernel.start(at=0)
+        kernel.set_timer("t", at=2)
+        kernel.emit(_signal(1, "s"))
+        kernel.run([trade(1, "a"), trade(3, "b")])
+        assert recorder.seen == ["method:s", "object:a", "object:b"]
+        assert [(type(e).__name__, e.ts_init) for e in raw] == [("TimerFired", 2)]
+
+        def fail(e: Trade) -> None:
+            raise HandlerFailedError(e.trade_id)
+
+        kernel.subscribe(Trade, fail)
+        with pytest.raises(HandlerFailedError, match="c"):
+            kernel.run([trade(4, "c")])
+        assert recorder.seen[-1] == "object:c"

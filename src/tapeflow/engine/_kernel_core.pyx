@@ -16,15 +16,15 @@ fit 64 bits, as objects beyond), so the two agree on any int. Timers (``TimerFir
 too: ``_fire``'s frame and heapq's tuple comparisons were most of a timer's cost (docs/PERFORMANCE.md, "Round 9").
 
 Why this module is long: the loops, the handlers they call without a frame, the timers and the heap share inline
-helpers and the loops' state; the heap and the merge could move to ``.pxi`` includes as the slot helpers did (not
-done in round 9).
+helpers and the loops' state. The merge is in ``_kernel_merge.pxi``, included at the end (round 10).
 """
 
-from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
+from cpython.long cimport PyLong_FromLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport Py_LT, Py_TYPE, PyObject, PyObject_RichCompareBool, PyObject_TypeCheck, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
-from cpython.tuple cimport PyTuple_GET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from itertools import islice
 from operator import attrgetter
 
@@ -57,18 +57,34 @@ cdef tuple _TIMER_FIRED_FIELDS = ("ts_event", "ts_init", "name", "timer_id")
 """The keywords of a ``TimerFired`` (``kw_only``), passed to its vectorcall as names: no dict built a firing."""
 
 
-cdef inline object _ts_init(object event):
-    """``event.ts_init``; read from its slot for an ``Event`` (set: msgspec fills every field on construction).
+cdef inline PyObject *_ts_slot(PyObject *event) noexcept:
+    """``event.ts_init`` from its slot, borrowed, for an ``Event`` (set: msgspec fills every field on construction);
+    NULL for anything else, read then by ``_ts_init``'s attribute path.
 
     A direct subclass of ``Event`` (every event type of ``model``) is told by its base, before the walk of its MRO
     that ``PyObject_TypeCheck`` does (~16 instructions a read, and the merged path reads each event three times)."""
-    cdef PyObject *value
-    cdef PyTypeObject *kind = Py_TYPE(event)
-    if _TS_INIT >= 0 and (kind.tp_base is _EVENT or PyObject_TypeCheck(event, _EVENT)):
-        value = _get(event, _TS_INIT)
-        if value is not NULL:
-            return <object>value
+    cdef PyTypeObject *kind = Py_TYPE(<object>event)
+    if _TS_INIT >= 0 and (kind.tp_base is _EVENT or PyObject_TypeCheck(<object>event, _EVENT)):
+        return _get(<object>event, _TS_INIT)
+    return NULL
+
+
+cdef inline object _ts_init(object event):
+    """``event.ts_init``; from its slot for an ``Event`` (``_ts_slot``)."""
+    cdef PyObject *value = _ts_slot(<PyObject*>event)
+    if value is not NULL:
+        return <object>value
     return event.ts_init
+
+
+cdef inline bint _ts_key(PyObject *event, long long *out) except -1:
+    """Whether ``event.ts_init`` is an int within 64 bits, stored in ``out``; from its slot, with no reference
+    taken, for an ``Event`` (the merge reads every event's this way, twice)."""
+    cdef PyObject *value = _ts_slot(event)
+    if value is not NULL:
+        return tf_as_ll(value, out)
+    ts = _ts_init(<object>event)  # an attribute's value: held here while it is read
+    return tf_as_ll(<PyObject*>ts, out)
 
 
 cdef inline object _get_now(object time, bint fast):
@@ -90,6 +106,55 @@ cdef inline int _set_now(object time, bint fast, object ts) except -1:
     else:
         time._now = ts
     return 0
+
+
+cdef inline bint _head_due(list heap, object limit) except -1:
+    """``heap and heap[0][0] <= limit``: the schedule's first entry is due at or before ``limit``."""
+    if PyList_GET_SIZE(heap) == 0:
+        return False
+    return <object>PyTuple_GET_ITEM(<object>PyList_GET_ITEM(heap, 0), 0) <= limit
+
+
+cdef struct _Head:
+    PyObject *entry  # the schedule's first entry when ``key`` was read from it (a reference of the feed's), or NULL
+    long long key
+    bint fast  # its time is an int within 64 bits, ``key``
+
+
+cdef bint _due_from(list heap, object ts, _Head *head) except -1:
+    """``heap[0][0] <= ts`` for a heap that is not empty, the head's time read into C once per head entry.
+
+    Why: the feed asks this before every event while anything is scheduled (a repeating timer: always), and the
+    objects' comparison was ~69 instructions an event (callgrind, bench_kernel's ``scheduled``); reading both ints
+    from their digits each time costs as much (two ``tf_as_ll``), so the head's is kept while the same entry heads
+    the heap (entries are tuples, never changed; the reference held means no other entry takes its address)."""
+    cdef PyObject *entry = PyList_GET_ITEM(heap, 0)
+    cdef long long t = 0
+    if entry is not head.entry:
+        Py_INCREF(<object>entry)
+        Py_XDECREF(head.entry)
+        head.entry = entry
+        head.fast = tf_as_ll(PyTuple_GET_ITEM(<object>entry, 0), &head.key)
+    if head.fast and tf_as_ll(<PyObject*>ts, &t):
+        return head.key <= t
+    return <object>PyTuple_GET_ITEM(<object>entry, 0) <= ts
+
+
+cdef inline bint _feed_due(list heap, object ts, _Head *head) except -1:
+    """``_head_due`` in the feed's loops: the empty heap (no timer, nothing emitted) told without a call."""
+    if PyList_GET_SIZE(heap) == 0:
+        return False
+    return _due_from(heap, ts, head)
+
+
+cdef inline int _add_count(object owner, Py_ssize_t offset, str name, Py_ssize_t n) except -1:
+    """``owner.<name> += n`` for one of the kernel's counters, added in C while it is an int within 62 bits (the
+    objects' ``+`` was ~140 instructions, paid at the end of every drain of the schedule)."""
+    cdef long long x = 0
+    value = _attr(owner, offset, name)
+    if tf_as_ll(<PyObject*>value, &x) and -(1LL << 62) < x < (1LL << 62):
+        return _set_attr(owner, offset, name, PyLong_FromLongLong(x + n))
+    return _set_attr(owner, offset, name, value + n)
 
 
 cdef class FanOut:
@@ -284,7 +349,7 @@ cdef class TimerFire:
     cdef readonly object kernel
     cdef object fire
     cdef list heap
-    cdef dict table
+    cdef Handlers handlers
     cdef object time
     cdef bint fast
     cdef _Slots slots
@@ -293,7 +358,7 @@ cdef class TimerFire:
         self.kernel = kernel
         self.fire = kernel._fire
         self.heap = kernel._heap
-        self.table = kernel._table
+        self.handlers = kernel._handlers
         self.time = kernel._time
         self.fast = _NOW >= 0 and isinstance(self.time, SimClock)
         self.slots = _slots(kernel)
@@ -308,7 +373,7 @@ cdef extern from "Python.h":
 
 cdef inline int _count_not_event(object kernel, Py_ssize_t offset) except -1:
     """``kernel._not_events += 1`` (``offset``: its slot's, or -1)."""
-    return _set_attr(kernel, offset, "_not_events", _attr(kernel, offset, "_not_events") + 1)
+    return _add_count(kernel, offset, "_not_events", 1)
 
 
 cdef int _fire(TimerFire f, object timer) except -1:
@@ -353,7 +418,7 @@ cdef int _fire(TimerFire f, object timer) except -1:
     args[2] = _get(timer, _T_NAME)
     args[3] = _get(timer, _T_ID)
     event = PyObject_Vectorcall(TimerFired, args, 0, _TIMER_FIRED_FIELDS)
-    _dispatch(_handler(kernel, f.table, TimerFired), event)
+    _dispatch(_handler(f.handlers, TimerFired), event)
     callback = _get(timer, _T_CALLBACK)  # read after the dispatch, as the reference does
     then = <object>callback if callback is not NULL else timer.callback  # unset: the reference's AttributeError
     if then is not None:
@@ -403,7 +468,38 @@ cdef extern from "Python.h":
     object PyObject_CallOneArg(object callable, object arg)
 
 
-cdef inline int _call(object handler, object event) except -1:
+cdef extern from "Python.h":
+    ctypedef PyObject *(*vectorcallfunc)(PyObject *callable, PyObject **args, size_t nargsf, PyObject *kwnames)
+    vectorcallfunc PyVectorcall_Function(object callable)
+    size_t PY_VECTORCALL_ARGUMENTS_OFFSET
+    PyObject *PyErr_Occurred()
+
+
+cdef inline int _call_one(object handler, object event) except -1:
+    """``handler(event)``, through the handler's own vectorcall when it has one (a Python function, a bound method).
+
+    Why: ``PyObject_CallOneArg`` finds that same function and then checks its result against the error indicator
+    (``_Py_CheckFunctionResult``), ~30 instructions of every dispatch (callgrind, bench_kernel's merged workload).
+    Here a result of NULL is the handler's error, propagated unchanged as there; NULL with no error set (a broken
+    C callable) is the ``SystemError`` CPython raises."""
+    cdef PyObject *args[2]
+    cdef PyObject *result
+    cdef vectorcallfunc call = PyVectorcall_Function(handler)
+    if call is NULL:
+        PyObject_CallOneArg(handler, event)
+        return 0
+    args[1] = <PyObject*>event  # args[0] is the callee's to use (PY_VECTORCALL_ARGUMENTS_OFFSET)
+    result = call(<PyObject*>handler, &args[1], 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL)
+    if result is NULL:
+        if PyErr_Occurred() is NULL:
+            raise SystemError(f"{handler!r} returned NULL without setting an exception")
+        return -1
+    Py_XDECREF(result)
+    return 0
+
+
+cdef int _call_own(object handler, object event) except -1:
+    """A handler of this module's (a keeper, a gate, a timer's firing) run without a call of its own."""
     cdef type kind = type(handler)
     if kind is LastBy:
         (<LastBy>handler).last[getattr(event, (<LastBy>handler).field)] = event
@@ -413,38 +509,103 @@ cdef inline int _call(object handler, object event) except -1:
     elif kind is TimerFire:
         _fire(<TimerFire>handler, event)
     else:
-        PyObject_CallOneArg(handler, event)
+        _call_one(handler, event)
+    return 0
+
+
+cdef inline bint _own(PyTypeObject *kind) noexcept:
+    """Whether a handler of type ``kind`` is one ``_call_own`` runs (or a ``FanOut``) rather than a call."""
+    return (
+        kind is <PyTypeObject*>LastBy or kind is <PyTypeObject*>Gated or kind is <PyTypeObject*>TimerFire
+        or kind is <PyTypeObject*>FanOut
+    )
+
+
+cdef int _fan_out(object handler, object event) except -1:
+    """A ``FanOut``'s handlers in turn, or one of this module's own handlers."""
+    if type(handler) is FanOut:
+        for h in (<FanOut>handler).handlers:
+            if _own(Py_TYPE(h)):
+                _call_own(h, event)
+            else:
+                _call_one(h, event)
+    else:
+        _call_own(handler, event)
     return 0
 
 
 cdef inline int _dispatch(object handler, object event) except -1:
-    if type(handler) is FanOut:
-        for h in (<FanOut>handler).handlers:
-            _call(h, event)
-    else:
-        _call(handler, event)
-    return 0
+    """``handler(event)`` for a table entry. Why split so: the plain call (one subscriber, most types) stays small
+    enough to be inlined into the loops; a fan-out or this module's own handlers go through a function of their
+    own (the two functions' entries and exits were ~30 instructions of every dispatch)."""
+    if _own(Py_TYPE(handler)):
+        return _fan_out(handler, event)
+    return _call_one(handler, event)
 
 
-cdef inline object _handler(object kernel, dict table, object kind):
-    handler = table.get(kind)
+cdef class Handlers:
+    """A compiled kernel's dispatch table as its loops read it: the entries they have used, by the type's identity.
+
+    Why: the table is a dict keyed by type, and its lookup (hash of the type, probe, compare, Cython's ``get``) was
+    111 instructions of each event's dispatch in the feed (docs/PERFORMANCE.md, "Round 8"); a feed has a handful of
+    types, and comparing the type against those few pointers costs a tenth of that. The table stays the truth:
+    an entry is taken from it (or from ``_resolve``, which adds the one it lacks), and ``CompiledKernel._forget``,
+    where the table loses or changes entries, calls ``clear`` first; so an entry here is always the table's for
+    that type, whatever a handler subscribes or unsubscribes mid-run. Holds at most ``_MEMO`` types; any other is
+    looked up in the table each time, as before."""
+
+    cdef readonly object kernel
+    cdef dict table
+    cdef tuple entries  # (type, handler, type, handler, ...), in the order the loops first asked for them
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.table = kernel._table
+        self.entries = ()
+
+    def clear(self):
+        """Forget every entry (the table is about to change)."""
+        self.entries = ()
+
+    def __len__(self):
+        return len(self.entries) // 2
+
+
+cdef Py_ssize_t _MEMO = 16
+
+
+cdef object _miss(Handlers h, object kind):
+    """The table's entry for ``kind`` (built by ``_resolve`` on first use, as the Python loops do), remembered."""
+    handler = h.table.get(kind)
     if handler is None:
-        handler = kernel._resolve(kind)
+        handler = h.kernel._resolve(kind)
+    if PyTuple_GET_SIZE(h.entries) < 2 * _MEMO:
+        h.entries = h.entries + (kind, handler)
     return handler
 
 
-cdef int _drain(object kernel, list heap, dict table, object time, bint fast, object limit) except -1:
+cdef inline object _handler(Handlers h, object kind):
+    cdef tuple entries = h.entries
+    cdef Py_ssize_t i
+    for i in range(0, PyTuple_GET_SIZE(entries), 2):
+        if PyTuple_GET_ITEM(entries, i) is <PyObject*>kind:
+            return <object>PyTuple_GET_ITEM(entries, i + 1)
+    return _miss(h, kind)
+
+
+cdef int _drain(Handlers h, list heap, object time, bint fast, object limit) except -1:
     cdef Py_ssize_t popped = 0
     try:
-        while heap and (<tuple>heap[0])[0] <= limit:
+        while _head_due(heap, limit):
             entry = <tuple>_pop(heap)
             _set_now(time, fast, entry[0])
             popped += 1
             item = entry[2]
-            _dispatch(_handler(kernel, table, type(item)), item)
+            _dispatch(_handler(h, type(item)), item)
     finally:
+        kernel = h.kernel
         slots = _slots(kernel)
-        _set_attr(kernel, slots.popped, "_popped", _attr(kernel, slots.popped, "_popped") + popped)
+        _add_count(kernel, slots.popped, "_popped", popped)
     return 0
 
 
@@ -477,17 +638,19 @@ def call_at(self, ts, fn, arg=None):
 def drain(self, limit):
     """``Kernel._drain``: every scheduled item due at or before ``limit``, in ``(ts, seq)`` order."""
     time = self._time
-    _drain(self, self._heap, self._table, time, _NOW >= 0 and isinstance(time, SimClock), limit)
+    _drain(self._handlers, self._heap, time, _NOW >= 0 and isinstance(time, SimClock), limit)
 
 
 def feed(self, batches, bint checking):
     """``Kernel._feed``: ``checking``, every event against the clock (``run``); else each proven list by its
     first (``run_sorted``)."""
     cdef list heap = self._heap
-    cdef dict table = self._table
+    cdef Handlers handlers = self._handlers
     time = self._time
     cdef bint fast = _NOW >= 0 and isinstance(time, SimClock)
     cdef Py_ssize_t count = 0
+    cdef _Head head
+    head.entry = NULL
     try:
         for batch in batches:
             if checking:
@@ -496,10 +659,10 @@ def feed(self, batches, bint checking):
                     if ts < _get_now(time, fast):
                         raise OutOfOrderError(ts, time._now, type(event).__name__)
                     count += 1
-                    if heap and (<tuple>heap[0])[0] <= ts:
-                        _drain(self, heap, table, time, fast, ts)
+                    if _feed_due(heap, ts, &head):
+                        _drain(handlers, heap, time, fast, ts)
                     _set_now(time, fast, ts)
-                    _dispatch(_handler(self, table, type(event)), event)
+                    _dispatch(_handler(handlers, type(event)), event)
                 continue
             if not batch:
                 continue
@@ -508,204 +671,17 @@ def feed(self, batches, bint checking):
                 raise OutOfOrderError(first, time._now, type(batch[0]).__name__)
             for event in batch:
                 ts = _ts_init(event)
-                if heap and (<tuple>heap[0])[0] <= ts:
-                    _drain(self, heap, table, time, fast, ts)
+                if _feed_due(heap, ts, &head):
+                    _drain(handlers, heap, time, fast, ts)
                 _set_now(time, fast, ts)
-                _dispatch(_handler(self, table, type(event)), event)
+                _dispatch(_handler(handlers, type(event)), event)
             count += len(batch)
     finally:
+        Py_XDECREF(head.entry)  # nothing the schedule ran stays referenced after the feed
         self.feed_events += count
     now = time._now
-    if heap and (<tuple>heap[0])[0] <= now:
-        _drain(self, heap, table, time, fast, now)
+    if _head_due(heap, now):
+        _drain(handlers, heap, time, fast, now)
 
 
-# The merge (``merge.py``'s ``merge_batches``) compiled. The Python generator there is the reference: the same
-# rounds, cuts, refills and reads of each source, so this one yields the same batches and refuses an out-of-order
-# source at the same point with the same error (``tests/engine/test_merge.py`` compares both batch by batch).
-# Why: on bench_kernel's merged workload the Python merge was ~1,190 of ~1,910 instructions an event (callgrind,
-# docs/PERFORMANCE.md "Round 8, p26-kernel"): an ``attrgetter`` call per event for the order check, one per event
-# for the sort's key, and timsort's Python-int comparisons. Here ``ts_init`` is read from its slot and compared as
-# a C integer; a timestamp that is not an int fitting 64 bits takes the object comparison (the check, the cut) or
-# the reference's keyed sort (a round's merge), so the two agree on any value the reference accepts.
-
-_ts_init_key = attrgetter("ts_init")
-
-
-cdef inline bint _as_int64(object ts, long long *out) noexcept:
-    """Whether ``ts`` is an ``int`` within 64 bits, stored in ``out``."""
-    return tf_as_ll(<PyObject*>ts, out)
-
-
-def check_sorted(list buf, object floor):
-    """``merge._check_sorted``: the first event earlier than the one before it (or than ``floor``) is refused."""
-    cdef Py_ssize_t i
-    cdef long long key = 0, prev_key = 0
-    cdef bint prev_fast = _as_int64(floor, &prev_key)
-    prev = floor
-    for i in range(len(buf)):
-        event = <object>PyList_GET_ITEM(buf, i)
-        ts = _ts_init(event)
-        if prev_fast and _as_int64(ts, &key):
-            if key < prev_key:
-                raise OutOfOrderError(ts, prev, f"source event {type(event).__name__}")
-            prev_key = key
-        else:
-            if ts < prev:
-                raise OutOfOrderError(ts, prev, f"source event {type(event).__name__}")
-            prev_fast = _as_int64(ts, &prev_key)
-        prev = ts
-
-
-cdef Py_ssize_t _first_at(list buf, object cut) except -1:
-    """``bisect_left(buf, cut, key=ts_init)``: the first event not earlier than ``cut``."""
-    cdef Py_ssize_t lo = 0, hi = len(buf), mid
-    cdef long long key = 0, cut_key = 0
-    cdef bint cut_fast = _as_int64(cut, &cut_key), before
-    while lo < hi:
-        mid = (lo + hi) // 2
-        ts = _ts_init(<object>PyList_GET_ITEM(buf, mid))
-        if cut_fast and _as_int64(ts, &key):
-            before = key < cut_key
-        else:
-            before = ts < cut
-        if before:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-cdef inline bint _before(long long *keys, Py_ssize_t a, Py_ssize_t b) noexcept:
-    """Source ``a``'s head comes before source ``b``'s: by timestamp, then by source position."""
-    return keys[a] < keys[b] or (keys[a] == keys[b] and a < b)
-
-
-cdef object _merged(list bufs, Py_ssize_t *ends, Py_ssize_t total):
-    """The first ``ends[i]`` events of each ``bufs[i]`` as one list in (ts_init, source, position) order, by a heap
-    of the sources' heads keyed by C integers; None when a timestamp is not an int within 64 bits."""
-    cdef Py_ssize_t k = len(bufs), size = 0, i, at, child, n = 0
-    cdef Py_ssize_t *pos = <Py_ssize_t*>PyMem_Malloc(2 * k * sizeof(Py_ssize_t))
-    cdef Py_ssize_t *heap
-    cdef long long *keys = <long long*>PyMem_Malloc(k * sizeof(long long))
-    cdef PyObject *event
-    if pos is NULL or keys is NULL:
-        PyMem_Free(pos)
-        PyMem_Free(keys)
-        raise MemoryError()
-    heap = pos + k
-    try:
-        for i in range(k):
-            pos[i] = 0
-            if ends[i] == 0:
-                continue
-            if not _as_int64(_ts_init(<object>PyList_GET_ITEM(bufs[i], 0)), &keys[i]):
-                return None
-            at = size  # sift up
-            size += 1
-            while at > 0 and _before(keys, i, heap[(at - 1) // 2]):
-                heap[at] = heap[(at - 1) // 2]
-                at = (at - 1) // 2
-            heap[at] = i
-        out = PyList_New(total)
-        while size:
-            i = heap[0]
-            buf = <list>PyList_GET_ITEM(bufs, i)
-            event = PyList_GET_ITEM(buf, pos[i])
-            Py_INCREF(<object>event)
-            PyList_SET_ITEM(out, n, <object>event)
-            n += 1
-            pos[i] += 1
-            if pos[i] < ends[i]:
-                if not _as_int64(_ts_init(<object>PyList_GET_ITEM(buf, pos[i])), &keys[i]):
-                    return None
-            else:
-                size -= 1
-                i = heap[size]
-            at = 0  # sift ``i`` down from the root
-            while True:
-                child = 2 * at + 1
-                if child >= size:
-                    break
-                if child + 1 < size and _before(keys, heap[child + 1], heap[child]):
-                    child += 1
-                if not _before(keys, heap[child], i):
-                    break
-                heap[at] = heap[child]
-                at = child
-            if size:
-                heap[at] = i
-        return out
-    finally:
-        PyMem_Free(pos)
-        PyMem_Free(keys)
-
-
-cdef inline object _last(list buf):
-    """``buf[-1]`` (the cores compile with ``wraparound=False``: a negative index is not wrapped)."""
-    return buf[len(buf) - 1]
-
-
-def merge_batches(sources, Py_ssize_t chunk):
-    """``merge.merge_batches`` (``chunk`` already checked there): the reference's rounds, step for step."""
-    cdef Py_ssize_t low = max(1, chunk // 2), i, taken, total
-    cdef Py_ssize_t *ends
-    iters = [iter(s) for s in sources]
-    cdef list bufs = []
-    cdef list open_ = []
-    for it in iters:
-        buf = list(islice(it, chunk))
-        check_sorted(buf, 0)
-        bufs.append(buf)
-        open_.append(len(buf) == chunk)
-    if len(iters) == 1:
-        it = iters[0]
-        buf = bufs[0]
-        while buf:
-            yield buf
-            last = _ts_init(_last(buf))
-            buf = list(islice(it, chunk))
-            check_sorted(buf, last)
-        return
-    cdef Py_ssize_t k = len(bufs)
-    while True:
-        active = [i for i in range(k) if open_[i]]
-        if not active:
-            rest = [e for b in bufs for e in b]
-            rest.sort(key=_ts_init_key)
-            if rest:
-                yield rest
-            return
-        cut = min([_ts_init(_last(bufs[i])) for i in active])
-        ends = <Py_ssize_t*>PyMem_Malloc(k * sizeof(Py_ssize_t))
-        if ends is NULL:
-            raise MemoryError()
-        try:
-            taken = 0
-            total = 0
-            for i in range(k):
-                ends[i] = _first_at(bufs[i], cut)
-                total += ends[i]
-                taken += ends[i] > 0
-            if taken > 1:
-                merged = _merged(bufs, ends, total)
-                if merged is None:  # a timestamp beyond C integers: the reference's keyed sort
-                    merged = [e for i in range(k) for e in (<list>bufs[i])[:ends[i]]]
-                    merged.sort(key=_ts_init_key)
-            else:
-                merged = [e for i in range(k) for e in (<list>bufs[i])[:ends[i]]]
-            for i in range(k):
-                if ends[i]:
-                    del (<list>bufs[i])[:ends[i]]
-        finally:
-            PyMem_Free(ends)
-        if merged:
-            yield merged
-        for i in active:
-            b = <list>bufs[i]
-            if len(b) < low or _ts_init(_last(b)) == cut:
-                more = list(islice(iters[i], chunk))
-                check_sorted(more, _ts_init(_last(b)) if b else cut)
-                if len(more) < chunk:
-                    open_[i] = False
-                b += more
+include "_kernel_merge.pxi"

@@ -1,7 +1,8 @@
 """What the kernel's dispatch table holds for an event type: one handler, whatever the number of subscribers.
 
 The kernel builds an entry on first use of a type (``Kernel._resolve``) and calls it for every event of that exact
-type, so the step pays one dict lookup and one call whether a type has no subscriber, one, or several.
+type, so the step pays one dict lookup (the compiled loops: a comparison among the few types they have used,
+``_kernel_core.Handlers``) and one call whether a type has no subscriber, one, or several.
 
 Several subscribers get one generated function calling each in turn, with no loop (``_unrolled``): a quote in the
 tick backtest reaches four subscribers, and a ``for`` over a tuple of handlers inside a closure cost about 142 ns

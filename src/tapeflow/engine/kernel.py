@@ -52,7 +52,7 @@ from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
 
 try:  # the compiled loops (setup.py builds them); without them the Python reference runs
-    from tapeflow.engine._kernel_core import CallRun, FanOut, Gated, LastBy, TimerFire, drain, feed
+    from tapeflow.engine._kernel_core import CallRun, FanOut, Gated, Handlers, LastBy, TimerFire, drain, feed
     from tapeflow.engine._kernel_core import call_at as compiled_call_at
     from tapeflow.engine._kernel_core import emit as compiled_emit
 
@@ -421,7 +421,18 @@ class CompiledKernel(Kernel):
     its own, by the Python methods through its ``__call__``) instead of a generated function."""
 
     impl: ClassVar[Literal["compiled", "python"]] = "compiled"
-    __slots__ = ()
+    __slots__ = ("_handlers",)
+
+    def __init__(self, clock: Clock | None = None, impl: Impl = "auto") -> None:
+        super().__init__(clock, impl)
+        self._handlers: Any = Handlers(self)
+        """The table's entries the compiled loops have used, found by the type's identity (``Handlers``)."""
+
+    def _forget(self, kinds: list[type[Any]] | None) -> None:
+        """The table's entries go, and first every entry the compiled loops remember: ``_forget`` is the only place
+        the table loses or changes an entry (``_resolve`` adds one for a type it does not hold)."""
+        self._handlers.clear()
+        super()._forget(kinds)
 
     if COMPILED_AVAILABLE:
         _feed: Any = feed
