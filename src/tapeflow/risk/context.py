@@ -128,7 +128,9 @@ class RiskContext:
         sessions: SessionCalendar | None = None,
         impl: Impl = "auto",
     ) -> None:
-        """``impl`` chooses the ledger's implementation (``open_order_ledger``)."""
+        """``impl`` chooses the implementation of the ledger (``open_order_ledger``) and of the throttles' token
+        buckets (``throttle.throttle``)."""
+        self.impl: Impl = impl
         self.books = books
         self.portfolio = portfolio
         self.orders = orders
