@@ -41,6 +41,7 @@ cdef class ThrottleCore:
     # what ``ready`` found, for the ``take`` of the same order: no second lookup or refill
     cdef Bucket _bucket
     cdef object _key
+    cdef object _now_object
     cdef int64_t _now
     cdef int64_t _tokens
     cdef bint _pending
@@ -87,8 +88,9 @@ cdef class ThrottleCore:
         self._pending = False
         bucket.tokens -= NS
 
-    def ready(self, key, int64_t now):
+    def ready(self, key, now_object):
         cdef Bucket bucket
+        cdef int64_t now = now_object
         found = self.buckets.get(key)
         if found is None:
             self._bucket = None
@@ -98,16 +100,23 @@ cdef class ThrottleCore:
             self._bucket = bucket
             self._tokens = self._refilled(bucket, now)
         self._key = key
+        self._now_object = now_object
         self._now = now
         self._pending = True
         return self._tokens >= NS
 
-    def take(self, key, int64_t now):
+    def take(self, key, now_object):
+        """``now`` as the object ``ready`` was given for the same order: taken as it is, not converted again."""
         cdef Bucket bucket
-        if not (self._pending and key is self._key and now == self._now):
-            self.ready(key, now)
+        cdef int64_t now
+        if self._pending and key is self._key and now_object is self._now_object:
+            now = self._now
+        else:
+            now = now_object
+            self.ready(key, now_object)
         self._pending = False
         self._key = None
+        self._now_object = None
         bucket = self._bucket
         self._bucket = None
         if bucket is None:
