@@ -11,13 +11,13 @@ recognised by what it tries, not by what gets through.
 
 from __future__ import annotations
 
-from collections import deque
-
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import price_to_str
 from tapeflow.risk.context import NS, RiskContext
+from tapeflow.risk.ledger import Impl
 from tapeflow.risk.rules import FLOW, NOTHING, FastCheck, Rule, Violation
 from tapeflow.risk.throttle import Throttle, TokenBucket, reconfigured, throttle
+from tapeflow.risk.window import window
 
 
 class OrderRate(Rule):
@@ -267,32 +267,14 @@ class MaxOpenOrders(Rule):
         return NOTHING
 
 
-class _Window:
-    """Timestamps of events in a sliding window, per strategy."""
-
-    def __init__(self, window_ns: int) -> None:
-        self.window_ns = window_ns
-        self._times: dict[str, deque[int]] = {}
-
-    def add(self, key: str, now: int) -> int:
-        times = self._times.get(key)
-        if times is None:
-            times = self._times[key] = deque()
-        times.append(now)
-        horizon = now - self.window_ns
-        while times[0] <= horizon:
-            times.popleft()
-        return len(times)
-
-
 class RunawayDetector:
     """More than ``limit`` orders attempted by one strategy within the window: a loop (the Knight Capital case)."""
 
     name = "runaway"
 
-    def __init__(self, limit: int, window_ns: int) -> None:
+    def __init__(self, limit: int, window_ns: int, impl: Impl = "auto") -> None:
         self.limit = limit
-        self._window = _Window(window_ns)
+        self._window = window(window_ns, impl)
 
     def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None:
         count = self._window.add(command.strategy_id, ctx.now)
@@ -319,9 +301,9 @@ class RepeatedRejects:
 
     name = "repeated_rejects"
 
-    def __init__(self, limit: int, window_ns: int) -> None:
+    def __init__(self, limit: int, window_ns: int, impl: Impl = "auto") -> None:
         self.limit = limit
-        self._window = _Window(window_ns)
+        self._window = window(window_ns, impl)
 
     def fast_observe(self) -> FastCheck:
         """It counts refusals only: nothing to do after a pass."""
