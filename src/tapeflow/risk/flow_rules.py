@@ -14,10 +14,17 @@ from __future__ import annotations
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import price_to_str
 from tapeflow.risk.context import NS, RiskContext
-from tapeflow.risk.ledger import Impl
+from tapeflow.risk.ledger import Impl, compiled_core_chosen
 from tapeflow.risk.rules import FLOW, NOTHING, FastCheck, Rule, Violation
 from tapeflow.risk.throttle import Throttle, TokenBucket, reconfigured, throttle
 from tapeflow.risk.window import window
+
+try:  # the duplicate table's compiled check and record (setup.py builds them); without them the reference runs
+    from tapeflow.risk._seen_core import SeenCore
+
+    SEEN_COMPILED = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    SEEN_COMPILED = False
 
 
 class OrderRate(Rule):
@@ -149,6 +156,11 @@ class MessageRate(OrderRate):
             self.throttle.spend(key)
 
 
+SPEND_COMPILED = "if record(key, now):\n    prune(now)\n"
+"""The compiled table's record: it stores first and says whether the table was crowded; pruning after keeps the
+key just stored (it is inside the window), so the table ends as the reference's prune-then-store leaves it."""
+
+
 class DuplicateOrder(Rule):
     """The same strategy, symbol, side, size, type and price again within ``limit`` ns: a loop, not a decision."""
 
@@ -159,7 +171,11 @@ class DuplicateOrder(Rule):
         super().__init__()
         self.ctx = ctx
         self.limit = limit
-        self._seen: dict[tuple[object, ...], int] = {}
+        self._core = (
+            SeenCore() if compiled_core_chosen(ctx.impl, SEEN_COMPILED, "the compiled duplicate table") else None
+        )
+        """The fast check's lookup and record in C (``_seen_core.pyx``) over the same table; None: the reference."""
+        self._seen: dict[tuple[object, ...], int] = {} if self._core is None else self._core.seen
 
     @staticmethod
     def _key(c: SubmitOrder) -> tuple[object, ...]:
@@ -192,8 +208,12 @@ class DuplicateOrder(Rule):
             return NOTHING
         # ``_key`` written out over the shared values: a call less on every submit (issue 19); a test keeps the two
         # the same (``tests/risk/test_flow_rules.py``)
-        code = """
-key = (strategy, symbol, o.side._value_, q, price, otype._value_, stop_price)
+        key = "key = (strategy, symbol, o.side._value_, q, price, otype._value_, stop_price)\n"
+        if self._core is not None:  # the key hashed once, looked up and recorded in C (``_seen_core.pyx``)
+            core = self._core
+            names = {"fresh": core.fresh, "record": core.record, "window": self.limit, "prune": self.prune}
+            return FastCheck(f"{key}if not fresh(key, now, window):\n    return 0\n", names, SPEND_COMPILED)
+        code = f"""{key}
 last = seen_get(key)
 if last is not None and now - last < window:
     return 0
