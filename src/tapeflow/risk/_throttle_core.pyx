@@ -35,11 +35,7 @@ cdef class ThrottleCore:
     """One throttle's buckets by key and its ``cap`` and ``rate``; ``Throttle`` in ``risk/throttle.py`` is the
     reference of every method."""
 
-    cdef readonly dict buckets
-    # the last key looked up and its bucket: one strategy sends most orders, and its id is one string object, so
-    # ``is`` finds its bucket without a dict lookup (buckets are only ever added, so a found one stays valid)
-    cdef object _last_key
-    cdef Bucket _last_bucket
+    cdef public dict buckets
     cdef readonly int64_t cap
     cdef readonly int64_t rate
     # what ``ready`` found, for the ``take`` of the same order: no second lookup or refill
@@ -95,18 +91,12 @@ cdef class ThrottleCore:
     def ready(self, key, now_object):
         cdef Bucket bucket
         cdef int64_t now = now_object
-        if key is self._last_key:
-            found = self._last_bucket
-        else:
-            found = self.buckets.get(key)
-            if found is not None:
-                self._last_key = key
-                self._last_bucket = <Bucket?>found
+        found = self.buckets.get(key)
         if found is None:
             self._bucket = None
             self._tokens = self.cap
         else:
-            bucket = <Bucket>found
+            bucket = <Bucket?>found
             self._bucket = bucket
             self._tokens = self._refilled(bucket, now)
         self._key = key
