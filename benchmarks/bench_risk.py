@@ -401,7 +401,11 @@ def main() -> None:
     print(f"risk pipeline: {len(rules)} rules + {len(engine.trips)} trip rules + kill switch: {', '.join(rules)}")
     path = "one composed fast check (risk/fast.py)" if engine.fused else "rule by rule"
     ledger = "Python reference" if type(engine.context.ledger) is OpenOrderLedger else "compiled (_ledger_core.pyx)"
-    print(f"rule path: {path}, pure Python; open-order ledger: {ledger}")
+    # the flow rules' state (token buckets, duplicate table, trip windows) is chosen as the ledger is (round 10);
+    # a tree from before it has no such attribute and says nothing
+    flow = next((r for r in engine.rules if hasattr(r, "throttle")), None)
+    buckets = "" if flow is None else f"; token buckets: {type(flow.throttle).__name__}"
+    print(f"rule path: {path}, pure Python; open-order ledger: {ledger}{buckets}")
     names = list(WORKLOADS)
     wall: dict[str, list[float]] = {w: [] for w in names}
     cpu: dict[str, list[float]] = {w: [] for w in names}

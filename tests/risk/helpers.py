@@ -103,7 +103,7 @@ class Rig:
         fused: bool | None = None,
         impl: Impl = "auto",
     ) -> None:
-        """``impl``: the open-order ledger's implementation (``open_order_ledger``)."""
+        """``impl``: the implementation of the open-order ledger, the throttles' buckets and the trip windows."""
         self.config = config or RiskConfig()
         self.venue = RecordingVenue()
         self.execution = ExecutionEngine([self.venue])  # type: ignore[list-item]
@@ -115,7 +115,7 @@ class Rig:
             build_rules(self.config, self.ctx),
             context=self.ctx,
             kill_switch=build_kill_switch(self.config),
-            trips=build_trips(self.config),
+            trips=build_trips(self.config, impl),
             fused=FUSED_DEFAULT if fused is None else fused,
             chase=self.config.kill_switch.chase_timing(),
         )

@@ -3,11 +3,13 @@ decisions, same rejections, same state.
 
 The fast path only ever decides "passes"; a refusal always comes from the ordered rules. What must hold is that it
 never passes an order one of the rules would refuse, and that a pass leaves the same state (token buckets,
-duplicate window, open-order ledger, trip windows) as the rules would. Hypothesis draws limits and a stream of
-commands (submits in two symbols and two strategies, cancels, modifies, halts, stale and crossed books, limit
-changes, moves of the account) and runs it through two engines, one with the fast path and one without,
-comparing everything they emit; now and then 20 hours pass, so the streams cross days. Each throttle's rate and
-burst is drawn on its own, so a throttle that is not the binding one is still exercised.
+duplicate window, open-order ledger, trip windows) as the rules would; the throttles' buckets (compiled on the
+fused side where built, the Python reference on the other), the duplicate table and the ledger are compared
+directly. Hypothesis draws limits and a stream of commands (submits in two symbols and two strategies, cancels,
+modifies, halts, stale and crossed books, limit changes, moves of the account) and runs it through two engines, one
+with the fast path and one without, comparing everything they emit; now and then 20 hours pass, so the streams
+cross days. Each throttle's rate and burst is drawn on its own, so a throttle that is not the binding one is still
+exercised.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from hypothesis import strategies as st
 from tapeflow.model import MarketStatus, OrderType, RiskRejected, Side, TradingStatus
 from tapeflow.model.risk_events import KillSwitchChanged, RiskLimitsChanged, UpdateRiskLimit
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig, SymbolLimits
+from tapeflow.risk.flow_rules import DuplicateOrder, OrderRate
 from tests.risk.helpers import ASK, BID, MS, FakeBook, FakeBooks, FakePortfolio, Rig, ledger_state, throttles_only
 
 SYMBOLS = ("AAPL", "MSFT")
@@ -138,6 +141,19 @@ def run_both(
     ]
     assert (fused.engine.passed, fused.engine.rejected) == (reference.engine.passed, reference.engine.rejected)
     assert ledger_state(fused.ctx.ledger, empty=False) == ledger_state(reference.ctx.ledger, empty=False)
+    assert flow_state(fused) == flow_state(reference)
+
+
+def flow_state(rig: Rig) -> dict[str, dict[Any, Any]]:
+    """Every throttle's buckets and the duplicate table, by rule: the fused rig's compiled ones (where built), the
+    reference's in Python."""
+    state = {
+        r.name: {k: (b.tokens, b.last) for k, b in r.throttle.buckets.items()}
+        for r in rig.engine.rules
+        if isinstance(r, OrderRate)
+    }
+    state.update({r.name: dict(r._seen) for r in rig.engine.rules if isinstance(r, DuplicateOrder)})
+    return state
 
 
 @settings(max_examples=300, deadline=None)

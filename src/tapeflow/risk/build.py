@@ -15,6 +15,7 @@ from tapeflow.risk import order_rules as order
 from tapeflow.risk.config import MS, RiskConfig, validate
 from tapeflow.risk.context import RiskContext
 from tapeflow.risk.killswitch import KillSwitch
+from tapeflow.risk.ledger import Impl
 from tapeflow.risk.rules import Rule, TripRule, usd
 
 
@@ -83,13 +84,14 @@ def build_rules(config: RiskConfig, ctx: RiskContext) -> list[Rule]:
     return rules
 
 
-def build_trips(config: RiskConfig) -> list[TripRule]:
+def build_trips(config: RiskConfig, impl: Impl = "auto") -> list[TripRule]:
+    """``impl`` chooses the trip windows' implementation (``window.window``), as the context's chooses its cores."""
     k = config.kill_switch
     trips: list[TripRule] = []
     if k.runaway_orders is not None:
-        trips.append(flow.RunawayDetector(k.runaway_orders, k.runaway_window_ms * MS))
+        trips.append(flow.RunawayDetector(k.runaway_orders, k.runaway_window_ms * MS, impl))
     if k.max_rejects is not None:
-        trips.append(flow.RepeatedRejects(k.max_rejects, k.reject_window_ms * MS))
+        trips.append(flow.RepeatedRejects(k.max_rejects, k.reject_window_ms * MS, impl))
     if k.max_daily_loss_usd is not None:
         trips.append(flow.LossTrip(k.max_daily_loss_usd * 10_000))
     return trips

@@ -128,7 +128,10 @@ class RiskContext:
         sessions: SessionCalendar | None = None,
         impl: Impl = "auto",
     ) -> None:
-        """``impl`` chooses the ledger's implementation (``open_order_ledger``)."""
+        """``impl`` chooses the implementation of the ledger (``open_order_ledger``), of the throttles' token
+        buckets (``throttle.throttle``) and of the duplicate table's fast check (``DuplicateOrder``); the trip
+        windows take theirs from ``build_trips``."""
+        self.impl: Impl = impl
         self.books = books
         self.portfolio = portfolio
         self.orders = orders

@@ -11,26 +11,27 @@ recognised by what it tries, not by what gets through.
 
 from __future__ import annotations
 
-from collections import deque
-
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import price_to_str
 from tapeflow.risk.context import NS, RiskContext
+from tapeflow.risk.ledger import Impl, compiled_core_chosen
 from tapeflow.risk.rules import FLOW, NOTHING, FastCheck, Rule, Violation
+from tapeflow.risk.throttle import Throttle, TokenBucket, reconfigured, throttle
+from tapeflow.risk.window import window
 
+try:  # the duplicate table's compiled check and record (setup.py builds them); without them the reference runs
+    from tapeflow.risk._seen_core import SeenCore
 
-class TokenBucket:
-    """``tokens`` (in 1/``NS`` of an order) as of ``last`` (ns); a throttle refills it up to its burst."""
-
-    __slots__ = ("last", "tokens")
-
-    def __init__(self, tokens: int, last: int) -> None:
-        self.tokens = tokens
-        self.last = last
+    SEEN_COMPILED = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    SEEN_COMPILED = False
 
 
 class OrderRate(Rule):
-    """New orders per second with a burst, per strategy (``by="strategy"``) or per symbol (``by="symbol"``)."""
+    """New orders per second with a burst, per strategy (``by="strategy"``) or per symbol (``by="symbol"``).
+
+    The buckets are a ``throttle.Throttle`` or its compiled twin (chosen with the context's ledger), which the
+    fast check reads and writes too: one state, whichever path decides an order."""
 
     stage = FLOW
     updatable = ("limit", "burst")
@@ -38,18 +39,46 @@ class OrderRate(Rule):
     def __init__(self, ctx: RiskContext, limit: int | None, burst: int, by: str, name: str = "") -> None:
         super().__init__()
         self.ctx = ctx
-        self.limit = limit
-        self.burst = burst
+        self._limit = limit
+        self._burst = burst
         self.by_symbol = by == "symbol"
         self.name = name or f"{by}_order_rate"
-        self._buckets: dict[str, TokenBucket] = {}
+        self.throttle = throttle(burst * NS, limit or 1, ctx.impl)
+        """The buckets by strategy or symbol; kept (not refilled) while ``limit`` is None."""
+
+    @property
+    def limit(self) -> int | None:
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int | None) -> None:
+        self._limit = value
+        self._configure()
+
+    @property
+    def burst(self) -> int:
+        return self._burst
+
+    @burst.setter
+    def burst(self, value: int) -> None:
+        self._burst = value
+        self._configure()
+
+    def _configure(self) -> None:
+        if self._limit is not None:
+            self.throttle = reconfigured(self.throttle, self._burst * NS, self._limit)
 
     def fast_check(self) -> FastCheck:
-        """``_bucket`` refilled without writing it back, then spent on a pass: a refusal changes no bucket. The cap
-        as a compare, not ``min``: a builtin call less on each of three buckets an order (issue 19)."""
+        """Refilled without writing back, then spent on a pass: a refusal changes no bucket. Over the compiled
+        buckets one call each (``ready``, ``take``: the arithmetic in C integers, issue 19 round 10); over the
+        reference the same steps written out, the cap as a compare, not ``min`` (a builtin call less)."""
         if self.limit is None:
             return NOTHING
         key = "symbol" if self.by_symbol else "strategy"
+        state = self.throttle
+        if not isinstance(state, Throttle):
+            code = f"if not ready({key}, now):\n    return 0\n"
+            return FastCheck(code, {"ready": state.ready, "take": state.take}, f"take({key}, now)\n")
         code = f"""
 bucket = buckets_get({key})
 if bucket is None:
@@ -71,52 +100,38 @@ else:
     if now > bucket.last:
         bucket.last = now
 """
-        buckets = self._buckets
-        names = {"buckets": buckets, "buckets_get": buckets.get, "cap": self.burst * NS, "rate": self.limit}
+        buckets = state.buckets
+        names = {"buckets": buckets, "buckets_get": buckets.get, "cap": state.cap, "rate": state.rate}
         return FastCheck(code, {**names, "TokenBucket": TokenBucket}, spend)
 
     def fast_check_modify(self) -> FastCheck | None:
         """A modify is not a new order: it spends no token here (``counts``)."""
         return NOTHING
 
-    def _bucket(self, command: SubmitOrder) -> TokenBucket | None:
-        limit = self.limit
-        if limit is None:
-            return None
-        key = command.symbol if self.by_symbol else command.strategy_id
-        now = self.ctx.now
-        bucket = self._buckets.get(key)
-        cap = self.burst * NS
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(cap, now)
-        elif now > bucket.last:
-            bucket.tokens = min(cap, bucket.tokens + (now - bucket.last) * limit)
-            bucket.last = now
-        return bucket
+    def _key(self, command: SubmitOrder) -> str:
+        return command.symbol if self.by_symbol else command.strategy_id
 
     def counts(self, command: SubmitOrder) -> bool:
         return not self.ctx.modifying
 
     def check(self, command: SubmitOrder) -> Violation | None:
-        if not self.counts(command):
+        limit = self.limit
+        if limit is None or not self.counts(command):
             return None
-        bucket = self._bucket(command)
-        if bucket is not None and bucket.tokens < NS:
-            assert self.limit is not None
-            wait_us = -(-(NS - bucket.tokens) // self.limit) // 1_000
+        tokens = self.throttle.refill(self._key(command), self.ctx.now)
+        if tokens < NS:
+            wait_us = -(-(NS - tokens) // limit) // 1_000
             who = command.symbol if self.by_symbol else f"strategy {command.strategy_id}"
             return Violation(
-                reason=f"{who} is over {self.limit} orders/s (burst {self.burst}); next allowed in {wait_us} us",
-                limit=self.limit,
+                reason=f"{who} is over {limit} orders/s (burst {self.burst}); next allowed in {wait_us} us",
+                limit=limit,
                 value=f"burst of {self.burst} spent",
             )
         return None
 
     def commit(self, command: SubmitOrder) -> None:
-        if self.counts(command):
-            bucket = self._bucket(command)
-            if bucket is not None:
-                bucket.tokens -= NS
+        if self.limit is not None and self.counts(command):
+            self.throttle.take(self._key(command), self.ctx.now)
 
 
 class MessageRate(OrderRate):
@@ -134,9 +149,16 @@ class MessageRate(OrderRate):
         return self.fast_check()
 
     def on_cancel(self, command: SubmitOrder) -> None:
-        bucket = self._bucket(command)
-        if bucket is not None and bucket.tokens >= NS:
-            bucket.tokens -= NS
+        if self.limit is None:
+            return
+        key = self._key(command)
+        if self.throttle.refill(key, self.ctx.now) >= NS:
+            self.throttle.spend(key)
+
+
+SPEND_COMPILED = "if record(key, now):\n    prune(now)\n"
+"""The compiled table's record: it stores first and says whether the table was crowded; pruning after keeps the
+key just stored (it is inside the window), so the table ends as the reference's prune-then-store leaves it."""
 
 
 class DuplicateOrder(Rule):
@@ -149,7 +171,11 @@ class DuplicateOrder(Rule):
         super().__init__()
         self.ctx = ctx
         self.limit = limit
-        self._seen: dict[tuple[object, ...], int] = {}
+        self._core = (
+            SeenCore() if compiled_core_chosen(ctx.impl, SEEN_COMPILED, "the compiled duplicate table") else None
+        )
+        """The fast check's lookup and record in C (``_seen_core.pyx``) over the same table; None: the reference."""
+        self._seen: dict[tuple[object, ...], int] = {} if self._core is None else self._core.seen
 
     @staticmethod
     def _key(c: SubmitOrder) -> tuple[object, ...]:
@@ -182,8 +208,12 @@ class DuplicateOrder(Rule):
             return NOTHING
         # ``_key`` written out over the shared values: a call less on every submit (issue 19); a test keeps the two
         # the same (``tests/risk/test_flow_rules.py``)
-        code = """
-key = (strategy, symbol, o.side._value_, q, price, otype._value_, stop_price)
+        key = "key = (strategy, symbol, o.side._value_, q, price, otype._value_, stop_price)\n"
+        if self._core is not None:  # the key hashed once, looked up and recorded in C (``_seen_core.pyx``)
+            core = self._core
+            names = {"fresh": core.fresh, "record": core.record, "window": self.limit, "prune": self.prune}
+            return FastCheck(f"{key}if not fresh(key, now, window):\n    return 0\n", names, SPEND_COMPILED)
+        code = f"""{key}
 last = seen_get(key)
 if last is not None and now - last < window:
     return 0
@@ -257,32 +287,14 @@ class MaxOpenOrders(Rule):
         return NOTHING
 
 
-class _Window:
-    """Timestamps of events in a sliding window, per strategy."""
-
-    def __init__(self, window_ns: int) -> None:
-        self.window_ns = window_ns
-        self._times: dict[str, deque[int]] = {}
-
-    def add(self, key: str, now: int) -> int:
-        times = self._times.get(key)
-        if times is None:
-            times = self._times[key] = deque()
-        times.append(now)
-        horizon = now - self.window_ns
-        while times[0] <= horizon:
-            times.popleft()
-        return len(times)
-
-
 class RunawayDetector:
     """More than ``limit`` orders attempted by one strategy within the window: a loop (the Knight Capital case)."""
 
     name = "runaway"
 
-    def __init__(self, limit: int, window_ns: int) -> None:
+    def __init__(self, limit: int, window_ns: int, impl: Impl = "auto") -> None:
         self.limit = limit
-        self._window = _Window(window_ns)
+        self._window = window(window_ns, impl)
 
     def observe(self, command: SubmitOrder, rejected: bool, ctx: RiskContext) -> str | None:
         count = self._window.add(command.strategy_id, ctx.now)
@@ -309,9 +321,9 @@ class RepeatedRejects:
 
     name = "repeated_rejects"
 
-    def __init__(self, limit: int, window_ns: int) -> None:
+    def __init__(self, limit: int, window_ns: int, impl: Impl = "auto") -> None:
         self.limit = limit
-        self._window = _Window(window_ns)
+        self._window = window(window_ns, impl)
 
     def fast_observe(self) -> FastCheck:
         """It counts refusals only: nothing to do after a pass."""

@@ -140,10 +140,15 @@ Impl = Literal["auto", "compiled", "python"]
 def open_order_ledger(impl: Impl = "auto") -> OpenOrderLedger:
     """``impl``: "python" the reference; "compiled" ``CompiledLedger`` (``ConfigError`` when it was not built);
     "auto" the compiled one when built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``."""
-    if impl not in ("auto", "compiled", "python"):
-        raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
-    if impl == "compiled" and not COMPILED_AVAILABLE:
-        raise ConfigError("the compiled ledger was not built (make .venv/.installed)", field="impl")
-    if COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted())):
+    if compiled_core_chosen(impl, COMPILED_AVAILABLE, "the compiled ledger"):
         return CompiledLedger()
     return OpenOrderLedger()
+
+
+def compiled_core_chosen(impl: Impl, available: bool, what: str) -> bool:
+    """Whether ``impl`` picks a compiled risk core (``available``: it was built), as every one of them chooses."""
+    if impl not in ("auto", "compiled", "python"):
+        raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+    if impl == "compiled" and not available:
+        raise ConfigError(f"{what} was not built (make .venv/.installed)", field="impl")
+    return available and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))

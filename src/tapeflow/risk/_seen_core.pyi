@@ -1,0 +1,6 @@
+"""Type stub of the duplicate-order table's compiled check and record (``_seen_core.pyx``)."""
+
+class SeenCore:
+    seen: dict[tuple[object, ...], int]
+    def fresh(self, key: tuple[object, ...], now: int, window: int) -> bool: ...
+    def record(self, key: tuple[object, ...], now: int) -> bool: ...
