@@ -281,6 +281,33 @@ def test_a_hook_failing_mid_batch_leaves_the_same_counts_in_both_store_loops(goo
     assert batch_reveals["python"] > 0  # the failing batch had revealed levels before the hook failed
 
 
+def test_compiled_store_replay_sizes_its_id_set_for_the_day_and_still_grows_past_it(goog1_store: Path) -> None:
+    """The day's adds are at most its rows, which the manifest gives before the first row: the compiled replay's
+    ``IdSet`` holds them without a rehash. A day sized too small (its manifest's row count lowered here; a day
+    past the set's cap is the same case) still grows the set mid-batch, and the book is the same."""
+    import msgspec
+
+    day = open_store_day(goog1_store)
+    for rows, room in ((300_000, (1 << 19) - 1), (3_000_000, (1 << 21) - 1)):  # longer than the zip's 131,071 holds
+        longer = msgspec.structs.replace(day, entry=msgspec.structs.replace(day.entry, rows=rows))
+        decoder = StoreDecoder(longer, L3Book(day.info.symbol), impl="compiled")
+        assert decoder._known.capacity == room  # type: ignore[union-attr]  # the second: the cap, 2**22 slots
+    decoder = StoreDecoder(day, L3Book(day.info.symbol, impl="compiled"), impl="compiled")
+    room = decoder._known.capacity  # type: ignore[union-attr]
+    assert room >= day.entry.rows
+    for _ in decoder.run():
+        pass
+    assert decoder._known.capacity == room and 0 < len(decoder._known) <= day.entry.rows
+    small = msgspec.structs.replace(day, entry=msgspec.structs.replace(day.entry, rows=10))
+    book = L3Book(day.info.symbol, impl="compiled")
+    undersized = StoreDecoder(small, book, batch_rows=5_000, impl="compiled")
+    assert undersized._known.capacity == 131_071  # type: ignore[union-attr]
+    with pytest.raises(DataError, match=f"holds {day.entry.rows} rows, its manifest 10"):
+        for _ in undersized.run():
+            pass
+    assert len(undersized._known) == len(decoder._known) and _state(book) == _state(decoder._sink)
+
+
 def test_truncated_table_is_refused_in_one_line(goog1_store: Path, tmp_path: Path) -> None:
     store, _, path = _copy(goog1_store, tmp_path)
     path.write_bytes(path.read_bytes()[:-1000])

@@ -251,8 +251,8 @@ class StoreDecoder(LobsterDecoder):
         if impl == "auto":
             compiled_fits = compiled_fits and compiled_cores_wanted()
         self.impl = "compiled" if impl != "python" and compiled_fits else "python"
-        if self.impl == "compiled":  # the zip decoder's compiled id table, not the reference's set (~5% of a replay)
-            self._known = _l3_core.IdSet()
+        if self.impl == "compiled":  # the zip decoder's compiled id table, not the reference's set (~5% of a replay),
+            self._known = _l3_core.IdSet(day.entry.rows)  # sized for the day: its adds are at most its rows
         self.day = day
         self._batch_rows = batch_rows
         self._where = day.path
