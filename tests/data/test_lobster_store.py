@@ -137,6 +137,25 @@ def test_store_replay_report_equals_the_zip_report_compiled_and_reference(
     assert sum(1 for _ in read_store(store)) == json.loads((store / "_tapeflow_store.json").read_text())["events"]
 
 
+@pytest.mark.parametrize("name", [f for f in FILES if f.endswith("_5.zip")])
+def test_compiled_store_loop_matches_every_row_of_a_real_day_without_asking_the_reference(
+    data_dir: Path, name: str, tmp_path: Path
+) -> None:
+    """The loop's own row check is exact: on a day whose rows all match, it hands no row to ``check_row`` (the
+    reference check, which would still find the row equal and so hide a fast check that is wrong, e.g. a copy of
+    the top that a size change left stale, from every other test). Level 5: levels added, dropped and revealed
+    below the best."""
+    path = data_dir / SAMPLES / name
+    day = open_store_day(_store(path, tmp_path / "s"))
+    asked: list[int] = []
+    decoder = StoreDecoder(day, L3Book(day.info.symbol), check_row=lambda row, line: asked.append(row),
+                           impl="compiled")  # fmt: skip
+    for _ in decoder.run():
+        pass
+    assert decoder.compiled_rows == day.entry.rows > 40_000 and decoder.counts.reveals > 0
+    assert asked == []
+
+
 @pytest.mark.parametrize(
     "mutation",
     [
