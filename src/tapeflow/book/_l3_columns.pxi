@@ -28,25 +28,31 @@ cdef inline void _stage(int64_t* dst, const int64_t[:] src, Py_ssize_t start, Py
             dst[j] = src[start + j]
 
 
-cdef inline bint _matches_row(_Top top, _Book book, const int64_t* staged, Py_ssize_t j) except -1:
-    """``_Top.matches`` for a staged row of integers (field f of row j at ``staged[f * _CHUNK + j]``): 1 when it
-    is what the reference check prints for the book. One pass of differences OR-ed together against the top's
-    ``expect``, without a branch a field."""
-    cdef int f
-    cdef long long diff = 0
-    cdef const int64_t* v = staged + j
-    cdef const long long* e
+cdef inline bint _matches_row(_Top top, _Book book, int64_t** rows, Py_ssize_t i) except -1:
+    """``_Top.matches`` for a row given as integers: 1 when it is what the reference check prints for the book."""
+    cdef int j, na, nb
+    cdef long long ap, asz, bp, bsz
     if top.stale[0] and not top.load(0, book.ask_keys, book.ask_sizes):
         return 0
     if top.stale[1] and not top.load(1, book.bid_keys, book.bid_sizes):
         return 0
-    if top.efresh < top.levels:
-        top.expected_from(top.efresh)
-    e = top.expect
-    for f in range(0, 4 * top.levels, 4):
-        diff |= ((v[f * _CHUNK] ^ e[f]) | (v[(f + 1) * _CHUNK] ^ e[f + 1]) | (v[(f + 2) * _CHUNK] ^ e[f + 2])
-                 | (v[(f + 3) * _CHUNK] ^ e[f + 3]))
-    return diff == 0
+    na = top.count[0]
+    nb = top.count[1]
+    for j in range(top.levels):
+        if j >= na and j >= nb:
+            ap, asz, bp, bsz = _ASK_EMPTY, 0, _BID_EMPTY, 0
+        else:
+            if j < na:
+                ap, asz = top.price[0][j], top.size[0][j]
+            else:
+                ap, asz = _ASK_EMPTY, top.beyond[0]
+            if j < nb:
+                bp, bsz = top.price[1][j], top.size[1][j]
+            else:
+                bp, bsz = _BID_EMPTY, top.beyond[1]
+        if rows[4 * j][i] != ap or rows[4 * j + 1][i] != asz or rows[4 * j + 2][i] != bp or rows[4 * j + 3][i] != bsz:
+            return 0
+    return 1
 
 
 cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, long long new, long long size,
@@ -222,7 +228,7 @@ cdef int _apply_columns(
             elif on_other is not None:
                 on_other(k, b.prices.get(p), size, side, t)
                 top.mark_all()
-            if on_row is not None and not _matches_row(top, b, s_rows[0], j):
+            if on_row is not None and not _matches_row(top, b, s_rows, j):
                 on_row(row, i)
                 top.mark_all()
     return 0

@@ -81,19 +81,12 @@ cdef class _Top:
     cdef int fresh
     """``line`` holds the levels before this one joined as LOBSTER prints them (``levels``: the whole row);
     a change at level j re-joins from j only."""
-    cdef long long* expect
-    """The row as the store's integer columns hold it (ask price, ask size, bid price, bid size a level), for
-    the store's loop (``_matches_row``), valid for the levels before ``efresh``: a size change patches its field,
-    a level added or dropped at j makes it ``expected_from`` j again. Why: deciding each field's sentinel case
-    per row was ~200 of the column loop's ~1,200 instructions a message (callgrind)."""
-    cdef int efresh
 
     def __cinit__(self, int levels):
         self.levels = levels
         self.line = <char*>PyMem_Malloc((4 * levels + 2) * _SLOT)
         self.level_at = <Py_ssize_t*>PyMem_Malloc((levels + 1) * sizeof(Py_ssize_t))
-        self.expect = <long long*>PyMem_Malloc(4 * levels * sizeof(long long))
-        if self.line == NULL or self.level_at == NULL or self.expect == NULL:
+        if self.line == NULL or self.level_at == NULL:
             raise MemoryError()
         self.level_at[0] = 0
         for side in range(2):
@@ -109,14 +102,12 @@ cdef class _Top:
             self.printed[side] = False
             self.count[side] = 0
         self.fresh = 0
-        self.efresh = 0
 
     cdef inline void mark(self, int side):
         """The side changed in a way the loop does not follow: read it again before the next comparison."""
         self.stale[side] = True
         self.printed[side] = False
         self.fresh = 0
-        self.efresh = 0
 
     cdef inline void mark_all(self):
         self.mark(0)
@@ -167,8 +158,6 @@ cdef class _Top:
         sizes[j] = new_size
         if n < self.levels:
             self.count[side] = n + 1
-        if j < self.efresh:
-            self.efresh = j
         if self.printed[side]:  # the levels from j on move one down (the deepest shown, or a sentinel, drops)
             self.shift(side, j + 1, j, self.levels - 1 - j)
             self.put(side, j, p, new_size)
@@ -189,8 +178,6 @@ cdef class _Top:
             if n < self.levels:  # a side short of N levels holds every level: cannot happen
                 self.mark(side)
             return 0
-        if j < self.efresh:
-            self.efresh = j
         if self.printed[side]:  # the levels after j move one up; the deepest slot is printed below
             self.shift(side, j, j + 1, self.levels - 1 - j)
             self.put(side, self.levels - 1, 9999999999LL if side == 0 else -9999999999LL, self.beyond[side])
@@ -223,7 +210,6 @@ cdef class _Top:
             PyMem_Free(self.at[side])
         PyMem_Free(self.line)
         PyMem_Free(self.level_at)
-        PyMem_Free(self.expect)
 
     cdef inline void touch(self, int side, long long p, long long new_size):
         """The level at ``p`` (0: asks, 1: bids) now holds ``new_size`` and still exists."""
@@ -233,8 +219,6 @@ cdef class _Top:
         for j in range(self.count[side]):
             if self.price[side][j] == p:
                 self.size[side][j] = new_size
-                if j < self.efresh:
-                    self.expect[4 * j + 1 + 2 * side] = new_size
                 if self.printed[side]:
                     self.resize(side, j, new_size)
                 return
@@ -249,7 +233,6 @@ cdef class _Top:
         cdef int found
         self.printed[side] = False
         self.fresh = 0
-        self.efresh = 0
         for j in range(m):
             if not keys.at(n - 1 - j, &key) or key == -_MAX - 1:
                 return 0
@@ -282,23 +265,6 @@ cdef class _Top:
             memcpy(self.line + self.at[side][f], slot, new)
         elif j < self.fresh:
             self.fresh = j
-
-    cdef void expected_from(self, int j) noexcept:
-        """``expect``'s levels from j on: each side's level, past its last the sentinel price and the size the
-        reference prints there (``beyond``), and past both sides' last the empty level (sizes 0)."""
-        cdef long long* e = self.expect
-        cdef int na = self.count[0], nb = self.count[1]
-        while j < self.levels:
-            if j < na:
-                e[4 * j], e[4 * j + 1] = self.price[0][j], self.size[0][j]
-            else:
-                e[4 * j], e[4 * j + 1] = 9999999999LL, self.beyond[0] if j < nb else 0
-            if j < nb:
-                e[4 * j + 2], e[4 * j + 3] = self.price[1][j], self.size[1][j]
-            else:
-                e[4 * j + 2], e[4 * j + 3] = -9999999999LL, self.beyond[1] if j < na else 0
-            j += 1
-        self.efresh = self.levels
 
     cdef void print_side(self, int side) noexcept:
         """Each level's price and size fields of the side; past its last level, the sentinel price and the
