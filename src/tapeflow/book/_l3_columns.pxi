@@ -75,6 +75,7 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
         or size > _FIELD_MAX or size < -_FIELD_MAX
     ):
         top.mark_all()
+        b.sync()
         on_reveal(side, i, ts, row)  # a side that was or became short of N levels, or an odd field
         return 0
     b.set_ts(ts)
@@ -160,6 +161,7 @@ def apply_lobster_columns(
     finally:
         PyMem_Free(rows)
         PyMem_Free(stage)
+        b.sync()
         counts.add_to(totals)
 
 
@@ -226,9 +228,11 @@ cdef int _apply_columns(
                     if flag:
                         _reveal_ints(b, top, bid, side, old, new, s_rows[f + 1][j], t, counts, on_reveal, i, row)
             elif on_other is not None:
+                b.sync()
                 on_other(k, b.prices.get(p), size, side, t)
                 top.mark_all()
             if on_row is not None and not _matches_row(top, b, s_rows, j):
+                b.sync()
                 on_row(row, i)
                 top.mark_all()
     return 0
