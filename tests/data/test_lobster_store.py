@@ -42,6 +42,7 @@ from tests.data.test_lobster_core import (
     _write,
     mutated_days,
 )
+from tests.data.test_lobster_sim import days
 
 pytestmark = pytest.mark.skipif(not COMPILED_AVAILABLE, reason="compiled cores not built (make .venv/.installed)")
 TABLE = "LobsterBook.parquet"
@@ -225,6 +226,35 @@ def test_store_replay_of_any_stream_equals_the_zip_replay(
             _zip_run(path, 256)["error"] or _raise()
         return
     _same(path, store, block_bytes=256, batch_rows=batch_rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(days())
+def test_compiled_store_loop_asks_the_reference_about_exactly_the_rows_that_differ_on_any_day(
+    tmp_path_factory: pytest.TempPathFactory, day: tuple[int, list[str], list[str]]
+) -> None:
+    """Simulated days at levels 1-3, whose sides often hold fewer levels than the row shows (the sentinel
+    fields): the loop's own check hands ``check_row`` only rows that really differ from the book (none here)."""
+    n, messages, rows = day
+    if not messages:
+        return
+    tmp = tmp_path_factory.mktemp("day")
+    stem = "SIM_2012-06-21_34200000_57600000"
+    path = _write(tmp / "sim.zip", f"{stem}_message_{n}.csv", f"{stem}_orderbook_{n}.csv", messages, rows)
+    store_day = open_store_day(_store(path, tmp / "s"))
+    book = L3Book(store_day.info.symbol)
+    got, check = _hooks(book, n)
+    asked: list[int] = []
+
+    def counted(row: int, line: bytes) -> None:
+        asked.append(row)
+        check(row, line)
+
+    decoder = StoreDecoder(store_day, book, check_row=counted, impl="compiled")
+    for _ in decoder.run():
+        pass
+    assert decoder.compiled_rows == len(messages)
+    assert asked == [row for row, _ in got["mismatches"]] == []
 
 
 def _raise() -> None:
