@@ -203,6 +203,12 @@ def amzn5(data_dir: Path) -> tuple[str, str, list[str], list[str]]:
     return lf.message_member, lf.orderbook_member, messages[:12_000], books[:12_000]
 
 
+def _sim_zip(tmp: Path, n: int, messages: list[str], rows: list[str]) -> Path:
+    """A simulated day of ``n`` levels as a LOBSTER zip, named as ``open_lobster`` reads a day and its levels."""
+    stem = "SIM_2012-06-21_34200000_57600000"
+    return _write(tmp / "sim.zip", f"{stem}_message_{n}.csv", f"{stem}_orderbook_{n}.csv", messages, rows)
+
+
 @settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
@@ -217,8 +223,7 @@ def test_store_replay_of_any_stream_equals_the_zip_replay(
     if not messages:
         return
     tmp = tmp_path_factory.mktemp("day")
-    stem = "SIM_2012-06-21_34200000_57600000"
-    path = _write(tmp / "sim.zip", f"{stem}_message_{n}.csv", f"{stem}_orderbook_{n}.csv", messages, rows)
+    path = _sim_zip(tmp, n, messages, rows)
     try:
         store = _store(path, tmp / "s")
     except DataError:
@@ -239,8 +244,7 @@ def test_compiled_store_loop_asks_the_reference_about_exactly_the_rows_that_diff
     if not messages:
         return
     tmp = tmp_path_factory.mktemp("day")
-    stem = "SIM_2012-06-21_34200000_57600000"
-    path = _write(tmp / "sim.zip", f"{stem}_message_{n}.csv", f"{stem}_orderbook_{n}.csv", messages, rows)
+    path = _sim_zip(tmp, n, messages, rows)
     store_day = open_store_day(_store(path, tmp / "s"))
     book = L3Book(store_day.info.symbol)
     got, check = _hooks(book, n)
