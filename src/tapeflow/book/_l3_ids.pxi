@@ -36,12 +36,12 @@ cdef class IdSet:
     product's top bits (Fibonacci hashing), which spreads any pattern."""
     cdef bint has_no_id
 
-    def __cinit__(self, Py_ssize_t expected=0):
+    def __cinit__(self, expected=0):
         """Room for ``expected`` ids without a rehash (at most ``_MAX_BITS``'s): the store knows a day's rows before
         its first, and a day's adds are at most its rows. The one rehash of AMZN level 5 (2**18 -> 2**19 slots after
         131,072 ids) was 3.3M instructions and 91% of the column loop's LL write misses (callgrind)."""
         cdef int bits = _MIN_BITS
-        while bits < _MAX_BITS and 2 * expected > ((<Py_ssize_t>1) << bits) - 1:  # ``insert``'s rehash test
+        while bits < _MAX_BITS and expected > (((<Py_ssize_t>1) << bits) - 1) // 2:  # as Python ints: any count
             bits += 1
         self.mask = ((<Py_ssize_t>1) << bits) - 1
         self.shift = 64 - bits
