@@ -61,3 +61,27 @@ def test_idset_of_growing_ids_like_lobster_days_keeps_its_cache_friendly_hash() 
         ids.add(11_000_000 + 37 * k + k % 7)
     assert not ids.scrambled
     assert len(ids) == 100_000
+
+
+@pytest.mark.parametrize("expected", [0, 1, 1_000, 200_000])
+def test_idset_sized_for_expected_ids_holds_them_without_growing_and_grows_past_them_exactly(expected: int) -> None:
+    """``IdSet(expected)``: the store replay sizes it from the day's rows, so the day's adds never rehash it; more
+    ids than expected (a day whose adds outnumber what it was sized for) still grow it, and it stays a set."""
+    ids = IdSet(expected)
+    room = ids.capacity
+    assert room >= expected
+    values = [11_000_000 + 37 * k + k % 7 for k in range(max(expected, 1))]
+    for v in values:
+        ids.add(v)
+    assert ids.capacity == room  # no rehash while the expected ids arrive
+    more = [5_000_000_000 + 13 * k for k in range(room + 1 - len(values) + 1_000)]
+    for v in more:
+        ids.add(v)
+    assert ids.capacity > room and len(ids) == len(values) + len(more)
+    assert all(v in ids for v in values) and all(v in ids for v in more)
+    assert 11_000_001 not in ids and 5_000_000_001 not in ids
+
+
+def test_idset_sized_for_an_absurd_count_allocates_at_most_its_cap() -> None:
+    assert IdSet(10**15).capacity == IdSet(1 << 30).capacity == IdSet(1 << 80).capacity == (1 << 21) - 1  # 32 MiB
+    assert IdSet(-5).capacity == IdSet().capacity == (1 << 17) - 1

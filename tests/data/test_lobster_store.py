@@ -42,6 +42,7 @@ from tests.data.test_lobster_core import (
     _write,
     mutated_days,
 )
+from tests.data.test_lobster_sim import days
 
 pytestmark = pytest.mark.skipif(not COMPILED_AVAILABLE, reason="compiled cores not built (make .venv/.installed)")
 TABLE = "LobsterBook.parquet"
@@ -137,6 +138,25 @@ def test_store_replay_report_equals_the_zip_report_compiled_and_reference(
     assert sum(1 for _ in read_store(store)) == json.loads((store / "_tapeflow_store.json").read_text())["events"]
 
 
+@pytest.mark.parametrize("name", [f for f in FILES if f.endswith("_5.zip")])
+def test_compiled_store_loop_matches_every_row_of_a_real_day_without_asking_the_reference(
+    data_dir: Path, name: str, tmp_path: Path
+) -> None:
+    """The loop's own row check is exact: on a day whose rows all match, it hands no row to ``check_row`` (the
+    reference check, which would still find the row equal and so hide a fast check that is wrong, e.g. a copy of
+    the top that a size change left stale, from every other test). Level 5: levels added, dropped and revealed
+    below the best."""
+    path = data_dir / SAMPLES / name
+    day = open_store_day(_store(path, tmp_path / "s"))
+    asked: list[int] = []
+    decoder = StoreDecoder(day, L3Book(day.info.symbol), check_row=lambda row, line: asked.append(row),
+                           impl="compiled")  # fmt: skip
+    for _ in decoder.run():
+        pass
+    assert decoder.compiled_rows == day.entry.rows > 40_000 and decoder.counts.reveals > 0
+    assert asked == []
+
+
 @pytest.mark.parametrize(
     "mutation",
     [
@@ -183,6 +203,12 @@ def amzn5(data_dir: Path) -> tuple[str, str, list[str], list[str]]:
     return lf.message_member, lf.orderbook_member, messages[:12_000], books[:12_000]
 
 
+def _sim_zip(tmp: Path, n: int, messages: list[str], rows: list[str]) -> Path:
+    """A simulated day of ``n`` levels as a LOBSTER zip, named as ``open_lobster`` reads a day and its levels."""
+    stem = "SIM_2012-06-21_34200000_57600000"
+    return _write(tmp / "sim.zip", f"{stem}_message_{n}.csv", f"{stem}_orderbook_{n}.csv", messages, rows)
+
+
 @settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
@@ -197,8 +223,7 @@ def test_store_replay_of_any_stream_equals_the_zip_replay(
     if not messages:
         return
     tmp = tmp_path_factory.mktemp("day")
-    stem = "SIM_2012-06-21_34200000_57600000"
-    path = _write(tmp / "sim.zip", f"{stem}_message_{n}.csv", f"{stem}_orderbook_{n}.csv", messages, rows)
+    path = _sim_zip(tmp, n, messages, rows)
     try:
         store = _store(path, tmp / "s")
     except DataError:
@@ -206,6 +231,34 @@ def test_store_replay_of_any_stream_equals_the_zip_replay(
             _zip_run(path, 256)["error"] or _raise()
         return
     _same(path, store, block_bytes=256, batch_rows=batch_rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(days())
+def test_compiled_store_loop_asks_the_reference_about_exactly_the_rows_that_differ_on_any_day(
+    tmp_path_factory: pytest.TempPathFactory, day: tuple[int, list[str], list[str]]
+) -> None:
+    """Simulated days at levels 1-3, whose sides often hold fewer levels than the row shows (the sentinel
+    fields): the loop's own check hands ``check_row`` only rows that really differ from the book (none here)."""
+    n, messages, rows = day
+    if not messages:
+        return
+    tmp = tmp_path_factory.mktemp("day")
+    path = _sim_zip(tmp, n, messages, rows)
+    store_day = open_store_day(_store(path, tmp / "s"))
+    book = L3Book(store_day.info.symbol)
+    got, check = _hooks(book, n)
+    asked: list[int] = []
+
+    def counted(row: int, line: bytes) -> None:
+        asked.append(row)
+        check(row, line)
+
+    decoder = StoreDecoder(store_day, book, check_row=counted, impl="compiled")
+    for _ in decoder.run():
+        pass
+    assert decoder.compiled_rows == len(messages)
+    assert asked == [row for row, _ in got["mismatches"]] == []
 
 
 def _raise() -> None:
@@ -279,6 +332,33 @@ def test_a_hook_failing_mid_batch_leaves_the_same_counts_in_both_store_loops(goo
         batch_reveals[impl] = decoder.counts.reveals - done
     assert counts["compiled"] == counts["python"]
     assert batch_reveals["python"] > 0  # the failing batch had revealed levels before the hook failed
+
+
+def test_compiled_store_replay_sizes_its_id_set_for_the_day_and_still_grows_past_it(goog1_store: Path) -> None:
+    """The day's adds are at most its rows, which the manifest gives before the first row: the compiled replay's
+    ``IdSet`` holds them without a rehash. A day sized too small (its manifest's row count lowered here; a day
+    past the set's cap is the same case) still grows the set mid-batch, and the book is the same."""
+    import msgspec
+
+    day = open_store_day(goog1_store)
+    for rows, room in ((300_000, (1 << 19) - 1), (3_000_000, (1 << 21) - 1)):  # longer than the zip's 131,071 holds
+        longer = msgspec.structs.replace(day, entry=msgspec.structs.replace(day.entry, rows=rows))
+        decoder = StoreDecoder(longer, L3Book(day.info.symbol), impl="compiled")
+        assert decoder._known.capacity == room  # type: ignore[union-attr]  # the second: the cap, 2**22 slots
+    decoder = StoreDecoder(day, L3Book(day.info.symbol, impl="compiled"), impl="compiled")
+    room = decoder._known.capacity  # type: ignore[union-attr]
+    assert room >= day.entry.rows
+    for _ in decoder.run():
+        pass
+    assert decoder._known.capacity == room and 0 < len(decoder._known) <= day.entry.rows
+    small = msgspec.structs.replace(day, entry=msgspec.structs.replace(day.entry, rows=10))
+    book = L3Book(day.info.symbol, impl="compiled")
+    undersized = StoreDecoder(small, book, batch_rows=5_000, impl="compiled")
+    assert undersized._known.capacity == 131_071  # type: ignore[union-attr]
+    with pytest.raises(DataError, match=f"holds {day.entry.rows} rows, its manifest 10"):
+        for _ in undersized.run():
+            pass
+    assert len(undersized._known) == len(decoder._known) and _state(book) == _state(decoder._sink)
 
 
 def test_truncated_table_is_refused_in_one_line(goog1_store: Path, tmp_path: Path) -> None:

@@ -151,6 +151,15 @@ cdef class _Book:
     cdef _Prices prices
     """The int objects of the prices the block names: the loop holds its prices in C and makes an object only
     for Python (``best``, a hook, a reference call, a dict book's keys)."""
+    cdef long long ts_held
+    cdef bint ts_owed
+    """``integrity.ts`` is ``ts_held``, not yet written (``sync``). Why: an int object made, stored and the last
+    one freed each time a reveal or a new best set it was ~75 of the store loop's ~1,200 instructions a message
+    (callgrind), and Python reads the attribute only inside the calls the loops make, each preceded by ``sync``
+    (and the block's end)."""
+    cdef Py_ssize_t dropped_owed
+    """Orders dropped with their level that ``book.dropped_orders`` does not count yet (``sync``): the attribute's
+    read, add and write through Python were ~500 instructions a level dropped with orders in it."""
 
     def __init__(self, object book):
         self.book = book
@@ -196,12 +205,24 @@ cdef class _Book:
             self.asks.best = price
         return 0
 
-    cdef inline int set_ts(self, object ts) except -1:
-        """``integrity.ts = ts``."""
+    cdef inline int set_ts(self, long long ts) except -1:
+        """``integrity.ts = ts``, written when Python may next read it (``sync``)."""
         if self.slots:
-            _put(self.integrity, I_TS, ts)
+            self.ts_held = ts
+            self.ts_owed = True
         else:
             self.integrity.ts = ts
+        return 0
+
+    cdef inline int sync(self) except -1:
+        """Write what ``set_ts`` and ``dropped_owed`` owe: before every call into Python, and at a block's end."""
+        cdef Py_ssize_t dropped = self.dropped_owed
+        if self.ts_owed:
+            self.ts_owed = False
+            _put(self.integrity, I_TS, PyLong_FromLongLong(self.ts_held))
+        if dropped:
+            self.dropped_owed = 0
+            self.book.dropped_orders += dropped
         return 0
 
     cdef inline bint crossed(self) except -1:
@@ -220,11 +241,13 @@ cdef class _Book:
             return 0  # a side is empty: its best is NO_PRICE, never crossed
         if self.slots and self.bid_keys.at(nb - 1, &bid) and self.ask_keys.at(na - 1, &ask) and ask != -_MAX - 1:
             if bid != 0 and ask != 0 and bid >= -ask:
+                self.sync()
                 self.book._check_cross()
             return 0
         bid_o = self.bids.best
         ask_o = self.asks.best
         if bid_o != 0 and ask_o != 0 and bid_o >= ask_o:
+            self.sync()
             self.book._check_cross()
         return 0
 
@@ -248,6 +271,7 @@ cdef class _Book:
         if _as_ll(price, &p):
             self.drop_level_ll(bid, p, ts)
         elif self.live_table() is not None:
+            self.sync()
             self.book._drop_level(self.bids if bid else self.asks, price, ts)
             self.adopt_orders()
         else:
@@ -257,11 +281,8 @@ cdef class _Book:
     cdef drop_level_ll(self, bint bid, long long price, long long ts):
         """``drop_level`` of a price held as a C value (the loop's: no int object on the table's path)."""
         cdef L3Orders table = self.live_table()
-        cdef Py_ssize_t dropped
         if table is not None:
-            dropped = table.close(bid, price)
-            if dropped:
-                self.book.dropped_orders += dropped
+            self.dropped_owed += table.close(bid, price)
         else:
             self.drop_queue(bid, self.prices.get(price))
         self.after_drop(_remove_ll(self, bid, price), ts)
@@ -278,6 +299,7 @@ cdef class _Book:
         """A dropped best may have uncrossed the book."""
         if was_best and self.crossed():
             self.set_ts(ts)
+            self.sync()
             self.book._check_uncross()
         return 0
 
@@ -351,6 +373,7 @@ cdef int _reveal(_Book b, _Top top, bint bid, object side, const char* ps, Py_ss
     cdef long long old, new, size
     if not _tail(ps, pn, a) or not _tail(cs, cn, c):
         top.mark_all()
+        b.sync()
         on_reveal(side, i, ts, row)
         return 0
     old_len = a[f + 1] - 1 - a[f]
@@ -366,6 +389,7 @@ cdef int _reveal(_Book b, _Top top, bint bid, object side, const char* ps, Py_ss
         or old == new  # equal as numbers, not as text (a leading zero): the reference reveals it as text differs
     ):
         top.mark_all()
+        b.sync()
         on_reveal(side, i, ts, row)  # an odd field
         return 0
     return _reveal_ints(b, top, bid, side, old, new, size, ts, counts, on_reveal, i, row)
@@ -480,6 +504,7 @@ cdef inline int _finish(_Book b, _Top top, bint done, long long k, object oid, l
     cdef object book = b.book
     if not done:
         top.mark_all()
+        b.sync()
         if k == 3:
             book.delete(oid, t, size)
         elif k == 4:
@@ -487,6 +512,7 @@ cdef inline int _finish(_Book b, _Top top, bint done, long long k, object oid, l
         else:
             book.cancel(oid, size, t)
     if k == 4 and on_trade is not None:
+        b.sync()
         on_trade(t, b.prices.get(price), size, side)
         top.mark_all()
     return 0
@@ -513,6 +539,7 @@ cdef int _apply_table(
         seen = PySet_Contains(known_set, id_objects.get(id_value))
     if k == 1:
         if seen:
+            b.sync()
             on_duplicate(id_objects.get(id_value), row)
             top.mark_all()
             return 0
@@ -531,6 +558,7 @@ cdef int _apply_table(
                     top.touch(bid, p, level + size)
                     done = True
         if not done:
+            b.sync()
             book.add(id_objects.get(id_value), side, b.prices.get(p), size, t)
             top.mark_all()
         if fast_known is not None:
@@ -602,6 +630,7 @@ cdef inline int _apply_order(
         seen = PySet_Contains(known_set, oid)
     if k == 1:
         if seen:
+            b.sync()
             on_duplicate(oid, row)
             top.mark_all()
             return 0
@@ -622,6 +651,7 @@ cdef inline int _apply_order(
                     top.touch(bid, p, level + size)
                     done = True
         if not done:
+            b.sync()
             book.add(oid, side, price, size, t)
             top.mark_all()
         if fast_known is not None:
@@ -740,16 +770,20 @@ def apply_lobster_block(
                         _reveal(b, top, bid, side, prev_text, prev_len, text + start, ends[1] - start, t, counts,
                                 on_reveal, i, row)
             elif on_other is not None:
+                b.sync()
                 on_other(k, b.prices.get(p), size, side, t)
                 top.mark_all()
             if on_row is not None:
                 start = ends[i] + 1
                 stop = ends[i + 1]
                 if not verify:
+                    b.sync()
                     on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
                 elif not top.matches(b, text + start, stop - start):
+                    b.sync()
                     on_row(row, PyBytes_FromStringAndSize(text + start, stop - start))
                     top.mark_all()
     finally:
+        b.sync()
         counts.add_to(totals)
 include "_l3_columns.pxi"

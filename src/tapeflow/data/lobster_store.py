@@ -61,9 +61,17 @@ _META_KEY: Final = b"tapeflow.lobster"
 _INT64_MAX: Final = (1 << 63) - 1
 BATCH_ROWS: Final = 65_536
 WRITE_OPTIONS: Final[dict[str, Any]] = {"use_dictionary": False, "compression": "none"}
-"""Delta-encoded int columns, uncompressed: read in ~460 instructions a message against ~1,260 for the store's
-default (dictionary pages, snappy), and 1.5x the default's size (5.6 MB for the 155,935 rows of AMZN level 5):
-measured with callgrind, docs/PERFORMANCE.md "Parquet store"."""
+"""Delta-encoded int columns (``write_options``), uncompressed: read in ~460 instructions a message against ~1,260
+for the store's default (dictionary pages, snappy), and 1.5x the default's size (5.6 MB for the 155,935 rows of
+AMZN level 5): measured with callgrind. Round 10 timed the read and the SHA-256 together against PLAIN (plain,
+LZ4, snappy, zstd), dictionary and BYTE_STREAM_SPLIT pages: each costs more CPU a message than these
+(``benchmarks/bench_lobster_store_formats.py``, docs/PERFORMANCE.md "Parquet store")."""
+
+
+def write_options(levels: int) -> dict[str, Any]:
+    """The ``pq.ParquetWriter`` keywords of a ``LobsterBook`` table of ``levels`` levels."""
+    ints = [*MESSAGE_COLUMNS, *book_columns(levels)]
+    return WRITE_OPTIONS | {"column_encoding": dict.fromkeys(ints, "DELTA_BINARY_PACKED")}
 
 
 class DayInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -157,9 +165,7 @@ def write_lobster_book(writer: StoreWriter, path: str | Path, *, block_bytes: in
         message_member=lf.message_member, orderbook_member=lf.orderbook_member, start_ms=lf.start_ms,
         end_ms=lf.end_ms,
     )  # fmt: skip
-    ints = [*MESSAGE_COLUMNS, *book_columns(lf.levels)]
-    writer.write_table(lf.symbol, lf.day.isoformat(), TABLE, _batches(lf, info, block_bytes), WRITE_OPTIONS | {
-        "column_encoding": dict.fromkeys(ints, "DELTA_BINARY_PACKED")})  # fmt: skip
+    writer.write_table(lf.symbol, lf.day.isoformat(), TABLE, _batches(lf, info, block_bytes), write_options(lf.levels))
 
 
 class StoreDay(msgspec.Struct, frozen=True, kw_only=True):
@@ -251,8 +257,8 @@ class StoreDecoder(LobsterDecoder):
         if impl == "auto":
             compiled_fits = compiled_fits and compiled_cores_wanted()
         self.impl = "compiled" if impl != "python" and compiled_fits else "python"
-        if self.impl == "compiled":  # the zip decoder's compiled id table, not the reference's set (~5% of a replay)
-            self._known = _l3_core.IdSet()
+        if self.impl == "compiled":  # the zip decoder's compiled id table, not the reference's set (~5% of a replay),
+            self._known = _l3_core.IdSet(day.entry.rows)  # sized for the day: its adds are at most its rows
         self.day = day
         self._batch_rows = batch_rows
         self._where = day.path
