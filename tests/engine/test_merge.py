@@ -137,6 +137,7 @@ def test_both_merges_keep_the_documented_order_and_refusal(impl: merge.Impl) -> 
 @needs_core
 def test_compiled_and_auto_run_the_core_unless_pure_python_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the comparison above compares: ``"compiled"`` is the core (Cython's generator, not a Python one)."""
+    monkeypatch.delenv("TAPEFLOW_PURE_PYTHON", raising=False)  # "auto" is asked about below, with it and without
     assert not isinstance(merge_batches([[trade(1)]], impl="compiled"), GeneratorType)
     assert not isinstance(merge_batches([[trade(1)]]), GeneratorType)
     assert isinstance(merge_batches([[trade(1)]], impl="python"), GeneratorType)

@@ -134,7 +134,7 @@ class TradingNode:
             self.risk = RiskEngine(route, [*first, *risk_rules], context=risk_ctx)
         else:  # the configured pipeline (validated here: errors name the field), then any extra rules
             rules: list[RiskRule] = [*first, *build_rules(risk, risk_ctx), *risk_rules]
-            trips, kill_switch = build_trips(risk), build_kill_switch(risk)
+            trips, kill_switch = build_trips(risk, risk_ctx.impl), build_kill_switch(risk)
             chase = risk.kill_switch.chase_timing()
             self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips, chase=chase)
         self._mid_x2_of: Callable[[str], int | None] = self.portfolio.mark_x2
