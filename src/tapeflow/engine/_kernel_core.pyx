@@ -418,7 +418,7 @@ cdef int _fire(TimerFire f, object timer) except -1:
     args[2] = _get(timer, _T_NAME)
     args[3] = _get(timer, _T_ID)
     event = PyObject_Vectorcall(TimerFired, args, 0, _TIMER_FIRED_FIELDS)
-    _dispatch(_handler(f.handlers, TimerFired), event)
+    _dispatch(_handler(f.handlers, kernel, TimerFired), event)
     callback = _get(timer, _T_CALLBACK)  # read after the dispatch, as the reference does
     then = <object>callback if callback is not NULL else timer.callback  # unset: the reference's AttributeError
     if then is not None:
@@ -552,14 +552,16 @@ cdef class Handlers:
     an entry is taken from it (or from ``_resolve``, which adds the one it lacks), and ``CompiledKernel._forget``,
     where the table loses or changes entries, calls ``clear`` first; so an entry here is always the table's for
     that type, whatever a handler subscribes or unsubscribes mid-run. Holds at most ``_MEMO`` types; any other is
-    looked up in the table each time, as before."""
+    looked up in the table each time, as before.
 
-    cdef readonly object kernel
+    It holds the table, not the kernel: the loops pass the kernel in (``_resolve``, the counters). A kernel that
+    held this and was held by it would be a reference cycle, freed only by the cycle collector, and everything its
+    subscribers keep (their events, a test's event class) would live until a second collection."""
+
     cdef dict table
     cdef tuple entries  # (type, handler, type, handler, ...), in the order the loops first asked for them
 
     def __init__(self, kernel):
-        self.kernel = kernel
         self.table = kernel._table
         self.entries = ()
 
@@ -574,26 +576,27 @@ cdef class Handlers:
 cdef Py_ssize_t _MEMO = 16
 
 
-cdef object _miss(Handlers h, object kind):
-    """The table's entry for ``kind`` (built by ``_resolve`` on first use, as the Python loops do), remembered."""
+cdef object _miss(Handlers h, object kernel, object kind):
+    """The table's entry for ``kind`` (built by ``kernel._resolve`` on first use, as the Python loops do),
+    remembered."""
     handler = h.table.get(kind)
     if handler is None:
-        handler = h.kernel._resolve(kind)
+        handler = kernel._resolve(kind)
     if PyTuple_GET_SIZE(h.entries) < 2 * _MEMO:
         h.entries = h.entries + (kind, handler)
     return handler
 
 
-cdef inline object _handler(Handlers h, object kind):
+cdef inline object _handler(Handlers h, object kernel, object kind):
     cdef tuple entries = h.entries
     cdef Py_ssize_t i
     for i in range(0, PyTuple_GET_SIZE(entries), 2):
         if PyTuple_GET_ITEM(entries, i) is <PyObject*>kind:
             return <object>PyTuple_GET_ITEM(entries, i + 1)
-    return _miss(h, kind)
+    return _miss(h, kernel, kind)
 
 
-cdef int _drain(Handlers h, list heap, object time, bint fast, object limit) except -1:
+cdef int _drain(object kernel, Handlers h, list heap, object time, bint fast, object limit) except -1:
     cdef Py_ssize_t popped = 0
     try:
         while _head_due(heap, limit):
@@ -601,9 +604,8 @@ cdef int _drain(Handlers h, list heap, object time, bint fast, object limit) exc
             _set_now(time, fast, entry[0])
             popped += 1
             item = entry[2]
-            _dispatch(_handler(h, type(item)), item)
+            _dispatch(_handler(h, kernel, type(item)), item)
     finally:
-        kernel = h.kernel
         slots = _slots(kernel)
         _add_count(kernel, slots.popped, "_popped", popped)
     return 0
@@ -638,7 +640,7 @@ def call_at(self, ts, fn, arg=None):
 def drain(self, limit):
     """``Kernel._drain``: every scheduled item due at or before ``limit``, in ``(ts, seq)`` order."""
     time = self._time
-    _drain(self._handlers, self._heap, time, _NOW >= 0 and isinstance(time, SimClock), limit)
+    _drain(self, self._handlers, self._heap, time, _NOW >= 0 and isinstance(time, SimClock), limit)
 
 
 def feed(self, batches, bint checking):
@@ -660,9 +662,9 @@ def feed(self, batches, bint checking):
                         raise OutOfOrderError(ts, time._now, type(event).__name__)
                     count += 1
                     if _feed_due(heap, ts, &head):
-                        _drain(handlers, heap, time, fast, ts)
+                        _drain(self, handlers, heap, time, fast, ts)
                     _set_now(time, fast, ts)
-                    _dispatch(_handler(handlers, type(event)), event)
+                    _dispatch(_handler(handlers, self, type(event)), event)
                 continue
             if not batch:
                 continue
@@ -672,16 +674,16 @@ def feed(self, batches, bint checking):
             for event in batch:
                 ts = _ts_init(event)
                 if _feed_due(heap, ts, &head):
-                    _drain(handlers, heap, time, fast, ts)
+                    _drain(self, handlers, heap, time, fast, ts)
                 _set_now(time, fast, ts)
-                _dispatch(_handler(handlers, type(event)), event)
+                _dispatch(_handler(handlers, self, type(event)), event)
             count += len(batch)
     finally:
         Py_XDECREF(head.entry)  # nothing the schedule ran stays referenced after the feed
         self.feed_events += count
     now = time._now
     if _head_due(heap, now):
-        _drain(handlers, heap, time, fast, now)
+        _drain(self, handlers, heap, time, fast, now)
 
 
 include "_kernel_merge.pxi"
