@@ -264,8 +264,8 @@ class StoreDecoder(LobsterDecoder):
         decode_thread: bool = True,
     ) -> None:
         """``decode_thread``: the compiled replay decodes the table's batches in a thread (``run``: less wall
-        time, about the same CPU time); ``self.decode_thread`` says whether it does. The reference reads in the
-        caller's thread."""
+        time where a core is free, the same instructions; on a host with no core free it cost CPU time, round
+        11); ``self.decode_thread`` says whether it does. The reference reads in the caller's thread."""
         super().__init__(day.lobster_file(), sink, on_trade=on_trade, on_status=on_status, check_row=check_row,
                          impl="python")  # fmt: skip
         compiled_fits = COMPILED_AVAILABLE and type(sink) is L3Book

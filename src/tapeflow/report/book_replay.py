@@ -84,8 +84,8 @@ def replay(
 
     ``impl`` chooses the decoder's block apply (``LobsterDecoder``/``StoreDecoder``: compiled or the Python
     reference); the report says which ran. ``read_ahead``: the compiled replay reads in a thread beside its
-    loop (the zip's orderbook member inflated, the store's batches decoded: less wall time, about the same CPU
-    time); False reads in the caller's thread, as the reference does."""
+    loop (the zip's orderbook member inflated, the store's batches decoded: less wall time where a core is free,
+    the same work); False reads in the caller's thread, as the reference does."""
     store = open_store_day(path, symbol, day) if Path(path).is_dir() else None
     lf = store.lobster_file() if store is not None else open_lobster(path)
     book = L3Book(lf.symbol, impl=impl)  # the reference keeps its level sizes in dicts, the compiled loop in tables
