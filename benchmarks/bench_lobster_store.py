@@ -20,9 +20,8 @@ from the zip and the store read in a thread beside their loop) and in CPU time. 
 mismatches, counts, book at the end) or the benchmark fails. Memory: peak RSS of a fresh child replaying
 (compiled, verified) the day's store and a store of a 4x longer day (``bench_lobster.longer_copy``). ``--quick``:
 no memory run. ``--breakdown``: also where the compiled replay's CPU time goes (its column loop, the table read,
-the SHA-256, the rest). ``--against OLD_SRC``:
-also this tree against an older one's ``src`` (its compiled cores built beside their .pyx), store and zip, in
-alternated fresh processes, CPU-time ratio new/old.
+the SHA-256, the rest). ``--against OLD_SRC``: also this tree against an older one's ``src`` (its compiled cores
+built beside their .pyx), store and zip, in alternated fresh processes, CPU-time ratio new/old.
 
 Run: ``.venv/bin/python benchmarks/bench_lobster_store.py [--file PATH] [--pairs 5] [--quick] [--breakdown]
 [--against OLD_SRC]``.
