@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from tapeflow.data import lobster
 from tapeflow.data.lobster import COMPILED_AVAILABLE, LobsterDecoder
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.data.lobster_file import open_lobster
-from tapeflow.data.lobster_store import StoreDecoder, open_store_day, write_lobster_book
+from tapeflow.data.lobster_store import DECODE_THREAD, StoreDecoder, open_store_day, write_lobster_book
 from tapeflow.data.parquet_store import read_store
 from tapeflow.data.store_writer import write_store
 from tapeflow.model import ConfigError, DataError
@@ -88,27 +90,35 @@ def _zip_run(path: Path, block_bytes: int) -> dict[str, Any]:
     return _result(decoder, book, got)
 
 
-def _store_run(store: Path, impl: lobster.Impl, batch_rows: int) -> dict[str, Any]:
+def _store_run(store: Path, impl: lobster.Impl, batch_rows: int, *, thread: bool = True) -> dict[str, Any]:
     day = open_store_day(store)
     book = L3Book(day.info.symbol, impl=impl)
     got, check = _hooks(book, day.info.levels)
     decoder = StoreDecoder(
         day, book, on_trade=lambda *a: got["trades"].append(a), on_status=lambda *a: got["statuses"].append(a),
-        check_row=check, batch_rows=batch_rows, impl=impl,
+        check_row=check, batch_rows=batch_rows, impl=impl, decode_thread=thread,
     )  # fmt: skip
-    assert decoder.impl == impl
-    return _result(decoder, book, got)
+    assert decoder.impl == impl and decoder.decode_thread == (thread and impl == "compiled")
+    result = _result(decoder, book, got)
+    assert not _decoders()  # the run ended (or failed): its decode thread with it
+    return result
+
+
+def _decoders() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == DECODE_THREAD]
 
 
 def _same(path: Path, store: Path, *, block_bytes: int = 1 << 16, batch_rows: int = 5_000) -> dict[str, Any]:
+    """The zip's reference against the store's reference, its compiled loop with the decode thread (the
+    default) and without it: the same results, errors included."""
     reference = _zip_run(path, block_bytes)
     ran = {}
-    for impl in ("python", "compiled"):
-        got = _store_run(store, impl, batch_rows)
+    for impl, thread in (("python", False), ("compiled", True), ("compiled", False)):
+        got = _store_run(store, impl, batch_rows, thread=thread)
         for key in reference:
             if key != "compiled":
-                assert got[key] == reference[key], (impl, key)
-        ran[impl] = got["compiled"]
+                assert got[key] == reference[key], (impl, thread, key)
+        assert ran.setdefault(impl, got["compiled"]) == got["compiled"]  # the same rows by the loop either way
     return reference | ran
 
 
@@ -330,6 +340,7 @@ def test_a_hook_failing_mid_batch_leaves_the_same_counts_in_both_store_loops(goo
         assert decoder.compiled_rows > 0 if impl == "compiled" else decoder.compiled_rows == 0
         counts[impl] = decoder.counts
         batch_reveals[impl] = decoder.counts.reveals - done
+        assert not _decoders()  # the hook's error stopped the decode thread
     assert counts["compiled"] == counts["python"]
     assert batch_reveals["python"] > 0  # the failing batch had revealed levels before the hook failed
 
@@ -448,3 +459,97 @@ def test_damaged_bytes_in_a_relisted_table_are_a_one_line_data_error_or_read_nev
         assert str(exc).startswith(f"{path}") and "\n" not in str(exc)
     else:  # the damage fell on bytes the reader does not use (statistics) or on values still read as a day
         assert report.rows == 49_482
+
+
+def _flip(path: Path, at: int, n: int = 64) -> None:
+    data = bytearray(path.read_bytes())
+    data[at : at + n] = bytes(b ^ 0x5A for b in data[at : at + n])
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("impl", ["python", "compiled"])
+@pytest.mark.parametrize("where", ["first page", "middle", "footer"])
+def test_table_that_does_not_hash_as_listed_reaches_no_hook_and_the_error_is_the_hash(
+    goog1_store: Path, tmp_path: Path, impl: lobster.Impl, where: str
+) -> None:
+    """Fail-closed: a thread decodes the table while its SHA-256 is checked, but no row of a table whose bytes
+    differ from the manifest reaches the book or a hook, and the one-line error is the hash's whatever the damage
+    breaks in the decode (a page of the first batch, a later one, the footer that ``open_store_day`` reads)."""
+    store, _, path = _copy(goog1_store, tmp_path)
+    size = path.stat().st_size
+    _flip(path, {"first page": 100, "middle": size // 2, "footer": size - 300}[where])
+    calls: list[str] = []
+    book: L3Book | None = None
+    with pytest.raises(DataError) as err:
+        day = open_store_day(store)
+        book = L3Book(day.info.symbol, impl=impl)
+        decoder = StoreDecoder(
+            day, book, on_trade=lambda *a: calls.append("trade"), on_status=lambda *a: calls.append("status"),
+            check_row=lambda row, line: calls.append("row"), batch_rows=5_000, impl=impl,
+        )  # fmt: skip
+        calls.extend("batch" for _ in decoder.run())
+    assert str(err.value) == (
+        f"{path}: store file changed since it was written (SHA-256 differs from its manifest); convert the source again"
+    )
+    assert calls == [] and (book is None or len(book) == 0)
+    assert (book is None) == (where == "footer")  # a footer that does not read: refused before the book exists
+    assert not _decoders()
+
+
+def _damaged(goog1_store: Path, tmp_path: Path, at: float) -> Path:
+    store, rel, path = _copy(goog1_store, tmp_path)
+    _flip(path, int(path.stat().st_size * at))
+    _relist(store, rel)
+    return store
+
+
+@pytest.mark.parametrize("fail", ["damaged page", "after two batches"])
+def test_error_in_the_decode_thread_is_the_same_one_line_error_as_without_it(
+    goog1_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail: str
+) -> None:
+    """A read that fails in the decode thread (a damaged page that hashes as listed: relisted by hand; an
+    ``OSError`` after two batches) is raised by the loop at the batch that needed it, as the same one-line
+    ``DataError`` that reading in the caller's thread gives, after the same rows; the thread is gone."""
+    if fail == "damaged page":
+        store = _damaged(goog1_store, tmp_path, 0.35)
+    else:
+        store = goog1_store
+        batches = StoreDecoder._batches
+
+        def failing(self: StoreDecoder) -> Any:
+            for k, batch in enumerate(batches(self)):
+                if k == 2:
+                    raise OSError("disk gone")
+                yield batch
+
+        monkeypatch.setattr(StoreDecoder, "_batches", failing)
+    threaded = _store_run(store, "compiled", 5_000, thread=True)
+    assert threaded == _store_run(store, "compiled", 5_000, thread=False)
+    row = 0 if fail == "damaged page" else 10_000
+    assert threaded["error"].startswith(f"store file unreadable after row {row}: ") and "\n" not in threaded["error"]
+    assert threaded["compiled"] == row  # the batches before the failing one were applied, as without the thread
+
+
+def test_store_replay_stopped_early_leaves_no_decode_thread_and_reads_one_batch_ahead(
+    goog1_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread decodes at most one batch ahead of the loop (one waiting, one in its hands: memory flat as a
+    day grows), and closing the replay's generator stops and joins it."""
+    made: list[int] = []
+    batches = StoreDecoder._batches
+
+    def counted(self: StoreDecoder) -> Any:
+        for batch in batches(self):
+            made.append(batch.num_rows)
+            yield batch
+
+    monkeypatch.setattr(StoreDecoder, "_batches", counted)
+    day = open_store_day(goog1_store)
+    decoder = StoreDecoder(day, L3Book(day.info.symbol), batch_rows=5_000, impl="compiled")
+    run = decoder.run()
+    assert next(run) == 5_000
+    assert _decoders()
+    time.sleep(0.3)  # time for the thread to read on, were it not bounded
+    assert len(made) == 3  # the batch applied, the one waiting, the one the thread holds
+    run.close()
+    assert not _decoders()

@@ -40,13 +40,15 @@ from tapeflow.data.lobster import COMPILED_AVAILABLE, Impl, LobsterDecoder, Lobs
 from tapeflow.data.lobster_file import LobsterFile, open_lobster
 from tapeflow.data.lobster_parse import LineReader, parse_block
 from tapeflow.data.nytime import NS_PER_SECOND, day_base_ns
+from tapeflow.data.prefetch import Prefetch
 from tapeflow.data.store_manifest import (
     TABLES_VERSION,
     FileEntry,
+    check_digest,
     check_listing,
+    check_size,
     inside,
     load_manifest,
-    verify_file,
 )
 from tapeflow.data.store_writer import StoreWriter
 from tapeflow.model.enums import Side
@@ -60,6 +62,7 @@ MESSAGE_COLUMNS: Final = ("time", "kind", "order_id", "size", "price", "directio
 _META_KEY: Final = b"tapeflow.lobster"
 _INT64_MAX: Final = (1 << 63) - 1
 BATCH_ROWS: Final = 65_536
+DECODE_THREAD: Final = "tapeflow-store-decode"
 WRITE_OPTIONS: Final[dict[str, Any]] = {"use_dictionary": False, "compression": "none"}
 """Delta-encoded int columns (``write_options``), uncompressed: read in ~460 instructions a message against ~1,260
 for the store's default (dictionary pages, snappy), and 1.5x the default's size (5.6 MB for the 155,935 rows of
@@ -169,7 +172,8 @@ def write_lobster_book(writer: StoreWriter, path: str | Path, *, block_bytes: in
 
 
 class StoreDay(msgspec.Struct, frozen=True, kw_only=True):
-    """One ``LobsterBook`` table of a store, checked (manifest, listing, size, SHA-256, schema)."""
+    """One ``LobsterBook`` table of a store, checked (manifest, listing, size, schema); its SHA-256 is checked by
+    ``StoreDecoder.run`` before any row of it is used."""
 
     path: str
     entry: FileEntry
@@ -186,7 +190,8 @@ class StoreDay(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def open_store_day(store: str | Path, symbol: str | None = None, day: str | None = None) -> StoreDay:
-    """The store's LOBSTER day (the only one, or the one of ``symbol`` and ``day``), checked before any row."""
+    """The store's LOBSTER day (the only one, or the one of ``symbol`` and ``day``), checked before any row; the
+    table's SHA-256 is left to ``StoreDecoder.run``, which overlaps it with decoding the first batch."""
     root = Path(store)
     manifest = load_manifest(root)
     check_listing(root, manifest)
@@ -207,7 +212,16 @@ def open_store_day(store: str | Path, symbol: str | None = None, day: str | None
         raise ConfigError(f"store holds several LOBSTER days ({days}); choose one by symbol and date", field="symbol")
     entry = tables[0]
     path = inside(root, entry.path)
-    verify_file(path, entry)
+    check_size(path, entry)  # the SHA-256 is the decoder's, before its first row (``StoreDecoder.run``)
+    try:
+        return StoreDay(path=str(path), entry=entry, info=_day_info(path))
+    except DataError:
+        check_digest(path, entry)  # a file changed since it was written says so, whatever else it broke
+        raise
+
+
+def _day_info(path: Path) -> DayInfo:
+    """The day's description from the table's schema, which must be the one this tapeflow writes."""
     try:
         found = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
@@ -228,7 +242,7 @@ def open_store_day(store: str | Path, symbol: str | None = None, day: str | None
             )
     if list(found.names) != list(expected.names):
         raise DataError("LobsterBook table has other columns than this tapeflow writes; convert again", path=path)
-    return StoreDay(path=str(path), entry=entry, info=info)
+    return info
 
 
 _Columns = tuple[npt.NDArray[np.int64], ...]
@@ -247,7 +261,11 @@ class StoreDecoder(LobsterDecoder):
         check_row: Any = None,
         batch_rows: int = BATCH_ROWS,
         impl: Impl = "auto",
+        decode_thread: bool = True,
     ) -> None:
+        """``decode_thread``: the compiled replay decodes the table's batches in a thread (``run``: less wall
+        time where a core is free, the same instructions; on a host with no core free it cost CPU time, round
+        11); ``self.decode_thread`` says whether it does. The reference reads in the caller's thread."""
         super().__init__(day.lobster_file(), sink, on_trade=on_trade, on_status=on_status, check_row=check_row,
                          impl="python")  # fmt: skip
         compiled_fits = COMPILED_AVAILABLE and type(sink) is L3Book
@@ -257,6 +275,7 @@ class StoreDecoder(LobsterDecoder):
         if impl == "auto":
             compiled_fits = compiled_fits and compiled_cores_wanted()
         self.impl = "compiled" if impl != "python" and compiled_fits else "python"
+        self.decode_thread = decode_thread and self.impl == "compiled"
         if self.impl == "compiled":  # the zip decoder's compiled id table, not the reference's set (~5% of a replay),
             self._known = _l3_core.IdSet(day.entry.rows)  # sized for the day: its adds are at most its rows
         self.day = day
@@ -288,16 +307,18 @@ class StoreDecoder(LobsterDecoder):
         return b",".join(b"%d" % c[i] for c in self._book)
 
     def run(self) -> Iterator[int]:
+        """The table's rows applied a batch at a time, fail-closed: its SHA-256 is checked against the manifest
+        before any row reaches the book, a hook or a report. With ``decode_thread`` a thread opens the file and
+        decodes batches meanwhile, at most one waiting ahead of the loop (``prefetch.Prefetch``): pyarrow and
+        hashlib release the GIL while they work, so the hash and the first batch's decode overlap, and so do
+        each later batch's decode and the loop over the one before it."""
         levels = self.file.levels
         row = 0
+        ahead = Prefetch(self._batches, depth=1, name=DECODE_THREAD) if self.decode_thread else None
+        batches = ahead if ahead is not None else self._batches()
         try:
-            pf = pq.ParquetFile(self._where)
-        except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"not a readable Parquet file ({exc}); convert the source again", path=self._where) from exc
-        try:
-            # one thread: the decode of a 65,536-row batch is too short for pyarrow's pool to pay for the hand-off
-            # in CPU time, which is what the replay's goal counts (~6% of the table read, alternated)
-            for batch in pf.iter_batches(batch_size=self._batch_rows, use_threads=False):
+            check_digest(Path(self._where), self.day.entry)
+            for batch in batches:
                 n = batch.num_rows
                 if not n:
                     continue
@@ -321,12 +342,27 @@ class StoreDecoder(LobsterDecoder):
                 yield row
         except (OSError, pa.ArrowException) as exc:  # a damaged page that still hashes as listed (relisted by hand)
             raise DataError(f"store file unreadable after row {row}: {exc}", path=self._where, line=row) from exc
-        finally:
-            pf.close()
+        finally:  # also when the caller stops early or a row or hook fails: no thread outlives the run
+            if ahead is not None:
+                ahead.close()
+            else:
+                batches.close()  # type: ignore[attr-defined]  # the generator: its file closed now
         if row != self.day.entry.rows:
             raise DataError(f"LobsterBook table holds {row} rows, its manifest {self.day.entry.rows}", path=self._where)
         if row == 0:
             raise DataError("the message file is empty", path=self._msg_where)
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        """The table's record batches, read on one thread: a 65,536-row batch's decode is too short for
+        pyarrow's pool to pay for its hand-offs in CPU time (~6% of the read, alternated; round 8)."""
+        try:
+            pf = pq.ParquetFile(self._where)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"not a readable Parquet file ({exc}); convert the source again", path=self._where) from exc
+        try:
+            yield from pf.iter_batches(batch_size=self._batch_rows, use_threads=False)
+        finally:
+            pf.close()
 
     def _block_reference(
         self,

@@ -188,9 +188,14 @@ def check_listing(root: Path, manifest: Manifest) -> None:
 
 def verify_file(path: Path, entry: FileEntry) -> None:
     """The file is byte for byte the one the writer listed: same size, same SHA-256."""
+    check_size(path, entry)
+    check_digest(path, entry)
+
+
+def check_size(path: Path, entry: FileEntry) -> None:
+    """The file has the size the writer listed (a truncated or grown file), without reading it."""
     try:
         size = path.stat().st_size
-        digest = sha256_of(path) if size == entry.bytes else ""
     except OSError as exc:
         raise DataError(f"cannot read store file: {exc}; convert the source again", path=path) from exc
     if size != entry.bytes:
@@ -199,6 +204,15 @@ def verify_file(path: Path, entry: FileEntry) -> None:
             "written; convert the source again",
             path=path,
         )
+
+
+def check_digest(path: Path, entry: FileEntry) -> None:
+    """The file's SHA-256 is the one the writer listed. hashlib releases the GIL while it hashes a large read,
+    so a thread may decode the file meanwhile, as long as nothing it decodes is used before this returns."""
+    try:
+        digest = sha256_of(path)
+    except OSError as exc:
+        raise DataError(f"cannot read store file: {exc}; convert the source again", path=path) from exc
     if digest != entry.sha256:
         raise DataError(
             "store file changed since it was written (SHA-256 differs from its manifest); convert the source again",
