@@ -356,9 +356,9 @@ class _Composer:
 
     def after_execution(self) -> None:
         """What the trip parts read of the account is computed again, for every order: execution may have moved
-        it (a venue that fills in the call), and the trip rules see the account after the order, as
-        ``RiskEngine.observe_pass`` does through ``ctx.equity()``. The same blocks as the check's, so the same
-        values as those calls without their frames (issue 19, round 11)."""
+        it (a venue that fills in the call), and the trip rules see the account after the order, as ``LossTrip.observe``
+        does through ``ctx.daily_loss()``. The same blocks as the check's, so the values ``ctx.equity()`` would give,
+        without its two calls (issue 19, round 11)."""
         self.emitted -= self.shared.account
         self.guarded = False
 
