@@ -14,6 +14,7 @@ where a conversion would raise ``OverflowError``.
 from libc.stdint cimport INT64_MIN, int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+
 include "../book/_as_ll.pxi"
 
 cdef Py_ssize_t FIRST = 16
