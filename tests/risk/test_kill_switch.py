@@ -252,6 +252,20 @@ def test_loss_trip(tmp_path: Path, loss: int, tripped: bool) -> None:
     assert bool(kills(rig)) is tripped
 
 
+def counting(rig: Rig, method: str) -> list[int]:
+    """The times ``rig.ctx.<method>`` is called from now on (it still answers as before)."""
+    calls: list[int] = []
+    original = getattr(rig.ctx, method)
+
+    def counted() -> int:
+        calls.append(rig.kernel.now)
+        result: int = original()
+        return result
+
+    setattr(rig.ctx, method, counted)
+    return calls
+
+
 @pytest.mark.parametrize("fused", [True, False])
 def test_the_loss_trip_takes_the_days_baseline_once_and_trips_on_a_later_pass(tmp_path: Path, fused: bool) -> None:
     """The fast path keeps the day's baseline with the day's bounds (issue 19, round 7): after the day's first
@@ -259,14 +273,7 @@ def test_the_loss_trip_takes_the_days_baseline_once_and_trips_on_a_later_pass(tm
     on the next pass, as rule by rule."""
     portfolio = FakePortfolio()
     rig = Rig(cfg(kill_switch=kill_cfg(tmp_path, max_daily_loss_usd=10_000)), portfolio=portfolio, fused=fused)
-    calls = []
-    daily_loss = rig.ctx.daily_loss
-
-    def counted() -> int:
-        calls.append(rig.kernel.now)
-        return daily_loss()
-
-    rig.ctx.daily_loss = counted  # type: ignore[method-assign]
+    calls = counting(rig, "daily_loss")
     for i in range(3):
         assert one(rig, quantity=100 + i, at=rig.kernel.now + MS) is None
     assert not kills(rig)
@@ -290,14 +297,7 @@ def test_the_loss_trip_reads_the_account_after_execution_without_calling_the_con
     floor = AccountChecks(max_position=None, initial_margin_bps=None, min_net_liquidation_usd=1)  # reads equity
     kill = kill_cfg(tmp_path, max_daily_loss_usd=10_000)
     rig = Rig(cfg(account=floor, kill_switch=kill), portfolio=portfolio, fused=fused)
-    equity_calls = []
-    equity = rig.ctx.equity
-
-    def counted() -> int:
-        equity_calls.append(rig.kernel.now)
-        return equity()
-
-    rig.ctx.equity = counted  # type: ignore[method-assign]
+    equity_calls = counting(rig, "equity")
     assert one(rig, quantity=100, at=rig.kernel.now + MS) is None
     assert not kills(rig)
     send = rig.venue.send
