@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from tapeflow.cli import app
 from tapeflow.model import CancelOrder, ConfigError, RiskRejected, Side
 from tapeflow.model.risk_events import KillSwitchChanged, KillSwitchPersistFailed, SetKillSwitch
-from tapeflow.risk.config import KillSwitchConfig, OrderChecks
+from tapeflow.risk.config import AccountChecks, KillSwitchConfig, OrderChecks
 from tapeflow.risk.killswitch import INVALID, KillSwitchState, read_state
 from tests.risk.helpers import MS, FakePortfolio, Rig
 from tests.risk.test_rules import OFF_KILL, cfg, one
@@ -252,6 +252,20 @@ def test_loss_trip(tmp_path: Path, loss: int, tripped: bool) -> None:
     assert bool(kills(rig)) is tripped
 
 
+def counting(rig: Rig, method: str) -> list[int]:
+    """The times ``rig.ctx.<method>`` is called from now on (it still answers as before)."""
+    calls: list[int] = []
+    original = getattr(rig.ctx, method)
+
+    def counted() -> int:
+        calls.append(rig.kernel.now)
+        result: int = original()
+        return result
+
+    setattr(rig.ctx, method, counted)
+    return calls
+
+
 @pytest.mark.parametrize("fused", [True, False])
 def test_the_loss_trip_takes_the_days_baseline_once_and_trips_on_a_later_pass(tmp_path: Path, fused: bool) -> None:
     """The fast path keeps the day's baseline with the day's bounds (issue 19, round 7): after the day's first
@@ -259,14 +273,7 @@ def test_the_loss_trip_takes_the_days_baseline_once_and_trips_on_a_later_pass(tm
     on the next pass, as rule by rule."""
     portfolio = FakePortfolio()
     rig = Rig(cfg(kill_switch=kill_cfg(tmp_path, max_daily_loss_usd=10_000)), portfolio=portfolio, fused=fused)
-    calls = []
-    daily_loss = rig.ctx.daily_loss
-
-    def counted() -> int:
-        calls.append(rig.kernel.now)
-        return daily_loss()
-
-    rig.ctx.daily_loss = counted  # type: ignore[method-assign]
+    calls = counting(rig, "daily_loss")
     for i in range(3):
         assert one(rig, quantity=100 + i, at=rig.kernel.now + MS) is None
     assert not kills(rig)
@@ -277,6 +284,37 @@ def test_the_loss_trip_takes_the_days_baseline_once_and_trips_on_a_later_pass(tm
         ("daily_loss_kill", "today's loss $10000.00 reached the kill limit of $10000.00")
     ]
     assert one(rig, quantity=300, at=rig.kernel.now + MS) == "kill_switch"
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_the_loss_trip_reads_the_account_after_execution_without_calling_the_contexts_equity(
+    tmp_path: Path, fused: bool
+) -> None:
+    """A venue that fills in the call moves the account while the order is executed: the loss trip sees the
+    account after it on the same pass, as rule by rule, not the equity the check read before it (the floor rule),
+    and the fast path reads it without ``ctx.equity()``'s calls (issue 19, round 11)."""
+    portfolio = FakePortfolio(positions={"AAPL": 10})
+    floor = AccountChecks(max_position=None, initial_margin_bps=None, min_net_liquidation_usd=1)  # reads equity
+    kill = kill_cfg(tmp_path, max_daily_loss_usd=10_000)
+    rig = Rig(cfg(account=floor, kill_switch=kill), portfolio=portfolio, fused=fused)
+    equity_calls = counting(rig, "equity")
+    assert one(rig, quantity=100, at=rig.kernel.now + MS) is None
+    assert not kills(rig)
+    send = rig.venue.send
+
+    def fill_at_a_loss(command: object) -> None:  # the fill's loss lands while the order is being executed
+        send(command)
+        portfolio.cash -= 9_999 * 10_000  # and $1 on the 10 shares held: the net must be read again too
+        portfolio.mark -= 1_000
+        rig.ctx.moved.append(command)
+
+    rig.venue.send = fill_at_a_loss  # type: ignore[method-assign]
+    before = len(equity_calls)
+    assert one(rig, quantity=200, at=rig.kernel.now + MS) is None
+    assert [(k.rule, k.reason) for k in kills(rig)] == [
+        ("daily_loss_kill", "today's loss $10000.00 reached the kill limit of $10000.00")
+    ]
+    assert (len(equity_calls) == before) is fused  # rule by rule, daily_loss reads it
 
 
 def test_cli_kill_is_seen_by_the_next_start_and_reset_needs_a_reason(tmp_path: Path) -> None:

@@ -129,3 +129,27 @@ def test_the_rules_limit_and_burst_reach_the_buckets(impl: str) -> None:
     assert rule.throttle.refill("s", T0) == 4 * NS
     part = rule.fast_check()
     assert ("ready" in part.names) == (impl == "compiled")  # the core's calls; over the reference, the text
+
+
+PAST_INT64 = [1 << 63, (1 << 63) + 5 * NS, -(1 << 63) - 1, 1 << 70]
+"""Times the core's int64 cannot hold (past the year 2262, and before 1678): the reference takes them."""
+
+
+@needs_core
+@pytest.mark.parametrize("late", PAST_INT64)
+@pytest.mark.parametrize("kind", ["refill", "ready", "take", "ready-take", "spend"])
+def test_a_time_past_int64_gets_the_references_answers_and_buckets(late: int, kind: str) -> None:
+    """The core raised ``OverflowError`` where the reference answers: now it moves its buckets to the reference,
+    with the same answers before, at and after such a time (and a time inside int64 after it)."""
+    core, reference = throttle(5 * NS, 10, "compiled"), Throttle(5 * NS, 10)
+    for state in (core, reference):
+        state.take("s", T0)
+        state.take("t", T0 + 1)
+    for now in (late, T0 + 2, late + 3, T0 + 3 * NS):
+        assert apply(core, (kind, "s"), now) == apply(reference, (kind, "s"), now)
+        assert apply(core, ("ready-take", "t"), now) == apply(reference, ("ready-take", "t"), now)
+        assert buckets(core) == buckets(reference)
+    core.configure(NS, 1)
+    reference.configure(NS, 1)
+    assert core.refill("u", T0 + 4) == reference.refill("u", T0 + 4)
+    assert buckets(core) == buckets(reference)

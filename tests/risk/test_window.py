@@ -58,3 +58,15 @@ def test_a_burst_after_the_window_moved_on_grows_the_ring_with_the_times_in_orde
         assert core.add("s", now) == reference.add("s", now)
     assert core.times("s") == reference.times("s")
     assert len(core.times("s")) == 41
+
+
+@needs_core
+@pytest.mark.parametrize("late", [1 << 63, (1 << 63) + 50 * MS, 1 << 70, -(1 << 63) - 1, -(1 << 63) + 5])
+def test_a_time_past_int64_gets_the_references_counts_and_times(late: int) -> None:
+    """The core raised ``OverflowError`` for a time (or, near int64's lowest, a horizon) it cannot hold, where
+    the reference counts: now it moves its times to the reference, which keeps counting from the same state."""
+    core, reference = window(100 * MS, "compiled"), Window(100 * MS)
+    for key, now in [("s", T0), ("s", T0 + MS), ("t", T0 + 2 * MS), ("s", late), ("t", late + MS), ("s", T0)]:
+        assert core.add(key, now) == reference.add(key, now)
+        assert core.times(key) == reference.times(key)
+    assert core.times("never") == reference.times("never") == []

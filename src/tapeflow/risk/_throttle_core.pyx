@@ -11,11 +11,14 @@ each value to a C integer. Here the buckets are C structs the rule-by-rule path 
 and a pass asks twice: ``ready`` (refilled, not written) in the check and ``take`` (spent) once the order passed.
 
 Every value fits: ``throttle.fits`` admits a cap and a rate only up to 2**62, a refill never exceeds the cap
-(the gap is compared with the room before it is multiplied), and timestamps are int64 nanoseconds (a time
-outside int64 raises ``OverflowError`` rather than wrapping).
+(the gap is compared with the room before it is multiplied), and timestamps are int64 nanoseconds. A time
+outside int64 (past the year 2262) moves the buckets to the reference for the object's life (``_reference``),
+which takes integers of any size: the same answers, where a conversion would raise ``OverflowError``.
 """
 
 from libc.stdint cimport int64_t, uint64_t
+
+include "../book/_as_ll.pxi"
 
 cdef int64_t NS = 1_000_000_000
 
@@ -45,17 +48,38 @@ cdef class ThrottleCore:
     cdef int64_t _now
     cdef int64_t _tokens
     cdef bint _pending
+    # None, or the reference ``Throttle`` holding the buckets since a time past int64 came (``_moved``)
+    cdef object _reference
 
     def __cinit__(self, int64_t cap, int64_t rate):
         self.buckets = {}
         self.cap = cap
         self.rate = rate
         self._pending = False
+        self._reference = None
 
     def configure(self, int64_t cap, int64_t rate):
         self.cap = cap
         self.rate = rate
         self._pending = False
+        if self._reference is not None:
+            self._reference.configure(cap, rate)
+
+    cdef object _moved(self):
+        """The reference, holding these buckets from now on (exact integers of any size)."""
+        from tapeflow.risk.throttle import Throttle, TokenBucket  # here: that module imports this one
+
+        if self._reference is None:
+            reference = Throttle(self.cap, self.rate)
+            for key, found in self.buckets.items():
+                reference.buckets[key] = TokenBucket((<Bucket?>found).tokens, (<Bucket?>found).last)
+            self.buckets = reference.buckets
+            self._reference = reference
+            self._pending = False
+            self._bucket = None
+            self._key = None
+            self._now_object = None
+        return self._reference
 
     cdef inline int64_t _refilled(self, Bucket bucket, int64_t now):
         """min(cap, tokens + (now - last) x rate), never multiplying past the cap."""
@@ -69,8 +93,11 @@ cdef class ThrottleCore:
             return self.cap
         return bucket.tokens + <int64_t>gap * self.rate
 
-    def refill(self, key, int64_t now):
+    def refill(self, key, now_object):
         cdef Bucket bucket
+        cdef long long now
+        if self._reference is not None or not tf_as_ll(<PyObject*>now_object, &now):
+            return self._moved().refill(key, now_object)
         self._pending = False
         found = self.buckets.get(key)
         if found is None:
@@ -84,13 +111,19 @@ cdef class ThrottleCore:
         return bucket.tokens
 
     def spend(self, key):
-        cdef Bucket bucket = <Bucket?>self.buckets[key]
+        cdef Bucket bucket
+        if self._reference is not None:
+            self._reference.spend(key)
+            return
+        bucket = <Bucket?>self.buckets[key]
         self._pending = False
         bucket.tokens -= NS
 
     def ready(self, key, now_object):
         cdef Bucket bucket
-        cdef int64_t now = now_object
+        cdef long long now
+        if self._reference is not None or not tf_as_ll(<PyObject*>now_object, &now):
+            return self._moved().ready(key, now_object)
         found = self.buckets.get(key)
         if found is None:
             self._bucket = None
@@ -109,11 +142,17 @@ cdef class ThrottleCore:
         """``now`` as the object ``ready`` was given for the same order: taken as it is, not converted again."""
         cdef Bucket bucket
         cdef int64_t now
+        if self._reference is not None:
+            self._reference.take(key, now_object)
+            return
         if self._pending and key is self._key and now_object is self._now_object:
             now = self._now
         else:
-            now = now_object
             self.ready(key, now_object)
+            if self._reference is not None:  # ``now_object`` was past int64: ``ready`` moved the buckets
+                self._reference.take(key, now_object)
+                return
+            now = self._now
         self._pending = False
         self._key = None
         self._now_object = None

@@ -5,13 +5,17 @@ which decides what ``add`` must return and keep).
 Why compiled: the runaway trip adds every passing order's time to its strategy's window, after the composed fast
 check; as Python that was a call, 31 bytecodes and a deque's append and pops on a nanosecond timestamp of three
 30-bit digits (docs/PERFORMANCE.md, "Risk engine", round 10). Here the times are C 64-bit integers in a ring
-buffer per key, which grows by doubling and never shrinks below what the window holds. A time outside int64
-raises ``OverflowError`` rather than wrapping; ``window.fits`` admits a window only up to 2**62 ns.
+buffer per key, which grows by doubling and never shrinks below what the window holds. ``window.fits`` admits
+a window only up to 2**62 ns; a time whose horizon (``now - window_ns``) or itself falls outside int64 moves the
+times to the reference for the object's life (``_reference``), which takes integers of any size: the same counts,
+where a conversion would raise ``OverflowError``.
 """
 
-from libc.stdint cimport int64_t
+from libc.stdint cimport INT64_MIN, int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+
+include "../book/_as_ll.pxi"
 
 cdef Py_ssize_t FIRST = 16
 
@@ -60,16 +64,37 @@ cdef class WindowCore:
 
     cdef readonly int64_t window_ns
     cdef dict _times
+    # None, or the reference ``Window`` holding the times since one past int64 came (``_moved``)
+    cdef object _reference
 
     def __cinit__(self, int64_t window_ns):
         self.window_ns = window_ns
         self._times = {}
+        self._reference = None
 
-    def add(self, key, int64_t now):
+    cdef object _moved(self):
+        """The reference, holding these times from now on (exact integers of any size)."""
+        from tapeflow.risk.window import Window  # here: that module imports this one
+
+        if self._reference is None:
+            held = {key: (<Times?>found).times() for key, found in self._times.items()}
+            self._reference = Window(self.window_ns, held)
+            self._times = {}
+        return self._reference
+
+    def add(self, key, now_object):
         """``now`` added to ``key``'s window, the times at or before ``now - window_ns`` dropped from its oldest
         end: how many it holds now."""
         cdef Times times
-        cdef int64_t horizon = now - self.window_ns
+        cdef long long now
+        cdef int64_t horizon
+        if (
+            self._reference is not None
+            or not tf_as_ll(<PyObject*>now_object, &now)
+            or now < INT64_MIN + self.window_ns  # the horizon would wrap
+        ):
+            return self._moved().add(key, now_object)
+        horizon = now - self.window_ns
         found = self._times.get(key)
         if found is None:
             times = Times()
@@ -87,5 +112,7 @@ cdef class WindowCore:
 
     def times(self, key):
         """``key``'s times, oldest first; empty for a key never added."""
+        if self._reference is not None:
+            return self._reference.times(key)
         found = self._times.get(key)
         return [] if found is None else (<Times?>found).times()

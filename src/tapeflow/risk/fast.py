@@ -354,6 +354,14 @@ class _Composer:
                     self.need(shared.loads[i])
                     self.lines.extend(shared.blocks[i])
 
+    def after_execution(self) -> None:
+        """What the trip parts read of the account is computed again, for every order: execution may have moved
+        it (a venue that fills in the call), and the trip rules see the account after the order, as ``LossTrip.observe``
+        does through ``ctx.daily_loss()``. The same blocks as the check's, so the values ``ctx.equity()`` would give,
+        without its two calls (issue 19, round 11)."""
+        self.emitted -= self.shared.account
+        self.guarded = False
+
     def add(self, part: FastCheck, tag: str, rule: Any = None) -> str:
         """Emit ``part``'s check; the text of its spend (renamed alike) is returned for later."""
         suffix = f"_{tag}"
@@ -459,7 +467,8 @@ def _compile(
             parts.append((part, f"r{i}", rule))
     observes = [getattr(t, "fast_observe", None) for t in trips]
     trip_parts = [observe() for observe in observes if observe is not None] if not rest else []
-    texts = [text for part in [p for p, _, _ in parts] + trip_parts for text in (part.code, part.spend)]
+    # the trip parts read the account afresh after execution (``_Composer.after_execution``): not guarded
+    texts = [text for part, _, _ in parts for text in (part.code, part.spend)]
     guarded = not any(_unguarded(text) for text in texts if text)
     body = _Composer(env, _MODIFY if modifying else _SUBMIT, guarded)
     spends = [body.add(part, tag, rule) for part, tag, rule in parts]
@@ -478,6 +487,7 @@ def _compile(
             ]
         )
         if all(observe is not None for observe in observes):
+            body.after_execution()
             for j, trip_part in enumerate(trip_parts):
                 body.add(trip_part, f"t{j}")
         else:

@@ -353,12 +353,14 @@ class LossTrip:
 
     def fast_observe(self) -> FastCheck:
         """``ctx.daily_loss()`` with the day's baseline kept beside the day's bounds, as the ``max_daily_loss``
-        rule's fast part keeps it (fixed for the day once taken): two compares and the equity (two calls) on a pass,
-        not ``daily_loss``'s four (itself, the calendar's day, the equity, its net; issue 19, round 7). A new day's
-        first pass takes the baseline through ``daily_loss``, as ``observe`` does."""
+        rule's fast part keeps it (fixed for the day once taken): two compares and the shared ``equity`` on a pass,
+        not ``daily_loss``'s four calls (itself, the calendar's day, the equity, its net; issue 19, round 7). The
+        composer reads ``equity`` afresh after the order went to execution (``fast.compile_check``), as
+        ``ctx.equity()`` would, without its two calls (round 11). A new day's first pass takes the baseline through
+        ``daily_loss``, as ``observe`` does."""
         code = """
 if day[0] <= now < day[1]:
-    loss = day[2] - ctx.equity()
+    loss = day[2] - equity
 else:
     loss = ctx.daily_loss()
     baseline = ctx.day_baseline(now)

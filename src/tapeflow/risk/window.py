@@ -8,6 +8,7 @@ reference), when the window fits (``fits``).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from tapeflow.risk.ledger import Impl
@@ -36,9 +37,11 @@ class Windows(Protocol):
 class Window:
     """The reference: a deque of times per key."""
 
-    def __init__(self, window_ns: int) -> None:
+    def __init__(self, window_ns: int, held: Mapping[str, Sequence[int]] | None = None) -> None:
+        """``held``: each key's times, oldest first, to start from (the compiled window's, when a time past int64
+        moves them here)."""
         self.window_ns = window_ns
-        self._times: dict[str, deque[int]] = {}
+        self._times: dict[str, deque[int]] = {key: deque(times) for key, times in (held or {}).items()}
 
     def add(self, key: str, now: int) -> int:
         """``now`` added to ``key``'s window, the times at or before ``now - window_ns`` dropped from its oldest end:
