@@ -475,3 +475,47 @@ def test_compiled_dispatch_calls_functions_methods_builtins_and_callable_objects
         with pytest.raises(HandlerFailedError, match="c"):
             kernel.run([trade(4, "c")])
         assert recorder.seen[-1] == "object:c"
+
+
+def _python_frames(work: Callable[[], None]) -> list[str]:
+    """The names of the Python functions ``work`` runs, ``work`` itself left out (``sys.setprofile``)."""
+    import sys
+
+    names: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            names.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return [name for name in names if name != work.__name__]
+
+
+def test_compiled_kernel_reads_now_schedules_calls_and_passes_unheard_events_without_a_python_frame() -> None:
+    """Round 11 (issue 19): the compiled kernel's ``now``, the ``Call`` its ``call_at`` schedules and the table entry
+    of a type nobody subscribes to (a strategy's ``Signal`` in a backtest without an audit trail) run no Python
+    frame; what they give is the Python reference's (the random programs above hold dispatch and counts to it)."""
+    seen: dict[str, list[object]] = {}
+    frames: dict[str, list[str]] = {}
+    for impl in ("compiled", "python"):
+        kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+        got: list[object] = seen.setdefault(impl, [])
+        kernel.start(at=0)
+        kernel.run([trade(5, "a")])
+
+        def work(kernel: Kernel = kernel, got: list[object] = got) -> None:
+            got.append(kernel.now)
+            kernel.call_at(7, got.append, "called")
+            kernel.emit(_signal(6, "nobody listens"))
+            kernel.advance(9)
+            got.append(kernel.now)
+
+        frames[impl] = _python_frames(work)
+        assert kernel.scheduled_events == 1
+    assert seen["compiled"] == seen["python"] == [5, "called", 9]
+    assert {"now", "__init__", "_noop"} <= set(frames["python"])  # the reference's frames, which the core avoids
+    assert not {"now", "__init__", "_noop"} & set(frames["compiled"]), frames["compiled"]
