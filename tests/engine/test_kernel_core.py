@@ -21,6 +21,7 @@ from tapeflow.engine import Kernel
 from tapeflow.engine.kernel import COMPILED_AVAILABLE, CompiledKernel
 from tapeflow.model import ConfigError, Event, Signal, TimerFired, Trade
 from tapeflow.model.errors import OutOfOrderError
+from tests.frames import python_frames
 
 from .helpers import trade
 
@@ -477,24 +478,6 @@ def test_compiled_dispatch_calls_functions_methods_builtins_and_callable_objects
         assert recorder.seen[-1] == "object:c"
 
 
-def _python_frames(work: Callable[[], None]) -> list[str]:
-    """The names of the Python functions ``work`` runs, ``work`` itself left out (``sys.setprofile``)."""
-    import sys
-
-    names: list[str] = []
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call":
-            names.append(frame.f_code.co_name)
-
-    sys.setprofile(profile)
-    try:
-        work()
-    finally:
-        sys.setprofile(None)
-    return [name for name in names if name != work.__name__]
-
-
 def test_compiled_kernel_reads_now_schedules_calls_and_passes_unheard_events_without_a_python_frame() -> None:
     """Round 11 (issue 19): the compiled kernel's ``now``, the ``Call`` its ``call_at`` schedules and the table entry
     of a type nobody subscribes to (a strategy's ``Signal`` in a backtest without an audit trail) run no Python
@@ -514,7 +497,7 @@ def test_compiled_kernel_reads_now_schedules_calls_and_passes_unheard_events_wit
             kernel.advance(9)
             got.append(kernel.now)
 
-        frames[impl] = _python_frames(work)
+        frames[impl] = python_frames(work)
         assert kernel.scheduled_events == 1
     assert seen["compiled"] == seen["python"] == [5, "called", 9]
     assert {"now", "__init__", "_noop"} <= set(frames["python"])  # the reference's frames, which the core avoids

@@ -26,6 +26,7 @@ from tapeflow.portfolio import PortfolioConfig
 from tapeflow.risk.rules import Rule, Violation
 from tapeflow.strategy.base import Strategy
 from tapeflow.strategy.context import Pending, TradingContext
+from tests.frames import python_frames
 
 CASH = 1_000_000 * 10_000
 
@@ -229,25 +230,14 @@ def test_an_order_takes_the_context_generator_id_without_the_strategy_own_genera
     """Round 11 (issue 19): ``submit`` asks the context's generator itself (a node always gives one), one Python
     frame less an order; ``_new_id`` stays the fallback of a strategy without one (previous test) and of the
     bracket, OCO and trailing-stop legs."""
-    import sys
-
     kernel = Kernel()
     strategy = Strategy("a")
     strategy.bind(TradingContext(kernel, order_ids=ClientOrderIds()))
     kernel.add(strategy)
     kernel.start(at=0)
-    names: list[str] = []
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call":
-            names.append(frame.f_code.co_name)
-
-    sys.setprofile(profile)
-    try:
-        cid = strategy.submit("AAPL", Side.BUY, 100, price=1_000_000)
-    finally:
-        sys.setprofile(None)
-    assert cid == "a-1" and "next" in names
+    ids: list[str] = []
+    names = python_frames(lambda: ids.append(strategy.submit("AAPL", Side.BUY, 100, price=1_000_000)))
+    assert ids == ["a-1"] and "next" in names
     assert "_new_id" not in names
 
 
