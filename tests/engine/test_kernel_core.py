@@ -21,6 +21,7 @@ from tapeflow.engine import Kernel
 from tapeflow.engine.kernel import COMPILED_AVAILABLE, CompiledKernel
 from tapeflow.model import ConfigError, Event, Signal, TimerFired, Trade
 from tapeflow.model.errors import OutOfOrderError
+from tests.frames import python_frames
 
 from .helpers import trade
 
@@ -475,3 +476,29 @@ def test_compiled_dispatch_calls_functions_methods_builtins_and_callable_objects
         with pytest.raises(HandlerFailedError, match="c"):
             kernel.run([trade(4, "c")])
         assert recorder.seen[-1] == "object:c"
+
+
+def test_compiled_kernel_reads_now_schedules_calls_and_passes_unheard_events_without_a_python_frame() -> None:
+    """Round 11 (issue 19): the compiled kernel's ``now``, the ``Call`` its ``call_at`` schedules and the table entry
+    of a type nobody subscribes to (a strategy's ``Signal`` in a backtest without an audit trail) run no Python
+    frame; what they give is the Python reference's (the random programs above hold dispatch and counts to it)."""
+    seen: dict[str, list[object]] = {}
+    frames: dict[str, list[str]] = {}
+    for impl in ("compiled", "python"):
+        kernel = Kernel(impl=impl)  # type: ignore[arg-type]
+        got: list[object] = seen.setdefault(impl, [])
+        kernel.start(at=0)
+        kernel.run([trade(5, "a")])
+
+        def work(kernel: Kernel = kernel, got: list[object] = got) -> None:
+            got.append(kernel.now)
+            kernel.call_at(7, got.append, "called")
+            kernel.emit(_signal(6, "nobody listens"))
+            kernel.advance(9)
+            got.append(kernel.now)
+
+        frames[impl] = python_frames(work)
+        assert kernel.scheduled_events == 1
+    assert seen["compiled"] == seen["python"] == [5, "called", 9]
+    assert {"now", "__init__", "_noop"} <= set(frames["python"])  # the reference's frames, which the core avoids
+    assert not {"now", "__init__", "_noop"} & set(frames["compiled"]), frames["compiled"]

@@ -26,6 +26,7 @@ from tapeflow.model import (
     Side,
     SubmitOrder,
 )
+from tapeflow.model.enums import OrderStatus
 from tapeflow.model.risk_events import KillSwitchChanged
 from tapeflow.portfolio import Portfolio, PortfolioConfig
 from tapeflow.report import results
@@ -183,6 +184,19 @@ def test_summary_metrics_from_a_kernel_run() -> None:
     assert s.traded_notional_units == 100 * 1_000_100 + 100 * 1_010_100
     assert s.fees_by_component_units == {"commission": 250, "exchange": -250, "sec_fee": 100}
     assert s.start_ns == T0 and s.end_ns == T0 + 3 * SEC + 1
+
+
+def test_order_records_are_not_tracked_by_the_garbage_collector_and_are_updated_in_place() -> None:
+    """Round 11 (issue 19): a record holds no container, so the collector need not track it; untracked, a run's
+    records (one an order, kept to the end) neither bring on young collections nor are traversed by them. Each
+    order's record stays untracked through its submit, accept, modify, fill, cancel or refusal."""
+    import gc
+
+    _, collector = run()
+    records = list(collector.orders.values())
+    assert [r.status for r in records] == [OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.RISK_REJECTED]
+    assert [r.filled_quantity for r in records] == [100, 100, 0] and records[1].quantity == 250
+    assert not any(gc.is_tracked(r) for r in records)
 
 
 def test_an_injected_mid_source_is_preferred_to_quotes() -> None:

@@ -26,6 +26,7 @@ from tapeflow.portfolio import PortfolioConfig
 from tapeflow.risk.rules import Rule, Violation
 from tapeflow.strategy.base import Strategy
 from tapeflow.strategy.context import Pending, TradingContext
+from tests.frames import python_frames
 
 CASH = 1_000_000 * 10_000
 
@@ -223,6 +224,21 @@ def test_client_order_ids_come_from_the_context_generator_when_it_has_one() -> N
     kernel.start(at=0)
     ids = [s.buy("AAPL", 100, 1_000_000) for s in (a, b, a, own, own)]
     assert ids == ["a-R9-1", "b-R9-1", "a-R9-2", "own-1", "own-2"]
+
+
+def test_an_order_takes_the_context_generator_id_without_the_strategy_own_generator_frame() -> None:
+    """Round 11 (issue 19): ``submit`` asks the context's generator itself (a node always gives one), one Python
+    frame less an order; ``_new_id`` stays the fallback of a strategy without one (previous test) and of the
+    bracket, OCO and trailing-stop legs."""
+    kernel = Kernel()
+    strategy = Strategy("a")
+    strategy.bind(TradingContext(kernel, order_ids=ClientOrderIds()))
+    kernel.add(strategy)
+    kernel.start(at=0)
+    ids: list[str] = []
+    names = python_frames(lambda: ids.append(strategy.submit("AAPL", Side.BUY, 100, price=1_000_000)))
+    assert ids == ["a-1"] and "next" in names
+    assert "_new_id" not in names
 
 
 _OPTIONS = st.fixed_dictionaries(

@@ -55,6 +55,7 @@ try:  # the compiled loops (setup.py builds them); without them the Python refer
     from tapeflow.engine._kernel_core import CallRun, FanOut, Gated, Handlers, LastBy, TimerFire, drain, feed
     from tapeflow.engine._kernel_core import call_at as compiled_call_at
     from tapeflow.engine._kernel_core import emit as compiled_emit
+    from tapeflow.engine._kernel_core import now as compiled_now
 
     COMPILED_AVAILABLE = True
 except ImportError:  # pragma: no cover - a checkout that was not built
@@ -440,10 +441,13 @@ class CompiledKernel(Kernel):
         # ``emit`` and ``call_at``: the same steps as the reference's, without their Python frames (issue 19)
         emit: Any = compiled_emit
         call_at: Any = compiled_call_at
+        now: Any = property(compiled_now)  # ``Kernel.now`` without its Python frame (issue 19, round 11)
 
     @staticmethod
     def _combine(handlers: tuple[Handler, ...]) -> Handler:
-        return FanOut(handlers) if len(handlers) > 1 else combine(handlers)
+        # none is an empty ``FanOut`` too, which the loops pass over without a call (``combine``'s no-op is a Python
+        # frame: a strategy's ``Signal`` that nothing in a backtest subscribes to paid one on every order, round 11)
+        return handlers[0] if len(handlers) == 1 else FanOut(handlers)
 
     @staticmethod
     def _keeper(field: str, last: dict[Any, Any]) -> Handler:

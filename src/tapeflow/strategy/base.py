@@ -336,7 +336,8 @@ class Strategy:
         ctx = self._ctx  # read once (the property's check only when unbound): every order reads it
         if ctx is None:
             ctx = self.ctx
-        cid = self._new_id()
+        ids = ctx.order_ids  # ``_new_id`` without its frame when the context hands out ids (a node always does)
+        cid = ids.next(self.strategy_id) if ids is not None else self._new_id()
         in_flight = self._in_flight
         if len(in_flight) >= self._prune_at:
             self._prune_in_flight()
