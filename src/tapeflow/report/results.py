@@ -71,10 +71,8 @@ class OrderRecord(msgspec.Struct, kw_only=True, gc=False):
 
     ``order_type`` is None for an order whose ``SubmitOrder`` was never seen (a fill is still recorded).
 
-    ``gc=False``: a record holds strings, ints, None and enum members, never a container, so it can be in no
-    reference cycle; untracked, the run's records (one an order, kept to the end) neither count towards the
-    collector's next young collection nor are traversed by it (issue 19, round 11: the orders' surviving objects
-    set off ~21 young collections in the bar benchmark's run).
+    ``gc=False``: it holds strings, ints, None and enum members, never a container, so it is in no cycle; the
+    run's records (one an order, kept to the end) then set off no young collection (~21 in the bar benchmark).
     """
 
     strategy_id: str
