@@ -195,6 +195,10 @@ cdef class QuoteHandler:
 
 
 
+# Why in C and here: the flow handler's work beyond the plain handler's runs on every quote of a recorded L1 run,
+# and a separate check of the last quote's four fields before reading its two prices again was most of it
+# (~180 instructions a quote, docs/PERFORMANCE.md, "Round 11, p29-ml"); the sizes are read only when a price
+# moved (``_sizes_usable``), as the reference reads them.
 cdef extern from *:
     """
     /* ``price != last``, ``price`` an exact int already checked and ``last`` the same field of the book's last
@@ -223,10 +227,6 @@ cdef extern from *:
     }
     """
     int _price_moved "tapeflow_price_moved"(PyObject* price, PyObject* last)
-    # Why in C and here: the flow handler's work beyond the plain handler's runs on every quote of a recorded L1 run,
-    # and a separate check of the last quote's four fields before reading its two prices again was most of it
-    # (~180 instructions a quote, docs/PERFORMANCE.md, "Round 11, p29-ml"); the sizes are read only when a price
-    # moved (``_sizes_usable``), as the reference reads them.
 
 
 cdef inline bint _sizes_usable(PyObject* prev, PyObject* base):
