@@ -149,6 +149,34 @@ def test_compiled_flow_handler_moves_the_base_when_only_a_high_digit_of_a_price_
     assert book.ofi_base == -200 + 300 - 300 + 300 - 300 + 300
 
 
+def test_compiled_flow_handler_reads_the_last_quotes_sizes_and_the_base_only_when_a_price_moved() -> None:
+    """The reference reads the last quote's sizes and the order flow base only to move the base, and so does the
+    compiled handler: a last quote with a float size (msgspec does not check a field's type) or a base a reader
+    replaced with a float leaves the next quote to the compiled handler while no price moves, and hands it to the
+    reference, whole, when one does."""
+    pair = _Pair()
+    quotes = [
+        _quote("BAC", 100, 100, 200, 100, "NBBO", 1),  # builds the book: the reference
+        _quote("BAC", 100, 100.0, 200, 100, "NBBO", 2),  # a float size of its own: the reference
+        _quote("BAC", 100, 300, 200, 100, "NBBO", 3),  # no price moved: the last quote's float size is not read
+        _quote("BAC", 100, 300, 200, 50.0, "NBBO", 4),  # a float size of its own: the reference
+        _quote("BAC", 110, 300, 200, 100, "NBBO", 5),  # the bid moved: the last quote's sizes are read
+        _quote("BAC", 110, 200, 200, 100, "NBBO", 6),
+    ]
+    for quote in quotes:
+        pair.feed(quote)
+    for keeper in (pair.python, pair.compiled):
+        book = keeper.book("BAC")
+        assert isinstance(book, FlowQuoteBook)
+        book.ofi_base = 0.5  # a reader's float
+    pair.feed(_quote("BAC", 110, 100, 200, 100, "NBBO", 7))  # no price moved: the base is not read
+    pair.feed(_quote("BAC", 110, 100, 190, 100, "NBBO", 8))  # the ask moved: the base is read
+    pair.feed(_quote("BAC", 110, 100, 190, 300, "NBBO", 9))
+    book = pair.compiled.book("BAC")
+    assert isinstance(book, FlowQuoteBook) and isinstance(book.ofi_base, float)
+    assert [q.ts_init for q in pair.referred] == [1, 2, 4, 5, 8]
+
+
 def test_compiled_flow_handler_leaves_a_quote_of_another_type_and_what_follows_it_to_the_reference() -> None:
     """A subclass quote goes to the reference; it is then the book's last quote, which the compiled handler does
     not read, so the next quote goes there too; after that the compiled handler takes over again."""

@@ -195,34 +195,47 @@ cdef class QuoteHandler:
 
 
 
-cdef inline bint _differ(PyObject* left, PyObject* right) except -1:
-    """``left != right`` of two exact ints: the same object, or both read from their digits (a price is one or
-    two), without a call; an int beyond 64 bits compares as objects.
+# Why in C and here: the flow handler's work beyond the plain handler's runs on every quote of a recorded L1 run,
+# and a separate check of the last quote's four fields before reading its two prices again was most of it
+# (~180 instructions a quote, docs/PERFORMANCE.md, "Round 11, p29-ml"); the sizes are read only when a price
+# moved (``_sizes_usable``), as the reference reads them.
+cdef extern from *:
+    """
+    /* ``price != last``, ``price`` an exact int already checked and ``last`` the same field of the book's last
+       quote: 1 or 0; -1 when ``last`` is not an exact int (the quote then goes to the reference). The same object
+       is equal without a read; else the digits are compared in place (exact ints are normalised, so another
+       digit count is another value; a price is one or two 30-bit digits), and anything longer compares as
+       objects (two exact ints: never an error). */
+    static inline int tapeflow_price_moved(PyObject* price, PyObject* last) {
+        if (price == last) return 0;
+        if (last == NULL || !PyLong_CheckExact(last)) return -1;
+    #if PY_VERSION_HEX >= 0x030C0000
+        if (PyUnstable_Long_IsCompact((PyLongObject*)price) && PyUnstable_Long_IsCompact((PyLongObject*)last))
+            return PyUnstable_Long_CompactValue((PyLongObject*)price) != PyUnstable_Long_CompactValue((PyLongObject*)last);
+    #else
+        {
+            Py_ssize_t n = Py_SIZE(price);
+            const digit* p = ((PyLongObject*)price)->ob_digit;
+            const digit* q = ((PyLongObject*)last)->ob_digit;
+            if (n != Py_SIZE(last)) return 1;
+            if (n == 0) return 0;
+            if (n == 1 || n == -1) return p[0] != q[0];
+            if (n == 2 || n == -2) return p[0] != q[0] || p[1] != q[1];
+        }
+    #endif
+        return PyObject_RichCompareBool(price, last, Py_NE);
+    }
+    """
+    int _price_moved "tapeflow_price_moved"(PyObject* price, PyObject* last)
 
-    Why not ``PyLong_AsLongLongAndOverflow`` as before: the flow handler compares both prices with the last
-    quote's on every quote, and those four calls were a third of what it costs over the plain handler (callgrind,
-    docs/PERFORMANCE.md, "Round 7, p25-mlflow")."""
-    cdef long long a, b
-    if left == right:
+
+cdef inline bint _sizes_usable(PyObject* prev, PyObject* base):
+    """What ``_ofi_base_after`` reads beyond the two prices compared: the order flow base, and the last quote's
+    sizes (a ``Quote`` already, or None), exact ints."""
+    if not _exact_int(base):
         return False
-    if _as_ll(left, &a) and _as_ll(right, &b):
-        return a != b
-    return PyObject_RichCompareBool(<object>left, <object>right, Py_NE)
-
-
-cdef inline bint _usable_prev(PyObject* prev):
-    """The book's last quote is None, or a ``Quote`` whose four top fields are exact ints: what ``_ofi_base_after``
-    reads of it without a check of its own."""
-    if prev == NULL:
-        return False
-    if <object>prev is None:
-        return True
-    return (
-        Py_TYPE(<object>prev) == _QUOTE_T
-        and _exact_int(_get(<object>prev, Q_BID))
-        and _exact_int(_get(<object>prev, Q_BID_SIZE))
-        and _exact_int(_get(<object>prev, Q_ASK))
-        and _exact_int(_get(<object>prev, Q_ASK_SIZE))
+    return <object>prev is None or (
+        _exact_int(_get(<object>prev, Q_BID_SIZE)) and _exact_int(_get(<object>prev, Q_ASK_SIZE))
     )
 
 
@@ -273,18 +286,30 @@ cdef class FlowQuoteHandler:
             return self.reference(quote)
         cdef PyObject* prev = _get(<object>found, F_QUOTE)
         cdef PyObject* base = _get(<object>found, F_OFI_BASE)
-        if not _exact_int(base) or not _usable_prev(prev):
+        cdef int moved
+        # every check before anything is written: a quote the reference must take is handed over untouched
+        if prev == NULL:
+            return self.reference(quote)
+        if <object>prev is None:
+            moved = 1
+        elif Py_TYPE(<object>prev) != _QUOTE_T:
+            return self.reference(quote)
+        else:
+            moved = _price_moved(f.bid_price, _get(<object>prev, Q_BID))
+            if moved == 0:
+                moved = _price_moved(f.ask_price, _get(<object>prev, Q_ASK))
+            elif moved == 1 and not _exact_int(_get(<object>prev, Q_ASK)):
+                moved = -1  # the ask is read when the base moves
+            if moved < 0:
+                return self.reference(quote)
+        if moved and not _sizes_usable(prev, base):
             return self.reference(quote)
         book = <object>found
         if _nbbo_skips(book, f.venue):
             return None
         # the base is moved before the last quote is replaced, so ``prev`` is still held by the book's slot while
         # it is read (no reference of our own to take and drop on every quote)
-        if (
-            <object>prev is None
-            or _differ(f.bid_price, _get(<object>prev, Q_BID))
-            or _differ(f.ask_price, _get(<object>prev, Q_ASK))
-        ):
+        if moved:
             _put(
                 book,
                 F_OFI_BASE,
