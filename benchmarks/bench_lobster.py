@@ -50,6 +50,17 @@ def _data_root() -> Path:
     return root if root.is_absolute() else (Path(__file__).resolve().parent.parent / root).resolve()
 
 
+def day_or_skip(file: Path | None, bench: str) -> Path | None:
+    """The LOBSTER day to replay (``--file``, or the shared sample); None, with the skip printed as the benchmarks'
+    last JSON line, when it is not there."""
+    path = file or _data_root() / DEFAULT
+    if path.is_file():
+        return path
+    print(f"skip: {path} not found; set TAPEFLOW_DATA to the shared data folder")
+    print(json.dumps({"bench": bench, "skipped": True}))
+    return None
+
+
 def calibrate() -> dict[str, float]:
     n = 2_000_000
     t0 = time.perf_counter()
@@ -266,10 +277,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="No events run, no 4x memory run.")
     parser.add_argument("--breakdown", action="store_true", help="Also time each stage (CPU ns per message).")
     args = parser.parse_args()
-    path = args.file or _data_root() / DEFAULT
-    if not path.is_file():
-        print(f"skip: {path} not found; set TAPEFLOW_DATA to the shared data folder")
-        print(json.dumps({"bench": "lobster_replay", "skipped": True}))
+    path = day_or_skip(args.file, "lobster_replay")
+    if path is None:
         return
 
     cal = calibrate()

@@ -45,7 +45,7 @@ from typing import Any
 
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from bench_lobster import DEFAULT, _data_root, longer_copy
+from bench_lobster import day_or_skip, longer_copy
 from tapeflow.book import L3Book
 from tapeflow.data import lobster_store
 from tapeflow.data.lobster import COMPILED_AVAILABLE, Impl
@@ -235,10 +235,11 @@ def main() -> None:
     parser.add_argument("--breakdown", action="store_true", help="Also: where the compiled replay's CPU time goes.")
     parser.add_argument("--against", type=Path, default=None, help="Also: this tree against an older src, paired.")
     args = parser.parse_args()
-    path = args.file or _data_root() / DEFAULT
-    if not path.is_file() or not COMPILED_AVAILABLE:
-        why = f"{path} not found; set TAPEFLOW_DATA" if not path.is_file() else "compiled cores not built"
-        print(f"skip: {why}")
+    path = day_or_skip(args.file, "lobster_store")
+    if path is None:
+        return
+    if not COMPILED_AVAILABLE:
+        print("skip: compiled cores not built")
         print(json.dumps({"bench": "lobster_store", "skipped": True}))
         return
     book = L3Book("X", impl="auto")

@@ -29,7 +29,7 @@ from typing import Any
 
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from bench_lobster import DEFAULT, _data_root
+from bench_lobster import day_or_skip
 from tapeflow.data import lobster_store
 from tapeflow.data.lobster_store import write_lobster_book
 from tapeflow.data.store_manifest import sha256_of
@@ -73,10 +73,8 @@ def main() -> None:
     parser.add_argument("--file", type=Path, default=None)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    path = args.file or _data_root() / DEFAULT
-    if not path.is_file():
-        print(f"skip: {path} not found; set TAPEFLOW_DATA")
-        print(json.dumps({"bench": "lobster_store_formats", "skipped": True}))
+    path = day_or_skip(args.file, "lobster_store_formats")
+    if path is None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
