@@ -19,13 +19,14 @@ Why this module is long: the loops, the handlers they call without a frame, the 
 helpers and the loops' state. The merge is in ``_kernel_merge.pxi``, included at the end (round 10).
 """
 
+from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromLongLong
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport Py_LT, Py_TYPE, PyObject, PyObject_RichCompareBool, PyObject_TypeCheck, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from itertools import islice
+from libc.string cimport memmove
 from operator import attrgetter
 
 from tapeflow.engine.clock import SimClock
@@ -77,16 +78,6 @@ cdef inline object _ts_init(object event):
     if value is not NULL:
         return <object>value
     return event.ts_init
-
-
-cdef inline bint _ts_key(PyObject *event, long long *out) except -1:
-    """Whether ``event.ts_init`` is an int within 64 bits, stored in ``out``; from its slot, with no reference
-    taken, for an ``Event`` (the merge reads every event's this way, twice)."""
-    cdef PyObject *value = _ts_slot(event)
-    if value is not NULL:
-        return tf_as_ll(value, out)
-    ts = _ts_init(<object>event)  # an attribute's value: held here while it is read
-    return tf_as_ll(<PyObject*>ts, out)
 
 
 cdef inline object _get_now(object time, bint fast):
