@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import heapq
 from operator import attrgetter
-from typing import Any
 from types import GeneratorType
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -187,7 +187,7 @@ def _pulled_run(
     seen: list[Any] = []
     try:
         for batch in merge_batches(iters, chunk=chunk, impl=impl):
-            seen.append(([e.trade_id for e in batch], len(log)))
+            seen.append(([e.trade_id for e in batch], len(log)))  # noqa: PERF401 - the reads made by then, each
     except (OutOfOrderError, KeyError) as exc:
         return seen, (type(exc).__name__, str(exc), len(log))
     return seen, (None, "", len(log))
@@ -233,10 +233,8 @@ def test_compiled_merge_keeps_no_reference_to_events_it_yielded_or_dropped(stop_
     events = [e for src in sources for e in src]
     before = [sys.getrefcount(e) for e in events]
     batches = merge_batches([iter(s) for s in sources], chunk=7, impl="compiled")
-    taken = 0
-    for batch in batches:
+    for taken, batch in enumerate(batches, 1):
         assert batch
-        taken += 1
         if taken == stop_after:
             break
     del batch, batches

@@ -189,6 +189,8 @@ cdef class _Merge:
     cdef Py_ssize_t *ends  # per run: how many of its events the round takes
     cdef Py_ssize_t *heap  # the heap of the runs' heads, a round's merge
     cdef long long *heads  # per run: its head's time, a round's merge
+    cdef PyObject ***items  # per run: its next event a round's merge moves, and that event's time
+    cdef long long **keys
     cdef object cut
     cdef long long cut_key
     cdef bint cut_fast
@@ -200,13 +202,17 @@ cdef class _Merge:
         self.low = max(1, chunk // 2)
         self.ends = <Py_ssize_t*>PyMem_Malloc(2 * self.k * sizeof(Py_ssize_t) + 1)
         self.heads = <long long*>PyMem_Malloc(self.k * sizeof(long long) + 1)
-        if self.ends is NULL or self.heads is NULL:
+        self.items = <PyObject***>PyMem_Malloc(self.k * sizeof(PyObject**) + 1)
+        self.keys = <long long**>PyMem_Malloc(self.k * sizeof(long long*) + 1)
+        if self.ends is NULL or self.heads is NULL or self.items is NULL or self.keys is NULL:
             raise MemoryError()
         self.heap = self.ends + self.k
 
     def __dealloc__(self):
         PyMem_Free(self.ends)
         PyMem_Free(self.heads)
+        PyMem_Free(self.items)
+        PyMem_Free(self.keys)
 
 
 cdef object _take(_Merge m, Py_ssize_t total, bint by_heap):
@@ -216,6 +222,8 @@ cdef object _take(_Merge m, Py_ssize_t total, bint by_heap):
     cdef Py_ssize_t *ends = m.ends
     cdef Py_ssize_t *heap = m.heap
     cdef long long *heads = m.heads
+    cdef PyObject ***items = m.items
+    cdef long long **keys = m.keys
     cdef _Run r
     out = PyList_New(total)
     if not by_heap:
@@ -230,7 +238,10 @@ cdef object _take(_Merge m, Py_ssize_t total, bint by_heap):
         if ends[i] == 0:
             continue
         r = <_Run>PyList_GET_ITEM(m.runs, i)
-        heads[i] = r.keys[r.head]
+        items[i] = r.items + r.head
+        keys[i] = r.keys + r.head
+        r.head += ends[i]  # given up here, each moved into ``out`` below (nothing between can fail)
+        heads[i] = keys[i][0]
         at = size  # sift up
         size += 1
         while at > 0 and _before(heads, i, heap[(at - 1) // 2]):
@@ -239,13 +250,13 @@ cdef object _take(_Merge m, Py_ssize_t total, bint by_heap):
         heap[at] = i
     while size:
         i = heap[0]
-        r = <_Run>PyList_GET_ITEM(m.runs, i)
-        PyList_SET_ITEM(out, n, <object>r.items[r.head])  # the run's reference, moved
+        PyList_SET_ITEM(out, n, <object>items[i][0])  # the run's reference, moved
         n += 1
-        r.head += 1
+        items[i] += 1
+        keys[i] += 1
         ends[i] -= 1
         if ends[i]:
-            heads[i] = r.keys[r.head]
+            heads[i] = keys[i][0]
         else:
             size -= 1
             i = heap[size]
