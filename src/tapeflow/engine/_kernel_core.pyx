@@ -134,15 +134,12 @@ cdef bint _due_from(list heap, object ts, _Head *head) except -1:
 
 
 cdef inline bint _feed_due(list heap, object ts, _Head *head) except -1:
-    """``_head_due`` in the feed's loops: the empty heap (no timer, nothing emitted) and a head already read (a
-    repeating timer's, between its firings) told without a call; ``_due_from`` reads a new head. Why inline: the
-    call's entry and exit were ~14 of the ~57 instructions this test cost every feed event while anything was
-    scheduled (callgrind, bench_kernel's ``scheduled``, round 12)."""
-    cdef long long t = 0
+    """``_head_due`` in the feed's loops: the empty heap (no timer, nothing emitted) told without a call.
+
+    (Round 12 tried testing an already-read head here too: GCC then kept this function out of line, and the test
+    cost 62 instructions a feed event against ``_due_from``'s 57.)"""
     if PyList_GET_SIZE(heap) == 0:
         return False
-    if PyList_GET_ITEM(heap, 0) is head.entry and head.fast and tf_as_ll(<PyObject*>ts, &t):
-        return head.key <= t
     return _due_from(heap, ts, head)
 
 
