@@ -1,10 +1,11 @@
 """The compiled kernel loops (``_kernel_core.pyx``) against the pure-Python reference (``Kernel(impl="python")``).
 
 Both kernels run the same random program: feed events of a type and of its subclass, with ties, fed in one ``run``,
-one ``run`` per event or as sorted batches; handlers that emit events, schedule calls, set and cancel timers,
-subscribe (to a class or its subclass), unsubscribe and resume handlers mid-run, open and close a
-``subscribe_while`` gate, schedule into the past or raise; an event out of order. They must dispatch the same
-sequence at the same clock, count the same, and fail with the same error at the same point.
+one ``run`` per event, as sorted batches or dealt to several sources and merged (each kernel with its own merge);
+handlers that emit events, schedule calls, set and cancel timers, subscribe (to a class or its subclass),
+unsubscribe and resume handlers mid-run, open and close a ``subscribe_while`` gate, schedule into the past or
+raise; an event out of order. They must dispatch the same sequence at the same clock, count the same, and fail with
+the same error at the same point.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapeflow.engine import Kernel
+from tapeflow.engine import Kernel, merge_batches
 from tapeflow.engine.kernel import COMPILED_AVAILABLE, CompiledKernel
 from tapeflow.model import ConfigError, Event, Signal, TimerFired, Trade
 from tapeflow.model.errors import OutOfOrderError
@@ -168,6 +169,10 @@ def _program(
         elif mode == "single":
             for e in tape:
                 kernel.run((e,))
+        elif mode == "merged":  # the tape dealt to up to 5 sources (one empty, some ending first), merged
+            count = 1 + len(cuts)
+            sources = [iter(tape[i::count]) for i in range(count)] + ([iter([])] if len(cuts) % 2 else [])
+            kernel.run_sorted(merge_batches(sources, chunk=1 + sum(cuts) % 3, impl=impl))  # type: ignore[arg-type]
         else:
             bounds = sorted({0, len(tape), *(c % (len(tape) + 1) for c in cuts)})
             kernel.run_sorted([tape[a:b] for a, b in pairwise(bounds)])
@@ -182,7 +187,7 @@ def _program(
 @given(
     gaps=st.lists(st.integers(0, 3), min_size=1, max_size=25),
     plan=st.dictionaries(st.integers(0, 24).map(str), st.lists(ACTIONS, max_size=3), max_size=12),
-    mode=st.sampled_from(["run", "single", "sorted"]),
+    mode=st.sampled_from(["run", "single", "sorted", "merged"]),
     cuts=st.lists(st.integers(0, 30), max_size=4),
     back=st.none() | st.integers(0, 24),
     base=st.sampled_from([0, 1_700_000_000_000_000_000, 2**63 - 10, 2**64 + 3]),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import heapq
 from operator import attrgetter
 from types import GeneratorType
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -144,3 +145,97 @@ def test_compiled_and_auto_run_the_core_unless_pure_python_is_asked(monkeypatch:
     monkeypatch.setenv("TAPEFLOW_PURE_PYTHON", "1")
     assert isinstance(merge_batches([[trade(1)]]), GeneratorType)
     assert not isinstance(merge_batches([[trade(1)]], impl="compiled"), GeneratorType)
+
+
+class Stamp:
+    """A source item that is no ``Event``: the merge reads its ``ts_init`` as an attribute, compares it as an
+    object, and a round holding one takes the reference's keyed sort (the compiled merge's slow path)."""
+
+    __slots__ = ("trade_id", "ts_init")
+
+    def __init__(self, ts: int, tag: str) -> None:
+        self.ts_init = ts
+        self.trade_id = tag
+
+
+class Pulled:
+    """A source read one item at a time, counting the reads: both merges must read each source as far, at the
+    same batch; ``fail_at``: the read that raises (an iterator's own error, not its end)."""
+
+    def __init__(self, items: list[Any], log: list[tuple[int, int]], index: int, fail_at: int | None) -> None:
+        self.items, self.log, self.index, self.fail_at, self.at = items, log, index, fail_at, 0
+
+    def __iter__(self) -> Pulled:
+        return self
+
+    def __next__(self) -> Any:
+        self.log.append((self.index, self.at))
+        if self.at == self.fail_at:
+            raise KeyError(f"source {self.index} broke at read {self.at}")
+        if self.at >= len(self.items):
+            raise StopIteration  # raised by __next__, not returned as NULL: the merge must take it as the end
+        self.at += 1
+        return self.items[self.at - 1]
+
+
+def _pulled_run(
+    sources: list[list[Any]], chunk: int, impl: merge.Impl, fail: tuple[int, int] | None
+) -> tuple[list[Any], Any]:
+    """Each batch as labels with the reads made before it was yielded, then the error that stopped the merge."""
+    log: list[tuple[int, int]] = []
+    iters = [Pulled(src, log, i, fail[1] if fail and fail[0] == i else None) for i, src in enumerate(sources)]
+    seen: list[Any] = []
+    try:
+        for batch in merge_batches(iters, chunk=chunk, impl=impl):
+            seen.append(([e.trade_id for e in batch], len(log)))  # noqa: PERF401 - the reads made by then, each
+    except (OutOfOrderError, KeyError) as exc:
+        return seen, (type(exc).__name__, str(exc), len(log))
+    return seen, (None, "", len(log))
+
+
+_mixed_source = st.lists(st.tuples(st.integers(0, 12), st.booleans()), max_size=30)
+
+
+@needs_core
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_mixed_source, min_size=1, max_size=12),
+    st.integers(min_value=1, max_value=9),
+    st.none() | st.tuples(st.integers(0, 11), st.integers(0, 25)),
+    st.booleans(),
+)
+def test_compiled_merge_reads_iterators_as_the_reference_over_many_sources(
+    sources: list[list[tuple[int, bool]]], chunk: int, fail: tuple[int, int] | None, in_order: bool
+) -> None:
+    """Up to 12 sources read through their iterators, empty ones, ones ending mid-run, ones that raise, items
+    that are no ``Event`` among events (rounds where some sources take the C keys and others not): the same
+    batches, each yielded after the same reads of every source, and the same error after the same reads."""
+    tagged = [
+        [
+            (Stamp(ts, f"{i}:{j}") if plain else trade(ts, f"{i}:{j}"))
+            for j, (ts, plain) in enumerate(sorted(src) if in_order else src)
+        ]
+        for i, src in enumerate(sources)
+    ]
+    reference = _pulled_run(tagged, chunk, "python", fail)
+    assert _pulled_run(tagged, chunk, "compiled", fail) == reference
+
+
+@needs_core
+@pytest.mark.parametrize("stop_after", [1, 3, 10, None])
+def test_compiled_merge_keeps_no_reference_to_events_it_yielded_or_dropped(stop_after: int | None) -> None:
+    """The compiled merge holds the events it read in C arrays and moves them into the batches it yields: once
+    the batches and the merge are gone, every event has the references it had before (none kept, none lost),
+    whether the merge ran to its end or was dropped after some batches."""
+    import sys
+
+    sources = [[trade(t * 3 + i, f"{i}:{t}") for t in range(40)] for i in range(4)]
+    events = [e for src in sources for e in src]
+    before = [sys.getrefcount(e) for e in events]
+    batches = merge_batches([iter(s) for s in sources], chunk=7, impl="compiled")
+    for taken, batch in enumerate(batches, 1):
+        assert batch
+        if taken == stop_after:
+            break
+    del batch, batches
+    assert [sys.getrefcount(e) for e in events] == before

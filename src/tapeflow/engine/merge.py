@@ -12,7 +12,8 @@ source (more only when a source has more than ``chunk`` events at one timestamp)
 
 The generator here is the reference; where the kernel's core is built (and ``TAPEFLOW_PURE_PYTHON`` is not set),
 ``merge_batches`` runs its compiled twin (``_kernel_core.merge_batches``: the same rounds and reads, each round's
-sources merged by a heap of C-integer keys instead of a keyed sort; docs/PERFORMANCE.md, "Round 8, p26-kernel").
+sources merged by a heap of C-integer keys instead of a keyed sort, each source's chunk read into a C array rather
+than a list; docs/PERFORMANCE.md, "Round 8, p26-kernel" and "Round 12, p30-kernel").
 """
 
 from __future__ import annotations
