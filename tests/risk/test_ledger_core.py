@@ -103,7 +103,7 @@ def test_the_fields_the_fast_check_reads_are_read_as_slots_and_cannot_be_deleted
 
     for _ in range(64):  # past the interpreter's warm-up, so it specialises each read
         assert read() == 300 * 1_000_000 + 100 * 1_000_100 + 300 + 300 * 1_000_000
-    loads = [i.opname for i in dis.get_instructions(read, adaptive=True) if i.opname.startswith("LOAD_ATTR")]  # type: ignore[call-arg]
+    loads = [i.opname for i in dis.get_instructions(read, adaptive=True) if i.opname.startswith("LOAD_ATTR")]
     assert loads == ["LOAD_ATTR_SLOT"] * 4
     for owner, name in ((ledger, "buy_notional"), (ledger, "sell_notional"), (side, "shares"), (side, "notional")):
         with pytest.raises(AttributeError, match="cannot be deleted"):

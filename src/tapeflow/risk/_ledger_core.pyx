@@ -14,7 +14,7 @@ reads; everything else (``update``, ``entry``, ``entries``, ``__len__``) is the 
 The fields the fast check reads (a side's ``shares`` and ``notional``, the ledger's ``buy_notional`` and
 ``sell_notional``: six reads a pass) are member descriptors, as a Python class's ``__slots__`` are, not Cython's
 properties: CPython 3.11 specialises a read of a member (``LOAD_ATTR_SLOT``, a type check and a load) and never a
-property's, which goes through the generic lookup and a getter call every time (``_as_members``; issue 19, round 12).
+property's, which goes through the generic lookup and a getter call every time (``_as_member``; issue 19, round 12).
 """
 
 from cpython.object cimport PyObject, PyTypeObject
@@ -129,7 +129,6 @@ cdef class LedgerCore:
         moved = _side_in(sides, symbol)
         moved.shares -= leaves
         moved.notional -= notional
-
 
 
 cdef PyMemberDef _MEMBERS[4]
