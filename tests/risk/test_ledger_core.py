@@ -3,6 +3,7 @@ the same operations leave the same entries, side totals and counts, and ``impl``
 
 from __future__ import annotations
 
+import dis
 import os
 from typing import Any
 
@@ -84,3 +85,28 @@ def test_the_compiled_ledger_updates_from_a_report_through_the_reference_method(
         )
         ledger.update("a", Working(0, False))  # type: ignore[arg-type]
         assert (len(ledger), ledger.buy_notional, ledger.by_strategy, ledger.buys["AAPL"].shares) == (0, 0, {"s": 0}, 0)
+
+
+@needs_core
+def test_the_fields_the_fast_check_reads_are_read_as_slots_and_cannot_be_deleted() -> None:
+    """A side's ``shares`` and ``notional`` and the ledger's totals are member descriptors, which CPython
+    specialises (``LOAD_ATTR_SLOT``) like a ``__slots__`` field, where it never specialises Cython's properties
+    (round 12: six reads a pass); a member left empty would be a NULL the compiled methods add to, so deleting
+    one is refused."""
+    ledger = open_order_ledger("compiled")
+    ledger.add("s", "a", "AAPL", Side.BUY, 300, 1_000_000)
+    ledger.add("s", "b", "AAPL", Side.SELL, 100, 1_000_100)
+    side = ledger.buys["AAPL"]
+
+    def read() -> int:
+        return ledger.buy_notional + ledger.sell_notional + side.shares + side.notional
+
+    for _ in range(64):  # past the interpreter's warm-up, so it specialises each read
+        assert read() == 300 * 1_000_000 + 100 * 1_000_100 + 300 + 300 * 1_000_000
+    loads = [i.opname for i in dis.get_instructions(read, adaptive=True) if i.opname.startswith("LOAD_ATTR")]
+    assert loads == ["LOAD_ATTR_SLOT"] * 4
+    for owner, name in ((ledger, "buy_notional"), (ledger, "sell_notional"), (side, "shares"), (side, "notional")):
+        with pytest.raises(AttributeError, match="cannot be deleted"):
+            delattr(owner, name)
+    ledger.remove("a")
+    assert (ledger.buy_notional, side.shares, side.notional, ledger.sell_notional) == (0, 0, 0, 100 * 1_000_100)
