@@ -82,6 +82,7 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
     cdef L3Keys keys
     cdef L3Sizes sizes
     cdef long long have
+    cdef long long* held
     if old == new and old != _ASK_EMPTY and old != _BID_EMPTY:
         return 0  # the deepest price did not move: nothing came into view
     if (
@@ -101,9 +102,13 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
     counts.levels_from_file += 1
     if hi and keys.less_at(new * c_sign, hi - 1):
         _drop_between(b, top, bid, keys, sizes, keys.bisect(new * c_sign), hi, new, ts)
-    if sizes.lookup_ll(new, &have):
+    held = sizes.ref_ll(new)
+    if held != NULL or sizes.lookup_ll(new, &have):
         if size > 0:
-            sizes.store_ll(new, size)
+            if held != NULL:
+                held[0] = size
+            else:
+                sizes.store_ll(new, size)
             top.touch(bid, new, size)
         else:
             b.drop_level_ll(bid, new, ts)

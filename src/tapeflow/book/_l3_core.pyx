@@ -484,15 +484,18 @@ cdef inline int _step(long long k, long long level, long long have, long long si
     return -1
 
 
-cdef inline int _level_after(_Book b, _Top top, bint bid, long long price, L3Sizes level_sizes, int step,
-                             long long level_left, long long t) except -1:
-    """The order's level after ``_step``: dropped (``_DROPS``) or left with ``level_left`` shares; the
-    verification's top follows."""
+cdef inline int _level_after(_Book b, _Top top, bint bid, long long price, L3Sizes level_sizes, long long* held,
+                             int step, long long level_left, long long t) except -1:
+    """The order's level after ``_step``: dropped (``_DROPS``) or left with ``level_left`` shares (written at
+    ``held``, its size's place in ``level_sizes``, unless NULL); the verification's top follows."""
     if step & _DROPS:
         b.drop_level_ll(bid, price, t)
         top.dropped(bid, price, b.bid_keys if bid else b.ask_keys, level_sizes)
     else:
-        level_sizes.store_ll(price, level_left)
+        if held != NULL:
+            held[0] = level_left
+        else:
+            level_sizes.store_ll(price, level_left)
         top.touch(bid, price, level_left)
     return 0
 
@@ -530,8 +533,9 @@ cdef int _apply_table(
     cdef L3Sizes level_sizes
     cdef Py_ssize_t lv, s
     cdef long long op, level, order_left = 0, level_left = 0
+    cdef long long* held
     cdef bint done = False, obid
-    cdef int seen, step
+    cdef int seen, step, found
     cdef _Order* o
     if fast_known is not None:
         seen = fast_known.contains(id_value)
@@ -552,7 +556,14 @@ cdef int _apply_table(
                 done = True
             else:
                 level_sizes = b.bid_sizes if bid else b.ask_sizes
-                if level_sizes.lookup_ll(p, &level) == 1 and level <= _MAX - size:
+                held = level_sizes.ref_ll(p)
+                if held != NULL:
+                    if held[0] <= _MAX - size:
+                        table.append(lv, id_value, p, size, t)
+                        held[0] += size
+                        top.touch(bid, p, held[0])
+                        done = True
+                elif level_sizes.lookup_ll(p, &level) == 1 and level <= _MAX - size:
                     table.append(lv, id_value, p, size, t)
                     level_sizes.store_ll(p, level + size)
                     top.touch(bid, p, level + size)
@@ -581,16 +592,23 @@ cdef int _apply_table(
         obid = table.levels[o.level].bid
         op = o.price
         level_sizes = b.bid_sizes if obid else b.ask_sizes
-        if level_sizes.lookup_ll(op, &level) == 1:
+        held = level_sizes.ref_ll(op)
+        if held != NULL:
+            level = held[0]
+            found = 1
+        else:
+            found = level_sizes.lookup_ll(op, &level)
+        if found == 1:
             step = _step(k, level, o.size, size, &order_left, &level_left)
             if step >= 0:
                 if step & _OVERFILL:
                     book.overfills += 1
+                    held = NULL  # Python ran: the size's place is looked up again
                 if step & _LEAVES:
                     table.unlink(s)
                 else:
                     o.size = order_left
-                _level_after(b, top, obid, op, level_sizes, step, level_left, t)
+                _level_after(b, top, obid, op, level_sizes, held, step, level_left, t)
                 done = True
     return _finish(b, top, done, k, None if done else id_objects.get(id_value), size, p, t, side, on_trade)
 
@@ -682,7 +700,7 @@ cdef inline int _apply_order(
                     PyDict_DelItem(<dict>queue_ptr, oid)
                 else:
                     order[2] = order_left
-                _level_after(b, top, obid, op, level_sizes, step, level_left, t)
+                _level_after(b, top, obid, op, level_sizes, NULL, step, level_left, t)
                 done = True
     return _finish(b, top, done, k, oid, size, p, t, side, on_trade)
 

@@ -23,6 +23,8 @@ cdef extern from "Python.h":
 
 
 cdef long long _LL_MIN = -9223372036854775807 - 1
+cdef Py_ssize_t _NEAR_BEST = 8
+"""Keys ``L3Keys.bisect`` reads one by one from the best before it searches the rest by halves."""
 
 
 cdef class L3Keys:
@@ -87,11 +89,20 @@ cdef class L3Keys:
         return _as_ll(<object>PyList_GET_ITEM(self._list, i), out)
 
     cdef Py_ssize_t bisect(self, long long key) except -1:
-        """``bisect.bisect_left(keys, key)``."""
+        """``bisect.bisect_left(keys, key)``, looked for first among the last ``_NEAR_BEST`` keys.
+
+        Why: the loop adds, drops and reveals levels near the best (the last key), while a LOBSTER day's book keeps
+        ~40-400 levels a side (every level once in view): a binary search from the middle took ~50 instructions a
+        call, ~36 a message on AMZN level 5 (callgrind)."""
         cdef Py_ssize_t lo = 0, hi = self._n, mid
+        cdef Py_ssize_t stop = hi - _NEAR_BEST if hi > _NEAR_BEST else 0
         cdef long long* k = self._k
         if self._list is not None:
             return _bisect_left_ll(self._list, key)
+        while hi > stop:  # keys[hi:] are all >= key
+            if k[hi - 1] < key:
+                return hi
+            hi -= 1
         while lo < hi:
             mid = (lo + hi) >> 1
             if k[mid] < key:
