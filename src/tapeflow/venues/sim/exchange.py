@@ -31,6 +31,7 @@ from tapeflow.execution.venue import Command
 from tapeflow.model.enums import LiquiditySide, MarketStatus, OrderType, TimeInForce
 from tapeflow.model.events import Event, TradingStatus
 from tapeflow.model.market import Bar, Trade
+from tapeflow.model.order_record import submitted_terms
 from tapeflow.model.orders import (
     CancelOrder,
     CancelRejected,
@@ -239,7 +240,7 @@ class SimulatedExchange:
         assert kernel is not None, "the simulated exchange must be added to a kernel before use"
         self._seq += 1
         name = self.name
-        order = SimOrder(cmd, f"{name}-{self._seq}")
+        order = SimOrder(*submitted_terms(cmd), f"{name}-{self._seq}")  # ``SimOrder.of`` without its frame
         self._orders[cid] = order
         kernel.emit(
             OrderAccepted(
