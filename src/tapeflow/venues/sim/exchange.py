@@ -345,7 +345,6 @@ class SimulatedExchange:
         self, order: SimOrder, price: int, qty: int, liquidity: LiquiditySide, at: int, action: OrderAction
     ) -> None:
         fees = self._fees
-        commission = 0
         if fees is not None:
             breakdown = fees.fill_fees(
                 trade_date=ny_date(at),
@@ -357,9 +356,8 @@ class SimulatedExchange:
                 order_quantity_filled_before=order.filled,
                 order_commission_so_far=order.commission_so_far,
             )
-            commission = breakdown.commission
+            order.commission_so_far += breakdown.commission  # without fees it stays 0: no store (a Struct's is slow)
         order.filled += qty
-        order.commission_so_far += commission
         self._trade_seq += 1
         self.fills += 1
         leaves = order.quantity - order.filled  # ``order.remaining``
