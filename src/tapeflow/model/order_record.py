@@ -11,7 +11,7 @@ each side, and ``gc=False`` leaves it untracked: a record holds strings, ints, e
 a set of ints, never itself, so it is in no cycle, and execution's records (one an order, kept to the end of the
 run) no longer set off young collections. ``eq=False``: two records are the same record only if they are one object
 (as with the plain class), and a record hashes by identity. Its fields' writes go through msgspec's ``__setattr__``,
-slower than a plain slot's store; the writes an order makes are fewer than what the frames cost.
+slower than a plain slot's store, which gives back about two thirds of what this saves (docs/PERFORMANCE.md, round 12).
 """
 
 from __future__ import annotations
