@@ -30,7 +30,7 @@ def _order() -> Order:
     submit = SubmitOrder(
         ts_event=1, ts_init=1, **_IDS, side=Side.BUY, order_type=OrderType.LIMIT, quantity=100, price=1_000_000
     )
-    return Order(submit, "SIM")
+    return Order.of(submit, "SIM")
 
 
 def _fill(ts: int, quantity: int) -> OrderFilled:

@@ -30,7 +30,7 @@ def _order(cid: str, side: Side, price: int = NO_PRICE, tif: TimeInForce = TimeI
         price=price,
         time_in_force=tif,
     )
-    return SimOrder(command, f"v-{cid}")
+    return SimOrder.of(command, f"v-{cid}")
 
 
 def _bar(ts: int, o: int, h: int, lo: int, c: int) -> Bar:

@@ -85,7 +85,7 @@ class Venue:
             price=price,
             time_in_force=tif,
         )
-        order = SimOrder(command, f"v-{self._ids}")
+        order = SimOrder.of(command, f"v-{self._ids}")
         self.matcher.incoming(order, self.matcher.state(SYM), ts, OrderAction.INSERT)
         return order
 

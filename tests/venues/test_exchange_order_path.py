@@ -92,7 +92,7 @@ class _Reference(SimulatedExchange):
             return
         kernel = self.kernel
         self._seq += 1
-        order = SimOrder(cmd, f"{self.name}-{self._seq}")
+        order = SimOrder.of(cmd, f"{self.name}-{self._seq}")
         self._orders[cid] = order
         kernel.emit(
             OrderAccepted(

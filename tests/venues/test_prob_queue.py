@@ -84,7 +84,7 @@ def test_the_l2_queue_under_power2_moves_an_order_up_by_the_formula() -> None:
         price=1_000_000,
         time_in_force=TimeInForce.GTC,
     )
-    order = SimOrder(command, "v-c")
+    order = SimOrder.of(command, "v-c")
     queue = L2Queue(QueueModel.POWER2)
     queue.on_new_order(order, 100)
     queue.on_depth_change([order], 400, 360)

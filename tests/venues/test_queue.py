@@ -69,7 +69,7 @@ def _order(quantity: int, cid: str = "o-1") -> SimOrder:
         price=1_000_000,
         time_in_force=TimeInForce.GTC,
     )
-    return SimOrder(command, f"v-{cid}")
+    return SimOrder.of(command, f"v-{cid}")
 
 
 def _book(fills: list[Fill]) -> list[tuple[str, int]]:

@@ -260,7 +260,7 @@ def _order(symbol: str, probe: Probe, price: int, view: str) -> SimOrder:
         price=price,
         time_in_force=TimeInForce.GTC,
     )
-    return SimOrder(command, f"v-{probe.probe_id}-{view}")
+    return SimOrder.of(command, f"v-{probe.probe_id}-{view}")
 
 
 def _place(

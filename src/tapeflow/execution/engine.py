@@ -15,6 +15,7 @@ from tapeflow.execution.orders import OPEN_IDS, Order
 from tapeflow.execution.venue import Command, VenueClient
 from tapeflow.model.enums import OrderStatus
 from tapeflow.model.errors import ConfigError, EngineError
+from tapeflow.model.order_record import submitted_terms
 from tapeflow.model.orders import OrderReport, SubmitOrder
 from tapeflow.model.venue_state import VenueState
 
@@ -74,7 +75,8 @@ class ExecutionEngine:
                 raise ConfigError(
                     f"client order id {cid!r} was used before; ids must be unique per run", field="client_order_id"
                 )
-            order = Order(command, name)
+            ts = command.ts_init  # ``Order.of(command, name)`` without its frame, on every order
+            order = Order(*submitted_terms(command), "", name, ts_submitted=ts, ts_last=ts)
             orders[cid] = order
             self._open[cid] = order
             venue.send(command)
@@ -118,7 +120,7 @@ class ExecutionEngine:
                 time_in_force=vo.time_in_force,
                 venue=state.venue,
             )
-            order = Order(command, state.venue)
+            order = Order.of(command, state.venue)
             order.venue_order_id = vo.venue_order_id
             order.filled_quantity = vo.filled_quantity
             order.filled_notional = vo.filled_notional

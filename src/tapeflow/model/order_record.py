@@ -2,46 +2,47 @@
 
 The execution engine (``execution.orders.Order``: what we believe) and the simulated exchange
 (``venues.sim.orders.SimOrder``: what the venue knows) each keep their own record of the same order, and both
-start from the same terms of it. They are copied here, once, so that a field added to an order is added to both
-records or neither. A plain class with ``__slots__`` rather than a Struct: records are mutable, made per order
-and read on every fill, and each subclass adds its own slots.
+start from the same terms of it. They are declared here, once, so that a field added to an order is added to both
+records or neither, and read from the command in one place (``submitted_terms``).
+
+A mutable ``msgspec.Struct`` (issue 19) rather than a plain class with ``__slots__``: a record is built in C from
+the command's terms (``Record(*submitted_terms(command), ...)``), not by two Python ``__init__`` frames an order on
+each side, and ``gc=False`` leaves it untracked: a record holds strings, ints, enum members and, on the venue's side,
+a set of ints, never itself, so it is in no cycle, and execution's records (one an order, kept to the end of the
+run) no longer set off young collections. ``eq=False``: two records are the same record only if they are one object
+(as with the plain class), and a record hashes by identity. Its fields' writes go through msgspec's ``__setattr__``,
+slower than a plain slot's store, which gives back about two thirds of what this saves (docs/PERFORMANCE.md, round 12).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Final
+
+import msgspec
 
 from tapeflow.model.enums import OrderType, Side, TimeInForce
 from tapeflow.model.orders import CancelOrder, SubmitOrder
 
 
-class OrderBase:
-    """Identity, instrument and terms of one order, as submitted; subclasses add the state they track."""
+class OrderBase(msgspec.Struct, gc=False, eq=False):
+    """Identity, instrument and terms of one order, as submitted; subclasses add the state they track.
 
-    __slots__ = (
-        "client_order_id",
-        "order_type",
-        "price",
-        "quantity",
-        "side",
-        "stop_price",
-        "strategy_id",
-        "symbol",
-        "time_in_force",
-        "venue_order_id",
-    )
+    The first nine fields are ``submitted_terms``'s, in its order; ``venue_order_id`` follows them."""
 
-    def __init__(self, command: SubmitOrder, venue_order_id: str) -> None:
-        self.client_order_id = command.client_order_id
-        self.strategy_id = command.strategy_id
-        self.symbol = command.symbol
-        self.side: Side = command.side
-        self.order_type: OrderType = command.order_type
-        self.quantity = command.quantity
-        """Shares ordered; a venue's ``OrderUpdated`` may change it."""
-        self.price = command.price
-        self.stop_price = command.stop_price
-        self.time_in_force: TimeInForce = command.time_in_force
-        self.venue_order_id = venue_order_id
-        """The venue's id for the order (execution knows it from the venue's accept; "" until then)."""
+    client_order_id: str
+    strategy_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: int
+    """Shares ordered; a venue's ``OrderUpdated`` may change it."""
+    price: int
+    stop_price: int
+    time_in_force: TimeInForce
+    venue_order_id: str
+    """The venue's id for the order (execution knows it from the venue's accept; "" until then)."""
 
     def cancel_at(self, now: int) -> CancelOrder:
         """The request to cancel this order, decided at ``now``: what the kill switch, the self-trade gate, the
@@ -53,3 +54,22 @@ class OrderBase:
             client_order_id=self.client_order_id,
             symbol=self.symbol,
         )
+
+
+Terms = tuple[str, str, str, Side, OrderType, int, int, int, TimeInForce]
+"""``OrderBase``'s first nine fields, in order: what ``submitted_terms`` reads from a ``SubmitOrder``."""
+
+submitted_terms: Final[Callable[[SubmitOrder], Terms]] = attrgetter(
+    "client_order_id",
+    "strategy_id",
+    "symbol",
+    "side",
+    "order_type",
+    "quantity",
+    "price",
+    "stop_price",
+    "time_in_force",
+)
+"""``submitted_terms(command)``: the command's terms in ``OrderBase``'s field order, read in one C call, so that a
+record is ``Record(*submitted_terms(command), venue_order_id, ...)`` (``test_order_record.py`` holds the two orders
+equal)."""

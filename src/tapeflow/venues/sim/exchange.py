@@ -31,6 +31,7 @@ from tapeflow.execution.venue import Command
 from tapeflow.model.enums import LiquiditySide, MarketStatus, OrderType, TimeInForce
 from tapeflow.model.events import Event, TradingStatus
 from tapeflow.model.market import Bar, Trade
+from tapeflow.model.order_record import submitted_terms
 from tapeflow.model.orders import (
     CancelOrder,
     CancelRejected,
@@ -239,7 +240,7 @@ class SimulatedExchange:
         assert kernel is not None, "the simulated exchange must be added to a kernel before use"
         self._seq += 1
         name = self.name
-        order = SimOrder(cmd, f"{name}-{self._seq}")
+        order = SimOrder(*submitted_terms(cmd), f"{name}-{self._seq}")  # ``SimOrder.of`` without its frame
         self._orders[cid] = order
         kernel.emit(
             OrderAccepted(
@@ -344,7 +345,6 @@ class SimulatedExchange:
         self, order: SimOrder, price: int, qty: int, liquidity: LiquiditySide, at: int, action: OrderAction
     ) -> None:
         fees = self._fees
-        commission = 0
         if fees is not None:
             breakdown = fees.fill_fees(
                 trade_date=ny_date(at),
@@ -356,9 +356,8 @@ class SimulatedExchange:
                 order_quantity_filled_before=order.filled,
                 order_commission_so_far=order.commission_so_far,
             )
-            commission = breakdown.commission
+            order.commission_so_far += breakdown.commission  # without fees it stays 0: no store (a Struct's is slow)
         order.filled += qty
-        order.commission_so_far += commission
         self._trade_seq += 1
         self.fills += 1
         leaves = order.quantity - order.filled  # ``order.remaining``

@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from tapeflow.model.enums import Side
-from tapeflow.model.order_record import OrderBase
+from tapeflow.model.order_record import OrderBase, submitted_terms
 from tapeflow.model.orders import SubmitOrder
 
 
-class SimOrder(OrderBase):
-    """The venue's side of an order: how much is filled, where it rests and who is ahead of it in the queue."""
+class SimOrder(OrderBase, gc=False, eq=False):
+    """The venue's side of an order: how much is filled, where it rests and who is ahead of it in the queue.
 
-    __slots__ = ("ahead", "ahead_at_arrival", "behind_ids", "commission_so_far", "filled", "resting")
+    Built as ``SimOrder(*submitted_terms(command), venue_order_id)`` on the exchange's order path (no Python frame),
+    or by ``of``; the state below starts at its defaults."""
 
-    def __init__(self, command: SubmitOrder, venue_order_id: str) -> None:
-        # the base by name, not ``super()``, which builds an object on every order (as ``execution.orders.Order``)
-        OrderBase.__init__(self, command, venue_order_id)
-        self.filled = 0
-        self.commission_so_far = 0
-        self.resting = False
-        """In the book at ``price`` (as opposed to waiting for a stop trigger, or being matched on arrival)."""
-        self.ahead = 0
-        """Market shares ahead of this order in its price level's queue: L2 and L3 alike, a print (L2) or an
-        execution behind us (L3) at our price fills us only after these (see ``queue.py``)."""
-        self.ahead_at_arrival = -1
-        """``ahead`` when the order last came to rest (-1: never rested in a book), reported on its fills."""
-        self.behind_ids: set[int] = set()
-        """L3: market order ids that joined the level after this order."""
+    filled: int = 0
+    commission_so_far: int = 0
+    resting: bool = False
+    """In the book at ``price`` (as opposed to waiting for a stop trigger, or being matched on arrival)."""
+    ahead: int = 0
+    """Market shares ahead of this order in its price level's queue: L2 and L3 alike, a print (L2) or an
+    execution behind us (L3) at our price fills us only after these (see ``queue.py``)."""
+    ahead_at_arrival: int = -1
+    """``ahead`` when the order last came to rest (-1: never rested in a book), reported on its fills."""
+    behind_ids: set[int] = msgspec.field(default_factory=set)
+    """L3: market order ids that joined the level after this order (ints: no cycle, so ``gc=False`` holds)."""
+
+    @classmethod
+    def of(cls, command: SubmitOrder, venue_order_id: str) -> SimOrder:
+        """The venue's record of ``command``, known to it as ``venue_order_id``."""
+        return cls(*submitted_terms(command), venue_order_id)
 
     @property
     def remaining(self) -> int:
