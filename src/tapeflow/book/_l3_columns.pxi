@@ -102,13 +102,9 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
     counts.levels_from_file += 1
     if hi and keys.less_at(new * c_sign, hi - 1):
         _drop_between(b, top, bid, keys, sizes, keys.bisect(new * c_sign), hi, new, ts)
-    held = sizes.ref_ll(new)
-    if held != NULL or sizes.lookup_ll(new, &have):
+    if sizes.find_ll(new, &held, &have):
         if size > 0:
-            if held != NULL:
-                held[0] = size
-            else:
-                sizes.store_ll(new, size)
+            sizes.put_ll(held, new, size)
             top.touch(bid, new, size)
         else:
             b.drop_level_ll(bid, new, ts)

@@ -492,10 +492,7 @@ cdef inline int _level_after(_Book b, _Top top, bint bid, long long price, L3Siz
         b.drop_level_ll(bid, price, t)
         top.dropped(bid, price, b.bid_keys if bid else b.ask_keys, level_sizes)
     else:
-        if held != NULL:
-            held[0] = level_left
-        else:
-            level_sizes.store_ll(price, level_left)
+        level_sizes.put_ll(held, price, level_left)
         top.touch(bid, price, level_left)
     return 0
 
@@ -535,7 +532,7 @@ cdef int _apply_table(
     cdef long long op, level, order_left = 0, level_left = 0
     cdef long long* held
     cdef bint done = False, obid
-    cdef int seen, step, found
+    cdef int seen, step
     cdef _Order* o
     if fast_known is not None:
         seen = fast_known.contains(id_value)
@@ -556,16 +553,9 @@ cdef int _apply_table(
                 done = True
             else:
                 level_sizes = b.bid_sizes if bid else b.ask_sizes
-                held = level_sizes.ref_ll(p)
-                if held != NULL:
-                    if held[0] <= _MAX - size:
-                        table.append(lv, id_value, p, size, t)
-                        held[0] += size
-                        top.touch(bid, p, held[0])
-                        done = True
-                elif level_sizes.lookup_ll(p, &level) == 1 and level <= _MAX - size:
+                if level_sizes.find_ll(p, &held, &level) == 1 and level <= _MAX - size:
                     table.append(lv, id_value, p, size, t)
-                    level_sizes.store_ll(p, level + size)
+                    level_sizes.put_ll(held, p, level + size)
                     top.touch(bid, p, level + size)
                     done = True
         if not done:
@@ -592,13 +582,7 @@ cdef int _apply_table(
         obid = table.levels[o.level].bid
         op = o.price
         level_sizes = b.bid_sizes if obid else b.ask_sizes
-        held = level_sizes.ref_ll(op)
-        if held != NULL:
-            level = held[0]
-            found = 1
-        else:
-            found = level_sizes.lookup_ll(op, &level)
-        if found == 1:
+        if level_sizes.find_ll(op, &held, &level) == 1:
             step = _step(k, level, o.size, size, &order_left, &level_left)
             if step >= 0:
                 if step & _OVERFILL:

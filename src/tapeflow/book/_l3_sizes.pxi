@@ -226,6 +226,24 @@ cdef class L3Sizes:
         i = self._slot(price)
         return NULL if i < 0 else &self._evals[self._index[i]]
 
+    cdef inline int find_ll(self, long long price, long long** at, long long* out) except -1:
+        """``lookup_ll`` that also says where the size is held (``ref_ll``: NULL on the dict path or when the level
+        is not there), so that ``put_ll`` writes the new size without probing the index again."""
+        at[0] = self.ref_ll(price)
+        if at[0] != NULL:
+            out[0] = at[0][0]
+            return 1
+        if self._dict is None:
+            return 0  # ``ref_ll`` probed the index: the level is not there
+        return self.lookup_ll(price, out)
+
+    cdef inline int put_ll(self, long long* at, long long price, long long value) except -1:
+        """``store_ll`` of a level ``find_ll`` found held at ``at`` (NULL: through ``store_ll``)."""
+        if at != NULL:
+            at[0] = value
+            return 0
+        return self.store_ll(price, value)
+
     cdef inline int store(self, object price, long long value) except -1:
         """``self[price] = value``."""
         cdef long long p
