@@ -36,13 +36,15 @@ def run(section: MlSection, *, online: bool = True) -> tuple[MlParts, Seen, list
     parts.recorder.after_sample.insert(0, remember)
     announced: list[ModelUpdated] = []
     kernel.subscribe(ModelUpdated, announced.append)
-    wrapped: set[int] = set()
+    # The wrapped models themselves, not their ids: a replaced model is freed and the next one may reuse its id,
+    # which once left a model unwrapped and its updates uncounted.
+    wrapped: list[object] = []
 
     def watch(_: object) -> None:  # wrap each new model's learn_one to see what it is taught and when
         model = parts.retrainer.model(section.model_id)
-        if model is None or id(model) in wrapped or not hasattr(model, "learn_one"):
+        if model is None or any(model is w for w in wrapped) or not hasattr(model, "learn_one"):
             return
-        wrapped.add(id(model))
+        wrapped.append(model)
         inner = model.learn_one
 
         def learn_one(x: npt.NDArray[np.float64], y: float) -> None:
