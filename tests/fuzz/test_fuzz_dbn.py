@@ -236,3 +236,25 @@ def test_a_changed_record_length_is_always_detected_and_a_changed_type_unless_of
             assert got.quality.malformed == 0
     else:
         assert isinstance(got, DataError) or got.quality.malformed > 0
+
+
+def test_a_record_the_decoder_refuses_is_named_by_its_own_offset_not_its_blocks(
+    fixtures: list[Fixture], scratch: Scratch
+) -> None:
+    """Every record type changed to each other type of its size, in the second, a middle and the last record:
+    a refusal names that record's offset (it once named the first record of the block the decoder was fed)."""
+    refused = 0
+    for original in fixtures:
+        plain = original.plain
+        head = 8 + struct.unpack_from("<I", plain, 4)[0]
+        size = plain[head] * 4
+        n = (len(plain) - head) // size
+        for k in sorted({min(1, n - 1), n // 2, n - 1}):
+            at = head + k * size
+            for new in (t for t, s in RECORD_SIZES[3].items() if s == size and t != plain[at + 1]):
+                mutated = plain[: at + 1] + bytes([new]) + plain[at + 2 :]
+                got = _check_contract(scratch, _pack(mutated), original, mutated)
+                if isinstance(got, DataError):
+                    refused += 1
+                    assert f"byte offset {at}: the DBN decoder refused the data" in str(got), (original, k, new)
+    assert refused  # the quote and trade records the decoder cannot make into a BBO are refused

@@ -134,13 +134,15 @@ class DbnReader:
             raise DataError("no such file", path=self.path)
         decoder = databento_dbn.DBNDecoder()
         pending: deque[int] = deque()
+        meta = b""
         try:
             with open_dbn(self.path) as fh:
                 for block, offsets in frame_records(inflate(fh, name, framing), name, framing):
                     pending.extend(offsets)
                     if framing.first_problem and not self.stats.first_problem:
                         self.stats.first_problem = framing.first_problem
-                    for rec in _decode(decoder, block, name, offsets[0] if offsets else 0):
+                    meta = meta or block  # the header and metadata come first, alone
+                    for rec in _decode(decoder, block, name, offsets, meta):
                         yield rec, (pending.popleft() if pending and type(rec).__name__ != "Metadata" else 0)
         except OSError as exc:
             raise DataError(f"cannot read DBN file: {exc}", path=self.path, offset=framing.bytes) from exc
@@ -325,12 +327,34 @@ class DbnReader:
         return []
 
 
-def _decode(decoder: Any, block: bytes, name: str, offset: int) -> list[Any]:
-    """What ``decoder`` makes of ``block``; its errors, a Rust panic included, become a ``DataError``."""
+def _decode(decoder: Any, block: bytes, name: str, offsets: list[int], meta: bytes) -> list[Any]:
+    """What ``decoder`` makes of ``block``; its errors, a Rust panic included, become a ``DataError`` at the
+    offset of the record it refused (found again record by record: a block holds thousands of records, and an
+    offset naming the block's first one sends whoever reads the error to the wrong place)."""
     try:
         decoder.write(block)
         return list(decoder.decode())
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
     except BaseException as exc:  # pyo3's PanicException derives from BaseException
+        offset = _refused_at(block, offsets, meta) if offsets else 0
         raise DataError(f"the DBN decoder refused the data: {exc}", path=name, offset=offset) from exc
+
+
+def _refused_at(block: bytes, offsets: list[int], meta: bytes) -> int:
+    """The offset of the first record of ``block`` that a fresh decoder, given the same metadata, refuses
+    (``block`` is whole records, framed and size-checked, one per offset); the block's first when none is."""
+    pieces, pos = [meta], 0
+    for _ in offsets:
+        pieces.append(block[pos : pos + block[pos] * 4])
+        pos += len(pieces[-1])
+    decoder = databento_dbn.DBNDecoder()
+    for offset, piece in zip([offsets[0], *offsets], pieces, strict=True):
+        try:
+            decoder.write(piece)
+            list(decoder.decode())
+        except (KeyboardInterrupt, SystemExit, MemoryError):
+            raise
+        except BaseException:
+            return offset
+    return offsets[0]
