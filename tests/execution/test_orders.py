@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tapeflow.execution.orders import _BY_ID, ANSWERS, TRANSITIONS, Order
+from tapeflow.execution.orders import ANSWERS, TRANSITIONS, TRANSITIONS_BY_ID, Order
 from tapeflow.model import (
     CancelRejected,
     Event,
@@ -59,7 +59,7 @@ def test_the_table_keyed_by_member_id_answers_as_the_table_for_every_status_and_
     pairs = [(status, kind) for status in OrderStatus for kind in event_types()]
     assert len(pairs) > 100
     for status, kind in pairs:
-        assert _BY_ID.get((id(status), kind)) is TRANSITIONS.get((status, kind)), (status, kind)
+        assert TRANSITIONS_BY_ID.get((id(status), kind)) is TRANSITIONS.get((status, kind)), (status, kind)
 
 
 @pytest.mark.parametrize("status", list(OrderStatus))

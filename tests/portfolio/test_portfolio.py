@@ -525,3 +525,23 @@ def test_apply_fill_realizes_and_keeps_the_basis_as_the_computation_it_replaced(
     for signed, price in fills:
         assert position.apply_fill(signed, price, 0) == _old_apply_fill(state, signed, price)
         assert [position.quantity, position.cost_basis, position.realized] == state
+
+
+@given(fills_strategy)
+def test_fills_move_the_positions_as_apply_fill_moves_them(
+    steps: list[tuple[str, Side, int, int, int, int | None]],
+) -> None:
+    """``on_fill`` opens and adds to a position itself and leaves the rest to ``Position.apply_fill``: the
+    positions (shares, basis, realized PnL, fees) are those of ``apply_fill`` given every fill."""
+    p, reference = portfolio(), dict[str, Position]()
+    for ts, (symbol, side, qty, price, fee, _) in enumerate(steps):
+        p.on_fill(fill(ts, side, qty, price, fee, symbol=symbol))
+        reference.setdefault(symbol, Position(symbol)).apply_fill(side.sign * qty, price, fee)
+        got = p.position(symbol)
+        want = reference[symbol]
+        assert (got.quantity, got.cost_basis, got.realized, got.fees) == (
+            want.quantity,
+            want.cost_basis,
+            want.realized,
+            want.fees,
+        )

@@ -26,7 +26,14 @@ from tapeflow.model.codec import to_msgpack
 from tapeflow.model.enums import LiquiditySide, OrderType, Side, TimeInForce
 from tapeflow.model.events import Event
 from tapeflow.model.market import Bar, Trade
-from tapeflow.model.orders import CancelOrder, OrderAccepted, OrderFilled, OrderRejected, SubmitOrder
+from tapeflow.model.orders import (
+    CancelOrder,
+    CancelRejected,
+    OrderAccepted,
+    OrderFilled,
+    OrderRejected,
+    SubmitOrder,
+)
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.strategy.base import Strategy
 from tapeflow.venues.sim.auction import AUCTION_TIFS, auction_refusal
@@ -123,6 +130,9 @@ class _Reference(SimulatedExchange):
             self._bars.discard(order)
         self._orders.pop(order.client_order_id, None)
         self._closed.add(order.client_order_id)
+
+    def _fill_bar(self, order: SimOrder, price: int, at: int) -> None:
+        self._fill(order, price, order.remaining, LiquiditySide.TAKER, at, OrderAction.INSERT)
 
     def _fill(
         self, order: SimOrder, price: int, qty: int, liquidity: LiquiditySide, at: int, action: OrderAction
@@ -327,3 +337,20 @@ def test_the_script_reaches_every_report_and_both_fill_paths(monkeypatch: pytest
         reports = {"OrderAccepted", "OrderFilled", "OrderRejected", "OrderCancelled", "OrderUpdated", "OrderExpired"}
         assert reports <= kinds
         assert exchange_fills == len(fills) > 0 and rejects > 0
+
+
+def test_a_bar_fill_holds_back_a_later_faster_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reports of one session reach the strategy in the order the venue sent them, a bar's fill included: a
+    cancel that arrives just after the bar filled its order is refused, and that refusal, answered faster than a
+    fill, is still stamped no earlier than the fill (``_fill_bar`` keeps the last report's time)."""
+    script: list[list[Action]] = [[("order", Side.BUY, OrderType.MARKET, TimeInForce.DAY, 0, 100), ("cancel", 0)]]
+    latency = FixedLatency(insert_response_ns=MINUTE // 2, cancel_entry_ns=MINUTE + 1_000_000_000)
+    moves = [(1, 1, 1)] * 4
+    for exchange in (SimulatedExchange, _Reference):
+        records, *_ = _run(exchange, script, _bars("AAPL", moves), lambda: latency, False, monkeypatch)
+        reports = [msgspec.msgpack.decode(r) for r in records]
+        kinds = [r[0] for r in reports]
+        filled = msgspec.msgpack.decode(records[kinds.index("OrderFilled")], type=OrderFilled)
+        refused = msgspec.msgpack.decode(records[kinds.index("CancelRejected")], type=CancelRejected)
+        assert refused.ts_event > filled.ts_event  # the cancel came after the bar filled the order
+        assert refused.ts_init == filled.ts_init == filled.ts_event + MINUTE // 2

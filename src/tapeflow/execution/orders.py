@@ -53,7 +53,9 @@ TRANSITIONS: Final[dict[tuple[OrderStatus, type[Event]], OrderStatus]] = {
 }
 """(status, event type) -> next status. A fill that completes the order goes to FILLED (see ``Order.apply``)."""
 
-_BY_ID: Final[dict[tuple[int, type[Event]], OrderStatus]] = {(id(s), e): n for (s, e), n in TRANSITIONS.items()}
+TRANSITIONS_BY_ID: Final[dict[tuple[int, type[Event]], OrderStatus]] = {
+    (id(s), e): n for (s, e), n in TRANSITIONS.items()
+}
 """``TRANSITIONS`` keyed by the status member's ``id``: the same table (members are singletons for the process),
 looked up without hashing an ``Enum``, whose ``__hash__`` is Python code (~0.2 us on each report, two or more per
 order; issue 19)."""
@@ -108,7 +110,7 @@ class Order(OrderBase, gc=False, eq=False):
         """Apply a venue report; False (and no change) when the table does not allow it in this status.
 
         An answer (``ANSWERS``) changes nothing and is True: it is expected in any status."""
-        nxt = _BY_ID.get((id(self.status), type(event)))
+        nxt = TRANSITIONS_BY_ID.get((id(self.status), type(event)))
         if nxt is None:
             return type(event) in ANSWERS
         if isinstance(event, OrderFilled):

@@ -257,7 +257,13 @@ class Portfolio:
         position = self._positions.get(symbol)
         if position is None:
             position = self._positions[symbol] = Position(symbol)
-        position.apply_fill(signed, price, fee)
+        held = position.quantity
+        if held == 0 or (held > 0) == (signed > 0):  # opening or adding: ``apply_fill``'s first branch, no frame
+            position.fees += fee
+            position.quantity = held + signed
+            position.cost_basis += signed * price
+        else:  # reducing, closing or reversing: realized PnL, in one place
+            position.apply_fill(signed, price, fee)
 
     def on_dividend(self, event: Dividend) -> None:
         """Pay the holder (a short position pays it, as a borrower of the shares does)."""

@@ -40,6 +40,7 @@ from tapeflow.model.sessions import SessionCalendar
 from tapeflow.portfolio.portfolio import EquityCurve
 from tapeflow.portfolio.position import round_div
 from tapeflow.report import frames, metrics
+from tapeflow.report.equity_fields import equity_fields
 from tapeflow.report.frames import PandasResults
 from tapeflow.report.summary import MONEY_UNIT, Halt, Summary, has_anomalies, print_summary
 from tapeflow.report.tables import fills_table, int_table, orders_table, write_table_atomic
@@ -215,7 +216,9 @@ class ResultsCollector:
         quantity = event.quantity
         record.filled_quantity += quantity
         record.filled_notional += quantity * event.price
-        record.fees += event.fee
+        fee = event.fee
+        if fee:  # no store of a sum that does not change (a fill without fees): a Struct's store is ~200 instructions
+            record.fees += fee
         if event.leaves_quantity == 0:
             record.status = _FILLED
             record.ts_done = event.ts_init
@@ -257,11 +260,9 @@ class ResultsCollector:
         components: Counter[str] = Counter()
         for f in fills:
             components.update(f.fee_components)
-        equity_fields = _equity_fields(
-            self.portfolio, notional, self.period, [f.ts_event for f in fills], self.sessions
-        )
+        fields = equity_fields(self.portfolio, notional, self.period, [f.ts_event for f in fills], self.sessions)
         return Summary(
-            **equity_fields,
+            **fields,
             fees_units=fees,
             traded_notional_units=notional,
             orders=len(self.orders),
@@ -348,43 +349,6 @@ _DONE_STATUS: dict[type[Any], OrderStatus] = {
     OrderRejected: OrderStatus.REJECTED,
     RiskRejected: OrderStatus.RISK_REJECTED,
 }
-
-
-def _equity_fields(
-    portfolio: Portfolio | None, notional: int, period: str, fill_ts: list[int], sessions: SessionCalendar | None
-) -> dict[str, Any]:
-    if portfolio is None or not len(portfolio.curve):
-        keys = ("start_ns", "end_ns", "starting_equity_units", "final_equity_units", "pnl_units")
-        more = ("realized_pnl_units", "unrealized_pnl_units", "total_return", "sharpe", "sortino", "periods_per_year")
-        last = ("max_drawdown", "max_drawdown_units", "turnover", "cagr", "calmar", "exposure")
-        return dict.fromkeys(keys + more + last) | {"equity_samples": 0, "periodicity": "none"}
-    curve = portfolio.curve
-    returns = metrics.period_returns(curve.ts, curve.equity, period, sessions)
-    drawdown = metrics.max_drawdown(curve.equity)
-    per_year = returns.periods_per_year
-    growth = metrics.cagr(returns.closes, per_year)
-    return {
-        "start_ns": curve.ts[0],
-        "end_ns": curve.ts[-1],
-        "equity_samples": len(curve),
-        "starting_equity_units": portfolio.starting_cash,
-        "final_equity_units": curve.equity[-1],
-        "pnl_units": curve.equity[-1] - portfolio.starting_cash,
-        "realized_pnl_units": curve.realized[-1],
-        "unrealized_pnl_units": curve.unrealized[-1],
-        "total_return": metrics.total_return([portfolio.starting_cash, curve.equity[-1]]),
-        "sharpe": metrics.sharpe(returns.values, per_year),
-        "sortino": metrics.sortino(returns.values, per_year),
-        "periodicity": returns.periodicity,
-        "periods_per_year": per_year,
-        "return_periods": len(returns.values),
-        "cagr": growth,
-        "max_drawdown": drawdown.fraction,
-        "max_drawdown_units": drawdown.money,
-        "calmar": metrics.calmar(growth, drawdown.fraction),
-        "turnover": metrics.turnover(notional, curve.equity),
-        "exposure": metrics.exposure(curve.ts, curve.gross, fill_ts),
-    }
 
 
 __all__ = [

@@ -34,19 +34,23 @@ FillFn = Callable[[SimOrder, int, int, LiquiditySide, int, OrderAction], None]
 """``fill(order, price, quantity, liquidity, at, action)``: book a fill and report it (the exchange's)."""
 CancelFn = Callable[[SimOrder, int, OrderAction, str], None]
 """``cancel(order, at, action, reason)``: close an order and report what was left of it (the exchange's)."""
+FillRestFn = Callable[[SimOrder, int, int], None]
+"""``fill_rest(order, price, at)``: ``fill(order, price, order.remaining, TAKER, at, INSERT)``, what a bar does to
+an order it fills (the exchange's ``_fill_bar`` does it in one frame)."""
 
 
 class BarFills:
     """Orders waiting for the next bar of their symbol, and the symbols seen with bars."""
 
-    __slots__ = ("_cancel", "_fill", "_last", "waiting")
+    __slots__ = ("_cancel", "_fill", "_fill_rest", "_last", "waiting")
 
     listen_while_waiting: ClassVar[bool] = True
     """False: ``on_bar`` is called on every bar, as before ``attach`` gated it (tests compare the two)."""
 
-    def __init__(self, fill: FillFn, cancel: CancelFn) -> None:
+    def __init__(self, fill: FillFn, cancel: CancelFn, fill_rest: FillRestFn | None = None) -> None:
         self._fill = fill
         self._cancel = cancel
+        self._fill_rest = fill_rest if fill_rest is not None else self._fill_rest_by_fill
         self.waiting: dict[str, list[SimOrder]] = {}
         """By symbol, the orders waiting for its next bar; a symbol with none has no entry, so that a bar while
         nothing waits anywhere (most bars of a bar backtest) costs one truth test after its store in ``_last``, and
@@ -103,6 +107,9 @@ class BarFills:
             if not waiting:
                 del self.waiting[order.symbol]
 
+    def _fill_rest_by_fill(self, order: SimOrder, price: int, at: int) -> None:
+        self._fill(order, price, order.quantity - order.filled, _TAKER, at, _INSERT)  # the rest: ``order.remaining``
+
     def parked(self) -> set[int]:
         """``id()`` of every waiting order (a DAY order waiting here is decided by the next bar, not the close)."""
         return {id(o) for waiting in self.waiting.values() for o in waiting}
@@ -123,7 +130,7 @@ class BarFills:
         if waiting is None:
             return
         at = bar.ts_event
-        fill = self._fill
+        fill_rest = self._fill_rest
         still: list[SimOrder] = []
         self.waiting[symbol] = still
         for order in waiting:
@@ -137,6 +144,6 @@ class BarFills:
                 else:
                     still.append(order)
                 continue
-            fill(order, price, order.quantity - order.filled, _TAKER, at, _INSERT)  # the rest: ``order.remaining``
+            fill_rest(order, price, at)
         if not still and self.waiting.get(symbol) is still:
             del self.waiting[symbol]  # nothing waits for this symbol now: the next bars return at once

@@ -68,6 +68,7 @@ _DAY: Final = TimeInForce.DAY
 _MARKET: Final = OrderType.MARKET
 _LIMIT: Final = OrderType.LIMIT
 _MAKER: Final = LiquiditySide.MAKER
+_TAKER: Final = LiquiditySide.TAKER
 _STOP_TYPES: Final = (OrderType.STOP, OrderType.STOP_LIMIT)
 
 
@@ -111,7 +112,11 @@ class SimulatedExchange:
         self._fees = fees
         self.sessions: SessionCalendar = calendar_for(self.config.calendar, "exchange.calendar")
         self._expiry = DayExpiry(self.sessions, self.config.close_hour)
-        self._bars = BarFills(self._fill, self._cancel_rest)
+        self._bars = BarFills(self._fill, self._cancel_rest, self._fill_bar)
+        self._bar_last: Final = self._bars.last
+        self._bar_waiting: Final = self._bars.waiting
+        """``BarFills``' last bars and waiting orders (never rebound): ``_on_submit`` parks a bar order in them
+        itself, ``BarFills.park`` without its frame on every order of a bar backtest."""
         self.bar_close_x2: Callable[[str], int | None] = self._bars.close_x2
         """``bar_close_x2(symbol)``: twice the close of the last bar of ``symbol`` this exchange saw (it reads every
         bar to fill the orders waiting for one), or None. The node's portfolio marks bar symbols with it instead of
@@ -242,10 +247,21 @@ class SimulatedExchange:
         name = self.name
         order = SimOrder(*submitted_terms(cmd), f"{name}-{self._seq}")  # ``SimOrder.of`` without its frame
         self._orders[cid] = order
+        reply = self._reply_ns
+        if reply is None:
+            ts_init = self._stamp(at, _INSERT)
+        else:  # ``_stamp(at, _INSERT)`` without its frame, for a fixed latency: the same steps
+            ts_init = at + reply[0]
+            now = kernel.now
+            if now > ts_init:
+                ts_init = now
+            if self._last_report > ts_init:
+                ts_init = self._last_report
+            self._last_report = ts_init
         kernel.emit(
             OrderAccepted(
                 ts_event=at,
-                ts_init=self._stamp(at, _INSERT),
+                ts_init=ts_init,
                 strategy_id=cmd.strategy_id,
                 client_order_id=cid,
                 symbol=symbol,
@@ -264,8 +280,15 @@ class SimulatedExchange:
             kernel.call_at(deadline + self._feed_ns, self._auctions.expire, deadline)
             return
         if order_type is _MARKET or order_type is _LIMIT:
-            if self._books.book(symbol) is None and self._bars.park(order):
-                return  # bar data: no depth to walk; the next bar decides (``Matcher.incoming``'s first step)
+            if self._books.book(symbol) is None and symbol in self._bar_last:
+                # bar data: no depth to walk; the next bar decides (``Matcher.incoming``'s first step, ``park``'s
+                # steps without its frame)
+                waiting = self._bar_waiting.get(symbol)
+                if waiting is None:
+                    self._bar_waiting[symbol] = [order]
+                else:
+                    waiting.append(order)
+                return
         elif order_type in _STOP_TYPES:
             st.stops.append(order)
             return
@@ -389,6 +412,57 @@ class SimulatedExchange:
             components = {k: v for k, v in msgspec.structs.asdict(breakdown).items() if v}
             filled = msgspec.structs.replace(filled, fee=breakdown.total, fee_components=components)
         kernel.emit(filled)
+
+    def _fill_bar(self, order: SimOrder, price: int, at: int) -> None:
+        """``_fill(order, price, order.remaining, TAKER, at, INSERT)``: what a bar does to an order waiting for it.
+
+        Without a fee model, ``_fill``'s steps with what a bar's fill knows written in: it fills the whole rest, so
+        the order closes, and it is in none of the places ``_close`` asks (``BarFills.on_bar`` took it out of the
+        waiting list; a parked order never rests, is no stop and is not held for an auction), so closing it is
+        forgetting its id; a taker has no queue place to report. One frame an order instead of three (``_close``
+        and ``_stamp``), on every order of a bar backtest."""
+        fees = self._fees
+        qty = order.quantity - order.filled
+        if fees is not None:
+            self._fill(order, price, qty, _TAKER, at, _INSERT)
+            return
+        order.filled += qty
+        self._trade_seq += 1
+        self.fills += 1
+        cid = order.client_order_id
+        self._orders.pop(cid, None)
+        self._closed.add(cid)
+        kernel = self._kernel
+        assert kernel is not None, "the simulated exchange must be added to a kernel before use"
+        reply = self._reply_ns
+        if reply is None:
+            ts_init = self._stamp(at, _INSERT)
+        else:  # ``_stamp(at, _INSERT)`` without its frame, as in ``_on_submit``
+            ts_init = at + reply[0]
+            now = kernel.now
+            if now > ts_init:
+                ts_init = now
+            if self._last_report > ts_init:
+                ts_init = self._last_report
+            self._last_report = ts_init
+        name = self.name
+        kernel.emit(
+            OrderFilled(
+                ts_event=at,
+                ts_init=ts_init,
+                strategy_id=order.strategy_id,
+                client_order_id=cid,
+                symbol=order.symbol,
+                side=order.side,
+                price=price,
+                quantity=qty,
+                leaves_quantity=0,
+                liquidity_side=_TAKER,
+                trade_id=f"{name}-T{self._trade_seq}",
+                venue_order_id=order.venue_order_id,
+                venue=name,
+            )  # ``queue_ahead_at_arrival`` at its default, -1: a taker
+        )
 
     def _expire_day(self, close_ns: int) -> None:
         parked = self._bars.parked()  # bar data: the next bar decides
