@@ -118,12 +118,13 @@ def test_the_written_hook_sees_each_command_once_even_when_it_was_retried(paper:
 def test_the_sender_keeps_one_connection_alive_across_requests(paper: Paper) -> None:
     sender = OrderSender(paper.url, KEY, SECRET).start()
     try:
-        first = sender.run_now(lambda: (sender.call(RestRequest("GET", "/v2/clock")), id(sender._conn)))
-        second = sender.run_now(lambda: (sender.call(RestRequest("GET", "/v2/account")), id(sender._conn)))
+        # the socket objects themselves, not their id(): a first one closed and freed could lend its id to the next
+        first = sender.run_now(lambda: (sender.call(RestRequest("GET", "/v2/clock")), sender._conn))
+        second = sender.run_now(lambda: (sender.call(RestRequest("GET", "/v2/account")), sender._conn))
     finally:
         sender.stop()
     assert isinstance(first, tuple) and isinstance(second, tuple)
-    assert first[1] == second[1]
+    assert first[1] is not None and first[1] is second[1]
 
 
 def test_an_empty_or_schemeless_url_is_refused_rather_than_guessed() -> None:
