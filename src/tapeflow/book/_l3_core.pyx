@@ -20,6 +20,7 @@ Why this module is long: the loop handles every message type's common case inlin
 reference fallback; the verification's top-N copy lives in ``_l3_top.pxi`` (included, the same module).
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_DelItem, PyDict_GetItemWithError, PyDict_SetItem, PyDict_Update
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
@@ -135,6 +136,7 @@ cdef inline bint _new_best(_Book b, bint bid, bint was_best) except -1:
     return was_best
 
 
+@cython.final
 cdef class _Book:
     """The ``L3Book`` state the loop writes, held in typed fields for the duration of one block."""
 
@@ -345,6 +347,7 @@ cdef inline bint _tail(const char* s, Py_ssize_t n, Py_ssize_t* starts):
     return found == 4 and i >= 0
 
 
+@cython.final
 cdef class _Counts:
     cdef public long long discovered, reveals, levels_from_file
 
@@ -528,33 +531,34 @@ cdef int _apply_table(
     and the price's int objects are made only for a Python call (they were one each a message, and each callee
     read the price back into C)."""
     cdef L3Sizes level_sizes
-    cdef Py_ssize_t lv, s
+    cdef Py_ssize_t lv, s, pos, known_at = -1
     cdef long long op, level, order_left = 0, level_left = 0
     cdef long long* held
     cdef bint done = False, obid
     cdef int seen, step
     cdef _Order* o
     if fast_known is not None:
-        seen = fast_known.contains(id_value)
+        seen = fast_known.seek(id_value, &known_at)
     else:
         seen = PySet_Contains(known_set, id_objects.get(id_value))
+    pos = table.seek(id_value)
     if k == 1:
         if seen:
             b.sync()
             on_duplicate(id_objects.get(id_value), row)
             top.mark_all()
             return 0
-        if table.find(id_value) < 0:
+        if table.at(pos) < 0:
             lv = table.level_of(bid, p)
             if lv < 0:
-                table.append(table.open(bid, p), id_value, p, size, t)
+                table.append_at(table.open(bid, p), pos, id_value, p, size, t)
                 b.new_level(bid, p, size, t, None)
                 top.added(bid, p, size)
                 done = True
             else:
                 level_sizes = b.bid_sizes if bid else b.ask_sizes
                 if level_sizes.find_ll(p, &held, &level) == 1 and level <= _MAX - size:
-                    table.append(lv, id_value, p, size, t)
+                    table.append_at(lv, pos, id_value, p, size, t)
                     level_sizes.put_ll(held, p, level + size)
                     top.touch(bid, p, level + size)
                     done = True
@@ -562,20 +566,22 @@ cdef int _apply_table(
             b.sync()
             book.add(id_objects.get(id_value), side, b.prices.get(p), size, t)
             top.mark_all()
+            known_at = -1  # Python ran: the id's place in ``known`` is looked up again
         if fast_known is not None:
-            fast_known.insert(id_value)
+            fast_known.insert_at(known_at, id_value)
         else:
             PySet_Add(known_set, id_objects.get(id_value))
         return 0
     if not seen:  # ``L3Book.discover``: the order joins the head of its level's queue
-        if table.find(id_value) < 0:
+        if table.at(pos) < 0:
             lv = table.level_of(bid, p)
             if lv < 0:
                 book.discover_misses += 1
             else:
                 table.prepend(lv, id_value, p, size)
+                pos = table.seek(id_value)
         counts.discovered += 1
-    s = table.find(id_value)
+    s = table.at(pos)
     if s >= 0:
         o = &table.orders[s]
         # the order's own level (its side and price), not the message's
@@ -588,8 +594,9 @@ cdef int _apply_table(
                 if step & _OVERFILL:
                     book.overfills += 1
                     held = NULL  # Python ran: the size's place is looked up again
+                    pos = table.seek(id_value)
                 if step & _LEAVES:
-                    table.unlink(s)
+                    table.unlink_at(s, pos)
                 else:
                     o.size = order_left
                 _level_after(b, top, obid, op, level_sizes, held, step, level_left, t)

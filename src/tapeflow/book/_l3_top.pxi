@@ -46,6 +46,7 @@ cdef inline int _print(char* out, long long value) noexcept:
     return n
 
 
+@cython.final
 cdef class _Top:
     """The book's top N levels as C arrays, and the row LOBSTER would print for them, kept between the rows of a
     block for the verification.
