@@ -104,17 +104,17 @@ cdef class _Top:
             self.count[side] = 0
         self.fresh = 0
 
-    cdef inline void mark(self, int side):
+    cdef inline void mark(self, int side) noexcept:
         """The side changed in a way the loop does not follow: read it again before the next comparison."""
         self.stale[side] = True
         self.printed[side] = False
         self.fresh = 0
 
-    cdef inline void mark_all(self):
+    cdef inline void mark_all(self) noexcept:
         self.mark(0)
         self.mark(1)
 
-    cdef inline void put(self, int side, int j, long long price, long long size):
+    cdef inline void put(self, int side, int j, long long price, long long size) noexcept:
         """Print level j's fields of the side (its slots only)."""
         cdef char* field = self.field[side] + 2 * j * _SLOT
         self.width[side][2 * j] = _print(field, price)
@@ -122,7 +122,7 @@ cdef class _Top:
         if j < self.fresh:
             self.fresh = j
 
-    cdef inline void shift(self, int side, int to, int frm, int n):
+    cdef inline void shift(self, int side, int to, int frm, int n) noexcept:
         """Move ``n`` levels' printed fields of the side from level ``frm`` to level ``to``."""
         if n > 0:
             memmove(self.field[side] + 2 * to * _SLOT, self.field[side] + 2 * frm * _SLOT, 2 * n * _SLOT)
@@ -130,7 +130,7 @@ cdef class _Top:
         if to < self.fresh or frm < self.fresh:
             self.fresh = to if to < frm else frm
 
-    cdef inline void added(self, int side, long long p, long long new_size):
+    cdef inline void added(self, int side, long long p, long long new_size) noexcept:
         """A level at ``p`` holding ``new_size`` was added: put it in place (reading N levels again from
         the ladder cost ~1,000 instructions; LOBSTER messages all fall within the top N, so this is common).
         Prices come as C values: reading them back from the loop's int objects was ~75 instructions a message."""
@@ -212,7 +212,7 @@ cdef class _Top:
         PyMem_Free(self.line)
         PyMem_Free(self.level_at)
 
-    cdef inline void touch(self, int side, long long p, long long new_size):
+    cdef inline void touch(self, int side, long long p, long long new_size) noexcept:
         """The level at ``p`` (0: asks, 1: bids) now holds ``new_size`` and still exists."""
         cdef int j
         if self.stale[side]:
