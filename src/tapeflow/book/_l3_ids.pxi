@@ -113,21 +113,17 @@ cdef class IdSet:
     cdef inline int seek(self, long long value, Py_ssize_t* at) except -1:
         """``contains``, also saying where ``value`` would be inserted (-1: ``insert_at`` probes again), valid while
         nothing else changes the set. Why: an add asked the set for its id and then probed again to insert it."""
-        cdef Py_ssize_t i = self.slot(value)
-        cdef long long held = self.slots[i]
-        at[0] = i
-        if value == _NO_ID or (held != value and not self.scrambled
-                               and ((i - self.home(value)) & self.mask) > _LONG_PROBE):
-            return self._seek_rare(value, i, at)
-        return held == value
-
-    cdef int _seek_rare(self, long long value, Py_ssize_t i, Py_ssize_t* at) except -1:
-        """``seek``'s unusual cases apart, so that its common one stays small enough to inline: the id that marks
-        an empty slot, and a long probe (which rehashes: the slot is another)."""
+        cdef Py_ssize_t i
         at[0] = -1
         if value == _NO_ID:
             return self.has_no_id
-        self.crowded(i, value)
+        i = self.slot(value)
+        if self.slots[i] == value:
+            return 1
+        if not self.scrambled and ((i - self.home(value)) & self.mask) > _LONG_PROBE:
+            self.crowded(i, value)  # rehashed: the slot is another
+            return 0
+        at[0] = i
         return 0
 
     cdef inline int insert_at(self, Py_ssize_t at, long long value) except -1:
