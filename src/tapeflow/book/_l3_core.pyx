@@ -20,6 +20,7 @@ Why this module is long: the loop handles every message type's common case inlin
 reference fallback; the verification's top-N copy lives in ``_l3_top.pxi`` (included, the same module).
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_DelItem, PyDict_GetItemWithError, PyDict_SetItem, PyDict_Update
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
@@ -108,7 +109,7 @@ cdef bint _insert(_Book b, bint bid, long long price, long long size) except -1:
     only for ``best``, which Python reads."""
     (b.bid_sizes if bid else b.ask_sizes).store_ll(price, size)
     if (b.bid_keys if bid else b.ask_keys).add_ll(price, bid):
-        b.set_best(bid, b.prices.get(price))
+        b.new_best(bid)
         return True
     return False
 
@@ -131,10 +132,11 @@ cdef bint _remove_ll(_Book b, bint bid, long long price) except -1:
 cdef inline bint _new_best(_Book b, bint bid, bint was_best) except -1:
     """After a level's key went: ``best`` follows when it was the best."""
     if was_best:
-        b.set_best(bid, (b.bid_keys if bid else b.ask_keys).best(bid))
+        b.new_best(bid)
     return was_best
 
 
+@cython.final
 cdef class _Book:
     """The ``L3Book`` state the loop writes, held in typed fields for the duration of one block."""
 
@@ -157,6 +159,10 @@ cdef class _Book:
     one freed each time a reveal or a new best set it was ~75 of the store loop's ~1,200 instructions a message
     (callgrind), and Python reads the attribute only inside the calls the loops make, each preceded by ``sync``
     (and the block's end)."""
+    cdef bint bid_best_owed, ask_best_owed
+    """The side's ``best`` is its keys' best, not yet written (``sync``), as ``ts_held``: a new best made an int
+    object and stored it (freeing the last) ~27,500 times on AMZN level 5, ~30 of the column loop's instructions a
+    message (callgrind), while Python reads ``best`` only inside the calls the loops make, after ``sync``."""
     cdef Py_ssize_t dropped_owed
     """Orders dropped with their level that ``book.dropped_orders`` does not count yet (``sync``): the attribute's
     read, add and write through Python were ~500 instructions a level dropped with orders in it."""
@@ -195,14 +201,14 @@ cdef class _Book:
         self.orders = <dict>store  # a dict subclass that overrides no dict method: the dict calls are its own
         return 0
 
-    cdef inline int set_best(self, bint bid, object price) except -1:
-        """``ladder.best = price``."""
-        if self.slots:
-            _put(self.bids if bid else self.asks, L_BEST, price)
+    cdef inline int new_best(self, bint bid) except -1:
+        """``ladder.best`` becomes what its keys say, written when Python may next read it (``sync``)."""
+        if not self.slots:
+            setattr(self.bids if bid else self.asks, "best", (self.bid_keys if bid else self.ask_keys).best(bid))
         elif bid:
-            self.bids.best = price
+            self.bid_best_owed = True
         else:
-            self.asks.best = price
+            self.ask_best_owed = True
         return 0
 
     cdef inline int set_ts(self, long long ts) except -1:
@@ -217,6 +223,12 @@ cdef class _Book:
     cdef inline int sync(self) except -1:
         """Write what ``set_ts`` and ``dropped_owed`` owe: before every call into Python, and at a block's end."""
         cdef Py_ssize_t dropped = self.dropped_owed
+        if self.bid_best_owed:
+            self.bid_best_owed = False
+            _put(self.bids, L_BEST, self.bid_keys.best(True))
+        if self.ask_best_owed:
+            self.ask_best_owed = False
+            _put(self.asks, L_BEST, self.ask_keys.best(False))
         if self.ts_owed:
             self.ts_owed = False
             _put(self.integrity, I_TS, PyLong_FromLongLong(self.ts_held))
@@ -244,6 +256,7 @@ cdef class _Book:
                 self.sync()
                 self.book._check_cross()
             return 0
+        self.sync()  # ``best`` read from Python objects: written first
         bid_o = self.bids.best
         ask_o = self.asks.best
         if bid_o != 0 and ask_o != 0 and bid_o >= ask_o:
@@ -345,6 +358,7 @@ cdef inline bint _tail(const char* s, Py_ssize_t n, Py_ssize_t* starts):
     return found == 4 and i >= 0
 
 
+@cython.final
 cdef class _Counts:
     cdef public long long discovered, reveals, levels_from_file
 
@@ -528,33 +542,34 @@ cdef int _apply_table(
     and the price's int objects are made only for a Python call (they were one each a message, and each callee
     read the price back into C)."""
     cdef L3Sizes level_sizes
-    cdef Py_ssize_t lv, s
+    cdef Py_ssize_t lv, s, pos, known_at = -1
     cdef long long op, level, order_left = 0, level_left = 0
     cdef long long* held
     cdef bint done = False, obid
     cdef int seen, step
     cdef _Order* o
     if fast_known is not None:
-        seen = fast_known.contains(id_value)
+        seen = fast_known.seek(id_value, &known_at)
     else:
         seen = PySet_Contains(known_set, id_objects.get(id_value))
+    pos = table.seek(id_value)
     if k == 1:
         if seen:
             b.sync()
             on_duplicate(id_objects.get(id_value), row)
             top.mark_all()
             return 0
-        if table.find(id_value) < 0:
+        if table.at(pos) < 0:
             lv = table.level_of(bid, p)
             if lv < 0:
-                table.append(table.open(bid, p), id_value, p, size, t)
+                table.append_at(table.open(bid, p), pos, id_value, p, size, t)
                 b.new_level(bid, p, size, t, None)
                 top.added(bid, p, size)
                 done = True
             else:
                 level_sizes = b.bid_sizes if bid else b.ask_sizes
                 if level_sizes.find_ll(p, &held, &level) == 1 and level <= _MAX - size:
-                    table.append(lv, id_value, p, size, t)
+                    table.append_at(lv, pos, id_value, p, size, t)
                     level_sizes.put_ll(held, p, level + size)
                     top.touch(bid, p, level + size)
                     done = True
@@ -562,20 +577,22 @@ cdef int _apply_table(
             b.sync()
             book.add(id_objects.get(id_value), side, b.prices.get(p), size, t)
             top.mark_all()
+            known_at = -1  # Python ran: the id's place in ``known`` is looked up again
         if fast_known is not None:
-            fast_known.insert(id_value)
+            fast_known.insert_at(known_at, id_value)
         else:
             PySet_Add(known_set, id_objects.get(id_value))
         return 0
     if not seen:  # ``L3Book.discover``: the order joins the head of its level's queue
-        if table.find(id_value) < 0:
+        if table.at(pos) < 0:
             lv = table.level_of(bid, p)
             if lv < 0:
                 book.discover_misses += 1
             else:
                 table.prepend(lv, id_value, p, size)
+                pos = table.seek(id_value)
         counts.discovered += 1
-    s = table.find(id_value)
+    s = table.at(pos)
     if s >= 0:
         o = &table.orders[s]
         # the order's own level (its side and price), not the message's
@@ -588,12 +605,15 @@ cdef int _apply_table(
                 if step & _OVERFILL:
                     book.overfills += 1
                     held = NULL  # Python ran: the size's place is looked up again
+                    pos = table.seek(id_value)
                 if step & _LEAVES:
-                    table.unlink(s)
+                    table.unlink_at(s, pos)
                 else:
                     o.size = order_left
                 _level_after(b, top, obid, op, level_sizes, held, step, level_left, t)
                 done = True
+    if done and (k != 4 or on_trade is None):
+        return 0  # ``_finish`` has nothing to do: most messages, and its ten arguments cost ~15 a message
     return _finish(b, top, done, k, None if done else id_objects.get(id_value), size, p, t, side, on_trade)
 
 

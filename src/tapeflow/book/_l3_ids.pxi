@@ -16,6 +16,7 @@ cdef extern from *:
     void __builtin_prefetch(const void* address) nogil  # gcc and clang
 
 
+@cython.final
 cdef class IdSet:
     """A set of 64-bit ids in one C table (open addressing, linear probing, at most half full).
 
@@ -109,6 +110,32 @@ cdef class IdSet:
         self.crowded(i, value)
         return 0
 
+    cdef inline int seek(self, long long value, Py_ssize_t* at) except -1:
+        """``contains``, also saying where ``value`` would be inserted (-1: ``insert_at`` probes again), valid while
+        nothing else changes the set. Why: an add asked the set for its id and then probed again to insert it."""
+        cdef Py_ssize_t i
+        at[0] = -1
+        if value == _NO_ID:
+            return self.has_no_id
+        i = self.slot(value)
+        if self.slots[i] == value:
+            return 1
+        if not self.scrambled and ((i - self.home(value)) & self.mask) > _LONG_PROBE:
+            self.crowded(i, value)  # rehashed: the slot is another
+            return 0
+        at[0] = i
+        return 0
+
+    cdef inline int insert_at(self, Py_ssize_t at, long long value) except -1:
+        """``insert`` of a value ``seek`` found absent, at the slot it gave (or -1)."""
+        if at < 0:
+            return self.insert(value)
+        self.slots[at] = value
+        self.used += 1
+        if 2 * self.used > self.mask:
+            self.rehash(2 * (self.mask + 1))
+        return 0
+
     cdef int insert(self, long long value) except -1:
         cdef Py_ssize_t i
         if value == _NO_ID:
@@ -150,6 +177,7 @@ cdef class IdSet:
         return 0
 
 
+@cython.final
 cdef class _Prices:
     """The last int object made for each of 64 price slots.
 
@@ -179,6 +207,7 @@ cdef enum:
     _ID_SLOTS = 1 << 14
 
 
+@cython.final
 cdef class _Ids:
     """The last int object made for each of 16,384 order id slots (an id's low bits).
 

@@ -27,6 +27,7 @@ cdef Py_ssize_t _NEAR_BEST = 8
 """Keys ``L3Keys.bisect`` reads one by one from the best before it searches the rest by halves."""
 
 
+@cython.final
 cdef class L3Keys:
     """The sorted keys of one side of an ``L3Book`` (``Ladder.keys``), in C; reads and writes like the list."""
 

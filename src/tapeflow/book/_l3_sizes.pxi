@@ -22,6 +22,7 @@
 from collections.abc import MutableMapping
 
 
+@cython.final
 cdef class L3Sizes:
     """price -> aggregate size of one side of an ``L3Book``, in insertion order; a ``MutableMapping[int, int]``."""
 

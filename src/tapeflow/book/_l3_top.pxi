@@ -46,6 +46,7 @@ cdef inline int _print(char* out, long long value) noexcept:
     return n
 
 
+@cython.final
 cdef class _Top:
     """The book's top N levels as C arrays, and the row LOBSTER would print for them, kept between the rows of a
     block for the verification.
@@ -103,17 +104,17 @@ cdef class _Top:
             self.count[side] = 0
         self.fresh = 0
 
-    cdef inline void mark(self, int side):
+    cdef inline void mark(self, int side) noexcept:
         """The side changed in a way the loop does not follow: read it again before the next comparison."""
         self.stale[side] = True
         self.printed[side] = False
         self.fresh = 0
 
-    cdef inline void mark_all(self):
+    cdef inline void mark_all(self) noexcept:
         self.mark(0)
         self.mark(1)
 
-    cdef inline void put(self, int side, int j, long long price, long long size):
+    cdef inline void put(self, int side, int j, long long price, long long size) noexcept:
         """Print level j's fields of the side (its slots only)."""
         cdef char* field = self.field[side] + 2 * j * _SLOT
         self.width[side][2 * j] = _print(field, price)
@@ -121,7 +122,7 @@ cdef class _Top:
         if j < self.fresh:
             self.fresh = j
 
-    cdef inline void shift(self, int side, int to, int frm, int n):
+    cdef inline void shift(self, int side, int to, int frm, int n) noexcept:
         """Move ``n`` levels' printed fields of the side from level ``frm`` to level ``to``."""
         if n > 0:
             memmove(self.field[side] + 2 * to * _SLOT, self.field[side] + 2 * frm * _SLOT, 2 * n * _SLOT)
@@ -129,7 +130,7 @@ cdef class _Top:
         if to < self.fresh or frm < self.fresh:
             self.fresh = to if to < frm else frm
 
-    cdef inline void added(self, int side, long long p, long long new_size):
+    cdef inline void added(self, int side, long long p, long long new_size) noexcept:
         """A level at ``p`` holding ``new_size`` was added: put it in place (reading N levels again from
         the ladder cost ~1,000 instructions; LOBSTER messages all fall within the top N, so this is common).
         Prices come as C values: reading them back from the loop's int objects was ~75 instructions a message."""
@@ -187,7 +188,12 @@ cdef class _Top:
             j += 1
         self.count[side] = n - 1
         if n == self.levels and have >= self.levels:  # the level beyond the old deepest comes into view
-            if not keys.at(have - self.levels, &key) or key == -_MAX - 1:
+            if keys._list is None:  # the array read in place: ``at`` was a call (~17 instructions)
+                key = keys._k[have - self.levels]
+            elif not keys.at(have - self.levels, &key):
+                self.mark(side)
+                return 0
+            if key == -_MAX - 1:
                 self.mark(side)
                 return 0
             p = key if side else -key
@@ -211,7 +217,7 @@ cdef class _Top:
         PyMem_Free(self.line)
         PyMem_Free(self.level_at)
 
-    cdef inline void touch(self, int side, long long p, long long new_size):
+    cdef inline void touch(self, int side, long long p, long long new_size) noexcept:
         """The level at ``p`` (0: asks, 1: bids) now holds ``new_size`` and still exists."""
         cdef int j
         if self.stale[side]:
