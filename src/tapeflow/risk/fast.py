@@ -46,7 +46,7 @@ from tapeflow.book.view import BookBase
 from tapeflow.model.enums import OrderType, Side
 from tapeflow.model.orders import ModifyOrder, SubmitOrder
 from tapeflow.risk.context import NS, RiskContext
-from tapeflow.risk.fast_group import ARGS, account_group, groupable
+from tapeflow.risk.fast_group import ARGS, MIN_GROUP, account_group, groupable
 from tapeflow.risk.rules import FastCheck
 
 BIG = 1 << 100
@@ -506,10 +506,10 @@ def _compile(
     body = _Composer(env, _MODIFY if modifying else _SUBMIT, guarded)
     spends = []
     for run in _runs(parts):
-        if len(run) > 1:
+        if len(run) >= MIN_GROUP:
             body.add_group(run)
         else:
-            spends.append(body.add(*run[0]))
+            spends.extend(body.add(*part) for part in run)
     body.need({"ref", "symbol", "q", "strategy"})
     if rest:
         body.lines.append("return ref")
@@ -538,7 +538,7 @@ def _compile(
 
 def _runs(parts: list[tuple[FastCheck, str, Any]]) -> list[list[tuple[FastCheck, str, Any]]]:
     """``parts`` in order, each maximal run of parts a compiled group may check together (``fast_group.groupable``)
-    as one list, every other part alone."""
+    as one list, every other part alone (a run shorter than ``fast_group.MIN_GROUP`` is then composed part by part)."""
     runs: list[list[tuple[FastCheck, str, Any]]] = []
     grouped = False
     for part, tag, rule in parts:
