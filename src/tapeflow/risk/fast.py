@@ -504,7 +504,7 @@ def _compile(
     texts = [text for part, _, _ in parts for text in (part.code, part.spend)]
     guarded = not any(_unguarded(text) for text in texts if text)
     body = _Composer(env, _MODIFY if modifying else _SUBMIT, guarded)
-    spends = []
+    spends: list[str] = []
     for run in _runs(parts):
         if len(run) >= MIN_GROUP:
             body.add_group(run)
