@@ -232,6 +232,37 @@ def test_buying_power_and_the_floor_answer_as_their_text_at_every_boundary() -> 
     assert cases > 250
 
 
+def test_a_modifys_net_exposure_answers_as_its_text_at_the_limit() -> None:
+    """Both sides of a modify, its own open notional taken off its side's (``own_buy``, ``own_sell``), at the limit:
+    the random draws above reach a sell modify there too rarely for a mutant of the sign to fail."""
+    ledger = open_order_ledger("compiled")
+    ledger.add("s", "o0", "AAPL", Side.SELL, 100, 1_000_000)
+    ledger.add("s", "o1", "AAPL", Side.BUY, 50, 1_000_000)
+    value, cases = 20_000_000, 0
+    for is_buy in (True, False):
+        for own in (0, 30_000_000, 50_000_000):
+            for net in (-(5 * 10**8), 0, 7 * 10**8):
+                buy, sell = ledger.buy_notional - own, ledger.sell_notional - own
+                exposure = net + buy + value if is_buy else net - sell - value
+                for limit in {max(abs(exposure) + d, 0) for d in (-1, 0, 1)}:
+                    rule = acc.NetExposure(CTX, limit)
+                    part = rule.fast_check_modify()
+                    code = _render(part.code, "", frozenset(part.names), "_r0", -1)[0]
+                    env: dict[str, Any] = {"ledger": ledger, **{f"{k}_r0": v for k, v in part.names.items()}}
+                    body = "".join(f"    {line}\n" for line in code.splitlines())
+                    exec(
+                        f"def text(is_buy, net, value, own_buy, own_sell):\n    reducing = False\n{body}    return 1\n",
+                        env,
+                    )
+                    args = dict.fromkeys(fast_group.ARGS, 0) | {"limits": (), "symbol": "AAPL"}
+                    args |= {"is_buy": is_buy, "net": net, "value": value, "own_buy": own, "own_sell": own}
+                    group = fast_group.account_group(ledger, [(rule, part, -1)])
+                    expected = env["text"](is_buy, net, value, own, own)
+                    assert group.check(*(args[name] for name in fast_group.ARGS)) == expected, (is_buy, own, net, limit)
+                    cases += 1
+    assert cases == 54
+
+
 def test_the_pipelines_account_rules_are_one_compiled_call_in_both_fast_checks() -> None:
     """Every built-in account rule on: one group, called once in the submit and once in the modify check (so
     ``test_fused.py``'s streams run through it), the parts' text kept after it."""
