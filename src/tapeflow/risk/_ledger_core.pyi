@@ -17,3 +17,24 @@ class LedgerCore:
     def side(self, symbol: str, side: Any) -> Any: ...
     def add(self, strategy: str, cid: str, symbol: str, side: Any, leaves: int, price: int) -> None: ...
     def remove(self, cid: str) -> None: ...
+
+class AccountGroup:
+    def __init__(self, ledger: LedgerCore, members: tuple[tuple[int, int, object, object], ...]) -> None: ...
+    def check(
+        self,
+        is_buy: object,
+        symbol: object,
+        ref: int,
+        value: int,
+        held: int,
+        size: int,
+        gross: int,
+        projected_gross: int,
+        net: int,
+        equity: int,
+        now: int,
+        limits: tuple[int, ...],
+        own_notional: int,
+        own_buy: int,
+        own_sell: int,
+    ) -> int: ...

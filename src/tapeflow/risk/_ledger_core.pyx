@@ -17,7 +17,11 @@ properties: CPython 3.11 specialises a read of a member (``LOAD_ATTR_SLOT``, a t
 property's, which goes through the generic lookup and a getter call every time (``_as_member``; issue 19, round 12).
 """
 
+from cpython.dict cimport PyDict_GetItem
+from cpython.list cimport PyList_GET_ITEM
 from cpython.object cimport PyObject, PyTypeObject
+
+include "../book/_as_ll.pxi"
 
 from tapeflow.model.enums import Side
 
@@ -171,3 +175,218 @@ _as_member(OpenSide, 0)
 _as_member(OpenSide, 1)
 _as_member(LedgerCore, 2)
 _as_member(LedgerCore, 3)
+
+
+# -- the account rules' compiled group --------------------------------------------------------------------------
+#
+# Here, beside the ledger, because half of what the account rules read is the ledger's (its totals, a symbol's open
+# notional on each side), which this module reads as C fields, not through attribute lookups.
+
+cdef extern from *:
+    """
+    /* a + b, a - b, a * b in int64; 1 when the result does not fit (the caller then leaves the decision to the
+       Python text, which has no overflow). */
+    static inline int tf_add64(long long a, long long b, long long* out) { return __builtin_add_overflow(a, b, out); }
+    static inline int tf_sub64(long long a, long long b, long long* out) { return __builtin_sub_overflow(a, b, out); }
+    static inline int tf_mul64(long long a, long long b, long long* out) { return __builtin_mul_overflow(a, b, out); }
+    """
+    bint tf_add64(long long a, long long b, long long* out)
+    bint tf_sub64(long long a, long long b, long long* out)
+    bint tf_mul64(long long a, long long b, long long* out)
+
+# the kinds, one per built-in account rule class (``risk/fast_group.py`` names them)
+cdef enum:
+    K_POSITION = 0
+    K_SYMBOL_NET = 1
+    K_SYMBOL_GROSS = 2
+    K_GROSS = 3
+    K_NET = 4
+    K_BUYING_POWER = 5
+    K_FLOOR = 6
+    K_DAILY_LOSS = 7
+    MAX_MEMBERS = 16
+
+# what ``AccountGroup.check`` answers: -1 a value past int64 or a new day (the Python text of the parts decides),
+# 0 a part of the text would return 0 here (before any part changed anything), 1 every part passes
+cdef enum:
+    UNSURE = -1
+    MAY_FAIL = 0
+    PASSES = 1
+
+cdef long long INT64_MIN = -9223372036854775807 - 1
+
+
+cdef inline bint _ceil_bps(long long amount, long long bps, long long* out):
+    """``-(-amount * bps // 10_000)`` (Python's floor division), 1 when it does not fit int64."""
+    cdef long long product, negated, quotient
+    if tf_mul64(amount, bps, &product) or tf_sub64(0, product, &negated):
+        return 1
+    quotient = negated // 10_000  # C truncates toward zero; Python floors
+    if negated % 10_000 != 0 and negated < 0:
+        quotient -= 1
+    return tf_sub64(0, quotient, out)
+
+
+cdef class AccountGroup:
+    """The fast parts of a run of built-in account rules (``account_rules``), checked in one call on C integers.
+
+    The reference is the rules' own Python text (``fast_check``/``fast_check_modify``), which the composed check
+    keeps right after the call and runs when the answer is ``UNSURE`` (-1): a value or a limit past int64, an
+    overflow on the way, a new day for the daily loss. Otherwise the answer is that text's: 0 where one part would
+    return 0 (none of them changes state before), 1 where all pass. ``risk/fast_group.py`` builds it from the parts
+    and their bound values (the same limits, the same ``day`` list the text reads); ``tests/risk/test_fast_group.py``
+    runs both on random accounts, limits and orders, past int64 too."""
+
+    cdef LedgerCore ledger
+    cdef int count
+    cdef int kind[MAX_MEMBERS]
+    cdef Py_ssize_t column[MAX_MEMBERS]
+    """The member's column of the per-symbol limits row, or -1 for its fixed ``limit``."""
+    cdef long long limit[MAX_MEMBERS]
+    cdef bint unlimited[MAX_MEMBERS]
+    """A fixed limit above int64 (or the text's ``BIG``): no int64 value passes it, so the compare always holds."""
+    cdef long long extra[MAX_MEMBERS]
+    """Buying power: the maintenance rate (``limit`` is the initial one)."""
+    cdef list day
+    """The daily-loss part's ``[start, end, baseline]`` (the same list its text reads and writes)."""
+
+    def __init__(self, LedgerCore ledger, tuple members):
+        """``members``: ``(kind, column, limit, extra)`` in the parts' order; ``extra`` the maintenance rate for
+        buying power, the ``day`` list for the daily loss. Raises ``ValueError`` for what this group cannot
+        hold (the composer then keeps the Python text alone)."""
+        cdef long long value
+        cdef int i
+        if not 0 < len(members) <= MAX_MEMBERS:
+            raise ValueError(f"an account group holds 1 to {MAX_MEMBERS} parts")
+        self.ledger = ledger
+        self.count = len(members)
+        self.day = None
+        for i, (kind, column, limit, extra) in enumerate(members):
+            if not K_POSITION <= kind <= K_DAILY_LOSS:
+                raise ValueError(f"unknown account part kind {kind}")
+            self.kind[i] = kind
+            self.column[i] = column
+            self.unlimited[i] = False
+            self.limit[i] = 0
+            self.extra[i] = 0
+            if column < 0:
+                if tf_as_ll(<PyObject*>limit, &value):
+                    self.limit[i] = value
+                elif (limit is None or (type(limit) is int and limit > 0)) and kind not in (K_FLOOR, K_BUYING_POWER):
+                    self.unlimited[i] = True  # ``x > limit`` for every int64 x is false
+                else:
+                    raise ValueError(f"limit {limit!r} of part kind {kind} is not held in int64")
+            if kind == K_BUYING_POWER:
+                if not tf_as_ll(<PyObject*>extra, &value):
+                    raise ValueError(f"maintenance rate {extra!r} is not held in int64")
+                self.extra[i] = value
+            elif kind == K_DAILY_LOSS:
+                if type(extra) is not list or len(extra) != 3:
+                    raise ValueError("the daily loss part's day is a list of three")
+                self.day = extra
+
+    cdef inline int _limit(self, int i, tuple limits, long long* out):
+        """The member's limit: 1 when held in ``out``, 0 when it passes every int64 value (above int64), -1 when
+        every int64 value breaks it (below int64) or it is not an exact int (the text decides)."""
+        cdef Py_ssize_t at = self.column[i]
+        cdef object found
+        if at < 0:
+            if self.unlimited[i]:
+                return 0
+            out[0] = self.limit[i]
+            return 1
+        found = limits[at]
+        if tf_as_ll(<PyObject*>found, out):
+            return 1
+        if type(found) is int and found > 0:
+            return 0
+        return -1
+
+    def check(self, is_buy, symbol, ref_, value_, held_, size_, gross_, projected_gross_, net_, equity_, now_,
+              tuple limits, own_notional_, own_buy_, own_sell_):
+        """1: every part passes; 0: one would return 0; -1: run the parts' text. Called only for an order that is
+        not reducing (every part passes a reducing one); a name no part reads comes as 0."""
+        cdef long long ref, value, held, size, gross, projected_gross, net, equity, now
+        cdef long long own_notional, own_buy, own_sell
+        cdef long long lim, x, y, start, end, baseline
+        cdef int i, kind, known
+        cdef LedgerCore ledger = self.ledger
+        cdef PyObject* found
+        if not (tf_as_ll(<PyObject*>ref_, &ref) and tf_as_ll(<PyObject*>value_, &value)
+                and tf_as_ll(<PyObject*>held_, &held) and tf_as_ll(<PyObject*>size_, &size)
+                and tf_as_ll(<PyObject*>gross_, &gross) and tf_as_ll(<PyObject*>projected_gross_, &projected_gross)
+                and tf_as_ll(<PyObject*>net_, &net) and tf_as_ll(<PyObject*>equity_, &equity)
+                and tf_as_ll(<PyObject*>now_, &now) and tf_as_ll(<PyObject*>own_notional_, &own_notional)
+                and tf_as_ll(<PyObject*>own_buy_, &own_buy) and tf_as_ll(<PyObject*>own_sell_, &own_sell)):
+            return UNSURE
+        for i in range(self.count):
+            kind = self.kind[i]
+            if kind == K_BUYING_POWER:
+                # equity < -(-gross * maintenance // 10_000) or -(-projected_gross * initial // 10_000) > equity
+                if _ceil_bps(gross, self.extra[i], &x) or _ceil_bps(projected_gross, self.limit[i], &y):
+                    return UNSURE
+                if equity < x or y > equity:
+                    return MAY_FAIL
+                continue
+            if kind == K_FLOOR:
+                if equity < self.limit[i]:
+                    return MAY_FAIL
+                continue
+            if kind == K_DAILY_LOSS:
+                # not day[0] <= now < day[1]: the text takes the new day's baseline (a call, a write)
+                if not (tf_as_ll(PyList_GET_ITEM(self.day, 0), &start) and tf_as_ll(PyList_GET_ITEM(self.day, 1), &end)
+                        and tf_as_ll(PyList_GET_ITEM(self.day, 2), &baseline)):
+                    return UNSURE
+                if not start <= now < end:
+                    return UNSURE
+                if tf_sub64(baseline, equity, &x):
+                    return UNSURE
+                known = self._limit(i, limits, &lim)
+                if known < 0:
+                    return UNSURE
+                if known and x > lim:
+                    return MAY_FAIL
+                continue
+            # the rest compare a value with a limit: ``x > limit``
+            if kind == K_POSITION:
+                x = size
+            elif kind == K_SYMBOL_NET:
+                if tf_mul64(size, ref, &x):
+                    return UNSURE
+            elif kind == K_SYMBOL_GROSS:
+                # (held if held >= 0 else -held) * ref + value + buys' notional + sells' notional [- own_notional]
+                if held == INT64_MIN or tf_mul64(held if held >= 0 else -held, ref, &x):
+                    return UNSURE
+                if tf_add64(x, value, &x) or tf_sub64(x, own_notional, &x):
+                    return UNSURE
+                found = PyDict_GetItem(ledger.buys, symbol)
+                if found is not NULL:
+                    if not tf_as_ll(<PyObject*>(<OpenSide>found).notional, &y) or tf_add64(x, y, &x):
+                        return UNSURE
+                found = PyDict_GetItem(ledger.sells, symbol)
+                if found is not NULL:
+                    if not tf_as_ll(<PyObject*>(<OpenSide>found).notional, &y) or tf_add64(x, y, &x):
+                        return UNSURE
+            elif kind == K_GROSS:
+                x = projected_gross
+            else:  # K_NET: net + (buy_notional - own_buy) + value, or net - (sell_notional - own_sell) - value
+                if is_buy is True:
+                    if (not tf_as_ll(<PyObject*>ledger.buy_notional, &y) or tf_sub64(y, own_buy, &y)
+                            or tf_add64(net, y, &x) or tf_add64(x, value, &x)):
+                        return UNSURE
+                else:
+                    if (not tf_as_ll(<PyObject*>ledger.sell_notional, &y) or tf_sub64(y, own_sell, &y)
+                            or tf_sub64(net, y, &x) or tf_sub64(x, value, &x)):
+                        return UNSURE
+                known = self._limit(i, limits, &lim)
+                if known < 0:
+                    return UNSURE
+                if known and (x > lim or (x < 0 and -x > lim) or x == INT64_MIN):
+                    return MAY_FAIL
+                continue
+            known = self._limit(i, limits, &lim)
+            if known < 0:
+                return UNSURE
+            if known and x > lim:
+                return MAY_FAIL
+        return PASSES

@@ -46,6 +46,7 @@ from tapeflow.book.view import BookBase
 from tapeflow.model.enums import OrderType, Side
 from tapeflow.model.orders import ModifyOrder, SubmitOrder
 from tapeflow.risk.context import NS, RiskContext
+from tapeflow.risk.fast_group import ARGS, MIN_GROUP, account_group, groupable
 from tapeflow.risk.rules import FastCheck
 
 BIG = 1 << 100
@@ -364,6 +365,14 @@ class _Composer:
 
     def add(self, part: FastCheck, tag: str, rule: Any = None) -> str:
         """Emit ``part``'s check; the text of its spend (renamed alike) is returned for later."""
+        code, spend, shared, _ = self._bind(part, tag, rule)
+        self.need(shared)
+        self.lines.extend(code.splitlines())
+        return spend
+
+    def _bind(self, part: FastCheck, tag: str, rule: Any) -> tuple[str, str, frozenset[str], int]:
+        """``part`` rendered, its names and limit bound: its check, its spend, the shared names they read, and its
+        column of the per-symbol limits row (-1: none)."""
         suffix = f"_{tag}"
         column = -1
         if "LIMIT" in part.code:
@@ -375,9 +384,33 @@ class _Composer:
         code, spend, shared = _render(part.code, part.spend, frozenset(part.names), suffix, column)
         for name, value in part.names.items():
             self.env[name + suffix] = value
-        self.need(shared)
-        self.lines.extend(code.splitlines())
-        return spend
+        return code, spend, shared, column
+
+    def add_group(self, run: Sequence[tuple[FastCheck, str, Any]]) -> None:
+        """Emit a run of account parts (``fast_group.groupable``: none spends) as one compiled call, their text
+        after it for the call's ``UNSURE`` (-1); a run the compiled group cannot hold, as parts one by one."""
+        bound = [self._bind(part, tag, rule) for part, tag, rule in run]
+        tag = run[0][1]
+        members = [(rule, part, column) for (part, _, rule), (_, _, _, column) in zip(run, bound, strict=True)]
+        group = account_group(self.env["ledger"], members)
+        reads = frozenset().union(*(shared for _, _, shared, _ in bound))
+        if group is None:
+            self.need(reads)
+            self.lines.extend(line for code, _, _, _ in bound for line in code.splitlines())
+            return
+        self.env[f"group_{tag}"] = group.check
+        args = ", ".join(name if name in reads or name == "now" else "()" if name == "limits" else "0" for name in ARGS)
+        self.need(reads | {"reducing"})
+        self.lines.extend(
+            [
+                "if not reducing:",
+                f"    _g_{tag} = group_{tag}({args})",
+                f"    if _g_{tag} <= 0:",
+                f"        if not _g_{tag}:",
+                "            return 0",
+            ]
+        )
+        self.lines.extend(f"        {line}" for code, _, _, _ in bound for line in code.splitlines())
 
     def table(self) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
         """One row of per-symbol limits for each symbol any rule overrides, and the row of defaults."""
@@ -471,7 +504,12 @@ def _compile(
     texts = [text for part, _, _ in parts for text in (part.code, part.spend)]
     guarded = not any(_unguarded(text) for text in texts if text)
     body = _Composer(env, _MODIFY if modifying else _SUBMIT, guarded)
-    spends = [body.add(part, tag, rule) for part, tag, rule in parts]
+    spends: list[str] = []
+    for run in _runs(parts):
+        if len(run) >= MIN_GROUP:
+            body.add_group(run)
+        else:
+            spends.extend(body.add(*part) for part in run)
     body.need({"ref", "symbol", "q", "strategy"})
     if rest:
         body.lines.append("return ref")
@@ -496,6 +534,21 @@ def _compile(
     table, defaults = body.table()
     env["table_get"], env["default_limits"] = table.get, defaults
     return _build(body.lines, env, "o, now, cmd" if modifying else "o, now"), rest
+
+
+def _runs(parts: list[tuple[FastCheck, str, Any]]) -> list[list[tuple[FastCheck, str, Any]]]:
+    """``parts`` in order, each maximal run of parts a compiled group may check together (``fast_group.groupable``)
+    as one list, every other part alone (a run shorter than ``fast_group.MIN_GROUP`` is then composed part by part)."""
+    runs: list[list[tuple[FastCheck, str, Any]]] = []
+    grouped = False
+    for part, tag, rule in parts:
+        joins = groupable(rule, part)
+        if joins and grouped:
+            runs[-1].append((part, tag, rule))
+        else:
+            runs.append([(part, tag, rule)])
+        grouped = joins
+    return runs
 
 
 def _flat(symbol: str) -> int:
