@@ -106,7 +106,7 @@ class Rig:
         """``impl``: the implementation of the open-order ledger, the throttles' buckets and the trip windows."""
         self.config = config or RiskConfig()
         self.venue = RecordingVenue()
-        self.execution = ExecutionEngine([self.venue])  # type: ignore[list-item]
+        self.execution = ExecutionEngine([self.venue])
         self.books = books if books is not None else FakeBooks()
         self.portfolio = portfolio if portfolio is not None else FakePortfolio()
         self.ctx = RiskContext(books=self.books, portfolio=self.portfolio, orders=self.execution, impl=impl)  # type: ignore[arg-type]
