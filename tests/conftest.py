@@ -75,19 +75,23 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         return None
     if not Path(where).name.startswith("test_"):
         return None
-    pass_of_file = "serial" if where.startswith(SERIAL) else "waits" if where.startswith(WAITS) else PASSES[0]
-    return None if pass_of_file == markexpr else True
+    return None if _pass_of(where) == markexpr else True
+
+
+def _pass_of(where: str) -> str:
+    """The Makefile's pass (one of ``PASSES``) that runs the tests of the file at ``where`` (relative to tests/):
+    one rule for both hooks, so the files skipped at collection are exactly those whose marks deselect them."""
+    return "serial" if where.startswith(SERIAL) else "waits" if where.startswith(WAITS) else PASSES[0]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks the ``SERIAL`` tests ``serial`` and the other ``WAITS`` tests ``waits`` (the Makefile's three passes)."""
     tests = Path(__file__).resolve().parent
+    marks = {"serial": pytest.mark.serial, "waits": pytest.mark.waits}
     for item in items:
-        where = item.path.resolve().relative_to(tests).as_posix()
-        if where.startswith(SERIAL):
-            item.add_marker(pytest.mark.serial)
-        elif where.startswith(WAITS):
-            item.add_marker(pytest.mark.waits)
+        mark = marks.get(_pass_of(item.path.resolve().relative_to(tests).as_posix()))
+        if mark is not None:
+            item.add_marker(mark)
 
 
 def _data_root() -> Path:
