@@ -26,7 +26,7 @@ Prints the figures and, last, one JSON line.
 Usage: python benchmarks/bench_ml.py [--repeat 5] [--quotes 500000] [--file PATH] [--trigger 10:30]
        [--window-s 3600] [--kinds sgd,ridge,hgb,river_linear] [--cold-repeat 3] [--busy-rows 36000]
        [--batch 100] [--parts recording,vol,flow,breakdown,recording_lobster,retrain,latency]
-       [--lobster-events N] [--worker-threads N] [--profile]
+       [--lobster-events N] [--worker-threads N] [--chunk 20000] [--profile]
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ import os
 import re
 import statistics
 import struct
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from datetime import date
 from pathlib import Path
@@ -161,28 +162,118 @@ RECORDING = {"1s": NS, "100ms": 100 * MS, "quotes_only": 0}
 handler alone) is the breakdown: the part of the overhead the sampling does not explain."""
 
 
+class _Side:
+    """One backtest run in a thread of its own, one chunk of the stream at a time when the coordinator says so
+    (``step``), its thread's CPU time and the wall time summed over its turns.
+
+    Why: a pair's two runs used to be whole runs back to back (~0.25 s each), so a neighbour's burst, the host
+    taking the VM's CPU away or a frequency change landed on one side only, and on a quiet machine the pairs
+    spread 50-75 points around a 10% goal (docs/PERFORMANCE.md, ML section 1). Taking turns every chunk, both
+    sides meet the same conditions within milliseconds. The run itself is unchanged: the same backtest over the
+    same event list, read through one ``chain`` of that list's slices (on both sides: +36 instructions a quote, 0.6%
+    of the run without a recorder, so a 10.00% overhead reads as 9.94%); only the clocks stop at the chunk
+    boundaries, while the other side runs."""
+
+    def __init__(self, bt: Backtest, chunks: Sequence[Sequence[Event]]) -> None:
+        self.bt = bt
+        self.chunks = chunks
+        self.cpu = 0.0
+        self.wall = 0.0
+        self._cpu0 = self._wall0 = 0.0
+        self._go = threading.Semaphore(0)
+        self._paused = threading.Semaphore(0)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._body, daemon=True)
+        self._thread.start()
+
+    def step(self) -> None:
+        """The run goes on to its next chunk boundary (or its end) while this thread waits."""
+        self._go.release()
+        self._paused.acquire()
+        if self._error is not None:
+            raise self._error
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def _resume(self) -> None:
+        self._go.acquire()
+        self._wall0 = time.perf_counter()
+        self._cpu0 = time.thread_time()
+
+    def _pause(self) -> None:
+        self.cpu += time.thread_time() - self._cpu0
+        self.wall += time.perf_counter() - self._wall0
+        self._paused.release()
+
+    def _stream(self) -> Iterator[Sequence[Event]]:
+        for i, chunk in enumerate(self.chunks):
+            if i:  # the feed has read the previous chunk: the other side's turn
+                self._pause()
+                self._resume()
+            yield chunk
+
+    def _body(self) -> None:
+        self._resume()
+        try:
+            self.bt.run([itertools.chain.from_iterable(self._stream())])
+        except BaseException as exc:  # raised in the coordinator's thread by ``step``
+            self._error = exc
+        finally:
+            self._pause()
+
+
+def run_pair(
+    make: Callable[[Sequence[Component]], Backtest],
+    extra: Sequence[Component],
+    chunks: Sequence[Sequence[Event]],
+    with_first: bool,
+) -> tuple[_Side, _Side, Backtest]:
+    """A backtest without ``extra`` and one with it, taking turns chunk by chunk (the side that goes first swapped
+    every chunk, ``with_first`` the first chunk's); returns (without, with, the backtest with ``extra``). The
+    collector is settled before both start, outside the clocks; both then run under the same collector."""
+    bt = make(extra)
+    sides = (_Side(make([]), chunks), _Side(bt, chunks))
+    gc.collect()
+    for k in range(len(chunks)):
+        for side in sides[::-1] if (k % 2 == 0) == with_first else sides:
+            side.step()
+    for side in sides:
+        side.join()
+    return sides[0], sides[1], bt
+
+
 def bench_recording(
-    title: str, events: Sequence[Event], make: Callable[[Sequence[Component]], Backtest], repeat: int, profile: bool
+    title: str,
+    events: Sequence[Event],
+    make: Callable[[Sequence[Component]], Backtest],
+    repeat: int,
+    profile: bool,
+    chunk: int = 20_000,
 ) -> dict[str, Any]:
-    """Per variant, ``repeat`` pairs (without a recorder, with it) run back to back in this process, the pairs of
-    the variants interleaved round by round and the order inside a pair swapped every round, so a burst of load
-    from a neighbour hits both sides of a pair alike; the overhead is the median of the per-pair ratios."""
+    """Per variant, ``repeat`` pairs (without a recorder, with it) in this process, the pairs of the variants
+    interleaved round by round and the side that starts swapped every round. Inside a pair the two runs take
+    turns every ``chunk`` events (``_Side``; 0: each run in one turn), so a burst of load from a neighbour hits
+    both sides alike; the overhead is the median of the per-pair ratios. Before the timed rounds, one untimed
+    pair per variant over the first chunk warms both sides alike (code paths taken once, the time zone's
+    first load, the allocator's arenas)."""
     names = list(RECORDING)
     base: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in names}
     with_: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in names}
     samples: dict[str, int] = {}
     handler = ""
+    size = chunk if chunk > 0 else max(1, len(events))
+    chunks = [events[i : i + size] for i in range(0, len(events), size)] or [events]
+    for name in names:
+        run_pair(make, [recorder(RECORDING[name])], chunks[:1], True)
     for round_ in range(repeat):
         for name in names:
             rec = recorder(RECORDING[name])
-            runs = [(base[name], None), (with_[name], rec)]
-            for side, component in runs if round_ % 2 == 0 else runs[::-1]:
-                bt = make([component] if component is not None else [])
-                w, c, _ = timed_run(bt, events)
-                side["wall"].append(w)
-                side["cpu"].append(c)
-                if component is not None:
-                    handler = flow_handler(bt)
+            without, with_side, bt = run_pair(make, [rec], chunks, round_ % 2 == 1)
+            for side, timed in ((base[name], without), (with_[name], with_side)):
+                side["wall"].append(timed.wall)
+                side["cpu"].append(timed.cpu)
+            handler = flow_handler(bt)
             samples[name] = rec.samples
     n = len(events)
     timer = "callback-only" if "tick" in Timer.__slots__ else "TimerFired + callback"  # an older tree (before/after)
@@ -190,12 +281,13 @@ def bench_recording(
     tracked = getattr(rec, "tracked", False)
     flow = f"kept by the book keeper ({handler})" if tracked else "the recorder's own quote handler"
     out: dict[str, Any] = {"events": n, "pairs": repeat, "sampling_timer": timer, "quote_flow": flow}
-    out["handler"] = handler
+    out.update(handler=handler, chunk=size, turns=len(chunks))
     # which sample step ran: the compiled one (``ml._sample_core``) or the Python ``_take`` (a tree before it: Python)
     step = getattr(rec, "impl", "python")
     fallbacks = getattr(getattr(rec, "sampler", None), "fallbacks", 0)
     out["sample_step"] = step
     print(f"{title}: {n:,} events, {repeat} interleaved pairs per variant, load {load()}")
+    print(f"   each pair's two runs take turns every {size:,} events ({len(chunks)} turns each), after a warm-up pair")
     print(f"   the sampling timer: {timer}; the quote flow: {flow}")
     print(f"   the sample step: {step} (samplings handed to the Python reference: {fallbacks})")
     for name in names:
@@ -734,6 +826,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--parts", default="recording,recording_lobster,retrain,latency")
     parser.add_argument("--lobster-events", type=int, default=0, help="messages of --file replayed in 1b (0: all)")
+    parser.add_argument(
+        "--chunk", type=int, default=20_000, help="1 and 1b: events a side runs before the other's turn (0: whole runs)"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile one run with the recorder at 100 ms")
     args = parser.parse_args()
     if args.worker_threads:  # inherited by the forkserver and its workers, which start later
@@ -749,7 +844,7 @@ def main() -> None:
     quotes = make_quotes(args.quotes) if parts & {"recording", "latency", "vol", "flow", "breakdown"} else []
     if "recording" in parts:
         title = "1. feature recording on the quote backtest (an event is a quote)"
-        result["recording"] = bench_recording(title, quotes, quote_backtest, args.repeat, args.profile)
+        result["recording"] = bench_recording(title, quotes, quote_backtest, args.repeat, args.profile, args.chunk)
     if "vol" in parts:
         result["vol"] = bench_vol(quotes, args.repeat)
     if "flow" in parts:
@@ -760,7 +855,9 @@ def main() -> None:
         if args.file.exists():
             events = list(itertools.islice(iter_events(args.file), args.lobster_events or None))
             title = f"1b. feature recording on an L3 replay of {args.file.name} (an event is a message)"
-            result["recording_lobster"] = bench_recording(title, events, lobster_backtest, args.repeat, args.profile)
+            result["recording_lobster"] = bench_recording(
+                title, events, lobster_backtest, args.repeat, args.profile, args.chunk
+            )
         else:
             print(f"1b. recording on LOBSTER: {args.file} not found: skipped")
             result["recording_lobster"] = {"skipped": str(args.file)}

@@ -24,11 +24,14 @@ def _ordered(s: dict[str, float]) -> bool:
 
 
 def test_recording_and_latency_report_per_quote_costs_for_each_variant_and_condition() -> None:
-    lines, report = _run("--quotes", "6000", "--parts", "recording,latency", "--busy-rows", "2000")
+    lines, report = _run("--quotes", "6000", "--parts", "recording,latency", "--busy-rows", "2000", "--chunk", "2500")
     assert lines[0].startswith("1. feature recording on the quote backtest (an event is a quote): 6,000 events")
+    # each pair's two runs take turns through the stream: 2,500 + 2,500 + 1,000 events
+    assert lines[1].strip().startswith("each pair's two runs take turns every 2,500 events (3 turns each)")
     assert report["benchmark"] == "ml" and report["cpus"] >= 1
     recording = report["recording"]
     assert recording["events"] == 6000 and recording["pairs"] == 2
+    assert recording["chunk"] == 2500 and recording["turns"] == 3
     assert recording["sampling_timer"] == "callback-only"
     assert recording["sample_step"] in ("compiled", "python")  # which sample step ran
     # the benchmark says which flow handler the keeper ran
