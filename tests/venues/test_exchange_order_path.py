@@ -5,12 +5,15 @@ arrival, every check called for every order, ``max`` over the latency model's an
 event built with all sixteen fields and the close asking every place an order can be. A random script of orders
 (market, limit, stop and stop-limit; DAY, GTC, IOC and FOK; cancels and modifies of the orders sent, closed or not)
 over random bars across a close, under random fixed or jittered latency, with fees or without, must give the same
-events byte for byte (the kernel's whole event log), the same results and the same exchange counters.
+events byte for byte (the kernel's whole event log), the same results and the same exchange counters, through the
+exchange's Python methods (``TAPEFLOW_PURE_PYTHON=1``) and through its compiled bar order path
+(``CompiledExchange``, ``_exchange_core.pyx``) alike.
 """
 
 from __future__ import annotations
 
 import datetime
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +24,7 @@ from hypothesis import strategies as st
 
 import tapeflow.node.assembly as assembly
 from tapeflow.backtest.engine import Backtest
+from tapeflow.config import PURE_PYTHON_ENV
 from tapeflow.engine.recorder import EventLog
 from tapeflow.model.codec import to_msgpack
 from tapeflow.model.enums import LiquiditySide, OrderType, Side, TimeInForce
@@ -37,7 +41,7 @@ from tapeflow.model.orders import (
 from tapeflow.model.prices import NO_PRICE
 from tapeflow.strategy.base import Strategy
 from tapeflow.venues.sim.auction import AUCTION_TIFS, auction_refusal
-from tapeflow.venues.sim.exchange import SimulatedExchange
+from tapeflow.venues.sim.exchange import COMPILED_AVAILABLE, CompiledExchange, SimulatedExchange
 from tapeflow.venues.sim.expiry import ny_date, price_refusal, session_refusal
 from tapeflow.venues.sim.fees import FeeBreakdown, FeeSchedule
 from tapeflow.venues.sim.latency import FixedLatency, JitterLatency, LatencyModel, OrderAction, uniform_latency
@@ -46,6 +50,8 @@ from tapeflow.venues.sim.orders import SimOrder
 _ZERO_FEES = FeeBreakdown()
 MINUTE = 60_000_000_000
 NY = datetime.timezone(datetime.timedelta(hours=-5))  # January: EST
+IMPLS = ["python", "compiled"] if COMPILED_AVAILABLE else ["python"]
+"""How the exchange the node builds runs its order path, chosen by ``TAPEFLOW_PURE_PYTHON`` as a run chooses it."""
 
 
 class _Reference(SimulatedExchange):
@@ -247,11 +253,15 @@ def _run(
     latency: Callable[[], LatencyModel],
     fees: bool,
     monkeypatch: pytest.MonkeyPatch,
+    impl: str = "python",
 ) -> tuple[Any, ...]:
+    """One backtest of ``script`` on the exchange class the node builds, ``exchange``; ``SimulatedExchange`` runs
+    its Python methods (``impl="python"``: ``TAPEFLOW_PURE_PYTHON=1``) or the compiled path ("compiled")."""
     monkeypatch.setattr(assembly, "SimulatedExchange", exchange)
+    monkeypatch.setenv(PURE_PYTHON_ENV, "1" if impl == "python" else "0")
     log = EventLog()
     bt = Backtest([_Script(script)], latency=latency(), fees=FeeSchedule() if fees else None, extra=[log])
-    assert type(bt.exchange) is exchange
+    assert type(bt.exchange) is (CompiledExchange if exchange is SimulatedExchange and impl == "compiled" else exchange)
     bt.run([bars])
     records = [msgspec.structs.asdict(r) for r in bt.results.orders.values()]
     fills = [to_msgpack(f) for f in bt.results.fills]
@@ -316,9 +326,9 @@ def test_the_order_path_gives_the_events_results_and_counters_of_the_code_it_rep
 ) -> None:
     bars = _bars("AAPL", moves)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        new = _run(SimulatedExchange, script, bars, latency, fees, monkeypatch)
         old = _run(_Reference, script, bars, latency, fees, monkeypatch)
-    assert new == old
+        for impl in IMPLS:
+            assert _run(SimulatedExchange, script, bars, latency, fees, monkeypatch, impl) == old, impl
 
 
 def test_the_script_reaches_every_report_and_both_fill_paths(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,9 +339,9 @@ def test_the_script_reaches_every_report_and_both_fill_paths(monkeypatch: pytest
     # the stop (4) and the stop limit (6) of the first bar wait for a print: cancelled and modified
     script: list[list[Action]] = [[*order, off_grid, far], [("cancel", 4), ("modify", 6, 150, 2)], []] * 3
     moves = [(i % 7 - 3, 3, 3) for i in range(40)]
-    for fees in (False, True):
+    for fees, impl in [(fees, impl) for fees in (False, True) for impl in IMPLS]:
         records, _, fills, exchange_fills, rejects, *_ = _run(
-            SimulatedExchange, script, _bars("AAPL", moves), lambda: FixedLatency(), fees, monkeypatch
+            SimulatedExchange, script, _bars("AAPL", moves), lambda: FixedLatency(), fees, monkeypatch, impl
         )
         kinds = {msgspec.msgpack.decode(r)[0] for r in records}
         reports = {"OrderAccepted", "OrderFilled", "OrderRejected", "OrderCancelled", "OrderUpdated", "OrderExpired"}
@@ -346,11 +356,43 @@ def test_a_bar_fill_holds_back_a_later_faster_report(monkeypatch: pytest.MonkeyP
     script: list[list[Action]] = [[("order", Side.BUY, OrderType.MARKET, TimeInForce.DAY, 0, 100), ("cancel", 0)]]
     latency = FixedLatency(insert_response_ns=MINUTE // 2, cancel_entry_ns=MINUTE + 1_000_000_000)
     moves = [(1, 1, 1)] * 4
-    for exchange in (SimulatedExchange, _Reference):
-        records, *_ = _run(exchange, script, _bars("AAPL", moves), lambda: latency, False, monkeypatch)
+    for exchange, impl in [*((SimulatedExchange, impl) for impl in IMPLS), (_Reference, "python")]:
+        records, *_ = _run(exchange, script, _bars("AAPL", moves), lambda: latency, False, monkeypatch, impl)
         reports = [msgspec.msgpack.decode(r) for r in records]
         kinds = [r[0] for r in reports]
         filled = msgspec.msgpack.decode(records[kinds.index("OrderFilled")], type=OrderFilled)
         refused = msgspec.msgpack.decode(records[kinds.index("CancelRejected")], type=CancelRejected)
         assert refused.ts_event > filled.ts_event  # the cancel came after the bar filled the order
         assert refused.ts_init == filled.ts_init == filled.ts_event + MINUTE // 2
+
+
+@pytest.mark.skipif(not COMPILED_AVAILABLE, reason="the compiled exchange order path was not built")
+def test_the_compiled_path_takes_a_bar_order_without_the_python_methods(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Market and limit orders on bars (DAY and GTC, fixed latency, no fees) are sent, accepted, parked and filled by
+    the compiled path: no frame of the Python ``send``, ``_on_submit`` or ``_fill_bar`` (its fallback) runs, where
+    the Python exchange runs one of each an order. The events are the reference's (the property above)."""
+    methods = (SimulatedExchange.send, SimulatedExchange._on_submit, SimulatedExchange._fill_bar)
+    codes = {method.__code__: method.__name__ for method in methods}
+    script: list[list[Action]] = [
+        [("order", side, kind, tif, 0, 100) for kind in (OrderType.MARKET, OrderType.LIMIT)]
+        for side, tif in ((Side.BUY, TimeInForce.DAY), (Side.SELL, TimeInForce.GTC), (Side.BUY, TimeInForce.GTC))
+    ]
+    counts: dict[str, dict[str, int]] = {}
+    for impl in IMPLS:
+        seen: dict[str, int] = dict.fromkeys(codes.values(), 0)
+
+        def profile(frame: Any, event: str, arg: Any, seen: dict[str, int] = seen) -> None:
+            name = codes.get(frame.f_code) if event == "call" else None
+            if name is not None:
+                seen[name] += 1
+
+        sys.setprofile(profile)
+        try:
+            bars = _bars("AAPL", [(1, 2, 2)] * 8)
+            _, _, fills, *_ = _run(SimulatedExchange, script, bars, lambda: FixedLatency(), False, monkeypatch, impl)
+        finally:
+            sys.setprofile(None)
+        assert len(fills) == 6
+        counts[impl] = seen
+    assert counts["python"] == {"send": 6, "_on_submit": 6, "_fill_bar": 6}
+    assert counts["compiled"] == {"send": 0, "_on_submit": 0, "_fill_bar": 0}

@@ -15,20 +15,29 @@ order id), ``depth.py`` (book changes as queue and crossing updates), ``bar_fill
 ``expiry.py`` (DAY expiry at the session's close; refusals for ticks off the Rule 612 grid, halts), ``auction.py``
 (OPG/CLS orders held for the tape's opening/closing cross). Unknown or closed orders are refused here.
 
+The bar order path (``send``, ``_on_submit``, ``_fill_bar``) also exists compiled (``_exchange_core.pyx``): an
+exchange built with ``impl="compiled"`` (or ``"auto"``, the default, when the core was built and
+``TAPEFLOW_PURE_PYTHON`` is not set) is a ``CompiledExchange``, whose three methods are the compiled functions,
+on the same slots; everything else, and every case those functions do not compile, is this module's code. This
+module's methods are the reference: ``tests/venues/test_exchange_order_path.py`` requires the same events from both.
+
 Why this module is long: the order path of a bar backtest (acceptance, fill) is written out in one place rather
-than spread over helper calls, each of which cost a Python call on every order (issue 19).
+than spread over helper calls, each of which cost a Python call on every order (issue 19), and the choice of the
+compiled path sits beside it, as the kernel's does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import msgspec
 
 from tapeflow.book.keeper import BookKeeper
+from tapeflow.config import compiled_cores_wanted
 from tapeflow.execution.venue import Command
 from tapeflow.model.enums import LiquiditySide, MarketStatus, OrderType, TimeInForce
+from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event, TradingStatus
 from tapeflow.model.market import Bar, Trade
 from tapeflow.model.order_record import submitted_terms
@@ -57,8 +66,17 @@ from tapeflow.venues.sim.matching import Matcher
 from tapeflow.venues.sim.orders import SimOrder
 from tapeflow.venues.sim.queue import QueueModel, queue_for
 
+try:  # the compiled bar order path (setup.py builds it); without it the Python methods run
+    from tapeflow.venues.sim import _exchange_core
+
+    COMPILED_AVAILABLE = True
+except ImportError:  # pragma: no cover - a checkout that was not built
+    COMPILED_AVAILABLE = False
+
 if TYPE_CHECKING:
     from tapeflow.engine.kernel import Kernel
+
+Impl = Literal["auto", "compiled", "python"]
 
 # enum members bound once: reading one through its class costs ~0.1 us on CPython 3.11, several per order (issue 19)
 _INSERT: Final = OrderAction.INSERT
@@ -82,9 +100,66 @@ class SimExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
 
 class SimulatedExchange:
-    """A venue client (``send``) and a kernel component in one. See the module docstring."""
+    """A venue client (``send``) and a kernel component in one. See the module docstring.
+
+    Slotted: the compiled bar order path (``CompiledExchange``) reads and writes the state at the slots' offsets;
+    ``__dict__`` stays, for what callers and tests put on an instance (a wrapped ``send``)."""
+
+    __slots__ = (
+        "__dict__",
+        "_auctions",
+        "_bar_last",
+        "_bar_waiting",
+        "_bars",
+        "_books",
+        "_closed",
+        "_depth",
+        "_expiry",
+        "_feed_ns",
+        "_fees",
+        "_fixed",
+        "_kernel",
+        "_last_arrival",
+        "_last_report",
+        "_latency",
+        "_matcher",
+        "_orders",
+        "_reply_ns",
+        "_seq",
+        "_states",
+        "_trade_seq",
+        "bar_close_x2",
+        "config",
+        "fills",
+        "last_bars",
+        "name",
+        "rejects",
+        "sessions",
+    )
 
     always_connected = True  # in-process: no session to lose, never sends venue events (see execution/venue.py)
+    impl: ClassVar[Literal["compiled", "python"]] = "python"
+    """Which order path this exchange runs: its Python methods (the reference) or the compiled bar path."""
+
+    def __new__(
+        cls,
+        books: BookKeeper,
+        latency: LatencyModel,
+        fees: FeeModel | None = None,
+        config: SimExchangeConfig | None = None,
+        impl: Impl = "auto",
+    ) -> SimulatedExchange:
+        """``impl``: "python" is this class's methods; "compiled" the compiled bar order path (``ConfigError`` when
+        it was not built); "auto" the compiled one when built, unless the environment sets
+        ``TAPEFLOW_PURE_PYTHON=1``. A subclass gets what it asks for (the tests' references)."""
+        if impl not in ("auto", "compiled", "python"):
+            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+        if cls is not SimulatedExchange:
+            return super().__new__(cls)
+        if impl == "compiled" and not COMPILED_AVAILABLE:
+            raise ConfigError("the compiled exchange order path was not built (make .venv/.installed)", field="impl")
+        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
+        return super().__new__(CompiledExchange if compiled else cls)
 
     def __init__(
         self,
@@ -92,6 +167,7 @@ class SimulatedExchange:
         latency: LatencyModel,
         fees: FeeModel | None = None,
         config: SimExchangeConfig | None = None,
+        impl: Impl = "auto",
     ) -> None:
         self.config = config or SimExchangeConfig()
         self.name = self.config.venue
@@ -128,6 +204,7 @@ class SimulatedExchange:
         queue = queue_for(books.level, self.config.queue_model)
         self._matcher = Matcher(books, queue, self._fill, self._cancel_rest, self._bars)
         self._depth = DepthChanges(self._matcher)
+        self._states: Final = self._matcher.states  # never rebound: ``_on_submit`` reads it without the matcher
         self._orders: dict[str, SimOrder] = {}
         self._closed: set[str] = set()
         self._kernel: Kernel | None = None
@@ -220,7 +297,7 @@ class SimulatedExchange:
         cmd, at = item
         symbol = cmd.symbol
         matcher = self._matcher
-        st = matcher.states.get(symbol)
+        st = self._states.get(symbol)
         if st is None:
             st = matcher.state(symbol)
         cid = cmd.client_order_id
@@ -475,6 +552,24 @@ class SimulatedExchange:
     def resting(self, symbol: str) -> list[SimOrder]:
         st = self._matcher.states.get(symbol)
         return [] if st is None else [o for levels in st.resting.values() for level in levels.values() for o in level]
+
+
+class CompiledExchange(SimulatedExchange):
+    """A ``SimulatedExchange`` whose bar order path (``send``, ``_on_submit``, ``_fill_bar``) is compiled
+    (``_exchange_core.pyx``): the same steps on the same slots, the Python methods above run for every case it
+    does not compile; built by ``SimulatedExchange(impl="compiled"|"auto")``."""
+
+    __slots__ = ()
+    impl: ClassVar[Literal["compiled", "python"]] = "compiled"
+
+    if COMPILED_AVAILABLE:
+        send: Any = _exchange_core.send
+        _on_submit: Any = _exchange_core.on_submit
+        _fill_bar: Any = _exchange_core.fill_bar
+
+
+if COMPILED_AVAILABLE:
+    _exchange_core.bind(SimulatedExchange)  # the slots' offsets and the reference methods the core falls back to
 
 
 def _ids(order: SimOrder) -> dict[str, str]:
