@@ -113,8 +113,8 @@ def test_the_compiled_order_group_answers_as_the_parts_python_text(data: Any) ->
     ]
     chosen = [r for r in every if draw(st.booleans())]
     text, group, row = text_and_group(chosen, symbol)
-    if group is None:  # nothing with a part, or a limit this group cannot hold: the text alone runs
-        assert not chosen or any(
+    if group is None:  # no part (no limit set), or a limit this group cannot hold: the text alone runs
+        assert not [r for r in chosen if r.fast_check().code] or any(
             isinstance(r, (order.MinOrderQuantity, order.LotSize)) and not -(2**63) <= r.limit < 2**63 for r in chosen
         )
         return
@@ -152,11 +152,12 @@ def test_each_order_part_answers_as_its_text_at_its_boundary() -> None:
         same([overridden], q=q)
         same([order.LotSize(100)], q=q)
         same([order.LotSize(100)], q=q - 100)
-    threshold = rule_612.threshold
-    for price in (threshold - 1, threshold, threshold + 1, threshold + 100, threshold - 100, 1, 0, -1, -100):
-        same([order.TickSize(rule_612)], price=price)
-        same([order.TickSize(rule_612)], stop_price=price)
-        same([order.TickSize(TickRule(threshold=1_000, tick_above=7, tick_below=3))], price=price)
+    # 1,001 is on the grid above (7) and not below (3): the regime chosen at the threshold decides there
+    for tick in (rule_612, TickRule(threshold=1_001, tick_above=7, tick_below=3)):
+        t = tick.threshold
+        for price in (t - 1, t, t + 1, t + 100, t - 100, 1, 0, -1, -100):
+            same([order.TickSize(tick)], price=price)
+            same([order.TickSize(tick)], stop_price=price)
     for symbol in ("GME", "AAPL"):
         same([order.RestrictedList({"GME"})], symbol=symbol)
     for st_ in (*STATUSES, None):
@@ -170,7 +171,7 @@ def test_each_order_part_answers_as_its_text_at_its_boundary() -> None:
         answer = group.check(*(args[name] for name in fast_group.ORDER_ARGS))
         assert answer == (1 if 5 <= now < 10 else -1), now  # outside: the text asks the calendar
         cases += 1
-    assert cases == 64
+    assert cases == 73
 
 
 def test_the_pipelines_first_order_rules_are_one_compiled_call_in_both_fast_checks() -> None:
