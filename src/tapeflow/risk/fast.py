@@ -46,7 +46,7 @@ from tapeflow.book.view import BookBase
 from tapeflow.model.enums import OrderType, Side
 from tapeflow.model.orders import ModifyOrder, SubmitOrder
 from tapeflow.risk.context import NS, RiskContext
-from tapeflow.risk.fast_group import ARGS, MIN_GROUP, account_group, groupable
+from tapeflow.risk.fast_group import ARGS, MIN_GROUP, ORDER, ORDER_ARGS, account_group, groupable, order_group
 from tapeflow.risk.rules import FastCheck
 
 BIG = 1 << 100
@@ -386,31 +386,30 @@ class _Composer:
             self.env[name + suffix] = value
         return code, spend, shared, column
 
-    def add_group(self, run: Sequence[tuple[FastCheck, str, Any]]) -> None:
-        """Emit a run of account parts (``fast_group.groupable``: none spends) as one compiled call, their text
-        after it for the call's ``UNSURE`` (-1); a run the compiled group cannot hold, as parts one by one."""
+    def add_group(self, run: Sequence[tuple[FastCheck, str, Any]], family: str) -> None:
+        """Emit a run of account or order parts (``fast_group.groupable``: none spends) as one compiled call, their
+        text after it for the call's ``UNSURE`` (-1); a run the compiled group cannot hold, as parts one by one.
+        An account run is called only for an order that is not reducing (every account part passes one that is)."""
         bound = [self._bind(part, tag, rule) for part, tag, rule in run]
         tag = run[0][1]
         members = [(rule, part, column) for (part, _, rule), (_, _, _, column) in zip(run, bound, strict=True)]
-        group = account_group(self.env["ledger"], members)
+        account = family != ORDER
+        group = (account_group if account else order_group)(self.env["ledger"], members)
         reads = frozenset().union(*(shared for _, _, shared, _ in bound))
         if group is None:
             self.need(reads)
             self.lines.extend(line for code, _, _, _ in bound for line in code.splitlines())
             return
         self.env[f"group_{tag}"] = group.check
-        args = ", ".join(name if name in reads or name == "now" else "()" if name == "limits" else "0" for name in ARGS)
-        self.need(reads | {"reducing"})
-        self.lines.extend(
-            [
-                "if not reducing:",
-                f"    _g_{tag} = group_{tag}({args})",
-                f"    if _g_{tag} <= 0:",
-                f"        if not _g_{tag}:",
-                "            return 0",
-            ]
+        names = ARGS if account else ORDER_ARGS
+        args = ", ".join(
+            name if name in reads or name == "now" else "()" if name == "limits" else "0" for name in names
         )
-        self.lines.extend(f"        {line}" for code, _, _, _ in bound for line in code.splitlines())
+        self.need(reads | {"reducing"} if account else reads)
+        call = [f"_g_{tag} = group_{tag}({args})", f"if _g_{tag} <= 0:", f"    if not _g_{tag}:", "        return 0"]
+        indent = "        " if account else "    "
+        self.lines.extend(["if not reducing:", *(f"    {line}" for line in call)] if account else call)
+        self.lines.extend(f"{indent}{line}" for code, _, _, _ in bound for line in code.splitlines())
 
     def table(self) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
         """One row of per-symbol limits for each symbol any rule overrides, and the row of defaults."""
@@ -505,9 +504,9 @@ def _compile(
     guarded = not any(_unguarded(text) for text in texts if text)
     body = _Composer(env, _MODIFY if modifying else _SUBMIT, guarded)
     spends: list[str] = []
-    for run in _runs(parts):
-        if len(run) >= MIN_GROUP:
-            body.add_group(run)
+    for family, run in _runs(parts):
+        if family is not None and len(run) >= MIN_GROUP:
+            body.add_group(run, family)
         else:
             spends.extend(body.add(*part) for part in run)
     body.need({"ref", "symbol", "q", "strategy"})
@@ -536,18 +535,19 @@ def _compile(
     return _build(body.lines, env, "o, now, cmd" if modifying else "o, now"), rest
 
 
-def _runs(parts: list[tuple[FastCheck, str, Any]]) -> list[list[tuple[FastCheck, str, Any]]]:
-    """``parts`` in order, each maximal run of parts a compiled group may check together (``fast_group.groupable``)
-    as one list, every other part alone (a run shorter than ``fast_group.MIN_GROUP`` is then composed part by part)."""
-    runs: list[list[tuple[FastCheck, str, Any]]] = []
-    grouped = False
+def _runs(parts: list[tuple[FastCheck, str, Any]]) -> list[tuple[str | None, list[tuple[FastCheck, str, Any]]]]:
+    """``parts`` in order, each maximal run of parts one kind of compiled group may check together
+    (``fast_group.groupable``) as one list with that kind, every other part alone with None (a run shorter than
+    ``fast_group.MIN_GROUP`` is then composed part by part)."""
+    runs: list[tuple[str | None, list[tuple[FastCheck, str, Any]]]] = []
+    previous: str | None = None
     for part, tag, rule in parts:
-        joins = groupable(rule, part)
-        if joins and grouped:
-            runs[-1].append((part, tag, rule))
+        family = groupable(rule, part)
+        if family is not None and family == previous:
+            runs[-1][1].append((part, tag, rule))
         else:
-            runs.append([(part, tag, rule)])
-        grouped = joins
+            runs.append((family, [(part, tag, rule)]))
+        previous = family
     return runs
 
 
