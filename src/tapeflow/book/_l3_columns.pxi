@@ -96,8 +96,8 @@ cdef int _reveal_ints(_Book b, _Top top, bint bid, object side, long long old, l
         on_reveal(side, i, ts, row)  # a side that was or became short of N levels, or an odd field
         return 0
     b.set_ts(ts)
-    keys = b.bid_keys if bid else b.ask_keys
-    sizes = b.bid_sizes if bid else b.ask_sizes
+    keys = <L3Keys>b.keys[bid]
+    sizes = <L3Sizes>b.sizes[bid]
     hi = keys.bisect(old * c_sign)  # old and new are within 18 digits (above): no overflow
     counts.reveals += 1
     counts.levels_from_file += 1
@@ -203,7 +203,8 @@ cdef int _apply_columns(
     cdef Py_ssize_t n = kinds.shape[0], i, c0, m, j
     cdef long long k, size, old, new, t, p
     cdef int row, f, nf = 4 * levels
-    cdef object side
+    cdef PyObject* side
+    cdef PyObject* sides[2]
     cdef bint bid, flag
     cdef _Ids id_objects = _Ids()
     cdef IdSet fast_known = known if type(known) is IdSet else None  # the zip decoder's id table, or a set
@@ -215,6 +216,8 @@ cdef int _apply_columns(
     cdef int64_t* s_dirs = stage + 4 * _CHUNK
     cdef int64_t* s_secs = stage + 5 * _CHUNK
     cdef int64_t** s_rows = <int64_t**>(rows + nf)  # the staged orderbook fields
+    sides[0] = <PyObject*>sell  # the arguments hold both for the call
+    sides[1] = <PyObject*>buy
     for f in range(nf):
         s_rows[f] = stage + (_MESSAGE_FIELDS + f) * _CHUNK
     for c0 in range(0, n, _CHUNK):
@@ -237,20 +240,21 @@ cdef int _apply_columns(
             p = s_prices[j]
             t = s_secs[j]
             bid = s_dirs[j] == 1
-            side = buy if bid else sell
+            side = sides[bid]  # borrowed: an object local took and dropped a reference each message
             if k <= 4:
-                _apply_order(b, top, book, fast_known, known_set, k, s_ids[j], id_objects, size, p, t, bid, side,
-                             on_duplicate, on_trade, counts, row)
+                _apply_order(b, top, book, fast_known, known_set, k, s_ids[j], id_objects, size, p, t, bid,
+                             <object>side, on_duplicate, on_trade, counts, row)
                 if k != 1 and (i or first_row != 1):  # the reveal test: did this side's deepest price change?
                     f = 4 * (levels - 1) + (2 if bid else 0)
                     old = s_rows[f][j - 1] if j else rows[f][i - 1] if i else prev_row[f]
                     new = s_rows[f][j]
                     flag = old != new or old == (_BID_EMPTY if bid else _ASK_EMPTY)
                     if flag:
-                        _reveal_ints(b, top, bid, side, old, new, s_rows[f + 1][j], t, counts, on_reveal, i, row)
+                        _reveal_ints(b, top, bid, <object>side, old, new, s_rows[f + 1][j], t, counts, on_reveal, i,
+                                     row)
             elif on_other is not None:
                 b.sync()
-                on_other(k, b.prices.get(p), size, side, t)
+                on_other(k, b.prices.get(p), size, <object>side, t)
                 top.mark_all()
             if on_row is not None and not _matches_row(top, b, s_rows[0], j):
                 b.sync()

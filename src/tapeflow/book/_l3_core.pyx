@@ -106,9 +106,15 @@ include "_l3_ids.pxi"
 
 cdef bint _insert(_Book b, bint bid, long long price, long long size) except -1:
     """``Ladder.insert`` of a level that is not there: True when it became the best. The price an int object
-    only for ``best``, which Python reads."""
-    (b.bid_sizes if bid else b.ask_sizes).store_ll(price, size)
-    if (b.bid_keys if bid else b.ask_keys).add_ll(price, bid):
+    only for ``best``, which Python reads. The sides read through ``b``'s borrowed pointers, and the table's
+    ``put`` called directly: the conditional expressions took and dropped a reference each, and ``store_ll``
+    was one more call (~20 instructions a new level, callgrind)."""
+    cdef L3Sizes sizes = <L3Sizes>b.sizes[bid]
+    if sizes._dict is None:
+        sizes.put(price, size)
+    else:
+        sizes.store_ll(price, size)
+    if (<L3Keys>b.keys[bid]).add_ll(price, bid):
         b.new_best(bid)
         return True
     return False
@@ -124,9 +130,9 @@ cdef bint _remove(_Book b, bint bid, object price) except -1:
 
 
 cdef bint _remove_ll(_Book b, bint bid, long long price) except -1:
-    """``_remove`` of a price held as a C value (the loop's)."""
-    (b.bid_sizes if bid else b.ask_sizes).remove_ll(price)
-    return _new_best(b, bid, (b.bid_keys if bid else b.ask_keys).drop_ll(price, bid))
+    """``_remove`` of a price held as a C value (the loop's), the sides read as in ``_insert``."""
+    (<L3Sizes>b.sizes[bid]).remove_ll(price)
+    return _new_best(b, bid, (<L3Keys>b.keys[bid]).drop_ll(price, bid))
 
 
 cdef inline bint _new_best(_Book b, bint bid, bint was_best) except -1:
@@ -149,6 +155,10 @@ cdef class _Book:
     """The book's orders and queues when its ``L3Orders`` holds them; else None and ``orders`` is the dict."""
     cdef dict orders, bid_queues, ask_queues
     cdef L3Sizes bid_sizes, ask_sizes
+    cdef PyObject* sizes[2]
+    """``ask_sizes`` and ``bid_sizes`` (borrowed: the fields above and below hold them), indexed by ``bid``; and
+    ``keys`` the same of the keys."""
+    cdef PyObject* keys[2]
     cdef L3Keys bid_keys, ask_keys
     cdef _Prices prices
     """The int objects of the prices the block names: the loop holds its prices in C and makes an object only
@@ -179,8 +189,12 @@ cdef class _Book:
         self.ask_queues = self.asks.queues
         self.bid_sizes = _adopt(self.bids.sizes)
         self.ask_sizes = _adopt(self.asks.sizes)
+        self.sizes[0] = <PyObject*>self.ask_sizes
+        self.sizes[1] = <PyObject*>self.bid_sizes
         self.bid_keys = _adopt_keys(self.bids.keys)
         self.ask_keys = _adopt_keys(self.asks.keys)
+        self.keys[0] = <PyObject*>self.ask_keys
+        self.keys[1] = <PyObject*>self.bid_keys
         self.table = None
         self.orders = None
         self.adopt_orders()
@@ -270,15 +284,16 @@ cdef class _Book:
             self.adopt_orders()
         return self.table
 
-    cdef open_level(self, bint bid, long long price):
+    cdef int open_level(self, bint bid, long long price) except -1:
         """An empty queue at ``price`` (``DictOrders.open_level``)."""
         cdef L3Orders table = self.live_table()
         if table is not None:
             table.open(bid, price)
         else:
             PyDict_SetItem(self.bid_queues if bid else self.ask_queues, self.prices.get(price), {})
+        return 0
 
-    cdef drop_level(self, bint bid, object price, long long ts):
+    cdef int drop_level(self, bint bid, object price, long long ts) except -1:
         """``L3Book._drop_level``."""
         cdef long long p
         if _as_ll(price, &p):
@@ -290,23 +305,29 @@ cdef class _Book:
         else:
             self.drop_queue(bid, price)
             self.after_drop(_remove(self, bid, price), ts)
+        return 0
 
-    cdef drop_level_ll(self, bint bid, long long price, long long ts):
-        """``drop_level`` of a price held as a C value (the loop's: no int object on the table's path)."""
-        cdef L3Orders table = self.live_table()
-        if table is not None:
-            self.dropped_owed += table.close(bid, price)
+    cdef int drop_level_ll(self, bint bid, long long price, long long ts) except -1:
+        """``drop_level`` of a price held as a C value (the loop's: no int object on the table's path). C int
+        results here and in the other level methods: as Python objects (None) each call took and dropped a
+        reference, and the table was read through ``live_table``'s new reference."""
+        if self.table is not None and self.table.py is not None:
+            self.adopt_orders()
+        if self.table is not None:
+            self.dropped_owed += self.table.close(bid, price)
         else:
             self.drop_queue(bid, self.prices.get(price))
         self.after_drop(_remove_ll(self, bid, price), ts)
+        return 0
 
-    cdef drop_queue(self, bint bid, object price):
+    cdef int drop_queue(self, bint bid, object price) except -1:
         """The dicts' queue at ``price`` goes, and its orders with it."""
         queue = (self.bid_queues if bid else self.ask_queues).pop(price)
         if queue:
             for order_id in queue:
                 PyDict_DelItem(self.orders, order_id)
             self.book.dropped_orders += len(queue)
+        return 0
 
     cdef inline int after_drop(self, bint was_best, long long ts) except -1:
         """A dropped best may have uncrossed the book."""
@@ -316,7 +337,7 @@ cdef class _Book:
             self.book._check_uncross()
         return 0
 
-    cdef new_level(self, bint bid, long long price, long long size, long long ts, dict queue):
+    cdef int new_level(self, bint bid, long long price, long long size, long long ts, dict queue) except -1:
         """A level that is not there (``L3Book.add``'s and ``set_level``'s new level), its queue ``queue`` in the
         dicts or, when None, the one already opened (in the table, or by ``open_level``)."""
         if queue is not None:
@@ -324,6 +345,7 @@ cdef class _Book:
         if _insert(self, bid, price, size):
             self.set_ts(ts)
             self.check_cross()
+        return 0
 
 
 cdef inline bint _field(const char* s, Py_ssize_t start, Py_ssize_t end, long long* out):
@@ -504,7 +526,7 @@ cdef inline int _level_after(_Book b, _Top top, bint bid, long long price, L3Siz
     ``held``, its size's place in ``level_sizes``, unless NULL); the verification's top follows."""
     if step & _DROPS:
         b.drop_level_ll(bid, price, t)
-        top.dropped(bid, price, b.bid_keys if bid else b.ask_keys, level_sizes)
+        top.dropped(bid, price, <L3Keys>b.keys[bid], level_sizes)
     else:
         level_sizes.put_ll(held, price, level_left)
         top.touch(bid, price, level_left)
@@ -541,8 +563,8 @@ cdef int _apply_table(
     and written in place, no dict and no allocation; every other case through the book's Python method. The id's
     and the price's int objects are made only for a Python call (they were one each a message, and each callee
     read the price back into C)."""
-    cdef L3Sizes level_sizes
-    cdef Py_ssize_t lv, s, pos, known_at = -1
+    cdef PyObject* level_sizes  # borrowed from ``b.sizes``: a typed local took and dropped a reference each message
+    cdef Py_ssize_t lv, lpos, s, pos, known_at = -1
     cdef long long op, level, order_left = 0, level_left = 0
     cdef long long* held
     cdef bint done = False, obid
@@ -560,17 +582,18 @@ cdef int _apply_table(
             top.mark_all()
             return 0
         if table.at(pos) < 0:
-            lv = table.level_of(bid, p)
+            lpos = table.level_seek(bid, p)
+            lv = table.level_at(bid, lpos)
             if lv < 0:
-                table.append_at(table.open(bid, p), pos, id_value, p, size, t)
+                table.append_at(table.open_at(bid, lpos, p), pos, id_value, p, size, t)
                 b.new_level(bid, p, size, t, None)
                 top.added(bid, p, size)
                 done = True
             else:
-                level_sizes = b.bid_sizes if bid else b.ask_sizes
-                if level_sizes.find_ll(p, &held, &level) == 1 and level <= _MAX - size:
+                level_sizes = b.sizes[bid]
+                if (<L3Sizes>level_sizes).find_ll(p, &held, &level) == 1 and level <= _MAX - size:
                     table.append_at(lv, pos, id_value, p, size, t)
-                    level_sizes.put_ll(held, p, level + size)
+                    (<L3Sizes>level_sizes).put_ll(held, p, level + size)
                     top.touch(bid, p, level + size)
                     done = True
         if not done:
@@ -598,8 +621,8 @@ cdef int _apply_table(
         # the order's own level (its side and price), not the message's
         obid = table.levels[o.level].bid
         op = o.price
-        level_sizes = b.bid_sizes if obid else b.ask_sizes
-        if level_sizes.find_ll(op, &held, &level) == 1:
+        level_sizes = b.sizes[obid]
+        if (<L3Sizes>level_sizes).find_ll(op, &held, &level) == 1:
             step = _step(k, level, o.size, size, &order_left, &level_left)
             if step >= 0:
                 if step & _OVERFILL:
@@ -610,7 +633,7 @@ cdef int _apply_table(
                     table.unlink_at(s, pos)
                 else:
                     o.size = order_left
-                _level_after(b, top, obid, op, level_sizes, held, step, level_left, t)
+                _level_after(b, top, obid, op, <L3Sizes>level_sizes, held, step, level_left, t)
                 done = True
     if done and (k != 4 or on_trade is None):
         return 0  # ``_finish`` has nothing to do: most messages, and its ten arguments cost ~15 a message
@@ -636,10 +659,11 @@ cdef inline int _apply_order(
     cdef bint done = False, obid
     cdef int seen, step  # C ints: as one conditional expression Cython boxed the test into an int and a bool
     cdef object order, oprice, price
-    cdef L3Orders table = b.live_table()
-    if table is not None:
-        return _apply_table(b, table, top, book, fast_known, known_set, k, id_value, id_objects, size, p, t,
-                            bid, side, on_duplicate, on_trade, counts, row)
+    if b.table is not None:  # ``live_table`` without its new reference to the table (~5 instructions a message)
+        if b.table.py is None:
+            return _apply_table(b, b.table, top, book, fast_known, known_set, k, id_value, id_objects, size, p, t,
+                                bid, side, on_duplicate, on_trade, counts, row)
+        b.adopt_orders()  # a Python call moved the table into dicts
     price = b.prices.get(p)  # the dicts' key
     orders = b.orders
     queues = b.bid_queues if bid else b.ask_queues

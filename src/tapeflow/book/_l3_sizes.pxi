@@ -139,16 +139,21 @@ cdef class L3Sizes:
         return 0
 
     cdef int put(self, long long key, long long value) except -1:
-        """Table mode: ``self[key] = value``; a new key goes last."""
-        cdef Py_ssize_t i = self._slot(key)
-        if i >= 0:
-            self._evals[self._index[i]] = value
-            return 0
+        """Table mode: ``self[key] = value``; a new key goes last, at the empty index slot its probe ended on (a new
+        level probed the index twice, ~15 instructions, callgrind), unless the arrays were rebuilt first."""
+        cdef Py_ssize_t i = self._home(key)
+        cdef Py_ssize_t e = self._index[i]
+        while e >= 0:
+            if self._ekeys[e] == key:
+                self._evals[e] = value
+                return 0
+            i = (i + 1) & self._mask
+            e = self._index[i]
         if self._n == self._cap:  # full: squeeze out the holes, or grow when they are few
             self._rebuild(self._cap if 2 * self._used <= self._cap else 2 * self._cap)
-        i = self._home(key)
-        while self._index[i] >= 0:
-            i = (i + 1) & self._mask
+            i = self._home(key)
+            while self._index[i] >= 0:
+                i = (i + 1) & self._mask
         self._index[i] = self._n
         self._ekeys[self._n] = key
         self._evals[self._n] = value
