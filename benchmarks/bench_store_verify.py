@@ -16,7 +16,7 @@ Run::
         --callgrind-out-file=/dev/null .venv/bin/python benchmarks/bench_store_verify.py $w 2>&1 | grep Collected
     done
 
-Round 14 (p32-ci), against the tree before the check: ``store`` +0.05%, ``replay`` +0.05%, ``table`` +1.6%
+Round 14 (p32-ci), against the tree before the check: ``store`` -0.03%, ``replay`` -0.2%, ``table`` +1.5%
 instructions (docs/DATA.md, "The file read is the file hashed").
 """
 
