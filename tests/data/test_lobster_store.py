@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tapeflow.book import L3Book
-from tapeflow.data import lobster
+from tapeflow.data import lobster, lobster_store
 from tapeflow.data.lobster import COMPILED_AVAILABLE, LobsterDecoder
 from tapeflow.data.lobster_events import iter_events
 from tapeflow.data.lobster_file import open_lobster
@@ -552,4 +552,49 @@ def test_store_replay_stopped_early_leaves_no_decode_thread_and_reads_one_batch_
     time.sleep(0.3)  # time for the thread to read on, were it not bounded
     assert len(made) == 3  # the batch applied, the one waiting, the one the thread holds
     run.close()
+    assert not _decoders()
+
+
+@pytest.mark.parametrize("thread", [False, True])
+def test_a_table_replaced_between_its_hash_check_and_its_read_reaches_no_hook(
+    goog1_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, thread: bool
+) -> None:
+    """Right after the table hashes as listed, a copy with one orderbook size changed is renamed over it (as a
+    converter replaces a file); the read then opens the copy (the decode thread is held until the swap): it would
+    replay as a mismatch at that row, so the read must find that the file it opened is not the one hashed."""
+    store, _, path = _copy(goog1_store, tmp_path)
+    table = pq.read_table(path)
+    sizes = table.column("ask_size_1").to_pylist()
+    sizes[1234] += 1
+    table = table.set_column(table.schema.get_field_index("ask_size_1"), "ask_size_1", pa.array(sizes, pa.int64()))
+    pq.write_table(table, tmp_path / "changed.parquet")
+    swapped = threading.Event()
+    real_digest, real_batches = lobster_store.check_digest, StoreDecoder._batches
+
+    def digest_then_replace(where: Path, entry: Any) -> Any:
+        hashed = real_digest(where, entry)
+        (tmp_path / "changed.parquet").replace(where)
+        swapped.set()
+        return hashed
+
+    def after_the_swap(self: StoreDecoder) -> Any:
+        assert swapped.wait(30)
+        yield from real_batches(self)
+
+    monkeypatch.setattr(lobster_store, "check_digest", digest_then_replace)
+    monkeypatch.setattr(StoreDecoder, "_batches", after_the_swap)
+    day = open_store_day(store)
+    book = L3Book(day.info.symbol, impl="compiled")
+    calls: list[str] = []
+    decoder = StoreDecoder(
+        day, book, on_trade=lambda *a: calls.append("trade"), on_status=lambda *a: calls.append("status"),
+        check_row=lambda row, line: calls.append("row"), batch_rows=5_000, impl="compiled", decode_thread=thread,
+    )  # fmt: skip
+    with pytest.raises(DataError) as err:
+        calls.extend("batch" for _ in decoder.run())
+    assert str(err.value) == (
+        f"{path}: store file was replaced or written between its SHA-256 check and its read; read the store again "
+        "once nothing writes to it"
+    )
+    assert calls == [] and len(book) == 0
     assert not _decoders()

@@ -382,3 +382,39 @@ def test_hive_uri_decoding_of_a_partition_name_is_the_symbol(symbol: str) -> Non
 
 
 _HIVE = ds.HivePartitioning(pa.schema([("symbol", pa.string()), ("date", pa.string())]), segment_encoding="uri")
+
+
+SWAPPED = "symbol=A/date=1969-12-31/Trade.parquet"
+
+
+@pytest.mark.parametrize("reader", ["read_store", "read_table"])
+def test_a_file_replaced_between_its_hash_check_and_its_read_is_refused_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """Right after the listed file hashes as listed, another store's file of the same layout and row count
+    (every trade a cent dearer) is renamed over it, as a converter replaces a file: it would pass every check
+    that follows the hash, so the read must find that the file it opened is not the one hashed."""
+    _small_store(tmp_path / "s")
+    write_store(
+        [Trade(ts_event=t, ts_init=t, symbol=s, price=101 + t, size=1) for t in range(1, 40) for s in ("A", "B")]
+        + [OrderDeleted(ts_event=50, ts_init=50, symbol="A", order_id=3)],
+        tmp_path / "other",
+    )
+    target = tmp_path / "s" / SWAPPED
+    real = parquet_store.verify_file
+
+    def verify_then_replace(path: Path, entry: Any) -> Any:
+        hashed = real(path, entry)
+        if path == target:
+            shutil.copyfile(tmp_path / "other" / SWAPPED, tmp_path / "swap")
+            os.replace(tmp_path / "swap", path)
+        return hashed
+
+    monkeypatch.setattr(parquet_store, "verify_file", verify_then_replace)
+    with pytest.raises(DataError) as err:
+        if reader == "read_store":
+            list(read_store(tmp_path / "s"))
+        else:
+            read_table(tmp_path / "s", "Trade", columns=["price"])
+    assert err.value.path == str(target)
+    assert "replaced or written between its SHA-256 check and its read" in str(err.value)

@@ -1,10 +1,12 @@
 """A live node under ``GracefulStop``, run as its own process by ``test_shutdown`` (signals need a main thread).
 
-``python -m tests.live.stop_node VENUE DB ACKS ACK_TIMEOUT_S DATA_DIR``: ``VENUE`` is ``sim`` (the simulated
-exchange: cancels are acknowledged) or ``silent`` (a venue that never answers: a graceful stop waits for
+``python -m tests.live.stop_node VENUE DB ACKS ACK_TIMEOUT_S DATA_DIR STOPPING``: ``VENUE`` is ``sim`` (the
+simulated exchange: cancels are acknowledged) or ``silent`` (a venue that never answers: a graceful stop waits for
 acknowledgements until its timeout). The audit trail writes to ``DB``; each acknowledgement of the writer (the
-last committed sequence number) is appended to ``ACKS`` as it is read. Prints ``READY`` once the orders rest, and
-at the end the summary and one JSON line with the outcome; exits with ``outcome.exit_code``.
+last committed sequence number) is appended to ``ACKS`` as it is read. Prints ``READY`` once the orders rest;
+creates the file ``STOPPING`` once the node has taken a graceful stop (its stop command dispatched, the cancels
+sent), which a test waits for before a second signal; at the end prints the summary and one JSON line with the
+outcome; exits with ``outcome.exit_code``.
 """
 
 from __future__ import annotations
@@ -52,13 +54,18 @@ async def endless(tape: list[Event], warmup: int) -> AsyncIterator[Event]:
     await asyncio.Event().wait()
 
 
-async def ready_when(node: LiveNode, count: int) -> None:
+async def watch(node: LiveNode, count: int, stop: GracefulStop, stopping: Path) -> None:
+    """``READY`` once ``count`` orders rest; the ``stopping`` file once the kernel has taken the first stop (the
+    desk is stopping: it dispatched the stop command and sent its cancels in that same dispatch)."""
     while sum(1 for _ in node.node.execution.open_orders()) < count:
         await asyncio.sleep(0.01)
     print("READY", flush=True)
+    while not stop.desk.stopping:
+        await asyncio.sleep(0.01)
+    stopping.touch()
 
 
-async def main(venue: str, db: str, acks: str, ack_timeout_s: float, data_dir: str) -> int:
+async def main(venue: str, db: str, acks: str, ack_timeout_s: float, data_dir: str, stopping: str) -> int:
     tape = load_tape(Path(data_dir), events=60_000)
     out = open(acks, "w", buffering=1)  # noqa: SIM115 - open for the whole run, closed by the process's exit
     writer = AuditWriter(SqliteAuditStore(db), key=KEY, on_commit=lambda seq: out.write(f"{seq}\n"))
@@ -75,7 +82,7 @@ async def main(venue: str, db: str, acks: str, ack_timeout_s: float, data_dir: s
         run_id="t",
         audit=trail,
     )
-    watcher = asyncio.create_task(ready_when(node, strategy.resting))
+    watcher = asyncio.create_task(watch(node, strategy.resting, stop, Path(stopping)))
     outcome = await stop.run(node, endless(tape, strategy.warmup), realtime=True)
     watcher.cancel()
     summary = node.summary()
@@ -92,5 +99,5 @@ async def main(venue: str, db: str, acks: str, ack_timeout_s: float, data_dir: s
 
 
 if __name__ == "__main__":
-    venue, db, acks, timeout, data = sys.argv[1:6]
-    sys.exit(asyncio.run(main(venue, db, acks, float(timeout), data)))
+    venue, db, acks, timeout, data, stopping = sys.argv[1:7]
+    sys.exit(asyncio.run(main(venue, db, acks, float(timeout), data, stopping)))

@@ -12,6 +12,7 @@ from tapeflow.model.enums import OrderStatus
 from tapeflow.model.events import Event
 from tapeflow.model.orders import (
     CancelOrder,
+    CancelSent,
     OrderAccepted,
     OrderCancelled,
     OrderFilled,
@@ -66,10 +67,14 @@ def test_a_resting_order_cancelled_ends_cancelled_with_its_unfilled_shares(paper
         venue.stop()
     (cancelled,) = seen.of(OrderCancelled)
     assert cancelled.cancelled_quantity == 100
+    # the sender says when the cancel leaves (the kill switch's wait for the answer starts there), before the answer
     assert [type(e).__name__ for e in seen.take() if e.__class__.__module__ == "tapeflow.model.orders"] == [
         "OrderAccepted",
+        "CancelSent",
         "OrderCancelled",
     ]
+    (handed,) = seen.of(CancelSent)
+    assert (handed.client_order_id, handed.symbol, handed.venue) == ("s-run-1", "AAPL", venue.name)
 
 
 def test_send_while_the_stream_is_down_is_refused_at_once_and_nothing_reaches_the_venue(paper: Paper) -> None:

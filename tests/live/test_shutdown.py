@@ -176,6 +176,7 @@ def _start(
     tmp_path: Path, venue: str, ack_timeout_s: float, data_dir: Path, *, session: bool = False
 ) -> subprocess.Popen[str]:
     args = [venue, str(tmp_path / "audit.db"), str(tmp_path / "acks.txt"), str(ack_timeout_s), str(data_dir)]
+    args.append(str(tmp_path / STOPPING))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.live.stop_node", *args],
         cwd=REPO,
@@ -197,6 +198,20 @@ def _start(
             proc.wait(5)
             raise AssertionError(f"the node exited early: {proc.stderr.read() if proc.stderr else ''}")
     return proc
+
+
+STOPPING = "stopping"
+"""The file ``stop_node`` creates once the node has taken the first stop: until then a second signal could reach it
+before the first was handled (two SIGINTs still pending together are delivered as one)."""
+
+
+def _taken_the_stop(proc: subprocess.Popen[str], tmp_path: Path, timeout: float = 30.0) -> None:
+    """Wait until the node has taken the graceful stop (bounded; fails at once if it exits meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not (tmp_path / STOPPING).exists():
+        assert proc.poll() is None, "the node exited before taking the graceful stop"
+        assert time.monotonic() < deadline, f"the node did not take the graceful stop within {timeout} s"
+        time.sleep(0.01)
 
 
 def _finish(proc: subprocess.Popen[str], timeout: float) -> tuple[int, list[str], dict[str, object]]:
@@ -262,7 +277,7 @@ def test_a_second_sigint_stops_at_once_and_every_acknowledged_record_is_in_the_s
     # the silent venue never acknowledges a cancel: a graceful stop would wait its whole minute
     proc = _start(tmp_path, "silent", 60.0, data_dir)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.3)
+    _taken_the_stop(proc, tmp_path)
     assert proc.poll() is None  # still waiting for the acknowledgements
     proc.send_signal(signal.SIGINT)
     started = time.monotonic()

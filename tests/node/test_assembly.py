@@ -199,10 +199,23 @@ def test_a_live_node_without_a_run_id_makes_one_from_its_wall_clock() -> None:
 
 
 def test_the_kill_chase_retries_as_the_risk_section_says() -> None:
-    kill = KillSwitchConfig(cancel_retry_ms=20, cancel_max_retry_ms=300, cancel_max_refusals=2, cancel_unanswered_ms=7)
+    kill = KillSwitchConfig(
+        cancel_retry_ms=20, cancel_max_retry_ms=300, cancel_max_refusals=2, cancel_unanswered_ms=7, cancel_unsent_ms=9
+    )
     chase = build_node(NodeConfig(risk=RiskConfig(kill_switch=kill)), [], venues=[FakeVenue()]).risk.kill_cancels
     assert (chase.retry_ns, chase.max_retry_ns, chase.max_attempts) == (20 * MS, 300 * MS, 2)
-    assert chase.unanswered_ns == 7 * MS
+    assert (chase.unanswered_ns, chase.unsent_ns) == (7 * MS, 9 * MS)
+
+
+class _QueuingVenue(FakeVenue):
+    reports_cancel_sent = True
+
+
+def test_the_kill_chase_waits_for_cancel_sent_only_from_the_venues_that_say_they_queue_their_cancels() -> None:
+    venues = [FakeVenue("NET"), _QueuingVenue("REST")]
+    for risk in (None, RiskConfig()):  # the node's two ways of building the risk engine
+        chase = build_node(NodeConfig(risk=risk), [], venues=venues).risk.kill_cancels
+        assert chase.queued == {"REST"}
 
 
 def test_restoring_an_order_id_the_node_already_knows_fails_closed() -> None:

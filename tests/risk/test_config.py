@@ -46,6 +46,7 @@ cancel_retry_ms = 250
 cancel_max_retry_ms = 2000
 cancel_max_refusals = 3
 cancel_unanswered_ms = 4000
+cancel_unsent_ms = 45000
 
 [risk.symbols.AAPL]
 max_quantity = 200
@@ -56,7 +57,9 @@ max_quantity = 200
     assert config.order.locates == {"AAPL": 1000} and config.order.sessions == ("pre", "regular")
     assert config.account.initial_margin_bps == 6000 and config.account.max_daily_loss_usd == 25000
     assert config.flow.strategy_orders_per_second == 5 and config.symbols["AAPL"].max_quantity == 200
-    assert config.kill_switch.chase_timing() == ChaseTiming(250_000_000, 2_000_000_000, 3, 4_000_000_000)
+    assert config.kill_switch.chase_timing() == ChaseTiming(
+        250_000_000, 2_000_000_000, 3, 4_000_000_000, 45_000_000_000
+    )
 
 
 def test_the_kill_chase_defaults_are_the_chases_own() -> None:
@@ -84,6 +87,7 @@ def test_the_kill_chase_defaults_are_the_chases_own() -> None:
         ("[risk.kill_switch]\ncancel_max_retry_ms = 1.5", "risk.kill_switch.cancel_max_retry_ms", "Expected `int`"),
         ("[risk.kill_switch]\ncancel_unanswered_ms = 0", "risk.kill_switch.cancel_unanswered_ms", ">= 1"),
         ("[risk.kill_switch]\ncancel_unanswered_ms = '10s'", "risk.kill_switch.cancel_unanswered_ms", "Expected `int`"),
+        ("[risk.kill_switch]\ncancel_unsent_ms = 0", "risk.kill_switch.cancel_unsent_ms", ">= 1"),
         (
             "[risk.kill_switch]\ncancel_retry_ms = 500\ncancel_max_retry_ms = 200",
             "risk.kill_switch.cancel_max_retry_ms",

@@ -16,11 +16,11 @@ from tapeflow.engine.kernel import Kernel
 from tapeflow.execution.engine import ExecutionEngine
 from tapeflow.execution.venue import Command, refusal
 from tapeflow.model import CancelOrder, Event, OrderType, Side, SubmitOrder
-from tapeflow.model.orders import CancelRejected, OrderAccepted, OrderCancelled
+from tapeflow.model.orders import CancelRejected, CancelSent, OrderAccepted, OrderCancelled
 from tapeflow.model.risk_events import FLATTEN_STRATEGY, KillSwitchCancelFailed, KillSwitchCancelUnanswered
 from tapeflow.model.venue_events import VenueConnected, VenueDisconnected, VenueReconnected
 from tapeflow.risk.engine import RiskEngine
-from tapeflow.risk.kill_cancels import DEFAULT_TIMING, RETRY_NS, UNANSWERED_NS, ChaseTiming
+from tapeflow.risk.kill_cancels import DEFAULT_TIMING, RETRY_NS, UNANSWERED_NS, UNSENT_NS, ChaseTiming
 from tapeflow.risk.venue_rules import VenueConnectivity
 from tests.risk.helpers import BID, MS, SYM, T0
 
@@ -87,15 +87,58 @@ class ScriptedVenue:
         return [(ts, c.client_order_id) for ts, c in self.sent if isinstance(c, CancelOrder) and ts >= since]
 
 
-class Node:
-    """Kernel, execution, the connectivity rule (first, as the node wires it) and the risk engine."""
+class QueuedVenue(ScriptedVenue):
+    """A venue whose ``send`` only queues a cancel for a sender thread, as ``AlpacaVenue``'s does: while
+    ``holding``, cancels wait in ``held`` (a sender busy or stuck); ``release`` lets them leave one by one, each
+    announced by ``CancelSent`` before the venue sees it, as the adapter posts it before the request's write."""
 
-    def __init__(self, chase: ChaseTiming = DEFAULT_TIMING) -> None:
+    reports_cancel_sent = True
+
+    def __init__(self, kernel: Kernel) -> None:
+        super().__init__(kernel)
+        self.holding = False
+        self.held: list[CancelOrder] = []
+
+    def send(self, command: Command) -> None:
+        if self.up and isinstance(command, CancelOrder):
+            if self.holding:
+                self.held.append(command)
+            else:
+                self._leave(command)
+            return
+        super().send(command)
+
+    def release(self, start: int, every: int) -> None:
+        """The held cancels leave in their order, the first at ``start``, then one every ``every`` ns."""
+        held, self.held, self.holding = self.held, [], False
+        for i, command in enumerate(held):
+            self.kernel.call_at(start + i * every, self._leave, command)
+
+    def _leave(self, command: CancelOrder) -> None:
+        now = self.kernel.now
+        self.kernel.emit(
+            CancelSent(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=command.strategy_id,
+                client_order_id=command.client_order_id,
+                symbol=command.symbol,
+                venue=VENUE,
+            )
+        )
+        super().send(command)
+
+
+class Node:
+    """Kernel, execution, the connectivity rule (first, as the node wires it) and the risk engine; ``queued``: over
+    a ``QueuedVenue``, which the risk engine is told queues its cancels (as the node's assembly tells it)."""
+
+    def __init__(self, chase: ChaseTiming = DEFAULT_TIMING, *, queued: bool = False) -> None:
         self.kernel = Kernel()
-        self.venue = ScriptedVenue(self.kernel)
+        self.venue = QueuedVenue(self.kernel) if queued else ScriptedVenue(self.kernel)
         self.execution = ExecutionEngine([self.venue])  # type: ignore[list-item]
         self.connectivity = VenueConnectivity([VENUE], VENUE)
-        self.risk = RiskEngine(self.execution, [self.connectivity], chase=chase)
+        self.risk = RiskEngine(self.execution, [self.connectivity], chase=chase, queued=[VENUE] if queued else ())
         self.seen: list[Event] = []
         self.kernel.subscribe(Event, self.seen.append)
         self.kernel.add(self.execution)
@@ -484,3 +527,77 @@ def test_a_reset_or_a_close_drops_the_no_answer_watch_so_a_live_node_is_not_woke
         assert node.kernel.next_due() is None, end
         node.at(now + 2 * UNANSWERED_NS)
         assert node.silences() == []
+
+
+# -- a venue that queues its cancels (a network adapter's REST thread) ------------------------------------------
+
+
+def _many_orders_working(n: int, chase: ChaseTiming = DEFAULT_TIMING) -> tuple[Node, list[str]]:
+    """A queued venue up, ``n`` orders of ours working there, every cancel swallowed and the sender held back."""
+    node = Node(chase, queued=True)
+    node.connect(T0)
+    cids = [node.submit(T0 + 1 * MS) for _ in range(n)]
+    node.at(T0 + 10 * MS)
+    assert node.open_ids() == sorted(cids) and node.venue.named == set(cids)
+    node.venue.swallow_cancels = -1
+    node.venue.holding = True
+    return node, cids
+
+
+def test_a_large_kill_waiting_in_the_venues_sender_is_watched_for_an_answer_only_from_when_each_cancel_leaves() -> None:
+    """The sender is held back five times the no-answer wait (a large kill queued behind one REST thread): no
+    alarm while the cancels wait in the node, then exactly one per order, ``wait`` after that order's cancel left."""
+    wait, every, n = 1_000 * MS, 10 * MS, 40
+    node, cids = _many_orders_working(n, ChaseTiming(unanswered_ns=wait))
+    engage = T0 + 20 * MS
+    node.at(engage)
+    assert node.risk.kill("operator") and len(node.venue.held) == n
+    held_until = engage + 5 * wait
+    node.at(held_until)
+    assert node.silences() == [], "alarmed for cancels the venue never had"
+    assert node.venue.cancels() == [] and len(node.venue.held) == n
+
+    node.venue.release(held_until, every)
+    node.at(held_until + n * every + 10 * wait)
+    left = {cid: ts for ts, cid in node.venue.cancels()}
+    assert sorted(left) == sorted(cids) and len(node.venue.cancels()) == n  # one cancel each, none sent again
+    silences = node.silences()
+    assert sorted(e.client_order_id for e in silences) == sorted(cids)  # one alarm each
+    assert all(e.sent and e.waited_ns == wait and e.ts_init == left[e.client_order_id] + wait for e in silences)
+    assert node.risk.stats()["kill_switch"]["cancels_unanswered"] == n
+
+
+def test_a_cancel_stuck_in_the_node_is_named_once_by_the_senders_own_rule(caplog: pytest.LogCaptureFixture) -> None:
+    """The sender hands nothing over: at ``unsent_ns`` after the kill every waiting cancel is named (``sent``
+    False), not a nanosecond early, and once per order: leaving later and going unanswered adds no second alarm."""
+    node, cids = _many_orders_working(3)
+    engage = T0 + 20 * MS
+    node.at(engage)
+    with caplog.at_level(logging.ERROR, logger="tapeflow.risk.kill_cancels"):
+        node.risk.kill("operator")
+        node.at(engage + UNSENT_NS - 1)
+        assert node.silences() == []
+        node.at(engage + UNSENT_NS)
+    silences = node.silences()
+    assert sorted(e.client_order_id for e in silences) == sorted(cids)
+    assert all(not e.sent and e.waited_ns == UNSENT_NS and e.ts_init == engage + UNSENT_NS for e in silences)
+    assert all(any(cid in r.message and "in the node" in r.message for r in caplog.records) for cid in cids)
+    node.venue.release(engage + 2 * UNSENT_NS, 1 * MS)
+    node.at(engage + 10 * UNSENT_NS)
+    assert len(node.venue.cancels()) == 3 and len(node.silences()) == 3
+
+
+def test_a_sender_that_keeps_handing_cancels_over_never_trips_the_senders_rule() -> None:
+    """One cancel leaves every ``unsent_ns`` less a millisecond: the last waits about four times that in the node,
+    yet the sender never stalled, so no cancel is named unsent; each is named once its own answer is overdue. With
+    a gap one millisecond longer than ``unsent_ns``, the four still waiting behind the first are named unsent."""
+    for gap, unsent in ((UNSENT_NS - 1 * MS, 0), (UNSENT_NS + 1 * MS, 4)):
+        node, cids = _many_orders_working(5)
+        engage = T0 + 20 * MS
+        node.at(engage)
+        node.risk.kill("operator")
+        node.venue.release(engage + 1 * MS, gap)
+        node.at(engage + 20 * UNSENT_NS)
+        silences = node.silences()
+        assert sorted(e.client_order_id for e in silences) == sorted(cids), gap
+        assert sum(not e.sent for e in silences) == unsent, gap

@@ -44,9 +44,12 @@ from tapeflow.data.prefetch import Prefetch
 from tapeflow.data.store_manifest import (
     TABLES_VERSION,
     FileEntry,
+    FileId,
     check_digest,
     check_listing,
+    check_same,
     check_size,
+    file_id,
     inside,
     load_manifest,
 )
@@ -286,6 +289,8 @@ class StoreDecoder(LobsterDecoder):
         self._book: list[npt.NDArray[np.int64]] | None = None
         self._prev_row: npt.NDArray[np.int64] = np.zeros(4 * day.info.levels, dtype=np.int64)
         self._prev_plain = False
+        self._read_id: FileId | None = None
+        """The identity of the file ``_batches`` reads, from its own handle as it opened it."""
         self.compiled_rows = 0
         """Rows the compiled loop applied (the rest went through the reference: unusual text, or ``python``)."""
 
@@ -311,14 +316,20 @@ class StoreDecoder(LobsterDecoder):
         before any row reaches the book, a hook or a report. With ``decode_thread`` a thread opens the file and
         decodes batches meanwhile, at most one waiting ahead of the loop (``prefetch.Prefetch``): pyarrow and
         hashlib release the GIL while they work, so the hash and the first batch's decode overlap, and so do
-        each later batch's decode and the loop over the one before it."""
+        each later batch's decode and the loop over the one before it. The file read is the file hashed: the
+        reading handle's identity must be the hashed file's before the first row is used (``check_same``), and
+        again after the last batch is read."""
         levels = self.file.levels
         row = 0
         ahead = Prefetch(self._batches, depth=1, name=DECODE_THREAD) if self.decode_thread else None
         batches = ahead if ahead is not None else self._batches()
+        where = Path(self._where)
         try:
-            check_digest(Path(self._where), self.day.entry)
+            hashed: FileId | None = check_digest(where, self.day.entry)
             for batch in batches:
+                if hashed is not None:
+                    self._same_file(hashed)  # the first batch: the reading side has opened the file by now
+                    hashed = None
                 n = batch.num_rows
                 if not n:
                     continue
@@ -340,6 +351,8 @@ class StoreDecoder(LobsterDecoder):
                 self._prev_row = np.array([c[n - 1] for c in book], dtype=np.int64)
                 row += n
                 yield row
+            if hashed is not None:  # no batch at all: still the file hashed (its row count is refused below)
+                self._same_file(hashed)
         except (OSError, pa.ArrowException) as exc:  # a damaged page that still hashes as listed (relisted by hand)
             raise DataError(f"store file unreadable after row {row}: {exc}", path=self._where, line=row) from exc
         finally:  # also when the caller stops early or a row or hook fails: no thread outlives the run
@@ -352,17 +365,34 @@ class StoreDecoder(LobsterDecoder):
         if row == 0:
             raise DataError("the message file is empty", path=self._msg_where)
 
+    def _same_file(self, hashed: FileId) -> None:
+        if self._read_id != hashed:
+            raise DataError(
+                "store file was replaced or written between its SHA-256 check and its read; read the store again "
+                "once nothing writes to it",
+                path=self._where,
+            )
+
     def _batches(self) -> Iterator[pa.RecordBatch]:
         """The table's record batches, read on one thread: a 65,536-row batch's decode is too short for
-        pyarrow's pool to pay for its hand-offs in CPU time (~6% of the read, alternated; round 8)."""
+        pyarrow's pool to pay for its hand-offs in CPU time (~6% of the read, alternated; round 8). pyarrow reads
+        through a handle opened here, whose identity ``run`` compares with the file hashed; after the last batch
+        it must still be that (not written during the read)."""
+        source = None
         try:
-            pf = pq.ParquetFile(self._where)
+            source = pa.OSFile(self._where)
+            self._read_id = opened = file_id(source.fileno())
+            pf = pq.ParquetFile(source)
         except (pa.ArrowException, OSError) as exc:
+            if source is not None:
+                source.close()
             raise DataError(f"not a readable Parquet file ({exc}); convert the source again", path=self._where) from exc
         try:
             yield from pf.iter_batches(batch_size=self._batch_rows, use_threads=False)
+            check_same(source.fileno(), opened, Path(self._where))
         finally:
             pf.close()
+            source.close()  # a ParquetFile does not close a file it was handed
 
     def _block_reference(
         self,

@@ -8,12 +8,14 @@ the New York trading day of ``ts_init``. Writing: ``store_writer`` (re-exported 
 
 Reading trusts only the manifest: the folder must hold exactly its files, each of the listed size and SHA-256
 and of the current schema, or a ``DataError`` names the file; every check runs before the first event is
-returned, so a damaged store never yields a partial or different stream. Reading is column-wise, to be the
-fastest input of the backtester: each record batch's columns become Python lists once, events are built by a
-generated keyword call per type, and the per-type files are merged by ``_seq`` a block at a time with numpy
-(see ``_merge``). Figures: docs/PERFORMANCE.md, ``## Parquet store``. ``read_table`` gives one type's columns as
-an Arrow table without building events, through ``pyarrow.dataset``, which serves there and not in
-``read_store`` (docs/DATA.md, "Parquet event store", says why).
+returned, so a damaged store never yields a partial or different stream. Every open that reads a file checks on
+its own handle that it holds the file hashed, unchanged (``store_manifest.check_same``), and each row group is
+checked again after it is read: a file replaced or written after its hash check is refused, not read. Reading
+is column-wise, to be the fastest input of the backtester: each record batch's columns become Python lists once,
+events are built by a generated keyword call per type, and the per-type files are merged by ``_seq`` a block at
+a time with numpy (see ``_merge``). Figures: docs/PERFORMANCE.md, ``## Parquet store``. ``read_table`` gives
+one type's columns as an Arrow table without building events, through ``pyarrow.dataset``, which serves there
+and not in ``read_store`` (docs/DATA.md, "Parquet event store", says why).
 """
 
 from __future__ import annotations
@@ -30,7 +32,16 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.dataset as ds  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from tapeflow.data.store_manifest import TABLE_TYPES, FileEntry, check_listing, inside, load_manifest, verify_file
+from tapeflow.data.store_manifest import (
+    TABLE_TYPES,
+    FileEntry,
+    FileId,
+    check_listing,
+    check_same,
+    inside,
+    load_manifest,
+    verify_file,
+)
 from tapeflow.data.store_schema import EVENT_TYPES, same, schema
 from tapeflow.data.store_writer import StoreWriter, write_store
 from tapeflow.model.errors import ConfigError, DataError
@@ -42,25 +53,50 @@ _READ_BATCH = 65_536  # rows converted at once; a module variable so that tests 
 _Batches = Iterator[tuple[npt.NDArray[np.int64], list[Event]]]
 
 
-def _open(path: Path, entry: FileEntry) -> tuple[pq.ParquetFile, Any]:
-    """Open a verified file and check it holds the current schema and the listed rows."""
+class _Opened:
+    """A verified file open for reading: pyarrow reads through ``source``, the handle whose identity was checked."""
+
+    __slots__ = ("pf", "source")
+
+    def __init__(self, pf: pq.ParquetFile, source: pa.NativeFile) -> None:
+        self.pf = pf
+        self.source = source
+
+    def close(self) -> None:
+        self.pf.close()
+        self.source.close()  # a ParquetFile does not close a file it was handed
+
+
+def _open(path: Path, entry: FileEntry, hashed: FileId) -> tuple[_Opened, Any]:
+    """Open a verified file, check it is the file hashed (``hashed``), unchanged, and that it holds the current
+    schema and the listed rows."""
     cls = EVENT_TYPES[entry.type]
     sch = schema(cls)
     try:
-        pf = pq.ParquetFile(path, read_dictionary=sch.dictionary)
+        source = pa.OSFile(str(path))
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"cannot read store file: {exc}; convert the source again", path=path) from exc
+    try:
+        check_same(source.fileno(), hashed, path)
+        pf = pq.ParquetFile(source, read_dictionary=sch.dictionary)
         found = pf.schema_arrow
     except (pa.ArrowException, OSError) as exc:
+        source.close()
         raise DataError(f"not a readable Parquet file ({exc}); convert the source again", path=path) from exc
+    except DataError:
+        source.close()
+        raise
+    opened = _Opened(pf, source)
     expected = pa.schema([f.with_type(pa.dictionary(pa.int32(), f.type)) if f.name in sch.dictionary else f
                           for f in sch.arrow])  # fmt: skip
     if not found.equals(expected) or pf.metadata.num_rows != entry.rows:
-        pf.close()
+        opened.close()
         raise DataError(
             f"store file does not hold {entry.rows} {entry.type} rows of this tapeflow's layout (written by "
             "another version?); convert the source again",
             path=path,
         )
-    return pf, sch
+    return opened, sch
 
 
 def _read_file(path: Path, entry: FileEntry) -> _Batches:
@@ -70,18 +106,20 @@ def _read_file(path: Path, entry: FileEntry) -> _Batches:
     open only while a row group is read: a store of 8,000 symbols has ~50,000 files, more than a process may
     hold open, and most of them are a single row group.
     """
-    verify_file(path, entry)
-    pf, sch = _open(path, entry)
+    hashed = verify_file(path, entry)
+    opened: _Opened | None
+    opened, sch = _open(path, entry, hashed)
     build = sch.builder
     last = -1
     try:
-        groups = pf.num_row_groups
+        groups = opened.pf.num_row_groups
         for group in range(groups):
-            if pf is None:
-                pf, _ = _open(path, entry)
-            table = pf.read_row_group(group)
-            pf.close()
-            pf = None
+            if opened is None:
+                opened, _ = _open(path, entry, hashed)
+            table = opened.pf.read_row_group(group)
+            check_same(opened.source.fileno(), hashed, path)  # not written while it was read
+            opened.close()
+            opened = None
             for batch in table.to_batches(max_chunksize=_READ_BATCH):
                 seq = batch.column(0).to_numpy()
                 if len(seq) and (seq[0] <= last or bool(np.any(seq[1:] <= seq[:-1]))):
@@ -95,8 +133,8 @@ def _read_file(path: Path, entry: FileEntry) -> _Batches:
     except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"store file unreadable ({exc}); convert the source again", path=path) from exc
     finally:
-        if pf is not None:
-            pf.close()
+        if opened is not None:
+            opened.close()
 
 
 def _column_values(col: pa.Array, conv: Callable[[Any], Any], batch_decoder: Any = None) -> list[Any]:
@@ -228,7 +266,9 @@ def _chosen(
     return root, chosen
 
 
-_DATE_PARTITION = ds.HivePartitioning(pa.schema([("date", pa.string())]), segment_encoding="uri")
+_PARQUET = ds.ParquetFileFormat()
+_SCAN_FILES = 256
+"""Files one scan holds open at once: a many-symbol store has more files than a process may open."""
 
 
 def read_table(
@@ -241,10 +281,11 @@ def read_table(
 ) -> pa.Table:
     """One event type's rows as an Arrow table in stream order: ``_seq``, ``columns`` (all if None), then ``date``.
 
-    For analysis that needs a few columns, not events: only the projected columns are decoded, by one
-    ``pyarrow.dataset`` scan over the chosen files (``date`` is the partition's New York day, from the hive
-    folder name). The trust is ``read_store``'s: the manifest, the folder listing and every chosen file's size,
-    SHA-256 and schema are checked before the scan, and the scan is given exactly those files.
+    For analysis that needs a few columns, not events: only the projected columns are decoded, by a
+    ``pyarrow.dataset`` scan over the chosen files, ``_SCAN_FILES`` at a time (``date`` is the partition's New
+    York day, from the manifest). The trust is ``read_store``'s: the manifest, the folder listing and every chosen
+    file's size, SHA-256 and schema are checked before the scan, and the scan reads exactly those files, through
+    handles checked to hold the files hashed.
     """
     cls = EVENT_TYPES.get(event_type)
     if cls is None:
@@ -258,19 +299,37 @@ def read_table(
         if c not in names:
             raise ConfigError(f"{event_type} has no column {c!r}; its columns are {', '.join(names)}", field="columns")
     root, chosen = _chosen(path, symbols, dates)
-    files = []
-    for e in chosen:
-        if e.type == event_type:
-            file = inside(root, e.path)
-            verify_file(file, e)
-            _open(file, e)[0].close()
-            files.append(file.as_posix())
+    entries = [(inside(root, e.path), e) for e in chosen if e.type == event_type]
+    hashed = [verify_file(file, e) for file, e in entries]
     full = pa.schema([*sch.arrow, pa.field("date", pa.string())])
-    dataset = ds.dataset(
-        files, schema=full, format="parquet", partitioning=_DATE_PARTITION, partition_base_dir=root.as_posix()
-    )
+    parts = [pa.schema([full.field(n) for n in ["_seq", *cols, "date"]]).empty_table()]
+    parts += [
+        _scan(entries[at : at + _SCAN_FILES], hashed[at : at + _SCAN_FILES], full, cols, root)
+        for at in range(0, len(entries), _SCAN_FILES)
+    ]
+    return pa.concat_tables(parts).sort_by("_seq")
+
+
+def _scan(
+    entries: list[tuple[Path, FileEntry]], hashed: list[FileId], full: pa.Schema, cols: list[str], root: Path
+) -> pa.Table:
+    """One ``pyarrow.dataset`` scan over files opened here and checked to be the files hashed: each fragment reads
+    the handle checked, never the path again; ``date`` is its manifest entry's New York day."""
+    opened: list[_Opened] = []
     try:
-        table = dataset.to_table(columns=["_seq", *cols, "date"])
-    except (pa.ArrowException, OSError) as exc:  # changed between the hash check and the scan
-        raise DataError(f"store unreadable ({exc}); convert the source again", path=root) from exc
-    return table.sort_by("_seq")
+        for (file, e), ident in zip(entries, hashed, strict=True):
+            opened.append(_open(file, e, ident)[0])
+        fragments = [
+            _PARQUET.make_fragment(o.source, partition_expression=ds.field("date") == e.date)
+            for o, (_, e) in zip(opened, entries, strict=True)
+        ]
+        try:
+            table = ds.FileSystemDataset(fragments, full, _PARQUET).to_table(columns=["_seq", *cols, "date"])
+        except (pa.ArrowException, OSError) as exc:  # a page that does not decode (a file relisted by hand)
+            raise DataError(f"store unreadable ({exc}); convert the source again", path=root) from exc
+        for o, (file, _), ident in zip(opened, entries, hashed, strict=True):
+            check_same(o.source.fileno(), ident, file)  # not written while it was read
+        return table
+    finally:
+        for o in opened:
+            o.close()

@@ -11,6 +11,12 @@ A store is a folder that a user may copy, edit or point ``--overwrite`` at, and 
   last, atomically: a store without one is unfinished. The reader trusts nothing else: a missing, extra,
   renamed, truncated or altered file is a ``DataError`` naming it, before any event is returned. Parquet has
   no checksum of its own, so without the hash a flipped byte could silently change a price.
+- the hash and the read open the file separately (the read must not wait for the hash, nor hold a file open
+  longer than a row group), so the file could be replaced between them: the hash notes the identity of the file it
+  read (``FileId``: device, inode, size, modification time in ns, from ``fstat`` of its own handle) and every open
+  that reads it must find that identity on its own handle (``check_same``), or the read is refused. A file renamed
+  over the listed one (a new inode) or written since (a new size or time) is refused, not read; only a writer that
+  also puts the old modification time back goes unseen.
 - ``--overwrite`` replaces only a folder that is a store (a valid manifest and nothing but its files).
 """
 
@@ -94,9 +100,39 @@ def inside(root: Path, rel: str) -> Path:
     return path
 
 
+FileId = tuple[int, int, int, int]
+"""(device, inode, size, modification time in ns) of an open file: equal on two handles, the same file unchanged."""
+
+
+def file_id(fd: int) -> FileId:
+    """The identity of the file open at ``fd`` (an ``fstat``, no read)."""
+    st = os.fstat(fd)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def sha256_of(path: Path) -> str:
+    return _hashed(path)[0]
+
+
+def _hashed(path: Path) -> tuple[str, FileId]:
+    """The file's SHA-256 and the identity of the very file hashed, taken after the hash (a write meanwhile shows)."""
     with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        return digest, file_id(fh.fileno())
+
+
+def check_same(fd: int, hashed: FileId, path: Path) -> None:
+    """The file open at ``fd`` for reading is the one whose SHA-256 was checked (``hashed``), unchanged since."""
+    try:
+        now = file_id(fd)
+    except OSError as exc:
+        raise DataError(f"cannot read store file: {exc}; convert the source again", path=path) from exc
+    if now != hashed:
+        raise DataError(
+            "store file was replaced or written between its SHA-256 check and its read; read the store again once "
+            "nothing writes to it",
+            path=path,
+        )
 
 
 def write_manifest(root: Path, manifest: Manifest) -> None:
@@ -186,10 +222,11 @@ def check_listing(root: Path, manifest: Manifest) -> None:
         )
 
 
-def verify_file(path: Path, entry: FileEntry) -> None:
-    """The file is byte for byte the one the writer listed: same size, same SHA-256."""
+def verify_file(path: Path, entry: FileEntry) -> FileId:
+    """The file is byte for byte the one the writer listed: same size, same SHA-256; the identity of the file
+    hashed, which a read must find on its own handle (``check_same``)."""
     check_size(path, entry)
-    check_digest(path, entry)
+    return check_digest(path, entry)
 
 
 def check_size(path: Path, entry: FileEntry) -> None:
@@ -206,11 +243,12 @@ def check_size(path: Path, entry: FileEntry) -> None:
         )
 
 
-def check_digest(path: Path, entry: FileEntry) -> None:
-    """The file's SHA-256 is the one the writer listed. hashlib releases the GIL while it hashes a large read,
-    so a thread may decode the file meanwhile, as long as nothing it decodes is used before this returns."""
+def check_digest(path: Path, entry: FileEntry) -> FileId:
+    """The file's SHA-256 is the one the writer listed; returns the identity of the file hashed. hashlib releases
+    the GIL while it hashes a large read, so a thread may decode the file meanwhile, as long as nothing it decodes
+    is used before this returns and the thread's handle is found to hold this identity (``check_same``)."""
     try:
-        digest = sha256_of(path)
+        digest, hashed = _hashed(path)
     except OSError as exc:
         raise DataError(f"cannot read store file: {exc}; convert the source again", path=path) from exc
     if digest != entry.sha256:
@@ -218,6 +256,7 @@ def check_digest(path: Path, entry: FileEntry) -> None:
             "store file changed since it was written (SHA-256 differs from its manifest); convert the source again",
             path=path,
         )
+    return hashed
 
 
 def check_output(out: Path, *, overwrite: bool) -> None:

@@ -11,6 +11,10 @@ submit, ``CancelRejected`` for a cancel, ``ModifyRejected`` for a modify) whose 
 orders do not even get that far: the node wires ``tapeflow.risk.venue_rules.VenueConnectivity``, which refuses them
 in risk. A venue that cannot lose a connection (the simulated exchange) says so with ``always_connected = True``;
 the node then wires no such check for it.
+
+Sending. ``send`` never blocks, so a network adapter only queues the command for a thread that writes it; a venue
+whose queue can hold a cancel long enough to matter (a large kill) says so with ``reports_cancel_sent = True`` and
+posts ``tapeflow.model.orders.CancelSent`` as each cancel leaves.
 """
 
 from __future__ import annotations
@@ -45,6 +49,13 @@ class VenueClient(Protocol):
 def always_connected(venue: VenueClient) -> bool:
     """Whether ``venue`` declares it cannot disconnect (``always_connected = True``); a venue that says nothing can."""
     return getattr(venue, "always_connected", False) is True
+
+
+def reports_cancel_sent(venue: VenueClient) -> bool:
+    """Whether ``venue``'s ``send`` only queues a cancel for a sender of its own and posts ``CancelSent`` when the
+    cancel leaves (``reports_cancel_sent = True``): the venue cannot answer a cancel before then, so the kill
+    switch's wait for the answer starts there. A venue that says nothing hands a command over in ``send``."""
+    return getattr(venue, "reports_cancel_sent", False) is True
 
 
 def refusal(command: Command, venue: str, reason: str, now: int) -> Event:

@@ -49,7 +49,7 @@ from tapeflow.live.order_wire import (
 from tapeflow.live.reconcile import Reconciler
 from tapeflow.live.trade_updates import TradeUpdates
 from tapeflow.model.errors import DataError, TapeflowError
-from tapeflow.model.orders import CancelOrder, ModifyOrder, SubmitOrder
+from tapeflow.model.orders import CancelOrder, CancelSent, ModifyOrder, SubmitOrder
 from tapeflow.model.venue_events import (
     VenueConnected,
     VenueDisconnected,
@@ -66,6 +66,8 @@ class AlpacaVenue:
     """A ``VenueClient`` over Alpaca's trading API v2; it can disconnect (``always_connected`` is False)."""
 
     always_connected = False
+    reports_cancel_sent = True
+    """``send`` only queues; the sender's thread posts ``CancelSent`` as it takes each cancel up (``_cancel``)."""
 
     def __init__(
         self,
@@ -213,6 +215,18 @@ class AlpacaVenue:
         if not order_id:
             self._refuse(command, "the venue has no order under this client order id")
             return
+        # before the write, on this thread: it reaches the inbox ahead of whatever answers the request
+        now = self._clock()
+        self._inbox.put(
+            CancelSent(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=command.strategy_id,
+                client_order_id=command.client_order_id,
+                symbol=command.symbol,
+                venue=self.name,
+            )
+        )
         response = self.sender.call(cancel_request(command, order_id), command)
         if response is None or response.status not in (200, 204):
             self._refuse(command, self._failed(response))  # the stream reports the cancel itself when it lands

@@ -4,8 +4,8 @@ Commands say what a strategy wants; reports say what a venue did with it. Every 
 and every venue report ``OrderReport``, so a component that wants all of one kind subscribes to the base (the
 kernel resolves subscriptions by subclass once per event type, so this costs nothing per event) and a new command
 or report reaches it without editing a list. Every command and report names the strategy, the client order id and
-the symbol, so that the audit trail can tie each fill back to the decision that caused it. ``RiskRejected`` and
-``ContingentUpdate`` carry the same three fields but are neither: no venue sent them.
+the symbol, so that the audit trail can tie each fill back to the decision that caused it. ``RiskRejected``,
+``ContingentUpdate`` and ``CancelSent`` carry the same three fields but are neither: no venue sent them.
 
 The three shared fields are declared on the bases, which puts them right after ``ts_event`` and ``ts_init``: the
 position every member declared them at before the bases existed, so the array encoding of stored tapes and audit
@@ -60,6 +60,19 @@ class SubmitOrder(OrderCommand, frozen=True, kw_only=True):
 
 class CancelOrder(OrderCommand, frozen=True, kw_only=True):
     """Stop a working order; whatever is unfilled is reported cancelled (or the cancel is rejected)."""
+
+
+class CancelSent(Event, frozen=True, kw_only=True):
+    """A venue adapter that only queues what ``send`` hands it (a network adapter's REST thread) says that the
+    cancel of ``client_order_id`` is leaving for the venue now: until then the venue could not have answered it.
+
+    Neither a command nor a report (the venue said nothing yet), so the execution engine's transition table never
+    sees it; the kill switch's chase starts its wait for the venue's answer here (``tapeflow.risk.kill_cancels``)."""
+
+    strategy_id: str
+    client_order_id: str
+    symbol: Symbol
+    venue: str = ""
 
 
 class ModifyOrder(OrderCommand, frozen=True, kw_only=True):

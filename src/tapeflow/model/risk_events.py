@@ -97,6 +97,11 @@ class KillSwitchCancelUnanswered(Event, frozen=True, kw_only=True):
     fill closing the order) for ``waited_ns`` of event time while its venue was up, so that order may still be
     working at the venue. Raised once per order.
 
+    ``sent`` False: the cancel never left the node (still queued for a venue adapter's sender, which handed over
+    none of the switch's waiting cancels for the chase's ``unsent_ns``); ``waited_ns`` then counts from the queueing.
+    True: the venue had it (``CancelSent``, or at once for a venue that does not queue) and ``waited_ns`` counts
+    from there.
+
     Nothing is sent again for it (a second cancel for one order is not sent while one may be working: see
     ``tapeflow.risk.kill_cancels``); whoever reads this should look at the venue and cancel the order there by hand.
     """
@@ -106,6 +111,7 @@ class KillSwitchCancelUnanswered(Event, frozen=True, kw_only=True):
     symbol: str
     venue: str
     waited_ns: int
+    sent: bool = True
 
 
 FLATTEN_STRATEGY = "flatten"

@@ -34,7 +34,7 @@ from tapeflow.engine.clock import Clock
 from tapeflow.engine.kernel import Component, Kernel
 from tapeflow.execution.engine import ExecutionEngine, OrderRoute
 from tapeflow.execution.order_ids import ClientOrderIds
-from tapeflow.execution.venue import VenueClient, always_connected
+from tapeflow.execution.venue import VenueClient, always_connected, reports_cancel_sent
 from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
 from tapeflow.model.risk_events import FLATTEN_STRATEGY
@@ -129,14 +129,17 @@ class TradingNode:
         self.connectivity = VenueConnectivity(guarded, self.execution.default_venue) if guarded else None
         """Refuses orders to a venue that is down; only when some venue can disconnect (never in a backtest)."""
         first: list[RiskRule] = [] if self.connectivity is None else [self.connectivity]
+        queued = [v.name for v in self.venues if reports_cancel_sent(v)]
         risk = config.risk
         if risk is None:
-            self.risk = RiskEngine(route, [*first, *risk_rules], context=risk_ctx)
+            self.risk = RiskEngine(route, [*first, *risk_rules], context=risk_ctx, queued=queued)
         else:  # the configured pipeline (validated here: errors name the field), then any extra rules
             rules: list[RiskRule] = [*first, *build_rules(risk, risk_ctx), *risk_rules]
             trips, kill_switch = build_trips(risk, risk_ctx.impl), build_kill_switch(risk)
             chase = risk.kill_switch.chase_timing()
-            self.risk = RiskEngine(route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips, chase=chase)
+            self.risk = RiskEngine(
+                route, rules, context=risk_ctx, kill_switch=kill_switch, trips=trips, chase=chase, queued=queued
+            )
         self._mid_x2_of: Callable[[str], int | None] = self.portfolio.mark_x2
         """Doubled arrival mid: the book's ``bid + ask`` when both sides are there, else the portfolio's mark. That
         is the portfolio's ``mark_x2`` itself (its first source is this node's books, the same test), so the results

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from tapeflow.model.errors import ConfigError
-from tapeflow.risk.kill_cancels import MAX_ATTEMPTS, MAX_RETRY_NS, RETRY_NS, UNANSWERED_NS, ChaseTiming
+from tapeflow.risk.kill_cancels import MAX_ATTEMPTS, MAX_RETRY_NS, RETRY_NS, UNANSWERED_NS, UNSENT_NS, ChaseTiming
 
 MS = 1_000_000
 """Nanoseconds in a millisecond: the ``_ms`` fields are read into event time with it."""
@@ -131,7 +131,11 @@ class KillSwitchConfig(_Section, frozen=True, kw_only=True):
     cancel_unanswered_ms: Pos = UNANSWERED_NS // MS
     """While engaged, a cancel of ours with no answer (no cancel report, refusal or fill closing the order) after
     this much event time, its venue up, raises the ``KillSwitchCancelUnanswered`` alarm, once per order; it is
-    not sent again (one working cancel per order)."""
+    not sent again (one working cancel per order). At a venue that queues cancels (a network adapter) the wait
+    starts when the cancel leaves the node."""
+    cancel_unsent_ms: Pos = UNSENT_NS // MS
+    """While engaged, when a venue's sender hands over none of the switch's waiting cancels for this much event
+    time, each cancel still waiting in the node raises ``KillSwitchCancelUnanswered`` with ``sent=False``."""
 
     def chase_timing(self) -> ChaseTiming:
         """The ``cancel_*`` fields as the chase reads them (event-time nanoseconds)."""
@@ -140,6 +144,7 @@ class KillSwitchConfig(_Section, frozen=True, kw_only=True):
             self.cancel_max_retry_ms * MS,
             self.cancel_max_refusals,
             self.cancel_unanswered_ms * MS,
+            self.cancel_unsent_ms * MS,
         )
 
 

@@ -23,7 +23,7 @@ it sits beside it rather than behind another layer of calls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tapeflow.execution.venue import Command
@@ -87,7 +87,11 @@ class RiskEngine:
         trips: Sequence[TripRule] = (),
         fused: bool = True,
         chase: ChaseTiming = DEFAULT_TIMING,
+        queued: Collection[str] = (),
     ) -> None:
+        """``queued``: the venues whose ``send`` only queues a command for a sender that posts ``CancelSent`` as a
+        cancel leaves (``tapeflow.execution.venue.reports_cancel_sent``): the kill switch's chase waits for the
+        venue's answer from there (``tapeflow.risk.kill_cancels``)."""
         self._execution = execution
         self.rules = list(rules)
         self.context = context if context is not None else RiskContext(orders=execution)
@@ -104,7 +108,7 @@ class RiskEngine:
         self.kill_events: list[KillSwitchChanged] = []
         self.persist_failures = 0
         """Kill switch states that could not be written (each one a ``KillSwitchPersistFailed`` alarm)."""
-        self.kill_cancels = KillCancels(execution, self._pass_cancel, self._venue_up, chase)
+        self.kill_cancels = KillCancels(execution, self._pass_cancel, self._venue_up, chase, queued)
         """The engaged switch's cancels, chased until their orders close."""
         self._chasing = self.kill_cancels.chasing
 

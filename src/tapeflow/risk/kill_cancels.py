@@ -46,15 +46,33 @@ kernel timer per working cancel (cancelled by its refusal, the drop of its venue
 a live node is not woken for it; dropped at the end of a backtest like every timer), so a replay alarms at the same
 event time.
 
+The wait for an answer starts when the venue can answer, i.e. when the cancel leaves the node. For a venue whose
+``send`` hands the cancel over at once (the simulated exchange) that is the send; a network adapter's ``send`` only
+queues it for its REST thread, which writes one request at a time, so a large kill's last cancels wait there for
+all those ahead of them. Such a venue (``reports_cancel_sent``, given here as ``queued``) posts ``CancelSent`` as
+each cancel leaves, and the watch starts then: cancels still queued raise no no-answer alarm, however long the kill.
+A cancel stuck in the node is not silent either, by a rule of its own: when the venue's sender has handed over none
+of the switch's waiting cancels (no ``CancelSent`` of that venue) for ``unsent_ns``, every cancel of ours still
+waiting there gets the no-answer alarm with ``sent=False`` (once per order, like the other), ``waited_ns`` counting
+from its queueing. Progress, not age, is the test: a long kill on a sender that keeps writing never alarms, a sender
+that hangs (or whose requests keep failing and being retried) does. The rule's timer is one per venue, armed while a
+cancel waits and looked at again only when it comes due. A ``CancelSent`` is matched to the order's working cancel
+by the order's id: one for a cancel that went out before a drop of the venue and was queued before a new one could
+be sent after the up starts the new one's wait a little early (the old one is ahead of it in the same queue).
+
 This is the one place that cancels a kill's orders again: the control desk's flatten (``tapeflow.live.control_desk``)
 waits for these same orders to close and sends no cancel of its own. A cancel another component does send for a
 chased order (its strategy's) passes risk, which tells ``sent`` so: it is then the order's working cancel.
+
+Why this module is long: every rule above (resend, retry, the two alarms) reads and changes the one record per
+order, ``Chase``, at the same transitions (sent, refused, dropped, closed); split, each half would reach into the
+other's records.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
@@ -62,6 +80,7 @@ from typing import TYPE_CHECKING, Any, Final
 from tapeflow.model.orders import (
     CancelOrder,
     CancelRejected,
+    CancelSent,
     OrderAccepted,
     OrderCancelled,
     OrderExpired,
@@ -90,6 +109,10 @@ UNANSWERED_NS: Final = 10_000_000_000
 """How long a working cancel may go without an answer, its venue up, before the ``KillSwitchCancelUnanswered``
 alarm (10 s of event time: a venue answers a cancel within a second; a reconnect's reconciliation, which finds a
 lost answer, takes a few)."""
+UNSENT_NS: Final = 30_000_000_000
+"""How long a venue's sender may hand over none of the switch's waiting cancels before each is named by the
+no-answer alarm with ``sent=False`` (30 s of event time: a REST cancel takes well under a second, a request retried
+after every failure of ``tapeflow.live.order_sender``'s backoff a few seconds, a hung one far longer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +127,7 @@ class ChaseTiming:
     max_retry_ns: int = MAX_RETRY_NS
     max_attempts: int = MAX_ATTEMPTS
     unanswered_ns: int = UNANSWERED_NS
+    unsent_ns: int = UNSENT_NS
 
     def __post_init__(self) -> None:
         if self.retry_ns <= 0 or self.max_retry_ns < self.retry_ns or self.max_attempts < 1:
@@ -111,9 +135,10 @@ class ChaseTiming:
                 f"kill-switch cancel retries need 0 < first wait ({self.retry_ns} ns) <= longest wait "
                 f"({self.max_retry_ns} ns) and at least 1 refusal before the alarm (got {self.max_attempts})"
             )
-        if self.unanswered_ns <= 0:
+        if self.unanswered_ns <= 0 or self.unsent_ns <= 0:
             raise ValueError(
-                f"the wait for a kill-switch cancel's answer must be positive (got {self.unanswered_ns} ns)"
+                f"the waits for a kill-switch cancel's answer ({self.unanswered_ns} ns) and for its venue's sender "
+                f"({self.unsent_ns} ns) must be positive"
             )
 
 
@@ -134,6 +159,11 @@ class Chase:
     """The timer that raises the no-answer alarm if the working cancel is still unanswered when it comes due."""
     unanswered: bool = False
     """The no-answer alarm was raised for this order (once per order)."""
+    sent: bool = False
+    """The working cancel has left the node (``CancelSent``, or handed to a venue that does not queue): the venue
+    can answer it, so the no-answer watch runs."""
+    queued_at: int = 0
+    """Event time the working cancel was handed to its venue client."""
 
 
 DEFAULT_TIMING: Final = ChaseTiming()
@@ -144,7 +174,8 @@ class KillCancels:
     """Chases the kill switch's cancels (see the module docstring); owned by the risk engine.
 
     ``send`` hands a cancel on (the engine counts it and routes it); ``is_up(venue)`` says whether the node holds
-    that venue's session up (a venue that never disconnects always is); ``timing`` how refusals are retried.
+    that venue's session up (a venue that never disconnects always is); ``timing`` how refusals are retried;
+    ``queued`` the venues whose ``send`` only queues a cancel and that post ``CancelSent`` when it leaves.
     """
 
     def __init__(
@@ -153,6 +184,7 @@ class KillCancels:
         send: Callable[[CancelOrder], None],
         is_up: Callable[[str], bool],
         timing: ChaseTiming = DEFAULT_TIMING,
+        queued: Collection[str] = (),
     ) -> None:
         self._route = route
         self._send = send
@@ -161,6 +193,13 @@ class KillCancels:
         self.max_retry_ns = timing.max_retry_ns
         self.max_attempts = timing.max_attempts
         self.unanswered_ns = timing.unanswered_ns
+        self.unsent_ns = timing.unsent_ns
+        self.queued = frozenset(queued)
+        """The venues that queue their cancels and report each leaving with ``CancelSent``."""
+        self._stalls: dict[str, Timer] = {}
+        """Venue -> the timer of its sender's rule (module docstring), armed while a cancel of ours may wait there."""
+        self._handed: dict[str, int] = {}
+        """Venue -> event time of its last ``CancelSent`` (the sender's last progress)."""
         self.chasing: dict[str, Chase] = {}
         """Client order id -> its chase, for orders the switch covers that may still be open."""
         self.resent = 0
@@ -168,7 +207,7 @@ class KillCancels:
         self.alarms = 0
         """``KillSwitchCancelFailed`` alarms raised."""
         self.unanswered = 0
-        """``KillSwitchCancelUnanswered`` alarms raised. The three counters are in ``RiskEngine.stats()
+        """``KillSwitchCancelUnanswered`` alarms raised, sent or not. The three counters are in ``RiskEngine.stats()
         ["kill_switch"]`` (``cancels_resent``, ``cancel_alarms``, ``cancels_unanswered``), hence in a node's stats,
         the live snapshot, console and dashboard, and ``tapeflow backtest``'s engine table."""
         self._kernel: Kernel | None = None
@@ -178,6 +217,7 @@ class KillCancels:
         chasing = self.chasing
         kernel.subscribe_while(CancelRejected, self.on_refused, chasing)
         kernel.subscribe_while(OrderAccepted, self.on_accepted, chasing)
+        kernel.subscribe_while(CancelSent, self.on_handed, chasing)
         kernel.subscribe_while(VenueConnected, self.on_up, chasing)
         kernel.subscribe_while(VenueReconnected, self.on_up, chasing)
         kernel.subscribe_while(VenueDisconnected, self.on_down, chasing)
@@ -204,15 +244,17 @@ class KillCancels:
         the pending retry waits for its answer instead of sending a second."""
         chase = self.chasing.get(client_order_id)
         if chase is not None:
-            chase.working = True
             chase.retry_at = 0
-            self._watch(client_order_id, chase)
+            self._working(client_order_id, chase)
 
     def release(self) -> None:
         """The switch was reset: stop chasing (pending retries find nothing and do nothing)."""
         for chase in self.chasing.values():
             self._answered(chase)  # no answer is awaited any more: a live node need not wake for the watch
         self.chasing.clear()
+        for stall in self._stalls.values():
+            stall.cancel()
+        self._stalls.clear()
 
     # -- events -------------------------------------------------------------------------------------------------
 
@@ -253,6 +295,16 @@ class KillCancels:
             if chase.venue == event.venue:
                 self._answered(chase)  # lost with the session, or answered before the up: the up sends again
 
+    def on_handed(self, event: CancelSent) -> None:
+        """A queued cancel leaves for the venue: its sender moved on, and the venue can answer it from now."""
+        now = self.kernel.now
+        self._handed[event.venue] = now
+        cid = event.client_order_id
+        chase, order = self._open(cid)
+        if chase is not None and order is not None and chase.working and not chase.sent:
+            chase.sent = True
+            self._watch(cid, chase)
+
     def on_report(self, event: OrderReport) -> None:
         self._open(event.client_order_id)  # forgets it when closed
 
@@ -279,10 +331,49 @@ class KillCancels:
     def _answered(chase: Chase) -> None:
         """Nothing to wait for: its working cancel is over (refused, lost with the venue's session), its order
         closed, or the chase was released."""
-        chase.working = False
+        chase.working = chase.sent = False
         if chase.watch is not None:
             chase.watch.cancel()
             chase.watch = None
+
+    def _working(self, cid: str, chase: Chase) -> None:
+        """A cancel for ``cid`` was just handed to its venue client: its wait for an answer starts now, or, at a
+        venue that queues it, when it leaves (``on_handed``), the venue's sender watched meanwhile."""
+        chase.working = True
+        venue = chase.venue
+        if venue not in self.queued:
+            chase.sent = True
+            self._watch(cid, chase)
+            return
+        chase.sent = False
+        chase.queued_at = now = self.kernel.now
+        if chase.watch is not None:  # the last cancel's wait is over; this one's starts when it leaves
+            chase.watch.cancel()
+            chase.watch = None
+        if venue not in self._stalls:
+            self._stalls[venue] = self.kernel.set_timer(
+                "risk.kill_cancel_sender", at=now + self.unsent_ns, tick=partial(self._stalled, venue)
+            )
+
+    def _stalled(self, venue: str, now: int) -> None:
+        """The sender rule's timer came due: alarm for the cancels still waiting if the sender handed none over
+        for ``unsent_ns``, else look again ``unsent_ns`` after its last hand-over."""
+        del self._stalls[venue]
+        waiting = [cid for cid, c in self.chasing.items() if c.venue == venue and c.working and not c.sent]
+        if not waiting:
+            return
+        last = self._handed.get(venue)
+        if last is not None and last + self.unsent_ns > now:
+            self._stalls[venue] = self.kernel.set_timer(
+                "risk.kill_cancel_sender", at=last + self.unsent_ns, tick=partial(self._stalled, venue)
+            )
+            return
+        if not self._is_up(venue):
+            return  # its drop ended them (and its up sends new ones): kept for a venue whose drop is not heard yet
+        for cid in waiting:
+            chase, order = self._open(cid)
+            if chase is not None and order is not None and not chase.unanswered:
+                self._silent(order, chase, now - chase.queued_at, sent=False)
 
     def _watch(self, cid: str, chase: Chase) -> None:
         """Wait ``unanswered_ns`` for the answer to the cancel just sent (the last one sent is the one watched)."""
@@ -300,20 +391,31 @@ class KillCancels:
         if chase is None or order is None:
             return  # closed (or released) meanwhile
         chase.watch = None
-        if not chase.working or chase.unanswered or not self._is_up(chase.venue):
+        if not chase.working or not chase.sent or chase.unanswered or not self._is_up(chase.venue):
             return
+        self._silent(order, chase, self.unanswered_ns, sent=True)
+
+    def _silent(self, order: Order, chase: Chase, waited_ns: int, *, sent: bool) -> None:
+        """The no-answer alarm, once per order: the venue did not answer the cancel it had (``sent``), or the
+        cancel never left the node."""
         chase.unanswered = True
         self.unanswered += 1
+        where = (
+            "has had no answer for %d ms while the venue was up"
+            if sent
+            else "has waited %d ms in the node for the venue's sender, which handed over none of the kill's cancels"
+        )
         log.error(
-            "kill switch: the cancel of order %s (%s at %s) has had no answer for %d ms while the venue was up; the "
-            "order may still be working: check it at the venue and cancel it by hand (no second cancel is sent "
-            "while one may be working)",
+            "kill switch: the cancel of order %s (%s at %s) "
+            + where
+            + "; the order may still be working: check it at the venue and cancel it by hand (no second cancel is "
+            "sent while one may be working)",
             order.client_order_id,
             order.symbol,
             chase.venue,
-            self.unanswered_ns // 1_000_000,
+            waited_ns // 1_000_000,
         )
-        self._emit_alarm(KillSwitchCancelUnanswered, order, chase, waited_ns=self.unanswered_ns)
+        self._emit_alarm(KillSwitchCancelUnanswered, order, chase, waited_ns=waited_ns, sent=sent)
 
     def _retry(self, cid: str) -> None:
         chase, order = self._open(cid)
@@ -324,10 +426,9 @@ class KillCancels:
             self._cancel(order, chase, again=True)
 
     def _cancel(self, order: Order, chase: Chase, *, again: bool = False) -> None:
-        chase.working = True
         if again:
             self.resent += 1
-        self._watch(order.client_order_id, chase)
+        self._working(order.client_order_id, chase)
         self._send(order.cancel_at(self.kernel.now))
 
     def _alarm(self, order: Order, chase: Chase, reason: str) -> None:
