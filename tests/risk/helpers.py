@@ -13,6 +13,7 @@ from tapeflow.risk.build import build_kill_switch, build_rules, build_trips
 from tapeflow.risk.config import AccountChecks, FlowChecks, KillSwitchConfig, OrderChecks, RiskConfig
 from tapeflow.risk.context import RiskContext
 from tapeflow.risk.engine import RiskEngine
+from tapeflow.risk.fast import BIG, _render
 from tapeflow.risk.ledger import Impl, OpenOrderLedger
 
 T0 = 1_718_978_400_000_000_000
@@ -231,3 +232,31 @@ def ledger_state(ledger: OpenOrderLedger, empty: bool = True) -> dict[str, Any]:
         "by_strategy": dict(ledger.by_strategy),
         "totals": (ledger.buy_notional, ledger.sell_notional, len(ledger)),
     }
+
+
+def rendered_parts(
+    rules: list[Any], env: dict[str, Any], *, modifying: bool = False
+) -> tuple[list[tuple[Any, Any, int]], list[str], list[Any]]:
+    """Each rule's fast part rendered as the composer renders it (suffix ``_r{i}``; its names, and a limit that is
+    not per symbol, put in ``env``), for the compiled groups' tests to run against the group built from the same
+    parts: ``(rule, part, column)`` per part with code, the code of each, and the rules read through a column of the
+    per-symbol limits row (``column`` indexes it; -1: none)."""
+    members: list[tuple[Any, Any, int]] = []
+    codes: list[str] = []
+    columns: list[Any] = []
+    for i, rule in enumerate(rules):
+        part = rule.fast_check_modify() if modifying else rule.fast_check()
+        if not part.code:
+            continue
+        column = -1
+        if "LIMIT" in part.code:
+            if rule.per_symbol:
+                column = len(columns)
+                columns.append(rule)
+            else:
+                env[f"LIMIT_r{i}"] = BIG if rule.limit is None else rule.limit
+        code, _, _ = _render(part.code, part.spend, frozenset(part.names), f"_r{i}", column)
+        env.update({f"{name}_r{i}": value for name, value in part.names.items()})
+        members.append((rule, part, column))
+        codes.append(code)
+    return members, codes, columns

@@ -18,7 +18,7 @@ from tapeflow.risk import fast_group
 from tapeflow.risk.context import RiskContext
 from tapeflow.risk.fast import BIG, _render
 from tapeflow.risk.ledger import open_order_ledger
-from tests.risk.helpers import Rig
+from tests.risk.helpers import Rig, rendered_parts
 from tests.risk.test_fast import every_rule
 
 pytestmark = pytest.mark.skipif(not fast_group.COMPILED_AVAILABLE, reason="the compiled ledger was not built")
@@ -148,24 +148,8 @@ def test_the_compiled_group_answers_as_the_parts_python_text(data: Any) -> None:
     }
     every = rules(CTX, draw, wild_limit if wild else calm_limit, at, (initial, maintenance), focus)
     chosen = [r for r, name in zip(every, FOCUS, strict=True) if name == focus or draw(st.booleans())]
-    columns: list[Any] = []
     env: dict[str, Any] = {"BIG": BIG, "ledger": ledger, "buys_get": ledger.buys.get, "sells_get": ledger.sells.get}
-    members, codes = [], []
-    for i, rule in enumerate(chosen):
-        part = rule.fast_check_modify() if modifying else rule.fast_check()
-        if not part.code:
-            continue
-        column = -1
-        if "LIMIT" in part.code:
-            if rule.per_symbol:
-                column = len(columns)
-                columns.append(rule)
-            else:
-                env[f"LIMIT_r{i}"] = BIG if rule.limit is None else rule.limit
-        code, _, _ = _render(part.code, part.spend, frozenset(part.names), f"_r{i}", column)
-        env.update({f"{name}_r{i}": value for name, value in part.names.items()})
-        members.append((rule, part, column))
-        codes.append(code)
+    members, codes, columns = rendered_parts(chosen, env, modifying=modifying)
     if not members:
         return
     group = fast_group.account_group(ledger, members)

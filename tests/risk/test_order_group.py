@@ -19,9 +19,9 @@ from tapeflow.risk import fast_group
 from tapeflow.risk import order_rules as order
 from tapeflow.risk.config import RiskConfig
 from tapeflow.risk.context import RiskContext
-from tapeflow.risk.fast import BIG, _render
+from tapeflow.risk.fast import BIG
 from tapeflow.risk.ledger import open_order_ledger
-from tests.risk.helpers import Rig
+from tests.risk.helpers import Rig, rendered_parts
 from tests.risk.test_fast import every_rule
 
 pytestmark = pytest.mark.skipif(not fast_group.ORDER_AVAILABLE, reason="the compiled cores were not built")
@@ -43,24 +43,8 @@ def _calendar_unused(now: int) -> Any:
 def text_and_group(rules: list[Any], symbol: str) -> tuple[Any, Any, tuple[int, ...]]:
     """The rules' composed text (a function of ``fast_group.ORDER_ARGS`` answering 1 where every part passes), the
     group built from the same parts (None where it cannot hold them), and the symbol's row of per-symbol limits."""
-    env: dict[str, Any] = {"BIG": BIG}
-    members, codes, columns = [], [], []
-    for i, rule in enumerate(rules):
-        part = rule.fast_check()
-        if not part.code:
-            continue
-        column = -1
-        if "LIMIT" in part.code:
-            if rule.per_symbol:
-                column = len(columns)
-                columns.append(rule)
-            else:
-                env[f"LIMIT_r{i}"] = BIG if rule.limit is None else rule.limit
-        code, _, _ = _render(part.code, part.spend, frozenset(part.names), f"_r{i}", column)
-        env.update({f"{name}_r{i}": value for name, value in part.names.items()})
-        env[f"session_of_r{i}"] = _calendar_unused
-        members.append((rule, part, column))
-        codes.append(code)
+    env: dict[str, Any] = {"BIG": BIG, **{f"session_of_r{i}": _calendar_unused for i in range(len(rules))}}
+    members, codes, columns = rendered_parts(rules, env)
     body = "".join(f"    {line}\n" for code in codes for line in code.splitlines())
     exec(f"def text({', '.join(fast_group.ORDER_ARGS)}):\n{body}    return 1\n", env)
     row = tuple(BIG if r.limit_for(symbol, r.limit) is None else r.limit_for(symbol, r.limit) for r in columns)
