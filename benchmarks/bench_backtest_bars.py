@@ -45,6 +45,7 @@ import datetime
 import gc
 import hashlib
 import importlib
+import inspect
 import json
 import math
 import resource
@@ -64,6 +65,7 @@ from gen_bars import MINUTE_NS, Row, columns, rows, stream
 from profiling import calls_table, timed_call, traced_calls
 from tapeflow.backtest.engine import Backtest
 from tapeflow.engine import Kernel
+from tapeflow.engine.dispatch import gated
 from tapeflow.engine.kernel import Component
 from tapeflow.engine.recorder import EventLog
 from tapeflow.model import Bar
@@ -428,9 +430,11 @@ def calls(data: list[Row], top: int = 40) -> dict[str, Any]:
 def _handler_name(handler: Any) -> str:
     """A subscriber as ``Class.method``; a gated one says so (the kernel calls it only while its container holds
     something), a kept-last store says which field."""
-    inner = getattr(handler, "handler", None)  # ``Kernel.subscribe_while``'s gate, compiled or Python
+    inner = getattr(handler, "handler", None)  # ``Kernel.subscribe_while``'s gate, compiled
     if inner is not None and hasattr(handler, "when"):
         return f"{_handler_name(inner)} (gated)"
+    if inspect.isfunction(handler) and handler.__qualname__ == f"{gated.__qualname__}.<locals>.gate":
+        return f"{_handler_name(inspect.getclosurevars(handler).nonlocals['handler'])} (gated)"  # the Python gate
     if hasattr(handler, "field") and hasattr(handler, "last"):
         return f"keep last by {handler.field}"
     owner = getattr(handler, "__self__", None)
