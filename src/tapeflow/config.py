@@ -249,3 +249,14 @@ def compiled_cores_wanted() -> bool:
     """Whether ``"auto"`` may pick a compiled core: one switch for a whole test run or benchmark on the references,
     read where a reader is built (never cached), so a process that sets it before building readers gets them."""
     return os.environ.get(PURE_PYTHON_ENV, "").strip().lower() not in ("1", "true", "yes")
+
+
+def compiled_core_chosen(impl: str, available: bool, what: str) -> bool:
+    """Whether ``impl`` ("auto", "compiled" or "python") picks a compiled core (``available``: it was built), as
+    every core with a Python reference chooses: "compiled" is a ``ConfigError`` naming ``what`` when it was not
+    built, "auto" takes it when built unless ``compiled_cores_wanted()`` says no, anything else is refused."""
+    if impl not in ("auto", "compiled", "python"):
+        raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+    if impl == "compiled" and not available:
+        raise ConfigError(f"{what} was not built (make .venv/.installed)", field="impl")
+    return available and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))

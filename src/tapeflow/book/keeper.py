@@ -25,9 +25,9 @@ from tapeflow.book.l2 import L2Book
 from tapeflow.book.l3 import L3Book
 from tapeflow.book.quote_book import FlowQuoteBook, QuoteBook, ofi_base_after
 from tapeflow.book.signals import BookSignals, SignalConfig
-from tapeflow.config import compiled_cores_wanted
+from tapeflow.config import compiled_core_chosen
 from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
-from tapeflow.model.errors import ConfigError, EngineError
+from tapeflow.model.errors import EngineError
 from tapeflow.model.events import Event
 from tapeflow.model.market import (
     BookDelta,
@@ -90,11 +90,7 @@ class BookKeeper:
         signals: SignalConfig | None = None,
         impl: Impl = "auto",
     ) -> None:
-        if impl not in ("auto", "compiled", "python"):
-            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
-        if impl == "compiled" and not COMPILED_AVAILABLE:
-            raise ConfigError("the compiled quote handler was not built (make .venv/.installed)", field="impl")
-        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
+        compiled = compiled_core_chosen(impl, COMPILED_AVAILABLE, "the compiled quote handler")
         self.impl = "compiled" if compiled else "python"
         self.quote_handler: Callable[[Quote], None] | None = None
         """What ``attach`` subscribed for quotes on L1: ``on_quote``, ``on_quote_flow``, or a compiled form."""

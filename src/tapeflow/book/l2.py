@@ -32,10 +32,9 @@ from typing import Any, ClassVar, Final, Literal
 
 from tapeflow.book.integrity import Emit
 from tapeflow.book.view import BookBase
-from tapeflow.config import compiled_cores_wanted
+from tapeflow.config import compiled_core_chosen
 from tapeflow.model.book_events import DepthRevealed
 from tapeflow.model.enums import BookAction, Side
-from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
 from tapeflow.model.market import BookDelta, BookLevel, BookSnapshot
 from tapeflow.model.prices import NO_PRICE
@@ -72,11 +71,7 @@ class L2Book(BookBase):
         A subclass gets what it asks for."""
         if cls is not L2Book:
             return super().__new__(cls)
-        if impl == "compiled" and not COMPILED_AVAILABLE:
-            raise ConfigError("the compiled L2 apply was not built (make .venv/.installed)", field="impl")
-        if impl not in ("auto", "compiled", "python"):
-            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
-        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
+        compiled = compiled_core_chosen(impl, COMPILED_AVAILABLE, "the compiled L2 apply")
         return super().__new__(CompiledL2Book if compiled else cls)
 
     def __init__(self, symbol: str, emit: Emit | None = None, impl: Impl = "auto") -> None:

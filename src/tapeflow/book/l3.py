@@ -34,10 +34,9 @@ from tapeflow.book.integrity import Emit
 from tapeflow.book.l3_orders import DictOrders, QueueLadder
 from tapeflow.book.ladder import Ladder
 from tapeflow.book.view import BookBase
-from tapeflow.config import compiled_cores_wanted
+from tapeflow.config import compiled_core_chosen
 from tapeflow.model.book_events import DepthRevealed, OrderDiscovered
 from tapeflow.model.enums import Side
-from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event
 from tapeflow.model.market import (
     BookLevel,
@@ -97,11 +96,7 @@ class L3Book(BookBase):
         "auto" in those when built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``. Every reader sees
         the same book either way; only the compiled LOBSTER loop is faster over the tables."""
         super().__init__(symbol, emit)
-        if impl not in ("auto", "compiled", "python"):
-            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
-        if impl == "compiled" and not SIZES_TABLE_AVAILABLE:
-            raise ConfigError("the compiled L3 core was not built (make .venv/.installed)", field="impl")
-        table = SIZES_TABLE_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
+        table = compiled_core_chosen(impl, SIZES_TABLE_AVAILABLE, "the compiled L3 core")
         self.bids = QueueLadder(Side.BUY, L3Sizes() if table else None, L3Keys() if table else None)
         self.asks = QueueLadder(Side.SELL, L3Sizes() if table else None, L3Keys() if table else None)
         self._orders: DictOrders | L3Orders = L3Orders(self.bids, self.asks) if table else DictOrders()

@@ -44,11 +44,11 @@ from collections.abc import Callable, Iterable, Sequence, Sized
 from heapq import heappop, heappush
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
-from tapeflow.config import compiled_cores_wanted
+from tapeflow.config import compiled_core_chosen
 from tapeflow.engine.clock import Clock, SimClock
 from tapeflow.engine.dispatch import Handler, Subscriptions, combine, gated, last_keeper
 from tapeflow.engine.timers import Call, Timer, first_due
-from tapeflow.model.errors import ConfigError, EngineError, OutOfOrderError
+from tapeflow.model.errors import EngineError, OutOfOrderError
 from tapeflow.model.events import Event, TimerFired
 
 try:  # the compiled loops (setup.py builds them); without them the Python reference runs
@@ -102,13 +102,9 @@ class Kernel:
         """``impl``: "python" is the reference loops; "compiled" the compiled ones (``ConfigError`` when they were
         not built); "auto" the compiled ones when built, unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``.
         A subclass gets what it asks for."""
-        if impl not in ("auto", "compiled", "python"):
-            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+        compiled = compiled_core_chosen(impl, COMPILED_AVAILABLE, "the compiled kernel core")
         if cls is not Kernel:
             return super().__new__(cls)
-        if impl == "compiled" and not COMPILED_AVAILABLE:
-            raise ConfigError("the compiled kernel loops were not built (make .venv/.installed)", field="impl")
-        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
         return super().__new__(CompiledKernel if compiled else cls)
 
     def __init__(self, clock: Clock | None = None, impl: Impl = "auto") -> None:

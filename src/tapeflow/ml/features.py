@@ -45,7 +45,7 @@ import msgspec
 
 from tapeflow.book.keeper import BookKeeper
 from tapeflow.book.quote_book import FlowQuoteBook, QuoteFlow, ofi_base_after
-from tapeflow.config import compiled_cores_wanted
+from tapeflow.config import compiled_core_chosen
 from tapeflow.engine.kernel import Impl, Kernel
 from tapeflow.ml.labels import ForwardReturnLabels
 from tapeflow.ml.window import F64, SampleRing, SquaresSum, TrainingSet, training_set
@@ -163,10 +163,7 @@ class FeatureRecorder:
         """``impl``: "python" takes each sample with ``_take``, the reference; "compiled" with
         ``ml._sample_core.Sampler`` (``ConfigError`` when it was not built); "auto" the compiled one when built,
         unless the environment sets ``TAPEFLOW_PURE_PYTHON=1``. ``impl`` says which was chosen."""
-        if impl not in ("auto", "compiled", "python"):
-            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
-        if impl == "compiled" and not COMPILED_AVAILABLE:
-            raise ConfigError("the compiled sample step was not built (make .venv/.installed)", field="impl")
+        compiled = compiled_core_chosen(impl, COMPILED_AVAILABLE, "the compiled sample step")
         cfg = self.config = config or RecorderConfig()
         for name in ("horizon_ns", "window_ns", "vol_samples"):
             if getattr(cfg, name) <= 0:
@@ -193,7 +190,6 @@ class FeatureRecorder:
         """Called with the sample time after each ``sample()`` (a predictor predicts on the fresh vectors)."""
         self.tracked = False
         """The node's L1 keeper keeps the quote flow (``use_books``): no handler of the recorder's per quote."""
-        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
         self.impl = "compiled" if compiled else "python"
         self.sampler = Sampler(self, _Symbol, self._defer) if compiled else None
         """The compiled sample step (None: the Python ``_take`` runs); its ``fallbacks`` counts the samplings it

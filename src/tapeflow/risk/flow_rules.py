@@ -11,10 +11,11 @@ recognised by what it tries, not by what gets through.
 
 from __future__ import annotations
 
+from tapeflow.config import compiled_core_chosen
 from tapeflow.model.orders import SubmitOrder
 from tapeflow.model.prices import price_to_str
 from tapeflow.risk.context import NS, RiskContext
-from tapeflow.risk.ledger import Impl, compiled_core_chosen
+from tapeflow.risk.ledger import Impl
 from tapeflow.risk.rules import FLOW, NOTHING, FastCheck, Rule, Violation
 from tapeflow.risk.throttle import Throttle, TokenBucket, reconfigured, throttle
 from tapeflow.risk.window import window

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
-from tapeflow.config import compiled_cores_wanted
+from tapeflow.config import compiled_core_chosen
 from tapeflow.model.enums import Side
-from tapeflow.model.errors import ConfigError
 from tapeflow.model.prices import NO_PRICE
 
 try:  # the compiled ledger methods (setup.py builds them); without them the Python reference runs
@@ -143,12 +142,3 @@ def open_order_ledger(impl: Impl = "auto") -> OpenOrderLedger:
     if compiled_core_chosen(impl, COMPILED_AVAILABLE, "the compiled ledger"):
         return CompiledLedger()
     return OpenOrderLedger()
-
-
-def compiled_core_chosen(impl: Impl, available: bool, what: str) -> bool:
-    """Whether ``impl`` picks a compiled risk core (``available``: it was built), as every one of them chooses."""
-    if impl not in ("auto", "compiled", "python"):
-        raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
-    if impl == "compiled" and not available:
-        raise ConfigError(f"{what} was not built (make .venv/.installed)", field="impl")
-    return available and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))

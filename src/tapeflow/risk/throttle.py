@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from tapeflow.config import compiled_core_chosen as _compiled_chosen
 from tapeflow.risk.context import NS
 from tapeflow.risk.ledger import Impl
-from tapeflow.risk.ledger import compiled_core_chosen as _compiled_chosen
 
 try:  # the compiled buckets (setup.py builds them); without them the reference runs
     from tapeflow.risk._throttle_core import ThrottleCore

@@ -11,8 +11,8 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from tapeflow.config import compiled_core_chosen as _compiled_chosen
 from tapeflow.risk.ledger import Impl
-from tapeflow.risk.ledger import compiled_core_chosen as _compiled_chosen
 
 try:  # the compiled windows (setup.py builds them); without them the reference runs
     from tapeflow.risk._window_core import WindowCore

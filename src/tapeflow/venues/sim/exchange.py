@@ -34,10 +34,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 import msgspec
 
 from tapeflow.book.keeper import BookKeeper
-from tapeflow.config import compiled_cores_wanted
+from tapeflow.config import compiled_core_chosen
 from tapeflow.execution.venue import Command
 from tapeflow.model.enums import LiquiditySide, MarketStatus, OrderType, TimeInForce
-from tapeflow.model.errors import ConfigError
 from tapeflow.model.events import Event, TradingStatus
 from tapeflow.model.market import Bar, Trade
 from tapeflow.model.order_record import submitted_terms
@@ -152,13 +151,9 @@ class SimulatedExchange:
         """``impl``: "python" is this class's methods; "compiled" the compiled bar order path (``ConfigError`` when
         it was not built); "auto" the compiled one when built, unless the environment sets
         ``TAPEFLOW_PURE_PYTHON=1``. A subclass gets what it asks for (the tests' references)."""
-        if impl not in ("auto", "compiled", "python"):
-            raise ConfigError(f"impl must be auto, compiled or python, not {impl!r}", field="impl")
+        compiled = compiled_core_chosen(impl, COMPILED_AVAILABLE, "the compiled exchange order path")
         if cls is not SimulatedExchange:
             return super().__new__(cls)
-        if impl == "compiled" and not COMPILED_AVAILABLE:
-            raise ConfigError("the compiled exchange order path was not built (make .venv/.installed)", field="impl")
-        compiled = COMPILED_AVAILABLE and (impl == "compiled" or (impl == "auto" and compiled_cores_wanted()))
         return super().__new__(CompiledExchange if compiled else cls)
 
     def __init__(
